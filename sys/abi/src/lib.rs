@@ -1,0 +1,553 @@
+//! The contract between the Vireo kernel and its tasks.
+//!
+//! Everything that crosses the user/kernel boundary is defined here: syscall
+//! numbers and their register conventions, task identities, response codes,
+//! lease descriptors, fault records and the kernel-IPC (`kipc`) operations the
+//! supervisor may use. Both `sys/kern` and `sys/userlib` depend on this crate,
+//! so a change here is a change of ABI.
+//!
+//! This crate must never contain behaviour: only types, constants and the pure
+//! encodings between them. It is `#![no_std]` and tested on the host.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// Names a task *incarnation*: the task's index in the image's task table and
+/// the generation it is on.
+///
+/// The generation lets a client notice that the server it was talking to has
+/// died and been replaced: a send to a stale generation completes with a
+/// [`dead_code`] instead of reaching the new incarnation unannounced.
+///
+/// Encoding: low [`TaskId::INDEX_BITS`] bits are the index, the high bits the
+/// generation (which wraps).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(transparent)]
+pub struct TaskId(pub u16);
+
+impl TaskId {
+    /// Bits of a `TaskId` that hold the task index.
+    pub const INDEX_BITS: u32 = 10;
+    /// Mask selecting the task index.
+    pub const INDEX_MASK: u16 = (1 << Self::INDEX_BITS) - 1;
+    /// The kernel's own id: the sender of notifications in `recv`.
+    pub const KERNEL: TaskId = TaskId(0xFFFF);
+    /// Largest number of tasks an image may contain.
+    pub const MAX_TASKS: usize = Self::INDEX_MASK as usize; // 0x3FF is KERNEL's index
+
+    /// Builds a task id from an index and a generation.
+    pub const fn new(index: u16, generation: Generation) -> Self {
+        TaskId((index & Self::INDEX_MASK) | ((generation.0 as u16) << Self::INDEX_BITS))
+    }
+
+    /// The task's index in the task table.
+    pub const fn index(self) -> usize {
+        (self.0 & Self::INDEX_MASK) as usize
+    }
+
+    /// The incarnation this id names.
+    pub const fn generation(self) -> Generation {
+        Generation((self.0 >> Self::INDEX_BITS) as u8)
+    }
+}
+
+/// A task's incarnation counter. It advances by one each time an incarnation
+/// ends (a fault, or a restart of a task that had not faulted) and wraps
+/// within [`Generation::MASK`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Generation(pub u8);
+
+impl Generation {
+    /// Generations are 6 bits wide (16 bits of `TaskId` minus the index).
+    pub const MASK: u8 = (1 << (16 - TaskId::INDEX_BITS)) - 1;
+
+    /// The generation after this one.
+    pub const fn next(self) -> Self {
+        Generation((self.0 + 1) & Self::MASK)
+    }
+}
+
+/// Response code of a successful `send`.
+pub const SUCCESS: u32 = 0;
+
+/// Codes at or above this value are reserved by the kernel; a server must
+/// never reply with one (the kernel faults a server that tries).
+pub const KERNEL_CODE_BASE: u32 = 0xFFFF_0000;
+
+/// Prefix of the DEAD response codes: the low byte carries the generation
+/// the peer is on now.
+const DEAD_PREFIX: u32 = 0xFFFF_FF00;
+
+/// The DEAD response code telling a caller that the task it addressed is not
+/// the incarnation it named (it died, before or during the call). The code
+/// carries the generation the task is on now, so the caller can refresh its
+/// `TaskId` without another syscall.
+pub const fn dead_code(now: Generation) -> u32 {
+    DEAD_PREFIX | now.0 as u32
+}
+
+/// If `code` is a DEAD code, the generation it carries.
+pub const fn dead_generation(code: u32) -> Option<Generation> {
+    if code & 0xFFFF_FF00 == DEAD_PREFIX {
+        Some(Generation((code & 0xFF) as u8 & Generation::MASK))
+    } else {
+        None
+    }
+}
+
+/// `send` refused: the target is not named in the caller's task slots.
+pub const REFUSED_NOT_IN_SLOTS: u32 = 0xFFFF_FE01;
+/// `send` refused: the target is not more important than the caller. IPC
+/// only flows up the priority order, which is what keeps it deadlock-free.
+pub const REFUSED_PRIORITY: u32 = 0xFFFF_FE02;
+/// `send` refused: no task has that index.
+pub const REFUSED_NO_SUCH_TASK: u32 = 0xFFFF_FE03;
+/// A `kipc` call from a task that is not the supervisor.
+pub const REFUSED_NOT_SUPERVISOR: u32 = 0xFFFF_FE04;
+
+/// Borrow failed: the lender is not (any longer) waiting on a call to us.
+pub const BORROW_NOT_LENT: u32 = 0xFFFF_FD01;
+/// Borrow failed: no lease with that index in the call.
+pub const BORROW_NO_SUCH_LEASE: u32 = 0xFFFF_FD02;
+/// Borrow failed: offset and length reach past the end of the lease.
+pub const BORROW_OUT_OF_RANGE: u32 = 0xFFFF_FD03;
+/// Borrow failed: the lease does not grant that direction (read / write).
+pub const BORROW_WRONG_ATTRIBUTES: u32 = 0xFFFF_FD04;
+
+/// Syscall numbers, passed in register `a7`.
+///
+/// Register conventions (arguments in `a0..a6`, results in `a0..a5`) are
+/// documented on each variant.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Sysnum {
+    /// `a0` = target `TaskId` << 16 | operation, `a1`/`a2` = message
+    /// pointer/length, `a3`/`a4` = reply buffer pointer/length, `a5`/`a6` =
+    /// lease table pointer/count. Returns `a0` = response code, `a1` = reply
+    /// length.
+    Send = 0,
+    /// `a0`/`a1` = buffer pointer/length, `a2` = notification mask, `a3` =
+    /// `TaskId` to receive from only, or `0xFFFF` for an open receive.
+    /// Returns `a0` = sender (`KERNEL` for notifications), `a1` = operation
+    /// (or the notification bits), `a2` = message length as sent, `a3` =
+    /// response capacity, `a4` = lease count.
+    Recv = 1,
+    /// `a0` = caller `TaskId`, `a1` = response code, `a2`/`a3` = message.
+    Reply = 2,
+    /// `a0` = 1 to arm, 0 to disarm; `a1`/`a2` = deadline (low/high word, in
+    /// timer ticks); `a3` = notification bits to post at the deadline.
+    SetTimer = 3,
+    /// `a0` = lender, `a1` = lease index, `a2` = offset, `a3`/`a4` =
+    /// destination. Returns `a0` = code, `a1` = bytes copied.
+    BorrowRead = 4,
+    /// As [`Sysnum::BorrowRead`], `a3`/`a4` the source.
+    BorrowWrite = 5,
+    /// `a0` = lender, `a1` = lease index. Returns `a0` = code, `a1` =
+    /// attributes, `a2` = length.
+    BorrowInfo = 6,
+    /// `a0` = notification bits whose IRQs to control, `a1` = 1 enable / 0
+    /// disable.
+    IrqControl = 7,
+    /// `a0`/`a1` = message. Does not return: the task is faulted.
+    Panic = 8,
+    /// Returns `a0`/`a1` = now, `a2`/`a3` = deadline, `a4` = armed, `a5` =
+    /// notification bits.
+    GetTimer = 9,
+    /// `a0` = a `TaskId`. Returns `a0` = the same index at its current
+    /// generation.
+    RefreshTaskId = 10,
+    /// `a0` = target `TaskId`, `a1` = bits. Returns `a0` = code.
+    Post = 11,
+    /// `a0` = caller `TaskId`, `a1` = [`ReplyFaultReason`]. Faults the caller.
+    ReplyFault = 12,
+    /// `a0`/`a1` = text to print on the console (early bring-up logging).
+    Log = 13,
+    /// Kernel IPC, supervisor only: `a0` = [`Kipc`] op, `a1`/`a2` =
+    /// message, `a3`/`a4` = reply buffer. Returns `a0` = code, `a1` = reply
+    /// length.
+    Kipc = 14,
+}
+
+impl Sysnum {
+    /// Decodes a syscall number; `None` for a number the kernel does not know.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::Send,
+            1 => Self::Recv,
+            2 => Self::Reply,
+            3 => Self::SetTimer,
+            4 => Self::BorrowRead,
+            5 => Self::BorrowWrite,
+            6 => Self::BorrowInfo,
+            7 => Self::IrqControl,
+            8 => Self::Panic,
+            9 => Self::GetTimer,
+            10 => Self::RefreshTaskId,
+            11 => Self::Post,
+            12 => Self::ReplyFault,
+            13 => Self::Log,
+            14 => Self::Kipc,
+            _ => return None,
+        })
+    }
+}
+
+/// Lease attribute: the receiver may read the lent memory.
+pub const LEASE_READ: u32 = 1 << 0;
+/// Lease attribute: the receiver may write the lent memory.
+pub const LEASE_WRITE: u32 = 1 << 1;
+
+/// One entry of the lease table a sender passes with `send`: a slice of the
+/// sender's memory lent to the receiver for the duration of the call.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Lease {
+    /// [`LEASE_READ`] and/or [`LEASE_WRITE`].
+    pub attributes: u32,
+    /// Address of the first byte, in the sender's address space.
+    pub base: u32,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+/// Why a server rejected a message with `reply_fault`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ReplyFaultReason {
+    /// The operation number is not one the server implements.
+    UndefinedOperation = 0,
+    /// The message could not be decoded (wrong length or contents).
+    BadMessageContents = 1,
+    /// The reply buffer is too small for the reply.
+    ReplyBufferTooSmall = 2,
+    /// The call carries the wrong number of leases.
+    BadLeases = 3,
+    /// A lease lacks the read or write attribute the operation needs.
+    BadLeaseAttributes = 4,
+}
+
+impl ReplyFaultReason {
+    /// Decodes a reason, `None` if unknown.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::UndefinedOperation,
+            1 => Self::BadMessageContents,
+            2 => Self::ReplyBufferTooSmall,
+            3 => Self::BadLeases,
+            4 => Self::BadLeaseAttributes,
+            _ => return None,
+        })
+    }
+
+    /// A short description for logs.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::UndefinedOperation => "undefined operation",
+            Self::BadMessageContents => "bad message contents",
+            Self::ReplyBufferTooSmall => "reply buffer too small",
+            Self::BadLeases => "wrong lease count",
+            Self::BadLeaseAttributes => "wrong lease attributes",
+        }
+    }
+}
+
+/// How a task misused a syscall, carried by [`FaultKind::SyscallUsage`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum UsageError {
+    /// `a7` held a number that is not a syscall.
+    BadSyscallNumber = 0,
+    /// A pointer/length pair the task passed is not memory it owns with the
+    /// needed access (or wraps around the address space).
+    InvalidSlice = 1,
+    /// A lease names memory the sender does not own.
+    LeaseOutOfBounds = 2,
+    /// A reply was larger than the caller's reply buffer.
+    ReplyTooBig = 3,
+    /// A reply used a code reserved by the kernel.
+    ReservedResponseCode = 4,
+    /// `irq_control` named notification bits that have no IRQ.
+    NoIrqForBits = 5,
+    /// Too many leases in one call.
+    TooManyLeases = 6,
+}
+
+impl UsageError {
+    /// Decodes a usage error, `None` if unknown.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::BadSyscallNumber,
+            1 => Self::InvalidSlice,
+            2 => Self::LeaseOutOfBounds,
+            3 => Self::ReplyTooBig,
+            4 => Self::ReservedResponseCode,
+            5 => Self::NoIrqForBits,
+            6 => Self::TooManyLeases,
+            _ => return None,
+        })
+    }
+
+    /// A short description for logs.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::BadSyscallNumber => "bad syscall number",
+            Self::InvalidSlice => "pointer to memory the task does not own",
+            Self::LeaseOutOfBounds => "lease of memory the sender does not own",
+            Self::ReplyTooBig => "reply larger than the caller's buffer",
+            Self::ReservedResponseCode => "reply with a kernel-reserved code",
+            Self::NoIrqForBits => "irq_control on bits without an IRQ",
+            Self::TooManyLeases => "too many leases",
+        }
+    }
+}
+
+/// What stopped a task. The numeric values are the `kind` field of
+/// [`FaultRecord`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum FaultKind {
+    /// Not faulted.
+    None = 0,
+    /// A load from memory the task does not own (`address` is the target).
+    LoadAccess = 1,
+    /// A store to memory the task does not own.
+    StoreAccess = 2,
+    /// An instruction fetch from memory the task may not execute.
+    FetchAccess = 3,
+    /// The stack pointer left the stack region (`address` is the access).
+    StackOverflow = 4,
+    /// An instruction the task may not execute (`detail` = the instruction bits).
+    IllegalInstruction = 5,
+    /// A misaligned load, store or atomic access.
+    Misaligned = 6,
+    /// A syscall was misused; `detail` is the [`UsageError`].
+    SyscallUsage = 7,
+    /// The task called `panic`.
+    Panic = 8,
+    /// A server rejected the task's message; `detail` = server index << 16 |
+    /// [`ReplyFaultReason`].
+    FromServer = 9,
+    /// The supervisor injected the fault with `kipc`.
+    Injected = 10,
+    /// A breakpoint (`ebreak`).
+    Breakpoint = 11,
+}
+
+impl FaultKind {
+    /// Decodes a fault kind, `None` if unknown.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::None,
+            1 => Self::LoadAccess,
+            2 => Self::StoreAccess,
+            3 => Self::FetchAccess,
+            4 => Self::StackOverflow,
+            5 => Self::IllegalInstruction,
+            6 => Self::Misaligned,
+            7 => Self::SyscallUsage,
+            8 => Self::Panic,
+            9 => Self::FromServer,
+            10 => Self::Injected,
+            11 => Self::Breakpoint,
+            _ => return None,
+        })
+    }
+
+    /// A short name for logs.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::LoadAccess => "load access fault",
+            Self::StoreAccess => "store access fault",
+            Self::FetchAccess => "instruction fetch fault",
+            Self::StackOverflow => "stack overflow",
+            Self::IllegalInstruction => "illegal instruction",
+            Self::Misaligned => "misaligned access",
+            Self::SyscallUsage => "syscall misuse",
+            Self::Panic => "panic",
+            Self::FromServer => "rejected by server",
+            Self::Injected => "injected by supervisor",
+            Self::Breakpoint => "breakpoint",
+        }
+    }
+}
+
+/// What the kernel recorded about a task's last fault.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct FaultRecord {
+    /// A [`FaultKind`] value.
+    pub kind: u32,
+    /// The faulting address (for access faults), else 0.
+    pub address: u32,
+    /// The program counter of the faulting instruction.
+    pub pc: u32,
+    /// Kind-specific detail (see [`FaultKind`]).
+    pub detail: u32,
+}
+
+impl FaultRecord {
+    /// The decoded kind (unknown values read as `None`).
+    pub fn kind(&self) -> FaultKind {
+        FaultKind::from_u32(self.kind).unwrap_or(FaultKind::None)
+    }
+}
+
+/// Scheduling state of a task as reported by `kipc`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum TaskState {
+    /// Never started (`start = false` in app.toml) or stopped by the supervisor.
+    Stopped = 0,
+    /// Ready to run.
+    Runnable = 1,
+    /// Blocked in `send` or waiting for a reply.
+    InSend = 2,
+    /// Blocked in `recv`.
+    InRecv = 3,
+    /// Stopped by a fault, waiting for the supervisor.
+    Faulted = 4,
+}
+
+impl TaskState {
+    /// Decodes a state, `None` if unknown.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::Stopped,
+            1 => Self::Runnable,
+            2 => Self::InSend,
+            3 => Self::InRecv,
+            4 => Self::Faulted,
+            _ => return None,
+        })
+    }
+
+    /// A short name for logs and the shell.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Stopped => "stopped",
+            Self::Runnable => "runnable",
+            Self::InSend => "in send",
+            Self::InRecv => "in recv",
+            Self::Faulted => "faulted",
+        }
+    }
+}
+
+/// Reply of [`Kipc::TaskStatus`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct TaskStatus {
+    /// A [`TaskState`] value.
+    pub state: u32,
+    /// Current generation.
+    pub generation: u32,
+    /// Priority (0 is the most important).
+    pub priority: u32,
+    /// Faults since boot.
+    pub fault_count: u32,
+    /// The last fault (kind `None` if it never faulted).
+    pub last_fault: FaultRecord,
+    /// The task's name from app.toml, NUL-padded.
+    pub name: [u8; 16],
+}
+
+/// Supervisor-only kernel operations, the `a0` of [`Sysnum::Kipc`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Kipc {
+    /// Message: task index (`u32`). Reply: [`TaskStatus`].
+    TaskStatus = 0,
+    /// Message: task index (`u32`). Restarts the task from its image: memory
+    /// re-initialised by its startup code, generation advanced if it had not
+    /// faulted, every caller blocked on it woken with a DEAD code.
+    RestartTask = 1,
+    /// Message: task index (`u32`). Faults the task with
+    /// [`FaultKind::Injected`] (demonstration and fault-injection tests).
+    FaultTask = 2,
+    /// Message: `u32` exit code. Stops the machine (QEMU's test finisher):
+    /// 0 = pass, anything else = fail with that code. Test images only.
+    Shutdown = 3,
+    /// Reply: `u32` number of tasks in the image.
+    TaskCount = 4,
+}
+
+impl Kipc {
+    /// Decodes an operation, `None` if unknown.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::TaskStatus,
+            1 => Self::RestartTask,
+            2 => Self::FaultTask,
+            3 => Self::Shutdown,
+            4 => Self::TaskCount,
+            _ => return None,
+        })
+    }
+}
+
+/// Notification bit the kernel posts to the supervisor when any task faults.
+pub const SUPERVISOR_FAULT_BIT: u32 = 1 << 0;
+
+/// The timer's frequency: QEMU `virt`'s CLINT `mtime` counts at 10 MHz.
+pub const TICKS_PER_MS: u64 = 10_000;
+
+/// Most leases one `send` may carry.
+pub const MAX_LEASES: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_id_round_trips_index_and_generation() {
+        let id = TaskId::new(5, Generation(3));
+        assert_eq!(id.index(), 5);
+        assert_eq!(id.generation(), Generation(3));
+        assert_ne!(id, TaskId::new(5, Generation(4)));
+    }
+
+    #[test]
+    fn generation_wraps_within_its_bits() {
+        assert_eq!(Generation(Generation::MASK).next(), Generation(0));
+        assert_eq!(Generation(1).next(), Generation(2));
+    }
+
+    #[test]
+    fn dead_code_carries_generation_and_is_not_confused_with_others() {
+        let code = dead_code(Generation(17));
+        assert!(code >= KERNEL_CODE_BASE);
+        assert_eq!(dead_generation(code), Some(Generation(17)));
+        assert_eq!(dead_generation(SUCCESS), None);
+        assert_eq!(dead_generation(REFUSED_PRIORITY), None);
+        assert_eq!(dead_generation(BORROW_OUT_OF_RANGE), None);
+    }
+
+    #[test]
+    fn enums_decode_what_they_encode() {
+        for n in 0..20 {
+            if let Some(s) = Sysnum::from_u32(n) {
+                assert_eq!(s as u32, n);
+            }
+            if let Some(k) = FaultKind::from_u32(n) {
+                assert_eq!(k as u32, n);
+            }
+            if let Some(k) = Kipc::from_u32(n) {
+                assert_eq!(k as u32, n);
+            }
+            if let Some(u) = UsageError::from_u32(n) {
+                assert_eq!(u as u32, n);
+            }
+        }
+        assert_eq!(Sysnum::from_u32(99), None);
+    }
+
+    #[test]
+    fn wire_records_have_fixed_sizes() {
+        assert_eq!(core::mem::size_of::<Lease>(), 12);
+        assert_eq!(core::mem::size_of::<FaultRecord>(), 16);
+        assert_eq!(core::mem::size_of::<TaskStatus>(), 48);
+    }
+}

@@ -1,0 +1,85 @@
+//! Build-time descriptions of the image: what `cargo xtask build` generates
+//! from app.toml (`kconfig.rs`) and the kernel reads at boot.
+//!
+//! These are read-only facts about the image. Nothing here changes at run
+//! time; the mutable state of a task lives in [`crate::task::Task`].
+
+/// The region may be read.
+pub const REGION_READ: u32 = 1 << 0;
+/// The region may be written.
+pub const REGION_WRITE: u32 = 1 << 1;
+/// Code in the region may be executed.
+pub const REGION_EXECUTE: u32 = 1 << 2;
+/// The region is a device window (MMIO): the kernel never copies message
+/// bytes to or from it, and leases may not point into it.
+pub const REGION_DEVICE: u32 = 1 << 3;
+
+/// Most memory regions one task can hold at once: its text, its RAM and
+/// device windows. Each takes one PMP entry while the task runs.
+pub const MAX_TASK_REGIONS: usize = 8;
+
+/// A span of the address space a task may access. `base` is aligned to
+/// `size`, which is a power of two of at least 8 bytes, so one NAPOT PMP
+/// entry covers it exactly.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RegionDesc {
+    /// First address.
+    pub base: usize,
+    /// Size in bytes (a power of two).
+    pub size: usize,
+    /// `REGION_*` bits.
+    pub attributes: u32,
+}
+
+impl RegionDesc {
+    /// One past the last address (saturating, so a region at the top of the
+    /// address space does not wrap).
+    pub const fn end(&self) -> usize {
+        self.base.saturating_add(self.size)
+    }
+
+    /// Whether `[addr, addr + len)` lies wholly inside this region.
+    /// `len == 0` is contained when `addr` is inside or at the end.
+    pub fn contains(&self, addr: usize, len: usize) -> bool {
+        match addr.checked_add(len) {
+            Some(end) => addr >= self.base && end <= self.end(),
+            None => false,
+        }
+    }
+}
+
+/// One task as the image was built.
+#[derive(Copy, Clone, Debug)]
+pub struct TaskDesc {
+    /// Name from app.toml (at most 16 bytes are reported over kipc).
+    pub name: &'static str,
+    /// Entry point (the task ELF's `e_entry`).
+    pub entry: usize,
+    /// Initial stack pointer: the top of the stack, which sits at the bottom
+    /// of the task's RAM region so that an overflow leaves the region and
+    /// faults instead of corrupting data.
+    pub initial_sp: usize,
+    /// Lowest address of the stack (the base of the RAM region). A fault with
+    /// the stack pointer below this is reported as a stack overflow.
+    pub stack_base: usize,
+    /// Priority: 0 is the most important.
+    pub priority: u8,
+    /// Started at boot (`start = true`), or left stopped for the supervisor.
+    pub start: bool,
+    /// The task's regions: text (read+execute), RAM (read+write) and any
+    /// device windows app.toml gives it.
+    pub regions: &'static [RegionDesc],
+    /// Indices of the tasks this one may `send` to (its task slots).
+    pub slots: &'static [u16],
+}
+
+/// Routing of one PLIC interrupt source to a task's notification bits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct IrqDesc {
+    /// PLIC source number.
+    pub irq: u32,
+    /// Index of the task that receives it.
+    pub task: u16,
+    /// Notification bits posted when it fires.
+    pub bits: u32,
+}
