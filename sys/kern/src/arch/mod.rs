@@ -1,0 +1,100 @@
+//! RISC-V (RV32IMAC, M-mode kernel, U-mode tasks) on QEMU `virt`.
+//!
+//! The only part of the kernel that touches registers and MMIO. It owns the
+//! trap entry, PMP programming, the PLIC, the CLINT timer, the UART console
+//! and QEMU's test finisher, and implements [`Machine`] on them. All policy
+//! lives in the portable modules.
+
+mod clint;
+mod csr;
+mod plic;
+mod pmp;
+mod trap;
+mod uart;
+
+use crate::descs::{IrqDesc, RegionDesc};
+use crate::machine::Machine;
+use crate::task::Task;
+
+/// QEMU `virt`'s SiFive test device: a write stops or resets the machine.
+const FINISHER: usize = 0x0010_0000;
+
+/// The QEMU `virt` machine.
+pub struct Virt;
+
+impl Machine for Virt {
+    fn now(&self) -> u64 {
+        clint::now()
+    }
+
+    fn set_timer_deadline(&mut self, deadline: Option<u64>) {
+        clint::set_deadline(deadline);
+    }
+
+    fn console_write(&mut self, bytes: &[u8]) {
+        uart::write(bytes);
+    }
+
+    fn irq_set_enabled(&mut self, irq: u32, enabled: bool) {
+        plic::set_enabled(irq, enabled);
+    }
+
+    fn protect(&mut self, regions: &[RegionDesc]) {
+        pmp::apply(regions);
+    }
+
+    fn shutdown(&mut self, code: u32) {
+        let value = if code == 0 { 0x5555 } else { (code << 16) | 0x3333 };
+        finisher_write(value);
+    }
+
+    fn reboot(&mut self) {
+        finisher_write(0x7777);
+    }
+}
+
+fn finisher_write(value: u32) {
+    // SAFETY: FINISHER is the address of QEMU virt's test device, a 32-bit
+    // register that only the kernel (M-mode) can reach; writing it stops or
+    // resets the machine, which is the point.
+    unsafe { core::ptr::write_volatile(FINISHER as *mut u32, value) };
+    // The write takes effect at once on QEMU; spin in case it does not.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Boots the system: hardware set-up, banner, first task. Never returns.
+pub fn start_kernel(
+    tasks: &'static mut [Task],
+    irqs: &'static [IrqDesc],
+    supervisor: usize,
+    kernel_ram: &RegionDesc,
+) -> ! {
+    csr::init();
+    plic::init(irqs);
+    clint::set_deadline(None);
+    let mut m = Virt;
+    crate::console::kernel_line(
+        &mut m,
+        format_args!(
+            "Vireo kernel {} on qemu virt: {} tasks, kernel RAM {:#010x}+{:#x}",
+            env!("CARGO_PKG_VERSION"),
+            tasks.len(),
+            kernel_ram.base,
+            kernel_ram.size
+        ),
+    );
+    trap::run(crate::system::System::new(tasks, irqs, supervisor, m))
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // A kernel panic is a kernel bug, never a task's doing; say so loudly
+    // and stop the machine with a failure code so tests notice.
+    crate::console::kernel_line(&mut Virt, format_args!("KERNEL PANIC: {info}"));
+    Virt.shutdown(0xdead);
+    loop {
+        core::hint::spin_loop();
+    }
+}

@@ -1,0 +1,213 @@
+//! Trap entry and exit, and the one place the kernel state is reached from
+//! a trap.
+//!
+//! While a task runs, `mscratch` holds the address of its `SavedState`. On
+//! a trap the entry code swaps it with `sp`, saves every register there,
+//! switches to the kernel stack and calls [`vireo_trap_handler`], which
+//! returns the `SavedState` of the task to resume. The kernel itself runs
+//! with interrupts off and never traps except by a kernel bug, which is
+//! reported as a kernel panic.
+
+use core::arch::global_asm;
+use core::mem::MaybeUninit;
+
+use super::{csr, plic, Virt};
+use crate::notify;
+use crate::syscalls::{self, Exception};
+use crate::system::System;
+use crate::task::SavedState;
+
+global_asm!(
+    r#"
+    .section .text.start, "ax"
+    .global _start
+_start:
+    la sp, _kstack_top
+    la t0, _sbss
+    la t1, _ebss
+1:  bgeu t0, t1, 2f
+    sw zero, 0(t0)
+    addi t0, t0, 4
+    j 1b
+2:  call kernel_main
+3:  j 3b
+
+    .section .text.vireo_trap, "ax"
+    .global vireo_trap_entry
+    .align 4
+vireo_trap_entry:
+    csrrw sp, mscratch, sp
+    sw x1, 1*4(sp)
+    sw x3, 3*4(sp)
+    sw x4, 4*4(sp)
+    sw x5, 5*4(sp)
+    sw x6, 6*4(sp)
+    sw x7, 7*4(sp)
+    sw x8, 8*4(sp)
+    sw x9, 9*4(sp)
+    sw x10, 10*4(sp)
+    sw x11, 11*4(sp)
+    sw x12, 12*4(sp)
+    sw x13, 13*4(sp)
+    sw x14, 14*4(sp)
+    sw x15, 15*4(sp)
+    sw x16, 16*4(sp)
+    sw x17, 17*4(sp)
+    sw x18, 18*4(sp)
+    sw x19, 19*4(sp)
+    sw x20, 20*4(sp)
+    sw x21, 21*4(sp)
+    sw x22, 22*4(sp)
+    sw x23, 23*4(sp)
+    sw x24, 24*4(sp)
+    sw x25, 25*4(sp)
+    sw x26, 26*4(sp)
+    sw x27, 27*4(sp)
+    sw x28, 28*4(sp)
+    sw x29, 29*4(sp)
+    sw x30, 30*4(sp)
+    sw x31, 31*4(sp)
+    csrr t0, mscratch
+    sw t0, 2*4(sp)
+    csrr t0, mepc
+    sw t0, 0(sp)
+    la sp, _kstack_top
+    call vireo_trap_handler
+    .global vireo_resume
+vireo_resume:
+    csrw mscratch, a0
+    mv sp, a0
+    lw t0, 0(sp)
+    csrw mepc, t0
+    lw x1, 1*4(sp)
+    lw x3, 3*4(sp)
+    lw x4, 4*4(sp)
+    lw x5, 5*4(sp)
+    lw x6, 6*4(sp)
+    lw x7, 7*4(sp)
+    lw x8, 8*4(sp)
+    lw x9, 9*4(sp)
+    lw x10, 10*4(sp)
+    lw x11, 11*4(sp)
+    lw x12, 12*4(sp)
+    lw x13, 13*4(sp)
+    lw x14, 14*4(sp)
+    lw x15, 15*4(sp)
+    lw x16, 16*4(sp)
+    lw x17, 17*4(sp)
+    lw x18, 18*4(sp)
+    lw x19, 19*4(sp)
+    lw x20, 20*4(sp)
+    lw x21, 21*4(sp)
+    lw x22, 22*4(sp)
+    lw x23, 23*4(sp)
+    lw x24, 24*4(sp)
+    lw x25, 25*4(sp)
+    lw x26, 26*4(sp)
+    lw x27, 27*4(sp)
+    lw x28, 28*4(sp)
+    lw x29, 29*4(sp)
+    lw x30, 30*4(sp)
+    lw x31, 31*4(sp)
+    lw x2, 2*4(sp)
+    mret
+"#
+);
+
+extern "C" {
+    fn vireo_resume(state: *mut SavedState) -> !;
+}
+
+/// The kernel state. Written once by [`run`] before the first task starts;
+/// afterwards only [`vireo_trap_handler`] touches it.
+static mut SYSTEM: MaybeUninit<System<'static, Virt>> = MaybeUninit::uninit();
+/// Index of the task that was running when the trap came.
+static mut CURRENT: usize = 0;
+
+/// Installs the system and enters the first task.
+pub fn run(sys: System<'static, Virt>) -> ! {
+    // SAFETY: single hart, interrupts are off in M-mode and no task has run
+    // yet, so nothing else can be looking at SYSTEM.
+    let sys = unsafe { (*core::ptr::addr_of_mut!(SYSTEM)).write(sys) };
+    let next = pick_next(sys, 0);
+    // SAFETY: as above; CURRENT is only touched by kernel code.
+    unsafe { CURRENT = next };
+    let state = sys.tasks[next].save_mut() as *mut SavedState;
+    // SAFETY: `state` is a task's SavedState inside the 'static task table;
+    // vireo_resume loads it and `mret`s into the task in U-mode.
+    unsafe { vireo_resume(state) }
+}
+
+/// Picks the next task; with nothing runnable, sleeps until an interrupt
+/// makes something runnable.
+fn pick_next(sys: &mut System<'static, Virt>, current: usize) -> usize {
+    loop {
+        if let Some(next) = syscalls::next_task(sys, current) {
+            return next;
+        }
+        // SAFETY: `wfi` waits for an enabled interrupt to become pending; with
+        // mstatus.MIE clear it returns without trapping and we poll below.
+        unsafe { core::arch::asm!("wfi") };
+        service_interrupts(sys);
+    }
+}
+
+const MCAUSE_INTERRUPT: usize = 1 << 31;
+const IRQ_MACHINE_TIMER: usize = 7;
+const IRQ_MACHINE_EXTERNAL: usize = 11;
+
+fn service_interrupts(sys: &mut System<'static, Virt>) {
+    notify::service_timers(sys);
+    while let Some(irq) = plic::claim() {
+        notify::interrupt(sys, irq);
+        plic::complete(irq);
+    }
+}
+
+/// Called by the trap entry with the trapped task's registers saved.
+/// Returns the `SavedState` of the task to resume.
+#[no_mangle]
+extern "C" fn vireo_trap_handler() -> *mut SavedState {
+    let mcause = csr::read!("mcause");
+    let mtval = csr::read!("mtval");
+    let mstatus = csr::read!("mstatus");
+    if mstatus & csr::MSTATUS_MPP != 0 {
+        // Only a kernel bug traps from M-mode.
+        let mepc = csr::read!("mepc");
+        panic!("trap in kernel: mcause {mcause:#x} mepc {mepc:#x} mtval {mtval:#x}");
+    }
+    // SAFETY: SYSTEM was initialised by `run` before the first task could
+    // trap; traps do not nest (the kernel runs with interrupts off), so this
+    // is the only live reference.
+    let sys = unsafe { (*core::ptr::addr_of_mut!(SYSTEM)).assume_init_mut() };
+    // SAFETY: as above.
+    let current = unsafe { CURRENT };
+
+    if mcause & MCAUSE_INTERRUPT != 0 {
+        match mcause & !MCAUSE_INTERRUPT {
+            IRQ_MACHINE_TIMER | IRQ_MACHINE_EXTERNAL => service_interrupts(sys),
+            _ => {}
+        }
+    } else {
+        let e = match mcause {
+            8 => None,
+            0 | 4 | 6 => Some(Exception::Misaligned(mtval)),
+            1 | 12 => Some(Exception::Fetch(mtval)),
+            2 => Some(Exception::Illegal(mtval)),
+            3 => Some(Exception::Breakpoint),
+            5 | 13 => Some(Exception::Load(mtval)),
+            7 | 15 => Some(Exception::Store(mtval)),
+            _ => Some(Exception::Illegal(mtval)),
+        };
+        match e {
+            None => syscalls::syscall(sys, current),
+            Some(e) => syscalls::exception(sys, current, e),
+        }
+    }
+
+    let next = pick_next(sys, current);
+    // SAFETY: as above.
+    unsafe { CURRENT = next };
+    sys.tasks[next].save_mut() as *mut SavedState
+}
+

@@ -1,0 +1,81 @@
+//! Faults and restarts: how an incarnation ends and a new one begins.
+//!
+//! A fault stops the task, records why, advances its generation and at once
+//! wakes every task blocked on it with a DEAD code carrying the new
+//! generation — nobody waits on a task that cannot answer. Then the
+//! supervisor's fault bit is posted; recovery is the supervisor's policy.
+//! A fault of the supervisor itself cannot be handled by anyone, so the
+//! kernel says why and reboots.
+
+use abi::{dead_code, FaultKind, FaultRecord};
+
+use crate::console;
+use crate::ipc;
+use crate::machine::Machine;
+use crate::notify;
+use crate::system::System;
+use crate::task::{SchedState, TaskState};
+
+/// Wakes every task blocked in a call to `index` with the DEAD code.
+fn wake_callers<M: Machine>(sys: &mut System<'_, M>, index: usize) {
+    let code = dead_code(sys.tasks[index].generation());
+    for i in 0..sys.tasks.len() {
+        let blocked_on_it = match sys.tasks[i].state() {
+            TaskState::Healthy(SchedState::InSend(t) | SchedState::InReply(t)) => t.index() == index,
+            _ => false,
+        };
+        if blocked_on_it {
+            ipc::complete_with_code(&mut sys.tasks[i], code);
+        }
+    }
+}
+
+/// Stops task `index` with a fault.
+pub fn fault_task<M: Machine>(sys: &mut System<'_, M>, index: usize, record: FaultRecord) {
+    if !sys.tasks[index].is_healthy() {
+        return;
+    }
+    let kind = record.kind();
+    if index == sys.supervisor {
+        let name = sys.name(index);
+        console::kernel_line(
+            &mut sys.machine,
+            format_args!(
+                "supervisor '{name}' faulted ({}, address {:#010x}, pc {:#010x}): nobody can recover it; rebooting",
+                kind.describe(),
+                record.address,
+                record.pc
+            ),
+        );
+        sys.machine.reboot();
+        return;
+    }
+    sys.tasks[index].mark_faulted(record);
+    wake_callers(sys, index);
+    let sup = sys.supervisor;
+    notify::post_bits(sys, sup, abi::SUPERVISOR_FAULT_BIT);
+}
+
+/// Restarts task `index` from its entry point with fresh registers; its
+/// startup code re-initialises its RAM from the image.
+pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
+    let was_alive = sys.tasks[index].is_healthy();
+    sys.tasks[index].reinitialize();
+    if was_alive {
+        // The old incarnation ended just now: its callers learn at once.
+        wake_callers(sys, index);
+    }
+    notify::reprogram_timer(sys);
+}
+
+/// A fault record for an access fault, classified as stack overflow when
+/// the task's stack pointer had left its stack.
+pub fn access_fault<M: Machine>(sys: &System<'_, M>, index: usize, kind: FaultKind, address: usize) -> FaultRecord {
+    let t = &sys.tasks[index];
+    FaultRecord {
+        kind: t.access_fault_kind(kind) as u32,
+        address: address as u32,
+        pc: t.save().pc() as u32,
+        detail: 0,
+    }
+}

@@ -1,0 +1,263 @@
+//! Synchronous IPC: `send`, `recv`, `reply`.
+//!
+//! A message is described by the *sender's saved registers* for as long as
+//! the sender waits (`InSend` then `InReply`): the kernel keeps no copy and
+//! re-validates the pointers whenever it touches them, against the tasks'
+//! current regions. The states move as:
+//!
+//! ```text
+//! sender:   Runnable --send--> InSend(t) --t receives--> InReply(t) --t replies--> Runnable
+//! receiver: Runnable --recv--> InRecv ----a send lands--> Runnable
+//! ```
+//!
+//! and a fault of either party wakes the other with a DEAD code (see
+//! `faults`). Messages flow only towards more important tasks, so chains of
+//! blocked senders can never form a cycle.
+
+use abi::{
+    dead_code, Lease, TaskId, UsageError, KERNEL_CODE_BASE, LEASE_READ, LEASE_WRITE, MAX_LEASES,
+    REFUSED_NOT_IN_SLOTS, REFUSED_NO_SUCH_TASK, REFUSED_PRIORITY,
+};
+
+use crate::err::UserError;
+use crate::machine::Machine;
+use crate::system::System;
+use crate::task::{SchedState, Task};
+use crate::umem::{self, USlice};
+
+/// The `send` register arguments, decoded.
+struct SendArgs {
+    target: TaskId,
+    operation: u16,
+    message: USlice,
+    reply: USlice,
+    leases: USlice,
+    lease_count: usize,
+}
+
+fn send_args(task: &Task) -> Result<SendArgs, UserError> {
+    let s = task.save();
+    let lease_count = s.arg(6);
+    if lease_count > MAX_LEASES {
+        return Err(UsageError::TooManyLeases.into());
+    }
+    let slice = |base, len| USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice);
+    Ok(SendArgs {
+        target: TaskId((s.arg(0) >> 16) as u16),
+        operation: s.arg(0) as u16,
+        message: slice(s.arg(1), s.arg(2))?,
+        reply: slice(s.arg(3), s.arg(4))?,
+        leases: slice(s.arg(5), lease_count * core::mem::size_of::<Lease>())?,
+        lease_count,
+    })
+}
+
+/// Reads lease `index` of a sender blocked in a call; `None` if there is no
+/// such lease or the table is no longer readable.
+pub fn lease(task: &Task, index: usize) -> Option<Lease> {
+    let args = send_args(task).ok()?;
+    if index >= args.lease_count || !umem::can_read(task, &args.leases) {
+        return None;
+    }
+    let entry = args
+        .leases
+        .subslice(index * core::mem::size_of::<Lease>(), core::mem::size_of::<Lease>())?;
+    // SAFETY: the whole table was just checked readable by its owner, and
+    // `Lease` is plain data (any bits are a valid value).
+    unsafe { umem::read_value::<Lease>(&entry) }
+}
+
+/// Whether a lease names memory its sender may access in the way it lends.
+pub fn lease_is_valid(task: &Task, l: &Lease) -> bool {
+    let Some(slice) = USlice::from_raw(l.base as usize, l.len as usize) else {
+        return false;
+    };
+    (l.attributes & LEASE_READ == 0 || umem::can_read(task, &slice))
+        && (l.attributes & LEASE_WRITE == 0 || umem::can_write(task, &slice))
+}
+
+/// `send`: checks everything the sender named, then delivers at once if the
+/// target is waiting, else blocks the sender.
+pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let args = send_args(&sys.tasks[caller])?;
+    let me = &sys.tasks[caller];
+    // The sender's own pointers are its own business: any lie faults it.
+    if !umem::can_read(me, &args.message)
+        || !umem::can_write(me, &args.reply)
+        || !umem::can_read(me, &args.leases)
+    {
+        return Err(UsageError::InvalidSlice.into());
+    }
+    for i in 0..args.lease_count {
+        match lease(me, i) {
+            Some(l) if lease_is_valid(me, &l) => {}
+            _ => return Err(UsageError::LeaseOutOfBounds.into()),
+        }
+    }
+
+    let target = args.target.index();
+    if target >= sys.tasks.len() {
+        return Err(UserError::Recoverable(REFUSED_NO_SUCH_TASK));
+    }
+    if !sys.tasks[target].is_more_important_than(&sys.tasks[caller]) {
+        return Err(UserError::Recoverable(REFUSED_PRIORITY));
+    }
+    if !sys.tasks[caller].desc().slots.contains(&(target as u16)) {
+        return Err(UserError::Recoverable(REFUSED_NOT_IN_SLOTS));
+    }
+    let t = &sys.tasks[target];
+    // A stale id, or a target that is not alive, gets DEAD at once: a caller
+    // must never wait on an incarnation that cannot answer.
+    if t.generation() != args.target.generation() || !t.is_healthy() {
+        return Err(UserError::Recoverable(dead_code(t.generation())));
+    }
+    let target_id = t.id(target);
+    let _ = args.operation;
+    sys.tasks[caller].set_sched(SchedState::InSend(target_id));
+
+    let caller_id = sys.tasks[caller].id(caller);
+    let waiting = sys.tasks[target].is(SchedState::InRecv(None))
+        || sys.tasks[target].is(SchedState::InRecv(Some(caller_id)));
+    if waiting {
+        deliver(sys, caller, target);
+    }
+    Ok(())
+}
+
+/// Copies a blocked sender's message into a receiver blocked in `recv` and
+/// makes the receiver runnable with the message registers set.
+fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) {
+    // Both were validated when they entered their syscalls and regions only
+    // shrink on revoke, so re-check: a failure here is the party's fault.
+    let Ok(args) = send_args(&sys.tasks[sender]) else {
+        return;
+    };
+    let r = sys.tasks[receiver].save();
+    let Some(buf) = USlice::from_raw(r.arg(0), r.arg(1)) else {
+        return;
+    };
+    let copied = if umem::can_read(&sys.tasks[sender], &args.message)
+        && umem::can_write(&sys.tasks[receiver], &buf)
+    {
+        // SAFETY: just checked against each owner's regions.
+        unsafe { umem::copy(&args.message, &buf) }
+    } else {
+        0
+    };
+    let _ = copied;
+    let sender_id = sys.tasks[sender].id(sender);
+    let receiver_id = sys.tasks[receiver].id(receiver);
+    let rs = sys.tasks[receiver].save_mut();
+    rs.set_ret(0, sender_id.0 as usize);
+    rs.set_ret(1, args.operation as usize);
+    rs.set_ret(2, args.message.len());
+    rs.set_ret(3, args.reply.len());
+    rs.set_ret(4, args.lease_count);
+    sys.tasks[receiver].set_sched(SchedState::Runnable);
+    sys.tasks[sender].set_sched(SchedState::InReply(receiver_id));
+}
+
+/// Sets the registers of a `recv` that returns a notification.
+fn return_notification(task: &mut Task, bits: u32) {
+    let s = task.save_mut();
+    s.set_ret(0, TaskId::KERNEL.0 as usize);
+    s.set_ret(1, bits as usize);
+    s.set_ret(2, 0);
+    s.set_ret(3, 0);
+    s.set_ret(4, 0);
+}
+
+/// Wakes a task blocked in `recv` if a notification it waits for is pending.
+pub fn wake_for_notifications(task: &mut Task) {
+    if let crate::task::TaskState::Healthy(SchedState::InRecv(_)) = task.state() {
+        let bits = task.take_notifications(task.notification_mask());
+        if bits != 0 {
+            return_notification(task, bits);
+            task.set_sched(SchedState::Runnable);
+        }
+    }
+}
+
+/// `recv`: a pending notification first, then the most important waiting
+/// sender, else block.
+pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (base, len, mask, from) = (s.arg(0), s.arg(1), s.arg(2) as u32, s.arg(3) as u16);
+    let buf = USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice)?;
+    if !umem::can_write(&sys.tasks[caller], &buf) {
+        return Err(UsageError::InvalidSlice.into());
+    }
+
+    let bits = sys.tasks[caller].take_notifications(mask);
+    if bits != 0 {
+        return_notification(&mut sys.tasks[caller], bits);
+        return Ok(());
+    }
+
+    let me = sys.tasks[caller].id(caller);
+    let only = (from != TaskId::KERNEL.0).then_some(TaskId(from));
+    let mut best: Option<usize> = None;
+    for (i, t) in sys.tasks.iter().enumerate() {
+        let candidate = t.is(SchedState::InSend(me)) && only.is_none_or(|o| t.id(i) == o);
+        if candidate && best.is_none_or(|b| t.is_more_important_than(&sys.tasks[b])) {
+            best = Some(i);
+        }
+    }
+    match best {
+        Some(sender) => {
+            sys.tasks[caller].set_sched(SchedState::InRecv(only));
+            deliver(sys, sender, caller);
+        }
+        None => {
+            sys.tasks[caller].set_notification_mask(mask);
+            sys.tasks[caller].set_sched(SchedState::InRecv(only));
+        }
+    }
+    Ok(())
+}
+
+/// `reply`: completes the peer's `send` if the peer is still waiting on us.
+/// A peer that died or was restarted meanwhile is silently skipped: the
+/// server is not to blame and must not be hurt by it.
+pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (peer, code) = (TaskId(s.arg(0) as u16), s.arg(1) as u32);
+    let msg = USlice::from_raw(s.arg(2), s.arg(3)).ok_or(UsageError::InvalidSlice)?;
+    if !umem::can_read(&sys.tasks[caller], &msg) {
+        return Err(UsageError::InvalidSlice.into());
+    }
+    if code >= KERNEL_CODE_BASE {
+        return Err(UsageError::ReservedResponseCode.into());
+    }
+    let p = peer.index();
+    let me = sys.tasks[caller].id(caller);
+    if p >= sys.tasks.len() || !sys.tasks[p].is(SchedState::InReply(me)) || sys.tasks[p].id(p) != peer {
+        return Ok(());
+    }
+    let Ok(args) = send_args(&sys.tasks[p]) else {
+        return Ok(());
+    };
+    if msg.len() > args.reply.len() {
+        return Err(UsageError::ReplyTooBig.into());
+    }
+    let copied = if umem::can_write(&sys.tasks[p], &args.reply) {
+        // SAFETY: checked against each owner's regions just above.
+        unsafe { umem::copy(&msg, &args.reply) }
+    } else {
+        0
+    };
+    let ps = sys.tasks[p].save_mut();
+    ps.set_ret(0, code as usize);
+    ps.set_ret(1, copied);
+    sys.tasks[p].set_sched(SchedState::Runnable);
+    Ok(())
+}
+
+/// Completes a caller blocked on `server` (in send or awaiting a reply)
+/// with `code`; used for DEAD codes when the server's incarnation ends.
+pub fn complete_with_code(task: &mut Task, code: u32) {
+    let s = task.save_mut();
+    s.set_ret(0, code as usize);
+    s.set_ret(1, 0);
+    task.set_sched(SchedState::Runnable);
+}

@@ -1,0 +1,116 @@
+//! Kernel IPC: the supervisor's privileged operations.
+//!
+//! Only the task app.toml marks `supervisor` may call these; any other
+//! caller gets `REFUSED_NOT_SUPERVISOR`. Arguments are small fixed records
+//! copied through the same checked user-memory path as messages.
+
+use abi::{FaultKind, FaultRecord, Kipc, TaskStatus, UsageError, REFUSED_NOT_SUPERVISOR};
+use zerocopy::IntoBytes;
+
+use crate::err::UserError;
+use crate::faults;
+use crate::machine::Machine;
+use crate::system::System;
+use crate::task::{SchedState, TaskState};
+use crate::umem::{self, USlice};
+
+/// Response code of a kipc naming a task index that does not exist.
+pub const KIPC_NO_SUCH_TASK: u32 = 1;
+/// Response code of an unknown kipc operation.
+pub const KIPC_BAD_OPERATION: u32 = 2;
+/// Response code of a kipc whose message is too short for its arguments.
+pub const KIPC_BAD_MESSAGE: u32 = 3;
+
+fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
+    let t = &sys.tasks[i];
+    let state = match t.state() {
+        TaskState::Stopped => abi::TaskState::Stopped,
+        TaskState::Faulted => abi::TaskState::Faulted,
+        TaskState::Healthy(SchedState::Runnable) => abi::TaskState::Runnable,
+        TaskState::Healthy(SchedState::InSend(_) | SchedState::InReply(_)) => abi::TaskState::InSend,
+        TaskState::Healthy(SchedState::InRecv(_)) => abi::TaskState::InRecv,
+    };
+    let mut name = [0u8; 16];
+    let n = t.desc().name.len().min(16);
+    name[..n].copy_from_slice(&t.desc().name.as_bytes()[..n]);
+    TaskStatus {
+        state: state as u32,
+        generation: t.generation().0 as u32,
+        priority: t.priority() as u32,
+        fault_count: t.fault_count(),
+        last_fault: t.last_fault(),
+        name,
+    }
+}
+
+/// The `kipc` syscall.
+pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    if caller != sys.supervisor {
+        return Err(UserError::Recoverable(REFUSED_NOT_SUPERVISOR));
+    }
+    let s = sys.tasks[caller].save();
+    let op = s.arg(0) as u32;
+    let msg = USlice::from_raw(s.arg(1), s.arg(2)).ok_or(UsageError::InvalidSlice)?;
+    let reply = USlice::from_raw(s.arg(3), s.arg(4)).ok_or(UsageError::InvalidSlice)?;
+    if !umem::can_read(&sys.tasks[caller], &msg) || !umem::can_write(&sys.tasks[caller], &reply) {
+        return Err(UsageError::InvalidSlice.into());
+    }
+    // SAFETY: `msg` checked readable by the caller just above.
+    let arg = unsafe { umem::read_value::<u32>(&msg) };
+
+    let Some(op) = Kipc::from_u32(op) else {
+        return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
+    };
+    let mut out = [0u8; core::mem::size_of::<TaskStatus>()];
+    let mut out_len = 0;
+    let task_arg = |arg: Option<u32>| -> Result<usize, UserError> {
+        let i = arg.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))? as usize;
+        if i >= sys.tasks.len() {
+            return Err(UserError::Recoverable(KIPC_NO_SUCH_TASK));
+        }
+        Ok(i)
+    };
+    match op {
+        Kipc::TaskStatus => {
+            let i = task_arg(arg)?;
+            let st = status_of(sys, i);
+            out.copy_from_slice(st.as_bytes());
+            out_len = out.len();
+        }
+        Kipc::RestartTask => {
+            let i = task_arg(arg)?;
+            if i == caller {
+                return Err(UserError::Recoverable(KIPC_NO_SUCH_TASK));
+            }
+            faults::restart_task(sys, i);
+        }
+        Kipc::FaultTask => {
+            let i = task_arg(arg)?;
+            if i == caller {
+                return Err(UserError::Recoverable(KIPC_NO_SUCH_TASK));
+            }
+            let pc = sys.tasks[i].save().pc() as u32;
+            let record = FaultRecord {
+                kind: FaultKind::Injected as u32,
+                address: 0,
+                pc,
+                detail: caller as u32,
+            };
+            faults::fault_task(sys, i, record);
+        }
+        Kipc::Shutdown => {
+            let code = arg.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            sys.machine.shutdown(code);
+        }
+        Kipc::TaskCount => {
+            out[..4].copy_from_slice(&(sys.tasks.len() as u32).to_le_bytes());
+            out_len = 4;
+        }
+    }
+    // SAFETY: `reply` checked writable by the caller above.
+    let n = unsafe { umem::write_bytes(&reply, &out[..out_len]) };
+    let s = sys.tasks[caller].save_mut();
+    s.set_ret(0, abi::SUCCESS as usize);
+    s.set_ret(1, n);
+    Ok(())
+}

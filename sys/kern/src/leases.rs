@@ -1,0 +1,91 @@
+//! Borrowing: a server reads or writes memory its caller lent with `send`.
+//!
+//! A lease is only good while the lender is blocked waiting for *this*
+//! server's reply; the lease table and the lent memory are re-read and
+//! re-checked against the lender's regions on every borrow. Errors here are
+//! recoverable (the server gets a code): a server is not faulted because a
+//! client's call went away or named a shorter lease than it hoped.
+
+use abi::{
+    TaskId, UsageError, BORROW_NOT_LENT, BORROW_NO_SUCH_LEASE, BORROW_OUT_OF_RANGE,
+    BORROW_WRONG_ATTRIBUTES, LEASE_READ, LEASE_WRITE,
+};
+
+use crate::err::UserError;
+use crate::ipc;
+use crate::machine::Machine;
+use crate::system::System;
+use crate::task::SchedState;
+use crate::umem::{self, USlice};
+
+/// Finds the lender and its lease `index`, checking it is lent to `caller`.
+fn find_lease<M: Machine>(
+    sys: &System<'_, M>,
+    caller: usize,
+    lender: TaskId,
+    index: usize,
+) -> Result<(usize, abi::Lease), UserError> {
+    let l = lender.index();
+    let me = sys.tasks[caller].id(caller);
+    if l >= sys.tasks.len() || sys.tasks[l].id(l) != lender || !sys.tasks[l].is(SchedState::InReply(me)) {
+        return Err(UserError::Recoverable(BORROW_NOT_LENT));
+    }
+    let lease = ipc::lease(&sys.tasks[l], index).ok_or(UserError::Recoverable(BORROW_NO_SUCH_LEASE))?;
+    Ok((l, lease))
+}
+
+/// `borrow_read` (`write == false`) and `borrow_write` (`write == true`).
+pub fn borrow<M: Machine>(sys: &mut System<'_, M>, caller: usize, write: bool) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (lender, index, offset) = (TaskId(s.arg(0) as u16), s.arg(1), s.arg(2));
+    let local = USlice::from_raw(s.arg(3), s.arg(4)).ok_or(UsageError::InvalidSlice)?;
+    // The server's own buffer is its own responsibility.
+    let ok = if write {
+        umem::can_read(&sys.tasks[caller], &local)
+    } else {
+        umem::can_write(&sys.tasks[caller], &local)
+    };
+    if !ok {
+        return Err(UsageError::InvalidSlice.into());
+    }
+
+    let (l, lease) = find_lease(sys, caller, lender, index)?;
+    let needed = if write { LEASE_WRITE } else { LEASE_READ };
+    if lease.attributes & needed == 0 {
+        return Err(UserError::Recoverable(BORROW_WRONG_ATTRIBUTES));
+    }
+    let whole = USlice::from_raw(lease.base as usize, lease.len as usize)
+        .ok_or(UserError::Recoverable(BORROW_OUT_OF_RANGE))?;
+    let part = whole
+        .subslice(offset, local.len())
+        .ok_or(UserError::Recoverable(BORROW_OUT_OF_RANGE))?;
+    // Checked at send; re-checked because a grant may have been revoked.
+    if !ipc::lease_is_valid(&sys.tasks[l], &lease) {
+        return Err(UserError::Recoverable(BORROW_NOT_LENT));
+    }
+    let n = if write {
+        // SAFETY: `local` readable by the caller, `part` inside a lease the
+        // lender may write (lease_is_valid with LEASE_WRITE present).
+        unsafe { umem::copy(&local, &part) }
+    } else {
+        // SAFETY: `part` inside memory the lender may read, `local` writable
+        // by the caller.
+        unsafe { umem::copy(&part, &local) }
+    };
+    let s = sys.tasks[caller].save_mut();
+    s.set_ret(0, abi::SUCCESS as usize);
+    s.set_ret(1, n);
+    Ok(())
+}
+
+/// `borrow_info`: attributes and length of a lease.
+pub fn borrow_info<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (lender, index) = (TaskId(s.arg(0) as u16), s.arg(1));
+    let (_, lease) = find_lease(sys, caller, lender, index)?;
+    let s = sys.tasks[caller].save_mut();
+    s.set_ret(0, abi::SUCCESS as usize);
+    s.set_ret(1, lease.attributes as usize);
+    s.set_ret(2, lease.len as usize);
+    Ok(())
+}

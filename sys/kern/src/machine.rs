@@ -1,0 +1,24 @@
+//! The seam between the portable kernel and the hardware.
+//!
+//! Everything in this crate except `arch` talks to the machine only through
+//! [`Machine`], so that the scheduling, IPC, lease and fault logic is the
+//! same code on the target and in host tests (where a mock records calls).
+
+/// What the portable kernel needs from the machine.
+pub trait Machine {
+    /// The current time in timer ticks ([`abi::TICKS_PER_MS`] per ms).
+    fn now(&self) -> u64;
+    /// Programs the timer interrupt for the earliest deadline, or none.
+    fn set_timer_deadline(&mut self, deadline: Option<u64>);
+    /// Writes bytes to the console.
+    fn console_write(&mut self, bytes: &[u8]);
+    /// Unmasks or masks one interrupt source.
+    fn irq_set_enabled(&mut self, irq: u32, enabled: bool);
+    /// Reprograms memory protection for the task about to run.
+    fn protect(&mut self, regions: &[crate::descs::RegionDesc]);
+    /// Stops the machine with an exit code (0 = pass). On the target this
+    /// does not return.
+    fn shutdown(&mut self, code: u32);
+    /// Resets the machine. On the target this does not return.
+    fn reboot(&mut self);
+}

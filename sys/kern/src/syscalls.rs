@@ -1,0 +1,174 @@
+//! The syscall dispatcher and the other ways into the kernel (exceptions,
+//! timer and external interrupts), all in portable code.
+//!
+//! Each entry point takes the system and the task that trapped, applies the
+//! event, and returns the task to run next. The arch layer's single unsafe
+//! trap entry calls these and nothing else.
+
+use abi::{FaultKind, FaultRecord, ReplyFaultReason, Sysnum, TaskId, UsageError};
+
+use crate::err::UserError;
+use crate::machine::Machine;
+use crate::system::System;
+use crate::task::SchedState;
+use crate::umem::{self, USlice};
+use crate::{console, faults, ipc, kipc, leases, notify, sched};
+
+/// Handles an `ecall` from task `caller`.
+pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
+    let pc = sys.tasks[caller].save().pc();
+    // Resume after the `ecall` (4 bytes: the compressed set has no ecall).
+    sys.tasks[caller].save_mut().set_pc(pc.wrapping_add(4));
+    let n = sys.tasks[caller].save().syscall_number() as u32;
+    let result = match Sysnum::from_u32(n) {
+        None => Err(UsageError::BadSyscallNumber.into()),
+        Some(Sysnum::Send) => ipc::send(sys, caller),
+        Some(Sysnum::Recv) => ipc::recv(sys, caller),
+        Some(Sysnum::Reply) => ipc::reply(sys, caller),
+        Some(Sysnum::SetTimer) => notify::set_timer(sys, caller),
+        Some(Sysnum::GetTimer) => notify::get_timer(sys, caller),
+        Some(Sysnum::BorrowRead) => leases::borrow(sys, caller, false),
+        Some(Sysnum::BorrowWrite) => leases::borrow(sys, caller, true),
+        Some(Sysnum::BorrowInfo) => leases::borrow_info(sys, caller),
+        Some(Sysnum::IrqControl) => notify::irq_control(sys, caller),
+        Some(Sysnum::Post) => notify::post(sys, caller),
+        Some(Sysnum::Panic) => panic(sys, caller),
+        Some(Sysnum::RefreshTaskId) => refresh_task_id(sys, caller),
+        Some(Sysnum::ReplyFault) => reply_fault(sys, caller),
+        Some(Sysnum::Log) => log(sys, caller),
+        Some(Sysnum::Kipc) => kipc::kipc(sys, caller),
+    };
+    match result {
+        Ok(()) => {}
+        Err(UserError::Recoverable(code)) => {
+            let s = sys.tasks[caller].save_mut();
+            s.set_ret(0, code as usize);
+            s.set_ret(1, 0);
+        }
+        Err(UserError::Unrecoverable(mut record)) => {
+            record.pc = pc as u32;
+            faults::fault_task(sys, caller, record);
+        }
+    }
+}
+
+/// The synchronous exceptions a task can take, decoded by the arch layer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Exception {
+    /// Load access fault at the address.
+    Load(usize),
+    /// Store access fault at the address.
+    Store(usize),
+    /// Instruction fetch fault at the address.
+    Fetch(usize),
+    /// Illegal instruction (the instruction bits).
+    Illegal(usize),
+    /// Misaligned access at the address.
+    Misaligned(usize),
+    /// `ebreak`.
+    Breakpoint,
+}
+
+/// Handles an exception (other than `ecall`) taken by task `index`.
+pub fn exception<M: Machine>(sys: &mut System<'_, M>, index: usize, e: Exception) {
+    let pc = sys.tasks[index].save().pc() as u32;
+    let plain = |kind: FaultKind, address: usize, detail: usize| FaultRecord {
+        kind: kind as u32,
+        address: address as u32,
+        pc,
+        detail: detail as u32,
+    };
+    let record = match e {
+        Exception::Load(a) => faults::access_fault(sys, index, FaultKind::LoadAccess, a),
+        Exception::Store(a) => faults::access_fault(sys, index, FaultKind::StoreAccess, a),
+        Exception::Fetch(a) => faults::access_fault(sys, index, FaultKind::FetchAccess, a),
+        Exception::Illegal(bits) => plain(FaultKind::IllegalInstruction, 0, bits),
+        Exception::Misaligned(a) => plain(FaultKind::Misaligned, a, 0),
+        Exception::Breakpoint => plain(FaultKind::Breakpoint, 0, 0),
+    };
+    faults::fault_task(sys, index, record);
+}
+
+/// Picks the next task, logs first runs, and sets up its memory protection.
+/// `None` when nothing is runnable.
+pub fn next_task<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
+    let next = sched::select(sys.tasks, current)?;
+    if sys.tasks[next].take_announce() {
+        let name = sys.name(next);
+        let generation = sys.tasks[next].generation().0;
+        if generation == 0 {
+            console::kernel_line(&mut sys.machine, format_args!("task {name} started"));
+        } else {
+            console::kernel_line(
+                &mut sys.machine,
+                format_args!("task {name} started (generation {generation})"),
+            );
+        }
+    }
+    let t = &sys.tasks[next];
+    sys.machine.protect(t.regions());
+    Some(next)
+}
+
+fn panic<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let msg = USlice::from_raw(s.arg(0), s.arg(1).min(256)).unwrap_or(USlice::EMPTY);
+    let mut text = [0u8; 256];
+    let n = if umem::can_read(&sys.tasks[caller], &msg) {
+        // SAFETY: checked readable by the caller just above.
+        unsafe { umem::read_bytes(&msg, &mut text) }
+    } else {
+        0
+    };
+    let name = sys.name(caller);
+    console::kernel_line(&mut sys.machine, format_args!("task {name} panicked:"));
+    console::task_text(&mut sys.machine, name, &text[..n]);
+    Err(UserError::Unrecoverable(FaultRecord {
+        kind: FaultKind::Panic as u32,
+        ..FaultRecord::default()
+    }))
+}
+
+fn refresh_task_id<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let id = TaskId(sys.tasks[caller].save().arg(0) as u16);
+    let i = id.index();
+    let fresh = if i < sys.tasks.len() { sys.tasks[i].id(i) } else { id };
+    sys.tasks[caller].save_mut().set_ret(0, fresh.0 as usize);
+    Ok(())
+}
+
+fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (peer, reason) = (TaskId(s.arg(0) as u16), s.arg(1) as u32);
+    let reason = ReplyFaultReason::from_u32(reason).unwrap_or(ReplyFaultReason::BadMessageContents);
+    let p = peer.index();
+    let me = sys.tasks[caller].id(caller);
+    // Like `reply`, a peer no longer waiting on us is skipped.
+    if p < sys.tasks.len() && sys.tasks[p].id(p) == peer && sys.tasks[p].is(SchedState::InReply(me)) {
+        let pc = sys.tasks[p].save().pc().wrapping_sub(4) as u32;
+        let record = FaultRecord {
+            kind: FaultKind::FromServer as u32,
+            address: 0,
+            pc,
+            detail: ((caller as u32) << 16) | reason as u32,
+        };
+        faults::fault_task(sys, p, record);
+    }
+    Ok(())
+}
+
+fn log<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let text = USlice::from_raw(s.arg(0), s.arg(1)).ok_or(UsageError::InvalidSlice)?;
+    if !umem::can_read(&sys.tasks[caller], &text) {
+        return Err(UsageError::InvalidSlice.into());
+    }
+    let name = sys.name(caller);
+    // Copy through a bounded kernel buffer so a huge log cannot stall the
+    // kernel for long, and so the console never reads task memory directly.
+    let mut buf = [0u8; 256];
+    // SAFETY: checked readable by the caller just above.
+    let n = unsafe { umem::read_bytes(&text, &mut buf) };
+    console::task_text(&mut sys.machine, name, &buf[..n]);
+    Ok(())
+}

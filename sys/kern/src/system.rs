@@ -1,0 +1,50 @@
+//! The kernel's whole state: the task table, the IRQ routing and the machine.
+//!
+//! Every syscall, interrupt and fault handler takes a `&mut System` and the
+//! index of the task that trapped, and leaves the table consistent before it
+//! returns; the scheduler then picks who runs next.
+
+use crate::descs::IrqDesc;
+use crate::machine::Machine;
+use crate::task::Task;
+
+/// The kernel state, generic over the machine so host tests can drive it.
+pub struct System<'a, M: Machine> {
+    /// Every task, indexed by task index.
+    pub tasks: &'a mut [Task],
+    /// PLIC source → task notification routes.
+    pub irqs: &'a [IrqDesc],
+    /// Index of the supervisor task.
+    pub supervisor: usize,
+    /// The hardware (or a mock).
+    pub machine: M,
+}
+
+impl<'a, M: Machine> System<'a, M> {
+    /// Builds the state and starts every task marked `start`.
+    pub fn new(tasks: &'a mut [Task], irqs: &'a [IrqDesc], supervisor: usize, machine: M) -> Self {
+        for t in tasks.iter_mut() {
+            if t.desc().start {
+                t.start();
+            }
+        }
+        let mut sys = System {
+            tasks,
+            irqs,
+            supervisor,
+            machine,
+        };
+        // Every IRQ starts unmasked: its task has not yet had a chance to
+        // ask, and masking is the task's job after each delivery.
+        for i in 0..sys.irqs.len() {
+            let irq = sys.irqs[i].irq;
+            sys.machine.irq_set_enabled(irq, true);
+        }
+        sys
+    }
+
+    /// The task's name, for logs.
+    pub fn name(&self, index: usize) -> &'static str {
+        self.tasks[index].desc().name
+    }
+}

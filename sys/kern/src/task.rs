@@ -1,0 +1,300 @@
+//! A task's mutable kernel state: saved registers, scheduling state,
+//! generation, notifications, timer and fault record.
+//!
+//! Invariants are kept by this type, behind private fields:
+//! - a task's `regions` always start with the ones its descriptor gave it;
+//! - the generation only moves forward, by one per ended incarnation;
+//! - a faulted task is never runnable until it is restarted.
+
+use abi::{FaultKind, FaultRecord, Generation, TaskId};
+
+use crate::descs::{RegionDesc, TaskDesc, MAX_TASK_REGIONS};
+
+/// The registers of a task while it is not running: `regs[1..32]` are
+/// `x1..x31`, and `regs[0]` (the slot of the hard-wired zero register) holds
+/// the program counter. The trap entry in `arch` depends on this layout.
+#[derive(Clone, Debug, Default)]
+#[repr(C)]
+pub struct SavedState {
+    regs: [usize; 32],
+}
+
+/// Register numbers of the RISC-V ABI names the syscall convention uses.
+const SP: usize = 2;
+const A0: usize = 10;
+const A7: usize = 17;
+
+impl SavedState {
+    /// The saved program counter.
+    pub fn pc(&self) -> usize {
+        self.regs[0]
+    }
+
+    /// Sets the program counter the task resumes at.
+    pub fn set_pc(&mut self, pc: usize) {
+        self.regs[0] = pc;
+    }
+
+    /// The saved stack pointer.
+    pub fn sp(&self) -> usize {
+        self.regs[SP]
+    }
+
+    /// Syscall argument `n` (`a0 + n`), for `n` in `0..7`.
+    pub fn arg(&self, n: usize) -> usize {
+        self.regs[A0 + n.min(6)]
+    }
+
+    /// Sets syscall result register `n` (`a0 + n`), for `n` in `0..6`.
+    pub fn set_ret(&mut self, n: usize, value: usize) {
+        self.regs[A0 + n.min(5)] = value;
+    }
+
+    /// The syscall number (`a7`).
+    pub fn syscall_number(&self) -> usize {
+        self.regs[A7]
+    }
+
+    /// Resets every register and sets the entry point and stack.
+    fn reset(&mut self, entry: usize, sp: usize) {
+        self.regs = [0; 32];
+        self.regs[0] = entry;
+        self.regs[SP] = sp;
+    }
+
+    /// Sets a register by number; for tests that play a task's part.
+    #[cfg(test)]
+    pub fn set_reg(&mut self, n: usize, value: usize) {
+        self.regs[n] = value;
+    }
+}
+
+/// What a healthy task is doing.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SchedState {
+    /// Ready to run.
+    Runnable,
+    /// Blocked in `send`, waiting for the target to receive.
+    InSend(TaskId),
+    /// Its message was received; waiting for the reply.
+    InReply(TaskId),
+    /// Blocked in `recv`, from anyone (`None`) or one task.
+    InRecv(Option<TaskId>),
+}
+
+/// Whether a task can run, and if not, why.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    /// Not started, or stopped by the supervisor.
+    Stopped,
+    /// Alive.
+    Healthy(SchedState),
+    /// Stopped by a fault until the supervisor restarts it.
+    Faulted,
+}
+
+/// One task's kernel state.
+#[derive(Debug)]
+pub struct Task {
+    desc: &'static TaskDesc,
+    save: SavedState,
+    state: TaskState,
+    generation: Generation,
+    notifications: u32,
+    notification_mask: u32,
+    timer: Option<(u64, u32)>,
+    regions: [RegionDesc; MAX_TASK_REGIONS],
+    region_count: usize,
+    last_fault: FaultRecord,
+    fault_count: u32,
+    announce: bool,
+}
+
+impl Task {
+    /// A task as the image describes it, not yet started.
+    pub fn new(desc: &'static TaskDesc) -> Self {
+        let mut regions = [RegionDesc {
+            base: 0,
+            size: 0,
+            attributes: 0,
+        }; MAX_TASK_REGIONS];
+        let region_count = desc.regions.len().min(MAX_TASK_REGIONS);
+        regions[..region_count].copy_from_slice(&desc.regions[..region_count]);
+        Task {
+            desc,
+            save: SavedState::default(),
+            state: TaskState::Stopped,
+            generation: Generation::default(),
+            notifications: 0,
+            notification_mask: 0,
+            timer: None,
+            regions,
+            region_count,
+            last_fault: FaultRecord::default(),
+            fault_count: 0,
+            announce: false,
+        }
+    }
+
+    /// The build-time description.
+    pub fn desc(&self) -> &'static TaskDesc {
+        self.desc
+    }
+
+    /// Priority: lower numbers are more important.
+    pub fn priority(&self) -> u8 {
+        self.desc.priority
+    }
+
+    /// True if this task should run in preference to `other`. Priorities are
+    /// deliberately not `Ord`: "less" meaning "more important" invites bugs.
+    pub fn is_more_important_than(&self, other: &Task) -> bool {
+        self.desc.priority < other.desc.priority
+    }
+
+    /// Saved registers.
+    pub fn save(&self) -> &SavedState {
+        &self.save
+    }
+
+    /// Saved registers, for syscall results and the trap path.
+    pub fn save_mut(&mut self) -> &mut SavedState {
+        &mut self.save
+    }
+
+    /// Current state.
+    pub fn state(&self) -> TaskState {
+        self.state
+    }
+
+    /// Sets a healthy task's scheduling state. Faulted and stopped tasks are
+    /// left alone: only `start`/`restart` bring them back.
+    pub fn set_sched(&mut self, s: SchedState) {
+        if let TaskState::Healthy(_) = self.state {
+            self.state = TaskState::Healthy(s);
+        }
+    }
+
+    /// True if the task is healthy and in this scheduling state.
+    pub fn is(&self, s: SchedState) -> bool {
+        self.state == TaskState::Healthy(s)
+    }
+
+    /// True if the task is alive (neither stopped nor faulted).
+    pub fn is_healthy(&self) -> bool {
+        matches!(self.state, TaskState::Healthy(_))
+    }
+
+    /// The current generation.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// The `TaskId` naming this task's current incarnation.
+    pub fn id(&self, index: usize) -> TaskId {
+        TaskId::new(index as u16, self.generation)
+    }
+
+    /// The regions the task may access now.
+    pub fn regions(&self) -> &[RegionDesc] {
+        &self.regions[..self.region_count]
+    }
+
+    /// Pending notification bits.
+    pub fn notifications(&self) -> u32 {
+        self.notifications
+    }
+
+    /// ORs bits into the pending set.
+    pub fn post(&mut self, bits: u32) {
+        self.notifications |= bits;
+    }
+
+    /// Takes (clears and returns) the pending bits selected by `mask`.
+    pub fn take_notifications(&mut self, mask: u32) -> u32 {
+        let taken = self.notifications & mask;
+        self.notifications &= !taken;
+        taken
+    }
+
+    /// The mask the task passed to its current `recv`.
+    pub fn notification_mask(&self) -> u32 {
+        self.notification_mask
+    }
+
+    /// Records the mask of a `recv` that blocked.
+    pub fn set_notification_mask(&mut self, mask: u32) {
+        self.notification_mask = mask;
+    }
+
+    /// The armed timer: deadline and bits.
+    pub fn timer(&self) -> Option<(u64, u32)> {
+        self.timer
+    }
+
+    /// Arms or disarms the timer.
+    pub fn set_timer(&mut self, timer: Option<(u64, u32)>) {
+        self.timer = timer;
+    }
+
+    /// The last fault (kind `None` if it never faulted).
+    pub fn last_fault(&self) -> FaultRecord {
+        self.last_fault
+    }
+
+    /// Faults since boot.
+    pub fn fault_count(&self) -> u32 {
+        self.fault_count
+    }
+
+    /// Stops the incarnation with a fault: records it and advances the
+    /// generation, so that any `TaskId` naming the dead incarnation is stale
+    /// from this moment on.
+    pub fn mark_faulted(&mut self, record: FaultRecord) {
+        self.state = TaskState::Faulted;
+        self.last_fault = record;
+        self.fault_count = self.fault_count.saturating_add(1);
+        self.generation = self.generation.next();
+        self.timer = None;
+    }
+
+    /// Starts a fresh incarnation at the entry point. A task restarted while
+    /// still alive ends that incarnation here, so its generation advances;
+    /// a faulted one advanced already when it faulted.
+    pub fn reinitialize(&mut self) {
+        if self.is_healthy() {
+            self.generation = self.generation.next();
+        }
+        self.save.reset(self.desc.entry, self.desc.initial_sp);
+        self.state = TaskState::Healthy(SchedState::Runnable);
+        self.notifications = 0;
+        self.notification_mask = 0;
+        self.timer = None;
+        let n = self.desc.regions.len().min(MAX_TASK_REGIONS);
+        self.regions[..n].copy_from_slice(&self.desc.regions[..n]);
+        self.region_count = n;
+        self.announce = true;
+    }
+
+    /// First start at boot: like `reinitialize` but the generation stays 0.
+    pub fn start(&mut self) {
+        self.save.reset(self.desc.entry, self.desc.initial_sp);
+        self.state = TaskState::Healthy(SchedState::Runnable);
+        self.announce = true;
+    }
+
+    /// Returns true once after each start, so the kernel can log it.
+    pub fn take_announce(&mut self) -> bool {
+        core::mem::take(&mut self.announce)
+    }
+
+    /// Classifies an access fault: with the stack pointer below the stack,
+    /// it is an overflow rather than a stray pointer.
+    pub fn access_fault_kind(&self, default: FaultKind) -> FaultKind {
+        if self.save.sp() < self.desc.stack_base {
+            FaultKind::StackOverflow
+        } else {
+            default
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! A small world of tasks on a mock machine, and helpers that make the
+//! tasks' syscalls the way their userlib stubs would.
+
+use abi::{FaultKind, FaultRecord, Kipc, Lease, Sysnum, TaskId, UsageError};
+use zerocopy::IntoBytes;
+
+use crate::descs::{
+    IrqDesc, RegionDesc, TaskDesc, REGION_DEVICE, REGION_EXECUTE, REGION_READ, REGION_WRITE,
+};
+use crate::machine::Machine;
+use crate::syscalls;
+use crate::system::System;
+use crate::task::{SchedState, Task, TaskState};
+
+/// Index of the supervisor in every harness (the first task).
+pub const SUP: usize = 0;
+
+/// Size of each task's text region.
+pub const TEXT_SIZE: usize = 0x1000;
+/// Size of each task's RAM region.
+pub const RAM_SIZE: usize = 0x2000;
+
+// Layout of a task's RAM region (offsets from its base). The stack sits at
+// the bottom, as the image builder lays it out.
+/// Top of the stack (initial sp) and start of the data below.
+pub const STACK_TOP: usize = 0x400;
+/// Where `send` puts the outgoing message.
+pub const MSG_OUT: usize = 0x400;
+/// Where `send` points its reply buffer.
+pub const REPLY_BUF: usize = 0x800;
+/// Where `send` puts its lease table.
+pub const LEASE_TABLE: usize = 0xC00;
+/// Where `recv` points its buffer.
+pub const RECV_BUF: usize = 0xD00;
+/// Where `reply` puts the outgoing reply.
+pub const REPLY_OUT: usize = 0x1000;
+/// Free data, for lent memory and borrow buffers.
+pub const DATA: usize = 0x1400;
+
+/// Low-address memory for task regions.
+///
+/// Leases carry 32-bit addresses (as on RV32), so the memory tasks lend must
+/// lie below 4 GiB even on a 64-bit host: one anonymous mapping in the low
+/// address space, handed out by a bump allocator, never freed.
+pub mod arena {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+
+    const SIZE: usize = 32 << 20;
+
+    extern "C" {
+        fn mmap(
+            addr: *mut core::ffi::c_void,
+            len: usize,
+            prot: i32,
+            flags: i32,
+            fd: i32,
+            off: i64,
+        ) -> *mut core::ffi::c_void;
+    }
+
+    const PROT_READ: i32 = 1;
+    const PROT_WRITE: i32 = 2;
+    const MAP_PRIVATE: i32 = 0x02;
+    const MAP_ANONYMOUS: i32 = 0x20;
+    const MAP_NORESERVE: i32 = 0x4000;
+    #[cfg(target_arch = "x86_64")]
+    const MAP_LOW: i32 = 0x40; // MAP_32BIT: the kernel picks an address below 2 GiB
+    #[cfg(not(target_arch = "x86_64"))]
+    const MAP_LOW: i32 = 0; // the hint below usually suffices; checked anyway
+
+    static BASE: OnceLock<usize> = OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    fn base() -> usize {
+        *BASE.get_or_init(|| {
+            let hint = 0x4000_0000usize as *mut core::ffi::c_void;
+            // SAFETY: an anonymous private mapping touches no existing memory;
+            // the result is checked before use.
+            let p = unsafe {
+                mmap(
+                    hint,
+                    SIZE,
+                    PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_LOW,
+                    -1,
+                    0,
+                )
+            } as usize;
+            assert!(p != usize::MAX && p != 0, "mmap of the test arena failed");
+            assert!(
+                p + SIZE <= u32::MAX as usize,
+                "test arena at {p:#x} is not below 4 GiB: leases could not name it"
+            );
+            p
+        })
+    }
+
+    /// A fresh zeroed block of `size` bytes (a power of two), aligned to its
+    /// size like a NAPOT region.
+    pub fn alloc(size: usize) -> usize {
+        assert!(size.is_power_of_two());
+        let base = base();
+        let mut start = 0;
+        NEXT.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+            start = (base + cur).next_multiple_of(size) - base;
+            Some(start + size)
+        })
+        .unwrap();
+        assert!(start + size <= SIZE, "test arena exhausted");
+        base + start
+    }
+}
+
+/// A machine that records what the kernel asked of it.
+#[derive(Debug, Default)]
+pub struct MockMachine {
+    /// The time `now()` returns; tests move it.
+    pub now: u64,
+    /// The last deadline programmed.
+    pub deadline: Option<u64>,
+    /// Everything written to the console.
+    pub console: Vec<u8>,
+    /// Every `irq_set_enabled` call, in order.
+    pub irq_calls: Vec<(u32, bool)>,
+    /// Every `protect` call, in order.
+    pub protected: Vec<Vec<RegionDesc>>,
+    /// The code of a `shutdown`, if any.
+    pub shutdown: Option<u32>,
+    /// How many times `reboot` was called.
+    pub reboots: u32,
+}
+
+impl MockMachine {
+    /// The console output as text.
+    pub fn console_text(&self) -> String {
+        String::from_utf8_lossy(&self.console).into_owned()
+    }
+}
+
+impl Machine for MockMachine {
+    fn now(&self) -> u64 {
+        self.now
+    }
+    fn set_timer_deadline(&mut self, deadline: Option<u64>) {
+        self.deadline = deadline;
+    }
+    fn console_write(&mut self, bytes: &[u8]) {
+        self.console.extend_from_slice(bytes);
+    }
+    fn irq_set_enabled(&mut self, irq: u32, enabled: bool) {
+        self.irq_calls.push((irq, enabled));
+    }
+    fn protect(&mut self, regions: &[RegionDesc]) {
+        self.protected.push(regions.to_vec());
+    }
+    fn shutdown(&mut self, code: u32) {
+        self.shutdown = Some(code);
+    }
+    fn reboot(&mut self) {
+        self.reboots += 1;
+    }
+}
+
+struct Spec {
+    name: &'static str,
+    priority: u8,
+    start: bool,
+    slots: Option<Vec<u16>>,
+    device: bool,
+}
+
+/// Describes a harness: tasks in table order (the first is the supervisor),
+/// IRQ routes.
+#[derive(Default)]
+pub struct Builder {
+    specs: Vec<Spec>,
+    irqs: Vec<IrqDesc>,
+}
+
+impl Builder {
+    /// Adds a task, started at boot, whose slots name every task.
+    pub fn task(mut self, name: &'static str, priority: u8) -> Self {
+        self.specs.push(Spec {
+            name,
+            priority,
+            start: true,
+            slots: None,
+            device: false,
+        });
+        self
+    }
+
+    /// The last task added is not started at boot.
+    pub fn stopped(mut self) -> Self {
+        self.specs.last_mut().unwrap().start = false;
+        self
+    }
+
+    /// The last task added may send only to these task indices.
+    pub fn slots(mut self, slots: &[u16]) -> Self {
+        self.specs.last_mut().unwrap().slots = Some(slots.to_vec());
+        self
+    }
+
+    /// The last task added also holds a device window (MMIO).
+    pub fn device(mut self) -> Self {
+        self.specs.last_mut().unwrap().device = true;
+        self
+    }
+
+    /// Routes PLIC source `irq` to `bits` of task `task`.
+    pub fn irq(mut self, irq: u32, task: u16, bits: u32) -> Self {
+        self.irqs.push(IrqDesc { irq, task, bits });
+        self
+    }
+
+    /// Builds the system (which starts the tasks marked to start).
+    pub fn build(self) -> Harness {
+        let n = self.specs.len();
+        let mut mem = Vec::new();
+        let mut tasks = Vec::new();
+        for s in &self.specs {
+            let text = arena::alloc(TEXT_SIZE);
+            let ram = arena::alloc(RAM_SIZE);
+            let mut regions = vec![
+                RegionDesc {
+                    base: text,
+                    size: TEXT_SIZE,
+                    attributes: REGION_READ | REGION_EXECUTE,
+                },
+                RegionDesc {
+                    base: ram,
+                    size: RAM_SIZE,
+                    attributes: REGION_READ | REGION_WRITE,
+                },
+            ];
+            let device = s.device.then(|| {
+                let base = arena::alloc(0x1000);
+                regions.push(RegionDesc {
+                    base,
+                    size: 0x1000,
+                    attributes: REGION_READ | REGION_WRITE | REGION_DEVICE,
+                });
+                base
+            });
+            let slots = s.slots.clone().unwrap_or_else(|| (0..n as u16).collect());
+            let desc: &'static TaskDesc = Box::leak(Box::new(TaskDesc {
+                name: s.name,
+                entry: text,
+                initial_sp: ram + STACK_TOP,
+                stack_base: ram,
+                priority: s.priority,
+                start: s.start,
+                regions: Box::leak(regions.into_boxed_slice()),
+                slots: Box::leak(slots.into_boxed_slice()),
+            }));
+            tasks.push(Task::new(desc));
+            mem.push(Mem { text, ram, device });
+        }
+        let tasks: &'static mut [Task] = Box::leak(tasks.into_boxed_slice());
+        let irqs: &'static [IrqDesc] = Box::leak(self.irqs.into_boxed_slice());
+        Harness {
+            sys: System::new(tasks, irqs, SUP, MockMachine::default()),
+            mem,
+        }
+    }
+}
+
+/// Where one task's regions are.
+#[derive(Copy, Clone, Debug)]
+pub struct Mem {
+    /// Base of the text region (also the entry point).
+    pub text: usize,
+    /// Base of the RAM region (also the stack base).
+    pub ram: usize,
+    /// Base of the device window, if it has one.
+    pub device: Option<usize>,
+}
+
+/// What a `recv` returned.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Sender (`TaskId::KERNEL` for notifications).
+    pub sender: TaskId,
+    /// Operation, or the notification bits.
+    pub op: usize,
+    /// Message length as sent.
+    pub len: usize,
+    /// Reply capacity.
+    pub reply_cap: usize,
+    /// Lease count.
+    pub leases: usize,
+}
+
+/// The system under test plus the addresses of every task's memory.
+pub struct Harness {
+    pub sys: System<'static, MockMachine>,
+    pub mem: Vec<Mem>,
+}
+
+impl Harness {
+    /// Tasks `(name, priority)` in table order, all started, the first the
+    /// supervisor.
+    pub fn new(tasks: &[(&'static str, u8)]) -> Self {
+        tasks
+            .iter()
+            .fold(Builder::default(), |b, &(n, p)| b.task(n, p))
+            .build()
+    }
+
+    /// `sup` (0), `srv` (1), `cli` (2): the usual three.
+    pub fn three() -> Self {
+        Self::new(&[("sup", 0), ("srv", 1), ("cli", 2)])
+    }
+
+    /// A task's kernel state.
+    pub fn task(&self, t: usize) -> &Task {
+        &self.sys.tasks[t]
+    }
+
+    /// A task's current id.
+    pub fn id(&self, t: usize) -> TaskId {
+        self.sys.tasks[t].id(t)
+    }
+
+    /// Result register `n` (`a0 + n`) of a task.
+    pub fn ret(&self, t: usize, n: usize) -> usize {
+        self.sys.tasks[t].save().arg(n)
+    }
+
+    /// The scheduling state of a healthy task (panics otherwise).
+    pub fn sched(&self, t: usize) -> SchedState {
+        match self.task(t).state() {
+            TaskState::Healthy(s) => s,
+            other => panic!("task {t} is not healthy: {other:?}"),
+        }
+    }
+
+    /// Address `off` bytes into task `t`'s RAM.
+    pub fn addr(&self, t: usize, off: usize) -> usize {
+        self.mem[t].ram + off
+    }
+
+    /// Writes bytes into task `t`'s RAM at `off`.
+    pub fn write(&mut self, t: usize, off: usize, bytes: &[u8]) {
+        assert!(off + bytes.len() <= RAM_SIZE);
+        // SAFETY: inside the task's RAM block in the arena, which this
+        // harness alone uses.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.addr(t, off) as *mut u8, bytes.len())
+        };
+    }
+
+    /// Reads `len` bytes of task `t`'s RAM at `off`.
+    pub fn read(&self, t: usize, off: usize, len: usize) -> Vec<u8> {
+        assert!(off + len <= RAM_SIZE);
+        // SAFETY: as in `write`.
+        unsafe { std::slice::from_raw_parts(self.addr(t, off) as *const u8, len).to_vec() }
+    }
+
+    /// Sets a task's saved pc (where its next `ecall` sits).
+    pub fn set_pc(&mut self, t: usize, pc: usize) {
+        self.sys.tasks[t].save_mut().set_pc(pc);
+    }
+
+    /// Makes syscall `num` from task `t` with `a0..a6 = args` (missing ones
+    /// zero). The task must be runnable: only a running task can trap.
+    pub fn syscall_n(&mut self, t: usize, num: usize, args: &[usize]) {
+        assert!(
+            self.task(t).is(SchedState::Runnable),
+            "test bug: task {t} makes a syscall while {:?}",
+            self.task(t).state()
+        );
+        let s = self.sys.tasks[t].save_mut();
+        for i in 0..7 {
+            s.set_reg(10 + i, args.get(i).copied().unwrap_or(0));
+        }
+        s.set_reg(17, num);
+        syscalls::syscall(&mut self.sys, t);
+    }
+
+    /// As `syscall_n` with a known syscall number.
+    pub fn syscall(&mut self, t: usize, num: Sysnum, args: &[usize]) {
+        self.syscall_n(t, num as usize, args);
+    }
+
+    /// `send` from `t`: the message is written at `MSG_OUT`, the reply buffer
+    /// is `reply_cap` bytes at `REPLY_BUF`, the leases are written at
+    /// `LEASE_TABLE`.
+    pub fn send(
+        &mut self,
+        t: usize,
+        target: TaskId,
+        op: u16,
+        msg: &[u8],
+        reply_cap: usize,
+        leases: &[Lease],
+    ) {
+        self.write(t, MSG_OUT, msg);
+        self.write(t, LEASE_TABLE, leases.as_bytes());
+        let args = [
+            ((target.0 as usize) << 16) | op as usize,
+            self.addr(t, MSG_OUT),
+            msg.len(),
+            self.addr(t, REPLY_BUF),
+            reply_cap,
+            self.addr(t, LEASE_TABLE),
+            leases.len(),
+        ];
+        self.syscall(t, Sysnum::Send, &args);
+    }
+
+    /// Open `recv` into `buf_len` bytes at `RECV_BUF`.
+    pub fn recv(&mut self, t: usize, buf_len: usize, mask: u32) {
+        self.recv_from(t, buf_len, mask, TaskId::KERNEL);
+    }
+
+    /// Closed `recv` (from `from` only; `TaskId::KERNEL` for open).
+    pub fn recv_from(&mut self, t: usize, buf_len: usize, mask: u32, from: TaskId) {
+        let args = [
+            self.addr(t, RECV_BUF),
+            buf_len,
+            mask as usize,
+            from.0 as usize,
+        ];
+        self.syscall(t, Sysnum::Recv, &args);
+    }
+
+    /// What the last `recv` of `t` returned.
+    pub fn received(&self, t: usize) -> Received {
+        Received {
+            sender: TaskId(self.ret(t, 0) as u16),
+            op: self.ret(t, 1),
+            len: self.ret(t, 2),
+            reply_cap: self.ret(t, 3),
+            leases: self.ret(t, 4),
+        }
+    }
+
+    /// `reply` from `t`, the message written at `REPLY_OUT`.
+    pub fn reply(&mut self, t: usize, peer: TaskId, code: u32, msg: &[u8]) {
+        self.write(t, REPLY_OUT, msg);
+        let args = [peer.0 as usize, code as usize, self.addr(t, REPLY_OUT), msg.len()];
+        self.syscall(t, Sysnum::Reply, &args);
+    }
+
+    /// `borrow_read` / `borrow_write` by `t` with its local buffer at
+    /// `DATA + local_off`; returns `(code, count)`.
+    pub fn borrow(
+        &mut self,
+        t: usize,
+        write: bool,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        local_off: usize,
+        len: usize,
+    ) -> (u32, usize) {
+        let num = if write {
+            Sysnum::BorrowWrite
+        } else {
+            Sysnum::BorrowRead
+        };
+        let args = [lender.0 as usize, index, offset, self.addr(t, DATA + local_off), len];
+        self.syscall(t, num, &args);
+        (self.ret(t, 0) as u32, self.ret(t, 1))
+    }
+
+    /// `post` from `t`; returns the code.
+    pub fn post(&mut self, t: usize, target: TaskId, bits: u32) -> u32 {
+        self.syscall(t, Sysnum::Post, &[target.0 as usize, bits as usize]);
+        self.ret(t, 0) as u32
+    }
+
+    /// `set_timer` by `t`.
+    pub fn set_timer(&mut self, t: usize, deadline: Option<u64>, bits: u32) {
+        let d = deadline.unwrap_or(0);
+        let args = [
+            deadline.is_some() as usize,
+            d as u32 as usize,
+            (d >> 32) as usize,
+            bits as usize,
+        ];
+        self.syscall(t, Sysnum::SetTimer, &args);
+    }
+
+    /// `kipc` by `t` with an optional `u32` argument; returns the code and
+    /// the reply bytes.
+    pub fn kipc(&mut self, t: usize, op: u32, arg: Option<u32>) -> (u32, Vec<u8>) {
+        let msg_len = match arg {
+            Some(a) => {
+                self.write(t, MSG_OUT, &a.to_le_bytes());
+                4
+            }
+            None => 0,
+        };
+        let args = [
+            op as usize,
+            self.addr(t, MSG_OUT),
+            msg_len,
+            self.addr(t, REPLY_BUF),
+            64,
+        ];
+        self.syscall(t, Sysnum::Kipc, &args);
+        let n = self.ret(t, 1);
+        (self.ret(t, 0) as u32, self.read(t, REPLY_BUF, n.min(64)))
+    }
+
+    /// The supervisor restarts task `t` (and the call must succeed).
+    pub fn restart(&mut self, t: usize) {
+        let (code, _) = self.kipc(SUP, Kipc::RestartTask as u32, Some(t as u32));
+        assert_eq!(code, abi::SUCCESS);
+    }
+
+    /// The last fault of `t`.
+    pub fn fault(&self, t: usize) -> FaultRecord {
+        self.task(t).last_fault()
+    }
+
+    /// Asserts `t` is faulted with a `SyscallUsage` fault of this error.
+    pub fn assert_usage_fault(&self, t: usize, e: UsageError) {
+        assert_eq!(self.task(t).state(), TaskState::Faulted, "task {t} should be faulted");
+        let f = self.fault(t);
+        assert_eq!(f.kind(), FaultKind::SyscallUsage, "{f:?}");
+        assert_eq!(UsageError::from_u32(f.detail), Some(e), "{f:?}");
+    }
+
+    /// The console output as text.
+    pub fn console(&self) -> String {
+        self.sys.machine.console_text()
+    }
+}
+
+/// A zeroed block of memory no task owns (a "foreign" address).
+pub fn foreign(size: usize) -> usize {
+    arena::alloc(size)
+}

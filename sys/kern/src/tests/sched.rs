@@ -1,0 +1,123 @@
+//! Scheduling: strict priority, ties, nothing to run, faulted tasks, and
+//! what `next_task` does besides choosing.
+
+use abi::FaultRecord;
+
+use super::harness::*;
+use crate::syscalls::{self, Exception};
+use crate::task::SchedState;
+use crate::{faults, sched};
+
+/// sup 0, a 1, b 1, c 2.
+fn four() -> Harness {
+    Harness::new(&[("sup", 0), ("a", 1), ("b", 1), ("c", 2)])
+}
+
+#[test]
+fn most_important_runnable_task_runs() {
+    let mut h = four();
+    for current in 0..4 {
+        assert_eq!(sched::select(h.sys.tasks, current), Some(SUP));
+    }
+    // The supervisor waits: a and b (priority 1) beat c (priority 2),
+    // whoever was running.
+    h.recv(SUP, 0, 1);
+    assert_eq!(sched::select(h.sys.tasks, 3), Some(1));
+    // a and b wait too: c, the least important, finally runs.
+    h.recv(1, 0, 1);
+    h.recv(2, 0, 1);
+    assert_eq!(sched::select(h.sys.tasks, 0), Some(3));
+    // A notification makes b runnable again: it preempts c.
+    let b = h.id(2);
+    assert_eq!(h.post(3, b, 1), abi::SUCCESS);
+    assert_eq!(sched::select(h.sys.tasks, 3), Some(2));
+}
+
+#[test]
+fn equal_priority_keeps_current_else_next_in_table_order() {
+    let mut h = four();
+    h.recv(SUP, 0, 1);
+    // a and b are equally important: the one running keeps the CPU.
+    assert_eq!(sched::select(h.sys.tasks, 1), Some(1));
+    assert_eq!(sched::select(h.sys.tasks, 2), Some(2));
+    // Coming from c (or the blocked supervisor), the first after it wins.
+    assert_eq!(sched::select(h.sys.tasks, 3), Some(1));
+    assert_eq!(sched::select(h.sys.tasks, 0), Some(1));
+    // Once b blocks, a runs even from b.
+    h.recv(2, 0, 1);
+    assert_eq!(sched::select(h.sys.tasks, 2), Some(1));
+}
+
+#[test]
+fn nothing_runnable_selects_none() {
+    let mut h = four();
+    for t in 0..4 {
+        h.recv(t, 0, 1);
+    }
+    assert_eq!(sched::select(h.sys.tasks, 0), None);
+    assert_eq!(syscalls::next_task(&mut h.sys, 3), None);
+    // And an empty table does not divide by zero.
+    assert_eq!(sched::select(&[], 0), None);
+}
+
+#[test]
+fn faulted_and_stopped_tasks_are_never_picked() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("hi", 1)
+        .task("never", 1)
+        .stopped()
+        .task("lo", 2)
+        .build();
+    h.recv(SUP, 0, 1);
+    assert_eq!(sched::select(h.sys.tasks, 2), Some(1));
+    syscalls::exception(&mut h.sys, 1, Exception::Illegal(0));
+    assert!(!h.task(1).is_healthy());
+    // The fault woke the supervisor; it goes back to waiting.
+    assert!(h.task(SUP).is(SchedState::Runnable));
+    h.recv(SUP, 0, 1);
+    // The faulted one (more important than lo) and the stopped one (as
+    // important as hi) are both skipped, from any current task.
+    for current in 0..4 {
+        assert_eq!(sched::select(h.sys.tasks, current), Some(3));
+    }
+    faults::fault_task(&mut h.sys, 3, FaultRecord::default());
+    assert_eq!(sched::select(h.sys.tasks, 3), None);
+    // The supervisor was woken by the fault bit: it runs.
+    assert!(h.task(SUP).is(SchedState::Runnable));
+}
+
+#[test]
+fn next_task_announces_each_start_once_and_protects_its_regions() {
+    let mut h = Harness::three();
+    assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(SUP));
+    assert_eq!(
+        h.sys.machine.protected.last().unwrap().as_slice(),
+        h.task(SUP).regions()
+    );
+    assert_eq!(h.console(), "[   0.000000] kernel: task sup started\n");
+    // Running it again says nothing new.
+    assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(SUP));
+    assert_eq!(h.console().matches("started").count(), 1);
+    assert_eq!(h.sys.machine.protected.len(), 2);
+
+    h.recv(SUP, 0, 1);
+    assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(1));
+    assert!(h.console().ends_with("kernel: task srv started\n"));
+    assert_eq!(
+        h.sys.machine.protected.last().unwrap().as_slice(),
+        h.task(1).regions()
+    );
+
+    // A restart is announced again, with the generation.
+    syscalls::exception(&mut h.sys, 1, Exception::Breakpoint);
+    h.restart(1);
+    assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(SUP));
+    h.recv(SUP, 0, 1);
+    assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(1));
+    assert!(
+        h.console().ends_with("kernel: task srv started (generation 1)\n"),
+        "{}",
+        h.console()
+    );
+}

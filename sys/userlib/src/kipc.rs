@@ -1,0 +1,54 @@
+//! The supervisor's kernel operations (`abi::Kipc`). Any other task calling
+//! these gets `abi::REFUSED_NOT_SUPERVISOR`.
+
+use abi::{Kipc, Sysnum, TaskStatus, SUCCESS};
+use zerocopy::FromBytes;
+
+use crate::raw::syscall;
+
+fn kipc(op: Kipc, arg: u32, reply: &mut [u8]) -> Result<usize, u32> {
+    let msg = arg.to_le_bytes();
+    let r = unsafe {
+        // SAFETY: `msg` is only read; `reply` is exclusively ours.
+        syscall(
+            Sysnum::Kipc,
+            [op as usize, msg.as_ptr() as usize, msg.len(), reply.as_mut_ptr() as usize, reply.len(), 0, 0],
+        )
+    };
+    if r[0] as u32 == SUCCESS {
+        Ok(r[1])
+    } else {
+        Err(r[0] as u32)
+    }
+}
+
+/// Status of task `index`.
+pub fn task_status(index: usize) -> Result<TaskStatus, u32> {
+    let mut buf = [0u8; core::mem::size_of::<TaskStatus>()];
+    kipc(Kipc::TaskStatus, index as u32, &mut buf)?;
+    TaskStatus::read_from_bytes(&buf).map_err(|_| u32::MAX)
+}
+
+/// Restarts task `index` from its image.
+pub fn restart_task(index: usize) -> Result<(), u32> {
+    kipc(Kipc::RestartTask, index as u32, &mut []).map(|_| ())
+}
+
+/// Faults task `index` (fault kind `Injected`).
+pub fn fault_task(index: usize) -> Result<(), u32> {
+    kipc(Kipc::FaultTask, index as u32, &mut []).map(|_| ())
+}
+
+/// Number of tasks in the image.
+pub fn task_count() -> usize {
+    let mut buf = [0u8; 4];
+    match kipc(Kipc::TaskCount, 0, &mut buf) {
+        Ok(_) => u32::from_le_bytes(buf) as usize,
+        Err(_) => 0,
+    }
+}
+
+/// Stops the machine: `0` = pass, anything else = fail with that code.
+pub fn shutdown(code: u32) -> Result<(), u32> {
+    kipc(Kipc::Shutdown, code, &mut []).map(|_| ())
+}

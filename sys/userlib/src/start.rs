@@ -1,0 +1,45 @@
+//! Task entry and panic handling.
+//!
+//! The kernel starts (and restarts) a task at `_start` with `sp` at the top
+//! of its stack and every other register zero. `_start` re-initialises the
+//! task's RAM from the image — .data from its copy in the (read-only) text
+//! region, .bss cleared — so every incarnation starts from the same state,
+//! then calls the task's `main`, which must never return.
+
+#[cfg(target_arch = "riscv32")]
+core::arch::global_asm!(
+    r#"
+    .section .text.start, "ax"
+    .global _start
+_start:
+    la a0, _sdata
+    la a1, _edata
+    la a2, _sidata
+1:  bgeu a0, a1, 2f
+    lw t0, 0(a2)
+    sw t0, 0(a0)
+    addi a0, a0, 4
+    addi a2, a2, 4
+    j 1b
+2:  la a0, _sbss
+    la a1, _ebss
+3:  bgeu a0, a1, 4f
+    sw zero, 0(a0)
+    addi a0, a0, 4
+    j 3b
+4:  call main
+5:  unimp
+    j 5b
+"#
+);
+
+/// Reports the panic message to the kernel, which faults the task and logs
+/// the message; the supervisor then decides about a restart.
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use core::fmt::Write;
+    let mut line = crate::log::LineBuf::new();
+    let _ = write!(line, "{}", info);
+    crate::sys_panic(line.as_bytes())
+}

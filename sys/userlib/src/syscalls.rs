@@ -1,0 +1,245 @@
+//! Typed syscall stubs. Each is a thin, checked wrapper over one `ecall`.
+
+use abi::{Lease, ReplyFaultReason, Sysnum, TaskId, LEASE_READ, LEASE_WRITE, SUCCESS};
+
+use crate::raw::syscall;
+
+/// Sends `operation` with `outgoing` to `target` and waits for the reply,
+/// which lands in `incoming`. Returns the response code and the reply length.
+/// A DEAD code (`abi::dead_generation(code).is_some()`) means the target
+/// died before or during the call.
+pub fn sys_send(target: TaskId, operation: u16, outgoing: &[u8], incoming: &mut [u8], leases: &[Lease]) -> (u32, usize) {
+    let r = unsafe {
+        // SAFETY: all buffers are borrowed for the duration of the call;
+        // `incoming` is exclusively ours to be written.
+        syscall(
+            Sysnum::Send,
+            [
+                ((target.0 as usize) << 16) | operation as usize,
+                outgoing.as_ptr() as usize,
+                outgoing.len(),
+                incoming.as_mut_ptr() as usize,
+                incoming.len(),
+                leases.as_ptr() as usize,
+                leases.len(),
+            ],
+        )
+    };
+    (r[0] as u32, r[1])
+}
+
+/// What `recv` received.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecvMessage {
+    /// The caller, or `TaskId::KERNEL` for notifications.
+    pub sender: TaskId,
+    /// The operation, or the notification bits.
+    pub operation: u32,
+    /// The length the sender sent (may exceed the buffer: then truncated).
+    pub message_len: usize,
+    /// The size of the sender's reply buffer.
+    pub response_capacity: usize,
+    /// How many leases came with the call.
+    pub lease_count: usize,
+}
+
+impl RecvMessage {
+    /// True if this is a notification rather than a message.
+    pub fn is_notification(&self) -> bool {
+        self.sender == TaskId::KERNEL
+    }
+}
+
+/// Waits for a message (from anyone, or only `from`) or for one of the
+/// notification bits in `notification_mask`.
+pub fn sys_recv(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
+    let from = from.unwrap_or(TaskId::KERNEL).0 as usize;
+    let r = unsafe {
+        // SAFETY: `buffer` is exclusively ours to be written.
+        syscall(
+            Sysnum::Recv,
+            [buffer.as_mut_ptr() as usize, buffer.len(), notification_mask as usize, from, 0, 0, 0],
+        )
+    };
+    RecvMessage {
+        sender: TaskId(r[0] as u16),
+        operation: r[1] as u32,
+        message_len: r[2],
+        response_capacity: r[3],
+        lease_count: r[4],
+    }
+}
+
+/// Waits only for notifications in `mask`; returns the bits that fired.
+pub fn sys_recv_notification(mask: u32) -> u32 {
+    sys_recv(&mut [], mask, Some(TaskId::KERNEL)).operation
+}
+
+/// Replies to a caller blocked on us.
+pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
+    unsafe {
+        // SAFETY: the kernel only reads `message`.
+        syscall(Sysnum::Reply, [peer.0 as usize, code as usize, message.as_ptr() as usize, message.len(), 0, 0, 0])
+    };
+}
+
+/// Rejects a caller's malformed message: the kernel faults the caller.
+pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
+    unsafe {
+        // SAFETY: no memory is passed.
+        syscall(Sysnum::ReplyFault, [peer.0 as usize, reason as usize, 0, 0, 0, 0, 0])
+    };
+}
+
+fn code_result(r: &crate::raw::Regs) -> Result<usize, u32> {
+    if r[0] as u32 == SUCCESS {
+        Ok(r[1])
+    } else {
+        Err(r[0] as u32)
+    }
+}
+
+/// Copies from lease `index` of `lender`'s call, at `offset`, into `dest`.
+/// Returns the bytes copied, or a `BORROW_*` code.
+pub fn sys_borrow_read(lender: TaskId, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, u32> {
+    let r = unsafe {
+        // SAFETY: `dest` is exclusively ours to be written.
+        syscall(
+            Sysnum::BorrowRead,
+            [lender.0 as usize, index, offset, dest.as_mut_ptr() as usize, dest.len(), 0, 0],
+        )
+    };
+    code_result(&r)
+}
+
+/// Copies `src` into lease `index` of `lender`'s call, at `offset`.
+pub fn sys_borrow_write(lender: TaskId, index: usize, offset: usize, src: &[u8]) -> Result<usize, u32> {
+    let r = unsafe {
+        // SAFETY: the kernel only reads `src`.
+        syscall(Sysnum::BorrowWrite, [lender.0 as usize, index, offset, src.as_ptr() as usize, src.len(), 0, 0])
+    };
+    code_result(&r)
+}
+
+/// Attributes and length of a lease.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LeaseInfo {
+    /// `LEASE_READ` / `LEASE_WRITE` bits.
+    pub attributes: u32,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+/// Describes lease `index` of `lender`'s call.
+pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
+    let r = unsafe {
+        // SAFETY: no memory is passed.
+        syscall(Sysnum::BorrowInfo, [lender.0 as usize, index, 0, 0, 0, 0, 0])
+    };
+    if r[0] as u32 == SUCCESS {
+        Ok(LeaseInfo { attributes: r[1] as u32, len: r[2] })
+    } else {
+        Err(r[0] as u32)
+    }
+}
+
+/// The same task at its current generation.
+pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
+    let r = unsafe {
+        // SAFETY: no memory is passed.
+        syscall(Sysnum::RefreshTaskId, [id.0 as usize, 0, 0, 0, 0, 0, 0])
+    };
+    TaskId(r[0] as u16)
+}
+
+/// Arms the timer to post `bits` at `deadline` (ticks), or disarms it.
+pub fn sys_set_timer(deadline: Option<u64>, bits: u32) {
+    let (on, d) = match deadline {
+        Some(d) => (1, d),
+        None => (0, 0),
+    };
+    unsafe {
+        // SAFETY: no memory is passed.
+        syscall(Sysnum::SetTimer, [on, d as u32 as usize, (d >> 32) as usize, bits as usize, 0, 0, 0])
+    };
+}
+
+/// The timer as the kernel sees it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TimerState {
+    /// Now, in ticks (`abi::TICKS_PER_MS` per ms).
+    pub now: u64,
+    /// The armed deadline and its bits, if any.
+    pub deadline: Option<(u64, u32)>,
+}
+
+/// Reads the time and the armed deadline.
+pub fn sys_get_timer() -> TimerState {
+    let r = unsafe {
+        // SAFETY: no memory is passed.
+        syscall(Sysnum::GetTimer, [0; 7])
+    };
+    let now = (r[0] as u32 as u64) | ((r[1] as u32 as u64) << 32);
+    let deadline = (r[2] as u32 as u64) | ((r[3] as u32 as u64) << 32);
+    TimerState { now, deadline: (r[4] != 0).then_some((deadline, r[5] as u32)) }
+}
+
+/// Sleeps for `ms` milliseconds using notification `bit`.
+pub fn sleep_ms(ms: u64, bit: u32) {
+    let deadline = sys_get_timer().now + ms * abi::TICKS_PER_MS;
+    sys_set_timer(Some(deadline), bit);
+    while sys_recv_notification(bit) & bit == 0 {}
+}
+
+/// Posts notification `bits` to `target`. Returns a DEAD code if the target
+/// is not that incarnation any more.
+pub fn sys_post(target: TaskId, bits: u32) -> Result<(), u32> {
+    let r = unsafe {
+        // SAFETY: no memory is passed.
+        syscall(Sysnum::Post, [target.0 as usize, bits as usize, 0, 0, 0, 0, 0])
+    };
+    code_result(&r).map(|_| ())
+}
+
+/// Unmasks (or masks) the interrupts routed to our notification `bits`.
+pub fn sys_irq_control(bits: u32, enable: bool) {
+    unsafe {
+        // SAFETY: no memory is passed.
+        syscall(Sysnum::IrqControl, [bits as usize, enable as usize, 0, 0, 0, 0, 0])
+    };
+}
+
+/// Writes text to the console through the kernel.
+pub fn sys_log(text: &[u8]) {
+    unsafe {
+        // SAFETY: the kernel only reads `text`.
+        syscall(Sysnum::Log, [text.as_ptr() as usize, text.len(), 0, 0, 0, 0, 0])
+    };
+}
+
+/// Ends this incarnation with a panic carrying `message`.
+pub fn sys_panic(message: &[u8]) -> ! {
+    unsafe {
+        // SAFETY: the kernel only reads `message`; it never returns here.
+        syscall(Sysnum::Panic, [message.as_ptr() as usize, message.len(), 0, 0, 0, 0, 0])
+    };
+    // The kernel faulted us; should it ever return, do not continue.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// A lease lending `buf` for reading.
+pub fn lease_read(buf: &[u8]) -> Lease {
+    Lease { attributes: LEASE_READ, base: buf.as_ptr() as usize as u32, len: buf.len() as u32 }
+}
+
+/// A lease lending `buf` for writing (and reading).
+pub fn lease_write(buf: &mut [u8]) -> Lease {
+    Lease { attributes: LEASE_READ | LEASE_WRITE, base: buf.as_mut_ptr() as usize as u32, len: buf.len() as u32 }
+}
+
+/// A lease lending `buf` for writing only.
+pub fn lease_write_only(buf: &mut [u8]) -> Lease {
+    Lease { attributes: LEASE_WRITE, base: buf.as_mut_ptr() as usize as u32, len: buf.len() as u32 }
+}
