@@ -12,7 +12,13 @@ fn main() {
     for (i, name) in names.split(',').filter(|n| !n.is_empty()).enumerate() {
         let ident: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         text.push_str(&format!(
             "/// Task `{name}` (index {i}), at its first generation; refresh after a DEAD code.\n\

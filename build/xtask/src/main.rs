@@ -1,1 +1,116 @@
-fn main() {}
+//! `cargo xtask`: builds, boots, tests and measures Vireo system images.
+//!
+//! An image is described by an app file (`app.toml` by default, test images
+//! in `test/*.toml`): xtask validates it, allocates every region, links the
+//! kernel and each task at its own addresses, packs one ELF and runs it in
+//! `qemu-system-riscv32 -machine virt`. See each module for one step.
+
+mod bench;
+mod config;
+mod console;
+mod elf;
+mod image;
+mod kconfig;
+mod layout;
+mod link;
+mod machine;
+mod map;
+mod pack;
+mod progress;
+mod qemu;
+mod setup;
+mod testing;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Build, run, test and benchmark Vireo images"
+)]
+struct Cli {
+    /// Show cargo's and QEMU's output as it comes instead of only on failure.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build an image: target/<name>/dist/image.elf.
+    Build {
+        /// App file (default: app.toml at the workspace root).
+        app: Option<PathBuf>,
+    },
+    /// Build an image and boot it in QEMU with the console on this terminal
+    /// (quit with Ctrl-A X).
+    Run {
+        /// App file (default: app.toml at the workspace root).
+        app: Option<PathBuf>,
+    },
+    /// Run the host tests, a boot test of app.toml and every test/*.toml image.
+    Test,
+    /// Run bench images under -icount shift=0 and print their figures.
+    Bench {
+        /// Bench app file (default: every bench/*.toml).
+        app: Option<PathBuf>,
+    },
+}
+
+/// The workspace root: two levels above this crate.
+fn workspace_root() -> Result<PathBuf> {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.join("../..")
+        .canonicalize()
+        .context("cannot find the workspace root")
+}
+
+fn run(cli: Cli) -> Result<bool> {
+    let root = workspace_root()?;
+    match cli.command {
+        Cmd::Build { app } => {
+            image::build(
+                &root,
+                &image::resolve_app(&root, app.as_deref()),
+                cli.verbose,
+            )?;
+            Ok(true)
+        }
+        Cmd::Run { app } => {
+            let built = image::build(
+                &root,
+                &image::resolve_app(&root, app.as_deref()),
+                cli.verbose,
+            )?;
+            let qemu_bin = qemu::ensure_installed()?;
+            qemu::prepare_drives(&built.app, &built.out_dir)?;
+            let args = qemu::command_line(&built.app, &built.image, &built.out_dir, false);
+            eprintln!(
+                "booting: {} {} (quit: Ctrl-A X)",
+                qemu::QEMU,
+                args.join(" ")
+            );
+            let status = qemu::run_interactive(&qemu_bin, &args)?;
+            Ok(status.success())
+        }
+        Cmd::Test => testing::run(&root, cli.verbose),
+        Cmd::Bench { app } => bench::run(&root, app.as_deref(), cli.verbose),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

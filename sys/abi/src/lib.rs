@@ -375,7 +375,9 @@ impl FaultKind {
 }
 
 /// What the kernel recorded about a task's last fault.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct FaultRecord {
     /// A [`FaultKind`] value.
@@ -437,7 +439,9 @@ impl TaskState {
 }
 
 /// Reply of [`Kipc::TaskStatus`].
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct TaskStatus {
     /// A [`TaskState`] value.

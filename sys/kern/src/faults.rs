@@ -21,7 +21,9 @@ fn wake_callers<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     let code = dead_code(sys.tasks[index].generation());
     for i in 0..sys.tasks.len() {
         let blocked_on_it = match sys.tasks[i].state() {
-            TaskState::Healthy(SchedState::InSend(t) | SchedState::InReply(t)) => t.index() == index,
+            TaskState::Healthy(SchedState::InSend(t) | SchedState::InReply(t)) => {
+                t.index() == index
+            }
             _ => false,
         };
         if blocked_on_it {
@@ -70,7 +72,12 @@ pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
 
 /// A fault record for an access fault, classified as stack overflow when
 /// the task's stack pointer had left its stack.
-pub fn access_fault<M: Machine>(sys: &System<'_, M>, index: usize, kind: FaultKind, address: usize) -> FaultRecord {
+pub fn access_fault<M: Machine>(
+    sys: &System<'_, M>,
+    index: usize,
+    kind: FaultKind,
+    address: usize,
+) -> FaultRecord {
     let t = &sys.tasks[index];
     FaultRecord {
         kind: t.access_fault_kind(kind) as u32,

@@ -59,9 +59,10 @@ pub fn lease(task: &Task, index: usize) -> Option<Lease> {
     if index >= args.lease_count || !umem::can_read(task, &args.leases) {
         return None;
     }
-    let entry = args
-        .leases
-        .subslice(index * core::mem::size_of::<Lease>(), core::mem::size_of::<Lease>())?;
+    let entry = args.leases.subslice(
+        index * core::mem::size_of::<Lease>(),
+        core::mem::size_of::<Lease>(),
+    )?;
     // SAFETY: the whole table was just checked readable by its owner, and
     // `Lease` is plain data (any bits are a valid value).
     unsafe { umem::read_value::<Lease>(&entry) }
@@ -112,7 +113,6 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
         return Err(UserError::Recoverable(dead_code(t.generation())));
     }
     let target_id = t.id(target);
-    let _ = args.operation;
     sys.tasks[caller].set_sched(SchedState::InSend(target_id));
 
     let caller_id = sys.tasks[caller].id(caller);
@@ -127,8 +127,8 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
 /// Copies a blocked sender's message into a receiver blocked in `recv` and
 /// makes the receiver runnable with the message registers set.
 fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) {
-    // Both were validated when they entered their syscalls and regions only
-    // shrink on revoke, so re-check: a failure here is the party's fault.
+    // Both were validated when they entered their syscalls, but regions can
+    // shrink (a revoked grant), so re-check before touching memory.
     let Ok(args) = send_args(&sys.tasks[sender]) else {
         return;
     };
@@ -136,15 +136,14 @@ fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) 
     let Some(buf) = USlice::from_raw(r.arg(0), r.arg(1)) else {
         return;
     };
-    let copied = if umem::can_read(&sys.tasks[sender], &args.message)
+    // The receiver learns the length as sent; if its buffer is smaller (or
+    // a revoke left either side invalid) it gets a prefix, or nothing.
+    if umem::can_read(&sys.tasks[sender], &args.message)
         && umem::can_write(&sys.tasks[receiver], &buf)
     {
         // SAFETY: just checked against each owner's regions.
-        unsafe { umem::copy(&args.message, &buf) }
-    } else {
-        0
-    };
-    let _ = copied;
+        unsafe { umem::copy(&args.message, &buf) };
+    }
     let sender_id = sys.tasks[sender].id(sender);
     let receiver_id = sys.tasks[receiver].id(receiver);
     let rs = sys.tasks[receiver].save_mut();
@@ -231,7 +230,10 @@ pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), U
     }
     let p = peer.index();
     let me = sys.tasks[caller].id(caller);
-    if p >= sys.tasks.len() || !sys.tasks[p].is(SchedState::InReply(me)) || sys.tasks[p].id(p) != peer {
+    if p >= sys.tasks.len()
+        || !sys.tasks[p].is(SchedState::InReply(me))
+        || sys.tasks[p].id(p) != peer
+    {
         return Ok(());
     }
     let Ok(args) = send_args(&sys.tasks[p]) else {

@@ -27,7 +27,9 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         TaskState::Stopped => abi::TaskState::Stopped,
         TaskState::Faulted => abi::TaskState::Faulted,
         TaskState::Healthy(SchedState::Runnable) => abi::TaskState::Runnable,
-        TaskState::Healthy(SchedState::InSend(_) | SchedState::InReply(_)) => abi::TaskState::InSend,
+        TaskState::Healthy(SchedState::InSend(_) | SchedState::InReply(_)) => {
+            abi::TaskState::InSend
+        }
         TaskState::Healthy(SchedState::InRecv(_)) => abi::TaskState::InRecv,
     };
     let mut name = [0u8; 16];

@@ -27,15 +27,23 @@ fn find_lease<M: Machine>(
 ) -> Result<(usize, abi::Lease), UserError> {
     let l = lender.index();
     let me = sys.tasks[caller].id(caller);
-    if l >= sys.tasks.len() || sys.tasks[l].id(l) != lender || !sys.tasks[l].is(SchedState::InReply(me)) {
+    if l >= sys.tasks.len()
+        || sys.tasks[l].id(l) != lender
+        || !sys.tasks[l].is(SchedState::InReply(me))
+    {
         return Err(UserError::Recoverable(BORROW_NOT_LENT));
     }
-    let lease = ipc::lease(&sys.tasks[l], index).ok_or(UserError::Recoverable(BORROW_NO_SUCH_LEASE))?;
+    let lease =
+        ipc::lease(&sys.tasks[l], index).ok_or(UserError::Recoverable(BORROW_NO_SUCH_LEASE))?;
     Ok((l, lease))
 }
 
 /// `borrow_read` (`write == false`) and `borrow_write` (`write == true`).
-pub fn borrow<M: Machine>(sys: &mut System<'_, M>, caller: usize, write: bool) -> Result<(), UserError> {
+pub fn borrow<M: Machine>(
+    sys: &mut System<'_, M>,
+    caller: usize,
+    write: bool,
+) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let (lender, index, offset) = (TaskId(s.arg(0) as u16), s.arg(1), s.arg(2));
     let local = USlice::from_raw(s.arg(3), s.arg(4)).ok_or(UsageError::InvalidSlice)?;

@@ -22,7 +22,8 @@ mod kconfig {
 const TASK_COUNT: usize = kconfig::TASK_DESCS.len();
 
 /// Storage of the task table; initialised once by `kernel_main`.
-static mut TASK_TABLE: [MaybeUninit<Task>; TASK_COUNT] = [const { MaybeUninit::uninit() }; TASK_COUNT];
+static mut TASK_TABLE: [MaybeUninit<Task>; TASK_COUNT] =
+    [const { MaybeUninit::uninit() }; TASK_COUNT];
 
 /// Called by the arch `_start` once the stack is set and .bss cleared.
 #[export_name = "kernel_main"]
@@ -38,5 +39,10 @@ extern "C" fn kernel_main() -> ! {
     // `Task` have the same layout.
     let tasks: &'static mut [Task] =
         unsafe { core::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<Task>(), TASK_COUNT) };
-    kern::arch::start_kernel(tasks, &kconfig::IRQ_DESCS, kconfig::SUPERVISOR, &kconfig::KERNEL_RAM)
+    kern::arch::start_kernel(
+        tasks,
+        &kconfig::IRQ_DESCS,
+        kconfig::SUPERVISOR,
+        &kconfig::KERNEL_RAM,
+    )
 }

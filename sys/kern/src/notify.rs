@@ -31,7 +31,9 @@ pub fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
         return Err(UserError::Recoverable(dead_code(sys.tasks[i].generation())));
     }
     post_bits(sys, i, bits);
-    sys.tasks[caller].save_mut().set_ret(0, abi::SUCCESS as usize);
+    sys.tasks[caller]
+        .save_mut()
+        .set_ret(0, abi::SUCCESS as usize);
     Ok(())
 }
 
@@ -51,7 +53,12 @@ pub fn service_timers<M: Machine>(sys: &mut System<'_, M>) {
 
 /// Sets the hardware timer to the earliest armed deadline.
 pub fn reprogram_timer<M: Machine>(sys: &mut System<'_, M>) {
-    let next = sys.tasks.iter().filter_map(|t| t.timer()).map(|(d, _)| d).min();
+    let next = sys
+        .tasks
+        .iter()
+        .filter_map(|t| t.timer())
+        .map(|(d, _)| d)
+        .min();
     sys.machine.set_timer_deadline(next);
 }
 
@@ -98,7 +105,10 @@ pub fn irq_control<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result
     let (bits, enable) = (s.arg(0) as u32, s.arg(1) != 0);
     let routes = sys.irqs;
     let mut found = false;
-    for r in routes.iter().filter(|r| r.task as usize == caller && r.bits & bits != 0) {
+    for r in routes
+        .iter()
+        .filter(|r| r.task as usize == caller && r.bits & bits != 0)
+    {
         sys.machine.irq_set_enabled(r.irq, enable);
         found = true;
     }

@@ -132,7 +132,11 @@ fn panic<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserE
 fn refresh_task_id<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let id = TaskId(sys.tasks[caller].save().arg(0) as u16);
     let i = id.index();
-    let fresh = if i < sys.tasks.len() { sys.tasks[i].id(i) } else { id };
+    let fresh = if i < sys.tasks.len() {
+        sys.tasks[i].id(i)
+    } else {
+        id
+    };
     sys.tasks[caller].save_mut().set_ret(0, fresh.0 as usize);
     Ok(())
 }
@@ -144,7 +148,8 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
     let p = peer.index();
     let me = sys.tasks[caller].id(caller);
     // Like `reply`, a peer no longer waiting on us is skipped.
-    if p < sys.tasks.len() && sys.tasks[p].id(p) == peer && sys.tasks[p].is(SchedState::InReply(me)) {
+    if p < sys.tasks.len() && sys.tasks[p].id(p) == peer && sys.tasks[p].is(SchedState::InReply(me))
+    {
         let pc = sys.tasks[p].save().pc().wrapping_sub(4) as u32;
         let record = FaultRecord {
             kind: FaultKind::FromServer as u32,

@@ -12,7 +12,15 @@ fn kipc(op: Kipc, arg: u32, reply: &mut [u8]) -> Result<usize, u32> {
         // SAFETY: `msg` is only read; `reply` is exclusively ours.
         syscall(
             Sysnum::Kipc,
-            [op as usize, msg.as_ptr() as usize, msg.len(), reply.as_mut_ptr() as usize, reply.len(), 0, 0],
+            [
+                op as usize,
+                msg.as_ptr() as usize,
+                msg.len(),
+                reply.as_mut_ptr() as usize,
+                reply.len(),
+                0,
+                0,
+            ],
         )
     };
     if r[0] as u32 == SUCCESS {

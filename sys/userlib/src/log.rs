@@ -18,7 +18,10 @@ pub struct LineBuf {
 impl LineBuf {
     /// An empty line.
     pub const fn new() -> Self {
-        LineBuf { buf: [0; LINE_MAX], len: 0 }
+        LineBuf {
+            buf: [0; LINE_MAX],
+            len: 0,
+        }
     }
 
     /// The text so far.

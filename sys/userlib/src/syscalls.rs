@@ -8,7 +8,13 @@ use crate::raw::syscall;
 /// which lands in `incoming`. Returns the response code and the reply length.
 /// A DEAD code (`abi::dead_generation(code).is_some()`) means the target
 /// died before or during the call.
-pub fn sys_send(target: TaskId, operation: u16, outgoing: &[u8], incoming: &mut [u8], leases: &[Lease]) -> (u32, usize) {
+pub fn sys_send(
+    target: TaskId,
+    operation: u16,
+    outgoing: &[u8],
+    incoming: &mut [u8],
+    leases: &[Lease],
+) -> (u32, usize) {
     let r = unsafe {
         // SAFETY: all buffers are borrowed for the duration of the call;
         // `incoming` is exclusively ours to be written.
@@ -58,7 +64,15 @@ pub fn sys_recv(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>)
         // SAFETY: `buffer` is exclusively ours to be written.
         syscall(
             Sysnum::Recv,
-            [buffer.as_mut_ptr() as usize, buffer.len(), notification_mask as usize, from, 0, 0, 0],
+            [
+                buffer.as_mut_ptr() as usize,
+                buffer.len(),
+                notification_mask as usize,
+                from,
+                0,
+                0,
+                0,
+            ],
         )
     };
     RecvMessage {
@@ -79,7 +93,18 @@ pub fn sys_recv_notification(mask: u32) -> u32 {
 pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
     unsafe {
         // SAFETY: the kernel only reads `message`.
-        syscall(Sysnum::Reply, [peer.0 as usize, code as usize, message.as_ptr() as usize, message.len(), 0, 0, 0])
+        syscall(
+            Sysnum::Reply,
+            [
+                peer.0 as usize,
+                code as usize,
+                message.as_ptr() as usize,
+                message.len(),
+                0,
+                0,
+                0,
+            ],
+        )
     };
 }
 
@@ -87,7 +112,10 @@ pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
 pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
     unsafe {
         // SAFETY: no memory is passed.
-        syscall(Sysnum::ReplyFault, [peer.0 as usize, reason as usize, 0, 0, 0, 0, 0])
+        syscall(
+            Sysnum::ReplyFault,
+            [peer.0 as usize, reason as usize, 0, 0, 0, 0, 0],
+        )
     };
 }
 
@@ -101,22 +129,51 @@ fn code_result(r: &crate::raw::Regs) -> Result<usize, u32> {
 
 /// Copies from lease `index` of `lender`'s call, at `offset`, into `dest`.
 /// Returns the bytes copied, or a `BORROW_*` code.
-pub fn sys_borrow_read(lender: TaskId, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, u32> {
+pub fn sys_borrow_read(
+    lender: TaskId,
+    index: usize,
+    offset: usize,
+    dest: &mut [u8],
+) -> Result<usize, u32> {
     let r = unsafe {
         // SAFETY: `dest` is exclusively ours to be written.
         syscall(
             Sysnum::BorrowRead,
-            [lender.0 as usize, index, offset, dest.as_mut_ptr() as usize, dest.len(), 0, 0],
+            [
+                lender.0 as usize,
+                index,
+                offset,
+                dest.as_mut_ptr() as usize,
+                dest.len(),
+                0,
+                0,
+            ],
         )
     };
     code_result(&r)
 }
 
 /// Copies `src` into lease `index` of `lender`'s call, at `offset`.
-pub fn sys_borrow_write(lender: TaskId, index: usize, offset: usize, src: &[u8]) -> Result<usize, u32> {
+pub fn sys_borrow_write(
+    lender: TaskId,
+    index: usize,
+    offset: usize,
+    src: &[u8],
+) -> Result<usize, u32> {
     let r = unsafe {
         // SAFETY: the kernel only reads `src`.
-        syscall(Sysnum::BorrowWrite, [lender.0 as usize, index, offset, src.as_ptr() as usize, src.len(), 0, 0])
+        syscall(
+            Sysnum::BorrowWrite,
+            [
+                lender.0 as usize,
+                index,
+                offset,
+                src.as_ptr() as usize,
+                src.len(),
+                0,
+                0,
+            ],
+        )
     };
     code_result(&r)
 }
@@ -134,10 +191,16 @@ pub struct LeaseInfo {
 pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
     let r = unsafe {
         // SAFETY: no memory is passed.
-        syscall(Sysnum::BorrowInfo, [lender.0 as usize, index, 0, 0, 0, 0, 0])
+        syscall(
+            Sysnum::BorrowInfo,
+            [lender.0 as usize, index, 0, 0, 0, 0, 0],
+        )
     };
     if r[0] as u32 == SUCCESS {
-        Ok(LeaseInfo { attributes: r[1] as u32, len: r[2] })
+        Ok(LeaseInfo {
+            attributes: r[1] as u32,
+            len: r[2],
+        })
     } else {
         Err(r[0] as u32)
     }
@@ -160,7 +223,18 @@ pub fn sys_set_timer(deadline: Option<u64>, bits: u32) {
     };
     unsafe {
         // SAFETY: no memory is passed.
-        syscall(Sysnum::SetTimer, [on, d as u32 as usize, (d >> 32) as usize, bits as usize, 0, 0, 0])
+        syscall(
+            Sysnum::SetTimer,
+            [
+                on,
+                d as u32 as usize,
+                (d >> 32) as usize,
+                bits as usize,
+                0,
+                0,
+                0,
+            ],
+        )
     };
 }
 
@@ -181,7 +255,10 @@ pub fn sys_get_timer() -> TimerState {
     };
     let now = (r[0] as u32 as u64) | ((r[1] as u32 as u64) << 32);
     let deadline = (r[2] as u32 as u64) | ((r[3] as u32 as u64) << 32);
-    TimerState { now, deadline: (r[4] != 0).then_some((deadline, r[5] as u32)) }
+    TimerState {
+        now,
+        deadline: (r[4] != 0).then_some((deadline, r[5] as u32)),
+    }
 }
 
 /// Sleeps for `ms` milliseconds using notification `bit`.
@@ -196,7 +273,10 @@ pub fn sleep_ms(ms: u64, bit: u32) {
 pub fn sys_post(target: TaskId, bits: u32) -> Result<(), u32> {
     let r = unsafe {
         // SAFETY: no memory is passed.
-        syscall(Sysnum::Post, [target.0 as usize, bits as usize, 0, 0, 0, 0, 0])
+        syscall(
+            Sysnum::Post,
+            [target.0 as usize, bits as usize, 0, 0, 0, 0, 0],
+        )
     };
     code_result(&r).map(|_| ())
 }
@@ -205,7 +285,10 @@ pub fn sys_post(target: TaskId, bits: u32) -> Result<(), u32> {
 pub fn sys_irq_control(bits: u32, enable: bool) {
     unsafe {
         // SAFETY: no memory is passed.
-        syscall(Sysnum::IrqControl, [bits as usize, enable as usize, 0, 0, 0, 0, 0])
+        syscall(
+            Sysnum::IrqControl,
+            [bits as usize, enable as usize, 0, 0, 0, 0, 0],
+        )
     };
 }
 
@@ -213,7 +296,10 @@ pub fn sys_irq_control(bits: u32, enable: bool) {
 pub fn sys_log(text: &[u8]) {
     unsafe {
         // SAFETY: the kernel only reads `text`.
-        syscall(Sysnum::Log, [text.as_ptr() as usize, text.len(), 0, 0, 0, 0, 0])
+        syscall(
+            Sysnum::Log,
+            [text.as_ptr() as usize, text.len(), 0, 0, 0, 0, 0],
+        )
     };
 }
 
@@ -221,7 +307,10 @@ pub fn sys_log(text: &[u8]) {
 pub fn sys_panic(message: &[u8]) -> ! {
     unsafe {
         // SAFETY: the kernel only reads `message`; it never returns here.
-        syscall(Sysnum::Panic, [message.as_ptr() as usize, message.len(), 0, 0, 0, 0, 0])
+        syscall(
+            Sysnum::Panic,
+            [message.as_ptr() as usize, message.len(), 0, 0, 0, 0, 0],
+        )
     };
     // The kernel faulted us; should it ever return, do not continue.
     loop {
@@ -231,15 +320,27 @@ pub fn sys_panic(message: &[u8]) -> ! {
 
 /// A lease lending `buf` for reading.
 pub fn lease_read(buf: &[u8]) -> Lease {
-    Lease { attributes: LEASE_READ, base: buf.as_ptr() as usize as u32, len: buf.len() as u32 }
+    Lease {
+        attributes: LEASE_READ,
+        base: buf.as_ptr() as usize as u32,
+        len: buf.len() as u32,
+    }
 }
 
 /// A lease lending `buf` for writing (and reading).
 pub fn lease_write(buf: &mut [u8]) -> Lease {
-    Lease { attributes: LEASE_READ | LEASE_WRITE, base: buf.as_mut_ptr() as usize as u32, len: buf.len() as u32 }
+    Lease {
+        attributes: LEASE_READ | LEASE_WRITE,
+        base: buf.as_mut_ptr() as usize as u32,
+        len: buf.len() as u32,
+    }
 }
 
 /// A lease lending `buf` for writing only.
 pub fn lease_write_only(buf: &mut [u8]) -> Lease {
-    Lease { attributes: LEASE_WRITE, base: buf.as_mut_ptr() as usize as u32, len: buf.len() as u32 }
+    Lease {
+        attributes: LEASE_WRITE,
+        base: buf.as_mut_ptr() as usize as u32,
+        len: buf.len() as u32,
+    }
 }

@@ -36,7 +36,13 @@ impl Supervisor {
     /// The status of task `index`.
     pub fn task_status(&self, index: usize) -> Result<TaskStatus, Error> {
         let mut reply = [0u8; core::mem::size_of::<TaskStatus>()];
-        let (code, len) = userlib::sys_send(self.0, OP_TASK_STATUS, &(index as u32).to_le_bytes(), &mut reply, &[]);
+        let (code, len) = userlib::sys_send(
+            self.0,
+            OP_TASK_STATUS,
+            &(index as u32).to_le_bytes(),
+            &mut reply,
+            &[],
+        );
         if code != abi::SUCCESS {
             return Err(Error::Code(code));
         }

@@ -14,7 +14,11 @@ use userlib::{kipc, sys_log, sys_recv, sys_reply};
 use zerocopy::IntoBytes;
 
 fn name(status: &abi::TaskStatus) -> &str {
-    let n = status.name.iter().position(|&b| b == 0).unwrap_or(status.name.len());
+    let n = status
+        .name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(status.name.len());
     core::str::from_utf8(&status.name[..n]).unwrap_or("?")
 }
 
@@ -27,7 +31,11 @@ impl core::fmt::Display for Detail<'_> {
         match r.kind() {
             FaultKind::SyscallUsage => {
                 let u = abi::UsageError::from_u32(r.detail);
-                write!(f, " ({})", u.map(|u| u.describe()).unwrap_or("unknown misuse"))
+                write!(
+                    f,
+                    " ({})",
+                    u.map(|u| u.describe()).unwrap_or("unknown misuse")
+                )
             }
             FaultKind::FromServer => {
                 let why = abi::ReplyFaultReason::from_u32(r.detail & 0xffff);
@@ -43,7 +51,9 @@ impl core::fmt::Display for Detail<'_> {
 /// Logs and restarts every faulted task.
 fn recover() {
     for i in 0..kipc::task_count() {
-        let Ok(st) = kipc::task_status(i) else { continue };
+        let Ok(st) = kipc::task_status(i) else {
+            continue;
+        };
         if TaskState::from_u32(st.state) != Some(TaskState::Faulted) {
             continue;
         }
@@ -72,14 +82,18 @@ fn main() -> ! {
             recover();
             continue;
         }
-        let arg = (msg.message_len == 4).then(|| u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]));
+        let arg =
+            (msg.message_len == 4).then(|| u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]));
         match (msg.operation as u16, arg) {
             (OP_TASK_STATUS, Some(i)) => match kipc::task_status(i as usize) {
                 Ok(st) => sys_reply(msg.sender, abi::SUCCESS, st.as_bytes()),
                 Err(_) => sys_reply(msg.sender, ERR_NO_SUCH_TASK, &[]),
             },
             (OP_SHUTDOWN, Some(code)) if cfg!(feature = "test-control") => {
-                sys_log!("shutdown requested by task index {} with code {code}", msg.sender.index());
+                sys_log!(
+                    "shutdown requested by task index {} with code {code}",
+                    msg.sender.index()
+                );
                 let _ = kipc::shutdown(code);
                 sys_reply(msg.sender, ERR_BAD_REQUEST, &[]);
             }

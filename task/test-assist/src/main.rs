@@ -46,18 +46,24 @@ fn main() -> ! {
                 sys_reply(msg.sender, SUCCESS, &out[..n]);
             }
             OP_SUM_LEASE => {
-                let len = userlib::sys_borrow_info(msg.sender, 0).map(|i| i.len).unwrap_or(0);
+                let len = userlib::sys_borrow_info(msg.sender, 0)
+                    .map(|i| i.len)
+                    .unwrap_or(0);
                 let (mut sum, mut offset, mut chunk) = (0u32, 0, [0u8; 16]);
                 while offset < len {
                     let part = &mut chunk[..(len - offset).min(16)];
-                    let Ok(got) = sys_borrow_read(msg.sender, 0, offset, part) else { break };
+                    let Ok(got) = sys_borrow_read(msg.sender, 0, offset, part) else {
+                        break;
+                    };
                     sum += part[..got].iter().map(|&b| b as u32).sum::<u32>();
                     offset += got;
                 }
                 sys_reply(msg.sender, SUCCESS, &sum.to_le_bytes());
             }
             OP_FILL_LEASE => {
-                let len = userlib::sys_borrow_info(msg.sender, 0).map(|i| i.len).unwrap_or(0);
+                let len = userlib::sys_borrow_info(msg.sender, 0)
+                    .map(|i| i.len)
+                    .unwrap_or(0);
                 let mut written = 0u32;
                 for i in 0..len {
                     let b = [(i as u8) ^ a as u8];
@@ -97,8 +103,13 @@ fn main() -> ! {
                 sys_reply(msg.sender, SUCCESS, &[]);
             }
             OP_LEASE_FOREIGN_MEMORY => {
-                let lease = Lease { attributes: LEASE_READ, base: a, len: 16 };
-                let (code, _) = sys_send(tasks::SUPERVISOR, 1, &0u32.to_le_bytes(), &mut [], &[lease]);
+                let lease = Lease {
+                    attributes: LEASE_READ,
+                    base: a,
+                    len: 16,
+                };
+                let (code, _) =
+                    sys_send(tasks::SUPERVISOR, 1, &0u32.to_le_bytes(), &mut [], &[lease]);
                 sys_reply(msg.sender, SUCCESS, &code.to_le_bytes());
             }
             OP_POST_TO_CALLER => {

@@ -44,7 +44,11 @@ impl Machine for Virt {
     }
 
     fn shutdown(&mut self, code: u32) {
-        let value = if code == 0 { 0x5555 } else { (code << 16) | 0x3333 };
+        let value = if code == 0 {
+            0x5555
+        } else {
+            (code << 16) | 0x3333
+        };
         finisher_write(value);
     }
 

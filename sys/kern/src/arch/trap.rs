@@ -210,4 +210,3 @@ extern "C" fn vireo_trap_handler() -> *mut SavedState {
     unsafe { CURRENT = next };
     sys.tasks[next].save_mut() as *mut SavedState
 }
-

@@ -1,0 +1,239 @@
+//! `cargo xtask bench`: boots bench images (app files with
+//! `[test] kind = "bench"`; by default every `bench/*.toml`) under
+//! `-icount shift=0`, so figures are exact instruction counts, and prints
+//! each `[bench]` figure next to its baseline from the same run, plus the
+//! kernel's measured text size against its budget.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::console::{self, Bench, Line};
+use crate::image;
+use crate::qemu::{self, End, Watch};
+
+/// Where bench images live, relative to the workspace root.
+pub const BENCH_DIR: &str = "bench";
+
+/// Formats a figure: integers without decimals.
+fn figure(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The results table (pure, so it can be tested).
+pub fn table(benches: &[Bench], kernel_text: u64, kernel_budget: u64) -> String {
+    let rows: Vec<[String; 5]> = benches
+        .iter()
+        .map(|b| {
+            let base = b
+                .baseline
+                .as_ref()
+                .map(|name| (name, benches.iter().find(|o| &o.name == name)));
+            let (base_s, ratio) = match base {
+                None => ("-".to_string(), "-".to_string()),
+                Some((name, None)) => (format!("{name}: missing"), "-".to_string()),
+                Some((name, Some(o))) => (
+                    format!("{} ({name})", figure(o.value)),
+                    if o.value == 0.0 {
+                        "-".to_string()
+                    } else {
+                        format!("{:.2}x", b.value / o.value)
+                    },
+                ),
+            };
+            [
+                b.name.clone(),
+                figure(b.value),
+                b.unit.clone(),
+                base_s,
+                ratio,
+            ]
+        })
+        .chain(std::iter::once([
+            "kernel text".to_string(),
+            kernel_text.to_string(),
+            "bytes".to_string(),
+            format!("budget {kernel_budget}"),
+            format!(
+                "{}%",
+                (kernel_text * 100).checked_div(kernel_budget).unwrap_or(0)
+            ),
+        ]))
+        .collect();
+    let header = ["benchmark", "value", "unit", "baseline", "ratio"];
+    let mut w = header.map(str::len);
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.len());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, r: &[String; 5]| {
+        let _ = writeln!(
+            s,
+            "{:<a$}  {:>b$}  {:<c$}  {:<d$}  {:>e$}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            a = w[0],
+            b = w[1],
+            c = w[2],
+            d = w[3],
+            e = w[4]
+        );
+    };
+    line(&mut s, &header.map(String::from));
+    for r in &rows {
+        line(&mut s, r);
+    }
+    s
+}
+
+/// Runs the named bench image, or every `bench/*.toml`; returns whether
+/// all produced figures and no failures.
+pub fn run(root: &Path, app: Option<&Path>, verbose: bool) -> Result<bool> {
+    let images = match app {
+        Some(p) => vec![image::resolve_app(root, Some(p))],
+        None => {
+            let dir = root.join(BENCH_DIR);
+            let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .with_context(|| format!("cannot list {}: bench images go there", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    if images.is_empty() {
+        bail!("no bench images: write an app file with `[test] kind = \"bench\"` in {BENCH_DIR}/");
+    }
+    let mut all_ok = true;
+    for path in images {
+        println!(
+            "bench image {}",
+            path.strip_prefix(root).unwrap_or(&path).display()
+        );
+        all_ok &= run_one(root, &path, verbose)?;
+    }
+    Ok(all_ok)
+}
+
+fn run_one(root: &Path, path: &Path, verbose: bool) -> Result<bool> {
+    if !path.exists() {
+        bail!("no bench image at {}", path.display());
+    }
+    let built = image::build(root, path, verbose)?;
+    if !built.app.is_bench() {
+        bail!(
+            "{} is not a bench image: add `[test]` with `kind = \"bench\"`",
+            built.app.file.display()
+        );
+    }
+    let spec = built.app.test.clone().unwrap_or_default();
+    let qemu_bin = qemu::ensure_installed()?;
+    qemu::prepare_drives(&built.app, &built.out_dir)?;
+    let args = qemu::command_line(&built.app, &built.image, &built.out_dir, true);
+    let cap = qemu::run_capture(
+        &qemu_bin,
+        &args,
+        Duration::from_secs(spec.timeout),
+        verbose,
+        |line| match console::parse(line) {
+            Line::Done => Watch::Stop,
+            Line::Panic => Watch::StopAfter(Duration::from_secs(1)),
+            _ => Watch::Continue,
+        },
+    )?;
+
+    let mut benches = Vec::new();
+    let mut problems = Vec::new();
+    let mut done = false;
+    for line in &cap.lines {
+        match console::parse(line) {
+            Line::Bench(b) => benches.push(b),
+            Line::Fail(name, why) => problems.push(format!("case {name} failed: {why}")),
+            Line::Panic => problems.push(line.trim().to_string()),
+            Line::Done => done = true,
+            Line::Pass(_) | Line::Other => {}
+        }
+    }
+    if !done {
+        match cap.end {
+            End::TimedOut => problems.push(format!(
+                "timed out after {} s without `[test] done`",
+                spec.timeout
+            )),
+            // A bench image may also just exit through the test finisher.
+            End::Exited(Some(0)) => {}
+            _ => problems.push(format!("ended ({:?}) without `[test] done`", cap.end)),
+        }
+    }
+    if benches.is_empty() {
+        problems.push("no `[bench]` lines on the console".into());
+    }
+    if !problems.is_empty() || verbose {
+        for l in &cap.lines {
+            println!("  | {l}");
+        }
+    }
+    print!(
+        "{}",
+        table(&benches, built.kernel_text_used, built.app.kernel.text)
+    );
+    for p in &problems {
+        println!("FAIL: {p}");
+    }
+    Ok(problems.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table;
+    use crate::console::{parse, Line};
+
+    #[test]
+    fn table_with_baselines() {
+        let benches: Vec<_> = [
+            "[bench] null_syscall 50 instructions",
+            "[bench] null_ipc 400 instructions baseline=null_syscall",
+            "[bench] other 3 instructions baseline=ghost",
+        ]
+        .iter()
+        .map(|l| match parse(l) {
+            Line::Bench(b) => b,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+        let t = table(&benches, 20000, 65536);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "benchmark     value  unit          baseline           ratio"
+        );
+        assert_eq!(
+            lines[1],
+            "null_syscall     50  instructions  -                      -"
+        );
+        assert_eq!(
+            lines[2],
+            "null_ipc        400  instructions  50 (null_syscall)  8.00x"
+        );
+        assert_eq!(
+            lines[3],
+            "other             3  instructions  ghost: missing         -"
+        );
+        assert_eq!(
+            lines[4],
+            "kernel text   20000  bytes         budget 65536         30%"
+        );
+    }
+}

@@ -1,0 +1,951 @@
+//! The app.toml schema and its validation.
+//!
+//! An app file describes one system image: the kernel's budgets, every task
+//! (in task-table order: the first task is index 0), the QEMU command line
+//! and, for test images, what the test harness expects. Parsing is strict
+//! (`deny_unknown_fields` everywhere) and validation collects every problem
+//! it finds, each naming the file, the key and what to do about it, so a
+//! person can fix an app file in one go.
+//!
+//! Checks that need addresses (does everything fit in the machine's RAM?)
+//! live with the allocator in [`crate::layout`].
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::machine;
+
+/// One parsed and validated app file.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The file it came from, as given (used in every message).
+    pub file: PathBuf,
+    /// Image name: outputs go to `target/<name>/`.
+    pub name: String,
+    /// The kernel's budgets.
+    pub kernel: Kernel,
+    /// Tasks in task-table order (file order).
+    pub tasks: Vec<Task>,
+    /// The QEMU command line.
+    pub qemu: Qemu,
+    /// Present in test and bench images.
+    pub test: Option<TestSpec>,
+}
+
+/// The file as serde sees it; turned into [`App`] after validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    name: String,
+    kernel: Kernel,
+    tasks: IndexMap<String, Task>,
+    #[serde(default)]
+    qemu: Qemu,
+    test: Option<TestSpec>,
+}
+
+/// `[kernel]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kernel {
+    /// Budget for code and read-only data (power of two, bytes).
+    pub text: u64,
+    /// Budget for data, bss and stack (power of two, bytes).
+    pub ram: u64,
+    /// The kernel stack (bytes, multiple of 16, less than `ram`).
+    pub stack: u64,
+}
+
+/// `[tasks.<name>]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    /// The table key; filled in after parsing.
+    #[serde(skip)]
+    pub name: String,
+    /// Package (and bin) name of the task crate.
+    #[serde(rename = "crate")]
+    pub krate: String,
+    /// 0 is the most important.
+    pub priority: u8,
+    /// Text budget (power of two, bytes).
+    pub text: u64,
+    /// RAM budget, stack included (power of two, bytes).
+    pub ram: u64,
+    /// Stack size (bytes, multiple of 16, less than `ram`).
+    pub stack: u64,
+    /// Started at boot.
+    #[serde(default = "yes")]
+    pub start: bool,
+    /// The one task that receives faults and may use kipc.
+    #[serde(default)]
+    pub supervisor: bool,
+    /// Tasks this one may send to.
+    #[serde(default)]
+    pub slots: Vec<String>,
+    /// Notification names; the i-th name is bit i.
+    #[serde(default)]
+    pub notifications: Vec<String>,
+    /// Notification name → PLIC source.
+    #[serde(default)]
+    pub interrupts: IndexMap<String, u32>,
+    /// Cargo features for the task crate.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Device windows mapped into the task (see [`machine::DEVICE_WINDOWS`]).
+    #[serde(default)]
+    pub uses: Vec<String>,
+    /// What the supervisor does when the task faults.
+    #[serde(default)]
+    pub restart: Restart,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `restart = { policy = ..., ... }`: parsed and checked now, used by the
+/// supervisor later.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Restart {
+    /// What to do.
+    pub policy: RestartPolicy,
+    /// First delay before a restart (policy "backoff").
+    #[serde(rename = "backoff-ms")]
+    pub backoff_ms: Option<u32>,
+    /// Most restarts within `window-ms` before giving up.
+    pub limit: Option<u32>,
+    /// The window `limit` counts over.
+    #[serde(rename = "window-ms")]
+    pub window_ms: Option<u32>,
+}
+
+/// `restart.policy`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Restart at once.
+    #[default]
+    Immediate,
+    /// Restart after a delay that grows with each fault.
+    Backoff,
+    /// Leave the task stopped.
+    Never,
+}
+
+/// `[qemu]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qemu {
+    /// Machine RAM in MiB.
+    #[serde(default = "default_memory")]
+    pub memory: u64,
+    /// Extra arguments, appended as they are.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Backing files for block devices.
+    #[serde(default)]
+    pub drives: Vec<Drive>,
+}
+
+impl Default for Qemu {
+    fn default() -> Qemu {
+        Qemu {
+            memory: default_memory(),
+            args: Vec::new(),
+            drives: Vec::new(),
+        }
+    }
+}
+
+fn default_memory() -> u64 {
+    128
+}
+
+/// `[[qemu.drives]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drive {
+    /// Path relative to `target/<name>/`.
+    pub file: String,
+    /// Size in bytes; the file is created zero-filled when absent.
+    pub size: u64,
+    /// The QEMU device it backs, e.g. "virtio-blk-device".
+    pub device: String,
+}
+
+/// `[test]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    /// Wall-clock seconds before the image is killed and failed.
+    #[serde(default = "default_timeout")]
+    pub timeout: u64,
+    /// Substrings that must each appear on the console.
+    #[serde(default)]
+    pub expect: Vec<String>,
+    /// A test image or a benchmark image.
+    #[serde(default)]
+    pub kind: TestKind,
+}
+
+impl Default for TestSpec {
+    fn default() -> TestSpec {
+        TestSpec {
+            timeout: default_timeout(),
+            expect: Vec::new(),
+            kind: TestKind::default(),
+        }
+    }
+}
+
+fn default_timeout() -> u64 {
+    60
+}
+
+/// `test.kind`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestKind {
+    /// Cases reported on the console, checked by `cargo xtask test`.
+    #[default]
+    Qemu,
+    /// Figures reported on the console, tabulated by `cargo xtask bench`.
+    Bench,
+}
+
+impl App {
+    /// Parses and validates app file text; `file` is only used in messages.
+    pub fn parse(text: &str, file: &Path) -> Result<App> {
+        let raw: RawApp = toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {}\n(see the commented app.toml at the workspace root for every key)",
+                file.display(),
+                e.to_string().trim_end()
+            )
+        })?;
+        let tasks = raw
+            .tasks
+            .into_iter()
+            .map(|(name, mut task)| {
+                task.name = name;
+                task
+            })
+            .collect();
+        let app = App {
+            file: file.to_path_buf(),
+            name: raw.name,
+            kernel: raw.kernel,
+            tasks,
+            qemu: raw.qemu,
+            test: raw.test,
+        };
+        let problems = app.problems();
+        if !problems.is_empty() {
+            let mut msg = format!("{}: {} problem(s):", file.display(), problems.len());
+            for p in &problems {
+                let _ = write!(msg, "\n  - {p}");
+            }
+            bail!(msg);
+        }
+        Ok(app)
+    }
+
+    /// Index of a task by name.
+    pub fn task_index(&self, name: &str) -> Option<usize> {
+        self.tasks.iter().position(|t| t.name == name)
+    }
+
+    /// Index of the supervisor (validation guarantees exactly one).
+    pub fn supervisor(&self) -> usize {
+        self.tasks.iter().position(|t| t.supervisor).unwrap_or(0)
+    }
+
+    /// Whether this is a benchmark image.
+    pub fn is_bench(&self) -> bool {
+        self.test
+            .as_ref()
+            .is_some_and(|t| t.kind == TestKind::Bench)
+    }
+
+    /// Every problem with the file, in file order.
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        self.check_name(&mut p);
+        self.check_kernel(&mut p);
+        if self.tasks.is_empty() {
+            p.push("no tasks: add at least one `[tasks.<name>]` table (and an idle task)".into());
+        }
+        for task in &self.tasks {
+            self.check_task(task, &mut p);
+        }
+        self.check_supervisor(&mut p);
+        self.check_irqs(&mut p);
+        self.check_qemu(&mut p);
+        self.check_test(&mut p);
+        p
+    }
+
+    fn check_name(&self, p: &mut Vec<String>) {
+        if !is_identifier(&self.name) {
+            p.push(format!(
+                "`name` = {:?}: the image name becomes a directory under target/; use letters, digits, '-' and '_', starting with a letter",
+                self.name
+            ));
+        }
+    }
+
+    fn check_kernel(&self, p: &mut Vec<String>) {
+        let k = &self.kernel;
+        check_pow2(p, "kernel.text", k.text);
+        check_pow2(p, "kernel.ram", k.ram);
+        check_stack(p, "kernel", k.stack, k.ram);
+    }
+
+    fn check_task(&self, task: &Task, p: &mut Vec<String>) {
+        let key = format!("tasks.{}", task.name);
+        if !is_identifier(&task.name) {
+            p.push(format!(
+                "`{key}`: task names are used as file and constant names; use letters, digits, '-' and '_', starting with a letter"
+            ));
+        }
+        if task.krate.is_empty() {
+            p.push(format!("`{key}.crate` is empty: name the task's package"));
+        }
+        check_pow2(p, &format!("{key}.text"), task.text);
+        check_pow2(p, &format!("{key}.ram"), task.ram);
+        for (what, size) in [("text", task.text), ("ram", task.ram)] {
+            if size < machine::MIN_TASK_REGION {
+                p.push(format!(
+                    "`{key}.{what}` = {size} is below the smallest task region ({} bytes); raise it",
+                    machine::MIN_TASK_REGION
+                ));
+            }
+        }
+        check_stack(p, &key, task.stack, task.ram);
+
+        // Slots: known, not duplicated, and only uphill in importance.
+        for (i, slot) in task.slots.iter().enumerate() {
+            if task.slots[..i].contains(slot) {
+                p.push(format!(
+                    "`{key}.slots` names '{slot}' twice; list each task once"
+                ));
+                continue;
+            }
+            let Some(target) = self.tasks.iter().find(|t| &t.name == slot) else {
+                p.push(format!(
+                    "`{key}.slots`: there is no task named '{slot}'; the tasks are: {}",
+                    self.task_names()
+                ));
+                continue;
+            };
+            if target.priority >= task.priority {
+                p.push(format!(
+                    "`{key}.slots`: task '{}' (priority {}) may not send to '{}' (priority {}): IPC only flows to more important tasks; remove '{}' from the slots or give it a priority number below {}",
+                    task.name, task.priority, target.name, target.priority, target.name, task.priority
+                ));
+            }
+        }
+
+        // Notifications and interrupts.
+        if task.notifications.len() > machine::MAX_NOTIFICATIONS {
+            p.push(format!(
+                "`{key}.notifications` has {} names but a task has {} notification bits; remove some",
+                task.notifications.len(),
+                machine::MAX_NOTIFICATIONS
+            ));
+        }
+        for (i, n) in task.notifications.iter().enumerate() {
+            if n.is_empty() {
+                p.push(format!("`{key}.notifications`: entry {i} is an empty name"));
+            } else if task.notifications[..i].contains(n) {
+                p.push(format!(
+                    "`{key}.notifications` names '{n}' twice; each name is one bit, list it once"
+                ));
+            }
+        }
+        for (note, &irq) in &task.interrupts {
+            if !task.notifications.contains(note) {
+                p.push(format!(
+                    "`{key}.interrupts.{note}`: '{note}' is not one of `{key}.notifications` ({}); add it there (its position is its bit)",
+                    if task.notifications.is_empty() { "none declared".to_string() } else { task.notifications.join(", ") }
+                ));
+            }
+            if !(1..=machine::MAX_IRQ).contains(&irq) {
+                p.push(format!(
+                    "`{key}.interrupts.{note}` = {irq}: PLIC sources are numbered 1 to {}",
+                    machine::MAX_IRQ
+                ));
+            }
+        }
+
+        // Device windows and the PMP budget.
+        for (i, u) in task.uses.iter().enumerate() {
+            if machine::device_window(u).is_none() {
+                p.push(format!(
+                    "`{key}.uses`: no device window named '{u}'; the windows are: {}",
+                    machine::device_window_names()
+                ));
+            } else if task.uses[..i].contains(u) {
+                p.push(format!("`{key}.uses` names '{u}' twice; list it once"));
+            }
+        }
+        let regions = 2 + task.uses.len();
+        if regions > machine::MAX_TASK_REGIONS {
+            p.push(format!(
+                "`{key}.uses`: task '{}' would hold {regions} regions (text, ram and {} device windows) but a task may hold at most {} (one PMP entry each); drop {} of its `uses`",
+                task.name,
+                task.uses.len(),
+                machine::MAX_TASK_REGIONS,
+                regions - machine::MAX_TASK_REGIONS
+            ));
+        }
+
+        for (i, f) in task.features.iter().enumerate() {
+            if f.is_empty() || f.contains(',') || f.contains(char::is_whitespace) {
+                p.push(format!(
+                    "`{key}.features`: entry {i} ({f:?}) is not a cargo feature name"
+                ));
+            }
+        }
+
+        self.check_restart(task, &key, p);
+    }
+
+    fn check_restart(&self, task: &Task, key: &str, p: &mut Vec<String>) {
+        let r = &task.restart;
+        if r.backoff_ms.is_some() && r.policy != RestartPolicy::Backoff {
+            p.push(format!(
+                "`{key}.restart.backoff-ms` only applies to policy \"backoff\"; remove it or set `policy = \"backoff\"`"
+            ));
+        }
+        if r.policy == RestartPolicy::Backoff && r.backoff_ms == Some(0) {
+            p.push(format!(
+                "`{key}.restart.backoff-ms` = 0: a backoff needs a delay of at least 1 ms"
+            ));
+        }
+        if r.policy == RestartPolicy::Never && (r.limit.is_some() || r.window_ms.is_some()) {
+            p.push(format!(
+                "`{key}.restart`: `limit` and `window-ms` mean nothing with policy \"never\"; remove them"
+            ));
+        }
+        if r.window_ms.is_some() && r.limit.is_none() {
+            p.push(format!(
+                "`{key}.restart.window-ms` needs `limit` (how many restarts within the window)"
+            ));
+        }
+        if r.window_ms == Some(0) {
+            p.push(format!(
+                "`{key}.restart.window-ms` = 0: use a window of at least 1 ms"
+            ));
+        }
+    }
+
+    fn check_supervisor(&self, p: &mut Vec<String>) {
+        let sups: Vec<&str> = self
+            .tasks
+            .iter()
+            .filter(|t| t.supervisor)
+            .map(|t| t.name.as_str())
+            .collect();
+        match sups.len() {
+            1 => {}
+            0 => p.push(
+                "no task has `supervisor = true`: mark exactly one task (the one that handles faults and may use kipc) as the supervisor".into(),
+            ),
+            _ => p.push(format!(
+                "tasks {} all have `supervisor = true`: exactly one task may be the supervisor; remove the flag from all but one",
+                sups.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    fn check_irqs(&self, p: &mut Vec<String>) {
+        let mut seen: Vec<(u32, &str, &str)> = Vec::new();
+        for task in &self.tasks {
+            for (note, &irq) in &task.interrupts {
+                if let Some((_, other, other_note)) = seen.iter().find(|(i, _, _)| *i == irq) {
+                    p.push(format!(
+                        "`tasks.{}.interrupts.{note}`: IRQ {irq} is claimed by both task '{other}' (notification '{other_note}') and task '{}' (notification '{note}'); an interrupt goes to exactly one task, remove one of them",
+                        task.name, task.name
+                    ));
+                } else {
+                    seen.push((irq, &task.name, note));
+                }
+            }
+        }
+    }
+
+    fn check_qemu(&self, p: &mut Vec<String>) {
+        let q = &self.qemu;
+        if q.memory == 0 || q.memory > machine::MAX_MEMORY_MIB {
+            p.push(format!(
+                "`qemu.memory` = {}: RAM starts at 0x8000_0000 in a 32-bit address space, so use 1 to {} (MiB)",
+                q.memory,
+                machine::MAX_MEMORY_MIB
+            ));
+        }
+        for (i, d) in q.drives.iter().enumerate() {
+            let key = format!("qemu.drives[{i}]");
+            let path = Path::new(&d.file);
+            if d.file.is_empty()
+                || path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                p.push(format!(
+                    "`{key}.file` = {:?}: give a plain path relative to target/{}/ (no '..', not absolute)",
+                    d.file, self.name
+                ));
+            }
+            if d.size == 0 {
+                p.push(format!("`{key}.size` is 0: give the disk size in bytes"));
+            }
+            if d.device.is_empty() {
+                p.push(format!(
+                    "`{key}.device` is empty: name the QEMU device, e.g. \"virtio-blk-device\""
+                ));
+            }
+        }
+    }
+
+    fn check_test(&self, p: &mut Vec<String>) {
+        let Some(t) = &self.test else { return };
+        if t.timeout == 0 {
+            p.push("`test.timeout` is 0: give the wall-clock limit in seconds".into());
+        }
+        for (i, e) in t.expect.iter().enumerate() {
+            if e.is_empty() {
+                p.push(format!(
+                    "`test.expect`: entry {i} is empty and would match anything"
+                ));
+            }
+        }
+    }
+
+    fn task_names(&self) -> String {
+        self.tasks
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Names that are safe as directory names, in `VIREO_TASKS` and as the
+/// basis of Rust constants.
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn check_pow2(p: &mut Vec<String>, key: &str, size: u64) {
+    if !size.is_power_of_two() {
+        let below = if size < 2 {
+            1
+        } else {
+            1u64 << (63 - size.leading_zeros())
+        };
+        p.push(format!(
+            "`{key}` = {size} is not a power of two (one PMP entry covers a power-of-two region aligned to its size); use {} or {}",
+            below,
+            below.saturating_mul(2)
+        ));
+    }
+}
+
+fn check_stack(p: &mut Vec<String>, key: &str, stack: u64, ram: u64) {
+    if stack == 0 || !stack.is_multiple_of(16) {
+        p.push(format!(
+            "`{key}.stack` = {stack}: the stack must be a non-zero multiple of 16 bytes (the RISC-V ABI aligns sp to 16)"
+        ));
+    }
+    if stack >= ram {
+        p.push(format!(
+            "`{key}.stack` = {stack} must be smaller than `{key}.ram` = {ram} (the stack shares the RAM region with data and bss); lower the stack or raise ram to {}",
+            ram.max(1).next_power_of_two().saturating_mul(2).max(stack.next_power_of_two() * 2)
+        ));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::{App, RestartPolicy, TestKind};
+    use std::path::Path;
+
+    /// The default image shipped at the workspace root.
+    pub(crate) fn default_app() -> App {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../app.toml");
+        let text = std::fs::read_to_string(path).expect("the workspace has an app.toml");
+        App::parse(&text, Path::new("app.toml")).expect("the workspace app.toml is valid")
+    }
+
+    /// A small valid app to mutate in tests.
+    pub(crate) const BASE: &str = r#"
+name = "t"
+[kernel]
+text = 65536
+ram = 32768
+stack = 4096
+
+[tasks.super]
+crate = "task-supervisor"
+priority = 0
+supervisor = true
+text = 16384
+ram = 4096
+stack = 2048
+notifications = ["fault"]
+
+[tasks.pong]
+crate = "task-pong"
+priority = 1
+text = 8192
+ram = 2048
+stack = 1024
+
+[tasks.ping]
+crate = "task-ping"
+priority = 2
+text = 8192
+ram = 2048
+stack = 1024
+slots = ["pong"]
+
+[tasks.idle]
+crate = "task-idle"
+priority = 255
+text = 4096
+ram = 1024
+stack = 512
+"#;
+
+    pub(crate) fn parse(text: &str) -> anyhow::Result<App> {
+        App::parse(text, Path::new("test.toml"))
+    }
+
+    /// Parses, expecting failure, and returns the whole message.
+    fn error(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    fn assert_error(text: &str, needles: &[&str]) {
+        let msg = error(text);
+        for n in needles {
+            assert!(msg.contains(n), "message lacks {n:?}:\n{msg}");
+        }
+        assert!(
+            msg.starts_with("test.toml:"),
+            "message does not name the file:\n{msg}"
+        );
+    }
+
+    #[test]
+    fn parses_the_default_app() {
+        let app = default_app();
+        assert_eq!(app.name, "default");
+        let names: Vec<_> = app.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["supervisor", "pong", "ping", "idle"]);
+        assert_eq!(app.supervisor(), 0);
+        assert_eq!(app.tasks[1].restart.policy, RestartPolicy::Immediate);
+        assert_eq!(app.tasks[2].slots, ["pong"]);
+        assert!(app.tasks.iter().all(|t| t.start));
+        assert_eq!(app.qemu.memory, 128);
+        assert!(app.test.is_none());
+    }
+
+    #[test]
+    fn parses_optional_sections() {
+        let text = BASE.replace(
+            "slots = [\"pong\"]",
+            r#"slots = ["pong"]
+features = ["fast"]
+uses = ["uart", "virtio3"]
+notifications = ["timer", "rx"]
+interrupts = { rx = 10 }
+start = false
+restart = { policy = "backoff", backoff-ms = 10, limit = 3, window-ms = 1000 }"#,
+        ) + r#"
+[qemu]
+memory = 64
+args = ["-global", "virtio-mmio.force-legacy=false"]
+[[qemu.drives]]
+file = "disk.img"
+size = 1048576
+device = "virtio-blk-device"
+[test]
+timeout = 5
+expect = ["hello"]
+kind = "bench"
+"#;
+        let app = parse(&text).unwrap();
+        let ping = &app.tasks[2];
+        assert_eq!(ping.uses, ["uart", "virtio3"]);
+        assert_eq!(ping.interrupts["rx"], 10);
+        assert!(!ping.start);
+        assert_eq!(ping.restart.policy, RestartPolicy::Backoff);
+        assert_eq!(ping.restart.window_ms, Some(1000));
+        assert_eq!(app.qemu.drives[0].size, 1 << 20);
+        assert_eq!(app.test.as_ref().unwrap().kind, TestKind::Bench);
+        assert!(app.is_bench());
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        assert_error(
+            &BASE.replace("priority = 1", "priority = 1\nprio = 3"),
+            &["prio", "unknown field"],
+        );
+        assert_error(&format!("{BASE}\n[qemu]\nmemroy = 3\n"), &["memroy"]);
+        assert_error(&format!("colour = 1\n{BASE}"), &["colour"]);
+    }
+
+    #[test]
+    fn duplicate_task_names() {
+        let text = format!("{BASE}\n[tasks.pong]\ncrate = \"x\"\n");
+        assert_error(&text, &["duplicate", "pong"]);
+    }
+
+    #[test]
+    fn duplicate_notifications_slots_uses() {
+        assert_error(
+            &BASE.replace(
+                "notifications = [\"fault\"]",
+                "notifications = [\"fault\", \"fault\"]",
+            ),
+            &["`tasks.super.notifications` names 'fault' twice"],
+        );
+        assert_error(
+            &BASE.replace("slots = [\"pong\"]", "slots = [\"pong\", \"pong\"]"),
+            &["`tasks.ping.slots` names 'pong' twice"],
+        );
+        assert_error(
+            &BASE.replace(
+                "slots = [\"pong\"]",
+                "slots = [\"pong\"]\nuses = [\"uart\", \"uart\"]",
+            ),
+            &["`tasks.ping.uses` names 'uart' twice"],
+        );
+    }
+
+    #[test]
+    fn unknown_slot() {
+        assert_error(
+            &BASE.replace("slots = [\"pong\"]", "slots = [\"pongg\"]"),
+            &[
+                "`tasks.ping.slots`",
+                "no task named 'pongg'",
+                "super, pong, ping, idle",
+            ],
+        );
+    }
+
+    #[test]
+    fn slot_to_less_important_task() {
+        assert_error(
+            &BASE.replace("slots = [\"pong\"]", "slots = [\"idle\"]"),
+            &["task 'ping' (priority 2) may not send to 'idle' (priority 255): IPC only flows to more important tasks"],
+        );
+        // Equal priority is refused as well (and so is sending to oneself).
+        assert_error(
+            &BASE.replace("slots = [\"pong\"]", "slots = [\"ping\"]"),
+            &["task 'ping' (priority 2) may not send to 'ping' (priority 2)"],
+        );
+    }
+
+    #[test]
+    fn too_many_regions() {
+        assert_error(
+            &BASE.replace(
+                "slots = [\"pong\"]",
+                "uses = [\"uart\", \"virtio0\", \"virtio1\", \"virtio2\", \"virtio3\", \"virtio4\", \"virtio5\"]",
+            ),
+            &["task 'ping' would hold 9 regions", "at most 8", "drop 1 of its `uses`"],
+        );
+    }
+
+    #[test]
+    fn unknown_device_window() {
+        assert_error(
+            &BASE.replace("slots = [\"pong\"]", "uses = [\"virtio9\"]"),
+            &["`tasks.ping.uses`", "'virtio9'", "uart, virtio0"],
+        );
+    }
+
+    #[test]
+    fn two_tasks_claim_one_irq() {
+        let text = BASE
+            .replace(
+                "notifications = [\"fault\"]",
+                "notifications = [\"fault\", \"uart\"]\ninterrupts = { uart = 10 }",
+            )
+            .replace(
+                "slots = [\"pong\"]",
+                "notifications = [\"rx\"]\ninterrupts = { rx = 10 }",
+            );
+        assert_error(
+            &text,
+            &["IRQ 10 is claimed by both task 'super' (notification 'uart') and task 'ping' (notification 'rx')"],
+        );
+    }
+
+    #[test]
+    fn interrupt_names_unknown_notification() {
+        assert_error(
+            &BASE.replace(
+                "slots = [\"pong\"]",
+                "notifications = [\"timer\"]\ninterrupts = { rx = 10 }",
+            ),
+            &["`tasks.ping.interrupts.rx`: 'rx' is not one of `tasks.ping.notifications` (timer)"],
+        );
+    }
+
+    #[test]
+    fn irq_out_of_range() {
+        assert_error(
+            &BASE.replace(
+                "slots = [\"pong\"]",
+                "notifications = [\"rx\"]\ninterrupts = { rx = 128 }",
+            ),
+            &["`tasks.ping.interrupts.rx` = 128", "1 to 127"],
+        );
+    }
+
+    #[test]
+    fn too_many_notifications() {
+        let names: Vec<String> = (0..33).map(|i| format!("\"n{i}\"")).collect();
+        assert_error(
+            &BASE.replace(
+                "slots = [\"pong\"]",
+                &format!("notifications = [{}]", names.join(",")),
+            ),
+            &[
+                "`tasks.ping.notifications` has 33 names",
+                "32 notification bits",
+            ],
+        );
+    }
+
+    #[test]
+    fn non_power_of_two() {
+        assert_error(
+            &BASE.replace(
+                "text = 8192\nram = 2048\nstack = 1024\nslots",
+                "text = 5000\nram = 2048\nstack = 1024\nslots",
+            ),
+            &[
+                "`tasks.ping.text` = 5000 is not a power of two",
+                "use 4096 or 8192",
+            ],
+        );
+        assert_error(
+            &BASE.replace("ram = 32768", "ram = 30000"),
+            &["`kernel.ram` = 30000 is not a power of two"],
+        );
+    }
+
+    #[test]
+    fn region_too_small() {
+        assert_error(
+            &BASE.replace("ram = 1024\nstack = 512", "ram = 128\nstack = 64"),
+            &["`tasks.idle.ram` = 128 is below the smallest task region (256 bytes)"],
+        );
+    }
+
+    #[test]
+    fn supervisor_count() {
+        assert_error(
+            &BASE.replace("supervisor = true\n", ""),
+            &["no task has `supervisor = true`"],
+        );
+        assert_error(
+            &BASE.replace("priority = 255", "priority = 255\nsupervisor = true"),
+            &[
+                "tasks 'super', 'idle' all have `supervisor = true`",
+                "exactly one",
+            ],
+        );
+    }
+
+    #[test]
+    fn stack_not_below_ram() {
+        assert_error(
+            &BASE.replace("ram = 1024\nstack = 512", "ram = 1024\nstack = 1024"),
+            &["`tasks.idle.stack` = 1024 must be smaller than `tasks.idle.ram` = 1024"],
+        );
+        assert_error(
+            &BASE.replace("stack = 4096", "stack = 32768"),
+            &["`kernel.stack` = 32768 must be smaller"],
+        );
+    }
+
+    #[test]
+    fn stack_alignment() {
+        assert_error(
+            &BASE.replace("ram = 1024\nstack = 512", "ram = 1024\nstack = 500"),
+            &["`tasks.idle.stack` = 500: the stack must be a non-zero multiple of 16"],
+        );
+    }
+
+    #[test]
+    fn restart_policy_checks() {
+        assert_error(
+            &BASE.replace(
+                "priority = 1",
+                "priority = 1\nrestart = { policy = \"sometimes\" }",
+            ),
+            &["unknown variant `sometimes`"],
+        );
+        assert_error(
+            &BASE.replace(
+                "priority = 1",
+                "priority = 1\nrestart = { policy = \"immediate\", backoff-ms = 5 }",
+            ),
+            &["`tasks.pong.restart.backoff-ms` only applies to policy \"backoff\""],
+        );
+        assert_error(
+            &BASE.replace(
+                "priority = 1",
+                "priority = 1\nrestart = { policy = \"never\", limit = 5 }",
+            ),
+            &["mean nothing with policy \"never\""],
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = BASE.replace("slots = [\"pong\"]", "slots = [\"idle\", \"nobody\"]");
+        let msg = error(&text);
+        assert!(msg.contains("2 problem(s)"), "{msg}");
+    }
+
+    #[test]
+    fn bad_names() {
+        assert_error(
+            &BASE.replace("name = \"t\"", "name = \"a/b\""),
+            &["`name` = \"a/b\""],
+        );
+        assert_error(
+            &BASE
+                .replace("[tasks.pong]", "[tasks.\"po,ng\"]")
+                .replace("[\"pong\"]", "[\"po,ng\"]"),
+            &["`tasks.po,ng`"],
+        );
+    }
+
+    #[test]
+    fn drive_paths_stay_inside_target() {
+        let text = format!("{BASE}\n[[qemu.drives]]\nfile = \"../x.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n");
+        assert_error(&text, &["`qemu.drives[0].file` = \"../x.img\""]);
+    }
+}

@@ -1,0 +1,168 @@
+//! The console protocol test and bench images speak on the UART.
+//!
+//! Lines start with a virtual timestamp, `[  0.012345] `, then the task's
+//! text. xtask looks for:
+//!
+//! - `[test] case <name> ... ok` and `[test] case <name> ... FAIL: <reason>`,
+//! - `[test] done`: the image has finished reporting,
+//! - `KERNEL PANIC`: the kernel itself gave up,
+//! - `[bench] <name> <value> <unit>`, optionally ` baseline=<name>`.
+
+/// What one console line means.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Line<'a> {
+    /// A test case passed.
+    Pass(&'a str),
+    /// A test case failed, with the reason the image gave.
+    Fail(&'a str, &'a str),
+    /// The image has reported everything.
+    Done,
+    /// The kernel panicked.
+    Panic,
+    /// A benchmark figure.
+    Bench(Bench),
+    /// Anything else.
+    Other,
+}
+
+/// One `[bench]` line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bench {
+    /// Figure name.
+    pub name: String,
+    /// The value as printed.
+    pub value: f64,
+    /// Its unit, e.g. "instructions".
+    pub unit: String,
+    /// The figure this one should be compared with.
+    pub baseline: Option<String>,
+}
+
+const CASE: &str = "[test] case ";
+const DONE: &str = "[test] done";
+const PANIC: &str = "KERNEL PANIC";
+const BENCH: &str = "[bench] ";
+
+/// Classifies one console line.
+pub fn parse(line: &str) -> Line<'_> {
+    if line.contains(PANIC) {
+        return Line::Panic;
+    }
+    if let Some(at) = line.find(CASE) {
+        let rest = &line[at + CASE.len()..];
+        if let Some((name, verdict)) = rest.split_once(" ... ") {
+            let verdict = verdict.trim_end();
+            if verdict == "ok" {
+                return Line::Pass(name.trim());
+            }
+            if let Some(reason) = verdict.strip_prefix("FAIL") {
+                let reason = reason.trim_start_matches(':').trim();
+                return Line::Fail(name.trim(), reason);
+            }
+        }
+        return Line::Other;
+    }
+    if line.contains(DONE) {
+        return Line::Done;
+    }
+    if let Some(at) = line.find(BENCH) {
+        if let Some(b) = parse_bench(&line[at + BENCH.len()..]) {
+            return Line::Bench(b);
+        }
+    }
+    Line::Other
+}
+
+fn parse_bench(rest: &str) -> Option<Bench> {
+    let mut words = rest.split_whitespace();
+    let name = words.next()?.to_string();
+    let value: f64 = words.next()?.parse().ok()?;
+    let unit = words.next()?.to_string();
+    let mut baseline = None;
+    for w in words {
+        if let Some(b) = w.strip_prefix("baseline=") {
+            baseline = Some(b.to_string());
+        } else {
+            return None;
+        }
+    }
+    Some(Bench {
+        name,
+        value,
+        unit,
+        baseline,
+    })
+}
+
+/// The virtual timestamp at the start of a line, in seconds:
+/// `[  1.250000] ...` → 1.25.
+pub fn timestamp(line: &str) -> Option<f64> {
+    let rest = line.trim_start().strip_prefix('[')?;
+    let (secs, _) = rest.split_once(']')?;
+    secs.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse, timestamp, Bench, Line};
+
+    #[test]
+    fn case_lines() {
+        assert_eq!(
+            parse("[  0.012345] test-suite: [test] case ipc_ping_pong ... ok"),
+            Line::Pass("ipc_ping_pong")
+        );
+        assert_eq!(
+            parse("[  0.012345] test-suite: [test] case ipc_ping_pong ... ok\r"),
+            Line::Pass("ipc_ping_pong")
+        );
+        assert_eq!(
+            parse("[  0.1] runner: [test] case leases ... FAIL: got 3, wanted 4"),
+            Line::Fail("leases", "got 3, wanted 4")
+        );
+        assert_eq!(parse("[test] case x ... FAIL"), Line::Fail("x", ""));
+        assert_eq!(parse("[test] case x is starting"), Line::Other);
+    }
+
+    #[test]
+    fn done_and_panic() {
+        assert_eq!(parse("[  3.000000] runner: [test] done"), Line::Done);
+        assert_eq!(
+            parse("[  0.5] KERNEL PANIC at src/task.rs:10: oops"),
+            Line::Panic
+        );
+        assert_eq!(parse("[  0.5] kernel: task ping started"), Line::Other);
+    }
+
+    #[test]
+    fn bench_lines() {
+        assert_eq!(
+            parse("[  0.2] bench: [bench] null_ipc 412 instructions baseline=null_syscall"),
+            Line::Bench(Bench {
+                name: "null_ipc".into(),
+                value: 412.0,
+                unit: "instructions".into(),
+                baseline: Some("null_syscall".into())
+            })
+        );
+        assert_eq!(
+            parse("[bench] null_syscall 61.5 instructions"),
+            Line::Bench(Bench {
+                name: "null_syscall".into(),
+                value: 61.5,
+                unit: "instructions".into(),
+                baseline: None
+            })
+        );
+        assert_eq!(parse("[bench] broken line"), Line::Other);
+        assert_eq!(parse("[bench] x 1 ns junk"), Line::Other);
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp("[  0.012345] kernel: hi"), Some(0.012345));
+        assert_eq!(timestamp("[ 12.500000] x"), Some(12.5));
+        assert_eq!(timestamp("no stamp"), None);
+        assert_eq!(timestamp("[abc] x"), None);
+    }
+}

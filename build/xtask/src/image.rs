@@ -1,0 +1,444 @@
+//! `cargo xtask build`: from an app file to `target/<name>/dist/image.elf`.
+//!
+//! The steps, in order: load and validate the app file, allocate regions,
+//! link each task at its addresses and measure it, generate `kconfig.rs`,
+//! link and measure the kernel, pack everything into one ELF, print the
+//! memory map. Outputs under `target/<name>/`:
+//!
+//! ```text
+//! link/<task>/memory.x, link/kernel/memory.x   linker inputs
+//! kconfig.rs                                   the kernel's task table
+//! dist/<task>.elf, dist/kernel.elf             each program, for debuggers
+//! dist/image.elf                               what QEMU boots
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::config::App;
+use crate::elf::Elf;
+use crate::layout::{allocate, Region};
+use crate::link::{self, check_budget, link_region, CargoBuild, Owner};
+use crate::map::{self, Row};
+use crate::pack::{write_image, OutSegment};
+use crate::progress::Progress;
+use crate::{kconfig, setup};
+
+/// A finished build.
+pub struct Built {
+    /// The app file it came from.
+    pub app: App,
+    /// `target/<name>/`.
+    pub out_dir: PathBuf,
+    /// `target/<name>/dist/image.elf`.
+    pub image: PathBuf,
+    /// Measured kernel text in bytes.
+    pub kernel_text_used: u64,
+}
+
+/// Finds the app file: `None` is `<root>/app.toml`; a path is taken as given
+/// if it exists, else relative to the workspace root.
+pub fn resolve_app(root: &Path, arg: Option<&Path>) -> PathBuf {
+    match arg {
+        None => root.join("app.toml"),
+        Some(p) if p.exists() || p.is_absolute() => p.to_path_buf(),
+        Some(p) => root.join(p),
+    }
+}
+
+/// Loads an app file, naming it relative to the workspace root in messages.
+pub fn load_app(root: &Path, path: &Path) -> Result<App> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read app file {}", path.display()))?;
+    let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let shown = abs.strip_prefix(root).map(Path::to_path_buf).unwrap_or(abs);
+    App::parse(&text, &shown)
+}
+
+/// What was measured of one program.
+struct Measured {
+    entry: u64,
+    text_used: u64,
+    ram_used: u64,
+    segments: Vec<OutSegment>,
+}
+
+/// The spans measured for a program's text and RAM: what the linker was
+/// given (huge), but each stopping where the other begins so that bytes are
+/// attributed to the region whose base they follow.
+fn measure_regions(text: Region, ram: Region) -> (Region, Region) {
+    let bound = |r: Region, other: Region| {
+        let link = link_region(r.base);
+        if other.base > r.base {
+            Region {
+                base: r.base,
+                size: link.size.min(other.base - r.base),
+            }
+        } else {
+            link
+        }
+    };
+    (bound(text, ram), bound(ram, text))
+}
+
+fn measure(
+    path: &Path,
+    origin: &str,
+    text: Region,
+    ram: Region,
+    stack: u64,
+) -> Result<(Elf, Measured)> {
+    let elf = Elf::read(path)?;
+    let (text, ram) = measure_regions(text, ram);
+    let m = Measured {
+        entry: elf.entry,
+        text_used: elf.text_used(text),
+        ram_used: elf.ram_used(ram, stack),
+        segments: elf
+            .segments
+            .iter()
+            .map(|s| OutSegment {
+                paddr: s.paddr,
+                flags: s.flags,
+                data: s.data.clone(),
+                origin: origin.to_string(),
+            })
+            .collect(),
+    };
+    Ok((elf, m))
+}
+
+/// Fails unless every loadable segment of a program starts in one of
+/// `allowed` (how far it extends is the budget check's business).
+fn check_segments(who: &str, m: &Measured, allowed: &[(&str, Region)], hint: &str) -> Result<()> {
+    for s in &m.segments {
+        let end = s.paddr + s.data.len() as u64;
+        if !allowed
+            .iter()
+            .any(|(_, r)| s.paddr >= r.base && s.paddr < r.end())
+        {
+            let names: Vec<String> = allowed
+                .iter()
+                .map(|(n, r)| format!("{n} [{:#x}, {:#x})", r.base, r.end()))
+                .collect();
+            bail!(
+                "{who} has loadable bytes at [{:#x}, {end:#x}) outside its {}; {hint}",
+                s.paddr,
+                names.join(" and ")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn write_if_changed(path: &Path, contents: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(contents) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// Builds the image described by the app file at `app_path`.
+pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
+    let app = load_app(root, app_path)?;
+    let layout = allocate(&app)?;
+    setup::ensure_target(root)?;
+
+    let out_dir = root.join("target").join(&app.name);
+    let dist = out_dir.join("dist");
+    std::fs::create_dir_all(&dist).with_context(|| format!("cannot create {}", dist.display()))?;
+    let cargo_target = link::cargo_target_dir(root);
+    let task_names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
+    let vireo_tasks = task_names.join(",");
+
+    let mut progress = Progress::new(app.tasks.len() + 2, verbose);
+    let mut rows = Vec::new();
+    let mut segments = Vec::new();
+    let mut entries = Vec::new();
+    let mut over_budget = Vec::new();
+
+    for (task, tl) in app.tasks.iter().zip(&layout.tasks) {
+        progress.step(&format!("building task {} ({})", task.name, task.krate));
+        let link_dir = out_dir.join("link").join(&task.name);
+        write_if_changed(
+            &link_dir.join("memory.x"),
+            &link::task_memory_x(tl.text, tl.ram, task.stack),
+        )?;
+        let build = CargoBuild {
+            package: task.krate.clone(),
+            bin: task.krate.clone(),
+            features: task.features.clone(),
+            link_dir,
+            script: root.join("sys/userlib/task-link.x"),
+            env: vec![("VIREO_TASKS".into(), vireo_tasks.clone())],
+        };
+        let built = build
+            .run(root, &cargo_target, verbose)
+            .inspect_err(|_| progress.finish())?;
+        let elf_path = dist.join(format!("{}.elf", task.name));
+        copy(&built, &elf_path)?;
+
+        let (_, m) = measure(&elf_path, &task.name, tl.text, tl.ram, task.stack)?;
+        let who = format!("task '{}' ({})", task.name, elf_path.display());
+        check_segments(
+            &who,
+            &m,
+            &[("text", measure_regions(tl.text, tl.ram).0)],
+            "the linker script must place every initialiser in TEXT (`AT> TEXT`)",
+        )?;
+        if m.entry < tl.text.base || m.entry >= tl.text.end() {
+            bail!(
+                "{who}: entry point {:#x} is outside its text region [{:#x}, {:#x})",
+                m.entry,
+                tl.text.base,
+                tl.text.end()
+            );
+        }
+        for (what, used, budget) in [
+            ("text", m.text_used, tl.text.size),
+            ("ram", m.ram_used, tl.ram.size),
+        ] {
+            if let Err(e) = check_budget(
+                &app.file,
+                Owner::Task(&task.name),
+                what,
+                used,
+                budget,
+                task.stack,
+            ) {
+                over_budget.push(e.to_string());
+            }
+        }
+        rows.push(Row {
+            owner: task.name.clone(),
+            region: "text".into(),
+            base: tl.text.base,
+            size: tl.text.size,
+            used: Some(m.text_used),
+        });
+        rows.push(Row {
+            owner: task.name.clone(),
+            region: "ram".into(),
+            base: tl.ram.base,
+            size: tl.ram.size,
+            used: Some(m.ram_used),
+        });
+        for d in &tl.devices {
+            rows.push(Row {
+                owner: task.name.clone(),
+                region: format!("device {}", d.name),
+                base: d.region.base,
+                size: d.region.size,
+                used: None,
+            });
+        }
+        entries.push(m.entry);
+        segments.extend(m.segments);
+    }
+    if !over_budget.is_empty() {
+        progress.finish();
+        bail!(
+            "{} region(s) over budget:\n  - {}",
+            over_budget.len(),
+            over_budget.join("\n  - ")
+        );
+    }
+
+    progress.step("building the kernel");
+    let kconfig_path = out_dir.join("kconfig.rs");
+    write_if_changed(&kconfig_path, &kconfig::generate(&app, &layout, &entries))?;
+    let klink_dir = out_dir.join("link").join("kernel");
+    write_if_changed(
+        &klink_dir.join("memory.x"),
+        &link::kernel_memory_x(layout.kernel_text, layout.kernel_ram, app.kernel.stack),
+    )?;
+    let kbuild = CargoBuild {
+        package: "kern".into(),
+        bin: "kernel".into(),
+        features: vec!["image".into()],
+        link_dir: klink_dir,
+        script: root.join("sys/kern/kernel-link.x"),
+        env: vec![
+            ("VIREO_KCONFIG".into(), kconfig_path.display().to_string()),
+            ("VIREO_TASKS".into(), vireo_tasks.clone()),
+        ],
+    };
+    let built = kbuild
+        .run(root, &cargo_target, verbose)
+        .inspect_err(|_| progress.finish())?;
+    let kernel_path = dist.join("kernel.elf");
+    copy(&built, &kernel_path)?;
+    let (kelf, km) = measure(
+        &kernel_path,
+        "kernel",
+        layout.kernel_text,
+        layout.kernel_ram,
+        app.kernel.stack,
+    )?;
+    check_segments(
+        &format!("the kernel ({})", kernel_path.display()),
+        &km,
+        &{
+            let (t, r) = measure_regions(layout.kernel_text, layout.kernel_ram);
+            [("KTEXT", t), ("KRAM", r)]
+        },
+        "check sys/kern/kernel-link.x",
+    )?;
+    let mut kproblems = Vec::new();
+    for (what, used, budget) in [
+        ("text", km.text_used, app.kernel.text),
+        ("ram", km.ram_used, app.kernel.ram),
+    ] {
+        if let Err(e) = check_budget(
+            &app.file,
+            Owner::Kernel,
+            what,
+            used,
+            budget,
+            app.kernel.stack,
+        ) {
+            kproblems.push(e.to_string());
+        }
+    }
+    if !kproblems.is_empty() {
+        progress.finish();
+        bail!("{}", kproblems.join("\n"));
+    }
+    let mut all_rows = vec![
+        Row {
+            owner: "kernel".into(),
+            region: "text".into(),
+            base: layout.kernel_text.base,
+            size: layout.kernel_text.size,
+            used: Some(km.text_used),
+        },
+        Row {
+            owner: "kernel".into(),
+            region: "ram".into(),
+            base: layout.kernel_ram.base,
+            size: layout.kernel_ram.size,
+            used: Some(km.ram_used),
+        },
+    ];
+    all_rows.extend(rows);
+    let kernel_text_used = km.text_used;
+    segments.splice(0..0, km.segments);
+
+    progress.step("packing the image");
+    let bytes = write_image(kelf.entry, kelf.flags, &segments)?;
+    let image = dist.join("image.elf");
+    std::fs::write(&image, bytes).with_context(|| format!("cannot write {}", image.display()))?;
+    progress.finish();
+
+    println!("{}", map::format(&all_rows).trim_end());
+    println!(
+        "image: {}",
+        image.strip_prefix(root).unwrap_or(&image).display()
+    );
+    Ok(Built {
+        app,
+        out_dir,
+        image,
+        kernel_text_used,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_segments, measure_regions, resolve_app, Measured};
+    use crate::layout::Region;
+    use crate::pack::OutSegment;
+    use std::path::Path;
+
+    #[test]
+    fn app_paths() {
+        let root = Path::new("/nonexistent-root");
+        assert_eq!(resolve_app(root, None), root.join("app.toml"));
+        assert_eq!(
+            resolve_app(root, Some(Path::new("test/kernel.toml"))),
+            root.join("test/kernel.toml")
+        );
+        assert_eq!(
+            resolve_app(root, Some(Path::new("/abs/x.toml"))),
+            Path::new("/abs/x.toml")
+        );
+    }
+
+    #[test]
+    fn stray_segments_are_refused() {
+        let m = Measured {
+            entry: 0,
+            text_used: 0,
+            ram_used: 0,
+            segments: vec![OutSegment {
+                paddr: 0x8002_0000,
+                flags: 6,
+                data: vec![0; 4],
+                origin: "ping".into(),
+            }],
+        };
+        let text = Region {
+            base: 0x8001_0000,
+            size: 0x1000,
+        };
+        let msg = check_segments("task 'ping'", &m, &[("text", text)], "fix it")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("task 'ping' has loadable bytes at [0x80020000, 0x80020004) outside its text [0x80010000, 0x80011000); fix it"), "{msg}");
+        check_segments(
+            "k",
+            &m,
+            &[
+                ("text", text),
+                (
+                    "ram",
+                    Region {
+                        base: 0x8002_0000,
+                        size: 8,
+                    },
+                ),
+            ],
+            "",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn measured_spans_stop_at_the_other_region() {
+        let text = Region {
+            base: 0x8001_0000,
+            size: 0x1000,
+        };
+        let ram = Region {
+            base: 0x8002_0000,
+            size: 0x800,
+        };
+        let (t, r) = measure_regions(text, ram);
+        assert_eq!(
+            t,
+            Region {
+                base: 0x8001_0000,
+                size: 0x1_0000
+            }
+        );
+        assert_eq!(
+            r,
+            Region {
+                base: 0x8002_0000,
+                size: 0x100_0000
+            }
+        );
+        let (t, r) = measure_regions(ram, text);
+        assert_eq!((t.size, r.size), (0x100_0000, 0x1_0000));
+    }
+}

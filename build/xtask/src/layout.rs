@@ -1,0 +1,294 @@
+//! Region allocation: where the kernel and every task live in RAM.
+//!
+//! The kernel text sits at the start of RAM (where QEMU jumps), its RAM right
+//! after. Task regions follow. Each region is a power of two aligned to its
+//! own size so that a single NAPOT PMP entry covers it; to keep the padding
+//! that alignment costs small, regions are placed largest first (ties in task
+//! order, text before RAM). This is a pure function of the app file.
+
+use anyhow::{bail, Result};
+
+use crate::config::App;
+use crate::machine;
+
+/// A span of the address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// First address.
+    pub base: u64,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl Region {
+    /// One past the last address.
+    pub fn end(&self) -> u64 {
+        self.base + self.size
+    }
+
+    /// Whether two regions share any byte.
+    pub fn overlaps(&self, other: &Region) -> bool {
+        self.base < other.end() && other.base < self.end()
+    }
+}
+
+/// A device window given to a task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// Its app.toml name.
+    pub name: String,
+    /// Where it is.
+    pub region: Region,
+}
+
+/// The regions of one task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskLayout {
+    /// Code, read-only data and the initialiser of `.data`.
+    pub text: Region,
+    /// Stack (at the bottom), data and bss.
+    pub ram: Region,
+    /// Device windows from `uses`, in file order.
+    pub devices: Vec<Device>,
+}
+
+/// Where everything goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// The kernel's code (at the start of RAM).
+    pub kernel_text: Region,
+    /// The kernel's data, bss and stack.
+    pub kernel_ram: Region,
+    /// One entry per task, in task order.
+    pub tasks: Vec<TaskLayout>,
+}
+
+fn align_up(x: u64, align: u64) -> u64 {
+    x.div_ceil(align) * align
+}
+
+/// Allocates every region of `app`, or explains why it does not fit.
+pub fn allocate(app: &App) -> Result<Layout> {
+    let ram_end = machine::RAM_BASE + app.qemu.memory * 1024 * 1024;
+
+    let kernel_text = Region {
+        base: machine::RAM_BASE,
+        size: app.kernel.text,
+    };
+    let kernel_ram = Region {
+        base: align_up(kernel_text.end(), app.kernel.ram),
+        size: app.kernel.ram,
+    };
+
+    // Every task region as (size, task index, is_ram), placed largest first.
+    let mut wanted: Vec<(u64, usize, bool)> = Vec::new();
+    for (i, t) in app.tasks.iter().enumerate() {
+        wanted.push((t.text, i, false));
+        wanted.push((t.ram, i, true));
+    }
+    // Stable sort: ties keep task order, text before ram.
+    wanted.sort_by_key(|w| std::cmp::Reverse(w.0));
+
+    let mut text = vec![Region { base: 0, size: 0 }; app.tasks.len()];
+    let mut ram = text.clone();
+    let mut cursor = kernel_ram.end();
+    for (size, index, is_ram) in wanted {
+        let base = align_up(cursor, size);
+        let region = Region { base, size };
+        cursor = region.end();
+        if is_ram {
+            ram[index] = region;
+        } else {
+            text[index] = region;
+        }
+    }
+
+    if cursor > ram_end {
+        let needed = cursor - machine::RAM_BASE;
+        let needed_mib = needed.div_ceil(1024 * 1024);
+        bail!(
+            "{}: the kernel and task regions need {needed} bytes (up to {:#x}) but `qemu.memory` = {} MiB ends RAM at {:#x}: over by {} bytes; raise `qemu.memory` to at least {needed_mib} or shrink the `text`/`ram` budgets",
+            app.file.display(),
+            cursor,
+            app.qemu.memory,
+            ram_end,
+            cursor - ram_end,
+        );
+    }
+
+    let tasks = app
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TaskLayout {
+            text: text[i],
+            ram: ram[i],
+            devices: t
+                .uses
+                .iter()
+                .filter_map(|name| {
+                    machine::device_window(name).map(|w| Device {
+                        name: name.clone(),
+                        region: Region {
+                            base: w.base,
+                            size: w.size,
+                        },
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+
+    let layout = Layout {
+        kernel_text,
+        kernel_ram,
+        tasks,
+    };
+    if let Some((a, b)) = layout.first_overlap() {
+        // Cannot happen with the algorithm above; checked because a wrong
+        // layout would silently let tasks corrupt each other.
+        bail!("internal error: regions {a} and {b} overlap");
+    }
+    Ok(layout)
+}
+
+impl Layout {
+    /// Every RAM region with a label, kernel first.
+    pub fn memory_regions(&self) -> Vec<(String, Region)> {
+        let mut v = vec![
+            ("kernel text".to_string(), self.kernel_text),
+            ("kernel ram".to_string(), self.kernel_ram),
+        ];
+        for (i, t) in self.tasks.iter().enumerate() {
+            v.push((format!("task {i} text"), t.text));
+            v.push((format!("task {i} ram"), t.ram));
+        }
+        v
+    }
+
+    fn first_overlap(&self) -> Option<(String, String)> {
+        let regions = self.memory_regions();
+        for (i, (na, a)) in regions.iter().enumerate() {
+            for (nb, b) in &regions[i + 1..] {
+                if a.overlaps(b) {
+                    return Some((na.clone(), nb.clone()));
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{allocate, Region};
+    use crate::config::tests::{default_app, parse, BASE};
+
+    #[test]
+    fn default_app_layout() {
+        let app = default_app();
+        let l = allocate(&app).unwrap();
+        assert_eq!(
+            l.kernel_text,
+            Region {
+                base: 0x8000_0000,
+                size: 0x10000
+            }
+        );
+        assert_eq!(
+            l.kernel_ram,
+            Region {
+                base: 0x8001_0000,
+                size: 0x8000
+            }
+        );
+        // Largest first: supervisor text (16 KiB) right after the kernel.
+        assert_eq!(
+            l.tasks[0].text,
+            Region {
+                base: 0x8001_8000,
+                size: 0x4000
+            }
+        );
+        // Then pong text, ping text (8 KiB, task order), then 4 KiB regions.
+        assert_eq!(l.tasks[1].text.base, 0x8001_c000);
+        assert_eq!(l.tasks[2].text.base, 0x8001_e000);
+        assert_eq!(l.tasks[0].ram.base, 0x8002_0000);
+        assert_eq!(l.tasks[3].text.base, 0x8002_1000);
+    }
+
+    #[test]
+    fn regions_are_aligned_and_disjoint() {
+        let app = default_app();
+        let l = allocate(&app).unwrap();
+        let regions = l.memory_regions();
+        for (name, r) in &regions {
+            assert!(r.size.is_power_of_two(), "{name}");
+            assert_eq!(r.base % r.size, 0, "{name} not aligned");
+        }
+        for (i, (na, a)) in regions.iter().enumerate() {
+            for (nb, b) in &regions[i + 1..] {
+                assert!(!a.overlaps(b), "{na} overlaps {nb}");
+            }
+        }
+    }
+
+    #[test]
+    fn alignment_padding_is_inserted() {
+        // A kernel RAM smaller than the text, then a task region larger than
+        // everything before it must be aligned up to its own size.
+        let text = BASE
+            .replace("ram = 32768", "ram = 4096")
+            .replace("stack = 4096", "stack = 1024")
+            .replace("text = 16384", "text = 131072");
+        let app = parse(&text).unwrap();
+        let l = allocate(&app).unwrap();
+        assert_eq!(l.kernel_ram.base, 0x8001_0000);
+        assert_eq!(
+            l.tasks[0].text,
+            Region {
+                base: 0x8002_0000,
+                size: 0x20000
+            }
+        );
+        for t in &l.tasks {
+            assert_eq!(t.text.base % t.text.size, 0);
+            assert_eq!(t.ram.base % t.ram.size, 0);
+            assert!(t.ram.base >= 0x8004_0000);
+        }
+    }
+
+    #[test]
+    fn device_windows_are_attached() {
+        let app =
+            parse(&BASE.replace("slots = [\"pong\"]", "uses = [\"virtio2\", \"uart\"]")).unwrap();
+        let l = allocate(&app).unwrap();
+        let d = &l.tasks[2].devices;
+        assert_eq!(d[0].name, "virtio2");
+        assert_eq!(
+            d[0].region,
+            Region {
+                base: 0x1000_3000,
+                size: 0x1000
+            }
+        );
+        assert_eq!(d[1].region.base, 0x1000_0000);
+    }
+
+    #[test]
+    fn overflow_says_by_how_much() {
+        let text = BASE.replace("text = 16384", "text = 2097152") + "\n[qemu]\nmemory = 2\n";
+        let app = parse(&text).unwrap();
+        let msg = format!("{:#}", allocate(&app).unwrap_err());
+        assert!(msg.starts_with("test.toml:"), "{msg}");
+        assert!(
+            msg.contains("`qemu.memory` = 2 MiB ends RAM at 0x80200000"),
+            "{msg}"
+        );
+        // The 2 MiB task text is aligned to 0x8020_0000 and ends at 0x8040_0000;
+        // the smaller regions follow it.
+        assert!(msg.contains("over by 2126848 bytes"), "{msg}");
+        assert!(msg.contains("raise `qemu.memory` to at least 5"), "{msg}");
+        assert!(msg.contains("shrink the `text`/`ram` budgets"), "{msg}");
+    }
+}

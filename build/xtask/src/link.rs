@@ -1,0 +1,347 @@
+//! Linking the kernel and each task at its allocated addresses.
+//!
+//! For each program xtask writes a `memory.x` naming the allocated bases,
+//! with a deliberately huge LENGTH so the link never fails on size, builds it
+//! with `cargo rustc` (extra linker arguments go to the final crate only, so
+//! dependencies stay cached), copies the ELF out of cargo's target dir at
+//! once (two tasks may share a crate), then measures what it really uses and
+//! compares that with its budget.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+use crate::layout::Region;
+use crate::machine;
+
+/// LENGTH of every linker region: large enough that no link fails on size,
+/// so the real size can be measured and reported against the budget.
+pub const LINK_LENGTH: u64 = 0x100_0000;
+
+/// The region the linker sees for an allocated base (capped at the top of the
+/// 32-bit address space).
+pub fn link_region(base: u64) -> Region {
+    Region {
+        base,
+        size: LINK_LENGTH.min((1 << 32) - base.min(1 << 32)),
+    }
+}
+
+/// `memory.x` for a task: `TEXT`, `RAM` and `_stack_size`.
+pub fn task_memory_x(text: Region, ram: Region, stack: u64) -> String {
+    format!(
+        "MEMORY\n{{\n  TEXT (rx) : ORIGIN = {:#x}, LENGTH = {:#x}\n  RAM (rw)  : ORIGIN = {:#x}, LENGTH = {:#x}\n}}\n_stack_size = {stack:#x};\n",
+        text.base,
+        link_region(text.base).size,
+        ram.base,
+        link_region(ram.base).size,
+    )
+}
+
+/// `memory.x` for the kernel: `KTEXT`, `KRAM` and `_kstack_size`.
+pub fn kernel_memory_x(text: Region, ram: Region, stack: u64) -> String {
+    format!(
+        "MEMORY\n{{\n  KTEXT (rx) : ORIGIN = {:#x}, LENGTH = {:#x}\n  KRAM (rw)  : ORIGIN = {:#x}, LENGTH = {:#x}\n}}\n_kstack_size = {stack:#x};\n",
+        text.base,
+        link_region(text.base).size,
+        ram.base,
+        link_region(ram.base).size,
+    )
+}
+
+/// Who a budget belongs to, for messages.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'a> {
+    /// The kernel (`kernel.*` keys).
+    Kernel,
+    /// A task (`tasks.<name>.*` keys).
+    Task(&'a str),
+}
+
+/// Fails with a message saying by how much and what to raise when `used`
+/// exceeds `budget`. `what` is "text" or "ram"; `file` is the app file.
+pub fn check_budget(
+    file: &Path,
+    owner: Owner,
+    what: &str,
+    used: u64,
+    budget: u64,
+    stack: u64,
+) -> Result<()> {
+    if used <= budget {
+        return Ok(());
+    }
+    let (who, key) = match owner {
+        Owner::Kernel => ("kernel".to_string(), format!("kernel.{what}")),
+        Owner::Task(name) => (format!("task '{name}'"), format!("tasks.{name}.{what}")),
+    };
+    let stack_note = if what == "ram" {
+        format!(" (including its {stack}-byte stack)")
+    } else {
+        String::new()
+    };
+    bail!(
+        "{who} {what} uses {used} bytes{stack_note} but its budget is {budget}: over by {} bytes; raise `{key}` to {} in {}",
+        used - budget,
+        used.next_power_of_two(),
+        file.display()
+    )
+}
+
+/// FNV-1a, 64-bit: a stable fingerprint of the linker inputs.
+fn fingerprint(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// One `cargo rustc` build of a kernel or task binary.
+#[derive(Debug, Clone)]
+pub struct CargoBuild {
+    /// Package (`-p`).
+    pub package: String,
+    /// Binary (`--bin`).
+    pub bin: String,
+    /// Cargo features.
+    pub features: Vec<String>,
+    /// Directory holding `memory.x` (`-L`).
+    pub link_dir: PathBuf,
+    /// The linker script (`-T`).
+    pub script: PathBuf,
+    /// Extra environment for the build.
+    pub env: Vec<(String, String)>,
+}
+
+impl CargoBuild {
+    /// The arguments after `cargo`.
+    ///
+    /// Cargo does not know the linker scripts are inputs, so a changed
+    /// `memory.x` alone would not relink. The last argument defines an unused
+    /// absolute symbol whose value is a fingerprint of both scripts: when
+    /// either changes the rustc arguments change and cargo relinks.
+    pub fn args(&self) -> Result<Vec<String>> {
+        let memory_x = self.link_dir.join("memory.x");
+        let memory = std::fs::read(&memory_x)
+            .with_context(|| format!("cannot read {}", memory_x.display()))?;
+        let script = std::fs::read(&self.script).with_context(|| {
+            format!(
+                "cannot read the linker script {} (it belongs to the kernel/userlib crate)",
+                self.script.display()
+            )
+        })?;
+        let id = fingerprint(&[&memory, &script]);
+        Ok(self.args_with_id(id))
+    }
+
+    fn args_with_id(&self, id: u64) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "rustc",
+            "--release",
+            "--target",
+            machine::TARGET,
+            "-p",
+            &self.package,
+            "--bin",
+            &self.bin,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if !self.features.is_empty() {
+            args.push("--features".into());
+            args.push(self.features.join(","));
+        }
+        args.push("--".into());
+        args.push("-C".into());
+        args.push(format!("link-arg=-L{}", self.link_dir.display()));
+        args.push("-C".into());
+        args.push(format!("link-arg=-T{}", self.script.display()));
+        args.push("-C".into());
+        args.push(format!(
+            "link-arg=--defsym=__vireo_link_id={:#x}",
+            id as u32
+        ));
+        args
+    }
+
+    /// Runs the build in `root`; on failure the error carries cargo's
+    /// output. With `verbose`, cargo's output goes to the terminal as it
+    /// comes. Returns the path of the built ELF inside `target_dir`.
+    pub fn run(&self, root: &Path, target_dir: &Path, verbose: bool) -> Result<PathBuf> {
+        let args = self.args()?;
+        let mut cmd = Command::new(cargo());
+        cmd.args(&args).current_dir(root);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        run_captured(&mut cmd, verbose).with_context(|| {
+            let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!(
+                "building {} failed: {} cargo {}",
+                self.bin,
+                env.join(" "),
+                args.join(" ")
+            )
+        })?;
+        Ok(target_dir
+            .join(machine::TARGET)
+            .join("release")
+            .join(&self.bin))
+    }
+}
+
+/// The cargo that runs xtask (`$CARGO`), or `cargo` from PATH.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Runs a command with stdout and stderr merged and captured; when it
+/// fails, the error is its output. With `verbose` the output is passed
+/// through instead.
+pub fn run_captured(cmd: &mut Command, verbose: bool) -> Result<String> {
+    if verbose {
+        let status = cmd.status().context("cannot start command")?;
+        if !status.success() {
+            bail!("exited with {status}");
+        }
+        return Ok(String::new());
+    }
+    let (mut reader, writer) = std::io::pipe().context("cannot create a pipe")?;
+    let writer2 = writer.try_clone().context("cannot clone a pipe")?;
+    cmd.stdin(Stdio::null()).stdout(writer).stderr(writer2);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        cmd.env("CARGO_TERM_COLOR", "always");
+    }
+    let child = cmd.spawn();
+    // Drop our copies of the write end so the read ends at the child's exit.
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = child.context("cannot start command")?;
+    let mut output = String::new();
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .context("cannot read output")?;
+    output.push_str(&String::from_utf8_lossy(&bytes));
+    let status = child.wait().context("cannot wait for command")?;
+    if !status.success() {
+        bail!("exited with {status}; its output:\n{}", output.trim_end());
+    }
+    Ok(output)
+}
+
+/// Where cargo puts its output: `$CARGO_TARGET_DIR` or `<root>/target`.
+pub fn cargo_target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        }
+        None => root.join("target"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        check_budget, fingerprint, kernel_memory_x, link_region, task_memory_x, CargoBuild, Owner,
+    };
+    use crate::layout::Region;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn task_memory_x_text() {
+        let text = Region {
+            base: 0x8001_0000,
+            size: 0x2000,
+        };
+        let ram = Region {
+            base: 0x8002_0000,
+            size: 0x800,
+        };
+        assert_eq!(
+            task_memory_x(text, ram, 0x400),
+            "MEMORY\n{\n  TEXT (rx) : ORIGIN = 0x80010000, LENGTH = 0x1000000\n  RAM (rw)  : ORIGIN = 0x80020000, LENGTH = 0x1000000\n}\n_stack_size = 0x400;\n"
+        );
+    }
+
+    #[test]
+    fn kernel_memory_x_text() {
+        let text = Region {
+            base: 0x8000_0000,
+            size: 0x10000,
+        };
+        let ram = Region {
+            base: 0x8001_0000,
+            size: 0x8000,
+        };
+        assert_eq!(
+            kernel_memory_x(text, ram, 4096),
+            "MEMORY\n{\n  KTEXT (rx) : ORIGIN = 0x80000000, LENGTH = 0x1000000\n  KRAM (rw)  : ORIGIN = 0x80010000, LENGTH = 0x1000000\n}\n_kstack_size = 0x1000;\n"
+        );
+    }
+
+    #[test]
+    fn link_length_stops_at_4g() {
+        assert_eq!(link_region(0xfff8_0000).size, 0x8_0000);
+        assert_eq!(link_region(0x8000_0000).size, 0x100_0000);
+    }
+
+    #[test]
+    fn budget_messages() {
+        let file = Path::new("app.toml");
+        check_budget(file, Owner::Task("ping"), "text", 8192, 8192, 0).unwrap();
+        let msg = check_budget(file, Owner::Task("ping"), "text", 9012, 8192, 0)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            msg,
+            "task 'ping' text uses 9012 bytes but its budget is 8192: over by 820 bytes; raise `tasks.ping.text` to 16384 in app.toml"
+        );
+        let msg = check_budget(file, Owner::Task("ping"), "ram", 2100, 2048, 1024)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("task 'ping' ram uses 2100 bytes (including its 1024-byte stack) but its budget is 2048: over by 52 bytes; raise `tasks.ping.ram` to 4096"), "{msg}");
+        let msg = check_budget(file, Owner::Kernel, "text", 70000, 65536, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("kernel text uses 70000 bytes"), "{msg}");
+        assert!(msg.contains("raise `kernel.text` to 131072"), "{msg}");
+    }
+
+    #[test]
+    fn cargo_command_line() {
+        let b = CargoBuild {
+            package: "task-ping".into(),
+            bin: "task-ping".into(),
+            features: vec!["a".into(), "b".into()],
+            link_dir: PathBuf::from("/w/target/default/link/ping"),
+            script: PathBuf::from("/w/sys/userlib/task-link.x"),
+            env: vec![],
+        };
+        assert_eq!(
+            b.args_with_id(0x1_2345_6789).join(" "),
+            "rustc --release --target riscv32imac-unknown-none-elf -p task-ping --bin task-ping --features a,b -- \
+             -C link-arg=-L/w/target/default/link/ping -C link-arg=-T/w/sys/userlib/task-link.x \
+             -C link-arg=--defsym=__vireo_link_id=0x23456789"
+        );
+    }
+
+    #[test]
+    fn fingerprint_sees_changes() {
+        assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
+        assert_eq!(fingerprint(&[b"x"]), fingerprint(&[b"x"]));
+    }
+}

@@ -1,0 +1,123 @@
+//! Facts about the machine the image runs on: QEMU's `virt` board with one
+//! RV32IMAC hart, as laid out in DESIGN.md. Everything address-shaped that
+//! xtask knows about the hardware lives here, so app.toml validation, region
+//! allocation and the QEMU command line agree on one table.
+
+/// The Rust target every kernel and task crate is built for.
+pub const TARGET: &str = "riscv32imac-unknown-none-elf";
+
+/// Where QEMU's `virt` machine puts RAM (and loads the image).
+pub const RAM_BASE: u64 = 0x8000_0000;
+
+/// Largest `qemu.memory` (MiB) that still fits a 32-bit address space above
+/// [`RAM_BASE`].
+pub const MAX_MEMORY_MIB: u64 = 2048;
+
+/// Most regions one task may hold (text, RAM, device windows): the kernel's
+/// `MAX_TASK_REGIONS`, one PMP entry each.
+pub const MAX_TASK_REGIONS: usize = 8;
+
+/// Smallest task region we accept. PMP NAPOT needs 8 bytes; anything under a
+/// few hundred bytes cannot hold even a trivial task and is surely a typo.
+pub const MIN_TASK_REGION: u64 = 256;
+
+/// Highest PLIC source number QEMU's `virt` PLIC implements.
+pub const MAX_IRQ: u32 = 127;
+
+/// Notification bits per task.
+pub const MAX_NOTIFICATIONS: usize = 32;
+
+/// A device window a task may be given statically through `uses`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceWindow {
+    /// The name app.toml uses.
+    pub name: &'static str,
+    /// First address of the MMIO window.
+    pub base: u64,
+    /// Size in bytes (a power of two; `base` is aligned to it).
+    pub size: u64,
+}
+
+/// The device windows of the `virt` machine that tasks may be given: the
+/// 16550 UART and the eight virtio-mmio slots.
+pub const DEVICE_WINDOWS: [DeviceWindow; 9] = [
+    DeviceWindow {
+        name: "uart",
+        base: 0x1000_0000,
+        size: 0x1000,
+    },
+    DeviceWindow {
+        name: "virtio0",
+        base: 0x1000_1000,
+        size: 0x1000,
+    },
+    DeviceWindow {
+        name: "virtio1",
+        base: 0x1000_2000,
+        size: 0x1000,
+    },
+    DeviceWindow {
+        name: "virtio2",
+        base: 0x1000_3000,
+        size: 0x1000,
+    },
+    DeviceWindow {
+        name: "virtio3",
+        base: 0x1000_4000,
+        size: 0x1000,
+    },
+    DeviceWindow {
+        name: "virtio4",
+        base: 0x1000_5000,
+        size: 0x1000,
+    },
+    DeviceWindow {
+        name: "virtio5",
+        base: 0x1000_6000,
+        size: 0x1000,
+    },
+    DeviceWindow {
+        name: "virtio6",
+        base: 0x1000_7000,
+        size: 0x1000,
+    },
+    DeviceWindow {
+        name: "virtio7",
+        base: 0x1000_8000,
+        size: 0x1000,
+    },
+];
+
+/// Looks up a device window by its app.toml name.
+pub fn device_window(name: &str) -> Option<DeviceWindow> {
+    DEVICE_WINDOWS.iter().copied().find(|w| w.name == name)
+}
+
+/// The names of all device windows, for error messages.
+pub fn device_window_names() -> String {
+    DEVICE_WINDOWS
+        .iter()
+        .map(|w| w.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{device_window, DEVICE_WINDOWS};
+
+    #[test]
+    fn windows_are_napot() {
+        for w in DEVICE_WINDOWS {
+            assert!(w.size.is_power_of_two(), "{}", w.name);
+            assert_eq!(w.base % w.size, 0, "{}", w.name);
+        }
+    }
+
+    #[test]
+    fn virtio_slots_follow_the_uart() {
+        assert_eq!(device_window("virtio0").unwrap().base, 0x1000_1000);
+        assert_eq!(device_window("virtio7").unwrap().base, 0x1000_8000);
+        assert!(device_window("virtio8").is_none());
+    }
+}

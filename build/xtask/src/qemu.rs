@@ -1,0 +1,325 @@
+//! QEMU: finding (or installing) `qemu-system-riscv32`, building its command
+//! line from the app file, and running an image either on the terminal or
+//! headless with its console captured and a wall-clock timeout.
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::config::App;
+
+/// The emulator binary.
+pub const QEMU: &str = "qemu-system-riscv32";
+
+/// Finds an executable on `PATH`.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Returns the QEMU binary, installing Debian's `qemu-system-misc` first when
+/// it is missing and we are root with apt; otherwise explains how to get it.
+pub fn ensure_installed() -> Result<PathBuf> {
+    if let Some(q) = on_path(QEMU) {
+        return Ok(q);
+    }
+    let apt = on_path("apt-get").is_some();
+    if apt && is_root() {
+        eprintln!("{QEMU} not found: installing qemu-system-misc with apt-get");
+        for args in [&["update"][..], &["install", "-y", "qemu-system-misc"][..]] {
+            let status = Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .context("cannot run apt-get")?;
+            if !status.success() {
+                bail!(
+                    "`apt-get {}` failed ({status}); install QEMU by hand and retry",
+                    args.join(" ")
+                );
+            }
+        }
+        return on_path(QEMU).with_context(|| {
+            format!("installed qemu-system-misc but {QEMU} is still not on PATH")
+        });
+    }
+    let how = if apt {
+        "sudo apt-get update && sudo apt-get install -y qemu-system-misc"
+    } else if on_path("dnf").is_some() {
+        "sudo dnf install -y qemu-system-riscv"
+    } else if on_path("pacman").is_some() {
+        "sudo pacman -S qemu-system-riscv"
+    } else if on_path("brew").is_some() {
+        "brew install qemu"
+    } else {
+        "install QEMU 7.2 or newer with RISC-V system emulation (Debian: apt-get install qemu-system-misc)"
+    };
+    bail!("{QEMU} is not on PATH; install it with:\n    {how}\nthen run the command again")
+}
+
+/// Escapes a value for QEMU's comma-separated option syntax.
+fn qemu_escape(s: &str) -> String {
+    s.replace(',', ",,")
+}
+
+/// The QEMU arguments (without the program) to boot `image`. `out_dir` is
+/// `target/<name>/`, which drive files are relative to. `icount` adds
+/// `-icount shift=0` (one virtual nanosecond per instruction).
+pub fn command_line(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-machine".into(),
+        "virt".into(),
+        "-bios".into(),
+        "none".into(),
+        "-nographic".into(),
+        "-m".into(),
+        format!("{}M", app.qemu.memory),
+        "-kernel".into(),
+        image.display().to_string(),
+    ];
+    args.extend(app.qemu.args.iter().cloned());
+    for (n, d) in app.qemu.drives.iter().enumerate() {
+        args.push("-drive".into());
+        args.push(format!(
+            "file={},if=none,format=raw,id=drive{n}",
+            qemu_escape(&out_dir.join(&d.file).display().to_string())
+        ));
+        args.push("-device".into());
+        args.push(format!("{},drive=drive{n}", d.device));
+    }
+    if icount {
+        args.push("-icount".into());
+        args.push("shift=0".into());
+    }
+    args
+}
+
+/// Creates every drive's backing file (zero-filled, `size` bytes) that does
+/// not exist yet; existing files are left alone so their contents persist.
+pub fn prepare_drives(app: &App, out_dir: &Path) -> Result<()> {
+    for d in &app.qemu.drives {
+        let path = out_dir.join(&d.file);
+        if path.exists() {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let f = std::fs::File::create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        f.set_len(d.size)
+            .with_context(|| format!("cannot size {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs QEMU with the console on the terminal until it exits.
+pub fn run_interactive(qemu: &Path, args: &[String]) -> Result<ExitStatus> {
+    Command::new(qemu)
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot start {}", qemu.display()))
+}
+
+/// How a captured run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The stop condition was met and QEMU was killed (or had exited).
+    Stopped,
+    /// QEMU exited by itself with this status code (None: killed by a signal).
+    Exited(Option<i32>),
+    /// The wall-clock timeout passed and QEMU was killed.
+    TimedOut,
+}
+
+/// A headless run's console and ending.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    /// Console lines, without line endings.
+    pub lines: Vec<String>,
+    /// How it ended.
+    pub end: End,
+    /// QEMU's own stderr (errors about its arguments, and so on).
+    pub stderr: String,
+}
+
+/// What the console watcher wants after a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watch {
+    /// Keep reading.
+    Continue,
+    /// Stop QEMU now.
+    Stop,
+    /// Keep reading for this long (to catch a panic message), then stop.
+    StopAfter(Duration),
+}
+
+/// Runs QEMU headless (stdin null), feeding each console line to `watch`,
+/// until `watch` says stop, QEMU exits, or `timeout` passes. With `echo`
+/// every line is printed as it arrives.
+pub fn run_capture(
+    qemu: &Path,
+    args: &[String],
+    timeout: Duration,
+    echo: bool,
+    mut watch: impl FnMut(&str) -> Watch,
+) -> Result<Capture> {
+    let mut child = Command::new(qemu)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {}", qemu.display()))?;
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut r = std::io::BufReader::new(stdout);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']).to_string();
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+
+    let start = Instant::now();
+    let mut deadline = start + timeout;
+    let mut stopping = false;
+    let mut lines = Vec::new();
+    let end = loop {
+        let now = Instant::now();
+        if now >= deadline {
+            let _ = child.kill();
+            break if stopping {
+                End::Stopped
+            } else {
+                End::TimedOut
+            };
+        }
+        match rx.recv_timeout(deadline - now) {
+            Ok(line) => {
+                if echo {
+                    println!("{line}");
+                }
+                let w = if stopping {
+                    Watch::Continue
+                } else {
+                    watch(&line)
+                };
+                lines.push(line);
+                match w {
+                    Watch::Continue => {}
+                    Watch::Stop => {
+                        let _ = child.kill();
+                        break End::Stopped;
+                    }
+                    Watch::StopAfter(grace) => {
+                        stopping = true;
+                        deadline = deadline.min(Instant::now() + grace);
+                    }
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = child.wait().context("cannot wait for QEMU")?;
+                break if stopping {
+                    End::Stopped
+                } else {
+                    End::Exited(status.code())
+                };
+            }
+        }
+    };
+    let _ = child.wait();
+    // The reader ends at EOF now that QEMU is gone; collect what is left.
+    let _ = reader.join();
+    while let Ok(line) = rx.try_recv() {
+        if end != End::Stopped {
+            lines.push(line);
+        }
+    }
+    let stderr = err_reader.join().unwrap_or_default();
+    Ok(Capture { lines, end, stderr })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{command_line, prepare_drives};
+    use crate::config::tests::{parse, BASE};
+    use std::path::Path;
+
+    #[test]
+    fn basic_command_line() {
+        let app = parse(BASE).unwrap();
+        let args = command_line(
+            &app,
+            Path::new("/w/target/t/dist/image.elf"),
+            Path::new("/w/target/t"),
+            false,
+        );
+        assert_eq!(
+            args.join(" "),
+            "-machine virt -bios none -nographic -m 128M -kernel /w/target/t/dist/image.elf"
+        );
+    }
+
+    #[test]
+    fn args_drives_and_icount() {
+        let text = format!(
+            "{BASE}\n[qemu]\nmemory = 64\nargs = [\"-global\", \"virtio-mmio.force-legacy=false\"]\n\
+             [[qemu.drives]]\nfile = \"disk,1.img\"\nsize = 4096\ndevice = \"virtio-blk-device\"\n"
+        );
+        let app = parse(&text).unwrap();
+        let args = command_line(&app, Path::new("/i.elf"), Path::new("/w/target/t"), true);
+        assert_eq!(
+            args.join(" "),
+            "-machine virt -bios none -nographic -m 64M -kernel /i.elf -global virtio-mmio.force-legacy=false \
+             -drive file=/w/target/t/disk,,1.img,if=none,format=raw,id=drive0 -device virtio-blk-device,drive=drive0 \
+             -icount shift=0"
+        );
+    }
+
+    #[test]
+    fn drives_are_created_zero_filled_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{BASE}\n[[qemu.drives]]\nfile = \"d/disk.img\"\nsize = 4096\ndevice = \"virtio-blk-device\"\n");
+        let app = parse(&text).unwrap();
+        prepare_drives(&app, dir.path()).unwrap();
+        let path = dir.path().join("d/disk.img");
+        assert_eq!(std::fs::read(&path).unwrap(), vec![0; 4096]);
+        std::fs::write(&path, b"keep").unwrap();
+        prepare_drives(&app, dir.path()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"keep");
+    }
+}
