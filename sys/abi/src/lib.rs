@@ -129,10 +129,13 @@ pub enum Sysnum {
     /// length.
     Send = 0,
     /// `a0`/`a1` = buffer pointer/length, `a2` = notification mask, `a3` =
-    /// `TaskId` to receive from only, or `0xFFFF` for an open receive.
+    /// [`RECV_OPEN`] to receive from anyone, `TaskId::KERNEL` for
+    /// notifications only, or the `TaskId` of the one task to receive from.
     /// Returns `a0` = sender (`KERNEL` for notifications), `a1` = operation
     /// (or the notification bits), `a2` = message length as sent, `a3` =
-    /// response capacity, `a4` = lease count.
+    /// response capacity, `a4` = lease count. A receive from one task that
+    /// is dead, or dies while we wait, returns at once with `a0` = a DEAD
+    /// code (which no `TaskId` can equal: those are below 0x1_0000).
     Recv = 1,
     /// `a0` = caller `TaskId`, `a1` = response code, `a2`/`a3` = message.
     Reply = 2,
@@ -193,6 +196,10 @@ impl Sysnum {
         })
     }
 }
+
+/// `recv`'s `a3` for an open receive (from any sender). Not a `TaskId`:
+/// those are 16 bits.
+pub const RECV_OPEN: u32 = u32::MAX;
 
 /// Lease attribute: the receiver may read the lent memory.
 pub const LEASE_READ: u32 = 1 << 0;

@@ -16,14 +16,15 @@ use crate::notify;
 use crate::system::System;
 use crate::task::{SchedState, TaskState};
 
-/// Wakes every task blocked in a call to `index` with the DEAD code.
+/// Wakes every task blocked on `index` — calling it, or receiving from it
+/// only — with the DEAD code.
 fn wake_callers<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     let code = dead_code(sys.tasks[index].generation());
     for i in 0..sys.tasks.len() {
         let blocked_on_it = match sys.tasks[i].state() {
-            TaskState::Healthy(SchedState::InSend(t) | SchedState::InReply(t)) => {
-                t.index() == index
-            }
+            TaskState::Healthy(
+                SchedState::InSend(t) | SchedState::InReply(t) | SchedState::InRecv(Some(t)),
+            ) => t.index() == index,
             _ => false,
         };
         if blocked_on_it {

@@ -16,7 +16,7 @@
 
 use abi::{
     dead_code, Lease, TaskId, UsageError, KERNEL_CODE_BASE, LEASE_READ, LEASE_WRITE, MAX_LEASES,
-    REFUSED_NOT_IN_SLOTS, REFUSED_NO_SUCH_TASK, REFUSED_PRIORITY,
+    RECV_OPEN, REFUSED_NOT_IN_SLOTS, REFUSED_NO_SUCH_TASK, REFUSED_PRIORITY,
 };
 
 use crate::err::UserError;
@@ -181,10 +181,23 @@ pub fn wake_for_notifications(task: &mut Task) {
 /// sender, else block.
 pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
-    let (base, len, mask, from) = (s.arg(0), s.arg(1), s.arg(2) as u32, s.arg(3) as u16);
+    let (base, len, mask, from) = (s.arg(0), s.arg(1), s.arg(2) as u32, s.arg(3) as u32);
     let buf = USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice)?;
     if !umem::can_write(&sys.tasks[caller], &buf) {
         return Err(UsageError::InvalidSlice.into());
+    }
+    let only = (from != RECV_OPEN).then_some(TaskId(from as u16));
+    // Waiting on one task that cannot send (dead, stale, nonexistent) would
+    // be waiting forever: say so at once. Waiting on the kernel is how a
+    // task waits for notifications only.
+    if let Some(o) = only.filter(|&o| o != TaskId::KERNEL) {
+        let i = o.index();
+        if i >= sys.tasks.len() {
+            return Err(UserError::Recoverable(REFUSED_NO_SUCH_TASK));
+        }
+        if sys.tasks[i].id(i) != o || !sys.tasks[i].is_healthy() {
+            return Err(UserError::Recoverable(dead_code(sys.tasks[i].generation())));
+        }
     }
 
     let bits = sys.tasks[caller].take_notifications(mask);
@@ -194,7 +207,6 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     }
 
     let me = sys.tasks[caller].id(caller);
-    let only = (from != TaskId::KERNEL.0).then_some(TaskId(from));
     let mut best: Option<usize> = None;
     for (i, t) in sys.tasks.iter().enumerate() {
         let candidate = t.is(SchedState::InSend(me)) && only.is_none_or(|o| t.id(i) == o);
@@ -255,8 +267,9 @@ pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), U
     Ok(())
 }
 
-/// Completes a caller blocked on `server` (in send or awaiting a reply)
-/// with `code`; used for DEAD codes when the server's incarnation ends.
+/// Completes a task blocked on a peer (in send, awaiting a reply, or in a
+/// receive from that peer only) with `code` in `a0`; used for DEAD codes
+/// when the peer's incarnation ends.
 pub fn complete_with_code(task: &mut Task, code: u32) {
     let s = task.save_mut();
     s.set_ret(0, code as usize);

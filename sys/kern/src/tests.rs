@@ -14,6 +14,7 @@
 mod harness;
 
 mod faults;
+mod fuzz;
 mod ipc;
 mod kipc;
 mod leases;

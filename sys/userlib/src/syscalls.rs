@@ -57,31 +57,48 @@ impl RecvMessage {
 }
 
 /// Waits for a message (from anyone, or only `from`) or for one of the
-/// notification bits in `notification_mask`.
+/// notification bits in `notification_mask`. `from = Some(TaskId::KERNEL)`
+/// waits for notifications only. A receive from one task that is dead gives
+/// a notification-shaped result with no bits; use [`sys_recv_closed`] to
+/// learn the DEAD code instead.
 pub fn sys_recv(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
-    let from = from.unwrap_or(TaskId::KERNEL).0 as usize;
+    match raw_recv(buffer, notification_mask, from) {
+        Ok(m) => m,
+        Err(_) => RecvMessage {
+            sender: TaskId::KERNEL,
+            operation: 0,
+            message_len: 0,
+            response_capacity: 0,
+            lease_count: 0,
+        },
+    }
+}
+
+/// Receives from `from` only (or a notification in `notification_mask`).
+/// `Err` carries the DEAD code when `from` is dead or dies while we wait.
+pub fn sys_recv_closed(buffer: &mut [u8], notification_mask: u32, from: TaskId) -> Result<RecvMessage, u32> {
+    raw_recv(buffer, notification_mask, Some(from))
+}
+
+fn raw_recv(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> Result<RecvMessage, u32> {
+    let from = from.map(|t| t.0 as u32).unwrap_or(abi::RECV_OPEN) as usize;
     let r = unsafe {
         // SAFETY: `buffer` is exclusively ours to be written.
         syscall(
             Sysnum::Recv,
-            [
-                buffer.as_mut_ptr() as usize,
-                buffer.len(),
-                notification_mask as usize,
-                from,
-                0,
-                0,
-                0,
-            ],
+            [buffer.as_mut_ptr() as usize, buffer.len(), notification_mask as usize, from, 0, 0, 0],
         )
     };
-    RecvMessage {
+    if r[0] > 0xFFFF {
+        return Err(r[0] as u32);
+    }
+    Ok(RecvMessage {
         sender: TaskId(r[0] as u16),
         operation: r[1] as u32,
         message_len: r[2],
         response_capacity: r[3],
         lease_count: r[4],
-    }
+    })
 }
 
 /// Waits only for notifications in `mask`; returns the bits that fired.

@@ -413,10 +413,11 @@ impl Harness {
 
     /// Open `recv` into `buf_len` bytes at `RECV_BUF`.
     pub fn recv(&mut self, t: usize, buf_len: usize, mask: u32) {
-        self.recv_from(t, buf_len, mask, TaskId::KERNEL);
+        let args = [self.addr(t, RECV_BUF), buf_len, mask as usize, abi::RECV_OPEN as usize];
+        self.syscall(t, Sysnum::Recv, &args);
     }
 
-    /// Closed `recv` (from `from` only; `TaskId::KERNEL` for open).
+    /// Closed `recv` (from `from` only; `TaskId::KERNEL` for notifications only).
     pub fn recv_from(&mut self, t: usize, buf_len: usize, mask: u32, from: TaskId) {
         let args = [
             self.addr(t, RECV_BUF),
@@ -441,28 +442,64 @@ impl Harness {
     /// `reply` from `t`, the message written at `REPLY_OUT`.
     pub fn reply(&mut self, t: usize, peer: TaskId, code: u32, msg: &[u8]) {
         self.write(t, REPLY_OUT, msg);
-        let args = [peer.0 as usize, code as usize, self.addr(t, REPLY_OUT), msg.len()];
+        let args = [
+            peer.0 as usize,
+            code as usize,
+            self.addr(t, REPLY_OUT),
+            msg.len(),
+        ];
         self.syscall(t, Sysnum::Reply, &args);
     }
 
-    /// `borrow_read` / `borrow_write` by `t` with its local buffer at
-    /// `DATA + local_off`; returns `(code, count)`.
-    pub fn borrow(
+    /// `borrow_read` by `t` into its buffer at `DATA + local_off`; returns
+    /// `(code, count)`.
+    pub fn borrow_read(
         &mut self,
         t: usize,
-        write: bool,
         lender: TaskId,
         index: usize,
         offset: usize,
         local_off: usize,
         len: usize,
     ) -> (u32, usize) {
-        let num = if write {
-            Sysnum::BorrowWrite
-        } else {
-            Sysnum::BorrowRead
-        };
-        let args = [lender.0 as usize, index, offset, self.addr(t, DATA + local_off), len];
+        self.borrow(
+            t,
+            Sysnum::BorrowRead,
+            [lender.0 as usize, index, offset],
+            local_off,
+            len,
+        )
+    }
+
+    /// `borrow_write` by `t` from its buffer at `DATA + local_off`; returns
+    /// `(code, count)`.
+    pub fn borrow_write(
+        &mut self,
+        t: usize,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        local_off: usize,
+        len: usize,
+    ) -> (u32, usize) {
+        self.borrow(
+            t,
+            Sysnum::BorrowWrite,
+            [lender.0 as usize, index, offset],
+            local_off,
+            len,
+        )
+    }
+
+    fn borrow(
+        &mut self,
+        t: usize,
+        num: Sysnum,
+        [lender, index, offset]: [usize; 3],
+        local_off: usize,
+        len: usize,
+    ) -> (u32, usize) {
+        let args = [lender, index, offset, self.addr(t, DATA + local_off), len];
         self.syscall(t, num, &args);
         (self.ret(t, 0) as u32, self.ret(t, 1))
     }
@@ -520,7 +557,11 @@ impl Harness {
 
     /// Asserts `t` is faulted with a `SyscallUsage` fault of this error.
     pub fn assert_usage_fault(&self, t: usize, e: UsageError) {
-        assert_eq!(self.task(t).state(), TaskState::Faulted, "task {t} should be faulted");
+        assert_eq!(
+            self.task(t).state(),
+            TaskState::Faulted,
+            "task {t} should be faulted"
+        );
         let f = self.fault(t);
         assert_eq!(f.kind(), FaultKind::SyscallUsage, "{f:?}");
         assert_eq!(UsageError::from_u32(f.detail), Some(e), "{f:?}");

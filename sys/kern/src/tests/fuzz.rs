@@ -1,0 +1,382 @@
+//! Random syscalls and events against the invariants the kernel promises:
+//! it never panics because of a task, nobody waits on an incarnation that
+//! cannot answer, IPC only flows up, the hardware timer never fires later
+//! than an armed deadline, and no task can put a control character on the
+//! console.
+
+use abi::{Lease, Sysnum, TaskId};
+use zerocopy::IntoBytes;
+
+use super::harness::*;
+use crate::syscalls::{self, Exception};
+use crate::task::{SchedState, TaskState};
+use crate::{faults, notify};
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A register value with a good chance of meaning something to the kernel.
+fn arg(r: &mut Rng, h: &Harness, t: usize, foreign: usize) -> usize {
+    let n = h.mem.len();
+    let any = r.below(n);
+    match r.below(14) {
+        0 => 0,
+        1 => 1,
+        2 => usize::MAX,
+        3 => u32::MAX as usize,
+        4 | 5 => h.addr(t, r.below(RAM_SIZE)),
+        6 => h.mem[t].text + r.below(TEXT_SIZE),
+        7 => h.addr(any, r.below(RAM_SIZE)),
+        8 => foreign + r.below(64),
+        9 => ((h.id(any).0 as usize) << 16) | r.below(4),
+        10 => h.id(any).0 as usize,
+        11 => TaskId::new(any as u16, abi::Generation(r.below(3) as u8)).0 as usize,
+        12 => r.below(64),
+        _ => r.next() as usize,
+    }
+}
+
+/// Arguments shaped like a correct call of syscall `num` from `t`: its
+/// own memory, small lengths, real task ids.
+fn well_formed(
+    r: &mut Rng,
+    h: &Harness,
+    t: usize,
+    num: usize,
+    caller: Option<TaskId>,
+) -> [usize; 7] {
+    let n = h.mem.len();
+    let id = |r: &mut Rng| h.id(r.below(n)).0 as usize;
+    // The task that last called us, as a server would remember it.
+    let peer = |r: &mut Rng| match caller {
+        Some(c) if r.below(5) != 0 => c.0 as usize,
+        _ => id(r),
+    };
+    let own = |r: &mut Rng| h.addr(t, DATA + r.below(0x400));
+    let len = |r: &mut Rng| r.below(0x40);
+    match Sysnum::from_u32(num as u32) {
+        Some(Sysnum::Send) => [
+            // Mostly up the priority order, sometimes anywhere.
+            (if t > 0 && r.below(4) != 0 {
+                h.id(r.below(t)).0 as usize
+            } else {
+                id(r)
+            } << 16)
+                | r.below(8),
+            own(r),
+            len(r),
+            own(r),
+            len(r),
+            h.addr(t, LEASE_TABLE),
+            r.below(3),
+        ],
+        Some(Sysnum::Recv) => [
+            own(r),
+            len(r),
+            r.below(8) | (r.below(4) != 0) as usize,
+            match r.below(6) {
+                0 | 1 => id(r),
+                2 => TaskId::KERNEL.0 as usize,
+                _ => abi::RECV_OPEN as usize,
+            },
+            0,
+            0,
+            0,
+        ],
+        Some(Sysnum::Reply) => [peer(r), r.below(4), own(r), len(r), 0, 0, 0],
+        Some(Sysnum::BorrowRead | Sysnum::BorrowWrite) => {
+            [peer(r), r.below(5), r.below(0x40), own(r), len(r), 0, 0]
+        }
+        Some(Sysnum::BorrowInfo | Sysnum::ReplyFault) => [peer(r), r.below(5), 0, 0, 0, 0, 0],
+        Some(Sysnum::Post) => [id(r), r.below(8), 0, 0, 0, 0, 0],
+        Some(Sysnum::SetTimer) => [
+            r.below(2),
+            h.sys.machine.now as usize + r.below(3_000),
+            0,
+            r.below(8),
+            0,
+            0,
+            0,
+        ],
+        Some(Sysnum::Kipc) => [r.below(6), h.addr(t, MSG_OUT), 4, own(r), 64, 0, 0],
+        Some(Sysnum::Log) => [own(r), len(r), 0, 0, 0, 0, 0],
+        _ => [r.below(8), r.below(2), 0, 0, 0, 0, 0],
+    }
+}
+
+/// A lease table of random entries at `LEASE_TABLE` of task `t`.
+fn scribble_leases(r: &mut Rng, h: &mut Harness, t: usize, foreign: usize) {
+    let leases: Vec<Lease> = (0..4)
+        .map(|_| Lease {
+            attributes: 1 + r.below(3) as u32,
+            base: match r.below(8) {
+                0 => foreign as u32,
+                1 => h.mem[t].text as u32,
+                _ => h.addr(t, DATA + r.below(0x200)) as u32,
+            },
+            len: r.below(0x300) as u32,
+        })
+        .collect();
+    h.write(t, LEASE_TABLE, leases.as_bytes());
+}
+
+fn check_invariants(h: &Harness, step: usize, console_checked: &mut usize, strict: bool) {
+    let n = h.sys.tasks.len();
+    if strict {
+        // Closed receives, too, must never wait on a dead incarnation.
+        for i in 0..n {
+            if let TaskState::Healthy(SchedState::InRecv(Some(t))) = h.task(i).state() {
+                if t == TaskId::KERNEL {
+                    continue; // waiting for notifications only
+                }
+                let j = t.index();
+                assert!(
+                    j < n && h.task(j).is_healthy() && h.id(j) == t,
+                    "step {step}: task {i} in a closed recv on dead {t:?}"
+                );
+            }
+        }
+    }
+    for i in 0..n {
+        if let TaskState::Healthy(SchedState::InSend(t) | SchedState::InReply(t)) =
+            h.task(i).state()
+        {
+            let j = t.index();
+            assert!(j < n && j != i, "step {step}: task {i} waits on {t:?}");
+            assert!(
+                h.task(j).is_healthy() && h.id(j) == t,
+                "step {step}: task {i} waits on {t:?}, which is {:?} at {:?}",
+                h.task(j).state(),
+                h.id(j)
+            );
+            assert!(
+                h.task(j).is_more_important_than(h.task(i)),
+                "step {step}: task {i} waits on less important {j}"
+            );
+        }
+    }
+    if let Some(earliest) = h
+        .sys
+        .tasks
+        .iter()
+        .filter_map(|t| t.timer())
+        .map(|(d, _)| d)
+        .min()
+    {
+        let hw = h.sys.machine.deadline;
+        assert!(
+            hw.is_some_and(|d| d <= earliest),
+            "step {step}: timer armed for {earliest} but hardware set for {hw:?}"
+        );
+    }
+    let console = &h.sys.machine.console[*console_checked..];
+    assert!(
+        console
+            .iter()
+            .all(|&b| b == b'\n' || b >= 0x20 && b != 0x7f),
+        "step {step}: control character on the console"
+    );
+    *console_checked = h.sys.machine.console.len();
+}
+
+fn run(seed: u64, steps: usize, strict: bool) -> Stats {
+    let mut r = Rng(seed);
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("mid", 2)
+        .slots(&[0, 1])
+        .task("cli", 3)
+        .task("low", 3)
+        .irq(5, 1, 0b10)
+        .irq(6, 2, 0b100)
+        .build();
+    let foreign = foreign(0x100);
+    let n = h.mem.len();
+    let mut console_checked = 0;
+    let mut stats = Stats::default();
+    let mut caller: Vec<Option<TaskId>> = vec![None; n];
+    for t in 0..n {
+        scribble_leases(&mut r, &mut h, t, foreign);
+    }
+    for step in 0..steps {
+        let mut step_recv = None;
+        let before: Vec<TaskState> = h.sys.tasks.iter().map(|t| t.state()).collect();
+        match r.below(20) {
+            // Events from outside the tasks.
+            0 => notify::interrupt(&mut h.sys, 4 + r.below(4) as u32),
+            1 => {
+                h.sys.machine.now += r.below(2_000) as u64;
+                notify::service_timers(&mut h.sys);
+            }
+            2 => {
+                let t = r.below(n);
+                let e = match r.below(4) {
+                    0 => Exception::Load(arg(&mut r, &h, t, foreign)),
+                    1 => Exception::Store(arg(&mut r, &h, t, foreign)),
+                    2 => Exception::Illegal(r.next() as usize),
+                    _ => Exception::Breakpoint,
+                };
+                if t != SUP && h.task(t).is(SchedState::Runnable) {
+                    syscalls::exception(&mut h.sys, t, e);
+                }
+            }
+            3 => {
+                let t = 1 + r.below(n - 1);
+                if !h.task(t).is_healthy() || r.below(4) == 0 {
+                    faults::restart_task(&mut h.sys, t);
+                }
+            }
+            4 => {
+                let t = r.below(n);
+                scribble_leases(&mut r, &mut h, t, foreign);
+            }
+            // A runnable task makes a syscall with plausible garbage.
+            _ => {
+                let runnable: Vec<usize> = (0..n)
+                    .filter(|&t| h.task(t).is(SchedState::Runnable))
+                    .collect();
+                if runnable.is_empty() {
+                    // Everyone waits (a server that never replies is a fine
+                    // thing for a fuzzer to be): nudge someone.
+                    stats.idle += 1;
+                    let dead: Vec<usize> = (1..n).filter(|&t| !h.task(t).is_healthy()).collect();
+                    let t = r.below(n);
+                    if !dead.is_empty() && r.below(4) != 0 {
+                        faults::restart_task(&mut h.sys, dead[r.below(dead.len())]);
+                    } else if t != SUP && r.below(3) == 0 {
+                        faults::restart_task(&mut h.sys, t);
+                    } else {
+                        notify::post_bits(&mut h.sys, t, !0);
+                    }
+                    check_invariants(&h, step, &mut console_checked, strict);
+                    continue;
+                }
+                let t = runnable[r.below(runnable.len())];
+                let num = match r.below(20) {
+                    _ if t == SUP && r.below(4) == 0 => Sysnum::Kipc as usize,
+                    _ if caller[t]
+                        .is_some_and(|c| h.task(c.index()).is(SchedState::InReply(h.id(t))))
+                        && r.below(3) == 0 =>
+                    {
+                        Sysnum::BorrowRead as usize + r.below(3)
+                    }
+                    0 if r.below(4) == 0 => r.next() as usize,
+                    1..=5 => Sysnum::Send as usize,
+                    6..=10 => Sysnum::Recv as usize,
+                    11..=13 => Sysnum::Reply as usize,
+                    14 | 15 => Sysnum::BorrowRead as usize + r.below(3),
+                    _ => r.below(15),
+                };
+                if t == SUP && num == Sysnum::Kipc as usize {
+                    // Keep the supervisor's kipc to task indices that exist
+                    // sometimes, so restarts and status reads really happen.
+                    h.write(SUP, MSG_OUT, &(r.below(n + 1) as u32).to_le_bytes());
+                }
+                let mut args = well_formed(&mut r, &h, t, num, caller[t]);
+                // Then spoil some of them.
+                while r.below(5) == 0 {
+                    let i = r.below(7);
+                    args[i] = arg(&mut r, &h, t, foreign);
+                }
+                h.syscall_n(t, num, &args);
+                let ok = h.task(t).is_healthy() && h.ret(t, 0) == abi::SUCCESS as usize;
+                let ok_recv =
+                    h.task(t).is(SchedState::Runnable) && TaskId(h.ret(t, 0) as u16).index() < n;
+                match Sysnum::from_u32(num as u32) {
+                    Some(Sysnum::Send)
+                        if matches!(
+                            h.task(t).state(),
+                            TaskState::Healthy(SchedState::InReply(_))
+                        ) =>
+                    {
+                        stats.delivered += 1
+                    }
+                    Some(Sysnum::Send)
+                        if matches!(
+                            h.task(t).state(),
+                            TaskState::Healthy(SchedState::InSend(_))
+                        ) =>
+                    {
+                        stats.queued += 1
+                    }
+                    Some(Sysnum::Recv) if ok_recv => {
+                        step_recv = Some(t);
+                        stats.delivered += 1
+                    }
+                    Some(Sysnum::BorrowRead | Sysnum::BorrowWrite) if ok => stats.borrowed += 1,
+                    Some(Sysnum::Kipc) if ok => stats.kipc += 1,
+                    _ => {}
+                }
+            }
+        }
+        check_invariants(&h, step, &mut console_checked, strict);
+        // Remember who each server last received a message from.
+        for (t, was) in before.iter().enumerate() {
+            let now_runnable = h.task(t).is(SchedState::Runnable);
+            let sender = TaskId(h.ret(t, 0) as u16);
+            let was_recv = matches!(was, TaskState::Healthy(SchedState::InRecv(_)));
+            let recv_now = step_recv == Some(t);
+            if now_runnable && (was_recv || recv_now) && sender.index() < n {
+                caller[t] = Some(sender);
+            }
+        }
+    }
+    stats.faults = h.sys.tasks.iter().map(|t| t.fault_count() as usize).sum();
+    stats
+}
+
+/// How much of the interesting behaviour a run reached.
+#[derive(Debug, Default)]
+struct Stats {
+    delivered: usize,
+    queued: usize,
+    borrowed: usize,
+    kipc: usize,
+    faults: usize,
+    idle: usize,
+}
+
+#[test]
+fn random_syscalls_and_events_keep_the_kernel_consistent() {
+    let mut total = Stats::default();
+    for seed in 1..=12u64 {
+        let s = run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 4_000, false);
+        total.delivered += s.delivered;
+        total.queued += s.queued;
+        total.borrowed += s.borrowed;
+        total.kipc += s.kipc;
+        total.faults += s.faults;
+        total.idle += s.idle;
+    }
+    eprintln!("{total:?}");
+    // The runs must have reached the paths they are meant to stress.
+    assert!(
+        total.delivered > 100
+            && total.queued > 100
+            && total.borrowed > 10
+            && total.kipc > 10
+            && total.faults > 100,
+        "too little coverage: {total:?}"
+    );
+}
+
+#[test]
+fn random_runs_never_leave_a_closed_recv_waiting_on_a_dead_task() {
+    for seed in 1..=12u64 {
+        run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 4_000, true);
+    }
+}

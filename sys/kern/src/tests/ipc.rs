@@ -1,0 +1,503 @@
+//! send / recv / reply: delivery, payload copies, refusals, bad pointers.
+
+use abi::{
+    dead_code, dead_generation, Generation, Sysnum, TaskId, UsageError, REFUSED_NOT_IN_SLOTS,
+    REFUSED_NO_SUCH_TASK, REFUSED_PRIORITY,
+};
+
+use super::harness::*;
+use crate::syscalls::{self, Exception};
+use crate::task::{SchedState, TaskState};
+
+const SRV: usize = 1;
+const CLI: usize = 2;
+
+#[test]
+fn ping_pong_copies_payload_both_ways() {
+    let mut h = Harness::three();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 7, b"hello", 32, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(
+        h.received(SRV),
+        Received {
+            sender: h.id(CLI),
+            op: 7,
+            len: 5,
+            reply_cap: 32,
+            leases: 0
+        }
+    );
+    assert_eq!(h.read(SRV, RECV_BUF, 6), b"hello\0");
+    // The server runs next; the client waits.
+    assert_eq!(syscalls::next_task(&mut h.sys, CLI), Some(SRV));
+
+    let cli = h.id(CLI);
+    h.reply(SRV, cli, 42, b"world!");
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.ret(CLI, 0), 42);
+    assert_eq!(h.ret(CLI, 1), 6);
+    assert_eq!(h.read(CLI, REPLY_BUF, 7), b"world!\0");
+}
+
+#[test]
+fn send_blocks_until_the_server_receives() {
+    let mut h = Harness::three();
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 3, b"early", 8, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InSend(srv));
+    assert_eq!(h.read(SRV, RECV_BUF, 5), [0; 5]);
+
+    h.recv(SRV, 64, 0);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+    let m = h.received(SRV);
+    assert_eq!((m.sender, m.op, m.len, m.reply_cap), (h.id(CLI), 3, 5, 8));
+    assert_eq!(h.read(SRV, RECV_BUF, 5), b"early");
+}
+
+#[test]
+fn long_message_is_truncated_to_the_buffer_and_full_length_reported() {
+    let mut h = Harness::three();
+    h.write(SRV, RECV_BUF, &[0xEE; 16]);
+    h.recv(SRV, 4, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"0123456789", 0, &[]);
+    assert_eq!(h.received(SRV).len, 10);
+    // Exactly four bytes landed; the fifth is untouched.
+    assert_eq!(h.read(SRV, RECV_BUF, 6), b"0123\xEE\xEE");
+}
+
+#[test]
+fn empty_messages_and_replies_work() {
+    let mut h = Harness::three();
+    h.recv(SRV, 0, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 9, b"", 0, &[]);
+    assert_eq!(h.received(SRV).len, 0);
+    assert_eq!(h.received(SRV).op, 9);
+    let cli = h.id(CLI);
+    h.reply(SRV, cli, 0, b"");
+    assert_eq!((h.ret(CLI, 0), h.ret(CLI, 1)), (0, 0));
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+}
+
+#[test]
+fn open_recv_takes_the_most_important_waiting_sender() {
+    let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("hi", 2), ("lo", 3)]);
+    let srv = h.id(SRV);
+    // The less important one sends first; table order must not decide
+    // either, so "lo" is the later entry.
+    h.send(3, srv, 30, b"lo", 0, &[]);
+    h.send(2, srv, 20, b"hi", 0, &[]);
+    h.recv(SRV, 16, 0);
+    assert_eq!(h.received(SRV).sender, h.id(2));
+    assert_eq!(h.read(SRV, RECV_BUF, 2), b"hi");
+    assert_eq!(h.sched(3), SchedState::InSend(srv));
+    let hi = h.id(2);
+    h.reply(SRV, hi, 0, b"");
+    h.recv(SRV, 16, 0);
+    assert_eq!(h.received(SRV).sender, h.id(3));
+    assert_eq!(h.received(SRV).op, 30);
+}
+
+#[test]
+fn closed_recv_takes_only_the_named_sender() {
+    let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("a", 2), ("b", 3)]);
+    let srv = h.id(SRV);
+    let (a, b) = (h.id(2), h.id(3));
+    h.send(2, srv, 1, b"from a", 0, &[]);
+    // Closed on b: a (more important, already waiting) is not taken.
+    h.recv_from(SRV, 16, 0, b);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(Some(b)));
+    assert_eq!(h.sched(2), SchedState::InSend(srv));
+    // b's send lands at once.
+    h.send(3, srv, 2, b"from b", 0, &[]);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.received(SRV).sender, b);
+    assert_eq!(h.read(SRV, RECV_BUF, 6), b"from b");
+    // Closed on a, who is already waiting: taken at once.
+    h.recv_from(SRV, 16, 0, a);
+    assert_eq!(h.received(SRV).sender, a);
+    assert_eq!(h.read(SRV, RECV_BUF, 6), b"from a");
+}
+
+#[test]
+fn closed_recv_still_takes_notifications() {
+    let mut h = Harness::three();
+    let cli = h.id(CLI);
+    h.recv_from(SRV, 16, 0b10, cli);
+    let srv = h.id(SRV);
+    assert_eq!(h.post(CLI, srv, 0b10), abi::SUCCESS);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.received(SRV).sender, TaskId::KERNEL);
+    assert_eq!(h.received(SRV).op, 0b10);
+}
+
+#[test]
+fn closed_recv_on_a_dead_task_does_not_hang() {
+    // Case 1: the named sender dies while the receiver waits on it.
+    let mut h = Harness::three();
+    let cli = h.id(CLI);
+    h.recv_from(SRV, 16, 0, cli);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(Some(cli)));
+    syscalls::exception(&mut h.sys, CLI, Exception::Illegal(0));
+    assert_eq!(
+        h.sched(SRV),
+        SchedState::Runnable,
+        "receiver still blocked on a dead sender"
+    );
+    assert_eq!(h.ret(SRV, 0) as u32, dead_code(Generation(1)));
+
+    // Case 2: the named sender is already stale when recv is called.
+    let mut h = Harness::three();
+    let old = h.id(CLI);
+    syscalls::exception(&mut h.sys, CLI, Exception::Illegal(0));
+    h.recv_from(SRV, 16, 0, old);
+    assert_eq!(
+        h.sched(SRV),
+        SchedState::Runnable,
+        "receiver blocked on a stale id"
+    );
+    assert_eq!(h.ret(SRV, 0) as u32, dead_code(Generation(1)));
+}
+
+#[test]
+fn send_to_a_less_or_equally_important_task_is_refused() {
+    let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("cli", 2), ("peer", 2)]);
+    let (cli, peer) = (h.id(CLI), h.id(3));
+    h.recv(CLI, 16, 0);
+    h.recv(3, 16, 0);
+    h.send(SRV, cli, 1, b"down", 0, &[]);
+    assert_eq!(h.ret(SRV, 0) as u32, REFUSED_PRIORITY);
+    assert_eq!(h.ret(SRV, 1), 0);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    // Nothing was delivered to the waiting receiver.
+    assert_eq!(h.sched(CLI), SchedState::InRecv(None));
+    assert_eq!(h.read(CLI, RECV_BUF, 4), [0; 4]);
+
+    h.restart(CLI);
+    h.send(CLI, peer, 1, b"side", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, REFUSED_PRIORITY);
+    assert_eq!(h.sched(3), SchedState::InRecv(None));
+
+    // Nor to oneself.
+    let me = h.id(CLI);
+    h.send(CLI, me, 1, b"", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, REFUSED_PRIORITY);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+}
+
+#[test]
+fn send_outside_the_task_slots_is_refused() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("cli", 2)
+        .slots(&[0])
+        .build();
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"hi", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, REFUSED_NOT_IN_SLOTS);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+    // The slot it does have works.
+    h.recv(SUP, 16, 0);
+    let sup = h.id(SUP);
+    h.send(CLI, sup, 1, b"hi", 0, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(sup));
+}
+
+#[test]
+fn send_to_no_such_task_is_refused() {
+    let mut h = Harness::three();
+    h.send(CLI, TaskId(3), 1, b"", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, REFUSED_NO_SUCH_TASK);
+    h.send(CLI, TaskId::KERNEL, 1, b"", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, REFUSED_NO_SUCH_TASK);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+}
+
+#[test]
+fn send_to_a_stale_generation_gets_dead_with_the_current_one() {
+    let mut h = Harness::three();
+    let old = h.id(SRV);
+    syscalls::exception(&mut h.sys, SRV, Exception::Illegal(0));
+    // Faulted, not yet restarted: the current id is also dead.
+    let now = TaskId::new(SRV as u16, Generation(1));
+    assert_eq!(h.id(SRV), now);
+    h.send(CLI, now, 1, b"", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, dead_code(Generation(1)));
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+
+    h.restart(SRV);
+    h.recv(SRV, 16, 0);
+    h.send(CLI, old, 1, b"", 0, &[]);
+    let code = h.ret(CLI, 0) as u32;
+    assert_eq!(dead_generation(code), Some(Generation(1)));
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+    // With the refreshed id the call goes through.
+    h.syscall(CLI, Sysnum::RefreshTaskId, &[old.0 as usize]);
+    let fresh = TaskId(h.ret(CLI, 0) as u16);
+    assert_eq!(fresh, now);
+    h.send(CLI, fresh, 1, b"", 0, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(fresh));
+}
+
+#[test]
+fn send_to_a_stopped_task_gets_dead() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .stopped()
+        .task("cli", 2)
+        .build();
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, dead_code(Generation(0)));
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+}
+
+#[test]
+fn message_outside_the_senders_regions_faults_it() {
+    let mut h = Harness::three();
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    let target = ((srv.0 as usize) << 16) | 1;
+    let other = foreign(0x100);
+    // Memory nobody gave it.
+    h.set_pc(CLI, h.mem[CLI].text + 0x20);
+    h.syscall(CLI, Sysnum::Send, &[target, other, 8, 0, 0, 0, 0]);
+    h.assert_usage_fault(CLI, UsageError::InvalidSlice);
+    assert_eq!(h.fault(CLI).pc as usize, h.mem[CLI].text + 0x20);
+    // The receiver never saw anything.
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+    assert_eq!(h.ret(SRV, 0), h.addr(SRV, RECV_BUF));
+}
+
+#[test]
+fn message_reaching_past_the_region_end_faults_the_sender() {
+    let mut h = Harness::three();
+    let srv = h.id(SRV);
+    let target = ((srv.0 as usize) << 16) | 1;
+    let end = h.mem[CLI].ram + RAM_SIZE;
+    h.syscall(CLI, Sysnum::Send, &[target, end - 4, 5, 0, 0, 0, 0]);
+    h.assert_usage_fault(CLI, UsageError::InvalidSlice);
+    // Exactly to the end is fine.
+    h.restart(CLI);
+    h.syscall(CLI, Sysnum::Send, &[target, end - 4, 4, 0, 0, 0, 0]);
+    assert_eq!(h.sched(CLI), SchedState::InSend(srv));
+}
+
+#[test]
+fn message_slice_that_wraps_the_address_space_faults_the_sender() {
+    let mut h = Harness::three();
+    let srv = h.id(SRV);
+    let target = ((srv.0 as usize) << 16) | 1;
+    h.syscall(CLI, Sysnum::Send, &[target, usize::MAX - 3, 16, 0, 0, 0, 0]);
+    h.assert_usage_fault(CLI, UsageError::InvalidSlice);
+    // A wrapping length from inside its own RAM is no better.
+    h.restart(CLI);
+    let ram = h.addr(CLI, MSG_OUT);
+    h.syscall(CLI, Sysnum::Send, &[target, ram, usize::MAX, 0, 0, 0, 0]);
+    h.assert_usage_fault(CLI, UsageError::InvalidSlice);
+}
+
+#[test]
+fn reply_buffer_must_be_writable_by_the_sender() {
+    let mut h = Harness::three();
+    let srv = h.id(SRV);
+    let target = ((srv.0 as usize) << 16) | 1;
+    // Its own text is readable (a message may come from there) but not
+    // writable (a reply may not land there).
+    let text = h.mem[CLI].text;
+    h.syscall(CLI, Sysnum::Send, &[target, text, 16, 0, 0, 0, 0]);
+    assert_eq!(h.sched(CLI), SchedState::InSend(srv));
+    h.restart(CLI);
+    h.syscall(CLI, Sysnum::Send, &[target, 0, 0, text, 16, 0, 0]);
+    h.assert_usage_fault(CLI, UsageError::InvalidSlice);
+}
+
+#[test]
+fn device_windows_are_not_message_memory() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("drv", 2)
+        .device()
+        .build();
+    let srv = h.id(SRV);
+    let target = ((srv.0 as usize) << 16) | 1;
+    let mmio = h.mem[CLI].device.unwrap();
+    h.syscall(CLI, Sysnum::Send, &[target, mmio, 4, 0, 0, 0, 0]);
+    h.assert_usage_fault(CLI, UsageError::InvalidSlice);
+}
+
+#[test]
+fn recv_into_memory_the_receiver_does_not_own_faults_it() {
+    let mut h = Harness::three();
+    let other = h.addr(CLI, RECV_BUF);
+    h.syscall(
+        SRV,
+        Sysnum::Recv,
+        &[other, 16, 0, TaskId::KERNEL.0 as usize],
+    );
+    h.assert_usage_fault(SRV, UsageError::InvalidSlice);
+    // Into its own text neither.
+    let mut h = Harness::three();
+    let text = h.mem[SRV].text;
+    h.syscall(SRV, Sysnum::Recv, &[text, 16, 0, TaskId::KERNEL.0 as usize]);
+    h.assert_usage_fault(SRV, UsageError::InvalidSlice);
+}
+
+#[test]
+fn reply_with_a_kernel_reserved_code_faults_the_server() {
+    let mut h = Harness::three();
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"", 16, &[]);
+    let cli = h.id(CLI);
+    h.set_pc(SRV, h.mem[SRV].text + 0x80);
+    h.reply(SRV, cli, abi::KERNEL_CODE_BASE, b"");
+    h.assert_usage_fault(SRV, UsageError::ReservedResponseCode);
+    assert_eq!(h.fault(SRV).pc as usize, h.mem[SRV].text + 0x80);
+    // The client does not get the forged code: it learns the server died.
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.ret(CLI, 0) as u32, dead_code(Generation(1)));
+}
+
+#[test]
+fn reply_bigger_than_the_callers_buffer_faults_the_server() {
+    let mut h = Harness::three();
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.write(CLI, REPLY_BUF, &[0xAA; 8]);
+    h.send(CLI, srv, 1, b"", 4, &[]);
+    let cli = h.id(CLI);
+    h.reply(SRV, cli, 0, b"12345");
+    h.assert_usage_fault(SRV, UsageError::ReplyTooBig);
+    assert_eq!(h.read(CLI, REPLY_BUF, 8), [0xAA; 8]);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.ret(CLI, 0) as u32, dead_code(Generation(1)));
+}
+
+#[test]
+fn reply_to_a_task_no_longer_waiting_is_ignored() {
+    let mut h = Harness::three();
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"", 16, &[]);
+    let old = h.id(CLI);
+    // The client dies and is restarted before the reply.
+    syscalls::exception(&mut h.sys, CLI, Exception::Illegal(0));
+    h.restart(CLI);
+    let pc = h.task(CLI).save().pc();
+    h.reply(SRV, old, 5, b"late");
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.ret(CLI, 0), 0);
+    assert_eq!(h.read(CLI, REPLY_BUF, 4), [0; 4]);
+    assert_eq!(h.task(CLI).save().pc(), pc);
+    // Nor does a reply to a runnable task, or to no task at all, do anything.
+    let fresh = h.id(CLI);
+    h.reply(SRV, fresh, 5, b"late");
+    h.reply(SRV, TaskId::KERNEL, 5, b"late");
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.ret(CLI, 0), 0);
+}
+
+#[test]
+fn reply_to_a_task_waiting_on_another_server_is_ignored() {
+    let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("other", 1), ("cli", 3)]);
+    h.recv(2, 16, 0);
+    let other = h.id(2);
+    h.send(3, other, 1, b"", 16, &[]);
+    assert_eq!(h.sched(3), SchedState::InReply(other));
+    let cli = h.id(3);
+    h.reply(SRV, cli, 7, b"hijack");
+    assert_eq!(h.sched(3), SchedState::InReply(other));
+    assert_eq!(h.read(3, REPLY_BUF, 6), [0; 6]);
+}
+
+#[test]
+fn reply_fault_faults_the_client_with_the_servers_reason() {
+    let mut h = Harness::three();
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    let send_pc = h.mem[CLI].text + 0x44;
+    h.set_pc(CLI, send_pc);
+    h.send(CLI, srv, 1, b"garbage", 16, &[]);
+    let cli = h.id(CLI);
+    h.syscall(
+        SRV,
+        Sysnum::ReplyFault,
+        &[cli.0 as usize, abi::ReplyFaultReason::BadLeases as usize],
+    );
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.task(CLI).state(), TaskState::Faulted);
+    let f = h.fault(CLI);
+    assert_eq!(f.kind(), abi::FaultKind::FromServer);
+    assert_eq!(
+        f.detail,
+        (SRV as u32) << 16 | abi::ReplyFaultReason::BadLeases as u32
+    );
+    assert_eq!(f.pc as usize, send_pc, "the pc of the client's send ecall");
+    assert_eq!(h.task(SUP).notifications(), abi::SUPERVISOR_FAULT_BIT);
+}
+
+#[test]
+fn reply_fault_with_an_unknown_reason_or_to_a_non_waiting_task() {
+    let mut h = Harness::three();
+    // Not waiting on us: nothing happens to anyone.
+    let cli = h.id(CLI);
+    h.syscall(SRV, Sysnum::ReplyFault, &[cli.0 as usize, 0]);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"", 16, &[]);
+    h.syscall(SRV, Sysnum::ReplyFault, &[cli.0 as usize, 999]);
+    let f = h.fault(CLI);
+    assert_eq!(f.kind(), abi::FaultKind::FromServer);
+    assert_eq!(
+        f.detail & 0xFFFF,
+        abi::ReplyFaultReason::BadMessageContents as u32
+    );
+}
+
+#[test]
+fn a_sender_that_faults_while_waiting_is_never_delivered() {
+    let mut h = Harness::three();
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"ghost", 0, &[]);
+    // The supervisor injects a fault into the blocked client.
+    let (code, _) = h.kipc(SUP, abi::Kipc::FaultTask as u32, Some(CLI as u32));
+    assert_eq!(code, abi::SUCCESS);
+    h.recv(SRV, 16, 0);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+    assert_eq!(h.read(SRV, RECV_BUF, 5), [0; 5]);
+}
+
+#[test]
+fn recv_naming_the_kernel_takes_notifications_only() {
+    let mut h = Harness::three();
+    // What sys_recv_notification(0b1) does: empty buffer, from = KERNEL.
+    h.recv_from(SRV, 0, 0b1, TaskId::KERNEL);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 0b1, b"req", 16, &[]);
+    assert_eq!(
+        h.sched(SRV),
+        SchedState::InRecv(Some(TaskId::KERNEL)),
+        "a notification-only wait took a message (op 1 reads as bit 0b1)"
+    );
+    assert_eq!(h.sched(CLI), SchedState::InSend(srv));
+}

@@ -1,0 +1,173 @@
+//! Kernel IPC: supervisor only, task status, restart, fault injection.
+
+use abi::{
+    FaultKind, FaultRecord, Generation, Kipc, Sysnum, TaskState, TaskStatus,
+    REFUSED_NOT_SUPERVISOR, SUCCESS,
+};
+use zerocopy::FromBytes;
+
+use super::harness::*;
+use crate::kipc::{KIPC_BAD_MESSAGE, KIPC_BAD_OPERATION, KIPC_NO_SUCH_TASK};
+use crate::syscalls::{self, Exception};
+use crate::task::SchedState;
+
+const SRV: usize = 1;
+const CLI: usize = 2;
+
+fn status(h: &mut Harness, t: usize) -> TaskStatus {
+    let (code, bytes) = h.kipc(SUP, Kipc::TaskStatus as u32, Some(t as u32));
+    assert_eq!(code, SUCCESS);
+    assert_eq!(bytes.len(), core::mem::size_of::<TaskStatus>());
+    TaskStatus::read_from_bytes(&bytes).unwrap()
+}
+
+#[test]
+fn kipc_from_a_non_supervisor_is_refused() {
+    let mut h = Harness::three();
+    syscalls::exception(&mut h.sys, SRV, Exception::Breakpoint);
+    let (code, bytes) = h.kipc(CLI, Kipc::RestartTask as u32, Some(SRV as u32));
+    assert_eq!(code, REFUSED_NOT_SUPERVISOR);
+    assert!(bytes.is_empty());
+    assert_eq!(h.task(SRV).state(), crate::task::TaskState::Faulted);
+    let (code, _) = h.kipc(CLI, Kipc::FaultTask as u32, Some(SUP as u32));
+    assert_eq!(code, REFUSED_NOT_SUPERVISOR);
+    assert!(h.task(SUP).is_healthy());
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.sys.machine.reboots, 0);
+}
+
+#[test]
+fn task_status_reports_state_generation_and_last_fault() {
+    let mut h = Harness::new(&[("sup", 0), ("a-rather-long-task-name", 1), ("cli", 2)]);
+    let st = status(&mut h, CLI);
+    assert_eq!(TaskState::from_u32(st.state), Some(TaskState::Runnable));
+    assert_eq!((st.generation, st.priority, st.fault_count), (0, 2, 0));
+    assert_eq!(st.last_fault, FaultRecord::default());
+    assert_eq!(&st.name, b"cli\0\0\0\0\0\0\0\0\0\0\0\0\0");
+
+    h.recv(SRV, 16, 0);
+    let st = status(&mut h, SRV);
+    assert_eq!(TaskState::from_u32(st.state), Some(TaskState::InRecv));
+    assert_eq!(&st.name, b"a-rather-long-ta", "truncated to 16 bytes");
+
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"", 0, &[]);
+    let st = status(&mut h, CLI);
+    assert_eq!(TaskState::from_u32(st.state), Some(TaskState::InSend));
+
+    h.set_pc(SRV, 0x2000_0010);
+    syscalls::exception(&mut h.sys, SRV, Exception::Load(0x1000_0000));
+    let st = status(&mut h, SRV);
+    assert_eq!(TaskState::from_u32(st.state), Some(TaskState::Faulted));
+    assert_eq!((st.generation, st.priority, st.fault_count), (1, 1, 1));
+    assert_eq!(
+        st.last_fault,
+        FaultRecord {
+            kind: FaultKind::LoadAccess as u32,
+            address: 0x1000_0000,
+            pc: 0x2000_0010,
+            detail: 0,
+        }
+    );
+}
+
+#[test]
+fn task_status_of_a_stopped_task() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("lazy", 1)
+        .stopped()
+        .build();
+    let st = status(&mut h, 1);
+    assert_eq!(TaskState::from_u32(st.state), Some(TaskState::Stopped));
+}
+
+#[test]
+fn fault_task_injects_a_fault() {
+    let mut h = Harness::three();
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"", 0, &[]);
+    h.set_pc(SRV, 0x4444);
+    let (code, _) = h.kipc(SUP, Kipc::FaultTask as u32, Some(SRV as u32));
+    assert_eq!(code, SUCCESS);
+    let f = h.fault(SRV);
+    assert_eq!(f.kind(), FaultKind::Injected);
+    assert_eq!(f.pc, 0x4444);
+    assert_eq!(f.detail, SUP as u32);
+    assert_eq!(h.task(SRV).generation(), Generation(1));
+    // Like any fault: the client is released, the supervisor told.
+    assert_eq!(h.ret(CLI, 0) as u32, abi::dead_code(Generation(1)));
+    assert_eq!(h.task(SUP).notifications(), abi::SUPERVISOR_FAULT_BIT);
+}
+
+#[test]
+fn kipc_argument_errors_are_codes_not_faults() {
+    let mut h = Harness::three();
+    let cases = [
+        (Kipc::TaskStatus as u32, Some(3), KIPC_NO_SUCH_TASK),
+        (Kipc::RestartTask as u32, Some(u32::MAX), KIPC_NO_SUCH_TASK),
+        (
+            Kipc::RestartTask as u32,
+            Some(SUP as u32),
+            KIPC_NO_SUCH_TASK,
+        ),
+        (Kipc::FaultTask as u32, Some(SUP as u32), KIPC_NO_SUCH_TASK),
+        (Kipc::TaskStatus as u32, None, KIPC_BAD_MESSAGE),
+        (Kipc::Shutdown as u32, None, KIPC_BAD_MESSAGE),
+        (99, Some(1), KIPC_BAD_OPERATION),
+    ];
+    for (op, arg, want) in cases {
+        let (code, bytes) = h.kipc(SUP, op, arg);
+        assert_eq!((code, bytes.len()), (want, 0), "op {op} arg {arg:?}");
+        assert_eq!(h.sched(SUP), SchedState::Runnable);
+    }
+    assert_eq!(h.sys.machine.shutdown, None);
+    assert_eq!(h.sys.machine.reboots, 0);
+}
+
+#[test]
+fn kipc_task_count_and_shutdown() {
+    let mut h = Harness::three();
+    let (code, bytes) = h.kipc(SUP, Kipc::TaskCount as u32, None);
+    assert_eq!(code, SUCCESS);
+    assert_eq!(bytes, 3u32.to_le_bytes());
+    let (code, _) = h.kipc(SUP, Kipc::Shutdown as u32, Some(7));
+    assert_eq!(code, SUCCESS);
+    assert_eq!(h.sys.machine.shutdown, Some(7));
+}
+
+#[test]
+fn kipc_with_a_reply_buffer_the_supervisor_does_not_own_faults_it() {
+    let mut h = Harness::three();
+    let other = h.addr(CLI, REPLY_BUF);
+    h.write(SUP, MSG_OUT, &(SRV as u32).to_le_bytes());
+    let msg = h.addr(SUP, MSG_OUT);
+    h.syscall(
+        SUP,
+        Sysnum::Kipc,
+        &[Kipc::TaskStatus as usize, msg, 4, other, 48],
+    );
+    // The supervisor faulting means a reboot, and nothing was written.
+    assert_eq!(h.sys.machine.reboots, 1);
+    assert_eq!(h.read(CLI, REPLY_BUF, 48), [0; 48]);
+    assert!(h.console().contains("syscall misuse"), "{}", h.console());
+}
+
+#[test]
+fn task_status_into_a_short_buffer_is_truncated() {
+    let mut h = Harness::three();
+    h.write(SUP, MSG_OUT, &(CLI as u32).to_le_bytes());
+    h.write(SUP, REPLY_BUF, &[0xEE; 16]);
+    let (msg, reply) = (h.addr(SUP, MSG_OUT), h.addr(SUP, REPLY_BUF));
+    h.syscall(
+        SUP,
+        Sysnum::Kipc,
+        &[Kipc::TaskStatus as usize, msg, 4, reply, 8],
+    );
+    assert_eq!((h.ret(SUP, 0) as u32, h.ret(SUP, 1)), (SUCCESS, 8));
+    let bytes = h.read(SUP, REPLY_BUF, 9);
+    assert_eq!(&bytes[..4], &(TaskState::Runnable as u32).to_le_bytes());
+    assert_eq!(&bytes[4..8], &0u32.to_le_bytes());
+    assert_eq!(bytes[8], 0xEE);
+}

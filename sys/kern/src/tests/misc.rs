@@ -1,0 +1,83 @@
+//! Console lines, the log syscall, task ids.
+
+use abi::{Generation, Sysnum, TaskId, UsageError};
+
+use super::harness::*;
+use crate::console;
+use crate::syscalls::{self, Exception};
+
+const SRV: usize = 1;
+const CLI: usize = 2;
+
+/// 1.234567 s and 9 ticks (less than a microsecond) of 10 MHz time.
+const T: u64 = 12_345_679;
+
+#[test]
+fn console_lines_carry_time_and_source() {
+    let mut h = Harness::three();
+    h.sys.machine.now = T;
+    console::kernel_line(&mut h.sys.machine, format_args!("hello {}", 42));
+    assert_eq!(h.console(), "[   1.234567] kernel: hello 42\n");
+
+    let mut h = Harness::three();
+    h.sys.machine.now = 10_000_000 * 12_345 + 10;
+    console::task_text(&mut h.sys.machine, "srv", b"x");
+    assert_eq!(h.console(), "[12345.000001] srv: x\n");
+}
+
+#[test]
+fn log_prefixes_every_line_and_replaces_control_characters() {
+    let mut h = Harness::three();
+    h.sys.machine.now = T;
+    let text = b"one\x1b[2J\ttwo\r\nthree\x7f\xc3\xa9\n";
+    h.write(CLI, MSG_OUT, text);
+    let ptr = h.addr(CLI, MSG_OUT);
+    h.syscall(CLI, Sysnum::Log, &[ptr, text.len()]);
+    assert_eq!(
+        h.console(),
+        "[   1.234567] cli: one?[2J?two?\n[   1.234567] cli: three?\u{e9}\n"
+    );
+    assert!(h.task(CLI).is_healthy());
+}
+
+#[test]
+fn log_of_memory_the_task_does_not_own_faults_it() {
+    let mut h = Harness::three();
+    let other = h.addr(SRV, 0);
+    h.syscall(CLI, Sysnum::Log, &[other, 4]);
+    h.assert_usage_fault(CLI, UsageError::InvalidSlice);
+    assert_eq!(h.console(), "");
+}
+
+#[test]
+fn refresh_task_id_returns_the_current_generation() {
+    let mut h = Harness::three();
+    let old = h.id(SRV);
+    syscalls::exception(&mut h.sys, SRV, Exception::Breakpoint);
+    h.restart(SRV);
+    h.syscall(CLI, Sysnum::RefreshTaskId, &[old.0 as usize]);
+    assert_eq!(
+        TaskId(h.ret(CLI, 0) as u16),
+        TaskId::new(SRV as u16, Generation(1))
+    );
+    // An index with no task comes back unchanged.
+    h.syscall(CLI, Sysnum::RefreshTaskId, &[TaskId::KERNEL.0 as usize]);
+    assert_eq!(TaskId(h.ret(CLI, 0) as u16), TaskId::KERNEL);
+}
+
+#[test]
+fn system_new_starts_only_tasks_marked_start() {
+    let h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .stopped()
+        .task("cli", 2)
+        .build();
+    assert!(h.task(SUP).is_healthy());
+    assert_eq!(h.task(SRV).state(), crate::task::TaskState::Stopped);
+    let t = h.task(CLI);
+    assert!(t.is_healthy());
+    assert_eq!(t.save().pc(), t.desc().entry);
+    assert_eq!(t.save().sp(), t.desc().initial_sp);
+    assert_eq!(t.generation(), Generation(0));
+}
