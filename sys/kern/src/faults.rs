@@ -64,6 +64,9 @@ pub fn fault_task<M: Machine>(sys: &mut System<'_, M>, index: usize, record: Fau
 pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     let was_alive = sys.tasks[index].is_healthy();
     sys.tasks[index].reinitialize();
+    if sys.protection_for == Some(index) {
+        sys.protection_for = None; // its regions were reset to the image's
+    }
     if was_alive {
         // The old incarnation ended just now: its callers learn at once.
         wake_callers(sys, index);

@@ -105,8 +105,11 @@ pub fn next_task<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<
             );
         }
     }
-    let t = &sys.tasks[next];
-    sys.machine.protect(t.regions());
+    if sys.protection_for != Some(next) {
+        let t = &sys.tasks[next];
+        sys.machine.protect(t.regions());
+        sys.protection_for = Some(next);
+    }
     Some(next)
 }
 

@@ -18,6 +18,11 @@ pub struct System<'a, M: Machine> {
     pub supervisor: usize,
     /// The hardware (or a mock).
     pub machine: M,
+    /// The task whose regions the memory protection holds now, if any.
+    /// Reprogramming it costs a dozen CSR writes, so it is skipped when
+    /// the same task runs again; anything that changes a task's regions
+    /// must reset this to `None`.
+    pub protection_for: Option<usize>,
 }
 
 impl<'a, M: Machine> System<'a, M> {
@@ -33,6 +38,7 @@ impl<'a, M: Machine> System<'a, M> {
             irqs,
             supervisor,
             machine,
+            protection_for: None,
         };
         // Every IRQ starts unmasked: its task has not yet had a chance to
         // ask, and masking is the task's job after each delivery.

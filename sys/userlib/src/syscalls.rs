@@ -76,17 +76,33 @@ pub fn sys_recv(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>)
 
 /// Receives from `from` only (or a notification in `notification_mask`).
 /// `Err` carries the DEAD code when `from` is dead or dies while we wait.
-pub fn sys_recv_closed(buffer: &mut [u8], notification_mask: u32, from: TaskId) -> Result<RecvMessage, u32> {
+pub fn sys_recv_closed(
+    buffer: &mut [u8],
+    notification_mask: u32,
+    from: TaskId,
+) -> Result<RecvMessage, u32> {
     raw_recv(buffer, notification_mask, Some(from))
 }
 
-fn raw_recv(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> Result<RecvMessage, u32> {
+fn raw_recv(
+    buffer: &mut [u8],
+    notification_mask: u32,
+    from: Option<TaskId>,
+) -> Result<RecvMessage, u32> {
     let from = from.map(|t| t.0 as u32).unwrap_or(abi::RECV_OPEN) as usize;
     let r = unsafe {
         // SAFETY: `buffer` is exclusively ours to be written.
         syscall(
             Sysnum::Recv,
-            [buffer.as_mut_ptr() as usize, buffer.len(), notification_mask as usize, from, 0, 0, 0],
+            [
+                buffer.as_mut_ptr() as usize,
+                buffer.len(),
+                notification_mask as usize,
+                from,
+                0,
+                0,
+                0,
+            ],
         )
     };
     if r[0] > 0xFFFF {
