@@ -39,8 +39,16 @@ pub struct DeviceWindow {
 }
 
 /// The device windows of the `virt` machine that tasks may be given: the
-/// 16550 UART and the eight virtio-mmio slots.
-pub const DEVICE_WINDOWS: [DeviceWindow; 9] = [
+/// 16550 UART, the eight virtio-mmio slots, and `virtio-bus` — one window
+/// over the UART page and all eight slots, for the bus supervisor, which
+/// must be able to read and reset every device (one PMP entry instead of
+/// eight).
+pub const DEVICE_WINDOWS: [DeviceWindow; 10] = [
+    DeviceWindow {
+        name: "virtio-bus",
+        base: 0x1000_0000,
+        size: 0x1_0000,
+    },
     DeviceWindow {
         name: "uart",
         base: 0x1000_0000,

@@ -483,6 +483,14 @@ pub enum Kipc {
     Shutdown = 3,
     /// Reply: `u32` number of tasks in the image.
     TaskCount = 4,
+    /// Message: `[task, slot, bits]` (`u32`s). Gives the task the MMIO
+    /// window of virtio-mmio `slot` (read/write, never executable) and
+    /// routes the slot's interrupt to its notification `bits`, unmasked.
+    GrantDevice = 5,
+    /// Message: `[task, slot]`. Takes the window and the interrupt route
+    /// back (the interrupt is masked); the task faults if it touches the
+    /// window afterwards.
+    RevokeDevice = 6,
 }
 
 impl Kipc {
@@ -494,6 +502,8 @@ impl Kipc {
             2 => Self::FaultTask,
             3 => Self::Shutdown,
             4 => Self::TaskCount,
+            5 => Self::GrantDevice,
+            6 => Self::RevokeDevice,
             _ => return None,
         })
     }

@@ -67,6 +67,14 @@ pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     if sys.protection_for == Some(index) {
         sys.protection_for = None; // its regions were reset to the image's
     }
+    // Device grants do not survive a restart: the new incarnation must be
+    // probed (and granted) again.
+    for i in 0..sys.device_irqs.len() {
+        if let Some(r) = sys.device_irqs[i].filter(|r| r.task as usize == index) {
+            sys.machine.irq_set_enabled(r.irq, false);
+            sys.device_irqs[i] = None;
+        }
+    }
     if was_alive {
         // The old incarnation ended just now: its callers learn at once.
         wake_callers(sys, index);

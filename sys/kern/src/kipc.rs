@@ -45,6 +45,57 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
     }
 }
 
+/// Response code: the slot does not exist, is already granted to that task,
+/// or the task has no free PMP entry.
+pub const KIPC_BAD_GRANT: u32 = 4;
+
+/// Gives task `i` device slot `slot`'s window and routes its interrupt to
+/// `bits`. A slot is granted to at most one task at a time.
+fn grant<M: Machine>(
+    sys: &mut System<'_, M>,
+    i: usize,
+    slot: usize,
+    bits: u32,
+) -> Result<(), UserError> {
+    let bad = UserError::Recoverable(KIPC_BAD_GRANT);
+    let (window, irq) = sys.machine.device_slot(slot).ok_or(bad)?;
+    let taken = sys.device_irqs.iter().flatten().any(|r| r.irq == irq);
+    let free = sys.device_irqs.iter().position(|r| r.is_none());
+    let (false, Some(free)) = (taken, free) else {
+        return Err(bad);
+    };
+    if !sys.tasks[i].add_region(window) {
+        return Err(bad);
+    }
+    sys.device_irqs[free] = Some(crate::descs::IrqDesc {
+        irq,
+        task: i as u16,
+        bits,
+    });
+    if sys.protection_for == Some(i) {
+        sys.protection_for = None;
+    }
+    sys.machine.irq_set_enabled(irq, true);
+    Ok(())
+}
+
+/// Takes slot `slot` back from task `i`: window and interrupt route.
+fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<(), UserError> {
+    let bad = UserError::Recoverable(KIPC_BAD_GRANT);
+    let (window, irq) = sys.machine.device_slot(slot).ok_or(bad)?;
+    sys.tasks[i].remove_region(&window);
+    for r in sys.device_irqs.iter_mut() {
+        if matches!(r, Some(d) if d.irq == irq && d.task as usize == i) {
+            *r = None;
+        }
+    }
+    sys.machine.irq_set_enabled(irq, false);
+    if sys.protection_for == Some(i) {
+        sys.protection_for = None;
+    }
+    Ok(())
+}
+
 /// The `kipc` syscall.
 pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     if caller != sys.supervisor {
@@ -58,7 +109,13 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
         return Err(UsageError::InvalidSlice.into());
     }
     // SAFETY: `msg` checked readable by the caller just above.
+    let words = unsafe { umem::read_value::<[u32; 3]>(&msg) };
+    // SAFETY: as above.
     let arg = unsafe { umem::read_value::<u32>(&msg) };
+    let pair = msg.subslice(0, 8).and_then(|m| {
+        // SAFETY: a prefix of `msg`, checked readable above.
+        unsafe { umem::read_value::<[u32; 2]>(&m) }
+    });
 
     let Some(op) = Kipc::from_u32(op) else {
         return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
@@ -103,6 +160,16 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
         Kipc::Shutdown => {
             let code = arg.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
             sys.machine.shutdown(code);
+        }
+        Kipc::GrantDevice => {
+            let [task, slot, bits] = words.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let i = task_arg(Some(task))?;
+            grant(sys, i, slot as usize, bits)?;
+        }
+        Kipc::RevokeDevice => {
+            let [task, slot] = pair.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let i = task_arg(Some(task))?;
+            revoke(sys, i, slot as usize)?;
         }
         Kipc::TaskCount => {
             out[..4].copy_from_slice(&(sys.tasks.len() as u32).to_le_bytes());

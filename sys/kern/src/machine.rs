@@ -21,4 +21,11 @@ pub trait Machine {
     fn shutdown(&mut self, code: u32);
     /// Resets the machine. On the target this does not return.
     fn reboot(&mut self);
+    /// The MMIO window and interrupt source of device slot `slot`, if the
+    /// machine has one; what `kipc` grants a driver. Machines without
+    /// grantable devices keep the default.
+    fn device_slot(&self, slot: usize) -> Option<(crate::descs::RegionDesc, u32)> {
+        let _ = slot;
+        None
+    }
 }

@@ -92,9 +92,11 @@ pub fn get_timer<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(
 /// the source masked until the task re-enables it with `irq_control`.
 pub fn interrupt<M: Machine>(sys: &mut System<'_, M>, irq: u32) {
     sys.machine.irq_set_enabled(irq, false);
-    let routes = sys.irqs;
-    for r in routes.iter().filter(|r| r.irq == irq) {
-        post_bits(sys, r.task as usize, r.bits);
+    for i in 0..sys.route_slots() {
+        match sys.route(i) {
+            Some(r) if r.irq == irq => post_bits(sys, r.task as usize, r.bits),
+            _ => {}
+        }
     }
 }
 
@@ -103,14 +105,15 @@ pub fn interrupt<M: Machine>(sys: &mut System<'_, M>, irq: u32) {
 pub fn irq_control<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let (bits, enable) = (s.arg(0) as u32, s.arg(1) != 0);
-    let routes = sys.irqs;
     let mut found = false;
-    for r in routes
-        .iter()
-        .filter(|r| r.task as usize == caller && r.bits & bits != 0)
-    {
-        sys.machine.irq_set_enabled(r.irq, enable);
-        found = true;
+    for i in 0..sys.route_slots() {
+        match sys.route(i) {
+            Some(r) if r.task as usize == caller && r.bits & bits != 0 => {
+                sys.machine.irq_set_enabled(r.irq, enable);
+                found = true;
+            }
+            _ => {}
+        }
     }
     if !found {
         return Err(UsageError::NoIrqForBits.into());

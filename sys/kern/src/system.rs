@@ -23,7 +23,13 @@ pub struct System<'a, M: Machine> {
     /// the same task runs again; anything that changes a task's regions
     /// must reset this to `None`.
     pub protection_for: Option<usize>,
+    /// Interrupt routes of granted devices, one per grant, beside the
+    /// image's static `irqs`.
+    pub device_irqs: [Option<IrqDesc>; MAX_DEVICE_GRANTS],
 }
+
+/// Most device grants in force at once.
+pub const MAX_DEVICE_GRANTS: usize = 8;
 
 impl<'a, M: Machine> System<'a, M> {
     /// Builds the state and starts every task marked `start`.
@@ -39,6 +45,7 @@ impl<'a, M: Machine> System<'a, M> {
             supervisor,
             machine,
             protection_for: None,
+            device_irqs: [None; MAX_DEVICE_GRANTS],
         };
         // Every IRQ starts unmasked: its task has not yet had a chance to
         // ask, and masking is the task's job after each delivery.
@@ -47,6 +54,21 @@ impl<'a, M: Machine> System<'a, M> {
             sys.machine.irq_set_enabled(irq, true);
         }
         sys
+    }
+
+    /// Number of route slots: the image's routes, then one per possible
+    /// device grant. Indexed access (rather than an iterator) lets callers
+    /// act on the machine between lookups.
+    pub fn route_slots(&self) -> usize {
+        self.irqs.len() + MAX_DEVICE_GRANTS
+    }
+
+    /// The interrupt route in slot `i`, if any.
+    pub fn route(&self, i: usize) -> Option<IrqDesc> {
+        match self.irqs.get(i) {
+            Some(r) => Some(*r),
+            None => self.device_irqs.get(i - self.irqs.len()).copied().flatten(),
+        }
     }
 
     /// The task's name, for logs.

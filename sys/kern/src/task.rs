@@ -200,6 +200,30 @@ impl Task {
         &self.regions[..self.region_count]
     }
 
+    /// Adds a granted region. False if the task already holds it or has no
+    /// room (every region takes a PMP entry).
+    pub fn add_region(&mut self, r: RegionDesc) -> bool {
+        if self.region_count >= MAX_TASK_REGIONS || self.regions().contains(&r) {
+            return false;
+        }
+        self.regions[self.region_count] = r;
+        self.region_count += 1;
+        true
+    }
+
+    /// Removes a granted region. Regions from the task's descriptor cannot
+    /// be removed. False if the task did not hold it.
+    pub fn remove_region(&mut self, r: &RegionDesc) -> bool {
+        let fixed = self.desc.regions.len().min(MAX_TASK_REGIONS);
+        let Some(i) = self.regions().iter().skip(fixed).position(|x| x == r) else {
+            return false;
+        };
+        let i = i + fixed;
+        self.regions.copy_within(i + 1..self.region_count, i);
+        self.region_count -= 1;
+        true
+    }
+
     /// Pending notification bits.
     pub fn notifications(&self) -> u32 {
         self.notifications

@@ -7,7 +7,10 @@ use zerocopy::FromBytes;
 use crate::raw::syscall;
 
 fn kipc(op: Kipc, arg: u32, reply: &mut [u8]) -> Result<usize, u32> {
-    let msg = arg.to_le_bytes();
+    kipc_bytes(op, &arg.to_le_bytes(), reply)
+}
+
+fn kipc_bytes(op: Kipc, msg: &[u8], reply: &mut [u8]) -> Result<usize, u32> {
     let r = unsafe {
         // SAFETY: `msg` is only read; `reply` is exclusively ours.
         syscall(
@@ -59,4 +62,22 @@ pub fn task_count() -> usize {
 /// Stops the machine: `0` = pass, anything else = fail with that code.
 pub fn shutdown(code: u32) -> Result<(), u32> {
     kipc(Kipc::Shutdown, code, &mut []).map(|_| ())
+}
+
+/// Gives task `index` virtio-mmio slot `slot`'s window and routes the slot's
+/// interrupt to its notification `bits`.
+pub fn grant_device(index: usize, slot: usize, bits: u32) -> Result<(), u32> {
+    let mut msg = [0u8; 12];
+    msg[..4].copy_from_slice(&(index as u32).to_le_bytes());
+    msg[4..8].copy_from_slice(&(slot as u32).to_le_bytes());
+    msg[8..].copy_from_slice(&bits.to_le_bytes());
+    kipc_bytes(Kipc::GrantDevice, &msg, &mut []).map(|_| ())
+}
+
+/// Takes slot `slot`'s window and interrupt back from task `index`.
+pub fn revoke_device(index: usize, slot: usize) -> Result<(), u32> {
+    let mut msg = [0u8; 8];
+    msg[..4].copy_from_slice(&(index as u32).to_le_bytes());
+    msg[4..].copy_from_slice(&(slot as u32).to_le_bytes());
+    kipc_bytes(Kipc::RevokeDevice, &msg, &mut []).map(|_| ())
 }

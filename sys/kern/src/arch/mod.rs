@@ -12,7 +12,7 @@ mod pmp;
 mod trap;
 mod uart;
 
-use crate::descs::{IrqDesc, RegionDesc};
+use crate::descs::{IrqDesc, RegionDesc, REGION_DEVICE, REGION_READ, REGION_WRITE};
 use crate::machine::Machine;
 use crate::task::Task;
 
@@ -55,7 +55,23 @@ impl Machine for Virt {
     fn reboot(&mut self) {
         finisher_write(0x7777);
     }
+
+    fn device_slot(&self, slot: usize) -> Option<(RegionDesc, u32)> {
+        // virtio-mmio slot n: a 4 KiB window at 0x1000_1000 + n * 0x1000,
+        // PLIC source 1 + n (QEMU hw/riscv/virt.c).
+        (slot < VIRTIO_SLOTS).then(|| {
+            let window = RegionDesc {
+                base: 0x1000_1000 + slot * 0x1000,
+                size: 0x1000,
+                attributes: REGION_READ | REGION_WRITE | REGION_DEVICE,
+            };
+            (window, 1 + slot as u32)
+        })
+    }
 }
+
+/// Number of virtio-mmio slots on QEMU virt.
+const VIRTIO_SLOTS: usize = 8;
 
 fn finisher_write(value: u32) {
     // SAFETY: FINISHER is the address of QEMU virt's test device, a 32-bit

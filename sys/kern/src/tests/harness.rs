@@ -12,6 +12,9 @@ use crate::syscalls;
 use crate::system::System;
 use crate::task::{SchedState, Task, TaskState};
 
+/// Device slots the mock machine can grant (IRQs 40, 41).
+pub const MOCK_DEVICE_SLOTS: usize = 2;
+
 /// Index of the supervisor in every harness (the first task).
 pub const SUP: usize = 0;
 
@@ -157,6 +160,18 @@ impl Machine for MockMachine {
     fn shutdown(&mut self, code: u32) {
         self.shutdown = Some(code);
     }
+    fn device_slot(&self, slot: usize) -> Option<(RegionDesc, u32)> {
+        // Two fake device slots, far from any task memory.
+        (slot < MOCK_DEVICE_SLOTS).then(|| {
+            let window = RegionDesc {
+                base: 0x7000_0000 + slot * 0x1000,
+                size: 0x1000,
+                attributes: REGION_READ | REGION_WRITE | REGION_DEVICE,
+            };
+            (window, 40 + slot as u32)
+        })
+    }
+
     fn reboot(&mut self) {
         self.reboots += 1;
     }
@@ -413,7 +428,12 @@ impl Harness {
 
     /// Open `recv` into `buf_len` bytes at `RECV_BUF`.
     pub fn recv(&mut self, t: usize, buf_len: usize, mask: u32) {
-        let args = [self.addr(t, RECV_BUF), buf_len, mask as usize, abi::RECV_OPEN as usize];
+        let args = [
+            self.addr(t, RECV_BUF),
+            buf_len,
+            mask as usize,
+            abi::RECV_OPEN as usize,
+        ];
         self.syscall(t, Sysnum::Recv, &args);
     }
 
@@ -524,6 +544,20 @@ impl Harness {
 
     /// `kipc` by `t` with an optional `u32` argument; returns the code and
     /// the reply bytes.
+    /// `kipc` from `t` with a message of several `u32` words.
+    pub fn kipc_words(&mut self, t: usize, op: u32, words: &[u32]) -> u32 {
+        self.write(t, MSG_OUT, words.as_bytes());
+        let args = [
+            op as usize,
+            self.addr(t, MSG_OUT),
+            words.len() * 4,
+            self.addr(t, REPLY_BUF),
+            0,
+        ];
+        self.syscall(t, Sysnum::Kipc, &args);
+        self.ret(t, 0) as u32
+    }
+
     pub fn kipc(&mut self, t: usize, op: u32, arg: Option<u32>) -> (u32, Vec<u8>) {
         let msg_len = match arg {
             Some(a) => {

@@ -171,3 +171,122 @@ fn task_status_into_a_short_buffer_is_truncated() {
     assert_eq!(&bytes[4..8], &0u32.to_le_bytes());
     assert_eq!(bytes[8], 0xEE);
 }
+
+/// The region the mock machine grants for device slot `slot`.
+fn window(slot: usize) -> crate::descs::RegionDesc {
+    crate::descs::RegionDesc {
+        base: 0x7000_0000 + slot * 0x1000,
+        size: 0x1000,
+        attributes: crate::descs::REGION_READ
+            | crate::descs::REGION_WRITE
+            | crate::descs::REGION_DEVICE,
+    }
+}
+
+#[test]
+fn grant_device_adds_the_window_and_routes_its_irq() {
+    let mut h = Harness::three();
+    let code = h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1, 0b100]);
+    assert_eq!(code, SUCCESS);
+    assert!(h.task(SRV).regions().contains(&window(1)));
+    assert_eq!(h.sys.machine.irq_calls.last(), Some(&(41, true)));
+    // The slot's interrupt now reaches the driver's bit, masked after delivery.
+    h.recv(SRV, 0, 0b100);
+    crate::notify::interrupt(&mut h.sys, 41);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.ret(SRV, 1), 0b100);
+    assert_eq!(h.sys.machine.irq_calls.last(), Some(&(41, false)));
+    // ...and irq_control re-enables it for the driver.
+    h.syscall(SRV, Sysnum::IrqControl, &[0b100, 1]);
+    assert_eq!(h.sys.machine.irq_calls.last(), Some(&(41, true)));
+}
+
+#[test]
+fn a_slot_is_granted_once_and_bad_slots_are_refused() {
+    let mut h = Harness::three();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 1]),
+        SUCCESS
+    );
+    let bad = crate::kipc::KIPC_BAD_GRANT;
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 1]),
+        bad
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 1]),
+        bad
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 9, 1]),
+        bad
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1]),
+        KIPC_BAD_MESSAGE
+    );
+    assert!(!h.task(CLI).regions().contains(&window(0)));
+    // Only the supervisor may grant.
+    assert_eq!(
+        h.kipc_words(CLI, Kipc::GrantDevice as u32, &[CLI as u32, 1, 1]),
+        REFUSED_NOT_SUPERVISOR
+    );
+}
+
+#[test]
+fn revoke_takes_back_window_and_route() {
+    let mut h = Harness::three();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1, 0b10]),
+        SUCCESS
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[SRV as u32, 1]),
+        SUCCESS
+    );
+    assert!(!h.task(SRV).regions().contains(&window(1)));
+    assert_eq!(h.sys.machine.irq_calls.last(), Some(&(41, false)));
+    h.recv(SRV, 0, 0b10);
+    crate::notify::interrupt(&mut h.sys, 41);
+    assert_eq!(
+        h.sched(SRV),
+        SchedState::InRecv(None),
+        "a revoked IRQ still reached the task"
+    );
+    // The slot is free for another driver.
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 1, 1]),
+        SUCCESS
+    );
+}
+
+#[test]
+fn a_restart_drops_the_tasks_grants() {
+    let mut h = Harness::three();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 1]),
+        SUCCESS
+    );
+    syscalls::exception(&mut h.sys, SRV, Exception::Illegal(0));
+    h.restart(SRV);
+    assert!(!h.task(SRV).regions().contains(&window(0)));
+    assert!(h.sys.device_irqs.iter().all(|r| r.is_none()));
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 1]),
+        SUCCESS
+    );
+}
+
+#[test]
+fn message_copies_never_touch_a_granted_window() {
+    let mut h = Harness::three();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 1]),
+        SUCCESS
+    );
+    // The window is the server's now, but the kernel still refuses to use
+    // device memory as a message buffer: the server faults.
+    let w = window(0).base;
+    h.syscall(SRV, Sysnum::Recv, &[w, 16, 0, abi::RECV_OPEN as usize]);
+    assert_eq!(h.task(SRV).state(), crate::task::TaskState::Faulted);
+}
