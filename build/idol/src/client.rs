@@ -1,0 +1,248 @@
+//! The client side: error enums, operation numbers and the client type.
+
+use crate::model::{Encoding, Interface, Op};
+use crate::types::Ty;
+use crate::wire::{camel, doc, header, reply_size, request_name, request_struct};
+use std::fmt::Write;
+
+/// The client file of `iface`, read from `source`.
+pub fn generate(iface: &Interface, source: &str) -> String {
+    let name = &iface.name;
+    let mut out = String::new();
+    header(
+        &mut out,
+        source,
+        &format!("the client of interface `{name}`"),
+    );
+
+    for e in &iface.errors {
+        error_enum(&mut out, e);
+    }
+
+    let _ = writeln!(
+        out,
+        "/// Operation numbers of interface `{name}` (the `operation` of a send)."
+    );
+    out.push_str("#[derive(Copy, Clone, Debug, PartialEq, Eq)]\n#[repr(u16)]\n");
+    let _ = writeln!(out, "pub enum {name}Op {{");
+    for op in &iface.ops {
+        let _ = writeln!(
+            out,
+            "    /// `{}`.\n    {} = {},",
+            op.name,
+            camel(&op.name),
+            op.number
+        );
+    }
+    out.push_str("}\n\n");
+
+    for op in &iface.ops {
+        if let Some(s) = request_struct(iface, op) {
+            out.push_str(&s);
+        }
+    }
+
+    doc(
+        &mut out,
+        "",
+        iface
+            .doc
+            .as_deref()
+            .unwrap_or(&format!("Client of interface `{name}`.")),
+    );
+    out.push_str(
+        "///\n/// One method per op. A call to a server that died before or during it returns\n\
+         /// `ServerRestarted` (an idempotent op is first retried once on the new incarnation);\n\
+         /// the client then talks to the new incarnation.\n",
+    );
+    let _ = writeln!(out, "pub struct {name}Client<I: ::idol_runtime::Ipc> {{");
+    out.push_str("    ipc: I,\n    task: ::core::cell::Cell<::idol_runtime::TaskId>,\n}\n\n");
+    let _ = writeln!(out, "impl<I: ::idol_runtime::Ipc> {name}Client<I> {{");
+    out.push_str(
+        "    /// A client of the server `task`, calling through `ipc`.\n\
+         \x20   pub const fn new(ipc: I, task: ::idol_runtime::TaskId) -> Self {\n\
+         \x20       Self { ipc, task: ::core::cell::Cell::new(task) }\n    }\n\n\
+         \x20   /// The server's id as this client knows it (refreshed when the server restarts).\n\
+         \x20   pub fn task_id(&self) -> ::idol_runtime::TaskId {\n        self.task.get()\n    }\n",
+    );
+    for op in &iface.ops {
+        out.push('\n');
+        method(&mut out, iface, op);
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn error_enum(out: &mut String, e: &crate::model::ErrorEnum) {
+    let name = &e.name;
+    doc(
+        out,
+        "",
+        e.doc
+            .as_deref()
+            .unwrap_or(&format!("Errors of `{name}`, sent as response codes.")),
+    );
+    out.push_str("#[derive(Copy, Clone, Debug, PartialEq, Eq)]\n#[repr(u32)]\n");
+    let _ = writeln!(out, "pub enum {name} {{");
+    for (variant, code) in &e.variants {
+        let _ = writeln!(
+            out,
+            "    /// Response code {code}.\n    {variant} = {code},"
+        );
+    }
+    out.push_str("}\n\n");
+    let _ = writeln!(out, "impl ::idol_runtime::ErrorCode for {name} {{");
+    out.push_str("    fn code(&self) -> u32 {\n        *self as u32\n    }\n\n");
+    out.push_str(
+        "    fn from_code(code: u32) -> ::core::option::Option<Self> {\n        match code {\n",
+    );
+    for (variant, code) in &e.variants {
+        let _ = writeln!(
+            out,
+            "            {code} => ::core::option::Option::Some(Self::{variant}),"
+        );
+    }
+    out.push_str("            _ => ::core::option::Option::None,\n        }\n    }\n}\n\n");
+    let _ = writeln!(
+        out,
+        "impl ::core::convert::From<{name}> for ::idol_runtime::ServerError<{name}> {{\n    \
+         fn from(e: {name}) -> Self {{\n        ::idol_runtime::ServerError::Error(e)\n    }}\n}}\n"
+    );
+}
+
+fn method(out: &mut String, iface: &Interface, op: &Op) {
+    let what = format!("{}.{}", iface.name, op.name);
+    doc(
+        out,
+        "    ",
+        op.doc.as_deref().unwrap_or(&format!("Calls `{what}`.")),
+    );
+    for l in &op.leases {
+        if let Some(max) = l.max_len {
+            let _ = writeln!(out, "    ///\n    /// `{}` holds at most {max} elements; a longer one faults the caller.", l.name);
+        }
+    }
+    if op.idempotent {
+        out.push_str(
+            "    ///\n    /// Idempotent: retried once if the server restarts during the call.\n",
+        );
+    }
+    let mut params = vec!["&self".to_string()];
+    params.extend(op.args.iter().map(|a| format!("{}: {}", a.name, a.ty)));
+    params.extend(op.leases.iter().map(|l| {
+        let r = if l.write { "&mut " } else { "&" };
+        format!("{}: {r}[{}]", l.name, l.elem)
+    }));
+    let ret = match &op.err {
+        Some(err) => format!(
+            "::core::result::Result<{}, ::idol_runtime::RequestError<{err}>>",
+            op.ok
+        ),
+        None => format!(
+            "::core::result::Result<{}, ::idol_runtime::ServerRestarted>",
+            op.ok
+        ),
+    };
+    if params.len() > 7 {
+        out.push_str("    #[allow(clippy::too_many_arguments)]\n");
+    }
+    let _ = writeln!(
+        out,
+        "    pub fn {}({}) -> {ret} {{",
+        op.name,
+        params.join(", ")
+    );
+
+    let fields: Vec<&str> = op.args.iter().map(|a| a.name.as_str()).collect();
+    let request = request_name(iface, op);
+    match (op.args.is_empty(), op.encoding) {
+        (true, _) => out.push_str("        let __message: &[u8] = &[];\n"),
+        (false, Encoding::Zerocopy) => {
+            let _ = writeln!(
+                out,
+                "        let __request = {request} {{ {} }};",
+                fields.join(", ")
+            );
+            out.push_str("        let __message = ::zerocopy::IntoBytes::as_bytes(&__request);\n");
+        }
+        (false, Encoding::Hubpack) => {
+            let _ = writeln!(
+                out,
+                "        let __request = {request} {{ {} }};",
+                fields.join(", ")
+            );
+            let _ = writeln!(
+                out,
+                "        let mut __buffer = [0u8; <{request} as ::hubpack::SerializedSize>::MAX_SIZE];\n        \
+                 let __message = match ::idol_runtime::wire::encode_hubpack(&mut __buffer, &__request) {{\n            \
+                 ::core::option::Option::Some(bytes) => bytes,\n            \
+                 ::core::option::Option::None => ::idol_runtime::client::protocol_violation(\"{what}: request does not encode\", 0),\n        }};"
+            );
+        }
+    }
+    let _ = writeln!(out, "        let mut __reply = [0u8; {}];", reply_size(op));
+    if op.leases.is_empty() {
+        out.push_str("        let mut __leases: [::idol_runtime::LeaseRef<'_>; 0] = [];\n");
+    } else {
+        let leases: Vec<String> = op
+            .leases
+            .iter()
+            .map(|l| match (l.read, l.write) {
+                (true, false) => format!(
+                    "::idol_runtime::LeaseRef::Read(::zerocopy::IntoBytes::as_bytes({}))",
+                    l.name
+                ),
+                (false, _) => format!(
+                    "::idol_runtime::LeaseRef::Write(::zerocopy::IntoBytes::as_mut_bytes({}))",
+                    l.name
+                ),
+                (true, true) => format!(
+                    "::idol_runtime::LeaseRef::ReadWrite(::zerocopy::IntoBytes::as_mut_bytes({}))",
+                    l.name
+                ),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "        let mut __leases = [\n            {},\n        ];",
+            leases.join(",\n            ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "        let (__code, __bytes) = ::idol_runtime::client::call(\n            &self.ipc,\n            &self.task,\n            \
+         {}Op::{} as u16,\n            __message,\n            &mut __reply,\n            &mut __leases,\n            {},\n        )?;",
+        iface.name,
+        camel(&op.name),
+        op.idempotent
+    );
+    match &op.err {
+        Some(err) => {
+            let _ = writeln!(
+                out,
+                "        if __code != 0 {{\n            return match <{err} as ::idol_runtime::ErrorCode>::from_code(__code) {{\n                \
+                 ::core::option::Option::Some(e) => ::core::result::Result::Err(::idol_runtime::RequestError::Server(e)),\n                \
+                 ::core::option::Option::None => ::idol_runtime::client::protocol_violation(\"{what}: unknown response code\", __code),\n            \
+                 }};\n        }}"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "        if __code != 0 {{\n            ::idol_runtime::client::protocol_violation(\"{what}: unknown response code\", __code);\n        }}"
+            );
+        }
+    }
+    let decode = match (&op.ok, op.encoding) {
+        (Ty::Unit, _) => "__bytes.is_empty().then_some(())".to_string(),
+        (ok, Encoding::Zerocopy) => {
+            format!("::idol_runtime::wire::decode_zerocopy::<{ok}>(__bytes)")
+        }
+        (ok, Encoding::Hubpack) => format!("::idol_runtime::wire::decode_hubpack::<{ok}>(__bytes)"),
+    };
+    let _ = writeln!(
+        out,
+        "        match {decode} {{\n            ::core::option::Option::Some(value) => ::core::result::Result::Ok(value),\n            \
+         ::core::option::Option::None => ::idol_runtime::client::protocol_violation(\"{what}: reply does not decode\", __code),\n        }}\n    }}"
+    );
+}

@@ -1,0 +1,277 @@
+//! The servers the tests run: straightforward implementations of the
+//! generated traits, state kept where tests can inspect it.
+
+#![allow(dead_code)]
+
+use abi::{Generation, TaskId};
+use idol_fixture::everything_client::{Failure, Mode, Point};
+use idol_fixture::everything_server::{
+    everything_dispatch, EverythingServer, EVERYTHING_BUFFER_SIZE,
+};
+use idol_fixture::ping_client::{PingError, PingStatus};
+use idol_fixture::ping_server::{ping_dispatch, PingServer, PING_BUFFER_SIZE};
+use idol_runtime::mock::MockKernel;
+use idol_runtime::{Leased, NotificationHandler, Read, ReadWrite, ServerError, Write};
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::rc::Rc;
+
+pub const SERVER: TaskId = TaskId::new(3, Generation(0));
+pub const CLIENT: TaskId = TaskId::new(1, Generation(0));
+
+#[derive(Default)]
+pub struct Ping {
+    pub served: u32,
+    pub notifications: Vec<u32>,
+}
+
+impl NotificationHandler for Ping {
+    fn notification_mask(&self) -> u32 {
+        0b101
+    }
+
+    fn handle_notification(&mut self, bits: u32) {
+        self.notifications.push(bits);
+    }
+}
+
+impl PingServer for Ping {
+    fn add(&mut self, _caller: TaskId, a: u32, b: u32) -> Result<u32, ServerError<Infallible>> {
+        self.served += 1;
+        Ok(a.wrapping_add(b))
+    }
+
+    fn sum(
+        &mut self,
+        _caller: TaskId,
+        data: Leased<'_, Read, u8>,
+    ) -> Result<u32, ServerError<Infallible>> {
+        self.served += 1;
+        let mut chunk = [0u8; 64];
+        let mut total = 0u32;
+        let mut at = 0;
+        while at < data.len() {
+            let n = chunk.len().min(data.len() - at);
+            data.read_range(at, &mut chunk[..n])?;
+            total = chunk[..n]
+                .iter()
+                .fold(total, |t, b| t.wrapping_add(u32::from(*b)));
+            at += n;
+        }
+        Ok(total)
+    }
+
+    fn fill(
+        &mut self,
+        _caller: TaskId,
+        byte: u8,
+        buf: Leased<'_, Write, u8>,
+    ) -> Result<u32, ServerError<Infallible>> {
+        self.served += 1;
+        let chunk = [byte; 64];
+        let mut at = 0;
+        while at < buf.len() {
+            let n = chunk.len().min(buf.len() - at);
+            buf.write_range(at, &chunk[..n])?;
+            at += n;
+        }
+        Ok(buf.len() as u32)
+    }
+
+    fn status(&mut self, _caller: TaskId) -> Result<PingStatus, ServerError<Infallible>> {
+        let status = if self.served == 0 {
+            PingStatus::Idle
+        } else {
+            PingStatus::Served {
+                requests: self.served,
+            }
+        };
+        self.served += 1;
+        Ok(status)
+    }
+
+    fn divide(
+        &mut self,
+        _caller: TaskId,
+        dividend: u32,
+        divisor: u32,
+    ) -> Result<u32, ServerError<PingError>> {
+        self.served += 1;
+        dividend
+            .checked_div(divisor)
+            .ok_or(PingError::DivideByZero.into())
+    }
+
+    fn checksum(
+        &mut self,
+        _caller: TaskId,
+        seed: u64,
+        data: Leased<'_, Read, u8>,
+    ) -> Result<u64, ServerError<Infallible>> {
+        self.served += 1;
+        let mut chunk = [0u8; 256];
+        let mut hash = seed;
+        let mut at = 0;
+        while at < data.len() {
+            let n = chunk.len().min(data.len() - at);
+            data.read_range(at, &mut chunk[..n])?;
+            hash = chunk[..n]
+                .iter()
+                .fold(hash, |h, b| h.rotate_left(5) ^ u64::from(*b));
+            at += n;
+        }
+        Ok(hash)
+    }
+
+    fn crash(&mut self, _caller: TaskId) -> Result<(), ServerError<Infallible>> {
+        // The QEMU server panics here; the mock kills it with
+        // `kill_server_during_next_calls` instead.
+        Ok(())
+    }
+}
+
+/// A kernel with a `Ping` server installed.
+pub fn ping_system() -> (Rc<MockKernel>, Rc<RefCell<Ping>>) {
+    let kernel = Rc::new(MockKernel::new(SERVER));
+    let server = Rc::new(RefCell::new(Ping::default()));
+    let s = server.clone();
+    kernel.serve_with(PING_BUFFER_SIZE, move |k, buffer, msg| {
+        ping_dispatch(&mut *s.borrow_mut(), k, buffer, msg)
+    });
+    (kernel, server)
+}
+
+#[derive(Default)]
+pub struct Everything {
+    pub calls: u32,
+}
+
+impl NotificationHandler for Everything {}
+
+impl EverythingServer for Everything {
+    fn nothing(&mut self, _caller: TaskId) -> Result<(), ServerError<Infallible>> {
+        self.calls += 1;
+        Ok(())
+    }
+
+    fn scalars(
+        &mut self,
+        _caller: TaskId,
+        flag: bool,
+        small: i8,
+        big: i64,
+        wide: u64,
+        half: u16,
+        real: f32,
+    ) -> Result<i64, ServerError<Infallible>> {
+        let sign = if flag { 1 } else { -1 };
+        Ok(sign
+            * i64::from(small)
+                .wrapping_add(big)
+                .wrapping_add(wide as i64)
+                .wrapping_add(i64::from(half))
+                .wrapping_add(real as i64))
+    }
+
+    fn arrays(
+        &mut self,
+        _caller: TaskId,
+        bytes: [u8; 4],
+        flags: [bool; 3],
+        big: [u16; 40],
+    ) -> Result<[u8; 4], ServerError<Infallible>> {
+        let mut out = bytes;
+        out.reverse();
+        out[0] = out[0].wrapping_add(flags.iter().filter(|f| **f).count() as u8);
+        out[3] = big.iter().map(|x| *x as u8).fold(0, u8::wrapping_add);
+        Ok(out)
+    }
+
+    fn named(
+        &mut self,
+        _caller: TaskId,
+        p: Point,
+        scale: u32,
+    ) -> Result<Point, ServerError<Infallible>> {
+        self.calls += 1;
+        Ok(Point {
+            x: p.x.wrapping_mul(scale as i32),
+            y: p.y.wrapping_mul(scale as i32),
+        })
+    }
+
+    fn rich(
+        &mut self,
+        _caller: TaskId,
+        maybe: Option<u32>,
+        mode: Mode,
+        flag: bool,
+        bytes: [u8; 8],
+    ) -> Result<Option<Mode>, ServerError<Failure>> {
+        match maybe {
+            Some(n) if n > 100 => Err(Failure::TooBig.into()),
+            Some(n) if flag => Ok(Some(Mode::Burst {
+                count: n as u8,
+                at: Point {
+                    x: bytes[0] as i32,
+                    y: 0,
+                },
+            })),
+            Some(_) => Ok(Some(mode)),
+            None => Ok(None),
+        }
+    }
+
+    fn check(&mut self, _caller: TaskId, value: u32) -> Result<(), ServerError<Failure>> {
+        match value {
+            v if v % 2 == 1 => Err(Failure::Odd.into()),
+            u32::MAX => Err(Failure::Last.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn copy(
+        &mut self,
+        _caller: TaskId,
+        src: Leased<'_, Read, u32>,
+        scratch: Leased<'_, ReadWrite, u32>,
+        dst: Leased<'_, Write, u32>,
+    ) -> Result<u32, ServerError<Failure>> {
+        if scratch.len() < src.len() || dst.len() < src.len() {
+            return Err(Failure::TooBig.into());
+        }
+        for i in 0..src.len() {
+            scratch.write_at(i, src.read_at(i)?)?;
+            dst.write_at(i, scratch.read_at(i)? + 1)?;
+        }
+        Ok(src.len() as u32)
+    }
+
+    fn points(
+        &mut self,
+        _caller: TaskId,
+        points: Leased<'_, ReadWrite, Point>,
+    ) -> Result<u32, ServerError<Infallible>> {
+        for i in 0..points.len() {
+            let p = points.read_at(i)?;
+            points.write_at(i, Point { x: p.y, y: p.x })?;
+        }
+        // Reaching past the end is the client's fault (its arguments or
+        // lease were wrong): `?` turns it into a BadLeases fault.
+        if points.len() == 3 {
+            points.read_at(3)?;
+        }
+        Ok(points.len() as u32)
+    }
+}
+
+/// A kernel with an `Everything` server installed.
+pub fn everything_system() -> (Rc<MockKernel>, Rc<RefCell<Everything>>) {
+    let kernel = Rc::new(MockKernel::new(SERVER));
+    let server = Rc::new(RefCell::new(Everything::default()));
+    let s = server.clone();
+    kernel.serve_with(EVERYTHING_BUFFER_SIZE, move |k, buffer, msg| {
+        everything_dispatch(&mut *s.borrow_mut(), k, buffer, msg)
+    });
+    (kernel, server)
+}

@@ -1,0 +1,180 @@
+//! The syscalls generated code uses, as a trait.
+
+use abi::{ReplyFaultReason, TaskId};
+
+/// A lease as a client lends it: a slice of its own memory and the direction
+/// the server may use it in.
+///
+/// Generated stubs build these from the typed slices a caller passes; the
+/// implementation of [`Ipc::send`] turns them into `abi::Lease` records (a
+/// task's addresses are 32-bit) or, in the mock, into copies.
+#[derive(Debug)]
+pub enum LeaseRef<'a> {
+    /// The server may only read.
+    Read(&'a [u8]),
+    /// The server may only write.
+    Write(&'a mut [u8]),
+    /// The server may read and write.
+    ReadWrite(&'a mut [u8]),
+}
+
+impl LeaseRef<'_> {
+    /// The `abi::LEASE_*` attribute bits of this lease.
+    pub fn attributes(&self) -> u32 {
+        match self {
+            LeaseRef::Read(_) => abi::LEASE_READ,
+            LeaseRef::Write(_) => abi::LEASE_WRITE,
+            LeaseRef::ReadWrite(_) => abi::LEASE_READ | abi::LEASE_WRITE,
+        }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            LeaseRef::Read(s) => s.len(),
+            LeaseRef::Write(s) | LeaseRef::ReadWrite(s) => s.len(),
+        }
+    }
+
+    /// Whether the lease lends no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What `recv` returned: a message from a task, or notifications.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecvMessage {
+    /// The sending task; [`TaskId::KERNEL`] for notifications.
+    pub sender: TaskId,
+    /// The operation number, or the notification bits.
+    pub operation: u32,
+    /// The message length *as sent*: longer than the receive buffer if the
+    /// kernel truncated it, which is how dispatch sees a message too long.
+    pub message_len: usize,
+    /// Bytes the sender can accept in the reply.
+    pub response_capacity: usize,
+    /// Number of leases the sender lent.
+    pub lease_count: usize,
+}
+
+/// What `borrow_info` says about one lease.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LeaseInfo {
+    /// `abi::LEASE_READ` and/or `abi::LEASE_WRITE`.
+    pub attributes: u32,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+/// The syscalls generated clients and servers make, with the semantics of
+/// the Vireo kernel (see `sys/abi`).
+///
+/// Every method takes `&self` and none is generic, so `&dyn Ipc` works: the
+/// server side passes `&dyn Ipc` around to keep generated signatures free of
+/// type parameters.
+pub trait Ipc {
+    /// Sends `outgoing` as `operation` to `target` lending `leases`, blocks
+    /// for the reply and returns (response code, reply length). A DEAD code
+    /// (`abi::dead_generation(code).is_some()`) means `target` died before or
+    /// during the call.
+    fn send(
+        &self,
+        target: TaskId,
+        operation: u16,
+        outgoing: &[u8],
+        incoming: &mut [u8],
+        leases: &mut [LeaseRef<'_>],
+    ) -> (u32, usize);
+
+    /// Waits for a message (copied into `buffer`, truncated if longer) or for
+    /// one of the notification bits in `notification_mask`; only from `from`
+    /// if given.
+    fn recv(&self, buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage;
+
+    /// Answers the call `peer` is blocked in.
+    fn reply(&self, peer: TaskId, code: u32, message: &[u8]);
+
+    /// Refuses the call `peer` is blocked in: the kernel faults `peer` with
+    /// `reason`.
+    fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason);
+
+    /// Copies from lease `index` of `lender`'s call, starting `offset` bytes
+    /// in, into `dest`. Returns the bytes copied or an `abi::BORROW_*` code.
+    fn borrow_read(
+        &self,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        dest: &mut [u8],
+    ) -> Result<usize, u32>;
+
+    /// Copies `src` into lease `index` of `lender`'s call at `offset`.
+    /// Returns the bytes copied or an `abi::BORROW_*` code.
+    fn borrow_write(
+        &self,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        src: &[u8],
+    ) -> Result<usize, u32>;
+
+    /// Attributes and length of lease `index` of `lender`'s call.
+    fn borrow_info(&self, lender: TaskId, index: usize) -> Result<LeaseInfo, u32>;
+
+    /// `id`'s task index at the generation it is on now.
+    fn refresh_task_id(&self, id: TaskId) -> TaskId;
+}
+
+impl<T: Ipc + ?Sized> Ipc for &T {
+    fn send(
+        &self,
+        target: TaskId,
+        operation: u16,
+        outgoing: &[u8],
+        incoming: &mut [u8],
+        leases: &mut [LeaseRef<'_>],
+    ) -> (u32, usize) {
+        (**self).send(target, operation, outgoing, incoming, leases)
+    }
+
+    fn recv(&self, buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
+        (**self).recv(buffer, notification_mask, from)
+    }
+
+    fn reply(&self, peer: TaskId, code: u32, message: &[u8]) {
+        (**self).reply(peer, code, message)
+    }
+
+    fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason) {
+        (**self).reply_fault(peer, reason)
+    }
+
+    fn borrow_read(
+        &self,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        dest: &mut [u8],
+    ) -> Result<usize, u32> {
+        (**self).borrow_read(lender, index, offset, dest)
+    }
+
+    fn borrow_write(
+        &self,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        src: &[u8],
+    ) -> Result<usize, u32> {
+        (**self).borrow_write(lender, index, offset, src)
+    }
+
+    fn borrow_info(&self, lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
+        (**self).borrow_info(lender, index)
+    }
+
+    fn refresh_task_id(&self, id: TaskId) -> TaskId {
+        (**self).refresh_task_id(id)
+    }
+}

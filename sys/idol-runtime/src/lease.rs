@@ -1,0 +1,324 @@
+//! Leases as a server sees them: typed, directed, bounds-checked.
+
+use crate::error::ServerError;
+use crate::ipc::Ipc;
+use abi::{ReplyFaultReason, TaskId};
+use core::marker::PhantomData;
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
+/// The direction a lease grants, as a type: [`Read`], [`Write`] or
+/// [`ReadWrite`].
+pub trait LeaseDirection {
+    /// The `abi::LEASE_*` bits a lease must carry to be claimed in this
+    /// direction.
+    const ATTRIBUTES: u32;
+}
+
+/// A lease the server may only read.
+#[derive(Copy, Clone, Debug)]
+pub struct Read;
+/// A lease the server may only write.
+#[derive(Copy, Clone, Debug)]
+pub struct Write;
+/// A lease the server may read and write.
+#[derive(Copy, Clone, Debug)]
+pub struct ReadWrite;
+
+impl LeaseDirection for Read {
+    const ATTRIBUTES: u32 = abi::LEASE_READ;
+}
+impl LeaseDirection for Write {
+    const ATTRIBUTES: u32 = abi::LEASE_WRITE;
+}
+impl LeaseDirection for ReadWrite {
+    const ATTRIBUTES: u32 = abi::LEASE_READ | abi::LEASE_WRITE;
+}
+
+/// Directions that allow reading ([`Read`], [`ReadWrite`]).
+pub trait Readable: LeaseDirection {}
+impl Readable for Read {}
+impl Readable for ReadWrite {}
+
+/// Directions that allow writing ([`Write`], [`ReadWrite`]).
+pub trait Writable: LeaseDirection {}
+impl Writable for Write {}
+impl Writable for ReadWrite {}
+
+/// Why a lease access failed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LeaseError {
+    /// The elements asked for lie (partly) outside the lease. Checked before
+    /// any syscall.
+    OutOfRange,
+    /// The kernel refused the borrow with this `abi::BORROW_*` code: usually
+    /// the lender is no longer waiting on us (it died or was restarted).
+    Refused(u32),
+}
+
+/// A lease failure ends the request by faulting the client: either its
+/// arguments pointed past its own lease, or it is gone and the fault is
+/// ignored by the kernel.
+impl<E> From<LeaseError> for ServerError<E> {
+    fn from(_: LeaseError) -> Self {
+        ServerError::Fault(ReplyFaultReason::BadLeases)
+    }
+}
+
+/// Lease number `index` of a call, lent by `lender`, holding elements of
+/// type `T` and usable in direction `D`.
+///
+/// Created by generated dispatch code only after `borrow_info` confirmed the
+/// attributes and the length, so a server method can rely on [`Self::len`].
+/// Every access is bounds-checked here first and then by the kernel again.
+pub struct Leased<'a, D, T> {
+    ipc: &'a dyn Ipc,
+    lender: TaskId,
+    index: usize,
+    len: usize,
+    _types: PhantomData<(D, fn() -> T)>,
+}
+
+impl<'a, D: LeaseDirection, T> Leased<'a, D, T> {
+    /// Claims lease `index` of `lender`'s call: checks it grants `D`
+    /// (else `BadLeaseAttributes`), that its byte length is a whole number of
+    /// `T`s and at most `max_len` of them (else `BadLeases`). The reasons are
+    /// what dispatch answers the client with.
+    pub fn claim(
+        ipc: &'a dyn Ipc,
+        lender: TaskId,
+        index: usize,
+        max_len: Option<usize>,
+    ) -> Result<Self, ReplyFaultReason> {
+        let info = ipc
+            .borrow_info(lender, index)
+            .map_err(|_| ReplyFaultReason::BadLeases)?;
+        if info.attributes & D::ATTRIBUTES != D::ATTRIBUTES {
+            return Err(ReplyFaultReason::BadLeaseAttributes);
+        }
+        let size = core::mem::size_of::<T>();
+        if size == 0 || info.len % size != 0 {
+            return Err(ReplyFaultReason::BadLeases);
+        }
+        let len = info.len / size;
+        if max_len.is_some_and(|max| len > max) {
+            return Err(ReplyFaultReason::BadLeases);
+        }
+        Ok(Leased {
+            ipc,
+            lender,
+            index,
+            len,
+            _types: PhantomData,
+        })
+    }
+
+    /// Number of `T` elements in the lease.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the lease holds no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The task that lent it.
+    pub fn lender(&self) -> TaskId {
+        self.lender
+    }
+
+    /// Byte offset of elements `start..start + count`, if inside the lease.
+    fn byte_range(&self, start: usize, count: usize) -> Result<usize, LeaseError> {
+        match start.checked_add(count) {
+            // `len * size_of::<T>()` is the lease's byte length, so this
+            // product cannot overflow once `start <= len`.
+            Some(end) if end <= self.len => Ok(start * core::mem::size_of::<T>()),
+            _ => Err(LeaseError::OutOfRange),
+        }
+    }
+}
+
+impl<D: Readable, T: FromBytes + IntoBytes> Leased<'_, D, T> {
+    /// Reads element `index`.
+    pub fn read_at(&self, index: usize) -> Result<T, LeaseError> {
+        let mut value = T::new_zeroed();
+        self.read_range(index, core::slice::from_mut(&mut value))?;
+        Ok(value)
+    }
+
+    /// Reads elements `start..start + dest.len()` into `dest`.
+    pub fn read_range(&self, start: usize, dest: &mut [T]) -> Result<(), LeaseError> {
+        let offset = self.byte_range(start, dest.len())?;
+        let bytes = dest.as_mut_bytes();
+        match self.ipc.borrow_read(self.lender, self.index, offset, bytes) {
+            Ok(n) if n == bytes.len() => Ok(()),
+            Ok(_) => Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE)),
+            Err(code) => Err(LeaseError::Refused(code)),
+        }
+    }
+}
+
+impl<D: Writable, T: IntoBytes + Immutable> Leased<'_, D, T> {
+    /// Writes element `index`.
+    pub fn write_at(&self, index: usize, value: T) -> Result<(), LeaseError> {
+        self.write_range(index, core::slice::from_ref(&value))
+    }
+
+    /// Writes `src` to elements `start..start + src.len()`.
+    pub fn write_range(&self, start: usize, src: &[T]) -> Result<(), LeaseError> {
+        let offset = self.byte_range(start, src.len())?;
+        let bytes = src.as_bytes();
+        match self
+            .ipc
+            .borrow_write(self.lender, self.index, offset, bytes)
+        {
+            Ok(n) if n == bytes.len() => Ok(()),
+            Ok(_) => Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE)),
+            Err(code) => Err(LeaseError::Refused(code)),
+        }
+    }
+}
+
+impl<D, T> core::fmt::Debug for Leased<'_, D, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Leased")
+            .field("lender", &self.lender)
+            .field("index", &self.index)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mock::{MockKernel, MockLease};
+    use abi::{Generation, LEASE_READ, LEASE_WRITE};
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    const SERVER: TaskId = TaskId::new(2, Generation(0));
+    const CLIENT: TaskId = TaskId::new(1, Generation(0));
+
+    /// Runs `f` as the server, during a call from CLIENT lending `leases`.
+    fn during_call(leases: Vec<MockLease>, f: impl FnOnce(&dyn Ipc)) -> Vec<MockLease> {
+        let kernel = MockKernel::new(SERVER);
+        kernel
+            .deliver(CLIENT, 1, &[], 0, 0, leases, |k, _, _| f(k))
+            .leases
+    }
+
+    fn lease(attributes: u32, data: Vec<u8>) -> MockLease {
+        MockLease { attributes, data }
+    }
+
+    #[test]
+    fn claim_checks_attributes_then_size() {
+        during_call(
+            vec![
+                lease(LEASE_READ, vec![0; 8]),
+                lease(LEASE_WRITE, vec![0; 6]),
+                lease(LEASE_READ | LEASE_WRITE, vec![0; 8]),
+            ],
+            |ipc| {
+                let read = Leased::<Read, u32>::claim(ipc, CLIENT, 0, None).unwrap();
+                assert_eq!(read.len(), 2);
+                assert_eq!(
+                    Leased::<Write, u32>::claim(ipc, CLIENT, 0, None).unwrap_err(),
+                    ReplyFaultReason::BadLeaseAttributes
+                );
+                assert_eq!(
+                    Leased::<ReadWrite, u8>::claim(ipc, CLIENT, 1, None).unwrap_err(),
+                    ReplyFaultReason::BadLeaseAttributes
+                );
+                assert_eq!(
+                    Leased::<Write, u32>::claim(ipc, CLIENT, 1, None).unwrap_err(),
+                    ReplyFaultReason::BadLeases
+                );
+                assert_eq!(
+                    Leased::<Write, u16>::claim(ipc, CLIENT, 1, None)
+                        .unwrap()
+                        .len(),
+                    3
+                );
+                assert_eq!(
+                    Leased::<Write, u16>::claim(ipc, CLIENT, 1, Some(2)).unwrap_err(),
+                    ReplyFaultReason::BadLeases
+                );
+                assert!(Leased::<Read, u8>::claim(ipc, CLIENT, 2, Some(8)).is_ok());
+                assert_eq!(
+                    Leased::<Read, u8>::claim(ipc, CLIENT, 3, None).unwrap_err(),
+                    ReplyFaultReason::BadLeases
+                );
+                assert_eq!(
+                    Leased::<Read, u8>::claim(ipc, SERVER, 0, None).unwrap_err(),
+                    ReplyFaultReason::BadLeases
+                );
+            },
+        );
+    }
+
+    #[test]
+    fn reads_and_writes_elements_at_offsets() {
+        let after = during_call(
+            vec![lease(LEASE_READ | LEASE_WRITE, vec![1, 0, 2, 0, 3, 0])],
+            |ipc| {
+                let l = Leased::<ReadWrite, u16>::claim(ipc, CLIENT, 0, None).unwrap();
+                assert_eq!(l.read_at(1), Ok(2));
+                let mut two = [0u16; 2];
+                l.read_range(1, &mut two).unwrap();
+                assert_eq!(two, [2, 3]);
+                l.write_at(0, 0x0102).unwrap();
+                l.write_range(1, &[7, 8]).unwrap();
+                assert_eq!(l.read_at(3), Err(LeaseError::OutOfRange));
+                assert_eq!(l.write_range(2, &[1, 2]), Err(LeaseError::OutOfRange));
+                assert_eq!(
+                    l.read_range(usize::MAX, &mut two),
+                    Err(LeaseError::OutOfRange)
+                );
+            },
+        );
+        assert_eq!(after[0].data, [2, 1, 7, 0, 8, 0]);
+    }
+
+    #[test]
+    fn a_lender_that_went_away_is_an_error_not_a_panic() {
+        let kernel = MockKernel::new(SERVER);
+        let mut kept = None;
+        kernel.deliver(
+            CLIENT,
+            1,
+            &[],
+            0,
+            0,
+            vec![lease(LEASE_READ, vec![5; 4])],
+            |k, _, _| {
+                let l = Leased::<Read, u8>::claim(k, CLIENT, 0, None).unwrap();
+                kept = Some((l.lender(), l.len()));
+            },
+        );
+        // The call is over: a fresh claim is refused by the kernel.
+        assert_eq!(
+            Leased::<Read, u8>::claim(&kernel, CLIENT, 0, None).unwrap_err(),
+            ReplyFaultReason::BadLeases
+        );
+        assert_eq!(kept, Some((CLIENT, 4)));
+        let e: ServerError<core::convert::Infallible> =
+            LeaseError::Refused(abi::BORROW_NOT_LENT).into();
+        assert_eq!(e, ServerError::Fault(ReplyFaultReason::BadLeases));
+    }
+
+    proptest! {
+        #[test]
+        fn accesses_succeed_exactly_when_in_bounds(len in 0usize..20, start in 0usize..30, count in 0usize..30) {
+            during_call(vec![lease(LEASE_READ | LEASE_WRITE, vec![9; len * 4])], |ipc| {
+                let l = Leased::<ReadWrite, u32>::claim(ipc, CLIENT, 0, None).unwrap();
+                let mut dest = vec![0u32; count];
+                let inside = start + count <= len;
+                assert_eq!(l.read_range(start, &mut dest).is_ok(), inside);
+                assert_eq!(l.write_range(start, &dest).is_ok(), inside);
+            });
+        }
+    }
+}

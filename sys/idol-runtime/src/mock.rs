@@ -1,0 +1,443 @@
+//! An in-memory kernel for host tests of generated code (feature `mock`).
+//!
+//! One server and any number of clients (all seen by the server as task 1,
+//! generation 0). A client's `send` runs the
+//! installed server handler synchronously (usually a closure calling a
+//! generated dispatch function), with leases held as `Vec<u8>` copies that
+//! are written back to the client's slices afterwards. What the server
+//! answered is kept as an [`Outcome`], so tests (and the fuzz target) can
+//! check that a malformed request was refused with the right reason.
+//!
+//! Where the real kernel would fault a task, the mock panics with the
+//! reason, which fails the test: a client faulted by `reply_fault`, a server
+//! that never replies (the client would hang), a reply too big or with a
+//! kernel-reserved code.
+
+use crate::ipc::{Ipc, LeaseInfo, LeaseRef, RecvMessage};
+use abi::{Generation, ReplyFaultReason, TaskId};
+use std::boxed::Box;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::vec::Vec;
+
+/// A lease as the mock holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MockLease {
+    /// `abi::LEASE_*` bits.
+    pub attributes: u32,
+    /// The lent bytes.
+    pub data: Vec<u8>,
+}
+
+/// How the server answered one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `reply(code, message)`.
+    Reply {
+        /// The response code.
+        code: u32,
+        /// The reply bytes.
+        message: Vec<u8>,
+    },
+    /// `reply_fault(reason)`.
+    Fault(ReplyFaultReason),
+}
+
+/// The result of [`MockKernel::deliver`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The server's answer; `None` if it did not answer.
+    pub outcome: Option<Outcome>,
+    /// The leases as the server left them.
+    pub leases: Vec<MockLease>,
+}
+
+type Handler = Box<dyn FnMut(&MockKernel, &[u8], &RecvMessage)>;
+
+struct Call {
+    caller: TaskId,
+    leases: Vec<MockLease>,
+    outcome: Option<Outcome>,
+}
+
+struct Queued {
+    caller: TaskId,
+    operation: u32,
+    message: Vec<u8>,
+    response_capacity: usize,
+    leases: Vec<MockLease>,
+}
+
+struct State {
+    server: TaskId,
+    buffer_size: usize,
+    kill_during: usize,
+    current: Option<Call>,
+    queue: VecDeque<Queued>,
+    notifications: u32,
+    calls: usize,
+}
+
+/// The mock kernel; implements [`Ipc`] for both sides.
+pub struct MockKernel {
+    state: RefCell<State>,
+    handler: RefCell<Option<Handler>>,
+}
+
+impl MockKernel {
+    /// A kernel whose one server is `server` (index and current generation).
+    pub fn new(server: TaskId) -> Self {
+        MockKernel {
+            state: RefCell::new(State {
+                server,
+                buffer_size: 0,
+                kill_during: 0,
+                current: None,
+                queue: VecDeque::new(),
+                notifications: 0,
+                calls: 0,
+            }),
+            handler: RefCell::new(None),
+        }
+    }
+
+    /// Installs the server: `handler` is run for every `send` to it, with a
+    /// receive buffer of `buffer_size` bytes.
+    pub fn serve_with(
+        &self,
+        buffer_size: usize,
+        handler: impl FnMut(&MockKernel, &[u8], &RecvMessage) + 'static,
+    ) {
+        self.state.borrow_mut().buffer_size = buffer_size;
+        *self.handler.borrow_mut() = Some(Box::new(handler));
+    }
+
+    /// The server's current id.
+    pub fn server(&self) -> TaskId {
+        self.state.borrow().server
+    }
+
+    /// Restarts the server between calls: its generation advances, so the
+    /// next send to the old id completes with a DEAD code.
+    pub fn restart_server(&self) {
+        let mut state = self.state.borrow_mut();
+        state.server = TaskId::new(
+            state.server.index() as u16,
+            state.server.generation().next(),
+        );
+    }
+
+    /// The server dies during each of the next `n` calls, after handling the
+    /// request (its side effects happen, its reply is lost).
+    pub fn kill_server_during_next_calls(&self, n: usize) {
+        self.state.borrow_mut().kill_during = n;
+    }
+
+    /// How many requests reached the server.
+    pub fn calls_delivered(&self) -> usize {
+        self.state.borrow().calls
+    }
+
+    /// Delivers one request straight to `serve` (a dispatch function),
+    /// bypassing any client: for hand-crafted and fuzzed messages. The
+    /// message is truncated to `buffer_size` bytes as the kernel would,
+    /// with `message_len` reporting its full length.
+    #[allow(clippy::too_many_arguments)]
+    pub fn deliver(
+        &self,
+        caller: TaskId,
+        operation: u32,
+        message: &[u8],
+        buffer_size: usize,
+        response_capacity: usize,
+        leases: Vec<MockLease>,
+        serve: impl FnOnce(&MockKernel, &[u8], &RecvMessage),
+    ) -> Delivery {
+        let mut buffer = std::vec![0u8; buffer_size];
+        let copied = message.len().min(buffer_size);
+        buffer[..copied].copy_from_slice(&message[..copied]);
+        let msg = RecvMessage {
+            sender: caller,
+            operation,
+            message_len: message.len(),
+            response_capacity,
+            lease_count: leases.len(),
+        };
+        {
+            let mut state = self.state.borrow_mut();
+            state.calls += 1;
+            state.current = Some(Call {
+                caller,
+                leases,
+                outcome: None,
+            });
+        }
+        serve(self, &buffer, &msg);
+        let call = self.state.borrow_mut().current.take();
+        match call {
+            Some(call) => Delivery {
+                outcome: call.outcome,
+                leases: call.leases,
+            },
+            None => Delivery {
+                outcome: None,
+                leases: Vec::new(),
+            },
+        }
+    }
+
+    /// Queues a request for the server's next `recv` (for tests of a
+    /// receive loop); its answer is returned by [`Self::take_outcome`].
+    pub fn queue_message(
+        &self,
+        caller: TaskId,
+        operation: u32,
+        message: &[u8],
+        response_capacity: usize,
+        leases: Vec<MockLease>,
+    ) {
+        self.state.borrow_mut().queue.push_back(Queued {
+            caller,
+            operation,
+            message: message.to_vec(),
+            response_capacity,
+            leases,
+        });
+    }
+
+    /// Posts notification bits to the server.
+    pub fn post(&self, bits: u32) {
+        self.state.borrow_mut().notifications |= bits;
+    }
+
+    /// The answer to the request last handed out by `recv`.
+    pub fn take_outcome(&self) -> Option<Outcome> {
+        self.state
+            .borrow_mut()
+            .current
+            .take()
+            .and_then(|call| call.outcome)
+    }
+
+    fn with_lease<R>(
+        &self,
+        lender: TaskId,
+        index: usize,
+        f: impl FnOnce(&mut MockLease) -> Result<R, u32>,
+    ) -> Result<R, u32> {
+        let mut state = self.state.borrow_mut();
+        match state.current.as_mut() {
+            Some(call) if call.caller == lender => match call.leases.get_mut(index) {
+                Some(lease) => f(lease),
+                None => Err(abi::BORROW_NO_SUCH_LEASE),
+            },
+            _ => Err(abi::BORROW_NOT_LENT),
+        }
+    }
+
+    fn answer(&self, peer: TaskId, outcome: Outcome) {
+        let mut state = self.state.borrow_mut();
+        match state.current.as_mut() {
+            Some(call) if call.caller == peer => {
+                assert!(call.outcome.is_none(), "server answered {peer:?} twice");
+                call.outcome = Some(outcome);
+            }
+            // The kernel ignores answers to a task not waiting on us.
+            _ => {}
+        }
+    }
+}
+
+fn span(offset: usize, len: usize, lease: &MockLease) -> Result<core::ops::Range<usize>, u32> {
+    match offset.checked_add(len) {
+        Some(end) if end <= lease.data.len() => Ok(offset..end),
+        _ => Err(abi::BORROW_OUT_OF_RANGE),
+    }
+}
+
+impl Ipc for MockKernel {
+    fn send(
+        &self,
+        target: TaskId,
+        operation: u16,
+        outgoing: &[u8],
+        incoming: &mut [u8],
+        leases: &mut [LeaseRef<'_>],
+    ) -> (u32, usize) {
+        let (server, buffer_size) = {
+            let state = self.state.borrow();
+            (state.server, state.buffer_size)
+        };
+        if target.index() != server.index() {
+            return (abi::REFUSED_NO_SUCH_TASK, 0);
+        }
+        if target != server {
+            return (abi::dead_code(server.generation()), 0);
+        }
+        let lent = leases
+            .iter()
+            .map(|lease| MockLease {
+                attributes: lease.attributes(),
+                data: match lease {
+                    LeaseRef::Read(s) => s.to_vec(),
+                    LeaseRef::Write(s) | LeaseRef::ReadWrite(s) => s.to_vec(),
+                },
+            })
+            .collect();
+        let client = TaskId::new(1, Generation(0));
+        let mut handler = self
+            .handler
+            .borrow_mut()
+            .take()
+            .expect("mock: no server installed");
+        let delivery = self.deliver(
+            client,
+            u32::from(operation),
+            outgoing,
+            buffer_size,
+            incoming.len(),
+            lent,
+            &mut handler,
+        );
+        *self.handler.borrow_mut() = Some(handler);
+        for (lease, after) in leases.iter_mut().zip(&delivery.leases) {
+            if let LeaseRef::Write(s) | LeaseRef::ReadWrite(s) = lease {
+                s.copy_from_slice(&after.data);
+            }
+        }
+        {
+            let mut state = self.state.borrow_mut();
+            if state.kill_during > 0 {
+                state.kill_during -= 1;
+                drop(state);
+                self.restart_server();
+                return (abi::dead_code(self.server().generation()), 0);
+            }
+        }
+        match delivery.outcome {
+            Some(Outcome::Reply { code, message }) => {
+                assert!(
+                    code < abi::KERNEL_CODE_BASE,
+                    "kernel faults the server: reserved code {code:#x}"
+                );
+                assert!(
+                    message.len() <= incoming.len(),
+                    "kernel faults the server: reply of {} bytes into {}",
+                    message.len(),
+                    incoming.len()
+                );
+                incoming[..message.len()].copy_from_slice(&message);
+                (code, message.len())
+            }
+            Some(Outcome::Fault(reason)) => {
+                panic!("kernel faults the client: {}", reason.describe())
+            }
+            None => panic!("server did not answer: the client would hang"),
+        }
+    }
+
+    fn recv(
+        &self,
+        buffer: &mut [u8],
+        notification_mask: u32,
+        _from: Option<TaskId>,
+    ) -> RecvMessage {
+        let mut state = self.state.borrow_mut();
+        let bits = state.notifications & notification_mask;
+        if bits != 0 {
+            state.notifications &= !bits;
+            return RecvMessage {
+                sender: TaskId::KERNEL,
+                operation: bits,
+                message_len: 0,
+                response_capacity: 0,
+                lease_count: 0,
+            };
+        }
+        let Some(queued) = state.queue.pop_front() else {
+            panic!("mock: recv with nothing queued would block forever");
+        };
+        let copied = queued.message.len().min(buffer.len());
+        buffer[..copied].copy_from_slice(&queued.message[..copied]);
+        state.calls += 1;
+        let msg = RecvMessage {
+            sender: queued.caller,
+            operation: queued.operation,
+            message_len: queued.message.len(),
+            response_capacity: queued.response_capacity,
+            lease_count: queued.leases.len(),
+        };
+        state.current = Some(Call {
+            caller: queued.caller,
+            leases: queued.leases,
+            outcome: None,
+        });
+        msg
+    }
+
+    fn reply(&self, peer: TaskId, code: u32, message: &[u8]) {
+        self.answer(
+            peer,
+            Outcome::Reply {
+                code,
+                message: message.to_vec(),
+            },
+        );
+    }
+
+    fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason) {
+        self.answer(peer, Outcome::Fault(reason));
+    }
+
+    fn borrow_read(
+        &self,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        dest: &mut [u8],
+    ) -> Result<usize, u32> {
+        self.with_lease(lender, index, |lease| {
+            if lease.attributes & abi::LEASE_READ == 0 {
+                return Err(abi::BORROW_WRONG_ATTRIBUTES);
+            }
+            let range = span(offset, dest.len(), lease)?;
+            dest.copy_from_slice(&lease.data[range]);
+            Ok(dest.len())
+        })
+    }
+
+    fn borrow_write(
+        &self,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        src: &[u8],
+    ) -> Result<usize, u32> {
+        self.with_lease(lender, index, |lease| {
+            if lease.attributes & abi::LEASE_WRITE == 0 {
+                return Err(abi::BORROW_WRONG_ATTRIBUTES);
+            }
+            let range = span(offset, src.len(), lease)?;
+            lease.data[range].copy_from_slice(src);
+            Ok(src.len())
+        })
+    }
+
+    fn borrow_info(&self, lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
+        self.with_lease(lender, index, |lease| {
+            Ok(LeaseInfo {
+                attributes: lease.attributes,
+                len: lease.data.len(),
+            })
+        })
+    }
+
+    fn refresh_task_id(&self, id: TaskId) -> TaskId {
+        let server = self.server();
+        if id.index() == server.index() {
+            server
+        } else {
+            id
+        }
+    }
+}

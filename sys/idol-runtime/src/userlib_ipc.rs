@@ -1,0 +1,93 @@
+//! [`Ipc`] on the real syscalls (feature `userlib`, tasks on the target).
+
+use crate::ipc::{Ipc, LeaseInfo, LeaseRef, RecvMessage};
+use abi::{Lease, ReplyFaultReason, TaskId};
+
+/// The kernel, through `userlib`'s syscall stubs. Zero-sized: a client is
+/// `Ping::new(UserlibIpc, id)`, a server passes `&UserlibIpc` to dispatch.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct UserlibIpc;
+
+impl Ipc for UserlibIpc {
+    fn send(
+        &self,
+        target: TaskId,
+        operation: u16,
+        outgoing: &[u8],
+        incoming: &mut [u8],
+        leases: &mut [LeaseRef<'_>],
+    ) -> (u32, usize) {
+        let mut table = [Lease {
+            attributes: 0,
+            base: 0,
+            len: 0,
+        }; abi::MAX_LEASES];
+        // Generated stubs never pass more than MAX_LEASES (the IDL compiler
+        // rejects such ops).
+        let count = leases.len().min(abi::MAX_LEASES);
+        for (slot, lease) in table.iter_mut().zip(leases.iter_mut()) {
+            let attributes = lease.attributes();
+            // Task addresses are 32-bit: `usize` is `u32` on the target.
+            let (base, len) = match lease {
+                LeaseRef::Read(s) => (s.as_ptr() as usize, s.len()),
+                LeaseRef::Write(s) | LeaseRef::ReadWrite(s) => (s.as_mut_ptr() as usize, s.len()),
+            };
+            *slot = Lease {
+                attributes,
+                base: base as u32,
+                len: len as u32,
+            };
+        }
+        userlib::sys_send(target, operation, outgoing, incoming, &table[..count])
+    }
+
+    fn recv(&self, buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
+        let m = userlib::sys_recv(buffer, notification_mask, from);
+        RecvMessage {
+            sender: m.sender,
+            operation: m.operation,
+            message_len: m.message_len,
+            response_capacity: m.response_capacity,
+            lease_count: m.lease_count,
+        }
+    }
+
+    fn reply(&self, peer: TaskId, code: u32, message: &[u8]) {
+        userlib::sys_reply(peer, code, message)
+    }
+
+    fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason) {
+        userlib::sys_reply_fault(peer, reason)
+    }
+
+    fn borrow_read(
+        &self,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        dest: &mut [u8],
+    ) -> Result<usize, u32> {
+        userlib::sys_borrow_read(lender, index, offset, dest)
+    }
+
+    fn borrow_write(
+        &self,
+        lender: TaskId,
+        index: usize,
+        offset: usize,
+        src: &[u8],
+    ) -> Result<usize, u32> {
+        userlib::sys_borrow_write(lender, index, offset, src)
+    }
+
+    fn borrow_info(&self, lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
+        userlib::sys_borrow_info(lender, index).map(|i| LeaseInfo {
+            attributes: i.attributes,
+            len: i.len,
+        })
+    }
+
+    fn refresh_task_id(&self, id: TaskId) -> TaskId {
+        userlib::sys_refresh_task_id(id)
+    }
+}
