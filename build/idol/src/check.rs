@@ -62,10 +62,14 @@ pub fn check(file: &str, text: &str) -> Result<Interface, Error> {
     if raw.ops.is_empty() {
         return Err(top("the interface declares no ops".into()));
     }
-    if raw.ops.len() >= usize::from(u16::MAX) {
+    if raw.first_op == 0 {
+        return Err(top("`first_op` must be at least 1".into()));
+    }
+    if usize::from(raw.first_op) + raw.ops.len() > usize::from(u16::MAX) {
         return Err(top(format!(
-            "{} ops: operation numbers are 16 bits",
-            raw.ops.len()
+            "{} ops from `first_op` {}: operation numbers are 16 bits",
+            raw.ops.len(),
+            raw.first_op
         )));
     }
 
@@ -79,7 +83,7 @@ pub fn check(file: &str, text: &str) -> Result<Interface, Error> {
 
     let mut ops = Vec::new();
     for (index, (name, op)) in raw.ops.into_iter().enumerate() {
-        let number = u16::try_from(index + 1).unwrap_or(u16::MAX);
+        let number = u16::try_from(index + usize::from(raw.first_op)).unwrap_or(u16::MAX);
         let op = check_op(&name, number, op, &errors)
             .map_err(|m| Error::new(file, Some(format!("op `{name}`")), m))?;
         ops.push(op);

@@ -10,7 +10,7 @@ pub struct Interface {
     pub name: String,
     /// Documentation for the generated client and server trait.
     pub doc: Option<String>,
-    /// The ops, numbered from 1 in file order.
+    /// The ops, numbered from `first_op` (default 1) in file order.
     pub ops: Vec<Op>,
     /// The error enums replies may use.
     pub errors: Vec<ErrorEnum>,

@@ -53,16 +53,25 @@ struct RawInterface<'a> {
     name: String,
     #[serde(default)]
     doc: Option<String>,
+    #[serde(default = "one")]
+    first_op: u16,
     #[serde(borrow)]
     ops: UniqueMap<&'a RawValue>,
     #[serde(default)]
     errors: UniqueMap<ErrorEnum>,
 }
 
+fn one() -> u16 {
+    1
+}
+
 /// An interface as written.
 pub struct Interface {
     pub name: String,
     pub doc: Option<String>,
+    /// Number of the first op (default 1); lets one task serve two
+    /// interfaces whose op numbers do not overlap.
+    pub first_op: u16,
     pub ops: Vec<(String, Op)>,
     pub errors: Vec<(String, ErrorEnum)>,
 }
@@ -172,6 +181,7 @@ pub fn parse(file: &str, text: &str) -> Result<Interface, Error> {
     Ok(Interface {
         name: raw.name,
         doc: raw.doc,
+        first_op: raw.first_op,
         ops,
         errors: raw.errors.0,
     })
