@@ -1,0 +1,336 @@
+//! The virtio bus's bookkeeping, as the seed's `register_virtio_device` /
+//! `register_virtio_driver` / probe / remove, without any syscall.
+//!
+//! The supervisor owns one [`Bus`]. Each method applies one event (a driver
+//! registers, a device is unbound, a driver dies…) to the device table and
+//! driver registry, and returns what the supervisor must now *do* — reset a
+//! device, grant or revoke a window, post a notification, restart a task.
+//! Keeping the effects out of this crate is what lets the whole state
+//! machine be tested on the host.
+//!
+//! Invariants, kept by every method:
+//! - a slot is `Bound` or `Removing` exactly when a registered driver holds
+//!   it, and that driver's `slot` names it;
+//! - a driver holds at most one slot;
+//! - nothing a driver sends can make this code panic.
+
+#![no_std]
+
+use virtio_bus_api::{BusError, DeviceEntry, DeviceTable, Probe, SlotState, NO_DRIVER, SLOTS};
+
+/// Most drivers registered at once.
+pub const MAX_DRIVERS: usize = 8;
+
+/// What a slot holds, as read from its registers at boot.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DeviceIdent {
+    /// Virtio device id (never 0: 0 means an empty slot).
+    pub device_id: u32,
+    /// Virtio vendor id.
+    pub vendor_id: u32,
+    /// Transport version (1 legacy, 2 modern).
+    pub version: u32,
+}
+
+/// A driver's registration: its task index, id table and notification bits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// Task index of the driver.
+    pub task: u16,
+    /// Device ids it drives (0 = unused entry).
+    pub ids: [u32; 4],
+    /// Notification bits the device IRQ is routed to.
+    pub irq_bits: u32,
+    /// Bits posted to ask it to remove itself from its device.
+    pub remove_bits: u32,
+    /// Bits posted when a matching device becomes free.
+    pub probe_bits: u32,
+}
+
+#[derive(Copy, Clone, Debug)]
+struct Driver {
+    reg: Registration,
+    slot: Option<usize>,
+}
+
+#[derive(Copy, Clone, Debug)]
+struct Slot {
+    device: Option<DeviceIdent>,
+    state: SlotState,
+    /// State the slot takes when its removal completes.
+    after_removal: SlotState,
+}
+
+/// What the supervisor must do after [`Bus::unbind`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Unbind {
+    /// The slot had no driver: nothing to do.
+    Done,
+    /// Post `bits` to driver `task` and wait for its `removed` (with a
+    /// deadline, after which call [`Bus::removal_timed_out`]).
+    AskDriver {
+        /// Task index of the driver.
+        task: u16,
+        /// Its remove bits.
+        bits: u32,
+    },
+}
+
+/// A driver to poke: post `bits` to `task`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Poke {
+    /// Task index.
+    pub task: u16,
+    /// Notification bits.
+    pub bits: u32,
+}
+
+/// The device table and driver registry.
+#[derive(Debug)]
+pub struct Bus {
+    slots: [Slot; SLOTS],
+    drivers: [Option<Driver>; MAX_DRIVERS],
+}
+
+impl Bus {
+    /// A bus whose slots hold `devices` (index = slot), none bound.
+    pub fn new(devices: [Option<DeviceIdent>; SLOTS]) -> Self {
+        let slots = devices.map(|device| Slot {
+            device: device.filter(|d| d.device_id != 0),
+            state: if device.is_some_and(|d| d.device_id != 0) {
+                SlotState::Free
+            } else {
+                SlotState::Empty
+            },
+            after_removal: SlotState::Free,
+        });
+        Bus {
+            slots,
+            drivers: [None; MAX_DRIVERS],
+        }
+    }
+
+    fn driver_index(&self, task: u16) -> Option<usize> {
+        self.drivers
+            .iter()
+            .position(|d| d.is_some_and(|d| d.reg.task == task))
+    }
+
+    fn matches(reg: &Registration, device: &DeviceIdent) -> bool {
+        reg.ids.iter().any(|&id| id != 0 && id == device.device_id)
+    }
+
+    /// A driver registers (or a restarted one registers again). On `Ok` it
+    /// is bound to the returned slot: the supervisor must reset the device,
+    /// grant the window and IRQ, and reply with the probe record; if the
+    /// grant fails it must call [`Bus::grant_failed`]. `Err(NoDevice)`:
+    /// registered, waiting for its probe bits.
+    pub fn register(&mut self, reg: Registration) -> Result<Probe, BusError> {
+        if reg.ids.iter().all(|&id| id == 0) {
+            return Err(BusError::BadIdTable);
+        }
+        let d = match self.driver_index(reg.task) {
+            Some(d) => {
+                if self.drivers[d].is_some_and(|d| d.slot.is_some()) {
+                    return Err(BusError::AlreadyBound);
+                }
+                d
+            }
+            None => self
+                .drivers
+                .iter()
+                .position(|d| d.is_none())
+                .ok_or(BusError::TooManyDrivers)?,
+        };
+        self.drivers[d] = Some(Driver { reg, slot: None });
+        let free = self.slots.iter().position(|s| {
+            s.state == SlotState::Free && s.device.is_some_and(|dev| Self::matches(&reg, &dev))
+        });
+        let Some(slot) = free else {
+            return Err(BusError::NoDevice);
+        };
+        let dev = self.slots[slot].device.ok_or(BusError::NoDevice)?;
+        self.slots[slot].state = SlotState::Bound;
+        self.drivers[d] = Some(Driver {
+            reg,
+            slot: Some(slot),
+        });
+        Ok(Probe {
+            slot: slot as u32,
+            device_id: dev.device_id,
+            vendor_id: dev.vendor_id,
+            version: dev.version,
+        })
+    }
+
+    /// The grant for a just-bound slot failed: undo the binding.
+    pub fn grant_failed(&mut self, task: u16) {
+        if let Some(d) = self.driver_index(task) {
+            if let Some(slot) = self.drivers[d].and_then(|d| d.slot) {
+                self.slots[slot].state = SlotState::Free;
+            }
+            self.drivers[d] = None;
+        }
+    }
+
+    /// The slot driver `task` holds, if any.
+    pub fn slot_of(&self, task: u16) -> Option<usize> {
+        self.driver_index(task)
+            .and_then(|d| self.drivers[d])
+            .and_then(|d| d.slot)
+    }
+
+    /// A driver reports its removal done. Returns the slot whose grant the
+    /// supervisor must now revoke.
+    pub fn removed(&mut self, task: u16) -> Result<usize, BusError> {
+        let d = self.driver_index(task).ok_or(BusError::NotRegistered)?;
+        let slot = self.drivers[d]
+            .and_then(|d| d.slot)
+            .ok_or(BusError::NotBound)?;
+        if self.slots[slot].state != SlotState::Removing {
+            return Err(BusError::NotBound);
+        }
+        self.slots[slot].state = self.slots[slot].after_removal;
+        if let Some(drv) = self.drivers[d].as_mut() {
+            drv.slot = None;
+        }
+        Ok(slot)
+    }
+
+    /// The operator unbinds `slot`: it stays unbound until [`Bus::bind`].
+    pub fn unbind(&mut self, slot: usize) -> Result<Unbind, BusError> {
+        let s = self.slots.get_mut(slot).ok_or(BusError::NoSuchSlot)?;
+        match s.state {
+            SlotState::Bound => {
+                s.state = SlotState::Removing;
+                s.after_removal = SlotState::Unbound;
+                let drv = self.drivers.iter().flatten().find(|d| d.slot == Some(slot));
+                match drv {
+                    Some(d) => Ok(Unbind::AskDriver {
+                        task: d.reg.task,
+                        bits: d.reg.remove_bits,
+                    }),
+                    // Unreachable while the invariant holds; recover anyway.
+                    None => {
+                        self.slots[slot].state = SlotState::Unbound;
+                        Ok(Unbind::Done)
+                    }
+                }
+            }
+            SlotState::Free => {
+                s.state = SlotState::Unbound;
+                Ok(Unbind::Done)
+            }
+            SlotState::Removing => Ok(Unbind::Done),
+            _ => Err(BusError::NotBound),
+        }
+    }
+
+    /// The operator makes `slot` available again. Returns a waiting driver
+    /// that matches it, to be poked with its probe bits.
+    pub fn bind(&mut self, slot: usize) -> Result<Option<Poke>, BusError> {
+        let s = self.slots.get_mut(slot).ok_or(BusError::NoSuchSlot)?;
+        match s.state {
+            SlotState::Unbound | SlotState::Failed => s.state = SlotState::Free,
+            SlotState::Free => {}
+            SlotState::Empty => return Err(BusError::NoSuchSlot),
+            SlotState::Bound | SlotState::Removing => return Err(BusError::AlreadyBound),
+        }
+        Ok(self.waiting_driver_for(slot))
+    }
+
+    fn waiting_driver_for(&self, slot: usize) -> Option<Poke> {
+        let dev = self.slots[slot].device?;
+        self.drivers
+            .iter()
+            .flatten()
+            .find(|d| d.slot.is_none() && Self::matches(&d.reg, &dev))
+            .map(|d| Poke {
+                task: d.reg.task,
+                bits: d.reg.probe_bits,
+            })
+    }
+
+    /// Driver `task` died (faulted, or was restarted). Returns the slot it
+    /// held: the supervisor must reset that device *before* the task's
+    /// memory is re-initialised, then revoke the grant. The slot becomes
+    /// free for the next incarnation, which registers again.
+    pub fn driver_died(&mut self, task: u16) -> Option<usize> {
+        let d = self.driver_index(task)?;
+        let slot = self.drivers[d].and_then(|d| d.slot);
+        if let Some(slot) = slot {
+            let s = &mut self.slots[slot];
+            // An operator's unbind in progress stays an unbind.
+            s.state = if s.state == SlotState::Removing {
+                s.after_removal
+            } else {
+                SlotState::Free
+            };
+        }
+        self.drivers[d] = None;
+        slot
+    }
+
+    /// Marks `slot` failed (its driver will not be restarted): it is not
+    /// offered to drivers until the operator binds it again.
+    pub fn mark_failed(&mut self, slot: usize) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            if s.device.is_some() {
+                s.state = SlotState::Failed;
+            }
+        }
+    }
+
+    /// A removal did not complete by its deadline. Returns the driver to
+    /// restart (after resetting the device and revoking the grant); the
+    /// slot takes the state the removal was heading for.
+    pub fn removal_timed_out(&mut self, slot: usize) -> Option<u16> {
+        if self.slots.get(slot)?.state != SlotState::Removing {
+            return None;
+        }
+        let task = self
+            .drivers
+            .iter()
+            .flatten()
+            .find(|d| d.slot == Some(slot))?
+            .reg
+            .task;
+        self.driver_died(task);
+        Some(task)
+    }
+
+    /// Slots being removed, for deadline checks.
+    pub fn removing(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..SLOTS).filter(|&i| self.slots[i].state == SlotState::Removing)
+    }
+
+    /// The device table, as `devices()` reports it.
+    pub fn table(&self) -> DeviceTable {
+        let mut t = DeviceTable::default();
+        for (i, s) in self.slots.iter().enumerate() {
+            let driver = self
+                .drivers
+                .iter()
+                .flatten()
+                .find(|d| d.slot == Some(i))
+                .map_or(NO_DRIVER, |d| d.reg.task as u32);
+            t.slots[i] = match s.device {
+                Some(dev) => DeviceEntry {
+                    device_id: dev.device_id,
+                    vendor_id: dev.vendor_id,
+                    version: dev.version,
+                    state: s.state as u32,
+                    driver,
+                },
+                None => DeviceEntry {
+                    driver: NO_DRIVER,
+                    ..DeviceEntry::default()
+                },
+            };
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests;

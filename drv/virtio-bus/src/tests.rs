@@ -1,0 +1,190 @@
+//! The bus state machine, event by event.
+
+extern crate std;
+
+use std::vec::Vec;
+
+use super::*;
+
+const BLK: u32 = 2;
+const RNG: u32 = 4;
+
+fn dev(device_id: u32) -> Option<DeviceIdent> {
+    Some(DeviceIdent {
+        device_id,
+        vendor_id: 0x554d_4551,
+        version: 2,
+    })
+}
+
+fn reg(task: u16, id: u32) -> Registration {
+    Registration {
+        task,
+        ids: [id, 0, 0, 0],
+        irq_bits: 1,
+        remove_bits: 2,
+        probe_bits: 4,
+    }
+}
+
+/// Slots as QEMU fills them: the last `-device` in the lowest slot.
+fn bus() -> Bus {
+    let mut d = [None; SLOTS];
+    d[6] = dev(RNG);
+    d[7] = dev(BLK);
+    d[5] = dev(BLK);
+    Bus::new(d)
+}
+
+fn state(b: &Bus, slot: usize) -> SlotState {
+    SlotState::from_u32(b.table().slots[slot].state)
+}
+
+#[test]
+fn enumeration_reports_exactly_the_devices_present() {
+    let t = bus().table();
+    for (i, e) in t.slots.iter().enumerate() {
+        let expected = match i {
+            5 | 7 => BLK,
+            6 => RNG,
+            _ => 0,
+        };
+        assert_eq!(e.device_id, expected, "slot {i}");
+        assert_eq!(e.driver, NO_DRIVER);
+    }
+    assert_eq!(state(&bus(), 0), SlotState::Empty);
+    assert_eq!(state(&bus(), 6), SlotState::Free);
+}
+
+#[test]
+fn a_driver_is_probed_with_the_first_free_matching_device() {
+    let mut b = bus();
+    let p = b.register(reg(3, BLK)).unwrap();
+    assert_eq!((p.slot, p.device_id, p.version), (5, BLK, 2));
+    assert_eq!(state(&b, 5), SlotState::Bound);
+    assert_eq!(b.table().slots[5].driver, 3);
+    // A second instance gets the other disk, independently.
+    let p2 = b.register(reg(4, BLK)).unwrap();
+    assert_eq!(p2.slot, 7);
+    assert_eq!(b.slot_of(3), Some(5));
+    assert_eq!(b.slot_of(4), Some(7));
+}
+
+#[test]
+fn a_driver_without_a_free_device_waits_and_is_poked_on_bind() {
+    let mut b = bus();
+    b.register(reg(3, RNG)).unwrap();
+    assert_eq!(b.register(reg(4, RNG)), Err(BusError::NoDevice));
+    // The operator unbinds the rng from driver 3...
+    assert_eq!(b.unbind(6), Ok(Unbind::AskDriver { task: 3, bits: 2 }));
+    assert_eq!(state(&b, 6), SlotState::Removing);
+    assert_eq!(b.removed(3), Ok(6));
+    assert_eq!(state(&b, 6), SlotState::Unbound);
+    // ...nobody gets it while unbound...
+    assert_eq!(b.register(reg(4, RNG)), Err(BusError::NoDevice));
+    // ...and bind pokes a waiting driver, which then registers and is probed.
+    let poke = b.bind(6).unwrap().unwrap();
+    assert!(poke.task == 3 || poke.task == 4);
+    assert_eq!(b.register(reg(poke.task, RNG)).unwrap().slot, 6);
+}
+
+#[test]
+fn unbinding_a_free_slot_needs_no_driver() {
+    let mut b = bus();
+    assert_eq!(b.unbind(6), Ok(Unbind::Done));
+    assert_eq!(state(&b, 6), SlotState::Unbound);
+    assert_eq!(b.register(reg(3, RNG)), Err(BusError::NoDevice));
+    assert_eq!(b.bind(6), Ok(Some(Poke { task: 3, bits: 4 })));
+}
+
+#[test]
+fn bad_requests_get_errors_not_panics() {
+    let mut b = bus();
+    assert_eq!(b.unbind(8), Err(BusError::NoSuchSlot));
+    assert_eq!(b.unbind(usize::MAX), Err(BusError::NoSuchSlot));
+    assert_eq!(b.bind(99), Err(BusError::NoSuchSlot));
+    assert_eq!(b.bind(0), Err(BusError::NoSuchSlot), "empty slot");
+    assert_eq!(b.unbind(0), Err(BusError::NotBound));
+    assert_eq!(b.removed(3), Err(BusError::NotRegistered));
+    assert_eq!(
+        b.register(Registration {
+            ids: [0; 4],
+            ..reg(3, 0)
+        }),
+        Err(BusError::BadIdTable)
+    );
+    b.register(reg(3, BLK)).unwrap();
+    assert_eq!(
+        b.removed(3),
+        Err(BusError::NotBound),
+        "removed without a remove request"
+    );
+    assert_eq!(b.register(reg(3, BLK)), Err(BusError::AlreadyBound));
+    assert_eq!(b.bind(5), Err(BusError::AlreadyBound));
+}
+
+#[test]
+fn the_registry_has_a_limit() {
+    let mut b = bus();
+    for t in 0..MAX_DRIVERS as u16 {
+        let _ = b.register(reg(10 + t, 99));
+    }
+    assert_eq!(b.register(reg(50, 99)), Err(BusError::TooManyDrivers));
+    // Re-registering an existing driver still works.
+    assert_eq!(b.register(reg(10, 99)), Err(BusError::NoDevice));
+}
+
+#[test]
+fn a_dead_driver_frees_its_slot_for_the_next_incarnation() {
+    let mut b = bus();
+    b.register(reg(3, BLK)).unwrap();
+    assert_eq!(b.driver_died(3), Some(5));
+    assert_eq!(state(&b, 5), SlotState::Free);
+    assert_eq!(b.table().slots[5].driver, NO_DRIVER);
+    assert_eq!(b.register(reg(3, BLK)).unwrap().slot, 5);
+    // A driver that held nothing dies quietly.
+    assert_eq!(b.driver_died(9), None);
+}
+
+#[test]
+fn a_driver_dying_during_an_unbind_leaves_the_slot_unbound() {
+    let mut b = bus();
+    b.register(reg(3, BLK)).unwrap();
+    b.unbind(5).unwrap();
+    assert_eq!(b.driver_died(3), Some(5));
+    assert_eq!(state(&b, 5), SlotState::Unbound);
+}
+
+#[test]
+fn a_removal_that_times_out_names_the_driver_to_restart() {
+    let mut b = bus();
+    b.register(reg(3, BLK)).unwrap();
+    assert_eq!(b.removal_timed_out(5), None, "no removal in progress");
+    b.unbind(5).unwrap();
+    assert_eq!(b.removing().collect::<Vec<_>>(), [5]);
+    assert_eq!(b.removal_timed_out(5), Some(3));
+    assert_eq!(state(&b, 5), SlotState::Unbound);
+    assert_eq!(b.slot_of(3), None);
+}
+
+#[test]
+fn failed_slots_wait_for_the_operator() {
+    let mut b = bus();
+    b.register(reg(3, BLK)).unwrap();
+    b.driver_died(3);
+    b.mark_failed(5);
+    assert_eq!(state(&b, 5), SlotState::Failed);
+    // The other disk is still offered; the failed one is not.
+    assert_eq!(b.register(reg(3, BLK)).unwrap().slot, 7);
+    assert_eq!(b.register(reg(4, BLK)), Err(BusError::NoDevice));
+    assert_eq!(b.bind(5), Ok(Some(Poke { task: 4, bits: 4 })));
+}
+
+#[test]
+fn a_failed_grant_undoes_the_binding() {
+    let mut b = bus();
+    b.register(reg(3, BLK)).unwrap();
+    b.grant_failed(3);
+    assert_eq!(state(&b, 5), SlotState::Free);
+    assert_eq!(b.slot_of(3), None);
+}

@@ -1,0 +1,77 @@
+//! Virtqueues (§2.5 "Virtqueues"): the mechanism for bulk data transport.
+//!
+//! Only the split virtqueue format (§2.7) is implemented; VIRTIO_F_RING_PACKED
+//! is never accepted. The pieces:
+//!
+//! - [`layout`]: the ring structures and where each field lies.
+//! - [`memory`]: the caller-provided memory for rings and indirect tables.
+//! - [`split`]: [`SplitQueue`], the driver side of the ring protocol with the
+//!   seed's `virtqueue_ops`.
+
+pub mod layout;
+pub mod memory;
+pub mod split;
+
+pub use memory::{IndirectTables, QueueMemory, MAX_QUEUE_SIZE};
+pub use split::{Shutdown, SplitQueue};
+
+/// One buffer of a descriptor chain: an address and a length of memory the
+/// device will access by DMA (§2.7.5 `addr`, `len`).
+///
+/// Vireo has no IOMMU and physical = virtual addresses, so `addr` is simply
+/// the buffer's address in the driver task. A `Buf` is a plain description;
+/// what makes it safe to hand to the device is
+/// [`SplitQueue::add_buf`]'s contract.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Buf {
+    addr: u64,
+    len: u32,
+}
+
+impl Buf {
+    /// Describes `len` bytes at `addr`.
+    pub const fn new(addr: u64, len: u32) -> Self {
+        Buf { addr, len }
+    }
+
+    /// Describes the memory of `bytes`, or `None` if it is longer than a
+    /// descriptor can say (4 GiB).
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let len = u32::try_from(bytes.len()).ok()?;
+        Some(Buf {
+            addr: bytes.as_ptr().expose_provenance() as u64,
+            len,
+        })
+    }
+
+    /// The buffer's address.
+    pub const fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// The buffer's length in bytes.
+    pub const fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Whether the buffer is zero bytes long.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Where a queue's three areas are, as the transport tells the device
+/// (§2.7 "Descriptor Area", "Driver Area", "Device Area"; §4.2.3.2).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct QueueLayout {
+    /// The queue index (QueueSel).
+    pub queue: u16,
+    /// The queue size chosen by the driver (QueueNum), a power of two.
+    pub size: u16,
+    /// Address of the Descriptor Table (QueueDesc).
+    pub desc: u64,
+    /// Address of the available ring (QueueDriver).
+    pub driver: u64,
+    /// Address of the used ring (QueueDevice).
+    pub device: u64,
+}

@@ -1,0 +1,631 @@
+//! The driver side of a split virtqueue (§2.7): the seed's `virtqueue_ops`
+//! (`add_buf`, `kick`, `get_buf`, `restart`, `shutdown`) over caller-provided
+//! ring memory.
+//!
+//! # Trust
+//!
+//! The device writes the used ring (and may write anything it can reach by
+//! DMA, which no software can prevent without an IOMMU). This queue keeps
+//! all of its own state — the free list, the chains, the tokens, the
+//! indices — in private fields, and treats the used ring as allegations:
+//! each used element is checked before a token is given back (§2.7.8), and
+//! the first bad one breaks the queue (see [`Error::blame`]).
+//!
+//! # Memory ordering
+//!
+//! The ring is shared with a device that runs concurrently. Every ring access
+//! is a volatile access of the field's natural width, and:
+//!
+//! - descriptors and the available ring entry are written before a release
+//!   fence, then `avail.idx` is written (§2.7.13.3.1: "the driver MUST
+//!   perform a suitable memory barrier before the idx update");
+//! - `avail.idx` is written before a full fence, then the device's
+//!   notification suppression is read (§2.7.13.4.1), so a device that is
+//!   going to sleep either sees the new index or is notified;
+//! - `used.idx` is read before an acquire fence, then the used elements
+//!   (§2.7.14: "the driver MUST read idx before … the used ring entries");
+//! - re-enabling interrupts is written before a full fence, then `used.idx`
+//!   is re-read ([`SplitQueue::restart`]), so no completion can slip between
+//!   the check and the sleep.
+
+use core::marker::PhantomData;
+use core::mem::size_of;
+use core::ptr::NonNull;
+use core::sync::atomic::{fence, Ordering};
+
+use zerocopy::little_endian::{U16, U32, U64};
+
+use super::layout::{
+    need_event, Descriptor, RingOffsets, UsedElem, VIRTQ_AVAIL_F_NO_INTERRUPT,
+    VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY,
+};
+use super::memory::{IndirectTables, QueueMemory};
+use super::{Buf, QueueLayout};
+use crate::error::Error;
+use crate::features::Features;
+use crate::transport::Transport;
+
+/// What the queue remembers about a chain the device owns, keyed by its head
+/// descriptor.
+#[derive(Copy, Clone, Debug)]
+struct InFlight<T> {
+    token: T,
+    /// Ring descriptors the chain occupies (1 if indirect).
+    descs: u16,
+    /// Total length of the device-writable buffers: the most the device may
+    /// claim to have written.
+    writable: u64,
+}
+
+/// Indirect tables given to the queue: their start and descriptors per table.
+#[derive(Copy, Clone, Debug)]
+struct Indirect {
+    base: NonNull<u8>,
+    per_table: u16,
+}
+
+/// Where the queue is in its life.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum State {
+    /// Normal operation.
+    Ready,
+    /// The device broke the protocol; only `shutdown` is allowed.
+    Broken,
+    /// A `shutdown` iterator was started and not dropped; `shutdown` again
+    /// finishes it.
+    Draining,
+}
+
+/// The driver side of one split virtqueue (§2.7) holding up to `N` chains'
+/// descriptors, each chain identified by a caller-chosen token of type `T`.
+///
+/// The seed's `struct virtqueue` with its `virtqueue_ops`. One task owns
+/// the queue and calls it from its message loop; nothing here locks.
+///
+/// Buffers are made available by [`add_buf`](Self::add_buf), announced by
+/// [`kick`](Self::kick), and come back from [`get_buf`](Self::get_buf) as
+/// `(token, len)`. Used buffer notifications (interrupts) are turned off with
+/// [`disable_callbacks`](Self::disable_callbacks) and back on with
+/// [`restart`](Self::restart), which says whether it is safe to sleep.
+pub struct SplitQueue<'a, T: Copy, const N: usize> {
+    ring: NonNull<u8>,
+    offsets: RingOffsets,
+    indirect: Option<Indirect>,
+    queue: u16,
+    size: u16,
+    event_idx: bool,
+    indirect_desc: bool,
+    state: State,
+    /// Head of the free descriptor list, linked through `next`. Always below
+    /// `size`, so that indexing with it cannot fail.
+    free_head: u16,
+    num_free: u16,
+    /// Private links: the free list, and each chain's descriptors in order.
+    /// The device never sees this copy (it reads `next` in the ring), so it
+    /// cannot corrupt it. Every entry is below `size`.
+    next: [u16; N],
+    /// The chain whose head is descriptor `i`, while the device owns it.
+    heads: [Option<InFlight<T>>; N],
+    /// The driver's copy of `avail.idx`: chains made available, mod 2^16.
+    avail_idx: u16,
+    /// `used.idx` as far as `get_buf` has consumed it.
+    last_used: u16,
+    /// `avail_idx` at the last notification decision (event index window).
+    kicked_idx: u16,
+    /// Whether used buffer notifications are wanted.
+    callbacks: bool,
+    _memory: PhantomData<&'a mut QueueMemory<N>>,
+}
+
+impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
+    /// Builds queue `queue` in `mem`, of the largest power-of-two size not
+    /// above `device_max` (the device's QueueNumMax, §4.2.2) or `N`, and
+    /// zeroes its rings (§4.2.3.2: "allocate and zero the queue memory").
+    ///
+    /// `features` are the negotiated features: VIRTIO_F_EVENT_IDX switches
+    /// notification suppression to event indices (§2.7.7, §2.7.10), and
+    /// VIRTIO_F_INDIRECT_DESC allows indirect tables once they are given with
+    /// [`with_indirect`](Self::with_indirect).
+    ///
+    /// The queue is not yet known to the device: pass
+    /// [`layout`](Self::layout) to
+    /// [`Transport::attach_queue`],
+    /// or build it with
+    /// [`Transport::setup_queue`].
+    pub fn new(
+        queue: u16,
+        device_max: u16,
+        mem: &'a mut QueueMemory<N>,
+        features: Features,
+    ) -> Result<Self, Error> {
+        if device_max == 0 {
+            return Err(Error::QueueUnavailable { queue });
+        }
+        // N is a power of two (checked when the memory was built), so this
+        // is the largest power of two within both limits.
+        let largest = 1u16 << (15 - device_max.leading_zeros().min(15));
+        let size = largest.min(u16::try_from(N).unwrap_or(u16::MAX));
+        if !QueueMemory::<N>::fits(size) {
+            return Err(Error::LegacyLayout);
+        }
+        let ring = mem.as_ptr();
+        // SAFETY: `ring` points to the whole of `*mem`, which is
+        // `size_of::<QueueMemory<N>>()` bytes, every one in an `UnsafeCell`,
+        // and exclusively borrowed for 'a.
+        unsafe { ring.as_ptr().write_bytes(0, size_of::<QueueMemory<N>>()) };
+
+        let mut q = SplitQueue {
+            ring,
+            offsets: RingOffsets::new(size),
+            indirect: None,
+            queue,
+            size,
+            event_idx: features.contains(Features::VIRTIO_F_EVENT_IDX),
+            indirect_desc: features.contains(Features::VIRTIO_F_INDIRECT_DESC),
+            state: State::Ready,
+            free_head: 0,
+            num_free: 0,
+            next: [0; N],
+            heads: [None; N],
+            avail_idx: 0,
+            last_used: 0,
+            kicked_idx: 0,
+            callbacks: true,
+            _memory: PhantomData,
+        };
+        q.reinit();
+        Ok(q)
+    }
+
+    /// Gives the queue indirect descriptor tables (§2.7.5.3). They are used
+    /// only if VIRTIO_F_INDIRECT_DESC was negotiated, for chains of 2 to `M`
+    /// buffers; each takes one ring descriptor instead of one per buffer.
+    pub fn with_indirect<const M: usize>(mut self, tables: &'a mut IndirectTables<N, M>) -> Self {
+        self.indirect = Some(Indirect {
+            base: tables.as_ptr(),
+            // M <= 32768, checked when the tables were built.
+            per_table: u16::try_from(M).unwrap_or(u16::MAX),
+        });
+        self
+    }
+
+    /// Where the rings are, for the transport (§2.7, §4.2.3.2).
+    pub fn layout(&self) -> QueueLayout {
+        let base = self.ring.as_ptr().expose_provenance() as u64;
+        QueueLayout {
+            queue: self.queue,
+            size: self.size,
+            desc: base,
+            driver: base + self.offsets.avail() as u64,
+            device: base + self.offsets.used() as u64,
+        }
+    }
+
+    /// The queue index on its device (QueueSel, §4.2.2).
+    pub fn queue_index(&self) -> u16 {
+        self.queue
+    }
+
+    /// The queue size (§2.7 "Queue Size"): number of ring descriptors, a
+    /// power of two.
+    pub fn size(&self) -> u16 {
+        self.size
+    }
+
+    /// Ring descriptors (§2.7.5) not in use.
+    pub fn num_free(&self) -> u16 {
+        self.num_free
+    }
+
+    /// Chains made available (§2.7.13) and not yet returned by `get_buf`.
+    pub fn in_flight(&self) -> u16 {
+        self.avail_idx.wrapping_sub(self.last_used)
+    }
+
+    /// Whether a device error broke the queue (reset the device, then
+    /// [`shutdown`](Self::shutdown)).
+    pub fn is_broken(&self) -> bool {
+        self.state != State::Ready
+    }
+
+    /// Makes a chain of buffers available to the device (§2.7.13): `out`
+    /// buffers are device-readable, `in_` buffers device-writable (and come
+    /// after them in the chain, §2.7.4.2). `token` comes back from
+    /// [`get_buf`](Self::get_buf) when the device is done, or from
+    /// [`shutdown`](Self::shutdown).
+    ///
+    /// The chain is published immediately (the device may see it at once);
+    /// call [`kick`](Self::kick) to notify the device after one or more adds.
+    ///
+    /// Errors: [`Error::EmptyChain`], [`Error::ChainTooLong`] (more buffers
+    /// than the queue size, or more than 4 GiB, §2.7.13.1),
+    /// [`Error::QueueFull`] (retry after `get_buf`), [`Error::QueueBroken`].
+    /// On error nothing was made available.
+    ///
+    /// # Safety
+    ///
+    /// From this call until the token comes back from `get_buf` — or from
+    /// `shutdown` after the device was reset — the device may read every
+    /// `out` buffer and write every `in_` buffer at any time. So each buffer
+    /// must be memory the caller owns for that whole time (it does not move
+    /// or get freed), the `in_` buffers must not be read or written by the
+    /// program meanwhile (other than through volatile reads that tolerate
+    /// any contents), and no buffer may overlap memory that Rust code relies
+    /// on (such as this queue's own ring memory).
+    pub unsafe fn add_buf(&mut self, out: &[Buf], in_: &[Buf], token: T) -> Result<(), Error> {
+        if self.state != State::Ready {
+            return Err(Error::QueueBroken);
+        }
+        let total = out.len() + in_.len();
+        if total == 0 {
+            return Err(Error::EmptyChain);
+        }
+        if total > usize::from(self.size) {
+            return Err(Error::ChainTooLong);
+        }
+        // At most 32768 lengths below 2^32 each: the sums cannot overflow.
+        let bytes: u64 = out.iter().chain(in_).map(|b| u64::from(b.len())).sum();
+        if bytes > 1 << 32 {
+            return Err(Error::ChainTooLong);
+        }
+        let writable: u64 = in_.iter().map(|b| u64::from(b.len())).sum();
+        // Fits in u16: total <= size <= 32768.
+        let total = total as u16;
+
+        let indirect = match self.indirect {
+            Some(ind) if self.indirect_desc && total > 1 && total <= ind.per_table => Some(ind),
+            _ => None,
+        };
+        let descs = if indirect.is_some() { 1 } else { total };
+        if self.num_free < descs {
+            return Err(Error::QueueFull);
+        }
+
+        let head = self.free_head;
+        let bufs = out
+            .iter()
+            .map(|b| (b, 0))
+            .chain(in_.iter().map(|b| (b, VIRTQ_DESC_F_WRITE)));
+        if let Some(ind) = indirect {
+            let table = usize::from(head) * usize::from(ind.per_table) * size_of::<Descriptor>();
+            for (i, (buf, write)) in (0u16..).zip(bufs) {
+                let more = i + 1 < total;
+                let desc = Descriptor {
+                    addr: U64::new(buf.addr()),
+                    len: U32::new(buf.len()),
+                    flags: U16::new(write | if more { VIRTQ_DESC_F_NEXT } else { 0 }),
+                    next: U16::new(if more { i + 1 } else { 0 }),
+                };
+                let at = table + usize::from(i) * size_of::<Descriptor>();
+                // SAFETY: head < size <= N and i < total <= per_table = M, so
+                // the descriptor lies inside the N·M-entry table area, which
+                // is exclusively borrowed for 'a and all `UnsafeCell`.
+                unsafe {
+                    ind.base
+                        .as_ptr()
+                        .add(at)
+                        .cast::<Descriptor>()
+                        .write_volatile(desc)
+                };
+            }
+            let table_addr = ind.base.as_ptr().expose_provenance() as u64 + table as u64;
+            self.write_desc(
+                head,
+                Descriptor {
+                    addr: U64::new(table_addr),
+                    len: U32::new(u32::from(total) * size_of::<Descriptor>() as u32),
+                    flags: U16::new(VIRTQ_DESC_F_INDIRECT),
+                    next: U16::new(0),
+                },
+            );
+            self.free_head = self.next[usize::from(head)];
+        } else {
+            let mut idx = head;
+            for (i, (buf, write)) in (0u16..).zip(bufs) {
+                let more = i + 1 < total;
+                let after = self.next[usize::from(idx)];
+                self.write_desc(
+                    idx,
+                    Descriptor {
+                        addr: U64::new(buf.addr()),
+                        len: U32::new(buf.len()),
+                        flags: U16::new(write | if more { VIRTQ_DESC_F_NEXT } else { 0 }),
+                        next: U16::new(if more { after } else { 0 }),
+                    },
+                );
+                idx = after;
+            }
+            self.free_head = idx;
+        }
+        self.num_free -= descs;
+        self.heads[usize::from(head)] = Some(InFlight {
+            token,
+            descs,
+            writable,
+        });
+
+        // §2.7.13.2: place the head in the next ring slot, then (after a
+        // barrier, §2.7.13.3) publish the new index.
+        let slot = self.avail_idx & (self.size - 1);
+        self.write_u16(self.offsets.avail_ring(slot), head);
+        fence(Ordering::Release);
+        self.avail_idx = self.avail_idx.wrapping_add(1);
+        self.write_u16(self.offsets.avail_idx(), self.avail_idx);
+        Ok(())
+    }
+
+    /// Whether the device wants an available buffer notification for what
+    /// was added since the last decision (§2.7.13.4): with
+    /// VIRTIO_F_EVENT_IDX, if the new available index passed `avail_event`;
+    /// otherwise unless the device set VIRTQ_USED_F_NO_NOTIFY. Consumes the
+    /// decision: a second call without new buffers says `false`.
+    pub fn should_notify(&mut self) -> bool {
+        if self.state != State::Ready {
+            return false;
+        }
+        let new = self.avail_idx;
+        let old = core::mem::replace(&mut self.kicked_idx, new);
+        if new == old {
+            return false;
+        }
+        // §2.7.13.4.1: the idx update must be visible before the
+        // suppression field is read.
+        fence(Ordering::SeqCst);
+        if self.event_idx {
+            need_event(self.read_u16(self.offsets.avail_event()), new, old)
+        } else {
+            self.read_u16(self.offsets.used_flags()) & VIRTQ_USED_F_NO_NOTIFY == 0
+        }
+    }
+
+    /// Notifies the device of new buffers if it wants to be (the seed's
+    /// `kick`; §2.7.13.4, §4.2.3.3). Returns whether it notified.
+    pub fn kick<Tr: Transport + ?Sized>(&mut self, transport: &mut Tr) -> bool {
+        let notify = self.should_notify();
+        if notify {
+            transport.notify(self.queue);
+        }
+        notify
+    }
+
+    /// Takes the next chain the device has finished with (§2.7.14): its
+    /// token and the number of bytes the device wrote into its writable
+    /// buffers. `Ok(None)` when there is none.
+    ///
+    /// Everything the device wrote is checked first. A used index that moved
+    /// further than the chains in flight, an id out of range or not the head
+    /// of a chain in flight, or a length larger than the chain's writable
+    /// buffers is an error blamed on the device; the queue is then broken
+    /// and the token of the offending chain (if any) comes back only from
+    /// [`shutdown`](Self::shutdown) — never twice.
+    pub fn get_buf(&mut self) -> Result<Option<(T, u32)>, Error> {
+        if self.state != State::Ready {
+            return Err(Error::QueueBroken);
+        }
+        let used_idx = self.read_u16(self.offsets.used_idx());
+        if used_idx == self.last_used {
+            return Ok(None);
+        }
+        if used_idx.wrapping_sub(self.last_used) > self.in_flight() {
+            return self.broken(Error::UsedIndexJump {
+                last_seen: self.last_used,
+                used_idx,
+            });
+        }
+        // §2.7.14: read idx, then the entries it covers.
+        fence(Ordering::Acquire);
+        let slot = self.last_used & (self.size - 1);
+        let elem = self.read_used_elem(slot);
+        let (id, len) = (elem.id.get(), elem.len.get());
+        let Some(head) = u16::try_from(id).ok().filter(|&h| h < self.size) else {
+            return self.broken(Error::UsedIdOutOfRange { id });
+        };
+        let Some(chain) = self.heads[usize::from(head)] else {
+            return self.broken(Error::UsedIdNotInFlight { id });
+        };
+        if u64::from(len) > chain.writable {
+            return self.broken(Error::UsedLengthTooLarge {
+                id,
+                len,
+                writable: u32::try_from(chain.writable).unwrap_or(u32::MAX),
+            });
+        }
+
+        self.heads[usize::from(head)] = None;
+        self.free_chain(head, chain.descs);
+        self.last_used = self.last_used.wrapping_add(1);
+        if self.event_idx && self.callbacks {
+            // Ask for an interrupt at the next completion (§2.7.10), visible
+            // before the next read of used.idx: a caller that sleeps after
+            // `get_buf` says `None` must not miss the completion in between.
+            self.write_u16(self.offsets.used_event(), self.last_used);
+            fence(Ordering::SeqCst);
+        }
+        Ok(Some((chain.token, len)))
+    }
+
+    /// Re-enables used buffer notifications (the seed's `restart`;
+    /// §2.7.7): clears VIRTQ_AVAIL_F_NO_INTERRUPT, or with
+    /// VIRTIO_F_EVENT_IDX sets `used_event` to the next completion — then
+    /// re-reads the used index.
+    ///
+    /// Returns `true` if nothing is pending: the driver may sleep until the
+    /// next interrupt. Returns `false` if a completion raced in (or the queue
+    /// is broken), leaving notifications disabled: call `get_buf` until it
+    /// says `None`, then `restart` again. This is what makes a lost wake-up
+    /// impossible:
+    ///
+    /// ```ignore
+    /// loop {
+    ///     while let Some((token, len)) = queue.get_buf()? { /* … */ }
+    ///     if queue.restart() { break; } // now safe to wait for the IRQ
+    /// }
+    /// ```
+    pub fn restart(&mut self) -> bool {
+        if self.state != State::Ready {
+            return false;
+        }
+        self.callbacks = true;
+        if self.event_idx {
+            self.write_u16(self.offsets.used_event(), self.last_used);
+        } else {
+            self.write_u16(self.offsets.avail_flags(), 0);
+        }
+        // The enable must be visible to the device before we look again,
+        // or a completion in between would neither interrupt nor be seen.
+        fence(Ordering::SeqCst);
+        if self.read_u16(self.offsets.used_idx()) != self.last_used {
+            self.disable_callbacks();
+            return false;
+        }
+        true
+    }
+
+    /// Asks the device not to send used buffer notifications (§2.7.7): sets
+    /// VIRTQ_AVAIL_F_NO_INTERRUPT, or with VIRTIO_F_EVENT_IDX moves
+    /// `used_event` out of reach. Only a hint: the device may still
+    /// interrupt.
+    pub fn disable_callbacks(&mut self) {
+        self.callbacks = false;
+        if self.state == State::Ready {
+            if self.event_idx {
+                // An index the device has already passed: it is crossed
+                // again only after 2^16 more completions.
+                self.write_u16(self.offsets.used_event(), self.last_used.wrapping_sub(1));
+            } else {
+                self.write_u16(self.offsets.avail_flags(), VIRTQ_AVAIL_F_NO_INTERRUPT);
+            }
+        }
+    }
+
+    /// Takes back every chain still on the ring (the seed's `shutdown`,
+    /// "unadd all buffers"), yielding each outstanding token exactly once:
+    /// those added and neither returned by `get_buf` nor already yielded.
+    ///
+    /// Call it only after the device was reset (or before the queue was ever
+    /// attached): a live device could still use the buffers. When the
+    /// iterator is dropped the queue is empty, its rings zeroed and indices
+    /// back at 0, no longer broken, and ready to be attached again. If the
+    /// iterator is leaked instead, the queue stays broken until `shutdown` is
+    /// called again.
+    pub fn shutdown(&mut self) -> Shutdown<'_, 'a, T, N> {
+        self.state = State::Draining;
+        Shutdown {
+            queue: self,
+            next: 0,
+        }
+    }
+
+    /// Returns the queue to its freshly built state: rings zeroed, every
+    /// descriptor free, indices 0, notifications enabled.
+    fn reinit(&mut self) {
+        let size = usize::from(self.size);
+        // SAFETY: `offsets.total()` bytes fit in the `QueueMemory<N>` at
+        // `ring` (checked by `fits` in `new`), which is exclusively borrowed
+        // for 'a and all `UnsafeCell`.
+        unsafe { self.ring.as_ptr().write_bytes(0, self.offsets.total()) };
+        for (i, link) in self.next.iter_mut().enumerate().take(size) {
+            // The last free descriptor links to 0: any value below `size`
+            // would do, it is never followed (num_free says so).
+            *link = if i + 1 < size { (i + 1) as u16 } else { 0 };
+        }
+        self.heads = [None; N];
+        self.free_head = 0;
+        self.num_free = self.size;
+        self.avail_idx = 0;
+        self.last_used = 0;
+        self.kicked_idx = 0;
+        self.callbacks = true;
+        self.state = State::Ready;
+    }
+
+    /// Marks the queue broken by a device error and returns the error.
+    fn broken<R>(&mut self, error: Error) -> Result<R, Error> {
+        self.state = State::Broken;
+        Err(error)
+    }
+
+    /// Puts the `descs` descriptors of the chain at `head` back on the free
+    /// list, following the private links.
+    fn free_chain(&mut self, head: u16, descs: u16) {
+        let mut tail = head;
+        for _ in 1..descs {
+            tail = self.next[usize::from(tail)];
+        }
+        self.next[usize::from(tail)] = self.free_head;
+        self.free_head = head;
+        self.num_free += descs;
+    }
+
+    fn write_desc(&mut self, i: u16, desc: Descriptor) {
+        debug_assert!(i < self.size);
+        // SAFETY: i < size, so the descriptor lies in the table at the start
+        // of the ring area (exclusively borrowed for 'a, all `UnsafeCell`).
+        unsafe {
+            self.ring
+                .as_ptr()
+                .add(self.offsets.desc(i))
+                .cast::<Descriptor>()
+                .write_volatile(desc)
+        };
+    }
+
+    fn read_used_elem(&self, slot: u16) -> UsedElem {
+        debug_assert!(slot < self.size);
+        // SAFETY: slot < size, so the element lies in the used ring inside the
+        // ring area. Any bit pattern is a valid `UsedElem` (`FromBytes`).
+        unsafe {
+            self.ring
+                .as_ptr()
+                .add(self.offsets.used_ring(slot))
+                .cast::<UsedElem>()
+                .read_volatile()
+        }
+    }
+
+    fn read_u16(&self, offset: usize) -> u16 {
+        debug_assert!(offset + 2 <= self.offsets.total() && offset.is_multiple_of(2));
+        // SAFETY: every offset passed here comes from `self.offsets` for a
+        // field inside the ring area, 2-aligned (the area is page aligned).
+        u16::from_le(unsafe { self.ring.as_ptr().add(offset).cast::<u16>().read_volatile() })
+    }
+
+    fn write_u16(&mut self, offset: usize, value: u16) {
+        debug_assert!(offset + 2 <= self.offsets.total() && offset.is_multiple_of(2));
+        // SAFETY: as for `read_u16`.
+        unsafe {
+            self.ring
+                .as_ptr()
+                .add(offset)
+                .cast::<u16>()
+                .write_volatile(value.to_le())
+        };
+    }
+}
+
+/// The tokens [`SplitQueue::shutdown`] takes back; see there.
+pub struct Shutdown<'q, 'a, T: Copy, const N: usize> {
+    queue: &'q mut SplitQueue<'a, T, N>,
+    next: usize,
+}
+
+impl<T: Copy, const N: usize> Iterator for Shutdown<'_, '_, T, N> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        while self.next < N {
+            let i = self.next;
+            self.next += 1;
+            if let Some(chain) = self.queue.heads[i].take() {
+                return Some(chain.token);
+            }
+        }
+        None
+    }
+}
+
+impl<T: Copy, const N: usize> Drop for Shutdown<'_, '_, T, N> {
+    fn drop(&mut self) {
+        self.queue.reinit();
+    }
+}
