@@ -587,6 +587,14 @@ pub(crate) mod tests {
         App::parse(&text, Path::new("app.toml")).expect("the workspace app.toml is valid")
     }
 
+    /// A frozen four-task app (the first default image) for snapshot tests
+    /// of layout and kconfig, which must not move when app.toml changes.
+    pub(crate) fn fixture_app() -> App {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/layout-fixture.toml");
+        let text = std::fs::read_to_string(path).expect("the layout fixture exists");
+        App::parse(&text, Path::new("layout-fixture.toml")).expect("the layout fixture is valid")
+    }
+
     /// A small valid app to mutate in tests.
     pub(crate) const BASE: &str = r#"
 name = "t"

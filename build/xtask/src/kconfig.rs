@@ -156,7 +156,7 @@ pub fn generate(app: &App, layout: &Layout, entries: &[u64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::{generate, hex, irq_routes, IrqRoute};
-    use crate::config::tests::{default_app, parse, BASE};
+    use crate::config::tests::{fixture_app, parse, BASE};
     use crate::layout::allocate;
 
     #[test]
@@ -167,8 +167,8 @@ mod tests {
     }
 
     #[test]
-    fn default_app_kconfig() {
-        let app = default_app();
+    fn fixture_app_kconfig() {
+        let app = fixture_app();
         let layout = allocate(&app).unwrap();
         let entries = [0x8001_8000, 0x8001_c000, 0x8001_e000, 0x8002_1000];
         let k = generate(&app, &layout, &entries);

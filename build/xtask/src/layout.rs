@@ -182,11 +182,11 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::{allocate, Region};
-    use crate::config::tests::{default_app, parse, BASE};
+    use crate::config::tests::{default_app, fixture_app, parse, BASE};
 
     #[test]
-    fn default_app_layout() {
-        let app = default_app();
+    fn fixture_app_layout() {
+        let app = fixture_app();
         let l = allocate(&app).unwrap();
         assert_eq!(
             l.kernel_text,

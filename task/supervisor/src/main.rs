@@ -1,25 +1,110 @@
 //! The supervisor: the most important task, and the only one with kernel IPC.
 //!
-//! It waits for the kernel's fault notification, logs every faulted task
-//! (name, kind, address, pc) and restarts it; between faults it answers
-//! status queries. It must never block on another task: it only receives
-//! and replies, so a misbehaving task can never stall recovery.
+//! Two jobs, one loop:
+//! - **the virtio bus** (`idl/virtio-bus.idol`): at boot it reads every
+//!   virtio-mmio slot into the device table; drivers `register` their id
+//!   tables and are probed — device reset, window and IRQ granted — or told
+//!   to wait; the operator can `unbind` and `bind` slots. The bookkeeping is
+//!   the host-tested `virtio-bus` crate; this file only carries out its
+//!   decisions with syscalls.
+//! - **fault recovery**: on the kernel's fault notification it logs every
+//!   faulted task (name, kind, address, pc), resets the device the task
+//!   drove *before* its memory is re-initialised (so no DMA lands in it),
+//!   revokes the grant and restarts the task, which registers again.
+//!
+//! It also answers `idl/supervisor.idol` (task status, fault injection, test
+//! shutdown). It must never block on another task: it only receives,
+//! replies and posts, so no misbehaving task can stall recovery.
 
 #![no_std]
 #![no_main]
 
-use abi::{FaultKind, FaultRecord, TaskState, SUPERVISOR_FAULT_BIT};
-use supervisor_api::{ERR_BAD_REQUEST, ERR_NO_SUCH_TASK, OP_SHUTDOWN, OP_TASK_STATUS};
-use userlib::{kipc, sys_log, sys_recv, sys_reply};
-use zerocopy::IntoBytes;
+use abi::{FaultKind, FaultRecord, Generation, TaskId, TaskState, SUPERVISOR_FAULT_BIT};
+use idol_runtime::{NotificationHandler, ServerError, UserlibIpc};
+use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer};
+use virtio::transport::{mmio::MmioTransport, Transport};
+use virtio::regs::Mmio;
+use virtio_bus::{Bus, DeviceIdent, Registration, Unbind};
+use virtio_bus_api::{slot_base, SLOTS};
 
-fn name(status: &abi::TaskStatus) -> &str {
-    let n = status
-        .name
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(status.name.len());
-    core::str::from_utf8(&status.name[..n]).unwrap_or("?")
+#[allow(dead_code)] // the generated serve_once: this task runs its own loop
+mod bus_server {
+    use virtio_bus_api::{BusError, DeviceTable, Probe};
+    include!(concat!(env!("OUT_DIR"), "/virtio_bus_server.rs"));
+}
+
+#[allow(dead_code)]
+mod supervisor_server {
+    use supervisor_api::{SupervisorError, TaskStatus};
+    include!(concat!(env!("OUT_DIR"), "/supervisor_server.rs"));
+}
+
+use bus_server::VirtioBusServer;
+use supervisor_api::{SupervisorError, TaskStatus};
+use supervisor_server::SupervisorServer;
+use virtio_bus_api::{BusError, DeviceTable, Probe};
+
+/// Notification bit of the removal-deadline timer (app.toml: "timer").
+const TIMER_BIT: u32 = 1 << 1;
+/// How long a driver has to answer a remove request before it is reset
+/// and restarted.
+const REMOVAL_DEADLINE_MS: u64 = 500;
+/// First op number of `idl/supervisor.idol` (its `first_op`).
+const SUPERVISOR_FIRST_OP: u32 = 100;
+
+/// The transport of `slot`, if the slot holds a virtio device.
+fn transport(slot: usize) -> Option<MmioTransport<Mmio>> {
+    // SAFETY: the supervisor's `virtio-bus` window (app.toml `uses`) covers
+    // every virtio-mmio slot; `slot_base` stays inside it for slot < SLOTS.
+    let regs = unsafe { Mmio::new(slot_base(slot as u32)) };
+    MmioTransport::new(regs).ok()
+}
+
+/// Reads magic, version, device and vendor id of every slot (the seed's
+/// `register_virtio_device`, once per slot).
+fn enumerate() -> [Option<DeviceIdent>; SLOTS] {
+    core::array::from_fn(|slot| {
+        let t = transport(slot)?;
+        let ident = DeviceIdent {
+            device_id: t.device_id(),
+            vendor_id: t.vendor_id(),
+            version: if t.is_legacy() { 1 } else { 2 },
+        };
+        (ident.device_id != 0).then_some(ident)
+    })
+}
+
+/// Resets the device in `slot` so it stops all DMA (VIRTIO 1.2 §2.4).
+fn reset_device(slot: usize) {
+    if let Some(mut t) = transport(slot) {
+        if t.reset().is_err() {
+            sys_log!("bus: slot {slot} did not finish its reset");
+        }
+    }
+}
+
+/// The task with index `task` at its current generation.
+fn current_id(task: u16) -> TaskId {
+    sys_refresh_task_id(TaskId::new(task, Generation(0)))
+}
+
+fn task_name(st: &TaskStatus) -> &str {
+    let n = st.name.iter().position(|&b| b == 0).unwrap_or(st.name.len());
+    core::str::from_utf8(&st.name[..n]).unwrap_or("?")
+}
+
+fn name_of(task: u16) -> TaskName {
+    TaskName(kipc::task_status(task as usize).map(|s| s.name).unwrap_or([b'?'; 16]))
+}
+
+/// A task's name for log lines.
+struct TaskName([u8; 16]);
+
+impl core::fmt::Display for TaskName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let n = self.0.iter().position(|&b| b == 0).unwrap_or(16);
+        f.write_str(core::str::from_utf8(&self.0[..n]).unwrap_or("?"))
+    }
 }
 
 /// Kind-specific detail of a fault, in words.
@@ -31,11 +116,7 @@ impl core::fmt::Display for Detail<'_> {
         match r.kind() {
             FaultKind::SyscallUsage => {
                 let u = abi::UsageError::from_u32(r.detail);
-                write!(
-                    f,
-                    " ({})",
-                    u.map(|u| u.describe()).unwrap_or("unknown misuse")
-                )
+                write!(f, " ({})", u.map(|u| u.describe()).unwrap_or("unknown misuse"))
             }
             FaultKind::FromServer => {
                 let why = abi::ReplyFaultReason::from_u32(r.detail & 0xffff);
@@ -48,56 +129,211 @@ impl core::fmt::Display for Detail<'_> {
     }
 }
 
-/// Logs and restarts every faulted task.
-fn recover() {
-    for i in 0..kipc::task_count() {
-        let Ok(st) = kipc::task_status(i) else {
-            continue;
-        };
-        if TaskState::from_u32(st.state) != Some(TaskState::Faulted) {
-            continue;
+struct Supervisor {
+    bus: Bus,
+    /// Per slot: when its driver must have answered a remove request.
+    removal_deadline: [Option<u64>; SLOTS],
+}
+
+impl Supervisor {
+    /// Takes a driver off its device: reset first (no more DMA into the
+    /// driver's memory), then revoke the window and IRQ.
+    fn detach(&mut self, task: u16, slot: usize) {
+        reset_device(slot);
+        let _ = kipc::revoke_device(task as usize, slot);
+        self.removal_deadline[slot] = None;
+    }
+
+    /// Logs and restarts every faulted task, detaching drivers first.
+    fn recover(&mut self) {
+        for i in 0..kipc::task_count() {
+            let Ok(st) = kipc::task_status(i) else { continue };
+            if TaskState::from_u32(st.state) != Some(TaskState::Faulted) {
+                continue;
+            }
+            let f = st.last_fault;
+            sys_log!(
+                "task {} faulted: {}{} at address {:#010x}, pc {:#010x}; restarting as generation {}",
+                task_name(&st),
+                f.kind().describe(),
+                Detail(&f),
+                f.address,
+                f.pc,
+                st.generation,
+            );
+            if let Some(slot) = self.bus.driver_died(i as u16) {
+                self.detach(i as u16, slot);
+            }
+            if let Err(code) = kipc::restart_task(i) {
+                sys_log!("restart of task {} refused: code {code:#x}", task_name(&st));
+            }
         }
-        let f = st.last_fault;
+    }
+
+    /// Restarts drivers that let a removal deadline pass.
+    fn check_removals(&mut self) {
+        let now = sys_get_timer().now;
+        for slot in 0..SLOTS {
+            match self.removal_deadline[slot] {
+                Some(d) if d <= now => {}
+                _ => continue,
+            }
+            self.removal_deadline[slot] = None;
+            if let Some(task) = self.bus.removal_timed_out(slot) {
+                sys_log!("bus: driver {} did not release slot {slot} in time; restarting it", name_of(task));
+                self.detach(task, slot);
+                let _ = kipc::restart_task(task as usize);
+            }
+        }
+        self.arm_timer();
+    }
+
+    fn arm_timer(&self) {
+        let next = self.removal_deadline.iter().flatten().min().copied();
+        sys_set_timer(next, TIMER_BIT);
+    }
+}
+
+impl NotificationHandler for Supervisor {
+    fn notification_mask(&self) -> u32 {
+        SUPERVISOR_FAULT_BIT | TIMER_BIT
+    }
+
+    fn handle_notification(&mut self, bits: u32) {
+        if bits & SUPERVISOR_FAULT_BIT != 0 {
+            self.recover();
+        }
+        if bits & TIMER_BIT != 0 {
+            self.check_removals();
+        }
+    }
+}
+
+impl VirtioBusServer for Supervisor {
+    fn register(
+        &mut self,
+        caller: TaskId,
+        device_ids: [u32; 4],
+        irq_bits: u32,
+        remove_bits: u32,
+        probe_bits: u32,
+    ) -> Result<Probe, ServerError<BusError>> {
+        let task = caller.index() as u16;
+        let reg = Registration { task, ids: device_ids, irq_bits, remove_bits, probe_bits };
+        let probe = self.bus.register(reg)?;
+        let slot = probe.slot as usize;
+        // The seed's probe: a device in a known state, then the driver's.
+        reset_device(slot);
+        if kipc::grant_device(task as usize, slot, irq_bits).is_err() {
+            self.bus.grant_failed(task);
+            return Err(BusError::GrantFailed.into());
+        }
         sys_log!(
-            "task {} faulted: {}{} at address {:#010x}, pc {:#010x}; restarting as generation {}",
-            name(&st),
-            f.kind().describe(),
-            Detail(&f),
-            f.address,
-            f.pc,
-            st.generation,
+            "bus: slot {slot} (device {}, transport v{}) bound to {}",
+            probe.device_id,
+            probe.version,
+            name_of(task)
         );
-        if let Err(code) = kipc::restart_task(i) {
-            sys_log!("restart of task {} refused: code {code:#x}", name(&st));
+        Ok(probe)
+    }
+
+    fn removed(&mut self, caller: TaskId) -> Result<(), ServerError<BusError>> {
+        let task = caller.index() as u16;
+        let slot = self.bus.removed(task)?;
+        self.detach(task, slot);
+        self.arm_timer();
+        sys_log!("bus: slot {slot} released by {}", name_of(task));
+        Ok(())
+    }
+
+    fn devices(&mut self, _: TaskId) -> Result<DeviceTable, ServerError<core::convert::Infallible>> {
+        Ok(self.bus.table())
+    }
+
+    fn unbind(&mut self, _: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+        match self.bus.unbind(slot as usize)? {
+            Unbind::Done => {}
+            Unbind::AskDriver { task, bits } => {
+                let _ = sys_post(current_id(task), bits);
+                let deadline = sys_get_timer().now + REMOVAL_DEADLINE_MS * abi::TICKS_PER_MS;
+                self.removal_deadline[slot as usize] = Some(deadline);
+                self.arm_timer();
+            }
         }
+        Ok(())
+    }
+
+    fn bind(&mut self, _: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+        if let Some(poke) = self.bus.bind(slot as usize)? {
+            let _ = sys_post(current_id(poke.task), poke.bits);
+        }
+        Ok(())
+    }
+}
+
+impl SupervisorServer for Supervisor {
+    fn task_count(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
+        Ok(kipc::task_count() as u32)
+    }
+
+    fn task_status(&mut self, _: TaskId, index: u32) -> Result<TaskStatus, ServerError<SupervisorError>> {
+        kipc::task_status(index as usize).map_err(|_| SupervisorError::NoSuchTask.into())
+    }
+
+    fn fault_task(&mut self, caller: TaskId, index: u32) -> Result<(), ServerError<SupervisorError>> {
+        if index as usize >= kipc::task_count() {
+            return Err(SupervisorError::NoSuchTask.into());
+        }
+        // The supervisor cannot fault itself (the kernel refuses), and a
+        // task faulting its own caller chain is allowed: it is a test tool.
+        kipc::fault_task(index as usize).map_err(|_| SupervisorError::NotAllowed)?;
+        sys_log!("task index {index} faulted at the request of task index {}", caller.index());
+        Ok(())
+    }
+
+    fn shutdown(&mut self, caller: TaskId, code: u32) -> Result<(), ServerError<SupervisorError>> {
+        if !cfg!(feature = "test-control") {
+            return Err(SupervisorError::NotAllowed.into());
+        }
+        sys_log!("shutdown requested by task index {} with code {code}", caller.index());
+        let _ = kipc::shutdown(code);
+        Err(SupervisorError::NotAllowed.into())
     }
 }
 
 #[export_name = "main"]
 fn main() -> ! {
-    let mut buf = [0u8; 8];
+    let devices = enumerate();
+    for (slot, d) in devices.iter().enumerate() {
+        if let Some(d) = d {
+            sys_log!(
+                "bus: slot {slot}: virtio device {} (vendor {:#x}, transport v{})",
+                d.device_id,
+                d.vendor_id,
+                d.version
+            );
+        }
+    }
+    let mut sup = Supervisor { bus: Bus::new(devices), removal_deadline: [None; SLOTS] };
+    const BUFFER: usize = max(bus_server::VIRTIO_BUS_BUFFER_SIZE, supervisor_server::SUPERVISOR_BUFFER_SIZE);
+    let mut buffer = [0u8; BUFFER];
+    let ipc = UserlibIpc;
     loop {
-        let msg = sys_recv(&mut buf, SUPERVISOR_FAULT_BIT, None);
-        if msg.is_notification() {
-            recover();
-            continue;
+        let msg = idol_runtime::Ipc::recv(&ipc, &mut buffer, sup.notification_mask(), None);
+        if msg.sender == TaskId::KERNEL {
+            sup.handle_notification(msg.operation);
+        } else if msg.operation >= SUPERVISOR_FIRST_OP {
+            supervisor_server::supervisor_dispatch(&mut sup, &ipc, &buffer, &msg);
+        } else {
+            bus_server::virtio_bus_dispatch(&mut sup, &ipc, &buffer, &msg);
         }
-        let arg =
-            (msg.message_len == 4).then(|| u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]));
-        match (msg.operation as u16, arg) {
-            (OP_TASK_STATUS, Some(i)) => match kipc::task_status(i as usize) {
-                Ok(st) => sys_reply(msg.sender, abi::SUCCESS, st.as_bytes()),
-                Err(_) => sys_reply(msg.sender, ERR_NO_SUCH_TASK, &[]),
-            },
-            (OP_SHUTDOWN, Some(code)) if cfg!(feature = "test-control") => {
-                sys_log!(
-                    "shutdown requested by task index {} with code {code}",
-                    msg.sender.index()
-                );
-                let _ = kipc::shutdown(code);
-                sys_reply(msg.sender, ERR_BAD_REQUEST, &[]);
-            }
-            _ => sys_reply(msg.sender, ERR_BAD_REQUEST, &[]),
-        }
+    }
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
     }
 }
