@@ -22,8 +22,8 @@
 use abi::{FaultKind, FaultRecord, Generation, TaskId, TaskState, SUPERVISOR_FAULT_BIT};
 use idol_runtime::{NotificationHandler, ServerError, UserlibIpc};
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer};
-use virtio::transport::{mmio::MmioTransport, Transport};
 use virtio::regs::Mmio;
+use virtio::transport::{mmio::MmioTransport, Transport};
 use virtio_bus::{Bus, DeviceIdent, Registration, Unbind};
 use virtio_bus_api::{slot_base, SLOTS};
 
@@ -89,12 +89,20 @@ fn current_id(task: u16) -> TaskId {
 }
 
 fn task_name(st: &TaskStatus) -> &str {
-    let n = st.name.iter().position(|&b| b == 0).unwrap_or(st.name.len());
+    let n = st
+        .name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(st.name.len());
     core::str::from_utf8(&st.name[..n]).unwrap_or("?")
 }
 
 fn name_of(task: u16) -> TaskName {
-    TaskName(kipc::task_status(task as usize).map(|s| s.name).unwrap_or([b'?'; 16]))
+    TaskName(
+        kipc::task_status(task as usize)
+            .map(|s| s.name)
+            .unwrap_or([b'?'; 16]),
+    )
 }
 
 /// A task's name for log lines.
@@ -116,7 +124,11 @@ impl core::fmt::Display for Detail<'_> {
         match r.kind() {
             FaultKind::SyscallUsage => {
                 let u = abi::UsageError::from_u32(r.detail);
-                write!(f, " ({})", u.map(|u| u.describe()).unwrap_or("unknown misuse"))
+                write!(
+                    f,
+                    " ({})",
+                    u.map(|u| u.describe()).unwrap_or("unknown misuse")
+                )
             }
             FaultKind::FromServer => {
                 let why = abi::ReplyFaultReason::from_u32(r.detail & 0xffff);
@@ -147,7 +159,9 @@ impl Supervisor {
     /// Logs and restarts every faulted task, detaching drivers first.
     fn recover(&mut self) {
         for i in 0..kipc::task_count() {
-            let Ok(st) = kipc::task_status(i) else { continue };
+            let Ok(st) = kipc::task_status(i) else {
+                continue;
+            };
             if TaskState::from_u32(st.state) != Some(TaskState::Faulted) {
                 continue;
             }
@@ -180,7 +194,10 @@ impl Supervisor {
             }
             self.removal_deadline[slot] = None;
             if let Some(task) = self.bus.removal_timed_out(slot) {
-                sys_log!("bus: driver {} did not release slot {slot} in time; restarting it", name_of(task));
+                sys_log!(
+                    "bus: driver {} did not release slot {slot} in time; restarting it",
+                    name_of(task)
+                );
                 self.detach(task, slot);
                 let _ = kipc::restart_task(task as usize);
             }
@@ -219,7 +236,13 @@ impl VirtioBusServer for Supervisor {
         probe_bits: u32,
     ) -> Result<Probe, ServerError<BusError>> {
         let task = caller.index() as u16;
-        let reg = Registration { task, ids: device_ids, irq_bits, remove_bits, probe_bits };
+        let reg = Registration {
+            task,
+            ids: device_ids,
+            irq_bits,
+            remove_bits,
+            probe_bits,
+        };
         let probe = self.bus.register(reg)?;
         let slot = probe.slot as usize;
         // The seed's probe: a device in a known state, then the driver's.
@@ -246,7 +269,10 @@ impl VirtioBusServer for Supervisor {
         Ok(())
     }
 
-    fn devices(&mut self, _: TaskId) -> Result<DeviceTable, ServerError<core::convert::Infallible>> {
+    fn devices(
+        &mut self,
+        _: TaskId,
+    ) -> Result<DeviceTable, ServerError<core::convert::Infallible>> {
         Ok(self.bus.table())
     }
 
@@ -276,18 +302,29 @@ impl SupervisorServer for Supervisor {
         Ok(kipc::task_count() as u32)
     }
 
-    fn task_status(&mut self, _: TaskId, index: u32) -> Result<TaskStatus, ServerError<SupervisorError>> {
+    fn task_status(
+        &mut self,
+        _: TaskId,
+        index: u32,
+    ) -> Result<TaskStatus, ServerError<SupervisorError>> {
         kipc::task_status(index as usize).map_err(|_| SupervisorError::NoSuchTask.into())
     }
 
-    fn fault_task(&mut self, caller: TaskId, index: u32) -> Result<(), ServerError<SupervisorError>> {
+    fn fault_task(
+        &mut self,
+        caller: TaskId,
+        index: u32,
+    ) -> Result<(), ServerError<SupervisorError>> {
         if index as usize >= kipc::task_count() {
             return Err(SupervisorError::NoSuchTask.into());
         }
         // The supervisor cannot fault itself (the kernel refuses), and a
         // task faulting its own caller chain is allowed: it is a test tool.
         kipc::fault_task(index as usize).map_err(|_| SupervisorError::NotAllowed)?;
-        sys_log!("task index {index} faulted at the request of task index {}", caller.index());
+        sys_log!(
+            "task index {index} faulted at the request of task index {}",
+            caller.index()
+        );
         Ok(())
     }
 
@@ -295,7 +332,10 @@ impl SupervisorServer for Supervisor {
         if !cfg!(feature = "test-control") {
             return Err(SupervisorError::NotAllowed.into());
         }
-        sys_log!("shutdown requested by task index {} with code {code}", caller.index());
+        sys_log!(
+            "shutdown requested by task index {} with code {code}",
+            caller.index()
+        );
         let _ = kipc::shutdown(code);
         Err(SupervisorError::NotAllowed.into())
     }
@@ -314,8 +354,14 @@ fn main() -> ! {
             );
         }
     }
-    let mut sup = Supervisor { bus: Bus::new(devices), removal_deadline: [None; SLOTS] };
-    const BUFFER: usize = max(bus_server::VIRTIO_BUS_BUFFER_SIZE, supervisor_server::SUPERVISOR_BUFFER_SIZE);
+    let mut sup = Supervisor {
+        bus: Bus::new(devices),
+        removal_deadline: [None; SLOTS],
+    };
+    const BUFFER: usize = max(
+        bus_server::VIRTIO_BUS_BUFFER_SIZE,
+        supervisor_server::SUPERVISOR_BUFFER_SIZE,
+    );
     let mut buffer = [0u8; BUFFER];
     let ipc = UserlibIpc;
     loop {

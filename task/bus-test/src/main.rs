@@ -1,0 +1,292 @@
+//! The virtio bus test suite (image `test/bus.toml`): checks the bus
+//! supervisor against the devices QEMU was given and three fake drivers
+//! (`drva`, `drvb`, `drvc`, all claiming the entropy device id, of which the
+//! image has two). Each case prints `[test] case <name> ... ok|FAIL`.
+//!
+//! The cases run in order and build on each other (enumerate, probe,
+//! unbind, revoke, bind), as an operator's session would; a case whose
+//! precondition fails reports a failure, never a skip.
+
+#![no_std]
+#![no_main]
+
+use abi::{FaultKind, TaskId};
+use idol_runtime::{RequestError, UserlibIpc};
+use supervisor_api::SupervisorClient;
+use userlib::log::LineBuf;
+use userlib::{sleep_ms, sys_log, tasks};
+use virtio_bus_api::{slot_base, DeviceTable, SlotState, VirtioBusClient, NO_DRIVER};
+
+mod driver {
+    include!(concat!(env!("OUT_DIR"), "/bus_test_driver_client.rs"));
+}
+
+use driver::BusTestDriverClient;
+
+const TIMER_BIT: u32 = 1 << 0;
+const ENTROPY: u32 = 4;
+const BLOCK: u32 = 2;
+const NONE: u32 = u32::MAX;
+
+/// What test/bus.toml puts on QEMU's command line, by slot: the first
+/// `-device` lands in the highest slot.
+const EXPECTED: [u32; 8] = [0, 0, 0, 0, 0, ENTROPY, BLOCK, ENTROPY];
+
+type CaseResult = Result<(), LineBuf>;
+
+macro_rules! check {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            let mut l = LineBuf::new();
+            let _ = core::fmt::Write::write_fmt(&mut l, format_args!($($arg)*));
+            return Err(l);
+        }
+    };
+}
+
+struct Suite {
+    bus: VirtioBusClient<UserlibIpc>,
+    sup: SupervisorClient<UserlibIpc>,
+    drivers: [BusTestDriverClient<UserlibIpc>; 3],
+    /// Index into `drivers` of the one unbound in `unbind_removes_the_driver`.
+    removed: usize,
+    failed: u32,
+}
+
+fn driver_name(i: usize) -> &'static str {
+    ["drva", "drvb", "drvc"][i]
+}
+
+impl Suite {
+    fn table(&self) -> Result<DeviceTable, LineBuf> {
+        let t = self.bus.devices();
+        check!(t.is_ok(), "devices() failed: {:?}", t.err());
+        Ok(t.unwrap_or_default())
+    }
+
+    fn slot_of(&self, i: usize) -> u32 {
+        self.drivers[i].slot().unwrap_or(NONE)
+    }
+
+    fn probes_of(&self, i: usize) -> u32 {
+        self.drivers[i].probes().unwrap_or(NONE)
+    }
+}
+
+fn enumeration_matches_the_command_line(s: &mut Suite) -> CaseResult {
+    let t = s.table()?;
+    for (slot, e) in t.slots.iter().enumerate() {
+        check!(
+            e.device_id == EXPECTED[slot],
+            "slot {slot}: device {} expected {}",
+            e.device_id,
+            EXPECTED[slot]
+        );
+        let state = SlotState::from_u32(e.state);
+        check!(
+            (e.device_id == 0) == (state == SlotState::Empty),
+            "slot {slot}: state {}",
+            state.describe()
+        );
+        if e.device_id != 0 {
+            check!(
+                e.version == 1 || e.version == 2,
+                "slot {slot}: transport version {}",
+                e.version
+            );
+            check!(e.vendor_id != 0, "slot {slot}: vendor id 0");
+        }
+    }
+    Ok(())
+}
+
+fn each_driver_is_probed_once(s: &mut Suite) -> CaseResult {
+    let t = s.table()?;
+    let (a, b, c) = (s.slot_of(0), s.slot_of(1), s.slot_of(2));
+    // Two entropy devices, three drivers registered in task order.
+    check!(
+        a == 5 && b == 7,
+        "drva holds slot {a}, drvb slot {b}; expected 5 and 7"
+    );
+    check!(c == NONE, "drvc holds slot {c} though no device was free");
+    for i in 0..3 {
+        let expected = if i < 2 { 1 } else { 0 };
+        check!(
+            s.probes_of(i) == expected,
+            "{} was probed {} times",
+            driver_name(i),
+            s.probes_of(i)
+        );
+    }
+    check!(
+        t.slots[5].driver == s.drivers[0].task_id().index() as u32,
+        "slot 5 bound to task {}",
+        t.slots[5].driver
+    );
+    check!(
+        t.slots[7].driver == s.drivers[1].task_id().index() as u32,
+        "slot 7 bound to task {}",
+        t.slots[7].driver
+    );
+    check!(
+        SlotState::from_u32(t.slots[6].state) == SlotState::Free,
+        "the disk (no driver in this image) is not free"
+    );
+    Ok(())
+}
+
+fn unbind_removes_the_driver(s: &mut Suite) -> CaseResult {
+    check!(s.bus.unbind(5).is_ok(), "unbind(5) failed");
+    // The driver is more important than the suite, so it has answered the
+    // remove request by now; allow a little time anyway.
+    for _ in 0..10 {
+        if s.drivers[0].removals().unwrap_or(0) == 1 {
+            break;
+        }
+        sleep_ms(1, TIMER_BIT);
+    }
+    check!(
+        s.drivers[0].removals() == Ok(1),
+        "drva did not complete the removal"
+    );
+    check!(
+        s.slot_of(0) == NONE,
+        "drva still thinks it holds slot {}",
+        s.slot_of(0)
+    );
+    let t = s.table()?;
+    check!(
+        SlotState::from_u32(t.slots[5].state) == SlotState::Unbound,
+        "slot 5 is {}",
+        SlotState::from_u32(t.slots[5].state).describe()
+    );
+    check!(
+        t.slots[5].driver == NO_DRIVER,
+        "slot 5 still bound to task {}",
+        t.slots[5].driver
+    );
+    check!(
+        s.bus.unbind(0) == Err(RequestError::Server(virtio_bus_api::BusError::NotBound)),
+        "unbind of an empty slot accepted"
+    );
+    s.removed = 0;
+    Ok(())
+}
+
+fn a_revoked_window_faults_its_old_driver(s: &mut Suite) -> CaseResult {
+    let i = s.removed;
+    let before = s.sup.task_status(s.drivers[i].task_id().index() as u32);
+    check!(before.is_ok(), "task_status failed");
+    let generation = before.map(|b| b.generation).unwrap_or(0);
+    let r = s.drivers[i].touch();
+    check!(
+        r == Err(idol_runtime::ServerRestarted),
+        "touching the revoked window returned {r:?}"
+    );
+    let after = s.sup.task_status(s.drivers[i].task_id().index() as u32);
+    check!(after.is_ok(), "task_status failed");
+    let after = after.unwrap_or_default();
+    let f = after.last_fault;
+    check!(
+        f.kind() == FaultKind::LoadAccess,
+        "fault kind '{}'",
+        f.kind().describe()
+    );
+    check!(
+        f.address as usize == slot_base(5),
+        "fault address {:#x}",
+        f.address
+    );
+    check!(
+        after.generation == generation + 1,
+        "generation {} -> {}",
+        generation,
+        after.generation
+    );
+    Ok(())
+}
+
+fn bind_probes_a_waiting_driver(s: &mut Suite) -> CaseResult {
+    check!(s.bus.bind(5).is_ok(), "bind(5) failed");
+    let mut holder = None;
+    for _ in 0..10 {
+        holder = [0usize, 2].into_iter().find(|&i| s.slot_of(i) == 5);
+        if holder.is_some() {
+            break;
+        }
+        sleep_ms(1, TIMER_BIT);
+    }
+    let Some(h) = holder else {
+        check!(false, "no waiting driver was probed for slot 5");
+        return Ok(());
+    };
+    check!(
+        s.probes_of(h) == 1,
+        "{} probed {} times",
+        driver_name(h),
+        s.probes_of(h)
+    );
+    let other = if h == 0 { 2 } else { 0 };
+    check!(
+        s.slot_of(other) == NONE,
+        "{} holds a slot too",
+        driver_name(other)
+    );
+    let t = s.table()?;
+    check!(
+        t.slots[5].driver == s.drivers[h].task_id().index() as u32,
+        "table says slot 5 is bound to {}",
+        t.slots[5].driver
+    );
+    check!(
+        SlotState::from_u32(t.slots[5].state) == SlotState::Bound,
+        "slot 5 not bound"
+    );
+    Ok(())
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let client = |t: TaskId| BusTestDriverClient::new(UserlibIpc, t);
+    let mut s = Suite {
+        bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
+        sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
+        drivers: [
+            client(tasks::DRVA),
+            client(tasks::DRVB),
+            client(tasks::DRVC),
+        ],
+        removed: 0,
+        failed: 0,
+    };
+    let cases: &[(&str, fn(&mut Suite) -> CaseResult)] = &[
+        (
+            "enumeration_matches_the_command_line",
+            enumeration_matches_the_command_line,
+        ),
+        ("each_driver_is_probed_once", each_driver_is_probed_once),
+        ("unbind_removes_the_driver", unbind_removes_the_driver),
+        (
+            "a_revoked_window_faults_its_old_driver",
+            a_revoked_window_faults_its_old_driver,
+        ),
+        ("bind_probes_a_waiting_driver", bind_probes_a_waiting_driver),
+    ];
+    for (name, case) in cases {
+        match case(&mut s) {
+            Ok(()) => sys_log!("[test] case {name} ... ok"),
+            Err(why) => {
+                s.failed += 1;
+                sys_log!(
+                    "[test] case {name} ... FAIL: {}",
+                    core::str::from_utf8(why.as_bytes()).unwrap_or("?")
+                );
+            }
+        }
+    }
+    sys_log!("[test] done");
+    let _ = s.sup.shutdown(s.failed);
+    loop {
+        userlib::sys_recv_notification(0);
+    }
+}
