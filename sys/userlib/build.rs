@@ -6,6 +6,7 @@ use std::{env, fs, path::PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=VIREO_TASKS");
+    println!("cargo:rerun-if-env-changed=VIREO_RESTART");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("tasks.rs");
     let names = env::var("VIREO_TASKS").unwrap_or_default();
     let mut text = String::new();
@@ -25,5 +26,38 @@ fn main() {
              pub const {ident}: TaskId = TaskId::new({i}, Generation(0));\n"
         ));
     }
+    text.push_str(&restart_table(
+        &env::var("VIREO_RESTART").unwrap_or_default(),
+    ));
     fs::write(&out, text).expect("write tasks.rs");
+}
+
+/// `RESTART`: each task's restart policy, from `VIREO_RESTART`
+/// (`policy:backoff-ms:limit:window-ms`, comma-separated, in task order).
+fn restart_table(spec: &str) -> String {
+    let entries: Vec<String> = spec
+        .split(',')
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let f: Vec<&str> = e.split(':').collect();
+            let kind = match f.first().copied() {
+                Some("backoff") => "Backoff",
+                Some("never") => "Never",
+                _ => "Immediate",
+            };
+            let n = |i: usize| f.get(i).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+            format!(
+                "    RestartPolicy {{ kind: RestartKind::{kind}, backoff_ms: {}, limit: {}, window_ms: {} }},\n",
+                n(1),
+                n(2),
+                n(3)
+            )
+        })
+        .collect();
+    format!(
+        "/// Each task's restart policy from app.toml, by task index.\n\
+         pub const RESTART: [RestartPolicy; {}] = [\n{}];\n",
+        entries.len(),
+        entries.concat()
+    )
 }

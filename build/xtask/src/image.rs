@@ -148,6 +148,28 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Each task's restart policy, in task order, for userlib's build script
+/// (which makes them `userlib::tasks::RESTART`, read by the supervisor):
+/// `policy:backoff-ms:limit:window-ms`, comma-separated, 0 for "not set".
+fn restart_policies(app: &crate::config::App) -> String {
+    use crate::config::RestartPolicy;
+    let policies: Vec<String> = app
+        .tasks
+        .iter()
+        .map(|t| {
+            let r = &t.restart;
+            let policy = match r.policy {
+                RestartPolicy::Immediate => "immediate",
+                RestartPolicy::Backoff => "backoff",
+                RestartPolicy::Never => "never",
+            };
+            let n = |v: Option<u32>| v.unwrap_or(0);
+            format!("{policy}:{}:{}:{}", n(r.backoff_ms), n(r.limit), n(r.window_ms))
+        })
+        .collect();
+    policies.join(",")
+}
+
 /// Builds the image described by the app file at `app_path`.
 pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
     let app = load_app(root, app_path)?;
@@ -160,6 +182,7 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
     let cargo_target = link::cargo_target_dir(root);
     let task_names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
     let vireo_tasks = task_names.join(",");
+    let vireo_restart = restart_policies(&app);
 
     let mut progress = Progress::new(app.tasks.len() + 2, verbose);
     let mut rows = Vec::new();
@@ -180,7 +203,10 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
             features: task.features.clone(),
             link_dir,
             script: root.join("sys/userlib/task-link.x"),
-            env: vec![("VIREO_TASKS".into(), vireo_tasks.clone())],
+            env: vec![
+                ("VIREO_TASKS".into(), vireo_tasks.clone()),
+                ("VIREO_RESTART".into(), vireo_restart.clone()),
+            ],
         };
         let built = build
             .run(root, &cargo_target, verbose)

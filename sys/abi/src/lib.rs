@@ -509,6 +509,31 @@ impl Kipc {
     }
 }
 
+/// What the supervisor does when a task faults (app.toml `restart`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RestartKind {
+    /// Restart at once.
+    Immediate,
+    /// Restart after a delay that doubles with each fault in the window.
+    Backoff,
+    /// Leave the task stopped.
+    Never,
+}
+
+/// A task's restart policy, as app.toml gave it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// What to do.
+    pub kind: RestartKind,
+    /// First delay for `Backoff`, in ms.
+    pub backoff_ms: u32,
+    /// Most faults within `window_ms` before the task is left stopped;
+    /// 0 = no limit.
+    pub limit: u32,
+    /// The window `limit` and the backoff count over, in ms.
+    pub window_ms: u32,
+}
+
 /// Notification bit the kernel posts to the supervisor when any task faults.
 pub const SUPERVISOR_FAULT_BIT: u32 = 1 << 0;
 

@@ -19,9 +19,13 @@
 #![no_std]
 #![no_main]
 
-use abi::{FaultKind, FaultRecord, Generation, TaskId, TaskState, SUPERVISOR_FAULT_BIT};
+use abi::{
+    FaultKind, FaultRecord, Generation, RestartKind, RestartPolicy, TaskId, TaskState,
+    SUPERVISOR_FAULT_BIT,
+};
 use idol_runtime::{NotificationHandler, ServerError, UserlibIpc};
-use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer};
+use supervisor_core::{Decision, Restarts, MAX_TASKS};
+use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
 use virtio::transport::{mmio::MmioTransport, Transport};
 use virtio_bus::{Bus, DeviceIdent, Registration, Unbind};
@@ -145,6 +149,24 @@ struct Supervisor {
     bus: Bus,
     /// Per slot: when its driver must have answered a remove request.
     removal_deadline: [Option<u64>; SLOTS],
+    /// Fault history and delayed restarts, per task.
+    restarts: Restarts,
+    /// Per task: the kernel's fault count we have already acted on, so a
+    /// task left faulted (backoff, limit) is not counted twice.
+    handled_faults: [u32; MAX_TASKS],
+}
+
+fn now_ms() -> u64 {
+    sys_get_timer().now / abi::TICKS_PER_MS
+}
+
+fn restart_policy(task: usize) -> RestartPolicy {
+    tasks::RESTART.get(task).copied().unwrap_or(RestartPolicy {
+        kind: RestartKind::Immediate,
+        backoff_ms: 0,
+        limit: 0,
+        window_ms: 0,
+    })
 }
 
 impl Supervisor {
@@ -156,31 +178,74 @@ impl Supervisor {
         self.removal_deadline[slot] = None;
     }
 
-    /// Logs and restarts every faulted task, detaching drivers first.
+    /// Logs every newly faulted task, detaches it from its device, and
+    /// restarts it now, later, or never, as its restart policy says.
     fn recover(&mut self) {
         for i in 0..kipc::task_count() {
             let Ok(st) = kipc::task_status(i) else {
                 continue;
             };
-            if TaskState::from_u32(st.state) != Some(TaskState::Faulted) {
+            let seen = self.handled_faults.get(i).copied().unwrap_or(0);
+            if TaskState::from_u32(st.state) != Some(TaskState::Faulted) || st.fault_count == seen {
                 continue;
+            }
+            if let Some(h) = self.handled_faults.get_mut(i) {
+                *h = st.fault_count;
             }
             let f = st.last_fault;
             sys_log!(
-                "task {} faulted: {}{} at address {:#010x}, pc {:#010x}; restarting as generation {}",
+                "task {} faulted: {}{} at address {:#010x}, pc {:#010x}",
                 task_name(&st),
                 f.kind().describe(),
                 Detail(&f),
                 f.address,
                 f.pc,
-                st.generation,
             );
-            if let Some(slot) = self.bus.driver_died(i as u16) {
+            let slot = self.bus.driver_died(i as u16);
+            if let Some(slot) = slot {
                 self.detach(i as u16, slot);
             }
-            if let Err(code) = kipc::restart_task(i) {
-                sys_log!("restart of task {} refused: code {code:#x}", task_name(&st));
+            match self.restarts.on_fault(i, &restart_policy(i), now_ms()) {
+                Decision::RestartNow => self.restart(i),
+                Decision::RestartAt(at) => {
+                    sys_log!(
+                        "task {}: restart in {} ms (backoff)",
+                        task_name(&st),
+                        at.saturating_sub(now_ms())
+                    );
+                    self.arm_timer();
+                }
+                Decision::GiveUp { faults_in_window } => {
+                    sys_log!(
+                        "task {}: restart limit reached ({faults_in_window} faults in its window); left stopped",
+                        task_name(&st)
+                    );
+                    if let Some(slot) = slot {
+                        self.bus.mark_failed(slot);
+                        sys_log!("bus: slot {slot} marked failed");
+                    }
+                }
             }
+        }
+    }
+
+    fn restart(&mut self, task: usize) {
+        match kipc::restart_task(task) {
+            Ok(()) => {
+                let generation = kipc::task_status(task).map(|s| s.generation).unwrap_or(0);
+                sys_log!(
+                    "task {} restarted as generation {generation}",
+                    name_of(task as u16)
+                );
+            }
+            Err(code) => sys_log!("restart of task index {task} refused: code {code:#x}"),
+        }
+    }
+
+    /// Carries out delayed restarts that are due.
+    fn restart_due(&mut self) {
+        while let Some(task) = self.restarts.take_due(now_ms()) {
+            self.restart(task);
         }
     }
 
@@ -199,14 +264,22 @@ impl Supervisor {
                     name_of(task)
                 );
                 self.detach(task, slot);
-                let _ = kipc::restart_task(task as usize);
+                self.restart(task as usize);
             }
         }
         self.arm_timer();
     }
 
     fn arm_timer(&self) {
-        let next = self.removal_deadline.iter().flatten().min().copied();
+        let removal = self.removal_deadline.iter().flatten().min().copied();
+        let restart = self
+            .restarts
+            .next_deadline()
+            .map(|ms| ms * abi::TICKS_PER_MS);
+        let next = match (removal, restart) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         sys_set_timer(next, TIMER_BIT);
     }
 }
@@ -221,6 +294,7 @@ impl NotificationHandler for Supervisor {
             self.recover();
         }
         if bits & TIMER_BIT != 0 {
+            self.restart_due();
             self.check_removals();
         }
     }
@@ -357,6 +431,8 @@ fn main() -> ! {
     let mut sup = Supervisor {
         bus: Bus::new(devices),
         removal_deadline: [None; SLOTS],
+        restarts: Restarts::default(),
+        handled_faults: [0; MAX_TASKS],
     };
     const BUFFER: usize = max(
         bus_server::VIRTIO_BUS_BUFFER_SIZE,

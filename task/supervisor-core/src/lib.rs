@@ -1,0 +1,236 @@
+//! The supervisor's decisions, kept apart from its syscalls so that they
+//! are tested on the host: when to restart a faulted task ([`Restarts`]).
+//!
+//! Nothing here may panic or allocate: it runs in the one task whose fault
+//! reboots the machine.
+
+#![no_std]
+
+use abi::{RestartKind, RestartPolicy};
+
+/// Most tasks whose faults are tracked.
+pub const MAX_TASKS: usize = 32;
+/// Fault times remembered per task: enough for any sensible `limit`.
+const HISTORY: usize = 8;
+/// The window when app.toml sets none, in ms.
+pub const DEFAULT_WINDOW_MS: u32 = 10_000;
+/// The backoff delay stops doubling at this multiple of `backoff-ms`.
+pub const MAX_BACKOFF_FACTOR: u64 = 64;
+
+/// What to do with a task that just faulted.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Restart it now.
+    RestartNow,
+    /// Restart it at this time (ms); until then it stays faulted and its
+    /// callers get DEAD at once.
+    RestartAt(u64),
+    /// Leave it stopped: its policy says never, or it faulted more than
+    /// `limit` times within the window. Its device is reported failed.
+    GiveUp {
+        /// Faults counted in the window (0 for policy `never`).
+        faults_in_window: u32,
+    },
+}
+
+#[derive(Copy, Clone, Debug, Default)]
+struct Record {
+    /// Recent fault times (ms), a ring.
+    times: [u64; HISTORY],
+    next: usize,
+    len: usize,
+    /// A delayed restart, if one is pending.
+    pending: Option<u64>,
+}
+
+impl Record {
+    fn push(&mut self, t: u64) {
+        self.times[self.next] = t;
+        self.next = (self.next + 1) % HISTORY;
+        self.len = (self.len + 1).min(HISTORY);
+    }
+
+    fn count_since(&self, since: u64) -> u32 {
+        self.times[..self.len]
+            .iter()
+            .filter(|&&t| t >= since)
+            .count() as u32
+    }
+}
+
+/// Fault history and pending restarts of every task.
+#[derive(Debug)]
+pub struct Restarts {
+    tasks: [Record; MAX_TASKS],
+}
+
+impl Default for Restarts {
+    fn default() -> Self {
+        Restarts {
+            tasks: [Record::default(); MAX_TASKS],
+        }
+    }
+}
+
+impl Restarts {
+    /// Records a fault of `task` at `now` (ms) and decides, per `policy`.
+    pub fn on_fault(&mut self, task: usize, policy: &RestartPolicy, now: u64) -> Decision {
+        let Some(r) = self.tasks.get_mut(task) else {
+            return Decision::RestartNow;
+        };
+        r.push(now);
+        r.pending = None;
+        if policy.kind == RestartKind::Never {
+            return Decision::GiveUp {
+                faults_in_window: 0,
+            };
+        }
+        let window = if policy.window_ms == 0 {
+            DEFAULT_WINDOW_MS
+        } else {
+            policy.window_ms
+        };
+        let count = r.count_since(now.saturating_sub(window as u64));
+        if policy.limit != 0 && count > policy.limit {
+            return Decision::GiveUp {
+                faults_in_window: count,
+            };
+        }
+        match policy.kind {
+            RestartKind::Backoff if policy.backoff_ms != 0 => {
+                let factor = 1u64 << (count.saturating_sub(1)).min(63);
+                let delay = policy.backoff_ms as u64 * factor.min(MAX_BACKOFF_FACTOR);
+                let at = now.saturating_add(delay);
+                r.pending = Some(at);
+                Decision::RestartAt(at)
+            }
+            _ => Decision::RestartNow,
+        }
+    }
+
+    /// Tasks whose delayed restart is due at `now`; each is returned once.
+    pub fn take_due(&mut self, now: u64) -> Option<usize> {
+        let i = self
+            .tasks
+            .iter()
+            .position(|r| r.pending.is_some_and(|at| at <= now))?;
+        self.tasks[i].pending = None;
+        Some(i)
+    }
+
+    /// The earliest pending restart.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.tasks.iter().filter_map(|r| r.pending).min()
+    }
+
+    /// Forgets a task's history (the operator revived it by hand).
+    pub fn forget(&mut self, task: usize) {
+        if let Some(r) = self.tasks.get_mut(task) {
+            *r = Record::default();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(kind: RestartKind, backoff_ms: u32, limit: u32, window_ms: u32) -> RestartPolicy {
+        RestartPolicy {
+            kind,
+            backoff_ms,
+            limit,
+            window_ms,
+        }
+    }
+
+    #[test]
+    fn immediate_restarts_every_time_without_a_limit() {
+        let mut r = Restarts::default();
+        let p = policy(RestartKind::Immediate, 0, 0, 0);
+        for t in 0..100 {
+            assert_eq!(r.on_fault(3, &p, t), Decision::RestartNow);
+        }
+        assert_eq!(r.next_deadline(), None);
+    }
+
+    #[test]
+    fn never_gives_up_at_once() {
+        let mut r = Restarts::default();
+        assert_eq!(
+            r.on_fault(1, &policy(RestartKind::Never, 0, 0, 0), 5),
+            Decision::GiveUp {
+                faults_in_window: 0
+            }
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_within_the_window_and_resets_after_it() {
+        let mut r = Restarts::default();
+        let p = policy(RestartKind::Backoff, 10, 0, 1000);
+        assert_eq!(r.on_fault(2, &p, 0), Decision::RestartAt(10));
+        assert_eq!(r.on_fault(2, &p, 20), Decision::RestartAt(40));
+        assert_eq!(r.on_fault(2, &p, 50), Decision::RestartAt(90));
+        assert_eq!(r.on_fault(2, &p, 100), Decision::RestartAt(180));
+        // Long after the window, the count starts over.
+        assert_eq!(r.on_fault(2, &p, 5000), Decision::RestartAt(5010));
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        let mut r = Restarts::default();
+        let p = policy(RestartKind::Backoff, 10, 0, 1_000_000);
+        let mut last = Decision::RestartNow;
+        for t in 0..HISTORY as u64 {
+            last = r.on_fault(0, &p, t);
+        }
+        assert_eq!(
+            last,
+            Decision::RestartAt(HISTORY as u64 - 1 + 10 * MAX_BACKOFF_FACTOR)
+        );
+    }
+
+    #[test]
+    fn the_limit_counts_faults_in_the_window() {
+        let mut r = Restarts::default();
+        let p = policy(RestartKind::Immediate, 0, 3, 100);
+        for t in [0, 10, 20] {
+            assert_eq!(r.on_fault(4, &p, t), Decision::RestartNow);
+        }
+        assert_eq!(
+            r.on_fault(4, &p, 30),
+            Decision::GiveUp {
+                faults_in_window: 4
+            }
+        );
+        // Spread out, the same number of faults is fine.
+        let mut r = Restarts::default();
+        for t in [0, 200, 400, 600, 800] {
+            assert_eq!(r.on_fault(4, &p, t), Decision::RestartNow);
+        }
+    }
+
+    #[test]
+    fn delayed_restarts_come_due_once_in_order() {
+        let mut r = Restarts::default();
+        let p = policy(RestartKind::Backoff, 10, 0, 1000);
+        r.on_fault(1, &p, 0);
+        r.on_fault(2, &p, 5);
+        assert_eq!(r.next_deadline(), Some(10));
+        assert_eq!(r.take_due(9), None);
+        assert_eq!(r.take_due(10), Some(1));
+        assert_eq!(r.take_due(10), None);
+        assert_eq!(r.next_deadline(), Some(15));
+        assert_eq!(r.take_due(100), Some(2));
+        assert_eq!(r.next_deadline(), None);
+    }
+
+    #[test]
+    fn out_of_range_tasks_do_not_panic() {
+        let mut r = Restarts::default();
+        let p = policy(RestartKind::Never, 0, 0, 0);
+        assert_eq!(r.on_fault(MAX_TASKS + 5, &p, 0), Decision::RestartNow);
+        r.forget(MAX_TASKS + 5);
+    }
+}
