@@ -9,3 +9,26 @@
 pub use abi::TaskStatus;
 
 include!(concat!(env!("OUT_DIR"), "/supervisor_client.rs"));
+
+/// A supervisor client over the kernel's syscalls, for tasks that only need
+/// a status query or the test shutdown.
+pub struct Supervisor(pub abi::TaskId);
+
+impl Supervisor {
+    fn client(&self) -> SupervisorClient<idol_runtime::UserlibIpc> {
+        SupervisorClient::new(idol_runtime::UserlibIpc, self.0)
+    }
+
+    /// Status of task `index`.
+    pub fn task_status(
+        &self,
+        index: usize,
+    ) -> Result<TaskStatus, idol_runtime::RequestError<SupervisorError>> {
+        self.client().task_status(index as u32)
+    }
+
+    /// Stops the machine with `code` (test images only).
+    pub fn shutdown(&self, code: u32) -> Result<(), idol_runtime::RequestError<SupervisorError>> {
+        self.client().shutdown(code)
+    }
+}
