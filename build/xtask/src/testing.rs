@@ -432,7 +432,7 @@ mod tests {
     use super::{
         boot_expectations, evaluate_boot, evaluate_test_image, parse_cargo_test, Case, HostResult,
     };
-    use crate::config::tests::default_app;
+    use crate::config::tests::fixture_app;
     use crate::qemu::{Capture, End};
 
     fn cap(lines: &[&str], end: End) -> Capture {
@@ -547,7 +547,7 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
 
     #[test]
     fn boot_lines() {
-        let app = default_app();
+        let app = fixture_app();
         let exp = boot_expectations(&app);
         assert_eq!(exp[0], "Vireo kernel");
         assert_eq!(exp[1], "kernel: task supervisor started");

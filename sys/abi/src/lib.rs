@@ -463,6 +463,10 @@ pub struct TaskStatus {
     pub last_fault: FaultRecord,
     /// The task's name from app.toml, NUL-padded.
     pub name: [u8; 16],
+    /// Syscalls this incarnation has made (wrapping). A task that is
+    /// runnable yet makes no syscall for a long time has stopped answering:
+    /// the supervisor's liveness check reads this.
+    pub syscalls: u32,
 }
 
 /// Supervisor-only kernel operations, the `a0` of [`Sysnum::Kipc`].
@@ -594,6 +598,6 @@ mod tests {
     fn wire_records_have_fixed_sizes() {
         assert_eq!(core::mem::size_of::<Lease>(), 12);
         assert_eq!(core::mem::size_of::<FaultRecord>(), 16);
-        assert_eq!(core::mem::size_of::<TaskStatus>(), 48);
+        assert_eq!(core::mem::size_of::<TaskStatus>(), 52);
     }
 }

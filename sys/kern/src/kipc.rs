@@ -42,6 +42,7 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         fault_count: t.fault_count(),
         last_fault: t.last_fault(),
         name,
+        syscalls: t.syscalls(),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::{console, faults, ipc, kipc, leases, notify, sched};
 
 /// Handles an `ecall` from task `caller`.
 pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
+    sys.tasks[caller].count_syscall();
     let pc = sys.tasks[caller].save().pc();
     // Resume after the `ecall` (4 bytes: the compressed set has no ecall).
     sys.tasks[caller].save_mut().set_pc(pc.wrapping_add(4));

@@ -107,6 +107,7 @@ pub struct Task {
     region_count: usize,
     last_fault: FaultRecord,
     fault_count: u32,
+    syscalls: u32,
     announce: bool,
 }
 
@@ -132,6 +133,7 @@ impl Task {
             region_count,
             last_fault: FaultRecord::default(),
             fault_count: 0,
+            syscalls: 0,
             announce: false,
         }
     }
@@ -266,6 +268,16 @@ impl Task {
         self.last_fault
     }
 
+    /// Syscalls made by this incarnation (wrapping).
+    pub fn syscalls(&self) -> u32 {
+        self.syscalls
+    }
+
+    /// Counts one syscall.
+    pub fn count_syscall(&mut self) {
+        self.syscalls = self.syscalls.wrapping_add(1);
+    }
+
     /// Faults since boot.
     pub fn fault_count(&self) -> u32 {
         self.fault_count
@@ -291,6 +303,7 @@ impl Task {
         }
         self.save.reset(self.desc.entry, self.desc.initial_sp);
         self.state = TaskState::Healthy(SchedState::Runnable);
+        self.syscalls = 0;
         self.notifications = 0;
         self.notification_mask = 0;
         self.timer = None;

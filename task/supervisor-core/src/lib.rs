@@ -1,5 +1,6 @@
 //! The supervisor's decisions, kept apart from its syscalls so that they
-//! are tested on the host: when to restart a faulted task ([`Restarts`]).
+//! are tested on the host: when to restart a faulted task ([`Restarts`]),
+//! and whether a driver has stopped answering ([`Liveness`]).
 //!
 //! Nothing here may panic or allocate: it runs in the one task whose fault
 //! reboots the machine.
@@ -131,6 +132,58 @@ impl Restarts {
     }
 }
 
+/// Samples without progress after which a runnable driver counts as hung.
+pub const HUNG_AFTER_SAMPLES: u8 = 2;
+
+/// The liveness watchdog.
+///
+/// Every sampling period the supervisor reads each bound driver's state and
+/// syscall count. A driver that was runnable at two samples in a row and
+/// made no syscall in between has stopped answering: a healthy driver is
+/// either blocked in `recv` or talking to the kernel. No cooperation from
+/// the driver is needed, so a driver stuck in a loop cannot fool it.
+#[derive(Debug)]
+pub struct Liveness {
+    last: [Option<u32>; MAX_TASKS],
+    strikes: [u8; MAX_TASKS],
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            last: [None; MAX_TASKS],
+            strikes: [0; MAX_TASKS],
+        }
+    }
+}
+
+impl Liveness {
+    /// Takes one sample of `task`; true if it is now considered hung.
+    pub fn sample(&mut self, task: usize, runnable: bool, syscalls: u32) -> bool {
+        let (Some(last), Some(strikes)) = (self.last.get_mut(task), self.strikes.get_mut(task))
+        else {
+            return false;
+        };
+        if runnable && *last == Some(syscalls) {
+            *strikes = strikes.saturating_add(1);
+        } else {
+            *strikes = 0;
+        }
+        *last = Some(syscalls);
+        *strikes >= HUNG_AFTER_SAMPLES
+    }
+
+    /// Forgets `task` (restarted, or no longer a driver), and every other
+    /// task's strikes too: a hung task at the same priority starves its
+    /// peers, which must not be blamed in the same breath.
+    pub fn reset_after_restart(&mut self, task: usize) {
+        if let Some(l) = self.last.get_mut(task) {
+            *l = None;
+        }
+        self.strikes = [0; MAX_TASKS];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +285,42 @@ mod tests {
         let p = policy(RestartKind::Never, 0, 0, 0);
         assert_eq!(r.on_fault(MAX_TASKS + 5, &p, 0), Decision::RestartNow);
         r.forget(MAX_TASKS + 5);
+    }
+
+    #[test]
+    fn a_driver_blocked_in_recv_is_never_hung() {
+        let mut l = Liveness::default();
+        for _ in 0..10 {
+            assert!(!l.sample(2, false, 7));
+        }
+    }
+
+    #[test]
+    fn a_busy_driver_making_syscalls_is_alive() {
+        let mut l = Liveness::default();
+        for n in 0..10 {
+            assert!(!l.sample(2, true, n));
+        }
+    }
+
+    #[test]
+    fn a_runnable_driver_without_syscalls_is_hung_after_two_samples() {
+        let mut l = Liveness::default();
+        assert!(!l.sample(2, true, 5), "first sample only sets the baseline");
+        assert!(!l.sample(2, true, 5));
+        assert!(l.sample(2, true, 5));
+        // Restarted: a fresh start, and peers are not blamed at once.
+        l.sample(3, true, 1);
+        l.sample(3, true, 1);
+        l.reset_after_restart(2);
+        assert!(!l.sample(2, true, 0));
+        assert!(!l.sample(3, true, 1));
+    }
+
+    #[test]
+    fn out_of_range_samples_are_ignored() {
+        let mut l = Liveness::default();
+        assert!(!l.sample(MAX_TASKS, true, 0));
+        l.reset_after_restart(MAX_TASKS + 1);
     }
 }

@@ -24,7 +24,7 @@ use abi::{
     SUPERVISOR_FAULT_BIT,
 };
 use idol_runtime::{NotificationHandler, ServerError, UserlibIpc};
-use supervisor_core::{Decision, Restarts, MAX_TASKS};
+use supervisor_core::{Decision, Liveness, Restarts, MAX_TASKS};
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
 use virtio::transport::{mmio::MmioTransport, Transport};
@@ -53,6 +53,8 @@ const TIMER_BIT: u32 = 1 << 1;
 /// How long a driver has to answer a remove request before it is reset
 /// and restarted.
 const REMOVAL_DEADLINE_MS: u64 = 500;
+/// How often bound drivers are sampled by the liveness watchdog.
+const LIVENESS_PERIOD_MS: u64 = 100;
 /// First op number of `idl/supervisor.idol` (its `first_op`).
 const SUPERVISOR_FIRST_OP: u32 = 100;
 
@@ -154,6 +156,9 @@ struct Supervisor {
     /// Per task: the kernel's fault count we have already acted on, so a
     /// task left faulted (backoff, limit) is not counted twice.
     handled_faults: [u32; MAX_TASKS],
+    /// The watchdog of bound drivers, and when it samples next (ticks).
+    liveness: Liveness,
+    next_sample: u64,
 }
 
 fn now_ms() -> u64 {
@@ -276,11 +281,42 @@ impl Supervisor {
             .restarts
             .next_deadline()
             .map(|ms| ms * abi::TICKS_PER_MS);
-        let next = match (removal, restart) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let any_driver = (0..MAX_TASKS).any(|t| self.bus.slot_of(t as u16).is_some());
+        let sample = any_driver.then_some(self.next_sample);
+        let next = [removal, restart, sample].into_iter().flatten().min();
         sys_set_timer(next, TIMER_BIT);
+    }
+
+    /// The liveness watchdog: restarts (at most) one bound driver that has
+    /// stopped answering — runnable, yet no syscall since the last sample.
+    fn sample_drivers(&mut self) {
+        let now = sys_get_timer().now;
+        if now < self.next_sample {
+            return;
+        }
+        self.next_sample = now + LIVENESS_PERIOD_MS * abi::TICKS_PER_MS;
+        for task in 0..kipc::task_count().min(MAX_TASKS) {
+            let Some(slot) = self.bus.slot_of(task as u16) else {
+                continue;
+            };
+            let Ok(st) = kipc::task_status(task) else {
+                continue;
+            };
+            let runnable = TaskState::from_u32(st.state) == Some(TaskState::Runnable);
+            if !self.liveness.sample(task, runnable, st.syscalls) {
+                continue;
+            }
+            sys_log!(
+                "task {} stopped answering (runnable, no syscall for {} ms); restarting it",
+                task_name(&st),
+                2 * LIVENESS_PERIOD_MS
+            );
+            self.bus.driver_died(task as u16);
+            self.detach(task as u16, slot);
+            self.restart(task);
+            self.liveness.reset_after_restart(task);
+            break;
+        }
     }
 }
 
@@ -295,6 +331,7 @@ impl NotificationHandler for Supervisor {
         }
         if bits & TIMER_BIT != 0 {
             self.restart_due();
+            self.sample_drivers();
             self.check_removals();
         }
     }
@@ -331,6 +368,7 @@ impl VirtioBusServer for Supervisor {
             probe.version,
             name_of(task)
         );
+        self.arm_timer();
         Ok(probe)
     }
 
@@ -433,6 +471,8 @@ fn main() -> ! {
         removal_deadline: [None; SLOTS],
         restarts: Restarts::default(),
         handled_faults: [0; MAX_TASKS],
+        liveness: Liveness::default(),
+        next_sample: 0,
     };
     const BUFFER: usize = max(
         bus_server::VIRTIO_BUS_BUFFER_SIZE,

@@ -290,3 +290,20 @@ fn message_copies_never_touch_a_granted_window() {
     h.syscall(SRV, Sysnum::Recv, &[w, 16, 0, abi::RECV_OPEN as usize]);
     assert_eq!(h.task(SRV).state(), crate::task::TaskState::Faulted);
 }
+
+#[test]
+fn task_status_counts_syscalls_per_incarnation() {
+    let mut h = Harness::three();
+    let status = |h: &mut Harness| {
+        let (code, bytes) = h.kipc(SUP, Kipc::TaskStatus as u32, Some(CLI as u32));
+        assert_eq!(code, SUCCESS);
+        TaskStatus::read_from_bytes(&bytes[..core::mem::size_of::<TaskStatus>()]).unwrap()
+    };
+    assert_eq!(status(&mut h).syscalls, 0);
+    h.syscall(CLI, Sysnum::GetTimer, &[]);
+    h.syscall(CLI, Sysnum::GetTimer, &[]);
+    assert_eq!(status(&mut h).syscalls, 2);
+    // A new incarnation starts counting afresh.
+    h.restart(CLI);
+    assert_eq!(status(&mut h).syscalls, 0);
+}
