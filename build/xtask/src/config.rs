@@ -58,6 +58,10 @@ pub struct Kernel {
     pub ram: u64,
     /// The kernel stack (bytes, multiple of 16, less than `ram`).
     pub stack: u64,
+    /// Cargo features of the kernel crate, e.g. `fault-injection` (test
+    /// images only: lets the supervisor corrupt a task's registers or RAM).
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
 /// `[tasks.<name>]`

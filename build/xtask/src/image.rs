@@ -291,7 +291,9 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
     let kbuild = CargoBuild {
         package: "kern".into(),
         bin: "kernel".into(),
-        features: vec!["image".into()],
+        features: std::iter::once("image".to_string())
+            .chain(app.kernel.features.iter().cloned())
+            .collect(),
         link_dir: klink_dir,
         script: root.join("sys/kern/kernel-link.x"),
         env: vec![

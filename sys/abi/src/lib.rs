@@ -495,6 +495,35 @@ pub enum Kipc {
     /// back (the interrupt is masked); the task faults if it touches the
     /// window afterwards.
     RevokeDevice = 6,
+    /// Message: `[task, kind, arg]`, `kind` an [`Injection`]. Corrupts a
+    /// live task for fault-injection tests. Only kernels built with the
+    /// `fault-injection` feature (test images) accept it.
+    Inject = 7,
+}
+
+/// What `Kipc::Inject` does to the task.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Injection {
+    /// Flip bit `arg & 31` of register `(arg >> 5) & 31` (0 = the pc).
+    FlipRegisterBit = 0,
+    /// Flip bit `arg & 31` of the RAM word at byte offset `(arg >> 5) * 4`,
+    /// taken modulo the size of the task's RAM region.
+    FlipRamBit = 1,
+    /// Make the task resume at address `arg` (a wild jump).
+    Jump = 2,
+}
+
+impl Injection {
+    /// Decodes an injection kind.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::FlipRegisterBit,
+            1 => Self::FlipRamBit,
+            2 => Self::Jump,
+            _ => return None,
+        })
+    }
 }
 
 impl Kipc {
@@ -508,6 +537,7 @@ impl Kipc {
             4 => Self::TaskCount,
             5 => Self::GrantDevice,
             6 => Self::RevokeDevice,
+            7 => Self::Inject,
             _ => return None,
         })
     }

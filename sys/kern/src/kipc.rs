@@ -97,6 +97,40 @@ fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<
     Ok(())
 }
 
+/// Corrupts task `i` as `Kipc::Inject` asks. The task is not faulted here:
+/// what the corruption leads to is what the test wants to see.
+fn inject<M: Machine>(sys: &mut System<'_, M>, i: usize, kind: u32, arg: u32) -> Result<(), UserError> {
+    let bit = 1usize << (arg & 31);
+    match abi::Injection::from_u32(kind) {
+        Some(abi::Injection::FlipRegisterBit) => {
+            let r = ((arg >> 5) & 31) as usize;
+            let s = sys.tasks[i].save_mut();
+            let v = s.reg(r) ^ bit;
+            s.set_reg(r, v);
+        }
+        Some(abi::Injection::Jump) => sys.tasks[i].save_mut().set_pc(arg as usize),
+        Some(abi::Injection::FlipRamBit) => {
+            // The task's RAM is its second region (text, RAM, devices...).
+            let ram = *sys.tasks[i].desc().regions.get(1).ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let words = (ram.size / 4).max(1);
+            let offset = ((arg >> 5) as usize % words) * 4;
+            let word = USlice::from_raw(ram.base + offset, 4).ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            if !umem::can_write(&sys.tasks[i], &word) {
+                return Err(UserError::Recoverable(KIPC_BAD_MESSAGE));
+            }
+            let mut w = [0u8; 4];
+            // SAFETY: `word` was just checked to be writable (so readable
+            // and real) memory of task `i`.
+            unsafe { umem::read_bytes(&word, &mut w) };
+            let flipped = (u32::from_le_bytes(w) ^ bit as u32).to_le_bytes();
+            // SAFETY: as above.
+            unsafe { umem::write_bytes(&word, &flipped) };
+        }
+        None => return Err(UserError::Recoverable(KIPC_BAD_MESSAGE)),
+    }
+    Ok(())
+}
+
 /// The `kipc` syscall.
 pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     if caller != sys.supervisor {
@@ -171,6 +205,14 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             let [task, slot] = pair.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
             let i = task_arg(Some(task))?;
             revoke(sys, i, slot as usize)?;
+        }
+        Kipc::Inject => {
+            let [task, kind, arg] = words.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let i = task_arg(Some(task))?;
+            if i == caller || !cfg!(any(test, feature = "fault-injection")) {
+                return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
+            }
+            inject(sys, i, kind, arg)?;
         }
         Kipc::TaskCount => {
             out[..4].copy_from_slice(&(sys.tasks.len() as u32).to_le_bytes());

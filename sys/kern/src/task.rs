@@ -62,10 +62,17 @@ impl SavedState {
         self.regs[SP] = sp;
     }
 
-    /// Sets a register by number; for tests that play a task's part.
-    #[cfg(test)]
+    /// Sets a register by number (0 = the pc), for fault injection and for
+    /// tests that play a task's part. Out-of-range numbers are ignored.
     pub fn set_reg(&mut self, n: usize, value: usize) {
-        self.regs[n] = value;
+        if let Some(r) = self.regs.get_mut(n) {
+            *r = value;
+        }
+    }
+
+    /// Reads a register by number (0 = the pc); 0 if out of range.
+    pub fn reg(&self, n: usize) -> usize {
+        self.regs.get(n).copied().unwrap_or(0)
     }
 }
 

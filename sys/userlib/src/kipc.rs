@@ -81,3 +81,13 @@ pub fn revoke_device(index: usize, slot: usize) -> Result<(), u32> {
     msg[4..].copy_from_slice(&(slot as u32).to_le_bytes());
     kipc_bytes(Kipc::RevokeDevice, &msg, &mut []).map(|_| ())
 }
+
+/// Corrupts task `index` (`abi::Injection` `kind` with `arg`); only kernels
+/// built with the `fault-injection` feature accept it.
+pub fn inject(index: usize, kind: abi::Injection, arg: u32) -> Result<(), u32> {
+    let mut msg = [0u8; 12];
+    msg[..4].copy_from_slice(&(index as u32).to_le_bytes());
+    msg[4..8].copy_from_slice(&(kind as u32).to_le_bytes());
+    msg[8..].copy_from_slice(&arg.to_le_bytes());
+    kipc_bytes(Kipc::Inject, &msg, &mut []).map(|_| ())
+}

@@ -440,6 +440,26 @@ impl SupervisorServer for Supervisor {
         Ok(())
     }
 
+    fn inject(
+        &mut self,
+        caller: TaskId,
+        index: u32,
+        kind: u32,
+        arg: u32,
+    ) -> Result<(), ServerError<SupervisorError>> {
+        let kind = abi::Injection::from_u32(kind).ok_or(SupervisorError::NotAllowed)?;
+        if !cfg!(feature = "test-control") || index as usize >= kipc::task_count() {
+            return Err(SupervisorError::NotAllowed.into());
+        }
+        kipc::inject(index as usize, kind, arg).map_err(|_| SupervisorError::NotAllowed)?;
+        sys_log!(
+            "injected {kind:?} ({arg:#x}) into {} for task index {}",
+            name_of(index as u16),
+            caller.index()
+        );
+        Ok(())
+    }
+
     fn shutdown(&mut self, caller: TaskId, code: u32) -> Result<(), ServerError<SupervisorError>> {
         if !cfg!(feature = "test-control") {
             return Err(SupervisorError::NotAllowed.into());
