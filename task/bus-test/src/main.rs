@@ -13,8 +13,8 @@
 use abi::{FaultKind, TaskId};
 use idol_runtime::{RequestError, UserlibIpc};
 use supervisor_api::SupervisorClient;
-use userlib::log::LineBuf;
-use userlib::{sleep_ms, sys_log, tasks};
+use test_harness::{check, run_cases, Case, CaseResult, LineBuf};
+use userlib::{sleep_ms, tasks};
 use virtio_bus_api::{slot_base, DeviceTable, SlotState, VirtioBusClient, NO_DRIVER};
 
 mod driver {
@@ -32,25 +32,12 @@ const NONE: u32 = u32::MAX;
 /// `-device` lands in the highest slot.
 const EXPECTED: [u32; 8] = [0, 0, 0, 0, 0, ENTROPY, BLOCK, ENTROPY];
 
-type CaseResult = Result<(), LineBuf>;
-
-macro_rules! check {
-    ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
-            let mut l = LineBuf::new();
-            let _ = core::fmt::Write::write_fmt(&mut l, format_args!($($arg)*));
-            return Err(l);
-        }
-    };
-}
-
 struct Suite {
     bus: VirtioBusClient<UserlibIpc>,
     sup: SupervisorClient<UserlibIpc>,
     drivers: [BusTestDriverClient<UserlibIpc>; 3],
     /// Index into `drivers` of the one unbound in `unbind_removes_the_driver`.
     removed: usize,
-    failed: u32,
 }
 
 fn driver_name(i: usize) -> &'static str {
@@ -257,9 +244,8 @@ fn main() -> ! {
             client(tasks::DRVC),
         ],
         removed: 0,
-        failed: 0,
     };
-    let cases: &[(&str, fn(&mut Suite) -> CaseResult)] = &[
+    let cases: &[Case<Suite>] = &[
         (
             "enumeration_matches_the_command_line",
             enumeration_matches_the_command_line,
@@ -272,21 +258,6 @@ fn main() -> ! {
         ),
         ("bind_probes_a_waiting_driver", bind_probes_a_waiting_driver),
     ];
-    for (name, case) in cases {
-        match case(&mut s) {
-            Ok(()) => sys_log!("[test] case {name} ... ok"),
-            Err(why) => {
-                s.failed += 1;
-                sys_log!(
-                    "[test] case {name} ... FAIL: {}",
-                    core::str::from_utf8(why.as_bytes()).unwrap_or("?")
-                );
-            }
-        }
-    }
-    sys_log!("[test] done");
-    let _ = s.sup.shutdown(s.failed);
-    loop {
-        userlib::sys_recv_notification(0);
-    }
+    let failed = run_cases(&mut s, cases);
+    test_harness::finish(failed)
 }

@@ -1,0 +1,78 @@
+//! What every QEMU test task shares: the `check!`/`fail!` assertions, the
+//! case runner that prints the console protocol `cargo xtask test` reads,
+//! and the end of a suite (`[test] done`, then the supervisor stops the
+//! machine with the failure count).
+//!
+//! The protocol, one line per case:
+//!
+//! ```text
+//! [test] case <name> ... ok
+//! [test] case <name> ... FAIL: <reason>
+//! [test] done
+//! ```
+//!
+//! A case is a `fn(&mut S) -> CaseResult`. It must assert something that
+//! could fail; a case that cannot reach its assertions must fail, never
+//! pass. Nothing here may hide a failure.
+
+#![no_std]
+
+pub use userlib::log::LineBuf;
+
+/// The outcome of one case: `Err` carries the reason.
+pub type CaseResult = Result<(), LineBuf>;
+
+/// Ends the case with a formatted failure reason.
+#[macro_export]
+macro_rules! fail {
+    ($($arg:tt)*) => {{
+        let mut l = $crate::LineBuf::new();
+        let _ = core::fmt::Write::write_fmt(&mut l, format_args!($($arg)*));
+        return Err(l);
+    }};
+}
+
+/// Fails the case with a formatted reason unless `cond` holds.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            $crate::fail!($($arg)*);
+        }
+    };
+}
+
+/// A named case.
+pub type Case<S> = (&'static str, fn(&mut S) -> CaseResult);
+
+/// Runs the cases in order, printing one protocol line each; returns how
+/// many failed.
+pub fn run_cases<S>(state: &mut S, cases: &[Case<S>]) -> u32 {
+    let mut failed = 0;
+    for (name, case) in cases {
+        match case(state) {
+            Ok(()) => userlib::sys_log!("[test] case {name} ... ok"),
+            Err(why) => {
+                failed += 1;
+                let why = core::str::from_utf8(why.as_bytes()).unwrap_or("?");
+                userlib::sys_log!("[test] case {name} ... FAIL: {why}");
+            }
+        }
+    }
+    failed
+}
+
+/// Ends the suite: prints `[test] done` and asks the supervisor (which
+/// must be in the task's slots and built with `test-control`) to stop the
+/// machine with the failure count as exit code.
+pub fn finish(failed: u32) -> ! {
+    userlib::sys_log!("[test] done");
+    let sup =
+        supervisor_api::SupervisorClient::new(idol_runtime::UserlibIpc, userlib::tasks::SUPERVISOR);
+    if let Err(e) = sup.shutdown(failed) {
+        userlib::sys_log!("[test] shutdown refused: {e:?}");
+    }
+    loop {
+        userlib::sys_recv_notification(0);
+    }
+}
