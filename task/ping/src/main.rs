@@ -1,30 +1,49 @@
-//! Client of the default image: sends "ping" to pong once a second and logs
-//! what came back with the round trip in timer ticks. A DEAD reply (pong
-//! restarted) is logged and the task id refreshed.
+//! Client of the default image: once a second it calls the Ping server
+//! (`task-ping-server`) through the `PingClient` generated from
+//! `idl/ping.idol`, and logs the answer with the round trip in timer ticks.
+//! When the server restarts the stub refreshes its id: `add` is idempotent
+//! and is retried on the new incarnation, `status` reports
+//! `ServerRestarted`, which is logged.
+//!
+//! It must never pack a message by hand: every call goes through the
+//! generated client.
 
 #![no_std]
 #![no_main]
 
-use userlib::{sleep_ms, sys_get_timer, sys_log, sys_send, tasks};
+use idol_runtime::UserlibIpc;
+use ping_api::{PingClient, PingStatus};
+use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
 
 const TIMER_BIT: u32 = 1 << 0;
 
 #[export_name = "main"]
 fn main() -> ! {
-    let mut pong = tasks::PONG;
-    let mut reply = [0u8; 8];
-    for round in 1u32.. {
+    let ping = PingClient::new(UserlibIpc, tasks::PING_SERVER);
+    let mut round = 0u32;
+    loop {
+        round = round.wrapping_add(1);
         let t0 = sys_get_timer().now;
-        let (code, len) = sys_send(pong, 0, b"ping", &mut reply, &[]);
+        let sum = ping.add(round, 1);
         let t1 = sys_get_timer().now;
-        if let Some(g) = abi::dead_generation(code) {
-            sys_log!("pong restarted (generation {})", g.0);
-            pong = abi::TaskId::new(pong.index() as u16, g);
-        } else if round <= 3 || round % 10 == 0 {
-            let text = core::str::from_utf8(&reply[..len]).unwrap_or("?");
-            sys_log!("round {round}: pong said '{text}' in {} ticks", t1 - t0);
+        match (sum, ping.status()) {
+            (Ok(sum), Ok(PingStatus::Served { requests })) => {
+                if round <= 3 || round.is_multiple_of(10) {
+                    sys_log!(
+                        "round {round}: add({round}, 1) = {sum} in {} ticks; server has served {requests}",
+                        t1 - t0
+                    );
+                }
+            }
+            // `add` is idempotent, so a restart shows up here, in `status`.
+            (_, Err(e)) | (Err(e), _) => sys_log!(
+                "round {round}: {e}; server now at generation {}",
+                ping.task_id().generation().0
+            ),
+            (Ok(_), Ok(PingStatus::Idle)) => {
+                sys_log!("round {round}: server idle right after an add")
+            }
         }
         sleep_ms(1000, TIMER_BIT);
     }
-    loop {}
 }

@@ -3,26 +3,31 @@
 //! then asks the supervisor to stop the machine with the failure count.
 //!
 //! The suite is the least important test task (but idle). It asks the
-//! assistant to serve, borrow and misbehave, and checks the outcome three
-//! ways: the response code it gets, the fault record the supervisor reads
-//! from the kernel, and a fresh call proving the restarted assistant works.
+//! assistant to serve, borrow and misbehave, through the client generated
+//! from `idl/kernel-test.idol`, and checks the outcome three ways: what the
+//! call returns (`ServerRestarted` when the assistant died, with the stub's
+//! id refreshed to the generation the kernel's DEAD code carried), the fault
+//! record the supervisor reads from the kernel, and a fresh call proving the
+//! restarted assistant works. Raw `sys_send` is kept only where the case is
+//! about the raw ABI itself (refused sends, a stale id's DEAD code).
 //! A case must never pass by skipping: every path that does not reach its
 //! assertions reports a failure.
 
 #![no_std]
 #![no_main]
+// A case fails with its message formatted on the stack (no allocator):
+// the large `Err` is the point, and only ever moved once per case.
+#![allow(clippy::result_large_err)]
 
 use abi::{
     dead_generation, FaultKind, Generation, TaskId, TaskState, UsageError, BORROW_OUT_OF_RANGE,
     REFUSED_NOT_IN_SLOTS, REFUSED_PRIORITY, SUCCESS,
 };
-use supervisor_api::Supervisor;
-use test_api::*;
+use idol_runtime::{ServerRestarted, UserlibIpc};
+use supervisor_api::SupervisorClient;
+use test_api::{KernelTestAssistClient, KernelTestAssistOp};
 use userlib::log::LineBuf;
-use userlib::{
-    lease_read, lease_write, sys_get_timer, sys_log, sys_recv_notification, sys_send,
-    sys_set_timer, tasks,
-};
+use userlib::{sys_get_timer, sys_log, sys_recv_notification, sys_send, sys_set_timer, tasks};
 
 const TIMER_BIT: u32 = 1 << 0;
 const POST_BIT: u32 = 1 << 1;
@@ -37,6 +42,7 @@ const VIRTIO_SLOT0: u32 = 0x1000_1000;
 static SECRET: [u8; 16] = *b"suite's own data";
 
 type CaseResult = Result<(), LineBuf>;
+type Case = (&'static str, fn(&mut Suite) -> CaseResult);
 
 macro_rules! fail {
     ($($arg:tt)*) => {{
@@ -54,17 +60,12 @@ macro_rules! check {
     };
 }
 
-struct Suite {
-    assist: TaskId,
-    supervisor: Supervisor,
-    failed: u32,
-}
+type Assist = KernelTestAssistClient<UserlibIpc>;
 
-fn word(bytes: &[u8]) -> u32 {
-    let mut w = [0u8; 4];
-    let n = bytes.len().min(4);
-    w[..n].copy_from_slice(&bytes[..n]);
-    u32::from_le_bytes(w)
+struct Suite {
+    assist: Assist,
+    supervisor: SupervisorClient<UserlibIpc>,
+    failed: u32,
 }
 
 impl Suite {
@@ -79,40 +80,40 @@ impl Suite {
         }
     }
 
-    /// Calls the assistant with a `u32` argument.
-    fn call(&mut self, op: u16, arg: u32, reply: &mut [u8], leases: &[abi::Lease]) -> (u32, usize) {
-        sys_send(self.assist, op, &arg.to_le_bytes(), reply, leases)
-    }
-
     fn assist_status(&self) -> Result<abi::TaskStatus, LineBuf> {
-        match self.supervisor.task_status(self.assist.index()) {
+        match self
+            .supervisor
+            .task_status(self.assist.task_id().index() as u32)
+        {
             Ok(s) => Ok(s),
             Err(e) => fail!("supervisor status query failed: {e:?}"),
         }
     }
 
-    /// Asks the assistant to do something that must fault it, then checks
-    /// the DEAD code, the recorded fault, the restart with generation + 1,
-    /// and that the new incarnation serves.
-    fn expect_fault(
+    /// Asks the assistant (through `call`) to do something that must fault
+    /// it, then checks `ServerRestarted` and the generation the stub was
+    /// refreshed to (from the kernel's DEAD code), the recorded fault, the
+    /// restart with generation + 1, and that the new incarnation serves.
+    fn expect_fault<T: core::fmt::Debug>(
         &mut self,
-        op: u16,
-        arg: u32,
+        call: impl FnOnce(&Assist) -> Result<T, ServerRestarted>,
         kind: FaultKind,
         address: Option<u32>,
     ) -> Result<abi::FaultRecord, LineBuf> {
         let before = self.assist_status()?;
-        let (code, _) = self.call(op, arg, &mut [0u8; 4], &[]);
+        let result = call(&self.assist);
         let expected_gen = Generation(((before.generation + 1) as u8) & Generation::MASK);
-        match dead_generation(code) {
-            Some(g) if g == expected_gen => {}
-            Some(g) => fail!(
-                "DEAD code carried generation {} instead of {}",
-                g.0,
-                expected_gen.0
-            ),
-            None => fail!("expected a DEAD code, got {code:#x}"),
-        }
+        check!(
+            matches!(result, Err(ServerRestarted)),
+            "expected ServerRestarted, got {result:?}"
+        );
+        let g = self.assist.task_id().generation();
+        check!(
+            g == expected_gen,
+            "the DEAD code carried generation {} instead of {}",
+            g.0,
+            expected_gen.0
+        );
         let after = self.assist_status()?;
         let f = after.last_fault;
         check!(
@@ -144,26 +145,18 @@ impl Suite {
             TaskState::from_u32(after.state) != Some(TaskState::Faulted),
             "assistant was not restarted"
         );
-        self.assist = TaskId::new(self.assist.index() as u16, expected_gen);
-        let mut reply = [0u8; 2];
-        let (code, len) = sys_send(self.assist, OP_ECHO_PLUS_ONE, &[1, 2], &mut reply, &[]);
+        let r = self.assist.echo_plus_one([1, 2, 3, 4, 5, 6, 7, 8]);
         check!(
-            code == SUCCESS && len == 2 && reply == [2, 3],
-            "restarted assistant did not serve: code {code:#x}"
+            r == Ok([2, 3, 4, 5, 6, 7, 8, 9]),
+            "restarted assistant did not serve: {r:?}"
         );
         Ok(f)
     }
 }
 
 fn ipc_ping_pong(s: &mut Suite) -> CaseResult {
-    let mut reply = [0u8; 8];
-    let (code, len) = sys_send(s.assist, OP_ECHO_PLUS_ONE, b"abcdef", &mut reply, &[]);
-    check!(code == SUCCESS, "response code {code:#x}");
-    check!(
-        len == 6 && &reply[..6] == b"bcdefg",
-        "reply {:?} (len {len})",
-        &reply[..len.min(8)]
-    );
+    let r = s.assist.echo_plus_one(*b"abcdefgh");
+    check!(r == Ok(*b"bcdefghi"), "reply {r:?}");
     Ok(())
 }
 
@@ -172,22 +165,15 @@ fn lease_read_is_borrowed(s: &mut Suite) -> CaseResult {
     for (i, b) in data.iter_mut().enumerate() {
         *b = i as u8 + 1;
     }
-    let mut reply = [0u8; 4];
-    let (code, _) = s.call(OP_SUM_LEASE, 0, &mut reply, &[lease_read(&data)]);
-    check!(code == SUCCESS, "response code {code:#x}");
-    check!(word(&reply) == 5050, "sum {} instead of 5050", word(&reply));
+    let r = s.assist.sum_lease(&data);
+    check!(r == Ok(5050), "sum {r:?} instead of 5050");
     Ok(())
 }
 
 fn lease_write_is_borrowed(s: &mut Suite) -> CaseResult {
     let mut data = [0u8; 40];
-    let mut reply = [0u8; 4];
-    let (code, _) = s.call(OP_FILL_LEASE, 0x5a, &mut reply, &[lease_write(&mut data)]);
-    check!(
-        code == SUCCESS && word(&reply) == 40,
-        "code {code:#x}, wrote {}",
-        word(&reply)
-    );
+    let r = s.assist.fill_lease(0x5a, &mut data);
+    check!(r == Ok(40), "fill gave {r:?}");
     for (i, &b) in data.iter().enumerate() {
         check!(b == (i as u8) ^ 0x5a, "byte {i} is {b:#x}");
     }
@@ -196,27 +182,20 @@ fn lease_write_is_borrowed(s: &mut Suite) -> CaseResult {
 
 fn lease_out_of_bounds_borrow_refused(s: &mut Suite) -> CaseResult {
     let data = [7u8; 16];
-    let mut reply = [0u8; 4];
-    let (code, _) = s.call(OP_BORROW_AT, 0, &mut reply, &[lease_read(&data)]);
+    let r = s.assist.borrow_at(0, &data);
+    check!(r == Ok(SUCCESS), "in-bounds borrow gave {r:x?}");
+    let r = s.assist.borrow_at(10, &data);
     check!(
-        code == SUCCESS && word(&reply) == SUCCESS,
-        "in-bounds borrow gave {:#x}",
-        word(&reply)
-    );
-    let (code, _) = s.call(OP_BORROW_AT, 10, &mut reply, &[lease_read(&data)]);
-    check!(code == SUCCESS, "response code {code:#x}");
-    check!(
-        word(&reply) == BORROW_OUT_OF_RANGE,
-        "out-of-bounds borrow gave {:#x}",
-        word(&reply)
+        r == Ok(BORROW_OUT_OF_RANGE),
+        "out-of-bounds borrow gave {r:x?}"
     );
     Ok(())
 }
 
 fn lease_of_foreign_memory_faults_sender(s: &mut Suite) -> CaseResult {
+    let secret = SECRET.as_ptr() as u32;
     let f = s.expect_fault(
-        OP_LEASE_FOREIGN_MEMORY,
-        SECRET.as_ptr() as u32,
+        |a| a.lease_foreign_memory(secret),
         FaultKind::SyscallUsage,
         None,
     )?;
@@ -245,14 +224,13 @@ fn send_outside_slots_refused(_: &mut Suite) -> CaseResult {
 
 fn read_other_task_ram_faults(s: &mut Suite) -> CaseResult {
     let a = SECRET.as_ptr() as u32;
-    s.expect_fault(OP_READ_ADDRESS, a, FaultKind::LoadAccess, Some(a))
+    s.expect_fault(|x| x.read_address(a), FaultKind::LoadAccess, Some(a))
         .map(|_| ())
 }
 
 fn read_kernel_ram_faults(s: &mut Suite) -> CaseResult {
     s.expect_fault(
-        OP_READ_ADDRESS,
-        KERNEL_RAM_BASE,
+        |a| a.read_address(KERNEL_RAM_BASE),
         FaultKind::LoadAccess,
         Some(KERNEL_RAM_BASE),
     )
@@ -261,8 +239,7 @@ fn read_kernel_ram_faults(s: &mut Suite) -> CaseResult {
 
 fn write_kernel_text_faults(s: &mut Suite) -> CaseResult {
     s.expect_fault(
-        OP_WRITE_ADDRESS,
-        0x8000_0000,
+        |a| a.write_address(0x8000_0000),
         FaultKind::StoreAccess,
         Some(0x8000_0000),
     )
@@ -271,8 +248,7 @@ fn write_kernel_text_faults(s: &mut Suite) -> CaseResult {
 
 fn read_ungranted_device_faults(s: &mut Suite) -> CaseResult {
     s.expect_fault(
-        OP_READ_ADDRESS,
-        VIRTIO_SLOT0,
+        |a| a.read_address(VIRTIO_SLOT0),
         FaultKind::LoadAccess,
         Some(VIRTIO_SLOT0),
     )
@@ -280,31 +256,35 @@ fn read_ungranted_device_faults(s: &mut Suite) -> CaseResult {
 }
 
 fn stack_overflow_faults(s: &mut Suite) -> CaseResult {
-    s.expect_fault(OP_OVERFLOW_STACK, 0, FaultKind::StackOverflow, None)
+    s.expect_fault(|a| a.overflow_stack(), FaultKind::StackOverflow, None)
         .map(|_| ())
 }
 
 fn client_of_faulting_server_gets_dead(s: &mut Suite) -> CaseResult {
-    s.expect_fault(OP_PANIC, 0, FaultKind::Panic, None)
+    s.expect_fault(|a| a.panic(), FaultKind::Panic, None)
         .map(|_| ())
 }
 
 fn stale_task_id_gets_dead(s: &mut Suite) -> CaseResult {
-    let stale = TaskId::new(s.assist.index() as u16, Generation(0));
+    // Raw on purpose: the case is the DEAD code itself, which generated
+    // stubs consume.
+    let current = s.assist.task_id();
+    let stale = TaskId::new(current.index() as u16, Generation(0));
     check!(
-        stale != s.assist,
+        stale != current,
         "assistant was never restarted, cannot test"
     );
-    let (code, _) = sys_send(stale, OP_ECHO_PLUS_ONE, &[1], &mut [0u8; 1], &[]);
+    let op = KernelTestAssistOp::EchoPlusOne as u16;
+    let (code, _) = sys_send(stale, op, &[1; 8], &mut [0u8; 8], &[]);
     check!(
-        dead_generation(code) == Some(s.assist.generation()),
+        dead_generation(code) == Some(current.generation()),
         "stale send gave {code:#x}"
     );
     Ok(())
 }
 
 fn bad_syscall_number_faults_caller(s: &mut Suite) -> CaseResult {
-    let f = s.expect_fault(OP_BAD_SYSCALL, 0, FaultKind::SyscallUsage, None)?;
+    let f = s.expect_fault(|a| a.bad_syscall(), FaultKind::SyscallUsage, None)?;
     check!(
         f.detail == UsageError::BadSyscallNumber as u32,
         "usage error {}",
@@ -315,8 +295,7 @@ fn bad_syscall_number_faults_caller(s: &mut Suite) -> CaseResult {
 
 fn illegal_instruction_faults(s: &mut Suite) -> CaseResult {
     s.expect_fault(
-        OP_ILLEGAL_INSTRUCTION,
-        0,
+        |a| a.illegal_instruction(),
         FaultKind::IllegalInstruction,
         None,
     )
@@ -342,14 +321,8 @@ fn timer_notification_arrives(_: &mut Suite) -> CaseResult {
 }
 
 fn post_notification_arrives(s: &mut Suite) -> CaseResult {
-    let mut reply = [0u8; 4];
-    let (code, _) = s.call(OP_POST_TO_CALLER, POST_BIT, &mut reply, &[]);
-    check!(
-        code == SUCCESS && word(&reply) == SUCCESS,
-        "post gave {:#x}/{:#x}",
-        code,
-        word(&reply)
-    );
+    let r = s.assist.post_to_caller(POST_BIT);
+    check!(r == Ok(SUCCESS), "post gave {r:x?}");
     let bits = sys_recv_notification(POST_BIT | TIMER_BIT);
     check!(bits == POST_BIT, "woke with bits {bits:#x}");
     Ok(())
@@ -358,11 +331,11 @@ fn post_notification_arrives(s: &mut Suite) -> CaseResult {
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
-        assist: tasks::ASSIST,
-        supervisor: Supervisor(tasks::SUPERVISOR),
+        assist: KernelTestAssistClient::new(UserlibIpc, tasks::ASSIST),
+        supervisor: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
         failed: 0,
     };
-    let cases: &[(&str, fn(&mut Suite) -> CaseResult)] = &[
+    let cases: &[Case] = &[
         ("ipc_ping_pong_with_reply_payload", ipc_ping_pong),
         ("lease_read", lease_read_is_borrowed),
         ("lease_write", lease_write_is_borrowed),
