@@ -157,6 +157,7 @@ impl Task {
 
     /// True if this task should run in preference to `other`. Priorities are
     /// deliberately not `Ord`: "less" meaning "more important" invites bugs.
+    #[inline]
     pub fn is_more_important_than(&self, other: &Task) -> bool {
         self.desc.priority < other.desc.priority
     }
@@ -184,7 +185,14 @@ impl Task {
         }
     }
 
+    /// True if the task can be scheduled (healthy and not blocked).
+    #[inline]
+    pub fn is_runnable(&self) -> bool {
+        matches!(self.state, TaskState::Healthy(SchedState::Runnable))
+    }
+
     /// True if the task is healthy and in this scheduling state.
+    #[inline]
     pub fn is(&self, s: SchedState) -> bool {
         self.state == TaskState::Healthy(s)
     }
