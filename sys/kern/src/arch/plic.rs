@@ -35,10 +35,15 @@ pub fn init(irqs: &[IrqDesc]) {
     }
 }
 
-/// Unmasks or masks one source for context 0.
+/// Unmasks or masks one source for context 0. Enabling also gives the
+/// source priority 1: the PLIC only raises sources above the threshold (0),
+/// and sources granted at run time (virtio slots) were not set up by `init`.
 pub fn set_enabled(irq: u32, enabled: bool) {
     if !(1..=MAX_SOURCE).contains(&irq) {
         return;
+    }
+    if enabled {
+        write(PRIORITY + 4 * irq as usize, 1);
     }
     let word = ENABLE + 4 * (irq as usize / 32);
     let bit = 1 << (irq % 32);
