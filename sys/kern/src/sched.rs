@@ -1,6 +1,6 @@
 //! Choosing the next task: strict priority, round-robin among equals.
 
-use crate::task::{SchedState, Task};
+use crate::task::Task;
 
 /// Picks the most important runnable task. Among equally important ones the
 /// current task keeps the CPU if it can run; otherwise the first runnable

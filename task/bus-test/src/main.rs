@@ -259,5 +259,5 @@ fn main() -> ! {
         ("bind_probes_a_waiting_driver", bind_probes_a_waiting_driver),
     ];
     let failed = run_cases(&mut s, cases);
-    test_harness::finish(failed)
+    test_harness::finish(failed, tasks::SUPERVISOR)
 }

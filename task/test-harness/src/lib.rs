@@ -65,10 +65,9 @@ pub fn run_cases<S>(state: &mut S, cases: &[Case<S>]) -> u32 {
 /// Ends the suite: prints `[test] done` and asks the supervisor (which
 /// must be in the task's slots and built with `test-control`) to stop the
 /// machine with the failure count as exit code.
-pub fn finish(failed: u32) -> ! {
+pub fn finish(failed: u32, supervisor: userlib::TaskId) -> ! {
     userlib::sys_log!("[test] done");
-    let sup =
-        supervisor_api::SupervisorClient::new(idol_runtime::UserlibIpc, userlib::tasks::SUPERVISOR);
+    let sup = supervisor_api::SupervisorClient::new(idol_runtime::UserlibIpc, supervisor);
     if let Err(e) = sup.shutdown(failed) {
         userlib::sys_log!("[test] shutdown refused: {e:?}");
     }
