@@ -1,0 +1,165 @@
+//! The restart-policy test suite (image `test/restart.toml`).
+//!
+//! Two Ping servers with different policies are crashed on purpose:
+//! `flaky` (`backoff`, 50 ms, limit 3 in 10 s) and `eager` (`immediate`,
+//! limit 2 in 10 s). The suite measures how long each stays down, checks
+//! that backoff delays double, that the limit leaves the task down for
+//! good, and that a client of a task left down gets an error at once
+//! instead of hanging.
+
+#![no_std]
+#![no_main]
+
+use abi::{TaskState, TICKS_PER_MS};
+use idol_runtime::{ServerRestarted, TaskId, UserlibIpc};
+use ping_api::PingClient;
+use supervisor_api::SupervisorClient;
+use test_harness::{check, fail, run_cases, Case, CaseResult};
+use userlib::{sleep_ms, sys_get_timer, tasks};
+
+const TIMER_BIT: u32 = 1 << 0;
+/// `flaky`'s first backoff delay (test/restart.toml).
+const BACKOFF_MS: u64 = 50;
+
+struct Suite {
+    sup: SupervisorClient<UserlibIpc>,
+    flaky: PingClient<UserlibIpc>,
+    eager: PingClient<UserlibIpc>,
+}
+
+fn now_ms() -> u64 {
+    sys_get_timer().now / TICKS_PER_MS
+}
+
+impl Suite {
+    fn state(&self, task: TaskId) -> Option<TaskState> {
+        let st = self.sup.task_status(task.index() as u32).ok()?;
+        TaskState::from_u32(st.state)
+    }
+
+    /// Crashes the server behind `client` and returns how many ms it stayed
+    /// faulted, or `None` if it was still down after `give_up_ms`.
+    fn crash_and_time(
+        &self,
+        client: &PingClient<UserlibIpc>,
+        task: TaskId,
+        give_up_ms: u64,
+    ) -> Result<Option<u64>, test_harness::LineBuf> {
+        let t0 = now_ms();
+        check!(
+            client.crash() == Err(ServerRestarted),
+            "crash() did not end the server"
+        );
+        loop {
+            if self.state(task) != Some(TaskState::Faulted) {
+                return Ok(Some(now_ms() - t0));
+            }
+            if now_ms() - t0 > give_up_ms {
+                return Ok(None);
+            }
+            sleep_ms(5, TIMER_BIT);
+        }
+    }
+}
+
+fn backoff_delays_double(s: &mut Suite) -> CaseResult {
+    let mut last = 0;
+    for (n, factor) in [1u64, 2, 4].into_iter().enumerate() {
+        let Some(down) = s.crash_and_time(&s.flaky, tasks::FLAKY, 5000)? else {
+            fail!("crash {}: flaky still down after 5 s", n + 1);
+        };
+        let expected = BACKOFF_MS * factor;
+        check!(
+            down >= expected,
+            "crash {}: down {down} ms, backoff says at least {expected} ms",
+            n + 1
+        );
+        check!(
+            down >= last,
+            "crash {}: down {down} ms, less than the previous {last} ms",
+            n + 1
+        );
+        last = down;
+        // The restarted server serves again.
+        check!(
+            s.flaky.add(2, 3) == Ok(5),
+            "flaky does not serve after restart {}",
+            n + 1
+        );
+    }
+    Ok(())
+}
+
+fn backoff_limit_leaves_the_task_down(s: &mut Suite) -> CaseResult {
+    // The fourth fault within the window exceeds limit 3.
+    let down = s.crash_and_time(&s.flaky, tasks::FLAKY, 1000)?;
+    check!(
+        down.is_none(),
+        "flaky was restarted after {down:?} ms despite its limit"
+    );
+    check!(
+        s.state(tasks::FLAKY) == Some(TaskState::Faulted),
+        "flaky is not left faulted"
+    );
+    Ok(())
+}
+
+fn a_client_of_a_task_left_down_gets_an_error_not_a_hang(s: &mut Suite) -> CaseResult {
+    let t0 = now_ms();
+    // `add` is idempotent: the stub retries once, then reports.
+    check!(
+        s.flaky.add(1, 1) == Err(ServerRestarted),
+        "a call to the dead task did not fail"
+    );
+    check!(
+        now_ms() - t0 < 100,
+        "the failed call took {} ms",
+        now_ms() - t0
+    );
+    Ok(())
+}
+
+fn immediate_restarts_until_its_limit(s: &mut Suite) -> CaseResult {
+    for n in 1..=2 {
+        let Some(down) = s.crash_and_time(&s.eager, tasks::EAGER, 2000)? else {
+            fail!("crash {n}: eager still down after 2 s");
+        };
+        check!(
+            down < 1000,
+            "crash {n}: an immediate restart took {down} ms"
+        );
+        check!(
+            s.eager.add(4, 5) == Ok(9),
+            "eager does not serve after restart {n}"
+        );
+    }
+    let down = s.crash_and_time(&s.eager, tasks::EAGER, 500)?;
+    check!(down.is_none(), "eager restarted past its limit of 2");
+    Ok(())
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let mut s = Suite {
+        sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
+        flaky: PingClient::new(UserlibIpc, tasks::FLAKY),
+        eager: PingClient::new(UserlibIpc, tasks::EAGER),
+    };
+    let cases: &[Case<Suite>] = &[
+        ("backoff_delays_double", backoff_delays_double),
+        (
+            "backoff_limit_leaves_the_task_down",
+            backoff_limit_leaves_the_task_down,
+        ),
+        (
+            "a_client_of_a_task_left_down_gets_an_error_not_a_hang",
+            a_client_of_a_task_left_down_gets_an_error_not_a_hang,
+        ),
+        (
+            "immediate_restarts_until_its_limit",
+            immediate_restarts_until_its_limit,
+        ),
+    ];
+    let failed = run_cases(&mut s, cases);
+    test_harness::finish(failed, tasks::SUPERVISOR)
+}
