@@ -629,3 +629,47 @@ impl<T: Copy, const N: usize> Drop for Shutdown<'_, '_, T, N> {
         self.queue.reinit();
     }
 }
+
+/// Ways [`SplitQueue::corrupt`] can break a ring, as a buggy driver would.
+#[cfg(feature = "fault-injection")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Corruption {
+    /// Point every descriptor at a wild address and offer descriptor 0.
+    WildDescriptorAddresses,
+    /// Move `avail.idx` far past the chains actually offered.
+    BogusAvailIndex,
+}
+
+#[cfg(feature = "fault-injection")]
+impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
+    /// Fault injection, for test images only: scribbles over the
+    /// device-visible ring (§2.7.5, §2.7.6) without telling this queue's own
+    /// bookkeeping, the way a memory-corrupting bug in a driver would. The
+    /// caller kicks the device afterwards. What happens next — the device
+    /// refusing the ring, completions this queue rejects as hostile, a
+    /// request timing out — is what the fault-injection tests check the
+    /// driver recovers from.
+    pub fn corrupt(&mut self, how: Corruption, value: u32) {
+        match how {
+            Corruption::WildDescriptorAddresses => {
+                for i in 0..self.size {
+                    let wild = Descriptor {
+                        addr: U64::new(u64::from(value) | (u64::from(i) << 12)),
+                        len: U32::new(4096),
+                        flags: U16::new(0),
+                        next: U16::new(0),
+                    };
+                    self.write_desc(i, wild);
+                }
+                let slot = self.avail_idx & (self.size - 1);
+                self.write_u16(self.offsets.avail_ring(slot), 0);
+                fence(Ordering::SeqCst);
+                self.write_u16(self.offsets.avail_idx(), self.avail_idx.wrapping_add(1));
+            }
+            Corruption::BogusAvailIndex => {
+                let jump = self.size.wrapping_add(value as u16 | 1);
+                self.write_u16(self.offsets.avail_idx(), self.avail_idx.wrapping_add(jump));
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Driver-side fault injection, for test images only.
+//!
+//! A driver built with its `fault-injection` feature answers its
+//! interface's `inject(kind, arg)` op by committing the fault on itself,
+//! here. The kinds that need the driver's own state (corrupting its
+//! virtqueue) are returned to the driver to carry out. Everything else ends
+//! or hangs the incarnation — which is the point: the tests check that the
+//! kernel survives, the supervisor restarts the driver, and clients lose
+//! nothing.
+//!
+//! This crate must never be linked into an image that is not a test image.
+
+#![no_std]
+
+/// A fault a driver can be asked to commit (`inject`'s `kind`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum DriverFault {
+    /// `panic!`.
+    Panic = 1,
+    /// Store to address `arg`, in the kernel's RAM.
+    StoreKernelRam = 2,
+    /// Store to address `arg`, in another task's RAM.
+    StoreOtherTaskRam = 3,
+    /// Store to address `arg`, in a device window the driver was not granted.
+    StoreUngrantedDevice = 4,
+    /// Jump to address `arg`.
+    WildJump = 5,
+    /// Execute an illegal instruction.
+    IllegalInstruction = 6,
+    /// Recurse until the stack overflows.
+    StackOverflow = 7,
+    /// Spin forever without a syscall: the driver stops answering.
+    InfiniteLoop = 8,
+    /// Point the virtqueue's descriptors at wild addresses (driver applies).
+    CorruptDescriptors = 9,
+    /// Move the virtqueue's avail index far ahead (driver applies).
+    BogusAvailIndex = 10,
+}
+
+impl DriverFault {
+    /// Every kind, in code order.
+    pub const ALL: [DriverFault; 10] = [
+        Self::Panic,
+        Self::StoreKernelRam,
+        Self::StoreOtherTaskRam,
+        Self::StoreUngrantedDevice,
+        Self::WildJump,
+        Self::IllegalInstruction,
+        Self::StackOverflow,
+        Self::InfiniteLoop,
+        Self::CorruptDescriptors,
+        Self::BogusAvailIndex,
+    ];
+
+    /// Decodes a kind.
+    pub fn from_u32(n: u32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| *k as u32 == n)
+    }
+
+    /// A short name for reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Panic => "panic",
+            Self::StoreKernelRam => "store to kernel RAM",
+            Self::StoreOtherTaskRam => "store to another task's RAM",
+            Self::StoreUngrantedDevice => "store to an ungranted device",
+            Self::WildJump => "wild jump",
+            Self::IllegalInstruction => "illegal instruction",
+            Self::StackOverflow => "stack overflow",
+            Self::InfiniteLoop => "infinite loop",
+            Self::CorruptDescriptors => "wild descriptor addresses",
+            Self::BogusAvailIndex => "bogus avail index",
+        }
+    }
+
+    /// True for the kinds the driver applies to its own virtqueue.
+    pub const fn is_queue_corruption(self) -> bool {
+        matches!(self, Self::CorruptDescriptors | Self::BogusAvailIndex)
+    }
+}
+
+#[inline(never)]
+fn recurse(depth: u32) -> u32 {
+    if depth == u32::MAX {
+        return 0;
+    }
+    let frame = [depth; 64];
+    core::hint::black_box(&frame);
+    recurse(core::hint::black_box(depth + 1)).wrapping_add(frame[(depth % 64) as usize])
+}
+
+/// Commits `kind` (with `arg`) on the calling task. Returns only for the
+/// queue-corruption kinds, which the driver must apply itself.
+pub fn commit(kind: DriverFault, arg: u32) {
+    match kind {
+        DriverFault::Panic => panic!("fault injected: panic"),
+        DriverFault::StoreKernelRam
+        | DriverFault::StoreOtherTaskRam
+        | DriverFault::StoreUngrantedDevice => {
+            // SAFETY: deliberately unsound: a store the PMP must refuse, so
+            // the kernel faults this task. That is the injected fault.
+            unsafe { core::ptr::write_volatile(arg as usize as *mut u32, 0xdead_beef) };
+            // Should the store land (it must not), stop answering so the
+            // watchdog notices rather than carrying on with a lie.
+            spin()
+        }
+        DriverFault::WildJump => {
+            // SAFETY: deliberately unsound: a jump to an address the task may
+            // not execute; the fetch faults.
+            let f: extern "C" fn() = unsafe { core::mem::transmute(arg as usize) };
+            f();
+            spin()
+        }
+        DriverFault::IllegalInstruction => {
+            // SAFETY: `unimp` is a defined illegal instruction: it faults.
+            unsafe { core::arch::asm!("unimp") };
+            spin()
+        }
+        DriverFault::StackOverflow => {
+            core::hint::black_box(recurse(0));
+        }
+        DriverFault::InfiniteLoop => spin(),
+        DriverFault::CorruptDescriptors | DriverFault::BogusAvailIndex => {}
+    }
+}
+
+fn spin() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}
