@@ -229,5 +229,6 @@ fn check_op(name: &str, number: u16, op: syntax::Op, errors: &[ErrorEnum]) -> Re
         err,
         encoding,
         idempotent: op.idempotent,
+        deferred: op.deferred,
     })
 }

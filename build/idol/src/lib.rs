@@ -118,6 +118,20 @@
 //!   op (`caller`, arguments, `Leased<'_, Read|Write|ReadWrite, T>` leases,
 //!   returning `Result<T, ServerError<E>>`), `NAME_BUFFER_SIZE`,
 //!   `name_dispatch` and `name_serve_once`.
+//!
+//! # Deferred replies
+//!
+//! An op marked `deferred: true` lets the server answer after its method
+//! returned, so one server keeps several callers waiting at once (a device
+//! driver with requests in flight): its method returns
+//! `Result<idol_runtime::Deferred<T>, ServerError<E>>` — `Deferred::Now(v)`
+//! or `Err` are answered by dispatch as usual, `Deferred::Later` is not —
+//! and the server file gets `name_reply_<op>(ipc, caller, result)` to answer
+//! the call later, exactly once. The method keeps `caller` and turns each
+//! lease into an `idol_runtime::Detached` with `Leased::detach`, to
+//! `attach` it again when it completes. Dispatch checks a deferred request
+//! exactly like any other before calling the method; the client side does
+//! not change at all (its call simply blocks until the reply comes).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -41,6 +41,10 @@ pub struct Op {
     pub encoding: Encoding,
     /// Retried once on a restarted server instead of failing.
     pub idempotent: bool,
+    /// The server may answer later: its method returns
+    /// `idol_runtime::Deferred`, and a generated `<name>_reply_<op>`
+    /// function answers the call when the work completes.
+    pub deferred: bool,
 }
 
 /// An argument.

@@ -87,12 +87,25 @@ pub fn generate(iface: &Interface, source: &str) -> String {
         if params.len() > 7 {
             out.push_str("    #[allow(clippy::too_many_arguments)]\n");
         }
+        if op.deferred {
+            let _ = writeln!(
+                out,
+                "    ///\n    /// Deferred op: return `Deferred::Later` to answer afterwards with\n    \
+                 /// [`{lower}_reply_{}`] (keep `caller`, and the leases with `Leased::detach`).",
+                op.name
+            );
+        }
+        let ok = if op.deferred {
+            format!("::idol_runtime::Deferred<{}>", op.ok)
+        } else {
+            op.ok.to_string()
+        };
         let _ = writeln!(
             out,
             "    fn {}(\n        {},\n    ) -> ::core::result::Result<{}, ::idol_runtime::ServerError<{}>>;",
             op.name,
             params.join(",\n        "),
-            op.ok,
+            ok,
             error_type(op)
         );
     }
@@ -143,7 +156,47 @@ pub fn generate(iface: &Interface, source: &str) -> String {
     for op in &iface.ops {
         op_fn(&mut out, iface, op, &lower);
     }
+    for op in iface.ops.iter().filter(|op| op.deferred) {
+        reply_fn(&mut out, iface, op, &lower);
+    }
     out
+}
+
+/// Sends `result` to `caller` in the op's encoding: the tail shared by
+/// dispatch (immediate answers) and the deferred reply functions.
+fn reply_code(out: &mut String, op: &Op) {
+    match (&op.ok, op.encoding) {
+        (Ty::Unit, _) | (_, Encoding::Zerocopy) => {
+            out.push_str("    ::idol_runtime::server::reply_zerocopy(ipc, caller, result);\n");
+        }
+        (_, Encoding::Hubpack) => {
+            let _ = writeln!(
+                out,
+                "    let mut reply = [0u8; {}];\n    ::idol_runtime::server::reply_hubpack(ipc, caller, result, &mut reply);",
+                reply_size(op)
+            );
+        }
+    }
+}
+
+/// `<name>_reply_<op>`: answers a deferred call.
+fn reply_fn(out: &mut String, iface: &Interface, op: &Op, lower: &str) {
+    let _ = writeln!(
+        out,
+        "/// Answers a `{}.{}` call that the server method deferred (`Deferred::Later`):\n\
+         /// `caller` is the `caller` it was given. Call it exactly once per deferred call; the\n\
+         /// reply buffer was checked at dispatch. A caller that died meanwhile is not waiting\n\
+         /// any more, and the kernel ignores the answer.\n\
+         pub fn {lower}_reply_{}(\n    ipc: &dyn ::idol_runtime::Ipc,\n    caller: ::idol_runtime::TaskId,\n    \
+         result: ::core::result::Result<{}, ::idol_runtime::ServerError<{}>>,\n) {{",
+        iface.name,
+        op.name,
+        op.name,
+        op.ok,
+        error_type(op)
+    );
+    reply_code(out, op);
+    out.push_str("}\n\n");
 }
 
 fn op_fn(out: &mut String, iface: &Interface, op: &Op, lower: &str) {
@@ -199,17 +252,14 @@ fn op_fn(out: &mut String, iface: &Interface, op: &Op, lower: &str) {
         op.name,
         call_args.join(", ")
     );
-    match (&op.ok, op.encoding) {
-        (Ty::Unit, _) | (_, Encoding::Zerocopy) => {
-            out.push_str("    ::idol_runtime::server::reply_zerocopy(ipc, caller, result);\n");
-        }
-        (_, Encoding::Hubpack) => {
-            let _ = writeln!(
-                out,
-                "    let mut reply = [0u8; {}];\n    ::idol_runtime::server::reply_hubpack(ipc, caller, result, &mut reply);",
-                reply_size(op)
-            );
-        }
+    if op.deferred {
+        // Answered later by the reply function, unless the method had
+        // its answer at once.
+        out.push_str(
+            "    let ::core::option::Option::Some(result) = ::idol_runtime::server::answer_now(result) else {\n        \
+             return ::core::result::Result::Ok(());\n    };\n",
+        );
     }
+    reply_code(out, op);
     out.push_str("    ::core::result::Result::Ok(())\n}\n\n");
 }

@@ -92,6 +92,8 @@ pub struct Op {
     pub encoding: Encoding,
     #[serde(default)]
     pub idempotent: bool,
+    #[serde(default)]
+    pub deferred: bool,
 }
 
 fn unit_reply() -> Reply {

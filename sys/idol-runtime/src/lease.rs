@@ -138,6 +138,72 @@ impl<'a, D: LeaseDirection, T> Leased<'a, D, T> {
     }
 }
 
+impl<D: LeaseDirection, T> Leased<'_, D, T> {
+    /// Lets go of the syscall seam and keeps only which lease this is, for
+    /// a deferred call (see [`Deferred`](crate::Deferred)): the server
+    /// stores the result with the caller and [`Detached::attach`]es it again
+    /// when it completes the call. The lease stays valid exactly as long as
+    /// the lender waits for our reply.
+    pub fn detach(self) -> Detached<D, T> {
+        Detached {
+            lender: self.lender,
+            index: self.index,
+            len: self.len,
+            _types: PhantomData,
+        }
+    }
+}
+
+/// A lease claimed by dispatch and kept by a server across a deferred call,
+/// without a borrow of the [`Ipc`]: made by [`Leased::detach`], used again
+/// through [`Detached::attach`]. Every access is checked again then, so a
+/// lender that died (or was answered) meanwhile gives a [`LeaseError`],
+/// never a wrong access.
+pub struct Detached<D, T> {
+    lender: TaskId,
+    index: usize,
+    len: usize,
+    _types: PhantomData<(D, fn() -> T)>,
+}
+
+impl<D, T> Detached<D, T> {
+    /// Number of `T` elements in the lease, as checked at dispatch.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the lease holds no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The task that lent it.
+    pub fn lender(&self) -> TaskId {
+        self.lender
+    }
+
+    /// The lease again, accessed through `ipc`.
+    pub fn attach(self, ipc: &dyn Ipc) -> Leased<'_, D, T> {
+        Leased {
+            ipc,
+            lender: self.lender,
+            index: self.index,
+            len: self.len,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<D, T> core::fmt::Debug for Detached<D, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Detached")
+            .field("lender", &self.lender)
+            .field("index", &self.index)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
 impl<D: Readable, T: FromBytes + IntoBytes> Leased<'_, D, T> {
     /// Reads element `index`.
     pub fn read_at(&self, index: usize) -> Result<T, LeaseError> {

@@ -44,7 +44,9 @@ pub mod wire;
 pub use abi::{ReplyFaultReason, TaskId};
 pub use error::{ErrorCode, RequestError, ServerError, ServerRestarted};
 pub use ipc::{Ipc, LeaseInfo, LeaseRef, RecvMessage};
-pub use lease::{LeaseDirection, LeaseError, Leased, Read, ReadWrite, Readable, Writable, Write};
-pub use server::NotificationHandler;
+pub use lease::{
+    Detached, LeaseDirection, LeaseError, Leased, Read, ReadWrite, Readable, Writable, Write,
+};
+pub use server::{Deferred, NotificationHandler};
 #[cfg(feature = "userlib")]
 pub use userlib_ipc::UserlibIpc;

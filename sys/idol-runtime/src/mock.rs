@@ -8,6 +8,11 @@
 //! answered is kept as an [`Outcome`], so tests (and the fuzz target) can
 //! check that a malformed request was refused with the right reason.
 //!
+//! Calls a server answers later (deferred ops) stay open, like a client
+//! blocked in the real kernel: several may be open at once, one per caller,
+//! their leases usable until they are answered. Give queued messages
+//! distinct callers and collect each answer with [`MockKernel::take_answer`].
+//!
 //! Where the real kernel would fault a task, the mock panics with the
 //! reason, which fails the test: a client faulted by `reply_fault`, a server
 //! that never replies (the client would hang), a reply too big or with a
@@ -55,6 +60,7 @@ pub struct Delivery {
 type Handler = Box<dyn FnMut(&MockKernel, &[u8], &RecvMessage)>;
 
 struct Call {
+    id: u64,
     caller: TaskId,
     leases: Vec<MockLease>,
     outcome: Option<Outcome>,
@@ -72,7 +78,11 @@ struct State {
     server: TaskId,
     buffer_size: usize,
     kill_during: usize,
-    current: Option<Call>,
+    /// Calls received and not yet collected (answered or not).
+    open: Vec<Call>,
+    /// The call `recv` handed out last.
+    last: Option<u64>,
+    next_id: u64,
     queue: VecDeque<Queued>,
     notifications: u32,
     calls: usize,
@@ -92,7 +102,9 @@ impl MockKernel {
                 server,
                 buffer_size: 0,
                 kill_during: 0,
-                current: None,
+                open: Vec::new(),
+                last: None,
+                next_id: 0,
                 queue: VecDeque::new(),
                 notifications: 0,
                 calls: 0,
@@ -163,17 +175,9 @@ impl MockKernel {
             response_capacity,
             lease_count: leases.len(),
         };
-        {
-            let mut state = self.state.borrow_mut();
-            state.calls += 1;
-            state.current = Some(Call {
-                caller,
-                leases,
-                outcome: None,
-            });
-        }
+        let id = self.open_call(caller, leases);
         serve(self, &buffer, &msg);
-        let call = self.state.borrow_mut().current.take();
+        let call = self.close_call(id);
         match call {
             Some(call) => Delivery {
                 outcome: call.outcome,
@@ -210,15 +214,80 @@ impl MockKernel {
         self.state.borrow_mut().notifications |= bits;
     }
 
-    /// The answer to the request last handed out by `recv`.
+    /// The answer to the request last handed out by `recv`, if it was
+    /// answered (the call is then closed); `None` if it was not, and the
+    /// call stays open (a deferred call: see [`Self::take_answer`]).
     pub fn take_outcome(&self) -> Option<Outcome> {
-        self.state
-            .borrow_mut()
-            .current
-            .take()
-            .and_then(|call| call.outcome)
+        let last = self.state.borrow().last?;
+        let answered = self
+            .state
+            .borrow()
+            .open
+            .iter()
+            .any(|c| c.id == last && c.outcome.is_some());
+        if !answered {
+            return None;
+        }
+        self.state.borrow_mut().last = None;
+        self.close_call(last).and_then(|call| call.outcome)
     }
 
+    /// The answer to `caller`'s open call, with its leases as the server
+    /// left them, if the server has answered it (the call is then closed).
+    pub fn take_answer(&self, caller: TaskId) -> Option<Delivery> {
+        let id = self
+            .state
+            .borrow()
+            .open
+            .iter()
+            .find(|c| c.caller == caller && c.outcome.is_some())?
+            .id;
+        let call = self.close_call(id)?;
+        Some(Delivery {
+            outcome: call.outcome,
+            leases: call.leases,
+        })
+    }
+
+    /// Callers whose calls were received and not answered yet.
+    pub fn waiting(&self) -> Vec<TaskId> {
+        self.state
+            .borrow()
+            .open
+            .iter()
+            .filter(|c| c.outcome.is_none())
+            .map(|c| c.caller)
+            .collect()
+    }
+
+    fn open_call(&self, caller: TaskId, leases: Vec<MockLease>) -> u64 {
+        let mut state = self.state.borrow_mut();
+        assert!(
+            !state
+                .open
+                .iter()
+                .any(|c| c.caller == caller && c.outcome.is_none()),
+            "mock: {caller:?} sent while still waiting for an answer; give each queued call its own caller"
+        );
+        state.calls += 1;
+        let id = state.next_id;
+        state.next_id += 1;
+        state.open.push(Call {
+            id,
+            caller,
+            leases,
+            outcome: None,
+        });
+        id
+    }
+
+    fn close_call(&self, id: u64) -> Option<Call> {
+        let mut state = self.state.borrow_mut();
+        let at = state.open.iter().position(|c| c.id == id)?;
+        Some(state.open.remove(at))
+    }
+
+    /// Lease access is allowed while the lender waits for our answer.
     fn with_lease<R>(
         &self,
         lender: TaskId,
@@ -226,25 +295,34 @@ impl MockKernel {
         f: impl FnOnce(&mut MockLease) -> Result<R, u32>,
     ) -> Result<R, u32> {
         let mut state = self.state.borrow_mut();
-        match state.current.as_mut() {
-            Some(call) if call.caller == lender => match call.leases.get_mut(index) {
+        let call = state
+            .open
+            .iter_mut()
+            .find(|c| c.caller == lender && c.outcome.is_none());
+        match call {
+            Some(call) => match call.leases.get_mut(index) {
                 Some(lease) => f(lease),
                 None => Err(abi::BORROW_NO_SUCH_LEASE),
             },
-            _ => Err(abi::BORROW_NOT_LENT),
+            None => Err(abi::BORROW_NOT_LENT),
         }
     }
 
     fn answer(&self, peer: TaskId, outcome: Outcome) {
         let mut state = self.state.borrow_mut();
-        match state.current.as_mut() {
-            Some(call) if call.caller == peer => {
-                assert!(call.outcome.is_none(), "server answered {peer:?} twice");
-                call.outcome = Some(outcome);
-            }
-            // The kernel ignores answers to a task not waiting on us.
-            _ => {}
+        if let Some(call) = state
+            .open
+            .iter_mut()
+            .find(|c| c.caller == peer && c.outcome.is_none())
+        {
+            call.outcome = Some(outcome);
+            return;
         }
+        assert!(
+            !state.open.iter().any(|c| c.caller == peer),
+            "server answered {peer:?} twice"
+        );
+        // The kernel ignores answers to a task not waiting on us.
     }
 }
 
@@ -336,12 +414,7 @@ impl Ipc for MockKernel {
         }
     }
 
-    fn recv(
-        &self,
-        buffer: &mut [u8],
-        notification_mask: u32,
-        _from: Option<TaskId>,
-    ) -> RecvMessage {
+    fn recv(&self, buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
         let mut state = self.state.borrow_mut();
         let bits = state.notifications & notification_mask;
         if bits != 0 {
@@ -354,12 +427,17 @@ impl Ipc for MockKernel {
                 lease_count: 0,
             };
         }
+        if from == Some(TaskId::KERNEL) {
+            panic!(
+                "mock: a notification-only recv with no notification pending would block forever"
+            );
+        }
         let Some(queued) = state.queue.pop_front() else {
             panic!("mock: recv with nothing queued would block forever");
         };
+        drop(state);
         let copied = queued.message.len().min(buffer.len());
         buffer[..copied].copy_from_slice(&queued.message[..copied]);
-        state.calls += 1;
         let msg = RecvMessage {
             sender: queued.caller,
             operation: queued.operation,
@@ -367,11 +445,8 @@ impl Ipc for MockKernel {
             response_capacity: queued.response_capacity,
             lease_count: queued.leases.len(),
         };
-        state.current = Some(Call {
-            caller: queued.caller,
-            leases: queued.leases,
-            outcome: None,
-        });
+        let id = self.open_call(queued.caller, queued.leases);
+        self.state.borrow_mut().last = Some(id);
         msg
     }
 

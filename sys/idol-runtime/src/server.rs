@@ -110,6 +110,40 @@ pub fn reply_hubpack<T: Serialize, E: ErrorCode>(
     }
 }
 
+/// What the server method of a `deferred` op returns on success: the
+/// answer now, or a promise to answer later.
+///
+/// A deferred op lets one server keep several callers waiting at once (a
+/// driver with requests in flight on its device): the method starts the
+/// work, keeps the `caller` (and its leases, with [`Leased::detach`]) and
+/// returns `Later`; when the work completes the server calls the generated
+/// `<interface>_reply_<op>(ipc, caller, result)`. The caller stays blocked
+/// until then, its leases stay lent. Errors found at once are returned as
+/// `Err` and answered immediately, like for any op.
+///
+/// [`Leased::detach`]: crate::Leased::detach
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[must_use = "a deferred call must be answered: `Later` promises a reply function call"]
+pub enum Deferred<T> {
+    /// Answer now with this value.
+    Now(T),
+    /// No answer yet: the server calls the op's reply function later,
+    /// exactly once.
+    Later,
+}
+
+/// The answer of a deferred op's method that dispatch sends at once:
+/// `None` if the method deferred it.
+pub fn answer_now<T, E>(
+    result: Result<Deferred<T>, ServerError<E>>,
+) -> Option<Result<T, ServerError<E>>> {
+    match result {
+        Ok(Deferred::Now(value)) => Some(Ok(value)),
+        Ok(Deferred::Later) => None,
+        Err(error) => Some(Err(error)),
+    }
+}
+
 /// What a server does besides answering requests: receive notifications
 /// (interrupts, timers, posts) in the same loop. Generated server traits
 /// have this as a supertrait.

@@ -39,6 +39,8 @@ pub enum Kind {
 pub const SECTOR: usize = 512;
 pub const BLK_T_IN: u32 = 0;
 pub const BLK_T_OUT: u32 = 1;
+pub const BLK_T_FLUSH: u32 = 4;
+pub const BLK_T_GET_ID: u32 = 8;
 
 /// A chain the device took from the available ring and has not used yet.
 #[derive(Clone, Debug)]
@@ -118,6 +120,11 @@ pub struct Device {
     /// Bump the config generation on this many upcoming config reads
     /// (`u32::MAX`: forever).
     pub config_churn: u32,
+    /// Blk: the GET_ID answer (at most 20 bytes); `None`: GET_ID is
+    /// unsupported (status 2), as are FLUSH requests.
+    pub blk_serial: Option<Vec<u8>>,
+    /// Blk: answer every request with VIRTIO_BLK_S_IOERR.
+    pub blk_ioerr: bool,
 
     // Records.
     pub status_writes: Vec<u8>,
@@ -163,6 +170,8 @@ impl Device {
             needs_reset_on_driver_ok: false,
             hostile: false,
             config_churn: 0,
+            blk_serial: None,
+            blk_ioerr: false,
             status_writes: Vec::new(),
             notifications: Vec::new(),
             interrupts: 0,
@@ -580,6 +589,13 @@ impl Device {
                 let offset = u64::from_le_bytes(out[8..16].try_into().unwrap()) as usize * SECTOR;
                 let mut reply = Vec::new();
                 let status = match kind {
+                    _ if self.blk_ioerr => 1,
+                    BLK_T_FLUSH if self.blk_serial.is_some() => 0,
+                    BLK_T_GET_ID if self.blk_serial.is_some() => {
+                        let id = self.blk_serial.as_deref().unwrap_or_default();
+                        reply.extend_from_slice(&id[..id.len().min(20)]);
+                        0
+                    }
                     BLK_T_IN => {
                         let n = writable - 1;
                         match disk.get(offset..offset + n) {

@@ -1,0 +1,553 @@
+//! One virtio-blk device brought up and driven: the seed's `probe` and
+//! `remove`, and requests in slots of the driver's DMA memory.
+//!
+//! A request's life: [`BlkDevice::reserve`] a free slot, fill its bounce
+//! buffer ([`BlkDevice::buffer`]) for a write, [`BlkDevice::submit`] it
+//! (validated against the disk first) and [`BlkDevice::kick`]; after the
+//! interrupt, [`BlkDevice::poll`] hands back each completed slot with its
+//! outcome, the bounce buffer holds the data of a read, and
+//! [`BlkDevice::release`] frees the slot. [`BlkDevice::reset`] (the seed's
+//! `remove`) stops the device and hands back every slot still in flight.
+//!
+//! Nothing here trusts the device: the used ring is checked by
+//! `virtio::SplitQueue` (a bad entry is an `Err` blamed on the device, and
+//! the driver resets), a status byte the device did not write reads as an
+//! I/O error, and a bounce buffer is only ever handed to Rust code while
+//! the device does not own it.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use block_api::{BlockError, MAX_TRANSFER, SECTOR_SIZE};
+use virtio::config::read_consistent;
+use virtio::transport::mmio::MmioTransport;
+use virtio::{Buf, Features, RegisterAccess, SplitQueue, Transport};
+use zerocopy::IntoBytes;
+
+use crate::memory::{DmaMemory, DESCS_PER_REQUEST, QUEUE_SIZE, SLOTS};
+use crate::protocol::{
+    ReqHeader, CONFIG_BLK_SIZE, CONFIG_CAPACITY, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH,
+    VIRTIO_BLK_F_RO, VIRTIO_BLK_ID_BYTES, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH,
+    VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_ID_BLOCK,
+};
+
+/// The features this driver understands: read-only disks, the block size
+/// hint, the flush command, and event-index interrupt suppression.
+pub const UNDERSTOOD: Features = Features(
+    VIRTIO_BLK_F_RO.0
+        | VIRTIO_BLK_F_BLK_SIZE.0
+        | VIRTIO_BLK_F_FLUSH.0
+        | Features::VIRTIO_F_EVENT_IDX.0,
+);
+
+/// A status byte no device writes: set before each submission, so a
+/// device that completes a request without writing its status is seen.
+const STATUS_UNWRITTEN: u8 = 0xff;
+
+/// What the driver learned about the disk at probe time (§5.2.4).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Capacity in 512-byte sectors.
+    pub capacity: u64,
+    /// The device's preferred block size in bytes (512 if not offered).
+    pub block_size: u32,
+    /// VIRTIO_BLK_F_RO was negotiated: writes are refused.
+    pub read_only: bool,
+    /// VIRTIO_BLK_F_FLUSH was negotiated: flushes go to the device.
+    pub flush: bool,
+}
+
+/// Why a device could not be brought up.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ProbeError {
+    /// The slot holds a device that is not a block device.
+    NotABlockDevice {
+        /// Its device id.
+        device_id: u32,
+    },
+    /// The virtio core refused (bad magic, feature negotiation, queue, …).
+    Virtio(virtio::Error),
+    /// The queue is too small for even one request chain.
+    QueueTooSmall {
+        /// The queue size the device allowed.
+        size: u16,
+    },
+}
+
+impl From<virtio::Error> for ProbeError {
+    fn from(e: virtio::Error) -> Self {
+        ProbeError::Virtio(e)
+    }
+}
+
+/// A request, as submitted to a slot.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Read `len` bytes from `sector` into the slot's bounce buffer.
+    Read {
+        /// First sector.
+        sector: u64,
+        /// Bytes, a multiple of 512, at most 64 KiB.
+        len: usize,
+    },
+    /// Write the first `len` bytes of the slot's bounce buffer at `sector`.
+    Write {
+        /// First sector.
+        sector: u64,
+        /// Bytes, a multiple of 512, at most 64 KiB.
+        len: usize,
+    },
+    /// Flush the device's write cache.
+    Flush,
+    /// Read the device id (serial) into the slot's bounce buffer (20 bytes).
+    GetId,
+}
+
+/// A request slot: an index into the driver's DMA memory.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Slot(u8);
+
+impl Slot {
+    /// The slot's index, below [`SLOTS`].
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// A request the device finished.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// Its slot (now `Done`: read the buffer, then release it).
+    pub slot: Slot,
+    /// The device's verdict.
+    pub result: Result<(), BlockError>,
+}
+
+/// Slots as a set (for the ones a reset took back).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotSet(u32);
+
+impl SlotSet {
+    fn insert(&mut self, slot: Slot) {
+        self.0 |= 1 << slot.0;
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The slots, in index order.
+    pub fn iter(self) -> impl Iterator<Item = Slot> {
+        (0..SLOTS as u8)
+            .filter(move |i| self.0 & (1 << i) != 0)
+            .map(Slot)
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum SlotState {
+    Free,
+    /// Taken by the caller, not on the ring: its buffer may be filled.
+    Reserved,
+    /// On the ring: the device owns the header, buffer and status.
+    InFlight,
+    /// Back from the device: its buffer may be read, then released.
+    Done,
+}
+
+/// A virtio-blk device on an MMIO transport with register access `R`, its
+/// queue in DMA memory borrowed for `'a`.
+///
+/// Dropping it resets the device (no DMA after the borrow of the memory
+/// ends).
+pub struct BlkDevice<'a, R: RegisterAccess> {
+    transport: MmioTransport<R>,
+    queue: SplitQueue<'a, u8, QUEUE_SIZE>,
+    geometry: Geometry,
+    slots: [SlotState; SLOTS],
+    /// Slots usable: fewer than [`SLOTS`] if the device's queue is small.
+    usable: usize,
+    bounce: NonNull<[u8; MAX_TRANSFER]>,
+    headers: NonNull<[u8; 16]>,
+    status: NonNull<[u8; 4]>,
+    _memory: PhantomData<&'a mut DmaMemory>,
+}
+
+impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
+    /// The seed's `probe`: identifies the device behind `regs`, brings it up
+    /// (reset → ACKNOWLEDGE → DRIVER → features → FEATURES_OK → queue →
+    /// DRIVER_OK) with its ring in `mem`, and reads capacity, block size and
+    /// read-only flag from config space with the generation check.
+    ///
+    /// On error the device is left reset or FAILED, never half alive.
+    pub fn probe(regs: R, mem: &'a mut DmaMemory) -> Result<Self, ProbeError> {
+        let mut transport = MmioTransport::new(regs)?;
+        if transport.device_id() != VIRTIO_ID_BLOCK {
+            return Err(ProbeError::NotABlockDevice {
+                device_id: transport.device_id(),
+            });
+        }
+        let features = transport.negotiate(UNDERSTOOD)?;
+        let geometry = match read_geometry(&transport, features) {
+            Ok(g) => g,
+            Err(e) => {
+                transport.fail();
+                return Err(e.into());
+            }
+        };
+        let bounce = NonNull::from(&mut mem.bounce).cast::<[u8; MAX_TRANSFER]>();
+        let headers = NonNull::from(&mut mem.headers).cast::<[u8; 16]>();
+        let status = NonNull::from(&mut mem.status).cast::<[u8; 4]>();
+        let queue = match transport.setup_queue::<u8, QUEUE_SIZE>(0, &mut mem.ring, features) {
+            Ok(q) => q,
+            Err(e) => {
+                transport.fail();
+                return Err(e.into());
+            }
+        };
+        let usable = (usize::from(queue.size()) / DESCS_PER_REQUEST).min(SLOTS);
+        if usable == 0 {
+            transport.fail();
+            let _ = transport.reset();
+            return Err(ProbeError::QueueTooSmall { size: queue.size() });
+        }
+        let mut dev = BlkDevice {
+            transport,
+            queue,
+            geometry,
+            slots: [SlotState::Free; SLOTS],
+            usable,
+            bounce,
+            headers,
+            status,
+            _memory: PhantomData,
+        };
+        // On failure `dev` is dropped, which resets the device.
+        dev.transport.driver_ok()?;
+        Ok(dev)
+    }
+
+    /// What probe read from config space.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// Whether a slot is free for [`reserve`](Self::reserve).
+    pub fn has_free_slot(&self) -> bool {
+        self.slots[..self.usable].contains(&SlotState::Free)
+    }
+
+    /// Requests on the ring.
+    pub fn in_flight(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| **s == SlotState::InFlight)
+            .count()
+    }
+
+    /// Takes a free slot, or `None` if every usable one is taken.
+    pub fn reserve(&mut self) -> Option<Slot> {
+        let i = self.slots[..self.usable]
+            .iter()
+            .position(|s| *s == SlotState::Free)?;
+        self.slots[i] = SlotState::Reserved;
+        // i < SLOTS <= u8::MAX (checked in memory.rs).
+        Some(Slot(i as u8))
+    }
+
+    /// Frees a reserved or completed slot (an in-flight one stays the
+    /// device's).
+    pub fn release(&mut self, slot: Slot) {
+        if let Some(s @ (SlotState::Reserved | SlotState::Done)) = self.slots.get_mut(slot.index())
+        {
+            *s = SlotState::Free;
+        }
+    }
+
+    /// The bounce buffer of a slot the device does not own (reserved or
+    /// done); `None` otherwise.
+    pub fn buffer(&mut self, slot: Slot) -> Option<&mut [u8; MAX_TRANSFER]> {
+        match self.slots.get(slot.index()) {
+            Some(SlotState::Reserved | SlotState::Done) => {
+                // SAFETY: the slot index is below SLOTS, so the pointer is
+                // inside the `bounce` array of the DMA memory borrowed for
+                // 'a. The device does not own this buffer (the slot is not
+                // in flight: it was never added, or its token came back from
+                // get_buf or shutdown), and the returned borrow of `self`
+                // keeps the slot from being submitted while it lives.
+                Some(unsafe { &mut *self.bounce.as_ptr().add(slot.index()) })
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `request` is acceptable for this disk: the length a whole
+    /// number of sectors ([`BlockError::UnalignedLength`]) of at most
+    /// 64 KiB ([`BlockError::TooLarge`]), no write to a read-only disk
+    /// ([`BlockError::ReadOnly`]), every sector inside the disk
+    /// ([`BlockError::OutOfRange`]).
+    pub fn check(&self, request: &Request) -> Result<(), BlockError> {
+        let (sector, len, write) = match *request {
+            Request::Read { sector, len } => (sector, len, false),
+            Request::Write { sector, len } => (sector, len, true),
+            Request::Flush | Request::GetId => return Ok(()),
+        };
+        if len % SECTOR_SIZE != 0 {
+            return Err(BlockError::UnalignedLength);
+        }
+        if len > MAX_TRANSFER {
+            return Err(BlockError::TooLarge);
+        }
+        if write && self.geometry.read_only {
+            return Err(BlockError::ReadOnly);
+        }
+        let sectors = (len / SECTOR_SIZE) as u64;
+        match sector.checked_add(sectors) {
+            Some(end) if end <= self.geometry.capacity => Ok(()),
+            _ => Err(BlockError::OutOfRange),
+        }
+    }
+
+    /// Puts `request` on the ring in reserved `slot` (for a write, its
+    /// data must already be in the slot's buffer). Call
+    /// [`kick`](Self::kick) afterwards. On `Err` the slot stays reserved.
+    ///
+    /// Errors: those of [`check`](Self::check); [`BlockError::DeviceError`]
+    /// if the slot was not reserved or the queue refused (it is broken:
+    /// reset the device).
+    pub fn submit(&mut self, slot: Slot, request: Request) -> Result<(), BlockError> {
+        self.check(&request)?;
+        if self.slots.get(slot.index()) != Some(&SlotState::Reserved) {
+            return Err(BlockError::DeviceError);
+        }
+        let i = slot.index();
+        let (header, data_len, device_writes_data) = match request {
+            Request::Read { sector, len } => (ReqHeader::new(VIRTIO_BLK_T_IN, sector), len, true),
+            Request::Write { sector, len } => {
+                (ReqHeader::new(VIRTIO_BLK_T_OUT, sector), len, false)
+            }
+            Request::Flush => (ReqHeader::new(VIRTIO_BLK_T_FLUSH, 0), 0, false),
+            Request::GetId => (
+                ReqHeader::new(VIRTIO_BLK_T_GET_ID, 0),
+                VIRTIO_BLK_ID_BYTES,
+                true,
+            ),
+        };
+        // SAFETY: i < SLOTS, so both pointers are inside the DMA memory
+        // borrowed for 'a; the slot is reserved, so the device does not own
+        // its header or status, and no Rust reference to them exists (they
+        // are only touched here).
+        unsafe {
+            self.headers
+                .as_ptr()
+                .add(i)
+                .write_volatile(header.as_bytes().try_into().unwrap_or([0; 16]));
+            self.status
+                .as_ptr()
+                .add(i)
+                .cast::<u8>()
+                .write_volatile(STATUS_UNWRITTEN);
+        }
+        let header_buf = Buf::new(
+            self.headers.as_ptr().wrapping_add(i).expose_provenance() as u64,
+            16,
+        );
+        let status_buf = Buf::new(
+            self.status.as_ptr().wrapping_add(i).expose_provenance() as u64,
+            1,
+        );
+        // data_len <= MAX_TRANSFER (checked above) fits a u32.
+        let data_buf = Buf::new(
+            self.bounce.as_ptr().wrapping_add(i).expose_provenance() as u64,
+            data_len as u32,
+        );
+        // Readable buffers first, then writable ones (§2.7.4.2): header,
+        // [data], status.
+        let (out, out_n, in_, in_n) = match (data_len, device_writes_data) {
+            (0, _) => ([header_buf, header_buf], 1, [status_buf, status_buf], 1),
+            (_, true) => ([header_buf, header_buf], 1, [data_buf, status_buf], 2),
+            (_, false) => ([header_buf, data_buf], 2, [status_buf, status_buf], 1),
+        };
+        // SAFETY: the buffers are this slot's header, data and status in
+        // the DMA memory borrowed for 'a, which outlives the queue. From here
+        // until the token comes back (get_buf, or shutdown after a reset)
+        // the slot is InFlight, and `buffer`, `submit` and `release` refuse
+        // to touch an in-flight slot, so no Rust code reads or writes these
+        // bytes meanwhile. None of them overlaps the ring memory (separate
+        // fields of `DmaMemory`).
+        let result = unsafe { self.queue.add_buf(&out[..out_n], &in_[..in_n], slot.0) };
+        match result {
+            Ok(()) => {
+                self.slots[i] = SlotState::InFlight;
+                Ok(())
+            }
+            Err(_) => Err(BlockError::DeviceError),
+        }
+    }
+
+    /// Notifies the device of submitted requests, if it wants to be.
+    pub fn kick(&mut self) {
+        self.queue.kick(&mut self.transport);
+    }
+
+    /// Reads and acknowledges the interrupt cause (call on each IRQ, before
+    /// polling).
+    pub fn take_interrupt(&mut self) {
+        let _ = self.transport.take_interrupt();
+    }
+
+    /// The next completed request, if any (the seed's `get_buf`). An `Err`
+    /// is a device that broke the protocol: reset it.
+    pub fn poll(&mut self) -> Result<Option<Completion>, virtio::Error> {
+        let Some((token, _len)) = self.queue.get_buf()? else {
+            return Ok(None);
+        };
+        let i = usize::from(token);
+        // The queue only returns tokens we added, each once: an in-flight
+        // slot. Anything else would be a bug here, not the device's doing.
+        if self.slots.get(i) != Some(&SlotState::InFlight) {
+            return Err(virtio::Error::QueueBroken);
+        }
+        self.slots[i] = SlotState::Done;
+        // SAFETY: i < SLOTS; the device gave the slot back, so it no longer
+        // writes the status byte.
+        let status = unsafe { self.status.as_ptr().add(i).cast::<u8>().read_volatile() };
+        let result = match status {
+            VIRTIO_BLK_S_OK => Ok(()),
+            VIRTIO_BLK_S_UNSUPP => Err(BlockError::Unsupported),
+            // IOERR, or a status the device never wrote.
+            _ => Err(BlockError::DeviceError),
+        };
+        Ok(Some(Completion {
+            slot: Slot(token),
+            result,
+        }))
+    }
+
+    /// Re-enables interrupts (the seed's `restart`): `true` if nothing is
+    /// pending and the driver may sleep until the next interrupt, `false`
+    /// if completions raced in (poll again).
+    pub fn restart(&mut self) -> bool {
+        self.queue.restart()
+    }
+
+    /// The seed's `remove` (and the reaction to a hostile device): resets
+    /// the device, so it does no more DMA, and takes every request back
+    /// from the ring. Returns the slots that were in flight, now `Done` for
+    /// the caller to fail and release. The device stays reset: drop this
+    /// value, or probe again.
+    pub fn reset(&mut self) -> SlotSet {
+        let _ = self.transport.reset();
+        let mut taken = SlotSet::default();
+        for token in self.queue.shutdown() {
+            let i = usize::from(token);
+            if self.slots.get(i) == Some(&SlotState::InFlight) {
+                self.slots[i] = SlotState::Done;
+                taken.insert(Slot(token));
+            }
+        }
+        taken
+    }
+
+    /// Submits `request` and waits for it: the whole cycle for a caller
+    /// without IPC (a benchmark, a boot loader). `data` is copied into the
+    /// bounce buffer before a write and out of it after a read or GET_ID;
+    /// `wait` is called whenever nothing is pending and must return once the
+    /// device interrupted (acknowledging it with
+    /// [`take_interrupt`](Self::take_interrupt)). Completions of other
+    /// requests are dropped, so use it with nothing else in flight.
+    pub fn transfer_blocking(
+        &mut self,
+        request: Request,
+        data: &mut [u8],
+        mut wait: impl FnMut(&mut Self),
+    ) -> Result<(), BlockError> {
+        self.check(&request)?;
+        let slot = self.reserve().ok_or(BlockError::DeviceError)?;
+        if let (Request::Write { len, .. }, Some(buf)) = (request, self.buffer(slot)) {
+            match (buf.get_mut(..len), data.get(..len)) {
+                (Some(dst), Some(src)) => dst.copy_from_slice(src),
+                _ => {
+                    self.release(slot);
+                    return Err(BlockError::TooLarge);
+                }
+            }
+        }
+        if let Err(e) = self.submit(slot, request) {
+            self.release(slot);
+            return Err(e);
+        }
+        self.kick();
+        loop {
+            match self.poll() {
+                Ok(Some(c)) if c.slot == slot => {
+                    let copy = match request {
+                        Request::Read { len, .. } => len,
+                        Request::GetId => VIRTIO_BLK_ID_BYTES,
+                        _ => 0,
+                    };
+                    if c.result.is_ok() && copy > 0 {
+                        if let Some(buf) = self.buffer(slot) {
+                            let n = copy.min(data.len());
+                            data[..n].copy_from_slice(&buf[..n]);
+                        }
+                    }
+                    self.release(slot);
+                    return c.result;
+                }
+                Ok(Some(other)) => self.release(other.slot),
+                Ok(None) => {
+                    if self.restart() {
+                        wait(self);
+                    }
+                }
+                Err(_) => {
+                    for s in self.reset().iter() {
+                        self.release(s);
+                    }
+                    return Err(BlockError::DeviceError);
+                }
+            }
+        }
+    }
+}
+
+impl<R: RegisterAccess> Drop for BlkDevice<'_, R> {
+    fn drop(&mut self) {
+        // The device must not touch the DMA memory once it is no longer
+        // borrowed (it may be handed to the next probe).
+        let _ = self.transport.reset();
+    }
+}
+
+/// Capacity, block size and read-only flag, read together under one
+/// generation check (§2.5.1, §5.2.4).
+fn read_geometry<R: RegisterAccess>(
+    transport: &MmioTransport<R>,
+    features: Features,
+) -> Result<Geometry, virtio::Error> {
+    let has_blk_size = features.contains(VIRTIO_BLK_F_BLK_SIZE);
+    let (capacity, blk_size) = read_consistent(transport, |t| {
+        let low = t.read_config32(CONFIG_CAPACITY)?;
+        let high = t.read_config32(CONFIG_CAPACITY + 4)?;
+        let blk_size = if has_blk_size {
+            t.read_config32(CONFIG_BLK_SIZE)?
+        } else {
+            SECTOR_SIZE as u32
+        };
+        Ok((u64::from(low) | u64::from(high) << 32, blk_size))
+    })?;
+    Ok(Geometry {
+        capacity,
+        // A block size that is no power of two, or below a sector, is
+        // nonsense: fall back to the sector size (it is only a hint).
+        block_size: if blk_size.is_power_of_two() && blk_size >= SECTOR_SIZE as u32 {
+            blk_size
+        } else {
+            SECTOR_SIZE as u32
+        },
+        read_only: features.contains(VIRTIO_BLK_F_RO),
+        flush: features.contains(VIRTIO_BLK_F_FLUSH),
+    })
+}

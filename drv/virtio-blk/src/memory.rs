@@ -1,0 +1,67 @@
+//! The driver's DMA memory: the ring, and per request slot a header, a
+//! status byte and a bounce buffer of [`MAX_TRANSFER`] bytes.
+//!
+//! The device only ever reaches this memory, never a client's: data is
+//! copied between a client's lease and a slot's bounce buffer by the driver
+//! (`borrow_read` before a write is submitted, `borrow_write` after a read
+//! completed). A client that dies with a request in flight therefore
+//! leaves the device writing into driver memory, not into a task being
+//! re-initialised.
+//!
+//! Every byte lives in an `UnsafeCell`: the device writes it behind the
+//! compiler's back. [`BlkDevice`](crate::BlkDevice) hands out Rust
+//! references to a slot's bytes only while the device does not own the
+//! slot.
+
+use core::cell::UnsafeCell;
+
+use block_api::MAX_TRANSFER;
+use virtio::QueueMemory;
+
+/// Requests the driver keeps in flight at once (each has its own bounce
+/// buffer). More clients than this wait in the kernel's send queue: the
+/// driver does not receive a request it has no slot for.
+pub const SLOTS: usize = 4;
+
+/// Ring entries: each request is a chain of three descriptors (header,
+/// data, status), so 16 holds every slot's chain.
+pub const QUEUE_SIZE: usize = 16;
+
+/// Descriptors per request chain.
+pub(crate) const DESCS_PER_REQUEST: usize = 3;
+
+const _: () = assert!(SLOTS * DESCS_PER_REQUEST <= QUEUE_SIZE);
+const _: () = assert!(SLOTS <= u8::MAX as usize);
+
+/// All the memory a virtio-blk device may access by DMA, provided by the
+/// driver task (a `static`) or by a test (the device model's guest memory).
+/// Size: about 264 KiB.
+#[repr(C, align(4096))]
+pub struct DmaMemory {
+    /// The split virtqueue.
+    pub(crate) ring: QueueMemory<QUEUE_SIZE>,
+    /// Per slot: the data of one request.
+    pub(crate) bounce: UnsafeCell<[[u8; MAX_TRANSFER]; SLOTS]>,
+    /// Per slot: the request header (§5.2.6), 16 bytes.
+    pub(crate) headers: UnsafeCell<[[u8; 16]; SLOTS]>,
+    /// Per slot: the status byte the device writes last (padded to 4).
+    pub(crate) status: UnsafeCell<[[u8; 4]; SLOTS]>,
+}
+
+impl DmaMemory {
+    /// Zeroed memory, usable in a `static` initialiser.
+    pub const fn new() -> Self {
+        DmaMemory {
+            ring: QueueMemory::new(),
+            bounce: UnsafeCell::new([[0; MAX_TRANSFER]; SLOTS]),
+            headers: UnsafeCell::new([[0; 16]; SLOTS]),
+            status: UnsafeCell::new([[0; 4]; SLOTS]),
+        }
+    }
+}
+
+impl Default for DmaMemory {
+    fn default() -> Self {
+        Self::new()
+    }
+}

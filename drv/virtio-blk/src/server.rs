@@ -1,0 +1,597 @@
+//! The driver task's logic: `idl/block.idol` served with deferred replies,
+//! the bus protocol (register, probe, remove) and the IRQ path — everything
+//! but the syscalls, which come in through [`Ipc`] and [`Platform`] so that
+//! host tests run this very code against the device model and the mock
+//! kernel.
+//!
+//! # Requests in flight
+//!
+//! `read`, `write`, `flush` and `info` (the first time: GET_ID) take a
+//! request slot, go on the virtqueue and return `Deferred::Later`; the IRQ
+//! path answers each when the device completes it, through the generated
+//! `block_reply_*` functions. While every slot is taken the driver receives
+//! notifications only, so further clients wait in the kernel (blocked in
+//! `send`, in priority order) instead of in a table here. A client has at
+//! most one call outstanding (IPC is synchronous), so its own calls are
+//! served in order; different clients' requests complete in any order.
+//!
+//! # What it must never do
+//!
+//! - Let the device reach a client's memory: data is copied between the
+//!   client's lease and the slot's bounce buffer (see [`crate::memory`]).
+//! - Leave a caller hanging: every deferred call is answered exactly once —
+//!   with its result, `Removed` when the device is taken away,
+//!   `DeviceError` when the device breaks the protocol — and with no device
+//!   every request is answered at once (`NoDevice`, `Removed`).
+//! - Panic on anything a client or the device does.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use block_api::{BlockError, BlockInfo, SECTOR_SIZE};
+use idol_runtime::{
+    Deferred, Detached, Ipc, LeaseError, Leased, NotificationHandler, Read, RecvMessage,
+    ServerError, TaskId, Write,
+};
+use virtio::RegisterAccess;
+use virtio_bus_api::Probe;
+
+use crate::device::{BlkDevice, Completion, ProbeError, Request, Slot};
+use crate::memory::{DmaMemory, SLOTS};
+use crate::protocol::VIRTIO_BLK_ID_BYTES;
+
+/// The generated server side of `idl/block.idol`.
+#[allow(dead_code)] // `block_serve_once`: the driver runs its own loop
+mod generated {
+    use block_api::{BlockError, BlockInfo};
+    include!(concat!(env!("OUT_DIR"), "/block_server.rs"));
+}
+
+pub use generated::{
+    block_dispatch, block_reply_flush, block_reply_info, block_reply_read, block_reply_write,
+    BlockServer, BLOCK_BUFFER_SIZE,
+};
+
+/// Notification bit of the device interrupt (app.toml `notifications`,
+/// first entry "irq").
+pub const IRQ_BIT: u32 = 1 << 0;
+/// Notification bit the bus posts to take the device away ("remove").
+pub const REMOVE_BIT: u32 = 1 << 1;
+/// Notification bit the bus posts when a device may be free ("probe").
+pub const PROBE_BIT: u32 = 1 << 2;
+
+/// The driver's id table: block devices only (the seed's `id_table`).
+pub const ID_TABLE: [u32; 4] = [crate::protocol::VIRTIO_ID_BLOCK, 0, 0, 0];
+
+/// What the driver needs from its surroundings besides IPC: the bus
+/// supervisor, the device window and the interrupt. The task implements it
+/// with `VirtioBusClient`, `Mmio` and `sys_irq_control`; tests with the
+/// device model.
+pub trait Platform {
+    /// Register access to a probed device.
+    type Regs: RegisterAccess;
+
+    /// `VirtioBus.register`: `Some(probe)` if the bus bound a device to us
+    /// (reset, window granted, IRQ routed and unmasked), `None` if none is
+    /// free (we stay registered and get [`PROBE_BIT`] when one may be).
+    fn register(&mut self) -> Option<Probe>;
+
+    /// The register window of the probed slot.
+    fn regs(&mut self, probe: &Probe) -> Self::Regs;
+
+    /// `VirtioBus.removed`: the device is reset and no request of ours is
+    /// on it any more.
+    fn removed(&mut self);
+
+    /// Unmasks the device interrupt after it was handled.
+    fn enable_irq(&mut self);
+
+    /// Something worth a log line happened.
+    fn event(&mut self, event: Event) {
+        let _ = event;
+    }
+}
+
+/// What the driver tells [`Platform::event`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A device was brought up.
+    Probed {
+        /// Its slot.
+        slot: u32,
+        /// Its capacity in sectors.
+        capacity: u64,
+        /// Transport version (1 legacy, 2 modern).
+        version: u32,
+    },
+    /// A probed device could not be brought up.
+    ProbeFailed(ProbeError),
+    /// The device broke the virtqueue protocol: in-flight requests failed,
+    /// device reset and brought up again.
+    DeviceFault(virtio::Error),
+    /// The bus took the device away.
+    Removed {
+        /// Requests that were in flight and failed with `Removed`.
+        in_flight: usize,
+    },
+}
+
+/// Where the driver is with its device.
+// One value per driver, changed only at probe and remove: the size of the
+// bound variant costs nothing worth a box (and there is no heap).
+#[allow(clippy::large_enum_variant)]
+enum Binding<'a, R: RegisterAccess> {
+    /// Registered, no device yet: requests get `NoDevice`.
+    Waiting,
+    /// Driving a device.
+    Bound {
+        probe: Probe,
+        device: BlkDevice<'a, R>,
+    },
+    /// The bus took the device away: requests get `Removed` until the next
+    /// probe.
+    Removed,
+    /// The device could not be brought up: requests get `DeviceError`.
+    Failed,
+}
+
+/// A deferred call waiting for its slot's completion.
+enum Pending {
+    Read {
+        caller: TaskId,
+        lease: Detached<Write, u8>,
+        len: usize,
+    },
+    Write {
+        caller: TaskId,
+    },
+    Flush {
+        caller: TaskId,
+    },
+    Info {
+        caller: TaskId,
+    },
+}
+
+/// The virtio-blk driver: a [`BlockServer`] over one device at a time,
+/// with its DMA memory borrowed for `'a`.
+pub struct BlockDriver<'a, I: Ipc + Copy, P: Platform> {
+    ipc: I,
+    platform: P,
+    binding: Binding<'a, P::Regs>,
+    pending: [Option<Pending>; SLOTS],
+    /// The serial from GET_ID, once read (cleared at each probe).
+    serial: Option<[u8; VIRTIO_BLK_ID_BYTES]>,
+    /// The DMA memory. A `BlkDevice` holds the only reference made from it
+    /// while `binding` is `Bound`; none exists otherwise.
+    memory: NonNull<DmaMemory>,
+    _memory: PhantomData<&'a mut DmaMemory>,
+}
+
+impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
+    /// A driver that will drive devices with `memory`. Call
+    /// [`start`](Self::start) next.
+    pub fn new(ipc: I, platform: P, memory: &'a mut DmaMemory) -> Self {
+        BlockDriver {
+            ipc,
+            platform,
+            binding: Binding::Waiting,
+            pending: [const { None }; SLOTS],
+            serial: None,
+            memory: NonNull::from(memory),
+            _memory: PhantomData,
+        }
+    }
+
+    /// The driver's first act (the seed's `register_virtio_driver`):
+    /// registers with the bus and probes the device it is given, if any.
+    pub fn start(&mut self) {
+        self.try_probe();
+    }
+
+    /// The platform (for tests and the task's own use).
+    pub fn platform(&mut self) -> &mut P {
+        &mut self.platform
+    }
+
+    /// Whether a device is bound and up.
+    pub fn is_bound(&self) -> bool {
+        matches!(self.binding, Binding::Bound { .. })
+    }
+
+    /// Deferred calls waiting for the device.
+    pub fn in_flight(&self) -> usize {
+        self.pending.iter().flatten().count()
+    }
+
+    /// Whether a request could be taken now: with every slot in flight the
+    /// driver waits for notifications only.
+    pub fn accepts_requests(&self) -> bool {
+        match &self.binding {
+            Binding::Bound { device, .. } => device.has_free_slot(),
+            _ => true,
+        }
+    }
+
+    /// The notification bits the driver waits for.
+    pub fn mask(&self) -> u32 {
+        IRQ_BIT | REMOVE_BIT | PROBE_BIT
+    }
+
+    /// One turn of the driver's loop: receives a request (only while a slot
+    /// is free) or notifications, and handles it. `buffer` should be
+    /// [`BLOCK_BUFFER_SIZE`] bytes.
+    pub fn serve_once(&mut self, buffer: &mut [u8]) {
+        let from = if self.accepts_requests() {
+            None
+        } else {
+            Some(TaskId::KERNEL)
+        };
+        let ipc = self.ipc;
+        let msg = ipc.recv(buffer, self.mask(), from);
+        self.handle(buffer, &msg);
+    }
+
+    /// Handles what `recv` returned (a request or notifications).
+    pub fn handle(&mut self, buffer: &[u8], msg: &RecvMessage) {
+        if msg.sender == TaskId::KERNEL {
+            self.handle_notification(msg.operation);
+        } else {
+            let ipc = self.ipc;
+            block_dispatch(self, &ipc, buffer, msg);
+        }
+    }
+
+    /// Registers (again) and brings up the device the bus gives us.
+    fn try_probe(&mut self) {
+        if self.is_bound() {
+            return;
+        }
+        if let Some(probe) = self.platform.register() {
+            self.bring_up(probe);
+        }
+    }
+
+    fn bring_up(&mut self, probe: Probe) {
+        // Drop any device first: its Drop resets it, and the reference it
+        // held to the memory ends before a new one is made.
+        self.binding = Binding::Failed;
+        let regs = self.platform.regs(&probe);
+        // SAFETY: `binding` is not `Bound`, so no `BlkDevice` exists and no
+        // reference to the memory is alive (see the `memory` field); the
+        // one made here is held by the new device only, until it is dropped
+        // when `binding` changes again. The memory itself is borrowed
+        // exclusively for 'a by `new`.
+        let memory: &'a mut DmaMemory = unsafe { &mut *self.memory.as_ptr() };
+        self.serial = None;
+        match BlkDevice::probe(regs, memory) {
+            Ok(device) => {
+                self.platform.event(Event::Probed {
+                    slot: probe.slot,
+                    capacity: device.geometry().capacity,
+                    version: probe.version,
+                });
+                self.binding = Binding::Bound { probe, device };
+            }
+            Err(e) => {
+                self.platform.event(Event::ProbeFailed(e));
+                self.binding = Binding::Failed;
+            }
+        }
+    }
+
+    /// The IRQ path: take the interrupt, then `get_buf` until `restart`
+    /// says nothing raced in.
+    fn interrupt(&mut self) {
+        let Binding::Bound { device, .. } = &mut self.binding else {
+            return;
+        };
+        device.take_interrupt();
+        let fault = loop {
+            match device.poll() {
+                Ok(Some(done)) => {
+                    let pending = self
+                        .pending
+                        .get_mut(done.slot.index())
+                        .and_then(Option::take);
+                    complete(self.ipc, device, &mut self.serial, done, pending);
+                }
+                Ok(None) => {
+                    if device.restart() {
+                        break None;
+                    }
+                }
+                Err(e) => break Some(e),
+            }
+        };
+        if let Some(e) = fault {
+            self.device_fault(e);
+        }
+        if self.is_bound() {
+            self.platform.enable_irq();
+        }
+    }
+
+    /// A hostile or broken device: fail what is in flight, reset, and bring
+    /// it up again.
+    fn device_fault(&mut self, error: virtio::Error) {
+        self.platform.event(Event::DeviceFault(error));
+        let Binding::Bound { probe, .. } = self.binding else {
+            return;
+        };
+        self.fail_in_flight(BlockError::DeviceError);
+        self.bring_up(probe);
+    }
+
+    /// Resets the device and answers every in-flight call with `error`.
+    fn fail_in_flight(&mut self, error: BlockError) -> usize {
+        let Binding::Bound { device, .. } = &mut self.binding else {
+            return 0;
+        };
+        let mut failed = 0;
+        for slot in device.reset().iter() {
+            if let Some(p) = self.pending.get_mut(slot.index()).and_then(Option::take) {
+                answer(self.ipc, p, Err(ServerError::Error(error)));
+                failed += 1;
+            }
+            device.release(slot);
+        }
+        // Calls whose slot the reset did not report (cannot happen while
+        // the queue keeps its promise) are answered too: never a hang.
+        for p in self.pending.iter_mut().filter_map(Option::take) {
+            answer(self.ipc, p, Err(ServerError::Error(error)));
+            failed += 1;
+        }
+        failed
+    }
+
+    /// The seed's `remove`, at the bus's request.
+    fn remove(&mut self) {
+        if !self.is_bound() {
+            return;
+        }
+        let in_flight = self.fail_in_flight(BlockError::Removed);
+        // Dropping the device resets it again; nothing of ours is on it.
+        self.binding = Binding::Removed;
+        self.platform.event(Event::Removed { in_flight });
+        self.platform.removed();
+    }
+
+    /// The error for a request that cannot reach a device now.
+    fn unbound_error(&self) -> BlockError {
+        match self.binding {
+            Binding::Waiting => BlockError::NoDevice,
+            Binding::Removed => BlockError::Removed,
+            Binding::Failed | Binding::Bound { .. } => BlockError::DeviceError,
+        }
+    }
+
+    fn info_now(&self, serial: [u8; VIRTIO_BLK_ID_BYTES]) -> Option<BlockInfo> {
+        let Binding::Bound { device, .. } = &self.binding else {
+            return None;
+        };
+        let g = device.geometry();
+        Some(BlockInfo {
+            capacity_sectors: g.capacity,
+            block_size: g.block_size,
+            read_only: u32::from(g.read_only),
+            serial,
+            reserved: [0; 4],
+        })
+    }
+
+    /// Takes a slot, lets `fill` prepare its buffer, submits and kicks.
+    /// `Ok(None)`: nothing to do on the device (answer now).
+    fn start_request(
+        &mut self,
+        request: Request,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), LeaseError>,
+        pending: Pending,
+    ) -> Result<(), ServerError<BlockError>> {
+        let error = self.unbound_error();
+        let Binding::Bound { device, .. } = &mut self.binding else {
+            return Err(error.into());
+        };
+        device.check(&request)?;
+        // The loop only receives while a slot is free; if none is (a
+        // notification-only receive was skipped), the client is answered,
+        // not left waiting.
+        let slot: Slot = device.reserve().ok_or(BlockError::DeviceError)?;
+        if let Request::Write { len, .. } = request {
+            let filled = match device.buffer(slot).and_then(|b| b.get_mut(..len)) {
+                Some(buf) => fill(buf).map_err(ServerError::from),
+                None => Err(BlockError::TooLarge.into()),
+            };
+            if let Err(e) = filled {
+                device.release(slot);
+                return Err(e);
+            }
+        }
+        if let Err(e) = device.submit(slot, request) {
+            device.release(slot);
+            return Err(e.into());
+        }
+        device.kick();
+        self.pending[slot.index()] = Some(pending);
+        Ok(())
+    }
+}
+
+/// Answers a finished request: copies a read's data into the client's
+/// lease, takes a GET_ID serial, replies, frees the slot.
+fn complete<I: Ipc, R: RegisterAccess>(
+    ipc: I,
+    device: &mut BlkDevice<'_, R>,
+    serial: &mut Option<[u8; VIRTIO_BLK_ID_BYTES]>,
+    done: Completion,
+    pending: Option<Pending>,
+) {
+    let Some(pending) = pending else {
+        device.release(done.slot);
+        return;
+    };
+    match pending {
+        Pending::Read { caller, lease, len } => {
+            let result = match (done.result, device.buffer(done.slot)) {
+                (Ok(()), Some(buf)) => copy_out(&ipc, lease, &buf[..len.min(buf.len())]),
+                (Ok(()), None) => Err(BlockError::DeviceError.into()),
+                (Err(e), _) => Err(e.into()),
+            };
+            block_reply_read(&ipc, caller, result);
+        }
+        Pending::Info { caller } => {
+            let id = match (done.result, device.buffer(done.slot)) {
+                (Ok(()), Some(buf)) => {
+                    let mut id = [0u8; VIRTIO_BLK_ID_BYTES];
+                    id.copy_from_slice(&buf[..VIRTIO_BLK_ID_BYTES]);
+                    Some(id)
+                }
+                // A device without GET_ID has no serial: report zeros.
+                (Err(BlockError::Unsupported), _) => Some([0; VIRTIO_BLK_ID_BYTES]),
+                _ => None,
+            };
+            let result = match id {
+                Some(id) => {
+                    *serial = Some(id);
+                    let g = device.geometry();
+                    Ok(BlockInfo {
+                        capacity_sectors: g.capacity,
+                        block_size: g.block_size,
+                        read_only: u32::from(g.read_only),
+                        serial: id,
+                        reserved: [0; 4],
+                    })
+                }
+                None => Err(done.result.err().unwrap_or(BlockError::DeviceError).into()),
+            };
+            block_reply_info(&ipc, caller, result);
+        }
+        other => answer(ipc, other, done.result.map_err(ServerError::from)),
+    }
+    device.release(done.slot);
+}
+
+/// Copies a completed read into the client's lease.
+fn copy_out(
+    ipc: &dyn Ipc,
+    lease: Detached<Write, u8>,
+    data: &[u8],
+) -> Result<(), ServerError<BlockError>> {
+    lease.attach(ipc).write_range(0, data)?;
+    Ok(())
+}
+
+/// Answers a deferred call with a unit result (or an error for any kind).
+fn answer<I: Ipc>(ipc: I, pending: Pending, result: Result<(), ServerError<BlockError>>) {
+    match pending {
+        Pending::Read { caller, .. } => block_reply_read(&ipc, caller, result),
+        Pending::Write { caller } => block_reply_write(&ipc, caller, result),
+        Pending::Flush { caller } => block_reply_flush(&ipc, caller, result),
+        Pending::Info { caller } => block_reply_info(
+            &ipc,
+            caller,
+            match result {
+                Ok(()) => Err(ServerError::Error(BlockError::DeviceError)),
+                Err(e) => Err(e),
+            },
+        ),
+    }
+}
+
+impl<I: Ipc + Copy, P: Platform> NotificationHandler for BlockDriver<'_, I, P> {
+    fn notification_mask(&self) -> u32 {
+        self.mask()
+    }
+
+    fn handle_notification(&mut self, bits: u32) {
+        // Completions first: a request the device finished before the
+        // remove request is answered with its data, not `Removed`.
+        if bits & IRQ_BIT != 0 {
+            self.interrupt();
+        }
+        if bits & REMOVE_BIT != 0 {
+            self.remove();
+        }
+        if bits & PROBE_BIT != 0 {
+            self.try_probe();
+        }
+    }
+}
+
+impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
+    fn info(&mut self, caller: TaskId) -> Result<Deferred<BlockInfo>, ServerError<BlockError>> {
+        if let Some(info) = self.serial.and_then(|s| self.info_now(s)) {
+            return Ok(Deferred::Now(info));
+        }
+        self.start_request(Request::GetId, |_| Ok(()), Pending::Info { caller })?;
+        Ok(Deferred::Later)
+    }
+
+    fn read(
+        &mut self,
+        caller: TaskId,
+        sector: u64,
+        data: Leased<'_, Write, u8>,
+    ) -> Result<Deferred<()>, ServerError<BlockError>> {
+        let len = data.len();
+        if len % SECTOR_SIZE != 0 {
+            return Err(BlockError::UnalignedLength.into());
+        }
+        if len == 0 {
+            return self.nothing_to_do(sector);
+        }
+        let pending = Pending::Read {
+            caller,
+            lease: data.detach(),
+            len,
+        };
+        self.start_request(Request::Read { sector, len }, |_| Ok(()), pending)?;
+        Ok(Deferred::Later)
+    }
+
+    fn write(
+        &mut self,
+        caller: TaskId,
+        sector: u64,
+        data: Leased<'_, Read, u8>,
+    ) -> Result<Deferred<()>, ServerError<BlockError>> {
+        let len = data.len();
+        if len % SECTOR_SIZE != 0 {
+            return Err(BlockError::UnalignedLength.into());
+        }
+        if len == 0 {
+            return self.nothing_to_do(sector);
+        }
+        self.start_request(
+            Request::Write { sector, len },
+            |buf| data.read_range(0, buf),
+            Pending::Write { caller },
+        )?;
+        Ok(Deferred::Later)
+    }
+
+    fn flush(&mut self, caller: TaskId) -> Result<Deferred<()>, ServerError<BlockError>> {
+        if let Binding::Bound { device, .. } = &self.binding {
+            if !device.geometry().flush {
+                // No VIRTIO_BLK_F_FLUSH: the device has no write cache to
+                // flush (§5.2.6.2), a completed write is on the disk.
+                return Ok(Deferred::Now(()));
+            }
+        }
+        self.start_request(Request::Flush, |_| Ok(()), Pending::Flush { caller })?;
+        Ok(Deferred::Later)
+    }
+}
+
+impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
+    /// A zero-length read or write: checked against the disk, then done.
+    fn nothing_to_do(&self, sector: u64) -> Result<Deferred<()>, ServerError<BlockError>> {
+        match &self.binding {
+            Binding::Bound { device, .. } if sector <= device.geometry().capacity => {
+                Ok(Deferred::Now(()))
+            }
+            Binding::Bound { .. } => Err(BlockError::OutOfRange.into()),
+            _ => Err(self.unbound_error().into()),
+        }
+    }
+}

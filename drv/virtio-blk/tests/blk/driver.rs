@@ -1,0 +1,297 @@
+//! The driver through IPC: round trips, errors, concurrency, info, flush,
+//! remove and re-probe, a device that breaks the protocol.
+
+use abi::ReplyFaultReason;
+use block_api::{BlockError, BlockOp, MAX_TRANSFER};
+use idol_runtime::mock::{MockLease, Outcome};
+use virtio_blk::{Event, PROBE_BIT, REMOVE_BIT, SLOTS};
+
+use crate::{block_info, client, pattern, Disk, Rig, DISK_SECTORS};
+
+#[test]
+fn round_trips_of_every_size_at_the_start_the_end_and_the_middle() {
+    for version in [1, 2] {
+        for event_idx in [false, true] {
+            let mut rig = Rig::new(&Disk {
+                version,
+                event_idx,
+                ..Disk::default()
+            });
+            assert!(rig.driver.is_bound());
+            let last = DISK_SECTORS as u64;
+            for (n, len) in [512usize, 8 * 512, MAX_TRANSFER].into_iter().enumerate() {
+                let sectors = (len / 512) as u64;
+                for (m, sector) in [0, last - sectors, last / 2 - sectors / 2]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let data = pattern((n * 3 + m) as u8 + 1, len);
+                    assert_eq!(
+                        rig.round_trip(sector, &data),
+                        data,
+                        "v{version} {len} bytes at {sector}"
+                    );
+                    assert_eq!(rig.disk(sector as usize, len), data, "on the disk");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn out_of_range_unaligned_and_read_only_requests_get_their_errors() {
+    let mut rig = Rig::new(&Disk::default());
+    let c = client(1);
+    let end = DISK_SECTORS as u64;
+    rig.read(c, end, 512);
+    assert_eq!(rig.expect(c), Err(BlockError::OutOfRange));
+    rig.read(c, end - 1, 1024);
+    assert_eq!(rig.expect(c), Err(BlockError::OutOfRange));
+    rig.write(c, u64::MAX, vec![0; 512]);
+    assert_eq!(rig.expect(c), Err(BlockError::OutOfRange));
+    rig.read(c, 0, 100);
+    assert_eq!(rig.expect(c), Err(BlockError::UnalignedLength));
+    rig.write(c, 0, vec![0; 513]);
+    assert_eq!(rig.expect(c), Err(BlockError::UnalignedLength));
+    // Nothing reached the device.
+    assert_eq!(rig.dev.borrow_mut().fetch(0), 0);
+    // Zero bytes inside the disk: nothing to do.
+    rig.read(c, end, 0);
+    assert_eq!(rig.expect(c), Ok(vec![]));
+
+    let mut ro = Rig::new(&Disk {
+        read_only: true,
+        ..Disk::default()
+    });
+    ro.write(c, 0, vec![1; 512]);
+    assert_eq!(ro.expect(c), Err(BlockError::ReadOnly));
+    ro.read(c, 0, 512);
+    ro.device_completes_all();
+    assert!(ro.expect(c).is_ok());
+}
+
+#[test]
+fn a_lease_longer_than_64_kib_faults_the_client_at_dispatch() {
+    let mut rig = Rig::new(&Disk::default());
+    let c = client(1);
+    rig.kernel.queue_message(
+        c,
+        BlockOp::Read as u32,
+        &0u64.to_le_bytes(),
+        0,
+        vec![MockLease {
+            attributes: abi::LEASE_WRITE,
+            data: vec![0; MAX_TRANSFER + 512],
+        }],
+    );
+    rig.turn();
+    assert_eq!(
+        rig.kernel.take_answer(c).unwrap().outcome,
+        Some(Outcome::Fault(ReplyFaultReason::BadLeases))
+    );
+}
+
+#[test]
+fn several_clients_are_in_flight_at_once_and_answered_in_completion_order() {
+    let mut rig = Rig::new(&Disk::default());
+    for i in 0..SLOTS as u16 {
+        rig.write(client(i), u64::from(i) * 16, pattern(i as u8, 8 * 512));
+    }
+    assert_eq!(rig.driver.in_flight(), SLOTS);
+    assert!(
+        !rig.driver.accepts_requests(),
+        "every slot taken: notifications only"
+    );
+    assert_eq!(rig.kernel.waiting().len(), SLOTS);
+    // The device takes them all and completes the third first.
+    assert_eq!(rig.dev.borrow_mut().fetch(0), SLOTS);
+    rig.dev.borrow_mut().complete(0, 2);
+    rig.interrupt();
+    assert_eq!(rig.expect(client(2)), Ok(pattern(2, 8 * 512)));
+    assert!(rig.answer(client(0)).is_none());
+    assert!(rig.driver.accepts_requests());
+    // A read from a new client queues behind the others.
+    rig.read(client(9), 2 * 16, 8 * 512);
+    rig.device_completes_all();
+    for i in [0u16, 1, 3] {
+        assert_eq!(rig.expect(client(i)), Ok(pattern(i as u8, 8 * 512)));
+    }
+    assert_eq!(rig.expect(client(9)), Ok(pattern(2, 8 * 512)));
+    for i in 0..SLOTS {
+        assert_eq!(rig.disk(i * 16, 8 * 512), pattern(i as u8, 8 * 512));
+    }
+    assert_eq!(rig.driver.in_flight(), 0);
+}
+
+#[test]
+fn info_reports_geometry_and_the_serial_from_get_id() {
+    let mut rig = Rig::new(&Disk {
+        read_only: true,
+        ..Disk::default()
+    });
+    let c = client(1);
+    rig.info(c);
+    assert!(rig.answer(c).is_none(), "GET_ID goes to the device");
+    rig.device_completes_all();
+    let info = block_info(&rig.expect(c).unwrap());
+    assert_eq!(info.capacity_sectors, DISK_SECTORS as u64);
+    assert_eq!(info.block_size, 4096);
+    assert_eq!(info.read_only, 1);
+    assert_eq!(&info.serial[..12], b"vireo-disk-7");
+    assert!(info.serial[12..].iter().all(|&b| b == 0));
+    // Cached: answered at once.
+    rig.info(c);
+    assert_eq!(block_info(&rig.expect(c).unwrap()), info);
+
+    // A device without GET_ID: zeros.
+    let mut plain = Rig::new(&Disk {
+        serial: None,
+        flush: false,
+        ..Disk::default()
+    });
+    plain.info(c);
+    plain.device_completes_all();
+    let info = block_info(&plain.expect(c).unwrap());
+    assert_eq!(info.serial, [0; 20]);
+    assert_eq!(info.read_only, 0);
+}
+
+#[test]
+fn flush_goes_to_a_device_with_a_cache_and_is_immediate_without() {
+    let mut rig = Rig::new(&Disk::default());
+    let c = client(1);
+    rig.flush(c);
+    assert!(rig.answer(c).is_none());
+    rig.device_completes_all();
+    assert_eq!(rig.expect(c), Ok(vec![]));
+
+    let mut plain = Rig::new(&Disk {
+        flush: false,
+        ..Disk::default()
+    });
+    plain.flush(c);
+    assert_eq!(plain.expect(c), Ok(vec![]));
+}
+
+#[test]
+fn device_io_errors_reach_the_client() {
+    let mut rig = Rig::new(&Disk::default());
+    rig.dev.borrow_mut().blk_ioerr = true;
+    let c = client(1);
+    rig.read(c, 0, 512);
+    rig.device_completes_all();
+    assert_eq!(rig.expect(c), Err(BlockError::DeviceError));
+    rig.dev.borrow_mut().blk_ioerr = false;
+    rig.read(c, 0, 512);
+    rig.device_completes_all();
+    assert!(rig.expect(c).is_ok());
+}
+
+#[test]
+fn remove_fails_in_flight_requests_resets_and_tells_the_bus() {
+    for version in [1, 2] {
+        let mut rig = Rig::new(&Disk {
+            version,
+            ..Disk::default()
+        });
+        rig.write(client(1), 0, vec![7; 512]);
+        rig.read(client(2), 8, 4096);
+        // The device fetched one, not the other; neither completes.
+        rig.dev.borrow_mut().fetch(0);
+        rig.notify(REMOVE_BIT);
+        assert_eq!(rig.expect(client(1)), Err(BlockError::Removed));
+        assert_eq!(rig.expect(client(2)), Err(BlockError::Removed));
+        assert_eq!(rig.dev.borrow().status(), 0, "device reset");
+        assert_eq!(rig.driver.platform().removed, 1);
+        assert!(matches!(
+            rig.driver.platform().events.last(),
+            Some(Event::Removed { in_flight: 2 })
+        ));
+        assert!(!rig.driver.is_bound());
+        // Requests are answered, never left waiting.
+        rig.read(client(3), 0, 512);
+        assert_eq!(rig.expect(client(3)), Err(BlockError::Removed));
+        // Bound again (the operator's `bind`): the probe bit re-registers.
+        rig.driver.platform().available = true;
+        rig.notify(PROBE_BIT);
+        assert!(rig.driver.is_bound());
+        let data = pattern(9, 1024);
+        assert_eq!(rig.round_trip(4, &data), data);
+    }
+}
+
+#[test]
+fn without_a_device_requests_get_no_device_until_a_probe() {
+    let mut rig = Rig::with_bus(&Disk::default(), false);
+    assert!(!rig.driver.is_bound());
+    assert_eq!(rig.driver.platform().registers, 1);
+    rig.info(client(1));
+    assert_eq!(rig.expect(client(1)), Err(BlockError::NoDevice));
+    rig.flush(client(1));
+    assert_eq!(rig.expect(client(1)), Err(BlockError::NoDevice));
+    // A probe bit with still nothing free: registered again, still waiting.
+    rig.notify(PROBE_BIT);
+    assert_eq!(rig.driver.platform().registers, 2);
+    rig.driver.platform().available = true;
+    rig.notify(PROBE_BIT);
+    assert!(rig.driver.is_bound());
+    let data = pattern(3, 512);
+    assert_eq!(rig.round_trip(DISK_SECTORS as u64 - 1, &data), data);
+}
+
+#[test]
+fn a_device_that_breaks_the_protocol_fails_in_flight_requests_and_is_reinitialised() {
+    for version in [1, 2] {
+        let mut rig = Rig::new(&Disk {
+            version,
+            ..Disk::default()
+        });
+        rig.read(client(1), 0, 512);
+        rig.read(client(2), 1, 512);
+        rig.dev.borrow_mut().fetch(0);
+        // A used entry naming a descriptor that is not a chain head.
+        rig.dev.borrow_mut().hostile = true;
+        rig.dev.borrow_mut().forge_used(0, 13, 0);
+        rig.interrupt();
+        assert_eq!(rig.expect(client(1)), Err(BlockError::DeviceError));
+        assert_eq!(rig.expect(client(2)), Err(BlockError::DeviceError));
+        assert!(matches!(
+            rig.driver.platform().events[1],
+            Event::DeviceFault(_)
+        ));
+        assert!(rig.driver.is_bound(), "brought up again");
+        assert_eq!(rig.dev.borrow().status() & 4, 4, "DRIVER_OK again");
+        rig.dev.borrow_mut().hostile = false;
+        let data = pattern(5, 2048);
+        assert_eq!(rig.round_trip(100, &data), data);
+
+        // A used length larger than the chain could hold.
+        rig.read(client(1), 0, 512);
+        rig.dev.borrow_mut().fetch(0);
+        rig.dev.borrow_mut().complete_with_len(0, 0, 100_000);
+        rig.interrupt();
+        assert_eq!(rig.expect(client(1)), Err(BlockError::DeviceError));
+        assert_eq!(rig.round_trip(100, &data), data);
+    }
+}
+
+#[test]
+fn a_status_the_device_never_wrote_is_an_error() {
+    let mut rig = Rig::new(&Disk::default());
+    rig.read(client(1), 0, 512);
+    rig.dev.borrow_mut().fetch(0);
+    // Gives the chain back claiming nothing was written.
+    let head = rig.dev.borrow().pending(0)[0].head;
+    rig.dev.borrow_mut().forge_used(0, u32::from(head), 0);
+    rig.interrupt();
+    assert_eq!(rig.expect(client(1)), Err(BlockError::DeviceError));
+}
+
+#[test]
+fn the_irq_is_reenabled_after_each_interrupt() {
+    let mut rig = Rig::new(&Disk::default());
+    rig.read(client(1), 0, 512);
+    rig.device_completes_all();
+    assert!(rig.expect(client(1)).is_ok());
+    assert_eq!(rig.driver.platform().irq_enables, 1);
+}

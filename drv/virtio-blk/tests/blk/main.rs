@@ -1,0 +1,306 @@
+//! Host tests of the virtio-blk driver: the real driver code (probe,
+//! request slots, IRQ path, remove, the generated Block dispatch with
+//! deferred replies) against the virtio device model of `drv/virtio` (both
+//! transport versions) and the mock kernel of `idol-runtime`, with clients
+//! as the mock's callers.
+
+#[path = "../../../virtio/tests/virtio/model/mod.rs"]
+mod model;
+
+mod driver;
+mod props;
+mod sync;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use abi::{Generation, TaskId, LEASE_READ, LEASE_WRITE};
+use block_api::{BlockError, BlockInfo, BlockOp};
+use idol_runtime::mock::{MockKernel, MockLease, Outcome};
+use idol_runtime::ErrorCode;
+use model::device::{Device, Kind, Regs, SECTOR};
+use virtio_blk::{BlockDriver, DmaMemory, Event, Platform, BLOCK_BUFFER_SIZE, IRQ_BIT};
+use virtio_bus_api::Probe;
+use zerocopy::FromBytes;
+
+/// Sectors of the test disk: room for 64 KiB at the start, the middle and
+/// the end.
+pub const DISK_SECTORS: usize = 512;
+
+/// The driver's server id in the mock.
+pub const DRIVER: TaskId = TaskId::new(5, Generation(0));
+
+/// Client `i` (distinct callers may wait at once).
+pub fn client(i: u16) -> TaskId {
+    TaskId::new(10 + i, Generation(0))
+}
+
+/// How to build the device.
+#[derive(Clone, Debug)]
+pub struct Disk {
+    pub version: u32,
+    pub read_only: bool,
+    pub flush: bool,
+    pub serial: Option<&'static [u8]>,
+    pub event_idx: bool,
+}
+
+impl Default for Disk {
+    fn default() -> Self {
+        Disk {
+            version: 2,
+            read_only: false,
+            flush: true,
+            serial: Some(b"vireo-disk-7"),
+            event_idx: true,
+        }
+    }
+}
+
+impl Disk {
+    pub fn device(&self) -> Device {
+        // RO (5), BLK_SIZE (6), FLUSH (9), EVENT_IDX (29), VERSION_1 (32).
+        let mut offered: u64 = 1 << 6;
+        if self.read_only {
+            offered |= 1 << 5;
+        }
+        if self.flush {
+            offered |= 1 << 9;
+        }
+        if self.event_idx {
+            offered |= 1 << 29;
+        }
+        if self.version == 2 {
+            offered |= 1 << 32;
+        }
+        let disk = (0..DISK_SECTORS * SECTOR)
+            .map(|i| (i / SECTOR) as u8 ^ (i % 251) as u8)
+            .collect();
+        let mut dev = Device::new(self.version, Kind::Blk { disk }, offered, &[256]);
+        // struct virtio_blk_config up to blk_size (§5.2.4).
+        let mut config = vec![0u8; 24];
+        config[..8].copy_from_slice(&(DISK_SECTORS as u64).to_le_bytes());
+        config[20..24].copy_from_slice(&4096u32.to_le_bytes());
+        dev.config = config;
+        dev.blk_serial = self.serial.map(<[u8]>::to_vec);
+        dev
+    }
+}
+
+/// The bus and the IRQ, as the driver sees them in a test.
+pub struct FakeBus {
+    pub dev: Rc<RefCell<Device>>,
+    /// Whether `register` binds the device.
+    pub available: bool,
+    pub registers: u32,
+    pub removed: u32,
+    pub irq_enables: u32,
+    pub events: Vec<Event>,
+}
+
+impl Platform for FakeBus {
+    type Regs = Regs;
+
+    fn register(&mut self) -> Option<Probe> {
+        self.registers += 1;
+        self.available.then(|| Probe {
+            slot: 7,
+            device_id: 2,
+            vendor_id: 0x554d_4551,
+            version: self.dev.borrow().version,
+        })
+    }
+
+    fn regs(&mut self, _probe: &Probe) -> Regs {
+        Regs(self.dev.clone())
+    }
+
+    fn removed(&mut self) {
+        self.removed += 1;
+        self.available = false;
+    }
+
+    fn enable_irq(&mut self) {
+        self.irq_enables += 1;
+    }
+
+    fn event(&mut self, event: Event) {
+        self.events.push(event);
+    }
+}
+
+/// A driver, its device and the mock kernel its clients call through.
+pub struct Rig {
+    pub kernel: &'static MockKernel,
+    pub dev: Rc<RefCell<Device>>,
+    pub driver: BlockDriver<'static, &'static MockKernel, FakeBus>,
+    buffer: [u8; BLOCK_BUFFER_SIZE],
+}
+
+impl Rig {
+    pub fn new(disk: &Disk) -> Rig {
+        Self::with_bus(disk, true)
+    }
+
+    /// `available`: whether the bus has a device for the first register.
+    pub fn with_bus(disk: &Disk, available: bool) -> Rig {
+        let dev = disk.device().shared();
+        let memory: &'static mut DmaMemory = model::arena::leak_zeroed();
+        dev.borrow_mut().mem.register(
+            std::ptr::from_ref(memory).addr() as u64,
+            std::mem::size_of::<DmaMemory>(),
+        );
+        let kernel: &'static MockKernel = Box::leak(Box::new(MockKernel::new(DRIVER)));
+        let bus = FakeBus {
+            dev: dev.clone(),
+            available,
+            registers: 0,
+            removed: 0,
+            irq_enables: 0,
+            events: Vec::new(),
+        };
+        let mut driver = BlockDriver::new(kernel, bus, memory);
+        driver.start();
+        Rig {
+            kernel,
+            dev,
+            driver,
+            buffer: [0; BLOCK_BUFFER_SIZE],
+        }
+    }
+
+    /// One turn of the driver's loop.
+    pub fn turn(&mut self) {
+        self.driver.serve_once(&mut self.buffer);
+    }
+
+    /// Queues a call and lets the driver receive it.
+    pub fn call(
+        &mut self,
+        who: TaskId,
+        op: BlockOp,
+        message: &[u8],
+        capacity: usize,
+        leases: Vec<MockLease>,
+    ) {
+        self.kernel
+            .queue_message(who, op as u32, message, capacity, leases);
+        self.turn();
+    }
+
+    pub fn read(&mut self, who: TaskId, sector: u64, len: usize) {
+        self.call(
+            who,
+            BlockOp::Read,
+            &sector.to_le_bytes(),
+            0,
+            vec![MockLease {
+                attributes: LEASE_WRITE,
+                data: vec![0; len],
+            }],
+        );
+    }
+
+    pub fn write(&mut self, who: TaskId, sector: u64, data: Vec<u8>) {
+        self.call(
+            who,
+            BlockOp::Write,
+            &sector.to_le_bytes(),
+            0,
+            vec![MockLease {
+                attributes: LEASE_READ,
+                data,
+            }],
+        );
+    }
+
+    pub fn info(&mut self, who: TaskId) {
+        self.call(
+            who,
+            BlockOp::Info,
+            &[],
+            std::mem::size_of::<BlockInfo>(),
+            vec![],
+        );
+    }
+
+    pub fn flush(&mut self, who: TaskId) {
+        self.call(who, BlockOp::Flush, &[], 0, vec![]);
+    }
+
+    /// The device takes every available request and completes them in
+    /// order, then the IRQ is delivered.
+    pub fn device_completes_all(&mut self) {
+        let n = self.dev.borrow_mut().service(0);
+        if n > 0 {
+            self.interrupt();
+        }
+    }
+
+    /// Delivers the device interrupt notification.
+    pub fn interrupt(&mut self) {
+        self.kernel.post(IRQ_BIT);
+        self.turn();
+    }
+
+    /// Delivers notification bits.
+    pub fn notify(&mut self, bits: u32) {
+        self.kernel.post(bits);
+        self.turn();
+    }
+
+    /// The answer to `who`: `Ok(lease bytes of lease 0 (or reply))` or
+    /// the error.
+    pub fn answer(&self, who: TaskId) -> Option<Result<Vec<u8>, BlockError>> {
+        let d = self.kernel.take_answer(who)?;
+        match d.outcome {
+            Some(Outcome::Reply { code: 0, message }) => Some(Ok(if message.is_empty() {
+                d.leases.first().map(|l| l.data.clone()).unwrap_or_default()
+            } else {
+                message
+            })),
+            Some(Outcome::Reply { code, .. }) => Some(Err(
+                BlockError::from_code(code).unwrap_or_else(|| panic!("unknown code {code}"))
+            )),
+            Some(Outcome::Fault(r)) => panic!("client faulted: {}", r.describe()),
+            None => None,
+        }
+    }
+
+    /// The answer, which must be there.
+    pub fn expect(&self, who: TaskId) -> Result<Vec<u8>, BlockError> {
+        self.answer(who)
+            .unwrap_or_else(|| panic!("{who:?} was not answered"))
+    }
+
+    /// Bytes of the model's disk.
+    pub fn disk(&self, sector: usize, len: usize) -> Vec<u8> {
+        match &self.dev.borrow().kind {
+            Kind::Blk { disk } => disk[sector * SECTOR..sector * SECTOR + len].to_vec(),
+            Kind::Rng { .. } => unreachable!(),
+        }
+    }
+
+    /// A full synchronous write then read through IPC.
+    pub fn round_trip(&mut self, sector: u64, data: &[u8]) -> Vec<u8> {
+        let c = client(0);
+        self.write(c, sector, data.to_vec());
+        self.device_completes_all();
+        assert_eq!(self.expect(c), Ok(data.to_vec()), "write answered");
+        self.read(c, sector, data.len());
+        self.device_completes_all();
+        self.expect(c).expect("read")
+    }
+}
+
+/// Parses an `info` reply.
+pub fn block_info(bytes: &[u8]) -> BlockInfo {
+    BlockInfo::read_from_bytes(bytes).expect("BlockInfo reply")
+}
+
+/// A pattern unique to `seed` and position.
+pub fn pattern(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ seed ^ (i >> 9) as u8)
+        .collect()
+}

@@ -1,0 +1,194 @@
+//! The virtio-blk benchmark (`bench/blk.toml`): 4 KiB and 64 KiB
+//! sequential reads
+//!
+//! * through IPC: `BlockClient::read` to the `blk0` driver task (one call
+//!   per request: send, the driver's dispatch, submit, IRQ, copy into the
+//!   lease, deferred reply), and
+//! * without IPC: this task registers with the bus for the second disk
+//!   itself and runs the same driver library (`virtio_blk::BlkDevice`)
+//!   in-process (`transfer_blocking`: submit, IRQ, copy out of the bounce
+//!   buffer),
+//!
+//! in the same run, as MB/s and as retired instructions per request
+//! (`instret` counts every instruction of every task and the kernel, so it
+//! is the system's cost of a request), each IPC figure with its direct one
+//! as baseline, so `cargo xtask bench` prints the ratio.
+//!
+//! MB/s is of the guest clock (`mtime`): under `-icount shift=0` that clock
+//! is virtual, 1 ns per instruction plus the time the machine idles waiting
+//! for the device, so it measures the guest's work, not the host's speed.
+//! It must never write to either disk.
+
+#![no_std]
+#![no_main]
+
+use block_api::BlockClient;
+use idol_runtime::{RequestError, UserlibIpc};
+use supervisor_api::SupervisorClient;
+use userlib::{sys_get_timer, sys_irq_control, sys_log, sys_recv_notification, tasks};
+use virtio::regs::Mmio;
+use virtio_blk::{BlkDevice, DmaMemory, Request, ID_TABLE, IRQ_BIT, PROBE_BIT, REMOVE_BIT};
+use virtio_bus_api::{slot_base, VirtioBusClient};
+
+/// Requests per figure (4 MiB of 64 KiB reads: the whole disk).
+const ROUNDS: u64 = 64;
+/// Sectors on each bench disk (4 MiB).
+const DISK_SECTORS: u64 = 8192;
+
+static mut DMA: DmaMemory = DmaMemory::new();
+static mut BUF: [u8; 65536] = [0; 65536];
+
+fn instret() -> u64 {
+    loop {
+        let (hi, lo, hi2): (u32, u32, u32);
+        // SAFETY: reading the user-level counter CSRs has no side effects.
+        unsafe {
+            core::arch::asm!("csrr {0}, instreth", "csrr {1}, instret", "csrr {2}, instreth",
+                out(reg) hi, out(reg) lo, out(reg) hi2);
+        }
+        if hi == hi2 {
+            return ((hi as u64) << 32) | lo as u64;
+        }
+    }
+}
+
+/// One figure: instructions per request and MB/s (guest clock).
+struct Figure {
+    instructions: u64,
+    /// Hundredths of MB/s.
+    centi_mbps: u64,
+}
+
+/// Runs `ROUNDS` sequential reads of `len` bytes with `read(sector, buf)`.
+fn measure(
+    len: usize,
+    buf: &mut [u8],
+    mut read: impl FnMut(u64, &mut [u8]) -> bool,
+) -> Option<Figure> {
+    let sectors = (len / 512) as u64;
+    // Warm up (and check the path works at all).
+    if !read(0, &mut buf[..len]) {
+        return None;
+    }
+    let t0 = sys_get_timer().now;
+    let i0 = instret();
+    for r in 0..ROUNDS {
+        let sector = (r * sectors) % DISK_SECTORS;
+        if !read(sector, &mut buf[..len]) {
+            return None;
+        }
+    }
+    let instructions = (instret() - i0) / ROUNDS;
+    let ticks = (sys_get_timer().now - t0).max(1);
+    // bytes / (ticks / TICKS_PER_MS ms) = bytes * TICKS_PER_MS / ticks per ms;
+    // MB/s = that * 1000 / 1e6.
+    let bytes = len as u64 * ROUNDS;
+    let centi_mbps = bytes * userlib::abi::TICKS_PER_MS * 1000 * 100 / ticks / 1_000_000;
+    Some(Figure {
+        instructions,
+        centi_mbps,
+    })
+}
+
+fn report(name: &str, f: &Figure, baseline: Option<&str>) {
+    let (whole, frac) = (f.centi_mbps / 100, f.centi_mbps % 100);
+    match baseline {
+        Some(b) => {
+            sys_log!("[bench] {name}_mbps {whole}.{frac:02} MB/s baseline={b}_mbps");
+            sys_log!(
+                "[bench] {name}_instructions {} instructions baseline={b}_instructions",
+                f.instructions
+            );
+        }
+        None => {
+            sys_log!("[bench] {name}_mbps {whole}.{frac:02} MB/s");
+            sys_log!(
+                "[bench] {name}_instructions {} instructions",
+                f.instructions
+            );
+        }
+    }
+}
+
+fn finish(code: u32) -> ! {
+    sys_log!("[test] done");
+    let _ = SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR).shutdown(code);
+    loop {
+        sys_recv_notification(0);
+    }
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    // SAFETY: the only references ever made to DMA and BUF.
+    let (dma, buf) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(DMA),
+            &mut *core::ptr::addr_of_mut!(BUF),
+        )
+    };
+
+    // The second disk, driven in-process: the bus binds it to us like to
+    // any driver.
+    let bus = VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR);
+    let probe = match bus.register(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
+        Ok(p) => p,
+        Err(e) => {
+            sys_log!("blk_bench: no disk for the direct figures: {e:?}");
+            finish(1);
+        }
+    };
+    // SAFETY: the bus granted us this slot's window with `register`.
+    let regs = unsafe { Mmio::new(slot_base(probe.slot)) };
+    let mut dev = match BlkDevice::probe(regs, dma) {
+        Ok(d) => d,
+        Err(e) => {
+            sys_log!("blk_bench: probe failed: {e:?}");
+            finish(1);
+        }
+    };
+    let wait = |d: &mut BlkDevice<'_, Mmio>| {
+        sys_recv_notification(IRQ_BIT);
+        d.take_interrupt();
+        sys_irq_control(IRQ_BIT, true);
+    };
+    let blk = BlockClient::new(UserlibIpc, tasks::BLK0);
+    let mut failed = 0;
+    for (len, label) in [(4096usize, "4k"), (65536, "64k")] {
+        let direct = measure(len, buf, |sector, b| {
+            dev.transfer_blocking(
+                Request::Read {
+                    sector,
+                    len: b.len(),
+                },
+                b,
+                wait,
+            )
+            .is_ok()
+        });
+        let ipc = measure(len, buf, |sector, b| {
+            !matches!(
+                blk.read(sector, b),
+                Err(RequestError::Server(_) | RequestError::ServerRestarted)
+            )
+        });
+        let mut direct_name = userlib::log::LineBuf::new();
+        let _ =
+            core::fmt::Write::write_fmt(&mut direct_name, format_args!("blk_read_{label}_direct"));
+        let direct_name = core::str::from_utf8(direct_name.as_bytes()).unwrap_or("?");
+        let mut ipc_name = userlib::log::LineBuf::new();
+        let _ = core::fmt::Write::write_fmt(&mut ipc_name, format_args!("blk_read_{label}_ipc"));
+        let ipc_name = core::str::from_utf8(ipc_name.as_bytes()).unwrap_or("?");
+        match (direct, ipc) {
+            (Some(d), Some(i)) => {
+                report(direct_name, &d, None);
+                report(ipc_name, &i, Some(direct_name));
+            }
+            _ => {
+                sys_log!("blk_bench: {label} reads failed");
+                failed += 1;
+            }
+        }
+    }
+    finish(failed)
+}
