@@ -196,6 +196,12 @@ pub struct TestSpec {
     /// A test image or a benchmark image.
     #[serde(default)]
     pub kind: TestKind,
+    /// Console tests: what the shell prints when it is ready for a line.
+    #[serde(default = "default_prompt")]
+    pub prompt: String,
+    /// Console tests: the lines to type and what must answer each.
+    #[serde(default)]
+    pub steps: Vec<Step>,
 }
 
 impl Default for TestSpec {
@@ -204,12 +210,18 @@ impl Default for TestSpec {
             timeout: default_timeout(),
             expect: Vec::new(),
             kind: TestKind::default(),
+            prompt: default_prompt(),
+            steps: Vec::new(),
         }
     }
 }
 
 fn default_timeout() -> u64 {
     60
+}
+
+fn default_prompt() -> String {
+    "vireo> ".to_string()
 }
 
 /// `test.kind`
@@ -221,7 +233,29 @@ pub enum TestKind {
     Qemu,
     /// Figures reported on the console, tabulated by `cargo xtask bench`.
     Bench,
+    /// A person's session, scripted: `cargo xtask test` types each step's
+    /// line on QEMU's stdin and checks what the console answers.
+    Console,
 }
+
+/// `[[test.steps]]`: one line typed at the console, and its answer. Each
+/// step is one case of the test.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// The line to type (without the newline). Sent once the prompt has
+    /// appeared after the previous step's answer. Without it the step only
+    /// waits for `expect`.
+    pub send: Option<String>,
+    /// Text that must appear on the console after the line (and after its
+    /// echo, so the typed line itself never matches).
+    pub expect: Option<String>,
+    /// Seconds the step may take, the prompt included (default 10).
+    pub timeout: Option<u64>,
+}
+
+/// Seconds a console step may take when it does not say.
+pub const DEFAULT_STEP_TIMEOUT: u64 = 10;
 
 impl App {
     /// Parses and validates app file text; `file` is only used in messages.
@@ -531,6 +565,43 @@ impl App {
                 ));
             }
         }
+        if t.kind != TestKind::Console {
+            if !t.steps.is_empty() {
+                p.push(
+                    "`test.steps` is only for console tests: add `kind = \"console\"` to [test] or remove the steps".into(),
+                );
+            }
+            return;
+        }
+        if t.prompt.is_empty() {
+            p.push("`test.prompt` is empty: give the text the shell prints when it is ready, e.g. \"vireo> \"".into());
+        }
+        if t.steps.is_empty() {
+            p.push("`test.kind` = \"console\" but there are no steps: add `[[test.steps]]` tables with `send` and `expect`".into());
+        }
+        for (i, step) in t.steps.iter().enumerate() {
+            let key = format!("`test.steps[{i}]`");
+            if step.send.is_none() && step.expect.is_none() {
+                p.push(format!(
+                    "{key} has neither `send` nor `expect`: give at least one"
+                ));
+            }
+            if step
+                .send
+                .as_deref()
+                .is_some_and(|s| s.contains(['\n', '\r']))
+            {
+                p.push(format!("{key}.send contains a line break: give one line per step (xtask adds the newline)"));
+            }
+            if step.expect.as_deref() == Some("") {
+                p.push(format!("{key}.expect is empty and would match anything"));
+            }
+            if step.timeout == Some(0) {
+                p.push(format!(
+                    "{key}.timeout is 0: give the step's limit in seconds"
+                ));
+            }
+        }
     }
 
     fn task_names(&self) -> String {
@@ -718,6 +789,72 @@ kind = "bench"
         assert_eq!(app.qemu.drives[0].size, 1 << 20);
         assert_eq!(app.test.as_ref().unwrap().kind, TestKind::Bench);
         assert!(app.is_bench());
+    }
+
+    #[test]
+    fn parses_a_console_test() {
+        let text = format!(
+            r#"{BASE}
+[test]
+kind = "console"
+timeout = 30
+steps = [
+    {{ send = "devices", expect = "entropy" }},
+    {{ send = "help" }},
+    {{ expect = "restarted", timeout = 3 }},
+]
+"#
+        );
+        let app = parse(&text).unwrap();
+        let t = app.test.as_ref().unwrap();
+        assert_eq!(t.kind, TestKind::Console);
+        assert_eq!(t.prompt, "vireo> ");
+        assert_eq!(t.steps.len(), 3);
+        assert_eq!(t.steps[0].send.as_deref(), Some("devices"));
+        assert_eq!(t.steps[0].expect.as_deref(), Some("entropy"));
+        assert_eq!(t.steps[1].expect, None);
+        assert_eq!(t.steps[2].send, None);
+        assert_eq!(t.steps[2].timeout, Some(3));
+        assert!(!app.is_bench());
+
+        // The table-array form and a custom prompt.
+        let text = format!(
+            "{BASE}\n[test]\nkind = \"console\"\nprompt = \"$ \"\n[[test.steps]]\nsend = \"x\"\nexpect = \"y\"\n"
+        );
+        let t = parse(&text).unwrap().test.unwrap();
+        assert_eq!(t.prompt, "$ ");
+        assert_eq!(t.steps[0].send.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn console_test_mistakes_are_named() {
+        let console = |body: &str| format!("{BASE}\n[test]\nkind = \"console\"\n{body}");
+        assert_error(&console(""), &["no steps", "[[test.steps]]"]);
+        assert_error(
+            &console("prompt = \"\"\nsteps = [{ send = \"a\" }]"),
+            &["`test.prompt` is empty"],
+        );
+        assert_error(
+            &console("steps = [{ timeout = 2 }]"),
+            &["`test.steps[0]` has neither"],
+        );
+        assert_error(
+            &console("steps = [{ send = \"a\\nb\" }]"),
+            &["`test.steps[0]`.send contains a line break"],
+        );
+        assert_error(
+            &console("steps = [{ send = \"a\" }, { expect = \"\" }]"),
+            &["`test.steps[1]`.expect is empty"],
+        );
+        assert_error(
+            &console("steps = [{ send = \"a\", timeout = 0 }]"),
+            &["`test.steps[0]`.timeout is 0"],
+        );
+        assert_error(&console("steps = [{ sned = \"a\" }]"), &["sned"]);
+        assert_error(
+            &format!("{BASE}\n[test]\nsteps = [{{ send = \"a\" }}]\n"),
+            &["only for console tests", "kind = \"console\""],
+        );
     }
 
     #[test]

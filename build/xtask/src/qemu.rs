@@ -273,6 +273,121 @@ pub fn run_capture(
     Ok(Capture { lines, end, stderr })
 }
 
+/// What a console script wants after new output (or a quiet tick).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Interact {
+    /// Keep reading.
+    Wait,
+    /// Write these bytes to QEMU's stdin (the guest's UART receive side).
+    Send(String),
+    /// Stop QEMU now.
+    Stop,
+}
+
+/// How often a console script is asked even when QEMU is quiet, so that it
+/// can keep its own deadlines.
+const CONSOLE_TICK: Duration = Duration::from_millis(50);
+
+/// Runs QEMU headless with its stdin piped, for a scripted console session.
+/// `drive` sees the whole console output so far (partial last line
+/// included: a prompt has no newline) and the time since start, after every
+/// chunk of output and at least every 50 ms, and answers what to do. Ends
+/// when `drive` says stop, QEMU exits, or `timeout` passes; the capture's
+/// lines are the whole transcript.
+pub fn run_console(
+    qemu: &Path,
+    args: &[String],
+    timeout: Duration,
+    echo: bool,
+    mut drive: impl FnMut(&str, Duration) -> Interact,
+) -> Result<Capture> {
+    use std::io::{Read as _, Write as _};
+
+    let mut child = Command::new(qemu)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {}", qemu.display()))?;
+    let mut stdin = child.stdin.take().context("no stdin pipe")?;
+    let mut stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut bytes = Vec::new();
+    let end = loop {
+        let now = Instant::now();
+        if now >= deadline {
+            let _ = child.kill();
+            break End::TimedOut;
+        }
+        match rx.recv_timeout((deadline - now).min(CONSOLE_TICK)) {
+            Ok(chunk) => {
+                if echo {
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(&chunk);
+                    let _ = out.flush();
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = child.wait().context("cannot wait for QEMU")?;
+                break End::Exited(status.code());
+            }
+        }
+        let transcript = String::from_utf8_lossy(&bytes);
+        match drive(&transcript, start.elapsed()) {
+            Interact::Wait => {}
+            Interact::Send(text) => {
+                // QEMU may have exited meanwhile; the next read says so.
+                let _ = stdin.write_all(text.as_bytes());
+                let _ = stdin.flush();
+            }
+            Interact::Stop => {
+                let _ = child.kill();
+                break End::Stopped;
+            }
+        }
+    };
+    drop(stdin);
+    let _ = child.wait();
+    let _ = reader.join();
+    while let Ok(chunk) = rx.try_recv() {
+        if end != End::Stopped {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    let stderr = err_reader.join().unwrap_or_default();
+    let lines = String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect();
+    Ok(Capture { lines, end, stderr })
+}
+
 #[cfg(test)]
 mod tests {
     use super::{command_line, prepare_drives};

@@ -6,6 +6,10 @@
 //! - Test images: every `test/*.toml`, sorted. Each `[test] case` line is a
 //!   case, each `expect` string is a case, a `KERNEL PANIC` is a failed case,
 //!   and an image that ends without `[test] done` gets one more failed case.
+//! - Console test images (`kind = "console"`): a person's session, scripted.
+//!   Each `[[test.steps]]` line is typed on QEMU's stdin once the prompt has
+//!   appeared, and is a case that passes when its `expect` text appears
+//!   after the line's echo within the step's timeout ([`Script`]).
 //! - Boot test: `app.toml` under `-icount shift=0`; the banner and every
 //!   started task must appear within 2 s of virtual time.
 
@@ -15,11 +19,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::config::App;
+use crate::config::{App, Step, TestKind, TestSpec, DEFAULT_STEP_TIMEOUT};
 use crate::console::{self, Line};
 use crate::image;
 use crate::link;
-use crate::qemu::{self, Capture, End, Watch};
+use crate::qemu::{self, Capture, End, Interact, Watch};
 
 /// One case's outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -332,6 +336,9 @@ fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Resul
     let built = image::build(root, path, verbose)?;
     let spec = built.app.test.clone().unwrap_or_default();
     let args = qemu_args(&built.app, &built.image, &built.out_dir, false)?;
+    if spec.kind == TestKind::Console {
+        return console_test(qemu_bin, &args, &spec, verbose);
+    }
     let cap = qemu::run_capture(
         qemu_bin,
         &args,
@@ -344,6 +351,239 @@ fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Resul
         },
     )?;
     let cases = evaluate_test_image(&cap, spec.timeout, &spec.expect);
+    if !verbose && cases.iter().any(|c| c.error.is_some()) {
+        print_console(&cap);
+    }
+    Ok(cases)
+}
+
+/// A scripted console session: the state of a `kind = "console"` test as
+/// output arrives (pure, so it can be tested with made-up transcripts).
+///
+/// For each step: if it has a line to send, wait for the prompt (after the
+/// previous step's answer), then send the line and a newline; then wait
+/// for the line's echo followed by a newline, and for `expect` after it.
+/// Each step has its own deadline, counted from when the previous one
+/// ended. The first step that fails ends the session; the steps after it
+/// fail as not run.
+pub struct Script<'a> {
+    steps: &'a [Step],
+    prompt: &'a str,
+    /// The step under way.
+    step: usize,
+    phase: Phase,
+    /// Where in the transcript the current phase starts looking.
+    from: usize,
+    /// When the current step started.
+    started: Duration,
+    cases: Vec<Case>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the prompt before sending the step's line.
+    Prompt,
+    /// The line was sent: waiting for its echo.
+    Echo,
+    /// Waiting for the step's expectation.
+    Expect,
+    /// Every step has a verdict.
+    Done,
+}
+
+impl<'a> Script<'a> {
+    /// A session that runs `spec`'s steps.
+    pub fn new(spec: &'a TestSpec) -> Self {
+        let mut s = Script {
+            steps: &spec.steps,
+            prompt: &spec.prompt,
+            step: 0,
+            phase: Phase::Prompt,
+            from: 0,
+            started: Duration::ZERO,
+            cases: Vec::new(),
+        };
+        s.begin_step(0, Duration::ZERO);
+        s
+    }
+
+    /// The case name of step `i`.
+    pub fn step_name(step: &Step, i: usize) -> String {
+        match (&step.send, &step.expect) {
+            (Some(send), Some(expect)) => format!("step {}: `{send}` shows `{expect}`", i + 1),
+            (Some(send), None) => format!("step {}: `{send}`", i + 1),
+            (None, Some(expect)) => format!("step {}: `{expect}` appears", i + 1),
+            (None, None) => format!("step {}", i + 1),
+        }
+    }
+
+    fn begin_step(&mut self, from: usize, now: Duration) {
+        self.from = from;
+        self.started = now;
+        self.phase = match self.steps.get(self.step) {
+            None => Phase::Done,
+            Some(step) if step.send.is_some() => Phase::Prompt,
+            Some(_) => Phase::Expect,
+        };
+    }
+
+    fn timeout(&self) -> Duration {
+        let step = &self.steps[self.step];
+        Duration::from_secs(step.timeout.unwrap_or(DEFAULT_STEP_TIMEOUT))
+    }
+
+    /// Ends the current step with `error` (None: passed) and starts the
+    /// next one at transcript offset `from`.
+    fn finish_step(&mut self, error: Option<String>, from: usize, now: Duration) {
+        let name = Self::step_name(&self.steps[self.step], self.step);
+        let failed = error.is_some();
+        self.cases.push(Case { name, error });
+        self.step += 1;
+        if failed {
+            self.abandon("not run: an earlier step failed");
+        } else {
+            self.begin_step(from, now);
+        }
+    }
+
+    /// Fails every step without a verdict yet.
+    fn abandon(&mut self, why: &str) {
+        while self.step < self.steps.len() {
+            let name = Self::step_name(&self.steps[self.step], self.step);
+            self.cases.push(Case::fail(name, why));
+            self.step += 1;
+        }
+        self.phase = Phase::Done;
+    }
+
+    /// What to do, given the whole output so far and the time since start.
+    pub fn advance(&mut self, transcript: &str, now: Duration) -> Interact {
+        loop {
+            if self.phase == Phase::Done {
+                return Interact::Stop;
+            }
+            let step = &self.steps[self.step];
+            let seen = transcript.get(self.from..).unwrap_or("");
+            match self.phase {
+                Phase::Prompt => {
+                    if let Some(at) = seen.find(self.prompt) {
+                        self.from += at + self.prompt.len();
+                        self.phase = Phase::Echo;
+                        let line = step.send.clone().unwrap_or_default();
+                        return Interact::Send(format!("{line}\n"));
+                    }
+                }
+                Phase::Echo => {
+                    let line = step.send.as_deref().unwrap_or_default();
+                    if let Some(at) = seen.find(line) {
+                        let after = &seen[at + line.len()..];
+                        if let Some(nl) = after.find('\n') {
+                            self.from += at + line.len() + nl + 1;
+                            self.phase = Phase::Expect;
+                            continue;
+                        }
+                    }
+                }
+                Phase::Expect => match &step.expect {
+                    Some(expect) => {
+                        if let Some(at) = seen.find(expect.as_str()) {
+                            let from = self.from + at + expect.len();
+                            self.finish_step(None, from, now);
+                            continue;
+                        }
+                    }
+                    // Nothing to look for: done once the line was taken.
+                    None => {
+                        let from = self.from;
+                        self.finish_step(None, from, now);
+                        continue;
+                    }
+                },
+                Phase::Done => unreachable!("handled above"),
+            }
+            if now.saturating_sub(self.started) >= self.timeout() {
+                let waited = match self.phase {
+                    Phase::Prompt => format!("the prompt {:?} did not appear", self.prompt),
+                    Phase::Echo => "the line was not echoed".to_string(),
+                    _ => format!("{:?} did not appear", step.expect.as_deref().unwrap_or("")),
+                };
+                let secs = self.timeout().as_secs();
+                let output = tail(transcript.get(self.from..).unwrap_or(""));
+                self.finish_step(
+                    Some(format!("{waited} within {secs} s; output since: {output}")),
+                    self.from,
+                    now,
+                );
+                continue;
+            }
+            return Interact::Wait;
+        }
+    }
+
+    /// The verdicts, once the session is over: steps still without one fail
+    /// with how the run ended; a kernel panic anywhere is a failed case.
+    pub fn finish(mut self, cap: &Capture, timeout_s: u64) -> Vec<Case> {
+        let how = match &cap.end {
+            End::TimedOut => format!("the image timed out after {timeout_s} s"),
+            End::Exited(Some(code)) => format!("QEMU exited with status {code}"),
+            End::Exited(None) => "QEMU was killed by a signal".to_string(),
+            End::Stopped => "stopped".to_string(),
+        };
+        let stderr = cap.stderr.trim();
+        let how = if stderr.is_empty() {
+            how
+        } else {
+            format!("{how}; qemu said: {}", stderr.replace('\n', " | "))
+        };
+        self.abandon(&format!("not reached: {how}"));
+        for line in &cap.lines {
+            if console::parse(line) == Line::Panic {
+                self.cases.push(Case::fail(
+                    "kernel",
+                    format!("kernel panic: {}", line.trim()),
+                ));
+            }
+        }
+        self.cases
+    }
+}
+
+/// The end of `text` on one line, for a failure message.
+fn tail(text: &str) -> String {
+    const MAX: usize = 200;
+    let t = text.trim();
+    let start = t.char_indices().rev().nth(MAX - 1).map_or(0, |(i, _)| i);
+    let t = &t[start..];
+    if t.is_empty() {
+        "(nothing)".to_string()
+    } else {
+        format!("{:?}", t.replace('\r', ""))
+    }
+}
+
+fn console_test(
+    qemu_bin: &Path,
+    args: &[String],
+    spec: &TestSpec,
+    verbose: bool,
+) -> Result<Vec<Case>> {
+    let mut script = Script::new(spec);
+    let cap = qemu::run_console(
+        qemu_bin,
+        args,
+        Duration::from_secs(spec.timeout),
+        verbose,
+        |transcript, now| script.advance(transcript, now),
+    )?;
+    let mut cases = script.finish(&cap, spec.timeout);
+    for e in &spec.expect {
+        let name = format!("expect: {e}");
+        if cap.lines.iter().any(|l| l.contains(e.as_str())) {
+            cases.push(Case::ok(name));
+        } else {
+            cases.push(Case::fail(name, "not seen on the console"));
+        }
+    }
     if !verbose && cases.iter().any(|c| c.error.is_some()) {
         print_console(&cap);
     }
@@ -431,9 +671,165 @@ fn boot_test(root: &Path, qemu_bin: &Path, verbose: bool) -> Result<Vec<Case>> {
 mod tests {
     use super::{
         boot_expectations, evaluate_boot, evaluate_test_image, parse_cargo_test, Case, HostResult,
+        Script,
     };
     use crate::config::tests::fixture_app;
-    use crate::qemu::{Capture, End};
+    use crate::config::{Step, TestSpec};
+    use crate::qemu::{Capture, End, Interact};
+    use std::time::Duration;
+
+    fn step(send: Option<&str>, expect: Option<&str>) -> Step {
+        Step {
+            send: send.map(str::to_string),
+            expect: expect.map(str::to_string),
+            timeout: None,
+        }
+    }
+
+    fn console_spec(steps: Vec<Step>) -> TestSpec {
+        TestSpec {
+            steps,
+            ..TestSpec::default()
+        }
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn console_script_waits_for_prompt_echo_and_answer() {
+        let spec = console_spec(vec![
+            step(Some("devices"), Some("entropy")),
+            step(Some("fault blk0"), None),
+            step(None, Some("restarting")),
+            step(Some("rng 4"), Some("00000000")),
+        ]);
+        let mut s = Script::new(&spec);
+        let mut t = String::from("[ 0.1] kernel: Vireo kernel\nVireo shell.\n");
+        assert_eq!(s.advance(&t, secs(0)), Interact::Wait);
+        t.push_str("vireo> ");
+        assert_eq!(s.advance(&t, secs(1)), Interact::Send("devices\n".into()));
+        assert_eq!(s.advance(&t, secs(1)), Interact::Wait);
+        // The echo alone never satisfies the step, even half-way.
+        t.push_str("devi");
+        assert_eq!(s.advance(&t, secs(1)), Interact::Wait);
+        t.push_str("ces\nslot  id  class\n   7   4  entropy  v1  bound  rng0\n");
+        // Step 1 passes; step 2 waits for a prompt after that answer.
+        assert_eq!(s.advance(&t, secs(1)), Interact::Wait);
+        t.push_str("vireo> ");
+        assert_eq!(
+            s.advance(&t, secs(2)),
+            Interact::Send("fault blk0\n".into())
+        );
+        t.push_str("fault blk0\n[ 2.0] supervisor: task blk0 faulted: injected; restarting as generation 1\n");
+        // Step 2 (no expect) passes at its echo, step 3 finds its text in
+        // the same output, step 4 waits for the prompt.
+        assert_eq!(s.advance(&t, secs(2)), Interact::Wait);
+        t.push_str("task blk0 faulted\nvireo> ");
+        assert_eq!(s.advance(&t, secs(3)), Interact::Send("rng 4\n".into()));
+        t.push_str("rng 4\n00000000  12 34 56 78  |.4Vx|\nvireo> ");
+        assert_eq!(s.advance(&t, secs(3)), Interact::Stop);
+        let cap = Capture {
+            lines: t.lines().map(str::to_string).collect(),
+            end: End::Stopped,
+            stderr: String::new(),
+        };
+        let cases = s.finish(&cap, 60);
+        assert_eq!(
+            cases,
+            vec![
+                Case::ok("step 1: `devices` shows `entropy`"),
+                Case::ok("step 2: `fault blk0`"),
+                Case::ok("step 3: `restarting` appears"),
+                Case::ok("step 4: `rng 4` shows `00000000`"),
+            ]
+        );
+    }
+
+    #[test]
+    fn console_script_times_out_a_step_and_skips_the_rest() {
+        let mut slow = step(Some("blk 0 read 7"), Some("hello"));
+        slow.timeout = Some(5);
+        let spec = console_spec(vec![slow, step(Some("help"), Some("commands"))]);
+        let mut s = Script::new(&spec);
+        let mut t = String::from("vireo> ");
+        assert_eq!(
+            s.advance(&t, secs(1)),
+            Interact::Send("blk 0 read 7\n".into())
+        );
+        t.push_str("blk 0 read 7\nerror: blk0 restarted, try again\nvireo> ");
+        assert_eq!(s.advance(&t, secs(4)), Interact::Wait);
+        assert_eq!(s.advance(&t, secs(5)), Interact::Stop);
+        let cap = Capture {
+            lines: vec![],
+            end: End::Stopped,
+            stderr: String::new(),
+        };
+        let cases = s.finish(&cap, 60);
+        assert_eq!(cases.len(), 2);
+        let why = cases[0].error.as_deref().unwrap();
+        assert!(
+            why.starts_with("\"hello\" did not appear within 5 s"),
+            "{why}"
+        );
+        assert!(why.contains("blk0 restarted"), "{why}");
+        assert_eq!(
+            cases[1],
+            Case::fail(
+                "step 2: `help` shows `commands`",
+                "not run: an earlier step failed"
+            )
+        );
+    }
+
+    #[test]
+    fn console_script_reports_a_missing_prompt_or_echo_and_how_qemu_ended() {
+        // No prompt within the default 10 s.
+        let spec = console_spec(vec![step(Some("help"), Some("commands"))]);
+        let mut s = Script::new(&spec);
+        assert_eq!(s.advance("booting\n", secs(10)), Interact::Stop);
+        let cap = Capture {
+            lines: vec![],
+            end: End::Stopped,
+            stderr: String::new(),
+        };
+        let why = s.finish(&cap, 60)[0].error.clone().unwrap();
+        assert!(
+            why.starts_with("the prompt \"vireo> \" did not appear within 10 s"),
+            "{why}"
+        );
+
+        // A shell that does not echo.
+        let mut s = Script::new(&spec);
+        assert_eq!(
+            s.advance("vireo> ", secs(0)),
+            Interact::Send("help\n".into())
+        );
+        assert_eq!(s.advance("vireo> commands:\n", secs(10)), Interact::Stop);
+        let why = s.finish(&cap, 60)[0].error.clone().unwrap();
+        assert!(why.starts_with("the line was not echoed"), "{why}");
+
+        // QEMU died first; a panic is its own failed case.
+        let mut s = Script::new(&spec);
+        assert_eq!(s.advance("", secs(1)), Interact::Wait);
+        let cap = Capture {
+            lines: vec!["[ 0.2] KERNEL PANIC: oops".into()],
+            end: End::Exited(Some(1)),
+            stderr: "bad option".into(),
+        };
+        let cases = s.finish(&cap, 60);
+        assert_eq!(
+            cases,
+            vec![
+                Case::fail(
+                    "step 1: `help` shows `commands`",
+                    "not reached: QEMU exited with status 1; qemu said: bad option"
+                ),
+                Case::fail("kernel", "kernel panic: [ 0.2] KERNEL PANIC: oops"),
+            ]
+        );
+    }
 
     fn cap(lines: &[&str], end: End) -> Capture {
         Capture {

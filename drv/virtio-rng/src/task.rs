@@ -1,0 +1,225 @@
+//! The task side of the driver: the bus protocol, the entropy server and
+//! the waits, carried out with syscalls. The device logic is the library's
+//! [`Rng`].
+
+use entropy_api::EntropyError;
+use idol_runtime::{
+    Leased, NotificationHandler, RequestError, ServerError, TaskId, UserlibIpc, Write,
+};
+use userlib::{
+    sys_get_timer, sys_irq_control, sys_log, sys_recv_notification, sys_set_timer, tasks,
+};
+use virtio::queue::QueueMemory;
+use virtio::regs::Mmio;
+use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
+use virtio_rng::{BounceBuffer, DeviceFault, Event, FillError, Rng, Wait, ID_TABLE};
+
+include!(concat!(env!("OUT_DIR"), "/entropy_server.rs"));
+
+/// Notification bits, in app.toml order: `notifications = ["irq",
+/// "remove", "probe", "timer"]`.
+const IRQ_BIT: u32 = 1 << 0;
+const REMOVE_BIT: u32 = 1 << 1;
+const PROBE_BIT: u32 = 1 << 2;
+const TIMER_BIT: u32 = 1 << 3;
+
+/// Ring entries: one request is in flight at a time, so a few suffice
+/// (the ring memory is two pages whatever the size up to 227).
+const QUEUE_SIZE: usize = 4;
+/// Bytes per device request.
+const BOUNCE_LEN: usize = 1024;
+/// How long the device has to answer one request.
+const REQUEST_TIMEOUT_MS: u64 = 1000;
+
+type Device = Rng<'static, Mmio, QUEUE_SIZE, BOUNCE_LEN>;
+
+/// The request queue's rings. Only ever borrowed by the one live `Device`.
+static mut RING: QueueMemory<QUEUE_SIZE> = QueueMemory::new();
+/// The only memory the device writes.
+static BOUNCE: BounceBuffer<BOUNCE_LEN> = BounceBuffer::new();
+
+/// The driver's state with respect to the bus.
+enum Binding {
+    /// No device: waiting for the probe bit.
+    Unbound,
+    /// The bus bound `slot` to us. `device` is `None` if bringing it up
+    /// failed (it is tried again at the next request).
+    Bound { slot: u32, device: Option<Device> },
+}
+
+struct Driver {
+    bus: VirtioBusClient<UserlibIpc>,
+    binding: Binding,
+}
+
+/// Waits with notifications: the device IRQ, the bus's remove bit, and a
+/// timer for the request deadline.
+struct Notifications {
+    deadline: u64,
+}
+
+impl Wait for Notifications {
+    fn begin(&mut self) {
+        self.deadline = sys_get_timer().now + REQUEST_TIMEOUT_MS * abi::TICKS_PER_MS;
+        sys_set_timer(Some(self.deadline), TIMER_BIT);
+    }
+
+    fn wait(&mut self) -> Event {
+        loop {
+            let bits = sys_recv_notification(IRQ_BIT | REMOVE_BIT | TIMER_BIT);
+            if bits & REMOVE_BIT != 0 {
+                return Event::Remove;
+            }
+            if bits & IRQ_BIT != 0 {
+                return Event::Interrupt;
+            }
+            // A timer bit left over from an earlier request is not this
+            // request's deadline.
+            if bits & TIMER_BIT != 0 && sys_get_timer().now >= self.deadline {
+                return Event::Timeout;
+            }
+        }
+    }
+
+    fn interrupt_done(&mut self) {
+        sys_irq_control(IRQ_BIT, true);
+    }
+}
+
+/// Brings up the device in the window the bus granted with `probe`.
+fn bring_up(probe: &Probe) -> Option<Device> {
+    // SAFETY: the bus granted this task the slot's window (that is what a
+    // probe record means) and nothing else in this task touches it.
+    let regs = unsafe { Mmio::new(slot_base(probe.slot)) };
+    // SAFETY: RING is only borrowed by a live `Device`, and there is none:
+    // `bring_up` is only called when the binding holds no device (after a
+    // remove dropped the previous one, or before the first).
+    let ring = unsafe { &mut *core::ptr::addr_of_mut!(RING) };
+    match Rng::probe(regs, ring, &BOUNCE) {
+        Ok(device) => Some(device),
+        Err(e) => {
+            sys_log!("probe of slot {} failed: {e:?}", probe.slot);
+            None
+        }
+    }
+}
+
+impl Driver {
+    /// The seed's `register_virtio_driver`, and the probe when a device is
+    /// free.
+    fn register(&mut self) {
+        match self.bus.register(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
+            Ok(probe) => {
+                let device = bring_up(&probe);
+                if device.is_some() {
+                    sys_log!("entropy device in slot {} is up", probe.slot);
+                }
+                self.binding = Binding::Bound {
+                    slot: probe.slot,
+                    device,
+                };
+            }
+            Err(RequestError::Server(BusError::NoDevice)) => {}
+            Err(e) => sys_log!("register with the bus failed: {e:?}"),
+        }
+    }
+
+    /// The seed's `remove`: quiesce and reset the device, then tell the
+    /// bus, which revokes the window. Nothing touches the window after.
+    fn remove(&mut self) {
+        let Binding::Bound { slot, device } =
+            core::mem::replace(&mut self.binding, Binding::Unbound)
+        else {
+            return;
+        };
+        if let Some(device) = device {
+            let _regs = device.remove();
+        }
+        if let Err(e) = self.bus.removed() {
+            sys_log!("removed() for slot {slot} failed: {e:?}");
+        }
+    }
+}
+
+impl NotificationHandler for Driver {
+    fn notification_mask(&self) -> u32 {
+        IRQ_BIT | REMOVE_BIT | PROBE_BIT
+    }
+
+    fn handle_notification(&mut self, bits: u32) {
+        if bits & REMOVE_BIT != 0 {
+            self.remove();
+        } else if bits & IRQ_BIT != 0 {
+            if let Binding::Bound {
+                device: Some(device),
+                slot,
+            } = &mut self.binding
+            {
+                if let Err(fault) = device.interrupt() {
+                    log_fault(*slot, fault);
+                }
+                sys_irq_control(IRQ_BIT, true);
+            }
+        }
+        if bits & PROBE_BIT != 0 && matches!(self.binding, Binding::Unbound) {
+            self.register();
+        }
+    }
+}
+
+impl EntropyServer for Driver {
+    fn fill(
+        &mut self,
+        _: TaskId,
+        data: Leased<'_, Write, u8>,
+    ) -> Result<(), ServerError<EntropyError>> {
+        let Binding::Bound { slot, device } = &mut self.binding else {
+            return Err(EntropyError::NoDevice.into());
+        };
+        let slot = *slot;
+        if device.is_none() {
+            // A probe that failed earlier: try again (the window is ours).
+            *device = bring_up(&Probe {
+                slot,
+                ..Probe::default()
+            });
+        }
+        let Some(rng) = device else {
+            return Err(EntropyError::DeviceError.into());
+        };
+        let mut wait = Notifications { deadline: 0 };
+        let result = rng.fill(data.len(), &mut wait, |offset, bytes| {
+            data.write_range(offset, bytes)
+        });
+        sys_set_timer(None, TIMER_BIT);
+        match result {
+            Ok(()) => Ok(()),
+            Err(FillError::Sink(e)) => Err(e.into()),
+            Err(FillError::Removed) => {
+                self.remove();
+                Err(EntropyError::Removed.into())
+            }
+            Err(FillError::Device(fault)) => {
+                log_fault(slot, fault);
+                Err(EntropyError::DeviceError.into())
+            }
+        }
+    }
+}
+
+fn log_fault(slot: u32, fault: DeviceFault) {
+    sys_log!("device in slot {slot} misbehaved and was reset: {fault:?}");
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let mut driver = Driver {
+        bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
+        binding: Binding::Unbound,
+    };
+    driver.register();
+    let mut buffer = [0u8; ENTROPY_BUFFER_SIZE];
+    loop {
+        entropy_serve_once(&mut driver, &UserlibIpc, &mut buffer);
+    }
+}

@@ -1,0 +1,278 @@
+//! What a command line asks for: parsing only, no effects.
+//!
+//! Words are separated by spaces; numbers are decimal or `0x` hex. The text
+//! of `blk <n> write <sector> <text>` is the rest of the line, inner spaces
+//! included.
+
+/// Most bytes `rng <len>` asks for (the shell's buffer).
+pub const RNG_MAX: usize = 512;
+
+/// A parsed command.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// An empty line: just prompt again.
+    Empty,
+    /// `help`
+    Help,
+    /// `tasks`
+    Tasks,
+    /// `devices`
+    Devices,
+    /// `blk <n> info`
+    BlkInfo {
+        /// Disk number: the task `blk<n>`.
+        disk: u32,
+    },
+    /// `blk <n> read <sector>`
+    BlkRead {
+        /// Disk number.
+        disk: u32,
+        /// Sector to read.
+        sector: u64,
+    },
+    /// `blk <n> write <sector> <text>`
+    BlkWrite {
+        /// Disk number.
+        disk: u32,
+        /// Sector to write.
+        sector: u64,
+        /// What to write at its start (the rest of the sector is zeroes).
+        text: &'a str,
+    },
+    /// `rng <len>`
+    Rng {
+        /// Bytes to show, 1 to [`RNG_MAX`].
+        len: usize,
+    },
+    /// `unbind <slot>`
+    Unbind {
+        /// The virtio-mmio slot.
+        slot: u32,
+    },
+    /// `bind <slot>`
+    Bind {
+        /// The virtio-mmio slot.
+        slot: u32,
+    },
+    /// `fault <task>`
+    Fault {
+        /// The task's name.
+        task: &'a str,
+    },
+}
+
+/// Why a line is not a command.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ParseError<'a> {
+    /// The first word is no command.
+    Unknown(&'a str),
+    /// A known command with the wrong words: its usage line.
+    Usage(&'static str),
+}
+
+/// Every command: its usage and what it does, for `help` and for usage
+/// errors.
+pub const HELP: [(&str, &str); 9] = [
+    ("help", "this list"),
+    ("tasks", "every task: state, priority, generation, faults"),
+    ("devices", "every virtio slot: device, class, state, driver"),
+    (
+        "blk <n> info|read <sector>|write <sector> <text>",
+        "disk <n> (task blk<n>)",
+    ),
+    ("rng <len>", "<len> random bytes (at most 512)"),
+    ("unbind <slot>", "take the driver off a virtio slot"),
+    ("bind <slot>", "make a slot available to drivers again"),
+    ("fault <task>", "fault a task (the supervisor restarts it)"),
+    ("Ctrl-A X", "quit QEMU"),
+];
+
+const USAGE_BLK: &str = "blk <n> info | blk <n> read <sector> | blk <n> write <sector> <text>";
+const USAGE_RNG: &str = "rng <len>   (1 to 512)";
+const USAGE_UNBIND: &str = "unbind <slot>";
+const USAGE_BIND: &str = "bind <slot>";
+const USAGE_FAULT: &str = "fault <task>";
+
+/// Splits off the first word: `(word, rest)`, both trimmed of spaces.
+fn word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.split_once(' ') {
+        Some((w, rest)) => (w, rest.trim_start()),
+        None => (s, ""),
+    }
+}
+
+/// A decimal or `0x` hex number.
+pub fn number(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// The single number argument of `rest`, as a `T`.
+fn one<T: TryFrom<u64>>(rest: &str, usage: &'static str) -> Result<T, ParseError<'static>> {
+    let (n, extra) = word(rest);
+    if !extra.is_empty() {
+        return Err(ParseError::Usage(usage));
+    }
+    number(n)
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or(ParseError::Usage(usage))
+}
+
+/// Parses one line.
+pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
+    let (cmd, rest) = word(line.trim());
+    let no_args = |c| {
+        if rest.is_empty() {
+            Ok(c)
+        } else {
+            Err(ParseError::Usage(cmd_usage(cmd)))
+        }
+    };
+    match cmd {
+        "" => Ok(Command::Empty),
+        "help" | "?" => Ok(Command::Help),
+        "tasks" => no_args(Command::Tasks),
+        "devices" => no_args(Command::Devices),
+        "blk" => blk(rest),
+        "rng" => match one::<usize>(rest, USAGE_RNG)? {
+            len @ 1..=RNG_MAX => Ok(Command::Rng { len }),
+            _ => Err(ParseError::Usage(USAGE_RNG)),
+        },
+        "unbind" => Ok(Command::Unbind {
+            slot: one(rest, USAGE_UNBIND)?,
+        }),
+        "bind" => Ok(Command::Bind {
+            slot: one(rest, USAGE_BIND)?,
+        }),
+        "fault" => match word(rest) {
+            (task, "") if !task.is_empty() => Ok(Command::Fault { task }),
+            _ => Err(ParseError::Usage(USAGE_FAULT)),
+        },
+        other => Err(ParseError::Unknown(other)),
+    }
+}
+
+fn cmd_usage(cmd: &str) -> &'static str {
+    match cmd {
+        "tasks" => "tasks   (no arguments)",
+        "devices" => "devices   (no arguments)",
+        _ => "help",
+    }
+}
+
+fn blk(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
+    let usage = ParseError::Usage(USAGE_BLK);
+    let (disk, rest) = word(rest);
+    let disk = number(disk)
+        .and_then(|d| u32::try_from(d).ok())
+        .ok_or(usage)?;
+    let (op, rest) = word(rest);
+    match op {
+        "info" if rest.is_empty() => Ok(Command::BlkInfo { disk }),
+        "read" => Ok(Command::BlkRead {
+            disk,
+            sector: one(rest, USAGE_BLK)?,
+        }),
+        "write" => {
+            let (sector, text) = word(rest);
+            let sector = number(sector).ok_or(usage)?;
+            if text.is_empty() {
+                return Err(usage);
+            }
+            Ok(Command::BlkWrite { disk, sector, text })
+        }
+        _ => Err(usage),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{number, parse, Command, ParseError, USAGE_BLK, USAGE_RNG};
+
+    #[test]
+    fn simple_commands() {
+        assert_eq!(parse(""), Ok(Command::Empty));
+        assert_eq!(parse("   "), Ok(Command::Empty));
+        assert_eq!(parse("help"), Ok(Command::Help));
+        assert_eq!(parse(" tasks "), Ok(Command::Tasks));
+        assert_eq!(parse("devices"), Ok(Command::Devices));
+        assert_eq!(parse("unbind 3"), Ok(Command::Unbind { slot: 3 }));
+        assert_eq!(parse("bind 0x7"), Ok(Command::Bind { slot: 7 }));
+        assert_eq!(parse("fault blk0"), Ok(Command::Fault { task: "blk0" }));
+        assert_eq!(parse("rng 16"), Ok(Command::Rng { len: 16 }));
+    }
+
+    #[test]
+    fn blk_commands() {
+        assert_eq!(parse("blk 0 info"), Ok(Command::BlkInfo { disk: 0 }));
+        assert_eq!(
+            parse("blk 1 read 7"),
+            Ok(Command::BlkRead { disk: 1, sector: 7 })
+        );
+        assert_eq!(
+            parse("blk 0 write 7 hello"),
+            Ok(Command::BlkWrite {
+                disk: 0,
+                sector: 7,
+                text: "hello"
+            })
+        );
+        assert_eq!(
+            parse("blk  0  write  0x10  hello  world "),
+            Ok(Command::BlkWrite {
+                disk: 0,
+                sector: 16,
+                text: "hello  world"
+            })
+        );
+        for bad in [
+            "blk",
+            "blk x info",
+            "blk 0",
+            "blk 0 info 3",
+            "blk 0 read",
+            "blk 0 read x",
+            "blk 0 write 7",
+            "blk 0 erase 1",
+        ] {
+            assert_eq!(parse(bad), Err(ParseError::Usage(USAGE_BLK)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mistakes_name_the_usage_or_the_word() {
+        assert_eq!(
+            parse("frobnicate now"),
+            Err(ParseError::Unknown("frobnicate"))
+        );
+        assert_eq!(parse("rng"), Err(ParseError::Usage(USAGE_RNG)));
+        assert_eq!(parse("rng 0"), Err(ParseError::Usage(USAGE_RNG)));
+        assert_eq!(parse("rng 513"), Err(ParseError::Usage(USAGE_RNG)));
+        assert_eq!(
+            parse("rng 99999999999999999999"),
+            Err(ParseError::Usage(USAGE_RNG))
+        );
+        assert!(matches!(parse("unbind"), Err(ParseError::Usage(_))));
+        assert!(matches!(parse("unbind 1 2"), Err(ParseError::Usage(_))));
+        assert!(matches!(
+            parse("bind 0x1_0000_0000"),
+            Err(ParseError::Usage(_))
+        ));
+        assert!(matches!(parse("fault"), Err(ParseError::Usage(_))));
+        assert!(matches!(parse("fault a b"), Err(ParseError::Usage(_))));
+        assert!(matches!(parse("tasks now"), Err(ParseError::Usage(_))));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number("0"), Some(0));
+        assert_eq!(number("0x1f"), Some(31));
+        assert_eq!(number("0X1F"), Some(31));
+        assert_eq!(number("-1"), None);
+        assert_eq!(number(""), None);
+        assert_eq!(number("0x"), None);
+    }
+}

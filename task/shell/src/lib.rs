@@ -1,0 +1,23 @@
+//! The shell's logic, apart from the UART and the syscalls so that the host
+//! tests run it: what a keystroke does to the line ([`line`]), what a line
+//! asks for ([`command`]), how bytes are shown ([`hexdump`]) and what a
+//! virtio device id is called ([`class`]).
+//!
+//! The task (`main.rs`) owns the UART and carries the commands out by IPC.
+//! Nothing here may panic on what a person types: every input byte and
+//! every line has an answer, if only "unknown command".
+
+#![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod class;
+pub mod command;
+pub mod hexdump;
+pub mod line;
+
+pub use command::{Command, ParseError};
+pub use line::{Key, LineEditor};
+
+/// What the shell prints when it is ready for a command.
+pub const PROMPT: &str = "vireo> ";

@@ -1,0 +1,218 @@
+//! The line editor: turns keystrokes into a command line and says what to
+//! echo.
+//!
+//! A terminal in raw mode (QEMU's `-nographic` console) sends Enter as CR;
+//! a pipe (the console tests) sends LF; CR LF is one Enter. Backspace
+//! arrives as DEL (0x7f) or BS (0x08). Ctrl-C drops the line, Ctrl-U erases
+//! it. Anything else that is not printable ASCII is ignored, and so is a
+//! printable byte once the line is full (with a bell), so the buffer can
+//! never overflow.
+
+/// What a keystroke did, i.e. what to echo.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Key {
+    /// A byte was added to the line: echo it.
+    Echo(u8),
+    /// The last byte was erased: move back, blank it, move back.
+    Erase,
+    /// Erase `n` bytes (Ctrl-U).
+    EraseAll(usize),
+    /// The line is complete: echo a newline and run [`LineEditor::line`],
+    /// then [`LineEditor::clear`].
+    Submit,
+    /// The line was dropped (Ctrl-C): echo `^C`, a newline and a prompt.
+    Cancel,
+    /// The line is full: ring the bell.
+    Full,
+    /// Nothing happened.
+    Ignore,
+}
+
+const BS: u8 = 0x08;
+const DEL: u8 = 0x7f;
+const CTRL_C: u8 = 0x03;
+const CTRL_U: u8 = 0x15;
+const CR: u8 = b'\r';
+const LF: u8 = b'\n';
+
+/// A command line of at most `N` bytes being typed.
+pub struct LineEditor<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    /// The previous byte was a CR, so an LF right after it is the same
+    /// Enter.
+    after_cr: bool,
+}
+
+impl<const N: usize> LineEditor<N> {
+    /// An empty line.
+    pub const fn new() -> Self {
+        LineEditor {
+            buf: [0; N],
+            len: 0,
+            after_cr: false,
+        }
+    }
+
+    /// Feeds one received byte.
+    pub fn feed(&mut self, byte: u8) -> Key {
+        let after_cr = core::mem::replace(&mut self.after_cr, byte == CR);
+        match byte {
+            CR => Key::Submit,
+            LF if after_cr => Key::Ignore,
+            LF => Key::Submit,
+            BS | DEL => {
+                if self.len == 0 {
+                    Key::Ignore
+                } else {
+                    self.len -= 1;
+                    Key::Erase
+                }
+            }
+            CTRL_C => {
+                self.len = 0;
+                Key::Cancel
+            }
+            CTRL_U => {
+                let n = core::mem::take(&mut self.len);
+                if n == 0 {
+                    Key::Ignore
+                } else {
+                    Key::EraseAll(n)
+                }
+            }
+            b' '..=b'~' => {
+                if self.len == N {
+                    Key::Full
+                } else {
+                    self.buf[self.len] = byte;
+                    self.len += 1;
+                    Key::Echo(byte)
+                }
+            }
+            _ => Key::Ignore,
+        }
+    }
+
+    /// The line typed so far (printable ASCII only, so always UTF-8).
+    pub fn line(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+
+    /// Starts a new line.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl<const N: usize> Default for LineEditor<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Key, LineEditor};
+
+    fn typed<const N: usize>(ed: &mut LineEditor<N>, bytes: &[u8]) -> Vec<Key> {
+        bytes.iter().map(|&b| ed.feed(b)).collect()
+    }
+
+    #[test]
+    fn echo_and_submit_on_cr_lf_or_both() {
+        for enter in [&b"\r"[..], b"\n", b"\r\n"] {
+            let mut ed = LineEditor::<16>::new();
+            let mut bytes = b"help".to_vec();
+            bytes.extend_from_slice(enter);
+            let keys = typed(&mut ed, &bytes);
+            assert_eq!(
+                &keys[..4],
+                &[
+                    Key::Echo(b'h'),
+                    Key::Echo(b'e'),
+                    Key::Echo(b'l'),
+                    Key::Echo(b'p')
+                ]
+            );
+            assert_eq!(keys[4], Key::Submit);
+            assert!(
+                keys[5..].iter().all(|&k| k == Key::Ignore),
+                "{enter:?}: {keys:?}"
+            );
+            assert_eq!(ed.line(), "help");
+            ed.clear();
+            assert_eq!(ed.line(), "");
+        }
+        // Two LFs are two Enters; a CR, then text, then LF is a line too.
+        let mut ed = LineEditor::<16>::new();
+        assert_eq!(typed(&mut ed, b"\n\n"), [Key::Submit, Key::Submit]);
+        assert_eq!(
+            typed(&mut ed, b"\ra\n"),
+            [Key::Submit, Key::Echo(b'a'), Key::Submit]
+        );
+    }
+
+    #[test]
+    fn backspace_erases_and_stops_at_the_start() {
+        let mut ed = LineEditor::<16>::new();
+        let keys = typed(&mut ed, b"ab\x7f\x08\x7fc");
+        assert_eq!(
+            keys,
+            [
+                Key::Echo(b'a'),
+                Key::Echo(b'b'),
+                Key::Erase,
+                Key::Erase,
+                Key::Ignore,
+                Key::Echo(b'c')
+            ]
+        );
+        assert_eq!(ed.line(), "c");
+    }
+
+    #[test]
+    fn ctrl_c_and_ctrl_u_drop_the_line() {
+        let mut ed = LineEditor::<16>::new();
+        typed(&mut ed, b"abc");
+        assert_eq!(ed.feed(0x15), Key::EraseAll(3));
+        assert_eq!(ed.line(), "");
+        assert_eq!(ed.feed(0x15), Key::Ignore);
+        typed(&mut ed, b"xy");
+        assert_eq!(ed.feed(0x03), Key::Cancel);
+        assert_eq!(ed.line(), "");
+    }
+
+    #[test]
+    fn a_full_line_rings_and_control_bytes_are_ignored() {
+        let mut ed = LineEditor::<3>::new();
+        let keys = typed(&mut ed, b"a\x1b\x00bcd\xff");
+        assert_eq!(
+            keys,
+            [
+                Key::Echo(b'a'),
+                Key::Ignore,
+                Key::Ignore,
+                Key::Echo(b'b'),
+                Key::Echo(b'c'),
+                Key::Full,
+                Key::Ignore
+            ]
+        );
+        assert_eq!(ed.line(), "abc");
+    }
+
+    #[test]
+    fn no_byte_sequence_panics_or_leaves_ascii() {
+        let mut ed = LineEditor::<8>::new();
+        let mut x: u32 = 12345;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            ed.feed(x as u8);
+            assert!(ed.line().len() <= 8);
+            assert!(ed.line().bytes().all(|b| (b' '..=b'~').contains(&b)));
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The UART shell: the image's face when a person runs `cargo xtask run`.
+//!
+//! It owns the 16550 UART's receive side (app.toml `uses = ["uart"]`, the
+//! receive interrupt on its `rx` notification), edits a line with echo and
+//! backspace, and carries commands out by IPC: task status and fault
+//! injection through the supervisor, the device table and bind/unbind
+//! through the virtio bus, sector reads and writes through the `blk<n>`
+//! driver tasks, random bytes through `rng0`.
+//!
+//! It must never be more important than a task it calls (IPC only goes up),
+//! never hang on a dead server (the stubs return `ServerRestarted`, which it
+//! prints as "restarted, try again"), and never panic on what a person
+//! types.
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(target_os = "none")]
+mod run;
+#[cfg(target_os = "none")]
+mod task;
+#[cfg(target_os = "none")]
+mod uart;
+
+/// On the host the shell is only a library (see `lib.rs`); the task is
+/// built for the target by `cargo xtask build`.
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("task-shell is a Vireo task: build it with `cargo xtask build`");
+}

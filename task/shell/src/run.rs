@@ -1,0 +1,376 @@
+//! Carrying out a command: the IPC calls, and their answers and errors in
+//! words on the UART.
+
+use core::fmt::Write;
+
+use abi::{Generation, TaskId, TaskState, TaskStatus};
+use block_api::{BlockClient, BlockError, SECTOR_SIZE};
+use entropy_api::{EntropyClient, EntropyError};
+use idol_runtime::{RequestError, UserlibIpc};
+use supervisor_api::{SupervisorClient, SupervisorError};
+use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
+use task_shell::{class, hexdump};
+use userlib::log::LineBuf;
+use userlib::{sys_refresh_task_id, tasks};
+use virtio_bus_api::{BusError, SlotState, VirtioBusClient, NO_DRIVER};
+
+use crate::uart::Uart;
+
+/// Prints to the shell's UART; output errors cannot happen.
+macro_rules! out {
+    ($shell:expr, $($arg:tt)*) => {{
+        let _ = write!($shell.uart, $($arg)*);
+    }};
+}
+
+/// The shell's state: the UART and the clients of the supervisor.
+pub struct Shell {
+    uart: Uart,
+    supervisor: SupervisorClient<UserlibIpc>,
+    bus: VirtioBusClient<UserlibIpc>,
+}
+
+/// A task's name from its status record.
+fn name_of(st: &TaskStatus) -> &str {
+    let n = st
+        .name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(st.name.len());
+    core::str::from_utf8(&st.name[..n]).unwrap_or("?")
+}
+
+fn block_error(e: BlockError) -> &'static str {
+    match e {
+        BlockError::OutOfRange => "sector out of range",
+        BlockError::ReadOnly => "the disk is read-only",
+        BlockError::UnalignedLength => "length is not a multiple of 512",
+        BlockError::DeviceError => "the device reported an error",
+        BlockError::Removed => "the device was removed during the request",
+        BlockError::TooLarge => "request too large",
+        BlockError::NoDevice => "the driver has no device (unbound?)",
+        BlockError::Unsupported => "not supported by the device",
+    }
+}
+
+fn entropy_error(e: EntropyError) -> &'static str {
+    match e {
+        EntropyError::DeviceError => "the device misbehaved and was reset",
+        EntropyError::Removed => "the device was removed during the request",
+        EntropyError::NoDevice => "the driver has no device (unbound?)",
+    }
+}
+
+fn bus_error(e: BusError) -> &'static str {
+    match e {
+        BusError::NoDevice => "no device in that slot",
+        BusError::NoSuchSlot => "no such slot (0 to 7)",
+        BusError::NotBound => "no driver is bound to that slot",
+        BusError::AlreadyBound => "the slot is already bound or available",
+        BusError::NotRegistered => "not registered",
+        BusError::TooManyDrivers => "too many drivers",
+        BusError::GrantFailed => "the kernel refused the grant",
+        BusError::BadIdTable => "bad id table",
+    }
+}
+
+fn supervisor_error(e: SupervisorError) -> &'static str {
+    match e {
+        SupervisorError::NoSuchTask => "no such task",
+        SupervisorError::NotAllowed => "not allowed (the supervisor cannot fault itself)",
+    }
+}
+
+impl Shell {
+    /// A shell writing to `uart`.
+    pub fn new(uart: Uart) -> Self {
+        Shell {
+            uart,
+            supervisor: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
+            bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
+        }
+    }
+
+    /// The UART, for the line editor's echo.
+    pub fn uart(&mut self) -> &mut Uart {
+        &mut self.uart
+    }
+
+    /// Prints `s`.
+    pub fn out(&mut self, s: &str) {
+        self.uart.write(s.as_bytes());
+    }
+
+    /// The greeting.
+    pub fn banner(&mut self) {
+        self.out("\nVireo shell. Type `help` for the commands; Ctrl-A X quits QEMU.\n");
+    }
+
+    /// Parses and runs one line.
+    pub fn execute(&mut self, line: &str) {
+        match parse(line) {
+            Ok(Command::Empty) => {}
+            Ok(Command::Help) => self.help(),
+            Ok(Command::Tasks) => self.tasks(),
+            Ok(Command::Devices) => self.devices(),
+            Ok(Command::BlkInfo { disk }) => self.blk_info(disk),
+            Ok(Command::BlkRead { disk, sector }) => self.blk_read(disk, sector),
+            Ok(Command::BlkWrite { disk, sector, text }) => self.blk_write(disk, sector, text),
+            Ok(Command::Rng { len }) => self.rng(len),
+            Ok(Command::Unbind { slot }) => self.unbind(slot),
+            Ok(Command::Bind { slot }) => self.bind(slot),
+            Ok(Command::Fault { task }) => self.fault(task),
+            Err(ParseError::Usage(usage)) => out!(self, "usage: {usage}\n"),
+            Err(ParseError::Unknown(word)) => {
+                out!(self, "unknown command `{word}`\n");
+                self.help();
+            }
+        }
+    }
+
+    fn help(&mut self) {
+        self.out("commands:\n");
+        for (usage, what) in HELP {
+            out!(self, "  {usage:<50} {what}\n");
+        }
+    }
+
+    /// The status of task `index`, or an error line.
+    fn status(&mut self, index: usize) -> Option<TaskStatus> {
+        match self.supervisor.task_status(index as u32) {
+            Ok(st) => Some(st),
+            Err(e) => {
+                self.request_error("supervisor", e, supervisor_error);
+                None
+            }
+        }
+    }
+
+    fn task_count(&mut self) -> Option<usize> {
+        match self.supervisor.task_count() {
+            Ok(n) => Some(n as usize),
+            Err(_) => {
+                self.out("error: supervisor restarted, try again\n");
+                None
+            }
+        }
+    }
+
+    /// The index of the task called `name`, or an error line.
+    fn find_task(&mut self, name: &str) -> Option<usize> {
+        let count = self.task_count()?;
+        for i in 0..count {
+            let st = self.status(i)?;
+            if name_of(&st) == name {
+                return Some(i);
+            }
+        }
+        out!(
+            self,
+            "error: no task `{name}` in this image (see `tasks`)\n"
+        );
+        None
+    }
+
+    /// The current id of the task called `name`.
+    fn task_id(&mut self, name: &str) -> Option<TaskId> {
+        let index = self.find_task(name)?;
+        Some(sys_refresh_task_id(TaskId::new(
+            index as u16,
+            Generation(0),
+        )))
+    }
+
+    /// Prints a failed request: the server's error in words, or that the
+    /// server restarted.
+    fn request_error<E: Copy>(
+        &mut self,
+        who: &str,
+        e: RequestError<E>,
+        words: fn(E) -> &'static str,
+    ) {
+        match e {
+            RequestError::Server(e) => out!(self, "error: {who}: {}\n", words(e)),
+            RequestError::ServerRestarted => out!(self, "error: {who} restarted, try again\n"),
+        }
+    }
+
+    fn tasks(&mut self) {
+        let Some(count) = self.task_count() else {
+            return;
+        };
+        self.out(" #  name              state     prio  gen  faults  last fault\n");
+        for i in 0..count {
+            let Some(st) = self.status(i) else { return };
+            let state = TaskState::from_u32(st.state).map_or("?", |s| s.describe());
+            out!(
+                self,
+                "{i:>2}  {:<16}  {state:<8}  {:>4}  {:>3}  {:>6}",
+                name_of(&st),
+                st.priority,
+                st.generation,
+                st.fault_count
+            );
+            if st.fault_count > 0 {
+                out!(self, "  {}", st.last_fault.kind().describe());
+            }
+            self.out("\n");
+        }
+    }
+
+    fn devices(&mut self) {
+        let table = match self.bus.devices() {
+            Ok(t) => t,
+            Err(_) => {
+                self.out("error: supervisor restarted, try again\n");
+                return;
+            }
+        };
+        let mut any = false;
+        for (slot, e) in table.slots.iter().enumerate() {
+            if e.device_id == 0 {
+                continue;
+            }
+            if !any {
+                self.out("slot  id  class    transport  state     driver\n");
+                any = true;
+            }
+            out!(
+                self,
+                "{slot:>4}  {:>2}  {:<7}  v{:<8}  {:<8}  ",
+                e.device_id,
+                class::name(e.device_id),
+                e.version,
+                SlotState::from_u32(e.state).describe()
+            );
+            if e.driver == NO_DRIVER {
+                self.out("-\n");
+            } else {
+                match self.status(e.driver as usize) {
+                    Some(st) => out!(self, "{}\n", name_of(&st)),
+                    None => self.out("\n"),
+                }
+            }
+        }
+        if !any {
+            self.out("no virtio devices (add them to the [qemu] args of the app file)\n");
+        }
+    }
+
+    /// The client of disk `disk` (task `blk<disk>`) and its name.
+    fn disk(&mut self, disk: u32) -> Option<(BlockClient<UserlibIpc>, LineBuf)> {
+        let mut name = LineBuf::new();
+        let _ = write!(name, "blk{disk}");
+        let name_str = core::str::from_utf8(name.as_bytes()).unwrap_or("blk");
+        let id = self.task_id(name_str)?;
+        Some((BlockClient::new(UserlibIpc, id), name))
+    }
+
+    fn blk_info(&mut self, disk: u32) {
+        let Some((blk, name)) = self.disk(disk) else {
+            return;
+        };
+        let name = core::str::from_utf8(name.as_bytes()).unwrap_or("blk");
+        match blk.info() {
+            Ok(info) => {
+                let serial_len = info
+                    .serial
+                    .iter()
+                    .position(|&b| b == 0)
+                    .unwrap_or(info.serial.len());
+                let serial = core::str::from_utf8(&info.serial[..serial_len]).unwrap_or("?");
+                out!(
+                    self,
+                    "{name}: {} sectors ({} KiB), block size {}, {}, serial \"{serial}\"\n",
+                    info.capacity_sectors,
+                    info.capacity_sectors / 2,
+                    info.block_size,
+                    if info.read_only != 0 {
+                        "read-only"
+                    } else {
+                        "read-write"
+                    },
+                );
+            }
+            Err(e) => self.request_error(name, e, block_error),
+        }
+    }
+
+    fn blk_read(&mut self, disk: u32, sector: u64) {
+        let Some((blk, name)) = self.disk(disk) else {
+            return;
+        };
+        let name = core::str::from_utf8(name.as_bytes()).unwrap_or("blk");
+        let mut data = [0u8; SECTOR_SIZE];
+        match blk.read(sector, &mut data) {
+            Ok(()) => {
+                out!(self, "{name}: sector {sector}:\n");
+                for row in hexdump::rows(&data) {
+                    out!(self, "{row}\n");
+                }
+            }
+            Err(e) => self.request_error(name, e, block_error),
+        }
+    }
+
+    fn blk_write(&mut self, disk: u32, sector: u64, text: &str) {
+        let Some((blk, name)) = self.disk(disk) else {
+            return;
+        };
+        let name = core::str::from_utf8(name.as_bytes()).unwrap_or("blk");
+        let mut data = [0u8; SECTOR_SIZE];
+        let n = text.len().min(SECTOR_SIZE);
+        data[..n].copy_from_slice(&text.as_bytes()[..n]);
+        match blk.write(sector, &data) {
+            Ok(()) => out!(
+                self,
+                "{name}: wrote {n} bytes (and zeroes to 512) at sector {sector}\n"
+            ),
+            Err(e) => self.request_error(name, e, block_error),
+        }
+    }
+
+    fn rng(&mut self, len: usize) {
+        let Some(id) = self.task_id("rng0") else {
+            return;
+        };
+        let rng = EntropyClient::new(UserlibIpc, id);
+        let mut data = [0u8; RNG_MAX];
+        let len = len.min(RNG_MAX);
+        match rng.fill(&mut data[..len]) {
+            Ok(()) => {
+                for row in hexdump::rows(&data[..len]) {
+                    out!(self, "{row}\n");
+                }
+            }
+            Err(e) => self.request_error("rng0", e, entropy_error),
+        }
+    }
+
+    fn unbind(&mut self, slot: u32) {
+        match self.bus.unbind(slot) {
+            Ok(()) => out!(
+                self,
+                "slot {slot} unbound; `bind {slot}` makes it available again\n"
+            ),
+            Err(e) => self.request_error("bus", e, bus_error),
+        }
+    }
+
+    fn bind(&mut self, slot: u32) {
+        match self.bus.bind(slot) {
+            Ok(()) => out!(self, "slot {slot} is available to drivers again\n"),
+            Err(e) => self.request_error("bus", e, bus_error),
+        }
+    }
+
+    fn fault(&mut self, task: &str) {
+        let Some(index) = self.find_task(task) else {
+            return;
+        };
+        match self.supervisor.fault_task(index as u32) {
+            Ok(()) => out!(self, "task {task} faulted; the supervisor restarts it\n"),
+            Err(e) => self.request_error("supervisor", e, supervisor_error),
+        }
+    }
+}
