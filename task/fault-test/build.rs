@@ -1,4 +1,4 @@
-//! Generates the client of `idl/fault-inject.idol`, and the campaign's
+//! Generates the campaign's
 //! size and seed from `VIREO_CAMPAIGN` (`<faults>:<seed>`, set by
 //! `cargo xtask test --faults N --seed S`; default 200 faults, seed 1).
 
@@ -6,7 +6,6 @@ use std::fmt::Write;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::var("OUT_DIR")?;
-    idol::generate_client("../../idl/fault-inject.idol", &out)?;
 
     println!("cargo:rerun-if-env-changed=VIREO_CAMPAIGN");
     let spec = std::env::var("VIREO_CAMPAIGN").unwrap_or_else(|_| "200:1".into());

@@ -12,6 +12,8 @@
 
 #![no_std]
 
+include!(concat!(env!("OUT_DIR"), "/fault_inject_client.rs"));
+
 /// A fault a driver can be asked to commit (`inject`'s `kind`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u32)]

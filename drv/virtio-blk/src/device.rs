@@ -175,6 +175,14 @@ pub struct BlkDevice<'a, R: RegisterAccess> {
 }
 
 impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
+    /// Fault injection (test images only): breaks the device's ring as a
+    /// memory-corrupting bug would, and tells the device to look at it.
+    #[cfg(feature = "fault-injection")]
+    pub fn corrupt_queue(&mut self, how: virtio::queue::Corruption, value: u32) {
+        self.queue.corrupt(how, value);
+        self.transport.notify(self.queue.queue_index());
+    }
+
     /// The seed's `probe`: identifies the device behind `regs`, brings it up
     /// (reset → ACKNOWLEDGE → DRIVER → features → FEATURES_OK → queue →
     /// DRIVER_OK) with its ring in `mem`, and reads capacity, block size and

@@ -92,7 +92,78 @@ mod task {
         driver.start();
         let mut buffer = [0u8; BLOCK_BUFFER_SIZE];
         loop {
+            #[cfg(not(feature = "fault-injection"))]
             driver.serve_once(&mut buffer);
+            #[cfg(feature = "fault-injection")]
+            injection::serve_once(&mut driver, &mut buffer);
+        }
+    }
+
+    /// Test images only: the driver also serves `idl/fault-inject.idol`
+    /// and commits the fault it is asked to.
+    #[cfg(feature = "fault-injection")]
+    mod injection {
+        use fault_inject::DriverFault;
+        use idol_runtime::{Ipc, ServerError, TaskId, UserlibIpc};
+        use virtio::queue::Corruption;
+        use virtio_blk::{BlockDriver, Platform};
+
+        #[allow(dead_code)] // the generated serve_once: the loop is below
+        mod server {
+            use fault_inject::InjectError;
+            include!(concat!(env!("OUT_DIR"), "/fault_inject_server.rs"));
+        }
+
+        use fault_inject::InjectError;
+        use server::{fault_inject_dispatch, FaultInjectServer};
+
+        /// First op of `idl/fault-inject.idol` (its `first_op`).
+        const FIRST_OP: u32 = 200;
+
+        struct Injector<'d, 'a, P: Platform>(&'d mut BlockDriver<'a, UserlibIpc, P>);
+
+        impl<P: Platform> idol_runtime::NotificationHandler for Injector<'_, '_, P> {}
+
+        impl<P: Platform> FaultInjectServer for Injector<'_, '_, P> {
+            fn inject(
+                &mut self,
+                _: TaskId,
+                kind: u32,
+                arg: u32,
+            ) -> Result<(), ServerError<InjectError>> {
+                let kind = DriverFault::from_u32(kind).ok_or(InjectError::UnknownKind)?;
+                let how = match kind {
+                    DriverFault::CorruptDescriptors => Corruption::WildDescriptorAddresses,
+                    DriverFault::BogusAvailIndex => Corruption::BogusAvailIndex,
+                    _ => {
+                        fault_inject::commit(kind, arg);
+                        return Ok(());
+                    }
+                };
+                if self.0.corrupt_queue(how, arg) {
+                    Ok(())
+                } else {
+                    Err(InjectError::NoQueue.into())
+                }
+            }
+        }
+
+        /// `serve_once`, with the fault-injection ops routed to the injector.
+        pub fn serve_once<P: Platform>(
+            driver: &mut BlockDriver<'_, UserlibIpc, P>,
+            buffer: &mut [u8],
+        ) {
+            let from = if driver.accepts_requests() {
+                None
+            } else {
+                Some(TaskId::KERNEL)
+            };
+            let msg = UserlibIpc.recv(buffer, driver.mask(), from);
+            if msg.sender != TaskId::KERNEL && msg.operation >= FIRST_OP {
+                fault_inject_dispatch(&mut Injector(driver), &UserlibIpc, buffer, &msg);
+            } else {
+                driver.handle(buffer, &msg);
+            }
         }
     }
 }

@@ -204,6 +204,19 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         self.pending.iter().flatten().count()
     }
 
+    /// Fault injection (test images only): corrupts the bound device's
+    /// ring. False if no device is bound.
+    #[cfg(feature = "fault-injection")]
+    pub fn corrupt_queue(&mut self, how: virtio::queue::Corruption, value: u32) -> bool {
+        match &mut self.binding {
+            Binding::Bound { device, .. } => {
+                device.corrupt_queue(how, value);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether a request could be taken now: with every slot in flight the
     /// driver waits for notifications only.
     pub fn accepts_requests(&self) -> bool {

@@ -20,12 +20,7 @@ use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
 #[cfg(feature = "campaign")]
 mod campaign;
 
-#[allow(dead_code)] // the generated task_id accessor
-mod inject {
-    include!(concat!(env!("OUT_DIR"), "/fault_inject_client.rs"));
-}
-
-use inject::FaultInjectClient;
+use fault_inject::FaultInjectClient;
 
 const TIMER_BIT: u32 = 1 << 0;
 /// Sectors the suite writes (well inside any test disk).
