@@ -54,4 +54,5 @@ pub use device::{BlkDevice, Completion, Geometry, ProbeError, Request, Slot, Slo
 pub use memory::{DmaMemory, QUEUE_SIZE, SLOTS};
 pub use server::{
     BlockDriver, Event, Platform, BLOCK_BUFFER_SIZE, ID_TABLE, IRQ_BIT, PROBE_BIT, REMOVE_BIT,
+    REQUEST_DEADLINE_MS, TIMER_BIT,
 };

@@ -8,7 +8,7 @@
 //! (it only does so between a successful `register` and `removed`), and
 //! never DMA into a client's memory (the library's bounce buffers).
 //!
-//! app.toml: `notifications = ["irq", "remove", "probe"]` (bits 0, 1, 2),
+//! app.toml: `notifications = ["irq", "remove", "probe", "timer"]` (bits 0–3),
 //! `slots = ["supervisor"]`, more important than its clients.
 
 #![cfg_attr(target_os = "none", no_std)]
@@ -17,11 +17,11 @@
 #[cfg(target_os = "none")]
 mod task {
     use idol_runtime::{RequestError, UserlibIpc};
-    use userlib::{sys_irq_control, sys_log, tasks};
+    use userlib::{sys_get_timer, sys_irq_control, sys_log, sys_set_timer, tasks};
     use virtio::regs::Mmio;
     use virtio_blk::{
         BlockDriver, DmaMemory, Event, Platform, BLOCK_BUFFER_SIZE, ID_TABLE, IRQ_BIT, PROBE_BIT,
-        REMOVE_BIT,
+        REMOVE_BIT, REQUEST_DEADLINE_MS, TIMER_BIT,
     };
     use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
 
@@ -65,6 +65,17 @@ mod task {
             sys_irq_control(IRQ_BIT, true);
         }
 
+        fn now_ms(&mut self) -> u64 {
+            sys_get_timer().now / userlib::abi::TICKS_PER_MS
+        }
+
+        fn set_timer(&mut self, deadline_ms: Option<u64>) {
+            sys_set_timer(
+                deadline_ms.map(|ms| ms * userlib::abi::TICKS_PER_MS),
+                TIMER_BIT,
+            );
+        }
+
         fn event(&mut self, event: Event) {
             match event {
                 Event::Probed {
@@ -76,6 +87,9 @@ mod task {
                 Event::DeviceFault(e) => {
                     sys_log!("blk: device broke the queue protocol ({e}); reset and re-init")
                 }
+                Event::Timeout => sys_log!(
+                    "blk: a request outlived its {REQUEST_DEADLINE_MS} ms deadline; reset and re-init"
+                ),
                 Event::Removed { in_flight } => {
                     sys_log!("blk: removed; {in_flight} request(s) failed with Removed")
                 }
@@ -90,7 +104,10 @@ mod task {
         let bus = VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR);
         let mut driver = BlockDriver::new(UserlibIpc, Task { bus }, memory);
         driver.start();
+        #[cfg(not(feature = "fault-injection"))]
         let mut buffer = [0u8; BLOCK_BUFFER_SIZE];
+        #[cfg(feature = "fault-injection")]
+        let mut buffer = [0u8; injection::BUFFER_SIZE];
         loop {
             #[cfg(not(feature = "fault-injection"))]
             driver.serve_once(&mut buffer);
@@ -119,6 +136,14 @@ mod task {
 
         /// First op of `idl/fault-inject.idol` (its `first_op`).
         const FIRST_OP: u32 = 200;
+
+        /// A receive buffer that holds a request of either interface.
+        pub const BUFFER_SIZE: usize =
+            if server::FAULT_INJECT_BUFFER_SIZE > virtio_blk::BLOCK_BUFFER_SIZE {
+                server::FAULT_INJECT_BUFFER_SIZE
+            } else {
+                virtio_blk::BLOCK_BUFFER_SIZE
+            };
 
         struct Injector<'d, 'a, P: Platform>(&'d mut BlockDriver<'a, UserlibIpc, P>);
 

@@ -59,6 +59,13 @@ pub const IRQ_BIT: u32 = 1 << 0;
 pub const REMOVE_BIT: u32 = 1 << 1;
 /// Notification bit the bus posts when a device may be free ("probe").
 pub const PROBE_BIT: u32 = 1 << 2;
+/// Notification bit of the request deadline timer ("timer").
+pub const TIMER_BIT: u32 = 1 << 3;
+/// How long the device may take to complete a request before the driver
+/// gives up on it, fails what is in flight and resets the device. A device
+/// that refuses a corrupted ring (or simply wedges) completes nothing, and
+/// no client may wait forever for it.
+pub const REQUEST_DEADLINE_MS: u64 = 1000;
 
 /// The driver's id table: block devices only (the seed's `id_table`).
 pub const ID_TABLE: [u32; 4] = [crate::protocol::VIRTIO_ID_BLOCK, 0, 0, 0];
@@ -90,6 +97,17 @@ pub trait Platform {
     fn event(&mut self, event: Event) {
         let _ = event;
     }
+
+    /// The time in ms (for the request deadline). Platforms without a clock
+    /// keep the default and never time a request out.
+    fn now_ms(&mut self) -> u64 {
+        0
+    }
+
+    /// Arms (or, with `None`, disarms) the timer that posts [`TIMER_BIT`].
+    fn set_timer(&mut self, deadline_ms: Option<u64>) {
+        let _ = deadline_ms;
+    }
 }
 
 /// What the driver tells [`Platform::event`].
@@ -109,6 +127,9 @@ pub enum Event {
     /// The device broke the virtqueue protocol: in-flight requests failed,
     /// device reset and brought up again.
     DeviceFault(virtio::Error),
+    /// A request outlived [`REQUEST_DEADLINE_MS`]: in-flight requests
+    /// failed, device reset and brought up again.
+    Timeout,
     /// The bus took the device away.
     Removed {
         /// Requests that were in flight and failed with `Removed`.
@@ -160,6 +181,9 @@ pub struct BlockDriver<'a, I: Ipc + Copy, P: Platform> {
     platform: P,
     binding: Binding<'a, P::Regs>,
     pending: [Option<Pending>; SLOTS],
+    /// When the oldest unanswered progress expires (ms), while requests are
+    /// in flight.
+    deadline: Option<u64>,
     /// The serial from GET_ID, once read (cleared at each probe).
     serial: Option<[u8; VIRTIO_BLK_ID_BYTES]>,
     /// The DMA memory. A `BlkDevice` holds the only reference made from it
@@ -177,6 +201,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             platform,
             binding: Binding::Waiting,
             pending: [const { None }; SLOTS],
+            deadline: None,
             serial: None,
             memory: NonNull::from(memory),
             _memory: PhantomData,
@@ -228,7 +253,33 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
 
     /// The notification bits the driver waits for.
     pub fn mask(&self) -> u32 {
-        IRQ_BIT | REMOVE_BIT | PROBE_BIT
+        IRQ_BIT | REMOVE_BIT | PROBE_BIT | TIMER_BIT
+    }
+
+    /// Restarts the request deadline while requests are in flight (each
+    /// completion is progress), or stops it when none are.
+    fn rearm_deadline(&mut self) {
+        let deadline = (self.in_flight() > 0).then(|| self.platform.now_ms() + REQUEST_DEADLINE_MS);
+        if deadline != self.deadline {
+            self.deadline = deadline;
+            self.platform.set_timer(deadline);
+        }
+    }
+
+    /// The deadline timer fired: if requests are still stuck, give up on
+    /// them and reset the device.
+    fn deadline_passed(&mut self) {
+        match self.deadline {
+            Some(d) if self.in_flight() > 0 && self.platform.now_ms() >= d => {}
+            _ => return,
+        }
+        self.platform.event(Event::Timeout);
+        self.deadline = None;
+        let Binding::Bound { probe, .. } = self.binding else {
+            return;
+        };
+        self.fail_in_flight(BlockError::DeviceError);
+        self.bring_up(probe);
     }
 
     /// One turn of the driver's loop: receives a request (only while a slot
@@ -426,6 +477,9 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         }
         device.kick();
         self.pending[slot.index()] = Some(pending);
+        if self.deadline.is_none() {
+            self.rearm_deadline();
+        }
         Ok(())
     }
 }
@@ -528,6 +582,10 @@ impl<I: Ipc + Copy, P: Platform> NotificationHandler for BlockDriver<'_, I, P> {
         if bits & PROBE_BIT != 0 {
             self.try_probe();
         }
+        if bits & TIMER_BIT != 0 {
+            self.deadline_passed();
+        }
+        self.rearm_deadline();
     }
 }
 

@@ -103,6 +103,14 @@ pub struct Rng<'a, R: RegisterAccess, const N: usize, const B: usize> {
 }
 
 impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
+    /// Fault injection (test images only): breaks the device's ring as a
+    /// memory-corrupting bug would, and tells the device to look at it.
+    #[cfg(feature = "fault-injection")]
+    pub fn corrupt_queue(&mut self, how: virtio::queue::Corruption, value: u32) {
+        self.queue.corrupt(how, value);
+        self.transport.notify(self.queue.queue_index());
+    }
+
     /// The seed's `probe`: brings up the device behind `regs` (§3.1.1):
     /// reset, ACKNOWLEDGE, DRIVER, feature negotiation (an entropy device
     /// has no feature bits of its own, §5.4.3), FEATURES_OK, the request

@@ -14,7 +14,13 @@ use virtio::regs::Mmio;
 use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
 use virtio_rng::{BounceBuffer, DeviceFault, Event, FillError, Rng, Wait, ID_TABLE};
 
-include!(concat!(env!("OUT_DIR"), "/entropy_server.rs"));
+// `entropy_serve_once` is unused in fault-injection builds (own loop).
+#[cfg_attr(feature = "fault-injection", allow(dead_code))]
+mod entropy_server {
+    use super::*;
+    include!(concat!(env!("OUT_DIR"), "/entropy_server.rs"));
+}
+use entropy_server::*;
 
 /// Notification bits, in app.toml order: `notifications = ["irq",
 /// "remove", "probe", "timer"]`.
@@ -218,8 +224,90 @@ fn main() -> ! {
         binding: Binding::Unbound,
     };
     driver.register();
+    #[cfg(not(feature = "fault-injection"))]
     let mut buffer = [0u8; ENTROPY_BUFFER_SIZE];
+    #[cfg(feature = "fault-injection")]
+    let mut buffer = [0u8; injection::BUFFER_SIZE];
     loop {
+        #[cfg(not(feature = "fault-injection"))]
         entropy_serve_once(&mut driver, &UserlibIpc, &mut buffer);
+        #[cfg(feature = "fault-injection")]
+        injection::serve_once(&mut driver, &mut buffer);
+    }
+}
+
+/// Test images only: the driver also serves `idl/fault-inject.idol` and
+/// commits the fault it is asked to.
+#[cfg(feature = "fault-injection")]
+mod injection {
+    use fault_inject::{DriverFault, InjectError};
+    use idol_runtime::{Ipc, NotificationHandler, ServerError, TaskId, UserlibIpc};
+    use virtio::queue::Corruption;
+
+    use super::{entropy_dispatch, Binding, Driver};
+
+    #[allow(dead_code)] // the generated serve_once: the loop is below
+    mod server {
+        use fault_inject::InjectError;
+        include!(concat!(env!("OUT_DIR"), "/fault_inject_server.rs"));
+    }
+
+    use server::{fault_inject_dispatch, FaultInjectServer};
+
+    /// First op of `idl/fault-inject.idol` (its `first_op`).
+    const FIRST_OP: u32 = 200;
+
+    /// A receive buffer that holds a request of either interface.
+    pub const BUFFER_SIZE: usize = if server::FAULT_INJECT_BUFFER_SIZE > super::ENTROPY_BUFFER_SIZE
+    {
+        server::FAULT_INJECT_BUFFER_SIZE
+    } else {
+        super::ENTROPY_BUFFER_SIZE
+    };
+
+    struct Injector<'d>(&'d mut Driver);
+
+    impl NotificationHandler for Injector<'_> {}
+
+    impl FaultInjectServer for Injector<'_> {
+        fn inject(
+            &mut self,
+            _: TaskId,
+            kind: u32,
+            arg: u32,
+        ) -> Result<(), ServerError<InjectError>> {
+            let kind = DriverFault::from_u32(kind).ok_or(InjectError::UnknownKind)?;
+            let how = match kind {
+                DriverFault::CorruptDescriptors => Corruption::WildDescriptorAddresses,
+                DriverFault::BogusAvailIndex => Corruption::BogusAvailIndex,
+                _ => {
+                    fault_inject::commit(kind, arg);
+                    return Ok(());
+                }
+            };
+            match &mut self.0.binding {
+                Binding::Bound {
+                    device: Some(device),
+                    ..
+                } => {
+                    device.corrupt_queue(how, arg);
+                    Ok(())
+                }
+                _ => Err(InjectError::NoQueue.into()),
+            }
+        }
+    }
+
+    /// `entropy_serve_once`, with the fault-injection ops routed to the
+    /// injector.
+    pub fn serve_once(driver: &mut Driver, buffer: &mut [u8]) {
+        let msg = UserlibIpc.recv(buffer, driver.notification_mask(), None);
+        if msg.sender == TaskId::KERNEL {
+            driver.handle_notification(msg.operation);
+        } else if msg.operation >= FIRST_OP {
+            fault_inject_dispatch(&mut Injector(driver), &UserlibIpc, buffer, &msg);
+        } else {
+            entropy_dispatch(driver, &UserlibIpc, buffer, &msg);
+        }
     }
 }
