@@ -164,7 +164,12 @@ fn restart_policies(app: &crate::config::App) -> String {
                 RestartPolicy::Never => "never",
             };
             let n = |v: Option<u32>| v.unwrap_or(0);
-            format!("{policy}:{}:{}:{}", n(r.backoff_ms), n(r.limit), n(r.window_ms))
+            format!(
+                "{policy}:{}:{}:{}",
+                n(r.backoff_ms),
+                n(r.limit),
+                n(r.window_ms)
+            )
         })
         .collect();
     policies.join(",")

@@ -6,6 +6,7 @@
 //! `qemu-system-riscv32 -machine virt`. See each module for one step.
 
 mod bench;
+mod campaign;
 mod config;
 mod console;
 mod elf;
@@ -53,8 +54,19 @@ enum Cmd {
         /// App file (default: app.toml at the workspace root).
         app: Option<PathBuf>,
     },
-    /// Run the host tests, a boot test of app.toml and every test/*.toml image.
-    Test,
+    /// Run the host tests, a boot test of app.toml and every test/*.toml
+    /// image; or only the images named; or, with --faults, the fault
+    /// campaign alone.
+    Test {
+        /// Test app files to run (default: host tests, boot test, every test/*.toml).
+        images: Vec<PathBuf>,
+        /// Run only the fault campaign, with this many random injections.
+        #[arg(long)]
+        faults: Option<u32>,
+        /// The campaign's seed (with --faults).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Run bench images under -icount shift=0 and print their figures.
     Bench {
         /// Bench app file (default: every bench/*.toml).
@@ -98,7 +110,15 @@ fn run(cli: Cli) -> Result<bool> {
             let status = qemu::run_interactive(&qemu_bin, &args)?;
             Ok(status.success())
         }
-        Cmd::Test => testing::run(&root, cli.verbose),
+        Cmd::Test {
+            images,
+            faults,
+            seed,
+        } => match faults {
+            Some(n) => testing::run_campaign(&root, n, seed, cli.verbose),
+            None if images.is_empty() => testing::run(&root, cli.verbose),
+            None => testing::run_images(&root, &images, cli.verbose),
+        },
         Cmd::Bench { app } => bench::run(&root, app.as_deref(), cli.verbose),
     }
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::campaign;
 use crate::config::{App, Step, TestKind, TestSpec, DEFAULT_STEP_TIMEOUT};
 use crate::console::{self, Line};
 use crate::image;
@@ -98,6 +99,47 @@ pub fn run(root: &Path, verbose: bool) -> Result<bool> {
     Ok(tally.failed == 0 && tally.passed > 0)
 }
 
+/// Runs only the named test images (no host tests, no boot test).
+pub fn run_images(root: &Path, images: &[PathBuf], verbose: bool) -> Result<bool> {
+    let mut tally = Tally::default();
+    let qemu_bin = qemu::ensure_installed()?;
+    for path in images {
+        let path = image::resolve_app(root, Some(path));
+        run_one_image(root, &qemu_bin, &path, verbose, &mut tally);
+    }
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(tally.failed == 0 && tally.passed > 0)
+}
+
+/// `--faults N --seed S`: builds the campaign image for that size and
+/// seed, runs it, and prints its report. Its checks are cases as usual,
+/// plus "no kernel failures" and "no client hangs".
+pub fn run_campaign(root: &Path, faults: u32, seed: u64, verbose: bool) -> Result<bool> {
+    let mut tally = Tally::default();
+    let qemu_bin = qemu::ensure_installed()?;
+    // Read by the campaign task's build script (and only there).
+    std::env::set_var("VIREO_CAMPAIGN", format!("{faults}:{seed}"));
+    let path = root.join(campaign::APP);
+    run_one_image(root, &qemu_bin, &path, verbose, &mut tally);
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(tally.failed == 0 && tally.passed > 0)
+}
+
+/// Builds and runs one test image and reports its cases.
+fn run_one_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool, tally: &mut Tally) {
+    let label = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    println!(
+        "test image {}",
+        path.strip_prefix(root).unwrap_or(path).display()
+    );
+    let cases = test_image(root, qemu_bin, path, verbose)
+        .unwrap_or_else(|e| vec![Case::fail("build and run", format!("{e:#}"))]);
+    tally.report(&label, &cases);
+}
+
 /// The boot test, then every test image.
 fn qemu_tests(root: &Path, qemu_bin: &Path, verbose: bool, tally: &mut Tally) -> Result<()> {
     println!("boot test (app.toml)");
@@ -106,17 +148,7 @@ fn qemu_tests(root: &Path, qemu_bin: &Path, verbose: bool, tally: &mut Tally) ->
     tally.report("boot", &cases);
 
     for path in test_images(root)? {
-        let label = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        println!(
-            "test image {}",
-            path.strip_prefix(root).unwrap_or(&path).display()
-        );
-        let cases = test_image(root, qemu_bin, &path, verbose)
-            .unwrap_or_else(|e| vec![Case::fail("build and run", format!("{e:#}"))]);
-        tally.report(&label, &cases);
+        run_one_image(root, qemu_bin, &path, verbose, tally);
     }
     Ok(())
 }
@@ -350,11 +382,34 @@ fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Resul
             _ => Watch::Continue,
         },
     )?;
-    let cases = evaluate_test_image(&cap, spec.timeout, &spec.expect);
+    let mut cases = evaluate_test_image(&cap, spec.timeout, &spec.expect);
+    if path.ends_with(campaign::APP) {
+        cases.extend(campaign_cases(&cap));
+    }
     if !verbose && cases.iter().any(|c| c.error.is_some()) {
         print_console(&cap);
     }
     Ok(cases)
+}
+
+/// Prints the campaign's report and judges what only the whole console
+/// shows: kernel failures and a hung client.
+fn campaign_cases(cap: &qemu::Capture) -> Vec<Case> {
+    let spec = std::env::var("VIREO_CAMPAIGN").unwrap_or_default();
+    let (faults, seed) = spec
+        .split_once(':')
+        .and_then(|(f, s)| Some((f.parse().ok()?, s.parse().ok()?)))
+        .unwrap_or((campaign::DEFAULT_FAULTS, 1));
+    let s = campaign::summarize(cap);
+    campaign::print(&s, faults, seed);
+    let case = |name: &str, n: u64| match n {
+        0 => Case::ok(name),
+        n => Case::fail(name, format!("{n}")),
+    };
+    vec![
+        case("campaign_no_kernel_failures", s.kernel_failures),
+        case("campaign_no_client_hangs", s.hangs),
+    ]
 }
 
 /// A scripted console session: the state of a `kind = "console"` test as

@@ -1,0 +1,167 @@
+//! The fault campaign's report: what `cargo xtask test --faults N --seed S`
+//! (and `cargo xtask bench`) print after the campaign image ran.
+//!
+//! The campaign task prints `[campaign] …` lines (faults injected by kind,
+//! restarts, lost or corrupted acknowledged writes, unrecovered faults,
+//! recovery times); the kernel's health and the client's liveness are
+//! judged here from the whole console: a `KERNEL PANIC` or a supervisor
+//! reboot is a kernel failure, and a campaign that never finished is a hang.
+
+use crate::qemu::Capture;
+
+/// The app file of the campaign image.
+pub const APP: &str = "test/campaign.toml";
+/// Faults in a plain `cargo xtask test` run (and in CI): the campaign
+/// task's own default.
+pub const DEFAULT_FAULTS: u32 = 200;
+
+/// What the campaign reported.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// `(kind, count)` in the order printed.
+    pub injected: Vec<(String, u64)>,
+    /// Driver restarts observed (generation changes).
+    pub restarts: Option<u64>,
+    /// Acknowledged writes lost or corrupted.
+    pub lost_or_corrupted: Option<u64>,
+    /// Faults after which no request succeeded in time.
+    pub unrecovered: Option<u64>,
+    /// Recovery time min / median / max, virtual µs.
+    pub recovery_us: Option<(u64, u64, u64)>,
+    /// Kernel panics and supervisor reboots seen on the console.
+    pub kernel_failures: u64,
+    /// 1 if the campaign did not finish (the client hung), else 0.
+    pub hangs: u64,
+}
+
+fn number_after<'a>(words: &mut impl Iterator<Item = &'a str>, key: &str) -> Option<u64> {
+    words.find(|w| *w == key)?;
+    words.next()?.parse().ok()
+}
+
+/// Reads the report out of the console.
+pub fn summarize(cap: &Capture) -> Summary {
+    let mut s = Summary::default();
+    let mut finished = false;
+    for line in &cap.lines {
+        if line.contains("KERNEL PANIC") || line.contains("nobody can recover it; rebooting") {
+            s.kernel_failures += 1;
+        }
+        if line.contains("[test] done") {
+            finished = true;
+        }
+        let Some(rest) = line.split_once("[campaign] ").map(|(_, r)| r) else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        match words.next() {
+            Some("injected") => {
+                if let Some(n) = words.next().and_then(|n| n.parse().ok()) {
+                    s.injected.push((words.collect::<Vec<_>>().join(" "), n));
+                }
+            }
+            Some("restarts") => s.restarts = words.next().and_then(|n| n.parse().ok()),
+            Some("lost_or_corrupted") => {
+                s.lost_or_corrupted = words.next().and_then(|n| n.parse().ok())
+            }
+            Some("unrecovered") => s.unrecovered = words.next().and_then(|n| n.parse().ok()),
+            Some("recovery_us") => {
+                let mut w = words.clone();
+                let min = number_after(&mut w, "min");
+                let median = number_after(&mut w, "median");
+                let max = number_after(&mut w, "max");
+                if let (Some(a), Some(b), Some(c)) = (min, median, max) {
+                    s.recovery_us = Some((a, b, c));
+                }
+            }
+            _ => {}
+        }
+    }
+    s.hangs = u64::from(!finished);
+    s
+}
+
+fn show(v: Option<u64>) -> String {
+    v.map_or_else(|| "not reported".to_string(), |n| n.to_string())
+}
+
+/// Prints the report.
+pub fn print(s: &Summary, faults: u32, seed: u64) {
+    println!("fault campaign: {faults} faults, seed {seed}");
+    let total: u64 = s.injected.iter().map(|(_, n)| n).sum();
+    println!("  faults injected: {total}");
+    for (kind, n) in &s.injected {
+        println!("    {n:>5}  {kind}");
+    }
+    println!("  driver restarts: {}", show(s.restarts));
+    println!("  kernel failures: {}", s.kernel_failures);
+    println!("  client hangs: {}", s.hangs);
+    println!(
+        "  acknowledged writes lost or corrupted: {}",
+        show(s.lost_or_corrupted)
+    );
+    println!("  faults not recovered from: {}", show(s.unrecovered));
+    match s.recovery_us {
+        Some((min, median, max)) => println!(
+            "  recovery time (fault to next successful request, virtual µs): min {min} / median {median} / max {max}"
+        ),
+        None => println!("  recovery time: not reported"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qemu::End;
+
+    fn cap(lines: &[&str], end: End) -> Capture {
+        Capture {
+            lines: lines.iter().map(|s| s.to_string()).collect(),
+            end,
+            stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn reads_a_finished_campaign() {
+        let c = cap(
+            &[
+                "[   1.0] suite: [campaign] faults 3 seed 7",
+                "[   2.0] suite: [campaign] injected 2 panic",
+                "[   2.0] suite: [campaign] injected 1 wild descriptor addresses",
+                "[   2.0] suite: [campaign] restarts 2",
+                "[   2.0] suite: [campaign] lost_or_corrupted 0",
+                "[   2.0] suite: [campaign] unrecovered 0",
+                "[   2.0] suite: [campaign] recovery_us min 10 median 40 max 1000",
+                "[   2.1] suite: [test] done",
+            ],
+            End::Stopped,
+        );
+        let s = summarize(&c);
+        assert_eq!(
+            s.injected,
+            [("panic".into(), 2), ("wild descriptor addresses".into(), 1)]
+        );
+        assert_eq!(
+            (s.restarts, s.lost_or_corrupted, s.unrecovered),
+            (Some(2), Some(0), Some(0))
+        );
+        assert_eq!(s.recovery_us, Some((10, 40, 1000)));
+        assert_eq!((s.kernel_failures, s.hangs), (0, 0));
+    }
+
+    #[test]
+    fn a_campaign_that_never_finished_is_a_hang_and_panics_count() {
+        let c = cap(
+            &[
+                "[   1.0] suite: [campaign] faults 3 seed 7",
+                "[   1.5] kernel: KERNEL PANIC: oops",
+                "[   1.6] kernel: supervisor 'supervisor' faulted (panic, ...): nobody can recover it; rebooting",
+            ],
+            End::TimedOut,
+        );
+        let s = summarize(&c);
+        assert_eq!((s.kernel_failures, s.hangs), (2, 1));
+        assert_eq!(s.restarts, None);
+    }
+}
