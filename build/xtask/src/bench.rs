@@ -97,8 +97,11 @@ pub fn table(benches: &[Bench], kernel_text: u64, kernel_budget: u64) -> String 
     s
 }
 
-/// Runs the named bench image, or every `bench/*.toml`; returns whether
-/// all produced figures and no failures.
+/// Faults in the campaign `cargo xtask bench` runs for its recovery times.
+const BENCH_CAMPAIGN_FAULTS: u32 = 200;
+
+/// Runs the named bench image, or every `bench/*.toml` and then the fault
+/// campaign; returns whether all produced figures and no failures.
 pub fn run(root: &Path, app: Option<&Path>, verbose: bool) -> Result<bool> {
     let images = match app {
         Some(p) => vec![image::resolve_app(root, Some(p))],
@@ -123,6 +126,11 @@ pub fn run(root: &Path, app: Option<&Path>, verbose: bool) -> Result<bool> {
             path.strip_prefix(root).unwrap_or(&path).display()
         );
         all_ok &= run_one(root, &path, verbose)?;
+    }
+    if app.is_none() {
+        // The fault campaign's recovery times are figures too.
+        println!("fault campaign ({BENCH_CAMPAIGN_FAULTS} faults, seed 1)");
+        all_ok &= crate::testing::campaign_report(root, BENCH_CAMPAIGN_FAULTS, 1, verbose)?;
     }
     Ok(all_ok)
 }
