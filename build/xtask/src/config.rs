@@ -181,6 +181,10 @@ pub struct Drive {
     pub size: u64,
     /// The QEMU device it backs, e.g. "virtio-blk-device".
     pub device: String,
+    /// Extra `-drive` options, e.g. "throttling.iops-total=20" to keep
+    /// requests in flight long enough for a test to catch them there.
+    #[serde(default)]
+    pub options: Option<String>,
 }
 
 /// `[test]`

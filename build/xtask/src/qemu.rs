@@ -94,10 +94,15 @@ pub fn command_line(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Ve
     args.extend(app.qemu.args.iter().cloned());
     for (n, d) in app.qemu.drives.iter().enumerate() {
         args.push("-drive".into());
-        args.push(format!(
+        let mut drive = format!(
             "file={},if=none,format=raw,id=drive{n}",
             qemu_escape(&out_dir.join(&d.file).display().to_string())
-        ));
+        );
+        if let Some(options) = &d.options {
+            drive.push(',');
+            drive.push_str(options);
+        }
+        args.push(drive);
         args.push("-device".into());
         args.push(format!("{},drive=drive{n}", d.device));
     }
