@@ -14,8 +14,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|(f, s)| Some((f.parse::<u32>().ok()?, s.parse::<u64>().ok()?)))
         .ok_or_else(|| format!("VIREO_CAMPAIGN={spec:?}: expected <faults>:<seed>"))?;
     let mut text = String::new();
-    writeln!(text, "/// Faults the campaign injects.\npub const FAULTS: u32 = {faults};")?;
-    writeln!(text, "/// The campaign's seed.\npub const SEED: u64 = {seed};")?;
+    writeln!(
+        text,
+        "/// Faults the campaign injects.\npub const FAULTS: u32 = {faults};"
+    )?;
+    writeln!(
+        text,
+        "/// The campaign's seed.\npub const SEED: u64 = {seed};"
+    )?;
     std::fs::write(std::path::Path::new(&out).join("campaign.rs"), text)?;
     Ok(())
 }

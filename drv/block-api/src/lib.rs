@@ -13,7 +13,9 @@ pub const SECTOR_SIZE: usize = 512;
 pub const MAX_TRANSFER: usize = 64 * 1024;
 
 /// What `info` reports about a disk.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct BlockInfo {
     /// Capacity in 512-byte sectors (virtio-blk config `capacity`).

@@ -99,7 +99,12 @@ fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<
 
 /// Corrupts task `i` as `Kipc::Inject` asks. The task is not faulted here:
 /// what the corruption leads to is what the test wants to see.
-fn inject<M: Machine>(sys: &mut System<'_, M>, i: usize, kind: u32, arg: u32) -> Result<(), UserError> {
+fn inject<M: Machine>(
+    sys: &mut System<'_, M>,
+    i: usize,
+    kind: u32,
+    arg: u32,
+) -> Result<(), UserError> {
     let bit = 1usize << (arg & 31);
     match abi::Injection::from_u32(kind) {
         Some(abi::Injection::FlipRegisterBit) => {
@@ -111,10 +116,15 @@ fn inject<M: Machine>(sys: &mut System<'_, M>, i: usize, kind: u32, arg: u32) ->
         Some(abi::Injection::Jump) => sys.tasks[i].save_mut().set_pc(arg as usize),
         Some(abi::Injection::FlipRamBit) => {
             // The task's RAM is its second region (text, RAM, devices...).
-            let ram = *sys.tasks[i].desc().regions.get(1).ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let ram = *sys.tasks[i]
+                .desc()
+                .regions
+                .get(1)
+                .ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
             let words = (ram.size / 4).max(1);
             let offset = ((arg >> 5) as usize % words) * 4;
-            let word = USlice::from_raw(ram.base + offset, 4).ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let word = USlice::from_raw(ram.base + offset, 4)
+                .ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
             if !umem::can_write(&sys.tasks[i], &word) {
                 return Err(UserError::Recoverable(KIPC_BAD_MESSAGE));
             }

@@ -69,7 +69,12 @@ pub struct Ledger<const N: usize> {
 impl<const N: usize> Ledger<N> {
     /// A ledger for sectors `base .. base + N`, none written yet.
     pub const fn new(base: u64) -> Self {
-        Ledger { base, acked: [0; N], failed: [None; N], next_version: 1 }
+        Ledger {
+            base,
+            acked: [0; N],
+            failed: [None; N],
+            next_version: 1,
+        }
     }
 
     /// The sector of slot `i`.
@@ -138,7 +143,11 @@ mod tests {
     #[test]
     fn a_written_block_reads_back_good() {
         let mut l: Ledger<4> = Ledger::new(100);
-        assert_eq!(l.check(0, &[0; BLOCK]), Verdict::Good, "never written: zeroes");
+        assert_eq!(
+            l.check(0, &[0; BLOCK]),
+            Verdict::Good,
+            "never written: zeroes"
+        );
         let v = l.next_version();
         l.acked(0, v);
         assert_eq!(l.check(0, &make_block(100, v)), Verdict::Good);
@@ -169,7 +178,11 @@ mod tests {
         let mut b = make_block(103, v);
         b[300] ^= 4;
         assert_eq!(l.check(3, &b), Verdict::Corrupt);
-        assert_eq!(l.check(3, &make_block(102, v)), Verdict::Corrupt, "another sector's block");
+        assert_eq!(
+            l.check(3, &make_block(102, v)),
+            Verdict::Corrupt,
+            "another sector's block"
+        );
     }
 
     #[test]
@@ -178,7 +191,11 @@ mod tests {
         let (v1, v2) = (l.next_version(), l.next_version());
         l.acked(0, v1);
         l.failed(0, v2);
-        assert_eq!(l.check(0, &make_block(100, v1)), Verdict::Good, "it did not land");
+        assert_eq!(
+            l.check(0, &make_block(100, v1)),
+            Verdict::Good,
+            "it did not land"
+        );
         assert_eq!(l.check(0, &make_block(100, v2)), Verdict::Good, "it landed");
         // Having seen it land, the old version is now a lost write.
         assert_eq!(l.check(0, &make_block(100, v1)), Verdict::Lost);

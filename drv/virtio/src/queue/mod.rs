@@ -13,9 +13,9 @@ pub mod memory;
 pub mod split;
 
 pub use memory::{IndirectTables, QueueMemory, MAX_QUEUE_SIZE};
-pub use split::{Shutdown, SplitQueue};
 #[cfg(feature = "fault-injection")]
 pub use split::Corruption;
+pub use split::{Shutdown, SplitQueue};
 
 /// One buffer of a descriptor chain: an address and a length of memory the
 /// device will access by DMA (§2.7.5 `addr`, `len`).

@@ -315,7 +315,10 @@ fn inject_flips_a_register_bit_or_jumps() {
     let code = h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 0, (2 << 5) | 4]);
     assert_eq!(code, SUCCESS);
     assert_eq!(h.task(CLI).save().sp(), sp ^ (1 << 4));
-    assert_eq!(h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 2, 0x1234]), SUCCESS);
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 2, 0x1234]),
+        SUCCESS
+    );
     assert_eq!(h.task(CLI).save().pc(), 0x1234);
     // The task is not faulted by the injection itself.
     assert_eq!(h.sched(CLI), SchedState::Runnable);
@@ -331,14 +334,29 @@ fn inject_flips_a_bit_of_task_ram_only() {
     assert_eq!(h.read(CLI, DATA, 4), (1u32 << 9).to_le_bytes());
     // Offsets wrap inside the RAM region: never outside it.
     let huge = u32::MAX >> 5;
-    assert_eq!(h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 1, (huge << 5) | 1]), SUCCESS);
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 1, (huge << 5) | 1]),
+        SUCCESS
+    );
 }
 
 #[test]
 fn inject_refuses_bad_requests() {
     let mut h = Harness::three();
-    assert_eq!(h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 9, 0]), KIPC_BAD_MESSAGE);
-    assert_eq!(h.kipc_words(SUP, Kipc::Inject as u32, &[SUP as u32, 0, 0]), KIPC_BAD_OPERATION);
-    assert_eq!(h.kipc_words(SUP, Kipc::Inject as u32, &[99, 0, 0]), KIPC_NO_SUCH_TASK);
-    assert_eq!(h.kipc_words(CLI, Kipc::Inject as u32, &[SRV as u32, 0, 0]), REFUSED_NOT_SUPERVISOR);
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 9, 0]),
+        KIPC_BAD_MESSAGE
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::Inject as u32, &[SUP as u32, 0, 0]),
+        KIPC_BAD_OPERATION
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::Inject as u32, &[99, 0, 0]),
+        KIPC_NO_SUCH_TASK
+    );
+    assert_eq!(
+        h.kipc_words(CLI, Kipc::Inject as u32, &[SRV as u32, 0, 0]),
+        REFUSED_NOT_SUPERVISOR
+    );
 }
