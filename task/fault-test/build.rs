@@ -1,4 +1,4 @@
-//! Generates the campaign's
+//! Generates the campaign proxy's client, and the campaign's
 //! size and seed from `VIREO_CAMPAIGN` (`<faults>:<seed>`, set by
 //! `cargo xtask test --faults N --seed S`; default 200 faults, seed 1).
 
@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::var("OUT_DIR")?;
+    idol::generate_client("../../idl/campaign-proxy.idol", &out)?;
 
     println!("cargo:rerun-if-env-changed=VIREO_CAMPAIGN");
     let spec = std::env::var("VIREO_CAMPAIGN").unwrap_or_else(|_| "200:1".into());

@@ -148,7 +148,7 @@ fn run_one(root: &Path, path: &Path, verbose: bool) -> Result<bool> {
     }
     let spec = built.app.test.clone().unwrap_or_default();
     let qemu_bin = qemu::ensure_installed()?;
-    qemu::prepare_drives(&built.app, &built.out_dir)?;
+    qemu::prepare_drives(&built.app, &built.out_dir, true)?;
     let args = qemu::command_line(&built.app, &built.image, &built.out_dir, true);
     let cap = qemu::run_capture(
         &qemu_bin,

@@ -15,6 +15,18 @@ pub const APP: &str = "test/campaign.toml";
 /// task's own default.
 pub const DEFAULT_FAULTS: u32 = 200;
 
+/// The campaign's size and seed: from `VIREO_CAMPAIGN` (set by
+/// `--faults`/`--seed`), else the campaign task's defaults.
+pub fn faults_and_seed() -> (u32, u64) {
+    std::env::var("VIREO_CAMPAIGN")
+        .ok()
+        .and_then(|spec| {
+            let (f, s) = spec.split_once(':')?;
+            Some((f.parse().ok()?, s.parse().ok()?))
+        })
+        .unwrap_or((DEFAULT_FAULTS, 1))
+}
+
 /// What the campaign reported.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -26,6 +38,8 @@ pub struct Summary {
     pub lost_or_corrupted: Option<u64>,
     /// Faults after which no request succeeded in time.
     pub unrecovered: Option<u64>,
+    /// Calls during which a corrupted driver killed the workload proxy.
+    pub proxy_deaths: Option<u64>,
     /// Recovery time min / median / max, virtual µs.
     pub recovery_us: Option<(u64, u64, u64)>,
     /// Kernel panics and supervisor reboots seen on the console.
@@ -65,6 +79,7 @@ pub fn summarize(cap: &Capture) -> Summary {
                 s.lost_or_corrupted = words.next().and_then(|n| n.parse().ok())
             }
             Some("unrecovered") => s.unrecovered = words.next().and_then(|n| n.parse().ok()),
+            Some("proxy_deaths") => s.proxy_deaths = words.next().and_then(|n| n.parse().ok()),
             Some("recovery_us") => {
                 let mut w = words.clone();
                 let min = number_after(&mut w, "min");
@@ -101,6 +116,10 @@ pub fn print(s: &Summary, faults: u32, seed: u64) {
         show(s.lost_or_corrupted)
     );
     println!("  faults not recovered from: {}", show(s.unrecovered));
+    println!(
+        "  workload proxy killed by a corrupted driver (its call failed, the campaign went on): {}",
+        show(s.proxy_deaths)
+    );
     match s.recovery_us {
         Some((min, median, max)) => println!(
             "  recovery time (fault to next successful request, virtual µs): min {min} / median {median} / max {max}"

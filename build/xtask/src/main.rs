@@ -100,7 +100,7 @@ fn run(cli: Cli) -> Result<bool> {
                 cli.verbose,
             )?;
             let qemu_bin = qemu::ensure_installed()?;
-            qemu::prepare_drives(&built.app, &built.out_dir)?;
+            qemu::prepare_drives(&built.app, &built.out_dir, false)?;
             let args = qemu::command_line(&built.app, &built.image, &built.out_dir, false);
             eprintln!(
                 "booting: {} {} (quit: Ctrl-A X)",

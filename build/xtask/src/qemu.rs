@@ -115,10 +115,10 @@ pub fn command_line(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Ve
 
 /// Creates every drive's backing file (zero-filled, `size` bytes) that does
 /// not exist yet; existing files are left alone so their contents persist.
-pub fn prepare_drives(app: &App, out_dir: &Path) -> Result<()> {
+pub fn prepare_drives(app: &App, out_dir: &Path, fresh: bool) -> Result<()> {
     for d in &app.qemu.drives {
         let path = out_dir.join(&d.file);
-        if path.exists() {
+        if path.exists() && !fresh {
             continue;
         }
         if let Some(parent) = path.parent() {
@@ -431,15 +431,18 @@ mod tests {
     }
 
     #[test]
-    fn drives_are_created_zero_filled_once() {
+    fn drives_are_created_zero_filled_and_kept_unless_fresh() {
         let dir = tempfile::tempdir().unwrap();
         let text = format!("{BASE}\n[[qemu.drives]]\nfile = \"d/disk.img\"\nsize = 4096\ndevice = \"virtio-blk-device\"\n");
         let app = parse(&text).unwrap();
-        prepare_drives(&app, dir.path()).unwrap();
+        prepare_drives(&app, dir.path(), false).unwrap();
         let path = dir.path().join("d/disk.img");
         assert_eq!(std::fs::read(&path).unwrap(), vec![0; 4096]);
         std::fs::write(&path, b"keep").unwrap();
-        prepare_drives(&app, dir.path()).unwrap();
+        prepare_drives(&app, dir.path(), false).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"keep");
+        // Test runs start from a zeroed disk every time.
+        prepare_drives(&app, dir.path(), true).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), vec![0; 4096]);
     }
 }

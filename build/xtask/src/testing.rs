@@ -378,7 +378,14 @@ pub fn evaluate_test_image(cap: &Capture, timeout_s: u64, expects: &[String]) ->
 
 fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Result<Vec<Case>> {
     let built = image::build(root, path, verbose)?;
-    let spec = built.app.test.clone().unwrap_or_default();
+    let mut spec = built.app.test.clone().unwrap_or_default();
+    if path.ends_with(campaign::APP) {
+        // A long campaign may take longer than the file's timeout: allow a
+        // second per fault on top.
+        spec.timeout = spec
+            .timeout
+            .max(60 + u64::from(campaign::faults_and_seed().0));
+    }
     let args = qemu_args(&built.app, &built.image, &built.out_dir, false)?;
     if spec.kind == TestKind::Console {
         return console_test(qemu_bin, &args, &spec, verbose);
@@ -407,11 +414,7 @@ fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Resul
 /// Prints the campaign's report and judges what only the whole console
 /// shows: kernel failures and a hung client.
 fn campaign_cases(cap: &qemu::Capture) -> Vec<Case> {
-    let spec = std::env::var("VIREO_CAMPAIGN").unwrap_or_default();
-    let (faults, seed) = spec
-        .split_once(':')
-        .and_then(|(f, s)| Some((f.parse().ok()?, s.parse().ok()?)))
-        .unwrap_or((campaign::DEFAULT_FAULTS, 1));
+    let (faults, seed) = campaign::faults_and_seed();
     let s = campaign::summarize(cap);
     campaign::print(&s, faults, seed);
     let case = |name: &str, n: u64| match n {
@@ -657,8 +660,11 @@ fn console_test(
     Ok(cases)
 }
 
+/// The QEMU command line of a test run. Test images get zeroed disks every
+/// run, so no run sees another's data; the boot test of app.toml keeps the
+/// user's disk.
 fn qemu_args(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Result<Vec<String>> {
-    qemu::prepare_drives(app, out_dir)?;
+    qemu::prepare_drives(app, out_dir, app.test.is_some())?;
     Ok(qemu::command_line(app, image, out_dir, icount))
 }
 

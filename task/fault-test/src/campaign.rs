@@ -2,13 +2,69 @@
 //! a seed, into the blk and rng drivers, while the workload writes, reads
 //! and verifies self-checking blocks. It ends with a summary that
 //! `cargo xtask test --faults N --seed S` prints.
+//!
+//! The campaign never calls a driver itself: a driver corrupted by an
+//! injected fault may fault its caller, so every driver call goes through
+//! the proxy task (`task-campaign-proxy`), and the ledger of acknowledged
+//! writes stays here, out of reach. A proxy killed mid-call is counted and
+//! its call treated as failed (a write it carried is then "may or may not
+//! have landed").
 
 use abi::Injection;
 use fault_inject::DriverFault;
-use fault_workload::{make_block, Verdict, BLOCK};
+use fault_workload::{Ledger, Verdict, BLOCK};
+use idol_runtime::{RequestError, TaskId, UserlibIpc};
+use supervisor_api::SupervisorClient;
 use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
 
-use crate::{Suite, SECTORS, TIMER_BIT};
+use crate::{SECTORS, TIMER_BIT};
+
+#[allow(dead_code)] // generated accessors the campaign does not need
+mod proxy {
+    include!(concat!(env!("OUT_DIR"), "/campaign_proxy_client.rs"));
+}
+
+use proxy::CampaignProxyClient;
+
+/// The campaign's state: the proxy, the supervisor, and the ledger.
+pub struct Campaign {
+    proxy: CampaignProxyClient<UserlibIpc>,
+    sup: SupervisorClient<UserlibIpc>,
+    ledger: Ledger<SECTORS>,
+    /// Calls during which the proxy was killed (by a corrupted driver).
+    proxy_deaths: u32,
+}
+
+impl Campaign {
+    /// A campaign against blk0 and rng0 through the proxy.
+    pub fn new() -> Self {
+        Campaign {
+            proxy: CampaignProxyClient::new(UserlibIpc, tasks::PROXY),
+            sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
+            ledger: Ledger::new(64),
+            proxy_deaths: 0,
+        }
+    }
+
+    fn generation(&self, task: TaskId) -> Option<u32> {
+        self.sup
+            .task_status(task.index() as u32)
+            .ok()
+            .map(|s| s.generation)
+    }
+
+    /// Whether a proxied call succeeded; counts a killed proxy.
+    fn ok<E>(&mut self, r: Result<(), RequestError<E>>) -> bool {
+        match r {
+            Ok(()) => true,
+            Err(RequestError::ServerRestarted) => {
+                self.proxy_deaths += 1;
+                false
+            }
+            Err(RequestError::Server(_)) => false,
+        }
+    }
+}
 
 mod params {
     include!(concat!(env!("OUT_DIR"), "/campaign.rs"));
@@ -60,7 +116,7 @@ struct Tally {
     recovered: usize,
 }
 
-impl Suite {
+impl Campaign {
     /// A few workload steps: writes (acknowledged or failed) and verified reads.
     fn workload(&mut self, rng: &mut Rng, steps: u64, t: &mut Tally) {
         let mut buf = [0u8; BLOCK];
@@ -69,21 +125,25 @@ impl Suite {
             let sector = self.ledger.sector(i);
             if rng.below(2) == 0 {
                 let v = self.ledger.next_version();
-                match self.blk.write(sector, &make_block(sector, v)) {
-                    Ok(()) => self.ledger.acked(i, v),
-                    Err(_) => self.ledger.failed(i, v),
+                let r = self.proxy.write(sector, v);
+                if self.ok(r) {
+                    self.ledger.acked(i, v);
+                } else {
+                    self.ledger.failed(i, v);
                 }
-            } else if self.blk.read(sector, &mut buf).is_ok()
-                && self.ledger.check(i, &buf) != Verdict::Good
-            {
-                t.lost_or_corrupted += 1;
-                sys_log!(
-                    "[campaign] sector {sector}: {:?}",
-                    self.ledger.check(i, &buf)
-                );
+            } else {
+                let r = self.proxy.read(sector, &mut buf);
+                if self.ok(r) && self.ledger.check(i, &buf) != Verdict::Good {
+                    t.lost_or_corrupted += 1;
+                    sys_log!(
+                        "[campaign] sector {sector}: {:?}",
+                        self.ledger.check(i, &buf)
+                    );
+                }
             }
             if rng.below(8) == 0 {
-                let _ = self.rng.fill(&mut buf[..32]);
+                let r = self.proxy.fill(32);
+                self.ok(r);
             }
         }
     }
@@ -100,12 +160,8 @@ impl Suite {
                     DriverFault::WildJump => rng.next() as u32 & !3,
                     _ => rng.next() as u32,
                 };
-                let client = if blk {
-                    &self.blk_inject
-                } else {
-                    &self.rng_inject
-                };
-                let _ = client.inject(d as u32, arg);
+                let r = self.proxy.inject(u32::from(!blk), d as u32, arg);
+                self.ok(r);
             }
             None => {
                 let kind = if k == DriverFault::ALL.len() {
@@ -125,9 +181,11 @@ impl Suite {
         let mut buf = [0u8; BLOCK];
         loop {
             let ok = if blk {
-                self.blk.read(self.ledger.sector(0), &mut buf).is_ok()
+                let r = self.proxy.read(self.ledger.sector(0), &mut buf);
+                self.ok(r)
             } else {
-                self.rng.fill(&mut buf[..16]).is_ok()
+                let r = self.proxy.fill(16);
+                self.ok(r)
             };
             let dt = now_us() - t0;
             if ok {
@@ -143,7 +201,7 @@ impl Suite {
 
 /// Runs the campaign and prints its summary; returns the number of failed
 /// checks (as cases).
-pub fn run(s: &mut Suite) -> u32 {
+pub fn run(s: &mut Campaign) -> u32 {
     let faults = (params::FAULTS as usize).min(MAX_FAULTS);
     sys_log!("[campaign] faults {faults} seed {}", params::SEED);
     let mut rng = Rng(params::SEED.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
@@ -179,7 +237,8 @@ pub fn run(s: &mut Suite) -> u32 {
     let mut buf = [0u8; BLOCK];
     for i in 0..SECTORS {
         let sector = s.ledger.sector(i);
-        let ok = s.blk.read(sector, &mut buf).is_ok() && s.ledger.check(i, &buf) == Verdict::Good;
+        let r = s.proxy.read(sector, &mut buf);
+        let ok = s.ok(r) && s.ledger.check(i, &buf) == Verdict::Good;
         if !ok {
             t.lost_or_corrupted += 1;
             sys_log!("[campaign] final audit: sector {sector} bad");
@@ -192,6 +251,7 @@ pub fn run(s: &mut Suite) -> u32 {
     sys_log!("[campaign] restarts {}", t.restarts);
     sys_log!("[campaign] lost_or_corrupted {}", t.lost_or_corrupted);
     sys_log!("[campaign] unrecovered {}", t.unrecovered);
+    sys_log!("[campaign] proxy_deaths {}", s.proxy_deaths);
     let times = &mut t.recovery[..t.recovered];
     times.sort_unstable();
     if let (Some(min), Some(max)) = (times.first(), times.last()) {

@@ -265,7 +265,7 @@ fn main() -> ! {
         next_slot: 0,
     };
     #[cfg(feature = "campaign")]
-    let failed = campaign::run(&mut s);
+    let failed = campaign::run(&mut campaign::Campaign::new());
     #[cfg(not(feature = "campaign"))]
     let failed = test_harness::run_cases(&mut s, CASES);
     test_harness::finish(failed, tasks::SUPERVISOR)

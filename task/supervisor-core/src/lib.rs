@@ -132,6 +132,47 @@ impl Restarts {
     }
 }
 
+/// A driver that rejects (faults with `reply_fault`) a second client within
+/// this many ms of the first is deemed broken.
+pub const REJECTION_WINDOW_MS: u64 = 1000;
+
+/// Tracks drivers that fault their clients with `reply_fault`.
+///
+/// A well-behaved client of a generated interface never sends a malformed
+/// message, so a driver that keeps rejecting its clients is far more
+/// likely corrupted (a flipped bit, a wild write) than they are — and left
+/// alone it would kill every client that calls it, for ever. At the second
+/// rejection within [`REJECTION_WINDOW_MS`] the supervisor restarts it.
+#[derive(Debug)]
+pub struct Rejections {
+    last: [Option<u64>; MAX_TASKS],
+}
+
+impl Default for Rejections {
+    fn default() -> Self {
+        Rejections {
+            last: [None; MAX_TASKS],
+        }
+    }
+}
+
+impl Rejections {
+    /// Records that `server` rejected a client at `now` (ms); true if it
+    /// should now be restarted.
+    pub fn rejected(&mut self, server: usize, now: u64) -> bool {
+        let Some(last) = self.last.get_mut(server) else {
+            return false;
+        };
+        let recent = last.is_some_and(|t| now.saturating_sub(t) <= REJECTION_WINDOW_MS);
+        if recent {
+            *last = None;
+            return true;
+        }
+        *last = Some(now);
+        false
+    }
+}
+
 /// Samples without progress after which a runnable driver counts as hung.
 pub const HUNG_AFTER_SAMPLES: u8 = 2;
 
@@ -322,5 +363,19 @@ mod tests {
         let mut l = Liveness::default();
         assert!(!l.sample(MAX_TASKS, true, 0));
         l.reset_after_restart(MAX_TASKS + 1);
+    }
+
+    #[test]
+    fn a_driver_rejecting_twice_in_a_second_is_restarted() {
+        let mut r = Rejections::default();
+        assert!(!r.rejected(1, 100));
+        assert!(r.rejected(1, 600));
+        // Counting starts over after a restart.
+        assert!(!r.rejected(1, 700));
+        // Rejections far apart are not a pattern.
+        let mut r = Rejections::default();
+        assert!(!r.rejected(2, 0));
+        assert!(!r.rejected(2, 5000));
+        assert!(!r.rejected(MAX_TASKS, 0));
     }
 }

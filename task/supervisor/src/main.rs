@@ -24,7 +24,7 @@ use abi::{
     SUPERVISOR_FAULT_BIT,
 };
 use idol_runtime::{NotificationHandler, ServerError, UserlibIpc};
-use supervisor_core::{Decision, Liveness, Restarts, MAX_TASKS};
+use supervisor_core::{Decision, Liveness, Rejections, Restarts, MAX_TASKS};
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
 use virtio::transport::{mmio::MmioTransport, Transport};
@@ -159,6 +159,8 @@ struct Supervisor {
     /// The watchdog of bound drivers, and when it samples next (ticks).
     liveness: Liveness,
     next_sample: u64,
+    /// Drivers that fault their clients with `reply_fault`.
+    rejections: Rejections,
 }
 
 fn now_ms() -> u64 {
@@ -206,6 +208,9 @@ impl Supervisor {
                 f.address,
                 f.pc,
             );
+            if f.kind() == FaultKind::FromServer {
+                self.check_rejecting_driver((f.detail >> 16) as usize);
+            }
             let slot = self.bus.driver_died(i as u16);
             if let Some(slot) = slot {
                 self.detach(i as u16, slot);
@@ -252,6 +257,26 @@ impl Supervisor {
         while let Some(task) = self.restarts.take_due(now_ms()) {
             self.restart(task);
         }
+    }
+
+    /// A client was faulted by `server`'s `reply_fault`. A bus driver that
+    /// does that twice in a second is more likely corrupted than its
+    /// clients: restart it (device reset first) before it kills them all.
+    fn check_rejecting_driver(&mut self, server: usize) {
+        let Some(slot) = self.bus.slot_of(server as u16) else {
+            return;
+        };
+        if !self.rejections.rejected(server, now_ms()) {
+            return;
+        }
+        sys_log!(
+            "driver {} rejected two clients within {} ms; restarting it",
+            name_of(server as u16),
+            supervisor_core::REJECTION_WINDOW_MS
+        );
+        self.bus.driver_died(server as u16);
+        self.detach(server as u16, slot);
+        self.restart(server);
     }
 
     /// Restarts drivers that let a removal deadline pass.
@@ -493,6 +518,7 @@ fn main() -> ! {
         handled_faults: [0; MAX_TASKS],
         liveness: Liveness::default(),
         next_sample: 0,
+        rejections: Rejections::default(),
     };
     const BUFFER: usize = max(
         bus_server::VIRTIO_BUS_BUFFER_SIZE,
