@@ -467,6 +467,11 @@ pub struct TaskStatus {
     /// runnable yet makes no syscall for a long time has stopped answering:
     /// the supervisor's liveness check reads this.
     pub syscalls: u32,
+    /// Replies this incarnation has delivered to waiting callers (wrapping).
+    pub replies: u32,
+    /// Index of the task this one is blocked calling (in send or awaiting
+    /// the reply), or `u32::MAX`.
+    pub calling: u32,
 }
 
 /// Supervisor-only kernel operations, the `a0` of [`Sysnum::Kipc`].
@@ -628,6 +633,6 @@ mod tests {
     fn wire_records_have_fixed_sizes() {
         assert_eq!(core::mem::size_of::<Lease>(), 12);
         assert_eq!(core::mem::size_of::<FaultRecord>(), 16);
-        assert_eq!(core::mem::size_of::<TaskStatus>(), 52);
+        assert_eq!(core::mem::size_of::<TaskStatus>(), 60);
     }
 }

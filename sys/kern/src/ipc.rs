@@ -264,6 +264,7 @@ pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), U
     ps.set_ret(0, code as usize);
     ps.set_ret(1, copied);
     sys.tasks[p].set_sched(SchedState::Runnable);
+    sys.tasks[caller].count_reply();
     Ok(())
 }
 

@@ -43,6 +43,11 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         last_fault: t.last_fault(),
         name,
         syscalls: t.syscalls(),
+        replies: t.replies(),
+        calling: match t.state() {
+            TaskState::Healthy(SchedState::InSend(p) | SchedState::InReply(p)) => p.index() as u32,
+            _ => u32::MAX,
+        },
     }
 }
 

@@ -162,6 +162,7 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
             detail: ((caller as u32) << 16) | reason as u32,
         };
         faults::fault_task(sys, p, record);
+        sys.tasks[caller].count_reply();
     }
     Ok(())
 }

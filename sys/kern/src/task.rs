@@ -115,6 +115,7 @@ pub struct Task {
     last_fault: FaultRecord,
     fault_count: u32,
     syscalls: u32,
+    replies: u32,
     announce: bool,
 }
 
@@ -141,6 +142,7 @@ impl Task {
             last_fault: FaultRecord::default(),
             fault_count: 0,
             syscalls: 0,
+            replies: 0,
             announce: false,
         }
     }
@@ -288,6 +290,16 @@ impl Task {
         self.syscalls
     }
 
+    /// Replies delivered by this incarnation (wrapping).
+    pub fn replies(&self) -> u32 {
+        self.replies
+    }
+
+    /// Counts one reply delivered to a waiting caller.
+    pub fn count_reply(&mut self) {
+        self.replies = self.replies.wrapping_add(1);
+    }
+
     /// Counts one syscall.
     pub fn count_syscall(&mut self) {
         self.syscalls = self.syscalls.wrapping_add(1);
@@ -319,6 +331,7 @@ impl Task {
         self.save.reset(self.desc.entry, self.desc.initial_sp);
         self.state = TaskState::Healthy(SchedState::Runnable);
         self.syscalls = 0;
+        self.replies = 0;
         self.notifications = 0;
         self.notification_mask = 0;
         self.timer = None;

@@ -175,53 +175,91 @@ impl Rejections {
 
 /// Samples without progress after which a runnable driver counts as hung.
 pub const HUNG_AFTER_SAMPLES: u8 = 2;
+/// Samples with callers waiting and no reply after which a driver counts
+/// as hung. Longer than a driver's own request deadline (1 s at 100 ms a
+/// sample), so a driver that is waiting on a wedged device gets to fail
+/// and reset it itself first.
+pub const STUCK_AFTER_SAMPLES: u8 = 15;
+
+/// One liveness sample of a driver.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// It is runnable (not blocked).
+    pub runnable: bool,
+    /// Its syscall count.
+    pub syscalls: u32,
+    /// Some task is blocked calling it.
+    pub callers_waiting: bool,
+    /// Its count of replies delivered.
+    pub replies: u32,
+}
+
+#[derive(Copy, Clone, Debug, Default)]
+struct Watch {
+    last: Option<Sample>,
+    spinning: u8,
+    stuck: u8,
+}
 
 /// The liveness watchdog.
 ///
 /// Every sampling period the supervisor reads each bound driver's state and
-/// syscall count. A driver that was runnable at two samples in a row and
-/// made no syscall in between has stopped answering: a healthy driver is
-/// either blocked in `recv` or talking to the kernel. No cooperation from
-/// the driver is needed, so a driver stuck in a loop cannot fool it.
+/// counters. A driver has stopped answering if either
+/// - it was runnable at [`HUNG_AFTER_SAMPLES`] samples in a row and made no
+///   syscall in between (spinning: a healthy driver is either blocked in
+///   `recv` or talking to the kernel), or
+/// - callers were waiting on it at [`STUCK_AFTER_SAMPLES`] samples in a row
+///   and it replied to none of them (busy, perhaps with syscalls, but
+///   serving nobody — a corrupted loop can look alive to the first rule).
+///
+/// No cooperation from the driver is needed, so a broken one cannot fool it.
 #[derive(Debug)]
 pub struct Liveness {
-    last: [Option<u32>; MAX_TASKS],
-    strikes: [u8; MAX_TASKS],
+    watch: [Watch; MAX_TASKS],
 }
 
 impl Default for Liveness {
     fn default() -> Self {
         Liveness {
-            last: [None; MAX_TASKS],
-            strikes: [0; MAX_TASKS],
+            watch: [Watch::default(); MAX_TASKS],
         }
     }
 }
 
 impl Liveness {
     /// Takes one sample of `task`; true if it is now considered hung.
-    pub fn sample(&mut self, task: usize, runnable: bool, syscalls: u32) -> bool {
-        let (Some(last), Some(strikes)) = (self.last.get_mut(task), self.strikes.get_mut(task))
-        else {
+    pub fn sample(&mut self, task: usize, now: Sample) -> bool {
+        let Some(w) = self.watch.get_mut(task) else {
             return false;
         };
-        if runnable && *last == Some(syscalls) {
-            *strikes = strikes.saturating_add(1);
+        let (spinning, stuck) = match w.last {
+            Some(last) => (
+                now.runnable && last.runnable && now.syscalls == last.syscalls,
+                now.callers_waiting && last.callers_waiting && now.replies == last.replies,
+            ),
+            None => (false, false),
+        };
+        w.spinning = if spinning {
+            w.spinning.saturating_add(1)
         } else {
-            *strikes = 0;
-        }
-        *last = Some(syscalls);
-        *strikes >= HUNG_AFTER_SAMPLES
+            0
+        };
+        w.stuck = if stuck { w.stuck.saturating_add(1) } else { 0 };
+        w.last = Some(now);
+        w.spinning >= HUNG_AFTER_SAMPLES || w.stuck >= STUCK_AFTER_SAMPLES
     }
 
     /// Forgets `task` (restarted, or no longer a driver), and every other
-    /// task's strikes too: a hung task at the same priority starves its
+    /// task's counts too: a hung task at the same priority starves its
     /// peers, which must not be blamed in the same breath.
     pub fn reset_after_restart(&mut self, task: usize) {
-        if let Some(l) = self.last.get_mut(task) {
-            *l = None;
+        if let Some(w) = self.watch.get_mut(task) {
+            w.last = None;
         }
-        self.strikes = [0; MAX_TASKS];
+        for w in self.watch.iter_mut() {
+            w.spinning = 0;
+            w.stuck = 0;
+        }
     }
 }
 
@@ -328,40 +366,97 @@ mod tests {
         r.forget(MAX_TASKS + 5);
     }
 
-    #[test]
-    fn a_driver_blocked_in_recv_is_never_hung() {
-        let mut l = Liveness::default();
-        for _ in 0..10 {
-            assert!(!l.sample(2, false, 7));
+    fn idle(syscalls: u32) -> Sample {
+        Sample {
+            runnable: false,
+            syscalls,
+            callers_waiting: false,
+            replies: 0,
+        }
+    }
+
+    fn spinning(syscalls: u32) -> Sample {
+        Sample {
+            runnable: true,
+            syscalls,
+            callers_waiting: true,
+            replies: 0,
         }
     }
 
     #[test]
-    fn a_busy_driver_making_syscalls_is_alive() {
+    fn a_driver_blocked_in_recv_is_never_hung() {
         let mut l = Liveness::default();
-        for n in 0..10 {
-            assert!(!l.sample(2, true, n));
+        for _ in 0..100 {
+            assert!(!l.sample(2, idle(7)));
+        }
+    }
+
+    #[test]
+    fn a_busy_driver_that_replies_is_alive() {
+        let mut l = Liveness::default();
+        for n in 0..100 {
+            let s = Sample {
+                runnable: true,
+                syscalls: n,
+                callers_waiting: true,
+                replies: n,
+            };
+            assert!(!l.sample(2, s));
         }
     }
 
     #[test]
     fn a_runnable_driver_without_syscalls_is_hung_after_two_samples() {
         let mut l = Liveness::default();
-        assert!(!l.sample(2, true, 5), "first sample only sets the baseline");
-        assert!(!l.sample(2, true, 5));
-        assert!(l.sample(2, true, 5));
+        assert!(
+            !l.sample(2, spinning(5)),
+            "first sample only sets the baseline"
+        );
+        assert!(!l.sample(2, spinning(5)));
+        assert!(l.sample(2, spinning(5)));
         // Restarted: a fresh start, and peers are not blamed at once.
-        l.sample(3, true, 1);
-        l.sample(3, true, 1);
+        l.sample(3, spinning(1));
+        l.sample(3, spinning(1));
         l.reset_after_restart(2);
-        assert!(!l.sample(2, true, 0));
-        assert!(!l.sample(3, true, 1));
+        assert!(!l.sample(2, spinning(0)));
+        assert!(!l.sample(3, spinning(1)));
+    }
+
+    #[test]
+    fn a_driver_making_syscalls_but_never_replying_is_hung_eventually() {
+        let mut l = Liveness::default();
+        let mut hung_at = None;
+        for n in 0..40u32 {
+            if l.sample(2, spinning(n)) {
+                hung_at = Some(n);
+                break;
+            }
+        }
+        assert_eq!(hung_at, Some(STUCK_AFTER_SAMPLES as u32));
+    }
+
+    #[test]
+    fn waiting_callers_of_a_blocked_driver_get_time_for_its_own_deadline() {
+        let mut l = Liveness::default();
+        let waiting = Sample {
+            runnable: false,
+            syscalls: 3,
+            callers_waiting: true,
+            replies: 9,
+        };
+        // The first sample is the baseline; then STUCK_AFTER_SAMPLES
+        // periods without a reply.
+        for _ in 0..STUCK_AFTER_SAMPLES {
+            assert!(!l.sample(2, waiting));
+        }
+        assert!(l.sample(2, waiting));
     }
 
     #[test]
     fn out_of_range_samples_are_ignored() {
         let mut l = Liveness::default();
-        assert!(!l.sample(MAX_TASKS, true, 0));
+        assert!(!l.sample(MAX_TASKS, spinning(0)));
         l.reset_after_restart(MAX_TASKS + 1);
     }
 

@@ -24,7 +24,7 @@ use abi::{
     SUPERVISOR_FAULT_BIT,
 };
 use idol_runtime::{NotificationHandler, ServerError, UserlibIpc};
-use supervisor_core::{Decision, Liveness, Rejections, Restarts, MAX_TASKS};
+use supervisor_core::{Decision, Liveness, Rejections, Restarts, Sample, MAX_TASKS};
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
 use virtio::transport::{mmio::MmioTransport, Transport};
@@ -320,21 +320,35 @@ impl Supervisor {
             return;
         }
         self.next_sample = now + LIVENESS_PERIOD_MS * abi::TICKS_PER_MS;
-        for task in 0..kipc::task_count().min(MAX_TASKS) {
+        let count = kipc::task_count().min(MAX_TASKS);
+        // Who is blocked calling whom, once per sample.
+        let mut waited_on = [false; MAX_TASKS];
+        for t in 0..count {
+            if let Ok(st) = kipc::task_status(t) {
+                if let Some(w) = waited_on.get_mut(st.calling as usize) {
+                    *w = true;
+                }
+            }
+        }
+        for task in 0..count {
             let Some(slot) = self.bus.slot_of(task as u16) else {
                 continue;
             };
             let Ok(st) = kipc::task_status(task) else {
                 continue;
             };
-            let runnable = TaskState::from_u32(st.state) == Some(TaskState::Runnable);
-            if !self.liveness.sample(task, runnable, st.syscalls) {
+            let sample = Sample {
+                runnable: TaskState::from_u32(st.state) == Some(TaskState::Runnable),
+                syscalls: st.syscalls,
+                callers_waiting: waited_on[task],
+                replies: st.replies,
+            };
+            if !self.liveness.sample(task, sample) {
                 continue;
             }
             sys_log!(
-                "task {} stopped answering (runnable, no syscall for {} ms); restarting it",
-                task_name(&st),
-                2 * LIVENESS_PERIOD_MS
+                "task {} stopped answering (spinning, or callers waiting and no reply); restarting it",
+                task_name(&st)
             );
             self.bus.driver_died(task as u16);
             self.detach(task as u16, slot);

@@ -360,3 +360,26 @@ fn inject_refuses_bad_requests() {
         REFUSED_NOT_SUPERVISOR
     );
 }
+
+#[test]
+fn task_status_reports_replies_and_whom_a_task_is_calling() {
+    let mut h = Harness::three();
+    let status = |h: &mut Harness, t: usize| {
+        let (code, bytes) = h.kipc(SUP, Kipc::TaskStatus as u32, Some(t as u32));
+        assert_eq!(code, SUCCESS);
+        TaskStatus::read_from_bytes(&bytes[..core::mem::size_of::<TaskStatus>()]).unwrap()
+    };
+    assert_eq!(status(&mut h, CLI).calling, u32::MAX);
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"x", 16, &[]);
+    assert_eq!(status(&mut h, CLI).calling, SRV as u32);
+    assert_eq!(status(&mut h, SRV).replies, 0);
+    let cli = h.id(CLI);
+    h.reply(SRV, cli, 0, b"y");
+    assert_eq!(status(&mut h, SRV).replies, 1);
+    assert_eq!(status(&mut h, CLI).calling, u32::MAX);
+    // A reply to nobody waiting is not progress.
+    h.reply(SRV, cli, 0, b"y");
+    assert_eq!(status(&mut h, SRV).replies, 1);
+}
