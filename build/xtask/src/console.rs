@@ -94,12 +94,15 @@ fn parse_bench(rest: &str) -> Option<Bench> {
     })
 }
 
-/// The virtual timestamp at the start of a line, in seconds:
-/// `[  1.250000] ...` → 1.25.
+/// The virtual timestamp of a kernel line, in seconds:
+/// `[  1.250000] ...` → 1.25. The first bracketed number in the line counts,
+/// since the shell's prompt (written straight to the UART) may precede a
+/// kernel line: `vireo> [  1.250000] kernel: ...`.
 pub fn timestamp(line: &str) -> Option<f64> {
-    let rest = line.trim_start().strip_prefix('[')?;
-    let (secs, _) = rest.split_once(']')?;
-    secs.trim().parse().ok()
+    line.match_indices('[').find_map(|(i, _)| {
+        let (secs, _) = line[i + 1..].split_once(']')?;
+        secs.trim().parse().ok()
+    })
 }
 
 #[cfg(test)]
@@ -164,5 +167,6 @@ mod tests {
         assert_eq!(timestamp("[ 12.500000] x"), Some(12.5));
         assert_eq!(timestamp("no stamp"), None);
         assert_eq!(timestamp("[abc] x"), None);
+        assert_eq!(timestamp("vireo> [  0.000823] kernel: task idle started"), Some(0.000823));
     }
 }

@@ -378,7 +378,13 @@ pub fn evaluate_test_image(cap: &Capture, timeout_s: u64, expects: &[String]) ->
 
 fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Result<Vec<Case>> {
     let built = image::build(root, path, verbose)?;
-    let mut spec = built.app.test.clone().unwrap_or_default();
+    let Some(mut spec) = built.app.test.clone() else {
+        anyhow::bail!(
+            "{} is not a test image (it has no [test] section); `cargo xtask test` with no \
+             arguments boot-tests app.toml",
+            path.display()
+        );
+    };
     if path.ends_with(campaign::APP) {
         // A long campaign may take longer than the file's timeout: allow a
         // second per fault on top.
