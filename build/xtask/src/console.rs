@@ -167,6 +167,9 @@ mod tests {
         assert_eq!(timestamp("[ 12.500000] x"), Some(12.5));
         assert_eq!(timestamp("no stamp"), None);
         assert_eq!(timestamp("[abc] x"), None);
-        assert_eq!(timestamp("vireo> [  0.000823] kernel: task idle started"), Some(0.000823));
+        assert_eq!(
+            timestamp("vireo> [  0.000823] kernel: task idle started"),
+            Some(0.000823)
+        );
     }
 }

@@ -1,17 +1,18 @@
-//! The idle task: runs, at the lowest priority, whenever no other task can.
+//! The idle task: the least important task, whose only job is to get out
+//! of the way.
 //!
-//! It must never block or make a syscall: the scheduler relies on there
-//! always being one runnable task.
+//! It blocks for good in a receive that nothing can satisfy (no sender, an
+//! empty notification mask). With every task blocked the kernel waits for
+//! the next interrupt with `wfi` in M-mode — which a U-mode task may not
+//! execute on this machine — so an idle system burns no host CPU and
+//! retired-instruction counts measure work, not waiting.
 
 #![no_std]
 #![no_main]
 
-use userlib as _;
-
 #[export_name = "main"]
 fn main() -> ! {
     loop {
-        // U-mode may not `wfi` on a machine with S-mode, so idle spins.
-        core::hint::spin_loop();
+        userlib::sys_recv_notification(0);
     }
 }
