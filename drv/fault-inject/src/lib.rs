@@ -127,6 +127,26 @@ pub fn commit(kind: DriverFault, arg: u32) {
     }
 }
 
+/// Serves an `inject` request: commits every kind but the queue
+/// corruptions here (so, mostly, does not return), and returns the queue
+/// corruption the driver must apply to its own ring.
+#[cfg(feature = "queue")]
+pub fn serve(kind: u32, arg: u32) -> Result<virtio::queue::Corruption, InjectError> {
+    use virtio::queue::Corruption;
+    let kind = DriverFault::from_u32(kind).ok_or(InjectError::UnknownKind)?;
+    match kind {
+        DriverFault::CorruptDescriptors => Ok(Corruption::WildDescriptorAddresses),
+        DriverFault::BogusAvailIndex => Ok(Corruption::BogusAvailIndex),
+        _ => {
+            commit(kind, arg);
+            // Only a fault that did not happen gets here (a store the PMP
+            // let through would be a kernel bug): say so and hang, so the
+            // watchdog restarts us.
+            spin()
+        }
+    }
+}
+
 fn spin() -> ! {
     loop {
         core::hint::spin_loop();

@@ -120,9 +120,7 @@ mod task {
     /// and commits the fault it is asked to.
     #[cfg(feature = "fault-injection")]
     mod injection {
-        use fault_inject::DriverFault;
         use idol_runtime::{Ipc, ServerError, TaskId, UserlibIpc};
-        use virtio::queue::Corruption;
         use virtio_blk::{BlockDriver, Platform};
 
         #[allow(dead_code)] // the generated serve_once: the loop is below
@@ -156,15 +154,7 @@ mod task {
                 kind: u32,
                 arg: u32,
             ) -> Result<(), ServerError<InjectError>> {
-                let kind = DriverFault::from_u32(kind).ok_or(InjectError::UnknownKind)?;
-                let how = match kind {
-                    DriverFault::CorruptDescriptors => Corruption::WildDescriptorAddresses,
-                    DriverFault::BogusAvailIndex => Corruption::BogusAvailIndex,
-                    _ => {
-                        fault_inject::commit(kind, arg);
-                        return Ok(());
-                    }
-                };
+                let how = fault_inject::serve(kind, arg)?;
                 if self.0.corrupt_queue(how, arg) {
                     Ok(())
                 } else {

@@ -240,9 +240,8 @@ fn main() -> ! {
 /// commits the fault it is asked to.
 #[cfg(feature = "fault-injection")]
 mod injection {
-    use fault_inject::{DriverFault, InjectError};
+    use fault_inject::InjectError;
     use idol_runtime::{Ipc, NotificationHandler, ServerError, TaskId, UserlibIpc};
-    use virtio::queue::Corruption;
 
     use super::{entropy_dispatch, Binding, Driver};
 
@@ -276,15 +275,7 @@ mod injection {
             kind: u32,
             arg: u32,
         ) -> Result<(), ServerError<InjectError>> {
-            let kind = DriverFault::from_u32(kind).ok_or(InjectError::UnknownKind)?;
-            let how = match kind {
-                DriverFault::CorruptDescriptors => Corruption::WildDescriptorAddresses,
-                DriverFault::BogusAvailIndex => Corruption::BogusAvailIndex,
-                _ => {
-                    fault_inject::commit(kind, arg);
-                    return Ok(());
-                }
-            };
+            let how = fault_inject::serve(kind, arg)?;
             match &mut self.0.binding {
                 Binding::Bound {
                     device: Some(device),

@@ -26,7 +26,7 @@
 use block_api::{BlockClient, BlockError, MAX_TRANSFER};
 use idol_runtime::{RequestError, UserlibIpc};
 use supervisor_api::SupervisorClient;
-use userlib::log::LineBuf;
+use test_harness::{check, fail, CaseResult, LineBuf};
 use userlib::{sleep_ms, sys_log, sys_post, tasks};
 
 /// Notification bit for `sleep_ms` (app file: `notifications = ["timer"]`).
@@ -44,24 +44,7 @@ const HELPER_SECTORS: u64 = 64;
 const HELPER_MARKER: u64 = HELPER_REGION + HELPER_SECTORS;
 const HELPER_SEED: u8 = 0xEE;
 
-type CaseResult = Result<(), LineBuf>;
 type Blk = BlockClient<UserlibIpc>;
-
-macro_rules! fail {
-    ($($arg:tt)*) => {{
-        let mut l = LineBuf::new();
-        let _ = core::fmt::Write::write_fmt(&mut l, format_args!($($arg)*));
-        return Err(l);
-    }};
-}
-
-macro_rules! check {
-    ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
-            fail!($($arg)*);
-        }
-    };
-}
 
 /// The test data: a byte per position on the disk and seed (the helper
 /// computes the same).

@@ -26,26 +26,8 @@ use idol_runtime::{RequestError, ServerRestarted, UserlibIpc};
 use idol_test_api::{IdolTestAssistClient, Malformation};
 use ping_api::{PingClient, PingError, PingStatus};
 use supervisor_api::SupervisorClient;
-use userlib::log::LineBuf;
+use test_harness::{check, fail, CaseResult, LineBuf};
 use userlib::{sys_log, sys_recv_notification, tasks};
-
-type CaseResult = Result<(), LineBuf>;
-
-macro_rules! fail {
-    ($($arg:tt)*) => {{
-        let mut l = LineBuf::new();
-        let _ = core::fmt::Write::write_fmt(&mut l, format_args!($($arg)*));
-        return Err(l);
-    }};
-}
-
-macro_rules! check {
-    ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
-            fail!($($arg)*);
-        }
-    };
-}
 
 struct Suite {
     ping: PingClient<UserlibIpc>,

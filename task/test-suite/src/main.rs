@@ -26,7 +26,7 @@ use abi::{
 use idol_runtime::{ServerRestarted, UserlibIpc};
 use supervisor_api::SupervisorClient;
 use test_api::{KernelTestAssistClient, KernelTestAssistOp};
-use userlib::log::LineBuf;
+use test_harness::{check, fail, CaseResult, LineBuf};
 use userlib::{sys_get_timer, sys_log, sys_recv_notification, sys_send, sys_set_timer, tasks};
 
 const TIMER_BIT: u32 = 1 << 0;
@@ -41,24 +41,7 @@ const VIRTIO_SLOT0: u32 = 0x1000_1000;
 /// Memory of the suite's own that the assistant must not be able to touch.
 static SECRET: [u8; 16] = *b"suite's own data";
 
-type CaseResult = Result<(), LineBuf>;
 type Case = (&'static str, fn(&mut Suite) -> CaseResult);
-
-macro_rules! fail {
-    ($($arg:tt)*) => {{
-        let mut l = LineBuf::new();
-        let _ = core::fmt::Write::write_fmt(&mut l, format_args!($($arg)*));
-        return Err(l);
-    }};
-}
-
-macro_rules! check {
-    ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
-            fail!($($arg)*);
-        }
-    };
-}
 
 type Assist = KernelTestAssistClient<UserlibIpc>;
 
