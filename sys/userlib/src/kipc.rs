@@ -11,8 +11,8 @@ fn kipc(op: Kipc, arg: u32, reply: &mut [u8]) -> Result<usize, u32> {
 }
 
 fn kipc_bytes(op: Kipc, msg: &[u8], reply: &mut [u8]) -> Result<usize, u32> {
+    // SAFETY: `msg` is only read; `reply` is exclusively ours.
     let r = unsafe {
-        // SAFETY: `msg` is only read; `reply` is exclusively ours.
         syscall(
             Sysnum::Kipc,
             [

@@ -15,9 +15,9 @@ pub fn sys_send(
     incoming: &mut [u8],
     leases: &[Lease],
 ) -> (u32, usize) {
+    // SAFETY: all buffers are borrowed for the duration of the call;
+    // `incoming` is exclusively ours to be written.
     let r = unsafe {
-        // SAFETY: all buffers are borrowed for the duration of the call;
-        // `incoming` is exclusively ours to be written.
         syscall(
             Sysnum::Send,
             [
@@ -90,8 +90,8 @@ fn raw_recv(
     from: Option<TaskId>,
 ) -> Result<RecvMessage, u32> {
     let from = from.map(|t| t.0 as u32).unwrap_or(abi::RECV_OPEN) as usize;
+    // SAFETY: `buffer` is exclusively ours to be written.
     let r = unsafe {
-        // SAFETY: `buffer` is exclusively ours to be written.
         syscall(
             Sysnum::Recv,
             [
@@ -124,8 +124,8 @@ pub fn sys_recv_notification(mask: u32) -> u32 {
 
 /// Replies to a caller blocked on us.
 pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
+    // SAFETY: the kernel only reads `message`.
     unsafe {
-        // SAFETY: the kernel only reads `message`.
         syscall(
             Sysnum::Reply,
             [
@@ -143,8 +143,8 @@ pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
 
 /// Rejects a caller's malformed message: the kernel faults the caller.
 pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
+    // SAFETY: no memory is passed.
     unsafe {
-        // SAFETY: no memory is passed.
         syscall(
             Sysnum::ReplyFault,
             [peer.0 as usize, reason as usize, 0, 0, 0, 0, 0],
@@ -168,8 +168,8 @@ pub fn sys_borrow_read(
     offset: usize,
     dest: &mut [u8],
 ) -> Result<usize, u32> {
+    // SAFETY: `dest` is exclusively ours to be written.
     let r = unsafe {
-        // SAFETY: `dest` is exclusively ours to be written.
         syscall(
             Sysnum::BorrowRead,
             [
@@ -193,8 +193,8 @@ pub fn sys_borrow_write(
     offset: usize,
     src: &[u8],
 ) -> Result<usize, u32> {
+    // SAFETY: the kernel only reads `src`.
     let r = unsafe {
-        // SAFETY: the kernel only reads `src`.
         syscall(
             Sysnum::BorrowWrite,
             [
@@ -222,8 +222,8 @@ pub struct LeaseInfo {
 
 /// Describes lease `index` of `lender`'s call.
 pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
+    // SAFETY: no memory is passed.
     let r = unsafe {
-        // SAFETY: no memory is passed.
         syscall(
             Sysnum::BorrowInfo,
             [lender.0 as usize, index, 0, 0, 0, 0, 0],
@@ -241,10 +241,8 @@ pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
 
 /// The same task at its current generation.
 pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
-    let r = unsafe {
-        // SAFETY: no memory is passed.
-        syscall(Sysnum::RefreshTaskId, [id.0 as usize, 0, 0, 0, 0, 0, 0])
-    };
+    // SAFETY: no memory is passed.
+    let r = unsafe { syscall(Sysnum::RefreshTaskId, [id.0 as usize, 0, 0, 0, 0, 0, 0]) };
     TaskId(r[0] as u16)
 }
 
@@ -254,8 +252,8 @@ pub fn sys_set_timer(deadline: Option<u64>, bits: u32) {
         Some(d) => (1, d),
         None => (0, 0),
     };
+    // SAFETY: no memory is passed.
     unsafe {
-        // SAFETY: no memory is passed.
         syscall(
             Sysnum::SetTimer,
             [
@@ -282,10 +280,8 @@ pub struct TimerState {
 
 /// Reads the time and the armed deadline.
 pub fn sys_get_timer() -> TimerState {
-    let r = unsafe {
-        // SAFETY: no memory is passed.
-        syscall(Sysnum::GetTimer, [0; 7])
-    };
+    // SAFETY: no memory is passed.
+    let r = unsafe { syscall(Sysnum::GetTimer, [0; 7]) };
     let now = (r[0] as u32 as u64) | ((r[1] as u32 as u64) << 32);
     let deadline = (r[2] as u32 as u64) | ((r[3] as u32 as u64) << 32);
     TimerState {
@@ -304,8 +300,8 @@ pub fn sleep_ms(ms: u64, bit: u32) {
 /// Posts notification `bits` to `target`. Returns a DEAD code if the target
 /// is not that incarnation any more.
 pub fn sys_post(target: TaskId, bits: u32) -> Result<(), u32> {
+    // SAFETY: no memory is passed.
     let r = unsafe {
-        // SAFETY: no memory is passed.
         syscall(
             Sysnum::Post,
             [target.0 as usize, bits as usize, 0, 0, 0, 0, 0],
@@ -316,8 +312,8 @@ pub fn sys_post(target: TaskId, bits: u32) -> Result<(), u32> {
 
 /// Unmasks (or masks) the interrupts routed to our notification `bits`.
 pub fn sys_irq_control(bits: u32, enable: bool) {
+    // SAFETY: no memory is passed.
     unsafe {
-        // SAFETY: no memory is passed.
         syscall(
             Sysnum::IrqControl,
             [bits as usize, enable as usize, 0, 0, 0, 0, 0],
@@ -327,8 +323,8 @@ pub fn sys_irq_control(bits: u32, enable: bool) {
 
 /// Writes text to the console through the kernel.
 pub fn sys_log(text: &[u8]) {
+    // SAFETY: the kernel only reads `text`.
     unsafe {
-        // SAFETY: the kernel only reads `text`.
         syscall(
             Sysnum::Log,
             [text.as_ptr() as usize, text.len(), 0, 0, 0, 0, 0],
@@ -338,8 +334,8 @@ pub fn sys_log(text: &[u8]) {
 
 /// Ends this incarnation with a panic carrying `message`.
 pub fn sys_panic(message: &[u8]) -> ! {
+    // SAFETY: the kernel only reads `message`; it never returns here.
     unsafe {
-        // SAFETY: the kernel only reads `message`; it never returns here.
         syscall(
             Sysnum::Panic,
             [message.as_ptr() as usize, message.len(), 0, 0, 0, 0, 0],
