@@ -649,7 +649,7 @@ fn console_test(
         args,
         Duration::from_secs(spec.timeout),
         verbose,
-        |transcript, now| script.advance(transcript, now),
+        |transcript, now| script.advance(&without_log_lines(transcript), now),
     )?;
     let mut cases = script.finish(&cap, spec.timeout);
     for e in &spec.expect {
@@ -664,6 +664,41 @@ fn console_test(
         print_console(&cap);
     }
     Ok(cases)
+}
+
+/// The console without the kernel's log lines (`[   1.234567] source:
+/// text` up to its newline). Tasks log through the kernel at any moment —
+/// a task starting, a fault — and such a line can land in the middle of the
+/// shell echoing what was typed; the script must see only the shell.
+pub fn without_log_lines(transcript: &str) -> String {
+    let mut out = String::with_capacity(transcript.len());
+    let mut rest = transcript;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let is_log = after.split_once(']').is_some_and(|(stamp, tail)| {
+            let stamp = stamp.trim();
+            stamp.contains('.')
+                && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && tail.starts_with(' ')
+                && tail
+                    .find(':')
+                    .is_some_and(|c| c > 1 && !tail[1..c].contains(' '))
+        });
+        match (is_log, after.find('\n')) {
+            (true, Some(nl)) => {
+                out.push_str(&rest[..open]);
+                rest = &after[nl + 1..];
+            }
+            // An unfinished log line: keep it until its newline arrives.
+            (true, None) => break,
+            (false, _) => {
+                out.push_str(&rest[..open + 1]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The QEMU command line of a test run. Test images get zeroed disks every
@@ -1017,6 +1052,15 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
                 "[test] done",
                 "QEMU exited with status 1 without `[test] done`; last lines: (no console output)"
             )]
+        );
+    }
+
+    #[test]
+    fn log_lines_interleaved_with_an_echo_are_removed() {
+        let t = "vireo> devic[   0.013286] kernel: task idle started\nes\nslot  id\n[  1.5] blk0: hi\n[test] x\nvireo> [ 2.0] kernel: part";
+        assert_eq!(
+            super::without_log_lines(t),
+            "vireo> devices\nslot  id\n[test] x\nvireo> [ 2.0] kernel: part"
         );
     }
 
