@@ -355,7 +355,7 @@ fn unit_results_and_large_error_codes_round_trip() {
     assert_eq!(c.check(u32::MAX), Err(RequestError::Server(Failure::Odd)));
     assert_eq!(
         <Failure as idol_runtime::ErrorCode>::code(&Failure::Last),
-        0xfffe_ffff
+        0xfffd_ffff
     );
     assert_eq!(
         <Failure as idol_runtime::ErrorCode>::from_code(0x1234),

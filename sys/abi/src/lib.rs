@@ -21,25 +21,43 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 /// died and been replaced: a send to a stale generation completes with a
 /// [`dead_code`] instead of reaching the new incarnation unannounced.
 ///
-/// Encoding: low [`TaskId::INDEX_BITS`] bits are the index, the high bits the
-/// generation (which wraps).
+/// Encoding: the low [`TaskId::INDEX_BITS`] bits are the index, the next
+/// [`Generation::BITS`] bits the generation; the top bits are always zero,
+/// so every `TaskId` is below [`TaskId::LIMIT`] and can never be mistaken
+/// for a kernel response code (those start at [`KERNEL_CODE_BASE`]).
+///
+/// The generation is 16 bits wide so that a stale id stays stale: a task
+/// must be restarted 65,536 times before an old id names a live incarnation
+/// again, far beyond any restart limit or fault campaign (a 6-bit generation
+/// wrapped after 64 restarts, and a campaign restarts a driver thousands of
+/// times).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(transparent)]
-pub struct TaskId(pub u16);
+pub struct TaskId(pub u32);
 
 impl TaskId {
     /// Bits of a `TaskId` that hold the task index.
     pub const INDEX_BITS: u32 = 10;
     /// Mask selecting the task index.
-    pub const INDEX_MASK: u16 = (1 << Self::INDEX_BITS) - 1;
-    /// The kernel's own id: the sender of notifications in `recv`.
-    pub const KERNEL: TaskId = TaskId(0xFFFF);
+    pub const INDEX_MASK: u32 = (1 << Self::INDEX_BITS) - 1;
+    /// Every `TaskId` (including [`TaskId::KERNEL`]) is below this.
+    pub const LIMIT: u32 = 1 << (Self::INDEX_BITS + Generation::BITS);
+    /// The kernel's own id: the sender of notifications in `recv`. Its index
+    /// (`INDEX_MASK`) is never a task's.
+    pub const KERNEL: TaskId = TaskId(Self::LIMIT - 1);
     /// Largest number of tasks an image may contain.
     pub const MAX_TASKS: usize = Self::INDEX_MASK as usize; // 0x3FF is KERNEL's index
 
     /// Builds a task id from an index and a generation.
     pub const fn new(index: u16, generation: Generation) -> Self {
-        TaskId((index & Self::INDEX_MASK) | ((generation.0 as u16) << Self::INDEX_BITS))
+        TaskId((index as u32 & Self::INDEX_MASK) | ((generation.0 as u32) << Self::INDEX_BITS))
+    }
+
+    /// Reads a `TaskId` from a register. Bits above [`TaskId::LIMIT`] are
+    /// dropped, so a garbage register still names *some* index and
+    /// generation that the kernel then checks like any other.
+    pub const fn from_register(r: u32) -> Self {
+        TaskId(r & (Self::LIMIT - 1))
     }
 
     /// The task's index in the task table.
@@ -49,23 +67,25 @@ impl TaskId {
 
     /// The incarnation this id names.
     pub const fn generation(self) -> Generation {
-        Generation((self.0 >> Self::INDEX_BITS) as u8)
+        Generation((self.0 >> Self::INDEX_BITS) as u16)
     }
 }
 
 /// A task's incarnation counter. It advances by one each time an incarnation
-/// ends (a fault, or a restart of a task that had not faulted) and wraps
-/// within [`Generation::MASK`].
+/// ends (a fault, or a restart of a task that had not faulted); it is 16
+/// bits wide, so it would take 65,536 restarts to wrap.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Generation(pub u8);
+pub struct Generation(pub u16);
 
 impl Generation {
-    /// Generations are 6 bits wide (16 bits of `TaskId` minus the index).
-    pub const MASK: u8 = (1 << (16 - TaskId::INDEX_BITS)) - 1;
+    /// Width of a generation in a `TaskId` and in a DEAD code.
+    pub const BITS: u32 = 16;
+    /// The largest generation; the one after it is 0.
+    pub const MASK: u16 = u16::MAX;
 
     /// The generation after this one.
     pub const fn next(self) -> Self {
-        Generation((self.0 + 1) & Self::MASK)
+        Generation(self.0.wrapping_add(1))
     }
 }
 
@@ -74,11 +94,11 @@ pub const SUCCESS: u32 = 0;
 
 /// Codes at or above this value are reserved by the kernel; a server must
 /// never reply with one (the kernel faults a server that tries).
-pub const KERNEL_CODE_BASE: u32 = 0xFFFF_0000;
+pub const KERNEL_CODE_BASE: u32 = 0xFFFE_0000;
 
-/// Prefix of the DEAD response codes: the low byte carries the generation
+/// Prefix of the DEAD response codes: the low 16 bits carry the generation
 /// the peer is on now.
-const DEAD_PREFIX: u32 = 0xFFFF_FF00;
+const DEAD_PREFIX: u32 = 0xFFFE_0000;
 
 /// The DEAD response code telling a caller that the task it addressed is not
 /// the incarnation it named (it died, before or during the call). The code
@@ -90,8 +110,8 @@ pub const fn dead_code(now: Generation) -> u32 {
 
 /// If `code` is a DEAD code, the generation it carries.
 pub const fn dead_generation(code: u32) -> Option<Generation> {
-    if code & 0xFFFF_FF00 == DEAD_PREFIX {
-        Some(Generation((code & 0xFF) as u8 & Generation::MASK))
+    if code & 0xFFFF_0000 == DEAD_PREFIX {
+        Some(Generation(code as u16))
     } else {
         None
     }
@@ -123,10 +143,10 @@ pub const BORROW_WRONG_ATTRIBUTES: u32 = 0xFFFF_FD04;
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Sysnum {
-    /// `a0` = target `TaskId` << 16 | operation, `a1`/`a2` = message
-    /// pointer/length, `a3`/`a4` = reply buffer pointer/length, `a5`/`a6` =
-    /// lease table pointer/count. Returns `a0` = response code, `a1` = reply
-    /// length.
+    /// `a0` = target `TaskId`, `a1`/`a2` = message pointer/length,
+    /// `a3`/`a4` = reply buffer pointer/length, `a5` = lease table pointer,
+    /// `a6` = operation << 16 | lease count (see [`send_op_leases`]).
+    /// Returns `a0` = response code, `a1` = reply length.
     Send = 0,
     /// `a0`/`a1` = buffer pointer/length, `a2` = notification mask, `a3` =
     /// [`RECV_OPEN`] to receive from anyone, `TaskId::KERNEL` for
@@ -135,7 +155,8 @@ pub enum Sysnum {
     /// (or the notification bits), `a2` = message length as sent, `a3` =
     /// response capacity, `a4` = lease count. A receive from one task that
     /// is dead, or dies while we wait, returns at once with `a0` = a DEAD
-    /// code (which no `TaskId` can equal: those are below 0x1_0000).
+    /// code (which no `TaskId` can equal: those are below
+    /// [`TaskId::LIMIT`]).
     Recv = 1,
     /// `a0` = caller `TaskId`, `a1` = response code, `a2`/`a3` = message.
     Reply = 2,
@@ -198,8 +219,25 @@ impl Sysnum {
 }
 
 /// `recv`'s `a3` for an open receive (from any sender). Not a `TaskId`:
-/// those are 16 bits.
+/// those are below [`TaskId::LIMIT`].
 pub const RECV_OPEN: u32 = u32::MAX;
+
+/// `send`'s `a6`: the operation in the high half, the lease count in the
+/// low half. (`a0` holds the whole 26-bit `TaskId`, so the operation shares
+/// a register with the small lease count.)
+pub const fn send_op_leases(operation: u16, lease_count: usize) -> u32 {
+    let count = if lease_count > 0xFFFF {
+        0xFFFF
+    } else {
+        lease_count as u32
+    };
+    ((operation as u32) << 16) | count
+}
+
+/// Splits `send`'s `a6` into (operation, lease count).
+pub const fn split_op_leases(a6: u32) -> (u16, usize) {
+    ((a6 >> 16) as u16, (a6 & 0xFFFF) as usize)
+}
 
 /// Lease attribute: the receiver may read the lent memory.
 pub const LEASE_READ: u32 = 1 << 0;
@@ -595,9 +633,35 @@ mod tests {
     }
 
     #[test]
-    fn generation_wraps_within_its_bits() {
+    fn generation_wraps_only_after_65536_incarnations() {
         assert_eq!(Generation(Generation::MASK).next(), Generation(0));
         assert_eq!(Generation(1).next(), Generation(2));
+        // 64 restarts (where a 6-bit generation wrapped) give a new id.
+        let mut g = Generation(0);
+        for _ in 0..64 {
+            g = g.next();
+        }
+        assert_ne!(TaskId::new(3, g), TaskId::new(3, Generation(0)));
+        assert_eq!(g, Generation(64));
+    }
+
+    #[test]
+    fn task_ids_stay_below_kernel_codes_and_round_trip_registers() {
+        let top = TaskId::new(TaskId::INDEX_MASK as u16, Generation(Generation::MASK));
+        assert_eq!(top, TaskId::KERNEL);
+        assert!(TaskId::KERNEL.0 < KERNEL_CODE_BASE);
+        assert!(TaskId::KERNEL.0 != RECV_OPEN);
+        let id = TaskId::new(7, Generation(40_000));
+        assert_eq!(TaskId::from_register(id.0), id);
+        assert_eq!(TaskId::from_register(u32::MAX), TaskId::KERNEL);
+        assert_eq!(id.generation(), Generation(40_000));
+    }
+
+    #[test]
+    fn op_and_lease_count_share_a6() {
+        let a6 = send_op_leases(0xBEEF, 3);
+        assert_eq!(split_op_leases(a6), (0xBEEF, 3));
+        assert_eq!(split_op_leases(send_op_leases(1, 0)), (1, 0));
     }
 
     #[test]
@@ -605,6 +669,10 @@ mod tests {
         let code = dead_code(Generation(17));
         assert!(code >= KERNEL_CODE_BASE);
         assert_eq!(dead_generation(code), Some(Generation(17)));
+        let wide = dead_code(Generation(0xABCD));
+        assert_eq!(dead_generation(wide), Some(Generation(0xABCD)));
+        assert!(wide >= KERNEL_CODE_BASE);
+        assert_eq!(dead_generation(REFUSED_NOT_IN_SLOTS), None);
         assert_eq!(dead_generation(SUCCESS), None);
         assert_eq!(dead_generation(REFUSED_PRIORITY), None);
         assert_eq!(dead_generation(BORROW_OUT_OF_RANGE), None);

@@ -37,14 +37,14 @@ struct SendArgs {
 
 fn send_args(task: &Task) -> Result<SendArgs, UserError> {
     let s = task.save();
-    let lease_count = s.arg(6);
+    let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
     if lease_count > MAX_LEASES {
         return Err(UsageError::TooManyLeases.into());
     }
     let slice = |base, len| USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice);
     Ok(SendArgs {
-        target: TaskId((s.arg(0) >> 16) as u16),
-        operation: s.arg(0) as u16,
+        target: TaskId::from_register(s.arg(0) as u32),
+        operation,
         message: slice(s.arg(1), s.arg(2))?,
         reply: slice(s.arg(3), s.arg(4))?,
         leases: slice(s.arg(5), lease_count * core::mem::size_of::<Lease>())?,
@@ -186,7 +186,7 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     if !umem::can_write(&sys.tasks[caller], &buf) {
         return Err(UsageError::InvalidSlice.into());
     }
-    let only = (from != RECV_OPEN).then_some(TaskId(from as u16));
+    let only = (from != RECV_OPEN).then_some(TaskId::from_register(from as u32));
     // Waiting on one task that cannot send (dead, stale, nonexistent) would
     // be waiting forever: say so at once. Waiting on the kernel is how a
     // task waits for notifications only.
@@ -232,7 +232,7 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
 /// server is not to blame and must not be hurt by it.
 pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
-    let (peer, code) = (TaskId(s.arg(0) as u16), s.arg(1) as u32);
+    let (peer, code) = (TaskId::from_register(s.arg(0) as u32), s.arg(1) as u32);
     let msg = USlice::from_raw(s.arg(2), s.arg(3)).ok_or(UsageError::InvalidSlice)?;
     if !umem::can_read(&sys.tasks[caller], &msg) {
         return Err(UsageError::InvalidSlice.into());

@@ -45,7 +45,7 @@ pub fn borrow<M: Machine>(
     write: bool,
 ) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
-    let (lender, index, offset) = (TaskId(s.arg(0) as u16), s.arg(1), s.arg(2));
+    let (lender, index, offset) = (TaskId::from_register(s.arg(0) as u32), s.arg(1), s.arg(2));
     let local = USlice::from_raw(s.arg(3), s.arg(4)).ok_or(UsageError::InvalidSlice)?;
     // The server's own buffer is its own responsibility.
     let ok = if write {
@@ -89,7 +89,7 @@ pub fn borrow<M: Machine>(
 /// `borrow_info`: attributes and length of a lease.
 pub fn borrow_info<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
-    let (lender, index) = (TaskId(s.arg(0) as u16), s.arg(1));
+    let (lender, index) = (TaskId::from_register(s.arg(0) as u32), s.arg(1));
     let (_, lease) = find_lease(sys, caller, lender, index)?;
     let s = sys.tasks[caller].save_mut();
     s.set_ret(0, abi::SUCCESS as usize);

@@ -22,7 +22,7 @@ pub fn post_bits<M: Machine>(sys: &mut System<'_, M>, index: usize, bits: u32) {
 /// `post` syscall.
 pub fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
-    let (target, bits) = (TaskId(s.arg(0) as u16), s.arg(1) as u32);
+    let (target, bits) = (TaskId::from_register(s.arg(0) as u32), s.arg(1) as u32);
     let i = target.index();
     if i >= sys.tasks.len() {
         return Err(UserError::Recoverable(abi::REFUSED_NO_SUCH_TASK));

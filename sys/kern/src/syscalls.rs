@@ -134,7 +134,7 @@ fn panic<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserE
 }
 
 fn refresh_task_id<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
-    let id = TaskId(sys.tasks[caller].save().arg(0) as u16);
+    let id = TaskId::from_register(sys.tasks[caller].save().arg(0) as u32);
     let i = id.index();
     let fresh = if i < sys.tasks.len() {
         sys.tasks[i].id(i)
@@ -147,7 +147,7 @@ fn refresh_task_id<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result
 
 fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
-    let (peer, reason) = (TaskId(s.arg(0) as u16), s.arg(1) as u32);
+    let (peer, reason) = (TaskId::from_register(s.arg(0) as u32), s.arg(1) as u32);
     let reason = ReplyFaultReason::from_u32(reason).unwrap_or(ReplyFaultReason::BadMessageContents);
     let p = peer.index();
     let me = sys.tasks[caller].id(caller);

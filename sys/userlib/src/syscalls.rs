@@ -21,13 +21,13 @@ pub fn sys_send(
         syscall(
             Sysnum::Send,
             [
-                ((target.0 as usize) << 16) | operation as usize,
+                target.0 as usize,
                 outgoing.as_ptr() as usize,
                 outgoing.len(),
                 incoming.as_mut_ptr() as usize,
                 incoming.len(),
                 leases.as_ptr() as usize,
-                leases.len(),
+                abi::send_op_leases(operation, leases.len()) as usize,
             ],
         )
     };
@@ -105,11 +105,11 @@ fn raw_recv(
             ],
         )
     };
-    if r[0] > 0xFFFF {
+    if r[0] as u32 >= abi::KERNEL_CODE_BASE {
         return Err(r[0] as u32);
     }
     Ok(RecvMessage {
-        sender: TaskId(r[0] as u16),
+        sender: TaskId(r[0] as u32),
         operation: r[1] as u32,
         message_len: r[2],
         response_capacity: r[3],
@@ -243,7 +243,7 @@ pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
 pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
     // SAFETY: no memory is passed.
     let r = unsafe { syscall(Sysnum::RefreshTaskId, [id.0 as usize, 0, 0, 0, 0, 0, 0]) };
-    TaskId(r[0] as u16)
+    TaskId(r[0] as u32)
 }
 
 /// Arms the timer to post `bits` at `deadline` (ticks), or disarms it.

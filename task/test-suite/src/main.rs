@@ -85,7 +85,7 @@ impl Suite {
     ) -> Result<abi::FaultRecord, LineBuf> {
         let before = self.assist_status()?;
         let result = call(&self.assist);
-        let expected_gen = Generation(((before.generation + 1) as u8) & Generation::MASK);
+        let expected_gen = Generation(before.generation as u16).next();
         check!(
             matches!(result, Err(ServerRestarted)),
             "expected ServerRestarted, got {result:?}"
@@ -266,6 +266,45 @@ fn stale_task_id_gets_dead(s: &mut Suite) -> CaseResult {
     Ok(())
 }
 
+/// More restarts than a 6-bit generation could count: an id taken before
+/// them must still get DEAD, never reach the new incarnation.
+fn id_from_65_restarts_ago_gets_dead(s: &mut Suite) -> CaseResult {
+    const RESTARTS: u32 = 65;
+    let old = userlib::sys_refresh_task_id(s.assist.task_id());
+    let index = old.index() as u32;
+    for n in 0..RESTARTS {
+        let r = s.supervisor.fault_task(index);
+        check!(r == Ok(()), "fault_task #{n} gave {r:?}");
+        // The supervisor (more important) has restarted it by now.
+        let st = s.assist_status()?;
+        check!(
+            TaskState::from_u32(st.state) != Some(TaskState::Faulted),
+            "assistant not restarted after fault #{n}"
+        );
+    }
+    let now = userlib::sys_refresh_task_id(old);
+    check!(
+        now.generation() == Generation(old.generation().0.wrapping_add(RESTARTS as u16)),
+        "generation {} after {RESTARTS} restarts from {}",
+        now.generation().0,
+        old.generation().0
+    );
+    let op = KernelTestAssistOp::EchoPlusOne as u16;
+    let mut reply = [0u8; 8];
+    let (code, _) = sys_send(old, op, &[1; 8], &mut reply, &[]);
+    check!(
+        dead_generation(code) == Some(now.generation()),
+        "send to the id from {RESTARTS} restarts ago gave {code:#x} (reply {reply:?})"
+    );
+    s.assist = KernelTestAssistClient::new(UserlibIpc, now);
+    let r = s.assist.echo_plus_one(*b"abcdefgh");
+    check!(
+        r == Ok(*b"bcdefghi"),
+        "the new incarnation did not serve: {r:?}"
+    );
+    Ok(())
+}
+
 fn bad_syscall_number_faults_caller(s: &mut Suite) -> CaseResult {
     let f = s.expect_fault(|a| a.bad_syscall(), FaultKind::SyscallUsage, None)?;
     check!(
@@ -357,6 +396,10 @@ fn main() -> ! {
             client_of_faulting_server_gets_dead,
         ),
         ("stale_task_id_gets_dead", stale_task_id_gets_dead),
+        (
+            "id_from_65_restarts_ago_gets_dead",
+            id_from_65_restarts_ago_gets_dead,
+        ),
         (
             "bad_syscall_number_faults_caller",
             bad_syscall_number_faults_caller,

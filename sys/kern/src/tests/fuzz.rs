@@ -41,9 +41,9 @@ fn arg(r: &mut Rng, h: &Harness, t: usize, foreign: usize) -> usize {
         6 => h.mem[t].text + r.below(TEXT_SIZE),
         7 => h.addr(any, r.below(RAM_SIZE)),
         8 => foreign + r.below(64),
-        9 => ((h.id(any).0 as usize) << 16) | r.below(4),
+        9 => abi::send_op_leases(r.below(4) as u16, r.below(10)) as usize,
         10 => h.id(any).0 as usize,
-        11 => TaskId::new(any as u16, abi::Generation(r.below(3) as u8)).0 as usize,
+        11 => TaskId::new(any as u16, abi::Generation(r.below(3) as u16)).0 as usize,
         12 => r.below(64),
         _ => r.next() as usize,
     }
@@ -70,18 +70,17 @@ fn well_formed(
     match Sysnum::from_u32(num as u32) {
         Some(Sysnum::Send) => [
             // Mostly up the priority order, sometimes anywhere.
-            (if t > 0 && r.below(4) != 0 {
+            if t > 0 && r.below(4) != 0 {
                 h.id(r.below(t)).0 as usize
             } else {
                 id(r)
-            } << 16)
-                | r.below(8),
+            },
             own(r),
             len(r),
             own(r),
             len(r),
             h.addr(t, LEASE_TABLE),
-            r.below(3),
+            abi::send_op_leases(r.below(8) as u16, r.below(3)) as usize,
         ],
         Some(Sysnum::Recv) => [
             own(r),
@@ -295,7 +294,7 @@ fn run(seed: u64, steps: usize, strict: bool) -> Stats {
                 h.syscall_n(t, num, &args);
                 let ok = h.task(t).is_healthy() && h.ret(t, 0) == abi::SUCCESS as usize;
                 let ok_recv =
-                    h.task(t).is(SchedState::Runnable) && TaskId(h.ret(t, 0) as u16).index() < n;
+                    h.task(t).is(SchedState::Runnable) && TaskId(h.ret(t, 0) as u32).index() < n;
                 match Sysnum::from_u32(num as u32) {
                     Some(Sysnum::Send)
                         if matches!(
@@ -327,7 +326,7 @@ fn run(seed: u64, steps: usize, strict: bool) -> Stats {
         // Remember who each server last received a message from.
         for (t, was) in before.iter().enumerate() {
             let now_runnable = h.task(t).is(SchedState::Runnable);
-            let sender = TaskId(h.ret(t, 0) as u16);
+            let sender = TaskId(h.ret(t, 0) as u32);
             let was_recv = matches!(was, TaskState::Healthy(SchedState::InRecv(_)));
             let recv_now = step_recv == Some(t);
             if now_runnable && (was_recv || recv_now) && sender.index() < n {

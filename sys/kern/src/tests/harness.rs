@@ -415,13 +415,13 @@ impl Harness {
         self.write(t, MSG_OUT, msg);
         self.write(t, LEASE_TABLE, leases.as_bytes());
         let args = [
-            ((target.0 as usize) << 16) | op as usize,
+            target.0 as usize,
             self.addr(t, MSG_OUT),
             msg.len(),
             self.addr(t, REPLY_BUF),
             reply_cap,
             self.addr(t, LEASE_TABLE),
-            leases.len(),
+            abi::send_op_leases(op, leases.len()) as usize,
         ];
         self.syscall(t, Sysnum::Send, &args);
     }
@@ -451,7 +451,7 @@ impl Harness {
     /// What the last `recv` of `t` returned.
     pub fn received(&self, t: usize) -> Received {
         Received {
-            sender: TaskId(self.ret(t, 0) as u16),
+            sender: TaskId(self.ret(t, 0) as u32),
             op: self.ret(t, 1),
             len: self.ret(t, 2),
             reply_cap: self.ret(t, 3),

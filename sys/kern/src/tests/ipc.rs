@@ -246,7 +246,7 @@ fn send_to_a_stale_generation_gets_dead_with_the_current_one() {
     assert_eq!(h.sched(SRV), SchedState::InRecv(None));
     // With the refreshed id the call goes through.
     h.syscall(CLI, Sysnum::RefreshTaskId, &[old.0 as usize]);
-    let fresh = TaskId(h.ret(CLI, 0) as u16);
+    let fresh = TaskId(h.ret(CLI, 0) as u32);
     assert_eq!(fresh, now);
     h.send(CLI, fresh, 1, b"", 0, &[]);
     assert_eq!(h.sched(CLI), SchedState::InReply(fresh));
@@ -271,7 +271,7 @@ fn message_outside_the_senders_regions_faults_it() {
     let mut h = Harness::three();
     h.recv(SRV, 16, 0);
     let srv = h.id(SRV);
-    let target = ((srv.0 as usize) << 16) | 1;
+    let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     let other = foreign(0x100);
     // Memory nobody gave it.
     h.set_pc(CLI, h.mem[CLI].text + 0x20);
@@ -287,7 +287,7 @@ fn message_outside_the_senders_regions_faults_it() {
 fn message_reaching_past_the_region_end_faults_the_sender() {
     let mut h = Harness::three();
     let srv = h.id(SRV);
-    let target = ((srv.0 as usize) << 16) | 1;
+    let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     let end = h.mem[CLI].ram + RAM_SIZE;
     h.syscall(CLI, Sysnum::Send, &[target, end - 4, 5, 0, 0, 0, 0]);
     h.assert_usage_fault(CLI, UsageError::InvalidSlice);
@@ -301,7 +301,7 @@ fn message_reaching_past_the_region_end_faults_the_sender() {
 fn message_slice_that_wraps_the_address_space_faults_the_sender() {
     let mut h = Harness::three();
     let srv = h.id(SRV);
-    let target = ((srv.0 as usize) << 16) | 1;
+    let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     h.syscall(CLI, Sysnum::Send, &[target, usize::MAX - 3, 16, 0, 0, 0, 0]);
     h.assert_usage_fault(CLI, UsageError::InvalidSlice);
     // A wrapping length from inside its own RAM is no better.
@@ -315,9 +315,9 @@ fn message_slice_that_wraps_the_address_space_faults_the_sender() {
 fn reply_buffer_must_be_writable_by_the_sender() {
     let mut h = Harness::three();
     let srv = h.id(SRV);
-    let target = ((srv.0 as usize) << 16) | 1;
-    // Its own text is readable (a message may come from there) but not
-    // writable (a reply may not land there).
+    let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
+                                 // Its own text is readable (a message may come from there) but not
+                                 // writable (a reply may not land there).
     let text = h.mem[CLI].text;
     h.syscall(CLI, Sysnum::Send, &[target, text, 16, 0, 0, 0, 0]);
     assert_eq!(h.sched(CLI), SchedState::InSend(srv));
@@ -335,7 +335,7 @@ fn device_windows_are_not_message_memory() {
         .device()
         .build();
     let srv = h.id(SRV);
-    let target = ((srv.0 as usize) << 16) | 1;
+    let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     let mmio = h.mem[CLI].device.unwrap();
     h.syscall(CLI, Sysnum::Send, &[target, mmio, 4, 0, 0, 0, 0]);
     h.assert_usage_fault(CLI, UsageError::InvalidSlice);

@@ -383,3 +383,27 @@ fn task_status_reports_replies_and_whom_a_task_is_calling() {
     h.reply(SRV, cli, 0, b"y");
     assert_eq!(status(&mut h, SRV).replies, 1);
 }
+
+#[test]
+fn an_id_from_65_restarts_ago_is_still_dead() {
+    // With a 6-bit generation the 64th restart brought generation 0 back,
+    // and a send to the first incarnation's id reached the new one.
+    let mut h = Harness::three();
+    let first = h.id(SRV);
+    for n in 1..=65u16 {
+        if n % 2 == 0 {
+            syscalls::exception(&mut h.sys, SRV, Exception::Breakpoint);
+        }
+        let (code, _) = h.kipc(SUP, Kipc::RestartTask as u32, Some(SRV as u32));
+        assert_eq!(code, SUCCESS);
+        assert_eq!(h.task(SRV).generation(), Generation(n));
+    }
+    h.recv(SRV, 16, 0);
+    h.send(CLI, first, 1, b"", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, abi::dead_code(Generation(65)));
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None), "nothing delivered");
+    // The id the DEAD code points to does reach the server.
+    h.send(CLI, h.id(SRV), 1, b"", 0, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(h.id(SRV)));
+}

@@ -279,7 +279,7 @@ fn lease_of_a_device_window_faults_the_sender() {
 fn too_many_leases_or_an_unreadable_lease_table_faults_the_sender() {
     let mut h = Harness::three();
     let srv = h.id(SRV);
-    let target = ((srv.0 as usize) << 16) | 1;
+    let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     let table = h.addr(CLI, LEASE_TABLE);
     h.syscall(
         CLI,

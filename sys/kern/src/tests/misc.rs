@@ -57,12 +57,12 @@ fn refresh_task_id_returns_the_current_generation() {
     h.restart(SRV);
     h.syscall(CLI, Sysnum::RefreshTaskId, &[old.0 as usize]);
     assert_eq!(
-        TaskId(h.ret(CLI, 0) as u16),
+        TaskId(h.ret(CLI, 0) as u32),
         TaskId::new(SRV as u16, Generation(1))
     );
     // An index with no task comes back unchanged.
     h.syscall(CLI, Sysnum::RefreshTaskId, &[TaskId::KERNEL.0 as usize]);
-    assert_eq!(TaskId(h.ret(CLI, 0) as u16), TaskId::KERNEL);
+    assert_eq!(TaskId(h.ret(CLI, 0) as u32), TaskId::KERNEL);
 }
 
 #[test]
