@@ -186,7 +186,7 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     if !umem::can_write(&sys.tasks[caller], &buf) {
         return Err(UsageError::InvalidSlice.into());
     }
-    let only = (from != RECV_OPEN).then_some(TaskId::from_register(from as u32));
+    let only = (from != RECV_OPEN).then_some(TaskId::from_register(from));
     // Waiting on one task that cannot send (dead, stale, nonexistent) would
     // be waiting forever: say so at once. Waiting on the kernel is how a
     // task waits for notifications only.

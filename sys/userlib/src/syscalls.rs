@@ -89,7 +89,7 @@ fn raw_recv(
     notification_mask: u32,
     from: Option<TaskId>,
 ) -> Result<RecvMessage, u32> {
-    let from = from.map(|t| t.0 as u32).unwrap_or(abi::RECV_OPEN) as usize;
+    let from = from.map(|t| t.0).unwrap_or(abi::RECV_OPEN) as usize;
     // SAFETY: `buffer` is exclusively ours to be written.
     let r = unsafe {
         syscall(
