@@ -16,6 +16,7 @@ mod layout;
 mod link;
 mod machine;
 mod map;
+mod mutants;
 mod pack;
 mod progress;
 mod qemu;
@@ -72,6 +73,19 @@ enum Cmd {
         /// Bench app file (default: every bench/*.toml).
         app: Option<PathBuf>,
     },
+    /// Mutation-test the host-testable crates with cargo-mutants (installed
+    /// when missing) and print each file's score; results and surviving
+    /// mutants go to target/mutants/. Slow: not part of `test`.
+    Mutants {
+        /// Crates to mutate (default: every host-testable crate).
+        crates: Vec<String>,
+        /// Build/test jobs cargo-mutants runs at once.
+        #[arg(short, long)]
+        jobs: Option<usize>,
+        /// Only mutate files matching this glob (repeatable).
+        #[arg(short, long = "file")]
+        files: Vec<String>,
+    },
 }
 
 /// The workspace root: two levels above this crate.
@@ -120,6 +134,19 @@ fn run(cli: Cli) -> Result<bool> {
             None => testing::run_images(&root, &images, cli.verbose),
         },
         Cmd::Bench { app } => bench::run(&root, app.as_deref(), cli.verbose),
+        Cmd::Mutants {
+            crates,
+            jobs,
+            files,
+        } => mutants::run(
+            &root,
+            &mutants::Options {
+                crates,
+                jobs,
+                files,
+                verbose: cli.verbose,
+            },
+        ),
     }
 }
 
