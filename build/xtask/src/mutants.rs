@@ -290,7 +290,10 @@ pub fn tally(json: &str) -> Result<Tally> {
     for o in parsed.outcomes {
         let Scenario::Mutant(m) = o.scenario else {
             if o.summary != "Success" {
-                bail!("the unmutated baseline failed ({}): fix the tests first", o.summary);
+                bail!(
+                    "the unmutated baseline failed ({}): fix the tests first",
+                    o.summary
+                );
             }
             continue;
         };
@@ -446,7 +449,10 @@ mod tests {
     #[test]
     fn every_group_names_workspace_packages() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for g in GROUPS.iter().flat_map(|g| g.tests.iter().chain([&g.package])) {
+        for g in GROUPS
+            .iter()
+            .flat_map(|g| g.tests.iter().chain([&g.package]))
+        {
             let found = std::fs::read_dir(root.join("sys"))
                 .into_iter()
                 .chain(std::fs::read_dir(root.join("drv")))

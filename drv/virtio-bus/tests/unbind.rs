@@ -34,10 +34,7 @@ fn state(b: &Bus, slot: usize) -> SlotState {
 fn unbinding_a_bound_slot_twice_asks_the_driver_once() {
     let mut b = bus_with_one_disk(7);
     assert_eq!(b.register(reg(3)).map(|p| p.slot), Ok(7));
-    assert_eq!(
-        b.unbind(7),
-        Ok(Unbind::AskDriver { task: 3, bits: 2 })
-    );
+    assert_eq!(b.unbind(7), Ok(Unbind::AskDriver { task: 3, bits: 2 }));
     // Already on its way out: nothing more to ask.
     assert_eq!(b.unbind(7), Ok(Unbind::Done));
     assert_eq!(state(&b, 7), SlotState::Removing);

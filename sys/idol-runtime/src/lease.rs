@@ -387,4 +387,129 @@ mod tests {
             });
         }
     }
+
+    /// A kernel that copies one byte less than asked, as a lender whose
+    /// lease shrank under the server would leave it: everything else is the
+    /// mock's, reached through the forwarding `impl Ipc for &T`.
+    struct ShortBorrows<'a>(&'a dyn Ipc);
+
+    impl Ipc for ShortBorrows<'_> {
+        fn send(
+            &self,
+            target: TaskId,
+            operation: u16,
+            outgoing: &[u8],
+            incoming: &mut [u8],
+            leases: &mut [crate::LeaseRef<'_>],
+        ) -> (u32, usize) {
+            (&self.0).send(target, operation, outgoing, incoming, leases)
+        }
+        fn recv(&self, buffer: &mut [u8], mask: u32, from: Option<TaskId>) -> crate::RecvMessage {
+            (&self.0).recv(buffer, mask, from)
+        }
+        fn reply(&self, peer: TaskId, code: u32, message: &[u8]) {
+            (&self.0).reply(peer, code, message)
+        }
+        fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason) {
+            (&self.0).reply_fault(peer, reason)
+        }
+        fn borrow_read(
+            &self,
+            lender: TaskId,
+            index: usize,
+            offset: usize,
+            dest: &mut [u8],
+        ) -> Result<usize, u32> {
+            let short = dest.len().saturating_sub(1);
+            (&self.0).borrow_read(lender, index, offset, &mut dest[..short])
+        }
+        fn borrow_write(
+            &self,
+            lender: TaskId,
+            index: usize,
+            offset: usize,
+            src: &[u8],
+        ) -> Result<usize, u32> {
+            let short = src.len().saturating_sub(1);
+            (&self.0).borrow_write(lender, index, offset, &src[..short])
+        }
+        fn borrow_info(&self, lender: TaskId, index: usize) -> Result<crate::LeaseInfo, u32> {
+            (&self.0).borrow_info(lender, index)
+        }
+        fn refresh_task_id(&self, id: TaskId) -> TaskId {
+            (&self.0).refresh_task_id(id)
+        }
+    }
+
+    #[test]
+    fn a_short_borrow_is_an_error_never_a_partial_value() {
+        during_call(
+            vec![lease(
+                LEASE_READ | LEASE_WRITE,
+                vec![1, 2, 3, 4, 5, 6, 7, 8],
+            )],
+            |ipc| {
+                let short = ShortBorrows(ipc);
+                let l = Leased::<ReadWrite, u32>::claim(&short, CLIENT, 0, None).unwrap();
+                assert_eq!(l.len(), 2, "borrow_info goes through unchanged");
+                assert_eq!(
+                    l.read_at(1),
+                    Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
+                );
+                let mut two = [0u32; 2];
+                assert_eq!(
+                    l.read_range(0, &mut two),
+                    Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
+                );
+                assert_eq!(
+                    l.write_at(0, 0xAABB_CCDD),
+                    Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
+                );
+                // Through the plain kernel the same lease reads whole.
+                let whole = Leased::<ReadWrite, u32>::claim(ipc, CLIENT, 0, None).unwrap();
+                assert_eq!(whole.read_at(1), Ok(u32::from_le_bytes([5, 6, 7, 8])));
+            },
+        );
+    }
+
+    #[test]
+    fn the_forwarding_impl_reaches_the_same_kernel() {
+        let kernel = MockKernel::new(SERVER);
+        kernel.serve_with(16, |k, msg, m| {
+            assert_eq!(&msg[..m.message_len], b"ping");
+            assert_eq!(m.lease_count, 1);
+            let by_ref: &&MockKernel = &k;
+            assert_eq!(
+                by_ref.borrow_info(m.sender, 0),
+                Ok(crate::LeaseInfo {
+                    attributes: LEASE_WRITE,
+                    len: 3
+                })
+            );
+            assert_eq!(by_ref.borrow_write(m.sender, 0, 0, b"abc"), Ok(3));
+            let mut none = [0u8; 1];
+            assert_eq!(
+                by_ref.borrow_read(m.sender, 0, 0, &mut none),
+                Err(abi::BORROW_WRONG_ATTRIBUTES)
+            );
+            by_ref.reply(m.sender, 7, b"pong");
+        });
+        let by_ref: &&MockKernel = &&kernel;
+        let mut out = [0u8; 3];
+        let mut reply = [0u8; 8];
+        let (code, len) = by_ref.send(
+            SERVER,
+            1,
+            b"ping",
+            &mut reply,
+            &mut [crate::LeaseRef::Write(&mut out)],
+        );
+        assert_eq!((code, &reply[..len]), (7, &b"pong"[..]));
+        assert_eq!(&out, b"abc");
+        assert_eq!(by_ref.refresh_task_id(CLIENT), CLIENT);
+        assert_eq!(
+            by_ref.refresh_task_id(TaskId::new(SERVER.index() as u16, Generation(9))),
+            SERVER
+        );
+    }
 }

@@ -319,4 +319,31 @@ mod tests {
             })
         );
     }
+
+    /// A server that only answers requests: every method of
+    /// `NotificationHandler` left at its default.
+    struct RequestsOnly {
+        messages: Vec<u32>,
+    }
+    impl NotificationHandler for RequestsOnly {}
+
+    #[test]
+    fn by_default_a_server_wakes_for_no_notification() {
+        let kernel = MockKernel::new(SERVER);
+        let mut server = RequestsOnly { messages: vec![] };
+        assert_eq!(server.notification_mask(), 0);
+        // Every bit pending: none may pre-empt the queued request, and the
+        // default handler ignores whatever it is given.
+        kernel.post(u32::MAX);
+        kernel.queue_message(CLIENT, 5, &[], 0, vec![]);
+        let mut buffer = [0u8; 4];
+        serve_once(&kernel, &mut server, &mut buffer, |s, ipc, _, m| {
+            assert_ne!(m.sender, TaskId::KERNEL, "a notification was delivered");
+            s.messages.push(m.operation);
+            ipc.reply(m.sender, 0, &[]);
+        });
+        assert_eq!(server.messages, [5]);
+        server.handle_notification(u32::MAX);
+        assert_eq!(server.messages, [5]);
+    }
 }

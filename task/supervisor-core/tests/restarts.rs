@@ -119,7 +119,10 @@ fn forget_clears_the_history_and_the_pending_restart() {
     r.forget(7);
     assert_eq!(r.next_deadline(), None);
     assert_eq!(r.take_due(u64::MAX), None);
-    assert_eq!(r.on_fault(7, &backoff, LATE + 2), Decision::RestartAt(LATE + 12));
+    assert_eq!(
+        r.on_fault(7, &backoff, LATE + 2),
+        Decision::RestartAt(LATE + 12)
+    );
 }
 
 #[test]
