@@ -13,6 +13,7 @@
 
 mod harness;
 
+mod bounds;
 mod faults;
 mod fuzz;
 mod ipc;
@@ -20,4 +21,5 @@ mod kipc;
 mod leases;
 mod misc;
 mod notify;
+mod regions;
 mod sched;

@@ -137,3 +137,13 @@ fn forget_touches_only_the_task_named() {
     // Out of range: ignored, no panic.
     r.forget(usize::MAX);
 }
+
+#[test]
+fn backoff_with_no_delay_restarts_at_once() {
+    let mut r = Restarts::default();
+    let p = policy(RestartKind::Backoff, 0, 0, 1000);
+    for dt in 0..3 {
+        assert_eq!(r.on_fault(3, &p, LATE + dt), Decision::RestartNow);
+    }
+    assert_eq!(r.next_deadline(), None, "nothing left pending");
+}

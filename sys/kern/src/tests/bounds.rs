@@ -1,0 +1,147 @@
+//! Task ids and indices at and past the end of the task table, for every
+//! syscall and kipc that names a task.
+//!
+//! The fuzzer only generates indices of real tasks; an index equal to the
+//! task count is the off-by-one every `<` / `<=` check must get right, and
+//! the largest index a `TaskId` can carry is the far end. Each is refused
+//! (an error code, or silently skipped where the syscall's contract says
+//! so) without faulting the caller or touching any other task.
+
+use abi::{
+    Generation, Kipc, ReplyFaultReason, Sysnum, TaskId, BORROW_NOT_LENT, REFUSED_NO_SUCH_TASK,
+};
+
+use super::harness::*;
+use crate::kipc::KIPC_NO_SUCH_TASK;
+use crate::task::{SchedState, TaskState};
+
+const SRV: usize = 1;
+const CLI: usize = 2;
+
+/// Indices no task has in a three-task harness: the count itself, one past
+/// it, and the largest index below the kernel's.
+fn missing() -> [u16; 3] {
+    [3, 4, (TaskId::MAX_TASKS - 1) as u16]
+}
+
+fn id(index: u16) -> TaskId {
+    TaskId::new(index, Generation(0))
+}
+
+/// Every task is still healthy and nothing was posted to anyone.
+fn untouched(h: &Harness) {
+    for t in 0..3 {
+        assert!(
+            matches!(h.task(t).state(), TaskState::Healthy(_)),
+            "task {t}: {:?}",
+            h.task(t).state()
+        );
+        assert_eq!(h.task(t).notifications(), 0, "task {t}");
+    }
+}
+
+#[test]
+fn send_to_a_missing_task_is_refused() {
+    for i in missing() {
+        let mut h = Harness::three();
+        h.send(CLI, id(i), 1, b"x", 4, &[]);
+        assert_eq!(h.ret(CLI, 0) as u32, REFUSED_NO_SUCH_TASK, "index {i}");
+        assert_eq!(h.sched(CLI), SchedState::Runnable);
+        untouched(&h);
+    }
+}
+
+#[test]
+fn recv_from_a_missing_task_is_refused() {
+    for i in missing() {
+        let mut h = Harness::three();
+        h.recv_from(SRV, 16, 0, id(i));
+        assert_eq!(h.ret(SRV, 0) as u32, REFUSED_NO_SUCH_TASK, "index {i}");
+        assert_eq!(h.sched(SRV), SchedState::Runnable);
+        untouched(&h);
+    }
+}
+
+#[test]
+fn reply_and_reply_fault_to_a_missing_task_are_skipped() {
+    for i in missing() {
+        let mut h = Harness::three();
+        // A real caller is waiting: it must neither be answered nor hurt.
+        h.recv(SRV, 16, 0);
+        let srv = h.id(SRV);
+        h.send(CLI, srv, 1, b"x", 4, &[]);
+        assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+
+        h.reply(SRV, id(i), 0, b"r");
+        h.syscall(
+            SRV,
+            Sysnum::ReplyFault,
+            &[id(i).0 as usize, ReplyFaultReason::BadLeases as usize],
+        );
+        assert_eq!(h.sched(SRV), SchedState::Runnable, "index {i}");
+        assert_eq!(h.sched(CLI), SchedState::InReply(srv), "index {i}");
+        untouched(&h);
+    }
+}
+
+#[test]
+fn borrows_from_a_missing_lender_are_refused() {
+    for i in missing() {
+        let mut h = Harness::three();
+        assert_eq!(
+            h.borrow_read(SRV, id(i), 0, 0, 0, 4).0,
+            BORROW_NOT_LENT,
+            "index {i}"
+        );
+        assert_eq!(h.borrow_write(SRV, id(i), 0, 0, 0, 4).0, BORROW_NOT_LENT);
+        h.syscall(SRV, Sysnum::BorrowInfo, &[id(i).0 as usize, 0]);
+        assert_eq!(h.ret(SRV, 0) as u32, BORROW_NOT_LENT);
+        untouched(&h);
+    }
+}
+
+#[test]
+fn post_to_a_missing_task_is_refused() {
+    for i in missing() {
+        let mut h = Harness::three();
+        assert_eq!(h.post(CLI, id(i), 1), REFUSED_NO_SUCH_TASK, "index {i}");
+        untouched(&h);
+    }
+}
+
+#[test]
+fn refreshing_a_missing_task_id_returns_it_unchanged() {
+    for i in missing() {
+        let mut h = Harness::three();
+        let stale = TaskId::new(i, Generation(5));
+        h.syscall(CLI, Sysnum::RefreshTaskId, &[stale.0 as usize]);
+        assert_eq!(TaskId(h.ret(CLI, 0) as u32), stale, "index {i}");
+        untouched(&h);
+    }
+    // The last real task is refreshed (the boundary on the other side).
+    let mut h = Harness::three();
+    h.syscall(CLI, Sysnum::RefreshTaskId, &[id(2).0 as usize]);
+    assert_eq!(TaskId(h.ret(CLI, 0) as u32), h.id(2));
+}
+
+#[test]
+fn kipc_on_a_missing_task_is_refused() {
+    for i in missing() {
+        for op in [Kipc::TaskStatus, Kipc::RestartTask, Kipc::FaultTask] {
+            let mut h = Harness::three();
+            let (code, _) = h.kipc(SUP, op as u32, Some(u32::from(i)));
+            assert_eq!(code, KIPC_NO_SUCH_TASK, "{op:?} on index {i}");
+            untouched(&h);
+        }
+        for op in [Kipc::GrantDevice, Kipc::RevokeDevice] {
+            let mut h = Harness::three();
+            let code = h.kipc_words(SUP, op as u32, &[u32::from(i), 0, 1]);
+            assert_eq!(code, KIPC_NO_SUCH_TASK, "{op:?} on index {i}");
+            untouched(&h);
+        }
+    }
+    // The last real task is found.
+    let mut h = Harness::three();
+    let (code, _) = h.kipc(SUP, Kipc::TaskStatus as u32, Some(2));
+    assert_eq!(code, abi::SUCCESS);
+}

@@ -1,0 +1,81 @@
+//! A task's region table: granted windows fill it to its capacity, and
+//! revoking any of them (not only the newest) removes exactly that one.
+//!
+//! Each region is a PMP entry while the task runs, so a revoked window left
+//! in the table stays mapped: the property here is what keeps a revoked
+//! driver out of its old device.
+
+use crate::descs::{RegionDesc, MAX_TASK_REGIONS, REGION_DEVICE, REGION_READ, REGION_WRITE};
+
+use super::harness::*;
+
+const SRV: usize = 1;
+
+fn window(n: usize) -> RegionDesc {
+    RegionDesc {
+        base: 0x1000_0000 + n * 0x1000,
+        size: 0x1000,
+        attributes: REGION_READ | REGION_WRITE | REGION_DEVICE,
+    }
+}
+
+/// The task's two regions from the image (text and RAM).
+const FIXED: usize = 2;
+
+#[test]
+fn grants_fill_the_table_to_capacity_and_no_further() {
+    let h = Harness::three();
+    let t = &mut h.sys.tasks[SRV];
+    assert_eq!(t.regions().len(), FIXED);
+    for n in 0..MAX_TASK_REGIONS - FIXED {
+        assert!(t.add_region(window(n)), "window {n}");
+    }
+    assert_eq!(t.regions().len(), MAX_TASK_REGIONS);
+    assert!(!t.add_region(window(99)), "the table is full");
+    assert_eq!(t.regions().len(), MAX_TASK_REGIONS);
+    // Once one is revoked there is room again.
+    assert!(t.remove_region(&window(0)));
+    assert!(t.add_region(window(99)));
+}
+
+#[test]
+fn the_same_window_is_never_held_twice() {
+    let h = Harness::three();
+    let t = &mut h.sys.tasks[SRV];
+    assert!(t.add_region(window(1)));
+    assert!(!t.add_region(window(1)));
+    assert_eq!(t.regions().len(), FIXED + 1);
+}
+
+#[test]
+fn revoking_any_grant_removes_exactly_that_one() {
+    let grants = MAX_TASK_REGIONS - FIXED;
+    for victim in 0..grants {
+        let h = Harness::three();
+        let t = &mut h.sys.tasks[SRV];
+        let fixed: Vec<RegionDesc> = t.regions().to_vec();
+        for n in 0..grants {
+            assert!(t.add_region(window(n)));
+        }
+        assert!(t.remove_region(&window(victim)), "window {victim}");
+        let mut expected = fixed.clone();
+        expected.extend((0..grants).filter(|&n| n != victim).map(window));
+        assert_eq!(t.regions(), &expected[..], "after revoking window {victim}");
+        // Revoking it again finds nothing and changes nothing.
+        assert!(!t.remove_region(&window(victim)));
+        assert_eq!(t.regions(), &expected[..]);
+    }
+}
+
+#[test]
+fn the_image_regions_cannot_be_revoked() {
+    let h = Harness::three();
+    let t = &mut h.sys.tasks[SRV];
+    let fixed: Vec<RegionDesc> = t.regions().to_vec();
+    assert!(t.add_region(window(0)));
+    for r in &fixed {
+        assert!(!t.remove_region(r), "{r:?}");
+    }
+    assert_eq!(&t.regions()[..FIXED], &fixed[..]);
+    assert_eq!(t.regions().len(), FIXED + 1);
+}
