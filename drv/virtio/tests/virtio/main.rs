@@ -6,7 +6,9 @@ mod model;
 
 mod harness;
 
+mod config;
 mod hostile;
 mod init;
+mod layout;
 mod props;
 mod queue;

@@ -391,3 +391,30 @@ fn leaked_shutdown_iterator_keeps_the_queue_refusing() {
     assert_eq!(rig.queue.shutdown().collect::<Vec<_>>(), vec![2]);
     assert!(!rig.queue.is_broken());
 }
+
+#[test]
+fn used_event_is_left_alone_while_callbacks_are_disabled() {
+    use virtio::queue::layout::RingOffsets;
+    let mut rig: Rig<8> = Setup {
+        event_idx: true,
+        ..Setup::default()
+    }
+    .build();
+    let used_event = rig.queue.layout().desc + RingOffsets::new(8).used_event() as u64;
+    let read = |rig: &Rig<8>| rig.dev.borrow().mem.read_u16(used_event);
+
+    rig.queue.disable_callbacks();
+    let parked = read(&rig);
+    // Completions drained with callbacks off must not move used_event
+    // forward: that would ask the device for the interrupts just declined.
+    for t in 0..5 {
+        rig.add_rng(1, 4, t).unwrap();
+        rig.kick();
+        rig.service();
+        assert_eq!(rig.drain(), vec![(t, 4)]);
+        assert_eq!(read(&rig), parked, "after completion {t}");
+    }
+    // Re-enabled (nothing pending), it points at the next completion again.
+    assert!(rig.queue.restart());
+    assert_eq!(read(&rig), 5);
+}

@@ -816,3 +816,19 @@ impl RegisterAccess for Regs {
         self.0.borrow_mut().config[offset - 0x100] = value;
     }
 }
+
+impl Device {
+    /// Changes queue `q`'s QueueNumMax, as a device may between a queue's
+    /// set-up and its attach (after a reset, say).
+    pub fn set_queue_max(&mut self, q: usize, num_max: u32) {
+        self.queues[q].num_max = num_max;
+    }
+
+    /// Raises a configuration change interrupt (§2.5, §4.2.2
+    /// InterruptStatus bit 1) with no used buffer.
+    pub fn raise_config_change(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        self.interrupt_status |= 2;
+        self.interrupts += 1;
+    }
+}
