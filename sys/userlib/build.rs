@@ -7,6 +7,7 @@ use std::{env, fs, path::PathBuf};
 fn main() {
     println!("cargo:rerun-if-env-changed=VIREO_TASKS");
     println!("cargo:rerun-if-env-changed=VIREO_RESTART");
+    println!("cargo:rerun-if-env-changed=VIREO_AUTHORITY");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("tasks.rs");
     let names = env::var("VIREO_TASKS").unwrap_or_default();
     let mut text = String::new();
@@ -28,6 +29,9 @@ fn main() {
     }
     text.push_str(&restart_table(
         &env::var("VIREO_RESTART").unwrap_or_default(),
+    ));
+    text.push_str(&authority_table(
+        &env::var("VIREO_AUTHORITY").unwrap_or_default(),
     ));
     fs::write(&out, text).expect("write tasks.rs");
 }
@@ -57,6 +61,34 @@ fn restart_table(spec: &str) -> String {
     format!(
         "/// Each task's restart policy from app.toml, by task index.\n\
          pub const RESTART: [RestartPolicy; {}] = [\n{}];\n",
+        entries.len(),
+        entries.concat()
+    )
+}
+
+/// `AUTHORITY`: what each task may ask of the supervisor, from
+/// `VIREO_AUTHORITY` (`operator:id+id+...`, comma-separated, in task order).
+fn authority_table(spec: &str) -> String {
+    let entries: Vec<String> = spec
+        .split(',')
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let (op, ids) = e.split_once(':').unwrap_or((e, ""));
+            let mask = ids
+                .split('+')
+                .filter_map(|i| i.parse::<u32>().ok())
+                .filter(|&i| i < 64)
+                .fold(0u64, |m, i| m | 1 << i);
+            format!(
+                "    Authority {{ operator: {}, device_ids: {mask:#x} }},\n",
+                op == "1"
+            )
+        })
+        .collect();
+    format!(
+        "/// What each task may ask of the supervisor (app.toml `operator`,\n\
+         /// `drives`), by task index.\n\
+         pub const AUTHORITY: [Authority; {}] = [\n{}];\n",
         entries.len(),
         entries.concat()
     )

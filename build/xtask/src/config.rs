@@ -106,7 +106,58 @@ pub struct Task {
     /// What the supervisor does when the task faults.
     #[serde(default)]
     pub restart: Restart,
+    /// Virtio device classes this task may drive (`virtio::class` names,
+    /// or device ids as decimal strings). Present exactly on driver tasks:
+    /// the supervisor refuses a registration for any other device.
+    #[serde(default)]
+    pub drives: Option<Vec<String>>,
+    /// Operator rights on the supervisor: bind and unbind any slot, restart
+    /// or fault a task, read task status. For the shell, never a driver.
+    #[serde(default)]
+    pub operator: bool,
+    /// Tasks beyond its `slots` that this task may `post` to.
+    #[serde(default)]
+    pub posts: Vec<String>,
+    /// Notifications of this task that others may `post` (by name). Never
+    /// an interrupt's, nor the supervisor's fault bit.
+    #[serde(default)]
+    pub postable: Vec<String>,
 }
+
+impl Task {
+    /// The virtio device ids of `drives` (unknown names are left out:
+    /// validation reports them).
+    pub fn device_ids(&self) -> Vec<u32> {
+        self.drives
+            .iter()
+            .flatten()
+            .filter_map(|c| device_id(c))
+            .collect()
+    }
+
+    /// The bits of `postable`.
+    pub fn postable_bits(&self) -> u32 {
+        self.postable
+            .iter()
+            .filter_map(|n| self.notifications.iter().position(|m| m == n))
+            .fold(0, |b, i| b | 1u32.checked_shl(i as u32).unwrap_or(0))
+    }
+}
+
+/// A `drives` entry as a virtio device id: a class name or a decimal id
+/// (1..64, so the supervisor can keep a task's classes in one `u64`).
+pub fn device_id(class: &str) -> Option<u32> {
+    virtio::class::id(class).or_else(|| class.parse().ok().filter(|&i| (1..64).contains(&i)))
+}
+
+/// Crate-name prefix of the virtio driver tasks (`drv/virtio-*`): each
+/// must declare the classes it drives.
+const DRIVER_CRATE_PREFIX: &str = "virtio-";
+
+/// Cargo features that exist only for test images (an app file with a
+/// `[test]` section): they let a task be faulted, corrupted or the machine
+/// stopped on request.
+pub const TEST_ONLY_FEATURES: [&str; 2] = ["test-control", "fault-injection"];
 
 fn yes() -> bool {
     true
@@ -291,7 +342,14 @@ impl App {
         if !problems.is_empty() {
             let mut msg = format!("{}: {} problem(s):", file.display(), problems.len());
             for p in &problems {
-                let _ = write!(msg, "\n  - {p}");
+                match line_of_problem(text, p) {
+                    Some(line) => {
+                        let _ = write!(msg, "\n  - {}:{line}: {p}", file.display());
+                    }
+                    None => {
+                        let _ = write!(msg, "\n  - {p}");
+                    }
+                }
             }
             bail!(msg);
         }
@@ -328,6 +386,7 @@ impl App {
         }
         self.check_supervisor(&mut p);
         self.check_irqs(&mut p);
+        self.check_authority(&mut p);
         self.check_qemu(&mut p);
         self.check_test(&mut p);
         p
@@ -523,6 +582,137 @@ impl App {
         }
     }
 
+    /// Authority: driver classes, operator rights, post grants and
+    /// test-only features (see the README's "Authority" section).
+    fn check_authority(&self, p: &mut Vec<String>) {
+        let test_image = self.test.is_some();
+        for f in &self.kernel.features {
+            if !test_image && TEST_ONLY_FEATURES.contains(&f.as_str()) {
+                p.push(format!(
+                    "`kernel.features`: '{f}' is for test images only (it lets tasks be faulted or the machine stopped on request); remove it, or add a [test] section if this is a test image"
+                ));
+            }
+        }
+        let any_driver = self.tasks.iter().any(|t| t.drives.is_some());
+        for task in &self.tasks {
+            let key = format!("tasks.{}", task.name);
+            for f in &task.features {
+                if !test_image && TEST_ONLY_FEATURES.contains(&f.as_str()) {
+                    p.push(format!(
+                        "`{key}.features`: '{f}' is for test images only; task '{}' must not get it in an image without a [test] section",
+                        task.name
+                    ));
+                }
+            }
+            match &task.drives {
+                Some(classes) if classes.is_empty() => p.push(format!(
+                    "`{key}.drives` is empty: task '{}' is declared a driver of no class; name the classes it drives (one of: {}) or remove the key",
+                    task.name,
+                    class_names()
+                )),
+                Some(classes) => {
+                    for c in classes {
+                        if device_id(c).is_none() {
+                            p.push(format!(
+                                "`{key}.drives`: task '{}' names unknown device class '{c}'; the classes are: {} (or a device id from 1 to 63)",
+                                task.name,
+                                class_names()
+                            ));
+                        }
+                    }
+                }
+                None if task.krate.starts_with(DRIVER_CRATE_PREFIX) => p.push(format!(
+                    "`{key}`: task '{}' runs driver crate '{}' but declares no class; add `drives = [\"<class>\"]` (one of: {}) so the bus lets it register",
+                    task.name,
+                    task.krate,
+                    class_names()
+                )),
+                None => {}
+            }
+            if task.operator && task.drives.is_some() {
+                p.push(format!(
+                    "`{key}.operator`: task '{}' is a driver (`drives`); a driver may not hold operator rights (bind, unbind, restart, fault, status of other tasks); give them to the shell instead",
+                    task.name
+                ));
+            }
+            if task.operator && task.supervisor {
+                p.push(format!(
+                    "`{key}.operator`: the supervisor does not call itself; remove the key"
+                ));
+            }
+            if any_driver {
+                for (note, &irq) in &task.interrupts {
+                    if (1..=machine::VIRTIO_SLOTS).contains(&irq) {
+                        p.push(format!(
+                            "`{key}.interrupts.{note}` = {irq}: IRQ {irq} belongs to virtio-mmio slot {} and the bus grants it to whichever driver it binds there; task '{}' may not route it statically",
+                            irq - 1,
+                            task.name
+                        ));
+                    }
+                }
+            }
+            self.check_posts(task, &key, p);
+        }
+    }
+
+    fn check_posts(&self, task: &Task, key: &str, p: &mut Vec<String>) {
+        for (i, n) in task.postable.iter().enumerate() {
+            if task.postable[..i].contains(n) {
+                p.push(format!("`{key}.postable` names '{n}' twice; list it once"));
+                continue;
+            }
+            let Some(bit) = task.notifications.iter().position(|m| m == n) else {
+                p.push(format!(
+                    "`{key}.postable`: '{n}' is not one of `{key}.notifications` ({}); add it there or remove it here",
+                    if task.notifications.is_empty() { "none declared".to_string() } else { task.notifications.join(", ") }
+                ));
+                continue;
+            };
+            if task.interrupts.contains_key(n) {
+                p.push(format!(
+                    "`{key}.postable`: '{n}' is an interrupt's bit (`{key}.interrupts.{n}`); interrupt bits are the kernel's alone, so task '{}' cannot let others post it",
+                    task.name
+                ));
+            }
+            if task.supervisor && bit == 0 {
+                p.push(format!(
+                    "`{key}.postable`: '{n}' is bit 0, the supervisor's fault bit, which only the kernel posts; remove it"
+                ));
+            }
+        }
+        for (i, target) in task.posts.iter().enumerate() {
+            if task.posts[..i].contains(target) {
+                p.push(format!(
+                    "`{key}.posts` names '{target}' twice; list it once"
+                ));
+                continue;
+            }
+            let Some(t) = self.tasks.iter().find(|t| &t.name == target) else {
+                p.push(format!(
+                    "`{key}.posts`: there is no task named '{target}'; the tasks are: {}",
+                    self.task_names()
+                ));
+                continue;
+            };
+            if t.name == task.name {
+                p.push(format!(
+                    "`{key}.posts`: task '{}' names itself; remove it",
+                    task.name
+                ));
+            } else if t.supervisor {
+                p.push(format!(
+                    "`{key}.posts`: task '{}' may not post to the supervisor '{}': its only notification others could set would fake a fault; call it instead",
+                    task.name, t.name
+                ));
+            } else if t.postable.is_empty() {
+                p.push(format!(
+                    "`{key}.posts`: task '{}' is granted posts to '{}', but '{}' declares no `postable` notification, so every post would be refused; add `postable = [...]` to `tasks.{}` or remove '{}' here",
+                    task.name, t.name, t.name, t.name, t.name
+                ));
+            }
+        }
+    }
+
     fn check_qemu(&self, p: &mut Vec<String>) {
         let q = &self.qemu;
         if q.memory == 0 || q.memory > machine::MAX_MEMORY_MIB {
@@ -615,6 +805,56 @@ impl App {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+fn class_names() -> String {
+    virtio::class::CLASSES
+        .iter()
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The line (1-based) of the app file a problem is about, when it names a
+/// task key: "`tasks.<task>.<key>...`" finds `<key> =` inside the task's
+/// table, or the `[tasks.<task>]` header itself.
+fn line_of_problem(text: &str, problem: &str) -> Option<usize> {
+    let quoted = problem.strip_prefix('`')?;
+    let path = &quoted[..quoted.find('`')?];
+    let mut parts = path.split('.');
+    if parts.next()? != "tasks" {
+        return None;
+    }
+    let task = parts.next()?;
+    let key = parts.next();
+    line_of_task_key(text, task, key)
+}
+
+/// The line of `key = ...` in the `[tasks.<task>]` table, or of the table
+/// header if `key` is `None` or not written there.
+pub fn line_of_task_key(text: &str, task: &str, key: Option<&str>) -> Option<usize> {
+    let header = |l: &str| {
+        let l = l.trim();
+        let inner = l.strip_prefix('[')?.split(']').next()?.trim();
+        Some(inner.to_string())
+    };
+    let mut lines = text.lines().enumerate();
+    let want = [format!("tasks.{task}"), format!("tasks.\"{task}\"")];
+    let (start, _) = lines.find(|(_, l)| header(l).is_some_and(|h| want.contains(&h)))?;
+    if let Some(key) = key {
+        for (i, l) in text.lines().enumerate().skip(start + 1) {
+            if header(l).is_some() && l.trim_start().starts_with('[') {
+                break;
+            }
+            let l = l.trim_start();
+            if let Some(rest) = l.strip_prefix(key) {
+                if rest.trim_start().starts_with('=') {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    Some(start + 1)
 }
 
 /// Names that are safe as directory names, in `VIREO_TASKS` and as the
@@ -1102,6 +1342,225 @@ steps = [
                 .replace("[\"pong\"]", "[\"po,ng\"]"),
             &["`tasks.po,ng`"],
         );
+    }
+
+    /// The 1-based line of the first line of `text` that starts with `start`.
+    fn line(text: &str, start: &str) -> usize {
+        text.lines().position(|l| l.starts_with(start)).unwrap() + 1
+    }
+
+    /// BASE with pong as an entropy driver.
+    fn with_driver(extra: &str) -> String {
+        BASE.replace(
+            "crate = \"task-pong\"",
+            &format!("crate = \"task-pong\"\ndrives = [\"entropy\"]{extra}"),
+        )
+    }
+
+    #[test]
+    fn authority_declarations_parse() {
+        let text = with_driver("")
+            .replace(
+                "slots = [\"pong\"]",
+                "slots = [\"pong\"]\noperator = true\nposts = [\"idle\"]",
+            )
+            .replace(
+                "priority = 255",
+                "priority = 255\nnotifications = [\"x\", \"wake\"]\npostable = [\"wake\"]",
+            );
+        let app = parse(&text).unwrap();
+        assert_eq!(app.tasks[1].device_ids(), [4]);
+        assert!(app.tasks[2].operator);
+        assert_eq!(app.tasks[3].postable_bits(), 0b10);
+        assert_eq!(app.tasks[2].posts, ["idle"]);
+    }
+
+    #[test]
+    fn unknown_class_names_task_and_line() {
+        let text = BASE.replace(
+            "crate = \"task-pong\"",
+            "crate = \"task-pong\"\ndrives = [\"blok\"]",
+        );
+        let line = text.lines().position(|l| l.starts_with("drives")).unwrap() + 1;
+        assert_error(
+            &text,
+            &[
+                &format!("test.toml:{line}: `tasks.pong.drives`"),
+                "task 'pong' names unknown device class 'blok'",
+                "block, console, entropy",
+            ],
+        );
+        // Ids are accepted as numbers, within 1..64.
+        assert!(parse(&BASE.replace(
+            "crate = \"task-pong\"",
+            "crate = \"task-pong\"\ndrives = [\"2\"]"
+        ))
+        .is_ok());
+        assert_error(
+            &BASE.replace(
+                "crate = \"task-pong\"",
+                "crate = \"task-pong\"\ndrives = [\"64\"]",
+            ),
+            &["unknown device class '64'"],
+        );
+    }
+
+    #[test]
+    fn driver_with_no_class() {
+        let text = BASE.replace("crate = \"task-pong\"", "crate = \"virtio-rng\"");
+        assert_error(
+            &text,
+            &[
+                &format!("test.toml:{}: `tasks.pong`", line(&text, "[tasks.pong]")),
+                "task 'pong' runs driver crate 'virtio-rng' but declares no class",
+                "drives = [",
+            ],
+        );
+        let text = BASE.replace(
+            "crate = \"task-pong\"",
+            "crate = \"task-pong\"\ndrives = []",
+        );
+        assert_error(
+            &text,
+            &[
+                &format!(
+                    "test.toml:{}: `tasks.pong.drives` is empty",
+                    line(&text, "drives")
+                ),
+                "task 'pong'",
+            ],
+        );
+    }
+
+    #[test]
+    fn operator_rights_for_a_driver() {
+        let text = with_driver("\noperator = true");
+        assert_error(
+            &text,
+            &[
+                &format!(
+                    "test.toml:{}: `tasks.pong.operator`",
+                    line(&text, "operator")
+                ),
+                "task 'pong' is a driver",
+                "may not hold operator rights",
+            ],
+        );
+    }
+
+    #[test]
+    fn two_tasks_owning_one_irq_name_the_line() {
+        let text = BASE
+            .replace(
+                "notifications = [\"fault\"]",
+                "notifications = [\"fault\", \"uart\"]\ninterrupts = { uart = 10 }",
+            )
+            .replace(
+                "slots = [\"pong\"]",
+                "notifications = [\"rx\"]\ninterrupts = { rx = 10 }",
+            );
+        let line = text.lines().position(|l| l.contains("rx = 10")).unwrap() + 1;
+        assert_error(
+            &text,
+            &[
+                &format!("test.toml:{line}: `tasks.ping.interrupts.rx`"),
+                "IRQ 10 is claimed by both",
+            ],
+        );
+        // A static route to a virtio slot's IRQ would collide with the
+        // bus's grant in an image with drivers.
+        let text = with_driver("").replace(
+            "slots = [\"pong\"]",
+            "notifications = [\"rx\"]\ninterrupts = { rx = 7 }",
+        );
+        assert_error(
+            &text,
+            &[
+                "`tasks.ping.interrupts.rx` = 7",
+                "virtio-mmio slot 6",
+                "task 'ping' may not route it statically",
+            ],
+        );
+    }
+
+    #[test]
+    fn conflicting_post_grants() {
+        // Posts to a task that accepts none.
+        let text = BASE.replace(
+            "slots = [\"pong\"]",
+            "slots = [\"pong\"]\nposts = [\"idle\"]",
+        );
+        assert_error(
+            &text,
+            &[
+                &format!("test.toml:{}: `tasks.ping.posts`", line(&text, "posts")),
+                "task 'ping' is granted posts to 'idle', but 'idle' declares no `postable`",
+            ],
+        );
+        // Posts to an unknown task, itself, or the supervisor.
+        assert_error(
+            &BASE.replace(
+                "slots = [\"pong\"]",
+                "slots = [\"pong\"]\nposts = [\"nobody\"]",
+            ),
+            &["`tasks.ping.posts`: there is no task named 'nobody'"],
+        );
+        assert_error(
+            &BASE.replace("slots = [\"pong\"]", "slots = [\"pong\"]\nnotifications = [\"a\"]\npostable = [\"a\"]\nposts = [\"ping\"]"),
+            &["task 'ping' names itself"],
+        );
+        assert_error(
+            &BASE.replace(
+                "slots = [\"pong\"]",
+                "slots = [\"pong\"]\nposts = [\"super\"]",
+            ),
+            &["may not post to the supervisor 'super'"],
+        );
+        // Postable interrupt bits, the fault bit, unknown names.
+        assert_error(
+            &BASE.replace(
+                "slots = [\"pong\"]",
+                "notifications = [\"rx\"]\ninterrupts = { rx = 10 }\npostable = [\"rx\"]",
+            ),
+            &[
+                "`tasks.ping.postable`: 'rx' is an interrupt's bit",
+                "task 'ping'",
+            ],
+        );
+        assert_error(
+            &BASE.replace(
+                "notifications = [\"fault\"]",
+                "notifications = [\"fault\"]\npostable = [\"fault\"]",
+            ),
+            &["`tasks.super.postable`: 'fault' is bit 0, the supervisor's fault bit"],
+        );
+        assert_error(
+            &BASE.replace("slots = [\"pong\"]", "postable = [\"wake\"]"),
+            &["`tasks.ping.postable`: 'wake' is not one of `tasks.ping.notifications`"],
+        );
+    }
+
+    #[test]
+    fn test_only_features_need_a_test_image() {
+        let text = BASE
+            .replace(
+                "notifications = [\"fault\"]",
+                "notifications = [\"fault\"]\nfeatures = [\"test-control\"]",
+            )
+            .replace(
+                "stack = 4096",
+                "stack = 4096\nfeatures = [\"fault-injection\"]",
+            );
+        let msg = error(&text);
+        assert!(
+            msg.contains("`kernel.features`: 'fault-injection' is for test images only"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("`tasks.super.features`: 'test-control' is for test images only"),
+            "{msg}"
+        );
+        assert!(parse(&format!("{text}\n[test]\ntimeout = 5\n")).is_ok());
     }
 
     #[test]

@@ -175,6 +175,33 @@ fn restart_policies(app: &crate::config::App) -> String {
     policies.join(",")
 }
 
+/// `VIREO_AUTHORITY`: what each task may ask of the supervisor, in task
+/// order, comma-separated: `operator` (0 or 1) `:` the virtio device ids
+/// it may drive, `+`-separated (empty for a task that drives nothing).
+fn authority(app: &App) -> String {
+    app.tasks
+        .iter()
+        .map(|t| {
+            let ids: Vec<String> = t.device_ids().iter().map(u32::to_string).collect();
+            format!("{}:{}", u8::from(t.operator), ids.join("+"))
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The kernel's cargo features: `image`, those app.toml names, and
+/// `test-control` exactly when the app is a test image (a `[test]`
+/// section), so only test kernels can fault a task on request or stop the
+/// machine.
+fn kernel_features(app: &App) -> Vec<String> {
+    let mut f = vec!["image".to_string()];
+    f.extend(app.kernel.features.iter().cloned());
+    if app.test.is_some() && !f.iter().any(|x| x == "test-control") {
+        f.push("test-control".into());
+    }
+    f
+}
+
 /// Builds the image described by the app file at `app_path`.
 pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
     let app = load_app(root, app_path)?;
@@ -188,6 +215,7 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
     let task_names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
     let vireo_tasks = task_names.join(",");
     let vireo_restart = restart_policies(&app);
+    let vireo_authority = authority(&app);
 
     let mut progress = Progress::new(app.tasks.len() + 2, verbose);
     let mut rows = Vec::new();
@@ -211,6 +239,7 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
             env: vec![
                 ("VIREO_TASKS".into(), vireo_tasks.clone()),
                 ("VIREO_RESTART".into(), vireo_restart.clone()),
+                ("VIREO_AUTHORITY".into(), vireo_authority.clone()),
             ],
         };
         let built = build
@@ -296,9 +325,7 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
     let kbuild = CargoBuild {
         package: "kern".into(),
         bin: "kernel".into(),
-        features: std::iter::once("image".to_string())
-            .chain(app.kernel.features.iter().cloned())
-            .collect(),
+        features: kernel_features(&app),
         link_dir: klink_dir,
         script: root.join("sys/kern/kernel-link.x"),
         env: vec![
@@ -388,10 +415,28 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_segments, measure_regions, resolve_app, Measured};
+    use super::{
+        authority, check_segments, kernel_features, measure_regions, resolve_app, Measured,
+    };
+    use crate::config::tests::{parse, BASE};
     use crate::layout::Region;
     use crate::pack::OutSegment;
     use std::path::Path;
+
+    #[test]
+    fn authority_and_test_kernel_features() {
+        let text = BASE
+            .replace(
+                "priority = 1\n",
+                "priority = 1\ndrives = [\"block\", \"4\"]\n",
+            )
+            .replace("slots = [\"pong\"]", "slots = [\"pong\"]\noperator = true");
+        let app = parse(&text).unwrap();
+        assert_eq!(authority(&app), "0:,0:2+4,1:,0:");
+        assert_eq!(kernel_features(&app), ["image"]);
+        let test = parse(&format!("{text}\n[test]\ntimeout = 5\n")).unwrap();
+        assert_eq!(kernel_features(&test), ["image", "test-control"]);
+    }
 
     #[test]
     fn app_paths() {

@@ -132,6 +132,24 @@ pub fn generate(app: &App, layout: &Layout, entries: &[u64]) -> String {
             slots.join(", "),
             t.slots.join(", ")
         );
+        let posts: Vec<String> = t
+            .posts
+            .iter()
+            .filter_map(|name| app.task_index(name))
+            .map(|i| i.to_string())
+            .collect();
+        let _ = writeln!(
+            s,
+            "        posts: &[{}], // {}",
+            posts.join(", "),
+            t.posts.join(", ")
+        );
+        let _ = writeln!(
+            s,
+            "        postable: {:#x}, // {}",
+            t.postable_bits(),
+            t.postable.join(", ")
+        );
         let _ = writeln!(s, "    }},");
     }
     let _ = writeln!(s, "];");
@@ -224,5 +242,27 @@ mod tests {
         assert!(k.contains("RegionDesc { base: 0x1000_0000, size: 0x0000_1000, attributes: REGION_READ | REGION_WRITE | REGION_DEVICE }, // uart"), "{k}");
         assert!(k.contains("pub static IRQ_DESCS: [IrqDesc; 2] = [\n    IrqDesc { irq: 8, task: 0, bits: 0x2 }, // super\n    IrqDesc { irq: 10, task: 2, bits: 0x2 }, // ping\n];"), "{k}");
         assert!(k.contains("        start: false,"), "{k}");
+    }
+
+    #[test]
+    fn post_grants() {
+        let text = BASE
+            .replace(
+                "slots = [\"pong\"]",
+                "slots = [\"pong\"]\nposts = [\"idle\"]",
+            )
+            .replace(
+                "priority = 255",
+                "priority = 255\nnotifications = [\"a\", \"wake\"]\npostable = [\"wake\"]",
+            );
+        let app = parse(&text).unwrap();
+        let layout = allocate(&app).unwrap();
+        let k = generate(&app, &layout, &[0; 4]);
+        assert!(k.contains("        posts: &[3], // idle\n"), "{k}");
+        assert!(k.contains("        postable: 0x2, // wake\n"), "{k}");
+        assert!(
+            k.contains("        posts: &[], // \n        postable: 0x0, // \n"),
+            "{k}"
+        );
     }
 }

@@ -24,6 +24,10 @@ pub const MIN_TASK_REGION: u64 = 256;
 /// Highest PLIC source number QEMU's `virt` PLIC implements.
 pub const MAX_IRQ: u32 = 127;
 
+/// virtio-mmio slots; slot `n` interrupts on PLIC source `n + 1`, so
+/// sources 1 to `VIRTIO_SLOTS` are the bus's to grant.
+pub const VIRTIO_SLOTS: u32 = 8;
+
 /// Notification bits per task.
 pub const MAX_NOTIFICATIONS: usize = 32;
 

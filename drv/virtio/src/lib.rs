@@ -98,6 +98,7 @@
 #![deny(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod class;
 pub mod config;
 pub mod error;
 pub mod features;

@@ -127,6 +127,14 @@ pub const REFUSED_NO_SUCH_TASK: u32 = 0xFFFF_FE03;
 /// A `kipc` call from a task that is not the supervisor.
 pub const REFUSED_NOT_SUPERVISOR: u32 = 0xFFFF_FE04;
 
+/// `post` refused: the target is neither in the caller's slots nor in its
+/// app.toml `posts` list.
+pub const REFUSED_POST_TARGET: u32 = 0xFFFF_FE05;
+/// `post` refused: a bit is not one the target declares `postable` in
+/// app.toml, or is an interrupt's bit or the supervisor's fault bit (those
+/// are the kernel's alone).
+pub const REFUSED_POST_BITS: u32 = 0xFFFF_FE06;
+
 /// Borrow failed: the lender is not (any longer) waiting on a call to us.
 pub const BORROW_NOT_LENT: u32 = 0xFFFF_FD01;
 /// Borrow failed: no lease with that index in the call.
@@ -182,7 +190,10 @@ pub enum Sysnum {
     /// `a0` = a `TaskId`. Returns `a0` = the same index at its current
     /// generation.
     RefreshTaskId = 10,
-    /// `a0` = target `TaskId`, `a1` = bits. Returns `a0` = code.
+    /// `a0` = target `TaskId`, `a1` = bits. Returns `a0` = code:
+    /// [`SUCCESS`], a DEAD code, [`REFUSED_NO_SUCH_TASK`],
+    /// [`REFUSED_POST_TARGET`] or [`REFUSED_POST_BITS`] (nothing is posted
+    /// then).
     Post = 11,
     /// `a0` = caller `TaskId`, `a1` = [`ReplyFaultReason`]. Faults the caller.
     ReplyFault = 12,
@@ -523,20 +534,26 @@ pub enum Kipc {
     /// faulted, every caller blocked on it woken with a DEAD code.
     RestartTask = 1,
     /// Message: task index (`u32`). Faults the task with
-    /// [`FaultKind::Injected`] (demonstration and fault-injection tests).
+    /// [`FaultKind::Injected`]. Test images only (kernel feature
+    /// `test-control`): a shipping kernel refuses it.
     FaultTask = 2,
     /// Message: `u32` exit code. Stops the machine (QEMU's test finisher):
-    /// 0 = pass, anything else = fail with that code. Test images only.
+    /// 0 = pass, anything else = fail with that code. Test images only
+    /// (kernel feature `test-control`): a shipping kernel refuses it.
     Shutdown = 3,
     /// Reply: `u32` number of tasks in the image.
     TaskCount = 4,
     /// Message: `[task, slot, bits]` (`u32`s). Gives the task the MMIO
     /// window of virtio-mmio `slot` (read/write, never executable) and
     /// routes the slot's interrupt to its notification `bits`, unmasked.
+    /// Refused if the slot's interrupt is already routed anywhere (another
+    /// grant or a static app.toml route), or `bits` is 0 or already
+    /// carries one of the task's interrupts.
     GrantDevice = 5,
     /// Message: `[task, slot]`. Takes the window and the interrupt route
-    /// back (the interrupt is masked); the task faults if it touches the
-    /// window afterwards.
+    /// back from that task (the interrupt is masked); the task faults if it
+    /// touches the window afterwards. Refused if the task holds neither:
+    /// an interrupt routed to another task is never disabled.
     RevokeDevice = 6,
     /// Message: `[task, kind, arg]`, `kind` an [`Injection`]. Corrupts a
     /// live task for fault-injection tests. Only kernels built with the
@@ -609,6 +626,25 @@ pub struct RestartPolicy {
     pub limit: u32,
     /// The window `limit` and the backoff count over, in ms.
     pub window_ms: u32,
+}
+
+/// What a task may ask of the supervisor, as app.toml granted it (`cargo
+/// xtask` passes it to the supervisor as `userlib::tasks::AUTHORITY`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Authority {
+    /// Operator rights (`operator = true`): bind and unbind any slot,
+    /// restart (and in test images fault) any task, read task status.
+    pub operator: bool,
+    /// The virtio device ids it may drive (`drives`): bit `n` set = it may
+    /// register for device id `n`. Zero for a task that is no driver.
+    pub device_ids: u64,
+}
+
+impl Authority {
+    /// Whether the task may drive virtio device id `id`.
+    pub const fn may_drive(&self, id: u32) -> bool {
+        id < 64 && self.device_ids & (1 << id) != 0
+    }
 }
 
 /// Notification bit the kernel posts to the supervisor when any task faults.
@@ -695,6 +731,17 @@ mod tests {
             }
         }
         assert_eq!(Sysnum::from_u32(99), None);
+    }
+
+    #[test]
+    fn authority_names_device_ids_by_bit() {
+        let a = Authority {
+            operator: false,
+            device_ids: (1 << 2) | (1 << 4),
+        };
+        assert!(a.may_drive(2) && a.may_drive(4));
+        assert!(!a.may_drive(1) && !a.may_drive(0) && !a.may_drive(64) && !a.may_drive(u32::MAX));
+        assert!(!Authority::default().may_drive(2));
     }
 
     #[test]

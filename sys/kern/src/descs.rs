@@ -71,6 +71,13 @@ pub struct TaskDesc {
     pub regions: &'static [RegionDesc],
     /// Indices of the tasks this one may `send` to (its task slots).
     pub slots: &'static [u16],
+    /// Indices of tasks beyond its slots that this one may `post` to
+    /// (app.toml `posts`), e.g. a less important helper it wakes.
+    pub posts: &'static [u16],
+    /// Notification bits of this task that others may set with `post`
+    /// (app.toml `postable`). Never an IRQ's bit; the supervisor's fault
+    /// bit is never postable either. See `notify::check_post`.
+    pub postable: u32,
 }
 
 /// Routing of one PLIC interrupt source to a task's notification bits.

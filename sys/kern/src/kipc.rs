@@ -10,6 +10,7 @@ use zerocopy::IntoBytes;
 use crate::err::UserError;
 use crate::faults;
 use crate::machine::Machine;
+use crate::notify;
 use crate::system::System;
 use crate::task::{SchedState, TaskState};
 use crate::umem::{self, USlice};
@@ -56,7 +57,10 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
 pub const KIPC_BAD_GRANT: u32 = 4;
 
 /// Gives task `i` device slot `slot`'s window and routes its interrupt to
-/// `bits`. A slot is granted to at most one task at a time.
+/// `bits`. Routes are exclusive: a source already routed — by a grant or by
+/// a static app.toml `interrupts` entry — is never given to a second task,
+/// and a grant may not claim bits that already carry another interrupt of
+/// the task.
 fn grant<M: Machine>(
     sys: &mut System<'_, M>,
     i: usize,
@@ -65,11 +69,16 @@ fn grant<M: Machine>(
 ) -> Result<(), UserError> {
     let bad = UserError::Recoverable(KIPC_BAD_GRANT);
     let (window, irq) = sys.machine.device_slot(slot).ok_or(bad)?;
-    let taken = sys.device_irqs.iter().flatten().any(|r| r.irq == irq);
+    let taken = (0..sys.route_slots())
+        .filter_map(|r| sys.route(r))
+        .any(|r| r.irq == irq);
     let free = sys.device_irqs.iter().position(|r| r.is_none());
     let (false, Some(free)) = (taken, free) else {
         return Err(bad);
     };
+    if bits == 0 || bits & notify::irq_bits(sys, i) != 0 {
+        return Err(bad);
+    }
     if !sys.tasks[i].add_region(window) {
         return Err(bad);
     }
@@ -85,21 +94,32 @@ fn grant<M: Machine>(
     Ok(())
 }
 
-/// Takes slot `slot` back from task `i`: window and interrupt route.
+/// Takes slot `slot` back from task `i`: window and interrupt route. Only
+/// what task `i` holds is touched: the interrupt of a slot routed to
+/// another task (or statically) stays enabled, and a revoke of something
+/// `i` does not hold is refused with [`KIPC_BAD_GRANT`].
 fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<(), UserError> {
     let bad = UserError::Recoverable(KIPC_BAD_GRANT);
     let (window, irq) = sys.machine.device_slot(slot).ok_or(bad)?;
-    sys.tasks[i].remove_region(&window);
+    let held_window = sys.tasks[i].remove_region(&window);
+    let mut held_route = false;
     for r in sys.device_irqs.iter_mut() {
         if matches!(r, Some(d) if d.irq == irq && d.task as usize == i) {
             *r = None;
+            held_route = true;
         }
     }
-    sys.machine.irq_set_enabled(irq, false);
-    if sys.protection_for == Some(i) {
+    if held_route {
+        sys.machine.irq_set_enabled(irq, false);
+    }
+    if held_window && sys.protection_for == Some(i) {
         sys.protection_for = None;
     }
-    Ok(())
+    if held_window || held_route {
+        Ok(())
+    } else {
+        Err(bad)
+    }
 }
 
 /// Corrupts task `i` as `Kipc::Inject` asks. The task is not faulted here:
@@ -145,6 +165,15 @@ fn inject<M: Machine>(
     }
     Ok(())
 }
+
+/// Whether this kernel was built for a test image (feature `test-control`,
+/// which `cargo xtask` turns on exactly for app files with a `[test]`
+/// section). Only then do the test-only operations exist:
+/// [`Kipc::FaultTask`] and [`Kipc::Shutdown`] ([`Kipc::Inject`] needs the
+/// `fault-injection` feature as well). A shipping kernel answers them with
+/// [`KIPC_BAD_OPERATION`], so not even a compromised supervisor can kill a
+/// task without restarting it or stop the machine.
+const TEST_CONTROL: bool = cfg!(any(test, feature = "test-control"));
 
 /// The `kipc` syscall.
 pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
@@ -194,6 +223,9 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             faults::restart_task(sys, i);
         }
         Kipc::FaultTask => {
+            if !TEST_CONTROL {
+                return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
+            }
             let i = task_arg(arg)?;
             if i == caller {
                 return Err(UserError::Recoverable(KIPC_NO_SUCH_TASK));
@@ -208,6 +240,9 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             faults::fault_task(sys, i, record);
         }
         Kipc::Shutdown => {
+            if !TEST_CONTROL {
+                return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
+            }
             let code = arg.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
             sys.machine.shutdown(code);
         }

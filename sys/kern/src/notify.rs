@@ -1,8 +1,28 @@
 //! Notifications: `post`, timers and interrupts all end up as bits in a
 //! task's 32-bit notification word, delivered by `recv` when its mask
 //! selects them.
+//!
+//! # Who may `post` what
+//!
+//! A notification bit is a small authority (a driver's remove bit tears its
+//! device down, the supervisor's fault bit starts recovery), so `post` is
+//! checked like `send` ([`check_post`]):
+//!
+//! 1. **Interrupt bits and the fault bit are the kernel's alone.** No task,
+//!    not even the supervisor, may post a bit that an interrupt is routed to
+//!    on the target (a static app.toml route or a live device grant), nor
+//!    the supervisor's [`abi::SUPERVISOR_FAULT_BIT`].
+//! 2. **The supervisor may post any other bit to any task**: it tells
+//!    drivers to remove and probe (the bits they registered with the bus).
+//! 3. **Any other task may post only to a task it may send to** (its
+//!    `slots`) **or that its app.toml `posts` list names, and only bits the
+//!    target declares `postable`** (by notification name in app.toml).
+//!
+//! A refused post changes nothing and returns [`abi::REFUSED_POST_TARGET`]
+//! or [`abi::REFUSED_POST_BITS`] to the caller; the image builder refuses
+//! app files whose grants contradict these rules.
 
-use abi::{dead_code, TaskId, UsageError};
+use abi::{dead_code, TaskId, UsageError, REFUSED_POST_BITS, REFUSED_POST_TARGET};
 
 use crate::err::UserError;
 use crate::ipc;
@@ -19,6 +39,44 @@ pub fn post_bits<M: Machine>(sys: &mut System<'_, M>, index: usize, bits: u32) {
     ipc::wake_for_notifications(t);
 }
 
+/// The notification bits of task `task` that an interrupt is routed to now
+/// (static routes and device grants).
+pub fn irq_bits<M: Machine>(sys: &System<'_, M>, task: usize) -> u32 {
+    (0..sys.route_slots())
+        .filter_map(|r| sys.route(r))
+        .filter(|r| r.task as usize == task)
+        .fold(0, |bits, r| bits | r.bits)
+}
+
+/// Whether `caller` may post `bits` to task `target` (see the module docs
+/// for the rule). `Err` is the response code of the refusal.
+pub fn check_post<M: Machine>(
+    sys: &System<'_, M>,
+    caller: usize,
+    target: usize,
+    bits: u32,
+) -> Result<(), u32> {
+    let mut kernel_only = irq_bits(sys, target);
+    if target == sys.supervisor {
+        kernel_only |= abi::SUPERVISOR_FAULT_BIT;
+    }
+    if bits & kernel_only != 0 {
+        return Err(REFUSED_POST_BITS);
+    }
+    if caller == sys.supervisor {
+        return Ok(());
+    }
+    let desc = sys.tasks[caller].desc();
+    let t = target as u16;
+    if !desc.slots.contains(&t) && !desc.posts.contains(&t) {
+        return Err(REFUSED_POST_TARGET);
+    }
+    if bits & !sys.tasks[target].desc().postable != 0 {
+        return Err(REFUSED_POST_BITS);
+    }
+    Ok(())
+}
+
 /// `post` syscall.
 pub fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
@@ -30,6 +88,7 @@ pub fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     if sys.tasks[i].generation() != target.generation() {
         return Err(UserError::Recoverable(dead_code(sys.tasks[i].generation())));
     }
+    check_post(sys, caller, i, bits).map_err(UserError::Recoverable)?;
     post_bits(sys, i, bits);
     sys.tasks[caller]
         .save_mut()

@@ -28,6 +28,6 @@ pub use syscalls::*;
 /// task in upper case (`pong` → `PONG`), at generation 0.
 pub mod tasks {
     #[allow(unused_imports)]
-    use abi::{Generation, RestartKind, RestartPolicy, TaskId};
+    use abi::{Authority, Generation, RestartKind, RestartPolicy, TaskId};
     include!(concat!(env!("OUT_DIR"), "/tasks.rs"));
 }

@@ -59,6 +59,11 @@ pub enum Command<'a> {
         /// The task's name.
         task: &'a str,
     },
+    /// `restart <task>`
+    Restart {
+        /// The task's name.
+        task: &'a str,
+    },
 }
 
 /// Why a line is not a command.
@@ -72,7 +77,7 @@ pub enum ParseError<'a> {
 
 /// Every command: its usage and what it does, for `help` and for usage
 /// errors.
-pub const HELP: [(&str, &str); 9] = [
+pub const HELP: [(&str, &str); 10] = [
     ("help", "this list"),
     ("tasks", "every task: state, priority, generation, faults"),
     ("devices", "every virtio slot: device, class, state, driver"),
@@ -83,7 +88,11 @@ pub const HELP: [(&str, &str); 9] = [
     ("rng <len>", "<len> random bytes (at most 512)"),
     ("unbind <slot>", "take the driver off a virtio slot"),
     ("bind <slot>", "make a slot available to drivers again"),
-    ("fault <task>", "fault a task (the supervisor restarts it)"),
+    (
+        "restart <task>",
+        "restart a task (a driver's device is reset first)",
+    ),
+    ("fault <task>", "fault a task (test images only)"),
     ("Ctrl-A X", "quit QEMU"),
 ];
 
@@ -92,6 +101,7 @@ const USAGE_RNG: &str = "rng <len>   (1 to 512)";
 const USAGE_UNBIND: &str = "unbind <slot>";
 const USAGE_BIND: &str = "bind <slot>";
 const USAGE_FAULT: &str = "fault <task>";
+const USAGE_RESTART: &str = "restart <task>";
 
 /// Splits off the first word: `(word, rest)`, both trimmed of spaces.
 fn word(s: &str) -> (&str, &str) {
@@ -151,6 +161,10 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
             (task, "") if !task.is_empty() => Ok(Command::Fault { task }),
             _ => Err(ParseError::Usage(USAGE_FAULT)),
         },
+        "restart" => match word(rest) {
+            (task, "") if !task.is_empty() => Ok(Command::Restart { task }),
+            _ => Err(ParseError::Usage(USAGE_RESTART)),
+        },
         other => Err(ParseError::Unknown(other)),
     }
 }
@@ -202,6 +216,7 @@ mod tests {
         assert_eq!(parse("unbind 3"), Ok(Command::Unbind { slot: 3 }));
         assert_eq!(parse("bind 0x7"), Ok(Command::Bind { slot: 7 }));
         assert_eq!(parse("fault blk0"), Ok(Command::Fault { task: "blk0" }));
+        assert_eq!(parse("restart rng0"), Ok(Command::Restart { task: "rng0" }));
         assert_eq!(parse("rng 16"), Ok(Command::Rng { len: 16 }));
     }
 
@@ -263,6 +278,7 @@ mod tests {
         ));
         assert!(matches!(parse("fault"), Err(ParseError::Usage(_))));
         assert!(matches!(parse("fault a b"), Err(ParseError::Usage(_))));
+        assert!(matches!(parse("restart"), Err(ParseError::Usage(_))));
         assert!(matches!(parse("tasks now"), Err(ParseError::Usage(_))));
     }
 

@@ -71,13 +71,20 @@ fn bus_error(e: BusError) -> &'static str {
         BusError::TooManyDrivers => "too many drivers",
         BusError::GrantFailed => "the kernel refused the grant",
         BusError::BadIdTable => "bad id table",
+        BusError::NotPermitted => "not permitted (needs operator rights, or the driver's own slot)",
     }
 }
 
 fn supervisor_error(e: SupervisorError) -> &'static str {
     match e {
         SupervisorError::NoSuchTask => "no such task",
-        SupervisorError::NotAllowed => "not allowed (the supervisor cannot fault itself)",
+        SupervisorError::NotAllowed => {
+            "not allowed (the supervisor cannot fault or restart itself)"
+        }
+        SupervisorError::NotOperator => {
+            "not permitted: this task has no operator rights (app.toml `operator = true`)"
+        }
+        SupervisorError::TestOnly => "only available in test images (use `restart`)",
     }
 }
 
@@ -120,6 +127,7 @@ impl Shell {
             Ok(Command::Unbind { slot }) => self.unbind(slot),
             Ok(Command::Bind { slot }) => self.bind(slot),
             Ok(Command::Fault { task }) => self.fault(task),
+            Ok(Command::Restart { task }) => self.restart(task),
             Err(ParseError::Usage(usage)) => out!(self, "usage: {usage}\n"),
             Err(ParseError::Unknown(word)) => {
                 out!(self, "unknown command `{word}`\n");
@@ -370,6 +378,16 @@ impl Shell {
         };
         match self.supervisor.fault_task(index as u32) {
             Ok(()) => out!(self, "task {task} faulted; the supervisor restarts it\n"),
+            Err(e) => self.request_error("supervisor", e, supervisor_error),
+        }
+    }
+
+    fn restart(&mut self, task: &str) {
+        let Some(index) = self.find_task(task) else {
+            return;
+        };
+        match self.supervisor.restart_task(index as u32) {
+            Ok(()) => out!(self, "task {task} restarted\n"),
             Err(e) => self.request_error("supervisor", e, supervisor_error),
         }
     }

@@ -1,11 +1,14 @@
 //! The supervisor's decisions, kept apart from its syscalls so that they
 //! are tested on the host: when to restart a faulted task ([`Restarts`]),
-//! and whether a driver has stopped answering ([`Liveness`]).
+//! whether a driver has stopped answering ([`Liveness`]), and who may ask
+//! for what ([`authority`]).
 //!
 //! Nothing here may panic or allocate: it runs in the one task whose fault
 //! reboots the machine.
 
 #![no_std]
+
+pub mod authority;
 
 use abi::{RestartKind, RestartPolicy};
 

@@ -12,9 +12,20 @@
 //!   drove *before* its memory is re-initialised (so no DMA lands in it),
 //!   revokes the grant and restarts the task, which registers again.
 //!
-//! It also answers `idl/supervisor.idol` (task status, fault injection, test
-//! shutdown). It must never block on another task: it only receives,
-//! replies and posts, so no misbehaving task can stall recovery.
+//! It also answers `idl/supervisor.idol` (task status, restarts, and in test
+//! images fault injection and shutdown). It must never block on another
+//! task: it only receives, replies and posts, so no misbehaving task can
+//! stall recovery.
+//!
+//! **Authority.** Every request is checked against what app.toml granted
+//! the caller (`userlib::tasks::AUTHORITY`) by
+//! `supervisor_core::authority::check` before anything happens: a driver
+//! registers only for the device classes in its `drives`, unbinds and
+//! reports `removed()` only for its own slot; bind, unbind of other slots,
+//! task status and restarts need `operator = true`; fault, inject and
+//! shutdown exist only in test images. A refusal is logged with the task's
+//! name and answered with a typed error (`NotPermitted`, `NotOperator`,
+//! `TestOnly`).
 
 #![no_std]
 #![no_main]
@@ -24,6 +35,7 @@ use abi::{
     SUPERVISOR_FAULT_BIT,
 };
 use idol_runtime::{NotificationHandler, ServerError, UserlibIpc};
+use supervisor_core::authority::{self, Refusal, Request};
 use supervisor_core::{Decision, Liveness, Rejections, Restarts, Sample, MAX_TASKS};
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
@@ -165,6 +177,28 @@ struct Supervisor {
 
 fn now_ms() -> u64 {
     sys_get_timer().now / abi::TICKS_PER_MS
+}
+
+/// Whether this supervisor was built for a test image.
+const TEST_IMAGE: bool = cfg!(feature = "test-control");
+
+/// Checks `request` from `caller` against its app.toml authority; logs a
+/// refusal with the caller's name.
+fn authorize(bus: &Bus, caller: TaskId, request: Request) -> Result<(), Refusal> {
+    let task = caller.index();
+    let auth = tasks::AUTHORITY.get(task).copied().unwrap_or_default();
+    let bound = bus.slot_of(task as u16);
+    authority::check(&auth, bound, TEST_IMAGE, request).inspect_err(|r| {
+        let what = match *r {
+            Refusal::ClassNotGranted { device_id } => device_id,
+            _ => 0,
+        };
+        sys_log!(
+            "refused {request:?} from {}: {} ({what})",
+            name_of(task as u16),
+            r.describe()
+        );
+    })
 }
 
 fn restart_policy(task: usize) -> RestartPolicy {
@@ -385,6 +419,8 @@ impl VirtioBusServer for Supervisor {
         remove_bits: u32,
         probe_bits: u32,
     ) -> Result<Probe, ServerError<BusError>> {
+        authorize(&self.bus, caller, Request::Register(device_ids))
+            .map_err(|_| BusError::NotPermitted)?;
         let task = caller.index() as u16;
         let reg = Registration {
             task,
@@ -427,7 +463,9 @@ impl VirtioBusServer for Supervisor {
         Ok(self.bus.table())
     }
 
-    fn unbind(&mut self, _: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+    fn unbind(&mut self, caller: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+        authorize(&self.bus, caller, Request::Unbind(slot as usize))
+            .map_err(|_| BusError::NotPermitted)?;
         match self.bus.unbind(slot as usize)? {
             Unbind::Done => {}
             Unbind::AskDriver { task, bits } => {
@@ -440,7 +478,9 @@ impl VirtioBusServer for Supervisor {
         Ok(())
     }
 
-    fn bind(&mut self, _: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+    fn bind(&mut self, caller: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+        authorize(&self.bus, caller, Request::Bind(slot as usize))
+            .map_err(|_| BusError::NotPermitted)?;
         if let Some(poke) = self.bus.bind(slot as usize)? {
             let _ = sys_post(current_id(poke.task), poke.bits);
         }
@@ -455,9 +495,10 @@ impl SupervisorServer for Supervisor {
 
     fn task_status(
         &mut self,
-        _: TaskId,
+        caller: TaskId,
         index: u32,
     ) -> Result<TaskStatus, ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::TaskStatus).map_err(refusal)?;
         kipc::task_status(index as usize).map_err(|_| SupervisorError::NoSuchTask.into())
     }
 
@@ -466,6 +507,7 @@ impl SupervisorServer for Supervisor {
         caller: TaskId,
         index: u32,
     ) -> Result<(), ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::FaultTask).map_err(refusal)?;
         if index as usize >= kipc::task_count() {
             return Err(SupervisorError::NoSuchTask.into());
         }
@@ -486,6 +528,7 @@ impl SupervisorServer for Supervisor {
         kind: u32,
         arg: u32,
     ) -> Result<(), ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::Inject).map_err(refusal)?;
         let kind = abi::Injection::from_u32(kind).ok_or(SupervisorError::NotAllowed)?;
         if !cfg!(feature = "test-control") || index as usize >= kipc::task_count() {
             return Err(SupervisorError::NotAllowed.into());
@@ -499,7 +542,40 @@ impl SupervisorServer for Supervisor {
         Ok(())
     }
 
+    fn restart_task(
+        &mut self,
+        caller: TaskId,
+        index: u32,
+    ) -> Result<(), ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::RestartTask).map_err(refusal)?;
+        let task = index as usize;
+        if task >= kipc::task_count() {
+            return Err(SupervisorError::NoSuchTask.into());
+        }
+        sys_log!(
+            "restart of {} requested by {}",
+            name_of(task as u16),
+            name_of(caller.index() as u16)
+        );
+        // As for a fault: the device stops DMA before the memory it
+        // targets is re-initialised.
+        if let Some(slot) = self.bus.driver_died(task as u16) {
+            self.detach(task as u16, slot);
+        }
+        // The kernel refuses to restart the supervisor itself.
+        kipc::restart_task(task).map_err(|_| SupervisorError::NotAllowed)?;
+        sys_log!(
+            "task {} restarted as generation {}",
+            name_of(task as u16),
+            kipc::task_status(task).map(|s| s.generation).unwrap_or(0)
+        );
+        self.liveness.reset_after_restart(task);
+        self.arm_timer();
+        Ok(())
+    }
+
     fn shutdown(&mut self, caller: TaskId, code: u32) -> Result<(), ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::Shutdown).map_err(refusal)?;
         if !cfg!(feature = "test-control") {
             return Err(SupervisorError::NotAllowed.into());
         }
@@ -509,6 +585,14 @@ impl SupervisorServer for Supervisor {
         );
         let _ = kipc::shutdown(code);
         Err(SupervisorError::NotAllowed.into())
+    }
+}
+
+/// The typed error of a refused supervisor op.
+fn refusal(r: Refusal) -> ServerError<SupervisorError> {
+    match r {
+        Refusal::TestOnly => SupervisorError::TestOnly.into(),
+        _ => SupervisorError::NotOperator.into(),
     }
 }
 

@@ -183,6 +183,8 @@ struct Spec {
     start: bool,
     slots: Option<Vec<u16>>,
     device: bool,
+    posts: Vec<u16>,
+    postable: u32,
 }
 
 /// Describes a harness: tasks in table order (the first is the supervisor),
@@ -202,7 +204,22 @@ impl Builder {
             start: true,
             slots: None,
             device: false,
+            posts: Vec::new(),
+            // Tests not about the post rule let any bit be posted.
+            postable: u32::MAX,
         });
+        self
+    }
+
+    /// The last task added may also post to these task indices.
+    pub fn posts(mut self, posts: &[u16]) -> Self {
+        self.specs.last_mut().unwrap().posts = posts.to_vec();
+        self
+    }
+
+    /// Only these bits of the last task added may be posted by others.
+    pub fn postable(mut self, bits: u32) -> Self {
+        self.specs.last_mut().unwrap().postable = bits;
         self
     }
 
@@ -269,6 +286,8 @@ impl Builder {
                 start: s.start,
                 regions: Box::leak(regions.into_boxed_slice()),
                 slots: Box::leak(slots.into_boxed_slice()),
+                posts: Box::leak(s.posts.clone().into_boxed_slice()),
+                postable: s.postable,
             }));
             tasks.push(Task::new(desc));
             mem.push(Mem { text, ram, device });

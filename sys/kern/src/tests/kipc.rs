@@ -407,3 +407,75 @@ fn an_id_from_65_restarts_ago_is_still_dead() {
     h.send(CLI, h.id(SRV), 1, b"", 0, &[]);
     assert_eq!(h.sched(CLI), SchedState::InReply(h.id(SRV)));
 }
+
+#[test]
+fn grant_never_doubles_a_static_route() {
+    // IRQ 40 (slot 0) is routed statically to CLI's bit 0 by app.toml.
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("cli", 2)
+        .irq(40, CLI as u16, 0b1)
+        .build();
+    let bad = crate::kipc::KIPC_BAD_GRANT;
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 0b10]),
+        bad,
+        "slot 0's IRQ already belongs to cli"
+    );
+    assert!(!h.task(SRV).regions().contains(&window(0)));
+    assert!(h.sys.device_irqs.iter().all(|r| r.is_none()));
+    // A grant may not reuse a bit that already carries one of its IRQs,
+    // nor route to no bit at all.
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 1, 0b1]),
+        bad
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 1, 0]),
+        bad
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 1, 0b10]),
+        SUCCESS
+    );
+}
+
+#[test]
+fn revoke_never_disables_an_irq_the_task_does_not_own() {
+    let mut h = Harness::three();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1, 0b10]),
+        SUCCESS
+    );
+    let calls = h.sys.machine.irq_calls.len();
+    // Revoking slot 1 from CLI, which does not hold it, is refused and
+    // leaves SRV's interrupt enabled and routed.
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[CLI as u32, 1]),
+        crate::kipc::KIPC_BAD_GRANT
+    );
+    assert_eq!(h.sys.machine.irq_calls.len(), calls, "an IRQ was touched");
+    assert!(h.task(SRV).regions().contains(&window(1)));
+    h.recv(SRV, 0, 0b10);
+    crate::notify::interrupt(&mut h.sys, 41);
+    assert_eq!(h.sched(SRV), SchedState::Runnable, "SRV lost its IRQ");
+}
+
+#[test]
+fn revoke_of_a_static_route_is_refused() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("cli", 2)
+        .irq(40, CLI as u16, 0b1)
+        .build();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[CLI as u32, 0]),
+        crate::kipc::KIPC_BAD_GRANT
+    );
+    assert!(
+        !h.sys.machine.irq_calls.contains(&(40, false)),
+        "a static route was disabled"
+    );
+}

@@ -225,3 +225,78 @@ fn irq_control_on_bits_without_an_irq_faults() {
     h.assert_usage_fault(CLI, UsageError::NoIrqForBits);
     assert!(h.sys.machine.irq_calls.is_empty());
 }
+
+/// sup (0), drv (1, IRQ 40 on bit 0, bit 2 postable), cli (2, drv in its
+/// slots), helper (3, cli may post to it, bit 1 postable), other (4, no
+/// slots or posts).
+fn post_rights() -> Harness {
+    Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .slots(&[0])
+        .postable(0b100)
+        .task("cli", 2)
+        .slots(&[0, 1])
+        .posts(&[3])
+        .task("helper", 3)
+        .slots(&[0])
+        .postable(0b10)
+        .task("other", 4)
+        .slots(&[])
+        .irq(40, 1, 0b1)
+        .build()
+}
+
+#[test]
+fn post_reaches_slots_and_posts_with_postable_bits_only() {
+    let mut h = post_rights();
+    let (drv, helper) = (h.id(1), h.id(3));
+    assert_eq!(h.post(2, drv, 0b100), SUCCESS, "a slot, a postable bit");
+    assert_eq!(h.task(1).notifications(), 0b100);
+    assert_eq!(h.post(2, helper, 0b10), SUCCESS, "listed in `posts`");
+    assert_eq!(h.task(3).notifications(), 0b10);
+    // Bits the target did not declare are refused, and nothing is posted.
+    assert_eq!(h.post(2, drv, 0b1000), abi::REFUSED_POST_BITS);
+    assert_eq!(h.post(2, drv, 0b1100), abi::REFUSED_POST_BITS);
+    assert_eq!(h.post(2, helper, 0b100), abi::REFUSED_POST_BITS);
+    assert_eq!(h.task(1).notifications(), 0b100);
+    assert_eq!(h.task(3).notifications(), 0b10);
+}
+
+#[test]
+fn post_to_a_task_outside_slots_and_posts_is_refused() {
+    let mut h = post_rights();
+    let (drv, cli, helper) = (h.id(1), h.id(2), h.id(3));
+    assert_eq!(h.post(4, drv, 0b100), abi::REFUSED_POST_TARGET);
+    assert_eq!(h.post(4, helper, 0b10), abi::REFUSED_POST_TARGET);
+    assert_eq!(h.post(3, cli, 0b1), abi::REFUSED_POST_TARGET, "no way back");
+    assert_eq!(h.task(1).notifications(), 0);
+    assert_eq!(h.task(2).notifications(), 0);
+    assert_eq!(h.task(3).notifications(), 0);
+    assert_eq!(h.sched(4), SchedState::Runnable, "a refusal, not a fault");
+}
+
+#[test]
+fn irq_bits_and_the_fault_bit_are_the_kernels_alone() {
+    let mut h = post_rights();
+    let (sup, drv) = (h.id(0), h.id(1));
+    // Not even a task allowed to post to the supervisor can fake a fault.
+    assert_eq!(
+        h.post(2, sup, abi::SUPERVISOR_FAULT_BIT),
+        abi::REFUSED_POST_BITS
+    );
+    assert_eq!(h.task(0).notifications(), 0);
+    // The supervisor may post any bit a driver has, but not its IRQ's.
+    assert_eq!(h.post(0, drv, 0b1), abi::REFUSED_POST_BITS);
+    assert_eq!(h.post(0, drv, 0b1010), SUCCESS, "remove/probe bits");
+    assert_eq!(h.task(1).notifications(), 0b1010);
+    // A granted device's IRQ bit is protected the same way.
+    let other = h.id(4);
+    assert_eq!(
+        h.kipc_words(0, abi::Kipc::GrantDevice as u32, &[4, 1, 0b1000]),
+        SUCCESS
+    );
+    assert_eq!(h.post(0, other, 0b1000), abi::REFUSED_POST_BITS);
+    assert_eq!(h.post(0, other, 0b0100), SUCCESS);
+    assert_eq!(h.task(4).notifications(), 0b0100);
+}
