@@ -257,6 +257,12 @@ pub struct TestSpec {
     /// Console tests: the lines to type and what must answer each.
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// Images that test one of the kernel's own last-resort checks (the
+    /// kernel stack guard): the image must end in a kernel panic whose line
+    /// contains this text. That panic is then a passing case, and the image
+    /// is not expected to reach `[test] done`; any other panic still fails.
+    #[serde(default, rename = "kernel-panic")]
+    pub kernel_panic: Option<String>,
 }
 
 impl Default for TestSpec {
@@ -267,6 +273,7 @@ impl Default for TestSpec {
             kind: TestKind::default(),
             prompt: default_prompt(),
             steps: Vec::new(),
+            kernel_panic: None,
         }
     }
 }
@@ -751,6 +758,9 @@ impl App {
         let Some(t) = &self.test else { return };
         if t.timeout == 0 {
             p.push("`test.timeout` is 0: give the wall-clock limit in seconds".into());
+        }
+        if t.kernel_panic.as_deref() == Some("") {
+            p.push("`test.kernel-panic` is empty and would match any panic: give the text the panic must contain".into());
         }
         for (i, e) in t.expect.iter().enumerate() {
             if e.is_empty() {

@@ -326,9 +326,17 @@ fn print_console(cap: &Capture) {
 }
 
 /// Judges a test image's console (pure, so it can be tested).
-pub fn evaluate_test_image(cap: &Capture, timeout_s: u64, expects: &[String]) -> Vec<Case> {
+/// `kernel_panic`: the text of the one kernel panic the image must end in
+/// (`test.kernel-panic`), if any.
+pub fn evaluate_test_image(
+    cap: &Capture,
+    timeout_s: u64,
+    expects: &[String],
+    kernel_panic: Option<&str>,
+) -> Vec<Case> {
     let mut cases = Vec::new();
     let mut done = false;
+    let mut expected_panic = false;
     for line in &cap.lines {
         match console::parse(line) {
             Line::Pass(name) => cases.push(Case::ok(name)),
@@ -336,6 +344,10 @@ pub fn evaluate_test_image(cap: &Capture, timeout_s: u64, expects: &[String]) ->
                 name,
                 if why.is_empty() { "failed" } else { why },
             )),
+            Line::Panic if kernel_panic.is_some_and(|p| line.contains(p)) && !expected_panic => {
+                expected_panic = true;
+                done = true;
+            }
             Line::Panic => cases.push(Case::fail(
                 "kernel",
                 format!("kernel panic: {}", line.trim()),
@@ -350,6 +362,14 @@ pub fn evaluate_test_image(cap: &Capture, timeout_s: u64, expects: &[String]) ->
             cases.push(Case::ok(name));
         } else {
             cases.push(Case::fail(name, "not seen on the console"));
+        }
+    }
+    if let Some(p) = kernel_panic {
+        let name = format!("kernel panic: {p}");
+        if expected_panic {
+            cases.push(Case::ok(name));
+        } else {
+            cases.push(Case::fail(name, "the kernel did not stop with it"));
         }
     }
     if !done {
@@ -407,7 +427,12 @@ fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Resul
             _ => Watch::Continue,
         },
     )?;
-    let mut cases = evaluate_test_image(&cap, spec.timeout, &spec.expect);
+    let mut cases = evaluate_test_image(
+        &cap,
+        spec.timeout,
+        &spec.expect,
+        spec.kernel_panic.as_deref(),
+    );
     if path.ends_with(campaign::APP) {
         cases.extend(campaign_cases(&cap));
     }
@@ -1008,7 +1033,12 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
             ],
             End::Stopped,
         );
-        let cases = evaluate_test_image(&c, 60, &["Vireo kernel".to_string(), "nope".to_string()]);
+        let cases = evaluate_test_image(
+            &c,
+            60,
+            &["Vireo kernel".to_string(), "nope".to_string()],
+            None,
+        );
         assert_eq!(
             cases,
             vec![
@@ -1029,7 +1059,7 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
             ],
             End::TimedOut,
         );
-        let cases = evaluate_test_image(&c, 7, &[]);
+        let cases = evaluate_test_image(&c, 7, &[], None);
         assert_eq!(cases[0], Case::ok("a"));
         assert_eq!(
             cases[1],
@@ -1045,7 +1075,7 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
         );
 
         let c = cap(&[], End::Exited(Some(1)));
-        let cases = evaluate_test_image(&c, 7, &[]);
+        let cases = evaluate_test_image(&c, 7, &[], None);
         assert_eq!(
             cases,
             vec![Case::fail(
@@ -1053,6 +1083,35 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
                 "QEMU exited with status 1 without `[test] done`; last lines: (no console output)"
             )]
         );
+    }
+
+    #[test]
+    fn an_expected_kernel_panic_passes_and_no_other_does() {
+        let lines = [
+            "[  0.01] suite: overflowing the kernel stack",
+            "[  0.02] KERNEL PANIC: kernel stack overflow: access at 0x80010100",
+        ];
+        let c = cap(&lines, End::Exited(Some(1)));
+        let cases = evaluate_test_image(&c, 7, &[], Some("kernel stack overflow"));
+        assert_eq!(cases, vec![Case::ok("kernel panic: kernel stack overflow")]);
+        // Without the panic, or with another one, the image fails.
+        let c = cap(&lines[..1], End::TimedOut);
+        let cases = evaluate_test_image(&c, 7, &[], Some("kernel stack overflow"));
+        assert_eq!(
+            cases[0],
+            Case::fail(
+                "kernel panic: kernel stack overflow",
+                "the kernel did not stop with it"
+            )
+        );
+        assert_eq!(cases[1].name, "[test] done");
+        let c = cap(
+            &["[  0.02] KERNEL PANIC: trap in kernel"],
+            End::Exited(Some(1)),
+        );
+        let cases = evaluate_test_image(&c, 7, &[], Some("kernel stack overflow"));
+        assert_eq!(cases.len(), 3, "{cases:?}");
+        assert!(cases.iter().all(|c| c.error.is_some()), "{cases:?}");
     }
 
     #[test]
