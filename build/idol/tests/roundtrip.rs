@@ -115,6 +115,11 @@ fn a_non_idempotent_op_on_a_stale_id_is_not_sent_twice() {
     assert_eq!(kernel.calls_delivered(), before);
     assert_eq!(server.borrow().served, 0);
     assert_eq!(ping.fill(1, &mut buf), Ok(4));
+    assert_eq!(
+        kernel.calls_delivered(),
+        before + 1,
+        "the retry reached it once"
+    );
 }
 
 /// Delivers a raw request to the Ping dispatch function.

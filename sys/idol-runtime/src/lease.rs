@@ -512,4 +512,47 @@ mod tests {
             SERVER
         );
     }
+
+    #[test]
+    fn lease_refs_report_their_direction_and_length() {
+        let ro = [1u8, 2, 3];
+        let mut wo = [0u8; 5];
+        let mut rw = [0u8; 0];
+        let leases = [
+            crate::LeaseRef::Read(&ro),
+            crate::LeaseRef::Write(&mut wo),
+            crate::LeaseRef::ReadWrite(&mut rw),
+        ];
+        let seen: Vec<(u32, usize, bool)> = leases
+            .iter()
+            .map(|l| (l.attributes(), l.len(), l.is_empty()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (LEASE_READ, 3, false),
+                (LEASE_WRITE, 5, false),
+                (LEASE_READ | LEASE_WRITE, 0, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn claimed_and_detached_leases_know_when_they_are_empty() {
+        during_call(
+            vec![lease(LEASE_READ, vec![]), lease(LEASE_READ, vec![1, 2])],
+            |ipc| {
+                let empty = Leased::<Read, u8>::claim(ipc, CLIENT, 0, None).unwrap();
+                let full = Leased::<Read, u8>::claim(ipc, CLIENT, 1, None).unwrap();
+                assert!(empty.is_empty());
+                assert!(!full.is_empty());
+                let (empty, full) = (empty.detach(), full.detach());
+                assert!(empty.is_empty());
+                assert!(!full.is_empty());
+                assert_eq!((empty.len(), full.len()), (0, 2));
+                assert_eq!(full.lender(), CLIENT);
+                assert_eq!(full.attach(ipc).read_at(1), Ok(2));
+            },
+        );
+    }
 }
