@@ -161,6 +161,13 @@ mod task {
                     Err(InjectError::NoQueue.into())
                 }
             }
+
+            fn recoveries(
+                &mut self,
+                _: TaskId,
+            ) -> Result<u32, ServerError<core::convert::Infallible>> {
+                Ok(self.0.recoveries())
+            }
         }
 
         /// `serve_once`, with the fault-injection ops routed to the injector.

@@ -186,6 +186,9 @@ pub struct BlockDriver<'a, I: Ipc + Copy, P: Platform> {
     deadline: Option<u64>,
     /// The serial from GET_ID, once read (cleared at each probe).
     serial: Option<[u8; VIRTIO_BLK_ID_BYTES]>,
+    /// Broken-queue recoveries: device faults and missed deadlines after
+    /// which the in-flight requests failed and the device was reset.
+    recoveries: u32,
     /// The DMA memory. A `BlkDevice` holds the only reference made from it
     /// while `binding` is `Bound`; none exists otherwise.
     memory: NonNull<DmaMemory>,
@@ -203,6 +206,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             pending: [const { None }; SLOTS],
             deadline: None,
             serial: None,
+            recoveries: 0,
             memory: NonNull::from(memory),
             _memory: PhantomData,
         }
@@ -222,6 +226,14 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// Whether a device is bound and up.
     pub fn is_bound(&self) -> bool {
         matches!(self.binding, Binding::Bound { .. })
+    }
+
+    /// How many times this driver recovered from a broken queue: the device
+    /// broke the ring protocol or missed a request deadline, and the driver
+    /// failed what was in flight and reset it. Fault-injection tests confirm
+    /// a queue corruption by this count advancing.
+    pub fn recoveries(&self) -> u32 {
+        self.recoveries
     }
 
     /// Deferred calls waiting for the device.
@@ -278,6 +290,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         let Binding::Bound { probe, .. } = self.binding else {
             return;
         };
+        self.recoveries = self.recoveries.wrapping_add(1);
         self.fail_in_flight(BlockError::DeviceError);
         self.bring_up(probe);
     }
@@ -383,6 +396,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         let Binding::Bound { probe, .. } = self.binding else {
             return;
         };
+        self.recoveries = self.recoveries.wrapping_add(1);
         self.fail_in_flight(BlockError::DeviceError);
         self.bring_up(probe);
     }

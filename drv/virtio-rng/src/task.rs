@@ -56,6 +56,9 @@ enum Binding {
 struct Driver {
     bus: VirtioBusClient<UserlibIpc>,
     binding: Binding,
+    /// Broken-queue recoveries: device faults (protocol breaks, missed
+    /// deadlines) after which the device was reset.
+    recoveries: u32,
 }
 
 /// Waits with notifications: the device IRQ, the bus's remove bit, and a
@@ -163,6 +166,7 @@ impl NotificationHandler for Driver {
             {
                 if let Err(fault) = device.interrupt() {
                     log_fault(*slot, fault);
+                    self.recoveries = self.recoveries.wrapping_add(1);
                 }
                 sys_irq_control(IRQ_BIT, true);
             }
@@ -207,6 +211,7 @@ impl EntropyServer for Driver {
             }
             Err(FillError::Device(fault)) => {
                 log_fault(slot, fault);
+                self.recoveries = self.recoveries.wrapping_add(1);
                 Err(EntropyError::DeviceError.into())
             }
         }
@@ -222,6 +227,7 @@ fn main() -> ! {
     let mut driver = Driver {
         bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
         binding: Binding::Unbound,
+        recoveries: 0,
     };
     driver.register();
     #[cfg(not(feature = "fault-injection"))]
@@ -286,6 +292,10 @@ mod injection {
                 }
                 _ => Err(InjectError::NoQueue.into()),
             }
+        }
+
+        fn recoveries(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
+            Ok(self.0.recoveries)
         }
     }
 

@@ -556,8 +556,9 @@ pub enum Kipc {
     /// an interrupt routed to another task is never disabled.
     RevokeDevice = 6,
     /// Message: `[task, kind, arg]`, `kind` an [`Injection`]. Corrupts a
-    /// live task for fault-injection tests. Only kernels built with the
-    /// `fault-injection` feature (test images) accept it.
+    /// live task for fault-injection tests. Reply: [`InjectEvidence`]. Only
+    /// kernels built with the `fault-injection` feature (test images)
+    /// accept it.
     Inject = 7,
 }
 
@@ -572,6 +573,26 @@ pub enum Injection {
     FlipRamBit = 1,
     /// Make the task resume at address `arg` (a wild jump).
     Jump = 2,
+}
+
+/// Reply of [`Kipc::Inject`]: the evidence that the corruption took effect.
+///
+/// For a bit flip, `before` and `after` differ in exactly the flipped bit;
+/// a test compares them to know the injection happened (a no-op injection
+/// shows `before == after`), then watches what the task does next.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct InjectEvidence {
+    /// Where: the register number ([`Injection::FlipRegisterBit`], 0 = pc),
+    /// the RAM word's address ([`Injection::FlipRamBit`]), or the new pc
+    /// ([`Injection::Jump`]).
+    pub location: u32,
+    /// The register or word before the injection (the old pc for a jump).
+    pub before: u32,
+    /// The register or word after the injection (the new pc for a jump).
+    pub after: u32,
 }
 
 impl Injection {
@@ -749,5 +770,6 @@ mod tests {
         assert_eq!(core::mem::size_of::<Lease>(), 12);
         assert_eq!(core::mem::size_of::<FaultRecord>(), 16);
         assert_eq!(core::mem::size_of::<TaskStatus>(), 60);
+        assert_eq!(core::mem::size_of::<InjectEvidence>(), 12);
     }
 }

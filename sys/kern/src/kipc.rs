@@ -4,7 +4,9 @@
 //! caller gets `REFUSED_NOT_SUPERVISOR`. Arguments are small fixed records
 //! copied through the same checked user-memory path as messages.
 
-use abi::{FaultKind, FaultRecord, Kipc, TaskStatus, UsageError, REFUSED_NOT_SUPERVISOR};
+use abi::{
+    FaultKind, FaultRecord, InjectEvidence, Kipc, TaskStatus, UsageError, REFUSED_NOT_SUPERVISOR,
+};
 use zerocopy::IntoBytes;
 
 use crate::err::UserError;
@@ -122,23 +124,38 @@ fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<
     }
 }
 
-/// Corrupts task `i` as `Kipc::Inject` asks. The task is not faulted here:
-/// what the corruption leads to is what the test wants to see.
+/// Corrupts task `i` as `Kipc::Inject` asks, and returns what changed. The
+/// task is not faulted here: what the corruption leads to is what the test
+/// wants to see.
 fn inject<M: Machine>(
     sys: &mut System<'_, M>,
     i: usize,
     kind: u32,
     arg: u32,
-) -> Result<(), UserError> {
-    let bit = 1usize << (arg & 31);
+) -> Result<InjectEvidence, UserError> {
+    let bit = 1u32 << (arg & 31);
     match abi::Injection::from_u32(kind) {
         Some(abi::Injection::FlipRegisterBit) => {
             let r = ((arg >> 5) & 31) as usize;
             let s = sys.tasks[i].save_mut();
-            let v = s.reg(r) ^ bit;
-            s.set_reg(r, v);
+            let before = s.reg(r) as u32;
+            s.set_reg(r, (before ^ bit) as usize);
+            Ok(InjectEvidence {
+                location: r as u32,
+                before,
+                after: s.reg(r) as u32,
+            })
         }
-        Some(abi::Injection::Jump) => sys.tasks[i].save_mut().set_pc(arg as usize),
+        Some(abi::Injection::Jump) => {
+            let s = sys.tasks[i].save_mut();
+            let before = s.pc() as u32;
+            s.set_pc(arg as usize);
+            Ok(InjectEvidence {
+                location: arg,
+                before,
+                after: s.pc() as u32,
+            })
+        }
         Some(abi::Injection::FlipRamBit) => {
             // The task's RAM is its second region (text, RAM, devices...).
             let ram = *sys.tasks[i]
@@ -157,13 +174,20 @@ fn inject<M: Machine>(
             // SAFETY: `word` was just checked to be writable (so readable
             // and real) memory of task `i`.
             unsafe { umem::read_bytes(&word, &mut w) };
-            let flipped = (u32::from_le_bytes(w) ^ bit as u32).to_le_bytes();
+            let before = u32::from_le_bytes(w);
             // SAFETY: as above.
-            unsafe { umem::write_bytes(&word, &flipped) };
+            unsafe { umem::write_bytes(&word, &(before ^ bit).to_le_bytes()) };
+            // Read back what the task will see, not what we meant to write.
+            // SAFETY: as above.
+            unsafe { umem::read_bytes(&word, &mut w) };
+            Ok(InjectEvidence {
+                location: (ram.base + offset) as u32,
+                before,
+                after: u32::from_le_bytes(w),
+            })
         }
-        None => return Err(UserError::Recoverable(KIPC_BAD_MESSAGE)),
+        None => Err(UserError::Recoverable(KIPC_BAD_MESSAGE)),
     }
-    Ok(())
 }
 
 /// Whether this kernel was built for a test image (feature `test-control`,
@@ -262,7 +286,9 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             if i == caller || !cfg!(any(test, feature = "fault-injection")) {
                 return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
             }
-            inject(sys, i, kind, arg)?;
+            let evidence = inject(sys, i, kind, arg)?;
+            out_len = core::mem::size_of::<InjectEvidence>();
+            out[..out_len].copy_from_slice(evidence.as_bytes());
         }
         Kipc::TaskCount => {
             out[..4].copy_from_slice(&(sys.tasks.len() as u32).to_le_bytes());

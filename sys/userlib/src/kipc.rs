@@ -82,12 +82,19 @@ pub fn revoke_device(index: usize, slot: usize) -> Result<(), u32> {
     kipc_bytes(Kipc::RevokeDevice, &msg, &mut []).map(|_| ())
 }
 
-/// Corrupts task `index` (`abi::Injection` `kind` with `arg`); only kernels
-/// built with the `fault-injection` feature accept it.
-pub fn inject(index: usize, kind: abi::Injection, arg: u32) -> Result<(), u32> {
+/// Corrupts task `index` (`abi::Injection` `kind` with `arg`) and returns
+/// the kernel's evidence of what changed; only kernels built with the
+/// `fault-injection` feature accept it.
+pub fn inject(index: usize, kind: abi::Injection, arg: u32) -> Result<abi::InjectEvidence, u32> {
     let mut msg = [0u8; 12];
     msg[..4].copy_from_slice(&(index as u32).to_le_bytes());
     msg[4..8].copy_from_slice(&(kind as u32).to_le_bytes());
     msg[8..].copy_from_slice(&arg.to_le_bytes());
-    kipc_bytes(Kipc::Inject, &msg, &mut []).map(|_| ())
+    let mut reply = [0u8; core::mem::size_of::<abi::InjectEvidence>()];
+    let n = kipc_bytes(Kipc::Inject, &msg, &mut reply)?;
+    if n != reply.len() {
+        // A kernel that did not say what it changed: no evidence.
+        return Err(u32::MAX);
+    }
+    abi::InjectEvidence::read_from_bytes(&reply).map_err(|_| u32::MAX)
 }

@@ -6,7 +6,7 @@
 
 #![no_std]
 
-pub use abi::TaskStatus;
+pub use abi::{InjectEvidence, TaskStatus};
 
 include!(concat!(env!("OUT_DIR"), "/supervisor_client.rs"));
 

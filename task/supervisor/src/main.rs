@@ -51,12 +51,12 @@ mod bus_server {
 
 #[allow(dead_code)]
 mod supervisor_server {
-    use supervisor_api::{SupervisorError, TaskStatus};
+    use supervisor_api::{InjectEvidence, SupervisorError, TaskStatus};
     include!(concat!(env!("OUT_DIR"), "/supervisor_server.rs"));
 }
 
 use bus_server::VirtioBusServer;
-use supervisor_api::{SupervisorError, TaskStatus};
+use supervisor_api::{InjectEvidence, SupervisorError, TaskStatus};
 use supervisor_server::SupervisorServer;
 use virtio_bus_api::{BusError, DeviceTable, Probe};
 
@@ -527,19 +527,23 @@ impl SupervisorServer for Supervisor {
         index: u32,
         kind: u32,
         arg: u32,
-    ) -> Result<(), ServerError<SupervisorError>> {
+    ) -> Result<InjectEvidence, ServerError<SupervisorError>> {
         authorize(&self.bus, caller, Request::Inject).map_err(refusal)?;
         let kind = abi::Injection::from_u32(kind).ok_or(SupervisorError::NotAllowed)?;
         if !cfg!(feature = "test-control") || index as usize >= kipc::task_count() {
             return Err(SupervisorError::NotAllowed.into());
         }
-        kipc::inject(index as usize, kind, arg).map_err(|_| SupervisorError::NotAllowed)?;
+        let ev =
+            kipc::inject(index as usize, kind, arg).map_err(|_| SupervisorError::NotAllowed)?;
         sys_log!(
-            "injected {kind:?} ({arg:#x}) into {} for task index {}",
+            "injected {kind:?} ({arg:#x}) into {} for task index {}: {:#x}: {:#010x} -> {:#010x}",
             name_of(index as u16),
-            caller.index()
+            caller.index(),
+            ev.location,
+            ev.before,
+            ev.after
         );
-        Ok(())
+        Ok(ev)
     }
 
     fn restart_task(

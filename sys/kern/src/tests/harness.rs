@@ -577,6 +577,21 @@ impl Harness {
         self.ret(t, 0) as u32
     }
 
+    /// Kipc `op` from task `t` with message `msg`; the code and the reply.
+    pub fn kipc_bytes(&mut self, t: usize, op: u32, msg: &[u8]) -> (u32, Vec<u8>) {
+        self.write(t, MSG_OUT, msg);
+        let args = [
+            op as usize,
+            self.addr(t, MSG_OUT),
+            msg.len(),
+            self.addr(t, REPLY_BUF),
+            64,
+        ];
+        self.syscall(t, Sysnum::Kipc, &args);
+        let n = self.ret(t, 1);
+        (self.ret(t, 0) as u32, self.read(t, REPLY_BUF, n.min(64)))
+    }
+
     pub fn kipc(&mut self, t: usize, op: u32, arg: Option<u32>) -> (u32, Vec<u8>) {
         let msg_len = match arg {
             Some(a) => {

@@ -1,7 +1,7 @@
 //! Kernel IPC: supervisor only, task status, restart, fault injection.
 
 use abi::{
-    FaultKind, FaultRecord, Generation, Kipc, Sysnum, TaskState, TaskStatus,
+    FaultKind, FaultRecord, Generation, InjectEvidence, Kipc, Sysnum, TaskState, TaskStatus,
     REFUSED_NOT_SUPERVISOR, SUCCESS,
 };
 use zerocopy::FromBytes;
@@ -308,18 +308,39 @@ fn task_status_counts_syscalls_per_incarnation() {
     assert_eq!(status(&mut h).syscalls, 0);
 }
 
+fn inject(h: &mut Harness, task: usize, kind: u32, arg: u32) -> (u32, InjectEvidence) {
+    let mut msg = [0u8; 12];
+    for (i, w) in [task as u32, kind, arg].iter().enumerate() {
+        msg[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    let (code, bytes) = h.kipc_bytes(SUP, Kipc::Inject as u32, &msg);
+    let evidence = InjectEvidence::read_from_prefix(&bytes)
+        .map(|(e, _)| e)
+        .unwrap_or_default();
+    (code, evidence)
+}
+
 #[test]
 fn inject_flips_a_register_bit_or_jumps() {
     let mut h = Harness::three();
     let sp = h.task(CLI).save().sp();
-    let code = h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 0, (2 << 5) | 4]);
+    let (code, ev) = inject(&mut h, CLI, 0, (2 << 5) | 4);
     assert_eq!(code, SUCCESS);
     assert_eq!(h.task(CLI).save().sp(), sp ^ (1 << 4));
+    // The reply is the evidence: register 2 (sp) before and after.
     assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 2, 0x1234]),
-        SUCCESS
+        ev,
+        InjectEvidence {
+            location: 2,
+            before: sp as u32,
+            after: (sp ^ (1 << 4)) as u32
+        }
     );
+    let pc = h.task(CLI).save().pc();
+    let (code, ev) = inject(&mut h, CLI, 2, 0x1234);
+    assert_eq!(code, SUCCESS);
     assert_eq!(h.task(CLI).save().pc(), 0x1234);
+    assert_eq!((ev.before, ev.after), (pc as u32, 0x1234));
     // The task is not faulted by the injection itself.
     assert_eq!(h.sched(CLI), SchedState::Runnable);
 }
@@ -329,15 +350,24 @@ fn inject_flips_a_bit_of_task_ram_only() {
     let mut h = Harness::three();
     h.write(CLI, DATA, &[0u8; 4]);
     let word = (DATA / 4) as u32;
-    let code = h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 1, (word << 5) | 9]);
+    let (code, ev) = inject(&mut h, CLI, 1, (word << 5) | 9);
     assert_eq!(code, SUCCESS);
     assert_eq!(h.read(CLI, DATA, 4), (1u32 << 9).to_le_bytes());
+    assert_eq!(
+        ev,
+        InjectEvidence {
+            location: h.addr(CLI, DATA) as u32,
+            before: 0,
+            after: 1 << 9
+        }
+    );
     // Offsets wrap inside the RAM region: never outside it.
     let huge = u32::MAX >> 5;
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 1, (huge << 5) | 1]),
-        SUCCESS
-    );
+    let (code, ev) = inject(&mut h, CLI, 1, (huge << 5) | 1);
+    assert_eq!(code, SUCCESS);
+    let ram = h.task(CLI).desc().regions[1];
+    assert!((ram.base..ram.base + ram.size).contains(&(ev.location as usize)));
+    assert_eq!(ev.before ^ ev.after, 1 << 1);
 }
 
 #[test]
