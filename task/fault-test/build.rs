@@ -1,6 +1,7 @@
 //! Generates the campaign proxy's client, and the campaign's
-//! size and seed from `VIREO_CAMPAIGN` (`<faults>:<seed>`, set by
-//! `cargo xtask test --faults N --seed S`; default 200 faults, seed 1).
+//! size, seed and replayed fault from `VIREO_CAMPAIGN`
+//! (`<faults>:<seed>[:<only>]`, set by `cargo xtask test --faults N --seed S
+//! [--only K]`; default 200 faults, seed 1).
 
 use std::fmt::Write;
 
@@ -10,10 +11,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("cargo:rerun-if-env-changed=VIREO_CAMPAIGN");
     let spec = std::env::var("VIREO_CAMPAIGN").unwrap_or_else(|_| "200:1".into());
-    let (faults, seed) = spec
-        .split_once(':')
-        .and_then(|(f, s)| Some((f.parse::<u32>().ok()?, s.parse::<u64>().ok()?)))
-        .ok_or_else(|| format!("VIREO_CAMPAIGN={spec:?}: expected <faults>:<seed>"))?;
+    let bad = || format!("VIREO_CAMPAIGN={spec:?}: expected <faults>:<seed>[:<only>]");
+    let mut parts = spec.split(':');
+    let faults: u32 = parts.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
+    let seed: u64 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let only: Option<u32> = match parts.next() {
+        None | Some("") => None,
+        Some(k) => Some(k.parse().map_err(|_| bad())?),
+    };
     let mut text = String::new();
     writeln!(
         text,
@@ -22,6 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     writeln!(
         text,
         "/// The campaign's seed.\npub const SEED: u64 = {seed};"
+    )?;
+    writeln!(
+        text,
+        "/// Replay only this fault of the campaign (`--only`).\npub const ONLY: Option<u32> = {only:?};"
     )?;
     std::fs::write(std::path::Path::new(&out).join("campaign.rs"), text)?;
     Ok(())

@@ -15,37 +15,57 @@ pub const APP: &str = "test/campaign.toml";
 /// task's own default.
 pub const DEFAULT_FAULTS: u32 = 200;
 
+/// The `VIREO_CAMPAIGN` value for a campaign: `<faults>:<seed>[:<only>]`.
+pub fn spec(faults: u32, seed: u64, only: Option<u32>) -> String {
+    match only {
+        Some(k) => format!("{faults}:{seed}:{k}"),
+        None => format!("{faults}:{seed}"),
+    }
+}
+
 /// The campaign's size and seed: from `VIREO_CAMPAIGN` (set by
 /// `--faults`/`--seed`), else the campaign task's defaults.
 pub fn faults_and_seed() -> (u32, u64) {
     std::env::var("VIREO_CAMPAIGN")
         .ok()
         .and_then(|spec| {
-            let (f, s) = spec.split_once(':')?;
-            Some((f.parse().ok()?, s.parse().ok()?))
+            let mut parts = spec.split(':');
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
         })
         .unwrap_or((DEFAULT_FAULTS, 1))
 }
 
 /// What the campaign reported.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
     /// `(kind, count)` in the order printed.
     pub injected: Vec<(String, u64)>,
+    /// Faults whose evidence showed they took effect.
+    pub confirmed: Option<u64>,
+    /// Bit flips with no observable effect.
+    pub latent: Option<u64>,
+    /// Faults without the evidence they must leave (each a failure).
+    pub unconfirmed: Option<u64>,
+    /// Confirmed faults of kinds that must end the driver's incarnation.
+    pub must_restart: Option<u64>,
     /// Driver restarts observed (generation changes).
     pub restarts: Option<u64>,
+    /// Faults injected while requests were outstanding on the target.
+    pub in_flight: Option<u64>,
     /// Acknowledged writes lost or corrupted.
     pub lost_or_corrupted: Option<u64>,
     /// Faults after which no request succeeded in time.
     pub unrecovered: Option<u64>,
     /// Calls during which a corrupted driver killed the workload proxy.
     pub proxy_deaths: Option<u64>,
-    /// Recovery time min / median / max, virtual µs.
-    pub recovery_us: Option<(u64, u64, u64)>,
+    /// Recovery time min / median / p99 / max, virtual µs.
+    pub recovery_us: Option<[u64; 4]>,
     /// Kernel panics and supervisor reboots seen on the console.
     pub kernel_failures: u64,
     /// 1 if the campaign did not finish (the client hung), else 0.
     pub hangs: u64,
+    /// The campaign's problem lines (fault index, kind, target, seed, what).
+    pub problems: Vec<String>,
 }
 
 fn number_after<'a>(words: &mut impl Iterator<Item = &'a str>, key: &str) -> Option<u64> {
@@ -68,25 +88,41 @@ pub fn summarize(cap: &Capture) -> Summary {
             continue;
         };
         let mut words = rest.split_whitespace();
+        let mut number =
+            |w: &mut std::str::SplitWhitespace<'_>| w.next().and_then(|n| n.parse().ok());
         match words.next() {
             Some("injected") => {
                 if let Some(n) = words.next().and_then(|n| n.parse().ok()) {
                     s.injected.push((words.collect::<Vec<_>>().join(" "), n));
                 }
             }
-            Some("restarts") => s.restarts = words.next().and_then(|n| n.parse().ok()),
-            Some("lost_or_corrupted") => {
-                s.lost_or_corrupted = words.next().and_then(|n| n.parse().ok())
+            Some("confirmed") => s.confirmed = number(&mut words),
+            Some("latent") => s.latent = number(&mut words),
+            Some("unconfirmed") => s.unconfirmed = number(&mut words),
+            Some("must_restart") => s.must_restart = number(&mut words),
+            Some("restarts") => s.restarts = number(&mut words),
+            Some("in_flight") => s.in_flight = number(&mut words),
+            Some("lost_or_corrupted") => s.lost_or_corrupted = number(&mut words),
+            Some("unrecovered") => s.unrecovered = number(&mut words),
+            Some("proxy_deaths") => s.proxy_deaths = number(&mut words),
+            Some("PROBLEM") => s
+                .problems
+                .push(rest.trim_start_matches("PROBLEM ").to_string()),
+            // A problem's detail lines (indented) belong to it.
+            _ if rest.starts_with("  ") => {
+                if let Some(last) = s.problems.last_mut() {
+                    last.push_str("; ");
+                    last.push_str(rest.trim());
+                }
             }
-            Some("unrecovered") => s.unrecovered = words.next().and_then(|n| n.parse().ok()),
-            Some("proxy_deaths") => s.proxy_deaths = words.next().and_then(|n| n.parse().ok()),
             Some("recovery_us") => {
                 let mut w = words.clone();
                 let min = number_after(&mut w, "min");
                 let median = number_after(&mut w, "median");
+                let p99 = number_after(&mut w, "p99");
                 let max = number_after(&mut w, "max");
-                if let (Some(a), Some(b), Some(c)) = (min, median, max) {
-                    s.recovery_us = Some((a, b, c));
+                if let (Some(a), Some(b), Some(c), Some(d)) = (min, median, p99, max) {
+                    s.recovery_us = Some([a, b, c, d]);
                 }
             }
             _ => {}
@@ -108,7 +144,18 @@ pub fn print(s: &Summary, faults: u32, seed: u64) {
     for (kind, n) in &s.injected {
         println!("    {n:>5}  {kind}");
     }
-    println!("  driver restarts: {}", show(s.restarts));
+    println!("  faults confirmed: {}", show(s.confirmed));
+    println!("  latent (no observable effect): {}", show(s.latent));
+    println!(
+        "  unconfirmed (no evidence the fault happened): {}",
+        show(s.unconfirmed)
+    );
+    println!(
+        "  restarts: {} (confirmed faults that must restart: {})",
+        show(s.restarts),
+        show(s.must_restart)
+    );
+    println!("  faults with requests in flight: {}", show(s.in_flight));
     println!("  kernel failures: {}", s.kernel_failures);
     println!("  client hangs: {}", s.hangs);
     println!(
@@ -121,10 +168,13 @@ pub fn print(s: &Summary, faults: u32, seed: u64) {
         show(s.proxy_deaths)
     );
     match s.recovery_us {
-        Some((min, median, max)) => println!(
-            "  recovery time (fault to next successful request, virtual µs): min {min} / median {median} / max {max}"
+        Some([min, median, p99, max]) => println!(
+            "  recovery time (fault to next successful request, virtual µs): min {min} / median {median} / p99 {p99} / max {max}"
         ),
         None => println!("  recovery time: not reported"),
+    }
+    for p in &s.problems {
+        println!("  problem: {p}");
     }
 }
 
@@ -151,7 +201,11 @@ mod tests {
                 "[   2.0] suite: [campaign] restarts 2",
                 "[   2.0] suite: [campaign] lost_or_corrupted 0",
                 "[   2.0] suite: [campaign] unrecovered 0",
-                "[   2.0] suite: [campaign] recovery_us min 10 median 40 max 1000",
+                "[   2.0] suite: [campaign] confirmed 2",
+                "[   2.0] suite: [campaign] latent 1",
+                "[   2.0] suite: [campaign] PROBLEM fault 7 kind panic target blk0 arg 0x00000000 seed 7",
+                "[   2.0] suite: [campaign]   NoFault",
+                "[   2.0] suite: [campaign] recovery_us min 10 median 40 p99 900 max 1000",
                 "[   2.1] suite: [test] done",
             ],
             End::Stopped,
@@ -165,7 +219,15 @@ mod tests {
             (s.restarts, s.lost_or_corrupted, s.unrecovered),
             (Some(2), Some(0), Some(0))
         );
-        assert_eq!(s.recovery_us, Some((10, 40, 1000)));
+        assert_eq!(s.recovery_us, Some([10, 40, 900, 1000]));
+        assert_eq!(
+            (s.confirmed, s.latent, s.unconfirmed),
+            (Some(2), Some(1), None)
+        );
+        assert_eq!(
+            s.problems,
+            ["fault 7 kind panic target blk0 arg 0x00000000 seed 7; NoFault"]
+        );
         assert_eq!((s.kernel_failures, s.hangs), (0, 0));
     }
 

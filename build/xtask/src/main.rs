@@ -67,6 +67,10 @@ enum Cmd {
         /// The campaign's seed (with --faults).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Replay only fault K of that campaign (with --faults; K as the
+        /// campaign's problem lines print it).
+        #[arg(long, requires = "faults")]
+        only: Option<u32>,
     },
     /// Run bench images under -icount shift=0 and print their figures.
     Bench {
@@ -128,8 +132,9 @@ fn run(cli: Cli) -> Result<bool> {
             images,
             faults,
             seed,
+            only,
         } => match faults {
-            Some(n) => testing::run_campaign(&root, n, seed, cli.verbose),
+            Some(n) => testing::run_campaign(&root, n, seed, only, cli.verbose),
             None if images.is_empty() => testing::run(&root, cli.verbose),
             None => testing::run_images(&root, &images, cli.verbose),
         },

@@ -114,8 +114,14 @@ pub fn run_images(root: &Path, images: &[PathBuf], verbose: bool) -> Result<bool
 /// `--faults N --seed S`: builds the campaign image for that size and
 /// seed, runs it, and prints its report. Its checks are cases as usual,
 /// plus "no kernel failures" and "no client hangs".
-pub fn run_campaign(root: &Path, faults: u32, seed: u64, verbose: bool) -> Result<bool> {
-    let tally = campaign_tally(root, faults, seed, verbose)?;
+pub fn run_campaign(
+    root: &Path,
+    faults: u32,
+    seed: u64,
+    only: Option<u32>,
+    verbose: bool,
+) -> Result<bool> {
+    let tally = campaign_tally(root, faults, seed, only, verbose)?;
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0 && tally.passed > 0)
 }
@@ -123,15 +129,21 @@ pub fn run_campaign(root: &Path, faults: u32, seed: u64, verbose: bool) -> Resul
 /// The campaign as `cargo xtask bench` runs it: the report and its
 /// checks, without a test tally line; returns whether every check held.
 pub fn campaign_report(root: &Path, faults: u32, seed: u64, verbose: bool) -> Result<bool> {
-    let tally = campaign_tally(root, faults, seed, verbose)?;
+    let tally = campaign_tally(root, faults, seed, None, verbose)?;
     Ok(tally.failed == 0 && tally.passed > 0)
 }
 
-fn campaign_tally(root: &Path, faults: u32, seed: u64, verbose: bool) -> Result<Tally> {
+fn campaign_tally(
+    root: &Path,
+    faults: u32,
+    seed: u64,
+    only: Option<u32>,
+    verbose: bool,
+) -> Result<Tally> {
     let mut tally = Tally::default();
     let qemu_bin = qemu::ensure_installed()?;
     // Read by the campaign task's build script (and only there).
-    std::env::set_var("VIREO_CAMPAIGN", format!("{faults}:{seed}"));
+    std::env::set_var("VIREO_CAMPAIGN", campaign::spec(faults, seed, only));
     let path = root.join(campaign::APP);
     run_one_image(root, &qemu_bin, &path, verbose, &mut tally);
     Ok(tally)

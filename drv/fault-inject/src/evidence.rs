@@ -11,7 +11,8 @@
 //!   driver came back with a new generation; an endless loop is confirmed
 //!   by the death and the restart alone (no instruction faults);
 //! - a queue corruption is confirmed when the driver's count of
-//!   broken-queue recoveries advanced;
+//!   broken-queue recoveries advanced (or, if the driver faulted over its
+//!   broken ring instead, by that fault);
 //! - a bit flip is confirmed when the kernel's before/after words differ in
 //!   exactly the flipped bit *and* the target faulted or was restarted
 //!   afterwards; a flip that changed the word but nothing observable is
@@ -174,9 +175,12 @@ pub fn driver_fault(
             return Err(Unconfirmed::Died);
         }
         let (before, after) = recoveries.unwrap_or((0, 0));
-        // Counted by this incarnation: a restart in between would reset it,
-        // and then the count proves nothing about this corruption.
-        if around.restarts() != 0 || after <= before {
+        // The count is this incarnation's: a restart in between resets it.
+        // A driver that died or was restarted over its broken ring (rather
+        // than resetting its device) shows the effect too.
+        let recovered = around.restarts() == 0 && after > before;
+        let died = around.restarts() != 0;
+        if !(recovered || died) {
             return Err(Unconfirmed::NoRecovery { before, after });
         }
         return Ok(Verdict::Confirmed);
@@ -332,11 +336,18 @@ mod tests {
                 after: 2
             })
         );
-        let restarted = around(status(4, 2, FaultKind::Panic, 0));
-        assert!(matches!(
-            driver_fault(k, 5, CallEnd::Replied, &restarted, Some((2, 1))),
-            Err(Unconfirmed::NoRecovery { .. })
-        ));
+        // The driver was restarted by the watchdog over its broken ring, or
+        // faulted: observable, confirmed.
+        let restarted = around(status(4, 1, FaultKind::Panic, 0));
+        assert_eq!(
+            driver_fault(k, 5, CallEnd::Replied, &restarted, Some((2, 0))),
+            Ok(Verdict::Confirmed)
+        );
+        let faulted = around(status(4, 2, FaultKind::LoadAccess, 0));
+        assert_eq!(
+            driver_fault(k, 5, CallEnd::Replied, &faulted, Some((2, 0))),
+            Ok(Verdict::Confirmed)
+        );
     }
 
     #[test]

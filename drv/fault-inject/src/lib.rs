@@ -13,9 +13,10 @@
 //! and an injection that did not happen must never pass for one that did:
 //! a fault that fails to fault answers `NotCommitted`.
 
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 pub mod evidence;
+pub mod plan;
 
 include!(concat!(env!("OUT_DIR"), "/fault_inject_client.rs"));
 

@@ -105,10 +105,42 @@ pub struct Rng<'a, R: RegisterAccess, const N: usize, const B: usize> {
 impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
     /// Fault injection (test images only): breaks the device's ring as a
     /// memory-corrupting bug would, and tells the device to look at it.
+    ///
+    /// Then waits, as for a request, for the device's verdict on the broken
+    /// ring: a completion the queue rejects, or silence until the deadline
+    /// (QEMU's entropy arrives asynchronously, so a corruption left for the
+    /// next fill to find could be overwritten by that fill before the
+    /// device looked). Either way the device is reset, and the fault is
+    /// returned: a corruption always costs one recovery, never none.
     #[cfg(feature = "fault-injection")]
-    pub fn corrupt_queue(&mut self, how: virtio::queue::Corruption, value: u32) {
+    pub fn corrupt_queue(
+        &mut self,
+        how: virtio::queue::Corruption,
+        value: u32,
+        wait: &mut impl Wait,
+    ) -> Result<(), DeviceFault> {
+        if !self.live {
+            self.bring_up_again()?;
+        }
         self.queue.corrupt(how, value);
         self.transport.notify(self.queue.queue_index());
+        wait.begin();
+        loop {
+            if let Err(fault) = self.poll(None) {
+                return Err(self.fault(fault));
+            }
+            match wait.wait() {
+                Event::Interrupt => {
+                    self.transport.take_interrupt();
+                    wait.interrupt_done();
+                }
+                Event::Remove => {
+                    self.quiesce();
+                    return Ok(());
+                }
+                Event::Timeout => return Err(self.fault(DeviceFault::Timeout)),
+            }
+        }
     }
 
     /// The seed's `probe`: brings up the device behind `regs` (§3.1.1):

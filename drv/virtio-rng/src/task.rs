@@ -285,9 +285,15 @@ mod injection {
             match &mut self.0.binding {
                 Binding::Bound {
                     device: Some(device),
-                    ..
+                    slot,
                 } => {
-                    device.corrupt_queue(how, arg);
+                    let mut wait = super::Notifications { deadline: 0 };
+                    let result = device.corrupt_queue(how, arg, &mut wait);
+                    userlib::sys_set_timer(None, super::TIMER_BIT);
+                    if let Err(fault) = result {
+                        super::log_fault(*slot, fault);
+                        self.0.recoveries = self.0.recoveries.wrapping_add(1);
+                    }
                     Ok(())
                 }
                 _ => Err(InjectError::NoQueue.into()),

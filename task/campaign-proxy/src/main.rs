@@ -86,15 +86,35 @@ impl CampaignProxyServer for Proxy {
         target: u32,
         kind: u32,
         arg: u32,
-    ) -> Result<(), ServerError<ProxyError>> {
-        let client = if target == 0 {
+    ) -> Result<u32, ServerError<ProxyError>> {
+        // Most injections end the driver during the call: the campaign
+        // judges that from the kernel's records, given how the call ended.
+        // An idempotent call first learns the driver's current generation,
+        // so a DEAD below means the driver died during the injection, not
+        // that an earlier incarnation is gone (`inject` is not retried).
+        let client = self.injector(target);
+        let _ = client.recoveries();
+        match client.inject(kind, arg) {
+            Ok(()) => Ok(0),
+            Err(RequestError::Server(e)) => Ok(e as u32),
+            Err(RequestError::ServerRestarted) => Err(ProxyError::DriverRestarted.into()),
+        }
+    }
+
+    fn recoveries(&mut self, _: TaskId, target: u32) -> Result<u32, ServerError<ProxyError>> {
+        self.injector(target)
+            .recoveries()
+            .map_err(|_| ProxyError::DriverRestarted.into())
+    }
+}
+
+impl Proxy {
+    fn injector(&self, target: u32) -> &FaultInjectClient<UserlibIpc> {
+        if target == 0 {
             &self.blk_inject
         } else {
             &self.rng_inject
-        };
-        // Most injections end the driver during the call: that is success.
-        let _ = client.inject(kind, arg);
-        Ok(())
+        }
     }
 }
 

@@ -33,6 +33,9 @@ const SECTORS: usize = 16;
 /// Where faulting stores aim: the kernel's RAM (kernel text is 64 KiB at
 /// 0x8000_0000 in test/faults.toml), the UART (granted to nobody here).
 const KERNEL_RAM: u32 = 0x8001_0000;
+/// Bytes of kernel RAM (test/faults.toml, test/campaign.toml `[kernel] ram`).
+#[cfg_attr(not(feature = "campaign"), allow(dead_code))]
+const KERNEL_RAM_SIZE: u32 = 32768;
 const UART: u32 = 0x1000_0000;
 /// How long a request may take to succeed again after a fault.
 const RECOVERY_MS: u64 = 3000;
@@ -143,7 +146,15 @@ impl Suite {
         let (call, around) =
             self.around_blk(|s| CallEnd::of(s.blk_inject.inject(kind as u32, arg)))?;
         let r1 = self.recoveries(&self.blk_inject)?;
-        confirm(kind, arg, call, &around, (r0, r1))
+        confirm(kind, arg, call, &around, (r0, r1))?;
+        // Here a corrupted ring must be recovered from by a device reset,
+        // not by the driver dying.
+        check!(
+            !kind.is_queue_corruption() || around.restarts() == 0,
+            "{}: blk0 was restarted instead of resetting its device",
+            kind.name()
+        );
+        Ok(())
     }
 
     /// A kernel bit flip into blk0; returns the kernel's evidence.

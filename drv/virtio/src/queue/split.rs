@@ -634,7 +634,9 @@ impl<T: Copy, const N: usize> Drop for Shutdown<'_, '_, T, N> {
 #[cfg(feature = "fault-injection")]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Corruption {
-    /// Point every descriptor at a wild address and offer descriptor 0.
+    /// Point every descriptor at a wild address, device-writable (so
+    /// every device, including one that only writes, must touch it), and
+    /// offer descriptor 0.
     WildDescriptorAddresses,
     /// Move `avail.idx` far past the chains actually offered.
     BogusAvailIndex,
@@ -656,7 +658,7 @@ impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
                     let wild = Descriptor {
                         addr: U64::new(u64::from(value) | (u64::from(i) << 12)),
                         len: U32::new(4096),
-                        flags: U16::new(0),
+                        flags: U16::new(VIRTQ_DESC_F_WRITE),
                         next: U16::new(0),
                     };
                     self.write_desc(i, wild);
