@@ -107,11 +107,12 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
     /// memory-corrupting bug would, and tells the device to look at it.
     ///
     /// Then waits, as for a request, for the device's verdict on the broken
-    /// ring: a completion the queue rejects, or silence until the deadline
-    /// (QEMU's entropy arrives asynchronously, so a corruption left for the
-    /// next fill to find could be overwritten by that fill before the
-    /// device looked). Either way the device is reset, and the fault is
-    /// returned: a corruption always costs one recovery, never none.
+    /// ring (QEMU's entropy arrives asynchronously, so a corruption left
+    /// for the next fill to find could be overwritten by that fill before
+    /// the device looked): a completion the queue rejects is a fault (the
+    /// device is reset and the fault returned); after silence until the
+    /// deadline, one real request decides (see below). `Ok` means the
+    /// device took no notice.
     #[cfg(feature = "fault-injection")]
     pub fn corrupt_queue(
         &mut self,
@@ -138,9 +139,20 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
                     self.quiesce();
                     return Ok(());
                 }
-                Event::Timeout => return Err(self.fault(DeviceFault::Timeout)),
+                Event::Timeout => break,
             }
         }
+        // Silence: a device that refused the ring (QEMU stops a device
+        // that breaks the protocol, and a legacy one says nothing), or one
+        // that has not looked yet. A real request on the same ring tells
+        // them apart: a broken device leaves it unanswered too (a fault,
+        // and a reset); an answer means the corruption had no effect.
+        self.request::<()>(1, wait)
+            .map(|_| ())
+            .map_err(|e| match e {
+                FillError::Device(fault) => fault,
+                FillError::Removed | FillError::Sink(()) => DeviceFault::Timeout,
+            })
     }
 
     /// The seed's `probe`: brings up the device behind `regs` (§3.1.1):
