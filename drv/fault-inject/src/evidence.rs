@@ -59,8 +59,8 @@ pub struct Around {
 }
 
 impl Around {
-    /// Incarnations that began in between (generations are 6 bits: this
-    /// is exact for fewer than 64).
+    /// Incarnations that began in between (generations wrap at
+    /// [`Generation::MASK`]: exact for fewer restarts than that).
     pub fn restarts(&self) -> u32 {
         let mask = u32::from(Generation::MASK);
         self.after.generation.wrapping_sub(self.before.generation) & mask
@@ -295,9 +295,9 @@ mod tests {
     }
 
     #[test]
-    fn generations_wrap_at_six_bits() {
+    fn generations_wrap() {
         let a = Around {
-            before: status(63, 0, FaultKind::None, 0),
+            before: status(u32::from(Generation::MASK), 0, FaultKind::None, 0),
             after: status(0, 1, FaultKind::Panic, 0),
         };
         assert_eq!(a.restarts(), 1);
