@@ -88,8 +88,7 @@ pub fn summarize(cap: &Capture) -> Summary {
             continue;
         };
         let mut words = rest.split_whitespace();
-        let mut number =
-            |w: &mut std::str::SplitWhitespace<'_>| w.next().and_then(|n| n.parse().ok());
+        let number = |w: &mut std::str::SplitWhitespace<'_>| w.next().and_then(|n| n.parse().ok());
         match words.next() {
             Some("injected") => {
                 if let Some(n) = words.next().and_then(|n| n.parse().ok()) {

@@ -94,7 +94,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -106,7 +106,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            self.next() % n
+            self.next_u64() % n
         }
     }
 }
@@ -128,10 +128,10 @@ pub fn fault(seed: u64, index: u32, weights: &[u32], aims: &Aims) -> Fault {
         }
         pick -= u64::from(w);
     }
-    let r = rng.next() as u32;
+    let r = rng.next_u64() as u32;
     let arg = match kind {
         Kind::Driver(DriverFault::StoreKernelRam) => {
-            aims.kernel_ram.0 + (r % aims.kernel_ram.1.max(4) & !3)
+            aims.kernel_ram.0 + ((r % aims.kernel_ram.1.max(4)) & !3)
         }
         Kind::Driver(DriverFault::StoreOtherTaskRam) => aims.other_task,
         Kind::Driver(DriverFault::StoreUngrantedDevice) => aims.ungranted_device,
@@ -189,10 +189,10 @@ mod tests {
             assert!((1..=6).contains(&f.steps));
             match f.kind {
                 Kind::Driver(DriverFault::StoreKernelRam) => {
-                    assert!((0x8001_0000..0x8001_8000).contains(&f.arg) && f.arg % 4 == 0)
+                    assert!((0x8001_0000..0x8001_8000).contains(&f.arg) && f.arg.is_multiple_of(4))
                 }
                 Kind::Driver(DriverFault::WildJump) => {
-                    assert!(f.arg < 0x8000_0000 && f.arg % 4 == 0)
+                    assert!(f.arg < 0x8000_0000 && f.arg.is_multiple_of(4))
                 }
                 Kind::Driver(DriverFault::CorruptDescriptors) => {
                     assert!(f.arg >= 0xc000_0000)
