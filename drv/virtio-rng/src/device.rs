@@ -106,18 +106,20 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
     /// Fault injection (test images only): breaks the device's ring as a
     /// memory-corrupting bug would, and tells the device to look at it.
     ///
-    /// Then waits, as for a request, for the device's verdict on the broken
+    /// Then waits with `settle` (shorter than a request deadline: the
+    /// caller is waiting) for the device's verdict on the broken
     /// ring (QEMU's entropy arrives asynchronously, so a corruption left
     /// for the next fill to find could be overwritten by that fill before
     /// the device looked): a completion the queue rejects is a fault (the
-    /// device is reset and the fault returned); after silence until the
-    /// deadline, one real request decides (see below). `Ok` means the
+    /// device is reset and the fault returned); after silence, one real
+    /// request, waited for with `wait`, decides (see below). `Ok` means the
     /// device took no notice.
     #[cfg(feature = "fault-injection")]
     pub fn corrupt_queue(
         &mut self,
         how: virtio::queue::Corruption,
         value: u32,
+        settle: &mut impl Wait,
         wait: &mut impl Wait,
     ) -> Result<(), DeviceFault> {
         if !self.live {
@@ -125,15 +127,15 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
         }
         self.queue.corrupt(how, value);
         self.transport.notify(self.queue.queue_index());
-        wait.begin();
+        settle.begin();
         loop {
             if let Err(fault) = self.poll(None) {
                 return Err(self.fault(fault));
             }
-            match wait.wait() {
+            match settle.wait() {
                 Event::Interrupt => {
                     self.transport.take_interrupt();
-                    wait.interrupt_done();
+                    settle.interrupt_done();
                 }
                 Event::Remove => {
                     self.quiesce();
