@@ -555,4 +555,42 @@ mod tests {
             },
         );
     }
+
+    /// The mock kernel refuses raw borrows the way the real one does, so a
+    /// server that skips `Leased`'s own checks is still caught in host tests.
+    #[test]
+    fn the_mock_kernel_refuses_raw_borrows_outside_a_lease_or_its_direction() {
+        during_call(
+            vec![
+                lease(LEASE_READ, vec![1, 2, 3, 4]),
+                lease(LEASE_WRITE, vec![0; 4]),
+            ],
+            |ipc| {
+                let mut two = [0u8; 2];
+                assert_eq!(ipc.borrow_read(CLIENT, 0, 2, &mut two), Ok(2));
+                assert_eq!(two, [3, 4]);
+                assert_eq!(
+                    ipc.borrow_read(CLIENT, 0, 3, &mut two),
+                    Err(abi::BORROW_OUT_OF_RANGE)
+                );
+                assert_eq!(
+                    ipc.borrow_read(CLIENT, 0, usize::MAX, &mut two),
+                    Err(abi::BORROW_OUT_OF_RANGE)
+                );
+                assert_eq!(
+                    ipc.borrow_write(CLIENT, 1, 3, &[9, 9]),
+                    Err(abi::BORROW_OUT_OF_RANGE)
+                );
+                assert_eq!(
+                    ipc.borrow_write(CLIENT, 0, 0, &[9]),
+                    Err(abi::BORROW_WRONG_ATTRIBUTES)
+                );
+                assert_eq!(
+                    ipc.borrow_read(CLIENT, 1, 0, &mut two),
+                    Err(abi::BORROW_WRONG_ATTRIBUTES)
+                );
+                assert_eq!(ipc.borrow_write(CLIENT, 1, 2, &[7, 8]), Ok(2));
+            },
+        );
+    }
 }
