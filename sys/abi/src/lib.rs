@@ -573,6 +573,10 @@ pub enum Injection {
     FlipRamBit = 1,
     /// Make the task resume at address `arg` (a wild jump).
     Jump = 2,
+    /// Not a task's corruption: make the *kernel* recurse until its stack
+    /// overflows, to show the kernel stack guard stops the machine with a
+    /// clear message instead of overwriting kernel text.
+    KernelStackOverflow = 3,
 }
 
 /// Reply of [`Kipc::Inject`]: the evidence that the corruption took effect.
@@ -602,6 +606,7 @@ impl Injection {
             0 => Self::FlipRegisterBit,
             1 => Self::FlipRamBit,
             2 => Self::Jump,
+            3 => Self::KernelStackOverflow,
             _ => return None,
         })
     }

@@ -156,6 +156,11 @@ fn inject<M: Machine>(
                 after: s.pc() as u32,
             })
         }
+        Some(abi::Injection::KernelStackOverflow) => {
+            sys.machine.overflow_kernel_stack();
+            // Only a mock machine comes back: nothing of the task changed.
+            Ok(InjectEvidence::default())
+        }
         Some(abi::Injection::FlipRamBit) => {
             // The task's RAM is its second region (text, RAM, devices...).
             let ram = *sys.tasks[i]

@@ -10,6 +10,26 @@
 //! a task or device did. Every pointer a task passes is validated against
 //! its regions before use (`umem`), and every error is classified by whom it
 //! blames (`err`).
+//!
+//! # Authority
+//!
+//! The model (who may do what, who decides, how it is enforced) is written
+//! once, in the README's "Authority" section. The kernel's part of it:
+//!
+//! - a task touches only its regions (PMP), `send`s only to its slots and
+//!   up the priority order (`ipc`), and `post`s only to its slots or its
+//!   app.toml `posts`, only bits the target declares `postable`; interrupt
+//!   bits and the supervisor's fault bit are the kernel's alone
+//!   (`notify::check_post`);
+//! - only the supervisor has `kipc`; a device grant never routes an
+//!   interrupt that is routed already, and a revoke takes back only what
+//!   that task holds (`kipc`); `FaultTask`, `Shutdown` and `Inject` exist
+//!   only in test kernels (features `test-control`, `fault-injection`);
+//! - generations are 16 bits wide, so a stale `TaskId` stays stale for
+//!   65,536 restarts (`abi::TaskId`);
+//! - the kernel's own stack has a locked PMP guard below it: an overflow
+//!   stops the machine with "kernel stack overflow" instead of running into
+//!   kernel text (`arch::pmp`).
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]

@@ -21,6 +21,10 @@ pub trait Machine {
     fn shutdown(&mut self, code: u32);
     /// Resets the machine. On the target this does not return.
     fn reboot(&mut self);
+    /// Fault injection (test kernels only): recurses in the kernel until
+    /// the kernel stack guard stops the machine. On the target this does
+    /// not return.
+    fn overflow_kernel_stack(&mut self);
     /// The MMIO window and interrupt source of device slot `slot`, if the
     /// machine has one; what `kipc` grants a driver. Machines without
     /// grantable devices keep the default.

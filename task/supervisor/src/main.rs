@@ -189,15 +189,16 @@ fn authorize(bus: &Bus, caller: TaskId, request: Request) -> Result<(), Refusal>
     let auth = tasks::AUTHORITY.get(task).copied().unwrap_or_default();
     let bound = bus.slot_of(task as u16);
     authority::check(&auth, bound, TEST_IMAGE, request).inspect_err(|r| {
-        let what = match *r {
-            Refusal::ClassNotGranted { device_id } => device_id,
-            _ => 0,
-        };
-        sys_log!(
-            "refused {request:?} from {}: {} ({what})",
-            name_of(task as u16),
-            r.describe()
-        );
+        let who = name_of(task as u16);
+        match *r {
+            Refusal::ClassNotGranted { device_id } => sys_log!(
+                "refused {request:?} from {who}: device id {device_id} is outside its app.toml `drives`"
+            ),
+            Refusal::NotItsSlot { bound: Some(s) } => sys_log!(
+                "refused {request:?} from {who}: it is bound to slot {s}, and a driver may only unbind its own slot"
+            ),
+            _ => sys_log!("refused {request:?} from {who}: {}", r.describe()),
+        }
     })
 }
 

@@ -52,6 +52,11 @@ impl Machine for Virt {
         finisher_write(value);
     }
 
+    fn overflow_kernel_stack(&mut self) {
+        // Recurses until the guard stops it; the trap never returns here.
+        core::hint::black_box(recurse(0));
+    }
+
     fn reboot(&mut self) {
         finisher_write(0x7777);
     }
@@ -84,6 +89,30 @@ fn finisher_write(value: u32) {
     }
 }
 
+extern "C" {
+    static _kstack_guard: u8;
+    static _kstack_bottom: u8;
+}
+
+/// The kernel stack guard (see `pmp`): the bytes between the bottom of
+/// KRAM and the bottom of the kernel stack.
+pub fn stack_guard() -> core::ops::Range<usize> {
+    // Only the symbols' addresses are taken (no unsafe needed for that);
+    // the memory behind them is never read.
+    core::ptr::addr_of!(_kstack_guard) as usize..core::ptr::addr_of!(_kstack_bottom) as usize
+}
+
+#[inline(never)]
+fn recurse(depth: u32) -> u32 {
+    let mut frame = [0u8; 128];
+    frame[(depth % 128) as usize] = depth as u8;
+    core::hint::black_box(&mut frame);
+    if depth == u32::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(u32::from(core::hint::black_box(frame)[0]))
+}
+
 /// Boots the system: hardware set-up, banner, first task. Never returns.
 pub fn start_kernel(
     tasks: &'static mut [Task],
@@ -92,6 +121,8 @@ pub fn start_kernel(
     kernel_ram: &RegionDesc,
 ) -> ! {
     csr::init();
+    let guard = stack_guard();
+    pmp::lock_guard(guard.start, guard.end - guard.start);
     plic::init(irqs);
     clint::set_deadline(None);
     let mut m = Virt;

@@ -1,7 +1,14 @@
 //! Physical memory protection: the running task's regions, one NAPOT entry
-//! each, in entries 0..8. Entries 8..16 stay off. A U-mode access that
-//! matches no entry fails, so a task reaches exactly its own regions; the
-//! kernel (M-mode, no locked entries) is unaffected.
+//! each, in entries 0..8. A U-mode access that matches no entry fails, so a
+//! task reaches exactly its own regions.
+//!
+//! Entry 15 is the kernel stack guard: a *locked* entry with no
+//! permissions over the bytes just below the kernel stack. A locked entry
+//! binds M-mode too, so a kernel stack overflow faults on its first store
+//! into the guard instead of overwriting kernel text (which lies below the
+//! kernel's RAM); the trap handler reports it and stops the machine.
+//! Entries 8..15 stay off; no other entry is locked, so the kernel's other
+//! accesses are unaffected.
 
 use core::arch::asm;
 
@@ -30,6 +37,28 @@ fn cfg_byte(r: &RegionDesc) -> u32 {
         c |= PMP_X;
     }
     c
+}
+
+const PMP_L: u32 = 1 << 7;
+
+/// Locks entry 15 over `[base, base + size)` with no access for any mode.
+/// `size` must be a power of two of at least 8 and `base` aligned to it.
+/// Until the next reset the entry cannot be changed, not even by the kernel.
+pub fn lock_guard(base: usize, size: usize) {
+    let addr = napot_addr(&RegionDesc {
+        base,
+        size,
+        attributes: 0,
+    });
+    let cfg = (PMP_L | PMP_NAPOT) << 24;
+    // SAFETY: M-mode writes of entry 15's address and configuration (the
+    // top byte of pmpcfg3; entries 12..14 stay off). The region is the
+    // stack guard, which nothing may touch, so forbidding all access there
+    // takes nothing from any correct code.
+    unsafe {
+        asm!("csrw pmpaddr15, {0}", in(reg) addr);
+        asm!("csrw pmpcfg3, {0}", in(reg) cfg);
+    }
 }
 
 /// Programs entries 0..8 for `regions` (extra regions beyond 8 are ignored;

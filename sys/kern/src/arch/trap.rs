@@ -172,8 +172,22 @@ extern "C" fn vireo_trap_handler() -> *mut SavedState {
     let mtval = csr::read!("mtval");
     let mstatus = csr::read!("mstatus");
     if mstatus & csr::MSTATUS_MPP != 0 {
-        // Only a kernel bug traps from M-mode.
+        // Only a kernel bug traps from M-mode. The entry code has already
+        // moved sp back to the top of the kernel stack, so even an overflow
+        // leaves room to say so.
         let mepc = csr::read!("mepc");
+        let guard = super::stack_guard();
+        if guard.contains(&mtval) && matches!(mcause, 5 | 7 | 13 | 15) {
+            // One line, so that tools and people see the cause at once.
+            crate::console::kernel_line(
+                &mut Virt,
+                format_args!(
+                    "KERNEL PANIC: kernel stack overflow: access at {mtval:#010x} in the stack guard {:#010x}..{:#010x}, pc {mepc:#010x}; the machine stops before kernel text is overwritten",
+                    guard.start, guard.end
+                ),
+            );
+            crate::machine::Machine::shutdown(&mut Virt, 0xdead);
+        }
         panic!("trap in kernel: mcause {mcause:#x} mepc {mepc:#x} mtval {mtval:#x}");
     }
     // SAFETY: SYSTEM was initialised by `run` before the first task could

@@ -132,6 +132,8 @@ pub struct MockMachine {
     pub shutdown: Option<u32>,
     /// How many times `reboot` was called.
     pub reboots: u32,
+    /// `overflow_kernel_stack` calls.
+    pub stack_overflows: u32,
 }
 
 impl MockMachine {
@@ -174,6 +176,9 @@ impl Machine for MockMachine {
 
     fn reboot(&mut self) {
         self.reboots += 1;
+    }
+    fn overflow_kernel_stack(&mut self) {
+        self.stack_overflows += 1;
     }
 }
 

@@ -509,3 +509,21 @@ fn revoke_of_a_static_route_is_refused() {
         "a static route was disabled"
     );
 }
+
+#[test]
+fn kernel_stack_overflow_injection_reaches_the_machine_only() {
+    let mut h = Harness::three();
+    let before = h.task(CLI).save().clone().pc();
+    assert_eq!(
+        h.kipc_words(
+            SUP,
+            Kipc::Inject as u32,
+            &[CLI as u32, abi::Injection::KernelStackOverflow as u32, 0]
+        ),
+        SUCCESS
+    );
+    assert_eq!(h.sys.machine.stack_overflows, 1);
+    // No task was touched: the target is only the request's formality.
+    assert_eq!(h.task(CLI).save().pc(), before);
+    assert!(h.task(CLI).is_healthy());
+}
