@@ -438,20 +438,7 @@ impl App {
         check_stack(p, &key, task.stack, task.ram);
 
         // Slots: known, not duplicated, and only uphill in importance.
-        for (i, slot) in task.slots.iter().enumerate() {
-            if task.slots[..i].contains(slot) {
-                p.push(format!(
-                    "`{key}.slots` names '{slot}' twice; list each task once"
-                ));
-                continue;
-            }
-            let Some(target) = self.tasks.iter().find(|t| &t.name == slot) else {
-                p.push(format!(
-                    "`{key}.slots`: there is no task named '{slot}'; the tasks are: {}",
-                    self.task_names()
-                ));
-                continue;
-            };
+        for target in self.named_tasks(&format!("{key}.slots"), &task.slots, p) {
             if target.priority >= task.priority {
                 p.push(format!(
                     "`{key}.slots`: task '{}' (priority {}) may not send to '{}' (priority {}): IPC only flows to more important tasks; remove '{}' from the slots or give it a priority number below {}",
@@ -687,20 +674,7 @@ impl App {
                 ));
             }
         }
-        for (i, target) in task.posts.iter().enumerate() {
-            if task.posts[..i].contains(target) {
-                p.push(format!(
-                    "`{key}.posts` names '{target}' twice; list it once"
-                ));
-                continue;
-            }
-            let Some(t) = self.tasks.iter().find(|t| &t.name == target) else {
-                p.push(format!(
-                    "`{key}.posts`: there is no task named '{target}'; the tasks are: {}",
-                    self.task_names()
-                ));
-                continue;
-            };
+        for t in self.named_tasks(&format!("{key}.posts"), &task.posts, p) {
             if t.name == task.name {
                 p.push(format!(
                     "`{key}.posts`: task '{}' names itself; remove it",
@@ -806,6 +780,33 @@ impl App {
                 ));
             }
         }
+    }
+
+    /// The tasks a list of task names (`slots`, `posts`) names, each once;
+    /// a name given twice or naming no task is reported under `list_key`.
+    fn named_tasks<'a>(
+        &'a self,
+        list_key: &str,
+        names: &[String],
+        p: &mut Vec<String>,
+    ) -> Vec<&'a Task> {
+        let mut found = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                p.push(format!(
+                    "`{list_key}` names '{name}' twice; list each task once"
+                ));
+                continue;
+            }
+            match self.tasks.iter().find(|t| &t.name == name) {
+                Some(t) => found.push(t),
+                None => p.push(format!(
+                    "`{list_key}`: there is no task named '{name}'; the tasks are: {}",
+                    self.task_names()
+                )),
+            }
+        }
+        found
     }
 
     fn task_names(&self) -> String {

@@ -63,6 +63,16 @@ pub fn irq_routes(app: &App) -> Vec<IrqRoute> {
     routes
 }
 
+/// The task indices of a list of task names, as Rust array items.
+fn task_indices(app: &App, names: &[String]) -> String {
+    names
+        .iter()
+        .filter_map(|name| app.task_index(name))
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The text of `kconfig.rs`. `entries[i]` is task i's ELF entry point.
 pub fn generate(app: &App, layout: &Layout, entries: &[u64]) -> String {
     let mut s = String::new();
@@ -120,30 +130,14 @@ pub fn generate(app: &App, layout: &Layout, entries: &[u64]) -> String {
             );
         }
         let _ = writeln!(s, "        ],");
-        let slots: Vec<String> = t
-            .slots
-            .iter()
-            .filter_map(|name| app.task_index(name))
-            .map(|i| i.to_string())
-            .collect();
-        let _ = writeln!(
-            s,
-            "        slots: &[{}], // {}",
-            slots.join(", "),
-            t.slots.join(", ")
-        );
-        let posts: Vec<String> = t
-            .posts
-            .iter()
-            .filter_map(|name| app.task_index(name))
-            .map(|i| i.to_string())
-            .collect();
-        let _ = writeln!(
-            s,
-            "        posts: &[{}], // {}",
-            posts.join(", "),
-            t.posts.join(", ")
-        );
+        for (field, names) in [("slots", &t.slots), ("posts", &t.posts)] {
+            let _ = writeln!(
+                s,
+                "        {field}: &[{}], // {}",
+                task_indices(app, names),
+                names.join(", ")
+            );
+        }
         let _ = writeln!(
             s,
             "        postable: {:#x}, // {}",
