@@ -9,7 +9,9 @@ mod bench;
 mod campaign;
 mod config;
 mod console;
+mod dump;
 mod elf;
+mod gdb;
 mod image;
 mod kconfig;
 mod layout;
@@ -90,6 +92,45 @@ enum Cmd {
         #[arg(short, long = "file")]
         files: Vec<String>,
     },
+    /// Show inside a running image (through its gdbstub) or a dump file:
+    /// task table, faults, stack high-water marks, ringbufs, bus table.
+    Dump {
+        /// The image: an app file or an image name (default: app.toml's).
+        image: Option<PathBuf>,
+        /// Read this dump file (target/<image>/dumps/*.dump) instead.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Only this task: its row, its stack and its ringbufs.
+        #[arg(long)]
+        task: Option<String>,
+        /// Only the ringbufs whose name contains this.
+        #[arg(long)]
+        ringbuf: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attach gdb-multiarch to a running image with every program's symbols.
+    Gdb {
+        /// The image: an app file or an image name (default: app.toml's).
+        image: Option<PathBuf>,
+        /// Run these gdb commands, then detach (instead of an interactive session).
+        #[arg(long = "ex")]
+        commands: Vec<String>,
+    },
+}
+
+/// `target/<name>/` of the image named on the command line: an app file
+/// (its `name`), or an image name.
+fn image_dir(root: &Path, arg: Option<&Path>) -> Result<PathBuf> {
+    let name = match arg {
+        Some(p) if p.extension().is_none() && !p.exists() => p.display().to_string(),
+        _ => {
+            let app = image::resolve_app(root, arg);
+            image::load_app(root, &app)?.name
+        }
+    };
+    Ok(root.join("target").join(name))
 }
 
 /// The workspace root: two levels above this crate.
@@ -125,6 +166,10 @@ fn run(cli: Cli) -> Result<bool> {
                 qemu::QEMU,
                 args.join(" ")
             );
+            eprintln!(
+                "gdbstub: {} (cargo xtask dump / cargo xtask gdb)",
+                dump::socket_path(&built.out_dir).display()
+            );
             let status = qemu::run_interactive(&qemu_bin, &args)?;
             Ok(status.success())
         }
@@ -152,6 +197,30 @@ fn run(cli: Cli) -> Result<bool> {
                 verbose: cli.verbose,
             },
         ),
+        Cmd::Dump {
+            image,
+            file,
+            task,
+            ringbuf,
+            json,
+        } => {
+            let out_dir = if file.is_some() {
+                PathBuf::new()
+            } else {
+                image_dir(&root, image.as_deref())?
+            };
+            dump::run(
+                &root,
+                &dump::Options {
+                    out_dir,
+                    file,
+                    filter: dump::report::Filter { task, ringbuf },
+                    json,
+                },
+            )?;
+            Ok(true)
+        }
+        Cmd::Gdb { image, commands } => gdb::run(&image_dir(&root, image.as_deref())?, &commands),
     }
 }
 

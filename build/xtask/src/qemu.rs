@@ -1,6 +1,11 @@
 //! QEMU: finding (or installing) `qemu-system-riscv32`, building its command
 //! line from the app file, and running an image either on the terminal or
 //! headless with its console captured and a wall-clock timeout.
+//!
+//! Every run opens QEMU's gdbstub on a Unix socket, `target/<image>/gdb.sock`
+//! (never a network port), for `cargo xtask dump` and `cargo xtask gdb`;
+//! every runner watches the console for the kernel's last words and has a
+//! post-mortem dump taken before the machine stops (`dump::postmortem`).
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -8,56 +13,20 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::config::App;
+use crate::dump::{self, postmortem};
 
 /// The emulator binary.
 pub const QEMU: &str = "qemu-system-riscv32";
 
-/// Finds an executable on `PATH`.
-pub fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
+pub use crate::setup::on_path;
 
 /// Returns the QEMU binary, installing Debian's `qemu-system-misc` first when
 /// it is missing and we are root with apt; otherwise explains how to get it.
 pub fn ensure_installed() -> Result<PathBuf> {
-    if let Some(q) = on_path(QEMU) {
-        return Ok(q);
-    }
-    let apt = on_path("apt-get").is_some();
-    if apt && is_root() {
-        eprintln!("{QEMU} not found: installing qemu-system-misc with apt-get");
-        for args in [&["update"][..], &["install", "-y", "qemu-system-misc"][..]] {
-            let status = Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .context("cannot run apt-get")?;
-            if !status.success() {
-                bail!(
-                    "`apt-get {}` failed ({status}); install QEMU by hand and retry",
-                    args.join(" ")
-                );
-            }
-        }
-        return on_path(QEMU).with_context(|| {
-            format!("installed qemu-system-misc but {QEMU} is still not on PATH")
-        });
-    }
-    let how = if apt {
+    let how = if on_path("apt-get").is_some() {
         "sudo apt-get update && sudo apt-get install -y qemu-system-misc"
     } else if on_path("dnf").is_some() {
         "sudo dnf install -y qemu-system-riscv"
@@ -68,7 +37,7 @@ pub fn ensure_installed() -> Result<PathBuf> {
     } else {
         "install QEMU 7.2 or newer with RISC-V system emulation (Debian: apt-get install qemu-system-misc)"
     };
-    bail!("{QEMU} is not on PATH; install it with:\n    {how}\nthen run the command again")
+    crate::setup::ensure_tool(QEMU, "qemu-system-misc", how)
 }
 
 /// Escapes a value for QEMU's comma-separated option syntax.
@@ -110,6 +79,16 @@ pub fn command_line(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Ve
         args.push("-icount".into());
         args.push("shift=0".into());
     }
+    // The gdbstub, on a socket only this user can reach; `wait=off` lets the
+    // machine run until someone attaches.
+    args.push("-chardev".into());
+    args.push(format!(
+        "socket,path={},server=on,wait=off,id={}",
+        qemu_escape(&dump::socket_path(out_dir).display().to_string()),
+        postmortem::CHARDEV_ID
+    ));
+    args.push("-gdb".into());
+    args.push(format!("chardev:{}", postmortem::CHARDEV_ID));
     args
 }
 
@@ -133,12 +112,39 @@ pub fn prepare_drives(app: &App, out_dir: &Path, fresh: bool) -> Result<()> {
     Ok(())
 }
 
-/// Runs QEMU with the console on the terminal until it exits.
+/// Runs QEMU with the console on the terminal until it exits. Its output
+/// passes through xtask (so that a kernel panic gets its post-mortem dump);
+/// its input is the terminal itself.
 pub fn run_interactive(qemu: &Path, args: &[String]) -> Result<ExitStatus> {
-    Command::new(qemu)
+    use std::io::{Read as _, Write as _};
+    let mut child = Command::new(qemu)
         .args(args)
-        .status()
-        .with_context(|| format!("cannot start {}", qemu.display()))
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {}", qemu.display()))?;
+    let mut stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut line = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stdout.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut out = std::io::stdout();
+        let _ = out.write_all(&buf[..n]);
+        let _ = out.flush();
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                postmortem::on_trigger(args, &String::from_utf8_lossy(&line));
+                line.clear();
+            } else if line.len() < 4096 {
+                line.push(b);
+            }
+        }
+    }
+    child
+        .wait()
+        .with_context(|| format!("cannot wait for {}", qemu.display()))
 }
 
 /// How a captured run ended.
@@ -237,6 +243,7 @@ pub fn run_capture(
                 if echo {
                     println!("{line}");
                 }
+                postmortem::on_trigger(args, &line);
                 let w = if stopping {
                     Watch::Continue
                 } else {
@@ -342,6 +349,8 @@ pub fn run_console(
     let start = Instant::now();
     let deadline = start + timeout;
     let mut bytes = Vec::new();
+    // Where the console's next unexamined line starts (post-mortem triggers).
+    let mut scanned = 0;
     let end = loop {
         let now = Instant::now();
         if now >= deadline {
@@ -356,6 +365,10 @@ pub fn run_console(
                     let _ = out.flush();
                 }
                 bytes.extend_from_slice(&chunk);
+                while let Some(nl) = bytes[scanned..].iter().position(|&b| b == b'\n') {
+                    postmortem::on_trigger(args, &String::from_utf8_lossy(&bytes[scanned..scanned + nl]));
+                    scanned += nl + 1;
+                }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -410,7 +423,8 @@ mod tests {
         );
         assert_eq!(
             args.join(" "),
-            "-machine virt -bios none -nographic -m 128M -kernel /w/target/t/dist/image.elf"
+            "-machine virt -bios none -nographic -m 128M -kernel /w/target/t/dist/image.elf \
+             -chardev socket,path=/w/target/t/gdb.sock,server=on,wait=off,id=vireo-gdb -gdb chardev:vireo-gdb"
         );
     }
 
@@ -426,7 +440,8 @@ mod tests {
             args.join(" "),
             "-machine virt -bios none -nographic -m 64M -kernel /i.elf -global virtio-mmio.force-legacy=false \
              -drive file=/w/target/t/disk,,1.img,if=none,format=raw,id=drive0 -device virtio-blk-device,drive=drive0 \
-             -icount shift=0"
+             -icount shift=0 -chardev socket,path=/w/target/t/gdb.sock,server=on,wait=off,id=vireo-gdb \
+             -gdb chardev:vireo-gdb"
         );
     }
 

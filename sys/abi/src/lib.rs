@@ -89,6 +89,11 @@ impl Generation {
     }
 }
 
+/// The word `_start` paints over a task's whole stack before anything runs,
+/// so a dump can find the deepest the stack ever reached: the lowest word
+/// that no longer holds it (Humility's "stack high-water mark").
+pub const STACK_PAINT: u32 = 0xBADD_CAFE;
+
 /// Response code of a successful `send`.
 pub const SUCCESS: u32 = 0;
 

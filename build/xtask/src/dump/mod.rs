@@ -1,0 +1,135 @@
+//! `cargo xtask dump`: see inside a running or crashed image.
+//!
+//! A dump is a [`Snapshot`] of the image's RAM — taken live through the
+//! gdbstub every run opens at `target/<image>/gdb.sock`, or read back from a
+//! file a post-mortem left in `target/<image>/dumps/` — decoded with the
+//! DWARF of the kernel and of every task: the task table, stack high-water
+//! marks, every ringbuf by its entry type, the supervisor's bus table.
+//!
+//! Modules: [`rsp`] talks to the gdbstub, [`snapshot`] holds captured
+//! memory and the dump file format, [`dwarf`] reads types, [`value`] decodes
+//! bytes by type, [`programs`] finds the image's ELFs and regions,
+//! [`report`] builds what is shown, [`postmortem`] writes dumps when the
+//! kernel panics or the supervisor dies.
+//!
+//! It must never change the target beyond stopping it while it reads (and,
+//! for a post-mortem, releasing the kernel's wait for the dump).
+
+pub mod dwarf;
+pub mod postmortem;
+pub mod programs;
+pub mod report;
+pub mod rsp;
+pub mod snapshot;
+pub mod value;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+
+use programs::Image;
+use report::{Filter, Report};
+use snapshot::{Header, Snapshot, Span};
+
+/// The gdbstub's Unix socket of an image's runs.
+pub fn socket_path(out_dir: &Path) -> PathBuf {
+    out_dir.join("gdb.sock")
+}
+
+/// Where post-mortem dumps of an image go.
+pub fn dumps_dir(out_dir: &Path) -> PathBuf {
+    out_dir.join("dumps")
+}
+
+/// Captures the image's RAM through its gdbstub. The machine is stopped
+/// while it is read and let go afterwards; `before_detach` may write to it
+/// (the post-mortem releases the kernel's wait that way).
+pub fn capture(
+    image: &Image,
+    socket: &Path,
+    reason: &str,
+    before_detach: impl FnOnce(&mut rsp::Gdb) -> Result<()>,
+) -> Result<Snapshot> {
+    let mut gdb = rsp::Gdb::connect(socket)?;
+    let result = (|| -> Result<Snapshot> {
+        let registers = gdb.registers().unwrap_or_default();
+        let mut spans = Vec::new();
+        for (base, size) in image.ram_regions() {
+            let data = gdb.read_memory(base, size as usize)?;
+            spans.push(Span { base, data });
+        }
+        Ok(Snapshot {
+            header: Header {
+                image: image.name.clone(),
+                reason: reason.to_string(),
+                taken_at: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                registers,
+                regions: Vec::new(),
+            },
+            spans,
+        })
+    })();
+    // Let the machine go even when reading failed halfway.
+    let released = before_detach(&mut gdb);
+    let detached = gdb.detach();
+    let snap = result?;
+    released?;
+    detached?;
+    Ok(snap)
+}
+
+/// What `cargo xtask dump` was asked.
+pub struct Options {
+    /// `target/<image>/` of the image named on the command line.
+    pub out_dir: PathBuf,
+    /// Read this dump file instead of the running image.
+    pub file: Option<PathBuf>,
+    /// Narrowing.
+    pub filter: Filter,
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// Runs `cargo xtask dump`: prints the report.
+pub fn run(root: &Path, opts: &Options) -> Result<()> {
+    use std::io::Write as _;
+    let report = report_for(root, opts)?;
+    let text = if opts.json {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        report.text()
+    };
+    // A reader that went away (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    Ok(())
+}
+
+/// Builds the report `cargo xtask dump` prints.
+pub fn report_for(root: &Path, opts: &Options) -> Result<Report> {
+    let (snap, image) = match &opts.file {
+        Some(file) => {
+            let snap = Snapshot::read(file)?;
+            // A dump names its image; its ELFs are in target/<image>/dist.
+            let image = load_image(&root.join("target").join(&snap.header.image))?;
+            (snap, image)
+        }
+        None => {
+            let image = load_image(&opts.out_dir)?;
+            let snap = capture(&image, &socket_path(&opts.out_dir), "live", |_| Ok(()))?;
+            (snap, image)
+        }
+    };
+    Ok(Report::build(&image, &snap, &opts.filter))
+}
+
+/// Loads `target/<name>/` as an [`Image`].
+pub fn load_image(out_dir: &Path) -> Result<Image> {
+    let name = out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("image directory has no name")?;
+    Image::load(out_dir, &name)
+}

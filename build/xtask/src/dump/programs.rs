@@ -1,0 +1,195 @@
+//! A built image as the dump sees it: the kernel's and every task's ELF
+//! (symbols and DWARF) from `target/<name>/dist/`, the image's read-only
+//! bytes, and the RAM regions worth capturing — all learnt from the image
+//! itself (the kernel's `TASK_DESCS`), so no app file is needed to read a
+//! dump.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use object::{Object as _, ObjectSymbol as _};
+
+use super::dwarf::DebugInfo;
+use super::snapshot::{Layered, Snapshot, Span};
+use super::value::{Decoder, Value};
+use crate::elf::Elf;
+
+/// One program of the image.
+pub struct Program {
+    /// `kernel` or the task's name.
+    pub name: String,
+    /// Its ELF under `dist/`.
+    pub path: PathBuf,
+    /// Its types and statics.
+    pub debug: DebugInfo,
+}
+
+/// What the kernel was built to run, per task (from `TASK_DESCS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskLayout {
+    /// The task's name.
+    pub name: String,
+    /// Priority (0 is the most important).
+    pub priority: u64,
+    /// Top of the stack (the initial stack pointer).
+    pub initial_sp: u64,
+    /// Lowest stack address.
+    pub stack_base: u64,
+    /// Writable, non-device regions: `(base, size)`.
+    pub ram: Vec<(u64, u64)>,
+}
+
+/// A built image.
+pub struct Image {
+    /// The image's name.
+    pub name: String,
+    /// `target/<name>/`.
+    pub dir: PathBuf,
+    /// The kernel.
+    pub kernel: Program,
+    /// Every task, in task-table order.
+    pub tasks: Vec<(TaskLayout, Program)>,
+    /// The image's loadable bytes (text, read-only data, .data initialisers).
+    pub rom: Vec<Span>,
+    /// The kernel's RAM: data, bss and its stack.
+    pub kernel_ram: (u64, u64),
+}
+
+fn read_program(name: &str, path: &Path) -> Result<Program> {
+    let data = std::fs::read(path).with_context(|| {
+        format!(
+            "cannot read {} (build the image first: cargo xtask build)",
+            path.display()
+        )
+    })?;
+    let debug = DebugInfo::parse(&data)
+        .with_context(|| format!("cannot read the DWARF of {}", path.display()))?;
+    Ok(Program {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        debug,
+    })
+}
+
+fn symbol(data: &[u8], name: &str) -> Option<u64> {
+    let file = object::File::parse(data).ok()?;
+    file.symbols()
+        .find(|s| s.name() == Ok(name))
+        .map(|s| s.address())
+}
+
+impl Image {
+    /// Loads `target/<name>/dist/`.
+    pub fn load(dir: &Path, name: &str) -> Result<Image> {
+        let dist = dir.join("dist");
+        let kernel = read_program("kernel", &dist.join("kernel.elf"))?;
+        let image = Elf::read(&dist.join("image.elf"))?;
+        let rom: Vec<Span> = image
+            .segments
+            .iter()
+            .map(|s| Span {
+                base: s.paddr,
+                data: s.data.clone(),
+            })
+            .collect();
+        let kernel_bytes = std::fs::read(&kernel.path)?;
+        let (Some(bottom), Some(end)) = (
+            symbol(&kernel_bytes, "_kstack_bottom"),
+            symbol(&kernel_bytes, "_ebss"),
+        ) else {
+            bail!(
+                "{} lacks _kstack_bottom/_ebss: not a Vireo kernel",
+                kernel.path.display()
+            );
+        };
+        let layouts = task_layouts(&kernel, &rom)?;
+        let mut tasks = Vec::new();
+        for l in layouts {
+            let p = read_program(&l.name, &dist.join(format!("{}.elf", l.name)))?;
+            tasks.push((l, p));
+        }
+        Ok(Image {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            kernel,
+            tasks,
+            rom,
+            kernel_ram: (bottom, end.saturating_sub(bottom)),
+        })
+    }
+
+    /// The RAM spans a snapshot captures: the kernel's, then each task's.
+    pub fn ram_regions(&self) -> Vec<(u64, u64)> {
+        let mut v = vec![self.kernel_ram];
+        for (l, _) in &self.tasks {
+            v.extend(l.ram.iter().copied());
+        }
+        v
+    }
+
+    /// A decoder for `program` over `ram` (and the image's own bytes).
+    pub fn memory<'a>(&'a self, ram: &'a Snapshot) -> Layered<'a> {
+        Layered {
+            ram,
+            image: &self.rom,
+        }
+    }
+
+    /// The task's program by name.
+    pub fn task(&self, name: &str) -> Option<&(TaskLayout, Program)> {
+        self.tasks.iter().find(|(l, _)| l.name == name)
+    }
+}
+
+/// Reads the kernel's `TASK_DESCS` out of the image's read-only data.
+fn task_layouts(kernel: &Program, rom: &[Span]) -> Result<Vec<TaskLayout>> {
+    let var = kernel
+        .debug
+        .variable("TASK_DESCS")
+        .context("the kernel has no TASK_DESCS static in its DWARF")?;
+    let empty = Snapshot::default();
+    let memory = Layered {
+        ram: &empty,
+        image: rom,
+    };
+    let decoder = Decoder {
+        debug: &kernel.debug,
+        memory: &memory,
+    };
+    let Value::Array(descs) = decoder.decode(var.ty, var.address) else {
+        bail!("the kernel's TASK_DESCS is not an array");
+    };
+    descs
+        .iter()
+        .map(|d| {
+            let num = |f: &str| {
+                d.field(f)
+                    .and_then(Value::as_u64)
+                    .with_context(|| format!("TASK_DESCS entry without a readable `{f}`: {d}"))
+            };
+            let name = match d.field("name") {
+                Some(Value::Str(s)) => s.clone(),
+                _ => bail!("TASK_DESCS entry without a readable name: {d}"),
+            };
+            let mut ram = Vec::new();
+            if let Some(Value::Array(regions)) = d.field("regions") {
+                for r in regions {
+                    let get = |f: &str| r.field(f).and_then(Value::as_u64).unwrap_or(0);
+                    let attrs = get("attributes");
+                    // REGION_WRITE (1 << 1) without REGION_DEVICE (1 << 3):
+                    // the task's own RAM (sys/kern/src/descs.rs).
+                    if attrs & 0b10 != 0 && attrs & 0b1000 == 0 {
+                        ram.push((get("base"), get("size")));
+                    }
+                }
+            }
+            Ok(TaskLayout {
+                name,
+                priority: num("priority")?,
+                initial_sp: num("initial_sp")?,
+                stack_base: num("stack_base")?,
+                ram,
+            })
+        })
+        .collect()
+}
