@@ -49,6 +49,7 @@ pub mod device;
 pub mod memory;
 pub mod protocol;
 pub mod server;
+pub mod trace;
 
 pub use device::{BlkDevice, Completion, Geometry, ProbeError, Request, Slot, SlotSet};
 pub use memory::{DmaMemory, QUEUE_SIZE, SLOTS};

@@ -39,6 +39,7 @@ use virtio_bus_api::Probe;
 use crate::device::{BlkDevice, Completion, ProbeError, Request, Slot};
 use crate::memory::{DmaMemory, SLOTS};
 use crate::protocol::VIRTIO_BLK_ID_BYTES;
+use crate::trace::{self, Trace};
 
 /// The generated server side of `idl/block.idol`.
 #[allow(dead_code)] // `block_serve_once`: the driver runs its own loop
@@ -285,6 +286,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             Some(d) if self.in_flight() > 0 && self.platform.now_ms() >= d => {}
             _ => return,
         }
+        trace::record(Trace::Timeout);
         self.platform.event(Event::Timeout);
         self.deadline = None;
         let Binding::Bound { probe, .. } = self.binding else {
@@ -343,6 +345,11 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         self.serial = None;
         match BlkDevice::probe(regs, memory) {
             Ok(device) => {
+                trace::record(Trace::Probed {
+                    slot: probe.slot,
+                    capacity: device.geometry().capacity,
+                    version: probe.version,
+                });
                 self.platform.event(Event::Probed {
                     slot: probe.slot,
                     capacity: device.geometry().capacity,
@@ -392,6 +399,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// A hostile or broken device: fail what is in flight, reset, and bring
     /// it up again.
     fn device_fault(&mut self, error: virtio::Error) {
+        trace::record(Trace::DeviceFault);
         self.platform.event(Event::DeviceFault(error));
         let Binding::Bound { probe, .. } = self.binding else {
             return;
@@ -431,6 +439,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         let in_flight = self.fail_in_flight(BlockError::Removed);
         // Dropping the device resets it again; nothing of ours is on it.
         self.binding = Binding::Removed;
+        trace::record(Trace::Removed(in_flight as u32));
         self.platform.event(Event::Removed { in_flight });
         self.platform.removed();
     }
@@ -490,6 +499,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             return Err(e.into());
         }
         device.kick();
+        trace::record(Trace::Submit { slot, request });
         self.pending[slot.index()] = Some(pending);
         if self.deadline.is_none() {
             self.rearm_deadline();
@@ -507,6 +517,10 @@ fn complete<I: Ipc, R: RegisterAccess>(
     done: Completion,
     pending: Option<Pending>,
 ) {
+    trace::record(Trace::Complete {
+        slot: done.slot,
+        ok: done.result.is_ok(),
+    });
     let Some(pending) = pending else {
         device.release(done.slot);
         return;

@@ -582,6 +582,10 @@ pub enum Injection {
     /// overflows, to show the kernel stack guard stops the machine with a
     /// clear message instead of overwriting kernel text.
     KernelStackOverflow = 3,
+    /// Panic the kernel itself (the task is ignored), so that a test can
+    /// check the post-mortem dump. Only kernels built with the `test-panic`
+    /// feature accept it; every other kernel refuses it.
+    KernelPanic = 4,
 }
 
 /// Reply of [`Kipc::Inject`]: the evidence that the corruption took effect.
@@ -612,6 +616,7 @@ impl Injection {
             1 => Self::FlipRamBit,
             2 => Self::Jump,
             3 => Self::KernelStackOverflow,
+            4 => Self::KernelPanic,
             _ => return None,
         })
     }

@@ -161,6 +161,13 @@ fn inject<M: Machine>(
             // Only a mock machine comes back: nothing of the task changed.
             Ok(InjectEvidence::default())
         }
+        // A test image's own request (feature `test-panic`, never in a
+        // shipping image): the post-mortem path is only testable if the
+        // kernel can be made to panic on purpose.
+        #[cfg(all(feature = "test-panic", not(test)))]
+        Some(abi::Injection::KernelPanic) => panic!("injected on purpose (test-panic kernel)"),
+        #[cfg(not(all(feature = "test-panic", not(test))))]
+        Some(abi::Injection::KernelPanic) => Err(UserError::Recoverable(KIPC_BAD_OPERATION)),
         Some(abi::Injection::FlipRamBit) => {
             // The task's RAM is its second region (text, RAM, devices...).
             let ram = *sys.tasks[i]

@@ -1,10 +1,13 @@
 //! Task entry and panic handling.
 //!
 //! The kernel starts (and restarts) a task at `_start` with `sp` at the top
-//! of its stack and every other register zero. `_start` re-initialises the
-//! task's RAM from the image — .data from its copy in the (read-only) text
-//! region, .bss cleared — so every incarnation starts from the same state,
-//! then calls the task's `main`, which must never return.
+//! of its stack and every other register zero. `_start` first paints the
+//! whole stack with [`abi::STACK_PAINT`] (so that `cargo xtask dump` can
+//! find the deepest the stack has reached: the lowest word that lost the
+//! paint), then re-initialises the task's RAM from the image — .data from
+//! its copy in the (read-only) text region, .bss cleared — so every
+//! incarnation starts from the same state, then calls the task's `main`,
+//! which must never return.
 
 #[cfg(target_arch = "riscv32")]
 core::arch::global_asm!(
@@ -12,15 +15,21 @@ core::arch::global_asm!(
     .section .text.start, "ax"
     .global _start
 _start:
-    la a0, _sdata
+    la a0, _stack_bottom
+    li t0, {paint}
+0:  bgeu a0, sp, 1f
+    sw t0, 0(a0)
+    addi a0, a0, 4
+    j 0b
+1:  la a0, _sdata
     la a1, _edata
     la a2, _sidata
-1:  bgeu a0, a1, 2f
+6:  bgeu a0, a1, 2f
     lw t0, 0(a2)
     sw t0, 0(a0)
     addi a0, a0, 4
     addi a2, a2, 4
-    j 1b
+    j 6b
 2:  la a0, _sbss
     la a1, _ebss
 3:  bgeu a0, a1, 4f
@@ -30,7 +39,8 @@ _start:
 4:  call main
 5:  unimp
     j 5b
-"#
+"#,
+    paint = const abi::STACK_PAINT,
 );
 
 /// Reports the panic message to the kernel, which faults the task and logs

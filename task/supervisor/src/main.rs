@@ -601,6 +601,10 @@ fn refusal(r: Refusal) -> ServerError<SupervisorError> {
     }
 }
 
+/// The supervisor's state lives in a static rather than on `main`'s stack
+/// so that `cargo xtask dump` finds it by name and shows the bus table.
+static mut SUPERVISOR_STATE: core::mem::MaybeUninit<Supervisor> = core::mem::MaybeUninit::uninit();
+
 #[export_name = "main"]
 fn main() -> ! {
     let devices = enumerate();
@@ -614,7 +618,11 @@ fn main() -> ! {
             );
         }
     }
-    let mut sup = Supervisor {
+    // SAFETY: `main` runs once (the supervisor is never restarted: its
+    // fault reboots the machine), and this is the only place that names
+    // SUPERVISOR_STATE, so the reference made here is the only one.
+    let sup = unsafe { &mut *core::ptr::addr_of_mut!(SUPERVISOR_STATE) };
+    let sup = sup.write(Supervisor {
         bus: Bus::new(devices),
         removal_deadline: [None; SLOTS],
         restarts: Restarts::default(),
@@ -622,7 +630,7 @@ fn main() -> ! {
         liveness: Liveness::default(),
         next_sample: 0,
         rejections: Rejections::default(),
-    };
+    });
     const BUFFER: usize = max(
         bus_server::VIRTIO_BUS_BUFFER_SIZE,
         supervisor_server::SUPERVISOR_BUFFER_SIZE,
@@ -634,9 +642,9 @@ fn main() -> ! {
         if msg.sender == TaskId::KERNEL {
             sup.handle_notification(msg.operation);
         } else if msg.operation >= SUPERVISOR_FIRST_OP {
-            supervisor_server::supervisor_dispatch(&mut sup, &ipc, &buffer, &msg);
+            supervisor_server::supervisor_dispatch(sup, &ipc, &buffer, &msg);
         } else {
-            bus_server::virtio_bus_dispatch(&mut sup, &ipc, &buffer, &msg);
+            bus_server::virtio_bus_dispatch(sup, &ipc, &buffer, &msg);
         }
     }
 }

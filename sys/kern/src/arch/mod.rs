@@ -12,6 +12,8 @@ mod pmp;
 mod trap;
 mod uart;
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use crate::descs::{IrqDesc, RegionDesc, REGION_DEVICE, REGION_READ, REGION_WRITE};
 use crate::machine::Machine;
 use crate::task::Task;
@@ -58,6 +60,8 @@ impl Machine for Virt {
     }
 
     fn reboot(&mut self) {
+        // Only a supervisor fault reboots: keep its remains for a dump.
+        wait_for_dump();
         finisher_write(0x7777);
     }
 
@@ -72,6 +76,28 @@ impl Machine for Virt {
             };
             (window, 1 + slot as u32)
         })
+    }
+}
+
+/// Set to non-zero by `cargo xtask` — through QEMU's gdbstub, while the
+/// machine is stopped — once it has saved a post-mortem dump. Exported by
+/// name so xtask can find it; nothing in the kernel ever writes it.
+#[used]
+#[no_mangle]
+static VIREO_DUMP_TAKEN: AtomicU32 = AtomicU32::new(0);
+
+/// How long a dying kernel waits for its dump when nobody takes one.
+const DUMP_WAIT_MS: u64 = 3000;
+
+/// Called after the kernel's last console line (a panic, a supervisor
+/// fault) and before the machine stops or resets: gives `cargo xtask`,
+/// which watches the console, the time to capture RAM through the gdbstub.
+/// Waits until the dump is taken or `DUMP_WAIT_MS` have passed, so a
+/// machine with nobody watching still stops.
+fn wait_for_dump() {
+    let deadline = clint::now().saturating_add(DUMP_WAIT_MS * abi::TICKS_PER_MS);
+    while VIREO_DUMP_TAKEN.load(Ordering::Relaxed) == 0 && clint::now() < deadline {
+        core::hint::spin_loop();
     }
 }
 
@@ -144,6 +170,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // A kernel panic is a kernel bug, never a task's doing; say so loudly
     // and stop the machine with a failure code so tests notice.
     crate::console::kernel_line(&mut Virt, format_args!("KERNEL PANIC: {info}"));
+    wait_for_dump();
     Virt.shutdown(0xdead);
     loop {
         core::hint::spin_loop();

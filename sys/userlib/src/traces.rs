@@ -1,0 +1,92 @@
+//! A task's trace rings, shown to a trace reader from inside the running
+//! image: the shell's `ringbuf <task>` sends [`abi::RINGBUF_OP`] with a
+//! writable lease, and the target's `recv` (this module) answers with
+//! each ring's name and entries as text, in the layout `cargo xtask dump`
+//! prints. Only the tasks app.toml marks `read-traces = true` get an
+//! answer: a driver's trace names its other clients' requests.
+//!
+//! It must never fault the task it runs in: a bad lease only ends the
+//! text early, and a refused reader gets a reply code, not a fault.
+
+use core::fmt::{self, Write as _};
+
+use abi::TaskId;
+
+use crate::syscalls::{sys_borrow_info, sys_borrow_write, sys_reply, RecvMessage};
+
+/// Copies formatted text into the caller's lease 0, a chunk at a time;
+/// stops quietly at the lease's end.
+struct LeaseWriter {
+    to: TaskId,
+    offset: usize,
+    limit: usize,
+    chunk: [u8; 64],
+    used: usize,
+}
+
+impl LeaseWriter {
+    fn flush(&mut self) -> fmt::Result {
+        let n = self.used.min(self.limit.saturating_sub(self.offset));
+        if n > 0 && sys_borrow_write(self.to, 0, self.offset, &self.chunk[..n]).is_err() {
+            self.limit = self.offset;
+        } else {
+            self.offset += n;
+        }
+        self.used = 0;
+        if self.offset >= self.limit {
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl fmt::Write for LeaseWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.used == self.chunk.len() {
+                self.flush()?;
+            }
+            self.chunk[self.used] = b;
+            self.used += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Whether task `index` may read this task's traces.
+pub fn may_read(index: usize, readers: &[u16]) -> bool {
+    readers.iter().any(|&r| usize::from(r) == index)
+}
+
+/// Answers one [`abi::RINGBUF_OP`] message.
+pub(crate) fn answer(m: &RecvMessage) {
+    if !may_read(m.sender.index(), crate::tasks::TRACE_READERS) {
+        sys_reply(m.sender, abi::TRACE_REFUSED, &[]);
+        return;
+    }
+    let limit = match sys_borrow_info(m.sender, 0) {
+        Ok(info) => info.len,
+        Err(_) => 0,
+    };
+    let mut w = LeaseWriter {
+        to: m.sender,
+        offset: 0,
+        limit,
+        chunk: [0; 64],
+        used: 0,
+    };
+    let rings = ringbuf::registered();
+    let _ = (|| -> fmt::Result {
+        if rings.is_empty() {
+            writeln!(w, "(no ringbufs)")?;
+        }
+        for r in rings {
+            writeln!(w, "{}:", r.name)?;
+            r.ring.show(&mut w)?;
+        }
+        Ok(())
+    })();
+    let _ = w.flush();
+    sys_reply(m.sender, abi::SUCCESS, &(w.offset as u32).to_le_bytes());
+}
