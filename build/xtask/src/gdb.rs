@@ -1,15 +1,17 @@
 //! `cargo xtask gdb`: attaches `gdb-multiarch` to a running image through
 //! its gdbstub socket, with the kernel's and every task's symbols loaded.
 //! Each program is linked at its own addresses, so every ELF's symbols are
-//! loaded where they already say they are; `bt` in any task shows its
-//! frames by name.
+//! loaded where they already say they are. `bt` shows where the hart is
+//! (usually the kernel); `vireo-bt-<task>` shows a task's stack from the
+//! registers the kernel saved for it.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::dump::{self, programs::Image};
+use crate::dump::{self, dwarf, programs::Image};
 use crate::setup;
 
 /// Debian's multi-architecture gdb.
@@ -26,7 +28,67 @@ pub fn script(image: &Image, socket: &Path) -> String {
         // gives it, which is where the task was linked to run.
         s.push_str(&format!("add-symbol-file {}\n", task.path.display()));
     }
+    s.push_str(&task_commands(image));
     s.push_str(&format!("target remote {}\n", socket.display()));
+    s
+}
+
+/// One gdb command per task, `vireo-bt-<task>`: the hart is usually in the
+/// kernel, and a stopped task's registers are in its `SavedState` in the
+/// kernel's `TASK_TABLE` (`regs[0]` the pc, `regs[n]` xn). The command puts
+/// them in the hart's registers, prints the backtrace, and puts the hart's
+/// own registers back — in a Python `finally`, so even a backtrace that
+/// fails half-way never leaves the machine with a task's registers.
+/// (A task's saved `x0` slot holds its pc; the hart's x0 is always 0.)
+pub fn task_commands(image: &Image) -> String {
+    let debug = &image.kernel.debug;
+    let Some(table) = debug.variable("TASK_TABLE") else {
+        return String::new();
+    };
+    let Some(dwarf::Type::Array { elem, .. }) = debug.ty(table.ty) else {
+        return String::new();
+    };
+    let stride = debug.size_of(*elem);
+    let Some((regs, _)) = debug.member_path(*elem, "save.regs") else {
+        return String::new();
+    };
+    // Registers go in and out with raw `g`/`G` packets (x0..x31, then the
+    // pc): assigning them one by one through `$reg` makes gdb unwind a
+    // half-changed frame and give up.
+    let mut s = String::from(
+        r#"python
+import gdb
+def vireo_regs():
+    out = gdb.execute("maint packet g", to_string=True)
+    return out.split('received: "')[1].split('"')[0]
+def vireo_set_regs(hexregs):
+    gdb.execute("maint packet G" + hexregs, to_string=True)
+    gdb.execute("maint flush register-cache")
+def vireo_task_bt(base):
+    saved = vireo_regs()
+    words = gdb.selected_inferior().read_memory(base, 128).tobytes()
+    regs = bytes(4) + words[4:128] + words[0:4]
+    try:
+        vireo_set_regs(regs.hex() + saved[len(regs) * 2:])
+        try:
+            gdb.execute("bt")
+        except gdb.error as e:
+            # _start has no caller: gdb says so when it gets there.
+            print("(end of the stack: {})".format(e))
+    finally:
+        vireo_set_regs(saved)
+end
+"#,
+    );
+    for (i, (layout, _)) in image.tasks.iter().enumerate() {
+        let base = table.address + i as u64 * stride + regs;
+        let _ = writeln!(s, "define vireo-bt-{}\n  python vireo_task_bt({base:#x})\nend", layout.name);
+        let _ = writeln!(
+            s,
+            "document vireo-bt-{}\nBacktrace of task {} from its saved registers (the hart's own are restored after).\nend",
+            layout.name, layout.name
+        );
+    }
     s
 }
 

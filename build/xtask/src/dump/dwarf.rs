@@ -204,6 +204,41 @@ impl DebugInfo {
             .filter(move |v| v.linkage.starts_with(prefix))
     }
 
+    /// The offset and type of the field `path` (dot-separated names) in a
+    /// value of type `ty`, looking through wrappers on the way
+    /// (`MaybeUninit`'s `value`, any struct with a single field), as a
+    /// debugger script needs to address `TASK_TABLE[i].save.regs`.
+    pub fn member_path(&self, ty: TypeId, path: &str) -> Option<(u64, TypeId)> {
+        path.split('.').try_fold((0, ty), |(offset, ty), name| {
+            let (o, t) = self.member_through_wrappers(ty, name, 0)?;
+            Some((offset + o, t))
+        })
+    }
+
+    fn member_through_wrappers(&self, ty: TypeId, name: &str, depth: usize) -> Option<(u64, TypeId)> {
+        if depth > 8 {
+            return None;
+        }
+        let members = match self.ty(ty)? {
+            Type::Struct {
+                members,
+                variants: None,
+                ..
+            }
+            | Type::Union { members, .. } => members,
+            _ => return None,
+        };
+        if let Some(m) = members.iter().find(|m| m.name == name) {
+            return Some((m.offset, m.ty));
+        }
+        let inner = match members.as_slice() {
+            [only] => only,
+            _ => members.iter().find(|m| m.name == "value")?,
+        };
+        let (o, t) = self.member_through_wrappers(inner.ty, name, depth + 1)?;
+        Some((inner.offset + o, t))
+    }
+
     /// Size in bytes of a type (0 if unknown).
     pub fn size_of(&self, id: TypeId) -> u64 {
         match self.ty(id) {

@@ -49,7 +49,13 @@ pub fn out_dir_of(args: &[String]) -> Option<PathBuf> {
 pub fn on_trigger(args: &[String], line: &str) -> Option<PathBuf> {
     let why = trigger(line)?;
     let out_dir = out_dir_of(args)?;
-    match take(&out_dir, why, line.trim()) {
+    // The console line may start with whatever was on it before (a prompt).
+    let at = ["KERNEL PANIC", "supervisor '"]
+        .iter()
+        .filter_map(|m| line.find(m))
+        .min()
+        .unwrap_or(0);
+    match take(&out_dir, why, line[at..].trim()) {
         Ok(path) => {
             eprintln!("post-mortem dump: {} (read it with: cargo xtask dump --file {})", path.display(), path.display());
             WRITTEN.lock().map(|mut w| w.push(path.clone())).ok();

@@ -157,7 +157,12 @@ impl Gdb {
 
     /// Detaches; QEMU lets the machine run on.
     pub fn detach(mut self) -> Result<()> {
-        let answer = self.command("D")?;
+        let mut answer = self.command("D")?;
+        if answer.starts_with('E') {
+            // Once a gdb has negotiated multiprocess mode, QEMU (7.2) keeps
+            // it for later connections and wants the process id: `D;1`.
+            answer = self.command("D;1")?;
+        }
         if answer != "OK" {
             bail!("gdbstub did not detach: {answer:?}");
         }
