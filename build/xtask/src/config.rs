@@ -263,6 +263,30 @@ pub struct TestSpec {
     /// is not expected to reach `[test] done`; any other panic still fails.
     #[serde(default, rename = "kernel-panic")]
     pub kernel_panic: Option<String>,
+    /// What `cargo xtask dump` must show of this image (`[test.dump]`).
+    #[serde(default)]
+    pub dump: Option<DumpCheck>,
+}
+
+/// `[test.dump]`: checks of what `cargo xtask dump` shows, on the live
+/// image when `when` appears on the console, or (`post-mortem = true`) on
+/// the dump file left by a kernel panic the image commits on purpose.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DumpCheck {
+    /// Console text after which the live image is dumped.
+    pub when: Option<String>,
+    /// Check the post-mortem dump the image leaves (with `kernel-panic`,
+    /// for a kernel that panics on purpose).
+    #[serde(default)]
+    pub post_mortem: bool,
+    /// Substrings of the text report, each one case.
+    #[serde(default)]
+    pub text: Vec<String>,
+    /// JSON pointers into the `--json` report and the value each must
+    /// hold, each one case.
+    #[serde(default)]
+    pub json: std::collections::BTreeMap<String, toml::Value>,
 }
 
 impl Default for TestSpec {
@@ -274,6 +298,7 @@ impl Default for TestSpec {
             prompt: default_prompt(),
             steps: Vec::new(),
             kernel_panic: None,
+            dump: None,
         }
     }
 }

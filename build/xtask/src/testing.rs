@@ -20,7 +20,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::campaign;
-use crate::config::{App, Step, TestKind, TestSpec, DEFAULT_STEP_TIMEOUT};
+use crate::config::{App, DumpCheck, Step, TestKind, TestSpec, DEFAULT_STEP_TIMEOUT};
+use crate::dump::{check, postmortem};
 use crate::console::{self, Line};
 use crate::image;
 use crate::link;
@@ -36,13 +37,15 @@ pub struct Case {
 }
 
 impl Case {
-    fn ok(name: impl Into<String>) -> Case {
+    /// A passed case.
+    pub fn ok(name: impl Into<String>) -> Case {
         Case {
             name: name.into(),
             error: None,
         }
     }
-    fn fail(name: impl Into<String>, why: impl Into<String>) -> Case {
+    /// A failed case and why.
+    pub fn fail(name: impl Into<String>, why: impl Into<String>) -> Case {
         Case {
             name: name.into(),
             error: Some(why.into()),
@@ -428,23 +431,47 @@ fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Resul
     if spec.kind == TestKind::Console {
         return console_test(qemu_bin, &args, &spec, verbose);
     }
+    // Dumps left by earlier images are not this one's.
+    let _ = postmortem::take_written();
+    let mut dump_cases = Vec::new();
+    let live_dump = spec.dump.as_ref().filter(|d| d.when.is_some());
+    let app_arg = path.display().to_string();
     let cap = qemu::run_capture(
         qemu_bin,
         &args,
         Duration::from_secs(spec.timeout),
         verbose,
-        |line| match console::parse(line) {
-            Line::Done => Watch::Stop,
-            Line::Panic => Watch::StopAfter(PANIC_GRACE),
-            _ => Watch::Continue,
+        |line| {
+            if let Some(d) = live_dump {
+                if dump_cases.is_empty() && d.when.as_deref().is_some_and(|w| line.contains(w)) {
+                    // The image waits for this: run `cargo xtask dump` now.
+                    dump_cases = check::run(&[&app_arg], d);
+                }
+            }
+            match console::parse(line) {
+                Line::Done => Watch::Stop,
+                Line::Panic => Watch::StopAfter(PANIC_GRACE),
+                _ => Watch::Continue,
+            }
         },
     )?;
+    let dumps = postmortem::take_written();
     let mut cases = evaluate_test_image(
         &cap,
         spec.timeout,
         &spec.expect,
         spec.kernel_panic.as_deref(),
     );
+    match &spec.dump {
+        Some(d) if d.post_mortem => cases.extend(post_mortem_cases(&dumps, d)),
+        Some(d) if d.when.is_some() && dump_cases.is_empty() => cases.push(Case::fail(
+            "cargo xtask dump",
+            format!("{:?} never appeared on the console", d.when.as_deref().unwrap_or("")),
+        )),
+        _ => {}
+    }
+    cases.extend(dump_cases);
+    print_dumps_if_failed(&cases, &dumps);
     if path.ends_with(campaign::APP) {
         cases.extend(campaign_cases(&cap));
     }
@@ -452,6 +479,36 @@ fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Resul
         print_console(&cap);
     }
     Ok(cases)
+}
+
+/// `[test.dump] post-mortem`: a dump was written (the image ends in a
+/// kernel panic, `kernel-panic`) and `cargo xtask dump --file` shows in it
+/// what the check expects.
+fn post_mortem_cases(dumps: &[PathBuf], check: &DumpCheck) -> Vec<Case> {
+    match dumps.first() {
+        Some(file) => {
+            let mut out = vec![Case::ok("post-mortem dump written")];
+            out.extend(check::run_file(file, check));
+            out
+        }
+        None => vec![Case::fail(
+            "post-mortem dump written",
+            "no dump under target/<image>/dumps/",
+        )],
+    }
+}
+
+/// A failing image's post-mortem dumps, so that a person can look inside.
+fn print_dumps_if_failed(cases: &[Case], dumps: &[PathBuf]) {
+    if cases.iter().any(|c| c.error.is_some()) {
+        for d in dumps {
+            println!(
+                "  post-mortem dump: {} (cargo xtask dump --file {})",
+                d.display(),
+                d.display()
+            );
+        }
+    }
 }
 
 /// Prints the campaign's report and judges what only the whole console

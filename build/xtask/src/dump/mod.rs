@@ -15,6 +15,7 @@
 //! It must never change the target beyond stopping it while it reads (and,
 //! for a post-mortem, releasing the kernel's wait for the dump).
 
+pub mod check;
 pub mod dwarf;
 pub mod postmortem;
 pub mod programs;
