@@ -19,9 +19,7 @@ const GDB: &str = "gdb-multiarch";
 
 /// The gdb commands that load every program and attach.
 pub fn script(image: &Image, socket: &Path) -> String {
-    let mut s = String::from(
-        "set confirm off\nset pagination off\nset architecture riscv:rv32\n",
-    );
+    let mut s = String::from("set confirm off\nset pagination off\nset architecture riscv:rv32\n");
     s.push_str(&format!("file {}\n", image.kernel.path.display()));
     for (_, task) in &image.tasks {
         // No address: gdb places each section at the address the ELF
@@ -82,7 +80,11 @@ end
     );
     for (i, (layout, _)) in image.tasks.iter().enumerate() {
         let base = table.address + i as u64 * stride + regs;
-        let _ = writeln!(s, "define vireo-bt-{}\n  python vireo_task_bt({base:#x})\nend", layout.name);
+        let _ = writeln!(
+            s,
+            "define vireo-bt-{}\n  python vireo_task_bt({base:#x})\nend",
+            layout.name
+        );
         let _ = writeln!(
             s,
             "document vireo-bt-{}\nBacktrace of task {} from its saved registers (the hart's own are restored after).\nend",
@@ -121,7 +123,11 @@ pub fn run(out_dir: &Path, batch: &[String]) -> Result<bool> {
         }
         cmd.arg("-ex").arg("detach");
     }
-    eprintln!("gdb: symbols from {} programs, attaching to {}", image.tasks.len() + 1, socket.display());
+    eprintln!(
+        "gdb: symbols from {} programs, attaching to {}",
+        image.tasks.len() + 1,
+        socket.display()
+    );
     let status = cmd.status().context("cannot start gdb-multiarch")?;
     Ok(status.success())
 }

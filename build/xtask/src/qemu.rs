@@ -366,7 +366,10 @@ pub fn run_console(
                 }
                 bytes.extend_from_slice(&chunk);
                 while let Some(nl) = bytes[scanned..].iter().position(|&b| b == b'\n') {
-                    postmortem::on_trigger(args, &String::from_utf8_lossy(&bytes[scanned..scanned + nl]));
+                    postmortem::on_trigger(
+                        args,
+                        &String::from_utf8_lossy(&bytes[scanned..scanned + nl]),
+                    );
                     scanned += nl + 1;
                 }
             }

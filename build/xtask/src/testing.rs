@@ -21,8 +21,8 @@ use anyhow::{Context, Result};
 
 use crate::campaign;
 use crate::config::{App, DumpCheck, Step, TestKind, TestSpec, DEFAULT_STEP_TIMEOUT};
-use crate::dump::{check, postmortem};
 use crate::console::{self, Line};
+use crate::dump::{check, postmortem};
 use crate::image;
 use crate::link;
 use crate::qemu::{self, Capture, End, Interact, Watch};
@@ -466,7 +466,10 @@ fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Resul
         Some(d) if d.post_mortem => cases.extend(post_mortem_cases(&dumps, d)),
         Some(d) if d.when.is_some() && dump_cases.is_empty() => cases.push(Case::fail(
             "cargo xtask dump",
-            format!("{:?} never appeared on the console", d.when.as_deref().unwrap_or("")),
+            format!(
+                "{:?} never appeared on the console",
+                d.when.as_deref().unwrap_or("")
+            ),
         )),
         _ => {}
     }

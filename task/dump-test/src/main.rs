@@ -78,7 +78,10 @@ fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
         Ok(st) => st.generation,
         Err(e) => fail!("task_status failed: {e:?}"),
     };
-    check!(after != before, "blk0 was not restarted (generation {before})");
+    check!(
+        after != before,
+        "blk0 was not restarted (generation {before})"
+    );
     sys_log!("[test] dump now: blk0 generation {before} -> {after}");
     sleep_ms(DUMP_WAIT_MS, TIMER_BIT);
     Ok(())
@@ -111,4 +114,7 @@ const CASES: &[Case<Suite>] = &[
 ];
 
 #[cfg(feature = "kernel-panic")]
-const CASES: &[Case<Suite>] = &[("disk_traffic", disk_traffic), ("kernel_panic", kernel_panic)];
+const CASES: &[Case<Suite>] = &[
+    ("disk_traffic", disk_traffic),
+    ("kernel_panic", kernel_panic),
+];

@@ -17,7 +17,9 @@ pub fn run(args: &[&str], check: &DumpCheck) -> Vec<Case> {
         if json {
             cmd.arg("--json");
         }
-        let o = cmd.output().map_err(|e| format!("cannot run xtask dump: {e}"))?;
+        let o = cmd
+            .output()
+            .map_err(|e| format!("cannot run xtask dump: {e}"))?;
         if !o.status.success() {
             return Err(format!(
                 "`xtask dump {}` failed: {}",
@@ -90,13 +92,21 @@ mod tests {
             text: vec!["store access fault".into(), "absent".into()],
             ..DumpCheck::default()
         };
-        check.json.insert("/tasks/1/generation".into(), toml::Value::Integer(1));
-        check.json.insert("/tasks/1/name".into(), toml::Value::String("rng0".into()));
-        check.json.insert("/tasks/9".into(), toml::Value::Integer(0));
+        check
+            .json
+            .insert("/tasks/1/generation".into(), toml::Value::Integer(1));
+        check
+            .json
+            .insert("/tasks/1/name".into(), toml::Value::String("rng0".into()));
+        check
+            .json
+            .insert("/tasks/9".into(), toml::Value::Integer(0));
         let json = r#"{"tasks": [{}, {"name": "blk0", "generation": 1}]}"#;
         let cases = evaluate("blk0 ... store access fault at 0x80010000", json, &check);
-        let verdicts: Vec<(String, bool)> =
-            cases.iter().map(|c| (c.name.clone(), c.error.is_none())).collect();
+        let verdicts: Vec<(String, bool)> = cases
+            .iter()
+            .map(|c| (c.name.clone(), c.error.is_none()))
+            .collect();
         assert_eq!(
             verdicts,
             vec![

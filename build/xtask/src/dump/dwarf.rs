@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
-use gimli::{AttributeValue, DebuggingInformationEntry, EndianSlice, Reader as _, RunTimeEndian};
+use gimli::{AttributeValue, DebuggingInformationEntry, EndianSlice, RunTimeEndian};
 use object::{Object as _, ObjectSection as _};
 
 /// A type's identity: its offset in `.debug_info`.
@@ -46,8 +46,6 @@ pub struct Variant {
 pub enum Type {
     /// An integer, bool, char or float (`DW_TAG_base_type`).
     Base {
-        /// `u32`, `bool`, …
-        name: String,
         /// Size in bytes.
         size: u64,
         /// `DW_ATE_*`.
@@ -91,8 +89,6 @@ pub enum Type {
     },
     /// A pointer or reference (`&T`, `*const T`).
     Pointer {
-        /// Type name (`&kern::descs::TaskDesc`).
-        name: String,
         /// Pointee, if DWARF names one.
         target: Option<TypeId>,
         /// Size in bytes.
@@ -102,27 +98,9 @@ pub enum Type {
     Alias(TypeId),
     /// `()`, a function type, or anything else with no decodable value.
     Opaque {
-        /// Type name, if any.
-        name: String,
         /// Size in bytes (0 if unknown).
         size: u64,
     },
-}
-
-impl Type {
-    /// The type's name, as a person would read it in a dump.
-    pub fn name(&self) -> &str {
-        match self {
-            Type::Base { name, .. }
-            | Type::Struct { name, .. }
-            | Type::Union { name, .. }
-            | Type::Enum { name, .. }
-            | Type::Pointer { name, .. }
-            | Type::Opaque { name, .. } => name,
-            Type::Array { .. } => "[array]",
-            Type::Alias(_) => "alias",
-        }
-    }
 }
 
 /// A static variable.
@@ -215,7 +193,12 @@ impl DebugInfo {
         })
     }
 
-    fn member_through_wrappers(&self, ty: TypeId, name: &str, depth: usize) -> Option<(u64, TypeId)> {
+    fn member_through_wrappers(
+        &self,
+        ty: TypeId,
+        name: &str,
+        depth: usize,
+    ) -> Option<(u64, TypeId)> {
         if depth > 8 {
             return None;
         }
@@ -264,12 +247,9 @@ impl DebugInfo {
         let entry = node.entry().clone();
         let id = global(unit, entry.offset());
         let tag = entry.tag();
-        match tag {
-            gimli::DW_TAG_variable => {
-                self.add_variable(dwarf, unit, &entry);
-                return Ok(());
-            }
-            _ => {}
+        if tag == gimli::DW_TAG_variable {
+            self.add_variable(dwarf, unit, &entry);
+            return Ok(());
         }
         let mut children = Vec::new();
         {
@@ -287,11 +267,7 @@ impl DebugInfo {
                     Some(AttributeValue::Encoding(e)) => e,
                     _ => gimli::DW_ATE_unsigned,
                 };
-                Type::Base {
-                    name,
-                    size,
-                    encoding,
-                }
+                Type::Base { size, encoding }
             }
             gimli::DW_TAG_structure_type => {
                 let mut members = Vec::new();
@@ -352,7 +328,6 @@ impl DebugInfo {
                 }
             }
             gimli::DW_TAG_pointer_type | gimli::DW_TAG_reference_type => Type::Pointer {
-                name,
                 target: type_ref(unit, &entry),
                 size: if size == 0 { 4 } else { size },
             },
@@ -361,11 +336,9 @@ impl DebugInfo {
             | gimli::DW_TAG_volatile_type
             | gimli::DW_TAG_atomic_type => match type_ref(unit, &entry) {
                 Some(target) => Type::Alias(target),
-                None => Type::Opaque { name, size: 0 },
+                None => Type::Opaque { size: 0 },
             },
-            gimli::DW_TAG_subroutine_type | gimli::DW_TAG_unspecified_type => {
-                Type::Opaque { name, size }
-            }
+            gimli::DW_TAG_subroutine_type | gimli::DW_TAG_unspecified_type => Type::Opaque { size },
             _ => return Ok(()),
         };
         self.types.insert(id, ty);

@@ -24,6 +24,9 @@ pub mod rsp;
 pub mod snapshot;
 pub mod value;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 

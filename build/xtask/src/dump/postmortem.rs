@@ -39,8 +39,11 @@ pub fn out_dir_of(args: &[String]) -> Option<PathBuf> {
     args.iter().find_map(|a| {
         let rest = a.strip_prefix("socket,path=")?;
         let (path, tail) = rest.split_once(",server=on")?;
-        tail.contains(&format!("id={CHARDEV_ID}"))
-            .then(|| Path::new(&path.replace(",,", ",")).parent().map(Path::to_path_buf))?
+        tail.contains(&format!("id={CHARDEV_ID}")).then(|| {
+            Path::new(&path.replace(",,", ","))
+                .parent()
+                .map(Path::to_path_buf)
+        })?
     })
 }
 
@@ -57,7 +60,11 @@ pub fn on_trigger(args: &[String], line: &str) -> Option<PathBuf> {
         .unwrap_or(0);
     match take(&out_dir, why, line[at..].trim()) {
         Ok(path) => {
-            eprintln!("post-mortem dump: {} (read it with: cargo xtask dump --file {})", path.display(), path.display());
+            eprintln!(
+                "post-mortem dump: {} (read it with: cargo xtask dump --file {})",
+                path.display(),
+                path.display()
+            );
             WRITTEN.lock().map(|mut w| w.push(path.clone())).ok();
             Some(path)
         }
@@ -113,11 +120,17 @@ mod tests {
 
     #[test]
     fn the_image_directory_comes_from_the_gdbstub_socket() {
-        let args: Vec<String> = ["-chardev", "socket,path=/w/target/t,,x/gdb.sock,server=on,wait=off,id=vireo-gdb"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(out_dir_of(&args).as_deref(), Some(Path::new("/w/target/t,x")));
+        let args: Vec<String> = [
+            "-chardev",
+            "socket,path=/w/target/t,,x/gdb.sock,server=on,wait=off,id=vireo-gdb",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            out_dir_of(&args).as_deref(),
+            Some(Path::new("/w/target/t,x"))
+        );
         assert_eq!(out_dir_of(&["-kernel".to_string()]), None);
     }
 }

@@ -43,8 +43,6 @@ pub struct TaskLayout {
 pub struct Image {
     /// The image's name.
     pub name: String,
-    /// `target/<name>/`.
-    pub dir: PathBuf,
     /// The kernel.
     pub kernel: Program,
     /// Every task, in task-table order.
@@ -110,7 +108,6 @@ impl Image {
         }
         Ok(Image {
             name: name.to_string(),
-            dir: dir.to_path_buf(),
             kernel,
             tasks,
             rom,
@@ -133,11 +130,6 @@ impl Image {
             ram,
             image: &self.rom,
         }
-    }
-
-    /// The task's program by name.
-    pub fn task(&self, name: &str) -> Option<&(TaskLayout, Program)> {
-        self.tasks.iter().find(|(l, _)| l.name == name)
     }
 }
 

@@ -167,8 +167,8 @@ impl Report {
             out.push_str("\ntasks\n");
             let _ = writeln!(
                 out,
-                "  {:>2} {:<12} {:<9} {:>4} {:>4} {:>6} {:<10}  {:<30} {}",
-                "id", "name", "state", "prio", "gen", "faults", "pc", "blocked", "last fault"
+                "  {:>2} {:<12} {:<9} {:>4} {:>4} {:>6} {:<10}  {:<30} last fault",
+                "id", "name", "state", "prio", "gen", "faults", "pc", "blocked"
             );
             for t in &self.tasks {
                 let fault = t.last_fault.as_ref().map_or("-".to_string(), |f| {
@@ -190,7 +190,9 @@ impl Report {
             }
             out.push_str("\nstacks (high-water mark / budget)\n");
             for t in &self.tasks {
-                let pct = (t.stack.used * 100).checked_div(t.stack.budget).unwrap_or(0);
+                let pct = (t.stack.used * 100)
+                    .checked_div(t.stack.budget)
+                    .unwrap_or(0);
                 let _ = writeln!(
                     out,
                     "  {:<12} {:>6} / {:<6} bytes  {:>3}%",
@@ -227,7 +229,11 @@ impl Report {
     }
 }
 
-fn task_table(image: &Image, memory: &dyn super::snapshot::Memory, problems: &mut Vec<String>) -> Vec<TaskRow> {
+fn task_table(
+    image: &Image,
+    memory: &dyn super::snapshot::Memory,
+    problems: &mut Vec<String>,
+) -> Vec<TaskRow> {
     let debug = &image.kernel.debug;
     let Some(var) = debug.variable("TASK_TABLE") else {
         problems.push("the kernel has no TASK_TABLE static in its DWARF".into());
@@ -278,11 +284,17 @@ fn task_table(image: &Image, memory: &dyn super::snapshot::Memory, problems: &mu
                     Some("Runnable") => ("runnable".into(), None),
                     Some("InSend") => (
                         "send".into(),
-                        Some(format!("send to {}", describe_id(sched.and_then(|s| s.field("__0"))))),
+                        Some(format!(
+                            "send to {}",
+                            describe_id(sched.and_then(|s| s.field("__0")))
+                        )),
                     ),
                     Some("InReply") => (
                         "reply".into(),
-                        Some(format!("reply from {}", describe_id(sched.and_then(|s| s.field("__0"))))),
+                        Some(format!(
+                            "reply from {}",
+                            describe_id(sched.and_then(|s| s.field("__0")))
+                        )),
                     ),
                     Some("InRecv") => {
                         let from = sched.and_then(|s| s.field("__0"));
@@ -305,8 +317,9 @@ fn task_table(image: &Image, memory: &dyn super::snapshot::Memory, problems: &mu
         };
         let kind = num("last_fault.kind") as u32;
         let last_fault = (kind != 0).then(|| FaultRow {
-            kind: FaultKind::from_u32(kind)
-                .map_or(format!("unknown fault kind {kind}"), |k| k.describe().to_string()),
+            kind: FaultKind::from_u32(kind).map_or(format!("unknown fault kind {kind}"), |k| {
+                k.describe().to_string()
+            }),
             address: num("last_fault.address"),
             pc: num("last_fault.pc"),
             detail: num("last_fault.detail"),
@@ -350,7 +363,11 @@ pub fn stack_use(layout: &TaskLayout, memory: &dyn super::snapshot::Memory) -> S
     StackRow { used, budget }
 }
 
-fn rings(program: &Program, memory: &dyn super::snapshot::Memory, problems: &mut Vec<String>) -> Vec<RingRow> {
+fn rings(
+    program: &Program,
+    memory: &dyn super::snapshot::Memory,
+    problems: &mut Vec<String>,
+) -> Vec<RingRow> {
     let decoder = Decoder {
         debug: &program.debug,
         memory,
@@ -411,7 +428,11 @@ pub fn ring_entries(ring: &Value) -> Result<(usize, Vec<RingEntry>), String> {
     Ok((n, entries))
 }
 
-fn bus_table(image: &Image, memory: &dyn super::snapshot::Memory, problems: &mut Vec<String>) -> Vec<String> {
+fn bus_table(
+    image: &Image,
+    memory: &dyn super::snapshot::Memory,
+    problems: &mut Vec<String>,
+) -> Vec<String> {
     let Some((_, sup)) = image.tasks.first() else {
         return Vec::new();
     };
@@ -434,7 +455,10 @@ fn bus_table(image: &Image, memory: &dyn super::snapshot::Memory, problems: &mut
     let mut lines = Vec::new();
     if let Some(Value::Array(slots)) = bus.field("slots") {
         for (i, s) in slots.iter().enumerate() {
-            lines.push(format!("slot {i}: {s}"));
+            // A slot QEMU left empty has nothing to say.
+            if s.field("device").and_then(Value::variant) != Some("None") {
+                lines.push(format!("slot {i}: {s}"));
+            }
         }
     }
     if let Some(Value::Array(drivers)) = bus.field("drivers") {

@@ -144,7 +144,8 @@ impl Snapshot {
     pub fn read(path: &Path) -> Result<Snapshot> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Snapshot::from_bytes(&bytes).with_context(|| format!("{} is not a usable dump", path.display()))
+        Snapshot::from_bytes(&bytes)
+            .with_context(|| format!("{} is not a usable dump", path.display()))
     }
 }
 
@@ -211,7 +212,10 @@ mod tests {
         assert_eq!(back.header.registers, vec![0, 1, 2]);
         assert_eq!(back.header.regions.len(), 2);
         assert_eq!(back.read(0x8000_0001, 2).unwrap().as_ref(), &[2, 3]);
-        assert!(back.read(0x8000_0003, 2).is_none(), "reads never cross a span's end");
+        assert!(
+            back.read(0x8000_0003, 2).is_none(),
+            "reads never cross a span's end"
+        );
     }
 
     #[test]

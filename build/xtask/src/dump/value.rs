@@ -219,11 +219,10 @@ impl Decoder<'_> {
         let Some(t) = self.debug.ty(ty) else {
             return Value::Unreadable(format!("unknown type at .debug_info+{ty:#x}"));
         };
-        let unreadable = |size: u64| Value::Unreadable(format!("{size} bytes at {addr:#x} not in the dump"));
+        let unreadable =
+            |size: u64| Value::Unreadable(format!("{size} bytes at {addr:#x} not in the dump"));
         match t {
-            Type::Base {
-                size, encoding, ..
-            } => {
+            Type::Base { size, encoding, .. } => {
                 let Some(raw) = self.read_uint(addr, *size) else {
                     return if *size > 8 {
                         Value::Unreadable(format!("{size}-byte integer"))
@@ -237,10 +236,12 @@ impl Decoder<'_> {
                         let shift = 64 - 8 * size;
                         Value::Signed(((raw << shift) as i64) >> shift)
                     }
-                    gimli::DW_ATE_UTF => {
-                        Value::Char(char::from_u32(raw as u32).unwrap_or(char::REPLACEMENT_CHARACTER))
+                    gimli::DW_ATE_UTF => Value::Char(
+                        char::from_u32(raw as u32).unwrap_or(char::REPLACEMENT_CHARACTER),
+                    ),
+                    gimli::DW_ATE_float if *size == 4 => {
+                        Value::Float(f32::from_bits(raw as u32).into())
                     }
-                    gimli::DW_ATE_float if *size == 4 => Value::Float(f32::from_bits(raw as u32).into()),
                     gimli::DW_ATE_float => Value::Float(f64::from_bits(raw)),
                     _ => Value::Unsigned(raw),
                 }
@@ -279,7 +280,12 @@ impl Decoder<'_> {
                     name.clone(),
                     members
                         .iter()
-                        .map(|m| (m.name.clone(), self.decode_at(m.ty, addr + m.offset, depth + 1)))
+                        .map(|m| {
+                            (
+                                m.name.clone(),
+                                self.decode_at(m.ty, addr + m.offset, depth + 1),
+                            )
+                        })
                         .collect(),
                 )
             }
@@ -302,15 +308,18 @@ impl Decoder<'_> {
                             .ok_or_else(|| format!("{name}: no variant has discriminant {raw}"))
                     }
                     // One variant only: no discriminant is stored.
-                    None => variants.first().ok_or_else(|| format!("{name}: no variants")),
+                    None => variants
+                        .first()
+                        .ok_or_else(|| format!("{name}: no variants")),
                 };
                 let _ = members;
                 match chosen {
                     Ok(v) => {
-                        let fields = match self.decode_at(v.member.ty, addr + v.member.offset, depth + 1) {
-                            Value::Struct(_, fields) => fields,
-                            other => vec![("__0".into(), other)],
-                        };
+                        let fields =
+                            match self.decode_at(v.member.ty, addr + v.member.offset, depth + 1) {
+                                Value::Struct(_, fields) => fields,
+                                other => vec![("__0".into(), other)],
+                            };
                         Value::Enum(name.clone(), v.member.name.clone(), fields)
                     }
                     Err(why) => Value::Unreadable(why),
@@ -327,11 +336,20 @@ impl Decoder<'_> {
                         return Value::Array(items);
                     }
                 }
+                // `NonZero<u16>(NonZeroU16Inner(5))` is a 5 to a reader.
+                if name.starts_with("NonZero") && members.len() == 1 {
+                    return self.decode_at(members[0].ty, addr + members[0].offset, depth + 1);
+                }
                 Value::Struct(
                     name.clone(),
                     members
                         .iter()
-                        .map(|m| (m.name.clone(), self.decode_at(m.ty, addr + m.offset, depth + 1)))
+                        .map(|m| {
+                            (
+                                m.name.clone(),
+                                self.decode_at(m.ty, addr + m.offset, depth + 1),
+                            )
+                        })
                         .collect(),
                 )
             }
