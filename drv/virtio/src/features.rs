@@ -137,4 +137,43 @@ mod tests {
         assert!(Features::DEVICE_SPECIFIC.contains(Features::bit(50)));
         assert!(Features::bit(64).is_empty());
     }
+
+    #[test]
+    fn named_features_are_their_spec_bits() {
+        // §6.1 "Reserved Feature Bits".
+        for (f, bit) in [
+            (Features::VIRTIO_F_INDIRECT_DESC, 28),
+            (Features::VIRTIO_F_EVENT_IDX, 29),
+            (Features::VIRTIO_F_VERSION_1, 32),
+            (Features::VIRTIO_F_ACCESS_PLATFORM, 33),
+            (Features::VIRTIO_F_RING_PACKED, 34),
+        ] {
+            assert_eq!(f.0, 1u64 << bit, "bit {bit}");
+            assert_eq!(f, Features::bit(bit));
+        }
+        assert_eq!(
+            Features::LIBRARY_SUPPORTED,
+            Features::bit(28) | Features::bit(29) | Features::bit(32)
+        );
+    }
+
+    #[test]
+    fn set_operations_behave_as_sets() {
+        let a = Features::bit(3) | Features::bit(40);
+        let b = Features::bit(40) | Features::bit(7);
+        assert_eq!(a | a, a, "union is idempotent");
+        assert_eq!(a | b, Features(1 << 3 | 1 << 7 | 1 << 40));
+        assert_eq!(a & b, Features::bit(40));
+        let mut c = a;
+        c |= b;
+        assert_eq!(c, a | b);
+        c &= b;
+        assert_eq!(c, b);
+        assert_eq!(!Features::NONE, Features(u64::MAX));
+        assert!(Features::NONE.is_empty());
+        assert!(!a.is_empty());
+        assert!(a.contains(Features::bit(40)));
+        assert!(!a.contains(b));
+        assert_eq!((a.low(), a.high()), (1 << 3, 1 << 8));
+    }
 }
