@@ -27,14 +27,33 @@ fn figure(v: f64) -> String {
 }
 
 /// The results table (pure, so it can be tested).
+#[cfg(test)]
 pub fn table(benches: &[Bench], kernel_text: u64, kernel_budget: u64) -> String {
+    table_with(benches, &[], kernel_text, kernel_budget)
+}
+
+/// The results table, where a baseline may also name a figure printed by an
+/// earlier image of the same run (`earlier`): the scale images compare
+/// their task count's figures with the 8-task image's.
+pub fn table_with(
+    benches: &[Bench],
+    earlier: &[Bench],
+    kernel_text: u64,
+    kernel_budget: u64,
+) -> String {
     let rows: Vec<[String; 5]> = benches
         .iter()
         .map(|b| {
-            let base = b
-                .baseline
-                .as_ref()
-                .map(|name| (name, benches.iter().find(|o| &o.name == name)));
+            let base = b.baseline.as_ref().map(|name| {
+                let named = |o: &&Bench| &o.name == name;
+                (
+                    name,
+                    benches
+                        .iter()
+                        .find(named)
+                        .or_else(|| earlier.iter().find(named)),
+                )
+            });
             let (base_s, ratio) = match base {
                 None => ("-".to_string(), "-".to_string()),
                 Some((name, None)) => (format!("{name}: missing"), "-".to_string()),
@@ -120,12 +139,13 @@ pub fn run(root: &Path, app: Option<&Path>, verbose: bool) -> Result<bool> {
         bail!("no bench images: write an app file with `[test] kind = \"bench\"` in {BENCH_DIR}/");
     }
     let mut all_ok = true;
+    let mut earlier = Vec::new();
     for path in images {
         println!(
             "bench image {}",
             path.strip_prefix(root).unwrap_or(&path).display()
         );
-        all_ok &= run_one(root, &path, verbose)?;
+        all_ok &= run_one(root, &path, verbose, &mut earlier)?;
     }
     if app.is_none() {
         // The fault campaign's recovery times are figures too.
@@ -135,7 +155,9 @@ pub fn run(root: &Path, app: Option<&Path>, verbose: bool) -> Result<bool> {
     Ok(all_ok)
 }
 
-fn run_one(root: &Path, path: &Path, verbose: bool) -> Result<bool> {
+/// Runs one bench image; its figures are added to `earlier` for the
+/// images after it.
+fn run_one(root: &Path, path: &Path, verbose: bool, earlier: &mut Vec<Bench>) -> Result<bool> {
     if !path.exists() {
         bail!("no bench image at {}", path.display());
     }
@@ -195,8 +217,14 @@ fn run_one(root: &Path, path: &Path, verbose: bool) -> Result<bool> {
     }
     print!(
         "{}",
-        table(&benches, built.kernel_text_used, built.app.kernel.text)
+        table_with(
+            &benches,
+            earlier,
+            built.kernel_text_used,
+            built.app.kernel.text
+        )
     );
+    earlier.extend(benches);
     for p in &problems {
         println!("FAIL: {p}");
     }
@@ -207,6 +235,29 @@ fn run_one(root: &Path, path: &Path, verbose: bool) -> Result<bool> {
 mod tests {
     use super::table;
     use crate::console::{parse, Line};
+
+    #[test]
+    fn baselines_may_name_an_earlier_image() {
+        let bench = |l: &str| match parse(l) {
+            Line::Bench(b) => b,
+            other => panic!("{other:?}"),
+        };
+        let earlier = [bench("[bench] rt_8_tasks 400 instructions")];
+        let now = [bench(
+            "[bench] rt_64_tasks 410 instructions baseline=rt_8_tasks",
+        )];
+        let t = super::table_with(&now, &earlier, 1, 2);
+        assert!(
+            t.lines()
+                .nth(1)
+                .unwrap()
+                .contains("400 (rt_8_tasks)  1.02x"),
+            "{t}"
+        );
+        // Without the earlier image the baseline is missing, as before.
+        let t = table(&now, 1, 2);
+        assert!(t.contains("rt_8_tasks: missing"), "{t}");
+    }
 
     #[test]
     fn table_with_baselines() {

@@ -157,7 +157,7 @@ const DRIVER_CRATE_PREFIX: &str = "virtio-";
 /// Cargo features that exist only for test images (an app file with a
 /// `[test]` section): they let a task be faulted, corrupted or the machine
 /// stopped on request.
-pub const TEST_ONLY_FEATURES: [&str; 2] = ["test-control", "fault-injection"];
+pub const TEST_ONLY_FEATURES: [&str; 3] = ["test-control", "fault-injection", "bench-probes"];
 
 fn yes() -> bool {
     true

@@ -208,7 +208,46 @@ pub enum Sysnum {
     /// message, `a3`/`a4` = reply buffer. Returns `a0` = code, `a1` = reply
     /// length.
     Kipc = 14,
+    /// `reply` then an open `recv`, in one trap: what a server does at the
+    /// end of every request. `a0` = caller `TaskId`, `a1` = response code,
+    /// `a2`/`a3` = reply message (as [`Sysnum::Reply`]); `a4`/`a5` =
+    /// receive buffer, `a6` = notification mask (as [`Sysnum::Recv`] from
+    /// anyone). Returns as [`Sysnum::Recv`]. A bad reply faults the caller
+    /// before anything is received.
+    ReplyRecv = 20,
+    /// Bench kernels only (built with the `bench-probes` feature): `a0` = 1
+    /// resets the instruction probes; otherwise `a1`/`a2` = a buffer for
+    /// [`PROBES`] `u32` counters in [`Probe`] order. Any other kernel
+    /// treats it as an unknown number.
+    BenchProbes = 21,
 }
+
+/// The instruction probes of a bench kernel ([`Sysnum::BenchProbes`]): a
+/// counter per phase of a trap, in retired instructions, so a benchmark can
+/// say where a round trip's kernel time goes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Probe {
+    /// Traps taken (a count, not instructions).
+    Traps = 0,
+    /// Trap entry and exit: the assembly that saves the trapped task's
+    /// registers and restores the next task's, up to its `mret`.
+    EntryExit = 1,
+    /// Decoding the trap cause and the syscall number.
+    Dispatch = 2,
+    /// The syscall's own work except copying: argument and region checks,
+    /// state changes, the scheduler's bookkeeping.
+    Ipc = 3,
+    /// Copying message and reply bytes between tasks.
+    Copy = 4,
+    /// Choosing the task to run next.
+    Schedule = 5,
+    /// Reprogramming memory protection (PMP) for it.
+    Pmp = 6,
+}
+
+/// Number of [`Probe`] counters.
+pub const PROBES: usize = 7;
 
 impl Sysnum {
     /// Decodes a syscall number; `None` for a number the kernel does not know.
@@ -229,6 +268,8 @@ impl Sysnum {
             12 => Self::ReplyFault,
             13 => Self::Log,
             14 => Self::Kipc,
+            20 => Self::ReplyRecv,
+            21 => Self::BenchProbes,
             _ => return None,
         })
     }

@@ -20,14 +20,93 @@ impl<M: Machine> Write for Out<'_, M> {
 
 /// Prints the `[time] source: ` prefix.
 fn prefix<M: Machine>(m: &mut M, source: &str) {
-    let now = m.now();
-    let ticks_per_s = abi::TICKS_PER_MS * 1000;
-    let secs = now / ticks_per_s;
-    let micros = (now % ticks_per_s) / (ticks_per_s / 1_000_000);
-    let _ = write!(Out(m), "[{secs:4}.{micros:06}] {source}: ");
+    let ticks_per_s = (abi::TICKS_PER_MS * 1000) as u32;
+    let (secs, rest) = div_rem(m.now(), ticks_per_s);
+    let micros = rest / (ticks_per_s / 1_000_000);
+    m.console_write(b"[");
+    decimal(m, secs, 4, b' ');
+    m.console_write(b".");
+    decimal(m, micros as u64, 6, b'0');
+    m.console_write(b"] ");
+    m.console_write(source.as_bytes());
+    m.console_write(b": ");
 }
 
-/// Prints one kernel line built from format arguments.
+/// `n / d` and `n % d` by long division: the kernel has no other use for
+/// 64-bit division, and the library routine costs a kilobyte of text.
+fn div_rem(n: u64, d: u32) -> (u64, u32) {
+    let (d, mut q, mut r) = (d as u64, 0u64, 0u64);
+    for i in (0..64).rev() {
+        r = (r << 1) | ((n >> i) & 1);
+        q <<= 1;
+        if r >= d {
+            r -= d;
+            q |= 1;
+        }
+    }
+    (q, r as u32)
+}
+
+/// Prints `v` in decimal, right-aligned in `width` columns padded with
+/// `pad`.
+fn decimal<M: Machine>(m: &mut M, mut v: u64, width: usize, pad: u8) {
+    let mut digits = [pad; 20];
+    let mut i = digits.len();
+    loop {
+        let (q, r) = div_rem(v, 10);
+        i -= 1;
+        digits[i] = b'0' + r as u8;
+        v = q;
+        if v == 0 {
+            break;
+        }
+    }
+    let start = i.min(digits.len() - width.min(digits.len()));
+    m.console_write(&digits[start..]);
+}
+
+/// One kernel line, built piece by piece without `core::fmt` (whose
+/// formatting machinery would be most of the kernel's text).
+pub struct Line<'a, M: Machine>(&'a mut M);
+
+impl<'a, M: Machine> Line<'a, M> {
+    /// Starts a line from the kernel (prints the prefix).
+    pub fn kernel(m: &'a mut M) -> Self {
+        prefix(m, "kernel");
+        Line(m)
+    }
+
+    /// Appends text.
+    pub fn str(self, s: &str) -> Self {
+        self.0.console_write(s.as_bytes());
+        self
+    }
+
+    /// Appends a number in decimal.
+    pub fn dec(self, v: u32) -> Self {
+        decimal(self.0, v as u64, 0, b' ');
+        self
+    }
+
+    /// Appends a number as `0x` and eight hex digits (`{:#010x}`).
+    pub fn hex(self, v: u32) -> Self {
+        let mut out = *b"0x00000000";
+        for (i, b) in out[2..].iter_mut().enumerate() {
+            let nibble = (v >> (28 - 4 * i)) & 0xf;
+            *b = b"0123456789abcdef"[nibble as usize];
+        }
+        self.0.console_write(&out);
+        self
+    }
+
+    /// Ends the line.
+    pub fn end(self) {
+        self.0.console_write(b"\n");
+    }
+}
+
+/// Prints one kernel line built from format arguments. The kernel itself
+/// uses [`Line`]; this is for tests and debugging.
 pub fn kernel_line<M: Machine>(m: &mut M, args: fmt::Arguments<'_>) {
     prefix(m, "kernel");
     let _ = Out(m).write_fmt(args);

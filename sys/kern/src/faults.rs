@@ -29,6 +29,7 @@ fn wake_callers<M: Machine>(sys: &mut System<'_, M>, index: usize) {
         };
         if blocked_on_it {
             ipc::complete_with_code(&mut sys.tasks[i], code);
+            sys.note(i);
         }
     }
 }
@@ -41,19 +42,22 @@ pub fn fault_task<M: Machine>(sys: &mut System<'_, M>, index: usize, record: Fau
     let kind = record.kind();
     if index == sys.supervisor {
         let name = sys.name(index);
-        console::kernel_line(
-            &mut sys.machine,
-            format_args!(
-                "supervisor '{name}' faulted ({}, address {:#010x}, pc {:#010x}): nobody can recover it; rebooting",
-                kind.describe(),
-                record.address,
-                record.pc
-            ),
-        );
+        console::Line::kernel(&mut sys.machine)
+            .str("supervisor '")
+            .str(name)
+            .str("' faulted (")
+            .str(kind.describe())
+            .str(", address ")
+            .hex(record.address)
+            .str(", pc ")
+            .hex(record.pc)
+            .str("): nobody can recover it; rebooting")
+            .end();
         sys.machine.reboot();
         return;
     }
     sys.tasks[index].mark_faulted(record);
+    sys.note(index);
     wake_callers(sys, index);
     let sup = sys.supervisor;
     notify::post_bits(sys, sup, abi::SUPERVISOR_FAULT_BIT);
@@ -64,6 +68,7 @@ pub fn fault_task<M: Machine>(sys: &mut System<'_, M>, index: usize, record: Fau
 pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     let was_alive = sys.tasks[index].is_healthy();
     sys.tasks[index].reinitialize();
+    sys.note(index);
     if sys.protection_for == Some(index) {
         sys.protection_for = None; // its regions were reset to the image's
     }

@@ -22,7 +22,7 @@ use abi::{
 use crate::err::UserError;
 use crate::machine::Machine;
 use crate::system::System;
-use crate::task::{SchedState, Task};
+use crate::task::{SchedState, Task, TaskState};
 use crate::umem::{self, USlice};
 
 /// The `send` register arguments, decoded.
@@ -35,6 +35,7 @@ struct SendArgs {
     lease_count: usize,
 }
 
+#[inline(always)]
 fn send_args(task: &Task) -> Result<SendArgs, UserError> {
     let s = task.save();
     let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
@@ -115,11 +116,20 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     let target_id = t.id(target);
     sys.tasks[caller].set_sched(SchedState::InSend(target_id));
 
+    // The fast path: the target already waits in `recv` for us, so the
+    // message goes straight across (with the arguments just checked) and
+    // the scheduler hands the CPU to the target without a scan (see
+    // `sched`). A target that is busy, or waits for someone else, leaves
+    // us queued in `InSend` for its next `recv`.
     let caller_id = sys.tasks[caller].id(caller);
-    let waiting = sys.tasks[target].is(SchedState::InRecv(None))
-        || sys.tasks[target].is(SchedState::InRecv(Some(caller_id)));
+    let waiting = matches!(
+        sys.tasks[target].state(),
+        TaskState::Healthy(SchedState::InRecv(from)) if from.is_none_or(|f| f == caller_id)
+    );
     if waiting {
-        deliver(sys, caller, target);
+        deliver_checked(sys, caller, target, &args);
+    } else {
+        sys.note(caller);
     }
     Ok(())
 }
@@ -132,6 +142,16 @@ fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) 
     let Ok(args) = send_args(&sys.tasks[sender]) else {
         return;
     };
+    deliver_checked(sys, sender, receiver, &args);
+}
+
+/// [`deliver`] with the sender's arguments already decoded.
+fn deliver_checked<M: Machine>(
+    sys: &mut System<'_, M>,
+    sender: usize,
+    receiver: usize,
+    args: &SendArgs,
+) {
     let r = sys.tasks[receiver].save();
     let Some(buf) = USlice::from_raw(r.arg(0), r.arg(1)) else {
         return;
@@ -141,8 +161,10 @@ fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) 
     if umem::can_read(&sys.tasks[sender], &args.message)
         && umem::can_write(&sys.tasks[receiver], &buf)
     {
+        crate::probe!(sys.machine, Ipc);
         // SAFETY: just checked against each owner's regions.
         unsafe { umem::copy(&args.message, &buf) };
+        crate::probe!(sys.machine, Copy);
     }
     let sender_id = sys.tasks[sender].id(sender);
     let receiver_id = sys.tasks[receiver].id(receiver);
@@ -154,6 +176,8 @@ fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) 
     rs.set_ret(4, args.lease_count);
     sys.tasks[receiver].set_sched(SchedState::Runnable);
     sys.tasks[sender].set_sched(SchedState::InReply(receiver_id));
+    sys.note(receiver);
+    sys.note(sender);
 }
 
 /// Sets the registers of a `recv` that returns a notification.
@@ -168,7 +192,7 @@ fn return_notification(task: &mut Task, bits: u32) {
 
 /// Wakes a task blocked in `recv` if a notification it waits for is pending.
 pub fn wake_for_notifications(task: &mut Task) {
-    if let crate::task::TaskState::Healthy(SchedState::InRecv(_)) = task.state() {
+    if let TaskState::Healthy(SchedState::InRecv(_)) = task.state() {
         let bits = task.take_notifications(task.notification_mask());
         if bits != 0 {
             return_notification(task, bits);
@@ -182,6 +206,40 @@ pub fn wake_for_notifications(task: &mut Task) {
 pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let (base, len, mask, from) = (s.arg(0), s.arg(1), s.arg(2) as u32, s.arg(3) as u32);
+    receive(sys, caller, base, len, mask, from)
+}
+
+/// `reply_recv`: [`reply`] with `a0..a3`, then an open [`recv`] with
+/// `a4..a6`. If the reply faults the caller, nothing is received.
+pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (peer, code, msg_base, msg_len) = (s.arg(0), s.arg(1), s.arg(2), s.arg(3));
+    let (base, len, mask) = (s.arg(4), s.arg(5), s.arg(6) as u32);
+    reply_to(sys, caller, peer, code, msg_base, msg_len)?;
+    as_open_recv(&mut sys.tasks[caller], base, len, mask);
+    receive(sys, caller, base, len, mask, RECV_OPEN)
+}
+
+/// Rewrites a `reply_recv` caller's argument registers into those of the
+/// open `recv` it turns into, so that while it waits it looks exactly like
+/// a task blocked in `recv` (a later sender finds the buffer in `a0`/`a1`).
+pub fn as_open_recv(task: &mut Task, base: usize, len: usize, mask: u32) {
+    let s = task.save_mut();
+    s.set_ret(0, base);
+    s.set_ret(1, len);
+    s.set_ret(2, mask as usize);
+    s.set_ret(3, RECV_OPEN as usize);
+}
+
+/// The body of [`recv`], with its arguments decoded.
+fn receive<M: Machine>(
+    sys: &mut System<'_, M>,
+    caller: usize,
+    base: usize,
+    len: usize,
+    mask: u32,
+    from: u32,
+) -> Result<(), UserError> {
     let buf = USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice)?;
     if !umem::can_write(&sys.tasks[caller], &buf) {
         return Err(UsageError::InvalidSlice.into());
@@ -206,14 +264,19 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
         return Ok(());
     }
 
+    // Only tasks blocked in `send` can be waiting for us, and the
+    // scheduler keeps a set of them: no walk over the whole table.
     let me = sys.tasks[caller].id(caller);
     let mut best: Option<usize> = None;
-    for (i, t) in sys.tasks.iter().enumerate() {
-        let candidate = t.is(SchedState::InSend(me)) && only.is_none_or(|o| t.id(i) == o);
-        if candidate && best.is_none_or(|b| t.is_more_important_than(&sys.tasks[b])) {
+    let tasks = &*sys.tasks;
+    sys.sched.sending().for_each_in(0, tasks.len(), |i| {
+        let t = &tasks[i];
+        let candidate = matches!(t.state(), TaskState::Healthy(SchedState::InSend(to)) if to == me)
+            && only.is_none_or(|o| t.id(i) == o);
+        if candidate && best.is_none_or(|b| t.is_more_important_than(&tasks[b])) {
             best = Some(i);
         }
-    }
+    });
     match best {
         Some(sender) => {
             sys.tasks[caller].set_sched(SchedState::InRecv(only));
@@ -224,6 +287,7 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             sys.tasks[caller].set_sched(SchedState::InRecv(only));
         }
     }
+    sys.note(caller);
     Ok(())
 }
 
@@ -232,8 +296,21 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
 /// server is not to blame and must not be hurt by it.
 pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
-    let (peer, code) = (TaskId::from_register(s.arg(0) as u32), s.arg(1) as u32);
-    let msg = USlice::from_raw(s.arg(2), s.arg(3)).ok_or(UsageError::InvalidSlice)?;
+    let (peer, code, base, len) = (s.arg(0), s.arg(1), s.arg(2), s.arg(3));
+    reply_to(sys, caller, peer, code, base, len)
+}
+
+/// The body of [`reply`], with its arguments as passed.
+fn reply_to<M: Machine>(
+    sys: &mut System<'_, M>,
+    caller: usize,
+    peer: usize,
+    code: usize,
+    base: usize,
+    len: usize,
+) -> Result<(), UserError> {
+    let (peer, code) = (TaskId::from_register(peer as u32), code as u32);
+    let msg = USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice)?;
     if !umem::can_read(&sys.tasks[caller], &msg) {
         return Err(UsageError::InvalidSlice.into());
     }
@@ -243,7 +320,7 @@ pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), U
     let p = peer.index();
     let me = sys.tasks[caller].id(caller);
     if p >= sys.tasks.len()
-        || !sys.tasks[p].is(SchedState::InReply(me))
+        || !matches!(sys.tasks[p].state(), TaskState::Healthy(SchedState::InReply(t)) if t == me)
         || sys.tasks[p].id(p) != peer
     {
         return Ok(());
@@ -255,8 +332,11 @@ pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), U
         return Err(UsageError::ReplyTooBig.into());
     }
     let copied = if umem::can_write(&sys.tasks[p], &args.reply) {
+        crate::probe!(sys.machine, Ipc);
         // SAFETY: checked against each owner's regions just above.
-        unsafe { umem::copy(&msg, &args.reply) }
+        let n = unsafe { umem::copy(&msg, &args.reply) };
+        crate::probe!(sys.machine, Copy);
+        n
     } else {
         0
     };
@@ -264,6 +344,7 @@ pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), U
     ps.set_ret(0, code as usize);
     ps.set_ret(1, copied);
     sys.tasks[p].set_sched(SchedState::Runnable);
+    sys.note(p);
     sys.tasks[caller].count_reply();
     Ok(())
 }

@@ -37,12 +37,14 @@
 pub mod console;
 pub mod descs;
 pub mod err;
+pub mod fastpath;
 pub mod faults;
 pub mod ipc;
 pub mod kipc;
 pub mod leases;
 pub mod machine;
 pub mod notify;
+pub mod probes;
 pub mod sched;
 pub mod syscalls;
 pub mod system;

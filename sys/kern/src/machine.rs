@@ -16,6 +16,22 @@ pub trait Machine {
     fn irq_set_enabled(&mut self, irq: u32, enabled: bool);
     /// Reprograms memory protection for the task about to run.
     fn protect(&mut self, regions: &[crate::descs::RegionDesc]);
+    /// As [`Machine::protect`], with the task's cache of the compiled
+    /// settings: a machine that compiles regions into registers fills it
+    /// once (when not valid) and then only loads it. The default ignores it.
+    fn protect_cached(
+        &mut self,
+        regions: &[crate::descs::RegionDesc],
+        cache: &mut crate::task::ProtectionCache,
+    ) {
+        let _ = cache;
+        self.protect(regions);
+    }
+    /// The low word of the retired-instruction counter, for the bench-only
+    /// probes (`probes`). Machines without one return 0.
+    fn instret(&self) -> u32 {
+        0
+    }
     /// Stops the machine with an exit code (0 = pass). On the target this
     /// does not return.
     fn shutdown(&mut self, code: u32);

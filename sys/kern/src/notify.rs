@@ -37,6 +37,7 @@ pub fn post_bits<M: Machine>(sys: &mut System<'_, M>, index: usize, bits: u32) {
     }
     t.post(bits);
     ipc::wake_for_notifications(t);
+    sys.note(index);
 }
 
 /// The notification bits of task `task` that an interrupt is routed to now

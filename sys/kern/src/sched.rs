@@ -1,14 +1,37 @@
 //! Choosing the next task: strict priority, round-robin among equals.
+//!
+//! [`select`] is the definition: one pass over the whole table. The kernel
+//! itself uses a [`Scheduler`], which gives the same answer without looking
+//! at every task:
+//!
+//! - a bitmap of runnable tasks ([`TaskSet`]), so a full choice visits only
+//!   the runnable ones (a 64-task system with two runnable tasks costs about
+//!   what an 8-task one does);
+//! - the *fast path*: the task that trapped was the most important runnable
+//!   one when it was chosen, and only this trap can have changed anything
+//!   since. So if it is still runnable and nothing more important woke
+//!   during the trap, it runs on; and if it blocked and exactly one task
+//!   more important than it woke (a send to a server waiting in `recv`),
+//!   that task runs. Anything else (ties, a woken task that blocked again, a
+//!   task that blocked with nothing woken) takes the full choice.
+//!
+//! Every change of a task's scheduling state must be reported with
+//! [`Scheduler::note`]; host tests check after every syscall that the
+//! bitmaps agree with the task table and that each fast choice is the one
+//! [`select`] makes.
 
-use crate::task::Task;
+use abi::TaskId;
+
+use crate::task::{SchedState, Task, TaskState};
 
 /// Picks the most important runnable task. Among equally important ones the
 /// current task keeps the CPU if it can run; otherwise the first runnable
 /// one after it in table order. `None` if nothing can run (the idle task
 /// died): the arch layer then waits for an interrupt.
+///
+/// This is the reference the kernel's [`Scheduler`] must agree with; it
+/// visits every task.
 pub fn select(tasks: &[Task], current: usize) -> Option<usize> {
-    // This runs on every trap, so it is kept to one cheap pass: starting at
-    // `current` (so that on a tie it wins), then round the table.
     let n = tasks.len();
     let start = current.min(n);
     let mut best: Option<usize> = None;
@@ -23,4 +46,395 @@ pub fn select(tasks: &[Task], current: usize) -> Option<usize> {
         }
     }
     best
+}
+
+/// Words in a [`TaskSet`]: one bit per possible task index.
+const WORDS: usize = TaskId::MAX_TASKS.div_ceil(32);
+const _: () = assert!(
+    WORDS <= 64,
+    "TaskSet would be too large: revisit its layout"
+);
+
+/// A set of task indices, one bit each. Iteration visits only the words
+/// that cover the table and, within them, only the members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskSet {
+    words: [u32; WORDS],
+}
+
+impl Default for TaskSet {
+    fn default() -> Self {
+        TaskSet { words: [0; WORDS] }
+    }
+}
+
+impl TaskSet {
+    /// Adds or removes task `i` (indices beyond the set are ignored: no
+    /// image has them).
+    #[inline]
+    pub fn set(&mut self, i: usize, member: bool) {
+        if let Some(w) = self.words.get_mut(i / 32) {
+            let bit = 1 << (i % 32);
+            if member {
+                *w |= bit;
+            } else {
+                *w &= !bit;
+            }
+        }
+    }
+
+    /// Whether task `i` is in the set.
+    #[inline]
+    pub fn contains(&self, i: usize) -> bool {
+        self.words
+            .get(i / 32)
+            .is_some_and(|w| w & (1 << (i % 32)) != 0)
+    }
+
+    /// Calls `f` for each member in `lo..hi`, in increasing order.
+    #[inline]
+    pub fn for_each_in(&self, lo: usize, hi: usize, mut f: impl FnMut(usize)) {
+        let hi = hi.min(WORDS * 32);
+        if lo >= hi {
+            return;
+        }
+        for wi in lo / 32..hi.div_ceil(32) {
+            let mut w = self.words[wi];
+            let first = wi * 32;
+            if lo > first {
+                w &= !0 << (lo - first);
+            }
+            if hi < first + 32 {
+                w &= (1 << (hi - first)) - 1;
+            }
+            while w != 0 {
+                f(first + w.trailing_zeros() as usize);
+                w &= w - 1;
+            }
+        }
+    }
+}
+
+/// [`select`] over the runnable set only: the same answer, visiting only
+/// runnable tasks (in the same order, so ties break the same way).
+#[inline(never)]
+pub fn select_ready(tasks: &[Task], ready: &TaskSet, current: usize) -> Option<usize> {
+    let n = tasks.len().min(WORDS * 32);
+    let start = current.min(n);
+    // Where task `i` comes in the cyclic order from `start` (for ties).
+    let rank = |i: usize| if i >= start { i - start } else { i + n - start };
+    let mut best: Option<(usize, u8)> = None;
+    for (wi, &word) in ready.words[..n.div_ceil(32)].iter().enumerate() {
+        let mut w = word;
+        while w != 0 {
+            let i = wi * 32 + w.trailing_zeros() as usize;
+            w &= w - 1;
+            let p = tasks[i].priority();
+            let better = match best {
+                None => true,
+                Some((b, bp)) => p < bp || (p == bp && rank(i) < rank(b)),
+            };
+            if better {
+                best = Some((i, p));
+            }
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// The scheduler's bookkeeping beside the task table.
+#[derive(Debug)]
+pub struct Scheduler {
+    /// Tasks that are runnable.
+    ready: TaskSet,
+    /// Tasks blocked in `send` (waiting for their target to receive), so
+    /// that `recv` looks only at them.
+    sending: TaskSet,
+    /// The task the last choice picked, while that choice still describes
+    /// the machine: cleared when anyone else traps (only host tests do
+    /// that) and when nothing could run.
+    running: Option<usize>,
+    /// The most important task that became runnable since the last choice.
+    woken: Option<usize>,
+    /// Another task as important as `woken` also became runnable.
+    woken_tie: bool,
+    /// Runnable tasks per priority level, and a bit per level that has
+    /// any: the most important runnable priority in a few instructions,
+    /// however many tasks there are.
+    level_count: [u16; 256],
+    levels: [u32; 8],
+    /// The next task, decided by an IPC fast path during this trap.
+    hint: Option<usize>,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler {
+            ready: TaskSet::default(),
+            sending: TaskSet::default(),
+            running: None,
+            woken: None,
+            woken_tie: false,
+            level_count: [0; 256],
+            levels: [0; 8],
+            hint: None,
+        }
+    }
+}
+
+impl Scheduler {
+    /// Records task `i`'s current state. Must follow every change of a
+    /// task's scheduling state.
+    #[inline]
+    pub fn note(&mut self, tasks: &[Task], i: usize) {
+        let (w, bit) = (i / 32, 1u32 << (i % 32));
+        if w >= WORDS {
+            return;
+        }
+        let t = &tasks[i];
+        match t.state() {
+            TaskState::Healthy(SchedState::Runnable) => {
+                if self.ready.words[w] & bit == 0 {
+                    self.make_ready(tasks, w, bit, i);
+                    self.track(tasks, i);
+                }
+                self.sending.words[w] &= !bit;
+            }
+            TaskState::Healthy(SchedState::InSend(_)) => {
+                self.unready(tasks, w, bit, i);
+                self.sending.words[w] |= bit;
+            }
+            _ => {
+                self.unready(tasks, w, bit, i);
+                self.sending.words[w] &= !bit;
+            }
+        }
+    }
+
+    /// Clears task `i`'s ready bit (word `w`, `bit`), keeping the level
+    /// counts.
+    #[inline(always)]
+    fn unready(&mut self, tasks: &[Task], w: usize, bit: u32, i: usize) {
+        if self.ready.words[w] & bit != 0 {
+            self.ready.words[w] &= !bit;
+            let p = tasks[i].priority() as usize;
+            // Wrapping: the count is at least one here (a ready bit was
+            // set), and the kernel must not carry a panic path for it.
+            let c = self.level_count[p].wrapping_sub(1);
+            self.level_count[p] = c;
+            if c == 0 {
+                self.levels[p / 32] &= !(1 << (p % 32));
+            }
+        }
+    }
+
+    /// Sets task `i`'s ready bit (it was clear), keeping the level counts.
+    #[inline(always)]
+    fn make_ready(&mut self, tasks: &[Task], w: usize, bit: u32, i: usize) {
+        self.ready.words[w] |= bit;
+        let p = tasks[i].priority() as usize;
+        // Wrapping: there are fewer tasks than a u16 counts.
+        self.level_count[p] = self.level_count[p].wrapping_add(1);
+        self.levels[p / 32] |= 1 << (p % 32);
+    }
+
+    /// The fast path's [`note`](Scheduler::note) for a task it just made
+    /// runnable from a blocked state other than `send`. Unlike `note` it
+    /// does not record the task as woken: the fast path either hands off
+    /// to it or calls [`track_woken`](Scheduler::track_woken).
+    #[inline(always)]
+    pub fn now_runnable(&mut self, tasks: &[Task], i: usize) {
+        let (w, bit) = (i / 32, 1u32 << (i % 32));
+        if w < WORDS && self.ready.words[w] & bit == 0 {
+            self.make_ready(tasks, w, bit, i);
+        }
+    }
+
+    /// Records that task `i`, made runnable by
+    /// [`now_runnable`](Scheduler::now_runnable), woke in this trap.
+    #[inline(always)]
+    pub fn track_woken(&mut self, tasks: &[Task], i: usize) {
+        self.track(tasks, i);
+    }
+
+    /// The fast path's [`note`](Scheduler::note) for a runnable task it
+    /// just blocked (in a state other than `send`).
+    #[inline(always)]
+    pub fn now_blocked(&mut self, tasks: &[Task], i: usize) {
+        let (w, bit) = (i / 32, 1u32 << (i % 32));
+        if w < WORDS {
+            self.unready(tasks, w, bit, i);
+        }
+    }
+
+    /// Whether task `i` is runnable and strictly more important than every
+    /// other runnable task: then [`select`] picks it from anywhere. Looks
+    /// at the level bits only (eight words at most, one usually).
+    #[inline(always)]
+    pub fn is_sole_top(&self, tasks: &[Task], i: usize) -> bool {
+        let p = tasks[i].priority() as usize;
+        let top = self
+            .levels
+            .iter()
+            .position(|&w| w != 0)
+            .map(|wi| wi * 32 + self.levels[wi].trailing_zeros() as usize);
+        top == Some(p) && self.level_count[p] == 1 && self.ready.contains(i)
+    }
+
+    /// Whether some task is blocked in `send` (to anyone).
+    #[inline]
+    pub fn anyone_sending(&self, tasks: &[Task]) -> bool {
+        self.sending.words[..tasks.len().div_ceil(32).min(WORDS)]
+            .iter()
+            .any(|&w| w != 0)
+    }
+
+    /// Whether the fast path may decide the next task in this trap: the
+    /// caller is the task the last choice picked (so it was the most
+    /// important runnable one) and nothing has woken since.
+    #[inline]
+    pub fn premise(&self, caller: usize) -> bool {
+        self.running == Some(caller) && self.woken.is_none()
+    }
+
+    /// An IPC fast path decided that `next` runs after this trap. Only
+    /// valid under [`premise`](Scheduler::premise), and only when `next`
+    /// is what [`select`] would pick (host tests check it is).
+    #[inline]
+    pub fn hand_off(&mut self, next: usize) {
+        self.hint = Some(next);
+    }
+
+    /// Remembers task `i` if it is the most important woken so far.
+    #[inline(always)]
+    fn track(&mut self, tasks: &[Task], i: usize) {
+        let t = &tasks[i];
+        match self.woken {
+            Some(w) if tasks[w].is_more_important_than(t) => {}
+            Some(w) if !t.is_more_important_than(&tasks[w]) => self.woken_tie = true,
+            _ => {
+                self.woken = Some(i);
+                self.woken_tie = false;
+            }
+        }
+    }
+
+    /// A trap from `caller` begins. If the caller is not the task last
+    /// chosen (host tests let any task make syscalls), the fast path's
+    /// premise is gone until the next full choice.
+    #[inline]
+    pub fn enter(&mut self, caller: usize) {
+        if self.running != Some(caller) {
+            self.running = None;
+        }
+        self.hint = None;
+    }
+
+    /// Tasks blocked in `send`.
+    pub fn sending(&self) -> &TaskSet {
+        &self.sending
+    }
+
+    /// The choice when it takes no looking: the task an IPC fast path
+    /// handed the CPU to in this trap, or the caller itself if it can still
+    /// run and nothing woke (most syscalls). The arch layer resumes it
+    /// without [`choose`](Scheduler::choose); `None` means "choose".
+    #[inline(always)]
+    pub fn quick(&mut self, tasks: &[Task], current: usize) -> Option<usize> {
+        let next = match self.hint.take() {
+            Some(next) => next,
+            None if self.running == Some(current)
+                && self.woken.is_none()
+                && tasks[current].is_runnable() =>
+            {
+                current
+            }
+            None => return None,
+        };
+        self.running = Some(next);
+        self.woken = None;
+        self.woken_tie = false;
+        Some(next)
+    }
+
+    /// Chooses the task to run after a trap taken by `current`; the same
+    /// answer as [`select`].
+    #[inline]
+    pub fn choose(&mut self, tasks: &[Task], current: usize) -> Option<usize> {
+        let next = match self.hint.take() {
+            Some(next) => Some(next),
+            None => match self.fast(tasks, current) {
+                Some(next) => Some(next),
+                None => select_ready(tasks, &self.ready, current),
+            },
+        };
+        #[cfg(test)]
+        {
+            self.assert_consistent(tasks);
+            assert_eq!(
+                next,
+                select(tasks, current),
+                "scheduler disagrees with select"
+            );
+        }
+        self.running = next;
+        self.woken = None;
+        self.woken_tie = false;
+        next
+    }
+
+    /// The fast path's answer, if its premise holds.
+    #[inline]
+    fn fast(&self, tasks: &[Task], current: usize) -> Option<usize> {
+        if self.running != Some(current) {
+            return None;
+        }
+        let cur = &tasks[current];
+        match self.woken {
+            // Nothing woke: the caller, if it can still run, is still the
+            // most important (ties keep the current task).
+            None => cur.is_runnable().then_some(current),
+            Some(w) => {
+                let t = &tasks[w];
+                if !t.is_more_important_than(cur) {
+                    // Whatever woke is no more important than the caller.
+                    cur.is_runnable().then_some(current)
+                } else if !self.woken_tie && t.is_runnable() {
+                    // One task more important than every runnable one.
+                    Some(w)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Host tests: the bitmaps describe the task table exactly.
+    #[cfg(test)]
+    pub fn assert_consistent(&self, tasks: &[Task]) {
+        let mut counts = [0u16; 256];
+        for t in tasks.iter().filter(|t| t.is_runnable()) {
+            counts[t.priority() as usize] += 1;
+        }
+        assert_eq!(counts, self.level_count, "runnable tasks per priority");
+        for (p, &c) in counts.iter().enumerate() {
+            assert_eq!(
+                self.levels[p / 32] & (1 << (p % 32)) != 0,
+                c != 0,
+                "level bit {p}"
+            );
+        }
+        for (i, t) in tasks.iter().enumerate() {
+            assert_eq!(
+                self.ready.contains(i),
+                t.is_runnable(),
+                "ready bit of task {i}"
+            );
+            assert_eq!(
+                self.sending.contains(i),
+                matches!(t.state(), TaskState::Healthy(SchedState::InSend(_))),
+                "sending bit of task {i}"
+            );
+        }
+    }
 }

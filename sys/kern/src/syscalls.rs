@@ -12,20 +12,26 @@ use crate::machine::Machine;
 use crate::system::System;
 use crate::task::SchedState;
 use crate::umem::{self, USlice};
-use crate::{console, faults, ipc, kipc, leases, notify, sched};
+use crate::{console, fastpath, faults, ipc, kipc, leases, notify};
 
 /// Handles an `ecall` from task `caller`.
 pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
+    sys.sched.enter(caller);
     sys.tasks[caller].count_syscall();
     let pc = sys.tasks[caller].save().pc();
     // Resume after the `ecall` (4 bytes: the compressed set has no ecall).
     sys.tasks[caller].save_mut().set_pc(pc.wrapping_add(4));
     let n = sys.tasks[caller].save().syscall_number() as u32;
-    let result = match Sysnum::from_u32(n) {
+    let sysnum = Sysnum::from_u32(n);
+    crate::probe!(sys.machine, Dispatch);
+    let result = match sysnum {
         None => Err(UsageError::BadSyscallNumber.into()),
+        Some(Sysnum::Send) if fastpath::send(sys, caller) => Ok(()),
         Some(Sysnum::Send) => ipc::send(sys, caller),
         Some(Sysnum::Recv) => ipc::recv(sys, caller),
         Some(Sysnum::Reply) => ipc::reply(sys, caller),
+        Some(Sysnum::ReplyRecv) if fastpath::reply_recv(sys, caller) => Ok(()),
+        Some(Sysnum::ReplyRecv) => ipc::reply_recv(sys, caller),
         Some(Sysnum::SetTimer) => notify::set_timer(sys, caller),
         Some(Sysnum::GetTimer) => notify::get_timer(sys, caller),
         Some(Sysnum::BorrowRead) => leases::borrow(sys, caller, false),
@@ -38,6 +44,7 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
         Some(Sysnum::ReplyFault) => reply_fault(sys, caller),
         Some(Sysnum::Log) => log(sys, caller),
         Some(Sysnum::Kipc) => kipc::kipc(sys, caller),
+        Some(Sysnum::BenchProbes) => crate::probes::syscall(sys, caller),
     };
     match result {
         Ok(()) => {}
@@ -72,6 +79,7 @@ pub enum Exception {
 
 /// Handles an exception (other than `ecall`) taken by task `index`.
 pub fn exception<M: Machine>(sys: &mut System<'_, M>, index: usize, e: Exception) {
+    sys.sched.enter(index);
     let pc = sys.tasks[index].save().pc() as u32;
     let plain = |kind: FaultKind, address: usize, detail: usize| FaultRecord {
         kind: kind as u32,
@@ -92,26 +100,84 @@ pub fn exception<M: Machine>(sys: &mut System<'_, M>, index: usize, e: Exception
 
 /// Picks the next task, logs first runs, and sets up its memory protection.
 /// `None` when nothing is runnable.
+#[inline]
 pub fn next_task<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
-    let next = sched::select(sys.tasks, current)?;
-    if sys.tasks[next].take_announce() {
-        let name = sys.name(next);
-        let generation = sys.tasks[next].generation().0;
-        if generation == 0 {
-            console::kernel_line(&mut sys.machine, format_args!("task {name} started"));
-        } else {
-            console::kernel_line(
-                &mut sys.machine,
-                format_args!("task {name} started (generation {generation})"),
+    let next = sys.sched.choose(sys.tasks, current)?;
+    resume_chosen(sys, next);
+    Some(next)
+}
+
+/// What runs after a trap by `current`, as the trap handler decides it:
+/// the quick choice if there is one ([`crate::sched::Scheduler::quick`]),
+/// else the full one. `None` when nothing can run (the arch layer then
+/// waits for an interrupt and asks [`next_task`] again).
+#[inline(always)]
+pub fn after_trap<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
+    crate::probe!(sys.machine, Ipc);
+    match sys.sched.quick(sys.tasks, current) {
+        Some(next) => {
+            #[cfg(test)]
+            assert_eq!(
+                Some(next),
+                crate::sched::select(sys.tasks, current),
+                "quick choice disagrees with select"
             );
+            resume_quick(sys, next);
+            Some(next)
         }
+        None => next_task(sys, current),
     }
+}
+
+/// Resumes `next`, chosen without a scan in this trap
+/// ([`crate::sched::Scheduler::quick`]): the task that trapped, or one the
+/// IPC fast path handed the CPU to, which was blocked in IPC and so has
+/// run before (no first-run log line is due).
+#[inline(always)]
+fn resume_quick<M: Machine>(sys: &mut System<'_, M>, next: usize) {
+    crate::probe!(sys.machine, Schedule);
     if sys.protection_for != Some(next) {
-        let t = &sys.tasks[next];
-        sys.machine.protect(t.regions());
+        let (regions, cache) = sys.tasks[next].protection();
+        sys.machine.protect_cached(regions, cache);
         sys.protection_for = Some(next);
     }
-    Some(next)
+    crate::probe!(sys.machine, Pmp);
+}
+
+/// Resumes `next` after a full choice: protection, and the log line of a
+/// first run.
+#[inline(always)]
+fn resume_chosen<M: Machine>(sys: &mut System<'_, M>, next: usize) {
+    if sys.tasks[next].take_announce() {
+        announce(sys, next);
+    }
+    crate::probe!(sys.machine, Schedule);
+    if sys.protection_for != Some(next) {
+        let (regions, cache) = sys.tasks[next].protection();
+        sys.machine.protect_cached(regions, cache);
+        sys.protection_for = Some(next);
+    }
+    crate::probe!(sys.machine, Pmp);
+}
+
+/// Logs a task's first run after a start.
+#[inline(never)]
+#[cold]
+fn announce<M: Machine>(sys: &mut System<'_, M>, next: usize) {
+    let name = sys.name(next);
+    let generation = sys.tasks[next].generation().0;
+    let line = console::Line::kernel(&mut sys.machine)
+        .str("task ")
+        .str(name)
+        .str(" started");
+    if generation == 0 {
+        line.end();
+    } else {
+        line.str(" (generation ")
+            .dec(generation as u32)
+            .str(")")
+            .end();
+    }
 }
 
 fn panic<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
@@ -125,7 +191,11 @@ fn panic<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserE
         0
     };
     let name = sys.name(caller);
-    console::kernel_line(&mut sys.machine, format_args!("task {name} panicked:"));
+    console::Line::kernel(&mut sys.machine)
+        .str("task ")
+        .str(name)
+        .str(" panicked:")
+        .end();
     console::task_text(&mut sys.machine, name, &text[..n]);
     Err(UserError::Unrecoverable(FaultRecord {
         kind: FaultKind::Panic as u32,

@@ -6,6 +6,7 @@
 
 use crate::descs::IrqDesc;
 use crate::machine::Machine;
+use crate::sched::Scheduler;
 use crate::task::Task;
 
 /// The kernel state, generic over the machine so host tests can drive it.
@@ -26,6 +27,11 @@ pub struct System<'a, M: Machine> {
     /// Interrupt routes of granted devices, one per grant, beside the
     /// image's static `irqs`.
     pub device_irqs: [Option<IrqDesc>; MAX_DEVICE_GRANTS],
+    /// Who can run, who waits to send, and what the last choice was.
+    /// Every change of a task's scheduling state goes through [`note`].
+    ///
+    /// [`note`]: System::note
+    pub sched: Scheduler,
 }
 
 /// Most device grants in force at once.
@@ -46,7 +52,11 @@ impl<'a, M: Machine> System<'a, M> {
             machine,
             protection_for: None,
             device_irqs: [None; MAX_DEVICE_GRANTS],
+            sched: Scheduler::default(),
         };
+        for i in 0..sys.tasks.len() {
+            sys.note(i);
+        }
         // Every IRQ starts unmasked: its task has not yet had a chance to
         // ask, and masking is the task's job after each delivery.
         for i in 0..sys.irqs.len() {
@@ -69,6 +79,28 @@ impl<'a, M: Machine> System<'a, M> {
             Some(r) => Some(*r),
             None => self.device_irqs.get(i - self.irqs.len()).copied().flatten(),
         }
+    }
+
+    /// Tells the scheduler that task `index`'s scheduling state may have
+    /// changed. Every `set_sched`, fault, restart and wake-up is followed by
+    /// one.
+    #[inline]
+    pub fn note(&mut self, index: usize) {
+        self.sched.note(self.tasks, index);
+    }
+
+    /// [`note`](System::note) for the IPC fast path, which knows the
+    /// transition: task `index` was blocked (not in `send`) and now runs.
+    #[inline(always)]
+    pub fn note_runnable(&mut self, index: usize) {
+        self.sched.now_runnable(self.tasks, index);
+    }
+
+    /// [`note`](System::note) for the IPC fast path: task `index` was
+    /// runnable and now waits (not in `send`).
+    #[inline(always)]
+    pub fn note_blocked(&mut self, index: usize) {
+        self.sched.now_blocked(self.tasks, index);
     }
 
     /// The task's name, for logs.

@@ -13,10 +13,19 @@ use crate::descs::{RegionDesc, TaskDesc, MAX_TASK_REGIONS};
 /// The registers of a task while it is not running: `regs[1..32]` are
 /// `x1..x31`, and `regs[0]` (the slot of the hard-wired zero register) holds
 /// the program counter. The trap entry in `arch` depends on this layout.
+///
+/// While the task runs, the callee-saved slots (`s0..s11`, `gp`, `tp`) are
+/// stale: the trap entry saves them only when another task is resumed (see
+/// `arch::trap`), so kernel code must not read or write them for the task
+/// that trapped.
 #[derive(Clone, Debug, Default)]
 #[repr(C)]
 pub struct SavedState {
     regs: [usize; 32],
+    /// Bench kernels: `minstret` when the trap entry began saving this
+    /// task, and when the trap exit last resumed it (see `probes`).
+    #[cfg(feature = "bench-probes")]
+    probe: [usize; 2],
 }
 
 /// Register numbers of the RISC-V ABI names the syscall convention uses.
@@ -70,10 +79,28 @@ impl SavedState {
         }
     }
 
+    /// Bench kernels: (`minstret` at trap entry, at the last resume).
+    #[cfg(feature = "bench-probes")]
+    pub fn probe_stamps(&self) -> (u32, u32) {
+        (self.probe[0] as u32, self.probe[1] as u32)
+    }
+
     /// Reads a register by number (0 = the pc); 0 if out of range.
     pub fn reg(&self, n: usize) -> usize {
         self.regs.get(n).copied().unwrap_or(0)
     }
+}
+
+/// Memory-protection settings the machine compiled from a task's regions
+/// (on RISC-V: the PMP address registers, then the configuration words),
+/// kept with the task so that switching to it only loads them. The task
+/// clears it whenever its regions change; only the machine fills it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProtectionCache {
+    /// The words below describe the task's current regions.
+    pub valid: bool,
+    /// Machine-specific register values.
+    pub words: [usize; MAX_TASK_REGIONS + 2],
 }
 
 /// What a healthy task is doing.
@@ -112,6 +139,7 @@ pub struct Task {
     timer: Option<(u64, u32)>,
     regions: [RegionDesc; MAX_TASK_REGIONS],
     region_count: usize,
+    protection: ProtectionCache,
     last_fault: FaultRecord,
     fault_count: u32,
     syscalls: u32,
@@ -139,6 +167,7 @@ impl Task {
             timer: None,
             regions,
             region_count,
+            protection: ProtectionCache::default(),
             last_fault: FaultRecord::default(),
             fault_count: 0,
             syscalls: 0,
@@ -194,7 +223,7 @@ impl Task {
     }
 
     /// True if the task is healthy and in this scheduling state.
-    #[inline]
+    #[inline(always)]
     pub fn is(&self, s: SchedState) -> bool {
         self.state == TaskState::Healthy(s)
     }
@@ -219,12 +248,19 @@ impl Task {
         &self.regions[..self.region_count]
     }
 
+    /// The regions, and the machine's compiled form of them (which the
+    /// machine may fill in if it is not valid).
+    pub fn protection(&mut self) -> (&[RegionDesc], &mut ProtectionCache) {
+        (&self.regions[..self.region_count], &mut self.protection)
+    }
+
     /// Adds a granted region. False if the task already holds it or has no
     /// room (every region takes a PMP entry).
     pub fn add_region(&mut self, r: RegionDesc) -> bool {
         if self.region_count >= MAX_TASK_REGIONS || self.regions().contains(&r) {
             return false;
         }
+        self.protection.valid = false;
         self.regions[self.region_count] = r;
         self.region_count += 1;
         true
@@ -238,7 +274,12 @@ impl Task {
             return false;
         };
         let i = i + fixed;
-        self.regions.copy_within(i + 1..self.region_count, i);
+        self.protection.valid = false;
+        // Shift the rest down one by one (a handful of regions; no library
+        // memmove for it).
+        for j in i..self.region_count - 1 {
+            self.regions.swap(j, j + 1);
+        }
         self.region_count -= 1;
         true
     }
@@ -338,6 +379,7 @@ impl Task {
         let n = self.desc.regions.len().min(MAX_TASK_REGIONS);
         self.regions[..n].copy_from_slice(&self.desc.regions[..n]);
         self.region_count = n;
+        self.protection.valid = false;
         self.announce = true;
     }
 

@@ -14,6 +14,7 @@
 mod harness;
 
 mod bounds;
+mod fastpath;
 mod faults;
 mod fuzz;
 mod ipc;

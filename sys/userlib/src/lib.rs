@@ -15,6 +15,7 @@
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+mod counter;
 pub mod kipc;
 pub mod log;
 mod raw;
@@ -22,6 +23,7 @@ pub mod start;
 mod syscalls;
 
 pub use abi::{self, Lease, TaskId};
+pub use counter::instret;
 pub use syscalls::*;
 
 /// One `TaskId` constant per task in the image being built, named after the

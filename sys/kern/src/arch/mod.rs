@@ -22,7 +22,19 @@ use crate::task::Task;
 const FINISHER: usize = 0x0010_0000;
 
 /// The QEMU `virt` machine.
-pub struct Virt;
+pub struct Virt {
+    /// The PMP entries as last programmed.
+    pmp: pmp::Pmp,
+}
+
+impl Virt {
+    /// The machine as reset left it.
+    pub const fn new() -> Self {
+        Virt {
+            pmp: pmp::Pmp::new(),
+        }
+    }
+}
 
 impl Machine for Virt {
     fn now(&self) -> u64 {
@@ -42,7 +54,20 @@ impl Machine for Virt {
     }
 
     fn protect(&mut self, regions: &[RegionDesc]) {
-        pmp::apply(regions);
+        let mut cache = crate::task::ProtectionCache::default();
+        self.protect_cached(regions, &mut cache);
+    }
+
+    #[inline(always)]
+    fn protect_cached(&mut self, regions: &[RegionDesc], cache: &mut crate::task::ProtectionCache) {
+        if !cache.valid {
+            pmp::compile(regions, cache);
+        }
+        self.pmp.load(cache, regions.len());
+    }
+
+    fn instret(&self) -> u32 {
+        csr::read!("minstret") as u32
     }
 
     fn shutdown(&mut self, code: u32) {
@@ -151,17 +176,17 @@ pub fn start_kernel(
     pmp::lock_guard(guard.start, guard.end - guard.start);
     plic::init(irqs);
     clint::set_deadline(None);
-    let mut m = Virt;
-    crate::console::kernel_line(
-        &mut m,
-        format_args!(
-            "Vireo kernel {} on qemu virt: {} tasks, kernel RAM {:#010x}+{:#x}",
-            env!("CARGO_PKG_VERSION"),
-            tasks.len(),
-            kernel_ram.base,
-            kernel_ram.size
-        ),
-    );
+    let mut m = Virt::new();
+    crate::console::Line::kernel(&mut m)
+        .str("Vireo kernel ")
+        .str(env!("CARGO_PKG_VERSION"))
+        .str(" on qemu virt: ")
+        .dec(tasks.len() as u32)
+        .str(" tasks, kernel RAM ")
+        .hex(kernel_ram.base as u32)
+        .str("+")
+        .hex(kernel_ram.size as u32)
+        .end();
     trap::run(crate::system::System::new(tasks, irqs, supervisor, m))
 }
 
@@ -169,9 +194,20 @@ pub fn start_kernel(
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // A kernel panic is a kernel bug, never a task's doing; say so loudly
     // and stop the machine with a failure code so tests notice.
-    crate::console::kernel_line(&mut Virt, format_args!("KERNEL PANIC: {info}"));
+    // Without `core::fmt` (see `console::Line`, which keeps a kilobyte of
+    // formatting code out of the kernel): the message if it is plain text
+    // (kernel panics are written so), and where.
+    let mut m = Virt::new();
+    let mut line = crate::console::Line::kernel(&mut m).str("KERNEL PANIC: ");
+    if let Some(text) = info.message().as_str() {
+        line = line.str(text);
+    }
+    if let Some(at) = info.location() {
+        line = line.str(" at ").str(at.file()).str(":").dec(at.line());
+    }
+    line.end();
     wait_for_dump();
-    Virt.shutdown(0xdead);
+    Virt::new().shutdown(0xdead);
     loop {
         core::hint::spin_loop();
     }

@@ -13,6 +13,7 @@
 use core::arch::asm;
 
 use crate::descs::{RegionDesc, MAX_TASK_REGIONS, REGION_EXECUTE, REGION_READ, REGION_WRITE};
+use crate::task::ProtectionCache;
 
 const PMP_R: u32 = 1 << 0;
 const PMP_W: u32 = 1 << 1;
@@ -61,28 +62,99 @@ pub fn lock_guard(base: usize, size: usize) {
     }
 }
 
-/// Programs entries 0..8 for `regions` (extra regions beyond 8 are ignored;
-/// xtask refuses to build such an image).
-pub fn apply(regions: &[RegionDesc]) {
-    let mut addr = [0usize; MAX_TASK_REGIONS];
-    let mut cfg = [0u32; 2];
+/// Compiles `regions` into the words a switch loads: `pmpaddr0..8`, then
+/// `pmpcfg0` and `pmpcfg1` (extra regions beyond 8 are ignored; xtask
+/// refuses to build such an image).
+pub fn compile(regions: &[RegionDesc], cache: &mut ProtectionCache) {
+    cache.words = [0; MAX_TASK_REGIONS + 2];
     for (i, r) in regions.iter().take(MAX_TASK_REGIONS).enumerate() {
-        addr[i] = napot_addr(r);
-        cfg[i / 4] |= cfg_byte(r) << (8 * (i % 4));
+        cache.words[i] = napot_addr(r);
+        cache.words[MAX_TASK_REGIONS + i / 4] |= (cfg_byte(r) << (8 * (i % 4))) as usize;
     }
-    // SAFETY: M-mode writes of the PMP CSRs for entries 0..8. No entry is
-    // locked, so the kernel's own accesses are unaffected; configuration is
-    // cleared first so no half-written entry is ever active.
+    cache.valid = true;
+}
+
+/// The PMP entries as last written, so that a switch rewrites only the
+/// entries that differ between the two tasks (most share a layout: text,
+/// RAM, perhaps a device window, and often the same attributes).
+pub struct Pmp {
+    words: [usize; MAX_TASK_REGIONS + 2],
+    /// Entries from here on are off (address and configuration 0).
+    used: usize,
+}
+
+impl Pmp {
+    /// The state at reset: every entry off (address and configuration 0).
+    pub const fn new() -> Self {
+        Pmp {
+            words: [0; MAX_TASK_REGIONS + 2],
+            used: 0,
+        }
+    }
+
+    /// Loads a task's compiled settings (`count` regions), writing only
+    /// the registers that differ from what is in force.
+    ///
+    /// Entries 0..8 are never locked and no U-mode instruction runs until
+    /// `mret`, so the order of the writes does not matter: a half-updated
+    /// set is never in force for a task, and M-mode accesses ignore
+    /// unlocked entries.
+    #[inline(always)]
+    pub fn load(&mut self, cache: &ProtectionCache, count: usize) {
+        let n = count.min(MAX_TASK_REGIONS);
+        let mut changed = false;
+        for i in 0..n.max(self.used) {
+            let addr = cache.words[i];
+            if addr != self.words[i] {
+                write_addr(i, addr);
+                self.words[i] = addr;
+                changed = true;
+            }
+        }
+        self.used = n;
+        let (cfg0, cfg1) = (
+            cache.words[MAX_TASK_REGIONS],
+            cache.words[MAX_TASK_REGIONS + 1],
+        );
+        if cfg0 != self.words[MAX_TASK_REGIONS] {
+            // SAFETY: M-mode write of pmpcfg0 (entries 0..4); see above.
+            unsafe { asm!("csrw pmpcfg0, {0}", in(reg) cfg0) };
+            self.words[MAX_TASK_REGIONS] = cfg0;
+            changed = true;
+        }
+        if cfg1 != self.words[MAX_TASK_REGIONS + 1] {
+            // SAFETY: M-mode write of pmpcfg1 (entries 4..8); see above.
+            unsafe { asm!("csrw pmpcfg1, {0}", in(reg) cfg1) };
+            self.words[MAX_TASK_REGIONS + 1] = cfg1;
+            changed = true;
+        }
+        if changed {
+            // Privileged spec 3.7.2: after PMP CSRs change, SFENCE.VMA with
+            // x0, x0 synchronises them with any address-translation or PMP
+            // caches. QEMU needs it: it keeps permissions in its TLB and
+            // (in 7.2) flushes that on pmpcfg writes but not on pmpaddr
+            // writes, so skipping an unchanged pmpcfg without this let a
+            // task reach the previous task's pages.
+            // SAFETY: a fence; it changes no state the kernel relies on.
+            unsafe { asm!("sfence.vma zero, zero") };
+        }
+    }
+}
+
+/// Writes `pmpaddr<i>` (CSR numbers are immediates, hence the match).
+fn write_addr(i: usize, v: usize) {
+    // SAFETY: M-mode writes of the address CSRs of entries 0..8; no entry
+    // is locked, and `apply` explains why a transient mix is harmless.
     unsafe {
-        asm!("csrw pmpcfg0, zero", "csrw pmpcfg1, zero");
-        asm!(
-            "csrw pmpaddr0, {0}", "csrw pmpaddr1, {1}", "csrw pmpaddr2, {2}", "csrw pmpaddr3, {3}",
-            in(reg) addr[0], in(reg) addr[1], in(reg) addr[2], in(reg) addr[3],
-        );
-        asm!(
-            "csrw pmpaddr4, {0}", "csrw pmpaddr5, {1}", "csrw pmpaddr6, {2}", "csrw pmpaddr7, {3}",
-            in(reg) addr[4], in(reg) addr[5], in(reg) addr[6], in(reg) addr[7],
-        );
-        asm!("csrw pmpcfg0, {0}", "csrw pmpcfg1, {1}", in(reg) cfg[0], in(reg) cfg[1]);
+        match i {
+            0 => asm!("csrw pmpaddr0, {0}", in(reg) v),
+            1 => asm!("csrw pmpaddr1, {0}", in(reg) v),
+            2 => asm!("csrw pmpaddr2, {0}", in(reg) v),
+            3 => asm!("csrw pmpaddr3, {0}", in(reg) v),
+            4 => asm!("csrw pmpaddr4, {0}", in(reg) v),
+            5 => asm!("csrw pmpaddr5, {0}", in(reg) v),
+            6 => asm!("csrw pmpaddr6, {0}", in(reg) v),
+            _ => asm!("csrw pmpaddr7, {0}", in(reg) v),
+        }
     }
 }

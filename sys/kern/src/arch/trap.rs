@@ -2,9 +2,15 @@
 //! a trap.
 //!
 //! While a task runs, `mscratch` holds the address of its `SavedState`. On
-//! a trap the entry code swaps it with `sp`, saves every register there,
-//! switches to the kernel stack and calls [`vireo_trap_handler`], which
-//! returns the `SavedState` of the task to resume. The kernel itself runs
+//! a trap the entry code swaps it with `sp`, saves the registers the Rust
+//! handler may clobber (caller-saved, sp, pc) there, switches to the kernel
+//! stack and calls [`vireo_trap_handler`], which returns the `SavedState`
+//! of the task to resume. If that is the same task, only what was saved is
+//! restored; otherwise the outgoing task's callee-saved registers (still
+//! its own: the handler preserved them) are stored too and the incoming
+//! task is loaded whole. So while a task runs, the callee-saved slots of
+//! its `SavedState` are stale: kernel code never touches them for the
+//! running task (kipc refuses to restart or inject into its caller). The kernel itself runs
 //! with interrupts off and never traps except by a kernel bug, which is
 //! reported as a kernel panic.
 
@@ -37,14 +43,21 @@ _start:
     .align 4
 vireo_trap_entry:
     csrrw sp, mscratch, sp
+.if {probes}
+    sw x5, 5*4(sp)
+    csrr x5, minstret
+    sw x5, 32*4(sp)
+    lw x5, 5*4(sp)
+.endif
+    # Save what the Rust handler may clobber: the caller-saved registers
+    # (ra, t0-t6, a0-a7), the stack pointer and the pc. The callee-saved
+    # ones (s0-s11; gp and tp, which the kernel never uses) survive the
+    # call by the calling convention, so they stay live in the registers
+    # and are written back only when another task is resumed, below.
     sw x1, 1*4(sp)
-    sw x3, 3*4(sp)
-    sw x4, 4*4(sp)
     sw x5, 5*4(sp)
     sw x6, 6*4(sp)
     sw x7, 7*4(sp)
-    sw x8, 8*4(sp)
-    sw x9, 9*4(sp)
     sw x10, 10*4(sp)
     sw x11, 11*4(sp)
     sw x12, 12*4(sp)
@@ -53,16 +66,6 @@ vireo_trap_entry:
     sw x15, 15*4(sp)
     sw x16, 16*4(sp)
     sw x17, 17*4(sp)
-    sw x18, 18*4(sp)
-    sw x19, 19*4(sp)
-    sw x20, 20*4(sp)
-    sw x21, 21*4(sp)
-    sw x22, 22*4(sp)
-    sw x23, 23*4(sp)
-    sw x24, 24*4(sp)
-    sw x25, 25*4(sp)
-    sw x26, 26*4(sp)
-    sw x27, 27*4(sp)
     sw x28, 28*4(sp)
     sw x29, 29*4(sp)
     sw x30, 30*4(sp)
@@ -71,8 +74,55 @@ vireo_trap_entry:
     sw t0, 2*4(sp)
     csrr t0, mepc
     sw t0, 0(sp)
+    # mscratch keeps the trapped task's SavedState for the exit path.
+    csrw mscratch, sp
     la sp, _kstack_top
     call vireo_trap_handler
+    csrr t0, mscratch
+    bne a0, t0, 1f
+    # The same task runs on: its callee-saved registers are still in
+    # place, so restore only what was saved on entry.
+    mv sp, a0
+    lw t0, 0(sp)
+    csrw mepc, t0
+    lw x1, 1*4(sp)
+    lw x6, 6*4(sp)
+    lw x7, 7*4(sp)
+    lw x10, 10*4(sp)
+    lw x11, 11*4(sp)
+    lw x12, 12*4(sp)
+    lw x13, 13*4(sp)
+    lw x14, 14*4(sp)
+    lw x15, 15*4(sp)
+    lw x16, 16*4(sp)
+    lw x17, 17*4(sp)
+    lw x28, 28*4(sp)
+    lw x29, 29*4(sp)
+    lw x30, 30*4(sp)
+    lw x31, 31*4(sp)
+.if {probes}
+    csrr x5, minstret
+    sw x5, 33*4(sp)
+.endif
+    lw x5, 5*4(sp)
+    lw x2, 2*4(sp)
+    mret
+1:  # Another task runs: complete the outgoing task's SavedState with its
+    # callee-saved registers, then load every register of the incoming one.
+    sw x3, 3*4(t0)
+    sw x4, 4*4(t0)
+    sw x8, 8*4(t0)
+    sw x9, 9*4(t0)
+    sw x18, 18*4(t0)
+    sw x19, 19*4(t0)
+    sw x20, 20*4(t0)
+    sw x21, 21*4(t0)
+    sw x22, 22*4(t0)
+    sw x23, 23*4(t0)
+    sw x24, 24*4(t0)
+    sw x25, 25*4(t0)
+    sw x26, 26*4(t0)
+    sw x27, 27*4(t0)
     .global vireo_resume
 vireo_resume:
     csrw mscratch, a0
@@ -82,7 +132,6 @@ vireo_resume:
     lw x1, 1*4(sp)
     lw x3, 3*4(sp)
     lw x4, 4*4(sp)
-    lw x5, 5*4(sp)
     lw x6, 6*4(sp)
     lw x7, 7*4(sp)
     lw x8, 8*4(sp)
@@ -109,10 +158,19 @@ vireo_resume:
     lw x29, 29*4(sp)
     lw x30, 30*4(sp)
     lw x31, 31*4(sp)
+.if {probes}
+    csrr x5, minstret
+    sw x5, 33*4(sp)
+.endif
+    lw x5, 5*4(sp)
     lw x2, 2*4(sp)
     mret
-"#
+"#,
+    probes = const PROBES,
 );
+
+/// 1 if the trap entry and exit stamp `minstret` for the bench probes.
+const PROBES: u32 = cfg!(feature = "bench-probes") as u32;
 
 extern "C" {
     fn vireo_resume(state: *mut SavedState) -> !;
@@ -153,6 +211,7 @@ fn pick_next(sys: &mut System<'static, Virt>, current: usize) -> usize {
 }
 
 const MCAUSE_INTERRUPT: usize = 1 << 31;
+const MCAUSE_ECALL_FROM_U: usize = 8;
 const IRQ_MACHINE_TIMER: usize = 7;
 const IRQ_MACHINE_EXTERNAL: usize = 11;
 
@@ -179,16 +238,28 @@ extern "C" fn vireo_trap_handler() -> *mut SavedState {
         let guard = super::stack_guard();
         if guard.contains(&mtval) && matches!(mcause, 5 | 7 | 13 | 15) {
             // One line, so that tools and people see the cause at once.
-            crate::console::kernel_line(
-                &mut Virt,
-                format_args!(
-                    "KERNEL PANIC: kernel stack overflow: access at {mtval:#010x} in the stack guard {:#010x}..{:#010x}, pc {mepc:#010x}; the machine stops before kernel text is overwritten",
-                    guard.start, guard.end
-                ),
-            );
-            crate::machine::Machine::shutdown(&mut Virt, 0xdead);
+            crate::console::Line::kernel(&mut Virt::new())
+                .str("KERNEL PANIC: kernel stack overflow: access at ")
+                .hex(mtval as u32)
+                .str(" in the stack guard ")
+                .hex(guard.start as u32)
+                .str("..")
+                .hex(guard.end as u32)
+                .str(", pc ")
+                .hex(mepc as u32)
+                .str("; the machine stops before kernel text is overwritten")
+                .end();
+            crate::machine::Machine::shutdown(&mut Virt::new(), 0xdead);
         }
-        panic!("trap in kernel: mcause {mcause:#x} mepc {mepc:#x} mtval {mtval:#x}");
+        crate::console::Line::kernel(&mut Virt::new())
+            .str("trap in kernel: mcause ")
+            .hex(mcause as u32)
+            .str(" mepc ")
+            .hex(mepc as u32)
+            .str(" mtval ")
+            .hex(mtval as u32)
+            .end();
+        panic!("trap in kernel");
     }
     // SAFETY: SYSTEM was initialised by `run` before the first task could
     // trap; traps do not nest (the kernel runs with interrupts off), so this
@@ -196,8 +267,16 @@ extern "C" fn vireo_trap_handler() -> *mut SavedState {
     let sys = unsafe { (*core::ptr::addr_of_mut!(SYSTEM)).assume_init_mut() };
     // SAFETY: as above.
     let current = unsafe { CURRENT };
+    #[cfg(feature = "bench-probes")]
+    {
+        let (entered, left) = sys.tasks[current].save().probe_stamps();
+        crate::probes::trap_start(csr::read!("minstret") as u32, entered, left);
+    }
 
-    if mcause & MCAUSE_INTERRUPT != 0 {
+    if mcause == MCAUSE_ECALL_FROM_U {
+        // The common case first.
+        syscalls::syscall(sys, current);
+    } else if mcause & MCAUSE_INTERRUPT != 0 {
         match mcause & !MCAUSE_INTERRUPT {
             IRQ_MACHINE_TIMER | IRQ_MACHINE_EXTERNAL => service_interrupts(sys),
             _ => {}
@@ -219,8 +298,15 @@ extern "C" fn vireo_trap_handler() -> *mut SavedState {
         }
     }
 
-    let next = pick_next(sys, current);
+    // Most traps need no choosing: the caller runs on, or an IPC fast path
+    // already chose (see `sched::Scheduler::quick`).
+    let next = match syscalls::after_trap(sys, current) {
+        Some(next) => next,
+        None => pick_next(sys, current),
+    };
     // SAFETY: as above.
     unsafe { CURRENT = next };
+    #[cfg(feature = "bench-probes")]
+    crate::probes::trap_end(csr::read!("minstret") as u32);
     sys.tasks[next].save_mut() as *mut SavedState
 }

@@ -406,6 +406,17 @@ impl Harness {
     /// Makes syscall `num` from task `t` with `a0..a6 = args` (missing ones
     /// zero). The task must be runnable: only a running task can trap.
     pub fn syscall_n(&mut self, t: usize, num: usize, args: &[usize]) {
+        self.stage(t, num, args);
+        syscalls::syscall(&mut self.sys, t);
+        // Every syscall must leave the scheduler's bitmaps describing the
+        // task table exactly (the fast path trusts them).
+        self.sys.sched.assert_consistent(self.sys.tasks);
+    }
+
+    /// Puts syscall `num`'s arguments in task `t`'s registers, as its stub
+    /// would just before the `ecall`, without trapping (tests that call a
+    /// syscall handler directly).
+    pub fn stage(&mut self, t: usize, num: usize, args: &[usize]) {
         assert!(
             self.task(t).is(SchedState::Runnable),
             "test bug: task {t} makes a syscall while {:?}",
@@ -416,7 +427,6 @@ impl Harness {
             s.set_reg(10 + i, args.get(i).copied().unwrap_or(0));
         }
         s.set_reg(17, num);
-        syscalls::syscall(&mut self.sys, t);
     }
 
     /// As `syscall_n` with a known syscall number.
@@ -436,6 +446,21 @@ impl Harness {
         reply_cap: usize,
         leases: &[Lease],
     ) {
+        self.stage_send(t, target, op, msg, reply_cap, leases);
+        syscalls::syscall(&mut self.sys, t);
+        self.sys.sched.assert_consistent(self.sys.tasks);
+    }
+
+    /// Stages `send` from `t` (as [`Harness::send`]) without trapping.
+    pub fn stage_send(
+        &mut self,
+        t: usize,
+        target: TaskId,
+        op: u16,
+        msg: &[u8],
+        reply_cap: usize,
+        leases: &[Lease],
+    ) {
         self.write(t, MSG_OUT, msg);
         self.write(t, LEASE_TABLE, leases.as_bytes());
         let args = [
@@ -447,7 +472,46 @@ impl Harness {
             self.addr(t, LEASE_TABLE),
             abi::send_op_leases(op, leases.len()) as usize,
         ];
-        self.syscall(t, Sysnum::Send, &args);
+        self.stage(t, Sysnum::Send as usize, &args);
+    }
+
+    /// `reply_recv` from `t`: the reply written at `REPLY_OUT`, then an
+    /// open receive into `buf_len` bytes at `RECV_BUF`.
+    pub fn reply_recv(
+        &mut self,
+        t: usize,
+        peer: TaskId,
+        code: u32,
+        msg: &[u8],
+        buf_len: usize,
+        mask: u32,
+    ) {
+        self.stage_reply_recv(t, peer, code, msg, buf_len, mask);
+        syscalls::syscall(&mut self.sys, t);
+        self.sys.sched.assert_consistent(self.sys.tasks);
+    }
+
+    /// Stages `reply_recv` (as [`Harness::reply_recv`]) without trapping.
+    pub fn stage_reply_recv(
+        &mut self,
+        t: usize,
+        peer: TaskId,
+        code: u32,
+        msg: &[u8],
+        buf_len: usize,
+        mask: u32,
+    ) {
+        self.write(t, REPLY_OUT, msg);
+        let args = [
+            peer.0 as usize,
+            code as usize,
+            self.addr(t, REPLY_OUT),
+            msg.len(),
+            self.addr(t, RECV_BUF),
+            buf_len,
+            mask as usize,
+        ];
+        self.stage(t, Sysnum::ReplyRecv as usize, &args);
     }
 
     /// Open `recv` into `buf_len` bytes at `RECV_BUF`.

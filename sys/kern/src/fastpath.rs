@@ -1,0 +1,183 @@
+//! The IPC fast path: the two calls every request makes, done in a few
+//! dozen instructions when their common case holds.
+//!
+//! - `send` of a short message with no leases to a task already waiting in
+//!   `recv` for us: the message goes across and the target runs next, with
+//!   no scheduler scan (it is more important than the caller, which was the
+//!   most important runnable task).
+//! - `reply_recv` with a short reply to a caller still waiting on us, when
+//!   no notification is pending for the mask and nobody is queued to send:
+//!   the caller gets its reply, we block in `recv`, and the caller runs
+//!   next straight away if it is now the one most important runnable task
+//!   (else the scheduler chooses, visiting only runnable tasks).
+//!
+//! Each function checks every precondition *before* changing anything and
+//! returns `false` if one fails; the general path in `ipc` then handles the
+//! call with its full checks and precise errors. So the fast path never
+//! decides an error, a fault or an unusual case: it only ever produces
+//! exactly what the general path would, sooner. Host tests
+//! (`tests::fastpath`) run each precondition's failure through the general
+//! path and compare.
+//!
+//! It must never skip a check the general path makes (regions, slots,
+//! priority, generation), and it reports every state change to the
+//! scheduler (`System::note`), like everything else.
+
+use abi::{TaskId, KERNEL_CODE_BASE};
+
+use crate::ipc;
+use crate::machine::Machine;
+use crate::system::System;
+use crate::task::{SchedState, TaskState};
+use crate::umem::{self, USlice};
+
+/// Longest message (and reply) the fast path carries: a few registers'
+/// worth, copied word by word without the general copy routine.
+pub const FAST_MESSAGE: usize = 16;
+
+/// `send` on the fast path. `true` if the call was completed here.
+pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
+    let s = sys.tasks[caller].save();
+    let (a0, msg_base, msg_len) = (s.arg(0), s.arg(1), s.arg(2));
+    let (reply_base, reply_len) = (s.arg(3), s.arg(4));
+    let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
+    if lease_count != 0 || msg_len > FAST_MESSAGE {
+        return false;
+    }
+    let target_id = TaskId::from_register(a0 as u32);
+    let t = target_id.index();
+    if t >= sys.tasks.len() {
+        return false;
+    }
+    let (me, target) = (&sys.tasks[caller], &sys.tasks[t]);
+    let my_id = me.id(caller);
+    let waiting = matches!(
+        target.state(),
+        TaskState::Healthy(SchedState::InRecv(from)) if from.is_none_or(|f| f == my_id)
+    );
+    if !waiting
+        || !target.is_more_important_than(me)
+        || target.generation() != target_id.generation()
+        || !me.desc().slots.contains(&(t as u16))
+    {
+        return false;
+    }
+    // The same memory checks as the general path, plus the receiver's
+    // buffer (checked when it blocked, but regions can shrink).
+    let (Some(msg), Some(reply)) = (
+        USlice::from_raw(msg_base, msg_len),
+        USlice::from_raw(reply_base, reply_len),
+    ) else {
+        return false;
+    };
+    let r = target.save();
+    let Some(buf) = USlice::from_raw(r.arg(0), r.arg(1)) else {
+        return false;
+    };
+    if !umem::can_read(me, &msg) || !umem::can_write(me, &reply) || !umem::can_write(target, &buf) {
+        return false;
+    }
+
+    // The target is more important than the caller, which was the most
+    // important runnable task: nobody else can come first.
+    let hand_off = sys.sched.premise(caller);
+    crate::probe!(sys.machine, Ipc);
+    // SAFETY: `msg` is readable by the sender and `buf` writable by the
+    // receiver, both just checked against their regions.
+    unsafe { umem::copy_short(&msg, &buf) };
+    crate::probe!(sys.machine, Copy);
+    let target_now = sys.tasks[t].id(t);
+    let rs = sys.tasks[t].save_mut();
+    rs.set_ret(0, my_id.0 as usize);
+    rs.set_ret(1, operation as usize);
+    rs.set_ret(2, msg_len);
+    rs.set_ret(3, reply_len);
+    rs.set_ret(4, 0);
+    sys.tasks[t].set_sched(SchedState::Runnable);
+    sys.tasks[caller].set_sched(SchedState::InReply(target_now));
+    sys.note_runnable(t);
+    sys.note_blocked(caller);
+    if hand_off {
+        sys.sched.hand_off(t);
+    } else {
+        sys.sched.track_woken(sys.tasks, t);
+    }
+    true
+}
+
+/// `reply_recv` on the fast path. `true` if the call was completed here.
+pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
+    let s = sys.tasks[caller].save();
+    let (peer, code, msg_base, msg_len) = (s.arg(0), s.arg(1) as u32, s.arg(2), s.arg(3));
+    let (buf_base, buf_len, mask) = (s.arg(4), s.arg(5), s.arg(6) as u32);
+    if msg_len > FAST_MESSAGE || code >= KERNEL_CODE_BASE {
+        return false;
+    }
+    let peer = TaskId::from_register(peer as u32);
+    let p = peer.index();
+    if p >= sys.tasks.len() || p == caller {
+        return false;
+    }
+    let (me, client) = (&sys.tasks[caller], &sys.tasks[p]);
+    let my_id = me.id(caller);
+    let waiting = matches!(
+        client.state(),
+        TaskState::Healthy(SchedState::InReply(to)) if to == my_id
+    );
+    if !waiting || client.id(p) != peer {
+        return false;
+    }
+    // The receive must block: nothing pending for the mask, nobody queued.
+    if me.notifications() & mask != 0 || sys.sched.anyone_sending(sys.tasks) {
+        return false;
+    }
+    let c = client.save();
+    let (Some(msg), Some(reply_buf), Some(buf)) = (
+        USlice::from_raw(msg_base, msg_len),
+        USlice::from_raw(c.arg(3), c.arg(4)),
+        USlice::from_raw(buf_base, buf_len),
+    ) else {
+        return false;
+    };
+    // The client's other send arguments were checked when it sent; check
+    // that they still decode, as the general path does before replying.
+    let (_, lease_count) = abi::split_op_leases(c.arg(6) as u32);
+    let lease_table = lease_count.checked_mul(core::mem::size_of::<abi::Lease>());
+    if msg_len > reply_buf.len()
+        || lease_count > abi::MAX_LEASES
+        || USlice::from_raw(c.arg(1), c.arg(2)).is_none()
+        || lease_table
+            .and_then(|len| USlice::from_raw(c.arg(5), len))
+            .is_none()
+        || !umem::can_read(me, &msg)
+        || !umem::can_write(client, &reply_buf)
+        || !umem::can_write(me, &buf)
+    {
+        return false;
+    }
+
+    let hand_off = sys.sched.premise(caller);
+    crate::probe!(sys.machine, Ipc);
+    // SAFETY: `msg` is readable by the server and `reply_buf` writable by
+    // the client, both just checked against their regions.
+    let copied = unsafe { umem::copy_short(&msg, &reply_buf) };
+    crate::probe!(sys.machine, Copy);
+    let cs = sys.tasks[p].save_mut();
+    cs.set_ret(0, code as usize);
+    cs.set_ret(1, copied);
+    sys.tasks[p].set_sched(SchedState::Runnable);
+    sys.tasks[caller].count_reply();
+    ipc::as_open_recv(&mut sys.tasks[caller], buf_base, buf_len, mask);
+    sys.tasks[caller].set_notification_mask(mask);
+    sys.tasks[caller].set_sched(SchedState::InRecv(None));
+    sys.note_runnable(p);
+    sys.note_blocked(caller);
+    if hand_off && sys.sched.is_sole_top(sys.tasks, p) {
+        // We were the most important runnable task and now wait; the
+        // client is the one most important runnable task left.
+        sys.sched.hand_off(p);
+    } else {
+        sys.sched.track_woken(sys.tasks, p);
+    }
+    true
+}

@@ -1,0 +1,490 @@
+//! The IPC fast path (`fastpath`): each precondition, what happens when it
+//! fails (the general path handles the call, with the same result as
+//! before the fast path existed), and the scheduler's hand-off.
+//!
+//! `fastpath::send` / `fastpath::reply_recv` are called directly to see
+//! whether the fast path took a call; the full syscall then shows the
+//! result. Every `next_task` and `after_trap` also checks, inside the
+//! scheduler, that its choice is the one `sched::select` makes.
+
+use abi::{dead_code, Lease, Sysnum, TaskId, LEASE_READ};
+
+use super::harness::*;
+use crate::task::{SchedState, TaskState};
+use crate::{fastpath, faults, notify, sched, syscalls};
+
+const SRV: usize = 1;
+const CLI: usize = 2;
+
+/// The usual three, with the supervisor and the server blocked in `recv`
+/// and the client chosen to run: the fast path's premise holds for it.
+fn ready_for_a_call() -> Harness {
+    let mut h = Harness::three();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(CLI));
+    h
+}
+
+/// Runs the scheduler the way the trap handler does after a trap by `t`,
+/// and checks the answer against the reference `sched::select`.
+fn after_trap(h: &mut Harness, t: usize) -> Option<usize> {
+    let want = sched::select(h.sys.tasks, t);
+    let next = syscalls::after_trap(&mut h.sys, t);
+    assert_eq!(next, want, "after a trap by {t}");
+    next
+}
+
+#[test]
+fn send_to_a_waiting_receiver_is_delivered_and_hands_off() {
+    let mut h = ready_for_a_call();
+    let srv = h.id(SRV);
+    h.stage_send(CLI, srv, 7, b"hi!", 8, &[]);
+    assert!(fastpath::send(&mut h.sys, CLI), "fast path declined");
+    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(
+        h.received(SRV),
+        Received {
+            sender: h.id(CLI),
+            op: 7,
+            len: 3,
+            reply_cap: 8,
+            leases: 0
+        }
+    );
+    assert_eq!(h.read(SRV, RECV_BUF, 4), b"hi!\0");
+    // The hand-off: the server runs next without a scan.
+    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+}
+
+#[test]
+fn full_send_syscall_uses_the_fast_path_and_the_result_is_the_same() {
+    let mut h = ready_for_a_call();
+    let srv = h.id(SRV);
+    h.send(
+        CLI,
+        srv,
+        9,
+        &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+        4,
+        &[],
+    );
+    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+    assert_eq!(h.received(SRV).len, 16);
+    assert_eq!(
+        h.read(SRV, RECV_BUF, 17)[..16],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+    );
+    assert_eq!(h.read(SRV, RECV_BUF, 17)[16], 0);
+    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+}
+
+#[test]
+fn a_receive_buffer_shorter_than_the_message_gets_a_prefix() {
+    let mut h = Harness::three();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 2, 0);
+    let srv = h.id(SRV);
+    h.stage_send(CLI, srv, 1, b"abcd", 0, &[]);
+    assert!(fastpath::send(&mut h.sys, CLI));
+    assert_eq!(h.received(SRV).len, 4, "the length as sent");
+    assert_eq!(h.read(SRV, RECV_BUF, 3), b"ab\0");
+}
+
+/// The premise: a sender that is not the task the scheduler chose (here a
+/// more important task is runnable) gets its message delivered, but the
+/// fast path must not hand the CPU to the receiver: the scheduler chooses,
+/// and the more important task runs.
+#[test]
+fn sender_less_important_than_the_running_task_does_not_hand_off() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("mid", 1)
+        .task("srv", 2)
+        .task("cli", 3)
+        .build();
+    h.recv(SUP, 0, 1);
+    h.recv(2, 64, 0);
+    // The scheduler chose `mid`; `cli` is runnable but not running.
+    assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(1));
+    let srv = h.id(2);
+    h.send(3, srv, 1, b"x", 0, &[]);
+    assert_eq!(h.sched(3), SchedState::InReply(srv), "still delivered");
+    assert_eq!(h.sched(2), SchedState::Runnable);
+    // Not the receiver: `mid` is more important than it.
+    assert_eq!(after_trap(&mut h, 3), Some(1));
+}
+
+/// The same with the premise intact but a woken task in the way: the
+/// client, chosen to run, sends; the receiver runs even though a task of
+/// the client's own priority is runnable (the receiver is more important).
+#[test]
+fn hand_off_skips_equal_priority_tasks_left_runnable() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("cli", 2)
+        .task("peer", 2)
+        .build();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(2));
+    let srv = h.id(SRV);
+    h.send(2, srv, 1, b"", 0, &[]);
+    assert_eq!(after_trap(&mut h, 2), Some(SRV));
+}
+
+#[test]
+fn receiver_waiting_for_someone_else_does_not_take_the_message() {
+    let mut h = Harness::three();
+    h.recv(SUP, 0, 1);
+    let sup = h.id(SUP);
+    h.recv_from(SRV, 64, 0, sup);
+    assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(CLI));
+    let srv = h.id(SRV);
+    h.stage_send(CLI, srv, 1, b"x", 0, &[]);
+    assert!(
+        !fastpath::send(&mut h.sys, CLI),
+        "fast path took a closed receive"
+    );
+    // The general path queues the sender, as before.
+    h.send(CLI, srv, 1, b"x", 0, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InSend(srv));
+    assert_eq!(h.sched(SRV), SchedState::InRecv(Some(sup)));
+    assert_eq!(h.read(SRV, RECV_BUF, 1), [0]);
+    // Nobody can run but... nobody: everyone waits.
+    assert_eq!(after_trap(&mut h, CLI), None);
+}
+
+#[test]
+fn a_send_with_leases_takes_the_general_path() {
+    let mut h = ready_for_a_call();
+    let srv = h.id(SRV);
+    h.write(CLI, DATA, b"lent");
+    let lease = Lease {
+        attributes: LEASE_READ,
+        base: h.addr(CLI, DATA) as u32,
+        len: 4,
+    };
+    h.stage_send(CLI, srv, 2, b"", 0, &[lease]);
+    assert!(!fastpath::send(&mut h.sys, CLI), "fast path took leases");
+    h.send(CLI, srv, 2, b"", 0, &[lease]);
+    assert_eq!(h.received(SRV).leases, 1);
+    let cli = h.id(CLI);
+    assert_eq!(h.borrow_read(SRV, cli, 0, 0, 0, 4), (abi::SUCCESS, 4));
+    assert_eq!(h.read(SRV, DATA, 4), b"lent");
+    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+}
+
+#[test]
+fn a_long_message_takes_the_general_copy() {
+    let mut h = ready_for_a_call();
+    let srv = h.id(SRV);
+    let msg: Vec<u8> = (1..=fastpath::FAST_MESSAGE as u8 + 1).collect();
+    h.stage_send(CLI, srv, 2, &msg, 0, &[]);
+    assert!(
+        !fastpath::send(&mut h.sys, CLI),
+        "fast path took a long message"
+    );
+    h.send(CLI, srv, 2, &msg, 0, &[]);
+    assert_eq!(h.read(SRV, RECV_BUF, msg.len()), msg);
+}
+
+#[test]
+fn a_stale_generation_takes_the_general_path_and_gets_dead() {
+    let mut h = Harness::three();
+    let stale = h.id(SRV);
+    h.restart(SRV);
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(CLI));
+    h.stage_send(CLI, stale, 1, b"x", 0, &[]);
+    assert!(
+        !fastpath::send(&mut h.sys, CLI),
+        "fast path took a stale id"
+    );
+    h.send(CLI, stale, 1, b"x", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, dead_code(h.task(SRV).generation()));
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None), "not delivered");
+    assert_eq!(after_trap(&mut h, CLI), Some(CLI));
+}
+
+#[test]
+fn refusals_are_left_to_the_general_path() {
+    // A target outside the caller's slots, and a less important target.
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("cli", 2)
+        .slots(&[0])
+        .task("low", 3)
+        .build();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    h.recv(3, 64, 0);
+    let srv = h.id(SRV);
+    h.stage_send(CLI, srv, 1, b"", 0, &[]);
+    assert!(!fastpath::send(&mut h.sys, CLI));
+    h.send(CLI, srv, 1, b"", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, abi::REFUSED_NOT_IN_SLOTS);
+    let low = h.id(3);
+    h.stage_send(CLI, low, 1, b"", 0, &[]);
+    assert!(!fastpath::send(&mut h.sys, CLI));
+    h.send(CLI, low, 1, b"", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, abi::REFUSED_PRIORITY);
+    assert_eq!(h.sched(3), SchedState::InRecv(None), "nothing delivered");
+}
+
+/// A server that answered with `reply_recv` and waits is found by the next
+/// sender exactly like one waiting in `recv`: its buffer gets the bytes,
+/// on the fast path and on the general one (leases).
+#[test]
+fn a_server_waiting_after_reply_recv_receives_like_after_recv() {
+    let mut h = ready_for_a_call();
+    call(&mut h);
+    let cli = h.id(CLI);
+    h.reply_recv(SRV, cli, 0, b"", 64, 0);
+    assert_eq!(after_trap(&mut h, SRV), Some(CLI));
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 2, b"again", 8, &[]);
+    assert_eq!(h.read(SRV, RECV_BUF, 5), b"again");
+    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+    h.reply_recv(SRV, cli, 0, b"", 64, 0);
+    assert_eq!(after_trap(&mut h, SRV), Some(CLI));
+    h.write(CLI, DATA, b"L");
+    let lease = Lease {
+        attributes: LEASE_READ,
+        base: h.addr(CLI, DATA) as u32,
+        len: 1,
+    };
+    h.send(CLI, srv, 3, b"leased", 8, &[lease]);
+    assert_eq!(h.read(SRV, RECV_BUF, 6), b"leased");
+    assert_eq!(h.received(SRV).leases, 1);
+}
+
+/// The client calls, the server answers with `reply_recv`: the client gets
+/// the reply, the server waits again, and the client runs next.
+fn call(h: &mut Harness) {
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 3, b"q", 16, &[]);
+    assert_eq!(after_trap(h, CLI), Some(SRV));
+}
+
+#[test]
+fn reply_recv_replies_waits_and_hands_back() {
+    let mut h = ready_for_a_call();
+    call(&mut h);
+    let cli = h.id(CLI);
+    h.stage_reply_recv(SRV, cli, 5, b"ok", 64, 0);
+    assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!((h.ret(CLI, 0), h.ret(CLI, 1)), (5, 2));
+    assert_eq!(h.read(CLI, REPLY_BUF, 3), b"ok\0");
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+    assert_eq!(h.task(SRV).replies(), 1);
+    assert_eq!(after_trap(&mut h, SRV), Some(CLI));
+    // And again through the syscall, as a loop would.
+    call(&mut h);
+    h.reply_recv(SRV, cli, 6, b"", 64, 0);
+    assert_eq!(h.ret(CLI, 0), 6);
+    assert_eq!(after_trap(&mut h, SRV), Some(CLI));
+}
+
+#[test]
+fn reply_recv_with_a_pending_notification_falls_back_and_returns_it() {
+    let mut h = ready_for_a_call();
+    call(&mut h);
+    notify::post_bits(&mut h.sys, SRV, 0b100);
+    let cli = h.id(CLI);
+    h.stage_reply_recv(SRV, cli, 0, b"", 64, 0b100);
+    assert!(
+        !fastpath::reply_recv(&mut h.sys, SRV),
+        "fast path hid a notification"
+    );
+    h.reply_recv(SRV, cli, 0, b"", 64, 0b100);
+    // The reply went out, and the receive returned the notification.
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    let m = h.received(SRV);
+    assert_eq!((m.sender, m.op), (TaskId::KERNEL, 0b100));
+    // The server is more important: it runs on.
+    assert_eq!(after_trap(&mut h, SRV), Some(SRV));
+}
+
+#[test]
+fn reply_recv_with_a_queued_sender_falls_back_and_takes_its_message() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("cli", 2)
+        .task("other", 3)
+        .build();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 5, b"first", 16, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+    // The server is busy: `other` queues.
+    h.send(3, srv, 6, b"late", 0, &[]);
+    assert_eq!(h.sched(3), SchedState::InSend(srv));
+    let cli = h.id(CLI);
+    h.stage_reply_recv(SRV, cli, 0, b"", 64, 0);
+    assert!(
+        !fastpath::reply_recv(&mut h.sys, SRV),
+        "fast path skipped a queued sender"
+    );
+    h.reply_recv(SRV, cli, 0, b"", 64, 0);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    let m = h.received(SRV);
+    assert_eq!((m.sender, m.op, m.len), (h.id(3), 6, 4));
+    assert_eq!(h.read(SRV, RECV_BUF, 4), b"late");
+    assert_eq!(h.sched(3), SchedState::InReply(srv));
+}
+
+#[test]
+fn reply_recv_to_a_caller_that_died_falls_back_and_still_waits() {
+    let mut h = ready_for_a_call();
+    call(&mut h);
+    let cli = h.id(CLI);
+    faults::restart_task(&mut h.sys, CLI);
+    h.stage_reply_recv(SRV, cli, 0, b"", 64, 0);
+    assert!(!fastpath::reply_recv(&mut h.sys, SRV));
+    h.reply_recv(SRV, cli, 0, b"", 64, 0);
+    assert_eq!(h.task(SRV).replies(), 0, "no reply to a dead incarnation");
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+}
+
+#[test]
+fn reply_recv_bad_reply_faults_before_receiving() {
+    let mut h = ready_for_a_call();
+    call(&mut h);
+    let cli = h.id(CLI);
+    // A reply longer than the client's 16-byte buffer.
+    let long = [7u8; 17];
+    h.stage_reply_recv(SRV, cli, 0, &long, 64, 0);
+    assert!(!fastpath::reply_recv(&mut h.sys, SRV));
+    h.reply_recv(SRV, cli, 0, &long, 64, 0);
+    h.assert_usage_fault(SRV, abi::UsageError::ReplyTooBig);
+}
+
+/// No hand-off when another runnable task is more important than the
+/// client (here one woken by an interrupt during the server's work).
+#[test]
+fn reply_recv_hands_back_only_to_the_most_important_runnable_task() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("mid", 2)
+        .task("cli", 3)
+        .irq(9, 2, 1)
+        .build();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    h.recv(2, 0, 1);
+    assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(3));
+    let srv = h.id(SRV);
+    h.send(3, srv, 1, b"", 0, &[]);
+    assert_eq!(after_trap(&mut h, 3), Some(SRV));
+    // An interrupt while the server works wakes `mid`.
+    h.sys.sched.enter(SRV);
+    notify::interrupt(&mut h.sys, 9);
+    assert_eq!(after_trap(&mut h, SRV), Some(SRV));
+    let cli = h.id(3);
+    h.reply_recv(SRV, cli, 0, b"", 64, 0);
+    assert_eq!(after_trap(&mut h, SRV), Some(2), "mid, not the client");
+}
+
+/// Random calls where, as on the machine, only the task the scheduler
+/// chose makes syscalls and every trap is followed by the choice the trap
+/// handler makes: the quick choices and hand-offs must always agree with
+/// `sched::select` (checked inside `after_trap`), and the bitmaps with the
+/// task table (checked after every syscall).
+#[test]
+fn scheduled_random_ipc_agrees_with_the_reference_scheduler() {
+    let mut seed = 0x1234_5678_9abc_def0u64;
+    let mut rand = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut fast_sends = 0;
+    let mut replies = 0;
+    for _ in 0..40 {
+        let mut h = Builder::default()
+            .task("sup", 0)
+            .task("a", 1)
+            .task("b", 2)
+            .task("c", 2)
+            .task("d", 3)
+            .task("idle", 9)
+            .irq(5, 2, 1)
+            .build();
+        let n = h.sys.tasks.len();
+        let mut current = syscalls::next_task(&mut h.sys, 0).unwrap();
+        let mut caller: Vec<Option<TaskId>> = vec![None; n];
+        for _ in 0..400 {
+            let t = current;
+            let server = t <= 1;
+            // A server that just received a call remembers the caller.
+            let a0 = h.ret(t, 0);
+            let s = TaskId(a0 as u32);
+            if caller[t].is_none()
+                && a0 < TaskId::LIMIT as usize
+                && s != TaskId::KERNEL
+                && s.index() < n
+                && h.id(s.index()) == s
+                && h.task(s.index()).is(SchedState::InReply(h.id(t)))
+            {
+                caller[t] = Some(s);
+            }
+            match rand(12) {
+                0 if t != 0 => {
+                    // An interrupt arrives while `t` runs.
+                    h.sys.sched.enter(t);
+                    notify::interrupt(&mut h.sys, 5);
+                }
+                _ if caller[t].is_some() && rand(4) != 0 => {
+                    let peer = caller[t].take().unwrap();
+                    let reply = vec![0x5a; rand(17)];
+                    if rand(5) == 0 {
+                        h.reply(t, peer, 0, &reply);
+                    } else {
+                        h.reply_recv(t, peer, 0, &reply, 64, rand(3) as u32);
+                    }
+                    replies += h.task(peer.index()).is_runnable() as usize;
+                }
+                _ if server => h.recv(t, 64, rand(3) as u32),
+                1..=8 if t != n - 1 => {
+                    let target = rand(2);
+                    let id = h.id(target);
+                    let len = rand(20);
+                    if fastpath_would_send(&h, t, target, len) {
+                        fast_sends += 1;
+                    }
+                    h.send(t, id, 1, &vec![0xa5; len], 16, &[]);
+                }
+                _ => h.syscall(t, Sysnum::RefreshTaskId, &[0]),
+            }
+            // The idle task never blocks, so something can always run.
+            current = after_trap(&mut h, t).expect("idle is always runnable");
+        }
+    }
+    assert!(
+        fast_sends > 200 && replies > 200,
+        "too little coverage: {fast_sends} {replies}"
+    );
+}
+
+/// Whether a send from `t` to `target` meets the fast path's conditions
+/// that the random test controls (a waiting target, a short message).
+fn fastpath_would_send(h: &Harness, t: usize, target: usize, len: usize) -> bool {
+    let me = h.id(t);
+    len <= fastpath::FAST_MESSAGE
+        && matches!(
+            h.task(target).state(),
+            TaskState::Healthy(SchedState::InRecv(from)) if from.is_none_or(|f| f == me)
+        )
+}
