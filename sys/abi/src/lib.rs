@@ -94,6 +94,18 @@ impl Generation {
 /// that no longer holds it (Humility's "stack high-water mark").
 pub const STACK_PAINT: u32 = 0xBADD_CAFE;
 
+/// The operation of a "show me your trace rings" message. Every task's
+/// `recv` (userlib) answers it by itself, before the task sees it: it
+/// writes its rings as text into the caller's lease 0 and replies with the
+/// length as a little-endian u32 — if the caller is an operator (app.toml
+/// `operator = true`); anyone else gets [`TRACE_REFUSED`].
+/// Operations are 16 bits on the wire; interfaces number theirs from 0 up,
+/// so the top of the range is free.
+pub const RINGBUF_OP: u16 = 0xFF72;
+
+/// Reply code to a [`RINGBUF_OP`] from a task that may not read traces.
+pub const TRACE_REFUSED: u32 = 0x7269_0001;
+
 /// Response code of a successful `send`.
 pub const SUCCESS: u32 = 0;
 

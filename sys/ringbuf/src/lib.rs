@@ -66,6 +66,14 @@
 //! Entries are oldest-to-newest starting just after `newest` (wrapping); a
 //! slot with `count == 0` was never written.
 //!
+//! # Reading a ring from inside
+//!
+//! Every ring is also listed, with its name, in the task's
+//! `.vireo_ringbufs` section ([`registered`], on the target), so the task
+//! itself can show its rings as text ([`Show`]): the shell's
+//! `ringbuf <task>` asks the task (userlib answers for it) and prints the
+//! entries in the layout `cargo xtask dump` uses — slot, count, entry.
+//!
 //! # Why recording cannot panic
 //!
 //! The ring index is always reduced modulo `N` with `N > 0` checked first, every
@@ -78,6 +86,7 @@
 #![deny(missing_docs)]
 
 use core::cell::UnsafeCell;
+use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// One slot of a ring.
@@ -198,6 +207,80 @@ impl<T: Copy + PartialEq, const N: usize> Ringbuf<T, N> {
     }
 }
 
+/// A ring that can show its entries as text: the same lines as `cargo
+/// xtask dump` prints (slot, repeat count, entry by its `Debug`), oldest
+/// first.
+pub trait Show: Sync {
+    /// Writes one line per entry.
+    fn show(&self, out: &mut dyn fmt::Write) -> fmt::Result;
+}
+
+impl<T: Copy + PartialEq + Send + fmt::Debug, const N: usize> Show for Ringbuf<T, N> {
+    fn show(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        let newest_first = self.snapshot();
+        // `snapshot` is newest first; the slot of its k-th entry is
+        // `newest - k` (mod N). A recording between the two reads can only
+        // shift the slot column, never an entry.
+        let newest = self.newest_slot();
+        for (k, e) in newest_first.iter().enumerate().rev() {
+            if let Some(e) = e {
+                let slot = (newest + N - k % N) % N;
+                writeln!(out, "{slot:>5} {:>5}x {:?}", e.count, e.payload)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Copy + PartialEq, const N: usize> Ringbuf<T, N> {
+    /// The slot of the newest entry (0 when empty).
+    fn newest_slot(&self) -> usize {
+        if N == 0 || self.busy.swap(true, Ordering::Acquire) {
+            return 0;
+        }
+        // SAFETY: we hold the busy flag (see `record`).
+        let newest = unsafe { *self.newest.get() };
+        self.busy.store(false, Ordering::Release);
+        if newest == EMPTY {
+            0
+        } else {
+            newest as usize % N
+        }
+    }
+}
+
+/// One ring as listed in `.vireo_ringbufs`.
+pub struct Registered {
+    /// The ring's name: `<module path>::<NAME>`, as in its symbol.
+    pub name: &'static str,
+    /// The ring.
+    pub ring: &'static dyn Show,
+}
+
+/// Every ring of this task, from the `.vireo_ringbufs` section the task
+/// linker script gathers (`__vireo_ringbufs_start`/`_end`).
+#[cfg(all(target_os = "none", not(feature = "disabled")))]
+pub fn registered() -> &'static [Registered] {
+    extern "C" {
+        // Only their addresses are used: markers, not values.
+        static __vireo_ringbufs_start: u8;
+        static __vireo_ringbufs_end: u8;
+    }
+    let start = core::ptr::addr_of!(__vireo_ringbufs_start).cast::<Registered>();
+    let end = core::ptr::addr_of!(__vireo_ringbufs_end) as usize;
+    let n = end.saturating_sub(start as usize) / core::mem::size_of::<Registered>();
+    // SAFETY: the linker script puts exactly the `Registered` statics that
+    // `ringbuf!` emits between the two symbols, aligned and initialised,
+    // in read-only memory that lives as long as the task.
+    unsafe { core::slice::from_raw_parts(start, n) }
+}
+
+/// No rings are kept when the crate is `disabled`, nor on the host.
+#[cfg(not(all(target_os = "none", not(feature = "disabled"))))]
+pub fn registered() -> &'static [Registered] {
+    &[]
+}
+
 /// What [`ringbuf!`] declares when the crate feature `disabled` is on: no
 /// storage at all.
 pub struct Disabled<T>(core::marker::PhantomData<fn(T)>);
@@ -221,7 +304,7 @@ impl<T> Default for Disabled<T> {
 
 /// Declares a ring: `ringbuf!(NAME, Type, N, init)` makes a static `NAME`
 /// holding `N` entries of `Type`, each starting as `init` (a constant
-/// expression). `Type` must be `Copy + PartialEq`.
+/// expression). `Type` must be `Copy + PartialEq + Debug`.
 ///
 /// The static is exported as `__RINGBUF_<module path>::<NAME>` and kept even
 /// if unused, so a dump tool can always find it.
@@ -232,6 +315,15 @@ macro_rules! ringbuf {
         #[used]
         #[export_name = concat!("__RINGBUF_", module_path!(), "::", stringify!($name))]
         static $name: $crate::Ringbuf<$t, { $n }> = $crate::Ringbuf::new($init);
+        #[cfg(target_os = "none")]
+        const _: () = {
+            #[used]
+            #[link_section = ".vireo_ringbufs"]
+            static REGISTERED: $crate::Registered = $crate::Registered {
+                name: concat!(module_path!(), "::", stringify!($name)),
+                ring: &$name,
+            };
+        };
     };
 }
 
@@ -272,8 +364,12 @@ macro_rules! ringbuf_entry {
 }
 
 #[cfg(test)]
+extern crate std;
+
+#[cfg(test)]
 mod tests {
     use super::{Entry, Ringbuf};
+    use std::string::String;
 
     #[test]
     fn empty_ring_snapshots_nothing() {
@@ -338,6 +434,22 @@ mod tests {
                 payload: 1
             })
         );
+    }
+
+    #[test]
+    fn a_ring_shows_its_entries_oldest_first_with_slots_and_counts() {
+        use super::Show;
+        let ring: Ringbuf<u8, 3> = Ringbuf::new(0);
+        let mut text = String::new();
+        ring.show(&mut text).unwrap();
+        assert_eq!(text, "");
+        for v in [1, 2, 2, 3, 4] {
+            ring.record(v);
+        }
+        let mut text = String::new();
+        ring.show(&mut text).unwrap();
+        // 1 went to slot 0, 2 (twice) to 1, 3 to 2, 4 over 1's slot 0.
+        assert_eq!(text, "    1     2x 2\n    2     1x 3\n    0     1x 4\n");
     }
 
     #[test]

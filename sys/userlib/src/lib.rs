@@ -7,7 +7,9 @@
 //! - [`tasks`]: a `TaskId` constant per task of the image (task slots);
 //! - [`sys_log!`]: formatted console output through the kernel, for
 //!   bring-up and tests;
-//! - [`kipc`]: the supervisor's kernel operations.
+//! - [`kipc`]: the supervisor's kernel operations;
+//! - [`traces`]: every task answers a trace reader's "show me your
+//!   ringbufs" inside its `recv`, before the task sees the message.
 //!
 //! It must never hide a failure: every syscall result is returned to the
 //! caller typed, and a DEAD code is never mistaken for a reply.
@@ -21,6 +23,7 @@ pub mod log;
 mod raw;
 pub mod start;
 mod syscalls;
+pub mod traces;
 
 pub use abi::{self, Lease, TaskId};
 pub use counter::instret;

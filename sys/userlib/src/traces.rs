@@ -2,7 +2,7 @@
 //! image: the shell's `ringbuf <task>` sends [`abi::RINGBUF_OP`] with a
 //! writable lease, and the target's `recv` (this module) answers with
 //! each ring's name and entries as text, in the layout `cargo xtask dump`
-//! prints. Only the tasks app.toml marks `read-traces = true` get an
+//! prints. Only operators (app.toml `operator = true`, the shell) get an
 //! answer: a driver's trace names its other clients' requests.
 //!
 //! It must never fault the task it runs in: a bad lease only ends the
@@ -54,14 +54,14 @@ impl fmt::Write for LeaseWriter {
     }
 }
 
-/// Whether task `index` may read this task's traces.
-pub fn may_read(index: usize, readers: &[u16]) -> bool {
-    readers.iter().any(|&r| usize::from(r) == index)
+/// Whether task `index` may read this task's traces: operators only.
+pub fn may_read(index: usize, authority: &[abi::Authority]) -> bool {
+    authority.get(index).is_some_and(|a| a.operator)
 }
 
 /// Answers one [`abi::RINGBUF_OP`] message.
 pub(crate) fn answer(m: &RecvMessage) {
-    if !may_read(m.sender.index(), crate::tasks::TRACE_READERS) {
+    if !may_read(m.sender.index(), &crate::tasks::AUTHORITY) {
         sys_reply(m.sender, abi::TRACE_REFUSED, &[]);
         return;
     }

@@ -64,6 +64,11 @@ pub enum Command<'a> {
         /// The task's name.
         task: &'a str,
     },
+    /// `ringbuf <task>`
+    Ringbuf {
+        /// The task's name.
+        task: &'a str,
+    },
 }
 
 /// Why a line is not a command.
@@ -77,7 +82,7 @@ pub enum ParseError<'a> {
 
 /// Every command: its usage and what it does, for `help` and for usage
 /// errors.
-pub const HELP: [(&str, &str); 10] = [
+pub const HELP: [(&str, &str); 11] = [
     ("help", "this list"),
     ("tasks", "every task: state, priority, generation, faults"),
     ("devices", "every virtio slot: device, class, state, driver"),
@@ -93,6 +98,7 @@ pub const HELP: [(&str, &str); 10] = [
         "restart a task (a driver's device is reset first)",
     ),
     ("fault <task>", "fault a task (test images only)"),
+    ("ringbuf <task>", "a task's trace rings, oldest entry first"),
     ("Ctrl-A X", "quit QEMU"),
 ];
 
@@ -102,6 +108,7 @@ const USAGE_UNBIND: &str = "unbind <slot>";
 const USAGE_BIND: &str = "bind <slot>";
 const USAGE_FAULT: &str = "fault <task>";
 const USAGE_RESTART: &str = "restart <task>";
+const USAGE_RINGBUF: &str = "ringbuf <task>";
 
 /// Splits off the first word: `(word, rest)`, both trimmed of spaces.
 fn word(s: &str) -> (&str, &str) {
@@ -165,6 +172,10 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
             (task, "") if !task.is_empty() => Ok(Command::Restart { task }),
             _ => Err(ParseError::Usage(USAGE_RESTART)),
         },
+        "ringbuf" => match word(rest) {
+            (task, "") if !task.is_empty() => Ok(Command::Ringbuf { task }),
+            _ => Err(ParseError::Usage(USAGE_RINGBUF)),
+        },
         other => Err(ParseError::Unknown(other)),
     }
 }
@@ -217,6 +228,7 @@ mod tests {
         assert_eq!(parse("bind 0x7"), Ok(Command::Bind { slot: 7 }));
         assert_eq!(parse("fault blk0"), Ok(Command::Fault { task: "blk0" }));
         assert_eq!(parse("restart rng0"), Ok(Command::Restart { task: "rng0" }));
+        assert_eq!(parse("ringbuf blk0"), Ok(Command::Ringbuf { task: "blk0" }));
         assert_eq!(parse("rng 16"), Ok(Command::Rng { len: 16 }));
     }
 
@@ -279,6 +291,8 @@ mod tests {
         assert!(matches!(parse("fault"), Err(ParseError::Usage(_))));
         assert!(matches!(parse("fault a b"), Err(ParseError::Usage(_))));
         assert!(matches!(parse("restart"), Err(ParseError::Usage(_))));
+        assert!(matches!(parse("ringbuf"), Err(ParseError::Usage(_))));
+        assert!(matches!(parse("ringbuf a b"), Err(ParseError::Usage(_))));
         assert!(matches!(parse("tasks now"), Err(ParseError::Usage(_))));
     }
 

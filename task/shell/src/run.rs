@@ -11,10 +11,13 @@ use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::{class, hexdump};
 use userlib::log::LineBuf;
-use userlib::{sys_refresh_task_id, tasks};
+use userlib::{sys_refresh_task_id, sys_send, tasks, Lease};
 use virtio_bus_api::{BusError, SlotState, VirtioBusClient, NO_DRIVER};
 
 use crate::uart::Uart;
+
+/// Most text `ringbuf <task>` shows (a 32-entry ring is about 2 KiB).
+const RINGBUF_TEXT: usize = 3072;
 
 /// Prints to the shell's UART; output errors cannot happen.
 macro_rules! out {
@@ -128,6 +131,7 @@ impl Shell {
             Ok(Command::Bind { slot }) => self.bind(slot),
             Ok(Command::Fault { task }) => self.fault(task),
             Ok(Command::Restart { task }) => self.restart(task),
+            Ok(Command::Ringbuf { task }) => self.ringbuf(task),
             Err(ParseError::Usage(usage)) => out!(self, "usage: {usage}\n"),
             Err(ParseError::Unknown(word)) => {
                 out!(self, "unknown command `{word}`\n");
@@ -369,6 +373,44 @@ impl Shell {
         match self.bus.bind(slot) {
             Ok(()) => out!(self, "slot {slot} is available to drivers again\n"),
             Err(e) => self.request_error("bus", e, bus_error),
+        }
+    }
+
+    /// Asks the task for its trace rings (its userlib answers, see
+    /// `userlib::traces`) and prints the text it wrote into our lease.
+    fn ringbuf(&mut self, task: &str) {
+        let Some(id) = self.task_id(task) else {
+            return;
+        };
+        let mut text = [0u8; RINGBUF_TEXT];
+        let lease = [Lease {
+            attributes: abi::LEASE_WRITE,
+            base: text.as_mut_ptr() as usize as u32,
+            len: text.len() as u32,
+        }];
+        let mut reply = [0u8; 4];
+        let (code, n) = sys_send(id, abi::RINGBUF_OP, &[], &mut reply, &lease);
+        match code {
+            abi::SUCCESS if n == 4 => {
+                let len = (u32::from_le_bytes(reply) as usize).min(text.len());
+                out!(self, "{task}: ");
+                self.out(core::str::from_utf8(&text[..len]).unwrap_or("(not text)\n"));
+                if len == text.len() {
+                    out!(self, "(cut at {RINGBUF_TEXT} bytes)\n");
+                }
+            }
+            abi::TRACE_REFUSED => out!(
+                self,
+                "error: {task} shows its traces to operators only (app.toml: operator = true)\n"
+            ),
+            abi::REFUSED_NOT_IN_SLOTS | abi::REFUSED_PRIORITY => out!(
+                self,
+                "error: the shell cannot call {task} (not in its slots, or not more important)\n"
+            ),
+            c if abi::dead_generation(c).is_some() => {
+                out!(self, "error: {task} restarted or is faulted, try again\n")
+            }
+            c => out!(self, "error: {task} answered code {c:#x}\n"),
         }
     }
 

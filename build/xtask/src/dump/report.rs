@@ -212,7 +212,8 @@ impl Report {
                     r.slots
                 );
                 for e in &r.entries {
-                    let _ = writeln!(out, "    {:>3} {:>5}x {}", e.index, e.count, e.text);
+                    // The layout of ringbuf's `Show` (the shell's `ringbuf`).
+                    let _ = writeln!(out, "  {:>5} {:>5}x {}", e.index, e.count, e.text);
                 }
             }
         }

@@ -153,7 +153,8 @@ impl fmt::Display for Value {
             }
         }
         match self {
-            Value::Unsigned(v) if *v >= 0x1_0000 => write!(f, "{v:#x}"),
+            // Decimal, as `Debug` prints it: a ring entry reads the same
+            // here as in the shell's `ringbuf` (which uses `Debug`).
             Value::Unsigned(v) => write!(f, "{v}"),
             Value::Signed(v) => write!(f, "{v}"),
             Value::Bool(b) => write!(f, "{b}"),
