@@ -148,5 +148,15 @@ mod tests {
         assert_eq!(mmio.read16(0x101), 0);
         assert_eq!(mmio.read32(usize::MAX - 1), 0);
         assert_eq!(window[0x100 / 4], 0xcdef_00ab);
+        assert_eq!(mmio.base(), base);
+        // The last word, half-word and byte of the window are inside it.
+        let end = MMIO_WINDOW_LEN;
+        mmio.write32(end - 4, 0x0102_0304);
+        assert_eq!(mmio.read32(end - 4), 0x0102_0304);
+        mmio.write16(end - 2, 0xaabb);
+        assert_eq!(mmio.read16(end - 2), 0xaabb);
+        mmio.write8(end - 1, 0x77);
+        assert_eq!(mmio.read8(end - 1), 0x77);
+        assert_eq!(window[end / 4 - 1], 0x77bb_0304);
     }
 }

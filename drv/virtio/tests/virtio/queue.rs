@@ -418,3 +418,36 @@ fn used_event_is_left_alone_while_callbacks_are_disabled() {
     assert!(rig.queue.restart());
     assert_eq!(read(&rig), 5);
 }
+
+#[test]
+fn bufs_describe_exactly_the_memory_given() {
+    let bytes = [0u8; 24];
+    let b = Buf::from_slice(&bytes).expect("24 bytes fit a descriptor");
+    assert_eq!(b.addr(), bytes.as_ptr().expose_provenance() as u64);
+    assert_eq!(b.len(), 24);
+    assert!(!b.is_empty());
+    let empty = Buf::from_slice(&bytes[..0]).unwrap();
+    assert!(empty.is_empty());
+    assert!(Buf::new(0x8000_0000, 0).is_empty());
+    assert!(!Buf::new(0x8000_0000, 1).is_empty());
+}
+
+#[test]
+fn status_and_interrupt_bits_combine_as_sets() {
+    use virtio::{DeviceStatus, InterruptStatus};
+    let ack = DeviceStatus::ACKNOWLEDGE;
+    assert_eq!(ack | ack, ack);
+    let up = ack | DeviceStatus::DRIVER | DeviceStatus::DRIVER_OK;
+    assert_eq!(up, DeviceStatus(7));
+    assert!(up.contains(DeviceStatus::DRIVER));
+    assert!(!up.contains(DeviceStatus::FAILED));
+    assert!(!DeviceStatus::RESET.contains(ack));
+
+    let both = InterruptStatus(3);
+    assert!(both.contains(InterruptStatus::USED_BUFFER));
+    assert!(both.contains(InterruptStatus::CONFIG_CHANGE));
+    assert!(!InterruptStatus::default().contains(InterruptStatus::USED_BUFFER));
+    assert!(!InterruptStatus::CONFIG_CHANGE.contains(both));
+    assert!(InterruptStatus::default().is_empty());
+    assert!(!both.is_empty());
+}
