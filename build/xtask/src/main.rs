@@ -7,6 +7,7 @@
 
 mod bench;
 mod campaign;
+mod campaign_runs;
 mod config;
 mod console;
 mod dump;
@@ -73,6 +74,20 @@ enum Cmd {
         /// campaign's problem lines print it).
         #[arg(long, requires = "faults")]
         only: Option<u32>,
+    },
+    /// Run a long fault campaign: split into QEMU runs of at most 2000
+    /// faults with derived seeds, under icount with sleep off, J at once;
+    /// prints the summed report and writes target/campaign/report.json.
+    Campaign {
+        /// Faults to inject in all.
+        #[arg(long)]
+        faults: u32,
+        /// The campaign's seed (run 0 uses it; later runs derive theirs).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// QEMU runs at once.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
     },
     /// Run bench images under -icount shift=0 and print their figures.
     Bench {
@@ -183,6 +198,9 @@ fn run(cli: Cli) -> Result<bool> {
             None if images.is_empty() => testing::run(&root, cli.verbose),
             None => testing::run_images(&root, &images, cli.verbose),
         },
+        Cmd::Campaign { faults, seed, jobs } => {
+            campaign_runs::run(&root, faults, seed, jobs, cli.verbose)
+        }
         Cmd::Bench { app } => bench::run(&root, app.as_deref(), cli.verbose),
         Cmd::Mutants {
             crates,

@@ -129,13 +129,6 @@ pub fn run_campaign(
     Ok(tally.failed == 0 && tally.passed > 0)
 }
 
-/// The campaign as `cargo xtask bench` runs it: the report and its
-/// checks, without a test tally line; returns whether every check held.
-pub fn campaign_report(root: &Path, faults: u32, seed: u64, verbose: bool) -> Result<bool> {
-    let tally = campaign_tally(root, faults, seed, None, verbose)?;
-    Ok(tally.failed == 0 && tally.passed > 0)
-}
-
 fn campaign_tally(
     root: &Path,
     faults: u32,
