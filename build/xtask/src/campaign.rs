@@ -131,6 +131,15 @@ pub fn summarize(cap: &Capture) -> Summary {
     s
 }
 
+/// Wrong answers the campaign's loaders (other clients of the driver under
+/// fire) reported.
+pub fn loader_problems(s: &Summary) -> u64 {
+    s.problems
+        .iter()
+        .filter(|p| p.starts_with("loader"))
+        .count() as u64
+}
+
 fn show(v: Option<u64>) -> String {
     v.map_or_else(|| "not reported".to_string(), |n| n.to_string())
 }

@@ -204,6 +204,7 @@ pub fn clean(s: &Summary) -> bool {
     let zero = |v: Option<u64>| v == Some(0);
     s.kernel_failures == 0
         && s.hangs == 0
+        && s.problems.is_empty()
         && zero(s.lost_or_corrupted)
         && zero(s.unrecovered)
         && zero(s.unconfirmed)

@@ -520,6 +520,10 @@ fn campaign_cases(cap: &qemu::Capture) -> Vec<Case> {
     vec![
         case("campaign_no_kernel_failures", s.kernel_failures),
         case("campaign_no_client_hangs", s.hangs),
+        case(
+            "campaign_loaders_saw_no_wrong_answer",
+            campaign::loader_problems(&s),
+        ),
     ]
 }
 
