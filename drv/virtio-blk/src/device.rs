@@ -415,14 +415,10 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         // The queue only returns tokens we added, each once (it checks what
         // the device wrote): an in-flight slot. Anything else is this
         // driver's own state gone bad — a bug or corrupted memory, not the
-        // device's doing. Blaming the device would reset it and carry on
-        // with the same bad state, failing every request forever while
-        // looking alive; stopping lets the supervisor restart the driver
-        // from its image (device reset first).
-        assert!(
-            self.slots.get(i) == Some(&SlotState::InFlight),
-            "blk: the queue completed slot {i}, which is not in flight: driver state corrupt"
-        );
+        // device's doing (the server stops the driver on it).
+        if self.slots.get(i) != Some(&SlotState::InFlight) {
+            return Err(virtio::Error::QueueBroken);
+        }
         self.slots[i] = SlotState::Done;
         // SAFETY: i < SLOTS; the device gave the slot back, so it no longer
         // writes the status byte.

@@ -61,6 +61,16 @@ mod task {
             }
         }
 
+        // Only test images stop here for now: with this panic in the
+        // shell image, test/shell.toml's `restart blk0` step hangs the
+        // machine one run in three though the panic never fires (reported
+        // on issue 9; not understood yet), so images without fault
+        // injection keep the old recovery (reset and carry on).
+        #[cfg(feature = "fault-injection")]
+        fn corrupt(&mut self) {
+            panic!("blk: a completion for a slot not in flight: driver state corrupt");
+        }
+
         fn enable_irq(&mut self) {
             sys_irq_control(IRQ_BIT, true);
         }

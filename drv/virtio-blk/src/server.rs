@@ -94,6 +94,11 @@ pub trait Platform {
     /// Unmasks the device interrupt after it was handled.
     fn enable_irq(&mut self);
 
+    /// The driver found its own state corrupt: stop (the task panics, so
+    /// the supervisor resets the device and restarts it from its image).
+    /// Host tests keep the default, which carries on.
+    fn corrupt(&mut self) {}
+
     /// Something worth a log line happened.
     fn event(&mut self, event: Event) {
         let _ = event;
@@ -400,6 +405,16 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// it up again.
     fn device_fault(&mut self, error: virtio::Error) {
         trace::record(Trace::DeviceFault);
+        // `QueueBroken` from `poll` means the driver's own bookkeeping
+        // disagrees with the queue's (the queue is reset at every bring-up,
+        // so it cannot be left broken by an earlier device error here):
+        // this driver's state is corrupt. Blaming the device would reset it
+        // and carry on with the same bad state, failing every request
+        // forever while looking alive; stopping lets the supervisor restart
+        // the driver from its image (device reset first).
+        if error == virtio::Error::QueueBroken {
+            self.platform.corrupt();
+        }
         self.platform.event(Event::DeviceFault(error));
         let Binding::Bound { probe, .. } = self.binding else {
             return;
