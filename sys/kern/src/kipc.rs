@@ -202,15 +202,6 @@ fn inject<M: Machine>(
     }
 }
 
-/// Whether this kernel was built for a test image (feature `test-control`,
-/// which `cargo xtask` turns on exactly for app files with a `[test]`
-/// section). Only then do the test-only operations exist:
-/// [`Kipc::FaultTask`] and [`Kipc::Shutdown`] ([`Kipc::Inject`] needs the
-/// `fault-injection` feature as well). A shipping kernel answers them with
-/// [`KIPC_BAD_OPERATION`], so not even a compromised supervisor can kill a
-/// task without restarting it or stop the machine.
-const TEST_CONTROL: bool = cfg!(any(test, feature = "test-control"));
-
 /// The `kipc` syscall.
 pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     if caller != sys.supervisor {
@@ -259,7 +250,10 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             faults::restart_task(sys, i);
         }
         Kipc::FaultTask => {
-            if !TEST_CONTROL {
+            // Test-only (`System::test_control`): a shipping kernel answers
+            // KIPC_BAD_OPERATION, so not even a compromised supervisor can
+            // kill a task without restarting it, or stop the machine.
+            if !sys.test_control {
                 return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
             }
             let i = task_arg(arg)?;
@@ -276,7 +270,7 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             faults::fault_task(sys, i, record);
         }
         Kipc::Shutdown => {
-            if !TEST_CONTROL {
+            if !sys.test_control {
                 return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
             }
             let code = arg.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
@@ -295,7 +289,7 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
         Kipc::Inject => {
             let [task, kind, arg] = words.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
             let i = task_arg(Some(task))?;
-            if i == caller || !cfg!(any(test, feature = "fault-injection")) {
+            if i == caller || !(sys.test_control && sys.fault_injection) {
                 return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
             }
             let evidence = inject(sys, i, kind, arg)?;

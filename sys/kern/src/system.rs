@@ -32,6 +32,14 @@ pub struct System<'a, M: Machine> {
     ///
     /// [`note`]: System::note
     pub sched: Scheduler,
+    /// Whether the test-only kipcs exist (`FaultTask`, `Shutdown`; and
+    /// `Inject` with `fault_injection`): true only in kernels built for
+    /// test images (feature `test-control`, which `cargo xtask` turns on
+    /// exactly for app files with a `[test]` section). Host tests turn it
+    /// off to check that a shipping kernel refuses them.
+    pub test_control: bool,
+    /// Whether `Kipc::Inject` exists (feature `fault-injection`).
+    pub fault_injection: bool,
 }
 
 /// Most device grants in force at once.
@@ -53,6 +61,8 @@ impl<'a, M: Machine> System<'a, M> {
             protection_for: None,
             device_irqs: [None; MAX_DEVICE_GRANTS],
             sched: Scheduler::default(),
+            test_control: cfg!(any(test, feature = "test-control")),
+            fault_injection: cfg!(any(test, feature = "fault-injection")),
         };
         for i in 0..sys.tasks.len() {
             sys.note(i);

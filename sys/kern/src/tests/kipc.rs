@@ -527,3 +527,36 @@ fn kernel_stack_overflow_injection_reaches_the_machine_only() {
     assert_eq!(h.task(CLI).save().pc(), before);
     assert!(h.task(CLI).is_healthy());
 }
+
+#[test]
+fn a_shipping_kernel_has_no_test_only_kipcs() {
+    let mut h = Harness::three();
+    h.sys.test_control = false;
+    let (code, _) = h.kipc(SUP, Kipc::FaultTask as u32, Some(SRV as u32));
+    assert_eq!(code, KIPC_BAD_OPERATION);
+    assert!(
+        h.task(SRV).is_healthy(),
+        "a test-only fault reached the task"
+    );
+    assert_eq!(h.task(SRV).fault_count(), 0);
+    let (code, _) = h.kipc(SUP, Kipc::Shutdown as u32, Some(0));
+    assert_eq!(code, KIPC_BAD_OPERATION);
+    assert_eq!(h.sys.machine.shutdown, None, "the machine was stopped");
+    let pc = h.task(CLI).save().pc();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 2, 0x1234]),
+        KIPC_BAD_OPERATION
+    );
+    assert_eq!(h.task(CLI).save().pc(), pc);
+    // Even a test kernel without fault injection refuses Inject.
+    h.sys.test_control = true;
+    h.sys.fault_injection = false;
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 2, 0x1234]),
+        KIPC_BAD_OPERATION
+    );
+    assert_eq!(h.task(CLI).save().pc(), pc);
+    // The everyday kipcs are there either way.
+    let (code, _) = h.kipc(SUP, Kipc::RestartTask as u32, Some(SRV as u32));
+    assert_eq!(code, SUCCESS);
+}
