@@ -206,6 +206,12 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         line = line.str(" at ").str(at.file()).str(":").dec(at.line());
     }
     line.end();
+    stop_after_kernel_failure()
+}
+
+/// Ends the machine after a kernel failure has been reported on the
+/// console: time for a post-mortem dump, then a failure exit.
+pub(crate) fn stop_after_kernel_failure() -> ! {
     wait_for_dump();
     Virt::new().shutdown(0xdead);
     loop {

@@ -249,7 +249,7 @@ extern "C" fn vireo_trap_handler() -> *mut SavedState {
                 .hex(mepc as u32)
                 .str("; the machine stops before kernel text is overwritten")
                 .end();
-            crate::machine::Machine::shutdown(&mut Virt::new(), 0xdead);
+            super::stop_after_kernel_failure();
         }
         crate::console::Line::kernel(&mut Virt::new())
             .str("trap in kernel: mcause ")
