@@ -12,7 +12,7 @@
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
-use super::layout::{RingOffsets, USED_ALIGN};
+use super::layout::USED_ALIGN;
 
 /// The largest queue size a split virtqueue may have (§2.7: "Queue Size …
 /// maximum 32768").
@@ -73,11 +73,6 @@ impl<const N: usize> QueueMemory<N> {
     pub(crate) fn as_ptr(&mut self) -> NonNull<u8> {
         NonNull::from(self).cast()
     }
-
-    /// Whether a queue of `size` entries fits (always true for `size <= N`).
-    pub(crate) const fn fits(size: u16) -> bool {
-        size as usize <= N && RingOffsets::new(size).total() <= core::mem::size_of::<Self>()
-    }
 }
 
 impl<const N: usize> Default for QueueMemory<N> {
@@ -126,5 +121,35 @@ impl<const N: usize, const M: usize> IndirectTables<N, M> {
 impl<const N: usize, const M: usize> Default for IndirectTables<N, M> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{QueueMemory, USED_ALIGN};
+    use crate::queue::layout::RingOffsets;
+    use core::mem::{offset_of, size_of};
+
+    /// The invariant `SplitQueue::new` relies on instead of a run-time
+    /// check: for every `N`, the legacy layout of an `N`-entry queue (and so
+    /// of any smaller one it may choose) lies inside `QueueMemory<N>`, with
+    /// the used ring exactly at `device_area`.
+    fn layout_fits<const N: usize>() {
+        let o = RingOffsets::new(N as u16);
+        assert!(o.total() <= size_of::<QueueMemory<N>>(), "N = {N}");
+        assert_eq!(o.used(), offset_of!(QueueMemory<N>, device_area), "N = {N}");
+        assert_eq!(o.used() % USED_ALIGN, 0);
+        assert_eq!(o.avail(), offset_of!(QueueMemory<N>, driver_area) + 16 * N);
+    }
+
+    #[test]
+    fn every_queue_size_fits_its_memory() {
+        layout_fits::<1>();
+        layout_fits::<2>();
+        layout_fits::<8>();
+        layout_fits::<128>();
+        layout_fits::<256>();
+        layout_fits::<1024>();
+        layout_fits::<32768>();
     }
 }

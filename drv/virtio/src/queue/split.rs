@@ -144,10 +144,8 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         // N is a power of two (checked when the memory was built), so this
         // is the largest power of two within both limits.
         let largest = 1u16 << (15 - device_max.leading_zeros().min(15));
+        // At most N, so the rings fit `mem` (QueueMemory's layout test).
         let size = largest.min(u16::try_from(N).unwrap_or(u16::MAX));
-        if !QueueMemory::<N>::fits(size) {
-            return Err(Error::LegacyLayout);
-        }
         let ring = mem.as_ptr();
         // SAFETY: `ring` points to the whole of `*mem`, which is
         // `size_of::<QueueMemory<N>>()` bytes, every one in an `UnsafeCell`,
