@@ -519,8 +519,8 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
     fn reinit(&mut self) {
         let size = usize::from(self.size);
         // SAFETY: `offsets.total()` bytes fit in the `QueueMemory<N>` at
-        // `ring` (`size` <= N, see `new` and QueueMemory's layout test), which is exclusively borrowed
-        // for 'a and all `UnsafeCell`.
+        // `ring` (`size` <= N, see `new` and QueueMemory's layout test),
+        // which is exclusively borrowed for 'a and all `UnsafeCell`.
         unsafe { self.ring.as_ptr().write_bytes(0, self.offsets.total()) };
         for (i, link) in self.next.iter_mut().enumerate().take(size) {
             // The last free descriptor links to 0: any value below `size`
