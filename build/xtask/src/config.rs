@@ -206,6 +206,10 @@ pub struct Qemu {
     /// Backing files for block devices.
     #[serde(default)]
     pub drives: Vec<Drive>,
+    /// Network cards on QEMU's user network, after the drives on the
+    /// command line (so they take the next lower virtio-mmio slots).
+    #[serde(default)]
+    pub nics: Vec<Nic>,
 }
 
 impl Default for Qemu {
@@ -214,6 +218,7 @@ impl Default for Qemu {
             memory: default_memory(),
             args: Vec::new(),
             drives: Vec::new(),
+            nics: Vec::new(),
         }
     }
 }
@@ -236,6 +241,34 @@ pub struct Drive {
     /// requests in flight long enough for a test to catch them there.
     #[serde(default)]
     pub options: Option<String>,
+}
+
+/// `[[qemu.nics]]`: a virtio-net device on QEMU's user network (the guest
+/// side is 10.0.2.0/24 inside QEMU), reachable from the host only through
+/// its forwards, which listen on 127.0.0.1 and nowhere else.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nic {
+    /// Host ports forwarded to the guest.
+    #[serde(default)]
+    pub forwards: Vec<Forward>,
+}
+
+/// One `hostfwd`: 127.0.0.1:`host` on the host to `guest` in the image.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Forward {
+    /// "tcp" or "udp".
+    pub proto: String,
+    /// The port in the image.
+    pub guest: u16,
+    /// The port on 127.0.0.1; 0 (the default) picks a free one at run time.
+    #[serde(default)]
+    pub host: u16,
+    /// What the port is, for the line `cargo xtask run` prints ("http",
+    /// "echo").
+    #[serde(default)]
+    pub name: String,
 }
 
 /// `[test]`
@@ -420,6 +453,7 @@ impl App {
         self.check_irqs(&mut p);
         self.check_authority(&mut p);
         self.check_qemu(&mut p);
+        self.check_nics(&mut p);
         self.check_test(&mut p);
         p
     }
@@ -749,6 +783,23 @@ impl App {
                 p.push(format!(
                     "`{key}.device` is empty: name the QEMU device, e.g. \"virtio-blk-device\""
                 ));
+            }
+        }
+    }
+
+    fn check_nics(&self, p: &mut Vec<String>) {
+        for (i, nic) in self.qemu.nics.iter().enumerate() {
+            for (j, f) in nic.forwards.iter().enumerate() {
+                let key = format!("qemu.nics[{i}].forwards[{j}]");
+                if f.proto != "tcp" && f.proto != "udp" {
+                    p.push(format!(
+                        "`{key}.proto` = {:?}: QEMU forwards \"tcp\" or \"udp\"",
+                        f.proto
+                    ));
+                }
+                if f.guest == 0 {
+                    p.push(format!("`{key}.guest` is 0: give the port in the image"));
+                }
             }
         }
     }

@@ -20,6 +20,7 @@ mod link;
 mod machine;
 mod map;
 mod mutants;
+mod net;
 mod pack;
 mod progress;
 mod qemu;
@@ -168,13 +169,14 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Cmd::Run { app } => {
-            let built = image::build(
+            let mut built = image::build(
                 &root,
                 &image::resolve_app(&root, app.as_deref()),
                 cli.verbose,
             )?;
             let qemu_bin = qemu::ensure_installed()?;
             qemu::prepare_drives(&built.app, &built.out_dir, false)?;
+            net::resolve_ports(&mut built.app)?;
             let args = qemu::command_line(&built.app, &built.image, &built.out_dir, false);
             eprintln!(
                 "booting: {} {} (quit: Ctrl-A X)",
@@ -185,7 +187,9 @@ fn run(cli: Cli) -> Result<bool> {
                 "gdbstub: {} (cargo xtask dump / cargo xtask gdb)",
                 dump::socket_path(&built.out_dir).display()
             );
-            let status = qemu::run_interactive(&qemu_bin, &args)?;
+            // Printed once the shell's first prompt shows the image is up.
+            let banner = net::summary(&built.app);
+            let status = qemu::run_interactive(&qemu_bin, &args, "vireo> ", &banner)?;
             Ok(status.success())
         }
         Cmd::Test {

@@ -75,6 +75,7 @@ pub fn command_line(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Ve
         args.push("-device".into());
         args.push(format!("{},drive=drive{n}", d.device));
     }
+    args.extend(crate::net::qemu_args(app));
     if icount {
         args.push("-icount".into());
         args.push("shift=0".into());
@@ -113,9 +114,15 @@ pub fn prepare_drives(app: &App, out_dir: &Path, fresh: bool) -> Result<()> {
 }
 
 /// Runs QEMU with the console on the terminal until it exits. Its output
-/// passes through xtask (so that a kernel panic gets its post-mortem dump);
-/// its input is the terminal itself.
-pub fn run_interactive(qemu: &Path, args: &[String]) -> Result<ExitStatus> {
+/// passes through xtask (so that a kernel panic gets its post-mortem dump,
+/// and `banner` is printed once a line shows `trigger`, the image being
+/// up); its input is the terminal itself.
+pub fn run_interactive(
+    qemu: &Path,
+    args: &[String],
+    trigger: &str,
+    banner: &[String],
+) -> Result<ExitStatus> {
     use std::io::{Read as _, Write as _};
     let mut child = Command::new(qemu)
         .args(args)
@@ -125,6 +132,7 @@ pub fn run_interactive(qemu: &Path, args: &[String]) -> Result<ExitStatus> {
     let mut stdout = child.stdout.take().context("no stdout pipe")?;
     let mut line = Vec::new();
     let mut buf = [0u8; 4096];
+    let mut announced = banner.is_empty();
     loop {
         let n = match stdout.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -132,8 +140,19 @@ pub fn run_interactive(qemu: &Path, args: &[String]) -> Result<ExitStatus> {
         };
         let mut out = std::io::stdout();
         let _ = out.write_all(&buf[..n]);
-        let _ = out.flush();
         for &b in &buf[..n] {
+            if !announced && b != b'\n' && line.len() < 4096 {
+                line.push(b);
+                if line.ends_with(trigger.as_bytes()) {
+                    announced = true;
+                    // The terminal is in raw mode: end lines with CR LF.
+                    for l in banner {
+                        let _ = write!(out, "\r\n{l}");
+                    }
+                    let _ = out.write_all(b"\r\n");
+                }
+                continue;
+            }
             if b == b'\n' {
                 postmortem::on_trigger(args, &String::from_utf8_lossy(&line));
                 line.clear();
@@ -141,6 +160,7 @@ pub fn run_interactive(qemu: &Path, args: &[String]) -> Result<ExitStatus> {
                 line.push(b);
             }
         }
+        let _ = out.flush();
     }
     child
         .wait()

@@ -800,7 +800,9 @@ pub fn without_log_lines(transcript: &str) -> String {
 /// user's disk.
 fn qemu_args(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Result<Vec<String>> {
     qemu::prepare_drives(app, out_dir, app.test.is_some())?;
-    Ok(qemu::command_line(app, image, out_dir, icount))
+    let mut app = app.clone();
+    crate::net::resolve_ports(&mut app)?;
+    Ok(qemu::command_line(&app, image, out_dir, icount))
 }
 
 /// The lines the boot test waits for: the banner and one per started task.

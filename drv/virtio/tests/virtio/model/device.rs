@@ -541,6 +541,12 @@ impl Device {
         self.mem.read_u16(r.avail + 2)
     }
 
+    /// The device gives up on the driver and asks for a reset
+    /// (DEVICE_NEEDS_RESET, §2.1.2), as QEMU does on a broken ring.
+    pub fn set_needs_reset(&mut self) {
+        self.status |= 0x40;
+    }
+
     fn maybe_interrupt(&mut self, r: Rings, new: u16) {
         let want = if self.negotiated(F_EVENT_IDX) {
             // §2.7.10: notify if the entry just placed sat at used_event,

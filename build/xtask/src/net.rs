@@ -1,0 +1,128 @@
+//! QEMU's user network for images with `[[qemu.nics]]`: free host ports for
+//! the forwards, the `-netdev`/`-device` arguments, and the line that tells
+//! a person where the image's services are.
+//!
+//! Every forward listens on 127.0.0.1 only: nothing here may ever name
+//! another host address, so an image is never reachable from the network.
+
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+
+use anyhow::{Context, Result};
+
+use crate::config::App;
+
+/// The only host address a forward listens on.
+pub const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+/// Gives every forward with `host = 0` a port that is free on 127.0.0.1 now
+/// (the OS picks it). QEMU binds it a moment later; another program could
+/// take it in between, in which case QEMU says so and exits.
+pub fn resolve_ports(app: &mut App) -> Result<()> {
+    for nic in &mut app.qemu.nics {
+        for f in &mut nic.forwards {
+            if f.host != 0 {
+                continue;
+            }
+            f.host = match f.proto.as_str() {
+                "udp" => UdpSocket::bind((LOOPBACK, 0))
+                    .and_then(|s| s.local_addr())
+                    .context("finding a free UDP port on 127.0.0.1")?
+                    .port(),
+                _ => TcpListener::bind((LOOPBACK, 0))
+                    .and_then(|s| s.local_addr())
+                    .context("finding a free TCP port on 127.0.0.1")?
+                    .port(),
+            };
+        }
+    }
+    Ok(())
+}
+
+/// `-netdev user,…,hostfwd=… -device virtio-net-device,netdev=…` per NIC.
+/// Ports must be resolved ([`resolve_ports`]); a forward still at 0 is left
+/// out rather than given to QEMU to guess.
+pub fn qemu_args(app: &App) -> Vec<String> {
+    let mut args = Vec::new();
+    for (n, nic) in app.qemu.nics.iter().enumerate() {
+        let mut netdev = format!("user,id=nic{n}");
+        for f in nic.forwards.iter().filter(|f| f.host != 0) {
+            netdev.push_str(&format!(
+                ",hostfwd={}:{LOOPBACK}:{}-:{}",
+                f.proto, f.host, f.guest
+            ));
+        }
+        args.extend([
+            "-netdev".to_string(),
+            netdev,
+            "-device".to_string(),
+            format!("virtio-net-device,netdev=nic{n}"),
+        ]);
+    }
+    args
+}
+
+/// What `cargo xtask run` prints once the image is up: the HTTP address
+/// first (`net: http://127.0.0.1:PORT/`), then every other forward.
+pub fn summary(app: &App) -> Vec<String> {
+    let forwards: Vec<_> = app.qemu.nics.iter().flat_map(|n| &n.forwards).collect();
+    let mut lines = Vec::new();
+    for f in forwards.iter().filter(|f| f.name == "http") {
+        lines.push(format!("net: http://{LOOPBACK}:{}/", f.host));
+    }
+    for f in forwards.iter().filter(|f| f.name != "http") {
+        let name = if f.name.is_empty() { "port" } else { &f.name };
+        lines.push(format!(
+            "net: {name} {}://{LOOPBACK}:{} (port {} in the image)",
+            f.proto, f.host, f.guest
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{qemu_args, resolve_ports, summary};
+    use crate::config::tests::BASE;
+    use crate::config::App;
+
+    fn fixture_app(extra: &str) -> App {
+        App::parse(&format!("{BASE}{extra}"), Path::new("t.toml")).expect("valid app")
+    }
+
+    const NIC: &str = "\n[[qemu.nics]]\nforwards = [\
+        { proto = \"tcp\", guest = 80, name = \"http\" },\
+        { proto = \"udp\", guest = 7, host = 5555, name = \"echo\" }]\n";
+
+    #[test]
+    fn forwards_listen_on_loopback_only_with_free_ports() {
+        let mut app = fixture_app(NIC);
+        resolve_ports(&mut app).unwrap();
+        let http = app.qemu.nics[0].forwards[0].host;
+        assert_ne!(http, 0, "a free port was chosen");
+        assert_eq!(app.qemu.nics[0].forwards[1].host, 5555, "fixed ports stay");
+        let args = qemu_args(&app).join(" ");
+        assert_eq!(
+            args,
+            format!(
+                "-netdev user,id=nic0,hostfwd=tcp:127.0.0.1:{http}-:80,hostfwd=udp:127.0.0.1:5555-:7 \
+                 -device virtio-net-device,netdev=nic0"
+            )
+        );
+        for fwd in args.split("hostfwd=").skip(1) {
+            assert!(fwd.split(':').nth(1) == Some("127.0.0.1"), "{fwd}");
+        }
+        let lines = summary(&app);
+        assert_eq!(lines[0], format!("net: http://127.0.0.1:{http}/"));
+        assert!(lines[1].contains("udp://127.0.0.1:5555"), "{lines:?}");
+    }
+
+    #[test]
+    fn unresolved_ports_never_reach_qemu() {
+        let app = fixture_app(NIC);
+        let args = qemu_args(&app).join(" ");
+        assert!(!args.contains(":0-:"), "{args}");
+        assert!(args.contains("hostfwd=udp:127.0.0.1:5555-:7"));
+    }
+}

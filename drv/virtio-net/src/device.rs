@@ -1,0 +1,625 @@
+//! One network device, brought up and driven: the seed's `probe`, `remove`
+//! and callback for virtio-net (§5.1).
+//!
+//! [`Net`] is generic over the register access so that the same code runs
+//! on the target (volatile MMIO) and in the host tests (the virtio core's
+//! software device). It never blocks: the task calls [`Net::interrupt`]
+//! when the IRQ fires and [`Net::tick`] from its timer, and the client's
+//! `send`/`recv` go straight to [`Net::send`] and [`Net::recv`].
+
+use ethernet_api::{EthernetStatus, HEADER_LEN, MAX_RECV, MAX_SEND};
+use virtio::config::{read_config_bytes, read_consistent};
+use virtio::queue::SplitQueue;
+use virtio::transport::mmio::MmioTransport;
+use virtio::{DeviceStatus, Features, RegisterAccess, Transport};
+
+use crate::header::header_len;
+use crate::memory::{Buffers, NetMemory, QUEUE_SIZE, RX_SLOTS, TX_SLOTS};
+use crate::{DEVICE_ID, RX_QUEUE, TX_DEADLINE_MS, TX_QUEUE};
+
+/// `VIRTIO_NET_F_MAC` (bit 5): the device has a MAC address in its config
+/// space (§5.1.3).
+pub const VIRTIO_NET_F_MAC: Features = Features::bit(5);
+/// `VIRTIO_NET_F_STATUS` (bit 16): the config `status` field is valid
+/// (§5.1.3).
+pub const VIRTIO_NET_F_STATUS: Features = Features::bit(16);
+
+/// Config space offset of `mac` (§5.1.4, `struct virtio_net_config`).
+const CONFIG_MAC: usize = 0;
+/// Config space offset of `status` (§5.1.4), valid with
+/// `VIRTIO_NET_F_STATUS`.
+const CONFIG_STATUS: usize = 6;
+/// `VIRTIO_NET_S_LINK_UP` in `status` (§5.1.4).
+const VIRTIO_NET_S_LINK_UP: u16 = 1;
+/// InterruptStatus bit 1: the configuration changed (§4.2.2).
+const CONFIG_CHANGE: u32 = 1 << 1;
+
+/// Why a device could not be brought up.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ProbeError {
+    /// The window holds a device of another type.
+    WrongDevice {
+        /// Its device id.
+        device_id: u32,
+    },
+    /// The virtio core refused (see [`virtio::Error::blame`]).
+    Virtio(virtio::Error),
+}
+
+impl From<virtio::Error> for ProbeError {
+    fn from(e: virtio::Error) -> Self {
+        ProbeError::Virtio(e)
+    }
+}
+
+/// What the device did wrong. When it is reported the device has been
+/// reset, and brought up again unless [`Net::is_live`] says otherwise.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DeviceFault {
+    /// The queue caught the device breaking the ring protocol.
+    Queue(virtio::Error),
+    /// A transmitted frame was not completed within [`TX_DEADLINE_MS`].
+    TxTimeout,
+    /// The device set DEVICE_NEEDS_RESET (§2.1.2).
+    NeedsReset,
+    /// Bringing the device up again failed; [`Net::tick`] tries again.
+    Probe(ProbeError),
+}
+
+/// What an interrupt or tick found, for the task to tell its client.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    /// Received frames are waiting for [`Net::recv`].
+    pub rx_ready: bool,
+    /// Transmit slots came back after a send was refused with `QueueFull`.
+    pub tx_space: bool,
+    /// The link went up or down.
+    pub link_changed: bool,
+    /// The device misbehaved and was reset.
+    pub fault: Option<DeviceFault>,
+}
+
+impl Events {
+    /// Whether the client should be told.
+    pub fn notify(&self) -> bool {
+        self.rx_ready || self.tx_space || self.link_changed || self.fault.is_some()
+    }
+}
+
+/// Why a send failed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SendError<E> {
+    /// Every transmit slot is in flight; the client is notified when one
+    /// comes back.
+    QueueFull,
+    /// The frame is shorter than an Ethernet header or longer than
+    /// [`MAX_SEND`].
+    BadFrame,
+    /// The device is down (after a fault it could not recover from yet).
+    DeviceDown,
+    /// The link is down.
+    LinkDown,
+    /// The source refused (in the task: the client's lease).
+    Source(E),
+}
+
+/// Why a receive returned no frame.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RecvError<E> {
+    /// No frame is waiting.
+    Empty,
+    /// The oldest frame is longer than the sink; it stays queued.
+    TooSmall {
+        /// Its length.
+        len: usize,
+    },
+    /// The sink refused (in the task: the client's lease). The frame is
+    /// dropped: the client asked for it and could not take it.
+    Sink(E),
+}
+
+/// Received frames waiting for the client, oldest first: (slot, length).
+struct ReadyFrames {
+    entries: [(u8, u16); RX_SLOTS],
+    head: usize,
+    len: usize,
+}
+
+impl ReadyFrames {
+    const fn new() -> Self {
+        ReadyFrames {
+            entries: [(0, 0); RX_SLOTS],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, slot: usize, len: usize) {
+        // A slot is in here at most once (it is either posted or waiting),
+        // so the list never holds more than RX_SLOTS entries.
+        if self.len < RX_SLOTS {
+            let at = (self.head + self.len) % RX_SLOTS;
+            self.entries[at] = (slot as u8, len as u16);
+            self.len += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<(usize, usize)> {
+        (self.len > 0).then(|| {
+            let (slot, len) = self.entries[self.head];
+            (usize::from(slot), usize::from(len))
+        })
+    }
+
+    fn pop(&mut self) {
+        if self.len > 0 {
+            self.head = (self.head + 1) % RX_SLOTS;
+            self.len -= 1;
+        }
+    }
+
+    fn holds(&self, slot: usize) -> bool {
+        (0..self.len).any(|i| usize::from(self.entries[(self.head + i) % RX_SLOTS].0) == slot)
+    }
+}
+
+/// A virtio network device in use: its transport, receiveq1 and
+/// transmitq1, and the buffers of [`NetMemory`].
+pub struct Net<'a, R: RegisterAccess> {
+    transport: MmioTransport<R>,
+    rx: SplitQueue<'a, u16, QUEUE_SIZE>,
+    tx: SplitQueue<'a, u16, QUEUE_SIZE>,
+    buffers: &'a Buffers,
+    /// Negotiated features, to bring the device up again the same way.
+    features: Features,
+    header_len: usize,
+    mac: [u8; 6],
+    link_up: bool,
+    /// False after a fault until the device is up again.
+    live: bool,
+    ready: ReadyFrames,
+    /// Transmit slots the device does not own (bit i = slot i).
+    tx_free: u32,
+    /// A send was refused since the last completion: tell the client when
+    /// space comes back.
+    tx_refused: bool,
+    /// When transmit last made progress (a completion, or a send into an
+    /// empty queue), in ms.
+    tx_progress_ms: u64,
+    stats: EthernetStatus,
+}
+
+const ALL_TX: u32 = if TX_SLOTS == 32 {
+    u32::MAX
+} else {
+    (1 << TX_SLOTS) - 1
+};
+
+impl<'a, R: RegisterAccess> Net<'a, R> {
+    /// The seed's `probe`: brings up the device behind `regs` (§3.1.1,
+    /// §5.1.5): reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, both
+    /// queues in `memory`, every receive buffer posted, DRIVER_OK.
+    /// `fallback_mac` is used if the device offers no `VIRTIO_NET_F_MAC`.
+    ///
+    /// On failure the device is left with FAILED set (or reset) and does no
+    /// DMA.
+    pub fn probe(
+        regs: R,
+        memory: &'a mut NetMemory,
+        fallback_mac: [u8; 6],
+    ) -> Result<Self, ProbeError> {
+        let mut transport = MmioTransport::new(regs)?;
+        let device_id = transport.device_id();
+        if device_id != DEVICE_ID {
+            return Err(ProbeError::WrongDevice { device_id });
+        }
+        let features = transport.negotiate(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)?;
+        let (rx_ring, tx_ring, buffers) = memory.split();
+        let queues = transport
+            .setup_queue::<u16, QUEUE_SIZE>(RX_QUEUE, rx_ring, features)
+            .and_then(|rx| {
+                let tx = transport.setup_queue::<u16, QUEUE_SIZE>(TX_QUEUE, tx_ring, features)?;
+                Ok((rx, tx))
+            });
+        let (rx, tx) = match queues {
+            Ok(q) => q,
+            Err(e) => {
+                transport.fail();
+                return Err(e.into());
+            }
+        };
+        let mut mac = fallback_mac;
+        if features.contains(VIRTIO_NET_F_MAC) {
+            read_config_bytes(&transport, CONFIG_MAC, &mut mac)?;
+        }
+        let header_len = header_len(transport.is_legacy());
+        let mut net = Net {
+            transport,
+            rx,
+            tx,
+            buffers,
+            features,
+            header_len,
+            mac,
+            link_up: true,
+            live: false,
+            ready: ReadyFrames::new(),
+            tx_free: ALL_TX,
+            tx_refused: false,
+            tx_progress_ms: 0,
+            stats: EthernetStatus::default(),
+        };
+        net.link_up = net.read_link()?;
+        net.post_rx_and_go().map_err(ProbeError::Virtio)?;
+        Ok(net)
+    }
+
+    /// The seed's `remove`: resets the device (no more DMA, §2.4) and takes
+    /// every buffer back. Gives back the register access; the memory's
+    /// borrow ends here.
+    pub fn remove(mut self) -> R {
+        self.quiesce();
+        self.transport.into_regs()
+    }
+
+    /// The MAC address.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// Whether the link is up (always, without `VIRTIO_NET_F_STATUS`).
+    pub fn link_up(&self) -> bool {
+        self.link_up
+    }
+
+    /// Whether the device is up (false after a fault until it is brought up
+    /// again).
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// The negotiated features.
+    pub fn features(&self) -> Features {
+        self.features
+    }
+
+    /// Bytes of the virtio-net header on this transport (§5.1.6).
+    pub fn header_len(&self) -> usize {
+        self.header_len
+    }
+
+    /// Link state and counters.
+    pub fn status(&self) -> EthernetStatus {
+        EthernetStatus {
+            link_up: self.link_up as u32,
+            device_up: self.live as u32,
+            ..self.stats
+        }
+    }
+
+    /// Frames waiting for [`recv`](Self::recv).
+    pub fn frames_waiting(&self) -> usize {
+        self.ready.len
+    }
+
+    /// The device's interrupt: acknowledges it, re-reads the link status on
+    /// a configuration change, reclaims finished transmits and collects
+    /// received frames. The caller unmasks the interrupt afterwards.
+    pub fn interrupt(&mut self, now_ms: u64) -> Events {
+        let mut events = Events::default();
+        if !self.live {
+            return events;
+        }
+        let cause = self.transport.take_interrupt();
+        if cause.0 & CONFIG_CHANGE != 0 {
+            match self.read_link() {
+                Ok(up) => {
+                    if up != self.link_up {
+                        self.link_up = up;
+                        self.stats.link_changes = self.stats.link_changes.wrapping_add(1);
+                        events.link_changed = true;
+                    }
+                }
+                Err(e) => return self.fault_events(DeviceFault::Queue(e), now_ms),
+            }
+        }
+        if let Err(fault) = self.reap(now_ms, &mut events) {
+            return self.fault_events(fault, now_ms);
+        }
+        events
+    }
+
+    /// The timer: resets a device that holds a transmit past its deadline
+    /// or asks to be reset, and brings a device that is down up again.
+    pub fn tick(&mut self, now_ms: u64) -> Events {
+        if !self.live {
+            let mut events = Events::default();
+            if let Err(fault) = self.bring_up_again() {
+                events.fault = Some(fault);
+            } else {
+                events.rx_ready = self.ready.len > 0;
+                events.tx_space = true;
+            }
+            return events;
+        }
+        if self
+            .transport
+            .status()
+            .contains(DeviceStatus::DEVICE_NEEDS_RESET)
+        {
+            return self.fault_events(DeviceFault::NeedsReset, now_ms);
+        }
+        // Completions that raced the interrupt count as progress.
+        let mut events = Events::default();
+        if let Err(fault) = self.reap(now_ms, &mut events) {
+            return self.fault_events(fault, now_ms);
+        }
+        if self.tx.in_flight() > 0 && now_ms.saturating_sub(self.tx_progress_ms) > TX_DEADLINE_MS {
+            return self.fault_events(DeviceFault::TxTimeout, now_ms);
+        }
+        events
+    }
+
+    /// Queues a frame of `len` bytes, which `source` writes into the
+    /// transmit buffer it is handed (exactly `len` bytes long).
+    pub fn send<E>(
+        &mut self,
+        len: usize,
+        now_ms: u64,
+        source: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), SendError<E>> {
+        if !(HEADER_LEN..=MAX_SEND).contains(&len) {
+            return Err(SendError::BadFrame);
+        }
+        if !self.live {
+            return Err(SendError::DeviceDown);
+        }
+        if !self.link_up {
+            return Err(SendError::LinkDown);
+        }
+        if self.tx_free == 0 {
+            let mut events = Events::default();
+            if let Err(fault) = self.reap(now_ms, &mut events) {
+                self.fault_events(fault, now_ms);
+                return Err(SendError::DeviceDown);
+            }
+        }
+        if self.tx_free == 0 {
+            self.tx_refused = true;
+            self.stats.tx_full = self.stats.tx_full.wrapping_add(1);
+            return Err(SendError::QueueFull);
+        }
+        let slot = self.tx_free.trailing_zeros() as usize;
+        {
+            // SAFETY: `slot` is in `tx_free`, so the device does not own it
+            // (it was never queued, came back from `get_buf`, or the queue
+            // was shut down after a reset); these are the only references to
+            // it and they end in this block.
+            let (header, frame) = unsafe { self.buffers.tx_slot(slot) };
+            header.fill(0);
+            source(&mut frame[..len]).map_err(SendError::Source)?;
+        }
+        let bufs = self.buffers.tx_bufs(slot, self.header_len, len);
+        // SAFETY: the slot's buffers are in `NetMemory`, borrowed for 'a, so
+        // they stay put while the device may read them; nothing writes them
+        // until the token comes back from `get_buf` or `shutdown` (after a
+        // reset): `tx_free` loses the slot here and only regains it then.
+        if let Err(e) = unsafe { self.tx.add_buf(&bufs, &[], slot as u16) } {
+            self.fault_events(DeviceFault::Queue(e), now_ms);
+            return Err(SendError::DeviceDown);
+        }
+        if self.tx.in_flight() == 1 {
+            self.tx_progress_ms = now_ms;
+        }
+        self.tx_free &= !(1 << slot);
+        self.tx.kick(&mut self.transport);
+        self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
+        self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u32);
+        Ok(())
+    }
+
+    /// Hands the oldest received frame to `sink` (if it fits in `max`
+    /// bytes) and posts its buffer again. Returns its length.
+    pub fn recv<E>(
+        &mut self,
+        max: usize,
+        sink: impl FnOnce(&[u8]) -> Result<(), E>,
+    ) -> Result<usize, RecvError<E>> {
+        let Some((slot, len)) = self.ready.peek() else {
+            return Err(RecvError::Empty);
+        };
+        if len > max {
+            return Err(RecvError::TooSmall { len });
+        }
+        self.ready.pop();
+        let result = {
+            // SAFETY: the slot was in the ready list: the device gave it
+            // back and it is not posted again until below, after the slice
+            // is gone.
+            let frame = unsafe { self.buffers.rx_frame(slot, len) };
+            sink(frame)
+        };
+        if self.live {
+            if let Err(e) = self.post_rx(slot) {
+                self.fault_events(DeviceFault::Queue(e), 0);
+            } else {
+                self.rx.kick(&mut self.transport);
+            }
+        }
+        match result {
+            Ok(()) => {
+                self.stats.rx_frames = self.stats.rx_frames.wrapping_add(1);
+                self.stats.rx_bytes = self.stats.rx_bytes.wrapping_add(len as u32);
+                Ok(len)
+            }
+            Err(e) => {
+                self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
+                Err(RecvError::Sink(e))
+            }
+        }
+    }
+
+    /// Fault injection (test images only): breaks the transmit ring as a
+    /// memory-corrupting bug would, and tells the device to look at it.
+    #[cfg(feature = "fault-injection")]
+    pub fn corrupt_queue(&mut self, how: virtio::queue::Corruption, value: u32) -> bool {
+        if !self.live {
+            return false;
+        }
+        self.tx.corrupt(how, value);
+        self.transport.notify(TX_QUEUE);
+        true
+    }
+
+    /// Reads `VIRTIO_NET_S_LINK_UP` (§5.1.4); up if the device does not
+    /// report link status.
+    fn read_link(&self) -> Result<bool, virtio::Error> {
+        if !self.features.contains(VIRTIO_NET_F_STATUS) {
+            return Ok(true);
+        }
+        let status = read_consistent(&self.transport, |t| t.read_config16(CONFIG_STATUS))?;
+        Ok(status & VIRTIO_NET_S_LINK_UP != 0)
+    }
+
+    /// The IRQ path of the seed for both queues: `get_buf` until it says
+    /// none, then `restart`, and again if `restart` says a completion raced
+    /// in.
+    fn reap(&mut self, now_ms: u64, events: &mut Events) -> Result<(), DeviceFault> {
+        loop {
+            while let Some((slot, _len)) = self.tx.get_buf().map_err(DeviceFault::Queue)? {
+                // The queue only returns tokens it handed out, once each.
+                self.tx_free |= 1 << (usize::from(slot) % TX_SLOTS);
+                self.tx_progress_ms = now_ms;
+                if self.tx_refused {
+                    self.tx_refused = false;
+                    events.tx_space = true;
+                }
+            }
+            let mut reposted = false;
+            while let Some((slot, len)) = self.rx.get_buf().map_err(DeviceFault::Queue)? {
+                let slot = usize::from(slot) % RX_SLOTS;
+                let len = len as usize;
+                // The queue checked `len` against the chain's writable bytes
+                // (header + MAX_RECV); a frame shorter than an Ethernet
+                // header is junk.
+                match len.checked_sub(self.header_len) {
+                    Some(frame) if (HEADER_LEN..=MAX_RECV).contains(&frame) => {
+                        self.ready.push(slot, frame);
+                        events.rx_ready = true;
+                    }
+                    _ => {
+                        self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
+                        self.post_rx(slot).map_err(DeviceFault::Queue)?;
+                        reposted = true;
+                    }
+                }
+            }
+            if reposted {
+                self.rx.kick(&mut self.transport);
+            }
+            let tx_done = self.tx.restart();
+            let rx_done = self.rx.restart();
+            if tx_done && rx_done {
+                return Ok(());
+            }
+            for q in [&self.tx, &self.rx] {
+                if q.is_broken() {
+                    return Err(DeviceFault::Queue(virtio::Error::QueueBroken));
+                }
+            }
+        }
+    }
+
+    /// Posts receive slot `slot` (without a kick).
+    fn post_rx(&mut self, slot: usize) -> Result<(), virtio::Error> {
+        let bufs = self.buffers.rx_bufs(slot, self.header_len);
+        // SAFETY: the slot's buffers are in `NetMemory`, borrowed for 'a, so
+        // they stay put while the device may write them; the driver reads
+        // the frame only after the token comes back from `get_buf` (it is
+        // then in the ready list, and posted again only once the client
+        // took the frame), or not at all after a reset (`shutdown`).
+        unsafe { self.rx.add_buf(&[], &bufs, slot as u16) }
+    }
+
+    /// Posts every receive slot not holding a waiting frame, sets
+    /// DRIVER_OK, then kicks (a driver must not notify before DRIVER_OK,
+    /// §3.1.1).
+    fn post_rx_and_go(&mut self) -> Result<(), virtio::Error> {
+        for slot in 0..RX_SLOTS {
+            if !self.ready.holds(slot) {
+                if let Err(e) = self.post_rx(slot) {
+                    self.transport.fail();
+                    return Err(e);
+                }
+            }
+        }
+        self.transport.driver_ok()?;
+        self.rx.kick(&mut self.transport);
+        self.live = true;
+        Ok(())
+    }
+
+    /// Resets the device and takes every buffer back; frames already
+    /// received stay in the ready list.
+    fn quiesce(&mut self) {
+        // A device that does not finish its reset is not listening any more
+        // either way; the queues are taken back regardless (the supervisor
+        // resets the slot again when it revokes the window).
+        let _ = self.transport.reset();
+        for _slot in self.rx.shutdown() {}
+        for _slot in self.tx.shutdown() {}
+        self.tx_free = ALL_TX;
+        self.live = false;
+    }
+
+    /// Handles a device fault: reset, buffers back, up again; the events
+    /// tell the client to look (waiting frames, transmit space).
+    fn fault_events(&mut self, fault: DeviceFault, now_ms: u64) -> Events {
+        self.quiesce();
+        self.stats.resets = self.stats.resets.wrapping_add(1);
+        let fault = match self.bring_up_again() {
+            Ok(()) => fault,
+            Err(again) => again,
+        };
+        self.tx_progress_ms = now_ms;
+        self.tx_refused = false;
+        Events {
+            rx_ready: self.ready.len > 0,
+            tx_space: true,
+            link_changed: false,
+            fault: Some(fault),
+        }
+    }
+
+    /// Brings the device up again after a fault, with the same features and
+    /// the same (reinitialised) queues.
+    fn bring_up_again(&mut self) -> Result<(), DeviceFault> {
+        // A half-finished earlier attempt may have posted buffers: reset and
+        // take them back before posting again.
+        self.quiesce();
+        let result = (|| {
+            let features = self
+                .transport
+                .negotiate(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)?;
+            if features != self.features {
+                self.transport.fail();
+                return Err(virtio::Error::FeaturesRejected);
+            }
+            for layout in [self.rx.layout(), self.tx.layout()] {
+                if self.transport.queue_max_size(layout.queue) < layout.size {
+                    self.transport.fail();
+                    return Err(virtio::Error::QueueUnavailable {
+                        queue: layout.queue,
+                    });
+                }
+                if let Err(e) = self.transport.attach_queue(&layout) {
+                    self.transport.fail();
+                    return Err(e);
+                }
+            }
+            self.link_up = self.read_link()?;
+            self.post_rx_and_go()
+        })();
+        result.map_err(|e| DeviceFault::Probe(ProbeError::Virtio(e)))
+    }
+}

@@ -1,0 +1,345 @@
+//! The task side of the driver: the bus protocol, the Ethernet server,
+//! the client's notifications and the timer, carried out with syscalls.
+//! The device logic is the library's [`Net`].
+
+use ethernet_api::{EthernetError, EthernetStatus, MAX_RECV};
+use idol_runtime::{
+    Leased, NotificationHandler, Read, RequestError, ServerError, TaskId, UserlibIpc, Write,
+};
+use userlib::{sys_get_timer, sys_irq_control, sys_log, sys_post, sys_set_timer, tasks};
+use virtio::regs::Mmio;
+use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
+use virtio_net::{Events, Net, NetMemory, RecvError, SendError, ID_TABLE};
+
+// `ethernet_serve_once` is unused in fault-injection builds (own loop).
+#[cfg_attr(feature = "fault-injection", allow(dead_code))]
+mod ethernet_server {
+    use super::*;
+    include!(concat!(env!("OUT_DIR"), "/ethernet_server.rs"));
+}
+use ethernet_server::*;
+
+/// Notification bits, in app.toml order: `notifications = ["irq",
+/// "remove", "probe", "timer"]`.
+const IRQ_BIT: u32 = 1 << 0;
+const REMOVE_BIT: u32 = 1 << 1;
+const PROBE_BIT: u32 = 1 << 2;
+const TIMER_BIT: u32 = 1 << 3;
+
+/// How often the driver checks the transmit deadline and retries a device
+/// that is down.
+const TICK_MS: u64 = 100;
+
+type Device = Net<'static, Mmio>;
+
+/// The rings and frame buffers. Only ever borrowed by the one live `Device`.
+static mut MEMORY: NetMemory = NetMemory::new();
+
+/// The driver's state with respect to the bus.
+enum Binding {
+    /// No device: waiting for the probe bit.
+    Unbound,
+    /// The bus bound `slot` to us. `device` is `None` if bringing it up
+    /// failed (it is tried again at the next tick).
+    Bound { slot: u32, device: Option<Device> },
+}
+
+struct Driver {
+    bus: VirtioBusClient<UserlibIpc>,
+    binding: Binding,
+    /// Who to tell about frames, space and link changes, and with which
+    /// bits (`subscribe`).
+    subscriber: Option<(TaskId, u32)>,
+}
+
+fn now_ms() -> u64 {
+    sys_get_timer().now / abi::TICKS_PER_MS
+}
+
+fn arm_timer() {
+    sys_set_timer(Some((now_ms() + TICK_MS) * abi::TICKS_PER_MS), TIMER_BIT);
+}
+
+/// A locally administered MAC for a device that offers none.
+fn fallback_mac(slot: u32) -> [u8; 6] {
+    [0x02, b'V', b'i', b'r', 0, slot as u8]
+}
+
+/// Brings up the device in the window the bus granted with `probe`.
+fn bring_up(slot: u32) -> Option<Device> {
+    // SAFETY: the bus granted this task the slot's window (that is what a
+    // probe record means) and nothing else in this task touches it.
+    let regs = unsafe { Mmio::new(slot_base(slot)) };
+    // SAFETY: MEMORY is only borrowed by a live `Device`, and there is none:
+    // `bring_up` is only called when the binding holds no device (after a
+    // remove dropped the previous one, or before the first).
+    let memory = unsafe { &mut *core::ptr::addr_of_mut!(MEMORY) };
+    match Net::probe(regs, memory, fallback_mac(slot)) {
+        Ok(device) => {
+            let m = device.mac();
+            sys_log!(
+                "net: slot {slot} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}",
+                m[0],
+                m[1],
+                m[2],
+                m[3],
+                m[4],
+                m[5],
+                if device.link_up() { "up" } else { "down" }
+            );
+            Some(device)
+        }
+        Err(e) => {
+            sys_log!("net: probe of slot {slot} failed: {e:?}");
+            None
+        }
+    }
+}
+
+impl Driver {
+    /// The seed's `register_virtio_driver`, and the probe when a device is
+    /// free.
+    fn register(&mut self) {
+        match self.bus.register(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
+            Ok(Probe { slot, .. }) => {
+                self.binding = Binding::Bound {
+                    slot,
+                    device: bring_up(slot),
+                };
+                arm_timer();
+                self.tell(Events {
+                    link_changed: true,
+                    ..Events::default()
+                });
+            }
+            Err(RequestError::Server(BusError::NoDevice)) => {}
+            Err(e) => sys_log!("net: register with the bus failed: {e:?}"),
+        }
+    }
+
+    /// The seed's `remove`: quiesce and reset the device, then tell the
+    /// bus, which revokes the window. Nothing touches the window after.
+    fn remove(&mut self) {
+        let Binding::Bound { slot, device } =
+            core::mem::replace(&mut self.binding, Binding::Unbound)
+        else {
+            return;
+        };
+        if let Some(device) = device {
+            let _regs = device.remove();
+        }
+        sys_set_timer(None, TIMER_BIT);
+        if let Err(e) = self.bus.removed() {
+            sys_log!("net: removed() for slot {slot} failed: {e:?}");
+        }
+        sys_log!("net: slot {slot} removed");
+        self.tell(Events {
+            link_changed: true,
+            ..Events::default()
+        });
+    }
+
+    /// Posts the subscriber's bits if `events` says there is news.
+    fn tell(&mut self, events: Events) {
+        if let Some(fault) = events.fault {
+            sys_log!("net: device misbehaved and was reset: {fault:?}");
+        }
+        if !events.notify() {
+            return;
+        }
+        if let Some((task, bits)) = self.subscriber {
+            if sys_post(task, bits).is_err() {
+                // The client restarted; its new incarnation subscribes anew.
+                self.subscriber = None;
+            }
+        }
+    }
+
+    fn device(&mut self) -> Result<&mut Device, EthernetError> {
+        match &mut self.binding {
+            Binding::Bound {
+                device: Some(device),
+                ..
+            } => Ok(device),
+            Binding::Bound { device: None, .. } => Err(EthernetError::DeviceError),
+            Binding::Unbound => Err(EthernetError::NoDevice),
+        }
+    }
+}
+
+impl NotificationHandler for Driver {
+    fn notification_mask(&self) -> u32 {
+        IRQ_BIT | REMOVE_BIT | PROBE_BIT | TIMER_BIT
+    }
+
+    fn handle_notification(&mut self, bits: u32) {
+        if bits & REMOVE_BIT != 0 {
+            self.remove();
+        }
+        if bits & IRQ_BIT != 0 {
+            if let Binding::Bound {
+                device: Some(device),
+                ..
+            } = &mut self.binding
+            {
+                let events = device.interrupt(now_ms());
+                sys_irq_control(IRQ_BIT, true);
+                self.tell(events);
+            }
+        }
+        if bits & TIMER_BIT != 0 {
+            if let Binding::Bound { slot, device } = &mut self.binding {
+                let events = match device {
+                    Some(device) => device.tick(now_ms()),
+                    None => {
+                        *device = bring_up(*slot);
+                        Events {
+                            link_changed: device.is_some(),
+                            ..Events::default()
+                        }
+                    }
+                };
+                arm_timer();
+                self.tell(events);
+            }
+        }
+        if bits & PROBE_BIT != 0 && matches!(self.binding, Binding::Unbound) {
+            self.register();
+        }
+    }
+}
+
+impl EthernetServer for Driver {
+    fn mac(&mut self, _: TaskId) -> Result<[u8; 6], ServerError<EthernetError>> {
+        Ok(self.device()?.mac())
+    }
+
+    fn status(&mut self, _: TaskId) -> Result<EthernetStatus, ServerError<EthernetError>> {
+        Ok(self.device()?.status())
+    }
+
+    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Result<(), ServerError<EthernetError>> {
+        self.subscriber = Some((caller, bits));
+        Ok(())
+    }
+
+    fn send(
+        &mut self,
+        _: TaskId,
+        frame: Leased<'_, Read, u8>,
+    ) -> Result<(), ServerError<EthernetError>> {
+        let device = self.device()?;
+        match device.send(frame.len(), now_ms(), |buf| frame.read_range(0, buf)) {
+            Ok(()) => Ok(()),
+            Err(SendError::QueueFull) => Err(EthernetError::QueueFull.into()),
+            Err(SendError::BadFrame) => Err(EthernetError::BadFrame.into()),
+            Err(SendError::DeviceDown) => Err(EthernetError::DeviceError.into()),
+            Err(SendError::LinkDown) => Err(EthernetError::LinkDown.into()),
+            Err(SendError::Source(e)) => Err(e.into()),
+        }
+    }
+
+    fn recv(
+        &mut self,
+        _: TaskId,
+        frame: Leased<'_, Write, u8>,
+    ) -> Result<u32, ServerError<EthernetError>> {
+        let device = self.device()?;
+        let max = frame.len().min(MAX_RECV);
+        match device.recv(max, |bytes| frame.write_range(0, bytes)) {
+            Ok(len) => Ok(len as u32),
+            Err(RecvError::Empty) => Err(EthernetError::Empty.into()),
+            Err(RecvError::TooSmall { .. }) => Err(EthernetError::BufferTooSmall.into()),
+            Err(RecvError::Sink(e)) => Err(e.into()),
+        }
+    }
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let mut driver = Driver {
+        bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
+        binding: Binding::Unbound,
+        subscriber: None,
+    };
+    driver.register();
+    #[cfg(not(feature = "fault-injection"))]
+    let mut buffer = [0u8; ETHERNET_BUFFER_SIZE];
+    #[cfg(feature = "fault-injection")]
+    let mut buffer = [0u8; injection::BUFFER_SIZE];
+    loop {
+        #[cfg(not(feature = "fault-injection"))]
+        ethernet_serve_once(&mut driver, &UserlibIpc, &mut buffer);
+        #[cfg(feature = "fault-injection")]
+        injection::serve_once(&mut driver, &mut buffer);
+    }
+}
+
+/// Test images only: the driver also serves `idl/fault-inject.idol` and
+/// commits the fault it is asked to.
+#[cfg(feature = "fault-injection")]
+mod injection {
+    use fault_inject::InjectError;
+    use idol_runtime::{Ipc, NotificationHandler, ServerError, TaskId, UserlibIpc};
+
+    use super::{ethernet_dispatch, Binding, Driver};
+
+    #[allow(dead_code)] // the generated serve_once: the loop is below
+    mod server {
+        use fault_inject::InjectError;
+        include!(concat!(env!("OUT_DIR"), "/fault_inject_server.rs"));
+    }
+
+    use server::{fault_inject_dispatch, FaultInjectServer};
+
+    /// First op of `idl/fault-inject.idol` (its `first_op`).
+    const FIRST_OP: u32 = 200;
+
+    /// A receive buffer that holds a request of either interface.
+    pub const BUFFER_SIZE: usize = if server::FAULT_INJECT_BUFFER_SIZE > super::ETHERNET_BUFFER_SIZE
+    {
+        server::FAULT_INJECT_BUFFER_SIZE
+    } else {
+        super::ETHERNET_BUFFER_SIZE
+    };
+
+    struct Injector<'d>(&'d mut Driver);
+
+    impl NotificationHandler for Injector<'_> {}
+
+    impl FaultInjectServer for Injector<'_> {
+        fn inject(
+            &mut self,
+            _: TaskId,
+            kind: u32,
+            arg: u32,
+        ) -> Result<(), ServerError<InjectError>> {
+            let how = fault_inject::serve(kind, arg)?;
+            let corrupted = match &mut self.0.binding {
+                Binding::Bound {
+                    device: Some(device),
+                    ..
+                } => device.corrupt_queue(how, arg),
+                _ => false,
+            };
+            if corrupted {
+                Ok(())
+            } else {
+                Err(InjectError::NoQueue.into())
+            }
+        }
+    }
+
+    /// `ethernet_serve_once`, with the fault-injection ops routed to the
+    /// injector.
+    pub fn serve_once(driver: &mut Driver, buffer: &mut [u8]) {
+        let msg = UserlibIpc.recv(buffer, driver.notification_mask(), None);
+        if msg.sender == TaskId::KERNEL {
+            driver.handle_notification(msg.operation);
+        } else if msg.operation >= FIRST_OP {
+            fault_inject_dispatch(&mut Injector(driver), &UserlibIpc, buffer, &msg);
+        } else {
+            ethernet_dispatch(driver, &UserlibIpc, buffer, &msg);
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Host tests of the driver against the virtio core's software device
+//! (`drv/virtio/tests/virtio/model`, included by path as virtio-rng's tests
+//! do): bring-up on both transports, receive buffers kept posted, transmit
+//! reclaim, a hostile device's bad lengths and ids, link down and up, a
+//! wedged transmit, remove.
+//!
+//! The model only lets the device reach memory the test registered — the
+//! driver's [`NetMemory`] — so a driver that handed the device any other
+//! address would fail here. It plays a network card by completing receive
+//! chains with frames the test writes and reading transmit chains back.
+
+// The model is the virtio core's test code, held to that crate's lints.
+#[allow(clippy::undocumented_unsafe_blocks)]
+#[path = "../../virtio/tests/virtio/model/mod.rs"]
+mod model;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use model::{arena, Device, Kind, Regs};
+
+use crate::device::{DeviceFault, Net, RecvError, SendError};
+use crate::memory::{NetMemory, RX_SLOTS, TX_SLOTS};
+use crate::{RX_QUEUE, TX_DEADLINE_MS, TX_QUEUE};
+
+const RX: usize = RX_QUEUE as usize;
+const TX: usize = TX_QUEUE as usize;
+const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const F_MAC: u64 = 1 << 5;
+const F_STATUS: u64 = 1 << 16;
+
+type TestNet = Net<'static, Regs>;
+
+fn net_device(version: u32, offered: u64) -> Rc<RefCell<Device>> {
+    let mut offered = offered | 1 << 28 | 1 << 29;
+    if version == 2 {
+        offered |= 1 << 32;
+    }
+    // The model's rng kind writes junk into every writable buffer on
+    // completion; the tests then write the real frame over it.
+    let mut d = Device::new(
+        version,
+        Kind::Rng { state: 0x9e37_79b9 },
+        offered,
+        &[256, 256],
+    );
+    d.device_id = 1;
+    // struct virtio_net_config (§5.1.4): mac, status (link up), then
+    // max_virtqueue_pairs and mtu, unused here.
+    d.config = MAC.to_vec();
+    d.config.extend_from_slice(&1u16.to_le_bytes());
+    d.config.extend_from_slice(&[1, 0, 0xdc, 0x05]);
+    d.shared()
+}
+
+fn memory(dev: &Rc<RefCell<Device>>) -> &'static mut NetMemory {
+    let mem: &'static mut NetMemory = arena::leak_zeroed();
+    dev.borrow_mut().mem.register(
+        std::ptr::from_ref(mem).addr() as u64,
+        std::mem::size_of::<NetMemory>(),
+    );
+    mem
+}
+
+fn probe(version: u32) -> (Rc<RefCell<Device>>, TestNet) {
+    probe_with(version, F_MAC | F_STATUS)
+}
+
+fn probe_with(version: u32, offered: u64) -> (Rc<RefCell<Device>>, TestNet) {
+    let dev = net_device(version, offered);
+    let mem = memory(&dev);
+    let net = Net::probe(Regs(dev.clone()), mem, [2, 0, 0, 0, 0, 9]).expect("probe");
+    (dev, net)
+}
+
+fn frame(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// The device receives `frame` off the wire into its oldest posted buffer,
+/// reporting `len` bytes written (header included). False if no buffer was
+/// posted.
+fn deliver_len(dev: &Rc<RefCell<Device>>, frame: &[u8], len: u32) -> bool {
+    let mut d = dev.borrow_mut();
+    d.fetch(RX);
+    let Some(chain) = d.pending(RX).first().cloned() else {
+        return false;
+    };
+    assert_eq!(
+        chain.readable.len(),
+        0,
+        "receive chains are device-writable only"
+    );
+    assert_eq!(chain.writable.len(), 2, "header and frame buffers");
+    d.complete_with_len(RX, 0, len);
+    let (hdr, hdr_len) = chain.writable[0];
+    d.mem.write(hdr, &vec![0; hdr_len as usize]);
+    let (buf, buf_len) = chain.writable[1];
+    let n = frame.len().min(buf_len as usize);
+    d.mem.write(buf, &frame[..n]);
+    true
+}
+
+fn deliver(dev: &Rc<RefCell<Device>>, frame: &[u8]) -> bool {
+    let hdr = if dev.borrow().version == 1 { 10 } else { 12 };
+    deliver_len(dev, frame, (hdr + frame.len()) as u32)
+}
+
+/// The device sends every queued frame; returns them (header checked and
+/// stripped).
+fn transmit_all(dev: &Rc<RefCell<Device>>) -> Vec<Vec<u8>> {
+    let mut d = dev.borrow_mut();
+    let hdr = if d.version == 1 { 10 } else { 12 };
+    d.fetch(TX);
+    let mut sent = Vec::new();
+    while let Some(chain) = d.pending(TX).first().cloned() {
+        assert!(
+            chain.writable.is_empty(),
+            "transmit chains are device-readable only"
+        );
+        let bytes: Vec<u8> = chain
+            .readable
+            .iter()
+            .flat_map(|&(a, l)| d.mem.read(a, l as usize))
+            .collect();
+        assert!(
+            bytes[..hdr].iter().all(|&b| b == 0),
+            "no offloads: zero header"
+        );
+        sent.push(bytes[hdr..].to_vec());
+        d.complete_with_len(TX, 0, 0);
+    }
+    sent
+}
+
+fn take(net: &mut TestNet) -> Result<Vec<u8>, RecvError<()>> {
+    let mut out = Vec::new();
+    net.recv(1536, |f| {
+        out = f.to_vec();
+        Ok::<(), ()>(())
+    })?;
+    Ok(out)
+}
+
+fn send(net: &mut TestNet, f: &[u8], now: u64) -> Result<(), SendError<()>> {
+    net.send(f.len(), now, |buf| {
+        buf.copy_from_slice(f);
+        Ok(())
+    })
+}
+
+#[test]
+fn probe_reads_mac_and_link_and_posts_every_receive_buffer() {
+    for version in [1, 2] {
+        let (dev, net) = probe(version);
+        assert_eq!(net.mac(), MAC);
+        assert!(net.link_up());
+        assert!(net.is_live());
+        assert_eq!(net.header_len(), if version == 1 { 10 } else { 12 });
+        let mut d = dev.borrow_mut();
+        assert_eq!(
+            d.fetch(RX),
+            RX_SLOTS,
+            "v{version}: every receive buffer posted"
+        );
+        for chain in d.pending(RX) {
+            assert_eq!(chain.writable[0].1 as usize, net.header_len());
+            assert_eq!(chain.writable[1].1, 1536);
+        }
+        assert_eq!(d.status() & 4, 4, "DRIVER_OK");
+    }
+}
+
+#[test]
+fn without_mac_feature_the_fallback_mac_is_used_and_link_is_up() {
+    let (_dev, net) = probe_with(2, 0);
+    assert_eq!(net.mac(), [2, 0, 0, 0, 0, 9]);
+    assert!(net.link_up());
+}
+
+#[test]
+fn received_frames_come_out_in_order_and_buffers_are_reposted() {
+    for version in [1, 2] {
+        let (dev, mut net) = probe(version);
+        // Many more frames than buffers: each one consumed is posted again.
+        for round in 0..5 * RX_SLOTS {
+            let f = frame(60 + round * 13 % 1400, round as u8);
+            assert!(deliver(&dev, &f), "round {round}: a buffer was posted");
+            let ev = net.interrupt(0);
+            assert!(ev.rx_ready && ev.fault.is_none(), "{ev:?}");
+            assert_eq!(take(&mut net).unwrap(), f);
+            assert_eq!(take(&mut net), Err(RecvError::Empty));
+        }
+        assert_eq!(net.status().rx_frames as usize, 5 * RX_SLOTS);
+        // Fill every buffer without consuming: the device runs out, the
+        // driver still holds every frame, in order.
+        for i in 0..RX_SLOTS {
+            assert!(deliver(&dev, &frame(100, i as u8)));
+        }
+        assert!(!deliver(&dev, &frame(100, 99)), "no buffer left to post");
+        net.interrupt(0);
+        assert_eq!(net.frames_waiting(), RX_SLOTS);
+        for i in 0..RX_SLOTS {
+            assert_eq!(take(&mut net).unwrap(), frame(100, i as u8));
+        }
+        assert!(
+            deliver(&dev, &frame(100, 7)),
+            "consumed buffers are posted again"
+        );
+    }
+}
+
+#[test]
+fn a_frame_larger_than_the_sink_stays_queued() {
+    let (dev, mut net) = probe(2);
+    let f = frame(600, 1);
+    deliver(&dev, &f);
+    net.interrupt(0);
+    assert_eq!(
+        net.recv(100, |_| Ok::<(), ()>(())),
+        Err(RecvError::TooSmall { len: 600 })
+    );
+    assert_eq!(take(&mut net).unwrap(), f);
+}
+
+#[test]
+fn transmits_are_reclaimed_and_a_full_queue_says_so_then_notifies() {
+    for version in [1, 2] {
+        let (dev, mut net) = probe(version);
+        for i in 0..TX_SLOTS {
+            send(&mut net, &frame(64 + i, i as u8), 0).unwrap();
+        }
+        assert_eq!(send(&mut net, &frame(64, 0), 0), Err(SendError::QueueFull));
+        assert_eq!(net.status().tx_full, 1);
+        let sent = transmit_all(&dev);
+        assert_eq!(sent.len(), TX_SLOTS);
+        for (i, s) in sent.iter().enumerate() {
+            assert_eq!(s, &frame(64 + i, i as u8), "frame {i} byte-exact");
+        }
+        let ev = net.interrupt(0);
+        assert!(ev.tx_space, "the client is told space came back: {ev:?}");
+        // Many rounds: slots are reused without leaking.
+        for round in 0..10 {
+            for i in 0..TX_SLOTS {
+                send(&mut net, &frame(100, (round + i) as u8), 0).unwrap();
+            }
+            assert_eq!(transmit_all(&dev).len(), TX_SLOTS);
+            net.interrupt(0);
+        }
+        assert_eq!(net.status().tx_frames as usize, 11 * TX_SLOTS);
+    }
+}
+
+#[test]
+fn bad_frames_to_send_are_refused() {
+    let (_dev, mut net) = probe(2);
+    assert_eq!(send(&mut net, &frame(13, 0), 0), Err(SendError::BadFrame));
+    assert_eq!(send(&mut net, &frame(1515, 0), 0), Err(SendError::BadFrame));
+    assert_eq!(
+        net.send(64, 0, |_| Err::<(), u8>(7)),
+        Err(SendError::Source(7))
+    );
+    // The refused sends leaked no slot.
+    for i in 0..TX_SLOTS {
+        send(&mut net, &frame(64, i as u8), 0).unwrap();
+    }
+}
+
+#[test]
+fn a_runt_frame_is_dropped_and_its_buffer_reposted() {
+    for version in [1, 2] {
+        let (dev, mut net) = probe(version);
+        let hdr = net.header_len() as u32;
+        // Shorter than the virtio header, and shorter than an Ethernet one.
+        assert!(deliver_len(&dev, &[], hdr - 1));
+        assert!(deliver_len(&dev, &frame(13, 0), hdr + 13));
+        let ev = net.interrupt(0);
+        assert!(!ev.rx_ready && ev.fault.is_none(), "{ev:?}");
+        assert_eq!(net.status().rx_dropped, 2);
+        assert_eq!(take(&mut net), Err(RecvError::Empty));
+        assert_eq!(dev.borrow_mut().fetch(RX), 2, "both buffers posted again");
+    }
+}
+
+#[test]
+fn a_hostile_device_is_reset_and_brought_up_again() {
+    // A used entry naming a descriptor not in flight, a length past the
+    // chain's buffers, a used index running ahead.
+    type Hostile = fn(&mut Device);
+    let cases: [(&str, Hostile); 3] = [
+        ("forged id", |d| d.forge_used(RX, 31, 20)),
+        ("length past the buffers", |d| {
+            d.fetch(RX);
+            d.complete_with_len(RX, 0, 12 + 1536 + 1);
+        }),
+        ("used index jump", |d| {
+            d.fetch(TX);
+            d.set_used_idx(TX, 40)
+        }),
+    ];
+    for version in [1, 2] {
+        for (what, hostile) in cases {
+            let (dev, mut net) = probe(version);
+            // A frame waiting survives the reset.
+            let f = frame(80, 3);
+            deliver(&dev, &f);
+            net.interrupt(0);
+            send(&mut net, &frame(64, 1), 0).unwrap();
+            {
+                let mut d = dev.borrow_mut();
+                d.hostile = true;
+                hostile(&mut d);
+            }
+            let ev = net.interrupt(5);
+            assert!(
+                matches!(ev.fault, Some(DeviceFault::Queue(_))),
+                "v{version} {what}: {ev:?}"
+            );
+            assert_eq!(net.status().resets, 1, "{what}");
+            assert!(net.is_live(), "{what}: up again");
+            assert!(ev.tx_space && ev.rx_ready, "{what}: client told to look");
+            dev.borrow_mut().hostile = false;
+            // Everything but the waiting frame's buffer is posted afresh.
+            assert_eq!(dev.borrow_mut().fetch(RX), RX_SLOTS - 1, "{what}");
+            assert_eq!(take(&mut net).unwrap(), f, "{what}: waiting frame kept");
+            // Every transmit slot is free again and works.
+            for i in 0..TX_SLOTS {
+                send(&mut net, &frame(64, i as u8), 5).unwrap();
+            }
+            assert_eq!(transmit_all(&dev).len(), TX_SLOTS, "{what}");
+        }
+    }
+}
+
+#[test]
+fn link_down_and_up_are_reported_and_sends_refused_while_down() {
+    for version in [1, 2] {
+        let (dev, mut net) = probe(version);
+        let set_link = |up: bool| {
+            let mut d = dev.borrow_mut();
+            d.config[6] = up as u8;
+            d.raise_config_change();
+        };
+        set_link(false);
+        let ev = net.interrupt(0);
+        assert!(ev.link_changed && !net.link_up(), "{ev:?}");
+        assert_eq!(send(&mut net, &frame(64, 0), 0), Err(SendError::LinkDown));
+        set_link(true);
+        let ev = net.interrupt(0);
+        assert!(ev.link_changed && net.link_up(), "{ev:?}");
+        send(&mut net, &frame(64, 0), 0).unwrap();
+        assert_eq!(net.status().link_changes, 2);
+        // A config interrupt without a change reports none.
+        dev.borrow_mut().raise_config_change();
+        assert!(!net.interrupt(0).link_changed);
+    }
+}
+
+#[test]
+fn a_wedged_transmit_is_reset_at_its_deadline() {
+    let (dev, mut net) = probe(2);
+    send(&mut net, &frame(64, 0), 1000).unwrap();
+    assert_eq!(net.tick(1000 + TX_DEADLINE_MS).fault, None, "not yet");
+    let ev = net.tick(1001 + TX_DEADLINE_MS);
+    assert_eq!(ev.fault, Some(DeviceFault::TxTimeout));
+    assert_eq!(net.status().resets, 1);
+    assert!(net.is_live());
+    // The device was reset (status went through 0) and is up again.
+    assert!(dev.borrow().status_writes.contains(&0));
+    assert_eq!(dev.borrow().status() & 4, 4);
+    for i in 0..TX_SLOTS {
+        send(&mut net, &frame(64, i as u8), 3000).unwrap();
+    }
+}
+
+#[test]
+fn a_device_asking_for_reset_gets_one() {
+    let (dev, mut net) = probe(2);
+    dev.borrow_mut().set_needs_reset();
+    assert_eq!(net.tick(0).fault, Some(DeviceFault::NeedsReset));
+    assert!(net.is_live());
+}
+
+#[test]
+fn remove_resets_the_device() {
+    let (dev, mut net) = probe(1);
+    send(&mut net, &frame(64, 0), 0).unwrap();
+    let _regs = net.remove();
+    assert_eq!(dev.borrow().status(), 0);
+}
