@@ -122,6 +122,10 @@ pub struct Task {
     /// an interrupt's, nor the supervisor's fault bit.
     #[serde(default)]
     pub postable: Vec<String>,
+    /// Settings for the task itself, handed to its build as `VIREO_CONFIG`
+    /// (`key=value` pairs joined by `;`); the task checks them.
+    #[serde(default)]
+    pub config: IndexMap<String, String>,
 }
 
 impl Task {
@@ -475,6 +479,14 @@ impl App {
     }
 
     fn check_task(&self, task: &Task, p: &mut Vec<String>) {
+        for (k, v) in &task.config {
+            if k.is_empty() || k.contains(['=', ';']) || v.contains(';') {
+                p.push(format!(
+                    "`tasks.{}.config.{k}` = {v:?}: keys may not be empty or hold '=' or ';', values may not hold ';'",
+                    task.name
+                ));
+            }
+        }
         let key = format!("tasks.{}", task.name);
         if !is_identifier(&task.name) {
             p.push(format!(

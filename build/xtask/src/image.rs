@@ -240,6 +240,7 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
                 ("VIREO_TASKS".into(), vireo_tasks.clone()),
                 ("VIREO_RESTART".into(), vireo_restart.clone()),
                 ("VIREO_AUTHORITY".into(), vireo_authority.clone()),
+                ("VIREO_CONFIG".into(), task_config(task)),
             ],
         };
         let built = build
@@ -411,6 +412,16 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
         image,
         kernel_text_used,
     })
+}
+
+/// A task's `config` table as the `VIREO_CONFIG` its build sees:
+/// `key=value` pairs joined by `;`.
+fn task_config(task: &crate::config::Task) -> String {
+    task.config
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 #[cfg(test)]

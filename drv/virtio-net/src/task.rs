@@ -78,7 +78,7 @@ fn bring_up(slot: u32) -> Option<Device> {
         Ok(device) => {
             let m = device.mac();
             sys_log!(
-                "net: slot {slot} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}",
+                "slot {slot} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}",
                 m[0],
                 m[1],
                 m[2],
@@ -90,7 +90,7 @@ fn bring_up(slot: u32) -> Option<Device> {
             Some(device)
         }
         Err(e) => {
-            sys_log!("net: probe of slot {slot} failed: {e:?}");
+            sys_log!("probe of slot {slot} failed: {e:?}");
             None
         }
     }
@@ -113,7 +113,7 @@ impl Driver {
                 });
             }
             Err(RequestError::Server(BusError::NoDevice)) => {}
-            Err(e) => sys_log!("net: register with the bus failed: {e:?}"),
+            Err(e) => sys_log!("register with the bus failed: {e:?}"),
         }
     }
 
@@ -130,9 +130,9 @@ impl Driver {
         }
         sys_set_timer(None, TIMER_BIT);
         if let Err(e) = self.bus.removed() {
-            sys_log!("net: removed() for slot {slot} failed: {e:?}");
+            sys_log!("removed() for slot {slot} failed: {e:?}");
         }
-        sys_log!("net: slot {slot} removed");
+        sys_log!("slot {slot} removed");
         self.tell(Events {
             link_changed: true,
             ..Events::default()
@@ -142,7 +142,7 @@ impl Driver {
     /// Posts the subscriber's bits if `events` says there is news.
     fn tell(&mut self, events: Events) {
         if let Some(fault) = events.fault {
-            sys_log!("net: device misbehaved and was reset: {fault:?}");
+            sys_log!("device misbehaved and was reset: {fault:?}");
         }
         if !events.notify() {
             return;

@@ -54,6 +54,8 @@ pub enum Command<'a> {
         /// The virtio-mmio slot.
         slot: u32,
     },
+    /// `net`: the network stack and every NIC.
+    Net,
     /// `fault <task>`
     Fault {
         /// The task's name.
@@ -93,6 +95,7 @@ pub const HELP: [(&str, &str); 11] = [
     ("rng <len>", "<len> random bytes (at most 512)"),
     ("unbind <slot>", "take the driver off a virtio slot"),
     ("bind <slot>", "make a slot available to drivers again"),
+    ("net", "address, MAC, link and counters of every NIC"),
     (
         "restart <task>",
         "restart a task (a driver's device is reset first)",
@@ -153,6 +156,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         "help" | "?" => Ok(Command::Help),
         "tasks" => no_args(Command::Tasks),
         "devices" => no_args(Command::Devices),
+        "net" => no_args(Command::Net),
         "blk" => blk(rest),
         "rng" => match one::<usize>(rest, USAGE_RNG)? {
             len @ 1..=RNG_MAX => Ok(Command::Rng { len }),
@@ -184,6 +188,7 @@ fn cmd_usage(cmd: &str) -> &'static str {
     match cmd {
         "tasks" => "tasks   (no arguments)",
         "devices" => "devices   (no arguments)",
+        "net" => "net   (no arguments)",
         _ => "help",
     }
 }
@@ -223,6 +228,11 @@ mod tests {
         assert_eq!(parse("   "), Ok(Command::Empty));
         assert_eq!(parse("help"), Ok(Command::Help));
         assert_eq!(parse(" tasks "), Ok(Command::Tasks));
+        assert_eq!(parse("net"), Ok(Command::Net));
+        assert_eq!(
+            parse("net 0"),
+            Err(ParseError::Usage("net   (no arguments)"))
+        );
         assert_eq!(parse("devices"), Ok(Command::Devices));
         assert_eq!(parse("unbind 3"), Ok(Command::Unbind { slot: 3 }));
         assert_eq!(parse("bind 0x7"), Ok(Command::Bind { slot: 7 }));

@@ -6,7 +6,9 @@ use core::fmt::Write;
 use abi::{Generation, TaskId, TaskState, TaskStatus};
 use block_api::{BlockClient, BlockError, SECTOR_SIZE};
 use entropy_api::{EntropyClient, EntropyError};
+use ethernet_api::{EthernetClient, EthernetError};
 use idol_runtime::{RequestError, UserlibIpc};
+use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::{class, hexdump};
@@ -61,6 +63,25 @@ fn entropy_error(e: EntropyError) -> &'static str {
         EntropyError::DeviceError => "the device misbehaved and was reset",
         EntropyError::Removed => "the device was removed during the request",
         EntropyError::NoDevice => "the driver has no device (unbound?)",
+    }
+}
+
+fn ethernet_error(e: EthernetError) -> &'static str {
+    match e {
+        EthernetError::NoDevice => "the driver has no device (unbound?)",
+        EthernetError::DeviceError => "the device is down (being reset)",
+        EthernetError::LinkDown => "link down",
+        EthernetError::Empty
+        | EthernetError::QueueFull
+        | EthernetError::BadFrame
+        | EthernetError::BufferTooSmall => "unexpected frame error",
+    }
+}
+
+fn net_error(e: NetError) -> &'static str {
+    match e {
+        NetError::NoAddress => "no address yet",
+        _ => "the stack refused",
     }
 }
 
@@ -129,6 +150,7 @@ impl Shell {
             Ok(Command::Rng { len }) => self.rng(len),
             Ok(Command::Unbind { slot }) => self.unbind(slot),
             Ok(Command::Bind { slot }) => self.bind(slot),
+            Ok(Command::Net) => self.net(),
             Ok(Command::Fault { task }) => self.fault(task),
             Ok(Command::Restart { task }) => self.restart(task),
             Ok(Command::Ringbuf { task }) => self.ringbuf(task),
@@ -356,6 +378,101 @@ impl Shell {
                 }
             }
             Err(e) => self.request_error("rng0", e, entropy_error),
+        }
+    }
+
+    /// `net`: the stack's address, then each NIC task (`net0`, `net1`, …)
+    /// with its MAC, link and counters.
+    fn net(&mut self) {
+        let Some(count) = self.task_count() else {
+            return;
+        };
+        let mut stack = None;
+        let mut nics = 0;
+        for i in 0..count {
+            let Some(st) = self.status(i) else { return };
+            let id = sys_refresh_task_id(TaskId::new(i as u16, Generation(0)));
+            let name = name_of(&st);
+            if name == "net" {
+                stack = Some(id);
+            } else if name.starts_with("net") && name[3..].bytes().all(|b| b.is_ascii_digit()) {
+                nics += 1;
+                let mut n = [0u8; 16];
+                n[..name.len()].copy_from_slice(name.as_bytes());
+                self.nic(core::str::from_utf8(&n[..name.len()]).unwrap_or("?"), id);
+            }
+        }
+        if nics == 0 {
+            self.out("no NIC driver in this image (a task named net0)\n");
+        }
+        let Some(id) = stack else {
+            self.out("no network stack in this image (a task named net)\n");
+            return;
+        };
+        match NetClient::new(UserlibIpc, id).info() {
+            Ok(i) => {
+                let a = i.addr;
+                let g = i.gateway;
+                let source = match i.source {
+                    1 => "DHCP",
+                    2 => "static",
+                    _ => "none yet",
+                };
+                out!(
+                    self,
+                    "net: {}.{}.{}.{}/{} via {}.{}.{}.{} ({source}); {} socket(s); \
+                     {} frames in, {} out; NIC restarts seen: {}\n",
+                    a[0],
+                    a[1],
+                    a[2],
+                    a[3],
+                    i.prefix,
+                    g[0],
+                    g[1],
+                    g[2],
+                    g[3],
+                    i.sockets,
+                    i.rx_frames,
+                    i.tx_frames,
+                    i.nic_restarts
+                );
+            }
+            Err(e) => self.request_error("net", e, net_error),
+        }
+    }
+
+    fn nic(&mut self, name: &str, id: TaskId) {
+        let eth = EthernetClient::new(UserlibIpc, id);
+        let mac = match eth.mac() {
+            Ok(m) => m,
+            Err(e) => {
+                out!(self, "{name}: ");
+                self.request_error(name, e, ethernet_error);
+                return;
+            }
+        };
+        match eth.status() {
+            Ok(s) => out!(
+                self,
+                "{name}: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}; \
+                 rx {} frames {} bytes ({} dropped), tx {} frames {} bytes ({} queue full); \
+                 {} device reset(s)\n",
+                mac[0],
+                mac[1],
+                mac[2],
+                mac[3],
+                mac[4],
+                mac[5],
+                if s.link_up != 0 { "up" } else { "down" },
+                s.rx_frames,
+                s.rx_bytes,
+                s.rx_dropped,
+                s.tx_frames,
+                s.tx_bytes,
+                s.tx_full,
+                s.resets
+            ),
+            Err(e) => self.request_error(name, e, ethernet_error),
         }
     }
 

@@ -1,0 +1,184 @@
+//! The echo service (RFC 862) on TCP and UDP port 7: every byte that
+//! arrives goes back to its sender. Up to [`CONNS`] TCP connections at once;
+//! more wait in the listener's backlog.
+//!
+//! It only ever talks to the net task, and never blocks in a call: it
+//! waits for the stack's readiness notification between rounds. When the
+//! stack restarts, every socket is gone: it opens them again.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+use idol_runtime::{RequestError, UserlibIpc};
+use net_api::{NetClient, NetError, MAX_DATAGRAM};
+use userlib::{sleep_ms, sys_get_timer, sys_log, sys_recv_notification, sys_set_timer, tasks};
+
+/// Notification bits, in app.toml order: `notifications = ["net", "timer"]`.
+const NET_BIT: u32 = 1 << 0;
+const TIMER_BIT: u32 = 1 << 1;
+
+const PORT: u16 = 7;
+/// TCP connections served at once.
+const CONNS: usize = 8;
+/// Bytes read from a connection before they are echoed.
+const CHUNK: usize = 4096;
+
+#[derive(Copy, Clone)]
+struct Conn {
+    id: u32,
+    /// Bytes read and not yet sent back: `buf[sent..len]`.
+    len: usize,
+    sent: usize,
+}
+
+struct Echo {
+    net: NetClient<UserlibIpc>,
+    udp: u32,
+    listener: u32,
+    conns: [Option<Conn>; CONNS],
+    bufs: &'static mut [[u8; CHUNK]; CONNS],
+}
+
+/// Each connection's bytes in transit (too big for the stack).
+static mut BUFS: [[u8; CHUNK]; CONNS] = [[0; CHUNK]; CONNS];
+
+/// The stack restarted: every socket must be opened again.
+struct Restarted;
+
+fn check<T>(r: Result<T, RequestError<NetError>>) -> Result<Option<T>, Restarted> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(RequestError::ServerRestarted) => Err(Restarted),
+        Err(RequestError::Server(NetError::WouldBlock)) => Ok(None),
+        Err(RequestError::Server(NetError::BadSocket)) => Err(Restarted),
+        Err(RequestError::Server(_)) => Ok(None),
+    }
+}
+
+impl Echo {
+    /// Subscribes and opens the sockets, retrying until the stack answers.
+    fn open(&mut self) {
+        loop {
+            let r = (|| -> Result<(u32, u32), RequestError<NetError>> {
+                self.net.subscribe(NET_BIT)?;
+                let udp = self.net.udp_bind(PORT)?;
+                let listener = self.net.tcp_listen(PORT, CONNS as u32)?;
+                Ok((udp, listener))
+            })();
+            match r {
+                Ok((udp, listener)) => {
+                    self.udp = udp;
+                    self.listener = listener;
+                    self.conns = [None; CONNS];
+                    sys_log!("listening on TCP and UDP port {PORT}");
+                    return;
+                }
+                Err(e) => {
+                    sys_log!("opening sockets failed ({e:?}); retrying");
+                    sleep_ms(200, TIMER_BIT);
+                }
+            }
+        }
+    }
+
+    /// One pass over every socket; true if anything moved.
+    fn round(&mut self) -> Result<bool, Restarted> {
+        let mut moved = false;
+        let mut dgram = [0u8; MAX_DATAGRAM];
+        while let Some(d) = check(self.net.udp_recv_from(self.udp, &mut dgram))? {
+            moved = true;
+            let n = (d.len as usize).min(dgram.len());
+            check(self.net.udp_send_to(self.udp, d.addr, d.port, &dgram[..n]))?;
+        }
+        while let Some(k) = self.conns.iter().position(Option::is_none) {
+            let Some(id) = check(self.net.tcp_accept(self.listener))? else {
+                break;
+            };
+            moved = true;
+            self.conns[k] = Some(Conn {
+                id,
+                len: 0,
+                sent: 0,
+            });
+        }
+        for k in 0..CONNS {
+            let Some(mut c) = self.conns[k] else { continue };
+            let buf = &mut self.bufs[k];
+            let mut open = true;
+            loop {
+                if c.sent < c.len {
+                    match self.net.tcp_send(c.id, &buf[c.sent..c.len]) {
+                        Ok(n) => {
+                            c.sent += n as usize;
+                            moved = true;
+                            continue;
+                        }
+                        Err(RequestError::Server(NetError::WouldBlock)) => break,
+                        Err(RequestError::ServerRestarted) => return Err(Restarted),
+                        Err(_) => {
+                            open = false;
+                            break;
+                        }
+                    }
+                }
+                match self.net.tcp_recv(c.id, &mut buf[..]) {
+                    Ok(0) => {
+                        open = false;
+                        break;
+                    }
+                    Ok(n) => {
+                        c.len = n as usize;
+                        c.sent = 0;
+                        moved = true;
+                    }
+                    Err(RequestError::Server(NetError::WouldBlock)) => break,
+                    Err(RequestError::ServerRestarted) => return Err(Restarted),
+                    Err(_) => {
+                        open = false;
+                        break;
+                    }
+                }
+            }
+            if open {
+                self.conns[k] = Some(c);
+            } else {
+                check(self.net.close(c.id))?;
+                self.conns[k] = None;
+                moved = true;
+            }
+        }
+        Ok(moved)
+    }
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let mut echo = Echo {
+        net: NetClient::new(UserlibIpc, tasks::NET),
+        udp: 0,
+        listener: 0,
+        conns: [None; CONNS],
+        // SAFETY: main runs once per incarnation and is the only code that
+        // names BUFS; the one reference lives in `echo` for good.
+        bufs: unsafe { &mut *core::ptr::addr_of_mut!(BUFS) },
+    };
+    echo.open();
+    loop {
+        match echo.round() {
+            Ok(true) => continue,
+            Ok(false) => {
+                // Wait for the stack; a timer makes sure a lost
+                // notification only costs a second.
+                let t = sys_get_timer().now + 1000 * userlib::abi::TICKS_PER_MS;
+                sys_set_timer(Some(t), TIMER_BIT);
+                sys_recv_notification(NET_BIT | TIMER_BIT);
+            }
+            Err(Restarted) => {
+                sys_log!("the net stack restarted; opening sockets again");
+                echo.open();
+            }
+        }
+    }
+}

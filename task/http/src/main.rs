@@ -1,0 +1,24 @@
+//! The HTTP server task: the status page on port 80 and `/api/status`.
+//!
+//! Each connection gets a bounded buffer for its request head; a head that
+//! does not parse is answered 400, one too long 413, an unknown path 404, a
+//! method other than GET/HEAD 405, and a connection that sends nothing
+//! for [`IDLE_MS`] is closed. Every response closes its connection. None of
+//! this can stop the server: a client can only lose its own connection.
+//!
+//! It reads the system's state from the supervisor (tasks) and the bus
+//! (devices) for every page, and keeps its own log of restarts by watching
+//! generations once a second.
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(target_os = "none")]
+mod task;
+
+/// On the host this crate is its library; the task only runs on Vireo.
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("task-http is a Vireo task: build it into an image with `cargo xtask build`");
+}

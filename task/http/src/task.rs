@@ -1,0 +1,413 @@
+//! The task side: sockets through the net task, state from the supervisor.
+
+use core::fmt::Write as _;
+
+use abi::{TaskState, TaskStatus};
+use idol_runtime::{RequestError, UserlibIpc};
+use net_api::{NetClient, NetError};
+use supervisor_api::SupervisorClient;
+use task_http::out::Out;
+use task_http::request::{self, Reject, MAX_HEAD};
+use task_http::status::{self, DeviceRow, Name, RestartRow, Snapshot, TaskRow};
+use userlib::{sleep_ms, sys_get_timer, sys_log, sys_recv_notification, sys_set_timer, tasks};
+use virtio::class::name as class_name;
+use virtio_bus_api::{SlotState, VirtioBusClient, NO_DRIVER};
+
+/// Notification bits, in app.toml order: `notifications = ["net", "timer"]`.
+const NET_BIT: u32 = 1 << 0;
+const TIMER_BIT: u32 = 1 << 1;
+
+const PORT: u16 = 80;
+/// Connections served at once; more wait in the listener's backlog.
+const CONNS: usize = 4;
+/// A connection that sends nothing for this long is closed.
+pub const IDLE_MS: u64 = 5000;
+/// How often generations are sampled for the restart log.
+const SAMPLE_MS: u64 = 1000;
+/// Tasks the page can show.
+const MAX_TASKS: usize = 24;
+/// Restarts kept.
+const MAX_RESTARTS: usize = 8;
+/// Room for one response: headers and page.
+const RESPONSE: usize = 12 * 1024;
+/// Room for the page itself.
+const BODY: usize = RESPONSE - 256;
+
+#[derive(Copy, Clone)]
+enum Phase {
+    /// Reading the request head: `len` bytes so far.
+    Reading { len: usize },
+    /// Sending `response[sent..]` (the response is in `Conn::out`).
+    Sending { sent: usize },
+}
+
+struct Conn {
+    id: u32,
+    phase: Phase,
+    last_ms: u64,
+}
+
+/// The big buffers, apart from the stack: each connection's request head,
+/// the response, and the body being built.
+struct Buffers {
+    heads: [[u8; MAX_HEAD]; CONNS],
+    out: Out<RESPONSE>,
+    body: Out<BODY>,
+}
+
+static mut BUFFERS: Buffers = Buffers {
+    heads: [[0; MAX_HEAD]; CONNS],
+    out: Out::new(),
+    body: Out::new(),
+};
+
+struct Server {
+    net: NetClient<UserlibIpc>,
+    sup: SupervisorClient<UserlibIpc>,
+    bus: VirtioBusClient<UserlibIpc>,
+    listener: u32,
+    conns: [Option<Conn>; CONNS],
+    /// Request heads, and the response: one response buffer per
+    /// connection would not fit, so a connection being answered holds
+    /// `out` until its response is sent.
+    bufs: &'static mut Buffers,
+    out_owner: Option<usize>,
+    generations: [u32; MAX_TASKS],
+    restarts: [RestartRow; MAX_RESTARTS],
+    restart_count: usize,
+    next_sample_ms: u64,
+}
+
+struct Restarted;
+
+fn now_ms() -> u64 {
+    sys_get_timer().now / userlib::abi::TICKS_PER_MS
+}
+
+fn name_of(st: &TaskStatus) -> Name {
+    Name::from_nul_padded(&st.name)
+}
+
+impl Server {
+    fn open(&mut self) {
+        loop {
+            let r = (|| -> Result<u32, RequestError<NetError>> {
+                self.net.subscribe(NET_BIT)?;
+                self.net.tcp_listen(PORT, 4)
+            })();
+            match r {
+                Ok(listener) => {
+                    self.listener = listener;
+                    self.conns = [const { None }; CONNS];
+                    self.out_owner = None;
+                    sys_log!("listening on TCP port {PORT}");
+                    return;
+                }
+                Err(e) => {
+                    sys_log!("listening failed ({e:?}); retrying");
+                    sleep_ms(200, TIMER_BIT);
+                }
+            }
+        }
+    }
+
+    /// Samples every task's generation; a rise is a restart.
+    fn sample(&mut self) {
+        let Ok(count) = self.sup.task_count() else {
+            return;
+        };
+        for i in 0..(count as usize).min(MAX_TASKS) {
+            let Ok(st) = self.sup.task_status(i as u32) else {
+                continue;
+            };
+            if st.generation != self.generations[i] {
+                let row = RestartRow {
+                    name: name_of(&st),
+                    generation: st.generation,
+                    at_ms: now_ms(),
+                };
+                if self.restart_count == MAX_RESTARTS {
+                    self.restarts.copy_within(1.., 0);
+                    self.restart_count -= 1;
+                }
+                self.restarts[self.restart_count] = row;
+                self.restart_count += 1;
+                self.generations[i] = st.generation;
+            }
+        }
+    }
+
+    /// Writes the whole response for `target` into `self.out`.
+    fn respond(&mut self, method: &str, target: &str) {
+        let path = target.split('?').next().unwrap_or("");
+        let (code, ctype) = match (method, path) {
+            ("GET" | "HEAD", "/") => (200, "text/html; charset=utf-8"),
+            ("GET" | "HEAD", "/api/status") => (200, "application/json"),
+            ("GET" | "HEAD", _) => (404, "text/plain"),
+            _ => (405, "text/plain"),
+        };
+        let mut tasks_buf = [TaskRow::default(); MAX_TASKS];
+        let mut devices_buf = [DeviceRow::default(); 8];
+        let body = &mut self.bufs.body;
+        body.clear();
+        if code == 200 {
+            let mut n = 0;
+            if let Ok(count) = self.sup.task_count() {
+                for i in 0..(count as usize).min(MAX_TASKS) {
+                    if let Ok(st) = self.sup.task_status(i as u32) {
+                        tasks_buf[n] = TaskRow {
+                            name: name_of(&st),
+                            state: TaskState::from_u32(st.state).map_or("?", |s| s.describe()),
+                            priority: st.priority,
+                            generation: st.generation,
+                            faults: st.fault_count,
+                            last_fault: if st.fault_count > 0 {
+                                st.last_fault.kind().describe()
+                            } else {
+                                ""
+                            },
+                        };
+                        n += 1;
+                    }
+                }
+            }
+            let mut d = 0;
+            if let Ok(table) = self.bus.devices() {
+                for (slot, e) in table.slots.iter().enumerate() {
+                    if e.device_id == 0 || d == devices_buf.len() {
+                        continue;
+                    }
+                    let driver = (e.driver != NO_DRIVER)
+                        .then(|| self.sup.task_status(e.driver).ok().map(|st| name_of(&st)))
+                        .flatten();
+                    devices_buf[d] = DeviceRow {
+                        slot: slot as u32,
+                        class: class_name(e.device_id),
+                        transport: e.version,
+                        state: SlotState::from_u32(e.state).describe(),
+                        driver,
+                    };
+                    d += 1;
+                }
+            }
+            let snap = Snapshot {
+                uptime_ms: now_ms(),
+                tasks: &tasks_buf[..n],
+                devices: &devices_buf[..d],
+                restarts: &self.restarts[..self.restart_count],
+            };
+            let _ = if path == "/" {
+                status::html(&snap, body)
+            } else {
+                status::json(&snap, body)
+            };
+        } else {
+            let _ = writeln!(body, "{}", reason(code));
+        }
+        self.bufs.out.clear();
+        let _ = write!(
+            self.bufs.out,
+            "HTTP/1.1 {code} {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\
+             Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            reason(code),
+            body.len()
+        );
+        if method != "HEAD" {
+            let _ = self
+                .bufs
+                .out
+                .write_str(core::str::from_utf8(body.as_bytes()).unwrap_or(""));
+        }
+    }
+
+    fn error_response(&mut self, code: u16) {
+        self.bufs.out.clear();
+        let text = reason(code);
+        let _ = write!(
+            self.bufs.out,
+            "HTTP/1.1 {code} {text}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{text}\n",
+            text.len() + 1
+        );
+    }
+
+    /// One pass over the listener and every connection; true if anything
+    /// moved.
+    fn round(&mut self) -> Result<bool, Restarted> {
+        let mut moved = false;
+        let now = now_ms();
+        while let Some(k) = self.conns.iter().position(Option::is_none) {
+            match self.net.tcp_accept(self.listener) {
+                Ok(id) => {
+                    self.conns[k] = Some(Conn {
+                        id,
+                        phase: Phase::Reading { len: 0 },
+                        last_ms: now,
+                    });
+                    moved = true;
+                }
+                Err(RequestError::ServerRestarted)
+                | Err(RequestError::Server(NetError::BadSocket)) => return Err(Restarted),
+                Err(_) => break,
+            }
+        }
+        for k in 0..CONNS {
+            let Some(conn) = self.conns[k].as_mut() else {
+                continue;
+            };
+            let id = conn.id;
+            let mut done = false;
+            match conn.phase {
+                Phase::Reading { mut len } => {
+                    if self.out_owner.is_some() {
+                        // Another connection's response holds the buffer.
+                        continue;
+                    }
+                    let mut eof = false;
+                    while len < MAX_HEAD {
+                        match self.net.tcp_recv(id, &mut self.bufs.heads[k][len..]) {
+                            Ok(0) => {
+                                eof = true;
+                                break;
+                            }
+                            Ok(n) => {
+                                len += n as usize;
+                                conn.last_ms = now;
+                                moved = true;
+                            }
+                            Err(RequestError::ServerRestarted) => return Err(Restarted),
+                            Err(RequestError::Server(NetError::WouldBlock)) => break,
+                            Err(_) => {
+                                eof = true;
+                                break;
+                            }
+                        }
+                    }
+                    conn.phase = Phase::Reading { len };
+                    let verdict = request::parse(&self.bufs.heads[k][..len]);
+                    let mut method = [0u8; 8];
+                    let mut target = [0u8; 64];
+                    let parsed = verdict.map(|r| {
+                        let m = r.method.len().min(8);
+                        method[..m].copy_from_slice(&r.method.as_bytes()[..m]);
+                        let t = r.target.len().min(64);
+                        target[..t].copy_from_slice(&r.target.as_bytes()[..t]);
+                        (m, t)
+                    });
+                    match parsed {
+                        Ok((m, t)) => {
+                            let m = core::str::from_utf8(&method[..m]).unwrap_or("");
+                            let t = core::str::from_utf8(&target[..t]).unwrap_or("");
+                            self.respond(m, t);
+                            self.out_owner = Some(k);
+                        }
+                        Err(Reject::BadRequest) => {
+                            self.error_response(400);
+                            self.out_owner = Some(k);
+                        }
+                        Err(Reject::TooLarge) => {
+                            self.error_response(413);
+                            self.out_owner = Some(k);
+                        }
+                        Err(Reject::Incomplete) => {
+                            if eof || now.saturating_sub(conn.last_ms) > IDLE_MS {
+                                done = true;
+                            }
+                        }
+                    }
+                    if self.out_owner == Some(k) {
+                        if let Some(c) = self.conns[k].as_mut() {
+                            c.phase = Phase::Sending { sent: 0 };
+                        }
+                        moved = true;
+                    }
+                }
+                Phase::Sending { mut sent } => {
+                    let bytes = self.bufs.out.as_bytes();
+                    while sent < bytes.len() {
+                        match self.net.tcp_send(id, &bytes[sent..]) {
+                            Ok(n) => {
+                                sent += n as usize;
+                                conn.last_ms = now;
+                                moved = true;
+                            }
+                            Err(RequestError::ServerRestarted) => return Err(Restarted),
+                            Err(RequestError::Server(NetError::WouldBlock)) => break,
+                            Err(_) => {
+                                done = true;
+                                break;
+                            }
+                        }
+                    }
+                    conn.phase = Phase::Sending { sent };
+                    if sent >= bytes.len() || now.saturating_sub(conn.last_ms) > IDLE_MS {
+                        done = true;
+                    }
+                }
+            }
+            if done {
+                match self.net.close(id) {
+                    Err(RequestError::ServerRestarted) => return Err(Restarted),
+                    _ => {}
+                }
+                if self.out_owner == Some(k) {
+                    self.out_owner = None;
+                }
+                self.conns[k] = None;
+                moved = true;
+            }
+        }
+        Ok(moved)
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Content Too Large",
+        _ => "Error",
+    }
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let mut server = Server {
+        net: NetClient::new(UserlibIpc, tasks::NET),
+        sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
+        bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
+        listener: 0,
+        conns: [const { None }; CONNS],
+        // SAFETY: main runs once per incarnation and is the only code that
+        // names BUFFERS; the one reference lives in `server` for good.
+        bufs: unsafe { &mut *core::ptr::addr_of_mut!(BUFFERS) },
+        out_owner: None,
+        generations: [0; MAX_TASKS],
+        restarts: [RestartRow::default(); MAX_RESTARTS],
+        restart_count: 0,
+        next_sample_ms: 0,
+    };
+    server.open();
+    loop {
+        let now = now_ms();
+        if now >= server.next_sample_ms {
+            server.sample();
+            server.next_sample_ms = now + SAMPLE_MS;
+        }
+        match server.round() {
+            Ok(true) => continue,
+            Ok(false) => {
+                // Wake for the stack, the next sample, or an idle deadline.
+                let t = (now_ms() + 250).min(server.next_sample_ms);
+                sys_set_timer(Some(t * userlib::abi::TICKS_PER_MS), TIMER_BIT);
+                sys_recv_notification(NET_BIT | TIMER_BIT);
+            }
+            Err(Restarted) => {
+                sys_log!("the net stack restarted; listening again");
+                server.open();
+            }
+        }
+    }
+}

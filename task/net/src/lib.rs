@@ -1,0 +1,13 @@
+//! The net task's bookkeeping, apart from smoltcp and the syscalls so that
+//! host tests run it: socket ids and who owns them ([`table`]), and the
+//! task's settings from app.toml ([`settings`]).
+//!
+//! It must never hand one task's socket to another, and never accept an
+//! id minted by an earlier incarnation of the stack.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod settings;
+pub mod table;

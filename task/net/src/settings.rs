@@ -1,0 +1,116 @@
+//! The stack's settings, from the task's `config` in app.toml (handed to
+//! the build as `VIREO_CONFIG`, `key=value` pairs separated by `;`):
+//!
+//! - `address = "10.0.2.15/24"`: the static address used when DHCP gives
+//!   none within `dhcp-timeout-ms`;
+//! - `gateway = "10.0.2.2"`: its default route;
+//! - `dhcp = "off"`: use the static address at once;
+//! - `dhcp-timeout-ms = "3000"`.
+
+/// Parsed settings.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Static address and prefix length.
+    pub address: ([u8; 4], u8),
+    /// Static default gateway.
+    pub gateway: Option<[u8; 4]>,
+    /// Whether to ask DHCP first.
+    pub dhcp: bool,
+    /// How long to wait for a lease before falling back.
+    pub dhcp_timeout_ms: u64,
+}
+
+impl Default for Settings {
+    /// QEMU's user network: 10.0.2.15/24 via 10.0.2.2, DHCP first.
+    fn default() -> Self {
+        Settings {
+            address: ([10, 0, 2, 15], 24),
+            gateway: Some([10, 0, 2, 2]),
+            dhcp: true,
+            dhcp_timeout_ms: 3000,
+        }
+    }
+}
+
+/// Why a setting was refused.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct BadSetting<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// The value given.
+    pub value: &'a str,
+}
+
+fn ipv4(s: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = s.split('.');
+    for b in &mut out {
+        *b = parts.next()?.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+impl Settings {
+    /// Parses `key=value;…` over the defaults. Unknown keys and bad values
+    /// are errors (the build passes app.toml's text through unchecked).
+    pub fn parse(text: &str) -> Result<Settings, BadSetting<'_>> {
+        let mut s = Settings::default();
+        for pair in text.split(';').filter(|p| !p.trim().is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (key, value) = (key.trim(), value.trim());
+            let bad = BadSetting { key, value };
+            match key {
+                "address" => {
+                    let (a, p) = value.split_once('/').ok_or(bad)?;
+                    let prefix: u8 = p.parse().map_err(|_| bad)?;
+                    if prefix > 32 {
+                        return Err(bad);
+                    }
+                    s.address = (ipv4(a).ok_or(bad)?, prefix);
+                }
+                "gateway" => s.gateway = Some(ipv4(value).ok_or(bad)?),
+                "dhcp" => {
+                    s.dhcp = match value {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(bad),
+                    }
+                }
+                "dhcp-timeout-ms" => s.dhcp_timeout_ms = value.parse().map_err(|_| bad)?,
+                _ => return Err(bad),
+            }
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BadSetting, Settings};
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(Settings::parse("").unwrap(), Settings::default());
+        let s = Settings::parse("address=192.168.7.2/16; gateway=192.168.0.1;dhcp=off").unwrap();
+        assert_eq!(s.address, ([192, 168, 7, 2], 16));
+        assert_eq!(s.gateway, Some([192, 168, 0, 1]));
+        assert!(!s.dhcp);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (text, key) in [
+            ("address=10.0.2.300/24", "address"),
+            ("address=10.0.2.3", "address"),
+            ("address=10.0.2.3/33", "address"),
+            ("gateway=1.2.3", "gateway"),
+            ("dhcp=maybe", "dhcp"),
+            ("colour=blue", "colour"),
+        ] {
+            assert!(
+                matches!(Settings::parse(text), Err(BadSetting { key: k, .. }) if k == key),
+                "{text}"
+            );
+        }
+    }
+}

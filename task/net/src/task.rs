@@ -1,0 +1,902 @@
+//! The stack: smoltcp's interface over the NIC driver, the socket server,
+//! DHCP with the static fallback, and readiness notifications.
+
+use ethernet_api::{EthernetClient, EthernetError, MAX_RECV, MAX_SEND};
+use idol_runtime::{
+    Leased, NotificationHandler, Read, RequestError, ServerError, TaskId, UserlibIpc, Write,
+};
+use net_api::{Datagram, NetError, NetInfo};
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::socket::{dhcpv4, tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{
+    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr,
+};
+use task_net::settings::Settings;
+use task_net::table::{Owner, Table};
+use userlib::{sys_get_timer, sys_log, sys_post, sys_set_timer, tasks};
+
+mod net_server {
+    use super::*;
+    include!(concat!(env!("OUT_DIR"), "/net_server.rs"));
+}
+use net_server::*;
+
+/// Notification bits, in app.toml order: `notifications = ["nic", "timer"]`.
+const NIC_BIT: u32 = 1 << 0;
+const TIMER_BIT: u32 = 1 << 1;
+
+/// The longest the stack sleeps: it also looks at the NIC this often, which
+/// is how it notices a restarted driver that lost its subscription.
+const MAX_SLEEP_MS: u64 = 200;
+
+/// TCP sockets (connections, and listeners' pools of sockets in LISTEN).
+const TCP_SOCKETS: usize = 20;
+/// Bytes of each TCP socket's receive and send buffer (the window).
+const TCP_BUF: usize = 8192;
+/// UDP sockets.
+const UDP_SOCKETS: usize = 4;
+const UDP_PACKETS: usize = 8;
+const UDP_BUF: usize = 4096;
+/// Client tasks that can subscribe to readiness.
+const SUBSCRIBERS: usize = 8;
+/// Largest backlog of one listener.
+const MAX_BACKLOG: u32 = 8;
+
+static mut STORAGE: [SocketStorage<'static>; TCP_SOCKETS + UDP_SOCKETS + 1] =
+    [SocketStorage::EMPTY; TCP_SOCKETS + UDP_SOCKETS + 1];
+static mut TCP_RX: [[u8; TCP_BUF]; TCP_SOCKETS] = [[0; TCP_BUF]; TCP_SOCKETS];
+static mut TCP_TX: [[u8; TCP_BUF]; TCP_SOCKETS] = [[0; TCP_BUF]; TCP_SOCKETS];
+static mut UDP_RX: [[u8; UDP_BUF]; UDP_SOCKETS] = [[0; UDP_BUF]; UDP_SOCKETS];
+static mut UDP_TX: [[u8; UDP_BUF]; UDP_SOCKETS] = [[0; UDP_BUF]; UDP_SOCKETS];
+static mut UDP_RX_META: [[udp::PacketMetadata; UDP_PACKETS]; UDP_SOCKETS] =
+    [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; UDP_SOCKETS];
+static mut UDP_TX_META: [[udp::PacketMetadata; UDP_PACKETS]; UDP_SOCKETS] =
+    [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; UDP_SOCKETS];
+
+/// What a socket id stands for.
+#[derive(Copy, Clone, Debug)]
+enum Sock {
+    Udp(u8),
+    Tcp(u8),
+    /// A port with a pool of sockets in LISTEN (bit i: TCP socket i).
+    Listener {
+        port: u16,
+        backlog: u8,
+        pool: u32,
+    },
+}
+
+/// The NIC, as smoltcp's device: frames through the driver's IPC. The
+/// receive buffer is apart from the rest so that a received frame and the
+/// token for its answer can be borrowed at once.
+struct Nic {
+    core: NicCore,
+    rx: [u8; MAX_RECV],
+}
+
+/// Everything of the NIC but the receive buffer.
+struct NicCore {
+    eth: EthernetClient<UserlibIpc>,
+    tx: [u8; MAX_SEND],
+    /// A frame the driver refused with `QueueFull`: sent first when the
+    /// driver says there is room, and nothing new is produced meanwhile.
+    pending: Option<usize>,
+    rx_frames: u32,
+    tx_frames: u32,
+    restarts: u32,
+    /// The driver restarted (or never heard of us): subscribe again.
+    resubscribe: bool,
+}
+
+impl NicCore {
+    fn lost_driver(&mut self) {
+        self.restarts = self.restarts.wrapping_add(1);
+        self.resubscribe = true;
+    }
+
+    fn subscribe(&mut self) {
+        if self.eth.subscribe(NIC_BIT).is_ok() {
+            self.resubscribe = false;
+        }
+    }
+
+    /// Sends the held frame again; true if it went (or was dropped for
+    /// good).
+    fn flush(&mut self) -> bool {
+        let Some(len) = self.pending else {
+            return true;
+        };
+        match self.eth.send(&self.tx[..len]) {
+            Err(RequestError::Server(EthernetError::QueueFull)) => false,
+            result => {
+                if let Err(RequestError::ServerRestarted) = result {
+                    self.lost_driver();
+                }
+                if result.is_ok() {
+                    self.tx_frames = self.tx_frames.wrapping_add(1);
+                }
+                self.pending = None;
+                true
+            }
+        }
+    }
+}
+
+struct NicRx<'a>(&'a [u8]);
+struct NicTx<'a>(&'a mut NicCore);
+
+impl phy::RxToken for NicRx<'_> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(self.0)
+    }
+}
+
+impl phy::TxToken for NicTx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let nic = self.0;
+        let len = len.min(MAX_SEND);
+        let r = f(&mut nic.tx[..len]);
+        nic.pending = Some(len);
+        nic.flush();
+        r
+    }
+}
+
+impl phy::Device for Nic {
+    type RxToken<'a> = NicRx<'a>;
+    type TxToken<'a> = NicTx<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(NicRx<'_>, NicTx<'_>)> {
+        let Nic { core, rx } = self;
+        if core.pending.is_some() {
+            // Answering a frame needs a transmit slot: leave it queued in
+            // the driver until the held frame went out.
+            return None;
+        }
+        match core.eth.recv(rx) {
+            Ok(len) => {
+                core.rx_frames = core.rx_frames.wrapping_add(1);
+                let len = (len as usize).min(MAX_RECV);
+                Some((NicRx(&rx[..len]), NicTx(core)))
+            }
+            Err(RequestError::ServerRestarted) => {
+                core.lost_driver();
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<NicTx<'_>> {
+        self.core.pending.is_none().then_some(NicTx(&mut self.core))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = MAX_SEND;
+        caps.max_burst_size = Some(1);
+        caps
+    }
+}
+
+/// A client subscribed to readiness: its id, bits, and the readiness of its
+/// sockets when last told.
+#[derive(Copy, Clone)]
+struct Subscriber {
+    task: TaskId,
+    bits: u32,
+    last: u32,
+}
+
+/// Where the interface's address came from (`NetInfo::source`).
+const SOURCE_NONE: u8 = 0;
+const SOURCE_DHCP: u8 = 1;
+const SOURCE_STATIC: u8 = 2;
+
+struct Stack {
+    nic: Nic,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    tcp: [SocketHandle; TCP_SOCKETS],
+    /// TCP sockets in use (bit i: `tcp[i]`), by a connection, a listener's
+    /// pool, or a close still in progress.
+    tcp_used: u32,
+    /// TCP sockets closed by their owner, freed once the close finished.
+    tcp_closing: u32,
+    udp: [SocketHandle; UDP_SOCKETS],
+    udp_used: u8,
+    dhcp: SocketHandle,
+    table: Table<Sock>,
+    subscribers: [Option<Subscriber>; SUBSCRIBERS],
+    settings: Settings,
+    source: u8,
+    started_ms: u64,
+    mac: [u8; 6],
+}
+
+fn now() -> Instant {
+    Instant::from_millis(now_ms() as i64)
+}
+
+fn now_ms() -> u64 {
+    sys_get_timer().now / abi::TICKS_PER_MS
+}
+
+fn owner(task: TaskId) -> Owner {
+    (task.index() as u16, task.generation().0 as u16)
+}
+
+fn bad() -> ServerError<NetError> {
+    NetError::BadSocket.into()
+}
+
+impl Stack {
+    fn tcp_socket(&mut self, i: u8) -> &mut tcp::Socket<'static> {
+        self.sockets
+            .get_mut::<tcp::Socket>(self.tcp[usize::from(i)])
+    }
+
+    fn free_tcp(&self) -> Option<u8> {
+        (0..TCP_SOCKETS as u8).find(|i| self.tcp_used & (1 << i) == 0)
+    }
+
+    /// Puts free sockets into LISTEN on `port` until the pool holds
+    /// `backlog`; returns the pool.
+    fn fill_pool(&mut self, port: u16, backlog: u8, mut pool: u32) -> u32 {
+        while (pool.count_ones() as u8) < backlog {
+            let Some(i) = self.free_tcp() else { break };
+            let s = self.tcp_socket(i);
+            s.abort();
+            if s.listen(port).is_err() {
+                break;
+            }
+            self.tcp_used |= 1 << i;
+            pool |= 1 << i;
+        }
+        pool
+    }
+
+    /// Lets go of TCP socket `i`: gracefully (FIN after the queued data)
+    /// or at once.
+    fn release_tcp(&mut self, i: u8, graceful: bool) {
+        let s = self.tcp_socket(i);
+        if graceful && s.is_open() {
+            s.close();
+            self.tcp_closing |= 1 << i;
+        } else {
+            s.abort();
+            self.tcp_used &= !(1 << i);
+        }
+    }
+
+    fn release(&mut self, sock: Sock, graceful: bool) {
+        match sock {
+            Sock::Udp(i) => {
+                self.sockets
+                    .get_mut::<udp::Socket>(self.udp[usize::from(i)])
+                    .close();
+                self.udp_used &= !(1 << i);
+            }
+            Sock::Tcp(i) => self.release_tcp(i, graceful),
+            Sock::Listener { pool, .. } => {
+                for i in 0..TCP_SOCKETS as u8 {
+                    if pool & (1 << i) != 0 {
+                        self.release_tcp(i, false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A caller's first call since it restarted drops its old sockets.
+    fn check_caller(&mut self, caller: TaskId) -> Owner {
+        let me = owner(caller);
+        let mut orphans = [None; task_net::table::SLOTS];
+        let mut n = 0;
+        self.table.reap_orphans(me, |s| {
+            orphans[n] = Some(s);
+            n += 1;
+        });
+        for s in orphans.into_iter().flatten() {
+            self.release(s, false);
+        }
+        me
+    }
+
+    /// Sets the interface's address and default route.
+    fn configure(&mut self, cidr: Ipv4Cidr, router: Option<Ipv4Address>, source: u8) {
+        self.iface.update_ip_addrs(|addrs| {
+            addrs.clear();
+            let _ = addrs.push(IpCidr::Ipv4(cidr));
+        });
+        let routes = self.iface.routes_mut();
+        routes.remove_default_ipv4_route();
+        if let Some(r) = router {
+            let _ = routes.add_default_ipv4_route(r);
+        }
+        if self.source != source {
+            let a = cidr.address().octets();
+            sys_log!(
+                "address {}.{}.{}.{}/{} ({})",
+                a[0],
+                a[1],
+                a[2],
+                a[3],
+                cidr.prefix_len(),
+                if source == SOURCE_DHCP {
+                    "DHCP"
+                } else {
+                    "static"
+                }
+            );
+        }
+        self.source = source;
+    }
+
+    /// One round of the stack: frames in and out, DHCP, pools, closes,
+    /// readiness. Sets the timer for the next round.
+    fn poll(&mut self) {
+        if self.nic.core.resubscribe {
+            self.nic.core.subscribe();
+        }
+        self.nic.core.flush();
+        let t = now();
+        self.iface.poll(t, &mut self.nic, &mut self.sockets);
+
+        match self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll() {
+            Some(dhcpv4::Event::Configured(cfg)) => {
+                let (addr, router) = (cfg.address, cfg.router);
+                self.configure(addr, router, SOURCE_DHCP);
+            }
+            // The socket starts out deconfigured (it says so once); a lease
+            // that ends takes the address with it, and the fallback below
+            // applies once DHCP has been silent long enough.
+            Some(dhcpv4::Event::Deconfigured) => {
+                if self.source == SOURCE_DHCP {
+                    self.iface.update_ip_addrs(|addrs| addrs.clear());
+                    self.iface.routes_mut().remove_default_ipv4_route();
+                    self.source = SOURCE_NONE;
+                    self.started_ms = now_ms();
+                }
+            }
+            None => {}
+        }
+        if self.source == SOURCE_NONE
+            && (!self.settings.dhcp
+                || now_ms().saturating_sub(self.started_ms) > self.settings.dhcp_timeout_ms)
+        {
+            self.fallback();
+        }
+
+        // Closes that finished free their sockets; TIME-WAIT is cut short
+        // (a stray segment of the old connection gets an RST, as after a
+        // reboot) so short connections cannot exhaust the pool.
+        for i in 0..TCP_SOCKETS as u8 {
+            if self.tcp_closing & (1 << i) != 0 {
+                let s = self.tcp_socket(i);
+                if matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait) {
+                    s.abort();
+                    self.tcp_closing &= !(1 << i);
+                    self.tcp_used &= !(1 << i);
+                }
+            }
+        }
+        self.notify();
+        let delay = self
+            .iface
+            .poll_delay(now(), &self.sockets)
+            .unwrap_or(Duration::from_millis(MAX_SLEEP_MS))
+            .total_millis()
+            .min(MAX_SLEEP_MS);
+        sys_set_timer(
+            Some((now_ms() + delay.max(1)) * abi::TICKS_PER_MS),
+            TIMER_BIT,
+        );
+    }
+
+    fn fallback(&mut self) {
+        let (a, prefix) = self.settings.address;
+        let cidr = Ipv4Cidr::new(Ipv4Address::from(a), prefix);
+        let router = self.settings.gateway.map(Ipv4Address::from);
+        self.configure(cidr, router, SOURCE_STATIC);
+    }
+
+    /// The readiness of `owner`'s sockets, folded into a word that changes
+    /// whenever any of them changes.
+    fn readiness(&mut self, who: Owner) -> u32 {
+        let mut h: u32 = 0x811c_9dc5;
+        let mut mix = |v: u32| {
+            h = (h ^ v).wrapping_mul(0x0100_0193);
+        };
+        let socks: [Option<Sock>; task_net::table::SLOTS] = {
+            let mut a = [None; task_net::table::SLOTS];
+            for (slot, (o, s)) in self.table.iter().enumerate() {
+                if o == who {
+                    a[slot] = Some(s);
+                }
+            }
+            a
+        };
+        for s in socks.into_iter().flatten() {
+            match s {
+                Sock::Udp(i) => {
+                    let u = self.sockets.get::<udp::Socket>(self.udp[usize::from(i)]);
+                    mix(u.can_recv() as u32 | (u.can_send() as u32) << 1);
+                }
+                Sock::Tcp(i) => {
+                    let t = self.tcp_socket(i);
+                    mix(t.state() as u32
+                        | (t.can_recv() as u32) << 8
+                        | (t.can_send() as u32) << 9
+                        | (t.recv_queue() as u32) << 10);
+                }
+                Sock::Listener { pool, .. } => {
+                    for i in 0..TCP_SOCKETS as u8 {
+                        if pool & (1 << i) != 0 {
+                            mix(self.tcp_socket(i).state() as u32 | u32::from(i) << 8);
+                        }
+                    }
+                }
+            }
+        }
+        h
+    }
+
+    /// Posts each subscriber whose sockets' readiness changed.
+    fn notify(&mut self) {
+        for k in 0..SUBSCRIBERS {
+            let Some(sub) = self.subscribers[k] else {
+                continue;
+            };
+            let r = self.readiness(owner(sub.task));
+            if r != sub.last {
+                if sys_post(sub.task, sub.bits).is_err() {
+                    self.subscribers[k] = None;
+                    continue;
+                }
+                if let Some(s) = &mut self.subscribers[k] {
+                    s.last = r;
+                }
+            }
+        }
+    }
+
+    fn sock(&mut self, caller: TaskId, id: u32) -> Result<(Owner, Sock), ServerError<NetError>> {
+        let me = self.check_caller(caller);
+        let s = self.table.get(id, me).ok_or_else(bad)?;
+        Ok((me, s))
+    }
+}
+
+impl NotificationHandler for Stack {
+    fn notification_mask(&self) -> u32 {
+        NIC_BIT | TIMER_BIT
+    }
+
+    fn handle_notification(&mut self, _bits: u32) {
+        // The round after every message and notification does the work.
+    }
+}
+
+fn tcp_error(state: tcp::State) -> NetError {
+    match state {
+        tcp::State::Closed | tcp::State::TimeWait => NetError::Reset,
+        _ => NetError::Closed,
+    }
+}
+
+impl NetServer for Stack {
+    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Result<(), ServerError<NetError>> {
+        self.check_caller(caller);
+        let me = owner(caller);
+        let slot = self
+            .subscribers
+            .iter()
+            .position(|s| matches!(s, Some(s) if owner(s.task).0 == me.0))
+            .or_else(|| self.subscribers.iter().position(|s| s.is_none()))
+            .ok_or(NetError::NoSockets)?;
+        self.subscribers[slot] = Some(Subscriber {
+            task: caller,
+            bits,
+            last: 0,
+        });
+        Ok(())
+    }
+
+    fn info(&mut self, _: TaskId) -> Result<NetInfo, ServerError<NetError>> {
+        let (addr, prefix) = match self.iface.ipv4_addr() {
+            Some(a) => {
+                let p = self
+                    .iface
+                    .ip_addrs()
+                    .iter()
+                    .map(|c| c.prefix_len())
+                    .next()
+                    .unwrap_or(0);
+                (a.octets(), p)
+            }
+            None => ([0; 4], 0),
+        };
+        let link_up = matches!(self.nic.core.eth.status(), Ok(s) if s.link_up != 0);
+        Ok(NetInfo {
+            addr,
+            gateway: if self.source == SOURCE_DHCP || self.source == SOURCE_STATIC {
+                self.settings.gateway.unwrap_or([0; 4])
+            } else {
+                [0; 4]
+            },
+            prefix,
+            source: self.source,
+            link_up: link_up as u8,
+            reserved: 0,
+            mac: self.mac,
+            reserved2: [0; 2],
+            rx_frames: self.nic.core.rx_frames,
+            tx_frames: self.nic.core.tx_frames,
+            nic_restarts: self.nic.core.restarts,
+            sockets: self.table.len() as u32,
+        })
+    }
+
+    fn udp_bind(&mut self, caller: TaskId, port: u16) -> Result<u32, ServerError<NetError>> {
+        let me = self.check_caller(caller);
+        if port == 0 {
+            return Err(NetError::BadArgument.into());
+        }
+        for i in 0..UDP_SOCKETS {
+            if self.udp_used & (1 << i) != 0
+                && self.sockets.get::<udp::Socket>(self.udp[i]).endpoint().port == port
+            {
+                return Err(NetError::AddressInUse.into());
+            }
+        }
+        let i = (0..UDP_SOCKETS as u8)
+            .find(|i| self.udp_used & (1 << i) == 0)
+            .ok_or(NetError::NoSockets)?;
+        let s = self
+            .sockets
+            .get_mut::<udp::Socket>(self.udp[usize::from(i)]);
+        s.close();
+        s.bind(port).map_err(|_| NetError::BadArgument)?;
+        let id = self
+            .table
+            .insert(me, Sock::Udp(i))
+            .ok_or(NetError::NoSockets)?;
+        self.udp_used |= 1 << i;
+        Ok(id)
+    }
+
+    fn udp_send_to(
+        &mut self,
+        caller: TaskId,
+        socket: u32,
+        addr: [u8; 4],
+        port: u16,
+        data: Leased<'_, Read, u8>,
+    ) -> Result<(), ServerError<NetError>> {
+        let (_, Sock::Udp(i)) = self.sock(caller, socket)? else {
+            return Err(bad());
+        };
+        if port == 0 {
+            return Err(NetError::BadArgument.into());
+        }
+        let mut buf = [0u8; net_api::MAX_DATAGRAM];
+        let len = data.len().min(buf.len());
+        data.read_range(0, &mut buf[..len])?;
+        let to = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from(addr)), port);
+        self.sockets
+            .get_mut::<udp::Socket>(self.udp[usize::from(i)])
+            .send_slice(&buf[..len], to)
+            .map_err(|e| match e {
+                udp::SendError::BufferFull => NetError::WouldBlock,
+                udp::SendError::Unaddressable => NetError::NoRoute,
+            })?;
+        Ok(())
+    }
+
+    fn udp_recv_from(
+        &mut self,
+        caller: TaskId,
+        socket: u32,
+        data: Leased<'_, Write, u8>,
+    ) -> Result<Datagram, ServerError<NetError>> {
+        let (_, Sock::Udp(i)) = self.sock(caller, socket)? else {
+            return Err(bad());
+        };
+        let s = self
+            .sockets
+            .get_mut::<udp::Socket>(self.udp[usize::from(i)]);
+        let (payload, meta) = s.recv().map_err(|_| NetError::WouldBlock)?;
+        let len = payload.len().min(data.len());
+        data.write_range(0, &payload[..len])?;
+        let IpAddress::Ipv4(from) = meta.endpoint.addr;
+        Ok(Datagram {
+            len: len as u32,
+            addr: from.octets(),
+            port: meta.endpoint.port,
+            reserved: 0,
+        })
+    }
+
+    fn tcp_listen(
+        &mut self,
+        caller: TaskId,
+        port: u16,
+        backlog: u32,
+    ) -> Result<u32, ServerError<NetError>> {
+        let me = self.check_caller(caller);
+        if port == 0 || backlog == 0 || backlog > MAX_BACKLOG {
+            return Err(NetError::BadArgument.into());
+        }
+        if self
+            .table
+            .iter()
+            .any(|(_, s)| matches!(s, Sock::Listener { port: p, .. } if p == port))
+        {
+            return Err(NetError::AddressInUse.into());
+        }
+        let pool = self.fill_pool(port, backlog as u8, 0);
+        if pool == 0 {
+            return Err(NetError::NoSockets.into());
+        }
+        let sock = Sock::Listener {
+            port,
+            backlog: backlog as u8,
+            pool,
+        };
+        match self.table.insert(me, sock) {
+            Some(id) => Ok(id),
+            None => {
+                self.release(sock, false);
+                Err(NetError::NoSockets.into())
+            }
+        }
+    }
+
+    fn tcp_accept(&mut self, caller: TaskId, listener: u32) -> Result<u32, ServerError<NetError>> {
+        let (
+            me,
+            Sock::Listener {
+                port,
+                backlog,
+                mut pool,
+            },
+        ) = self.sock(caller, listener)?
+        else {
+            return Err(bad());
+        };
+        let ready = (0..TCP_SOCKETS as u8).find(|&i| {
+            pool & (1 << i) != 0
+                && !matches!(
+                    self.tcp_socket(i).state(),
+                    tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed
+                )
+        });
+        // Refill first: a pool whose sockets were all taken (or reset back
+        // to CLOSED) listens again.
+        for i in 0..TCP_SOCKETS as u8 {
+            if pool & (1 << i) != 0 && self.tcp_socket(i).state() == tcp::State::Closed {
+                pool &= !(1 << i);
+                self.tcp_used &= !(1 << i);
+            }
+        }
+        let result = match ready {
+            Some(i) => {
+                pool &= !(1 << i);
+                match self.table.insert(me, Sock::Tcp(i)) {
+                    Some(id) => Ok(id),
+                    None => {
+                        self.release_tcp(i, false);
+                        Err(NetError::NoSockets.into())
+                    }
+                }
+            }
+            None => Err(NetError::WouldBlock.into()),
+        };
+        let pool = self.fill_pool(port, backlog, pool);
+        self.table.set(
+            listener,
+            me,
+            Sock::Listener {
+                port,
+                backlog,
+                pool,
+            },
+        );
+        result
+    }
+
+    fn tcp_recv(
+        &mut self,
+        caller: TaskId,
+        socket: u32,
+        data: Leased<'_, Write, u8>,
+    ) -> Result<u32, ServerError<NetError>> {
+        let (_, Sock::Tcp(i)) = self.sock(caller, socket)? else {
+            return Err(bad());
+        };
+        let s = self.tcp_socket(i);
+        if s.can_recv() {
+            let mut lease_err = None;
+            let n = s
+                .recv(|buf| {
+                    let n = buf.len().min(data.len());
+                    if let Err(e) = data.write_range(0, &buf[..n]) {
+                        lease_err = Some(e);
+                        return (0, 0);
+                    }
+                    (n, n)
+                })
+                .map_err(|_| NetError::Closed)?;
+            if let Some(e) = lease_err {
+                return Err(e.into());
+            }
+            return Ok(n as u32);
+        }
+        if s.may_recv() {
+            return Err(NetError::WouldBlock.into());
+        }
+        match s.state() {
+            // The peer sent FIN and everything was read: end of stream.
+            tcp::State::CloseWait
+            | tcp::State::LastAck
+            | tcp::State::Closing
+            | tcp::State::TimeWait => Ok(0),
+            state => Err(tcp_error(state).into()),
+        }
+    }
+
+    fn tcp_send(
+        &mut self,
+        caller: TaskId,
+        socket: u32,
+        data: Leased<'_, Read, u8>,
+    ) -> Result<u32, ServerError<NetError>> {
+        let (_, Sock::Tcp(i)) = self.sock(caller, socket)? else {
+            return Err(bad());
+        };
+        let s = self.tcp_socket(i);
+        if !s.may_send() {
+            return Err(tcp_error(s.state()).into());
+        }
+        if !s.can_send() {
+            return Err(NetError::WouldBlock.into());
+        }
+        let mut lease_err = None;
+        let n = s
+            .send(|buf| {
+                let n = buf.len().min(data.len());
+                if let Err(e) = data.read_range(0, &mut buf[..n]) {
+                    lease_err = Some(e);
+                    return (0, 0);
+                }
+                (n, n)
+            })
+            .map_err(|_| NetError::Closed)?;
+        if let Some(e) = lease_err {
+            return Err(e.into());
+        }
+        Ok(n as u32)
+    }
+
+    fn close(&mut self, caller: TaskId, socket: u32) -> Result<(), ServerError<NetError>> {
+        let me = self.check_caller(caller);
+        let s = self.table.remove(socket, me).ok_or_else(bad)?;
+        self.release(s, true);
+        Ok(())
+    }
+
+    fn abort(&mut self, caller: TaskId, socket: u32) -> Result<(), ServerError<NetError>> {
+        let me = self.check_caller(caller);
+        let s = self.table.remove(socket, me).ok_or_else(bad)?;
+        self.release(s, false);
+        Ok(())
+    }
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let settings = match Settings::parse(option_env!("VIREO_CONFIG").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => {
+            sys_log!(
+                "app.toml config `{}` = {:?} is not understood; using the defaults",
+                e.key,
+                e.value
+            );
+            Settings::default()
+        }
+    };
+    let mut core = NicCore {
+        eth: EthernetClient::new(UserlibIpc, tasks::NET0),
+        tx: [0; MAX_SEND],
+        pending: None,
+        rx_frames: 0,
+        tx_frames: 0,
+        restarts: 0,
+        resubscribe: true,
+    };
+    // The driver may still be probing its device: wait for the MAC.
+    let mac = loop {
+        match core.eth.mac() {
+            Ok(mac) => break mac,
+            Err(_) => userlib::sleep_ms(50, TIMER_BIT),
+        }
+    };
+    core.subscribe();
+    let mut nic = Nic {
+        core,
+        rx: [0; MAX_RECV],
+    };
+    let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+    config.random_seed = sys_get_timer().now ^ 0x5eed_0f_u64 << 20;
+    let iface = Interface::new(config, &mut nic, now());
+
+    // SAFETY: main runs once per incarnation and is the only code that
+    // touches these statics: it hands each buffer to exactly one socket,
+    // which keeps it for the life of the task.
+    let (storage, tcp_rx, tcp_tx, udp_rx, udp_tx, udp_rx_meta, udp_tx_meta) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(STORAGE),
+            &mut *core::ptr::addr_of_mut!(TCP_RX),
+            &mut *core::ptr::addr_of_mut!(TCP_TX),
+            &mut *core::ptr::addr_of_mut!(UDP_RX),
+            &mut *core::ptr::addr_of_mut!(UDP_TX),
+            &mut *core::ptr::addr_of_mut!(UDP_RX_META),
+            &mut *core::ptr::addr_of_mut!(UDP_TX_META),
+        )
+    };
+    let mut sockets = SocketSet::new(&mut storage[..]);
+    let mut rx_iter = tcp_rx.iter_mut();
+    let mut tx_iter = tcp_tx.iter_mut();
+    let tcp: [SocketHandle; TCP_SOCKETS] = core::array::from_fn(|_| {
+        let (Some(rx), Some(tx)) = (rx_iter.next(), tx_iter.next()) else {
+            unreachable!("one buffer pair per socket")
+        };
+        sockets.add(tcp::Socket::new(
+            tcp::SocketBuffer::new(&mut rx[..]),
+            tcp::SocketBuffer::new(&mut tx[..]),
+        ))
+    });
+    let mut urx = udp_rx.iter_mut().zip(udp_rx_meta.iter_mut());
+    let mut utx = udp_tx.iter_mut().zip(udp_tx_meta.iter_mut());
+    let udp: [SocketHandle; UDP_SOCKETS] = core::array::from_fn(|_| {
+        let (Some((rx, rm)), Some((tx, tm))) = (urx.next(), utx.next()) else {
+            unreachable!("one buffer pair per socket")
+        };
+        sockets.add(udp::Socket::new(
+            udp::PacketBuffer::new(&mut rm[..], &mut rx[..]),
+            udp::PacketBuffer::new(&mut tm[..], &mut tx[..]),
+        ))
+    });
+    let dhcp = sockets.add(dhcpv4::Socket::new());
+
+    let mut stack = Stack {
+        nic,
+        iface,
+        sockets,
+        tcp,
+        tcp_used: 0,
+        tcp_closing: 0,
+        udp,
+        udp_used: 0,
+        dhcp,
+        table: Table::new(sys_get_timer().now as u32),
+        subscribers: [None; SUBSCRIBERS],
+        settings,
+        source: SOURCE_NONE,
+        started_ms: now_ms(),
+        mac,
+    };
+    if !settings.dhcp {
+        stack.fallback();
+    }
+    let mut buffer = [0u8; NET_BUFFER_SIZE];
+    loop {
+        stack.poll();
+        net_serve_once(&mut stack, &UserlibIpc, &mut buffer);
+    }
+}
