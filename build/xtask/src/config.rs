@@ -303,6 +303,10 @@ pub struct TestSpec {
     /// What `cargo xtask dump` must show of this image (`[test.dump]`).
     #[serde(default)]
     pub dump: Option<DumpCheck>,
+    /// Net tests: the host-side checks to run, in order (see
+    /// `nettest::CHECKS`).
+    #[serde(default)]
+    pub net: Vec<String>,
 }
 
 /// `[test.dump]`: checks of what `cargo xtask dump` shows, on the live
@@ -336,6 +340,7 @@ impl Default for TestSpec {
             steps: Vec::new(),
             kernel_panic: None,
             dump: None,
+            net: Vec::new(),
         }
     }
 }
@@ -360,6 +365,10 @@ pub enum TestKind {
     /// A person's session, scripted: `cargo xtask test` types each step's
     /// line on QEMU's stdin and checks what the console answers.
     Console,
+    /// Network services driven from the host through the forwards: once
+    /// every `expect` line is on the console, `cargo xtask test` runs the
+    /// checks named in `net`, one case each.
+    Net,
 }
 
 /// `[[test.steps]]`: one line typed at the console, and its answer. Each
@@ -830,6 +839,27 @@ impl App {
                     "`test.expect`: entry {i} is empty and would match anything"
                 ));
             }
+        }
+        if t.kind == TestKind::Net {
+            if t.net.is_empty() {
+                p.push(format!(
+                    "`test.kind` = \"net\" but `test.net` names no checks: list some of {:?}",
+                    crate::nettest::CHECKS
+                ));
+            }
+            for c in &t.net {
+                if !crate::nettest::CHECKS.contains(&c.as_str()) {
+                    p.push(format!(
+                        "`test.net` names `{c}`, which is no check: use {:?}",
+                        crate::nettest::CHECKS
+                    ));
+                }
+            }
+            if self.qemu.nics.is_empty() {
+                p.push("`test.kind` = \"net\" but the image has no `[[qemu.nics]]`".into());
+            }
+        } else if !t.net.is_empty() {
+            p.push("`test.net` is only for net tests: add `kind = \"net\"` to [test]".into());
         }
         if t.kind != TestKind::Console {
             if !t.steps.is_empty() {

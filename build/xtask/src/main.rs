@@ -21,6 +21,7 @@ mod machine;
 mod map;
 mod mutants;
 mod net;
+mod nettest;
 mod pack;
 mod progress;
 mod qemu;

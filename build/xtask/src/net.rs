@@ -61,6 +61,17 @@ pub fn qemu_args(app: &App) -> Vec<String> {
     args
 }
 
+/// The host port forwarded to `guest` over `proto` on the first NIC that
+/// has one (after [`resolve_ports`]).
+pub fn host_port(app: &App, proto: &str, guest: u16) -> Option<u16> {
+    app.qemu
+        .nics
+        .iter()
+        .flat_map(|n| &n.forwards)
+        .find(|f| f.proto == proto && f.guest == guest && f.host != 0)
+        .map(|f| f.host)
+}
+
 /// What `cargo xtask run` prints once the image is up: the HTTP address
 /// first (`net: http://127.0.0.1:PORT/`), then every other forward.
 pub fn summary(app: &App) -> Vec<String> {

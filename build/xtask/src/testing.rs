@@ -420,6 +420,13 @@ fn test_image(root: &Path, qemu_bin: &Path, path: &Path, verbose: bool) -> Resul
             .timeout
             .max(60 + u64::from(campaign::faults_and_seed().0));
     }
+    if spec.kind == TestKind::Net {
+        let mut app = built.app.clone();
+        crate::net::resolve_ports(&mut app)?;
+        qemu::prepare_drives(&app, &built.out_dir, true)?;
+        let args = qemu::command_line(&app, &built.image, &built.out_dir, false);
+        return crate::nettest::run(qemu_bin, &args, &app, &spec, root, verbose);
+    }
     let args = qemu_args(&built.app, &built.image, &built.out_dir, false)?;
     if spec.kind == TestKind::Console {
         return console_test(qemu_bin, &args, &spec, verbose);
