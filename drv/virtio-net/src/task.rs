@@ -328,6 +328,18 @@ mod injection {
                 Err(InjectError::NoQueue.into())
             }
         }
+
+        /// Device resets of this incarnation: a corrupted ring is
+        /// confirmed when the driver caught it and reset the device.
+        fn recoveries(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
+            Ok(match &self.0.binding {
+                Binding::Bound {
+                    device: Some(device),
+                    ..
+                } => device.status().resets,
+                _ => 0,
+            })
+        }
     }
 
     /// `ethernet_serve_once`, with the fault-injection ops routed to the

@@ -40,6 +40,7 @@ fn refused(e: InjectError) -> &'static str {
     match e {
         InjectError::UnknownKind => "refused: unknown kind",
         InjectError::NoQueue => "refused: no queue",
+        InjectError::NotCommitted => "refused: not committed",
     }
 }
 

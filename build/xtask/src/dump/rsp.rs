@@ -205,7 +205,7 @@ mod tests {
         let stub = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
             let mut seen = Vec::new();
-            let mut answer = |s: &mut std::os::unix::net::UnixStream, data: &str| {
+            let answer = |s: &mut std::os::unix::net::UnixStream, data: &str| {
                 let sum = data.bytes().fold(0u8, |a, b| a.wrapping_add(b));
                 s.write_all(format!("+${data}#{sum:02x}").as_bytes())
                     .unwrap();
