@@ -23,7 +23,7 @@ const TIMER_BIT: u32 = 1 << 0;
 /// Faults injected in all (at least two of every kind).
 const ROUNDS: usize = 30;
 /// Time between injections.
-const PERIOD_MS: u64 = 350;
+const PERIOD_MS: u64 = 450;
 /// Time before the first, for the host to start its transfer.
 const START_MS: u64 = 1500;
 
