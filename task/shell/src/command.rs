@@ -84,7 +84,7 @@ pub enum ParseError<'a> {
 
 /// Every command: its usage and what it does, for `help` and for usage
 /// errors.
-pub const HELP: [(&str, &str); 11] = [
+pub const HELP: [(&str, &str); 12] = [
     ("help", "this list"),
     ("tasks", "every task: state, priority, generation, faults"),
     ("devices", "every virtio slot: device, class, state, driver"),
