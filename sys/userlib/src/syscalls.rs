@@ -187,13 +187,20 @@ pub fn sys_reply_recv(
             ],
         )
     };
-    RecvMessage {
+    let m = RecvMessage {
         sender: TaskId(r[0] as u32),
         operation: r[1] as u32,
         message_len: r[2],
         response_capacity: r[3],
         lease_count: r[4],
+    };
+    if m.sender == TaskId::KERNEL || m.operation != u32::from(abi::RINGBUF_OP) {
+        return m;
     }
+    // A trace reader's request: answer it here, as `sys_recv` does, and
+    // wait on for the task's own next message.
+    crate::traces::answer(&m);
+    sys_recv(buffer, notification_mask, None)
 }
 
 /// Bench kernels only (`bench-probes`): resets the kernel's instruction

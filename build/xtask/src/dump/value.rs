@@ -277,22 +277,10 @@ impl Decoder<'_> {
                 if let Some(m) = members.iter().find(|m| m.name == "value") {
                     return unwrap_manually_drop(self.decode_at(m.ty, addr + m.offset, depth + 1));
                 }
-                Value::Struct(
-                    name.clone(),
-                    members
-                        .iter()
-                        .map(|m| {
-                            (
-                                m.name.clone(),
-                                self.decode_at(m.ty, addr + m.offset, depth + 1),
-                            )
-                        })
-                        .collect(),
-                )
+                Value::Struct(name.clone(), self.fields(members, addr, depth))
             }
             Type::Struct {
                 name,
-                members,
                 variants: Some((discr, variants)),
                 ..
             } => {
@@ -313,7 +301,6 @@ impl Decoder<'_> {
                         .first()
                         .ok_or_else(|| format!("{name}: no variants")),
                 };
-                let _ = members;
                 match chosen {
                     Ok(v) => {
                         let fields =
@@ -341,18 +328,7 @@ impl Decoder<'_> {
                 if name.starts_with("NonZero") && members.len() == 1 {
                     return self.decode_at(members[0].ty, addr + members[0].offset, depth + 1);
                 }
-                Value::Struct(
-                    name.clone(),
-                    members
-                        .iter()
-                        .map(|m| {
-                            (
-                                m.name.clone(),
-                                self.decode_at(m.ty, addr + m.offset, depth + 1),
-                            )
-                        })
-                        .collect(),
-                )
+                Value::Struct(name.clone(), self.fields(members, addr, depth))
             }
             Type::Alias(_) | Type::Opaque { .. } => Value::Unit,
         }
@@ -360,19 +336,47 @@ impl Decoder<'_> {
 
     /// A `&str`'s text, if its bytes are in the dump or the image.
     fn str_at(&self, members: &[super::dwarf::Member], addr: u64) -> Option<String> {
-        let ptr = members.iter().find(|m| m.name == "data_ptr")?;
-        let len = members.iter().find(|m| m.name == "length")?;
-        let p = self.read_uint(addr + ptr.offset, 4)?;
-        let n = self.read_uint(addr + len.offset, 4)?;
+        let (p, n, _) = self.fat_pointer(members, addr)?;
         if n > 4096 {
             return None;
         }
         let bytes = self.memory.read(p, n as usize)?;
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
-}
 
-impl Decoder<'_> {
+    /// A fat pointer's (`&str`, `&[T]`) address, length and pointer type;
+    /// each read with its own size from DWARF, so 32- and 64-bit programs
+    /// alike.
+    fn fat_pointer(
+        &self,
+        members: &[super::dwarf::Member],
+        addr: u64,
+    ) -> Option<(u64, u64, TypeId)> {
+        let ptr = members.iter().find(|m| m.name == "data_ptr")?;
+        let len = members.iter().find(|m| m.name == "length")?;
+        let p = self.read_uint(addr + ptr.offset, self.debug.size_of(ptr.ty))?;
+        let n = self.read_uint(addr + len.offset, self.debug.size_of(len.ty))?;
+        Some((p, n, ptr.ty))
+    }
+
+    /// Every field of a struct or union, decoded.
+    fn fields(
+        &self,
+        members: &[super::dwarf::Member],
+        addr: u64,
+        depth: usize,
+    ) -> Vec<(String, Value)> {
+        members
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    self.decode_at(m.ty, addr + m.offset, depth + 1),
+                )
+            })
+            .collect()
+    }
+
     /// A `&[T]`'s elements, if its bytes are in the dump or the image.
     fn slice_at(
         &self,
@@ -380,16 +384,13 @@ impl Decoder<'_> {
         addr: u64,
         depth: usize,
     ) -> Option<Vec<Value>> {
-        let ptr = members.iter().find(|m| m.name == "data_ptr")?;
-        let len = members.iter().find(|m| m.name == "length")?;
+        let (p, n, ptr_ty) = self.fat_pointer(members, addr)?;
         let Some(Type::Pointer {
             target: Some(elem), ..
-        }) = self.debug.ty(ptr.ty)
+        }) = self.debug.ty(ptr_ty)
         else {
             return None;
         };
-        let p = self.read_uint(addr + ptr.offset, 4)?;
-        let n = self.read_uint(addr + len.offset, 4)?;
         if n > MAX_ELEMENTS {
             return None;
         }
