@@ -46,16 +46,20 @@ pub fn dumps_dir(out_dir: &Path) -> PathBuf {
     out_dir.join("dumps")
 }
 
-/// Captures the image's RAM through its gdbstub. The machine is stopped
-/// while it is read and let go afterwards; `before_detach` may write to it
-/// (the post-mortem releases the kernel's wait that way).
+/// Captures the image's RAM through a gdbstub connection (the machine is
+/// stopped from the moment `gdb` connected) and lets the machine go;
+/// `before_detach` may write to it first (the post-mortem releases the
+/// kernel's wait that way).
+///
+/// Connect first, then load the image's ELFs: reading DWARF takes a while,
+/// and a machine that is stopped cannot run past what it should show (nor,
+/// after a panic, out of the time the kernel waits for its dump).
 pub fn capture(
+    mut gdb: rsp::Gdb,
     image: &Image,
-    socket: &Path,
     reason: &str,
     before_detach: impl FnOnce(&mut rsp::Gdb) -> Result<()>,
 ) -> Result<Snapshot> {
-    let mut gdb = rsp::Gdb::connect(socket)?;
     let result = (|| -> Result<Snapshot> {
         let registers = gdb.registers().unwrap_or_default();
         let mut spans = Vec::new();
@@ -83,6 +87,19 @@ pub fn capture(
     released?;
     detached?;
     Ok(snap)
+}
+
+/// Stops the machine through its gdbstub, then loads its image: see
+/// [`capture`] for why in this order. A failed load still lets it go.
+pub fn attach(out_dir: &Path) -> Result<(rsp::Gdb, Image)> {
+    let gdb = rsp::Gdb::connect(&socket_path(out_dir))?;
+    match load_image(out_dir) {
+        Ok(image) => Ok((gdb, image)),
+        Err(e) => {
+            let _ = gdb.detach();
+            Err(e)
+        }
+    }
 }
 
 /// What `cargo xtask dump` was asked.
@@ -121,8 +138,8 @@ pub fn report_for(root: &Path, opts: &Options) -> Result<Report> {
             (snap, image)
         }
         None => {
-            let image = load_image(&opts.out_dir)?;
-            let snap = capture(&image, &socket_path(&opts.out_dir), "live", |_| Ok(()))?;
+            let (gdb, image) = attach(&opts.out_dir)?;
+            let snap = capture(gdb, &image, "live", |_| Ok(()))?;
             (snap, image)
         }
     };

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::{capture, dumps_dir, load_image, socket_path};
+use super::{attach, capture, dumps_dir};
 
 /// The kernel's flag, set to 1 once the dump is safe on disk.
 const RELEASE: &str = "VIREO_DUMP_TAKEN";
@@ -77,15 +77,12 @@ pub fn on_trigger(args: &[String], line: &str) -> Option<PathBuf> {
 
 /// Captures the image at `out_dir` and writes the dump file.
 pub fn take(out_dir: &Path, why: &str, reason: &str) -> Result<PathBuf> {
-    let image = load_image(out_dir)?;
-    let flag = image
-        .kernel
-        .debug
-        .variable(RELEASE)
-        .map(|v| v.address)
-        .with_context(|| format!("the kernel has no {RELEASE} static"))?;
-    let snap = capture(&image, &socket_path(out_dir), reason, |gdb| {
-        gdb.write_memory(flag, &1u32.to_le_bytes())
+    let (gdb, image) = attach(out_dir)?;
+    let flag = image.kernel.debug.variable(RELEASE).map(|v| v.address);
+    let snap = capture(gdb, &image, reason, |gdb| match flag {
+        Some(flag) => gdb.write_memory(flag, &1u32.to_le_bytes()),
+        // The kernel just waits out its time.
+        None => anyhow::bail!("the kernel has no {RELEASE} static"),
     })?;
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
