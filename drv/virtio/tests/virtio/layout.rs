@@ -156,3 +156,12 @@ fn queue_num_max_beyond_the_split_ring_limit_is_clamped() {
     t.negotiate(setup.understood()).unwrap();
     assert_eq!(t.queue_max_size(0), 32768);
 }
+
+#[test]
+fn a_queue_remembers_its_index_for_queue_sel() {
+    for index in [0u16, 1, 7] {
+        let q = SplitQueue::<u32, 8>::new(index, 8, leak(), virtio::Features::NONE).unwrap();
+        assert_eq!(q.queue_index(), index);
+        assert_eq!(q.layout().queue, index);
+    }
+}
