@@ -187,6 +187,10 @@ pub struct Net<'a, R: RegisterAccess> {
     /// empty queue), in ms.
     tx_progress_ms: u64,
     stats: EthernetStatus,
+    /// A ring corruption was injected: make one real request at the next
+    /// tick (test images only).
+    #[cfg(feature = "fault-injection")]
+    probe_due: bool,
 }
 
 const ALL_TX: u32 = if TX_SLOTS == 32 {
@@ -248,6 +252,8 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
             tx_refused: false,
             tx_progress_ms: 0,
             stats: EthernetStatus::default(),
+            #[cfg(feature = "fault-injection")]
+            probe_due: false,
         };
         net.link_up = net.read_link()?;
         net.post_rx_and_go().map_err(ProbeError::Virtio)?;
@@ -349,6 +355,8 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         {
             return self.fault_events(DeviceFault::NeedsReset, now_ms);
         }
+        #[cfg(feature = "fault-injection")]
+        self.probe_frame(now_ms);
         // Completions that raced the interrupt count as progress.
         let mut events = Events::default();
         if let Err(fault) = self.reap(now_ms, &mut events) {
@@ -461,6 +469,14 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
 
     /// Fault injection (test images only): breaks the transmit ring as a
     /// memory-corrupting bug would, and tells the device to look at it.
+    ///
+    /// A legacy device that gives up on a broken ring says nothing (it has
+    /// no DEVICE_NEEDS_RESET) and then receives nothing either, so with no
+    /// transmit in flight the deadline would never catch it. As blk and
+    /// rng do after a corruption, the next tick makes one real request: a
+    /// probe frame to the NIC's own address (IEEE 802 local experimental
+    /// EtherType 0x88B5), which a healthy device completes and a broken one
+    /// leaves to the transmit deadline.
     #[cfg(feature = "fault-injection")]
     pub fn corrupt_queue(&mut self, how: virtio::queue::Corruption, value: u32) -> bool {
         if !self.live {
@@ -468,7 +484,24 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         }
         self.tx.corrupt(how, value);
         self.transport.notify(TX_QUEUE);
+        self.probe_due = true;
         true
+    }
+
+    /// Sends the probe frame of [`corrupt_queue`](Self::corrupt_queue).
+    #[cfg(feature = "fault-injection")]
+    fn probe_frame(&mut self, now_ms: u64) {
+        if !core::mem::take(&mut self.probe_due) {
+            return;
+        }
+        let mac = self.mac;
+        let _ = self.send(60, now_ms, |f| {
+            f.fill(0);
+            f[..6].copy_from_slice(&mac);
+            f[6..12].copy_from_slice(&mac);
+            f[12..14].copy_from_slice(&[0x88, 0xb5]);
+            Ok::<(), ()>(())
+        });
     }
 
     /// Reads `VIRTIO_NET_S_LINK_UP` (§5.1.4); up if the device does not
