@@ -165,3 +165,55 @@ fn a_queue_remembers_its_index_for_queue_sel() {
         assert_eq!(q.layout().queue, index);
     }
 }
+
+#[test]
+fn large_legacy_queues_put_the_used_ring_where_the_device_derives_it() {
+    fn check<const N: usize>() {
+        let setup = Setup {
+            version: 1,
+            queue_max: N as u32,
+            ..Setup::default()
+        };
+        let rig: Rig<N> = setup.build();
+        assert_eq!(rig.queue.size() as usize, N);
+        let rings = rig.dev.borrow().rings(0).expect("live");
+        let layout = rig.queue.layout();
+        assert_eq!(
+            (rings.desc, rings.avail, rings.used),
+            (layout.desc, layout.driver, layout.device),
+            "N = {N}"
+        );
+        let used = RingOffsets::new(N as u16).used() as u64;
+        assert_eq!(layout.device - layout.desc, used, "N = {N}");
+    }
+    check::<512>();
+    check::<2048>();
+}
+
+#[test]
+fn modern_queue_addresses_above_4_gib_keep_their_high_words() {
+    let setup = Setup::default();
+    let dev = setup.device().shared();
+    let mut t = MmioTransport::new(Regs(dev.clone())).unwrap();
+    t.negotiate(setup.understood()).unwrap();
+    let layout = virtio::queue::QueueLayout {
+        queue: 0,
+        size: 8,
+        desc: 0x0000_0001_2345_0000,
+        driver: 0x0000_0002_0000_1000,
+        device: 0x0000_0003_0000_2000,
+    };
+    t.attach_queue(&layout).unwrap();
+    let rings = dev.borrow().rings(0).expect("live");
+    assert_eq!(
+        (rings.desc, rings.avail, rings.used),
+        (layout.desc, layout.driver, layout.device)
+    );
+}
+
+#[test]
+fn the_vendor_id_is_read_from_the_device() {
+    let rig: Rig<8> = Setup::default().build();
+    // The model is QEMU's: "QEMU" in ASCII, little-endian.
+    assert_eq!(rig.transport.vendor_id(), 0x554d_4551);
+}

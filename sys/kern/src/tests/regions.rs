@@ -79,3 +79,42 @@ fn the_image_regions_cannot_be_revoked() {
     assert_eq!(&t.regions()[..FIXED], &fixed[..]);
     assert_eq!(t.regions().len(), FIXED + 1);
 }
+
+#[test]
+fn a_restart_drops_the_loaded_protection_with_its_grants() {
+    use crate::{faults, syscalls};
+    use abi::Kipc;
+
+    let mut h = Harness::three();
+    let code = h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 0b100]);
+    assert_eq!(code, abi::SUCCESS);
+    let granted = h.task(SRV).regions().len();
+    // SRV runs with the window in its protection.
+    h.recv(SUP, 0, 1);
+    assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SRV));
+    assert_eq!(h.sys.machine.protected.last().unwrap().len(), granted);
+
+    // Restarted while its protection is the one loaded: the next time it
+    // runs, the image's regions alone are loaded again.
+    faults::restart_task(&mut h.sys, SRV);
+    assert_eq!(h.task(SRV).regions().len(), FIXED);
+    let loads = h.sys.machine.protected.len();
+    assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(SRV));
+    assert_eq!(h.sys.machine.protected.len(), loads + 1, "reloaded");
+    assert_eq!(
+        h.sys.machine.protected.last().unwrap().as_slice(),
+        h.task(SRV).regions()
+    );
+}
+
+#[test]
+fn region_attributes_are_distinct_single_bits() {
+    use crate::descs::REGION_EXECUTE;
+    let bits = [REGION_READ, REGION_WRITE, REGION_EXECUTE, REGION_DEVICE];
+    for (i, a) in bits.iter().enumerate() {
+        assert!(a.is_power_of_two(), "{a:#x}");
+        for b in &bits[i + 1..] {
+            assert_eq!(a & b, 0, "{a:#x} and {b:#x} overlap");
+        }
+    }
+}
