@@ -77,6 +77,8 @@ fn number_after<'a>(words: &mut impl Iterator<Item = &'a str>, key: &str) -> Opt
 pub fn summarize(cap: &Capture) -> Summary {
     let mut s = Summary::default();
     let mut finished = false;
+    // The fault the campaign was in: a hang names it.
+    let mut current: Option<String> = None;
     for line in &cap.lines {
         if line.contains("KERNEL PANIC") || line.contains("nobody can recover it; rebooting") {
             s.kernel_failures += 1;
@@ -87,6 +89,9 @@ pub fn summarize(cap: &Capture) -> Summary {
         let Some(rest) = line.split_once("[campaign] ").map(|(_, r)| r) else {
             continue;
         };
+        if let Some(fault) = rest.strip_prefix("fault ") {
+            current = Some(format!("fault {fault}"));
+        }
         let mut words = rest.split_whitespace();
         let number = |w: &mut std::str::SplitWhitespace<'_>| w.next().and_then(|n| n.parse().ok());
         match words.next() {
@@ -128,6 +133,11 @@ pub fn summarize(cap: &Capture) -> Summary {
         }
     }
     s.hangs = u64::from(!finished);
+    if !finished {
+        if let Some(fault) = current {
+            s.problems.push(format!("hung in {fault}"));
+        }
+    }
     s
 }
 
@@ -251,6 +261,23 @@ mod tests {
         );
         let s = summarize(&c);
         assert_eq!((s.kernel_failures, s.hangs), (2, 1));
+        assert!(s.problems.is_empty());
+        // A hang names the fault it happened in.
+        let c = cap(
+            &[
+                "[   1.0] suite: [campaign] faults 3 seed 7 only -1",
+                "[   1.1] suite: [campaign] fault 0 kind panic target blk0 arg 0x00000000 seed 7 in_flight 2",
+                "[   1.2] suite: [campaign] done 0 us 40",
+                "[   1.3] suite: [campaign] fault 1 kind wild jump target rng0 arg 0x00000010 seed 7 in_flight 0",
+            ],
+            End::TimedOut,
+        );
+        let s = summarize(&c);
+        assert_eq!(s.hangs, 1);
+        assert_eq!(
+            s.problems,
+            ["hung in fault 1 kind wild jump target rng0 arg 0x00000010 seed 7 in_flight 0"]
+        );
         assert_eq!(s.restarts, None);
     }
 }

@@ -121,8 +121,6 @@ pub struct RunResult {
     pub recovery_us: Vec<u64>,
     /// Host time it took, seconds.
     pub host_seconds: f64,
-    /// The fault it was in when it stopped, if it never finished.
-    pub hung_in_fault: Option<u32>,
 }
 
 /// The recovery time on a `[campaign] done K us N` line (`None` for an
@@ -133,11 +131,6 @@ pub fn recovery_of(line: &str) -> Option<u64> {
     w.next()?;
     (w.next()? == "us").then_some(())?;
     w.next()?.parse().ok()
-}
-
-fn fault_started(line: &str) -> Option<u32> {
-    let rest = line.split_once("[campaign] fault ")?.1;
-    rest.split_whitespace().next()?.parse().ok()
 }
 
 /// Min, median, p99 and max of `times` (sorted here).
@@ -187,12 +180,6 @@ pub fn total(results: &[RunResult]) -> Summary {
                 .iter()
                 .map(|p| format!("run {} (seed {}): {p}", r.run.index, r.run.seed)),
         );
-        if let Some(k) = r.hung_in_fault {
-            t.problems.push(format!(
-                "run {} (seed {}): hung in fault {k}",
-                r.run.index, r.run.seed
-            ));
-        }
     }
     let mut all: Vec<u64> = results.iter().flat_map(|r| r.recovery_us.clone()).collect();
     t.recovery_us = percentiles(&mut all);
@@ -363,13 +350,9 @@ fn one_run(
     let start = Instant::now();
     // Generous: a run that takes longer has hung.
     let timeout = Duration::from_secs(120 + u64::from(run.faults));
-    let mut last_fault = None;
     let cap = qemu::run_capture(qemu_bin, &args, timeout, false, |line| {
         if line.contains("[campaign] done ") {
             bar.inc(1);
-        }
-        if let Some(k) = fault_started(line) {
-            last_fault = Some(k);
         }
         match console::parse(line) {
             console::Line::Done => Watch::Stop,
@@ -381,7 +364,6 @@ fn one_run(
     let recovery_us = cap.lines.iter().filter_map(|l| recovery_of(l)).collect();
     Ok(RunResult {
         run,
-        hung_in_fault: (summary.hangs != 0).then_some(last_fault).flatten(),
         summary,
         recovery_us,
         host_seconds: start.elapsed().as_secs_f64(),
@@ -442,7 +424,6 @@ mod tests {
             },
             recovery_us: times,
             host_seconds: 1.0,
-            hung_in_fault: None,
         };
         let results = [run(0, vec![5, 1, 3], 3), run(1, (10..=110).collect(), 101)];
         let t = total(&results);
@@ -452,7 +433,7 @@ mod tests {
         assert!(clean(&t));
         let mut hung = results[1].clone();
         hung.summary.hangs = 1;
-        hung.hung_in_fault = Some(17);
+        hung.summary.problems.push("hung in fault 17".into());
         let t = total(&[results[0].clone(), hung]);
         assert!(!clean(&t));
         assert_eq!(t.problems, ["run 1 (seed 1): hung in fault 17"]);
@@ -465,10 +446,5 @@ mod tests {
             Some(345)
         );
         assert_eq!(recovery_of("[ 1.0] suite: [campaign] done 12 us -1"), None);
-        assert_eq!(
-            fault_started("suite: [campaign] fault 12 kind panic"),
-            Some(12)
-        );
-        assert_eq!(fault_started("suite: [campaign] faults 2000 seed 1"), None);
     }
 }
