@@ -68,6 +68,10 @@ pub const TIMER_BIT: u32 = 1 << 3;
 /// no client may wait forever for it.
 pub const REQUEST_DEADLINE_MS: u64 = 1000;
 
+/// Broken-queue recoveries in a row, with no completion in between, after
+/// which the driver stops rather than reset the device again.
+pub const RECOVERIES_WITHOUT_PROGRESS: u32 = 3;
+
 /// The driver's id table: block devices only (the seed's `id_table`).
 pub const ID_TABLE: [u32; 4] = [crate::protocol::VIRTIO_ID_BLOCK, 0, 0, 0];
 
@@ -195,6 +199,10 @@ pub struct BlockDriver<'a, I: Ipc + Copy, P: Platform> {
     /// Broken-queue recoveries: device faults and missed deadlines after
     /// which the in-flight requests failed and the device was reset.
     recoveries: u32,
+    /// Recoveries since the device last completed a request: a driver whose
+    /// own state is corrupt (a flipped register, say) fails every request
+    /// after every reset while looking alive.
+    recoveries_without_progress: u32,
     /// The DMA memory. A `BlkDevice` holds the only reference made from it
     /// while `binding` is `Bound`; none exists otherwise.
     memory: NonNull<DmaMemory>,
@@ -213,6 +221,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             deadline: None,
             serial: None,
             recoveries: 0,
+            recoveries_without_progress: 0,
             memory: NonNull::from(memory),
             _memory: PhantomData,
         }
@@ -240,6 +249,21 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// a queue corruption by this count advancing.
     pub fn recoveries(&self) -> u32 {
         self.recoveries
+    }
+
+    /// Counts a broken-queue recovery. After [`RECOVERIES_WITHOUT_PROGRESS`]
+    /// in a row with no completion in between, resetting the device is not
+    /// helping: the driver's own state is the likelier culprit, so it stops
+    /// ([`Platform::corrupt`]) and the supervisor restarts it from its
+    /// image (and, should the device really be dead, its restart policy
+    /// gives up on it).
+    fn recovered(&mut self) {
+        self.recoveries = self.recoveries.wrapping_add(1);
+        self.recoveries_without_progress += 1;
+        if self.recoveries_without_progress >= RECOVERIES_WITHOUT_PROGRESS {
+            self.recoveries_without_progress = 0;
+            self.platform.corrupt();
+        }
     }
 
     /// Deferred calls waiting for the device.
@@ -297,7 +321,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         let Binding::Bound { probe, .. } = self.binding else {
             return;
         };
-        self.recoveries = self.recoveries.wrapping_add(1);
+        self.recovered();
         self.fail_in_flight(BlockError::DeviceError);
         self.bring_up(probe);
     }
@@ -379,6 +403,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         let fault = loop {
             match device.poll() {
                 Ok(Some(done)) => {
+                    self.recoveries_without_progress = 0;
                     let pending = self
                         .pending
                         .get_mut(done.slot.index())
@@ -419,7 +444,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         let Binding::Bound { probe, .. } = self.binding else {
             return;
         };
-        self.recoveries = self.recoveries.wrapping_add(1);
+        self.recovered();
         self.fail_in_flight(BlockError::DeviceError);
         self.bring_up(probe);
     }
