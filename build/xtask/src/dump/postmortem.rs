@@ -58,7 +58,15 @@ pub fn on_trigger(args: &[String], line: &str) -> Option<PathBuf> {
         .filter_map(|m| line.find(m))
         .min()
         .unwrap_or(0);
-    match take(&out_dir, why, line[at..].trim()) {
+    let reason = line[at..].trim();
+    // One retry: a gdbstub connection that QEMU dropped at once (seen now
+    // and then on a loaded host) is worth a second try while the kernel
+    // still waits.
+    let taken = take(&out_dir, why, reason).or_else(|e| {
+        eprintln!("post-mortem dump: first attempt failed ({e:#}); trying again");
+        take(&out_dir, why, reason)
+    });
+    match taken {
         Ok(path) => {
             eprintln!(
                 "post-mortem dump: {} (read it with: cargo xtask dump --file {})",
