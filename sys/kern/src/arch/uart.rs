@@ -7,7 +7,10 @@ const THR: usize = 0;
 const LSR: usize = 5;
 const LSR_THRE: u8 = 1 << 5;
 
-/// Writes bytes, waiting for room before each.
+/// Writes bytes, waiting for room before each. Out of line: every piece of
+/// every console line calls it, and a copy of the loop at each would cost
+/// the kernel a kilobyte of text for nothing (the UART is the slow part).
+#[inline(never)]
 pub fn write(bytes: &[u8]) {
     for &b in bytes {
         // SAFETY: UART is the 16550 of QEMU virt; byte-wide volatile access to
