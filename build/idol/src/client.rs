@@ -53,7 +53,9 @@ pub fn generate(iface: &Interface, source: &str) -> String {
     out.push_str(
         "///\n/// One method per op. A call to a server that died before or during it returns\n\
          /// `ServerRestarted` (an idempotent op is first retried once on the new incarnation);\n\
-         /// the client then talks to the new incarnation.\n",
+         /// the client then talks to the new incarnation. An answer outside the protocol (an\n\
+         /// unknown code, a reply that does not decode, an untrusted server's rejection) is a\n\
+         /// `RequestError::Protocol`: no method panics because of what the server did.\n",
     );
     let _ = writeln!(out, "pub struct {name}Client<I: ::idol_runtime::Ipc> {{");
     out.push_str("    ipc: I,\n    task: ::core::cell::Cell<::idol_runtime::TaskId>,\n}\n\n");
@@ -139,7 +141,7 @@ fn method(out: &mut String, iface: &Interface, op: &Op) {
             op.ok
         ),
         None => format!(
-            "::core::result::Result<{}, ::idol_runtime::ServerRestarted>",
+            "::core::result::Result<{}, ::idol_runtime::CallError>",
             op.ok
         ),
     };
@@ -216,23 +218,11 @@ fn method(out: &mut String, iface: &Interface, op: &Op) {
         camel(&op.name),
         op.idempotent
     );
-    match &op.err {
-        Some(err) => {
-            let _ = writeln!(
-                out,
-                "        if __code != 0 {{\n            return match <{err} as ::idol_runtime::ErrorCode>::from_code(__code) {{\n                \
-                 ::core::option::Option::Some(e) => ::core::result::Result::Err(::idol_runtime::RequestError::Server(e)),\n                \
-                 ::core::option::Option::None => ::idol_runtime::client::protocol_violation(\"{what}: unknown response code\", __code),\n            \
-                 }};\n        }}"
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "        if __code != 0 {{\n            ::idol_runtime::client::protocol_violation(\"{what}: unknown response code\", __code);\n        }}"
-            );
-        }
-    }
+    let err = op.err.as_deref().unwrap_or("::core::convert::Infallible");
+    let _ = writeln!(
+        out,
+        "        ::idol_runtime::client::response::<{err}>(__code)?;"
+    );
     let decode = match (&op.ok, op.encoding) {
         (Ty::Unit, _) => "__bytes.is_empty().then_some(())".to_string(),
         (ok, Encoding::Zerocopy) => {
@@ -242,7 +232,6 @@ fn method(out: &mut String, iface: &Interface, op: &Op) {
     };
     let _ = writeln!(
         out,
-        "        match {decode} {{\n            ::core::option::Option::Some(value) => ::core::result::Result::Ok(value),\n            \
-         ::core::option::Option::None => ::idol_runtime::client::protocol_violation(\"{what}: reply does not decode\", __code),\n        }}\n    }}"
+        "        ::idol_runtime::client::decoded({decode}, __code, __bytes.len())\n    }}"
     );
 }

@@ -10,7 +10,7 @@ use idol_fixture::everything_client::{EverythingClient, Failure, Mode, Point};
 use idol_fixture::ping_client::{PingClient, PingError, PingOp, PingStatus};
 use idol_fixture::ping_server::{ping_dispatch, ping_serve_once, PING_BUFFER_SIZE};
 use idol_runtime::mock::{MockLease, Outcome};
-use idol_runtime::{RequestError, ServerRestarted};
+use idol_runtime::{ProtocolError, RequestError};
 use support::{everything_system, ping_system, CLIENT, SERVER};
 
 #[test]
@@ -76,7 +76,7 @@ fn a_server_dead_during_a_call_gives_server_restarted_and_a_fresh_id() {
     let (kernel, _) = ping_system();
     let ping = PingClient::new(&*kernel, SERVER);
     kernel.kill_server_during_next_calls(1);
-    assert_eq!(ping.crash(), Err(ServerRestarted));
+    assert_eq!(ping.crash(), Err(RequestError::ServerRestarted));
     assert_eq!(ping.task_id(), kernel.server());
     assert_ne!(ping.task_id(), SERVER);
     // The next call reaches the new incarnation.
@@ -100,7 +100,7 @@ fn an_idempotent_op_is_retried_once_on_the_new_incarnation() {
 
     // Dying twice in a row is reported, not retried forever.
     kernel.kill_server_during_next_calls(2);
-    assert_eq!(ping.add(1, 2), Err(ServerRestarted));
+    assert_eq!(ping.add(1, 2), Err(RequestError::ServerRestarted));
     assert_eq!(ping.add(1, 2), Ok(3));
 }
 
@@ -111,7 +111,7 @@ fn a_non_idempotent_op_on_a_stale_id_is_not_sent_twice() {
     kernel.restart_server();
     let before = kernel.calls_delivered();
     let mut buf = [0u8; 4];
-    assert_eq!(ping.fill(1, &mut buf), Err(ServerRestarted));
+    assert_eq!(ping.fill(1, &mut buf), Err(RequestError::ServerRestarted));
     assert_eq!(kernel.calls_delivered(), before);
     assert_eq!(server.borrow().served, 0);
     assert_eq!(ping.fill(1, &mut buf), Ok(4));
@@ -438,4 +438,65 @@ fn a_client_lending_too_much_is_faulted() {
     let c = EverythingClient::new(&*kernel, SERVER);
     let mut points = [Point::default(); 9];
     let _ = c.points(&mut points);
+}
+
+/// A kernel whose server answers every call with `answer` (a broken or
+/// hostile driver), whatever was asked.
+fn hostile(answer: Outcome) -> std::rc::Rc<idol_runtime::mock::MockKernel> {
+    let kernel = std::rc::Rc::new(idol_runtime::mock::MockKernel::new(SERVER));
+    kernel.set_untrusted(true);
+    kernel.serve_with(PING_BUFFER_SIZE, move |k, _, msg| match &answer {
+        Outcome::Reply { code, message } => idol_runtime::Ipc::reply(k, msg.sender, *code, message),
+        Outcome::Fault(reason) => idol_runtime::Ipc::reply_fault(k, msg.sender, *reason),
+    });
+    kernel
+}
+
+#[test]
+fn an_unknown_response_code_is_a_typed_error_not_a_panic() {
+    let kernel = hostile(Outcome::Reply {
+        code: 77,
+        message: vec![],
+    });
+    let ping = PingClient::new(&*kernel, SERVER);
+    let unknown = ProtocolError::UnknownCode(77);
+    assert_eq!(ping.divide(1, 1), Err(RequestError::Protocol(unknown)));
+    assert_eq!(ping.add(1, 1), Err(RequestError::Protocol(unknown)));
+    assert_eq!(ping.status(), Err(RequestError::Protocol(unknown)));
+    assert_eq!(ping.crash(), Err(RequestError::Protocol(unknown)));
+}
+
+#[test]
+fn a_reply_that_does_not_decode_is_a_typed_error_not_a_panic() {
+    // Success with too few bytes for a u32, and an invalid hubpack enum
+    // tag (longer replies than the client's buffer fault the server).
+    for message in [vec![], vec![0xFF, 0xFF, 0xFF]] {
+        let kernel = hostile(Outcome::Reply {
+            code: 0,
+            message: message.clone(),
+        });
+        let ping = PingClient::new(&*kernel, SERVER);
+        let bad = ProtocolError::BadReply {
+            code: 0,
+            len: message.len(),
+        };
+        assert_eq!(ping.divide(4, 2), Err(RequestError::Protocol(bad)));
+        let bad = RequestError::Protocol(bad);
+        assert_eq!(ping.add(1, 1), Err(bad));
+        assert_eq!(ping.status(), Err(bad), "{message:?}");
+    }
+}
+
+#[test]
+fn an_untrusted_servers_reply_fault_is_a_typed_rejection() {
+    let kernel = hostile(Outcome::Fault(ReplyFaultReason::BadLeases));
+    let ping = PingClient::new(&*kernel, SERVER);
+    let rejected = ProtocolError::Rejected(ReplyFaultReason::BadLeases);
+    assert_eq!(ping.divide(2, 2), Err(RequestError::Protocol(rejected)));
+    let rejected = RequestError::Protocol(rejected);
+    assert_eq!(ping.add(2, 2), Err(rejected));
+    let mut buf = [0u8; 8];
+    assert_eq!(ping.fill(1, &mut buf), Err(rejected));
+    // The client's id is untouched: the server did not restart.
+    assert_eq!(ping.task_id(), SERVER);
 }

@@ -126,6 +126,44 @@ pub struct Task {
     /// (`key=value` pairs joined by `;`); the task checks them.
     #[serde(default)]
     pub config: IndexMap<String, String>,
+    /// Whether the task's clients believe its `reply_fault` (it faults them)
+    /// or take it as an error code; default: trusted unless a driver
+    /// (`drives`).
+    pub trusted: Option<bool>,
+    /// Longest the task may run without blocking before the kernel faults
+    /// it (ms); default [`DEFAULT_DRIVER_BUDGET_MS`] for drivers, no limit
+    /// for other tasks.
+    #[serde(rename = "budget-ms")]
+    pub budget_ms: Option<u32>,
+}
+
+/// The CPU budget of a driver that does not declare one: far above what a
+/// driver needs between two blocking calls (a 64 KiB bounce-buffer copy
+/// takes well under 1 ms), with room for a loaded host stealing time from
+/// QEMU (the budget is measured in `mtime`, which is host time unless QEMU
+/// runs with `-icount`), yet a spinning driver is stopped in 50 ms rather
+/// than after two 100 ms samples of the supervisor's watchdog.
+pub const DEFAULT_DRIVER_BUDGET_MS: u32 = 50;
+
+/// The largest `budget-ms` accepted.
+pub const MAX_BUDGET_MS: u32 = 60_000;
+
+impl Task {
+    /// Whether the task is a device driver (it declares `drives`).
+    pub fn is_driver(&self) -> bool {
+        self.drives.is_some()
+    }
+
+    /// Whether clients take the task's `reply_fault` as a fault of their own.
+    pub fn is_trusted(&self) -> bool {
+        self.trusted.unwrap_or(!self.is_driver())
+    }
+
+    /// The CPU budget the kernel enforces, in ms.
+    pub fn budget(&self) -> Option<u32> {
+        self.budget_ms
+            .or(self.is_driver().then_some(DEFAULT_DRIVER_BUDGET_MS))
+    }
 }
 
 impl Task {
@@ -590,6 +628,42 @@ impl App {
         }
 
         self.check_restart(task, &key, p);
+        self.check_trust(task, &key, p);
+    }
+
+    fn check_trust(&self, task: &Task, key: &str, p: &mut Vec<String>) {
+        if task.supervisor {
+            if task.is_driver() {
+                p.push(format!(
+                    "`{key}.drives`: the supervisor is trusted by every task and cannot be a driver; remove the key"
+                ));
+            }
+            if task.trusted == Some(false) {
+                p.push(format!(
+                    "`{key}.trusted` = false: the supervisor is trusted by definition; remove the key"
+                ));
+            }
+            if task.budget_ms.is_some() {
+                p.push(format!(
+                    "`{key}.budget-ms`: the supervisor cannot have a CPU budget (a fault of the supervisor reboots the machine); remove the key"
+                ));
+            }
+        }
+        match task.budget_ms {
+            Some(0) => p.push(format!(
+                "`{key}.budget-ms` = 0: a task must be allowed to run; give at least 1 ms, or remove the key{}",
+                if task.is_driver() {
+                    format!(" for the drivers' default of {DEFAULT_DRIVER_BUDGET_MS} ms")
+                } else {
+                    " for no limit".to_string()
+                }
+            )),
+            Some(ms) if ms > MAX_BUDGET_MS => p.push(format!(
+                "`{key}.budget-ms` = {ms} is above the largest budget, {MAX_BUDGET_MS} ms; use a smaller one{}",
+                if task.is_driver() { "" } else { ", or remove the key for no limit" }
+            )),
+            _ => {}
+        }
     }
 
     fn check_restart(&self, task: &Task, key: &str, p: &mut Vec<String>) {
@@ -1449,6 +1523,68 @@ steps = [
                 "priority = 1\nrestart = { policy = \"never\", limit = 5 }",
             ),
             &["mean nothing with policy \"never\""],
+        );
+    }
+
+    #[test]
+    fn drivers_are_untrusted_and_budgeted_by_default() {
+        let app =
+            parse(&BASE.replace("priority = 1", "priority = 1\ndrives = [\"block\"]")).unwrap();
+        let pong = &app.tasks[1];
+        assert!(!pong.is_trusted());
+        assert_eq!(pong.budget(), Some(super::DEFAULT_DRIVER_BUDGET_MS));
+        let ping = &app.tasks[2];
+        assert!(ping.is_trusted());
+        assert_eq!(ping.budget(), None);
+
+        let app = parse(&BASE.replace(
+            "priority = 1",
+            "priority = 1\ndrives = [\"block\"]\ntrusted = true\nbudget-ms = 7",
+        ))
+        .unwrap();
+        assert!(app.tasks[1].is_trusted());
+        assert_eq!(app.tasks[1].budget(), Some(7));
+        let app = parse(&BASE.replace(
+            "priority = 2\n",
+            "priority = 2\ntrusted = false\nbudget-ms = 300\n",
+        ))
+        .unwrap();
+        assert!(!app.tasks[2].is_trusted());
+        assert_eq!(app.tasks[2].budget(), Some(300));
+    }
+
+    #[test]
+    fn trust_and_budget_mistakes_are_named() {
+        assert_error(
+            &BASE.replace(
+                "supervisor = true",
+                "supervisor = true\ndrives = [\"block\"]\ntrusted = false\nbudget-ms = 5",
+            ),
+            &[
+                "3 problem(s)",
+                "`tasks.super.drives`: the supervisor is trusted by every task and cannot be a driver",
+                "`tasks.super.trusted` = false: the supervisor is trusted by definition",
+                "`tasks.super.budget-ms`: the supervisor cannot have a CPU budget",
+            ],
+        );
+        assert_error(
+            &BASE.replace("priority = 1", "priority = 1\ndrives = [\"block\"]\nbudget-ms = 0"),
+            &["`tasks.pong.budget-ms` = 0: a task must be allowed to run; give at least 1 ms, or remove the key for the drivers' default of 50 ms"],
+        );
+        assert_error(
+            &BASE.replace("priority = 2\n", "priority = 2\nbudget-ms = 0\n"),
+            &[
+                "`tasks.ping.budget-ms` = 0",
+                "or remove the key for no limit",
+            ],
+        );
+        assert_error(
+            &BASE.replace("priority = 2\n", "priority = 2\nbudget-ms = 60001\n"),
+            &["`tasks.ping.budget-ms` = 60001 is above the largest budget, 60000 ms"],
+        );
+        assert_error(
+            &BASE.replace("priority = 2\n", "priority = 2\ntrusted = \"no\"\n"),
+            &["trusted", "invalid type"],
         );
     }
 

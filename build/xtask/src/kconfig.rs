@@ -144,6 +144,8 @@ pub fn generate(app: &App, layout: &Layout, entries: &[u64]) -> String {
             t.postable_bits(),
             t.postable.join(", ")
         );
+        let _ = writeln!(s, "        trusted: {},", t.is_trusted());
+        let _ = writeln!(s, "        budget_ms: {:?},", t.budget());
         let _ = writeln!(s, "    }},");
     }
     let _ = writeln!(s, "];");
@@ -198,6 +200,8 @@ mod tests {
             "            RegionDesc { base: 0x8002_0000, size: 0x0000_1000, attributes: REGION_READ | REGION_WRITE }, // ram",
             "        priority: 255,",
             "        slots: &[1], // pong",
+            "        trusted: true,",
+            "        budget_ms: None,",
             "pub static IRQ_DESCS: [IrqDesc; 0] = [",
         ] {
             assert!(k.lines().any(|l| l == line), "missing line {line:?} in:\n{k}");

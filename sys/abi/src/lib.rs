@@ -151,6 +151,31 @@ pub const REFUSED_POST_TARGET: u32 = 0xFFFF_FE05;
 /// app.toml, or is an interrupt's bit or the supervisor's fault bit (those
 /// are the kernel's alone).
 pub const REFUSED_POST_BITS: u32 = 0xFFFF_FE06;
+/// Prefix of the REJECTED response codes: the low byte carries the
+/// [`ReplyFaultReason`].
+const REJECTED_PREFIX: u32 = 0xFFFF_FC00;
+
+/// The REJECTED response code: an *untrusted* server (app.toml `trusted =
+/// false`, the default for drivers) answered the call with `reply_fault`.
+/// A trusted server's `reply_fault` faults the caller instead; an untrusted
+/// one's verdict is only an allegation, so the caller gets this code and
+/// carries on. The code carries the server's reason.
+pub const fn rejected_code(reason: ReplyFaultReason) -> u32 {
+    REJECTED_PREFIX | reason as u32
+}
+
+/// If `code` is a REJECTED code, the reason it carries (an unknown reason
+/// reads as [`ReplyFaultReason::BadMessageContents`], as the kernel itself
+/// treats one).
+pub const fn rejected_reason(code: u32) -> Option<ReplyFaultReason> {
+    if code & 0xFFFF_FF00 != REJECTED_PREFIX {
+        return None;
+    }
+    match ReplyFaultReason::from_u32(code & 0xFF) {
+        Some(r) => Some(r),
+        None => Some(ReplyFaultReason::BadMessageContents),
+    }
+}
 
 /// Borrow failed: the lender is not (any longer) waiting on a call to us.
 pub const BORROW_NOT_LENT: u32 = 0xFFFF_FD01;
@@ -212,7 +237,9 @@ pub enum Sysnum {
     /// [`REFUSED_POST_TARGET`] or [`REFUSED_POST_BITS`] (nothing is posted
     /// then).
     Post = 11,
-    /// `a0` = caller `TaskId`, `a1` = [`ReplyFaultReason`]. Faults the caller.
+    /// `a0` = caller `TaskId`, `a1` = [`ReplyFaultReason`]. Faults the
+    /// caller if the server is trusted (app.toml); from an untrusted server
+    /// the caller's `send` completes with [`rejected_code`] instead.
     ReplyFault = 12,
     /// `a0`/`a1` = text to print on the console (early bring-up logging).
     Log = 13,
@@ -447,6 +474,10 @@ pub enum FaultKind {
     Injected = 10,
     /// A breakpoint (`ebreak`).
     Breakpoint = 11,
+    /// The task ran for longer than its CPU budget (app.toml `budget-ms`)
+    /// without blocking; `detail` = the budget in ms. Syscalls that return
+    /// at once do not count as blocking.
+    BudgetExceeded = 12,
 }
 
 impl FaultKind {
@@ -465,6 +496,7 @@ impl FaultKind {
             9 => Self::FromServer,
             10 => Self::Injected,
             11 => Self::Breakpoint,
+            12 => Self::BudgetExceeded,
             _ => return None,
         })
     }
@@ -484,6 +516,7 @@ impl FaultKind {
             Self::FromServer => "rejected by server",
             Self::Injected => "injected by supervisor",
             Self::Breakpoint => "breakpoint",
+            Self::BudgetExceeded => "ran past its CPU budget",
         }
     }
 }
@@ -801,6 +834,30 @@ mod tests {
         assert_eq!(dead_generation(SUCCESS), None);
         assert_eq!(dead_generation(REFUSED_PRIORITY), None);
         assert_eq!(dead_generation(BORROW_OUT_OF_RANGE), None);
+    }
+
+    #[test]
+    fn rejected_code_carries_the_reason_and_is_not_confused_with_others() {
+        for n in 0..5 {
+            let reason = ReplyFaultReason::from_u32(n).unwrap();
+            let code = rejected_code(reason);
+            assert!(code >= KERNEL_CODE_BASE, "servers cannot forge it");
+            assert_eq!(rejected_reason(code), Some(reason));
+            assert_eq!(dead_generation(code), None);
+        }
+        assert_eq!(
+            rejected_reason(REJECTED_PREFIX | 0x77),
+            Some(ReplyFaultReason::BadMessageContents)
+        );
+        for other in [
+            SUCCESS,
+            1,
+            REFUSED_PRIORITY,
+            BORROW_NOT_LENT,
+            dead_code(Generation(3)),
+        ] {
+            assert_eq!(rejected_reason(other), None, "{other:#x}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The steps of a generated client stub.
 
-use crate::error::ServerRestarted;
+use crate::error::{ErrorCode, ProtocolError, RequestError};
 use crate::ipc::{Ipc, LeaseRef};
 use abi::TaskId;
 use core::cell::Cell;
@@ -10,12 +10,12 @@ use core::cell::Cell;
 /// A DEAD code means the server died before or during the call: `task` is
 /// updated to the generation the code carries (no further syscall), then an
 /// `idempotent` op is sent once more to the new incarnation, and anything
-/// else — or a second death — returns [`ServerRestarted`]. The kernel
+/// else — or a second death — returns `ServerRestarted`. The kernel
 /// completes every send to a dead task, so this never waits on one.
 ///
-/// Panics (in the calling client) if the kernel reports a reply longer than
-/// the reply buffer, which it never does.
-pub fn call<'r, I: Ipc + ?Sized>(
+/// A reply length beyond the reply buffer (which the kernel never reports)
+/// is a [`ProtocolError::BadReply`], not a panic.
+pub fn call<'r, I: Ipc + ?Sized, E>(
     ipc: &I,
     task: &Cell<TaskId>,
     operation: u16,
@@ -23,7 +23,7 @@ pub fn call<'r, I: Ipc + ?Sized>(
     reply: &'r mut [u8],
     leases: &mut [LeaseRef<'_>],
     idempotent: bool,
-) -> Result<(u32, &'r [u8]), ServerRestarted> {
+) -> Result<(u32, &'r [u8]), RequestError<E>> {
     let mut retried = false;
     loop {
         let target = task.get();
@@ -32,7 +32,7 @@ pub fn call<'r, I: Ipc + ?Sized>(
             None => {
                 return match reply.get(..len) {
                     Some(bytes) => Ok((code, bytes)),
-                    None => protocol_violation("reply longer than the reply buffer", code),
+                    None => Err(ProtocolError::BadReply { code, len }.into()),
                 };
             }
             Some(generation) => {
@@ -42,16 +42,44 @@ pub fn call<'r, I: Ipc + ?Sized>(
                     retried = true;
                     continue;
                 }
-                return Err(ServerRestarted);
+                return Err(RequestError::ServerRestarted);
             }
         }
     }
 }
 
-/// Stops a client whose server broke the protocol: an unknown response code
-/// (including the kernel's refusals, which mean the image is misconfigured)
-/// or a reply that does not decode. Servers are trusted by their clients;
-/// faulting the client names the bug instead of inventing a value.
+/// Judges a non-DEAD response code: `Ok` for success, else the op's own
+/// error, a rejection passed on by the kernel, a kernel refusal, or an
+/// unknown code — never a panic, whatever the server sent.
+pub fn response<E: ErrorCode>(code: u32) -> Result<(), RequestError<E>> {
+    if code == abi::SUCCESS {
+        return Ok(());
+    }
+    if let Some(e) = E::from_code(code) {
+        return Err(RequestError::Server(e));
+    }
+    let e = if let Some(reason) = abi::rejected_reason(code) {
+        ProtocolError::Rejected(reason)
+    } else if code >= abi::KERNEL_CODE_BASE {
+        ProtocolError::Refused(code)
+    } else {
+        ProtocolError::UnknownCode(code)
+    };
+    Err(e.into())
+}
+
+/// Turns a decoded reply into the stub's result: bytes that do not decode
+/// are the server's protocol error.
+pub fn decoded<T, E>(value: Option<T>, code: u32, len: usize) -> Result<T, RequestError<E>> {
+    value.ok_or(RequestError::Protocol(ProtocolError::BadReply {
+        code,
+        len,
+    }))
+}
+
+/// Stops a client whose *own* request cannot be encoded (a generator or
+/// api-crate bug: the buffer is sized from the type). Never used for what a
+/// server sent.
 #[cold]
 #[track_caller]
 pub fn protocol_violation(what: &str, code: u32) -> ! {
@@ -61,8 +89,11 @@ pub fn protocol_violation(what: &str, code: u32) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::CallError;
     use crate::mock::MockKernel;
     use abi::Generation;
+
+    const RESTARTED: CallError = RequestError::ServerRestarted;
 
     const SERVER: TaskId = TaskId::new(2, Generation(0));
 
@@ -80,7 +111,15 @@ mod tests {
         let task = Cell::new(SERVER);
         let mut reply = [0u8; 8];
         assert_eq!(
-            call(&kernel, &task, 7, b"hey", &mut reply, &mut [], false),
+            call::<_, core::convert::Infallible>(
+                &kernel,
+                &task,
+                7,
+                b"hey",
+                &mut reply,
+                &mut [],
+                false
+            ),
             Ok((7, &b"hey"[..]))
         );
     }
@@ -95,13 +134,21 @@ mod tests {
         kernel.restart_server();
         assert_eq!(
             call(&kernel, &task, 0, b"", &mut reply, &mut [], false),
-            Err(ServerRestarted)
+            Err(RESTARTED)
         );
         assert_eq!(task.get(), TaskId::new(2, Generation(1)));
 
         kernel.restart_server();
         assert_eq!(
-            call(&kernel, &task, 0, b"x", &mut reply, &mut [], true),
+            call::<_, core::convert::Infallible>(
+                &kernel,
+                &task,
+                0,
+                b"x",
+                &mut reply,
+                &mut [],
+                true
+            ),
             Ok((0, &b"x"[..]))
         );
         assert_eq!(task.get(), TaskId::new(2, Generation(2)));
@@ -109,7 +156,7 @@ mod tests {
         kernel.kill_server_during_next_calls(2);
         assert_eq!(
             call(&kernel, &task, 0, b"x", &mut reply, &mut [], true),
-            Err(ServerRestarted)
+            Err(RESTARTED)
         );
         assert_eq!(task.get(), TaskId::new(2, Generation(4)));
     }
@@ -120,8 +167,111 @@ mod tests {
         let task = Cell::new(TaskId::new(9, Generation(0)));
         let mut reply = [0u8; 1];
         assert_eq!(
-            call(&kernel, &task, 0, b"", &mut reply, &mut [], true),
+            call::<_, core::convert::Infallible>(&kernel, &task, 0, b"", &mut reply, &mut [], true),
             Ok((abi::REFUSED_NO_SUCH_TASK, &[][..]))
+        );
+        assert_eq!(
+            response::<core::convert::Infallible>(abi::REFUSED_NO_SUCH_TASK),
+            Err(ProtocolError::Refused(abi::REFUSED_NO_SUCH_TASK).into())
+        );
+    }
+
+    /// An error enum with one code, as generated.
+    #[derive(Debug, PartialEq)]
+    struct Oops;
+    impl ErrorCode for Oops {
+        fn code(&self) -> u32 {
+            5
+        }
+        fn from_code(code: u32) -> Option<Self> {
+            (code == 5).then_some(Oops)
+        }
+    }
+
+    #[test]
+    fn every_response_code_is_judged_without_panicking() {
+        use abi::ReplyFaultReason;
+        assert_eq!(response::<Oops>(0), Ok(()));
+        assert_eq!(response::<Oops>(5), Err(RequestError::Server(Oops)));
+        assert_eq!(
+            response::<Oops>(6),
+            Err(RequestError::Protocol(ProtocolError::UnknownCode(6)))
+        );
+        assert_eq!(
+            response::<core::convert::Infallible>(5),
+            Err(RequestError::Protocol(ProtocolError::UnknownCode(5)))
+        );
+        assert_eq!(
+            response::<Oops>(abi::rejected_code(ReplyFaultReason::BadLeases)),
+            Err(RequestError::Protocol(ProtocolError::Rejected(
+                ReplyFaultReason::BadLeases
+            )))
+        );
+        assert_eq!(
+            response::<Oops>(abi::REFUSED_PRIORITY),
+            Err(RequestError::Protocol(ProtocolError::Refused(
+                abi::REFUSED_PRIORITY
+            )))
+        );
+        // Every code a server can send, and the kernel's: none panics.
+        for code in (0..300).chain(abi::KERNEL_CODE_BASE - 2..=abi::KERNEL_CODE_BASE + 2) {
+            let _ = response::<Oops>(code);
+        }
+        assert_eq!(
+            decoded::<u32, Oops>(None, 0, 3),
+            Err(RequestError::Protocol(ProtocolError::BadReply {
+                code: 0,
+                len: 3
+            }))
+        );
+    }
+
+    #[test]
+    fn a_reply_length_past_the_buffer_is_an_error_not_a_panic() {
+        struct Liar;
+        impl Ipc for Liar {
+            fn send(
+                &self,
+                _: TaskId,
+                _: u16,
+                _: &[u8],
+                _: &mut [u8],
+                _: &mut [LeaseRef<'_>],
+            ) -> (u32, usize) {
+                (0, 99)
+            }
+            fn recv(&self, _: &mut [u8], _: u32, _: Option<TaskId>) -> crate::ipc::RecvMessage {
+                unreachable!()
+            }
+            fn reply(&self, _: TaskId, _: u32, _: &[u8]) {}
+            fn reply_fault(&self, _: TaskId, _: abi::ReplyFaultReason) {}
+            fn borrow_read(
+                &self,
+                _: TaskId,
+                _: usize,
+                _: usize,
+                _: &mut [u8],
+            ) -> Result<usize, u32> {
+                unreachable!()
+            }
+            fn borrow_write(&self, _: TaskId, _: usize, _: usize, _: &[u8]) -> Result<usize, u32> {
+                unreachable!()
+            }
+            fn borrow_info(&self, _: TaskId, _: usize) -> Result<crate::ipc::LeaseInfo, u32> {
+                unreachable!()
+            }
+            fn refresh_task_id(&self, id: TaskId) -> TaskId {
+                id
+            }
+        }
+        let task = Cell::new(SERVER);
+        let mut reply = [0u8; 4];
+        assert_eq!(
+            call::<_, Oops>(&Liar, &task, 0, b"", &mut reply, &mut [], false),
+            Err(RequestError::Protocol(ProtocolError::BadReply {
+                code: 0,
+                len: 99
+            }))
         );
     }
 

@@ -16,13 +16,75 @@ impl fmt::Display for ServerRestarted {
     }
 }
 
-/// What a client stub of an op with a `Result` reply returns on failure.
+/// What a client stub returns on failure. `E` is the op's error enum, or
+/// [`Infallible`] for an op without one (see [`CallError`]).
+///
+/// A client stub never panics because of what its server did: a server is
+/// as likely to be broken as its client (drivers are not trusted), so
+/// anything it answers outside the protocol is a [`ProtocolError`] value.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum RequestError<E> {
     /// The server answered with the op's error.
     Server(E),
     /// The server died before or during the call (see [`ServerRestarted`]).
     ServerRestarted,
+    /// The server (or the kernel) answered outside the op's protocol.
+    Protocol(ProtocolError),
+}
+
+/// The error of an op that declares no error enum: it can still fail by
+/// the server dying or breaking the protocol.
+pub type CallError = RequestError<Infallible>;
+
+/// How an answer broke the protocol of a call. Each says whom to blame.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// An untrusted server refused the request with `reply_fault` and the
+    /// kernel passed its verdict on as a code instead of faulting us
+    /// (`abi::rejected_code`). Either this client sent a malformed request
+    /// or the server is broken; the server is the one not trusted.
+    Rejected(ReplyFaultReason),
+    /// The kernel refused the send (a code at or above
+    /// `abi::KERNEL_CODE_BASE`: the server is not in this task's slots, not
+    /// more important, or does not exist): the image is misconfigured.
+    Refused(u32),
+    /// The server answered with a response code the op does not define.
+    UnknownCode(u32),
+    /// The server answered with bytes that are not the op's reply (wrong
+    /// length or contents).
+    BadReply {
+        /// The response code that came with them.
+        code: u32,
+        /// How many bytes the server sent.
+        len: usize,
+    },
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::Rejected(r) => {
+                write!(f, "server rejected the request ({})", r.describe())
+            }
+            ProtocolError::Refused(code) => write!(
+                f,
+                "kernel refused the call (code {code:#x}): check the task's slots in app.toml"
+            ),
+            ProtocolError::UnknownCode(code) => {
+                write!(f, "server answered with unknown response code {code:#x}")
+            }
+            ProtocolError::BadReply { code, len } => write!(
+                f,
+                "server's reply ({len} bytes, code {code:#x}) does not decode"
+            ),
+        }
+    }
+}
+
+impl<E> From<ProtocolError> for RequestError<E> {
+    fn from(e: ProtocolError) -> Self {
+        RequestError::Protocol(e)
+    }
 }
 
 impl<E> From<ServerRestarted> for RequestError<E> {
@@ -36,6 +98,7 @@ impl<E: fmt::Display> fmt::Display for RequestError<E> {
         match self {
             RequestError::Server(e) => e.fmt(f),
             RequestError::ServerRestarted => ServerRestarted.fmt(f),
+            RequestError::Protocol(e) => e.fmt(f),
         }
     }
 }

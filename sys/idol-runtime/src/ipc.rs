@@ -96,7 +96,8 @@ pub trait Ipc {
     fn reply(&self, peer: TaskId, code: u32, message: &[u8]);
 
     /// Refuses the call `peer` is blocked in: the kernel faults `peer` with
-    /// `reason`.
+    /// `reason` if this server is trusted (app.toml), else completes `peer`'s
+    /// send with `abi::rejected_code(reason)`.
     fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason);
 
     /// Copies from lease `index` of `lender`'s call, starting `offset` bytes

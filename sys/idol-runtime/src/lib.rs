@@ -12,16 +12,19 @@
 //! * [`Leased`] — a lease a server was lent, typed by direction and element,
 //!   read and written only through bounds-checked borrows.
 //! * [`RequestError`] / [`ServerRestarted`] — what a client stub returns when
-//!   the server answered with its own error or died during the call;
-//!   [`ServerError`] — what a server method returns instead of a value.
+//!   the server answered with its own error, died during the call, or broke
+//!   the protocol ([`ProtocolError`]); [`ServerError`] — what a server
+//!   method returns instead of a value.
 //! * [`client`] and [`server`] — the call and dispatch steps generated code
 //!   is made of.
 //!
 //! This crate must never panic on what a peer sent: a malformed request is
-//! answered with `reply_fault`, a lease that went away is an error value.
-//! (A client stub does panic on a reply that breaks the protocol: servers
-//! are trusted by their clients, and a fault names the bug.) It is
-//! `#![no_std]` and never allocates.
+//! answered with `reply_fault`, a lease that went away is an error value,
+//! and a reply that breaks the protocol (an unknown response code, bytes
+//! that do not decode, a rejection from an untrusted server) is a
+//! [`ProtocolError`] — drivers are not trusted by their clients, so a broken
+//! driver must not be able to crash one. It is `#![no_std]` and never
+//! allocates.
 
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -42,7 +45,7 @@ mod userlib_ipc;
 pub mod wire;
 
 pub use abi::{ReplyFaultReason, TaskId};
-pub use error::{ErrorCode, RequestError, ServerError, ServerRestarted};
+pub use error::{CallError, ErrorCode, ProtocolError, RequestError, ServerError, ServerRestarted};
 pub use ipc::{Ipc, LeaseInfo, LeaseRef, RecvMessage};
 pub use lease::{
     Detached, LeaseDirection, LeaseError, Leased, Read, ReadWrite, Readable, Writable, Write,

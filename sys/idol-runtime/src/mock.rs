@@ -14,9 +14,11 @@
 //! distinct callers and collect each answer with [`MockKernel::take_answer`].
 //!
 //! Where the real kernel would fault a task, the mock panics with the
-//! reason, which fails the test: a client faulted by `reply_fault`, a server
-//! that never replies (the client would hang), a reply too big or with a
-//! kernel-reserved code.
+//! reason, which fails the test: a client faulted by a trusted server's
+//! `reply_fault`, a server that never replies (the client would hang), a
+//! reply too big or with a kernel-reserved code. A server marked untrusted
+//! ([`MockKernel::set_untrusted`], as drivers are) has its `reply_fault`
+//! passed to the client as `abi::rejected_code`, as the kernel does.
 
 use crate::ipc::{Ipc, LeaseInfo, LeaseRef, RecvMessage};
 use abi::{Generation, ReplyFaultReason, TaskId};
@@ -86,6 +88,7 @@ struct State {
     queue: VecDeque<Queued>,
     notifications: u32,
     calls: usize,
+    untrusted: bool,
 }
 
 /// The mock kernel; implements [`Ipc`] for both sides.
@@ -108,6 +111,7 @@ impl MockKernel {
                 queue: VecDeque::new(),
                 notifications: 0,
                 calls: 0,
+                untrusted: false,
             }),
             handler: RefCell::new(None),
         }
@@ -122,6 +126,12 @@ impl MockKernel {
     ) {
         self.state.borrow_mut().buffer_size = buffer_size;
         *self.handler.borrow_mut() = Some(Box::new(handler));
+    }
+
+    /// Marks the server untrusted (as app.toml does drivers): its
+    /// `reply_fault` reaches the client as a REJECTED code, not a fault.
+    pub fn set_untrusted(&self, untrusted: bool) {
+        self.state.borrow_mut().untrusted = untrusted;
     }
 
     /// The server's current id.
@@ -406,6 +416,9 @@ impl Ipc for MockKernel {
                 );
                 incoming[..message.len()].copy_from_slice(&message);
                 (code, message.len())
+            }
+            Some(Outcome::Fault(reason)) if self.state.borrow().untrusted => {
+                (abi::rejected_code(reason), 0)
             }
             Some(Outcome::Fault(reason)) => {
                 panic!("kernel faults the client: {}", reason.describe())

@@ -78,6 +78,16 @@ pub struct TaskDesc {
     /// (app.toml `postable`). Never an IRQ's bit; the supervisor's fault
     /// bit is never postable either. See `notify::check_post`.
     pub postable: u32,
+    /// Whether its clients trust its verdicts (app.toml `trusted`; drivers
+    /// are untrusted by default). A trusted server's `reply_fault` faults
+    /// the client, as in Hubris; an untrusted server's reaches the client
+    /// as a REJECTED response code, so a corrupted driver cannot kill the
+    /// clients it serves.
+    pub trusted: bool,
+    /// Longest the task may run without blocking, in ms (app.toml
+    /// `budget-ms`; drivers get a default), or `None` for no limit. Past it
+    /// the kernel faults the task with `FaultKind::BudgetExceeded`.
+    pub budget_ms: Option<u32>,
 }
 
 /// Routing of one PLIC interrupt source to a task's notification bits.

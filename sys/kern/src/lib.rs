@@ -30,10 +30,30 @@
 //! - the kernel's own stack has a locked PMP guard below it: an overflow
 //!   stops the machine with "kernel stack overflow" instead of running into
 //!   kernel text (`arch::pmp`).
+//!
+//! # Untrusted servers and CPU budgets
+//!
+//! Two rules keep an untrusted task (every driver, by app.toml's defaults)
+//! from hurting others through the kernel:
+//!
+//! - *A driver's verdicts do not kill clients.* `reply_fault` from a server
+//!   app.toml marks untrusted (`trusted = false`, the default for drivers:
+//!   tasks with `drives`) completes the client's `send` with
+//!   `abi::rejected_code(reason)` instead of faulting it; only a trusted
+//!   server's `reply_fault` faults the client (`syscalls::reply_fault`). Everything else a server can do to
+//!   a waiting client already ends in a reply or a DEAD code: a reply that
+//!   is too big or uses a kernel code faults the *server*, a reply to a
+//!   task not waiting on it is dropped, and a server that dies wakes its
+//!   callers with DEAD. One that never replies is the supervisor's to
+//!   restart (its watchdog), which wakes the callers with DEAD.
+//! - *A task that runs past its CPU budget without blocking is faulted*
+//!   (`budget`), however many syscalls it makes, so a spinning driver cannot
+//!   starve the tasks below it.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod budget;
 pub mod console;
 pub mod descs;
 pub mod err;

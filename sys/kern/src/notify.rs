@@ -111,13 +111,15 @@ pub fn service_timers<M: Machine>(sys: &mut System<'_, M>) {
     reprogram_timer(sys);
 }
 
-/// Sets the hardware timer to the earliest armed deadline.
+/// Sets the hardware timer to the earliest armed deadline: the tasks'
+/// timers and the running task's CPU budget.
 pub fn reprogram_timer<M: Machine>(sys: &mut System<'_, M>) {
     let next = sys
         .tasks
         .iter()
         .filter_map(|t| t.timer())
         .map(|(d, _)| d)
+        .chain(sys.budget_deadline)
         .min();
     sys.machine.set_timer_deadline(next);
 }

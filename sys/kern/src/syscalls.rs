@@ -12,7 +12,7 @@ use crate::machine::Machine;
 use crate::system::System;
 use crate::task::SchedState;
 use crate::umem::{self, USlice};
-use crate::{console, fastpath, faults, ipc, kipc, leases, notify};
+use crate::{budget, console, fastpath, faults, ipc, kipc, leases, notify};
 
 /// Handles an `ecall` from task `caller`.
 pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
@@ -102,7 +102,12 @@ pub fn exception<M: Machine>(sys: &mut System<'_, M>, index: usize, e: Exception
 /// `None` when nothing is runnable.
 #[inline]
 pub fn next_task<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
-    let next = sys.sched.choose(sys.tasks, current)?;
+    budget::charge(sys);
+    let Some(next) = sys.sched.choose(sys.tasks, current) else {
+        budget::disarm_expired(sys);
+        return None;
+    };
+    budget::dispatch(sys, next);
     resume_chosen(sys, next);
     Some(next)
 }
@@ -114,6 +119,9 @@ pub fn next_task<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<
 #[inline(always)]
 pub fn after_trap<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
     crate::probe!(sys.machine, Ipc);
+    // The CPU budget first: a task past it is faulted before any choice.
+    // For a task without a budget this is one test of `dispatched`.
+    budget::charge(sys);
     match sys.sched.quick(sys.tasks, current) {
         Some(next) => {
             #[cfg(test)]
@@ -122,6 +130,7 @@ pub fn after_trap<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option
                 crate::sched::select(sys.tasks, current),
                 "quick choice disagrees with select"
             );
+            budget::dispatch(sys, next);
             resume_quick(sys, next);
             Some(next)
         }
@@ -215,6 +224,16 @@ fn refresh_task_id<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result
     Ok(())
 }
 
+/// `reply_fault`: the server rejects the message its caller sent.
+///
+/// Who is believed depends on the server. A *trusted* server (app.toml)
+/// faults the caller with `FromServer`, as in Hubris: the caller sent
+/// garbage and is broken. An *untrusted* server — every driver by default —
+/// may itself be the broken party (a flipped bit, a wild write), and the
+/// threat model says a driver must never make a well-behaved client fault;
+/// so its verdict completes the caller's `send` with a REJECTED code
+/// (`abi::rejected_code`) carrying the reason, which the generated client
+/// stubs turn into a typed error.
 fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let (peer, reason) = (TaskId::from_register(s.arg(0) as u32), s.arg(1) as u32);
@@ -224,14 +243,19 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
     // Like `reply`, a peer no longer waiting on us is skipped.
     if p < sys.tasks.len() && sys.tasks[p].id(p) == peer && sys.tasks[p].is(SchedState::InReply(me))
     {
-        let pc = sys.tasks[p].save().pc().wrapping_sub(4) as u32;
-        let record = FaultRecord {
-            kind: FaultKind::FromServer as u32,
-            address: 0,
-            pc,
-            detail: ((caller as u32) << 16) | reason as u32,
-        };
-        faults::fault_task(sys, p, record);
+        if sys.tasks[caller].desc().trusted {
+            let pc = sys.tasks[p].save().pc().wrapping_sub(4) as u32;
+            let record = FaultRecord {
+                kind: FaultKind::FromServer as u32,
+                address: 0,
+                pc,
+                detail: ((caller as u32) << 16) | reason as u32,
+            };
+            faults::fault_task(sys, p, record);
+        } else {
+            ipc::complete_with_code(&mut sys.tasks[p], abi::rejected_code(reason));
+            sys.note(p);
+        }
         sys.tasks[caller].count_reply();
     }
     Ok(())

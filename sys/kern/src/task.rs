@@ -145,6 +145,7 @@ pub struct Task {
     syscalls: u32,
     replies: u32,
     announce: bool,
+    run: u64,
 }
 
 impl Task {
@@ -173,6 +174,7 @@ impl Task {
             syscalls: 0,
             replies: 0,
             announce: false,
+            run: 0,
         }
     }
 
@@ -346,6 +348,23 @@ impl Task {
         self.syscalls = self.syscalls.wrapping_add(1);
     }
 
+    /// Timer ticks this task has run since it last blocked (see `budget`).
+    pub fn run(&self) -> u64 {
+        self.run
+    }
+
+    /// Adds `ticks` to the time run since the task last blocked; returns
+    /// the new total.
+    pub fn charge(&mut self, ticks: u64) -> u64 {
+        self.run = self.run.saturating_add(ticks);
+        self.run
+    }
+
+    /// The task blocked: its next stretch of running starts from zero.
+    pub fn clear_run(&mut self) {
+        self.run = 0;
+    }
+
     /// Faults since boot.
     pub fn fault_count(&self) -> u32 {
         self.fault_count
@@ -360,6 +379,7 @@ impl Task {
         self.fault_count = self.fault_count.saturating_add(1);
         self.generation = self.generation.next();
         self.timer = None;
+        self.run = 0;
     }
 
     /// Starts a fresh incarnation at the entry point. A task restarted while
@@ -376,6 +396,7 @@ impl Task {
         self.notifications = 0;
         self.notification_mask = 0;
         self.timer = None;
+        self.run = 0;
         let n = self.desc.regions.len().min(MAX_TASK_REGIONS);
         self.regions[..n].copy_from_slice(&self.desc.regions[..n]);
         self.region_count = n;

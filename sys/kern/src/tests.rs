@@ -14,6 +14,7 @@
 mod harness;
 
 mod bounds;
+mod budget;
 mod fastpath;
 mod faults;
 mod fuzz;

@@ -174,7 +174,9 @@ fn main() -> ! {
         let ipc = measure(len, buf, |sector, b| {
             !matches!(
                 blk.read(sector, b),
-                Err(RequestError::Server(_) | RequestError::ServerRestarted)
+                Err(RequestError::Server(_)
+                    | RequestError::ServerRestarted
+                    | RequestError::Protocol(_))
             )
         });
         let mut direct_name = userlib::log::LineBuf::new();

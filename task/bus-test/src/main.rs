@@ -167,7 +167,7 @@ fn a_revoked_window_faults_its_old_driver(s: &mut Suite) -> CaseResult {
     let generation = before.map(|b| b.generation).unwrap_or(0);
     let r = s.drivers[i].touch();
     check!(
-        r == Err(idol_runtime::ServerRestarted),
+        r == Err(RequestError::ServerRestarted),
         "touching the revoked window returned {r:?}"
     );
     let after = s.sup.task_status(s.drivers[i].task_id().index() as u32);

@@ -45,7 +45,7 @@ fn forward<E>(r: Result<(), RequestError<E>>) -> Result<(), ServerError<ProxyErr
     match r {
         Ok(()) => Ok(()),
         Err(RequestError::ServerRestarted) => Err(ProxyError::DriverRestarted.into()),
-        Err(RequestError::Server(_)) => Err(ProxyError::Failed.into()),
+        Err(RequestError::Server(_) | RequestError::Protocol(_)) => Err(ProxyError::Failed.into()),
     }
 }
 

@@ -147,7 +147,7 @@ impl Campaign {
                 self.proxy_deaths += 1;
                 None
             }
-            Err(RequestError::Server(_)) => None,
+            Err(RequestError::Server(_) | RequestError::Protocol(_)) => None,
         }
     }
 

@@ -22,7 +22,7 @@
 #![allow(clippy::result_large_err)]
 
 use abi::{FaultKind, TaskState, TaskStatus};
-use idol_runtime::{RequestError, ServerRestarted, UserlibIpc};
+use idol_runtime::{RequestError, UserlibIpc};
 use idol_test_api::{IdolTestAssistClient, Malformation};
 use ping_api::{PingClient, PingError, PingStatus};
 use supervisor_api::SupervisorClient;
@@ -163,7 +163,7 @@ fn malformed(s: &mut Suite, kind: Malformation) -> CaseResult {
 
     let r = s.assist.send_malformed(kind);
     check!(
-        r == Err(ServerRestarted),
+        r == Err(RequestError::ServerRestarted),
         "the assistant was not faulted: send_malformed gave {r:?}"
     );
 
@@ -213,7 +213,7 @@ fn crash_gives_server_restarted(s: &mut Suite) -> CaseResult {
     let server = s.ping.task_id().index();
     let before = s.status_of(server)?;
     let r = s.ping.crash();
-    check!(r == Err(ServerRestarted), "crash gave {r:?}");
+    check!(r == Err(RequestError::ServerRestarted), "crash gave {r:?}");
     let after = s.status_of(server)?;
     check!(
         after.last_fault.kind() == FaultKind::Panic,

@@ -11,7 +11,7 @@
 #![no_main]
 
 use abi::{TaskState, TICKS_PER_MS};
-use idol_runtime::{ServerRestarted, TaskId, UserlibIpc};
+use idol_runtime::{RequestError, TaskId, UserlibIpc};
 use ping_api::PingClient;
 use supervisor_api::SupervisorClient;
 use test_harness::{check, fail, run_cases, Case, CaseResult};
@@ -47,7 +47,7 @@ impl Suite {
     ) -> Result<Option<u64>, test_harness::LineBuf> {
         let t0 = now_ms();
         check!(
-            client.crash() == Err(ServerRestarted),
+            client.crash() == Err(RequestError::ServerRestarted),
             "crash() did not end the server"
         );
         loop {
@@ -108,7 +108,7 @@ fn a_client_of_a_task_left_down_gets_an_error_not_a_hang(s: &mut Suite) -> CaseR
     let t0 = now_ms();
     // `add` is idempotent: the stub retries once, then reports.
     check!(
-        s.flaky.add(1, 1) == Err(ServerRestarted),
+        s.flaky.add(1, 1) == Err(RequestError::ServerRestarted),
         "a call to the dead task did not fail"
     );
     check!(

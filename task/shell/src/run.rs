@@ -226,6 +226,7 @@ impl Shell {
         match e {
             RequestError::Server(e) => out!(self, "error: {who}: {}\n", words(e)),
             RequestError::ServerRestarted => out!(self, "error: {who} restarted, try again\n"),
+            RequestError::Protocol(e) => out!(self, "error: {who}: {e}\n"),
         }
     }
 

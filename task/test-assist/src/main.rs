@@ -6,6 +6,10 @@
 //! Where a case is about the raw ABI — a borrow the kernel must refuse, a
 //! lease of foreign memory, an undefined syscall number — it makes the raw
 //! syscall itself; nothing else here touches a message by hand.
+//!
+//! test/kernel.toml marks it untrusted (`trusted = false`), as drivers are:
+//! its `reject` and `answer_raw` ops play a broken driver, whose verdicts
+//! and garbage the suite must survive.
 
 #![no_std]
 #![no_main]
@@ -13,7 +17,7 @@
 use abi::{Lease, LEASE_READ, SUCCESS};
 use core::convert::Infallible;
 use idol_runtime::{Leased, Read, ServerError, TaskId, Write};
-use userlib::{sys_borrow_read, sys_post, sys_send, tasks};
+use userlib::{sys_borrow_read, sys_get_timer, sys_post, sys_reply, sys_send, tasks};
 
 include!(concat!(env!("OUT_DIR"), "/kernel_test_assist_server.rs"));
 
@@ -117,6 +121,43 @@ impl KernelTestAssistServer for Assist {
 
     fn panic(&mut self, _: TaskId) -> Reply<()> {
         panic!("asked to panic by the suite")
+    }
+
+    fn spin(&mut self, _: TaskId, ms: u32) -> Reply<u32> {
+        let start = sys_get_timer().now;
+        let end = match ms {
+            u32::MAX => u64::MAX,
+            ms => start + u64::from(ms) * abi::TICKS_PER_MS,
+        };
+        let mut calls = 0u32;
+        while sys_get_timer().now < end {
+            calls = calls.wrapping_add(1);
+        }
+        Ok(calls)
+    }
+
+    fn reject(&mut self, caller: TaskId, reason: u32) -> Reply<u32> {
+        // Raw on purpose, so that an out-of-range reason reaches the kernel.
+        // SAFETY: the reply_fault syscall with the caller and a reason in
+        // a0/a1; it touches no memory.
+        unsafe {
+            core::arch::asm!(
+                "ecall",
+                in("a7") abi::Sysnum::ReplyFault as usize,
+                in("a0") caller.0 as usize,
+                in("a1") reason as usize,
+            )
+        };
+        // The caller is no longer waiting: this reply is dropped.
+        Ok(0)
+    }
+
+    fn answer_raw(&mut self, caller: TaskId, code: u32, len: u32) -> Reply<u32> {
+        let bytes = [0xEEu8; 64];
+        let len = (len as usize).min(bytes.len());
+        sys_reply(caller, code, &bytes[..len]);
+        // As in `reject`: the generated reply after this one is dropped.
+        Ok(0)
     }
 
     fn illegal_instruction(&mut self, _: TaskId) -> Reply<()> {

@@ -23,7 +23,7 @@ use abi::{
     dead_generation, FaultKind, Generation, TaskId, TaskState, UsageError, BORROW_OUT_OF_RANGE,
     REFUSED_NOT_IN_SLOTS, REFUSED_PRIORITY, SUCCESS,
 };
-use idol_runtime::{ServerRestarted, UserlibIpc};
+use idol_runtime::{CallError, RequestError, UserlibIpc};
 use supervisor_api::SupervisorClient;
 use test_api::{KernelTestAssistClient, KernelTestAssistOp};
 use test_harness::{check, fail, CaseResult, LineBuf};
@@ -64,10 +64,11 @@ impl Suite {
     }
 
     fn assist_status(&self) -> Result<abi::TaskStatus, LineBuf> {
-        match self
-            .supervisor
-            .task_status(self.assist.task_id().index() as u32)
-        {
+        self.status_of(self.assist.task_id().index())
+    }
+
+    fn status_of(&self, index: usize) -> Result<abi::TaskStatus, LineBuf> {
+        match self.supervisor.task_status(index as u32) {
             Ok(s) => Ok(s),
             Err(e) => fail!("supervisor status query failed: {e:?}"),
         }
@@ -79,7 +80,7 @@ impl Suite {
     /// restart with generation + 1, and that the new incarnation serves.
     fn expect_fault<T: core::fmt::Debug>(
         &mut self,
-        call: impl FnOnce(&Assist) -> Result<T, ServerRestarted>,
+        call: impl FnOnce(&Assist) -> Result<T, CallError>,
         kind: FaultKind,
         address: Option<u32>,
     ) -> Result<abi::FaultRecord, LineBuf> {
@@ -87,7 +88,7 @@ impl Suite {
         let result = call(&self.assist);
         let expected_gen = Generation(before.generation as u16).next();
         check!(
-            matches!(result, Err(ServerRestarted)),
+            matches!(result, Err(RequestError::ServerRestarted)),
             "expected ServerRestarted, got {result:?}"
         );
         let g = self.assist.task_id().generation();
@@ -350,6 +351,104 @@ fn post_notification_arrives(s: &mut Suite) -> CaseResult {
     Ok(())
 }
 
+/// The assistant's CPU budget (test/kernel.toml `budget-ms`).
+const ASSIST_BUDGET_MS: u32 = 40;
+
+/// Work below the budget is never cut short, however many syscalls it makes.
+fn work_below_the_budget_runs_to_the_end(s: &mut Suite) -> CaseResult {
+    let before = s.assist_status()?;
+    let r = s.assist.spin(5);
+    check!(
+        matches!(r, Ok(n) if n > 0),
+        "spinning 5 ms (budget {ASSIST_BUDGET_MS} ms) gave {r:?}"
+    );
+    let after = s.assist_status()?;
+    check!(
+        after.fault_count == before.fault_count,
+        "faulted below its budget: {}",
+        after.last_fault.kind().describe()
+    );
+    Ok(())
+}
+
+/// A task spinning on a cheap syscall is faulted by the kernel with its own
+/// kind once its budget is spent, and this less important task runs again.
+fn spinning_past_the_budget_faults(s: &mut Suite) -> CaseResult {
+    let start = sys_get_timer().now;
+    let f = s.expect_fault(|a| a.spin(u32::MAX), FaultKind::BudgetExceeded, None)?;
+    let spun = sys_get_timer().now - start;
+    check!(
+        f.detail == ASSIST_BUDGET_MS,
+        "the fault names a budget of {} ms, expected {ASSIST_BUDGET_MS}",
+        f.detail
+    );
+    check!(
+        spun >= u64::from(ASSIST_BUDGET_MS) * abi::TICKS_PER_MS,
+        "faulted after {} ticks, before its budget was spent",
+        spun
+    );
+    Ok(())
+}
+
+/// The assistant is untrusted (test/kernel.toml), like a driver: whatever it
+/// answers, the suite gets a typed error and is never faulted, and the
+/// assistant itself is not blamed unless it broke the kernel's rules.
+fn untrusted_server_cannot_hurt_its_client(s: &mut Suite) -> CaseResult {
+    use abi::ReplyFaultReason::{BadLeases, BadMessageContents};
+    use idol_runtime::ProtocolError::{BadReply, Rejected, UnknownCode};
+    let before = s.assist_status()?;
+    let me = s.status_of(tasks::SUITE.index())?;
+
+    let r = s.assist.reject(BadLeases as u32);
+    check!(
+        r == Err(RequestError::Protocol(Rejected(BadLeases))),
+        "reply_fault(BadLeases) gave {r:?}"
+    );
+    let r = s.assist.reject(0x77);
+    check!(
+        r == Err(RequestError::Protocol(Rejected(BadMessageContents))),
+        "reply_fault with an unknown reason gave {r:?}"
+    );
+    let r = s.assist.answer_raw(0x1234, 0);
+    check!(
+        r == Err(RequestError::Protocol(UnknownCode(0x1234))),
+        "an unknown response code gave {r:?}"
+    );
+    let r = s.assist.answer_raw(0, 2);
+    check!(
+        r == Err(RequestError::Protocol(BadReply { code: 0, len: 2 })),
+        "a 2-byte reply to a u32 op gave {r:?}"
+    );
+    let r = s.assist.answer_raw(0, 4);
+    check!(r == Ok(0xEEEE_EEEE), "a well-formed raw reply gave {r:x?}");
+
+    // Nobody was faulted: not the suite (same generation, no new fault) and
+    // not the assistant, which only answered.
+    let after = s.assist_status()?;
+    check!(
+        after.fault_count == before.fault_count && after.generation == before.generation,
+        "the assistant was faulted or restarted: {} -> {} faults",
+        before.fault_count,
+        after.fault_count
+    );
+    let me_after = s.status_of(tasks::SUITE.index())?;
+    check!(
+        me_after.fault_count == me.fault_count && me.fault_count == 0,
+        "the suite has {} faults",
+        me_after.fault_count
+    );
+
+    // A reply too big for the suite's buffer is the assistant's fault, not
+    // the suite's: the kernel faults it and the suite learns of the death.
+    let f = s.expect_fault(|a| a.answer_raw(0, 64), FaultKind::SyscallUsage, None)?;
+    check!(
+        f.detail == UsageError::ReplyTooBig as u32,
+        "usage error {}",
+        f.detail
+    );
+    Ok(())
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
@@ -407,6 +506,18 @@ fn main() -> ! {
         ("illegal_instruction_faults", illegal_instruction_faults),
         ("timer_notification_arrives", timer_notification_arrives),
         ("post_notification_arrives", post_notification_arrives),
+        (
+            "work_below_the_budget_runs_to_the_end",
+            work_below_the_budget_runs_to_the_end,
+        ),
+        (
+            "spinning_on_get_timer_past_the_budget_faults",
+            spinning_past_the_budget_faults,
+        ),
+        (
+            "untrusted_server_cannot_hurt_its_client",
+            untrusted_server_cannot_hurt_its_client,
+        ),
     ];
     for (name, case) in cases {
         s.run(name, *case);

@@ -190,6 +190,8 @@ struct Spec {
     device: bool,
     posts: Vec<u16>,
     postable: u32,
+    trusted: bool,
+    budget_ms: Option<u32>,
 }
 
 /// Describes a harness: tasks in table order (the first is the supervisor),
@@ -212,6 +214,8 @@ impl Builder {
             posts: Vec::new(),
             // Tests not about the post rule let any bit be posted.
             postable: u32::MAX,
+            trusted: true,
+            budget_ms: None,
         });
         self
     }
@@ -243,6 +247,19 @@ impl Builder {
     /// The last task added also holds a device window (MMIO).
     pub fn device(mut self) -> Self {
         self.specs.last_mut().unwrap().device = true;
+        self
+    }
+
+    /// The last task added is an untrusted server (as drivers are): its
+    /// `reply_fault` does not fault clients.
+    pub fn untrusted(mut self) -> Self {
+        self.specs.last_mut().unwrap().trusted = false;
+        self
+    }
+
+    /// The last task added may run `ms` without blocking.
+    pub fn budget_ms(mut self, ms: u32) -> Self {
+        self.specs.last_mut().unwrap().budget_ms = Some(ms);
         self
     }
 
@@ -293,6 +310,8 @@ impl Builder {
                 slots: Box::leak(slots.into_boxed_slice()),
                 posts: Box::leak(s.posts.clone().into_boxed_slice()),
                 postable: s.postable,
+                trusted: s.trusted,
+                budget_ms: s.budget_ms,
             }));
             tasks.push(Task::new(desc));
             mem.push(Mem { text, ram, device });

@@ -475,6 +475,51 @@ fn reply_fault_with_an_unknown_reason_or_to_a_non_waiting_task() {
 }
 
 #[test]
+fn reply_fault_from_an_untrusted_server_is_an_error_code_not_a_fault() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .untrusted()
+        .task("cli", 2)
+        .build();
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"fine", 16, &[]);
+    let cli = h.id(CLI);
+    h.syscall(
+        SRV,
+        Sysnum::ReplyFault,
+        &[cli.0 as usize, abi::ReplyFaultReason::BadLeases as usize],
+    );
+    // The client carries on with the verdict as a code; nobody faulted, the
+    // supervisor is not disturbed, and the client's id is unchanged.
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.id(CLI), cli);
+    assert_eq!(h.task(CLI).fault_count(), 0);
+    assert_eq!(
+        h.ret(CLI, 0) as u32,
+        abi::rejected_code(abi::ReplyFaultReason::BadLeases)
+    );
+    assert_eq!(h.ret(CLI, 1), 0, "no reply bytes");
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.task(SRV).replies(), 1, "a verdict counts as an answer");
+    assert_eq!(h.task(SUP).notifications(), 0);
+
+    // An unknown reason is still a plain rejection, and a verdict on a task
+    // that is not waiting on us touches nobody.
+    h.recv(SRV, 16, 0);
+    h.send(CLI, srv, 1, b"", 16, &[]);
+    h.syscall(SRV, Sysnum::ReplyFault, &[cli.0 as usize, 999]);
+    assert_eq!(
+        abi::rejected_reason(h.ret(CLI, 0) as u32),
+        Some(abi::ReplyFaultReason::BadMessageContents)
+    );
+    h.syscall(SRV, Sysnum::ReplyFault, &[cli.0 as usize, 0]);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.task(CLI).fault_count(), 0);
+}
+
+#[test]
 fn a_sender_that_faults_while_waiting_is_never_delivered() {
     let mut h = Harness::three();
     let srv = h.id(SRV);

@@ -1,0 +1,99 @@
+//! CPU budgets: a task that runs too long without blocking is faulted.
+//!
+//! A task with a budget (app.toml `budget-ms`; drivers get one by default)
+//! is charged for every stretch of time it holds the CPU, from the moment
+//! the kernel dispatches it to the next trap. The charge is cleared only
+//! when the task *blocks* — ends a trap unable to run (waiting in `send`,
+//! `recv` or for a reply) — or a new incarnation starts. Syscalls that
+//! return at once (`get_timer`, `post`, a `recv` with a notification
+//! already pending) do not clear it: a task spinning on them is running, and
+//! would otherwise starve every less important task while looking alive to
+//! a watchdog that counts syscalls. Time spent preempted by a more important
+//! task is not charged.
+//!
+//! When the charge reaches the budget the kernel faults the task with
+//! `FaultKind::BudgetExceeded` (detail = the budget in ms); the supervisor
+//! then restarts it like any other fault. So that a task that never traps
+//! is caught too, the timer is programmed for the moment the running task's
+//! budget would run out. To keep the timer off the IPC path, a deadline
+//! already programmed that comes no later than the new one is kept: it may
+//! fire early, and that trap simply charges and re-arms.
+//!
+//! Budgets are measured in timer ticks (`mtime`), which on QEMU follow the
+//! host's clock unless `-icount` is used: a budget must leave room for the
+//! host stealing time, which is why the drivers' default is generous.
+
+use abi::{FaultKind, FaultRecord, TICKS_PER_MS};
+
+use crate::faults;
+use crate::machine::Machine;
+use crate::notify;
+use crate::system::System;
+
+/// Charges the task dispatched last for the time since, clears its charge
+/// if it blocked, and faults it if it is still running past its budget.
+/// Called at the end of every trap, before the next task is chosen.
+pub fn charge<M: Machine>(sys: &mut System<'_, M>) {
+    let Some((index, since)) = sys.dispatched.take() else {
+        return;
+    };
+    let t = &mut sys.tasks[index];
+    if !t.is_runnable() {
+        // It blocked, faulted or was restarted: a fresh start next time.
+        t.clear_run();
+        return;
+    }
+    let Some(budget_ms) = t.desc().budget_ms else {
+        return;
+    };
+    let now = sys.machine.now();
+    let ran = t.charge(now.saturating_sub(since));
+    if ran >= budget_ticks(budget_ms) {
+        let record = FaultRecord {
+            kind: FaultKind::BudgetExceeded as u32,
+            address: 0,
+            pc: t.save().pc() as u32,
+            detail: budget_ms,
+        };
+        faults::fault_task(sys, index, record);
+    }
+}
+
+/// Notes that task `index` is about to run and makes sure the timer fires
+/// no later than the moment its budget runs out.
+pub fn dispatch<M: Machine>(sys: &mut System<'_, M>, index: usize) {
+    let t = &sys.tasks[index];
+    let Some(budget_ms) = t.desc().budget_ms else {
+        // No budget to watch. A deadline armed for an earlier task may
+        // still fire (once); the trap it causes disarms it here.
+        disarm_expired(sys);
+        return;
+    };
+    let ran = t.run();
+    let now = sys.machine.now();
+    sys.dispatched = Some((index, now));
+    let expiry = now.saturating_add(budget_ticks(budget_ms).saturating_sub(ran));
+    match sys.budget_deadline {
+        Some(d) if d > now && d <= expiry => {}
+        _ => {
+            sys.budget_deadline = Some(expiry);
+            notify::reprogram_timer(sys);
+        }
+    }
+}
+
+/// Nothing with a budget is about to run: drops a budget deadline that has
+/// passed, so that the timer does not fire again and again for it.
+pub fn disarm_expired<M: Machine>(sys: &mut System<'_, M>) {
+    if let Some(d) = sys.budget_deadline {
+        if d <= sys.machine.now() {
+            sys.budget_deadline = None;
+            notify::reprogram_timer(sys);
+        }
+    }
+}
+
+/// A budget in timer ticks.
+pub const fn budget_ticks(budget_ms: u32) -> u64 {
+    budget_ms as u64 * TICKS_PER_MS
+}

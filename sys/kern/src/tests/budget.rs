@@ -1,0 +1,210 @@
+//! CPU budgets: charged while running, cleared by blocking, not by cheap
+//! syscalls; a task past its budget is faulted with its own kind and the
+//! tasks below it run.
+
+use abi::{FaultKind, Sysnum, TICKS_PER_MS};
+
+use super::harness::*;
+use crate::syscalls;
+use crate::task::{SchedState, TaskState};
+use crate::{budget, notify};
+
+const DRV: usize = 1;
+const LOW: usize = 2;
+const BUDGET_MS: u32 = 10;
+
+/// sup 0; drv 1 (budget 10 ms); low 2 (no budget). The supervisor waits
+/// for its fault bit, so the driver is the most important runnable task.
+fn system() -> Harness {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .budget_ms(BUDGET_MS)
+        .task("low", 2)
+        .build();
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    h
+}
+
+/// The end of a trap: charge and pick the next task (as the arch layer
+/// does), which the test then plays.
+fn next(h: &mut Harness, current: usize) -> Option<usize> {
+    syscalls::next_task(&mut h.sys, current)
+}
+
+fn advance_ms(h: &mut Harness, ms: u64) {
+    h.sys.machine.now += ms * TICKS_PER_MS;
+}
+
+#[test]
+fn a_task_spinning_on_a_cheap_syscall_is_faulted_at_its_budget() {
+    let mut h = system();
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    // The timer is set for the moment the budget runs out.
+    assert_eq!(h.sys.machine.deadline, Some(10 * TICKS_PER_MS));
+    for ms in 1..BUDGET_MS {
+        advance_ms(&mut h, 1);
+        h.syscall(DRV, Sysnum::GetTimer, &[]);
+        assert_eq!(
+            next(&mut h, DRV),
+            Some(DRV),
+            "still within budget at {ms} ms"
+        );
+    }
+    assert_eq!(h.task(DRV).run(), 9 * TICKS_PER_MS);
+    advance_ms(&mut h, 1);
+    h.syscall(DRV, Sysnum::GetTimer, &[]);
+    // The tenth millisecond: faulted, and the supervisor is told.
+    assert_eq!(next(&mut h, DRV), Some(SUP));
+    assert_eq!(h.task(DRV).state(), TaskState::Faulted);
+    let f = h.fault(DRV);
+    assert_eq!(f.kind(), FaultKind::BudgetExceeded);
+    assert_eq!(f.detail, BUDGET_MS);
+    assert_eq!(h.ret(SUP, 1) as u32, abi::SUPERVISOR_FAULT_BIT);
+    // The task below the spinner gets the CPU at last.
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(LOW));
+}
+
+#[test]
+fn a_task_that_never_traps_is_faulted_by_the_budget_timer() {
+    let mut h = system();
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    // A tight loop: no syscall, only the timer interrupt at the deadline.
+    advance_ms(&mut h, BUDGET_MS as u64);
+    notify::service_timers(&mut h.sys);
+    assert_eq!(next(&mut h, DRV), Some(SUP));
+    assert_eq!(h.fault(DRV).kind(), FaultKind::BudgetExceeded);
+    assert_eq!(h.fault(DRV).pc as usize, h.mem[DRV].text, "where it was");
+    // With the driver gone, no budget deadline is left armed.
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(LOW));
+    assert_eq!(h.sys.budget_deadline, None);
+    assert_eq!(h.sys.machine.deadline, None);
+}
+
+#[test]
+fn blocking_clears_the_charge_and_a_task_below_its_budget_runs_on() {
+    let mut h = system();
+    for _ in 0..5 {
+        assert_eq!(next(&mut h, SUP), Some(DRV));
+        advance_ms(&mut h, 5);
+        h.syscall(DRV, Sysnum::GetTimer, &[]);
+        assert_eq!(next(&mut h, DRV), Some(DRV));
+        assert_eq!(h.task(DRV).run(), 5 * TICKS_PER_MS);
+        advance_ms(&mut h, 3);
+        // Blocks in recv; a notification wakes it at once on the next round.
+        h.recv(DRV, 0, 1);
+        assert_eq!(next(&mut h, DRV), Some(LOW));
+        assert_eq!(h.task(DRV).run(), 0);
+        let drv = h.id(DRV);
+        assert_eq!(h.post(LOW, drv, 1), abi::SUCCESS);
+    }
+    // 40 ms of work in 8 ms stretches: never faulted.
+    assert_eq!(h.task(DRV).fault_count(), 0);
+    assert!(h.task(DRV).is_healthy());
+}
+
+#[test]
+fn a_recv_that_returns_at_once_is_not_blocking() {
+    let mut h = system();
+    let drv = h.id(DRV);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    for _ in 0..BUDGET_MS {
+        // A notification is always pending: recv never waits.
+        h.syscall(DRV, Sysnum::Post, &[drv.0 as usize, 1]);
+        advance_ms(&mut h, 1);
+        h.recv(DRV, 0, 1);
+        assert_eq!(h.sched(DRV), SchedState::Runnable);
+        let _ = next(&mut h, DRV);
+    }
+    assert_eq!(h.fault(DRV).kind(), FaultKind::BudgetExceeded);
+}
+
+#[test]
+fn time_preempted_by_a_more_important_task_is_not_charged() {
+    let mut h = system();
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    advance_ms(&mut h, 6);
+    // The supervisor wakes (a post from the driver) and runs for 30 ms.
+    let sup = h.id(SUP);
+    h.syscall(
+        DRV,
+        Sysnum::Post,
+        &[sup.0 as usize, abi::SUPERVISOR_FAULT_BIT as usize],
+    );
+    assert_eq!(next(&mut h, DRV), Some(SUP));
+    advance_ms(&mut h, 30);
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(h.task(DRV).run(), 6 * TICKS_PER_MS);
+    // 6 + 3 ms: fine; 6 + 3 + 1: out.
+    advance_ms(&mut h, 3);
+    h.syscall(DRV, Sysnum::GetTimer, &[]);
+    assert_eq!(next(&mut h, DRV), Some(DRV));
+    advance_ms(&mut h, 1);
+    h.syscall(DRV, Sysnum::GetTimer, &[]);
+    let _ = next(&mut h, DRV);
+    assert_eq!(h.fault(DRV).kind(), FaultKind::BudgetExceeded);
+}
+
+#[test]
+fn tasks_without_a_budget_are_never_faulted() {
+    let mut h = system();
+    h.recv(DRV, 0, 1);
+    assert_eq!(next(&mut h, SUP), Some(LOW));
+    for _ in 0..100 {
+        advance_ms(&mut h, 100);
+        h.syscall(LOW, Sysnum::GetTimer, &[]);
+        assert_eq!(next(&mut h, LOW), Some(LOW));
+    }
+    assert_eq!(h.task(LOW).fault_count(), 0);
+    assert_eq!(h.sys.machine.deadline, None, "no timer for it");
+}
+
+#[test]
+fn a_restart_clears_the_charge() {
+    let mut h = system();
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    advance_ms(&mut h, 9);
+    h.syscall(DRV, Sysnum::GetTimer, &[]);
+    assert_eq!(next(&mut h, DRV), Some(DRV));
+    crate::faults::restart_task(&mut h.sys, DRV);
+    assert_eq!(h.task(DRV).run(), 0);
+    assert_eq!(next(&mut h, DRV), Some(DRV));
+    advance_ms(&mut h, 9);
+    h.syscall(DRV, Sysnum::GetTimer, &[]);
+    assert_eq!(
+        next(&mut h, DRV),
+        Some(DRV),
+        "a new incarnation, a new budget"
+    );
+}
+
+#[test]
+fn an_early_deadline_is_kept_off_the_ipc_path_and_a_passed_one_is_dropped() {
+    let mut h = system();
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    let first = h.sys.budget_deadline;
+    assert_eq!(first, Some(10 * TICKS_PER_MS));
+    // The driver blocks after 1 ms and is woken at 2 ms: its new expiry is
+    // later, so the programmed deadline stays (it fires early, harmlessly).
+    advance_ms(&mut h, 1);
+    h.recv(DRV, 0, 1);
+    assert_eq!(next(&mut h, DRV), Some(LOW));
+    advance_ms(&mut h, 1);
+    let drv = h.id(DRV);
+    assert_eq!(h.post(LOW, drv, 1), abi::SUCCESS);
+    assert_eq!(next(&mut h, LOW), Some(DRV));
+    assert_eq!(h.sys.budget_deadline, first);
+    // It blocks again; when the old deadline passes with only the
+    // unbudgeted task running, the trap it causes disarms it.
+    h.recv(DRV, 0, 1);
+    assert_eq!(next(&mut h, DRV), Some(LOW));
+    advance_ms(&mut h, 10);
+    notify::service_timers(&mut h.sys);
+    assert_eq!(next(&mut h, LOW), Some(LOW));
+    assert_eq!(h.sys.budget_deadline, None);
+    assert_eq!(h.sys.machine.deadline, None);
+    assert_eq!(budget::budget_ticks(3), 3 * TICKS_PER_MS);
+}
