@@ -21,6 +21,7 @@ use core::ptr::NonNull;
 use block_api::{BlockError, MAX_TRANSFER, SECTOR_SIZE};
 use virtio::config::read_consistent;
 use virtio::transport::mmio::MmioTransport;
+use virtio::transport::{DeviceStatus, InterruptStatus};
 use virtio::{Buf, Features, RegisterAccess, SplitQueue, Transport};
 use zerocopy::IntoBytes;
 
@@ -123,6 +124,17 @@ pub struct Completion {
     pub result: Result<(), BlockError>,
 }
 
+/// The device did not finish a reset (its status never read back 0): it
+/// may still be processing requests and writing their buffers, so the
+/// slots that were in flight stay the device's for ever and the device
+/// must be given up (§2.4: the driver must not reinitialize it).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ResetFailed {
+    /// The requests that were in flight: they never complete, and their
+    /// buffers are never handed out again.
+    pub lost: SlotSet,
+}
+
 /// Slots as a set (for the ones a reset took back).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct SlotSet(u32);
@@ -166,6 +178,10 @@ pub struct BlkDevice<'a, R: RegisterAccess> {
     queue: SplitQueue<'a, u8, QUEUE_SIZE>,
     geometry: Geometry,
     slots: [SlotState; SLOTS],
+    /// Per in-flight slot: the fewest bytes the device must report written
+    /// (the used ring's `len`, §2.7.8.2) for the request to have done its
+    /// job: a read's data plus the status byte, else the status byte.
+    must_write: [u32; SLOTS],
     /// Slots usable: fewer than [`SLOTS`] if the device's queue is small.
     usable: usize,
     bounce: NonNull<[u8; MAX_TRANSFER]>,
@@ -225,6 +241,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
             queue,
             geometry,
             slots: [SlotState::Free; SLOTS],
+            must_write: [0; SLOTS],
             usable,
             bounce,
             headers,
@@ -388,6 +405,12 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         match result {
             Ok(()) => {
                 self.slots[i] = SlotState::InFlight;
+                // data_len <= MAX_TRANSFER: the sum fits a u32.
+                self.must_write[i] = if device_writes_data {
+                    data_len as u32 + 1
+                } else {
+                    1
+                };
                 Ok(())
             }
             Err(_) => Err(BlockError::DeviceError),
@@ -400,15 +423,54 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     }
 
     /// Reads and acknowledges the interrupt cause (call on each IRQ, before
-    /// polling).
-    pub fn take_interrupt(&mut self) {
-        let _ = self.transport.take_interrupt();
+    /// polling), and returns it: a configuration change (§2.5.2, §4.2.3.4)
+    /// asks the driver to look at the status ([`needs_reset`]) and the
+    /// config space ([`refresh_geometry`]).
+    ///
+    /// [`needs_reset`]: Self::needs_reset
+    /// [`refresh_geometry`]: Self::refresh_geometry
+    pub fn take_interrupt(&mut self) -> InterruptStatus {
+        self.transport.take_interrupt()
+    }
+
+    /// Whether the device set DEVICE_NEEDS_RESET (§2.1.2): it hit an error
+    /// it cannot recover from and will do nothing more until reset. A
+    /// device sends a configuration change notification when it sets it.
+    pub fn needs_reset(&self) -> bool {
+        self.transport
+            .status()
+            .contains(DeviceStatus::DEVICE_NEEDS_RESET)
+    }
+
+    /// Reads the geometry again (after a configuration change: a resized
+    /// disk, §5.2.4), under the generation check. The read-only and flush
+    /// flags are features, fixed until the next probe. On error the old
+    /// geometry stays.
+    pub fn refresh_geometry(&mut self) -> Result<Geometry, virtio::Error> {
+        let features = Features(
+            if self.geometry.read_only {
+                VIRTIO_BLK_F_RO.0
+            } else {
+                0
+            } | if self.geometry.flush {
+                VIRTIO_BLK_F_FLUSH.0
+            } else {
+                0
+            } | VIRTIO_BLK_F_BLK_SIZE.0,
+        );
+        let mut g = read_geometry(&self.transport, features)?;
+        // The block size is a hint read at probe; keep it unless offered.
+        if g.block_size == SECTOR_SIZE as u32 {
+            g.block_size = self.geometry.block_size;
+        }
+        self.geometry = g;
+        Ok(g)
     }
 
     /// The next completed request, if any (the seed's `get_buf`). An `Err`
     /// is a device that broke the protocol: reset it.
     pub fn poll(&mut self) -> Result<Option<Completion>, virtio::Error> {
-        let Some((token, _len)) = self.queue.get_buf()? else {
+        let Some((token, written)) = self.queue.get_buf()? else {
             return Ok(None);
         };
         let i = usize::from(token);
@@ -424,6 +486,13 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         // writes the status byte.
         let status = unsafe { self.status.as_ptr().add(i).cast::<u8>().read_volatile() };
         let result = match status {
+            // A success that claims fewer bytes written than the request
+            // needs (a read's data plus the status byte) is not one: the
+            // bytes past `written` are whatever the bounce buffer held, and
+            // a client must never receive bytes the device did not write
+            // for it (§2.7.8.2: the driver must not rely on device-writable
+            // data beyond the used length).
+            VIRTIO_BLK_S_OK if written < self.must_write[i] => Err(BlockError::DeviceError),
             VIRTIO_BLK_S_OK => Ok(()),
             VIRTIO_BLK_S_UNSUPP => Err(BlockError::Unsupported),
             // IOERR, or a status the device never wrote.
@@ -447,8 +516,22 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     /// from the ring. Returns the slots that were in flight, now `Done` for
     /// the caller to fail and release. The device stays reset: drop this
     /// value, or probe again.
-    pub fn reset(&mut self) -> SlotSet {
-        let _ = self.transport.reset();
+    ///
+    /// If the device does not finish its reset it may still write the
+    /// buffers of requests in flight: those slots stay the device's
+    /// ([`ResetFailed::lost`]), and the device must be given up, never
+    /// probed again with this memory.
+    pub fn reset(&mut self) -> Result<SlotSet, ResetFailed> {
+        if self.transport.reset().is_err() {
+            let mut lost = SlotSet::default();
+            for (i, s) in self.slots.iter().enumerate() {
+                if *s == SlotState::InFlight {
+                    // i < SLOTS <= u8::MAX.
+                    lost.insert(Slot(i as u8));
+                }
+            }
+            return Err(ResetFailed { lost });
+        }
         let mut taken = SlotSet::default();
         for token in self.queue.shutdown() {
             let i = usize::from(token);
@@ -457,7 +540,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
                 taken.insert(Slot(token));
             }
         }
-        taken
+        Ok(taken)
     }
 
     /// Submits `request` and waits for it: the whole cycle for a caller
@@ -513,8 +596,12 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
                     }
                 }
                 Err(_) => {
-                    for s in self.reset().iter() {
-                        self.release(s);
+                    // After a failed reset nothing is released: the device
+                    // may still write those buffers.
+                    if let Ok(taken) = self.reset() {
+                        for s in taken.iter() {
+                            self.release(s);
+                        }
                     }
                     return Err(BlockError::DeviceError);
                 }

@@ -86,6 +86,14 @@ mod task {
             );
         }
 
+        fn device_failed(&mut self) {
+            // Every caller has been answered. The device may still write
+            // our memory: end this incarnation so that the supervisor takes
+            // the device away (and, if it cannot reset it either, marks its
+            // slot failed).
+            panic!("blk: giving up a device that does not reset");
+        }
+
         fn event(&mut self, event: Event) {
             match event {
                 Event::Probed {
@@ -100,6 +108,11 @@ mod task {
                 Event::Timeout => sys_log!(
                     "blk: a request outlived its {REQUEST_DEADLINE_MS} ms deadline; reset and re-init"
                 ),
+                Event::NeedsReset => {
+                    sys_log!("blk: device set DEVICE_NEEDS_RESET; reset and re-init")
+                }
+                Event::Resized { capacity } => sys_log!("blk: disk resized to {capacity} sectors"),
+                Event::ResetFailed => sys_log!("blk: device did not finish its reset"),
                 Event::Removed { in_flight } => {
                     sys_log!("blk: removed; {in_flight} request(s) failed with Removed")
                 }

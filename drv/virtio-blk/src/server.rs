@@ -33,10 +33,11 @@ use idol_runtime::{
     Deferred, Detached, Ipc, LeaseError, Leased, NotificationHandler, Read, RecvMessage,
     ServerError, TaskId, Write,
 };
+use virtio::transport::InterruptStatus;
 use virtio::RegisterAccess;
 use virtio_bus_api::Probe;
 
-use crate::device::{BlkDevice, Completion, ProbeError, Request, Slot};
+use crate::device::{BlkDevice, Completion, ProbeError, Request, ResetFailed, Slot};
 use crate::memory::{DmaMemory, SLOTS};
 use crate::protocol::VIRTIO_BLK_ID_BYTES;
 use crate::trace::{self, Trace};
@@ -63,9 +64,15 @@ pub const PROBE_BIT: u32 = 1 << 2;
 /// Notification bit of the request deadline timer ("timer").
 pub const TIMER_BIT: u32 = 1 << 3;
 /// How long the device may take to complete a request before the driver
-/// gives up on it, fails what is in flight and resets the device. A device
-/// that refuses a corrupted ring (or simply wedges) completes nothing, and
-/// no client may wait forever for it.
+/// gives up on it, fails what is in flight and resets the device, unless
+/// the platform says otherwise ([`Platform::request_deadline_ms`], from
+/// app.toml). A device that refuses a corrupted ring (or simply wedges)
+/// completes nothing, and no client may wait forever for it.
+///
+/// The clock of a request starts at its submission and is moved on only by
+/// progress — a completion of any request — never by an interrupt alone: a
+/// device that interrupts without completing anything must not keep a
+/// request unanswered for ever.
 pub const REQUEST_DEADLINE_MS: u64 = 1000;
 
 /// Broken-queue recoveries in a row, with no completion in between, after
@@ -118,6 +125,18 @@ pub trait Platform {
     fn set_timer(&mut self, deadline_ms: Option<u64>) {
         let _ = deadline_ms;
     }
+
+    /// How long a request may wait for the device without progress (ms).
+    fn request_deadline_ms(&self) -> u64 {
+        REQUEST_DEADLINE_MS
+    }
+
+    /// The device did not finish a reset, so it may still write the
+    /// driver's memory: the driver has answered every call, will never
+    /// touch the device or its DMA memory again, and answers `DeviceError`
+    /// from now on. The task stops here (a fault) so that the supervisor
+    /// takes the device away and marks its slot failed.
+    fn device_failed(&mut self) {}
 }
 
 /// What the driver tells [`Platform::event`].
@@ -137,9 +156,21 @@ pub enum Event {
     /// The device broke the virtqueue protocol: in-flight requests failed,
     /// device reset and brought up again.
     DeviceFault(virtio::Error),
-    /// A request outlived [`REQUEST_DEADLINE_MS`]: in-flight requests
-    /// failed, device reset and brought up again.
+    /// A request outlived its deadline ([`REQUEST_DEADLINE_MS`]) without
+    /// progress: in-flight requests failed, device reset and brought up
+    /// again.
     Timeout,
+    /// The device set DEVICE_NEEDS_RESET (§2.1.2): in-flight requests
+    /// failed, device reset and brought up again.
+    NeedsReset,
+    /// A configuration change: the disk now has this many sectors.
+    Resized {
+        /// The new capacity in sectors.
+        capacity: u64,
+    },
+    /// The device did not finish a reset: given up (see
+    /// [`Platform::device_failed`]).
+    ResetFailed,
     /// The bus took the device away.
     Removed {
         /// Requests that were in flight and failed with `Removed`.
@@ -164,6 +195,10 @@ enum Binding<'a, R: RegisterAccess> {
     Removed,
     /// The device could not be brought up: requests get `DeviceError`.
     Failed,
+    /// The device did not finish a reset and may still write the DMA
+    /// memory: requests get `DeviceError`, and nothing is ever probed with
+    /// this memory again.
+    Dead,
 }
 
 /// A deferred call waiting for its slot's completion.
@@ -191,9 +226,16 @@ pub struct BlockDriver<'a, I: Ipc + Copy, P: Platform> {
     platform: P,
     binding: Binding<'a, P::Regs>,
     pending: [Option<Pending>; SLOTS],
-    /// When the oldest unanswered progress expires (ms), while requests are
-    /// in flight.
+    /// When the device must have made progress (ms), while requests are in
+    /// flight: the oldest request's submission, or the last completion if
+    /// later, plus `deadline_ms`.
     deadline: Option<u64>,
+    /// Per slot: when its request was submitted (ms).
+    submitted: [u64; SLOTS],
+    /// When the device last completed a request (ms).
+    progress: u64,
+    /// The request deadline (ms), from the platform.
+    deadline_ms: u64,
     /// The serial from GET_ID, once read (cleared at each probe).
     serial: Option<[u8; VIRTIO_BLK_ID_BYTES]>,
     /// Broken-queue recoveries: device faults and missed deadlines after
@@ -213,12 +255,16 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// A driver that will drive devices with `memory`. Call
     /// [`start`](Self::start) next.
     pub fn new(ipc: I, platform: P, memory: &'a mut DmaMemory) -> Self {
+        let deadline_ms = platform.request_deadline_ms();
         BlockDriver {
             ipc,
             platform,
             binding: Binding::Waiting,
             pending: [const { None }; SLOTS],
             deadline: None,
+            submitted: [0; SLOTS],
+            progress: 0,
+            deadline_ms,
             serial: None,
             recoveries: 0,
             recoveries_without_progress: 0,
@@ -298,10 +344,15 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         IRQ_BIT | REMOVE_BIT | PROBE_BIT | TIMER_BIT
     }
 
-    /// Restarts the request deadline while requests are in flight (each
-    /// completion is progress), or stops it when none are.
+    /// Sets the request deadline from the oldest request in flight and the
+    /// last progress, or stops it when nothing is in flight. Notifications
+    /// that bring no completion do not move it.
     fn rearm_deadline(&mut self) {
-        let deadline = (self.in_flight() > 0).then(|| self.platform.now_ms() + REQUEST_DEADLINE_MS);
+        let oldest = (0..SLOTS)
+            .filter(|&i| self.pending[i].is_some())
+            .map(|i| self.submitted[i])
+            .min();
+        let deadline = oldest.map(|t| t.max(self.progress) + self.deadline_ms);
         if deadline != self.deadline {
             self.deadline = deadline;
             self.platform.set_timer(deadline);
@@ -317,13 +368,21 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         }
         trace::record(Trace::Timeout);
         self.platform.event(Event::Timeout);
-        self.deadline = None;
+        // `handle_notification` re-arms (or disarms) the timer after this.
+        self.restart_device();
+    }
+
+    /// Fails what is in flight, resets the device and brings it up again
+    /// (unless the reset failed: then it is given up).
+    fn restart_device(&mut self) {
         let Binding::Bound { probe, .. } = self.binding else {
             return;
         };
         self.recovered();
         self.fail_in_flight(BlockError::DeviceError);
-        self.bring_up(probe);
+        if self.is_bound() {
+            self.bring_up(probe);
+        }
     }
 
     /// One turn of the driver's loop: receives a request (only while a slot
@@ -352,7 +411,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
 
     /// Registers (again) and brings up the device the bus gives us.
     fn try_probe(&mut self) {
-        if self.is_bound() {
+        if self.is_bound() || matches!(self.binding, Binding::Dead) {
             return;
         }
         if let Some(probe) = self.platform.register() {
@@ -399,7 +458,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         let Binding::Bound { device, .. } = &mut self.binding else {
             return;
         };
-        device.take_interrupt();
+        let cause = device.take_interrupt();
         let fault = loop {
             match device.poll() {
                 Ok(Some(done)) => {
@@ -409,6 +468,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
                         .get_mut(done.slot.index())
                         .and_then(Option::take);
                     complete(self.ipc, device, &mut self.serial, done, pending);
+                    self.progress = self.platform.now_ms();
                 }
                 Ok(None) => {
                     if device.restart() {
@@ -420,6 +480,8 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         };
         if let Some(e) = fault {
             self.device_fault(e);
+        } else if cause.contains(InterruptStatus::CONFIG_CHANGE) {
+            self.config_changed();
         }
         if self.is_bound() {
             self.platform.enable_irq();
@@ -441,21 +503,58 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             self.platform.corrupt();
         }
         self.platform.event(Event::DeviceFault(error));
-        let Binding::Bound { probe, .. } = self.binding else {
-            return;
-        };
-        self.recovered();
-        self.fail_in_flight(BlockError::DeviceError);
-        self.bring_up(probe);
+        self.restart_device();
     }
 
-    /// Resets the device and answers every in-flight call with `error`.
+    /// A configuration change notification (§2.5.2, §4.2.3.4): the device
+    /// either needs a reset (§2.1.2: it says so with DEVICE_NEEDS_RESET and
+    /// this notification) or its config space changed (a disk resize).
+    fn config_changed(&mut self) {
+        let Binding::Bound { device, .. } = &mut self.binding else {
+            return;
+        };
+        if device.needs_reset() {
+            self.platform.event(Event::NeedsReset);
+            self.restart_device();
+            return;
+        }
+        let before = device.geometry().capacity;
+        match device.refresh_geometry() {
+            Ok(g) if g.capacity != before => {
+                self.platform.event(Event::Resized {
+                    capacity: g.capacity,
+                });
+            }
+            Ok(_) => {}
+            // Config space that never settles: a broken device.
+            Err(e) => self.device_fault(e),
+        }
+    }
+
+    /// Resets the device and answers every in-flight call with `error`. If
+    /// the reset fails the device is given up (`Dead`): its in-flight
+    /// buffers are never reused.
     fn fail_in_flight(&mut self, error: BlockError) -> usize {
         let Binding::Bound { device, .. } = &mut self.binding else {
             return 0;
         };
         let mut failed = 0;
-        for slot in device.reset().iter() {
+        let taken = match device.reset() {
+            Ok(taken) => taken,
+            Err(ResetFailed { .. }) => {
+                for p in self.pending.iter_mut().filter_map(Option::take) {
+                    answer(self.ipc, p, Err(ServerError::Error(error)));
+                    failed += 1;
+                }
+                // Dropping the device tries one more reset; its memory is
+                // never borrowed again (`try_probe` refuses when `Dead`).
+                self.binding = Binding::Dead;
+                self.platform.event(Event::ResetFailed);
+                self.platform.device_failed();
+                return failed;
+            }
+        };
+        for slot in taken.iter() {
             if let Some(p) = self.pending.get_mut(slot.index()).and_then(Option::take) {
                 answer(self.ipc, p, Err(ServerError::Error(error)));
                 failed += 1;
@@ -477,6 +576,10 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             return;
         }
         let in_flight = self.fail_in_flight(BlockError::Removed);
+        if matches!(self.binding, Binding::Dead) {
+            // The reset failed: `device_failed` has told the platform.
+            return;
+        }
         // Dropping the device resets it again; nothing of ours is on it.
         self.binding = Binding::Removed;
         trace::record(Trace::Removed(in_flight as u32));
@@ -489,7 +592,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         match self.binding {
             Binding::Waiting => BlockError::NoDevice,
             Binding::Removed => BlockError::Removed,
-            Binding::Failed | Binding::Bound { .. } => BlockError::DeviceError,
+            Binding::Failed | Binding::Dead | Binding::Bound { .. } => BlockError::DeviceError,
         }
     }
 
@@ -541,9 +644,8 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         device.kick();
         trace::record(Trace::Submit { slot, request });
         self.pending[slot.index()] = Some(pending);
-        if self.deadline.is_none() {
-            self.rearm_deadline();
-        }
+        self.submitted[slot.index()] = self.platform.now_ms();
+        self.rearm_deadline();
         Ok(())
     }
 }

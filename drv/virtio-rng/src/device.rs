@@ -9,6 +9,7 @@
 
 use virtio::queue::{QueueMemory, SplitQueue};
 use virtio::transport::mmio::MmioTransport;
+use virtio::transport::{DeviceStatus, InterruptStatus};
 use virtio::{Features, RegisterAccess, Transport};
 
 use crate::bounce::BounceBuffer;
@@ -65,6 +66,12 @@ pub enum DeviceFault {
     Probe(ProbeError),
     /// A request was not completed before its deadline.
     Timeout,
+    /// The device set DEVICE_NEEDS_RESET (§2.1.2) and said so with a
+    /// configuration change interrupt.
+    NeedsReset,
+    /// The device did not finish a reset: it may still write the bounce
+    /// buffer, so it is given up for good (see [`Rng::is_dead`]).
+    ResetFailed,
     /// A completion did not fit the request.
     Fill(FillFault),
     /// A completion carried a token that was not in flight.
@@ -99,6 +106,9 @@ pub struct Rng<'a, R: RegisterAccess, const N: usize, const B: usize> {
     features: Features,
     /// False after a fault reset the device; the next fill brings it up.
     live: bool,
+    /// A reset did not finish: the device may still own the bounce buffer,
+    /// so it is never handed to the device (or read) again.
+    dead: bool,
     next_token: u32,
 }
 
@@ -189,6 +199,7 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
             bounce,
             features,
             live: true,
+            dead: false,
             next_token: 0,
         })
     }
@@ -207,6 +218,30 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
         self.live
     }
 
+    /// Whether the device failed to finish a reset. It is then given up:
+    /// every fill fails with [`DeviceFault::ResetFailed`] without touching
+    /// it, and the task should stop so that the supervisor takes the device
+    /// away and marks its slot failed.
+    pub fn is_dead(&self) -> bool {
+        self.dead
+    }
+
+    /// Reads and acknowledges the interrupt causes; `Err` if the device
+    /// says it needs a reset (§2.1.2: DEVICE_NEEDS_RESET comes with a
+    /// configuration change notification).
+    fn take_interrupt(&mut self) -> Result<(), DeviceFault> {
+        let cause = self.transport.take_interrupt();
+        if cause.contains(InterruptStatus::CONFIG_CHANGE)
+            && self
+                .transport
+                .status()
+                .contains(DeviceStatus::DEVICE_NEEDS_RESET)
+        {
+            return Err(DeviceFault::NeedsReset);
+        }
+        Ok(())
+    }
+
     /// The device's interrupt while no fill is running: acknowledges it and
     /// drains the queue (nothing should be there; a completion nobody asked
     /// for is a device fault). The caller unmasks the interrupt afterwards.
@@ -214,7 +249,9 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
         if !self.live {
             return Ok(());
         }
-        self.transport.take_interrupt();
+        if let Err(fault) = self.take_interrupt() {
+            return Err(self.fault(fault));
+        }
         match self.poll(None) {
             Ok(_) => Ok(()),
             Err(fault) => Err(self.fault(fault)),
@@ -233,6 +270,9 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
         let mut fill = Fill::new(len);
         if fill.is_complete() {
             return Ok(());
+        }
+        if self.dead {
+            return Err(FillError::Device(DeviceFault::ResetFailed));
         }
         if !self.live {
             self.bring_up_again().map_err(FillError::Device)?;
@@ -279,8 +319,11 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
                 Event::Interrupt => {
                     // Acknowledge at the device before unmasking, or the
                     // level-triggered line fires again at once (§4.2.3.4).
-                    self.transport.take_interrupt();
+                    let cause = self.take_interrupt();
                     wait.interrupt_done();
+                    if let Err(fault) = cause {
+                        return Err(FillError::Device(self.fault(fault)));
+                    }
                 }
                 Event::Remove => {
                     self.quiesce();
@@ -321,19 +364,28 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
 
     /// Resets the device and takes every buffer back; the device is down
     /// until [`bring_up_again`](Self::bring_up_again).
+    ///
+    /// A device that does not finish its reset may still be writing the
+    /// bounce buffer (§2.4: it is only quiet once its status reads back 0):
+    /// its request stays its own for ever and the device is given up
+    /// ([`is_dead`](Self::is_dead)).
     fn quiesce(&mut self) {
-        // A device that does not finish its reset is not listening any more
-        // either way; the queue is taken back regardless (the supervisor
-        // resets the slot again when it revokes the window).
-        let _ = self.transport.reset();
-        for _token in self.queue.shutdown() {}
         self.live = false;
+        if self.transport.reset().is_err() {
+            self.dead = true;
+            return;
+        }
+        for _token in self.queue.shutdown() {}
     }
 
     /// Handles a device fault: reset, take the buffers back, report it.
     fn fault(&mut self, fault: DeviceFault) -> DeviceFault {
         self.quiesce();
-        fault
+        if self.dead {
+            DeviceFault::ResetFailed
+        } else {
+            fault
+        }
     }
 
     /// Brings the device up again after a fault, with the same features and

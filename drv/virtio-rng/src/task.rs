@@ -230,7 +230,14 @@ impl EntropyServer for Driver {
     }
 }
 
+/// Logs a device fault. A device that did not finish its reset may still
+/// write the bounce buffer: this incarnation ends (a panic) so that the
+/// supervisor takes the device away and, if it cannot reset it either,
+/// marks its slot failed; the client sees `ServerRestarted`.
 fn log_fault(slot: u32, fault: DeviceFault) {
+    if fault == DeviceFault::ResetFailed {
+        panic!("device in slot {slot} did not finish its reset; giving it up");
+    }
     sys_log!("device in slot {slot} misbehaved and was reset: {fault:?}");
 }
 

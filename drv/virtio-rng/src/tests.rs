@@ -40,6 +40,8 @@ enum Act {
     Forge(u32, u32),
     /// The bus asks for the device back.
     Remove,
+    /// The device sets DEVICE_NEEDS_RESET and raises a configuration change.
+    NeedsReset,
 }
 
 struct ModelWait {
@@ -90,6 +92,10 @@ impl Wait for ModelWait {
                 Event::Interrupt
             }
             Act::Remove => Event::Remove,
+            Act::NeedsReset => {
+                d.need_reset();
+                Event::Interrupt
+            }
         }
     }
 
@@ -308,4 +314,47 @@ fn an_unasked_completion_is_a_fault() {
     // A quiet interrupt is fine.
     let (_dev, mut rng) = probe(2);
     assert_eq!(rng.interrupt(), Ok(()));
+}
+
+#[test]
+fn device_needs_reset_fails_the_fill_resets_and_recovers() {
+    for version in [1, 2] {
+        let (dev, mut rng) = probe(version);
+        // Without a look at the status the driver would wait on and time out.
+        let mut wait = ModelWait::new(&dev, &[Act::NeedsReset, Act::Silent]);
+        assert_eq!(
+            fill(&mut rng, 64, &mut wait),
+            Err(FillError::Device(DeviceFault::NeedsReset))
+        );
+        assert!(!rng.is_live());
+        assert_eq!(dev.borrow().status(), 0, "reset");
+        let mut wait = ModelWait::new(&dev, &[Act::Serve]);
+        assert_eq!(fill(&mut rng, 64, &mut wait).map(|b| b.len()), Ok(64));
+        assert_eq!(dev.borrow().status() & 0x44, 4, "DRIVER_OK, no NEEDS_RESET");
+    }
+}
+
+#[test]
+fn a_device_that_does_not_finish_its_reset_is_given_up() {
+    let (dev, mut rng) = probe(2);
+    dev.borrow_mut().reset_delay = u32::MAX;
+    let mut wait = ModelWait::new(&dev, &[Act::Silent]);
+    assert_eq!(
+        fill(&mut rng, 64, &mut wait),
+        Err(FillError::Device(DeviceFault::ResetFailed))
+    );
+    assert!(rng.is_dead());
+    // Never touched again: no bring-up (no status writes), no request.
+    let (writes, kicks) = {
+        let d = dev.borrow();
+        (d.status_writes.len(), d.notifications.len())
+    };
+    let mut wait = ModelWait::new(&dev, &[Act::Serve]);
+    assert_eq!(
+        fill(&mut rng, 64, &mut wait),
+        Err(FillError::Device(DeviceFault::ResetFailed))
+    );
+    assert_eq!(dev.borrow().status_writes.len(), writes);
+    assert_eq!(dev.borrow().notifications.len(), kicks);
+    assert_eq!(wait.begins, 0);
 }

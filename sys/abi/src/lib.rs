@@ -612,6 +612,11 @@ pub struct TaskStatus {
     /// Index of the task this one is blocked calling (in send or awaiting
     /// the reply), or `u32::MAX`.
     pub calling: u32,
+    /// Calls this incarnation refused with `reply_fault` while untrusted
+    /// (wrapping): its clients got REJECTED codes instead of faults. The
+    /// kernel posts the supervisor's fault bit at each, so the supervisor
+    /// can judge whether the server, rather than its clients, is broken.
+    pub rejections: u32,
 }
 
 /// Supervisor-only kernel operations, the `a0` of [`Sysnum::Kipc`].
@@ -769,7 +774,8 @@ impl Authority {
     }
 }
 
-/// Notification bit the kernel posts to the supervisor when any task faults.
+/// Notification bit the kernel posts to the supervisor when any task faults,
+/// or an untrusted server refuses a call (see [`TaskStatus::rejections`]).
 pub const SUPERVISOR_FAULT_BIT: u32 = 1 << 0;
 
 /// The timer's frequency: QEMU `virt`'s CLINT `mtime` counts at 10 MHz.
@@ -894,7 +900,7 @@ mod tests {
     fn wire_records_have_fixed_sizes() {
         assert_eq!(core::mem::size_of::<Lease>(), 12);
         assert_eq!(core::mem::size_of::<FaultRecord>(), 16);
-        assert_eq!(core::mem::size_of::<TaskStatus>(), 60);
+        assert_eq!(core::mem::size_of::<TaskStatus>(), 64);
         assert_eq!(core::mem::size_of::<InjectEvidence>(), 12);
     }
 }

@@ -47,6 +47,7 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         name,
         syscalls: t.syscalls(),
         replies: t.replies(),
+        rejections: t.rejections(),
         calling: match t.state() {
             TaskState::Healthy(SchedState::InSend(p) | SchedState::InReply(p)) => p.index() as u32,
             _ => u32::MAX,

@@ -255,6 +255,10 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
         } else {
             ipc::complete_with_code(&mut sys.tasks[p], abi::rejected_code(reason));
             sys.note(p);
+            // The supervisor decides whether the server is the broken one.
+            sys.tasks[caller].count_rejection();
+            let sup = sys.supervisor;
+            notify::post_bits(sys, sup, abi::SUPERVISOR_FAULT_BIT);
         }
         sys.tasks[caller].count_reply();
     }

@@ -146,6 +146,7 @@ pub struct Task {
     replies: u32,
     announce: bool,
     run: u64,
+    rejections: u32,
 }
 
 impl Task {
@@ -175,6 +176,7 @@ impl Task {
             replies: 0,
             announce: false,
             run: 0,
+            rejections: 0,
         }
     }
 
@@ -343,6 +345,16 @@ impl Task {
         self.replies = self.replies.wrapping_add(1);
     }
 
+    /// Calls this incarnation refused while untrusted (wrapping).
+    pub fn rejections(&self) -> u32 {
+        self.rejections
+    }
+
+    /// Counts one call refused with `reply_fault` by this untrusted server.
+    pub fn count_rejection(&mut self) {
+        self.rejections = self.rejections.wrapping_add(1);
+    }
+
     /// Counts one syscall.
     pub fn count_syscall(&mut self) {
         self.syscalls = self.syscalls.wrapping_add(1);
@@ -393,6 +405,7 @@ impl Task {
         self.state = TaskState::Healthy(SchedState::Runnable);
         self.syscalls = 0;
         self.replies = 0;
+        self.rejections = 0;
         self.notifications = 0;
         self.notification_mask = 0;
         self.timer = None;

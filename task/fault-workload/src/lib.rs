@@ -4,8 +4,9 @@
 //! Every block the workload writes names itself — magic, sector, version —
 //! and carries a CRC-32 of its payload, so a read-back can tell a good
 //! block from a torn, misplaced or corrupted one. The [`Ledger`] remembers,
-//! per sector, the version whose write was *acknowledged* and the version
-//! of a write that failed (which may or may not have landed). A read that
+//! per sector, the version whose write was *acknowledged* and the newest
+//! version of the writes that failed since (any of which may or may not
+//! have landed). A read that
 //! finds anything else is a lost or corrupted acknowledged write: the one
 //! result the system promises never to produce.
 //!
@@ -62,6 +63,9 @@ fn word(b: &[u8], i: usize) -> u32 {
 pub struct Ledger<const N: usize> {
     base: u64,
     acked: [u32; N],
+    /// The newest version whose write failed since the last acknowledged
+    /// one: every version in `acked + 1 ..= failed` written here may be on
+    /// the disk.
     failed: [Option<u32>; N],
     next_version: u32,
 }
@@ -95,8 +99,10 @@ impl<const N: usize> Ledger<N> {
         self.failed[i % N] = None;
     }
 
-    /// A write of `version` to slot `i` failed: it may or may not be there.
+    /// A write of `version` to slot `i` failed: it may or may not be there
+    /// (and neither may the earlier failed ones).
     pub fn failed(&mut self, i: usize, version: u32) {
+        // Versions only grow: the newest failed one bounds them all.
         self.failed[i % N] = Some(version);
     }
 
@@ -104,7 +110,9 @@ impl<const N: usize> Ledger<N> {
     pub fn check(&mut self, i: usize, data: &[u8; BLOCK]) -> Verdict {
         let i = i % N;
         let acked = self.acked[i];
-        if acked == 0 && self.failed[i].is_none() && data.iter().all(|&b| b == 0) {
+        // Never acknowledged: the zeroes the disk started with, whether or
+        // not failed writes were tried (they may never have landed).
+        if acked == 0 && data.iter().all(|&b| b == 0) {
             return Verdict::Good;
         }
         let sector = self.sector(i);
@@ -118,15 +126,17 @@ impl<const N: usize> Ledger<N> {
         if version == acked {
             return Verdict::Good;
         }
-        if self.failed[i] == Some(version) {
-            // The failed write landed after all: it is what the disk holds
-            // now, so it is what later reads must find.
+        if *data != make_block(sector, version) {
+            return Verdict::Corrupt;
+        }
+        if version > acked && self.failed[i].is_some_and(|f| version <= f) {
+            // A failed write landed after all: a well-formed block of this
+            // sector newer than the acknowledged one can only come from one
+            // of them. It is what the disk holds now, so it is what later
+            // reads must find.
             self.acked[i] = version;
             self.failed[i] = None;
             return Verdict::Good;
-        }
-        if *data != make_block(sector, version) {
-            return Verdict::Corrupt;
         }
         if version < acked {
             Verdict::Lost
@@ -199,6 +209,40 @@ mod tests {
         assert_eq!(l.check(0, &make_block(100, v2)), Verdict::Good, "it landed");
         // Having seen it land, the old version is now a lost write.
         assert_eq!(l.check(0, &make_block(100, v1)), Verdict::Lost);
+    }
+
+    #[test]
+    fn a_failed_first_write_that_never_landed_reads_back_as_zeroes() {
+        let mut l: Ledger<4> = Ledger::new(100);
+        let v = l.next_version();
+        l.failed(1, v);
+        assert_eq!(l.check(1, &[0; BLOCK]), Verdict::Good, "it did not land");
+        assert_eq!(l.check(1, &make_block(101, v)), Verdict::Good, "it did");
+        assert_eq!(
+            l.check(1, &[0; BLOCK]),
+            Verdict::Corrupt,
+            "and then vanished"
+        );
+    }
+
+    #[test]
+    fn any_of_several_failed_writes_may_have_landed() {
+        let mut l: Ledger<4> = Ledger::new(100);
+        let (v1, v2, v3, v4) = (
+            l.next_version(),
+            l.next_version(),
+            l.next_version(),
+            l.next_version(),
+        );
+        l.acked(2, v1);
+        l.failed(2, v2);
+        l.failed(2, v3);
+        // v2 landed, v3 did not.
+        assert_eq!(l.check(2, &make_block(102, v2)), Verdict::Good);
+        assert_eq!(l.check(2, &make_block(102, v1)), Verdict::Lost);
+        // Nothing newer than the newest failed write is possible.
+        l.failed(2, v3);
+        assert_eq!(l.check(2, &make_block(102, v4)), Verdict::Corrupt);
     }
 
     #[test]

@@ -93,11 +93,15 @@ fn enumerate() -> [Option<DeviceIdent>; SLOTS] {
 }
 
 /// Resets the device in `slot` so it stops all DMA (VIRTIO 1.2 §2.4).
-fn reset_device(slot: usize) {
-    if let Some(mut t) = transport(slot) {
-        if t.reset().is_err() {
+/// Resets the device in `slot`; false if it did not finish its reset (it
+/// may still be doing DMA: the slot must be given up).
+fn reset_device(slot: usize) -> bool {
+    match transport(slot) {
+        Some(mut t) if t.reset().is_err() => {
             sys_log!("bus: slot {slot} did not finish its reset");
+            false
         }
+        _ => true,
     }
 }
 
@@ -174,6 +178,9 @@ struct Supervisor {
     next_sample: u64,
     /// Drivers that fault their clients with `reply_fault`.
     rejections: Rejections,
+    /// Per task: the (generation, rejection count) already judged, so that
+    /// each of an untrusted server's `reply_fault`s is counted once.
+    seen_rejections: [(u32, u32); MAX_TASKS],
 }
 
 fn now_ms() -> u64 {
@@ -215,8 +222,15 @@ fn restart_policy(task: usize) -> RestartPolicy {
 impl Supervisor {
     /// Takes a driver off its device: reset first (no more DMA into the
     /// driver's memory), then revoke the window and IRQ.
+    ///
+    /// A device that does not finish its reset is not trusted with any
+    /// driver's memory again: its slot is marked failed (until an operator
+    /// `bind`s it).
     fn detach(&mut self, task: u16, slot: usize) {
-        reset_device(slot);
+        if !reset_device(slot) {
+            self.bus.mark_failed(slot);
+            sys_log!("bus: slot {slot} marked failed (no reset)");
+        }
         let _ = kipc::revoke_device(task as usize, slot);
         self.removal_deadline[slot] = None;
     }
@@ -228,6 +242,7 @@ impl Supervisor {
             let Ok(st) = kipc::task_status(i) else {
                 continue;
             };
+            self.judge_rejections(i, &st);
             let seen = self.handled_faults.get(i).copied().unwrap_or(0);
             if TaskState::from_u32(st.state) != Some(TaskState::Faulted) || st.fault_count == seen {
                 continue;
@@ -295,15 +310,35 @@ impl Supervisor {
         }
     }
 
+    /// An untrusted server's `reply_fault`s reach its clients as codes, not
+    /// faults (see the kernel's `reply_fault`); the kernel counts them and
+    /// wakes us. Each new one is judged as a rejection that faulted a
+    /// client would be.
+    fn judge_rejections(&mut self, task: usize, st: &TaskStatus) {
+        let Some(seen) = self.seen_rejections.get_mut(task) else {
+            return;
+        };
+        let before = if seen.0 == st.generation { seen.1 } else { 0 };
+        *seen = (st.generation, st.rejections);
+        // Two in the window are enough to act; more need not be replayed.
+        for _ in 0..st.rejections.wrapping_sub(before).min(2) {
+            if self.check_rejecting_driver(task) {
+                break;
+            }
+        }
+    }
+
     /// A client was faulted by `server`'s `reply_fault`. A bus driver that
     /// does that twice in a second is more likely corrupted than its
     /// clients: restart it (device reset first) before it kills them all.
-    fn check_rejecting_driver(&mut self, server: usize) {
+    ///
+    /// True if the driver was restarted.
+    fn check_rejecting_driver(&mut self, server: usize) -> bool {
         let Some(slot) = self.bus.slot_of(server as u16) else {
-            return;
+            return false;
         };
         if !self.rejections.rejected(server, now_ms()) {
-            return;
+            return false;
         }
         sys_log!(
             "driver {} rejected two clients within {} ms; restarting it",
@@ -313,6 +348,7 @@ impl Supervisor {
         self.bus.driver_died(server as u16);
         self.detach(server as u16, slot);
         self.restart(server);
+        true
     }
 
     /// Restarts drivers that let a removal deadline pass.
@@ -434,7 +470,13 @@ impl VirtioBusServer for Supervisor {
         let probe = self.bus.register(reg)?;
         let slot = probe.slot as usize;
         // The seed's probe: a device in a known state, then the driver's.
-        reset_device(slot);
+        // One that cannot even be reset is given to nobody.
+        if !reset_device(slot) {
+            self.bus.grant_failed(task);
+            self.bus.mark_failed(slot);
+            sys_log!("bus: slot {slot} marked failed (no reset)");
+            return Err(BusError::NoDevice.into());
+        }
         if kipc::grant_device(task as usize, slot, irq_bits).is_err() {
             self.bus.grant_failed(task);
             return Err(BusError::GrantFailed.into());
@@ -631,6 +673,7 @@ fn main() -> ! {
         liveness: Liveness::default(),
         next_sample: 0,
         rejections: Rejections::default(),
+        seen_rejections: [(0, 0); MAX_TASKS],
     });
     const BUFFER: usize = max(
         bus_server::VIRTIO_BUS_BUFFER_SIZE,

@@ -295,3 +295,152 @@ fn the_irq_is_reenabled_after_each_interrupt() {
     assert!(rig.expect(client(1)).is_ok());
     assert_eq!(rig.driver.platform().irq_enables, 1);
 }
+
+#[test]
+fn a_read_the_device_reports_short_never_hands_out_stale_bytes() {
+    for version in [1, 2] {
+        let mut rig = Rig::new(&Disk {
+            version,
+            ..Disk::default()
+        });
+        let (a, b) = (client(1), client(2));
+        // A's read leaves its data in slot 0's bounce buffer.
+        rig.read(a, 3, 4096);
+        rig.device_completes_all();
+        assert_eq!(rig.expect(a), Ok(rig.disk(3, 4096)));
+        // B's read goes to the same slot; the device writes only an OK
+        // status and says so (used length 1): B must not get A's bytes.
+        rig.dev.borrow_mut().blk_status_only = true;
+        rig.read(b, 9, 4096);
+        rig.device_completes_all();
+        assert_eq!(rig.expect(b), Err(BlockError::DeviceError));
+        rig.dev.borrow_mut().blk_status_only = false;
+        // Data and status written, but a used length short of them: the
+        // driver cannot know what was written, so it is an error too.
+        rig.read(b, 9, 4096);
+        rig.dev.borrow_mut().fetch(0);
+        rig.dev.borrow_mut().complete_with_len(0, 0, 4096);
+        rig.interrupt();
+        assert_eq!(rig.expect(b), Err(BlockError::DeviceError));
+        // Exactly data + status is a success; a write needs only its status.
+        rig.read(b, 9, 4096);
+        rig.dev.borrow_mut().fetch(0);
+        rig.dev.borrow_mut().complete_with_len(0, 0, 4097);
+        rig.interrupt();
+        assert_eq!(rig.expect(b), Ok(rig.disk(9, 4096)));
+        let data = pattern(3, 1024);
+        assert_eq!(rig.round_trip(20, &data), data);
+    }
+}
+
+#[test]
+fn the_deadline_runs_from_submission_and_only_progress_moves_it() {
+    let mut rig = Rig::new(&Disk::default());
+    let (a, b) = (client(1), client(2));
+    rig.read(a, 0, 512);
+    assert_eq!(rig.driver.platform().timer, Some(1000));
+    // The device interrupts every 300 ms but completes nothing: the
+    // deadline stays where the submission put it.
+    for t in [300, 600, 900] {
+        rig.driver.platform().now = t;
+        rig.interrupt();
+        assert_eq!(rig.answer(a), None);
+        assert_eq!(rig.driver.platform().timer, Some(1000), "at {t} ms");
+    }
+    rig.driver.platform().now = 1000;
+    rig.notify(virtio_blk::TIMER_BIT);
+    assert_eq!(rig.expect(a), Err(BlockError::DeviceError));
+    assert!(rig.driver.platform().events.contains(&Event::Timeout));
+    assert!(rig.driver.is_bound(), "reset and brought up again");
+    assert_eq!(rig.driver.platform().timer, None, "nothing in flight");
+
+    // Progress re-arms: a at 2000, b at 2500, a completes at 2900; b's
+    // clock then runs from that progress.
+    rig.driver.platform().now = 2000;
+    rig.read(a, 0, 512);
+    rig.driver.platform().now = 2500;
+    rig.read(b, 1, 512);
+    assert_eq!(rig.driver.platform().timer, Some(3000));
+    rig.driver.platform().now = 2900;
+    rig.dev.borrow_mut().fetch(0);
+    rig.dev.borrow_mut().complete(0, 0);
+    rig.interrupt();
+    assert!(rig.expect(a).is_ok());
+    assert_eq!(rig.driver.platform().timer, Some(3900));
+    rig.driver.platform().now = 3800;
+    rig.notify(virtio_blk::TIMER_BIT);
+    assert_eq!(rig.answer(b), None, "not yet");
+    rig.device_completes_all();
+    assert!(rig.expect(b).is_ok());
+}
+
+#[test]
+fn device_needs_reset_fails_in_flight_requests_and_reinitialises() {
+    for version in [1, 2] {
+        let mut rig = Rig::new(&Disk {
+            version,
+            ..Disk::default()
+        });
+        rig.read(client(1), 0, 512);
+        rig.dev.borrow_mut().need_reset();
+        rig.interrupt();
+        assert_eq!(rig.expect(client(1)), Err(BlockError::DeviceError));
+        assert!(rig.driver.platform().events.contains(&Event::NeedsReset));
+        assert_eq!(
+            rig.dev.borrow().status() & 0x44,
+            4,
+            "DRIVER_OK, NEEDS_RESET gone"
+        );
+        let data = pattern(8, 1024);
+        assert_eq!(rig.round_trip(30, &data), data);
+    }
+}
+
+#[test]
+fn a_resized_disk_is_seen_at_the_configuration_change() {
+    for version in [1, 2] {
+        let mut rig = Rig::new(&Disk {
+            version,
+            ..Disk::default()
+        });
+        let far = DISK_SECTORS as u64 + 100;
+        rig.read(client(1), far, 512);
+        assert_eq!(rig.expect(client(1)), Err(BlockError::OutOfRange));
+        rig.dev.borrow_mut().resize(2 * DISK_SECTORS as u64);
+        rig.interrupt();
+        assert!(rig.driver.platform().events.contains(&Event::Resized {
+            capacity: 2 * DISK_SECTORS as u64
+        }));
+        rig.info(client(1));
+        rig.device_completes_all();
+        let info = block_info(&rig.expect(client(1)).unwrap());
+        assert_eq!(info.capacity_sectors, 2 * DISK_SECTORS as u64);
+        let data = pattern(9, 512);
+        assert_eq!(rig.round_trip(far, &data), data);
+    }
+}
+
+#[test]
+fn a_device_that_does_not_reset_is_given_up_and_its_buffers_never_reused() {
+    let mut rig = Rig::new(&Disk::default());
+    rig.read(client(1), 0, 512);
+    rig.read(client(2), 1, 512);
+    // The device needs a reset and then never finishes one.
+    rig.dev.borrow_mut().reset_delay = u32::MAX;
+    rig.dev.borrow_mut().need_reset();
+    rig.interrupt();
+    assert_eq!(rig.expect(client(1)), Err(BlockError::DeviceError));
+    assert_eq!(rig.expect(client(2)), Err(BlockError::DeviceError));
+    assert!(rig.driver.platform().events.contains(&Event::ResetFailed));
+    assert_eq!(rig.driver.platform().failed, 1, "the platform was told");
+    assert!(!rig.driver.is_bound());
+    // From now on: errors at once, nothing reaches the device, and the
+    // driver does not register for another device with this memory.
+    let kicks = rig.dev.borrow().notifications.len();
+    let registers = rig.driver.platform().registers;
+    rig.read(client(1), 0, 512);
+    assert_eq!(rig.expect(client(1)), Err(BlockError::DeviceError));
+    rig.notify(virtio_blk::PROBE_BIT);
+    assert_eq!(rig.dev.borrow().notifications.len(), kicks);
+    assert_eq!(rig.driver.platform().registers, registers);
+}

@@ -96,6 +96,12 @@ pub struct FakeBus {
     pub removed: u32,
     pub irq_enables: u32,
     pub events: Vec<Event>,
+    /// The clock (ms) the driver reads.
+    pub now: u64,
+    /// The deadline the driver armed, if any.
+    pub timer: Option<u64>,
+    /// Times the driver gave its device up (`device_failed`).
+    pub failed: u32,
 }
 
 impl Platform for FakeBus {
@@ -126,6 +132,18 @@ impl Platform for FakeBus {
 
     fn event(&mut self, event: Event) {
         self.events.push(event);
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        self.now
+    }
+
+    fn set_timer(&mut self, deadline_ms: Option<u64>) {
+        self.timer = deadline_ms;
+    }
+
+    fn device_failed(&mut self) {
+        self.failed += 1;
     }
 }
 
@@ -158,6 +176,9 @@ impl Rig {
             removed: 0,
             irq_enables: 0,
             events: Vec::new(),
+            now: 0,
+            timer: None,
+            failed: 0,
         };
         let mut driver = BlockDriver::new(kernel, bus, memory);
         driver.start();

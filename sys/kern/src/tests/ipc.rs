@@ -503,7 +503,9 @@ fn reply_fault_from_an_untrusted_server_is_an_error_code_not_a_fault() {
     assert_eq!(h.ret(CLI, 1), 0, "no reply bytes");
     assert_eq!(h.sched(SRV), SchedState::Runnable);
     assert_eq!(h.task(SRV).replies(), 1, "a verdict counts as an answer");
-    assert_eq!(h.task(SUP).notifications(), 0);
+    // The supervisor is told, to judge the server.
+    assert_eq!(h.task(SRV).rejections(), 1);
+    assert_eq!(h.task(SUP).notifications(), abi::SUPERVISOR_FAULT_BIT);
 
     // An unknown reason is still a plain rejection, and a verdict on a task
     // that is not waiting on us touches nobody.

@@ -125,6 +125,9 @@ pub struct Device {
     pub blk_serial: Option<Vec<u8>>,
     /// Blk: answer every request with VIRTIO_BLK_S_IOERR.
     pub blk_ioerr: bool,
+    /// Blk: write only the status byte (OK) and none of a read's data — a
+    /// device lying about its work; report the used length the test gives.
+    pub blk_status_only: bool,
 
     // Records.
     pub status_writes: Vec<u8>,
@@ -172,6 +175,7 @@ impl Device {
             config_churn: 0,
             blk_serial: None,
             blk_ioerr: false,
+            blk_status_only: false,
             status_writes: Vec::new(),
             notifications: Vec::new(),
             interrupts: 0,
@@ -442,6 +446,32 @@ impl Device {
         }
     }
 
+    /// Raises a configuration change interrupt (§2.5.2, §4.2.2
+    /// InterruptStatus bit 1).
+    pub fn config_change(&mut self) {
+        self.interrupt_status |= 2;
+        self.interrupts += 1;
+    }
+
+    /// The device hits an error it cannot recover from: sets
+    /// DEVICE_NEEDS_RESET and, being live, says so with a configuration
+    /// change notification (§2.1.2).
+    pub fn need_reset(&mut self) {
+        self.status |= 64;
+        self.config_change();
+    }
+
+    /// Blk: the disk is resized to `sectors` (config space and generation
+    /// change, then a configuration change notification).
+    pub fn resize(&mut self, sectors: u64) {
+        if let Kind::Blk { disk } = &mut self.kind {
+            disk.resize(sectors as usize * SECTOR, 0);
+        }
+        self.config[..8].copy_from_slice(&sectors.to_le_bytes());
+        self.generation = self.generation.wrapping_add(1);
+        self.config_change();
+    }
+
     /// Chains taken and not yet used.
     pub fn pending(&self, q: usize) -> &[Chain] {
         &self.queues[q].pending
@@ -630,6 +660,12 @@ impl Device {
                 bytes.resize(writable - 1, 0);
                 bytes.push(status);
                 let written = if status == 0 { bytes.len() } else { 1 };
+                if self.blk_status_only {
+                    if let Some(&(addr, len)) = chain.writable.last() {
+                        self.mem.write(addr + u64::from(len) - 1, &[status]);
+                    }
+                    return 1;
+                }
                 let mut at = 0;
                 for &(addr, len) in &chain.writable {
                     let len = len as usize;
