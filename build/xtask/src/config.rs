@@ -135,7 +135,20 @@ pub struct Task {
     /// for other tasks.
     #[serde(rename = "budget-ms")]
     pub budget_ms: Option<u32>,
+    /// Drivers: how long the device may take over a request (without
+    /// completing anything) before the driver fails what is in flight and
+    /// resets it (ms); default [`DEFAULT_DEADLINE_MS`].
+    #[serde(rename = "deadline-ms")]
+    pub deadline_ms: Option<u32>,
 }
+
+/// A driver's request deadline when app.toml does not set one.
+pub const DEFAULT_DEADLINE_MS: u32 = 1000;
+
+/// The longest request deadline accepted: the supervisor restarts a driver
+/// whose callers have waited 1.5 s without a reply (its watchdog), and a
+/// driver must get to fail and reset a wedged device itself first.
+pub const MAX_DEADLINE_MS: u32 = 1400;
 
 /// The CPU budget of a driver that does not declare one: far above what a
 /// driver needs between two blocking calls (a 64 KiB bounce-buffer copy
@@ -157,6 +170,12 @@ impl Task {
     /// Whether clients take the task's `reply_fault` as a fault of their own.
     pub fn is_trusted(&self) -> bool {
         self.trusted.unwrap_or(!self.is_driver())
+    }
+
+    /// A driver's request deadline, in ms (`None` for other tasks).
+    pub fn deadline(&self) -> Option<u32> {
+        self.deadline_ms
+            .or(self.is_driver().then_some(DEFAULT_DEADLINE_MS))
     }
 
     /// The CPU budget the kernel enforces, in ms.
@@ -648,6 +667,15 @@ impl App {
                     "`{key}.budget-ms`: the supervisor cannot have a CPU budget (a fault of the supervisor reboots the machine); remove the key"
                 ));
             }
+        }
+        match task.deadline_ms {
+            Some(_) if !task.is_driver() => p.push(format!(
+                "`{key}.deadline-ms` only applies to drivers (the request deadline of a device); declare the classes it `drives` or remove it"
+            )),
+            Some(ms) if ms == 0 || ms > MAX_DEADLINE_MS => p.push(format!(
+                "`{key}.deadline-ms` = {ms}: use 1 to {MAX_DEADLINE_MS} ms (the supervisor restarts a driver whose callers wait 1.5 s without a reply, and the driver must fail a wedged device itself first)"
+            )),
+            _ => {}
         }
         match task.budget_ms {
             Some(0) => p.push(format!(
@@ -1551,6 +1579,35 @@ steps = [
         .unwrap();
         assert!(!app.tasks[2].is_trusted());
         assert_eq!(app.tasks[2].budget(), Some(300));
+    }
+
+    #[test]
+    fn drivers_have_a_request_deadline() {
+        let app =
+            parse(&BASE.replace("priority = 1", "priority = 1\ndrives = [\"block\"]")).unwrap();
+        assert_eq!(app.tasks[1].deadline(), Some(super::DEFAULT_DEADLINE_MS));
+        assert_eq!(app.tasks[2].deadline(), None);
+        let app = parse(&BASE.replace(
+            "priority = 1",
+            "priority = 1\ndrives = [\"block\"]\ndeadline-ms = 250",
+        ))
+        .unwrap();
+        assert_eq!(app.tasks[1].deadline(), Some(250));
+        assert_error(
+            &BASE.replace("priority = 2\n", "priority = 2\ndeadline-ms = 250\n"),
+            &["`tasks.ping.deadline-ms` only applies to drivers"],
+        );
+        for bad in ["0", "1401"] {
+            assert_error(
+                &BASE.replace(
+                    "priority = 1",
+                    &format!("priority = 1\ndrives = [\"block\"]\ndeadline-ms = {bad}"),
+                ),
+                &[&format!(
+                    "`tasks.pong.deadline-ms` = {bad}: use 1 to 1400 ms"
+                )],
+            );
+        }
     }
 
     #[test]

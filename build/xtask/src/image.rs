@@ -202,6 +202,26 @@ fn kernel_features(app: &App) -> Vec<String> {
     f
 }
 
+/// The environment of one task's build: the image's task names and restart
+/// policies (for userlib), and the task's own settings (`userlib::config`).
+fn task_env(
+    task: &crate::config::Task,
+    vireo_tasks: &str,
+    vireo_restart: &str,
+    vireo_authority: &str,
+) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("VIREO_TASKS".into(), vireo_tasks.to_string()),
+        ("VIREO_RESTART".into(), vireo_restart.to_string()),
+        ("VIREO_AUTHORITY".into(), vireo_authority.to_string()),
+        ("VIREO_CONFIG".into(), task_config(task)),
+    ];
+    if let Some(ms) = task.deadline() {
+        env.push(("VIREO_DEADLINE_MS".into(), ms.to_string()));
+    }
+    env
+}
+
 /// Builds the image described by the app file at `app_path`.
 pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
     let app = load_app(root, app_path)?;
@@ -236,12 +256,7 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
             features: task.features.clone(),
             link_dir,
             script: root.join("sys/userlib/task-link.x"),
-            env: vec![
-                ("VIREO_TASKS".into(), vireo_tasks.clone()),
-                ("VIREO_RESTART".into(), vireo_restart.clone()),
-                ("VIREO_AUTHORITY".into(), vireo_authority.clone()),
-                ("VIREO_CONFIG".into(), task_config(task)),
-            ],
+            env: task_env(task, &vireo_tasks, &vireo_restart, &vireo_authority),
         };
         let built = build
             .run(root, &cargo_target, verbose)
@@ -427,7 +442,8 @@ fn task_config(task: &crate::config::Task) -> String {
 #[cfg(test)]
 mod tests {
     use super::{
-        authority, check_segments, kernel_features, measure_regions, resolve_app, Measured,
+        authority, check_segments, kernel_features, measure_regions, resolve_app, task_env,
+        Measured,
     };
     use crate::config::tests::{parse, BASE};
     use crate::layout::Region;
@@ -447,6 +463,23 @@ mod tests {
         assert_eq!(kernel_features(&app), ["image"]);
         let test = parse(&format!("{text}\n[test]\ntimeout = 5\n")).unwrap();
         assert_eq!(kernel_features(&test), ["image", "test-control"]);
+    }
+
+    #[test]
+    fn a_drivers_deadline_reaches_its_build_and_only_its() {
+        let app = parse(&BASE.replace(
+            "priority = 1",
+            "priority = 1\ndrives = [\"block\"]\ndeadline-ms = 250",
+        ))
+        .unwrap();
+        let env = task_env(&app.tasks[1], "a,b", "x", "y");
+        assert!(
+            env.contains(&("VIREO_DEADLINE_MS".into(), "250".into())),
+            "{env:?}"
+        );
+        assert!(env.contains(&("VIREO_TASKS".into(), "a,b".into())));
+        let env = task_env(&app.tasks[2], "a,b", "x", "y");
+        assert!(env.iter().all(|(k, _)| k != "VIREO_DEADLINE_MS"), "{env:?}");
     }
 
     #[test]

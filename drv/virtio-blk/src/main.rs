@@ -25,6 +25,10 @@ mod task {
     };
     use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
 
+    /// The request deadline from app.toml (`deadline-ms`).
+    const DEADLINE_MS: u64 =
+        userlib::config::ms(option_env!("VIREO_DEADLINE_MS"), REQUEST_DEADLINE_MS);
+
     /// The device may DMA here, and nowhere else.
     static mut DMA: DmaMemory = DmaMemory::new();
 
@@ -79,6 +83,10 @@ mod task {
             sys_get_timer().now / userlib::abi::TICKS_PER_MS
         }
 
+        fn request_deadline_ms(&self) -> u64 {
+            DEADLINE_MS
+        }
+
         fn set_timer(&mut self, deadline_ms: Option<u64>) {
             sys_set_timer(
                 deadline_ms.map(|ms| ms * userlib::abi::TICKS_PER_MS),
@@ -106,7 +114,7 @@ mod task {
                     sys_log!("blk: device broke the queue protocol ({e}); reset and re-init")
                 }
                 Event::Timeout => sys_log!(
-                    "blk: a request outlived its {REQUEST_DEADLINE_MS} ms deadline; reset and re-init"
+                    "blk: a request outlived its {DEADLINE_MS} ms deadline; reset and re-init"
                 ),
                 Event::NeedsReset => {
                     sys_log!("blk: device set DEVICE_NEEDS_RESET; reset and re-init")

@@ -34,8 +34,9 @@ const TIMER_BIT: u32 = 1 << 3;
 const QUEUE_SIZE: usize = 4;
 /// Bytes per device request.
 const BOUNCE_LEN: usize = 1024;
-/// How long the device has to answer one request.
-const REQUEST_TIMEOUT_MS: u64 = 1000;
+/// How long the device has to answer one request: app.toml's
+/// `deadline-ms`, 1 s by default.
+const REQUEST_TIMEOUT_MS: u64 = userlib::config::ms(option_env!("VIREO_DEADLINE_MS"), 1000);
 
 type Device = Rng<'static, Mmio, QUEUE_SIZE, BOUNCE_LEN>;
 

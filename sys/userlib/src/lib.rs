@@ -17,6 +17,7 @@
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod config;
 mod counter;
 pub mod kipc;
 pub mod log;

@@ -96,13 +96,14 @@ fn enumerate() -> [Option<DeviceIdent>; SLOTS] {
 /// Resets the device in `slot`; false if it did not finish its reset (it
 /// may still be doing DMA: the slot must be given up).
 fn reset_device(slot: usize) -> bool {
-    match transport(slot) {
-        Some(mut t) if t.reset().is_err() => {
-            sys_log!("bus: slot {slot} did not finish its reset");
-            false
-        }
-        _ => true,
+    let Some(mut t) = transport(slot) else {
+        return true;
+    };
+    if t.reset().is_err() {
+        sys_log!("bus: slot {slot} did not finish its reset");
+        return false;
     }
+    true
 }
 
 /// The task with index `task` at its current generation.

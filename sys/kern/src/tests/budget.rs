@@ -123,29 +123,38 @@ fn a_recv_that_returns_at_once_is_not_blocking() {
 
 #[test]
 fn time_preempted_by_a_more_important_task_is_not_charged() {
-    let mut h = system();
-    assert_eq!(next(&mut h, SUP), Some(DRV));
-    advance_ms(&mut h, 6);
-    // The supervisor wakes (a post from the driver) and runs for 30 ms.
-    let sup = h.id(SUP);
-    h.syscall(
-        DRV,
-        Sysnum::Post,
-        &[sup.0 as usize, abi::SUPERVISOR_FAULT_BIT as usize],
-    );
-    assert_eq!(next(&mut h, DRV), Some(SUP));
-    advance_ms(&mut h, 30);
+    // sup 0; hi 1 (woken by the driver's post); drv 2 (budget); low 3.
+    const HI: usize = 1;
+    const D: usize = 2;
+    const WAKE: u32 = 1 << 1;
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("hi", 1)
+        .task("drv", 2)
+        .budget_ms(BUDGET_MS)
+        .task("low", 3)
+        .build();
     h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
-    assert_eq!(next(&mut h, SUP), Some(DRV));
-    assert_eq!(h.task(DRV).run(), 6 * TICKS_PER_MS);
+    h.recv(HI, 0, WAKE);
+    assert_eq!(next(&mut h, SUP), Some(D));
+    advance_ms(&mut h, 6);
+    // The driver wakes the more important task, which runs for 30 ms.
+    let hi = h.id(HI);
+    h.syscall(D, Sysnum::Post, &[hi.0 as usize, WAKE as usize]);
+    assert_eq!(h.ret(D, 0) as u32, abi::SUCCESS);
+    assert_eq!(next(&mut h, D), Some(HI));
+    advance_ms(&mut h, 30);
+    h.recv(HI, 0, WAKE);
+    assert_eq!(next(&mut h, HI), Some(D));
+    assert_eq!(h.task(D).run(), 6 * TICKS_PER_MS);
     // 6 + 3 ms: fine; 6 + 3 + 1: out.
     advance_ms(&mut h, 3);
-    h.syscall(DRV, Sysnum::GetTimer, &[]);
-    assert_eq!(next(&mut h, DRV), Some(DRV));
+    h.syscall(D, Sysnum::GetTimer, &[]);
+    assert_eq!(next(&mut h, D), Some(D));
     advance_ms(&mut h, 1);
-    h.syscall(DRV, Sysnum::GetTimer, &[]);
-    let _ = next(&mut h, DRV);
-    assert_eq!(h.fault(DRV).kind(), FaultKind::BudgetExceeded);
+    h.syscall(D, Sysnum::GetTimer, &[]);
+    let _ = next(&mut h, D);
+    assert_eq!(h.fault(D).kind(), FaultKind::BudgetExceeded);
 }
 
 #[test]

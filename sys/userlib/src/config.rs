@@ -1,0 +1,53 @@
+//! Per-task settings from app.toml, passed by `cargo xtask build` to the
+//! build of one task as environment variables and read by the task crate
+//! with `option_env!` at compile time (cargo rebuilds the crate when they
+//! change).
+//!
+//! | variable            | app.toml key             | meaning                                   |
+//! |---------------------|--------------------------|-------------------------------------------|
+//! | `VIREO_DEADLINE_MS` | `tasks.<name>.deadline-ms` | drivers: how long a device may take over a request |
+//!
+//! xtask validates the values; a value that does not parse here (a task
+//! built outside xtask) falls back to the crate's default.
+
+/// The driver's request deadline in ms, or `default` if the image did not
+/// set one: use as `userlib::config::ms(option_env!("VIREO_DEADLINE_MS"),
+/// DEFAULT)`.
+pub const fn ms(value: Option<&str>, default: u64) -> u64 {
+    let Some(text) = value else {
+        return default;
+    };
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes.len() > 9 {
+        return default;
+    }
+    let mut n = 0u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        let d = bytes[i];
+        if !d.is_ascii_digit() {
+            return default;
+        }
+        n = n * 10 + (d - b'0') as u64;
+        i += 1;
+    }
+    if n == 0 {
+        default
+    } else {
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ms;
+
+    #[test]
+    fn parses_what_xtask_writes_and_falls_back_otherwise() {
+        assert_eq!(ms(Some("250"), 1000), 250);
+        assert_eq!(ms(None, 1000), 1000);
+        for bad in ["", "0", "12a", "-5", "1234567890", " 5"] {
+            assert_eq!(ms(Some(bad), 1000), 1000, "{bad:?}");
+        }
+    }
+}
