@@ -44,6 +44,10 @@ impl CallEnd {
             Ok(()) => Self::Replied,
             Err(idol_runtime::RequestError::Server(e)) => Self::Refused(e as u32),
             Err(idol_runtime::RequestError::ServerRestarted) => Self::Died,
+            // An answer outside the protocol (an untrusted driver's
+            // rejection, an unknown code, a garbled reply): the driver did
+            // not commit the fault, it answered.
+            Err(idol_runtime::RequestError::Protocol(_)) => Self::Refused(u32::MAX),
         }
     }
 }

@@ -37,6 +37,8 @@ const BLK_REMOVE_BIT: u32 = 1 << 1;
 pub const OK: u32 = 0;
 /// The code a step reports when the server restarted under it.
 pub const RESTARTED: u32 = u32::MAX;
+/// The code a step reports when the server answered outside the protocol.
+pub const PROTOCOL: u32 = u32::MAX - 1;
 /// Most steps one attack reports.
 pub const STEPS: usize = 8;
 
@@ -47,6 +49,7 @@ fn code<T, E: ErrorCode>(r: Result<T, RequestError<E>>) -> u32 {
         Ok(_) => OK,
         Err(RequestError::Server(e)) => e.code(),
         Err(RequestError::ServerRestarted) => RESTARTED,
+        Err(RequestError::Protocol(_)) => PROTOCOL,
     }
 }
 

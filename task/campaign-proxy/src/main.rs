@@ -98,6 +98,8 @@ impl CampaignProxyServer for Proxy {
             Ok(()) => Ok(0),
             Err(RequestError::Server(e)) => Ok(e as u32),
             Err(RequestError::ServerRestarted) => Err(ProxyError::DriverRestarted.into()),
+            // An untrusted driver's rejection or garbled answer: it replied.
+            Err(RequestError::Protocol(_)) => Ok(u32::MAX),
         }
     }
 

@@ -203,7 +203,7 @@ impl Campaign {
                     Ok(0) => CallEnd::Replied,
                     Ok(code) => CallEnd::Refused(code),
                     Err(RequestError::Server(ProxyError::DriverRestarted)) => CallEnd::Died,
-                    Err(RequestError::Server(_)) => CallEnd::Refused(0),
+                    Err(RequestError::Server(_) | RequestError::Protocol(_)) => CallEnd::Refused(0),
                     // The driver killed the proxy (reply_fault): it did not
                     // reply, and it may be alive or dead; the kernel's
                     // records decide.
