@@ -322,7 +322,17 @@ impl Campaign {
         };
         match verdict {
             Ok(Verdict::Confirmed) => t.confirmed += 1,
-            Ok(Verdict::Latent) => t.latent += 1,
+            Ok(Verdict::Latent) => {
+                t.latent += 1;
+                // Nothing observed the flip, but it may still sit in the
+                // target (a register or word read only by a later request,
+                // such as the next injection's). A fresh incarnation keeps it
+                // out of the next faults' evidence; the restart is outside
+                // this fault's before/after window, so it is not counted.
+                if self.sup.restart_task(task.index() as u32).is_ok() {
+                    let _ = self.recover(f.target, now_us());
+                }
+            }
             Err(why) => {
                 t.unconfirmed += 1;
                 problem(&why);
