@@ -53,7 +53,7 @@ fn check<T>(r: Result<T, RequestError<NetError>>) -> Result<Option<T>, Restarted
         Err(RequestError::ServerRestarted) => Err(Restarted),
         Err(RequestError::Server(NetError::WouldBlock)) => Ok(None),
         Err(RequestError::Server(NetError::BadSocket)) => Err(Restarted),
-        Err(RequestError::Server(_)) => Ok(None),
+        Err(RequestError::Server(_) | RequestError::Protocol(_)) => Ok(None),
     }
 }
 
