@@ -70,6 +70,8 @@ fn main() -> ! {
                 Err(RequestError::ServerRestarted) => break "driver died",
                 Err(RequestError::Server(InjectError::NoQueue)) => sleep_ms(20, TIMER_BIT),
                 Err(RequestError::Server(e)) => break refused(e),
+                // An untrusted driver's rejection or garbled answer.
+                Err(RequestError::Protocol(_)) => break "driver answered outside the protocol",
             }
         };
         sys_log!("injected {} ({}/{ROUNDS}): {outcome}", kind.name(), n + 1);
