@@ -67,27 +67,32 @@ fn restart_table(spec: &str) -> String {
 }
 
 /// `AUTHORITY`: what each task may ask of the supervisor, from
-/// `VIREO_AUTHORITY` (`operator:id+id+...`, comma-separated, in task order).
+/// `VIREO_AUTHORITY` (`operator:observer:id+id+...`, comma-separated, in
+/// task order).
 fn authority_table(spec: &str) -> String {
     let entries: Vec<String> = spec
         .split(',')
         .filter(|e| !e.is_empty())
         .map(|e| {
-            let (op, ids) = e.split_once(':').unwrap_or((e, ""));
+            let mut fields = e.splitn(3, ':');
+            let op = fields.next().unwrap_or("");
+            let obs = fields.next().unwrap_or("");
+            let ids = fields.next().unwrap_or("");
             let mask = ids
                 .split('+')
                 .filter_map(|i| i.parse::<u32>().ok())
                 .filter(|&i| i < 64)
                 .fold(0u64, |m, i| m | 1 << i);
             format!(
-                "    Authority {{ operator: {}, device_ids: {mask:#x} }},\n",
-                op == "1"
+                "    Authority {{ operator: {}, observer: {}, device_ids: {mask:#x} }},\n",
+                op == "1",
+                obs == "1"
             )
         })
         .collect();
     format!(
         "/// What each task may ask of the supervisor (app.toml `operator`,\n\
-         /// `drives`), by task index.\n\
+         /// `observer`, `drives`), by task index.\n\
          pub const AUTHORITY: [Authority; {}] = [\n{}];\n",
         entries.len(),
         entries.concat()

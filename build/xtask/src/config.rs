@@ -115,6 +115,10 @@ pub struct Task {
     /// or fault a task, read task status. For the shell, never a driver.
     #[serde(default)]
     pub operator: bool,
+    /// Observer rights on the supervisor: read any task's status, nothing
+    /// more (the status page). Implied by `operator`.
+    #[serde(default)]
+    pub observer: bool,
     /// Tasks beyond its `slots` that this task may `post` to.
     #[serde(default)]
     pub posts: Vec<String>,
@@ -810,6 +814,12 @@ impl App {
             if task.operator && task.drives.is_some() {
                 p.push(format!(
                     "`{key}.operator`: task '{}' is a driver (`drives`); a driver may not hold operator rights (bind, unbind, restart, fault, status of other tasks); give them to the shell instead",
+                    task.name
+                ));
+            }
+            if task.observer && task.drives.is_some() {
+                p.push(format!(
+                    "`{key}.observer`: task '{}' is a driver (`drives`); a driver may not read other tasks' status; give the right to a service such as the status page instead",
                     task.name
                 ));
             }
@@ -1768,6 +1778,22 @@ steps = [
                 ),
                 "task 'pong' is a driver",
                 "may not hold operator rights",
+            ],
+        );
+    }
+
+    #[test]
+    fn observer_rights_for_a_driver() {
+        let text = with_driver("\nobserver = true");
+        assert_error(
+            &text,
+            &[
+                &format!(
+                    "test.toml:{}: `tasks.pong.observer`",
+                    line(&text, "observer")
+                ),
+                "task 'pong' is a driver",
+                "may not read other tasks' status",
             ],
         );
     }

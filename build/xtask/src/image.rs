@@ -176,14 +176,20 @@ fn restart_policies(app: &crate::config::App) -> String {
 }
 
 /// `VIREO_AUTHORITY`: what each task may ask of the supervisor, in task
-/// order, comma-separated: `operator` (0 or 1) `:` the virtio device ids
-/// it may drive, `+`-separated (empty for a task that drives nothing).
+/// order, comma-separated: `operator` (0 or 1) `:` `observer` (0 or 1) `:`
+/// the virtio device ids it may drive, `+`-separated (empty for a task that
+/// drives nothing).
 fn authority(app: &App) -> String {
     app.tasks
         .iter()
         .map(|t| {
             let ids: Vec<String> = t.device_ids().iter().map(u32::to_string).collect();
-            format!("{}:{}", u8::from(t.operator), ids.join("+"))
+            format!(
+                "{}:{}:{}",
+                u8::from(t.operator),
+                u8::from(t.observer),
+                ids.join("+")
+            )
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -459,7 +465,7 @@ mod tests {
             )
             .replace("slots = [\"pong\"]", "slots = [\"pong\"]\noperator = true");
         let app = parse(&text).unwrap();
-        assert_eq!(authority(&app), "0:,0:2+4,1:,0:");
+        assert_eq!(authority(&app), "0:0:,0:0:2+4,1:0:,0:0:");
         assert_eq!(kernel_features(&app), ["image"]);
         let test = parse(&format!("{text}\n[test]\ntimeout = 5\n")).unwrap();
         assert_eq!(kernel_features(&test), ["image", "test-control"]);

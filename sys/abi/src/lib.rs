@@ -762,6 +762,9 @@ pub struct Authority {
     /// Operator rights (`operator = true`): bind and unbind any slot,
     /// restart (and in test images fault) any task, read task status.
     pub operator: bool,
+    /// Observer rights (`observer = true`): read any task's status, and
+    /// nothing that changes anything. Implied by `operator`.
+    pub observer: bool,
     /// The virtio device ids it may drive (`drives`): bit `n` set = it may
     /// register for device id `n`. Zero for a task that is no driver.
     pub device_ids: u64,
@@ -813,8 +816,10 @@ mod tests {
     fn task_ids_stay_below_kernel_codes_and_round_trip_registers() {
         let top = TaskId::new(TaskId::INDEX_MASK as u16, Generation(Generation::MASK));
         assert_eq!(top, TaskId::KERNEL);
-        assert!(TaskId::KERNEL.0 < KERNEL_CODE_BASE);
-        assert!(TaskId::KERNEL.0 != RECV_OPEN);
+        const {
+            assert!(TaskId::KERNEL.0 < KERNEL_CODE_BASE);
+            assert!(TaskId::KERNEL.0 != RECV_OPEN);
+        }
         let id = TaskId::new(7, Generation(40_000));
         assert_eq!(TaskId::from_register(id.0), id);
         assert_eq!(TaskId::from_register(u32::MAX), TaskId::KERNEL);
@@ -889,6 +894,7 @@ mod tests {
     fn authority_names_device_ids_by_bit() {
         let a = Authority {
             operator: false,
+            observer: false,
             device_ids: (1 << 2) | (1 << 4),
         };
         assert!(a.may_drive(2) && a.may_drive(4));

@@ -9,7 +9,8 @@
 //! | `register(ids)`                           | a driver, for device ids in its `drives` only      |
 //! | `removed()`                               | a driver, for the slot it is bound to (by caller)  |
 //! | `unbind(slot)`                            | an operator; a driver for its own bound slot       |
-//! | `bind(slot)`, `task_status`, `restart_task` | an operator                                     |
+//! | `task_status`                             | an observer (the status page) or an operator      |
+//! | `bind(slot)`, `restart_task`              | an operator                                       |
 //! | `fault_task`, `inject`, `shutdown`        | an operator, and only in a test image              |
 //! | `devices`, `task_count`                   | anyone (read-only facts about the image)           |
 //!
@@ -44,6 +45,8 @@ pub enum Request {
 pub enum Refusal {
     /// The op needs `operator = true` in app.toml.
     NotOperator,
+    /// Reading task status needs `observer = true` (or `operator`).
+    NotObserver,
     /// A driver may only unbind the slot it is bound to (`None`: it is
     /// bound to none).
     NotItsSlot {
@@ -64,6 +67,7 @@ impl Refusal {
     pub fn describe(self) -> &'static str {
         match self {
             Self::NotOperator => "needs operator rights (app.toml `operator = true`)",
+            Self::NotObserver => "needs observer rights (app.toml `observer = true`)",
             Self::NotItsSlot { .. } => "a driver may only unbind the slot it is bound to",
             Self::ClassNotGranted { .. } => "device id outside the task's app.toml `drives`",
             Self::TestOnly => "exists only in test images",
@@ -98,7 +102,14 @@ pub fn check(
                 Err(Refusal::NotItsSlot { bound: bound_slot })
             }
         }
-        Request::Bind(_) | Request::TaskStatus | Request::RestartTask => operator(),
+        Request::TaskStatus => {
+            if auth.operator || auth.observer {
+                Ok(())
+            } else {
+                Err(Refusal::NotObserver)
+            }
+        }
+        Request::Bind(_) | Request::RestartTask => operator(),
         Request::FaultTask | Request::Inject | Request::Shutdown => {
             operator()?;
             if test_image {
@@ -116,14 +127,22 @@ mod tests {
 
     const RNG: Authority = Authority {
         operator: false,
+        observer: false,
         device_ids: 1 << 4,
     };
     const SHELL: Authority = Authority {
         operator: true,
+        observer: false,
         device_ids: 0,
     };
     const PLAIN: Authority = Authority {
         operator: false,
+        observer: false,
+        device_ids: 0,
+    };
+    const STATUS_PAGE: Authority = Authority {
+        operator: false,
+        observer: true,
         device_ids: 0,
     };
 
@@ -168,11 +187,28 @@ mod tests {
 
     #[test]
     fn operator_ops_need_the_grant() {
-        for r in [Request::Bind(6), Request::TaskStatus, Request::RestartTask] {
+        for r in [Request::Bind(6), Request::RestartTask] {
             assert_eq!(check(&RNG, Some(6), true, r), Err(Refusal::NotOperator));
             assert_eq!(check(&PLAIN, None, true, r), Err(Refusal::NotOperator));
+            assert_eq!(
+                check(&STATUS_PAGE, None, true, r),
+                Err(Refusal::NotOperator)
+            );
             assert_eq!(check(&SHELL, None, false, r), Ok(()));
         }
+        assert_eq!(
+            check(&STATUS_PAGE, None, true, Request::Unbind(6)),
+            Err(Refusal::NotItsSlot { bound: None })
+        );
+    }
+
+    #[test]
+    fn task_status_needs_observer_or_operator_rights() {
+        let r = Request::TaskStatus;
+        assert_eq!(check(&STATUS_PAGE, None, false, r), Ok(()));
+        assert_eq!(check(&SHELL, None, false, r), Ok(()));
+        assert_eq!(check(&RNG, Some(6), true, r), Err(Refusal::NotObserver));
+        assert_eq!(check(&PLAIN, None, true, r), Err(Refusal::NotObserver));
     }
 
     #[test]
@@ -181,6 +217,10 @@ mod tests {
             assert_eq!(check(&SHELL, None, true, r), Ok(()));
             assert_eq!(check(&SHELL, None, false, r), Err(Refusal::TestOnly));
             assert_eq!(check(&RNG, Some(7), true, r), Err(Refusal::NotOperator));
+            assert_eq!(
+                check(&STATUS_PAGE, None, true, r),
+                Err(Refusal::NotOperator)
+            );
         }
     }
 }
