@@ -223,4 +223,20 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn each_refusal_names_what_to_grant_or_why_not() {
+        for (r, says) in [
+            (Refusal::NotOperator, "`operator = true`"),
+            (Refusal::NotObserver, "`observer = true`"),
+            (
+                Refusal::NotItsSlot { bound: None },
+                "the slot it is bound to",
+            ),
+            (Refusal::ClassNotGranted { device_id: 2 }, "`drives`"),
+            (Refusal::TestOnly, "test images"),
+        ] {
+            assert!(r.describe().contains(says), "{r:?}: {}", r.describe());
+        }
+    }
 }
