@@ -87,7 +87,7 @@ pub fn patch_params(image: &[u8], faults: u32, seed: u64, only: Option<u32>) -> 
     let [at] = at[..] else {
         bail!(
             "the campaign image holds its parameters' magic words {} times, not once: \
-             is it the campaign image (task-fault-test with feature `campaign`)?",
+             is it the campaign image (fault-test with feature `campaign`)?",
             at.len()
         );
     };

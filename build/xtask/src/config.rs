@@ -1175,7 +1175,7 @@ stack = 2048
 notifications = ["fault"]
 
 [tasks.pong]
-crate = "task-pong"
+crate = "pong"
 priority = 1
 text = 8192
 ram = 2048
@@ -1686,8 +1686,8 @@ steps = [
     /// BASE with pong as an entropy driver.
     fn with_driver(extra: &str) -> String {
         BASE.replace(
-            "crate = \"task-pong\"",
-            &format!("crate = \"task-pong\"\ndrives = [\"entropy\"]{extra}"),
+            "crate = \"pong\"",
+            &format!("crate = \"pong\"\ndrives = [\"entropy\"]{extra}"),
         )
     }
 
@@ -1711,10 +1711,7 @@ steps = [
 
     #[test]
     fn unknown_class_names_task_and_line() {
-        let text = BASE.replace(
-            "crate = \"task-pong\"",
-            "crate = \"task-pong\"\ndrives = [\"blok\"]",
-        );
+        let text = BASE.replace("crate = \"pong\"", "crate = \"pong\"\ndrives = [\"blok\"]");
         let line = text.lines().position(|l| l.starts_with("drives")).unwrap() + 1;
         assert_error(
             &text,
@@ -1725,23 +1722,18 @@ steps = [
             ],
         );
         // Ids are accepted as numbers, within 1..64.
-        assert!(parse(&BASE.replace(
-            "crate = \"task-pong\"",
-            "crate = \"task-pong\"\ndrives = [\"2\"]"
-        ))
-        .is_ok());
+        assert!(
+            parse(&BASE.replace("crate = \"pong\"", "crate = \"pong\"\ndrives = [\"2\"]")).is_ok()
+        );
         assert_error(
-            &BASE.replace(
-                "crate = \"task-pong\"",
-                "crate = \"task-pong\"\ndrives = [\"64\"]",
-            ),
+            &BASE.replace("crate = \"pong\"", "crate = \"pong\"\ndrives = [\"64\"]"),
             &["unknown device class '64'"],
         );
     }
 
     #[test]
     fn driver_with_no_class() {
-        let text = BASE.replace("crate = \"task-pong\"", "crate = \"virtio-rng\"");
+        let text = BASE.replace("crate = \"pong\"", "crate = \"virtio-rng\"");
         assert_error(
             &text,
             &[
@@ -1750,10 +1742,7 @@ steps = [
                 "drives = [",
             ],
         );
-        let text = BASE.replace(
-            "crate = \"task-pong\"",
-            "crate = \"task-pong\"\ndrives = []",
-        );
+        let text = BASE.replace("crate = \"pong\"", "crate = \"pong\"\ndrives = []");
         assert_error(
             &text,
             &[

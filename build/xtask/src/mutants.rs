@@ -453,17 +453,21 @@ mod tests {
             .iter()
             .flat_map(|g| g.tests.iter().chain([&g.package]))
         {
-            let found = std::fs::read_dir(root.join("sys"))
-                .into_iter()
-                .chain(std::fs::read_dir(root.join("drv")))
-                .chain(std::fs::read_dir(root.join("task")))
-                .chain(std::fs::read_dir(root.join("build")))
+            // Crates sit one level down (`sys/kern`) or, for test and
+            // bench crates, two (`test/faults/workload`).
+            let dirs = ["sys", "drv", "task", "build", "test", "bench"]
+                .iter()
+                .flat_map(|top| std::fs::read_dir(root.join(top)).into_iter().flatten())
                 .flatten()
-                .flatten()
-                .any(|e| {
-                    std::fs::read_to_string(e.path().join("Cargo.toml"))
-                        .is_ok_and(|t| t.contains(&format!("name = \"{g}\"")))
+                .map(|e| e.path())
+                .flat_map(|d| {
+                    let below = std::fs::read_dir(&d).into_iter().flatten().flatten();
+                    std::iter::once(d.clone()).chain(below.map(|e| e.path()))
                 });
+            let found = dirs.into_iter().any(|d| {
+                std::fs::read_to_string(d.join("Cargo.toml"))
+                    .is_ok_and(|t| t.contains(&format!("name = \"{g}\"")))
+            });
             assert!(found, "{g} is not a workspace package");
         }
     }

@@ -1,0 +1,231 @@
+//! The least-authority suite (`test/authority.toml`). For each hole of
+//! issue 10 it has the attack driver (`authority-test-attacker`, a compromised
+//! entropy driver) try the attack, then checks two things: the attack was
+//! refused with evidence (the exact error or refusal code of every step),
+//! and the victim — the disk driver `blk0` — still serves: its slot is
+//! still bound to it, its generation did not move (it was not faulted or
+//! restarted), and a sector written through it reads back.
+//!
+//! The suite is an operator (app.toml `operator = true`): it reads task
+//! status, restarts blk0 for the stale-id case and binds the attacker's
+//! slot back. The attacker is not.
+
+#![no_std]
+#![no_main]
+#![allow(clippy::result_large_err)]
+
+use abi::{dead_generation, REFUSED_POST_BITS, REFUSED_POST_TARGET};
+use block_api::BlockClient;
+use idol_runtime::{ErrorCode, UserlibIpc};
+use supervisor_api::{SupervisorClient, SupervisorError};
+use test_harness::{check, fail, run_cases, Case, CaseResult};
+use userlib::{sys_refresh_task_id, sys_send, tasks};
+use virtio_bus_api::{BusError, SlotState, VirtioBusClient};
+use zerocopy::FromBytes;
+
+const BLOCK: u32 = 2;
+/// Restarts of blk0 in the stale-id case: more than 64, and a multiple of
+/// 64, so a 6-bit generation would be back where the stale id was.
+const RESTARTS: u32 = 128;
+
+struct Suite {
+    sup: SupervisorClient<UserlibIpc>,
+    bus: VirtioBusClient<UserlibIpc>,
+    /// blk0's generation as the suite last saw it legitimately change.
+    blk0_generation: u32,
+    /// A different sector and pattern per check.
+    round: u8,
+}
+
+/// Has the attacker run attack `n`; the outcome of each of its steps.
+fn attack(n: u16) -> Result<[u32; 8], test_harness::LineBuf> {
+    let mut reply = [0u8; 32];
+    let attacker = sys_refresh_task_id(tasks::ATTACKER);
+    let (code, len) = sys_send(attacker, n, &[], &mut reply, &[]);
+    check!(
+        code == 0 && len == 32,
+        "attack {n}: attacker answered {code:#x}, {len} bytes"
+    );
+    match <[u32; 8]>::read_from_bytes(&reply) {
+        Ok(r) => Ok(r),
+        Err(_) => fail!("attack {n}: unreadable reply"),
+    }
+}
+
+impl Suite {
+    /// The victim still serves: blk0 bound to the block device's slot, on
+    /// the generation we expect, and a sector written reads back.
+    fn victim_serves(&mut self) -> CaseResult {
+        let blk0 = sys_refresh_task_id(tasks::BLK0);
+        let table = match self.bus.devices() {
+            Ok(t) => t,
+            Err(e) => fail!("devices: {e:?}"),
+        };
+        let Some(e) = table.slots.iter().find(|e| e.device_id == BLOCK) else {
+            fail!("no block device in the device table");
+        };
+        check!(
+            SlotState::from_u32(e.state) == SlotState::Bound && e.driver == blk0.index() as u32,
+            "the disk's slot is {} with driver {} (blk0 is task {})",
+            SlotState::from_u32(e.state).describe(),
+            e.driver,
+            blk0.index()
+        );
+        let st = match self.sup.task_status(blk0.index() as u32) {
+            Ok(s) => s,
+            Err(e) => fail!("task_status(blk0): {e:?}"),
+        };
+        check!(
+            st.generation == self.blk0_generation && st.fault_count == 0,
+            "blk0 is on generation {} with {} faults, expected generation {} and none",
+            st.generation,
+            st.fault_count,
+            self.blk0_generation
+        );
+        self.round = self.round.wrapping_add(1);
+        let sector = 16 + self.round as u64;
+        let pattern = [self.round ^ 0x5A; 512];
+        let blk = BlockClient::new(UserlibIpc, blk0);
+        if let Err(e) = blk.write(sector, &pattern) {
+            fail!("blk0 write of sector {sector}: {e:?}");
+        }
+        let mut back = [0u8; 512];
+        if let Err(e) = blk.read(sector, &mut back) {
+            fail!("blk0 read of sector {sector}: {e:?}");
+        }
+        check!(back == pattern, "sector {sector} read back differently");
+        Ok(())
+    }
+}
+
+/// Hole 1: a compromised entropy driver releases its own slot, asks for a
+/// fault of blk0, and registers for block devices.
+fn driver_cannot_take_the_disk(s: &mut Suite) -> CaseResult {
+    s.victim_serves()?;
+    let r = attack(1)?;
+    check!(r[0] == 0, "unbinding its own slot gave {:#x}", r[0]);
+    check!(r[1] == 0, "removed() for its own slot gave {:#x}", r[1]);
+    check!(
+        r[2] == SupervisorError::NotOperator.code(),
+        "fault_task(blk0) gave {:#x}, expected NotOperator",
+        r[2]
+    );
+    let np = BusError::NotPermitted.code();
+    check!(
+        r[3] == np,
+        "register(block) gave {:#x}, expected NotPermitted",
+        r[3]
+    );
+    check!(
+        r[4] == np,
+        "register(entropy, block) gave {:#x}, expected NotPermitted",
+        r[4]
+    );
+    s.victim_serves()?;
+    // Give the attacker its own device back (operator op).
+    let table = match s.bus.devices() {
+        Ok(t) => t,
+        Err(e) => fail!("devices: {e:?}"),
+    };
+    let Some(slot) = table
+        .slots
+        .iter()
+        .position(|e| SlotState::from_u32(e.state) == SlotState::Unbound)
+    else {
+        fail!("the attacker's slot is not unbound after its unbind");
+    };
+    check!(s.bus.bind(slot as u32).is_ok(), "bind({slot}) failed");
+    Ok(())
+}
+
+/// Hole 2: operator ops from a driver.
+fn operator_ops_are_refused_to_a_driver(s: &mut Suite) -> CaseResult {
+    let r = attack(2)?;
+    let np = BusError::NotPermitted.code();
+    let no = SupervisorError::NotOperator.code();
+    check!(r[0] == np, "unbind(blk0's slot) gave {:#x}", r[0]);
+    check!(r[1] == np, "bind(blk0's slot) gave {:#x}", r[1]);
+    check!(r[2] == no, "fault_task(blk0) x10 gave {:#x}", r[2]);
+    check!(r[3] == no, "restart_task(blk0) gave {:#x}", r[3]);
+    check!(r[4] == no, "task_status(blk0) gave {:#x}", r[4]);
+    check!(r[5] == no, "inject(blk0) gave {:#x}", r[5]);
+    check!(r[6] == no, "shutdown gave {:#x}", r[6]);
+    s.victim_serves()
+}
+
+/// Hole 3: spoofed notifications.
+fn spoofed_notifications_are_refused(s: &mut Suite) -> CaseResult {
+    let r = attack(3)?;
+    check!(
+        r[0] == REFUSED_POST_BITS,
+        "post(blk0, remove bit) gave {:#x}",
+        r[0]
+    );
+    check!(
+        r[1] == REFUSED_POST_BITS,
+        "post(blk0, irq bit) gave {:#x}",
+        r[1]
+    );
+    check!(
+        r[2] == REFUSED_POST_BITS,
+        "post(supervisor, fault bit) gave {:#x}",
+        r[2]
+    );
+    check!(r[3] == REFUSED_POST_TARGET, "post(suite) gave {:#x}", r[3]);
+    s.victim_serves()
+}
+
+/// Hole 4: an id from before many restarts.
+fn stale_id_after_many_restarts_gets_dead(s: &mut Suite) -> CaseResult {
+    let index = tasks::BLK0.index() as u32;
+    for n in 0..RESTARTS {
+        if let Err(e) = s.sup.restart_task(index) {
+            fail!("restart_task(blk0) #{n}: {e:?}");
+        }
+    }
+    s.blk0_generation += RESTARTS;
+    let now = sys_refresh_task_id(tasks::BLK0).generation();
+    // The attack first: what matters is that the old id does not reach
+    // the new incarnation.
+    let r = attack(4)?;
+    check!(
+        dead_generation(r[0]) == Some(now),
+        "the attacker's id from boot gave {:#x} instead of DEAD (blk0 is on generation {})",
+        r[0],
+        now.0
+    );
+    check!(
+        now.0 as u32 == s.blk0_generation,
+        "blk0 is on generation {} after {RESTARTS} restarts, expected {}",
+        now.0,
+        s.blk0_generation
+    );
+    s.victim_serves()
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let mut s = Suite {
+        sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
+        bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
+        blk0_generation: 0,
+        round: 0,
+    };
+    let cases: &[Case<Suite>] = &[
+        ("driver_cannot_take_the_disk", driver_cannot_take_the_disk),
+        (
+            "operator_ops_are_refused_to_a_driver",
+            operator_ops_are_refused_to_a_driver,
+        ),
+        (
+            "spoofed_notifications_are_refused",
+            spoofed_notifications_are_refused,
+        ),
+        (
+            "stale_id_after_128_restarts_gets_dead",
+            stale_id_after_many_restarts_gets_dead,
+        ),
+    ];
+    let failed = run_cases(&mut s, cases);
+    test_harness::finish(failed, tasks::SUPERVISOR)
+}

@@ -1,0 +1,7 @@
+//! Generates the assistant's server trait and dispatch from `idl/idol-test.idol`.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = std::env::var("OUT_DIR")?;
+    idol::generate_server("../../../idl/idol-test.idol", &out)?;
+    Ok(())
+}

@@ -1,0 +1,530 @@
+//! The kernel test suite: runs each case and reports it on the console as
+//! `[test] case <name> ... ok` or `... FAIL: <reason>`, then `[test] done`,
+//! then asks the supervisor to stop the machine with the failure count.
+//!
+//! The suite is the least important test task (but idle). It asks the
+//! assistant to serve, borrow and misbehave, through the client generated
+//! from `idl/kernel-test.idol`, and checks the outcome three ways: what the
+//! call returns (`ServerRestarted` when the assistant died, with the stub's
+//! id refreshed to the generation the kernel's DEAD code carried), the fault
+//! record the supervisor reads from the kernel, and a fresh call proving the
+//! restarted assistant works. Raw `sys_send` is kept only where the case is
+//! about the raw ABI itself (refused sends, a stale id's DEAD code).
+//! A case must never pass by skipping: every path that does not reach its
+//! assertions reports a failure.
+
+#![no_std]
+#![no_main]
+// A case fails with its message formatted on the stack (no allocator):
+// the large `Err` is the point, and only ever moved once per case.
+#![allow(clippy::result_large_err)]
+
+use abi::{
+    dead_generation, FaultKind, Generation, TaskId, TaskState, UsageError, BORROW_OUT_OF_RANGE,
+    REFUSED_NOT_IN_SLOTS, REFUSED_PRIORITY, SUCCESS,
+};
+use idol_runtime::{CallError, RequestError, UserlibIpc};
+use kernel_test_api::{KernelTestAssistClient, KernelTestAssistOp};
+use supervisor_api::SupervisorClient;
+use test_harness::{check, fail, CaseResult, LineBuf};
+use userlib::{sys_get_timer, sys_log, sys_recv_notification, sys_send, sys_set_timer, tasks};
+
+const TIMER_BIT: u32 = 1 << 0;
+const POST_BIT: u32 = 1 << 1;
+
+/// Base of the kernel's RAM in the test image: test/kernel.toml gives the
+/// kernel 64 KiB of text at 0x8000_0000, so its RAM starts right after.
+const KERNEL_RAM_BASE: u32 = 0x8001_0000;
+/// The first virtio-mmio slot: a device window nobody was granted.
+const VIRTIO_SLOT0: u32 = 0x1000_1000;
+
+/// Memory of the suite's own that the assistant must not be able to touch.
+static SECRET: [u8; 16] = *b"suite's own data";
+
+type Case = (&'static str, fn(&mut Suite) -> CaseResult);
+
+type Assist = KernelTestAssistClient<UserlibIpc>;
+
+struct Suite {
+    assist: Assist,
+    supervisor: SupervisorClient<UserlibIpc>,
+    failed: u32,
+}
+
+impl Suite {
+    fn run(&mut self, name: &str, case: fn(&mut Suite) -> CaseResult) {
+        match case(self) {
+            Ok(()) => sys_log!("[test] case {name} ... ok"),
+            Err(why) => {
+                self.failed += 1;
+                let why = core::str::from_utf8(why.as_bytes()).unwrap_or("?");
+                sys_log!("[test] case {name} ... FAIL: {why}");
+            }
+        }
+    }
+
+    fn assist_status(&self) -> Result<abi::TaskStatus, LineBuf> {
+        self.status_of(self.assist.task_id().index())
+    }
+
+    fn status_of(&self, index: usize) -> Result<abi::TaskStatus, LineBuf> {
+        match self.supervisor.task_status(index as u32) {
+            Ok(s) => Ok(s),
+            Err(e) => fail!("supervisor status query failed: {e:?}"),
+        }
+    }
+
+    /// Asks the assistant (through `call`) to do something that must fault
+    /// it, then checks `ServerRestarted` and the generation the stub was
+    /// refreshed to (from the kernel's DEAD code), the recorded fault, the
+    /// restart with generation + 1, and that the new incarnation serves.
+    fn expect_fault<T: core::fmt::Debug>(
+        &mut self,
+        call: impl FnOnce(&Assist) -> Result<T, CallError>,
+        kind: FaultKind,
+        address: Option<u32>,
+    ) -> Result<abi::FaultRecord, LineBuf> {
+        let before = self.assist_status()?;
+        let result = call(&self.assist);
+        let expected_gen = Generation(before.generation as u16).next();
+        check!(
+            matches!(result, Err(RequestError::ServerRestarted)),
+            "expected ServerRestarted, got {result:?}"
+        );
+        let g = self.assist.task_id().generation();
+        check!(
+            g == expected_gen,
+            "the DEAD code carried generation {} instead of {}",
+            g.0,
+            expected_gen.0
+        );
+        let after = self.assist_status()?;
+        let f = after.last_fault;
+        check!(
+            f.kind() == kind,
+            "fault kind was '{}', expected '{}'",
+            f.kind().describe(),
+            kind.describe()
+        );
+        if let Some(a) = address {
+            check!(
+                f.address == a,
+                "fault address {:#010x}, expected {a:#010x}",
+                f.address
+            );
+        }
+        check!(
+            after.fault_count == before.fault_count + 1,
+            "fault count went {} -> {}",
+            before.fault_count,
+            after.fault_count
+        );
+        check!(
+            after.generation == expected_gen.0 as u32,
+            "generation {} after restart, expected {}",
+            after.generation,
+            expected_gen.0
+        );
+        check!(
+            TaskState::from_u32(after.state) != Some(TaskState::Faulted),
+            "assistant was not restarted"
+        );
+        let r = self.assist.echo_plus_one([1, 2, 3, 4, 5, 6, 7, 8]);
+        check!(
+            r == Ok([2, 3, 4, 5, 6, 7, 8, 9]),
+            "restarted assistant did not serve: {r:?}"
+        );
+        Ok(f)
+    }
+}
+
+fn ipc_ping_pong(s: &mut Suite) -> CaseResult {
+    let r = s.assist.echo_plus_one(*b"abcdefgh");
+    check!(r == Ok(*b"bcdefghi"), "reply {r:?}");
+    Ok(())
+}
+
+fn lease_read_is_borrowed(s: &mut Suite) -> CaseResult {
+    let mut data = [0u8; 100];
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = i as u8 + 1;
+    }
+    let r = s.assist.sum_lease(&data);
+    check!(r == Ok(5050), "sum {r:?} instead of 5050");
+    Ok(())
+}
+
+fn lease_write_is_borrowed(s: &mut Suite) -> CaseResult {
+    let mut data = [0u8; 40];
+    let r = s.assist.fill_lease(0x5a, &mut data);
+    check!(r == Ok(40), "fill gave {r:?}");
+    for (i, &b) in data.iter().enumerate() {
+        check!(b == (i as u8) ^ 0x5a, "byte {i} is {b:#x}");
+    }
+    Ok(())
+}
+
+fn lease_out_of_bounds_borrow_refused(s: &mut Suite) -> CaseResult {
+    let data = [7u8; 16];
+    let r = s.assist.borrow_at(0, &data);
+    check!(r == Ok(SUCCESS), "in-bounds borrow gave {r:x?}");
+    let r = s.assist.borrow_at(10, &data);
+    check!(
+        r == Ok(BORROW_OUT_OF_RANGE),
+        "out-of-bounds borrow gave {r:x?}"
+    );
+    Ok(())
+}
+
+fn lease_of_foreign_memory_faults_sender(s: &mut Suite) -> CaseResult {
+    let secret = SECRET.as_ptr() as u32;
+    let f = s.expect_fault(
+        |a| a.lease_foreign_memory(secret),
+        FaultKind::SyscallUsage,
+        None,
+    )?;
+    check!(
+        f.detail == UsageError::LeaseOutOfBounds as u32,
+        "usage error {}",
+        f.detail
+    );
+    Ok(())
+}
+
+fn send_to_lower_priority_refused(_: &mut Suite) -> CaseResult {
+    let (code, _) = sys_send(tasks::IDLE, 0, &[], &mut [], &[]);
+    check!(code == REFUSED_PRIORITY, "send to idle gave {code:#x}");
+    Ok(())
+}
+
+fn send_outside_slots_refused(_: &mut Suite) -> CaseResult {
+    let (code, _) = sys_send(tasks::UNSLOTTED, 0, &[], &mut [], &[]);
+    check!(
+        code == REFUSED_NOT_IN_SLOTS,
+        "send to unslotted gave {code:#x}"
+    );
+    Ok(())
+}
+
+fn read_other_task_ram_faults(s: &mut Suite) -> CaseResult {
+    let a = SECRET.as_ptr() as u32;
+    s.expect_fault(|x| x.read_address(a), FaultKind::LoadAccess, Some(a))
+        .map(|_| ())
+}
+
+fn read_kernel_ram_faults(s: &mut Suite) -> CaseResult {
+    s.expect_fault(
+        |a| a.read_address(KERNEL_RAM_BASE),
+        FaultKind::LoadAccess,
+        Some(KERNEL_RAM_BASE),
+    )
+    .map(|_| ())
+}
+
+fn write_kernel_text_faults(s: &mut Suite) -> CaseResult {
+    s.expect_fault(
+        |a| a.write_address(0x8000_0000),
+        FaultKind::StoreAccess,
+        Some(0x8000_0000),
+    )
+    .map(|_| ())
+}
+
+fn read_ungranted_device_faults(s: &mut Suite) -> CaseResult {
+    s.expect_fault(
+        |a| a.read_address(VIRTIO_SLOT0),
+        FaultKind::LoadAccess,
+        Some(VIRTIO_SLOT0),
+    )
+    .map(|_| ())
+}
+
+fn stack_overflow_faults(s: &mut Suite) -> CaseResult {
+    s.expect_fault(|a| a.overflow_stack(), FaultKind::StackOverflow, None)
+        .map(|_| ())
+}
+
+fn client_of_faulting_server_gets_dead(s: &mut Suite) -> CaseResult {
+    s.expect_fault(|a| a.panic(), FaultKind::Panic, None)
+        .map(|_| ())
+}
+
+fn stale_task_id_gets_dead(s: &mut Suite) -> CaseResult {
+    // Raw on purpose: the case is the DEAD code itself, which generated
+    // stubs consume.
+    let current = s.assist.task_id();
+    let stale = TaskId::new(current.index() as u16, Generation(0));
+    check!(
+        stale != current,
+        "assistant was never restarted, cannot test"
+    );
+    let op = KernelTestAssistOp::EchoPlusOne as u16;
+    let (code, _) = sys_send(stale, op, &[1; 8], &mut [0u8; 8], &[]);
+    check!(
+        dead_generation(code) == Some(current.generation()),
+        "stale send gave {code:#x}"
+    );
+    Ok(())
+}
+
+/// More restarts than a 6-bit generation could count: an id taken before
+/// them must still get DEAD, never reach the new incarnation.
+fn id_from_65_restarts_ago_gets_dead(s: &mut Suite) -> CaseResult {
+    const RESTARTS: u32 = 65;
+    let old = userlib::sys_refresh_task_id(s.assist.task_id());
+    let index = old.index() as u32;
+    for n in 0..RESTARTS {
+        let r = s.supervisor.fault_task(index);
+        check!(r == Ok(()), "fault_task #{n} gave {r:?}");
+        // The supervisor (more important) has restarted it by now.
+        let st = s.assist_status()?;
+        check!(
+            TaskState::from_u32(st.state) != Some(TaskState::Faulted),
+            "assistant not restarted after fault #{n}"
+        );
+    }
+    let now = userlib::sys_refresh_task_id(old);
+    check!(
+        now.generation() == Generation(old.generation().0.wrapping_add(RESTARTS as u16)),
+        "generation {} after {RESTARTS} restarts from {}",
+        now.generation().0,
+        old.generation().0
+    );
+    let op = KernelTestAssistOp::EchoPlusOne as u16;
+    let mut reply = [0u8; 8];
+    let (code, _) = sys_send(old, op, &[1; 8], &mut reply, &[]);
+    check!(
+        dead_generation(code) == Some(now.generation()),
+        "send to the id from {RESTARTS} restarts ago gave {code:#x} (reply {reply:?})"
+    );
+    s.assist = KernelTestAssistClient::new(UserlibIpc, now);
+    let r = s.assist.echo_plus_one(*b"abcdefgh");
+    check!(
+        r == Ok(*b"bcdefghi"),
+        "the new incarnation did not serve: {r:?}"
+    );
+    Ok(())
+}
+
+fn bad_syscall_number_faults_caller(s: &mut Suite) -> CaseResult {
+    let f = s.expect_fault(|a| a.bad_syscall(), FaultKind::SyscallUsage, None)?;
+    check!(
+        f.detail == UsageError::BadSyscallNumber as u32,
+        "usage error {}",
+        f.detail
+    );
+    Ok(())
+}
+
+fn illegal_instruction_faults(s: &mut Suite) -> CaseResult {
+    s.expect_fault(
+        |a| a.illegal_instruction(),
+        FaultKind::IllegalInstruction,
+        None,
+    )
+    .map(|_| ())
+}
+
+fn timer_notification_arrives(_: &mut Suite) -> CaseResult {
+    let deadline = sys_get_timer().now + abi::TICKS_PER_MS;
+    sys_set_timer(Some(deadline), TIMER_BIT);
+    let bits = sys_recv_notification(TIMER_BIT);
+    let now = sys_get_timer().now;
+    check!(bits == TIMER_BIT, "woke with bits {bits:#x}");
+    check!(
+        now >= deadline,
+        "woke {} ticks before the deadline",
+        deadline - now
+    );
+    check!(
+        sys_get_timer().deadline.is_none(),
+        "timer still armed after firing"
+    );
+    Ok(())
+}
+
+fn post_notification_arrives(s: &mut Suite) -> CaseResult {
+    let r = s.assist.post_to_caller(POST_BIT);
+    check!(r == Ok(SUCCESS), "post gave {r:x?}");
+    let bits = sys_recv_notification(POST_BIT | TIMER_BIT);
+    check!(bits == POST_BIT, "woke with bits {bits:#x}");
+    Ok(())
+}
+
+/// The assistant's CPU budget (test/kernel.toml `budget-ms`).
+const ASSIST_BUDGET_MS: u32 = 100;
+
+/// Work below the budget is never cut short, however many syscalls it makes.
+fn work_below_the_budget_runs_to_the_end(s: &mut Suite) -> CaseResult {
+    let before = s.assist_status()?;
+    let r = s.assist.spin(5);
+    check!(
+        matches!(r, Ok(n) if n > 0),
+        "spinning 5 ms (budget {ASSIST_BUDGET_MS} ms) gave {r:?}"
+    );
+    let after = s.assist_status()?;
+    check!(
+        after.fault_count == before.fault_count,
+        "faulted below its budget: {}",
+        after.last_fault.kind().describe()
+    );
+    Ok(())
+}
+
+/// A task spinning on a cheap syscall is faulted by the kernel with its own
+/// kind once its budget is spent, and this less important task runs again.
+fn spinning_past_the_budget_faults(s: &mut Suite) -> CaseResult {
+    let start = sys_get_timer().now;
+    let f = s.expect_fault(|a| a.spin(u32::MAX), FaultKind::BudgetExceeded, None)?;
+    let spun = sys_get_timer().now - start;
+    check!(
+        f.detail == ASSIST_BUDGET_MS,
+        "the fault names a budget of {} ms, expected {ASSIST_BUDGET_MS}",
+        f.detail
+    );
+    check!(
+        spun >= u64::from(ASSIST_BUDGET_MS) * abi::TICKS_PER_MS,
+        "faulted after {} ticks, before its budget was spent",
+        spun
+    );
+    Ok(())
+}
+
+/// The assistant is untrusted (test/kernel.toml), like a driver: whatever it
+/// answers, the suite gets a typed error and is never faulted, and the
+/// assistant itself is not blamed unless it broke the kernel's rules.
+fn untrusted_server_cannot_hurt_its_client(s: &mut Suite) -> CaseResult {
+    use abi::ReplyFaultReason::{BadLeases, BadMessageContents};
+    use idol_runtime::ProtocolError::{BadReply, Rejected, UnknownCode};
+    let before = s.assist_status()?;
+    let me = s.status_of(tasks::SUITE.index())?;
+
+    let r = s.assist.reject(BadLeases as u32);
+    check!(
+        r == Err(RequestError::Protocol(Rejected(BadLeases))),
+        "reply_fault(BadLeases) gave {r:?}"
+    );
+    let r = s.assist.reject(0x77);
+    check!(
+        r == Err(RequestError::Protocol(Rejected(BadMessageContents))),
+        "reply_fault with an unknown reason gave {r:?}"
+    );
+    let r = s.assist.answer_raw(0x1234, 0);
+    check!(
+        r == Err(RequestError::Protocol(UnknownCode(0x1234))),
+        "an unknown response code gave {r:?}"
+    );
+    let r = s.assist.answer_raw(0, 2);
+    check!(
+        r == Err(RequestError::Protocol(BadReply { code: 0, len: 2 })),
+        "a 2-byte reply to a u32 op gave {r:?}"
+    );
+    let r = s.assist.answer_raw(0, 4);
+    check!(r == Ok(0xEEEE_EEEE), "a well-formed raw reply gave {r:x?}");
+
+    // Nobody was faulted: not the suite (same generation, no new fault) and
+    // not the assistant, which only answered.
+    let after = s.assist_status()?;
+    check!(
+        after.fault_count == before.fault_count && after.generation == before.generation,
+        "the assistant was faulted or restarted: {} -> {} faults",
+        before.fault_count,
+        after.fault_count
+    );
+    let me_after = s.status_of(tasks::SUITE.index())?;
+    check!(
+        me_after.fault_count == me.fault_count && me.fault_count == 0,
+        "the suite has {} faults",
+        me_after.fault_count
+    );
+
+    // A reply too big for the suite's buffer is the assistant's fault, not
+    // the suite's: the kernel faults it and the suite learns of the death.
+    let f = s.expect_fault(|a| a.answer_raw(0, 64), FaultKind::SyscallUsage, None)?;
+    check!(
+        f.detail == UsageError::ReplyTooBig as u32,
+        "usage error {}",
+        f.detail
+    );
+    Ok(())
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let mut s = Suite {
+        assist: KernelTestAssistClient::new(UserlibIpc, tasks::ASSIST),
+        supervisor: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
+        failed: 0,
+    };
+    let cases: &[Case] = &[
+        ("ipc_ping_pong_with_reply_payload", ipc_ping_pong),
+        ("lease_read", lease_read_is_borrowed),
+        ("lease_write", lease_write_is_borrowed),
+        (
+            "lease_out_of_bounds_borrow_refused",
+            lease_out_of_bounds_borrow_refused,
+        ),
+        (
+            "lease_of_foreign_memory_faults_sender",
+            lease_of_foreign_memory_faults_sender,
+        ),
+        (
+            "send_to_lower_priority_refused",
+            send_to_lower_priority_refused,
+        ),
+        ("send_outside_slots_refused", send_outside_slots_refused),
+        (
+            "read_other_task_ram_faults_and_restarts",
+            read_other_task_ram_faults,
+        ),
+        (
+            "read_kernel_ram_faults_and_restarts",
+            read_kernel_ram_faults,
+        ),
+        (
+            "write_kernel_text_faults_and_restarts",
+            write_kernel_text_faults,
+        ),
+        (
+            "read_ungranted_device_faults_and_restarts",
+            read_ungranted_device_faults,
+        ),
+        ("stack_overflow_faults", stack_overflow_faults),
+        (
+            "client_of_faulting_server_gets_dead",
+            client_of_faulting_server_gets_dead,
+        ),
+        ("stale_task_id_gets_dead", stale_task_id_gets_dead),
+        (
+            "id_from_65_restarts_ago_gets_dead",
+            id_from_65_restarts_ago_gets_dead,
+        ),
+        (
+            "bad_syscall_number_faults_caller",
+            bad_syscall_number_faults_caller,
+        ),
+        ("illegal_instruction_faults", illegal_instruction_faults),
+        ("timer_notification_arrives", timer_notification_arrives),
+        ("post_notification_arrives", post_notification_arrives),
+        (
+            "work_below_the_budget_runs_to_the_end",
+            work_below_the_budget_runs_to_the_end,
+        ),
+        (
+            "spinning_on_get_timer_past_the_budget_faults",
+            spinning_past_the_budget_faults,
+        ),
+        (
+            "untrusted_server_cannot_hurt_its_client",
+            untrusted_server_cannot_hurt_its_client,
+        ),
+    ];
+    for (name, case) in cases {
+        s.run(name, *case);
+    }
+    sys_log!("[test] done");
+    let _ = s.supervisor.shutdown(s.failed);
+    loop {
+        sys_recv_notification(0);
+    }
+}
