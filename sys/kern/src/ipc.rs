@@ -36,11 +36,11 @@ struct SendArgs {
 }
 
 #[inline(always)]
-fn send_args(task: &Task) -> Result<SendArgs, UserError> {
+fn send_args(task: &Task) -> Result<SendArgs, UsageError> {
     let s = task.save();
     let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
     if lease_count > MAX_LEASES {
-        return Err(UsageError::TooManyLeases.into());
+        return Err(UsageError::TooManyLeases);
     }
     let slice = |base, len| USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice);
     Ok(SendArgs {
@@ -78,24 +78,31 @@ pub fn lease_is_valid(task: &Task, l: &Lease) -> bool {
         && (l.attributes & LEASE_WRITE == 0 || umem::can_write(task, &slice))
 }
 
-/// `send`: checks everything the sender named, then delivers at once if the
-/// target is waiting, else blocks the sender.
-pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
-    let args = send_args(&sys.tasks[caller])?;
-    let me = &sys.tasks[caller];
-    // The sender's own pointers are its own business: any lie faults it.
+/// Everything a sender names in its own memory: the message readable, the
+/// reply buffer writable, the lease table readable and every lease inside
+/// memory the sender may lend that way. The sender's own pointers are its
+/// own business: any lie faults it, at `send` and again at delivery.
+fn check_sender_memory(me: &Task, args: &SendArgs) -> Result<(), UsageError> {
     if !umem::can_read(me, &args.message)
         || !umem::can_write(me, &args.reply)
         || !umem::can_read(me, &args.leases)
     {
-        return Err(UsageError::InvalidSlice.into());
+        return Err(UsageError::InvalidSlice);
     }
     for i in 0..args.lease_count {
         match lease(me, i) {
             Some(l) if lease_is_valid(me, &l) => {}
-            _ => return Err(UsageError::LeaseOutOfBounds.into()),
+            _ => return Err(UsageError::LeaseOutOfBounds),
         }
     }
+    Ok(())
+}
+
+/// `send`: checks everything the sender named, then delivers at once if the
+/// target is waiting, else blocks the sender.
+pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let args = send_args(&sys.tasks[caller])?;
+    check_sender_memory(&sys.tasks[caller], &args)?;
 
     let target = args.target.index();
     if target >= sys.tasks.len() {
@@ -134,18 +141,44 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     Ok(())
 }
 
-/// Copies a blocked sender's message into a receiver blocked in `recv` and
-/// makes the receiver runnable with the message registers set.
-fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) {
-    // Both were validated when they entered their syscalls, but regions can
-    // shrink (a revoked grant), so re-check before touching memory.
-    let Ok(args) = send_args(&sys.tasks[sender]) else {
+/// Faults `index`, blocked in a syscall whose arguments its registers no
+/// longer describe validly (they changed while it waited: fault injection,
+/// a corrupted register file), with the usage error a fresh call would
+/// earn, at the `ecall` it is blocked in. Those waiting on it wake with
+/// DEAD, as after any fault.
+fn fault_blocked<M: Machine>(sys: &mut System<'_, M>, index: usize, e: UsageError) {
+    let UserError::Unrecoverable(mut record) = e.into() else {
         return;
     };
-    deliver_checked(sys, sender, receiver, &args);
+    record.pc = sys.tasks[index].save().pc().wrapping_sub(4) as u32;
+    crate::faults::fault_task(sys, index, record);
 }
 
-/// [`deliver`] with the sender's arguments already decoded.
+/// Copies the message of a sender blocked in `send` into a receiver in
+/// `recv`, and makes the receiver runnable with the message registers set.
+///
+/// The sender's registers were checked when it sent, but they may have
+/// changed since: they are checked again, all of them, and a sender whose
+/// registers no longer describe a message it could send is faulted
+/// instead (`false`; the receiver is untouched and may take another).
+fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) -> bool {
+    let checked = send_args(&sys.tasks[sender])
+        .and_then(|args| check_sender_memory(&sys.tasks[sender], &args).map(|()| args));
+    match checked {
+        Ok(args) => {
+            deliver_checked(sys, sender, receiver, &args);
+            true
+        }
+        Err(e) => {
+            fault_blocked(sys, sender, e);
+            false
+        }
+    }
+}
+
+/// [`deliver`] with the sender's arguments already checked. The
+/// receiver's buffer is checked here: a receiver whose buffer registers
+/// changed while it waited is faulted, which wakes the sender with DEAD.
 fn deliver_checked<M: Machine>(
     sys: &mut System<'_, M>,
     sender: usize,
@@ -153,19 +186,18 @@ fn deliver_checked<M: Machine>(
     args: &SendArgs,
 ) {
     let r = sys.tasks[receiver].save();
-    let Some(buf) = USlice::from_raw(r.arg(0), r.arg(1)) else {
+    let buf = USlice::from_raw(r.arg(0), r.arg(1));
+    let Some(buf) = buf.filter(|b| umem::can_write(&sys.tasks[receiver], b)) else {
+        fault_blocked(sys, receiver, UsageError::InvalidSlice);
         return;
     };
-    // The receiver learns the length as sent; if its buffer is smaller (or
-    // a revoke left either side invalid) it gets a prefix, or nothing.
-    if umem::can_read(&sys.tasks[sender], &args.message)
-        && umem::can_write(&sys.tasks[receiver], &buf)
-    {
-        crate::probe!(sys.machine, Ipc);
-        // SAFETY: just checked against each owner's regions.
-        unsafe { umem::copy(&args.message, &buf) };
-        crate::probe!(sys.machine, Copy);
-    }
+    // The receiver learns the length as sent; if its buffer is smaller it
+    // gets a prefix.
+    crate::probe!(sys.machine, Ipc);
+    // SAFETY: the message was checked readable by the sender (at `send`, or
+    // by `deliver` just now) and `buf` writable by the receiver just above.
+    unsafe { umem::copy(&args.message, &buf) };
+    crate::probe!(sys.machine, Copy);
     let sender_id = sys.tasks[sender].id(sender);
     let receiver_id = sys.tasks[receiver].id(receiver);
     let rs = sys.tasks[receiver].save_mut();
@@ -265,26 +297,29 @@ fn receive<M: Machine>(
     }
 
     // Only tasks blocked in `send` can be waiting for us, and the
-    // scheduler keeps a set of them: no walk over the whole table.
+    // scheduler keeps a set of them: no walk over the whole table. A sender
+    // that fails the re-check at delivery is faulted (so no longer in
+    // `send`) and the next one is tried.
     let me = sys.tasks[caller].id(caller);
-    let mut best: Option<usize> = None;
-    let tasks = &*sys.tasks;
-    sys.sched.sending().for_each_in(0, tasks.len(), |i| {
-        let t = &tasks[i];
-        let candidate = matches!(t.state(), TaskState::Healthy(SchedState::InSend(to)) if to == me)
-            && only.is_none_or(|o| t.id(i) == o);
-        if candidate && best.is_none_or(|b| t.is_more_important_than(&tasks[b])) {
-            best = Some(i);
-        }
-    });
-    match best {
-        Some(sender) => {
-            sys.tasks[caller].set_sched(SchedState::InRecv(only));
-            deliver(sys, sender, caller);
-        }
-        None => {
-            sys.tasks[caller].set_notification_mask(mask);
-            sys.tasks[caller].set_sched(SchedState::InRecv(only));
+    sys.tasks[caller].set_notification_mask(mask);
+    sys.tasks[caller].set_sched(SchedState::InRecv(only));
+    // Faulting a sender can itself end the wait: a closed receive from it
+    // completes with DEAD, a supervisor is woken by the fault bit.
+    while sys.tasks[caller].is(SchedState::InRecv(only)) {
+        let mut best: Option<usize> = None;
+        let tasks = &*sys.tasks;
+        sys.sched.sending().for_each_in(0, tasks.len(), |i| {
+            let t = &tasks[i];
+            let candidate = matches!(t.state(), TaskState::Healthy(SchedState::InSend(to)) if to == me)
+                && only.is_none_or(|o| t.id(i) == o);
+            if candidate && best.is_none_or(|b| t.is_more_important_than(&tasks[b])) {
+                best = Some(i);
+            }
+        });
+        match best {
+            Some(sender) if deliver(sys, sender, caller) => break,
+            Some(_) => {}
+            None => break,
         }
     }
     sys.note(caller);

@@ -23,5 +23,6 @@ mod kipc;
 mod leases;
 mod misc;
 mod notify;
+mod redelivery;
 mod regions;
 mod sched;
