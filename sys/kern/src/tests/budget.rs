@@ -217,3 +217,37 @@ fn an_early_deadline_is_kept_off_the_ipc_path_and_a_passed_one_is_dropped() {
     assert_eq!(h.sys.machine.deadline, None);
     assert_eq!(budget::budget_ticks(3), 3 * TICKS_PER_MS);
 }
+
+#[test]
+fn a_programmed_deadline_later_than_the_new_expiry_or_not_in_the_future_is_replaced() {
+    // A second budgeted task with a shorter budget: when it runs, the first
+    // one's later deadline would let it spin past its own budget.
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("short", 1)
+        .budget_ms(2)
+        .stopped()
+        .task("long", 2)
+        .budget_ms(50)
+        .build();
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(2));
+    assert_eq!(h.sys.machine.deadline, Some(50 * TICKS_PER_MS));
+    // The short-budget task starts (more important): its 2 ms expiry comes
+    // first and must be what the timer is set to.
+    advance_ms(&mut h, 1);
+    h.sys.tasks[1].start();
+    h.sys.note(1);
+    assert_eq!(next(&mut h, 2), Some(1));
+    assert_eq!(h.sys.budget_deadline, Some(3 * TICKS_PER_MS));
+    assert_eq!(h.sys.machine.deadline, Some(3 * TICKS_PER_MS));
+
+    // A deadline that is due right now is not "early": it is replaced by
+    // the expiry of the task about to run.
+    h.recv(1, 0, 1);
+    h.sys.machine.now = 3 * TICKS_PER_MS;
+    assert_eq!(next(&mut h, 1), Some(2));
+    // "long" ran 1 ms of its 50 before it was preempted: 49 ms from now.
+    assert_eq!(h.sys.budget_deadline, Some(52 * TICKS_PER_MS));
+    assert_eq!(h.sys.machine.deadline, Some(52 * TICKS_PER_MS));
+}

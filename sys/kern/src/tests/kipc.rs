@@ -560,3 +560,134 @@ fn a_shipping_kernel_has_no_test_only_kipcs() {
     let (code, _) = h.kipc(SUP, Kipc::RestartTask as u32, Some(SRV as u32));
     assert_eq!(code, SUCCESS);
 }
+
+#[test]
+fn inject_clears_a_bit_that_is_one() {
+    // A flip is an exclusive or: a bit that is 1 becomes 0 (in a register
+    // and in RAM), and the evidence says so.
+    let mut h = Harness::three();
+    let sp = h.task(CLI).save().sp();
+    let top = usize::BITS - 1 - sp.leading_zeros();
+    let (code, ev) = inject(&mut h, CLI, 0, (2 << 5) | top);
+    assert_eq!(code, SUCCESS);
+    assert_eq!(h.task(CLI).save().sp(), sp & !(1 << top));
+    assert_eq!(
+        (ev.before, ev.after),
+        (sp as u32, (sp & !(1 << top)) as u32)
+    );
+
+    h.write(CLI, DATA, &0xFFFF_FFFFu32.to_le_bytes());
+    let word = (DATA / 4) as u32;
+    let (code, ev) = inject(&mut h, CLI, 1, (word << 5) | 31);
+    assert_eq!(code, SUCCESS);
+    assert_eq!(h.read(CLI, DATA, 4), 0x7FFF_FFFFu32.to_le_bytes());
+    assert_eq!((ev.before, ev.after), (0xFFFF_FFFF, 0x7FFF_FFFF));
+}
+
+#[test]
+fn a_granted_irq_and_static_routes_each_reach_only_their_own_task() {
+    // IRQ 5 is routed statically to CLI's bit 0; slot 1 (IRQ 41) is granted
+    // to SRV's bit 1 beside it.
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("cli", 2)
+        .irq(5, CLI as u16, 0b1)
+        .build();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1, 0b10]),
+        SUCCESS
+    );
+    // CLI's static bit is taken; a grant to CLI must use another one.
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 0b1]),
+        crate::kipc::KIPC_BAD_GRANT
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 0b100]),
+        SUCCESS
+    );
+    assert_eq!(crate::notify::irq_bits(&h.sys, CLI), 0b101);
+    assert_eq!(crate::notify::irq_bits(&h.sys, SRV), 0b10);
+    // Those bits are the kernel's: nobody may post them.
+    let cli = h.id(CLI);
+    assert_eq!(h.post(SUP, cli, 0b1), abi::REFUSED_POST_BITS);
+    assert_eq!(h.post(SUP, cli, 0b100), abi::REFUSED_POST_BITS);
+
+    h.recv(SRV, 0, 0b10);
+    h.recv(CLI, 0, 0b101);
+    crate::notify::interrupt(&mut h.sys, 41);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.ret(SRV, 1), 0b10);
+    assert_eq!(h.sched(CLI), SchedState::InRecv(None), "41 reached cli");
+    crate::notify::interrupt(&mut h.sys, 5);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.ret(CLI, 1), 0b1);
+    assert_eq!(h.task(SRV).notifications(), 0, "5 reached srv");
+    crate::notify::interrupt(&mut h.sys, 40);
+    assert_eq!(h.task(CLI).notifications(), 0b100);
+
+    // irq_control unmasks each task's own sources only.
+    h.sys.machine.irq_calls.clear();
+    h.syscall(CLI, Sysnum::IrqControl, &[0b101, 1]);
+    let mut calls = h.sys.machine.irq_calls.clone();
+    calls.sort();
+    assert_eq!(calls, [(5, true), (40, true)]);
+    h.sys.machine.irq_calls.clear();
+    h.syscall(SRV, Sysnum::IrqControl, &[0b1, 1]);
+    assert_eq!(h.task(SRV).state(), crate::task::TaskState::Faulted);
+    assert!(h.sys.machine.irq_calls.is_empty(), "srv touched cli's IRQ");
+
+    // Revoking CLI's grant leaves its static route working.
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[CLI as u32, 0]),
+        SUCCESS
+    );
+    assert_eq!(crate::notify::irq_bits(&h.sys, CLI), 0b1);
+    h.recv(CLI, 0, 0b1);
+    assert_eq!(h.sched(CLI), SchedState::InRecv(None));
+    crate::notify::interrupt(&mut h.sys, 5);
+    assert_eq!(h.ret(CLI, 1), 0b1);
+}
+
+#[test]
+fn the_supervisor_revoking_its_own_slot_loses_the_window_at_once() {
+    // The supervisor is the running task: its protection is the one loaded,
+    // so a grant to itself or a revoke of its own slot must reload it
+    // before it runs again.
+    let mut h = Harness::three();
+    assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SUP));
+    let fixed = h.task(SUP).regions().to_vec();
+    assert_eq!(h.sys.machine.protected.last().unwrap(), &fixed);
+
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SUP as u32, 0, 0b100]),
+        SUCCESS
+    );
+    assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SUP));
+    let granted = h.sys.machine.protected.last().unwrap().clone();
+    assert!(
+        granted.contains(&window(0)),
+        "grant not loaded: {granted:?}"
+    );
+
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[SUP as u32, 0]),
+        SUCCESS
+    );
+    assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SUP));
+    assert_eq!(
+        h.sys.machine.protected.last().unwrap(),
+        &fixed,
+        "the revoked window is still loaded"
+    );
+    assert_eq!(h.sys.machine.irq_calls.last(), Some(&(40, false)));
+    // Revoking it again holds nothing: refused, nothing reloaded.
+    let loads = h.sys.machine.protected.len();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[SUP as u32, 0]),
+        crate::kipc::KIPC_BAD_GRANT
+    );
+    assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SUP));
+    assert_eq!(h.sys.machine.protected.len(), loads);
+}
