@@ -300,3 +300,25 @@ fn irq_bits_and_the_fault_bit_are_the_kernels_alone() {
     assert_eq!(h.post(0, other, 0b0100), SUCCESS);
     assert_eq!(h.task(4).notifications(), 0b0100);
 }
+
+#[test]
+fn two_interrupts_sharing_one_bit_keep_it_the_kernels() {
+    // app.toml may route two sources to the same notification bit of a
+    // task (one handler for both): the bit is an interrupt bit once, not
+    // cancelled out by the second route.
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .irq(5, 1, 0b1)
+        .irq(6, 1, 0b1)
+        .irq(7, 1, 0b100)
+        .build();
+    assert_eq!(crate::notify::irq_bits(&h.sys, 1), 0b101);
+    let drv = h.id(1);
+    assert_eq!(h.post(0, drv, 0b1), abi::REFUSED_POST_BITS);
+    assert_eq!(h.post(0, drv, 0b10), SUCCESS);
+    // Either source wakes it on that bit.
+    h.recv(1, 0, 0b1);
+    crate::notify::interrupt(&mut h.sys, 6);
+    assert_eq!(h.ret(1, 1), 0b1);
+}
