@@ -94,3 +94,76 @@ fn user_slices_keep_their_address_through_every_narrowing() {
     assert!(USlice::from_raw(usize::MAX, 2).is_none());
     assert_eq!(USlice::EMPTY.base(), 0);
 }
+
+#[test]
+fn kernel_lines_print_numbers_exactly() {
+    // The kernel formats without core::fmt: every digit is its own code.
+    let mut h = Harness::three();
+    h.sys.machine.now = 0;
+    console::Line::kernel(&mut h.sys.machine)
+        .str("n=")
+        .dec(0)
+        .str(" ")
+        .dec(7)
+        .str(" ")
+        .dec(1_000_000_007)
+        .str(" ")
+        .dec(u32::MAX)
+        .str(" ")
+        .hex(0)
+        .str(" ")
+        .hex(0xdead_beef)
+        .str(" ")
+        .hex(0x0123_4567)
+        .end();
+    assert_eq!(
+        h.console(),
+        "[   0.000000] kernel: n=0 7 1000000007 4294967295 0x00000000 0xdeadbeef 0x01234567\n"
+    );
+}
+
+#[test]
+fn console_time_is_right_across_the_whole_clock() {
+    // Seconds and microseconds by the kernel's own long division, checked
+    // against the host's for times up to the end of a 64-bit clock.
+    let per_s = abi::TICKS_PER_MS * 1000;
+    let per_us = per_s / 1_000_000;
+    for now in [
+        0u64,
+        per_us - 1,
+        per_s - 1,
+        per_s,
+        9_999 * per_s + 999_999 * per_us,
+        10_000 * per_s,
+        (1 << 32) + 12_345,
+        (1 << 40) | 0xABCDEF,
+        u64::MAX / 3,
+        u64::MAX,
+    ] {
+        let mut h = Harness::three();
+        h.sys.machine.now = now;
+        console::task_text(&mut h.sys.machine, "t", b"x");
+        let want = format!(
+            "[{:4}.{:06}] t: x\n",
+            now / per_s,
+            (now % per_s) / per_us
+        );
+        assert_eq!(h.console(), want, "now = {now}");
+    }
+}
+
+#[test]
+fn task_text_ends_each_line_once_and_keeps_printable_bytes() {
+    let mut h = Harness::three();
+    // Every printable ASCII byte passes; 0x1f and 0x7f do not; a single
+    // trailing newline does not make an empty line, a second one does.
+    let printable: Vec<u8> = (0x20..0x7f).collect();
+    let mut text = printable.clone();
+    text.extend_from_slice(b"\x1f\x7f\n\n");
+    console::task_text(&mut h.sys.machine, "t", &text);
+    let want = format!(
+        "[   0.000000] t: {}??\n[   0.000000] t: \n",
+        String::from_utf8(printable).unwrap()
+    );
+    assert_eq!(h.console(), want);
+}
