@@ -5,14 +5,14 @@
 //! time; the mutable state of a task lives in [`crate::task::Task`].
 
 /// The region may be read.
-pub const REGION_READ: u32 = 1 << 0;
+pub const REGION_READ: u32 = 0b0001;
 /// The region may be written.
-pub const REGION_WRITE: u32 = 1 << 1;
+pub const REGION_WRITE: u32 = 0b0010;
 /// Code in the region may be executed.
-pub const REGION_EXECUTE: u32 = 1 << 2;
+pub const REGION_EXECUTE: u32 = 0b0100;
 /// The region is a device window (MMIO): the kernel never copies message
 /// bytes to or from it, and leases may not point into it.
-pub const REGION_DEVICE: u32 = 1 << 3;
+pub const REGION_DEVICE: u32 = 0b1000;
 
 /// Most memory regions one task can hold at once: its text, its RAM and
 /// device windows. Each takes one PMP entry while the task runs.
