@@ -5,14 +5,15 @@
 //! kernel's measured text size against its budget.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::console::{self, Bench, Line};
 use crate::image;
-use crate::qemu::{self, End, Watch};
+use crate::qemu::{self, Watch};
+use crate::testing::image as judge;
 
 /// Where bench images live, relative to the workspace root.
 pub const BENCH_DIR: &str = "bench";
@@ -152,16 +153,7 @@ const BENCH_CAMPAIGN_FAULTS: u32 = 200;
 pub fn run(root: &Path, app: Option<&Path>, verbose: bool) -> Result<bool> {
     let images = match app {
         Some(p) => vec![image::resolve_app(root, Some(p))],
-        None => {
-            let dir = root.join(BENCH_DIR);
-            let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .with_context(|| format!("cannot list {}: bench images go there", dir.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            v.sort();
-            v
-        }
+        None => crate::testing::app_files(&root.join(BENCH_DIR))?,
     };
     if images.is_empty() {
         bail!("no bench images: write an app file with `[test] kind = \"bench\"` in {BENCH_DIR}/");
@@ -209,34 +201,28 @@ fn run_one(root: &Path, path: &Path, verbose: bool, earlier: &mut Vec<Bench>) ->
         verbose,
         |line| match console::parse(line) {
             Line::Done => Watch::Stop,
-            Line::Panic => Watch::StopAfter(Duration::from_secs(1)),
+            Line::Panic => Watch::StopAfter(judge::PANIC_GRACE),
             _ => Watch::Continue,
         },
     )?;
 
-    let mut benches = Vec::new();
-    let mut problems = Vec::new();
-    let mut done = false;
-    for line in &cap.lines {
-        match console::parse(line) {
-            Line::Bench(b) => benches.push(b),
-            Line::Fail(name, why) => problems.push(format!("case {name} failed: {why}")),
-            Line::Panic => problems.push(line.trim().to_string()),
-            Line::Done => done = true,
-            Line::Pass(_) | Line::Other => {}
-        }
-    }
-    if !done {
-        match cap.end {
-            End::TimedOut => problems.push(format!(
-                "timed out after {} s without `[test] done`",
-                spec.timeout
-            )),
-            // A bench image may also just exit through the test finisher.
-            End::Exited(Some(0)) => {}
-            _ => problems.push(format!("ended ({:?}) without `[test] done`", cap.end)),
-        }
-    }
+    // The same judge as test images', except that a bench image may also
+    // just exit through the test finisher.
+    let verdict = judge::judge(
+        &cap,
+        &judge::Expected {
+            timeout_s: spec.timeout,
+            expect: &spec.expect,
+            kernel_panic: spec.kernel_panic.as_deref(),
+            clean_exit_is_done: true,
+        },
+    );
+    let benches = verdict.benches;
+    let mut problems: Vec<String> = verdict
+        .cases
+        .into_iter()
+        .filter_map(|c| Some(format!("{}: {}", c.name, c.error?)))
+        .collect();
     if benches.is_empty() {
         problems.push("no `[bench]` lines on the console".into());
     }

@@ -8,31 +8,74 @@
 //! reboot is a kernel failure, and a campaign that never finished is a hang.
 
 use crate::qemu::Capture;
+use crate::testing::Case;
 
 /// The app file of the campaign image.
 pub const APP: &str = "test/campaign.toml";
-/// Faults in a plain `cargo xtask test` run (and in CI): the campaign
-/// task's own default.
+/// Faults in a plain `cargo xtask test` run (and in CI). The one place the
+/// default is written: every image build passes [`Params`] to the campaign
+/// task's build script, which has no default of its own.
 pub const DEFAULT_FAULTS: u32 = 200;
+/// The seed of a plain `cargo xtask test` run.
+pub const DEFAULT_SEED: u64 = 1;
 
-/// The `VIREO_CAMPAIGN` value for a campaign: `<faults>:<seed>[:<only>]`.
-pub fn spec(faults: u32, seed: u64, only: Option<u32>) -> String {
-    match only {
-        Some(k) => format!("{faults}:{seed}:{k}"),
-        None => format!("{faults}:{seed}"),
+/// The campaign image's size, seed and replayed fault, built into the
+/// campaign task (`test/faults/suite`'s build script reads them from
+/// [`Params::ENV`], which xtask sets on the build command).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// Faults to inject (`--faults`).
+    pub faults: u32,
+    /// The campaign's seed (`--seed`).
+    pub seed: u64,
+    /// Replay only this fault (`--only`).
+    pub only: Option<u32>,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params {
+            faults: DEFAULT_FAULTS,
+            seed: DEFAULT_SEED,
+            only: None,
+        }
     }
 }
 
-/// The campaign's size and seed: from `VIREO_CAMPAIGN` (set by
-/// `--faults`/`--seed`), else the campaign task's defaults.
-pub fn faults_and_seed() -> (u32, u64) {
-    std::env::var("VIREO_CAMPAIGN")
-        .ok()
-        .and_then(|spec| {
-            let mut parts = spec.split(':');
-            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-        })
-        .unwrap_or((DEFAULT_FAULTS, 1))
+impl Params {
+    /// The environment variable the campaign task's build script reads.
+    pub const ENV: &'static str = "VIREO_CAMPAIGN";
+
+    /// The value of [`Params::ENV`]: `<faults>:<seed>[:<only>]`.
+    pub fn spec(&self) -> String {
+        match self.only {
+            Some(k) => format!("{}:{}:{k}", self.faults, self.seed),
+            None => format!("{}:{}", self.faults, self.seed),
+        }
+    }
+
+    /// The campaign image's wall-clock limit: a long campaign may take
+    /// longer than the file's `timeout`, so allow a second per fault on top.
+    pub fn timeout(&self, file_timeout: u64) -> u64 {
+        file_timeout.max(60 + u64::from(self.faults))
+    }
+
+    /// Prints the campaign's report and judges what only the whole console
+    /// shows: kernel failures, a hung client, and wrong answers the loaders
+    /// saw.
+    pub fn cases(&self, cap: &Capture) -> Vec<Case> {
+        let s = summarize(cap);
+        print(&s, self.faults, self.seed);
+        let case = |name: &str, n: u64| match n {
+            0 => Case::ok(name),
+            n => Case::fail(name, format!("{n}")),
+        };
+        vec![
+            case("campaign_no_kernel_failures", s.kernel_failures),
+            case("campaign_no_client_hangs", s.hangs),
+            case("campaign_loaders_saw_no_wrong_answer", loader_problems(&s)),
+        ]
+    }
 }
 
 /// What the campaign reported.

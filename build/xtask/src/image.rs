@@ -23,7 +23,7 @@ use crate::link::{self, check_budget, link_region, CargoBuild, Owner};
 use crate::map::{self, Row};
 use crate::pack::{write_image, OutSegment};
 use crate::progress::Progress;
-use crate::{kconfig, setup};
+use crate::{campaign, kconfig, process, setup};
 
 /// A finished build.
 pub struct Built {
@@ -209,18 +209,21 @@ fn kernel_features(app: &App) -> Vec<String> {
 }
 
 /// The environment of one task's build: the image's task names and restart
-/// policies (for userlib), and the task's own settings (`userlib::config`).
+/// policies (for userlib), the task's own settings (`userlib::config`), and
+/// the fault campaign's parameters (read only by the campaign task).
 fn task_env(
     task: &crate::config::Task,
     vireo_tasks: &str,
     vireo_restart: &str,
     vireo_authority: &str,
+    params: &campaign::Params,
 ) -> Vec<(String, String)> {
     let mut env = vec![
         ("VIREO_TASKS".into(), vireo_tasks.to_string()),
         ("VIREO_RESTART".into(), vireo_restart.to_string()),
         ("VIREO_AUTHORITY".into(), vireo_authority.to_string()),
         ("VIREO_CONFIG".into(), task_config(task)),
+        (campaign::Params::ENV.into(), params.spec()),
     ];
     if let Some(ms) = task.deadline() {
         env.push(("VIREO_DEADLINE_MS".into(), ms.to_string()));
@@ -230,6 +233,17 @@ fn task_env(
 
 /// Builds the image described by the app file at `app_path`.
 pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
+    build_with(root, app_path, &campaign::Params::default(), verbose)
+}
+
+/// Builds the image at `app_path`; a campaign task in it is built with
+/// `params`.
+pub fn build_with(
+    root: &Path,
+    app_path: &Path,
+    params: &campaign::Params,
+    verbose: bool,
+) -> Result<Built> {
     let app = load_app(root, app_path)?;
     let layout = allocate(&app)?;
     setup::ensure_target(root)?;
@@ -237,7 +251,7 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
     let out_dir = root.join("target").join(&app.name);
     let dist = out_dir.join("dist");
     std::fs::create_dir_all(&dist).with_context(|| format!("cannot create {}", dist.display()))?;
-    let cargo_target = link::cargo_target_dir(root);
+    let cargo_target = process::cargo_target_dir(root);
     let task_names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
     let vireo_tasks = task_names.join(",");
     let vireo_restart = restart_policies(&app);
@@ -262,7 +276,7 @@ pub fn build(root: &Path, app_path: &Path, verbose: bool) -> Result<Built> {
             features: task.features.clone(),
             link_dir,
             script: root.join("sys/userlib/task-link.x"),
-            env: task_env(task, &vireo_tasks, &vireo_restart, &vireo_authority),
+            env: task_env(task, &vireo_tasks, &vireo_restart, &vireo_authority, params),
         };
         let built = build
             .run(root, &cargo_target, verbose)
@@ -478,14 +492,46 @@ mod tests {
             "priority = 1\ndrives = [\"block\"]\ndeadline-ms = 250",
         ))
         .unwrap();
-        let env = task_env(&app.tasks[1], "a,b", "x", "y");
+        let env = task_env(
+            &app.tasks[1],
+            "a,b",
+            "x",
+            "y",
+            &crate::campaign::Params::default(),
+        );
         assert!(
             env.contains(&("VIREO_DEADLINE_MS".into(), "250".into())),
             "{env:?}"
         );
         assert!(env.contains(&("VIREO_TASKS".into(), "a,b".into())));
-        let env = task_env(&app.tasks[2], "a,b", "x", "y");
+        let env = task_env(
+            &app.tasks[2],
+            "a,b",
+            "x",
+            "y",
+            &crate::campaign::Params::default(),
+        );
         assert!(env.iter().all(|(k, _)| k != "VIREO_DEADLINE_MS"), "{env:?}");
+    }
+
+    #[test]
+    fn the_campaign_parameters_reach_the_build() {
+        let app = parse(BASE).unwrap();
+        let p = crate::campaign::Params {
+            faults: 7,
+            seed: 9,
+            only: Some(3),
+        };
+        let env = task_env(&app.tasks[1], "a", "x", "y", &p);
+        assert!(
+            env.contains(&("VIREO_CAMPAIGN".into(), "7:9:3".into())),
+            "{env:?}"
+        );
+        let env = task_env(&app.tasks[1], "a", "x", "y", &Default::default());
+        assert!(
+            env.contains(&("VIREO_CAMPAIGN".into(), "200:1".into())),
+            "{env:?}"
+        );
     }
 
     #[test]

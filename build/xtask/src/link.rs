@@ -7,14 +7,14 @@
 //! once (two tasks may share a crate), then measures what it really uses and
 //! compares that with its budget.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
 use crate::layout::Region;
 use crate::machine;
+use crate::process;
 
 /// LENGTH of every linker region: large enough that no link fails on size,
 /// so the real size can be measured and reported against the budget.
@@ -178,12 +178,12 @@ impl CargoBuild {
     /// comes. Returns the path of the built ELF inside `target_dir`.
     pub fn run(&self, root: &Path, target_dir: &Path, verbose: bool) -> Result<PathBuf> {
         let args = self.args()?;
-        let mut cmd = Command::new(cargo());
+        let mut cmd = Command::new(process::cargo());
         cmd.args(&args).current_dir(root);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        run_captured(&mut cmd, verbose).with_context(|| {
+        process::run_captured(&mut cmd, verbose).with_context(|| {
             let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!(
                 "building {} failed: {} cargo {}",
@@ -196,60 +196,6 @@ impl CargoBuild {
             .join(machine::TARGET)
             .join("release")
             .join(&self.bin))
-    }
-}
-
-/// The cargo that runs xtask (`$CARGO`), or `cargo` from PATH.
-pub fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
-
-/// Runs a command with stdout and stderr merged and captured; when it
-/// fails, the error is its output. With `verbose` the output is passed
-/// through instead.
-pub fn run_captured(cmd: &mut Command, verbose: bool) -> Result<String> {
-    if verbose {
-        let status = cmd.status().context("cannot start command")?;
-        if !status.success() {
-            bail!("exited with {status}");
-        }
-        return Ok(String::new());
-    }
-    let (mut reader, writer) = std::io::pipe().context("cannot create a pipe")?;
-    let writer2 = writer.try_clone().context("cannot clone a pipe")?;
-    cmd.stdin(Stdio::null()).stdout(writer).stderr(writer2);
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        cmd.env("CARGO_TERM_COLOR", "always");
-    }
-    let child = cmd.spawn();
-    // Drop our copies of the write end so the read ends at the child's exit.
-    cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    let mut child = child.context("cannot start command")?;
-    let mut output = String::new();
-    let mut bytes = Vec::new();
-    reader
-        .read_to_end(&mut bytes)
-        .context("cannot read output")?;
-    output.push_str(&String::from_utf8_lossy(&bytes));
-    let status = child.wait().context("cannot wait for command")?;
-    if !status.success() {
-        bail!("exited with {status}; its output:\n{}", output.trim_end());
-    }
-    Ok(output)
-}
-
-/// Where cargo puts its output: `$CARGO_TARGET_DIR` or `<root>/target`.
-pub fn cargo_target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            if dir.is_absolute() {
-                dir
-            } else {
-                root.join(dir)
-            }
-        }
-        None => root.join("target"),
     }
 }
 

@@ -23,6 +23,7 @@ mod mutants;
 mod net;
 mod nettest;
 mod pack;
+mod process;
 mod progress;
 mod qemu;
 mod setup;
@@ -70,7 +71,7 @@ enum Cmd {
         #[arg(long)]
         faults: Option<u32>,
         /// The campaign's seed (with --faults).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = campaign::DEFAULT_SEED)]
         seed: u64,
         /// Replay only fault K of that campaign (with --faults; K as the
         /// campaign's problem lines print it).
@@ -199,7 +200,10 @@ fn run(cli: Cli) -> Result<bool> {
             seed,
             only,
         } => match faults {
-            Some(n) => testing::run_campaign(&root, n, seed, only, cli.verbose),
+            Some(faults) => {
+                let params = campaign::Params { faults, seed, only };
+                testing::run_campaign(&root, &params, cli.verbose)
+            }
             None if images.is_empty() => testing::run(&root, cli.verbose),
             None => testing::run_images(&root, &images, cli.verbose),
         },

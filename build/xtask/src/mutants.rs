@@ -20,7 +20,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::link;
+use crate::process;
 
 /// A crate to mutate, the test packages whose tests judge it, and the score
 /// it must reach (caught ÷ (caught + missed), in percent).
@@ -107,7 +107,7 @@ pub struct Options {
 pub fn run(root: &Path, opts: &Options) -> Result<bool> {
     let groups = select(&opts.crates)?;
     ensure_installed()?;
-    let out_root = link::cargo_target_dir(root).join("mutants");
+    let out_root = process::cargo_target_dir(root).join("mutants");
     let mut tables = Vec::new();
     for (i, &group) in groups.iter().enumerate() {
         eprintln!(
@@ -162,7 +162,7 @@ fn select(names: &[String]) -> Result<Vec<&'static Group>> {
 
 /// Installs cargo-mutants with `cargo install --locked` when it is missing.
 fn ensure_installed() -> Result<()> {
-    let found = Command::new(link::cargo())
+    let found = Command::new(process::cargo())
         .args(["mutants", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -170,7 +170,7 @@ fn ensure_installed() -> Result<()> {
         return Ok(());
     }
     eprintln!("cargo-mutants is missing: installing it (cargo install --locked cargo-mutants)");
-    let status = Command::new(link::cargo())
+    let status = Command::new(process::cargo())
         .args(["install", "--locked", "cargo-mutants"])
         .status()
         .context("cannot run cargo install")?;
@@ -181,7 +181,7 @@ fn ensure_installed() -> Result<()> {
 }
 
 fn run_one(root: &Path, group: &Group, out: &Path, opts: &Options) -> Result<()> {
-    let mut cmd = Command::new(link::cargo());
+    let mut cmd = Command::new(process::cargo());
     cmd.current_dir(root)
         .args(["mutants", "--no-shuffle", "--package", group.package])
         .arg("--test-package")

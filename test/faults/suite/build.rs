@@ -1,7 +1,8 @@
 //! Generates the campaign proxy's client, and the campaign's
 //! size, seed and replayed fault from `VIREO_CAMPAIGN`
-//! (`<faults>:<seed>[:<only>]`, set by `cargo xtask test --faults N --seed S
-//! [--only K]`; default 200 faults, seed 1).
+//! (`<faults>:<seed>[:<only>]`). xtask sets it on every image build
+//! (`cargo xtask test --faults N --seed S [--only K]`, or its default,
+//! written once in `build/xtask/src/campaign.rs`); there is no default here.
 
 use std::fmt::Write;
 
@@ -10,7 +11,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     idol::generate_client("../../../idl/campaign-proxy.idol", &out)?;
 
     println!("cargo:rerun-if-env-changed=VIREO_CAMPAIGN");
-    let spec = std::env::var("VIREO_CAMPAIGN").unwrap_or_else(|_| "200:1".into());
+    let spec = std::env::var("VIREO_CAMPAIGN").map_err(|_| {
+        "VIREO_CAMPAIGN is not set: build test images with `cargo xtask build` \
+         (it passes the campaign's size and seed)"
+    })?;
     let bad = || format!("VIREO_CAMPAIGN={spec:?}: expected <faults>:<seed>[:<only>]");
     let mut parts = spec.split(':');
     let faults: u32 = parts.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;

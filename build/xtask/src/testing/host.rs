@@ -1,0 +1,134 @@
+//! The host part of `cargo xtask test`: `cargo test` at the workspace root,
+//! its output parsed into one case per test.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+
+use super::{Case, Tally};
+use crate::process;
+
+/// One test binary's results from `cargo test` output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostResult {
+    /// What cargo said it was running ("unittests src/lib.rs (…/abi-…)", "Doc-tests abi").
+    pub binary: String,
+    /// Tests passed.
+    pub passed: usize,
+    /// Tests failed.
+    pub failed: usize,
+    /// Names of the failed tests.
+    pub failures: Vec<String>,
+}
+
+/// Removes ANSI colour sequences (`ESC [ ... letter`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses `cargo test` output (stdout and stderr merged).
+pub fn parse_cargo_test(output: &str) -> Vec<HostResult> {
+    let mut results = Vec::new();
+    let mut binary = String::from("(unknown)");
+    let mut failures = Vec::new();
+    for line in output.lines() {
+        let line = strip_ansi(line);
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("Running ") {
+            binary = rest.to_string();
+        } else if t.starts_with("Doc-tests ") {
+            binary = t.to_string();
+        } else if let Some(name) = t
+            .strip_prefix("test ")
+            .and_then(|r| r.strip_suffix(" ... FAILED"))
+        {
+            failures.push(name.to_string());
+        } else if let Some(rest) = t.strip_prefix("test result: ") {
+            let count = |word: &str| -> usize {
+                rest.split(';')
+                    .filter_map(|part| {
+                        let part = part
+                            .trim()
+                            .trim_start_matches("ok.")
+                            .trim_start_matches("FAILED.")
+                            .trim();
+                        let (n, w) = part.split_once(' ')?;
+                        (w == word).then(|| n.parse().ok()).flatten()
+                    })
+                    .next()
+                    .unwrap_or(0)
+            };
+            results.push(HostResult {
+                binary: binary.clone(),
+                passed: count("passed"),
+                failed: count("failed"),
+                failures: std::mem::take(&mut failures),
+            });
+        }
+    }
+    results
+}
+
+/// Runs `cargo test` and reports every test binary's results.
+pub fn host_tests(root: &Path, verbose: bool, tally: &mut Tally) -> Result<()> {
+    let mut cmd = Command::new(process::cargo());
+    cmd.arg("test").current_dir(root);
+    // Captured even with `verbose`, so the result lines can be parsed.
+    let (output, ok) = match process::run_captured(&mut cmd, false) {
+        Ok(out) => (out, true),
+        Err(e) => (format!("{e:#}"), false),
+    };
+    if verbose {
+        println!("{output}");
+    }
+    let results = parse_cargo_test(&output);
+    let mut cases = Vec::new();
+    for r in &results {
+        if r.passed == 0 && r.failed == 0 {
+            continue;
+        }
+        let name = format!("{} ({} tests)", r.binary, r.passed + r.failed);
+        if r.failed == 0 {
+            tally.passed += r.passed;
+            println!("  ok    host: {name}");
+        } else {
+            tally.passed += r.passed;
+            tally.failed += r.failed;
+            println!(
+                "  FAIL  host: {name}: {} failed: {}",
+                r.failed,
+                r.failures.join(", ")
+            );
+        }
+    }
+    let failed_tests: usize = results.iter().map(|r| r.failed).sum();
+    if !ok && failed_tests == 0 {
+        // Did not compile, or crashed: one failure so it cannot go unnoticed.
+        cases.push(Case::fail(
+            "cargo test",
+            "cargo test failed before reporting results (output above)",
+        ));
+    }
+    if (!ok || failed_tests > 0) && !verbose {
+        println!("  --- cargo test output ---");
+        println!("{}", output.trim_end());
+        println!("  --- end of cargo test output ---");
+    }
+    tally.report("host", &cases);
+    Ok(())
+}

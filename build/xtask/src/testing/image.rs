@@ -1,0 +1,283 @@
+//! Test images: build, run under QEMU, and judge the console. The judge
+//! ([`judge`]) is shared with `cargo xtask bench`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::Case;
+use crate::campaign;
+use crate::config::{App, DumpCheck, TestKind};
+use crate::console::{self, Bench, Line};
+use crate::dump::{check, postmortem};
+use crate::qemu::{self, Capture, End, Watch};
+
+/// How long to keep reading after a kernel panic, for its message.
+pub const PANIC_GRACE: Duration = Duration::from_secs(1);
+/// Console lines quoted in a failure message.
+const LAST_LINES: usize = 5;
+
+/// What the judge must know about an image besides its console.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Expected<'a> {
+    /// The run's wall-clock limit, named when it ran out.
+    pub timeout_s: u64,
+    /// Text that must appear somewhere on the console (`[test] expect`).
+    pub expect: &'a [String],
+    /// The one kernel panic the image must end in (`test.kernel-panic`).
+    pub kernel_panic: Option<&'a str>,
+    /// Whether QEMU exiting with status 0 (the test finisher) ends the run
+    /// as `[test] done` does: a bench image may stop that way.
+    pub clean_exit_is_done: bool,
+}
+
+/// A judged console: its cases and the `[bench]` figures it printed.
+#[derive(Clone, Debug, Default)]
+pub struct Verdict {
+    /// Every case, passed or failed, in console order, then the expects,
+    /// the expected panic and the missing `[test] done`.
+    pub cases: Vec<Case>,
+    /// The `[bench]` lines, in console order.
+    pub benches: Vec<Bench>,
+}
+
+/// Judges a test or bench image's console (pure, so it can be tested).
+pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
+    let mut v = Verdict::default();
+    let mut done = false;
+    let mut expected_panic = false;
+    let kernel_panic = expected.kernel_panic;
+    for line in &cap.lines {
+        match console::parse(line) {
+            Line::Pass(name) => v.cases.push(Case::ok(name)),
+            Line::Fail(name, why) => v.cases.push(Case::fail(
+                name,
+                if why.is_empty() { "failed" } else { why },
+            )),
+            Line::Panic if kernel_panic.is_some_and(|p| line.contains(p)) && !expected_panic => {
+                expected_panic = true;
+                done = true;
+            }
+            Line::Panic => v.cases.push(Case::fail(
+                "kernel",
+                format!("kernel panic: {}", line.trim()),
+            )),
+            Line::Done => done = true,
+            Line::Bench(b) => v.benches.push(b),
+            Line::Other => {}
+        }
+    }
+    v.cases.extend(expect_cases(&cap.lines, expected.expect));
+    if let Some(p) = kernel_panic {
+        let name = format!("kernel panic: {p}");
+        if expected_panic {
+            v.cases.push(Case::ok(name));
+        } else {
+            v.cases
+                .push(Case::fail(name, "the kernel did not stop with it"));
+        }
+    }
+    let exited_cleanly = cap.end == End::Exited(Some(0));
+    if !done && !(expected.clean_exit_is_done && exited_cleanly) {
+        v.cases.push(Case::fail(
+            "[test] done",
+            format!(
+                "{} without `[test] done`; last lines: {}{}",
+                how_it_ended(cap, expected.timeout_s),
+                last_lines(&cap.lines),
+                qemu_said(cap)
+            ),
+        ));
+    }
+    v
+}
+
+/// One case per `expect` string: passed if some console line contains it.
+pub fn expect_cases(lines: &[String], expects: &[String]) -> Vec<Case> {
+    expects
+        .iter()
+        .map(|e| {
+            let name = format!("expect: {e}");
+            if lines.iter().any(|l| l.contains(e.as_str())) {
+                Case::ok(name)
+            } else {
+                Case::fail(name, "not seen on the console")
+            }
+        })
+        .collect()
+}
+
+/// How a run ended, for a failure message ("timed out after 30 s").
+pub fn how_it_ended(cap: &Capture, timeout_s: u64) -> String {
+    match &cap.end {
+        End::TimedOut => format!("timed out after {timeout_s} s"),
+        End::Exited(Some(code)) => format!("QEMU exited with status {code}"),
+        End::Exited(None) => "QEMU was killed by a signal".to_string(),
+        End::Stopped => "stopped".to_string(),
+    }
+}
+
+/// What QEMU wrote on its stderr, on one line after "; qemu said: ", or
+/// nothing.
+pub fn qemu_said(cap: &Capture) -> String {
+    let stderr = cap.stderr.trim();
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; qemu said: {}", stderr.replace('\n', " | "))
+    }
+}
+
+/// The console's last lines on one line, for a failure message.
+pub fn last_lines(lines: &[String]) -> String {
+    let start = lines.len().saturating_sub(LAST_LINES);
+    if lines.is_empty() {
+        "(no console output)".into()
+    } else {
+        lines[start..].join(" | ")
+    }
+}
+
+/// Prints a failed run's whole console and QEMU's stderr.
+pub fn print_console(cap: &Capture) {
+    println!("  --- console ---");
+    for l in &cap.lines {
+        println!("  | {l}");
+    }
+    if !cap.stderr.trim().is_empty() {
+        println!("  --- qemu stderr ---");
+        for l in cap.stderr.lines() {
+            println!("  | {l}");
+        }
+    }
+}
+
+/// Builds and runs one test image; `params`: the parameters the
+/// campaign image is built with.
+pub fn test_image(
+    root: &Path,
+    qemu_bin: &Path,
+    path: &Path,
+    params: &campaign::Params,
+    verbose: bool,
+) -> Result<Vec<Case>> {
+    let is_campaign = path.ends_with(campaign::APP);
+    let built = crate::image::build_with(root, path, params, verbose)?;
+    let Some(mut spec) = built.app.test.clone() else {
+        anyhow::bail!(
+            "{} is not a test image (it has no [test] section); `cargo xtask test` with no \
+             arguments boot-tests app.toml",
+            path.display()
+        );
+    };
+    if is_campaign {
+        spec.timeout = params.timeout(spec.timeout);
+    }
+    if spec.kind == TestKind::Net {
+        let mut app = built.app.clone();
+        crate::net::resolve_ports(&mut app)?;
+        qemu::prepare_drives(&app, &built.out_dir, true)?;
+        let args = qemu::command_line(&app, &built.image, &built.out_dir, false);
+        return crate::nettest::run(qemu_bin, &args, &app, &spec, root, verbose);
+    }
+    let args = qemu_args(&built.app, &built.image, &built.out_dir, false)?;
+    if spec.kind == TestKind::Console {
+        return super::script::console_test(qemu_bin, &args, &spec, verbose);
+    }
+    // Dumps left by earlier images are not this one's.
+    let _ = postmortem::take_written();
+    let mut dump_cases = Vec::new();
+    let live_dump = spec.dump.as_ref().filter(|d| d.when.is_some());
+    let app_arg = path.display().to_string();
+    let cap = qemu::run_capture(
+        qemu_bin,
+        &args,
+        Duration::from_secs(spec.timeout),
+        verbose,
+        |line| {
+            if let Some(d) = live_dump {
+                if dump_cases.is_empty() && d.when.as_deref().is_some_and(|w| line.contains(w)) {
+                    // The image waits for this: run `cargo xtask dump` now.
+                    dump_cases = check::run(&[&app_arg], d);
+                }
+            }
+            match console::parse(line) {
+                Line::Done => Watch::Stop,
+                Line::Panic => Watch::StopAfter(PANIC_GRACE),
+                _ => Watch::Continue,
+            }
+        },
+    )?;
+    let dumps = postmortem::take_written();
+    let mut cases = judge(
+        &cap,
+        &Expected {
+            timeout_s: spec.timeout,
+            expect: &spec.expect,
+            kernel_panic: spec.kernel_panic.as_deref(),
+            clean_exit_is_done: false,
+        },
+    )
+    .cases;
+    match &spec.dump {
+        Some(d) if d.post_mortem => cases.extend(post_mortem_cases(&dumps, d)),
+        Some(d) if d.when.is_some() && dump_cases.is_empty() => cases.push(Case::fail(
+            "cargo xtask dump",
+            format!(
+                "{:?} never appeared on the console",
+                d.when.as_deref().unwrap_or("")
+            ),
+        )),
+        _ => {}
+    }
+    cases.extend(dump_cases);
+    print_dumps_if_failed(&cases, &dumps);
+    if is_campaign {
+        cases.extend(params.cases(&cap));
+    }
+    if !verbose && cases.iter().any(|c| c.error.is_some()) {
+        print_console(&cap);
+    }
+    Ok(cases)
+}
+
+/// `[test.dump] post-mortem`: a dump was written (the image ends in a
+/// kernel panic, `kernel-panic`) and `cargo xtask dump --file` shows in it
+/// what the check expects.
+fn post_mortem_cases(dumps: &[PathBuf], check: &DumpCheck) -> Vec<Case> {
+    match dumps.first() {
+        Some(file) => {
+            let mut out = vec![Case::ok("post-mortem dump written")];
+            out.extend(check::run_file(file, check));
+            out
+        }
+        None => vec![Case::fail(
+            "post-mortem dump written",
+            "no dump under target/<image>/dumps/",
+        )],
+    }
+}
+
+/// A failing image's post-mortem dumps, so that a person can look inside.
+fn print_dumps_if_failed(cases: &[Case], dumps: &[PathBuf]) {
+    if cases.iter().any(|c| c.error.is_some()) {
+        for d in dumps {
+            println!(
+                "  post-mortem dump: {} (cargo xtask dump --file {})",
+                d.display(),
+                d.display()
+            );
+        }
+    }
+}
+
+/// The QEMU command line of a test run. Test images get zeroed disks every
+/// run, so no run sees another's data; the boot test of app.toml keeps the
+/// user's disk.
+pub fn qemu_args(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Result<Vec<String>> {
+    qemu::prepare_drives(app, out_dir, app.test.is_some())?;
+    let mut app = app.clone();
+    crate::net::resolve_ports(&mut app)?;
+    Ok(qemu::command_line(&app, image, out_dir, icount))
+}

@@ -1,0 +1,294 @@
+//! The console-script state machine of `kind = "console"` test images: a
+//! person's session through the shell, typed on QEMU's stdin.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::image;
+use super::Case;
+use crate::config::{Step, TestSpec, DEFAULT_STEP_TIMEOUT};
+use crate::console::{self, Line};
+use crate::qemu::{self, Capture, Interact};
+
+/// A scripted console session: the state of a `kind = "console"` test as
+/// output arrives (pure, so it can be tested with made-up transcripts).
+///
+/// For each step: if it has a line to send, wait for the prompt (after the
+/// previous step's answer), then send the line and a newline; then wait
+/// for the line's echo followed by a newline, and for `expect` after it.
+/// Each step has its own deadline, counted from when the previous one
+/// ended. The first step that fails ends the session; the steps after it
+/// fail as not run.
+pub struct Script<'a> {
+    steps: &'a [Step],
+    prompt: &'a str,
+    /// The step under way.
+    step: usize,
+    phase: Phase,
+    /// Where in the transcript the current phase starts looking.
+    from: usize,
+    /// When the current step started.
+    started: Duration,
+    cases: Vec<Case>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the prompt before sending the step's line.
+    Prompt,
+    /// The line was sent: waiting for its echo.
+    Echo,
+    /// Waiting for the step's expectation.
+    Expect,
+    /// Every step has a verdict.
+    Done,
+}
+
+impl<'a> Script<'a> {
+    /// A session that runs `spec`'s steps.
+    pub fn new(spec: &'a TestSpec) -> Self {
+        let mut s = Script {
+            steps: &spec.steps,
+            prompt: &spec.prompt,
+            step: 0,
+            phase: Phase::Prompt,
+            from: 0,
+            started: Duration::ZERO,
+            cases: Vec::new(),
+        };
+        s.begin_step(0, Duration::ZERO);
+        s
+    }
+
+    /// The case name of step `i`.
+    pub fn step_name(step: &Step, i: usize) -> String {
+        match (&step.send, &step.expect) {
+            (Some(send), Some(expect)) => format!("step {}: `{send}` shows `{expect}`", i + 1),
+            (Some(send), None) => format!("step {}: `{send}`", i + 1),
+            (None, Some(expect)) => format!("step {}: `{expect}` appears", i + 1),
+            (None, None) => format!("step {}", i + 1),
+        }
+    }
+
+    fn begin_step(&mut self, from: usize, now: Duration) {
+        self.from = from;
+        self.started = now;
+        self.phase = match self.steps.get(self.step) {
+            None => Phase::Done,
+            Some(step) if step.send.is_some() => Phase::Prompt,
+            Some(_) => Phase::Expect,
+        };
+    }
+
+    fn timeout(&self) -> Duration {
+        let step = &self.steps[self.step];
+        Duration::from_secs(step.timeout.unwrap_or(DEFAULT_STEP_TIMEOUT))
+    }
+
+    /// Ends the current step with `error` (None: passed) and starts the
+    /// next one at transcript offset `from`.
+    fn finish_step(&mut self, error: Option<String>, from: usize, now: Duration) {
+        let name = Self::step_name(&self.steps[self.step], self.step);
+        let failed = error.is_some();
+        self.cases.push(Case { name, error });
+        self.step += 1;
+        if failed {
+            self.abandon("not run: an earlier step failed");
+        } else {
+            self.begin_step(from, now);
+        }
+    }
+
+    /// Fails every step without a verdict yet.
+    fn abandon(&mut self, why: &str) {
+        while self.step < self.steps.len() {
+            let name = Self::step_name(&self.steps[self.step], self.step);
+            self.cases.push(Case::fail(name, why));
+            self.step += 1;
+        }
+        self.phase = Phase::Done;
+    }
+
+    /// What to do, given the whole output so far and the time since start.
+    pub fn advance(&mut self, transcript: &str, now: Duration) -> Interact {
+        loop {
+            if self.phase == Phase::Done {
+                return Interact::Stop;
+            }
+            let step = &self.steps[self.step];
+            let seen = transcript.get(self.from..).unwrap_or("");
+            match self.phase {
+                Phase::Prompt => {
+                    if let Some(at) = seen.find(self.prompt) {
+                        self.from += at + self.prompt.len();
+                        self.phase = Phase::Echo;
+                        let line = step.send.clone().unwrap_or_default();
+                        return Interact::Send(format!("{line}\n"));
+                    }
+                }
+                Phase::Echo => {
+                    let line = step.send.as_deref().unwrap_or_default();
+                    if let Some(at) = seen.find(line) {
+                        let after = &seen[at + line.len()..];
+                        if let Some(nl) = after.find('\n') {
+                            self.from += at + line.len() + nl + 1;
+                            self.phase = Phase::Expect;
+                            continue;
+                        }
+                    }
+                }
+                Phase::Expect => match &step.expect {
+                    Some(expect) => {
+                        if let Some(at) = seen.find(expect.as_str()) {
+                            let from = self.from + at + expect.len();
+                            self.finish_step(None, from, now);
+                            continue;
+                        }
+                    }
+                    // Nothing to look for: done once the line was taken.
+                    None => {
+                        let from = self.from;
+                        self.finish_step(None, from, now);
+                        continue;
+                    }
+                },
+                Phase::Done => unreachable!("handled above"),
+            }
+            if now.saturating_sub(self.started) >= self.timeout() {
+                let waited = match self.phase {
+                    Phase::Prompt => format!("the prompt {:?} did not appear", self.prompt),
+                    Phase::Echo => "the line was not echoed".to_string(),
+                    _ => format!("{:?} did not appear", step.expect.as_deref().unwrap_or("")),
+                };
+                let secs = self.timeout().as_secs();
+                let output = tail(transcript.get(self.from..).unwrap_or(""));
+                self.finish_step(
+                    Some(format!("{waited} within {secs} s; output since: {output}")),
+                    self.from,
+                    now,
+                );
+                continue;
+            }
+            return Interact::Wait;
+        }
+    }
+
+    /// The verdicts, once the session is over: steps still without one fail
+    /// with how the run ended; a kernel panic anywhere is a failed case.
+    pub fn finish(mut self, cap: &Capture, timeout_s: u64) -> Vec<Case> {
+        self.abandon(&format!(
+            "not reached: {}{}",
+            image::how_it_ended(cap, timeout_s),
+            image::qemu_said(cap)
+        ));
+        for line in &cap.lines {
+            if console::parse(line) == Line::Panic {
+                self.cases.push(Case::fail(
+                    "kernel",
+                    format!("kernel panic: {}", line.trim()),
+                ));
+            }
+        }
+        self.cases
+    }
+}
+
+/// The end of `text` on one line, for a failure message.
+fn tail(text: &str) -> String {
+    const MAX: usize = 200;
+    let t = text.trim();
+    let start = t.char_indices().rev().nth(MAX - 1).map_or(0, |(i, _)| i);
+    let t = &t[start..];
+    if t.is_empty() {
+        "(nothing)".to_string()
+    } else {
+        format!("{:?}", t.replace('\r', ""))
+    }
+}
+
+/// Runs a `kind = "console"` test image: its script typed on QEMU's
+/// stdin, its expects looked for on the whole console.
+pub fn console_test(
+    qemu_bin: &Path,
+    args: &[String],
+    spec: &TestSpec,
+    verbose: bool,
+) -> Result<Vec<Case>> {
+    let mut script = Script::new(spec);
+    let cap = qemu::run_console(
+        qemu_bin,
+        args,
+        Duration::from_secs(spec.timeout),
+        verbose,
+        |transcript, now| script.advance(&without_log_lines(transcript), now),
+    )?;
+    let mut cases = script.finish(&cap, spec.timeout);
+    cases.extend(image::expect_cases(&cap.lines, &spec.expect));
+    if !verbose && cases.iter().any(|c| c.error.is_some()) {
+        image::print_console(&cap);
+    }
+    Ok(cases)
+}
+
+/// The console without the kernel's log lines (`[   1.234567] source:
+/// text` up to its newline). Tasks log through the kernel at any moment —
+/// a task starting, a fault — and such a line can land in the middle of the
+/// shell echoing what was typed; the script must see only the shell.
+pub fn without_log_lines(transcript: &str) -> String {
+    let mut out = String::with_capacity(transcript.len());
+    let mut rest = transcript;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let is_log = after.split_once(']').is_some_and(|(stamp, tail)| {
+            let stamp = stamp.trim();
+            stamp.contains('.')
+                && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && tail.starts_with(' ')
+                && tail
+                    .find(':')
+                    .is_some_and(|c| c > 1 && !tail[1..c].contains(' '))
+        });
+        match (is_log, after.find('\n')) {
+            (true, Some(nl)) => {
+                out.push_str(&rest[..open]);
+                rest = &after[nl + 1..];
+            }
+            // An unfinished log line is hidden until its newline arrives
+            // (and then removed whole): shown now and removed later, it
+            // would let a step match text inside it ("task blk0 restarted"
+            // in the supervisor's "task blk0 restarted as generation 2")
+            // and then shift everything after it.
+            (true, None) => {
+                out.push_str(&rest[..open]);
+                rest = "";
+                break;
+            }
+            (false, None) if could_be_log(after) => {
+                out.push_str(&rest[..open]);
+                rest = "";
+                break;
+            }
+            (false, _) => {
+                out.push_str(&rest[..open + 1]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether an unfinished line after `[` may still turn out to be a log
+/// line (`[   1.234567] source: text`): a timestamp so far, then perhaps
+/// the start of one word.
+fn could_be_log(after: &str) -> bool {
+    let (stamp, tail) = after.split_once(']').unwrap_or((after, ""));
+    let stamp_ok = stamp
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == ' ');
+    let tail_ok = tail.is_empty()
+        || (tail.starts_with(' ') && !tail[1..].split(':').next().unwrap_or("").contains(' '));
+    stamp_ok && tail_ok
+}

@@ -1,0 +1,444 @@
+//! Tests of the parts of a test run that judge what they see: the cargo
+//! test parser, the image judge, the console script, the boot test.
+
+use super::boot::{boot_expectations, evaluate_boot};
+use super::host::{parse_cargo_test, HostResult};
+use super::image::{judge, Expected};
+use super::script::{without_log_lines, Script};
+use super::Case;
+use crate::config::tests::fixture_app;
+use crate::config::{Step, TestSpec};
+use crate::qemu::{Capture, End, Interact};
+use std::time::Duration;
+
+/// The judge as a test image uses it.
+fn evaluate_test_image(
+    cap: &Capture,
+    timeout_s: u64,
+    expect: &[String],
+    kernel_panic: Option<&str>,
+) -> Vec<Case> {
+    judge(
+        cap,
+        &Expected {
+            timeout_s,
+            expect,
+            kernel_panic,
+            clean_exit_is_done: false,
+        },
+    )
+    .cases
+}
+
+fn step(send: Option<&str>, expect: Option<&str>) -> Step {
+    Step {
+        send: send.map(str::to_string),
+        expect: expect.map(str::to_string),
+        timeout: None,
+    }
+}
+
+fn console_spec(steps: Vec<Step>) -> TestSpec {
+    TestSpec {
+        steps,
+        ..TestSpec::default()
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn console_script_waits_for_prompt_echo_and_answer() {
+    let spec = console_spec(vec![
+        step(Some("devices"), Some("entropy")),
+        step(Some("fault blk0"), None),
+        step(None, Some("restarting")),
+        step(Some("rng 4"), Some("00000000")),
+    ]);
+    let mut s = Script::new(&spec);
+    let mut t = String::from("[ 0.1] kernel: Vireo kernel\nVireo shell.\n");
+    assert_eq!(s.advance(&t, secs(0)), Interact::Wait);
+    t.push_str("vireo> ");
+    assert_eq!(s.advance(&t, secs(1)), Interact::Send("devices\n".into()));
+    assert_eq!(s.advance(&t, secs(1)), Interact::Wait);
+    // The echo alone never satisfies the step, even half-way.
+    t.push_str("devi");
+    assert_eq!(s.advance(&t, secs(1)), Interact::Wait);
+    t.push_str("ces\nslot  id  class\n   7   4  entropy  v1  bound  rng0\n");
+    // Step 1 passes; step 2 waits for a prompt after that answer.
+    assert_eq!(s.advance(&t, secs(1)), Interact::Wait);
+    t.push_str("vireo> ");
+    assert_eq!(
+        s.advance(&t, secs(2)),
+        Interact::Send("fault blk0\n".into())
+    );
+    t.push_str(
+        "fault blk0\n[ 2.0] supervisor: task blk0 faulted: injected; restarting as generation 1\n",
+    );
+    // Step 2 (no expect) passes at its echo, step 3 finds its text in
+    // the same output, step 4 waits for the prompt.
+    assert_eq!(s.advance(&t, secs(2)), Interact::Wait);
+    t.push_str("task blk0 faulted\nvireo> ");
+    assert_eq!(s.advance(&t, secs(3)), Interact::Send("rng 4\n".into()));
+    t.push_str("rng 4\n00000000  12 34 56 78  |.4Vx|\nvireo> ");
+    assert_eq!(s.advance(&t, secs(3)), Interact::Stop);
+    let cap = Capture {
+        lines: t.lines().map(str::to_string).collect(),
+        end: End::Stopped,
+        stderr: String::new(),
+    };
+    let cases = s.finish(&cap, 60);
+    assert_eq!(
+        cases,
+        vec![
+            Case::ok("step 1: `devices` shows `entropy`"),
+            Case::ok("step 2: `fault blk0`"),
+            Case::ok("step 3: `restarting` appears"),
+            Case::ok("step 4: `rng 4` shows `00000000`"),
+        ]
+    );
+}
+
+#[test]
+fn console_script_times_out_a_step_and_skips_the_rest() {
+    let mut slow = step(Some("blk 0 read 7"), Some("hello"));
+    slow.timeout = Some(5);
+    let spec = console_spec(vec![slow, step(Some("help"), Some("commands"))]);
+    let mut s = Script::new(&spec);
+    let mut t = String::from("vireo> ");
+    assert_eq!(
+        s.advance(&t, secs(1)),
+        Interact::Send("blk 0 read 7\n".into())
+    );
+    t.push_str("blk 0 read 7\nerror: blk0 restarted, try again\nvireo> ");
+    assert_eq!(s.advance(&t, secs(4)), Interact::Wait);
+    assert_eq!(s.advance(&t, secs(5)), Interact::Stop);
+    let cap = Capture {
+        lines: vec![],
+        end: End::Stopped,
+        stderr: String::new(),
+    };
+    let cases = s.finish(&cap, 60);
+    assert_eq!(cases.len(), 2);
+    let why = cases[0].error.as_deref().unwrap();
+    assert!(
+        why.starts_with("\"hello\" did not appear within 5 s"),
+        "{why}"
+    );
+    assert!(why.contains("blk0 restarted"), "{why}");
+    assert_eq!(
+        cases[1],
+        Case::fail(
+            "step 2: `help` shows `commands`",
+            "not run: an earlier step failed"
+        )
+    );
+}
+
+#[test]
+fn console_script_reports_a_missing_prompt_or_echo_and_how_qemu_ended() {
+    // No prompt within the default 10 s.
+    let spec = console_spec(vec![step(Some("help"), Some("commands"))]);
+    let mut s = Script::new(&spec);
+    assert_eq!(s.advance("booting\n", secs(10)), Interact::Stop);
+    let cap = Capture {
+        lines: vec![],
+        end: End::Stopped,
+        stderr: String::new(),
+    };
+    let why = s.finish(&cap, 60)[0].error.clone().unwrap();
+    assert!(
+        why.starts_with("the prompt \"vireo> \" did not appear within 10 s"),
+        "{why}"
+    );
+
+    // A shell that does not echo.
+    let mut s = Script::new(&spec);
+    assert_eq!(
+        s.advance("vireo> ", secs(0)),
+        Interact::Send("help\n".into())
+    );
+    assert_eq!(s.advance("vireo> commands:\n", secs(10)), Interact::Stop);
+    let why = s.finish(&cap, 60)[0].error.clone().unwrap();
+    assert!(why.starts_with("the line was not echoed"), "{why}");
+
+    // QEMU died first; a panic is its own failed case.
+    let mut s = Script::new(&spec);
+    assert_eq!(s.advance("", secs(1)), Interact::Wait);
+    let cap = Capture {
+        lines: vec!["[ 0.2] KERNEL PANIC: oops".into()],
+        end: End::Exited(Some(1)),
+        stderr: "bad option".into(),
+    };
+    let cases = s.finish(&cap, 60);
+    assert_eq!(
+        cases,
+        vec![
+            Case::fail(
+                "step 1: `help` shows `commands`",
+                "not reached: QEMU exited with status 1; qemu said: bad option"
+            ),
+            Case::fail("kernel", "kernel panic: [ 0.2] KERNEL PANIC: oops"),
+        ]
+    );
+}
+
+fn cap(lines: &[&str], end: End) -> Capture {
+    Capture {
+        lines: lines.iter().map(|s| s.to_string()).collect(),
+        end,
+        stderr: String::new(),
+    }
+}
+
+#[test]
+fn cargo_test_output() {
+    let out = "\
+   Compiling abi v0.1.0
+\u{1b}[1m\u{1b}[92m     Running\u{1b}[0m unittests src/lib.rs (target/debug/deps/abi-1234)
+
+running 3 tests
+test a ... ok
+test b ... FAILED
+test c ... ok
+
+test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+ Running unittests src/main.rs (target/debug/deps/xtask-99)
+test result: ok. 40 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
+
+   Doc-tests abi
+test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+";
+    assert_eq!(
+        parse_cargo_test(out),
+        vec![
+            HostResult {
+                binary: "unittests src/lib.rs (target/debug/deps/abi-1234)".into(),
+                passed: 2,
+                failed: 1,
+                failures: vec!["b".into()]
+            },
+            HostResult {
+                binary: "unittests src/main.rs (target/debug/deps/xtask-99)".into(),
+                passed: 40,
+                failed: 0,
+                failures: vec![]
+            },
+            HostResult {
+                binary: "Doc-tests abi".into(),
+                passed: 0,
+                failed: 0,
+                failures: vec![]
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_passing_image() {
+    let c = cap(
+        &[
+            "[  0.001000] kernel: Vireo kernel",
+            "[  0.010000] runner: [test] case ipc_ping_pong ... ok",
+            "[  0.020000] runner: [test] case leases ... FAIL: borrow_read returned 3",
+            "[  0.030000] runner: [test] done",
+        ],
+        End::Stopped,
+    );
+    let cases = evaluate_test_image(
+        &c,
+        60,
+        &["Vireo kernel".to_string(), "nope".to_string()],
+        None,
+    );
+    assert_eq!(
+        cases,
+        vec![
+            Case::ok("ipc_ping_pong"),
+            Case::fail("leases", "borrow_read returned 3"),
+            Case::ok("expect: Vireo kernel"),
+            Case::fail("expect: nope", "not seen on the console"),
+        ]
+    );
+}
+
+#[test]
+fn missing_done_and_panic() {
+    let c = cap(
+        &[
+            "[  0.01] runner: [test] case a ... ok",
+            "[  0.02] KERNEL PANIC: bad",
+        ],
+        End::TimedOut,
+    );
+    let cases = evaluate_test_image(&c, 7, &[], None);
+    assert_eq!(cases[0], Case::ok("a"));
+    assert_eq!(
+        cases[1],
+        Case::fail("kernel", "kernel panic: [  0.02] KERNEL PANIC: bad")
+    );
+    assert_eq!(cases[2].name, "[test] done");
+    let why = cases[2].error.as_deref().unwrap();
+    assert!(
+        why.starts_with("timed out after 7 s without `[test] done`; last lines: [  0.01] runner"),
+        "{why}"
+    );
+
+    let c = cap(&[], End::Exited(Some(1)));
+    let cases = evaluate_test_image(&c, 7, &[], None);
+    assert_eq!(
+        cases,
+        vec![Case::fail(
+            "[test] done",
+            "QEMU exited with status 1 without `[test] done`; last lines: (no console output)"
+        )]
+    );
+}
+
+#[test]
+fn an_expected_kernel_panic_passes_and_no_other_does() {
+    let lines = [
+        "[  0.01] suite: overflowing the kernel stack",
+        "[  0.02] KERNEL PANIC: kernel stack overflow: access at 0x80010100",
+    ];
+    let c = cap(&lines, End::Exited(Some(1)));
+    let cases = evaluate_test_image(&c, 7, &[], Some("kernel stack overflow"));
+    assert_eq!(cases, vec![Case::ok("kernel panic: kernel stack overflow")]);
+    // Without the panic, or with another one, the image fails.
+    let c = cap(&lines[..1], End::TimedOut);
+    let cases = evaluate_test_image(&c, 7, &[], Some("kernel stack overflow"));
+    assert_eq!(
+        cases[0],
+        Case::fail(
+            "kernel panic: kernel stack overflow",
+            "the kernel did not stop with it"
+        )
+    );
+    assert_eq!(cases[1].name, "[test] done");
+    let c = cap(
+        &["[  0.02] KERNEL PANIC: trap in kernel"],
+        End::Exited(Some(1)),
+    );
+    let cases = evaluate_test_image(&c, 7, &[], Some("kernel stack overflow"));
+    assert_eq!(cases.len(), 3, "{cases:?}");
+    assert!(cases.iter().all(|c| c.error.is_some()), "{cases:?}");
+}
+
+#[test]
+fn log_lines_interleaved_with_an_echo_are_removed() {
+    let t = "vireo> devic[   0.013286] kernel: task idle started\nes\nslot  id\n[  1.5] blk0: hi\n[test] x\nvireo> [ 2.0] kernel: part";
+    assert_eq!(
+        without_log_lines(t),
+        "vireo> devices\nslot  id\n[test] x\nvireo> "
+    );
+}
+
+/// A log line still arriving must not show text a step looks for:
+/// matched now and removed when its newline comes, it would shift the
+/// transcript under the script (the shell test's `restart blk0` step
+/// failed that way now and then).
+#[test]
+fn an_unfinished_log_line_is_hidden_until_it_ends() {
+    for partial in [
+        "vireo> restart blk0\n[   0.080531] supervisor: task blk0 restarted",
+        "vireo> restart blk0\n[   0.080531] superv",
+        "vireo> restart blk0\n[   0.08",
+    ] {
+        assert_eq!(without_log_lines(partial), "vireo> restart blk0\n");
+    }
+    let done = "vireo> restart blk0\n[   0.080531] supervisor: task blk0 restarted as generation 2\ntask blk0 restarted\nvireo> ";
+    assert_eq!(
+        without_log_lines(done),
+        "vireo> restart blk0\ntask blk0 restarted\nvireo> "
+    );
+    // Shell text with brackets that no log line starts like stays.
+    assert_eq!(without_log_lines("vireo> [test] x"), "vireo> [test] x");
+}
+
+#[test]
+fn boot_lines() {
+    let app = fixture_app();
+    let exp = boot_expectations(&app);
+    assert_eq!(exp[0], "Vireo kernel");
+    assert_eq!(exp[1], "kernel: task supervisor started");
+    assert_eq!(exp.len(), 5);
+
+    let c = cap(
+        &[
+            "[  0.000100] Vireo kernel 0.1.0",
+            "[  0.000200] kernel: task supervisor started",
+            "[  0.000300] kernel: task pong started",
+            "[  2.500000] kernel: task ping started",
+            "kernel: task idle started",
+        ],
+        End::Stopped,
+    );
+    let cases = evaluate_boot(&c, &exp);
+    assert!(cases[..3].iter().all(|c| c.error.is_none()), "{cases:?}");
+    assert!(
+        cases[3]
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("seen only at 2.5 s"),
+        "{cases:?}"
+    );
+    assert!(
+        cases[4]
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("line has no"),
+        "{cases:?}"
+    );
+
+    let c = cap(&["[  0.1] KERNEL PANIC: x"], End::TimedOut);
+    let cases = evaluate_boot(&c, &exp[..1]);
+    assert!(
+        cases[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("not seen in 30 s of wall time"),
+        "{cases:?}"
+    );
+    assert_eq!(cases[1].name, "no kernel panic");
+}
+
+#[test]
+fn a_bench_image_may_end_by_exiting_cleanly_and_its_figures_are_kept() {
+    let c = cap(
+        &[
+            "[  0.001000] kernel: Vireo kernel",
+            "[  0.010000] bench: [bench] null_ipc 400 instructions baseline=null_syscall",
+        ],
+        End::Exited(Some(0)),
+    );
+    let bench = Expected {
+        timeout_s: 7,
+        clean_exit_is_done: true,
+        ..Expected::default()
+    };
+    let v = judge(&c, &bench);
+    assert!(v.cases.is_empty(), "{:?}", v.cases);
+    assert_eq!(v.benches.len(), 1);
+    assert_eq!(v.benches[0].name, "null_ipc");
+    // A test image that exits without `[test] done` fails, and so does a
+    // bench image that exits with a failure status.
+    assert_eq!(evaluate_test_image(&c, 7, &[], None).len(), 1);
+    let failed = cap(&[], End::Exited(Some(1)));
+    let v = judge(&failed, &bench);
+    assert_eq!(v.cases.len(), 1);
+    assert!(
+        v.cases[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("QEMU exited with status 1"),
+        "{:?}",
+        v.cases
+    );
+}
