@@ -78,8 +78,8 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
                 .push(Case::fail(name, "the kernel did not stop with it"));
         }
     }
-    let exited_cleanly = cap.end == End::Exited(Some(0));
-    if !done && !(expected.clean_exit_is_done && exited_cleanly) {
+    let ended = done || (expected.clean_exit_is_done && cap.end == End::Exited(Some(0)));
+    if !ended {
         v.cases.push(Case::fail(
             "[test] done",
             format!(
