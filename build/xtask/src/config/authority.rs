@@ -1,0 +1,176 @@
+//! What an app file may grant, checked: trust and CPU budgets of drivers,
+//! the authority rights (`operator`, `observer`, `drives`) and who may post
+//! which notification to whom.
+
+use super::check::*;
+use super::*;
+
+impl App {
+    pub(super) fn check_trust(&self, task: &Task, key: &str, p: &mut Vec<String>) {
+        if task.supervisor {
+            if task.is_driver() {
+                p.push(format!(
+                    "`{key}.drives`: the supervisor is trusted by every task and cannot be a driver; remove the key"
+                ));
+            }
+            if task.trusted == Some(false) {
+                p.push(format!(
+                    "`{key}.trusted` = false: the supervisor is trusted by definition; remove the key"
+                ));
+            }
+            if task.budget_ms.is_some() {
+                p.push(format!(
+                    "`{key}.budget-ms`: the supervisor cannot have a CPU budget (a fault of the supervisor reboots the machine); remove the key"
+                ));
+            }
+        }
+        match task.deadline_ms {
+            Some(_) if !task.is_driver() => p.push(format!(
+                "`{key}.deadline-ms` only applies to drivers (the request deadline of a device); declare the classes it `drives` or remove it"
+            )),
+            Some(ms) if ms == 0 || ms > MAX_DEADLINE_MS => p.push(format!(
+                "`{key}.deadline-ms` = {ms}: use 1 to {MAX_DEADLINE_MS} ms (the supervisor restarts a driver whose callers wait 1.5 s without a reply, and the driver must fail a wedged device itself first)"
+            )),
+            _ => {}
+        }
+        match task.budget_ms {
+            Some(0) => p.push(format!(
+                "`{key}.budget-ms` = 0: a task must be allowed to run; give at least 1 ms, or remove the key{}",
+                if task.is_driver() {
+                    format!(" for the drivers' default of {DEFAULT_DRIVER_BUDGET_MS} ms")
+                } else {
+                    " for no limit".to_string()
+                }
+            )),
+            Some(ms) if ms > MAX_BUDGET_MS => p.push(format!(
+                "`{key}.budget-ms` = {ms} is above the largest budget, {MAX_BUDGET_MS} ms; use a smaller one{}",
+                if task.is_driver() { "" } else { ", or remove the key for no limit" }
+            )),
+            _ => {}
+        }
+    }
+
+    /// Authority: driver classes, operator rights, post grants and
+    /// test-only features (see the README's "Authority" section).
+    pub(super) fn check_authority(&self, p: &mut Vec<String>) {
+        let test_image = self.test.is_some();
+        for f in &self.kernel.features {
+            if !test_image && TEST_ONLY_FEATURES.contains(&f.as_str()) {
+                p.push(format!(
+                    "`kernel.features`: '{f}' is for test images only (it lets tasks be faulted or the machine stopped on request); remove it, or add a [test] section if this is a test image"
+                ));
+            }
+        }
+        let any_driver = self.tasks.iter().any(|t| t.drives.is_some());
+        for task in &self.tasks {
+            let key = format!("tasks.{}", task.name);
+            for f in &task.features {
+                if !test_image && TEST_ONLY_FEATURES.contains(&f.as_str()) {
+                    p.push(format!(
+                        "`{key}.features`: '{f}' is for test images only; task '{}' must not get it in an image without a [test] section",
+                        task.name
+                    ));
+                }
+            }
+            match &task.drives {
+                Some(classes) if classes.is_empty() => p.push(format!(
+                    "`{key}.drives` is empty: task '{}' is declared a driver of no class; name the classes it drives (one of: {}) or remove the key",
+                    task.name,
+                    class_names()
+                )),
+                Some(classes) => {
+                    for c in classes {
+                        if device_id(c).is_none() {
+                            p.push(format!(
+                                "`{key}.drives`: task '{}' names unknown device class '{c}'; the classes are: {} (or a device id from 1 to 63)",
+                                task.name,
+                                class_names()
+                            ));
+                        }
+                    }
+                }
+                None if task.krate.starts_with(DRIVER_CRATE_PREFIX) => p.push(format!(
+                    "`{key}`: task '{}' runs driver crate '{}' but declares no class; add `drives = [\"<class>\"]` (one of: {}) so the bus lets it register",
+                    task.name,
+                    task.krate,
+                    class_names()
+                )),
+                None => {}
+            }
+            if task.operator && task.drives.is_some() {
+                p.push(format!(
+                    "`{key}.operator`: task '{}' is a driver (`drives`); a driver may not hold operator rights (bind, unbind, restart, fault, status of other tasks); give them to the shell instead",
+                    task.name
+                ));
+            }
+            if task.observer && task.drives.is_some() {
+                p.push(format!(
+                    "`{key}.observer`: task '{}' is a driver (`drives`); a driver may not read other tasks' status; give the right to a service such as the status page instead",
+                    task.name
+                ));
+            }
+            if task.operator && task.supervisor {
+                p.push(format!(
+                    "`{key}.operator`: the supervisor does not call itself; remove the key"
+                ));
+            }
+            if any_driver {
+                for (note, &irq) in &task.interrupts {
+                    if (1..=machine::VIRTIO_SLOTS).contains(&irq) {
+                        p.push(format!(
+                            "`{key}.interrupts.{note}` = {irq}: IRQ {irq} belongs to virtio-mmio slot {} and the bus grants it to whichever driver it binds there; task '{}' may not route it statically",
+                            irq - 1,
+                            task.name
+                        ));
+                    }
+                }
+            }
+            self.check_posts(task, &key, p);
+        }
+    }
+
+    pub(super) fn check_posts(&self, task: &Task, key: &str, p: &mut Vec<String>) {
+        for (i, n) in task.postable.iter().enumerate() {
+            if task.postable[..i].contains(n) {
+                p.push(format!("`{key}.postable` names '{n}' twice; list it once"));
+                continue;
+            }
+            let Some(bit) = task.notifications.iter().position(|m| m == n) else {
+                p.push(format!(
+                    "`{key}.postable`: '{n}' is not one of `{key}.notifications` ({}); add it there or remove it here",
+                    if task.notifications.is_empty() { "none declared".to_string() } else { task.notifications.join(", ") }
+                ));
+                continue;
+            };
+            if task.interrupts.contains_key(n) {
+                p.push(format!(
+                    "`{key}.postable`: '{n}' is an interrupt's bit (`{key}.interrupts.{n}`); interrupt bits are the kernel's alone, so task '{}' cannot let others post it",
+                    task.name
+                ));
+            }
+            if task.supervisor && bit == 0 {
+                p.push(format!(
+                    "`{key}.postable`: '{n}' is bit 0, the supervisor's fault bit, which only the kernel posts; remove it"
+                ));
+            }
+        }
+        for t in self.named_tasks(&format!("{key}.posts"), &task.posts, p) {
+            if t.name == task.name {
+                p.push(format!(
+                    "`{key}.posts`: task '{}' names itself; remove it",
+                    task.name
+                ));
+            } else if t.supervisor {
+                p.push(format!(
+                    "`{key}.posts`: task '{}' may not post to the supervisor '{}': its only notification others could set would fake a fault; call it instead",
+                    task.name, t.name
+                ));
+            } else if t.postable.is_empty() {
+                p.push(format!(
+                    "`{key}.posts`: task '{}' is granted posts to '{}', but '{}' declares no `postable` notification, so every post would be refused; add `postable = [...]` to `tasks.{}` or remove '{}' here",
+                    task.name, t.name, t.name, t.name, t.name
+                ));
+            }
+        }
+    }
+}

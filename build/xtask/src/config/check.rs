@@ -1,0 +1,462 @@
+//! Validation of an app file: every problem found, each naming the file,
+//! the key and what to do about it (tasks, regions, IRQs, the supervisor,
+//! QEMU, NICs and `[test]`). What an app file may grant is checked in
+//! `authority`.
+
+use super::*;
+
+impl App {
+    /// Every problem with the file, in file order.
+    pub(super) fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        self.check_name(&mut p);
+        self.check_kernel(&mut p);
+        if self.tasks.is_empty() {
+            p.push("no tasks: add at least one `[tasks.<name>]` table (and an idle task)".into());
+        }
+        for task in &self.tasks {
+            self.check_task(task, &mut p);
+        }
+        self.check_supervisor(&mut p);
+        self.check_irqs(&mut p);
+        self.check_authority(&mut p);
+        self.check_qemu(&mut p);
+        self.check_nics(&mut p);
+        self.check_test(&mut p);
+        p
+    }
+
+    pub(super) fn check_name(&self, p: &mut Vec<String>) {
+        if !is_identifier(&self.name) {
+            p.push(format!(
+                "`name` = {:?}: the image name becomes a directory under target/; use letters, digits, '-' and '_', starting with a letter",
+                self.name
+            ));
+        }
+    }
+
+    pub(super) fn check_kernel(&self, p: &mut Vec<String>) {
+        let k = &self.kernel;
+        check_pow2(p, "kernel.text", k.text);
+        check_pow2(p, "kernel.ram", k.ram);
+        check_stack(p, "kernel", k.stack, k.ram);
+    }
+
+    pub(super) fn check_task(&self, task: &Task, p: &mut Vec<String>) {
+        for (k, v) in &task.config {
+            if k.is_empty() || k.contains(['=', ';']) || v.contains(';') {
+                p.push(format!(
+                    "`tasks.{}.config.{k}` = {v:?}: keys may not be empty or hold '=' or ';', values may not hold ';'",
+                    task.name
+                ));
+            }
+        }
+        let key = format!("tasks.{}", task.name);
+        if !is_identifier(&task.name) {
+            p.push(format!(
+                "`{key}`: task names are used as file and constant names; use letters, digits, '-' and '_', starting with a letter"
+            ));
+        }
+        if task.krate.is_empty() {
+            p.push(format!("`{key}.crate` is empty: name the task's package"));
+        }
+        check_pow2(p, &format!("{key}.text"), task.text);
+        check_pow2(p, &format!("{key}.ram"), task.ram);
+        for (what, size) in [("text", task.text), ("ram", task.ram)] {
+            if size < machine::MIN_TASK_REGION {
+                p.push(format!(
+                    "`{key}.{what}` = {size} is below the smallest task region ({} bytes); raise it",
+                    machine::MIN_TASK_REGION
+                ));
+            }
+        }
+        check_stack(p, &key, task.stack, task.ram);
+
+        // Slots: known, not duplicated, and only uphill in importance.
+        for target in self.named_tasks(&format!("{key}.slots"), &task.slots, p) {
+            if target.priority >= task.priority {
+                p.push(format!(
+                    "`{key}.slots`: task '{}' (priority {}) may not send to '{}' (priority {}): IPC only flows to more important tasks; remove '{}' from the slots or give it a priority number below {}",
+                    task.name, task.priority, target.name, target.priority, target.name, task.priority
+                ));
+            }
+        }
+
+        // Notifications and interrupts.
+        if task.notifications.len() > machine::MAX_NOTIFICATIONS {
+            p.push(format!(
+                "`{key}.notifications` has {} names but a task has {} notification bits; remove some",
+                task.notifications.len(),
+                machine::MAX_NOTIFICATIONS
+            ));
+        }
+        for (i, n) in task.notifications.iter().enumerate() {
+            if n.is_empty() {
+                p.push(format!("`{key}.notifications`: entry {i} is an empty name"));
+            } else if task.notifications[..i].contains(n) {
+                p.push(format!(
+                    "`{key}.notifications` names '{n}' twice; each name is one bit, list it once"
+                ));
+            }
+        }
+        for (note, &irq) in &task.interrupts {
+            if !task.notifications.contains(note) {
+                p.push(format!(
+                    "`{key}.interrupts.{note}`: '{note}' is not one of `{key}.notifications` ({}); add it there (its position is its bit)",
+                    if task.notifications.is_empty() { "none declared".to_string() } else { task.notifications.join(", ") }
+                ));
+            }
+            if !(1..=machine::MAX_IRQ).contains(&irq) {
+                p.push(format!(
+                    "`{key}.interrupts.{note}` = {irq}: PLIC sources are numbered 1 to {}",
+                    machine::MAX_IRQ
+                ));
+            }
+        }
+
+        // Device windows and the PMP budget.
+        for (i, u) in task.uses.iter().enumerate() {
+            if machine::device_window(u).is_none() {
+                p.push(format!(
+                    "`{key}.uses`: no device window named '{u}'; the windows are: {}",
+                    machine::device_window_names()
+                ));
+            } else if task.uses[..i].contains(u) {
+                p.push(format!("`{key}.uses` names '{u}' twice; list it once"));
+            }
+        }
+        let regions = 2 + task.uses.len();
+        if regions > machine::MAX_TASK_REGIONS {
+            p.push(format!(
+                "`{key}.uses`: task '{}' would hold {regions} regions (text, ram and {} device windows) but a task may hold at most {} (one PMP entry each); drop {} of its `uses`",
+                task.name,
+                task.uses.len(),
+                machine::MAX_TASK_REGIONS,
+                regions - machine::MAX_TASK_REGIONS
+            ));
+        }
+
+        for (i, f) in task.features.iter().enumerate() {
+            if f.is_empty() || f.contains(',') || f.contains(char::is_whitespace) {
+                p.push(format!(
+                    "`{key}.features`: entry {i} ({f:?}) is not a cargo feature name"
+                ));
+            }
+        }
+
+        self.check_restart(task, &key, p);
+        self.check_trust(task, &key, p);
+    }
+
+    pub(super) fn check_restart(&self, task: &Task, key: &str, p: &mut Vec<String>) {
+        let r = &task.restart;
+        if r.backoff_ms.is_some() && r.policy != RestartPolicy::Backoff {
+            p.push(format!(
+                "`{key}.restart.backoff-ms` only applies to policy \"backoff\"; remove it or set `policy = \"backoff\"`"
+            ));
+        }
+        if r.policy == RestartPolicy::Backoff && r.backoff_ms == Some(0) {
+            p.push(format!(
+                "`{key}.restart.backoff-ms` = 0: a backoff needs a delay of at least 1 ms"
+            ));
+        }
+        if r.policy == RestartPolicy::Never && (r.limit.is_some() || r.window_ms.is_some()) {
+            p.push(format!(
+                "`{key}.restart`: `limit` and `window-ms` mean nothing with policy \"never\"; remove them"
+            ));
+        }
+        if r.window_ms.is_some() && r.limit.is_none() {
+            p.push(format!(
+                "`{key}.restart.window-ms` needs `limit` (how many restarts within the window)"
+            ));
+        }
+        if r.window_ms == Some(0) {
+            p.push(format!(
+                "`{key}.restart.window-ms` = 0: use a window of at least 1 ms"
+            ));
+        }
+    }
+
+    pub(super) fn check_supervisor(&self, p: &mut Vec<String>) {
+        let sups: Vec<&str> = self
+            .tasks
+            .iter()
+            .filter(|t| t.supervisor)
+            .map(|t| t.name.as_str())
+            .collect();
+        match sups.len() {
+            1 => {}
+            0 => p.push(
+                "no task has `supervisor = true`: mark exactly one task (the one that handles faults and may use kipc) as the supervisor".into(),
+            ),
+            _ => p.push(format!(
+                "tasks {} all have `supervisor = true`: exactly one task may be the supervisor; remove the flag from all but one",
+                sups.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    pub(super) fn check_irqs(&self, p: &mut Vec<String>) {
+        let mut seen: Vec<(u32, &str, &str)> = Vec::new();
+        for task in &self.tasks {
+            for (note, &irq) in &task.interrupts {
+                if let Some((_, other, other_note)) = seen.iter().find(|(i, _, _)| *i == irq) {
+                    p.push(format!(
+                        "`tasks.{}.interrupts.{note}`: IRQ {irq} is claimed by both task '{other}' (notification '{other_note}') and task '{}' (notification '{note}'); an interrupt goes to exactly one task, remove one of them",
+                        task.name, task.name
+                    ));
+                } else {
+                    seen.push((irq, &task.name, note));
+                }
+            }
+        }
+    }
+
+    pub(super) fn check_qemu(&self, p: &mut Vec<String>) {
+        let q = &self.qemu;
+        if q.memory == 0 || q.memory > machine::MAX_MEMORY_MIB {
+            p.push(format!(
+                "`qemu.memory` = {}: RAM starts at 0x8000_0000 in a 32-bit address space, so use 1 to {} (MiB)",
+                q.memory,
+                machine::MAX_MEMORY_MIB
+            ));
+        }
+        for (i, d) in q.drives.iter().enumerate() {
+            let key = format!("qemu.drives[{i}]");
+            let path = Path::new(&d.file);
+            if d.file.is_empty()
+                || path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                p.push(format!(
+                    "`{key}.file` = {:?}: give a plain path relative to target/{}/ (no '..', not absolute)",
+                    d.file, self.name
+                ));
+            }
+            if d.size == 0 {
+                p.push(format!("`{key}.size` is 0: give the disk size in bytes"));
+            }
+            if d.device.is_empty() {
+                p.push(format!(
+                    "`{key}.device` is empty: name the QEMU device, e.g. \"virtio-blk-device\""
+                ));
+            }
+        }
+    }
+
+    pub(super) fn check_nics(&self, p: &mut Vec<String>) {
+        for (i, nic) in self.qemu.nics.iter().enumerate() {
+            for (j, f) in nic.forwards.iter().enumerate() {
+                let key = format!("qemu.nics[{i}].forwards[{j}]");
+                if f.proto != "tcp" && f.proto != "udp" {
+                    p.push(format!(
+                        "`{key}.proto` = {:?}: QEMU forwards \"tcp\" or \"udp\"",
+                        f.proto
+                    ));
+                }
+                if f.guest == 0 {
+                    p.push(format!("`{key}.guest` is 0: give the port in the image"));
+                }
+            }
+        }
+    }
+
+    pub(super) fn check_test(&self, p: &mut Vec<String>) {
+        let Some(t) = &self.test else { return };
+        if t.timeout == 0 {
+            p.push("`test.timeout` is 0: give the wall-clock limit in seconds".into());
+        }
+        if t.kernel_panic.as_deref() == Some("") {
+            p.push("`test.kernel-panic` is empty and would match any panic: give the text the panic must contain".into());
+        }
+        for (i, e) in t.expect.iter().enumerate() {
+            if e.is_empty() {
+                p.push(format!(
+                    "`test.expect`: entry {i} is empty and would match anything"
+                ));
+            }
+        }
+        if t.kind == TestKind::Net {
+            if t.net.is_empty() {
+                p.push(format!(
+                    "`test.kind` = \"net\" but `test.net` names no checks: list some of {:?}",
+                    crate::nettest::CHECKS
+                ));
+            }
+            for c in &t.net {
+                if !crate::nettest::CHECKS.contains(&c.as_str()) {
+                    p.push(format!(
+                        "`test.net` names `{c}`, which is no check: use {:?}",
+                        crate::nettest::CHECKS
+                    ));
+                }
+            }
+            if self.qemu.nics.is_empty() {
+                p.push("`test.kind` = \"net\" but the image has no `[[qemu.nics]]`".into());
+            }
+        } else if !t.net.is_empty() {
+            p.push("`test.net` is only for net tests: add `kind = \"net\"` to [test]".into());
+        }
+        if t.kind != TestKind::Console {
+            if !t.steps.is_empty() {
+                p.push(
+                    "`test.steps` is only for console tests: add `kind = \"console\"` to [test] or remove the steps".into(),
+                );
+            }
+            return;
+        }
+        if t.prompt.is_empty() {
+            p.push("`test.prompt` is empty: give the text the shell prints when it is ready, e.g. \"vireo> \"".into());
+        }
+        if t.steps.is_empty() {
+            p.push("`test.kind` = \"console\" but there are no steps: add `[[test.steps]]` tables with `send` and `expect`".into());
+        }
+        for (i, step) in t.steps.iter().enumerate() {
+            let key = format!("`test.steps[{i}]`");
+            if step.send.is_none() && step.expect.is_none() {
+                p.push(format!(
+                    "{key} has neither `send` nor `expect`: give at least one"
+                ));
+            }
+            if step
+                .send
+                .as_deref()
+                .is_some_and(|s| s.contains(['\n', '\r']))
+            {
+                p.push(format!("{key}.send contains a line break: give one line per step (xtask adds the newline)"));
+            }
+            if step.expect.as_deref() == Some("") {
+                p.push(format!("{key}.expect is empty and would match anything"));
+            }
+            if step.timeout == Some(0) {
+                p.push(format!(
+                    "{key}.timeout is 0: give the step's limit in seconds"
+                ));
+            }
+        }
+    }
+
+    /// The tasks a list of task names (`slots`, `posts`) names, each once;
+    /// a name given twice or naming no task is reported under `list_key`.
+    pub(super) fn named_tasks<'a>(
+        &'a self,
+        list_key: &str,
+        names: &[String],
+        p: &mut Vec<String>,
+    ) -> Vec<&'a Task> {
+        let mut found = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                p.push(format!(
+                    "`{list_key}` names '{name}' twice; list each task once"
+                ));
+                continue;
+            }
+            match self.tasks.iter().find(|t| &t.name == name) {
+                Some(t) => found.push(t),
+                None => p.push(format!(
+                    "`{list_key}`: there is no task named '{name}'; the tasks are: {}",
+                    self.task_names()
+                )),
+            }
+        }
+        found
+    }
+
+    pub(super) fn task_names(&self) -> String {
+        self.tasks
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub(super) fn class_names() -> String {
+    virtio::class::CLASSES
+        .iter()
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The line (1-based) of the app file a problem is about, when it names a
+/// task key: "`tasks.<task>.<key>...`" finds `<key> =` inside the task's
+/// table, or the `[tasks.<task>]` header itself.
+pub(super) fn line_of_problem(text: &str, problem: &str) -> Option<usize> {
+    let quoted = problem.strip_prefix('`')?;
+    let path = &quoted[..quoted.find('`')?];
+    let mut parts = path.split('.');
+    if parts.next()? != "tasks" {
+        return None;
+    }
+    let task = parts.next()?;
+    let key = parts.next();
+    line_of_task_key(text, task, key)
+}
+
+/// The line of `key = ...` in the `[tasks.<task>]` table, or of the table
+/// header if `key` is `None` or not written there.
+pub(super) fn line_of_task_key(text: &str, task: &str, key: Option<&str>) -> Option<usize> {
+    let header = |l: &str| {
+        let l = l.trim();
+        let inner = l.strip_prefix('[')?.split(']').next()?.trim();
+        Some(inner.to_string())
+    };
+    let mut lines = text.lines().enumerate();
+    let want = [format!("tasks.{task}"), format!("tasks.\"{task}\"")];
+    let (start, _) = lines.find(|(_, l)| header(l).is_some_and(|h| want.contains(&h)))?;
+    if let Some(key) = key {
+        for (i, l) in text.lines().enumerate().skip(start + 1) {
+            if header(l).is_some() && l.trim_start().starts_with('[') {
+                break;
+            }
+            let l = l.trim_start();
+            if let Some(rest) = l.strip_prefix(key) {
+                if rest.trim_start().starts_with('=') {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    Some(start + 1)
+}
+
+/// Names that are safe as directory names, in `VIREO_TASKS` and as the
+/// basis of Rust constants.
+pub(super) fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+pub(super) fn check_pow2(p: &mut Vec<String>, key: &str, size: u64) {
+    if !size.is_power_of_two() {
+        let below = if size < 2 {
+            1
+        } else {
+            1u64 << (63 - size.leading_zeros())
+        };
+        p.push(format!(
+            "`{key}` = {size} is not a power of two (one PMP entry covers a power-of-two region aligned to its size); use {} or {}",
+            below,
+            below.saturating_mul(2)
+        ));
+    }
+}
+
+pub(super) fn check_stack(p: &mut Vec<String>, key: &str, stack: u64, ram: u64) {
+    if stack == 0 || !stack.is_multiple_of(16) {
+        p.push(format!(
+            "`{key}.stack` = {stack}: the stack must be a non-zero multiple of 16 bytes (the RISC-V ABI aligns sp to 16)"
+        ));
+    }
+    if stack >= ram {
+        p.push(format!(
+            "`{key}.stack` = {stack} must be smaller than `{key}.ram` = {ram} (the stack shares the RAM region with data and bss); lower the stack or raise ram to {}",
+            ram.max(1).next_power_of_two().saturating_mul(2).max(stack.next_power_of_two() * 2)
+        ));
+    }
+}

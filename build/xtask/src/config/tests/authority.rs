@@ -1,0 +1,235 @@
+//! What an app file may grant: driver classes, operator and observer
+//! rights, IRQ ownership, posts, test-only features, drive paths.
+
+use super::{assert_error, error, parse, BASE};
+
+/// The 1-based line of the first line of `text` that starts with `start`.
+fn line(text: &str, start: &str) -> usize {
+    text.lines().position(|l| l.starts_with(start)).unwrap() + 1
+}
+
+/// BASE with pong as an entropy driver.
+fn with_driver(extra: &str) -> String {
+    BASE.replace(
+        "crate = \"pong\"",
+        &format!("crate = \"pong\"\ndrives = [\"entropy\"]{extra}"),
+    )
+}
+
+#[test]
+fn authority_declarations_parse() {
+    let text = with_driver("")
+        .replace(
+            "slots = [\"pong\"]",
+            "slots = [\"pong\"]\noperator = true\nposts = [\"idle\"]",
+        )
+        .replace(
+            "priority = 255",
+            "priority = 255\nnotifications = [\"x\", \"wake\"]\npostable = [\"wake\"]",
+        );
+    let app = parse(&text).unwrap();
+    assert_eq!(app.tasks[1].device_ids(), [4]);
+    assert!(app.tasks[2].operator);
+    assert_eq!(app.tasks[3].postable_bits(), 0b10);
+    assert_eq!(app.tasks[2].posts, ["idle"]);
+}
+
+#[test]
+fn unknown_class_names_task_and_line() {
+    let text = BASE.replace("crate = \"pong\"", "crate = \"pong\"\ndrives = [\"blok\"]");
+    let line = text.lines().position(|l| l.starts_with("drives")).unwrap() + 1;
+    assert_error(
+        &text,
+        &[
+            &format!("test.toml:{line}: `tasks.pong.drives`"),
+            "task 'pong' names unknown device class 'blok'",
+            "block, console, entropy",
+        ],
+    );
+    // Ids are accepted as numbers, within 1..64.
+    assert!(parse(&BASE.replace("crate = \"pong\"", "crate = \"pong\"\ndrives = [\"2\"]")).is_ok());
+    assert_error(
+        &BASE.replace("crate = \"pong\"", "crate = \"pong\"\ndrives = [\"64\"]"),
+        &["unknown device class '64'"],
+    );
+}
+
+#[test]
+fn driver_with_no_class() {
+    let text = BASE.replace("crate = \"pong\"", "crate = \"virtio-rng\"");
+    assert_error(
+        &text,
+        &[
+            &format!("test.toml:{}: `tasks.pong`", line(&text, "[tasks.pong]")),
+            "task 'pong' runs driver crate 'virtio-rng' but declares no class",
+            "drives = [",
+        ],
+    );
+    let text = BASE.replace("crate = \"pong\"", "crate = \"pong\"\ndrives = []");
+    assert_error(
+        &text,
+        &[
+            &format!(
+                "test.toml:{}: `tasks.pong.drives` is empty",
+                line(&text, "drives")
+            ),
+            "task 'pong'",
+        ],
+    );
+}
+
+#[test]
+fn operator_rights_for_a_driver() {
+    let text = with_driver("\noperator = true");
+    assert_error(
+        &text,
+        &[
+            &format!(
+                "test.toml:{}: `tasks.pong.operator`",
+                line(&text, "operator")
+            ),
+            "task 'pong' is a driver",
+            "may not hold operator rights",
+        ],
+    );
+}
+
+#[test]
+fn observer_rights_for_a_driver() {
+    let text = with_driver("\nobserver = true");
+    assert_error(
+        &text,
+        &[
+            &format!(
+                "test.toml:{}: `tasks.pong.observer`",
+                line(&text, "observer")
+            ),
+            "task 'pong' is a driver",
+            "may not read other tasks' status",
+        ],
+    );
+}
+
+#[test]
+fn two_tasks_owning_one_irq_name_the_line() {
+    let text = BASE
+        .replace(
+            "notifications = [\"fault\"]",
+            "notifications = [\"fault\", \"uart\"]\ninterrupts = { uart = 10 }",
+        )
+        .replace(
+            "slots = [\"pong\"]",
+            "notifications = [\"rx\"]\ninterrupts = { rx = 10 }",
+        );
+    let line = text.lines().position(|l| l.contains("rx = 10")).unwrap() + 1;
+    assert_error(
+        &text,
+        &[
+            &format!("test.toml:{line}: `tasks.ping.interrupts.rx`"),
+            "IRQ 10 is claimed by both",
+        ],
+    );
+    // A static route to a virtio slot's IRQ would collide with the
+    // bus's grant in an image with drivers.
+    let text = with_driver("").replace(
+        "slots = [\"pong\"]",
+        "notifications = [\"rx\"]\ninterrupts = { rx = 7 }",
+    );
+    assert_error(
+        &text,
+        &[
+            "`tasks.ping.interrupts.rx` = 7",
+            "virtio-mmio slot 6",
+            "task 'ping' may not route it statically",
+        ],
+    );
+}
+
+#[test]
+fn conflicting_post_grants() {
+    // Posts to a task that accepts none.
+    let text = BASE.replace(
+        "slots = [\"pong\"]",
+        "slots = [\"pong\"]\nposts = [\"idle\"]",
+    );
+    assert_error(
+        &text,
+        &[
+            &format!("test.toml:{}: `tasks.ping.posts`", line(&text, "posts")),
+            "task 'ping' is granted posts to 'idle', but 'idle' declares no `postable`",
+        ],
+    );
+    // Posts to an unknown task, itself, or the supervisor.
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            "slots = [\"pong\"]\nposts = [\"nobody\"]",
+        ),
+        &["`tasks.ping.posts`: there is no task named 'nobody'"],
+    );
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            "slots = [\"pong\"]\nnotifications = [\"a\"]\npostable = [\"a\"]\nposts = [\"ping\"]",
+        ),
+        &["task 'ping' names itself"],
+    );
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            "slots = [\"pong\"]\nposts = [\"super\"]",
+        ),
+        &["may not post to the supervisor 'super'"],
+    );
+    // Postable interrupt bits, the fault bit, unknown names.
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            "notifications = [\"rx\"]\ninterrupts = { rx = 10 }\npostable = [\"rx\"]",
+        ),
+        &[
+            "`tasks.ping.postable`: 'rx' is an interrupt's bit",
+            "task 'ping'",
+        ],
+    );
+    assert_error(
+        &BASE.replace(
+            "notifications = [\"fault\"]",
+            "notifications = [\"fault\"]\npostable = [\"fault\"]",
+        ),
+        &["`tasks.super.postable`: 'fault' is bit 0, the supervisor's fault bit"],
+    );
+    assert_error(
+        &BASE.replace("slots = [\"pong\"]", "postable = [\"wake\"]"),
+        &["`tasks.ping.postable`: 'wake' is not one of `tasks.ping.notifications`"],
+    );
+}
+
+#[test]
+fn test_only_features_need_a_test_image() {
+    let text = BASE
+        .replace(
+            "notifications = [\"fault\"]",
+            "notifications = [\"fault\"]\nfeatures = [\"test-control\"]",
+        )
+        .replace(
+            "stack = 4096",
+            "stack = 4096\nfeatures = [\"fault-injection\"]",
+        );
+    let msg = error(&text);
+    assert!(
+        msg.contains("`kernel.features`: 'fault-injection' is for test images only"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("`tasks.super.features`: 'test-control' is for test images only"),
+        "{msg}"
+    );
+    assert!(parse(&format!("{text}\n[test]\ntimeout = 5\n")).is_ok());
+}
+
+#[test]
+fn drive_paths_stay_inside_target() {
+    let text = format!("{BASE}\n[[qemu.drives]]\nfile = \"../x.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n");
+    assert_error(&text, &["`qemu.drives[0].file` = \"../x.img\""]);
+}

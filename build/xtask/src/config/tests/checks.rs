@@ -1,0 +1,339 @@
+//! Validation: tasks, regions, IRQs, notifications, restart policies,
+//! trust and budgets; each mistake named with file, key and remedy.
+
+use super::{assert_error, error, parse, BASE};
+
+#[test]
+fn unknown_key_names_file_and_key() {
+    assert_error(
+        &BASE.replace("priority = 1", "priority = 1\nprio = 3"),
+        &["prio", "unknown field"],
+    );
+    assert_error(&format!("{BASE}\n[qemu]\nmemroy = 3\n"), &["memroy"]);
+    assert_error(&format!("colour = 1\n{BASE}"), &["colour"]);
+}
+
+#[test]
+fn duplicate_task_names() {
+    let text = format!("{BASE}\n[tasks.pong]\ncrate = \"x\"\n");
+    assert_error(&text, &["duplicate", "pong"]);
+}
+
+#[test]
+fn duplicate_notifications_slots_uses() {
+    assert_error(
+        &BASE.replace(
+            "notifications = [\"fault\"]",
+            "notifications = [\"fault\", \"fault\"]",
+        ),
+        &["`tasks.super.notifications` names 'fault' twice"],
+    );
+    assert_error(
+        &BASE.replace("slots = [\"pong\"]", "slots = [\"pong\", \"pong\"]"),
+        &["`tasks.ping.slots` names 'pong' twice"],
+    );
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            "slots = [\"pong\"]\nuses = [\"uart\", \"uart\"]",
+        ),
+        &["`tasks.ping.uses` names 'uart' twice"],
+    );
+}
+
+#[test]
+fn unknown_slot() {
+    assert_error(
+        &BASE.replace("slots = [\"pong\"]", "slots = [\"pongg\"]"),
+        &[
+            "`tasks.ping.slots`",
+            "no task named 'pongg'",
+            "super, pong, ping, idle",
+        ],
+    );
+}
+
+#[test]
+fn slot_to_less_important_task() {
+    assert_error(
+        &BASE.replace("slots = [\"pong\"]", "slots = [\"idle\"]"),
+        &["task 'ping' (priority 2) may not send to 'idle' (priority 255): IPC only flows to more important tasks"],
+    );
+    // Equal priority is refused as well (and so is sending to oneself).
+    assert_error(
+        &BASE.replace("slots = [\"pong\"]", "slots = [\"ping\"]"),
+        &["task 'ping' (priority 2) may not send to 'ping' (priority 2)"],
+    );
+}
+
+#[test]
+fn too_many_regions() {
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            "uses = [\"uart\", \"virtio0\", \"virtio1\", \"virtio2\", \"virtio3\", \"virtio4\", \"virtio5\"]",
+        ),
+        &["task 'ping' would hold 9 regions", "at most 8", "drop 1 of its `uses`"],
+    );
+}
+
+#[test]
+fn unknown_device_window() {
+    assert_error(
+        &BASE.replace("slots = [\"pong\"]", "uses = [\"virtio9\"]"),
+        &["`tasks.ping.uses`", "'virtio9'", "uart, virtio0"],
+    );
+}
+
+#[test]
+fn two_tasks_claim_one_irq() {
+    let text = BASE
+        .replace(
+            "notifications = [\"fault\"]",
+            "notifications = [\"fault\", \"uart\"]\ninterrupts = { uart = 10 }",
+        )
+        .replace(
+            "slots = [\"pong\"]",
+            "notifications = [\"rx\"]\ninterrupts = { rx = 10 }",
+        );
+    assert_error(
+        &text,
+        &["IRQ 10 is claimed by both task 'super' (notification 'uart') and task 'ping' (notification 'rx')"],
+    );
+}
+
+#[test]
+fn interrupt_names_unknown_notification() {
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            "notifications = [\"timer\"]\ninterrupts = { rx = 10 }",
+        ),
+        &["`tasks.ping.interrupts.rx`: 'rx' is not one of `tasks.ping.notifications` (timer)"],
+    );
+}
+
+#[test]
+fn irq_out_of_range() {
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            "notifications = [\"rx\"]\ninterrupts = { rx = 128 }",
+        ),
+        &["`tasks.ping.interrupts.rx` = 128", "1 to 127"],
+    );
+}
+
+#[test]
+fn too_many_notifications() {
+    let names: Vec<String> = (0..33).map(|i| format!("\"n{i}\"")).collect();
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            &format!("notifications = [{}]", names.join(",")),
+        ),
+        &[
+            "`tasks.ping.notifications` has 33 names",
+            "32 notification bits",
+        ],
+    );
+}
+
+#[test]
+fn non_power_of_two() {
+    assert_error(
+        &BASE.replace(
+            "text = 8192\nram = 2048\nstack = 1024\nslots",
+            "text = 5000\nram = 2048\nstack = 1024\nslots",
+        ),
+        &[
+            "`tasks.ping.text` = 5000 is not a power of two",
+            "use 4096 or 8192",
+        ],
+    );
+    assert_error(
+        &BASE.replace("ram = 32768", "ram = 30000"),
+        &["`kernel.ram` = 30000 is not a power of two"],
+    );
+}
+
+#[test]
+fn region_too_small() {
+    assert_error(
+        &BASE.replace("ram = 1024\nstack = 512", "ram = 128\nstack = 64"),
+        &["`tasks.idle.ram` = 128 is below the smallest task region (256 bytes)"],
+    );
+}
+
+#[test]
+fn supervisor_count() {
+    assert_error(
+        &BASE.replace("supervisor = true\n", ""),
+        &["no task has `supervisor = true`"],
+    );
+    assert_error(
+        &BASE.replace("priority = 255", "priority = 255\nsupervisor = true"),
+        &[
+            "tasks 'super', 'idle' all have `supervisor = true`",
+            "exactly one",
+        ],
+    );
+}
+
+#[test]
+fn stack_not_below_ram() {
+    assert_error(
+        &BASE.replace("ram = 1024\nstack = 512", "ram = 1024\nstack = 1024"),
+        &["`tasks.idle.stack` = 1024 must be smaller than `tasks.idle.ram` = 1024"],
+    );
+    assert_error(
+        &BASE.replace("stack = 4096", "stack = 32768"),
+        &["`kernel.stack` = 32768 must be smaller"],
+    );
+}
+
+#[test]
+fn stack_alignment() {
+    assert_error(
+        &BASE.replace("ram = 1024\nstack = 512", "ram = 1024\nstack = 500"),
+        &["`tasks.idle.stack` = 500: the stack must be a non-zero multiple of 16"],
+    );
+}
+
+#[test]
+fn restart_policy_checks() {
+    assert_error(
+        &BASE.replace(
+            "priority = 1",
+            "priority = 1\nrestart = { policy = \"sometimes\" }",
+        ),
+        &["unknown variant `sometimes`"],
+    );
+    assert_error(
+        &BASE.replace(
+            "priority = 1",
+            "priority = 1\nrestart = { policy = \"immediate\", backoff-ms = 5 }",
+        ),
+        &["`tasks.pong.restart.backoff-ms` only applies to policy \"backoff\""],
+    );
+    assert_error(
+        &BASE.replace(
+            "priority = 1",
+            "priority = 1\nrestart = { policy = \"never\", limit = 5 }",
+        ),
+        &["mean nothing with policy \"never\""],
+    );
+}
+
+#[test]
+fn drivers_are_untrusted_and_budgeted_by_default() {
+    let app = parse(&BASE.replace("priority = 1", "priority = 1\ndrives = [\"block\"]")).unwrap();
+    let pong = &app.tasks[1];
+    assert!(!pong.is_trusted());
+    assert_eq!(pong.budget(), Some(crate::config::DEFAULT_DRIVER_BUDGET_MS));
+    let ping = &app.tasks[2];
+    assert!(ping.is_trusted());
+    assert_eq!(ping.budget(), None);
+
+    let app = parse(&BASE.replace(
+        "priority = 1",
+        "priority = 1\ndrives = [\"block\"]\ntrusted = true\nbudget-ms = 7",
+    ))
+    .unwrap();
+    assert!(app.tasks[1].is_trusted());
+    assert_eq!(app.tasks[1].budget(), Some(7));
+    let app = parse(&BASE.replace(
+        "priority = 2\n",
+        "priority = 2\ntrusted = false\nbudget-ms = 300\n",
+    ))
+    .unwrap();
+    assert!(!app.tasks[2].is_trusted());
+    assert_eq!(app.tasks[2].budget(), Some(300));
+}
+
+#[test]
+fn drivers_have_a_request_deadline() {
+    let app = parse(&BASE.replace("priority = 1", "priority = 1\ndrives = [\"block\"]")).unwrap();
+    assert_eq!(
+        app.tasks[1].deadline(),
+        Some(crate::config::DEFAULT_DEADLINE_MS)
+    );
+    assert_eq!(app.tasks[2].deadline(), None);
+    let app = parse(&BASE.replace(
+        "priority = 1",
+        "priority = 1\ndrives = [\"block\"]\ndeadline-ms = 250",
+    ))
+    .unwrap();
+    assert_eq!(app.tasks[1].deadline(), Some(250));
+    assert_error(
+        &BASE.replace("priority = 2\n", "priority = 2\ndeadline-ms = 250\n"),
+        &["`tasks.ping.deadline-ms` only applies to drivers"],
+    );
+    for bad in ["0", "1401"] {
+        assert_error(
+            &BASE.replace(
+                "priority = 1",
+                &format!("priority = 1\ndrives = [\"block\"]\ndeadline-ms = {bad}"),
+            ),
+            &[&format!(
+                "`tasks.pong.deadline-ms` = {bad}: use 1 to 1400 ms"
+            )],
+        );
+    }
+}
+
+#[test]
+fn trust_and_budget_mistakes_are_named() {
+    assert_error(
+        &BASE.replace(
+            "supervisor = true",
+            "supervisor = true\ndrives = [\"block\"]\ntrusted = false\nbudget-ms = 5",
+        ),
+        &[
+            "3 problem(s)",
+            "`tasks.super.drives`: the supervisor is trusted by every task and cannot be a driver",
+            "`tasks.super.trusted` = false: the supervisor is trusted by definition",
+            "`tasks.super.budget-ms`: the supervisor cannot have a CPU budget",
+        ],
+    );
+    assert_error(
+        &BASE.replace("priority = 1", "priority = 1\ndrives = [\"block\"]\nbudget-ms = 0"),
+        &["`tasks.pong.budget-ms` = 0: a task must be allowed to run; give at least 1 ms, or remove the key for the drivers' default of 200 ms"],
+    );
+    assert_error(
+        &BASE.replace("priority = 2\n", "priority = 2\nbudget-ms = 0\n"),
+        &[
+            "`tasks.ping.budget-ms` = 0",
+            "or remove the key for no limit",
+        ],
+    );
+    assert_error(
+        &BASE.replace("priority = 2\n", "priority = 2\nbudget-ms = 60001\n"),
+        &["`tasks.ping.budget-ms` = 60001 is above the largest budget, 60000 ms"],
+    );
+    assert_error(
+        &BASE.replace("priority = 2\n", "priority = 2\ntrusted = \"no\"\n"),
+        &["trusted", "invalid type"],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = BASE.replace("slots = [\"pong\"]", "slots = [\"idle\", \"nobody\"]");
+    let msg = error(&text);
+    assert!(msg.contains("2 problem(s)"), "{msg}");
+}
+
+#[test]
+fn bad_names() {
+    assert_error(
+        &BASE.replace("name = \"t\"", "name = \"a/b\""),
+        &["`name` = \"a/b\""],
+    );
+    assert_error(
+        &BASE
+            .replace("[tasks.pong]", "[tasks.\"po,ng\"]")
+            .replace("[\"pong\"]", "[\"po,ng\"]"),
+        &["`tasks.po,ng`"],
+    );
+}
