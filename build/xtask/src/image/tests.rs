@@ -1,0 +1,156 @@
+//! Tests of the image build's pure parts: the environment each task is
+//! built with, app file resolution, the memory map.
+
+use super::{
+    authority, check_segments, kernel_features, measure_regions, resolve_app, task_env, Measured,
+};
+use crate::config::tests::{parse, BASE};
+use crate::layout::Region;
+use crate::pack::OutSegment;
+use std::path::Path;
+
+#[test]
+fn authority_and_test_kernel_features() {
+    let text = BASE
+        .replace(
+            "priority = 1\n",
+            "priority = 1\ndrives = [\"block\", \"4\"]\n",
+        )
+        .replace("slots = [\"pong\"]", "slots = [\"pong\"]\noperator = true");
+    let app = parse(&text).unwrap();
+    assert_eq!(authority(&app), "0:0:,0:0:2+4,1:0:,0:0:");
+    assert_eq!(kernel_features(&app), ["image"]);
+    let test = parse(&format!("{text}\n[test]\ntimeout = 5\n")).unwrap();
+    assert_eq!(kernel_features(&test), ["image", "test-control"]);
+}
+
+#[test]
+fn a_drivers_deadline_reaches_its_build_and_only_its() {
+    let app = parse(&BASE.replace(
+        "priority = 1",
+        "priority = 1\ndrives = [\"block\"]\ndeadline-ms = 250",
+    ))
+    .unwrap();
+    let env = task_env(
+        &app.tasks[1],
+        "a,b",
+        "x",
+        "y",
+        &crate::campaign::Params::default(),
+    );
+    assert!(
+        env.contains(&("VIREO_DEADLINE_MS".into(), "250".into())),
+        "{env:?}"
+    );
+    assert!(env.contains(&("VIREO_TASKS".into(), "a,b".into())));
+    let env = task_env(
+        &app.tasks[2],
+        "a,b",
+        "x",
+        "y",
+        &crate::campaign::Params::default(),
+    );
+    assert!(env.iter().all(|(k, _)| k != "VIREO_DEADLINE_MS"), "{env:?}");
+}
+
+#[test]
+fn the_campaign_parameters_reach_the_build() {
+    let app = parse(BASE).unwrap();
+    let p = crate::campaign::Params {
+        faults: 7,
+        seed: 9,
+        only: Some(3),
+    };
+    let env = task_env(&app.tasks[1], "a", "x", "y", &p);
+    assert!(
+        env.contains(&("VIREO_CAMPAIGN".into(), "7:9:3".into())),
+        "{env:?}"
+    );
+    let env = task_env(&app.tasks[1], "a", "x", "y", &Default::default());
+    assert!(
+        env.contains(&("VIREO_CAMPAIGN".into(), "200:1".into())),
+        "{env:?}"
+    );
+}
+
+#[test]
+fn app_paths() {
+    let root = Path::new("/nonexistent-root");
+    assert_eq!(resolve_app(root, None), root.join("app.toml"));
+    assert_eq!(
+        resolve_app(root, Some(Path::new("test/kernel.toml"))),
+        root.join("test/kernel.toml")
+    );
+    assert_eq!(
+        resolve_app(root, Some(Path::new("/abs/x.toml"))),
+        Path::new("/abs/x.toml")
+    );
+}
+
+#[test]
+fn stray_segments_are_refused() {
+    let m = Measured {
+        entry: 0,
+        text_used: 0,
+        ram_used: 0,
+        segments: vec![OutSegment {
+            paddr: 0x8002_0000,
+            flags: 6,
+            data: vec![0; 4],
+            origin: "ping".into(),
+        }],
+    };
+    let text = Region {
+        base: 0x8001_0000,
+        size: 0x1000,
+    };
+    let msg = check_segments("task 'ping'", &m, &[("text", text)], "fix it")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("task 'ping' has loadable bytes at [0x80020000, 0x80020004) outside its text [0x80010000, 0x80011000); fix it"), "{msg}");
+    check_segments(
+        "k",
+        &m,
+        &[
+            ("text", text),
+            (
+                "ram",
+                Region {
+                    base: 0x8002_0000,
+                    size: 8,
+                },
+            ),
+        ],
+        "",
+    )
+    .unwrap();
+}
+
+#[test]
+fn measured_spans_stop_at_the_other_region() {
+    let text = Region {
+        base: 0x8001_0000,
+        size: 0x1000,
+    };
+    let ram = Region {
+        base: 0x8002_0000,
+        size: 0x800,
+    };
+    let (t, r) = measure_regions(text, ram);
+    assert_eq!(
+        t,
+        Region {
+            base: 0x8001_0000,
+            size: 0x1_0000
+        }
+    );
+    assert_eq!(
+        r,
+        Region {
+            base: 0x8002_0000,
+            size: 0x100_0000
+        }
+    );
+    let (t, r) = measure_regions(ram, text);
+    assert_eq!((t.size, r.size), (0x100_0000, 0x1_0000));
+}

@@ -1,0 +1,144 @@
+//! The echo service's checks: UDP, TCP, and many TCP clients at once, each
+//! compared byte for byte.
+
+use super::*;
+
+/// Datagrams of many sizes come back exactly.
+pub(super) fn udp_echo(image: &Image) -> Result<()> {
+    let addr = image.port("udp", 7)?;
+    let sock = UdpSocket::bind((LOOPBACK, 0))?;
+    sock.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    for (i, len) in [1usize, 7, 64, 512, 1000, 1472, 300, 1471]
+        .iter()
+        .enumerate()
+    {
+        let data = rng.bytes(*len);
+        let mut ok = false;
+        for _try in 0..3 {
+            sock.send_to(&data, addr)?;
+            let mut buf = [0u8; 2048];
+            match sock.recv_from(&mut buf) {
+                Ok((n, _)) if buf[..n] == data[..] => {
+                    ok = true;
+                    break;
+                }
+                Ok((n, _)) => bail!("datagram {i} ({len} bytes) came back as {n} other bytes"),
+                Err(_) => continue, // lost: UDP may; try again
+            }
+        }
+        ensure!(ok, "datagram {i} ({len} bytes) never came back");
+    }
+    Ok(())
+}
+
+/// A little xorshift generator: test data that differs in every byte.
+pub(super) struct Rng(pub(super) u64);
+
+impl Rng {
+    pub(super) fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                (self.0 >> 24) as u8
+            })
+            .collect()
+    }
+}
+
+/// Pushes `data` through the echo at `addr` and returns what came back;
+/// `pace` spreads the sending over at least that long.
+pub(super) fn echo_through(
+    addr: SocketAddr,
+    data: &[u8],
+    pace: Option<Duration>,
+) -> Result<Vec<u8>> {
+    let s = connect(addr)?;
+    // Generous: every driver restart loses frames, and QEMU's user-network
+    // TCP (the image's peer) backs its retransmissions off exponentially,
+    // up to a minute or so after a burst of faults.
+    s.set_read_timeout(Some(Duration::from_secs(150)))?;
+    s.set_write_timeout(Some(Duration::from_secs(150)))?;
+    let mut reader = s.try_clone()?;
+    let n = data.len();
+    let back = std::thread::spawn(move || -> Result<Vec<u8>> {
+        let mut got = Vec::with_capacity(n);
+        let mut buf = vec![0u8; 65536];
+        while got.len() < n {
+            let k = reader
+                .read(&mut buf)
+                .with_context(|| format!("after {} of {n} bytes came back", got.len()))?;
+            ensure!(
+                k > 0,
+                "the connection closed after {} of {n} bytes",
+                got.len()
+            );
+            got.extend_from_slice(&buf[..k]);
+        }
+        Ok(got)
+    });
+    let mut w = s;
+    let start = Instant::now();
+    for (i, chunk) in data.chunks(16 * 1024).enumerate() {
+        w.write_all(chunk).context("sending")?;
+        if let Some(pace) = pace {
+            let due = pace.mul_f64((i + 1) as f64 * chunk.len() as f64 / n as f64);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    let got = back
+        .join()
+        .map_err(|_| anyhow::anyhow!("the reader panicked"))??;
+    let _ = w.shutdown(Shutdown::Both);
+    Ok(got)
+}
+
+pub(super) fn sha256(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// 4 MiB of random bytes through the TCP echo, compared by SHA-256.
+pub(super) fn tcp_echo(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 7)?;
+    let data = Rng(0xfeed_5eed_0bad_cafe).bytes(4 << 20);
+    let t = Instant::now();
+    let got = echo_through(addr, &data, None)?;
+    let (want, have) = (sha256(&data), sha256(&got));
+    ensure!(want == have, "sent sha256 {want}, got back {have}");
+    println!(
+        "    4 MiB TCP echo in {:.1} s of wall time",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Eight connections at once, each byte-exact.
+pub(super) fn tcp_parallel(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 7)?;
+    let workers: Vec<_> = (0..8u64)
+        .map(|i| {
+            std::thread::spawn(move || -> Result<()> {
+                let data = Rng(0x9e37_79b9_7f4a_7c15 ^ (i + 1)).bytes(192 * 1024);
+                let got = echo_through(addr, &data, None)?;
+                ensure!(
+                    sha256(&got) == sha256(&data),
+                    "connection {i}: echo differs"
+                );
+                Ok(())
+            })
+        })
+        .collect();
+    for (i, w) in workers.into_iter().enumerate() {
+        w.join()
+            .map_err(|_| anyhow::anyhow!("connection {i}: thread panicked"))?
+            .with_context(|| format!("connection {i}"))?;
+    }
+    Ok(())
+}

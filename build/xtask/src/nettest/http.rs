@@ -1,0 +1,226 @@
+//! The status page's checks: HTTP answers, abuse that must not hurt it,
+//! and the page as a real browser renders it.
+
+use super::*;
+
+pub(super) fn connect(addr: SocketAddr) -> Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .with_context(|| format!("connecting to {addr}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    s.set_write_timeout(Some(Duration::from_secs(20)))?;
+    Ok(s)
+}
+
+/// Sends `request` and reads until the server closes: (status, body).
+pub(super) fn http_exchange(addr: SocketAddr, request: &[u8]) -> Result<(u16, String)> {
+    let mut s = connect(addr)?;
+    s.write_all(request)?;
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply)
+        .context("reading the response (the server should close the connection)")?;
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("no header end in {text:?}"))?;
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("no status in {head:?}"))?;
+    if let Some(len) = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|l| l.trim().parse::<usize>().ok())
+    {
+        ensure!(
+            len == body.len(),
+            "Content-Length {len} but {} body bytes",
+            body.len()
+        );
+    }
+    Ok((status, body.to_string()))
+}
+
+pub(super) fn get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    http_exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+/// GET / shows the task table with every task; /api/status is JSON with
+/// every task of the image, in order.
+pub(super) fn http(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 80)?;
+    let (status, page) = get(addr, "/")?;
+    ensure!(status == 200, "GET / answered {status}");
+    ensure!(
+        page.contains("<table id=\"tasks\">"),
+        "no task table in the page"
+    );
+    for t in &image.app.tasks {
+        ensure!(
+            page.contains(&format!("<td>{}</td>", t.name)),
+            "task `{}` missing from the page",
+            t.name
+        );
+    }
+    ensure!(page.contains("<td>network</td>"), "no network device row");
+    let (status, body) = get(addr, "/api/status")?;
+    ensure!(status == 200, "GET /api/status answered {status}");
+    let v: serde_json::Value =
+        serde_json::from_str(&body).with_context(|| format!("not JSON: {body}"))?;
+    let names: Vec<&str> = v["tasks"]
+        .as_array()
+        .context("no tasks array")?
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    let want: Vec<&str> = image.app.tasks.iter().map(|t| t.name.as_str()).collect();
+    ensure!(names == want, "tasks in JSON {names:?}, image has {want:?}");
+    ensure!(v["uptime_ms"].as_u64().is_some(), "no uptime");
+    ensure!(
+        v["devices"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d["class"] == "network")),
+        "no network device in {body}"
+    );
+    Ok(())
+}
+
+/// Bad, oversized and idle requests get their answers (or are closed) and
+/// the server still serves the page afterwards.
+pub(super) fn http_abuse(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 80)?;
+    let (status, _) = http_exchange(addr, b"GARBAGE\r\n\r\n")?;
+    ensure!(status == 400, "a malformed request got {status}, not 400");
+    let (status, _) = http_exchange(addr, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n")?;
+    ensure!(
+        status == 400,
+        "a header without a colon got {status}, not 400"
+    );
+    let mut big = b"GET / HTTP/1.1\r\nX-Filler: ".to_vec();
+    big.resize(6000, b'a');
+    big.extend_from_slice(b"\r\n\r\n");
+    let (status, _) = http_exchange(addr, &big)?;
+    ensure!(status == 413, "an oversized request got {status}, not 413");
+    let (status, _) = get(addr, "/nowhere")?;
+    ensure!(status == 404, "an unknown path got {status}, not 404");
+    let (status, _) = http_exchange(addr, b"DELETE / HTTP/1.1\r\n\r\n")?;
+    ensure!(status == 405, "DELETE got {status}, not 405");
+    // An idle connection is closed by the server, not kept for ever.
+    let mut idle = connect(addr)?;
+    idle.set_read_timeout(Some(IDLE_LIMIT))?;
+    let t = Instant::now();
+    let mut buf = [0u8; 64];
+    match idle.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => bail!("an idle connection got {n} bytes instead of being closed"),
+        Err(e) if t.elapsed() >= IDLE_LIMIT => {
+            bail!(
+                "an idle connection was still open after {} s ({e})",
+                IDLE_LIMIT.as_secs()
+            )
+        }
+        Err(_) => {} // reset: closed too
+    }
+    // A half-sent request, then silence: closed too, and meanwhile others
+    // are served.
+    let mut half = connect(addr)?;
+    half.write_all(b"GET / HT")?;
+    let (status, _) = get(addr, "/")?;
+    ensure!(status == 200, "the page during a stalled request: {status}");
+    half.set_read_timeout(Some(IDLE_LIMIT))?;
+    let _ = half.read(&mut buf);
+    let (status, _) = get(addr, "/api/status")?;
+    ensure!(
+        status == 200,
+        "after the abuse GET /api/status answered {status}"
+    );
+    Ok(())
+}
+
+/// Headless Chromium renders the page: the rendered text has the task
+/// names and the device rows; a screenshot lands in
+/// `target/net-status.png`.
+pub(super) fn browser(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 80)?;
+    let chromium = crate::qemu::on_path("chromium")
+        .or_else(|| crate::qemu::on_path("chromium-browser"))
+        .context(
+            "headless Chromium is not installed: `apt-get install -y chromium` (.ci/run does)",
+        )?;
+    let url = format!("http://{addr}/");
+    let profile = tempdir(&image.root, "chromium-profile")?;
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--hide-scrollbars",
+    ];
+    // `timeout`: a browser that hangs fails the case instead of the run.
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(&chromium)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--dump-dom", &url])
+        .stderr(Stdio::null())
+        .output()
+        .context("running chromium --dump-dom")?;
+    let dom = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "chromium --dump-dom failed: {}",
+        out.status
+    );
+    for t in &image.app.tasks {
+        ensure!(
+            dom.contains(&format!("<td>{}</td>", t.name)),
+            "the rendered page lacks task `{}`",
+            t.name
+        );
+    }
+    ensure!(
+        dom.contains("<td>network</td>") && dom.contains("<td>bound</td>"),
+        "the rendered page lacks the NIC's device row"
+    );
+    let shot = image.root.join("target/net-status.png");
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(&chromium)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--window-size=1000,900")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .stderr(Stdio::null())
+        .output()
+        .context("running chromium --screenshot")?;
+    ensure!(
+        out.status.success(),
+        "chromium --screenshot failed: {}",
+        out.status
+    );
+    let png =
+        std::fs::read(&shot).with_context(|| format!("no screenshot at {}", shot.display()))?;
+    ensure!(
+        png.starts_with(b"\x89PNG") && png.len() > 4096,
+        "{} is not a real PNG ({} bytes)",
+        shot.display(),
+        png.len()
+    );
+    let _ = std::fs::remove_dir_all(&profile);
+    println!("    screenshot: {}", shot.display());
+    Ok(())
+}
+
+pub(super) fn tempdir(root: &Path, name: &str) -> Result<std::path::PathBuf> {
+    let dir = root
+        .join("target")
+        .join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

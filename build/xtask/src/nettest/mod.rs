@@ -1,0 +1,310 @@
+//! Host-side tests of an image's network services (`[test] kind = "net"`):
+//! boot the image with its forwards on 127.0.0.1, wait until the console
+//! shows every `expect` line, then run the named checks (`[test] net`)
+//! from the host, each one case, while the console is recorded for
+//! evidence (fault lines, restarts, panics).
+//!
+//! Every check talks to 127.0.0.1 only, is bounded in bytes and time, and
+//! fails with what it saw.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::config::{App, TestSpec};
+use crate::console::{self, Line};
+use crate::net::{host_port, LOOPBACK};
+use crate::testing::Case;
+
+mod echo;
+mod http;
+
+use echo::{echo_through, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
+use http::{browser, connect, http, http_abuse};
+
+/// Every check `[test] net` may name.
+pub const CHECKS: [&str; 9] = [
+    "http",
+    "http-abuse",
+    "udp-echo",
+    "tcp-echo",
+    "tcp-parallel",
+    "browser",
+    "shell-net",
+    "stack-restart",
+    "faults",
+];
+
+/// How long the page server lets a silent connection live (task/http's
+/// `IDLE_MS`), plus slack for a loaded machine.
+const IDLE_LIMIT: Duration = Duration::from_secs(15);
+
+/// The running image: QEMU, its console so far, and its stdin.
+struct Image {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    app: App,
+    root: std::path::PathBuf,
+}
+
+impl Image {
+    fn boot(qemu: &Path, args: &[String], app: &App, root: &Path, verbose: bool) -> Result<Self> {
+        let mut child = Command::new(qemu)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", qemu.display()))?;
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            let mut r = std::io::BufReader::new(stdout);
+            let mut buf = Vec::new();
+            while let Ok(n) = std::io::BufRead::read_until(&mut r, b'\n', &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let line = String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string();
+                if verbose {
+                    println!("{line}");
+                }
+                sink.lock().map(|mut l| l.push(line)).ok();
+                buf.clear();
+            }
+        });
+        Ok(Image {
+            child,
+            lines,
+            app: app.clone(),
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// How many console lines contain `text`.
+    fn count(&self, text: &str) -> usize {
+        self.lines().iter().filter(|l| l.contains(text)).count()
+    }
+
+    /// Waits until `text` has appeared `n` times.
+    fn wait_for(&self, text: &str, n: usize, limit: Duration) -> Result<()> {
+        let start = Instant::now();
+        while self.count(text) < n {
+            ensure!(
+                start.elapsed() < limit,
+                "`{text}` not seen {n} time(s) on the console within {} s",
+                limit.as_secs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Types `line` on the console.
+    fn type_line(&mut self, line: &str) -> Result<()> {
+        let stdin = self.child.stdin.as_mut().context("no stdin pipe")?;
+        for b in line.bytes().chain(std::iter::once(b'\r')) {
+            stdin.write_all(&[b])?;
+            stdin.flush()?;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    fn port(&self, proto: &str, guest: u16) -> Result<SocketAddr> {
+        let port = host_port(&self.app, proto, guest)
+            .with_context(|| format!("the image forwards no {proto} port {guest}"))?;
+        Ok(SocketAddr::from((LOOPBACK, port)))
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Boots the image and runs its checks; one case per check, then one for
+/// "no kernel panic".
+pub fn run(
+    qemu: &Path,
+    args: &[String],
+    app: &App,
+    spec: &TestSpec,
+    root: &Path,
+    verbose: bool,
+) -> Result<Vec<Case>> {
+    let mut image = Image::boot(qemu, args, app, root, verbose)?;
+    let deadline = Duration::from_secs(spec.timeout.min(120));
+    for e in &spec.expect {
+        if let Err(err) = image.wait_for(e, 1, deadline) {
+            let tail = image.lines();
+            let tail = tail[tail.len().saturating_sub(15)..].join("\n");
+            return Ok(vec![Case::fail(
+                "services up",
+                format!("{err:#}; console:\n{tail}"),
+            )]);
+        }
+    }
+    let mut cases = vec![Case::ok("services up")];
+    let started = Instant::now();
+    for name in &spec.net {
+        let t = Instant::now();
+        let result = match name.as_str() {
+            "http" => http(&image),
+            "http-abuse" => http_abuse(&image),
+            "udp-echo" => udp_echo(&image),
+            "tcp-echo" => tcp_echo(&image),
+            "tcp-parallel" => tcp_parallel(&image),
+            "browser" => browser(&image),
+            "shell-net" => shell_net(&mut image),
+            "stack-restart" => stack_restart(&mut image),
+            "faults" => faults(&image),
+            other => Err(anyhow::anyhow!("no such check `{other}`")),
+        };
+        if verbose {
+            println!("net check {name}: {:.1} s", t.elapsed().as_secs_f64());
+        }
+        cases.push(match result {
+            Ok(()) => Case::ok(name.clone()),
+            Err(e) => Case::fail(name.clone(), format!("{e:#}")),
+        });
+        if started.elapsed() > Duration::from_secs(spec.timeout) {
+            cases.push(Case::fail("within the timeout", "the checks ran too long"));
+            break;
+        }
+    }
+    let panics: Vec<String> = image
+        .lines()
+        .into_iter()
+        .filter(|l| console::parse(l) == Line::Panic)
+        .collect();
+    cases.push(if panics.is_empty() {
+        Case::ok("no kernel panic")
+    } else {
+        Case::fail("no kernel panic", panics.join("\n"))
+    });
+    if !verbose && cases.iter().any(|c| c.error.is_some()) {
+        let lines = image.lines();
+        for l in &lines[lines.len().saturating_sub(40)..] {
+            println!("    | {l}");
+        }
+    }
+    Ok(cases)
+}
+
+/// The shell's `net` shows the address, the MAC and the link.
+fn shell_net(image: &mut Image) -> Result<()> {
+    let before = image.count("net0: MAC");
+    image.type_line("net")?;
+    image.wait_for("net0: MAC", before + 1, Duration::from_secs(10))?;
+    image.wait_for("net: 10.0.2.15/", 1, Duration::from_secs(10))?;
+    let lines = image.lines();
+    let nic = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("net0: MAC"))
+        .context("no NIC line")?;
+    ensure!(
+        nic.contains("52:54:00:12:34:56") && nic.contains("link up"),
+        "NIC line: {nic}"
+    );
+    Ok(())
+}
+
+/// Faulting the stack closes an open connection; a new one then works.
+fn stack_restart(image: &mut Image) -> Result<()> {
+    let addr = image.port("tcp", 7)?;
+    let mut s = connect(addr)?;
+    s.write_all(b"before")?;
+    let mut buf = [0u8; 6];
+    s.read_exact(&mut buf)?;
+    ensure!(&buf == b"before", "echo before the fault: {buf:?}");
+    let listening = image.count("listening on TCP and UDP port 7");
+    image.type_line("fault net")?;
+    image.wait_for("task net faulted", 1, Duration::from_secs(10))?;
+    // The old connection is gone: the new stack answers it with a reset,
+    // or it reads end-of-stream.
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let _ = s.write_all(b"after");
+    let mut b = [0u8; 16];
+    match s.read(&mut b) {
+        Ok(0) | Err(_) => {}
+        Ok(n) => bail!("the connection survived the stack's restart ({n} bytes came back)"),
+    }
+    image.wait_for(
+        "listening on TCP and UDP port 7",
+        listening + 1,
+        Duration::from_secs(30),
+    )?;
+    let data = Rng(77).bytes(64 * 1024);
+    let got = echo_through(addr, &data, None)?;
+    ensure!(got == data, "echo after the restart differs");
+    Ok(())
+}
+
+/// 8 MiB through the echo, paced over 18 s, while the image injects
+/// faults into net0: byte-exact, and every injection on the console.
+fn faults(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 7)?;
+    let data = Rng(0xdead_beef_f00d_1234).bytes(8 << 20);
+    let t = Instant::now();
+    let got = echo_through(addr, &data, Some(Duration::from_secs(18)))?;
+    let (want, have) = (sha256(&data), sha256(&got));
+    ensure!(
+        want == have,
+        "sent sha256 {want}, got back {have} ({} bytes)",
+        got.len()
+    );
+    // Only injections that happened: the driver died of it, or its queue
+    // was corrupted.
+    let injected = image.count("driver died") + image.count("queue corrupted");
+    ensure!(
+        injected >= 20,
+        "only {injected} faults were injected during the transfer (want 20 or more)"
+    );
+    for kind in [
+        "panic",
+        "store to kernel RAM",
+        "store to another task's RAM",
+        "store to an ungranted device",
+        "wild jump",
+        "illegal instruction",
+        "stack overflow",
+        "infinite loop",
+        "wild descriptor addresses",
+        "bogus avail index",
+    ] {
+        let done = image
+            .lines()
+            .iter()
+            .filter(|l| l.contains(&format!("injected {kind} (")))
+            .filter(|l| l.contains("driver died") || l.contains("queue corrupted"))
+            .count();
+        ensure!(done > 0, "no `{kind}` injected during the transfer");
+    }
+    let restarts = image.count("task net0 restarted");
+    ensure!(
+        restarts >= 20,
+        "net0 restarted only {restarts} times for {injected} injections"
+    );
+    println!(
+        "    8 MiB byte-exact through {injected} faults in net0 ({restarts} restarts) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
