@@ -66,7 +66,7 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     // buffer (checked when it blocked, but regions can shrink).
     let (Some(msg), Some(reply)) = (
         USlice::from_raw(msg_base, msg_len),
-        USlice::from_raw(reply_base, reply_len),
+        USlice::<u8>::from_raw(reply_base, reply_len),
     ) else {
         return false;
     };
@@ -74,7 +74,7 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     let Some(buf) = USlice::from_raw(r.arg(0), r.arg(1)) else {
         return false;
     };
-    if !umem::can_read(me, &msg) || !umem::can_write(me, &reply) || !umem::can_write(target, &buf) {
+    if umem::check_writable(me, &reply).is_err() {
         return false;
     }
 
@@ -82,9 +82,14 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     // important runnable task: nobody else can come first.
     let hand_off = sys.sched.premise(caller);
     crate::probe!(sys.machine, Ipc);
-    // SAFETY: `msg` is readable by the sender and `buf` writable by the
-    // receiver, both just checked against their regions.
-    unsafe { umem::copy_short(&msg, &buf) };
+    // The copy checks `msg` readable by us and `buf` writable by the
+    // target, and changes nothing if either is not.
+    let Ok([me, target]) = sys.tasks.get_disjoint_mut([caller, t]) else {
+        return false;
+    };
+    if umem::safe_copy_short(me, &msg, target, &buf).is_err() {
+        return false;
+    }
     crate::probe!(sys.machine, Copy);
     let target_now = sys.tasks[t].id(t);
     let rs = sys.tasks[t].save_mut();
@@ -135,32 +140,32 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     let (Some(msg), Some(reply_buf), Some(buf)) = (
         USlice::from_raw(msg_base, msg_len),
         USlice::from_raw(c.arg(3), c.arg(4)),
-        USlice::from_raw(buf_base, buf_len),
+        USlice::<u8>::from_raw(buf_base, buf_len),
     ) else {
         return false;
     };
     // The client's other send arguments were checked when it sent; check
     // that they still decode, as the general path does before replying.
     let (_, lease_count) = abi::split_op_leases(c.arg(6) as u32);
-    let lease_table = lease_count.checked_mul(core::mem::size_of::<abi::Lease>());
     if msg_len > reply_buf.len()
         || lease_count > abi::MAX_LEASES
-        || USlice::from_raw(c.arg(1), c.arg(2)).is_none()
-        || lease_table
-            .and_then(|len| USlice::from_raw(c.arg(5), len))
-            .is_none()
-        || !umem::can_read(me, &msg)
-        || !umem::can_write(client, &reply_buf)
-        || !umem::can_write(me, &buf)
+        || USlice::<u8>::from_raw(c.arg(1), c.arg(2)).is_none()
+        || USlice::<abi::Lease>::from_raw(c.arg(5), lease_count).is_none()
+        || umem::check_writable(me, &buf).is_err()
     {
         return false;
     }
 
     let hand_off = sys.sched.premise(caller);
     crate::probe!(sys.machine, Ipc);
-    // SAFETY: `msg` is readable by the server and `reply_buf` writable by
-    // the client, both just checked against their regions.
-    let copied = unsafe { umem::copy_short(&msg, &reply_buf) };
+    // The copy checks `msg` readable by us and `reply_buf` writable by the
+    // client, and changes nothing if either is not.
+    let Ok([me, client]) = sys.tasks.get_disjoint_mut([caller, p]) else {
+        return false;
+    };
+    let Ok(copied) = umem::safe_copy_short(me, &msg, client, &reply_buf) else {
+        return false;
+    };
     crate::probe!(sys.machine, Copy);
     let cs = sys.tasks[p].save_mut();
     cs.set_ret(0, code as usize);

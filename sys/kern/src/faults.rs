@@ -15,6 +15,7 @@ use crate::machine::Machine;
 use crate::notify;
 use crate::system::System;
 use crate::task::{SchedState, TaskState};
+use crate::umem::InteractFault;
 
 /// Wakes every task blocked on `index` — calling it, or receiving from it
 /// only — with the DEAD code.
@@ -61,6 +62,32 @@ pub fn fault_task<M: Machine>(sys: &mut System<'_, M>, index: usize, record: Fau
     wake_callers(sys, index);
     let sup = sys.supervisor;
     notify::post_bits(sys, sup, abi::SUPERVISOR_FAULT_BIT);
+}
+
+/// Faults task `index`, which is in a syscall (blocked in it, or the
+/// caller), with `record` at the `ecall` of that syscall: for the kernel
+/// finding out, while serving another task, that something this one named
+/// is bad.
+pub fn fault_blocked<M: Machine>(sys: &mut System<'_, M>, index: usize, mut record: FaultRecord) {
+    // The saved pc is already past the 4-byte `ecall`.
+    record.pc = sys.tasks[index].save().pc().wrapping_sub(4) as u32;
+    fault_task(sys, index, record);
+}
+
+/// Faults the side (or sides) of a copy from task `src` to task `dst` that
+/// named memory it does not own.
+pub fn apply_interact<M: Machine>(
+    sys: &mut System<'_, M>,
+    src: usize,
+    dst: usize,
+    f: InteractFault,
+) {
+    if let Some(bad) = f.src {
+        fault_blocked(sys, src, bad.record());
+    }
+    if let Some(bad) = f.dst {
+        fault_blocked(sys, dst, bad.record());
+    }
 }
 
 /// Restarts task `index` from its entry point with fresh registers; its

@@ -20,10 +20,11 @@ use abi::{
 };
 
 use crate::err::UserError;
+use crate::faults;
 use crate::machine::Machine;
 use crate::system::System;
 use crate::task::{SchedState, Task, TaskState};
-use crate::umem::{self, USlice};
+use crate::umem::{self, BadSlice, InteractFault, USlice};
 
 /// The `send` register arguments, decoded.
 struct SendArgs {
@@ -31,8 +32,7 @@ struct SendArgs {
     operation: u16,
     message: USlice,
     reply: USlice,
-    leases: USlice,
-    lease_count: usize,
+    leases: USlice<Lease>,
 }
 
 #[inline(always)]
@@ -42,14 +42,13 @@ fn send_args(task: &Task) -> Result<SendArgs, UsageError> {
     if lease_count > MAX_LEASES {
         return Err(UsageError::TooManyLeases);
     }
-    let slice = |base, len| USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice);
     Ok(SendArgs {
         target: TaskId::from_register(s.arg(0) as u32),
         operation,
-        message: slice(s.arg(1), s.arg(2))?,
-        reply: slice(s.arg(3), s.arg(4))?,
-        leases: slice(s.arg(5), lease_count * core::mem::size_of::<Lease>())?,
-        lease_count,
+        message: USlice::from_raw(s.arg(1), s.arg(2)).ok_or(UsageError::InvalidSlice)?,
+        reply: USlice::from_raw(s.arg(3), s.arg(4)).ok_or(UsageError::InvalidSlice)?,
+        // A table of `Lease`s, so aligned for one, as Hubris requires.
+        leases: USlice::from_raw(s.arg(5), lease_count).ok_or(UsageError::InvalidSlice)?,
     })
 }
 
@@ -57,42 +56,30 @@ fn send_args(task: &Task) -> Result<SendArgs, UsageError> {
 /// such lease or the table is no longer readable.
 pub fn lease(task: &Task, index: usize) -> Option<Lease> {
     let args = send_args(task).ok()?;
-    if index >= args.lease_count || !umem::can_read(task, &args.leases) {
-        return None;
-    }
-    let entry = args.leases.subslice(
-        index * core::mem::size_of::<Lease>(),
-        core::mem::size_of::<Lease>(),
-    )?;
-    // SAFETY: the whole table was just checked readable by its owner, and
-    // `Lease` is plain data (any bits are a valid value).
-    unsafe { umem::read_value::<Lease>(&entry) }
+    umem::try_read(task, &args.leases).ok()?.get(index).copied()
 }
 
 /// Whether a lease names memory its sender may access in the way it lends.
 pub fn lease_is_valid(task: &Task, l: &Lease) -> bool {
-    let Some(slice) = USlice::from_raw(l.base as usize, l.len as usize) else {
+    let Some(slice) = USlice::<u8>::from_raw(l.base as usize, l.len as usize) else {
         return false;
     };
-    (l.attributes & LEASE_READ == 0 || umem::can_read(task, &slice))
-        && (l.attributes & LEASE_WRITE == 0 || umem::can_write(task, &slice))
+    (l.attributes & LEASE_READ == 0 || umem::check_readable(task, &slice).is_ok())
+        && (l.attributes & LEASE_WRITE == 0 || umem::check_writable(task, &slice).is_ok())
 }
 
 /// Everything a sender names in its own memory: the message readable, the
 /// reply buffer writable, the lease table readable and every lease inside
 /// memory the sender may lend that way. The sender's own pointers are its
 /// own business: any lie faults it, at `send` and again at delivery.
-fn check_sender_memory(me: &Task, args: &SendArgs) -> Result<(), UsageError> {
-    if !umem::can_read(me, &args.message)
-        || !umem::can_write(me, &args.reply)
-        || !umem::can_read(me, &args.leases)
-    {
-        return Err(UsageError::InvalidSlice);
-    }
-    for i in 0..args.lease_count {
+fn check_sender_memory(me: &Task, args: &SendArgs) -> Result<(), UserError> {
+    umem::check_readable(me, &args.message)?;
+    umem::check_writable(me, &args.reply)?;
+    umem::check_readable(me, &args.leases)?;
+    for i in 0..args.leases.len() {
         match lease(me, i) {
             Some(l) if lease_is_valid(me, &l) => {}
-            _ => return Err(UsageError::LeaseOutOfBounds),
+            _ => return Err(UsageError::LeaseOutOfBounds.into()),
         }
     }
     Ok(())
@@ -134,24 +121,13 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
         TaskState::Healthy(SchedState::InRecv(from)) if from.is_none_or(|f| f == caller_id)
     );
     if waiting {
+        // Our side was checked above; a receiver whose buffer is no longer
+        // its own is faulted, which wakes us with DEAD.
         deliver_checked(sys, caller, target, &args);
     } else {
         sys.note(caller);
     }
     Ok(())
-}
-
-/// Faults `index`, blocked in a syscall whose arguments its registers no
-/// longer describe validly (they changed while it waited: fault injection,
-/// a corrupted register file), with the usage error a fresh call would
-/// earn, at the `ecall` it is blocked in. Those waiting on it wake with
-/// DEAD, as after any fault.
-fn fault_blocked<M: Machine>(sys: &mut System<'_, M>, index: usize, e: UsageError) {
-    let UserError::Unrecoverable(mut record) = e.into() else {
-        return;
-    };
-    record.pc = sys.tasks[index].save().pc().wrapping_sub(4) as u32;
-    crate::faults::fault_task(sys, index, record);
 }
 
 /// Copies the message of a sender blocked in `send` into a receiver in
@@ -163,41 +139,48 @@ fn fault_blocked<M: Machine>(sys: &mut System<'_, M>, index: usize, e: UsageErro
 /// instead (`false`; the receiver is untouched and may take another).
 fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) -> bool {
     let checked = send_args(&sys.tasks[sender])
+        .map_err(UserError::from)
         .and_then(|args| check_sender_memory(&sys.tasks[sender], &args).map(|()| args));
     match checked {
-        Ok(args) => {
-            deliver_checked(sys, sender, receiver, &args);
-            true
-        }
-        Err(e) => {
-            fault_blocked(sys, sender, e);
+        Ok(args) => deliver_checked(sys, sender, receiver, &args),
+        Err(UserError::Unrecoverable(record)) => {
+            faults::fault_blocked(sys, sender, record);
             false
         }
+        // The checks only ever blame the sender.
+        Err(UserError::Recoverable(_)) => false,
     }
 }
 
-/// [`deliver`] with the sender's arguments already checked. The
-/// receiver's buffer is checked here: a receiver whose buffer registers
-/// changed while it waited is faulted, which wakes the sender with DEAD.
+/// [`deliver`] with the sender's arguments already checked; `true` if the
+/// message was delivered. The copy checks both sides again and names the
+/// one that lied: a receiver whose buffer registers changed (or whose
+/// regions shrank) while it waited is faulted, which wakes the sender with
+/// DEAD; a sender likewise, and the receiver stays waiting.
 fn deliver_checked<M: Machine>(
     sys: &mut System<'_, M>,
     sender: usize,
     receiver: usize,
     args: &SendArgs,
-) {
+) -> bool {
     let r = sys.tasks[receiver].save();
-    let buf = USlice::from_raw(r.arg(0), r.arg(1));
-    let Some(buf) = buf.filter(|b| umem::can_write(&sys.tasks[receiver], b)) else {
-        fault_blocked(sys, receiver, UsageError::InvalidSlice);
-        return;
-    };
+    let (base, len) = (r.arg(0), r.arg(1));
     // The receiver learns the length as sent; if its buffer is smaller it
-    // gets a prefix.
+    // gets a prefix (as in Hubris: truncation is not a lie).
     crate::probe!(sys.machine, Ipc);
-    // SAFETY: the message was checked readable by the sender (at `send`, or
-    // by `deliver` just now) and `buf` writable by the receiver just above.
-    unsafe { umem::copy(&args.message, &buf) };
+    let (s, r) = (&sys.tasks[sender], &sys.tasks[receiver]);
+    let copied = match USlice::from_raw(base, len) {
+        Some(buf) => umem::safe_copy(s, &args.message, r, &buf).map(|_| ()),
+        None => Err(InteractFault {
+            src: None,
+            dst: Some(BadSlice { base }),
+        }),
+    };
     crate::probe!(sys.machine, Copy);
+    if let Err(f) = copied {
+        faults::apply_interact(sys, sender, receiver, f);
+        return false;
+    }
     let sender_id = sys.tasks[sender].id(sender);
     let receiver_id = sys.tasks[receiver].id(receiver);
     let rs = sys.tasks[receiver].save_mut();
@@ -205,11 +188,12 @@ fn deliver_checked<M: Machine>(
     rs.set_ret(1, args.operation as usize);
     rs.set_ret(2, args.message.len());
     rs.set_ret(3, args.reply.len());
-    rs.set_ret(4, args.lease_count);
+    rs.set_ret(4, args.leases.len());
     sys.tasks[receiver].set_sched(SchedState::Runnable);
     sys.tasks[sender].set_sched(SchedState::InReply(receiver_id));
     sys.note(receiver);
     sys.note(sender);
+    true
 }
 
 /// Sets the registers of a `recv` that returns a notification.
@@ -272,10 +256,8 @@ fn receive<M: Machine>(
     mask: u32,
     from: u32,
 ) -> Result<(), UserError> {
-    let buf = USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice)?;
-    if !umem::can_write(&sys.tasks[caller], &buf) {
-        return Err(UsageError::InvalidSlice.into());
-    }
+    let buf = USlice::<u8>::from_raw(base, len).ok_or(UsageError::InvalidSlice)?;
+    umem::check_writable(&sys.tasks[caller], &buf)?;
     let only = (from != RECV_OPEN).then_some(TaskId::from_register(from));
     // Waiting on one task that cannot send (dead, stale, nonexistent) would
     // be waiting forever: say so at once. Waiting on the kernel is how a
@@ -346,9 +328,7 @@ fn reply_to<M: Machine>(
 ) -> Result<(), UserError> {
     let (peer, code) = (TaskId::from_register(peer as u32), code as u32);
     let msg = USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice)?;
-    if !umem::can_read(&sys.tasks[caller], &msg) {
-        return Err(UsageError::InvalidSlice.into());
-    }
+    let msg = umem::try_read(&sys.tasks[caller], &msg)?;
     if code >= KERNEL_CODE_BASE {
         return Err(UsageError::ReservedResponseCode.into());
     }
@@ -366,14 +346,18 @@ fn reply_to<M: Machine>(
     if msg.len() > args.reply.len() {
         return Err(UsageError::ReplyTooBig.into());
     }
-    let copied = if umem::can_write(&sys.tasks[p], &args.reply) {
-        crate::probe!(sys.machine, Ipc);
-        // SAFETY: checked against each owner's regions just above.
-        let n = unsafe { umem::copy(&msg, &args.reply) };
-        crate::probe!(sys.machine, Copy);
-        n
-    } else {
-        0
+    crate::probe!(sys.machine, Ipc);
+    let copied = umem::write_bytes(&sys.tasks[p], &args.reply, msg);
+    crate::probe!(sys.machine, Copy);
+    let copied = match copied {
+        Ok(n) => n,
+        // Our message is ours (checked above), so it is the peer's reply
+        // buffer that lied (a revoked grant): the peer is faulted, not told
+        // that an empty reply arrived.
+        Err(bad) => {
+            faults::fault_blocked(sys, p, bad.record());
+            return Ok(());
+        }
     };
     let ps = sys.tasks[p].save_mut();
     ps.set_ret(0, code as usize);

@@ -178,25 +178,20 @@ fn inject<M: Machine>(
                 .ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
             let words = (ram.size / 4).max(1);
             let offset = ((arg >> 5) as usize % words) * 4;
-            let word = USlice::from_raw(ram.base + offset, 4)
+            let word = USlice::<u32>::from_raw(ram.base + offset, 1)
                 .ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
-            if !umem::can_write(&sys.tasks[i], &word) {
-                return Err(UserError::Recoverable(KIPC_BAD_MESSAGE));
-            }
-            let mut w = [0u8; 4];
-            // SAFETY: `word` was just checked to be writable (so readable
-            // and real) memory of task `i`.
-            unsafe { umem::read_bytes(&word, &mut w) };
-            let before = u32::from_le_bytes(w);
-            // SAFETY: as above.
-            unsafe { umem::write_bytes(&word, &(before ^ bit).to_le_bytes()) };
-            // Read back what the task will see, not what we meant to write.
-            // SAFETY: as above.
-            unsafe { umem::read_bytes(&word, &mut w) };
+            // The word is read, then written: it must be both.
+            let task = &mut sys.tasks[i];
+            umem::check_readable(task, &word)
+                .map_err(|_| UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let w = umem::try_write(task, &word)
+                .map_err(|_| UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let before = w[0];
+            w[0] = before ^ bit;
             Ok(InjectEvidence {
                 location: (ram.base + offset) as u32,
                 before,
-                after: u32::from_le_bytes(w),
+                after: w[0],
             })
         }
         None => Err(UserError::Recoverable(KIPC_BAD_MESSAGE)),
@@ -212,17 +207,11 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     let op = s.arg(0) as u32;
     let msg = USlice::from_raw(s.arg(1), s.arg(2)).ok_or(UsageError::InvalidSlice)?;
     let reply = USlice::from_raw(s.arg(3), s.arg(4)).ok_or(UsageError::InvalidSlice)?;
-    if !umem::can_read(&sys.tasks[caller], &msg) || !umem::can_write(&sys.tasks[caller], &reply) {
-        return Err(UsageError::InvalidSlice.into());
-    }
-    // SAFETY: `msg` checked readable by the caller just above.
-    let words = unsafe { umem::read_value::<[u32; 3]>(&msg) };
-    // SAFETY: as above.
-    let arg = unsafe { umem::read_value::<u32>(&msg) };
-    let pair = msg.subslice(0, 8).and_then(|m| {
-        // SAFETY: a prefix of `msg`, checked readable above.
-        unsafe { umem::read_value::<[u32; 2]>(&m) }
-    });
+    umem::check_writable(&sys.tasks[caller], &reply)?;
+    let me = &sys.tasks[caller];
+    let words = umem::read_value::<[u32; 3]>(me, &msg)?;
+    let arg = umem::read_value::<u32>(me, &msg)?;
+    let pair = umem::read_value::<[u32; 2]>(me, &msg)?;
 
     let Some(op) = Kipc::from_u32(op) else {
         return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
@@ -302,8 +291,7 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             out_len = 4;
         }
     }
-    // SAFETY: `reply` checked writable by the caller above.
-    let n = unsafe { umem::write_bytes(&reply, &out[..out_len]) };
+    let n = umem::write_bytes(&mut sys.tasks[caller], &reply, &out[..out_len])?;
     let s = sys.tasks[caller].save_mut();
     s.set_ret(0, abi::SUCCESS as usize);
     s.set_ret(1, n);

@@ -48,13 +48,10 @@ pub fn borrow<M: Machine>(
     let (lender, index, offset) = (TaskId::from_register(s.arg(0) as u32), s.arg(1), s.arg(2));
     let local = USlice::from_raw(s.arg(3), s.arg(4)).ok_or(UsageError::InvalidSlice)?;
     // The server's own buffer is its own responsibility.
-    let ok = if write {
-        umem::can_read(&sys.tasks[caller], &local)
+    if write {
+        umem::check_readable(&sys.tasks[caller], &local)?;
     } else {
-        umem::can_write(&sys.tasks[caller], &local)
-    };
-    if !ok {
-        return Err(UsageError::InvalidSlice.into());
+        umem::check_writable(&sys.tasks[caller], &local)?;
     }
 
     let (l, lease) = find_lease(sys, caller, lender, index)?;
@@ -62,7 +59,7 @@ pub fn borrow<M: Machine>(
     if lease.attributes & needed == 0 {
         return Err(UserError::Recoverable(BORROW_WRONG_ATTRIBUTES));
     }
-    let whole = USlice::from_raw(lease.base as usize, lease.len as usize)
+    let whole = USlice::<u8>::from_raw(lease.base as usize, lease.len as usize)
         .ok_or(UserError::Recoverable(BORROW_OUT_OF_RANGE))?;
     let part = whole
         .subslice(offset, local.len())
@@ -71,15 +68,25 @@ pub fn borrow<M: Machine>(
     if !ipc::lease_is_valid(&sys.tasks[l], &lease) {
         return Err(UserError::Recoverable(BORROW_NOT_LENT));
     }
-    let n = if write {
-        // SAFETY: `local` readable by the caller, `part` inside a lease the
-        // lender may write (lease_is_valid with LEASE_WRITE present).
-        unsafe { umem::copy(&local, &part) }
-    } else {
-        // SAFETY: `part` inside memory the lender may read, `local` writable
-        // by the caller.
-        unsafe { umem::copy(&part, &local) }
+    let Ok([me, lender]) = sys.tasks.get_disjoint_mut([caller, l]) else {
+        // `find_lease` found `l` waiting on us: it is not us.
+        return Err(UserError::Recoverable(BORROW_NOT_LENT));
     };
+    let copied = if write {
+        umem::safe_copy(me, &local, lender, &part)
+    } else {
+        umem::safe_copy(lender, &part, me, &local)
+    };
+    // Both sides were checked just above, so neither can lie here; if one
+    // did, the server's own buffer is its fault, the lender's a lease that
+    // is no longer lent.
+    let n = copied.map_err(|f| {
+        let mine = if write { f.src } else { f.dst };
+        match mine {
+            Some(bad) => bad.into(),
+            None => UserError::Recoverable(BORROW_NOT_LENT),
+        }
+    })?;
     let s = sys.tasks[caller].save_mut();
     s.set_ret(0, abi::SUCCESS as usize);
     s.set_ret(1, n);

@@ -193,12 +193,9 @@ fn panic<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserE
     let s = sys.tasks[caller].save();
     let msg = USlice::from_raw(s.arg(0), s.arg(1).min(256)).unwrap_or(USlice::EMPTY);
     let mut text = [0u8; 256];
-    let n = if umem::can_read(&sys.tasks[caller], &msg) {
-        // SAFETY: checked readable by the caller just above.
-        unsafe { umem::read_bytes(&msg, &mut text) }
-    } else {
-        0
-    };
+    // A panic message the task does not own is not printed: it is faulted
+    // for the panic either way.
+    let n = umem::read_bytes(&sys.tasks[caller], &msg, &mut text).unwrap_or(0);
     let name = sys.name(caller);
     console::Line::kernel(&mut sys.machine)
         .str("task ")
@@ -268,15 +265,12 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
 fn log<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let text = USlice::from_raw(s.arg(0), s.arg(1)).ok_or(UsageError::InvalidSlice)?;
-    if !umem::can_read(&sys.tasks[caller], &text) {
-        return Err(UsageError::InvalidSlice.into());
-    }
-    let name = sys.name(caller);
     // Copy through a bounded kernel buffer so a huge log cannot stall the
     // kernel for long, and so the console never reads task memory directly.
+    // The whole slice must be the task's, not just the part printed.
     let mut buf = [0u8; 256];
-    // SAFETY: checked readable by the caller just above.
-    let n = unsafe { umem::read_bytes(&text, &mut buf) };
+    let n = umem::read_bytes(&sys.tasks[caller], &text, &mut buf)?;
+    let name = sys.name(caller);
     console::task_text(&mut sys.machine, name, &buf[..n]);
     Ok(())
 }

@@ -26,3 +26,4 @@ mod notify;
 mod redelivery;
 mod regions;
 mod sched;
+mod umem;

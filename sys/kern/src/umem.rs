@@ -2,39 +2,82 @@
 //! checked.
 //!
 //! A [`USlice`] is built from a task's raw pointer and length; it only
-//! guarantees the range does not wrap. Before any byte is touched it must be
-//! checked against the task's regions with [`can_read`] or [`can_write`]; the
-//! copying functions here take the checked tasks' word for it and are the
-//! only place the kernel dereferences task memory.
+//! guarantees the range is aligned for its element type and does not wrap.
+//! The only way to touch the memory behind it is to ask this module:
+//! [`try_read`] and [`try_write`] hand back a Rust slice only after checking
+//! the range against the task's regions, and [`safe_copy`] moves bytes
+//! between two tasks and, when it cannot, says which side lied
+//! ([`InteractFault`]) so that the caller can fault the task that deserves
+//! it. (The pattern is Hubris's `sys/kern/src/umem.rs`.)
+//!
+//! This is the kernel's only portable module with `unsafe`: everything
+//! that dereferences task memory is here, each block next to the check that
+//! makes it sound. It must never hand out a slice it has not checked, nor
+//! one covering a device window (the kernel does not copy to or from MMIO).
+
+use core::marker::PhantomData;
+
+use abi::{FaultKind, FaultRecord, UsageError};
 
 use crate::descs::{RegionDesc, REGION_DEVICE, REGION_READ, REGION_WRITE};
+use crate::err::UserError;
 use crate::task::Task;
 
-/// A range of a task's address space, `[base, base + len)`, known not to wrap.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct USlice {
+/// A range of a task's address space holding `len` values of type `T`,
+/// starting at `base`: aligned for `T`, and known not to wrap. Not yet
+/// known to be the task's: see [`try_read`] and [`try_write`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct USlice<T = u8> {
     base: usize,
     len: usize,
+    _element: PhantomData<*const T>,
 }
 
-impl USlice {
-    /// Checks that `base + len` does not wrap the address space.
-    pub fn from_raw(base: usize, len: usize) -> Option<Self> {
-        base.checked_add(len)?;
-        Some(USlice { base, len })
+// By hand: derived impls would demand `T: Copy`, but a `USlice` only
+// describes `T`s, it holds none.
+impl<T> Clone for USlice<T> {
+    fn clone(&self) -> Self {
+        *self
     }
+}
+impl<T> Copy for USlice<T> {}
 
+impl<T> USlice<T> {
     /// The empty slice.
-    pub const EMPTY: USlice = USlice { base: 0, len: 0 };
+    pub const EMPTY: Self = USlice {
+        base: 0,
+        len: 0,
+        _element: PhantomData,
+    };
+
+    /// `len` values of `T` at `base`, if `base` is aligned for `T` and the
+    /// range neither overflows nor wraps the address space.
+    #[inline(always)]
+    pub fn from_raw(base: usize, len: usize) -> Option<Self> {
+        if !base.is_multiple_of(core::mem::align_of::<T>()) {
+            return None;
+        }
+        base.checked_add(len.checked_mul(core::mem::size_of::<T>())?)?;
+        Some(USlice {
+            base,
+            len,
+            _element: PhantomData,
+        })
+    }
 
     /// First address.
     pub fn base(&self) -> usize {
         self.base
     }
 
-    /// Length in bytes.
+    /// Length in values of `T`.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Length in bytes (cannot overflow: checked by `from_raw`).
+    pub fn byte_len(&self) -> usize {
+        self.len * core::mem::size_of::<T>()
     }
 
     /// True for a zero-length slice.
@@ -42,178 +85,272 @@ impl USlice {
         self.len == 0
     }
 
-    /// The sub-slice `[offset, offset + len)`, if it lies inside this one.
-    pub fn subslice(&self, offset: usize, len: usize) -> Option<USlice> {
+    /// The values `[offset, offset + len)`, if they lie inside this slice.
+    pub fn subslice(&self, offset: usize, len: usize) -> Option<Self> {
         let end = offset.checked_add(len)?;
         if end > self.len {
             return None;
         }
         Some(USlice {
-            base: self.base + offset,
+            base: self.base + offset * core::mem::size_of::<T>(),
             len,
+            _element: PhantomData,
         })
     }
 
-    /// The first `len` bytes (or all of it if shorter).
-    pub fn prefix(&self, len: usize) -> USlice {
+    /// The first `len` values (or all of them if fewer).
+    pub fn prefix(&self, len: usize) -> Self {
         USlice {
-            base: self.base,
             len: len.min(self.len),
+            ..*self
         }
     }
 }
 
-/// Whether one of `regions` with all of `needed` attributes covers `slice`.
-/// Device windows never qualify: the kernel does not copy to or from MMIO.
-#[inline(always)]
-fn covered(regions: &[RegionDesc], slice: &USlice, needed: u32) -> bool {
-    // Empty slices (register-only messages, no reply buffer) are the
-    // common case on the IPC fast path: answer without the walk.
-    if slice.is_empty() {
-        return true;
-    }
-    covered_by_any(regions, slice, needed)
+/// A slice a task named that is not memory it owns with the access needed
+/// (or is a device window). The task that named it is the one to blame.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct BadSlice {
+    /// First address of the slice.
+    pub base: usize,
 }
 
-fn covered_by_any(regions: &[RegionDesc], slice: &USlice, needed: u32) -> bool {
+impl BadSlice {
+    /// The fault the task that named the slice gets: a syscall usage fault
+    /// (`InvalidSlice`) at the slice's address; the dispatcher or
+    /// `faults::fault_task` fills in the pc.
+    pub fn record(self) -> FaultRecord {
+        FaultRecord {
+            kind: FaultKind::SyscallUsage as u32,
+            address: self.base as u32,
+            pc: 0,
+            detail: UsageError::InvalidSlice as u32,
+        }
+    }
+}
+
+impl From<BadSlice> for UserError {
+    fn from(b: BadSlice) -> Self {
+        UserError::Unrecoverable(b.record())
+    }
+}
+
+/// A copy between two tasks that could not happen, naming the side (or
+/// sides) whose slice was bad. `safe_copy` checks both before copying
+/// anything, so both are filled in when both lied.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct InteractFault {
+    /// The source task's slice, if it was not readable by its task.
+    pub src: Option<BadSlice>,
+    /// The destination task's slice, if it was not writable by its task.
+    pub dst: Option<BadSlice>,
+}
+
+/// Whether one of `regions` with all of `needed` attributes covers `slice`.
+/// Device windows never qualify.
+#[inline(always)]
+fn check<T>(regions: &[RegionDesc], slice: &USlice<T>, needed: u32) -> Result<(), BadSlice> {
+    // Empty slices (register-only messages, no reply buffer) are the
+    // common case on the IPC fast path: answer without the walk.
+    if slice.is_empty() || covered_by_any(regions, slice.base, slice.byte_len(), needed) {
+        Ok(())
+    } else {
+        Err(BadSlice { base: slice.base })
+    }
+}
+
+fn covered_by_any(regions: &[RegionDesc], base: usize, len: usize, needed: u32) -> bool {
     regions.iter().any(|r| {
         r.attributes & needed == needed
             && r.attributes & REGION_DEVICE == 0
-            && r.contains(slice.base, slice.len)
+            && r.contains(base, len)
     })
 }
 
-/// Whether `task` may read all of `slice`.
+/// Checks, without touching it, that `task` may read all of `slice` (for
+/// arguments the kernel will only use later, re-checking them then).
 #[inline(always)]
-pub fn can_read(task: &Task, slice: &USlice) -> bool {
-    covered(task.regions(), slice, REGION_READ)
+pub fn check_readable<T>(task: &Task, slice: &USlice<T>) -> Result<(), BadSlice> {
+    check(task.regions(), slice, REGION_READ)
 }
 
-/// Whether `task` may write all of `slice`.
+/// Checks, without touching it, that `task` may write all of `slice`.
 #[inline(always)]
-pub fn can_write(task: &Task, slice: &USlice) -> bool {
-    covered(task.regions(), slice, REGION_WRITE)
+pub fn check_writable<T>(task: &Task, slice: &USlice<T>) -> Result<(), BadSlice> {
+    check(task.regions(), slice, REGION_WRITE)
 }
 
-/// Copies `min(from.len(), to.len())` bytes from one task's memory to
-/// another's and returns the count.
+/// `task`'s memory behind `slice`, to read, if `task` may read all of it.
 ///
-/// # Safety
+/// `T: FromBytes` because a task may have put any bits there.
+#[inline(always)]
+pub fn try_read<'a, T>(task: &'a Task, slice: &USlice<T>) -> Result<&'a [T], BadSlice>
+where
+    T: zerocopy::FromBytes + zerocopy::Immutable,
+{
+    check(task.regions(), slice, REGION_READ)?;
+    if slice.is_empty() {
+        return Ok(&[]);
+    }
+    // SAFETY: the range is aligned for `T` and does not wrap (`from_raw`),
+    // and lies inside a readable, non-device region of `task`: real RAM of
+    // this machine (or a host buffer in tests) that no kernel object
+    // occupies. Any bits are a valid `T` (`FromBytes`). The task is not
+    // running while the kernel holds `&Task`, so nothing changes the bytes
+    // while the slice lives.
+    Ok(unsafe { core::slice::from_raw_parts(slice.base as *const T, slice.len) })
+}
+
+/// `task`'s memory behind `slice`, to write, if `task` may write all of it.
 ///
-/// `from` must have passed [`can_read`] for its task and `to` [`can_write`]
-/// for its task, against regions that describe real memory of this machine
-/// (the image's RAM, or host buffers in tests).
-pub unsafe fn copy(from: &USlice, to: &USlice) -> usize {
-    let n = from.len.min(to.len);
-    // A word at a time when both ends and the length allow it, else a byte
-    // at a time, front to back (the two ranges belong to different tasks,
-    // which never share RAM). Volatile accesses keep these loops loops: the
-    // compiler would otherwise call the library's memmove, a kilobyte of
-    // kernel text for what this does.
-    if (from.base | to.base | n).is_multiple_of(4) {
+/// `T: IntoBytes` as well, because the task will read back whatever the
+/// kernel writes.
+#[inline(always)]
+pub fn try_write<'a, T>(task: &'a mut Task, slice: &USlice<T>) -> Result<&'a mut [T], BadSlice>
+where
+    T: zerocopy::FromBytes + zerocopy::IntoBytes,
+{
+    check(task.regions(), slice, REGION_WRITE)?;
+    if slice.is_empty() {
+        return Ok(&mut []);
+    }
+    // SAFETY: as in `try_read`, for a writable region; `&mut Task` makes
+    // this the only slice of this task's memory for as long as it lives,
+    // and tasks never share RAM, so no other task's slice overlaps it.
+    Ok(unsafe { core::slice::from_raw_parts_mut(slice.base as *mut T, slice.len) })
+}
+
+/// Checks `src` readable by `from` and `dst` writable by `to`; the pair of
+/// Rust slices, or which side lied.
+#[inline(always)]
+fn check_pair<'a>(
+    from: &'a Task,
+    src: &USlice,
+    to: &'a mut Task,
+    dst: &USlice,
+) -> Result<(&'a [u8], &'a mut [u8]), InteractFault> {
+    match (try_read(from, src), try_write(to, dst)) {
+        (Ok(s), Ok(d)) => Ok((s, d)),
+        (s, d) => Err(InteractFault {
+            src: s.err(),
+            dst: d.err(),
+        }),
+    }
+}
+
+/// Copies `min(src.len(), dst.len())` bytes from task `from`'s memory to
+/// task `to`'s and returns the count, after checking `src` readable by
+/// `from` and `dst` writable by `to`. If either check fails nothing is
+/// copied and the error says which side (or both) named memory it does not
+/// own: the caller faults that task, never quietly copies less.
+pub fn safe_copy(
+    from: &Task,
+    src: &USlice,
+    to: &mut Task,
+    dst: &USlice,
+) -> Result<usize, InteractFault> {
+    let (s, d) = check_pair(from, src, to, dst)?;
+    Ok(copy_bytes(s, d))
+}
+
+/// [`safe_copy`] for a short message (the IPC fast path's, at most a few
+/// words): a byte loop without the general routine's set-up.
+#[inline]
+pub fn safe_copy_short(
+    from: &Task,
+    src: &USlice,
+    to: &mut Task,
+    dst: &USlice,
+) -> Result<usize, InteractFault> {
+    let (s, d) = check_pair(from, src, to, dst)?;
+    let n = s.len().min(d.len());
+    for i in 0..n {
+        // Volatile keeps the loop a loop: the compiler would otherwise call
+        // the general memcpy this exists to avoid.
+        // SAFETY: `i < n`, inside both slices.
+        unsafe {
+            let b = core::ptr::read_volatile(s.as_ptr().add(i));
+            core::ptr::write_volatile(d.as_mut_ptr().add(i), b);
+        }
+    }
+    Ok(n)
+}
+
+/// Copies `min(s.len(), d.len())` bytes and returns the count.
+///
+/// A word at a time when both ends and the length allow it, else a byte at
+/// a time, front to back (the two slices are distinct Rust slices, so they
+/// do not overlap). Volatile accesses keep these loops loops: the compiler
+/// would otherwise call the library's memmove, a kilobyte of kernel text
+/// for what this does.
+pub fn copy_bytes(s: &[u8], d: &mut [u8]) -> usize {
+    let n = s.len().min(d.len());
+    let (from, to) = (s.as_ptr() as usize, d.as_mut_ptr() as usize);
+    if (from | to | n).is_multiple_of(4) {
         // Four words per turn while they last (a 4 KiB lease is 1024 words:
         // the loop's own instructions matter), then one at a time.
         let mut i = 0;
         while i + 16 <= n {
-            // SAFETY: `i + 16 <= n`, inside both checked ranges (caller's
-            // promise), and both addresses are word-aligned.
+            // SAFETY: `i + 16 <= n`, inside both slices, and both addresses
+            // are word-aligned.
             unsafe {
-                let (f, t) = ((from.base + i) as *const u32, (to.base + i) as *mut u32);
+                let (f, t) = ((from + i) as *const u32, (to + i) as *mut u32);
                 let (a, b) = (
                     core::ptr::read_volatile(f),
                     core::ptr::read_volatile(f.add(1)),
                 );
-                let (c, d) = (
+                let (c, e) = (
                     core::ptr::read_volatile(f.add(2)),
                     core::ptr::read_volatile(f.add(3)),
                 );
                 core::ptr::write_volatile(t, a);
                 core::ptr::write_volatile(t.add(1), b);
                 core::ptr::write_volatile(t.add(2), c);
-                core::ptr::write_volatile(t.add(3), d);
+                core::ptr::write_volatile(t.add(3), e);
             }
             i += 16;
         }
         while i < n {
             // SAFETY: `i + 4 <= n` (n is a multiple of 4), inside both
-            // checked ranges, word-aligned.
+            // slices, word-aligned.
             unsafe {
-                let w = core::ptr::read_volatile((from.base + i) as *const u32);
-                core::ptr::write_volatile((to.base + i) as *mut u32, w);
+                let w = core::ptr::read_volatile((from + i) as *const u32);
+                core::ptr::write_volatile((to + i) as *mut u32, w);
             }
             i += 4;
         }
     } else {
         for i in 0..n {
-            // SAFETY: `i < n`, inside both checked ranges.
+            // SAFETY: `i < n`, inside both slices.
             unsafe {
-                let b = core::ptr::read_volatile((from.base + i) as *const u8);
-                core::ptr::write_volatile((to.base + i) as *mut u8, b);
+                let b = core::ptr::read_volatile((from + i) as *const u8);
+                core::ptr::write_volatile((to + i) as *mut u8, b);
             }
         }
     }
     n
 }
 
-/// Copies a short message (the IPC fast path's, at most a few words):
-/// `min(from.len(), to.len())` bytes, one at a time, without the general
-/// copy routine. Returns the count.
-///
-/// # Safety
-///
-/// As for [`copy`].
-#[inline]
-pub unsafe fn copy_short(from: &USlice, to: &USlice) -> usize {
-    let n = from.len.min(to.len);
-    for i in 0..n {
-        // SAFETY: `i < n`, inside both checked ranges (caller's promise).
-        // Volatile accesses keep the loop a loop: the compiler would
-        // otherwise call the general routine this exists to avoid.
-        unsafe {
-            let b = core::ptr::read_volatile((from.base + i) as *const u8);
-            core::ptr::write_volatile((to.base + i) as *mut u8, b);
-        }
-    }
-    n
+/// Reads a plain-data value from the start of `task`'s `slice` (tasks owe
+/// the kernel no alignment). `Ok(None)` if the slice is too short for one.
+pub fn read_value<T>(task: &Task, slice: &USlice) -> Result<Option<T>, BadSlice>
+where
+    T: zerocopy::FromBytes,
+{
+    let bytes = try_read(task, slice)?;
+    Ok(T::read_from_prefix(bytes).ok().map(|(v, _)| v))
 }
 
-/// Reads a plain-data value of type `T` from task memory.
-///
-/// # Safety
-///
-/// `slice` must have passed [`can_read`] and be at least `size_of::<T>()`
-/// long; `T` must be valid for any bit pattern.
-pub unsafe fn read_value<T: zerocopy::FromBytes>(slice: &USlice) -> Option<T> {
-    if slice.len < core::mem::size_of::<T>() {
-        return None;
-    }
-    // SAFETY: checked readable and long enough by the caller and above;
-    // `read_unaligned` because tasks owe us no alignment; any bit pattern is
-    // a valid `T` (FromBytes).
-    Some(unsafe { core::ptr::read_unaligned(slice.base as *const T) })
+/// Copies kernel bytes into `task`'s `slice`; the count copied (the shorter
+/// of the two).
+pub fn write_bytes(task: &mut Task, slice: &USlice, bytes: &[u8]) -> Result<usize, BadSlice> {
+    let to = try_write(task, slice)?;
+    Ok(copy_bytes(bytes, to))
 }
 
-/// Copies kernel bytes into task memory; returns the count copied.
-///
-/// # Safety
-///
-/// `to` must have passed [`can_write`].
-pub unsafe fn write_bytes(to: &USlice, bytes: &[u8]) -> usize {
-    let n = bytes.len().min(to.len);
-    // SAFETY: `to` is checked writable task memory (caller's promise); the
-    // kernel's own `bytes` cannot overlap task memory.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), to.base as *mut u8, n) };
-    n
-}
-
-/// Reads task memory into a kernel buffer; returns the count copied.
-///
-/// # Safety
-///
-/// `from` must have passed [`can_read`].
-pub unsafe fn read_bytes(from: &USlice, bytes: &mut [u8]) -> usize {
-    let n = bytes.len().min(from.len);
-    // SAFETY: as in `write_bytes`, the other way round.
-    unsafe { core::ptr::copy_nonoverlapping(from.base as *const u8, bytes.as_mut_ptr(), n) };
-    n
+/// Reads `task`'s `slice` into a kernel buffer; the count copied (the
+/// shorter of the two).
+pub fn read_bytes(task: &Task, slice: &USlice, bytes: &mut [u8]) -> Result<usize, BadSlice> {
+    let from = try_read(task, slice)?;
+    Ok(copy_bytes(from, bytes))
 }

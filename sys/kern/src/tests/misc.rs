@@ -85,14 +85,14 @@ fn system_new_starts_only_tasks_marked_start() {
 #[test]
 fn user_slices_keep_their_address_through_every_narrowing() {
     use crate::umem::USlice;
-    let s = USlice::from_raw(0x8000_1000, 64).unwrap();
+    let s = USlice::<u8>::from_raw(0x8000_1000, 64).unwrap();
     assert_eq!((s.base(), s.len()), (0x8000_1000, 64));
     let sub = s.subslice(16, 8).unwrap();
     assert_eq!((sub.base(), sub.len()), (0x8000_1010, 8));
     assert_eq!(s.prefix(4).base(), 0x8000_1000);
     assert!(s.subslice(60, 8).is_none());
-    assert!(USlice::from_raw(usize::MAX, 2).is_none());
-    assert_eq!(USlice::EMPTY.base(), 0);
+    assert!(USlice::<u8>::from_raw(usize::MAX, 2).is_none());
+    assert_eq!(USlice::<u8>::EMPTY.base(), 0);
 }
 
 #[test]

@@ -1,0 +1,302 @@
+//! Typed user memory: slices are checked before they are handed out, a copy
+//! names the side that lied, and IPC faults that side instead of delivering
+//! a wrong length.
+
+use abi::{dead_code, FaultKind, Sysnum, UsageError};
+
+use super::harness::*;
+use crate::descs::{RegionDesc, REGION_READ, REGION_WRITE};
+use crate::task::{SchedState, TaskState};
+use crate::umem::{self, BadSlice, InteractFault, USlice};
+
+const SRV: usize = 1;
+const CLI: usize = 2;
+const CLI2: usize = 3;
+
+/// Read-write RAM of `size` bytes no task holds yet, to grant and revoke.
+fn grant(size: usize) -> RegionDesc {
+    RegionDesc {
+        base: arena::alloc(size),
+        size,
+        attributes: REGION_READ | REGION_WRITE,
+    }
+}
+
+#[test]
+fn typed_slices_are_aligned_and_never_wrap() {
+    assert!(USlice::<u32>::from_raw(0x1001, 1).is_none(), "misaligned");
+    assert!(
+        USlice::<u32>::from_raw(0x1002, 0).is_none(),
+        "misaligned even if empty"
+    );
+    let s = USlice::<u32>::from_raw(0x1000, 4).unwrap();
+    assert_eq!((s.base(), s.len(), s.byte_len()), (0x1000, 4, 16));
+    // Sub-slices count in elements, not bytes.
+    let sub = s.subslice(1, 2).unwrap();
+    assert_eq!((sub.base(), sub.len()), (0x1004, 2));
+    assert!(s.subslice(3, 2).is_none());
+    assert_eq!(s.prefix(9).len(), 4);
+    // The end wraps, or the byte length overflows.
+    assert!(USlice::<u32>::from_raw(usize::MAX - 3, 1).is_none());
+    assert!(USlice::<u32>::from_raw(0, usize::MAX / 2).is_none());
+    assert!(USlice::<u8>::from_raw(usize::MAX, 1).is_none());
+    assert!(USlice::<u8>::from_raw(usize::MAX, 0).is_some());
+}
+
+#[test]
+fn try_read_and_try_write_hand_out_only_what_the_task_owns() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .device()
+        .build();
+    h.write(SRV, DATA, b"owned bytes");
+    let owned = USlice::<u8>::from_raw(h.addr(SRV, DATA), 11).unwrap();
+    assert_eq!(umem::try_read(h.task(SRV), &owned).unwrap(), b"owned bytes");
+    umem::try_write(&mut h.sys.tasks[SRV], &owned)
+        .unwrap()
+        .copy_from_slice(b"OWNED BYTES");
+    assert_eq!(h.read(SRV, DATA, 11), b"OWNED BYTES");
+
+    // Memory of nobody, and another task's RAM: refused, naming the base.
+    let elsewhere = foreign(0x100);
+    let theirs = USlice::<u8>::from_raw(elsewhere, 4).unwrap();
+    assert_eq!(
+        umem::try_read(h.task(SRV), &theirs),
+        Err(BadSlice { base: elsewhere })
+    );
+    let sups = USlice::<u8>::from_raw(h.addr(SUP, DATA), 4).unwrap();
+    assert!(umem::try_write(&mut h.sys.tasks[SRV], &sups).is_err());
+    // Running off the end of owned RAM.
+    let over = USlice::<u8>::from_raw(h.addr(SRV, RAM_SIZE - 2), 4).unwrap();
+    assert!(umem::try_read(h.task(SRV), &over).is_err());
+    // Text is readable, not writable.
+    let text = USlice::<u8>::from_raw(h.mem[SRV].text, 4).unwrap();
+    assert!(umem::try_read(h.task(SRV), &text).is_ok());
+    assert_eq!(
+        umem::try_write(&mut h.sys.tasks[SRV], &text),
+        Err(BadSlice {
+            base: h.mem[SRV].text
+        })
+    );
+    // A device window is the task's, but never the kernel's to copy.
+    let window = USlice::<u8>::from_raw(h.mem[SRV].device.unwrap(), 4).unwrap();
+    assert!(umem::try_read(h.task(SRV), &window).is_err());
+    assert!(umem::try_write(&mut h.sys.tasks[SRV], &window).is_err());
+    // Nothing is always fine, wherever it claims to be.
+    let nothing = USlice::<u8>::from_raw(elsewhere, 0).unwrap();
+    assert_eq!(umem::try_read(h.task(SRV), &nothing), Ok(&[][..]));
+    // Typed reads see the task's words.
+    h.write(SRV, DATA, &[1, 0, 0, 0, 2, 0, 0, 0]);
+    let words = USlice::<u32>::from_raw(h.addr(SRV, DATA), 2).unwrap();
+    assert_eq!(umem::try_read(h.task(SRV), &words).unwrap(), [1, 2]);
+}
+
+#[test]
+fn safe_copy_names_the_side_that_lied_and_copies_nothing() {
+    let mut h = Harness::three();
+    h.write(CLI, MSG_OUT, b"message");
+    h.write(SRV, RECV_BUF, b"untouched");
+    let good_src = USlice::<u8>::from_raw(h.addr(CLI, MSG_OUT), 7).unwrap();
+    let good_dst = USlice::<u8>::from_raw(h.addr(SRV, RECV_BUF), 9).unwrap();
+    let bad = foreign(0x100);
+    let bad_slice = USlice::<u8>::from_raw(bad, 7).unwrap();
+    let copy = |h: &mut Harness, src: &USlice, dst: &USlice| {
+        let [s, d] = h.sys.tasks.get_disjoint_mut([SRV, CLI]).unwrap();
+        // CLI is the source: `d` is index CLI.
+        umem::safe_copy(d, src, s, dst)
+    };
+    let lie = Some(BadSlice { base: bad });
+    assert_eq!(
+        copy(&mut h, &bad_slice, &good_dst),
+        Err(InteractFault {
+            src: lie,
+            dst: None
+        })
+    );
+    assert_eq!(
+        copy(&mut h, &good_src, &bad_slice),
+        Err(InteractFault {
+            src: None,
+            dst: lie
+        })
+    );
+    assert_eq!(
+        copy(&mut h, &bad_slice, &bad_slice),
+        Err(InteractFault { src: lie, dst: lie })
+    );
+    assert_eq!(
+        h.read(SRV, RECV_BUF, 9),
+        b"untouched",
+        "a failed copy copies nothing"
+    );
+    // The shorter side decides the count.
+    assert_eq!(copy(&mut h, &good_src, &good_dst), Ok(7));
+    assert_eq!(h.read(SRV, RECV_BUF, 9), b"messageed");
+    let [s, d] = h.sys.tasks.get_disjoint_mut([SRV, CLI]).unwrap();
+    assert_eq!(
+        umem::safe_copy_short(d, &good_src, s, &good_dst.prefix(3)),
+        Ok(3)
+    );
+    assert_eq!(
+        umem::safe_copy_short(d, &bad_slice, s, &good_dst),
+        Err(InteractFault {
+            src: lie,
+            dst: None
+        })
+    );
+}
+
+#[test]
+fn values_are_read_unaligned_and_short_slices_give_none() {
+    let mut h = Harness::three();
+    h.write(CLI, DATA, &[0xAA, 1, 0, 0, 0, 2, 0, 0, 0]);
+    let at = |len| USlice::<u8>::from_raw(h.addr(CLI, DATA + 1), len).unwrap();
+    assert_eq!(
+        umem::read_value::<[u32; 2]>(h.task(CLI), &at(8)),
+        Ok(Some([1, 2]))
+    );
+    assert_eq!(umem::read_value::<[u32; 2]>(h.task(CLI), &at(7)), Ok(None));
+    let bad = USlice::<u8>::from_raw(foreign(0x10), 8).unwrap();
+    assert!(umem::read_value::<u32>(h.task(CLI), &bad).is_err());
+}
+
+/// The `a6` of a `send` of operation `n` without leases.
+fn op(n: u16) -> usize {
+    abi::send_op_leases(n, 0) as usize
+}
+
+/// Asserts that task `t` was faulted for naming `base`, which it does not
+/// own, at the `ecall` of the syscall it was blocked in.
+fn assert_faulted_for(h: &Harness, t: usize, base: usize, ecall: usize) {
+    h.assert_usage_fault(t, UsageError::InvalidSlice);
+    let f = h.fault(t);
+    assert_eq!(f.kind(), FaultKind::SyscallUsage);
+    assert_eq!(f.address, base as u32, "the address of the bad slice");
+    assert_eq!(f.pc, ecall as u32, "the ecall of the syscall it waited in");
+}
+
+#[test]
+fn a_queued_sender_whose_message_is_revoked_is_faulted_and_the_next_served() {
+    let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("cli", 2), ("cli2", 3)]);
+    let srv = h.id(SRV);
+    // CLI sends from granted memory, then loses the grant while queued.
+    let g = grant(0x100);
+    assert!(h.sys.tasks[CLI].add_region(g));
+    let ecall = h.task(CLI).save().pc();
+    h.syscall(
+        CLI,
+        Sysnum::Send,
+        &[
+            srv.0 as usize,
+            g.base,
+            5,
+            h.addr(CLI, REPLY_BUF),
+            8,
+            0,
+            op(9),
+        ],
+    );
+    assert_eq!(h.sched(CLI), SchedState::InSend(srv));
+    h.send(CLI2, srv, 4, b"honest", 8, &[]);
+    assert!(h.sys.tasks[CLI].remove_region(&g));
+
+    h.recv(SRV, 64, 0);
+    assert_faulted_for(&h, CLI, g.base, ecall);
+    // The server got the honest message, with its own length, not the
+    // liar's length over nothing.
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    let m = h.received(SRV);
+    assert_eq!((m.sender, m.op, m.len), (h.id(CLI2), 4, 6));
+    assert_eq!(h.read(SRV, RECV_BUF, 6), b"honest");
+    assert_eq!(h.sched(CLI2), SchedState::InReply(srv));
+}
+
+#[test]
+fn a_receiver_that_only_waited_for_a_liar_is_told_it_is_dead() {
+    let mut h = Harness::three();
+    let (srv, cli) = (h.id(SRV), h.id(CLI));
+    let g = grant(0x100);
+    assert!(h.sys.tasks[CLI].add_region(g));
+    h.syscall(
+        CLI,
+        Sysnum::Send,
+        &[
+            srv.0 as usize,
+            g.base,
+            5,
+            h.addr(CLI, REPLY_BUF),
+            8,
+            0,
+            op(9),
+        ],
+    );
+    assert!(h.sys.tasks[CLI].remove_region(&g));
+    h.recv_from(SRV, 64, 0, cli);
+    assert_eq!(h.task(CLI).state(), TaskState::Faulted);
+    // Nothing was delivered: the server learns its only sender died.
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.ret(SRV, 0), dead_code(h.task(CLI).generation()) as usize);
+}
+
+#[test]
+fn a_receiver_whose_buffer_is_revoked_is_faulted_and_the_sender_told() {
+    // Twice: once through the fast path's preconditions (a short message),
+    // once through the general path (too long for the fast path).
+    for msg in [&b"tiny"[..], &[7u8; 40][..]] {
+        let mut h = Harness::three();
+        let srv = h.id(SRV);
+        let g = grant(0x100);
+        assert!(h.sys.tasks[SRV].add_region(g));
+        let ecall = h.task(SRV).save().pc();
+        h.syscall(SRV, Sysnum::Recv, &[g.base, 64, 0, abi::RECV_OPEN as usize]);
+        assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+        assert!(h.sys.tasks[SRV].remove_region(&g));
+
+        h.send(CLI, srv, 1, msg, 8, &[]);
+        assert_faulted_for(&h, SRV, g.base, ecall);
+        // The sender is not left waiting on a dead server.
+        assert_eq!(h.sched(CLI), SchedState::Runnable);
+        assert_eq!(h.ret(CLI, 0), dead_code(h.task(SRV).generation()) as usize);
+    }
+}
+
+#[test]
+fn a_client_whose_reply_buffer_is_revoked_is_faulted_not_told_zero_bytes() {
+    // `reply`, and `reply_recv` (whose fast path must fall back).
+    for via_reply_recv in [false, true] {
+        let mut h = Harness::three();
+        let srv = h.id(SRV);
+        h.recv(SRV, 64, 0);
+        let g = grant(0x100);
+        assert!(h.sys.tasks[CLI].add_region(g));
+        let ecall = h.task(CLI).save().pc();
+        h.syscall(
+            CLI,
+            Sysnum::Send,
+            &[
+                srv.0 as usize,
+                h.addr(CLI, MSG_OUT),
+                0,
+                g.base,
+                16,
+                0,
+                op(3),
+            ],
+        );
+        assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+        assert!(h.sys.tasks[CLI].remove_region(&g));
+
+        let cli = h.id(CLI);
+        if via_reply_recv {
+            h.reply_recv(SRV, cli, 0, b"answer", 64, 0);
+            assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+        } else {
+            h.reply(SRV, cli, 0, b"answer");
+            assert_eq!(h.sched(SRV), SchedState::Runnable);
+        }
+        assert_faulted_for(&h, CLI, g.base, ecall);
+        assert_eq!(h.task(SRV).fault_count(), 0, "the server is not to blame");
+        assert_eq!(h.task(SRV).replies(), 0, "nothing was replied");
+    }
+}
