@@ -84,10 +84,7 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     crate::probe!(sys.machine, Ipc);
     // The copy checks `msg` readable by us and `buf` writable by the
     // target, and changes nothing if either is not.
-    let Ok([me, target]) = sys.tasks.get_disjoint_mut([caller, t]) else {
-        return false;
-    };
-    if umem::safe_copy_short(me, &msg, target, &buf).is_err() {
+    if umem::safe_copy_short(&sys.tasks[caller], &msg, &sys.tasks[t], &buf).is_err() {
         return false;
     }
     crate::probe!(sys.machine, Copy);
@@ -160,10 +157,8 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     crate::probe!(sys.machine, Ipc);
     // The copy checks `msg` readable by us and `reply_buf` writable by the
     // client, and changes nothing if either is not.
-    let Ok([me, client]) = sys.tasks.get_disjoint_mut([caller, p]) else {
-        return false;
-    };
-    let Ok(copied) = umem::safe_copy_short(me, &msg, client, &reply_buf) else {
+    let Ok(copied) = umem::safe_copy_short(&sys.tasks[caller], &msg, &sys.tasks[p], &reply_buf)
+    else {
         return false;
     };
     crate::probe!(sys.machine, Copy);

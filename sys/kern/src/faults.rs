@@ -68,6 +68,7 @@ pub fn fault_task<M: Machine>(sys: &mut System<'_, M>, index: usize, record: Fau
 /// caller), with `record` at the `ecall` of that syscall: for the kernel
 /// finding out, while serving another task, that something this one named
 /// is bad.
+#[inline(never)]
 pub fn fault_blocked<M: Machine>(sys: &mut System<'_, M>, index: usize, mut record: FaultRecord) {
     // The saved pc is already past the 4-byte `ecall`.
     record.pc = sys.tasks[index].save().pc().wrapping_sub(4) as u32;
@@ -76,6 +77,8 @@ pub fn fault_blocked<M: Machine>(sys: &mut System<'_, M>, index: usize, mut reco
 
 /// Faults the side (or sides) of a copy from task `src` to task `dst` that
 /// named memory it does not own.
+#[cold]
+#[inline(never)]
 pub fn apply_interact<M: Machine>(
     sys: &mut System<'_, M>,
     src: usize,

@@ -291,7 +291,7 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             out_len = 4;
         }
     }
-    let n = umem::write_bytes(&mut sys.tasks[caller], &reply, &out[..out_len])?;
+    let n = umem::write_bytes(&sys.tasks[caller], &reply, &out[..out_len])?;
     let s = sys.tasks[caller].save_mut();
     s.set_ret(0, abi::SUCCESS as usize);
     s.set_ret(1, n);

@@ -68,10 +68,7 @@ pub fn borrow<M: Machine>(
     if !ipc::lease_is_valid(&sys.tasks[l], &lease) {
         return Err(UserError::Recoverable(BORROW_NOT_LENT));
     }
-    let Ok([me, lender]) = sys.tasks.get_disjoint_mut([caller, l]) else {
-        // `find_lease` found `l` waiting on us: it is not us.
-        return Err(UserError::Recoverable(BORROW_NOT_LENT));
-    };
+    let (me, lender) = (&sys.tasks[caller], &sys.tasks[l]);
     let copied = if write {
         umem::safe_copy(me, &local, lender, &part)
     } else {

@@ -75,7 +75,7 @@ pub fn syscall<M: crate::machine::Machine>(
     for (b, c) in bytes.chunks_exact_mut(4).zip(&COUNTERS) {
         b.copy_from_slice(&c.load(Relaxed).to_le_bytes());
     }
-    umem::write_bytes(&mut sys.tasks[caller], &out, &bytes)?;
+    umem::write_bytes(&sys.tasks[caller], &out, &bytes)?;
     Ok(())
 }
 

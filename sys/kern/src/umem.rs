@@ -220,17 +220,12 @@ where
     Ok(unsafe { core::slice::from_raw_parts_mut(slice.base as *mut T, slice.len) })
 }
 
-/// Checks `src` readable by `from` and `dst` writable by `to`; the pair of
-/// Rust slices, or which side lied.
+/// Checks `src` readable by `from` and `dst` writable by `to`; else which
+/// side lied (both, if both did).
 #[inline(always)]
-fn check_pair<'a>(
-    from: &'a Task,
-    src: &USlice,
-    to: &'a mut Task,
-    dst: &USlice,
-) -> Result<(&'a [u8], &'a mut [u8]), InteractFault> {
-    match (try_read(from, src), try_write(to, dst)) {
-        (Ok(s), Ok(d)) => Ok((s, d)),
+fn check_pair(from: &Task, src: &USlice, to: &Task, dst: &USlice) -> Result<(), InteractFault> {
+    match (check_readable(from, src), check_writable(to, dst)) {
+        (Ok(()), Ok(())) => Ok(()),
         (s, d) => Err(InteractFault {
             src: s.err(),
             dst: d.err(),
@@ -243,56 +238,78 @@ fn check_pair<'a>(
 /// `from` and `dst` writable by `to`. If either check fails nothing is
 /// copied and the error says which side (or both) named memory it does not
 /// own: the caller faults that task, never quietly copies less.
+///
+/// `to` is borrowed shared, not `&mut` as by [`try_write`]: no Rust slice
+/// of its memory is made, the bytes go through raw pointers, and IPC can
+/// name two tasks of one table without splitting it.
 pub fn safe_copy(
     from: &Task,
     src: &USlice,
-    to: &mut Task,
+    to: &Task,
     dst: &USlice,
 ) -> Result<usize, InteractFault> {
-    let (s, d) = check_pair(from, src, to, dst)?;
-    Ok(copy_bytes(s, d))
+    check_pair(from, src, to, dst)?;
+    let n = src.len.min(dst.len);
+    // SAFETY: `[src.base, +n)` is readable memory of `from` and
+    // `[dst.base, +n)` writable memory of `to`, both just checked; two
+    // tasks never share RAM, so the ranges do not overlap.
+    unsafe { copy_raw(src.base, dst.base, n) };
+    Ok(n)
 }
 
 /// [`safe_copy`] for a short message (the IPC fast path's, at most a few
 /// words): a byte loop without the general routine's set-up.
-#[inline]
+#[inline(always)]
 pub fn safe_copy_short(
     from: &Task,
     src: &USlice,
-    to: &mut Task,
+    to: &Task,
     dst: &USlice,
 ) -> Result<usize, InteractFault> {
-    let (s, d) = check_pair(from, src, to, dst)?;
-    let n = s.len().min(d.len());
+    check_pair(from, src, to, dst)?;
+    let n = src.len.min(dst.len);
     for i in 0..n {
         // Volatile keeps the loop a loop: the compiler would otherwise call
         // the general memcpy this exists to avoid.
-        // SAFETY: `i < n`, inside both slices.
+        // SAFETY: `i < n`, inside both ranges just checked (as in
+        // `safe_copy`).
         unsafe {
-            let b = core::ptr::read_volatile(s.as_ptr().add(i));
-            core::ptr::write_volatile(d.as_mut_ptr().add(i), b);
+            let b = core::ptr::read_volatile((src.base + i) as *const u8);
+            core::ptr::write_volatile((dst.base + i) as *mut u8, b);
         }
     }
     Ok(n)
 }
 
-/// Copies `min(s.len(), d.len())` bytes and returns the count.
-///
-/// A word at a time when both ends and the length allow it, else a byte at
-/// a time, front to back (the two slices are distinct Rust slices, so they
-/// do not overlap). Volatile accesses keep these loops loops: the compiler
-/// would otherwise call the library's memmove, a kilobyte of kernel text
-/// for what this does.
+/// Copies `min(s.len(), d.len())` bytes between kernel-held slices and
+/// returns the count (see [`copy_raw`] for how).
 pub fn copy_bytes(s: &[u8], d: &mut [u8]) -> usize {
     let n = s.len().min(d.len());
-    let (from, to) = (s.as_ptr() as usize, d.as_mut_ptr() as usize);
+    // SAFETY: `n` bytes are inside both slices, which (one shared, one
+    // exclusive) cannot overlap.
+    unsafe { copy_raw(s.as_ptr() as usize, d.as_mut_ptr() as usize, n) };
+    n
+}
+
+/// Copies `n` bytes from address `from` to address `to`.
+///
+/// A word at a time when both ends and the length allow it, else a byte at
+/// a time, front to back. Volatile accesses keep these loops loops: the
+/// compiler would otherwise call the library's memmove, a kilobyte of
+/// kernel text for what this does.
+///
+/// # Safety
+///
+/// `[from, from + n)` must be readable and `[to, to + n)` writable memory,
+/// not overlapping, and not referenced by any live Rust `&mut`.
+unsafe fn copy_raw(from: usize, to: usize, n: usize) {
     if (from | to | n).is_multiple_of(4) {
         // Four words per turn while they last (a 4 KiB lease is 1024 words:
         // the loop's own instructions matter), then one at a time.
         let mut i = 0;
         while i + 16 <= n {
-            // SAFETY: `i + 16 <= n`, inside both slices, and both addresses
-            // are word-aligned.
+            // SAFETY: `i + 16 <= n`, inside both ranges (caller's promise),
+            // and both addresses are word-aligned.
             unsafe {
                 let (f, t) = ((from + i) as *const u32, (to + i) as *mut u32);
                 let (a, b) = (
@@ -312,7 +329,7 @@ pub fn copy_bytes(s: &[u8], d: &mut [u8]) -> usize {
         }
         while i < n {
             // SAFETY: `i + 4 <= n` (n is a multiple of 4), inside both
-            // slices, word-aligned.
+            // ranges, word-aligned.
             unsafe {
                 let w = core::ptr::read_volatile((from + i) as *const u32);
                 core::ptr::write_volatile((to + i) as *mut u32, w);
@@ -321,14 +338,13 @@ pub fn copy_bytes(s: &[u8], d: &mut [u8]) -> usize {
         }
     } else {
         for i in 0..n {
-            // SAFETY: `i < n`, inside both slices.
+            // SAFETY: `i < n`, inside both ranges.
             unsafe {
                 let b = core::ptr::read_volatile((from + i) as *const u8);
                 core::ptr::write_volatile((to + i) as *mut u8, b);
             }
         }
     }
-    n
 }
 
 /// Reads a plain-data value from the start of `task`'s `slice` (tasks owe
@@ -341,11 +357,23 @@ where
     Ok(T::read_from_prefix(bytes).ok().map(|(v, _)| v))
 }
 
-/// Copies kernel bytes into `task`'s `slice`; the count copied (the shorter
-/// of the two).
-pub fn write_bytes(task: &mut Task, slice: &USlice, bytes: &[u8]) -> Result<usize, BadSlice> {
-    let to = try_write(task, slice)?;
-    Ok(copy_bytes(bytes, to))
+/// Copies `bytes` (the kernel's, or another task's got from [`try_read`])
+/// into `task`'s `slice` after checking it writable; the count copied (the
+/// shorter of the two). Shared `&Task` as in [`safe_copy`].
+pub fn write_bytes(task: &Task, slice: &USlice, bytes: &[u8]) -> Result<usize, BadSlice> {
+    check_writable(task, slice)?;
+    let n = bytes.len().min(slice.len);
+    let from = bytes.as_ptr() as usize;
+    // Writing under a live `&[u8]` would be undefined behaviour: refuse a
+    // source that overlaps the destination (only a kernel bug could pass
+    // one: tasks never share RAM).
+    if from < slice.base + n && slice.base < from + n {
+        return Err(BadSlice { base: slice.base });
+    }
+    // SAFETY: `[slice.base, +n)` was just checked writable by `task`, and
+    // does not overlap `bytes`.
+    unsafe { copy_raw(from, slice.base, n) };
+    Ok(n)
 }
 
 /// Reads `task`'s `slice` into a kernel buffer; the count copied (the

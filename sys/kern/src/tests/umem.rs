@@ -102,9 +102,7 @@ fn safe_copy_names_the_side_that_lied_and_copies_nothing() {
     let bad = foreign(0x100);
     let bad_slice = USlice::<u8>::from_raw(bad, 7).unwrap();
     let copy = |h: &mut Harness, src: &USlice, dst: &USlice| {
-        let [s, d] = h.sys.tasks.get_disjoint_mut([SRV, CLI]).unwrap();
-        // CLI is the source: `d` is index CLI.
-        umem::safe_copy(d, src, s, dst)
+        umem::safe_copy(h.task(CLI), src, h.task(SRV), dst)
     };
     let lie = Some(BadSlice { base: bad });
     assert_eq!(
@@ -133,13 +131,13 @@ fn safe_copy_names_the_side_that_lied_and_copies_nothing() {
     // The shorter side decides the count.
     assert_eq!(copy(&mut h, &good_src, &good_dst), Ok(7));
     assert_eq!(h.read(SRV, RECV_BUF, 9), b"messageed");
-    let [s, d] = h.sys.tasks.get_disjoint_mut([SRV, CLI]).unwrap();
+    let (s, d) = (h.task(CLI), h.task(SRV));
     assert_eq!(
-        umem::safe_copy_short(d, &good_src, s, &good_dst.prefix(3)),
+        umem::safe_copy_short(s, &good_src, d, &good_dst.prefix(3)),
         Ok(3)
     );
     assert_eq!(
-        umem::safe_copy_short(d, &bad_slice, s, &good_dst),
+        umem::safe_copy_short(s, &bad_slice, d, &good_dst),
         Err(InteractFault {
             src: lie,
             dst: None
