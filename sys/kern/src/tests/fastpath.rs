@@ -192,6 +192,25 @@ fn a_long_message_takes_the_general_copy() {
 }
 
 #[test]
+fn a_message_and_a_reply_of_exactly_the_limit_take_the_fast_path() {
+    // FAST_MESSAGE is the longest the fast path carries, not one past it.
+    let mut h = ready_for_a_call();
+    let srv = h.id(SRV);
+    let msg: Vec<u8> = (1..=fastpath::FAST_MESSAGE as u8).collect();
+    h.stage_send(CLI, srv, 2, &msg, fastpath::FAST_MESSAGE, &[]);
+    assert!(fastpath::send(&mut h.sys, CLI), "fast path declined");
+    assert_eq!(h.read(SRV, RECV_BUF, msg.len()), msg);
+    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+
+    let cli = h.id(CLI);
+    let reply: Vec<u8> = msg.iter().rev().copied().collect();
+    h.stage_reply_recv(SRV, cli, 0, &reply, 64, 0);
+    assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
+    assert_eq!(h.ret(CLI, 1), reply.len());
+    assert_eq!(h.read(CLI, REPLY_BUF, reply.len()), reply);
+}
+
+#[test]
 fn a_stale_generation_takes_the_general_path_and_gets_dead() {
     let mut h = Harness::three();
     let stale = h.id(SRV);
