@@ -388,6 +388,21 @@ fn reply_recv_bad_reply_faults_before_receiving() {
     h.assert_usage_fault(SRV, abi::UsageError::ReplyTooBig);
 }
 
+#[test]
+fn reply_recv_with_a_kernel_code_faults_the_server_however_short() {
+    let mut h = ready_for_a_call();
+    call(&mut h);
+    let cli = h.id(CLI);
+    h.stage_reply_recv(SRV, cli, abi::KERNEL_CODE_BASE, b"x", 64, 0);
+    assert!(!fastpath::reply_recv(&mut h.sys, SRV), "fast path took it");
+    assert_eq!(h.sched(CLI), SchedState::InReply(h.id(SRV)));
+    h.reply_recv(SRV, cli, abi::KERNEL_CODE_BASE, b"x", 64, 0);
+    h.assert_usage_fault(SRV, abi::UsageError::ReservedResponseCode);
+    // The client learns its server died; no kernel code reached it as a
+    // reply.
+    assert_eq!(h.ret(CLI, 0) as u32, dead_code(h.task(SRV).generation()));
+}
+
 /// No hand-off when another runnable task is more important than the
 /// client (here one woken by an interrupt during the server's work).
 #[test]
