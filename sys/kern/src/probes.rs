@@ -7,7 +7,8 @@
 //! entry itself), dispatch, IPC logic, message copy, the scheduling decision
 //! and PMP reprogramming. `Sysnum::BenchProbes` resets or reads the
 //! counters. Without the feature [`probe!`] expands to nothing and the
-//! syscall is an unknown number.
+//! syscall is an unknown number (`syscalls::syscall`): everything in this
+//! file is compiled only with the feature.
 //!
 //! It must never change what the kernel does, only count: the counters are
 //! plain atomics, and no decision reads them.
@@ -77,15 +78,6 @@ pub fn syscall<M: crate::machine::Machine>(
     }
     umem::write_bytes(&sys.tasks[caller], &out, &bytes)?;
     Ok(())
-}
-
-/// Without the feature the syscall does not exist.
-#[cfg(not(feature = "bench-probes"))]
-pub fn syscall<M: crate::machine::Machine>(
-    _: &mut crate::system::System<'_, M>,
-    _: usize,
-) -> Result<(), crate::err::UserError> {
-    Err(abi::UsageError::BadSyscallNumber.into())
 }
 
 /// `probe!(machine, Phase)`: ends the current phase, charging it to

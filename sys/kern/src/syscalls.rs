@@ -44,7 +44,11 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
         Some(Sysnum::ReplyFault) => reply_fault(sys, caller),
         Some(Sysnum::Log) => log(sys, caller),
         Some(Sysnum::Kipc) => kipc::kipc(sys, caller),
+        #[cfg(feature = "bench-probes")]
         Some(Sysnum::BenchProbes) => crate::probes::syscall(sys, caller),
+        // Without the feature the syscall does not exist.
+        #[cfg(not(feature = "bench-probes"))]
+        Some(Sysnum::BenchProbes) => Err(UsageError::BadSyscallNumber.into()),
     };
     match result {
         Ok(()) => {}

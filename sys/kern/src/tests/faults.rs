@@ -176,6 +176,18 @@ fn bad_syscall_number_faults_the_caller_at_its_ecall() {
     h.assert_usage_fault(CLI, UsageError::BadSyscallNumber);
 }
 
+/// A kernel built without `bench-probes` (every shipping and test kernel)
+/// has no probe syscall: calling it is a bad number like any other.
+#[cfg(not(feature = "bench-probes"))]
+#[test]
+fn the_bench_probe_syscall_does_not_exist_without_its_feature() {
+    let mut h = Harness::three();
+    let buf = h.addr(CLI, DATA);
+    h.syscall(CLI, Sysnum::BenchProbes, &[0, buf, 64]);
+    h.assert_usage_fault(CLI, UsageError::BadSyscallNumber);
+    assert_eq!(h.read(CLI, DATA, 64), [0; 64]);
+}
+
 #[test]
 fn successful_syscalls_resume_after_the_ecall() {
     let mut h = Harness::three();

@@ -143,11 +143,7 @@ fn console_time_is_right_across_the_whole_clock() {
         let mut h = Harness::three();
         h.sys.machine.now = now;
         console::task_text(&mut h.sys.machine, "t", b"x");
-        let want = format!(
-            "[{:4}.{:06}] t: x\n",
-            now / per_s,
-            (now % per_s) / per_us
-        );
+        let want = format!("[{:4}.{:06}] t: x\n", now / per_s, (now % per_s) / per_us);
         assert_eq!(h.console(), want, "now = {now}");
     }
 }
