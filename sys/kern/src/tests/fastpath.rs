@@ -403,6 +403,48 @@ fn reply_recv_with_a_kernel_code_faults_the_server_however_short() {
     assert_eq!(h.ret(CLI, 0) as u32, dead_code(h.task(SRV).generation()));
 }
 
+/// The hand-back decision reads the per-priority level bits: with the
+/// server and client in different level words (priorities 40 and 200) the
+/// client is still known to be the one most important runnable task, so it
+/// runs without a scan.
+#[test]
+fn reply_recv_hands_back_across_priority_words() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 40)
+        .task("cli", 200)
+        .task("idle", 255)
+        .build();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(CLI));
+    call(&mut h);
+    let cli = h.id(CLI);
+    h.stage_reply_recv(SRV, cli, 5, b"ok", 64, 0);
+    assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
+    assert_eq!(
+        h.sys.sched.quick(h.sys.tasks, SRV),
+        Some(CLI),
+        "no hand-back: the choice needed a scan"
+    );
+    // With another task as important as the client, there is a tie to
+    // break: no hand-back, the full choice decides.
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 40)
+        .task("cli", 200)
+        .task("peer", 200)
+        .build();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(CLI));
+    call(&mut h);
+    let cli = h.id(CLI);
+    h.stage_reply_recv(SRV, cli, 5, b"ok", 64, 0);
+    assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
+    assert_eq!(h.sys.sched.quick(h.sys.tasks, SRV), None);
+}
+
 /// No hand-off when another runnable task is more important than the
 /// client (here one woken by an interrupt during the server's work).
 #[test]

@@ -124,3 +124,96 @@ fn next_task_announces_each_start_once_and_protects_its_regions() {
         h.console()
     );
 }
+
+#[test]
+fn task_set_visits_exactly_its_members_in_any_range() {
+    use crate::sched::TaskSet;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let max = abi::TaskId::MAX_TASKS;
+    for _ in 0..200 {
+        let mut set = TaskSet::default();
+        let mut model = vec![false; max];
+        for _ in 0..rand(150) {
+            let i = rand(max);
+            let member = rand(4) != 0;
+            set.set(i, member);
+            model[i] = member;
+        }
+        for (i, &m) in model.iter().enumerate() {
+            assert_eq!(set.contains(i), m, "member {i}");
+        }
+        // Indices beyond the set are never members and setting them is
+        // ignored.
+        set.set(max + 40, true);
+        assert!(!set.contains(max + 40));
+        for _ in 0..20 {
+            let lo = rand(max + 10);
+            let hi = rand(max + 40);
+            let mut seen = Vec::new();
+            set.for_each_in(lo, hi, |i| seen.push(i));
+            let want: Vec<usize> = (lo..hi.min(max)).filter(|&i| model[i]).collect();
+            assert_eq!(seen, want, "range {lo}..{hi}");
+        }
+    }
+}
+
+/// A table wider than one bitmap word, with priorities spread over the
+/// whole 0..=255 range (so over several level words): random blocking,
+/// waking, faults and restarts, with every choice checked against `select`
+/// inside the scheduler (and the bitmaps against the table).
+#[test]
+fn a_wide_table_with_high_priorities_agrees_with_select() {
+    let mut seed = 0x0123_4567_89ab_cdefu64;
+    let mut rand = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    const N: usize = 70;
+    let names: Vec<&'static str> = (0..N)
+        .map(|i| &*Box::leak(format!("t{i}").into_boxed_str()))
+        .collect();
+    let mut b = Builder::default().task("sup", 0);
+    for (i, name) in names.iter().enumerate().skip(1) {
+        // Ties (i % 5) and priorities in every level word.
+        b = b.task(name, [255, 31, 32, 200, 64][i % 5] - (i % 3) as u8);
+    }
+    let mut h = b.build();
+    let mut current = syscalls::next_task(&mut h.sys, 0).unwrap();
+    let mut ran = std::collections::BTreeSet::new();
+    for _ in 0..3000 {
+        let t = rand(N);
+        match rand(4) {
+            0 | 1 if h.task(current).is_runnable() => h.recv(current, 0, 1),
+            0 | 1 => crate::notify::post_bits(&mut h.sys, t, 1),
+            2 if t != SUP && h.task(t).is_healthy() && rand(8) == 0 => {
+                faults::fault_task(&mut h.sys, t, FaultRecord::default())
+            }
+            3 if t != SUP && !h.task(t).is_healthy() => faults::restart_task(&mut h.sys, t),
+            _ => crate::notify::post_bits(&mut h.sys, t, 1),
+        }
+        h.sys.sched.assert_consistent(h.sys.tasks);
+        match syscalls::next_task(&mut h.sys, current) {
+            Some(next) => {
+                ran.insert(next);
+                current = next;
+            }
+            None => {
+                // Nothing runnable: the supervisor is woken (an interrupt
+                // would do it on the machine).
+                crate::notify::post_bits(&mut h.sys, SUP, 1);
+            }
+        }
+    }
+    assert!(
+        ran.iter().any(|&i| i >= 32) && ran.len() > 20,
+        "the test never ran tasks in the second bitmap word: {ran:?}"
+    );
+}
