@@ -85,6 +85,32 @@ fn reply_and_reply_fault_to_a_missing_task_are_skipped() {
 }
 
 #[test]
+fn reply_recv_to_a_missing_task_skips_the_reply_and_still_receives() {
+    for i in missing() {
+        let mut h = Harness::three();
+        h.recv(SRV, 16, 0);
+        let srv = h.id(SRV);
+        h.send(CLI, srv, 1, b"x", 4, &[]);
+        // Both paths: the fast one declines, the general one skips.
+        h.stage_reply_recv(SRV, id(i), 0, b"r", 16, 0);
+        assert!(!crate::fastpath::reply_recv(&mut h.sys, SRV), "index {i}");
+        h.reply_recv(SRV, id(i), 0, b"r", 16, 0);
+        assert_eq!(h.sched(SRV), SchedState::InRecv(None), "index {i}");
+        assert_eq!(h.sched(CLI), SchedState::InReply(srv), "index {i}");
+        untouched_but_waiting(&h);
+    }
+}
+
+/// As [`untouched`], for a harness where the server waits in `recv` and
+/// the client waits for its reply.
+fn untouched_but_waiting(h: &Harness) {
+    for t in 0..3 {
+        assert!(h.task(t).is_healthy(), "task {t}: {:?}", h.task(t).state());
+        assert_eq!(h.task(t).notifications(), 0, "task {t}");
+    }
+}
+
+#[test]
 fn borrows_from_a_missing_lender_are_refused() {
     for i in missing() {
         let mut h = Harness::three();
