@@ -14,6 +14,14 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+mod fault;
+mod status;
+
+pub use fault::{FaultKind, FaultRecord, ReplyFaultReason, UsageError};
+pub use status::{
+    Authority, InjectEvidence, Injection, Kipc, RestartKind, RestartPolicy, TaskState, TaskStatus,
+};
+
 /// Names a task *incarnation*: the task's index in the image's task table and
 /// the generation it is on.
 ///
@@ -353,430 +361,6 @@ pub struct Lease {
     pub len: u32,
 }
 
-/// Why a server rejected a message with `reply_fault`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum ReplyFaultReason {
-    /// The operation number is not one the server implements.
-    UndefinedOperation = 0,
-    /// The message could not be decoded (wrong length or contents).
-    BadMessageContents = 1,
-    /// The reply buffer is too small for the reply.
-    ReplyBufferTooSmall = 2,
-    /// The call carries the wrong number of leases.
-    BadLeases = 3,
-    /// A lease lacks the read or write attribute the operation needs.
-    BadLeaseAttributes = 4,
-}
-
-impl ReplyFaultReason {
-    /// Decodes a reason, `None` if unknown.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::UndefinedOperation,
-            1 => Self::BadMessageContents,
-            2 => Self::ReplyBufferTooSmall,
-            3 => Self::BadLeases,
-            4 => Self::BadLeaseAttributes,
-            _ => return None,
-        })
-    }
-
-    /// A short description for logs.
-    pub const fn describe(self) -> &'static str {
-        match self {
-            Self::UndefinedOperation => "undefined operation",
-            Self::BadMessageContents => "bad message contents",
-            Self::ReplyBufferTooSmall => "reply buffer too small",
-            Self::BadLeases => "wrong lease count",
-            Self::BadLeaseAttributes => "wrong lease attributes",
-        }
-    }
-}
-
-/// How a task misused a syscall, carried by [`FaultKind::SyscallUsage`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum UsageError {
-    /// `a7` held a number that is not a syscall.
-    BadSyscallNumber = 0,
-    /// A pointer/length pair the task passed is not memory it owns with the
-    /// needed access (or wraps around the address space).
-    InvalidSlice = 1,
-    /// A lease names memory the sender does not own.
-    LeaseOutOfBounds = 2,
-    /// A reply was larger than the caller's reply buffer.
-    ReplyTooBig = 3,
-    /// A reply used a code reserved by the kernel.
-    ReservedResponseCode = 4,
-    /// `irq_control` named notification bits that have no IRQ.
-    NoIrqForBits = 5,
-    /// Too many leases in one call.
-    TooManyLeases = 6,
-}
-
-impl UsageError {
-    /// Decodes a usage error, `None` if unknown.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::BadSyscallNumber,
-            1 => Self::InvalidSlice,
-            2 => Self::LeaseOutOfBounds,
-            3 => Self::ReplyTooBig,
-            4 => Self::ReservedResponseCode,
-            5 => Self::NoIrqForBits,
-            6 => Self::TooManyLeases,
-            _ => return None,
-        })
-    }
-
-    /// A short description for logs.
-    pub const fn describe(self) -> &'static str {
-        match self {
-            Self::BadSyscallNumber => "bad syscall number",
-            Self::InvalidSlice => "pointer to memory the task does not own",
-            Self::LeaseOutOfBounds => "lease of memory the sender does not own",
-            Self::ReplyTooBig => "reply larger than the caller's buffer",
-            Self::ReservedResponseCode => "reply with a kernel-reserved code",
-            Self::NoIrqForBits => "irq_control on bits without an IRQ",
-            Self::TooManyLeases => "too many leases",
-        }
-    }
-}
-
-/// What stopped a task. The numeric values are the `kind` field of
-/// [`FaultRecord`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum FaultKind {
-    /// Not faulted.
-    None = 0,
-    /// A load from memory the task does not own (`address` is the target).
-    LoadAccess = 1,
-    /// A store to memory the task does not own.
-    StoreAccess = 2,
-    /// An instruction fetch from memory the task may not execute.
-    FetchAccess = 3,
-    /// The stack pointer left the stack region (`address` is the access).
-    StackOverflow = 4,
-    /// An instruction the task may not execute (`detail` = the instruction bits).
-    IllegalInstruction = 5,
-    /// A misaligned load, store or atomic access.
-    Misaligned = 6,
-    /// A syscall was misused; `detail` is the [`UsageError`].
-    SyscallUsage = 7,
-    /// The task called `panic`.
-    Panic = 8,
-    /// A server rejected the task's message; `detail` = server index << 16 |
-    /// [`ReplyFaultReason`].
-    FromServer = 9,
-    /// The supervisor injected the fault with `kipc`.
-    Injected = 10,
-    /// A breakpoint (`ebreak`).
-    Breakpoint = 11,
-    /// The task ran for longer than its CPU budget (app.toml `budget-ms`)
-    /// without blocking; `detail` = the budget in ms. Syscalls that return
-    /// at once do not count as blocking.
-    BudgetExceeded = 12,
-}
-
-impl FaultKind {
-    /// Decodes a fault kind, `None` if unknown.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::None,
-            1 => Self::LoadAccess,
-            2 => Self::StoreAccess,
-            3 => Self::FetchAccess,
-            4 => Self::StackOverflow,
-            5 => Self::IllegalInstruction,
-            6 => Self::Misaligned,
-            7 => Self::SyscallUsage,
-            8 => Self::Panic,
-            9 => Self::FromServer,
-            10 => Self::Injected,
-            11 => Self::Breakpoint,
-            12 => Self::BudgetExceeded,
-            _ => return None,
-        })
-    }
-
-    /// A short name for logs.
-    pub const fn describe(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::LoadAccess => "load access fault",
-            Self::StoreAccess => "store access fault",
-            Self::FetchAccess => "instruction fetch fault",
-            Self::StackOverflow => "stack overflow",
-            Self::IllegalInstruction => "illegal instruction",
-            Self::Misaligned => "misaligned access",
-            Self::SyscallUsage => "syscall misuse",
-            Self::Panic => "panic",
-            Self::FromServer => "rejected by server",
-            Self::Injected => "injected by supervisor",
-            Self::Breakpoint => "breakpoint",
-            Self::BudgetExceeded => "ran past its CPU budget",
-        }
-    }
-}
-
-/// What the kernel recorded about a task's last fault.
-#[derive(
-    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
-)]
-#[repr(C)]
-pub struct FaultRecord {
-    /// A [`FaultKind`] value.
-    pub kind: u32,
-    /// The faulting address (for access faults), else 0.
-    pub address: u32,
-    /// The program counter of the faulting instruction.
-    pub pc: u32,
-    /// Kind-specific detail (see [`FaultKind`]).
-    pub detail: u32,
-}
-
-impl FaultRecord {
-    /// The decoded kind (unknown values read as `None`).
-    pub fn kind(&self) -> FaultKind {
-        FaultKind::from_u32(self.kind).unwrap_or(FaultKind::None)
-    }
-}
-
-/// Scheduling state of a task as reported by `kipc`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum TaskState {
-    /// Never started (`start = false` in app.toml) or stopped by the supervisor.
-    Stopped = 0,
-    /// Ready to run.
-    Runnable = 1,
-    /// Blocked in `send` or waiting for a reply.
-    InSend = 2,
-    /// Blocked in `recv`.
-    InRecv = 3,
-    /// Stopped by a fault, waiting for the supervisor.
-    Faulted = 4,
-}
-
-impl TaskState {
-    /// Decodes a state, `None` if unknown.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::Stopped,
-            1 => Self::Runnable,
-            2 => Self::InSend,
-            3 => Self::InRecv,
-            4 => Self::Faulted,
-            _ => return None,
-        })
-    }
-
-    /// A short name for logs and the shell.
-    pub const fn describe(self) -> &'static str {
-        match self {
-            Self::Stopped => "stopped",
-            Self::Runnable => "runnable",
-            Self::InSend => "in send",
-            Self::InRecv => "in recv",
-            Self::Faulted => "faulted",
-        }
-    }
-}
-
-/// Reply of [`Kipc::TaskStatus`].
-#[derive(
-    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
-)]
-#[repr(C)]
-pub struct TaskStatus {
-    /// A [`TaskState`] value.
-    pub state: u32,
-    /// Current generation.
-    pub generation: u32,
-    /// Priority (0 is the most important).
-    pub priority: u32,
-    /// Faults since boot.
-    pub fault_count: u32,
-    /// The last fault (kind `None` if it never faulted).
-    pub last_fault: FaultRecord,
-    /// The task's name from app.toml, NUL-padded.
-    pub name: [u8; 16],
-    /// Syscalls this incarnation has made (wrapping). A task that is
-    /// runnable yet makes no syscall for a long time has stopped answering:
-    /// the supervisor's liveness check reads this.
-    pub syscalls: u32,
-    /// Replies this incarnation has delivered to waiting callers (wrapping).
-    pub replies: u32,
-    /// Index of the task this one is blocked calling (in send or awaiting
-    /// the reply), or `u32::MAX`.
-    pub calling: u32,
-    /// Calls this incarnation refused with `reply_fault` while untrusted
-    /// (wrapping): its clients got REJECTED codes instead of faults. The
-    /// kernel posts the supervisor's fault bit at each, so the supervisor
-    /// can judge whether the server, rather than its clients, is broken.
-    pub rejections: u32,
-}
-
-/// Supervisor-only kernel operations, the `a0` of [`Sysnum::Kipc`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Kipc {
-    /// Message: task index (`u32`). Reply: [`TaskStatus`].
-    TaskStatus = 0,
-    /// Message: task index (`u32`). Restarts the task from its image: memory
-    /// re-initialised by its startup code, generation advanced if it had not
-    /// faulted, every caller blocked on it woken with a DEAD code.
-    RestartTask = 1,
-    /// Message: task index (`u32`). Faults the task with
-    /// [`FaultKind::Injected`]. Test images only (kernel feature
-    /// `test-control`): a shipping kernel refuses it.
-    FaultTask = 2,
-    /// Message: `u32` exit code. Stops the machine (QEMU's test finisher):
-    /// 0 = pass, anything else = fail with that code. Test images only
-    /// (kernel feature `test-control`): a shipping kernel refuses it.
-    Shutdown = 3,
-    /// Reply: `u32` number of tasks in the image.
-    TaskCount = 4,
-    /// Message: `[task, slot, bits]` (`u32`s). Gives the task the MMIO
-    /// window of virtio-mmio `slot` (read/write, never executable) and
-    /// routes the slot's interrupt to its notification `bits`, unmasked.
-    /// Refused if the slot's interrupt is already routed anywhere (another
-    /// grant or a static app.toml route), or `bits` is 0 or already
-    /// carries one of the task's interrupts.
-    GrantDevice = 5,
-    /// Message: `[task, slot]`. Takes the window and the interrupt route
-    /// back from that task (the interrupt is masked); the task faults if it
-    /// touches the window afterwards. Refused if the task holds neither:
-    /// an interrupt routed to another task is never disabled.
-    RevokeDevice = 6,
-    /// Message: `[task, kind, arg]`, `kind` an [`Injection`]. Corrupts a
-    /// live task for fault-injection tests. Reply: [`InjectEvidence`]. Only
-    /// kernels built with the `fault-injection` feature (test images)
-    /// accept it.
-    Inject = 7,
-}
-
-/// What `Kipc::Inject` does to the task.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Injection {
-    /// Flip bit `arg & 31` of register `(arg >> 5) & 31` (0 = the pc).
-    FlipRegisterBit = 0,
-    /// Flip bit `arg & 31` of the RAM word at byte offset `(arg >> 5) * 4`,
-    /// taken modulo the size of the task's RAM region.
-    FlipRamBit = 1,
-    /// Make the task resume at address `arg` (a wild jump).
-    Jump = 2,
-    /// Not a task's corruption: make the *kernel* recurse until its stack
-    /// overflows, to show the kernel stack guard stops the machine with a
-    /// clear message instead of overwriting kernel text.
-    KernelStackOverflow = 3,
-    /// Panic the kernel itself (the task is ignored), so that a test can
-    /// check the post-mortem dump. Only kernels built with the `test-panic`
-    /// feature accept it; every other kernel refuses it.
-    KernelPanic = 4,
-}
-
-/// Reply of [`Kipc::Inject`]: the evidence that the corruption took effect.
-///
-/// For a bit flip, `before` and `after` differ in exactly the flipped bit;
-/// a test compares them to know the injection happened (a no-op injection
-/// shows `before == after`), then watches what the task does next.
-#[derive(
-    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
-)]
-#[repr(C)]
-pub struct InjectEvidence {
-    /// Where: the register number ([`Injection::FlipRegisterBit`], 0 = pc),
-    /// the RAM word's address ([`Injection::FlipRamBit`]), or the new pc
-    /// ([`Injection::Jump`]).
-    pub location: u32,
-    /// The register or word before the injection (the old pc for a jump).
-    pub before: u32,
-    /// The register or word after the injection (the new pc for a jump).
-    pub after: u32,
-}
-
-impl Injection {
-    /// Decodes an injection kind.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::FlipRegisterBit,
-            1 => Self::FlipRamBit,
-            2 => Self::Jump,
-            3 => Self::KernelStackOverflow,
-            4 => Self::KernelPanic,
-            _ => return None,
-        })
-    }
-}
-
-impl Kipc {
-    /// Decodes an operation, `None` if unknown.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::TaskStatus,
-            1 => Self::RestartTask,
-            2 => Self::FaultTask,
-            3 => Self::Shutdown,
-            4 => Self::TaskCount,
-            5 => Self::GrantDevice,
-            6 => Self::RevokeDevice,
-            7 => Self::Inject,
-            _ => return None,
-        })
-    }
-}
-
-/// What the supervisor does when a task faults (app.toml `restart`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum RestartKind {
-    /// Restart at once.
-    Immediate,
-    /// Restart after a delay that doubles with each fault in the window.
-    Backoff,
-    /// Leave the task stopped.
-    Never,
-}
-
-/// A task's restart policy, as app.toml gave it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct RestartPolicy {
-    /// What to do.
-    pub kind: RestartKind,
-    /// First delay for `Backoff`, in ms.
-    pub backoff_ms: u32,
-    /// Most faults within `window_ms` before the task is left stopped;
-    /// 0 = no limit.
-    pub limit: u32,
-    /// The window `limit` and the backoff count over, in ms.
-    pub window_ms: u32,
-}
-
-/// What a task may ask of the supervisor, as app.toml granted it (`cargo
-/// xtask` passes it to the supervisor as `userlib::tasks::AUTHORITY`).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Authority {
-    /// Operator rights (`operator = true`): bind and unbind any slot,
-    /// restart (and in test images fault) any task, read task status.
-    pub operator: bool,
-    /// Observer rights (`observer = true`): read any task's status, and
-    /// nothing that changes anything. Implied by `operator`.
-    pub observer: bool,
-    /// The virtio device ids it may drive (`drives`): bit `n` set = it may
-    /// register for device id `n`. Zero for a task that is no driver.
-    pub device_ids: u64,
-}
-
-impl Authority {
-    /// Whether the task may drive virtio device id `id`.
-    pub const fn may_drive(&self, id: u32) -> bool {
-        id < 64 && self.device_ids & (1 << id) != 0
-    }
-}
-
 /// Notification bit the kernel posts to the supervisor when any task faults,
 /// or an untrusted server refuses a call (see [`TaskStatus::rejections`]).
 pub const SUPERVISOR_FAULT_BIT: u32 = 1 << 0;
@@ -787,9 +371,28 @@ pub const TICKS_PER_MS: u64 = 10_000;
 /// Most leases one `send` may carry.
 pub const MAX_LEASES: usize = 8;
 
+/// Text in a fixed-size, NUL-padded field (a task's name, a disk's serial):
+/// the bytes up to the first NUL, or "?" if they are not UTF-8.
+pub fn nul_padded_str(raw: &[u8]) -> &str {
+    let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    core::str::from_utf8(&raw[..len]).unwrap_or("?")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_padded_text_stops_at_the_first_nul_and_refuses_bad_utf8() {
+        assert_eq!(nul_padded_str(b"blk0\0\0\0\0"), "blk0");
+        assert_eq!(nul_padded_str(b"full"), "full");
+        assert_eq!(nul_padded_str(b"a\0b"), "a");
+        assert_eq!(nul_padded_str(&[0xff, b'x', 0]), "?");
+        assert_eq!(nul_padded_str(b""), "");
+        let mut st = TaskStatus::default();
+        st.name[..5].copy_from_slice(b"shell");
+        assert_eq!(st.name_str(), "shell");
+    }
 
     #[test]
     fn task_id_round_trips_index_and_generation() {

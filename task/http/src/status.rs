@@ -21,16 +21,12 @@ impl Name {
     /// The name in `raw`, up to its first NUL; bytes that are not UTF-8
     /// make it "?".
     pub fn from_nul_padded(raw: &[u8; 16]) -> Name {
-        let len = raw.iter().position(|&b| b == 0).unwrap_or(16);
+        let text = abi::nul_padded_str(raw).as_bytes();
         let mut n = Name {
             bytes: [0; 16],
-            len: len as u8,
+            len: text.len() as u8,
         };
-        n.bytes[..len].copy_from_slice(&raw[..len]);
-        if core::str::from_utf8(&raw[..len]).is_err() {
-            n.bytes[0] = b'?';
-            n.len = 1;
-        }
+        n.bytes[..text.len()].copy_from_slice(text);
         n
     }
 

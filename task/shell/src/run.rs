@@ -35,16 +35,6 @@ pub struct Shell {
     bus: VirtioBusClient<UserlibIpc>,
 }
 
-/// A task's name from its status record.
-fn name_of(st: &TaskStatus) -> &str {
-    let n = st
-        .name
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(st.name.len());
-    core::str::from_utf8(&st.name[..n]).unwrap_or("?")
-}
-
 fn block_error(e: BlockError) -> &'static str {
     match e {
         BlockError::OutOfRange => "sector out of range",
@@ -195,7 +185,7 @@ impl Shell {
         let count = self.task_count()?;
         for i in 0..count {
             let st = self.status(i)?;
-            if name_of(&st) == name {
+            if st.name_str() == name {
                 return Some(i);
             }
         }
@@ -241,7 +231,7 @@ impl Shell {
             out!(
                 self,
                 "{i:>2}  {:<16}  {state:<8}  {:>4}  {:>3}  {:>6}",
-                name_of(&st),
+                st.name_str(),
                 st.priority,
                 st.generation,
                 st.fault_count
@@ -282,7 +272,7 @@ impl Shell {
                 self.out("-\n");
             } else {
                 match self.status(e.driver as usize) {
-                    Some(st) => out!(self, "{}\n", name_of(&st)),
+                    Some(st) => out!(self, "{}\n", st.name_str()),
                     None => self.out("\n"),
                 }
             }
@@ -308,12 +298,7 @@ impl Shell {
         let name = core::str::from_utf8(name.as_bytes()).unwrap_or("blk");
         match blk.info() {
             Ok(info) => {
-                let serial_len = info
-                    .serial
-                    .iter()
-                    .position(|&b| b == 0)
-                    .unwrap_or(info.serial.len());
-                let serial = core::str::from_utf8(&info.serial[..serial_len]).unwrap_or("?");
+                let serial = abi::nul_padded_str(&info.serial);
                 out!(
                     self,
                     "{name}: {} sectors ({} KiB), block size {}, {}, serial \"{serial}\"\n",
@@ -393,7 +378,7 @@ impl Shell {
         for i in 0..count {
             let Some(st) = self.status(i) else { return };
             let id = sys_refresh_task_id(TaskId::new(i as u16, Generation(0)));
-            let name = name_of(&st);
+            let name = st.name_str();
             if name == "net" {
                 stack = Some(id);
             } else if name.starts_with("net") && name[3..].bytes().all(|b| b.is_ascii_digit()) {

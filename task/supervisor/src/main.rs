@@ -60,6 +60,11 @@ use supervisor_api::{InjectEvidence, SupervisorError, TaskStatus};
 use supervisor_server::SupervisorServer;
 use virtio_bus_api::{BusError, DeviceTable, Probe};
 
+mod bus;
+mod ops;
+
+use bus::{enumerate, reset_device};
+
 /// Notification bit of the removal-deadline timer (app.toml: "timer").
 const TIMER_BIT: u32 = 1 << 1;
 /// How long a driver has to answer a remove request before it is reset
@@ -70,54 +75,9 @@ const LIVENESS_PERIOD_MS: u64 = 100;
 /// First op number of `idl/supervisor.idol` (its `first_op`).
 const SUPERVISOR_FIRST_OP: u32 = 100;
 
-/// The transport of `slot`, if the slot holds a virtio device.
-fn transport(slot: usize) -> Option<MmioTransport<Mmio>> {
-    // SAFETY: the supervisor's `virtio-bus` window (app.toml `uses`) covers
-    // every virtio-mmio slot; `slot_base` stays inside it for slot < SLOTS.
-    let regs = unsafe { Mmio::new(slot_base(slot as u32)) };
-    MmioTransport::new(regs).ok()
-}
-
-/// Reads magic, version, device and vendor id of every slot (the seed's
-/// `register_virtio_device`, once per slot).
-fn enumerate() -> [Option<DeviceIdent>; SLOTS] {
-    core::array::from_fn(|slot| {
-        let t = transport(slot)?;
-        let ident = DeviceIdent {
-            device_id: t.device_id(),
-            vendor_id: t.vendor_id(),
-            version: if t.is_legacy() { 1 } else { 2 },
-        };
-        (ident.device_id != 0).then_some(ident)
-    })
-}
-
-/// Resets the device in `slot` so it stops all DMA (VIRTIO 1.2 §2.4).
-/// Resets the device in `slot`; false if it did not finish its reset (it
-/// may still be doing DMA: the slot must be given up).
-fn reset_device(slot: usize) -> bool {
-    let Some(mut t) = transport(slot) else {
-        return true;
-    };
-    if t.reset().is_err() {
-        sys_log!("bus: slot {slot} did not finish its reset");
-        return false;
-    }
-    true
-}
-
 /// The task with index `task` at its current generation.
 fn current_id(task: u16) -> TaskId {
     sys_refresh_task_id(TaskId::new(task, Generation(0)))
-}
-
-fn task_name(st: &TaskStatus) -> &str {
-    let n = st
-        .name
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(st.name.len());
-    core::str::from_utf8(&st.name[..n]).unwrap_or("?")
 }
 
 fn name_of(task: u16) -> TaskName {
@@ -133,8 +93,7 @@ struct TaskName([u8; 16]);
 
 impl core::fmt::Display for TaskName {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let n = self.0.iter().position(|&b| b == 0).unwrap_or(16);
-        f.write_str(core::str::from_utf8(&self.0[..n]).unwrap_or("?"))
+        f.write_str(abi::nul_padded_str(&self.0))
     }
 }
 
@@ -254,7 +213,7 @@ impl Supervisor {
             let f = st.last_fault;
             sys_log!(
                 "task {} faulted: {}{} at address {:#010x}, pc {:#010x}",
-                task_name(&st),
+                st.name_str(),
                 f.kind().describe(),
                 Detail(&f),
                 f.address,
@@ -272,7 +231,7 @@ impl Supervisor {
                 Decision::RestartAt(at) => {
                     sys_log!(
                         "task {}: restart in {} ms (backoff)",
-                        task_name(&st),
+                        st.name_str(),
                         at.saturating_sub(now_ms())
                     );
                     self.arm_timer();
@@ -280,7 +239,7 @@ impl Supervisor {
                 Decision::GiveUp { faults_in_window } => {
                     sys_log!(
                         "task {}: restart limit reached ({faults_in_window} faults in its window); left stopped",
-                        task_name(&st)
+                        st.name_str()
                     );
                     if let Some(slot) = slot {
                         self.bus.mark_failed(slot);
@@ -421,7 +380,7 @@ impl Supervisor {
             }
             sys_log!(
                 "task {} stopped answering (spinning, or callers waiting and no reply); restarting it",
-                task_name(&st)
+                st.name_str()
             );
             self.bus.driver_died(task as u16);
             self.detach(task as u16, slot);
@@ -446,202 +405,6 @@ impl NotificationHandler for Supervisor {
             self.sample_drivers();
             self.check_removals();
         }
-    }
-}
-
-impl VirtioBusServer for Supervisor {
-    fn register(
-        &mut self,
-        caller: TaskId,
-        device_ids: [u32; 4],
-        irq_bits: u32,
-        remove_bits: u32,
-        probe_bits: u32,
-    ) -> Result<Probe, ServerError<BusError>> {
-        authorize(&self.bus, caller, Request::Register(device_ids))
-            .map_err(|_| BusError::NotPermitted)?;
-        let task = caller.index() as u16;
-        let reg = Registration {
-            task,
-            ids: device_ids,
-            irq_bits,
-            remove_bits,
-            probe_bits,
-        };
-        let probe = self.bus.register(reg)?;
-        let slot = probe.slot as usize;
-        // The seed's probe: a device in a known state, then the driver's.
-        // One that cannot even be reset is given to nobody.
-        if !reset_device(slot) {
-            self.bus.grant_failed(task);
-            self.bus.mark_failed(slot);
-            sys_log!("bus: slot {slot} marked failed (no reset)");
-            return Err(BusError::NoDevice.into());
-        }
-        if kipc::grant_device(task as usize, slot, irq_bits).is_err() {
-            self.bus.grant_failed(task);
-            return Err(BusError::GrantFailed.into());
-        }
-        sys_log!(
-            "bus: slot {slot} (device {}, transport v{}) bound to {}",
-            probe.device_id,
-            probe.version,
-            name_of(task)
-        );
-        self.arm_timer();
-        Ok(probe)
-    }
-
-    fn removed(&mut self, caller: TaskId) -> Result<(), ServerError<BusError>> {
-        let task = caller.index() as u16;
-        let slot = self.bus.removed(task)?;
-        self.detach(task, slot);
-        self.arm_timer();
-        sys_log!("bus: slot {slot} released by {}", name_of(task));
-        Ok(())
-    }
-
-    fn devices(
-        &mut self,
-        _: TaskId,
-    ) -> Result<DeviceTable, ServerError<core::convert::Infallible>> {
-        Ok(self.bus.table())
-    }
-
-    fn unbind(&mut self, caller: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
-        authorize(&self.bus, caller, Request::Unbind(slot as usize))
-            .map_err(|_| BusError::NotPermitted)?;
-        match self.bus.unbind(slot as usize)? {
-            Unbind::Done => {}
-            Unbind::AskDriver { task, bits } => {
-                let _ = sys_post(current_id(task), bits);
-                let deadline = sys_get_timer().now + REMOVAL_DEADLINE_MS * abi::TICKS_PER_MS;
-                self.removal_deadline[slot as usize] = Some(deadline);
-                self.arm_timer();
-            }
-        }
-        Ok(())
-    }
-
-    fn bind(&mut self, caller: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
-        authorize(&self.bus, caller, Request::Bind(slot as usize))
-            .map_err(|_| BusError::NotPermitted)?;
-        if let Some(poke) = self.bus.bind(slot as usize)? {
-            let _ = sys_post(current_id(poke.task), poke.bits);
-        }
-        Ok(())
-    }
-}
-
-impl SupervisorServer for Supervisor {
-    fn task_count(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
-        Ok(kipc::task_count() as u32)
-    }
-
-    fn task_status(
-        &mut self,
-        caller: TaskId,
-        index: u32,
-    ) -> Result<TaskStatus, ServerError<SupervisorError>> {
-        authorize(&self.bus, caller, Request::TaskStatus).map_err(refusal)?;
-        kipc::task_status(index as usize).map_err(|_| SupervisorError::NoSuchTask.into())
-    }
-
-    fn fault_task(
-        &mut self,
-        caller: TaskId,
-        index: u32,
-    ) -> Result<(), ServerError<SupervisorError>> {
-        authorize(&self.bus, caller, Request::FaultTask).map_err(refusal)?;
-        if index as usize >= kipc::task_count() {
-            return Err(SupervisorError::NoSuchTask.into());
-        }
-        // The supervisor cannot fault itself (the kernel refuses), and a
-        // task faulting its own caller chain is allowed: it is a test tool.
-        kipc::fault_task(index as usize).map_err(|_| SupervisorError::NotAllowed)?;
-        sys_log!(
-            "task index {index} faulted at the request of task index {}",
-            caller.index()
-        );
-        Ok(())
-    }
-
-    fn inject(
-        &mut self,
-        caller: TaskId,
-        index: u32,
-        kind: u32,
-        arg: u32,
-    ) -> Result<InjectEvidence, ServerError<SupervisorError>> {
-        authorize(&self.bus, caller, Request::Inject).map_err(refusal)?;
-        let kind = abi::Injection::from_u32(kind).ok_or(SupervisorError::NotAllowed)?;
-        if !cfg!(feature = "test-control") || index as usize >= kipc::task_count() {
-            return Err(SupervisorError::NotAllowed.into());
-        }
-        let ev =
-            kipc::inject(index as usize, kind, arg).map_err(|_| SupervisorError::NotAllowed)?;
-        sys_log!(
-            "injected {kind:?} ({arg:#x}) into {} for task index {}: {:#x}: {:#010x} -> {:#010x}",
-            name_of(index as u16),
-            caller.index(),
-            ev.location,
-            ev.before,
-            ev.after
-        );
-        Ok(ev)
-    }
-
-    fn restart_task(
-        &mut self,
-        caller: TaskId,
-        index: u32,
-    ) -> Result<(), ServerError<SupervisorError>> {
-        authorize(&self.bus, caller, Request::RestartTask).map_err(refusal)?;
-        let task = index as usize;
-        if task >= kipc::task_count() {
-            return Err(SupervisorError::NoSuchTask.into());
-        }
-        sys_log!(
-            "restart of {} requested by {}",
-            name_of(task as u16),
-            name_of(caller.index() as u16)
-        );
-        // As for a fault: the device stops DMA before the memory it
-        // targets is re-initialised.
-        if let Some(slot) = self.bus.driver_died(task as u16) {
-            self.detach(task as u16, slot);
-        }
-        // The kernel refuses to restart the supervisor itself.
-        kipc::restart_task(task).map_err(|_| SupervisorError::NotAllowed)?;
-        sys_log!(
-            "task {} restarted as generation {}",
-            name_of(task as u16),
-            kipc::task_status(task).map(|s| s.generation).unwrap_or(0)
-        );
-        self.liveness.reset_after_restart(task);
-        self.arm_timer();
-        Ok(())
-    }
-
-    fn shutdown(&mut self, caller: TaskId, code: u32) -> Result<(), ServerError<SupervisorError>> {
-        authorize(&self.bus, caller, Request::Shutdown).map_err(refusal)?;
-        if !cfg!(feature = "test-control") {
-            return Err(SupervisorError::NotAllowed.into());
-        }
-        sys_log!(
-            "shutdown requested by task index {} with code {code}",
-            caller.index()
-        );
-        let _ = kipc::shutdown(code);
-        Err(SupervisorError::NotAllowed.into())
-    }
-}
-
-/// The typed error of a refused supervisor op.
-fn refusal(r: Refusal) -> ServerError<SupervisorError> {
-    match r {
-        Refusal::TestOnly => SupervisorError::TestOnly.into(),
-        _ => SupervisorError::NotOperator.into(),
     }
 }
 

@@ -48,18 +48,27 @@ pub type Case<S> = (&'static str, fn(&mut S) -> CaseResult);
 /// Runs the cases in order, printing one protocol line each; returns how
 /// many failed.
 pub fn run_cases<S>(state: &mut S, cases: &[Case<S>]) -> u32 {
-    let mut failed = 0;
-    for (name, case) in cases {
-        match case(state) {
-            Ok(()) => userlib::sys_log!("[test] case {name} ... ok"),
-            Err(why) => {
-                failed += 1;
-                let why = core::str::from_utf8(why.as_bytes()).unwrap_or("?");
-                userlib::sys_log!("[test] case {name} ... FAIL: {why}");
-            }
+    cases
+        .iter()
+        .map(|(name, case)| run_case(state, name, case))
+        .sum()
+}
+
+/// Runs one case and prints its protocol line; returns 1 if it failed, else
+/// 0. For suites whose cases close over arguments (a loop over kinds, a
+/// case parameterised by a disk) rather than sit in a [`Case`] table.
+pub fn run_case<S>(state: &mut S, name: &str, case: impl FnOnce(&mut S) -> CaseResult) -> u32 {
+    match case(state) {
+        Ok(()) => {
+            userlib::sys_log!("[test] case {name} ... ok");
+            0
+        }
+        Err(why) => {
+            let why = core::str::from_utf8(why.as_bytes()).unwrap_or("?");
+            userlib::sys_log!("[test] case {name} ... FAIL: {why}");
+            1
         }
     }
-    failed
 }
 
 /// Ends the suite: prints `[test] done` and asks the supervisor (which

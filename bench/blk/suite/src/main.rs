@@ -24,8 +24,7 @@
 
 use block_api::BlockClient;
 use idol_runtime::{RequestError, UserlibIpc};
-use supervisor_api::SupervisorClient;
-use userlib::{sys_get_timer, sys_irq_control, sys_log, sys_recv_notification, tasks};
+use userlib::{instret, sys_get_timer, sys_irq_control, sys_log, sys_recv_notification, tasks};
 use virtio::regs::Mmio;
 use virtio_blk::{BlkDevice, DmaMemory, Request, ID_TABLE, IRQ_BIT, PROBE_BIT, REMOVE_BIT};
 use virtio_bus_api::{slot_base, VirtioBusClient};
@@ -37,20 +36,6 @@ const DISK_SECTORS: u64 = 8192;
 
 static mut DMA: DmaMemory = DmaMemory::new();
 static mut BUF: [u8; 65536] = [0; 65536];
-
-fn instret() -> u64 {
-    loop {
-        let (hi, lo, hi2): (u32, u32, u32);
-        // SAFETY: reading the user-level counter CSRs has no side effects.
-        unsafe {
-            core::arch::asm!("csrr {0}, instreth", "csrr {1}, instret", "csrr {2}, instreth",
-                out(reg) hi, out(reg) lo, out(reg) hi2);
-        }
-        if hi == hi2 {
-            return ((hi as u64) << 32) | lo as u64;
-        }
-    }
-}
 
 /// One figure: instructions per request (the minimum over the run) and
 /// MB/s (guest clock).
@@ -116,11 +101,7 @@ fn report(name: &str, f: &Figure, baseline: Option<&str>) {
 }
 
 fn finish(code: u32) -> ! {
-    sys_log!("[test] done");
-    let _ = SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR).shutdown(code);
-    loop {
-        sys_recv_notification(0);
-    }
+    test_harness::finish(code, tasks::SUPERVISOR)
 }
 
 #[export_name = "main"]

@@ -33,8 +33,7 @@
 #![no_main]
 
 use idol_runtime::UserlibIpc;
-use supervisor_api::SupervisorClient;
-use userlib::{instret, sys_log, sys_recv_notification, sys_send, tasks};
+use userlib::{instret, sys_log, sys_send, tasks};
 
 const ROUNDS: u32 = 1000;
 
@@ -185,9 +184,5 @@ mod breakdown {
 #[export_name = "main"]
 fn main() -> ! {
     run();
-    sys_log!("[test] done");
-    let _ = SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR).shutdown(0);
-    loop {
-        sys_recv_notification(0);
-    }
+    test_harness::finish(0, tasks::SUPERVISOR)
 }

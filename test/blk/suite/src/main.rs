@@ -25,7 +25,6 @@
 
 use block_api::{BlockClient, BlockError, MAX_TRANSFER};
 use idol_runtime::{RequestError, UserlibIpc};
-use supervisor_api::SupervisorClient;
 use test_harness::{check, fail, CaseResult, LineBuf};
 use userlib::{sleep_ms, sys_log, sys_post, tasks};
 
@@ -75,14 +74,7 @@ struct Suite {
 
 impl Suite {
     fn run(&mut self, name: &str, case: impl FnOnce(&mut Suite) -> CaseResult) {
-        match case(self) {
-            Ok(()) => sys_log!("[test] case {name} ... ok"),
-            Err(why) => {
-                self.failed += 1;
-                let why = core::str::from_utf8(why.as_bytes()).unwrap_or("?");
-                sys_log!("[test] case {name} ... FAIL: {why}");
-            }
-        }
+        self.failed += test_harness::run_case(self, name, case);
     }
 
     /// Writes `sectors` of pattern `seed` at `sector` on `disk`, reads them
@@ -109,8 +101,7 @@ impl Suite {
 }
 
 fn serial(s: &[u8; 20]) -> &str {
-    let n = s.iter().position(|&b| b == 0).unwrap_or(20);
-    core::str::from_utf8(&s[..n]).unwrap_or("?")
+    abi::nul_padded_str(s)
 }
 
 fn info_of_both_disks(s: &mut Suite) -> CaseResult {
@@ -355,9 +346,5 @@ fn main() -> ! {
         "unbind_fails_in_flight_requests_with_removed",
         removal_fails_in_flight_requests,
     );
-    sys_log!("[test] done");
-    let _ = SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR).shutdown(s.failed);
-    loop {
-        userlib::sys_recv_notification(0);
-    }
+    test_harness::finish(s.failed, tasks::SUPERVISOR)
 }

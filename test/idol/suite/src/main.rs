@@ -27,7 +27,7 @@ use idol_test_api::{IdolTestAssistClient, Malformation};
 use ping_api::{PingClient, PingError, PingStatus};
 use supervisor_api::SupervisorClient;
 use test_harness::{check, fail, CaseResult, LineBuf};
-use userlib::{sys_log, sys_recv_notification, tasks};
+use userlib::tasks;
 
 struct Suite {
     ping: PingClient<UserlibIpc>,
@@ -38,14 +38,7 @@ struct Suite {
 
 impl Suite {
     fn run(&mut self, name: &str, case: impl FnOnce(&mut Suite) -> CaseResult) {
-        match case(self) {
-            Ok(()) => sys_log!("[test] case {name} ... ok"),
-            Err(why) => {
-                self.failed += 1;
-                let why = core::str::from_utf8(why.as_bytes()).unwrap_or("?");
-                sys_log!("[test] case {name} ... FAIL: {why}");
-            }
-        }
+        self.failed += test_harness::run_case(self, name, case);
     }
 
     fn status_of(&self, index: usize) -> Result<TaskStatus, LineBuf> {
@@ -302,9 +295,5 @@ fn main() -> ! {
         "stale_client_idempotent_op_retried_on_restarted_server",
         stale_client_idempotent_op_retried,
     );
-    sys_log!("[test] done");
-    let _ = s.supervisor.shutdown(s.failed);
-    loop {
-        sys_recv_notification(0);
-    }
+    test_harness::finish(s.failed, tasks::SUPERVISOR)
 }

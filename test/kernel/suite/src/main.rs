@@ -27,7 +27,7 @@ use idol_runtime::{CallError, RequestError, UserlibIpc};
 use kernel_test_api::{KernelTestAssistClient, KernelTestAssistOp};
 use supervisor_api::SupervisorClient;
 use test_harness::{check, fail, CaseResult, LineBuf};
-use userlib::{sys_get_timer, sys_log, sys_recv_notification, sys_send, sys_set_timer, tasks};
+use userlib::{sys_get_timer, sys_recv_notification, sys_send, sys_set_timer, tasks};
 
 const TIMER_BIT: u32 = 1 << 0;
 const POST_BIT: u32 = 1 << 1;
@@ -41,28 +41,16 @@ const VIRTIO_SLOT0: u32 = 0x1000_1000;
 /// Memory of the suite's own that the assistant must not be able to touch.
 static SECRET: [u8; 16] = *b"suite's own data";
 
-type Case = (&'static str, fn(&mut Suite) -> CaseResult);
+type Case = test_harness::Case<Suite>;
 
 type Assist = KernelTestAssistClient<UserlibIpc>;
 
 struct Suite {
     assist: Assist,
     supervisor: SupervisorClient<UserlibIpc>,
-    failed: u32,
 }
 
 impl Suite {
-    fn run(&mut self, name: &str, case: fn(&mut Suite) -> CaseResult) {
-        match case(self) {
-            Ok(()) => sys_log!("[test] case {name} ... ok"),
-            Err(why) => {
-                self.failed += 1;
-                let why = core::str::from_utf8(why.as_bytes()).unwrap_or("?");
-                sys_log!("[test] case {name} ... FAIL: {why}");
-            }
-        }
-    }
-
     fn assist_status(&self) -> Result<abi::TaskStatus, LineBuf> {
         self.status_of(self.assist.task_id().index())
     }
@@ -454,7 +442,6 @@ fn main() -> ! {
     let mut s = Suite {
         assist: KernelTestAssistClient::new(UserlibIpc, tasks::ASSIST),
         supervisor: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
-        failed: 0,
     };
     let cases: &[Case] = &[
         ("ipc_ping_pong_with_reply_payload", ipc_ping_pong),
@@ -519,12 +506,6 @@ fn main() -> ! {
             untrusted_server_cannot_hurt_its_client,
         ),
     ];
-    for (name, case) in cases {
-        s.run(name, *case);
-    }
-    sys_log!("[test] done");
-    let _ = s.supervisor.shutdown(s.failed);
-    loop {
-        sys_recv_notification(0);
-    }
+    let failed = test_harness::run_cases(&mut s, cases);
+    test_harness::finish(failed, tasks::SUPERVISOR)
 }

@@ -1,0 +1,245 @@
+//! What the supervisor sees and may do through kernel IPC: a task's state
+//! and status, the `kipc` operations, fault injections and their evidence,
+//! restart policies and the authority app.toml grants each task.
+
+use crate::*;
+
+/// Scheduling state of a task as reported by `kipc`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum TaskState {
+    /// Never started (`start = false` in app.toml) or stopped by the supervisor.
+    Stopped = 0,
+    /// Ready to run.
+    Runnable = 1,
+    /// Blocked in `send` or waiting for a reply.
+    InSend = 2,
+    /// Blocked in `recv`.
+    InRecv = 3,
+    /// Stopped by a fault, waiting for the supervisor.
+    Faulted = 4,
+}
+
+impl TaskState {
+    /// Decodes a state, `None` if unknown.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::Stopped,
+            1 => Self::Runnable,
+            2 => Self::InSend,
+            3 => Self::InRecv,
+            4 => Self::Faulted,
+            _ => return None,
+        })
+    }
+
+    /// A short name for logs and the shell.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Stopped => "stopped",
+            Self::Runnable => "runnable",
+            Self::InSend => "in send",
+            Self::InRecv => "in recv",
+            Self::Faulted => "faulted",
+        }
+    }
+}
+
+/// Reply of [`Kipc::TaskStatus`].
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct TaskStatus {
+    /// A [`TaskState`] value.
+    pub state: u32,
+    /// Current generation.
+    pub generation: u32,
+    /// Priority (0 is the most important).
+    pub priority: u32,
+    /// Faults since boot.
+    pub fault_count: u32,
+    /// The last fault (kind `None` if it never faulted).
+    pub last_fault: FaultRecord,
+    /// The task's name from app.toml, NUL-padded.
+    pub name: [u8; 16],
+    /// Syscalls this incarnation has made (wrapping). A task that is
+    /// runnable yet makes no syscall for a long time has stopped answering:
+    /// the supervisor's liveness check reads this.
+    pub syscalls: u32,
+    /// Replies this incarnation has delivered to waiting callers (wrapping).
+    pub replies: u32,
+    /// Index of the task this one is blocked calling (in send or awaiting
+    /// the reply), or `u32::MAX`.
+    pub calling: u32,
+    /// Calls this incarnation refused with `reply_fault` while untrusted
+    /// (wrapping): its clients got REJECTED codes instead of faults. The
+    /// kernel posts the supervisor's fault bit at each, so the supervisor
+    /// can judge whether the server, rather than its clients, is broken.
+    pub rejections: u32,
+}
+
+impl TaskStatus {
+    /// The task's name as text (see [`nul_padded_str`]).
+    pub fn name_str(&self) -> &str {
+        nul_padded_str(&self.name)
+    }
+}
+
+/// Supervisor-only kernel operations, the `a0` of [`Sysnum::Kipc`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Kipc {
+    /// Message: task index (`u32`). Reply: [`TaskStatus`].
+    TaskStatus = 0,
+    /// Message: task index (`u32`). Restarts the task from its image: memory
+    /// re-initialised by its startup code, generation advanced if it had not
+    /// faulted, every caller blocked on it woken with a DEAD code.
+    RestartTask = 1,
+    /// Message: task index (`u32`). Faults the task with
+    /// [`FaultKind::Injected`]. Test images only (kernel feature
+    /// `test-control`): a shipping kernel refuses it.
+    FaultTask = 2,
+    /// Message: `u32` exit code. Stops the machine (QEMU's test finisher):
+    /// 0 = pass, anything else = fail with that code. Test images only
+    /// (kernel feature `test-control`): a shipping kernel refuses it.
+    Shutdown = 3,
+    /// Reply: `u32` number of tasks in the image.
+    TaskCount = 4,
+    /// Message: `[task, slot, bits]` (`u32`s). Gives the task the MMIO
+    /// window of virtio-mmio `slot` (read/write, never executable) and
+    /// routes the slot's interrupt to its notification `bits`, unmasked.
+    /// Refused if the slot's interrupt is already routed anywhere (another
+    /// grant or a static app.toml route), or `bits` is 0 or already
+    /// carries one of the task's interrupts.
+    GrantDevice = 5,
+    /// Message: `[task, slot]`. Takes the window and the interrupt route
+    /// back from that task (the interrupt is masked); the task faults if it
+    /// touches the window afterwards. Refused if the task holds neither:
+    /// an interrupt routed to another task is never disabled.
+    RevokeDevice = 6,
+    /// Message: `[task, kind, arg]`, `kind` an [`Injection`]. Corrupts a
+    /// live task for fault-injection tests. Reply: [`InjectEvidence`]. Only
+    /// kernels built with the `fault-injection` feature (test images)
+    /// accept it.
+    Inject = 7,
+}
+
+/// What `Kipc::Inject` does to the task.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Injection {
+    /// Flip bit `arg & 31` of register `(arg >> 5) & 31` (0 = the pc).
+    FlipRegisterBit = 0,
+    /// Flip bit `arg & 31` of the RAM word at byte offset `(arg >> 5) * 4`,
+    /// taken modulo the size of the task's RAM region.
+    FlipRamBit = 1,
+    /// Make the task resume at address `arg` (a wild jump).
+    Jump = 2,
+    /// Not a task's corruption: make the *kernel* recurse until its stack
+    /// overflows, to show the kernel stack guard stops the machine with a
+    /// clear message instead of overwriting kernel text.
+    KernelStackOverflow = 3,
+    /// Panic the kernel itself (the task is ignored), so that a test can
+    /// check the post-mortem dump. Only kernels built with the `test-panic`
+    /// feature accept it; every other kernel refuses it.
+    KernelPanic = 4,
+}
+
+/// Reply of [`Kipc::Inject`]: the evidence that the corruption took effect.
+///
+/// For a bit flip, `before` and `after` differ in exactly the flipped bit;
+/// a test compares them to know the injection happened (a no-op injection
+/// shows `before == after`), then watches what the task does next.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct InjectEvidence {
+    /// Where: the register number ([`Injection::FlipRegisterBit`], 0 = pc),
+    /// the RAM word's address ([`Injection::FlipRamBit`]), or the new pc
+    /// ([`Injection::Jump`]).
+    pub location: u32,
+    /// The register or word before the injection (the old pc for a jump).
+    pub before: u32,
+    /// The register or word after the injection (the new pc for a jump).
+    pub after: u32,
+}
+
+impl Injection {
+    /// Decodes an injection kind.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::FlipRegisterBit,
+            1 => Self::FlipRamBit,
+            2 => Self::Jump,
+            3 => Self::KernelStackOverflow,
+            4 => Self::KernelPanic,
+            _ => return None,
+        })
+    }
+}
+
+impl Kipc {
+    /// Decodes an operation, `None` if unknown.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::TaskStatus,
+            1 => Self::RestartTask,
+            2 => Self::FaultTask,
+            3 => Self::Shutdown,
+            4 => Self::TaskCount,
+            5 => Self::GrantDevice,
+            6 => Self::RevokeDevice,
+            7 => Self::Inject,
+            _ => return None,
+        })
+    }
+}
+
+/// What the supervisor does when a task faults (app.toml `restart`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RestartKind {
+    /// Restart at once.
+    Immediate,
+    /// Restart after a delay that doubles with each fault in the window.
+    Backoff,
+    /// Leave the task stopped.
+    Never,
+}
+
+/// A task's restart policy, as app.toml gave it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// What to do.
+    pub kind: RestartKind,
+    /// First delay for `Backoff`, in ms.
+    pub backoff_ms: u32,
+    /// Most faults within `window_ms` before the task is left stopped;
+    /// 0 = no limit.
+    pub limit: u32,
+    /// The window `limit` and the backoff count over, in ms.
+    pub window_ms: u32,
+}
+
+/// What a task may ask of the supervisor, as app.toml granted it (`cargo
+/// xtask` passes it to the supervisor as `userlib::tasks::AUTHORITY`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Authority {
+    /// Operator rights (`operator = true`): bind and unbind any slot,
+    /// restart (and in test images fault) any task, read task status.
+    pub operator: bool,
+    /// Observer rights (`observer = true`): read any task's status, and
+    /// nothing that changes anything. Implied by `operator`.
+    pub observer: bool,
+    /// The virtio device ids it may drive (`drives`): bit `n` set = it may
+    /// register for device id `n`. Zero for a task that is no driver.
+    pub device_ids: u64,
+}
+
+impl Authority {
+    /// Whether the task may drive virtio device id `id`.
+    pub const fn may_drive(&self, id: u32) -> bool {
+        id < 64 && self.device_ids & (1 << id) != 0
+    }
+}

@@ -1,0 +1,320 @@
+//! `idl/net.idol`: the socket operations, each checked against the
+//! caller's ownership of the socket before smoltcp is touched.
+
+use super::*;
+
+fn tcp_error(state: tcp::State) -> NetError {
+    match state {
+        tcp::State::Closed | tcp::State::TimeWait => NetError::Reset,
+        _ => NetError::Closed,
+    }
+}
+
+impl NetServer for Stack {
+    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Result<(), ServerError<NetError>> {
+        self.check_caller(caller);
+        let me = owner(caller);
+        let slot = self
+            .subscribers
+            .iter()
+            .position(|s| matches!(s, Some(s) if owner(s.task).0 == me.0))
+            .or_else(|| self.subscribers.iter().position(|s| s.is_none()))
+            .ok_or(NetError::NoSockets)?;
+        self.subscribers[slot] = Some(Subscriber {
+            task: caller,
+            bits,
+            last: 0,
+        });
+        Ok(())
+    }
+
+    fn info(&mut self, _: TaskId) -> Result<NetInfo, ServerError<NetError>> {
+        let (addr, prefix) = match self.iface.ipv4_addr() {
+            Some(a) => {
+                let p = self
+                    .iface
+                    .ip_addrs()
+                    .iter()
+                    .map(|c| c.prefix_len())
+                    .next()
+                    .unwrap_or(0);
+                (a.octets(), p)
+            }
+            None => ([0; 4], 0),
+        };
+        let link_up = matches!(self.nic.core.eth.status(), Ok(s) if s.link_up != 0);
+        Ok(NetInfo {
+            addr,
+            gateway: if self.source == SOURCE_DHCP || self.source == SOURCE_STATIC {
+                self.settings.gateway.unwrap_or([0; 4])
+            } else {
+                [0; 4]
+            },
+            prefix,
+            source: self.source,
+            link_up: link_up as u8,
+            reserved: 0,
+            mac: self.mac,
+            reserved2: [0; 2],
+            rx_frames: self.nic.core.rx_frames,
+            tx_frames: self.nic.core.tx_frames,
+            nic_restarts: self.nic.core.restarts,
+            sockets: self.table.len() as u32,
+        })
+    }
+
+    fn udp_bind(&mut self, caller: TaskId, port: u16) -> Result<u32, ServerError<NetError>> {
+        let me = self.check_caller(caller);
+        if port == 0 {
+            return Err(NetError::BadArgument.into());
+        }
+        for i in 0..UDP_SOCKETS {
+            if self.udp_used & (1 << i) != 0
+                && self.sockets.get::<udp::Socket>(self.udp[i]).endpoint().port == port
+            {
+                return Err(NetError::AddressInUse.into());
+            }
+        }
+        let i = (0..UDP_SOCKETS as u8)
+            .find(|i| self.udp_used & (1 << i) == 0)
+            .ok_or(NetError::NoSockets)?;
+        let s = self
+            .sockets
+            .get_mut::<udp::Socket>(self.udp[usize::from(i)]);
+        s.close();
+        s.bind(port).map_err(|_| NetError::BadArgument)?;
+        let id = self
+            .table
+            .insert(me, Sock::Udp(i))
+            .ok_or(NetError::NoSockets)?;
+        self.udp_used |= 1 << i;
+        Ok(id)
+    }
+
+    fn udp_send_to(
+        &mut self,
+        caller: TaskId,
+        socket: u32,
+        addr: [u8; 4],
+        port: u16,
+        data: Leased<'_, Read, u8>,
+    ) -> Result<(), ServerError<NetError>> {
+        let (_, Sock::Udp(i)) = self.sock(caller, socket)? else {
+            return Err(bad());
+        };
+        if port == 0 {
+            return Err(NetError::BadArgument.into());
+        }
+        let mut buf = [0u8; net_api::MAX_DATAGRAM];
+        let len = data.len().min(buf.len());
+        data.read_range(0, &mut buf[..len])?;
+        let to = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from(addr)), port);
+        self.sockets
+            .get_mut::<udp::Socket>(self.udp[usize::from(i)])
+            .send_slice(&buf[..len], to)
+            .map_err(|e| match e {
+                udp::SendError::BufferFull => NetError::WouldBlock,
+                udp::SendError::Unaddressable => NetError::NoRoute,
+            })?;
+        Ok(())
+    }
+
+    fn udp_recv_from(
+        &mut self,
+        caller: TaskId,
+        socket: u32,
+        data: Leased<'_, Write, u8>,
+    ) -> Result<Datagram, ServerError<NetError>> {
+        let (_, Sock::Udp(i)) = self.sock(caller, socket)? else {
+            return Err(bad());
+        };
+        let s = self
+            .sockets
+            .get_mut::<udp::Socket>(self.udp[usize::from(i)]);
+        let (payload, meta) = s.recv().map_err(|_| NetError::WouldBlock)?;
+        let len = payload.len().min(data.len());
+        data.write_range(0, &payload[..len])?;
+        let IpAddress::Ipv4(from) = meta.endpoint.addr;
+        Ok(Datagram {
+            len: len as u32,
+            addr: from.octets(),
+            port: meta.endpoint.port,
+            reserved: 0,
+        })
+    }
+
+    fn tcp_listen(
+        &mut self,
+        caller: TaskId,
+        port: u16,
+        backlog: u32,
+    ) -> Result<u32, ServerError<NetError>> {
+        let me = self.check_caller(caller);
+        if port == 0 || backlog == 0 || backlog > MAX_BACKLOG {
+            return Err(NetError::BadArgument.into());
+        }
+        if self
+            .table
+            .iter()
+            .any(|(_, s)| matches!(s, Sock::Listener { port: p, .. } if p == port))
+        {
+            return Err(NetError::AddressInUse.into());
+        }
+        let pool = self.fill_pool(port, backlog as u8, 0);
+        if pool == 0 {
+            return Err(NetError::NoSockets.into());
+        }
+        let sock = Sock::Listener {
+            port,
+            backlog: backlog as u8,
+            pool,
+        };
+        match self.table.insert(me, sock) {
+            Some(id) => Ok(id),
+            None => {
+                self.release(sock, false);
+                Err(NetError::NoSockets.into())
+            }
+        }
+    }
+
+    fn tcp_accept(&mut self, caller: TaskId, listener: u32) -> Result<u32, ServerError<NetError>> {
+        let (
+            me,
+            Sock::Listener {
+                port,
+                backlog,
+                mut pool,
+            },
+        ) = self.sock(caller, listener)?
+        else {
+            return Err(bad());
+        };
+        let ready = (0..TCP_SOCKETS as u8).find(|&i| {
+            pool & (1 << i) != 0
+                && !matches!(
+                    self.tcp_socket(i).state(),
+                    tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed
+                )
+        });
+        // Refill first: a pool whose sockets were all taken (or reset back
+        // to CLOSED) listens again.
+        for i in 0..TCP_SOCKETS as u8 {
+            if pool & (1 << i) != 0 && self.tcp_socket(i).state() == tcp::State::Closed {
+                pool &= !(1 << i);
+                self.tcp_used &= !(1 << i);
+            }
+        }
+        let result = match ready {
+            Some(i) => {
+                pool &= !(1 << i);
+                match self.table.insert(me, Sock::Tcp(i)) {
+                    Some(id) => Ok(id),
+                    None => {
+                        self.release_tcp(i, false);
+                        Err(NetError::NoSockets.into())
+                    }
+                }
+            }
+            None => Err(NetError::WouldBlock.into()),
+        };
+        let pool = self.fill_pool(port, backlog, pool);
+        self.table.set(
+            listener,
+            me,
+            Sock::Listener {
+                port,
+                backlog,
+                pool,
+            },
+        );
+        result
+    }
+
+    fn tcp_recv(
+        &mut self,
+        caller: TaskId,
+        socket: u32,
+        data: Leased<'_, Write, u8>,
+    ) -> Result<u32, ServerError<NetError>> {
+        let (_, Sock::Tcp(i)) = self.sock(caller, socket)? else {
+            return Err(bad());
+        };
+        let s = self.tcp_socket(i);
+        if s.can_recv() {
+            let mut lease_err = None;
+            let n = s
+                .recv(|buf| {
+                    let n = buf.len().min(data.len());
+                    if let Err(e) = data.write_range(0, &buf[..n]) {
+                        lease_err = Some(e);
+                        return (0, 0);
+                    }
+                    (n, n)
+                })
+                .map_err(|_| NetError::Closed)?;
+            if let Some(e) = lease_err {
+                return Err(e.into());
+            }
+            return Ok(n as u32);
+        }
+        if s.may_recv() {
+            return Err(NetError::WouldBlock.into());
+        }
+        match s.state() {
+            // The peer sent FIN and everything was read: end of stream.
+            tcp::State::CloseWait
+            | tcp::State::LastAck
+            | tcp::State::Closing
+            | tcp::State::TimeWait => Ok(0),
+            state => Err(tcp_error(state).into()),
+        }
+    }
+
+    fn tcp_send(
+        &mut self,
+        caller: TaskId,
+        socket: u32,
+        data: Leased<'_, Read, u8>,
+    ) -> Result<u32, ServerError<NetError>> {
+        let (_, Sock::Tcp(i)) = self.sock(caller, socket)? else {
+            return Err(bad());
+        };
+        let s = self.tcp_socket(i);
+        if !s.may_send() {
+            return Err(tcp_error(s.state()).into());
+        }
+        if !s.can_send() {
+            return Err(NetError::WouldBlock.into());
+        }
+        let mut lease_err = None;
+        let n = s
+            .send(|buf| {
+                let n = buf.len().min(data.len());
+                if let Err(e) = data.read_range(0, &mut buf[..n]) {
+                    lease_err = Some(e);
+                    return (0, 0);
+                }
+                (n, n)
+            })
+            .map_err(|_| NetError::Closed)?;
+        if let Some(e) = lease_err {
+            return Err(e.into());
+        }
+        Ok(n as u32)
+    }
+
+    fn close(&mut self, caller: TaskId, socket: u32) -> Result<(), ServerError<NetError>> {
+        let me = self.check_caller(caller);
+        let s = self.table.remove(socket, me).ok_or_else(bad)?;
+        self.release(s, true);
+        Ok(())
+    }
+
+    fn abort(&mut self, caller: TaskId, socket: u32) -> Result<(), ServerError<NetError>> {
+        let me = self.check_caller(caller);
+        let s = self.table.remove(socket, me).ok_or_else(bad)?;
+        self.release(s, false);
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! The virtio bus side of the supervisor: reading the virtio-mmio slots,
+//! resetting a device, and serving `idl/virtio-bus.idol` by carrying out
+//! the `virtio-bus` crate's decisions.
+
+use super::*;
+
+/// The transport of `slot`, if the slot holds a virtio device.
+pub(crate) fn transport(slot: usize) -> Option<MmioTransport<Mmio>> {
+    // SAFETY: the supervisor's `virtio-bus` window (app.toml `uses`) covers
+    // every virtio-mmio slot; `slot_base` stays inside it for slot < SLOTS.
+    let regs = unsafe { Mmio::new(slot_base(slot as u32)) };
+    MmioTransport::new(regs).ok()
+}
+
+/// Reads magic, version, device and vendor id of every slot (the seed's
+/// `register_virtio_device`, once per slot).
+pub(crate) fn enumerate() -> [Option<DeviceIdent>; SLOTS] {
+    core::array::from_fn(|slot| {
+        let t = transport(slot)?;
+        let ident = DeviceIdent {
+            device_id: t.device_id(),
+            vendor_id: t.vendor_id(),
+            version: if t.is_legacy() { 1 } else { 2 },
+        };
+        (ident.device_id != 0).then_some(ident)
+    })
+}
+
+/// Resets the device in `slot` so it stops all DMA (VIRTIO 1.2 §2.4).
+/// Resets the device in `slot`; false if it did not finish its reset (it
+/// may still be doing DMA: the slot must be given up).
+pub(crate) fn reset_device(slot: usize) -> bool {
+    let Some(mut t) = transport(slot) else {
+        return true;
+    };
+    if t.reset().is_err() {
+        sys_log!("bus: slot {slot} did not finish its reset");
+        return false;
+    }
+    true
+}
+
+impl VirtioBusServer for Supervisor {
+    fn register(
+        &mut self,
+        caller: TaskId,
+        device_ids: [u32; 4],
+        irq_bits: u32,
+        remove_bits: u32,
+        probe_bits: u32,
+    ) -> Result<Probe, ServerError<BusError>> {
+        authorize(&self.bus, caller, Request::Register(device_ids))
+            .map_err(|_| BusError::NotPermitted)?;
+        let task = caller.index() as u16;
+        let reg = Registration {
+            task,
+            ids: device_ids,
+            irq_bits,
+            remove_bits,
+            probe_bits,
+        };
+        let probe = self.bus.register(reg)?;
+        let slot = probe.slot as usize;
+        // The seed's probe: a device in a known state, then the driver's.
+        // One that cannot even be reset is given to nobody.
+        if !reset_device(slot) {
+            self.bus.grant_failed(task);
+            self.bus.mark_failed(slot);
+            sys_log!("bus: slot {slot} marked failed (no reset)");
+            return Err(BusError::NoDevice.into());
+        }
+        if kipc::grant_device(task as usize, slot, irq_bits).is_err() {
+            self.bus.grant_failed(task);
+            return Err(BusError::GrantFailed.into());
+        }
+        sys_log!(
+            "bus: slot {slot} (device {}, transport v{}) bound to {}",
+            probe.device_id,
+            probe.version,
+            name_of(task)
+        );
+        self.arm_timer();
+        Ok(probe)
+    }
+
+    fn removed(&mut self, caller: TaskId) -> Result<(), ServerError<BusError>> {
+        let task = caller.index() as u16;
+        let slot = self.bus.removed(task)?;
+        self.detach(task, slot);
+        self.arm_timer();
+        sys_log!("bus: slot {slot} released by {}", name_of(task));
+        Ok(())
+    }
+
+    fn devices(
+        &mut self,
+        _: TaskId,
+    ) -> Result<DeviceTable, ServerError<core::convert::Infallible>> {
+        Ok(self.bus.table())
+    }
+
+    fn unbind(&mut self, caller: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+        authorize(&self.bus, caller, Request::Unbind(slot as usize))
+            .map_err(|_| BusError::NotPermitted)?;
+        match self.bus.unbind(slot as usize)? {
+            Unbind::Done => {}
+            Unbind::AskDriver { task, bits } => {
+                let _ = sys_post(current_id(task), bits);
+                let deadline = sys_get_timer().now + REMOVAL_DEADLINE_MS * abi::TICKS_PER_MS;
+                self.removal_deadline[slot as usize] = Some(deadline);
+                self.arm_timer();
+            }
+        }
+        Ok(())
+    }
+
+    fn bind(&mut self, caller: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+        authorize(&self.bus, caller, Request::Bind(slot as usize))
+            .map_err(|_| BusError::NotPermitted)?;
+        if let Some(poke) = self.bus.bind(slot as usize)? {
+            let _ = sys_post(current_id(poke.task), poke.bits);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! `idl/supervisor.idol`: task status, restarts and, in test images, fault
+//! injection and shutdown, each checked against the caller's authority.
+
+use super::*;
+
+impl SupervisorServer for Supervisor {
+    fn task_count(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
+        Ok(kipc::task_count() as u32)
+    }
+
+    fn task_status(
+        &mut self,
+        caller: TaskId,
+        index: u32,
+    ) -> Result<TaskStatus, ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::TaskStatus).map_err(refusal)?;
+        kipc::task_status(index as usize).map_err(|_| SupervisorError::NoSuchTask.into())
+    }
+
+    fn fault_task(
+        &mut self,
+        caller: TaskId,
+        index: u32,
+    ) -> Result<(), ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::FaultTask).map_err(refusal)?;
+        if index as usize >= kipc::task_count() {
+            return Err(SupervisorError::NoSuchTask.into());
+        }
+        // The supervisor cannot fault itself (the kernel refuses), and a
+        // task faulting its own caller chain is allowed: it is a test tool.
+        kipc::fault_task(index as usize).map_err(|_| SupervisorError::NotAllowed)?;
+        sys_log!(
+            "task index {index} faulted at the request of task index {}",
+            caller.index()
+        );
+        Ok(())
+    }
+
+    fn inject(
+        &mut self,
+        caller: TaskId,
+        index: u32,
+        kind: u32,
+        arg: u32,
+    ) -> Result<InjectEvidence, ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::Inject).map_err(refusal)?;
+        let kind = abi::Injection::from_u32(kind).ok_or(SupervisorError::NotAllowed)?;
+        if !cfg!(feature = "test-control") || index as usize >= kipc::task_count() {
+            return Err(SupervisorError::NotAllowed.into());
+        }
+        let ev =
+            kipc::inject(index as usize, kind, arg).map_err(|_| SupervisorError::NotAllowed)?;
+        sys_log!(
+            "injected {kind:?} ({arg:#x}) into {} for task index {}: {:#x}: {:#010x} -> {:#010x}",
+            name_of(index as u16),
+            caller.index(),
+            ev.location,
+            ev.before,
+            ev.after
+        );
+        Ok(ev)
+    }
+
+    fn restart_task(
+        &mut self,
+        caller: TaskId,
+        index: u32,
+    ) -> Result<(), ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::RestartTask).map_err(refusal)?;
+        let task = index as usize;
+        if task >= kipc::task_count() {
+            return Err(SupervisorError::NoSuchTask.into());
+        }
+        sys_log!(
+            "restart of {} requested by {}",
+            name_of(task as u16),
+            name_of(caller.index() as u16)
+        );
+        // As for a fault: the device stops DMA before the memory it
+        // targets is re-initialised.
+        if let Some(slot) = self.bus.driver_died(task as u16) {
+            self.detach(task as u16, slot);
+        }
+        // The kernel refuses to restart the supervisor itself.
+        kipc::restart_task(task).map_err(|_| SupervisorError::NotAllowed)?;
+        sys_log!(
+            "task {} restarted as generation {}",
+            name_of(task as u16),
+            kipc::task_status(task).map(|s| s.generation).unwrap_or(0)
+        );
+        self.liveness.reset_after_restart(task);
+        self.arm_timer();
+        Ok(())
+    }
+
+    fn shutdown(&mut self, caller: TaskId, code: u32) -> Result<(), ServerError<SupervisorError>> {
+        authorize(&self.bus, caller, Request::Shutdown).map_err(refusal)?;
+        if !cfg!(feature = "test-control") {
+            return Err(SupervisorError::NotAllowed.into());
+        }
+        sys_log!(
+            "shutdown requested by task index {} with code {code}",
+            caller.index()
+        );
+        let _ = kipc::shutdown(code);
+        Err(SupervisorError::NotAllowed.into())
+    }
+}
+
+/// The typed error of a refused supervisor op.
+pub(crate) fn refusal(r: Refusal) -> ServerError<SupervisorError> {
+    match r {
+        Refusal::TestOnly => SupervisorError::TestOnly.into(),
+        _ => SupervisorError::NotOperator.into(),
+    }
+}
