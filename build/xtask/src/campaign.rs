@@ -243,14 +243,7 @@ pub fn print(s: &Summary, faults: u32, seed: u64) {
 mod tests {
     use super::*;
     use crate::qemu::End;
-
-    fn cap(lines: &[&str], end: End) -> Capture {
-        Capture {
-            lines: lines.iter().map(|s| s.to_string()).collect(),
-            end,
-            stderr: String::new(),
-        }
-    }
+    use crate::testing::tests::cap;
 
     #[test]
     fn reads_a_finished_campaign() {

@@ -22,7 +22,7 @@ mod host;
 pub mod image;
 mod script;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::path::{Path, PathBuf};
 

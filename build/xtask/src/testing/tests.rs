@@ -185,7 +185,8 @@ fn console_script_reports_a_missing_prompt_or_echo_and_how_qemu_ended() {
     );
 }
 
-fn cap(lines: &[&str], end: End) -> Capture {
+/// A run that printed `lines` and ended so (no QEMU stderr).
+pub(crate) fn cap(lines: &[&str], end: End) -> Capture {
     Capture {
         lines: lines.iter().map(|s| s.to_string()).collect(),
         end,
