@@ -1,7 +1,7 @@
 //! What an app file may grant: driver classes, operator and observer
 //! rights, IRQ ownership, posts, test-only features, drive paths.
 
-use super::{assert_error, error, parse, BASE};
+use super::{assert_error, error, irq_10_claimed_twice, parse, BASE};
 
 /// The 1-based line of the first line of `text` that starts with `start`.
 fn line(text: &str, start: &str) -> usize {
@@ -112,15 +112,7 @@ fn observer_rights_for_a_driver() {
 
 #[test]
 fn two_tasks_owning_one_irq_name_the_line() {
-    let text = BASE
-        .replace(
-            "notifications = [\"fault\"]",
-            "notifications = [\"fault\", \"uart\"]\ninterrupts = { uart = 10 }",
-        )
-        .replace(
-            "slots = [\"pong\"]",
-            "notifications = [\"rx\"]\ninterrupts = { rx = 10 }",
-        );
+    let text = irq_10_claimed_twice();
     let line = text.lines().position(|l| l.contains("rx = 10")).unwrap() + 1;
     assert_error(
         &text,

@@ -1,7 +1,7 @@
 //! Validation: tasks, regions, IRQs, notifications, restart policies,
 //! trust and budgets; each mistake named with file, key and remedy.
 
-use super::{assert_error, error, parse, BASE};
+use super::{assert_error, error, irq_10_claimed_twice, parse, BASE};
 
 #[test]
 fn unknown_key_names_file_and_key() {
@@ -87,15 +87,7 @@ fn unknown_device_window() {
 
 #[test]
 fn two_tasks_claim_one_irq() {
-    let text = BASE
-        .replace(
-            "notifications = [\"fault\"]",
-            "notifications = [\"fault\", \"uart\"]\ninterrupts = { uart = 10 }",
-        )
-        .replace(
-            "slots = [\"pong\"]",
-            "notifications = [\"rx\"]\ninterrupts = { rx = 10 }",
-        );
+    let text = irq_10_claimed_twice();
     assert_error(
         &text,
         &["IRQ 10 is claimed by both task 'super' (notification 'uart') and task 'ping' (notification 'rx')"],

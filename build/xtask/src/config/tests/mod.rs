@@ -66,6 +66,19 @@ pub(crate) fn parse(text: &str) -> anyhow::Result<App> {
     App::parse(text, Path::new("test.toml"))
 }
 
+/// BASE with the supervisor and the ping task both claiming IRQ 10.
+pub(super) fn irq_10_claimed_twice() -> String {
+    BASE
+        .replace(
+            "notifications = [\"fault\"]",
+            "notifications = [\"fault\", \"uart\"]\ninterrupts = { uart = 10 }",
+        )
+        .replace(
+            "slots = [\"pong\"]",
+            "notifications = [\"rx\"]\ninterrupts = { rx = 10 }",
+        )
+}
+
 /// Parses, expecting failure, and returns the whole message.
 pub(super) fn error(text: &str) -> String {
     match parse(text) {
