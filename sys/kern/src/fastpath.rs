@@ -58,7 +58,7 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     if !waiting
         || !target.is_more_important_than(me)
         || target.generation() != target_id.generation()
-        || !me.desc().slots.contains(&(t as u16))
+        || !me.desc().has_slot(t)
     {
         return false;
     }

@@ -98,7 +98,7 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     if !sys.tasks[target].is_more_important_than(&sys.tasks[caller]) {
         return Err(UserError::Recoverable(REFUSED_PRIORITY));
     }
-    if !sys.tasks[caller].desc().slots.contains(&(target as u16)) {
+    if !sys.tasks[caller].desc().has_slot(target) {
         return Err(UserError::Recoverable(REFUSED_NOT_IN_SLOTS));
     }
     let t = &sys.tasks[target];

@@ -99,18 +99,40 @@ impl Pmp {
     /// `mret`, so the order of the writes does not matter: a half-updated
     /// set is never in force for a task, and M-mode accesses ignore
     /// unlocked entries.
+    ///
+    /// This runs on every task switch, the IPC round trip's included, so it
+    /// is straight-line code: one compare per entry in use (the CSR number
+    /// is part of the instruction, so each entry gets its own `csrw`, not a
+    /// call through a table), and nothing at all for entries that are off
+    /// in both tasks.
     #[inline(always)]
     pub fn load(&mut self, cache: &ProtectionCache, count: usize) {
         let n = count.min(MAX_TASK_REGIONS);
+        let live = n.max(self.used);
         let mut changed = false;
-        for i in 0..n.max(self.used) {
-            let addr = cache.words[i];
-            if addr != self.words[i] {
-                write_addr(i, addr);
-                self.words[i] = addr;
-                changed = true;
-            }
+        macro_rules! entry {
+            ($i:literal, $csr:literal) => {
+                if $i < live {
+                    let addr = cache.words[$i];
+                    if addr != self.words[$i] {
+                        // SAFETY: M-mode write of an unlocked entry's
+                        // address (entries 0..8); see above.
+                        unsafe { asm!(concat!("csrw ", $csr, ", {0}"), in(reg) addr) };
+                        self.words[$i] = addr;
+                        changed = true;
+                    }
+                }
+            };
         }
+        entry!(0, "pmpaddr0");
+        entry!(1, "pmpaddr1");
+        entry!(2, "pmpaddr2");
+        entry!(3, "pmpaddr3");
+        entry!(4, "pmpaddr4");
+        entry!(5, "pmpaddr5");
+        entry!(6, "pmpaddr6");
+        entry!(7, "pmpaddr7");
+        const _: () = assert!(MAX_TASK_REGIONS == 8, "one entry! line per region");
         self.used = n;
         let (cfg0, cfg1) = (
             cache.words[MAX_TASK_REGIONS],
@@ -141,20 +163,3 @@ impl Pmp {
     }
 }
 
-/// Writes `pmpaddr<i>` (CSR numbers are immediates, hence the match).
-fn write_addr(i: usize, v: usize) {
-    // SAFETY: M-mode writes of the address CSRs of entries 0..8; no entry
-    // is locked, and `apply` explains why a transient mix is harmless.
-    unsafe {
-        match i {
-            0 => asm!("csrw pmpaddr0, {0}", in(reg) v),
-            1 => asm!("csrw pmpaddr1, {0}", in(reg) v),
-            2 => asm!("csrw pmpaddr2, {0}", in(reg) v),
-            3 => asm!("csrw pmpaddr3, {0}", in(reg) v),
-            4 => asm!("csrw pmpaddr4, {0}", in(reg) v),
-            5 => asm!("csrw pmpaddr5, {0}", in(reg) v),
-            6 => asm!("csrw pmpaddr6, {0}", in(reg) v),
-            _ => asm!("csrw pmpaddr7, {0}", in(reg) v),
-        }
-    }
-}

@@ -231,43 +231,52 @@ fn service_external(sys: &mut System<'static, Virt>) {
     }
 }
 
+/// A trap taken in M-mode: only a kernel bug does that. Reports it and
+/// stops the machine.
+#[cold]
+#[inline(never)]
+fn kernel_trap(mcause: usize) -> ! {
+    let mtval = csr::read!("mtval");
+    // Only a kernel bug traps from M-mode. The entry code has already
+    // moved sp back to the top of the kernel stack, so even an overflow
+    // leaves room to say so.
+    let mepc = csr::read!("mepc");
+    let guard = super::stack_guard();
+    if guard.contains(&mtval) && matches!(mcause, 5 | 7 | 13 | 15) {
+        // One line, so that tools and people see the cause at once.
+        crate::console::Line::kernel(&mut Virt::new())
+            .str("KERNEL PANIC: kernel stack overflow: access at ")
+            .hex(mtval as u32)
+            .str(" in the stack guard ")
+            .hex(guard.start as u32)
+            .str("..")
+            .hex(guard.end as u32)
+            .str(", pc ")
+            .hex(mepc as u32)
+            .str("; the machine stops before kernel text is overwritten")
+            .end();
+        super::stop_after_kernel_failure();
+    }
+    crate::console::Line::kernel(&mut Virt::new())
+        .str("trap in kernel: mcause ")
+        .hex(mcause as u32)
+        .str(" mepc ")
+        .hex(mepc as u32)
+        .str(" mtval ")
+        .hex(mtval as u32)
+        .end();
+    panic!("trap in kernel");
+}
+
 /// Called by the trap entry with the trapped task's registers saved.
 /// Returns the `SavedState` of the task to resume.
 #[no_mangle]
 extern "C" fn vireo_trap_handler() -> *mut SavedState {
     let mcause = csr::read!("mcause");
-    let mtval = csr::read!("mtval");
-    let mstatus = csr::read!("mstatus");
-    if mstatus & csr::MSTATUS_MPP != 0 {
-        // Only a kernel bug traps from M-mode. The entry code has already
-        // moved sp back to the top of the kernel stack, so even an overflow
-        // leaves room to say so.
-        let mepc = csr::read!("mepc");
-        let guard = super::stack_guard();
-        if guard.contains(&mtval) && matches!(mcause, 5 | 7 | 13 | 15) {
-            // One line, so that tools and people see the cause at once.
-            crate::console::Line::kernel(&mut Virt::new())
-                .str("KERNEL PANIC: kernel stack overflow: access at ")
-                .hex(mtval as u32)
-                .str(" in the stack guard ")
-                .hex(guard.start as u32)
-                .str("..")
-                .hex(guard.end as u32)
-                .str(", pc ")
-                .hex(mepc as u32)
-                .str("; the machine stops before kernel text is overwritten")
-                .end();
-            super::stop_after_kernel_failure();
-        }
-        crate::console::Line::kernel(&mut Virt::new())
-            .str("trap in kernel: mcause ")
-            .hex(mcause as u32)
-            .str(" mepc ")
-            .hex(mepc as u32)
-            .str(" mtval ")
-            .hex(mtval as u32)
-            .end();
-        panic!("trap in kernel");
+    // An `ecall` from U-mode (the common case, first) can only come from a
+    // task; anything else may be a kernel bug, which is checked first.
+    if mcause != MCAUSE_ECALL_FROM_U && csr::read!("mstatus") & csr::MSTATUS_MPP != 0 {
+        kernel_trap(mcause);
     }
     // SAFETY: SYSTEM was initialised by `run` before the first task could
     // trap; traps do not nest (the kernel runs with interrupts off), so this
@@ -291,6 +300,7 @@ extern "C" fn vireo_trap_handler() -> *mut SavedState {
             _ => {}
         }
     } else {
+        let mtval = csr::read!("mtval");
         let e = match mcause {
             8 => None,
             0 | 4 | 6 => Some(Exception::Misaligned(mtval)),
