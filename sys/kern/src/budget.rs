@@ -38,14 +38,17 @@ use crate::system::System;
 /// round trip's case) it is one load and one branch.
 #[inline(always)]
 pub fn charge<M: Machine>(sys: &mut System<'_, M>) {
-    if let Some((index, since)) = sys.dispatched.take() {
-        charge_dispatched(sys, index, since);
+    if sys.dispatched.is_some() {
+        charge_dispatched(sys);
     }
 }
 
-/// [`charge`] for a budgeted task that was dispatched at `since`.
+/// [`charge`] when a budgeted task was dispatched.
 #[inline(never)]
-fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>, index: usize, since: u64) {
+fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
+    let Some((index, since)) = sys.dispatched.take() else {
+        return;
+    };
     let t = &mut sys.tasks[index];
     if !t.is_runnable() {
         // It blocked, faulted or was restarted: a fresh start next time.

@@ -12,6 +12,7 @@ use abi::{dead_code, FaultKind, FaultRecord};
 use crate::console;
 use crate::ipc;
 use crate::machine::Machine;
+use crate::sched::MaybeTask;
 use crate::notify;
 use crate::system::System;
 use crate::task::{SchedState, TaskState};
@@ -99,8 +100,8 @@ pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     let was_alive = sys.tasks[index].is_healthy();
     sys.tasks[index].reinitialize();
     sys.note(index);
-    if sys.protection_for == Some(index) {
-        sys.protection_for = None; // its regions were reset to the image's
+    if sys.protection_for.is(index) {
+        sys.protection_for = MaybeTask::NONE; // its regions were reset to the image's
     }
     // Device grants do not survive a restart: the new incarnation must be
     // probed (and granted) again.

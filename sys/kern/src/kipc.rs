@@ -12,6 +12,7 @@ use zerocopy::IntoBytes;
 use crate::err::UserError;
 use crate::faults;
 use crate::machine::Machine;
+use crate::sched::MaybeTask;
 use crate::notify;
 use crate::system::System;
 use crate::task::{SchedState, TaskState};
@@ -90,8 +91,8 @@ fn grant<M: Machine>(
         task: i as u16,
         bits,
     });
-    if sys.protection_for == Some(i) {
-        sys.protection_for = None;
+    if sys.protection_for.is(i) {
+        sys.protection_for = MaybeTask::NONE;
     }
     sys.machine.irq_set_enabled(irq, true);
     Ok(())
@@ -115,8 +116,8 @@ fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<
     if held_route {
         sys.machine.irq_set_enabled(irq, false);
     }
-    if held_window && sys.protection_for == Some(i) {
-        sys.protection_for = None;
+    if held_window && sys.protection_for.is(i) {
+        sys.protection_for = MaybeTask::NONE;
     }
     if held_window || held_route {
         Ok(())

@@ -142,6 +142,48 @@ pub fn select_ready(tasks: &[Task], ready: &TaskSet, current: usize) -> Option<u
     best.map(|(i, _)| i)
 }
 
+/// A task index or none, in one word. The scheduler and the trap path
+/// compare these on every trap: an `Option<usize>` is a tag and a value
+/// (two loads and two compares), this is one of each. `usize::MAX` is
+/// never a task index (`TaskId::MAX_TASKS` is far below it).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MaybeTask(usize);
+
+impl MaybeTask {
+    /// No task.
+    pub const NONE: MaybeTask = MaybeTask(usize::MAX);
+
+    /// Task `i`.
+    #[inline(always)]
+    pub const fn some(i: usize) -> Self {
+        MaybeTask(i)
+    }
+
+    /// Whether this is task `i`.
+    #[inline(always)]
+    pub fn is(self, i: usize) -> bool {
+        self.0 == i
+    }
+
+    /// Whether this is no task.
+    #[inline(always)]
+    pub fn is_none(self) -> bool {
+        self.0 == usize::MAX
+    }
+
+    /// The task, if any.
+    #[inline(always)]
+    pub fn get(self) -> Option<usize> {
+        (self.0 != usize::MAX).then_some(self.0)
+    }
+
+    /// The task, if any, leaving none behind.
+    #[inline(always)]
+    pub fn take(&mut self) -> Option<usize> {
+        core::mem::replace(self, MaybeTask::NONE).get()
+    }
+}
+
 /// The scheduler's bookkeeping beside the task table.
 #[derive(Debug)]
 pub struct Scheduler {
@@ -153,9 +195,9 @@ pub struct Scheduler {
     /// The task the last choice picked, while that choice still describes
     /// the machine: cleared when anyone else traps (only host tests do
     /// that) and when nothing could run.
-    running: Option<usize>,
+    running: MaybeTask,
     /// The most important task that became runnable since the last choice.
-    woken: Option<usize>,
+    woken: MaybeTask,
     /// Another task as important as `woken` also became runnable.
     woken_tie: bool,
     /// Runnable tasks per priority level, and a bit per level that has
@@ -164,7 +206,7 @@ pub struct Scheduler {
     level_count: [u16; 256],
     levels: [u32; 8],
     /// The next task, decided by an IPC fast path during this trap.
-    hint: Option<usize>,
+    hint: MaybeTask,
 }
 
 impl Default for Scheduler {
@@ -172,12 +214,12 @@ impl Default for Scheduler {
         Scheduler {
             ready: TaskSet::default(),
             sending: TaskSet::default(),
-            running: None,
-            woken: None,
+            running: MaybeTask::NONE,
+            woken: MaybeTask::NONE,
             woken_tie: false,
             level_count: [0; 256],
             levels: [0; 8],
-            hint: None,
+            hint: MaybeTask::NONE,
         }
     }
 }
@@ -294,7 +336,7 @@ impl Scheduler {
     /// important runnable one) and nothing has woken since.
     #[inline]
     pub fn premise(&self, caller: usize) -> bool {
-        self.running == Some(caller) && self.woken.is_none()
+        self.running.is(caller) && self.woken.is_none()
     }
 
     /// An IPC fast path decided that `next` runs after this trap. Only
@@ -302,18 +344,18 @@ impl Scheduler {
     /// is what [`select`] would pick (host tests check it is).
     #[inline]
     pub fn hand_off(&mut self, next: usize) {
-        self.hint = Some(next);
+        self.hint = MaybeTask::some(next);
     }
 
     /// Remembers task `i` if it is the most important woken so far.
     #[inline(always)]
     fn track(&mut self, tasks: &[Task], i: usize) {
         let t = &tasks[i];
-        match self.woken {
+        match self.woken.get() {
             Some(w) if tasks[w].is_more_important_than(t) => {}
             Some(w) if !t.is_more_important_than(&tasks[w]) => self.woken_tie = true,
             _ => {
-                self.woken = Some(i);
+                self.woken = MaybeTask::some(i);
                 self.woken_tie = false;
             }
         }
@@ -324,10 +366,10 @@ impl Scheduler {
     /// premise is gone until the next full choice.
     #[inline]
     pub fn enter(&mut self, caller: usize) {
-        if self.running != Some(caller) {
-            self.running = None;
+        if !self.running.is(caller) {
+            self.running = MaybeTask::NONE;
         }
-        self.hint = None;
+        self.hint = MaybeTask::NONE;
     }
 
     /// Tasks blocked in `send`.
@@ -343,7 +385,7 @@ impl Scheduler {
     pub fn quick(&mut self, tasks: &[Task], current: usize) -> Option<usize> {
         let next = match self.hint.take() {
             Some(next) => next,
-            None if self.running == Some(current)
+            None if self.running.is(current)
                 && self.woken.is_none()
                 && tasks[current].is_runnable() =>
             {
@@ -351,8 +393,8 @@ impl Scheduler {
             }
             None => return None,
         };
-        self.running = Some(next);
-        self.woken = None;
+        self.running = MaybeTask::some(next);
+        self.woken = MaybeTask::NONE;
         self.woken_tie = false;
         Some(next)
     }
@@ -377,8 +419,8 @@ impl Scheduler {
                 "scheduler disagrees with select"
             );
         }
-        self.running = next;
-        self.woken = None;
+        self.running = next.map_or(MaybeTask::NONE, MaybeTask::some);
+        self.woken = MaybeTask::NONE;
         self.woken_tie = false;
         next
     }
@@ -386,11 +428,11 @@ impl Scheduler {
     /// The fast path's answer, if its premise holds.
     #[inline]
     fn fast(&self, tasks: &[Task], current: usize) -> Option<usize> {
-        if self.running != Some(current) {
+        if !self.running.is(current) {
             return None;
         }
         let cur = &tasks[current];
-        match self.woken {
+        match self.woken.get() {
             // Nothing woke: the caller, if it can still run, is still the
             // most important (ties keep the current task).
             None => cur.is_runnable().then_some(current),

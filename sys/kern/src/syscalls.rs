@@ -9,6 +9,7 @@ use abi::{FaultKind, FaultRecord, ReplyFaultReason, Sysnum, TaskId, UsageError};
 
 use crate::err::UserError;
 use crate::machine::Machine;
+use crate::sched::MaybeTask;
 use crate::system::System;
 use crate::task::SchedState;
 use crate::umem::{self, USlice};
@@ -149,10 +150,10 @@ pub fn after_trap<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option
 #[inline(always)]
 fn resume_quick<M: Machine>(sys: &mut System<'_, M>, next: usize) {
     crate::probe!(sys.machine, Schedule);
-    if sys.protection_for != Some(next) {
+    if !sys.protection_for.is(next) {
         let (regions, cache) = sys.tasks[next].protection();
         sys.machine.protect_cached(regions, cache);
-        sys.protection_for = Some(next);
+        sys.protection_for = MaybeTask::some(next);
     }
     crate::probe!(sys.machine, Pmp);
 }
@@ -165,10 +166,10 @@ fn resume_chosen<M: Machine>(sys: &mut System<'_, M>, next: usize) {
         announce(sys, next);
     }
     crate::probe!(sys.machine, Schedule);
-    if sys.protection_for != Some(next) {
+    if !sys.protection_for.is(next) {
         let (regions, cache) = sys.tasks[next].protection();
         sys.machine.protect_cached(regions, cache);
-        sys.protection_for = Some(next);
+        sys.protection_for = MaybeTask::some(next);
     }
     crate::probe!(sys.machine, Pmp);
 }

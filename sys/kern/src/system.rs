@@ -6,7 +6,7 @@
 
 use crate::descs::IrqDesc;
 use crate::machine::Machine;
-use crate::sched::Scheduler;
+use crate::sched::{MaybeTask, Scheduler};
 use crate::task::Task;
 
 /// The kernel state, generic over the machine so host tests can drive it.
@@ -23,7 +23,7 @@ pub struct System<'a, M: Machine> {
     /// Reprogramming it costs a dozen CSR writes, so it is skipped when
     /// the same task runs again; anything that changes a task's regions
     /// must reset this to `None`.
-    pub protection_for: Option<usize>,
+    pub protection_for: MaybeTask,
     /// Interrupt routes of granted devices, one per grant, beside the
     /// image's static `irqs`.
     pub device_irqs: [Option<IrqDesc>; MAX_DEVICE_GRANTS],
@@ -64,7 +64,7 @@ impl<'a, M: Machine> System<'a, M> {
             irqs,
             supervisor,
             machine,
-            protection_for: None,
+            protection_for: MaybeTask::NONE,
             device_irqs: [None; MAX_DEVICE_GRANTS],
             sched: Scheduler::default(),
             test_control: cfg!(any(test, feature = "test-control")),
