@@ -3,7 +3,7 @@
 //! really uses (sizes are measured, never guessed).
 
 use anyhow::{bail, Context, Result};
-use object::elf::{FileHeader32, EM_RISCV, PT_LOAD, SHF_ALLOC};
+use object::elf::{FileHeader32, EM_RISCV, PT_LOAD, SHF_ALLOC, SHF_EXECINSTR};
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
 use object::LittleEndian as LE;
 
@@ -20,11 +20,13 @@ pub struct Segment {
     pub data: Vec<u8>,
 }
 
-/// An allocated section's span, for measuring RAM use.
+/// An allocated section's span, for measuring RAM use and code size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct AllocSection {
     addr: u64,
     size: u64,
+    /// `SHF_EXECINSTR`: instructions, as opposed to data.
+    code: bool,
 }
 
 /// What xtask needs from a linked RV32 ELF.
@@ -73,10 +75,12 @@ impl Elf {
             .section_headers(e, data)
             .context("bad section headers")?
         {
-            if sh.sh_flags(e).0 & SHF_ALLOC.0 != 0 {
+            let flags = sh.sh_flags(e).0;
+            if flags & SHF_ALLOC.0 != 0 {
                 sections.push(AllocSection {
                     addr: sh.sh_addr(e).into(),
                     size: sh.sh_size(e).into(),
+                    code: flags & SHF_EXECINSTR.0 != 0,
                 });
             }
         }
@@ -106,6 +110,19 @@ impl Elf {
             .map(|s| s.paddr + s.data.len() as u64 - link.base)
             .max()
             .unwrap_or(0)
+    }
+
+    /// Bytes of instructions: the allocated sections marked executable
+    /// (`.text`), without the constants beside them in the text region
+    /// (`.rodata`: strings, jump tables and, in the kernel, the image's
+    /// task descriptors, which grow with the number of tasks). 0 for a
+    /// packed image, which has no sections.
+    pub fn code_bytes(&self) -> u64 {
+        self.sections
+            .iter()
+            .filter(|s| s.code)
+            .map(|s| s.size)
+            .sum()
     }
 
     /// Bytes of the RAM region in use: the highest end of an allocated

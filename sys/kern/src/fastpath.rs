@@ -28,7 +28,7 @@ use abi::{TaskId, KERNEL_CODE_BASE};
 use crate::ipc;
 use crate::machine::Machine;
 use crate::system::System;
-use crate::task::{SchedState, TaskState};
+use crate::task::{self, SchedState, TaskState};
 use crate::umem::{self, USlice};
 
 /// Longest message (and reply) the fast path carries: a few registers'
@@ -46,10 +46,13 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     }
     let target_id = TaskId::from_register(a0 as u32);
     let t = target_id.index();
-    if t >= sys.tasks.len() {
+    // Both tasks at once: the indices are checked here, once, and neither
+    // task is looked up again. (A task cannot send to itself: it is not
+    // more important than itself, so that `Err` is the general path's.)
+    let Some((me, target)) = task::pair_mut(sys.tasks, caller, t) else {
         return false;
-    }
-    let (me, target) = (&sys.tasks[caller], &sys.tasks[t]);
+    };
+    let (my_priority, target_priority) = (me.priority(), target.priority());
     let my_id = me.id(caller);
     let waiting = matches!(
         target.state(),
@@ -84,21 +87,23 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     crate::probe!(sys.machine, Ipc);
     // The copy checks `msg` readable by us and `buf` writable by the
     // target, and changes nothing if either is not.
-    if umem::safe_copy_short(&sys.tasks[caller], &msg, &sys.tasks[t], &buf).is_err() {
+    if umem::safe_copy_short(me, &msg, target, &buf).is_err() {
         return false;
     }
     crate::probe!(sys.machine, Copy);
-    let target_now = sys.tasks[t].id(t);
-    let rs = sys.tasks[t].save_mut();
+    let rs = target.save_mut();
     rs.set_ret(0, my_id.0 as usize);
     rs.set_ret(1, operation as usize);
     rs.set_ret(2, msg_len);
     rs.set_ret(3, reply_len);
     rs.set_ret(4, 0);
-    sys.tasks[t].set_sched(SchedState::Runnable);
-    sys.tasks[caller].set_sched(SchedState::InReply(target_now));
-    sys.note_runnable(t);
-    sys.note_blocked(caller);
+    target.set_sched(SchedState::Runnable);
+    // `target_id` names the target's current incarnation (checked above).
+    me.set_sched(SchedState::InReply(target_id));
+    // Each state change reported to the scheduler, as `System::note` would,
+    // with the transitions known.
+    sys.sched.now_runnable(t, target_priority);
+    sys.sched.now_blocked(caller, my_priority);
     if hand_off {
         sys.sched.hand_off(t);
     } else {
@@ -115,22 +120,25 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     if msg_len > FAST_MESSAGE || code >= KERNEL_CODE_BASE {
         return false;
     }
-    let peer = TaskId::from_register(peer as u32);
-    let p = peer.index();
-    if p >= sys.tasks.len() || p == caller {
+    // The receive must block: nobody queued to send (to anyone: cheaper
+    // to ask, and the general path handles the rest).
+    if sys.sched.anyone_sending() {
         return false;
     }
-    let (me, client) = (&sys.tasks[caller], &sys.tasks[p]);
+    let peer = TaskId::from_register(peer as u32);
+    let p = peer.index();
+    // Both tasks at once, as in `send`; a reply to oneself is the general
+    // path's business.
+    let Some((me, client)) = task::pair_mut(sys.tasks, caller, p) else {
+        return false;
+    };
     let my_id = me.id(caller);
     let waiting = matches!(
         client.state(),
         TaskState::Healthy(SchedState::InReply(to)) if to == my_id
     );
-    if !waiting || client.id(p) != peer {
-        return false;
-    }
-    // The receive must block: nothing pending for the mask, nobody queued.
-    if me.notifications() & mask != 0 || sys.sched.anyone_sending(sys.tasks) {
+    // The receive must block: nothing pending for the mask.
+    if !waiting || client.id(p) != peer || me.notifications() & mask != 0 {
         return false;
     }
     let c = client.save();
@@ -157,22 +165,22 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     crate::probe!(sys.machine, Ipc);
     // The copy checks `msg` readable by us and `reply_buf` writable by the
     // client, and changes nothing if either is not.
-    let Ok(copied) = umem::safe_copy_short(&sys.tasks[caller], &msg, &sys.tasks[p], &reply_buf)
-    else {
+    let Ok(copied) = umem::safe_copy_short(me, &msg, client, &reply_buf) else {
         return false;
     };
     crate::probe!(sys.machine, Copy);
-    let cs = sys.tasks[p].save_mut();
+    let (my_priority, client_priority) = (me.priority(), client.priority());
+    let cs = client.save_mut();
     cs.set_ret(0, code as usize);
     cs.set_ret(1, copied);
-    sys.tasks[p].set_sched(SchedState::Runnable);
-    sys.tasks[caller].count_reply();
-    ipc::as_open_recv(&mut sys.tasks[caller], buf_base, buf_len, mask);
-    sys.tasks[caller].set_notification_mask(mask);
-    sys.tasks[caller].set_sched(SchedState::InRecv(None));
-    sys.note_runnable(p);
-    sys.note_blocked(caller);
-    if hand_off && sys.sched.is_sole_top(sys.tasks, p) {
+    client.set_sched(SchedState::Runnable);
+    me.count_reply();
+    ipc::as_open_recv(me, buf_base, buf_len, mask);
+    me.set_notification_mask(mask);
+    me.set_sched(SchedState::InRecv(None));
+    sys.sched.now_runnable(p, client_priority);
+    sys.sched.now_blocked(caller, my_priority);
+    if hand_off && sys.sched.is_sole_top(p, client_priority) {
         // We were the most important runnable task and now wait; the
         // client is the one most important runnable task left.
         sys.sched.hand_off(p);

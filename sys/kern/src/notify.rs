@@ -137,6 +137,14 @@ pub fn set_timer<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(
 
 /// `get_timer` syscall.
 pub fn get_timer<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    get_timer_regs(sys, caller);
+    Ok(())
+}
+
+/// `get_timer`'s work (it cannot fail): the time, the deadline and the
+/// bits into `a0..a5`.
+#[inline(always)]
+pub fn get_timer_regs<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
     let now = sys.machine.now();
     let timer = sys.tasks[caller].timer();
     let (deadline, bits) = timer.unwrap_or((0, 0));
@@ -147,7 +155,6 @@ pub fn get_timer<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(
     s.set_ret(3, (deadline >> 32) as u32 as usize);
     s.set_ret(4, timer.is_some() as usize);
     s.set_ret(5, bits as usize);
-    Ok(())
 }
 
 /// An interrupt from PLIC source `irq` fired: post its task's bits and leave

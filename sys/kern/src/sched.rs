@@ -192,6 +192,9 @@ pub struct Scheduler {
     /// Tasks blocked in `send` (waiting for their target to receive), so
     /// that `recv` looks only at them.
     sending: TaskSet,
+    /// How many tasks `sending` holds: whether anyone is sending, in one
+    /// load (the `reply_recv` fast path asks on every call).
+    senders: u16,
     /// The task the last choice picked, while that choice still describes
     /// the machine: cleared when anyone else traps (only host tests do
     /// that) and when nothing could run.
@@ -214,6 +217,7 @@ impl Default for Scheduler {
         Scheduler {
             ready: TaskSet::default(),
             sending: TaskSet::default(),
+            senders: 0,
             running: MaybeTask::NONE,
             woken: MaybeTask::NONE,
             woken_tie: false,
@@ -237,29 +241,44 @@ impl Scheduler {
         match t.state() {
             TaskState::Healthy(SchedState::Runnable) => {
                 if self.ready.words[w] & bit == 0 {
-                    self.make_ready(tasks, w, bit, i);
+                    self.make_ready(w, bit, t.priority());
                     self.track(tasks, i);
                 }
-                self.sending.words[w] &= !bit;
+                self.set_sending(w, bit, false);
             }
             TaskState::Healthy(SchedState::InSend(_)) => {
-                self.unready(tasks, w, bit, i);
-                self.sending.words[w] |= bit;
+                self.unready(w, bit, t.priority());
+                self.set_sending(w, bit, true);
             }
             _ => {
-                self.unready(tasks, w, bit, i);
-                self.sending.words[w] &= !bit;
+                self.unready(w, bit, t.priority());
+                self.set_sending(w, bit, false);
             }
         }
     }
 
-    /// Clears task `i`'s ready bit (word `w`, `bit`), keeping the level
-    /// counts.
+    /// Sets or clears a task's bit (word `w`, `bit`) in `sending`, keeping
+    /// the count.
     #[inline(always)]
-    fn unready(&mut self, tasks: &[Task], w: usize, bit: u32, i: usize) {
+    fn set_sending(&mut self, w: usize, bit: u32, member: bool) {
+        let was = self.sending.words[w] & bit != 0;
+        if member && !was {
+            self.sending.words[w] |= bit;
+            // Wrapping: there are fewer tasks than a u16 counts.
+            self.senders = self.senders.wrapping_add(1);
+        } else if !member && was {
+            self.sending.words[w] &= !bit;
+            self.senders = self.senders.wrapping_sub(1);
+        }
+    }
+
+    /// Clears a task's ready bit (word `w`, `bit`), keeping the level
+    /// counts; `priority` is the task's.
+    #[inline(always)]
+    fn unready(&mut self, w: usize, bit: u32, priority: u8) {
         if self.ready.words[w] & bit != 0 {
             self.ready.words[w] &= !bit;
-            let p = tasks[i].priority() as usize;
+            let p = usize::from(priority);
             // Wrapping: the count is at least one here (a ready bit was
             // set), and the kernel must not carry a panic path for it.
             let c = self.level_count[p].wrapping_sub(1);
@@ -270,25 +289,27 @@ impl Scheduler {
         }
     }
 
-    /// Sets task `i`'s ready bit (it was clear), keeping the level counts.
+    /// Sets a task's ready bit (word `w`, `bit`; it was clear), keeping
+    /// the level counts; `priority` is the task's.
     #[inline(always)]
-    fn make_ready(&mut self, tasks: &[Task], w: usize, bit: u32, i: usize) {
+    fn make_ready(&mut self, w: usize, bit: u32, priority: u8) {
         self.ready.words[w] |= bit;
-        let p = tasks[i].priority() as usize;
+        let p = usize::from(priority);
         // Wrapping: there are fewer tasks than a u16 counts.
         self.level_count[p] = self.level_count[p].wrapping_add(1);
         self.levels[p / 32] |= 1 << (p % 32);
     }
 
-    /// The fast path's [`note`](Scheduler::note) for a task it just made
-    /// runnable from a blocked state other than `send`. Unlike `note` it
-    /// does not record the task as woken: the fast path either hands off
-    /// to it or calls [`track_woken`](Scheduler::track_woken).
+    /// The fast path's [`note`](Scheduler::note) for a task (of
+    /// `priority`) it just made runnable from a blocked state other than
+    /// `send`. Unlike `note` it does not record the task as woken: the
+    /// fast path either hands off to it or calls
+    /// [`track_woken`](Scheduler::track_woken).
     #[inline(always)]
-    pub fn now_runnable(&mut self, tasks: &[Task], i: usize) {
+    pub fn now_runnable(&mut self, i: usize, priority: u8) {
         let (w, bit) = (i / 32, 1u32 << (i % 32));
         if w < WORDS && self.ready.words[w] & bit == 0 {
-            self.make_ready(tasks, w, bit, i);
+            self.make_ready(w, bit, priority);
         }
     }
 
@@ -300,21 +321,23 @@ impl Scheduler {
     }
 
     /// The fast path's [`note`](Scheduler::note) for a runnable task it
-    /// just blocked (in a state other than `send`).
+    /// just blocked (in a state other than `send`); `priority` is the
+    /// task's.
     #[inline(always)]
-    pub fn now_blocked(&mut self, tasks: &[Task], i: usize) {
+    pub fn now_blocked(&mut self, i: usize, priority: u8) {
         let (w, bit) = (i / 32, 1u32 << (i % 32));
         if w < WORDS {
-            self.unready(tasks, w, bit, i);
+            self.unready(w, bit, priority);
         }
     }
 
-    /// Whether task `i` is runnable and strictly more important than every
-    /// other runnable task: then [`select`] picks it from anywhere. Looks
-    /// at the level bits only (eight words at most, one usually).
+    /// Whether task `i`, of `priority`, is runnable and strictly more
+    /// important than every other runnable task: then [`select`] picks it
+    /// from anywhere. Looks at the level bits only (eight words at most,
+    /// one usually).
     #[inline(always)]
-    pub fn is_sole_top(&self, tasks: &[Task], i: usize) -> bool {
-        let p = tasks[i].priority() as usize;
+    pub fn is_sole_top(&self, i: usize, priority: u8) -> bool {
+        let p = usize::from(priority);
         let top = self
             .levels
             .iter()
@@ -324,11 +347,9 @@ impl Scheduler {
     }
 
     /// Whether some task is blocked in `send` (to anyone).
-    #[inline]
-    pub fn anyone_sending(&self, tasks: &[Task]) -> bool {
-        self.sending.words[..tasks.len().div_ceil(32).min(WORDS)]
-            .iter()
-            .any(|&w| w != 0)
+    #[inline(always)]
+    pub fn anyone_sending(&self) -> bool {
+        self.senders != 0
     }
 
     /// Whether the fast path may decide the next task in this trap: the
@@ -466,6 +487,14 @@ impl Scheduler {
                 "level bit {p}"
             );
         }
+        assert_eq!(
+            usize::from(self.senders),
+            tasks
+                .iter()
+                .filter(|t| matches!(t.state(), TaskState::Healthy(SchedState::InSend(_))))
+                .count(),
+            "count of tasks in send"
+        );
         for (i, t) in tasks.iter().enumerate() {
             assert_eq!(
                 self.ready.contains(i),

@@ -65,6 +65,43 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
     }
 }
 
+/// Whether syscall number `n` is one the light path ([`light`]) answers.
+#[inline(always)]
+pub fn is_light(n: usize) -> bool {
+    n == Sysnum::RefreshTaskId as usize || n == Sysnum::GetTimer as usize
+}
+
+/// The light path: a syscall that only reads the kernel's state back to
+/// its caller — `refresh_task_id` and `get_timer` — neither blocks, wakes
+/// anyone, fails nor changes what the scheduler or the budget code look
+/// at, so the caller simply runs on. When, in addition, no CPU budget is
+/// being watched (no budgeted task dispatched, no budget deadline armed),
+/// the trap needs no scheduling decision and no budget bookkeeping; the
+/// arch layer tries this first, so that such a call pays for none of the
+/// general syscall path (nor for its registers).
+///
+/// Returns `false`, having changed nothing, for every other call: the
+/// general path ([`syscall`], then [`after_trap`]) handles it. Host tests
+/// (`tests::light`) check both paths give the same registers.
+#[inline(always)]
+pub fn light<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
+    let n = sys.tasks[caller].save().syscall_number();
+    if !is_light(n) || sys.dispatched.is_some() || sys.budget_deadline.is_some() {
+        return false;
+    }
+    if n == Sysnum::RefreshTaskId as usize {
+        refresh_task_id_regs(sys, caller);
+    } else {
+        notify::get_timer_regs(sys, caller);
+    }
+    let t = &mut sys.tasks[caller];
+    t.count_syscall();
+    let s = t.save_mut();
+    // Resume after the `ecall`, as in `syscall`.
+    s.set_pc(s.pc().wrapping_add(4));
+    true
+}
+
 /// The synchronous exceptions a task can take, decoded by the arch layer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Exception {
@@ -215,6 +252,14 @@ fn panic<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserE
 }
 
 fn refresh_task_id<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    refresh_task_id_regs(sys, caller);
+    Ok(())
+}
+
+/// `refresh_task_id`'s work (it cannot fail): `a0` becomes the current
+/// incarnation of the task `a0` names (unchanged if there is no such task).
+#[inline(always)]
+fn refresh_task_id_regs<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
     let id = TaskId::from_register(sys.tasks[caller].save().arg(0) as u32);
     let i = id.index();
     let fresh = if i < sys.tasks.len() {
@@ -223,7 +268,6 @@ fn refresh_task_id<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result
         id
     };
     sys.tasks[caller].save_mut().set_ret(0, fresh.0 as usize);
-    Ok(())
 }
 
 /// `reply_fault`: the server rejects the message its caller sent.

@@ -107,20 +107,6 @@ impl<'a, M: Machine> System<'a, M> {
         self.sched.note(self.tasks, index);
     }
 
-    /// [`note`](System::note) for the IPC fast path, which knows the
-    /// transition: task `index` was blocked (not in `send`) and now runs.
-    #[inline(always)]
-    pub fn note_runnable(&mut self, index: usize) {
-        self.sched.now_runnable(self.tasks, index);
-    }
-
-    /// [`note`](System::note) for the IPC fast path: task `index` was
-    /// runnable and now waits (not in `send`).
-    #[inline(always)]
-    pub fn note_blocked(&mut self, index: usize) {
-        self.sched.now_blocked(self.tasks, index);
-    }
-
     /// The task's name, for logs.
     pub fn name(&self, index: usize) -> &'static str {
         self.tasks[index].desc().name

@@ -439,3 +439,22 @@ impl Task {
         }
     }
 }
+
+/// Tasks `a` and `b` of the table at once, mutably: `None` if either index
+/// is out of range or they are the same task. The IPC fast path's way to
+/// hold both parties with one bounds check each (the library's
+/// `get_disjoint_mut` checks any number of indices with a loop).
+#[inline(always)]
+pub fn pair_mut(tasks: &mut [Task], a: usize, b: usize) -> Option<(&mut Task, &mut Task)> {
+    let n = tasks.len();
+    if a >= n || b >= n || a == b {
+        return None;
+    }
+    if a < b {
+        let (low, high) = tasks.split_at_mut(b);
+        Some((&mut low[a], &mut high[0]))
+    } else {
+        let (low, high) = tasks.split_at_mut(a);
+        Some((&mut high[0], &mut low[b]))
+    }
+}

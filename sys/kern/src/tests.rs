@@ -21,6 +21,7 @@ mod fuzz;
 mod ipc;
 mod kipc;
 mod leases;
+mod light;
 mod misc;
 mod notify;
 mod redelivery;

@@ -33,8 +33,11 @@ pub struct Built {
     pub out_dir: PathBuf,
     /// `target/<name>/dist/image.elf`.
     pub image: PathBuf,
-    /// Measured kernel text in bytes.
+    /// Measured use of the kernel's text region in bytes: its code and
+    /// its constants (`.rodata`, which holds the image's task descriptors).
     pub kernel_text_used: u64,
+    /// Bytes of kernel instructions (`.text` alone).
+    pub kernel_code: u64,
 }
 
 /// Finds the app file: `None` is `<root>/app.toml`; a path is taken as given
@@ -446,6 +449,7 @@ pub fn build_with(
         out_dir,
         image,
         kernel_text_used,
+        kernel_code: kelf.code_bytes(),
     })
 }
 

@@ -77,6 +77,10 @@ vireo_trap_entry:
     # mscratch keeps the trapped task's SavedState for the exit path.
     csrw mscratch, sp
     la sp, _kstack_top
+    # The handler's argument: the task's a7 (saved above), the syscall
+    # number if this is an ecall, so that a light syscall is recognised
+    # without looking the task up.
+    mv a0, a7
     call vireo_trap_handler
     csrr t0, mscratch
     bne a0, t0, 1f
@@ -270,9 +274,38 @@ fn kernel_trap(mcause: usize) -> ! {
 
 /// Called by the trap entry with the trapped task's registers saved.
 /// Returns the `SavedState` of the task to resume.
+///
+/// A syscall the light path takes (`syscalls::light`) is answered here,
+/// in a few dozen instructions and without touching a callee-saved
+/// register; everything else goes to [`full_trap`].
+///
+/// `a7` is the trapped task's `a7`, which an `ecall` carries the syscall
+/// number in.
 #[no_mangle]
-extern "C" fn vireo_trap_handler() -> *mut SavedState {
+extern "C" fn vireo_trap_handler(a7: usize) -> *mut SavedState {
     let mcause = csr::read!("mcause");
+    #[cfg(not(feature = "bench-probes"))]
+    if mcause == MCAUSE_ECALL_FROM_U && syscalls::is_light(a7) {
+        // SAFETY: SYSTEM was initialised by `run` before the first task
+        // could trap; traps do not nest (the kernel runs with interrupts
+        // off), so this is the only live reference. CURRENT likewise.
+        let (sys, current) = unsafe {
+            (
+                (*core::ptr::addr_of_mut!(SYSTEM)).assume_init_mut(),
+                CURRENT,
+            )
+        };
+        if syscalls::light(sys, current) {
+            return sys.tasks[current].save_mut() as *mut SavedState;
+        }
+    }
+    full_trap(mcause)
+}
+
+/// Every trap but a light syscall: the syscall dispatcher, interrupts,
+/// exceptions, and the scheduler's choice of the next task.
+#[inline(never)]
+fn full_trap(mcause: usize) -> *mut SavedState {
     // An `ecall` from U-mode (the common case, first) can only come from a
     // task; anything else may be a kernel bug, which is checked first.
     if mcause != MCAUSE_ECALL_FROM_U && csr::read!("mstatus") & csr::MSTATUS_MPP != 0 {
