@@ -121,6 +121,13 @@ pub fn generate(app: &App, layout: &Layout, entries: &[u64]) -> String {
             "            {}, // ram",
             region(l.ram, "REGION_READ | REGION_WRITE")
         );
+        if let Some(r) = l.rings {
+            let _ = writeln!(
+                s,
+                "            {}, // rings",
+                region(r, "REGION_READ | REGION_DMA_RING")
+            );
+        }
         for d in &l.devices {
             let _ = writeln!(
                 s,

@@ -48,6 +48,9 @@ pub struct TaskLayout {
     pub text: Region,
     /// Stack (at the bottom), data and bss.
     pub ram: Region,
+    /// Drivers: the DMA ring region (app.toml `queues`), which the kernel
+    /// and the device write and the task may only read.
+    pub rings: Option<Region>,
     /// Device windows from `uses`, in file order.
     pub devices: Vec<Device>,
 }
@@ -80,26 +83,33 @@ pub fn allocate(app: &App) -> Result<Layout> {
         size: app.kernel.ram,
     };
 
-    // Every task region as (size, task index, is_ram), placed largest first.
-    let mut wanted: Vec<(u64, usize, bool)> = Vec::new();
+    // Every task region as (size, task index, kind), placed largest first.
+    const TEXT: u8 = 0;
+    const RAM: u8 = 1;
+    const RINGS: u8 = 2;
+    let mut wanted: Vec<(u64, usize, u8)> = Vec::new();
     for (i, t) in app.tasks.iter().enumerate() {
-        wanted.push((t.text, i, false));
-        wanted.push((t.ram, i, true));
+        wanted.push((t.text, i, TEXT));
+        wanted.push((t.ram, i, RAM));
+        if let Some(bytes) = t.ring_bytes() {
+            wanted.push((bytes, i, RINGS));
+        }
     }
     // Stable sort: ties keep task order, text before ram.
     wanted.sort_by_key(|w| std::cmp::Reverse(w.0));
 
     let mut text = vec![Region { base: 0, size: 0 }; app.tasks.len()];
     let mut ram = text.clone();
+    let mut rings = vec![None; app.tasks.len()];
     let mut cursor = kernel_ram.end();
-    for (size, index, is_ram) in wanted {
+    for (size, index, kind) in wanted {
         let base = align_up(cursor, size);
         let region = Region { base, size };
         cursor = region.end();
-        if is_ram {
-            ram[index] = region;
-        } else {
-            text[index] = region;
+        match kind {
+            TEXT => text[index] = region,
+            RAM => ram[index] = region,
+            _ => rings[index] = Some(region),
         }
     }
 
@@ -123,6 +133,7 @@ pub fn allocate(app: &App) -> Result<Layout> {
         .map(|(i, t)| TaskLayout {
             text: text[i],
             ram: ram[i],
+            rings: rings[i],
             devices: t
                 .uses
                 .iter()
@@ -162,6 +173,9 @@ impl Layout {
         for (i, t) in self.tasks.iter().enumerate() {
             v.push((format!("task {i} text"), t.text));
             v.push((format!("task {i} ram"), t.ram));
+            if let Some(r) = t.rings {
+                v.push((format!("task {i} rings"), r));
+            }
         }
         v
     }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 pub struct Row {
     /// "kernel" or a task name.
     pub owner: String,
-    /// "text", "ram" or "device <name>".
+    /// "text", "ram", "rings (kernel-written)" or "device <name>".
     pub region: String,
     /// First address.
     pub base: u64,

@@ -205,7 +205,15 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     /// read-only flag from config space with the generation check.
     ///
     /// On error the device is left reset or FAILED, never half alive.
-    pub fn probe(regs: R, mem: &'a mut DmaMemory) -> Result<Self, ProbeError> {
+    ///
+    /// With a `gate` (the kernel, in a task) the queue is placed and
+    /// written by it, in ring memory this driver may only read, and the
+    /// ring in `mem` is unused; without one the queue lives in `mem`.
+    pub fn probe(
+        regs: R,
+        mem: &'a mut DmaMemory,
+        gate: Option<&'a dyn virtio::DmaGate>,
+    ) -> Result<Self, ProbeError> {
         let mut transport = MmioTransport::new(regs)?;
         if transport.device_id() != VIRTIO_ID_BLOCK {
             return Err(ProbeError::NotABlockDevice {
@@ -223,7 +231,11 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         let bounce = NonNull::from(&mut mem.bounce).cast::<[u8; MAX_TRANSFER]>();
         let headers = NonNull::from(&mut mem.headers).cast::<[u8; 16]>();
         let status = NonNull::from(&mut mem.status).cast::<[u8; 4]>();
-        let queue = match transport.setup_queue::<u8, QUEUE_SIZE>(0, &mut mem.ring, features) {
+        let queue = match gate {
+            Some(gate) => SplitQueue::gated(0, gate, features),
+            None => transport.setup_queue::<u8, QUEUE_SIZE>(0, &mut mem.ring, features),
+        };
+        let queue = match queue {
             Ok(q) => q,
             Err(e) => {
                 transport.fail();

@@ -59,6 +59,10 @@ mod task {
             unsafe { Mmio::new(slot_base(probe.slot)) }
         }
 
+        fn dma_gate(&self) -> Option<&'static dyn virtio::DmaGate> {
+            Some(&virtio::KernelGate)
+        }
+
         fn removed(&mut self) {
             if let Err(e) = self.bus.removed() {
                 sys_log!("blk: removed refused: {e:?}");

@@ -105,6 +105,14 @@ pub trait Platform {
     /// Unmasks the device interrupt after it was handled.
     fn enable_irq(&mut self);
 
+    /// Who places the queue and writes its descriptors: the kernel
+    /// (`virtio::KernelGate`) in the task, whose ring memory it may not
+    /// write; `None` (the queue writes its own `DmaMemory` ring) for host
+    /// tests against the device model.
+    fn dma_gate(&self) -> Option<&'static dyn virtio::DmaGate> {
+        None
+    }
+
     /// The driver found its own state corrupt: stop (the task panics, so
     /// the supervisor resets the device and restarts it from its image).
     /// Host tests keep the default, which carries on.
@@ -431,7 +439,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         // exclusively for 'a by `new`.
         let memory: &'a mut DmaMemory = unsafe { &mut *self.memory.as_ptr() };
         self.serial = None;
-        match BlkDevice::probe(regs, memory) {
+        match BlkDevice::probe(regs, memory, self.platform.dma_gate()) {
             Ok(device) => {
                 trace::record(Trace::Probed {
                     slot: probe.slot,

@@ -207,10 +207,15 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
     ///
     /// On failure the device is left with FAILED set (or reset) and does no
     /// DMA.
+    ///
+    /// With a `gate` (the kernel, in a task) both queues are placed and
+    /// written by it, in ring memory this driver may only read; without
+    /// one they live in `memory`.
     pub fn probe(
         regs: R,
         memory: &'a mut NetMemory,
         fallback_mac: [u8; 6],
+        gate: Option<&'a dyn virtio::DmaGate>,
     ) -> Result<Self, ProbeError> {
         let mut transport = MmioTransport::new(regs)?;
         let device_id = transport.device_id();
@@ -219,12 +224,17 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         }
         let features = transport.negotiate(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)?;
         let (rx_ring, tx_ring, buffers) = memory.split();
-        let queues = transport
-            .setup_queue::<u16, QUEUE_SIZE>(RX_QUEUE, rx_ring, features)
-            .and_then(|rx| {
-                let tx = transport.setup_queue::<u16, QUEUE_SIZE>(TX_QUEUE, tx_ring, features)?;
-                Ok((rx, tx))
-            });
+        let queues = match gate {
+            Some(gate) => SplitQueue::gated(RX_QUEUE, gate, features)
+                .and_then(|rx| Ok((rx, SplitQueue::gated(TX_QUEUE, gate, features)?))),
+            None => transport
+                .setup_queue::<u16, QUEUE_SIZE>(RX_QUEUE, rx_ring, features)
+                .and_then(|rx| {
+                    let tx =
+                        transport.setup_queue::<u16, QUEUE_SIZE>(TX_QUEUE, tx_ring, features)?;
+                    Ok((rx, tx))
+                }),
+        };
         let (rx, tx) = match queues {
             Ok(q) => q,
             Err(e) => {
@@ -638,14 +648,8 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
                 self.transport.fail();
                 return Err(virtio::Error::FeaturesRejected);
             }
-            for layout in [self.rx.layout(), self.tx.layout()] {
-                if self.transport.queue_max_size(layout.queue) < layout.size {
-                    self.transport.fail();
-                    return Err(virtio::Error::QueueUnavailable {
-                        queue: layout.queue,
-                    });
-                }
-                if let Err(e) = self.transport.attach_queue(&layout) {
+            for queue in [&mut self.rx, &mut self.tx] {
+                if let Err(e) = queue.reattach(&mut self.transport) {
                     self.transport.fail();
                     return Err(e);
                 }

@@ -74,7 +74,7 @@ fn bring_up(slot: u32) -> Option<Device> {
     // `bring_up` is only called when the binding holds no device (after a
     // remove dropped the previous one, or before the first).
     let memory = unsafe { &mut *core::ptr::addr_of_mut!(MEMORY) };
-    match Net::probe(regs, memory, fallback_mac(slot)) {
+    match Net::probe(regs, memory, fallback_mac(slot), Some(&virtio::KernelGate)) {
         Ok(device) => {
             let m = device.mac();
             sys_log!(

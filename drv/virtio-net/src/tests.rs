@@ -69,7 +69,7 @@ fn probe(version: u32) -> (Rc<RefCell<Device>>, TestNet) {
 fn probe_with(version: u32, offered: u64) -> (Rc<RefCell<Device>>, TestNet) {
     let dev = net_device(version, offered);
     let mem = memory(&dev);
-    let net = Net::probe(Regs(dev.clone()), mem, [2, 0, 0, 0, 0, 9]).expect("probe");
+    let net = Net::probe(Regs(dev.clone()), mem, [2, 0, 0, 0, 0, 9], None).expect("probe");
     (dev, net)
 }
 

@@ -174,10 +174,15 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
     ///
     /// On failure the device is left with FAILED set (or reset) and does no
     /// DMA.
+    ///
+    /// With a `gate` (the kernel, in a task) the queue is placed and
+    /// written by it, in ring memory this driver may only read, and `ring`
+    /// is unused; without one the queue lives in `ring`.
     pub fn probe(
         regs: R,
         ring: &'a mut QueueMemory<N>,
         bounce: &'a BounceBuffer<B>,
+        gate: Option<&'a dyn virtio::DmaGate>,
     ) -> Result<Self, ProbeError> {
         let mut transport = MmioTransport::new(regs)?;
         let device_id = transport.device_id();
@@ -185,7 +190,11 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
             return Err(ProbeError::WrongDevice { device_id });
         }
         let features = transport.negotiate(Features::NONE)?;
-        let queue = match transport.setup_queue::<u32, N>(REQUEST_QUEUE, ring, features) {
+        let queue = match gate {
+            Some(gate) => SplitQueue::gated(REQUEST_QUEUE, gate, features),
+            None => transport.setup_queue::<u32, N>(REQUEST_QUEUE, ring, features),
+        };
+        let queue = match queue {
             Ok(q) => q,
             Err(e) => {
                 transport.fail();
@@ -397,14 +406,7 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
                 self.transport.fail();
                 return Err(virtio::Error::FeaturesRejected);
             }
-            let layout = self.queue.layout();
-            if self.transport.queue_max_size(REQUEST_QUEUE) < layout.size {
-                self.transport.fail();
-                return Err(virtio::Error::QueueUnavailable {
-                    queue: REQUEST_QUEUE,
-                });
-            }
-            if let Err(e) = self.transport.attach_queue(&layout) {
+            if let Err(e) = self.queue.reattach(&mut self.transport) {
                 self.transport.fail();
                 return Err(e);
             }

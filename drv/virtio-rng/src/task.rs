@@ -117,7 +117,7 @@ fn bring_up(probe: &Probe) -> Option<Device> {
     // `bring_up` is only called when the binding holds no device (after a
     // remove dropped the previous one, or before the first).
     let ring = unsafe { &mut *core::ptr::addr_of_mut!(RING) };
-    match Rng::probe(regs, ring, &BOUNCE) {
+    match Rng::probe(regs, ring, &BOUNCE, Some(&virtio::KernelGate)) {
         Ok(device) => Some(device),
         Err(e) => {
             sys_log!("probe of slot {} failed: {e:?}", probe.slot);

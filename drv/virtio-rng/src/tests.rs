@@ -136,7 +136,7 @@ fn memory(dev: &Rc<RefCell<Device>>) -> (&'static mut QueueMemory<N>, &'static B
 fn probe(version: u32) -> (Rc<RefCell<Device>>, TestRng) {
     let dev = rng_device(version);
     let (ring, bounce) = memory(&dev);
-    let rng = Rng::probe(Regs(dev.clone()), ring, bounce).expect("probe");
+    let rng = Rng::probe(Regs(dev.clone()), ring, bounce, None).expect("probe");
     (dev, rng)
 }
 
@@ -171,7 +171,7 @@ fn probe_refuses_another_device_type() {
     let dev = Device::new(2, Kind::Blk { disk: vec![0; 512] }, 1 << 32, &[256]).shared();
     let (ring, bounce) = memory(&dev);
     assert_eq!(
-        Rng::probe(Regs(dev), ring, bounce).err(),
+        Rng::probe(Regs(dev), ring, bounce, None).err(),
         Some(ProbeError::WrongDevice { device_id: 2 })
     );
 }
@@ -182,7 +182,7 @@ fn probe_reports_a_device_that_needs_reset() {
     dev.borrow_mut().needs_reset_on_driver_ok = true;
     let (ring, bounce) = memory(&dev);
     assert_eq!(
-        Rng::probe(Regs(dev.clone()), ring, bounce).err(),
+        Rng::probe(Regs(dev.clone()), ring, bounce, None).err(),
         Some(ProbeError::Virtio(virtio::Error::DeviceNeedsReset))
     );
     assert_ne!(dev.borrow().status() & 128, 0, "FAILED is set");

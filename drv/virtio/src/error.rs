@@ -75,6 +75,14 @@ pub enum Error {
     /// The ring addresses do not fit the legacy single-area layout (page
     /// aligned, used ring at QueueAlign) or a 32-bit register (§2.7.2, §4.2.4).
     LegacyLayout,
+    /// The DMA gate (on Vireo, the kernel) refused to set up a queue or
+    /// write a descriptor: `code` is its `abi::DMA_*` reason (a buffer that
+    /// is not the driver's own RAM, an indirect descriptor, a queue the
+    /// device still uses, no granted device).
+    DmaRefused {
+        /// The gate's refusal code.
+        code: u32,
+    },
 
     // ---- add_buf (§2.7.13) ----
     /// `add_buf` was given no buffers at all: a chain has at least one
@@ -126,7 +134,11 @@ impl Error {
     /// Who is at fault, and so what the driver should do about it.
     pub const fn blame(&self) -> Blame {
         match self {
-            Error::EmptyChain | Error::ChainTooLong | Error::QueueFull | Error::LegacyLayout => {
+            Error::EmptyChain
+            | Error::ChainTooLong
+            | Error::QueueFull
+            | Error::LegacyLayout
+            | Error::DmaRefused { .. } => {
                 Blame::Driver
             }
             Error::ConfigOutOfRange { .. } => Blame::Driver,
@@ -181,6 +193,9 @@ impl fmt::Display for Error {
             Error::QueueUnavailable { queue } => write!(f, "device has no queue {queue}"),
             Error::QueueInUse { queue } => write!(f, "queue {queue} is already in use"),
             Error::LegacyLayout => f.write_str("ring memory does not fit the legacy layout"),
+            Error::DmaRefused { code } => {
+                write!(f, "the kernel refused a queue setup or descriptor ({code:#010x})")
+            }
             Error::EmptyChain => f.write_str("add_buf with no buffers"),
             Error::ChainTooLong => f.write_str("descriptor chain longer than the queue allows"),
             Error::QueueFull => f.write_str("not enough free descriptors"),

@@ -108,7 +108,7 @@ pub mod transport;
 
 pub use error::{Blame, Error};
 pub use features::Features;
-pub use queue::{Buf, IndirectTables, QueueMemory, SplitQueue};
+pub use queue::{Buf, DmaGate, IndirectTables, KernelGate, QueueMemory, SplitQueue};
 pub use regs::RegisterAccess;
 pub use transport::mmio::MmioTransport;
 pub use transport::{DeviceStatus, InterruptStatus, Transport};

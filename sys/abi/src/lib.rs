@@ -267,7 +267,76 @@ pub enum Sysnum {
     /// [`PROBES`] `u32` counters in [`Probe`] order. Any other kernel
     /// treats it as an unknown number.
     BenchProbes = 21,
+    /// DMA confinement (a driver's only way to tell its device where
+    /// memory is; see [`DmaOp`]): `a0` = [`DmaOp`], the rest per op.
+    /// Returns `a0` = [`SUCCESS`] or a `DMA_*` refusal code.
+    Dma = 22,
 }
+
+/// The operations of [`Sysnum::Dma`].
+///
+/// A driver cannot write its descriptor tables (they live in its
+/// kernel-owned, driver-read-only ring region, app.toml `queues`) nor the
+/// queue-address registers of its device (PMP leaves them out of its
+/// window): the kernel writes both, after checking that every buffer is
+/// memory the driver may expose to its device.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum DmaOp {
+    /// `a1` = queue index, `a2` = the most entries the driver wants. The
+    /// device's queue must be idle (after a reset). The kernel picks the
+    /// size (a power of two, at most the device's QueueNumMax, `a2` and
+    /// [`DMA_MAX_QUEUE_SIZE`]), zeroes the queue's ring memory and writes
+    /// the queue registers. Returns `a1` = ring address (legacy layout,
+    /// §2.7.2: descriptors, available ring, used ring at +4096), `a2` = size.
+    Setup = 0,
+    /// `a1` = queue, `a2`/`a3` = pointer to and count of descriptors
+    /// (`struct virtq_desc`, 16 bytes each) in chain order, `a4` = head.
+    /// Each is checked and written (the first at `head`, each next at the
+    /// previous one's `next`), then `head` is made available (§2.7.13).
+    Post = 1,
+    /// `a1` = queue, `a2` = [`DMA_AVAIL_FLAGS`] or [`DMA_USED_EVENT`], `a3`
+    /// = the 16-bit value to write there (notification suppression, §2.7.7).
+    Avail = 2,
+}
+
+impl DmaOp {
+    /// Decodes an op; `None` for one the kernel does not know.
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Self::Setup,
+            1 => Self::Post,
+            2 => Self::Avail,
+            _ => return None,
+        })
+    }
+}
+
+/// [`DmaOp::Avail`]: write `virtq_avail.flags`.
+pub const DMA_AVAIL_FLAGS: u32 = 0;
+/// [`DmaOp::Avail`]: write `virtq_avail.used_event`.
+pub const DMA_USED_EVENT: u32 = 1;
+/// Bytes of ring region per queue: queue `q` lives at `q *` this.
+pub const DMA_RING_STRIDE: usize = 8192;
+/// Largest queue the kernel sets up: its legacy layout fits one
+/// [`DMA_RING_STRIDE`] (descriptors and available ring below 4096, used
+/// ring from 4096).
+pub const DMA_MAX_QUEUE_SIZE: u16 = 128;
+/// DMA refused: a buffer is not the driver's own RAM (it is kernel memory,
+/// its text, its ring region, a device window, another task's memory, or
+/// wraps the address space).
+pub const DMA_BAD_BUFFER: u32 = 0xFFFF_FC01;
+/// DMA refused: a flag the kernel does not allow (INDIRECT: indirect
+/// tables are refused) or a chain whose `next` links do not match it.
+pub const DMA_BAD_FLAGS: u32 = 0xFFFF_FC02;
+/// DMA refused: no such queue in the driver's ring region, the queue is
+/// not set up, or a descriptor index or count out of range.
+pub const DMA_BAD_QUEUE: u32 = 0xFFFF_FC03;
+/// DMA refused: the driver holds no granted virtio device window.
+pub const DMA_NO_DEVICE: u32 = 0xFFFF_FC04;
+/// DMA refused: the device's queue is live (set up and not reset since),
+/// or the device offers no such queue.
+pub const DMA_QUEUE_BUSY: u32 = 0xFFFF_FC05;
 
 /// The instruction probes of a bench kernel ([`Sysnum::BenchProbes`]): a
 /// counter per phase of a trap, in retired instructions, so a benchmark can
@@ -317,6 +386,7 @@ impl Sysnum {
             14 => Self::Kipc,
             20 => Self::ReplyRecv,
             21 => Self::BenchProbes,
+            22 => Self::Dma,
             _ => return None,
         })
     }

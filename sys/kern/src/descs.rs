@@ -14,9 +14,38 @@ pub const REGION_EXECUTE: u32 = 0b0100;
 /// bytes to or from it, and leases may not point into it.
 pub const REGION_DEVICE: u32 = 0b1000;
 
+/// The region is the task's DMA ring region (app.toml `queues`): memory
+/// the kernel writes (descriptor tables, available rings) and the device
+/// writes (used rings); the task may only read it (`dma`).
+pub const REGION_DMA_RING: u32 = 1 << 4;
+/// The region is a granted virtio-mmio window: memory protection leaves the
+/// queue registers out of it, so that only the kernel tells the device
+/// where memory is (`dma`, `arch::pmp`).
+pub const REGION_VIRTIO: u32 = 1 << 5;
+
 /// Most memory regions one task can hold at once: its text, its RAM and
 /// device windows. Each takes one PMP entry while the task runs.
 pub const MAX_TASK_REGIONS: usize = 8;
+
+/// Protection entries a granted virtio window (`REGION_VIRTIO`) takes: its
+/// own and three that keep the queue registers out (`arch::pmp`).
+pub const VIRTIO_WINDOW_ENTRIES: usize = 4;
+
+/// Protection entries `regions` take together; at most
+/// [`MAX_TASK_REGIONS`] can be in force (the image builder and `kipc`'s
+/// grant refuse more).
+pub fn protection_entries(regions: &[RegionDesc]) -> usize {
+    regions
+        .iter()
+        .map(|r| {
+            if r.attributes & REGION_VIRTIO != 0 {
+                VIRTIO_WINDOW_ENTRIES
+            } else {
+                1
+            }
+        })
+        .sum()
+}
 
 /// A span of the address space a task may access. `base` is aligned to
 /// `size`, which is a power of two of at least 8 bytes, so one NAPOT PMP

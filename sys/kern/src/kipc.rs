@@ -83,7 +83,10 @@ fn grant<M: Machine>(
     if bits == 0 || bits & notify::irq_bits(sys, i) != 0 {
         return Err(bad);
     }
-    if !sys.tasks[i].add_region(window) {
+    // Every entry must fit the memory protection, holes included.
+    let entries = crate::descs::protection_entries(sys.tasks[i].regions())
+        + crate::descs::protection_entries(&[window]);
+    if entries > crate::descs::MAX_TASK_REGIONS || !sys.tasks[i].add_region(window) {
         return Err(bad);
     }
     sys.device_irqs[free] = Some(crate::descs::IrqDesc {

@@ -56,6 +56,7 @@
 pub mod budget;
 pub mod console;
 pub mod descs;
+pub mod dma;
 pub mod err;
 pub mod fastpath;
 pub mod faults;

@@ -48,4 +48,14 @@ pub trait Machine {
         let _ = slot;
         None
     }
+    /// Reads a 32-bit device register (the kernel's own queue setup, `dma`).
+    /// Machines without devices read 0.
+    fn mmio_read32(&mut self, addr: usize) -> u32 {
+        let _ = addr;
+        0
+    }
+    /// Writes a 32-bit device register (`dma`'s queue setup).
+    fn mmio_write32(&mut self, addr: usize, value: u32) {
+        let _ = (addr, value);
+    }
 }

@@ -50,6 +50,7 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
         // Without the feature the syscall does not exist.
         #[cfg(not(feature = "bench-probes"))]
         Some(Sysnum::BenchProbes) => Err(UsageError::BadSyscallNumber.into()),
+        Some(Sysnum::Dma) => crate::dma::syscall(sys, caller),
     };
     match result {
         Ok(()) => {}

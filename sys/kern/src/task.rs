@@ -101,6 +101,9 @@ pub struct ProtectionCache {
     pub valid: bool,
     /// Machine-specific register values.
     pub words: [usize; MAX_TASK_REGIONS + 2],
+    /// How many protection entries the words program (a region may take
+    /// more than one: `arch::pmp`'s virtio windows).
+    pub entries: usize,
 }
 
 /// What a healthy task is doing.

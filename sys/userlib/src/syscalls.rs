@@ -447,3 +447,84 @@ pub fn lease_write_only(buf: &mut [u8]) -> Lease {
         len: buf.len() as u32,
     }
 }
+
+/// Sets up queue `queue` of this driver's granted virtio device in its ring
+/// region, at most `max` entries (`abi::DmaOp::Setup`). Returns the ring's
+/// address (legacy layout, read-only to the task) and the size the kernel
+/// chose, or a `DMA_*` code.
+pub fn sys_dma_setup(queue: u16, max: u16) -> Result<(usize, u16), u32> {
+    // SAFETY: the kernel writes only its own ring memory and the device's
+    // queue registers; nothing of ours.
+    let r = unsafe {
+        syscall(
+            Sysnum::Dma,
+            [
+                abi::DmaOp::Setup as usize,
+                usize::from(queue),
+                usize::from(max),
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if r[0] as u32 == SUCCESS {
+        Ok((r[1], r[2] as u16))
+    } else {
+        Err(r[0] as u32)
+    }
+}
+
+/// Asks the kernel to check and write a descriptor chain (16-byte
+/// `struct virtq_desc` each, in chain order) into queue `queue`, the first
+/// at index `head`, and to make `head` available (`abi::DmaOp::Post`).
+/// `Err` is a `DMA_*` refusal: nothing was made available then.
+pub fn sys_dma_post(queue: u16, chain: &[u8], head: u16) -> Result<(), u32> {
+    // SAFETY: the kernel only reads `chain`.
+    let r = unsafe {
+        syscall(
+            Sysnum::Dma,
+            [
+                abi::DmaOp::Post as usize,
+                usize::from(queue),
+                chain.as_ptr() as usize,
+                chain.len() / 16,
+                usize::from(head),
+                0,
+                0,
+            ],
+        )
+    };
+    if r[0] as u32 == SUCCESS {
+        Ok(())
+    } else {
+        Err(r[0] as u32)
+    }
+}
+
+/// Writes `virtq_avail.flags` (`which` = `abi::DMA_AVAIL_FLAGS`) or
+/// `used_event` (`abi::DMA_USED_EVENT`) of queue `queue`
+/// (`abi::DmaOp::Avail`).
+pub fn sys_dma_avail(queue: u16, which: u32, value: u16) -> Result<(), u32> {
+    // SAFETY: the kernel writes only its own ring memory.
+    let r = unsafe {
+        syscall(
+            Sysnum::Dma,
+            [
+                abi::DmaOp::Avail as usize,
+                usize::from(queue),
+                which as usize,
+                usize::from(value),
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if r[0] as u32 == SUCCESS {
+        Ok(())
+    } else {
+        Err(r[0] as u32)
+    }
+}

@@ -126,7 +126,9 @@ fn main() -> ! {
     };
     // SAFETY: the bus granted us this slot's window with `register`.
     let regs = unsafe { Mmio::new(slot_base(probe.slot)) };
-    let mut dev = match BlkDevice::probe(regs, dma) {
+    // The same validated path as the driver task: the kernel places the
+    // queue and checks every descriptor.
+    let mut dev = match BlkDevice::probe(regs, dma, Some(&virtio::KernelGate)) {
         Ok(d) => d,
         Err(e) => {
             sys_log!("blk_bench: probe failed: {e:?}");

@@ -125,14 +125,40 @@ impl App {
                 p.push(format!("`{key}.uses` names '{u}' twice; list it once"));
             }
         }
-        let regions = 2 + task.uses.len();
-        if regions > machine::MAX_TASK_REGIONS {
+        match task.queues {
+            Some(_) if !task.is_driver() => p.push(format!(
+                "`{key}.queues`: only a driver (`drives`) has virtqueues; remove the key"
+            )),
+            Some(q) if q > MAX_QUEUES => p.push(format!(
+                "`{key}.queues` = {q}: at most {MAX_QUEUES} virtqueues per driver; use fewer"
+            )),
+            _ => {}
+        }
+        // PMP entries (16 on QEMU's virt: 8 for the running task, the rest
+        // the kernel's): text, RAM, each `uses` window, and for a driver its
+        // ring region and the window the bus grants it, with the holes that
+        // keep the queue registers the kernel's.
+        let ring = usize::from(task.ring_bytes().is_some());
+        let granted = if task.is_driver() {
+            GRANTED_WINDOW_ENTRIES
+        } else {
+            0
+        };
+        let entries = 2 + task.uses.len() + ring + granted;
+        if entries > machine::MAX_TASK_REGIONS {
             p.push(format!(
-                "`{key}.uses`: task '{}' would hold {regions} regions (text, ram and {} device windows) but a task may hold at most {} (one PMP entry each); drop {} of its `uses`",
+                "`{key}.uses`: task '{}' would need {entries} PMP entries (text, ram, {} device windows{}) but a task may have at most {}; drop {} of its `uses`",
                 task.name,
                 task.uses.len(),
+                if task.is_driver() {
+                    format!(
+                        ", its ring region and {GRANTED_WINDOW_ENTRIES} for the window the bus grants it"
+                    )
+                } else {
+                    String::new()
+                },
                 machine::MAX_TASK_REGIONS,
-                regions - machine::MAX_TASK_REGIONS
+                entries - machine::MAX_TASK_REGIONS
             ));
         }
 

@@ -157,7 +157,22 @@ pub struct Task {
     /// resets it (ms); default [`DEFAULT_DEADLINE_MS`].
     #[serde(rename = "deadline-ms")]
     pub deadline_ms: Option<u32>,
+    /// Drivers: how many virtqueues the device may have. Each gets
+    /// [`RING_BYTES_PER_QUEUE`] of the driver's ring region, memory the
+    /// kernel and the device write and the driver may only read (its
+    /// descriptor tables: see `sys/kern/src/dma.rs`); default 1.
+    pub queues: Option<u32>,
 }
+
+/// Ring region bytes per queue (`abi::DMA_RING_STRIDE`).
+pub const RING_BYTES_PER_QUEUE: u64 = 8192;
+
+/// The most `queues` a driver may declare.
+pub const MAX_QUEUES: u32 = 8;
+
+/// PMP entries a granted virtio window takes: its own and three around the
+/// queue registers (`sys/kern/src/arch/pmp.rs`).
+pub const GRANTED_WINDOW_ENTRIES: usize = 4;
 
 /// A driver's request deadline when app.toml does not set one.
 pub const DEFAULT_DEADLINE_MS: u32 = 1000;
@@ -195,6 +210,14 @@ impl Task {
     pub fn deadline(&self) -> Option<u32> {
         self.deadline_ms
             .or(self.is_driver().then_some(DEFAULT_DEADLINE_MS))
+    }
+
+    /// The size of the task's DMA ring region (`queues`), if it has one:
+    /// drivers only, a power of two.
+    pub fn ring_bytes(&self) -> Option<u64> {
+        let queues = self.queues.unwrap_or(if self.is_driver() { 1 } else { 0 });
+        (self.is_driver() && queues > 0)
+            .then(|| (u64::from(queues) * RING_BYTES_PER_QUEUE).next_power_of_two())
     }
 
     /// The CPU budget the kernel enforces, in ms.

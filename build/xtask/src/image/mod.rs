@@ -332,6 +332,15 @@ pub fn build_with(
             size: tl.ram.size,
             used: Some(m.ram_used),
         });
+        if let Some(r) = tl.rings {
+            rows.push(Row {
+                owner: task.name.clone(),
+                region: "rings (kernel-written)".into(),
+                base: r.base,
+                size: r.size,
+                used: None,
+            });
+        }
         for d in &tl.devices {
             rows.push(Row {
                 owner: task.name.clone(),

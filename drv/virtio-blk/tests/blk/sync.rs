@@ -30,7 +30,7 @@ fn probe_reads_the_geometry_with_both_transports() {
             }
             .device()
             .shared();
-            let blk = BlkDevice::probe(Regs(dev.clone()), memory_for(&dev)).unwrap();
+            let blk = BlkDevice::probe(Regs(dev.clone()), memory_for(&dev), None).unwrap();
             assert_eq!(
                 blk.geometry(),
                 Geometry {
@@ -50,7 +50,7 @@ fn probe_reads_the_geometry_with_both_transports() {
 fn probe_refuses_a_device_that_is_not_a_disk() {
     let dev = Device::new(2, Kind::Rng { state: 1 }, 1 << 32, &[16]).shared();
     assert_eq!(
-        BlkDevice::probe(Regs(dev.clone()), memory_for(&dev)).err(),
+        BlkDevice::probe(Regs(dev.clone()), memory_for(&dev), None).err(),
         Some(ProbeError::NotABlockDevice { device_id: 4 })
     );
 }
@@ -61,7 +61,7 @@ fn probe_survives_config_churn_or_gives_up_cleanly() {
     d.config_churn = u32::MAX;
     let dev = d.shared();
     assert_eq!(
-        BlkDevice::probe(Regs(dev.clone()), memory_for(&dev)).err(),
+        BlkDevice::probe(Regs(dev.clone()), memory_for(&dev), None).err(),
         Some(ProbeError::Virtio(virtio::Error::ConfigUnstable))
     );
     assert_ne!(dev.borrow().status() & 128, 0, "FAILED set");
@@ -76,7 +76,7 @@ fn blocking_transfers_round_trip() {
         }
         .device()
         .shared();
-        let mut blk = BlkDevice::probe(Regs(dev.clone()), memory_for(&dev)).unwrap();
+        let mut blk = BlkDevice::probe(Regs(dev.clone()), memory_for(&dev), None).unwrap();
         let service = |_: &mut BlkDevice<'_, Regs>| {
             dev.borrow_mut().service(0);
         };

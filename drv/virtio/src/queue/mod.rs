@@ -8,10 +8,12 @@
 //! - [`split`]: [`SplitQueue`], the driver side of the ring protocol with the
 //!   seed's `virtqueue_ops`.
 
+pub mod gate;
 pub mod layout;
 pub mod memory;
 pub mod split;
 
+pub use gate::{AvailField, DmaGate, KernelGate, MAX_GATED_CHAIN};
 pub use memory::{IndirectTables, QueueMemory, MAX_QUEUE_SIZE};
 #[cfg(feature = "fault-injection")]
 pub use split::Corruption;

@@ -39,6 +39,7 @@ use super::layout::{
     need_event, Descriptor, RingOffsets, UsedElem, VIRTQ_AVAIL_F_NO_INTERRUPT,
     VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY,
 };
+use super::gate::{AvailField, DmaGate, MAX_GATED_CHAIN};
 use super::memory::{IndirectTables, QueueMemory};
 use super::{Buf, QueueLayout};
 use crate::error::Error;
@@ -114,6 +115,10 @@ pub struct SplitQueue<'a, T: Copy, const N: usize> {
     kicked_idx: u16,
     /// Whether used buffer notifications are wanted.
     callbacks: bool,
+    /// Who writes descriptors and the available ring: `None`, this queue
+    /// (its own `QueueMemory`); `Some`, the gate (ring memory the driver may
+    /// only read, see [`DmaGate`]).
+    gate: Option<&'a dyn DmaGate>,
     _memory: PhantomData<&'a mut QueueMemory<N>>,
 }
 
@@ -169,6 +174,48 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             last_used: 0,
             kicked_idx: 0,
             callbacks: true,
+            gate: None,
+            _memory: PhantomData,
+        };
+        q.reinit();
+        Ok(q)
+    }
+
+    /// Builds queue `queue` through `gate` (on Vireo, the kernel): the gate
+    /// places it in ring memory of its own, of at most `N` entries, zeroed,
+    /// and tells the device (§4.2.3.2). Descriptors and the available ring
+    /// are then written only through the gate, which checks each buffer;
+    /// indirect tables are not used. `features` as for [`new`](Self::new).
+    pub fn gated(
+        queue: u16,
+        gate: &'a dyn DmaGate,
+        features: Features,
+    ) -> Result<Self, Error> {
+        let max = u16::try_from(N).unwrap_or(u16::MAX);
+        let (addr, size) = gate.setup(queue, max)?;
+        let ring = NonNull::new(core::ptr::with_exposed_provenance_mut::<u8>(addr))
+            .ok_or(Error::LegacyLayout)?;
+        if size == 0 || !size.is_power_of_two() || usize::from(size) > N {
+            return Err(Error::QueueUnavailable { queue });
+        }
+        let mut q = SplitQueue {
+            ring,
+            offsets: RingOffsets::new(size),
+            indirect: None,
+            queue,
+            size,
+            event_idx: features.contains(Features::VIRTIO_F_EVENT_IDX),
+            indirect_desc: false,
+            state: State::Ready,
+            free_head: 0,
+            num_free: 0,
+            next: [0; N],
+            heads: [None; N],
+            avail_idx: 0,
+            last_used: 0,
+            kicked_idx: 0,
+            callbacks: true,
+            gate: Some(gate),
             _memory: PhantomData,
         };
         q.reinit();
@@ -179,6 +226,10 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
     /// only if VIRTIO_F_INDIRECT_DESC was negotiated, for chains of 2 to `M`
     /// buffers; each takes one ring descriptor instead of one per buffer.
     pub fn with_indirect<const M: usize>(mut self, tables: &'a mut IndirectTables<N, M>) -> Self {
+        if self.gate.is_some() {
+            // A gate refuses indirect descriptors (see `DmaGate`).
+            return self;
+        }
         self.indirect = Some(Indirect {
             base: tables.as_ptr(),
             // M <= 32768, checked when the tables were built.
@@ -196,6 +247,28 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             desc: base,
             driver: base + self.offsets.avail() as u64,
             device: base + self.offsets.used() as u64,
+        }
+    }
+
+    /// Tells the device (after a reset) where this queue is again, the same
+    /// size and place, rings as [`shutdown`](Self::shutdown) left them
+    /// (§4.2.3.2): through the gate if there is one, else through
+    /// `transport`. Fails if the device no longer offers the size.
+    pub fn reattach<Tr: Transport + ?Sized>(&mut self, transport: &mut Tr) -> Result<(), Error> {
+        match self.gate {
+            Some(gate) => {
+                let (addr, size) = gate.setup(self.queue, self.size)?;
+                if size != self.size || addr != self.ring.as_ptr().expose_provenance() {
+                    return Err(Error::QueueUnavailable { queue: self.queue });
+                }
+                Ok(())
+            }
+            None => {
+                if transport.queue_max_size(self.queue) < self.size {
+                    return Err(Error::QueueUnavailable { queue: self.queue });
+                }
+                transport.attach_queue(&self.layout())
+            }
         }
     }
 
@@ -284,6 +357,36 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             .iter()
             .map(|b| (b, 0))
             .chain(in_.iter().map(|b| (b, VIRTQ_DESC_F_WRITE)));
+        if let Some(gate) = self.gate {
+            if usize::from(total) > MAX_GATED_CHAIN {
+                return Err(Error::ChainTooLong);
+            }
+            let mut chain = [Descriptor::default(); MAX_GATED_CHAIN];
+            let mut idx = head;
+            for (i, (buf, write)) in (0u16..).zip(bufs) {
+                let more = i + 1 < total;
+                let after = self.next[usize::from(idx)];
+                chain[usize::from(i)] = Descriptor {
+                    addr: U64::new(buf.addr()),
+                    len: U32::new(buf.len()),
+                    flags: U16::new(write | if more { VIRTQ_DESC_F_NEXT } else { 0 }),
+                    next: U16::new(if more { after } else { 0 }),
+                };
+                idx = after;
+            }
+            // The gate writes the chain and publishes it (§2.7.13.2–3);
+            // refused, nothing changed on either side.
+            gate.post(self.queue, &chain[..usize::from(total)], head)?;
+            self.free_head = idx;
+            self.num_free -= descs;
+            self.heads[usize::from(head)] = Some(InFlight {
+                token,
+                descs,
+                writable,
+            });
+            self.avail_idx = self.avail_idx.wrapping_add(1);
+            return Ok(());
+        }
         if let Some(ind) = indirect {
             let table = usize::from(head) * usize::from(ind.per_table) * size_of::<Descriptor>();
             for (i, (buf, write)) in (0u16..).zip(bufs) {
@@ -436,7 +539,7 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             // Ask for an interrupt at the next completion (§2.7.10), visible
             // before the next read of used.idx: a caller that sleeps after
             // `get_buf` says `None` must not miss the completion in between.
-            self.write_u16(self.offsets.used_event(), self.last_used);
+            self.write_avail(AvailField::UsedEvent, self.last_used);
             fence(Ordering::SeqCst);
         }
         Ok(Some((chain.token, len)))
@@ -465,9 +568,9 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         }
         self.callbacks = true;
         if self.event_idx {
-            self.write_u16(self.offsets.used_event(), self.last_used);
+            self.write_avail(AvailField::UsedEvent, self.last_used);
         } else {
-            self.write_u16(self.offsets.avail_flags(), 0);
+            self.write_avail(AvailField::Flags, 0);
         }
         // The enable must be visible to the device before we look again,
         // or a completion in between would neither interrupt nor be seen.
@@ -489,9 +592,9 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             if self.event_idx {
                 // An index the device has already passed: it is crossed
                 // again only after 2^16 more completions.
-                self.write_u16(self.offsets.used_event(), self.last_used.wrapping_sub(1));
+                self.write_avail(AvailField::UsedEvent, self.last_used.wrapping_sub(1));
             } else {
-                self.write_u16(self.offsets.avail_flags(), VIRTQ_AVAIL_F_NO_INTERRUPT);
+                self.write_avail(AvailField::Flags, VIRTQ_AVAIL_F_NO_INTERRUPT);
             }
         }
     }
@@ -518,10 +621,14 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
     /// descriptor free, indices 0, notifications enabled.
     fn reinit(&mut self) {
         let size = usize::from(self.size);
-        // SAFETY: `offsets.total()` bytes fit in the `QueueMemory<N>` at
-        // `ring` (`size` <= N, see `new` and QueueMemory's layout test),
-        // which is exclusively borrowed for 'a and all `UnsafeCell`.
-        unsafe { self.ring.as_ptr().write_bytes(0, self.offsets.total()) };
+        if self.gate.is_none() {
+            // SAFETY: `offsets.total()` bytes fit in the `QueueMemory<N>` at
+            // `ring` (`size` <= N, see `new` and QueueMemory's layout
+            // test), which is exclusively borrowed for 'a and all
+            // `UnsafeCell`. (A gate's ring is the gate's to zero: it does
+            // so at every `setup`.)
+            unsafe { self.ring.as_ptr().write_bytes(0, self.offsets.total()) };
+        }
         for (i, link) in self.next.iter_mut().enumerate().take(size) {
             // The last free descriptor links to 0: any value below `size`
             // would do, it is never followed (num_free says so).
@@ -553,6 +660,21 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         self.next[usize::from(tail)] = self.free_head;
         self.free_head = head;
         self.num_free += descs;
+    }
+
+    /// Writes a notification-suppression field (§2.7.7), through the gate
+    /// if there is one.
+    fn write_avail(&mut self, field: AvailField, value: u16) {
+        match self.gate {
+            Some(gate) => gate.avail(self.queue, field, value),
+            None => {
+                let offset = match field {
+                    AvailField::Flags => self.offsets.avail_flags(),
+                    AvailField::UsedEvent => self.offsets.used_event(),
+                };
+                self.write_u16(offset, value);
+            }
+        }
     }
 
     fn write_desc(&mut self, i: u16, desc: Descriptor) {
@@ -649,7 +771,34 @@ impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
     /// refusing the ring, completions this queue rejects as hostile, a
     /// request timing out — is what the fault-injection tests check the
     /// driver recovers from.
-    pub fn corrupt(&mut self, how: Corruption, value: u32) {
+    ///
+    /// Through a [`DmaGate`] the ring cannot be scribbled over: the wild
+    /// chain is offered to the gate, which refuses it, and the queue then
+    /// offers the device a chain its bookkeeping does not know (a
+    /// device-readable descriptor over the queue's own private links, at
+    /// a free index), for either kind: the device completes or rejects
+    /// something the queue never added, which is what the driver must
+    /// recover from. Returns whether the gate refused the wild chain
+    /// (always `false` without a gate).
+    pub fn corrupt(&mut self, how: Corruption, value: u32) -> bool {
+        if let Some(gate) = self.gate {
+            let wild = Descriptor {
+                addr: U64::new(u64::from(value)),
+                len: U32::new(4096),
+                flags: U16::new(VIRTQ_DESC_F_WRITE),
+                next: U16::new(0),
+            };
+            let refused = gate.post(self.queue, &[wild], self.free_head).is_err();
+            let links = Descriptor {
+                addr: U64::new(self.next.as_ptr().expose_provenance() as u64),
+                len: U32::new(16.min(2 * N as u32)),
+                flags: U16::new(0),
+                next: U16::new(0),
+            };
+            let _ = how;
+            let _ = gate.post(self.queue, &[links], self.free_head);
+            return refused;
+        }
         match how {
             Corruption::WildDescriptorAddresses => {
                 for i in 0..self.size {
@@ -671,5 +820,6 @@ impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
                 self.write_u16(self.offsets.avail_idx(), self.avail_idx.wrapping_add(jump));
             }
         }
+        false
     }
 }

@@ -14,7 +14,9 @@ mod uart;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::descs::{IrqDesc, RegionDesc, REGION_DEVICE, REGION_READ, REGION_WRITE};
+use crate::descs::{
+    IrqDesc, RegionDesc, REGION_DEVICE, REGION_READ, REGION_VIRTIO, REGION_WRITE,
+};
 use crate::machine::Machine;
 use crate::task::Task;
 
@@ -63,7 +65,24 @@ impl Machine for Virt {
         if !cache.valid {
             pmp::compile(regions, cache);
         }
-        self.pmp.load(cache, regions.len());
+        self.pmp.load(cache, cache.entries);
+    }
+
+    fn mmio_read32(&mut self, addr: usize) -> u32 {
+        if !is_virtio_register(addr) {
+            return 0;
+        }
+        // SAFETY: a word-aligned register of a virtio-mmio slot (checked
+        // above): reading it has no effect on memory.
+        unsafe { core::ptr::read_volatile(addr as *const u32) }
+    }
+
+    fn mmio_write32(&mut self, addr: usize, value: u32) {
+        if is_virtio_register(addr) {
+            // SAFETY: a word-aligned register of a virtio-mmio slot (checked
+            // above); `dma` decides what is written (queue setup).
+            unsafe { core::ptr::write_volatile(addr as *mut u32, value) };
+        }
     }
 
     fn instret(&self) -> u32 {
@@ -95,9 +114,9 @@ impl Machine for Virt {
         // PLIC source 1 + n (QEMU hw/riscv/virt.c).
         (slot < VIRTIO_SLOTS).then(|| {
             let window = RegionDesc {
-                base: 0x1000_1000 + slot * 0x1000,
+                base: VIRTIO_BASE + slot * 0x1000,
                 size: 0x1000,
-                attributes: REGION_READ | REGION_WRITE | REGION_DEVICE,
+                attributes: REGION_READ | REGION_WRITE | REGION_DEVICE | REGION_VIRTIO,
             };
             (window, 1 + slot as u32)
         })
@@ -131,6 +150,17 @@ fn wait_for_dump() {
 
 /// Number of virtio-mmio slots on QEMU virt.
 const VIRTIO_SLOTS: usize = 8;
+
+/// The first virtio-mmio slot's window (QEMU hw/riscv/virt.c).
+const VIRTIO_BASE: usize = 0x1000_1000;
+
+/// Whether `addr` is a word-aligned register of one of the virtio-mmio
+/// slots: the only MMIO the portable kernel may ask for (`dma`).
+fn is_virtio_register(addr: usize) -> bool {
+    addr.is_multiple_of(4)
+        && addr >= VIRTIO_BASE
+        && addr < VIRTIO_BASE + VIRTIO_SLOTS * 0x1000
+}
 
 fn finisher_write(value: u32) {
     // SAFETY: FINISHER is the address of QEMU virt's test device, a 32-bit

@@ -12,7 +12,9 @@
 
 use core::arch::asm;
 
-use crate::descs::{RegionDesc, MAX_TASK_REGIONS, REGION_EXECUTE, REGION_READ, REGION_WRITE};
+use crate::descs::{
+    RegionDesc, MAX_TASK_REGIONS, REGION_EXECUTE, REGION_READ, REGION_VIRTIO, REGION_WRITE,
+};
 use crate::task::ProtectionCache;
 
 const PMP_R: u32 = 1 << 0;
@@ -62,15 +64,72 @@ pub fn lock_guard(base: usize, size: usize) {
     }
 }
 
+/// `pmpcfg` address-matching mode TOR: the entry covers
+/// `[pmpaddr(i-1), pmpaddr(i))`, whatever entry `i-1`'s own mode.
+const PMP_TOR: u32 = 0b01 << 3;
+
+/// The queue registers of a virtio-mmio window that a driver must not
+/// write (they tell the device where memory is; `dma` writes them): the
+/// spans `[0x028, 0x050)` (GuestPageSize, QueueSel, QueueNumMax, QueueNum,
+/// QueueAlign, QueuePFN, QueueReady) and `[0x080, 0x0c0)` (QueueDesc,
+/// QueueDriver, QueueDevice low and high, and the shared-memory registers).
+///
+/// The cheapest arrangement found, 3 entries in front of the window's own
+/// NAPOT entry (4 in all, against 1 for an unconfined window): an entry
+/// that is off but holds `0x028` as the bottom of the next one, a TOR entry
+/// up to `0x050` with no permission, and a NAPOT entry with no permission
+/// over the 64 bytes at `0x080`. PMP takes the lowest-numbered matching
+/// entry, so these holes win over the window behind them; everything else
+/// (ids, features, QueueNotify, interrupt status and ack, Status,
+/// ConfigGeneration, config space) stays the driver's. Everything from
+/// `0x0c0` up to ConfigGeneration is either unassigned or QueueReset (which
+/// only disables a queue: re-enabling it needs QueueReady, which is in a
+/// hole).
+pub const VIRTIO_HOLE_ENTRIES: usize = 3;
+
+const _: () = assert!(VIRTIO_HOLE_ENTRIES + 1 == crate::descs::VIRTIO_WINDOW_ENTRIES);
+
+/// The entries of a window's holes (address, configuration byte).
+fn virtio_holes(window: usize) -> [(usize, u32); VIRTIO_HOLE_ENTRIES] {
+    [
+        ((window + 0x028) >> 2, 0),
+        ((window + 0x050) >> 2, PMP_TOR),
+        (
+            napot_addr(&RegionDesc {
+                base: window + 0x080,
+                size: 0x40,
+                attributes: 0,
+            }),
+            PMP_NAPOT,
+        ),
+    ]
+}
+
 /// Compiles `regions` into the words a switch loads: `pmpaddr0..8`, then
-/// `pmpcfg0` and `pmpcfg1` (extra regions beyond 8 are ignored; xtask
-/// refuses to build such an image).
+/// `pmpcfg0` and `pmpcfg1`. A granted virtio window
+/// (`REGION_VIRTIO`) takes [`VIRTIO_HOLE_ENTRIES`] more entries in front
+/// of its own. Entries beyond 8 are dropped (the task then lacks its last
+/// regions, which fails safe); xtask refuses an image that would need them
+/// and the kernel refuses a grant that would.
 pub fn compile(regions: &[RegionDesc], cache: &mut ProtectionCache) {
     cache.words = [0; MAX_TASK_REGIONS + 2];
-    for (i, r) in regions.iter().take(MAX_TASK_REGIONS).enumerate() {
-        cache.words[i] = napot_addr(r);
-        cache.words[MAX_TASK_REGIONS + i / 4] |= (cfg_byte(r) << (8 * (i % 4))) as usize;
+    let mut i = 0;
+    let mut put = |cache: &mut ProtectionCache, addr: usize, cfg: u32| {
+        if i < MAX_TASK_REGIONS {
+            cache.words[i] = addr;
+            cache.words[MAX_TASK_REGIONS + i / 4] |= (cfg << (8 * (i % 4))) as usize;
+            i += 1;
+        }
+    };
+    for r in regions {
+        if r.attributes & REGION_VIRTIO != 0 {
+            for (addr, cfg) in virtio_holes(r.base) {
+                put(cache, addr, cfg);
+            }
+        }
+        put(cache, napot_addr(r), cfg_byte(r));
     }
+    cache.entries = i;
     cache.valid = true;
 }
 
@@ -92,7 +151,7 @@ impl Pmp {
         }
     }
 
-    /// Loads a task's compiled settings (`count` regions), writing only
+    /// Loads a task's compiled settings (`count` entries), writing only
     /// the registers that differ from what is in force.
     ///
     /// Entries 0..8 are never locked and no U-mode instruction runs until

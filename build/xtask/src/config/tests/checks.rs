@@ -73,7 +73,33 @@ fn too_many_regions() {
             "slots = [\"pong\"]",
             "uses = [\"uart\", \"virtio0\", \"virtio1\", \"virtio2\", \"virtio3\", \"virtio4\", \"virtio5\"]",
         ),
-        &["task 'ping' would hold 9 regions", "at most 8", "drop 1 of its `uses`"],
+        &["task 'ping' would need 9 PMP entries", "at most 8", "drop 1 of its `uses`"],
+    );
+}
+
+#[test]
+fn a_driver_counts_its_ring_and_granted_window() {
+    // text, ram, ring region, 4 for the granted window: 7; one `uses`
+    // more fits, two do not.
+    let driver = BASE.replace(
+        "slots = [\"pong\"]",
+        "slots = [\"pong\"]\ndrives = [\"block\"]\nuses = [\"uart\", \"virtio0\"]",
+    );
+    assert_error(
+        &driver,
+        &[
+            "task 'ping' would need 9 PMP entries",
+            "its ring region and 4 for the window the bus grants it",
+            "drop 1",
+        ],
+    );
+}
+
+#[test]
+fn queues_only_on_drivers() {
+    assert_error(
+        &BASE.replace("slots = [\"pong\"]", "slots = [\"pong\"]\nqueues = 2"),
+        &["`tasks.ping.queues`: only a driver"],
     );
 }
 

@@ -1,0 +1,83 @@
+//! The DMA gate: who writes what a device trusts.
+//!
+//! On Vireo a driver task may not write its descriptor tables, its
+//! available rings or its device's queue-address registers: a descriptor is
+//! an address the device will read or write by DMA, and without an IOMMU
+//! nothing else stops a compromised driver from aiming its device at kernel
+//! memory. The kernel writes them instead, after checking each buffer
+//! against what the driver may expose (`sys/kern/src/dma.rs`). A
+//! [`DmaGate`] is that authority as the queue sees it:
+//!
+//! - [`KernelGate`]: the kernel calls (`sys_dma_*`), for driver tasks;
+//! - a host test's own implementation, playing the kernel's part against
+//!   the device model (the queue logic is the same code either way).
+//!
+//! A queue built without a gate ([`Transport::setup_queue`]) writes its
+//! ring memory itself: the host device-model tests, and nothing on target.
+//!
+//! [`Transport::setup_queue`]: crate::transport::Transport::setup_queue
+
+use super::layout::Descriptor;
+use crate::error::Error;
+
+/// Which field of the available ring [`DmaGate::avail`] writes (§2.7.6).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AvailField {
+    /// `virtq_avail.flags` (VIRTQ_AVAIL_F_NO_INTERRUPT).
+    Flags,
+    /// `virtq_avail.used_event` (with VIRTIO_F_EVENT_IDX).
+    UsedEvent,
+}
+
+/// Longest chain a gate takes in one [`DmaGate::post`]: a request of any
+/// Vireo driver (blk: header, data, status) fits with room to spare.
+pub const MAX_GATED_CHAIN: usize = 8;
+
+/// The authority that places queues and writes descriptors and the
+/// available ring for a driver that may not.
+///
+/// Indirect descriptors are not offered through a gate: the kernel refuses
+/// them (a table the driver can still write cannot be checked once).
+pub trait DmaGate {
+    /// Places queue `queue`, of at most `max` entries, in ring memory the
+    /// gate owns, zeroed, and tells the device where it is (§4.2.3.2).
+    /// Returns the ring's address — the legacy single-area layout (§2.7.2)
+    /// with the used ring at the next 4096 boundary — and the size chosen,
+    /// a power of two. The ring stays readable by the driver.
+    fn setup(&self, queue: u16, max: u16) -> Result<(usize, u16), Error>;
+
+    /// Checks and writes `chain`, in chain order (the first at `head`, each
+    /// next at the previous one's `next`), then makes `head` available
+    /// (§2.7.13). On error nothing was made available.
+    fn post(&self, queue: u16, chain: &[Descriptor], head: u16) -> Result<(), Error>;
+
+    /// Writes one notification-suppression field (§2.7.7).
+    fn avail(&self, queue: u16, field: AvailField, value: u16);
+}
+
+/// The kernel's gate: `abi::Sysnum::Dma` (`sys/kern/src/dma.rs`). Only
+/// meaningful in a Vireo task holding a granted virtio window and a ring
+/// region (app.toml `queues`).
+#[derive(Copy, Clone, Debug, Default)]
+pub struct KernelGate;
+
+impl DmaGate for KernelGate {
+    fn setup(&self, queue: u16, max: u16) -> Result<(usize, u16), Error> {
+        userlib::sys_dma_setup(queue, max).map_err(|code| Error::DmaRefused { code })
+    }
+
+    fn post(&self, queue: u16, chain: &[Descriptor], head: u16) -> Result<(), Error> {
+        let bytes = zerocopy::IntoBytes::as_bytes(chain);
+        userlib::sys_dma_post(queue, bytes, head).map_err(|code| Error::DmaRefused { code })
+    }
+
+    fn avail(&self, queue: u16, field: AvailField, value: u16) {
+        let which = match field {
+            AvailField::Flags => userlib::abi::DMA_AVAIL_FLAGS,
+            AvailField::UsedEvent => userlib::abi::DMA_USED_EVENT,
+        };
+        // Refused only for a queue that is not set up, which a queue built
+        // by `setup` is: nothing to recover.
+        let _ = userlib::sys_dma_avail(queue, which, value);
+    }
+}

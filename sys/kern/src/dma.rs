@@ -1,0 +1,329 @@
+//! DMA windows: what a driver may let its device touch.
+//!
+//! PMP confines what a driver's CPU can reach, not what its device can:
+//! QEMU's `virt` has no IOMMU for virtio-mmio, so a device reads and writes
+//! whatever addresses its descriptors name. Vireo confines device DMA
+//! without one by making the kernel the only author of those addresses:
+//!
+//! - **Descriptor tables and available rings are the kernel's.** Each
+//!   driver's queues live in its *ring region* (app.toml `queues`, one
+//!   [`DMA_RING_STRIDE`] per queue), which the driver may read but not
+//!   write (`REGION_DMA_RING`: a read-only PMP entry, and [`crate::umem`]
+//!   never copies into it). The driver fills a chain through
+//!   [`DmaOp::Post`]; the kernel checks every descriptor ([`check_desc`])
+//!   and writes it. The used rings are in the same region: the device
+//!   writes them, the driver reads them.
+//! - **Queue addresses are the kernel's.** A granted virtio window
+//!   (`REGION_VIRTIO`) reaches the driver with the queue registers left
+//!   out (`arch::pmp`: QueueSel, QueueNum, GuestPageSize, QueueAlign,
+//!   QueuePFN, QueueReady, QueueDesc/Driver/Device); [`DmaOp::Setup`]
+//!   writes them, pointing only at the driver's ring region, and only on a
+//!   queue the device has idle (reset since its last setup), so ring memory
+//!   is never zeroed under a live device.
+//! - **A buffer is the driver's own RAM** ([`buffer_allowed`]): a region
+//!   it may read and write that is not its text, not a device window, not
+//!   its ring region (a device write there would forge descriptors), and so
+//!   never kernel memory or another task's. Indirect tables are refused
+//!   (the kernel would have to check a table the driver can still write).
+//!
+//! Invariant: every descriptor in a ring region is zero (length 0 at
+//! address 0, which the device never touches) or was checked here against
+//! the regions of the task that owns the region. Any chain the device
+//! follows, however the driver links it, reaches only such buffers.
+//!
+//! What it does not do yet: post a client's lease as a buffer (zero-copy),
+//! which needs the lender pinned while the device holds it. A lease is not
+//! the driver's RAM, so it is refused like any other task's memory.
+//!
+//! Everything here is portable and host-tested; the machine supplies the
+//! 32-bit MMIO accesses ([`Machine::mmio_read32`]).
+
+use abi::{
+    DmaOp, UsageError, DMA_AVAIL_FLAGS, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_QUEUE,
+    DMA_MAX_QUEUE_SIZE, DMA_NO_DEVICE, DMA_QUEUE_BUSY, DMA_RING_STRIDE, DMA_USED_EVENT,
+};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::descs::{
+    RegionDesc, REGION_DEVICE, REGION_DMA_RING, REGION_EXECUTE, REGION_READ, REGION_VIRTIO,
+    REGION_WRITE,
+};
+use crate::err::UserError;
+use crate::machine::Machine;
+use crate::system::System;
+use crate::umem::{self, USlice};
+
+/// `struct virtq_desc` (VIRTIO 1.2 §2.7.5), as the driver hands it over and
+/// the kernel writes it: little-endian on RISC-V and on the test hosts.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct RawDesc {
+    /// Buffer address.
+    pub addr: u64,
+    /// Buffer length in bytes.
+    pub len: u32,
+    /// `VIRTQ_DESC_F_*`.
+    pub flags: u16,
+    /// Next descriptor of the chain, with [`F_NEXT`].
+    pub next: u16,
+}
+
+/// `VIRTQ_DESC_F_NEXT` (§2.7.5).
+pub const F_NEXT: u16 = 1;
+/// `VIRTQ_DESC_F_WRITE`: device-writable (§2.7.5).
+pub const F_WRITE: u16 = 2;
+
+/// Where the used ring starts in a queue's ring memory (the legacy layout's
+/// QueueAlign, §2.7.2; descriptors and available ring fit below it for
+/// queues of up to [`DMA_MAX_QUEUE_SIZE`]).
+pub const USED_OFFSET: usize = 4096;
+/// Where the kernel keeps a queue's size, at the end of its ring memory:
+/// the driver reads it, only the kernel writes it, the device never does
+/// (its used ring ends below).
+const SIZE_OFFSET: usize = DMA_RING_STRIDE - 4;
+
+const _: () = assert!(16 * 128 + 6 + 2 * 128 <= USED_OFFSET);
+const _: () = assert!(USED_OFFSET + 6 + 8 * 128 <= SIZE_OFFSET);
+const _: () = assert!(DMA_MAX_QUEUE_SIZE == 128);
+
+/// virtio-mmio register offsets (§4.2.2, legacy §4.2.4).
+mod reg {
+    pub const VERSION: usize = 0x004;
+    pub const GUEST_PAGE_SIZE: usize = 0x028;
+    pub const QUEUE_SEL: usize = 0x030;
+    pub const QUEUE_NUM_MAX: usize = 0x034;
+    pub const QUEUE_NUM: usize = 0x038;
+    pub const QUEUE_ALIGN: usize = 0x03c;
+    pub const QUEUE_PFN: usize = 0x040;
+    pub const QUEUE_READY: usize = 0x044;
+    pub const QUEUE_DESC_LOW: usize = 0x080;
+    pub const QUEUE_DESC_HIGH: usize = 0x084;
+    pub const QUEUE_DRIVER_LOW: usize = 0x090;
+    pub const QUEUE_DRIVER_HIGH: usize = 0x094;
+    pub const QUEUE_DEVICE_LOW: usize = 0x0a0;
+    pub const QUEUE_DEVICE_HIGH: usize = 0x0a4;
+}
+
+/// Whether the device may access `[addr, addr + len)` on behalf of a task
+/// with `regions`: it must lie wholly inside one region the task may read
+/// and write that is none of text, device window or ring region.
+pub fn buffer_allowed(regions: &[RegionDesc], addr: u64, len: u32) -> bool {
+    const OWN_RAM: u32 = REGION_READ | REGION_WRITE;
+    const NEVER: u32 = REGION_EXECUTE | REGION_DEVICE | REGION_DMA_RING;
+    let (Ok(base), Ok(len)) = (usize::try_from(addr), usize::try_from(len)) else {
+        return false;
+    };
+    regions
+        .iter()
+        .any(|r| r.attributes & (OWN_RAM | NEVER) == OWN_RAM && r.contains(base, len))
+}
+
+/// Checks descriptor `d`, element `k` of a chain of `count`, for a queue of
+/// `size` entries: only NEXT and WRITE flags (no INDIRECT), NEXT on every
+/// element but the last and pointing inside the table, and a buffer the
+/// device may access ([`buffer_allowed`]).
+pub fn check_desc(
+    regions: &[RegionDesc],
+    d: &RawDesc,
+    k: usize,
+    count: usize,
+    size: u16,
+) -> Result<(), u32> {
+    let last = k + 1 == count;
+    if d.flags & !(F_NEXT | F_WRITE) != 0 || (d.flags & F_NEXT == 0) != last {
+        return Err(DMA_BAD_FLAGS);
+    }
+    if !last && d.next >= size {
+        return Err(DMA_BAD_QUEUE);
+    }
+    if !buffer_allowed(regions, d.addr, d.len) {
+        return Err(DMA_BAD_BUFFER);
+    }
+    Ok(())
+}
+
+/// The base of queue `queue`'s ring memory in a task's ring region.
+pub fn ring_slot(regions: &[RegionDesc], queue: usize) -> Option<usize> {
+    let r = regions
+        .iter()
+        .find(|r| r.attributes & REGION_DMA_RING != 0)?;
+    let end = queue.checked_add(1)?.checked_mul(DMA_RING_STRIDE)?;
+    (end <= r.size).then(|| r.base + queue * DMA_RING_STRIDE)
+}
+
+/// The largest power of two not above any of the limits (0 if one is 0).
+pub fn queue_size(device_max: u32, wanted: usize) -> u16 {
+    let limit = (device_max as usize)
+        .min(wanted)
+        .min(usize::from(DMA_MAX_QUEUE_SIZE));
+    if limit == 0 {
+        0
+    } else {
+        1 << (usize::BITS - 1 - limit.leading_zeros())
+    }
+}
+
+/// `sys_dma`: dispatches on [`DmaOp`].
+pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let op = DmaOp::from_u32(s.arg(0) as u32).ok_or(UsageError::BadSyscallNumber)?;
+    let queue = s.arg(1);
+    let slot = ring_slot(sys.tasks[caller].regions(), queue)
+        .ok_or(UserError::Recoverable(DMA_BAD_QUEUE))?;
+    match op {
+        DmaOp::Setup => setup(sys, caller, slot),
+        DmaOp::Post => post(sys, caller, slot),
+        DmaOp::Avail => avail(sys, caller, slot),
+    }
+}
+
+/// [`DmaOp::Setup`].
+fn setup<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (queue, wanted) = (s.arg(1) as u32, s.arg(2));
+    let window = sys.tasks[caller]
+        .regions()
+        .iter()
+        .find(|r| r.attributes & REGION_VIRTIO != 0)
+        .ok_or(UserError::Recoverable(DMA_NO_DEVICE))?
+        .base;
+    let m = &mut sys.machine;
+    let legacy = m.mmio_read32(window + reg::VERSION) == 1;
+    m.mmio_write32(window + reg::QUEUE_SEL, queue);
+    // A queue the device still uses keeps its memory: only after a reset
+    // (which clears QueuePFN / QueueReady) may the kernel zero it.
+    let live = if legacy {
+        m.mmio_read32(window + reg::QUEUE_PFN) != 0
+    } else {
+        m.mmio_read32(window + reg::QUEUE_READY) != 0
+    };
+    let size = queue_size(m.mmio_read32(window + reg::QUEUE_NUM_MAX), wanted);
+    if live || size == 0 {
+        return Err(UserError::Recoverable(DMA_QUEUE_BUSY));
+    }
+    // SAFETY: `slot` is a DMA_RING_STRIDE-long piece of the task's ring
+    // region (`ring_slot`), memory of this image that only the kernel and
+    // this task's device write, and the device has this queue idle.
+    unsafe {
+        for i in (0..DMA_RING_STRIDE).step_by(4) {
+            core::ptr::write_volatile((slot + i) as *mut u32, 0);
+        }
+        core::ptr::write_volatile((slot + SIZE_OFFSET) as *mut u32, u32::from(size));
+    }
+    let n = u32::from(size);
+    let base = slot as u32;
+    let writes: &[(usize, u32)] = if legacy {
+        &[
+            (reg::GUEST_PAGE_SIZE, USED_OFFSET as u32),
+            (reg::QUEUE_NUM, n),
+            (reg::QUEUE_ALIGN, USED_OFFSET as u32),
+            (reg::QUEUE_PFN, base / USED_OFFSET as u32),
+        ]
+    } else {
+        &[
+            (reg::QUEUE_NUM, n),
+            (reg::QUEUE_DESC_LOW, base),
+            (reg::QUEUE_DESC_HIGH, 0),
+            (reg::QUEUE_DRIVER_LOW, base + 16 * n),
+            (reg::QUEUE_DRIVER_HIGH, 0),
+            (reg::QUEUE_DEVICE_LOW, base + USED_OFFSET as u32),
+            (reg::QUEUE_DEVICE_HIGH, 0),
+            (reg::QUEUE_READY, 1),
+        ]
+    };
+    for &(offset, value) in writes {
+        m.mmio_write32(window + offset, value);
+    }
+    let s = sys.tasks[caller].save_mut();
+    s.set_ret(0, abi::SUCCESS as usize);
+    s.set_ret(1, slot);
+    s.set_ret(2, usize::from(size));
+    Ok(())
+}
+
+/// The size [`setup`] gave the queue at `slot`, 0 if none.
+fn size_of_queue(slot: usize) -> u16 {
+    // SAFETY: inside the task's ring region (`ring_slot`), which is memory
+    // of this image; only the kernel writes this word.
+    let n = unsafe { core::ptr::read_volatile((slot + SIZE_OFFSET) as *const u32) };
+    // Only `setup` writes it, with a size <= DMA_MAX_QUEUE_SIZE; anything
+    // else would be a kernel bug, refused rather than trusted.
+    if n.is_power_of_two() && n <= u32::from(DMA_MAX_QUEUE_SIZE) {
+        n as u16
+    } else {
+        0
+    }
+}
+
+/// Writes a 16-bit ring field at `slot + offset`.
+///
+/// # Safety
+///
+/// `offset + 2` must lie inside the queue's ring memory (below
+/// [`USED_OFFSET`] for the driver's fields) and be 2-aligned.
+unsafe fn write_u16(slot: usize, offset: usize, value: u16) {
+    // SAFETY: caller's promise; ring memory is the kernel's to write.
+    unsafe { core::ptr::write_volatile((slot + offset) as *mut u16, value.to_le()) };
+}
+
+/// [`DmaOp::Post`].
+fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (ptr, count, head) = (s.arg(2), s.arg(3), s.arg(4));
+    let size = size_of_queue(slot);
+    if size == 0 || count == 0 || count > usize::from(size) || head >= usize::from(size) {
+        return Err(UserError::Recoverable(DMA_BAD_QUEUE));
+    }
+    let chain = count
+        .checked_mul(core::mem::size_of::<RawDesc>())
+        .and_then(|len| USlice::<u8>::from_raw(ptr, len))
+        .ok_or(UsageError::InvalidSlice)?;
+    let task = &sys.tasks[caller];
+    let bytes = umem::try_read(task, &chain)?;
+    let mut index = head;
+    for k in 0..count {
+        // Read once, from the task's memory: what is checked is written.
+        let Ok(d) = RawDesc::read_from_bytes(&bytes[k * 16..(k + 1) * 16]) else {
+            return Err(UsageError::InvalidSlice.into());
+        };
+        check_desc(task.regions(), &d, k, count, size).map_err(UserError::Recoverable)?;
+        // SAFETY: index < size <= 128, so the 16 bytes lie in the
+        // descriptor table at the start of the queue's ring memory.
+        unsafe { core::ptr::write_volatile((slot + 16 * index) as *mut RawDesc, d) };
+        index = usize::from(d.next);
+    }
+    let avail = 16 * usize::from(size);
+    // SAFETY: avail.idx and avail.ring[..size] lie below USED_OFFSET for
+    // size <= 128 (the asserts above); the kernel alone writes them.
+    unsafe {
+        let idx = u16::from_le(core::ptr::read_volatile((slot + avail + 2) as *const u16));
+        let entry = avail + 4 + 2 * usize::from(idx & (size - 1));
+        write_u16(slot, entry, head as u16);
+        // §2.7.13.3.1: the ring entry before the index.
+        core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+        write_u16(slot, avail + 2, idx.wrapping_add(1));
+    }
+    sys.tasks[caller].save_mut().set_ret(0, abi::SUCCESS as usize);
+    Ok(())
+}
+
+/// [`DmaOp::Avail`].
+fn avail<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (which, value) = (s.arg(2) as u32, s.arg(3) as u16);
+    let size = usize::from(size_of_queue(slot));
+    let offset = match which {
+        DMA_AVAIL_FLAGS => 16 * size,
+        DMA_USED_EVENT => 16 * size + 4 + 2 * size,
+        _ => return Err(UserError::Recoverable(DMA_BAD_QUEUE)),
+    };
+    if size == 0 {
+        return Err(UserError::Recoverable(DMA_BAD_QUEUE));
+    }
+    // SAFETY: both fields lie below USED_OFFSET for size <= 128.
+    unsafe { write_u16(slot, offset, value) };
+    // §2.7.7: the driver re-reads used.idx after this; order the write first.
+    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+    sys.tasks[caller].save_mut().set_ret(0, abi::SUCCESS as usize);
+    Ok(())
+}
