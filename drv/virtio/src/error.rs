@@ -138,9 +138,7 @@ impl Error {
             | Error::ChainTooLong
             | Error::QueueFull
             | Error::LegacyLayout
-            | Error::DmaRefused { .. } => {
-                Blame::Driver
-            }
+            | Error::DmaRefused { .. } => Blame::Driver,
             Error::ConfigOutOfRange { .. } => Blame::Driver,
             Error::BadMagic { .. }
             | Error::UnsupportedVersion { .. }
@@ -194,7 +192,10 @@ impl fmt::Display for Error {
             Error::QueueInUse { queue } => write!(f, "queue {queue} is already in use"),
             Error::LegacyLayout => f.write_str("ring memory does not fit the legacy layout"),
             Error::DmaRefused { code } => {
-                write!(f, "the kernel refused a queue setup or descriptor ({code:#010x})")
+                write!(
+                    f,
+                    "the kernel refused a queue setup or descriptor ({code:#010x})"
+                )
             }
             Error::EmptyChain => f.write_str("add_buf with no buffers"),
             Error::ChainTooLong => f.write_str("descriptor chain longer than the queue allows"),

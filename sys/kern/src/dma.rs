@@ -55,7 +55,9 @@ use crate::umem::{self, USlice};
 
 /// `struct virtq_desc` (VIRTIO 1.2 §2.7.5), as the driver hands it over and
 /// the kernel writes it: little-endian on RISC-V and on the test hosts.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct RawDesc {
     /// Buffer address.
@@ -303,7 +305,9 @@ fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Resu
         core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
         write_u16(slot, avail + 2, idx.wrapping_add(1));
     }
-    sys.tasks[caller].save_mut().set_ret(0, abi::SUCCESS as usize);
+    sys.tasks[caller]
+        .save_mut()
+        .set_ret(0, abi::SUCCESS as usize);
     Ok(())
 }
 
@@ -324,6 +328,8 @@ fn avail<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Res
     unsafe { write_u16(slot, offset, value) };
     // §2.7.7: the driver re-reads used.idx after this; order the write first.
     core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-    sys.tasks[caller].save_mut().set_ret(0, abi::SUCCESS as usize);
+    sys.tasks[caller]
+        .save_mut()
+        .set_ret(0, abi::SUCCESS as usize);
     Ok(())
 }

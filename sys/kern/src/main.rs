@@ -15,9 +15,7 @@ use kern::task::Task;
 mod kconfig {
     use super::{IrqDesc, RegionDesc, TaskDesc};
     #[allow(unused_imports)]
-    use kern::descs::{
-        REGION_DEVICE, REGION_DMA_RING, REGION_EXECUTE, REGION_READ, REGION_WRITE,
-    };
+    use kern::descs::{REGION_DEVICE, REGION_DMA_RING, REGION_EXECUTE, REGION_READ, REGION_WRITE};
     include!(concat!(env!("OUT_DIR"), "/kconfig.rs"));
 }
 

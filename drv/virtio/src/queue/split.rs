@@ -35,11 +35,11 @@ use core::sync::atomic::{fence, Ordering};
 
 use zerocopy::little_endian::{U16, U32, U64};
 
+use super::gate::{AvailField, DmaGate, MAX_GATED_CHAIN};
 use super::layout::{
     need_event, Descriptor, RingOffsets, UsedElem, VIRTQ_AVAIL_F_NO_INTERRUPT,
     VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY,
 };
-use super::gate::{AvailField, DmaGate, MAX_GATED_CHAIN};
 use super::memory::{IndirectTables, QueueMemory};
 use super::{Buf, QueueLayout};
 use crate::error::Error;
@@ -186,11 +186,7 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
     /// and tells the device (§4.2.3.2). Descriptors and the available ring
     /// are then written only through the gate, which checks each buffer;
     /// indirect tables are not used. `features` as for [`new`](Self::new).
-    pub fn gated(
-        queue: u16,
-        gate: &'a dyn DmaGate,
-        features: Features,
-    ) -> Result<Self, Error> {
+    pub fn gated(queue: u16, gate: &'a dyn DmaGate, features: Features) -> Result<Self, Error> {
         let max = u16::try_from(N).unwrap_or(u16::MAX);
         let (addr, size) = gate.setup(queue, max)?;
         let ring = NonNull::new(core::ptr::with_exposed_provenance_mut::<u8>(addr))

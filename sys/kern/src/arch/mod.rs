@@ -14,9 +14,7 @@ mod uart;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::descs::{
-    IrqDesc, RegionDesc, REGION_DEVICE, REGION_READ, REGION_VIRTIO, REGION_WRITE,
-};
+use crate::descs::{IrqDesc, RegionDesc, REGION_DEVICE, REGION_READ, REGION_VIRTIO, REGION_WRITE};
 use crate::machine::Machine;
 use crate::task::Task;
 
@@ -157,9 +155,7 @@ const VIRTIO_BASE: usize = 0x1000_1000;
 /// Whether `addr` is a word-aligned register of one of the virtio-mmio
 /// slots: the only MMIO the portable kernel may ask for (`dma`).
 fn is_virtio_register(addr: usize) -> bool {
-    addr.is_multiple_of(4)
-        && addr >= VIRTIO_BASE
-        && addr < VIRTIO_BASE + VIRTIO_SLOTS * 0x1000
+    addr.is_multiple_of(4) && addr >= VIRTIO_BASE && addr < VIRTIO_BASE + VIRTIO_SLOTS * 0x1000
 }
 
 fn finisher_write(value: u32) {

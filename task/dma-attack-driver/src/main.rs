@@ -1,0 +1,611 @@
+//! A compromised virtio-blk driver, for the DMA confinement test image
+//! (`test/dma.toml`). It registers for the disk as a real driver would and
+//! then, each time the suite asks (raw IPC: the operation is the attack
+//! number, the message up to four `u32` arguments, the reply eight `u32`
+//! outcome codes), tries to make its device read or write memory that is
+//! not its own (issue 13):
+//!
+//! - through the kernel's gate (`sys_dma_post`): descriptors naming kernel
+//!   text, kernel RAM, another task's RAM, a device window, its own text,
+//!   its own descriptor table, memory a client lent read-only or lent to a
+//!   call since replied to, an indirect table, a chain whose links lie;
+//! - around it: stores into its descriptor table, and the whole attack of
+//!   the issue done by hand (its own ring in its own RAM, the queue
+//!   registers written directly, kernel text written to sector 0 and read
+//!   back), which must fault at the first queue register.
+//!
+//! Every gated attempt reports the kernel's code and the available index
+//! before and after (a refused chain must not be made available). Op 1
+//! brings the device up through the gate; op 12 is the control: a sector
+//! written from and read back into its own RAM.
+//!
+//! It must never be part of a real image: it exists to be refused.
+
+#![no_std]
+#![no_main]
+
+use abi::TaskId;
+use idol_runtime::{RequestError, UserlibIpc};
+use userlib::{
+    sys_dma_post, sys_dma_setup, sys_irq_control, sys_log, sys_recv, sys_recv_notification,
+    sys_reply, sys_set_timer, tasks,
+};
+use virtio_bus_api::{slot_base, VirtioBusClient};
+use zerocopy::IntoBytes;
+
+const BLOCK: u32 = 2;
+const IRQ_BIT: u32 = 1 << 0;
+const REMOVE_BIT: u32 = 1 << 1;
+const PROBE_BIT: u32 = 1 << 2;
+const TIMER_BIT: u32 = 1 << 3;
+
+/// Where QEMU loads the image: the kernel's text (app `[kernel] text`).
+const KERNEL_TEXT: u64 = 0x8000_0000;
+/// The kernel's RAM (its data, task table and stack), right after its
+/// 64 KiB text budget in `test/dma.toml`.
+const KERNEL_RAM: u64 = 0x8001_0000;
+/// The PLIC: a device window that is nobody's RAM.
+const PLIC: u64 = 0x0c00_0000;
+
+/// The code a step reports when it did not get that far.
+pub const NOT_RUN: u32 = u32::MAX;
+
+// virtio-mmio registers (VIRTIO 1.2 §4.2.2, legacy §4.2.4).
+const GUEST_FEATURES: usize = 0x020;
+const GUEST_PAGE_SIZE: usize = 0x028;
+const QUEUE_SEL: usize = 0x030;
+const QUEUE_NUM: usize = 0x038;
+const QUEUE_ALIGN: usize = 0x03c;
+const QUEUE_PFN: usize = 0x040;
+const QUEUE_NOTIFY: usize = 0x050;
+const INTERRUPT_STATUS: usize = 0x060;
+const INTERRUPT_ACK: usize = 0x064;
+const STATUS: usize = 0x070;
+const QUEUE_DESC_LOW: usize = 0x080;
+
+// §2.7.5 flags.
+const NEXT: u16 = 1;
+const WRITE: u16 = 2;
+const INDIRECT: u16 = 4;
+
+// §5.2.6 request types.
+const T_IN: u32 = 0;
+const T_OUT: u32 = 1;
+
+/// `struct virtq_desc`.
+#[derive(Copy, Clone, Default, zerocopy::IntoBytes, zerocopy::Immutable)]
+#[repr(C)]
+struct Desc {
+    addr: u64,
+    len: u32,
+    flags: u16,
+    next: u16,
+}
+
+/// The driver's own DMA memory: request header, status, data, an indirect
+/// table and, for the by-hand attack, a ring of its own.
+#[repr(C, align(4096))]
+struct Dma {
+    ring: [u8; 8192],
+    data: [u8; 512],
+    readback: [u8; 512],
+    header: [u8; 16],
+    status: [u8; 4],
+    _pad: [u8; 12],
+    table: [Desc; 3],
+}
+
+static mut DMA: Dma = Dma {
+    ring: [0; 8192],
+    data: [0; 512],
+    readback: [0; 512],
+    header: [0; 16],
+    status: [0; 4],
+    _pad: [0; 12],
+    table: [Desc {
+        addr: 0,
+        len: 0,
+        flags: 0,
+        next: 0,
+    }; 3],
+};
+
+/// The DMA memory. The task is single-threaded and uses the reference
+/// only between device operations (nothing of ours is in flight between
+/// ops, and `wait_used` returns once the device gave a chain back).
+fn dma() -> &'static mut Dma {
+    // SAFETY: see above; every use ends before the next `dma()`.
+    unsafe { &mut *core::ptr::addr_of_mut!(DMA) }
+}
+
+fn addr_of<T>(p: *const T) -> u64 {
+    p as usize as u64
+}
+
+struct Rogue {
+    window: usize,
+    /// The kernel-placed ring (address, size), after op 1.
+    ring: Option<(usize, u16)>,
+    /// The address of the lease of the last client call (op 8), kept after
+    /// the reply as a stale lease.
+    stale: u64,
+}
+
+impl Rogue {
+    fn reg_write(&self, offset: usize, value: u32) {
+        // SAFETY: a register of the window the bus granted us (or, for the
+        // queue registers, one PMP must stop us from writing: that is the
+        // attack). No Rust memory is involved.
+        unsafe { core::ptr::write_volatile((self.window + offset) as *mut u32, value) };
+    }
+
+    fn reg_read(&self, offset: usize) -> u32 {
+        // SAFETY: a register of the window the bus granted us.
+        unsafe { core::ptr::read_volatile((self.window + offset) as *const u32) }
+    }
+
+    /// The kernel's available index of queue 0 (the driver may read its
+    /// ring region), or `NOT_RUN`.
+    fn avail_idx(&self) -> u32 {
+        match self.ring {
+            // SAFETY: inside the ring region the kernel gave us (readable),
+            // a 2-aligned field of the legacy layout (§2.7.2).
+            Some((ring, size)) => unsafe {
+                u32::from(core::ptr::read_volatile(
+                    (ring + 16 * usize::from(size) + 2) as *const u16,
+                ))
+            },
+            None => NOT_RUN,
+        }
+    }
+
+    fn used_idx(&self) -> u16 {
+        match self.ring {
+            // SAFETY: as in `avail_idx`: the used ring starts at +4096.
+            Some((ring, _)) => unsafe { core::ptr::read_volatile((ring + 4096 + 2) as *const u16) },
+            None => 0,
+        }
+    }
+
+    /// Posts `chain` through the gate at head 0: the kernel's code and the
+    /// available index before and after.
+    fn post(&self, chain: &[Desc]) -> [u32; 3] {
+        let before = self.avail_idx();
+        let code = match sys_dma_post(0, chain.as_bytes(), 0) {
+            Ok(()) => 0,
+            Err(c) => c,
+        };
+        [code, before, self.avail_idx()]
+    }
+
+    /// A blk request chain: header (device-readable), then `data`, then
+    /// the status byte (device-writable), linked 0 → 1 → 2.
+    fn request(&self, kind: u32, sector: u64, data: Desc) -> [Desc; 3] {
+        let d = dma();
+        d.header[..4].copy_from_slice(&kind.to_le_bytes());
+        d.header[8..].copy_from_slice(&sector.to_le_bytes());
+        {
+            [
+                Desc {
+                    addr: addr_of(d.header.as_ptr()),
+                    len: 16,
+                    flags: NEXT,
+                    next: 1,
+                },
+                Desc {
+                    flags: data.flags | NEXT,
+                    next: 2,
+                    ..data
+                },
+                Desc {
+                    addr: addr_of(d.status.as_ptr()),
+                    len: 1,
+                    flags: WRITE,
+                    next: 0,
+                },
+            ]
+        }
+    }
+
+    /// Waits (at most 500 ms) for the device to use a chain.
+    fn wait_used(&self, before: u16) -> bool {
+        let deadline = userlib::sys_get_timer().now + 500 * abi::TICKS_PER_MS;
+        sys_set_timer(Some(deadline), TIMER_BIT);
+        loop {
+            if self.used_idx() != before {
+                self.reg_write(INTERRUPT_ACK, self.reg_read(INTERRUPT_STATUS));
+                sys_irq_control(IRQ_BIT, true);
+                return true;
+            }
+            let bits = sys_recv_notification(IRQ_BIT | TIMER_BIT);
+            if bits & IRQ_BIT != 0 {
+                self.reg_write(INTERRUPT_ACK, self.reg_read(INTERRUPT_STATUS));
+                sys_irq_control(IRQ_BIT, true);
+            }
+            if bits & TIMER_BIT != 0 && self.used_idx() == before {
+                return false;
+            }
+        }
+    }
+
+    /// Resets the device and brings it to DRIVER with no features: what
+    /// every driver does first, with registers a driver keeps.
+    fn reset_and_ack(&self) {
+        self.reg_write(STATUS, 0);
+        self.reg_write(STATUS, 1);
+        self.reg_write(STATUS, 1 | 2);
+        self.reg_write(GUEST_FEATURES, 0);
+    }
+
+    fn attack(&mut self, n: u16, args: [u32; 4]) -> [u32; 8] {
+        let mut out = [NOT_RUN; 8];
+        let d = dma();
+        let put = |out: &mut [u32; 8], at: usize, r: [u32; 3]| out[at..at + 3].copy_from_slice(&r);
+        match n {
+            // Bring the device up through the kernel: [code, size, ring].
+            1 => {
+                self.reset_and_ack();
+                match sys_dma_setup(0, 16) {
+                    Ok((ring, size)) => {
+                        self.ring = Some((ring, size));
+                        self.reg_write(STATUS, 1 | 2 | 4);
+                        out[..3].copy_from_slice(&[0, u32::from(size), ring as u32]);
+                    }
+                    Err(c) => out[0] = c,
+                }
+            }
+            // Kernel text written to the disk (device reads it).
+            2 => {
+                let c = self.request(
+                    T_OUT,
+                    0,
+                    Desc {
+                        addr: KERNEL_TEXT,
+                        len: 512,
+                        flags: 0,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 0, self.post(&c));
+            }
+            // Kernel RAM: a whole sector into it, and the issue's split
+            // read (500 bytes of our own, then 12 into the kernel).
+            3 => {
+                let c = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: KERNEL_RAM,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 0, self.post(&c));
+                let own = addr_of(d.data.as_ptr());
+                let c = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: own,
+                        len: 500,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                let split = [
+                    c[0],
+                    Desc { next: 3, ..c[1] },
+                    Desc {
+                        addr: KERNEL_RAM + 0x100,
+                        len: 12,
+                        flags: WRITE | NEXT,
+                        next: 2,
+                    },
+                    c[2],
+                ];
+                let chain = [split[0], split[1], split[2], split[3]];
+                // Link 0 → 1 → 3 → 2 as the kernel follows `next`.
+                put(&mut out, 3, self.post(&chain));
+            }
+            // Another task's RAM (the suite's buffer, args[0]).
+            4 => {
+                let c = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: u64::from(args[0]),
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 0, self.post(&c));
+            }
+            // Device windows: our own granted one and the PLIC.
+            5 => {
+                let c = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: self.window as u64,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 0, self.post(&c));
+                let c = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: PLIC,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 3, self.post(&c));
+            }
+            // Our own descriptor table (a device write there would forge
+            // descriptors), and our own text.
+            6 => {
+                let ring = self.ring.map(|r| r.0 as u64).unwrap_or(0);
+                let c = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: ring,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 0, self.post(&c));
+                let text = main as *const () as usize as u64 & !0x1ff;
+                let c = self.request(
+                    T_OUT,
+                    0,
+                    Desc {
+                        addr: text,
+                        len: 512,
+                        flags: 0,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 3, self.post(&c));
+            }
+            // A read-only lease (the caller's, args[0]) as a device write;
+            // its address is kept, and the call replied to, for op 9.
+            8 => {
+                self.stale = u64::from(args[0]);
+                let c = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: self.stale,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 0, self.post(&c));
+            }
+            // The lease of a call already replied to (op 8's).
+            9 => {
+                let c = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: self.stale,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 0, self.post(&c));
+            }
+            // An indirect table (§2.7.5.3) of our own whose entry names
+            // kernel RAM; and a chain whose `next` leaves the table.
+            10 => {
+                let table = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: KERNEL_RAM,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                let d = dma();
+                d.table = table;
+                let table = addr_of(d.table.as_ptr());
+                let ind = [Desc {
+                    addr: table,
+                    len: 48,
+                    flags: INDIRECT,
+                    next: 0,
+                }];
+                put(&mut out, 0, self.post(&ind));
+                let own = addr_of(d.data.as_ptr());
+                let mut c = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: own,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                c[1].next = 200;
+                put(&mut out, 3, self.post(&c));
+            }
+            // Control: sector 1 written from our RAM and read back.
+            12 => {
+                for (i, b) in d.data.iter_mut().enumerate() {
+                    *b = (i as u8) ^ (args[0] as u8);
+                }
+                d.readback = [0; 512];
+                let (data, back) = (addr_of(d.data.as_ptr()), addr_of(d.readback.as_ptr()));
+                let used = self.used_idx();
+                let c = self.request(
+                    T_OUT,
+                    1,
+                    Desc {
+                        addr: data,
+                        len: 512,
+                        flags: 0,
+                        next: 0,
+                    },
+                );
+                put(&mut out, 0, self.post(&c));
+                self.reg_write(QUEUE_NOTIFY, 0);
+                out[3] = u32::from(self.wait_used(used));
+                let used = self.used_idx();
+                let c = self.request(
+                    T_IN,
+                    1,
+                    Desc {
+                        addr: back,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                out[4] = self.post(&c)[0];
+                self.reg_write(QUEUE_NOTIFY, 0);
+                out[5] = u32::from(self.wait_used(used));
+                let d = dma();
+                out[6] = u32::from(d.data == d.readback);
+            }
+            // A store into our own descriptor table: must fault.
+            13 => {
+                if let Some((ring, _)) = self.ring {
+                    sys_log!("dma-attack: storing into the descriptor table at {ring:#x}");
+                    // SAFETY: none: the kernel owns this memory and PMP must
+                    // stop the store (the task faults).
+                    unsafe { core::ptr::write_volatile(ring as *mut u32, 0x8000_0000) };
+                    out[0] = 0;
+                }
+            }
+            // The issue's attack by hand: our own ring in our own RAM, the
+            // queue registers written directly (QueueSel first), kernel
+            // text written to sector 0 and read back. Must fault at
+            // QueueSel. [reached DRIVER_OK, text write used, read used,
+            // first word read back, read back == our marker].
+            14 => {
+                self.reset_and_ack();
+                d.ring = [0; 8192];
+                d.readback = [0x5a; 512];
+                let ring = addr_of(d.ring.as_ptr());
+                self.reg_write(QUEUE_SEL, 0);
+                self.reg_write(GUEST_PAGE_SIZE, 4096);
+                self.reg_write(QUEUE_NUM, 16);
+                self.reg_write(QUEUE_ALIGN, 4096);
+                self.reg_write(QUEUE_PFN, (ring / 4096) as u32);
+                self.reg_write(STATUS, 1 | 2 | 4);
+                self.ring = Some((ring as usize, 16));
+                out[0] = 1;
+                let back = addr_of(d.readback.as_ptr());
+                let leak = self.request(
+                    T_OUT,
+                    0,
+                    Desc {
+                        addr: KERNEL_TEXT,
+                        len: 512,
+                        flags: 0,
+                        next: 0,
+                    },
+                );
+                out[1] = u32::from(self.by_hand(&leak, 0));
+                let read = self.request(
+                    T_IN,
+                    0,
+                    Desc {
+                        addr: back,
+                        len: 512,
+                        flags: WRITE,
+                        next: 0,
+                    },
+                );
+                out[2] = u32::from(self.by_hand(&read, 1));
+                let d = dma();
+                out[3] = u32::from_le_bytes([
+                    d.readback[0],
+                    d.readback[1],
+                    d.readback[2],
+                    d.readback[3],
+                ]);
+                out[4] = u32::from(d.readback.iter().all(|&b| b == 0x5a));
+            }
+            // A version 2 queue-address register: must fault there.
+            15 => {
+                self.reg_write(QUEUE_DESC_LOW, KERNEL_RAM as u32);
+                out[0] = 0;
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The by-hand attack's own ring: writes `chain` at descriptors 0..3
+    /// and avail slot `slot`, notifies, waits.
+    fn by_hand(&self, chain: &[Desc; 3], slot: u16) -> bool {
+        let Some((ring, _)) = self.ring else {
+            return false;
+        };
+        let used = self.used_idx();
+        // SAFETY: our own ring in our own RAM (`Dma::ring`), legacy layout
+        // for 16 entries: descriptors at 0, avail ring at 256.
+        unsafe {
+            for (i, desc) in chain.iter().enumerate() {
+                core::ptr::write_volatile((ring + 16 * i) as *mut Desc, *desc);
+            }
+            core::ptr::write_volatile((ring + 256 + 4 + 2 * usize::from(slot)) as *mut u16, 0);
+            core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+            core::ptr::write_volatile((ring + 256 + 2) as *mut u16, slot + 1);
+        }
+        self.reg_write(QUEUE_NOTIFY, 0);
+        self.wait_used(used)
+    }
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let bus = VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR);
+    let window = match bus.register([BLOCK, 0, 0, 0], IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
+        Ok(p) => slot_base(p.slot),
+        Err(RequestError::Server(e)) => {
+            sys_log!("dma-attack: no disk: {e:?}");
+            0
+        }
+        Err(e) => {
+            sys_log!("dma-attack: register failed: {e:?}");
+            0
+        }
+    };
+    let mut rogue = Rogue {
+        window,
+        ring: None,
+        stale: 0,
+    };
+    let mut buf = [0u8; 16];
+    loop {
+        let m = sys_recv(&mut buf, 0, None);
+        if m.sender == TaskId::KERNEL {
+            continue;
+        }
+        let mut args = [0u32; 4];
+        for (i, a) in args.iter_mut().enumerate() {
+            *a = u32::from_le_bytes([buf[4 * i], buf[4 * i + 1], buf[4 * i + 2], buf[4 * i + 3]]);
+        }
+        let out = if window == 0 {
+            [NOT_RUN; 8]
+        } else {
+            rogue.attack(m.operation as u16, args)
+        };
+        sys_reply(m.sender, 0, out.as_bytes());
+    }
+}
