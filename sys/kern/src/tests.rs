@@ -15,6 +15,7 @@ mod harness;
 
 mod bounds;
 mod budget;
+mod dma;
 mod fastpath;
 mod faults;
 mod fuzz;

@@ -288,12 +288,11 @@ fn queue_registers_written_by_hand_fault(s: &mut Suite) -> CaseResult {
     match ask(14, [0; 4], &[])? {
         Outcome::Died => {}
         Outcome::Replied(r) => fail!(
-            "the driver set up its own ring (reached DRIVER_OK: {}); kernel text write used: {}, read back used: {}, first word read back {:#010x}, read back still our marker: {}",
-            r[0],
-            r[1],
-            r[2],
+            "own ring set up; sector 0 read back {:#010x} (marker kept: {}) after kernel text was written (used: {}, {})",
             r[3],
-            r[4]
+            r[4],
+            r[1],
+            r[2]
         ),
     }
     // `faulted_at` asks again; the rogue is already dead, so account here.

@@ -7,6 +7,7 @@ mod model;
 mod harness;
 
 mod config;
+mod gated;
 mod hostile;
 mod init;
 mod layout;

@@ -5,7 +5,8 @@ use abi::{FaultKind, FaultRecord, Kipc, Lease, Sysnum, TaskId, UsageError};
 use zerocopy::IntoBytes;
 
 use crate::descs::{
-    IrqDesc, RegionDesc, TaskDesc, REGION_DEVICE, REGION_EXECUTE, REGION_READ, REGION_WRITE,
+    IrqDesc, RegionDesc, TaskDesc, REGION_DEVICE, REGION_DMA_RING, REGION_EXECUTE, REGION_READ,
+    REGION_VIRTIO, REGION_WRITE,
 };
 use crate::machine::Machine;
 use crate::syscalls;
@@ -134,6 +135,10 @@ pub struct MockMachine {
     pub reboots: u32,
     /// `overflow_kernel_stack` calls.
     pub stack_overflows: u32,
+    /// Device registers `mmio_read32` answers from (absent: 0).
+    pub mmio: std::collections::BTreeMap<usize, u32>,
+    /// Every `mmio_write32`, in order.
+    pub mmio_writes: Vec<(usize, u32)>,
 }
 
 impl MockMachine {
@@ -177,6 +182,13 @@ impl Machine for MockMachine {
     fn reboot(&mut self) {
         self.reboots += 1;
     }
+    fn mmio_read32(&mut self, addr: usize) -> u32 {
+        self.mmio.get(&addr).copied().unwrap_or(0)
+    }
+    fn mmio_write32(&mut self, addr: usize, value: u32) {
+        self.mmio_writes.push((addr, value));
+        self.mmio.insert(addr, value);
+    }
     fn overflow_kernel_stack(&mut self) {
         self.stack_overflows += 1;
     }
@@ -192,7 +204,11 @@ struct Spec {
     postable: u32,
     trusted: bool,
     budget_ms: Option<u32>,
+    dma: bool,
 }
+
+/// Size of a `.dma()` task's ring region: two queues.
+pub const RINGS_SIZE: usize = 2 * abi::DMA_RING_STRIDE;
 
 /// Describes a harness: tasks in table order (the first is the supervisor),
 /// IRQ routes.
@@ -216,7 +232,15 @@ impl Builder {
             postable: u32::MAX,
             trusted: true,
             budget_ms: None,
+            dma: false,
         });
+        self
+    }
+
+    /// The last task added is a driver with a ring region ([`RINGS_SIZE`])
+    /// and a granted virtio window (`REGION_VIRTIO`), as `kipc` grants.
+    pub fn dma(mut self) -> Self {
+        self.specs.last_mut().unwrap().dma = true;
         self
     }
 
@@ -298,6 +322,23 @@ impl Builder {
                 });
                 base
             });
+            let (rings, virtio) = if s.dma {
+                let rings = arena::alloc(RINGS_SIZE);
+                let window = arena::alloc(0x1000);
+                regions.push(RegionDesc {
+                    base: rings,
+                    size: RINGS_SIZE,
+                    attributes: REGION_READ | REGION_DMA_RING,
+                });
+                regions.push(RegionDesc {
+                    base: window,
+                    size: 0x1000,
+                    attributes: REGION_READ | REGION_WRITE | REGION_DEVICE | REGION_VIRTIO,
+                });
+                (Some(rings), Some(window))
+            } else {
+                (None, None)
+            };
             let slots = s.slots.clone().unwrap_or_else(|| (0..n as u16).collect());
             let desc: &'static TaskDesc = Box::leak(Box::new(TaskDesc {
                 name: s.name,
@@ -314,7 +355,13 @@ impl Builder {
                 budget_ms: s.budget_ms,
             }));
             tasks.push(Task::new(desc));
-            mem.push(Mem { text, ram, device });
+            mem.push(Mem {
+                text,
+                ram,
+                device,
+                rings,
+                virtio,
+            });
         }
         let tasks: &'static mut [Task] = Box::leak(tasks.into_boxed_slice());
         let irqs: &'static [IrqDesc] = Box::leak(self.irqs.into_boxed_slice());
@@ -334,6 +381,10 @@ pub struct Mem {
     pub ram: usize,
     /// Base of the device window, if it has one.
     pub device: Option<usize>,
+    /// Base of the ring region (`.dma()`).
+    pub rings: Option<usize>,
+    /// Base of the granted virtio window (`.dma()`).
+    pub virtio: Option<usize>,
 }
 
 /// What a `recv` returned.

@@ -1,0 +1,424 @@
+//! DMA windows (`dma`): each rule of what a driver may expose to its
+//! device, queue setup (registers written, ring zeroed, a live queue left
+//! alone) and posting (descriptors written where the chain says, the
+//! available ring published, nothing made available on a refusal).
+
+use abi::{
+    DmaOp, Sysnum, UsageError, DMA_AVAIL_FLAGS, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_QUEUE,
+    DMA_NO_DEVICE, DMA_QUEUE_BUSY, DMA_RING_STRIDE, DMA_USED_EVENT, SUCCESS,
+};
+use zerocopy::IntoBytes;
+
+use crate::descs::{
+    protection_entries, RegionDesc, MAX_TASK_REGIONS, REGION_DEVICE, REGION_DMA_RING,
+    REGION_EXECUTE, REGION_READ, REGION_VIRTIO, REGION_WRITE, VIRTIO_WINDOW_ENTRIES,
+};
+use crate::dma::{buffer_allowed, check_desc, queue_size, ring_slot, RawDesc, F_NEXT, F_WRITE};
+
+use super::harness::*;
+
+const DRV: usize = 1;
+
+fn region(base: usize, size: usize, attributes: u32) -> RegionDesc {
+    RegionDesc {
+        base,
+        size,
+        attributes,
+    }
+}
+
+/// A driver's regions: text, RAM, ring region, a granted virtio window.
+fn driver() -> [RegionDesc; 4] {
+    [
+        region(0x8010_0000, 0x1000, REGION_READ | REGION_EXECUTE),
+        region(0x8020_0000, 0x2000, REGION_READ | REGION_WRITE),
+        region(0x8030_0000, 0x4000, REGION_READ | REGION_DMA_RING),
+        region(
+            0x1000_1000,
+            0x1000,
+            REGION_READ | REGION_WRITE | REGION_DEVICE | REGION_VIRTIO,
+        ),
+    ]
+}
+
+#[test]
+fn only_the_drivers_own_ram_may_be_exposed() {
+    let r = driver();
+    assert!(buffer_allowed(&r, 0x8020_0000, 0x2000), "all of its RAM");
+    assert!(buffer_allowed(&r, 0x8020_1000, 16));
+    assert!(buffer_allowed(&r, 0x8020_2000, 0), "empty, at its end");
+    assert!(!buffer_allowed(&r, 0x8010_0000, 512), "its text");
+    assert!(!buffer_allowed(&r, 0x8030_0000, 512), "its ring region");
+    assert!(!buffer_allowed(&r, 0x1000_1000, 4), "its device window");
+    assert!(!buffer_allowed(&r, 0x8000_0000, 512), "kernel text");
+    assert!(!buffer_allowed(&r, 0x8001_0000, 12), "kernel RAM");
+    assert!(!buffer_allowed(&r, 0x8040_0000, 512), "another task");
+    assert!(
+        !buffer_allowed(&r, 0x8020_1ff0, 32),
+        "running off the end of its RAM"
+    );
+    assert!(
+        !buffer_allowed(&r, 0x801f_fff0, 32),
+        "starting below its RAM"
+    );
+    assert!(
+        !buffer_allowed(&r, 0x1_8020_0000, 16),
+        "above 4 GiB (a 64-bit address the device would take whole)"
+    );
+    assert!(
+        !buffer_allowed(&r, u64::from(u32::MAX), 16),
+        "wrapping the address space"
+    );
+}
+
+fn desc(addr: u64, len: u32, flags: u16, next: u16) -> RawDesc {
+    RawDesc {
+        addr,
+        len,
+        flags,
+        next,
+    }
+}
+
+#[test]
+fn descriptor_rules_flags_links_and_buffers() {
+    let r = driver();
+    let ram = 0x8020_0000;
+    let ok = desc(ram, 16, F_NEXT, 1);
+    assert_eq!(check_desc(&r, &ok, 0, 2, 8), Ok(()));
+    assert_eq!(
+        check_desc(&r, &desc(ram, 16, F_WRITE, 0), 1, 2, 8),
+        Ok(()),
+        "a device-writable last element"
+    );
+    assert_eq!(
+        check_desc(&r, &desc(ram, 16, 4, 0), 0, 1, 8),
+        Err(DMA_BAD_FLAGS),
+        "INDIRECT is refused"
+    );
+    assert_eq!(
+        check_desc(&r, &desc(ram, 16, 8, 0), 0, 1, 8),
+        Err(DMA_BAD_FLAGS),
+        "an unknown flag"
+    );
+    assert_eq!(
+        check_desc(&r, &desc(ram, 16, 0, 0), 0, 2, 8),
+        Err(DMA_BAD_FLAGS),
+        "NEXT missing before the end of the chain"
+    );
+    assert_eq!(
+        check_desc(&r, &desc(ram, 16, F_NEXT, 1), 1, 2, 8),
+        Err(DMA_BAD_FLAGS),
+        "NEXT on the last element"
+    );
+    assert_eq!(
+        check_desc(&r, &desc(ram, 16, F_NEXT, 8), 0, 2, 8),
+        Err(DMA_BAD_QUEUE),
+        "next outside the table"
+    );
+    assert_eq!(
+        check_desc(&r, &desc(0x8000_0000, 16, F_WRITE, 0), 0, 1, 8),
+        Err(DMA_BAD_BUFFER),
+        "kernel text"
+    );
+}
+
+#[test]
+fn ring_slots_and_sizes() {
+    let r = driver();
+    assert_eq!(ring_slot(&r, 0), Some(0x8030_0000));
+    assert_eq!(ring_slot(&r, 1), Some(0x8030_0000 + DMA_RING_STRIDE));
+    assert_eq!(ring_slot(&r, 2), None, "past the region");
+    assert_eq!(ring_slot(&r, usize::MAX), None);
+    assert_eq!(ring_slot(&r[..2], 0), None, "no ring region");
+    assert_eq!(queue_size(256, 16), 16);
+    assert_eq!(queue_size(1024, 1000), 128, "capped to fit one stride");
+    assert_eq!(queue_size(12, 16), 8, "a power of two");
+    assert_eq!(queue_size(0, 16), 0);
+    assert_eq!(queue_size(16, 0), 0);
+}
+
+#[test]
+fn a_granted_virtio_window_takes_four_protection_entries() {
+    let r = driver();
+    assert_eq!(protection_entries(&r), 3 + VIRTIO_WINDOW_ENTRIES);
+    assert!(protection_entries(&r) <= MAX_TASK_REGIONS);
+}
+
+fn dma_harness() -> Harness {
+    Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .dma()
+        .task("cli", 2)
+        .build()
+}
+
+/// Legacy device with QueueNumMax `max`; returns the window base.
+fn legacy_device(h: &mut Harness, max: u32) -> usize {
+    let w = h.mem[DRV].virtio.unwrap();
+    h.sys.machine.mmio.insert(w + 0x004, 1);
+    h.sys.machine.mmio.insert(w + 0x034, max);
+    w
+}
+
+fn setup(h: &mut Harness, queue: usize, want: usize) {
+    h.syscall(DRV, Sysnum::Dma, &[DmaOp::Setup as usize, queue, want]);
+}
+
+#[test]
+fn setup_zeroes_the_ring_and_writes_the_legacy_registers() {
+    let mut h = dma_harness();
+    let w = legacy_device(&mut h, 256);
+    let ring = h.mem[DRV].rings.unwrap();
+    // SAFETY: the ring region block of the test arena.
+    unsafe { std::ptr::write_bytes(ring as *mut u8, 0xEE, RINGS_SIZE) };
+    setup(&mut h, 0, 16);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!((h.ret(DRV, 1), h.ret(DRV, 2)), (ring, 16));
+    assert_eq!(
+        h.sys.machine.mmio_writes,
+        vec![
+            (w + 0x030, 0),
+            (w + 0x028, 4096),
+            (w + 0x038, 16),
+            (w + 0x03c, 4096),
+            (w + 0x040, (ring / 4096) as u32),
+        ]
+    );
+    // SAFETY: as above.
+    let bytes = unsafe { std::slice::from_raw_parts(ring as *const u8, DMA_RING_STRIDE - 4) };
+    assert!(bytes.iter().all(|&b| b == 0), "queue 0's ring is zeroed");
+    // SAFETY: as above; queue 1's memory is not touched.
+    assert_eq!(unsafe { *((ring + DMA_RING_STRIDE) as *const u8) }, 0xEE);
+}
+
+#[test]
+fn setup_writes_the_version_2_addresses_and_ready() {
+    let mut h = dma_harness();
+    let w = h.mem[DRV].virtio.unwrap();
+    h.sys.machine.mmio.insert(w + 0x004, 2);
+    h.sys.machine.mmio.insert(w + 0x034, 64);
+    let ring = h.mem[DRV].rings.unwrap() + DMA_RING_STRIDE;
+    setup(&mut h, 1, 16);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    let r = ring as u32;
+    assert_eq!(
+        h.sys.machine.mmio_writes,
+        vec![
+            (w + 0x030, 1),
+            (w + 0x038, 16),
+            (w + 0x080, r),
+            (w + 0x084, 0),
+            (w + 0x090, r + 256),
+            (w + 0x094, 0),
+            (w + 0x0a0, r + 4096),
+            (w + 0x0a4, 0),
+            (w + 0x044, 1),
+        ]
+    );
+}
+
+#[test]
+fn setup_leaves_a_live_queue_alone() {
+    let mut h = dma_harness();
+    let w = legacy_device(&mut h, 256);
+    h.sys.machine.mmio.insert(w + 0x040, 0x1234);
+    setup(&mut h, 0, 16);
+    assert_eq!(h.ret(DRV, 0), DMA_QUEUE_BUSY as usize);
+    assert_eq!(
+        h.sys.machine.mmio_writes,
+        vec![(w + 0x030, 0)],
+        "only QueueSel"
+    );
+    // v2: QueueReady set.
+    h.sys.machine.mmio.insert(w + 0x004, 2);
+    h.sys.machine.mmio.insert(w + 0x044, 1);
+    setup(&mut h, 0, 16);
+    assert_eq!(h.ret(DRV, 0), DMA_QUEUE_BUSY as usize);
+    // No such queue on the device.
+    h.sys.machine.mmio.insert(w + 0x044, 0);
+    h.sys.machine.mmio.insert(w + 0x034, 0);
+    setup(&mut h, 0, 16);
+    assert_eq!(h.ret(DRV, 0), DMA_QUEUE_BUSY as usize);
+}
+
+#[test]
+fn setup_needs_a_ring_slot_and_a_granted_device() {
+    let mut h = dma_harness();
+    legacy_device(&mut h, 256);
+    setup(&mut h, 2, 16);
+    assert_eq!(
+        h.ret(DRV, 0),
+        DMA_BAD_QUEUE as usize,
+        "queue past the region"
+    );
+    // A task without a ring region or window (the client).
+    h.syscall(2, Sysnum::Dma, &[DmaOp::Setup as usize, 0, 16]);
+    assert_eq!(h.ret(2, 0), DMA_BAD_QUEUE as usize);
+    // Ring region but no virtio window.
+    let mut h = Builder::default().task("sup", 0).task("drv", 1).build();
+    let t = &mut h.sys.tasks[DRV];
+    assert!(t.add_region(region(
+        arena::alloc(RINGS_SIZE),
+        RINGS_SIZE,
+        REGION_READ | REGION_DMA_RING
+    )));
+    setup(&mut h, 0, 16);
+    assert_eq!(h.ret(DRV, 0), DMA_NO_DEVICE as usize);
+    assert!(h.sys.machine.mmio_writes.is_empty());
+}
+
+/// Sets up queue 0 (size 8) and returns the ring base.
+fn ready(h: &mut Harness) -> usize {
+    legacy_device(h, 8);
+    setup(h, 0, 8);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    h.mem[DRV].rings.unwrap()
+}
+
+fn read_desc(ring: usize, i: usize) -> RawDesc {
+    // SAFETY: inside the ring region block of the test arena.
+    unsafe { std::ptr::read((ring + 16 * i) as *const RawDesc) }
+}
+
+fn read_u16(ring: usize, off: usize) -> u16 {
+    // SAFETY: as above.
+    unsafe { std::ptr::read((ring + off) as *const u16) }
+}
+
+const CHAIN: usize = 0x1800;
+
+fn post(h: &mut Harness, chain: &[RawDesc], head: usize) {
+    h.write(DRV, CHAIN, chain.as_bytes());
+    let ptr = h.addr(DRV, CHAIN);
+    h.syscall(
+        DRV,
+        Sysnum::Dma,
+        &[DmaOp::Post as usize, 0, ptr, chain.len(), head],
+    );
+}
+
+#[test]
+fn post_writes_the_chain_where_its_links_say_and_publishes_the_head() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    let ram = h.addr(DRV, DATA) as u64;
+    let chain = [
+        desc(ram, 16, F_NEXT, 5),
+        desc(ram + 16, 512, F_WRITE | F_NEXT, 2),
+        desc(ram + 528, 1, F_WRITE, 0),
+    ];
+    post(&mut h, &chain, 3);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(read_desc(ring, 3), chain[0]);
+    assert_eq!(read_desc(ring, 5), chain[1]);
+    assert_eq!(read_desc(ring, 2), chain[2]);
+    // avail at 16 * 8 = 128: flags, idx, ring[0].
+    assert_eq!(read_u16(ring, 128 + 2), 1, "avail.idx");
+    assert_eq!(read_u16(ring, 128 + 4), 3, "avail.ring[0] = head");
+    post(&mut h, &chain[2..], 7);
+    assert_eq!(read_u16(ring, 128 + 2), 2);
+    assert_eq!(read_u16(ring, 128 + 6), 7);
+}
+
+#[test]
+fn a_refused_chain_makes_nothing_available() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    let ram = h.addr(DRV, DATA) as u64;
+    let other = h.addr(2, DATA) as u64;
+    // The split read: 500 bytes of its own, 12 of another task's.
+    let chain = [
+        desc(ram, 500, F_WRITE | F_NEXT, 1),
+        desc(other, 12, F_WRITE, 0),
+    ];
+    post(&mut h, &chain, 0);
+    assert_eq!(h.ret(DRV, 0), DMA_BAD_BUFFER as usize);
+    assert_eq!(read_u16(ring, 128 + 2), 0, "avail.idx unchanged");
+    assert_eq!(
+        read_desc(ring, 1),
+        RawDesc::default(),
+        "the bad one unwritten"
+    );
+    // Each rule, through the syscall.
+    for (bad, code) in [
+        ([desc(ram, 16, 4, 0)], DMA_BAD_FLAGS),
+        ([desc(h.mem[DRV].text as u64, 16, 0, 0)], DMA_BAD_BUFFER),
+        ([desc(ring as u64, 16, F_WRITE, 0)], DMA_BAD_BUFFER),
+        (
+            [desc(h.mem[DRV].virtio.unwrap() as u64, 16, F_WRITE, 0)],
+            DMA_BAD_BUFFER,
+        ),
+    ] {
+        post(&mut h, &bad, 0);
+        assert_eq!(h.ret(DRV, 0), code as usize, "{bad:?}");
+        assert_eq!(read_u16(ring, 128 + 2), 0);
+    }
+    // Head, count out of range.
+    post(&mut h, &[desc(ram, 16, 0, 0)], 8);
+    assert_eq!(h.ret(DRV, 0), DMA_BAD_QUEUE as usize);
+    h.write(DRV, CHAIN, [desc(ram, 16, 0, 0); 9].as_bytes());
+    let ptr = h.addr(DRV, CHAIN);
+    h.syscall(DRV, Sysnum::Dma, &[DmaOp::Post as usize, 0, ptr, 9, 0]);
+    assert_eq!(
+        h.ret(DRV, 0),
+        DMA_BAD_QUEUE as usize,
+        "longer than the queue"
+    );
+}
+
+#[test]
+fn post_before_setup_is_refused() {
+    let mut h = dma_harness();
+    let ram = h.addr(DRV, DATA) as u64;
+    post(&mut h, &[desc(ram, 16, 0, 0)], 0);
+    assert_eq!(h.ret(DRV, 0), DMA_BAD_QUEUE as usize);
+}
+
+#[test]
+fn a_chain_outside_the_drivers_memory_faults_it() {
+    let mut h = dma_harness();
+    ready(&mut h);
+    let other = h.addr(2, DATA);
+    h.syscall(DRV, Sysnum::Dma, &[DmaOp::Post as usize, 0, other, 1, 0]);
+    h.assert_usage_fault(DRV, UsageError::InvalidSlice);
+}
+
+#[test]
+fn avail_writes_the_suppression_fields() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    h.syscall(
+        DRV,
+        Sysnum::Dma,
+        &[DmaOp::Avail as usize, 0, DMA_AVAIL_FLAGS as usize, 1],
+    );
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(read_u16(ring, 128), 1);
+    h.syscall(
+        DRV,
+        Sysnum::Dma,
+        &[DmaOp::Avail as usize, 0, DMA_USED_EVENT as usize, 0x1234],
+    );
+    assert_eq!(read_u16(ring, 128 + 4 + 16), 0x1234, "after ring[8]");
+    h.syscall(DRV, Sysnum::Dma, &[DmaOp::Avail as usize, 0, 7, 0]);
+    assert_eq!(h.ret(DRV, 0), DMA_BAD_QUEUE as usize);
+}
+
+#[test]
+fn an_unknown_op_faults_the_caller() {
+    let mut h = dma_harness();
+    h.syscall(DRV, Sysnum::Dma, &[9, 0]);
+    h.assert_usage_fault(DRV, UsageError::BadSyscallNumber);
+}
+
+#[test]
+fn the_ring_region_is_never_a_copy_target() {
+    // recv into the descriptor table would forge descriptors.
+    let h = dma_harness();
+    let ring = h.mem[DRV].rings.unwrap();
+    let slice = crate::umem::USlice::from_raw(ring, 16).unwrap();
+    assert!(!crate::umem::can_write(h.task(DRV), &slice));
+    assert!(crate::umem::can_read(h.task(DRV), &slice));
+}
