@@ -50,6 +50,27 @@
 //!   (`budget`), however many syscalls it makes, so a spinning driver cannot
 //!   starve the tasks below it.
 
+//!
+//! # DMA confinement
+//!
+//! PMP confines a task's CPU, not its device: virtio-mmio on QEMU's `virt`
+//! has no IOMMU, so a device reads and writes whatever its descriptors
+//! name. The kernel is therefore the only author of every address a device
+//! is given (`dma`): descriptor tables and available rings live in each
+//! driver's ring region, which the kernel writes and the driver may only
+//! read; the queue registers are left out of a granted window by PMP holes
+//! (`arch::pmp`) and written by the kernel's queue setup, for an idle queue
+//! only; every descriptor is checked to name the driver's own RAM. The
+//! README's "Isolation" section says what this confines and what not.
+//!
+//! Ordering after a fault: a device only ever holds addresses in its own
+//! driver's RAM and ring region, never a client's, so a driver's death
+//! can put no client's memory at risk; the driver's own RAM is
+//! re-initialised only at its restart, which the supervisor does after
+//! resetting the device (the bus resets before it revokes a grant or
+//! restarts a driver). That last step is the supervisor's, not yet the
+//! kernel's.
+
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 

@@ -1,6 +1,8 @@
 //! Physical memory protection: the running task's regions, one NAPOT entry
-//! each, in entries 0..8. A U-mode access that matches no entry fails, so a
-//! task reaches exactly its own regions.
+//! each, in entries 0..8 — except a granted virtio window, which takes
+//! three more in front of its own to keep the queue registers out
+//! ([`VIRTIO_HOLE_ENTRIES`]; `dma` writes those). A U-mode access that
+//! matches no entry fails, so a task reaches exactly its own regions.
 //!
 //! Entry 15 is the kernel stack guard: a *locked* entry with no
 //! permissions over the bytes just below the kernel stack. A locked entry
