@@ -1,5 +1,5 @@
 //! The DMA confinement suite (`test/dma.toml`). A compromised virtio-blk
-//! driver (`task-dma-attack-driver`, bound to the disk like any driver)
+//! driver (`dma-test-attacker`, bound to the disk like any driver)
 //! tries, on command, to aim its device at memory that is not its own; the
 //! suite checks every attempt is refused with evidence:
 //!
