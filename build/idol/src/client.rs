@@ -2,7 +2,7 @@
 
 use crate::model::{Encoding, Interface, Op};
 use crate::types::Ty;
-use crate::wire::{camel, doc, header, reply_size, request_name, request_struct};
+use crate::wire::{camel, doc, header, reply_size, request_name, request_structs_and_doc};
 use std::fmt::Write;
 
 /// The client file of `iface`, read from `source`.
@@ -36,20 +36,7 @@ pub fn generate(iface: &Interface, source: &str) -> String {
     }
     out.push_str("}\n\n");
 
-    for op in &iface.ops {
-        if let Some(s) = request_struct(iface, op) {
-            out.push_str(&s);
-        }
-    }
-
-    doc(
-        &mut out,
-        "",
-        iface
-            .doc
-            .as_deref()
-            .unwrap_or(&format!("Client of interface `{name}`.")),
-    );
+    request_structs_and_doc(&mut out, iface, &format!("Client of interface `{name}`."));
     out.push_str(
         "///\n/// One method per op. A call to a server that died before or during it returns\n\
          /// `ServerRestarted` (an idempotent op is first retried once on the new incarnation);\n\

@@ -3,7 +3,9 @@
 
 use crate::model::{Encoding, Interface, Op};
 use crate::types::Ty;
-use crate::wire::{doc, header, reply_size, request_name, request_size, request_struct, snake};
+use crate::wire::{
+    doc, header, reply_size, request_name, request_size, request_structs_and_doc, snake,
+};
 use std::fmt::Write;
 
 fn error_type(op: &Op) -> String {
@@ -36,21 +38,8 @@ pub fn generate(iface: &Interface, source: &str) -> String {
         &format!("the server of interface `{name}`"),
     );
 
-    for op in &iface.ops {
-        if let Some(s) = request_struct(iface, op) {
-            out.push_str(&s);
-        }
-    }
-
-    // The trait.
-    doc(
-        &mut out,
-        "",
-        iface
-            .doc
-            .as_deref()
-            .unwrap_or(&format!("Server of interface `{name}`.")),
-    );
+    // The request structs, then the trait.
+    request_structs_and_doc(&mut out, iface, &format!("Server of interface `{name}`."));
     let _ = writeln!(
         out,
         "///\n/// One method per op, called by [`{lower}_dispatch`] only with a well-formed request:\n\

@@ -107,6 +107,18 @@ pub fn reply_size(op: &Op) -> String {
     }
 }
 
+/// What a client and a server file both start with: every op's request
+/// struct (see [`request_struct`]), then the interface's doc comment (or
+/// `fallback`) for the item that follows.
+pub fn request_structs_and_doc(out: &mut String, iface: &Interface, fallback: &str) {
+    for op in &iface.ops {
+        if let Some(s) = request_struct(iface, op) {
+            out.push_str(&s);
+        }
+    }
+    doc(out, "", iface.doc.as_deref().unwrap_or(fallback));
+}
+
 /// The header comment of a generated file.
 pub fn header(out: &mut String, source: &str, what: &str) {
     let _ = writeln!(
