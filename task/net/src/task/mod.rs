@@ -380,6 +380,33 @@ impl Stack {
         let s = self.table.get(id, me).ok_or_else(bad)?;
         Ok((me, s))
     }
+
+    /// The caller's UDP socket `id`; naming anything else is the caller's
+    /// fault, as in [`Stack::sock`].
+    fn caller_udp(
+        &mut self,
+        caller: TaskId,
+        id: u32,
+    ) -> Result<&mut udp::Socket<'static>, ServerError<NetError>> {
+        let (_, Sock::Udp(i)) = self.sock(caller, id)? else {
+            return Err(bad());
+        };
+        Ok(self
+            .sockets
+            .get_mut::<udp::Socket>(self.udp[usize::from(i)]))
+    }
+
+    /// The caller's TCP socket `id` (a listener is not one).
+    fn caller_tcp(
+        &mut self,
+        caller: TaskId,
+        id: u32,
+    ) -> Result<&mut tcp::Socket<'static>, ServerError<NetError>> {
+        let (_, Sock::Tcp(i)) = self.sock(caller, id)? else {
+            return Err(bad());
+        };
+        Ok(self.tcp_socket(i))
+    }
 }
 
 impl NotificationHandler for Stack {

@@ -99,9 +99,7 @@ impl NetServer for Stack {
         port: u16,
         data: Leased<'_, Read, u8>,
     ) -> Result<(), ServerError<NetError>> {
-        let (_, Sock::Udp(i)) = self.sock(caller, socket)? else {
-            return Err(bad());
-        };
+        let s = self.caller_udp(caller, socket)?;
         if port == 0 {
             return Err(NetError::BadArgument.into());
         }
@@ -109,13 +107,10 @@ impl NetServer for Stack {
         let len = data.len().min(buf.len());
         data.read_range(0, &mut buf[..len])?;
         let to = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from(addr)), port);
-        self.sockets
-            .get_mut::<udp::Socket>(self.udp[usize::from(i)])
-            .send_slice(&buf[..len], to)
-            .map_err(|e| match e {
-                udp::SendError::BufferFull => NetError::WouldBlock,
-                udp::SendError::Unaddressable => NetError::NoRoute,
-            })?;
+        s.send_slice(&buf[..len], to).map_err(|e| match e {
+            udp::SendError::BufferFull => NetError::WouldBlock,
+            udp::SendError::Unaddressable => NetError::NoRoute,
+        })?;
         Ok(())
     }
 
@@ -125,12 +120,7 @@ impl NetServer for Stack {
         socket: u32,
         data: Leased<'_, Write, u8>,
     ) -> Result<Datagram, ServerError<NetError>> {
-        let (_, Sock::Udp(i)) = self.sock(caller, socket)? else {
-            return Err(bad());
-        };
-        let s = self
-            .sockets
-            .get_mut::<udp::Socket>(self.udp[usize::from(i)]);
+        let s = self.caller_udp(caller, socket)?;
         let (payload, meta) = s.recv().map_err(|_| NetError::WouldBlock)?;
         let len = payload.len().min(data.len());
         data.write_range(0, &payload[..len])?;
@@ -237,10 +227,7 @@ impl NetServer for Stack {
         socket: u32,
         data: Leased<'_, Write, u8>,
     ) -> Result<u32, ServerError<NetError>> {
-        let (_, Sock::Tcp(i)) = self.sock(caller, socket)? else {
-            return Err(bad());
-        };
-        let s = self.tcp_socket(i);
+        let s = self.caller_tcp(caller, socket)?;
         if s.can_recv() {
             let mut lease_err = None;
             let n = s
@@ -277,10 +264,7 @@ impl NetServer for Stack {
         socket: u32,
         data: Leased<'_, Read, u8>,
     ) -> Result<u32, ServerError<NetError>> {
-        let (_, Sock::Tcp(i)) = self.sock(caller, socket)? else {
-            return Err(bad());
-        };
-        let s = self.tcp_socket(i);
+        let s = self.caller_tcp(caller, socket)?;
         if !s.may_send() {
             return Err(tcp_error(s.state()).into());
         }
