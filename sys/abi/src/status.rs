@@ -222,6 +222,23 @@ pub struct RestartPolicy {
     pub window_ms: u32,
 }
 
+impl RestartPolicy {
+    /// Restart at once, always: the policy of a task app.toml says nothing
+    /// about.
+    pub const IMMEDIATE: RestartPolicy = RestartPolicy::new(RestartKind::Immediate, 0, 0, 0);
+
+    /// A policy from its four settings, in the order app.toml's `restart`
+    /// table gives them.
+    pub const fn new(kind: RestartKind, backoff_ms: u32, limit: u32, window_ms: u32) -> Self {
+        RestartPolicy {
+            kind,
+            backoff_ms,
+            limit,
+            window_ms,
+        }
+    }
+}
+
 /// What a task may ask of the supervisor, as app.toml granted it (`cargo
 /// xtask` passes it to the supervisor as `userlib::tasks::AUTHORITY`).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]

@@ -270,19 +270,10 @@ impl Liveness {
 mod tests {
     use super::*;
 
-    fn policy(kind: RestartKind, backoff_ms: u32, limit: u32, window_ms: u32) -> RestartPolicy {
-        RestartPolicy {
-            kind,
-            backoff_ms,
-            limit,
-            window_ms,
-        }
-    }
-
     #[test]
     fn immediate_restarts_every_time_without_a_limit() {
         let mut r = Restarts::default();
-        let p = policy(RestartKind::Immediate, 0, 0, 0);
+        let p = RestartPolicy::new(RestartKind::Immediate, 0, 0, 0);
         for t in 0..100 {
             assert_eq!(r.on_fault(3, &p, t), Decision::RestartNow);
         }
@@ -293,7 +284,7 @@ mod tests {
     fn never_gives_up_at_once() {
         let mut r = Restarts::default();
         assert_eq!(
-            r.on_fault(1, &policy(RestartKind::Never, 0, 0, 0), 5),
+            r.on_fault(1, &RestartPolicy::new(RestartKind::Never, 0, 0, 0), 5),
             Decision::GiveUp {
                 faults_in_window: 0
             }
@@ -303,7 +294,7 @@ mod tests {
     #[test]
     fn backoff_doubles_within_the_window_and_resets_after_it() {
         let mut r = Restarts::default();
-        let p = policy(RestartKind::Backoff, 10, 0, 1000);
+        let p = RestartPolicy::new(RestartKind::Backoff, 10, 0, 1000);
         assert_eq!(r.on_fault(2, &p, 0), Decision::RestartAt(10));
         assert_eq!(r.on_fault(2, &p, 20), Decision::RestartAt(40));
         assert_eq!(r.on_fault(2, &p, 50), Decision::RestartAt(90));
@@ -315,7 +306,7 @@ mod tests {
     #[test]
     fn backoff_is_capped() {
         let mut r = Restarts::default();
-        let p = policy(RestartKind::Backoff, 10, 0, 1_000_000);
+        let p = RestartPolicy::new(RestartKind::Backoff, 10, 0, 1_000_000);
         let mut last = Decision::RestartNow;
         for t in 0..HISTORY as u64 {
             last = r.on_fault(0, &p, t);
@@ -329,7 +320,7 @@ mod tests {
     #[test]
     fn the_limit_counts_faults_in_the_window() {
         let mut r = Restarts::default();
-        let p = policy(RestartKind::Immediate, 0, 3, 100);
+        let p = RestartPolicy::new(RestartKind::Immediate, 0, 3, 100);
         for t in [0, 10, 20] {
             assert_eq!(r.on_fault(4, &p, t), Decision::RestartNow);
         }
@@ -349,7 +340,7 @@ mod tests {
     #[test]
     fn delayed_restarts_come_due_once_in_order() {
         let mut r = Restarts::default();
-        let p = policy(RestartKind::Backoff, 10, 0, 1000);
+        let p = RestartPolicy::new(RestartKind::Backoff, 10, 0, 1000);
         r.on_fault(1, &p, 0);
         r.on_fault(2, &p, 5);
         assert_eq!(r.next_deadline(), Some(10));
@@ -364,7 +355,7 @@ mod tests {
     #[test]
     fn out_of_range_tasks_do_not_panic() {
         let mut r = Restarts::default();
-        let p = policy(RestartKind::Never, 0, 0, 0);
+        let p = RestartPolicy::new(RestartKind::Never, 0, 0, 0);
         assert_eq!(r.on_fault(MAX_TASKS + 5, &p, 0), Decision::RestartNow);
         r.forget(MAX_TASKS + 5);
     }

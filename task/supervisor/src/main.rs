@@ -31,8 +31,7 @@
 #![no_main]
 
 use abi::{
-    FaultKind, FaultRecord, Generation, RestartKind, RestartPolicy, TaskId, TaskState,
-    SUPERVISOR_FAULT_BIT,
+    FaultKind, FaultRecord, Generation, RestartPolicy, TaskId, TaskState, SUPERVISOR_FAULT_BIT,
 };
 use idol_runtime::{NotificationHandler, ServerError, UserlibIpc};
 use supervisor_core::authority::{self, Refusal, Request};
@@ -171,12 +170,10 @@ fn authorize(bus: &Bus, caller: TaskId, request: Request) -> Result<(), Refusal>
 }
 
 fn restart_policy(task: usize) -> RestartPolicy {
-    tasks::RESTART.get(task).copied().unwrap_or(RestartPolicy {
-        kind: RestartKind::Immediate,
-        backoff_ms: 0,
-        limit: 0,
-        window_ms: 0,
-    })
+    tasks::RESTART
+        .get(task)
+        .copied()
+        .unwrap_or(RestartPolicy::IMMEDIATE)
 }
 
 impl Supervisor {
