@@ -9,7 +9,7 @@ use idol_fixture::deferred_server::{
     deferred_dispatch, deferred_reply_fetch, deferred_reply_status, deferred_serve_once,
     DeferredServer, DEFERRED_BUFFER_SIZE,
 };
-use idol_runtime::mock::{MockKernel, MockLease, Outcome};
+use idol_runtime::mock::{Delivery, MockKernel, MockLease, Outcome};
 use idol_runtime::{
     Deferred, Detached, ErrorCode, LeaseError, Leased, NotificationHandler, ServerError, Write,
 };
@@ -58,6 +58,29 @@ impl DeferredServer for Later {
     fn now(&mut self, _caller: TaskId) -> Result<u32, ServerError<Infallible>> {
         Ok(self.fetches.len() as u32)
     }
+}
+
+/// `fetch(byte)` from client 1 with one lease of `len` bytes and
+/// `attributes`, handed straight to dispatch: what the client got.
+fn dispatch_fetch(
+    kernel: &MockKernel,
+    server: &mut Later,
+    byte: u8,
+    attributes: u32,
+    len: usize,
+) -> Delivery {
+    kernel.deliver(
+        client(1),
+        DeferredOp::Fetch as u32,
+        &[byte],
+        DEFERRED_BUFFER_SIZE,
+        4,
+        vec![MockLease {
+            attributes,
+            data: vec![0; len],
+        }],
+        |k, b, m| deferred_dispatch(server, k, b, m),
+    )
 }
 
 fn fetch(kernel: &MockKernel, caller: TaskId, byte: u8, len: usize) {
@@ -136,18 +159,7 @@ fn several_callers_wait_and_are_answered_in_any_order() {
 fn errors_and_immediate_values_are_answered_by_dispatch() {
     let kernel = MockKernel::new(SERVER);
     let mut server = Later::default();
-    let refused = kernel.deliver(
-        client(1),
-        DeferredOp::Fetch as u32,
-        &[0],
-        DEFERRED_BUFFER_SIZE,
-        4,
-        vec![MockLease {
-            attributes: LEASE_WRITE,
-            data: vec![0; 4],
-        }],
-        |k, b, m| deferred_dispatch(&mut server, k, b, m),
-    );
+    let refused = dispatch_fetch(&kernel, &mut server, 0, LEASE_WRITE, 4);
     assert_eq!(
         refused.outcome,
         Some(Outcome::Reply {
@@ -155,18 +167,7 @@ fn errors_and_immediate_values_are_answered_by_dispatch() {
             message: vec![]
         })
     );
-    let now = kernel.deliver(
-        client(1),
-        DeferredOp::Fetch as u32,
-        &[1],
-        DEFERRED_BUFFER_SIZE,
-        4,
-        vec![MockLease {
-            attributes: LEASE_WRITE,
-            data: vec![0; 4],
-        }],
-        |k, b, m| deferred_dispatch(&mut server, k, b, m),
-    );
+    let now = dispatch_fetch(&kernel, &mut server, 1, LEASE_WRITE, 4);
     assert_eq!(
         now.outcome,
         Some(Outcome::Reply {
@@ -183,35 +184,13 @@ fn malformed_deferred_requests_are_still_refused_at_dispatch() {
     let kernel = MockKernel::new(SERVER);
     let mut server = Later::default();
     // A read-only lease where a writable one is needed.
-    let bad = kernel.deliver(
-        client(1),
-        DeferredOp::Fetch as u32,
-        &[5],
-        DEFERRED_BUFFER_SIZE,
-        4,
-        vec![MockLease {
-            attributes: LEASE_READ,
-            data: vec![0; 4],
-        }],
-        |k, b, m| deferred_dispatch(&mut server, k, b, m),
-    );
+    let bad = dispatch_fetch(&kernel, &mut server, 5, LEASE_READ, 4);
     assert_eq!(
         bad.outcome,
         Some(Outcome::Fault(abi::ReplyFaultReason::BadLeaseAttributes))
     );
     // Too long for max_len.
-    let long = kernel.deliver(
-        client(1),
-        DeferredOp::Fetch as u32,
-        &[5],
-        DEFERRED_BUFFER_SIZE,
-        4,
-        vec![MockLease {
-            attributes: LEASE_WRITE,
-            data: vec![0; 65],
-        }],
-        |k, b, m| deferred_dispatch(&mut server, k, b, m),
-    );
+    let long = dispatch_fetch(&kernel, &mut server, 5, LEASE_WRITE, 65);
     assert_eq!(
         long.outcome,
         Some(Outcome::Fault(abi::ReplyFaultReason::BadLeases))
