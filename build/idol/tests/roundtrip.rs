@@ -9,7 +9,7 @@ use abi::{ReplyFaultReason, LEASE_READ, LEASE_WRITE};
 use idol_fixture::everything_client::{EverythingClient, Failure, Mode, Point};
 use idol_fixture::ping_client::{PingClient, PingError, PingOp, PingStatus};
 use idol_fixture::ping_server::{ping_dispatch, ping_serve_once, PING_BUFFER_SIZE};
-use idol_runtime::mock::{MockLease, Outcome};
+use idol_runtime::mock::{MockKernel, MockLease, Outcome};
 use idol_runtime::{ProtocolError, RequestError};
 use support::{everything_system, ping_system, CLIENT, SERVER};
 
@@ -287,37 +287,33 @@ fn every_zerocopy_scalar_and_array_round_trips() {
     );
 }
 
+/// What `Everything.scalars` (op 2) answers to the raw `message`.
+fn scalars(kernel: &MockKernel, message: &[u8]) -> Option<Outcome> {
+    kernel
+        .deliver(CLIENT, 2, message, 64, 8, vec![], |k, b, m| {
+            idol_fixture::everything_server::everything_dispatch(
+                &mut support::Everything::default(),
+                k,
+                b,
+                m,
+            )
+        })
+        .outcome
+}
+
 #[test]
 fn a_bool_that_is_not_0_or_1_is_a_bad_message() {
     let (kernel, _) = everything_system();
     // scalars: flag(bool) small(i8) big(i64) wide(u64) half(u16) real(f32), packed.
     let mut message = vec![0u8; 1 + 1 + 8 + 8 + 2 + 4];
     message[0] = 2;
-    let outcome = kernel
-        .deliver(CLIENT, 2, &message, 64, 8, vec![], |k, b, m| {
-            idol_fixture::everything_server::everything_dispatch(
-                &mut support::Everything::default(),
-                k,
-                b,
-                m,
-            )
-        })
-        .outcome;
+    let outcome = scalars(&kernel, &message);
     assert_eq!(
         outcome,
         Some(Outcome::Fault(ReplyFaultReason::BadMessageContents))
     );
     message[0] = 1;
-    let outcome = kernel
-        .deliver(CLIENT, 2, &message, 64, 8, vec![], |k, b, m| {
-            idol_fixture::everything_server::everything_dispatch(
-                &mut support::Everything::default(),
-                k,
-                b,
-                m,
-            )
-        })
-        .outcome;
+    let outcome = scalars(&kernel, &message);
     assert_eq!(
         outcome,
         Some(Outcome::Reply {
