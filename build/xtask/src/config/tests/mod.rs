@@ -68,15 +68,14 @@ pub(crate) fn parse(text: &str) -> anyhow::Result<App> {
 
 /// BASE with the supervisor and the ping task both claiming IRQ 10.
 pub(super) fn irq_10_claimed_twice() -> String {
-    BASE
-        .replace(
-            "notifications = [\"fault\"]",
-            "notifications = [\"fault\", \"uart\"]\ninterrupts = { uart = 10 }",
-        )
-        .replace(
-            "slots = [\"pong\"]",
-            "notifications = [\"rx\"]\ninterrupts = { rx = 10 }",
-        )
+    BASE.replace(
+        "notifications = [\"fault\"]",
+        "notifications = [\"fault\", \"uart\"]\ninterrupts = { uart = 10 }",
+    )
+    .replace(
+        "slots = [\"pong\"]",
+        "notifications = [\"rx\"]\ninterrupts = { rx = 10 }",
+    )
 }
 
 /// Parses, expecting failure, and returns the whole message.
