@@ -1,9 +1,16 @@
 //! `cargo xtask gdb`: attaches `gdb-multiarch` to a running image through
 //! its gdbstub socket, with the kernel's and every task's symbols loaded.
 //! Each program is linked at its own addresses, so every ELF's symbols are
-//! loaded where they already say they are. `bt` shows where the hart is
-//! (usually the kernel); `vireo-bt-<task>` shows a task's stack from the
-//! registers the kernel saved for it.
+//! loaded where they already say they are.
+//!
+//! An idle image is stopped in the kernel (waiting for an interrupt, or
+//! handling a trap), below its trap entry. The entry is hand-written
+//! assembly without unwind tables, so gdb alone stops there; xtask loads a
+//! Python unwinder ([`TRAP_UNWINDER`]) that continues from the trap entry
+//! into the task the trap interrupted, whose registers the entry saved, so
+//! plain `bt` shows the kernel's frames and then that task's stack.
+//! `vireo-bt-<task>` shows any other task's stack from the registers the
+//! kernel saved for it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,17 +24,85 @@ use crate::setup;
 /// Debian's multi-architecture gdb.
 const GDB: &str = "gdb-multiarch";
 
-/// The gdb commands that load every program and attach.
+/// A gdb unwinder (gdb's Python API, "Unwinding Frames in Python") for
+/// frames in the kernel's trap entry, `vireo_trap_entry` up to
+/// `vireo_resume` (sys/kern/src/arch/trap.rs). Once the entry has saved the
+/// trapped task's caller-saved registers, its sp and its pc (`mepc`, in
+/// the x0 slot) to that task's `SavedState`, `mscratch` points at it; the
+/// callee-saved registers are still the task's own (the Rust handler
+/// preserves them, and gdb has already unwound them through the handler's
+/// frames). So the frame "calling" the trap entry is the task at its
+/// trapping pc. In the entry's first instructions (only seen when
+/// single-stepping it) the `SavedState` is not complete yet.
+const TRAP_UNWINDER: &str = r#"python
+import gdb
+from gdb.unwinder import Unwinder, register_unwinder
+
+class VireoFrameId:
+    def __init__(self, sp, pc):
+        self.sp = sp
+        self.pc = pc
+
+class VireoTrapEntry(Unwinder):
+    # x1, x2 and the caller-saved registers: saved by the entry.
+    SAVED = [1, 2, 5, 6, 7] + list(range(10, 18)) + list(range(28, 32))
+
+    def __init__(self, start, end):
+        super().__init__("vireo-trap-entry")
+        self.start = start
+        self.end = end
+
+    def __call__(self, pending):
+        pc = int(pending.read_register("pc")) & 0xffffffff
+        if not (self.start <= pc < self.end):
+            return None
+        state = int(pending.read_register("mscratch")) & 0xffffffff
+        words = gdb.selected_inferior().read_memory(state, 128).tobytes()
+        word = lambda n: int.from_bytes(words[4 * n:4 * n + 4], "little")
+        # gdb 13 wants the frame id's parts as gdb.Value.
+        pc_type = pending.read_register("pc").type
+        frame = VireoFrameId(pending.read_register("sp"), gdb.Value(self.start).cast(pc_type))
+        info = pending.create_unwind_info(frame)
+        for n in range(1, 32):
+            if n in self.SAVED:
+                kind = pending.read_register(n).type
+                info.add_saved_register(n, gdb.Value(word(n)).cast(kind))
+            else:
+                info.add_saved_register(n, pending.read_register(n))
+        info.add_saved_register("pc", gdb.Value(word(0)).cast(pc_type))
+        return info
+"#;
+
+/// The gdb commands that register [`TRAP_UNWINDER`] for the kernel's
+/// trap entry, or nothing if the kernel lacks its symbols.
+fn trap_unwinder(image: &Image) -> String {
+    let Ok(bytes) = std::fs::read(&image.kernel.path) else {
+        return String::new();
+    };
+    let symbol = |name| dump::programs::symbol(&bytes, name);
+    let (Some(start), Some(end)) = (symbol("vireo_trap_entry"), symbol("vireo_resume")) else {
+        return String::new();
+    };
+    format!(
+        "{TRAP_UNWINDER}register_unwinder(None, VireoTrapEntry({start:#x}, {end:#x}), replace=True)\nend\n"
+    )
+}
+
+/// The gdb commands that attach and load every program. Attaching comes
+/// right after the kernel's symbols: it stops the machine, which then
+/// cannot run past what the user wanted to see (nor a test image past its
+/// wait) while gdb reads the tasks' symbols.
 pub fn script(image: &Image, socket: &Path) -> String {
     let mut s = String::from("set confirm off\nset pagination off\nset architecture riscv:rv32\n");
     s.push_str(&format!("file {}\n", image.kernel.path.display()));
+    s.push_str(&format!("target remote {}\n", socket.display()));
     for (_, task) in &image.tasks {
         // No address: gdb places each section at the address the ELF
         // gives it, which is where the task was linked to run.
         s.push_str(&format!("add-symbol-file {}\n", task.path.display()));
     }
+    s.push_str(&trap_unwinder(image));
     s.push_str(&task_commands(image));
-    s.push_str(&format!("target remote {}\n", socket.display()));
     s
 }
 

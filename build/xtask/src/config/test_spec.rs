@@ -56,6 +56,10 @@ pub struct DumpCheck {
     /// hold, each one case.
     #[serde(default)]
     pub json: std::collections::BTreeMap<String, toml::Value>,
+    /// Live images: substrings that `cargo xtask gdb --ex bt` must print,
+    /// in this order (one case).
+    #[serde(default)]
+    pub gdb_bt: Vec<String>,
 }
 
 impl Default for TestSpec {

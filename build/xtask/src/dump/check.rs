@@ -44,6 +44,54 @@ pub fn run(args: &[&str], check: &DumpCheck) -> Vec<Case> {
     }
 }
 
+/// Runs `xtask gdb ARGS --ex bt` — gdb-multiarch attached the way a person
+/// attaches it — and checks that its output has `expect`'s substrings in
+/// order: one case.
+pub fn run_gdb_bt(args: &[&str], expect: &[String]) -> Case {
+    const NAME: &str = "cargo xtask gdb: bt";
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return Case::fail(NAME, format!("cannot find xtask itself: {e}")),
+    };
+    let o = match Command::new(exe)
+        .arg("gdb")
+        .args(args)
+        .args(["--ex", "bt"])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => return Case::fail(NAME, format!("cannot run xtask gdb: {e}")),
+    };
+    let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let case = match (o.status.success(), in_order(&out, expect)) {
+        (false, _) => Case::fail(NAME, format!("`xtask gdb` failed ({})", o.status)),
+        (true, Err(missing)) => {
+            Case::fail(NAME, format!("{missing:?} not in bt's output (in order)"))
+        }
+        (true, Ok(())) => Case::ok(NAME),
+    };
+    if case.error.is_some() {
+        println!("  --- cargo xtask gdb {} --ex bt ---", args.join(" "));
+        for l in out.lines().filter(|l| !l.starts_with("add symbol table")) {
+            println!("  | {l}");
+        }
+    }
+    case
+}
+
+/// Whether `text` holds every one of `parts`, each after the one before;
+/// the first that does not follow.
+fn in_order<'a>(text: &str, parts: &'a [String]) -> Result<(), &'a str> {
+    let mut rest = text;
+    for p in parts {
+        match rest.find(p.as_str()) {
+            Some(at) => rest = &rest[at + p.len()..],
+            None => return Err(p),
+        }
+    }
+    Ok(())
+}
+
 /// Runs the checks on a post-mortem dump file.
 pub fn run_file(file: &Path, check: &DumpCheck) -> Vec<Case> {
     let f = file.display().to_string();
@@ -83,7 +131,26 @@ pub fn evaluate(text: &str, json: &str, check: &DumpCheck) -> Vec<Case> {
 
 #[cfg(test)]
 mod tests {
-    use super::evaluate;
+    use super::{evaluate, in_order};
+
+    #[test]
+    fn backtrace_parts_must_come_in_order() {
+        let bt = "#3 0x80000074 in vireo_trap_entry ()\n#4 userlib::syscalls::sys_recv\n#9 task_suite::main () at task/x.rs:1";
+        let parts = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            in_order(
+                bt,
+                &parts(&["vireo_trap_entry", "userlib::", "::main () at "])
+            ),
+            Ok(())
+        );
+        // A task frame above the trap entry is not one unwound through it.
+        assert_eq!(
+            in_order(bt, &parts(&["userlib::", "vireo_trap_entry"])),
+            Err("vireo_trap_entry")
+        );
+        assert_eq!(in_order(bt, &parts(&["absent"])), Err("absent"));
+    }
     use crate::config::DumpCheck;
 
     #[test]

@@ -48,8 +48,10 @@ pub fn dumps_dir(out_dir: &Path) -> PathBuf {
 
 /// Captures the image's RAM through a gdbstub connection (the machine is
 /// stopped from the moment `gdb` connected) and lets the machine go;
-/// `before_detach` may write to it first (the post-mortem releases the
-/// kernel's wait that way).
+/// `before_detach` sees the snapshot (when reading worked) and may write to
+/// the machine first: the post-mortem saves the dump, then releases the
+/// kernel's wait that way — in that order, since a released kernel stops
+/// the machine at once.
 ///
 /// Connect first, then load the image's ELFs: reading DWARF takes a while,
 /// and a machine that is stopped cannot run past what it should show (nor,
@@ -58,7 +60,7 @@ pub fn capture(
     mut gdb: rsp::Gdb,
     image: &Image,
     reason: &str,
-    before_detach: impl FnOnce(&mut rsp::Gdb) -> Result<()>,
+    before_detach: impl FnOnce(&mut rsp::Gdb, Option<&Snapshot>) -> Result<()>,
 ) -> Result<Snapshot> {
     let result = (|| -> Result<Snapshot> {
         let registers = gdb.registers().unwrap_or_default();
@@ -81,7 +83,7 @@ pub fn capture(
         })
     })();
     // Let the machine go even when reading failed halfway.
-    let released = before_detach(&mut gdb);
+    let released = before_detach(&mut gdb, result.as_ref().ok());
     let detached = gdb.detach();
     let snap = result?;
     released?;
@@ -139,7 +141,7 @@ pub fn report_for(root: &Path, opts: &Options) -> Result<Report> {
         }
         None => {
             let (gdb, image) = attach(&opts.out_dir)?;
-            let snap = capture(gdb, &image, "live", |_| Ok(()))?;
+            let snap = capture(gdb, &image, "live", |_, _| Ok(()))?;
             (snap, image)
         }
     };

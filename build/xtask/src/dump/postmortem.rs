@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{attach, capture, dumps_dir};
 
@@ -59,14 +59,7 @@ pub fn on_trigger(args: &[String], line: &str) -> Option<PathBuf> {
         .min()
         .unwrap_or(0);
     let reason = line[at..].trim();
-    // One retry: a gdbstub connection that QEMU dropped at once (seen now
-    // and then on a loaded host) is worth a second try while the kernel
-    // still waits.
-    let taken = take(&out_dir, why, reason).or_else(|e| {
-        eprintln!("post-mortem dump: first attempt failed ({e:#}); trying again");
-        take(&out_dir, why, reason)
-    });
-    match taken {
+    match take(&out_dir, why, reason) {
         Ok(path) => {
             eprintln!(
                 "post-mortem dump: {} (read it with: cargo xtask dump --file {})",
@@ -83,20 +76,30 @@ pub fn on_trigger(args: &[String], line: &str) -> Option<PathBuf> {
     }
 }
 
-/// Captures the image at `out_dir` and writes the dump file.
+/// Captures the image at `out_dir` and writes the dump file, then lets the
+/// kernel stop the machine.
 pub fn take(out_dir: &Path, why: &str, reason: &str) -> Result<PathBuf> {
     let (gdb, image) = attach(out_dir)?;
     let flag = image.kernel.debug.variable(RELEASE).map(|v| v.address);
-    let snap = capture(gdb, &image, reason, |gdb| match flag {
-        Some(flag) => gdb.write_memory(flag, &1u32.to_le_bytes()),
-        // The kernel just waits out its time.
-        None => anyhow::bail!("the kernel has no {RELEASE} static"),
-    })?;
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     let path = dumps_dir(out_dir).join(format!("{secs}-{why}.dump"));
-    snap.write(&path)?;
+    // The file is written while the machine is still stopped: once the
+    // flag is set the kernel stops it, QEMU exits and the connection with
+    // it, so nothing may be left to do after that but the detach.
+    let mut saved = None;
+    capture(gdb, &image, reason, |gdb, snap| {
+        if let Some(snap) = snap {
+            saved = Some(snap.write(&path));
+        }
+        match flag {
+            Some(flag) => gdb.write_memory(flag, &1u32.to_le_bytes()),
+            // The kernel just waits out its time.
+            None => anyhow::bail!("the kernel has no {RELEASE} static"),
+        }
+    })?;
+    saved.context("no snapshot to save")??;
     Ok(path)
 }
 

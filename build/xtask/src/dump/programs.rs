@@ -69,7 +69,8 @@ fn read_program(name: &str, path: &Path) -> Result<Program> {
     })
 }
 
-fn symbol(data: &[u8], name: &str) -> Option<u64> {
+/// The address of the ELF symbol `name` in the ELF `data`, if it has one.
+pub fn symbol(data: &[u8], name: &str) -> Option<u64> {
     let file = object::File::parse(data).ok()?;
     file.symbols()
         .find(|s| s.name() == Ok(name))

@@ -89,6 +89,14 @@ impl Gdb {
     }
 
     fn receive(&mut self) -> Result<String> {
+        self.receive_acked(true)
+    }
+
+    /// Reads one packet and acknowledges it. `ack_needed`: whether a failed
+    /// acknowledgement is an error; after the answer to a detach the machine
+    /// runs again and may stop at once (a post-mortem's kernel stops it the
+    /// moment its dump is taken), so QEMU may be gone before the `+`.
+    fn receive_acked(&mut self, ack_needed: bool) -> Result<String> {
         loop {
             while self.byte()? != b'$' {}
             let mut data = Vec::new();
@@ -103,7 +111,10 @@ impl Gdb {
             let sum = data.iter().fold(0u8, |a, b| a.wrapping_add(*b));
             let want = u8::from_str_radix(&String::from_utf8_lossy(&[hi, lo]), 16).ok();
             if want == Some(sum) {
-                self.stream.write_all(b"+")?;
+                let acked = self.stream.write_all(b"+");
+                if ack_needed {
+                    acked.context("gdbstub connection lost")?;
+                }
                 return Ok(String::from_utf8_lossy(&data).into_owned());
             }
             self.stream.write_all(b"-")?;
@@ -157,13 +168,16 @@ impl Gdb {
             .collect())
     }
 
-    /// Detaches; QEMU lets the machine run on.
+    /// Detaches; QEMU lets the machine run on. The machine may stop (and
+    /// QEMU exit) as soon as it runs: the answer is all that counts.
     pub fn detach(mut self) -> Result<()> {
-        let mut answer = self.command("D")?;
+        self.send("D")?;
+        let mut answer = self.receive_acked(false)?;
         if answer.starts_with('E') {
             // Once a gdb has negotiated multiprocess mode, QEMU (7.2) keeps
             // it for later connections and wants the process id: `D;1`.
-            answer = self.command("D;1")?;
+            self.send("D;1")?;
+            answer = self.receive_acked(false)?;
         }
         if answer != "OK" {
             bail!("gdbstub did not detach: {answer:?}");
@@ -197,8 +211,15 @@ mod tests {
     }
 
     /// A scripted stub: answers `?`, one `m` and `D` the way QEMU does.
-    #[test]
-    fn reads_memory_from_a_stub_and_detaches() {
+    /// With `exit_on_detach` it hangs up right after answering `D`, as QEMU
+    /// does when the machine it lets go stops at once (a post-mortem).
+    fn stub(
+        exit_on_detach: bool,
+    ) -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        std::thread::JoinHandle<Vec<String>>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gdb.sock");
         let listener = UnixListener::bind(&path).unwrap();
@@ -223,6 +244,15 @@ mod tests {
                     match packet.as_str() {
                         "?" => answer(&mut s, "T05thread:01;"),
                         "m80000000,4" => answer(&mut s, "deadbeef"),
+                        "D" if exit_on_detach => {
+                            // Gone before the client's ack can arrive:
+                            // reading is shut before the answer goes out,
+                            // so the ack surely meets a closed socket.
+                            s.shutdown(std::net::Shutdown::Read).unwrap();
+                            answer(&mut s, "OK");
+                            seen.push(packet);
+                            break;
+                        }
                         "D" => answer(&mut s, "OK"),
                         other => answer(&mut s, &format!("E{}", other.len())),
                     }
@@ -231,11 +261,26 @@ mod tests {
             }
             seen
         });
+        (dir, path, stub)
+    }
+
+    #[test]
+    fn reads_memory_from_a_stub_and_detaches() {
+        let (_dir, path, stub) = stub(false);
         let mut gdb = Gdb::connect(&path).unwrap();
         assert_eq!(
             gdb.read_memory(0x8000_0000, 4).unwrap(),
             vec![0xde, 0xad, 0xbe, 0xef]
         );
+        gdb.detach().unwrap();
+        assert_eq!(stub.join().unwrap(), vec!["?", "m80000000,4", "D"]);
+    }
+
+    #[test]
+    fn a_detach_counts_even_when_qemu_exits_before_the_ack() {
+        let (_dir, path, stub) = stub(true);
+        let mut gdb = Gdb::connect(&path).unwrap();
+        assert_eq!(gdb.read_memory(0x8000_0000, 4).unwrap().len(), 4);
         gdb.detach().unwrap();
         assert_eq!(stub.join().unwrap(), vec!["?", "m80000000,4", "D"]);
     }

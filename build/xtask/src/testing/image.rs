@@ -200,6 +200,9 @@ pub fn test_image(
                 if dump_cases.is_empty() && d.when.as_deref().is_some_and(|w| line.contains(w)) {
                     // The image waits for this: run `cargo xtask dump` now.
                     dump_cases = check::run(&[&app_arg], d);
+                    if !d.gdb_bt.is_empty() {
+                        dump_cases.push(check::run_gdb_bt(&[&app_arg], &d.gdb_bt));
+                    }
                 }
             }
             match console::parse(line) {

@@ -27,7 +27,7 @@ const KERNEL_RAM: u32 = 0x8001_0000;
 const RECOVERY_MS: u64 = 3000;
 /// How long to wait for xtask's dump after asking for it (virtual time,
 /// which stands still while the gdbstub holds the machine).
-const DUMP_WAIT_MS: u64 = 2000;
+const DUMP_WAIT_MS: u64 = 4000;
 
 struct Suite {
     sup: SupervisorClient<UserlibIpc>,
