@@ -240,6 +240,7 @@ fn run_one(root: &Path, path: &Path, verbose: bool, earlier: &mut Vec<Bench>) ->
             timeout_s: spec.timeout,
             expect: &spec.expect,
             kernel_panic: spec.kernel_panic.as_deref(),
+            supervisor_fault: None,
             clean_exit_is_done: true,
         },
     );

@@ -144,6 +144,12 @@ pub enum Injection {
     /// check the post-mortem dump. Only kernels built with the `test-panic`
     /// feature accept it; every other kernel refuses it.
     KernelPanic = 4,
+    /// Not a task's corruption: the supervisor faults *itself* (it panics;
+    /// the task is ignored), so that a test can check the kernel's answer —
+    /// a post-mortem dump, then a reboot. Only a supervisor built with
+    /// `test-control` commits it; it never reaches the kernel, which
+    /// refuses it.
+    SupervisorFault = 5,
 }
 
 /// Reply of [`Kipc::Inject`]: the evidence that the corruption took effect.
@@ -175,6 +181,7 @@ impl Injection {
             2 => Self::Jump,
             3 => Self::KernelStackOverflow,
             4 => Self::KernelPanic,
+            5 => Self::SupervisorFault,
             _ => return None,
         })
     }

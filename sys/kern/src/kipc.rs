@@ -173,6 +173,8 @@ fn inject<M: Machine>(
         Some(abi::Injection::KernelPanic) => panic!("injected on purpose (test-panic kernel)"),
         #[cfg(not(all(feature = "test-panic", not(test))))]
         Some(abi::Injection::KernelPanic) => Err(UserError::Recoverable(KIPC_BAD_OPERATION)),
+        // The supervisor commits this one on itself; it is no kernel op.
+        Some(abi::Injection::SupervisorFault) => Err(UserError::Recoverable(KIPC_BAD_OPERATION)),
         Some(abi::Injection::FlipRamBit) => {
             // The task's RAM is its second region (text, RAM, devices...).
             let ram = *sys.tasks[i]

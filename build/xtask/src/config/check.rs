@@ -297,6 +297,9 @@ impl App {
         if t.kernel_panic.as_deref() == Some("") {
             p.push("`test.kernel-panic` is empty and would match any panic: give the text the panic must contain".into());
         }
+        if t.supervisor_fault.as_deref() == Some("") {
+            p.push("`test.supervisor-fault` is empty and would match any supervisor fault: give the text its line must contain".into());
+        }
         for (i, e) in t.expect.iter().enumerate() {
             if e.is_empty() {
                 p.push(format!(

@@ -28,6 +28,14 @@ pub struct TestSpec {
     /// is not expected to reach `[test] done`; any other panic still fails.
     #[serde(default, rename = "kernel-panic")]
     pub kernel_panic: Option<String>,
+    /// Images that test the kernel's answer to a fault of the supervisor
+    /// (a reboot, after its post-mortem dump): the image must end in the
+    /// kernel's "supervisor ... faulted (...): nobody can recover it;
+    /// rebooting" line, containing this text. It is then a passing case,
+    /// the run stops there (the rebooted image would start over), and
+    /// `[test] done` is not expected.
+    #[serde(default, rename = "supervisor-fault")]
+    pub supervisor_fault: Option<String>,
     /// What `cargo xtask dump` must show of this image (`[test.dump]`).
     #[serde(default)]
     pub dump: Option<DumpCheck>,
@@ -71,6 +79,7 @@ impl Default for TestSpec {
             prompt: default_prompt(),
             steps: Vec::new(),
             kernel_panic: None,
+            supervisor_fault: None,
             dump: None,
             net: Vec::new(),
         }

@@ -77,7 +77,32 @@ pub fn symbol(data: &[u8], name: &str) -> Option<u64> {
         .map(|s| s.address())
 }
 
+/// The function of the ELF `data` whose symbol covers `pc`, demangled
+/// without its hash.
+pub fn function_at(data: &[u8], pc: u64) -> Option<String> {
+    let file = object::File::parse(data).ok()?;
+    file.symbols()
+        .find(|s| {
+            s.kind() == object::SymbolKind::Text
+                && s.size() > 0
+                && (s.address()..s.address() + s.size()).contains(&pc)
+        })
+        .and_then(|s| {
+            s.name()
+                .ok()
+                .map(|n| format!("{:#}", rustc_demangle::demangle(n)))
+        })
+}
+
 impl Image {
+    /// The function at `pc`, in the kernel or in whichever task's text
+    /// holds it (each program is linked at its own addresses).
+    pub fn function_at(&self, pc: u64) -> Option<String> {
+        std::iter::once(&self.kernel)
+            .chain(self.tasks.iter().map(|(_, p)| p))
+            .find_map(|p| function_at(&std::fs::read(&p.path).ok()?, pc))
+    }
+
     /// Loads `target/<name>/dist/`.
     pub fn load(dir: &Path, name: &str) -> Result<Image> {
         let dist = dir.join("dist");

@@ -100,6 +100,8 @@ pub struct Report {
     pub reason: String,
     /// The hart's pc at the moment of capture, when known.
     pub pc: Option<u64>,
+    /// The function holding that pc (kernel or task), from the ELF symbols.
+    pub pc_function: Option<String>,
     /// The task table.
     pub tasks: Vec<TaskRow>,
     /// Every ringbuf.
@@ -135,6 +137,11 @@ impl Report {
             image: image.name.clone(),
             reason: snap.header.reason.clone(),
             pc: snap.header.registers.get(32).map(|&pc| u64::from(pc)),
+            pc_function: snap
+                .header
+                .registers
+                .get(32)
+                .and_then(|&pc| image.function_at(u64::from(pc))),
             tasks,
             ringbufs,
             bus,
@@ -160,7 +167,11 @@ impl Report {
         let mut out = String::new();
         let _ = write!(out, "image {}: {}", self.image, self.reason);
         if let Some(pc) = self.pc {
-            let _ = write!(out, " (hart pc {pc:#010x})");
+            let _ = write!(out, " (hart pc {pc:#010x}");
+            if let Some(f) = &self.pc_function {
+                let _ = write!(out, " in {f}");
+            }
+            out.push(')');
         }
         out.push('\n');
         if !self.tasks.is_empty() {

@@ -27,6 +27,9 @@ pub struct Expected<'a> {
     pub expect: &'a [String],
     /// The one kernel panic the image must end in (`test.kernel-panic`).
     pub kernel_panic: Option<&'a str>,
+    /// The one supervisor fault (and reboot) the image must end in
+    /// (`test.supervisor-fault`); any other supervisor fault fails.
+    pub supervisor_fault: Option<&'a str>,
     /// Whether QEMU exiting with status 0 (the test finisher) ends the run
     /// as `[test] done` does: a bench image may stop that way.
     pub clean_exit_is_done: bool,
@@ -48,7 +51,22 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
     let mut done = false;
     let mut expected_panic = false;
     let kernel_panic = expected.kernel_panic;
+    let mut expected_supervisor_fault = false;
     for line in &cap.lines {
+        if postmortem::trigger(line) == Some("supervisor-fault") {
+            if expected.supervisor_fault.is_some_and(|t| line.contains(t))
+                && !expected_supervisor_fault
+            {
+                expected_supervisor_fault = true;
+                done = true;
+            } else {
+                v.cases.push(Case::fail(
+                    "supervisor",
+                    format!("supervisor fault: {}", line.trim()),
+                ));
+            }
+            continue;
+        }
         match console::parse(line) {
             Line::Pass(name) => v.cases.push(Case::ok(name)),
             Line::Fail(name, why) => v.cases.push(Case::fail(
@@ -69,6 +87,15 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
         }
     }
     v.cases.extend(expect_cases(&cap.lines, expected.expect));
+    if let Some(t) = expected.supervisor_fault {
+        let name = format!("supervisor fault: {t}");
+        if expected_supervisor_fault {
+            v.cases.push(Case::ok(name));
+        } else {
+            v.cases
+                .push(Case::fail(name, "the kernel did not reboot with it"));
+        }
+    }
     if let Some(p) = kernel_panic {
         let name = format!("kernel panic: {p}");
         if expected_panic {
@@ -205,6 +232,13 @@ pub fn test_image(
                     }
                 }
             }
+            if spec.supervisor_fault.is_some()
+                && postmortem::trigger(line) == Some("supervisor-fault")
+            {
+                // Its dump is already taken (`postmortem::on_trigger` runs
+                // first); the machine reboots, and would start over.
+                return Watch::Stop;
+            }
             match console::parse(line) {
                 Line::Done => Watch::Stop,
                 Line::Panic => Watch::StopAfter(PANIC_GRACE),
@@ -219,6 +253,7 @@ pub fn test_image(
             timeout_s: spec.timeout,
             expect: &spec.expect,
             kernel_panic: spec.kernel_panic.as_deref(),
+            supervisor_fault: spec.supervisor_fault.as_deref(),
             clean_exit_is_done: false,
         },
     )

@@ -24,6 +24,7 @@ fn evaluate_test_image(
             timeout_s,
             expect,
             kernel_panic,
+            supervisor_fault: None,
             clean_exit_is_done: false,
         },
     )
@@ -296,6 +297,43 @@ fn missing_done_and_panic() {
             "[test] done",
             "QEMU exited with status 1 without `[test] done`; last lines: (no console output)"
         )]
+    );
+}
+
+#[test]
+fn an_expected_supervisor_fault_passes_and_no_other_does() {
+    let lines = [
+        "[  0.01] suite: [test] case disk_traffic ... ok",
+        "[  0.02] kernel: supervisor 'supervisor' faulted (panic, address 0x0, pc 0x0): nobody can recover it; rebooting",
+    ];
+    let expecting = |want: Option<&'static str>| Expected {
+        timeout_s: 7,
+        supervisor_fault: want,
+        ..Expected::default()
+    };
+    let c = cap(&lines, End::Stopped);
+    let want = Some("faulted (panic");
+    let cases = judge(&c, &expecting(want)).cases;
+    assert_eq!(
+        cases,
+        vec![
+            Case::ok("disk_traffic"),
+            Case::ok("supervisor fault: faulted (panic")
+        ]
+    );
+    // Not expected: the fault fails the image, which never got done.
+    let cases = judge(&c, &expecting(None)).cases;
+    assert_eq!(cases[1].name, "supervisor");
+    assert_eq!(cases[2].name, "[test] done");
+    // Expected but absent (the image finished instead): a failure.
+    let c = cap(&[lines[0], "[  0.03] suite: [test] done"], End::Stopped);
+    let cases = judge(&c, &expecting(want)).cases;
+    assert_eq!(
+        cases[1],
+        Case::fail(
+            "supervisor fault: faulted (panic",
+            "the kernel did not reboot with it"
+        )
     );
 }
 

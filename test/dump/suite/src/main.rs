@@ -8,6 +8,10 @@
 //! - `test/panic.toml` (feature `kernel-panic`): disk traffic, then the
 //!   kernel is made to panic (a `test-panic` kernel); xtask must leave a
 //!   post-mortem dump that `cargo xtask dump --file` reads back.
+//! - `test/supervisor-fault.toml` (feature `supervisor-fault`): disk
+//!   traffic, then the supervisor (built with `test-control`) is made to
+//!   fault itself; the kernel reboots the machine after xtask has left a
+//!   post-mortem dump.
 
 #![no_std]
 #![no_main]
@@ -57,7 +61,7 @@ fn disk_traffic(s: &mut Suite) -> CaseResult {
     traffic(s, 3)
 }
 
-#[cfg(not(feature = "kernel-panic"))]
+#[cfg(not(any(feature = "kernel-panic", feature = "supervisor-fault")))]
 fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
     let before = match s.sup.task_status(tasks::BLK0.index() as u32) {
         Ok(st) => st.generation,
@@ -97,6 +101,13 @@ fn kernel_panic(s: &mut Suite) -> CaseResult {
     fail!("the kernel did not panic when asked ({r:?}): is it built with test-panic?")
 }
 
+#[cfg(feature = "supervisor-fault")]
+fn supervisor_fault(s: &mut Suite) -> CaseResult {
+    let me = tasks::SUPERVISOR.index() as u32;
+    let r = s.sup.inject(me, abi::Injection::SupervisorFault as u32, 0);
+    fail!("the supervisor did not fault when asked ({r:?}): is it built with test-control?")
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
@@ -107,7 +118,7 @@ fn main() -> ! {
     test_harness::finish(failed, tasks::SUPERVISOR)
 }
 
-#[cfg(not(feature = "kernel-panic"))]
+#[cfg(not(any(feature = "kernel-panic", feature = "supervisor-fault")))]
 const CASES: &[Case<Suite>] = &[
     ("disk_traffic", disk_traffic),
     ("blk0_store_to_kernel_ram", blk0_store_to_kernel_ram),
@@ -117,4 +128,10 @@ const CASES: &[Case<Suite>] = &[
 const CASES: &[Case<Suite>] = &[
     ("disk_traffic", disk_traffic),
     ("kernel_panic", kernel_panic),
+];
+
+#[cfg(feature = "supervisor-fault")]
+const CASES: &[Case<Suite>] = &[
+    ("disk_traffic", disk_traffic),
+    ("supervisor_fault", supervisor_fault),
 ];
