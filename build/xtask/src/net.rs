@@ -19,15 +19,15 @@ pub const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
 /// take it in between, in which case QEMU says so and exits.
 pub fn resolve_ports(app: &mut App) -> Result<()> {
     for nic in &mut app.qemu.nics {
+        if nic.wire && nic.wire_ports.is_none() {
+            nic.wire_ports = Some((free_udp_port()?, free_udp_port()?));
+        }
         for f in &mut nic.forwards {
             if f.host != 0 {
                 continue;
             }
             f.host = match f.proto.as_str() {
-                "udp" => UdpSocket::bind((LOOPBACK, 0))
-                    .and_then(|s| s.local_addr())
-                    .context("finding a free UDP port on 127.0.0.1")?
-                    .port(),
+                "udp" => free_udp_port()?,
                 _ => TcpListener::bind((LOOPBACK, 0))
                     .and_then(|s| s.local_addr())
                     .context("finding a free TCP port on 127.0.0.1")?
@@ -38,12 +38,36 @@ pub fn resolve_ports(app: &mut App) -> Result<()> {
     Ok(())
 }
 
+fn free_udp_port() -> Result<u16> {
+    Ok(UdpSocket::bind((LOOPBACK, 0))
+        .and_then(|s| s.local_addr())
+        .context("finding a free UDP port on 127.0.0.1")?
+        .port())
+}
+
 /// `-netdev user,…,hostfwd=… -device virtio-net-device,netdev=…` per NIC.
+/// A `wire` NIC gets QEMU's UDP socket backend instead: every frame goes
+/// as one datagram between its two 127.0.0.1 ports.
 /// Ports must be resolved ([`resolve_ports`]); a forward still at 0 is left
 /// out rather than given to QEMU to guess.
 pub fn qemu_args(app: &App) -> Vec<String> {
     let mut args = Vec::new();
     for (n, nic) in app.qemu.nics.iter().enumerate() {
+        if nic.wire {
+            // Unresolved ports: no NIC at all rather than a guess.
+            let Some((qemu_end, test_end)) = nic.wire_ports else {
+                continue;
+            };
+            args.extend([
+                "-netdev".to_string(),
+                format!(
+                    "socket,id=nic{n},udp={LOOPBACK}:{test_end},localaddr={LOOPBACK}:{qemu_end}"
+                ),
+                "-device".to_string(),
+                format!("virtio-net-device,netdev=nic{n}"),
+            ]);
+            continue;
+        }
         let mut netdev = format!("user,id=nic{n}");
         for f in nic.forwards.iter().filter(|f| f.host != 0) {
             netdev.push_str(&format!(
@@ -127,6 +151,27 @@ mod tests {
         let lines = summary(&app);
         assert_eq!(lines[0], format!("net: http://127.0.0.1:{http}/"));
         assert!(lines[1].contains("udp://127.0.0.1:5555"), "{lines:?}");
+    }
+
+    #[test]
+    fn a_wire_is_a_udp_link_between_two_loopback_ports() {
+        let mut app = fixture_app("\n[[qemu.nics]]\nwire = true\n");
+        assert!(qemu_args(&app).is_empty(), "no ports yet: no guessing");
+        resolve_ports(&mut app).unwrap();
+        let (qemu_end, test_end) = app.qemu.nics[0].wire_ports.expect("ports");
+        assert_ne!(qemu_end, test_end);
+        assert_eq!(
+            qemu_args(&app).join(" "),
+            format!(
+                "-netdev socket,id=nic0,udp=127.0.0.1:{test_end},localaddr=127.0.0.1:{qemu_end} \
+                 -device virtio-net-device,netdev=nic0"
+            )
+        );
+        let bad = App::parse(
+            &format!("{BASE}\n[[qemu.nics]]\nwire = true\nforwards = [{{ proto = \"tcp\", guest = 80 }}]\n"),
+            Path::new("t.toml"),
+        );
+        assert!(bad.is_err(), "a wire with forwards");
     }
 
     #[test]

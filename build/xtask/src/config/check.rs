@@ -274,6 +274,11 @@ impl App {
 
     pub(super) fn check_nics(&self, p: &mut Vec<String>) {
         for (i, nic) in self.qemu.nics.iter().enumerate() {
+            if nic.wire && !nic.forwards.is_empty() {
+                p.push(format!(
+                    "`qemu.nics[{i}]` is a `wire` and has forwards: a wire has no user network to forward from"
+                ));
+            }
             for (j, f) in nic.forwards.iter().enumerate() {
                 let key = format!("qemu.nics[{i}].forwards[{j}]");
                 if f.proto != "tcp" && f.proto != "udp" {

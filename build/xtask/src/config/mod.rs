@@ -348,13 +348,24 @@ pub struct Drive {
 
 /// `[[qemu.nics]]`: a virtio-net device on QEMU's user network (the guest
 /// side is 10.0.2.0/24 inside QEMU), reachable from the host only through
-/// its forwards, which listen on 127.0.0.1 and nowhere else.
+/// its forwards, which listen on 127.0.0.1 and nowhere else — or, with
+/// `wire = true`, on a bare Ethernet link to the test.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Nic {
     /// Host ports forwarded to the guest.
     #[serde(default)]
     pub forwards: Vec<Forward>,
+    /// Test images: instead of the user network, a bare Ethernet link
+    /// whose other end is the test (QEMU's UDP socket backend, on
+    /// 127.0.0.1): no DHCP server, no gateway, nobody but the test, which
+    /// sees every frame the image sends and plays every other host.
+    #[serde(default)]
+    pub wire: bool,
+    /// For `wire`: the 127.0.0.1 UDP ports of the link, (QEMU's end, the
+    /// test's end), chosen free at run time.
+    #[serde(skip)]
+    pub wire_ports: Option<(u16, u16)>,
 }
 
 /// One `hostfwd`: 127.0.0.1:`host` on the host to `guest` in the image.

@@ -1,18 +1,28 @@
-//! Host tests of the decoder against real DWARF: this test binary's own.
-//! rustc describes a `Ringbuf<T, N>` of a Rust enum here exactly as it
-//! does in a task ELF (variant parts, niches, tuple and struct variants),
-//! so decoding this binary's ring from a copy of its bytes is the same
-//! work as decoding a task's ring from a dump — only the pointer width
-//! differs, and the decoder takes every size from DWARF.
+//! Host tests of the decoder against real DWARF.
+//!
+//! - A built image: `test/dump.toml`'s, built by these tests through the
+//!   same code as `cargo xtask build` (incremental, so it costs nothing
+//!   when `cargo xtask test` or a person built it already, and it is never
+//!   skipped): its task layout read from the kernel's `TASK_DESCS`, its
+//!   task table decoded by the riscv32 kernel's own types, and every
+//!   task's rings found with their entry types.
+//! - This test binary's own DWARF: rustc describes a `Ringbuf<T, N>` of a
+//!   Rust enum here exactly as it does in a task ELF (variant parts,
+//!   niches, tuple and struct variants), so values of every shape can be
+//!   recorded by Rust code and decoded from a copy of their bytes — only
+//!   the pointer width differs, and the decoder takes every size from
+//!   DWARF.
 
 use std::num::NonZeroU16;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use ringbuf::{ringbuf, ringbuf_entry};
 
 use super::dwarf::DebugInfo;
-use super::programs::TaskLayout;
-use super::report::{ring_entries, stack_use};
+use super::dwarf::Type;
+use super::programs::{Image, TaskLayout};
+use super::report::{ring_entries, stack_use, Filter, Report};
 use super::snapshot::{Header, Snapshot, Span};
 use super::value::{Decoder, Value};
 
@@ -178,4 +188,174 @@ fn the_stack_high_water_mark_is_the_lowest_unpainted_word() {
     // Untouched: nothing used.
     let s = stack_use(&layout, &snap(paint.repeat(64)));
     assert_eq!(s.used, 0);
+}
+
+/// `test/dump.toml`'s image, built (or found up to date) by the code
+/// behind `cargo xtask build`, and loaded as `cargo xtask dump` loads it.
+fn built_image() -> &'static Image {
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .canonicalize()
+            .expect("the workspace root");
+        let built = crate::image::build(&root, &root.join("test/dump.toml"), false)
+            .expect("building test/dump.toml's image");
+        Image::load(&built.out_dir, &built.app.name).expect("loading the built image")
+    })
+}
+
+/// A snapshot of every RAM region of `image`, zero-filled, with `edit`
+/// applied: the state a test writes its known values into.
+fn zeroed_ram(image: &Image, edit: impl FnOnce(&mut Snapshot)) -> Snapshot {
+    let mut snap = Snapshot {
+        header: Header::default(),
+        spans: image
+            .ram_regions()
+            .into_iter()
+            .map(|(base, size)| Span {
+                base,
+                data: vec![0; size as usize],
+            })
+            .collect(),
+    };
+    edit(&mut snap);
+    snap
+}
+
+/// Writes `value` little-endian over the `size` bytes at `addr`.
+fn poke(snap: &mut Snapshot, addr: u64, size: u64, value: u64) {
+    let span = snap
+        .spans
+        .iter_mut()
+        .find(|s| s.base <= addr && addr + size <= s.base + s.data.len() as u64)
+        .unwrap_or_else(|| panic!("{addr:#x} is in no RAM region"));
+    let at = (addr - span.base) as usize;
+    span.data[at..at + size as usize].copy_from_slice(&value.to_le_bytes()[..size as usize]);
+}
+
+#[test]
+fn a_built_images_task_layout_comes_from_its_kernel() {
+    let image = built_image();
+    let rows: Vec<(&str, u64, u64)> = image
+        .tasks
+        .iter()
+        .map(|(l, _)| (l.name.as_str(), l.priority, l.initial_sp - l.stack_base))
+        .collect();
+    // test/dump.toml: names, priorities and stack budgets.
+    assert_eq!(
+        rows,
+        vec![
+            ("supervisor", 0, 16384),
+            ("blk0", 1, 8192),
+            ("suite", 3, 8192),
+            ("idle", 255, 512)
+        ]
+    );
+    assert!(
+        image.tasks[1]
+            .0
+            .ram
+            .iter()
+            .any(|&(_, size)| size == 524_288),
+        "blk0's RAM: {:?}",
+        image.tasks[1].0.ram
+    );
+}
+
+#[test]
+fn a_built_kernels_task_table_decodes_by_its_own_types() {
+    let image = built_image();
+    let debug = &image.kernel.debug;
+    let table = debug
+        .variable("TASK_TABLE")
+        .expect("the kernel's TASK_TABLE");
+    let Some(Type::Array { elem, count }) = debug.ty(table.ty) else {
+        panic!("TASK_TABLE is not an array in the kernel's DWARF");
+    };
+    assert_eq!(*count, 4, "one entry per task of test/dump.toml");
+    let stride = debug.size_of(*elem);
+    // riscv32: a task's saved registers are 32 four-byte words at least.
+    let (regs, regs_ty) = debug.member_path(*elem, "save.regs").expect("save.regs");
+    assert!(debug.size_of(regs_ty) >= 32 * 4);
+    let field = |path: &str| {
+        let (offset, ty) = debug
+            .member_path(*elem, path)
+            .unwrap_or_else(|| panic!("no {path} in the kernel's Task"));
+        (table.address + stride + offset, debug.size_of(ty))
+    };
+    // Task 1 (blk0): known values where the kernel's types put them.
+    let snap = zeroed_ram(image, |snap| {
+        for (path, value) in [
+            ("generation", 3),
+            ("fault_count", 2),
+            ("last_fault.kind", abi::FaultKind::StoreAccess as u64),
+            ("last_fault.address", 0x8001_0000),
+            ("last_fault.pc", 0x8011_0040),
+        ] {
+            let (addr, size) = field(path);
+            poke(snap, addr, size, value);
+        }
+        poke(snap, table.address + stride + regs, 4, 0x8011_0044);
+    });
+    let report = Report::build(image, &snap, &Filter::default());
+    let names: Vec<&str> = report.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["supervisor", "blk0", "suite", "idle"]);
+    let blk0 = &report.tasks[1];
+    assert_eq!((blk0.generation, blk0.faults, blk0.pc), (3, 2, 0x8011_0044));
+    let fault = blk0.last_fault.as_ref().expect("blk0's last fault");
+    assert_eq!(
+        (fault.kind.as_str(), fault.address, fault.pc),
+        ("store access fault", 0x8001_0000, 0x8011_0040)
+    );
+    // Nothing leaked into the neighbours.
+    assert_eq!((report.tasks[0].generation, report.tasks[2].faults), (0, 0));
+    assert!(report.tasks[0].last_fault.is_none());
+}
+
+#[test]
+fn a_built_tasks_rings_are_found_with_their_entry_types() {
+    let image = built_image();
+    let (_, blk0) = &image.tasks[1];
+    let ring = blk0
+        .debug
+        .variables_with_prefix("__RINGBUF_")
+        .find(|v| v.linkage.ends_with("::TRACE"))
+        .expect("blk0's TRACE ring");
+    // `Ringbuf<Trace, 32>` (drv/virtio-blk/src/trace.rs): the entries'
+    // payload is the driver's trace enum, variants by name.
+    let (_, mut entries) = blk0.debug.member_path(ring.ty, "entries").expect("entries");
+    // Through a one-field wrapper (a cell), as `ring_entries` reads it.
+    if let Some(Type::Struct { members, .. }) = blk0.debug.ty(entries) {
+        if let [only] = members.as_slice() {
+            entries = only.ty;
+        }
+    }
+    let Some(Type::Array { elem, count }) = blk0.debug.ty(entries) else {
+        panic!("the ring's entries are not an array");
+    };
+    assert_eq!(*count, 32);
+    let (_, payload) = blk0.debug.member_path(*elem, "payload").expect("payload");
+    let Some(Type::Struct {
+        name,
+        variants: Some((_, variants)),
+        ..
+    }) = blk0.debug.ty(payload)
+    else {
+        panic!("the payload is not a Rust enum with data");
+    };
+    assert_eq!(name, "Trace");
+    let names: Vec<&str> = variants.iter().map(|v| v.member.name.as_str()).collect();
+    for want in ["None", "Probed", "Submit", "Complete"] {
+        assert!(names.contains(&want), "{want} not among {names:?}");
+    }
+    // In the report: every task's rings, each with its slot count; a
+    // ring nothing was written to (all zero) shows no entries.
+    let report = Report::build(image, &zeroed_ram(image, |_| {}), &Filter::default());
+    let row = report
+        .ringbufs
+        .iter()
+        .find(|r| r.task == "blk0" && r.name.ends_with("::TRACE"))
+        .expect("blk0's ring in the report");
+    assert_eq!((row.slots, row.entries.len()), (32, 0));
 }

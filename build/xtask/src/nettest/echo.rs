@@ -55,7 +55,15 @@ pub(super) fn echo_through(
     data: &[u8],
     pace: Option<Duration>,
 ) -> Result<Vec<u8>> {
-    let s = connect(addr)?;
+    echo_on(connect(addr)?, data, pace)
+}
+
+/// [`echo_through`] on a connection that is already open.
+pub(super) fn echo_on(
+    s: std::net::TcpStream,
+    data: &[u8],
+    pace: Option<Duration>,
+) -> Result<Vec<u8>> {
     // Generous: every driver restart loses frames, and QEMU's user-network
     // TCP (the image's peer) backs its retransmissions off exponentially,
     // up to a minute or so after a burst of faults.

@@ -24,12 +24,16 @@ use crate::testing::Case;
 
 mod echo;
 mod http;
+mod nic;
+mod wire;
 
 use echo::{echo_through, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
 use http::{browser, connect, http, http_abuse};
+use nic::{icmp_echo, nic_restart, static_fallback};
+use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 9] = [
+pub const CHECKS: [&str; 12] = [
     "http",
     "http-abuse",
     "udp-echo",
@@ -38,23 +42,33 @@ pub const CHECKS: [&str; 9] = [
     "browser",
     "shell-net",
     "stack-restart",
+    "nic-restart",
     "faults",
+    "static-fallback",
+    "icmp-echo",
 ];
 
 /// How long the page server lets a silent connection live (task/http's
 /// `IDLE_MS`), plus slack for a loaded machine.
 const IDLE_LIMIT: Duration = Duration::from_secs(15);
 
-/// The running image: QEMU, its console so far, and its stdin.
+/// The running image: QEMU, its console so far, its stdin, and the test's
+/// end of its `wire` NIC if it has one.
 struct Image {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
     app: App,
     root: std::path::PathBuf,
+    wire: Option<Wire>,
 }
 
 impl Image {
     fn boot(qemu: &Path, args: &[String], app: &App, root: &Path, verbose: bool) -> Result<Self> {
+        // The wire's end is held before QEMU starts, so no frame is lost.
+        let wire = match app.qemu.nics.iter().find_map(|n| n.wire_ports) {
+            Some((qemu_end, test_end)) => Some(Wire::bind(test_end, qemu_end)?),
+            None => None,
+        };
         let mut child = Command::new(qemu)
             .args(args)
             .stdin(Stdio::piped())
@@ -87,6 +101,7 @@ impl Image {
             lines,
             app: app.clone(),
             root: root.to_path_buf(),
+            wire,
         })
     }
 
@@ -173,6 +188,9 @@ pub fn run(
             "browser" => browser(&image),
             "shell-net" => shell_net(&mut image),
             "stack-restart" => stack_restart(&mut image),
+            "nic-restart" => nic_restart(&mut image),
+            "static-fallback" => static_fallback(&mut image),
+            "icmp-echo" => icmp_echo(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),
         };

@@ -1,0 +1,139 @@
+//! Checks of what lies beneath the services: the NIC driver restarted
+//! under an open connection, the stack's static fallback on a network
+//! without DHCP, and its ICMP echo — the last two on a `wire` NIC, where
+//! the test is the only other host.
+
+use std::io::{Read, Write};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+
+use super::echo::{echo_on, sha256, Rng};
+use super::http::connect;
+use super::wire::{self, Host};
+use super::Image;
+use crate::config::App;
+
+/// `fault net0` at the shell under an open TCP connection: the driver dies,
+/// the supervisor restarts it, the new incarnation probes the NIC again and
+/// the stack subscribes to it again — and the connection carries on
+/// byte-exact, a NIC restart being a lost frame or two to TCP.
+pub(super) fn nic_restart(image: &mut Image) -> Result<()> {
+    let addr = image.port("tcp", 7)?;
+    let mut s = connect(addr)?;
+    s.write_all(b"before")?;
+    let mut buf = [0u8; 6];
+    s.read_exact(&mut buf)?;
+    ensure!(&buf == b"before", "echo before the fault: {buf:?}");
+    let faulted = image.count("task net0 faulted");
+    let probed = image.count("net0: slot");
+    let seen_before = nic_restarts_seen(image)?;
+    image.type_line("fault net0")?;
+    image.wait_for("task net0 faulted", faulted + 1, Duration::from_secs(10))?;
+    // The new incarnation brought the NIC up again.
+    image.wait_for("net0: slot", probed + 1, Duration::from_secs(30))?;
+    let data = Rng(0x0dd_ba11).bytes(256 * 1024);
+    let got = echo_on(s, &data, None).context("the connection open across the restart")?;
+    ensure!(
+        sha256(&got) == sha256(&data),
+        "echo across net0's restart differs"
+    );
+    // The stack saw the driver's new incarnation.
+    let seen_after = nic_restarts_seen(image)?;
+    ensure!(
+        seen_after > seen_before,
+        "the stack saw {seen_after} NIC restarts after the fault, {seen_before} before"
+    );
+    Ok(())
+}
+
+/// The stack's count of NIC restarts, through the shell's `net`.
+fn nic_restarts_seen(image: &mut Image) -> Result<u64> {
+    const SEEN: &str = "NIC restarts seen: ";
+    let before = image.count(SEEN);
+    image.type_line("net")?;
+    image.wait_for(SEEN, before + 1, Duration::from_secs(10))?;
+    let lines = image.lines();
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains(SEEN))
+        .context("no `net` line")?;
+    let n = line[line.find(SEEN).unwrap_or(0) + SEEN.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap_or("");
+    n.parse()
+        .with_context(|| format!("no restart count in {line:?}"))
+}
+
+/// The stack's settings from app.toml (`config` of the task `net`): its
+/// static address and the gateway, as the test's hosts on a wire.
+fn static_settings(app: &App) -> Result<(Ipv4Addr, u8, Ipv4Addr)> {
+    let net = app
+        .tasks
+        .iter()
+        .find(|t| t.name == "net")
+        .context("the image has no task `net`")?;
+    let address = net
+        .config
+        .get("address")
+        .context("task `net` has no `config.address`")?;
+    let (ip, prefix) = address
+        .split_once('/')
+        .with_context(|| format!("`config.address` {address:?} is not ADDRESS/PREFIX"))?;
+    let gateway = net
+        .config
+        .get("gateway")
+        .context("task `net` has no `config.gateway`")?;
+    Ok((ip.parse()?, prefix.parse()?, gateway.parse()?))
+}
+
+/// A wire with no DHCP server: the stack asks (a DHCP DISCOVER on the
+/// wire), hears nothing, and takes app.toml's static address — which the
+/// console and the shell's `net` then show.
+pub(super) fn static_fallback(image: &mut Image) -> Result<()> {
+    let (ip, prefix, gateway) = static_settings(&image.app)?;
+    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
+    wire.drain();
+    let asked = wire.seen.iter().find_map(|f| wire::dhcp_discover(f));
+    let mac = asked.context("the stack sent no DHCP DISCOVER before falling back")?;
+    ensure!(
+        mac.0 == [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+        "DHCP DISCOVER from {mac}, not from the NIC's MAC"
+    );
+    let static_line = format!("address {ip}/{prefix} (static)");
+    image.wait_for(&static_line, 1, Duration::from_secs(10))?;
+    ensure!(
+        image.count("(DHCP)") == 0,
+        "a DHCP address was taken on a wire without a DHCP server"
+    );
+    let shown = format!("net: {ip}/{prefix} via {gateway} (static)");
+    image.type_line("net")?;
+    image.wait_for(&shown, 1, Duration::from_secs(10))?;
+    Ok(())
+}
+
+/// The stack answers ICMP echo: the test, as the gateway on the wire,
+/// pings the image's static address with payloads of several sizes (and
+/// answers its ARP), and each reply must carry the request's data.
+pub(super) fn icmp_echo(image: &mut Image) -> Result<()> {
+    let (ip, _, gateway) = static_settings(&image.app)?;
+    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
+    let me = Host {
+        mac: smoltcp::wire::EthernetAddress([0x02, 0x76, 0x69, 0x72, 0x65, 0x6f]),
+        ip: gateway,
+    };
+    let target = Host {
+        mac: smoltcp::wire::EthernetAddress([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
+        ip,
+    };
+    let mut rng = Rng(0x1c4b_0ec0);
+    for (seq, len) in [(1u16, 0usize), (2, 56), (3, 1000), (4, 1472)] {
+        let data = rng.bytes(len);
+        wire.ping(me, target, seq, &data, Duration::from_secs(10))
+            .with_context(|| format!("ping {seq} ({len} bytes)"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,431 @@
+//! The test's end of a `wire` NIC (app.toml `[[qemu.nics]] wire = true`):
+//! a UDP socket on 127.0.0.1 that receives every Ethernet frame the image
+//! sends, one per datagram (QEMU's socket backend), and sends it frames the
+//! same way. Frames are read and built with smoltcp's `wire` module. The
+//! test plays every other host of the link: it answers ARP for the address
+//! it uses and pings the image.
+//!
+//! Nothing else is on a wire — no DHCP server, no gateway — which is what
+//! the static fallback needs; it must never listen beyond 127.0.0.1.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress,
+    EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol,
+    Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, DHCP_CLIENT_PORT, DHCP_SERVER_PORT,
+};
+
+use crate::net::LOOPBACK;
+
+/// The biggest frame QEMU sends (a 1514-byte Ethernet frame, with room).
+const MAX_FRAME: usize = 2048;
+
+/// The test's end of the link.
+pub struct Wire {
+    socket: UdpSocket,
+    qemu: SocketAddr,
+    /// Every frame received so far, oldest first.
+    pub seen: Vec<Vec<u8>>,
+}
+
+/// One host the test plays on the link.
+#[derive(Clone, Copy, Debug)]
+pub struct Host {
+    /// Its MAC address.
+    pub mac: EthernetAddress,
+    /// Its IPv4 address.
+    pub ip: Ipv4Address,
+}
+
+impl Wire {
+    /// Binds the test's end (`test_end`), which QEMU sends to from its own
+    /// end (`qemu_end`). Bind before QEMU starts: frames sent to a port
+    /// nobody holds are lost.
+    pub fn bind(test_end: u16, qemu_end: u16) -> Result<Wire> {
+        let socket = UdpSocket::bind((LOOPBACK, test_end))
+            .with_context(|| format!("binding the wire's end 127.0.0.1:{test_end}"))?;
+        Ok(Wire {
+            socket,
+            qemu: SocketAddr::from((LOOPBACK, qemu_end)),
+            seen: Vec::new(),
+        })
+    }
+
+    /// The next frame within `wait`, also kept in [`Wire::seen`].
+    pub fn recv(&mut self, wait: Duration) -> Option<Vec<u8>> {
+        self.socket
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+            .ok()?;
+        let mut buf = [0u8; MAX_FRAME];
+        // Only QEMU's end may speak on the link.
+        loop {
+            let (n, from) = self.socket.recv_from(&mut buf).ok()?;
+            if from == self.qemu {
+                self.seen.push(buf[..n].to_vec());
+                return Some(buf[..n].to_vec());
+            }
+        }
+    }
+
+    /// Everything already waiting.
+    pub fn drain(&mut self) {
+        while self.recv(Duration::from_millis(20)).is_some() {}
+    }
+
+    /// Sends one frame.
+    pub fn send(&self, frame: &[u8]) -> Result<()> {
+        self.socket
+            .send_to(frame, self.qemu)
+            .context("sending a frame on the wire")?;
+        Ok(())
+    }
+
+    /// Pings `target` from `me` with `data` and waits up to `limit` for
+    /// the echo reply (same identifier, sequence number and data),
+    /// answering the image's ARP requests for `me` meanwhile. The request
+    /// is sent again every 200 ms: a stack that must resolve `me` first
+    /// drops the packet that made it ask. Returns the number of requests
+    /// sent.
+    pub fn ping(
+        &mut self,
+        me: Host,
+        target: Host,
+        seq: u16,
+        data: &[u8],
+        limit: Duration,
+    ) -> Result<u32> {
+        const IDENT: u16 = 0x7e57;
+        let request = echo_request(me, target, IDENT, seq, data);
+        let start = Instant::now();
+        let mut sent = 0;
+        while start.elapsed() < limit {
+            self.send(&request)?;
+            sent += 1;
+            let round = Instant::now();
+            while round.elapsed() < Duration::from_millis(200) {
+                let Some(frame) = self.recv(Duration::from_millis(50)) else {
+                    continue;
+                };
+                if let Some(asker) = arp_request_for(&frame, me.ip) {
+                    self.send(&arp_reply(me, asker))?;
+                    continue;
+                }
+                if let Some((ident, seq_no, got)) = echo_reply(&frame, target.ip, me.ip) {
+                    if ident == IDENT && seq_no == seq {
+                        if got != data {
+                            bail!("echo reply {seq} carries other data than the request");
+                        }
+                        return Ok(sent);
+                    }
+                }
+            }
+        }
+        bail!(
+            "no echo reply from {} within {} s ({sent} requests)",
+            target.ip,
+            limit.as_secs()
+        )
+    }
+}
+
+/// If `frame` is a DHCP DISCOVER, its client's MAC address.
+pub fn dhcp_discover(frame: &[u8]) -> Option<EthernetAddress> {
+    let caps = ChecksumCapabilities::default();
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let ip_repr = Ipv4Repr::parse(&ip, &caps).ok()?;
+    if ip_repr.next_header != IpProtocol::Udp {
+        return None;
+    }
+    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    let udp_repr = UdpRepr::parse(
+        &udp,
+        &IpAddress::Ipv4(ip_repr.src_addr),
+        &IpAddress::Ipv4(ip_repr.dst_addr),
+        &caps,
+    )
+    .ok()?;
+    if (udp_repr.src_port, udp_repr.dst_port) != (DHCP_CLIENT_PORT, DHCP_SERVER_PORT) {
+        return None;
+    }
+    let dhcp = DhcpPacket::new_checked(udp.payload()).ok()?;
+    let repr = DhcpRepr::parse(&dhcp).ok()?;
+    (repr.message_type == DhcpMessageType::Discover).then_some(eth.src_addr())
+}
+
+/// If `frame` is an ARP request for `ip`, who asks.
+fn arp_request_for(frame: &[u8], ip: Ipv4Address) -> Option<Host> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Arp {
+        return None;
+    }
+    match ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).ok()?).ok()? {
+        ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr,
+            source_protocol_addr,
+            target_protocol_addr,
+            ..
+        } if target_protocol_addr == ip => Some(Host {
+            mac: source_hardware_addr,
+            ip: source_protocol_addr,
+        }),
+        _ => None,
+    }
+}
+
+/// `me`'s answer to `asker`'s ARP request.
+fn arp_reply(me: Host, asker: Host) -> Vec<u8> {
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: me.mac,
+        source_protocol_addr: me.ip,
+        target_hardware_addr: asker.mac,
+        target_protocol_addr: asker.ip,
+    };
+    let eth = EthernetRepr {
+        src_addr: me.mac,
+        dst_addr: asker.mac,
+        ethertype: EthernetProtocol::Arp,
+    };
+    let mut frame = vec![0u8; eth.buffer_len() + arp.buffer_len()];
+    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+    frame
+}
+
+/// An ICMP echo request from `me` to `target`.
+fn echo_request(me: Host, target: Host, ident: u16, seq_no: u16, data: &[u8]) -> Vec<u8> {
+    let caps = ChecksumCapabilities::default();
+    let icmp = Icmpv4Repr::EchoRequest {
+        ident,
+        seq_no,
+        data,
+    };
+    let ip = Ipv4Repr {
+        src_addr: me.ip,
+        dst_addr: target.ip,
+        next_header: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        hop_limit: 64,
+    };
+    let eth = EthernetRepr {
+        src_addr: me.mac,
+        dst_addr: target.mac,
+        ethertype: EthernetProtocol::Ipv4,
+    };
+    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + icmp.buffer_len()];
+    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+    ip.emit(&mut p, &caps);
+    icmp.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
+    frame
+}
+
+/// If `frame` is an ICMP echo reply from `from` to `to`: its identifier,
+/// sequence number and data.
+fn echo_reply(frame: &[u8], from: Ipv4Address, to: Ipv4Address) -> Option<(u16, u16, Vec<u8>)> {
+    let caps = ChecksumCapabilities::default();
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let ip_repr = Ipv4Repr::parse(&ip, &caps).ok()?;
+    if ip_repr.next_header != IpProtocol::Icmp || ip_repr.src_addr != from || ip_repr.dst_addr != to
+    {
+        return None;
+    }
+    let icmp = Icmpv4Packet::new_checked(ip.payload()).ok()?;
+    match Icmpv4Repr::parse(&icmp, &caps).ok()? {
+        Icmpv4Repr::EchoReply {
+            ident,
+            seq_no,
+            data,
+        } => Some((ident, seq_no, data.to_vec())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ME: Host = Host {
+        mac: EthernetAddress([0x02, 0, 0, 0, 0, 2]),
+        ip: Ipv4Address::new(10, 0, 2, 2),
+    };
+    const IMAGE: Host = Host {
+        mac: EthernetAddress([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+        ip: Ipv4Address::new(10, 0, 2, 99),
+    };
+
+    /// The reply the image's stack would send: the request with the
+    /// addresses swapped and the type changed.
+    fn reply_to(request: &[u8]) -> Vec<u8> {
+        let caps = ChecksumCapabilities::default();
+        let eth = EthernetFrame::new_checked(request).unwrap();
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        let Icmpv4Repr::EchoRequest {
+            ident,
+            seq_no,
+            data,
+        } = Icmpv4Repr::parse(&Icmpv4Packet::new_checked(ip.payload()).unwrap(), &caps).unwrap()
+        else {
+            panic!("not a request");
+        };
+        let reply = Icmpv4Repr::EchoReply {
+            ident,
+            seq_no,
+            data,
+        };
+        let ip_repr = Ipv4Repr {
+            src_addr: IMAGE.ip,
+            dst_addr: ME.ip,
+            next_header: IpProtocol::Icmp,
+            payload_len: reply.buffer_len(),
+            hop_limit: 64,
+        };
+        let eth_repr = EthernetRepr {
+            src_addr: IMAGE.mac,
+            dst_addr: ME.mac,
+            ethertype: EthernetProtocol::Ipv4,
+        };
+        let mut frame =
+            vec![0u8; eth_repr.buffer_len() + ip_repr.buffer_len() + reply.buffer_len()];
+        let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+        eth_repr.emit(&mut f);
+        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+        ip_repr.emit(&mut p, &caps);
+        reply.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
+        frame
+    }
+
+    #[test]
+    fn an_echo_reply_matches_its_request_and_nothing_else() {
+        let req = echo_request(ME, IMAGE, 7, 3, b"hello");
+        assert_eq!(
+            echo_reply(&req, IMAGE.ip, ME.ip),
+            None,
+            "a request is no reply"
+        );
+        let rep = reply_to(&req);
+        assert_eq!(
+            echo_reply(&rep, IMAGE.ip, ME.ip),
+            Some((7, 3, b"hello".to_vec()))
+        );
+        assert_eq!(echo_reply(&rep, ME.ip, IMAGE.ip), None, "wrong direction");
+        // A corrupted checksum is no reply either.
+        let mut bad = rep.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(echo_reply(&bad, IMAGE.ip, ME.ip), None);
+    }
+
+    #[test]
+    fn arp_requests_for_us_are_answered_to_the_asker() {
+        let ask = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: IMAGE.mac,
+            source_protocol_addr: IMAGE.ip,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: ME.ip,
+        };
+        let eth = EthernetRepr {
+            src_addr: IMAGE.mac,
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EthernetProtocol::Arp,
+        };
+        let mut frame = vec![0u8; eth.buffer_len() + ask.buffer_len()];
+        let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+        eth.emit(&mut f);
+        ask.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+        let asker = arp_request_for(&frame, ME.ip).expect("a request for us");
+        assert_eq!((asker.mac, asker.ip), (IMAGE.mac, IMAGE.ip));
+        assert!(arp_request_for(&frame, Ipv4Address::new(10, 0, 2, 3)).is_none());
+        let reply = arp_reply(ME, asker);
+        let f = EthernetFrame::new_checked(&reply[..]).unwrap();
+        assert_eq!(f.dst_addr(), IMAGE.mac);
+        match ArpRepr::parse(&ArpPacket::new_checked(f.payload()).unwrap()).unwrap() {
+            ArpRepr::EthernetIpv4 {
+                operation,
+                source_hardware_addr,
+                source_protocol_addr,
+                ..
+            } => {
+                assert_eq!(operation, ArpOperation::Reply);
+                assert_eq!(
+                    (source_hardware_addr, source_protocol_addr),
+                    (ME.mac, ME.ip)
+                );
+            }
+            other => panic!("not an Ethernet/IPv4 ARP reply: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_ping_round_trip_over_a_loopback_wire() {
+        // The "image" is a thread that answers ARP first, then pings.
+        let image_sock = UdpSocket::bind((LOOPBACK, 0)).unwrap();
+        let image_port = image_sock.local_addr().unwrap().port();
+        let test_port = UdpSocket::bind((LOOPBACK, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut wire = Wire::bind(test_port, image_port).unwrap();
+        let peer = std::thread::spawn(move || {
+            let mut buf = [0u8; MAX_FRAME];
+            let (n, from) = image_sock.recv_from(&mut buf).unwrap();
+            // First request: ask who the pinger is, drop the request.
+            let ask = ArpRepr::EthernetIpv4 {
+                operation: ArpOperation::Request,
+                source_hardware_addr: IMAGE.mac,
+                source_protocol_addr: IMAGE.ip,
+                target_hardware_addr: EthernetAddress([0; 6]),
+                target_protocol_addr: ME.ip,
+            };
+            let eth = EthernetRepr {
+                src_addr: IMAGE.mac,
+                dst_addr: EthernetAddress::BROADCAST,
+                ethertype: EthernetProtocol::Arp,
+            };
+            let mut frame = vec![0u8; eth.buffer_len() + ask.buffer_len()];
+            let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+            eth.emit(&mut f);
+            ask.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+            image_sock.send_to(&frame, from).unwrap();
+            let _ = n;
+            // The ARP reply, then the request sent again: answer it.
+            let (n, _) = image_sock.recv_from(&mut buf).unwrap();
+            assert!(matches!(
+                ArpRepr::parse(
+                    &ArpPacket::new_checked(
+                        EthernetFrame::new_checked(&buf[..n]).unwrap().payload()
+                    )
+                    .unwrap()
+                ),
+                Ok(ArpRepr::EthernetIpv4 {
+                    operation: ArpOperation::Reply,
+                    ..
+                })
+            ));
+            let (n, from) = image_sock.recv_from(&mut buf).unwrap();
+            image_sock.send_to(&reply_to(&buf[..n]), from).unwrap();
+        });
+        let sent = wire
+            .ping(ME, IMAGE, 9, b"over the wire", Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(sent, 2, "the first request was dropped for ARP");
+        peer.join().unwrap();
+    }
+}
