@@ -418,6 +418,31 @@ pub const LEASE_READ: u32 = 1 << 0;
 /// Lease attribute: the receiver may write the lent memory.
 pub const LEASE_WRITE: u32 = 1 << 1;
 
+/// What `recv` returned: a message from a task, or notifications. The
+/// one definition, for `userlib`'s syscall stubs and for `idol-runtime`'s
+/// dispatch alike.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecvMessage {
+    /// The sending task; [`TaskId::KERNEL`] for notifications.
+    pub sender: TaskId,
+    /// The operation number, or the notification bits.
+    pub operation: u32,
+    /// The message length *as sent*: longer than the receive buffer if the
+    /// kernel truncated it, which is how dispatch sees a message too long.
+    pub message_len: usize,
+    /// Bytes the sender can accept in the reply.
+    pub response_capacity: usize,
+    /// Number of leases the sender lent.
+    pub lease_count: usize,
+}
+
+impl RecvMessage {
+    /// True if this is a notification rather than a message.
+    pub fn is_notification(&self) -> bool {
+        self.sender == TaskId::KERNEL
+    }
+}
+
 /// One entry of the lease table a sender passes with `send`: a slice of the
 /// sender's memory lent to the receiver for the duration of the call.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]

@@ -42,21 +42,7 @@ impl LeaseRef<'_> {
     }
 }
 
-/// What `recv` returned: a message from a task, or notifications.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct RecvMessage {
-    /// The sending task; [`TaskId::KERNEL`] for notifications.
-    pub sender: TaskId,
-    /// The operation number, or the notification bits.
-    pub operation: u32,
-    /// The message length *as sent*: longer than the receive buffer if the
-    /// kernel truncated it, which is how dispatch sees a message too long.
-    pub message_len: usize,
-    /// Bytes the sender can accept in the reply.
-    pub response_capacity: usize,
-    /// Number of leases the sender lent.
-    pub lease_count: usize,
-}
+pub use abi::RecvMessage;
 
 /// What `borrow_info` says about one lease.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

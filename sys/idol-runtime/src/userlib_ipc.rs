@@ -42,14 +42,7 @@ impl Ipc for UserlibIpc {
     }
 
     fn recv(&self, buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
-        let m = userlib::sys_recv(buffer, notification_mask, from);
-        RecvMessage {
-            sender: m.sender,
-            operation: m.operation,
-            message_len: m.message_len,
-            response_capacity: m.response_capacity,
-            lease_count: m.lease_count,
-        }
+        userlib::sys_recv(buffer, notification_mask, from)
     }
 
     fn reply(&self, peer: TaskId, code: u32, message: &[u8]) {

@@ -93,7 +93,6 @@ pub mod system;
 pub mod task;
 pub mod umem;
 
-#[cfg(target_arch = "riscv32")]
 pub mod arch;
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! The syscall dispatcher and the other ways into the kernel (exceptions,
 //! timer and external interrupts), all in portable code.
 //!
-//! Each entry point takes the system and the task that trapped, applies the
-//! event, and returns the task to run next. The arch layer's single unsafe
-//! trap entry calls these and nothing else.
+//! Each entry point takes the system and the task that trapped and applies
+//! the event: it sets the caller's result registers (or faults it), moves
+//! tasks between states, and tells the scheduler which tasks changed
+//! (`System::note`). None of them chooses what runs next: the arch layer's
+//! trap entry calls one of them, then [`after_trap`] (or [`next_task`])
+//! for the choice, and resumes the task that returns.
 
 use abi::{FaultKind, FaultRecord, ReplyFaultReason, Sysnum, TaskId, UsageError};
 
@@ -203,13 +206,7 @@ fn resume_chosen<M: Machine>(sys: &mut System<'_, M>, next: usize) {
     if sys.tasks[next].take_announce() {
         announce(sys, next);
     }
-    crate::probe!(sys.machine, Schedule);
-    if !sys.protection_for.is(next) {
-        let (regions, cache) = sys.tasks[next].protection();
-        sys.machine.protect_cached(regions, cache);
-        sys.protection_for = MaybeTask::some(next);
-    }
-    crate::probe!(sys.machine, Pmp);
+    resume_quick(sys, next);
 }
 
 /// Logs a task's first run after a start.

@@ -1,6 +1,10 @@
 //! A task's mutable kernel state: saved registers, scheduling state,
 //! generation, notifications, timer and fault record.
 //!
+//! The saved registers are the machine's ([`SavedState`], from `arch`):
+//! this module and the rest of the portable kernel only use its named
+//! accessors, never a register number.
+//!
 //! Invariants are kept by this type, behind private fields:
 //! - a task's `regions` always start with the ones its descriptor gave it;
 //! - the generation only moves forward, by one per ended incarnation;
@@ -8,88 +12,8 @@
 
 use abi::{FaultKind, FaultRecord, Generation, TaskId};
 
+pub use crate::arch::SavedState;
 use crate::descs::{RegionDesc, TaskDesc, MAX_TASK_REGIONS};
-
-/// The registers of a task while it is not running: `regs[1..32]` are
-/// `x1..x31`, and `regs[0]` (the slot of the hard-wired zero register) holds
-/// the program counter. The trap entry in `arch` depends on this layout.
-///
-/// While the task runs, the callee-saved slots (`s0..s11`, `gp`, `tp`) are
-/// stale: the trap entry saves them only when another task is resumed (see
-/// `arch::trap`), so kernel code must not read or write them for the task
-/// that trapped.
-#[derive(Clone, Debug, Default)]
-#[repr(C)]
-pub struct SavedState {
-    regs: [usize; 32],
-    /// Bench kernels: `minstret` when the trap entry began saving this
-    /// task, and when the trap exit last resumed it (see `probes`).
-    #[cfg(feature = "bench-probes")]
-    probe: [usize; 2],
-}
-
-/// Register numbers of the RISC-V ABI names the syscall convention uses.
-const SP: usize = 2;
-const A0: usize = 10;
-const A7: usize = 17;
-
-impl SavedState {
-    /// The saved program counter.
-    pub fn pc(&self) -> usize {
-        self.regs[0]
-    }
-
-    /// Sets the program counter the task resumes at.
-    pub fn set_pc(&mut self, pc: usize) {
-        self.regs[0] = pc;
-    }
-
-    /// The saved stack pointer.
-    pub fn sp(&self) -> usize {
-        self.regs[SP]
-    }
-
-    /// Syscall argument `n` (`a0 + n`), for `n` in `0..7`.
-    pub fn arg(&self, n: usize) -> usize {
-        self.regs[A0 + n.min(6)]
-    }
-
-    /// Sets syscall result register `n` (`a0 + n`), for `n` in `0..6`.
-    pub fn set_ret(&mut self, n: usize, value: usize) {
-        self.regs[A0 + n.min(5)] = value;
-    }
-
-    /// The syscall number (`a7`).
-    pub fn syscall_number(&self) -> usize {
-        self.regs[A7]
-    }
-
-    /// Resets every register and sets the entry point and stack.
-    fn reset(&mut self, entry: usize, sp: usize) {
-        self.regs = [0; 32];
-        self.regs[0] = entry;
-        self.regs[SP] = sp;
-    }
-
-    /// Sets a register by number (0 = the pc), for fault injection and for
-    /// tests that play a task's part. Out-of-range numbers are ignored.
-    pub fn set_reg(&mut self, n: usize, value: usize) {
-        if let Some(r) = self.regs.get_mut(n) {
-            *r = value;
-        }
-    }
-
-    /// Bench kernels: (`minstret` at trap entry, at the last resume).
-    #[cfg(feature = "bench-probes")]
-    pub fn probe_stamps(&self) -> (u32, u32) {
-        (self.probe[0] as u32, self.probe[1] as u32)
-    }
-
-    /// Reads a register by number (0 = the pc); 0 if out of range.
-    pub fn reg(&self, n: usize) -> usize {
-        self.regs.get(n).copied().unwrap_or(0)
-    }
-}
 
 /// Memory-protection settings the machine compiled from a task's regions
 /// (on RISC-V: the PMP address registers, then the configuration words),

@@ -268,16 +268,8 @@ pub fn safe_copy_short(
 ) -> Result<usize, InteractFault> {
     check_pair(from, src, to, dst)?;
     let n = src.len.min(dst.len);
-    for i in 0..n {
-        // Volatile keeps the loop a loop: the compiler would otherwise call
-        // the general memcpy this exists to avoid.
-        // SAFETY: `i < n`, inside both ranges just checked (as in
-        // `safe_copy`).
-        unsafe {
-            let b = core::ptr::read_volatile((src.base + i) as *const u8);
-            core::ptr::write_volatile((dst.base + i) as *mut u8, b);
-        }
-    }
+    // SAFETY: as in `safe_copy`.
+    unsafe { copy_bytewise(src.base, dst.base, n) };
     Ok(n)
 }
 
@@ -337,12 +329,26 @@ unsafe fn copy_raw(from: usize, to: usize, n: usize) {
             i += 4;
         }
     } else {
-        for i in 0..n {
-            // SAFETY: `i < n`, inside both ranges.
-            unsafe {
-                let b = core::ptr::read_volatile((from + i) as *const u8);
-                core::ptr::write_volatile((to + i) as *mut u8, b);
-            }
+        // SAFETY: the caller's promise, passed on.
+        unsafe { copy_bytewise(from, to, n) };
+    }
+}
+
+/// [`copy_raw`] a byte at a time (for unaligned ends, and for the fast
+/// path's few bytes, where the word loops' set-up costs more than it saves).
+///
+/// # Safety
+///
+/// As for [`copy_raw`].
+#[inline(always)]
+unsafe fn copy_bytewise(from: usize, to: usize, n: usize) {
+    for i in 0..n {
+        // Volatile keeps the loop a loop: the compiler would otherwise call
+        // the library's memcpy.
+        // SAFETY: `i < n`, inside both ranges (caller's promise).
+        unsafe {
+            let b = core::ptr::read_volatile((from + i) as *const u8);
+            core::ptr::write_volatile((to + i) as *mut u8, b);
         }
     }
 }

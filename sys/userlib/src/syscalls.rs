@@ -34,27 +34,7 @@ pub fn sys_send(
     (r[0] as u32, r[1])
 }
 
-/// What `recv` received.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct RecvMessage {
-    /// The caller, or `TaskId::KERNEL` for notifications.
-    pub sender: TaskId,
-    /// The operation, or the notification bits.
-    pub operation: u32,
-    /// The length the sender sent (may exceed the buffer: then truncated).
-    pub message_len: usize,
-    /// The size of the sender's reply buffer.
-    pub response_capacity: usize,
-    /// How many leases came with the call.
-    pub lease_count: usize,
-}
-
-impl RecvMessage {
-    /// True if this is a notification rather than a message.
-    pub fn is_notification(&self) -> bool {
-        self.sender == TaskId::KERNEL
-    }
-}
+pub use abi::RecvMessage;
 
 /// Waits for a message (from anyone, or only `from`) or for one of the
 /// notification bits in `notification_mask`. `from = Some(TaskId::KERNEL)`

@@ -17,11 +17,11 @@
 use core::arch::global_asm;
 use core::mem::MaybeUninit;
 
+use super::SavedState;
 use super::{csr, plic, Virt};
 use crate::notify;
 use crate::syscalls::{self, Exception};
 use crate::system::System;
-use crate::task::SavedState;
 
 global_asm!(
     r#"

@@ -201,7 +201,7 @@ fn successful_syscalls_resume_after_the_ecall() {
 fn access_fault_with_sp_below_the_stack_is_a_stack_overflow() {
     let mut h = Harness::three();
     let base = h.mem[CLI].ram;
-    h.sys.tasks[CLI].save_mut().set_reg(2, base - 16);
+    h.sys.tasks[CLI].save_mut().set_sp(base - 16);
     syscalls::exception(&mut h.sys, CLI, Exception::Store(base - 20));
     let f = h.fault(CLI);
     assert_eq!(f.kind(), FaultKind::StackOverflow);
@@ -209,14 +209,14 @@ fn access_fault_with_sp_below_the_stack_is_a_stack_overflow() {
 
     // With sp inside the stack, the same access is a plain access fault.
     h.restart(CLI);
-    h.sys.tasks[CLI].save_mut().set_reg(2, base + 8);
+    h.sys.tasks[CLI].save_mut().set_sp(base + 8);
     syscalls::exception(&mut h.sys, CLI, Exception::Load(base - 20));
     let f = h.fault(CLI);
     assert_eq!(f.kind(), FaultKind::LoadAccess);
     assert_eq!(f.address as usize, base - 20);
     // And exactly at the stack base is not below it.
     h.restart(CLI);
-    h.sys.tasks[CLI].save_mut().set_reg(2, base);
+    h.sys.tasks[CLI].save_mut().set_sp(base);
     syscalls::exception(&mut h.sys, CLI, Exception::Fetch(0x10));
     assert_eq!(h.fault(CLI).kind(), FaultKind::FetchAccess);
 }

@@ -494,9 +494,9 @@ impl Harness {
         );
         let s = self.sys.tasks[t].save_mut();
         for i in 0..7 {
-            s.set_reg(10 + i, args.get(i).copied().unwrap_or(0));
+            s.set_arg(i, args.get(i).copied().unwrap_or(0));
         }
-        s.set_reg(17, num);
+        s.set_syscall_number(num);
     }
 
     /// As `syscall_n` with a known syscall number.

@@ -174,30 +174,31 @@ fn assert_faulted_for(h: &Harness, t: usize, base: usize, ecall: usize) {
     assert_eq!(f.pc, ecall as u32, "the ecall of the syscall it waited in");
 }
 
+/// CLI sends SRV a 5-byte message from granted memory (SRV is not
+/// receiving, so CLI queues), then loses the grant. The grant, and the pc
+/// of CLI's `ecall`.
+fn send_from_revoked_grant(h: &mut Harness) -> (RegionDesc, usize) {
+    let srv = h.id(SRV);
+    let g = grant(0x100);
+    assert!(h.sys.tasks[CLI].add_region(g));
+    let ecall = h.task(CLI).save().pc();
+    let reply = h.addr(CLI, REPLY_BUF);
+    h.syscall(
+        CLI,
+        Sysnum::Send,
+        &[srv.0 as usize, g.base, 5, reply, 8, 0, op(9)],
+    );
+    assert_eq!(h.sched(CLI), SchedState::InSend(srv));
+    assert!(h.sys.tasks[CLI].remove_region(&g));
+    (g, ecall)
+}
+
 #[test]
 fn a_queued_sender_whose_message_is_revoked_is_faulted_and_the_next_served() {
     let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("cli", 2), ("cli2", 3)]);
     let srv = h.id(SRV);
-    // CLI sends from granted memory, then loses the grant while queued.
-    let g = grant(0x100);
-    assert!(h.sys.tasks[CLI].add_region(g));
-    let ecall = h.task(CLI).save().pc();
-    h.syscall(
-        CLI,
-        Sysnum::Send,
-        &[
-            srv.0 as usize,
-            g.base,
-            5,
-            h.addr(CLI, REPLY_BUF),
-            8,
-            0,
-            op(9),
-        ],
-    );
-    assert_eq!(h.sched(CLI), SchedState::InSend(srv));
+    let (g, ecall) = send_from_revoked_grant(&mut h);
     h.send(CLI2, srv, 4, b"honest", 8, &[]);
-    assert!(h.sys.tasks[CLI].remove_region(&g));
 
     h.recv(SRV, 64, 0);
     assert_faulted_for(&h, CLI, g.base, ecall);
@@ -213,23 +214,8 @@ fn a_queued_sender_whose_message_is_revoked_is_faulted_and_the_next_served() {
 #[test]
 fn a_receiver_that_only_waited_for_a_liar_is_told_it_is_dead() {
     let mut h = Harness::three();
-    let (srv, cli) = (h.id(SRV), h.id(CLI));
-    let g = grant(0x100);
-    assert!(h.sys.tasks[CLI].add_region(g));
-    h.syscall(
-        CLI,
-        Sysnum::Send,
-        &[
-            srv.0 as usize,
-            g.base,
-            5,
-            h.addr(CLI, REPLY_BUF),
-            8,
-            0,
-            op(9),
-        ],
-    );
-    assert!(h.sys.tasks[CLI].remove_region(&g));
+    let cli = h.id(CLI);
+    send_from_revoked_grant(&mut h);
     h.recv_from(SRV, 64, 0, cli);
     assert_eq!(h.task(CLI).state(), TaskState::Faulted);
     // Nothing was delivered: the server learns its only sender died.
