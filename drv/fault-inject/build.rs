@@ -1,8 +1,9 @@
-//! Generates the client of `idl/fault-inject.idol` (and its error enum,
-//! which the drivers' generated servers use).
+//! Generates the client of `idl/fault-inject.idol` (with its error enum)
+//! and the server that `serve` runs for the drivers.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::var("OUT_DIR")?;
     idol::generate_client("../../idl/fault-inject.idol", &out)?;
+    idol::generate_server("../../idl/fault-inject.idol", &out)?;
     Ok(())
 }

@@ -17,6 +17,8 @@
 
 pub mod evidence;
 pub mod plan;
+#[cfg(all(feature = "queue", target_os = "none"))]
+pub mod serve;
 
 include!(concat!(env!("OUT_DIR"), "/fault_inject_client.rs"));
 

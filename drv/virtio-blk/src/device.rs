@@ -19,18 +19,20 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use block_api::{BlockError, MAX_TRANSFER, SECTOR_SIZE};
-use virtio::config::read_consistent;
 use virtio::transport::mmio::MmioTransport;
 use virtio::transport::{DeviceStatus, InterruptStatus};
 use virtio::{Buf, Features, RegisterAccess, SplitQueue, Transport};
 use zerocopy::IntoBytes;
 
+use crate::geometry::read_geometry;
+pub use crate::geometry::Geometry;
 use crate::memory::{DmaMemory, DESCS_PER_REQUEST, QUEUE_SIZE, SLOTS};
 use crate::protocol::{
-    ReqHeader, CONFIG_BLK_SIZE, CONFIG_CAPACITY, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH,
-    VIRTIO_BLK_F_RO, VIRTIO_BLK_ID_BYTES, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH,
-    VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_ID_BLOCK,
+    ReqHeader, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_ID_BYTES,
+    VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN,
+    VIRTIO_BLK_T_OUT, VIRTIO_ID_BLOCK,
 };
+pub use crate::slot::{Slot, SlotSet};
 
 /// The features this driver understands: read-only disks, the block size
 /// hint, the flush command, and event-index interrupt suppression.
@@ -44,19 +46,6 @@ pub const UNDERSTOOD: Features = Features(
 /// A status byte no device writes: set before each submission, so a
 /// device that completes a request without writing its status is seen.
 const STATUS_UNWRITTEN: u8 = 0xff;
-
-/// What the driver learned about the disk at probe time (§5.2.4).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Geometry {
-    /// Capacity in 512-byte sectors.
-    pub capacity: u64,
-    /// The device's preferred block size in bytes (512 if not offered).
-    pub block_size: u32,
-    /// VIRTIO_BLK_F_RO was negotiated: writes are refused.
-    pub read_only: bool,
-    /// VIRTIO_BLK_F_FLUSH was negotiated: flushes go to the device.
-    pub flush: bool,
-}
 
 /// Why a device could not be brought up.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -104,17 +93,6 @@ pub enum Request {
     GetId,
 }
 
-/// A request slot: an index into the driver's DMA memory.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Slot(u8);
-
-impl Slot {
-    /// The slot's index, below [`SLOTS`].
-    pub fn index(self) -> usize {
-        usize::from(self.0)
-    }
-}
-
 /// A request the device finished.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Completion {
@@ -133,28 +111,6 @@ pub struct ResetFailed {
     /// The requests that were in flight: they never complete, and their
     /// buffers are never handed out again.
     pub lost: SlotSet,
-}
-
-/// Slots as a set (for the ones a reset took back).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct SlotSet(u32);
-
-impl SlotSet {
-    fn insert(&mut self, slot: Slot) {
-        self.0 |= 1 << slot.0;
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0 == 0
-    }
-
-    /// The slots, in index order.
-    pub fn iter(self) -> impl Iterator<Item = Slot> {
-        (0..SLOTS as u8)
-            .filter(move |i| self.0 & (1 << i) != 0)
-            .map(Slot)
-    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -628,35 +584,4 @@ impl<R: RegisterAccess> Drop for BlkDevice<'_, R> {
         // borrowed (it may be handed to the next probe).
         let _ = self.transport.reset();
     }
-}
-
-/// Capacity, block size and read-only flag, read together under one
-/// generation check (§2.5.1, §5.2.4).
-fn read_geometry<R: RegisterAccess>(
-    transport: &MmioTransport<R>,
-    features: Features,
-) -> Result<Geometry, virtio::Error> {
-    let has_blk_size = features.contains(VIRTIO_BLK_F_BLK_SIZE);
-    let (capacity, blk_size) = read_consistent(transport, |t| {
-        let low = t.read_config32(CONFIG_CAPACITY)?;
-        let high = t.read_config32(CONFIG_CAPACITY + 4)?;
-        let blk_size = if has_blk_size {
-            t.read_config32(CONFIG_BLK_SIZE)?
-        } else {
-            SECTOR_SIZE as u32
-        };
-        Ok((u64::from(low) | u64::from(high) << 32, blk_size))
-    })?;
-    Ok(Geometry {
-        capacity,
-        // A block size that is no power of two, or below a sector, is
-        // nonsense: fall back to the sector size (it is only a hint).
-        block_size: if blk_size.is_power_of_two() && blk_size >= SECTOR_SIZE as u32 {
-            blk_size
-        } else {
-            SECTOR_SIZE as u32
-        },
-        read_only: features.contains(VIRTIO_BLK_F_RO),
-        flush: features.contains(VIRTIO_BLK_F_FLUSH),
-    })
 }

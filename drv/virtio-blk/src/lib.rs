@@ -46,9 +46,11 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod device;
+pub mod geometry;
 pub mod memory;
 pub mod protocol;
 pub mod server;
+pub mod slot;
 pub mod trace;
 
 pub use device::{BlkDevice, Completion, Geometry, ProbeError, Request, Slot, SlotSet};

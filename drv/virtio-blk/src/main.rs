@@ -142,85 +142,49 @@ mod task {
         #[cfg(not(feature = "fault-injection"))]
         let mut buffer = [0u8; BLOCK_BUFFER_SIZE];
         #[cfg(feature = "fault-injection")]
-        let mut buffer = [0u8; injection::BUFFER_SIZE];
+        let mut buffer = [0u8; fault_inject::serve::buffer_size(BLOCK_BUFFER_SIZE)];
         loop {
             #[cfg(not(feature = "fault-injection"))]
             driver.serve_once(&mut buffer);
             #[cfg(feature = "fault-injection")]
-            injection::serve_once(&mut driver, &mut buffer);
+            {
+                // While the driver waits for its device it takes
+                // notifications only (`accepts_requests`).
+                let from = (!driver.accepts_requests()).then_some(idol_runtime::TaskId::KERNEL);
+                let mask = driver.mask();
+                fault_inject::serve::serve_once(
+                    &mut Injector(&mut driver),
+                    &UserlibIpc,
+                    &mut buffer,
+                    mask,
+                    from,
+                    |d, buffer, msg| d.0.handle(buffer, msg),
+                );
+            }
         }
     }
 
     /// Test images only: the driver also serves `idl/fault-inject.idol`
-    /// and commits the fault it is asked to.
+    /// and breaks its own queue when asked to.
     #[cfg(feature = "fault-injection")]
-    mod injection {
-        use idol_runtime::{Ipc, ServerError, TaskId, UserlibIpc};
-        use virtio_blk::{BlockDriver, Platform};
+    struct Injector<'d, 'a>(&'d mut BlockDriver<'a, UserlibIpc, Task>);
 
-        #[allow(dead_code)] // the generated serve_once: the loop is below
-        mod server {
-            use fault_inject::InjectError;
-            include!(concat!(env!("OUT_DIR"), "/fault_inject_server.rs"));
-        }
-
-        use fault_inject::InjectError;
-        use server::{fault_inject_dispatch, FaultInjectServer};
-
-        /// First op of `idl/fault-inject.idol` (its `first_op`).
-        const FIRST_OP: u32 = 200;
-
-        /// A receive buffer that holds a request of either interface.
-        pub const BUFFER_SIZE: usize =
-            if server::FAULT_INJECT_BUFFER_SIZE > virtio_blk::BLOCK_BUFFER_SIZE {
-                server::FAULT_INJECT_BUFFER_SIZE
+    #[cfg(feature = "fault-injection")]
+    impl fault_inject::serve::Injectable for Injector<'_, '_> {
+        fn corrupt_queue(
+            &mut self,
+            how: virtio::queue::Corruption,
+            arg: u32,
+        ) -> Result<(), fault_inject::InjectError> {
+            if self.0.corrupt_queue(how, arg) {
+                Ok(())
             } else {
-                virtio_blk::BLOCK_BUFFER_SIZE
-            };
-
-        struct Injector<'d, 'a, P: Platform>(&'d mut BlockDriver<'a, UserlibIpc, P>);
-
-        impl<P: Platform> idol_runtime::NotificationHandler for Injector<'_, '_, P> {}
-
-        impl<P: Platform> FaultInjectServer for Injector<'_, '_, P> {
-            fn inject(
-                &mut self,
-                _: TaskId,
-                kind: u32,
-                arg: u32,
-            ) -> Result<(), ServerError<InjectError>> {
-                let how = fault_inject::serve(kind, arg)?;
-                if self.0.corrupt_queue(how, arg) {
-                    Ok(())
-                } else {
-                    Err(InjectError::NoQueue.into())
-                }
-            }
-
-            fn recoveries(
-                &mut self,
-                _: TaskId,
-            ) -> Result<u32, ServerError<core::convert::Infallible>> {
-                Ok(self.0.recoveries())
+                Err(fault_inject::InjectError::NoQueue)
             }
         }
 
-        /// `serve_once`, with the fault-injection ops routed to the injector.
-        pub fn serve_once<P: Platform>(
-            driver: &mut BlockDriver<'_, UserlibIpc, P>,
-            buffer: &mut [u8],
-        ) {
-            let from = if driver.accepts_requests() {
-                None
-            } else {
-                Some(TaskId::KERNEL)
-            };
-            let msg = UserlibIpc.recv(buffer, driver.mask(), from);
-            if msg.sender != TaskId::KERNEL && msg.operation >= FIRST_OP {
-                fault_inject_dispatch(&mut Injector(driver), &UserlibIpc, buffer, &msg);
-            } else {
-                driver.handle(buffer, &msg);
-            }
+        fn recoveries(&self) -> u32 {
+            self.0.recoveries()
         }
     }
 }

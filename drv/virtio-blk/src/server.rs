@@ -28,16 +28,13 @@
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use block_api::{BlockError, BlockInfo, SECTOR_SIZE};
-use idol_runtime::{
-    Deferred, Detached, Ipc, LeaseError, Leased, NotificationHandler, Read, RecvMessage,
-    ServerError, TaskId, Write,
-};
+use block_api::{BlockError, BlockInfo};
+use idol_runtime::{Detached, Ipc, NotificationHandler, RecvMessage, ServerError, TaskId, Write};
 use virtio::transport::InterruptStatus;
 use virtio::RegisterAccess;
 use virtio_bus_api::Probe;
 
-use crate::device::{BlkDevice, Completion, ProbeError, Request, ResetFailed, Slot};
+use crate::device::{BlkDevice, ResetFailed};
 use crate::memory::{DmaMemory, SLOTS};
 use crate::protocol::VIRTIO_BLK_ID_BYTES;
 use crate::trace::{self, Trace};
@@ -48,6 +45,12 @@ mod generated {
     use block_api::{BlockError, BlockInfo};
     include!(concat!(env!("OUT_DIR"), "/block_server.rs"));
 }
+
+mod platform;
+mod requests;
+
+pub use platform::{Event, Platform};
+use requests::{answer, complete};
 
 pub use generated::{
     block_dispatch, block_reply_flush, block_reply_info, block_reply_read, block_reply_write,
@@ -81,110 +84,6 @@ pub const RECOVERIES_WITHOUT_PROGRESS: u32 = 3;
 
 /// The driver's id table: block devices only (the seed's `id_table`).
 pub const ID_TABLE: [u32; 4] = [crate::protocol::VIRTIO_ID_BLOCK, 0, 0, 0];
-
-/// What the driver needs from its surroundings besides IPC: the bus
-/// supervisor, the device window and the interrupt. The task implements it
-/// with `VirtioBusClient`, `Mmio` and `sys_irq_control`; tests with the
-/// device model.
-pub trait Platform {
-    /// Register access to a probed device.
-    type Regs: RegisterAccess;
-
-    /// `VirtioBus.register`: `Some(probe)` if the bus bound a device to us
-    /// (reset, window granted, IRQ routed and unmasked), `None` if none is
-    /// free (we stay registered and get [`PROBE_BIT`] when one may be).
-    fn register(&mut self) -> Option<Probe>;
-
-    /// The register window of the probed slot.
-    fn regs(&mut self, probe: &Probe) -> Self::Regs;
-
-    /// `VirtioBus.removed`: the device is reset and no request of ours is
-    /// on it any more.
-    fn removed(&mut self);
-
-    /// Unmasks the device interrupt after it was handled.
-    fn enable_irq(&mut self);
-
-    /// Who places the queue and writes its descriptors: the kernel
-    /// (`virtio::KernelGate`) in the task, whose ring memory it may not
-    /// write; `None` (the queue writes its own `DmaMemory` ring) for host
-    /// tests against the device model.
-    fn dma_gate(&self) -> Option<&'static dyn virtio::DmaGate> {
-        None
-    }
-
-    /// The driver found its own state corrupt: stop (the task panics, so
-    /// the supervisor resets the device and restarts it from its image).
-    /// Host tests keep the default, which carries on.
-    fn corrupt(&mut self) {}
-
-    /// Something worth a log line happened.
-    fn event(&mut self, event: Event) {
-        let _ = event;
-    }
-
-    /// The time in ms (for the request deadline). Platforms without a clock
-    /// keep the default and never time a request out.
-    fn now_ms(&mut self) -> u64 {
-        0
-    }
-
-    /// Arms (or, with `None`, disarms) the timer that posts [`TIMER_BIT`].
-    fn set_timer(&mut self, deadline_ms: Option<u64>) {
-        let _ = deadline_ms;
-    }
-
-    /// How long a request may wait for the device without progress (ms).
-    fn request_deadline_ms(&self) -> u64 {
-        REQUEST_DEADLINE_MS
-    }
-
-    /// The device did not finish a reset, so it may still write the
-    /// driver's memory: the driver has answered every call, will never
-    /// touch the device or its DMA memory again, and answers `DeviceError`
-    /// from now on. The task stops here (a fault) so that the supervisor
-    /// takes the device away and marks its slot failed.
-    fn device_failed(&mut self) {}
-}
-
-/// What the driver tells [`Platform::event`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A device was brought up.
-    Probed {
-        /// Its slot.
-        slot: u32,
-        /// Its capacity in sectors.
-        capacity: u64,
-        /// Transport version (1 legacy, 2 modern).
-        version: u32,
-    },
-    /// A probed device could not be brought up.
-    ProbeFailed(ProbeError),
-    /// The device broke the virtqueue protocol: in-flight requests failed,
-    /// device reset and brought up again.
-    DeviceFault(virtio::Error),
-    /// A request outlived its deadline ([`REQUEST_DEADLINE_MS`]) without
-    /// progress: in-flight requests failed, device reset and brought up
-    /// again.
-    Timeout,
-    /// The device set DEVICE_NEEDS_RESET (§2.1.2): in-flight requests
-    /// failed, device reset and brought up again.
-    NeedsReset,
-    /// A configuration change: the disk now has this many sectors.
-    Resized {
-        /// The new capacity in sectors.
-        capacity: u64,
-    },
-    /// The device did not finish a reset: given up (see
-    /// [`Platform::device_failed`]).
-    ResetFailed,
-    /// The bus took the device away.
-    Removed {
-        /// Requests that were in flight and failed with `Removed`.
-        in_flight: usize,
-    },
-}
 
 /// Where the driver is with its device.
 // One value per driver, changed only at probe and remove: the size of the
@@ -617,130 +516,6 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             reserved: [0; 4],
         })
     }
-
-    /// Takes a slot, lets `fill` prepare its buffer, submits and kicks.
-    /// `Ok(None)`: nothing to do on the device (answer now).
-    fn start_request(
-        &mut self,
-        request: Request,
-        fill: impl FnOnce(&mut [u8]) -> Result<(), LeaseError>,
-        pending: Pending,
-    ) -> Result<(), ServerError<BlockError>> {
-        let error = self.unbound_error();
-        let Binding::Bound { device, .. } = &mut self.binding else {
-            return Err(error.into());
-        };
-        device.check(&request)?;
-        // The loop only receives while a slot is free; if none is (a
-        // notification-only receive was skipped), the client is answered,
-        // not left waiting.
-        let slot: Slot = device.reserve().ok_or(BlockError::DeviceError)?;
-        if let Request::Write { len, .. } = request {
-            let filled = match device.buffer(slot).and_then(|b| b.get_mut(..len)) {
-                Some(buf) => fill(buf).map_err(ServerError::from),
-                None => Err(BlockError::TooLarge.into()),
-            };
-            if let Err(e) = filled {
-                device.release(slot);
-                return Err(e);
-            }
-        }
-        if let Err(e) = device.submit(slot, request) {
-            device.release(slot);
-            return Err(e.into());
-        }
-        device.kick();
-        trace::record(Trace::Submit { slot, request });
-        self.pending[slot.index()] = Some(pending);
-        self.submitted[slot.index()] = self.platform.now_ms();
-        self.rearm_deadline();
-        Ok(())
-    }
-}
-
-/// Answers a finished request: copies a read's data into the client's
-/// lease, takes a GET_ID serial, replies, frees the slot.
-fn complete<I: Ipc, R: RegisterAccess>(
-    ipc: I,
-    device: &mut BlkDevice<'_, R>,
-    serial: &mut Option<[u8; VIRTIO_BLK_ID_BYTES]>,
-    done: Completion,
-    pending: Option<Pending>,
-) {
-    trace::record(Trace::Complete {
-        slot: done.slot,
-        ok: done.result.is_ok(),
-    });
-    let Some(pending) = pending else {
-        device.release(done.slot);
-        return;
-    };
-    match pending {
-        Pending::Read { caller, lease, len } => {
-            let result = match (done.result, device.buffer(done.slot)) {
-                (Ok(()), Some(buf)) => copy_out(&ipc, lease, &buf[..len.min(buf.len())]),
-                (Ok(()), None) => Err(BlockError::DeviceError.into()),
-                (Err(e), _) => Err(e.into()),
-            };
-            block_reply_read(&ipc, caller, result);
-        }
-        Pending::Info { caller } => {
-            let id = match (done.result, device.buffer(done.slot)) {
-                (Ok(()), Some(buf)) => {
-                    let mut id = [0u8; VIRTIO_BLK_ID_BYTES];
-                    id.copy_from_slice(&buf[..VIRTIO_BLK_ID_BYTES]);
-                    Some(id)
-                }
-                // A device without GET_ID has no serial: report zeros.
-                (Err(BlockError::Unsupported), _) => Some([0; VIRTIO_BLK_ID_BYTES]),
-                _ => None,
-            };
-            let result = match id {
-                Some(id) => {
-                    *serial = Some(id);
-                    let g = device.geometry();
-                    Ok(BlockInfo {
-                        capacity_sectors: g.capacity,
-                        block_size: g.block_size,
-                        read_only: u32::from(g.read_only),
-                        serial: id,
-                        reserved: [0; 4],
-                    })
-                }
-                None => Err(done.result.err().unwrap_or(BlockError::DeviceError).into()),
-            };
-            block_reply_info(&ipc, caller, result);
-        }
-        other => answer(ipc, other, done.result.map_err(ServerError::from)),
-    }
-    device.release(done.slot);
-}
-
-/// Copies a completed read into the client's lease.
-fn copy_out(
-    ipc: &dyn Ipc,
-    lease: Detached<Write, u8>,
-    data: &[u8],
-) -> Result<(), ServerError<BlockError>> {
-    lease.attach(ipc).write_range(0, data)?;
-    Ok(())
-}
-
-/// Answers a deferred call with a unit result (or an error for any kind).
-fn answer<I: Ipc>(ipc: I, pending: Pending, result: Result<(), ServerError<BlockError>>) {
-    match pending {
-        Pending::Read { caller, .. } => block_reply_read(&ipc, caller, result),
-        Pending::Write { caller } => block_reply_write(&ipc, caller, result),
-        Pending::Flush { caller } => block_reply_flush(&ipc, caller, result),
-        Pending::Info { caller } => block_reply_info(
-            &ipc,
-            caller,
-            match result {
-                Ok(()) => Err(ServerError::Error(BlockError::DeviceError)),
-                Err(e) => Err(e),
-            },
-        ),
-    }
 }
 
 impl<I: Ipc + Copy, P: Platform> NotificationHandler for BlockDriver<'_, I, P> {
@@ -764,83 +539,5 @@ impl<I: Ipc + Copy, P: Platform> NotificationHandler for BlockDriver<'_, I, P> {
             self.deadline_passed();
         }
         self.rearm_deadline();
-    }
-}
-
-impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
-    fn info(&mut self, caller: TaskId) -> Result<Deferred<BlockInfo>, ServerError<BlockError>> {
-        if let Some(info) = self.serial.and_then(|s| self.info_now(s)) {
-            return Ok(Deferred::Now(info));
-        }
-        self.start_request(Request::GetId, |_| Ok(()), Pending::Info { caller })?;
-        Ok(Deferred::Later)
-    }
-
-    fn read(
-        &mut self,
-        caller: TaskId,
-        sector: u64,
-        data: Leased<'_, Write, u8>,
-    ) -> Result<Deferred<()>, ServerError<BlockError>> {
-        let len = data.len();
-        if len % SECTOR_SIZE != 0 {
-            return Err(BlockError::UnalignedLength.into());
-        }
-        if len == 0 {
-            return self.nothing_to_do(sector);
-        }
-        let pending = Pending::Read {
-            caller,
-            lease: data.detach(),
-            len,
-        };
-        self.start_request(Request::Read { sector, len }, |_| Ok(()), pending)?;
-        Ok(Deferred::Later)
-    }
-
-    fn write(
-        &mut self,
-        caller: TaskId,
-        sector: u64,
-        data: Leased<'_, Read, u8>,
-    ) -> Result<Deferred<()>, ServerError<BlockError>> {
-        let len = data.len();
-        if len % SECTOR_SIZE != 0 {
-            return Err(BlockError::UnalignedLength.into());
-        }
-        if len == 0 {
-            return self.nothing_to_do(sector);
-        }
-        self.start_request(
-            Request::Write { sector, len },
-            |buf| data.read_range(0, buf),
-            Pending::Write { caller },
-        )?;
-        Ok(Deferred::Later)
-    }
-
-    fn flush(&mut self, caller: TaskId) -> Result<Deferred<()>, ServerError<BlockError>> {
-        if let Binding::Bound { device, .. } = &self.binding {
-            if !device.geometry().flush {
-                // No VIRTIO_BLK_F_FLUSH: the device has no write cache to
-                // flush (§5.2.6.2), a completed write is on the disk.
-                return Ok(Deferred::Now(()));
-            }
-        }
-        self.start_request(Request::Flush, |_| Ok(()), Pending::Flush { caller })?;
-        Ok(Deferred::Later)
-    }
-}
-
-impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
-    /// A zero-length read or write: checked against the disk, then done.
-    fn nothing_to_do(&self, sector: u64) -> Result<Deferred<()>, ServerError<BlockError>> {
-        match &self.binding {
-            Binding::Bound { device, .. } if sector <= device.geometry().capacity => {
-                Ok(Deferred::Now(()))
-            }
-            Binding::Bound { .. } => Err(BlockError::OutOfRange.into()),
-            _ => Err(self.unbound_error().into()),
-        }
     }
 }

@@ -13,8 +13,10 @@ use virtio::queue::SplitQueue;
 use virtio::transport::mmio::MmioTransport;
 use virtio::{DeviceStatus, Features, RegisterAccess, Transport};
 
+pub use crate::error::{DeviceFault, ProbeError, RecvError, SendError};
 use crate::header::header_len;
 use crate::memory::{Buffers, NetMemory, QUEUE_SIZE, RX_SLOTS, TX_SLOTS};
+use crate::ready::ReadyFrames;
 use crate::{DEVICE_ID, RX_QUEUE, TX_DEADLINE_MS, TX_QUEUE};
 
 /// `VIRTIO_NET_F_MAC` (bit 5): the device has a MAC address in its config
@@ -34,38 +36,6 @@ const VIRTIO_NET_S_LINK_UP: u16 = 1;
 /// InterruptStatus bit 1: the configuration changed (§4.2.2).
 const CONFIG_CHANGE: u32 = 1 << 1;
 
-/// Why a device could not be brought up.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum ProbeError {
-    /// The window holds a device of another type.
-    WrongDevice {
-        /// Its device id.
-        device_id: u32,
-    },
-    /// The virtio core refused (see [`virtio::Error::blame`]).
-    Virtio(virtio::Error),
-}
-
-impl From<virtio::Error> for ProbeError {
-    fn from(e: virtio::Error) -> Self {
-        ProbeError::Virtio(e)
-    }
-}
-
-/// What the device did wrong. When it is reported the device has been
-/// reset, and brought up again unless [`Net::is_live`] says otherwise.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum DeviceFault {
-    /// The queue caught the device breaking the ring protocol.
-    Queue(virtio::Error),
-    /// A transmitted frame was not completed within [`TX_DEADLINE_MS`].
-    TxTimeout,
-    /// The device set DEVICE_NEEDS_RESET (§2.1.2).
-    NeedsReset,
-    /// Bringing the device up again failed; [`Net::tick`] tries again.
-    Probe(ProbeError),
-}
-
 /// What an interrupt or tick found, for the task to tell its client.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Events {
@@ -83,83 +53,6 @@ impl Events {
     /// Whether the client should be told.
     pub fn notify(&self) -> bool {
         self.rx_ready || self.tx_space || self.link_changed || self.fault.is_some()
-    }
-}
-
-/// Why a send failed.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum SendError<E> {
-    /// Every transmit slot is in flight; the client is notified when one
-    /// comes back.
-    QueueFull,
-    /// The frame is shorter than an Ethernet header or longer than
-    /// [`MAX_SEND`].
-    BadFrame,
-    /// The device is down (after a fault it could not recover from yet).
-    DeviceDown,
-    /// The link is down.
-    LinkDown,
-    /// The source refused (in the task: the client's lease).
-    Source(E),
-}
-
-/// Why a receive returned no frame.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum RecvError<E> {
-    /// No frame is waiting.
-    Empty,
-    /// The oldest frame is longer than the sink; it stays queued.
-    TooSmall {
-        /// Its length.
-        len: usize,
-    },
-    /// The sink refused (in the task: the client's lease). The frame is
-    /// dropped: the client asked for it and could not take it.
-    Sink(E),
-}
-
-/// Received frames waiting for the client, oldest first: (slot, length).
-struct ReadyFrames {
-    entries: [(u8, u16); RX_SLOTS],
-    head: usize,
-    len: usize,
-}
-
-impl ReadyFrames {
-    const fn new() -> Self {
-        ReadyFrames {
-            entries: [(0, 0); RX_SLOTS],
-            head: 0,
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, slot: usize, len: usize) {
-        // A slot is in here at most once (it is either posted or waiting),
-        // so the list never holds more than RX_SLOTS entries.
-        if self.len < RX_SLOTS {
-            let at = (self.head + self.len) % RX_SLOTS;
-            self.entries[at] = (slot as u8, len as u16);
-            self.len += 1;
-        }
-    }
-
-    fn peek(&self) -> Option<(usize, usize)> {
-        (self.len > 0).then(|| {
-            let (slot, len) = self.entries[self.head];
-            (usize::from(slot), usize::from(len))
-        })
-    }
-
-    fn pop(&mut self) {
-        if self.len > 0 {
-            self.head = (self.head + 1) % RX_SLOTS;
-            self.len -= 1;
-        }
-    }
-
-    fn holds(&self, slot: usize) -> bool {
-        (0..self.len).any(|i| usize::from(self.entries[(self.head + i) % RX_SLOTS].0) == slot)
     }
 }
 
@@ -315,7 +208,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
 
     /// Frames waiting for [`recv`](Self::recv).
     pub fn frames_waiting(&self) -> usize {
-        self.ready.len
+        self.ready.len()
     }
 
     /// The device's interrupt: acknowledges it, re-reads the link status on
@@ -353,7 +246,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
             if let Err(fault) = self.bring_up_again() {
                 events.fault = Some(fault);
             } else {
-                events.rx_ready = self.ready.len > 0;
+                events.rx_ready = self.ready.len() > 0;
                 events.tx_space = true;
             }
             return events;
@@ -627,7 +520,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         self.tx_progress_ms = now_ms;
         self.tx_refused = false;
         Events {
-            rx_ready: self.ready.len > 0,
+            rx_ready: self.ready.len() > 0,
             tx_space: true,
             link_changed: false,
             fault: Some(fault),

@@ -38,8 +38,10 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod device;
+pub mod error;
 pub mod header;
 pub mod memory;
+mod ready;
 
 #[cfg(test)]
 mod tests;

@@ -266,92 +266,51 @@ fn main() -> ! {
     #[cfg(not(feature = "fault-injection"))]
     let mut buffer = [0u8; ETHERNET_BUFFER_SIZE];
     #[cfg(feature = "fault-injection")]
-    let mut buffer = [0u8; injection::BUFFER_SIZE];
+    let mut buffer = [0u8; fault_inject::serve::buffer_size(ETHERNET_BUFFER_SIZE)];
     loop {
         #[cfg(not(feature = "fault-injection"))]
         ethernet_serve_once(&mut driver, &UserlibIpc, &mut buffer);
         #[cfg(feature = "fault-injection")]
-        injection::serve_once(&mut driver, &mut buffer);
+        fault_inject::serve::serve_once(
+            &mut driver,
+            &UserlibIpc,
+            &mut buffer,
+            driver.notification_mask(),
+            None,
+            |d, buffer, msg| {
+                idol_runtime::server::route(&UserlibIpc, d, buffer, msg, ethernet_dispatch)
+            },
+        );
     }
 }
 
 /// Test images only: the driver also serves `idl/fault-inject.idol` and
-/// commits the fault it is asked to.
+/// breaks its own transmit queue when asked to.
 #[cfg(feature = "fault-injection")]
-mod injection {
-    use fault_inject::InjectError;
-    use idol_runtime::{Ipc, NotificationHandler, ServerError, TaskId, UserlibIpc};
-
-    use super::{ethernet_dispatch, Binding, Driver};
-
-    #[allow(dead_code)] // the generated serve_once: the loop is below
-    mod server {
-        use fault_inject::InjectError;
-        include!(concat!(env!("OUT_DIR"), "/fault_inject_server.rs"));
-    }
-
-    use server::{fault_inject_dispatch, FaultInjectServer};
-
-    /// First op of `idl/fault-inject.idol` (its `first_op`).
-    const FIRST_OP: u32 = 200;
-
-    /// A receive buffer that holds a request of either interface.
-    pub const BUFFER_SIZE: usize = if server::FAULT_INJECT_BUFFER_SIZE > super::ETHERNET_BUFFER_SIZE
-    {
-        server::FAULT_INJECT_BUFFER_SIZE
-    } else {
-        super::ETHERNET_BUFFER_SIZE
-    };
-
-    struct Injector<'d>(&'d mut Driver);
-
-    impl NotificationHandler for Injector<'_> {}
-
-    impl FaultInjectServer for Injector<'_> {
-        fn inject(
-            &mut self,
-            _: TaskId,
-            kind: u32,
-            arg: u32,
-        ) -> Result<(), ServerError<InjectError>> {
-            let how = fault_inject::serve(kind, arg)?;
-            let corrupted = match &mut self.0.binding {
-                Binding::Bound {
-                    device: Some(device),
-                    ..
-                } => device.corrupt_queue(how, arg),
-                _ => false,
-            };
-            if corrupted {
-                Ok(())
-            } else {
-                Err(InjectError::NoQueue.into())
-            }
-        }
-
-        /// Device resets of this incarnation: a corrupted ring is
-        /// confirmed when the driver caught it and reset the device.
-        fn recoveries(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
-            Ok(match &self.0.binding {
-                Binding::Bound {
-                    device: Some(device),
-                    ..
-                } => device.status().resets,
-                _ => 0,
-            })
+impl fault_inject::serve::Injectable for Driver {
+    fn corrupt_queue(
+        &mut self,
+        how: virtio::queue::Corruption,
+        arg: u32,
+    ) -> Result<(), fault_inject::InjectError> {
+        match &mut self.binding {
+            Binding::Bound {
+                device: Some(device),
+                ..
+            } if device.corrupt_queue(how, arg) => Ok(()),
+            _ => Err(fault_inject::InjectError::NoQueue),
         }
     }
 
-    /// `ethernet_serve_once`, with the fault-injection ops routed to the
-    /// injector.
-    pub fn serve_once(driver: &mut Driver, buffer: &mut [u8]) {
-        let msg = UserlibIpc.recv(buffer, driver.notification_mask(), None);
-        if msg.sender == TaskId::KERNEL {
-            driver.handle_notification(msg.operation);
-        } else if msg.operation >= FIRST_OP {
-            fault_inject_dispatch(&mut Injector(driver), &UserlibIpc, buffer, &msg);
-        } else {
-            ethernet_dispatch(driver, &UserlibIpc, buffer, &msg);
+    /// Device resets of this incarnation: a corrupted ring is confirmed
+    /// when the driver caught it and reset the device.
+    fn recoveries(&self) -> u32 {
+        match &self.binding {
+            Binding::Bound {
+                device: Some(device),
+                ..
+            } => device.status().resets,
+            _ => 0,
         }
     }
 }

@@ -39,23 +39,7 @@ pub trait Wait {
     fn interrupt_done(&mut self);
 }
 
-/// Why a device could not be brought up.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum ProbeError {
-    /// The window holds a device of another type.
-    WrongDevice {
-        /// Its device id.
-        device_id: u32,
-    },
-    /// The virtio core refused (see [`virtio::Error::blame`]).
-    Virtio(virtio::Error),
-}
-
-impl From<virtio::Error> for ProbeError {
-    fn from(e: virtio::Error) -> Self {
-        ProbeError::Virtio(e)
-    }
-}
+pub use virtio::ProbeError;
 
 /// What the device did wrong; it has been reset when this is reported.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

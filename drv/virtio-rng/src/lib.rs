@@ -11,6 +11,11 @@
 //! - the callback: [`Rng::interrupt`], and inside [`Rng::fill`] the IRQ path
 //!   that calls `get_buf` until `restart()` returns true.
 //!
+//! The entropy server and the driver's life with the bus are
+//! [`server::EntropyDriver`], generic over the syscalls
+//! ([`server::Platform`]) so that they are host-tested too; the task
+//! (`task.rs`) only supplies those.
+//!
 //! A fill of any length is a loop of device requests ([`fill::Fill`]), each
 //! into the driver's own [`bounce::BounceBuffer`] and then copied out by the
 //! caller's sink (in the task: into the client's lease).
@@ -35,6 +40,7 @@
 pub mod bounce;
 pub mod device;
 pub mod fill;
+pub mod server;
 
 #[cfg(test)]
 mod tests;

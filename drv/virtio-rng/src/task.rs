@@ -1,33 +1,19 @@
-//! The task side of the driver: the bus protocol, the entropy server and
-//! the waits, carried out with syscalls. The device logic is the library's
-//! [`Rng`].
+//! The task side of the driver: the bus, the device window, the interrupt
+//! and the waits, carried out with syscalls. The driver itself is the
+//! library's [`EntropyDriver`].
 
-use entropy_api::EntropyError;
-use idol_runtime::{
-    Leased, NotificationHandler, RequestError, ServerError, TaskId, UserlibIpc, Write,
-};
+use idol_runtime::{RequestError, UserlibIpc};
 use userlib::{
     sys_get_timer, sys_irq_control, sys_log, sys_recv_notification, sys_set_timer, tasks,
 };
 use virtio::queue::QueueMemory;
 use virtio::regs::Mmio;
 use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
-use virtio_rng::{BounceBuffer, DeviceFault, Event, FillError, Rng, Wait, ID_TABLE};
-
-// `entropy_serve_once` is unused in fault-injection builds (own loop).
-#[cfg_attr(feature = "fault-injection", allow(dead_code))]
-mod entropy_server {
-    use super::*;
-    include!(concat!(env!("OUT_DIR"), "/entropy_server.rs"));
-}
-use entropy_server::*;
-
-/// Notification bits, in app.toml order: `notifications = ["irq",
-/// "remove", "probe", "timer"]`.
-const IRQ_BIT: u32 = 1 << 0;
-const REMOVE_BIT: u32 = 1 << 1;
-const PROBE_BIT: u32 = 1 << 2;
-const TIMER_BIT: u32 = 1 << 3;
+use virtio_rng::server::{
+    EntropyDriver, Platform, ServerEvent, ENTROPY_BUFFER_SIZE, IRQ_BIT, PROBE_BIT, REMOVE_BIT,
+    TIMER_BIT,
+};
+use virtio_rng::{BounceBuffer, DeviceFault, Event, Wait, ID_TABLE};
 
 /// Ring entries: one request is in flight at a time, so a few suffice
 /// (the ring memory is two pages whatever the size up to 227).
@@ -38,28 +24,92 @@ const BOUNCE_LEN: usize = 1024;
 /// `deadline-ms`, 1 s by default.
 const REQUEST_TIMEOUT_MS: u64 = userlib::config::ms(option_env!("VIREO_DEADLINE_MS"), 1000);
 
-type Device = Rng<'static, Mmio, QUEUE_SIZE, BOUNCE_LEN>;
-
-/// The request queue's rings. Only ever borrowed by the one live `Device`.
+/// The request queue's rings. Only ever borrowed by the one live device.
 static mut RING: QueueMemory<QUEUE_SIZE> = QueueMemory::new();
 /// The only memory the device writes.
 static BOUNCE: BounceBuffer<BOUNCE_LEN> = BounceBuffer::new();
 
-/// The driver's state with respect to the bus.
-enum Binding {
-    /// No device: waiting for the probe bit.
-    Unbound,
-    /// The bus bound `slot` to us. `device` is `None` if bringing it up
-    /// failed (it is tried again at the next request).
-    Bound { slot: u32, device: Option<Device> },
+/// The bus supervisor, the granted window, the IRQ and the timer.
+struct Task {
+    bus: VirtioBusClient<UserlibIpc>,
 }
 
-struct Driver {
-    bus: VirtioBusClient<UserlibIpc>,
-    binding: Binding,
-    /// Broken-queue recoveries: device faults (protocol breaks, missed
-    /// deadlines) after which the device was reset.
-    recoveries: u32,
+impl Platform<QUEUE_SIZE> for Task {
+    type Regs = Mmio;
+    type Wait = Notifications;
+
+    fn register(&mut self) -> Option<Probe> {
+        match self.bus.register(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
+            Ok(probe) => Some(probe),
+            Err(RequestError::Server(BusError::NoDevice)) => None,
+            Err(e) => {
+                sys_log!("register with the bus failed: {e:?}");
+                None
+            }
+        }
+    }
+
+    fn regs(&mut self, slot: u32) -> Mmio {
+        // SAFETY: the bus granted this task the slot's window (it bound the
+        // slot to us) and keeps it ours until we call `removed`; the driver
+        // makes one `Mmio` per bring-up and drops it with the device.
+        unsafe { Mmio::new(slot_base(slot)) }
+    }
+
+    fn ring(&mut self) -> &'static mut QueueMemory<QUEUE_SIZE> {
+        // SAFETY: RING is only borrowed by a live device, and the driver
+        // asks for it only while it holds none (`Platform::ring`).
+        unsafe { &mut *core::ptr::addr_of_mut!(RING) }
+    }
+
+    fn dma_gate(&self) -> Option<&'static dyn virtio::DmaGate> {
+        Some(&virtio::KernelGate)
+    }
+
+    fn removed(&mut self) {
+        if let Err(e) = self.bus.removed() {
+            sys_log!("removed() failed: {e:?}");
+        }
+    }
+
+    fn enable_irq(&mut self) {
+        sys_irq_control(IRQ_BIT, true);
+    }
+
+    fn waiter(&mut self, timeout_ms: u64) -> Notifications {
+        Notifications {
+            deadline: 0,
+            timeout_ms,
+        }
+    }
+
+    fn disarm(&mut self) {
+        sys_set_timer(None, TIMER_BIT);
+    }
+
+    fn event(&mut self, event: ServerEvent) {
+        match event {
+            ServerEvent::Up { slot } => sys_log!("entropy device in slot {slot} is up"),
+            ServerEvent::ProbeFailed { slot, error } => {
+                sys_log!("probe of slot {slot} failed: {error:?}")
+            }
+            ServerEvent::DeviceFault {
+                slot,
+                fault: DeviceFault::ResetFailed,
+            } => sys_log!("device in slot {slot} did not finish its reset; giving it up"),
+            ServerEvent::DeviceFault { slot, fault } => {
+                sys_log!("device in slot {slot} misbehaved and was reset: {fault:?}")
+            }
+        }
+    }
+
+    fn device_failed(&mut self, slot: u32) {
+        // The device may still write the bounce buffer: end this
+        // incarnation so that the supervisor takes the device away and, if
+        // it cannot reset it either, marks its slot failed; the client sees
+        // `ServerRestarted`.
+        panic!("device in slot {slot} did not finish its reset; giving it up");
+    }
 }
 
 /// Waits with notifications: the device IRQ, the bus's remove bit, and a
@@ -68,16 +118,6 @@ struct Notifications {
     deadline: u64,
     /// How long each wait may take.
     timeout_ms: u64,
-}
-
-impl Notifications {
-    /// Waits of `timeout_ms` each.
-    const fn new(timeout_ms: u64) -> Self {
-        Notifications {
-            deadline: 0,
-            timeout_ms,
-        }
-    }
 }
 
 impl Wait for Notifications {
@@ -108,239 +148,66 @@ impl Wait for Notifications {
     }
 }
 
-/// Brings up the device in the window the bus granted with `probe`.
-fn bring_up(probe: &Probe) -> Option<Device> {
-    // SAFETY: the bus granted this task the slot's window (that is what a
-    // probe record means) and nothing else in this task touches it.
-    let regs = unsafe { Mmio::new(slot_base(probe.slot)) };
-    // SAFETY: RING is only borrowed by a live `Device`, and there is none:
-    // `bring_up` is only called when the binding holds no device (after a
-    // remove dropped the previous one, or before the first).
-    let ring = unsafe { &mut *core::ptr::addr_of_mut!(RING) };
-    match Rng::probe(regs, ring, &BOUNCE, Some(&virtio::KernelGate)) {
-        Ok(device) => Some(device),
-        Err(e) => {
-            sys_log!("probe of slot {} failed: {e:?}", probe.slot);
-            None
-        }
-    }
-}
-
-impl Driver {
-    /// The seed's `register_virtio_driver`, and the probe when a device is
-    /// free.
-    fn register(&mut self) {
-        match self.bus.register(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
-            Ok(probe) => {
-                let device = bring_up(&probe);
-                if device.is_some() {
-                    sys_log!("entropy device in slot {} is up", probe.slot);
-                }
-                self.binding = Binding::Bound {
-                    slot: probe.slot,
-                    device,
-                };
-            }
-            Err(RequestError::Server(BusError::NoDevice)) => {}
-            Err(e) => sys_log!("register with the bus failed: {e:?}"),
-        }
-    }
-
-    /// The seed's `remove`: quiesce and reset the device, then tell the
-    /// bus, which revokes the window. Nothing touches the window after.
-    fn remove(&mut self) {
-        let Binding::Bound { slot, device } =
-            core::mem::replace(&mut self.binding, Binding::Unbound)
-        else {
-            return;
-        };
-        if let Some(device) = device {
-            let _regs = device.remove();
-        }
-        if let Err(e) = self.bus.removed() {
-            sys_log!("removed() for slot {slot} failed: {e:?}");
-        }
-    }
-}
-
-impl NotificationHandler for Driver {
-    fn notification_mask(&self) -> u32 {
-        IRQ_BIT | REMOVE_BIT | PROBE_BIT
-    }
-
-    fn handle_notification(&mut self, bits: u32) {
-        if bits & REMOVE_BIT != 0 {
-            self.remove();
-        } else if bits & IRQ_BIT != 0 {
-            if let Binding::Bound {
-                device: Some(device),
-                slot,
-            } = &mut self.binding
-            {
-                if let Err(fault) = device.interrupt() {
-                    log_fault(*slot, fault);
-                    self.recoveries = self.recoveries.wrapping_add(1);
-                }
-                sys_irq_control(IRQ_BIT, true);
-            }
-        }
-        if bits & PROBE_BIT != 0 && matches!(self.binding, Binding::Unbound) {
-            self.register();
-        }
-    }
-}
-
-impl EntropyServer for Driver {
-    fn fill(
-        &mut self,
-        _: TaskId,
-        data: Leased<'_, Write, u8>,
-    ) -> Result<(), ServerError<EntropyError>> {
-        let Binding::Bound { slot, device } = &mut self.binding else {
-            return Err(EntropyError::NoDevice.into());
-        };
-        let slot = *slot;
-        if device.is_none() {
-            // A probe that failed earlier: try again (the window is ours).
-            *device = bring_up(&Probe {
-                slot,
-                ..Probe::default()
-            });
-        }
-        let Some(rng) = device else {
-            return Err(EntropyError::DeviceError.into());
-        };
-        let mut wait = Notifications::new(REQUEST_TIMEOUT_MS);
-        let result = rng.fill(data.len(), &mut wait, |offset, bytes| {
-            data.write_range(offset, bytes)
-        });
-        sys_set_timer(None, TIMER_BIT);
-        match result {
-            Ok(()) => Ok(()),
-            Err(FillError::Sink(e)) => Err(e.into()),
-            Err(FillError::Removed) => {
-                self.remove();
-                Err(EntropyError::Removed.into())
-            }
-            Err(FillError::Device(fault)) => {
-                log_fault(slot, fault);
-                self.recoveries = self.recoveries.wrapping_add(1);
-                Err(EntropyError::DeviceError.into())
-            }
-        }
-    }
-}
-
-/// Logs a device fault. A device that did not finish its reset may still
-/// write the bounce buffer: this incarnation ends (a panic) so that the
-/// supervisor takes the device away and, if it cannot reset it either,
-/// marks its slot failed; the client sees `ServerRestarted`.
-fn log_fault(slot: u32, fault: DeviceFault) {
-    if fault == DeviceFault::ResetFailed {
-        panic!("device in slot {slot} did not finish its reset; giving it up");
-    }
-    sys_log!("device in slot {slot} misbehaved and was reset: {fault:?}");
-}
+type Driver = EntropyDriver<Task, QUEUE_SIZE, BOUNCE_LEN>;
 
 #[export_name = "main"]
 fn main() -> ! {
-    let mut driver = Driver {
-        bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
-        binding: Binding::Unbound,
-        recoveries: 0,
-    };
+    let bus = VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR);
+    let mut driver = Driver::new(Task { bus }, &BOUNCE, REQUEST_TIMEOUT_MS);
     driver.register();
     #[cfg(not(feature = "fault-injection"))]
-    let mut buffer = [0u8; ENTROPY_BUFFER_SIZE];
+    {
+        let mut buffer = [0u8; ENTROPY_BUFFER_SIZE];
+        loop {
+            virtio_rng::server::entropy_serve_once(&mut driver, &UserlibIpc, &mut buffer);
+        }
+    }
     #[cfg(feature = "fault-injection")]
-    let mut buffer = [0u8; injection::BUFFER_SIZE];
-    loop {
-        #[cfg(not(feature = "fault-injection"))]
-        entropy_serve_once(&mut driver, &UserlibIpc, &mut buffer);
-        #[cfg(feature = "fault-injection")]
-        injection::serve_once(&mut driver, &mut buffer);
+    {
+        use idol_runtime::NotificationHandler;
+        let mut buffer = [0u8; fault_inject::serve::buffer_size(ENTROPY_BUFFER_SIZE)];
+        loop {
+            let mask = driver.notification_mask();
+            fault_inject::serve::serve_once(
+                &mut Injector(&mut driver),
+                &UserlibIpc,
+                &mut buffer,
+                mask,
+                None,
+                |d, buffer, msg| {
+                    idol_runtime::server::route(
+                        &UserlibIpc,
+                        d.0,
+                        buffer,
+                        msg,
+                        virtio_rng::server::entropy_dispatch,
+                    )
+                },
+            );
+        }
     }
 }
 
 /// Test images only: the driver also serves `idl/fault-inject.idol` and
-/// commits the fault it is asked to.
+/// breaks its own queue when asked to.
 #[cfg(feature = "fault-injection")]
-mod injection {
-    use fault_inject::InjectError;
-    use idol_runtime::{Ipc, NotificationHandler, ServerError, TaskId, UserlibIpc};
+struct Injector<'d>(&'d mut Driver);
 
-    use super::{entropy_dispatch, Binding, Driver};
-
-    #[allow(dead_code)] // the generated serve_once: the loop is below
-    mod server {
-        use fault_inject::InjectError;
-        include!(concat!(env!("OUT_DIR"), "/fault_inject_server.rs"));
-    }
-
-    use server::{fault_inject_dispatch, FaultInjectServer};
-
-    /// First op of `idl/fault-inject.idol` (its `first_op`).
-    const FIRST_OP: u32 = 200;
-    /// How long a corrupted ring is left for the device to look at.
-    const CORRUPTION_SETTLE_MS: u64 = 200;
-
-    /// A receive buffer that holds a request of either interface.
-    pub const BUFFER_SIZE: usize = if server::FAULT_INJECT_BUFFER_SIZE > super::ENTROPY_BUFFER_SIZE
-    {
-        server::FAULT_INJECT_BUFFER_SIZE
-    } else {
-        super::ENTROPY_BUFFER_SIZE
-    };
-
-    struct Injector<'d>(&'d mut Driver);
-
-    impl NotificationHandler for Injector<'_> {}
-
-    impl FaultInjectServer for Injector<'_> {
-        fn inject(
-            &mut self,
-            _: TaskId,
-            kind: u32,
-            arg: u32,
-        ) -> Result<(), ServerError<InjectError>> {
-            let how = fault_inject::serve(kind, arg)?;
-            match &mut self.0.binding {
-                Binding::Bound {
-                    device: Some(device),
-                    slot,
-                } => {
-                    // The device's verdict, then (after silence) one real
-                    // request: together well inside the supervisor's 1.5 s
-                    // patience with a caller left waiting.
-                    let mut settle = super::Notifications::new(CORRUPTION_SETTLE_MS);
-                    let mut wait = super::Notifications::new(super::REQUEST_TIMEOUT_MS);
-                    let result = device.corrupt_queue(how, arg, &mut settle, &mut wait);
-                    userlib::sys_set_timer(None, super::TIMER_BIT);
-                    if let Err(fault) = result {
-                        super::log_fault(*slot, fault);
-                        self.0.recoveries = self.0.recoveries.wrapping_add(1);
-                    }
-                    Ok(())
-                }
-                _ => Err(InjectError::NoQueue.into()),
-            }
-        }
-
-        fn recoveries(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
-            Ok(self.0.recoveries)
-        }
-    }
-
-    /// `entropy_serve_once`, with the fault-injection ops routed to the
-    /// injector.
-    pub fn serve_once(driver: &mut Driver, buffer: &mut [u8]) {
-        let msg = UserlibIpc.recv(buffer, driver.notification_mask(), None);
-        if msg.sender == TaskId::KERNEL {
-            driver.handle_notification(msg.operation);
-        } else if msg.operation >= FIRST_OP {
-            fault_inject_dispatch(&mut Injector(driver), &UserlibIpc, buffer, &msg);
+#[cfg(feature = "fault-injection")]
+impl fault_inject::serve::Injectable for Injector<'_> {
+    fn corrupt_queue(
+        &mut self,
+        how: virtio::queue::Corruption,
+        arg: u32,
+    ) -> Result<(), fault_inject::InjectError> {
+        if self.0.corrupt_queue(how, arg) {
+            Ok(())
         } else {
-            entropy_dispatch(driver, &UserlibIpc, buffer, &msg);
+            Err(fault_inject::InjectError::NoQueue)
         }
+    }
+
+    fn recoveries(&self) -> u32 {
+        self.0.recoveries()
     }
 }

@@ -12,6 +12,8 @@
 #[path = "../../virtio/tests/virtio/model/mod.rs"]
 mod model;
 
+mod server;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 

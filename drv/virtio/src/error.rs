@@ -216,3 +216,23 @@ impl fmt::Display for Error {
         }
     }
 }
+
+/// Why a driver could not bring a device up, for device classes whose
+/// bring-up has no failure of its own (entropy, network): another device
+/// type in the window, or the virtio core refused.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ProbeError {
+    /// The window holds a device of another type.
+    WrongDevice {
+        /// Its device id.
+        device_id: u32,
+    },
+    /// The virtio core refused (see [`Error::blame`]).
+    Virtio(Error),
+}
+
+impl From<Error> for ProbeError {
+    fn from(e: Error) -> Self {
+        ProbeError::Virtio(e)
+    }
+}

@@ -106,7 +106,7 @@ pub mod queue;
 pub mod regs;
 pub mod transport;
 
-pub use error::{Blame, Error};
+pub use error::{Blame, Error, ProbeError};
 pub use features::Features;
 pub use queue::{Buf, DmaGate, IndirectTables, KernelGate, QueueMemory, SplitQueue};
 pub use regs::RegisterAccess;

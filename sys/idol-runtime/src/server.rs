@@ -169,10 +169,24 @@ pub fn serve_once<S: NotificationHandler + ?Sized>(
     dispatch: impl FnOnce(&mut S, &dyn Ipc, &[u8], &RecvMessage),
 ) {
     let msg = ipc.recv(buffer, server.notification_mask(), None);
-    if msg.sender == TaskId::KERNEL {
+    route(ipc, server, buffer, &msg, dispatch);
+}
+
+/// Answers one received message: notifications go to
+/// `handle_notification`, requests to `dispatch`. For loops that receive
+/// themselves (a driver that serves a second interface, see
+/// `fault_inject::serve`).
+pub fn route<S: NotificationHandler + ?Sized>(
+    ipc: &dyn Ipc,
+    server: &mut S,
+    buffer: &[u8],
+    msg: &RecvMessage,
+    dispatch: impl FnOnce(&mut S, &dyn Ipc, &[u8], &RecvMessage),
+) {
+    if msg.is_notification() {
         server.handle_notification(msg.operation);
     } else {
-        dispatch(server, ipc, buffer, &msg);
+        dispatch(server, ipc, buffer, msg);
     }
 }
 

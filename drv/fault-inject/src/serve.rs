@@ -1,0 +1,84 @@
+//! The receive loop of a driver that answers `idl/fault-inject.idol`
+//! beside its class interface: one piece for every virtio driver, so that
+//! the routing (which ops are fault injection's) and the two ops' answers
+//! are written once.
+//!
+//! Test images only, like the rest of the crate. It must never answer an
+//! injection it did not carry out with `Ok` (see [`crate::serve`]).
+
+use core::convert::Infallible;
+
+use idol_runtime::{Ipc, NotificationHandler, RecvMessage, ServerError, TaskId};
+use virtio::queue::Corruption;
+
+use crate::{FaultInjectOp, InjectError};
+
+#[allow(dead_code)] // the generated serve_once: `serve_once` below is the loop
+mod server {
+    use crate::InjectError;
+    include!(concat!(env!("OUT_DIR"), "/fault_inject_server.rs"));
+}
+
+use server::{fault_inject_dispatch, FaultInjectServer, FAULT_INJECT_BUFFER_SIZE};
+
+/// The first operation of `idl/fault-inject.idol`: ops from here on are
+/// fault injection's, those below the driver's class interface's.
+const FIRST_OP: u32 = FaultInjectOp::Inject as u32;
+
+/// What a driver does for fault injection with its own state.
+pub trait Injectable {
+    /// Breaks the device's virtqueue as `how` says (with `arg`); `NoQueue`
+    /// if the driver has no live queue now.
+    fn corrupt_queue(&mut self, how: Corruption, arg: u32) -> Result<(), InjectError>;
+
+    /// Broken-queue recoveries of this incarnation (the `recoveries` op):
+    /// a corruption is confirmed when this advances.
+    fn recoveries(&self) -> u32;
+}
+
+/// The receive buffer a driver needs to take a request of either its class
+/// interface (`class` bytes, its generated `*_BUFFER_SIZE`) or fault
+/// injection.
+pub const fn buffer_size(class: usize) -> usize {
+    if FAULT_INJECT_BUFFER_SIZE > class {
+        FAULT_INJECT_BUFFER_SIZE
+    } else {
+        class
+    }
+}
+
+/// Serves `idl/fault-inject.idol` on a driver's behalf.
+struct Injector<'d, D>(&'d mut D);
+
+impl<D> NotificationHandler for Injector<'_, D> {}
+
+impl<D: Injectable> FaultInjectServer for Injector<'_, D> {
+    fn inject(&mut self, _: TaskId, kind: u32, arg: u32) -> Result<(), ServerError<InjectError>> {
+        let how = crate::serve(kind, arg)?;
+        Ok(self.0.corrupt_queue(how, arg)?)
+    }
+
+    fn recoveries(&mut self, _: TaskId) -> Result<u32, ServerError<Infallible>> {
+        Ok(self.0.recoveries())
+    }
+}
+
+/// One turn of a driver's loop: receives into `buffer` (waking for the
+/// notification bits in `mask`; from `from` only, if set), answers a
+/// fault-injection request itself, and hands everything else — its class
+/// interface's requests and notifications — to `handle`.
+pub fn serve_once<D: Injectable>(
+    driver: &mut D,
+    ipc: &dyn Ipc,
+    buffer: &mut [u8],
+    mask: u32,
+    from: Option<TaskId>,
+    handle: impl FnOnce(&mut D, &[u8], &RecvMessage),
+) {
+    let msg = ipc.recv(buffer, mask, from);
+    if msg.sender != TaskId::KERNEL && msg.operation >= FIRST_OP {
+        fault_inject_dispatch(&mut Injector(driver), ipc, buffer, &msg);
+    } else {
+        handle(driver, buffer, &msg);
+    }
+}

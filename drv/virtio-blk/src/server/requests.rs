@@ -1,0 +1,223 @@
+//! The Block server's requests: each takes a slot and goes on the queue
+//! (`start_request`, the [`BlockServer`] methods), and is answered when the
+//! device completes it ([`complete`]).
+
+use block_api::{BlockError, BlockInfo, SECTOR_SIZE};
+use idol_runtime::{Deferred, Detached, Ipc, LeaseError, Leased, Read, ServerError, TaskId, Write};
+use virtio::RegisterAccess;
+
+use super::{
+    block_reply_flush, block_reply_info, block_reply_read, block_reply_write, Binding, BlockDriver,
+    BlockServer, Pending, Platform,
+};
+use crate::device::{BlkDevice, Completion, Request, Slot};
+use crate::protocol::VIRTIO_BLK_ID_BYTES;
+use crate::trace::{self, Trace};
+
+impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
+    /// Takes a slot, lets `fill` prepare its buffer, submits and kicks.
+    /// `Ok(None)`: nothing to do on the device (answer now).
+    fn start_request(
+        &mut self,
+        request: Request,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), LeaseError>,
+        pending: Pending,
+    ) -> Result<(), ServerError<BlockError>> {
+        let error = self.unbound_error();
+        let Binding::Bound { device, .. } = &mut self.binding else {
+            return Err(error.into());
+        };
+        device.check(&request)?;
+        // The loop only receives while a slot is free; if none is (a
+        // notification-only receive was skipped), the client is answered,
+        // not left waiting.
+        let slot: Slot = device.reserve().ok_or(BlockError::DeviceError)?;
+        if let Request::Write { len, .. } = request {
+            let filled = match device.buffer(slot).and_then(|b| b.get_mut(..len)) {
+                Some(buf) => fill(buf).map_err(ServerError::from),
+                None => Err(BlockError::TooLarge.into()),
+            };
+            if let Err(e) = filled {
+                device.release(slot);
+                return Err(e);
+            }
+        }
+        if let Err(e) = device.submit(slot, request) {
+            device.release(slot);
+            return Err(e.into());
+        }
+        device.kick();
+        trace::record(Trace::Submit { slot, request });
+        self.pending[slot.index()] = Some(pending);
+        self.submitted[slot.index()] = self.platform.now_ms();
+        self.rearm_deadline();
+        Ok(())
+    }
+}
+
+/// Answers a finished request: copies a read's data into the client's
+/// lease, takes a GET_ID serial, replies, frees the slot.
+pub(super) fn complete<I: Ipc, R: RegisterAccess>(
+    ipc: I,
+    device: &mut BlkDevice<'_, R>,
+    serial: &mut Option<[u8; VIRTIO_BLK_ID_BYTES]>,
+    done: Completion,
+    pending: Option<Pending>,
+) {
+    trace::record(Trace::Complete {
+        slot: done.slot,
+        ok: done.result.is_ok(),
+    });
+    let Some(pending) = pending else {
+        device.release(done.slot);
+        return;
+    };
+    match pending {
+        Pending::Read { caller, lease, len } => {
+            let result = match (done.result, device.buffer(done.slot)) {
+                (Ok(()), Some(buf)) => copy_out(&ipc, lease, &buf[..len.min(buf.len())]),
+                (Ok(()), None) => Err(BlockError::DeviceError.into()),
+                (Err(e), _) => Err(e.into()),
+            };
+            block_reply_read(&ipc, caller, result);
+        }
+        Pending::Info { caller } => {
+            let id = match (done.result, device.buffer(done.slot)) {
+                (Ok(()), Some(buf)) => {
+                    let mut id = [0u8; VIRTIO_BLK_ID_BYTES];
+                    id.copy_from_slice(&buf[..VIRTIO_BLK_ID_BYTES]);
+                    Some(id)
+                }
+                // A device without GET_ID has no serial: report zeros.
+                (Err(BlockError::Unsupported), _) => Some([0; VIRTIO_BLK_ID_BYTES]),
+                _ => None,
+            };
+            let result = match id {
+                Some(id) => {
+                    *serial = Some(id);
+                    let g = device.geometry();
+                    Ok(BlockInfo {
+                        capacity_sectors: g.capacity,
+                        block_size: g.block_size,
+                        read_only: u32::from(g.read_only),
+                        serial: id,
+                        reserved: [0; 4],
+                    })
+                }
+                None => Err(done.result.err().unwrap_or(BlockError::DeviceError).into()),
+            };
+            block_reply_info(&ipc, caller, result);
+        }
+        other => answer(ipc, other, done.result.map_err(ServerError::from)),
+    }
+    device.release(done.slot);
+}
+
+/// Copies a completed read into the client's lease.
+fn copy_out(
+    ipc: &dyn Ipc,
+    lease: Detached<Write, u8>,
+    data: &[u8],
+) -> Result<(), ServerError<BlockError>> {
+    lease.attach(ipc).write_range(0, data)?;
+    Ok(())
+}
+
+/// Answers a deferred call with a unit result (or an error for any kind).
+pub(super) fn answer<I: Ipc>(
+    ipc: I,
+    pending: Pending,
+    result: Result<(), ServerError<BlockError>>,
+) {
+    match pending {
+        Pending::Read { caller, .. } => block_reply_read(&ipc, caller, result),
+        Pending::Write { caller } => block_reply_write(&ipc, caller, result),
+        Pending::Flush { caller } => block_reply_flush(&ipc, caller, result),
+        Pending::Info { caller } => block_reply_info(
+            &ipc,
+            caller,
+            match result {
+                Ok(()) => Err(ServerError::Error(BlockError::DeviceError)),
+                Err(e) => Err(e),
+            },
+        ),
+    }
+}
+
+impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
+    fn info(&mut self, caller: TaskId) -> Result<Deferred<BlockInfo>, ServerError<BlockError>> {
+        if let Some(info) = self.serial.and_then(|s| self.info_now(s)) {
+            return Ok(Deferred::Now(info));
+        }
+        self.start_request(Request::GetId, |_| Ok(()), Pending::Info { caller })?;
+        Ok(Deferred::Later)
+    }
+
+    fn read(
+        &mut self,
+        caller: TaskId,
+        sector: u64,
+        data: Leased<'_, Write, u8>,
+    ) -> Result<Deferred<()>, ServerError<BlockError>> {
+        let len = data.len();
+        if len % SECTOR_SIZE != 0 {
+            return Err(BlockError::UnalignedLength.into());
+        }
+        if len == 0 {
+            return self.nothing_to_do(sector);
+        }
+        let pending = Pending::Read {
+            caller,
+            lease: data.detach(),
+            len,
+        };
+        self.start_request(Request::Read { sector, len }, |_| Ok(()), pending)?;
+        Ok(Deferred::Later)
+    }
+
+    fn write(
+        &mut self,
+        caller: TaskId,
+        sector: u64,
+        data: Leased<'_, Read, u8>,
+    ) -> Result<Deferred<()>, ServerError<BlockError>> {
+        let len = data.len();
+        if len % SECTOR_SIZE != 0 {
+            return Err(BlockError::UnalignedLength.into());
+        }
+        if len == 0 {
+            return self.nothing_to_do(sector);
+        }
+        self.start_request(
+            Request::Write { sector, len },
+            |buf| data.read_range(0, buf),
+            Pending::Write { caller },
+        )?;
+        Ok(Deferred::Later)
+    }
+
+    fn flush(&mut self, caller: TaskId) -> Result<Deferred<()>, ServerError<BlockError>> {
+        if let Binding::Bound { device, .. } = &self.binding {
+            if !device.geometry().flush {
+                // No VIRTIO_BLK_F_FLUSH: the device has no write cache to
+                // flush (§5.2.6.2), a completed write is on the disk.
+                return Ok(Deferred::Now(()));
+            }
+        }
+        self.start_request(Request::Flush, |_| Ok(()), Pending::Flush { caller })?;
+        Ok(Deferred::Later)
+    }
+}
+
+impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
+    /// A zero-length read or write: checked against the disk, then done.
+    fn nothing_to_do(&self, sector: u64) -> Result<Deferred<()>, ServerError<BlockError>> {
+        match &self.binding {
+            Binding::Bound { device, .. } if sector <= device.geometry().capacity => {
+                Ok(Deferred::Now(()))
+            }
+            Binding::Bound { .. } => Err(BlockError::OutOfRange.into()),
+            _ => Err(self.unbound_error().into()),
+        }
+    }
+}
