@@ -17,7 +17,7 @@
 
 pub mod evidence;
 pub mod plan;
-#[cfg(all(feature = "queue", target_os = "none"))]
+#[cfg(feature = "queue")]
 pub mod serve;
 
 include!(concat!(env!("OUT_DIR"), "/fault_inject_client.rs"));

@@ -6,11 +6,14 @@
 //! Test images only, like the rest of the crate. It must never answer an
 //! injection it did not carry out with `Ok` (see [`crate::serve`]).
 
+#[cfg(target_os = "none")]
 use core::convert::Infallible;
 
+#[cfg(target_os = "none")]
 use idol_runtime::{Ipc, NotificationHandler, RecvMessage, ServerError, TaskId};
 use virtio::queue::Corruption;
 
+#[cfg(target_os = "none")]
 use crate::{FaultInjectOp, InjectError};
 
 #[allow(dead_code)] // the generated serve_once: `serve_once` below is the loop
@@ -19,17 +22,21 @@ mod server {
     include!(concat!(env!("OUT_DIR"), "/fault_inject_server.rs"));
 }
 
-use server::{fault_inject_dispatch, FaultInjectServer, FAULT_INJECT_BUFFER_SIZE};
+use server::FAULT_INJECT_BUFFER_SIZE;
+#[cfg(target_os = "none")]
+use server::{fault_inject_dispatch, FaultInjectServer};
 
 /// The first operation of `idl/fault-inject.idol`: ops from here on are
 /// fault injection's, those below the driver's class interface's.
+#[cfg(target_os = "none")]
 const FIRST_OP: u32 = FaultInjectOp::Inject as u32;
 
-/// What a driver does for fault injection with its own state.
+/// What a driver does for fault injection with its own state (a driver
+/// library implements it, so it is built on the host too).
 pub trait Injectable {
-    /// Breaks the device's virtqueue as `how` says (with `arg`); `NoQueue`
+    /// Breaks the device's virtqueue as `how` says (with `arg`); `false`
     /// if the driver has no live queue now.
-    fn corrupt_queue(&mut self, how: Corruption, arg: u32) -> Result<(), InjectError>;
+    fn corrupt_queue(&mut self, how: Corruption, arg: u32) -> bool;
 
     /// Broken-queue recoveries of this incarnation (the `recoveries` op):
     /// a corruption is confirmed when this advances.
@@ -48,14 +55,21 @@ pub const fn buffer_size(class: usize) -> usize {
 }
 
 /// Serves `idl/fault-inject.idol` on a driver's behalf.
+#[cfg(target_os = "none")]
 struct Injector<'d, D>(&'d mut D);
 
+#[cfg(target_os = "none")]
 impl<D> NotificationHandler for Injector<'_, D> {}
 
+#[cfg(target_os = "none")]
 impl<D: Injectable> FaultInjectServer for Injector<'_, D> {
     fn inject(&mut self, _: TaskId, kind: u32, arg: u32) -> Result<(), ServerError<InjectError>> {
         let how = crate::serve(kind, arg)?;
-        Ok(self.0.corrupt_queue(how, arg)?)
+        if self.0.corrupt_queue(how, arg) {
+            Ok(())
+        } else {
+            Err(InjectError::NoQueue.into())
+        }
     }
 
     fn recoveries(&mut self, _: TaskId) -> Result<u32, ServerError<Infallible>> {
@@ -67,6 +81,7 @@ impl<D: Injectable> FaultInjectServer for Injector<'_, D> {
 /// notification bits in `mask`; from `from` only, if set), answers a
 /// fault-injection request itself, and hands everything else — its class
 /// interface's requests and notifications — to `handle`.
+#[cfg(target_os = "none")]
 pub fn serve_once<D: Injectable>(
     driver: &mut D,
     ipc: &dyn Ipc,

@@ -153,38 +153,14 @@ mod task {
                 let from = (!driver.accepts_requests()).then_some(idol_runtime::TaskId::KERNEL);
                 let mask = driver.mask();
                 fault_inject::serve::serve_once(
-                    &mut Injector(&mut driver),
+                    &mut driver,
                     &UserlibIpc,
                     &mut buffer,
                     mask,
                     from,
-                    |d, buffer, msg| d.0.handle(buffer, msg),
+                    |d, buffer, msg| d.handle(buffer, msg),
                 );
             }
-        }
-    }
-
-    /// Test images only: the driver also serves `idl/fault-inject.idol`
-    /// and breaks its own queue when asked to.
-    #[cfg(feature = "fault-injection")]
-    struct Injector<'d, 'a>(&'d mut BlockDriver<'a, UserlibIpc, Task>);
-
-    #[cfg(feature = "fault-injection")]
-    impl fault_inject::serve::Injectable for Injector<'_, '_> {
-        fn corrupt_queue(
-            &mut self,
-            how: virtio::queue::Corruption,
-            arg: u32,
-        ) -> Result<(), fault_inject::InjectError> {
-            if self.0.corrupt_queue(how, arg) {
-                Ok(())
-            } else {
-                Err(fault_inject::InjectError::NoQueue)
-            }
-        }
-
-        fn recoveries(&self) -> u32 {
-            self.0.recoveries()
         }
     }
 }

@@ -224,19 +224,6 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         self.pending.iter().flatten().count()
     }
 
-    /// Fault injection (test images only): corrupts the bound device's
-    /// ring. False if no device is bound.
-    #[cfg(feature = "fault-injection")]
-    pub fn corrupt_queue(&mut self, how: virtio::queue::Corruption, value: u32) -> bool {
-        match &mut self.binding {
-            Binding::Bound { device, .. } => {
-                device.corrupt_queue(how, value);
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Whether a request could be taken now: with every slot in flight the
     /// driver waits for notifications only.
     pub fn accepts_requests(&self) -> bool {
@@ -539,5 +526,23 @@ impl<I: Ipc + Copy, P: Platform> NotificationHandler for BlockDriver<'_, I, P> {
             self.deadline_passed();
         }
         self.rearm_deadline();
+    }
+}
+
+/// Fault injection (test images only): corrupts the bound device's ring.
+#[cfg(feature = "fault-injection")]
+impl<I: Ipc + Copy, P: Platform> fault_inject::serve::Injectable for BlockDriver<'_, I, P> {
+    fn corrupt_queue(&mut self, how: virtio::queue::Corruption, value: u32) -> bool {
+        match &mut self.binding {
+            Binding::Bound { device, .. } => {
+                device.corrupt_queue(how, value);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn recoveries(&self) -> u32 {
+        self.recoveries
     }
 }

@@ -271,16 +271,19 @@ fn main() -> ! {
         #[cfg(not(feature = "fault-injection"))]
         ethernet_serve_once(&mut driver, &UserlibIpc, &mut buffer);
         #[cfg(feature = "fault-injection")]
-        fault_inject::serve::serve_once(
-            &mut driver,
-            &UserlibIpc,
-            &mut buffer,
-            driver.notification_mask(),
-            None,
-            |d, buffer, msg| {
-                idol_runtime::server::route(&UserlibIpc, d, buffer, msg, ethernet_dispatch)
-            },
-        );
+        {
+            let mask = driver.notification_mask();
+            fault_inject::serve::serve_once(
+                &mut driver,
+                &UserlibIpc,
+                &mut buffer,
+                mask,
+                None,
+                |d, buffer, msg| {
+                    idol_runtime::server::route(&UserlibIpc, d, buffer, msg, ethernet_dispatch)
+                },
+            );
+        }
     }
 }
 
@@ -288,17 +291,13 @@ fn main() -> ! {
 /// breaks its own transmit queue when asked to.
 #[cfg(feature = "fault-injection")]
 impl fault_inject::serve::Injectable for Driver {
-    fn corrupt_queue(
-        &mut self,
-        how: virtio::queue::Corruption,
-        arg: u32,
-    ) -> Result<(), fault_inject::InjectError> {
+    fn corrupt_queue(&mut self, how: virtio::queue::Corruption, arg: u32) -> bool {
         match &mut self.binding {
             Binding::Bound {
                 device: Some(device),
                 ..
-            } if device.corrupt_queue(how, arg) => Ok(()),
-            _ => Err(fault_inject::InjectError::NoQueue),
+            } => device.corrupt_queue(how, arg),
+            _ => false,
         }
     }
 

@@ -234,33 +234,6 @@ impl<P: Platform<N>, const N: usize, const B: usize> EntropyDriver<P, N, B> {
             self.platform.device_failed(slot);
         }
     }
-
-    /// Fault injection (test images only): breaks the device's ring (see
-    /// [`Rng::corrupt_queue`]); `false` if there is no device to break.
-    #[cfg(feature = "fault-injection")]
-    pub fn corrupt_queue(&mut self, how: virtio::queue::Corruption, arg: u32) -> bool {
-        /// How long a corrupted ring is left for the device to look at.
-        const CORRUPTION_SETTLE_MS: u64 = 200;
-        let Binding::Bound {
-            device: Some(device),
-            slot,
-        } = &mut self.binding
-        else {
-            return false;
-        };
-        let slot = *slot;
-        // The device's verdict, then (after silence) one real request:
-        // together well inside the supervisor's 1.5 s patience with a
-        // caller left waiting.
-        let mut settle = self.platform.waiter(CORRUPTION_SETTLE_MS);
-        let mut wait = self.platform.waiter(self.timeout_ms);
-        let result = device.corrupt_queue(how, arg, &mut settle, &mut wait);
-        self.platform.disarm();
-        if let Err(fault) = result {
-            self.fault(slot, fault);
-        }
-        true
-    }
 }
 
 impl<P: Platform<N>, const N: usize, const B: usize> NotificationHandler
@@ -332,5 +305,40 @@ impl<P: Platform<N>, const N: usize, const B: usize> EntropyServer for EntropyDr
                 Err(EntropyError::DeviceError.into())
             }
         }
+    }
+}
+
+/// Fault injection (test images only): breaks the device's ring (see
+/// [`Rng::corrupt_queue`]).
+#[cfg(feature = "fault-injection")]
+impl<P: Platform<N>, const N: usize, const B: usize> fault_inject::serve::Injectable
+    for EntropyDriver<P, N, B>
+{
+    fn corrupt_queue(&mut self, how: virtio::queue::Corruption, arg: u32) -> bool {
+        /// How long a corrupted ring is left for the device to look at.
+        const CORRUPTION_SETTLE_MS: u64 = 200;
+        let Binding::Bound {
+            device: Some(device),
+            slot,
+        } = &mut self.binding
+        else {
+            return false;
+        };
+        let slot = *slot;
+        // The device's verdict, then (after silence) one real request:
+        // together well inside the supervisor's 1.5 s patience with a
+        // caller left waiting.
+        let mut settle = self.platform.waiter(CORRUPTION_SETTLE_MS);
+        let mut wait = self.platform.waiter(self.timeout_ms);
+        let result = device.corrupt_queue(how, arg, &mut settle, &mut wait);
+        self.platform.disarm();
+        if let Err(fault) = result {
+            self.fault(slot, fault);
+        }
+        true
+    }
+
+    fn recoveries(&self) -> u32 {
+        self.recoveries
     }
 }

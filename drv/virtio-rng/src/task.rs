@@ -169,7 +169,7 @@ fn main() -> ! {
         loop {
             let mask = driver.notification_mask();
             fault_inject::serve::serve_once(
-                &mut Injector(&mut driver),
+                &mut driver,
                 &UserlibIpc,
                 &mut buffer,
                 mask,
@@ -177,7 +177,7 @@ fn main() -> ! {
                 |d, buffer, msg| {
                     idol_runtime::server::route(
                         &UserlibIpc,
-                        d.0,
+                        d,
                         buffer,
                         msg,
                         virtio_rng::server::entropy_dispatch,
@@ -185,29 +185,5 @@ fn main() -> ! {
                 },
             );
         }
-    }
-}
-
-/// Test images only: the driver also serves `idl/fault-inject.idol` and
-/// breaks its own queue when asked to.
-#[cfg(feature = "fault-injection")]
-struct Injector<'d>(&'d mut Driver);
-
-#[cfg(feature = "fault-injection")]
-impl fault_inject::serve::Injectable for Injector<'_> {
-    fn corrupt_queue(
-        &mut self,
-        how: virtio::queue::Corruption,
-        arg: u32,
-    ) -> Result<(), fault_inject::InjectError> {
-        if self.0.corrupt_queue(how, arg) {
-            Ok(())
-        } else {
-            Err(fault_inject::InjectError::NoQueue)
-        }
-    }
-
-    fn recoveries(&self) -> u32 {
-        self.0.recoveries()
     }
 }

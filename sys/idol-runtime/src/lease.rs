@@ -70,12 +70,20 @@ impl<E> From<LeaseError> for ServerError<E> {
 /// Created by generated dispatch code only after `borrow_info` confirmed the
 /// attributes and the length, so a server method can rely on [`Self::len`].
 /// Every access is bounds-checked here first and then by the kernel again.
+///
+/// Which lease it is (its lender, index and length) is a [`Detached`], so
+/// its accessors are reached through `Deref`.
 pub struct Leased<'a, D, T> {
     ipc: &'a dyn Ipc,
-    lender: TaskId,
-    index: usize,
-    len: usize,
-    _types: PhantomData<(D, fn() -> T)>,
+    lease: Detached<D, T>,
+}
+
+impl<D, T> core::ops::Deref for Leased<'_, D, T> {
+    type Target = Detached<D, T>;
+
+    fn deref(&self) -> &Detached<D, T> {
+        &self.lease
+    }
 }
 
 impl<'a, D: LeaseDirection, T> Leased<'a, D, T> {
@@ -105,26 +113,13 @@ impl<'a, D: LeaseDirection, T> Leased<'a, D, T> {
         }
         Ok(Leased {
             ipc,
-            lender,
-            index,
-            len,
-            _types: PhantomData,
+            lease: Detached {
+                lender,
+                index,
+                len,
+                _types: PhantomData,
+            },
         })
-    }
-
-    /// Number of `T` elements in the lease.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the lease holds no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The task that lent it.
-    pub fn lender(&self) -> TaskId {
-        self.lender
     }
 
     /// Byte offset of elements `start..start + count`, if inside the lease.
@@ -132,7 +127,7 @@ impl<'a, D: LeaseDirection, T> Leased<'a, D, T> {
         match start.checked_add(count) {
             // `len * size_of::<T>()` is the lease's byte length, so this
             // product cannot overflow once `start <= len`.
-            Some(end) if end <= self.len => Ok(start * core::mem::size_of::<T>()),
+            Some(end) if end <= self.lease.len => Ok(start * core::mem::size_of::<T>()),
             _ => Err(LeaseError::OutOfRange),
         }
     }
@@ -145,12 +140,7 @@ impl<D: LeaseDirection, T> Leased<'_, D, T> {
     /// when it completes the call. The lease stays valid exactly as long as
     /// the lender waits for our reply.
     pub fn detach(self) -> Detached<D, T> {
-        Detached {
-            lender: self.lender,
-            index: self.index,
-            len: self.len,
-            _types: PhantomData,
-        }
+        self.lease
     }
 }
 
@@ -184,13 +174,7 @@ impl<D, T> Detached<D, T> {
 
     /// The lease again, accessed through `ipc`.
     pub fn attach(self, ipc: &dyn Ipc) -> Leased<'_, D, T> {
-        Leased {
-            ipc,
-            lender: self.lender,
-            index: self.index,
-            len: self.len,
-            _types: PhantomData,
-        }
+        Leased { ipc, lease: self }
     }
 }
 
@@ -216,7 +200,10 @@ impl<D: Readable, T: FromBytes + IntoBytes> Leased<'_, D, T> {
     pub fn read_range(&self, start: usize, dest: &mut [T]) -> Result<(), LeaseError> {
         let offset = self.byte_range(start, dest.len())?;
         let bytes = dest.as_mut_bytes();
-        match self.ipc.borrow_read(self.lender, self.index, offset, bytes) {
+        match self
+            .ipc
+            .borrow_read(self.lease.lender, self.lease.index, offset, bytes)
+        {
             Ok(n) if n == bytes.len() => Ok(()),
             Ok(_) => Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE)),
             Err(code) => Err(LeaseError::Refused(code)),
@@ -236,7 +223,7 @@ impl<D: Writable, T: IntoBytes + Immutable> Leased<'_, D, T> {
         let bytes = src.as_bytes();
         match self
             .ipc
-            .borrow_write(self.lender, self.index, offset, bytes)
+            .borrow_write(self.lease.lender, self.lease.index, offset, bytes)
         {
             Ok(n) if n == bytes.len() => Ok(()),
             Ok(_) => Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE)),
@@ -247,11 +234,7 @@ impl<D: Writable, T: IntoBytes + Immutable> Leased<'_, D, T> {
 
 impl<D, T> core::fmt::Debug for Leased<'_, D, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Leased")
-            .field("lender", &self.lender)
-            .field("index", &self.index)
-            .field("len", &self.len)
-            .finish()
+        f.debug_tuple("Leased").field(&self.lease).finish()
     }
 }
 

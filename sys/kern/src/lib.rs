@@ -73,6 +73,9 @@
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+// Task memory is touched only in `umem`, hardware only in `arch`: the
+// compiler holds every other module to no `unsafe` at all.
+#![deny(unsafe_code)]
 
 pub mod budget;
 pub mod console;
@@ -91,9 +94,14 @@ pub mod sched;
 pub mod syscalls;
 pub mod system;
 pub mod task;
+#[allow(unsafe_code)]
 pub mod umem;
 
+#[allow(unsafe_code)]
 pub mod arch;
 
+// The host harness maps the tasks' memory (`mmap`) and plays their part
+// in it.
 #[cfg(test)]
+#[allow(unsafe_code)]
 mod tests;

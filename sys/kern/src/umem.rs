@@ -248,13 +248,7 @@ pub fn safe_copy(
     to: &Task,
     dst: &USlice,
 ) -> Result<usize, InteractFault> {
-    check_pair(from, src, to, dst)?;
-    let n = src.len.min(dst.len);
-    // SAFETY: `[src.base, +n)` is readable memory of `from` and
-    // `[dst.base, +n)` writable memory of `to`, both just checked; two
-    // tasks never share RAM, so the ranges do not overlap.
-    unsafe { copy_raw(src.base, dst.base, n) };
-    Ok(n)
+    copy_checked::<false>(from, src, to, dst)
 }
 
 /// [`safe_copy`] for a short message (the IPC fast path's, at most a few
@@ -266,10 +260,29 @@ pub fn safe_copy_short(
     to: &Task,
     dst: &USlice,
 ) -> Result<usize, InteractFault> {
+    copy_checked::<true>(from, src, to, dst)
+}
+
+/// The body of [`safe_copy`] (`SHORT`: [`safe_copy_short`]).
+#[inline(always)]
+fn copy_checked<const SHORT: bool>(
+    from: &Task,
+    src: &USlice,
+    to: &Task,
+    dst: &USlice,
+) -> Result<usize, InteractFault> {
     check_pair(from, src, to, dst)?;
     let n = src.len.min(dst.len);
-    // SAFETY: as in `safe_copy`.
-    unsafe { copy_bytewise(src.base, dst.base, n) };
+    // SAFETY: `[src.base, +n)` is readable memory of `from` and
+    // `[dst.base, +n)` writable memory of `to`, both just checked; two
+    // tasks never share RAM, so the ranges do not overlap.
+    unsafe {
+        if SHORT {
+            copy_bytewise(src.base, dst.base, n);
+        } else {
+            copy_raw(src.base, dst.base, n);
+        }
+    }
     Ok(n)
 }
 

@@ -223,21 +223,14 @@ pub fn sys_borrow_read(
     dest: &mut [u8],
 ) -> Result<usize, u32> {
     // SAFETY: `dest` is exclusively ours to be written.
-    let r = unsafe {
-        syscall(
+    unsafe {
+        borrow(
             Sysnum::BorrowRead,
-            [
-                lender.0 as usize,
-                index,
-                offset,
-                dest.as_mut_ptr() as usize,
-                dest.len(),
-                0,
-                0,
-            ],
+            (lender, index, offset),
+            dest.as_mut_ptr() as usize,
+            dest.len(),
         )
-    };
-    code_result(&r)
+    }
 }
 
 /// Copies `src` into lease `index` of `lender`'s call, at `offset`.
@@ -248,20 +241,31 @@ pub fn sys_borrow_write(
     src: &[u8],
 ) -> Result<usize, u32> {
     // SAFETY: the kernel only reads `src`.
-    let r = unsafe {
-        syscall(
+    unsafe {
+        borrow(
             Sysnum::BorrowWrite,
-            [
-                lender.0 as usize,
-                index,
-                offset,
-                src.as_ptr() as usize,
-                src.len(),
-                0,
-                0,
-            ],
+            (lender, index, offset),
+            src.as_ptr() as usize,
+            src.len(),
         )
-    };
+    }
+}
+
+/// `borrow_read` or `borrow_write` of lease `(lender, index)` at `offset`,
+/// with our buffer at `base`, `len` bytes long.
+///
+/// # Safety
+///
+/// The buffer must be ours to be accessed by the kernel the way `number`
+/// does (written for `BorrowRead`, read for `BorrowWrite`).
+unsafe fn borrow(
+    number: Sysnum,
+    (lender, index, offset): (TaskId, usize, usize),
+    base: usize,
+    len: usize,
+) -> Result<usize, u32> {
+    // SAFETY: the caller's promise.
+    let r = unsafe { syscall(number, [lender.0 as usize, index, offset, base, len, 0, 0]) };
     code_result(&r)
 }
 

@@ -113,6 +113,15 @@ pub(super) fn complete<I: Ipc, R: RegisterAccess>(
     device.release(done.slot);
 }
 
+/// Whether a transfer of `len` bytes has whole sectors for the device to
+/// move (`false`: none at all); `UnalignedLength` for a partial sector.
+fn has_sectors(len: usize) -> Result<bool, ServerError<BlockError>> {
+    if !len.is_multiple_of(SECTOR_SIZE) {
+        return Err(BlockError::UnalignedLength.into());
+    }
+    Ok(len != 0)
+}
+
 /// Copies a completed read into the client's lease.
 fn copy_out(
     ipc: &dyn Ipc,
@@ -160,10 +169,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         data: Leased<'_, Write, u8>,
     ) -> Result<Deferred<()>, ServerError<BlockError>> {
         let len = data.len();
-        if len % SECTOR_SIZE != 0 {
-            return Err(BlockError::UnalignedLength.into());
-        }
-        if len == 0 {
+        if !has_sectors(len)? {
             return self.nothing_to_do(sector);
         }
         let pending = Pending::Read {
@@ -182,10 +188,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         data: Leased<'_, Read, u8>,
     ) -> Result<Deferred<()>, ServerError<BlockError>> {
         let len = data.len();
-        if len % SECTOR_SIZE != 0 {
-            return Err(BlockError::UnalignedLength.into());
-        }
-        if len == 0 {
+        if !has_sectors(len)? {
             return self.nothing_to_do(sector);
         }
         self.start_request(

@@ -3,9 +3,8 @@
 //! handler. Only built for the target.
 
 use super::{clint, csr, plic, pmp, trap, uart};
-use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::descs::{
     IrqDesc, RegionDesc, TaskDesc, REGION_DEVICE, REGION_READ, REGION_VIRTIO, REGION_WRITE,
@@ -187,54 +186,51 @@ fn recurse(depth: u32) -> u32 {
     recurse(depth + 1).wrapping_add(u32::from(core::hint::black_box(frame)[0]))
 }
 
-/// Storage for the image's task table: the kernel binary declares one
-/// `static` of it, sized from app.toml, and boots with [`TaskTable::boot`].
-/// Keeps the one `unsafe` step (handing out the table as `&'static mut`)
-/// here rather than in the portable kernel.
-pub struct TaskTable<const N: usize> {
-    slots: UnsafeCell<[MaybeUninit<Task>; N]>,
-    taken: AtomicBool,
+/// The kernel binary's entry point: declares the image's task table, the
+/// static `TASK_TABLE` (an array of tasks: the name and shape the dump
+/// tool reads from DWARF), and `kernel_main`, which fills it from the task
+/// descriptors and boots ([`boot`]). The one `unsafe` step — handing that
+/// static to the kernel for good — is written here, in `arch`, rather than
+/// in the binary.
+#[macro_export]
+macro_rules! kernel_main {
+    ($descs:path, $irqs:path, $supervisor:path, $kernel_ram:path) => {
+        const TASK_COUNT: usize = $descs.len();
+
+        /// Storage of the task table; initialised once by `kernel_main`.
+        static mut TASK_TABLE: [::core::mem::MaybeUninit<$crate::task::Task>; TASK_COUNT] =
+            [const { ::core::mem::MaybeUninit::uninit() }; TASK_COUNT];
+
+        /// Called by the arch `_start` once the stack is set and .bss
+        /// cleared.
+        #[export_name = "kernel_main"]
+        extern "C" fn kernel_main() -> ! {
+            // SAFETY: kernel_main runs once, on the only hart, before any
+            // trap can occur, so this is the only reference to TASK_TABLE
+            // ever made; the kernel keeps it for the life of the system.
+            let slots = unsafe { &mut *::core::ptr::addr_of_mut!(TASK_TABLE) };
+            $crate::arch::boot(slots, &$descs, &$irqs, $supervisor, &$kernel_ram)
+        }
+    };
 }
 
-// SAFETY: the slots are only reached through `boot`, which hands them out
-// once (the `taken` flag), on the only hart.
-unsafe impl<const N: usize> Sync for TaskTable<N> {}
-
-impl<const N: usize> TaskTable<N> {
-    /// An empty table.
-    #[allow(clippy::new_without_default)] // only ever a `static`
-    pub const fn new() -> Self {
-        TaskTable {
-            slots: UnsafeCell::new([const { MaybeUninit::uninit() }; N]),
-            taken: AtomicBool::new(false),
-        }
+/// Fills the task table `slots` from the image's task descriptors and
+/// boots the system on it. Never returns.
+pub fn boot<const N: usize>(
+    slots: &'static mut [MaybeUninit<Task>; N],
+    descs: &'static [TaskDesc; N],
+    irqs: &'static [IrqDesc],
+    supervisor: usize,
+    kernel_ram: &RegionDesc,
+) -> ! {
+    for (slot, desc) in slots.iter_mut().zip(descs.iter()) {
+        slot.write(Task::new(desc));
     }
-
-    /// Fills the table from the image's task descriptors and boots the
-    /// system on it. Never returns; a second call (a kernel bug) stops the
-    /// machine.
-    pub fn boot(
-        &'static self,
-        descs: &'static [TaskDesc; N],
-        irqs: &'static [IrqDesc],
-        supervisor: usize,
-        kernel_ram: &RegionDesc,
-    ) -> ! {
-        if self.taken.swap(true, Ordering::SeqCst) {
-            stop_after_kernel_failure();
-        }
-        // SAFETY: `taken` was false, so this is the only reference to the
-        // slots ever made; the kernel keeps it for the life of the system.
-        let slots = unsafe { &mut *self.slots.get() };
-        for (slot, desc) in slots.iter_mut().zip(descs.iter()) {
-            slot.write(Task::new(desc));
-        }
-        // SAFETY: every element was written just above; `MaybeUninit<Task>`
-        // and `Task` have the same layout.
-        let tasks: &'static mut [Task] =
-            unsafe { core::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<Task>(), N) };
-        start_kernel(tasks, irqs, supervisor, kernel_ram)
-    }
+    // SAFETY: every element was written just above; `MaybeUninit<Task>` and
+    // `Task` have the same layout.
+    let tasks: &'static mut [Task] =
+        unsafe { core::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<Task>(), N) };
+    start_kernel(tasks, irqs, supervisor, kernel_ram)
 }
 
 /// Boots the system: hardware set-up, banner, first task. Never returns.

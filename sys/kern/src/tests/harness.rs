@@ -716,6 +716,17 @@ impl Harness {
         self.ret(t, 0) as u32
     }
 
+    /// `GrantDevice` of device `slot` to `task` with interrupt `bits`, asked
+    /// by `t`; the response code.
+    pub fn grant(&mut self, t: usize, task: usize, slot: u32, bits: u32) -> u32 {
+        self.kipc_words(t, Kipc::GrantDevice as u32, &[task as u32, slot, bits])
+    }
+
+    /// `RevokeDevice` of device `slot` from `task`, asked by `t`; the code.
+    pub fn revoke(&mut self, t: usize, task: usize, slot: u32) -> u32 {
+        self.kipc_words(t, Kipc::RevokeDevice as u32, &[task as u32, slot])
+    }
+
     /// Kipc `op` from task `t` with message `msg`; the code and the reply.
     pub fn kipc_bytes(&mut self, t: usize, op: u32, msg: &[u8]) -> (u32, Vec<u8>) {
         self.write(t, MSG_OUT, msg);

@@ -186,7 +186,7 @@ fn window(slot: usize) -> crate::descs::RegionDesc {
 #[test]
 fn grant_device_adds_the_window_and_routes_its_irq() {
     let mut h = Harness::three();
-    let code = h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1, 0b100]);
+    let code = h.grant(SUP, SRV, 1, 0b100);
     assert_eq!(code, SUCCESS);
     assert!(h.task(SRV).regions().contains(&window(1)));
     assert_eq!(h.sys.machine.irq_calls.last(), Some(&(41, true)));
@@ -204,46 +204,25 @@ fn grant_device_adds_the_window_and_routes_its_irq() {
 #[test]
 fn a_slot_is_granted_once_and_bad_slots_are_refused() {
     let mut h = Harness::three();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 1]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, SRV, 0, 1), SUCCESS);
     let bad = crate::kipc::KIPC_BAD_GRANT;
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 1]),
-        bad
-    );
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 1]),
-        bad
-    );
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 9, 1]),
-        bad
-    );
+    assert_eq!(h.grant(SUP, CLI, 0, 1), bad);
+    assert_eq!(h.grant(SUP, SRV, 0, 1), bad);
+    assert_eq!(h.grant(SUP, SRV, 9, 1), bad);
     assert_eq!(
         h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1]),
         KIPC_BAD_MESSAGE
     );
     assert!(!h.task(CLI).regions().contains(&window(0)));
     // Only the supervisor may grant.
-    assert_eq!(
-        h.kipc_words(CLI, Kipc::GrantDevice as u32, &[CLI as u32, 1, 1]),
-        REFUSED_NOT_SUPERVISOR
-    );
+    assert_eq!(h.grant(CLI, CLI, 1, 1), REFUSED_NOT_SUPERVISOR);
 }
 
 #[test]
 fn revoke_takes_back_window_and_route() {
     let mut h = Harness::three();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1, 0b10]),
-        SUCCESS
-    );
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[SRV as u32, 1]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, SRV, 1, 0b10), SUCCESS);
+    assert_eq!(h.revoke(SUP, SRV, 1), SUCCESS);
     assert!(!h.task(SRV).regions().contains(&window(1)));
     assert_eq!(h.sys.machine.irq_calls.last(), Some(&(41, false)));
     h.recv(SRV, 0, 0b10);
@@ -254,36 +233,24 @@ fn revoke_takes_back_window_and_route() {
         "a revoked IRQ still reached the task"
     );
     // The slot is free for another driver.
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 1, 1]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, CLI, 1, 1), SUCCESS);
 }
 
 #[test]
 fn a_restart_drops_the_tasks_grants() {
     let mut h = Harness::three();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 1]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, SRV, 0, 1), SUCCESS);
     syscalls::exception(&mut h.sys, SRV, Exception::Illegal(0));
     h.restart(SRV);
     assert!(!h.task(SRV).regions().contains(&window(0)));
     assert!(h.sys.device_irqs.iter().all(|r| r.is_none()));
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 1]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, CLI, 0, 1), SUCCESS);
 }
 
 #[test]
 fn message_copies_never_touch_a_granted_window() {
     let mut h = Harness::three();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 1]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, SRV, 0, 1), SUCCESS);
     // The window is the server's now, but the kernel still refuses to use
     // device memory as a message buffer: the server faults.
     let w = window(0).base;
@@ -449,7 +416,7 @@ fn grant_never_doubles_a_static_route() {
         .build();
     let bad = crate::kipc::KIPC_BAD_GRANT;
     assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 0b10]),
+        h.grant(SUP, SRV, 0, 0b10),
         bad,
         "slot 0's IRQ already belongs to cli"
     );
@@ -457,34 +424,19 @@ fn grant_never_doubles_a_static_route() {
     assert!(h.sys.device_irqs.iter().all(|r| r.is_none()));
     // A grant may not reuse a bit that already carries one of its IRQs,
     // nor route to no bit at all.
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 1, 0b1]),
-        bad
-    );
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 1, 0]),
-        bad
-    );
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 1, 0b10]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, CLI, 1, 0b1), bad);
+    assert_eq!(h.grant(SUP, CLI, 1, 0), bad);
+    assert_eq!(h.grant(SUP, CLI, 1, 0b10), SUCCESS);
 }
 
 #[test]
 fn revoke_never_disables_an_irq_the_task_does_not_own() {
     let mut h = Harness::three();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1, 0b10]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, SRV, 1, 0b10), SUCCESS);
     let calls = h.sys.machine.irq_calls.len();
     // Revoking slot 1 from CLI, which does not hold it, is refused and
     // leaves SRV's interrupt enabled and routed.
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[CLI as u32, 1]),
-        crate::kipc::KIPC_BAD_GRANT
-    );
+    assert_eq!(h.revoke(SUP, CLI, 1), crate::kipc::KIPC_BAD_GRANT);
     assert_eq!(h.sys.machine.irq_calls.len(), calls, "an IRQ was touched");
     assert!(h.task(SRV).regions().contains(&window(1)));
     h.recv(SRV, 0, 0b10);
@@ -500,10 +452,7 @@ fn revoke_of_a_static_route_is_refused() {
         .task("cli", 2)
         .irq(40, CLI as u16, 0b1)
         .build();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[CLI as u32, 0]),
-        crate::kipc::KIPC_BAD_GRANT
-    );
+    assert_eq!(h.revoke(SUP, CLI, 0), crate::kipc::KIPC_BAD_GRANT);
     assert!(
         !h.sys.machine.irq_calls.contains(&(40, false)),
         "a static route was disabled"
@@ -594,19 +543,10 @@ fn a_granted_irq_and_static_routes_each_reach_only_their_own_task() {
         .task("cli", 2)
         .irq(5, CLI as u16, 0b1)
         .build();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1, 0b10]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, SRV, 1, 0b10), SUCCESS);
     // CLI's static bit is taken; a grant to CLI must use another one.
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 0b1]),
-        crate::kipc::KIPC_BAD_GRANT
-    );
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 0b100]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, CLI, 0, 0b1), crate::kipc::KIPC_BAD_GRANT);
+    assert_eq!(h.grant(SUP, CLI, 0, 0b100), SUCCESS);
     assert_eq!(crate::notify::irq_bits(&h.sys, CLI), 0b101);
     assert_eq!(crate::notify::irq_bits(&h.sys, SRV), 0b10);
     // Those bits are the kernel's: nobody may post them.
@@ -639,10 +579,7 @@ fn a_granted_irq_and_static_routes_each_reach_only_their_own_task() {
     assert!(h.sys.machine.irq_calls.is_empty(), "srv touched cli's IRQ");
 
     // Revoking CLI's grant leaves its static route working.
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[CLI as u32, 0]),
-        SUCCESS
-    );
+    assert_eq!(h.revoke(SUP, CLI, 0), SUCCESS);
     assert_eq!(crate::notify::irq_bits(&h.sys, CLI), 0b1);
     h.recv(CLI, 0, 0b1);
     assert_eq!(h.sched(CLI), SchedState::InRecv(None));
@@ -660,10 +597,7 @@ fn the_supervisor_revoking_its_own_slot_loses_the_window_at_once() {
     let fixed = h.task(SUP).regions().to_vec();
     assert_eq!(h.sys.machine.protected.last().unwrap(), &fixed);
 
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SUP as u32, 0, 0b100]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, SUP, 0, 0b100), SUCCESS);
     assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SUP));
     let granted = h.sys.machine.protected.last().unwrap().clone();
     assert!(
@@ -671,10 +605,7 @@ fn the_supervisor_revoking_its_own_slot_loses_the_window_at_once() {
         "grant not loaded: {granted:?}"
     );
 
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[SUP as u32, 0]),
-        SUCCESS
-    );
+    assert_eq!(h.revoke(SUP, SUP, 0), SUCCESS);
     assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SUP));
     assert_eq!(
         h.sys.machine.protected.last().unwrap(),
@@ -684,10 +615,7 @@ fn the_supervisor_revoking_its_own_slot_loses_the_window_at_once() {
     assert_eq!(h.sys.machine.irq_calls.last(), Some(&(40, false)));
     // Revoking it again holds nothing: refused, nothing reloaded.
     let loads = h.sys.machine.protected.len();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[SUP as u32, 0]),
-        crate::kipc::KIPC_BAD_GRANT
-    );
+    assert_eq!(h.revoke(SUP, SUP, 0), crate::kipc::KIPC_BAD_GRANT);
     assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SUP));
     assert_eq!(h.sys.machine.protected.len(), loads);
 }

@@ -83,10 +83,9 @@ fn the_image_regions_cannot_be_revoked() {
 #[test]
 fn a_restart_drops_the_loaded_protection_with_its_grants() {
     use crate::{faults, syscalls};
-    use abi::Kipc;
 
     let mut h = Harness::three();
-    let code = h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 0b100]);
+    let code = h.grant(SUP, SRV, 0, 0b100);
     assert_eq!(code, abi::SUCCESS);
     let granted = h.task(SRV).regions().len();
     // SRV runs with the window in its protection.
