@@ -51,7 +51,7 @@ use crate::descs::{
 use crate::err::UserError;
 use crate::machine::Machine;
 use crate::system::System;
-use crate::umem::{self, USlice};
+use crate::umem::{self, KernelRing, USlice};
 
 /// `struct virtq_desc` (VIRTIO 1.2 §2.7.5), as the driver hands it over and
 /// the kernel writes it: little-endian on RISC-V and on the test hosts.
@@ -170,17 +170,23 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
     let s = sys.tasks[caller].save();
     let op = DmaOp::from_u32(s.arg(0) as u32).ok_or(UsageError::BadSyscallNumber)?;
     let queue = s.arg(1);
-    let slot = ring_slot(sys.tasks[caller].regions(), queue)
+    let ring = ring_slot(sys.tasks[caller].regions(), queue)
+        .and_then(|slot| umem::kernel_ring(&sys.tasks[caller], slot, DMA_RING_STRIDE))
         .ok_or(UserError::Recoverable(DMA_BAD_QUEUE))?;
     match op {
-        DmaOp::Setup => setup(sys, caller, slot),
-        DmaOp::Post => post(sys, caller, slot),
-        DmaOp::Avail => avail(sys, caller, slot),
+        DmaOp::Setup => setup(sys, caller, ring),
+        DmaOp::Post => post(sys, caller, ring),
+        DmaOp::Avail => avail(sys, caller, ring),
     }
 }
 
 /// [`DmaOp::Setup`].
-fn setup<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Result<(), UserError> {
+fn setup<M: Machine>(
+    sys: &mut System<'_, M>,
+    caller: usize,
+    mut ring: KernelRing,
+) -> Result<(), UserError> {
+    let slot = ring.base();
     let s = sys.tasks[caller].save();
     let (queue, wanted) = (s.arg(1) as u32, s.arg(2));
     let window = sys.tasks[caller]
@@ -203,15 +209,11 @@ fn setup<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Res
     if live || size == 0 {
         return Err(UserError::Recoverable(DMA_QUEUE_BUSY));
     }
-    // SAFETY: `slot` is a DMA_RING_STRIDE-long piece of the task's ring
-    // region (`ring_slot`), memory of this image that only the kernel and
-    // this task's device write, and the device has this queue idle.
-    unsafe {
-        for i in (0..DMA_RING_STRIDE).step_by(4) {
-            core::ptr::write_volatile((slot + i) as *mut u32, 0);
-        }
-        core::ptr::write_volatile((slot + SIZE_OFFSET) as *mut u32, u32::from(size));
+    // The device has this queue idle: its memory is the kernel's again.
+    for i in (0..DMA_RING_STRIDE).step_by(4) {
+        ring.write_u32(i, 0);
     }
+    ring.write_u32(SIZE_OFFSET, u32::from(size));
     let n = u32::from(size);
     let base = slot as u32;
     let writes: &[(usize, u32)] = if legacy {
@@ -244,10 +246,9 @@ fn setup<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Res
 }
 
 /// The size [`setup`] gave the queue at `slot`, 0 if none.
-fn size_of_queue(slot: usize) -> u16 {
-    // SAFETY: inside the task's ring region (`ring_slot`), which is memory
-    // of this image; only the kernel writes this word.
-    let n = unsafe { core::ptr::read_volatile((slot + SIZE_OFFSET) as *const u32) };
+fn size_of_queue(ring: &KernelRing) -> u16 {
+    // Only the kernel writes this word.
+    let n = ring.read_u32(SIZE_OFFSET);
     // Only `setup` writes it, with a size <= DMA_MAX_QUEUE_SIZE; anything
     // else would be a kernel bug, refused rather than trusted.
     if n.is_power_of_two() && n <= u32::from(DMA_MAX_QUEUE_SIZE) {
@@ -257,22 +258,15 @@ fn size_of_queue(slot: usize) -> u16 {
     }
 }
 
-/// Writes a 16-bit ring field at `slot + offset`.
-///
-/// # Safety
-///
-/// `offset + 2` must lie inside the queue's ring memory (below
-/// [`USED_OFFSET`] for the driver's fields) and be 2-aligned.
-unsafe fn write_u16(slot: usize, offset: usize, value: u16) {
-    // SAFETY: caller's promise; ring memory is the kernel's to write.
-    unsafe { core::ptr::write_volatile((slot + offset) as *mut u16, value.to_le()) };
-}
-
 /// [`DmaOp::Post`].
-fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Result<(), UserError> {
+fn post<M: Machine>(
+    sys: &mut System<'_, M>,
+    caller: usize,
+    mut ring: KernelRing,
+) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let (ptr, count, head) = (s.arg(2), s.arg(3), s.arg(4));
-    let size = size_of_queue(slot);
+    let size = size_of_queue(&ring);
     if size == 0 || count == 0 || count > usize::from(size) || head >= usize::from(size) {
         return Err(UserError::Recoverable(DMA_BAD_QUEUE));
     }
@@ -289,22 +283,19 @@ fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Resu
             return Err(UsageError::InvalidSlice.into());
         };
         check_desc(task.regions(), &d, k, count, size).map_err(UserError::Recoverable)?;
-        // SAFETY: index < size <= 128, so the 16 bytes lie in the
-        // descriptor table at the start of the queue's ring memory.
-        unsafe { core::ptr::write_volatile((slot + 16 * index) as *mut RawDesc, d) };
+        // index < size <= 128: the descriptor table at the start.
+        ring.write_words(16 * index, d.as_bytes());
         index = usize::from(d.next);
     }
     let avail = 16 * usize::from(size);
-    // SAFETY: avail.idx and avail.ring[..size] lie below USED_OFFSET for
-    // size <= 128 (the asserts above); the kernel alone writes them.
-    unsafe {
-        let idx = u16::from_le(core::ptr::read_volatile((slot + avail + 2) as *const u16));
-        let entry = avail + 4 + 2 * usize::from(idx & (size - 1));
-        write_u16(slot, entry, head as u16);
-        // §2.7.13.3.1: the ring entry before the index.
-        core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
-        write_u16(slot, avail + 2, idx.wrapping_add(1));
-    }
+    // avail.idx and avail.ring[..size] lie below USED_OFFSET for size <=
+    // 128 (the asserts above); the kernel alone writes them.
+    let idx = ring.read_u16(avail + 2);
+    let entry = avail + 4 + 2 * usize::from(idx & (size - 1));
+    ring.write_u16(entry, head as u16);
+    // §2.7.13.3.1: the ring entry before the index.
+    core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+    ring.write_u16(avail + 2, idx.wrapping_add(1));
     sys.tasks[caller]
         .save_mut()
         .set_ret(0, abi::SUCCESS as usize);
@@ -312,10 +303,14 @@ fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Resu
 }
 
 /// [`DmaOp::Avail`].
-fn avail<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Result<(), UserError> {
+fn avail<M: Machine>(
+    sys: &mut System<'_, M>,
+    caller: usize,
+    mut ring: KernelRing,
+) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let (which, value) = (s.arg(2) as u32, s.arg(3) as u16);
-    let size = usize::from(size_of_queue(slot));
+    let size = usize::from(size_of_queue(&ring));
     let offset = match which {
         DMA_AVAIL_FLAGS => 16 * size,
         DMA_USED_EVENT => 16 * size + 4 + 2 * size,
@@ -324,8 +319,8 @@ fn avail<M: Machine>(sys: &mut System<'_, M>, caller: usize, slot: usize) -> Res
     if size == 0 {
         return Err(UserError::Recoverable(DMA_BAD_QUEUE));
     }
-    // SAFETY: both fields lie below USED_OFFSET for size <= 128.
-    unsafe { write_u16(slot, offset, value) };
+    // Both fields lie below USED_OFFSET for size <= 128.
+    ring.write_u16(offset, value);
     // §2.7.7: the driver re-reads used.idx after this; order the write first.
     core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
     sys.tasks[caller]

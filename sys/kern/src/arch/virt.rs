@@ -75,6 +75,7 @@ impl Machine for Virt {
             // above); `dma` decides what is written (queue setup).
             unsafe { core::ptr::write_volatile(addr as *mut u32, value) };
         }
+    }
 
     fn instret(&self) -> u32 {
         csr::read!("minstret") as u32

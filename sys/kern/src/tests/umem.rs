@@ -284,3 +284,44 @@ fn a_client_whose_reply_buffer_is_revoked_is_faulted_not_told_zero_bytes() {
         assert_eq!(h.task(SRV).replies(), 0, "nothing was replied");
     }
 }
+
+#[test]
+fn kernel_rings_exist_only_in_ring_regions_and_refuse_stray_accesses() {
+    use crate::descs::REGION_DMA_RING;
+    let h = Harness::three();
+    let ring_region = RegionDesc {
+        base: arena::alloc(0x1000),
+        size: 0x1000,
+        attributes: REGION_READ | REGION_DMA_RING,
+    };
+    assert!(h.sys.tasks[SRV].add_region(ring_region));
+    // Not a ring region (plain RAM), not the task's, running off the end.
+    assert!(umem::kernel_ring(h.task(SRV), h.addr(SRV, DATA), 64).is_none());
+    assert!(umem::kernel_ring(h.task(CLI), ring_region.base, 64).is_none());
+    assert!(umem::kernel_ring(h.task(SRV), ring_region.base + 0xFC0, 0x80).is_none());
+
+    let mut ring = umem::kernel_ring(h.task(SRV), ring_region.base + 0x100, 0x40).unwrap();
+    assert_eq!(ring.base(), ring_region.base + 0x100);
+    ring.write_u32(4, 0x1234_5678);
+    ring.write_u16(8, 0xBEEF);
+    ring.write_words(16, &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(ring.read_u32(4), 0x1234_5678);
+    assert_eq!(ring.read_u16(8), 0xBEEF);
+    assert_eq!(
+        (ring.read_u32(16), ring.read_u32(20)),
+        (0x0403_0201, 0x0807_0605)
+    );
+    // Outside, or misaligned: nothing written, and reads give 0.
+    ring.write_u32(0x40, 7);
+    ring.write_u32(6, 7);
+    ring.write_u16(0x3F, 7);
+    ring.write_words(0x3C, &[9; 8]);
+    assert_eq!(ring.read_u32(0x40), 0);
+    assert_eq!(ring.read_u32(6), 0);
+    assert_eq!(ring.read_u32(0x3C), 0);
+    // SAFETY: test memory of 0x1000 bytes that only this test uses.
+    let raw = unsafe { std::slice::from_raw_parts(ring_region.base as *const u8, 0x1000) };
+    assert!(raw[0x140..].iter().all(|&b| b == 0), "wrote past the ring");
+    assert_eq!(ring.read_u32(4), 0x1234_5678, "a misaligned write landed");
+    assert_eq!(ring.read_u16(8), 0xBEEF, "a misaligned write landed");
+}
