@@ -28,6 +28,7 @@ use abi::{FaultKind, FaultRecord, TICKS_PER_MS};
 use crate::faults;
 use crate::machine::Machine;
 use crate::notify;
+use crate::sched::MaybeTask;
 use crate::system::System;
 
 /// Charges the task dispatched last for the time since, clears its charge
@@ -38,7 +39,7 @@ use crate::system::System;
 /// round trip's case) it is one load and one branch.
 #[inline(always)]
 pub fn charge<M: Machine>(sys: &mut System<'_, M>) {
-    if sys.dispatched.is_some() {
+    if !sys.dispatched.is_none() {
         charge_dispatched(sys);
     }
 }
@@ -46,9 +47,10 @@ pub fn charge<M: Machine>(sys: &mut System<'_, M>) {
 /// [`charge`] when a budgeted task was dispatched.
 #[inline(never)]
 fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
-    let Some((index, since)) = sys.dispatched.take() else {
+    let Some(index) = sys.dispatched.take() else {
         return;
     };
+    let since = sys.dispatched_at;
     let t = &mut sys.tasks[index];
     if !t.is_runnable() {
         // It blocked, faulted or was restarted: a fresh start next time.
@@ -93,7 +95,8 @@ fn dispatch_budgeted<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_m
     let t = &sys.tasks[index];
     let ran = t.run();
     let now = sys.machine.now();
-    sys.dispatched = Some((index, now));
+    sys.dispatched = MaybeTask::some(index);
+    sys.dispatched_at = now;
     let expiry = now.saturating_add(budget_ticks(budget_ms).saturating_sub(ran));
     match sys.budget_deadline {
         Some(d) if d > now && d <= expiry => {}

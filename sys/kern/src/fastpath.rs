@@ -52,7 +52,6 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     let Some((me, target)) = task::pair_mut(sys.tasks, caller, t) else {
         return false;
     };
-    let (my_priority, target_priority) = (me.priority(), target.priority());
     let my_id = me.id(caller);
     let waiting = matches!(
         target.state(),
@@ -97,13 +96,13 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     rs.set_ret(2, msg_len);
     rs.set_ret(3, reply_len);
     rs.set_ret(4, 0);
-    target.set_sched(SchedState::Runnable);
+    target.set_sched_of_healthy(SchedState::Runnable);
     // `target_id` names the target's current incarnation (checked above).
-    me.set_sched(SchedState::InReply(target_id));
+    me.set_sched_of_healthy(SchedState::InReply(target_id));
     // Each state change reported to the scheduler, as `System::note` would,
     // with the transitions known.
-    sys.sched.now_runnable(t, target_priority);
-    sys.sched.now_blocked(caller, my_priority);
+    sys.sched.now_runnable(t);
+    sys.sched.now_blocked(caller);
     if hand_off {
         sys.sched.hand_off(t);
     } else {
@@ -169,18 +168,18 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
         return false;
     };
     crate::probe!(sys.machine, Copy);
-    let (my_priority, client_priority) = (me.priority(), client.priority());
+    let client_priority = client.priority();
     let cs = client.save_mut();
     cs.set_ret(0, code as usize);
     cs.set_ret(1, copied);
-    client.set_sched(SchedState::Runnable);
+    client.set_sched_of_healthy(SchedState::Runnable);
     me.count_reply();
     ipc::as_open_recv(me, buf_base, buf_len, mask);
     me.set_notification_mask(mask);
-    me.set_sched(SchedState::InRecv(None));
-    sys.sched.now_runnable(p, client_priority);
-    sys.sched.now_blocked(caller, my_priority);
-    if hand_off && sys.sched.is_sole_top(p, client_priority) {
+    me.set_sched_of_healthy(SchedState::InRecv(None));
+    sys.sched.now_runnable(p);
+    sys.sched.now_blocked(caller);
+    if hand_off && sys.sched.is_sole_top(sys.tasks, p, client_priority) {
         // We were the most important runnable task and now wait; the
         // client is the one most important runnable task left.
         sys.sched.hand_off(p);

@@ -203,11 +203,6 @@ pub struct Scheduler {
     woken: MaybeTask,
     /// Another task as important as `woken` also became runnable.
     woken_tie: bool,
-    /// Runnable tasks per priority level, and a bit per level that has
-    /// any: the most important runnable priority in a few instructions,
-    /// however many tasks there are.
-    level_count: [u16; 256],
-    levels: [u32; 8],
     /// The next task, decided by an IPC fast path during this trap.
     hint: MaybeTask,
 }
@@ -221,8 +216,6 @@ impl Default for Scheduler {
             running: MaybeTask::NONE,
             woken: MaybeTask::NONE,
             woken_tie: false,
-            level_count: [0; 256],
-            levels: [0; 8],
             hint: MaybeTask::NONE,
         }
     }
@@ -241,17 +234,17 @@ impl Scheduler {
         match t.state() {
             TaskState::Healthy(SchedState::Runnable) => {
                 if self.ready.words[w] & bit == 0 {
-                    self.make_ready(w, bit, t.priority());
+                    self.make_ready(w, bit);
                     self.track(tasks, i);
                 }
                 self.set_sending(w, bit, false);
             }
             TaskState::Healthy(SchedState::InSend(_)) => {
-                self.unready(w, bit, t.priority());
+                self.unready(w, bit);
                 self.set_sending(w, bit, true);
             }
             _ => {
-                self.unready(w, bit, t.priority());
+                self.unready(w, bit);
                 self.set_sending(w, bit, false);
             }
         }
@@ -272,44 +265,27 @@ impl Scheduler {
         }
     }
 
-    /// Clears a task's ready bit (word `w`, `bit`), keeping the level
-    /// counts; `priority` is the task's.
+    /// Clears a task's ready bit (word `w`, `bit`).
     #[inline(always)]
-    fn unready(&mut self, w: usize, bit: u32, priority: u8) {
-        if self.ready.words[w] & bit != 0 {
-            self.ready.words[w] &= !bit;
-            let p = usize::from(priority);
-            // Wrapping: the count is at least one here (a ready bit was
-            // set), and the kernel must not carry a panic path for it.
-            let c = self.level_count[p].wrapping_sub(1);
-            self.level_count[p] = c;
-            if c == 0 {
-                self.levels[p / 32] &= !(1 << (p % 32));
-            }
-        }
+    fn unready(&mut self, w: usize, bit: u32) {
+        self.ready.words[w] &= !bit;
     }
 
-    /// Sets a task's ready bit (word `w`, `bit`; it was clear), keeping
-    /// the level counts; `priority` is the task's.
+    /// Sets a task's ready bit (word `w`, `bit`).
     #[inline(always)]
-    fn make_ready(&mut self, w: usize, bit: u32, priority: u8) {
+    fn make_ready(&mut self, w: usize, bit: u32) {
         self.ready.words[w] |= bit;
-        let p = usize::from(priority);
-        // Wrapping: there are fewer tasks than a u16 counts.
-        self.level_count[p] = self.level_count[p].wrapping_add(1);
-        self.levels[p / 32] |= 1 << (p % 32);
     }
 
-    /// The fast path's [`note`](Scheduler::note) for a task (of
-    /// `priority`) it just made runnable from a blocked state other than
-    /// `send`. Unlike `note` it does not record the task as woken: the
+    /// The fast path's [`note`](Scheduler::note) for a task it just made
+    /// runnable from a blocked state other than `send`. Unlike `note` it does not record the task as woken: the
     /// fast path either hands off to it or calls
     /// [`track_woken`](Scheduler::track_woken).
     #[inline(always)]
-    pub fn now_runnable(&mut self, i: usize, priority: u8) {
+    pub fn now_runnable(&mut self, i: usize) {
         let (w, bit) = (i / 32, 1u32 << (i % 32));
-        if w < WORDS && self.ready.words[w] & bit == 0 {
-            self.make_ready(w, bit, priority);
+        if w < WORDS {
+            self.make_ready(w, bit);
         }
     }
 
@@ -321,29 +297,41 @@ impl Scheduler {
     }
 
     /// The fast path's [`note`](Scheduler::note) for a runnable task it
-    /// just blocked (in a state other than `send`); `priority` is the
-    /// task's.
+    /// just blocked (in a state other than `send`).
     #[inline(always)]
-    pub fn now_blocked(&mut self, i: usize, priority: u8) {
+    pub fn now_blocked(&mut self, i: usize) {
         let (w, bit) = (i / 32, 1u32 << (i % 32));
         if w < WORDS {
-            self.unready(w, bit, priority);
+            self.unready(w, bit);
         }
     }
 
     /// Whether task `i`, of `priority`, is runnable and strictly more
     /// important than every other runnable task: then [`select`] picks it
-    /// from anywhere. Looks at the level bits only (eight words at most,
-    /// one usually).
+    /// from anywhere. Visits the other runnable tasks only (blocked ones
+    /// cost nothing), and stops at the first as important as `i`: the
+    /// reply's hand-back in a system where the client is the one task left
+    /// to run, the common case, looks at no task at all.
     #[inline(always)]
-    pub fn is_sole_top(&self, i: usize, priority: u8) -> bool {
-        let p = usize::from(priority);
-        let top = self
-            .levels
-            .iter()
-            .position(|&w| w != 0)
-            .map(|wi| wi * 32 + self.levels[wi].trailing_zeros() as usize);
-        top == Some(p) && self.level_count[p] == 1 && self.ready.contains(i)
+    pub fn is_sole_top(&self, tasks: &[Task], i: usize, priority: u8) -> bool {
+        if !self.ready.contains(i) {
+            return false;
+        }
+        let n = tasks.len().min(WORDS * 32);
+        for (wi, &word) in self.ready.words[..n.div_ceil(32)].iter().enumerate() {
+            let mut w = word;
+            if wi == i / 32 {
+                w &= !(1 << (i % 32));
+            }
+            while w != 0 {
+                let j = wi * 32 + w.trailing_zeros() as usize;
+                w &= w - 1;
+                if tasks.get(j).is_none_or(|t| t.priority() <= priority) {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Whether some task is blocked in `send` (to anyone).
@@ -475,18 +463,6 @@ impl Scheduler {
     /// Host tests: the bitmaps describe the task table exactly.
     #[cfg(test)]
     pub fn assert_consistent(&self, tasks: &[Task]) {
-        let mut counts = [0u16; 256];
-        for t in tasks.iter().filter(|t| t.is_runnable()) {
-            counts[t.priority() as usize] += 1;
-        }
-        assert_eq!(counts, self.level_count, "runnable tasks per priority");
-        for (p, &c) in counts.iter().enumerate() {
-            assert_eq!(
-                self.levels[p / 32] & (1 << (p % 32)) != 0,
-                c != 0,
-                "level bit {p}"
-            );
-        }
         assert_eq!(
             usize::from(self.senders),
             tasks

@@ -90,7 +90,7 @@ pub fn is_light(n: usize) -> bool {
 #[inline(always)]
 pub fn light<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     let n = sys.tasks[caller].save().syscall_number();
-    if !is_light(n) || sys.dispatched.is_some() || sys.budget_deadline.is_some() {
+    if !is_light(n) || !sys.dispatched.is_none() || sys.budget_deadline.is_some() {
         return false;
     }
     if n == Sysnum::RefreshTaskId as usize {

@@ -40,9 +40,12 @@ pub struct System<'a, M: Machine> {
     pub test_control: bool,
     /// Whether `Kipc::Inject` exists (feature `fault-injection`).
     pub fault_injection: bool,
-    /// The task with a CPU budget that was dispatched last and when (ticks);
-    /// `None` if the running task has no budget (see `budget`).
-    pub dispatched: Option<(usize, u64)>,
+    /// The task with a CPU budget that was dispatched last (none if the
+    /// running task has no budget; see `budget`), in one word: every trap
+    /// asks.
+    pub dispatched: MaybeTask,
+    /// When `dispatched` was dispatched (ticks).
+    pub dispatched_at: u64,
     /// When the running task's budget runs out, as programmed into the
     /// timer (possibly earlier: see `budget::dispatch`).
     pub budget_deadline: Option<u64>,
@@ -69,7 +72,8 @@ impl<'a, M: Machine> System<'a, M> {
             sched: Scheduler::default(),
             test_control: cfg!(any(test, feature = "test-control")),
             fault_injection: cfg!(any(test, feature = "fault-injection")),
-            dispatched: None,
+            dispatched: MaybeTask::NONE,
+            dispatched_at: 0,
             budget_deadline: None,
         };
         for i in 0..sys.tasks.len() {

@@ -147,6 +147,21 @@ impl Task {
         }
     }
 
+    /// [`set_sched`](Task::set_sched) for a task the caller has just seen
+    /// healthy (the IPC fast path, which checked both parties' states and
+    /// changed nothing else about them since): no second look at the state,
+    /// which the copy between the two (volatile accesses) makes the
+    /// compiler reload.
+    #[inline(always)]
+    pub fn set_sched_of_healthy(&mut self, s: SchedState) {
+        debug_assert!(
+            self.is_healthy(),
+            "set_sched_of_healthy on {:?}",
+            self.state
+        );
+        self.state = TaskState::Healthy(s);
+    }
+
     /// True if the task can be scheduled (healthy and not blocked).
     #[inline]
     pub fn is_runnable(&self) -> bool {

@@ -146,13 +146,14 @@ pub struct InteractFault {
     pub dst: Option<BadSlice>,
 }
 
-/// Whether one of `regions` with all of `needed` attributes covers `slice`.
-/// Device windows never qualify.
+/// Whether one of `task`'s regions with all of `needed` attributes covers
+/// `slice`. Device windows never qualify.
 #[inline(always)]
-fn check<T>(regions: &[RegionDesc], slice: &USlice<T>, needed: u32) -> Result<(), BadSlice> {
+fn check<T>(task: &Task, slice: &USlice<T>, needed: u32) -> Result<(), BadSlice> {
     // Empty slices (register-only messages, no reply buffer) are the
-    // common case on the IPC fast path: answer without the walk.
-    if slice.is_empty() || covered_by_any(regions, slice.base, slice.byte_len(), needed) {
+    // common case on the IPC fast path: answer without the walk, and
+    // without even looking the regions up.
+    if slice.is_empty() || covered_by_any(task.regions(), slice.base, slice.byte_len(), needed) {
         Ok(())
     } else {
         Err(BadSlice { base: slice.base })
@@ -171,13 +172,13 @@ fn covered_by_any(regions: &[RegionDesc], base: usize, len: usize, needed: u32) 
 /// arguments the kernel will only use later, re-checking them then).
 #[inline(always)]
 pub fn check_readable<T>(task: &Task, slice: &USlice<T>) -> Result<(), BadSlice> {
-    check(task.regions(), slice, REGION_READ)
+    check(task, slice, REGION_READ)
 }
 
 /// Checks, without touching it, that `task` may write all of `slice`.
 #[inline(always)]
 pub fn check_writable<T>(task: &Task, slice: &USlice<T>) -> Result<(), BadSlice> {
-    check(task.regions(), slice, REGION_WRITE)
+    check(task, slice, REGION_WRITE)
 }
 
 /// `task`'s memory behind `slice`, to read, if `task` may read all of it.
@@ -188,7 +189,7 @@ pub fn try_read<'a, T>(task: &'a Task, slice: &USlice<T>) -> Result<&'a [T], Bad
 where
     T: zerocopy::FromBytes + zerocopy::Immutable,
 {
-    check(task.regions(), slice, REGION_READ)?;
+    check(task, slice, REGION_READ)?;
     if slice.is_empty() {
         return Ok(&[]);
     }
@@ -210,7 +211,7 @@ pub fn try_write<'a, T>(task: &'a mut Task, slice: &USlice<T>) -> Result<&'a mut
 where
     T: zerocopy::FromBytes + zerocopy::IntoBytes,
 {
-    check(task.regions(), slice, REGION_WRITE)?;
+    check(task, slice, REGION_WRITE)?;
     if slice.is_empty() {
         return Ok(&mut []);
     }

@@ -132,7 +132,7 @@ fn a_budgeted_task_takes_the_general_path() {
         .build();
     h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
     assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(1));
-    assert!(h.sys.dispatched.is_some());
+    assert!(!h.sys.dispatched.is_none());
     h.set_pc(1, 0x100);
     h.stage(1, Sysnum::GetTimer as usize, &[]);
     assert!(!syscalls::light(&mut h.sys, 1), "budget not watched");
