@@ -249,7 +249,7 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             // Test-only (`System::test_control`): a shipping kernel answers
             // KIPC_BAD_OPERATION, so not even a compromised supervisor can
             // kill a task without restarting it, or stop the machine.
-            if !sys.test_control {
+            if !sys.has_test_control() {
                 return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
             }
             let i = task_arg(arg)?;
@@ -266,7 +266,7 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             faults::fault_task(sys, i, record);
         }
         Kipc::Shutdown => {
-            if !sys.test_control {
+            if !sys.has_test_control() {
                 return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
             }
             let code = arg.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
@@ -285,7 +285,7 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
         Kipc::Inject => {
             let [task, kind, arg] = words.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
             let i = task_arg(Some(task))?;
-            if i == caller || !(sys.test_control && sys.fault_injection) {
+            if i == caller || !sys.has_fault_injection() {
                 return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
             }
             let evidence = inject(sys, i, kind, arg)?;

@@ -111,6 +111,27 @@ impl<'a, M: Machine> System<'a, M> {
         self.sched.note(self.tasks, index);
     }
 
+    /// Whether the test-only kipcs exist: [`test_control`](System::test_control)
+    /// in a kernel built with them (host tests, feature `test-control`),
+    /// and a constant `false` otherwise, so that a shipping kernel does not
+    /// even carry their code.
+    #[inline(always)]
+    pub fn has_test_control(&self) -> bool {
+        cfg!(any(test, feature = "test-control")) && self.test_control
+    }
+
+    /// Whether `Kipc::Inject` exists: as [`has_test_control`], for
+    /// [`fault_injection`](System::fault_injection) (feature
+    /// `fault-injection`).
+    ///
+    /// [`has_test_control`]: System::has_test_control
+    #[inline(always)]
+    pub fn has_fault_injection(&self) -> bool {
+        cfg!(any(test, feature = "fault-injection"))
+            && self.has_test_control()
+            && self.fault_injection
+    }
+
     /// The task's name, for logs.
     pub fn name(&self, index: usize) -> &'static str {
         self.tasks[index].desc().name
