@@ -135,6 +135,36 @@ fn hand_off_skips_equal_priority_tasks_left_runnable() {
     assert_eq!(after_trap(&mut h, 2), Some(SRV));
 }
 
+/// A notification pending outside the receiver's mask does not end its
+/// `recv`: the fast path delivers the message and leaves the notification
+/// pending, for a later `recv` whose mask takes it.
+#[test]
+fn send_leaves_a_notification_outside_the_receivers_mask_pending() {
+    let mut h = ready_for_a_call();
+    // The server waits with mask 0 (see `ready_for_a_call`); bit 0b10 is
+    // posted while it waits, outside the mask.
+    notify::post_bits(&mut h.sys, SRV, 0b10);
+    assert_eq!(
+        h.sched(SRV),
+        SchedState::InRecv(None),
+        "woken by a masked bit"
+    );
+    let srv = h.id(SRV);
+    h.stage_send(CLI, srv, 3, b"m", 0, &[]);
+    assert!(
+        fastpath::send(&mut h.sys, CLI),
+        "fast path declined a receiver with a masked notification"
+    );
+    assert_eq!(h.received(SRV).sender, h.id(CLI));
+    assert_eq!(h.read(SRV, RECV_BUF, 1), b"m");
+    assert_eq!(
+        h.task(SRV).notifications(),
+        0b10,
+        "the notification was lost"
+    );
+    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+}
+
 #[test]
 fn receiver_waiting_for_someone_else_does_not_take_the_message() {
     let mut h = Harness::three();
