@@ -3,6 +3,26 @@
 
 use super::*;
 
+/// Copies between smoltcp's socket buffer and a lease of `lease_len` bytes,
+/// as `tcp::Socket::recv` and `send` want their closure: as many bytes as
+/// both hold, or none if the lease fails (the error is kept in `err` for
+/// the caller, whose fault it is).
+fn through_lease<E>(
+    buf: &mut [u8],
+    lease_len: usize,
+    copy: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    err: &mut Option<E>,
+) -> (usize, usize) {
+    let n = buf.len().min(lease_len);
+    match copy(&mut buf[..n]) {
+        Ok(()) => (n, n),
+        Err(e) => {
+            *err = Some(e);
+            (0, 0)
+        }
+    }
+}
+
 fn tcp_error(state: tcp::State) -> NetError {
     match state {
         tcp::State::Closed | tcp::State::TimeWait => NetError::Reset,
@@ -232,12 +252,7 @@ impl NetServer for Stack {
             let mut lease_err = None;
             let n = s
                 .recv(|buf| {
-                    let n = buf.len().min(data.len());
-                    if let Err(e) = data.write_range(0, &buf[..n]) {
-                        lease_err = Some(e);
-                        return (0, 0);
-                    }
-                    (n, n)
+                    through_lease(buf, data.len(), |b| data.write_range(0, b), &mut lease_err)
                 })
                 .map_err(|_| NetError::Closed)?;
             if let Some(e) = lease_err {
@@ -273,14 +288,7 @@ impl NetServer for Stack {
         }
         let mut lease_err = None;
         let n = s
-            .send(|buf| {
-                let n = buf.len().min(data.len());
-                if let Err(e) = data.read_range(0, &mut buf[..n]) {
-                    lease_err = Some(e);
-                    return (0, 0);
-                }
-                (n, n)
-            })
+            .send(|buf| through_lease(buf, data.len(), |b| data.read_range(0, b), &mut lease_err))
             .map_err(|_| NetError::Closed)?;
         if let Some(e) = lease_err {
             return Err(e.into());
