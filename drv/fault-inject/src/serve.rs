@@ -97,3 +97,20 @@ pub fn serve_once<D: Injectable>(
         handle(driver, buffer, &msg);
     }
 }
+
+/// [`serve_once`] for a driver that is its class interface's server and
+/// [`NotificationHandler`] (receives from anyone, with its own mask):
+/// notifications go to the handler, the class's requests to `dispatch`
+/// (its generated dispatch function).
+#[cfg(target_os = "none")]
+pub fn serve_class_once<D: Injectable + NotificationHandler>(
+    driver: &mut D,
+    ipc: &dyn Ipc,
+    buffer: &mut [u8],
+    dispatch: fn(&mut D, &dyn Ipc, &[u8], &RecvMessage),
+) {
+    let mask = driver.notification_mask();
+    serve_once(driver, ipc, buffer, mask, None, |d, buffer, msg| {
+        idol_runtime::server::route(ipc, d, buffer, msg, dispatch)
+    });
+}

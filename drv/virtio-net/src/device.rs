@@ -110,11 +110,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         fallback_mac: [u8; 6],
         gate: Option<&'a dyn virtio::DmaGate>,
     ) -> Result<Self, ProbeError> {
-        let mut transport = MmioTransport::new(regs)?;
-        let device_id = transport.device_id();
-        if device_id != DEVICE_ID {
-            return Err(ProbeError::WrongDevice { device_id });
-        }
+        let mut transport = MmioTransport::of_type(regs, DEVICE_ID)?;
         let features = transport.negotiate(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)?;
         let (rx_ring, tx_ring, buffers) = memory.split();
         let queues = match gate {

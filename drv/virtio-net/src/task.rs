@@ -271,19 +271,12 @@ fn main() -> ! {
         #[cfg(not(feature = "fault-injection"))]
         ethernet_serve_once(&mut driver, &UserlibIpc, &mut buffer);
         #[cfg(feature = "fault-injection")]
-        {
-            let mask = driver.notification_mask();
-            fault_inject::serve::serve_once(
-                &mut driver,
-                &UserlibIpc,
-                &mut buffer,
-                mask,
-                None,
-                |d, buffer, msg| {
-                    idol_runtime::server::route(&UserlibIpc, d, buffer, msg, ethernet_dispatch)
-                },
-            );
-        }
+        fault_inject::serve::serve_class_once(
+            &mut driver,
+            &UserlibIpc,
+            &mut buffer,
+            ethernet_dispatch,
+        );
     }
 }
 

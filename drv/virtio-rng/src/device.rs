@@ -168,11 +168,7 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
         bounce: &'a BounceBuffer<B>,
         gate: Option<&'a dyn virtio::DmaGate>,
     ) -> Result<Self, ProbeError> {
-        let mut transport = MmioTransport::new(regs)?;
-        let device_id = transport.device_id();
-        if device_id != DEVICE_ID {
-            return Err(ProbeError::WrongDevice { device_id });
-        }
+        let mut transport = MmioTransport::of_type(regs, DEVICE_ID)?;
         let features = transport.negotiate(Features::NONE)?;
         let queue = match gate {
             Some(gate) => SplitQueue::gated(REQUEST_QUEUE, gate, features),

@@ -164,25 +164,13 @@ fn main() -> ! {
     }
     #[cfg(feature = "fault-injection")]
     {
-        use idol_runtime::NotificationHandler;
         let mut buffer = [0u8; fault_inject::serve::buffer_size(ENTROPY_BUFFER_SIZE)];
         loop {
-            let mask = driver.notification_mask();
-            fault_inject::serve::serve_once(
+            fault_inject::serve::serve_class_once(
                 &mut driver,
                 &UserlibIpc,
                 &mut buffer,
-                mask,
-                None,
-                |d, buffer, msg| {
-                    idol_runtime::server::route(
-                        &UserlibIpc,
-                        d,
-                        buffer,
-                        msg,
-                        virtio_rng::server::entropy_dispatch,
-                    )
-                },
+                virtio_rng::server::entropy_dispatch,
             );
         }
     }

@@ -37,14 +37,23 @@ use zerocopy::little_endian::{U16, U32, U64};
 
 use super::gate::{AvailField, DmaGate, MAX_GATED_CHAIN};
 use super::layout::{
-    need_event, Descriptor, RingOffsets, UsedElem, VIRTQ_AVAIL_F_NO_INTERRUPT,
-    VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY,
+    need_event, Descriptor, RingOffsets, VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_INDIRECT,
+    VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY,
 };
-use super::memory::{IndirectTables, QueueMemory};
-use super::{Buf, QueueLayout};
+use super::memory::QueueMemory;
+use super::Buf;
 use crate::error::Error;
-use crate::features::Features;
 use crate::transport::Transport;
+
+#[cfg(feature = "fault-injection")]
+mod corrupt;
+mod ring;
+mod setup;
+mod shutdown;
+
+#[cfg(feature = "fault-injection")]
+pub use corrupt::Corruption;
+pub use shutdown::Shutdown;
 
 /// What the queue remembers about a chain the device owns, keyed by its head
 /// descriptor.
@@ -123,151 +132,6 @@ pub struct SplitQueue<'a, T: Copy, const N: usize> {
 }
 
 impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
-    /// Builds queue `queue` in `mem`, of the largest power-of-two size not
-    /// above `device_max` (the device's QueueNumMax, §4.2.2) or `N`, and
-    /// zeroes its rings (§4.2.3.2: "allocate and zero the queue memory").
-    ///
-    /// `features` are the negotiated features: VIRTIO_F_EVENT_IDX switches
-    /// notification suppression to event indices (§2.7.7, §2.7.10), and
-    /// VIRTIO_F_INDIRECT_DESC allows indirect tables once they are given with
-    /// [`with_indirect`](Self::with_indirect).
-    ///
-    /// The queue is not yet known to the device: pass
-    /// [`layout`](Self::layout) to
-    /// [`Transport::attach_queue`],
-    /// or build it with
-    /// [`Transport::setup_queue`].
-    pub fn new(
-        queue: u16,
-        device_max: u16,
-        mem: &'a mut QueueMemory<N>,
-        features: Features,
-    ) -> Result<Self, Error> {
-        if device_max == 0 {
-            return Err(Error::QueueUnavailable { queue });
-        }
-        // N is a power of two (checked when the memory was built), so this
-        // is the largest power of two within both limits.
-        let largest = 1u16 << (15 - device_max.leading_zeros().min(15));
-        // At most N, so the rings fit `mem` (QueueMemory's layout test).
-        let size = largest.min(u16::try_from(N).unwrap_or(u16::MAX));
-        let ring = mem.as_ptr();
-        // SAFETY: `ring` points to the whole of `*mem`, which is
-        // `size_of::<QueueMemory<N>>()` bytes, every one in an `UnsafeCell`,
-        // and exclusively borrowed for 'a.
-        unsafe { ring.as_ptr().write_bytes(0, size_of::<QueueMemory<N>>()) };
-
-        let mut q = SplitQueue {
-            ring,
-            offsets: RingOffsets::new(size),
-            indirect: None,
-            queue,
-            size,
-            event_idx: features.contains(Features::VIRTIO_F_EVENT_IDX),
-            indirect_desc: features.contains(Features::VIRTIO_F_INDIRECT_DESC),
-            state: State::Ready,
-            free_head: 0,
-            num_free: 0,
-            next: [0; N],
-            heads: [None; N],
-            avail_idx: 0,
-            last_used: 0,
-            kicked_idx: 0,
-            callbacks: true,
-            gate: None,
-            _memory: PhantomData,
-        };
-        q.reinit();
-        Ok(q)
-    }
-
-    /// Builds queue `queue` through `gate` (on Vireo, the kernel): the gate
-    /// places it in ring memory of its own, of at most `N` entries, zeroed,
-    /// and tells the device (§4.2.3.2). Descriptors and the available ring
-    /// are then written only through the gate, which checks each buffer;
-    /// indirect tables are not used. `features` as for [`new`](Self::new).
-    pub fn gated(queue: u16, gate: &'a dyn DmaGate, features: Features) -> Result<Self, Error> {
-        let max = u16::try_from(N).unwrap_or(u16::MAX);
-        let (addr, size) = gate.setup(queue, max)?;
-        let ring = NonNull::new(core::ptr::with_exposed_provenance_mut::<u8>(addr))
-            .ok_or(Error::LegacyLayout)?;
-        if size == 0 || !size.is_power_of_two() || usize::from(size) > N {
-            return Err(Error::QueueUnavailable { queue });
-        }
-        let mut q = SplitQueue {
-            ring,
-            offsets: RingOffsets::new(size),
-            indirect: None,
-            queue,
-            size,
-            event_idx: features.contains(Features::VIRTIO_F_EVENT_IDX),
-            indirect_desc: false,
-            state: State::Ready,
-            free_head: 0,
-            num_free: 0,
-            next: [0; N],
-            heads: [None; N],
-            avail_idx: 0,
-            last_used: 0,
-            kicked_idx: 0,
-            callbacks: true,
-            gate: Some(gate),
-            _memory: PhantomData,
-        };
-        q.reinit();
-        Ok(q)
-    }
-
-    /// Gives the queue indirect descriptor tables (§2.7.5.3). They are used
-    /// only if VIRTIO_F_INDIRECT_DESC was negotiated, for chains of 2 to `M`
-    /// buffers; each takes one ring descriptor instead of one per buffer.
-    pub fn with_indirect<const M: usize>(mut self, tables: &'a mut IndirectTables<N, M>) -> Self {
-        if self.gate.is_some() {
-            // A gate refuses indirect descriptors (see `DmaGate`).
-            return self;
-        }
-        self.indirect = Some(Indirect {
-            base: tables.as_ptr(),
-            // M <= 32768, checked when the tables were built.
-            per_table: u16::try_from(M).unwrap_or(u16::MAX),
-        });
-        self
-    }
-
-    /// Where the rings are, for the transport (§2.7, §4.2.3.2).
-    pub fn layout(&self) -> QueueLayout {
-        let base = self.ring.as_ptr().expose_provenance() as u64;
-        QueueLayout {
-            queue: self.queue,
-            size: self.size,
-            desc: base,
-            driver: base + self.offsets.avail() as u64,
-            device: base + self.offsets.used() as u64,
-        }
-    }
-
-    /// Tells the device (after a reset) where this queue is again, the same
-    /// size and place, rings as [`shutdown`](Self::shutdown) left them
-    /// (§4.2.3.2): through the gate if there is one, else through
-    /// `transport`. Fails if the device no longer offers the size.
-    pub fn reattach<Tr: Transport + ?Sized>(&mut self, transport: &mut Tr) -> Result<(), Error> {
-        match self.gate {
-            Some(gate) => {
-                let (addr, size) = gate.setup(self.queue, self.size)?;
-                if size != self.size || addr != self.ring.as_ptr().expose_provenance() {
-                    return Err(Error::QueueUnavailable { queue: self.queue });
-                }
-                Ok(())
-            }
-            None => {
-                if transport.queue_max_size(self.queue) < self.size {
-                    return Err(Error::QueueUnavailable { queue: self.queue });
-                }
-                transport.attach_queue(&self.layout())
-            }
-        }
-    }
-
     /// The queue index on its device (QueueSel, §4.2.2).
     pub fn queue_index(&self) -> u16 {
         self.queue
@@ -671,151 +535,5 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
                 self.write_u16(offset, value);
             }
         }
-    }
-
-    fn write_desc(&mut self, i: u16, desc: Descriptor) {
-        debug_assert!(i < self.size);
-        // SAFETY: i < size, so the descriptor lies in the table at the start
-        // of the ring area (exclusively borrowed for 'a, all `UnsafeCell`).
-        unsafe {
-            self.ring
-                .as_ptr()
-                .add(self.offsets.desc(i))
-                .cast::<Descriptor>()
-                .write_volatile(desc)
-        };
-    }
-
-    fn read_used_elem(&self, slot: u16) -> UsedElem {
-        debug_assert!(slot < self.size);
-        // SAFETY: slot < size, so the element lies in the used ring inside the
-        // ring area. Any bit pattern is a valid `UsedElem` (`FromBytes`).
-        unsafe {
-            self.ring
-                .as_ptr()
-                .add(self.offsets.used_ring(slot))
-                .cast::<UsedElem>()
-                .read_volatile()
-        }
-    }
-
-    fn read_u16(&self, offset: usize) -> u16 {
-        debug_assert!(offset + 2 <= self.offsets.total() && offset.is_multiple_of(2));
-        // SAFETY: every offset passed here comes from `self.offsets` for a
-        // field inside the ring area, 2-aligned (the area is page aligned).
-        u16::from_le(unsafe { self.ring.as_ptr().add(offset).cast::<u16>().read_volatile() })
-    }
-
-    fn write_u16(&mut self, offset: usize, value: u16) {
-        debug_assert!(offset + 2 <= self.offsets.total() && offset.is_multiple_of(2));
-        // SAFETY: as for `read_u16`.
-        unsafe {
-            self.ring
-                .as_ptr()
-                .add(offset)
-                .cast::<u16>()
-                .write_volatile(value.to_le())
-        };
-    }
-}
-
-/// The tokens [`SplitQueue::shutdown`] takes back; see there.
-pub struct Shutdown<'q, 'a, T: Copy, const N: usize> {
-    queue: &'q mut SplitQueue<'a, T, N>,
-    next: usize,
-}
-
-impl<T: Copy, const N: usize> Iterator for Shutdown<'_, '_, T, N> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        while self.next < N {
-            let i = self.next;
-            self.next += 1;
-            if let Some(chain) = self.queue.heads[i].take() {
-                return Some(chain.token);
-            }
-        }
-        None
-    }
-}
-
-impl<T: Copy, const N: usize> Drop for Shutdown<'_, '_, T, N> {
-    fn drop(&mut self) {
-        self.queue.reinit();
-    }
-}
-
-/// Ways [`SplitQueue::corrupt`] can break a ring, as a buggy driver would.
-#[cfg(feature = "fault-injection")]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Corruption {
-    /// Point every descriptor at a wild address, device-writable (so
-    /// every device, including one that only writes, must touch it), and
-    /// offer descriptor 0.
-    WildDescriptorAddresses,
-    /// Move `avail.idx` far past the chains actually offered.
-    BogusAvailIndex,
-}
-
-#[cfg(feature = "fault-injection")]
-impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
-    /// Fault injection, for test images only: scribbles over the
-    /// device-visible ring (§2.7.5, §2.7.6) without telling this queue's own
-    /// bookkeeping, the way a memory-corrupting bug in a driver would. The
-    /// caller kicks the device afterwards. What happens next — the device
-    /// refusing the ring, completions this queue rejects as hostile, a
-    /// request timing out — is what the fault-injection tests check the
-    /// driver recovers from.
-    ///
-    /// Through a [`DmaGate`] the ring cannot be scribbled over: the wild
-    /// chain is offered to the gate, which refuses it, and the queue then
-    /// offers the device a chain its bookkeeping does not know (a
-    /// device-readable descriptor over the queue's own private links, at
-    /// a free index), for either kind: the device completes or rejects
-    /// something the queue never added, which is what the driver must
-    /// recover from. Returns whether the gate refused the wild chain
-    /// (always `false` without a gate).
-    pub fn corrupt(&mut self, how: Corruption, value: u32) -> bool {
-        if let Some(gate) = self.gate {
-            let wild = Descriptor {
-                addr: U64::new(u64::from(value)),
-                len: U32::new(4096),
-                flags: U16::new(VIRTQ_DESC_F_WRITE),
-                next: U16::new(0),
-            };
-            let refused = gate.post(self.queue, &[wild], self.free_head).is_err();
-            let links = Descriptor {
-                addr: U64::new(self.next.as_ptr().expose_provenance() as u64),
-                len: U32::new(16.min(2 * N as u32)),
-                flags: U16::new(0),
-                next: U16::new(0),
-            };
-            let _ = how;
-            let _ = gate.post(self.queue, &[links], self.free_head);
-            return refused;
-        }
-        match how {
-            Corruption::WildDescriptorAddresses => {
-                for i in 0..self.size {
-                    let wild = Descriptor {
-                        addr: U64::new(u64::from(value) | (u64::from(i) << 12)),
-                        len: U32::new(4096),
-                        flags: U16::new(VIRTQ_DESC_F_WRITE),
-                        next: U16::new(0),
-                    };
-                    self.write_desc(i, wild);
-                }
-                let slot = self.avail_idx & (self.size - 1);
-                self.write_u16(self.offsets.avail_ring(slot), 0);
-                fence(Ordering::SeqCst);
-                self.write_u16(self.offsets.avail_idx(), self.avail_idx.wrapping_add(1));
-            }
-            Corruption::BogusAvailIndex => {
-                let jump = self.size.wrapping_add(value as u16 | 1);
-                self.write_u16(self.offsets.avail_idx(), self.avail_idx.wrapping_add(jump));
-            }
-        }
-        false
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! [`QueueMemory`]: crate::queue::QueueMemory
 
-use crate::error::Error;
+use crate::error::{Error, ProbeError};
 use crate::features::Features;
 use crate::queue::QueueLayout;
 use crate::regs::{RegisterAccess, MMIO_WINDOW_LEN};
@@ -120,6 +120,16 @@ pub struct MmioTransport<R> {
 }
 
 impl<R: RegisterAccess> MmioTransport<R> {
+    /// The first step of a class driver's probe: [`new`](Self::new), and
+    /// the device must be of type `device_id` (§5).
+    pub fn of_type(regs: R, device_id: u32) -> Result<Self, ProbeError> {
+        let transport = Self::new(regs)?;
+        match transport.device_id() {
+            id if id == device_id => Ok(transport),
+            id => Err(ProbeError::WrongDevice { device_id: id }),
+        }
+    }
+
     /// Identifies the device behind `regs`: checks MagicValue, Version and
     /// that DeviceID is not 0 (§4.2.3.1.1). Touches nothing else.
     pub fn new(regs: R) -> Result<Self, Error> {

@@ -121,12 +121,7 @@ fn sender_less_important_than_the_running_task_does_not_hand_off() {
 /// the client's own priority is runnable (the receiver is more important).
 #[test]
 fn hand_off_skips_equal_priority_tasks_left_runnable() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("cli", 2)
-        .task("peer", 2)
-        .build();
+    let mut h = Builder::three().task("peer", 2).build();
     h.recv(SUP, 0, 1);
     h.recv(SRV, 64, 0);
     assert_eq!(syscalls::next_task(&mut h.sys, 0), Some(2));
@@ -263,13 +258,7 @@ fn a_stale_generation_takes_the_general_path_and_gets_dead() {
 #[test]
 fn refusals_are_left_to_the_general_path() {
     // A target outside the caller's slots, and a less important target.
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("cli", 2)
-        .slots(&[0])
-        .task("low", 3)
-        .build();
+    let mut h = Builder::three().slots(&[0]).task("low", 3).build();
     h.recv(SUP, 0, 1);
     h.recv(SRV, 64, 0);
     h.recv(3, 64, 0);
@@ -364,12 +353,7 @@ fn reply_recv_with_a_pending_notification_falls_back_and_returns_it() {
 
 #[test]
 fn reply_recv_with_a_queued_sender_falls_back_and_takes_its_message() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("cli", 2)
-        .task("other", 3)
-        .build();
+    let mut h = Builder::three().task("other", 3).build();
     h.recv(SUP, 0, 1);
     h.recv(SRV, 64, 0);
     let srv = h.id(SRV);

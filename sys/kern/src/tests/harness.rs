@@ -219,6 +219,14 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// `sup` (0), `srv` (1), `cli` (2), to be built on.
+    pub fn three() -> Self {
+        Builder::default()
+            .task("sup", 0)
+            .task("srv", 1)
+            .task("cli", 2)
+    }
+
     /// Adds a task, started at boot, whose slots name every task.
     pub fn task(mut self, name: &'static str, priority: u8) -> Self {
         self.specs.push(Spec {
@@ -420,7 +428,7 @@ impl Harness {
 
     /// `sup` (0), `srv` (1), `cli` (2): the usual three.
     pub fn three() -> Self {
-        Self::new(&[("sup", 0), ("srv", 1), ("cli", 2)])
+        Builder::three().build()
     }
 
     /// A task's kernel state.

@@ -196,12 +196,7 @@ fn send_to_a_less_or_equally_important_task_is_refused() {
 
 #[test]
 fn send_outside_the_task_slots_is_refused() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("cli", 2)
-        .slots(&[0])
-        .build();
+    let mut h = Builder::three().slots(&[0]).build();
     h.recv(SRV, 16, 0);
     let srv = h.id(SRV);
     h.send(CLI, srv, 1, b"hi", 0, &[]);
@@ -328,12 +323,7 @@ fn reply_buffer_must_be_writable_by_the_sender() {
 
 #[test]
 fn device_windows_are_not_message_memory() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("drv", 2)
-        .device()
-        .build();
+    let mut h = Builder::three().device().build();
     let srv = h.id(SRV);
     let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     let mmio = h.mem[CLI].device.unwrap();

@@ -408,12 +408,7 @@ fn an_id_from_65_restarts_ago_is_still_dead() {
 #[test]
 fn grant_never_doubles_a_static_route() {
     // IRQ 40 (slot 0) is routed statically to CLI's bit 0 by app.toml.
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("cli", 2)
-        .irq(40, CLI as u16, 0b1)
-        .build();
+    let mut h = Builder::three().irq(40, CLI as u16, 0b1).build();
     let bad = crate::kipc::KIPC_BAD_GRANT;
     assert_eq!(
         h.grant(SUP, SRV, 0, 0b10),
@@ -446,12 +441,7 @@ fn revoke_never_disables_an_irq_the_task_does_not_own() {
 
 #[test]
 fn revoke_of_a_static_route_is_refused() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("cli", 2)
-        .irq(40, CLI as u16, 0b1)
-        .build();
+    let mut h = Builder::three().irq(40, CLI as u16, 0b1).build();
     assert_eq!(h.revoke(SUP, CLI, 0), crate::kipc::KIPC_BAD_GRANT);
     assert!(
         !h.sys.machine.irq_calls.contains(&(40, false)),
@@ -537,12 +527,7 @@ fn inject_clears_a_bit_that_is_one() {
 fn a_granted_irq_and_static_routes_each_reach_only_their_own_task() {
     // IRQ 5 is routed statically to CLI's bit 0; slot 1 (IRQ 41) is granted
     // to SRV's bit 1 beside it.
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("cli", 2)
-        .irq(5, CLI as u16, 0b1)
-        .build();
+    let mut h = Builder::three().irq(5, CLI as u16, 0b1).build();
     assert_eq!(h.grant(SUP, SRV, 1, 0b10), SUCCESS);
     // CLI's static bit is taken; a grant to CLI must use another one.
     assert_eq!(h.grant(SUP, CLI, 0, 0b1), crate::kipc::KIPC_BAD_GRANT);

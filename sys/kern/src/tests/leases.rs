@@ -259,12 +259,7 @@ fn writable_lease_of_read_only_memory_faults_the_sender() {
 
 #[test]
 fn lease_of_a_device_window_faults_the_sender() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("drv", 2)
-        .device()
-        .build();
+    let mut h = Builder::three().device().build();
     let srv = h.id(SRV);
     let l = Lease {
         attributes: LEASE_READ,

@@ -165,10 +165,7 @@ fn a_faulted_tasks_timer_is_dropped() {
 
 /// srv owns IRQ 33 on bit 1 and IRQ 34 on bit 2; cli owns IRQ 40 on bit 0.
 fn with_irqs() -> Harness {
-    Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .task("cli", 2)
+    Builder::three()
         .irq(33, SRV as u16, 0b010)
         .irq(34, SRV as u16, 0b100)
         .irq(40, CLI as u16, 0b001)
