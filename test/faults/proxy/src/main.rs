@@ -1,7 +1,7 @@
 //! The fault campaign's workload proxy (`test/campaign.toml`).
 //!
-//! It forwards the campaign's block writes and reads, entropy fills and
-//! driver-side injections to blk0 and rng0. A driver corrupted by an
+//! It forwards the campaign's block writes and reads, entropy fills,
+//! Ethernet frames and driver-side injections to blk0, rng0 and net0. A driver corrupted by an
 //! injected fault may do anything, including faulting the client that
 //! called it with a `reply_fault`; this task takes that risk so that the
 //! campaign task, which holds the ledger of acknowledged writes, never
@@ -13,12 +13,13 @@
 
 use block_api::BlockClient;
 use entropy_api::EntropyClient;
+use ethernet_api::{EthernetClient, EthernetError};
 use fault_inject::FaultInjectClient;
 use fault_workload::make_block;
 use idol_runtime::{
     Leased, NotificationHandler, RequestError, ServerError, TaskId, UserlibIpc, Write,
 };
-use userlib::tasks;
+use userlib::{sleep_ms, tasks};
 
 #[allow(dead_code)] // only the error enum is used here
 mod client {
@@ -37,8 +38,38 @@ use server::CampaignProxyServer;
 struct Proxy {
     blk: BlockClient<UserlibIpc>,
     rng: EntropyClient<UserlibIpc>,
+    net: EthernetClient<UserlibIpc>,
     blk_inject: FaultInjectClient<UserlibIpc>,
     rng_inject: FaultInjectClient<UserlibIpc>,
+    net_inject: FaultInjectClient<UserlibIpc>,
+}
+
+/// The timer's notification bit (`notifications = ["timer"]`).
+const TIMER_BIT: u32 = 1 << 0;
+/// How long `frame` waits for a frame to come back.
+const REPLY_WAIT_MS: u32 = 50;
+
+/// QEMU's user-network gateway, which answers ARP.
+const GATEWAY: [u8; 4] = [10, 0, 2, 2];
+/// The address the ARP request says it comes from (QEMU's DHCP would give
+/// the NIC this one).
+const SELF_IP: [u8; 4] = [10, 0, 2, 15];
+
+/// An ARP request (RFC 826) from `mac` for the gateway, broadcast.
+fn arp_request(mac: [u8; 6]) -> [u8; 42] {
+    let mut f = [0u8; 42];
+    f[0..6].copy_from_slice(&[0xff; 6]);
+    f[6..12].copy_from_slice(&mac);
+    f[12..14].copy_from_slice(&0x0806u16.to_be_bytes()); // EtherType ARP
+    f[14..16].copy_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
+    f[16..18].copy_from_slice(&0x0800u16.to_be_bytes()); // protocol: IPv4
+    f[18] = 6;
+    f[19] = 4;
+    f[20..22].copy_from_slice(&1u16.to_be_bytes()); // request
+    f[22..28].copy_from_slice(&mac);
+    f[28..32].copy_from_slice(&SELF_IP);
+    f[38..42].copy_from_slice(&GATEWAY);
+    f
 }
 
 fn forward<E>(r: Result<(), RequestError<E>>) -> Result<(), ServerError<ProxyError>> {
@@ -80,6 +111,35 @@ impl CampaignProxyServer for Proxy {
         forward(self.rng.fill(&mut buf[..n]))
     }
 
+    fn frame(&mut self, _: TaskId) -> Result<(), ServerError<ProxyError>> {
+        // A queued send proves nothing (a broken ring takes it too): the
+        // round trip counts. Take what is waiting first, so only a frame
+        // that came in after this request's own can answer it.
+        let mut frame = [0u8; 1536];
+        loop {
+            match self.net.recv(&mut frame) {
+                Ok(_) => {}
+                Err(RequestError::Server(EthernetError::Empty)) => break,
+                Err(e) => return forward(Err(e)),
+            }
+        }
+        let mac = match self.net.mac() {
+            Ok(mac) => mac,
+            Err(e) => return forward(Err(e)),
+        };
+        forward(self.net.send(&arp_request(mac)))?;
+        // QEMU's gateway answers at once; a NIC whose ring is broken sends
+        // nothing, and its driver's transmit deadline resets it.
+        for _ in 0..REPLY_WAIT_MS {
+            match self.net.recv(&mut frame) {
+                Ok(_) => return Ok(()),
+                Err(RequestError::Server(EthernetError::Empty)) => sleep_ms(1, TIMER_BIT),
+                Err(e) => return forward(Err(e)),
+            }
+        }
+        Err(ProxyError::Failed.into())
+    }
+
     fn inject(
         &mut self,
         _: TaskId,
@@ -112,10 +172,10 @@ impl CampaignProxyServer for Proxy {
 
 impl Proxy {
     fn injector(&self, target: u32) -> &FaultInjectClient<UserlibIpc> {
-        if target == 0 {
-            &self.blk_inject
-        } else {
-            &self.rng_inject
+        match target {
+            0 => &self.blk_inject,
+            1 => &self.rng_inject,
+            _ => &self.net_inject,
         }
     }
 }
@@ -125,8 +185,10 @@ fn main() -> ! {
     let mut proxy = Proxy {
         blk: BlockClient::new(UserlibIpc, tasks::BLK0),
         rng: EntropyClient::new(UserlibIpc, tasks::RNG0),
+        net: EthernetClient::new(UserlibIpc, tasks::NET0),
         blk_inject: FaultInjectClient::new(UserlibIpc, tasks::BLK0),
         rng_inject: FaultInjectClient::new(UserlibIpc, tasks::RNG0),
+        net_inject: FaultInjectClient::new(UserlibIpc, tasks::NET0),
     };
     let mut buffer = [0u8; server::CAMPAIGN_PROXY_BUFFER_SIZE];
     loop {

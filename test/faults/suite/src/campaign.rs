@@ -1,6 +1,8 @@
-//! The fault campaign: N random injections into the blk and rng drivers,
-//! each drawn from the seed and its own index (`fault_inject::plan`),
-//! while the workload writes, reads and verifies self-checking blocks.
+//! The fault campaign: N random injections into the blk, rng and net
+//! drivers, each drawn from the seed and its own index
+//! (`fault_inject::plan`), while the workload writes, reads and verifies
+//! self-checking blocks and keeps Ethernet frames going through net0 (ARP
+//! to QEMU's user-network gateway, which answers).
 //!
 //! Every fault is judged on its evidence (`fault_inject::evidence`):
 //! confirmed (the kernel recorded the fault it must cause, the ring
@@ -69,10 +71,17 @@ fn parameters() -> (u32, u64, Option<u32>) {
 }
 
 /// The drivers under fire, in the proxy's target numbering, and their
-/// share of the faults: in proportion to the work the workload gives them
-/// (every step goes to blk0, one in eight also to rng0).
-const TARGETS: [(TaskId, &str); 2] = [(tasks::BLK0, "blk0"), (tasks::RNG0, "rng0")];
-const WEIGHTS: [u32; 2] = [4, 1];
+/// share of the faults: roughly in proportion to the work the workload
+/// gives them (every step goes to blk0, one in four also to net0, one in
+/// eight to rng0).
+const TARGETS: [(TaskId, &str); 3] = [
+    (tasks::BLK0, "blk0"),
+    (tasks::RNG0, "rng0"),
+    (tasks::NET0, "net0"),
+];
+const WEIGHTS: [u32; 3] = [4, 1, 1];
+/// The proxy's target number of net0.
+const NET0: usize = 2;
 /// The other clients of blk0 (`fault-test-loader`), which keep requests in
 /// flight on it.
 const LOADERS: [TaskId; 2] = [tasks::LOAD0, tasks::LOAD1];
@@ -123,7 +132,7 @@ enum Injected {
 }
 
 impl Campaign {
-    /// A campaign against blk0 and rng0 through the proxy.
+    /// A campaign against blk0, rng0 and net0 through the proxy.
     pub fn new() -> Self {
         Campaign {
             proxy: CampaignProxyClient::new(UserlibIpc, tasks::PROXY),
@@ -184,6 +193,10 @@ impl Campaign {
                 let r = self.proxy.fill(32);
                 self.ok(r);
             }
+            if f.rng.below(4) == 0 {
+                let r = self.proxy.frame();
+                self.ok(r);
+            }
         }
         bad
     }
@@ -229,12 +242,19 @@ impl Campaign {
     fn recover(&mut self, target: usize, t0: u64) -> Option<u64> {
         let mut buf = [0u8; BLOCK];
         loop {
-            let ok = if target == 0 {
-                let r = self.proxy.read(self.ledger.sector(0), &mut buf);
-                self.ok(r).is_some()
-            } else {
-                let r = self.proxy.fill(16);
-                self.ok(r).is_some()
+            let ok = match target {
+                0 => {
+                    let r = self.proxy.read(self.ledger.sector(0), &mut buf);
+                    self.ok(r).is_some()
+                }
+                NET0 => {
+                    let r = self.proxy.frame();
+                    self.ok(r).is_some()
+                }
+                _ => {
+                    let r = self.proxy.fill(16);
+                    self.ok(r).is_some()
+                }
             };
             let dt = now_us() - t0;
             if ok {
