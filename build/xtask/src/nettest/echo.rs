@@ -48,6 +48,17 @@ impl Rng {
     }
 }
 
+/// A connection to the echo at `addr` that has already carried one round
+/// trip, for a check that then breaks something under it.
+pub(super) fn open_echo(addr: SocketAddr) -> Result<std::net::TcpStream> {
+    let mut s = connect(addr)?;
+    s.write_all(b"before")?;
+    let mut buf = [0u8; 6];
+    s.read_exact(&mut buf)?;
+    anyhow::ensure!(&buf == b"before", "echo before the fault: {buf:?}");
+    Ok(s)
+}
+
 /// Pushes `data` through the echo at `addr` and returns what came back;
 /// `pace` spreads the sending over at least that long.
 pub(super) fn echo_through(

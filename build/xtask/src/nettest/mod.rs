@@ -27,7 +27,7 @@ mod http;
 mod nic;
 mod wire;
 
-use echo::{echo_through, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
+use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
 use http::{browser, connect, http, http_abuse};
 use nic::{icmp_echo, nic_restart, static_fallback};
 use wire::Wire;
@@ -247,11 +247,7 @@ fn shell_net(image: &mut Image) -> Result<()> {
 /// Faulting the stack closes an open connection; a new one then works.
 fn stack_restart(image: &mut Image) -> Result<()> {
     let addr = image.port("tcp", 7)?;
-    let mut s = connect(addr)?;
-    s.write_all(b"before")?;
-    let mut buf = [0u8; 6];
-    s.read_exact(&mut buf)?;
-    ensure!(&buf == b"before", "echo before the fault: {buf:?}");
+    let mut s = open_echo(addr)?;
     let listening = image.count("listening on TCP and UDP port 7");
     image.type_line("fault net")?;
     image.wait_for("task net faulted", 1, Duration::from_secs(10))?;

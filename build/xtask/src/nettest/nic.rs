@@ -3,14 +3,12 @@
 //! without DHCP, and its ICMP echo — the last two on a `wire` NIC, where
 //! the test is the only other host.
 
-use std::io::{Read, Write};
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 
-use super::echo::{echo_on, sha256, Rng};
-use super::http::connect;
+use super::echo::{echo_on, open_echo, sha256, Rng};
 use super::wire::{self, Host};
 use super::Image;
 use crate::config::App;
@@ -21,11 +19,7 @@ use crate::config::App;
 /// byte-exact, a NIC restart being a lost frame or two to TCP.
 pub(super) fn nic_restart(image: &mut Image) -> Result<()> {
     let addr = image.port("tcp", 7)?;
-    let mut s = connect(addr)?;
-    s.write_all(b"before")?;
-    let mut buf = [0u8; 6];
-    s.read_exact(&mut buf)?;
-    ensure!(&buf == b"before", "echo before the fault: {buf:?}");
+    let s = open_echo(addr)?;
     let faulted = image.count("task net0 faulted");
     let probed = image.count("net0: slot");
     let seen_before = nic_restarts_seen(image)?;
@@ -90,15 +84,36 @@ fn static_settings(app: &App) -> Result<(Ipv4Addr, u8, Ipv4Addr)> {
     Ok((ip.parse()?, prefix.parse()?, gateway.parse()?))
 }
 
+/// How long the stack has to send a DHCP DISCOVER on a wire (smoltcp's
+/// 10 s between attempts, and slack).
+const DISCOVER_WAIT: Duration = Duration::from_secs(15);
+
 /// A wire with no DHCP server: the stack asks (a DHCP DISCOVER on the
 /// wire), hears nothing, and takes app.toml's static address — which the
 /// console and the shell's `net` then show.
 pub(super) fn static_fallback(image: &mut Image) -> Result<()> {
     let (ip, prefix, gateway) = static_settings(&image.app)?;
     let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
-    wire.drain();
-    let asked = wire.seen.iter().find_map(|f| wire::dhcp_discover(f));
-    let mac = asked.context("the stack sent no DHCP DISCOVER before falling back")?;
+    // A DISCOVER sent while the NIC was still being probed is lost, and
+    // smoltcp asks again every 10 s — also after the fallback, which a
+    // DHCP server appearing later would override.
+    let start = Instant::now();
+    let asked = loop {
+        wire.drain();
+        if let Some(mac) = wire.seen.iter().find_map(|f| wire::dhcp_discover(f)) {
+            break Some(mac);
+        }
+        if start.elapsed() > DISCOVER_WAIT {
+            break None;
+        }
+        wire.recv(Duration::from_millis(200));
+    };
+    let mac = asked.with_context(|| {
+        format!(
+            "the stack never asked for an address: no DHCP DISCOVER on the wire within {} s",
+            DISCOVER_WAIT.as_secs()
+        )
+    })?;
     ensure!(
         mac.0 == [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
         "DHCP DISCOVER from {mac}, not from the NIC's MAC"

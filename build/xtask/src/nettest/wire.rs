@@ -135,16 +135,11 @@ impl Wire {
 /// If `frame` is a DHCP DISCOVER, its client's MAC address.
 pub fn dhcp_discover(frame: &[u8]) -> Option<EthernetAddress> {
     let caps = ChecksumCapabilities::default();
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    if eth.ethertype() != EthernetProtocol::Ipv4 {
-        return None;
-    }
-    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-    let ip_repr = Ipv4Repr::parse(&ip, &caps).ok()?;
+    let (src_mac, ip_repr, payload) = ipv4_in(frame)?;
     if ip_repr.next_header != IpProtocol::Udp {
         return None;
     }
-    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    let udp = UdpPacket::new_checked(payload).ok()?;
     let udp_repr = UdpRepr::parse(
         &udp,
         &IpAddress::Ipv4(ip_repr.src_addr),
@@ -157,7 +152,23 @@ pub fn dhcp_discover(frame: &[u8]) -> Option<EthernetAddress> {
     }
     let dhcp = DhcpPacket::new_checked(udp.payload()).ok()?;
     let repr = DhcpRepr::parse(&dhcp).ok()?;
-    (repr.message_type == DhcpMessageType::Discover).then_some(eth.src_addr())
+    (repr.message_type == DhcpMessageType::Discover).then_some(src_mac)
+}
+
+/// If `frame` carries a well-formed IPv4 packet (checksum included): the
+/// frame's source MAC, the IPv4 header, and the packet's payload.
+fn ipv4_in(frame: &[u8]) -> Option<(EthernetAddress, Ipv4Repr, &[u8])> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let src = eth.src_addr();
+    let payload = &frame[EthernetFrame::<&[u8]>::header_len()..];
+    let ip = Ipv4Packet::new_checked(payload).ok()?;
+    let repr = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()).ok()?;
+    let start = usize::from(ip.header_len());
+    let end = usize::from(ip.total_len());
+    Some((src, repr, payload.get(start..end)?))
 }
 
 /// If `frame` is an ARP request for `ip`, who asks.
@@ -235,17 +246,12 @@ fn echo_request(me: Host, target: Host, ident: u16, seq_no: u16, data: &[u8]) ->
 /// sequence number and data.
 fn echo_reply(frame: &[u8], from: Ipv4Address, to: Ipv4Address) -> Option<(u16, u16, Vec<u8>)> {
     let caps = ChecksumCapabilities::default();
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    if eth.ethertype() != EthernetProtocol::Ipv4 {
-        return None;
-    }
-    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-    let ip_repr = Ipv4Repr::parse(&ip, &caps).ok()?;
+    let (_, ip_repr, payload) = ipv4_in(frame)?;
     if ip_repr.next_header != IpProtocol::Icmp || ip_repr.src_addr != from || ip_repr.dst_addr != to
     {
         return None;
     }
-    let icmp = Icmpv4Packet::new_checked(ip.payload()).ok()?;
+    let icmp = Icmpv4Packet::new_checked(payload).ok()?;
     match Icmpv4Repr::parse(&icmp, &caps).ok()? {
         Icmpv4Repr::EchoReply {
             ident,
@@ -331,14 +337,14 @@ mod tests {
         assert_eq!(echo_reply(&bad, IMAGE.ip, ME.ip), None);
     }
 
-    #[test]
-    fn arp_requests_for_us_are_answered_to_the_asker() {
+    /// The image's broadcast ARP request for `ip`.
+    fn image_asks_for(ip: Ipv4Address) -> Vec<u8> {
         let ask = ArpRepr::EthernetIpv4 {
             operation: ArpOperation::Request,
             source_hardware_addr: IMAGE.mac,
             source_protocol_addr: IMAGE.ip,
             target_hardware_addr: EthernetAddress([0; 6]),
-            target_protocol_addr: ME.ip,
+            target_protocol_addr: ip,
         };
         let eth = EthernetRepr {
             src_addr: IMAGE.mac,
@@ -349,6 +355,12 @@ mod tests {
         let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
         eth.emit(&mut f);
         ask.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+        frame
+    }
+
+    #[test]
+    fn arp_requests_for_us_are_answered_to_the_asker() {
+        let frame = image_asks_for(ME.ip);
         let asker = arp_request_for(&frame, ME.ip).expect("a request for us");
         assert_eq!((asker.mac, asker.ip), (IMAGE.mac, IMAGE.ip));
         assert!(arp_request_for(&frame, Ipv4Address::new(10, 0, 2, 3)).is_none());
@@ -387,23 +399,7 @@ mod tests {
             let mut buf = [0u8; MAX_FRAME];
             let (n, from) = image_sock.recv_from(&mut buf).unwrap();
             // First request: ask who the pinger is, drop the request.
-            let ask = ArpRepr::EthernetIpv4 {
-                operation: ArpOperation::Request,
-                source_hardware_addr: IMAGE.mac,
-                source_protocol_addr: IMAGE.ip,
-                target_hardware_addr: EthernetAddress([0; 6]),
-                target_protocol_addr: ME.ip,
-            };
-            let eth = EthernetRepr {
-                src_addr: IMAGE.mac,
-                dst_addr: EthernetAddress::BROADCAST,
-                ethertype: EthernetProtocol::Arp,
-            };
-            let mut frame = vec![0u8; eth.buffer_len() + ask.buffer_len()];
-            let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
-            eth.emit(&mut f);
-            ask.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
-            image_sock.send_to(&frame, from).unwrap();
+            image_sock.send_to(&image_asks_for(ME.ip), from).unwrap();
             let _ = n;
             // The ARP reply, then the request sent again: answer it.
             let (n, _) = image_sock.recv_from(&mut buf).unwrap();
