@@ -18,13 +18,19 @@ pub enum UserError {
     Unrecoverable(FaultRecord),
 }
 
+/// The fault record of a syscall misused with `e`; its `pc` is filled in by
+/// whoever applies it (the dispatcher, or `faults::fault_blocked`).
+pub fn usage_fault(e: UsageError) -> FaultRecord {
+    FaultRecord {
+        kind: FaultKind::SyscallUsage as u32,
+        address: 0,
+        pc: 0,
+        detail: e as u32,
+    }
+}
+
 impl From<UsageError> for UserError {
     fn from(e: UsageError) -> Self {
-        UserError::Unrecoverable(FaultRecord {
-            kind: FaultKind::SyscallUsage as u32,
-            address: 0,
-            pc: 0,
-            detail: e as u32,
-        })
+        UserError::Unrecoverable(usage_fault(e))
     }
 }

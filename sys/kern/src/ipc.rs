@@ -340,8 +340,15 @@ fn reply_to<M: Machine>(
     {
         return Ok(());
     }
-    let Ok(args) = send_args(&sys.tasks[p]) else {
-        return Ok(());
+    // The peer's registers decoded when it sent; if they no longer do
+    // (changed while it waited), it is faulted as at delivery, rather than
+    // left waiting for a reply that can never land.
+    let args = match send_args(&sys.tasks[p]) {
+        Ok(args) => args,
+        Err(e) => {
+            faults::fault_blocked(sys, p, crate::err::usage_fault(e));
+            return Ok(());
+        }
     };
     if msg.len() > args.reply.len() {
         return Err(UsageError::ReplyTooBig.into());

@@ -578,3 +578,198 @@ fn fastpath_would_send(h: &Harness, t: usize, target: usize, len: usize) -> bool
             TaskState::Healthy(SchedState::InRecv(from)) if from.is_none_or(|f| f == me)
         )
 }
+
+/// One way a `reply_recv` can fail a fast-path precondition after a call
+/// was received, and what the general path then does.
+struct Breach {
+    what: &'static str,
+    /// Changes the world (or the server's arguments) after the call.
+    apply: fn(&mut Harness) -> ReplyArgs,
+    /// Checks the outcome of the full syscall.
+    outcome: fn(&Harness),
+}
+
+/// The server's `reply_recv` arguments: peer, reply bytes (written at
+/// `REPLY_OUT`, or named at `reply_at` without being written), and the
+/// receive buffer (base, length).
+struct ReplyArgs {
+    peer: TaskId,
+    reply: &'static [u8],
+    reply_at: Option<usize>,
+    buf: (usize, usize),
+}
+
+fn usual(h: &Harness) -> ReplyArgs {
+    ReplyArgs {
+        peer: h.id(CLI),
+        reply: b"ok",
+        reply_at: None,
+        buf: (h.addr(SRV, RECV_BUF), 64),
+    }
+}
+
+fn server_faulted(h: &Harness, e: abi::UsageError) {
+    h.assert_usage_fault(SRV, e);
+    // Its client learns at once.
+    assert_eq!(h.ret(CLI, 0) as u32, dead_code(h.task(SRV).generation()));
+}
+
+fn client_faulted(h: &Harness, e: abi::UsageError) {
+    h.assert_usage_fault(CLI, e);
+    assert_eq!(h.task(SRV).replies(), 0);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+}
+
+#[test]
+fn each_reply_recv_precondition_declines_the_fast_path() {
+    let breaches = [
+        Breach {
+            what: "a reply longer than the client's buffer (4 bytes)",
+            apply: |h| ReplyArgs {
+                reply: b"12345",
+                ..usual(h)
+            },
+            outcome: |h| server_faulted(h, abi::UsageError::ReplyTooBig),
+        },
+        Breach {
+            what: "a reply from memory the server does not own",
+            apply: |h| ReplyArgs {
+                reply_at: Some(foreign(16)),
+                ..usual(h)
+            },
+            outcome: |h| server_faulted(h, abi::UsageError::InvalidSlice),
+        },
+        Breach {
+            what: "a receive buffer the server does not own",
+            apply: |h| ReplyArgs {
+                buf: (foreign(64), 64),
+                ..usual(h)
+            },
+            outcome: |h| {
+                // The reply lands first; then the receive faults the server.
+                assert_eq!(h.ret(CLI, 1), 2);
+                assert_eq!(h.read(CLI, REPLY_BUF, 2), b"ok");
+                h.assert_usage_fault(SRV, abi::UsageError::InvalidSlice);
+            },
+        },
+        Breach {
+            what: "a client that is alive but not waiting on the server",
+            apply: |h| {
+                let cli = h.id(CLI);
+                // The client's reply came (from elsewhere: the test), so it
+                // runs; the server's late reply must not reach it.
+                h.sys.tasks[CLI].set_sched(SchedState::Runnable);
+                h.sys.note(CLI);
+                ReplyArgs {
+                    peer: cli,
+                    ..usual(h)
+                }
+            },
+            outcome: |h| {
+                assert_eq!(h.sched(CLI), SchedState::Runnable);
+                assert_ne!(h.read(CLI, REPLY_BUF, 2), b"ok");
+                assert_eq!(h.task(SRV).replies(), 0);
+                assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+            },
+        },
+        Breach {
+            what: "a client whose lease count register changed while it waited",
+            apply: |h| {
+                let big = abi::send_op_leases(3, abi::MAX_LEASES + 1) as usize;
+                h.sys.tasks[CLI].save_mut().set_reg(16, big);
+                usual(h)
+            },
+            outcome: |h| client_faulted(h, abi::UsageError::TooManyLeases),
+        },
+        Breach {
+            what: "a client whose message registers no longer make a slice",
+            apply: |h| {
+                h.sys.tasks[CLI].save_mut().set_reg(12, usize::MAX);
+                usual(h)
+            },
+            outcome: |h| client_faulted(h, abi::UsageError::InvalidSlice),
+        },
+        Breach {
+            what: "a client whose lease table registers no longer make a slice",
+            apply: |h| {
+                let one = abi::send_op_leases(3, 1) as usize;
+                h.sys.tasks[CLI].save_mut().set_reg(16, one);
+                h.sys.tasks[CLI].save_mut().set_reg(15, usize::MAX - 4);
+                usual(h)
+            },
+            outcome: |h| client_faulted(h, abi::UsageError::InvalidSlice),
+        },
+        Breach {
+            what: "a client whose reply buffer is no longer its own",
+            apply: |h| {
+                h.sys.tasks[CLI].save_mut().set_reg(13, foreign(16));
+                usual(h)
+            },
+            outcome: |h| client_faulted(h, abi::UsageError::InvalidSlice),
+        },
+    ];
+    for b in breaches {
+        let mut h = ready_for_a_call();
+        let srv = h.id(SRV);
+        h.send(CLI, srv, 3, b"q", 4, &[]);
+        assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+        let a = (b.apply)(&mut h);
+        let stage = |h: &mut Harness| {
+            h.write(SRV, REPLY_OUT, a.reply);
+            let args = [
+                a.peer.0 as usize,
+                0,
+                a.reply_at.unwrap_or(h.addr(SRV, REPLY_OUT)),
+                a.reply.len(),
+                a.buf.0,
+                a.buf.1,
+                0,
+            ];
+            h.stage(SRV, Sysnum::ReplyRecv as usize, &args);
+        };
+        stage(&mut h);
+        assert!(
+            !fastpath::reply_recv(&mut h.sys, SRV),
+            "the fast path took {}",
+            b.what
+        );
+        stage(&mut h);
+        syscalls::syscall(&mut h.sys, SRV);
+        h.sys.sched.assert_consistent(h.sys.tasks);
+        (b.outcome)(&h);
+    }
+}
+
+#[test]
+fn reply_recv_with_a_mask_and_nothing_pending_stays_fast() {
+    // Only a pending notification the mask selects sends the call to the
+    // general path; a mask alone, or bits pending outside it, do not.
+    let mut h = ready_for_a_call();
+    call(&mut h);
+    crate::notify::post_bits(&mut h.sys, SRV, 0b100);
+    let cli = h.id(CLI);
+    h.stage_reply_recv(SRV, cli, 0, b"ok", 64, 0b011);
+    assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
+    assert_eq!(h.sched(SRV), SchedState::InRecv(None));
+    assert_eq!(h.task(SRV).notifications(), 0b100);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+}
+
+#[test]
+fn reply_recv_to_an_earlier_incarnation_never_reaches_the_new_one() {
+    // The client is restarted and calls again: it waits on the server once
+    // more, but a reply addressed to its old id is not for it.
+    let mut h = ready_for_a_call();
+    call(&mut h);
+    let old = h.id(CLI);
+    faults::restart_task(&mut h.sys, CLI);
+    let srv = h.id(SRV);
+    h.reply_recv(SRV, old, 0, b"", 64, 0);
+    h.send(CLI, srv, 4, b"again", 16, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+    h.stage_reply_recv(SRV, old, 9, b"stale", 64, 0);
+    assert!(!fastpath::reply_recv(&mut h.sys, SRV), "fast path took it");
+    h.reply_recv(SRV, old, 9, b"stale", 64, 0);
+    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+    assert_ne!(h.read(CLI, REPLY_BUF, 5), b"stale");
+}
