@@ -55,7 +55,7 @@ pub const GROUPS: &[Group] = &[
     },
     Group {
         package: "virtio",
-        tests: &["virtio", "virtio-blk", "virtio-rng"],
+        tests: &["virtio", "virtio-blk", "virtio-rng", "virtio-net"],
         target: 95.0,
     },
     Group {
