@@ -773,3 +773,36 @@ fn reply_recv_to_an_earlier_incarnation_never_reaches_the_new_one() {
     assert_eq!(h.sched(CLI), SchedState::InReply(srv));
     assert_ne!(h.read(CLI, REPLY_BUF, 5), b"stale");
 }
+
+#[test]
+fn a_hand_off_loads_the_next_tasks_protection_and_a_resume_keeps_it() {
+    // The quick choice skips the scan, never the memory protection: the
+    // task handed the CPU runs with its own regions loaded.
+    let mut h = ready_for_a_call();
+    assert_eq!(
+        h.sys.machine.protected.last().unwrap().as_slice(),
+        h.task(CLI).regions()
+    );
+    let loads = h.sys.machine.protected.len();
+    // A syscall that returns to the caller reloads nothing.
+    h.syscall(CLI, Sysnum::GetTimer, &[]);
+    assert_eq!(after_trap(&mut h, CLI), Some(CLI));
+    assert_eq!(h.sys.machine.protected.len(), loads);
+    // A fast send hands the CPU to the server: its regions are loaded.
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"x", 8, &[]);
+    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+    assert_eq!(h.sys.machine.protected.len(), loads + 1);
+    assert_eq!(
+        h.sys.machine.protected.last().unwrap().as_slice(),
+        h.task(SRV).regions()
+    );
+    // And the fast reply hands it back, with the client's regions.
+    let cli = h.id(CLI);
+    h.reply_recv(SRV, cli, 0, b"", 64, 0);
+    assert_eq!(after_trap(&mut h, SRV), Some(CLI));
+    assert_eq!(
+        h.sys.machine.protected.last().unwrap().as_slice(),
+        h.task(CLI).regions()
+    );
+}
