@@ -341,3 +341,39 @@ fn copy_moves_exactly_the_bytes_for_every_length_and_alignment() {
         }
     }
 }
+
+#[test]
+fn a_lease_needs_only_the_access_it_lends() {
+    use crate::descs::{RegionDesc, REGION_READ, REGION_WRITE};
+    // Two extra regions of the client's: one it may only read, one it may
+    // only write (the rule is per direction, whatever memory the machine
+    // offers).
+    let mut h = Harness::three();
+    let (ro, wo) = (foreign(0x100), foreign(0x100));
+    for (base, attributes) in [(ro, REGION_READ), (wo, REGION_WRITE)] {
+        assert!(h.sys.tasks[CLI].add_region(RegionDesc {
+            base,
+            size: 0x100,
+            attributes,
+        }));
+    }
+    let lend = |base: usize, attributes: u32| Lease {
+        attributes,
+        base: base as u32,
+        len: 0x10,
+    };
+    let t = h.task(CLI);
+    assert!(crate::ipc::lease_is_valid(t, &lend(ro, LEASE_READ)));
+    assert!(!crate::ipc::lease_is_valid(t, &lend(ro, LEASE_WRITE)));
+    assert!(crate::ipc::lease_is_valid(t, &lend(wo, LEASE_WRITE)));
+    assert!(!crate::ipc::lease_is_valid(t, &lend(wo, LEASE_READ)));
+    assert!(!crate::ipc::lease_is_valid(
+        t,
+        &lend(wo, LEASE_READ | LEASE_WRITE)
+    ));
+    // A send with the write-only lease goes through.
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"", 0, &[lend(wo, LEASE_WRITE)]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+}
