@@ -604,3 +604,47 @@ fn the_supervisor_revoking_its_own_slot_loses_the_window_at_once() {
     assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SUP));
     assert_eq!(h.sys.machine.protected.len(), loads);
 }
+
+#[test]
+fn a_grant_to_a_task_with_no_free_region_routes_nothing() {
+    let mut h = Harness::three();
+    let full = crate::descs::MAX_TASK_REGIONS - h.task(SRV).regions().len();
+    for n in 0..full {
+        assert!(h.sys.tasks[SRV].add_region(crate::descs::RegionDesc {
+            base: 0x1000_0000 + n * 0x1000,
+            size: 0x1000,
+            attributes: crate::descs::REGION_READ,
+        }));
+    }
+    let calls = h.sys.machine.irq_calls.len();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 0b1]),
+        crate::kipc::KIPC_BAD_GRANT
+    );
+    assert!(h.sys.device_irqs.iter().all(|r| r.is_none()));
+    assert_eq!(h.sys.machine.irq_calls.len(), calls, "an IRQ was enabled");
+    assert!(!h.task(SRV).regions().contains(&window(0)));
+    // The slot is still free for a task with room.
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 0b1]),
+        SUCCESS
+    );
+}
+
+#[test]
+fn revoke_with_a_short_message_is_refused() {
+    let mut h = Harness::three();
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 0b1]),
+        SUCCESS
+    );
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[SRV as u32]),
+        KIPC_BAD_MESSAGE
+    );
+    assert!(h.task(SRV).regions().contains(&window(0)));
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 0]),
+        KIPC_BAD_MESSAGE
+    );
+}
