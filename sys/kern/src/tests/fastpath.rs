@@ -420,43 +420,30 @@ fn reply_recv_with_a_kernel_code_faults_the_server_however_short() {
 /// The hand-back decision reads the per-priority level bits: with the
 /// server and client in different level words (priorities 40 and 200) the
 /// client is still known to be the one most important runnable task, so it
-/// runs without a scan.
+/// runs without a scan; with a fourth task as important as the client
+/// there is a tie to break, so no hand-back: the full choice decides.
 #[test]
 fn reply_recv_hands_back_across_priority_words() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 40)
-        .task("cli", 200)
-        .task("idle", 255)
-        .build();
-    h.recv(SUP, 0, 1);
-    h.recv(SRV, 64, 0);
-    assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(CLI));
-    call(&mut h);
-    let cli = h.id(CLI);
-    h.stage_reply_recv(SRV, cli, 5, b"ok", 64, 0);
-    assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
-    assert_eq!(
-        h.sys.sched.quick(h.sys.tasks, SRV),
-        Some(CLI),
-        "no hand-back: the choice needed a scan"
-    );
-    // With another task as important as the client, there is a tie to
-    // break: no hand-back, the full choice decides.
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 40)
-        .task("cli", 200)
-        .task("peer", 200)
-        .build();
-    h.recv(SUP, 0, 1);
-    h.recv(SRV, 64, 0);
-    assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(CLI));
-    call(&mut h);
-    let cli = h.id(CLI);
-    h.stage_reply_recv(SRV, cli, 5, b"ok", 64, 0);
-    assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
-    assert_eq!(h.sys.sched.quick(h.sys.tasks, SRV), None);
+    // What the quick choice is after a fast reply_recv, the fourth task
+    // at `fourth` priority.
+    let quick_after_reply = |fourth: u8| {
+        let mut h = Builder::default()
+            .task("sup", 0)
+            .task("srv", 40)
+            .task("cli", 200)
+            .task("fourth", fourth)
+            .build();
+        h.recv(SUP, 0, 1);
+        h.recv(SRV, 64, 0);
+        assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(CLI));
+        call(&mut h);
+        let cli = h.id(CLI);
+        h.stage_reply_recv(SRV, cli, 5, b"ok", 64, 0);
+        assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
+        h.sys.sched.quick(h.sys.tasks, SRV)
+    };
+    assert_eq!(quick_after_reply(255), Some(CLI), "no hand-back: a scan");
+    assert_eq!(quick_after_reply(200), None, "a tie was handed back");
 }
 
 /// No hand-off when another runnable task is more important than the
@@ -493,13 +480,7 @@ fn reply_recv_hands_back_only_to_the_most_important_runnable_task() {
 /// task table (checked after every syscall).
 #[test]
 fn scheduled_random_ipc_agrees_with_the_reference_scheduler() {
-    let mut seed = 0x1234_5678_9abc_def0u64;
-    let mut rand = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut rand = xorshift(0x1234_5678_9abc_def0);
     let mut fast_sends = 0;
     let mut replies = 0;
     for _ in 0..40 {

@@ -803,3 +803,14 @@ impl Harness {
 pub fn foreign(size: usize) -> usize {
     arena::alloc(size)
 }
+
+/// A deterministic xorshift generator (so a failure reproduces): each call
+/// gives a number below its argument.
+pub fn xorshift(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}

@@ -128,13 +128,7 @@ fn next_task_announces_each_start_once_and_protects_its_regions() {
 #[test]
 fn task_set_visits_exactly_its_members_in_any_range() {
     use crate::sched::TaskSet;
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rand = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut rand = xorshift(0x9e37_79b9_7f4a_7c15u64);
     let max = abi::TaskId::MAX_TASKS;
     for _ in 0..200 {
         let mut set = TaskSet::default();
@@ -169,13 +163,7 @@ fn task_set_visits_exactly_its_members_in_any_range() {
 /// inside the scheduler (and the bitmaps against the table).
 #[test]
 fn a_wide_table_with_high_priorities_agrees_with_select() {
-    let mut seed = 0x0123_4567_89ab_cdefu64;
-    let mut rand = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut rand = xorshift(0x0123_4567_89ab_cdefu64);
     const N: usize = 70;
     let names: Vec<&'static str> = (0..N)
         .map(|i| &*Box::leak(format!("t{i}").into_boxed_str()))
