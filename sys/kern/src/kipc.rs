@@ -104,29 +104,25 @@ fn grant<M: Machine>(
 /// Takes slot `slot` back from task `i`: window and interrupt route. Only
 /// what task `i` holds is touched: the interrupt of a slot routed to
 /// another task (or statically) stays enabled, and a revoke of something
-/// `i` does not hold is refused with [`KIPC_BAD_GRANT`].
+/// `i` does not hold is refused with [`KIPC_BAD_GRANT`]. The window says
+/// whether `i` holds the slot: [`grant`] adds window and route together
+/// and a restart drops both, so one is never held without the other.
 fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<(), UserError> {
     let bad = UserError::Recoverable(KIPC_BAD_GRANT);
     let (window, irq) = sys.machine.device_slot(slot).ok_or(bad)?;
-    let held_window = sys.tasks[i].remove_region(&window);
-    let mut held_route = false;
+    if !sys.tasks[i].remove_region(&window) {
+        return Err(bad);
+    }
     for r in sys.device_irqs.iter_mut() {
         if matches!(r, Some(d) if d.irq == irq && d.task as usize == i) {
             *r = None;
-            held_route = true;
         }
     }
-    if held_route {
-        sys.machine.irq_set_enabled(irq, false);
-    }
-    if held_window && sys.protection_for.is(i) {
+    sys.machine.irq_set_enabled(irq, false);
+    if sys.protection_for.is(i) {
         sys.protection_for = MaybeTask::NONE;
     }
-    if held_window || held_route {
-        Ok(())
-    } else {
-        Err(bad)
-    }
+    Ok(())
 }
 
 /// Corrupts task `i` as `Kipc::Inject` asks, and returns what changed. The

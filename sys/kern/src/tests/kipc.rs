@@ -648,3 +648,26 @@ fn revoke_with_a_short_message_is_refused() {
         KIPC_BAD_MESSAGE
     );
 }
+
+#[test]
+fn revoking_one_of_two_grants_keeps_the_other_routed() {
+    let mut h = Harness::three();
+    for (slot, bits) in [(0, 0b10), (1, 0b100)] {
+        assert_eq!(
+            h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, slot, bits]),
+            SUCCESS
+        );
+    }
+    assert_eq!(
+        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[CLI as u32, 0]),
+        SUCCESS
+    );
+    assert_eq!(h.sys.machine.irq_calls.last(), Some(&(40, false)));
+    assert!(!h.task(CLI).regions().contains(&window(0)));
+    assert!(h.task(CLI).regions().contains(&window(1)));
+    assert_eq!(crate::notify::irq_bits(&h.sys, CLI), 0b100);
+    h.recv(CLI, 0, 0b110);
+    crate::notify::interrupt(&mut h.sys, 41);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.ret(CLI, 1), 0b100);
+}
