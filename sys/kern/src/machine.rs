@@ -3,6 +3,8 @@
 //! Everything in this crate except `arch` talks to the machine only through
 //! [`Machine`], so that the scheduling, IPC, lease and fault logic is the
 //! same code on the target and in host tests (where a mock records calls).
+//! Each machine states its devices and counters itself: nothing defaults
+//! to "none", which only a machine that does not exist would answer.
 
 /// What the portable kernel needs from the machine.
 pub trait Machine {
@@ -29,9 +31,7 @@ pub trait Machine {
     }
     /// The low word of the retired-instruction counter, for the bench-only
     /// probes (`probes`). Machines without one return 0.
-    fn instret(&self) -> u32 {
-        0
-    }
+    fn instret(&self) -> u32;
     /// Stops the machine with an exit code (0 = pass). On the target this
     /// does not return.
     fn shutdown(&mut self, code: u32);
@@ -42,20 +42,10 @@ pub trait Machine {
     /// not return.
     fn overflow_kernel_stack(&mut self);
     /// The MMIO window and interrupt source of device slot `slot`, if the
-    /// machine has one; what `kipc` grants a driver. Machines without
-    /// grantable devices keep the default.
-    fn device_slot(&self, slot: usize) -> Option<(crate::descs::RegionDesc, u32)> {
-        let _ = slot;
-        None
-    }
+    /// machine has one; what `kipc` grants a driver.
+    fn device_slot(&self, slot: usize) -> Option<(crate::descs::RegionDesc, u32)>;
     /// Reads a 32-bit device register (the kernel's own queue setup, `dma`).
-    /// Machines without devices read 0.
-    fn mmio_read32(&mut self, addr: usize) -> u32 {
-        let _ = addr;
-        0
-    }
+    fn mmio_read32(&mut self, addr: usize) -> u32;
     /// Writes a 32-bit device register (`dma`'s queue setup).
-    fn mmio_write32(&mut self, addr: usize, value: u32) {
-        let _ = (addr, value);
-    }
+    fn mmio_write32(&mut self, addr: usize, value: u32);
 }

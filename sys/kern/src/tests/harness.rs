@@ -182,6 +182,9 @@ impl Machine for MockMachine {
     fn reboot(&mut self) {
         self.reboots += 1;
     }
+    fn instret(&self) -> u32 {
+        0 // no counter: the bench-only probes are not built for host tests
+    }
     fn mmio_read32(&mut self, addr: usize) -> u32 {
         self.mmio.get(&addr).copied().unwrap_or(0)
     }
