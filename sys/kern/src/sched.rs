@@ -101,9 +101,8 @@ impl TaskSet {
         for wi in lo / 32..hi.div_ceil(32) {
             let mut w = self.words[wi];
             let first = wi * 32;
-            if lo > first {
-                w &= !0 << (lo - first);
-            }
+            // Below `lo`: only ever in the first word (a shift under 32).
+            w &= !0 << lo.saturating_sub(first);
             if hi < first + 32 {
                 w &= (1 << (hi - first)) - 1;
             }
