@@ -82,6 +82,30 @@ struct Desc {
     next: u16,
 }
 
+impl Desc {
+    /// One 512-byte sector at `addr` that the device writes (a read
+    /// request's data).
+    const fn device_writes(addr: u64) -> Desc {
+        Desc {
+            addr,
+            len: 512,
+            flags: WRITE,
+            next: 0,
+        }
+    }
+
+    /// One 512-byte sector at `addr` that the device reads (a write
+    /// request's data).
+    const fn device_reads(addr: u64) -> Desc {
+        Desc {
+            addr,
+            len: 512,
+            flags: 0,
+            next: 0,
+        }
+    }
+}
+
 /// The driver's own DMA memory: request header, status, data, an indirect
 /// table and, for the by-hand attack, a ring of its own.
 #[repr(C, align(4096))]
@@ -256,31 +280,13 @@ impl Rogue {
             }
             // Kernel text written to the disk (device reads it).
             2 => {
-                let c = self.request(
-                    T_OUT,
-                    0,
-                    Desc {
-                        addr: KERNEL_TEXT,
-                        len: 512,
-                        flags: 0,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_OUT, 0, Desc::device_reads(KERNEL_TEXT));
                 put(&mut out, 0, self.post(&c));
             }
             // Kernel RAM: a whole sector into it, and the split
             // read (500 bytes of our own, then 12 into the kernel).
             3 => {
-                let c = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: KERNEL_RAM,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_IN, 0, Desc::device_writes(KERNEL_RAM));
                 put(&mut out, 0, self.post(&c));
                 let own = addr_of(d.data.as_ptr());
                 let c = self.request(
@@ -310,114 +316,42 @@ impl Rogue {
             }
             // Another task's RAM (the suite's buffer, args[0]).
             4 => {
-                let c = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: u64::from(args[0]),
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_IN, 0, Desc::device_writes(u64::from(args[0])));
                 put(&mut out, 0, self.post(&c));
             }
             // Device windows: our own granted one and the PLIC.
             5 => {
-                let c = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: self.window as u64,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_IN, 0, Desc::device_writes(self.window as u64));
                 put(&mut out, 0, self.post(&c));
-                let c = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: PLIC,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_IN, 0, Desc::device_writes(PLIC));
                 put(&mut out, 3, self.post(&c));
             }
             // Our own descriptor table (a device write there would forge
             // descriptors), and our own text.
             6 => {
                 let ring = self.ring.map(|r| r.0 as u64).unwrap_or(0);
-                let c = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: ring,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_IN, 0, Desc::device_writes(ring));
                 put(&mut out, 0, self.post(&c));
                 let text = main as *const () as usize as u64 & !0x1ff;
-                let c = self.request(
-                    T_OUT,
-                    0,
-                    Desc {
-                        addr: text,
-                        len: 512,
-                        flags: 0,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_OUT, 0, Desc::device_reads(text));
                 put(&mut out, 3, self.post(&c));
             }
             // A read-only lease (the caller's, args[0]) as a device write;
             // its address is kept, and the call replied to, for op 9.
             8 => {
                 self.stale = u64::from(args[0]);
-                let c = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: self.stale,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_IN, 0, Desc::device_writes(self.stale));
                 put(&mut out, 0, self.post(&c));
             }
             // The lease of a call already replied to (op 8's).
             9 => {
-                let c = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: self.stale,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_IN, 0, Desc::device_writes(self.stale));
                 put(&mut out, 0, self.post(&c));
             }
             // An indirect table (§2.7.5.3) of our own whose entry names
             // kernel RAM; and a chain whose `next` leaves the table.
             10 => {
-                let table = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: KERNEL_RAM,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let table = self.request(T_IN, 0, Desc::device_writes(KERNEL_RAM));
                 let d = dma();
                 d.table = table;
                 let table = addr_of(d.table.as_ptr());
@@ -429,16 +363,7 @@ impl Rogue {
                 }];
                 put(&mut out, 0, self.post(&ind));
                 let own = addr_of(d.data.as_ptr());
-                let mut c = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: own,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let mut c = self.request(T_IN, 0, Desc::device_writes(own));
                 c[1].next = 200;
                 put(&mut out, 3, self.post(&c));
             }
@@ -450,30 +375,12 @@ impl Rogue {
                 d.readback = [0; 512];
                 let (data, back) = (addr_of(d.data.as_ptr()), addr_of(d.readback.as_ptr()));
                 let used = self.used_idx();
-                let c = self.request(
-                    T_OUT,
-                    1,
-                    Desc {
-                        addr: data,
-                        len: 512,
-                        flags: 0,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_OUT, 1, Desc::device_reads(data));
                 put(&mut out, 0, self.post(&c));
                 self.reg_write(QUEUE_NOTIFY, 0);
                 out[3] = u32::from(self.wait_used(used));
                 let used = self.used_idx();
-                let c = self.request(
-                    T_IN,
-                    1,
-                    Desc {
-                        addr: back,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let c = self.request(T_IN, 1, Desc::device_writes(back));
                 out[4] = self.post(&c)[0];
                 self.reg_write(QUEUE_NOTIFY, 0);
                 out[5] = u32::from(self.wait_used(used));
@@ -509,27 +416,9 @@ impl Rogue {
                 self.ring = Some((ring as usize, 16));
                 out[0] = 1;
                 let back = addr_of(d.readback.as_ptr());
-                let leak = self.request(
-                    T_OUT,
-                    0,
-                    Desc {
-                        addr: KERNEL_TEXT,
-                        len: 512,
-                        flags: 0,
-                        next: 0,
-                    },
-                );
+                let leak = self.request(T_OUT, 0, Desc::device_reads(KERNEL_TEXT));
                 out[1] = u32::from(self.by_hand(&leak, 0));
-                let read = self.request(
-                    T_IN,
-                    0,
-                    Desc {
-                        addr: back,
-                        len: 512,
-                        flags: WRITE,
-                        next: 0,
-                    },
-                );
+                let read = self.request(T_IN, 0, Desc::device_writes(back));
                 out[2] = u32::from(self.by_hand(&read, 1));
                 let d = dma();
                 out[3] = u32::from_le_bytes([
