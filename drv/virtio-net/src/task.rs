@@ -14,10 +14,14 @@ use virtio_net::{Events, Net, NetMemory, RecvError, SendError, ID_TABLE};
 // `ethernet_serve_once` is unused in fault-injection builds (own loop).
 #[cfg_attr(feature = "fault-injection", allow(dead_code))]
 mod ethernet_server {
-    use super::*;
+    use ethernet_api::{EthernetError, EthernetStatus};
     include!(concat!(env!("OUT_DIR"), "/ethernet_server.rs"));
 }
-use ethernet_server::*;
+#[cfg(feature = "fault-injection")]
+use ethernet_server::ethernet_dispatch;
+#[cfg(not(feature = "fault-injection"))]
+use ethernet_server::ethernet_serve_once;
+use ethernet_server::{EthernetServer, ETHERNET_BUFFER_SIZE};
 
 /// Notification bits, in app.toml order: `notifications = ["irq",
 /// "remove", "probe", "timer"]`.

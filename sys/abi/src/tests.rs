@@ -1,0 +1,134 @@
+//! Host tests of the encodings.
+
+use super::*;
+
+#[test]
+fn nul_padded_text_stops_at_the_first_nul_and_refuses_bad_utf8() {
+    assert_eq!(nul_padded_str(b"blk0\0\0\0\0"), "blk0");
+    assert_eq!(nul_padded_str(b"full"), "full");
+    assert_eq!(nul_padded_str(b"a\0b"), "a");
+    assert_eq!(nul_padded_str(&[0xff, b'x', 0]), "?");
+    assert_eq!(nul_padded_str(b""), "");
+    let mut st = TaskStatus::default();
+    st.name[..5].copy_from_slice(b"shell");
+    assert_eq!(st.name_str(), "shell");
+}
+
+#[test]
+fn task_id_round_trips_index_and_generation() {
+    let id = TaskId::new(5, Generation(3));
+    assert_eq!(id.index(), 5);
+    assert_eq!(id.generation(), Generation(3));
+    assert_ne!(id, TaskId::new(5, Generation(4)));
+}
+
+#[test]
+fn generation_wraps_only_after_65536_incarnations() {
+    assert_eq!(Generation(Generation::MASK).next(), Generation(0));
+    assert_eq!(Generation(1).next(), Generation(2));
+    // 64 restarts (where a 6-bit generation wrapped) give a new id.
+    let mut g = Generation(0);
+    for _ in 0..64 {
+        g = g.next();
+    }
+    assert_ne!(TaskId::new(3, g), TaskId::new(3, Generation(0)));
+    assert_eq!(g, Generation(64));
+}
+
+#[test]
+fn task_ids_stay_below_kernel_codes_and_round_trip_registers() {
+    let top = TaskId::new(TaskId::INDEX_MASK as u16, Generation(Generation::MASK));
+    assert_eq!(top, TaskId::KERNEL);
+    const {
+        assert!(TaskId::KERNEL.0 < KERNEL_CODE_BASE);
+        assert!(TaskId::KERNEL.0 != RECV_OPEN);
+    }
+    let id = TaskId::new(7, Generation(40_000));
+    assert_eq!(TaskId::from_register(id.0), id);
+    assert_eq!(TaskId::from_register(u32::MAX), TaskId::KERNEL);
+    assert_eq!(id.generation(), Generation(40_000));
+}
+
+#[test]
+fn op_and_lease_count_share_a6() {
+    let a6 = send_op_leases(0xBEEF, 3);
+    assert_eq!(split_op_leases(a6), (0xBEEF, 3));
+    assert_eq!(split_op_leases(send_op_leases(1, 0)), (1, 0));
+}
+
+#[test]
+fn dead_code_carries_generation_and_is_not_confused_with_others() {
+    let code = dead_code(Generation(17));
+    assert!(code >= KERNEL_CODE_BASE);
+    assert_eq!(dead_generation(code), Some(Generation(17)));
+    let wide = dead_code(Generation(0xABCD));
+    assert_eq!(dead_generation(wide), Some(Generation(0xABCD)));
+    assert!(wide >= KERNEL_CODE_BASE);
+    assert_eq!(dead_generation(REFUSED_NOT_IN_SLOTS), None);
+    assert_eq!(dead_generation(SUCCESS), None);
+    assert_eq!(dead_generation(REFUSED_PRIORITY), None);
+    assert_eq!(dead_generation(BORROW_OUT_OF_RANGE), None);
+}
+
+#[test]
+fn rejected_code_carries_the_reason_and_is_not_confused_with_others() {
+    for n in 0..5 {
+        let reason = ReplyFaultReason::from_u32(n).unwrap();
+        let code = rejected_code(reason);
+        assert!(code >= KERNEL_CODE_BASE, "servers cannot forge it");
+        assert_eq!(rejected_reason(code), Some(reason));
+        assert_eq!(dead_generation(code), None);
+    }
+    assert_eq!(
+        rejected_reason(REJECTED_PREFIX | 0x77),
+        Some(ReplyFaultReason::BadMessageContents)
+    );
+    for other in [
+        SUCCESS,
+        1,
+        REFUSED_PRIORITY,
+        BORROW_NOT_LENT,
+        dead_code(Generation(3)),
+    ] {
+        assert_eq!(rejected_reason(other), None, "{other:#x}");
+    }
+}
+
+#[test]
+fn enums_decode_what_they_encode() {
+    for n in 0..20 {
+        if let Some(s) = Sysnum::from_u32(n) {
+            assert_eq!(s as u32, n);
+        }
+        if let Some(k) = FaultKind::from_u32(n) {
+            assert_eq!(k as u32, n);
+        }
+        if let Some(k) = Kipc::from_u32(n) {
+            assert_eq!(k as u32, n);
+        }
+        if let Some(u) = UsageError::from_u32(n) {
+            assert_eq!(u as u32, n);
+        }
+    }
+    assert_eq!(Sysnum::from_u32(99), None);
+}
+
+#[test]
+fn authority_names_device_ids_by_bit() {
+    let a = Authority {
+        operator: false,
+        observer: false,
+        device_ids: (1 << 2) | (1 << 4),
+    };
+    assert!(a.may_drive(2) && a.may_drive(4));
+    assert!(!a.may_drive(1) && !a.may_drive(0) && !a.may_drive(64) && !a.may_drive(u32::MAX));
+    assert!(!Authority::default().may_drive(2));
+}
+
+#[test]
+fn wire_records_have_fixed_sizes() {
+    assert_eq!(core::mem::size_of::<Lease>(), 12);
+    assert_eq!(core::mem::size_of::<FaultRecord>(), 16);
+    assert_eq!(core::mem::size_of::<TaskStatus>(), 64);
+    assert_eq!(core::mem::size_of::<InjectEvidence>(), 12);
+}
