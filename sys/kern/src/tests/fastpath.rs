@@ -13,12 +13,13 @@ use super::harness::*;
 use crate::task::{SchedState, TaskState};
 use crate::{fastpath, faults, notify, sched, syscalls};
 
-const SRV: usize = 1;
-const CLI: usize = 2;
+pub(super) const SRV: usize = 1;
+pub(super) const CLI: usize = 2;
 
 /// The usual three, with the supervisor and the server blocked in `recv`
 /// and the client chosen to run: the fast path's premise holds for it.
-fn ready_for_a_call() -> Harness {
+/// (The light path's tests start from here too.)
+pub(super) fn ready_for_a_call() -> Harness {
     let mut h = Harness::three();
     h.recv(SUP, 0, 1);
     h.recv(SRV, 64, 0);

@@ -10,17 +10,7 @@ use super::harness::*;
 use crate::task::SchedState;
 use crate::{faults, syscalls};
 
-const SRV: usize = 1;
-const CLI: usize = 2;
-
-/// The usual three, the client chosen to run (the others wait).
-fn running_client() -> Harness {
-    let mut h = Harness::three();
-    h.recv(SUP, 0, 1);
-    h.recv(SRV, 64, 0);
-    assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(CLI));
-    h
-}
+use super::fastpath::{ready_for_a_call as running_client, CLI, SRV};
 
 /// What a task sees of a syscall: its result registers, its pc and its
 /// syscall count.
