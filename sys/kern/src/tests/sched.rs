@@ -205,3 +205,17 @@ fn a_wide_table_with_high_priorities_agrees_with_select() {
         "the test never ran tasks in the second bitmap word: {ran:?}"
     );
 }
+
+#[test]
+fn a_tie_that_includes_task_zero_wraps_around_from_the_current_task() {
+    // Task 0 ties with task 2: coming from task 3 the order is 3, 0, 1, 2,
+    // so task 0 wins; coming from 1 it is 1, 2, ..., so task 2 does.
+    let mut h = Harness::new(&[("sup", 1), ("a", 5), ("b", 1), ("c", 5)]);
+    for (current, want) in [(3, 0), (1, 2), (2, 2), (0, 0)] {
+        assert_eq!(
+            syscalls::next_task(&mut h.sys, current),
+            Some(want),
+            "from {current}"
+        );
+    }
+}
