@@ -26,7 +26,7 @@ use zerocopy::IntoBytes;
 
 use crate::geometry::read_geometry;
 pub use crate::geometry::Geometry;
-use crate::memory::{DmaMemory, DESCS_PER_REQUEST, QUEUE_SIZE, SLOTS};
+use crate::memory::{DmaMemory, BOUNCE_LEN, DESCS_PER_REQUEST, QUEUE_SIZE, SLOTS};
 use crate::protocol::{
     ReqHeader, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_ID_BYTES,
     VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN,
@@ -140,7 +140,9 @@ pub struct BlkDevice<'a, R: RegisterAccess> {
     must_write: [u32; SLOTS],
     /// Slots usable: fewer than [`SLOTS`] if the device's queue is small.
     usable: usize,
-    bounce: NonNull<[u8; MAX_TRANSFER]>,
+    bounce: NonNull<[u8; BOUNCE_LEN]>,
+    /// Requests may bring their own data buffer (`submit_data`).
+    zero_copy: bool,
     headers: NonNull<[u8; 16]>,
     status: NonNull<[u8; 4]>,
     _memory: PhantomData<&'a mut DmaMemory>,
@@ -184,7 +186,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
                 return Err(e.into());
             }
         };
-        let bounce = NonNull::from(&mut mem.bounce).cast::<[u8; MAX_TRANSFER]>();
+        let bounce = NonNull::from(&mut mem.bounce).cast::<[u8; BOUNCE_LEN]>();
         let headers = NonNull::from(&mut mem.headers).cast::<[u8; 16]>();
         let status = NonNull::from(&mut mem.status).cast::<[u8; 4]>();
         let queue = match gate {
@@ -212,6 +214,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
             must_write: [0; SLOTS],
             usable,
             bounce,
+            zero_copy: gate.is_some(),
             headers,
             status,
             _memory: PhantomData,
@@ -260,7 +263,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
 
     /// The bounce buffer of a slot the device does not own (reserved or
     /// done); `None` otherwise.
-    pub fn buffer(&mut self, slot: Slot) -> Option<&mut [u8; MAX_TRANSFER]> {
+    pub fn buffer(&mut self, slot: Slot) -> Option<&mut [u8; BOUNCE_LEN]> {
         match self.slots.get(slot.index()) {
             Some(SlotState::Reserved | SlotState::Done) => {
                 // SAFETY: the slot index is below SLOTS, so the pointer is
@@ -310,6 +313,35 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     /// if the slot was not reserved or the queue refused (it is broken:
     /// reset the device).
     pub fn submit(&mut self, slot: Slot, request: Request) -> Result<(), BlockError> {
+        self.submit_data(slot, request, None)
+    }
+
+    /// Whether requests may name their data buffer themselves
+    /// ([`submit_data`](Self::submit_data)): the queue goes through the
+    /// kernel's DMA gate, which checks every buffer (and pins a lender).
+    pub fn zero_copy(&self) -> bool {
+        self.zero_copy
+    }
+
+    /// [`submit`](Self::submit) with the data in `data` instead of the
+    /// slot's bounce buffer (zero-copy): a [`Buf::lease`] of the call being
+    /// served, lent by `lender`, or the caller's own memory (`None`). Only
+    /// with [`zero_copy`](Self::zero_copy); the gate refuses a buffer that
+    /// is neither. `data` must be the request's length.
+    ///
+    /// The device may access `data` until the slot's completion comes back
+    /// from [`poll`](Self::poll) or the device was reset: a lease stays
+    /// pinned by the kernel meanwhile; own memory is the caller's to leave
+    /// alone.
+    pub fn submit_data(
+        &mut self,
+        slot: Slot,
+        request: Request,
+        data: Option<(Buf, Option<u32>)>,
+    ) -> Result<(), BlockError> {
+        if data.is_some() && !self.zero_copy {
+            return Err(BlockError::DeviceError);
+        }
         self.check(&request)?;
         if self.slots.get(slot.index()) != Some(&SlotState::Reserved) {
             return Err(BlockError::DeviceError);
@@ -351,10 +383,19 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
             1,
         );
         // data_len <= MAX_TRANSFER (checked above) fits a u32.
-        let data_buf = Buf::new(
-            self.bounce.as_ptr().wrapping_add(i).expose_provenance() as u64,
-            data_len as u32,
-        );
+        let (data_buf, lender) = match data {
+            Some((buf, lender)) if buf.len() as usize == data_len => (buf, lender),
+            Some(_) => return Err(BlockError::DeviceError),
+            // Through the bounce buffer only what fits it.
+            None if data_len > BOUNCE_LEN => return Err(BlockError::TooLarge),
+            None => (
+                Buf::new(
+                    self.bounce.as_ptr().wrapping_add(i).expose_provenance() as u64,
+                    data_len as u32,
+                ),
+                None,
+            ),
+        };
         // Readable buffers first, then writable ones (§2.7.4.2): header,
         // [data], status.
         let (out, out_n, in_, in_n) = match (data_len, device_writes_data) {
@@ -369,7 +410,12 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         // to touch an in-flight slot, so no Rust code reads or writes these
         // bytes meanwhile. None of them overlaps the ring memory (separate
         // fields of `DmaMemory`).
-        let result = unsafe { self.queue.add_buf(&out[..out_n], &in_[..in_n], slot.0) };
+        // A lease is the kernel's to check and pin; own memory given in
+        // `data` the caller promised (`submit_data`).
+        let result = unsafe {
+            self.queue
+                .add_lent(&out[..out_n], &in_[..in_n], slot.0, lender)
+        };
         match result {
             Ok(()) => {
                 self.slots[i] = SlotState::InFlight;
@@ -526,7 +572,19 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     ) -> Result<(), BlockError> {
         self.check(&request)?;
         let slot = self.reserve().ok_or(BlockError::DeviceError)?;
-        if let (Request::Write { len, .. }, Some(buf)) = (request, self.buffer(slot)) {
+        // With the gate, a read or write moves `data` itself: no copy.
+        let direct = match request {
+            Request::Read { len, .. } | Request::Write { len, .. } if self.zero_copy => {
+                data.get(..len).and_then(Buf::from_slice)
+            }
+            _ => None,
+        };
+        if let Some(buf) = direct {
+            if let Err(e) = self.submit_data(slot, request, Some((buf, None))) {
+                self.release(slot);
+                return Err(e);
+            }
+        } else if let (Request::Write { len, .. }, Some(buf)) = (request, self.buffer(slot)) {
             match (buf.get_mut(..len), data.get(..len)) {
                 (Some(dst), Some(src)) => dst.copy_from_slice(src),
                 _ => {
@@ -535,9 +593,11 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
                 }
             }
         }
-        if let Err(e) = self.submit(slot, request) {
-            self.release(slot);
-            return Err(e);
+        if direct.is_none() {
+            if let Err(e) = self.submit(slot, request) {
+                self.release(slot);
+                return Err(e);
+            }
         }
         self.kick();
         loop {
@@ -548,7 +608,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
                         Request::GetId => VIRTIO_BLK_ID_BYTES,
                         _ => 0,
                     };
-                    if c.result.is_ok() && copy > 0 {
+                    if c.result.is_ok() && copy > 0 && direct.is_none() {
                         if let Some(buf) = self.buffer(slot) {
                             let n = copy.min(data.len());
                             data[..n].copy_from_slice(&buf[..n]);

@@ -1,5 +1,5 @@
 //! The driver's DMA memory: the ring, and per request slot a header, a
-//! status byte and a bounce buffer of [`MAX_TRANSFER`] bytes.
+//! status byte and a bounce buffer of [`BOUNCE_LEN`] bytes.
 //!
 //! The device only ever reaches this memory, never a client's: data is
 //! copied between a client's lease and a slot's bounce buffer by the driver
@@ -16,6 +16,20 @@
 use core::cell::UnsafeCell;
 
 use block_api::MAX_TRANSFER;
+
+/// Bytes of each slot's bounce buffer. In a Vireo task the queue goes
+/// through the kernel's DMA gate, which lets the device move a client's
+/// lease itself (zero-copy): the bounce buffer then only carries GET_ID's
+/// serial. Without a gate (the host tests against the device model) whole
+/// requests are copied through it.
+#[cfg(target_os = "none")]
+pub const BOUNCE_LEN: usize = 512;
+/// Bytes of each slot's bounce buffer; see the target's.
+#[cfg(not(target_os = "none"))]
+pub const BOUNCE_LEN: usize = MAX_TRANSFER;
+
+const _: () =
+    assert!(BOUNCE_LEN >= crate::protocol::VIRTIO_BLK_ID_BYTES && BOUNCE_LEN <= MAX_TRANSFER);
 use virtio::QueueMemory;
 
 /// Requests the driver keeps in flight at once (each has its own bounce
@@ -41,7 +55,7 @@ pub struct DmaMemory {
     /// The split virtqueue.
     pub(crate) ring: QueueMemory<QUEUE_SIZE>,
     /// Per slot: the data of one request.
-    pub(crate) bounce: UnsafeCell<[[u8; MAX_TRANSFER]; SLOTS]>,
+    pub(crate) bounce: UnsafeCell<[[u8; BOUNCE_LEN]; SLOTS]>,
     /// Per slot: the request header (§5.2.6), 16 bytes.
     pub(crate) headers: UnsafeCell<[[u8; 16]; SLOTS]>,
     /// Per slot: the status byte the device writes last (padded to 4).
@@ -53,7 +67,7 @@ impl DmaMemory {
     pub const fn new() -> Self {
         DmaMemory {
             ring: QueueMemory::new(),
-            bounce: UnsafeCell::new([[0; MAX_TRANSFER]; SLOTS]),
+            bounce: UnsafeCell::new([[0; BOUNCE_LEN]; SLOTS]),
             headers: UnsafeCell::new([[0; 16]; SLOTS]),
             status: UnsafeCell::new([[0; 4]; SLOTS]),
         }

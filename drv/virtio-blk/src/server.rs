@@ -110,9 +110,10 @@ enum Binding<'a, R: RegisterAccess> {
 
 /// A deferred call waiting for its slot's completion.
 enum Pending {
+    /// `lease` is `None` when the device wrote it directly (zero-copy).
     Read {
         caller: TaskId,
-        lease: Detached<Write, u8>,
+        lease: Option<Detached<Write, u8>>,
         len: usize,
     },
     Write {

@@ -291,9 +291,14 @@ pub enum DmaOp {
     /// §2.7.2: descriptors, available ring, used ring at +4096), `a2` = size.
     Setup = 0,
     /// `a1` = queue, `a2`/`a3` = pointer to and count of descriptors
-    /// (`struct virtq_desc`, 16 bytes each) in chain order, `a4` = head.
-    /// Each is checked and written (the first at `head`, each next at the
-    /// previous one's `next`), then `head` is made available (§2.7.13).
+    /// (`struct virtq_desc`, 16 bytes each) in chain order, `a4` = head,
+    /// `a5` = the lender of any [`DMA_LEASE`] descriptor (the client whose
+    /// call is being served). Each is checked and written (the first at
+    /// `head`, each next at the previous one's `next`), then `head` is made
+    /// available (§2.7.13). A chain holding a lease pins the lender: the
+    /// driver's reply to it is refused ([`DMA_PINNED`]) until the device
+    /// gave the chain back or was reset, and if the driver dies the kernel
+    /// resets its device before the lender hears of it.
     Post = 1,
     /// `a1` = queue, `a2` = [`DMA_AVAIL_FLAGS`] or [`DMA_USED_EVENT`], `a3`
     /// = the 16-bit value to write there (notification suppression, §2.7.7).
@@ -322,6 +327,20 @@ pub const DMA_RING_STRIDE: usize = 8192;
 /// [`DMA_RING_STRIDE`] (descriptors and available ring below 4096, used
 /// ring from 4096).
 pub const DMA_MAX_QUEUE_SIZE: u16 = 128;
+/// [`DmaOp::Post`]: a descriptor `addr` with this bit names a lease of the
+/// call being served (zero-copy): lease index in bits 32..40, offset into
+/// the lease in bits 0..32; the lender is the post's `a5`.
+pub const DMA_LEASE: u64 = 1 << 63;
+/// The lease is not lent to the caller now (the call was answered, or the
+/// lender restarted), does not grant what the device would do (a device
+/// write needs a writable lease), or the range runs past it.
+pub const DMA_BAD_LEASE: u32 = 0xFFFF_FC06;
+/// A lease of the peer is still posted to the device: a reply to it is
+/// refused until the device gave the chain back or was reset; a post may
+/// not rewrite a descriptor of such a chain.
+pub const DMA_PINNED: u32 = 0xFFFF_FC07;
+/// The longest chain one [`DmaOp::Post`] takes.
+pub const DMA_MAX_CHAIN: usize = 8;
 /// DMA refused: a buffer is not the driver's own RAM (it is kernel memory,
 /// its text, its ring region, a device window, another task's memory, or
 /// wraps the address space).

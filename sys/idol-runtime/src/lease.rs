@@ -134,6 +134,12 @@ impl<'a, D: LeaseDirection, T> Leased<'a, D, T> {
 }
 
 impl<D: LeaseDirection, T> Leased<'_, D, T> {
+    /// The lease's index in the call (for a DMA gate that posts it to a
+    /// device: zero-copy).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// Lets go of the syscall seam and keeps only which lease this is, for
     /// a deferred call (see [`Deferred`](crate::Deferred)): the server
     /// stores the result with the caller and [`Detached::attach`]es it again

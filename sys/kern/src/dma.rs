@@ -39,8 +39,9 @@
 //! 32-bit MMIO accesses ([`Machine::mmio_read32`]).
 
 use abi::{
-    DmaOp, UsageError, DMA_AVAIL_FLAGS, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_QUEUE,
-    DMA_MAX_QUEUE_SIZE, DMA_NO_DEVICE, DMA_QUEUE_BUSY, DMA_RING_STRIDE, DMA_USED_EVENT,
+    DmaOp, TaskId, UsageError, DMA_AVAIL_FLAGS, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_LEASE,
+    DMA_BAD_QUEUE, DMA_LEASE, DMA_MAX_CHAIN, DMA_MAX_QUEUE_SIZE, DMA_NO_DEVICE, DMA_PINNED,
+    DMA_QUEUE_BUSY, DMA_RING_STRIDE, DMA_USED_EVENT, LEASE_READ, LEASE_WRITE,
 };
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -49,6 +50,8 @@ use crate::descs::{
     REGION_WRITE,
 };
 use crate::err::UserError;
+use crate::ipc;
+use crate::leases;
 use crate::machine::Machine;
 use crate::system::System;
 use crate::umem::{self, KernelRing, USlice};
@@ -84,8 +87,16 @@ pub const USED_OFFSET: usize = 4096;
 /// (its used ring ends below).
 const SIZE_OFFSET: usize = DMA_RING_STRIDE - 4;
 
+/// Where a queue's pins are, after its used ring: per descriptor, the
+/// index + 1 of the task whose lease it holds (0: none). Only the kernel
+/// writes them; the driver may read them.
+const PINS_OFFSET: usize = 6144;
+/// The used index up to which the kernel has released pins (16 bits).
+const REAPED_OFFSET: usize = SIZE_OFFSET - 4;
+
 const _: () = assert!(16 * 128 + 6 + 2 * 128 <= USED_OFFSET);
-const _: () = assert!(USED_OFFSET + 6 + 8 * 128 <= SIZE_OFFSET);
+const _: () = assert!(USED_OFFSET + 6 + 8 * 128 <= PINS_OFFSET);
+const _: () = assert!(PINS_OFFSET + 2 * 128 <= REAPED_OFFSET);
 const _: () = assert!(DMA_MAX_QUEUE_SIZE == 128);
 
 /// virtio-mmio register offsets (§4.2.2, legacy §4.2.4).
@@ -104,6 +115,7 @@ mod reg {
     pub const QUEUE_DRIVER_HIGH: usize = 0x094;
     pub const QUEUE_DEVICE_LOW: usize = 0x0a0;
     pub const QUEUE_DEVICE_HIGH: usize = 0x0a4;
+    pub const STATUS: usize = 0x070;
 }
 
 /// Whether the device may access `[addr, addr + len)` on behalf of a task
@@ -138,10 +150,39 @@ pub fn check_desc(
     if !last && d.next >= size {
         return Err(DMA_BAD_QUEUE);
     }
-    if !buffer_allowed(regions, d.addr, d.len) {
+    if d.addr & DMA_LEASE == 0 && !buffer_allowed(regions, d.addr, d.len) {
         return Err(DMA_BAD_BUFFER);
     }
     Ok(())
+}
+
+/// Resolves a lease descriptor (`addr` tagged [`DMA_LEASE`]: lease index in
+/// bits 32..40, offset in the low 32 bits) of a call `lender` is making to
+/// `caller` right now: the lease must grant what the device does (a device
+/// write needs a writable lease, a read a readable one), the range must lie
+/// inside it, and it must still be the lender's memory. Returns the address
+/// and the lender's index.
+pub fn lease_buffer<M: Machine>(
+    sys: &System<'_, M>,
+    caller: usize,
+    lender: TaskId,
+    d: &RawDesc,
+) -> Result<(u64, usize), u32> {
+    let index = ((d.addr >> 32) & 0xff) as usize;
+    let offset = (d.addr & 0xffff_ffff) as usize;
+    let (l, lease) = leases::find_lease(sys, caller, lender, index).map_err(|_| DMA_BAD_LEASE)?;
+    let needed = if d.flags & F_WRITE != 0 {
+        LEASE_WRITE
+    } else {
+        LEASE_READ
+    };
+    if lease.attributes & needed == 0 || !ipc::lease_is_valid(&sys.tasks[l], &lease) {
+        return Err(DMA_BAD_LEASE);
+    }
+    let part = USlice::<u8>::from_raw(lease.base as usize, lease.len as usize)
+        .and_then(|whole| whole.subslice(offset, d.len as usize))
+        .ok_or(DMA_BAD_LEASE)?;
+    Ok((part.base() as u64, l))
 }
 
 /// The base of queue `queue`'s ring memory in a task's ring region.
@@ -270,22 +311,48 @@ fn post<M: Machine>(
     if size == 0 || count == 0 || count > usize::from(size) || head >= usize::from(size) {
         return Err(UserError::Recoverable(DMA_BAD_QUEUE));
     }
+    if count > DMA_MAX_CHAIN {
+        return Err(UserError::Recoverable(DMA_BAD_QUEUE));
+    }
+    let lender = TaskId::from_register(s.arg(5) as u32);
     let chain = count
         .checked_mul(core::mem::size_of::<RawDesc>())
         .and_then(|len| USlice::<u8>::from_raw(ptr, len))
         .ok_or(UsageError::InvalidSlice)?;
-    let task = &sys.tasks[caller];
-    let bytes = umem::try_read(task, &chain)?;
+    reap(&mut ring, size);
+    // Check everything first: a refused chain writes nothing. Each element
+    // is read once; what is checked is what is written.
+    let mut checked = [(0usize, RawDesc::default()); DMA_MAX_CHAIN];
+    let mut pin = None;
     let mut index = head;
-    for k in 0..count {
-        // Read once, from the task's memory: what is checked is written.
-        let Ok(d) = RawDesc::read_from_bytes(&bytes[k * 16..(k + 1) * 16]) else {
+    let bytes = umem::try_read(&sys.tasks[caller], &chain)?;
+    for (k, entry) in checked.iter_mut().enumerate().take(count) {
+        let Ok(mut d) = RawDesc::read_from_bytes(&bytes[k * 16..(k + 1) * 16]) else {
             return Err(UsageError::InvalidSlice.into());
         };
-        check_desc(task.regions(), &d, k, count, size).map_err(UserError::Recoverable)?;
+        check_desc(sys.tasks[caller].regions(), &d, k, count, size)
+            .map_err(UserError::Recoverable)?;
+        // A descriptor of a chain holding a lease stays as it is until the
+        // device gave the chain back (`reap`).
+        if pin_of(&ring, index) != 0 {
+            return Err(UserError::Recoverable(DMA_PINNED));
+        }
+        if d.addr & DMA_LEASE != 0 {
+            let (addr, l) =
+                lease_buffer(sys, caller, lender, &d).map_err(UserError::Recoverable)?;
+            d.addr = addr;
+            pin = Some(l);
+        }
+        *entry = (index, d);
+        index = usize::from(d.next);
+    }
+    for &(index, d) in &checked[..count] {
         // index < size <= 128: the descriptor table at the start.
         ring.write_words(16 * index, d.as_bytes());
-        index = usize::from(d.next);
+        if let Some(l) = pin {
+            // The whole chain: none of it may change under the device.
+            ring.write_u16(PINS_OFFSET + 2 * index, l as u16 + 1);
+        }
     }
     let avail = 16 * usize::from(size);
     // avail.idx and avail.ring[..size] lie below USED_OFFSET for size <=
@@ -300,6 +367,156 @@ fn post<M: Machine>(
         .save_mut()
         .set_ret(0, abi::SUCCESS as usize);
     Ok(())
+}
+
+/// The pin of descriptor `index`: the lender's index + 1, or 0.
+fn pin_of(ring: &KernelRing, index: usize) -> u16 {
+    ring.read_u16(PINS_OFFSET + 2 * index)
+}
+
+/// Releases the pins of every chain the device has given back since the
+/// last reap: it names the chain's head in the used ring (§2.7.8), and the
+/// chain's descriptors are the ones the kernel wrote (pinned descriptors
+/// cannot be rewritten). The device is trusted to report only chains it
+/// has finished with.
+fn reap(ring: &mut KernelRing, size: u16) {
+    let used = ring.read_u16(USED_OFFSET + 2);
+    let mut reaped = ring.read_u16(REAPED_OFFSET);
+    // At most `size` chains can be outstanding: anything beyond is stale.
+    if used.wrapping_sub(reaped) > size {
+        reaped = used.wrapping_sub(size);
+    }
+    while reaped != used {
+        let id = ring.read_u32(USED_OFFSET + 4 + 8 * usize::from(reaped & (size - 1)));
+        let mut index = id as usize;
+        for _ in 0..size {
+            if index >= usize::from(size) || pin_of(ring, index) == 0 {
+                break;
+            }
+            ring.write_u16(PINS_OFFSET + 2 * index, 0);
+            // `struct virtq_desc`: flags at +12, next at +14.
+            if ring.read_u16(16 * index + 12) & F_NEXT == 0 {
+                break;
+            }
+            index = usize::from(ring.read_u16(16 * index + 14));
+        }
+        reaped = reaped.wrapping_add(1);
+    }
+    ring.write_u16(REAPED_OFFSET, reaped);
+}
+
+/// Every set-up queue of `driver`'s ring region: its memory, its index and
+/// its size.
+fn queues<'a, M: Machine>(
+    sys: &'a System<'_, M>,
+    driver: usize,
+) -> impl Iterator<Item = (KernelRing, u32, u16)> + 'a {
+    let task = &sys.tasks[driver];
+    (0..)
+        .map_while(move |q| ring_slot(task.regions(), q).map(|slot| (q, slot)))
+        .filter_map(move |(q, slot)| {
+            let ring = umem::kernel_ring(task, slot, DMA_RING_STRIDE)?;
+            let size = size_of_queue(&ring);
+            (size != 0).then_some((ring, q as u32, size))
+        })
+}
+
+/// Whether `task` has a ring region (it is a driver that may hold leases).
+pub fn has_rings(task: &crate::task::Task) -> bool {
+    task.regions()
+        .iter()
+        .any(|r| r.attributes & REGION_DMA_RING != 0)
+}
+
+/// Whether the device at `window` still has queue `queue` set up (only the
+/// kernel sets QueuePFN / QueueReady; a reset clears them).
+fn queue_live<M: Machine>(m: &mut M, window: usize, queue: u32) -> bool {
+    let legacy = m.mmio_read32(window + reg::VERSION) == 1;
+    m.mmio_write32(window + reg::QUEUE_SEL, queue);
+    if legacy {
+        m.mmio_read32(window + reg::QUEUE_PFN) != 0
+    } else {
+        m.mmio_read32(window + reg::QUEUE_READY) != 0
+    }
+}
+
+/// Releases what driver `driver`'s device no longer holds: the chains it
+/// gave back, and every pin of a queue the device has idle (reset since
+/// the queue was set up).
+fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize) {
+    if !has_rings(&sys.tasks[driver]) {
+        return;
+    }
+    let window = sys.tasks[driver]
+        .regions()
+        .iter()
+        .find(|r| r.attributes & REGION_VIRTIO != 0)
+        .map(|r| r.base);
+    let mut held: [Option<(KernelRing, u32, u16)>; 4] = [None, None, None, None];
+    for (slot, q) in held.iter_mut().zip(queues(sys, driver)) {
+        *slot = Some(q);
+    }
+    for (mut ring, queue, size) in held.into_iter().flatten() {
+        reap(&mut ring, size);
+        if !(0..usize::from(size)).any(|i| pin_of(&ring, i) != 0) {
+            continue;
+        }
+        // No device window any more: pins stay (the bus resets before it
+        // revokes, and `revoke` quiesces first).
+        if window.is_some_and(|w| !queue_live(&mut sys.machine, w, queue)) {
+            for i in 0..usize::from(size) {
+                ring.write_u16(PINS_OFFSET + 2 * i, 0);
+            }
+        }
+    }
+}
+
+/// Whether driver `driver` holds a lease of task `lender` on its device
+/// now (after releasing what the device gave back or dropped).
+pub fn pins<M: Machine>(sys: &mut System<'_, M>, driver: usize, lender: usize) -> bool {
+    if !has_rings(&sys.tasks[driver]) {
+        return false;
+    }
+    release(sys, driver);
+    queues(sys, driver).any(|(ring, _, size)| {
+        (0..usize::from(size)).any(|i| pin_of(&ring, i) == lender as u16 + 1)
+    })
+}
+
+/// The driver holding a lease of `lender` on its device, if any.
+pub fn pinned_by<M: Machine>(sys: &mut System<'_, M>, lender: usize) -> Option<usize> {
+    (0..sys.tasks.len()).find(|&d| pins(sys, d, lender))
+}
+
+/// Makes driver `driver`'s device quiet — resets every virtio device it
+/// holds (§2.4: a reset stops all DMA; QEMU completes it before the status
+/// reads 0) — and releases all its pins. Called before anyone whose lease
+/// it holds may run again or be re-initialised: the kernel, not the
+/// supervisor, enforces that order.
+pub fn quiesce<M: Machine>(sys: &mut System<'_, M>, driver: usize) {
+    let any = queues(sys, driver)
+        .any(|(ring, _, size)| (0..usize::from(size)).any(|i| pin_of(&ring, i) != 0));
+    if !any {
+        return;
+    }
+    let windows = sys.tasks[driver]
+        .regions()
+        .iter()
+        .filter(|r| r.attributes & REGION_VIRTIO != 0)
+        .map(|r| r.base)
+        .fold([None; 2], |mut acc, w| {
+            if let Some(free) = acc.iter_mut().find(|a| a.is_none()) {
+                *free = Some(w);
+            }
+            acc
+        });
+    for w in windows.into_iter().flatten() {
+        // Writing 0 resets it; a device that does not finish its reset
+        // keeps its queues, so `release` keeps its pins: its lenders stay
+        // blocked rather than see memory change under them.
+        sys.machine.mmio_write32(w + reg::STATUS, 0);
+    }
+    release(sys, driver);
 }
 
 /// [`DmaOp::Avail`].

@@ -153,6 +153,9 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     let (_, lease_count) = abi::split_op_leases(c.arg(6) as u32);
     if msg_len > reply_buf.len()
         || lease_count > abi::MAX_LEASES
+        // A lease may be posted to the replier's device: `ipc::reply`
+        // checks the pins.
+        || (lease_count > 0 && crate::dma::has_rings(me))
         || USlice::<u8>::from_raw(c.arg(1), c.arg(2)).is_none()
         || USlice::<abi::Lease>::from_raw(c.arg(5), lease_count).is_none()
         || umem::check_writable(me, &buf).is_err()

@@ -19,8 +19,12 @@ use crate::task::{SchedState, TaskState};
 use crate::umem::InteractFault;
 
 /// Wakes every task blocked on `index` — calling it, or receiving from it
-/// only — with the DEAD code.
+/// only — with the DEAD code. First the device of `index`, if it holds
+/// leases of its callers, is reset (`dma::quiesce`): a caller learns of
+/// the death only once no DMA can land in its memory. A caller whose lease
+/// the device still holds (it did not finish its reset) stays blocked.
 fn wake_callers<M: Machine>(sys: &mut System<'_, M>, index: usize) {
+    crate::dma::quiesce(sys, index);
     let code = dead_code(sys.tasks[index].generation());
     for i in 0..sys.tasks.len() {
         let blocked_on_it = match sys.tasks[i].state() {
@@ -29,7 +33,7 @@ fn wake_callers<M: Machine>(sys: &mut System<'_, M>, index: usize) {
             ) => t.index() == index,
             _ => false,
         };
-        if blocked_on_it {
+        if blocked_on_it && !crate::dma::pins(sys, index, i) {
             ipc::complete_with_code(&mut sys.tasks[i], code);
             sys.note(i);
         }
@@ -98,6 +102,14 @@ pub fn apply_interact<M: Machine>(
 /// startup code re-initialises its RAM from the image.
 pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     let was_alive = sys.tasks[index].is_healthy();
+    let was_faulted = sys.tasks[index].state() == TaskState::Faulted;
+    // Its memory is about to be re-initialised (by its own startup code):
+    // no device may still hold a lease of it (`dma::quiesce` resets the
+    // device that does), and its own device stops before its RAM is reused.
+    if let Some(driver) = crate::dma::pinned_by(sys, index) {
+        crate::dma::quiesce(sys, driver);
+    }
+    crate::dma::quiesce(sys, index);
     sys.tasks[index].reinitialize();
     sys.note(index);
     if sys.protection_for.is(index) {
@@ -111,8 +123,9 @@ pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
             sys.device_irqs[i] = None;
         }
     }
-    if was_alive {
-        // The old incarnation ended just now: its callers learn at once.
+    if was_alive || was_faulted {
+        // The old incarnation ended just now: its callers learn at once
+        // (after a fault, only those its device held leases of were left).
         wake_callers(sys, index);
     }
     notify::reprogram_timer(sys);

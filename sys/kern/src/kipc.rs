@@ -109,6 +109,9 @@ fn grant<M: Machine>(
 /// and a restart drops both, so one is never held without the other.
 fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<(), UserError> {
     let bad = UserError::Recoverable(KIPC_BAD_GRANT);
+    // Leases its device holds are released only while the kernel can
+    // still reach the device to reset it.
+    crate::dma::quiesce(sys, i);
     let (window, irq) = sys.machine.device_slot(slot).ok_or(bad)?;
     if !sys.tasks[i].remove_region(&window) {
         return Err(bad);

@@ -19,7 +19,7 @@ use crate::task::SchedState;
 use crate::umem::{self, USlice};
 
 /// Finds the lender and its lease `index`, checking it is lent to `caller`.
-fn find_lease<M: Machine>(
+pub(crate) fn find_lease<M: Machine>(
     sys: &System<'_, M>,
     caller: usize,
     lender: TaskId,

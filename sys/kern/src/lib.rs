@@ -63,13 +63,37 @@
 //! only; every descriptor is checked to name the driver's own RAM. The
 //! README's "Isolation" section says what this confines and what not.
 //!
-//! Ordering after a fault: a device only ever holds addresses in its own
-//! driver's RAM and ring region, never a client's, so a driver's death
-//! can put no client's memory at risk; the driver's own RAM is
-//! re-initialised only at its restart, which the supervisor does after
-//! resetting the device (the bus resets before it revokes a grant or
-//! restarts a driver). That last step is the supervisor's, not yet the
-//! kernel's.
+//! Zero-copy: a descriptor may also name a lease of the call the driver is
+//! serving (`abi::DMA_LEASE`), checked like a borrow (the lender blocked
+//! calling this driver now, the range inside the lease, a device write
+//! only into a writable lease). Posting it *pins* the lender: every
+//! descriptor of that chain is recorded in the ring region as holding the
+//! lender's memory, and the pin is released only when the device names
+//! the chain in its used ring or the queue is idle (the device was reset).
+//!
+//! The ordering argument — no DMA lands in a client's memory once the
+//! client runs again or is re-initialised:
+//!
+//! 1. A client blocked in `send` does not run; its memory changes only by
+//!    the kernel's copies or its driver's device.
+//! 2. It runs again only when answered: by `reply`/`reply_fault` of the
+//!    driver, refused (`DMA_PINNED`) while a pin on it stands (the fast
+//!    path leaves such replies to the general path); or by DEAD when the
+//!    driver dies or restarts, which `faults::wake_callers` delivers only
+//!    after `dma::quiesce` reset the device and found the queue idle (a
+//!    device that does not reset keeps its lenders blocked).
+//! 3. It is re-initialised only by `faults::restart_task`, which first
+//!    quiesces the device of any driver pinning it; a revoked grant is
+//!    quiesced first too, so a pin never outlives the kernel's reach to
+//!    the device.
+//! 4. A pinned chain cannot be rewritten (`DMA_PINNED`), so the chain the
+//!    device gives back is the chain that was pinned, and the release in
+//!    step 2 frees exactly the descriptors the device is done with.
+//!
+//! None of this trusts the driver or the supervisor; it trusts the device
+//! (QEMU) to report in its used ring only chains it has finished, and to
+//! stop all DMA on reset. The driver's own RAM is re-initialised only at
+//! its restart, after the same quiesce.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]

@@ -287,6 +287,10 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
     // Like `reply`, a peer no longer waiting on us is skipped.
     if p < sys.tasks.len() && sys.tasks[p].id(p) == peer && sys.tasks[p].is(SchedState::InReply(me))
     {
+        // As for `reply`: not while its lease is posted to our device.
+        if crate::dma::pins(sys, caller, p) {
+            return Err(UserError::Recoverable(abi::DMA_PINNED));
+        }
         if sys.tasks[caller].desc().trusted {
             let pc = sys.tasks[p].save().pc().wrapping_sub(4) as u32;
             let record = FaultRecord {

@@ -463,8 +463,14 @@ pub fn sys_dma_setup(queue: u16, max: u16) -> Result<(usize, u16), u32> {
 /// Asks the kernel to check and write a descriptor chain (16-byte
 /// `struct virtq_desc` each, in chain order) into queue `queue`, the first
 /// at index `head`, and to make `head` available (`abi::DmaOp::Post`).
+/// `lender` is the client whose leases `abi::DMA_LEASE` descriptors name.
 /// `Err` is a `DMA_*` refusal: nothing was made available then.
-pub fn sys_dma_post(queue: u16, chain: &[u8], head: u16) -> Result<(), u32> {
+pub fn sys_dma_post(
+    queue: u16,
+    chain: &[u8],
+    head: u16,
+    lender: Option<TaskId>,
+) -> Result<(), u32> {
     // SAFETY: the kernel only reads `chain`.
     let r = unsafe {
         syscall(
@@ -475,7 +481,7 @@ pub fn sys_dma_post(queue: u16, chain: &[u8], head: u16) -> Result<(), u32> {
                 chain.as_ptr() as usize,
                 chain.len() / 16,
                 usize::from(head),
-                0,
+                lender.map_or(usize::MAX, |t| t.0 as usize),
                 0,
             ],
         )

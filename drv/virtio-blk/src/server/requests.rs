@@ -17,11 +17,16 @@ use crate::trace::{self, Trace};
 impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
     /// Takes a slot, lets `fill` prepare its buffer, submits and kicks.
     /// `Ok(None)`: nothing to do on the device (answer now).
+    ///
+    /// `lent`: the request's data is lease `index` of `lender`'s call, to
+    /// be posted to the device as it is (zero-copy); `fill` is then not
+    /// called.
     fn start_request(
         &mut self,
         request: Request,
         fill: impl FnOnce(&mut [u8]) -> Result<(), LeaseError>,
         pending: Pending,
+        lent: Option<(u8, TaskId)>,
     ) -> Result<(), ServerError<BlockError>> {
         let error = self.unbound_error();
         let Binding::Bound { device, .. } = &mut self.binding else {
@@ -32,7 +37,16 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         // notification-only receive was skipped), the client is answered,
         // not left waiting.
         let slot: Slot = device.reserve().ok_or(BlockError::DeviceError)?;
-        if let Request::Write { len, .. } = request {
+        let data = match (lent, request) {
+            (Some((index, lender)), Request::Read { len, .. } | Request::Write { len, .. }) => {
+                // len <= MAX_TRANSFER (checked above).
+                Some((virtio::Buf::lease(index, 0, len as u32), Some(lender.0)))
+            }
+            _ => None,
+        };
+        if data.is_some() {
+            // The device moves the client's bytes itself.
+        } else if let Request::Write { len, .. } = request {
             let filled = match device.buffer(slot).and_then(|b| b.get_mut(..len)) {
                 Some(buf) => fill(buf).map_err(ServerError::from),
                 None => Err(BlockError::TooLarge.into()),
@@ -42,7 +56,7 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
                 return Err(e);
             }
         }
-        if let Err(e) = device.submit(slot, request) {
+        if let Err(e) = device.submit_data(slot, request, data) {
             device.release(slot);
             return Err(e.into());
         }
@@ -73,7 +87,16 @@ pub(super) fn complete<I: Ipc, R: RegisterAccess>(
         return;
     };
     match pending {
-        Pending::Read { caller, lease, len } => {
+        Pending::Read {
+            caller,
+            lease: None,
+            ..
+        } => block_reply_read(&ipc, caller, done.result.map_err(ServerError::from)),
+        Pending::Read {
+            caller,
+            lease: Some(lease),
+            len,
+        } => {
             let result = match (done.result, device.buffer(done.slot)) {
                 (Ok(()), Some(buf)) => copy_out(&ipc, lease, &buf[..len.min(buf.len())]),
                 (Ok(()), None) => Err(BlockError::DeviceError.into()),
@@ -158,7 +181,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         if let Some(info) = self.serial.and_then(|s| self.info_now(s)) {
             return Ok(Deferred::Now(info));
         }
-        self.start_request(Request::GetId, |_| Ok(()), Pending::Info { caller })?;
+        self.start_request(Request::GetId, |_| Ok(()), Pending::Info { caller }, None)?;
         Ok(Deferred::Later)
     }
 
@@ -172,12 +195,13 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         if !has_sectors(len)? {
             return self.nothing_to_do(sector);
         }
+        let lent = self.lendable(caller, data.index());
         let pending = Pending::Read {
             caller,
-            lease: data.detach(),
+            lease: lent.is_none().then(|| data.detach()),
             len,
         };
-        self.start_request(Request::Read { sector, len }, |_| Ok(()), pending)?;
+        self.start_request(Request::Read { sector, len }, |_| Ok(()), pending, lent)?;
         Ok(Deferred::Later)
     }
 
@@ -191,10 +215,12 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         if !has_sectors(len)? {
             return self.nothing_to_do(sector);
         }
+        let lent = self.lendable(caller, data.index());
         self.start_request(
             Request::Write { sector, len },
             |buf| data.read_range(0, buf),
             Pending::Write { caller },
+            lent,
         )?;
         Ok(Deferred::Later)
     }
@@ -207,12 +233,24 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
                 return Ok(Deferred::Now(()));
             }
         }
-        self.start_request(Request::Flush, |_| Ok(()), Pending::Flush { caller })?;
+        self.start_request(Request::Flush, |_| Ok(()), Pending::Flush { caller }, None)?;
         Ok(Deferred::Later)
     }
 }
 
 impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
+    /// The lease to post to the device as the data of `caller`'s request
+    /// (zero-copy), if the device takes leases (its queue goes through the
+    /// kernel's gate).
+    fn lendable(&self, caller: TaskId, index: usize) -> Option<(u8, TaskId)> {
+        match &self.binding {
+            Binding::Bound { device, .. } if device.zero_copy() => {
+                Some((u8::try_from(index).ok()?, caller))
+            }
+            _ => None,
+        }
+    }
+
     /// A zero-length read or write: checked against the disk, then done.
     fn nothing_to_do(&self, sector: u64) -> Result<Deferred<()>, ServerError<BlockError>> {
         match &self.binding {

@@ -18,6 +18,9 @@
 //! [`Transport::setup_queue`]: crate::transport::Transport::setup_queue
 
 use super::layout::Descriptor;
+
+const _: () = assert!(super::LEASE_TAG == userlib::abi::DMA_LEASE);
+const _: () = assert!(MAX_GATED_CHAIN <= userlib::abi::DMA_MAX_CHAIN);
 use crate::error::Error;
 
 /// Which field of the available ring [`DmaGate::avail`] writes (§2.7.6).
@@ -48,8 +51,16 @@ pub trait DmaGate {
 
     /// Checks and writes `chain`, in chain order (the first at `head`, each
     /// next at the previous one's `next`), then makes `head` available
-    /// (§2.7.13). On error nothing was made available.
-    fn post(&self, queue: u16, chain: &[Descriptor], head: u16) -> Result<(), Error>;
+    /// (§2.7.13). `lender` (a `TaskId` register value) lent the buffers
+    /// tagged [`LEASE_TAG`](super::LEASE_TAG). On error nothing was made
+    /// available.
+    fn post(
+        &self,
+        queue: u16,
+        chain: &[Descriptor],
+        head: u16,
+        lender: Option<u32>,
+    ) -> Result<(), Error>;
 
     /// Writes one notification-suppression field (§2.7.7).
     fn avail(&self, queue: u16, field: AvailField, value: u16);
@@ -66,9 +77,16 @@ impl DmaGate for KernelGate {
         userlib::sys_dma_setup(queue, max).map_err(|code| Error::DmaRefused { code })
     }
 
-    fn post(&self, queue: u16, chain: &[Descriptor], head: u16) -> Result<(), Error> {
+    fn post(
+        &self,
+        queue: u16,
+        chain: &[Descriptor],
+        head: u16,
+        lender: Option<u32>,
+    ) -> Result<(), Error> {
         let bytes = zerocopy::IntoBytes::as_bytes(chain);
-        userlib::sys_dma_post(queue, bytes, head).map_err(|code| Error::DmaRefused { code })
+        let lender = lender.map(userlib::TaskId::from_register);
+        userlib::sys_dma_post(queue, bytes, head, lender).map_err(|code| Error::DmaRefused { code })
     }
 
     fn avail(&self, queue: u16, field: AvailField, value: u16) {

@@ -19,6 +19,10 @@ pub use memory::{IndirectTables, QueueMemory, MAX_QUEUE_SIZE};
 pub use split::Corruption;
 pub use split::{Shutdown, SplitQueue};
 
+/// The tag of a [`Buf::lease`] address (`abi::DMA_LEASE`): never a real
+/// address (physical memory is below 4 GiB on every machine Vireo runs).
+pub const LEASE_TAG: u64 = 1 << 63;
+
 /// One buffer of a descriptor chain: an address and a length of memory the
 /// device will access by DMA (§2.7.5 `addr`, `len`).
 ///
@@ -46,6 +50,21 @@ impl Buf {
             addr: bytes.as_ptr().expose_provenance() as u64,
             len,
         })
+    }
+
+    /// Describes `len` bytes at `offset` into lease `index` of the call a
+    /// driver is serving (zero-copy): only a [`DmaGate`] can resolve it, in
+    /// [`SplitQueue::add_lent`], naming the lender.
+    pub const fn lease(index: u8, offset: u32, len: u32) -> Self {
+        Buf {
+            addr: LEASE_TAG | (index as u64) << 32 | offset as u64,
+            len,
+        }
+    }
+
+    /// Whether this names a lease ([`Buf::lease`]) rather than an address.
+    pub const fn is_lease(&self) -> bool {
+        self.addr & LEASE_TAG != 0
     }
 
     /// The buffer's address.

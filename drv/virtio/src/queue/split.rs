@@ -184,6 +184,30 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
     /// any contents), and no buffer may overlap memory that Rust code relies
     /// on (such as this queue's own ring memory).
     pub unsafe fn add_buf(&mut self, out: &[Buf], in_: &[Buf], token: T) -> Result<(), Error> {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.add_lent(out, in_, token, None) }
+    }
+
+    /// [`add_buf`](Self::add_buf) where buffers may also be leases of the
+    /// call being served ([`Buf::lease`], zero-copy), lent by `lender` (a
+    /// `TaskId` register value): only through a gate, which checks the
+    /// lease and pins the lender until the device gave the chain back.
+    ///
+    /// # Safety
+    ///
+    /// As for [`add_buf`](Self::add_buf), for the buffers that are not
+    /// leases.
+    pub unsafe fn add_lent(
+        &mut self,
+        out: &[Buf],
+        in_: &[Buf],
+        token: T,
+        lender: Option<u32>,
+    ) -> Result<(), Error> {
+        if self.gate.is_none() && out.iter().chain(in_).any(Buf::is_lease) {
+            // Only a gate knows what a lease is.
+            return Err(Error::DmaRefused { code: 0 });
+        }
         if self.state != State::Ready {
             return Err(Error::QueueBroken);
         }
@@ -236,7 +260,7 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             }
             // The gate writes the chain and publishes it (§2.7.13.2–3);
             // refused, nothing changed on either side.
-            gate.post(self.queue, &chain[..usize::from(total)], head)?;
+            gate.post(self.queue, &chain[..usize::from(total)], head, lender)?;
             self.free_head = idx;
             self.num_free -= descs;
             self.heads[usize::from(head)] = Some(InFlight {

@@ -69,7 +69,13 @@ impl DmaGate for ModelGate {
         Ok((base, size))
     }
 
-    fn post(&self, _queue: u16, chain: &[Descriptor], head: u16) -> Result<(), Error> {
+    fn post(
+        &self,
+        _queue: u16,
+        chain: &[Descriptor],
+        head: u16,
+        _lender: Option<u32>,
+    ) -> Result<(), Error> {
         let size = self.size.get();
         let (lo, hi) = self.allowed;
         for d in chain {

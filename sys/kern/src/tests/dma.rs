@@ -4,8 +4,9 @@
 //! available ring published, nothing made available on a refusal).
 
 use abi::{
-    DmaOp, Sysnum, UsageError, DMA_AVAIL_FLAGS, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_QUEUE,
-    DMA_NO_DEVICE, DMA_QUEUE_BUSY, DMA_RING_STRIDE, DMA_USED_EVENT, SUCCESS,
+    DmaOp, Sysnum, TaskId, UsageError, DMA_AVAIL_FLAGS, DMA_BAD_BUFFER, DMA_BAD_FLAGS,
+    DMA_BAD_LEASE, DMA_BAD_QUEUE, DMA_LEASE, DMA_NO_DEVICE, DMA_PINNED, DMA_QUEUE_BUSY,
+    DMA_RING_STRIDE, DMA_USED_EVENT, LEASE_READ, LEASE_WRITE, SUCCESS,
 };
 use zerocopy::IntoBytes;
 
@@ -16,6 +17,7 @@ use crate::descs::{
 use crate::dma::{buffer_allowed, check_desc, queue_size, ring_slot, RawDesc, F_NEXT, F_WRITE};
 
 use super::harness::*;
+use crate::task::{SchedState, TaskState};
 
 const DRV: usize = 1;
 
@@ -421,4 +423,171 @@ fn the_ring_region_is_never_a_copy_target() {
     let slice = crate::umem::USlice::<u8>::from_raw(ring, 16).unwrap();
     assert!(crate::umem::check_writable(h.task(DRV), &slice).is_err());
     assert!(crate::umem::check_readable(h.task(DRV), &slice).is_ok());
+}
+
+// ---- zero-copy: leases as DMA buffers, and the pins they put on the lender
+
+const CLI: usize = 2;
+
+/// The client (task 2) calls the driver with `attributes` over 512 bytes
+/// at its DATA; the driver's queue 0 is set up (size 8). Returns the ring.
+fn lent(attributes: u32) -> (Harness, usize) {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    h.recv(DRV, 16, 0);
+    let drv = h.id(DRV);
+    let l = abi::Lease {
+        attributes,
+        base: h.addr(CLI, DATA) as u32,
+        len: 512,
+    };
+    h.send(CLI, drv, 1, b"", 0, &[l]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(drv));
+    (h, ring)
+}
+
+fn post_lent(h: &mut Harness, chain: &[RawDesc], head: usize, lender: TaskId) {
+    h.write(DRV, CHAIN, chain.as_bytes());
+    let ptr = h.addr(DRV, CHAIN);
+    h.syscall(
+        DRV,
+        Sysnum::Dma,
+        &[
+            DmaOp::Post as usize,
+            0,
+            ptr,
+            chain.len(),
+            head,
+            lender.0 as usize,
+        ],
+    );
+}
+
+/// A lease descriptor: lease `index`, `offset` into it.
+fn leased(index: u64, offset: u64, len: u32, flags: u16, next: u16) -> RawDesc {
+    desc(DMA_LEASE | index << 32 | offset, len, flags, next)
+}
+
+/// The device gives back the chain at `head` (used ring entry `slot`).
+fn device_uses(ring: usize, slot: u16, head: u32) {
+    let at = ring + crate::dma::USED_OFFSET;
+    // SAFETY: the ring region block of the test arena.
+    unsafe {
+        std::ptr::write((at + 4 + 8 * usize::from(slot)) as *mut u32, head);
+        std::ptr::write((at + 2) as *mut u16, slot + 1);
+    }
+}
+
+fn reply(h: &mut Harness, to: TaskId) {
+    h.reply(DRV, to, 0, b"");
+}
+
+#[test]
+fn a_lease_is_posted_at_the_lenders_address_and_pins_it_until_used() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    let own = h.addr(DRV, DATA) as u64;
+    let chain = [
+        desc(own, 16, F_NEXT, 1),
+        leased(0, 256, 256, F_WRITE | F_NEXT, 2),
+        desc(own + 16, 1, F_WRITE, 0),
+    ];
+    post_lent(&mut h, &chain, 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(read_desc(ring, 1).addr, h.addr(CLI, DATA + 256) as u64);
+    // The reply is refused while the device holds the lease.
+    reply(&mut h, cli);
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
+    assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
+    // Nor may the pinned chain be rewritten.
+    post(&mut h, &[desc(own, 16, 0, 0)], 1);
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
+    // Once the device gave it back, the reply goes through.
+    device_uses(ring, 0, 0);
+    reply(&mut h, cli);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+}
+
+#[test]
+fn a_lease_must_grant_what_the_device_does_and_be_lent_now() {
+    let (mut h, ring) = lent(LEASE_READ);
+    let cli = h.id(CLI);
+    for (bad, why) in [
+        (
+            leased(0, 0, 512, F_WRITE, 0),
+            "device write into a read-only lease",
+        ),
+        (leased(0, 256, 512, 0, 0), "past the end of the lease"),
+        (leased(1, 0, 16, 0, 0), "no such lease"),
+    ] {
+        post_lent(&mut h, &[bad], 0, cli);
+        assert_eq!(h.ret(DRV, 0), DMA_BAD_LEASE as usize, "{why}");
+        assert_eq!(read_u16(ring, 128 + 2), 0, "{why}: nothing made available");
+    }
+    // A device read of it is fine; the answered call's lease is not.
+    post_lent(&mut h, &[leased(0, 0, 512, 0, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    device_uses(ring, 0, 0);
+    reply(&mut h, cli);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    post_lent(&mut h, &[leased(0, 0, 16, 0, 0)], 1, cli);
+    assert_eq!(
+        h.ret(DRV, 0),
+        DMA_BAD_LEASE as usize,
+        "the call was answered"
+    );
+    // Naming someone who is not calling us.
+    let sup = h.id(SUP);
+    post_lent(&mut h, &[leased(0, 0, 16, 0, 0)], 1, sup);
+    assert_eq!(h.ret(DRV, 0), DMA_BAD_LEASE as usize);
+}
+
+#[test]
+fn a_driver_dying_with_a_lease_resets_its_device_before_the_lender_hears() {
+    let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    let w = h.mem[DRV].virtio.unwrap();
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    h.sys.machine.mmio_writes.clear();
+    // The driver faults (a bad syscall number) with the lease on its device.
+    h.syscall_n(DRV, 99, &[]);
+    assert!(
+        h.sys.machine.mmio_writes.contains(&(w + 0x070, 0)),
+        "the kernel reset the device: {:?}",
+        h.sys.machine.mmio_writes
+    );
+    assert!(
+        abi::dead_generation(h.ret(CLI, 0) as u32).is_some(),
+        "the client got DEAD"
+    );
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+}
+
+#[test]
+fn a_device_that_does_not_reset_keeps_the_lender_blocked() {
+    let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    h.sys.machine.stuck = true;
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    h.syscall_n(DRV, 99, &[]);
+    assert!(
+        matches!(
+            h.task(CLI).state(),
+            TaskState::Healthy(SchedState::InReply(_))
+        ),
+        "the lender must not run while the device may still write its memory"
+    );
+}
+
+#[test]
+fn restarting_a_lender_resets_the_device_holding_its_lease_first() {
+    let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    let w = h.mem[DRV].virtio.unwrap();
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    h.sys.machine.mmio_writes.clear();
+    crate::faults::restart_task(&mut h.sys, CLI);
+    assert!(h.sys.machine.mmio_writes.contains(&(w + 0x070, 0)));
+    assert!(!crate::dma::pins(&mut h.sys, DRV, CLI));
 }

@@ -139,6 +139,9 @@ pub struct MockMachine {
     pub mmio: std::collections::BTreeMap<usize, u32>,
     /// Every `mmio_write32`, in order.
     pub mmio_writes: Vec<(usize, u32)>,
+    /// A device that ignores resets: writing 0 to Status leaves its queue
+    /// registers (QueuePFN, QueueReady) set.
+    pub stuck: bool,
 }
 
 impl MockMachine {
@@ -191,6 +194,13 @@ impl Machine for MockMachine {
     fn mmio_write32(&mut self, addr: usize, value: u32) {
         self.mmio_writes.push((addr, value));
         self.mmio.insert(addr, value);
+        // A reset (§2.4) clears the queues, as QEMU's does before the
+        // status reads 0.
+        if addr & 0xfff == 0x070 && value == 0 && !self.stuck {
+            let window = addr & !0xfff;
+            self.mmio.remove(&(window + 0x040));
+            self.mmio.remove(&(window + 0x044));
+        }
     }
     fn overflow_kernel_stack(&mut self) {
         self.stack_overflows += 1;

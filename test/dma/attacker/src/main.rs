@@ -47,6 +47,10 @@ const KERNEL_RAM: u64 = 0x8001_0000;
 /// The PLIC: a device window that is nobody's RAM.
 const PLIC: u64 = 0x0c00_0000;
 
+/// A lease descriptor address: lease 0 of the call, offset 0
+/// (`abi::DMA_LEASE`).
+const LEASE: u64 = abi::DMA_LEASE;
+
 /// The code a step reports when it did not get that far.
 pub const NOT_RUN: u32 = u32::MAX;
 
@@ -153,6 +157,8 @@ struct Rogue {
     /// The address of the lease of the last client call (op 8), kept after
     /// the reply as a stale lease.
     stale: u64,
+    /// Who made that call.
+    stale_lender: TaskId,
 }
 
 impl Rogue {
@@ -194,8 +200,13 @@ impl Rogue {
     /// Posts `chain` through the gate at head 0: the kernel's code and the
     /// available index before and after.
     fn post(&self, chain: &[Desc]) -> [u32; 3] {
+        self.post_as(chain, None)
+    }
+
+    /// As [`post`](Self::post), naming `lender` for lease descriptors.
+    fn post_as(&self, chain: &[Desc], lender: Option<TaskId>) -> [u32; 3] {
         let before = self.avail_idx();
-        let code = match sys_dma_post(0, chain.as_bytes(), 0) {
+        let code = match sys_dma_post(0, chain.as_bytes(), 0, lender) {
             Ok(()) => 0,
             Err(c) => c,
         };
@@ -261,7 +272,7 @@ impl Rogue {
         self.reg_write(GUEST_FEATURES, 0);
     }
 
-    fn attack(&mut self, n: u16, args: [u32; 4]) -> [u32; 8] {
+    fn attack(&mut self, n: u16, args: [u32; 4], caller: TaskId) -> [u32; 8] {
         let mut out = [NOT_RUN; 8];
         let d = dma();
         let put = |out: &mut [u32; 8], at: usize, r: [u32; 3]| out[at..at + 3].copy_from_slice(&r);
@@ -340,13 +351,21 @@ impl Rogue {
             // its address is kept, and the call replied to, for op 9.
             8 => {
                 self.stale = u64::from(args[0]);
+                self.stale_lender = caller;
                 let c = self.request(T_IN, 0, Desc::device_writes(self.stale));
                 put(&mut out, 0, self.post(&c));
+                // As a lease (zero-copy), naming its lender.
+                let c = self.request(T_IN, 0, Desc::device_writes(LEASE));
+                put(&mut out, 3, self.post_as(&c, Some(caller)));
             }
-            // The lease of a call already replied to (op 8's).
+            // The lease of a call already replied to (op 8's), by address
+            // and as a lease of its (former) lender, whose new call lends
+            // only 256 bytes.
             9 => {
                 let c = self.request(T_IN, 0, Desc::device_writes(self.stale));
                 put(&mut out, 0, self.post(&c));
+                let c = self.request(T_IN, 0, Desc::device_writes(LEASE));
+                put(&mut out, 3, self.post_as(&c, Some(self.stale_lender)));
             }
             // An indirect table (§2.7.5.3) of our own whose entry names
             // kernel RAM; and a chain whose `next` leaves the table.
@@ -479,6 +498,7 @@ fn main() -> ! {
         window,
         ring: None,
         stale: 0,
+        stale_lender: TaskId::KERNEL,
     };
     let mut buf = [0u8; 16];
     loop {
@@ -493,7 +513,7 @@ fn main() -> ! {
         let out = if window == 0 {
             [NOT_RUN; 8]
         } else {
-            rogue.attack(m.operation as u16, args)
+            rogue.attack(m.operation as u16, args, m.sender)
         };
         sys_reply(m.sender, 0, out.as_bytes());
     }

@@ -16,13 +16,14 @@
 #![no_main]
 
 use abi::{
-    dead_generation, FaultKind, Lease, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_QUEUE, LEASE_READ,
-    LEASE_WRITE,
+    dead_generation, FaultKind, Lease, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_LEASE, DMA_BAD_QUEUE,
+    LEASE_READ, LEASE_WRITE,
 };
+use block_api::{BlockClient, BlockOp};
 use idol_runtime::UserlibIpc;
 use supervisor_api::SupervisorClient;
 use test_harness::{check, fail, run_cases, Case, CaseResult};
-use userlib::{sleep_ms, sys_refresh_task_id, sys_send, tasks};
+use userlib::{sleep_ms, sys_post, sys_refresh_task_id, sys_send, tasks};
 use virtio_bus_api::{slot_base, VirtioBusClient};
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -42,6 +43,18 @@ fn exposed() -> &'static mut [u8; 512] {
     // references to it, one at a time (each use ends before the next).
     unsafe { &mut *core::ptr::addr_of_mut!(EXPOSED) }
 }
+
+/// The client buffer of the zero-copy case: a 64 KiB read lands here
+/// straight from the device.
+static mut BIG: [u8; 65536] = [0; 65536];
+
+fn big() -> &'static mut [u8; 65536] {
+    // SAFETY: as for `exposed`: one reference at a time.
+    unsafe { &mut *core::ptr::addr_of_mut!(BIG) }
+}
+
+/// The helper's notification bit (app.toml `helper.notifications`).
+const ARM_BIT: u32 = 1;
 
 fn exposed_intact() -> CaseResult {
     let e = exposed();
@@ -251,7 +264,13 @@ fn read_only_and_answered_leases_are_refused(_: &mut Suite) -> CaseResult {
         len: 512,
     };
     let r = answered(8, [addr, 0, 0, 0], &[lease])?;
-    refused(&r, 0, DMA_BAD_BUFFER, "a read-only lease as a device write")?;
+    refused(
+        &r,
+        0,
+        DMA_BAD_BUFFER,
+        "a read-only lease's address as a device write",
+    )?;
+    refused(&r, 3, DMA_BAD_LEASE, "a read-only lease as a device write")?;
     // The call above was answered: its lease is stale. Offer a writable
     // one meanwhile to another call, to be sure the kernel looks at the
     // call in progress and not at what was ever lent.
@@ -265,7 +284,13 @@ fn read_only_and_answered_leases_are_refused(_: &mut Suite) -> CaseResult {
         &r,
         0,
         DMA_BAD_BUFFER,
-        "the lease of a call already answered",
+        "the address of a call already answered",
+    )?;
+    refused(
+        &r,
+        3,
+        DMA_BAD_LEASE,
+        "512 bytes of a lease the current call lends 256 of",
     )?;
     exposed_intact()
 }
@@ -330,6 +355,91 @@ fn version_2_queue_address_register_faults(s: &mut Suite) -> CaseResult {
     s.faulted_at(15, at, "a store to QueueDescLow")
 }
 
+/// The disk pattern of sector `i`'s byte `j` (blk0's disk).
+fn pattern(i: usize) -> u8 {
+    (i as u8).wrapping_mul(31) ^ (i >> 9) as u8
+}
+
+fn zero_copy_reads_and_writes_reach_the_client(_: &mut Suite) -> CaseResult {
+    let blk = BlockClient::new(UserlibIpc, tasks::BLK0);
+    let b = big();
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = pattern(i);
+    }
+    if let Err(e) = blk.write(0, &b[..]) {
+        fail!("64 KiB write through blk0: {e:?}");
+    }
+    b.fill(0);
+    if let Err(e) = blk.read(0, &mut b[..]) {
+        fail!("64 KiB read through blk0: {e:?}");
+    }
+    if let Some(i) = b.iter().enumerate().position(|(i, &x)| x != pattern(i)) {
+        fail!("64 KiB read back differs at byte {i}");
+    }
+    Ok(())
+}
+
+fn a_driver_dying_with_a_zero_copy_read_leaves_the_client_alone(s: &mut Suite) -> CaseResult {
+    let blk0 = tasks::BLK0.index() as u32;
+    let before = match s.sup.task_status(blk0) {
+        Ok(st) => st.fault_count,
+        Err(e) => fail!("task_status(blk0): {e:?}"),
+    };
+    let helper = sys_refresh_task_id(tasks::HELPER);
+    if let Err(c) = sys_post(helper, ARM_BIT) {
+        fail!("arming the helper: {c:#x}");
+    }
+    let b = big();
+    b.fill(0xA5);
+    // A raw call (no retry): the helper faults blk0 while this read is on
+    // its device, and the DEAD code is the moment to watch from.
+    let (code, _) = sys_send(
+        sys_refresh_task_id(tasks::BLK0),
+        BlockOp::Read as u16,
+        &0u64.to_le_bytes(),
+        &mut [],
+        &[userlib::lease_write(&mut b[..])],
+    );
+    check!(
+        dead_generation(code).is_some(),
+        "the read ended with {code:#x}, not DEAD: the helper did not strike in time"
+    );
+    // From here on nothing may write the buffer: overwrite it and watch.
+    b.fill(0x3C);
+    let after = match s.sup.task_status(blk0) {
+        Ok(st) => st.fault_count,
+        Err(e) => fail!("task_status(blk0): {e:?}"),
+    };
+    check!(
+        after == before + 1,
+        "blk0 faulted {} times during the read",
+        after - before
+    );
+    for _ in 0..40 {
+        sleep_ms(20, TIMER_BIT);
+        if let Some(i) = b.iter().position(|&x| x != 0x3C) {
+            fail!(
+                "byte {i} of the client's buffer changed to {:#04x} after DEAD: the device wrote on",
+                b[i]
+            );
+        }
+    }
+    // The restarted driver serves the same read right.
+    let blk = BlockClient::new(UserlibIpc, sys_refresh_task_id(tasks::BLK0));
+    let mut again = [0u8; 512];
+    for _ in 0..50 {
+        if blk.read(0, &mut again).is_ok() {
+            check!(
+                again.iter().enumerate().all(|(i, &x)| x == pattern(i)),
+                "blk0 reads wrong data after its restart"
+            );
+            return Ok(());
+        }
+        sleep_ms(20, TIMER_BIT);
+    }
+    fail!("blk0 does not serve within 1 s of its restart")
+}
+
 fn kernel_and_other_tasks_are_intact(s: &mut Suite) -> CaseResult {
     exposed_intact()?;
     for (name, task) in [("supervisor", tasks::SUPERVISOR), ("suite", tasks::SUITE)] {
@@ -353,7 +463,7 @@ fn main() -> ! {
         Ok(t) => t
             .slots
             .iter()
-            .position(|e| e.device_id == BLOCK)
+            .position(|e| e.device_id == BLOCK && e.driver == rogue_index())
             .map(|slot| slot_base(slot as u32) as u32)
             .unwrap_or(0),
         Err(_) => 0,
@@ -399,6 +509,14 @@ fn main() -> ! {
         (
             "version_2_queue_address_register_faults",
             version_2_queue_address_register_faults,
+        ),
+        (
+            "zero_copy_reads_and_writes_reach_the_client",
+            zero_copy_reads_and_writes_reach_the_client,
+        ),
+        (
+            "a_driver_dying_with_a_zero_copy_read_leaves_the_client_alone",
+            a_driver_dying_with_a_zero_copy_read_leaves_the_client_alone,
         ),
         (
             "kernel_and_other_tasks_are_intact",

@@ -44,7 +44,9 @@ impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
                 flags: U16::new(VIRTQ_DESC_F_WRITE),
                 next: U16::new(0),
             };
-            let refused = gate.post(self.queue, &[wild], self.free_head).is_err();
+            let refused = gate
+                .post(self.queue, &[wild], self.free_head, None)
+                .is_err();
             let links = Descriptor {
                 addr: U64::new(self.next.as_ptr().expose_provenance() as u64),
                 len: U32::new(16.min(2 * N as u32)),
@@ -52,7 +54,7 @@ impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
                 next: U16::new(0),
             };
             let _ = how;
-            let _ = gate.post(self.queue, &[links], self.free_head);
+            let _ = gate.post(self.queue, &[links], self.free_head, None);
             return refused;
         }
         match how {
