@@ -203,6 +203,32 @@ pub fn run(root: &Path, app: Option<&Path>, verbose: bool) -> Result<bool> {
     Ok(all_ok)
 }
 
+/// The guest port of the echo service a network bench image forwards.
+const ECHO_PORT: u16 = 7;
+/// What the echo task prints once its sockets are open.
+const ECHO_LISTENING: &str = "listening on TCP and UDP port 7";
+/// Bytes the host pushes through a network bench image's echo.
+const ECHO_BYTES: usize = 1 << 20;
+
+/// Starts the host side of a network bench: a thread that, once told the
+/// echo listens (the sender), pushes [`ECHO_BYTES`] through `addr` and
+/// checks they came back exactly. Dropping the sender before that makes
+/// the thread give up (the image never got that far).
+fn echo_transfer(
+    addr: std::net::SocketAddr,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<Result<()>>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let done = std::thread::spawn(move || {
+        rx.recv()
+            .map_err(|_| anyhow::anyhow!("the echo task never said it was listening"))?;
+        crate::nettest::bench_transfer(addr, ECHO_BYTES)
+    });
+    (tx, done)
+}
+
 /// Runs one bench image; its figures are added to `earlier` for the
 /// images after it.
 fn run_one(root: &Path, path: &Path, verbose: bool, earlier: &mut Vec<Bench>) -> Result<bool> {
@@ -219,18 +245,36 @@ fn run_one(root: &Path, path: &Path, verbose: bool, earlier: &mut Vec<Bench>) ->
     let spec = built.app.test.clone().unwrap_or_default();
     let qemu_bin = qemu::ensure_installed()?;
     qemu::prepare_drives(&built.app, &built.out_dir, true)?;
-    let args = qemu::command_line(&built.app, &built.image, &built.out_dir, true);
+    let mut app = built.app.clone();
+    crate::net::resolve_ports(&mut app)?;
+    let args = qemu::command_line(&app, &built.image, &built.out_dir, true);
+    // An image that forwards the TCP echo port gets the host's transfer
+    // once its echo listens (see `echo_transfer`).
+    let echo = crate::net::host_port(&app, "tcp", ECHO_PORT)
+        .map(|port| echo_transfer(std::net::SocketAddr::from((crate::net::LOOPBACK, port))));
     let cap = qemu::run_capture(
         &qemu_bin,
         &args,
         Duration::from_secs(spec.timeout),
         verbose,
-        |line| match console::parse(line) {
-            Line::Done => Watch::Stop,
-            Line::Panic => Watch::StopAfter(judge::PANIC_GRACE),
-            _ => Watch::Continue,
+        |line| {
+            if let Some((start, _)) = &echo {
+                if line.contains(ECHO_LISTENING) {
+                    let _ = start.send(());
+                }
+            }
+            match console::parse(line) {
+                Line::Done => Watch::Stop,
+                Line::Panic => Watch::StopAfter(judge::PANIC_GRACE),
+                _ => Watch::Continue,
+            }
         },
     )?;
+    let transfer = echo.map(|(start, done)| {
+        drop(start);
+        done.join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the transfer thread panicked")))
+    });
 
     // The same judge as test images', except that a bench image may also
     // just exit through the test finisher.
@@ -250,6 +294,9 @@ fn run_one(root: &Path, path: &Path, verbose: bool, earlier: &mut Vec<Bench>) ->
         .into_iter()
         .filter_map(|c| Some(format!("{}: {}", c.name, c.error?)))
         .collect();
+    if let Some(Err(e)) = transfer {
+        problems.push(format!("TCP echo transfer: {e:#}"));
+    }
     if benches.is_empty() {
         problems.push("no `[bench]` lines on the console".into());
     }

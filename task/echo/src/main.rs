@@ -31,6 +31,12 @@ struct Conn {
     /// Bytes read and not yet sent back: `buf[sent..len]`.
     len: usize,
     sent: usize,
+    /// Bench images: where the connection started (guest clock ticks,
+    /// retired instructions) and the bytes it echoed.
+    #[cfg(feature = "bench")]
+    start: (u64, u64),
+    #[cfg(feature = "bench")]
+    bytes: u64,
 }
 
 struct Echo {
@@ -101,6 +107,10 @@ impl Echo {
                 id,
                 len: 0,
                 sent: 0,
+                #[cfg(feature = "bench")]
+                start: (sys_get_timer().now, userlib::instret()),
+                #[cfg(feature = "bench")]
+                bytes: 0,
             });
         }
         for k in 0..CONNS {
@@ -112,6 +122,10 @@ impl Echo {
                     match self.net.tcp_send(c.id, &buf[c.sent..c.len]) {
                         Ok(n) => {
                             c.sent += n as usize;
+                            #[cfg(feature = "bench")]
+                            {
+                                c.bytes += u64::from(n);
+                            }
                             moved = true;
                             continue;
                         }
@@ -144,12 +158,71 @@ impl Echo {
             if open {
                 self.conns[k] = Some(c);
             } else {
+                #[cfg(feature = "bench")]
+                bench::report(&c);
                 check(self.net.close(c.id))?;
                 self.conns[k] = None;
                 moved = true;
             }
         }
         Ok(moved)
+    }
+}
+
+/// Bench images only (feature `bench`): each TCP connection's echo
+/// throughput, reported when the peer closes it, as `[bench]` lines named by
+/// the task's `config = { bench = "NAME", baseline = "NAME" }`.
+#[cfg(feature = "bench")]
+mod bench {
+    use super::Conn;
+    use userlib::{instret, sys_get_timer, sys_log};
+
+    /// Connections that echoed fewer bytes (a probe, a stray) say nothing.
+    const MIN_BYTES: u64 = 64 * 1024;
+
+    /// The value of `key` in the task's `VIREO_CONFIG` (`k=v;k=v`).
+    fn setting(key: &str) -> Option<&'static str> {
+        option_env!("VIREO_CONFIG")?
+            .split(';')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.trim_matches('"'))
+    }
+
+    /// Prints the connection's figures: MB/s of the guest clock (virtual
+    /// under `-icount shift=0`) from accept to the peer's close, and retired
+    /// instructions (every task and the kernel) per KiB echoed, then tells
+    /// the bench runner this image is done.
+    pub(super) fn report(c: &Conn) {
+        if c.bytes < MIN_BYTES {
+            return;
+        }
+        let name = setting("bench").unwrap_or("tcp_echo");
+        let ticks = (sys_get_timer().now - c.start.0).max(1);
+        let instructions = instret() - c.start.1;
+        // bytes / (ticks / TICKS_PER_MS) per ms = bytes * TICKS_PER_MS /
+        // ticks per ms; MB/s = that * 1000 / 1e6, in hundredths.
+        let centi = c.bytes * userlib::abi::TICKS_PER_MS * 100_000 / ticks / 1_000_000;
+        let per_kib = instructions * 1024 / c.bytes;
+        let (whole, frac) = (centi / 100, centi % 100);
+        sys_log!(
+            "{name}: {} bytes in {} ticks, {instructions} instructions",
+            c.bytes,
+            ticks
+        );
+        match setting("baseline") {
+            Some(b) => {
+                sys_log!("[bench] {name}_mb_per_s {whole}.{frac:02} MB/s baseline={b}_mb_per_s");
+                sys_log!(
+                    "[bench] {name}_instructions_per_kib {per_kib} instructions baseline={b}_instructions_per_kib"
+                );
+            }
+            None => {
+                sys_log!("[bench] {name}_mb_per_s {whole}.{frac:02} MB/s");
+                sys_log!("[bench] {name}_instructions_per_kib {per_kib} instructions");
+            }
+        }
+        sys_log!("[test] done");
     }
 }
 

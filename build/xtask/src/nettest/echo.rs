@@ -138,6 +138,21 @@ pub(super) fn tcp_echo(image: &Image) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench`'s transfer: `n` random bytes through the TCP echo
+/// at `addr` on one connection, which is then closed (the bench echo
+/// reports its figures at the close); fails unless every byte came back.
+pub fn bench_transfer(addr: SocketAddr, n: usize) -> Result<()> {
+    let data = Rng(0xbe4c_4e70_0ec4_0001).bytes(n);
+    let got = echo_through(addr, &data, None)?;
+    ensure!(
+        got == data,
+        "{n} bytes sent, {} came back and differ at byte {}",
+        got.len(),
+        got.iter().zip(&data).take_while(|(a, b)| a == b).count()
+    );
+    Ok(())
+}
+
 /// Eight connections at once, each byte-exact.
 pub(super) fn tcp_parallel(image: &Image) -> Result<()> {
     let addr = image.port("tcp", 7)?;

@@ -27,6 +27,7 @@ mod http;
 mod nic;
 mod wire;
 
+pub use echo::bench_transfer;
 use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
 use http::{browser, connect, http, http_abuse};
 use nic::{icmp_echo, nic_restart, static_fallback};

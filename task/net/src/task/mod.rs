@@ -1,7 +1,9 @@
 //! The stack: smoltcp's interface over the NIC driver, the socket server,
 //! DHCP with the static fallback, and readiness notifications.
 
-use ethernet_api::{EthernetClient, EthernetError, MAX_RECV, MAX_SEND};
+#[cfg(not(feature = "linked-nic"))]
+use ethernet_api::EthernetClient;
+use ethernet_api::{EthernetError, MAX_RECV, MAX_SEND};
 use idol_runtime::{
     Leased, NotificationHandler, Read, RequestError, ServerError, TaskId, UserlibIpc, Write,
 };
@@ -15,7 +17,9 @@ use smoltcp::wire::{
 };
 use task_net::settings::Settings;
 use task_net::table::{Owner, Table};
-use userlib::{sys_get_timer, sys_log, sys_post, sys_set_timer, tasks};
+#[cfg(not(feature = "linked-nic"))]
+use userlib::tasks;
+use userlib::{sys_get_timer, sys_log, sys_post, sys_set_timer};
 
 mod net_server {
     use super::*;
@@ -23,12 +27,19 @@ mod net_server {
 }
 use net_server::*;
 
+#[cfg(feature = "linked-nic")]
+mod linked;
 mod nic;
 mod server;
 
 /// Notification bits, in app.toml order: `notifications = ["nic", "timer"]`.
 const NIC_BIT: u32 = 1 << 0;
 const TIMER_BIT: u32 = 1 << 1;
+/// A linked driver's bus bits (remove, probe), after those two.
+#[cfg(feature = "linked-nic")]
+const LINKED_BITS: u32 = linked::REMOVE_BIT | linked::PROBE_BIT;
+#[cfg(not(feature = "linked-nic"))]
+const LINKED_BITS: u32 = 0;
 
 /// The longest the stack sleeps: it also looks at the NIC this often, which
 /// is how it notices a restarted driver that lost its subscription.
@@ -81,7 +92,11 @@ struct Nic {
 
 /// Everything of the NIC but the receive buffer.
 struct NicCore {
+    #[cfg(not(feature = "linked-nic"))]
     eth: EthernetClient<UserlibIpc>,
+    /// Bench images: the driver's library in this task instead.
+    #[cfg(feature = "linked-nic")]
+    eth: linked::LinkedEth,
     tx: [u8; MAX_SEND],
     /// A frame the driver refused with `QueueFull`: sent first when the
     /// driver says there is room, and nothing new is produced meanwhile.
@@ -411,10 +426,13 @@ impl Stack {
 
 impl NotificationHandler for Stack {
     fn notification_mask(&self) -> u32 {
-        NIC_BIT | TIMER_BIT
+        NIC_BIT | TIMER_BIT | LINKED_BITS
     }
 
     fn handle_notification(&mut self, _bits: u32) {
+        // The linked driver's own bits: interrupt, remove, probe, deadline.
+        #[cfg(feature = "linked-nic")]
+        self.nic.core.eth.handle(_bits);
         // The round after every message and notification does the work.
     }
 }
@@ -433,7 +451,10 @@ fn main() -> ! {
         }
     };
     let mut core = NicCore {
+        #[cfg(not(feature = "linked-nic"))]
         eth: EthernetClient::new(UserlibIpc, tasks::NET0),
+        #[cfg(feature = "linked-nic")]
+        eth: linked::LinkedEth::new(),
         tx: [0; MAX_SEND],
         pending: None,
         rx_frames: 0,
@@ -445,7 +466,18 @@ fn main() -> ! {
     let mac = loop {
         match core.eth.mac() {
             Ok(mac) => break mac,
+            #[cfg(not(feature = "linked-nic"))]
             Err(_) => userlib::sleep_ms(50, TIMER_BIT),
+            // A linked driver waits for the bus's probe itself, and retries
+            // a failed bring-up on the timer.
+            #[cfg(feature = "linked-nic")]
+            Err(_) => {
+                sys_set_timer(Some((now_ms() + 50) * abi::TICKS_PER_MS), TIMER_BIT);
+                let bits = userlib::sys_recv_notification(
+                    TIMER_BIT | linked::REMOVE_BIT | linked::PROBE_BIT,
+                );
+                core.eth.handle(bits);
+            }
         }
     };
     core.subscribe();
