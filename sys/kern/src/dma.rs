@@ -477,10 +477,19 @@ pub fn pins<M: Machine>(sys: &mut System<'_, M>, driver: usize, lender: usize) -
     if !has_rings(&sys.tasks[driver]) {
         return false;
     }
+    let holds = |sys: &System<'_, M>| {
+        queues(sys, driver).any(|(ring, _, size)| {
+            (0..usize::from(size)).any(|i| pin_of(&ring, i) == lender as u16 + 1)
+        })
+    };
+    // `release` only ever clears pins, and it reads device registers: look
+    // at the device only when a pin of `lender` is there to be released
+    // (not on every reply of a driver that holds none).
+    if !holds(sys) {
+        return false;
+    }
     release(sys, driver);
-    queues(sys, driver).any(|(ring, _, size)| {
-        (0..usize::from(size)).any(|i| pin_of(&ring, i) == lender as u16 + 1)
-    })
+    holds(sys)
 }
 
 /// The driver holding a lease of `lender` on its device, if any.
