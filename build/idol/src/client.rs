@@ -144,22 +144,19 @@ fn method(out: &mut String, iface: &Interface, op: &Op) {
 
     let fields: Vec<&str> = op.args.iter().map(|a| a.name.as_str()).collect();
     let request = request_name(iface, op);
+    if !op.args.is_empty() {
+        let _ = writeln!(
+            out,
+            "        let __request = {request} {{ {} }};",
+            fields.join(", ")
+        );
+    }
     match (op.args.is_empty(), op.encoding) {
         (true, _) => out.push_str("        let __message: &[u8] = &[];\n"),
         (false, Encoding::Zerocopy) => {
-            let _ = writeln!(
-                out,
-                "        let __request = {request} {{ {} }};",
-                fields.join(", ")
-            );
             out.push_str("        let __message = ::zerocopy::IntoBytes::as_bytes(&__request);\n");
         }
         (false, Encoding::Hubpack) => {
-            let _ = writeln!(
-                out,
-                "        let __request = {request} {{ {} }};",
-                fields.join(", ")
-            );
             let _ = writeln!(
                 out,
                 "        let mut __buffer = [0u8; <{request} as ::hubpack::SerializedSize>::MAX_SIZE];\n        \
@@ -176,19 +173,16 @@ fn method(out: &mut String, iface: &Interface, op: &Op) {
         let leases: Vec<String> = op
             .leases
             .iter()
-            .map(|l| match (l.read, l.write) {
-                (true, false) => format!(
-                    "::idol_runtime::LeaseRef::Read(::zerocopy::IntoBytes::as_bytes({}))",
+            .map(|l| {
+                let (kind, view) = match (l.read, l.write) {
+                    (true, false) => ("Read", "as_bytes"),
+                    (false, _) => ("Write", "as_mut_bytes"),
+                    (true, true) => ("ReadWrite", "as_mut_bytes"),
+                };
+                format!(
+                    "::idol_runtime::LeaseRef::{kind}(::zerocopy::IntoBytes::{view}({}))",
                     l.name
-                ),
-                (false, _) => format!(
-                    "::idol_runtime::LeaseRef::Write(::zerocopy::IntoBytes::as_mut_bytes({}))",
-                    l.name
-                ),
-                (true, true) => format!(
-                    "::idol_runtime::LeaseRef::ReadWrite(::zerocopy::IntoBytes::as_mut_bytes({}))",
-                    l.name
-                ),
+                )
             })
             .collect();
         let _ = writeln!(

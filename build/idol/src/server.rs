@@ -224,7 +224,7 @@ fn op_fn(out: &mut String, iface: &Interface, op: &Op, lower: &str) {
         let ty = lease_type(l).replacen("<'_, ", "::<", 1);
         let _ = writeln!(
             out,
-            "    let lease_{i} = {ty}::claim(ipc, caller, {i}, {max})?;"
+            "    let lease_{i} = {ty}::claim_described(ipc, caller, {i}, {max}, msg.described_lease({i}))?;"
         );
     }
     let _ = writeln!(

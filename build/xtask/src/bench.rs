@@ -9,7 +9,7 @@
 //! budget.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -171,15 +171,24 @@ pub fn campaign_figures(report: &crate::campaign::Summary, rate: f64) -> String 
     s
 }
 
-/// Faults in the campaign `cargo xtask bench` runs for its recovery times.
-const BENCH_CAMPAIGN_FAULTS: u32 = 200;
+/// Faults in the campaign `cargo xtask bench` runs for its speed and
+/// recovery times: two full runs, on two jobs, as a long campaign runs
+/// them (so QEMU's start is a small part of the time, as it is there).
+const BENCH_CAMPAIGN_FAULTS: u32 = 2 * crate::campaign_runs::RUN_FAULTS;
+/// QEMU runs at once for it (this machine has two cores).
+const BENCH_CAMPAIGN_JOBS: usize = 2;
 
-/// Runs the named bench image, or every `bench/*.toml` and then the fault
+/// Runs the named bench images in order (each image's rows are compared
+/// with the earlier images' figures, so name a baseline's image before the
+/// image measured against it), or every `bench/*.toml` and then the fault
 /// campaign; returns whether all produced figures and no failures.
-pub fn run(root: &Path, app: Option<&Path>, verbose: bool) -> Result<bool> {
-    let images = match app {
-        Some(p) => vec![image::resolve_app(root, Some(p))],
-        None => crate::testing::app_files(&root.join(BENCH_DIR))?,
+pub fn run(root: &Path, apps: &[PathBuf], verbose: bool) -> Result<bool> {
+    let images = if apps.is_empty() {
+        crate::testing::app_files(&root.join(BENCH_DIR))?
+    } else {
+        apps.iter()
+            .map(|p| image::resolve_app(root, Some(p)))
+            .collect()
     };
     if images.is_empty() {
         bail!("no bench images: write an app file with `[test] kind = \"bench\"` in {BENCH_DIR}/");
@@ -193,10 +202,15 @@ pub fn run(root: &Path, app: Option<&Path>, verbose: bool) -> Result<bool> {
         );
         all_ok &= run_one(root, &path, verbose, &mut earlier)?;
     }
-    if app.is_none() {
+    if apps.is_empty() {
         // The fault campaign's speed and recovery times are figures too.
-        let (report, rate) =
-            crate::campaign_runs::run_campaign(root, BENCH_CAMPAIGN_FAULTS, 1, 1, verbose)?;
+        let (report, rate) = crate::campaign_runs::run_campaign(
+            root,
+            BENCH_CAMPAIGN_FAULTS,
+            1,
+            BENCH_CAMPAIGN_JOBS,
+            verbose,
+        )?;
         print!("{}", campaign_figures(&report, rate));
         all_ok &= crate::campaign_runs::clean(&report);
     }

@@ -93,14 +93,22 @@ pub struct Summary {
     pub must_restart: Option<u64>,
     /// Driver restarts observed (generation changes).
     pub restarts: Option<u64>,
-    /// Faults injected while requests were outstanding on the target.
+    /// Faults that hit the target with requests outstanding on it.
     pub in_flight: Option<u64>,
+    /// Driver faults armed to fire after a request's descriptors were
+    /// written and before the kick.
+    pub before_kick: Option<u64>,
+    /// Driver faults armed to fire between a device completion and the
+    /// reply.
+    pub before_reply: Option<u64>,
     /// Acknowledged writes lost or corrupted.
     pub lost_or_corrupted: Option<u64>,
     /// Faults after which no request succeeded in time.
     pub unrecovered: Option<u64>,
-    /// Calls during which a corrupted driver killed the workload proxy.
-    pub proxy_deaths: Option<u64>,
+    /// Faults after which the driver still served nothing 100 ms later,
+    /// alive with corrupted state, and the campaign asked the supervisor
+    /// to restart it, as an operator would.
+    pub operator_restarts: Option<u64>,
     /// Recovery time min / median / p99 / max, virtual µs.
     pub recovery_us: Option<[u64; 4]>,
     /// Kernel panics and supervisor reboots seen on the console.
@@ -151,7 +159,9 @@ pub fn summarize(cap: &Capture) -> Summary {
             Some("in_flight") => s.in_flight = number(&mut words),
             Some("lost_or_corrupted") => s.lost_or_corrupted = number(&mut words),
             Some("unrecovered") => s.unrecovered = number(&mut words),
-            Some("proxy_deaths") => s.proxy_deaths = number(&mut words),
+            Some("operator_restarts") => s.operator_restarts = number(&mut words),
+            Some("before_kick") => s.before_kick = number(&mut words),
+            Some("before_reply") => s.before_reply = number(&mut words),
             Some("PROBLEM") => s
                 .problems
                 .push(rest.trim_start_matches("PROBLEM ").to_string()),
@@ -217,6 +227,11 @@ pub fn print(s: &Summary, faults: u32, seed: u64) {
         show(s.must_restart)
     );
     println!("  faults with requests in flight: {}", show(s.in_flight));
+    println!(
+        "  fired inside the request path: {} before the kick, {} between completion and reply",
+        show(s.before_kick),
+        show(s.before_reply)
+    );
     println!("  kernel failures: {}", s.kernel_failures);
     println!("  client hangs: {}", s.hangs);
     println!(
@@ -225,8 +240,8 @@ pub fn print(s: &Summary, faults: u32, seed: u64) {
     );
     println!("  faults not recovered from: {}", show(s.unrecovered));
     println!(
-        "  workload proxy killed by a corrupted driver (its call failed, the campaign went on): {}",
-        show(s.proxy_deaths)
+        "  drivers alive but serving nothing 100 ms after a fault, restarted on the campaign's request: {}",
+        show(s.operator_restarts)
     );
     match s.recovery_us {
         Some([min, median, p99, max]) => println!(
@@ -253,6 +268,8 @@ mod tests {
                 "[   2.0] suite: [campaign] injected 2 panic",
                 "[   2.0] suite: [campaign] injected 1 wild descriptor addresses",
                 "[   2.0] suite: [campaign] restarts 2",
+                "[   2.0] suite: [campaign] before_kick 1",
+                "[   2.0] suite: [campaign] before_reply 0",
                 "[   2.0] suite: [campaign] lost_or_corrupted 0",
                 "[   2.0] suite: [campaign] unrecovered 0",
                 "[   2.0] suite: [campaign] confirmed 2",
@@ -274,6 +291,7 @@ mod tests {
             (Some(2), Some(0), Some(0))
         );
         assert_eq!(s.recovery_us, Some([10, 40, 900, 1000]));
+        assert_eq!((s.before_kick, s.before_reply), (Some(1), Some(0)));
         assert_eq!(
             (s.confirmed, s.latent, s.unconfirmed),
             (Some(2), Some(1), None)
@@ -302,9 +320,9 @@ mod tests {
         let c = cap(
             &[
                 "[   1.0] suite: [campaign] faults 3 seed 7 only -1",
-                "[   1.1] suite: [campaign] fault 0 kind panic target blk0 arg 0x00000000 seed 7 in_flight 2",
+                "[   1.1] suite: [campaign] fault 0 kind panic target blk0 arg 0x00000000 seed 7",
                 "[   1.2] suite: [campaign] done 0 us 40",
-                "[   1.3] suite: [campaign] fault 1 kind wild jump target rng0 arg 0x00000010 seed 7 in_flight 0",
+                "[   1.3] suite: [campaign] fault 1 kind wild jump before the kick target rng0 arg 0x00000010 seed 7",
             ],
             End::TimedOut,
         );
@@ -312,7 +330,7 @@ mod tests {
         assert_eq!(s.hangs, 1);
         assert_eq!(
             s.problems,
-            ["hung in fault 1 kind wild jump target rng0 arg 0x00000010 seed 7 in_flight 0"]
+            ["hung in fault 1 kind wild jump before the kick target rng0 arg 0x00000010 seed 7"]
         );
         assert_eq!(s.restarts, None);
     }

@@ -174,24 +174,9 @@ mod tests {
         let elf = Elf::parse(&bytes).unwrap();
         assert_eq!(elf.entry, 0x8001_0000);
         assert_eq!(elf.flags, 5);
-        assert_eq!(
-            elf.text_used(Region {
-                base: 0x8001_0000,
-                size: 0x100_0000
-            }),
-            112
-        );
+        assert_eq!(elf.text_used(Region::new(0x8001_0000, 0x100_0000)), 112);
         // No sections in a packed image: RAM use falls back to the stack.
-        assert_eq!(
-            elf.ram_used(
-                Region {
-                    base: 0x8002_0000,
-                    size: 0x100_0000
-                },
-                256
-            ),
-            256
-        );
+        assert_eq!(elf.ram_used(Region::new(0x8002_0000, 0x100_0000), 256), 256);
     }
 
     #[test]

@@ -180,6 +180,18 @@ mod tests {
     use crate::config::tests::{fixture_app, parse, BASE};
     use crate::layout::allocate;
 
+    /// BASE with each `(from, to)` replaced, parsed, laid out and its
+    /// kernel configuration generated (entry points all 0).
+    fn generated(edits: &[(&str, &str)]) -> (crate::config::App, String) {
+        let text = edits
+            .iter()
+            .fold(BASE.to_string(), |t, (from, to)| t.replace(from, to));
+        let app = parse(&text).unwrap();
+        let layout = allocate(&app).unwrap();
+        let k = generate(&app, &layout, &[0; 4]);
+        (app, k)
+    }
+
     #[test]
     fn hex_literals() {
         assert_eq!(hex(0x8002_0000), "0x8002_0000");
@@ -217,17 +229,16 @@ mod tests {
 
     #[test]
     fn devices_and_irqs() {
-        let text = BASE
-            .replace(
+        let (app, k) = generated(&[
+            (
                 "slots = [\"pong\"]",
                 "slots = [\"pong\"]\nuses = [\"uart\"]\nnotifications = [\"timer\", \"rx\"]\ninterrupts = { rx = 10 }\nstart = false",
-            )
-            .replace(
+            ),
+            (
                 "notifications = [\"fault\"]",
                 "notifications = [\"fault\", \"blk\"]\ninterrupts = { blk = 8 }",
-            );
-        let app = parse(&text).unwrap();
-        let layout = allocate(&app).unwrap();
+            ),
+        ]);
         assert_eq!(
             irq_routes(&app),
             [
@@ -243,7 +254,6 @@ mod tests {
                 }
             ]
         );
-        let k = generate(&app, &layout, &[0; 4]);
         assert!(k.contains("RegionDesc { base: 0x1000_0000, size: 0x0000_1000, attributes: REGION_READ | REGION_WRITE | REGION_DEVICE }, // uart"), "{k}");
         assert!(k.contains("pub static IRQ_DESCS: [IrqDesc; 2] = [\n    IrqDesc { irq: 8, task: 0, bits: 0x2 }, // super\n    IrqDesc { irq: 10, task: 2, bits: 0x2 }, // ping\n];"), "{k}");
         assert!(k.contains("        start: false,"), "{k}");
@@ -251,18 +261,16 @@ mod tests {
 
     #[test]
     fn post_grants() {
-        let text = BASE
-            .replace(
+        let (_, k) = generated(&[
+            (
                 "slots = [\"pong\"]",
                 "slots = [\"pong\"]\nposts = [\"idle\"]",
-            )
-            .replace(
+            ),
+            (
                 "priority = 255",
                 "priority = 255\nnotifications = [\"a\", \"wake\"]\npostable = [\"wake\"]",
-            );
-        let app = parse(&text).unwrap();
-        let layout = allocate(&app).unwrap();
-        let k = generate(&app, &layout, &[0; 4]);
+            ),
+        ]);
         assert!(k.contains("        posts: &[3], // idle\n"), "{k}");
         assert!(k.contains("        postable: 0x2, // wake\n"), "{k}");
         assert!(

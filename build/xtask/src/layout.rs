@@ -21,6 +21,11 @@ pub struct Region {
 }
 
 impl Region {
+    /// The `size` bytes from `base`.
+    pub const fn new(base: u64, size: u64) -> Self {
+        Region { base, size }
+    }
+
     /// One past the last address.
     pub fn end(&self) -> u64 {
         self.base + self.size
@@ -74,10 +79,7 @@ fn align_up(x: u64, align: u64) -> u64 {
 pub fn allocate(app: &App) -> Result<Layout> {
     let ram_end = machine::RAM_BASE + app.qemu.memory * 1024 * 1024;
 
-    let kernel_text = Region {
-        base: machine::RAM_BASE,
-        size: app.kernel.text,
-    };
+    let kernel_text = Region::new(machine::RAM_BASE, app.kernel.text);
     let kernel_ram = Region {
         base: align_up(kernel_text.end(), app.kernel.ram),
         size: app.kernel.ram,
@@ -140,10 +142,7 @@ pub fn allocate(app: &App) -> Result<Layout> {
                 .filter_map(|name| {
                     machine::device_window(name).map(|w| Device {
                         name: name.clone(),
-                        region: Region {
-                            base: w.base,
-                            size: w.size,
-                        },
+                        region: Region::new(w.base, w.size),
                     })
                 })
                 .collect(),
@@ -202,28 +201,10 @@ mod tests {
     fn fixture_app_layout() {
         let app = fixture_app();
         let l = allocate(&app).unwrap();
-        assert_eq!(
-            l.kernel_text,
-            Region {
-                base: 0x8000_0000,
-                size: 0x10000
-            }
-        );
-        assert_eq!(
-            l.kernel_ram,
-            Region {
-                base: 0x8001_0000,
-                size: 0x8000
-            }
-        );
+        assert_eq!(l.kernel_text, Region::new(0x8000_0000, 0x10000));
+        assert_eq!(l.kernel_ram, Region::new(0x8001_0000, 0x8000));
         // Largest first: supervisor text (16 KiB) right after the kernel.
-        assert_eq!(
-            l.tasks[0].text,
-            Region {
-                base: 0x8001_8000,
-                size: 0x4000
-            }
-        );
+        assert_eq!(l.tasks[0].text, Region::new(0x8001_8000, 0x4000));
         // Then pong text, ping text (8 KiB, task order), then 4 KiB regions.
         assert_eq!(l.tasks[1].text.base, 0x8001_c000);
         assert_eq!(l.tasks[2].text.base, 0x8001_e000);
@@ -258,13 +239,7 @@ mod tests {
         let app = parse(&text).unwrap();
         let l = allocate(&app).unwrap();
         assert_eq!(l.kernel_ram.base, 0x8001_0000);
-        assert_eq!(
-            l.tasks[0].text,
-            Region {
-                base: 0x8002_0000,
-                size: 0x20000
-            }
-        );
+        assert_eq!(l.tasks[0].text, Region::new(0x8002_0000, 0x20000));
         for t in &l.tasks {
             assert_eq!(t.text.base % t.text.size, 0);
             assert_eq!(t.ram.base % t.ram.size, 0);
@@ -279,13 +254,7 @@ mod tests {
         let l = allocate(&app).unwrap();
         let d = &l.tasks[2].devices;
         assert_eq!(d[0].name, "virtio2");
-        assert_eq!(
-            d[0].region,
-            Region {
-                base: 0x1000_3000,
-                size: 0x1000
-            }
-        );
+        assert_eq!(d[0].region, Region::new(0x1000_3000, 0x1000));
         assert_eq!(d[1].region.base, 0x1000_0000);
     }
 

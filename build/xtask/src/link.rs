@@ -209,14 +209,8 @@ mod tests {
 
     #[test]
     fn task_memory_x_text() {
-        let text = Region {
-            base: 0x8001_0000,
-            size: 0x2000,
-        };
-        let ram = Region {
-            base: 0x8002_0000,
-            size: 0x800,
-        };
+        let text = Region::new(0x8001_0000, 0x2000);
+        let ram = Region::new(0x8002_0000, 0x800);
         assert_eq!(
             task_memory_x(text, ram, 0x400),
             "MEMORY\n{\n  TEXT (rx) : ORIGIN = 0x80010000, LENGTH = 0x1000000\n  RAM (rw)  : ORIGIN = 0x80020000, LENGTH = 0x1000000\n}\n_stack_size = 0x400;\n"
@@ -225,14 +219,8 @@ mod tests {
 
     #[test]
     fn kernel_memory_x_text() {
-        let text = Region {
-            base: 0x8000_0000,
-            size: 0x10000,
-        };
-        let ram = Region {
-            base: 0x8001_0000,
-            size: 0x8000,
-        };
+        let text = Region::new(0x8000_0000, 0x10000);
+        let ram = Region::new(0x8001_0000, 0x8000);
         assert_eq!(
             kernel_memory_x(text, ram, 4096),
             "MEMORY\n{\n  KTEXT (rx) : ORIGIN = 0x80000000, LENGTH = 0x1000000\n  KRAM (rw)  : ORIGIN = 0x80010000, LENGTH = 0x1000000\n}\n_kstack_size = 0x1000;\n"

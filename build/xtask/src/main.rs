@@ -94,8 +94,11 @@ enum Cmd {
     },
     /// Run bench images under -icount shift=0 and print their figures.
     Bench {
-        /// Bench app file (default: every bench/*.toml).
-        app: Option<PathBuf>,
+        /// Bench app files, run in the order given, each compared with the
+        /// earlier ones' figures (default: every bench/*.toml, then the
+        /// fault campaign). E.g. the TCP echo ratio alone:
+        /// `cargo xtask bench bench/net-1-linked.toml bench/net-2-isolated.toml`.
+        apps: Vec<PathBuf>,
     },
     /// Mutation-test the host-testable crates with cargo-mutants (installed
     /// when missing) and print each file's score; results and surviving
@@ -210,7 +213,7 @@ fn run(cli: Cli) -> Result<bool> {
         Cmd::Campaign { faults, seed, jobs } => {
             campaign_runs::run(&root, faults, seed, jobs, cli.verbose)
         }
-        Cmd::Bench { app } => bench::run(&root, app.as_deref(), cli.verbose),
+        Cmd::Bench { apps } => bench::run(&root, &apps, cli.verbose),
         Cmd::Mutants {
             crates,
             jobs,

@@ -9,7 +9,7 @@
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -200,6 +200,18 @@ pub enum Watch {
     StopAfter(Duration),
 }
 
+/// Starts QEMU with `args`, its console (stdout) piped to us and its stdin
+/// and stderr as the caller wants them.
+pub fn spawn(qemu: &Path, args: &[String], stdin: Stdio, stderr: Stdio) -> Result<Child> {
+    Command::new(qemu)
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .with_context(|| format!("cannot start {}", qemu.display()))
+}
+
 /// Runs QEMU headless (stdin null), feeding each console line to `watch`,
 /// until `watch` says stop, QEMU exits, or `timeout` passes. With `echo`
 /// every line is printed as it arrives.
@@ -210,13 +222,7 @@ pub fn run_capture(
     echo: bool,
     mut watch: impl FnMut(&str) -> Watch,
 ) -> Result<Capture> {
-    let mut child = Command::new(qemu)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {}", qemu.display()))?;
+    let mut child = spawn(qemu, args, Stdio::null(), Stdio::piped())?;
     let stdout = child.stdout.take().context("no stdout pipe")?;
     let mut stderr = child.stderr.take().context("no stderr pipe")?;
 
@@ -335,13 +341,7 @@ pub fn run_console(
 ) -> Result<Capture> {
     use std::io::{Read as _, Write as _};
 
-    let mut child = Command::new(qemu)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {}", qemu.display()))?;
+    let mut child = spawn(qemu, args, Stdio::piped(), Stdio::piped())?;
     let mut stdin = child.stdin.take().context("no stdin pipe")?;
     let mut stdout = child.stdout.take().context("no stdout pipe")?;
     let mut stderr = child.stderr.take().context("no stderr pipe")?;

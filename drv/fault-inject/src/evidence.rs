@@ -102,7 +102,9 @@ pub enum Unconfirmed {
     Refused(u32),
     /// The driver replied `Ok` to a fault that must end it.
     Survived,
-    /// The driver's queue corruption call died instead of replying.
+    /// The driver died in the `inject` call instead of replying: a queue
+    /// corruption, or an injection armed for a point of the request path
+    /// (it must fire there, not in the handler).
     Died,
     /// No fault was recorded, though the kind must fault.
     NoFault,
@@ -210,6 +212,33 @@ pub fn driver_fault(
         }
     }
     Ok(Verdict::Confirmed)
+}
+
+/// Judges an injection of `kind` armed for a point of the request path
+/// ([`crate::point`]): the `inject` call must have answered `Ok` (it only
+/// armed the fault; a death there means it fired in the handler), and what
+/// the fault must then cause, when a request passed the point, is judged
+/// as [`driver_fault`] judges it.
+pub fn armed_fault(
+    kind: DriverFault,
+    arg: u32,
+    call: CallEnd,
+    around: &Around,
+    recoveries: Option<(u32, u32)>,
+) -> Result<Verdict, Unconfirmed> {
+    match call {
+        CallEnd::Refused(code) => Err(Unconfirmed::Refused(code)),
+        CallEnd::Died => Err(Unconfirmed::Died),
+        CallEnd::Replied => {
+            // As the fault ended the call had it been committed at once.
+            let fired = if kind.is_queue_corruption() {
+                CallEnd::Replied
+            } else {
+                CallEnd::Died
+            };
+            driver_fault(kind, arg, fired, around, recoveries)
+        }
+    }
 }
 
 /// Judges a kernel bit flip of bit `bit` (0..32) with the kernel's
@@ -378,6 +407,41 @@ mod tests {
         assert_eq!(
             driver_fault(DriverFault::Panic, 0, CallEnd::Died, &around(after), None),
             Err(Unconfirmed::NotAlive)
+        );
+    }
+
+    #[test]
+    fn an_armed_fault_answers_ok_and_then_leaves_its_record() {
+        let k = DriverFault::StoreKernelRam;
+        let fired = around(status(4, 2, FaultKind::StoreAccess, 0x8001_0040));
+        assert_eq!(
+            armed_fault(k, 0x8001_0040, CallEnd::Replied, &fired, None),
+            Ok(Verdict::Confirmed)
+        );
+        // Armed, and then nothing: the hook made a no-op.
+        let quiet = around(status(3, 1, FaultKind::Panic, 0));
+        assert_eq!(
+            armed_fault(k, 0x8001_0040, CallEnd::Replied, &quiet, None),
+            Err(Unconfirmed::NotRestarted)
+        );
+        // Committed in the handler instead of the request path.
+        assert_eq!(
+            armed_fault(k, 0x8001_0040, CallEnd::Died, &fired, None),
+            Err(Unconfirmed::Died)
+        );
+        // An armed ring corruption is judged by the recoveries.
+        let same = around(status(3, 1, FaultKind::Panic, 0));
+        let q = DriverFault::BogusAvailIndex;
+        assert_eq!(
+            armed_fault(q, 5, CallEnd::Replied, &same, Some((2, 3))),
+            Ok(Verdict::Confirmed)
+        );
+        assert_eq!(
+            armed_fault(q, 5, CallEnd::Replied, &same, Some((2, 2))),
+            Err(Unconfirmed::NoRecovery {
+                before: 2,
+                after: 2
+            })
         );
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod evidence;
 pub mod plan;
+pub mod point;
 #[cfg(feature = "queue")]
 pub mod serve;
 
@@ -90,13 +91,24 @@ impl DriverFault {
     }
 }
 
+/// Recurses until the calling task's stack runs out (the kernel faults it
+/// with `StackOverflow`); returns only if it somehow did not. Shared by the
+/// drivers' `StackOverflow` kind and the kernel suite's assistant.
+#[cfg(target_os = "none")]
+pub fn overflow_stack() -> u32 {
+    recurse(0)
+}
+
 #[cfg(target_os = "none")]
 #[inline(never)]
 fn recurse(depth: u32) -> u32 {
+    // Unreachable in practice (the stack ends long before), but it gives the
+    // recursion a base case so the compiler keeps it a real recursion.
     if depth == u32::MAX {
         return 0;
     }
     let frame = [depth; 64];
+    // black_box keeps the frame and the recursion from being optimised away.
     core::hint::black_box(&frame);
     recurse(core::hint::black_box(depth + 1)).wrapping_add(frame[(depth % 64) as usize])
 }
@@ -127,7 +139,7 @@ pub fn commit(kind: DriverFault, arg: u32) {
             unsafe { core::arch::asm!("unimp") };
         }
         DriverFault::StackOverflow => {
-            core::hint::black_box(recurse(0));
+            core::hint::black_box(overflow_stack());
         }
         DriverFault::InfiniteLoop => loop {
             core::hint::spin_loop();
@@ -136,22 +148,28 @@ pub fn commit(kind: DriverFault, arg: u32) {
     }
 }
 
-/// Serves an `inject` request: commits every kind but the queue
-/// corruptions here (so, mostly, does not return), and returns the queue
-/// corruption the driver must apply to its own ring.
+/// Serves an `inject` request: arms an injection for a point of the
+/// request path (`Ok(None)`: answer `Ok`, see [`point`]); commits every
+/// other kind but the queue corruptions here (so, mostly, does not
+/// return), and returns the queue corruption the driver must apply to its
+/// own ring.
 #[cfg(all(feature = "queue", target_os = "none"))]
-pub fn serve(kind: u32, arg: u32) -> Result<virtio::queue::Corruption, InjectError> {
+pub fn serve(word: u32, arg: u32) -> Result<Option<virtio::queue::Corruption>, InjectError> {
     use virtio::queue::Corruption;
-    let kind = DriverFault::from_u32(kind).ok_or(InjectError::UnknownKind)?;
-    match kind {
-        DriverFault::CorruptDescriptors => Ok(Corruption::WildDescriptorAddresses),
-        DriverFault::BogusAvailIndex => Ok(Corruption::BogusAvailIndex),
+    let (kind, at) = point::decode(word).ok_or(InjectError::UnknownKind)?;
+    if at != point::Point::Now {
+        point::arm(kind, at, arg);
+        return Ok(None);
+    }
+    Ok(Some(match kind {
+        DriverFault::CorruptDescriptors => Corruption::WildDescriptorAddresses,
+        DriverFault::BogusAvailIndex => Corruption::BogusAvailIndex,
         _ => {
             commit(kind, arg);
             // Only a fault that did not happen gets here (a store the PMP
             // let through would be a kernel bug): say so, so the test fails
             // instead of counting a restart it did not cause.
-            Err(InjectError::NotCommitted)
+            return Err(InjectError::NotCommitted);
         }
-    }
+    }))
 }

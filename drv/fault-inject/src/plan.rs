@@ -8,6 +8,7 @@
 //! whole campaign: same workload steps before it, same kind, target and
 //! argument.
 
+use crate::point::Point;
 use crate::DriverFault;
 
 /// A fault the campaign can inject.
@@ -73,6 +74,10 @@ pub struct Fault {
     pub target: usize,
     /// The injection's argument (address, value, or register/bit).
     pub arg: u32,
+    /// Where a driver fault is committed: at once, or armed for a point of
+    /// the request path (three in four: so most faults hit the driver with
+    /// requests in flight). Always [`Point::Now`] for the bit flips.
+    pub point: Point,
     /// More draws for the workload steps of this fault.
     pub rng: Rng,
 }
@@ -144,12 +149,22 @@ pub fn fault(seed: u64, index: u32, weights: &[u32], aims: &Aims) -> Fault {
         Kind::Driver(DriverFault::CorruptDescriptors) => 0xc000_0000 | (r & 0x0f00_0000),
         _ => r,
     };
+    let draw = rng.below(8);
+    let point = match kind {
+        Kind::Driver(_) => match draw {
+            0..=1 => Point::Now,
+            2..=4 => Point::BeforeKick,
+            _ => Point::BeforeReply,
+        },
+        Kind::FlipRegisterBit | Kind::FlipRamBit => Point::Now,
+    };
     Fault {
         index,
         steps,
         kind,
         target,
         arg,
+        point,
         rng,
     }
 }
@@ -182,8 +197,13 @@ mod tests {
     fn every_kind_and_target_is_drawn_and_weights_hold() {
         let mut kinds = [0u32; Kind::ALL.len()];
         let mut targets = [0u32; 3];
+        let mut points = [0u32; 3];
         for i in 0..6000 {
             let f = fault(7, i, &[3, 1, 0], &AIMS);
+            points[f.point as usize] += 1;
+            if !matches!(f.kind, Kind::Driver(_)) {
+                assert_eq!(f.point, Point::Now, "a flip is the kernel's, at once");
+            }
             kinds[f.kind.index()] += 1;
             targets[f.target] += 1;
             assert!((1..=6).contains(&f.steps));
@@ -201,6 +221,7 @@ mod tests {
             }
         }
         assert!(kinds.iter().all(|&n| n > 300), "{kinds:?}");
+        assert!(points.iter().all(|&n| n > 600), "{points:?}");
         assert_eq!(targets[2], 0);
         // About 3:1.
         assert!(targets[0] > 2 * targets[1] && targets[0] < 4 * targets[1]);

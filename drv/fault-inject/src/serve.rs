@@ -64,11 +64,11 @@ impl<D> NotificationHandler for Injector<'_, D> {}
 #[cfg(target_os = "none")]
 impl<D: Injectable> FaultInjectServer for Injector<'_, D> {
     fn inject(&mut self, _: TaskId, kind: u32, arg: u32) -> Result<(), ServerError<InjectError>> {
-        let how = crate::serve(kind, arg)?;
-        if self.0.corrupt_queue(how, arg) {
-            Ok(())
-        } else {
-            Err(InjectError::NoQueue.into())
+        match crate::serve(kind, arg)? {
+            // Armed for a point of the request path: it fires there.
+            None => Ok(()),
+            Some(how) if self.0.corrupt_queue(how, arg) => Ok(()),
+            Some(_) => Err(InjectError::NoQueue.into()),
         }
     }
 

@@ -6,7 +6,8 @@
 //! connects it to the kernel: the bus client, the device window, the IRQ
 //! and log lines. It must never touch a device window it was not granted
 //! (it only does so between a successful `register` and `removed`), and
-//! never DMA into a client's memory (the library's bounce buffers).
+//! its device reaches a client's memory only through the kernel's gate
+//! (`virtio::KernelGate`: a lease of the call being served, pinned).
 //!
 //! app.toml: `notifications = ["irq", "remove", "probe", "timer"]` (bits 0–3),
 //! `slots = ["supervisor"]`, more important than its clients.
@@ -16,14 +17,14 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use idol_runtime::{RequestError, UserlibIpc};
-    use userlib::{sys_get_timer, sys_irq_control, sys_log, sys_set_timer, tasks};
+    use idol_runtime::UserlibIpc;
+    use userlib::{sys_irq_control, sys_log, sys_set_timer, tasks, timer_now};
     use virtio::regs::Mmio;
     use virtio_blk::{
-        BlockDriver, DmaMemory, Event, Platform, BLOCK_BUFFER_SIZE, ID_TABLE, IRQ_BIT, PROBE_BIT,
-        REMOVE_BIT, REQUEST_DEADLINE_MS, TIMER_BIT,
+        BlockDriver, DmaMemory, Event, LazyTimer, Platform, BLOCK_BUFFER_SIZE, ID_TABLE, IRQ_BIT,
+        PROBE_BIT, REMOVE_BIT, REQUEST_DEADLINE_MS, TIMER_BIT,
     };
-    use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
+    use virtio_bus_api::{slot_base, Probe, VirtioBusClient};
 
     /// The request deadline from app.toml (`deadline-ms`).
     const DEADLINE_MS: u64 =
@@ -32,23 +33,21 @@ mod task {
     /// The device may DMA here, and nowhere else.
     static mut DMA: DmaMemory = DmaMemory::new();
 
-    /// The bus supervisor, the granted window and the IRQ.
+    /// The bus supervisor, the granted window, the IRQ and the timer.
     struct Task {
         bus: VirtioBusClient<UserlibIpc>,
+        timer: LazyTimer,
     }
 
     impl Platform for Task {
         type Regs = Mmio;
 
         fn register(&mut self) -> Option<Probe> {
-            match self.bus.register(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
-                Ok(probe) => Some(probe),
-                Err(RequestError::Server(BusError::NoDevice)) => None,
-                Err(e) => {
-                    sys_log!("blk: register refused: {e:?}");
-                    None
-                }
-            }
+            let probe = self.bus.probe(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT);
+            probe
+                .inspect_err(|e| sys_log!("blk: register refused: {e:?}"))
+                .ok()
+                .flatten()
         }
 
         fn regs(&mut self, probe: &Probe) -> Mmio {
@@ -84,7 +83,8 @@ mod task {
         }
 
         fn now_ms(&mut self) -> u64 {
-            sys_get_timer().now / userlib::abi::TICKS_PER_MS
+            // Read on every request: the counter, not a syscall.
+            timer_now() / userlib::abi::TICKS_PER_MS
         }
 
         fn request_deadline_ms(&self) -> u64 {
@@ -92,10 +92,14 @@ mod task {
         }
 
         fn set_timer(&mut self, deadline_ms: Option<u64>) {
-            sys_set_timer(
-                deadline_ms.map(|ms| ms * userlib::abi::TICKS_PER_MS),
-                TIMER_BIT,
-            );
+            // Most requests move the deadline without reprogramming.
+            if let Some(ms) = self.timer.want(deadline_ms) {
+                sys_set_timer(Some(ms * userlib::abi::TICKS_PER_MS), TIMER_BIT);
+            }
+        }
+
+        fn timer_fired(&mut self) {
+            self.timer.fired();
         }
 
         fn device_failed(&mut self) {
@@ -137,7 +141,8 @@ mod task {
         // SAFETY: the only reference ever made to DMA, taken once here.
         let memory = unsafe { &mut *core::ptr::addr_of_mut!(DMA) };
         let bus = VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR);
-        let mut driver = BlockDriver::new(UserlibIpc, Task { bus }, memory);
+        let timer = LazyTimer::default();
+        let mut driver = BlockDriver::new(UserlibIpc, Task { bus, timer }, memory);
         driver.start();
         #[cfg(not(feature = "fault-injection"))]
         let mut buffer = [0u8; BLOCK_BUFFER_SIZE];
@@ -165,8 +170,4 @@ mod task {
     }
 }
 
-/// On the host this crate is its library; the task only runs on Vireo.
-#[cfg(not(target_os = "none"))]
-fn main() {
-    eprintln!("virtio-blk is a Vireo task: build it into an image with `cargo xtask build`");
-}
+userlib::task_crate!();

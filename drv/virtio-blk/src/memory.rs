@@ -1,12 +1,13 @@
 //! The driver's DMA memory: the ring, and per request slot a header, a
 //! status byte and a bounce buffer of [`BOUNCE_LEN`] bytes.
 //!
-//! The device only ever reaches this memory, never a client's: data is
-//! copied between a client's lease and a slot's bounce buffer by the driver
-//! (`borrow_read` before a write is submitted, `borrow_write` after a read
-//! completed). A client that dies with a request in flight therefore
-//! leaves the device writing into driver memory, not into a task being
-//! re-initialised.
+//! Without the kernel's gate (host tests) the device only ever reaches this
+//! memory: data is copied between a client's lease and a slot's bounce
+//! buffer by the driver (`borrow_read` before a write is submitted,
+//! `borrow_write` after a read completed). In a task the gate posts the
+//! client's lease itself (zero-copy), and the kernel pins the client until
+//! the device gave it back or was reset, so a client that dies with a
+//! request in flight is never re-initialised under the device.
 //!
 //! Every byte lives in an `UnsafeCell`: the device writes it behind the
 //! compiler's back. [`BlkDevice`](crate::BlkDevice) hands out Rust

@@ -17,8 +17,10 @@
 //!
 //! # What it must never do
 //!
-//! - Let the device reach a client's memory: data is copied between the
-//!   client's lease and the slot's bounce buffer (see [`crate::memory`]).
+//! - Let the device reach a client's memory other than the lease of a call
+//!   being served, posted through the kernel's gate (which checks and pins
+//!   it); without a gate data is copied through bounce buffers (see
+//!   [`crate::memory`]).
 //! - Leave a caller hanging: every deferred call is answered exactly once —
 //!   with its result, `Removed` when the device is taken away,
 //!   `DeviceError` when the device breaks the protocol — and with no device
@@ -49,7 +51,7 @@ mod generated {
 mod platform;
 mod requests;
 
-pub use platform::{Event, Platform};
+pub use platform::{Event, LazyTimer, Platform};
 use requests::{answer, complete};
 
 pub use generated::{
@@ -241,14 +243,16 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
 
     /// Sets the request deadline from the oldest request in flight and the
     /// last progress, or stops it when nothing is in flight. Notifications
-    /// that bring no completion do not move it.
-    fn rearm_deadline(&mut self) {
+    /// that bring no completion do not move it. The platform's timer is
+    /// told of a change, and always after it fired (`fired`: it may fire
+    /// before the deadline, see [`LazyTimer`]).
+    fn rearm_deadline(&mut self, fired: bool) {
         let oldest = (0..SLOTS)
             .filter(|&i| self.pending[i].is_some())
             .map(|i| self.submitted[i])
             .min();
         let deadline = oldest.map(|t| t.max(self.progress) + self.deadline_ms);
-        if deadline != self.deadline {
+        if fired || deadline != self.deadline {
             self.deadline = deadline;
             self.platform.set_timer(deadline);
         }
@@ -354,10 +358,35 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             return;
         };
         let cause = device.take_interrupt();
-        let fault = loop {
+        if let Some(e) = self.drain() {
+            self.device_fault(e);
+        } else if cause.contains(InterruptStatus::CONFIG_CHANGE) {
+            self.config_changed();
+        }
+        if self.is_bound() {
+            self.platform.enable_irq();
+        }
+    }
+
+    /// Answers every request the device has completed, then asks for an
+    /// interrupt at the next completion (`restart`), until none raced in.
+    /// `Some` is a device that broke the protocol.
+    fn drain(&mut self) -> Option<virtio::Error> {
+        let Binding::Bound { device, .. } = &mut self.binding else {
+            return None;
+        };
+        loop {
             match device.poll() {
                 Ok(Some(done)) => {
                     self.recoveries_without_progress = 0;
+                    // Test images: a fault armed for this point fires with
+                    // the device done and the client not yet answered.
+                    #[cfg(feature = "fault-injection")]
+                    if let Some((how, arg)) =
+                        fault_inject::point::fire(fault_inject::point::Point::BeforeReply)
+                    {
+                        device.corrupt_queue(how, arg);
+                    }
                     let pending = self
                         .pending
                         .get_mut(done.slot.index())
@@ -367,19 +396,24 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
                 }
                 Ok(None) => {
                     if device.restart() {
-                        break None;
+                        return None;
                     }
                 }
-                Err(e) => break Some(e),
+                Err(e) => return Some(e),
             }
-        };
-        if let Some(e) = fault {
-            self.device_fault(e);
-        } else if cause.contains(InterruptStatus::CONFIG_CHANGE) {
-            self.config_changed();
         }
-        if self.is_bound() {
-            self.platform.enable_irq();
+    }
+
+    /// Looks for completions right after a request went onto an idle
+    /// queue, before waiting: a device that is done by the time the kick
+    /// returns (an emulated disk with its data cached often is) is answered
+    /// at once, without an interrupt — the device was asked for none
+    /// (`quiet` before the submission), and `restart` asks again for what
+    /// is still in flight. The in-task driver does the same
+    /// (`transfer_blocking` polls before it waits).
+    pub(super) fn poll_first(&mut self) {
+        if let Some(e) = self.drain() {
+            self.device_fault(e);
         }
     }
 
@@ -523,10 +557,12 @@ impl<I: Ipc + Copy, P: Platform> NotificationHandler for BlockDriver<'_, I, P> {
         if bits & PROBE_BIT != 0 {
             self.try_probe();
         }
-        if bits & TIMER_BIT != 0 {
+        let fired = bits & TIMER_BIT != 0;
+        if fired {
+            self.platform.timer_fired();
             self.deadline_passed();
         }
-        self.rearm_deadline();
+        self.rearm_deadline(fired);
     }
 }
 

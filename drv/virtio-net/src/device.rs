@@ -79,6 +79,9 @@ pub struct Net<'a, R: RegisterAccess> {
     /// When transmit last made progress (a completion, or a send into an
     /// empty queue), in ms.
     tx_progress_ms: u64,
+    /// How long a transmit may wait for progress ([`TX_DEADLINE_MS`]
+    /// unless the task sets its app.toml `deadline-ms`).
+    tx_deadline_ms: u64,
     stats: EthernetStatus,
     /// A ring corruption was injected: make one real request at the next
     /// tick (test images only).
@@ -150,6 +153,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
             tx_free: ALL_TX,
             tx_refused: false,
             tx_progress_ms: 0,
+            tx_deadline_ms: TX_DEADLINE_MS,
             stats: EthernetStatus::default(),
             #[cfg(feature = "fault-injection")]
             probe_due: false,
@@ -165,6 +169,11 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
     pub fn remove(mut self) -> R {
         self.quiesce();
         self.transport.into_regs()
+    }
+
+    /// Sets the transmit deadline (the task's app.toml `deadline-ms`).
+    pub fn set_tx_deadline(&mut self, ms: u64) {
+        self.tx_deadline_ms = ms.max(1);
     }
 
     /// The MAC address.
@@ -261,7 +270,9 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         if let Err(fault) = self.reap(now_ms, &mut events) {
             return self.fault_events(fault, now_ms);
         }
-        if self.tx.in_flight() > 0 && now_ms.saturating_sub(self.tx_progress_ms) > TX_DEADLINE_MS {
+        if self.tx.in_flight() > 0
+            && now_ms.saturating_sub(self.tx_progress_ms) > self.tx_deadline_ms
+        {
             return self.fault_events(DeviceFault::TxTimeout, now_ms);
         }
         events
@@ -319,6 +330,13 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
             self.tx_progress_ms = now_ms;
         }
         self.tx_free &= !(1 << slot);
+        // Test images: a fault armed for this point fires with the frame
+        // published and the device not yet told.
+        #[cfg(all(feature = "fault-injection", target_os = "none"))]
+        if let Some((how, arg)) = fault_inject::point::fire(fault_inject::point::Point::BeforeKick)
+        {
+            self.tx.corrupt(how, arg);
+        }
         self.tx.kick(&mut self.transport);
         self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
         self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u32);
@@ -352,6 +370,15 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
             } else {
                 self.rx.kick(&mut self.transport);
             }
+        }
+        // Test images: a fault armed for this point fires with a frame the
+        // device completed and the client not yet answered (a ring
+        // corruption goes where `corrupt_queue` puts it: the transmit ring,
+        // which the next tick's probe frame shows broken).
+        #[cfg(all(feature = "fault-injection", target_os = "none"))]
+        if let Some((how, arg)) = fault_inject::point::fire(fault_inject::point::Point::BeforeReply)
+        {
+            self.corrupt_queue(how, arg);
         }
         match result {
             Ok(()) => {

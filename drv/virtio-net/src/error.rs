@@ -1,6 +1,7 @@
 //! What can go wrong with the device, a probe, a send or a receive, each
 //! naming whom to blame.
 
+use ethernet_api::EthernetError;
 pub use virtio::ProbeError;
 
 /// What the device did wrong. When it is reported the device has been
@@ -47,4 +48,31 @@ pub enum RecvError<E> {
     /// The sink refused (in the task: the client's lease). The frame is
     /// dropped: the client asked for it and could not take it.
     Sink(E),
+}
+
+impl<E> SendError<E> {
+    /// What `idl/ethernet.idol` tells the client; `Err` with the source's
+    /// own error (a lease the driver could not read, which is the client's
+    /// fault, not an answer).
+    pub fn ethernet(self) -> Result<EthernetError, E> {
+        match self {
+            SendError::QueueFull => Ok(EthernetError::QueueFull),
+            SendError::BadFrame => Ok(EthernetError::BadFrame),
+            SendError::DeviceDown => Ok(EthernetError::DeviceError),
+            SendError::LinkDown => Ok(EthernetError::LinkDown),
+            SendError::Source(e) => Err(e),
+        }
+    }
+}
+
+impl<E> RecvError<E> {
+    /// What `idl/ethernet.idol` tells the client; `Err` with the sink's own
+    /// error, as for [`SendError::ethernet`].
+    pub fn ethernet(self) -> Result<EthernetError, E> {
+        match self {
+            RecvError::Empty => Ok(EthernetError::Empty),
+            RecvError::TooSmall { .. } => Ok(EthernetError::BufferTooSmall),
+            RecvError::Sink(e) => Err(e),
+        }
+    }
 }

@@ -2,9 +2,10 @@
 //! the client's notifications and the timer, carried out with syscalls.
 //! The device logic is the library's [`Net`].
 
-use ethernet_api::{EthernetError, EthernetStatus, MAX_RECV};
+use ethernet_api::{Batch, EthernetError, EthernetStatus, MAX_RECV};
 use idol_runtime::{
-    Leased, NotificationHandler, Read, RequestError, ServerError, TaskId, UserlibIpc, Write,
+    LeaseError, Leased, NotificationHandler, Read, RequestError, ServerError, TaskId, UserlibIpc,
+    Write,
 };
 use userlib::{sys_get_timer, sys_irq_control, sys_log, sys_post, sys_set_timer, tasks};
 use virtio::regs::Mmio;
@@ -14,7 +15,7 @@ use virtio_net::{Events, Net, NetMemory, RecvError, SendError, ID_TABLE};
 // `ethernet_serve_once` is unused in fault-injection builds (own loop).
 #[cfg_attr(feature = "fault-injection", allow(dead_code))]
 mod ethernet_server {
-    use ethernet_api::{EthernetError, EthernetStatus};
+    use ethernet_api::{Batch, EthernetError, EthernetStatus};
     include!(concat!(env!("OUT_DIR"), "/ethernet_server.rs"));
 }
 #[cfg(feature = "fault-injection")]
@@ -30,9 +31,21 @@ const REMOVE_BIT: u32 = 1 << 1;
 const PROBE_BIT: u32 = 1 << 2;
 const TIMER_BIT: u32 = 1 << 3;
 
+/// The transmit deadline: app.toml `deadline-ms`, or the library's.
+const DEADLINE_MS: u64 =
+    userlib::config::ms(option_env!("VIREO_DEADLINE_MS"), virtio_net::TX_DEADLINE_MS);
+
 /// How often the driver checks the transmit deadline and retries a device
-/// that is down.
-const TICK_MS: u64 = 100;
+/// that is down: every 100 ms, or often enough for a shorter deadline.
+const TICK_MS: u64 = if DEADLINE_MS / 2 < 100 {
+    if DEADLINE_MS / 2 == 0 {
+        1
+    } else {
+        DEADLINE_MS / 2
+    }
+} else {
+    100
+};
 
 type Device = Net<'static, Mmio>;
 
@@ -79,7 +92,8 @@ fn bring_up(slot: u32) -> Option<Device> {
     // remove dropped the previous one, or before the first).
     let memory = unsafe { &mut *core::ptr::addr_of_mut!(MEMORY) };
     match Net::probe(regs, memory, fallback_mac(slot), Some(&virtio::KernelGate)) {
-        Ok(device) => {
+        Ok(mut device) => {
+            device.set_tx_deadline(DEADLINE_MS);
             let m = device.mac();
             sys_log!(
                 "slot {slot} up, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}",
@@ -233,14 +247,9 @@ impl EthernetServer for Driver {
         frame: Leased<'_, Read, u8>,
     ) -> Result<(), ServerError<EthernetError>> {
         let device = self.device()?;
-        match device.send(frame.len(), now_ms(), |buf| frame.read_range(0, buf)) {
-            Ok(()) => Ok(()),
-            Err(SendError::QueueFull) => Err(EthernetError::QueueFull.into()),
-            Err(SendError::BadFrame) => Err(EthernetError::BadFrame.into()),
-            Err(SendError::DeviceDown) => Err(EthernetError::DeviceError.into()),
-            Err(SendError::LinkDown) => Err(EthernetError::LinkDown.into()),
-            Err(SendError::Source(e)) => Err(e.into()),
-        }
+        device
+            .send(frame.len(), now_ms(), |buf| frame.read_range(0, buf))
+            .map_err(send_error)
     }
 
     fn recv(
@@ -252,11 +261,51 @@ impl EthernetServer for Driver {
         let max = frame.len().min(MAX_RECV);
         match device.recv(max, |bytes| frame.write_range(0, bytes)) {
             Ok(len) => Ok(len as u32),
-            Err(RecvError::Empty) => Err(EthernetError::Empty.into()),
-            Err(RecvError::TooSmall { .. }) => Err(EthernetError::BufferTooSmall.into()),
-            Err(RecvError::Sink(e)) => Err(e.into()),
+            Err(e) => Err(recv_error(e)),
         }
     }
+
+    // Out of line: the serve loop stays small (these carry most frames).
+    #[inline(never)]
+    fn send_batch(
+        &mut self,
+        _: TaskId,
+        batch: Batch,
+        frames: Leased<'_, Read, u8>,
+    ) -> Result<u32, ServerError<EthernetError>> {
+        let device = self.device()?;
+        device
+            .send_batch(&batch, frames.len(), now_ms(), |at, buf| {
+                frames.read_range(at, buf)
+            })
+            .map_err(send_error)
+    }
+
+    // Out of line: the serve loop stays small (these carry most frames).
+    #[inline(never)]
+    fn recv_batch(
+        &mut self,
+        _: TaskId,
+        frames: Leased<'_, Write, u8>,
+    ) -> Result<Batch, ServerError<EthernetError>> {
+        let device = self.device()?;
+        device
+            .recv_batch(frames.len(), |at, bytes| frames.write_range(at, bytes))
+            .map_err(recv_error)
+    }
+}
+
+/// What a refused send tells the client; a lease it could not read is the
+/// client's fault.
+fn send_error(e: SendError<LeaseError>) -> ServerError<EthernetError> {
+    e.ethernet()
+        .map_or_else(ServerError::from, ServerError::from)
+}
+
+/// What a receive that moved nothing tells the client.
+fn recv_error(e: RecvError<LeaseError>) -> ServerError<EthernetError> {
+    e.ethernet()
+        .map_or_else(ServerError::from, ServerError::from)
 }
 
 #[export_name = "main"]

@@ -19,6 +19,10 @@ use std::rc::Rc;
 
 use model::{arena, Device, Kind, Regs};
 
+use ethernet_api::{
+    frame_stride, Batch, BATCH_FRAMES, MAX_RECV, RECV_BATCH_BYTES, SEND_BATCH_BYTES,
+};
+
 use crate::device::{DeviceFault, Net, RecvError, SendError};
 use crate::memory::{NetMemory, RX_SLOTS, TX_SLOTS};
 use crate::{RX_QUEUE, TX_DEADLINE_MS, TX_QUEUE};
@@ -389,4 +393,149 @@ fn remove_resets_the_device() {
     send(&mut net, &frame(64, 0), 0).unwrap();
     let _regs = net.remove();
     assert_eq!(dev.borrow().status(), 0);
+}
+
+/// A batch lease on the host: `recv_batch`'s frames, put where it says.
+fn take_batch(net: &mut TestNet, room: usize) -> Result<(Batch, Vec<u8>), RecvError<()>> {
+    let mut lease = vec![0xEE; room];
+    let batch = net.recv_batch(room, |at, f| {
+        lease[at..at + f.len()].copy_from_slice(f);
+        Ok::<(), ()>(())
+    })?;
+    Ok((batch, lease))
+}
+
+#[test]
+fn a_receive_batch_packs_waiting_frames_in_order_and_says_how_many_remain() {
+    for version in [1, 2] {
+        let (dev, mut net) = probe(version);
+        assert_eq!(
+            take_batch(&mut net, RECV_BATCH_BYTES).map(|(b, _)| b),
+            Err(RecvError::Empty)
+        );
+        let frames: Vec<Vec<u8>> = (0..11).map(|i| frame(60 + i * 97, i as u8)).collect();
+        for f in &frames {
+            assert!(deliver(&dev, f));
+        }
+        net.interrupt(0);
+        // At most BATCH_FRAMES per call, the rest counted as waiting.
+        let (b, lease) = take_batch(&mut net, RECV_BATCH_BYTES).unwrap();
+        assert_eq!((b.count as usize, b.waiting), (BATCH_FRAMES, 3));
+        let got: Vec<&[u8]> = b
+            .frames(RECV_BATCH_BYTES, MAX_RECV)
+            .map(|r| {
+                assert_eq!(r.start % 4, 0, "every frame starts word-aligned");
+                &lease[r]
+            })
+            .collect();
+        assert_eq!(got, frames[..BATCH_FRAMES]);
+        // A lease too small for the next frame ends the batch before it.
+        let room = frame_stride(frames[8].len()) + frames[9].len() - 1;
+        let (b, lease) = take_batch(&mut net, room).unwrap();
+        assert_eq!((b.count, b.waiting), (1, 2));
+        assert_eq!(&lease[..frames[8].len()], &frames[8][..]);
+        // ... and before the first: it stays queued.
+        assert_eq!(
+            take_batch(&mut net, 100).map(|(b, _)| b),
+            Err(RecvError::TooSmall {
+                len: frames[9].len()
+            })
+        );
+        let (b, lease) = take_batch(&mut net, RECV_BATCH_BYTES).unwrap();
+        assert_eq!((b.count, b.waiting), (2, 0));
+        let got: Vec<&[u8]> = b
+            .frames(RECV_BATCH_BYTES, MAX_RECV)
+            .map(|r| &lease[r])
+            .collect();
+        assert_eq!(got, frames[9..]);
+        assert_eq!(net.status().rx_frames, 11);
+        // Every buffer went back to the device.
+        for i in 0..RX_SLOTS {
+            assert!(deliver(&dev, &frame(64, i as u8)), "buffer {i} reposted");
+        }
+    }
+}
+
+/// Lays `frames` out as a send batch: the batch and its lease.
+fn send_lease(frames: &[Vec<u8>]) -> (Batch, Vec<u8>) {
+    let mut batch = Batch::default();
+    let mut lease = vec![0; SEND_BATCH_BYTES];
+    for f in frames {
+        let at = batch.push(f.len(), SEND_BATCH_BYTES).unwrap();
+        lease[at..at + f.len()].copy_from_slice(f);
+    }
+    (batch, lease)
+}
+
+fn send_batch(net: &mut TestNet, batch: &Batch, lease: &[u8]) -> Result<u32, SendError<()>> {
+    net.send_batch(batch, lease.len(), 0, |at, buf| {
+        buf.copy_from_slice(&lease[at..at + buf.len()]);
+        Ok(())
+    })
+}
+
+#[test]
+fn a_send_batch_queues_its_frames_in_order_until_the_queue_is_full() {
+    for version in [1, 2] {
+        let (dev, mut net) = probe(version);
+        let frames: Vec<Vec<u8>> = (0..BATCH_FRAMES)
+            .map(|i| frame(61 + i * 181, i as u8))
+            .collect();
+        let (batch, lease) = send_lease(&frames);
+        assert_eq!(
+            send_batch(&mut net, &batch, &lease),
+            Ok(BATCH_FRAMES as u32)
+        );
+        assert_eq!(transmit_all(&dev), frames, "byte-exact, in order");
+        net.interrupt(0);
+        // Fill all but 3 transmit slots: the batch stops there, short.
+        for i in 0..TX_SLOTS - 3 {
+            send(&mut net, &frame(64, i as u8), 0).unwrap();
+        }
+        assert_eq!(send_batch(&mut net, &batch, &lease), Ok(3));
+        // With none left, the first frame's refusal is the error.
+        let mut rest = batch;
+        let moved = rest.drop_front(3);
+        assert_eq!(
+            send_batch(&mut net, &rest, &lease[moved..]),
+            Err(SendError::QueueFull)
+        );
+        let sent = transmit_all(&dev);
+        assert_eq!(sent[TX_SLOTS - 3..], frames[..3]);
+        net.interrupt(0);
+        assert_eq!(
+            send_batch(&mut net, &rest, &lease[moved..]),
+            Ok(BATCH_FRAMES as u32 - 3)
+        );
+        assert_eq!(transmit_all(&dev), frames[3..]);
+    }
+}
+
+#[test]
+fn a_send_batch_that_lies_about_its_frames_sends_up_to_the_lie() {
+    let (dev, mut net) = probe(2);
+    let frames = [frame(64, 1), frame(64, 2), frame(64, 3)];
+    let (mut batch, lease) = send_lease(&frames);
+    // The second frame is a runt: the first goes, then the caller's
+    // retry from the runt is refused as a bad frame.
+    batch.lens[1] = 13;
+    assert_eq!(send_batch(&mut net, &batch, &lease), Ok(1));
+    let mut rest = batch;
+    let moved = rest.drop_front(1);
+    assert_eq!(
+        send_batch(&mut net, &rest, &lease[moved..]),
+        Err(SendError::BadFrame)
+    );
+    // Frames past the lease, and a count past the array, send nothing
+    // more than is there.
+    let (mut batch, lease) = send_lease(&frames);
+    assert_eq!(send_batch(&mut net, &batch, &lease[..130]), Ok(2));
+    batch.count = 1000;
+    assert_eq!(send_batch(&mut net, &batch, &lease), Ok(3));
+    assert_eq!(
+        transmit_all(&dev),
+        [&frames[..1], &frames[..2], &frames[..]].concat()
+    );
+    // An empty batch sends nothing and is no error.
+    assert_eq!(send_batch(&mut net, &Batch::default(), &lease), Ok(0));
 }

@@ -296,11 +296,28 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
         if let Err(e) = unsafe { self.queue.add_buf(&[], &[buf], token) } {
             return Err(FillError::Device(self.fault(DeviceFault::Queue(e))));
         }
+        // Test images: a fault armed for this point fires with the
+        // request's descriptor published and the device not yet told.
+        #[cfg(feature = "fault-injection")]
+        if let Some((how, arg)) = fault_inject::point::fire(fault_inject::point::Point::BeforeKick)
+        {
+            self.queue.corrupt(how, arg);
+        }
         self.queue.kick(&mut self.transport);
         wait.begin();
         loop {
             match self.poll(Some(token)) {
-                Ok(Some(len)) => return Ok(len),
+                Ok(Some(len)) => {
+                    // Test images: a fault armed for this point fires with
+                    // the device done and the client not yet answered.
+                    #[cfg(feature = "fault-injection")]
+                    if let Some((how, arg)) =
+                        fault_inject::point::fire(fault_inject::point::Point::BeforeReply)
+                    {
+                        self.queue.corrupt(how, arg);
+                    }
+                    return Ok(len);
+                }
                 Ok(None) => {}
                 Err(fault) => return Err(FillError::Device(self.fault(fault))),
             }

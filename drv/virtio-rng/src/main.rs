@@ -18,12 +18,4 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(target_os = "none")]
-mod task;
-
-/// On the host the driver is only a library (see `lib.rs`); the task is
-/// built for the target by `cargo xtask build`.
-#[cfg(not(target_os = "none"))]
-fn main() {
-    eprintln!("virtio-rng is a Vireo task: build it with `cargo xtask build`");
-}
+userlib::task_crate!(task);

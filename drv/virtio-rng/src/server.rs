@@ -315,7 +315,10 @@ impl<P: Platform<N>, const N: usize, const B: usize> fault_inject::serve::Inject
     for EntropyDriver<P, N, B>
 {
     fn corrupt_queue(&mut self, how: virtio::queue::Corruption, arg: u32) -> bool {
-        /// How long a corrupted ring is left for the device to look at.
+        /// How long a corrupted ring is left for the device to look at, at
+        /// most: never longer than a request deadline (the caller is
+        /// waiting, and an image with short deadlines wants faults found
+        /// fast).
         const CORRUPTION_SETTLE_MS: u64 = 200;
         let Binding::Bound {
             device: Some(device),
@@ -328,7 +331,9 @@ impl<P: Platform<N>, const N: usize, const B: usize> fault_inject::serve::Inject
         // The device's verdict, then (after silence) one real request:
         // together well inside the supervisor's 1.5 s patience with a
         // caller left waiting.
-        let mut settle = self.platform.waiter(CORRUPTION_SETTLE_MS);
+        let mut settle = self
+            .platform
+            .waiter(CORRUPTION_SETTLE_MS.min(self.timeout_ms));
         let mut wait = self.platform.waiter(self.timeout_ms);
         let result = device.corrupt_queue(how, arg, &mut settle, &mut wait);
         self.platform.disarm();

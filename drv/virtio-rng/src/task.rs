@@ -2,13 +2,13 @@
 //! and the waits, carried out with syscalls. The driver itself is the
 //! library's [`EntropyDriver`].
 
-use idol_runtime::{RequestError, UserlibIpc};
+use idol_runtime::UserlibIpc;
 use userlib::{
     sys_get_timer, sys_irq_control, sys_log, sys_recv_notification, sys_set_timer, tasks,
 };
 use virtio::queue::QueueMemory;
 use virtio::regs::Mmio;
-use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
+use virtio_bus_api::{slot_base, Probe, VirtioBusClient};
 use virtio_rng::server::{
     EntropyDriver, Platform, ServerEvent, ENTROPY_BUFFER_SIZE, IRQ_BIT, PROBE_BIT, REMOVE_BIT,
     TIMER_BIT,
@@ -39,14 +39,8 @@ impl Platform<QUEUE_SIZE> for Task {
     type Wait = Notifications;
 
     fn register(&mut self) -> Option<Probe> {
-        match self.bus.register(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
-            Ok(probe) => Some(probe),
-            Err(RequestError::Server(BusError::NoDevice)) => None,
-            Err(e) => {
-                sys_log!("register with the bus failed: {e:?}");
-                None
-            }
-        }
+        let probe = self.bus.probe(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT);
+        probe.inspect_err(|e| sys_log!("register with the bus failed: {e:?}")).ok().flatten()
     }
 
     fn regs(&mut self, slot: u32) -> Mmio {
@@ -128,6 +122,15 @@ impl Wait for Notifications {
 
     fn wait(&mut self) -> Event {
         loop {
+            // The deadline is judged by the clock before every wait, not by
+            // the timer's bit alone: a device that raises interrupts without
+            // completing anything would otherwise hide the bit behind
+            // `Interrupt` (both arrive in one receive) and keep the request
+            // waiting for ever. The caller polls the ring before each wait,
+            // so a completion that beat the deadline is already taken.
+            if sys_get_timer().now >= self.deadline {
+                return Event::Timeout;
+            }
             let bits = sys_recv_notification(IRQ_BIT | REMOVE_BIT | TIMER_BIT);
             if bits & REMOVE_BIT != 0 {
                 return Event::Remove;
@@ -135,11 +138,8 @@ impl Wait for Notifications {
             if bits & IRQ_BIT != 0 {
                 return Event::Interrupt;
             }
-            // A timer bit left over from an earlier request is not this
-            // request's deadline.
-            if bits & TIMER_BIT != 0 && sys_get_timer().now >= self.deadline {
-                return Event::Timeout;
-            }
+            // A timer bit (this request's, or one left over from an
+            // earlier request) is judged at the top.
         }
     }
 

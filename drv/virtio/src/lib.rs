@@ -108,7 +108,9 @@ pub mod transport;
 
 pub use error::{Blame, Error, ProbeError};
 pub use features::Features;
-pub use queue::{Buf, DmaGate, IndirectTables, KernelGate, QueueMemory, SplitQueue};
+#[cfg(target_os = "none")]
+pub use queue::KernelGate;
+pub use queue::{Buf, DmaGate, IndirectTables, QueueMemory, SplitQueue};
 pub use regs::RegisterAccess;
 pub use transport::mmio::MmioTransport;
 pub use transport::{DeviceStatus, InterruptStatus, Transport};

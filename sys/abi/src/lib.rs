@@ -211,7 +211,9 @@ pub enum Sysnum {
     /// notifications only, or the `TaskId` of the one task to receive from.
     /// Returns `a0` = sender (`KERNEL` for notifications), `a1` = operation
     /// (or the notification bits), `a2` = message length as sent, `a3` =
-    /// response capacity, `a4` = lease count. A receive from one task that
+    /// response capacity, `a4` = lease count, and with a lease count of at
+    /// least 1, `a5` = the first lease described ([`describe_lease`]; with
+    /// none, `a5` is left as it was). A receive from one task that
     /// is dead, or dies while we wait, returns at once with `a0` = a DEAD
     /// code (which no `TaskId` can equal: those are below
     /// [`TaskId::LIMIT`]).
@@ -298,7 +300,10 @@ pub enum DmaOp {
     /// available (§2.7.13). A chain holding a lease pins the lender: the
     /// driver's reply to it is refused ([`DMA_PINNED`]) until the device
     /// gave the chain back or was reset, and if the driver dies the kernel
-    /// resets its device before the lender hears of it.
+    /// resets its device before the lender hears of it. `a6` = 0, or a
+    /// `used_event` + 1 to write (as [`DmaOp::Avail`] would) before `head`
+    /// is made available: a driver that left interrupts to be re-enabled
+    /// while nothing was in flight does it in the same call.
     Post = 1,
     /// `a1` = queue, `a2` = [`DMA_AVAIL_FLAGS`] or [`DMA_USED_EVENT`], `a3`
     /// = the 16-bit value to write there (notification suppression, §2.7.7).
@@ -437,6 +442,29 @@ pub const LEASE_READ: u32 = 1 << 0;
 /// Lease attribute: the receiver may write the lent memory.
 pub const LEASE_WRITE: u32 = 1 << 1;
 
+/// `recv`'s `a5` for a message with leases: the first lease's attributes
+/// ([`LEASE_READ`], [`LEASE_WRITE`]) in bits 30 and 31, its length in bytes
+/// below, as the kernel checked them at delivery: what `borrow_info(sender,
+/// 0)` would answer, without the syscall. 0 (ask `borrow_info`) for a
+/// lease of no attributes or of 2^30 bytes or more.
+pub const fn describe_lease(attributes: u32, len: u32) -> u32 {
+    let attributes = attributes & (LEASE_READ | LEASE_WRITE);
+    if len >> 30 != 0 || attributes == 0 {
+        0
+    } else {
+        attributes << 30 | len
+    }
+}
+
+/// The (attributes, length) a [`describe_lease`] word says, if any.
+pub const fn described_lease(word: u32) -> Option<(u32, u32)> {
+    if word == 0 {
+        None
+    } else {
+        Some((word >> 30, word & ((1 << 30) - 1)))
+    }
+}
+
 /// What `recv` returned: a message from a task, or notifications. The
 /// one definition, for `userlib`'s syscall stubs and for `idol-runtime`'s
 /// dispatch alike.
@@ -453,12 +481,25 @@ pub struct RecvMessage {
     pub response_capacity: usize,
     /// Number of leases the sender lent.
     pub lease_count: usize,
+    /// The first lease as the kernel described it at delivery
+    /// ([`describe_lease`]); 0 if it did not (then ask `borrow_info`).
+    pub first_lease: u32,
 }
 
 impl RecvMessage {
     /// True if this is a notification rather than a message.
     pub fn is_notification(&self) -> bool {
         self.sender == TaskId::KERNEL
+    }
+
+    /// Attributes and length of lease `index`, if delivery described it
+    /// (the first one only).
+    pub fn described_lease(&self, index: usize) -> Option<(u32, u32)> {
+        if index == 0 && self.lease_count > 0 {
+            described_lease(self.first_lease)
+        } else {
+            None
+        }
     }
 }
 

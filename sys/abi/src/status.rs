@@ -150,6 +150,14 @@ pub enum Injection {
     /// `test-control` commits it; it never reaches the kernel, which
     /// refuses it.
     SupervisorFault = 5,
+    /// Not a corruption: changes nothing. Reads the task's memory so that a
+    /// test can show it did not change (no late DMA into a restarted
+    /// driver): `arg` 0 is the task's RAM region, 1 its DMA ring region (a
+    /// driver's). The evidence is `location` = the region's base, `before`
+    /// = the FNV-1a hash of its 32-bit words, `after` = its size in bytes
+    /// (so a test sees what was covered). One changed word always changes
+    /// the hash (each step is a bijection of the state).
+    Fingerprint = 6,
 }
 
 /// Reply of [`Kipc::Inject`]: the evidence that the corruption took effect.
@@ -182,6 +190,7 @@ impl Injection {
             3 => Self::KernelStackOverflow,
             4 => Self::KernelPanic,
             5 => Self::SupervisorFault,
+            6 => Self::Fingerprint,
             _ => return None,
         })
     }

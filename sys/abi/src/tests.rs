@@ -132,3 +132,35 @@ fn wire_records_have_fixed_sizes() {
     assert_eq!(core::mem::size_of::<TaskStatus>(), 64);
     assert_eq!(core::mem::size_of::<InjectEvidence>(), 12);
 }
+
+#[test]
+fn a_described_lease_reads_back_or_says_ask() {
+    for (attributes, len) in [
+        (LEASE_READ, 0),
+        (LEASE_WRITE, 4096),
+        (LEASE_READ | LEASE_WRITE, (1 << 30) - 1),
+    ] {
+        assert_eq!(
+            described_lease(describe_lease(attributes, len)),
+            Some((attributes, len))
+        );
+    }
+    // Too long to describe, or no attributes: ask `borrow_info`.
+    assert_eq!(described_lease(describe_lease(LEASE_READ, 1 << 30)), None);
+    assert_eq!(described_lease(describe_lease(0, 16)), None);
+    let m = RecvMessage {
+        sender: TaskId(1),
+        operation: 0,
+        message_len: 0,
+        response_capacity: 0,
+        lease_count: 1,
+        first_lease: describe_lease(LEASE_WRITE, 512),
+    };
+    assert_eq!(m.described_lease(0), Some((LEASE_WRITE, 512)));
+    assert_eq!(m.described_lease(1), None, "only the first");
+    let none = RecvMessage {
+        lease_count: 0,
+        ..m
+    };
+    assert_eq!(none.described_lease(0), None, "no lease, nothing described");
+}

@@ -97,17 +97,20 @@ mod tests {
 
     const SERVER: TaskId = TaskId::new(2, Generation(0));
 
-    fn echo_server(kernel: &MockKernel) {
+    /// A kernel whose server answers every call with its own operation
+    /// number as the code and the message as the reply.
+    fn echo_kernel() -> MockKernel {
+        let kernel = MockKernel::new(SERVER);
         kernel.serve_with(16, |k, buffer, msg| {
             let len = msg.message_len.min(buffer.len());
             k.reply(msg.sender, msg.operation, &buffer[..len]);
         });
+        kernel
     }
 
     #[test]
     fn passes_code_and_reply_through() {
-        let kernel = MockKernel::new(SERVER);
-        echo_server(&kernel);
+        let kernel = echo_kernel();
         let task = Cell::new(SERVER);
         let mut reply = [0u8; 8];
         assert_eq!(
@@ -126,8 +129,7 @@ mod tests {
 
     #[test]
     fn a_dead_server_refreshes_the_id_and_retries_only_idempotent_ops() {
-        let kernel = MockKernel::new(SERVER);
-        echo_server(&kernel);
+        let kernel = echo_kernel();
         let task = Cell::new(SERVER);
         let mut reply = [0u8; 8];
 
@@ -228,46 +230,12 @@ mod tests {
 
     #[test]
     fn a_reply_length_past_the_buffer_is_an_error_not_a_panic() {
-        struct Liar;
-        impl Ipc for Liar {
-            fn send(
-                &self,
-                _: TaskId,
-                _: u16,
-                _: &[u8],
-                _: &mut [u8],
-                _: &mut [LeaseRef<'_>],
-            ) -> (u32, usize) {
-                (0, 99)
-            }
-            fn recv(&self, _: &mut [u8], _: u32, _: Option<TaskId>) -> crate::ipc::RecvMessage {
-                unreachable!()
-            }
-            fn reply(&self, _: TaskId, _: u32, _: &[u8]) {}
-            fn reply_fault(&self, _: TaskId, _: abi::ReplyFaultReason) {}
-            fn borrow_read(
-                &self,
-                _: TaskId,
-                _: usize,
-                _: usize,
-                _: &mut [u8],
-            ) -> Result<usize, u32> {
-                unreachable!()
-            }
-            fn borrow_write(&self, _: TaskId, _: usize, _: usize, _: &[u8]) -> Result<usize, u32> {
-                unreachable!()
-            }
-            fn borrow_info(&self, _: TaskId, _: usize) -> Result<crate::ipc::LeaseInfo, u32> {
-                unreachable!()
-            }
-            fn refresh_task_id(&self, id: TaskId) -> TaskId {
-                id
-            }
-        }
+        let kernel = echo_kernel();
+        kernel.misreport_reply_len(99);
         let task = Cell::new(SERVER);
         let mut reply = [0u8; 4];
         assert_eq!(
-            call::<_, Oops>(&Liar, &task, 0, b"", &mut reply, &mut [], false),
+            call::<_, Oops>(&kernel, &task, 0, b"", &mut reply, &mut [], false),
             Err(RequestError::Protocol(ProtocolError::BadReply {
                 code: 0,
                 len: 99

@@ -97,9 +97,30 @@ impl<'a, D: LeaseDirection, T> Leased<'a, D, T> {
         index: usize,
         max_len: Option<usize>,
     ) -> Result<Self, ReplyFaultReason> {
-        let info = ipc
-            .borrow_info(lender, index)
-            .map_err(|_| ReplyFaultReason::BadLeases)?;
+        Self::claim_described(ipc, lender, index, max_len, None)
+    }
+
+    /// [`claim`](Self::claim) with the attributes and byte length `recv`
+    /// described the lease with at delivery
+    /// ([`RecvMessage::described_lease`](crate::RecvMessage::described_lease)),
+    /// which spares the `borrow_info` syscall; `None` asks the kernel. Every
+    /// access is checked by the kernel against the lease itself either way.
+    pub fn claim_described(
+        ipc: &'a dyn Ipc,
+        lender: TaskId,
+        index: usize,
+        max_len: Option<usize>,
+        described: Option<(u32, u32)>,
+    ) -> Result<Self, ReplyFaultReason> {
+        let info = match described {
+            Some((attributes, len)) => crate::ipc::LeaseInfo {
+                attributes,
+                len: len as usize,
+            },
+            None => ipc
+                .borrow_info(lender, index)
+                .map_err(|_| ReplyFaultReason::BadLeases)?,
+        };
         if info.attributes & D::ATTRIBUTES != D::ATTRIBUTES {
             return Err(ReplyFaultReason::BadLeaseAttributes);
         }
@@ -129,6 +150,26 @@ impl<'a, D: LeaseDirection, T> Leased<'a, D, T> {
             // product cannot overflow once `start <= len`.
             Some(end) if end <= self.lease.len => Ok(start * core::mem::size_of::<T>()),
             _ => Err(LeaseError::OutOfRange),
+        }
+    }
+
+    /// One borrow of `count` elements from element `start` on: `copy` gets the
+    /// lender, the lease index and the byte offset, and says how many bytes
+    /// it copied. A short copy (the lender's lease shrank under us) is
+    /// refused rather than handed back as a partial value.
+    fn borrow(
+        &self,
+        start: usize,
+        count: usize,
+        copy: impl FnOnce(TaskId, usize, usize) -> Result<usize, u32>,
+    ) -> Result<(), LeaseError> {
+        let offset = self.byte_range(start, count)?;
+        // `count` elements fit in the lease, so this cannot overflow.
+        let len = count * core::mem::size_of::<T>();
+        match copy(self.lease.lender, self.lease.index, offset) {
+            Ok(n) if n == len => Ok(()),
+            Ok(_) => Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE)),
+            Err(code) => Err(LeaseError::Refused(code)),
         }
     }
 }
@@ -204,16 +245,11 @@ impl<D: Readable, T: FromBytes + IntoBytes> Leased<'_, D, T> {
 
     /// Reads elements `start..start + dest.len()` into `dest`.
     pub fn read_range(&self, start: usize, dest: &mut [T]) -> Result<(), LeaseError> {
-        let offset = self.byte_range(start, dest.len())?;
+        let count = dest.len();
         let bytes = dest.as_mut_bytes();
-        match self
-            .ipc
-            .borrow_read(self.lease.lender, self.lease.index, offset, bytes)
-        {
-            Ok(n) if n == bytes.len() => Ok(()),
-            Ok(_) => Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE)),
-            Err(code) => Err(LeaseError::Refused(code)),
-        }
+        self.borrow(start, count, |lender, index, offset| {
+            self.ipc.borrow_read(lender, index, offset, bytes)
+        })
     }
 }
 
@@ -225,16 +261,10 @@ impl<D: Writable, T: IntoBytes + Immutable> Leased<'_, D, T> {
 
     /// Writes `src` to elements `start..start + src.len()`.
     pub fn write_range(&self, start: usize, src: &[T]) -> Result<(), LeaseError> {
-        let offset = self.byte_range(start, src.len())?;
         let bytes = src.as_bytes();
-        match self
-            .ipc
-            .borrow_write(self.lease.lender, self.lease.index, offset, bytes)
-        {
-            Ok(n) if n == bytes.len() => Ok(()),
-            Ok(_) => Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE)),
-            Err(code) => Err(LeaseError::Refused(code)),
-        }
+        self.borrow(start, src.len(), |lender, index, offset| {
+            self.ipc.borrow_write(lender, index, offset, bytes)
+        })
     }
 }
 
@@ -266,6 +296,36 @@ mod tests {
 
     fn lease(attributes: u32, data: Vec<u8>) -> MockLease {
         MockLease { attributes, data }
+    }
+
+    #[test]
+    fn a_described_lease_is_claimed_without_asking_and_checked_the_same() {
+        // No lease lent at all: asking the kernel fails, so every success
+        // below comes from the description alone.
+        during_call(vec![], |ipc| {
+            let described = Some((LEASE_WRITE, 8));
+            let l = Leased::<Write, u32>::claim_described(ipc, CLIENT, 0, None, described);
+            assert_eq!(l.unwrap().len(), 2);
+            assert_eq!(
+                Leased::<Read, u8>::claim_described(ipc, CLIENT, 0, None, described).unwrap_err(),
+                ReplyFaultReason::BadLeaseAttributes
+            );
+            assert_eq!(
+                Leased::<Write, u32>::claim_described(ipc, CLIENT, 0, None, Some((LEASE_WRITE, 6)))
+                    .unwrap_err(),
+                ReplyFaultReason::BadLeases
+            );
+            assert_eq!(
+                Leased::<Write, u8>::claim_described(ipc, CLIENT, 0, Some(4), described)
+                    .unwrap_err(),
+                ReplyFaultReason::BadLeases
+            );
+            assert_eq!(
+                Leased::<Write, u8>::claim_described(ipc, CLIENT, 0, None, None).unwrap_err(),
+                ReplyFaultReason::BadLeases,
+                "not described: the kernel is asked"
+            );
+        });
     }
 
     #[test]
@@ -377,88 +437,34 @@ mod tests {
         }
     }
 
-    /// A kernel that copies one byte less than asked, as a lender whose
-    /// lease shrank under the server would leave it: everything else is the
-    /// mock's, reached through the forwarding `impl Ipc for &T`.
-    struct ShortBorrows<'a>(&'a dyn Ipc);
-
-    impl Ipc for ShortBorrows<'_> {
-        fn send(
-            &self,
-            target: TaskId,
-            operation: u16,
-            outgoing: &[u8],
-            incoming: &mut [u8],
-            leases: &mut [crate::LeaseRef<'_>],
-        ) -> (u32, usize) {
-            (&self.0).send(target, operation, outgoing, incoming, leases)
-        }
-        fn recv(&self, buffer: &mut [u8], mask: u32, from: Option<TaskId>) -> crate::RecvMessage {
-            (&self.0).recv(buffer, mask, from)
-        }
-        fn reply(&self, peer: TaskId, code: u32, message: &[u8]) {
-            (&self.0).reply(peer, code, message)
-        }
-        fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason) {
-            (&self.0).reply_fault(peer, reason)
-        }
-        fn borrow_read(
-            &self,
-            lender: TaskId,
-            index: usize,
-            offset: usize,
-            dest: &mut [u8],
-        ) -> Result<usize, u32> {
-            let short = dest.len().saturating_sub(1);
-            (&self.0).borrow_read(lender, index, offset, &mut dest[..short])
-        }
-        fn borrow_write(
-            &self,
-            lender: TaskId,
-            index: usize,
-            offset: usize,
-            src: &[u8],
-        ) -> Result<usize, u32> {
-            let short = src.len().saturating_sub(1);
-            (&self.0).borrow_write(lender, index, offset, &src[..short])
-        }
-        fn borrow_info(&self, lender: TaskId, index: usize) -> Result<crate::LeaseInfo, u32> {
-            (&self.0).borrow_info(lender, index)
-        }
-        fn refresh_task_id(&self, id: TaskId) -> TaskId {
-            (&self.0).refresh_task_id(id)
-        }
-    }
-
     #[test]
     fn a_short_borrow_is_an_error_never_a_partial_value() {
-        during_call(
-            vec![lease(
-                LEASE_READ | LEASE_WRITE,
-                vec![1, 2, 3, 4, 5, 6, 7, 8],
-            )],
-            |ipc| {
-                let short = ShortBorrows(ipc);
-                let l = Leased::<ReadWrite, u32>::claim(&short, CLIENT, 0, None).unwrap();
-                assert_eq!(l.len(), 2, "borrow_info goes through unchanged");
-                assert_eq!(
-                    l.read_at(1),
-                    Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
-                );
-                let mut two = [0u32; 2];
-                assert_eq!(
-                    l.read_range(0, &mut two),
-                    Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
-                );
-                assert_eq!(
-                    l.write_at(0, 0xAABB_CCDD),
-                    Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
-                );
-                // Through the plain kernel the same lease reads whole.
-                let whole = Leased::<ReadWrite, u32>::claim(ipc, CLIENT, 0, None).unwrap();
-                assert_eq!(whole.read_at(1), Ok(u32::from_le_bytes([5, 6, 7, 8])));
-            },
-        );
+        let kernel = MockKernel::new(SERVER);
+        let leases = vec![lease(
+            LEASE_READ | LEASE_WRITE,
+            vec![1, 2, 3, 4, 5, 6, 7, 8],
+        )];
+        kernel.deliver(CLIENT, 1, &[], 0, 0, leases, |k, _, _| {
+            k.set_short_borrows(true);
+            let l = Leased::<ReadWrite, u32>::claim(k, CLIENT, 0, None).unwrap();
+            assert_eq!(l.len(), 2, "borrow_info goes through unchanged");
+            assert_eq!(
+                l.read_at(1),
+                Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
+            );
+            let mut two = [0u32; 2];
+            assert_eq!(
+                l.read_range(0, &mut two),
+                Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
+            );
+            assert_eq!(
+                l.write_at(0, 0xAABB_CCDD),
+                Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
+            );
+            // With whole borrows the same lease reads whole.
+            k.set_short_borrows(false);
+            assert_eq!(l.read_at(1), Ok(u32::from_le_bytes([5, 6, 7, 8])));
+        });
     }
 
     #[test]
@@ -523,6 +529,25 @@ mod tests {
                 (LEASE_WRITE, 5, false),
                 (LEASE_READ | LEASE_WRITE, 0, true),
             ]
+        );
+    }
+
+    /// A DMA gate posts a lease by its index in the call: each claimed
+    /// lease names its own, also after a detach and attach.
+    #[test]
+    fn claimed_leases_know_their_index_in_the_call() {
+        during_call(
+            vec![
+                lease(LEASE_READ, vec![1]),
+                lease(LEASE_WRITE, vec![0; 2]),
+                lease(LEASE_READ, vec![3; 3]),
+            ],
+            |ipc| {
+                let first = Leased::<Read, u8>::claim(ipc, CLIENT, 0, None).unwrap();
+                let third = Leased::<Read, u8>::claim(ipc, CLIENT, 2, None).unwrap();
+                assert_eq!((first.index(), third.index()), (0, 2));
+                assert_eq!(third.detach().attach(ipc).index(), 2);
+            },
         );
     }
 

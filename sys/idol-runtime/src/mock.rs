@@ -36,6 +36,14 @@ pub struct MockLease {
     pub data: Vec<u8>,
 }
 
+/// `recv`'s description of the first lease, as the kernel gives it.
+fn describe_first(leases: &[MockLease]) -> u32 {
+    leases.first().map_or(0, |l| {
+        let len = u32::try_from(l.data.len()).unwrap_or(u32::MAX);
+        abi::describe_lease(l.attributes, len)
+    })
+}
+
 /// How the server answered one call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -89,6 +97,10 @@ struct State {
     notifications: u32,
     calls: usize,
     untrusted: bool,
+    /// Borrows copy one byte less than asked (see `set_short_borrows`).
+    short_borrows: bool,
+    /// The reply length `send` reports instead of the true one.
+    misreported_reply_len: Option<usize>,
 }
 
 /// The mock kernel; implements [`Ipc`] for both sides.
@@ -112,6 +124,8 @@ impl MockKernel {
                 notifications: 0,
                 calls: 0,
                 untrusted: false,
+                short_borrows: false,
+                misreported_reply_len: None,
             }),
             handler: RefCell::new(None),
         }
@@ -132,6 +146,29 @@ impl MockKernel {
     /// `reply_fault` reaches the client as a REJECTED code, not a fault.
     pub fn set_untrusted(&self, untrusted: bool) {
         self.state.borrow_mut().untrusted = untrusted;
+    }
+
+    /// From now on every `borrow_read` and `borrow_write` copies one byte
+    /// less than asked and says so, as a lender whose lease shrank under
+    /// the server would leave it; `borrow_info` is unchanged.
+    pub fn set_short_borrows(&self, short: bool) {
+        self.state.borrow_mut().short_borrows = short;
+    }
+
+    /// From now on `send` reports a reply of `len` bytes whatever the
+    /// server wrote, as a broken kernel might: the client must refuse a
+    /// length past its buffer, never index with it.
+    pub fn misreport_reply_len(&self, len: usize) {
+        self.state.borrow_mut().misreported_reply_len = Some(len);
+    }
+
+    /// How many bytes a borrow of `len` copies (see `set_short_borrows`).
+    fn borrow_len(&self, len: usize) -> usize {
+        if self.state.borrow().short_borrows {
+            len.saturating_sub(1)
+        } else {
+            len
+        }
     }
 
     /// The server's current id.
@@ -184,6 +221,7 @@ impl MockKernel {
             message_len: message.len(),
             response_capacity,
             lease_count: leases.len(),
+            first_lease: describe_first(&leases),
         };
         let id = self.open_call(caller, leases);
         serve(self, &buffer, &msg);
@@ -415,7 +453,8 @@ impl Ipc for MockKernel {
                     incoming.len()
                 );
                 incoming[..message.len()].copy_from_slice(&message);
-                (code, message.len())
+                let len = self.state.borrow().misreported_reply_len;
+                (code, len.unwrap_or(message.len()))
             }
             Some(Outcome::Fault(reason)) if self.state.borrow().untrusted => {
                 (abi::rejected_code(reason), 0)
@@ -438,6 +477,7 @@ impl Ipc for MockKernel {
                 message_len: 0,
                 response_capacity: 0,
                 lease_count: 0,
+                first_lease: 0,
             };
         }
         if from == Some(TaskId::KERNEL) {
@@ -457,6 +497,7 @@ impl Ipc for MockKernel {
             message_len: queued.message.len(),
             response_capacity: queued.response_capacity,
             lease_count: queued.leases.len(),
+            first_lease: describe_first(&queued.leases),
         };
         let id = self.open_call(queued.caller, queued.leases);
         self.state.borrow_mut().last = Some(id);
@@ -484,6 +525,8 @@ impl Ipc for MockKernel {
         offset: usize,
         dest: &mut [u8],
     ) -> Result<usize, u32> {
+        let len = self.borrow_len(dest.len());
+        let dest = &mut dest[..len];
         self.with_lease(lender, index, |lease| {
             if lease.attributes & abi::LEASE_READ == 0 {
                 return Err(abi::BORROW_WRONG_ATTRIBUTES);
@@ -501,6 +544,7 @@ impl Ipc for MockKernel {
         offset: usize,
         src: &[u8],
     ) -> Result<usize, u32> {
+        let src = &src[..self.borrow_len(src.len())];
         self.with_lease(lender, index, |lease| {
             if lease.attributes & abi::LEASE_WRITE == 0 {
                 return Err(abi::BORROW_WRONG_ATTRIBUTES);

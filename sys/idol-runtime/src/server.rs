@@ -153,10 +153,9 @@ pub trait NotificationHandler {
         0
     }
 
-    /// Called with the bits that fired (always a subset of the mask).
-    fn handle_notification(&mut self, bits: u32) {
-        let _ = bits;
-    }
+    /// Called with the bits that fired (always a subset of the mask). The
+    /// default ignores them: with the default mask none ever fire.
+    fn handle_notification(&mut self, _bits: u32) {}
 }
 
 /// One turn of a server's loop: `recv` with the handler's notification
@@ -267,6 +266,7 @@ mod tests {
             message_len,
             response_capacity,
             lease_count,
+            first_lease: 0,
         }
     }
 

@@ -33,7 +33,9 @@ fn prefix<M: Machine>(m: &mut M, source: &str) {
 }
 
 /// `n / d` and `n % d` by long division: the kernel has no other use for
-/// 64-bit division, and the library routine costs a kilobyte of text.
+/// 64-bit division, and the library routine costs a kilobyte of text. Out
+/// of line, so that its two callers share it.
+#[inline(never)]
 fn div_rem(n: u64, d: u32) -> (u64, u32) {
     let (d, mut q, mut r) = (d as u64, 0u64, 0u64);
     for i in (0..64).rev() {
@@ -52,10 +54,11 @@ fn div_rem(n: u64, d: u32) -> (u64, u32) {
 fn decimal<M: Machine>(m: &mut M, mut v: u64, width: usize, pad: u8) {
     let mut digits = [pad; 20];
     let mut i = digits.len();
-    loop {
+    // 20 digits hold any u64: the loop ends at `v == 0` first.
+    for digit in digits.iter_mut().rev() {
         let (q, r) = div_rem(v, 10);
         i -= 1;
-        digits[i] = b'0' + r as u8;
+        *digit = b'0' + r as u8;
         v = q;
         if v == 0 {
             break;

@@ -31,9 +31,13 @@
 //! the regions of the task that owns the region. Any chain the device
 //! follows, however the driver links it, reaches only such buffers.
 //!
-//! What it does not do yet: post a client's lease as a buffer (zero-copy),
-//! which needs the lender pinned while the device holds it. A lease is not
-//! the driver's RAM, so it is refused like any other task's memory.
+//! A buffer may also be a lease of a call the driver is serving now
+//! ([`DMA_LEASE`], zero-copy: [`lease_buffer`]). Every descriptor of such a
+//! chain is *pinned* to the lender (per descriptor, after the used ring,
+//! with a count per queue) until the device gives the chain back ([`reap`])
+//! or is reset ([`quiesce`]); meanwhile the driver cannot answer the lender
+//! ([`pins`]) and the lender is neither told DEAD nor re-initialised (the
+//! ordering argument is in the crate docs, "DMA confinement").
 //!
 //! Everything here is portable and host-tested; the machine supplies the
 //! 32-bit MMIO accesses ([`Machine::mmio_read32`]).
@@ -54,6 +58,7 @@ use crate::ipc;
 use crate::leases;
 use crate::machine::Machine;
 use crate::system::System;
+use crate::task::Task;
 use crate::umem::{self, KernelRing, USlice};
 
 /// `struct virtq_desc` (VIRTIO 1.2 §2.7.5), as the driver hands it over and
@@ -93,10 +98,18 @@ const SIZE_OFFSET: usize = DMA_RING_STRIDE - 4;
 const PINS_OFFSET: usize = 6144;
 /// The used index up to which the kernel has released pins (16 bits).
 const REAPED_OFFSET: usize = SIZE_OFFSET - 4;
+/// How many of the queue's descriptors hold a pin (written with the pins:
+/// `post`, [`reap`], `release`, and `setup`'s zeroing): a reply, a fault or a restart asks whether
+/// a lender is pinned, and for a queue holding none the answer is this
+/// word, not a scan of every descriptor's pin.
+pub const PINNED_OFFSET: usize = REAPED_OFFSET - 4;
 
 const _: () = assert!(16 * 128 + 6 + 2 * 128 <= USED_OFFSET);
 const _: () = assert!(USED_OFFSET + 6 + 8 * 128 <= PINS_OFFSET);
-const _: () = assert!(PINS_OFFSET + 2 * 128 <= REAPED_OFFSET);
+const _: () = assert!(PINS_OFFSET + 2 * 128 <= PINNED_OFFSET);
+// The pin count, the reaped index and the size are separate words inside
+// the stride.
+const _: () = assert!(PINNED_OFFSET + 4 <= REAPED_OFFSET && REAPED_OFFSET + 4 <= SIZE_OFFSET);
 const _: () = assert!(DMA_MAX_QUEUE_SIZE == 128);
 
 /// virtio-mmio register offsets (§4.2.2, legacy §4.2.4).
@@ -286,7 +299,9 @@ fn setup<M: Machine>(
     Ok(())
 }
 
-/// The size [`setup`] gave the queue at `slot`, 0 if none.
+/// The size [`setup`] gave the queue at `slot`, 0 if none. Out of line:
+/// every DMA operation asks, and a copy at each costs more than the call.
+#[inline(never)]
 fn size_of_queue(ring: &KernelRing) -> u16 {
     // Only the kernel writes this word.
     let n = ring.read_u32(SIZE_OFFSET);
@@ -315,6 +330,7 @@ fn post<M: Machine>(
         return Err(UserError::Recoverable(DMA_BAD_QUEUE));
     }
     let lender = TaskId::from_register(s.arg(5) as u32);
+    let event = s.arg(6);
     let chain = count
         .checked_mul(core::mem::size_of::<RawDesc>())
         .and_then(|len| USlice::<u8>::from_raw(ptr, len))
@@ -354,9 +370,17 @@ fn post<M: Machine>(
             ring.write_u16(PINS_OFFSET + 2 * index, l as u16 + 1);
         }
     }
+    if pin.is_some() {
+        // Each was unpinned (checked above); count <= DMA_MAX_CHAIN.
+        ring.write_u32(PINNED_OFFSET, pinned(&ring) + count as u32);
+    }
     let avail = 16 * usize::from(size);
-    // avail.idx and avail.ring[..size] lie below USED_OFFSET for size <=
-    // 128 (the asserts above); the kernel alone writes them.
+    // avail.idx, avail.ring[..size] and used_event lie below USED_OFFSET
+    // for size <= 128 (the asserts above); the kernel alone writes them.
+    if event != 0 {
+        // Published with the chain (the fence below orders it first).
+        ring.write_u16(avail + 4 + 2 * usize::from(size), (event - 1) as u16);
+    }
     let idx = ring.read_u16(avail + 2);
     let entry = avail + 4 + 2 * usize::from(idx & (size - 1));
     ring.write_u16(entry, head as u16);
@@ -374,6 +398,17 @@ fn pin_of(ring: &KernelRing, index: usize) -> u16 {
     ring.read_u16(PINS_OFFSET + 2 * index)
 }
 
+/// How many descriptors of the queue hold a pin.
+fn pinned(ring: &KernelRing) -> u32 {
+    ring.read_u32(PINNED_OFFSET)
+}
+
+/// Whether a descriptor of the queue holds pin `pin` (a lender's index +
+/// 1), or any pin for `pin == 0`.
+fn holds(ring: &KernelRing, size: u16, pin: u16) -> bool {
+    pinned(ring) != 0 && (pin == 0 || (0..usize::from(size)).any(|i| pin_of(ring, i) == pin))
+}
+
 /// Releases the pins of every chain the device has given back since the
 /// last reap: it names the chain's head in the used ring (§2.7.8), and the
 /// chain's descriptors are the ones the kernel wrote (pinned descriptors
@@ -386,6 +421,7 @@ fn reap(ring: &mut KernelRing, size: u16) {
     if used.wrapping_sub(reaped) > size {
         reaped = used.wrapping_sub(size);
     }
+    let mut freed = 0;
     while reaped != used {
         let id = ring.read_u32(USED_OFFSET + 4 + 8 * usize::from(reaped & (size - 1)));
         let mut index = id as usize;
@@ -394,6 +430,7 @@ fn reap(ring: &mut KernelRing, size: u16) {
                 break;
             }
             ring.write_u16(PINS_OFFSET + 2 * index, 0);
+            freed += 1;
             // `struct virtq_desc`: flags at +12, next at +14.
             if ring.read_u16(16 * index + 12) & F_NEXT == 0 {
                 break;
@@ -403,15 +440,12 @@ fn reap(ring: &mut KernelRing, size: u16) {
         reaped = reaped.wrapping_add(1);
     }
     ring.write_u16(REAPED_OFFSET, reaped);
+    ring.write_u32(PINNED_OFFSET, pinned(ring).wrapping_sub(freed));
 }
 
-/// Every set-up queue of `driver`'s ring region: its memory, its index and
-/// its size.
-fn queues<'a, M: Machine>(
-    sys: &'a System<'_, M>,
-    driver: usize,
-) -> impl Iterator<Item = (KernelRing, u32, u16)> + 'a {
-    let task = &sys.tasks[driver];
+/// Every set-up queue of `task`'s ring region: its memory, its index and
+/// its size (none for a task without a ring region).
+fn queues(task: &Task) -> impl Iterator<Item = (KernelRing, u32, u16)> + '_ {
     (0..)
         .map_while(move |q| ring_slot(task.regions(), q).map(|slot| (q, slot)))
         .filter_map(move |(q, slot)| {
@@ -422,7 +456,7 @@ fn queues<'a, M: Machine>(
 }
 
 /// Whether `task` has a ring region (it is a driver that may hold leases).
-pub fn has_rings(task: &crate::task::Task) -> bool {
+pub fn has_rings(task: &Task) -> bool {
     task.regions()
         .iter()
         .any(|r| r.attributes & REGION_DMA_RING != 0)
@@ -440,56 +474,47 @@ fn queue_live<M: Machine>(m: &mut M, window: usize, queue: u32) -> bool {
     }
 }
 
+/// The base of each virtio window granted to `task`.
+fn windows(task: &Task) -> impl Iterator<Item = usize> + '_ {
+    task.regions()
+        .iter()
+        .filter(|r| r.attributes & REGION_VIRTIO != 0)
+        .map(|r| r.base)
+}
+
 /// Releases what driver `driver`'s device no longer holds: the chains it
 /// gave back, and every pin of a queue the device has idle (reset since
-/// the queue was set up).
-fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize) {
-    if !has_rings(&sys.tasks[driver]) {
-        return;
-    }
-    let window = sys.tasks[driver]
-        .regions()
-        .iter()
-        .find(|r| r.attributes & REGION_VIRTIO != 0)
-        .map(|r| r.base);
-    let mut held: [Option<(KernelRing, u32, u16)>; 4] = [None, None, None, None];
-    for (slot, q) in held.iter_mut().zip(queues(sys, driver)) {
-        *slot = Some(q);
-    }
-    for (mut ring, queue, size) in held.into_iter().flatten() {
+/// the queue was set up). The device is asked (its registers read) only
+/// about a queue still holding pin `pin` (a lender's index + 1; 0: any
+/// pin) once the chains given back are released. Returns whether a queue
+/// still holds `pin`.
+fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize, pin: u16) -> bool {
+    let task = &sys.tasks[driver];
+    let window = windows(task).next();
+    let mut held = false;
+    for (mut ring, queue, size) in queues(task) {
         reap(&mut ring, size);
-        if !(0..usize::from(size)).any(|i| pin_of(&ring, i) != 0) {
-            continue;
-        }
         // No device window any more: pins stay (the bus resets before it
         // revokes, and `revoke` quiesces first).
-        if window.is_some_and(|w| !queue_live(&mut sys.machine, w, queue)) {
+        if holds(&ring, size, pin)
+            && window.is_some_and(|w| !queue_live(&mut sys.machine, w, queue))
+        {
             for i in 0..usize::from(size) {
                 ring.write_u16(PINS_OFFSET + 2 * i, 0);
             }
+            ring.write_u32(PINNED_OFFSET, 0);
         }
+        held |= holds(&ring, size, pin);
     }
+    held
 }
 
 /// Whether driver `driver` holds a lease of task `lender` on its device
-/// now (after releasing what the device gave back or dropped).
+/// now (after releasing what the device gave back or dropped). The common
+/// case — a reply just after the device completed the call — costs a look
+/// at the used ring and the pin count, no device access.
 pub fn pins<M: Machine>(sys: &mut System<'_, M>, driver: usize, lender: usize) -> bool {
-    if !has_rings(&sys.tasks[driver]) {
-        return false;
-    }
-    let holds = |sys: &System<'_, M>| {
-        queues(sys, driver).any(|(ring, _, size)| {
-            (0..usize::from(size)).any(|i| pin_of(&ring, i) == lender as u16 + 1)
-        })
-    };
-    // `release` only ever clears pins, and it reads device registers: look
-    // at the device only when a pin of `lender` is there to be released
-    // (not on every reply of a driver that holds none).
-    if !holds(sys) {
-        return false;
-    }
-    release(sys, driver);
-    holds(sys)
+    release(sys, driver, lender as u16 + 1)
 }
 
 /// The driver holding a lease of `lender` on its device, if any.
@@ -503,29 +528,17 @@ pub fn pinned_by<M: Machine>(sys: &mut System<'_, M>, lender: usize) -> Option<u
 /// it holds may run again or be re-initialised: the kernel, not the
 /// supervisor, enforces that order.
 pub fn quiesce<M: Machine>(sys: &mut System<'_, M>, driver: usize) {
-    let any = queues(sys, driver)
-        .any(|(ring, _, size)| (0..usize::from(size)).any(|i| pin_of(&ring, i) != 0));
-    if !any {
+    let task = &sys.tasks[driver];
+    if !queues(task).any(|(ring, _, _)| pinned(&ring) != 0) {
         return;
     }
-    let windows = sys.tasks[driver]
-        .regions()
-        .iter()
-        .filter(|r| r.attributes & REGION_VIRTIO != 0)
-        .map(|r| r.base)
-        .fold([None; 2], |mut acc, w| {
-            if let Some(free) = acc.iter_mut().find(|a| a.is_none()) {
-                *free = Some(w);
-            }
-            acc
-        });
-    for w in windows.into_iter().flatten() {
+    for w in windows(task) {
         // Writing 0 resets it; a device that does not finish its reset
         // keeps its queues, so `release` keeps its pins: its lenders stay
         // blocked rather than see memory change under them.
         sys.machine.mmio_write32(w + reg::STATUS, 0);
     }
-    release(sys, driver);
+    release(sys, driver, 0);
 }
 
 /// [`DmaOp::Avail`].

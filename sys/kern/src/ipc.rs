@@ -35,8 +35,17 @@ struct SendArgs {
     leases: USlice<Lease>,
 }
 
-#[inline(always)]
+/// Out of line for the general send path and deliveries, which keeps them
+/// (and the registers they need) out of the trap handler's frame; the
+/// fast path (`fastpath`) reads the registers itself.
+#[inline(never)]
 fn send_args(task: &Task) -> Result<SendArgs, UsageError> {
+    send_args_inline(task)
+}
+
+/// [`send_args`] in place, for [`lease`]: every borrow asks it again.
+#[inline(always)]
+fn send_args_inline(task: &Task) -> Result<SendArgs, UsageError> {
     let s = task.save();
     let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
     if lease_count > MAX_LEASES {
@@ -55,7 +64,7 @@ fn send_args(task: &Task) -> Result<SendArgs, UsageError> {
 /// Reads lease `index` of a sender blocked in a call; `None` if there is no
 /// such lease or the table is no longer readable.
 pub fn lease(task: &Task, index: usize) -> Option<Lease> {
-    let args = send_args(task).ok()?;
+    let args = send_args_inline(task).ok()?;
     umem::try_read(task, &args.leases).ok()?.get(index).copied()
 }
 
@@ -189,6 +198,12 @@ fn deliver_checked<M: Machine>(
     rs.set_ret(2, args.message.len());
     rs.set_ret(3, args.reply.len());
     rs.set_ret(4, args.leases.len());
+    // The first lease as checked above, so that the receiver need not ask
+    // (`borrow_info`): a server's typical call lends one buffer.
+    if let Some(l) = lease(&sys.tasks[sender], 0) {
+        let word = abi::describe_lease(l.attributes, l.len);
+        sys.tasks[receiver].save_mut().set_ret(5, word as usize);
+    }
     sys.tasks[receiver].set_sched(SchedState::Runnable);
     sys.tasks[sender].set_sched(SchedState::InReply(receiver_id));
     sys.note(receiver);

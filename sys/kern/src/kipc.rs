@@ -199,6 +199,32 @@ fn inject<M: Machine>(
                 after: w[0],
             })
         }
+        Some(abi::Injection::Fingerprint) => {
+            let region = match arg {
+                0 => sys.tasks[i].desc().regions.get(1),
+                1 => sys.tasks[i]
+                    .desc()
+                    .regions
+                    .iter()
+                    .find(|r| r.attributes & crate::descs::REGION_DMA_RING != 0),
+                _ => None,
+            };
+            let r = *region.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let words = USlice::<u32>::from_raw(r.base, r.size / 4)
+                .ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let words = umem::try_read(&sys.tasks[i], &words)
+                .map_err(|_| UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            // FNV-1a over words: xor then an odd multiply, both bijections,
+            // so any single changed word changes the result.
+            let hash = words
+                .iter()
+                .fold(0x811c_9dc5u32, |h, &w| (h ^ w).wrapping_mul(0x0100_0193));
+            Ok(InjectEvidence {
+                location: r.base as u32,
+                before: hash,
+                after: r.size as u32,
+            })
+        }
         None => Err(UserError::Recoverable(KIPC_BAD_MESSAGE)),
     }
 }

@@ -117,6 +117,7 @@ pub mod probes;
 pub mod sched;
 pub mod syscalls;
 pub mod system;
+pub mod table;
 pub mod task;
 #[allow(unsafe_code)]
 pub mod umem;

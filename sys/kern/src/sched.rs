@@ -19,9 +19,13 @@
 //! [`Scheduler::note`]; host tests check after every syscall that the
 //! bitmaps agree with the task table and that each fast choice is the one
 //! [`select`] makes.
+//!
+//! The kernel's paths index the table through [`TaskTable::of`], whose
+//! indexing has no formatting panic behind it (see `table`).
 
 use abi::TaskId;
 
+use crate::table::TaskTable;
 use crate::task::{SchedState, Task, TaskState};
 
 /// Picks the most important runnable task. Among equally important ones the
@@ -118,6 +122,7 @@ impl TaskSet {
 /// runnable tasks (in the same order, so ties break the same way).
 #[inline(never)]
 pub fn select_ready(tasks: &[Task], ready: &TaskSet, current: usize) -> Option<usize> {
+    let tasks = TaskTable::of(tasks);
     let n = tasks.len().min(WORDS * 32);
     let start = current.min(n);
     // Where task `i` comes in the cyclic order from `start` (for ties).
@@ -225,6 +230,7 @@ impl Scheduler {
     /// task's scheduling state.
     #[inline]
     pub fn note(&mut self, tasks: &[Task], i: usize) {
+        let tasks = TaskTable::of(tasks);
         let (w, bit) = (i / 32, 1u32 << (i % 32));
         if w >= WORDS {
             return;
@@ -358,6 +364,7 @@ impl Scheduler {
     /// Remembers task `i` if it is the most important woken so far.
     #[inline(always)]
     fn track(&mut self, tasks: &[Task], i: usize) {
+        let tasks = TaskTable::of(tasks);
         let t = &tasks[i];
         match self.woken.get() {
             Some(w) if tasks[w].is_more_important_than(t) => {}
@@ -391,6 +398,7 @@ impl Scheduler {
     /// without [`choose`](Scheduler::choose); `None` means "choose".
     #[inline(always)]
     pub fn quick(&mut self, tasks: &[Task], current: usize) -> Option<usize> {
+        let tasks = TaskTable::of(tasks);
         let next = match self.hint.take() {
             Some(next) => next,
             None if self.running.is(current)
@@ -436,6 +444,7 @@ impl Scheduler {
     /// The fast path's answer, if its premise holds.
     #[inline]
     fn fast(&self, tasks: &[Task], current: usize) -> Option<usize> {
+        let tasks = TaskTable::of(tasks);
         if !self.running.is(current) {
             return None;
         }

@@ -242,7 +242,7 @@ fn panic<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserE
         .str(name)
         .str(" panicked:")
         .end();
-    console::task_text(&mut sys.machine, name, &text[..n]);
+    console::task_text(&mut sys.machine, name, &text[..n.min(text.len())]);
     Err(UserError::Unrecoverable(FaultRecord {
         kind: FaultKind::Panic as u32,
         ..FaultRecord::default()
@@ -322,6 +322,6 @@ fn log<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserErr
     let mut buf = [0u8; 256];
     let n = umem::read_bytes(&sys.tasks[caller], &text, &mut buf)?;
     let name = sys.name(caller);
-    console::task_text(&mut sys.machine, name, &buf[..n]);
+    console::task_text(&mut sys.machine, name, &buf[..n.min(buf.len())]);
     Ok(())
 }

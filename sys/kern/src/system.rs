@@ -7,12 +7,14 @@
 use crate::descs::IrqDesc;
 use crate::machine::Machine;
 use crate::sched::{MaybeTask, Scheduler};
+use crate::table::TaskTable;
 use crate::task::Task;
 
 /// The kernel state, generic over the machine so host tests can drive it.
 pub struct System<'a, M: Machine> {
-    /// Every task, indexed by task index.
-    pub tasks: &'a mut [Task],
+    /// Every task, indexed by task index (out of range: a kernel bug, see
+    /// [`TaskTable`]).
+    pub tasks: &'a mut TaskTable,
     /// PLIC source → task notification routes.
     pub irqs: &'a [IrqDesc],
     /// Index of the supervisor task.
@@ -63,7 +65,7 @@ impl<'a, M: Machine> System<'a, M> {
             }
         }
         let mut sys = System {
-            tasks,
+            tasks: TaskTable::new(tasks),
             irqs,
             supervisor,
             machine,

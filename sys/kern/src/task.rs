@@ -191,13 +191,22 @@ impl Task {
 
     /// The regions the task may access now.
     pub fn regions(&self) -> &[RegionDesc] {
-        &self.regions[..self.region_count]
+        &self.regions[..self.live_regions()]
+    }
+
+    /// How many of `regions` are in use. `region_count` never exceeds the
+    /// array (`add_region` checks); the `min` tells the compiler so, which
+    /// then needs no bounds check, nor the formatting panic one drags in
+    /// (see `table`).
+    #[inline(always)]
+    fn live_regions(&self) -> usize {
+        self.region_count.min(MAX_TASK_REGIONS)
     }
 
     /// The regions, and the machine's compiled form of them (which the
     /// machine may fill in if it is not valid).
     pub fn protection(&mut self) -> (&[RegionDesc], &mut ProtectionCache) {
-        (&self.regions[..self.region_count], &mut self.protection)
+        (&self.regions[..self.live_regions()], &mut self.protection)
     }
 
     /// Adds a granted region. False if the task already holds it or has no
@@ -223,8 +232,11 @@ impl Task {
         self.protection.valid = false;
         // Shift the rest down one by one (a handful of regions; no library
         // memmove for it).
-        for j in i..self.region_count - 1 {
-            self.regions.swap(j, j + 1);
+        let live = self.live_regions();
+        if let Some(tail) = self.regions.get_mut(i..live) {
+            for j in 1..tail.len() {
+                tail.swap(j - 1, j);
+            }
         }
         self.region_count -= 1;
         true

@@ -28,4 +28,5 @@ mod notify;
 mod redelivery;
 mod regions;
 mod sched;
+mod table;
 mod umem;

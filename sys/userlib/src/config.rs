@@ -6,6 +6,7 @@
 //! | variable            | app.toml key             | meaning                                   |
 //! |---------------------|--------------------------|-------------------------------------------|
 //! | `VIREO_DEADLINE_MS` | `tasks.<name>.deadline-ms` | drivers: how long a device may take over a request |
+//! | `VIREO_CONFIG`      | `tasks.<name>.config`    | the task's own settings, `key=value` pairs joined by `;` ([`setting`]) |
 //!
 //! xtask validates the values; a value that does not parse here (a task
 //! built outside xtask) falls back to the crate's default.
@@ -38,9 +39,30 @@ pub const fn ms(value: Option<&str>, default: u64) -> u64 {
     }
 }
 
+/// The value of `key` in a task's `VIREO_CONFIG` (`key=value` pairs
+/// joined by `;`, string values possibly quoted): use as
+/// `userlib::config::setting(option_env!("VIREO_CONFIG"), "key")`.
+pub fn setting(config: Option<&'static str>, key: &str) -> Option<&'static str> {
+    config?
+        .split(';')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ms;
+    use super::{ms, setting};
+
+    #[test]
+    fn settings_are_found_by_key() {
+        let c = Some("a=1;liveness-ms=5;name=\"x\"");
+        assert_eq!(setting(c, "liveness-ms"), Some("5"));
+        assert_eq!(setting(c, "name"), Some("x"));
+        assert_eq!(setting(c, "b"), None);
+        assert_eq!(setting(None, "a"), None);
+        assert_eq!(ms(setting(c, "liveness-ms"), 100), 5);
+    }
 
     #[test]
     fn parses_what_xtask_writes_and_falls_back_otherwise() {

@@ -19,6 +19,7 @@
 
 pub mod config;
 mod counter;
+mod host;
 pub mod kipc;
 pub mod log;
 mod raw;
@@ -27,7 +28,7 @@ mod syscalls;
 pub mod traces;
 
 pub use abi::{self, Lease, TaskId};
-pub use counter::instret;
+pub use counter::{instret, timer_now};
 pub use syscalls::*;
 
 /// One `TaskId` constant per task in the image being built, named after the

@@ -50,6 +50,7 @@ pub fn sys_recv(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>)
             message_len: 0,
             response_capacity: 0,
             lease_count: 0,
+            first_lease: 0,
         },
     }
 }
@@ -104,13 +105,20 @@ fn raw_recv_once(
     if r[0] as u32 >= abi::KERNEL_CODE_BASE {
         return Err(r[0] as u32);
     }
-    Ok(RecvMessage {
+    Ok(received(&r))
+}
+
+/// What a `recv` (or `reply_recv`) that did not fail returned.
+fn received(r: &crate::raw::Regs) -> RecvMessage {
+    RecvMessage {
         sender: TaskId(r[0] as u32),
         operation: r[1] as u32,
         message_len: r[2],
         response_capacity: r[3],
         lease_count: r[4],
-    })
+        // Only a message with leases sets `a5` (else it is what we passed).
+        first_lease: if r[4] > 0 { r[5] as u32 } else { 0 },
+    }
 }
 
 /// Waits only for notifications in `mask`; returns the bits that fired.
@@ -167,13 +175,7 @@ pub fn sys_reply_recv(
             ],
         )
     };
-    let m = RecvMessage {
-        sender: TaskId(r[0] as u32),
-        operation: r[1] as u32,
-        message_len: r[2],
-        response_capacity: r[3],
-        lease_count: r[4],
-    };
+    let m = received(&r);
     if m.sender == TaskId::KERNEL || m.operation != u32::from(abi::RINGBUF_OP) {
         return m;
     }
@@ -470,6 +472,7 @@ pub fn sys_dma_post(
     chain: &[u8],
     head: u16,
     lender: Option<TaskId>,
+    used_event: Option<u16>,
 ) -> Result<(), u32> {
     // SAFETY: the kernel only reads `chain`.
     let r = unsafe {
@@ -482,7 +485,7 @@ pub fn sys_dma_post(
                 chain.len() / 16,
                 usize::from(head),
                 lender.map_or(usize::MAX, |t| t.0 as usize),
-                0,
+                used_event.map_or(0, |e| usize::from(e) + 1),
             ],
         )
     };

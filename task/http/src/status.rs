@@ -205,11 +205,8 @@ pub fn html(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
 
 /// The same as JSON.
 pub fn json(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
-    write!(o, "{{\"uptime_ms\":{},\"tasks\":[", s.uptime_ms)?;
-    for (i, t) in s.tasks.iter().enumerate() {
-        if i > 0 {
-            o.write_char(',')?;
-        }
+    write!(o, "{{\"uptime_ms\":{},\"tasks\":", s.uptime_ms)?;
+    json_array(o, s.tasks.iter().enumerate(), |o, (i, t)| {
         write!(
             o,
             "{{\"index\":{i},\"name\":{},\"state\":{},\"priority\":{},\"generation\":{},\
@@ -221,16 +218,13 @@ pub fn json(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
             t.faults
         )?;
         if t.last_fault.is_empty() {
-            o.write_str("null}")?;
+            o.write_str("null}")
         } else {
-            write!(o, "{}}}", Json(t.last_fault))?;
+            write!(o, "{}}}", Json(t.last_fault))
         }
-    }
-    o.write_str("],\"devices\":[")?;
-    for (i, d) in s.devices.iter().enumerate() {
-        if i > 0 {
-            o.write_char(',')?;
-        }
+    })?;
+    o.write_str(",\"devices\":")?;
+    json_array(o, s.devices.iter(), |o, d| {
         write!(
             o,
             "{{\"slot\":{},\"class\":{},\"transport\":{},\"state\":{},\"driver\":",
@@ -240,24 +234,38 @@ pub fn json(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
             Json(d.state)
         )?;
         match &d.driver {
-            Some(n) => write!(o, "{}}}", Json(n.as_str()))?,
-            None => o.write_str("null}")?,
+            Some(n) => write!(o, "{}}}", Json(n.as_str())),
+            None => o.write_str("null}"),
         }
-    }
-    o.write_str("],\"restarts\":[")?;
-    for (i, r) in s.restarts.iter().enumerate() {
-        if i > 0 {
-            o.write_char(',')?;
-        }
+    })?;
+    o.write_str(",\"restarts\":")?;
+    json_array(o, s.restarts.iter(), |o, r| {
         write!(
             o,
             "{{\"task\":{},\"generation\":{},\"at_ms\":{}}}",
             Json(r.name.as_str()),
             r.generation,
             r.at_ms
-        )?;
+        )
+    })?;
+    o.write_str("}")
+}
+
+/// A JSON array: `[`, each item as `item` writes it, separated by commas,
+/// `]`.
+fn json_array<O: Write, T>(
+    o: &mut O,
+    items: impl Iterator<Item = T>,
+    mut item: impl FnMut(&mut O, T) -> fmt::Result,
+) -> fmt::Result {
+    o.write_char('[')?;
+    for (i, t) in items.enumerate() {
+        if i > 0 {
+            o.write_char(',')?;
+        }
+        item(o, t)?;
     }
-    o.write_str("]}")
+    o.write_char(']')
 }
 
 #[cfg(test)]

@@ -13,11 +13,4 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(target_os = "none")]
-mod task;
-
-/// On the host this crate is its library; the task only runs on Vireo.
-#[cfg(not(target_os = "none"))]
-fn main() {
-    eprintln!("task-net is a Vireo task: build it into an image with `cargo xtask build`");
-}
+userlib::task_crate!(task);

@@ -16,16 +16,4 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(target_os = "none")]
-mod run;
-#[cfg(target_os = "none")]
-mod task;
-#[cfg(target_os = "none")]
-mod uart;
-
-/// On the host the shell is only a library (see `lib.rs`); the task is
-/// built for the target by `cargo xtask build`.
-#[cfg(not(target_os = "none"))]
-fn main() {
-    eprintln!("task-shell is a Vireo task: build it with `cargo xtask build`");
-}
+userlib::task_crate!(run, task, uart);

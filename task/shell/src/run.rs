@@ -141,8 +141,14 @@ impl Shell {
             Ok(Command::Unbind { slot }) => self.unbind(slot),
             Ok(Command::Bind { slot }) => self.bind(slot),
             Ok(Command::Net) => self.net(),
-            Ok(Command::Fault { task }) => self.fault(task),
-            Ok(Command::Restart { task }) => self.restart(task),
+            Ok(Command::Fault { task }) => self.task_op(
+                task,
+                SupervisorClient::fault_task,
+                "faulted; the supervisor restarts it",
+            ),
+            Ok(Command::Restart { task }) => {
+                self.task_op(task, SupervisorClient::restart_task, "restarted")
+            }
             Ok(Command::Ringbuf { task }) => self.ringbuf(task),
             Err(ParseError::Usage(usage)) => out!(self, "usage: {usage}\n"),
             Err(ParseError::Unknown(word)) => {
@@ -517,22 +523,22 @@ impl Shell {
         }
     }
 
-    fn fault(&mut self, task: &str) {
+    /// `fault` and `restart`: asks the supervisor to do `op` to the task
+    /// named `task`, then says it was `done`.
+    fn task_op(
+        &mut self,
+        task: &str,
+        op: fn(
+            &SupervisorClient<UserlibIpc>,
+            u32,
+        ) -> Result<(), RequestError<SupervisorError>>,
+        done: &str,
+    ) {
         let Some(index) = self.find_task(task) else {
             return;
         };
-        match self.supervisor.fault_task(index as u32) {
-            Ok(()) => out!(self, "task {task} faulted; the supervisor restarts it\n"),
-            Err(e) => self.request_error("supervisor", e, supervisor_error),
-        }
-    }
-
-    fn restart(&mut self, task: &str) {
-        let Some(index) = self.find_task(task) else {
-            return;
-        };
-        match self.supervisor.restart_task(index as u32) {
-            Ok(()) => out!(self, "task {task} restarted\n"),
+        match op(&self.supervisor, index as u32) {
+            Ok(()) => out!(self, "task {task} {done}\n"),
             Err(e) => self.request_error("supervisor", e, supervisor_error),
         }
     }

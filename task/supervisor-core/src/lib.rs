@@ -63,17 +63,10 @@ impl Record {
 }
 
 /// Fault history and pending restarts of every task.
-#[derive(Debug)]
+// `Default` of `[T; N]` needs N <= 32: MAX_TASKS is 32.
+#[derive(Debug, Default)]
 pub struct Restarts {
     tasks: [Record; MAX_TASKS],
-}
-
-impl Default for Restarts {
-    fn default() -> Self {
-        Restarts {
-            tasks: [Record::default(); MAX_TASKS],
-        }
-    }
 }
 
 impl Restarts {
@@ -216,17 +209,10 @@ struct Watch {
 ///   serving nobody — a corrupted loop can look alive to the first rule).
 ///
 /// No cooperation from the driver is needed, so a broken one cannot fool it.
-#[derive(Debug)]
+// `Default` of `[T; N]` needs N <= 32: MAX_TASKS is 32.
+#[derive(Debug, Default)]
 pub struct Liveness {
     watch: [Watch; MAX_TASKS],
-}
-
-impl Default for Liveness {
-    fn default() -> Self {
-        Liveness {
-            watch: [Watch::default(); MAX_TASKS],
-        }
-    }
 }
 
 impl Liveness {

@@ -11,10 +11,23 @@ use supervisor_core::{Decision, Restarts, MAX_BACKOFF_FACTOR};
 /// Ten hours in, in ms.
 const LATE: u64 = 36_000_000;
 
+/// A task with no restart history, and a policy of `kind` with these
+/// `backoff_ms`, `limit` and `window_ms`.
+fn fresh(
+    kind: RestartKind,
+    backoff_ms: u32,
+    limit: u32,
+    window_ms: u32,
+) -> (Restarts, RestartPolicy) {
+    (
+        Restarts::default(),
+        RestartPolicy::new(kind, backoff_ms, limit, window_ms),
+    )
+}
+
 #[test]
 fn the_limit_counts_every_fault_in_the_window_late_in_life() {
-    let mut r = Restarts::default();
-    let p = RestartPolicy::new(RestartKind::Immediate, 0, 3, 100);
+    let (mut r, p) = fresh(RestartKind::Immediate, 0, 3, 100);
     for dt in [0, 10, 20] {
         assert_eq!(r.on_fault(4, &p, LATE + dt), Decision::RestartNow);
     }
@@ -28,8 +41,7 @@ fn the_limit_counts_every_fault_in_the_window_late_in_life() {
 
 #[test]
 fn faults_just_outside_the_window_are_not_counted() {
-    let mut r = Restarts::default();
-    let p = RestartPolicy::new(RestartKind::Immediate, 0, 2, 100);
+    let (mut r, p) = fresh(RestartKind::Immediate, 0, 2, 100);
     assert_eq!(r.on_fault(1, &p, LATE), Decision::RestartNow);
     assert_eq!(r.on_fault(1, &p, LATE + 1), Decision::RestartNow);
     // Both fall out of the window [LATE + 2, LATE + 102]: only this one counts.
@@ -47,8 +59,7 @@ fn faults_just_outside_the_window_are_not_counted() {
 
 #[test]
 fn a_zero_window_means_the_default_window() {
-    let mut r = Restarts::default();
-    let p = RestartPolicy::new(RestartKind::Immediate, 0, 1, 0);
+    let (mut r, p) = fresh(RestartKind::Immediate, 0, 1, 0);
     assert_eq!(r.on_fault(2, &p, LATE), Decision::RestartNow);
     // Well inside DEFAULT_WINDOW_MS: the second fault exceeds the limit.
     let later = LATE + u64::from(supervisor_core::DEFAULT_WINDOW_MS) - 1;
@@ -67,8 +78,7 @@ fn a_zero_window_means_the_default_window() {
 
 #[test]
 fn backoff_late_in_life_doubles_from_the_base_delay() {
-    let mut r = Restarts::default();
-    let p = RestartPolicy::new(RestartKind::Backoff, 10, 0, 1000);
+    let (mut r, p) = fresh(RestartKind::Backoff, 10, 0, 1000);
     assert_eq!(r.on_fault(2, &p, LATE), Decision::RestartAt(LATE + 10));
     assert_eq!(r.on_fault(2, &p, LATE + 20), Decision::RestartAt(LATE + 40));
     assert_eq!(r.next_deadline(), Some(LATE + 40));
@@ -76,8 +86,7 @@ fn backoff_late_in_life_doubles_from_the_base_delay() {
 
 #[test]
 fn backoff_never_exceeds_its_cap_however_many_faults() {
-    let mut r = Restarts::default();
-    let p = RestartPolicy::new(RestartKind::Backoff, 3, 0, 1_000_000);
+    let (mut r, p) = fresh(RestartKind::Backoff, 3, 0, 1_000_000);
     for i in 0..200u64 {
         match r.on_fault(5, &p, LATE + i) {
             Decision::RestartAt(at) => assert!(at - (LATE + i) <= 3 * MAX_BACKOFF_FACTOR),
@@ -118,8 +127,7 @@ fn forget_clears_the_history_and_the_pending_restart() {
 
 #[test]
 fn forget_touches_only_the_task_named() {
-    let mut r = Restarts::default();
-    let p = RestartPolicy::new(RestartKind::Backoff, 10, 0, 1000);
+    let (mut r, p) = fresh(RestartKind::Backoff, 10, 0, 1000);
     r.on_fault(1, &p, LATE);
     r.on_fault(2, &p, LATE + 5);
     r.forget(1);
@@ -131,8 +139,7 @@ fn forget_touches_only_the_task_named() {
 
 #[test]
 fn backoff_with_no_delay_restarts_at_once() {
-    let mut r = Restarts::default();
-    let p = RestartPolicy::new(RestartKind::Backoff, 0, 0, 1000);
+    let (mut r, p) = fresh(RestartKind::Backoff, 0, 0, 1000);
     for dt in 0..3 {
         assert_eq!(r.on_fault(3, &p, LATE + dt), Decision::RestartNow);
     }

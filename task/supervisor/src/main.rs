@@ -69,8 +69,18 @@ const TIMER_BIT: u32 = 1 << 1;
 /// How long a driver has to answer a remove request before it is reset
 /// and restarted.
 const REMOVAL_DEADLINE_MS: u64 = 500;
-/// How often bound drivers are sampled by the liveness watchdog.
+/// How often bound drivers are sampled by the liveness watchdog, unless
+/// app.toml says otherwise (the supervisor's `config = { liveness-ms =
+/// "N" }`): a driver spinning is found after two samples, callers left
+/// without a reply after fifteen, so drivers' request deadlines
+/// (`deadline-ms`) must stay well below fifteen periods. An image whose
+/// deadlines are short (the fault campaign's) samples faster.
 const LIVENESS_PERIOD_MS: u64 = 100;
+
+fn liveness_period_ms() -> u64 {
+    let value = userlib::config::setting(option_env!("VIREO_CONFIG"), "liveness-ms");
+    userlib::config::ms(value, LIVENESS_PERIOD_MS)
+}
 /// First op number of `idl/supervisor.idol` (its `first_op`).
 const SUPERVISOR_FIRST_OP: u32 = 100;
 
@@ -348,7 +358,7 @@ impl Supervisor {
         if now < self.next_sample {
             return;
         }
-        self.next_sample = now + LIVENESS_PERIOD_MS * abi::TICKS_PER_MS;
+        self.next_sample = now + liveness_period_ms() * abi::TICKS_PER_MS;
         let count = kipc::task_count().min(MAX_TASKS);
         // Who is blocked calling whom, once per sample.
         let mut waited_on = [false; MAX_TASKS];

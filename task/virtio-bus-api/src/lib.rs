@@ -116,3 +116,24 @@ pub struct DeviceTable {
 }
 
 include!(concat!(env!("OUT_DIR"), "/virtio_bus_client.rs"));
+
+impl<I: idol_runtime::Ipc> VirtioBusClient<I> {
+    /// A driver's `register` (the seed's `register_virtio_driver`) for the
+    /// devices in `device_ids`, with its interrupt, remove and probe bits:
+    /// `Ok(Some(probe))` when the bus bound a device to it, `Ok(None)` when
+    /// none is free (the bus posts the probe bit when one becomes free), or
+    /// the bus's other refusal for the driver to report.
+    pub fn probe(
+        &self,
+        device_ids: [u32; 4],
+        irq_bits: u32,
+        remove_bits: u32,
+        probe_bits: u32,
+    ) -> Result<Option<Probe>, idol_runtime::RequestError<BusError>> {
+        match self.register(device_ids, irq_bits, remove_bits, probe_bits) {
+            Ok(probe) => Ok(Some(probe)),
+            Err(idol_runtime::RequestError::Server(BusError::NoDevice)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,5 +1,5 @@
-//! Generates the campaign proxy's client, and the campaign's
-//! size, seed and replayed fault from `VIREO_CAMPAIGN`
+//! Generates the campaign's size, seed and replayed fault from
+//! `VIREO_CAMPAIGN`
 //! (`<faults>:<seed>[:<only>]`). xtask sets it on every image build
 //! (`cargo xtask test --faults N --seed S [--only K]`, or its default,
 //! written once in `build/xtask/src/campaign.rs`); there is no default here.
@@ -8,7 +8,6 @@ use std::fmt::Write;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::var("OUT_DIR")?;
-    idol::generate_client("../../../idl/campaign-proxy.idol", &out)?;
 
     println!("cargo:rerun-if-env-changed=VIREO_CAMPAIGN");
     let spec = std::env::var("VIREO_CAMPAIGN").map_err(|_| {

@@ -54,6 +54,12 @@ pub fn run_cases<S>(state: &mut S, cases: &[Case<S>]) -> u32 {
         .sum()
 }
 
+/// A whole suite: runs the cases in order, then ends it ([`finish`]) with
+/// the failure count.
+pub fn run_suite<S>(state: &mut S, cases: &[Case<S>], supervisor: userlib::TaskId) -> ! {
+    finish(run_cases(state, cases), supervisor)
+}
+
 /// Runs one case and prints its protocol line; returns 1 if it failed, else
 /// 0. For suites whose cases close over arguments (a loop over kinds, a
 /// case parameterised by a disk) rather than sit in a [`Case`] table.

@@ -2,12 +2,14 @@
 //! sequential reads
 //!
 //! * through IPC: `BlockClient::read` to the `blk0` driver task (one call
-//!   per request: send, the driver's dispatch, submit, IRQ, copy into the
-//!   lease, deferred reply), and
+//!   per request: send with the buffer lent, the driver's dispatch, the
+//!   lease posted to the device (zero-copy, pinned), the completion polled
+//!   for or its interrupt, the reply), and
 //! * without IPC: this task registers with the bus for the second disk
 //!   itself and runs the same driver library (`virtio_blk::BlkDevice`)
-//!   in-process (`transfer_blocking`: submit, IRQ, copy out of the bounce
-//!   buffer),
+//!   in-process on the same kernel-validated path (`transfer_blocking`:
+//!   its own buffer posted to the device, the completion polled for or its
+//!   interrupt),
 //!
 //! in the same run, as MB/s and as retired instructions per request
 //! (`instret` counts every instruction of every task and the kernel, so it

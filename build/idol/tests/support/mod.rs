@@ -11,7 +11,7 @@ use idol_fixture::everything_server::{
 use idol_fixture::ping_client::{PingError, PingStatus};
 use idol_fixture::ping_server::{ping_dispatch, PingServer, PING_BUFFER_SIZE};
 use idol_runtime::mock::MockKernel;
-use idol_runtime::{Leased, NotificationHandler, Read, ReadWrite, ServerError, Write};
+use idol_runtime::{Leased, NotificationHandler, Read, ReadWrite, RecvMessage, ServerError, Write};
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::rc::Rc;
@@ -132,11 +132,23 @@ impl PingServer for Ping {
 
 /// A kernel with a `Ping` server installed.
 pub fn ping_system() -> (Rc<MockKernel>, Rc<RefCell<Ping>>) {
+    system(PING_BUFFER_SIZE, |s, k, buffer, msg| {
+        ping_dispatch(s, k, buffer, msg)
+    })
+}
+
+/// A kernel serving a fresh `S` through its generated `dispatch`, with a
+/// receive buffer of `buffer_size` bytes; the server is shared with the
+/// test so it can inspect its state.
+fn system<S: Default + 'static>(
+    buffer_size: usize,
+    dispatch: fn(&mut S, &MockKernel, &[u8], &RecvMessage),
+) -> (Rc<MockKernel>, Rc<RefCell<S>>) {
     let kernel = Rc::new(MockKernel::new(SERVER));
-    let server = Rc::new(RefCell::new(Ping::default()));
+    let server = Rc::new(RefCell::new(S::default()));
     let s = server.clone();
-    kernel.serve_with(PING_BUFFER_SIZE, move |k, buffer, msg| {
-        ping_dispatch(&mut *s.borrow_mut(), k, buffer, msg)
+    kernel.serve_with(buffer_size, move |k, buffer, msg| {
+        dispatch(&mut s.borrow_mut(), k, buffer, msg)
     });
     (kernel, server)
 }
@@ -267,11 +279,7 @@ impl EverythingServer for Everything {
 
 /// A kernel with an `Everything` server installed.
 pub fn everything_system() -> (Rc<MockKernel>, Rc<RefCell<Everything>>) {
-    let kernel = Rc::new(MockKernel::new(SERVER));
-    let server = Rc::new(RefCell::new(Everything::default()));
-    let s = server.clone();
-    kernel.serve_with(EVERYTHING_BUFFER_SIZE, move |k, buffer, msg| {
-        everything_dispatch(&mut *s.borrow_mut(), k, buffer, msg)
-    });
-    (kernel, server)
+    system(EVERYTHING_BUFFER_SIZE, |s, k, buffer, msg| {
+        everything_dispatch(s, k, buffer, msg)
+    })
 }

@@ -133,23 +133,10 @@ impl fmt::Display for Value {
                 return Ok(());
             }
             if is_tuple(fields) {
-                write!(f, "(")?;
-                for (i, (_, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                write!(f, ")")
+                list(f, ("(", ")"), fields.iter().map(|(_, v)| v))
             } else {
-                write!(f, " {{ ")?;
-                for (i, (n, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{n}: {v}")?;
-                }
-                write!(f, " }}")
+                let named = fields.iter().map(|(n, v)| format!("{n}: {v}"));
+                list(f, (" { ", " }"), named)
             }
         }
         match self {
@@ -171,22 +158,29 @@ impl fmt::Display for Value {
                 write!(f, "{variant}")?;
                 fields(f, fs)
             }
-            Value::Array(items) => {
-                write!(f, "[")?;
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                write!(f, "]")
-            }
+            Value::Array(items) => list(f, ("[", "]"), items.iter()),
             Value::Pointer(p) => write!(f, "{p:#010x}"),
             Value::Str(s) => write!(f, "{s:?}"),
             Value::Unit => write!(f, "()"),
             Value::Unreadable(why) => write!(f, "<{why}>"),
         }
     }
+}
+
+/// `items` separated by `, ` between `open` and `close`.
+fn list(
+    f: &mut fmt::Formatter<'_>,
+    (open, close): (&str, &str),
+    items: impl Iterator<Item = impl fmt::Display>,
+) -> fmt::Result {
+    f.write_str(open)?;
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{v}")?;
+    }
+    f.write_str(close)
 }
 
 /// Decodes values of one program's types from a memory image.

@@ -74,10 +74,7 @@ fn measure_regions(text: Region, ram: Region) -> (Region, Region) {
     let bound = |r: Region, other: Region| {
         let link = link_region(r.base);
         if other.base > r.base {
-            Region {
-                base: r.base,
-                size: link.size.min(other.base - r.base),
-            }
+            Region::new(r.base, link.size.min(other.base - r.base))
         } else {
             link
         }

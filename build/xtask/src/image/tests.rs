@@ -24,6 +24,18 @@ fn authority_and_test_kernel_features() {
     assert_eq!(kernel_features(&test), ["image", "test-control"]);
 }
 
+/// The build environment of task `i` of `app` (tasks "a,b", default
+/// campaign parameters).
+fn env_of(app: &crate::config::App, i: usize) -> Vec<(String, String)> {
+    task_env(
+        &app.tasks[i],
+        "a,b",
+        "x",
+        "y",
+        &crate::campaign::Params::default(),
+    )
+}
+
 #[test]
 fn a_drivers_deadline_reaches_its_build_and_only_its() {
     let app = parse(&BASE.replace(
@@ -31,25 +43,13 @@ fn a_drivers_deadline_reaches_its_build_and_only_its() {
         "priority = 1\ndrives = [\"block\"]\ndeadline-ms = 250",
     ))
     .unwrap();
-    let env = task_env(
-        &app.tasks[1],
-        "a,b",
-        "x",
-        "y",
-        &crate::campaign::Params::default(),
-    );
+    let env = env_of(&app, 1);
     assert!(
         env.contains(&("VIREO_DEADLINE_MS".into(), "250".into())),
         "{env:?}"
     );
     assert!(env.contains(&("VIREO_TASKS".into(), "a,b".into())));
-    let env = task_env(
-        &app.tasks[2],
-        "a,b",
-        "x",
-        "y",
-        &crate::campaign::Params::default(),
-    );
+    let env = env_of(&app, 2);
     assert!(env.iter().all(|(k, _)| k != "VIREO_DEADLINE_MS"), "{env:?}");
 }
 
@@ -100,10 +100,7 @@ fn stray_segments_are_refused() {
             origin: "ping".into(),
         }],
     };
-    let text = Region {
-        base: 0x8001_0000,
-        size: 0x1000,
-    };
+    let text = Region::new(0x8001_0000, 0x1000);
     let msg = check_segments("task 'ping'", &m, &[("text", text)], "fix it")
         .unwrap_err()
         .to_string();
@@ -111,16 +108,7 @@ fn stray_segments_are_refused() {
     check_segments(
         "k",
         &m,
-        &[
-            ("text", text),
-            (
-                "ram",
-                Region {
-                    base: 0x8002_0000,
-                    size: 8,
-                },
-            ),
-        ],
+        &[("text", text), ("ram", Region::new(0x8002_0000, 8))],
         "",
     )
     .unwrap();
@@ -128,29 +116,11 @@ fn stray_segments_are_refused() {
 
 #[test]
 fn measured_spans_stop_at_the_other_region() {
-    let text = Region {
-        base: 0x8001_0000,
-        size: 0x1000,
-    };
-    let ram = Region {
-        base: 0x8002_0000,
-        size: 0x800,
-    };
+    let text = Region::new(0x8001_0000, 0x1000);
+    let ram = Region::new(0x8002_0000, 0x800);
     let (t, r) = measure_regions(text, ram);
-    assert_eq!(
-        t,
-        Region {
-            base: 0x8001_0000,
-            size: 0x1_0000
-        }
-    );
-    assert_eq!(
-        r,
-        Region {
-            base: 0x8002_0000,
-            size: 0x100_0000
-        }
-    );
+    assert_eq!(t, Region::new(0x8001_0000, 0x1_0000));
+    assert_eq!(r, Region::new(0x8002_0000, 0x100_0000));
     let (t, r) = measure_regions(ram, text);
     assert_eq!((t.size, r.size), (0x100_0000, 0x1_0000));
 }

@@ -70,13 +70,7 @@ impl Image {
             Some((qemu_end, test_end)) => Some(Wire::bind(test_end, qemu_end)?),
             None => None,
         };
-        let mut child = Command::new(qemu)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", qemu.display()))?;
+        let mut child = crate::qemu::spawn(qemu, args, Stdio::piped(), Stdio::null())?;
         let stdout = child.stdout.take().context("no stdout pipe")?;
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = lines.clone();

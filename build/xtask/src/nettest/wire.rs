@@ -201,9 +201,14 @@ fn arp_reply(me: Host, asker: Host) -> Vec<u8> {
         target_hardware_addr: asker.mac,
         target_protocol_addr: asker.ip,
     };
+    arp_frame(me.mac, asker.mac, &arp)
+}
+
+/// `arp` in an Ethernet frame from `src` to `dst`.
+fn arp_frame(src: EthernetAddress, dst: EthernetAddress, arp: &ArpRepr) -> Vec<u8> {
     let eth = EthernetRepr {
-        src_addr: me.mac,
-        dst_addr: asker.mac,
+        src_addr: src,
+        dst_addr: dst,
         ethertype: EthernetProtocol::Arp,
     };
     let mut frame = vec![0u8; eth.buffer_len() + arp.buffer_len()];
@@ -215,22 +220,27 @@ fn arp_reply(me: Host, asker: Host) -> Vec<u8> {
 
 /// An ICMP echo request from `me` to `target`.
 fn echo_request(me: Host, target: Host, ident: u16, seq_no: u16, data: &[u8]) -> Vec<u8> {
-    let caps = ChecksumCapabilities::default();
     let icmp = Icmpv4Repr::EchoRequest {
         ident,
         seq_no,
         data,
     };
+    icmp_frame(me, target, &icmp)
+}
+
+/// `icmp` in an IPv4 packet in an Ethernet frame from `src` to `dst`.
+fn icmp_frame(src: Host, dst: Host, icmp: &Icmpv4Repr) -> Vec<u8> {
+    let caps = ChecksumCapabilities::default();
     let ip = Ipv4Repr {
-        src_addr: me.ip,
-        dst_addr: target.ip,
+        src_addr: src.ip,
+        dst_addr: dst.ip,
         next_header: IpProtocol::Icmp,
         payload_len: icmp.buffer_len(),
         hop_limit: 64,
     };
     let eth = EthernetRepr {
-        src_addr: me.mac,
-        dst_addr: target.mac,
+        src_addr: src.mac,
+        dst_addr: dst.mac,
         ethertype: EthernetProtocol::Ipv4,
     };
     let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + icmp.buffer_len()];
@@ -294,26 +304,7 @@ mod tests {
             seq_no,
             data,
         };
-        let ip_repr = Ipv4Repr {
-            src_addr: IMAGE.ip,
-            dst_addr: ME.ip,
-            next_header: IpProtocol::Icmp,
-            payload_len: reply.buffer_len(),
-            hop_limit: 64,
-        };
-        let eth_repr = EthernetRepr {
-            src_addr: IMAGE.mac,
-            dst_addr: ME.mac,
-            ethertype: EthernetProtocol::Ipv4,
-        };
-        let mut frame =
-            vec![0u8; eth_repr.buffer_len() + ip_repr.buffer_len() + reply.buffer_len()];
-        let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
-        eth_repr.emit(&mut f);
-        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-        ip_repr.emit(&mut p, &caps);
-        reply.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
-        frame
+        icmp_frame(IMAGE, ME, &reply)
     }
 
     #[test]
@@ -346,16 +337,7 @@ mod tests {
             target_hardware_addr: EthernetAddress([0; 6]),
             target_protocol_addr: ip,
         };
-        let eth = EthernetRepr {
-            src_addr: IMAGE.mac,
-            dst_addr: EthernetAddress::BROADCAST,
-            ethertype: EthernetProtocol::Arp,
-        };
-        let mut frame = vec![0u8; eth.buffer_len() + ask.buffer_len()];
-        let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
-        eth.emit(&mut f);
-        ask.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
-        frame
+        arp_frame(IMAGE.mac, EthernetAddress::BROADCAST, &ask)
     }
 
     #[test]

@@ -88,22 +88,18 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
     }
     v.cases.extend(expect_cases(&cap.lines, expected.expect));
     if let Some(t) = expected.supervisor_fault {
-        let name = format!("supervisor fault: {t}");
-        if expected_supervisor_fault {
-            v.cases.push(Case::ok(name));
-        } else {
-            v.cases
-                .push(Case::fail(name, "the kernel did not reboot with it"));
-        }
+        v.cases.push(Case::check(
+            format!("supervisor fault: {t}"),
+            expected_supervisor_fault,
+            "the kernel did not reboot with it",
+        ));
     }
     if let Some(p) = kernel_panic {
-        let name = format!("kernel panic: {p}");
-        if expected_panic {
-            v.cases.push(Case::ok(name));
-        } else {
-            v.cases
-                .push(Case::fail(name, "the kernel did not stop with it"));
-        }
+        v.cases.push(Case::check(
+            format!("kernel panic: {p}"),
+            expected_panic,
+            "the kernel did not stop with it",
+        ));
     }
     let ended = done || (expected.clean_exit_is_done && cap.end == End::Exited(Some(0)));
     if !ended {

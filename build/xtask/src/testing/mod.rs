@@ -55,6 +55,14 @@ impl Case {
             error: Some(why.into()),
         }
     }
+    /// Passed if `held`, else failed with `why`.
+    pub fn check(name: impl Into<String>, held: bool, why: &str) -> Case {
+        if held {
+            Case::ok(name)
+        } else {
+            Case::fail(name, why)
+        }
+    }
 }
 
 /// Running totals and per-case lines.

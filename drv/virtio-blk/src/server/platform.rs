@@ -55,9 +55,17 @@ pub trait Platform {
     }
 
     /// Arms (or, with `None`, disarms) the timer that posts [`TIMER_BIT`](super::TIMER_BIT).
+    ///
+    /// The timer may fire earlier than asked (see [`LazyTimer`]), and a
+    /// disarmed one once more: the driver checks the time when it fires,
+    /// calls [`timer_fired`](Self::timer_fired) and asks again.
     fn set_timer(&mut self, deadline_ms: Option<u64>) {
         let _ = deadline_ms;
     }
+
+    /// The timer posted [`TIMER_BIT`](super::TIMER_BIT): it is no longer
+    /// armed.
+    fn timer_fired(&mut self) {}
 
     /// How long a request may wait for the device without progress (ms).
     fn request_deadline_ms(&self) -> u64 {
@@ -109,4 +117,65 @@ pub enum Event {
         /// Requests that were in flight and failed with `Removed`.
         in_flight: usize,
     },
+}
+
+/// A [`Platform`]'s timer kept off the request path: the deadline moves
+/// with every request, but the kernel's timer is only reprogrammed when it
+/// would fire too late.
+///
+/// A timer armed no later than the deadline wanted is kept (it fires early;
+/// the driver finds its deadline not reached and asks again, after
+/// [`fired`](Self::fired)), and a timer no longer wanted is left to fire
+/// once instead of being disarmed. So a busy driver reprograms it about
+/// once per deadline period instead of twice per request, and the timer
+/// never fires later than the deadline the driver last asked for.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct LazyTimer {
+    /// When the kernel's timer fires, if it is armed.
+    armed: Option<u64>,
+}
+
+impl LazyTimer {
+    /// The driver wants its timer at `deadline` (`None`: not at all).
+    /// Returns the deadline to program the kernel's timer with now, if it
+    /// must be.
+    pub fn want(&mut self, deadline: Option<u64>) -> Option<u64> {
+        let wanted = deadline?;
+        match self.armed {
+            Some(armed) if armed <= wanted => None,
+            _ => {
+                self.armed = Some(wanted);
+                Some(wanted)
+            }
+        }
+    }
+
+    /// The kernel's timer fired: it is no longer armed.
+    pub fn fired(&mut self) {
+        self.armed = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LazyTimer;
+
+    #[test]
+    fn the_timer_is_programmed_only_when_it_would_fire_too_late() {
+        let mut t = LazyTimer::default();
+        assert_eq!(t.want(None), None, "nothing armed, nothing wanted");
+        assert_eq!(t.want(Some(1000)), Some(1000));
+        // Later deadlines keep the earlier timer; disarming leaves it.
+        assert_eq!(t.want(Some(1500)), None);
+        assert_eq!(t.want(None), None);
+        assert_eq!(t.want(Some(2000)), None);
+        // An earlier deadline than the armed one must be programmed.
+        assert_eq!(t.want(Some(900)), Some(900));
+        // Once it fired, the next deadline is programmed again.
+        t.fired();
+        assert_eq!(t.want(Some(2000)), Some(2000));
+        t.fired();
+        assert_eq!(t.want(None), None);
+        assert_eq!(t.want(Some(2000)), Some(2000));
+    }
 }

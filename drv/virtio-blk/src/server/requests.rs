@@ -37,6 +37,9 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         // notification-only receive was skipped), the client is answered,
         // not left waiting.
         let slot: Slot = device.reserve().ok_or(BlockError::DeviceError)?;
+        // Alone on the queue: no interrupt for it, it is polled for first
+        // (`poll_first`).
+        let alone = device.in_flight() == 0;
         let data = match (lent, request) {
             (Some((index, lender)), Request::Read { len, .. } | Request::Write { len, .. }) => {
                 // len <= MAX_TRANSFER (checked above).
@@ -56,15 +59,31 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
                 return Err(e);
             }
         }
+        if alone {
+            device.quiet();
+        }
         if let Err(e) = device.submit_data(slot, request, data) {
             device.release(slot);
+            if alone {
+                device.restart();
+            }
             return Err(e.into());
+        }
+        // Test images: a fault armed for this point fires with the
+        // request's descriptors published and the device not yet told.
+        #[cfg(feature = "fault-injection")]
+        if let Some((how, arg)) = fault_inject::point::fire(fault_inject::point::Point::BeforeKick)
+        {
+            device.corrupt_queue(how, arg);
         }
         device.kick();
         trace::record(Trace::Submit { slot, request });
         self.pending[slot.index()] = Some(pending);
         self.submitted[slot.index()] = self.platform.now_ms();
-        self.rearm_deadline();
+        if alone {
+            self.poll_first();
+        }
+        self.rearm_deadline(false);
         Ok(())
     }
 }

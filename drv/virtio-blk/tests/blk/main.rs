@@ -58,6 +58,14 @@ impl Default for Disk {
 }
 
 impl Disk {
+    /// The default disk as a device of this virtio-mmio `version`.
+    pub fn of_version(version: u32) -> Self {
+        Disk {
+            version,
+            ..Disk::default()
+        }
+    }
+
     pub fn device(&self) -> Device {
         // RO (5), BLK_SIZE (6), FLUSH (9), EVENT_IDX (29), VERSION_1 (32).
         let mut offered: u64 = 1 << 6;
@@ -156,6 +164,11 @@ pub struct Rig {
 }
 
 impl Rig {
+    /// The default disk on each transport version: legacy, then modern.
+    pub fn of_both_versions() -> [Rig; 2] {
+        [1, 2].map(|version| Rig::new(&Disk::of_version(version)))
+    }
+
     pub fn new(disk: &Disk) -> Rig {
         Self::with_bus(disk, true)
     }

@@ -54,10 +54,7 @@ enum Waiting {
 }
 
 fn run(version: u32, steps: Vec<Step>) {
-    let mut rig = Rig::new(&Disk {
-        version,
-        ..Disk::default()
-    });
+    let mut rig = Rig::new(&Disk::of_version(version));
     // The reference: what each client's region holds.
     let mut reference: Vec<u8> = rig.disk(0, (REGION * u64::from(CLIENTS)) as usize * 512);
     let mut waiting: Vec<Option<Waiting>> = vec![None; usize::from(CLIENTS)];

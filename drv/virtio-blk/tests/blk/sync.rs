@@ -70,12 +70,7 @@ fn probe_survives_config_churn_or_gives_up_cleanly() {
 #[test]
 fn blocking_transfers_round_trip() {
     for version in [1, 2] {
-        let dev = Disk {
-            version,
-            ..Disk::default()
-        }
-        .device()
-        .shared();
+        let dev = Disk::of_version(version).device().shared();
         let mut blk = BlkDevice::probe(Regs(dev.clone()), memory_for(&dev), None).unwrap();
         let service = |_: &mut BlkDevice<'_, Regs>| {
             dev.borrow_mut().service(0);

@@ -8,7 +8,8 @@
 //! against what the driver may expose (`sys/kern/src/dma.rs`). A
 //! [`DmaGate`] is that authority as the queue sees it:
 //!
-//! - [`KernelGate`]: the kernel calls (`sys_dma_*`), for driver tasks;
+//! - `KernelGate` (`kernel_gate.rs`, target only): the kernel calls
+//!   (`sys_dma_*`), for driver tasks;
 //! - a host test's own implementation, playing the kernel's part against
 //!   the device model (the queue logic is the same code either way).
 //!
@@ -52,50 +53,18 @@ pub trait DmaGate {
     /// Checks and writes `chain`, in chain order (the first at `head`, each
     /// next at the previous one's `next`), then makes `head` available
     /// (§2.7.13). `lender` (a `TaskId` register value) lent the buffers
-    /// tagged [`LEASE_TAG`](super::LEASE_TAG). On error nothing was made
-    /// available.
+    /// tagged [`LEASE_TAG`](super::LEASE_TAG). With `used_event`, that
+    /// field (§2.7.10) is written too, before `head` is made available. On
+    /// error nothing was made available or written.
     fn post(
         &self,
         queue: u16,
         chain: &[Descriptor],
         head: u16,
         lender: Option<u32>,
+        used_event: Option<u16>,
     ) -> Result<(), Error>;
 
     /// Writes one notification-suppression field (§2.7.7).
     fn avail(&self, queue: u16, field: AvailField, value: u16);
-}
-
-/// The kernel's gate: `abi::Sysnum::Dma` (`sys/kern/src/dma.rs`). Only
-/// meaningful in a Vireo task holding a granted virtio window and a ring
-/// region (app.toml `queues`).
-#[derive(Copy, Clone, Debug, Default)]
-pub struct KernelGate;
-
-impl DmaGate for KernelGate {
-    fn setup(&self, queue: u16, max: u16) -> Result<(usize, u16), Error> {
-        userlib::sys_dma_setup(queue, max).map_err(|code| Error::DmaRefused { code })
-    }
-
-    fn post(
-        &self,
-        queue: u16,
-        chain: &[Descriptor],
-        head: u16,
-        lender: Option<u32>,
-    ) -> Result<(), Error> {
-        let bytes = zerocopy::IntoBytes::as_bytes(chain);
-        let lender = lender.map(userlib::TaskId::from_register);
-        userlib::sys_dma_post(queue, bytes, head, lender).map_err(|code| Error::DmaRefused { code })
-    }
-
-    fn avail(&self, queue: u16, field: AvailField, value: u16) {
-        let which = match field {
-            AvailField::Flags => userlib::abi::DMA_AVAIL_FLAGS,
-            AvailField::UsedEvent => userlib::abi::DMA_USED_EVENT,
-        };
-        // Refused only for a queue that is not set up, which a queue built
-        // by `setup` is: nothing to recover.
-        let _ = userlib::sys_dma_avail(queue, which, value);
-    }
 }

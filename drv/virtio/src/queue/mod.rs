@@ -9,11 +9,15 @@
 //!   seed's `virtqueue_ops`.
 
 pub mod gate;
+#[cfg(target_os = "none")]
+mod kernel_gate;
 pub mod layout;
 pub mod memory;
 pub mod split;
 
-pub use gate::{AvailField, DmaGate, KernelGate, MAX_GATED_CHAIN};
+pub use gate::{AvailField, DmaGate, MAX_GATED_CHAIN};
+#[cfg(target_os = "none")]
+pub use kernel_gate::KernelGate;
 pub use memory::{IndirectTables, QueueMemory, MAX_QUEUE_SIZE};
 #[cfg(feature = "fault-injection")]
 pub use split::Corruption;
@@ -97,4 +101,26 @@ pub struct QueueLayout {
     pub driver: u64,
     /// Address of the used ring (QueueDevice).
     pub device: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Buf, LEASE_TAG};
+
+    /// A lease buffer carries the encoding the kernel's post decodes
+    /// (`abi::DMA_LEASE`: tag in bit 63, lease index in bits 32..40,
+    /// offset in bits 0..32); an address buffer never looks like one.
+    #[test]
+    fn lease_buffers_encode_index_and_offset_under_the_tag() {
+        let b = Buf::lease(5, 0x1234_5678, 64);
+        assert_eq!(b.addr(), (1 << 63) | (5 << 32) | 0x1234_5678);
+        assert_eq!(b.len(), 64);
+        assert!(b.is_lease());
+        assert_eq!(
+            Buf::lease(0xff, u32::MAX, 1).addr(),
+            LEASE_TAG | 0xff_ffff_ffff
+        );
+        assert!(!Buf::new(0x8020_0000, 16).is_lease());
+        assert!(!Buf::from_slice(&[0u8; 4]).unwrap().is_lease());
+    }
 }

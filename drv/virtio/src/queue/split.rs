@@ -122,6 +122,16 @@ pub struct SplitQueue<'a, T: Copy, const N: usize> {
     last_used: u16,
     /// `avail_idx` at the last notification decision (event index window).
     kicked_idx: u16,
+    /// What this queue last wrote to `avail.flags` and `used_event`
+    /// ([`AvailField`] order), if anything since the rings were zeroed: a
+    /// write of the same value again changes nothing for the device, and
+    /// through a gate it would cost a syscall (`get_buf` then `restart`
+    /// write the same `used_event`).
+    suppression: [Option<u16>; 2],
+    /// A `used_event` a gated queue has not written yet because nothing
+    /// was in flight (no completion could come): the next add's
+    /// [`DmaGate::post`] writes it with its chain.
+    deferred_event: Option<u16>,
     /// Whether used buffer notifications are wanted.
     callbacks: bool,
     /// Who writes descriptors and the available ring: `None`, this queue
@@ -258,9 +268,20 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
                 };
                 idx = after;
             }
-            // The gate writes the chain and publishes it (§2.7.13.2–3);
-            // refused, nothing changed on either side.
-            gate.post(self.queue, &chain[..usize::from(total)], head, lender)?;
+            // The gate writes the chain and publishes it (§2.7.13.2–3),
+            // with a deferred `used_event`; refused, nothing changed on
+            // either side.
+            let event = self.deferred_event;
+            gate.post(
+                self.queue,
+                &chain[..usize::from(total)],
+                head,
+                lender,
+                event,
+            )?;
+            if let Some(e) = self.deferred_event.take() {
+                self.suppression[AvailField::UsedEvent as usize] = Some(e);
+            }
             self.free_head = idx;
             self.num_free -= descs;
             self.heads[usize::from(head)] = Some(InFlight {
@@ -423,7 +444,7 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             // Ask for an interrupt at the next completion (§2.7.10), visible
             // before the next read of used.idx: a caller that sleeps after
             // `get_buf` says `None` must not miss the completion in between.
-            self.write_avail(AvailField::UsedEvent, self.last_used);
+            self.set_used_event(self.last_used);
             fence(Ordering::SeqCst);
         }
         Ok(Some((chain.token, len)))
@@ -452,7 +473,7 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         }
         self.callbacks = true;
         if self.event_idx {
-            self.write_avail(AvailField::UsedEvent, self.last_used);
+            self.set_used_event(self.last_used);
         } else {
             self.write_avail(AvailField::Flags, 0);
         }
@@ -476,7 +497,7 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             if self.event_idx {
                 // An index the device has already passed: it is crossed
                 // again only after 2^16 more completions.
-                self.write_avail(AvailField::UsedEvent, self.last_used.wrapping_sub(1));
+                self.set_used_event(self.last_used.wrapping_sub(1));
             } else {
                 self.write_avail(AvailField::Flags, VIRTQ_AVAIL_F_NO_INTERRUPT);
             }
@@ -514,9 +535,9 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             unsafe { self.ring.as_ptr().write_bytes(0, self.offsets.total()) };
         }
         for (i, link) in self.next.iter_mut().enumerate().take(size) {
-            // The last free descriptor links to 0: any value below `size`
-            // would do, it is never followed (num_free says so).
-            *link = if i + 1 < size { (i + 1) as u16 } else { 0 };
+            // Each free descriptor links to the next; the last one's link
+            // (`size`) is never followed: num_free says the list ends.
+            *link = i as u16 + 1;
         }
         self.heads = [None; N];
         self.free_head = 0;
@@ -524,6 +545,8 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         self.avail_idx = 0;
         self.last_used = 0;
         self.kicked_idx = 0;
+        self.suppression = [None; 2];
+        self.deferred_event = None;
         self.callbacks = true;
         self.state = State::Ready;
     }
@@ -546,9 +569,28 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         self.num_free += descs;
     }
 
+    /// Sets `used_event` (§2.7.10). Through a gate the write is a kernel
+    /// call; with no chain in flight no completion can come before the next
+    /// add, so it waits for that add's call ([`DmaGate::post`]): a driver
+    /// serving one request at a time re-enables interrupts without a call
+    /// of its own. A queue in its own memory writes at once.
+    fn set_used_event(&mut self, value: u16) {
+        if self.gate.is_some() && self.in_flight() == 0 {
+            self.deferred_event = Some(value);
+        } else {
+            self.deferred_event = None;
+            self.write_avail(AvailField::UsedEvent, value);
+        }
+    }
+
     /// Writes a notification-suppression field (§2.7.7), through the gate
     /// if there is one.
     fn write_avail(&mut self, field: AvailField, value: u16) {
+        let written = &mut self.suppression[field as usize];
+        if *written == Some(value) {
+            return;
+        }
+        *written = Some(value);
         match self.gate {
             Some(gate) => gate.avail(self.queue, field, value),
             None => {

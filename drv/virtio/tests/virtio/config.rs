@@ -8,12 +8,7 @@ use crate::model::{Rig, Setup};
 
 /// A rig whose device has `len` bytes of config space holding 0, 1, 2, …
 fn rig_with_config(version: u32, len: usize) -> Rig<8> {
-    let rig: Rig<8> = Setup {
-        version,
-        blk: true,
-        ..Setup::default()
-    }
-    .build();
+    let rig: Rig<8> = Setup::blk(version).build();
     rig.dev.borrow_mut().config = (0..len).map(|i| i as u8).collect();
     rig
 }

@@ -27,6 +27,8 @@ struct ModelGate {
     /// The one range the driver may expose: `[base, base + len)`.
     allowed: (u64, u64),
     posts: Cell<u32>,
+    /// Every `avail` call: (field, value).
+    avails: RefCell<Vec<(AvailField, u16)>>,
 }
 
 impl ModelGate {
@@ -75,6 +77,7 @@ impl DmaGate for ModelGate {
         chain: &[Descriptor],
         head: u16,
         _lender: Option<u32>,
+        used_event: Option<u16>,
     ) -> Result<(), Error> {
         let size = self.size.get();
         let (lo, hi) = self.allowed;
@@ -97,6 +100,9 @@ impl DmaGate for ModelGate {
                 index = d.next.get();
             }
         }
+        if let Some(e) = used_event {
+            self.write_u16(o.used_event(), e);
+        }
         let idx = self.dev.borrow().mem.read_u16(base + o.avail_idx() as u64);
         self.write_u16(o.avail_ring(idx & (size - 1)), head);
         self.write_u16(o.avail_idx(), idx.wrapping_add(1));
@@ -105,6 +111,7 @@ impl DmaGate for ModelGate {
     }
 
     fn avail(&self, _queue: u16, field: AvailField, value: u16) {
+        self.avails.borrow_mut().push((field, value));
         let o = RingOffsets::new(self.size.get());
         let offset = match field {
             AvailField::Flags => o.avail_flags(),
@@ -144,6 +151,7 @@ fn bring_up(version: u32, event_idx: bool) -> GatedRig {
         size: Cell::new(0),
         allowed: (lo, lo + 4096),
         posts: Cell::new(0),
+        avails: RefCell::new(Vec::new()),
     }));
     let queue = SplitQueue::gated(0, gate, features).expect("gated setup");
     transport.driver_ok().expect("driver ok");
@@ -246,4 +254,150 @@ fn reattach_after_a_reset_goes_through_the_gate() {
     rig.queue.kick(&mut rig.transport);
     assert_eq!(rig.dev.borrow_mut().service(0), 1);
     assert_eq!(rig.queue.get_buf().unwrap(), Some((4, 16)));
+}
+
+#[test]
+fn one_request_at_a_time_reenables_interrupts_with_its_post() {
+    let mut rig = bring_up(2, true);
+    let used_event = |rig: &GatedRig| {
+        let at = std::ptr::from_ref(&*rig.gate.ring).addr() + RingOffsets::new(16).used_event();
+        rig.dev.borrow().mem.read_u16(at as u64)
+    };
+    let b = rig.own(0, 16);
+    for n in 1..=4u16 {
+        rig.gate.avails.borrow_mut().clear();
+        let before = rig.dev.borrow().interrupts;
+        rig.add(&[], &[b], u32::from(n)).unwrap();
+        // The `used_event` the last completion asked for came with the
+        // chain: the device interrupts for this one.
+        assert_eq!(used_event(&rig), n - 1, "request {n}");
+        rig.queue.kick(&mut rig.transport);
+        assert_eq!(rig.dev.borrow_mut().service(0), 1);
+        assert_eq!(rig.dev.borrow().interrupts, before + 1, "request {n}");
+        assert!(rig.queue.get_buf().unwrap().is_some());
+        assert!(rig.queue.get_buf().unwrap().is_none());
+        assert!(rig.queue.restart());
+        // Nothing in flight: no call of its own to re-enable interrupts.
+        assert!(rig.gate.avails.borrow().is_empty(), "request {n}");
+    }
+    // With chains in flight the field is written at once.
+    rig.add(&[], &[b], 5).unwrap();
+    assert_eq!(used_event(&rig), 4);
+    rig.queue.disable_callbacks();
+    assert_eq!(*rig.gate.avails.borrow(), vec![(AvailField::UsedEvent, 3)]);
+    assert!(rig.queue.restart());
+    assert_eq!(used_event(&rig), 4);
+    rig.queue.kick(&mut rig.transport);
+    let before = rig.dev.borrow().interrupts;
+    assert_eq!(rig.dev.borrow_mut().service(0), 1);
+    assert_eq!(rig.dev.borrow().interrupts, before + 1);
+    assert_eq!(rig.queue.get_buf().unwrap(), Some((5, 16)));
+}
+
+#[test]
+fn the_gate_zeroing_the_ring_at_a_reattach_is_not_forgotten() {
+    let mut rig = bring_up(1, false);
+    let flags = |rig: &GatedRig| {
+        let at = std::ptr::from_ref(&*rig.gate.ring).addr() + RingOffsets::new(16).avail_flags();
+        rig.dev.borrow().mem.read_u16(at as u64)
+    };
+    rig.queue.disable_callbacks();
+    assert_eq!(flags(&rig), 1, "VIRTQ_AVAIL_F_NO_INTERRUPT");
+    rig.transport.reset().unwrap();
+    let _ = rig.queue.shutdown().count();
+    rig.transport.negotiate(Features::bit(5)).unwrap();
+    rig.queue.reattach(&mut rig.transport).unwrap();
+    assert_eq!(flags(&rig), 0, "zeroed by the gate's setup");
+    // The same value as before the reset, but the ring no longer holds it.
+    rig.queue.disable_callbacks();
+    assert_eq!(flags(&rig), 1);
+}
+
+/// A gate that places the queue at `addr` with whatever size it is told
+/// to report: the queue must not trust it.
+struct SizeGate {
+    addr: Cell<usize>,
+    size: Cell<u16>,
+}
+
+impl DmaGate for SizeGate {
+    fn setup(&self, _queue: u16, _max: u16) -> Result<(usize, u16), Error> {
+        Ok((self.addr.get(), self.size.get()))
+    }
+
+    fn post(
+        &self,
+        _queue: u16,
+        _chain: &[Descriptor],
+        _head: u16,
+        _lender: Option<u32>,
+        _used_event: Option<u16>,
+    ) -> Result<(), Error> {
+        unreachable!("nothing is posted in this test")
+    }
+
+    fn avail(&self, _queue: u16, _field: AvailField, _value: u16) {}
+}
+
+/// A gate's queue size is checked like a device's: zero, not a power of
+/// two, or more than the queue's memory holds is refused; sizes that fit
+/// are taken.
+#[test]
+fn a_gated_queue_refuses_a_size_its_memory_cannot_hold() {
+    let mem: &'static mut QueueMemory<16> = arena::leak_zeroed();
+    let addr = std::ptr::from_mut(mem).addr();
+    for (size, ok) in [
+        (0, false),
+        (3, false),
+        (12, false),
+        (32, false),
+        (8, true),
+        (16, true),
+    ] {
+        let gate: &'static SizeGate = Box::leak(Box::new(SizeGate {
+            addr: Cell::new(addr),
+            size: Cell::new(size),
+        }));
+        let q = SplitQueue::<Token, 16>::gated(2, gate, Features::NONE);
+        match q {
+            Ok(q) => {
+                assert!(ok, "size {size} taken");
+                assert_eq!(q.num_free(), size, "size {size}");
+            }
+            Err(e) => {
+                assert!(!ok, "size {size} refused: {e:?}");
+                assert_eq!(e, Error::QueueUnavailable { queue: 2 });
+            }
+        }
+    }
+}
+
+/// After a reset the gate must put the queue back where it was, at the
+/// size it had: a different size or a different place is refused, either
+/// alone.
+#[test]
+fn a_gated_reattach_needs_the_same_size_and_place() {
+    let mem: &'static mut QueueMemory<16> = arena::leak_zeroed();
+    let addr = std::ptr::from_mut(mem).addr();
+    let elsewhere: &'static mut QueueMemory<16> = arena::leak_zeroed();
+    let gate: &'static SizeGate = Box::leak(Box::new(SizeGate {
+        addr: Cell::new(addr),
+        size: Cell::new(8),
+    }));
+    let mut q = SplitQueue::<Token, 16>::gated(2, gate, Features::NONE).unwrap();
+    let mut transport = bring_up(1, false).transport;
+    assert_eq!(q.reattach(&mut transport), Ok(()));
+    gate.size.set(16);
+    assert_eq!(
+        q.reattach(&mut transport),
+        Err(Error::QueueUnavailable { queue: 2 }),
+        "another size"
+    );
+    gate.size.set(8);
+    gate.addr.set(std::ptr::from_mut(elsewhere).addr());
+    assert_eq!(
+        q.reattach(&mut transport),
+        Err(Error::QueueUnavailable { queue: 2 }),
+        "another place"
+    );
 }

@@ -24,16 +24,38 @@ fn assert_broken_then_recovers(rig: &mut Rig<8>, outstanding: &[u32]) {
     assert_eq!(rig.drain(), vec![(50, 8)]);
 }
 
+/// A rig whose device has fetched these chains (`(buffers, token)`, each
+/// buffer 4 writable bytes), kicked in this order.
+fn fetched(chains: &[(usize, u32)]) -> Rig<8> {
+    let mut rig = rig();
+    for &(buffers, token) in chains {
+        rig.add_rng(buffers, 4, token).unwrap();
+    }
+    rig.kick();
+    rig.fetch();
+    rig
+}
+
+/// The device sets its used index to `used_idx` where the driver last saw
+/// `last_seen`: the next `get_buf` reports the jump.
+fn assert_used_index_jump(rig: &mut Rig<8>, last_seen: u16, used_idx: u16) {
+    rig.dev.borrow_mut().set_used_idx(0, used_idx);
+    assert_eq!(
+        rig.queue.get_buf(),
+        Err(Error::UsedIndexJump {
+            last_seen,
+            used_idx
+        })
+    );
+}
+
 fn rig() -> Rig<8> {
     Setup::default().build()
 }
 
 #[test]
 fn used_id_out_of_range() {
-    let mut rig = rig();
-    rig.add_rng(1, 4, 1).unwrap();
-    rig.kick();
-    rig.fetch();
+    let mut rig = fetched(&[(1, 1)]);
     rig.dev.borrow_mut().push_used(0, 8, 0);
     let err = rig.queue.get_buf().unwrap_err();
     assert_eq!(err, Error::UsedIdOutOfRange { id: 8 });
@@ -51,11 +73,8 @@ fn used_id_out_of_range() {
 
 #[test]
 fn used_id_not_a_head_in_flight() {
-    let mut rig = rig();
     // A chain of 3 takes descriptors 0, 1, 2 with head 0.
-    rig.add_rng(3, 4, 1).unwrap();
-    rig.kick();
-    rig.fetch();
+    let mut rig = fetched(&[(3, 1)]);
     // Descriptor 1 is in the chain but not its head.
     rig.dev.borrow_mut().push_used(0, 1, 0);
     assert_eq!(rig.queue.get_buf(), Err(Error::UsedIdNotInFlight { id: 1 }));
@@ -71,11 +90,7 @@ fn used_id_not_a_head_in_flight() {
 
 #[test]
 fn used_id_returned_twice_is_not_returned_twice() {
-    let mut rig = rig();
-    rig.add_rng(1, 4, 1).unwrap();
-    rig.add_rng(1, 4, 2).unwrap();
-    rig.kick();
-    rig.fetch();
+    let mut rig = fetched(&[(1, 1), (1, 2)]);
     let head = rig.complete(0);
     assert_eq!(rig.queue.get_buf(), Ok(Some((1, 4))));
     // The device completes the same head again.
@@ -92,12 +107,8 @@ fn used_id_returned_twice_is_not_returned_twice() {
 
 #[test]
 fn used_length_larger_than_writable_buffers() {
-    let mut rig = rig();
     // Two writable buffers of 4 bytes: at most 8 may be claimed.
-    rig.add_rng(2, 4, 1).unwrap();
-    rig.add_rng(1, 4, 2).unwrap();
-    rig.kick();
-    rig.fetch();
+    let mut rig = fetched(&[(2, 1), (1, 2)]);
     let head = rig.dev.borrow_mut().complete_with_len(0, 0, 9);
     assert_eq!(
         rig.queue.get_buf(),
@@ -145,10 +156,7 @@ fn used_length_larger_than_writable_buffers() {
 
 #[test]
 fn used_index_jumps_past_the_queue_size() {
-    let mut rig = rig();
-    rig.add_rng(1, 4, 1).unwrap();
-    rig.kick();
-    rig.fetch();
+    let mut rig = fetched(&[(1, 1)]);
     rig.dev.borrow_mut().set_used_idx(0, 9);
     let err = rig.queue.get_buf().unwrap_err();
     assert_eq!(
@@ -165,40 +173,17 @@ fn used_index_jumps_past_the_queue_size() {
 #[test]
 fn used_index_runs_ahead_of_what_is_in_flight() {
     // Within the queue size, but more completions than chains in flight.
-    let mut rig = rig();
-    rig.add_rng(1, 4, 1).unwrap();
-    rig.add_rng(1, 4, 2).unwrap();
-    rig.kick();
-    rig.fetch();
-    rig.dev.borrow_mut().set_used_idx(0, 3);
-    assert_eq!(
-        rig.queue.get_buf(),
-        Err(Error::UsedIndexJump {
-            last_seen: 0,
-            used_idx: 3
-        })
-    );
+    let mut rig = fetched(&[(1, 1), (1, 2)]);
+    assert_used_index_jump(&mut rig, 0, 3);
     assert_broken_then_recovers(&mut rig, &[1, 2]);
 }
 
 #[test]
 fn used_index_goes_backwards() {
-    let mut rig = rig();
-    for t in 1..=3 {
-        rig.add_rng(1, 4, t).unwrap();
-    }
-    rig.kick();
-    rig.fetch();
+    let mut rig = fetched(&[(1, 1), (1, 2), (1, 3)]);
     rig.complete(0);
     rig.complete(0);
     assert_eq!(rig.drain(), vec![(1, 4), (2, 4)]);
-    rig.dev.borrow_mut().set_used_idx(0, 1);
-    assert_eq!(
-        rig.queue.get_buf(),
-        Err(Error::UsedIndexJump {
-            last_seen: 2,
-            used_idx: 1
-        })
-    );
+    assert_used_index_jump(&mut rig, 2, 1);
     assert_broken_then_recovers(&mut rig, &[3]);
 }

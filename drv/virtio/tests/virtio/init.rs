@@ -262,11 +262,7 @@ fn legacy_layout_is_checked() {
 
 #[test]
 fn config_reads_v2_with_generation() {
-    let rig: Rig<8> = Setup {
-        blk: true,
-        ..Setup::default()
-    }
-    .build();
+    let rig: Rig<8> = Setup::blk(2).build();
     assert_eq!(read_config_u64(&rig.transport, 0), Ok(DISK_SECTORS as u64));
     assert_eq!(read_config_u32(&rig.transport, 0), Ok(DISK_SECTORS as u32));
     // The generation changes during the next few reads: retried.
@@ -294,12 +290,7 @@ fn config_reads_v2_with_generation() {
 
 #[test]
 fn config_reads_legacy_repeat_until_stable() {
-    let rig: Rig<8> = Setup {
-        version: 1,
-        blk: true,
-        ..Setup::default()
-    }
-    .build();
+    let rig: Rig<8> = Setup::blk(1).build();
     assert_eq!(rig.transport.config_generation(), None);
     assert_eq!(read_config_u64(&rig.transport, 0), Ok(DISK_SECTORS as u64));
     // The first byte changes on each of the next 3 accesses (6 per read of
@@ -329,11 +320,7 @@ fn interrupt_status_read_and_ack() {
 
 #[test]
 fn blk_device_id_and_kind() {
-    let rig: Rig<8> = Setup {
-        blk: true,
-        ..Setup::default()
-    }
-    .build();
+    let rig: Rig<8> = Setup::blk(2).build();
     assert_eq!(rig.transport.device_id(), 2);
     assert!(matches!(rig.dev.borrow().kind, Kind::Blk { .. }));
 }

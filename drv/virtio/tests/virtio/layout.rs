@@ -5,7 +5,10 @@
 use virtio::queue::layout::{RingOffsets, USED_ALIGN};
 use virtio::{Error, QueueMemory, SplitQueue, Transport};
 
-use crate::model::{Regs, Rig, Setup};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::model::{Device, Regs, Rig, Setup};
 use virtio::transport::mmio::MmioTransport;
 
 fn leak<const N: usize>() -> &'static mut QueueMemory<N> {
@@ -105,21 +108,35 @@ fn each_legacy_placement_rule_is_checked_on_its_own() {
     t.attach_queue(&good).unwrap();
 }
 
+/// A device of `version` offering 8 entries, its queue 0 set up with 8,
+/// then the device reset and its features negotiated again: the queue is
+/// not attached yet.
+fn a_queue_of_eight_after_a_reset(
+    version: u32,
+) -> (
+    Rc<RefCell<Device>>,
+    MmioTransport<Regs>,
+    SplitQueue<'static, u32, 8>,
+) {
+    let setup = Setup {
+        version,
+        queue_max: 8,
+        ..Setup::default()
+    };
+    let dev = setup.device().shared();
+    let mut t = MmioTransport::new(Regs(dev.clone())).unwrap();
+    let features = t.negotiate(setup.understood()).unwrap();
+    let q = t.setup_queue::<u32, 8>(0, leak(), features).unwrap();
+    assert_eq!(q.size(), 8);
+    t.reset().unwrap();
+    t.negotiate(setup.understood()).unwrap();
+    (dev, t, q)
+}
+
 #[test]
 fn a_queue_larger_than_queue_num_max_at_attach_is_refused() {
     for version in [1, 2] {
-        let setup = Setup {
-            version,
-            queue_max: 8,
-            ..Setup::default()
-        };
-        let dev = setup.device().shared();
-        let mut t = MmioTransport::new(Regs(dev.clone())).unwrap();
-        let features = t.negotiate(setup.understood()).unwrap();
-        let q = t.setup_queue::<u32, 8>(0, leak(), features).unwrap();
-        assert_eq!(q.size(), 8);
-        t.reset().unwrap();
-        t.negotiate(setup.understood()).unwrap();
+        let (dev, mut t, q) = a_queue_of_eight_after_a_reset(version);
         // The device now offers fewer entries than the queue has.
         dev.borrow_mut().set_queue_max(0, 4);
         assert_eq!(
@@ -134,6 +151,27 @@ fn a_queue_larger_than_queue_num_max_at_attach_is_refused() {
         // Exactly QueueNumMax is fine.
         dev.borrow_mut().set_queue_max(0, 8);
         t.attach_queue(&q.layout()).unwrap();
+    }
+}
+
+/// `reattach` after a reset asks the device again: fewer entries than the
+/// queue has are refused, exactly as many are fine.
+#[test]
+fn reattach_needs_the_device_to_offer_the_queues_size() {
+    for version in [1, 2] {
+        let (dev, mut t, mut q) = a_queue_of_eight_after_a_reset(version);
+        dev.borrow_mut().set_queue_max(0, 4);
+        assert_eq!(
+            q.reattach(&mut t),
+            Err(Error::QueueUnavailable { queue: 0 }),
+            "v{version}"
+        );
+        dev.borrow_mut().set_queue_max(0, 8);
+        assert_eq!(
+            q.reattach(&mut t),
+            Ok(()),
+            "v{version}: exactly QueueNumMax"
+        );
     }
 }
 

@@ -105,14 +105,21 @@ fn blk_write_then_read_back() {
     }
 }
 
+/// A 16-entry queue of `setup` with six chains of 1, 2, 3, 1, 2, 3
+/// buffers (4 writable bytes each; tokens 0 to 5) made available.
+fn six_chains(setup: &Setup) -> Rig<16> {
+    let mut rig = setup.build();
+    for t in 0..6 {
+        rig.add_rng(1 + t as usize % 3, 4, t).unwrap();
+    }
+    rig.kick();
+    rig
+}
+
 #[test]
 fn out_of_order_and_delayed_completion() {
     for setup in setups() {
-        let mut rig: Rig<16> = setup.build();
-        for t in 0..6 {
-            rig.add_rng(1 + t as usize % 3, 4, t).unwrap();
-        }
-        rig.kick();
+        let mut rig = six_chains(&setup);
         assert_eq!(rig.fetch(), 6);
         // Nothing completed yet: delayed.
         assert_eq!(rig.queue.get_buf(), Ok(None));
@@ -344,11 +351,7 @@ fn kick_honours_avail_event() {
 #[test]
 fn shutdown_returns_exactly_the_outstanding_tokens() {
     for setup in setups() {
-        let mut rig: Rig<16> = setup.build();
-        for t in 0..6 {
-            rig.add_rng(1 + t as usize % 3, 4, t).unwrap();
-        }
-        rig.kick();
+        let mut rig = six_chains(&setup);
         rig.fetch();
         // Tokens 1 and 3 complete and are taken; 4 completes but is not
         // taken; 0, 2, 5 stay with the device; 6 and 7 are never fetched.

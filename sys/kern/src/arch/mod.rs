@@ -4,7 +4,7 @@
 //! register layout the trap entry saves) is plain data, built everywhere
 //! so that the portable kernel and its host tests use it through named
 //! accessors; everything else — the trap entry, PMP programming, the PLIC,
-//! the CLINT timer, the UART console and QEMU's test finisher, and
+//! the CLINT timer, the UART console, `memcpy`/`memset` and QEMU's test finisher, and
 //! [`Machine`](crate::machine::Machine) on them — only exists on the
 //! target. All policy lives in the portable modules.
 
@@ -15,6 +15,8 @@ pub use saved::SavedState;
 mod clint;
 #[cfg(target_arch = "riscv32")]
 mod csr;
+#[cfg(target_arch = "riscv32")]
+mod mem;
 #[cfg(target_arch = "riscv32")]
 mod plic;
 #[cfg(target_arch = "riscv32")]

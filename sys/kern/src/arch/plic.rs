@@ -38,6 +38,9 @@ pub fn init(irqs: &[IrqDesc]) {
 /// Unmasks or masks one source for context 0. Enabling also gives the
 /// source priority 1: the PLIC only raises sources above the threshold (0),
 /// and sources granted at run time (virtio slots) were not set up by `init`.
+/// Out of line: half a dozen callers (`irq_control`, grants, boot), none in
+/// a hurry, would each carry a copy.
+#[inline(never)]
 pub fn set_enabled(irq: u32, enabled: bool) {
     if !(1..=MAX_SOURCE).contains(&irq) {
         return;

@@ -284,6 +284,10 @@ fn kernel_trap(mcause: usize) -> ! {
 #[no_mangle]
 extern "C" fn vireo_trap_handler(a7: usize) -> *mut SavedState {
     let mcause = csr::read!("mcause");
+    // A bench-probes kernel has no light path (every trap is measured
+    // whole), so it has no use for `a7`.
+    #[cfg(feature = "bench-probes")]
+    let _ = a7;
     #[cfg(not(feature = "bench-probes"))]
     if mcause == MCAUSE_ECALL_FROM_U && syscalls::is_light(a7) {
         // SAFETY: SYSTEM was initialised by `run` before the first task

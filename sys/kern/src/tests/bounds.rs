@@ -15,9 +15,6 @@ use super::harness::*;
 use crate::kipc::KIPC_NO_SUCH_TASK;
 use crate::task::{SchedState, TaskState};
 
-const SRV: usize = 1;
-const CLI: usize = 2;
-
 /// Indices no task has in a three-task harness: the count itself, one past
 /// it, and the largest index below the kernel's.
 fn missing() -> [u16; 3] {
@@ -40,26 +37,30 @@ fn untouched(h: &Harness) {
     }
 }
 
-#[test]
-fn send_to_a_missing_task_is_refused() {
+/// Runs `case` on a fresh [`Harness::three`] for each of [`missing`]
+/// (given as an id), then checks the harness is [`untouched`].
+fn for_each_missing(case: impl Fn(&mut Harness, TaskId)) {
     for i in missing() {
         let mut h = Harness::three();
-        h.send(CLI, id(i), 1, b"x", 4, &[]);
-        assert_eq!(h.ret(CLI, 0) as u32, REFUSED_NO_SUCH_TASK, "index {i}");
-        assert_eq!(h.sched(CLI), SchedState::Runnable);
+        case(&mut h, id(i));
         untouched(&h);
     }
 }
 
 #[test]
+fn send_to_a_missing_task_is_refused() {
+    for_each_missing(|h, missing| {
+        h.send(CLI, missing, 1, b"x", 4, &[]);
+        h.assert_answered(CLI, REFUSED_NO_SUCH_TASK);
+    });
+}
+
+#[test]
 fn recv_from_a_missing_task_is_refused() {
-    for i in missing() {
-        let mut h = Harness::three();
-        h.recv_from(SRV, 16, 0, id(i));
-        assert_eq!(h.ret(SRV, 0) as u32, REFUSED_NO_SUCH_TASK, "index {i}");
-        assert_eq!(h.sched(SRV), SchedState::Runnable);
-        untouched(&h);
-    }
+    for_each_missing(|h, missing| {
+        h.recv_from(SRV, 16, 0, missing);
+        h.assert_answered(SRV, REFUSED_NO_SUCH_TASK);
+    });
 }
 
 #[test]
@@ -73,11 +74,7 @@ fn reply_and_reply_fault_to_a_missing_task_are_skipped() {
         assert_eq!(h.sched(CLI), SchedState::InReply(srv));
 
         h.reply(SRV, id(i), 0, b"r");
-        h.syscall(
-            SRV,
-            Sysnum::ReplyFault,
-            &[id(i).0 as usize, ReplyFaultReason::BadLeases as usize],
-        );
+        h.reply_fault(SRV, id(i), ReplyFaultReason::BadLeases as usize);
         assert_eq!(h.sched(SRV), SchedState::Runnable, "index {i}");
         assert_eq!(h.sched(CLI), SchedState::InReply(srv), "index {i}");
         untouched(&h);
@@ -87,10 +84,7 @@ fn reply_and_reply_fault_to_a_missing_task_are_skipped() {
 #[test]
 fn reply_recv_to_a_missing_task_skips_the_reply_and_still_receives() {
     for i in missing() {
-        let mut h = Harness::three();
-        h.recv(SRV, 16, 0);
-        let srv = h.id(SRV);
-        h.send(CLI, srv, 1, b"x", 4, &[]);
+        let (mut h, srv) = Harness::three_in_call(16, 1, b"x", 4);
         // Both paths: the fast one declines, the general one skips.
         h.stage_reply_recv(SRV, id(i), 0, b"r", 16, 0);
         assert!(!crate::fastpath::reply_recv(&mut h.sys, SRV), "index {i}");
@@ -112,27 +106,22 @@ fn untouched_but_waiting(h: &Harness) {
 
 #[test]
 fn borrows_from_a_missing_lender_are_refused() {
-    for i in missing() {
-        let mut h = Harness::three();
+    for_each_missing(|h, missing| {
         assert_eq!(
-            h.borrow_read(SRV, id(i), 0, 0, 0, 4).0,
+            h.borrow_read(SRV, missing, 0, 0, 0, 4).0,
             BORROW_NOT_LENT,
-            "index {i}"
+            "{missing:?}"
         );
-        assert_eq!(h.borrow_write(SRV, id(i), 0, 0, 0, 4).0, BORROW_NOT_LENT);
-        h.syscall(SRV, Sysnum::BorrowInfo, &[id(i).0 as usize, 0]);
-        assert_eq!(h.ret(SRV, 0) as u32, BORROW_NOT_LENT);
-        untouched(&h);
-    }
+        assert_eq!(h.borrow_write(SRV, missing, 0, 0, 0, 4).0, BORROW_NOT_LENT);
+        assert_eq!(h.borrow_info(SRV, missing, 0).0, BORROW_NOT_LENT);
+    });
 }
 
 #[test]
 fn post_to_a_missing_task_is_refused() {
-    for i in missing() {
-        let mut h = Harness::three();
-        assert_eq!(h.post(CLI, id(i), 1), REFUSED_NO_SUCH_TASK, "index {i}");
-        untouched(&h);
-    }
+    for_each_missing(|h, missing| {
+        assert_eq!(h.post(CLI, missing, 1), REFUSED_NO_SUCH_TASK, "{missing:?}");
+    });
 }
 
 #[test]
@@ -161,7 +150,7 @@ fn kipc_on_a_missing_task_is_refused() {
         }
         for op in [Kipc::GrantDevice, Kipc::RevokeDevice] {
             let mut h = Harness::three();
-            let code = h.kipc_words(SUP, op as u32, &[u32::from(i), 0, 1]);
+            let code = h.kipc_words(SUP, op, &[u32::from(i), 0, 1]);
             assert_eq!(code, KIPC_NO_SUCH_TASK, "{op:?} on index {i}");
             untouched(&h);
         }

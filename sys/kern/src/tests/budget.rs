@@ -36,6 +36,15 @@ fn advance_ms(h: &mut Harness, ms: u64) {
     h.sys.machine.now += ms * TICKS_PER_MS;
 }
 
+/// The driver runs for `ms` more, then traps with a syscall that returns at
+/// once (`get_timer`, which does not count as blocking); returns who runs
+/// next.
+fn spin_ms(h: &mut Harness, ms: u64) -> Option<usize> {
+    advance_ms(h, ms);
+    h.syscall(DRV, Sysnum::GetTimer, &[]);
+    next(h, DRV)
+}
+
 #[test]
 fn a_task_spinning_on_a_cheap_syscall_is_faulted_at_its_budget() {
     let mut h = system();
@@ -43,19 +52,15 @@ fn a_task_spinning_on_a_cheap_syscall_is_faulted_at_its_budget() {
     // The timer is set for the moment the budget runs out.
     assert_eq!(h.sys.machine.deadline, Some(10 * TICKS_PER_MS));
     for ms in 1..BUDGET_MS {
-        advance_ms(&mut h, 1);
-        h.syscall(DRV, Sysnum::GetTimer, &[]);
         assert_eq!(
-            next(&mut h, DRV),
+            spin_ms(&mut h, 1),
             Some(DRV),
             "still within budget at {ms} ms"
         );
     }
     assert_eq!(h.task(DRV).run(), 9 * TICKS_PER_MS);
-    advance_ms(&mut h, 1);
-    h.syscall(DRV, Sysnum::GetTimer, &[]);
     // The tenth millisecond: faulted, and the supervisor is told.
-    assert_eq!(next(&mut h, DRV), Some(SUP));
+    assert_eq!(spin_ms(&mut h, 1), Some(SUP));
     assert_eq!(h.task(DRV).state(), TaskState::Faulted);
     let f = h.fault(DRV);
     assert_eq!(f.kind(), FaultKind::BudgetExceeded);
@@ -88,9 +93,7 @@ fn blocking_clears_the_charge_and_a_task_below_its_budget_runs_on() {
     let mut h = system();
     for _ in 0..5 {
         assert_eq!(next(&mut h, SUP), Some(DRV));
-        advance_ms(&mut h, 5);
-        h.syscall(DRV, Sysnum::GetTimer, &[]);
-        assert_eq!(next(&mut h, DRV), Some(DRV));
+        assert_eq!(spin_ms(&mut h, 5), Some(DRV));
         assert_eq!(h.task(DRV).run(), 5 * TICKS_PER_MS);
         advance_ms(&mut h, 3);
         // Blocks in recv; a notification wakes it at once on the next round.
@@ -175,16 +178,12 @@ fn tasks_without_a_budget_are_never_faulted() {
 fn a_restart_clears_the_charge() {
     let mut h = system();
     assert_eq!(next(&mut h, SUP), Some(DRV));
-    advance_ms(&mut h, 9);
-    h.syscall(DRV, Sysnum::GetTimer, &[]);
-    assert_eq!(next(&mut h, DRV), Some(DRV));
+    assert_eq!(spin_ms(&mut h, 9), Some(DRV));
     crate::faults::restart_task(&mut h.sys, DRV);
     assert_eq!(h.task(DRV).run(), 0);
     assert_eq!(next(&mut h, DRV), Some(DRV));
-    advance_ms(&mut h, 9);
-    h.syscall(DRV, Sysnum::GetTimer, &[]);
     assert_eq!(
-        next(&mut h, DRV),
+        spin_ms(&mut h, 9),
         Some(DRV),
         "a new incarnation, a new budget"
     );

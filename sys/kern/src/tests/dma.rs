@@ -5,8 +5,8 @@
 
 use abi::{
     DmaOp, Sysnum, TaskId, UsageError, DMA_AVAIL_FLAGS, DMA_BAD_BUFFER, DMA_BAD_FLAGS,
-    DMA_BAD_LEASE, DMA_BAD_QUEUE, DMA_LEASE, DMA_NO_DEVICE, DMA_PINNED, DMA_QUEUE_BUSY,
-    DMA_RING_STRIDE, DMA_USED_EVENT, LEASE_READ, LEASE_WRITE, SUCCESS,
+    DMA_BAD_LEASE, DMA_BAD_QUEUE, DMA_LEASE, DMA_MAX_CHAIN, DMA_NO_DEVICE, DMA_PINNED,
+    DMA_QUEUE_BUSY, DMA_RING_STRIDE, DMA_USED_EVENT, LEASE_READ, LEASE_WRITE, SUCCESS,
 };
 use zerocopy::IntoBytes;
 
@@ -41,6 +41,24 @@ fn driver() -> [RegionDesc; 4] {
             REGION_READ | REGION_WRITE | REGION_DEVICE | REGION_VIRTIO,
         ),
     ]
+}
+
+/// Only memory the driver may both read and write is its own RAM: a
+/// read-only or write-only region is not.
+#[test]
+fn a_region_without_read_and_write_is_not_own_ram() {
+    for (attributes, allowed) in [
+        (REGION_READ | REGION_WRITE, true),
+        (REGION_READ, false),
+        (REGION_WRITE, false),
+    ] {
+        let r = [region(0x8020_0000, 0x1000, attributes)];
+        assert_eq!(
+            buffer_allowed(&r, 0x8020_0000, 16),
+            allowed,
+            "attributes {attributes:#x}"
+        );
+    }
 }
 
 #[test]
@@ -324,6 +342,23 @@ fn post_writes_the_chain_where_its_links_say_and_publishes_the_head() {
     assert_eq!(read_u16(ring, 128 + 6), 7);
 }
 
+/// The available ring is a ring: post `i` goes to entry `i % size`, also
+/// once the index has gone round.
+#[test]
+fn posts_fill_the_available_ring_round_and_round() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    let ram = h.addr(DRV, DATA) as u64;
+    for i in 0..19u16 {
+        let head = usize::from((3 * i + 1) % 8);
+        post(&mut h, &[desc(ram, 16, 0, 0)], head);
+        assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+        assert_eq!(read_u16(ring, 128 + 2), i + 1, "avail.idx");
+        let entry = 128 + 4 + 2 * usize::from(i % 8);
+        assert_eq!(read_u16(ring, entry), head as u16, "post {i}");
+    }
+}
+
 #[test]
 fn a_refused_chain_makes_nothing_available() {
     let mut h = dma_harness();
@@ -368,6 +403,69 @@ fn a_refused_chain_makes_nothing_available() {
         DMA_BAD_QUEUE as usize,
         "longer than the queue"
     );
+}
+
+/// Posts a straight chain of `count` 16-byte buffers of the driver's RAM
+/// (descriptor `i` links to `i + 1`) at head 0.
+fn post_chain_of(h: &mut Harness, count: usize) {
+    let ram = h.addr(DRV, DATA) as u64;
+    let chain: Vec<RawDesc> = (0..count)
+        .map(|i| {
+            let last = i + 1 == count;
+            let flags = if last { 0 } else { F_NEXT };
+            desc(
+                ram + 16 * i as u64,
+                16,
+                flags,
+                if last { 0 } else { i as u16 + 1 },
+            )
+        })
+        .collect();
+    h.write(DRV, CHAIN, chain.as_bytes());
+    let ptr = h.addr(DRV, CHAIN);
+    h.syscall(DRV, Sysnum::Dma, &[DmaOp::Post as usize, 0, ptr, count, 0]);
+}
+
+/// A chain may fill its queue and be as long as `DMA_MAX_CHAIN`, never
+/// empty, longer than the queue or longer than the limit.
+#[test]
+fn chain_lengths_at_their_limits() {
+    let mut h = dma_harness();
+    ready(&mut h);
+    post_chain_of(&mut h, 0);
+    assert_eq!(h.ret(DRV, 0), DMA_BAD_QUEUE as usize, "an empty chain");
+    post_chain_of(&mut h, 8);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "the whole queue of 8");
+
+    let mut h = dma_harness();
+    legacy_device(&mut h, 16);
+    setup(&mut h, 0, 16);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    post_chain_of(&mut h, DMA_MAX_CHAIN);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "DMA_MAX_CHAIN elements");
+    post_chain_of(&mut h, DMA_MAX_CHAIN + 1);
+    assert_eq!(
+        h.ret(DRV, 0),
+        DMA_BAD_QUEUE as usize,
+        "one more than DMA_MAX_CHAIN, though the queue has room"
+    );
+}
+
+/// The queue size the kernel keeps in the ring region is only ever
+/// written by `setup`; should it ever hold something `setup` cannot have
+/// written (a size that is not a power of two, or above the largest
+/// queue), posts are refused rather than trusted.
+#[test]
+fn a_queue_size_setup_cannot_have_written_refuses_posts() {
+    for bad in [3u32, 256] {
+        let mut h = dma_harness();
+        let ring = ready(&mut h);
+        // SAFETY: the size word is inside the ring region block of the
+        // test arena.
+        unsafe { std::ptr::write((ring + DMA_RING_STRIDE - 4) as *mut u32, bad) };
+        post_chain_of(&mut h, 1);
+        assert_eq!(h.ret(DRV, 0), DMA_BAD_QUEUE as usize, "size word {bad}");
+    }
 }
 
 #[test]
@@ -426,8 +524,6 @@ fn the_ring_region_is_never_a_copy_target() {
 }
 
 // ---- zero-copy: leases as DMA buffers, and the pins they put on the lender
-
-const CLI: usize = 2;
 
 /// The client (task 2) calls the driver with `attributes` over 512 bytes
 /// at its DATA; the driver's queue 0 is set up (size 8). Returns the ring.
@@ -542,12 +638,20 @@ fn a_lease_must_grant_what_the_device_does_and_be_lent_now() {
     assert_eq!(h.ret(DRV, 0), DMA_BAD_LEASE as usize);
 }
 
-#[test]
-fn a_driver_dying_with_a_lease_resets_its_device_before_the_lender_hears() {
+/// The client's read-write lease posted whole to the driver's device
+/// (512 device-writable bytes); returns the harness and the base of the
+/// device's window.
+fn lease_on_the_device() -> (Harness, usize) {
     let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
     let cli = h.id(CLI);
     let w = h.mem[DRV].virtio.unwrap();
     post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    (h, w)
+}
+
+#[test]
+fn a_driver_dying_with_a_lease_resets_its_device_before_the_lender_hears() {
+    let (mut h, w) = lease_on_the_device();
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
     h.sys.machine.mmio_writes.clear();
     // The driver faults (a bad syscall number) with the lease on its device.
@@ -582,12 +686,314 @@ fn a_device_that_does_not_reset_keeps_the_lender_blocked() {
 
 #[test]
 fn restarting_a_lender_resets_the_device_holding_its_lease_first() {
-    let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
-    let cli = h.id(CLI);
-    let w = h.mem[DRV].virtio.unwrap();
-    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    let (mut h, w) = lease_on_the_device();
     h.sys.machine.mmio_writes.clear();
     crate::faults::restart_task(&mut h.sys, CLI);
     assert!(h.sys.machine.mmio_writes.contains(&(w + 0x070, 0)));
     assert!(!crate::dma::pins(&mut h.sys, DRV, CLI));
+}
+
+fn pinned(ring: usize) -> u32 {
+    // SAFETY: inside the ring region block of the test arena.
+    unsafe { std::ptr::read((ring + crate::dma::PINNED_OFFSET) as *const u32) }
+}
+
+#[test]
+fn pins_are_counted_and_a_reply_after_the_device_is_done_reads_no_register() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    assert_eq!(pinned(ring), 0);
+    // Two chains hold the lease: descriptors 0 -> 1, and 2.
+    let first = [
+        leased(0, 0, 256, F_WRITE | F_NEXT, 1),
+        leased(0, 256, 256, F_WRITE, 0),
+    ];
+    post_lent(&mut h, &first, 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    post_lent(&mut h, &[leased(0, 0, 16, 0, 0)], 2, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(pinned(ring), 3);
+    // The device gave back the first chain only: the second still pins the
+    // lender, and the kernel asks the (live) device before refusing.
+    device_uses(ring, 0, 0);
+    reply(&mut h, cli);
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
+    assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
+    assert_eq!(pinned(ring), 1);
+    // Both back: the reply goes through on the ring alone, without a
+    // device register access, and nothing is pinned any more.
+    device_uses(ring, 1, 2);
+    h.sys.machine.mmio_writes.clear();
+    reply(&mut h, cli);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert!(
+        h.sys.machine.mmio_writes.is_empty(),
+        "{:?}",
+        h.sys.machine.mmio_writes
+    );
+    assert_eq!(pinned(ring), 0);
+    // A reset device releases every pin and the count with them.
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    post_lent(&mut h, &first, 0, cli);
+    assert_eq!(pinned(ring), 2);
+    crate::dma::quiesce(&mut h.sys, DRV);
+    assert_eq!(pinned(ring), 0);
+    assert!(!crate::dma::pins(&mut h.sys, DRV, CLI));
+}
+
+#[test]
+fn post_writes_a_deferred_used_event_with_the_chain() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    let own = h.addr(DRV, DATA) as u64;
+    // Queue size 8: used_event after the 8-entry available ring.
+    let used_event = 16 * 8 + 4 + 2 * 8;
+    post(&mut h, &[desc(own, 16, 0, 0)], 0);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(read_u16(ring, used_event), 0, "a6 = 0 leaves it alone");
+    let post_with_event = |h: &mut Harness, d: RawDesc, head: usize, event: u16| {
+        h.write(DRV, CHAIN, [d].as_bytes());
+        let ptr = h.addr(DRV, CHAIN);
+        let args = [
+            DmaOp::Post as usize,
+            0,
+            ptr,
+            1,
+            head,
+            usize::MAX,
+            usize::from(event) + 1,
+        ];
+        h.syscall(DRV, Sysnum::Dma, &args);
+    };
+    post_with_event(&mut h, desc(own, 16, 0, 0), 1, 7);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(read_u16(ring, used_event), 7);
+    assert_eq!(read_u16(ring, 128 + 2), 2, "both chains made available");
+    // A refused chain writes nothing, used_event included.
+    post_with_event(&mut h, desc(0x8000_0000, 16, 0, 0), 2, 9);
+    assert_eq!(h.ret(DRV, 0), DMA_BAD_BUFFER as usize);
+    assert_eq!(read_u16(ring, used_event), 7);
+    assert_eq!(read_u16(ring, 128 + 2), 2);
+}
+
+/// `Injection::Fingerprint` of a driver's ring region (`arg` 1): the whole
+/// region is covered, and a device's write into it (a used-ring entry, as a
+/// late DMA of a dead incarnation would make) changes the fingerprint.
+#[test]
+fn fingerprint_covers_the_ring_region_and_sees_a_device_write() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    let fingerprint = |h: &mut Harness| {
+        let mut msg = [0u8; 12];
+        for (i, w) in [DRV as u32, abi::Injection::Fingerprint as u32, 1]
+            .iter()
+            .enumerate()
+        {
+            msg[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        let (code, bytes) = h.kipc_bytes(0, abi::Kipc::Inject as u32, &msg);
+        assert_eq!(code, SUCCESS);
+        let w = |i: usize| u32::from_le_bytes(bytes[i * 4..i * 4 + 4].try_into().unwrap());
+        (w(0), w(1), w(2))
+    };
+    let (base, before, size) = fingerprint(&mut h);
+    assert_eq!((base as usize, size as usize), (ring, RINGS_SIZE));
+    assert_eq!(fingerprint(&mut h).1, before);
+    // The device writes the last word of the region (kernel-readable only
+    // to the task: the task itself could not have done it).
+    let last = ring + RINGS_SIZE - 4;
+    // SAFETY: inside the ring region block of the test arena.
+    unsafe { std::ptr::write(last as *mut u32, 0x5a5a_0001) };
+    assert_ne!(fingerprint(&mut h).1, before);
+}
+
+/// The fast reply path never skips the pin check: a driver answering, with
+/// `reply_recv`, a call whose lease is still on its device is refused as a
+/// plain reply is, and the lender stays blocked.
+#[test]
+fn reply_recv_never_skips_the_pin_check() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    h.stage_reply_recv(DRV, cli, 0, b"", 16, 0);
+    assert!(
+        !crate::fastpath::reply_recv(&mut h.sys, DRV),
+        "fast path took a reply whose lease is pinned"
+    );
+    crate::syscalls::syscall(&mut h.sys, DRV);
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
+    assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
+    // Given back, the same reply goes through (the general path).
+    device_uses(ring, 0, 0);
+    h.stage_reply_recv(DRV, cli, 0, b"", 16, 0);
+    crate::syscalls::syscall(&mut h.sys, DRV);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+}
+
+/// Having rings costs a driver the fast path only for calls that lent it
+/// something: a lease-less call is answered by the fast path.
+#[test]
+fn a_driver_answers_a_call_without_leases_on_the_fast_path() {
+    let mut h = dma_harness();
+    ready(&mut h);
+    h.recv(DRV, 16, 0);
+    let drv = h.id(DRV);
+    h.send(CLI, drv, 1, b"ping", 16, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(drv));
+    let cli = h.id(CLI);
+    h.stage_reply_recv(DRV, cli, 0, b"pong", 16, 0);
+    assert!(
+        crate::fastpath::reply_recv(&mut h.sys, DRV),
+        "fast path declined a driver's lease-less reply"
+    );
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert_eq!(h.ret(CLI, 1), 4);
+}
+
+/// A grant must fit the memory protection, not only the region table: a
+/// driver whose virtio window takes four PMP entries has room for one more
+/// plain device window, not two, though its table has slots left.
+#[test]
+fn a_grant_must_fit_the_protection_entries() {
+    let mut h = dma_harness();
+    let entries = |h: &Harness| protection_entries(h.task(DRV).regions());
+    assert_eq!(entries(&h), MAX_TASK_REGIONS - 1, "test premise");
+    assert_eq!(h.grant(SUP, DRV, 0, 1), SUCCESS);
+    assert_eq!(entries(&h), MAX_TASK_REGIONS);
+    assert_eq!(h.grant(SUP, DRV, 1, 2), crate::kipc::KIPC_BAD_GRANT);
+    assert_eq!(entries(&h), MAX_TASK_REGIONS);
+    assert!(
+        h.task(DRV).regions().len() < MAX_TASK_REGIONS,
+        "the region table had room: the entries refused it"
+    );
+}
+
+/// A lender left blocked because the faulted driver's device would not
+/// reset hears DEAD when the driver is restarted and its device does
+/// reset then: the restart finishes what the fault could not.
+#[test]
+fn a_lender_left_blocked_by_a_stuck_device_hears_dead_at_the_restart() {
+    let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
+    let (cli, drv) = (h.id(CLI), h.id(DRV));
+    h.sys.machine.stuck = true;
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    h.syscall_n(DRV, 99, &[]);
+    assert_eq!(h.task(DRV).state(), TaskState::Faulted);
+    assert_eq!(h.sched(CLI), SchedState::InReply(drv));
+    h.sys.machine.stuck = false;
+    crate::faults::restart_task(&mut h.sys, DRV);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert!(
+        abi::dead_generation(h.ret(CLI, 0) as u32).is_some(),
+        "the client got DEAD"
+    );
+}
+
+/// The same ordering on a version 2 device, whose live queue shows in
+/// QueueReady: a device that does not reset keeps the lender blocked, one
+/// that does lets it hear DEAD.
+#[test]
+fn a_version_2_device_holds_the_lender_until_its_queue_is_not_ready() {
+    for stuck in [true, false] {
+        let mut h = dma_harness();
+        let w = h.mem[DRV].virtio.unwrap();
+        h.sys.machine.mmio.insert(w + 0x004, 2);
+        h.sys.machine.mmio.insert(w + 0x034, 8);
+        setup(&mut h, 0, 8);
+        assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+        h.recv(DRV, 16, 0);
+        let drv = h.id(DRV);
+        let l = abi::Lease {
+            attributes: LEASE_READ | LEASE_WRITE,
+            base: h.addr(CLI, DATA) as u32,
+            len: 512,
+        };
+        h.send(CLI, drv, 1, b"", 0, &[l]);
+        let cli = h.id(CLI);
+        post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+        assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+        h.sys.machine.stuck = stuck;
+        h.syscall_n(DRV, 99, &[]);
+        if stuck {
+            assert_eq!(h.sched(CLI), SchedState::InReply(drv), "stuck device");
+        } else {
+            assert_eq!(h.sched(CLI), SchedState::Runnable, "reset device");
+            assert!(abi::dead_generation(h.ret(CLI, 0) as u32).is_some());
+        }
+    }
+}
+
+/// A chain of several lent descriptors is released whole when the device
+/// gives back its head, also once the used ring has gone round.
+#[test]
+fn a_lent_chain_is_released_whole_round_and_round() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let own = h.addr(DRV, DATA) as u64;
+    for round in 0..11u16 {
+        let (cli, drv) = (h.id(CLI), h.id(DRV));
+        let head = (round * 3) % 8;
+        let chain = [
+            leased(0, 0, 256, F_NEXT, (head + 1) % 8),
+            leased(0, 256, 256, F_WRITE | F_NEXT, (head + 5) % 8),
+            desc(own, 1, F_WRITE, 0),
+        ];
+        post_lent(&mut h, &chain, usize::from(head), cli);
+        assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "round {round}");
+        assert_eq!(pinned(ring), 3, "round {round}: the whole chain pinned");
+        let used = ring + crate::dma::USED_OFFSET;
+        // SAFETY: the ring region block of the test arena.
+        unsafe {
+            std::ptr::write(
+                (used + 4 + 8 * usize::from(round % 8)) as *mut u32,
+                head.into(),
+            );
+            std::ptr::write((used + 2) as *mut u16, round + 1);
+        }
+        reply(&mut h, cli);
+        assert_eq!(h.sched(CLI), SchedState::Runnable, "round {round}");
+        assert_eq!(pinned(ring), 0, "round {round}: the whole chain released");
+        h.recv(DRV, 16, 0);
+        let l = abi::Lease {
+            attributes: LEASE_READ | LEASE_WRITE,
+            base: h.addr(CLI, DATA) as u32,
+            len: 512,
+        };
+        h.send(CLI, drv, 1, b"", 0, &[l]);
+    }
+}
+
+/// Only the chain the device gives back is released: not a pinned chain
+/// that an unpinned chain's head or the last descriptor's unused `next`
+/// field happens to name.
+#[test]
+fn giving_back_one_chain_leaves_the_others_pinned() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    let own = h.addr(DRV, DATA) as u64;
+    // C: one lent descriptor at 4. A: 0 -> 1, whose last `next` names 4.
+    post_lent(&mut h, &[leased(0, 0, 16, 0, 0)], 4, cli);
+    let a = [leased(0, 16, 16, F_NEXT, 1), leased(0, 32, 16, 0, 4)];
+    post_lent(&mut h, &a, 0, cli);
+    // B: the driver's own memory at 6, pinning nothing.
+    post(&mut h, &[desc(own, 16, 0, 0)], 6);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(pinned(ring), 3);
+    // The device gives back B, then A; C stays on it.
+    let used = ring + crate::dma::USED_OFFSET;
+    // SAFETY: the ring region block of the test arena.
+    unsafe {
+        std::ptr::write((used + 4) as *mut u32, 6);
+        std::ptr::write((used + 12) as *mut u32, 0);
+        std::ptr::write((used + 2) as *mut u16, 2);
+    }
+    reply(&mut h, cli);
+    assert_eq!(
+        h.ret(DRV, 0),
+        DMA_PINNED as usize,
+        "C still holds the lender"
+    );
+    assert_eq!(pinned(ring), 1);
+    assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
 }

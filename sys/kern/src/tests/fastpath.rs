@@ -7,14 +7,11 @@
 //! result. Every `next_task` and `after_trap` also checks, inside the
 //! scheduler, that its choice is the one `sched::select` makes.
 
-use abi::{dead_code, Lease, Sysnum, TaskId, LEASE_READ};
+use abi::{dead_code, Sysnum, TaskId, LEASE_READ};
 
 use super::harness::*;
 use crate::task::{SchedState, TaskState};
 use crate::{fastpath, faults, notify, sched, syscalls};
-
-pub(super) const SRV: usize = 1;
-pub(super) const CLI: usize = 2;
 
 /// The usual three, with the supervisor and the server blocked in `recv`
 /// and the client chosen to run: the fast path's premise holds for it.
@@ -36,25 +33,22 @@ fn after_trap(h: &mut Harness, t: usize) -> Option<usize> {
     next
 }
 
+/// A `reply_recv` by the server (to `to`, with `code` and `msg`, then a
+/// 64-byte receive with `mask`) that the fast path must decline — `why`
+/// says what it would get wrong — done by the general path instead.
+fn declined_reply_recv(h: &mut Harness, to: TaskId, code: u32, msg: &[u8], mask: u32, why: &str) {
+    h.stage_reply_recv(SRV, to, code, msg, 64, mask);
+    assert!(!fastpath::reply_recv(&mut h.sys, SRV), "{why}");
+    h.reply_recv(SRV, to, code, msg, 64, mask);
+}
+
 #[test]
 fn send_to_a_waiting_receiver_is_delivered_and_hands_off() {
     let mut h = ready_for_a_call();
     let srv = h.id(SRV);
     h.stage_send(CLI, srv, 7, b"hi!", 8, &[]);
     assert!(fastpath::send(&mut h.sys, CLI), "fast path declined");
-    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
-    assert_eq!(h.sched(SRV), SchedState::Runnable);
-    assert_eq!(
-        h.received(SRV),
-        Received {
-            sender: h.id(CLI),
-            op: 7,
-            len: 3,
-            reply_cap: 8,
-            leases: 0
-        }
-    );
-    assert_eq!(h.read(SRV, RECV_BUF, 4), b"hi!\0");
+    h.assert_delivered(SRV, CLI, 7, 3, 8, b"hi!\0");
     // The hand-off: the server runs next without a scan.
     assert_eq!(after_trap(&mut h, CLI), Some(SRV));
 }
@@ -188,11 +182,7 @@ fn a_send_with_leases_takes_the_general_path() {
     let mut h = ready_for_a_call();
     let srv = h.id(SRV);
     h.write(CLI, DATA, b"lent");
-    let lease = Lease {
-        attributes: LEASE_READ,
-        base: h.addr(CLI, DATA) as u32,
-        len: 4,
-    };
+    let lease = h.client_lease(LEASE_READ, 0, 4);
     h.stage_send(CLI, srv, 2, b"", 0, &[lease]);
     assert!(!fastpath::send(&mut h.sys, CLI), "fast path took leases");
     h.send(CLI, srv, 2, b"", 0, &[lease]);
@@ -281,9 +271,7 @@ fn refusals_are_left_to_the_general_path() {
 /// on the fast path and on the general one (leases).
 #[test]
 fn a_server_waiting_after_reply_recv_receives_like_after_recv() {
-    let mut h = ready_for_a_call();
-    call(&mut h);
-    let cli = h.id(CLI);
+    let (mut h, cli) = in_a_call();
     h.reply_recv(SRV, cli, 0, b"", 64, 0);
     assert_eq!(after_trap(&mut h, SRV), Some(CLI));
     let srv = h.id(SRV);
@@ -293,11 +281,7 @@ fn a_server_waiting_after_reply_recv_receives_like_after_recv() {
     h.reply_recv(SRV, cli, 0, b"", 64, 0);
     assert_eq!(after_trap(&mut h, SRV), Some(CLI));
     h.write(CLI, DATA, b"L");
-    let lease = Lease {
-        attributes: LEASE_READ,
-        base: h.addr(CLI, DATA) as u32,
-        len: 1,
-    };
+    let lease = h.client_lease(LEASE_READ, 0, 1);
     h.send(CLI, srv, 3, b"leased", 8, &[lease]);
     assert_eq!(h.read(SRV, RECV_BUF, 6), b"leased");
     assert_eq!(h.received(SRV).leases, 1);
@@ -311,11 +295,18 @@ fn call(h: &mut Harness) {
     assert_eq!(after_trap(h, CLI), Some(SRV));
 }
 
-#[test]
-fn reply_recv_replies_waits_and_hands_back() {
+/// [`ready_for_a_call`] and [`call`]: the server runs with the client's
+/// call; returns the harness and the client's id.
+fn in_a_call() -> (Harness, TaskId) {
     let mut h = ready_for_a_call();
     call(&mut h);
     let cli = h.id(CLI);
+    (h, cli)
+}
+
+#[test]
+fn reply_recv_replies_waits_and_hands_back() {
+    let (mut h, cli) = in_a_call();
     h.stage_reply_recv(SRV, cli, 5, b"ok", 64, 0);
     assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
     assert_eq!(h.sched(CLI), SchedState::Runnable);
@@ -337,12 +328,7 @@ fn reply_recv_with_a_pending_notification_falls_back_and_returns_it() {
     call(&mut h);
     notify::post_bits(&mut h.sys, SRV, 0b100);
     let cli = h.id(CLI);
-    h.stage_reply_recv(SRV, cli, 0, b"", 64, 0b100);
-    assert!(
-        !fastpath::reply_recv(&mut h.sys, SRV),
-        "fast path hid a notification"
-    );
-    h.reply_recv(SRV, cli, 0, b"", 64, 0b100);
+    declined_reply_recv(&mut h, cli, 0, b"", 0b100, "fast path hid a notification");
     // The reply went out, and the receive returned the notification.
     assert_eq!(h.sched(CLI), SchedState::Runnable);
     assert_eq!(h.sched(SRV), SchedState::Runnable);
@@ -364,12 +350,7 @@ fn reply_recv_with_a_queued_sender_falls_back_and_takes_its_message() {
     h.send(3, srv, 6, b"late", 0, &[]);
     assert_eq!(h.sched(3), SchedState::InSend(srv));
     let cli = h.id(CLI);
-    h.stage_reply_recv(SRV, cli, 0, b"", 64, 0);
-    assert!(
-        !fastpath::reply_recv(&mut h.sys, SRV),
-        "fast path skipped a queued sender"
-    );
-    h.reply_recv(SRV, cli, 0, b"", 64, 0);
+    declined_reply_recv(&mut h, cli, 0, b"", 0, "fast path skipped a queued sender");
     assert_eq!(h.sched(CLI), SchedState::Runnable);
     let m = h.received(SRV);
     assert_eq!((m.sender, m.op, m.len), (h.id(3), 6, 4));
@@ -379,35 +360,25 @@ fn reply_recv_with_a_queued_sender_falls_back_and_takes_its_message() {
 
 #[test]
 fn reply_recv_to_a_caller_that_died_falls_back_and_still_waits() {
-    let mut h = ready_for_a_call();
-    call(&mut h);
-    let cli = h.id(CLI);
+    let (mut h, cli) = in_a_call();
     faults::restart_task(&mut h.sys, CLI);
-    h.stage_reply_recv(SRV, cli, 0, b"", 64, 0);
-    assert!(!fastpath::reply_recv(&mut h.sys, SRV));
-    h.reply_recv(SRV, cli, 0, b"", 64, 0);
+    declined_reply_recv(&mut h, cli, 0, b"", 0, "fast path took it");
     assert_eq!(h.task(SRV).replies(), 0, "no reply to a dead incarnation");
     assert_eq!(h.sched(SRV), SchedState::InRecv(None));
 }
 
 #[test]
 fn reply_recv_bad_reply_faults_before_receiving() {
-    let mut h = ready_for_a_call();
-    call(&mut h);
-    let cli = h.id(CLI);
+    let (mut h, cli) = in_a_call();
     // A reply longer than the client's 16-byte buffer.
     let long = [7u8; 17];
-    h.stage_reply_recv(SRV, cli, 0, &long, 64, 0);
-    assert!(!fastpath::reply_recv(&mut h.sys, SRV));
-    h.reply_recv(SRV, cli, 0, &long, 64, 0);
+    declined_reply_recv(&mut h, cli, 0, &long, 0, "fast path took it");
     h.assert_usage_fault(SRV, abi::UsageError::ReplyTooBig);
 }
 
 #[test]
 fn reply_recv_with_a_kernel_code_faults_the_server_however_short() {
-    let mut h = ready_for_a_call();
-    call(&mut h);
-    let cli = h.id(CLI);
+    let (mut h, cli) = in_a_call();
     h.stage_reply_recv(SRV, cli, abi::KERNEL_CODE_BASE, b"x", 64, 0);
     assert!(!fastpath::reply_recv(&mut h.sys, SRV), "fast path took it");
     assert_eq!(h.sched(CLI), SchedState::InReply(h.id(SRV)));
@@ -749,9 +720,7 @@ fn reply_recv_to_an_earlier_incarnation_never_reaches_the_new_one() {
     h.reply_recv(SRV, old, 0, b"", 64, 0);
     h.send(CLI, srv, 4, b"again", 16, &[]);
     assert_eq!(h.sched(CLI), SchedState::InReply(srv));
-    h.stage_reply_recv(SRV, old, 9, b"stale", 64, 0);
-    assert!(!fastpath::reply_recv(&mut h.sys, SRV), "fast path took it");
-    h.reply_recv(SRV, old, 9, b"stale", 64, 0);
+    declined_reply_recv(&mut h, old, 9, b"stale", 0, "fast path took it");
     assert_eq!(h.sched(CLI), SchedState::InReply(srv));
     assert_ne!(h.read(CLI, REPLY_BUF, 5), b"stale");
 }

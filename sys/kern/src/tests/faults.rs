@@ -1,13 +1,10 @@
 //! Faults and restarts: who is woken, what is recorded, the supervisor.
 
-use abi::{dead_code, FaultKind, Generation, Sysnum, TaskId, UsageError, SUPERVISOR_FAULT_BIT};
+use abi::{FaultKind, Generation, Sysnum, TaskId, UsageError, SUPERVISOR_FAULT_BIT};
 
 use super::harness::*;
 use crate::syscalls::{self, Exception};
 use crate::task::{SchedState, TaskState};
-
-const SRV: usize = 1;
-const CLI: usize = 2;
 
 #[test]
 fn server_fault_wakes_its_waiting_client_with_dead_at_once() {
@@ -24,8 +21,7 @@ fn server_fault_wakes_its_waiting_client_with_dead_at_once() {
     syscalls::exception(&mut h.sys, SRV, Exception::Load(bad));
 
     // The client does not wait for the restart.
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
-    assert_eq!(h.ret(CLI, 0) as u32, dead_code(Generation(1)));
+    h.assert_told_dead(CLI, Generation(1));
     assert_eq!(h.ret(CLI, 1), 0);
     // The server is stopped, on a new generation, with its fault recorded.
     assert_eq!(h.task(SRV).state(), TaskState::Faulted);
@@ -50,17 +46,13 @@ fn server_fault_wakes_clients_still_in_send_too() {
     h.send(3, srv, 1, b"", 0, &[]);
     syscalls::exception(&mut h.sys, SRV, Exception::Illegal(0x0000_0000));
     for t in [2, 3] {
-        assert_eq!(h.sched(t), SchedState::Runnable);
-        assert_eq!(h.ret(t, 0) as u32, dead_code(Generation(1)));
+        h.assert_told_dead(t, Generation(1));
     }
 }
 
 #[test]
 fn client_fault_leaves_the_server_alone() {
-    let mut h = Harness::three();
-    h.recv(SRV, 16, 0);
-    let srv = h.id(SRV);
-    h.send(CLI, srv, 1, b"", 16, &[]);
+    let (mut h, _) = Harness::three_in_call(16, 1, b"", 16);
     syscalls::exception(&mut h.sys, CLI, Exception::Store(0));
     assert_eq!(h.sched(SRV), SchedState::Runnable);
     assert_eq!(h.task(SRV).generation(), Generation(0));
@@ -113,8 +105,7 @@ fn restart_of_a_healthy_task_advances_its_generation_and_wakes_its_callers() {
     assert_eq!(h.task(SRV).fault_count(), 0);
     assert_eq!(h.sched(SRV), SchedState::Runnable);
     for t in [2, 3] {
-        assert_eq!(h.sched(t), SchedState::Runnable);
-        assert_eq!(h.ret(t, 0) as u32, dead_code(Generation(1)));
+        h.assert_told_dead(t, Generation(1));
     }
     // The old incarnation's reply would go nowhere; the new one has no
     // caller waiting.
@@ -124,11 +115,7 @@ fn restart_of_a_healthy_task_advances_its_generation_and_wakes_its_callers() {
 
 #[test]
 fn restart_of_a_never_started_task_keeps_generation_zero() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .stopped()
-        .build();
+    let mut h = Harness::three_server_stopped();
     assert_eq!(h.task(SRV).state(), TaskState::Stopped);
     h.restart(SRV);
     assert_eq!(h.sched(SRV), SchedState::Runnable);

@@ -1,7 +1,7 @@
 //! A small world of tasks on a mock machine, and helpers that make the
 //! tasks' syscalls the way their userlib stubs would.
 
-use abi::{FaultKind, FaultRecord, Kipc, Lease, Sysnum, TaskId, UsageError};
+use abi::{FaultKind, FaultRecord, Generation, Kipc, Lease, Sysnum, TaskId, UsageError};
 use zerocopy::IntoBytes;
 
 use crate::descs::{
@@ -18,6 +18,10 @@ pub const MOCK_DEVICE_SLOTS: usize = 2;
 
 /// Index of the supervisor in every harness (the first task).
 pub const SUP: usize = 0;
+/// Index of the server in [`Harness::three`] (and most others).
+pub const SRV: usize = 1;
+/// Index of the client in [`Harness::three`] (and most others).
+pub const CLI: usize = 2;
 
 /// Size of each task's text region.
 pub const TEXT_SIZE: usize = 0x1000;
@@ -444,6 +448,40 @@ impl Harness {
         Builder::three().build()
     }
 
+    /// The usual three but the server never started (app.toml
+    /// `start = false`).
+    pub fn three_server_stopped() -> Self {
+        Builder::default()
+            .task("sup", 0)
+            .task("srv", 1)
+            .stopped()
+            .task("cli", 2)
+            .build()
+    }
+
+    /// The usual three and the server's id.
+    pub fn three_and_server() -> (Self, TaskId) {
+        let h = Self::three();
+        let srv = h.id(SRV);
+        (h, srv)
+    }
+
+    /// The usual three with `srv` in an open `recv` of `recv_len` bytes;
+    /// returns the harness and the server's id.
+    pub fn three_receiving(recv_len: usize) -> (Self, TaskId) {
+        let (mut h, srv) = Self::three_and_server();
+        h.recv(SRV, recv_len, 0);
+        (h, srv)
+    }
+
+    /// [`Harness::three_receiving`], then `cli`'s `send` of `op`/`msg` (room
+    /// for a `reply_cap`-byte reply) delivered to the server.
+    pub fn three_in_call(recv_len: usize, op: u16, msg: &[u8], reply_cap: usize) -> (Self, TaskId) {
+        let (mut h, srv) = Self::three_receiving(recv_len);
+        h.send(CLI, srv, op, msg, reply_cap, &[]);
+        (h, srv)
+    }
+
     /// A task's kernel state.
     pub fn task(&self, t: usize) -> &Task {
         &self.sys.tasks[t]
@@ -703,6 +741,28 @@ impl Harness {
         (self.ret(t, 0) as u32, self.ret(t, 1))
     }
 
+    /// `borrow_info` by `t` of lease `index` of `lender`'s call; returns
+    /// `(code, attributes, length)`.
+    pub fn borrow_info(&mut self, t: usize, lender: TaskId, index: usize) -> (u32, u32, usize) {
+        self.syscall(t, Sysnum::BorrowInfo, &[lender.0 as usize, index]);
+        (self.ret(t, 0) as u32, self.ret(t, 1) as u32, self.ret(t, 2))
+    }
+
+    /// A lease of `len` bytes of the client's RAM at `DATA + off`.
+    pub fn client_lease(&self, attributes: u32, off: usize, len: u32) -> Lease {
+        Lease {
+            attributes,
+            base: self.addr(CLI, DATA + off) as u32,
+            len,
+        }
+    }
+
+    /// `reply_fault` from `t` to `peer` with the raw reason number `reason`
+    /// (one a `ReplyFaultReason` names, or not).
+    pub fn reply_fault(&mut self, t: usize, peer: TaskId, reason: usize) {
+        self.syscall(t, Sysnum::ReplyFault, &[peer.0 as usize, reason]);
+    }
+
     /// `post` from `t`; returns the code.
     pub fn post(&mut self, t: usize, target: TaskId, bits: u32) -> u32 {
         self.syscall(t, Sysnum::Post, &[target.0 as usize, bits as usize]);
@@ -724,7 +784,7 @@ impl Harness {
     /// `kipc` by `t` with an optional `u32` argument; returns the code and
     /// the reply bytes.
     /// `kipc` from `t` with a message of several `u32` words.
-    pub fn kipc_words(&mut self, t: usize, op: u32, words: &[u32]) -> u32 {
+    pub fn kipc_words(&mut self, t: usize, op: Kipc, words: &[u32]) -> u32 {
         self.write(t, MSG_OUT, words.as_bytes());
         let args = [
             op as usize,
@@ -740,12 +800,12 @@ impl Harness {
     /// `GrantDevice` of device `slot` to `task` with interrupt `bits`, asked
     /// by `t`; the response code.
     pub fn grant(&mut self, t: usize, task: usize, slot: u32, bits: u32) -> u32 {
-        self.kipc_words(t, Kipc::GrantDevice as u32, &[task as u32, slot, bits])
+        self.kipc_words(t, Kipc::GrantDevice, &[task as u32, slot, bits])
     }
 
     /// `RevokeDevice` of device `slot` from `task`, asked by `t`; the code.
     pub fn revoke(&mut self, t: usize, task: usize, slot: u32) -> u32 {
-        self.kipc_words(t, Kipc::RevokeDevice as u32, &[task as u32, slot])
+        self.kipc_words(t, Kipc::RevokeDevice, &[task as u32, slot])
     }
 
     /// Kipc `op` from task `t` with message `msg`; the code and the reply.
@@ -792,6 +852,47 @@ impl Harness {
     /// The last fault of `t`.
     pub fn fault(&self, t: usize) -> FaultRecord {
         self.task(t).last_fault()
+    }
+
+    /// Asserts `cli`'s call of `op` (`len` bytes, room for a `reply_cap`-byte
+    /// reply, no leases) reached `srv`: the client waits for the reply, the
+    /// server runs with that `recv` result and `bytes` at `RECV_BUF`
+    /// (`bytes` may run past the message, to show nothing more was written).
+    #[track_caller]
+    pub fn assert_delivered(
+        &self,
+        srv: usize,
+        cli: usize,
+        op: usize,
+        len: usize,
+        reply_cap: usize,
+        bytes: &[u8],
+    ) {
+        assert_eq!(self.sched(cli), SchedState::InReply(self.id(srv)));
+        assert_eq!(self.sched(srv), SchedState::Runnable);
+        let want = Received {
+            sender: self.id(cli),
+            op,
+            len,
+            reply_cap,
+            leases: 0,
+        };
+        assert_eq!(self.received(srv), want);
+        assert_eq!(self.read(srv, RECV_BUF, bytes.len()), bytes);
+    }
+
+    /// Asserts `t` was released from its call with the DEAD code naming
+    /// the generation its peer is on `now`.
+    #[track_caller]
+    pub fn assert_told_dead(&self, t: usize, now: Generation) {
+        self.assert_answered(t, abi::dead_code(now));
+    }
+
+    /// Asserts `t` runs again with `code` as its syscall's result (`a0`).
+    #[track_caller]
+    pub fn assert_answered(&self, t: usize, code: u32) {
+        assert_eq!(self.sched(t), SchedState::Runnable, "task {t} should run");
+        assert_eq!(self.ret(t, 0) as u32, code, "task {t}");
     }
 
     /// Asserts `t` is faulted with a `SyscallUsage` fault of this error.

@@ -9,9 +9,6 @@ use super::harness::*;
 use crate::syscalls::{self, Exception};
 use crate::task::{SchedState, TaskState};
 
-const SRV: usize = 1;
-const CLI: usize = 2;
-
 #[test]
 fn ping_pong_copies_payload_both_ways() {
     let mut h = Harness::three();
@@ -21,19 +18,7 @@ fn ping_pong_copies_payload_both_ways() {
 
     let srv = h.id(SRV);
     h.send(CLI, srv, 7, b"hello", 32, &[]);
-    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
-    assert_eq!(h.sched(SRV), SchedState::Runnable);
-    assert_eq!(
-        h.received(SRV),
-        Received {
-            sender: h.id(CLI),
-            op: 7,
-            len: 5,
-            reply_cap: 32,
-            leases: 0
-        }
-    );
-    assert_eq!(h.read(SRV, RECV_BUF, 6), b"hello\0");
+    h.assert_delivered(SRV, CLI, 7, 5, 32, b"hello\0");
     // The server runs next; the client waits.
     assert_eq!(syscalls::next_task(&mut h.sys, CLI), Some(SRV));
 
@@ -48,8 +33,7 @@ fn ping_pong_copies_payload_both_ways() {
 
 #[test]
 fn send_blocks_until_the_server_receives() {
-    let mut h = Harness::three();
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_and_server();
     h.send(CLI, srv, 3, b"early", 8, &[]);
     assert_eq!(h.sched(CLI), SchedState::InSend(srv));
     assert_eq!(h.read(SRV, RECV_BUF, 5), [0; 5]);
@@ -76,10 +60,7 @@ fn long_message_is_truncated_to_the_buffer_and_full_length_reported() {
 
 #[test]
 fn empty_messages_and_replies_work() {
-    let mut h = Harness::three();
-    h.recv(SRV, 0, 0);
-    let srv = h.id(SRV);
-    h.send(CLI, srv, 9, b"", 0, &[]);
+    let (mut h, _) = Harness::three_in_call(0, 9, b"", 0);
     assert_eq!(h.received(SRV).len, 0);
     assert_eq!(h.received(SRV).op, 9);
     let cli = h.id(CLI);
@@ -190,8 +171,7 @@ fn send_to_a_less_or_equally_important_task_is_refused() {
     // Nor to oneself.
     let me = h.id(CLI);
     h.send(CLI, me, 1, b"", 0, &[]);
-    assert_eq!(h.ret(CLI, 0) as u32, REFUSED_PRIORITY);
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    h.assert_answered(CLI, REFUSED_PRIORITY);
 }
 
 #[test]
@@ -200,8 +180,7 @@ fn send_outside_the_task_slots_is_refused() {
     h.recv(SRV, 16, 0);
     let srv = h.id(SRV);
     h.send(CLI, srv, 1, b"hi", 0, &[]);
-    assert_eq!(h.ret(CLI, 0) as u32, REFUSED_NOT_IN_SLOTS);
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    h.assert_answered(CLI, REFUSED_NOT_IN_SLOTS);
     assert_eq!(h.sched(SRV), SchedState::InRecv(None));
     // The slot it does have works.
     h.recv(SUP, 16, 0);
@@ -216,8 +195,7 @@ fn send_to_no_such_task_is_refused() {
     h.send(CLI, TaskId(3), 1, b"", 0, &[]);
     assert_eq!(h.ret(CLI, 0) as u32, REFUSED_NO_SUCH_TASK);
     h.send(CLI, TaskId::KERNEL, 1, b"", 0, &[]);
-    assert_eq!(h.ret(CLI, 0) as u32, REFUSED_NO_SUCH_TASK);
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    h.assert_answered(CLI, REFUSED_NO_SUCH_TASK);
 }
 
 #[test]
@@ -229,8 +207,7 @@ fn send_to_a_stale_generation_gets_dead_with_the_current_one() {
     let now = TaskId::new(SRV as u16, Generation(1));
     assert_eq!(h.id(SRV), now);
     h.send(CLI, now, 1, b"", 0, &[]);
-    assert_eq!(h.ret(CLI, 0) as u32, dead_code(Generation(1)));
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    h.assert_told_dead(CLI, Generation(1));
 
     h.restart(SRV);
     h.recv(SRV, 16, 0);
@@ -249,23 +226,15 @@ fn send_to_a_stale_generation_gets_dead_with_the_current_one() {
 
 #[test]
 fn send_to_a_stopped_task_gets_dead() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .stopped()
-        .task("cli", 2)
-        .build();
+    let mut h = Harness::three_server_stopped();
     let srv = h.id(SRV);
     h.send(CLI, srv, 1, b"", 0, &[]);
-    assert_eq!(h.ret(CLI, 0) as u32, dead_code(Generation(0)));
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    h.assert_told_dead(CLI, Generation(0));
 }
 
 #[test]
 fn message_outside_the_senders_regions_faults_it() {
-    let mut h = Harness::three();
-    h.recv(SRV, 16, 0);
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_receiving(16);
     let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     let other = foreign(0x100);
     // Memory nobody gave it.
@@ -280,8 +249,7 @@ fn message_outside_the_senders_regions_faults_it() {
 
 #[test]
 fn message_reaching_past_the_region_end_faults_the_sender() {
-    let mut h = Harness::three();
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_and_server();
     let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     let end = h.mem[CLI].ram + RAM_SIZE;
     h.syscall(CLI, Sysnum::Send, &[target, end - 4, 5, 0, 0, 0, 0]);
@@ -294,8 +262,7 @@ fn message_reaching_past_the_region_end_faults_the_sender() {
 
 #[test]
 fn message_slice_that_wraps_the_address_space_faults_the_sender() {
-    let mut h = Harness::three();
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_and_server();
     let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     h.syscall(CLI, Sysnum::Send, &[target, usize::MAX - 3, 16, 0, 0, 0, 0]);
     h.assert_usage_fault(CLI, UsageError::InvalidSlice);
@@ -308,8 +275,7 @@ fn message_slice_that_wraps_the_address_space_faults_the_sender() {
 
 #[test]
 fn reply_buffer_must_be_writable_by_the_sender() {
-    let mut h = Harness::three();
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_and_server();
     let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
                                  // Its own text is readable (a message may come from there) but not
                                  // writable (a reply may not land there).
@@ -350,41 +316,31 @@ fn recv_into_memory_the_receiver_does_not_own_faults_it() {
 
 #[test]
 fn reply_with_a_kernel_reserved_code_faults_the_server() {
-    let mut h = Harness::three();
-    h.recv(SRV, 16, 0);
-    let srv = h.id(SRV);
-    h.send(CLI, srv, 1, b"", 16, &[]);
+    let (mut h, _) = Harness::three_in_call(16, 1, b"", 16);
     let cli = h.id(CLI);
     h.set_pc(SRV, h.mem[SRV].text + 0x80);
     h.reply(SRV, cli, abi::KERNEL_CODE_BASE, b"");
     h.assert_usage_fault(SRV, UsageError::ReservedResponseCode);
     assert_eq!(h.fault(SRV).pc as usize, h.mem[SRV].text + 0x80);
     // The client does not get the forged code: it learns the server died.
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
-    assert_eq!(h.ret(CLI, 0) as u32, dead_code(Generation(1)));
+    h.assert_told_dead(CLI, Generation(1));
 }
 
 #[test]
 fn reply_bigger_than_the_callers_buffer_faults_the_server() {
-    let mut h = Harness::three();
-    h.recv(SRV, 16, 0);
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_receiving(16);
     h.write(CLI, REPLY_BUF, &[0xAA; 8]);
     h.send(CLI, srv, 1, b"", 4, &[]);
     let cli = h.id(CLI);
     h.reply(SRV, cli, 0, b"12345");
     h.assert_usage_fault(SRV, UsageError::ReplyTooBig);
     assert_eq!(h.read(CLI, REPLY_BUF, 8), [0xAA; 8]);
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
-    assert_eq!(h.ret(CLI, 0) as u32, dead_code(Generation(1)));
+    h.assert_told_dead(CLI, Generation(1));
 }
 
 #[test]
 fn reply_to_a_task_no_longer_waiting_is_ignored() {
-    let mut h = Harness::three();
-    h.recv(SRV, 16, 0);
-    let srv = h.id(SRV);
-    h.send(CLI, srv, 1, b"", 16, &[]);
+    let (mut h, _) = Harness::three_in_call(16, 1, b"", 16);
     let old = h.id(CLI);
     // The client dies and is restarted before the reply.
     syscalls::exception(&mut h.sys, CLI, Exception::Illegal(0));
@@ -419,18 +375,12 @@ fn reply_to_a_task_waiting_on_another_server_is_ignored() {
 
 #[test]
 fn reply_fault_faults_the_client_with_the_servers_reason() {
-    let mut h = Harness::three();
-    h.recv(SRV, 16, 0);
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_receiving(16);
     let send_pc = h.mem[CLI].text + 0x44;
     h.set_pc(CLI, send_pc);
     h.send(CLI, srv, 1, b"garbage", 16, &[]);
     let cli = h.id(CLI);
-    h.syscall(
-        SRV,
-        Sysnum::ReplyFault,
-        &[cli.0 as usize, abi::ReplyFaultReason::BadLeases as usize],
-    );
+    h.reply_fault(SRV, cli, abi::ReplyFaultReason::BadLeases as usize);
     assert_eq!(h.sched(SRV), SchedState::Runnable);
     assert_eq!(h.task(CLI).state(), TaskState::Faulted);
     let f = h.fault(CLI);
@@ -448,14 +398,14 @@ fn reply_fault_with_an_unknown_reason_or_to_a_non_waiting_task() {
     let mut h = Harness::three();
     // Not waiting on us: nothing happens to anyone.
     let cli = h.id(CLI);
-    h.syscall(SRV, Sysnum::ReplyFault, &[cli.0 as usize, 0]);
+    h.reply_fault(SRV, cli, 0);
     assert_eq!(h.sched(CLI), SchedState::Runnable);
     assert_eq!(h.sched(SRV), SchedState::Runnable);
 
     h.recv(SRV, 16, 0);
     let srv = h.id(SRV);
     h.send(CLI, srv, 1, b"", 16, &[]);
-    h.syscall(SRV, Sysnum::ReplyFault, &[cli.0 as usize, 999]);
+    h.reply_fault(SRV, cli, 999);
     let f = h.fault(CLI);
     assert_eq!(f.kind(), abi::FaultKind::FromServer);
     assert_eq!(
@@ -476,11 +426,7 @@ fn reply_fault_from_an_untrusted_server_is_an_error_code_not_a_fault() {
     let srv = h.id(SRV);
     h.send(CLI, srv, 1, b"fine", 16, &[]);
     let cli = h.id(CLI);
-    h.syscall(
-        SRV,
-        Sysnum::ReplyFault,
-        &[cli.0 as usize, abi::ReplyFaultReason::BadLeases as usize],
-    );
+    h.reply_fault(SRV, cli, abi::ReplyFaultReason::BadLeases as usize);
     // The client carries on with the verdict as a code; nobody faulted, the
     // supervisor is not disturbed, and the client's id is unchanged.
     assert_eq!(h.sched(CLI), SchedState::Runnable);
@@ -501,20 +447,19 @@ fn reply_fault_from_an_untrusted_server_is_an_error_code_not_a_fault() {
     // that is not waiting on us touches nobody.
     h.recv(SRV, 16, 0);
     h.send(CLI, srv, 1, b"", 16, &[]);
-    h.syscall(SRV, Sysnum::ReplyFault, &[cli.0 as usize, 999]);
+    h.reply_fault(SRV, cli, 999);
     assert_eq!(
         abi::rejected_reason(h.ret(CLI, 0) as u32),
         Some(abi::ReplyFaultReason::BadMessageContents)
     );
-    h.syscall(SRV, Sysnum::ReplyFault, &[cli.0 as usize, 0]);
+    h.reply_fault(SRV, cli, 0);
     assert_eq!(h.sched(CLI), SchedState::Runnable);
     assert_eq!(h.task(CLI).fault_count(), 0);
 }
 
 #[test]
 fn a_sender_that_faults_while_waiting_is_never_delivered() {
-    let mut h = Harness::three();
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_and_server();
     h.send(CLI, srv, 1, b"ghost", 0, &[]);
     // The supervisor injects a fault into the blocked client.
     let (code, _) = h.kipc(SUP, abi::Kipc::FaultTask as u32, Some(CLI as u32));

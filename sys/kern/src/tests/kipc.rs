@@ -11,9 +11,6 @@ use crate::kipc::{KIPC_BAD_MESSAGE, KIPC_BAD_OPERATION, KIPC_NO_SUCH_TASK};
 use crate::syscalls::{self, Exception};
 use crate::task::SchedState;
 
-const SRV: usize = 1;
-const CLI: usize = 2;
-
 fn status(h: &mut Harness, t: usize) -> TaskStatus {
     let (code, bytes) = h.kipc(SUP, Kipc::TaskStatus as u32, Some(t as u32));
     assert_eq!(code, SUCCESS);
@@ -84,10 +81,7 @@ fn task_status_of_a_stopped_task() {
 
 #[test]
 fn fault_task_injects_a_fault() {
-    let mut h = Harness::three();
-    h.recv(SRV, 16, 0);
-    let srv = h.id(SRV);
-    h.send(CLI, srv, 1, b"", 0, &[]);
+    let (mut h, _) = Harness::three_in_call(16, 1, b"", 0);
     h.set_pc(SRV, 0x4444);
     let (code, _) = h.kipc(SUP, Kipc::FaultTask as u32, Some(SRV as u32));
     assert_eq!(code, SUCCESS);
@@ -210,7 +204,7 @@ fn a_slot_is_granted_once_and_bad_slots_are_refused() {
     assert_eq!(h.grant(SUP, SRV, 0, 1), bad);
     assert_eq!(h.grant(SUP, SRV, 9, 1), bad);
     assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 1]),
+        h.kipc_words(SUP, Kipc::GrantDevice, &[SRV as u32, 1]),
         KIPC_BAD_MESSAGE
     );
     assert!(!h.task(CLI).regions().contains(&window(0)));
@@ -341,19 +335,19 @@ fn inject_flips_a_bit_of_task_ram_only() {
 fn inject_refuses_bad_requests() {
     let mut h = Harness::three();
     assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 9, 0]),
+        h.kipc_words(SUP, Kipc::Inject, &[CLI as u32, 9, 0]),
         KIPC_BAD_MESSAGE
     );
     assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject as u32, &[SUP as u32, 0, 0]),
+        h.kipc_words(SUP, Kipc::Inject, &[SUP as u32, 0, 0]),
         KIPC_BAD_OPERATION
     );
     assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject as u32, &[99, 0, 0]),
+        h.kipc_words(SUP, Kipc::Inject, &[99, 0, 0]),
         KIPC_NO_SUCH_TASK
     );
     assert_eq!(
-        h.kipc_words(CLI, Kipc::Inject as u32, &[SRV as u32, 0, 0]),
+        h.kipc_words(CLI, Kipc::Inject, &[SRV as u32, 0, 0]),
         REFUSED_NOT_SUPERVISOR
     );
 }
@@ -397,8 +391,7 @@ fn an_id_from_65_restarts_ago_is_still_dead() {
     }
     h.recv(SRV, 16, 0);
     h.send(CLI, first, 1, b"", 0, &[]);
-    assert_eq!(h.ret(CLI, 0) as u32, abi::dead_code(Generation(65)));
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    h.assert_told_dead(CLI, Generation(65));
     assert_eq!(h.sched(SRV), SchedState::InRecv(None), "nothing delivered");
     // The id the DEAD code points to does reach the server.
     h.send(CLI, h.id(SRV), 1, b"", 0, &[]);
@@ -456,7 +449,7 @@ fn kernel_stack_overflow_injection_reaches_the_machine_only() {
     assert_eq!(
         h.kipc_words(
             SUP,
-            Kipc::Inject as u32,
+            Kipc::Inject,
             &[CLI as u32, abi::Injection::KernelStackOverflow as u32, 0]
         ),
         SUCCESS
@@ -483,7 +476,7 @@ fn a_shipping_kernel_has_no_test_only_kipcs() {
     assert_eq!(h.sys.machine.shutdown, None, "the machine was stopped");
     let pc = h.task(CLI).save().pc();
     assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 2, 0x1234]),
+        h.kipc_words(SUP, Kipc::Inject, &[CLI as u32, 2, 0x1234]),
         KIPC_BAD_OPERATION
     );
     assert_eq!(h.task(CLI).save().pc(), pc);
@@ -491,7 +484,7 @@ fn a_shipping_kernel_has_no_test_only_kipcs() {
     h.sys.test_control = true;
     h.sys.fault_injection = false;
     assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 2, 0x1234]),
+        h.kipc_words(SUP, Kipc::Inject, &[CLI as u32, 2, 0x1234]),
         KIPC_BAD_OPERATION
     );
     assert_eq!(h.task(CLI).save().pc(), pc);
@@ -618,7 +611,7 @@ fn a_grant_to_a_task_with_no_free_region_routes_nothing() {
     }
     let calls = h.sys.machine.irq_calls.len();
     assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 0b1]),
+        h.kipc_words(SUP, Kipc::GrantDevice, &[SRV as u32, 0, 0b1]),
         crate::kipc::KIPC_BAD_GRANT
     );
     assert!(h.sys.device_irqs.iter().all(|r| r.is_none()));
@@ -626,7 +619,7 @@ fn a_grant_to_a_task_with_no_free_region_routes_nothing() {
     assert!(!h.task(SRV).regions().contains(&window(0)));
     // The slot is still free for a task with room.
     assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, 0, 0b1]),
+        h.kipc_words(SUP, Kipc::GrantDevice, &[CLI as u32, 0, 0b1]),
         SUCCESS
     );
 }
@@ -635,16 +628,16 @@ fn a_grant_to_a_task_with_no_free_region_routes_nothing() {
 fn revoke_with_a_short_message_is_refused() {
     let mut h = Harness::three();
     assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice as u32, &[SRV as u32, 0, 0b1]),
+        h.kipc_words(SUP, Kipc::GrantDevice, &[SRV as u32, 0, 0b1]),
         SUCCESS
     );
     assert_eq!(
-        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[SRV as u32]),
+        h.kipc_words(SUP, Kipc::RevokeDevice, &[SRV as u32]),
         KIPC_BAD_MESSAGE
     );
     assert!(h.task(SRV).regions().contains(&window(0)));
     assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject as u32, &[CLI as u32, 0]),
+        h.kipc_words(SUP, Kipc::Inject, &[CLI as u32, 0]),
         KIPC_BAD_MESSAGE
     );
 }
@@ -654,12 +647,12 @@ fn revoking_one_of_two_grants_keeps_the_other_routed() {
     let mut h = Harness::three();
     for (slot, bits) in [(0, 0b10), (1, 0b100)] {
         assert_eq!(
-            h.kipc_words(SUP, Kipc::GrantDevice as u32, &[CLI as u32, slot, bits]),
+            h.kipc_words(SUP, Kipc::GrantDevice, &[CLI as u32, slot, bits]),
             SUCCESS
         );
     }
     assert_eq!(
-        h.kipc_words(SUP, Kipc::RevokeDevice as u32, &[CLI as u32, 0]),
+        h.kipc_words(SUP, Kipc::RevokeDevice, &[CLI as u32, 0]),
         SUCCESS
     );
     assert_eq!(h.sys.machine.irq_calls.last(), Some(&(40, false)));
@@ -670,4 +663,28 @@ fn revoking_one_of_two_grants_keeps_the_other_routed() {
     crate::notify::interrupt(&mut h.sys, 41);
     assert_eq!(h.sched(CLI), SchedState::Runnable);
     assert_eq!(h.ret(CLI, 1), 0b100);
+}
+
+#[test]
+fn inject_fingerprint_reads_task_ram_and_changes_nothing() {
+    let mut h = Harness::three();
+    let ram = h.task(CLI).desc().regions[1];
+    let (code, first) = inject(&mut h, CLI, 6, 0);
+    assert_eq!(code, SUCCESS);
+    assert_eq!(
+        (first.location, first.after),
+        (ram.base as u32, ram.size as u32)
+    );
+    // Reading changed nothing: the same fingerprint again.
+    assert_eq!(inject(&mut h, CLI, 6, 0), (SUCCESS, first));
+    // One changed byte anywhere in the region changes it.
+    let was = h.read(CLI, DATA, 1)[0];
+    h.write(CLI, DATA, &[was ^ 0x40]);
+    let (_, changed) = inject(&mut h, CLI, 6, 0);
+    assert_ne!(changed.before, first.before);
+    h.write(CLI, DATA, &[was]);
+    assert_eq!(inject(&mut h, CLI, 6, 0).1, first);
+    // A task without a ring region has none to fingerprint; no other arg.
+    assert_eq!(inject(&mut h, CLI, 6, 1).0, KIPC_BAD_MESSAGE);
+    assert_eq!(inject(&mut h, CLI, 6, 2).0, KIPC_BAD_MESSAGE);
 }

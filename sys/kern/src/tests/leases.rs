@@ -8,19 +8,7 @@ use abi::{
 use super::harness::*;
 use crate::task::SchedState;
 
-const SRV: usize = 1;
-const CLI: usize = 2;
-
 const LENT: &[u8; 16] = b"0123456789abcdef";
-
-/// A lease of `len` bytes of the client's RAM at `DATA + off`.
-fn lease(h: &Harness, attributes: u32, off: usize, len: u32) -> Lease {
-    Lease {
-        attributes,
-        base: h.addr(CLI, DATA + off) as u32,
-        len,
-    }
-}
 
 /// The client calls the server with these leases over `LENT` (at the
 /// client's `DATA`), and the server receives the call.
@@ -37,7 +25,7 @@ fn call_with(leases: impl FnOnce(&Harness) -> Vec<Lease>) -> Harness {
 }
 
 fn call_rw() -> Harness {
-    call_with(|h| vec![lease(h, LEASE_READ | LEASE_WRITE, 0, 16)])
+    call_with(|h| vec![h.client_lease(LEASE_READ | LEASE_WRITE, 0, 16)])
 }
 
 #[test]
@@ -94,13 +82,17 @@ fn borrow_of_a_lease_index_that_does_not_exist() {
         h.borrow_read(SRV, cli, usize::MAX, 0, 0, 1).0,
         BORROW_NO_SUCH_LEASE
     );
-    h.syscall(SRV, Sysnum::BorrowInfo, &[cli.0 as usize, 1]);
-    assert_eq!(h.ret(SRV, 0) as u32, BORROW_NO_SUCH_LEASE);
+    assert_eq!(h.borrow_info(SRV, cli, 1).0, BORROW_NO_SUCH_LEASE);
 }
 
 #[test]
 fn borrow_in_a_direction_the_lease_does_not_grant() {
-    let mut h = call_with(|h| vec![lease(h, LEASE_READ, 0, 8), lease(h, LEASE_WRITE, 8, 8)]);
+    let mut h = call_with(|h| {
+        vec![
+            h.client_lease(LEASE_READ, 0, 8),
+            h.client_lease(LEASE_WRITE, 8, 8),
+        ]
+    });
     let cli = h.id(CLI);
     h.write(SRV, DATA, b"!!!!");
     assert_eq!(
@@ -125,7 +117,7 @@ fn borrow_from_a_task_not_waiting_on_us_is_not_lent() {
     let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("cli", 2), ("other", 3)]);
     h.write(CLI, DATA, LENT);
     let srv = h.id(SRV);
-    let l = [lease(&h, LEASE_READ | LEASE_WRITE, 0, 16)];
+    let l = [h.client_lease(LEASE_READ | LEASE_WRITE, 0, 16)];
     // Sent but not yet received: not lent yet.
     h.send(CLI, srv, 1, b"", 0, &l);
     assert_eq!(h.sched(CLI), SchedState::InSend(srv));
@@ -151,17 +143,16 @@ fn borrow_from_a_task_not_waiting_on_us_is_not_lent() {
     // Replied: the lease ended.
     h.reply(SRV, cli, 0, b"");
     assert_eq!(h.borrow_read(SRV, cli, 0, 0, 0, 4).0, BORROW_NOT_LENT);
-    h.syscall(SRV, Sysnum::BorrowInfo, &[cli.0 as usize, 0]);
-    assert_eq!(h.ret(SRV, 0) as u32, BORROW_NOT_LENT);
+    assert_eq!(h.borrow_info(SRV, cli, 0).0, BORROW_NOT_LENT);
 }
 
 #[test]
 fn borrow_info_reports_attributes_and_length() {
     let mut h = call_with(|h| {
         vec![
-            lease(h, LEASE_READ, 0, 16),
-            lease(h, LEASE_READ | LEASE_WRITE, 4, 3),
-            lease(h, LEASE_WRITE, 16, 0),
+            h.client_lease(LEASE_READ, 0, 16),
+            h.client_lease(LEASE_READ | LEASE_WRITE, 4, 3),
+            h.client_lease(LEASE_WRITE, 16, 0),
         ]
     });
     let cli = h.id(CLI);
@@ -173,9 +164,8 @@ fn borrow_info_reports_attributes_and_length() {
     .into_iter()
     .enumerate()
     {
-        h.syscall(SRV, Sysnum::BorrowInfo, &[cli.0 as usize, i]);
         assert_eq!(
-            (h.ret(SRV, 0) as u32, h.ret(SRV, 1) as u32, h.ret(SRV, 2)),
+            h.borrow_info(SRV, cli, i),
             (SUCCESS, attributes, len),
             "lease {i}"
         );
@@ -198,12 +188,10 @@ fn borrow_into_a_server_buffer_it_does_not_own_faults_the_server() {
 #[test]
 fn lease_of_memory_the_sender_does_not_own_faults_the_sender() {
     let other = foreign(0x100);
-    let mut h = Harness::three();
-    h.recv(SRV, 16, 0);
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_receiving(16);
     let pc = h.mem[CLI].text + 0x10;
     h.set_pc(CLI, pc);
-    let good = lease(&h, LEASE_READ, 0, 16);
+    let good = h.client_lease(LEASE_READ, 0, 16);
     let bad = Lease {
         attributes: LEASE_READ,
         base: other as u32,
@@ -221,8 +209,7 @@ fn lease_of_memory_the_sender_does_not_own_faults_the_sender() {
 
 #[test]
 fn lease_straddling_the_end_of_the_senders_ram_faults_it() {
-    let mut h = Harness::three();
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_and_server();
     let end = h.mem[CLI].ram + RAM_SIZE;
     let l = Lease {
         attributes: LEASE_READ,
@@ -235,8 +222,7 @@ fn lease_straddling_the_end_of_the_senders_ram_faults_it() {
 
 #[test]
 fn writable_lease_of_read_only_memory_faults_the_sender() {
-    let mut h = Harness::three();
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_and_server();
     let text = h.mem[CLI].text as u32;
     // Lending text for reading is fine...
     let ro = Lease {
@@ -272,8 +258,7 @@ fn lease_of_a_device_window_faults_the_sender() {
 
 #[test]
 fn too_many_leases_or_an_unreadable_lease_table_faults_the_sender() {
-    let mut h = Harness::three();
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_and_server();
     let target = srv.0 as usize; // operation 0, no leases (a6 = 0)
     let table = h.addr(CLI, LEASE_TABLE);
     h.syscall(
@@ -290,7 +275,7 @@ fn too_many_leases_or_an_unreadable_lease_table_faults_the_sender() {
 
     // MAX_LEASES empty leases are fine.
     h.restart(CLI);
-    let empty = vec![lease(&h, LEASE_READ, 0, 0); MAX_LEASES];
+    let empty = vec![h.client_lease(LEASE_READ, 0, 0); MAX_LEASES];
     h.send(CLI, srv, 1, b"", 0, &empty);
     assert_eq!(h.sched(CLI), SchedState::InSend(srv));
 }
@@ -376,4 +361,42 @@ fn a_lease_needs_only_the_access_it_lends() {
     let srv = h.id(SRV);
     h.send(CLI, srv, 1, b"", 0, &[lend(wo, LEASE_WRITE)]);
     assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+}
+
+#[test]
+fn recv_describes_the_first_lease_as_borrow_info_would() {
+    // Delivered at once (the server waits), and delivered later (it did
+    // not): the first lease comes described in a5 either way.
+    for waiting in [true, false] {
+        let mut h = Harness::three();
+        if waiting {
+            h.recv(SRV, 16, 0);
+        }
+        let srv = h.id(SRV);
+        let l = [
+            h.client_lease(LEASE_WRITE, 0, 12),
+            h.client_lease(LEASE_READ, 0, 4),
+        ];
+        h.send(CLI, srv, 1, b"", 0, &l);
+        if !waiting {
+            h.recv(SRV, 16, 0);
+        }
+        assert_eq!(h.received(SRV).leases, 2);
+        let word = h.ret(SRV, 5) as u32;
+        assert_eq!(abi::described_lease(word), Some((LEASE_WRITE, 12)));
+        let cli = h.id(CLI);
+        h.syscall(SRV, Sysnum::BorrowInfo, &[cli.0 as usize, 0]);
+        assert_eq!(
+            (h.ret(SRV, 1) as u32, h.ret(SRV, 2) as u32),
+            (LEASE_WRITE, 12)
+        );
+    }
+    // A message without leases leaves a5 alone.
+    let mut h = Harness::three();
+    h.recv(SRV, 16, 0);
+    let srv = h.id(SRV);
+    h.sys.tasks[SRV].save_mut().set_ret(5, 0x5a5a);
+    h.send(CLI, srv, 1, b"hi", 0, &[]);
+    assert_eq!(h.received(SRV).leases, 0);
+    assert_eq!(h.ret(SRV, 5), 0x5a5a);
 }

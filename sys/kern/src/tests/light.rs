@@ -10,7 +10,7 @@ use super::harness::*;
 use crate::task::SchedState;
 use crate::{faults, syscalls};
 
-use super::fastpath::{ready_for_a_call as running_client, CLI, SRV};
+use super::fastpath::ready_for_a_call as running_client;
 
 /// What a task sees of a syscall: its result registers, its pc and its
 /// syscall count.

@@ -6,9 +6,6 @@ use super::harness::*;
 use crate::console;
 use crate::syscalls::{self, Exception};
 
-const SRV: usize = 1;
-const CLI: usize = 2;
-
 /// 1.234567 s and 9 ticks (less than a microsecond) of 10 MHz time.
 const T: u64 = 12_345_679;
 
@@ -67,12 +64,7 @@ fn refresh_task_id_returns_the_current_generation() {
 
 #[test]
 fn system_new_starts_only_tasks_marked_start() {
-    let h = Builder::default()
-        .task("sup", 0)
-        .task("srv", 1)
-        .stopped()
-        .task("cli", 2)
-        .build();
+    let h = Harness::three_server_stopped();
     assert!(h.task(SUP).is_healthy());
     assert_eq!(h.task(SRV).state(), crate::task::TaskState::Stopped);
     let t = h.task(CLI);

@@ -7,13 +7,9 @@ use crate::notify;
 use crate::syscalls::{self, Exception};
 use crate::task::SchedState;
 
-const SRV: usize = 1;
-const CLI: usize = 2;
-
 #[test]
 fn pending_notifications_come_before_waiting_messages() {
-    let mut h = Harness::three();
-    let srv = h.id(SRV);
+    let (mut h, srv) = Harness::three_and_server();
     assert_eq!(h.post(CLI, srv, 0b101), SUCCESS);
     h.send(CLI, srv, 4, b"msg", 0, &[]);
     assert_eq!(h.sched(CLI), SchedState::InSend(srv));
@@ -290,7 +286,7 @@ fn irq_bits_and_the_fault_bit_are_the_kernels_alone() {
     // A granted device's IRQ bit is protected the same way.
     let other = h.id(4);
     assert_eq!(
-        h.kipc_words(0, abi::Kipc::GrantDevice as u32, &[4, 1, 0b1000]),
+        h.kipc_words(0, abi::Kipc::GrantDevice, &[4, 1, 0b1000]),
         SUCCESS
     );
     assert_eq!(h.post(0, other, 0b1000), abi::REFUSED_POST_BITS);

@@ -11,13 +11,11 @@
 //! request, now reported as the new sender's), or waits for a sender whose
 //! message will never decode while better senders queue behind it.
 
-use abi::{FaultKind, Injection, Kipc, Lease, UsageError, LEASE_READ, MAX_LEASES};
+use abi::{FaultKind, Injection, Kipc, UsageError, LEASE_READ, MAX_LEASES};
 
 use super::harness::*;
 use crate::task::{SchedState, TaskState};
 
-const SRV: usize = 1;
-const CLI: usize = 2;
 const OTHER: usize = 3;
 
 /// `a1`: the message base of a `send`.
@@ -115,11 +113,7 @@ fn a_broken_sender_does_not_hide_the_senders_queued_behind_it() {
 fn a_lease_table_moved_while_blocked_faults_the_sender() {
     let mut h = four();
     let srv = h.id(SRV);
-    let lent = Lease {
-        attributes: LEASE_READ,
-        base: h.addr(CLI, DATA) as u32,
-        len: 8,
-    };
+    let lent = h.client_lease(LEASE_READ, 0, 8);
     h.set_pc(CLI, 0x300);
     h.send(CLI, srv, 1, b"x", 16, &[lent]);
     // The table now points where the sender owns nothing.

@@ -9,8 +9,6 @@ use crate::descs::{RegionDesc, MAX_TASK_REGIONS, REGION_DEVICE, REGION_READ, REG
 
 use super::harness::*;
 
-const SRV: usize = 1;
-
 fn window(n: usize) -> RegionDesc {
     RegionDesc {
         base: 0x1000_0000 + n * 0x1000,

@@ -9,8 +9,6 @@ use crate::descs::{RegionDesc, REGION_READ, REGION_WRITE};
 use crate::task::{SchedState, TaskState};
 use crate::umem::{self, BadSlice, InteractFault, USlice};
 
-const SRV: usize = 1;
-const CLI: usize = 2;
 const CLI2: usize = 3;
 
 /// Read-write RAM of `size` bytes no task holds yet, to grant and revoke.
@@ -228,8 +226,7 @@ fn a_receiver_whose_buffer_is_revoked_is_faulted_and_the_sender_told() {
     // Twice: once through the fast path's preconditions (a short message),
     // once through the general path (too long for the fast path).
     for msg in [&b"tiny"[..], &[7u8; 40][..]] {
-        let mut h = Harness::three();
-        let srv = h.id(SRV);
+        let (mut h, srv) = Harness::three_and_server();
         let g = grant(0x100);
         assert!(h.sys.tasks[SRV].add_region(g));
         let ecall = h.task(SRV).save().pc();
@@ -249,8 +246,7 @@ fn a_receiver_whose_buffer_is_revoked_is_faulted_and_the_sender_told() {
 fn a_client_whose_reply_buffer_is_revoked_is_faulted_not_told_zero_bytes() {
     // `reply`, and `reply_recv` (whose fast path must fall back).
     for via_reply_recv in [false, true] {
-        let mut h = Harness::three();
-        let srv = h.id(SRV);
+        let (mut h, srv) = Harness::three_and_server();
         h.recv(SRV, 64, 0);
         let g = grant(0x100);
         assert!(h.sys.tasks[CLI].add_region(g));
@@ -324,4 +320,63 @@ fn kernel_rings_exist_only_in_ring_regions_and_refuse_stray_accesses() {
     assert!(raw[0x140..].iter().all(|&b| b == 0), "wrote past the ring");
     assert_eq!(ring.read_u32(4), 0x1234_5678, "a misaligned write landed");
     assert_eq!(ring.read_u16(8), 0xBEEF, "a misaligned write landed");
+}
+
+/// The kernel's copy reads only the source's bytes and writes only the
+/// destination's, byte-exact, whatever the alignment of either end and the
+/// length: in host tests every load and store of the copy routine is
+/// checked against the ranges it was given (`umem::bounds`: a stray
+/// access panics, even one inside a word the slice only partly covers),
+/// and the bytes around the destination are checked untouched. Lengths
+/// cover the byte-only copies, the switch to words, every tail, and
+/// Ethernet frame sizes.
+#[test]
+fn copy_touches_no_byte_outside_either_slice() {
+    const ROOM: usize = 0x800;
+    let (src, dst) = (arena::alloc(ROOM), arena::alloc(ROOM));
+    let lens = (0..80).chain([127, 128, 129, 1513, 1514, 1515, 1536]);
+    for len in lens {
+        for from_skew in 0..4 {
+            for to_skew in 0..4 {
+                let (from, to) = (src + 8 + from_skew, dst + 8 + to_skew);
+                // SAFETY: both blocks are test memory of ROOM bytes that
+                // only this test uses; the slices lie inside them.
+                let (s, d, page) = unsafe {
+                    let all_s = std::slice::from_raw_parts_mut(src as *mut u8, ROOM);
+                    for (i, b) in all_s.iter_mut().enumerate() {
+                        *b = (i as u8).wrapping_mul(13).wrapping_add(5);
+                    }
+                    std::slice::from_raw_parts_mut(dst as *mut u8, ROOM).fill(0xEE);
+                    (
+                        std::slice::from_raw_parts(from as *const u8, len),
+                        std::slice::from_raw_parts_mut(to as *mut u8, len),
+                        std::slice::from_raw_parts(dst as *const u8, ROOM),
+                    )
+                };
+                assert_eq!(umem::copy_bytes(s, d), len);
+                let case = format!("len {len}, from skew {from_skew}, to skew {to_skew}");
+                let want: Vec<u8> = (0..len)
+                    .map(|i| ((8 + from_skew + i) as u8).wrapping_mul(13).wrapping_add(5))
+                    .collect();
+                assert_eq!(&page[8 + to_skew..][..len], &want[..], "{case}");
+                assert!(
+                    page[..8 + to_skew]
+                        .iter()
+                        .chain(&page[8 + to_skew + len..])
+                        .all(|&b| b == 0xEE),
+                    "{case}: wrote outside the destination"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "outside the source")]
+fn the_copy_bounds_check_catches_a_stray_read() {
+    // The check itself can fail: a word read that starts one byte before a
+    // source.
+    let src = arena::alloc(16);
+    umem::bounds::enter(src + 1, 8, src, 8);
+    umem::bounds::load(src, 4);
 }

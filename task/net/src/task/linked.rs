@@ -9,12 +9,14 @@
 //! `drives = ["network"]`, `slots = ["supervisor"]`, notifications
 //! `["nic", "timer", "remove", "probe"]`, where "nic" is the IRQ).
 
-use ethernet_api::{EthernetError, EthernetStatus};
+use ethernet_api::{Batch, EthernetError, EthernetStatus};
 use idol_runtime::{RequestError, UserlibIpc};
 use userlib::{sys_get_timer, sys_irq_control, sys_log, tasks};
 use virtio::regs::Mmio;
 use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
 use virtio_net::{Net, NetMemory, RecvError, SendError, ID_TABLE};
+
+type Never = core::convert::Infallible;
 
 use super::{NIC_BIT, TIMER_BIT};
 
@@ -132,33 +134,39 @@ impl LinkedEth {
         Ok(self.device()?.status())
     }
 
-    pub(super) fn send(&mut self, frame: &[u8]) -> Result<()> {
+    pub(super) fn send_batch(&mut self, batch: Batch, frames: &[u8]) -> Result<u32> {
         let device = self.device()?;
-        let e = match device.send(frame.len(), now_ms(), |buf| {
-            buf.copy_from_slice(frame);
-            Ok::<(), core::convert::Infallible>(())
-        }) {
-            Ok(()) => return Ok(()),
-            Err(SendError::QueueFull) => EthernetError::QueueFull,
-            Err(SendError::BadFrame) => EthernetError::BadFrame,
-            Err(SendError::DeviceDown) => EthernetError::DeviceError,
-            Err(SendError::LinkDown) => EthernetError::LinkDown,
-            Err(SendError::Source(never)) => match never {},
-        };
-        Err(RequestError::Server(e))
+        device
+            .send_batch(&batch, frames.len(), now_ms(), |at, buf| {
+                buf.copy_from_slice(&frames[at..at + buf.len()]);
+                Ok::<(), Never>(())
+            })
+            .map_err(send_error)
     }
 
-    pub(super) fn recv(&mut self, frame: &mut [u8]) -> Result<u32> {
+    pub(super) fn recv_batch(&mut self, frames: &mut [u8]) -> Result<Batch> {
         let device = self.device()?;
-        let e = match device.recv(frame.len(), |bytes| {
-            frame[..bytes.len()].copy_from_slice(bytes);
-            Ok::<(), core::convert::Infallible>(())
-        }) {
-            Ok(n) => return Ok(n as u32),
-            Err(RecvError::Empty) => EthernetError::Empty,
-            Err(RecvError::TooSmall { .. }) => EthernetError::BufferTooSmall,
-            Err(RecvError::Sink(never)) => match never {},
-        };
-        Err(RequestError::Server(e))
+        device
+            .recv_batch(frames.len(), |at, bytes| {
+                frames[at..at + bytes.len()].copy_from_slice(bytes);
+                Ok::<(), Never>(())
+            })
+            .map_err(recv_error)
+    }
+}
+
+/// The driver task's answer to a refused send.
+fn send_error(e: SendError<Never>) -> RequestError<EthernetError> {
+    match e.ethernet() {
+        Ok(code) => RequestError::Server(code),
+        Err(never) => match never {},
+    }
+}
+
+/// The driver task's answer to a receive that moved nothing.
+fn recv_error(e: RecvError<Never>) -> RequestError<EthernetError> {
+    match e.ethernet() {
+        Ok(code) => RequestError::Server(code),
+        Err(never) => match never {},
     }
 }

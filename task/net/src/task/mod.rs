@@ -3,7 +3,7 @@
 
 #[cfg(not(feature = "linked-nic"))]
 use ethernet_api::EthernetClient;
-use ethernet_api::{EthernetError, MAX_RECV, MAX_SEND};
+use ethernet_api::{Batch, EthernetError, MAX_RECV, MAX_SEND, RECV_BATCH_BYTES, SEND_BATCH_BYTES};
 use idol_runtime::{
     Leased, NotificationHandler, Read, RequestError, ServerError, TaskId, UserlibIpc, Write,
 };
@@ -66,6 +66,9 @@ static mut UDP_RX: [[u8; UDP_BUF]; UDP_SOCKETS] = [[0; UDP_BUF]; UDP_SOCKETS];
 static mut UDP_TX: [[u8; UDP_BUF]; UDP_SOCKETS] = [[0; UDP_BUF]; UDP_SOCKETS];
 static mut UDP_RX_META: [[udp::PacketMetadata; UDP_PACKETS]; UDP_SOCKETS] =
     [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; UDP_SOCKETS];
+/// The NIC's batches of received and of outgoing frames.
+static mut RX_BATCH: [u8; RECV_BATCH_BYTES] = [0; RECV_BATCH_BYTES];
+static mut TX_BATCH: [u8; SEND_BATCH_BYTES] = [0; SEND_BATCH_BYTES];
 static mut UDP_TX_META: [[udp::PacketMetadata; UDP_PACKETS]; UDP_SOCKETS] =
     [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; UDP_SOCKETS];
 
@@ -83,11 +86,11 @@ enum Sock {
 }
 
 /// The NIC, as smoltcp's device: frames through the driver's IPC. The
-/// receive buffer is apart from the rest so that a received frame and the
-/// token for its answer can be borrowed at once.
+/// received frames are apart from the rest so that a received frame and
+/// the token for its answer can be borrowed at once.
 struct Nic {
     core: NicCore,
-    rx: [u8; MAX_RECV],
+    rx: nic::RxBatch,
 }
 
 /// Everything of the NIC but the receive buffer.
@@ -97,10 +100,15 @@ struct NicCore {
     /// Bench images: the driver's library in this task instead.
     #[cfg(feature = "linked-nic")]
     eth: linked::LinkedEth,
-    tx: [u8; MAX_SEND],
-    /// A frame the driver refused with `QueueFull`: sent first when the
-    /// driver says there is room, and nothing new is produced meanwhile.
-    pending: Option<usize>,
+    /// Frames to send, laid out as `tx_batch` says: sent at the end of each
+    /// round or when full. What the driver refused with `QueueFull` waits
+    /// here for its notification; nothing new is produced while it is full.
+    tx: &'static mut [u8; SEND_BATCH_BYTES],
+    tx_batch: Batch,
+    /// The driver may hold received frames: its notification (or the
+    /// timer, in case one was missed) says so, and a batch that leaves none
+    /// waiting says not.
+    rx_waiting: bool,
     rx_frames: u32,
     tx_frames: u32,
     restarts: u32,
@@ -271,6 +279,8 @@ impl Stack {
         self.nic.core.flush();
         let t = now();
         self.iface.poll(t, &mut self.nic, &mut self.sockets);
+        // What the round produced goes out now, in one call.
+        self.nic.core.flush();
 
         match self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll() {
             Some(dhcpv4::Event::Configured(cfg)) => {
@@ -429,10 +439,13 @@ impl NotificationHandler for Stack {
         NIC_BIT | TIMER_BIT | LINKED_BITS
     }
 
-    fn handle_notification(&mut self, _bits: u32) {
+    fn handle_notification(&mut self, bits: u32) {
         // The linked driver's own bits: interrupt, remove, probe, deadline.
         #[cfg(feature = "linked-nic")]
-        self.nic.core.eth.handle(_bits);
+        self.nic.core.eth.handle(bits);
+        if bits & (NIC_BIT | TIMER_BIT) != 0 {
+            self.nic.core.rx_waiting = true;
+        }
         // The round after every message and notification does the work.
     }
 }
@@ -450,13 +463,23 @@ fn main() -> ! {
             Settings::default()
         }
     };
+    // SAFETY: main runs once per incarnation and is the only code that
+    // touches these statics: each goes to the one NIC for the life of the
+    // task.
+    let (rx_batch, tx_batch) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(RX_BATCH),
+            &mut *core::ptr::addr_of_mut!(TX_BATCH),
+        )
+    };
     let mut core = NicCore {
         #[cfg(not(feature = "linked-nic"))]
         eth: EthernetClient::new(UserlibIpc, tasks::NET0),
         #[cfg(feature = "linked-nic")]
         eth: linked::LinkedEth::new(),
-        tx: [0; MAX_SEND],
-        pending: None,
+        tx: tx_batch,
+        tx_batch: Batch::default(),
+        rx_waiting: true,
         rx_frames: 0,
         tx_frames: 0,
         restarts: 0,
@@ -483,7 +506,7 @@ fn main() -> ! {
     core.subscribe();
     let mut nic = Nic {
         core,
-        rx: [0; MAX_RECV],
+        rx: nic::RxBatch::new(rx_batch),
     };
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     config.random_seed = sys_get_timer().now ^ 0x5eed_0f_u64 << 20;

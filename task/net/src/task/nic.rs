@@ -1,5 +1,11 @@
 //! The NIC as smoltcp's device: frames go to and come from the driver over
-//! `idl/ethernet.idol`; a frame the driver refuses waits for room.
+//! `idl/ethernet.idol`, several per call. Received frames arrive in batches
+//! ([`RxBatch`]), fetched only while the driver says frames wait (its
+//! notification, or the last batch's `waiting`); frames smoltcp produces
+//! gather in a transmit batch sent at the end of the round (or when full),
+//! and what the driver refuses waits there for room.
+
+use ethernet_api::{frame_stride, Batch, RECV_BATCH_BYTES, SEND_BATCH_BYTES};
 
 use super::*;
 
@@ -7,6 +13,9 @@ impl NicCore {
     pub(super) fn lost_driver(&mut self) {
         self.restarts = self.restarts.wrapping_add(1);
         self.resubscribe = true;
+        // Whatever it held is gone; whatever its new incarnation receives
+        // it announces once subscribed. Ask once anyway.
+        self.rx_waiting = true;
     }
 
     pub(super) fn subscribe(&mut self) {
@@ -15,25 +24,84 @@ impl NicCore {
         }
     }
 
-    /// Sends the held frame again; true if it went (or was dropped for
-    /// good).
+    /// Room in the transmit batch for one more frame.
+    fn tx_room(&self) -> bool {
+        self.tx_batch.has_room(MAX_SEND, SEND_BATCH_BYTES)
+    }
+
+    /// Sends the transmit batch; true if it is empty after (sent, or
+    /// dropped for good). What the driver refuses with `QueueFull` stays,
+    /// to go when it says there is room; a frame refused for any other
+    /// reason is dropped.
     pub(super) fn flush(&mut self) -> bool {
-        let Some(len) = self.pending else {
+        if self.tx_batch.count == 0 {
             return true;
-        };
-        match self.eth.send(&self.tx[..len]) {
-            Err(RequestError::Server(EthernetError::QueueFull)) => false,
-            result => {
-                if let Err(RequestError::ServerRestarted) = result {
+        }
+        let used = self.tx_batch.used();
+        let sent = match self.eth.send_batch(self.tx_batch, &self.tx[..used]) {
+            Ok(n) => {
+                let n = n.min(self.tx_batch.count);
+                self.tx_frames = self.tx_frames.wrapping_add(n);
+                n as usize
+            }
+            Err(RequestError::Server(EthernetError::QueueFull)) => 0,
+            Err(e) => {
+                if let RequestError::ServerRestarted = e {
                     self.lost_driver();
                 }
-                if result.is_ok() {
-                    self.tx_frames = self.tx_frames.wrapping_add(1);
-                }
-                self.pending = None;
-                true
+                1
             }
+        };
+        let gone = self.tx_batch.drop_front(sent);
+        self.tx.copy_within(gone..used, 0);
+        self.tx_batch.count == 0
+    }
+}
+
+/// Received frames fetched from the driver and not yet handed to smoltcp.
+pub(super) struct RxBatch {
+    buf: &'static mut [u8; RECV_BATCH_BYTES],
+    /// The rest of the last batch, as ranges of `buf`.
+    frames: ethernet_api::Frames,
+}
+
+impl RxBatch {
+    pub(super) fn new(buf: &'static mut [u8; RECV_BATCH_BYTES]) -> Self {
+        RxBatch {
+            buf,
+            frames: Batch::default().frames(0, 0),
         }
+    }
+
+    /// The next received frame: from the batch in hand, else from a new
+    /// one if the driver may hold any.
+    fn next(&mut self, core: &mut NicCore) -> Option<&[u8]> {
+        let range = match self.frames.next() {
+            Some(range) => range,
+            None => {
+                if !core.rx_waiting {
+                    return None;
+                }
+                match core.eth.recv_batch(&mut self.buf[..]) {
+                    Ok(batch) => {
+                        core.rx_waiting = batch.waiting > 0;
+                        // The driver is not trusted with the layout:
+                        // frames end where its batch stops making sense.
+                        self.frames = batch.frames(RECV_BATCH_BYTES, MAX_RECV);
+                        self.frames.next()?
+                    }
+                    Err(e) => {
+                        core.rx_waiting = false;
+                        if let RequestError::ServerRestarted = e {
+                            core.lost_driver();
+                        }
+                        return None;
+                    }
+                }
+            }
+        };
+        core.rx_frames = core.rx_frames.wrapping_add(1);
+        Some(&self.buf[range])
     }
 }
 
@@ -51,9 +119,15 @@ impl phy::TxToken for NicTx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let nic = self.0;
         let len = len.min(MAX_SEND);
-        let r = f(&mut nic.tx[..len]);
-        nic.pending = Some(len);
-        nic.flush();
+        // Tokens are only handed out with room (`tx_room`), so this fits.
+        let at = nic
+            .tx_batch
+            .push(len, SEND_BATCH_BYTES)
+            .unwrap_or_else(|| unreachable!("a transmit token without room"));
+        let r = f(&mut nic.tx[at..at + len]);
+        if !nic.tx_room() {
+            nic.flush();
+        }
         r
     }
 }
@@ -64,34 +138,30 @@ impl phy::Device for Nic {
 
     fn receive(&mut self, _: Instant) -> Option<(NicRx<'_>, NicTx<'_>)> {
         let Nic { core, rx } = self;
-        if core.pending.is_some() {
-            // Answering a frame needs a transmit slot: leave it queued in
-            // the driver until the held frame went out.
+        if !core.tx_room() {
+            // Answering a frame needs room to transmit: leave it where it
+            // is until the batch went out.
             return None;
         }
-        match core.eth.recv(rx) {
-            Ok(len) => {
-                core.rx_frames = core.rx_frames.wrapping_add(1);
-                let len = (len as usize).min(MAX_RECV);
-                Some((NicRx(&rx[..len]), NicTx(core)))
-            }
-            Err(RequestError::ServerRestarted) => {
-                core.lost_driver();
-                None
-            }
-            Err(_) => None,
-        }
+        let frame = rx.next(core)?;
+        Some((NicRx(frame), NicTx(core)))
     }
 
     fn transmit(&mut self, _: Instant) -> Option<NicTx<'_>> {
-        self.core.pending.is_none().then_some(NicTx(&mut self.core))
+        self.core.tx_room().then_some(NicTx(&mut self.core))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = MAX_SEND;
-        caps.max_burst_size = Some(1);
+        // smoltcp caps the TCP window at this many segments: a burst the
+        // driver can hold (16 receive buffers) and the stack takes in one
+        // `recv_batch`. One segment (smoltcp's default) made the peer wait
+        // for an ACK after every frame, a wake-up and a call per frame.
+        caps.max_burst_size = Some(ethernet_api::BATCH_FRAMES);
         caps
     }
 }
+
+const _: () = assert!(frame_stride(MAX_SEND) <= SEND_BATCH_BYTES);

@@ -22,7 +22,7 @@ use abi::{dead_generation, TaskId};
 use idol_runtime::{ErrorCode, RequestError, UserlibIpc};
 use supervisor_api::SupervisorClient;
 use userlib::{sys_log, sys_post, sys_recv, sys_reply, sys_send, tasks};
-use virtio_bus_api::{BusError, VirtioBusClient};
+use virtio_bus_api::VirtioBusClient;
 use zerocopy::IntoBytes;
 
 const ENTROPY: u32 = 4;
@@ -65,10 +65,9 @@ impl Attacker {
     fn register(&mut self) {
         match self
             .bus
-            .register([ENTROPY, 0, 0, 0], IRQ_BIT, REMOVE_BIT, PROBE_BIT)
+            .probe([ENTROPY, 0, 0, 0], IRQ_BIT, REMOVE_BIT, PROBE_BIT)
         {
-            Ok(p) => self.slot = Some(p.slot),
-            Err(RequestError::Server(BusError::NoDevice)) => {}
+            Ok(probe) => self.slot = probe.map(|p| p.slot),
             Err(e) => sys_log!("register (entropy) failed: {e:?}"),
         }
     }

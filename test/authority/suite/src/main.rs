@@ -18,7 +18,7 @@ use abi::{dead_generation, REFUSED_POST_BITS, REFUSED_POST_TARGET};
 use block_api::BlockClient;
 use idol_runtime::{ErrorCode, UserlibIpc};
 use supervisor_api::{SupervisorClient, SupervisorError};
-use test_harness::{check, fail, run_cases, Case, CaseResult};
+use test_harness::{check, fail, Case, CaseResult};
 use userlib::{sys_refresh_task_id, sys_send, tasks};
 use virtio_bus_api::{BusError, SlotState, VirtioBusClient};
 use zerocopy::FromBytes;
@@ -227,6 +227,5 @@ fn main() -> ! {
             stale_id_after_many_restarts_gets_dead,
         ),
     ];
-    let failed = run_cases(&mut s, cases);
-    test_harness::finish(failed, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
 }

@@ -7,9 +7,9 @@
 #![no_std]
 #![no_main]
 
-use idol_runtime::{NotificationHandler, RequestError, ServerError, TaskId, UserlibIpc};
+use idol_runtime::{NotificationHandler, ServerError, TaskId, UserlibIpc};
 use userlib::{sys_log, tasks};
-use virtio_bus_api::{slot_base, BusError, VirtioBusClient};
+use virtio_bus_api::{slot_base, VirtioBusClient};
 
 mod server {
     use idol_runtime::{ServerError, TaskId};
@@ -37,15 +37,15 @@ impl Driver {
     fn register(&mut self) {
         match self
             .bus
-            .register([ENTROPY, 0, 0, 0], IRQ_BIT, REMOVE_BIT, PROBE_BIT)
+            .probe([ENTROPY, 0, 0, 0], IRQ_BIT, REMOVE_BIT, PROBE_BIT)
         {
-            Ok(probe) => {
+            Ok(Some(probe)) => {
                 self.slot = Some(probe.slot);
                 self.last_slot = Some(probe.slot);
                 self.probes += 1;
                 sys_log!("probed: slot {} (device {})", probe.slot, probe.device_id);
             }
-            Err(RequestError::Server(BusError::NoDevice)) => sys_log!("no free device; waiting"),
+            Ok(None) => sys_log!("no free device; waiting"),
             Err(e) => sys_log!("register failed: {e:?}"),
         }
     }

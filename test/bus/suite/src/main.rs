@@ -13,7 +13,7 @@
 use abi::{FaultKind, TaskId};
 use idol_runtime::{RequestError, UserlibIpc};
 use supervisor_api::SupervisorClient;
-use test_harness::{check, run_cases, Case, CaseResult, LineBuf};
+use test_harness::{check, Case, CaseResult, LineBuf};
 use userlib::{sleep_ms, tasks};
 use virtio_bus_api::{slot_base, DeviceTable, SlotState, VirtioBusClient, NO_DRIVER};
 
@@ -258,6 +258,5 @@ fn main() -> ! {
         ),
         ("bind_probes_a_waiting_driver", bind_probes_a_waiting_driver),
     ];
-    let failed = run_cases(&mut s, cases);
-    test_harness::finish(failed, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
 }

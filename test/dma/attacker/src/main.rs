@@ -206,7 +206,7 @@ impl Rogue {
     /// As [`post`](Self::post), naming `lender` for lease descriptors.
     fn post_as(&self, chain: &[Desc], lender: Option<TaskId>) -> [u32; 3] {
         let before = self.avail_idx();
-        let code = match sys_dma_post(0, chain.as_bytes(), 0, lender) {
+        let code = match sys_dma_post(0, chain.as_bytes(), 0, lender, None) {
             Ok(()) => 0,
             Err(c) => c,
         };

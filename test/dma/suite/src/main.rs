@@ -10,20 +10,25 @@
 //!   QueueDescLow), and no report of a device that read kernel text;
 //! - memory the suite exposed (its RAM, a read-only lease, a lease of a
 //!   call already answered) unchanged, no fault anywhere else, and the
-//!   driver, restarted, still able to move a sector through the gate.
+//!   driver, restarted, still able to move a sector through the gate;
+//! - the reset ordering (issue 9): the real driver `blk0` faulted with a
+//!   64 KiB zero-copy read on its device; after DEAD, neither the client's
+//!   buffer nor the restarted, idle `blk0`'s RAM and ring region (hashed by
+//!   the kernel, `Injection::Fingerprint`: not a checksum the driver could
+//!   fake) change for 0.8 s.
 
 #![no_std]
 #![no_main]
 
 use abi::{
-    dead_generation, FaultKind, Lease, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_LEASE, DMA_BAD_QUEUE,
-    LEASE_READ, LEASE_WRITE,
+    dead_generation, FaultKind, Injection, Lease, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_LEASE,
+    DMA_BAD_QUEUE, LEASE_READ, LEASE_WRITE,
 };
 use block_api::{BlockClient, BlockOp};
 use idol_runtime::UserlibIpc;
 use supervisor_api::SupervisorClient;
-use test_harness::{check, fail, run_cases, Case, CaseResult};
-use userlib::{sleep_ms, sys_post, sys_refresh_task_id, sys_send, tasks};
+use test_harness::{check, fail, Case, CaseResult};
+use userlib::{sleep_ms, sys_log, sys_post, sys_refresh_task_id, sys_send, tasks};
 use virtio_bus_api::{slot_base, VirtioBusClient};
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -52,6 +57,9 @@ fn big() -> &'static mut [u8; 65536] {
     // SAFETY: as for `exposed`: one reference at a time.
     unsafe { &mut *core::ptr::addr_of_mut!(BIG) }
 }
+
+/// blk0's RAM in `test/dma.toml`: all of it is fingerprinted.
+const BLK0_RAM: u32 = 524288;
 
 /// The helper's notification bit (app.toml `helper.notifications`).
 const ARM_BIT: u32 = 1;
@@ -115,6 +123,14 @@ fn answered(n: u16, args: [u32; 4], leases: &[Lease]) -> Result<[u32; 8], test_h
     }
 }
 
+/// Attack `n` (no arguments, no leases) makes two gated attempts, at
+/// `r[0..]` and `r[3..]`: each must be refused with its code.
+fn both_refused(n: u16, first: (u32, &str), second: (u32, &str)) -> CaseResult {
+    let r = answered(n, [0; 4], &[])?;
+    refused(&r, 0, first.0, first.1)?;
+    refused(&r, 3, second.0, second.1)
+}
+
 /// A gated attempt `what` ([code, avail before, avail after] at `r[at..]`)
 /// must be refused with `expected` and make nothing available.
 fn refused(r: &[u32; 8], at: usize, expected: u32, what: &str) -> CaseResult {
@@ -176,8 +192,12 @@ impl Suite {
             f.kind,
             f.address
         );
-        // The supervisor resets the device and restarts the rogue; it
-        // registers again and gets the disk back.
+        self.queue_back(what)
+    }
+
+    /// The supervisor resets the device and restarts the rogue; it
+    /// registers again and gets the disk back (`what` names the fault).
+    fn queue_back(&mut self, what: &str) -> CaseResult {
         for _ in 0..50 {
             sleep_ms(20, TIMER_BIT);
             if let Ok(Outcome::Replied(r)) = ask(1, [0; 4], &[]) {
@@ -221,13 +241,13 @@ fn kernel_text_is_refused(_: &mut Suite) -> CaseResult {
 }
 
 fn kernel_ram_is_refused_whole_and_split(_: &mut Suite) -> CaseResult {
-    let r = answered(3, [0; 4], &[])?;
-    refused(&r, 0, DMA_BAD_BUFFER, "a sector read into kernel RAM")?;
-    refused(
-        &r,
+    both_refused(
         3,
-        DMA_BAD_BUFFER,
-        "a read split 500 + 12 bytes into kernel RAM",
+        (DMA_BAD_BUFFER, "a sector read into kernel RAM"),
+        (
+            DMA_BAD_BUFFER,
+            "a read split 500 + 12 bytes into kernel RAM",
+        ),
     )
 }
 
@@ -239,20 +259,19 @@ fn another_tasks_ram_is_refused(_: &mut Suite) -> CaseResult {
 }
 
 fn device_windows_are_refused(_: &mut Suite) -> CaseResult {
-    let r = answered(5, [0; 4], &[])?;
-    refused(&r, 0, DMA_BAD_BUFFER, "its own device window")?;
-    refused(&r, 3, DMA_BAD_BUFFER, "the PLIC")
+    both_refused(
+        5,
+        (DMA_BAD_BUFFER, "its own device window"),
+        (DMA_BAD_BUFFER, "the PLIC"),
+    )
 }
 
 fn own_descriptor_table_and_text_are_refused(_: &mut Suite) -> CaseResult {
-    let r = answered(6, [0; 4], &[])?;
-    refused(
-        &r,
-        0,
-        DMA_BAD_BUFFER,
-        "a sector read into its descriptor table",
-    )?;
-    refused(&r, 3, DMA_BAD_BUFFER, "its own text as a disk write's data")
+    both_refused(
+        6,
+        (DMA_BAD_BUFFER, "a sector read into its descriptor table"),
+        (DMA_BAD_BUFFER, "its own text as a disk write's data"),
+    )
 }
 
 fn read_only_and_answered_leases_are_refused(_: &mut Suite) -> CaseResult {
@@ -296,9 +315,11 @@ fn read_only_and_answered_leases_are_refused(_: &mut Suite) -> CaseResult {
 }
 
 fn indirect_tables_and_lying_links_are_refused(_: &mut Suite) -> CaseResult {
-    let r = answered(10, [0; 4], &[])?;
-    refused(&r, 0, DMA_BAD_FLAGS, "an indirect table naming kernel RAM")?;
-    refused(&r, 3, DMA_BAD_QUEUE, "a chain whose next leaves the table")
+    both_refused(
+        10,
+        (DMA_BAD_FLAGS, "an indirect table naming kernel RAM"),
+        (DMA_BAD_QUEUE, "a chain whose next leaves the table"),
+    )
 }
 
 fn store_into_the_descriptor_table_faults(s: &mut Suite) -> CaseResult {
@@ -338,16 +359,7 @@ fn queue_registers_written_by_hand_fault(s: &mut Suite) -> CaseResult {
         s.window + 0x030
     );
     s.rogue_faults = st.fault_count;
-    for _ in 0..50 {
-        sleep_ms(20, TIMER_BIT);
-        if let Ok(Outcome::Replied(r)) = ask(1, [0; 4], &[]) {
-            if r[0] == 0 {
-                s.ring = r[2];
-                return Ok(());
-            }
-        }
-    }
-    fail!("the restarted driver did not get its queue back within 1 s")
+    s.queue_back("a store to QueueSel")
 }
 
 fn version_2_queue_address_register_faults(s: &mut Suite) -> CaseResult {
@@ -381,8 +393,8 @@ fn zero_copy_reads_and_writes_reach_the_client(_: &mut Suite) -> CaseResult {
 
 fn a_driver_dying_with_a_zero_copy_read_leaves_the_client_alone(s: &mut Suite) -> CaseResult {
     let blk0 = tasks::BLK0.index() as u32;
-    let before = match s.sup.task_status(blk0) {
-        Ok(st) => st.fault_count,
+    let (before, gen) = match s.sup.task_status(blk0) {
+        Ok(st) => (st.fault_count, st.generation),
         Err(e) => fail!("task_status(blk0): {e:?}"),
     };
     let helper = sys_refresh_task_id(tasks::HELPER);
@@ -415,15 +427,60 @@ fn a_driver_dying_with_a_zero_copy_read_leaves_the_client_alone(s: &mut Suite) -
         "blk0 faulted {} times during the read",
         after - before
     );
-    for _ in 0..40 {
+    // Wait for the new incarnation to finish starting (blocked waiting for
+    // work, its syscall count settled), with no request to it: from then on
+    // nothing legitimate writes its RAM (stack, bounce buffers) or its ring
+    // region. The kernel fingerprints both at once (the old device, had it
+    // not been reset, would still be on its 64 KiB), the client's buffer is
+    // watched, and both fingerprints must be the same 0.8 s later.
+    let mut last = u32::MAX;
+    let mut settled = false;
+    for _ in 0..50 {
         sleep_ms(20, TIMER_BIT);
-        if let Some(i) = b.iter().position(|&x| x != 0x3C) {
-            fail!(
-                "byte {i} of the client's buffer changed to {:#04x} after DEAD: the device wrote on",
-                b[i]
-            );
+        if let Ok(st) = s.sup.task_status(blk0) {
+            let waiting = abi::TaskState::from_u32(st.state) == Some(abi::TaskState::InRecv);
+            if st.generation != gen && waiting && st.syscalls == last {
+                settled = true;
+                break;
+            }
+            last = st.syscalls;
         }
     }
+    check!(settled, "blk0 was not restarted and idle within 1 s");
+    let idle = s.restarted_idle(blk0, gen)?;
+    let first = s.fingerprints(blk0)?;
+    // The first change of the client's buffer, if any; judged with the
+    // driver's memory below, so that a failure names everything written.
+    let mut client = None;
+    for _ in 0..40 {
+        sleep_ms(20, TIMER_BIT);
+        if client.is_none() {
+            client = b.iter().position(|&x| x != 0x3C).map(|i| (i, b[i]));
+        }
+    }
+    let second = s.fingerprints(blk0)?;
+    let still = s.restarted_idle(blk0, gen)?;
+    let ram = first[0] != second[0];
+    let rings = first[1] != second[1];
+    if ram || rings || client.is_some() {
+        let (i, x) = client.unwrap_or((0, 0x3C));
+        sys_log!(
+            "dma suite: blk0 RAM {:#010x} -> {:#010x}, rings {:#010x} -> {:#010x}; client byte {i} = {x:#04x}",
+            first[0].before,
+            second[0].before,
+            first[1].before,
+            second[1].before
+        );
+        fail!(
+            "late DMA after DEAD into: blk0 RAM {ram}, blk0 rings {rings}, client {}",
+            client.is_some()
+        );
+    }
+    check!(
+        still.syscalls == idle.syscalls,
+        "the restarted blk0 did not stay idle ({} syscalls): the check proves nothing",
+        still.syscalls - idle.syscalls
+    );
     // The restarted driver serves the same read right.
     let blk = BlockClient::new(UserlibIpc, sys_refresh_task_id(tasks::BLK0));
     let mut again = [0u8; 512];
@@ -438,6 +495,56 @@ fn a_driver_dying_with_a_zero_copy_read_leaves_the_client_alone(s: &mut Suite) -
         sleep_ms(20, TIMER_BIT);
     }
     fail!("blk0 does not serve within 1 s of its restart")
+}
+
+impl Suite {
+    /// blk0's status, which must show a new incarnation (not generation
+    /// `old`, no fault since) blocked waiting for work.
+    fn restarted_idle(
+        &mut self,
+        blk0: u32,
+        old: u32,
+    ) -> Result<abi::TaskStatus, test_harness::LineBuf> {
+        let st = match self.sup.task_status(blk0) {
+            Ok(st) => st,
+            Err(e) => fail!("task_status(blk0): {e:?}"),
+        };
+        check!(
+            st.generation != old,
+            "blk0 still has generation {old}: it was not restarted"
+        );
+        check!(
+            abi::TaskState::from_u32(st.state) == Some(abi::TaskState::InRecv),
+            "the restarted blk0 is not idle (state {})",
+            st.state
+        );
+        Ok(st)
+    }
+
+    /// The kernel's fingerprints of `task`'s RAM and ring region.
+    fn fingerprints(
+        &mut self,
+        task: u32,
+    ) -> Result<[abi::InjectEvidence; 2], test_harness::LineBuf> {
+        let mut out = [abi::InjectEvidence::default(); 2];
+        for (region, f) in out.iter_mut().enumerate() {
+            *f = match self
+                .sup
+                .inject(task, Injection::Fingerprint as u32, region as u32)
+            {
+                Ok(ev) => ev,
+                Err(e) => fail!("fingerprint of blk0's region {region}: {e:?}"),
+            };
+            check!(f.after != 0, "blk0's region {region} is empty");
+        }
+        // What was covered: all of the RAM app.toml gives blk0.
+        check!(
+            out[0].after == BLK0_RAM,
+            "the fingerprint covered {} bytes of blk0's RAM, not {BLK0_RAM}",
+            out[0].after
+        );
+        Ok(out)
+    }
 }
 
 fn kernel_and_other_tasks_are_intact(s: &mut Suite) -> CaseResult {
@@ -523,6 +630,5 @@ fn main() -> ! {
             kernel_and_other_tasks_are_intact,
         ),
     ];
-    let failed = run_cases(&mut s, cases);
-    test_harness::finish(failed, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
 }

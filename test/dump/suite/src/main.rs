@@ -114,8 +114,7 @@ fn main() -> ! {
         sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
         blk: BlockClient::new(UserlibIpc, tasks::BLK0),
     };
-    let failed = test_harness::run_cases(&mut s, CASES);
-    test_harness::finish(failed, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, CASES, tasks::SUPERVISOR)
 }
 
 #[cfg(not(any(feature = "kernel-panic", feature = "supervisor-fault")))]

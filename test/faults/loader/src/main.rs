@@ -1,8 +1,11 @@
 //! A fault campaign's load (`test/campaign.toml` runs two): a client of
-//! blk0 that writes and reads back self-checking blocks of its own sectors
-//! without pause, so that requests from several tasks are outstanding on
-//! the driver whenever the campaign injects a fault (the campaign counts
-//! them from the kernel's view of who is calling whom).
+//! blk0 that writes or reads back one self-checking block of its own
+//! sectors each time the campaign posts it "go", just before an
+//! injection. It is more important than the campaign, so its request is on
+//! the driver when the campaign injects: requests from several tasks are
+//! outstanding then (the campaign counts them from the kernel's view of
+//! who is calling whom). Between faults it waits, so it costs nothing: the
+//! machine idles and, under `-icount sleep=off`, waits cost no host time.
 //!
 //! Every answer is checked against this incarnation's ledger: a read that
 //! finds anything but the acknowledged version (or the version of a write
@@ -17,7 +20,10 @@
 use block_api::BlockClient;
 use fault_workload::{make_block, Ledger, Verdict, BLOCK};
 use idol_runtime::UserlibIpc;
-use userlib::{sys_log, tasks};
+use userlib::{sys_log, sys_recv_notification, tasks};
+
+/// The campaign's "go" (app.toml `notifications = ["go"]`).
+const GO_BIT: u32 = 1 << 0;
 
 /// Sectors of this loader (the campaign's own are 64..80).
 const SECTORS: usize = 8;
@@ -34,6 +40,7 @@ fn main() -> ! {
     let mut buf = [0u8; BLOCK];
     let mut wrong: u32 = 0;
     loop {
+        sys_recv_notification(GO_BIT);
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;

@@ -13,29 +13,28 @@
 //! campaign ends with a summary that `cargo xtask test --faults N --seed S`
 //! prints.
 //!
-//! The campaign never calls a driver itself: a driver corrupted by an
-//! injected fault may fault its caller, so every driver call goes through
-//! the proxy task (`fault-test-proxy`), and the ledger of acknowledged
-//! writes stays here, out of reach. A proxy killed mid-call is counted and
-//! its call treated as failed (a write it carried is then "may or may not
-//! have landed").
+//! The campaign calls the drivers under fire itself, as any client does.
+//! Drivers are untrusted servers (app.toml `drives`): whatever a corrupted
+//! one answers — a `reply_fault`, an unknown code, a reply that does not
+//! decode, its death — reaches this task as a typed error
+//! (`RequestError::Protocol`, `ServerRestarted`), never as a fault of its
+//! own, so the ledger of acknowledged writes is safe here. A write whose
+//! call failed is "may or may not have landed".
 
 use abi::{InjectEvidence, Injection, TaskStatus};
+use block_api::BlockClient;
+use entropy_api::EntropyClient;
+use ethernet_api::{EthernetClient, EthernetError};
 use fault_inject::evidence::{self, Around, CallEnd, Unconfirmed, Verdict};
 use fault_inject::plan::{self, Aims, Fault, Kind};
-use fault_workload::{Ledger, Verdict as Block, BLOCK};
+use fault_inject::point::{self, Point};
+use fault_inject::FaultInjectClient;
+use fault_workload::{make_block, Ledger, Verdict as Block, BLOCK};
 use idol_runtime::{RequestError, TaskId, UserlibIpc};
 use supervisor_api::SupervisorClient;
-use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
+use userlib::{sleep_ms, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, tasks};
 
 use crate::{SECTORS, TIMER_BIT};
-
-#[allow(dead_code)] // generated accessors the campaign does not need
-mod proxy {
-    include!(concat!(env!("OUT_DIR"), "/campaign_proxy_client.rs"));
-}
-
-use proxy::{CampaignProxyClient, ProxyError};
 
 mod params {
     include!(concat!(env!("OUT_DIR"), "/campaign.rs"));
@@ -70,21 +69,28 @@ fn parameters() -> (u32, u64, Option<u32>) {
     (p[2], seed, (p[5] != u32::MAX).then_some(p[5]))
 }
 
-/// The drivers under fire, in the proxy's target numbering, and their
-/// share of the faults: roughly in proportion to the work the workload
-/// gives them (every step goes to blk0, one in four also to net0, one in
-/// eight to rng0).
+/// The drivers under fire, and their share of the faults: in proportion
+/// to the work their devices do per fault, in buffers through the
+/// virtqueues. A fault's workload has 3.5 steps on average; each is one
+/// blk0 request, one frame round trip in four (a transmit and a receive
+/// buffer) and one rng0 fill in eight; before the injection each loader
+/// sends blk0 one more. So blk0 moves 3.5 + 2 = 5.5 buffers, net0 1.75,
+/// rng0 0.44: about 12 : 4 : 1.
 const TARGETS: [(TaskId, &str); 3] = [
     (tasks::BLK0, "blk0"),
     (tasks::RNG0, "rng0"),
     (tasks::NET0, "net0"),
 ];
-const WEIGHTS: [u32; 3] = [4, 1, 1];
-/// The proxy's target number of net0.
+const WEIGHTS: [u32; 3] = [12, 1, 4];
+/// The target numbers.
+const BLK0: usize = 0;
+const RNG0: usize = 1;
 const NET0: usize = 2;
-/// The other clients of blk0 (`fault-test-loader`), which keep requests in
-/// flight on it.
+/// The other clients of blk0 (`fault-test-loader`), which put a request
+/// of their own on it at each "go" the campaign posts.
 const LOADERS: [TaskId; 2] = [tasks::LOAD0, tasks::LOAD1];
+/// The loaders' "go" (their app.toml `notifications`).
+const LOADER_GO_BIT: u32 = 1 << 0;
 
 /// The most faults one run takes (`cargo xtask campaign` splits bigger
 /// campaigns into runs of this size).
@@ -92,18 +98,26 @@ const MAX_FAULTS: usize = 2000;
 /// A request that has not succeeded this long after a fault counts as an
 /// unrecovered driver (the campaign moves on).
 const RECOVERY_LIMIT_US: u64 = 5_000_000;
+/// How long after a fault the campaign, as an operator would, asks for the
+/// restart of a driver that serves no request (see `Campaign::recover`):
+/// well past the driver's own request deadline (10 ms) and the
+/// supervisor's watchdog (60 ms in this image).
+const ESCALATE_AFTER_US: u64 = 100_000;
 
 fn now_us() -> u64 {
     sys_get_timer().now / (abi::TICKS_PER_MS / 1000)
 }
 
-/// The campaign's state: the proxy, the supervisor, and the ledger.
+/// The campaign's state: its clients of the drivers and the supervisor,
+/// and the ledger.
 pub struct Campaign {
-    proxy: CampaignProxyClient<UserlibIpc>,
+    blk: BlockClient<UserlibIpc>,
+    rng: EntropyClient<UserlibIpc>,
+    net: EthernetClient<UserlibIpc>,
+    /// Fault injection into each target, by target number.
+    inject: [FaultInjectClient<UserlibIpc>; 3],
     sup: SupervisorClient<UserlibIpc>,
     ledger: Ledger<SECTORS>,
-    /// Calls during which the proxy was killed (by a corrupted driver).
-    proxy_deaths: u32,
 }
 
 /// The campaign's counts.
@@ -116,11 +130,15 @@ struct Tally {
     must_restart: u32,
     /// Incarnations begun, from the supervisor's generations.
     restarts: u32,
-    /// Faults injected while another client had a request outstanding on
-    /// the target.
+    /// Faults that hit the target with requests outstanding on it.
     in_flight: u32,
+    /// Faults armed for each point of the request path (by `Point` code).
+    armed: [u32; 3],
     lost_or_corrupted: u32,
     unrecovered: u32,
+    /// Faults after which the campaign had to ask for the driver's
+    /// restart (`Campaign::recover`).
+    operator_restarts: u32,
     recovery: [u32; MAX_FAULTS],
     recovered: usize,
 }
@@ -131,14 +149,65 @@ enum Injected {
     Flip(Result<InjectEvidence, ()>),
 }
 
+/// How long a frame round trip waits for the gateway's answer (QEMU's
+/// gateway answers as soon as it has the request; a NIC that lost the
+/// request is reset by its transmit deadline well within this).
+const REPLY_WAIT_MS: u32 = 20;
+/// QEMU's user-network gateway, which answers ARP.
+const GATEWAY: [u8; 4] = [10, 0, 2, 2];
+/// The address the ARP request says it comes from (QEMU's DHCP would give
+/// the NIC this one).
+const SELF_IP: [u8; 4] = [10, 0, 2, 15];
+
+/// An ARP request (RFC 826) from `mac` for the gateway, broadcast.
+fn arp_request(mac: [u8; 6]) -> [u8; 42] {
+    let mut f = [0u8; 42];
+    f[0..6].copy_from_slice(&[0xff; 6]);
+    f[6..12].copy_from_slice(&mac);
+    f[12..14].copy_from_slice(&0x0806u16.to_be_bytes()); // EtherType ARP
+    f[14..16].copy_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
+    f[16..18].copy_from_slice(&0x0800u16.to_be_bytes()); // protocol: IPv4
+    f[18] = 6;
+    f[19] = 4;
+    f[20..22].copy_from_slice(&1u16.to_be_bytes()); // request
+    f[22..28].copy_from_slice(&mac);
+    f[28..32].copy_from_slice(&SELF_IP);
+    f[38..42].copy_from_slice(&GATEWAY);
+    f
+}
+
+/// How a call to a driver ended, as far as the campaign cares.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Call {
+    Ok,
+    /// The driver restarted since our last call (or during this one).
+    Restarted,
+    /// An error code, a rejection or a reply that does not decode.
+    Failed,
+}
+
+fn call<T, E>(r: &Result<T, RequestError<E>>) -> Call {
+    match r {
+        Ok(_) => Call::Ok,
+        Err(RequestError::ServerRestarted) => Call::Restarted,
+        Err(RequestError::Server(_) | RequestError::Protocol(_)) => Call::Failed,
+    }
+}
+
 impl Campaign {
-    /// A campaign against blk0, rng0 and net0 through the proxy.
+    /// A campaign against blk0, rng0 and net0.
     pub fn new() -> Self {
         Campaign {
-            proxy: CampaignProxyClient::new(UserlibIpc, tasks::PROXY),
+            blk: BlockClient::new(UserlibIpc, tasks::BLK0),
+            rng: EntropyClient::new(UserlibIpc, tasks::RNG0),
+            net: EthernetClient::new(UserlibIpc, tasks::NET0),
+            inject: [
+                FaultInjectClient::new(UserlibIpc, tasks::BLK0),
+                FaultInjectClient::new(UserlibIpc, tasks::RNG0),
+                FaultInjectClient::new(UserlibIpc, tasks::NET0),
+            ],
             sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
             ledger: Ledger::new(64),
-            proxy_deaths: 0,
         }
     }
 
@@ -148,16 +217,46 @@ impl Campaign {
             .unwrap_or_default()
     }
 
-    /// Whether a proxied call succeeded; counts a killed proxy.
-    fn ok<T, E>(&mut self, r: Result<T, RequestError<E>>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(RequestError::ServerRestarted) => {
-                self.proxy_deaths += 1;
-                None
+    /// One frame round trip through net0: an ARP request to the gateway
+    /// and a frame back. A queued send proves nothing (a broken ring takes
+    /// it too): only a frame that came in after this request's own counts,
+    /// so what was waiting is taken first.
+    fn frame(&mut self) -> Call {
+        let mut frame = [0u8; 1536];
+        loop {
+            match self.net.recv(&mut frame) {
+                Ok(_) => {}
+                Err(RequestError::Server(EthernetError::Empty)) => break,
+                r => return call(&r),
             }
-            Err(RequestError::Server(_) | RequestError::Protocol(_)) => None,
         }
+        let mac = match self.net.mac() {
+            Ok(mac) => mac,
+            r => return call(&r),
+        };
+        let r = self.net.send(&arp_request(mac));
+        if r.is_err() {
+            return call(&r);
+        }
+        // QEMU's gateway answers at once; a NIC whose ring is broken sends
+        // nothing, and its driver's transmit deadline resets it.
+        for _ in 0..REPLY_WAIT_MS {
+            match self.net.recv(&mut frame) {
+                Ok(_) => return Call::Ok,
+                Err(RequestError::Server(EthernetError::Empty)) => sleep_ms(1, TIMER_BIT),
+                r => return call(&r),
+            }
+        }
+        Call::Failed
+    }
+
+    fn read(&mut self, sector: u64, buf: &mut [u8; BLOCK]) -> Call {
+        call(&self.blk.read(sector, buf))
+    }
+
+    fn fill(&mut self, len: usize) -> Call {
+        let mut buf = [0u8; 64];
+        call(&self.rng.fill(&mut buf[..len.min(64)]))
     }
 
     /// A few workload steps: writes (acknowledged or failed) and verified
@@ -170,40 +269,47 @@ impl Campaign {
             let sector = self.ledger.sector(i);
             if f.rng.below(2) == 0 {
                 let v = self.ledger.next_version();
-                let r = self.proxy.write(sector, v);
-                if self.ok(r).is_some() {
+                if self.blk.write(sector, &make_block(sector, v)).is_ok() {
                     self.ledger.acked(i, v);
                 } else {
                     self.ledger.failed(i, v);
                 }
-            } else {
-                let r = self.proxy.read(sector, &mut buf);
-                if self.ok(r).is_some() {
-                    let v = self.ledger.check(i, &buf);
-                    if v != Block::Good {
-                        bad += 1;
-                        sys_log!(
-                            "[campaign] PROBLEM fault {} seed {seed}: workload read sector {sector}: {v:?}",
-                            f.index
-                        );
-                    }
+            } else if self.read(sector, &mut buf) == Call::Ok {
+                let v = self.ledger.check(i, &buf);
+                if v != Block::Good {
+                    bad += 1;
+                    sys_log!(
+                        "[campaign] PROBLEM fault {} seed {seed}: workload read sector {sector}: {v:?}",
+                        f.index
+                    );
                 }
             }
             if f.rng.below(8) == 0 {
-                let r = self.proxy.fill(32);
-                self.ok(r);
+                self.fill(32);
             }
             if f.rng.below(4) == 0 {
-                let r = self.proxy.frame();
-                self.ok(r);
+                self.frame();
             }
         }
         bad
     }
 
+    /// Has each loader send blk0 one request now: they are more important
+    /// than the campaign, so when this returns each has its request on the
+    /// driver (or already answered).
+    fn cue_loaders(&self) {
+        for l in LOADERS {
+            let _ = sys_post(sys_refresh_task_id(l), LOADER_GO_BIT);
+        }
+    }
+
     fn recoveries(&mut self, target: usize) -> u32 {
-        let r = self.proxy.recoveries(target as u32);
-        self.ok(r).unwrap_or(0)
+        let client = &self.inject[target];
+        // The first call after a restart only learns the new generation.
+        client
+            .recoveries()
+            .or_else(|_| client.recoveries())
+            .unwrap_or(0)
     }
 
     /// Injects `f`.
@@ -211,19 +317,22 @@ impl Campaign {
         let (task, _) = TARGETS[f.target];
         match f.kind {
             Kind::Driver(d) => {
-                let r = self.proxy.inject(f.target as u32, d as u32, f.arg);
-                Injected::Driver(match r {
-                    Ok(0) => CallEnd::Replied,
-                    Ok(code) => CallEnd::Refused(code),
-                    Err(RequestError::Server(ProxyError::DriverRestarted)) => CallEnd::Died,
-                    Err(RequestError::Server(_) | RequestError::Protocol(_)) => CallEnd::Refused(0),
-                    // The driver killed the proxy (reply_fault): it did not
-                    // reply, and it may be alive or dead; the kernel's
-                    // records decide.
-                    Err(RequestError::ServerRestarted) => {
-                        self.proxy_deaths += 1;
-                        CallEnd::Died
-                    }
+                // Most injections end the driver during the call: the
+                // evidence is judged from the kernel's records, given how
+                // the call ended. An idempotent call first learns the
+                // driver's current generation, so a DEAD below means the
+                // driver died during the injection, not that an earlier
+                // incarnation is gone (`inject` is not retried).
+                let client = &self.inject[f.target];
+                let _ = client.recoveries();
+                let word = point::kind_word(d, f.point);
+                Injected::Driver(match client.inject(word, f.arg) {
+                    Ok(()) => CallEnd::Replied,
+                    Err(RequestError::Server(e)) => CallEnd::Refused(e as u32),
+                    Err(RequestError::ServerRestarted) => CallEnd::Died,
+                    // An untrusted driver's rejection or garbled answer: it
+                    // replied.
+                    Err(RequestError::Protocol(_)) => CallEnd::Refused(u32::MAX),
                 })
             }
             Kind::FlipRegisterBit | Kind::FlipRamBit => {
@@ -238,32 +347,44 @@ impl Campaign {
         }
     }
 
-    /// Time until the first successful request to the faulted driver.
-    fn recover(&mut self, target: usize, t0: u64) -> Option<u64> {
+    /// Time until the first successful request to the faulted driver, and
+    /// whether the campaign had to ask for the driver's restart.
+    ///
+    /// A call that finds the driver restarted is made again at once: the
+    /// new incarnation is more important than the campaign, so it has
+    /// brought its device up by the time the campaign runs again. Any
+    /// other failure waits a millisecond (a device being reset).
+    ///
+    /// A driver that still answers nothing but errors [`ESCALATE_AFTER_US`]
+    /// after the fault is alive with corrupted state (a flipped register
+    /// can leave it sure it has no device, say): nothing in it is wrong
+    /// enough for the kernel or the watchdog, which see it reply. The
+    /// campaign then does what an operator does, once: asks the supervisor
+    /// to restart it (device reset first).
+    fn recover(&mut self, target: usize, t0: u64) -> (Option<u64>, bool) {
         let mut buf = [0u8; BLOCK];
+        let mut escalated = false;
         loop {
-            let ok = match target {
-                0 => {
-                    let r = self.proxy.read(self.ledger.sector(0), &mut buf);
-                    self.ok(r).is_some()
-                }
-                NET0 => {
-                    let r = self.proxy.frame();
-                    self.ok(r).is_some()
-                }
-                _ => {
-                    let r = self.proxy.fill(16);
-                    self.ok(r).is_some()
-                }
+            let end = match target {
+                BLK0 => self.read(self.ledger.sector(0), &mut buf),
+                RNG0 => self.fill(16),
+                _ => self.frame(),
             };
             let dt = now_us() - t0;
-            if ok {
-                return Some(dt);
+            if end == Call::Ok {
+                return (Some(dt), escalated);
             }
             if dt > RECOVERY_LIMIT_US {
-                return None;
+                return (None, escalated);
             }
-            sleep_ms(2, TIMER_BIT);
+            if dt > ESCALATE_AFTER_US && !escalated {
+                escalated = true;
+                let _ = self.sup.restart_task(TARGETS[target].0.index() as u32);
+                continue;
+            }
+            if end != Call::Restarted {
+                sleep_ms(1, TIMER_BIT);
+            }
         }
     }
 
@@ -274,38 +395,75 @@ impl Campaign {
         let queue = matches!(f.kind, Kind::Driver(d) if d.is_queue_corruption());
         let before = self.status(task);
         let r0 = if queue { self.recoveries(f.target) } else { 0 };
-        // Requests outstanding on the target right now, as the kernel sees
-        // them: the loaders blocked calling it.
-        let in_flight = LOADERS
-            .iter()
-            .filter(|l| self.status(**l).calling == task.index() as u32)
-            .count();
-        if in_flight > 0 {
-            t.in_flight += 1;
-        }
         // Printed before the injection, so a hang names the fault it
         // happened in.
         sys_log!(
-            "[campaign] fault {} kind {} target {name} arg {:#010x} seed {seed} in_flight {in_flight}",
+            "[campaign] fault {} kind {}{} target {name} arg {:#010x} seed {seed}",
             f.index,
             f.kind.name(),
+            f.point.name(),
             f.arg
         );
+        let armed = f.point != Point::Now;
         let t0 = now_us();
-        let injected = self.inject(&f);
+        let (injected, in_flight) = if armed {
+            // Armed: it fires in the path of the next request that passes
+            // its point — on blk0 a loader's, cued now (both loaders'
+            // requests are on the driver when a completion passes "before
+            // the reply"), on rng0 and net0 the campaign's own first
+            // request below. Whatever it hits is in flight by construction;
+            // the evidence (`armed_fault`) shows that it fired.
+            let injected = self.inject(&f);
+            self.cue_loaders();
+            (injected, 0)
+        } else {
+            // The loaders' requests go to blk0 now and the injection
+            // follows at once: what is outstanding on the target then, as
+            // the kernel sees it (the loaders blocked calling it), is in
+            // flight when the fault hits (if the device has not answered
+            // already).
+            self.cue_loaders();
+            let in_flight = LOADERS
+                .iter()
+                .filter(|l| self.status(**l).calling == task.index() as u32)
+                .count();
+            (self.inject(&f), in_flight)
+        };
         t.injected[f.kind.index()] += 1;
-        let recovered = self.recover(f.target, t0);
-        let after = self.status(task);
-        let r1 = if queue { self.recoveries(f.target) } else { 0 };
-        let around = Around { before, after };
+        // The kernel's record of the injected fault, before anything else
+        // the new incarnation may go through can overwrite it.
+        let mid = self.status(task);
+        let (recovered, escalated) = self.recover(f.target, t0);
+        if escalated {
+            t.operator_restarts += 1;
+        }
+        let mut after = self.status(task);
+        let mut r1 = if queue { self.recoveries(f.target) } else { 0 };
+        if queue && armed && r1 == r0 && after.generation == before.generation {
+            // A ring corruption armed for "before the reply" fired in the
+            // path of the request that recovered, after its completion:
+            // the driver finds the broken ring at the next request.
+            let _ = self.recover(f.target, now_us());
+            after = self.status(task);
+            r1 = self.recoveries(f.target);
+        }
+        let mut judged = after;
+        if mid.fault_count != before.fault_count {
+            judged.last_fault = mid.last_fault;
+        }
+        let around = Around {
+            before,
+            after: judged,
+        };
         t.restarts += around.restarts();
         // A line has at most 160 bytes: the fault's identity on one, what
         // went wrong on the next.
         let problem = |what: &dyn core::fmt::Debug| {
             sys_log!(
-                "[campaign] PROBLEM fault {} kind {} target {name} arg {:#010x} seed {seed}",
+                "[campaign] PROBLEM fault {} kind {}{} target {name} arg {:#010x} seed {seed}",
                 f.index,
                 f.kind.name(),
+                f.point.name(),
                 f.arg
             );
             sys_log!("[campaign]   {what:?}");
@@ -330,7 +488,11 @@ impl Campaign {
         let verdict = match (f.kind, injected) {
             (Kind::Driver(d), Injected::Driver(call)) => {
                 let rec = queue.then_some((r0, r1));
-                let v = evidence::driver_fault(d, f.arg, call, &around, rec);
+                let v = if armed {
+                    evidence::armed_fault(d, f.arg, call, &around, rec)
+                } else {
+                    evidence::driver_fault(d, f.arg, call, &around, rec)
+                };
                 if v == Ok(Verdict::Confirmed) && d.must_restart() {
                     t.must_restart += 1;
                 }
@@ -340,6 +502,13 @@ impl Campaign {
             (_, Injected::Flip(Err(()))) => Err(Unconfirmed::Refused(u32::MAX)),
             _ => Err(Unconfirmed::Refused(0)),
         };
+        // An armed fault that fired hit the request whose path it fired in.
+        if in_flight > 0 || (armed && verdict == Ok(Verdict::Confirmed)) {
+            t.in_flight += 1;
+        }
+        if armed {
+            t.armed[f.point as usize] += 1;
+        }
         match verdict {
             Ok(Verdict::Confirmed) => t.confirmed += 1,
             Ok(Verdict::Latent) => {
@@ -396,8 +565,10 @@ pub fn run(s: &mut Campaign) -> u32 {
         must_restart: 0,
         restarts: 0,
         in_flight: 0,
+        armed: [0; 3],
         lost_or_corrupted: 0,
         unrecovered: 0,
+        operator_restarts: 0,
         recovery: [0; MAX_FAULTS],
         recovered: 0,
     };
@@ -409,11 +580,25 @@ pub fn run(s: &mut Campaign) -> u32 {
     let mut buf = [0u8; BLOCK];
     for i in 0..SECTORS {
         let sector = s.ledger.sector(i);
-        let r = s.proxy.read(sector, &mut buf);
-        let ok = s.ok(r).is_some() && s.ledger.check(i, &buf) == Block::Good;
-        if !ok {
+        // A read that fails (a device reset under way) is made again: only
+        // what a read returns can show a lost or corrupted write.
+        let t0 = now_us();
+        let mut end = s.read(sector, &mut buf);
+        while end != Call::Ok && now_us() - t0 < RECOVERY_LIMIT_US {
+            sleep_ms(1, TIMER_BIT);
+            end = s.read(sector, &mut buf);
+        }
+        if end != Call::Ok {
+            t.unrecovered += 1;
+            sys_log!(
+                "[campaign] PROBLEM final audit seed {seed}: sector {sector} unreadable for 5 s"
+            );
+            continue;
+        }
+        let v = s.ledger.check(i, &buf);
+        if v != Block::Good {
             t.lost_or_corrupted += 1;
-            sys_log!("[campaign] PROBLEM final audit seed {seed}: sector {sector} bad");
+            sys_log!("[campaign] PROBLEM final audit seed {seed}: sector {sector}: {v:?}");
         }
     }
 
@@ -426,9 +611,17 @@ pub fn run(s: &mut Campaign) -> u32 {
     sys_log!("[campaign] must_restart {}", t.must_restart);
     sys_log!("[campaign] restarts {}", t.restarts);
     sys_log!("[campaign] in_flight {}", t.in_flight);
+    sys_log!(
+        "[campaign] before_kick {}",
+        t.armed[Point::BeforeKick as usize]
+    );
+    sys_log!(
+        "[campaign] before_reply {}",
+        t.armed[Point::BeforeReply as usize]
+    );
     sys_log!("[campaign] lost_or_corrupted {}", t.lost_or_corrupted);
     sys_log!("[campaign] unrecovered {}", t.unrecovered);
-    sys_log!("[campaign] proxy_deaths {}", s.proxy_deaths);
+    sys_log!("[campaign] operator_restarts {}", t.operator_restarts);
     let times = &mut t.recovery[..t.recovered];
     times.sort_unstable();
     if let (Some(min), Some(max)) = (times.first(), times.last()) {

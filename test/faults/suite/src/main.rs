@@ -15,6 +15,7 @@ use abi::{FaultKind, InjectEvidence, Injection, TaskStatus};
 use block_api::BlockClient;
 use entropy_api::EntropyClient;
 use fault_inject::evidence::{self, Around, CallEnd, Verdict};
+use fault_inject::point::{kind_word, Point};
 use fault_inject::DriverFault;
 use fault_workload::{make_block, Ledger, Verdict as Block, BLOCK};
 use idol_runtime::{TaskId, UserlibIpc};
@@ -153,6 +154,67 @@ impl Suite {
             !kind.is_queue_corruption() || around.restarts() == 0,
             "{}: blk0 was restarted instead of resetting its device",
             kind.name()
+        );
+        Ok(())
+    }
+
+    /// A store to kernel RAM armed for point `at` of blk0's request path,
+    /// fired by the write that follows: arming answers `Ok`; the driver
+    /// dies during the write (one restart while it was in flight: the
+    /// client stub retries an idempotent write once, on the new
+    /// incarnation); the kernel records the store at the point's own
+    /// address; and no acknowledged write is lost.
+    fn blk_armed_fault(&mut self, at: Point) -> CaseResult {
+        let kind = DriverFault::StoreKernelRam;
+        // Distinct per point, so one's record cannot pass for the other's.
+        let arg = KERNEL_RAM + 0x40 * at as u32;
+        self.write_acked()?;
+        // Learn blk0's current generation first: a DEAD answer to the
+        // arming call must mean it died there, not earlier.
+        let _ = self.blk_inject.recoveries();
+        let before = self.status(tasks::BLK0)?;
+        let call = CallEnd::of(self.blk_inject.inject(kind_word(kind, at), arg));
+        check!(
+            call == CallEnd::Replied,
+            "arming{} answered {call:?}, not Ok",
+            at.name()
+        );
+        let armed = self.status(tasks::BLK0)?;
+        check!(
+            armed.generation == before.generation,
+            "blk0 restarted while being armed"
+        );
+        // The write that passes the point.
+        self.write_acked()?;
+        let during = self.status(tasks::BLK0)?;
+        let took = self.first_read_after()?;
+        let after = self.status(tasks::BLK0)?;
+        let around = Around { before, after };
+        match evidence::armed_fault(kind, arg, call, &around, None) {
+            Ok(Verdict::Confirmed) => {}
+            v => fail!("store{} not confirmed: {v:?}", at.name()),
+        }
+        check!(
+            Around {
+                before: armed,
+                after: during
+            }
+            .restarts()
+                == 1,
+            "the store{} did not end blk0 during the write that passed the point (generation {} -> {})",
+            at.name(),
+            armed.generation,
+            during.generation
+        );
+        self.verify_all()?;
+        let f = after.last_fault;
+        sys_log!(
+            "  confirmed{}: {} at {:#010x} during the write, generation {} -> {}, first request ok after {took} ms",
+            at.name(),
+            f.kind().describe(),
+            f.address,
+            before.generation,
+            after.generation
         );
         Ok(())
     }
@@ -337,23 +399,53 @@ fn rng_recovers(s: &mut Suite, what: &str) -> CaseResult {
 }
 
 fn rng_driver_faults(s: &mut Suite) -> CaseResult {
-    for (kind, arg) in [
-        (DriverFault::Panic, 0),
-        (DriverFault::InfiniteLoop, 0),
-        (DriverFault::WildJump, 0x20),
-        (DriverFault::BogusAvailIndex, 7),
+    for (kind, at, arg) in [
+        (DriverFault::Panic, Point::Now, 0),
+        (DriverFault::InfiniteLoop, Point::Now, 0),
+        (DriverFault::WildJump, Point::Now, 0x20),
+        (DriverFault::BogusAvailIndex, Point::Now, 7),
+        // Armed: fired by the next fill, inside its request path.
+        (
+            DriverFault::StoreKernelRam,
+            Point::BeforeKick,
+            KERNEL_RAM + 0x80,
+        ),
+        (DriverFault::WildJump, Point::BeforeReply, 0x24),
     ] {
         let before = s.status(tasks::RNG0)?;
         let r0 = s.recoveries(&s.rng_inject)?;
-        let call = CallEnd::of(s.rng_inject.inject(kind as u32, arg));
+        let call = CallEnd::of(s.rng_inject.inject(kind_word(kind, at), arg));
         // A corrupted ring is found (and the device reset) by the first
-        // fill after it, which fails; a retry then succeeds.
+        // fill after it, which fails; a retry then succeeds. An armed
+        // fault ends the first fill with the driver's death.
         rng_recovers(s, kind.name())?;
         let after = s.status(tasks::RNG0)?;
         let r1 = s.recoveries(&s.rng_inject)?;
-        confirm(kind, arg, call, &Around { before, after }, (r0, r1))?;
+        let around = Around { before, after };
+        if at == Point::Now {
+            confirm(kind, arg, call, &around, (r0, r1))?;
+        } else {
+            match evidence::armed_fault(kind, arg, call, &around, None) {
+                Ok(Verdict::Confirmed) => sys_log!(
+                    "  confirmed: rng0 {}{}: last fault {} at {:#010x}",
+                    kind.name(),
+                    at.name(),
+                    after.last_fault.kind().describe(),
+                    after.last_fault.address
+                ),
+                v => fail!("rng0 {}{} not confirmed: {v:?}", kind.name(), at.name()),
+            }
+        }
     }
     Ok(())
+}
+
+fn blk_fault_before_kick(s: &mut Suite) -> CaseResult {
+    s.blk_armed_fault(Point::BeforeKick)
+}
+
+fn blk_fault_before_reply(s: &mut Suite) -> CaseResult {
+    s.blk_armed_fault(Point::BeforeReply)
 }
 
 #[export_name = "main"]
@@ -390,4 +482,6 @@ const CASES: &[Case<Suite>] = &[
     ("blk_register_bit_flip", register_bit_flip),
     ("blk_ram_bit_flips", ram_bit_flips),
     ("rng_driver_faults", rng_driver_faults),
+    ("blk_fault_before_kick", blk_fault_before_kick),
+    ("blk_fault_before_reply", blk_fault_before_reply),
 ];

@@ -23,19 +23,6 @@ include!(concat!(env!("OUT_DIR"), "/kernel_test_assist_server.rs"));
 
 type Reply<T> = Result<T, ServerError<Infallible>>;
 
-#[inline(never)]
-fn recurse(depth: u32) -> u32 {
-    // Unreachable in practice (the stack ends long before), but it gives the
-    // recursion a base case so the compiler keeps it a real recursion.
-    if depth == u32::MAX {
-        return 0;
-    }
-    let frame = [depth; 32];
-    // black_box keeps the frame and the recursion from being optimised away.
-    core::hint::black_box(&frame);
-    recurse(core::hint::black_box(depth + 1)).wrapping_add(frame[(depth % 32) as usize])
-}
-
 struct Assist;
 
 impl idol_runtime::NotificationHandler for Assist {}
@@ -89,7 +76,7 @@ impl KernelTestAssistServer for Assist {
     }
 
     fn overflow_stack(&mut self, _: TaskId) -> Reply<u32> {
-        Ok(recurse(0))
+        Ok(fault_inject::overflow_stack())
     }
 
     fn bad_syscall(&mut self, _: TaskId) -> Reply<()> {

@@ -62,6 +62,34 @@ impl Suite {
         }
     }
 
+    /// [`Suite::expect_fault`] of a syscall misuse: a `SyscallUsage` fault
+    /// carrying `error`.
+    fn usage_fault<T: core::fmt::Debug>(
+        &mut self,
+        call: impl FnOnce(&Assist) -> Result<T, CallError>,
+        error: UsageError,
+    ) -> CaseResult {
+        let f = self.expect_fault(call, FaultKind::SyscallUsage, None)?;
+        check!(
+            f.detail == error as u32,
+            "usage error {}, expected {}",
+            f.detail,
+            error as u32
+        );
+        Ok(())
+    }
+
+    /// [`Suite::expect_fault`] of a read of `address` by the assistant: a
+    /// load access fault at exactly that address.
+    fn load_faults(&mut self, address: u32) -> CaseResult {
+        self.expect_fault(
+            |a| a.read_address(address),
+            FaultKind::LoadAccess,
+            Some(address),
+        )
+        .map(|_| ())
+    }
+
     /// Asks the assistant (through `call`) to do something that must fault
     /// it, then checks `ServerRestarted` and the generation the stub was
     /// refreshed to (from the kernel's DEAD code), the recorded fault, the
@@ -166,17 +194,10 @@ fn lease_out_of_bounds_borrow_refused(s: &mut Suite) -> CaseResult {
 
 fn lease_of_foreign_memory_faults_sender(s: &mut Suite) -> CaseResult {
     let secret = SECRET.as_ptr() as u32;
-    let f = s.expect_fault(
+    s.usage_fault(
         |a| a.lease_foreign_memory(secret),
-        FaultKind::SyscallUsage,
-        None,
-    )?;
-    check!(
-        f.detail == UsageError::LeaseOutOfBounds as u32,
-        "usage error {}",
-        f.detail
-    );
-    Ok(())
+        UsageError::LeaseOutOfBounds,
+    )
 }
 
 fn send_to_lower_priority_refused(_: &mut Suite) -> CaseResult {
@@ -195,36 +216,21 @@ fn send_outside_slots_refused(_: &mut Suite) -> CaseResult {
 }
 
 fn read_other_task_ram_faults(s: &mut Suite) -> CaseResult {
-    let a = SECRET.as_ptr() as u32;
-    s.expect_fault(|x| x.read_address(a), FaultKind::LoadAccess, Some(a))
-        .map(|_| ())
+    s.load_faults(SECRET.as_ptr() as u32)
 }
 
 fn read_kernel_ram_faults(s: &mut Suite) -> CaseResult {
-    s.expect_fault(
-        |a| a.read_address(KERNEL_RAM_BASE),
-        FaultKind::LoadAccess,
-        Some(KERNEL_RAM_BASE),
-    )
-    .map(|_| ())
+    s.load_faults(KERNEL_RAM_BASE)
 }
 
 fn write_kernel_text_faults(s: &mut Suite) -> CaseResult {
-    s.expect_fault(
-        |a| a.write_address(0x8000_0000),
-        FaultKind::StoreAccess,
-        Some(0x8000_0000),
-    )
-    .map(|_| ())
+    let a = 0x8000_0000;
+    s.expect_fault(|x| x.write_address(a), FaultKind::StoreAccess, Some(a))
+        .map(|_| ())
 }
 
 fn read_ungranted_device_faults(s: &mut Suite) -> CaseResult {
-    s.expect_fault(
-        |a| a.read_address(VIRTIO_SLOT0),
-        FaultKind::LoadAccess,
-        Some(VIRTIO_SLOT0),
-    )
-    .map(|_| ())
+    s.load_faults(VIRTIO_SLOT0)
 }
 
 fn stack_overflow_faults(s: &mut Suite) -> CaseResult {
@@ -295,13 +301,7 @@ fn id_from_65_restarts_ago_gets_dead(s: &mut Suite) -> CaseResult {
 }
 
 fn bad_syscall_number_faults_caller(s: &mut Suite) -> CaseResult {
-    let f = s.expect_fault(|a| a.bad_syscall(), FaultKind::SyscallUsage, None)?;
-    check!(
-        f.detail == UsageError::BadSyscallNumber as u32,
-        "usage error {}",
-        f.detail
-    );
-    Ok(())
+    s.usage_fault(|a| a.bad_syscall(), UsageError::BadSyscallNumber)
 }
 
 fn illegal_instruction_faults(s: &mut Suite) -> CaseResult {
@@ -428,13 +428,7 @@ fn untrusted_server_cannot_hurt_its_client(s: &mut Suite) -> CaseResult {
 
     // A reply too big for the suite's buffer is the assistant's fault, not
     // the suite's: the kernel faults it and the suite learns of the death.
-    let f = s.expect_fault(|a| a.answer_raw(0, 64), FaultKind::SyscallUsage, None)?;
-    check!(
-        f.detail == UsageError::ReplyTooBig as u32,
-        "usage error {}",
-        f.detail
-    );
-    Ok(())
+    s.usage_fault(|a| a.answer_raw(0, 64), UsageError::ReplyTooBig)
 }
 
 #[export_name = "main"]
@@ -506,6 +500,5 @@ fn main() -> ! {
             untrusted_server_cannot_hurt_its_client,
         ),
     ];
-    let failed = test_harness::run_cases(&mut s, cases);
-    test_harness::finish(failed, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
 }

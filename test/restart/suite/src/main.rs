@@ -14,7 +14,7 @@ use abi::{TaskState, TICKS_PER_MS};
 use idol_runtime::{RequestError, TaskId, UserlibIpc};
 use ping_api::PingClient;
 use supervisor_api::SupervisorClient;
-use test_harness::{check, fail, run_cases, Case, CaseResult};
+use test_harness::{check, fail, Case, CaseResult};
 use userlib::{sleep_ms, sys_get_timer, tasks};
 
 const TIMER_BIT: u32 = 1 << 0;
@@ -160,6 +160,5 @@ fn main() -> ! {
             immediate_restarts_until_its_limit,
         ),
     ];
-    let failed = run_cases(&mut s, cases);
-    test_harness::finish(failed, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
 }

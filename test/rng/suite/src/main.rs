@@ -26,7 +26,7 @@
 use entropy_api::{EntropyClient, EntropyError};
 use idol_runtime::{RequestError, UserlibIpc};
 use supervisor_api::SupervisorClient;
-use test_harness::{check, fail, run_cases, Case, CaseResult, LineBuf};
+use test_harness::{check, fail, Case, CaseResult, LineBuf};
 use userlib::tasks;
 use virtio_bus_api::{SlotState, VirtioBusClient, NO_DRIVER};
 
@@ -193,6 +193,5 @@ fn main() -> ! {
         supervisor: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
         buf: [0; MAX_FILL + 2 * GUARD],
     };
-    let failed = run_cases(&mut s, CASES);
-    test_harness::finish(failed, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, CASES, tasks::SUPERVISOR)
 }

@@ -45,7 +45,7 @@ impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
                 next: U16::new(0),
             };
             let refused = gate
-                .post(self.queue, &[wild], self.free_head, None)
+                .post(self.queue, &[wild], self.free_head, None, None)
                 .is_err();
             let links = Descriptor {
                 addr: U64::new(self.next.as_ptr().expose_provenance() as u64),
@@ -54,7 +54,7 @@ impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
                 next: U16::new(0),
             };
             let _ = how;
-            let _ = gate.post(self.queue, &[links], self.free_head, None);
+            let _ = gate.post(self.queue, &[links], self.free_head, None, None);
             return refused;
         }
         match how {

@@ -145,6 +145,8 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             avail_idx: 0,
             last_used: 0,
             kicked_idx: 0,
+            suppression: [None; 2],
+            deferred_event: None,
             callbacks: true,
             gate,
             _memory: PhantomData,

@@ -128,6 +128,10 @@ pub struct Device {
     /// Blk: write only the status byte (OK) and none of a read's data — a
     /// device lying about its work; report the used length the test gives.
     pub blk_status_only: bool,
+    /// Complete what a queue holds as soon as the driver notifies it: a
+    /// device done before the kick returns (QEMU with cached data often
+    /// is).
+    pub complete_on_notify: bool,
 
     // Records.
     pub status_writes: Vec<u8>,
@@ -176,6 +180,7 @@ impl Device {
             blk_serial: None,
             blk_ioerr: false,
             blk_status_only: false,
+            complete_on_notify: false,
             status_writes: Vec::new(),
             notifications: Vec::new(),
             interrupts: 0,
@@ -245,6 +250,19 @@ impl Device {
 
     fn queue(&mut self) -> Option<&mut Queue> {
         self.queues.get_mut(self.queue_sel as usize)
+    }
+
+    /// The selected queue, for a driver's write of `v` to `register`: the
+    /// queue must exist and, unless `v` is 0, have its size set already.
+    fn sized_queue(&mut self, register: &str, v: u32) -> &mut Queue {
+        let q = self
+            .queue()
+            .unwrap_or_else(|| panic!("driver violation: {register} for a missing queue"));
+        assert!(
+            v == 0 || q.num != 0,
+            "driver violation: {register} before QueueNum"
+        );
+        q
     }
 
     /// The areas of queue `q`, if the driver made it live.
@@ -356,12 +374,7 @@ impl Device {
             );
             chain.descs.push(i);
             let d = r.desc + 16 * i as u64;
-            let (addr, len, flags, next) = (
-                self.mem.read_u64(d),
-                self.mem.read_u32(d + 8),
-                self.mem.read_u16(d + 12),
-                self.mem.read_u16(d + 14),
-            );
+            let (addr, len, flags, next) = self.mem.read_desc(d);
             assert_eq!(
                 flags & !(NEXT | WRITE | INDIRECT),
                 0,
@@ -402,12 +415,7 @@ impl Device {
             seen += 1;
             assert!(seen <= count, "driver violation: indirect chain loops");
             let d = table + 16 * i as u64;
-            let (addr, len, flags, next) = (
-                self.mem.read_u64(d),
-                self.mem.read_u32(d + 8),
-                self.mem.read_u16(d + 12),
-                self.mem.read_u16(d + 14),
-            );
+            let (addr, len, flags, next) = self.mem.read_desc(d);
             assert_eq!(
                 flags & INDIRECT,
                 0,
@@ -746,29 +754,14 @@ impl Device {
             }
             0x03c if legacy => self.queue().expect("queue").align = v,
             0x040 if legacy => {
-                let page_size = self.page_size;
-                let q = self
-                    .queue()
-                    .expect("driver violation: QueuePFN for a missing queue");
                 assert!(
-                    v == 0 || q.num != 0,
-                    "driver violation: QueuePFN before QueueNum"
-                );
-                assert!(
-                    page_size.is_power_of_two(),
+                    self.page_size.is_power_of_two(),
                     "driver violation: no GuestPageSize"
                 );
-                q.pfn = v;
+                self.sized_queue("QueuePFN", v).pfn = v;
             }
             0x044 if !legacy => {
-                let q = self
-                    .queue()
-                    .expect("driver violation: QueueReady for a missing queue");
-                assert!(
-                    v == 0 || q.num != 0,
-                    "driver violation: QueueReady before QueueNum"
-                );
-                q.ready = v != 0;
+                self.sized_queue("QueueReady", v).ready = v != 0;
             }
             0x050 => {
                 assert!(
@@ -776,6 +769,9 @@ impl Device {
                     "driver violation: notify before DRIVER_OK"
                 );
                 self.notifications.push(v as u16);
+                if self.complete_on_notify {
+                    self.service(v as usize);
+                }
             }
             0x064 => self.interrupt_status &= !v,
             0x070 => self.write_status(v),

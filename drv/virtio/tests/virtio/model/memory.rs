@@ -97,6 +97,17 @@ impl GuestMemory {
         u64::from_le_bytes(self.read(addr, 8).try_into().unwrap())
     }
 
+    /// The `struct virtq_desc` at `addr` (§2.7.5): `(addr, len, flags,
+    /// next)`, little-endian.
+    pub fn read_desc(&self, addr: u64) -> (u64, u32, u16, u16) {
+        (
+            self.read_u64(addr),
+            self.read_u32(addr + 8),
+            self.read_u16(addr + 12),
+            self.read_u16(addr + 14),
+        )
+    }
+
     pub fn write_u16(&self, addr: u64, v: u16) {
         self.write(addr, &v.to_le_bytes());
     }

@@ -61,6 +61,15 @@ pub const INDIRECT_LEN: usize = 8;
 pub const DISK_SECTORS: usize = 64;
 
 impl Setup {
+    /// A block device on transport `version`, otherwise the default.
+    pub fn blk(version: u32) -> Self {
+        Setup {
+            version,
+            blk: true,
+            ..Setup::default()
+        }
+    }
+
     pub fn device(&self) -> Device {
         let mut offered = 1 << 28 | 1 << 29 | 1 << 5;
         if self.version == 2 {
