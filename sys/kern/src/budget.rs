@@ -84,8 +84,7 @@ pub fn dispatch<M: Machine>(sys: &mut System<'_, M>, index: usize) {
         Some(budget_ms) => dispatch_budgeted(sys, index, budget_ms),
         // No budget to watch. A deadline armed for an earlier task may
         // still fire (once); the trap it causes disarms it here.
-        None if sys.budget_deadline.is_some() => disarm_expired(sys),
-        None => {}
+        None => disarm_expired(sys),
     }
 }
 
@@ -108,14 +107,21 @@ fn dispatch_budgeted<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_m
 }
 
 /// Nothing with a budget is about to run: drops a budget deadline that has
-/// passed, so that the timer does not fire again and again for it.
-#[inline(never)]
+/// passed, so that the timer does not fire again and again for it. Inline
+/// for the trap path's usual case, no deadline armed: one test.
+#[inline(always)]
 pub fn disarm_expired<M: Machine>(sys: &mut System<'_, M>) {
     if let Some(d) = sys.budget_deadline {
-        if d <= sys.machine.now() {
-            sys.budget_deadline = None;
-            notify::reprogram_timer(sys);
-        }
+        disarm_if_passed(sys, d);
+    }
+}
+
+/// [`disarm_expired`] with budget deadline `d` armed.
+#[inline(never)]
+fn disarm_if_passed<M: Machine>(sys: &mut System<'_, M>, d: u64) {
+    if d <= sys.machine.now() {
+        sys.budget_deadline = None;
+        notify::reprogram_timer(sys);
     }
 }
 

@@ -343,8 +343,9 @@ fn reply_to<M: Machine>(
 ) -> Result<(), UserError> {
     let (peer, code) = (TaskId::from_register(peer as u32), code as u32);
     // A lease of the peer is still posted to our device: it may not run on
-    // (and find its buffer changing) until the device is done with it.
-    if peer.index() < sys.tasks.len() && crate::dma::pins(sys, caller, peer.index()) {
+    // (and find its buffer changing) until the device is done with it. (An
+    // index beyond the table holds no pin; a reply to it is dropped below.)
+    if crate::dma::pins(sys, caller, peer.index()) {
         return Err(UserError::Recoverable(abi::DMA_PINNED));
     }
     let msg = USlice::from_raw(base, len).ok_or(UsageError::InvalidSlice)?;

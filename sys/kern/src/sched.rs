@@ -124,26 +124,20 @@ impl TaskSet {
 pub fn select_ready(tasks: &[Task], ready: &TaskSet, current: usize) -> Option<usize> {
     let tasks = TaskTable::of(tasks);
     let n = tasks.len().min(WORDS * 32);
-    let start = current.min(n);
-    // Where task `i` comes in the cyclic order from `start` (for ties).
-    let rank = |i: usize| if i >= start { i - start } else { i + n - start };
-    let mut best: Option<(usize, u8)> = None;
+    // Ordered by priority, then by place in the cyclic order from
+    // `current` (for ties): `i - current`, wrapping, puts the tasks from
+    // `current` on before those below it. No two tasks share a key, so the
+    // least key is the answer; `u16::MAX` is no task's priority.
+    let mut best = (u16::MAX, 0usize);
     for (wi, &word) in ready.words[..n.div_ceil(32)].iter().enumerate() {
         let mut w = word;
         while w != 0 {
             let i = wi * 32 + w.trailing_zeros() as usize;
             w &= w - 1;
-            let p = tasks[i].priority();
-            let better = match best {
-                None => true,
-                Some((b, bp)) => p < bp || (p == bp && rank(i) < rank(b)),
-            };
-            if better {
-                best = Some((i, p));
-            }
+            best = best.min((u16::from(tasks[i].priority()), i.wrapping_sub(current)));
         }
     }
-    best.map(|(i, _)| i)
+    (best.0 != u16::MAX).then(|| best.1.wrapping_add(current))
 }
 
 /// A task index or none, in one word. The scheduler and the trap path
@@ -209,6 +203,20 @@ pub struct Scheduler {
     woken_tie: bool,
     /// The next task, decided by an IPC fast path during this trap.
     hint: MaybeTask,
+    /// How the choices were made, for tests and benches.
+    choices: Choices,
+}
+
+/// How many choices took the slower ways: what shows that the common
+/// cases cost no scan (the full scan should run only when the fast path's
+/// premise fails: a tie woke, or the running task blocked with nothing
+/// more important woken). Both counts wrap.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Choices {
+    /// Full choices ([`Scheduler::choose`]): no quick one was possible.
+    pub full: u32,
+    /// Full choices that scanned the runnable set ([`select_ready`]).
+    pub scans: u32,
 }
 
 impl Default for Scheduler {
@@ -221,6 +229,7 @@ impl Default for Scheduler {
             woken: MaybeTask::NONE,
             woken_tie: false,
             hint: MaybeTask::NONE,
+            choices: Choices::default(),
         }
     }
 }
@@ -387,6 +396,11 @@ impl Scheduler {
         self.hint = MaybeTask::NONE;
     }
 
+    /// How the choices so far were made.
+    pub fn choices(&self) -> Choices {
+        self.choices
+    }
+
     /// Tasks blocked in `send`.
     pub fn sending(&self) -> &TaskSet {
         &self.sending
@@ -419,11 +433,15 @@ impl Scheduler {
     /// answer as [`select`].
     #[inline]
     pub fn choose(&mut self, tasks: &[Task], current: usize) -> Option<usize> {
+        self.choices.full = self.choices.full.wrapping_add(1);
         let next = match self.hint.take() {
             Some(next) => Some(next),
             None => match self.fast(tasks, current) {
                 Some(next) => Some(next),
-                None => select_ready(tasks, &self.ready, current),
+                None => {
+                    self.choices.scans = self.choices.scans.wrapping_add(1);
+                    select_ready(tasks, &self.ready, current)
+                }
             },
         };
         #[cfg(test)]

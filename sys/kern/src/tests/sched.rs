@@ -219,3 +219,84 @@ fn a_tie_that_includes_task_zero_wraps_around_from_the_current_task() {
         );
     }
 }
+
+/// Runs the scheduler as the trap handler does after a trap by `t`; returns
+/// its choice and how many full choices and scans that took.
+fn chosen(h: &mut Harness, t: usize) -> (Option<usize>, u32, u32) {
+    let before = h.sys.sched.choices();
+    let next = syscalls::after_trap(&mut h.sys, t);
+    let after = h.sys.sched.choices();
+    (
+        next,
+        after.full.wrapping_sub(before.full),
+        after.scans.wrapping_sub(before.scans),
+    )
+}
+
+/// The common hand-overs of a call cost no scan of the runnable tasks
+/// (and most no full choice at all); the scan is left for a task blocking
+/// with nothing more important woken.
+#[test]
+fn the_common_choices_take_no_scan() {
+    let mut h = super::fastpath::ready_for_a_call();
+    let (srv, cli) = (h.id(SRV), h.id(CLI));
+    // A call to a waiting server: the fast path hands the CPU over.
+    h.send(CLI, srv, 1, b"hi", 8, &[]);
+    assert_eq!(chosen(&mut h, CLI), (Some(SRV), 0, 0), "send to a receiver");
+    // A syscall that blocks and wakes no one: the caller runs on.
+    h.syscall(SRV, abi::Sysnum::GetTimer, &[]);
+    assert_eq!(chosen(&mut h, SRV), (Some(SRV), 0, 0), "get_timer");
+    // A reply wakes the less important client: the server runs on.
+    h.reply(SRV, cli, 0, b"ok");
+    assert_eq!(chosen(&mut h, SRV), (Some(SRV), 1, 0), "reply");
+    // The server waits again with nothing woken: only now a scan.
+    h.recv(SRV, 64, 0);
+    assert_eq!(
+        chosen(&mut h, SRV),
+        (Some(CLI), 1, 1),
+        "recv, nothing woken"
+    );
+    // An interrupt's notification wakes the supervisor, more important:
+    // it runs.
+    crate::notify::post_bits(&mut h.sys, SUP, 1);
+    assert_eq!(chosen(&mut h, CLI), (Some(SUP), 1, 0), "notification");
+    // A next_task that finds the chosen task still running does not scan.
+    assert_eq!(syscalls::next_task(&mut h.sys, SUP), Some(SUP));
+    assert_eq!(
+        h.sys.sched.choices().scans,
+        2,
+        "the first choice and the recv"
+    );
+}
+
+/// Two tasks woken by the same timer interrupt: the more important runs
+/// without a scan, whichever woke first; two equally important ones are a
+/// tie, which only the scan breaks (here in favour of the one woken
+/// second, first after the running task in table order).
+#[test]
+fn tasks_woken_together_need_a_scan_only_for_a_tie() {
+    // Priorities of tasks 1 and 3; task 2 (priority 2) runs.
+    let woken = |p1: u8, p3: u8| {
+        let mut h = Harness::new(&[("sup", 0), ("x", p1), ("c", 2), ("y", p3)]);
+        h.recv(SUP, 0, 1);
+        for t in [1, 3] {
+            h.set_timer(t, Some(100), 1);
+            h.recv(t, 0, 1);
+        }
+        assert_eq!(syscalls::next_task(&mut h.sys, 2), Some(2));
+        h.sys.machine.now = 100;
+        crate::notify::service_timers(&mut h.sys);
+        chosen(&mut h, 2)
+    };
+    assert_eq!(
+        woken(1, 0),
+        (Some(3), 1, 0),
+        "the second woken is more important"
+    );
+    assert_eq!(
+        woken(0, 1),
+        (Some(1), 1, 0),
+        "the first woken is more important"
+    );
+    assert_eq!(woken(1, 1), (Some(3), 1, 1), "a tie");
+}
