@@ -45,8 +45,8 @@ impl Gdb {
             pending: Vec::new(),
         };
         // QEMU announces the stop it made on connecting with a stop packet
-        // of its own; take it (if it comes) before asking anything, or every
-        // answer after would be one behind.
+        // of its own; take it (if it comes in time) before asking anything.
+        // One that comes later is skipped by `command`.
         gdb.stream.set_read_timeout(Some(ANNOUNCE_WAIT))?;
         let _ = gdb.receive();
         gdb.stream.set_read_timeout(Some(TIMEOUT))?;
@@ -122,9 +122,21 @@ impl Gdb {
     }
 
     /// Sends one packet and returns the answer.
+    ///
+    /// A stop packet (`S`/`T`) can only answer `?`: one that comes for
+    /// anything else is QEMU's announcement of the stop it made on
+    /// connecting, arriving after `connect` stopped waiting for it (a loaded
+    /// host), or the answer to a `?` that took that announcement instead.
+    /// It is skipped, so every answer stays paired with its own question.
     pub fn command(&mut self, data: &str) -> Result<String> {
         self.send(data)?;
-        self.receive()
+        loop {
+            let answer = self.receive()?;
+            if data != "?" && is_stop_packet(&answer) {
+                continue;
+            }
+            return Ok(answer);
+        }
     }
 
     /// Reads `len` bytes at `addr`.
@@ -186,6 +198,12 @@ impl Gdb {
     }
 }
 
+/// Whether an answer is a stop packet (`S NN` or `T NN…`, "Stop Reply
+/// Packets"): never a hex memory or register answer, `OK` or `E NN`.
+fn is_stop_packet(answer: &str) -> bool {
+    answer.starts_with('S') || answer.starts_with('T')
+}
+
 /// Decodes a hex answer; `E NN` error answers and odd lengths are errors.
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if s.starts_with('E') || !s.len().is_multiple_of(2) {
@@ -212,9 +230,12 @@ mod tests {
 
     /// A scripted stub: answers `?`, one `m` and `D` the way QEMU does.
     /// With `exit_on_detach` it hangs up right after answering `D`, as QEMU
-    /// does when the machine it lets go stops at once (a post-mortem).
+    /// does when the machine it lets go stops at once (a post-mortem). With
+    /// `late_announce` the stop packet QEMU sends on connecting comes only
+    /// after the client's first question, as on a loaded host.
     fn stub(
         exit_on_detach: bool,
+        late_announce: bool,
     ) -> (
         tempfile::TempDir,
         std::path::PathBuf,
@@ -242,7 +263,12 @@ mod tests {
                     let packet = text[start + 1..text.len() - 3].to_string();
                     buf.clear();
                     match packet.as_str() {
-                        "?" => answer(&mut s, "T05thread:01;"),
+                        "?" => {
+                            if late_announce {
+                                answer(&mut s, "T02thread:01;");
+                            }
+                            answer(&mut s, "T05thread:01;")
+                        }
                         "m80000000,4" => answer(&mut s, "deadbeef"),
                         "D" if exit_on_detach => {
                             // Gone before the client's ack can arrive:
@@ -266,7 +292,7 @@ mod tests {
 
     #[test]
     fn reads_memory_from_a_stub_and_detaches() {
-        let (_dir, path, stub) = stub(false);
+        let (_dir, path, stub) = stub(false, false);
         let mut gdb = Gdb::connect(&path).unwrap();
         assert_eq!(
             gdb.read_memory(0x8000_0000, 4).unwrap(),
@@ -278,9 +304,21 @@ mod tests {
 
     #[test]
     fn a_detach_counts_even_when_qemu_exits_before_the_ack() {
-        let (_dir, path, stub) = stub(true);
+        let (_dir, path, stub) = stub(true, false);
         let mut gdb = Gdb::connect(&path).unwrap();
         assert_eq!(gdb.read_memory(0x8000_0000, 4).unwrap().len(), 4);
+        gdb.detach().unwrap();
+        assert_eq!(stub.join().unwrap(), vec!["?", "m80000000,4", "D"]);
+    }
+
+    #[test]
+    fn a_late_stop_announcement_does_not_put_answers_one_behind() {
+        let (_dir, path, stub) = stub(false, true);
+        let mut gdb = Gdb::connect(&path).unwrap();
+        assert_eq!(
+            gdb.read_memory(0x8000_0000, 4).unwrap(),
+            vec![0xde, 0xad, 0xbe, 0xef]
+        );
         gdb.detach().unwrap();
         assert_eq!(stub.join().unwrap(), vec!["?", "m80000000,4", "D"]);
     }
