@@ -416,14 +416,13 @@ fn holds(ring: &KernelRing, size: u16, pin: u16) -> bool {
 /// has finished with.
 fn reap(ring: &mut KernelRing, size: u16) {
     let used = ring.read_u16(USED_OFFSET + 2);
-    let mut reaped = ring.read_u16(REAPED_OFFSET);
-    // At most `size` chains can be outstanding: anything beyond is stale.
-    if used.wrapping_sub(reaped) > size {
-        reaped = used.wrapping_sub(size);
-    }
+    // At most `size` chains can be outstanding: entries further back are
+    // stale (and a device claiming more would have the kernel loop long).
+    let fresh = used.wrapping_sub(ring.read_u16(REAPED_OFFSET)).min(size);
     let mut freed = 0;
-    while reaped != used {
-        let id = ring.read_u32(USED_OFFSET + 4 + 8 * usize::from(reaped & (size - 1)));
+    for k in 0..fresh {
+        let slot = used.wrapping_sub(fresh).wrapping_add(k) & (size - 1);
+        let id = ring.read_u32(USED_OFFSET + 4 + 8 * usize::from(slot));
         let mut index = id as usize;
         for _ in 0..size {
             if index >= usize::from(size) || pin_of(ring, index) == 0 {
@@ -437,9 +436,8 @@ fn reap(ring: &mut KernelRing, size: u16) {
             }
             index = usize::from(ring.read_u16(16 * index + 14));
         }
-        reaped = reaped.wrapping_add(1);
     }
-    ring.write_u16(REAPED_OFFSET, reaped);
+    ring.write_u16(REAPED_OFFSET, used);
     ring.write_u32(PINNED_OFFSET, pinned(ring).wrapping_sub(freed));
 }
 

@@ -532,17 +532,18 @@ fn lent(attributes: u32) -> (Harness, usize) {
     let ring = ready(&mut h);
     h.recv(DRV, 16, 0);
     let drv = h.id(DRV);
-    let l = abi::Lease {
-        attributes,
-        base: h.addr(CLI, DATA) as u32,
-        len: 512,
-    };
+    let l = lease(attributes, h.addr(CLI, DATA), 512);
     h.send(CLI, drv, 1, b"", 0, &[l]);
     assert_eq!(h.sched(CLI), SchedState::InReply(drv));
     (h, ring)
 }
 
 fn post_lent(h: &mut Harness, chain: &[RawDesc], head: usize, lender: TaskId) {
+    post_lent_on(h, 0, chain, head, lender);
+}
+
+/// [`post_lent`] on queue `queue`.
+fn post_lent_on(h: &mut Harness, queue: usize, chain: &[RawDesc], head: usize, lender: TaskId) {
     h.write(DRV, CHAIN, chain.as_bytes());
     let ptr = h.addr(DRV, CHAIN);
     h.syscall(
@@ -550,7 +551,7 @@ fn post_lent(h: &mut Harness, chain: &[RawDesc], head: usize, lender: TaskId) {
         Sysnum::Dma,
         &[
             DmaOp::Post as usize,
-            0,
+            queue,
             ptr,
             chain.len(),
             head,
@@ -905,11 +906,7 @@ fn a_version_2_device_holds_the_lender_until_its_queue_is_not_ready() {
         assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
         h.recv(DRV, 16, 0);
         let drv = h.id(DRV);
-        let l = abi::Lease {
-            attributes: LEASE_READ | LEASE_WRITE,
-            base: h.addr(CLI, DATA) as u32,
-            len: 512,
-        };
+        let l = lease(LEASE_READ | LEASE_WRITE, h.addr(CLI, DATA), 512);
         h.send(CLI, drv, 1, b"", 0, &[l]);
         let cli = h.id(CLI);
         post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
@@ -955,11 +952,7 @@ fn a_lent_chain_is_released_whole_round_and_round() {
         assert_eq!(h.sched(CLI), SchedState::Runnable, "round {round}");
         assert_eq!(pinned(ring), 0, "round {round}: the whole chain released");
         h.recv(DRV, 16, 0);
-        let l = abi::Lease {
-            attributes: LEASE_READ | LEASE_WRITE,
-            base: h.addr(CLI, DATA) as u32,
-            len: 512,
-        };
+        let l = lease(LEASE_READ | LEASE_WRITE, h.addr(CLI, DATA), 512);
         h.send(CLI, drv, 1, b"", 0, &[l]);
     }
 }
@@ -996,4 +989,116 @@ fn giving_back_one_chain_leaves_the_others_pinned() {
     );
     assert_eq!(pinned(ring), 1);
     assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
+}
+
+/// The client's read-write lease (512 bytes at its DATA) in a call to the
+/// driver, which may then receive again.
+fn lend_to_the_driver(h: &mut Harness, client: usize) -> TaskId {
+    h.recv(DRV, 16, 0);
+    let drv = h.id(DRV);
+    let l = lease(LEASE_READ | LEASE_WRITE, h.addr(client, DATA), 512);
+    h.send(client, drv, 1, b"", 0, &[l]);
+    assert_eq!(h.sched(client), SchedState::InReply(drv));
+    h.id(client)
+}
+
+/// [`dma_harness`] with a second client, `other` (3).
+fn two_clients() -> Harness {
+    Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .dma()
+        .task("cli", 2)
+        .task("other", 2)
+        .build()
+}
+
+/// A driver's device holding one caller's lease stops the driver from
+/// answering that caller only: another caller, whose lease it gave back or
+/// never had, gets its answer.
+#[test]
+fn a_lease_on_the_device_holds_only_its_lender() {
+    let mut h = two_clients();
+    let ring = ready(&mut h);
+    let cli = lend_to_the_driver(&mut h, CLI);
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    let other = lend_to_the_driver(&mut h, 3);
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 1, other);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    // The device gives back the other caller's chain only.
+    device_uses(ring, 0, 1);
+    reply(&mut h, other);
+    assert_eq!(
+        h.sched(3),
+        SchedState::Runnable,
+        "the other caller is answered"
+    );
+    reply(&mut h, cli);
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
+    assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
+}
+
+/// Restarting a task whose lease no device holds resets no device, even
+/// with another task's lease on one.
+#[test]
+fn restarting_a_task_that_lent_nothing_leaves_the_devices_alone() {
+    let mut h = two_clients();
+    ready(&mut h);
+    let cli = lend_to_the_driver(&mut h, CLI);
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    h.sys.machine.mmio_writes.clear();
+    crate::faults::restart_task(&mut h.sys, 3);
+    assert!(
+        !h.sys
+            .machine
+            .mmio_writes
+            .iter()
+            .any(|&(a, _)| a & 0xfff == 0x070),
+        "a device was reset: {:?}",
+        h.sys.machine.mmio_writes
+    );
+    assert!(
+        crate::dma::pins(&mut h.sys, DRV, CLI),
+        "the lease is still on the device"
+    );
+}
+
+/// A reset device gives every pinned descriptor back to the driver: a
+/// chain may be posted where the lent one was.
+#[test]
+fn a_reset_device_frees_every_pinned_descriptor() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    // Descriptors 6 -> 7.
+    let lent_chain = [leased(0, 0, 8, F_NEXT, 7), leased(0, 8, 8, 0, 0)];
+    post_lent(&mut h, &lent_chain, 6, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    let own = h.addr(DRV, DATA) as u64;
+    post(&mut h, &[desc(own, 16, 0, 0)], 7);
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize, "test premise");
+    crate::dma::quiesce(&mut h.sys, DRV);
+    assert_eq!(pinned(ring), 0);
+    for head in [6, 7] {
+        post(&mut h, &[desc(own, 16, 0, 0)], head);
+        assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "descriptor {head}");
+    }
+}
+
+/// Before the kernel asks a device whether a queue holding a lease is
+/// still live, it selects that queue (QueueSel), and only then reads.
+#[test]
+fn asking_the_device_about_a_queue_selects_it_first() {
+    let mut h = dma_harness();
+    let w = legacy_device(&mut h, 8);
+    setup(&mut h, 1, 8);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    let cli = lend_to_the_driver(&mut h, CLI);
+    post_lent_on(&mut h, 1, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    h.sys.machine.mmio_writes.clear();
+    reply(&mut h, cli);
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
+    assert_eq!(h.sys.machine.mmio_writes, vec![(w + 0x030, 1)]);
 }

@@ -193,6 +193,22 @@ fn a_send_with_leases_takes_the_general_path() {
     assert_eq!(after_trap(&mut h, CLI), Some(SRV));
 }
 
+/// A call that lent the server something is answered on the fast path
+/// all the same when the server drives no device (no lease can be on one).
+#[test]
+fn a_reply_to_a_call_with_leases_takes_the_fast_path() {
+    let mut h = ready_for_a_call();
+    let srv = h.id(SRV);
+    let lease = h.client_lease(LEASE_READ, 0, 4);
+    h.send(CLI, srv, 2, b"", 8, &[lease]);
+    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+    let cli = h.id(CLI);
+    h.stage_reply_recv(SRV, cli, 0, b"done", 64, 0);
+    assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
+    assert_eq!(h.ret(CLI, 1), 4);
+    assert_eq!(h.read(CLI, REPLY_BUF, 4), b"done");
+}
+
 #[test]
 fn a_long_message_takes_the_general_copy() {
     let mut h = ready_for_a_call();

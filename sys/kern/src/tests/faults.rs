@@ -40,10 +40,10 @@ fn server_fault_wakes_its_waiting_client_with_dead_at_once() {
 
 #[test]
 fn server_fault_wakes_clients_still_in_send_too() {
-    let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("a", 2), ("b", 3)]);
-    let srv = h.id(SRV);
-    h.send(2, srv, 1, b"", 0, &[]);
-    h.send(3, srv, 1, b"", 0, &[]);
+    let (mut h, srv) = Harness::four_and_server();
+    for t in [2, 3] {
+        h.send(t, srv, 1, b"", 0, &[]);
+    }
     syscalls::exception(&mut h.sys, SRV, Exception::Illegal(0x0000_0000));
     for t in [2, 3] {
         h.assert_told_dead(t, Generation(1));

@@ -295,21 +295,15 @@ fn run(seed: u64, steps: usize, strict: bool) -> Stats {
                 let ok = h.task(t).is_healthy() && h.ret(t, 0) == abi::SUCCESS as usize;
                 let ok_recv =
                     h.task(t).is(SchedState::Runnable) && TaskId(h.ret(t, 0) as u32).index() < n;
+                let sched = match h.task(t).state() {
+                    TaskState::Healthy(s) => Some(s),
+                    _ => None,
+                };
                 match Sysnum::from_u32(num as u32) {
-                    Some(Sysnum::Send)
-                        if matches!(
-                            h.task(t).state(),
-                            TaskState::Healthy(SchedState::InReply(_))
-                        ) =>
-                    {
+                    Some(Sysnum::Send) if matches!(sched, Some(SchedState::InReply(_))) => {
                         stats.delivered += 1
                     }
-                    Some(Sysnum::Send)
-                        if matches!(
-                            h.task(t).state(),
-                            TaskState::Healthy(SchedState::InSend(_))
-                        ) =>
-                    {
+                    Some(Sysnum::Send) if matches!(sched, Some(SchedState::InSend(_))) => {
                         stats.queued += 1
                     }
                     Some(Sysnum::Recv) if ok_recv => {

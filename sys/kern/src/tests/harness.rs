@@ -33,17 +33,17 @@ pub const RAM_SIZE: usize = 0x2000;
 /// Top of the stack (initial sp) and start of the data below.
 pub const STACK_TOP: usize = 0x400;
 /// Where `send` puts the outgoing message.
-pub const MSG_OUT: usize = 0x400;
+pub const MSG_OUT: usize = STACK_TOP;
 /// Where `send` points its reply buffer.
-pub const REPLY_BUF: usize = 0x800;
+pub const REPLY_BUF: usize = MSG_OUT + 0x400;
 /// Where `send` puts its lease table.
-pub const LEASE_TABLE: usize = 0xC00;
+pub const LEASE_TABLE: usize = REPLY_BUF + 0x400;
 /// Where `recv` points its buffer.
-pub const RECV_BUF: usize = 0xD00;
+pub const RECV_BUF: usize = LEASE_TABLE + 0x100;
 /// Where `reply` puts the outgoing reply.
-pub const REPLY_OUT: usize = 0x1000;
+pub const REPLY_OUT: usize = RECV_BUF + 0x300;
 /// Free data, for lent memory and borrow buffers.
-pub const DATA: usize = 0x1400;
+pub const DATA: usize = REPLY_OUT + 0x400;
 
 /// Low-address memory for task regions.
 ///
@@ -397,18 +397,15 @@ impl Builder {
     }
 }
 
-/// Where one task's regions are.
+/// Where one task's regions start: its text (also the entry point), its
+/// RAM (also the stack base), and the ones it may have: a device window
+/// (`.device()`), a ring region and a granted virtio window (`.dma()`).
 #[derive(Copy, Clone, Debug)]
 pub struct Mem {
-    /// Base of the text region (also the entry point).
     pub text: usize,
-    /// Base of the RAM region (also the stack base).
     pub ram: usize,
-    /// Base of the device window, if it has one.
     pub device: Option<usize>,
-    /// Base of the ring region (`.dma()`).
     pub rings: Option<usize>,
-    /// Base of the granted virtio window (`.dma()`).
     pub virtio: Option<usize>,
 }
 
@@ -431,6 +428,51 @@ pub struct Received {
 pub struct Harness {
     pub sys: System<'static, MockMachine>,
     pub mem: Vec<Mem>,
+}
+
+/// A syscall with its arguments in memory and registers: `$name` makes it
+/// from task `t`, `$stage` only puts it in place (tests that call a fast
+/// path directly), with the same arguments.
+macro_rules! staged_syscalls {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident / $stage:ident(
+            &mut $self:ident, $t:ident: usize, $($arg:ident: $ty:ty),*
+        ) $body:block
+    )*) => {$(
+        $(#[$doc])*
+        pub fn $name(&mut $self, $t: usize, $($arg: $ty),*) {
+            $self.$stage($t, $($arg),*);
+            $self.trap($t);
+        }
+
+        #[doc = concat!(
+            "Stages `", stringify!($name), "` (as [`Harness::", stringify!($name),
+            "`]) without trapping."
+        )]
+        pub fn $stage(&mut $self, $t: usize, $($arg: $ty),*) $body
+    )*};
+}
+
+/// `Harness::borrow_read` and `borrow_write`: the same call but for the
+/// syscall number.
+macro_rules! borrow_syscalls {
+    ($($(#[$doc:meta])* $name:ident => $num:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(
+            &mut self,
+            t: usize,
+            lender: TaskId,
+            index: usize,
+            offset: usize,
+            local_off: usize,
+            len: usize,
+        ) -> (u32, usize) {
+            let buf = self.addr(t, DATA + local_off);
+            self.syscall(t, Sysnum::$num, &[lender.0 as usize, index, offset, buf, len]);
+            (self.ret(t, 0) as u32, self.ret(t, 1))
+        }
+    )*};
 }
 
 impl Harness {
@@ -457,6 +499,14 @@ impl Harness {
             .stopped()
             .task("cli", 2)
             .build()
+    }
+
+    /// `sup`, `srv` and two of its clients, `cli` (2) more important than
+    /// `other` (3); and the server's id.
+    pub fn four_and_server() -> (Self, TaskId) {
+        let h = Self::new(&[("sup", 0), ("srv", 1), ("cli", 2), ("other", 3)]);
+        let srv = h.id(SRV);
+        (h, srv)
     }
 
     /// The usual three and the server's id.
@@ -536,6 +586,11 @@ impl Harness {
     /// zero). The task must be runnable: only a running task can trap.
     pub fn syscall_n(&mut self, t: usize, num: usize, args: &[usize]) {
         self.stage(t, num, args);
+        self.trap(t);
+    }
+
+    /// Task `t` traps with the syscall staged in its registers.
+    fn trap(&mut self, t: usize) {
         syscalls::syscall(&mut self.sys, t);
         // Every syscall must leave the scheduler's bitmaps describing the
         // task table exactly (the fast path trusts them).
@@ -563,84 +618,37 @@ impl Harness {
         self.syscall_n(t, num as usize, args);
     }
 
-    /// `send` from `t`: the message is written at `MSG_OUT`, the reply buffer
-    /// is `reply_cap` bytes at `REPLY_BUF`, the leases are written at
-    /// `LEASE_TABLE`.
-    pub fn send(
-        &mut self,
-        t: usize,
-        target: TaskId,
-        op: u16,
-        msg: &[u8],
-        reply_cap: usize,
-        leases: &[Lease],
-    ) {
-        self.stage_send(t, target, op, msg, reply_cap, leases);
-        syscalls::syscall(&mut self.sys, t);
-        self.sys.sched.assert_consistent(self.sys.tasks);
-    }
-
-    /// Stages `send` from `t` (as [`Harness::send`]) without trapping.
-    pub fn stage_send(
-        &mut self,
-        t: usize,
-        target: TaskId,
-        op: u16,
-        msg: &[u8],
-        reply_cap: usize,
-        leases: &[Lease],
-    ) {
-        self.write(t, MSG_OUT, msg);
-        self.write(t, LEASE_TABLE, leases.as_bytes());
-        let args = [
-            target.0 as usize,
-            self.addr(t, MSG_OUT),
-            msg.len(),
-            self.addr(t, REPLY_BUF),
-            reply_cap,
-            self.addr(t, LEASE_TABLE),
-            abi::send_op_leases(op, leases.len()) as usize,
-        ];
-        self.stage(t, Sysnum::Send as usize, &args);
-    }
-
-    /// `reply_recv` from `t`: the reply written at `REPLY_OUT`, then an
-    /// open receive into `buf_len` bytes at `RECV_BUF`.
-    pub fn reply_recv(
-        &mut self,
-        t: usize,
-        peer: TaskId,
-        code: u32,
-        msg: &[u8],
-        buf_len: usize,
-        mask: u32,
-    ) {
-        self.stage_reply_recv(t, peer, code, msg, buf_len, mask);
-        syscalls::syscall(&mut self.sys, t);
-        self.sys.sched.assert_consistent(self.sys.tasks);
-    }
-
-    /// Stages `reply_recv` (as [`Harness::reply_recv`]) without trapping.
-    pub fn stage_reply_recv(
-        &mut self,
-        t: usize,
-        peer: TaskId,
-        code: u32,
-        msg: &[u8],
-        buf_len: usize,
-        mask: u32,
-    ) {
-        self.write(t, REPLY_OUT, msg);
-        let args = [
-            peer.0 as usize,
-            code as usize,
-            self.addr(t, REPLY_OUT),
-            msg.len(),
-            self.addr(t, RECV_BUF),
-            buf_len,
-            mask as usize,
-        ];
-        self.stage(t, Sysnum::ReplyRecv as usize, &args);
+    staged_syscalls! {
+        /// `send` from `t`: the message is written at `MSG_OUT`, the reply
+        /// buffer is `reply_cap` bytes at `REPLY_BUF`, the leases are
+        /// written at `LEASE_TABLE`.
+        send / stage_send(
+            &mut self, t: usize,
+            target: TaskId, op: u16, msg: &[u8], reply_cap: usize, leases: &[Lease]
+        ) {
+            self.write(t, MSG_OUT, msg);
+            self.write(t, LEASE_TABLE, leases.as_bytes());
+            let args = [
+                target.0 as usize,
+                self.addr(t, MSG_OUT),
+                msg.len(),
+                self.addr(t, REPLY_BUF),
+                reply_cap,
+                self.addr(t, LEASE_TABLE),
+                abi::send_op_leases(op, leases.len()) as usize,
+            ];
+            self.stage(t, Sysnum::Send as usize, &args);
+        }
+        /// `reply_recv` from `t`: the reply written at `REPLY_OUT`, then an
+        /// open receive into `buf_len` bytes at `RECV_BUF`.
+        reply_recv / stage_reply_recv(
+            &mut self, t: usize,
+            peer: TaskId, code: u32, msg: &[u8], buf_len: usize, mask: u32
+        ) {
+            let [a0, a1, a2, a3] = self.reply_args(t, peer, code, msg);
+            let args = [a0, a1, a2, a3, self.addr(t, RECV_BUF), buf_len, mask as usize];
+            self.stage(t, Sysnum::ReplyRecv as usize, &args);
+        }
     }
 
     /// Open `recv` into `buf_len` bytes at `RECV_BUF`.
@@ -678,67 +686,28 @@ impl Harness {
 
     /// `reply` from `t`, the message written at `REPLY_OUT`.
     pub fn reply(&mut self, t: usize, peer: TaskId, code: u32, msg: &[u8]) {
+        let args = self.reply_args(t, peer, code, msg);
+        self.syscall(t, Sysnum::Reply, &args);
+    }
+
+    /// Writes a reply at `t`'s `REPLY_OUT`; the arguments that send it.
+    fn reply_args(&mut self, t: usize, peer: TaskId, code: u32, msg: &[u8]) -> [usize; 4] {
         self.write(t, REPLY_OUT, msg);
-        let args = [
+        [
             peer.0 as usize,
             code as usize,
             self.addr(t, REPLY_OUT),
             msg.len(),
-        ];
-        self.syscall(t, Sysnum::Reply, &args);
+        ]
     }
 
-    /// `borrow_read` by `t` into its buffer at `DATA + local_off`; returns
-    /// `(code, count)`.
-    pub fn borrow_read(
-        &mut self,
-        t: usize,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        local_off: usize,
-        len: usize,
-    ) -> (u32, usize) {
-        self.borrow(
-            t,
-            Sysnum::BorrowRead,
-            [lender.0 as usize, index, offset],
-            local_off,
-            len,
-        )
-    }
-
-    /// `borrow_write` by `t` from its buffer at `DATA + local_off`; returns
-    /// `(code, count)`.
-    pub fn borrow_write(
-        &mut self,
-        t: usize,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        local_off: usize,
-        len: usize,
-    ) -> (u32, usize) {
-        self.borrow(
-            t,
-            Sysnum::BorrowWrite,
-            [lender.0 as usize, index, offset],
-            local_off,
-            len,
-        )
-    }
-
-    fn borrow(
-        &mut self,
-        t: usize,
-        num: Sysnum,
-        [lender, index, offset]: [usize; 3],
-        local_off: usize,
-        len: usize,
-    ) -> (u32, usize) {
-        let args = [lender, index, offset, self.addr(t, DATA + local_off), len];
-        self.syscall(t, num, &args);
-        (self.ret(t, 0) as u32, self.ret(t, 1))
+    borrow_syscalls! {
+        /// `borrow_read` by `t` into its buffer at `DATA + local_off`;
+        /// returns `(code, count)`.
+        borrow_read => BorrowRead;
+        /// `borrow_write` by `t` from its buffer at `DATA + local_off`;
+        /// returns `(code, count)`.
+        borrow_write => BorrowWrite;
     }
 
     /// `borrow_info` by `t` of lease `index` of `lender`'s call; returns
@@ -750,11 +719,7 @@ impl Harness {
 
     /// A lease of `len` bytes of the client's RAM at `DATA + off`.
     pub fn client_lease(&self, attributes: u32, off: usize, len: u32) -> Lease {
-        Lease {
-            attributes,
-            base: self.addr(CLI, DATA + off) as u32,
-            len,
-        }
+        lease(attributes, self.addr(CLI, DATA + off), len)
     }
 
     /// `reply_fault` from `t` to `peer` with the raw reason number `reason`
@@ -910,6 +875,15 @@ impl Harness {
     /// The console output as text.
     pub fn console(&self) -> String {
         self.sys.machine.console_text()
+    }
+}
+
+/// A lease of `len` bytes at `base` with `attributes` (`LEASE_*`).
+pub fn lease(attributes: u32, base: usize, len: u32) -> Lease {
+    Lease {
+        attributes,
+        base: base as u32,
+        len,
     }
 }
 

@@ -71,10 +71,10 @@ fn empty_messages_and_replies_work() {
 
 #[test]
 fn open_recv_takes_the_most_important_waiting_sender() {
-    let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("hi", 2), ("lo", 3)]);
-    let srv = h.id(SRV);
+    // Task 2 is more important than task 3.
+    let (mut h, srv) = Harness::four_and_server();
     // The less important one sends first; table order must not decide
-    // either, so "lo" is the later entry.
+    // either, so it is the later entry.
     h.send(3, srv, 30, b"lo", 0, &[]);
     h.send(2, srv, 20, b"hi", 0, &[]);
     h.recv(SRV, 16, 0);

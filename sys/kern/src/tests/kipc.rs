@@ -334,22 +334,11 @@ fn inject_flips_a_bit_of_task_ram_only() {
 #[test]
 fn inject_refuses_bad_requests() {
     let mut h = Harness::three();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject, &[CLI as u32, 9, 0]),
-        KIPC_BAD_MESSAGE
-    );
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject, &[SUP as u32, 0, 0]),
-        KIPC_BAD_OPERATION
-    );
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::Inject, &[99, 0, 0]),
-        KIPC_NO_SUCH_TASK
-    );
-    assert_eq!(
-        h.kipc_words(CLI, Kipc::Inject, &[SRV as u32, 0, 0]),
-        REFUSED_NOT_SUPERVISOR
-    );
+    let mut inject = |t: usize, words: &[u32]| h.kipc_words(t, Kipc::Inject, words);
+    assert_eq!(inject(SUP, &[CLI as u32, 9, 0]), KIPC_BAD_MESSAGE);
+    assert_eq!(inject(SUP, &[SUP as u32, 0, 0]), KIPC_BAD_OPERATION);
+    assert_eq!(inject(SUP, &[99, 0, 0]), KIPC_NO_SUCH_TASK);
+    assert_eq!(inject(CLI, &[SRV as u32, 0, 0]), REFUSED_NOT_SUPERVISOR);
 }
 
 #[test]
@@ -599,38 +588,9 @@ fn the_supervisor_revoking_its_own_slot_loses_the_window_at_once() {
 }
 
 #[test]
-fn a_grant_to_a_task_with_no_free_region_routes_nothing() {
-    let mut h = Harness::three();
-    let full = crate::descs::MAX_TASK_REGIONS - h.task(SRV).regions().len();
-    for n in 0..full {
-        assert!(h.sys.tasks[SRV].add_region(crate::descs::RegionDesc {
-            base: 0x1000_0000 + n * 0x1000,
-            size: 0x1000,
-            attributes: crate::descs::REGION_READ,
-        }));
-    }
-    let calls = h.sys.machine.irq_calls.len();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice, &[SRV as u32, 0, 0b1]),
-        crate::kipc::KIPC_BAD_GRANT
-    );
-    assert!(h.sys.device_irqs.iter().all(|r| r.is_none()));
-    assert_eq!(h.sys.machine.irq_calls.len(), calls, "an IRQ was enabled");
-    assert!(!h.task(SRV).regions().contains(&window(0)));
-    // The slot is still free for a task with room.
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice, &[CLI as u32, 0, 0b1]),
-        SUCCESS
-    );
-}
-
-#[test]
 fn revoke_with_a_short_message_is_refused() {
     let mut h = Harness::three();
-    assert_eq!(
-        h.kipc_words(SUP, Kipc::GrantDevice, &[SRV as u32, 0, 0b1]),
-        SUCCESS
-    );
+    assert_eq!(h.grant(SUP, SRV, 0, 0b1), SUCCESS);
     assert_eq!(
         h.kipc_words(SUP, Kipc::RevokeDevice, &[SRV as u32]),
         KIPC_BAD_MESSAGE
@@ -643,13 +603,30 @@ fn revoke_with_a_short_message_is_refused() {
 }
 
 #[test]
+fn a_grant_to_a_task_with_no_free_region_routes_nothing() {
+    let mut h = Harness::three();
+    let full = crate::descs::MAX_TASK_REGIONS - h.task(SRV).regions().len();
+    for n in 0..full {
+        assert!(h.sys.tasks[SRV].add_region(crate::descs::RegionDesc {
+            base: 0x1000_0000 + n * 0x1000,
+            size: 0x1000,
+            attributes: crate::descs::REGION_READ,
+        }));
+    }
+    let calls = h.sys.machine.irq_calls.len();
+    assert_eq!(h.grant(SUP, SRV, 0, 0b1), crate::kipc::KIPC_BAD_GRANT);
+    assert!(h.sys.device_irqs.iter().all(|r| r.is_none()));
+    assert_eq!(h.sys.machine.irq_calls.len(), calls, "an IRQ was enabled");
+    assert!(!h.task(SRV).regions().contains(&window(0)));
+    // The slot is still free for a task with room.
+    assert_eq!(h.grant(SUP, CLI, 0, 0b1), SUCCESS);
+}
+
+#[test]
 fn revoking_one_of_two_grants_keeps_the_other_routed() {
     let mut h = Harness::three();
     for (slot, bits) in [(0, 0b10), (1, 0b100)] {
-        assert_eq!(
-            h.kipc_words(SUP, Kipc::GrantDevice, &[CLI as u32, slot, bits]),
-            SUCCESS
-        );
+        assert_eq!(h.grant(SUP, CLI, slot, bits), SUCCESS);
     }
     assert_eq!(
         h.kipc_words(SUP, Kipc::RevokeDevice, &[CLI as u32, 0]),

@@ -10,14 +10,17 @@ use crate::task::SchedState;
 
 const LENT: &[u8; 16] = b"0123456789abcdef";
 
-/// The client calls the server with these leases over `LENT` (at the
-/// client's `DATA`), and the server receives the call.
-fn call_with(leases: impl FnOnce(&Harness) -> Vec<Lease>) -> Harness {
+/// The client calls the server with leases `(attributes, offset, length)`
+/// of `LENT` (at the client's `DATA`), and the server receives the call.
+fn call_with(leases: &[(u32, usize, u32)]) -> Harness {
     let mut h = Harness::three();
     h.write(CLI, DATA, LENT);
     h.recv(SRV, 16, 0);
     let srv = h.id(SRV);
-    let l = leases(&h);
+    let l: Vec<Lease> = leases
+        .iter()
+        .map(|&(attributes, off, len)| h.client_lease(attributes, off, len))
+        .collect();
     h.send(CLI, srv, 1, b"", 0, &l);
     assert_eq!(h.sched(CLI), SchedState::InReply(srv));
     assert_eq!(h.received(SRV).leases, l.len());
@@ -25,7 +28,7 @@ fn call_with(leases: impl FnOnce(&Harness) -> Vec<Lease>) -> Harness {
 }
 
 fn call_rw() -> Harness {
-    call_with(|h| vec![h.client_lease(LEASE_READ | LEASE_WRITE, 0, 16)])
+    call_with(&[(LEASE_READ | LEASE_WRITE, 0, 16)])
 }
 
 #[test]
@@ -87,12 +90,7 @@ fn borrow_of_a_lease_index_that_does_not_exist() {
 
 #[test]
 fn borrow_in_a_direction_the_lease_does_not_grant() {
-    let mut h = call_with(|h| {
-        vec![
-            h.client_lease(LEASE_READ, 0, 8),
-            h.client_lease(LEASE_WRITE, 8, 8),
-        ]
-    });
+    let mut h = call_with(&[(LEASE_READ, 0, 8), (LEASE_WRITE, 8, 8)]);
     let cli = h.id(CLI);
     h.write(SRV, DATA, b"!!!!");
     assert_eq!(
@@ -148,13 +146,11 @@ fn borrow_from_a_task_not_waiting_on_us_is_not_lent() {
 
 #[test]
 fn borrow_info_reports_attributes_and_length() {
-    let mut h = call_with(|h| {
-        vec![
-            h.client_lease(LEASE_READ, 0, 16),
-            h.client_lease(LEASE_READ | LEASE_WRITE, 4, 3),
-            h.client_lease(LEASE_WRITE, 16, 0),
-        ]
-    });
+    let mut h = call_with(&[
+        (LEASE_READ, 0, 16),
+        (LEASE_READ | LEASE_WRITE, 4, 3),
+        (LEASE_WRITE, 16, 0),
+    ]);
     let cli = h.id(CLI);
     for (i, (attributes, len)) in [
         (LEASE_READ, 16),
@@ -192,11 +188,7 @@ fn lease_of_memory_the_sender_does_not_own_faults_the_sender() {
     let pc = h.mem[CLI].text + 0x10;
     h.set_pc(CLI, pc);
     let good = h.client_lease(LEASE_READ, 0, 16);
-    let bad = Lease {
-        attributes: LEASE_READ,
-        base: other as u32,
-        len: 16,
-    };
+    let bad = lease(LEASE_READ, other, 16);
     h.send(CLI, srv, 1, b"msg", 0, &[good, bad]);
     h.assert_usage_fault(CLI, UsageError::LeaseOutOfBounds);
     assert_eq!(h.fault(CLI).pc as usize, pc);
@@ -211,11 +203,7 @@ fn lease_of_memory_the_sender_does_not_own_faults_the_sender() {
 fn lease_straddling_the_end_of_the_senders_ram_faults_it() {
     let (mut h, srv) = Harness::three_and_server();
     let end = h.mem[CLI].ram + RAM_SIZE;
-    let l = Lease {
-        attributes: LEASE_READ,
-        base: (end - 8) as u32,
-        len: 9,
-    };
+    let l = lease(LEASE_READ, end - 8, 9);
     h.send(CLI, srv, 1, b"", 0, &[l]);
     h.assert_usage_fault(CLI, UsageError::LeaseOutOfBounds);
 }
@@ -223,22 +211,14 @@ fn lease_straddling_the_end_of_the_senders_ram_faults_it() {
 #[test]
 fn writable_lease_of_read_only_memory_faults_the_sender() {
     let (mut h, srv) = Harness::three_and_server();
-    let text = h.mem[CLI].text as u32;
+    let text = h.mem[CLI].text;
     // Lending text for reading is fine...
-    let ro = Lease {
-        attributes: LEASE_READ,
-        base: text,
-        len: 16,
-    };
+    let ro = lease(LEASE_READ, text, 16);
     h.send(CLI, srv, 1, b"", 0, &[ro]);
     assert_eq!(h.sched(CLI), SchedState::InSend(srv));
     // ...for writing it is not.
     h.restart(CLI);
-    let rw = Lease {
-        attributes: LEASE_READ | LEASE_WRITE,
-        base: text,
-        len: 16,
-    };
+    let rw = lease(LEASE_READ | LEASE_WRITE, text, 16);
     h.send(CLI, srv, 1, b"", 0, &[rw]);
     h.assert_usage_fault(CLI, UsageError::LeaseOutOfBounds);
 }
@@ -247,11 +227,7 @@ fn writable_lease_of_read_only_memory_faults_the_sender() {
 fn lease_of_a_device_window_faults_the_sender() {
     let mut h = Builder::three().device().build();
     let srv = h.id(SRV);
-    let l = Lease {
-        attributes: LEASE_READ,
-        base: h.mem[CLI].device.unwrap() as u32,
-        len: 4,
-    };
+    let l = lease(LEASE_READ, h.mem[CLI].device.unwrap(), 4);
     h.send(CLI, srv, 1, b"", 0, &[l]);
     h.assert_usage_fault(CLI, UsageError::LeaseOutOfBounds);
 }
@@ -342,11 +318,7 @@ fn a_lease_needs_only_the_access_it_lends() {
             attributes,
         }));
     }
-    let lend = |base: usize, attributes: u32| Lease {
-        attributes,
-        base: base as u32,
-        len: 0x10,
-    };
+    let lend = |base: usize, attributes: u32| lease(attributes, base, 0x10);
     let t = h.task(CLI);
     assert!(crate::ipc::lease_is_valid(t, &lend(ro, LEASE_READ)));
     assert!(!crate::ipc::lease_is_valid(t, &lend(ro, LEASE_WRITE)));

@@ -25,7 +25,7 @@ const A6: u32 = 16;
 
 /// sup, srv, and two clients of srv (cli more important than other).
 fn four() -> Harness {
-    Harness::new(&[("sup", 0), ("srv", 1), ("cli", 2), ("other", 3)])
+    Harness::four_and_server().0
 }
 
 /// The supervisor flips bit `bit` of register `reg` of task `t` (fault
@@ -102,11 +102,7 @@ fn a_broken_sender_does_not_hide_the_senders_queued_behind_it() {
     h.recv(SRV, 16, 0);
     faulted_at_its_send(&h, CLI, 0x200, UsageError::TooManyLeases);
     // The other sender is delivered in the same recv.
-    assert_eq!(h.sched(SRV), SchedState::Runnable);
-    let m = h.received(SRV);
-    assert_eq!((m.sender, m.op, m.len), (h.id(OTHER), 2, 6));
-    assert_eq!(h.read(SRV, RECV_BUF, 6), b"second");
-    assert_eq!(h.sched(OTHER), SchedState::InReply(srv));
+    h.assert_delivered(SRV, OTHER, 2, 6, 16, b"second");
 }
 
 #[test]
@@ -160,9 +156,7 @@ fn registers_that_still_hold_deliver_as_sent() {
     assert_eq!(h.task(CLI).save().arg(1) & 0x10, 0);
     flip(&mut h, CLI, A1, 4);
     h.recv(SRV, 16, 0);
-    assert_eq!(h.sched(SRV), SchedState::Runnable);
-    assert_eq!(h.read(SRV, RECV_BUF, 5), b"moved");
-    assert_eq!(h.sched(CLI), SchedState::InReply(srv));
+    h.assert_delivered(SRV, CLI, 1, 5, 16, b"moved");
 }
 
 #[test]

@@ -202,11 +202,7 @@ fn a_queued_sender_whose_message_is_revoked_is_faulted_and_the_next_served() {
     assert_faulted_for(&h, CLI, g.base, ecall);
     // The server got the honest message, with its own length, not the
     // liar's length over nothing.
-    assert_eq!(h.sched(SRV), SchedState::Runnable);
-    let m = h.received(SRV);
-    assert_eq!((m.sender, m.op, m.len), (h.id(CLI2), 4, 6));
-    assert_eq!(h.read(SRV, RECV_BUF, 6), b"honest");
-    assert_eq!(h.sched(CLI2), SchedState::InReply(srv));
+    h.assert_delivered(SRV, CLI2, 4, 6, 8, b"honest");
 }
 
 #[test]
