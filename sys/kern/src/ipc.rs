@@ -150,14 +150,14 @@ fn deliver<M: Machine>(sys: &mut System<'_, M>, sender: usize, receiver: usize) 
     let checked = send_args(&sys.tasks[sender])
         .map_err(UserError::from)
         .and_then(|args| check_sender_memory(&sys.tasks[sender], &args).map(|()| args));
-    match checked {
+    match checked.map_err(UserError::to_fault) {
         Ok(args) => deliver_checked(sys, sender, receiver, &args),
-        Err(UserError::Unrecoverable(record)) => {
+        Err(Err(record)) => {
             faults::fault_blocked(sys, sender, record);
             false
         }
         // The checks only ever blame the sender.
-        Err(UserError::Recoverable(_)) => false,
+        Err(Ok(_)) => false,
     }
 }
 

@@ -55,16 +55,17 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
         Some(Sysnum::BenchProbes) => Err(UsageError::BadSyscallNumber.into()),
         Some(Sysnum::Dma) => crate::dma::syscall(sys, caller),
     };
-    match result {
-        Ok(()) => {}
-        Err(UserError::Recoverable(code)) => {
-            let s = sys.tasks[caller].save_mut();
-            s.set_ret(0, code as usize);
-            s.set_ret(1, 0);
-        }
-        Err(UserError::Unrecoverable(mut record)) => {
-            record.pc = pc as u32;
-            faults::fault_task(sys, caller, record);
+    if let Err(e) = result {
+        match e.to_fault() {
+            Ok(code) => {
+                let s = sys.tasks[caller].save_mut();
+                s.set_ret(0, code as usize);
+                s.set_ret(1, 0);
+            }
+            Err(mut record) => {
+                record.pc = pc as u32;
+                faults::fault_task(sys, caller, record);
+            }
         }
     }
 }
@@ -243,10 +244,7 @@ fn panic<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserE
         .str(" panicked:")
         .end();
     console::task_text(&mut sys.machine, name, &text[..n.min(text.len())]);
-    Err(UserError::Unrecoverable(FaultRecord {
-        kind: FaultKind::Panic as u32,
-        ..FaultRecord::default()
-    }))
+    Err(UserError::Panic)
 }
 
 fn refresh_task_id<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {

@@ -130,8 +130,9 @@ impl BadSlice {
 }
 
 impl From<BadSlice> for UserError {
+    #[inline(always)]
     fn from(b: BadSlice) -> Self {
-        UserError::Unrecoverable(b.record())
+        UserError::BadSlice(b.base)
     }
 }
 
