@@ -145,31 +145,33 @@ pub fn exception<M: Machine>(sys: &mut System<'_, M>, index: usize, e: Exception
     faults::fault_task(sys, index, record);
 }
 
-/// Picks the next task, logs first runs, and sets up its memory protection.
-/// `None` when nothing is runnable.
-#[inline]
+/// Picks the next task by the full choice, logs first runs, and sets up
+/// its memory protection. `None` when nothing is runnable. The arch layer
+/// uses [`after_trap`], which makes the same choice; this is that choice
+/// without the quick one in front (host tests).
 pub fn next_task<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
     budget::charge(sys);
-    let Some(next) = sys.sched.choose(sys.tasks, current) else {
-        budget::disarm_expired(sys);
-        return None;
-    };
+    let next = choose(sys, current)?;
     budget::dispatch(sys, next);
-    resume_chosen(sys, next);
+    resume(sys, next);
     Some(next)
 }
 
 /// What runs after a trap by `current`, as the trap handler decides it:
 /// the quick choice if there is one ([`crate::sched::Scheduler::quick`]),
 /// else the full one. `None` when nothing can run (the arch layer then
-/// waits for an interrupt and asks [`next_task`] again).
+/// waits for an interrupt and asks again).
+///
+/// The kernel's only way to the next task (boot and the wait for an
+/// interrupt included), so that it holds the only copy of the dispatch
+/// and of the protection loads.
 #[inline(always)]
 pub fn after_trap<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
     crate::probe!(sys.machine, Ipc);
     // The CPU budget first: a task past it is faulted before any choice.
     // For a task without a budget this is one test of `dispatched`.
     budget::charge(sys);
-    match sys.sched.quick(sys.tasks, current) {
+    let next = match sys.sched.quick(sys.tasks, current) {
         Some(next) => {
             #[cfg(test)]
             assert_eq!(
@@ -177,20 +179,34 @@ pub fn after_trap<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option
                 crate::sched::select(sys.tasks, current),
                 "quick choice disagrees with select"
             );
-            budget::dispatch(sys, next);
-            resume_quick(sys, next);
-            Some(next)
+            next
         }
-        None => next_task(sys, current),
-    }
+        None => choose(sys, current)?,
+    };
+    budget::dispatch(sys, next);
+    resume(sys, next);
+    Some(next)
 }
 
-/// Resumes `next`, chosen without a scan in this trap
-/// ([`crate::sched::Scheduler::quick`]): the task that trapped, or one the
-/// IPC fast path handed the CPU to, which was blocked in IPC and so has
-/// run before (no first-run log line is due).
+/// The full choice ([`crate::sched::Scheduler::choose`]), and the log line
+/// of a first run. A quick choice never needs the log line: it is the
+/// task that trapped, or one the IPC fast path handed the CPU to, which
+/// was blocked in IPC and so has run before.
+#[inline]
+fn choose<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
+    let Some(next) = sys.sched.choose(sys.tasks, current) else {
+        budget::disarm_expired(sys);
+        return None;
+    };
+    if sys.tasks[next].take_announce() {
+        announce(sys, next);
+    }
+    Some(next)
+}
+
+/// Resumes `next`: loads its memory protection unless it is in force.
 #[inline(always)]
-fn resume_quick<M: Machine>(sys: &mut System<'_, M>, next: usize) {
+fn resume<M: Machine>(sys: &mut System<'_, M>, next: usize) {
     crate::probe!(sys.machine, Schedule);
     if !sys.protection_for.is(next) {
         let (regions, cache) = sys.tasks[next].protection();
@@ -198,16 +214,6 @@ fn resume_quick<M: Machine>(sys: &mut System<'_, M>, next: usize) {
         sys.protection_for = MaybeTask::some(next);
     }
     crate::probe!(sys.machine, Pmp);
-}
-
-/// Resumes `next` after a full choice: protection, and the log line of a
-/// first run.
-#[inline(always)]
-fn resume_chosen<M: Machine>(sys: &mut System<'_, M>, next: usize) {
-    if sys.tasks[next].take_announce() {
-        announce(sys, next);
-    }
-    resume_quick(sys, next);
 }
 
 /// Logs a task's first run after a start.

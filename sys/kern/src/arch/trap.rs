@@ -87,30 +87,7 @@ vireo_trap_entry:
     # The same task runs on: its callee-saved registers are still in
     # place, so restore only what was saved on entry.
     mv sp, a0
-    lw t0, 0(sp)
-    csrw mepc, t0
-    lw x1, 1*4(sp)
-    lw x6, 6*4(sp)
-    lw x7, 7*4(sp)
-    lw x10, 10*4(sp)
-    lw x11, 11*4(sp)
-    lw x12, 12*4(sp)
-    lw x13, 13*4(sp)
-    lw x14, 14*4(sp)
-    lw x15, 15*4(sp)
-    lw x16, 16*4(sp)
-    lw x17, 17*4(sp)
-    lw x28, 28*4(sp)
-    lw x29, 29*4(sp)
-    lw x30, 30*4(sp)
-    lw x31, 31*4(sp)
-.if {probes}
-    csrr x5, minstret
-    sw x5, 33*4(sp)
-.endif
-    lw x5, 5*4(sp)
-    lw x2, 2*4(sp)
-    mret
+    j .Lrestore_saved
 1:  # Another task runs: complete the outgoing task's SavedState with its
     # callee-saved registers, then load every register of the incoming one.
     sw x3, 3*4(t0)
@@ -131,23 +108,10 @@ vireo_trap_entry:
 vireo_resume:
     csrw mscratch, a0
     mv sp, a0
-    lw t0, 0(sp)
-    csrw mepc, t0
-    lw x1, 1*4(sp)
     lw x3, 3*4(sp)
     lw x4, 4*4(sp)
-    lw x6, 6*4(sp)
-    lw x7, 7*4(sp)
     lw x8, 8*4(sp)
     lw x9, 9*4(sp)
-    lw x10, 10*4(sp)
-    lw x11, 11*4(sp)
-    lw x12, 12*4(sp)
-    lw x13, 13*4(sp)
-    lw x14, 14*4(sp)
-    lw x15, 15*4(sp)
-    lw x16, 16*4(sp)
-    lw x17, 17*4(sp)
     lw x18, 18*4(sp)
     lw x19, 19*4(sp)
     lw x20, 20*4(sp)
@@ -158,6 +122,22 @@ vireo_resume:
     lw x25, 25*4(sp)
     lw x26, 26*4(sp)
     lw x27, 27*4(sp)
+.Lrestore_saved:
+    # Both ways end here: the registers saved on entry, the pc, and back
+    # to U-mode. (One copy: the same task's way pays a jump for it.)
+    lw t0, 0(sp)
+    csrw mepc, t0
+    lw x1, 1*4(sp)
+    lw x6, 6*4(sp)
+    lw x7, 7*4(sp)
+    lw x10, 10*4(sp)
+    lw x11, 11*4(sp)
+    lw x12, 12*4(sp)
+    lw x13, 13*4(sp)
+    lw x14, 14*4(sp)
+    lw x15, 15*4(sp)
+    lw x16, 16*4(sp)
+    lw x17, 17*4(sp)
     lw x28, 28*4(sp)
     lw x29, 29*4(sp)
     lw x30, 30*4(sp)
@@ -181,7 +161,9 @@ extern "C" {
 }
 
 /// The kernel state. Written once by [`run`] before the first task starts;
-/// afterwards only [`vireo_trap_handler`] touches it.
+/// afterwards only the trap handler ([`vireo_trap_handler`],
+/// [`full_trap`], which `run` also calls once to choose the first task)
+/// touches it.
 static mut SYSTEM: MaybeUninit<System<'static, Virt>> = MaybeUninit::uninit();
 /// Index of the task that was running when the trap came.
 static mut CURRENT: usize = 0;
@@ -190,36 +172,33 @@ static mut CURRENT: usize = 0;
 pub fn run(sys: System<'static, Virt>) -> ! {
     // SAFETY: single hart, interrupts are off in M-mode and no task has run
     // yet, so nothing else can be looking at SYSTEM.
-    let sys = unsafe { (*core::ptr::addr_of_mut!(SYSTEM)).write(sys) };
-    let next = pick_next(sys, 0);
-    // SAFETY: as above; CURRENT is only touched by kernel code.
-    unsafe { CURRENT = next };
-    let state = sys.tasks[next].save_mut() as *mut SavedState;
+    unsafe { (*core::ptr::addr_of_mut!(SYSTEM)).write(sys) };
+    // The first choice is made as every trap ends, by `full_trap`, here for
+    // an interrupt with no source (nothing to handle): one copy of the
+    // choosing and resuming code serves boot and traps alike.
+    let state = full_trap(MCAUSE_NONE);
     // SAFETY: `state` is a task's SavedState inside the 'static task table;
     // vireo_resume loads it and `mret`s into the task in U-mode.
     unsafe { vireo_resume(state) }
 }
 
-/// Picks the next task; with nothing runnable, sleeps until an interrupt
-/// makes something runnable.
-fn pick_next(sys: &mut System<'static, Virt>, current: usize) -> usize {
-    loop {
-        if let Some(next) = syscalls::next_task(sys, current) {
-            return next;
-        }
-        // SAFETY: `wfi` waits for an enabled interrupt to become pending; with
-        // mstatus.MIE clear it returns without trapping and we poll below.
-        unsafe { core::arch::asm!("wfi") };
-        service_interrupts(sys);
-    }
-}
-
 const MCAUSE_INTERRUPT: usize = 1 << 31;
+/// An interrupt cause no source raises (user software interrupt, never
+/// enabled): [`run`]'s way to have the first task chosen.
+const MCAUSE_NONE: usize = MCAUSE_INTERRUPT;
 const MCAUSE_ECALL_FROM_U: usize = 8;
 const IRQ_MACHINE_TIMER: usize = 7;
 const IRQ_MACHINE_EXTERNAL: usize = 11;
 
-fn service_interrupts(sys: &mut System<'static, Virt>) {
+/// Nothing can run: sleeps until an interrupt comes and delivers it. Cold
+/// and out of line, so that the trap path's choice stays straight-line
+/// code.
+#[cold]
+#[inline(never)]
+fn wait_for_interrupt(sys: &mut System<'static, Virt>) {
+    // SAFETY: `wfi` waits for an enabled interrupt to become pending; with
+    // mstatus.MIE clear it returns without trapping and we poll below.
+    unsafe { core::arch::asm!("wfi") };
     notify::service_timers(sys);
     service_external(sys);
 }
@@ -355,10 +334,13 @@ fn full_trap(mcause: usize) -> *mut SavedState {
     }
 
     // Most traps need no choosing: the caller runs on, or an IPC fast path
-    // already chose (see `sched::Scheduler::quick`).
-    let next = match syscalls::after_trap(sys, current) {
-        Some(next) => next,
-        None => pick_next(sys, current),
+    // already chose (see `sched::Scheduler::quick`). With nothing runnable,
+    // sleep until an interrupt makes something runnable.
+    let next = loop {
+        if let Some(next) = syscalls::after_trap(sys, current) {
+            break next;
+        }
+        wait_for_interrupt(sys);
     };
     // SAFETY: as above.
     unsafe { CURRENT = next };
