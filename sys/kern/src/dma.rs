@@ -250,16 +250,10 @@ fn setup<M: Machine>(
         .ok_or(UserError::Recoverable(DMA_NO_DEVICE))?
         .base;
     let m = &mut sys.machine;
-    let legacy = m.mmio_read32(window + reg::VERSION) == 1;
-    m.mmio_write32(window + reg::QUEUE_SEL, queue);
     // A queue the device still uses keeps its memory: only after a reset
     // (which clears QueuePFN / QueueReady) may the kernel zero it.
-    let live = if legacy {
-        m.mmio_read32(window + reg::QUEUE_PFN) != 0
-    } else {
-        m.mmio_read32(window + reg::QUEUE_READY) != 0
-    };
-    let size = queue_size(m.mmio_read32(window + reg::QUEUE_NUM_MAX), wanted);
+    let (legacy, live) = select_queue(m, window, queue);
+    let size = queue_size(read_reg(m, window, reg::QUEUE_NUM_MAX), wanted);
     if live || size == 0 {
         return Err(UserError::Recoverable(DMA_QUEUE_BUSY));
     }
@@ -290,7 +284,7 @@ fn setup<M: Machine>(
         ]
     };
     for &(offset, value) in writes {
-        m.mmio_write32(window + offset, value);
+        write_reg(m, window, offset, value);
     }
     let s = sys.tasks[caller].save_mut();
     s.set_ret(0, abi::SUCCESS as usize);
@@ -460,16 +454,32 @@ pub fn has_rings(task: &Task) -> bool {
         .any(|r| r.attributes & REGION_DMA_RING != 0)
 }
 
-/// Whether the device at `window` still has queue `queue` set up (only the
-/// kernel sets QueuePFN / QueueReady; a reset clears them).
-fn queue_live<M: Machine>(m: &mut M, window: usize, queue: u32) -> bool {
-    let legacy = m.mmio_read32(window + reg::VERSION) == 1;
-    m.mmio_write32(window + reg::QUEUE_SEL, queue);
-    if legacy {
-        m.mmio_read32(window + reg::QUEUE_PFN) != 0
+/// Register `offset` of the virtio window at `window`. Out of line, like
+/// [`write_reg`]: one copy of the address sum (and its overflow check)
+/// serves every register access.
+#[inline(never)]
+fn read_reg<M: Machine>(m: &mut M, window: usize, offset: usize) -> u32 {
+    m.mmio_read32(window + offset)
+}
+
+/// Writes register `offset` of the virtio window at `window`.
+#[inline(never)]
+fn write_reg<M: Machine>(m: &mut M, window: usize, offset: usize, value: u32) {
+    m.mmio_write32(window + offset, value);
+}
+
+/// Selects queue `queue` of the device at `window`; whether the device is
+/// legacy, and whether it still has the queue set up (only the kernel sets
+/// QueuePFN / QueueReady; a reset clears them).
+fn select_queue<M: Machine>(m: &mut M, window: usize, queue: u32) -> (bool, bool) {
+    let legacy = read_reg(m, window, reg::VERSION) == 1;
+    write_reg(m, window, reg::QUEUE_SEL, queue);
+    let ready = if legacy {
+        reg::QUEUE_PFN
     } else {
-        m.mmio_read32(window + reg::QUEUE_READY) != 0
-    }
+        reg::QUEUE_READY
+    };
+    (legacy, read_reg(m, window, ready) != 0)
 }
 
 /// The base of each virtio window granted to `task`.
@@ -495,7 +505,7 @@ fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize, pin: u16) -> bool
         // No device window any more: pins stay (the bus resets before it
         // revokes, and `revoke` quiesces first).
         if holds(&ring, size, pin)
-            && window.is_some_and(|w| !queue_live(&mut sys.machine, w, queue))
+            && window.is_some_and(|w| !select_queue(&mut sys.machine, w, queue).1)
         {
             for i in 0..usize::from(size) {
                 ring.write_u16(PINS_OFFSET + 2 * i, 0);
@@ -534,7 +544,7 @@ pub fn quiesce<M: Machine>(sys: &mut System<'_, M>, driver: usize) {
         // Writing 0 resets it; a device that does not finish its reset
         // keeps its queues, so `release` keeps its pins: its lenders stay
         // blocked rather than see memory change under them.
-        sys.machine.mmio_write32(w + reg::STATUS, 0);
+        write_reg(&mut sys.machine, w, reg::STATUS, 0);
     }
     release(sys, driver, 0);
 }
