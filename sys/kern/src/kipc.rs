@@ -239,10 +239,17 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     let msg = USlice::from_raw(s.arg(1), s.arg(2)).ok_or(UsageError::InvalidSlice)?;
     let reply = USlice::from_raw(s.arg(3), s.arg(4)).ok_or(UsageError::InvalidSlice)?;
     umem::check_writable(&sys.tasks[caller], &reply)?;
-    let me = &sys.tasks[caller];
-    let words = umem::read_value::<[u32; 3]>(me, &msg)?;
-    let arg = umem::read_value::<u32>(me, &msg)?;
-    let pair = umem::read_value::<[u32; 2]>(me, &msg)?;
+    // The arguments: up to three words at the start of the message, read
+    // once (the whole message must be readable); an operation that needs
+    // more words than were sent answers KIPC_BAD_MESSAGE.
+    let mut raw = [0u8; 12];
+    let n = umem::read_bytes(&sys.tasks[caller], &msg, &mut raw)?;
+    let word = |k: usize| {
+        u32::from_le_bytes([raw[4 * k], raw[4 * k + 1], raw[4 * k + 2], raw[4 * k + 3]])
+    };
+    let arg = (n >= 4).then(|| word(0));
+    let pair = (n >= 8).then(|| [word(0), word(1)]);
+    let words = (n >= 12).then(|| [word(0), word(1), word(2)]);
 
     let Some(op) = Kipc::from_u32(op) else {
         return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
