@@ -125,8 +125,21 @@ impl TaskDesc {
     /// path than the library's chunked `contains`.
     #[inline(always)]
     pub fn has_slot(&self, index: usize) -> bool {
-        self.slots.iter().any(|&s| usize::from(s) == index)
+        lists(self.slots, index)
     }
+
+    /// Whether this task may `post` to task `index` beyond its slots
+    /// (app.toml `posts`).
+    pub fn has_post(&self, index: usize) -> bool {
+        lists(self.posts, index)
+    }
+}
+
+/// Whether task `index` is in `list`: the plain loop of
+/// [`TaskDesc::has_slot`].
+#[inline(always)]
+fn lists(list: &[u16], index: usize) -> bool {
+    list.iter().any(|&s| usize::from(s) == index)
 }
 
 /// Routing of one PLIC interrupt source to a task's notification bits.

@@ -68,8 +68,7 @@ pub fn check_post<M: Machine>(
         return Ok(());
     }
     let desc = sys.tasks[caller].desc();
-    let t = target as u16;
-    if !desc.slots.contains(&t) && !desc.posts.contains(&t) {
+    if !desc.has_slot(target) && !desc.has_post(target) {
         return Err(REFUSED_POST_TARGET);
     }
     if bits & !sys.tasks[target].desc().postable != 0 {
