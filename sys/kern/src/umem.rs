@@ -573,11 +573,16 @@ impl KernelRing {
     }
 
     /// Whether a `size`-byte field at `offset` lies inside and is aligned.
+    ///
+    /// The accessors below are out of line: `dma` reads and writes ring
+    /// fields in dozens of places, and a copy of this check at each costs
+    /// more than the calls.
     fn fits(&self, offset: usize, size: usize) -> bool {
         offset.is_multiple_of(size) && offset.checked_add(size).is_some_and(|end| end <= self.len)
     }
 
     /// The little-endian 16-bit field at `offset` (0 if outside).
+    #[inline(never)]
     pub fn read_u16(&self, offset: usize) -> u16 {
         if !self.fits(offset, 2) {
             return 0;
@@ -589,6 +594,7 @@ impl KernelRing {
     }
 
     /// The little-endian 32-bit field at `offset` (0 if outside).
+    #[inline(never)]
     pub fn read_u32(&self, offset: usize) -> u32 {
         if !self.fits(offset, 4) {
             return 0;
@@ -599,6 +605,7 @@ impl KernelRing {
 
     /// Writes the little-endian 16-bit field at `offset` (nothing if
     /// outside).
+    #[inline(never)]
     pub fn write_u16(&mut self, offset: usize, value: u16) {
         if self.fits(offset, 2) {
             // SAFETY: as in `read_u16`; the ring region is the kernel's to
@@ -609,6 +616,7 @@ impl KernelRing {
 
     /// Writes the little-endian 32-bit field at `offset` (nothing if
     /// outside).
+    #[inline(never)]
     pub fn write_u32(&mut self, offset: usize, value: u32) {
         if self.fits(offset, 4) {
             // SAFETY: as in `write_u16`, 4-aligned.
