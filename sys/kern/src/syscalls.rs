@@ -56,16 +56,24 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
         Some(Sysnum::Dma) => crate::dma::syscall(sys, caller),
     };
     if let Err(e) = result {
-        match e.to_fault() {
-            Ok(code) => {
-                let s = sys.tasks[caller].save_mut();
-                s.set_ret(0, code as usize);
-                s.set_ret(1, 0);
-            }
-            Err(mut record) => {
-                record.pc = pc as u32;
-                faults::fault_task(sys, caller, record);
-            }
+        fail(sys, caller, pc, e);
+    }
+}
+
+/// Applies error `e` of the syscall `caller` made at `pc`: the response
+/// code in its registers, or the fault. Out of line: the compiler would
+/// otherwise copy this into the error paths of every handler.
+#[inline(never)]
+fn fail<M: Machine>(sys: &mut System<'_, M>, caller: usize, pc: usize, e: UserError) {
+    match e.to_fault() {
+        Ok(code) => {
+            let s = sys.tasks[caller].save_mut();
+            s.set_ret(0, code as usize);
+            s.set_ret(1, 0);
+        }
+        Err(mut record) => {
+            record.pc = pc as u32;
+            faults::fault_task(sys, caller, record);
         }
     }
 }
