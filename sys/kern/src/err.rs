@@ -71,4 +71,5 @@ impl From<UsageError> for UserError {
 
 // The point of the type's shape (see the module comment): two words, so
 // that a handler's result fits the two return registers.
-const _: () = assert!(core::mem::size_of::<Result<(), UserError>>() <= 2 * core::mem::size_of::<usize>());
+const _: () =
+    assert!(core::mem::size_of::<Result<(), UserError>>() <= 2 * core::mem::size_of::<usize>());

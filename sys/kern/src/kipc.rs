@@ -244,9 +244,8 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     // more words than were sent answers KIPC_BAD_MESSAGE.
     let mut raw = [0u8; 12];
     let n = umem::read_bytes(&sys.tasks[caller], &msg, &mut raw)?;
-    let word = |k: usize| {
-        u32::from_le_bytes([raw[4 * k], raw[4 * k + 1], raw[4 * k + 2], raw[4 * k + 3]])
-    };
+    let word =
+        |k: usize| u32::from_le_bytes([raw[4 * k], raw[4 * k + 1], raw[4 * k + 2], raw[4 * k + 3]]);
     let arg = (n >= 4).then(|| word(0));
     let pair = (n >= 8).then(|| [word(0), word(1)]);
     let words = (n >= 12).then(|| [word(0), word(1), word(2)]);
