@@ -2,6 +2,8 @@
 
 use abi::{ReplyFaultReason, TaskId};
 
+use crate::lease::{LeaseDirection, Read, ReadWrite, Write};
+
 /// A lease as a client lends it: a slice of its own memory and the direction
 /// the server may use it in.
 ///
@@ -19,12 +21,13 @@ pub enum LeaseRef<'a> {
 }
 
 impl LeaseRef<'_> {
-    /// The `abi::LEASE_*` attribute bits of this lease.
+    /// The `abi::LEASE_*` attribute bits of this lease: those of its
+    /// direction's type.
     pub fn attributes(&self) -> u32 {
         match self {
-            LeaseRef::Read(_) => abi::LEASE_READ,
-            LeaseRef::Write(_) => abi::LEASE_WRITE,
-            LeaseRef::ReadWrite(_) => abi::LEASE_READ | abi::LEASE_WRITE,
+            LeaseRef::Read(_) => Read::ATTRIBUTES,
+            LeaseRef::Write(_) => Write::ATTRIBUTES,
+            LeaseRef::ReadWrite(_) => ReadWrite::ATTRIBUTES,
         }
     }
 

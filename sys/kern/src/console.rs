@@ -39,7 +39,8 @@ fn prefix<M: Machine>(m: &mut M, source: &str) {
 fn div_rem(n: u64, d: u32) -> (u64, u32) {
     let (d, mut q, mut r) = (d as u64, 0u64, 0u64);
     for i in (0..64).rev() {
-        r = (r << 1) | ((n >> i) & 1);
+        // r < d < 2^32 before: no overflow.
+        r = (r << 1) + ((n >> i) & 1);
         q <<= 1;
         if r >= d {
             r -= d;

@@ -135,14 +135,19 @@ mod reg {
 /// with `regions`: it must lie wholly inside one region the task may read
 /// and write that is none of text, device window or ring region.
 pub fn buffer_allowed(regions: &[RegionDesc], addr: u64, len: u32) -> bool {
-    const OWN_RAM: u32 = REGION_READ | REGION_WRITE;
-    const NEVER: u32 = REGION_EXECUTE | REGION_DEVICE | REGION_DMA_RING;
+    let own_ram = |a: u32| {
+        a & REGION_READ != 0
+            && a & REGION_WRITE != 0
+            && a & REGION_EXECUTE == 0
+            && a & REGION_DEVICE == 0
+            && a & REGION_DMA_RING == 0
+    };
     let (Ok(base), Ok(len)) = (usize::try_from(addr), usize::try_from(len)) else {
         return false;
     };
     regions
         .iter()
-        .any(|r| r.attributes & (OWN_RAM | NEVER) == OWN_RAM && r.contains(base, len))
+        .any(|r| own_ram(r.attributes) && r.contains(base, len))
 }
 
 /// Checks descriptor `d`, element `k` of a chain of `count`, for a queue of
@@ -157,7 +162,7 @@ pub fn check_desc(
     size: u16,
 ) -> Result<(), u32> {
     let last = k + 1 == count;
-    if d.flags & !(F_NEXT | F_WRITE) != 0 || (d.flags & F_NEXT == 0) != last {
+    if d.flags & !F_NEXT & !F_WRITE != 0 || (d.flags & F_NEXT == 0) != last {
         return Err(DMA_BAD_FLAGS);
     }
     if !last && d.next >= size {

@@ -126,7 +126,8 @@ pub fn reprogram_timer<M: Machine>(sys: &mut System<'_, M>) {
 /// `set_timer` syscall.
 pub fn set_timer<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
-    let deadline = (s.arg(1) as u32 as u64) | ((s.arg(2) as u32 as u64) << 32);
+    // The low word and the high word (shifted clear of it: no overflow).
+    let deadline = (s.arg(1) as u32 as u64) + ((s.arg(2) as u32 as u64) << 32);
     let timer = (s.arg(0) != 0).then_some((deadline, s.arg(3) as u32));
     sys.tasks[caller].set_timer(timer);
     // A deadline already in the past fires now rather than never.

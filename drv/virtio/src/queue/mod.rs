@@ -61,7 +61,8 @@ impl Buf {
     /// [`SplitQueue::add_lent`], naming the lender.
     pub const fn lease(index: u8, offset: u32, len: u32) -> Self {
         Buf {
-            addr: LEASE_TAG | (index as u64) << 32 | offset as u64,
+            // Three fields in disjoint bits: the sum cannot carry.
+            addr: LEASE_TAG + ((index as u64) << 32) + offset as u64,
             len,
         }
     }
