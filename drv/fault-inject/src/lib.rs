@@ -23,68 +23,47 @@ pub mod serve;
 
 include!(concat!(env!("OUT_DIR"), "/fault_inject_client.rs"));
 
-/// A fault a driver can be asked to commit (`inject`'s `kind`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum DriverFault {
-    /// `panic!`.
-    Panic = 1,
-    /// Store to address `arg`, in the kernel's RAM.
-    StoreKernelRam = 2,
-    /// Store to address `arg`, in another task's RAM.
-    StoreOtherTaskRam = 3,
-    /// Store to address `arg`, in a device window the driver was not granted.
-    StoreUngrantedDevice = 4,
-    /// Jump to address `arg`.
-    WildJump = 5,
-    /// Execute an illegal instruction.
-    IllegalInstruction = 6,
-    /// Recurse until the stack overflows.
-    StackOverflow = 7,
-    /// Spin forever without a syscall: the driver stops answering.
-    InfiniteLoop = 8,
-    /// Point the virtqueue's descriptors at wild addresses (driver applies).
-    CorruptDescriptors = 9,
-    /// Move the virtqueue's avail index far ahead (driver applies).
-    BogusAvailIndex = 10,
+abi::code_enum! {
+    /// A fault a driver can be asked to commit (`inject`'s `kind`).
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum DriverFault {
+        /// `panic!`.
+        Panic = 1,
+        /// Store to address `arg`, in the kernel's RAM.
+        StoreKernelRam = 2,
+        /// Store to address `arg`, in another task's RAM.
+        StoreOtherTaskRam = 3,
+        /// Store to address `arg`, in a device window the driver was not granted.
+        StoreUngrantedDevice = 4,
+        /// Jump to address `arg`.
+        WildJump = 5,
+        /// Execute an illegal instruction.
+        IllegalInstruction = 6,
+        /// Recurse until the stack overflows.
+        StackOverflow = 7,
+        /// Spin forever without a syscall: the driver stops answering.
+        InfiniteLoop = 8,
+        /// Point the virtqueue's descriptors at wild addresses (driver applies).
+        CorruptDescriptors = 9,
+        /// Move the virtqueue's avail index far ahead (driver applies).
+        BogusAvailIndex = 10,
+    }
+    describe {
+        Panic => "panic",
+        StoreKernelRam => "store to kernel RAM",
+        StoreOtherTaskRam => "store to another task's RAM",
+        StoreUngrantedDevice => "store to an ungranted device",
+        WildJump => "wild jump",
+        IllegalInstruction => "illegal instruction",
+        StackOverflow => "stack overflow",
+        InfiniteLoop => "infinite loop",
+        CorruptDescriptors => "wild descriptor addresses",
+        BogusAvailIndex => "bogus avail index",
+    }
 }
 
 impl DriverFault {
-    /// Every kind, in code order.
-    pub const ALL: [DriverFault; 10] = [
-        Self::Panic,
-        Self::StoreKernelRam,
-        Self::StoreOtherTaskRam,
-        Self::StoreUngrantedDevice,
-        Self::WildJump,
-        Self::IllegalInstruction,
-        Self::StackOverflow,
-        Self::InfiniteLoop,
-        Self::CorruptDescriptors,
-        Self::BogusAvailIndex,
-    ];
-
-    /// Decodes a kind.
-    pub fn from_u32(n: u32) -> Option<Self> {
-        Self::ALL.iter().copied().find(|k| *k as u32 == n)
-    }
-
-    /// A short name for reports.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Panic => "panic",
-            Self::StoreKernelRam => "store to kernel RAM",
-            Self::StoreOtherTaskRam => "store to another task's RAM",
-            Self::StoreUngrantedDevice => "store to an ungranted device",
-            Self::WildJump => "wild jump",
-            Self::IllegalInstruction => "illegal instruction",
-            Self::StackOverflow => "stack overflow",
-            Self::InfiniteLoop => "infinite loop",
-            Self::CorruptDescriptors => "wild descriptor addresses",
-            Self::BogusAvailIndex => "bogus avail index",
-        }
-    }
-
     /// True for the kinds the driver applies to its own virtqueue.
     pub const fn is_queue_corruption(self) -> bool {
         matches!(self, Self::CorruptDescriptors | Self::BogusAvailIndex)

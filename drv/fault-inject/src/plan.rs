@@ -41,9 +41,9 @@ impl Kind {
     }
 
     /// A short name for reports.
-    pub const fn name(self) -> &'static str {
+    pub const fn describe(self) -> &'static str {
         match self {
-            Kind::Driver(d) => d.name(),
+            Kind::Driver(d) => d.describe(),
             Kind::FlipRegisterBit => "register bit flip",
             Kind::FlipRamBit => "RAM bit flip",
         }

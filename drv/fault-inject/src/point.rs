@@ -21,36 +21,25 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::DriverFault;
 
-/// Where an injection is committed.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Point {
-    /// In the `inject` handler, at once.
-    Now = 0,
-    /// In the next request's path, after its descriptors are written and
-    /// before the device is notified.
-    BeforeKick = 1,
-    /// In the next completed request's path, after the device completed
-    /// it and before the client is answered.
-    BeforeReply = 2,
-}
-
-impl Point {
-    /// Every point, in code order.
-    pub const ALL: [Point; 3] = [Self::Now, Self::BeforeKick, Self::BeforeReply];
-
-    /// Decodes a point.
-    pub fn from_u32(n: u32) -> Option<Self> {
-        Self::ALL.iter().copied().find(|p| *p as u32 == n)
+abi::code_enum! {
+    /// Where an injection is committed.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum Point {
+        /// In the `inject` handler, at once.
+        Now = 0,
+        /// In the next request's path, after its descriptors are written and
+        /// before the device is notified.
+        BeforeKick = 1,
+        /// In the next completed request's path, after the device completed
+        /// it and before the client is answered.
+        BeforeReply = 2,
     }
-
-    /// A short name for reports ("" for [`Point::Now`]).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Now => "",
-            Self::BeforeKick => " before the kick",
-            Self::BeforeReply => " between completion and reply",
-        }
+    // A suffix for a report line: nothing for an injection at once.
+    describe {
+        Now => "",
+        BeforeKick => " before the kick",
+        BeforeReply => " between completion and reply",
     }
 }
 

@@ -14,6 +14,8 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+#[macro_use]
+mod code_enum;
 mod fault;
 mod status;
 
@@ -194,131 +196,123 @@ pub const BORROW_OUT_OF_RANGE: u32 = 0xFFFF_FD03;
 /// Borrow failed: the lease does not grant that direction (read / write).
 pub const BORROW_WRONG_ATTRIBUTES: u32 = 0xFFFF_FD04;
 
-/// Syscall numbers, passed in register `a7`.
-///
-/// Register conventions (arguments in `a0..a6`, results in `a0..a5`) are
-/// documented on each variant.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Sysnum {
-    /// `a0` = target `TaskId`, `a1`/`a2` = message pointer/length,
-    /// `a3`/`a4` = reply buffer pointer/length, `a5` = lease table pointer,
-    /// `a6` = operation << 16 | lease count (see [`send_op_leases`]).
-    /// Returns `a0` = response code, `a1` = reply length.
-    Send = 0,
-    /// `a0`/`a1` = buffer pointer/length, `a2` = notification mask, `a3` =
-    /// [`RECV_OPEN`] to receive from anyone, `TaskId::KERNEL` for
-    /// notifications only, or the `TaskId` of the one task to receive from.
-    /// Returns `a0` = sender (`KERNEL` for notifications), `a1` = operation
-    /// (or the notification bits), `a2` = message length as sent, `a3` =
-    /// response capacity, `a4` = lease count, and with a lease count of at
-    /// least 1, `a5` = the first lease described ([`describe_lease`]; with
-    /// none, `a5` is left as it was). A receive from one task that
-    /// is dead, or dies while we wait, returns at once with `a0` = a DEAD
-    /// code (which no `TaskId` can equal: those are below
-    /// [`TaskId::LIMIT`]).
-    Recv = 1,
-    /// `a0` = caller `TaskId`, `a1` = response code, `a2`/`a3` = message.
-    Reply = 2,
-    /// `a0` = 1 to arm, 0 to disarm; `a1`/`a2` = deadline (low/high word, in
-    /// timer ticks); `a3` = notification bits to post at the deadline.
-    SetTimer = 3,
-    /// `a0` = lender, `a1` = lease index, `a2` = offset, `a3`/`a4` =
-    /// destination. Returns `a0` = code, `a1` = bytes copied.
-    BorrowRead = 4,
-    /// As [`Sysnum::BorrowRead`], `a3`/`a4` the source.
-    BorrowWrite = 5,
-    /// `a0` = lender, `a1` = lease index. Returns `a0` = code, `a1` =
-    /// attributes, `a2` = length.
-    BorrowInfo = 6,
-    /// `a0` = notification bits whose IRQs to control, `a1` = 1 enable / 0
-    /// disable.
-    IrqControl = 7,
-    /// `a0`/`a1` = message. Does not return: the task is faulted.
-    Panic = 8,
-    /// Returns `a0`/`a1` = now, `a2`/`a3` = deadline, `a4` = armed, `a5` =
-    /// notification bits.
-    GetTimer = 9,
-    /// `a0` = a `TaskId`. Returns `a0` = the same index at its current
-    /// generation.
-    RefreshTaskId = 10,
-    /// `a0` = target `TaskId`, `a1` = bits. Returns `a0` = code:
-    /// [`SUCCESS`], a DEAD code, [`REFUSED_NO_SUCH_TASK`],
-    /// [`REFUSED_POST_TARGET`] or [`REFUSED_POST_BITS`] (nothing is posted
-    /// then).
-    Post = 11,
-    /// `a0` = caller `TaskId`, `a1` = [`ReplyFaultReason`]. Faults the
-    /// caller if the server is trusted (app.toml); from an untrusted server
-    /// the caller's `send` completes with [`rejected_code`] instead.
-    ReplyFault = 12,
-    /// `a0`/`a1` = text to print on the console (early bring-up logging).
-    Log = 13,
-    /// Kernel IPC, supervisor only: `a0` = [`Kipc`] op, `a1`/`a2` =
-    /// message, `a3`/`a4` = reply buffer. Returns `a0` = code, `a1` = reply
-    /// length.
-    Kipc = 14,
-    /// `reply` then an open `recv`, in one trap: what a server does at the
-    /// end of every request. `a0` = caller `TaskId`, `a1` = response code,
-    /// `a2`/`a3` = reply message (as [`Sysnum::Reply`]); `a4`/`a5` =
-    /// receive buffer, `a6` = notification mask (as [`Sysnum::Recv`] from
-    /// anyone). Returns as [`Sysnum::Recv`]. A bad reply faults the caller
-    /// before anything is received.
-    ReplyRecv = 20,
-    /// Bench kernels only (built with the `bench-probes` feature): `a0` = 1
-    /// resets the instruction probes; otherwise `a1`/`a2` = a buffer for
-    /// [`PROBES`] `u32` counters in [`Probe`] order. Any other kernel
-    /// treats it as an unknown number.
-    BenchProbes = 21,
-    /// DMA confinement (a driver's only way to tell its device where
-    /// memory is; see [`DmaOp`]): `a0` = [`DmaOp`], the rest per op.
-    /// Returns `a0` = [`SUCCESS`] or a `DMA_*` refusal code.
-    Dma = 22,
+code_enum! {
+    /// Syscall numbers, passed in register `a7`.
+    ///
+    /// Register conventions (arguments in `a0..a6`, results in `a0..a5`) are
+    /// documented on each variant.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum Sysnum {
+        /// `a0` = target `TaskId`, `a1`/`a2` = message pointer/length,
+        /// `a3`/`a4` = reply buffer pointer/length, `a5` = lease table pointer,
+        /// `a6` = operation << 16 | lease count (see [`send_op_leases`]).
+        /// Returns `a0` = response code, `a1` = reply length.
+        Send = 0,
+        /// `a0`/`a1` = buffer pointer/length, `a2` = notification mask, `a3` =
+        /// [`RECV_OPEN`] to receive from anyone, `TaskId::KERNEL` for
+        /// notifications only, or the `TaskId` of the one task to receive from.
+        /// Returns `a0` = sender (`KERNEL` for notifications), `a1` = operation
+        /// (or the notification bits), `a2` = message length as sent, `a3` =
+        /// response capacity, `a4` = lease count, and with a lease count of at
+        /// least 1, `a5` = the first lease described ([`describe_lease`]; with
+        /// none, `a5` is left as it was). A receive from one task that
+        /// is dead, or dies while we wait, returns at once with `a0` = a DEAD
+        /// code (which no `TaskId` can equal: those are below
+        /// [`TaskId::LIMIT`]).
+        Recv = 1,
+        /// `a0` = caller `TaskId`, `a1` = response code, `a2`/`a3` = message.
+        Reply = 2,
+        /// `a0` = 1 to arm, 0 to disarm; `a1`/`a2` = deadline (low/high word, in
+        /// timer ticks); `a3` = notification bits to post at the deadline.
+        SetTimer = 3,
+        /// `a0` = lender, `a1` = lease index, `a2` = offset, `a3`/`a4` =
+        /// destination. Returns `a0` = code, `a1` = bytes copied.
+        BorrowRead = 4,
+        /// As [`Sysnum::BorrowRead`], `a3`/`a4` the source.
+        BorrowWrite = 5,
+        /// `a0` = lender, `a1` = lease index. Returns `a0` = code, `a1` =
+        /// attributes, `a2` = length.
+        BorrowInfo = 6,
+        /// `a0` = notification bits whose IRQs to control, `a1` = 1 enable / 0
+        /// disable.
+        IrqControl = 7,
+        /// `a0`/`a1` = message. Does not return: the task is faulted.
+        Panic = 8,
+        /// Returns `a0`/`a1` = now, `a2`/`a3` = deadline, `a4` = armed, `a5` =
+        /// notification bits.
+        GetTimer = 9,
+        /// `a0` = a `TaskId`. Returns `a0` = the same index at its current
+        /// generation.
+        RefreshTaskId = 10,
+        /// `a0` = target `TaskId`, `a1` = bits. Returns `a0` = code:
+        /// [`SUCCESS`], a DEAD code, [`REFUSED_NO_SUCH_TASK`],
+        /// [`REFUSED_POST_TARGET`] or [`REFUSED_POST_BITS`] (nothing is posted
+        /// then).
+        Post = 11,
+        /// `a0` = caller `TaskId`, `a1` = [`ReplyFaultReason`]. Faults the
+        /// caller if the server is trusted (app.toml); from an untrusted server
+        /// the caller's `send` completes with [`rejected_code`] instead.
+        ReplyFault = 12,
+        /// `a0`/`a1` = text to print on the console (early bring-up logging).
+        Log = 13,
+        /// Kernel IPC, supervisor only: `a0` = [`Kipc`] op, `a1`/`a2` =
+        /// message, `a3`/`a4` = reply buffer. Returns `a0` = code, `a1` = reply
+        /// length.
+        Kipc = 14,
+        /// `reply` then an open `recv`, in one trap: what a server does at the
+        /// end of every request. `a0` = caller `TaskId`, `a1` = response code,
+        /// `a2`/`a3` = reply message (as [`Sysnum::Reply`]); `a4`/`a5` =
+        /// receive buffer, `a6` = notification mask (as [`Sysnum::Recv`] from
+        /// anyone). Returns as [`Sysnum::Recv`]. A bad reply faults the caller
+        /// before anything is received.
+        ReplyRecv = 20,
+        /// Bench kernels only (built with the `bench-probes` feature): `a0` = 1
+        /// resets the instruction probes; otherwise `a1`/`a2` = a buffer for
+        /// [`PROBES`] `u32` counters in [`Probe`] order. Any other kernel
+        /// treats it as an unknown number.
+        BenchProbes = 21,
+        /// DMA confinement (a driver's only way to tell its device where
+        /// memory is; see [`DmaOp`]): `a0` = [`DmaOp`], the rest per op.
+        /// Returns `a0` = [`SUCCESS`] or a `DMA_*` refusal code.
+        Dma = 22,
+    }
 }
 
-/// The operations of [`Sysnum::Dma`].
-///
-/// A driver cannot write its descriptor tables (they live in its
-/// kernel-owned, driver-read-only ring region, app.toml `queues`) nor the
-/// queue-address registers of its device (PMP leaves them out of its
-/// window): the kernel writes both, after checking that every buffer is
-/// memory the driver may expose to its device.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum DmaOp {
-    /// `a1` = queue index, `a2` = the most entries the driver wants. The
-    /// device's queue must be idle (after a reset). The kernel picks the
-    /// size (a power of two, at most the device's QueueNumMax, `a2` and
-    /// [`DMA_MAX_QUEUE_SIZE`]), zeroes the queue's ring memory and writes
-    /// the queue registers. Returns `a1` = ring address (legacy layout,
-    /// §2.7.2: descriptors, available ring, used ring at +4096), `a2` = size.
-    Setup = 0,
-    /// `a1` = queue, `a2`/`a3` = pointer to and count of descriptors
-    /// (`struct virtq_desc`, 16 bytes each) in chain order, `a4` = head,
-    /// `a5` = the lender of any [`DMA_LEASE`] descriptor (the client whose
-    /// call is being served). Each is checked and written (the first at
-    /// `head`, each next at the previous one's `next`), then `head` is made
-    /// available (§2.7.13). A chain holding a lease pins the lender: the
-    /// driver's reply to it is refused ([`DMA_PINNED`]) until the device
-    /// gave the chain back or was reset, and if the driver dies the kernel
-    /// resets its device before the lender hears of it. `a6` = 0, or a
-    /// `used_event` + 1 to write (as [`DmaOp::Avail`] would) before `head`
-    /// is made available: a driver that left interrupts to be re-enabled
-    /// while nothing was in flight does it in the same call.
-    Post = 1,
-    /// `a1` = queue, `a2` = [`DMA_AVAIL_FLAGS`] or [`DMA_USED_EVENT`], `a3`
-    /// = the 16-bit value to write there (notification suppression, §2.7.7).
-    Avail = 2,
-}
-
-impl DmaOp {
-    /// Decodes an op; `None` for one the kernel does not know.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::Setup,
-            1 => Self::Post,
-            2 => Self::Avail,
-            _ => return None,
-        })
+code_enum! {
+    /// The operations of [`Sysnum::Dma`].
+    ///
+    /// A driver cannot write its descriptor tables (they live in its
+    /// kernel-owned, driver-read-only ring region, app.toml `queues`) nor the
+    /// queue-address registers of its device (PMP leaves them out of its
+    /// window): the kernel writes both, after checking that every buffer is
+    /// memory the driver may expose to its device.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum DmaOp {
+        /// `a1` = queue index, `a2` = the most entries the driver wants. The
+        /// device's queue must be idle (after a reset). The kernel picks the
+        /// size (a power of two, at most the device's QueueNumMax, `a2` and
+        /// [`DMA_MAX_QUEUE_SIZE`]), zeroes the queue's ring memory and writes
+        /// the queue registers. Returns `a1` = ring address (legacy layout,
+        /// §2.7.2: descriptors, available ring, used ring at +4096), `a2` = size.
+        Setup = 0,
+        /// `a1` = queue, `a2`/`a3` = pointer to and count of descriptors
+        /// (`struct virtq_desc`, 16 bytes each) in chain order, `a4` = head,
+        /// `a5` = the lender of any [`DMA_LEASE`] descriptor (the client whose
+        /// call is being served). Each is checked and written (the first at
+        /// `head`, each next at the previous one's `next`), then `head` is made
+        /// available (§2.7.13). A chain holding a lease pins the lender: the
+        /// driver's reply to it is refused ([`DMA_PINNED`]) until the device
+        /// gave the chain back or was reset, and if the driver dies the kernel
+        /// resets its device before the lender hears of it. `a6` = 0, or a
+        /// `used_event` + 1 to write (as [`DmaOp::Avail`] would) before `head`
+        /// is made available: a driver that left interrupts to be re-enabled
+        /// while nothing was in flight does it in the same call.
+        Post = 1,
+        /// `a1` = queue, `a2` = [`DMA_AVAIL_FLAGS`] or [`DMA_USED_EVENT`], `a3`
+        /// = the 16-bit value to write there (notification suppression, §2.7.7).
+        Avail = 2,
     }
 }
 
@@ -362,59 +356,34 @@ pub const DMA_NO_DEVICE: u32 = 0xFFFF_FC04;
 /// or the device offers no such queue.
 pub const DMA_QUEUE_BUSY: u32 = 0xFFFF_FC05;
 
-/// The instruction probes of a bench kernel ([`Sysnum::BenchProbes`]): a
-/// counter per phase of a trap, in retired instructions, so a benchmark can
-/// say where a round trip's kernel time goes.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Probe {
-    /// Traps taken (a count, not instructions).
-    Traps = 0,
-    /// Trap entry and exit: the assembly that saves the trapped task's
-    /// registers and restores the next task's, up to its `mret`.
-    EntryExit = 1,
-    /// Decoding the trap cause and the syscall number.
-    Dispatch = 2,
-    /// The syscall's own work except copying: argument and region checks,
-    /// state changes, the scheduler's bookkeeping.
-    Ipc = 3,
-    /// Copying message and reply bytes between tasks.
-    Copy = 4,
-    /// Choosing the task to run next.
-    Schedule = 5,
-    /// Reprogramming memory protection (PMP) for it.
-    Pmp = 6,
+code_enum! {
+    /// The instruction probes of a bench kernel ([`Sysnum::BenchProbes`]): a
+    /// counter per phase of a trap, in retired instructions, so a benchmark can
+    /// say where a round trip's kernel time goes.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum Probe {
+        /// Traps taken (a count, not instructions).
+        Traps = 0,
+        /// Trap entry and exit: the assembly that saves the trapped task's
+        /// registers and restores the next task's, up to its `mret`.
+        EntryExit = 1,
+        /// Decoding the trap cause and the syscall number.
+        Dispatch = 2,
+        /// The syscall's own work except copying: argument and region checks,
+        /// state changes, the scheduler's bookkeeping.
+        Ipc = 3,
+        /// Copying message and reply bytes between tasks.
+        Copy = 4,
+        /// Choosing the task to run next.
+        Schedule = 5,
+        /// Reprogramming memory protection (PMP) for it.
+        Pmp = 6,
+    }
 }
 
 /// Number of [`Probe`] counters.
 pub const PROBES: usize = 7;
-
-impl Sysnum {
-    /// Decodes a syscall number; `None` for a number the kernel does not know.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::Send,
-            1 => Self::Recv,
-            2 => Self::Reply,
-            3 => Self::SetTimer,
-            4 => Self::BorrowRead,
-            5 => Self::BorrowWrite,
-            6 => Self::BorrowInfo,
-            7 => Self::IrqControl,
-            8 => Self::Panic,
-            9 => Self::GetTimer,
-            10 => Self::RefreshTaskId,
-            11 => Self::Post,
-            12 => Self::ReplyFault,
-            13 => Self::Log,
-            14 => Self::Kipc,
-            20 => Self::ReplyRecv,
-            21 => Self::BenchProbes,
-            22 => Self::Dma,
-            _ => return None,
-        })
-    }
-}
 
 /// `recv`'s `a3` for an open receive (from any sender). Not a `TaskId`:
 /// those are below [`TaskId::LIMIT`].

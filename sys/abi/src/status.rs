@@ -4,44 +4,28 @@
 
 use crate::*;
 
-/// Scheduling state of a task as reported by `kipc`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum TaskState {
-    /// Never started (`start = false` in app.toml) or stopped by the supervisor.
-    Stopped = 0,
-    /// Ready to run.
-    Runnable = 1,
-    /// Blocked in `send` or waiting for a reply.
-    InSend = 2,
-    /// Blocked in `recv`.
-    InRecv = 3,
-    /// Stopped by a fault, waiting for the supervisor.
-    Faulted = 4,
-}
-
-impl TaskState {
-    /// Decodes a state, `None` if unknown.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::Stopped,
-            1 => Self::Runnable,
-            2 => Self::InSend,
-            3 => Self::InRecv,
-            4 => Self::Faulted,
-            _ => return None,
-        })
+code_enum! {
+    /// Scheduling state of a task as reported by `kipc`.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum TaskState {
+        /// Never started (`start = false` in app.toml) or stopped by the supervisor.
+        Stopped = 0,
+        /// Ready to run.
+        Runnable = 1,
+        /// Blocked in `send` or waiting for a reply.
+        InSend = 2,
+        /// Blocked in `recv`.
+        InRecv = 3,
+        /// Stopped by a fault, waiting for the supervisor.
+        Faulted = 4,
     }
-
-    /// A short name for logs and the shell.
-    pub const fn describe(self) -> &'static str {
-        match self {
-            Self::Stopped => "stopped",
-            Self::Runnable => "runnable",
-            Self::InSend => "in send",
-            Self::InRecv => "in recv",
-            Self::Faulted => "faulted",
-        }
+    describe {
+        Stopped => "stopped",
+        Runnable => "runnable",
+        InSend => "in send",
+        InRecv => "in recv",
+        Faulted => "faulted",
     }
 }
 
@@ -86,78 +70,82 @@ impl TaskStatus {
     }
 }
 
-/// Supervisor-only kernel operations, the `a0` of [`Sysnum::Kipc`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Kipc {
-    /// Message: task index (`u32`). Reply: [`TaskStatus`].
-    TaskStatus = 0,
-    /// Message: task index (`u32`). Restarts the task from its image: memory
-    /// re-initialised by its startup code, generation advanced if it had not
-    /// faulted, every caller blocked on it woken with a DEAD code.
-    RestartTask = 1,
-    /// Message: task index (`u32`). Faults the task with
-    /// [`FaultKind::Injected`]. Test images only (kernel feature
-    /// `test-control`): a shipping kernel refuses it.
-    FaultTask = 2,
-    /// Message: `u32` exit code. Stops the machine (QEMU's test finisher):
-    /// 0 = pass, anything else = fail with that code. Test images only
-    /// (kernel feature `test-control`): a shipping kernel refuses it.
-    Shutdown = 3,
-    /// Reply: `u32` number of tasks in the image.
-    TaskCount = 4,
-    /// Message: `[task, slot, bits]` (`u32`s). Gives the task the MMIO
-    /// window of virtio-mmio `slot` (read/write, never executable) and
-    /// routes the slot's interrupt to its notification `bits`, unmasked.
-    /// Refused if the slot's interrupt is already routed anywhere (another
-    /// grant or a static app.toml route), or `bits` is 0 or already
-    /// carries one of the task's interrupts.
-    GrantDevice = 5,
-    /// Message: `[task, slot]`. Takes the window and the interrupt route
-    /// back from that task (the interrupt is masked); the task faults if it
-    /// touches the window afterwards. Refused if the task holds neither:
-    /// an interrupt routed to another task is never disabled.
-    RevokeDevice = 6,
-    /// Message: `[task, kind, arg]`, `kind` an [`Injection`]. Corrupts a
-    /// live task for fault-injection tests. Reply: [`InjectEvidence`]. Only
-    /// kernels built with the `fault-injection` feature (test images)
-    /// accept it.
-    Inject = 7,
+code_enum! {
+    /// Supervisor-only kernel operations, the `a0` of [`Sysnum::Kipc`].
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum Kipc {
+        /// Message: task index (`u32`). Reply: [`TaskStatus`].
+        TaskStatus = 0,
+        /// Message: task index (`u32`). Restarts the task from its image: memory
+        /// re-initialised by its startup code, generation advanced if it had not
+        /// faulted, every caller blocked on it woken with a DEAD code.
+        RestartTask = 1,
+        /// Message: task index (`u32`). Faults the task with
+        /// [`FaultKind::Injected`]. Test images only (kernel feature
+        /// `test-control`): a shipping kernel refuses it.
+        FaultTask = 2,
+        /// Message: `u32` exit code. Stops the machine (QEMU's test finisher):
+        /// 0 = pass, anything else = fail with that code. Test images only
+        /// (kernel feature `test-control`): a shipping kernel refuses it.
+        Shutdown = 3,
+        /// Reply: `u32` number of tasks in the image.
+        TaskCount = 4,
+        /// Message: `[task, slot, bits]` (`u32`s). Gives the task the MMIO
+        /// window of virtio-mmio `slot` (read/write, never executable) and
+        /// routes the slot's interrupt to its notification `bits`, unmasked.
+        /// Refused if the slot's interrupt is already routed anywhere (another
+        /// grant or a static app.toml route), or `bits` is 0 or already
+        /// carries one of the task's interrupts.
+        GrantDevice = 5,
+        /// Message: `[task, slot]`. Takes the window and the interrupt route
+        /// back from that task (the interrupt is masked); the task faults if it
+        /// touches the window afterwards. Refused if the task holds neither:
+        /// an interrupt routed to another task is never disabled.
+        RevokeDevice = 6,
+        /// Message: `[task, kind, arg]`, `kind` an [`Injection`]. Corrupts a
+        /// live task for fault-injection tests. Reply: [`InjectEvidence`]. Only
+        /// kernels built with the `fault-injection` feature (test images)
+        /// accept it.
+        Inject = 7,
+    }
 }
 
-/// What `Kipc::Inject` does to the task.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Injection {
-    /// Flip bit `arg & 31` of register `(arg >> 5) & 31` (0 = the pc).
-    FlipRegisterBit = 0,
-    /// Flip bit `arg & 31` of the RAM word at byte offset `(arg >> 5) * 4`,
-    /// taken modulo the size of the task's RAM region.
-    FlipRamBit = 1,
-    /// Make the task resume at address `arg` (a wild jump).
-    Jump = 2,
-    /// Not a task's corruption: make the *kernel* recurse until its stack
-    /// overflows, to show the kernel stack guard stops the machine with a
-    /// clear message instead of overwriting kernel text.
-    KernelStackOverflow = 3,
-    /// Panic the kernel itself (the task is ignored), so that a test can
-    /// check the post-mortem dump. Only kernels built with the `test-panic`
-    /// feature accept it; every other kernel refuses it.
-    KernelPanic = 4,
-    /// Not a task's corruption: the supervisor faults *itself* (it panics;
-    /// the task is ignored), so that a test can check the kernel's answer —
-    /// a post-mortem dump, then a reboot. Only a supervisor built with
-    /// `test-control` commits it; it never reaches the kernel, which
-    /// refuses it.
-    SupervisorFault = 5,
-    /// Not a corruption: changes nothing. Reads the task's memory so that a
-    /// test can show it did not change (no late DMA into a restarted
-    /// driver): `arg` 0 is the task's RAM region, 1 its DMA ring region (a
-    /// driver's). The evidence is `location` = the region's base, `before`
-    /// = the FNV-1a hash of its 32-bit words, `after` = its size in bytes
-    /// (so a test sees what was covered). One changed word always changes
-    /// the hash (each step is a bijection of the state).
-    Fingerprint = 6,
+code_enum! {
+    /// What `Kipc::Inject` does to the task.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum Injection {
+        /// Flip bit `arg & 31` of register `(arg >> 5) & 31` (0 = the pc).
+        FlipRegisterBit = 0,
+        /// Flip bit `arg & 31` of the RAM word at byte offset `(arg >> 5) * 4`,
+        /// taken modulo the size of the task's RAM region.
+        FlipRamBit = 1,
+        /// Make the task resume at address `arg` (a wild jump).
+        Jump = 2,
+        /// Not a task's corruption: make the *kernel* recurse until its stack
+        /// overflows, to show the kernel stack guard stops the machine with a
+        /// clear message instead of overwriting kernel text.
+        KernelStackOverflow = 3,
+        /// Panic the kernel itself (the task is ignored), so that a test can
+        /// check the post-mortem dump. Only kernels built with the `test-panic`
+        /// feature accept it; every other kernel refuses it.
+        KernelPanic = 4,
+        /// Not a task's corruption: the supervisor faults *itself* (it panics;
+        /// the task is ignored), so that a test can check the kernel's answer —
+        /// a post-mortem dump, then a reboot. Only a supervisor built with
+        /// `test-control` commits it; it never reaches the kernel, which
+        /// refuses it.
+        SupervisorFault = 5,
+        /// Not a corruption: changes nothing. Reads the task's memory so that a
+        /// test can show it did not change (no late DMA into a restarted
+        /// driver): `arg` 0 is the task's RAM region, 1 its DMA ring region (a
+        /// driver's). The evidence is `location` = the region's base, `before`
+        /// = the FNV-1a hash of its 32-bit words, `after` = its size in bytes
+        /// (so a test sees what was covered). One changed word always changes
+        /// the hash (each step is a bijection of the state).
+        Fingerprint = 6,
+    }
 }
 
 /// Reply of [`Kipc::Inject`]: the evidence that the corruption took effect.
@@ -178,39 +166,6 @@ pub struct InjectEvidence {
     pub before: u32,
     /// The register or word after the injection (the new pc for a jump).
     pub after: u32,
-}
-
-impl Injection {
-    /// Decodes an injection kind.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::FlipRegisterBit,
-            1 => Self::FlipRamBit,
-            2 => Self::Jump,
-            3 => Self::KernelStackOverflow,
-            4 => Self::KernelPanic,
-            5 => Self::SupervisorFault,
-            6 => Self::Fingerprint,
-            _ => return None,
-        })
-    }
-}
-
-impl Kipc {
-    /// Decodes an operation, `None` if unknown.
-    pub const fn from_u32(n: u32) -> Option<Self> {
-        Some(match n {
-            0 => Self::TaskStatus,
-            1 => Self::RestartTask,
-            2 => Self::FaultTask,
-            3 => Self::Shutdown,
-            4 => Self::TaskCount,
-            5 => Self::GrantDevice,
-            6 => Self::RevokeDevice,
-            7 => Self::Inject,
-            _ => return None,
-        })
-    }
 }
 
 /// What the supervisor does when a task faults (app.toml `restart`).

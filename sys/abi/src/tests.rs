@@ -96,21 +96,31 @@ fn rejected_code_carries_the_reason_and_is_not_confused_with_others() {
 
 #[test]
 fn enums_decode_what_they_encode() {
-    for n in 0..20 {
-        if let Some(s) = Sysnum::from_u32(n) {
-            assert_eq!(s as u32, n);
-        }
-        if let Some(k) = FaultKind::from_u32(n) {
-            assert_eq!(k as u32, n);
-        }
-        if let Some(k) = Kipc::from_u32(n) {
-            assert_eq!(k as u32, n);
-        }
-        if let Some(u) = UsageError::from_u32(n) {
-            assert_eq!(u as u32, n);
-        }
+    // For every `code_enum!`: each variant decodes from its own number, and
+    // `ALL` holds exactly the numbers that decode, in declaration order.
+    macro_rules! round_trip {
+        ($($name:ident),*) => {$({
+            let decoded = (0..256).filter_map($name::from_u32);
+            assert!(decoded.eq($name::ALL), stringify!($name));
+            for v in $name::ALL {
+                assert_eq!($name::from_u32(v as u32), Some(v));
+            }
+        })*};
     }
+    round_trip!(
+        Sysnum,
+        FaultKind,
+        Kipc,
+        UsageError,
+        ReplyFaultReason,
+        TaskState,
+        Injection,
+        DmaOp,
+        Probe
+    );
     assert_eq!(Sysnum::from_u32(99), None);
+    assert_eq!(FaultKind::ALL.len(), 13);
+    assert_eq!(Sysnum::ALL[17], Sysnum::Dma);
 }
 
 #[test]

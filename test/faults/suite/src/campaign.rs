@@ -400,8 +400,8 @@ impl Campaign {
         sys_log!(
             "[campaign] fault {} kind {}{} target {name} arg {:#010x} seed {seed}",
             f.index,
-            f.kind.name(),
-            f.point.name(),
+            f.kind.describe(),
+            f.point.describe(),
             f.arg
         );
         let armed = f.point != Point::Now;
@@ -462,8 +462,8 @@ impl Campaign {
             sys_log!(
                 "[campaign] PROBLEM fault {} kind {}{} target {name} arg {:#010x} seed {seed}",
                 f.index,
-                f.kind.name(),
-                f.point.name(),
+                f.kind.describe(),
+                f.point.describe(),
                 f.arg
             );
             sys_log!("[campaign]   {what:?}");
@@ -603,7 +603,7 @@ pub fn run(s: &mut Campaign) -> u32 {
     }
 
     for (k, n) in t.injected.iter().enumerate() {
-        sys_log!("[campaign] injected {n} {}", Kind::ALL[k].name());
+        sys_log!("[campaign] injected {n} {}", Kind::ALL[k].describe());
     }
     sys_log!("[campaign] confirmed {}", t.confirmed);
     sys_log!("[campaign] latent {}", t.latent);

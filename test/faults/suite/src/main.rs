@@ -153,7 +153,7 @@ impl Suite {
         check!(
             !kind.is_queue_corruption() || around.restarts() == 0,
             "{}: blk0 was restarted instead of resetting its device",
-            kind.name()
+            kind.describe()
         );
         Ok(())
     }
@@ -177,7 +177,7 @@ impl Suite {
         check!(
             call == CallEnd::Replied,
             "arming{} answered {call:?}, not Ok",
-            at.name()
+            at.describe()
         );
         let armed = self.status(tasks::BLK0)?;
         check!(
@@ -192,7 +192,7 @@ impl Suite {
         let around = Around { before, after };
         match evidence::armed_fault(kind, arg, call, &around, None) {
             Ok(Verdict::Confirmed) => {}
-            v => fail!("store{} not confirmed: {v:?}", at.name()),
+            v => fail!("store{} not confirmed: {v:?}", at.describe()),
         }
         check!(
             Around {
@@ -202,7 +202,7 @@ impl Suite {
             .restarts()
                 == 1,
             "the store{} did not end blk0 during the write that passed the point (generation {} -> {})",
-            at.name(),
+            at.describe(),
             armed.generation,
             during.generation
         );
@@ -210,7 +210,7 @@ impl Suite {
         let f = after.last_fault;
         sys_log!(
             "  confirmed{}: {} at {:#010x} during the write, generation {} -> {}, first request ok after {took} ms",
-            at.name(),
+            at.describe(),
             f.kind().describe(),
             f.address,
             before.generation,
@@ -242,7 +242,7 @@ fn confirm(
             let f = around.after.last_fault;
             sys_log!(
                 "  confirmed: {} ({call:?}): last fault {} at {:#010x}, recoveries {} -> {}",
-                kind.name(),
+                kind.describe(),
                 f.kind().describe(),
                 f.address,
                 recoveries.0,
@@ -250,8 +250,8 @@ fn confirm(
             );
             Ok(())
         }
-        Ok(Verdict::Latent) => fail!("{}: no observable effect", kind.name()),
-        Err(why) => fail!("{} ({arg:#x}) not confirmed: {why:?}", kind.name()),
+        Ok(Verdict::Latent) => fail!("{}: no observable effect", kind.describe()),
+        Err(why) => fail!("{} ({arg:#x}) not confirmed: {why:?}", kind.describe()),
     }
 }
 
@@ -418,7 +418,7 @@ fn rng_driver_faults(s: &mut Suite) -> CaseResult {
         // A corrupted ring is found (and the device reset) by the first
         // fill after it, which fails; a retry then succeeds. An armed
         // fault ends the first fill with the driver's death.
-        rng_recovers(s, kind.name())?;
+        rng_recovers(s, kind.describe())?;
         let after = s.status(tasks::RNG0)?;
         let r1 = s.recoveries(&s.rng_inject)?;
         let around = Around { before, after };
@@ -428,12 +428,16 @@ fn rng_driver_faults(s: &mut Suite) -> CaseResult {
             match evidence::armed_fault(kind, arg, call, &around, None) {
                 Ok(Verdict::Confirmed) => sys_log!(
                     "  confirmed: rng0 {}{}: last fault {} at {:#010x}",
-                    kind.name(),
-                    at.name(),
+                    kind.describe(),
+                    at.describe(),
                     after.last_fault.kind().describe(),
                     after.last_fault.address
                 ),
-                v => fail!("rng0 {}{} not confirmed: {v:?}", kind.name(), at.name()),
+                v => fail!(
+                    "rng0 {}{} not confirmed: {v:?}",
+                    kind.describe(),
+                    at.describe()
+                ),
             }
         }
     }

@@ -74,7 +74,11 @@ fn main() -> ! {
                 Err(RequestError::Protocol(_)) => break "driver answered outside the protocol",
             }
         };
-        sys_log!("injected {} ({}/{ROUNDS}): {outcome}", kind.name(), n + 1);
+        sys_log!(
+            "injected {} ({}/{ROUNDS}): {outcome}",
+            kind.describe(),
+            n + 1
+        );
         sleep_ms(PERIOD_MS, TIMER_BIT);
     }
     sys_log!("net-fault-test: done");
