@@ -1,7 +1,7 @@
 //! The steps of a generated client stub.
 
 use crate::error::{ErrorCode, ProtocolError, RequestError};
-use crate::ipc::{Ipc, LeaseRef};
+use crate::ipc::{Call, Ipc, LeaseRef};
 use abi::TaskId;
 use core::cell::Cell;
 
@@ -27,7 +27,13 @@ pub fn call<'r, I: Ipc + ?Sized, E>(
     let mut retried = false;
     loop {
         let target = task.get();
-        let (code, len) = ipc.send(target, operation, message, reply, leases);
+        let (code, len) = ipc.send(Call {
+            target,
+            operation,
+            outgoing: message,
+            incoming: &mut *reply,
+            leases: &mut *leases,
+        });
         match abi::dead_generation(code) {
             None => {
                 return match reply.get(..len) {

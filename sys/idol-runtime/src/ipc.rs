@@ -56,6 +56,34 @@ pub struct LeaseInfo {
     pub len: usize,
 }
 
+/// One call as a client sends it: the message `outgoing` as `operation` to
+/// `target`, lending `leases`, the reply to land in `incoming`.
+#[derive(Debug)]
+pub struct Call<'a, 'l> {
+    /// The server.
+    pub target: TaskId,
+    /// The operation number.
+    pub operation: u16,
+    /// The message.
+    pub outgoing: &'a [u8],
+    /// Where the reply goes (truncated to fit).
+    pub incoming: &'a mut [u8],
+    /// What the server may borrow while it serves the call.
+    pub leases: &'a mut [LeaseRef<'l>],
+}
+
+/// Where a borrow reads or writes: lease `index` of `lender`'s call,
+/// `offset` bytes in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LeaseAt {
+    /// The client whose call lent the lease.
+    pub lender: TaskId,
+    /// Which of the call's leases.
+    pub index: usize,
+    /// Bytes into the lease.
+    pub offset: usize,
+}
+
 /// The syscalls generated clients and servers make, with the semantics of
 /// the Vireo kernel (see `sys/abi`).
 ///
@@ -63,18 +91,10 @@ pub struct LeaseInfo {
 /// server side passes `&dyn Ipc` around to keep generated signatures free of
 /// type parameters.
 pub trait Ipc {
-    /// Sends `outgoing` as `operation` to `target` lending `leases`, blocks
-    /// for the reply and returns (response code, reply length). A DEAD code
-    /// (`abi::dead_generation(code).is_some()`) means `target` died before or
-    /// during the call.
-    fn send(
-        &self,
-        target: TaskId,
-        operation: u16,
-        outgoing: &[u8],
-        incoming: &mut [u8],
-        leases: &mut [LeaseRef<'_>],
-    ) -> (u32, usize);
+    /// Sends `call`, blocks for the reply and returns (response code, reply
+    /// length). A DEAD code (`abi::dead_generation(code).is_some()`) means
+    /// the target died before or during the call.
+    fn send(&self, call: Call<'_, '_>) -> (u32, usize);
 
     /// Waits for a message (copied into `buffer`, truncated if longer) or for
     /// one of the notification bits in `notification_mask`; only from `from`
@@ -89,25 +109,13 @@ pub trait Ipc {
     /// send with `abi::rejected_code(reason)`.
     fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason);
 
-    /// Copies from lease `index` of `lender`'s call, starting `offset` bytes
-    /// in, into `dest`. Returns the bytes copied or an `abi::BORROW_*` code.
-    fn borrow_read(
-        &self,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        dest: &mut [u8],
-    ) -> Result<usize, u32>;
+    /// Copies from the lease at `at` into `dest`. Returns the bytes copied
+    /// or an `abi::BORROW_*` code.
+    fn borrow_read(&self, at: LeaseAt, dest: &mut [u8]) -> Result<usize, u32>;
 
-    /// Copies `src` into lease `index` of `lender`'s call at `offset`.
-    /// Returns the bytes copied or an `abi::BORROW_*` code.
-    fn borrow_write(
-        &self,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        src: &[u8],
-    ) -> Result<usize, u32>;
+    /// Copies `src` into the lease at `at`. Returns the bytes copied or an
+    /// `abi::BORROW_*` code.
+    fn borrow_write(&self, at: LeaseAt, src: &[u8]) -> Result<usize, u32>;
 
     /// Attributes and length of lease `index` of `lender`'s call.
     fn borrow_info(&self, lender: TaskId, index: usize) -> Result<LeaseInfo, u32>;
@@ -117,15 +125,8 @@ pub trait Ipc {
 }
 
 impl<T: Ipc + ?Sized> Ipc for &T {
-    fn send(
-        &self,
-        target: TaskId,
-        operation: u16,
-        outgoing: &[u8],
-        incoming: &mut [u8],
-        leases: &mut [LeaseRef<'_>],
-    ) -> (u32, usize) {
-        (**self).send(target, operation, outgoing, incoming, leases)
+    fn send(&self, call: Call<'_, '_>) -> (u32, usize) {
+        (**self).send(call)
     }
 
     fn recv(&self, buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
@@ -140,24 +141,12 @@ impl<T: Ipc + ?Sized> Ipc for &T {
         (**self).reply_fault(peer, reason)
     }
 
-    fn borrow_read(
-        &self,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        dest: &mut [u8],
-    ) -> Result<usize, u32> {
-        (**self).borrow_read(lender, index, offset, dest)
+    fn borrow_read(&self, at: LeaseAt, dest: &mut [u8]) -> Result<usize, u32> {
+        (**self).borrow_read(at, dest)
     }
 
-    fn borrow_write(
-        &self,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        src: &[u8],
-    ) -> Result<usize, u32> {
-        (**self).borrow_write(lender, index, offset, src)
+    fn borrow_write(&self, at: LeaseAt, src: &[u8]) -> Result<usize, u32> {
+        (**self).borrow_write(at, src)
     }
 
     fn borrow_info(&self, lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {

@@ -46,7 +46,7 @@ pub mod wire;
 
 pub use abi::{ReplyFaultReason, TaskId};
 pub use error::{CallError, ErrorCode, ProtocolError, RequestError, ServerError, ServerRestarted};
-pub use ipc::{Ipc, LeaseInfo, LeaseRef, RecvMessage};
+pub use ipc::{Call, Ipc, LeaseAt, LeaseInfo, LeaseRef, RecvMessage};
 pub use lease::{
     Detached, LeaseDirection, LeaseError, Leased, Read, ReadWrite, Readable, Writable, Write,
 };

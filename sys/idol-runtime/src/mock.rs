@@ -20,7 +20,7 @@
 //! ([`MockKernel::set_untrusted`], as drivers are) has its `reply_fault`
 //! passed to the client as `abi::rejected_code`, as the kernel does.
 
-use crate::ipc::{Ipc, LeaseInfo, LeaseRef, RecvMessage};
+use crate::ipc::{self, Ipc, LeaseAt, LeaseInfo, LeaseRef, RecvMessage};
 use abi::{Generation, ReplyFaultReason, TaskId};
 use std::boxed::Box;
 use std::cell::RefCell;
@@ -382,25 +382,19 @@ fn span(offset: usize, len: usize, lease: &MockLease) -> Result<core::ops::Range
 }
 
 impl Ipc for MockKernel {
-    fn send(
-        &self,
-        target: TaskId,
-        operation: u16,
-        outgoing: &[u8],
-        incoming: &mut [u8],
-        leases: &mut [LeaseRef<'_>],
-    ) -> (u32, usize) {
+    fn send(&self, call: ipc::Call<'_, '_>) -> (u32, usize) {
         let (server, buffer_size) = {
             let state = self.state.borrow();
             (state.server, state.buffer_size)
         };
-        if target.index() != server.index() {
+        if call.target.index() != server.index() {
             return (abi::REFUSED_NO_SUCH_TASK, 0);
         }
-        if target != server {
+        if call.target != server {
             return (abi::dead_code(server.generation()), 0);
         }
-        let lent = leases
+        let lent = call
+            .leases
             .iter()
             .map(|lease| MockLease {
                 attributes: lease.attributes(),
@@ -418,15 +412,15 @@ impl Ipc for MockKernel {
             .expect("mock: no server installed");
         let delivery = self.deliver(
             client,
-            u32::from(operation),
-            outgoing,
+            u32::from(call.operation),
+            call.outgoing,
             buffer_size,
-            incoming.len(),
+            call.incoming.len(),
             lent,
             &mut handler,
         );
         *self.handler.borrow_mut() = Some(handler);
-        for (lease, after) in leases.iter_mut().zip(&delivery.leases) {
+        for (lease, after) in call.leases.iter_mut().zip(&delivery.leases) {
             if let LeaseRef::Write(s) | LeaseRef::ReadWrite(s) = lease {
                 s.copy_from_slice(&after.data);
             }
@@ -447,12 +441,12 @@ impl Ipc for MockKernel {
                     "kernel faults the server: reserved code {code:#x}"
                 );
                 assert!(
-                    message.len() <= incoming.len(),
+                    message.len() <= call.incoming.len(),
                     "kernel faults the server: reply of {} bytes into {}",
                     message.len(),
-                    incoming.len()
+                    call.incoming.len()
                 );
-                incoming[..message.len()].copy_from_slice(&message);
+                call.incoming[..message.len()].copy_from_slice(&message);
                 let len = self.state.borrow().misreported_reply_len;
                 (code, len.unwrap_or(message.len()))
             }
@@ -518,38 +512,26 @@ impl Ipc for MockKernel {
         self.answer(peer, Outcome::Fault(reason));
     }
 
-    fn borrow_read(
-        &self,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        dest: &mut [u8],
-    ) -> Result<usize, u32> {
+    fn borrow_read(&self, at: LeaseAt, dest: &mut [u8]) -> Result<usize, u32> {
         let len = self.borrow_len(dest.len());
         let dest = &mut dest[..len];
-        self.with_lease(lender, index, |lease| {
+        self.with_lease(at.lender, at.index, |lease| {
             if lease.attributes & abi::LEASE_READ == 0 {
                 return Err(abi::BORROW_WRONG_ATTRIBUTES);
             }
-            let range = span(offset, dest.len(), lease)?;
+            let range = span(at.offset, dest.len(), lease)?;
             dest.copy_from_slice(&lease.data[range]);
             Ok(dest.len())
         })
     }
 
-    fn borrow_write(
-        &self,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        src: &[u8],
-    ) -> Result<usize, u32> {
+    fn borrow_write(&self, at: LeaseAt, src: &[u8]) -> Result<usize, u32> {
         let src = &src[..self.borrow_len(src.len())];
-        self.with_lease(lender, index, |lease| {
+        self.with_lease(at.lender, at.index, |lease| {
             if lease.attributes & abi::LEASE_WRITE == 0 {
                 return Err(abi::BORROW_WRONG_ATTRIBUTES);
             }
-            let range = span(offset, src.len(), lease)?;
+            let range = span(at.offset, src.len(), lease)?;
             lease.data[range].copy_from_slice(src);
             Ok(src.len())
         })

@@ -1,6 +1,6 @@
 //! [`Ipc`] on the real syscalls (feature `userlib`, tasks on the target).
 
-use crate::ipc::{Ipc, LeaseInfo, LeaseRef, RecvMessage};
+use crate::ipc::{Call, Ipc, LeaseAt, LeaseInfo, LeaseRef, RecvMessage};
 use abi::{Lease, ReplyFaultReason, TaskId};
 
 /// The kernel, through `userlib`'s syscall stubs. Zero-sized: a client is
@@ -9,14 +9,7 @@ use abi::{Lease, ReplyFaultReason, TaskId};
 pub struct UserlibIpc;
 
 impl Ipc for UserlibIpc {
-    fn send(
-        &self,
-        target: TaskId,
-        operation: u16,
-        outgoing: &[u8],
-        incoming: &mut [u8],
-        leases: &mut [LeaseRef<'_>],
-    ) -> (u32, usize) {
+    fn send(&self, call: Call<'_, '_>) -> (u32, usize) {
         let mut table = [Lease {
             attributes: 0,
             base: 0,
@@ -24,8 +17,8 @@ impl Ipc for UserlibIpc {
         }; abi::MAX_LEASES];
         // Generated stubs never pass more than MAX_LEASES (the IDL compiler
         // rejects such ops).
-        let count = leases.len().min(abi::MAX_LEASES);
-        for (slot, lease) in table.iter_mut().zip(leases.iter_mut()) {
+        let count = call.leases.len().min(abi::MAX_LEASES);
+        for (slot, lease) in table.iter_mut().zip(call.leases.iter_mut()) {
             let attributes = lease.attributes();
             // Task addresses are 32-bit: `usize` is `u32` on the target.
             let (base, len) = match lease {
@@ -38,7 +31,13 @@ impl Ipc for UserlibIpc {
                 len: len as u32,
             };
         }
-        userlib::sys_send(target, operation, outgoing, incoming, &table[..count])
+        userlib::sys_send(
+            call.target,
+            call.operation,
+            call.outgoing,
+            call.incoming,
+            &table[..count],
+        )
     }
 
     fn recv(&self, buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
@@ -53,24 +52,12 @@ impl Ipc for UserlibIpc {
         userlib::sys_reply_fault(peer, reason)
     }
 
-    fn borrow_read(
-        &self,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        dest: &mut [u8],
-    ) -> Result<usize, u32> {
-        userlib::sys_borrow_read(lender, index, offset, dest)
+    fn borrow_read(&self, at: LeaseAt, dest: &mut [u8]) -> Result<usize, u32> {
+        userlib::sys_borrow_read(at.lender, at.index, at.offset, dest)
     }
 
-    fn borrow_write(
-        &self,
-        lender: TaskId,
-        index: usize,
-        offset: usize,
-        src: &[u8],
-    ) -> Result<usize, u32> {
-        userlib::sys_borrow_write(lender, index, offset, src)
+    fn borrow_write(&self, at: LeaseAt, src: &[u8]) -> Result<usize, u32> {
+        userlib::sys_borrow_write(at.lender, at.index, at.offset, src)
     }
 
     fn borrow_info(&self, lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
