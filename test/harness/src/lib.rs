@@ -1,7 +1,8 @@
 //! What every QEMU test task shares: the `check!`/`fail!` assertions, the
 //! case runner that prints the console protocol `cargo xtask test` reads,
-//! and the end of a suite (`[test] done`, then the supervisor stops the
-//! machine with the failure count).
+//! the supervisor as every suite asks it about tasks, and the end of a
+//! suite (`[test] done`, then the supervisor stops the machine with the
+//! failure count). Every image names its supervisor task `supervisor`.
 //!
 //! The protocol, one line per case:
 //!
@@ -16,6 +17,10 @@
 //! pass. Nothing here may hide a failure.
 
 #![no_std]
+
+use idol_runtime::UserlibIpc;
+use supervisor_api::{SupervisorClient, TaskStatus};
+use userlib::TaskId;
 
 pub use userlib::log::LineBuf;
 
@@ -56,8 +61,8 @@ pub fn run_cases<S>(state: &mut S, cases: &[Case<S>]) -> u32 {
 
 /// A whole suite: runs the cases in order, then ends it ([`finish`]) with
 /// the failure count.
-pub fn run_suite<S>(state: &mut S, cases: &[Case<S>], supervisor: userlib::TaskId) -> ! {
-    finish(run_cases(state, cases), supervisor)
+pub fn run_suite<S>(state: &mut S, cases: &[Case<S>]) -> ! {
+    finish(run_cases(state, cases))
 }
 
 /// Runs one case and prints its protocol line; returns 1 if it failed, else
@@ -77,13 +82,28 @@ pub fn run_case<S>(state: &mut S, name: &str, case: impl FnOnce(&mut S) -> CaseR
     }
 }
 
-/// Ends the suite: prints `[test] done` and asks the supervisor (which
-/// must be in the task's slots and built with `test-control`) to stop the
-/// machine with the failure count as exit code.
-pub fn finish(failed: u32, supervisor: userlib::TaskId) -> ! {
+/// The supervisor, which must be in the task's slots (and, for the
+/// test-only operations, built with `test-control`). The client is a task
+/// id and nothing more, so asking for one is free.
+pub fn supervisor() -> SupervisorClient<UserlibIpc> {
+    SupervisorClient::new(UserlibIpc, userlib::tasks::SUPERVISOR)
+}
+
+/// `task`'s status as the supervisor reports it; a refusal ends the case
+/// with the supervisor's error.
+pub fn task_status(task: TaskId) -> Result<TaskStatus, LineBuf> {
+    let index = task.index();
+    match supervisor().task_status(index as u32) {
+        Ok(status) => Ok(status),
+        Err(e) => fail!("supervisor task_status({index}) failed: {e:?}"),
+    }
+}
+
+/// Ends the suite: prints `[test] done` and asks the [`supervisor`] to
+/// stop the machine with the failure count as exit code.
+pub fn finish(failed: u32) -> ! {
     userlib::sys_log!("[test] done");
-    let sup = supervisor_api::SupervisorClient::new(idol_runtime::UserlibIpc, supervisor);
-    if let Err(e) = sup.shutdown(failed) {
+    if let Err(e) = supervisor().shutdown(failed) {
         userlib::sys_log!("[test] shutdown refused: {e:?}");
     }
     loop {

@@ -103,7 +103,7 @@ fn report(name: &str, f: &Figure, baseline: Option<&str>) {
 }
 
 fn finish(code: u32) -> ! {
-    test_harness::finish(code, tasks::SUPERVISOR)
+    test_harness::finish(code)
 }
 
 #[export_name = "main"]

@@ -184,5 +184,5 @@ mod breakdown {
 #[export_name = "main"]
 fn main() -> ! {
     run();
-    test_harness::finish(0, tasks::SUPERVISOR)
+    test_harness::finish(0)
 }

@@ -227,5 +227,5 @@ fn main() -> ! {
             stale_id_after_many_restarts_gets_dead,
         ),
     ];
-    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases)
 }

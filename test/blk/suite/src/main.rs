@@ -346,5 +346,5 @@ fn main() -> ! {
         "unbind_fails_in_flight_requests_with_removed",
         removal_fails_in_flight_requests,
     );
-    test_harness::finish(s.failed, tasks::SUPERVISOR)
+    test_harness::finish(s.failed)
 }

@@ -258,5 +258,5 @@ fn main() -> ! {
         ),
         ("bind_probes_a_waiting_driver", bind_probes_a_waiting_driver),
     ];
-    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases)
 }

@@ -630,5 +630,5 @@ fn main() -> ! {
             kernel_and_other_tasks_are_intact,
         ),
     ];
-    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases)
 }

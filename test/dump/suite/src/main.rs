@@ -19,8 +19,7 @@
 use block_api::BlockClient;
 use fault_inject::{DriverFault, FaultInjectClient};
 use idol_runtime::UserlibIpc;
-use supervisor_api::SupervisorClient;
-use test_harness::{check, fail, Case, CaseResult};
+use test_harness::{check, fail, task_status, Case, CaseResult};
 use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
 
 const TIMER_BIT: u32 = 1 << 0;
@@ -34,7 +33,6 @@ const RECOVERY_MS: u64 = 3000;
 const DUMP_WAIT_MS: u64 = 4000;
 
 struct Suite {
-    sup: SupervisorClient<UserlibIpc>,
     blk: BlockClient<UserlibIpc>,
 }
 
@@ -63,10 +61,7 @@ fn disk_traffic(s: &mut Suite) -> CaseResult {
 
 #[cfg(not(any(feature = "kernel-panic", feature = "supervisor-fault")))]
 fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
-    let before = match s.sup.task_status(tasks::BLK0.index() as u32) {
-        Ok(st) => st.generation,
-        Err(e) => fail!("task_status failed: {e:?}"),
-    };
+    let before = task_status(tasks::BLK0)?.generation;
     let inject = FaultInjectClient::new(UserlibIpc, tasks::BLK0);
     let _ = inject.inject(DriverFault::StoreKernelRam as u32, KERNEL_RAM);
     // The restarted driver must serve again; its trace then holds this.
@@ -78,10 +73,7 @@ fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
         );
         sleep_ms(10, TIMER_BIT);
     }
-    let after = match s.sup.task_status(tasks::BLK0.index() as u32) {
-        Ok(st) => st.generation,
-        Err(e) => fail!("task_status failed: {e:?}"),
-    };
+    let after = task_status(tasks::BLK0)?.generation;
     check!(
         after != before,
         "blk0 was not restarted (generation {before})"
@@ -93,7 +85,7 @@ fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
 
 #[cfg(feature = "kernel-panic")]
 fn kernel_panic(s: &mut Suite) -> CaseResult {
-    let r = s.sup.inject(
+    let r = test_harness::supervisor().inject(
         tasks::BLK0.index() as u32,
         abi::Injection::KernelPanic as u32,
         0,
@@ -104,17 +96,16 @@ fn kernel_panic(s: &mut Suite) -> CaseResult {
 #[cfg(feature = "supervisor-fault")]
 fn supervisor_fault(s: &mut Suite) -> CaseResult {
     let me = tasks::SUPERVISOR.index() as u32;
-    let r = s.sup.inject(me, abi::Injection::SupervisorFault as u32, 0);
+    let r = test_harness::supervisor().inject(me, abi::Injection::SupervisorFault as u32, 0);
     fail!("the supervisor did not fault when asked ({r:?}): is it built with test-control?")
 }
 
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
-        sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
         blk: BlockClient::new(UserlibIpc, tasks::BLK0),
     };
-    test_harness::run_suite(&mut s, CASES, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, CASES)
 }
 
 #[cfg(not(any(feature = "kernel-panic", feature = "supervisor-fault")))]

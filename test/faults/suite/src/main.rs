@@ -20,7 +20,7 @@ use fault_inject::DriverFault;
 use fault_workload::{make_block, Ledger, Verdict as Block, BLOCK};
 use idol_runtime::{TaskId, UserlibIpc};
 use supervisor_api::SupervisorClient;
-use test_harness::{check, fail, Case, CaseResult, LineBuf};
+use test_harness::{check, fail, task_status, Case, CaseResult, LineBuf};
 use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
 
 #[cfg(feature = "campaign")]
@@ -45,7 +45,6 @@ const RECOVERY_MS: u64 = 3000;
 static mut VICTIM: [u32; 4] = [0; 4];
 
 struct Suite {
-    sup: SupervisorClient<UserlibIpc>,
     blk: BlockClient<UserlibIpc>,
     rng: EntropyClient<UserlibIpc>,
     blk_inject: FaultInjectClient<UserlibIpc>,
@@ -59,13 +58,6 @@ fn now_ms() -> u64 {
 }
 
 impl Suite {
-    fn status(&self, task: TaskId) -> Result<TaskStatus, LineBuf> {
-        match self.sup.task_status(task.index() as u32) {
-            Ok(s) => Ok(s),
-            Err(e) => fail!("task_status failed: {e:?}"),
-        }
-    }
-
     /// One acknowledged write, recorded in the ledger.
     fn write_acked(&mut self) -> CaseResult {
         let i = self.next_slot;
@@ -118,10 +110,10 @@ impl Suite {
         inject: impl FnOnce(&mut Suite) -> T,
     ) -> Result<(T, Around), LineBuf> {
         self.write_acked()?;
-        let before = self.status(tasks::BLK0)?;
+        let before = task_status(tasks::BLK0)?;
         let out = inject(self);
         let took = self.first_read_after()?;
-        let after = self.status(tasks::BLK0)?;
+        let after = task_status(tasks::BLK0)?;
         self.verify_all()?;
         self.write_acked()?;
         sys_log!(
@@ -172,23 +164,23 @@ impl Suite {
         // Learn blk0's current generation first: a DEAD answer to the
         // arming call must mean it died there, not earlier.
         let _ = self.blk_inject.recoveries();
-        let before = self.status(tasks::BLK0)?;
+        let before = task_status(tasks::BLK0)?;
         let call = CallEnd::of(self.blk_inject.inject(kind_word(kind, at), arg));
         check!(
             call == CallEnd::Replied,
             "arming{} answered {call:?}, not Ok",
             at.describe()
         );
-        let armed = self.status(tasks::BLK0)?;
+        let armed = task_status(tasks::BLK0)?;
         check!(
             armed.generation == before.generation,
             "blk0 restarted while being armed"
         );
         // The write that passes the point.
         self.write_acked()?;
-        let during = self.status(tasks::BLK0)?;
+        let during = task_status(tasks::BLK0)?;
         let took = self.first_read_after()?;
-        let after = self.status(tasks::BLK0)?;
+        let after = task_status(tasks::BLK0)?;
         let around = Around { before, after };
         match evidence::armed_fault(kind, arg, call, &around, None) {
             Ok(Verdict::Confirmed) => {}
@@ -221,7 +213,7 @@ impl Suite {
 
     /// A kernel bit flip into blk0; returns the kernel's evidence.
     fn flip(&self, task: TaskId, kind: Injection, arg: u32) -> Result<InjectEvidence, LineBuf> {
-        match self.sup.inject(task.index() as u32, kind as u32, arg) {
+        match test_harness::supervisor().inject(task.index() as u32, kind as u32, arg) {
             Ok(ev) => Ok(ev),
             Err(e) => fail!("inject {kind:?} {arg:#x} refused: {e:?}"),
         }
@@ -412,14 +404,14 @@ fn rng_driver_faults(s: &mut Suite) -> CaseResult {
         ),
         (DriverFault::WildJump, Point::BeforeReply, 0x24),
     ] {
-        let before = s.status(tasks::RNG0)?;
+        let before = task_status(tasks::RNG0)?;
         let r0 = s.recoveries(&s.rng_inject)?;
         let call = CallEnd::of(s.rng_inject.inject(kind_word(kind, at), arg));
         // A corrupted ring is found (and the device reset) by the first
         // fill after it, which fails; a retry then succeeds. An armed
         // fault ends the first fill with the driver's death.
         rng_recovers(s, kind.describe())?;
-        let after = s.status(tasks::RNG0)?;
+        let after = task_status(tasks::RNG0)?;
         let r1 = s.recoveries(&s.rng_inject)?;
         let around = Around { before, after };
         if at == Point::Now {
@@ -455,7 +447,6 @@ fn blk_fault_before_reply(s: &mut Suite) -> CaseResult {
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
-        sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
         blk: BlockClient::new(UserlibIpc, tasks::BLK0),
         rng: EntropyClient::new(UserlibIpc, tasks::RNG0),
         blk_inject: FaultInjectClient::new(UserlibIpc, tasks::BLK0),
@@ -467,7 +458,7 @@ fn main() -> ! {
     let failed = campaign::run(&mut campaign::Campaign::new());
     #[cfg(not(feature = "campaign"))]
     let failed = test_harness::run_cases(&mut s, CASES);
-    test_harness::finish(failed, tasks::SUPERVISOR)
+    test_harness::finish(failed)
 }
 
 /// One case per fault kind.

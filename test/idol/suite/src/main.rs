@@ -25,27 +25,18 @@ use abi::{FaultKind, TaskState, TaskStatus};
 use idol_runtime::{RequestError, UserlibIpc};
 use idol_test_api::{IdolTestAssistClient, Malformation};
 use ping_api::{PingClient, PingError, PingStatus};
-use supervisor_api::SupervisorClient;
-use test_harness::{check, fail, CaseResult, LineBuf};
+use test_harness::{check, fail, task_status, CaseResult};
 use userlib::tasks;
 
 struct Suite {
     ping: PingClient<UserlibIpc>,
     assist: IdolTestAssistClient<UserlibIpc>,
-    supervisor: SupervisorClient<UserlibIpc>,
     failed: u32,
 }
 
 impl Suite {
     fn run(&mut self, name: &str, case: impl FnOnce(&mut Suite) -> CaseResult) {
         self.failed += test_harness::run_case(self, name, case);
-    }
-
-    fn status_of(&self, index: usize) -> Result<TaskStatus, LineBuf> {
-        match self.supervisor.task_status(index as u32) {
-            Ok(s) => Ok(s),
-            Err(e) => fail!("supervisor task_status({index}) failed: {e:?}"),
-        }
     }
 
     /// A normal call right after something else happened to the server.
@@ -149,10 +140,10 @@ fn checksum_arg_and_lease(s: &mut Suite) -> CaseResult {
 /// Asks the assistant to send `kind`; checks that the server faulted the
 /// assistant (and only it) with the expected reason and kept serving.
 fn malformed(s: &mut Suite, kind: Malformation) -> CaseResult {
-    let assist = s.assist.task_id().index();
+    let assist = s.assist.task_id();
     let server = tasks::PING_SERVER.index();
-    let assist_before = s.status_of(assist)?;
-    let server_before = s.status_of(server)?;
+    let assist_before = task_status(assist)?;
+    let server_before = task_status(tasks::PING_SERVER)?;
 
     let r = s.assist.send_malformed(kind);
     check!(
@@ -160,7 +151,7 @@ fn malformed(s: &mut Suite, kind: Malformation) -> CaseResult {
         "the assistant was not faulted: send_malformed gave {r:?}"
     );
 
-    let after = s.status_of(assist)?;
+    let after = task_status(assist)?;
     let f = after.last_fault;
     check!(
         f.kind() == FaultKind::FromServer,
@@ -189,7 +180,7 @@ fn malformed(s: &mut Suite, kind: Malformation) -> CaseResult {
         "assistant was not restarted"
     );
 
-    let server_after = s.status_of(server)?;
+    let server_after = task_status(tasks::PING_SERVER)?;
     check!(
         server_after.generation == server_before.generation
             && server_after.fault_count == server_before.fault_count,
@@ -203,11 +194,11 @@ fn malformed(s: &mut Suite, kind: Malformation) -> CaseResult {
 }
 
 fn crash_gives_server_restarted(s: &mut Suite) -> CaseResult {
-    let server = s.ping.task_id().index();
-    let before = s.status_of(server)?;
+    let server = s.ping.task_id();
+    let before = task_status(server)?;
     let r = s.ping.crash();
     check!(r == Err(RequestError::ServerRestarted), "crash gave {r:?}");
-    let after = s.status_of(server)?;
+    let after = task_status(server)?;
     check!(
         after.last_fault.kind() == FaultKind::Panic,
         "server fault kind '{}', expected panic",
@@ -266,7 +257,6 @@ fn main() -> ! {
     let mut s = Suite {
         ping: PingClient::new(UserlibIpc, tasks::PING_SERVER),
         assist: IdolTestAssistClient::new(UserlibIpc, tasks::ASSIST),
-        supervisor: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
         failed: 0,
     };
     s.run("add_plain_args", add_plain_args);
@@ -295,5 +285,5 @@ fn main() -> ! {
         "stale_client_idempotent_op_retried_on_restarted_server",
         stale_client_idempotent_op_retried,
     );
-    test_harness::finish(s.failed, tasks::SUPERVISOR)
+    test_harness::finish(s.failed)
 }

@@ -500,5 +500,5 @@ fn main() -> ! {
             untrusted_server_cannot_hurt_its_client,
         ),
     ];
-    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases)
 }

@@ -22,5 +22,5 @@ fn main() -> ! {
         0,
     );
     sys_log!("[test] case kernel_stack_guard_stops_the_machine ... FAIL: the kernel survived its own stack overflow (inject gave {r:?})");
-    test_harness::finish(1, tasks::SUPERVISOR)
+    test_harness::finish(1)
 }

@@ -13,7 +13,6 @@
 use abi::{TaskState, TICKS_PER_MS};
 use idol_runtime::{RequestError, TaskId, UserlibIpc};
 use ping_api::PingClient;
-use supervisor_api::SupervisorClient;
 use test_harness::{check, fail, Case, CaseResult};
 use userlib::{sleep_ms, sys_get_timer, tasks};
 
@@ -22,7 +21,6 @@ const TIMER_BIT: u32 = 1 << 0;
 const BACKOFF_MS: u64 = 50;
 
 struct Suite {
-    sup: SupervisorClient<UserlibIpc>,
     flaky: PingClient<UserlibIpc>,
     eager: PingClient<UserlibIpc>,
 }
@@ -33,7 +31,7 @@ fn now_ms() -> u64 {
 
 impl Suite {
     fn state(&self, task: TaskId) -> Option<TaskState> {
-        let st = self.sup.task_status(task.index() as u32).ok()?;
+        let st = test_harness::task_status(task).ok()?;
         TaskState::from_u32(st.state)
     }
 
@@ -141,7 +139,6 @@ fn immediate_restarts_until_its_limit(s: &mut Suite) -> CaseResult {
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
-        sup: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
         flaky: PingClient::new(UserlibIpc, tasks::FLAKY),
         eager: PingClient::new(UserlibIpc, tasks::EAGER),
     };
@@ -160,5 +157,5 @@ fn main() -> ! {
             immediate_restarts_until_its_limit,
         ),
     ];
-    test_harness::run_suite(&mut s, cases, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, cases)
 }

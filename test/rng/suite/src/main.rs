@@ -25,8 +25,7 @@
 
 use entropy_api::{EntropyClient, EntropyError};
 use idol_runtime::{RequestError, UserlibIpc};
-use supervisor_api::SupervisorClient;
-use test_harness::{check, fail, Case, CaseResult, LineBuf};
+use test_harness::{check, fail, task_status, Case, CaseResult, LineBuf};
 use userlib::tasks;
 use virtio_bus_api::{SlotState, VirtioBusClient, NO_DRIVER};
 
@@ -42,7 +41,6 @@ const ENTROPY_ID: u32 = 4;
 struct Suite {
     rng: EntropyClient<UserlibIpc>,
     bus: VirtioBusClient<UserlibIpc>,
-    supervisor: SupervisorClient<UserlibIpc>,
     buf: [u8; MAX_FILL + 2 * GUARD],
 }
 
@@ -152,19 +150,12 @@ fn bind_gives_it_back(s: &mut Suite) -> CaseResult {
 }
 
 fn restart_after_fault(s: &mut Suite) -> CaseResult {
-    let index = tasks::RNG0.index() as u32;
-    let before = match s.supervisor.task_status(index) {
-        Ok(st) => st,
-        Err(e) => fail!("task_status: {e:?}"),
-    };
-    if let Err(e) = s.supervisor.fault_task(index) {
+    let before = task_status(tasks::RNG0)?;
+    if let Err(e) = test_harness::supervisor().fault_task(tasks::RNG0.index() as u32) {
         fail!("fault_task(rng0) failed: {e:?}");
     }
     s.fill_checked(600)?;
-    let after = match s.supervisor.task_status(index) {
-        Ok(st) => st,
-        Err(e) => fail!("task_status: {e:?}"),
-    };
+    let after = task_status(tasks::RNG0)?;
     check!(
         after.generation != before.generation && after.fault_count == before.fault_count + 1,
         "rng0 generation {} -> {}, faults {} -> {}",
@@ -190,8 +181,7 @@ fn main() -> ! {
     let mut s = Suite {
         rng: EntropyClient::new(UserlibIpc, tasks::RNG0),
         bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
-        supervisor: SupervisorClient::new(UserlibIpc, tasks::SUPERVISOR),
         buf: [0; MAX_FILL + 2 * GUARD],
     };
-    test_harness::run_suite(&mut s, CASES, tasks::SUPERVISOR)
+    test_harness::run_suite(&mut s, CASES)
 }
