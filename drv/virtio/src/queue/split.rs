@@ -37,16 +37,15 @@ use zerocopy::little_endian::{U16, U32, U64};
 
 use super::gate::{AvailField, DmaGate, MAX_GATED_CHAIN};
 use super::layout::{
-    need_event, Descriptor, RingOffsets, VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_INDIRECT,
-    VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY,
+    Descriptor, RingOffsets, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE,
 };
 use super::memory::QueueMemory;
 use super::Buf;
 use crate::error::Error;
-use crate::transport::Transport;
 
 #[cfg(feature = "fault-injection")]
 mod corrupt;
+mod notify;
 mod ring;
 mod setup;
 mod shutdown;
@@ -360,40 +359,6 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         Ok(())
     }
 
-    /// Whether the device wants an available buffer notification for what
-    /// was added since the last decision (§2.7.13.4): with
-    /// VIRTIO_F_EVENT_IDX, if the new available index passed `avail_event`;
-    /// otherwise unless the device set VIRTQ_USED_F_NO_NOTIFY. Consumes the
-    /// decision: a second call without new buffers says `false`.
-    pub fn should_notify(&mut self) -> bool {
-        if self.state != State::Ready {
-            return false;
-        }
-        let new = self.avail_idx;
-        let old = core::mem::replace(&mut self.kicked_idx, new);
-        if new == old {
-            return false;
-        }
-        // §2.7.13.4.1: the idx update must be visible before the
-        // suppression field is read.
-        fence(Ordering::SeqCst);
-        if self.event_idx {
-            need_event(self.read_u16(self.offsets.avail_event()), new, old)
-        } else {
-            self.read_u16(self.offsets.used_flags()) & VIRTQ_USED_F_NO_NOTIFY == 0
-        }
-    }
-
-    /// Notifies the device of new buffers if it wants to be (the seed's
-    /// `kick`; §2.7.13.4, §4.2.3.3). Returns whether it notified.
-    pub fn kick<Tr: Transport + ?Sized>(&mut self, transport: &mut Tr) -> bool {
-        let notify = self.should_notify();
-        if notify {
-            transport.notify(self.queue);
-        }
-        notify
-    }
-
     /// Takes the next chain the device has finished with (§2.7.14): its
     /// token and the number of bytes the device wrote into its writable
     /// buffers. `Ok(None)` when there is none.
@@ -448,60 +413,6 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             fence(Ordering::SeqCst);
         }
         Ok(Some((chain.token, len)))
-    }
-
-    /// Re-enables used buffer notifications (the seed's `restart`;
-    /// §2.7.7): clears VIRTQ_AVAIL_F_NO_INTERRUPT, or with
-    /// VIRTIO_F_EVENT_IDX sets `used_event` to the next completion — then
-    /// re-reads the used index.
-    ///
-    /// Returns `true` if nothing is pending: the driver may sleep until the
-    /// next interrupt. Returns `false` if a completion raced in (or the queue
-    /// is broken), leaving notifications disabled: call `get_buf` until it
-    /// says `None`, then `restart` again. This is what makes a lost wake-up
-    /// impossible:
-    ///
-    /// ```ignore
-    /// loop {
-    ///     while let Some((token, len)) = queue.get_buf()? { /* … */ }
-    ///     if queue.restart() { break; } // now safe to wait for the IRQ
-    /// }
-    /// ```
-    pub fn restart(&mut self) -> bool {
-        if self.state != State::Ready {
-            return false;
-        }
-        self.callbacks = true;
-        if self.event_idx {
-            self.set_used_event(self.last_used);
-        } else {
-            self.write_avail(AvailField::Flags, 0);
-        }
-        // The enable must be visible to the device before we look again,
-        // or a completion in between would neither interrupt nor be seen.
-        fence(Ordering::SeqCst);
-        if self.read_u16(self.offsets.used_idx()) != self.last_used {
-            self.disable_callbacks();
-            return false;
-        }
-        true
-    }
-
-    /// Asks the device not to send used buffer notifications (§2.7.7): sets
-    /// VIRTQ_AVAIL_F_NO_INTERRUPT, or with VIRTIO_F_EVENT_IDX moves
-    /// `used_event` out of reach. Only a hint: the device may still
-    /// interrupt.
-    pub fn disable_callbacks(&mut self) {
-        self.callbacks = false;
-        if self.state == State::Ready {
-            if self.event_idx {
-                // An index the device has already passed: it is crossed
-                // again only after 2^16 more completions.
-                self.set_used_event(self.last_used.wrapping_sub(1));
-            } else {
-                self.write_avail(AvailField::Flags, VIRTQ_AVAIL_F_NO_INTERRUPT);
-            }
-        }
     }
 
     /// Takes back every chain still on the ring (the seed's `shutdown`,
@@ -567,39 +478,5 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         self.next[usize::from(tail)] = self.free_head;
         self.free_head = head;
         self.num_free += descs;
-    }
-
-    /// Sets `used_event` (§2.7.10). Through a gate the write is a kernel
-    /// call; with no chain in flight no completion can come before the next
-    /// add, so it waits for that add's call ([`DmaGate::post`]): a driver
-    /// serving one request at a time re-enables interrupts without a call
-    /// of its own. A queue in its own memory writes at once.
-    fn set_used_event(&mut self, value: u16) {
-        if self.gate.is_some() && self.in_flight() == 0 {
-            self.deferred_event = Some(value);
-        } else {
-            self.deferred_event = None;
-            self.write_avail(AvailField::UsedEvent, value);
-        }
-    }
-
-    /// Writes a notification-suppression field (§2.7.7), through the gate
-    /// if there is one.
-    fn write_avail(&mut self, field: AvailField, value: u16) {
-        let written = &mut self.suppression[field as usize];
-        if *written == Some(value) {
-            return;
-        }
-        *written = Some(value);
-        match self.gate {
-            Some(gate) => gate.avail(self.queue, field, value),
-            None => {
-                let offset = match field {
-                    AvailField::Flags => self.offsets.avail_flags(),
-                    AvailField::UsedEvent => self.offsets.used_event(),
-                };
-                self.write_u16(offset, value);
-            }
-        }
     }
 }
