@@ -11,7 +11,7 @@
 #![no_std]
 #![no_main]
 
-use abi::{FaultKind, InjectEvidence, Injection, TaskStatus};
+use abi::{FaultKind, InjectEvidence, Injection};
 use block_api::BlockClient;
 use entropy_api::EntropyClient;
 use fault_inject::evidence::{self, Around, CallEnd, Verdict};
@@ -19,7 +19,6 @@ use fault_inject::point::{kind_word, Point};
 use fault_inject::DriverFault;
 use fault_workload::{make_block, Ledger, Verdict as Block, BLOCK};
 use idol_runtime::{TaskId, UserlibIpc};
-use supervisor_api::SupervisorClient;
 use test_harness::{check, fail, task_status, Case, CaseResult, LineBuf};
 use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
 

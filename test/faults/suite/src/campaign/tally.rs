@@ -1,0 +1,133 @@
+//! The campaign's counts, its summary (which `cargo xtask test --faults`
+//! reads) and its verdicts as cases.
+
+use fault_inject::plan::Kind;
+use fault_inject::point::Point;
+use test_harness::{fail, run_case};
+use userlib::sys_log;
+
+use super::MAX_FAULTS;
+
+/// The campaign's counts.
+pub(super) struct Tally {
+    pub(super) injected: [u32; Kind::ALL.len()],
+    pub(super) confirmed: u32,
+    pub(super) latent: u32,
+    pub(super) unconfirmed: u32,
+    /// Confirmed faults of kinds that must end the driver's incarnation.
+    pub(super) must_restart: u32,
+    /// Incarnations begun, from the supervisor's generations.
+    pub(super) restarts: u32,
+    /// Faults that hit the target with requests outstanding on it.
+    pub(super) in_flight: u32,
+    /// Faults armed for each point of the request path (by `Point` code).
+    pub(super) armed: [u32; 3],
+    pub(super) lost_or_corrupted: u32,
+    pub(super) unrecovered: u32,
+    /// Faults after which the campaign had to ask for the driver's
+    /// restart (`Campaign::recover`).
+    pub(super) operator_restarts: u32,
+    pub(super) recovery: [u32; MAX_FAULTS],
+    pub(super) recovered: usize,
+}
+
+impl Tally {
+    /// Nothing counted yet.
+    pub(super) fn new() -> Self {
+        Tally {
+            injected: [0; Kind::ALL.len()],
+            confirmed: 0,
+            latent: 0,
+            unconfirmed: 0,
+            must_restart: 0,
+            restarts: 0,
+            in_flight: 0,
+            armed: [0; 3],
+            lost_or_corrupted: 0,
+            unrecovered: 0,
+            operator_restarts: 0,
+            recovery: [0; MAX_FAULTS],
+            recovered: 0,
+        }
+    }
+
+    /// Prints the summary, then judges the campaign: returns the number of
+    /// failed verdicts (as cases). A `replay` of one fault proves nothing
+    /// about the mix, so the in-flight share is not judged then.
+    pub(super) fn report(&mut self, replay: bool) -> u32 {
+        for (k, n) in self.injected.iter().enumerate() {
+            sys_log!("[campaign] injected {n} {}", Kind::ALL[k].describe());
+        }
+        sys_log!("[campaign] confirmed {}", self.confirmed);
+        sys_log!("[campaign] latent {}", self.latent);
+        sys_log!("[campaign] unconfirmed {}", self.unconfirmed);
+        sys_log!("[campaign] must_restart {}", self.must_restart);
+        sys_log!("[campaign] restarts {}", self.restarts);
+        sys_log!("[campaign] in_flight {}", self.in_flight);
+        sys_log!(
+            "[campaign] before_kick {}",
+            self.armed[Point::BeforeKick as usize]
+        );
+        sys_log!(
+            "[campaign] before_reply {}",
+            self.armed[Point::BeforeReply as usize]
+        );
+        sys_log!("[campaign] lost_or_corrupted {}", self.lost_or_corrupted);
+        sys_log!("[campaign] unrecovered {}", self.unrecovered);
+        sys_log!("[campaign] operator_restarts {}", self.operator_restarts);
+        let times = &mut self.recovery[..self.recovered];
+        times.sort_unstable();
+        if let (Some(min), Some(max)) = (times.first(), times.last()) {
+            let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+            sys_log!(
+                "[campaign] recovery_us min {min} median {} p99 {p99} max {max}",
+                times[times.len() / 2]
+            );
+        }
+
+        let injected: u32 = self.injected.iter().sum();
+        let mut failed = 0;
+        let mut case = |name: &str, ok: bool, detail: u32| {
+            failed += run_case(
+                &mut (),
+                name,
+                |_| {
+                    if ok {
+                        Ok(())
+                    } else {
+                        fail!("{detail}")
+                    }
+                },
+            );
+        };
+        case(
+            "campaign_no_lost_or_corrupted_acknowledged_writes",
+            self.lost_or_corrupted == 0,
+            self.lost_or_corrupted,
+        );
+        case(
+            "campaign_every_fault_recovered",
+            self.unrecovered == 0,
+            self.unrecovered,
+        );
+        // Judged per fault from the kernel's records and the drivers' counters,
+        // not from the loop that injected them.
+        case(
+            "campaign_every_fault_confirmed_or_latent",
+            self.unconfirmed == 0 && self.confirmed + self.latent == injected,
+            self.unconfirmed,
+        );
+        // Replaying one fault proves nothing about the mix.
+        case(
+            "campaign_at_least_half_the_faults_hit_requests_in_flight",
+            replay || self.in_flight * 2 >= injected,
+            self.in_flight,
+        );
+        case(
+            "campaign_restarts_cover_the_faults_that_must_restart",
+            self.restarts >= self.must_restart,
+            self.must_restart - self.restarts.min(self.must_restart),
+        );
+        failed
+    }
+}
