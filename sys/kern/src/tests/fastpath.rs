@@ -209,6 +209,22 @@ fn a_reply_to_a_call_with_leases_takes_the_fast_path() {
     assert_eq!(h.read(CLI, REPLY_BUF, 4), b"done");
 }
 
+/// The most leases a call may carry do not keep its reply off the fast
+/// path either.
+#[test]
+fn a_reply_to_a_call_with_the_most_leases_takes_the_fast_path() {
+    let mut h = ready_for_a_call();
+    let srv = h.id(SRV);
+    let leases = vec![h.client_lease(LEASE_READ, 0, 1); abi::MAX_LEASES];
+    h.send(CLI, srv, 2, b"", 8, &leases);
+    assert_eq!(h.received(SRV).leases, abi::MAX_LEASES);
+    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+    let cli = h.id(CLI);
+    h.stage_reply_recv(SRV, cli, 0, b"ok", 64, 0);
+    assert!(fastpath::reply_recv(&mut h.sys, SRV), "fast path declined");
+    assert_eq!(h.read(CLI, REPLY_BUF, 2), b"ok");
+}
+
 #[test]
 fn a_long_message_takes_the_general_copy() {
     let mut h = ready_for_a_call();
