@@ -63,7 +63,8 @@ pub fn read_config_u64<Tr: Transport + ?Sized>(
     read_consistent(transport, |t| {
         let low = t.read_config32(offset)?;
         let high = t.read_config32(offset + 4)?;
-        Ok(u64::from(low) | u64::from(high) << 32)
+        // The high half shifted clear of the low one: no carry.
+        Ok(u64::from(low) + (u64::from(high) << 32))
     })
 }
 
