@@ -31,7 +31,8 @@ impl LeaseDirection for Write {
     const ATTRIBUTES: u32 = abi::LEASE_WRITE;
 }
 impl LeaseDirection for ReadWrite {
-    const ATTRIBUTES: u32 = abi::LEASE_READ | abi::LEASE_WRITE;
+    // Two distinct bits: their sum is both.
+    const ATTRIBUTES: u32 = abi::LEASE_READ + abi::LEASE_WRITE;
 }
 
 /// Directions that allow reading ([`Read`], [`ReadWrite`]).
