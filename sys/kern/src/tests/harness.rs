@@ -382,8 +382,8 @@ impl Builder {
             tasks.push(Task::new(desc));
             mem.push(Mem {
                 text,
-                ram,
                 device,
+                ram,
                 rings,
                 virtio,
             });
@@ -398,13 +398,13 @@ impl Builder {
 }
 
 /// Where one task's regions start: its text (also the entry point), its
-/// RAM (also the stack base), and the ones it may have: a device window
-/// (`.device()`), a ring region and a granted virtio window (`.dma()`).
+/// device window if it has one (`.device()`), its RAM (also the stack
+/// base), and a driver's ring region and granted virtio window (`.dma()`).
 #[derive(Copy, Clone, Debug)]
 pub struct Mem {
     pub text: usize,
-    pub ram: usize,
     pub device: Option<usize>,
+    pub ram: usize,
     pub rings: Option<usize>,
     pub virtio: Option<usize>,
 }
