@@ -130,13 +130,14 @@ fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<
 
 /// Corrupts task `i` as `Kipc::Inject` asks, and returns what changed. The
 /// task is not faulted here: what the corruption leads to is what the test
-/// wants to see.
+/// wants to see. `Err` is the response code of a request that cannot be
+/// carried out.
 fn inject<M: Machine>(
     sys: &mut System<'_, M>,
     i: usize,
     kind: u32,
     arg: u32,
-) -> Result<InjectEvidence, UserError> {
+) -> Result<InjectEvidence, u32> {
     let bit = 1u32 << (arg & 31);
     match abi::Injection::from_u32(kind) {
         Some(abi::Injection::FlipRegisterBit) => {
@@ -171,26 +172,19 @@ fn inject<M: Machine>(
         #[cfg(all(feature = "test-panic", not(test)))]
         Some(abi::Injection::KernelPanic) => panic!("injected on purpose (test-panic kernel)"),
         #[cfg(not(all(feature = "test-panic", not(test))))]
-        Some(abi::Injection::KernelPanic) => Err(UserError::Recoverable(KIPC_BAD_OPERATION)),
+        Some(abi::Injection::KernelPanic) => Err(KIPC_BAD_OPERATION),
         // The supervisor commits this one on itself; it is no kernel op.
-        Some(abi::Injection::SupervisorFault) => Err(UserError::Recoverable(KIPC_BAD_OPERATION)),
+        Some(abi::Injection::SupervisorFault) => Err(KIPC_BAD_OPERATION),
         Some(abi::Injection::FlipRamBit) => {
             // The task's RAM is its second region (text, RAM, devices...).
-            let ram = *sys.tasks[i]
-                .desc()
-                .regions
-                .get(1)
-                .ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let ram = *sys.tasks[i].desc().regions.get(1).ok_or(KIPC_BAD_MESSAGE)?;
             let words = (ram.size / 4).max(1);
             let offset = ((arg >> 5) as usize % words) * 4;
-            let word = USlice::<u32>::from_raw(ram.base + offset, 1)
-                .ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let word = USlice::<u32>::from_raw(ram.base + offset, 1).ok_or(KIPC_BAD_MESSAGE)?;
             // The word is read, then written: it must be both.
             let task = &mut sys.tasks[i];
-            umem::check_readable(task, &word)
-                .map_err(|_| UserError::Recoverable(KIPC_BAD_MESSAGE))?;
-            let w = umem::try_write(task, &word)
-                .map_err(|_| UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            umem::check_readable(task, &word).map_err(|_| KIPC_BAD_MESSAGE)?;
+            let w = umem::try_write(task, &word).map_err(|_| KIPC_BAD_MESSAGE)?;
             let before = w[0];
             w[0] = before ^ bit;
             Ok(InjectEvidence {
@@ -209,11 +203,9 @@ fn inject<M: Machine>(
                     .find(|r| r.attributes & crate::descs::REGION_DMA_RING != 0),
                 _ => None,
             };
-            let r = *region.ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
-            let words = USlice::<u32>::from_raw(r.base, r.size / 4)
-                .ok_or(UserError::Recoverable(KIPC_BAD_MESSAGE))?;
-            let words = umem::try_read(&sys.tasks[i], &words)
-                .map_err(|_| UserError::Recoverable(KIPC_BAD_MESSAGE))?;
+            let r = *region.ok_or(KIPC_BAD_MESSAGE)?;
+            let words = USlice::<u32>::from_raw(r.base, r.size / 4).ok_or(KIPC_BAD_MESSAGE)?;
+            let words = umem::try_read(&sys.tasks[i], &words).map_err(|_| KIPC_BAD_MESSAGE)?;
             // FNV-1a over words: xor then an odd multiply, both bijections,
             // so any single changed word changes the result.
             let hash = words
@@ -225,7 +217,7 @@ fn inject<M: Machine>(
                 after: r.size as u32,
             })
         }
-        None => Err(UserError::Recoverable(KIPC_BAD_MESSAGE)),
+        None => Err(KIPC_BAD_MESSAGE),
     }
 }
 
@@ -319,7 +311,7 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             if i == caller || !sys.has_fault_injection() {
                 return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
             }
-            let evidence = inject(sys, i, kind, arg)?;
+            let evidence = inject(sys, i, kind, arg).map_err(UserError::Recoverable)?;
             out_len = core::mem::size_of::<InjectEvidence>();
             out[..out_len].copy_from_slice(evidence.as_bytes());
         }

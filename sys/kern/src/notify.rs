@@ -142,8 +142,9 @@ pub fn get_timer<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(
 }
 
 /// `get_timer`'s work (it cannot fail): the time, the deadline and the
-/// bits into `a0..a5`.
-#[inline(always)]
+/// bits into `a0..a5`. Out of line: the light path and the general one
+/// share it.
+#[inline(never)]
 pub fn get_timer_regs<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
     let now = sys.machine.now();
     let timer = sys.tasks[caller].timer();

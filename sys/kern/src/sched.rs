@@ -370,8 +370,10 @@ impl Scheduler {
         self.hint = MaybeTask::some(next);
     }
 
-    /// Remembers task `i` if it is the most important woken so far.
-    #[inline(always)]
+    /// Remembers task `i` if it is the most important woken so far. Out
+    /// of line: `note` and both IPC fast paths' fallbacks share it (a
+    /// hand-off, the round trip's case, does not come here).
+    #[inline(never)]
     fn track(&mut self, tasks: &[Task], i: usize) {
         let tasks = TaskTable::of(tasks);
         let t = &tasks[i];
