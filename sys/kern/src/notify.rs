@@ -43,10 +43,14 @@ pub fn post_bits<M: Machine>(sys: &mut System<'_, M>, index: usize, bits: u32) {
 /// The notification bits of task `task` that an interrupt is routed to now
 /// (static routes and device grants).
 pub fn irq_bits<M: Machine>(sys: &System<'_, M>, task: usize) -> u32 {
-    (0..sys.route_slots())
-        .filter_map(|r| sys.route(r))
-        .filter(|r| r.task as usize == task)
-        .fold(0, |bits, r| bits | r.bits)
+    let mut bits = 0;
+    for i in 0..sys.route_slots() {
+        match sys.route(i) {
+            Some(r) if r.task as usize == task => bits |= r.bits,
+            _ => {}
+        }
+    }
+    bits
 }
 
 /// Whether `caller` may post `bits` to task `target` (see the module docs
@@ -113,13 +117,14 @@ pub fn service_timers<M: Machine>(sys: &mut System<'_, M>) {
 /// Sets the hardware timer to the earliest armed deadline: the tasks'
 /// timers and the running task's CPU budget.
 pub fn reprogram_timer<M: Machine>(sys: &mut System<'_, M>) {
-    let next = sys
-        .tasks
-        .iter()
-        .filter_map(|t| t.timer())
-        .map(|(d, _)| d)
-        .chain(sys.budget_deadline)
-        .min();
+    let mut next = sys.budget_deadline;
+    for t in sys.tasks.iter() {
+        if let Some((d, _)) = t.timer() {
+            if next.is_none_or(|n| d < n) {
+                next = Some(d);
+            }
+        }
+    }
     sys.machine.set_timer_deadline(next);
 }
 
