@@ -116,20 +116,24 @@ fn virtio_holes(window: usize) -> [(usize, u32); VIRTIO_HOLE_ENTRIES] {
 pub fn compile(regions: &[RegionDesc], cache: &mut ProtectionCache) {
     cache.words = [0; MAX_TASK_REGIONS + 2];
     let mut i = 0;
-    let mut put = |cache: &mut ProtectionCache, addr: usize, cfg: u32| {
-        if i < MAX_TASK_REGIONS {
-            cache.words[i] = addr;
-            cache.words[MAX_TASK_REGIONS + i / 4] |= (cfg << (8 * (i % 4))) as usize;
-            i += 1;
-        }
-    };
     for r in regions {
-        if r.attributes & REGION_VIRTIO != 0 {
-            for (addr, cfg) in virtio_holes(r.base) {
-                put(cache, addr, cfg);
+        // The window's holes first, then its own entry: one list, so that
+        // one copy of the entry-writing code serves both.
+        let holes = if r.attributes & REGION_VIRTIO != 0 {
+            VIRTIO_HOLE_ENTRIES
+        } else {
+            0
+        };
+        let mut entries = [(0, 0); VIRTIO_HOLE_ENTRIES + 1];
+        entries[..VIRTIO_HOLE_ENTRIES].copy_from_slice(&virtio_holes(r.base));
+        entries[VIRTIO_HOLE_ENTRIES] = (napot_addr(r), cfg_byte(r));
+        for &(addr, cfg) in &entries[VIRTIO_HOLE_ENTRIES - holes..] {
+            if i < MAX_TASK_REGIONS {
+                cache.words[i] = addr;
+                cache.words[MAX_TASK_REGIONS + i / 4] |= (cfg << (8 * (i % 4))) as usize;
+                i += 1;
             }
         }
-        put(cache, napot_addr(r), cfg_byte(r));
     }
     cache.entries = i;
     cache.valid = true;
