@@ -337,7 +337,9 @@ fn post<M: Machine>(
     reap(&mut ring, size);
     // Check everything first: a refused chain writes nothing. Each element
     // is read once; what is checked is what is written.
-    let mut checked = [(0usize, RawDesc::default()); DMA_MAX_CHAIN];
+    // (The descriptors' indices are not kept: the chain links them, from
+    // `head`, and the second pass walks the same links.)
+    let mut checked = [RawDesc::default(); DMA_MAX_CHAIN];
     let mut pin = None;
     let mut index = head;
     let bytes = umem::try_read(&sys.tasks[caller], &chain)?;
@@ -358,16 +360,18 @@ fn post<M: Machine>(
             d.addr = addr;
             pin = Some(l);
         }
-        *entry = (index, d);
+        *entry = d;
         index = usize::from(d.next);
     }
-    for &(index, d) in &checked[..count] {
+    let mut index = head;
+    for d in &checked[..count] {
         // index < size <= 128: the descriptor table at the start.
         ring.write_words(16 * index, d.as_bytes());
         if let Some(l) = pin {
             // The whole chain: none of it may change under the device.
             ring.write_u16(PINS_OFFSET + 2 * index, l as u16 + 1);
         }
+        index = usize::from(d.next);
     }
     if pin.is_some() {
         // Each was unpinned (checked above); count <= DMA_MAX_CHAIN.
