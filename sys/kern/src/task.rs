@@ -224,22 +224,23 @@ impl Task {
     /// Removes a granted region. Regions from the task's descriptor cannot
     /// be removed. False if the task did not hold it.
     pub fn remove_region(&mut self, r: &RegionDesc) -> bool {
-        let fixed = self.desc.regions.len().min(MAX_TASK_REGIONS);
-        let Some(i) = self.regions().iter().skip(fixed).position(|x| x == r) else {
-            return false;
-        };
-        let i = i + fixed;
-        self.protection.valid = false;
-        // Shift the rest down one by one (a handful of regions; no library
-        // memmove for it).
         let live = self.live_regions();
-        if let Some(tail) = self.regions.get_mut(i..live) {
-            for j in 1..tail.len() {
-                tail.swap(j - 1, j);
+        let fixed = self.desc.regions.len().min(live);
+        // One pass: find it, then shift each region after it down by one
+        // (a handful of regions; no library memmove for it).
+        let mut found = false;
+        for j in fixed..live {
+            if found {
+                self.regions[j - 1] = self.regions[j];
+            } else {
+                found = self.regions[j] == *r;
             }
         }
-        self.region_count -= 1;
-        true
+        if found {
+            self.protection.valid = false;
+            self.region_count = live - 1;
+        }
+        found
     }
 
     /// Pending notification bits.
