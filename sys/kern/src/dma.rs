@@ -344,9 +344,11 @@ fn post<M: Machine>(
     let mut index = head;
     let bytes = umem::try_read(&sys.tasks[caller], &chain)?;
     for (k, entry) in checked.iter_mut().enumerate().take(count) {
-        let Ok(mut d) = RawDesc::read_from_bytes(&bytes[k * 16..(k + 1) * 16]) else {
-            return Err(UsageError::InvalidSlice.into());
-        };
+        // Copied into an aligned descriptor (the task's table need not
+        // be aligned) by the kernel's copy routine: one call, not sixteen
+        // byte loads put together.
+        let mut d = RawDesc::default();
+        umem::copy_bytes(&bytes[k * 16..(k + 1) * 16], d.as_mut_bytes());
         check_desc(sys.tasks[caller].regions(), &d, k, count, size)
             .map_err(UserError::Recoverable)?;
         // A descriptor of a chain holding a lease stays as it is until the
