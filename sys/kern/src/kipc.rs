@@ -15,7 +15,7 @@ use crate::machine::Machine;
 use crate::notify;
 use crate::sched::MaybeTask;
 use crate::system::System;
-use crate::task::{SchedState, TaskState};
+use crate::task::{SchedState, Task, TaskState};
 use crate::umem::{self, USlice};
 
 /// Response code of a kipc naming a task index that does not exist.
@@ -129,13 +129,13 @@ fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<
     Ok(())
 }
 
-/// Corrupts task `i` as `Kipc::Inject` asks, and returns what changed. The
+/// Corrupts `task` as `Kipc::Inject` asks, and returns what changed. The
 /// task is not faulted here: what the corruption leads to is what the test
 /// wants to see. `Err` is the response code of a request that cannot be
 /// carried out.
 fn inject<M: Machine>(
-    sys: &mut System<'_, M>,
-    i: usize,
+    task: &mut Task,
+    machine: &mut M,
     kind: u32,
     arg: u32,
 ) -> Result<InjectEvidence, u32> {
@@ -143,7 +143,7 @@ fn inject<M: Machine>(
     match abi::Injection::from_u32(kind) {
         Some(abi::Injection::FlipRegisterBit) => {
             let r = ((arg >> 5) & 31) as usize;
-            let s = sys.tasks[i].save_mut();
+            let s = task.save_mut();
             let before = s.reg(r) as u32;
             s.set_reg(r, (before ^ bit) as usize);
             Ok(InjectEvidence {
@@ -153,7 +153,7 @@ fn inject<M: Machine>(
             })
         }
         Some(abi::Injection::Jump) => {
-            let s = sys.tasks[i].save_mut();
+            let s = task.save_mut();
             let before = s.pc() as u32;
             s.set_pc(arg as usize);
             Ok(InjectEvidence {
@@ -163,7 +163,7 @@ fn inject<M: Machine>(
             })
         }
         Some(abi::Injection::KernelStackOverflow) => {
-            sys.machine.overflow_kernel_stack();
+            machine.overflow_kernel_stack();
             // Only a mock machine comes back: nothing of the task changed.
             Ok(InjectEvidence::default())
         }
@@ -178,12 +178,11 @@ fn inject<M: Machine>(
         Some(abi::Injection::SupervisorFault) => Err(KIPC_BAD_OPERATION),
         Some(abi::Injection::FlipRamBit) => {
             // The task's RAM is its second region (text, RAM, devices...).
-            let ram = *sys.tasks[i].desc().regions.get(1).ok_or(KIPC_BAD_MESSAGE)?;
+            let ram = *task.desc().regions.get(1).ok_or(KIPC_BAD_MESSAGE)?;
             let words = (ram.size / 4).max(1);
             let offset = ((arg >> 5) as usize % words) * 4;
             let word = USlice::<u32>::from_raw(ram.base + offset, 1).ok_or(KIPC_BAD_MESSAGE)?;
             // The word is read, then written: it must be both.
-            let task = &mut sys.tasks[i];
             umem::check_readable(task, &word).map_err(|_| KIPC_BAD_MESSAGE)?;
             let w = umem::try_write(task, &word).map_err(|_| KIPC_BAD_MESSAGE)?;
             let before = w[0];
@@ -196,8 +195,8 @@ fn inject<M: Machine>(
         }
         Some(abi::Injection::Fingerprint) => {
             let region = match arg {
-                0 => sys.tasks[i].desc().regions.get(1),
-                1 => sys.tasks[i]
+                0 => task.desc().regions.get(1),
+                1 => task
                     .desc()
                     .regions
                     .iter()
@@ -206,7 +205,7 @@ fn inject<M: Machine>(
             };
             let r = *region.ok_or(KIPC_BAD_MESSAGE)?;
             let words = USlice::<u32>::from_raw(r.base, r.size / 4).ok_or(KIPC_BAD_MESSAGE)?;
-            let words = umem::try_read(&sys.tasks[i], &words).map_err(|_| KIPC_BAD_MESSAGE)?;
+            let words = umem::try_read(task, &words).map_err(|_| KIPC_BAD_MESSAGE)?;
             // FNV-1a over words: xor then an odd multiply, both bijections,
             // so any single changed word changes the result.
             let hash = words
@@ -312,7 +311,8 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             if i == caller || !sys.has_fault_injection() {
                 return Err(UserError::Recoverable(KIPC_BAD_OPERATION));
             }
-            let evidence = inject(sys, i, kind, arg).map_err(UserError::Recoverable)?;
+            let evidence = inject(&mut sys.tasks[i], &mut sys.machine, kind, arg)
+                .map_err(UserError::Recoverable)?;
             out_len = core::mem::size_of::<InjectEvidence>();
             out[..out_len].copy_from_slice(evidence.as_bytes());
         }
