@@ -101,8 +101,9 @@ pub fn apply_interact<M: Machine>(
 /// Restarts task `index` from its entry point with fresh registers; its
 /// startup code re-initialises its RAM from the image.
 pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
-    let was_alive = sys.tasks[index].is_healthy();
-    let was_faulted = sys.tasks[index].state() == TaskState::Faulted;
+    // Alive or faulted: an incarnation ends here (only a stopped task has
+    // none).
+    let ended = sys.tasks[index].state() != TaskState::Stopped;
     // Its memory is about to be re-initialised (by its own startup code):
     // no device may still hold a lease of it (`dma::quiesce` resets the
     // device that does), and its own device stops before its RAM is reused.
@@ -123,7 +124,7 @@ pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
             sys.device_irqs[i] = None;
         }
     }
-    if was_alive || was_faulted {
+    if ended {
         // The old incarnation ended just now: its callers learn at once
         // (after a fault, only those its device held leases of were left).
         wake_callers(sys, index);

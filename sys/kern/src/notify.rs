@@ -168,7 +168,7 @@ pub fn get_timer_regs<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
 pub fn interrupt<M: Machine>(sys: &mut System<'_, M>, irq: u32) {
     sys.machine.irq_set_enabled(irq, false);
     for i in 0..sys.route_slots() {
-        match sys.route(i) {
+        match sys.route_inline(i) {
             Some(r) if r.irq == irq => post_bits(sys, r.task as usize, r.bits),
             _ => {}
         }

@@ -97,8 +97,18 @@ impl<'a, M: Machine> System<'a, M> {
         self.irqs.len() + MAX_DEVICE_GRANTS
     }
 
-    /// The interrupt route in slot `i`, if any.
+    /// The interrupt route in slot `i`, if any. Out of line, for the
+    /// syscalls and kipcs that look routes up; the interrupt path itself
+    /// uses [`route_inline`](System::route_inline).
+    #[inline(never)]
     pub fn route(&self, i: usize) -> Option<IrqDesc> {
+        self.route_inline(i)
+    }
+
+    /// [`route`](System::route), inlined: for the interrupt path, where
+    /// a call per slot would show in the IRQ-to-task latency.
+    #[inline(always)]
+    pub fn route_inline(&self, i: usize) -> Option<IrqDesc> {
         match self.irqs.get(i) {
             Some(r) => Some(*r),
             None => self.device_irqs.get(i - self.irqs.len()).copied().flatten(),
