@@ -27,14 +27,15 @@ pub const KIPC_BAD_MESSAGE: u32 = 3;
 
 fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
     let t = &sys.tasks[i];
-    let state = match t.state() {
-        TaskState::Stopped => abi::TaskState::Stopped,
-        TaskState::Faulted => abi::TaskState::Faulted,
-        TaskState::Healthy(SchedState::Runnable) => abi::TaskState::Runnable,
-        TaskState::Healthy(SchedState::InSend(_) | SchedState::InReply(_)) => {
-            abi::TaskState::InSend
+    // The state, and whom it is calling if it is in a call.
+    let (state, calling) = match t.state() {
+        TaskState::Stopped => (abi::TaskState::Stopped, u32::MAX),
+        TaskState::Faulted => (abi::TaskState::Faulted, u32::MAX),
+        TaskState::Healthy(SchedState::Runnable) => (abi::TaskState::Runnable, u32::MAX),
+        TaskState::Healthy(SchedState::InSend(p) | SchedState::InReply(p)) => {
+            (abi::TaskState::InSend, p.index() as u32)
         }
-        TaskState::Healthy(SchedState::InRecv(_)) => abi::TaskState::InRecv,
+        TaskState::Healthy(SchedState::InRecv(_)) => (abi::TaskState::InRecv, u32::MAX),
     };
     let mut name = [0u8; 16];
     let n = t.desc().name.len().min(16);
@@ -49,10 +50,7 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         syscalls: t.syscalls(),
         replies: t.replies(),
         rejections: t.rejections(),
-        calling: match t.state() {
-            TaskState::Healthy(SchedState::InSend(p) | SchedState::InReply(p)) => p.index() as u32,
-            _ => u32::MAX,
-        },
+        calling,
     }
 }
 
