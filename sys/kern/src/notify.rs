@@ -147,9 +147,9 @@ pub fn get_timer<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(
 }
 
 /// `get_timer`'s work (it cannot fail): the time, the deadline and the
-/// bits into `a0..a5`. Out of line: the light path and the general one
-/// share it.
-#[inline(never)]
+/// bits into `a0..a5`. Inlined: a call here would give the trap handler's
+/// light path a stack frame, which every trap would pay for.
+#[inline(always)]
 pub fn get_timer_regs<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
     let now = sys.machine.now();
     let timer = sys.tasks[caller].timer();

@@ -372,11 +372,12 @@ impl Task {
         self.announce = true;
     }
 
-    /// First start at boot: like `reinitialize` but the generation stays 0.
+    /// First start of a task that never ran (at boot, or one app.toml
+    /// leaves stopped): [`reinitialize`](Task::reinitialize), which keeps
+    /// generation 0 for a task that is not alive and otherwise finds
+    /// everything as `new` left it. One copy of the start for both.
     pub fn start(&mut self) {
-        self.save.reset(self.desc.entry, self.desc.initial_sp);
-        self.state = TaskState::Healthy(SchedState::Runnable);
-        self.announce = true;
+        self.reinitialize();
     }
 
     /// Returns true once after each start, so the kernel can log it.
