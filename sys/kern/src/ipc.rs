@@ -234,43 +234,12 @@ pub fn wake_for_notifications(task: &mut Task) {
 
 /// `recv`: a pending notification first, then the most important waiting
 /// sender, else block.
+///
+/// `a0`/`a1` = the buffer, `a2` = the notification mask, `a3` = whom from
+/// (`RECV_OPEN`: anyone).
 pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let (base, len, mask, from) = (s.arg(0), s.arg(1), s.arg(2) as u32, s.arg(3) as u32);
-    receive(sys, caller, base, len, mask, from)
-}
-
-/// `reply_recv`: [`reply`] with `a0..a3`, then an open [`recv`] with
-/// `a4..a6`. If the reply faults the caller, nothing is received.
-pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
-    let s = sys.tasks[caller].save();
-    let (peer, code, msg_base, msg_len) = (s.arg(0), s.arg(1), s.arg(2), s.arg(3));
-    let (base, len, mask) = (s.arg(4), s.arg(5), s.arg(6) as u32);
-    reply_to(sys, caller, peer, code, msg_base, msg_len)?;
-    as_open_recv(&mut sys.tasks[caller], base, len, mask);
-    receive(sys, caller, base, len, mask, RECV_OPEN)
-}
-
-/// Rewrites a `reply_recv` caller's argument registers into those of the
-/// open `recv` it turns into, so that while it waits it looks exactly like
-/// a task blocked in `recv` (a later sender finds the buffer in `a0`/`a1`).
-pub fn as_open_recv(task: &mut Task, base: usize, len: usize, mask: u32) {
-    let s = task.save_mut();
-    s.set_ret(0, base);
-    s.set_ret(1, len);
-    s.set_ret(2, mask as usize);
-    s.set_ret(3, RECV_OPEN as usize);
-}
-
-/// The body of [`recv`], with its arguments decoded.
-fn receive<M: Machine>(
-    sys: &mut System<'_, M>,
-    caller: usize,
-    base: usize,
-    len: usize,
-    mask: u32,
-    from: u32,
-) -> Result<(), UserError> {
     let buf = USlice::<u8>::from_raw(base, len).ok_or(UsageError::InvalidSlice)?;
     umem::check_writable(&sys.tasks[caller], &buf)?;
     let only = (from != RECV_OPEN).then_some(TaskId::from_register(from));
@@ -323,25 +292,37 @@ fn receive<M: Machine>(
     Ok(())
 }
 
+/// `reply_recv`: [`reply`] with `a0..a3`, then an open [`recv`] with
+/// `a4..a6`. If the reply faults the caller, nothing is received.
+pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (base, len, mask) = (s.arg(4), s.arg(5), s.arg(6) as u32);
+    reply(sys, caller)?;
+    // The receive reads its arguments where `recv` finds them.
+    as_open_recv(&mut sys.tasks[caller], base, len, mask);
+    recv(sys, caller)
+}
+
+/// Rewrites a `reply_recv` caller's argument registers into those of the
+/// open `recv` it turns into, so that while it waits it looks exactly like
+/// a task blocked in `recv` (a later sender finds the buffer in `a0`/`a1`).
+pub fn as_open_recv(task: &mut Task, base: usize, len: usize, mask: u32) {
+    let s = task.save_mut();
+    s.set_ret(0, base);
+    s.set_ret(1, len);
+    s.set_ret(2, mask as usize);
+    s.set_ret(3, RECV_OPEN as usize);
+}
+
 /// `reply`: completes the peer's `send` if the peer is still waiting on us.
 /// A peer that died or was restarted meanwhile is silently skipped: the
 /// server is not to blame and must not be hurt by it.
+///
+/// `a0` = the peer, `a1` = the response code, `a2`/`a3` = the message.
 pub fn reply<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
-    let (peer, code, base, len) = (s.arg(0), s.arg(1), s.arg(2), s.arg(3));
-    reply_to(sys, caller, peer, code, base, len)
-}
-
-/// The body of [`reply`], with its arguments as passed.
-fn reply_to<M: Machine>(
-    sys: &mut System<'_, M>,
-    caller: usize,
-    peer: usize,
-    code: usize,
-    base: usize,
-    len: usize,
-) -> Result<(), UserError> {
-    let (peer, code) = (TaskId::from_register(peer as u32), code as u32);
+    let (peer, code) = (TaskId::from_register(s.arg(0) as u32), s.arg(1) as u32);
+    let (base, len) = (s.arg(2), s.arg(3));
     // A lease of the peer is still posted to our device: it may not run on
     // (and find its buffer changing) until the device is done with it. (An
     // index beyond the table holds no pin; a reply to it is dropped below.)
