@@ -235,7 +235,14 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
     match op {
         DmaOp::Setup => setup(sys, caller, ring),
         DmaOp::Post => post(sys, caller, ring),
-        DmaOp::Avail => avail(sys, caller, ring),
+        DmaOp::Avail => {
+            let s = sys.tasks[caller].save();
+            avail(ring, s.arg(2) as u32, s.arg(3) as u16).map_err(UserError::Recoverable)?;
+            sys.tasks[caller]
+                .save_mut()
+                .set_ret(0, abi::SUCCESS as usize);
+            Ok(())
+        }
     }
 }
 
@@ -560,29 +567,21 @@ pub fn quiesce<M: Machine>(sys: &mut System<'_, M>, driver: usize) {
     release(sys, driver, 0);
 }
 
-/// [`DmaOp::Avail`].
-fn avail<M: Machine>(
-    sys: &mut System<'_, M>,
-    caller: usize,
-    mut ring: KernelRing,
-) -> Result<(), UserError> {
-    let s = sys.tasks[caller].save();
-    let (which, value) = (s.arg(2) as u32, s.arg(3) as u16);
+/// [`DmaOp::Avail`]: writes `value` to the available ring's field
+/// `which`; `Err` is the response code of a refusal.
+fn avail(mut ring: KernelRing, which: u32, value: u16) -> Result<(), u32> {
     let size = usize::from(size_of_queue(&ring));
     let offset = match which {
         DMA_AVAIL_FLAGS => 16 * size,
         DMA_USED_EVENT => 16 * size + 4 + 2 * size,
-        _ => return Err(UserError::Recoverable(DMA_BAD_QUEUE)),
+        _ => return Err(DMA_BAD_QUEUE),
     };
     if size == 0 {
-        return Err(UserError::Recoverable(DMA_BAD_QUEUE));
+        return Err(DMA_BAD_QUEUE);
     }
     // Both fields lie below USED_OFFSET for size <= 128.
     ring.write_u16(offset, value);
     // §2.7.7: the driver re-reads used.idx after this; order the write first.
     core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-    sys.tasks[caller]
-        .save_mut()
-        .set_ret(0, abi::SUCCESS as usize);
     Ok(())
 }

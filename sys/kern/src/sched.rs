@@ -75,7 +75,7 @@ impl Default for TaskSet {
 impl TaskSet {
     /// Adds or removes task `i` (indices beyond the set are ignored: no
     /// image has them).
-    #[inline]
+    #[inline(always)]
     pub fn set(&mut self, i: usize, member: bool) {
         if let Some(w) = self.words.get_mut(i / 32) {
             let bit = 1 << (i % 32);
@@ -297,10 +297,7 @@ impl Scheduler {
     /// [`track_woken`](Scheduler::track_woken).
     #[inline(always)]
     pub fn now_runnable(&mut self, i: usize) {
-        let (w, bit) = (i / 32, 1u32 << (i % 32));
-        if w < WORDS {
-            self.make_ready(w, bit);
-        }
+        self.ready.set(i, true);
     }
 
     /// Records that task `i`, made runnable by
@@ -314,10 +311,7 @@ impl Scheduler {
     /// just blocked (in a state other than `send`).
     #[inline(always)]
     pub fn now_blocked(&mut self, i: usize) {
-        let (w, bit) = (i / 32, 1u32 << (i % 32));
-        if w < WORDS {
-            self.unready(w, bit);
-        }
+        self.ready.set(i, false);
     }
 
     /// Whether task `i`, of `priority`, is runnable and strictly more

@@ -252,35 +252,23 @@ fn check_pair(from: &Task, src: &USlice, to: &Task, dst: &USlice) -> Result<(), 
 /// `to` is borrowed shared, not `&mut` as by [`try_write`]: no Rust slice
 /// of its memory is made, the bytes go through raw pointers, and IPC can
 /// name two tasks of one table without splitting it.
-pub fn safe_copy(
-    from: &Task,
-    src: &USlice,
-    to: &Task,
-    dst: &USlice,
-) -> Result<usize, InteractFault> {
+pub fn safe_copy(from: &Task, src: &USlice, to: &Task, dst: &USlice) -> Copied {
     copy_checked::<false>(from, src, to, dst)
 }
 
 /// [`safe_copy`] for a short message (the IPC fast path's, at most a few
 /// words): a byte loop without the general routine's set-up.
 #[inline(always)]
-pub fn safe_copy_short(
-    from: &Task,
-    src: &USlice,
-    to: &Task,
-    dst: &USlice,
-) -> Result<usize, InteractFault> {
+pub fn safe_copy_short(from: &Task, src: &USlice, to: &Task, dst: &USlice) -> Copied {
     copy_checked::<true>(from, src, to, dst)
 }
 
+/// What a copy between two tasks did: the count copied, or who lied.
+pub type Copied = Result<usize, InteractFault>;
+
 /// The body of [`safe_copy`] (`SHORT`: [`safe_copy_short`]).
 #[inline(always)]
-fn copy_checked<const SHORT: bool>(
-    from: &Task,
-    src: &USlice,
-    to: &Task,
-    dst: &USlice,
-) -> Result<usize, InteractFault> {
+fn copy_checked<const SHORT: bool>(from: &Task, src: &USlice, to: &Task, dst: &USlice) -> Copied {
     check_pair(from, src, to, dst)?;
     let n = src.len.min(dst.len);
     // SAFETY: `[src.base, +n)` is readable memory of `from` and

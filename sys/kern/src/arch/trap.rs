@@ -54,22 +54,9 @@ vireo_trap_entry:
     # ones (s0-s11; gp and tp, which the kernel never uses) survive the
     # call by the calling convention, so they stay live in the registers
     # and are written back only when another task is resumed, below.
-    sw x1, 1*4(sp)
-    sw x5, 5*4(sp)
-    sw x6, 6*4(sp)
-    sw x7, 7*4(sp)
-    sw x10, 10*4(sp)
-    sw x11, 11*4(sp)
-    sw x12, 12*4(sp)
-    sw x13, 13*4(sp)
-    sw x14, 14*4(sp)
-    sw x15, 15*4(sp)
-    sw x16, 16*4(sp)
-    sw x17, 17*4(sp)
-    sw x28, 28*4(sp)
-    sw x29, 29*4(sp)
-    sw x30, 30*4(sp)
-    sw x31, 31*4(sp)
+    .irp r, 1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31
+    sw x\r, \r*4(sp)
+    .endr
     csrr t0, mscratch
     sw t0, 2*4(sp)
     csrr t0, mepc
@@ -90,58 +77,24 @@ vireo_trap_entry:
     j .Lrestore_saved
 1:  # Another task runs: complete the outgoing task's SavedState with its
     # callee-saved registers, then load every register of the incoming one.
-    sw x3, 3*4(t0)
-    sw x4, 4*4(t0)
-    sw x8, 8*4(t0)
-    sw x9, 9*4(t0)
-    sw x18, 18*4(t0)
-    sw x19, 19*4(t0)
-    sw x20, 20*4(t0)
-    sw x21, 21*4(t0)
-    sw x22, 22*4(t0)
-    sw x23, 23*4(t0)
-    sw x24, 24*4(t0)
-    sw x25, 25*4(t0)
-    sw x26, 26*4(t0)
-    sw x27, 27*4(t0)
+    .irp r, 3, 4, 8, 9, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27
+    sw x\r, \r*4(t0)
+    .endr
     .global vireo_resume
 vireo_resume:
     csrw mscratch, a0
     mv sp, a0
-    lw x3, 3*4(sp)
-    lw x4, 4*4(sp)
-    lw x8, 8*4(sp)
-    lw x9, 9*4(sp)
-    lw x18, 18*4(sp)
-    lw x19, 19*4(sp)
-    lw x20, 20*4(sp)
-    lw x21, 21*4(sp)
-    lw x22, 22*4(sp)
-    lw x23, 23*4(sp)
-    lw x24, 24*4(sp)
-    lw x25, 25*4(sp)
-    lw x26, 26*4(sp)
-    lw x27, 27*4(sp)
+    .irp r, 3, 4, 8, 9, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27
+    lw x\r, \r*4(sp)
+    .endr
 .Lrestore_saved:
     # Both ways end here: the registers saved on entry, the pc, and back
     # to U-mode. (One copy: the same task's way pays a jump for it.)
     lw t0, 0(sp)
     csrw mepc, t0
-    lw x1, 1*4(sp)
-    lw x6, 6*4(sp)
-    lw x7, 7*4(sp)
-    lw x10, 10*4(sp)
-    lw x11, 11*4(sp)
-    lw x12, 12*4(sp)
-    lw x13, 13*4(sp)
-    lw x14, 14*4(sp)
-    lw x15, 15*4(sp)
-    lw x16, 16*4(sp)
-    lw x17, 17*4(sp)
-    lw x28, 28*4(sp)
-    lw x29, 29*4(sp)
-    lw x30, 30*4(sp)
-    lw x31, 31*4(sp)
+    .irp r, 1, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31
+    lw x\r, \r*4(sp)
+    .endr
 .if {probes}
     csrr x5, minstret
     sw x5, 33*4(sp)
