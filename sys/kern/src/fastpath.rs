@@ -28,7 +28,7 @@ use abi::{TaskId, KERNEL_CODE_BASE};
 use crate::ipc;
 use crate::machine::Machine;
 use crate::system::System;
-use crate::task::{self, SchedState, TaskState};
+use crate::task::{self, SchedState, Task, TaskState};
 use crate::umem::{self, USlice};
 
 /// Longest message (and reply) the fast path carries: a few registers'
@@ -46,19 +46,18 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     }
     let target_id = TaskId::from_register(a0 as u32);
     let t = target_id.index();
-    // Both tasks at once: the indices are checked here, once, and neither
-    // task is looked up again. (A task cannot send to itself: it is not
-    // more important than itself, so that `Err` is the general path's.)
-    let Some((me, target)) = task::pair_mut(sys.tasks, caller, t) else {
+    // The target must wait in `recv` for us. (A task cannot send to
+    // itself: it is not more important than itself, so that `Err` is the
+    // general path's.)
+    let Some((me, target, my_id)) = parties(
+        sys.tasks,
+        caller,
+        t,
+        |s, me| matches!(s, SchedState::InRecv(from) if from.is_none_or(|f| f == me)),
+    ) else {
         return false;
     };
-    let my_id = me.id(caller);
-    let waiting = matches!(
-        target.state(),
-        TaskState::Healthy(SchedState::InRecv(from)) if from.is_none_or(|f| f == my_id)
-    );
-    if !waiting
-        || !target.is_more_important_than(me)
+    if !target.is_more_important_than(me)
         || target.generation() != target_id.generation()
         || !me.desc().has_slot(t)
     {
@@ -126,18 +125,14 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     }
     let peer = TaskId::from_register(peer as u32);
     let p = peer.index();
-    // Both tasks at once, as in `send`; a reply to oneself is the general
-    // path's business.
-    let Some((me, client)) = task::pair_mut(sys.tasks, caller, p) else {
+    // The client must wait for our reply (a reply to oneself is the
+    // general path's business).
+    let Some((me, client, _)) = parties(sys.tasks, caller, p, |s, me| s == SchedState::InReply(me))
+    else {
         return false;
     };
-    let my_id = me.id(caller);
-    let waiting = matches!(
-        client.state(),
-        TaskState::Healthy(SchedState::InReply(to)) if to == my_id
-    );
     // The receive must block: nothing pending for the mask.
-    if !waiting || client.id(p) != peer || me.notifications() & mask != 0 {
+    if client.id(p) != peer || me.notifications() & mask != 0 {
         return false;
     }
     let c = client.save();
@@ -190,4 +185,24 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
         sys.sched.track_woken(sys.tasks, p);
     }
     true
+}
+
+/// Both parties of a fast-path call at once: the caller, task `other`, and
+/// the caller's id; `None` (the general path's business) if `other` is
+/// out of range or the caller itself, or is not healthy in a scheduling
+/// state `waiting` accepts (given the caller's id). The indices are
+/// checked here, once, and neither task is looked up again.
+#[inline(always)]
+fn parties<'t>(
+    tasks: &'t mut [Task],
+    caller: usize,
+    other: usize,
+    waiting: impl FnOnce(SchedState, TaskId) -> bool,
+) -> Option<(&'t mut Task, &'t mut Task, TaskId)> {
+    let (me, them) = task::pair_mut(tasks, caller, other)?;
+    let my_id = me.id(caller);
+    match them.state() {
+        TaskState::Healthy(s) if waiting(s, my_id) => Some((me, them, my_id)),
+        _ => None,
+    }
 }
