@@ -1,0 +1,101 @@
+//! The kernel's accesses to a task's DMA ring region ([`KernelRing`]).
+
+use crate::descs::REGION_DMA_RING;
+use crate::task::Task;
+
+/// A piece of a task's DMA ring region (app.toml `queues`): memory of the
+/// image that the task may read but only the kernel writes, where `dma`
+/// lays out a virtqueue for the task's device. Exists only once the range
+/// was found inside such a region ([`kernel_ring`]); every access is
+/// volatile (the device reads and writes it concurrently) and checked to
+/// lie inside and be aligned, and one that is not is refused (a read gives
+/// 0) rather than made.
+#[derive(Debug)]
+pub struct KernelRing {
+    base: usize,
+    len: usize,
+}
+
+/// The `len` bytes at `base` as a [`KernelRing`], if they lie inside one of
+/// `task`'s DMA ring regions.
+pub fn kernel_ring(task: &Task, base: usize, len: usize) -> Option<KernelRing> {
+    task.regions()
+        .iter()
+        .any(|r| r.attributes & REGION_DMA_RING != 0 && r.contains(base, len))
+        .then_some(KernelRing { base, len })
+}
+
+impl KernelRing {
+    /// First address.
+    pub fn base(&self) -> usize {
+        self.base
+    }
+
+    /// Whether a `size`-byte field at `offset` lies inside and is aligned.
+    ///
+    /// The accessors below are out of line: `dma` reads and writes ring
+    /// fields in dozens of places, and a copy of this check at each costs
+    /// more than the calls.
+    fn fits(&self, offset: usize, size: usize) -> bool {
+        offset.is_multiple_of(size) && offset.checked_add(size).is_some_and(|end| end <= self.len)
+    }
+
+    /// The little-endian 16-bit field at `offset` (0 if outside).
+    #[inline(never)]
+    pub fn read_u16(&self, offset: usize) -> u16 {
+        if !self.fits(offset, 2) {
+            return 0;
+        }
+        // SAFETY: inside a DMA ring region of the task (checked when this
+        // was made), 2-aligned (the region and `offset`), memory of this
+        // image; a volatile read of plain bits.
+        u16::from_le(unsafe { core::ptr::read_volatile((self.base + offset) as *const u16) })
+    }
+
+    /// The little-endian 32-bit field at `offset` (0 if outside).
+    #[inline(never)]
+    pub fn read_u32(&self, offset: usize) -> u32 {
+        if !self.fits(offset, 4) {
+            return 0;
+        }
+        // SAFETY: as in `read_u16`, 4-aligned.
+        u32::from_le(unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) })
+    }
+
+    /// Writes the little-endian 16-bit field at `offset` (nothing if
+    /// outside).
+    #[inline(never)]
+    pub fn write_u16(&mut self, offset: usize, value: u16) {
+        if self.fits(offset, 2) {
+            // SAFETY: as in `read_u16`; the ring region is the kernel's to
+            // write (the task's PMP entry for it is read-only).
+            unsafe { core::ptr::write_volatile((self.base + offset) as *mut u16, value.to_le()) };
+        }
+    }
+
+    /// Writes the little-endian 32-bit field at `offset` (nothing if
+    /// outside).
+    #[inline(never)]
+    pub fn write_u32(&mut self, offset: usize, value: u32) {
+        if self.fits(offset, 4) {
+            // SAFETY: as in `write_u16`, 4-aligned.
+            unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value.to_le()) };
+        }
+    }
+
+    /// Writes `bytes` at `offset` a 32-bit word at a time (so both must be
+    /// word-aligned and inside; nothing is written otherwise).
+    pub fn write_words(&mut self, offset: usize, bytes: &[u8]) {
+        if !(bytes.len().is_multiple_of(4) && self.fits(offset, 4))
+            || offset
+                .checked_add(bytes.len())
+                .is_none_or(|end| end > self.len)
+        {
+            return;
+        }
+        for (i, w) in bytes.chunks_exact(4).enumerate() {
+            let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            self.write_u32(offset + 4 * i, word);
+        }
+    }
+}
