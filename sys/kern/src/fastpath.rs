@@ -193,12 +193,12 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
 /// state `waiting` accepts (given the caller's id). The indices are
 /// checked here, once, and neither task is looked up again.
 #[inline(always)]
-fn parties<'t>(
-    tasks: &'t mut [Task],
+fn parties(
+    tasks: &mut [Task],
     caller: usize,
     other: usize,
     waiting: impl FnOnce(SchedState, TaskId) -> bool,
-) -> Option<(&'t mut Task, &'t mut Task, TaskId)> {
+) -> Option<(&mut Task, &mut Task, TaskId)> {
     let (me, them) = task::pair_mut(tasks, caller, other)?;
     let my_id = me.id(caller);
     match them.state() {

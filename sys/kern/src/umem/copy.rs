@@ -2,53 +2,6 @@
 //! that touch no byte outside the two ranges, and (host tests) the check
 //! that they do not. Only `umem` calls them, after its checks.
 
-/// Host tests only: the ranges the running copy was given, against which
-/// each of its loads and stores is checked, so that a test sees a stray
-/// access even inside a word the slice only partly covers (which no guard
-/// page or PMP entry could show).
-#[cfg(test)]
-pub(crate) mod bounds {
-    use std::cell::Cell;
-
-    std::thread_local! {
-        static RANGES: Cell<Option<(usize, usize, usize, usize)>> = const { Cell::new(None) };
-    }
-
-    /// The copy of `n` bytes from `from` to `to` begins.
-    pub(crate) fn enter(from: usize, n: usize, to: usize, m: usize) {
-        RANGES.set(Some((from, n, to, m)));
-    }
-
-    /// It ended.
-    pub(crate) fn leave() {
-        RANGES.set(None);
-    }
-
-    fn inside(at: usize, size: usize, base: usize, len: usize) -> bool {
-        at >= base && at + size <= base + len
-    }
-
-    /// A load of `size` bytes at `at`.
-    pub(crate) fn load(at: usize, size: usize) {
-        if let Some((from, n, ..)) = RANGES.get() {
-            assert!(
-                inside(at, size, from, n),
-                "read {size} at {at:#x}: outside the source {from:#x}+{n}"
-            );
-        }
-    }
-
-    /// A store of `size` bytes at `at`.
-    pub(crate) fn store(at: usize, size: usize) {
-        if let Some((.., to, m)) = RANGES.get() {
-            assert!(
-                inside(at, size, to, m),
-                "wrote {size} at {at:#x}: outside the destination {to:#x}+{m}"
-            );
-        }
-    }
-}
-
 /// Reads the `T` at `at` (volatile: see [`copy_raw`]).
 ///
 /// # Safety
@@ -201,5 +154,52 @@ pub(super) unsafe fn copy_bytewise(from: usize, to: usize, n: usize) {
         // the library's memcpy.
         // SAFETY: `i < n`, inside both ranges (caller's promise).
         unsafe { store(to.wrapping_add(i), load::<u8>(from.wrapping_add(i))) };
+    }
+}
+
+/// Host tests only: the ranges the running copy was given, against which
+/// each of its loads and stores is checked, so that a test sees a stray
+/// access even inside a word the slice only partly covers (which no guard
+/// page or PMP entry could show).
+#[cfg(test)]
+pub(crate) mod bounds {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static RANGES: Cell<Option<(usize, usize, usize, usize)>> = const { Cell::new(None) };
+    }
+
+    /// The copy of `n` bytes from `from` to `to` begins.
+    pub(crate) fn enter(from: usize, n: usize, to: usize, m: usize) {
+        RANGES.set(Some((from, n, to, m)));
+    }
+
+    /// It ended.
+    pub(crate) fn leave() {
+        RANGES.set(None);
+    }
+
+    fn inside(at: usize, size: usize, base: usize, len: usize) -> bool {
+        at >= base && at + size <= base + len
+    }
+
+    /// A load of `size` bytes at `at`.
+    pub(crate) fn load(at: usize, size: usize) {
+        if let Some((from, n, ..)) = RANGES.get() {
+            assert!(
+                inside(at, size, from, n),
+                "read {size} at {at:#x}: outside the source {from:#x}+{n}"
+            );
+        }
+    }
+
+    /// A store of `size` bytes at `at`.
+    pub(crate) fn store(at: usize, size: usize) {
+        if let Some((.., to, m)) = RANGES.get() {
+            assert!(
+                inside(at, size, to, m),
+                "wrote {size} at {at:#x}: outside the destination {to:#x}+{m}"
+            );
+        }
     }
 }
