@@ -193,9 +193,10 @@ pub struct Scheduler {
     /// How many tasks `sending` holds: whether anyone is sending, in one
     /// load (the `reply_recv` fast path asks on every call).
     senders: u16,
-    /// The task the last choice picked, while that choice still describes
-    /// the machine: cleared when anyone else traps (only host tests do
-    /// that) and when nothing could run.
+    /// The task the last choice picked (none if nothing could run). Until
+    /// something wakes it is still the most important runnable task,
+    /// whoever traps in between (only host tests let other tasks trap):
+    /// priorities never change, and every wake is recorded in `woken`.
     running: MaybeTask,
     /// The most important task that became runnable since the last choice.
     woken: MaybeTask,
@@ -292,9 +293,9 @@ impl Scheduler {
     }
 
     /// The fast path's [`note`](Scheduler::note) for a task it just made
-    /// runnable from a blocked state other than `send`. Unlike `note` it does not record the task as woken: the
-    /// fast path either hands off to it or calls
-    /// [`track_woken`](Scheduler::track_woken).
+    /// runnable from a blocked state other than `send`. Unlike `note` it
+    /// does not record the task as woken: the fast path either hands off to
+    /// it or calls [`track_woken`](Scheduler::track_woken).
     #[inline(always)]
     pub fn now_runnable(&mut self, i: usize) {
         self.ready.set(i, true);
@@ -379,17 +380,6 @@ impl Scheduler {
                 self.woken_tie = false;
             }
         }
-    }
-
-    /// A trap from `caller` begins. If the caller is not the task last
-    /// chosen (host tests let any task make syscalls), the fast path's
-    /// premise is gone until the next full choice.
-    #[inline]
-    pub fn enter(&mut self, caller: usize) {
-        if !self.running.is(caller) {
-            self.running = MaybeTask::NONE;
-        }
-        self.hint = MaybeTask::NONE;
     }
 
     /// How the choices so far were made.

@@ -20,7 +20,6 @@ use crate::{budget, console, fastpath, faults, ipc, kipc, leases, notify};
 
 /// Handles an `ecall` from task `caller`.
 pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
-    sys.sched.enter(caller);
     sys.tasks[caller].count_syscall();
     let pc = sys.tasks[caller].save().pc();
     // Resume after the `ecall` (4 bytes: the compressed set has no ecall).
@@ -134,7 +133,6 @@ pub enum Exception {
 
 /// Handles an exception (other than `ecall`) taken by task `index`.
 pub fn exception<M: Machine>(sys: &mut System<'_, M>, index: usize, e: Exception) {
-    sys.sched.enter(index);
     let pc = sys.tasks[index].save().pc() as u32;
     let plain = |kind: FaultKind, address: usize, detail: usize| FaultRecord {
         kind: kind as u32,
@@ -309,7 +307,8 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
                 kind: FaultKind::FromServer as u32,
                 address: 0,
                 pc,
-                detail: ((caller as u32) << 16) | reason as u32,
+                // The reason fits below bit 16 (`ReplyFaultReason`).
+                detail: ((caller as u32) << 16) + reason as u32,
             };
             faults::fault_task(sys, p, record);
         } else {

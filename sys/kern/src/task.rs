@@ -403,14 +403,18 @@ impl Task {
 #[inline(always)]
 pub fn pair_mut(tasks: &mut [Task], a: usize, b: usize) -> Option<(&mut Task, &mut Task)> {
     let n = tasks.len();
-    if a >= n || b >= n || a == b {
+    if a >= n || b >= n {
         return None;
     }
-    if a < b {
-        let (low, high) = tasks.split_at_mut(b);
-        Some((&mut low[a], &mut high[0]))
-    } else {
-        let (low, high) = tasks.split_at_mut(a);
-        Some((&mut high[0], &mut low[b]))
+    match a.cmp(&b) {
+        core::cmp::Ordering::Less => {
+            let (low, high) = tasks.split_at_mut(b);
+            Some((&mut low[a], &mut high[0]))
+        }
+        core::cmp::Ordering::Greater => {
+            let (low, high) = tasks.split_at_mut(a);
+            Some((&mut high[0], &mut low[b]))
+        }
+        core::cmp::Ordering::Equal => None,
     }
 }

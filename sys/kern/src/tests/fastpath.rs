@@ -469,7 +469,6 @@ fn reply_recv_hands_back_only_to_the_most_important_runnable_task() {
     h.send(3, srv, 1, b"", 0, &[]);
     assert_eq!(after_trap(&mut h, 3), Some(SRV));
     // An interrupt while the server works wakes `mid`.
-    h.sys.sched.enter(SRV);
     notify::interrupt(&mut h.sys, 9);
     assert_eq!(after_trap(&mut h, SRV), Some(SRV));
     let cli = h.id(3);
@@ -518,7 +517,6 @@ fn scheduled_random_ipc_agrees_with_the_reference_scheduler() {
             match rand(12) {
                 0 if t != 0 => {
                     // An interrupt arrives while `t` runs.
-                    h.sys.sched.enter(t);
                     notify::interrupt(&mut h.sys, 5);
                 }
                 _ if caller[t].is_some() && rand(4) != 0 => {

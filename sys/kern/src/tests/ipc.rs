@@ -452,9 +452,15 @@ fn reply_fault_from_an_untrusted_server_is_an_error_code_not_a_fault() {
         abi::rejected_reason(h.ret(CLI, 0) as u32),
         Some(abi::ReplyFaultReason::BadMessageContents)
     );
+    assert_eq!(h.task(SRV).rejections(), 2, "each verdict is counted");
     h.reply_fault(SRV, cli, 0);
     assert_eq!(h.sched(CLI), SchedState::Runnable);
     assert_eq!(h.task(CLI).fault_count(), 0);
+    assert_eq!(
+        h.task(SRV).rejections(),
+        2,
+        "one that reached nobody is not"
+    );
 }
 
 #[test]

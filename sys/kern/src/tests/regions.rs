@@ -115,3 +115,16 @@ fn region_attributes_are_distinct_single_bits() {
         }
     }
 }
+
+/// A task's cache of compiled protection has a word for each entry's
+/// address register and, as RV32 packs four entries' 8-bit configurations
+/// into one `pmpcfg` word, one word per four entries: room for every
+/// entry a task may have.
+#[test]
+fn the_protection_cache_holds_every_entry_and_its_configuration() {
+    let cache = crate::task::ProtectionCache::default();
+    assert_eq!(
+        cache.words.len(),
+        MAX_TASK_REGIONS + MAX_TASK_REGIONS.div_ceil(4)
+    );
+}

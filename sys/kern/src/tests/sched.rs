@@ -256,6 +256,11 @@ fn the_common_choices_take_no_scan() {
         (Some(CLI), 1, 1),
         "recv, nothing woken"
     );
+    // The next call, answered with reply_recv: handed back, no choice.
+    h.send(CLI, srv, 2, b"again", 8, &[]);
+    assert_eq!(chosen(&mut h, CLI), (Some(SRV), 0, 0), "send again");
+    h.reply_recv(SRV, cli, 0, b"ok", 64, 0);
+    assert_eq!(chosen(&mut h, SRV), (Some(CLI), 0, 0), "reply_recv");
     // An interrupt's notification wakes the supervisor, more important:
     // it runs.
     crate::notify::post_bits(&mut h.sys, SUP, 1);
@@ -299,4 +304,57 @@ fn tasks_woken_together_need_a_scan_only_for_a_tie() {
         "the first woken is more important"
     );
     assert_eq!(woken(1, 1), (Some(3), 1, 1), "a tie");
+}
+
+/// The fast path reports the task it wakes even when it does not hand the
+/// CPU over: here another wake (a notification to a task less important
+/// than the client) is still pending when the client's call wakes the
+/// server, and the choice then takes the server without a scan.
+#[test]
+fn a_fast_send_after_another_wake_still_reports_the_server() {
+    let (mut h, srv) = Harness::four_and_server();
+    h.recv(SUP, 0, 1);
+    h.recv(SRV, 64, 0);
+    h.recv(3, 0, 1);
+    assert_eq!(syscalls::next_task(&mut h.sys, CLI), Some(CLI));
+    crate::notify::post_bits(&mut h.sys, 3, 1);
+    h.stage_send(CLI, srv, 1, b"hi", 8, &[]);
+    assert!(crate::fastpath::send(&mut h.sys, CLI), "fast path declined");
+    assert_eq!(chosen(&mut h, CLI), (Some(SRV), 1, 0));
+}
+
+/// The reply's hand-back looks at every runnable task, in every word of
+/// the bitmap: in a 70-task system a task at index 65 that is more
+/// important than the client keeps the CPU from it, and one that is less
+/// important does not stop the hand-back.
+#[test]
+fn the_hand_back_sees_runnable_tasks_in_every_bitmap_word() {
+    const N: usize = 70;
+    const FAR: usize = 65;
+    let after_reply = |far_priority: u8| {
+        let mut b = Builder::default()
+            .task("sup", 0)
+            .task("srv", 40)
+            .task("cli", 200);
+        for i in 3..N {
+            let name = &*Box::leak(format!("t{i}").into_boxed_str());
+            b = b.task(name, if i == FAR { far_priority } else { 255 });
+        }
+        let mut h = b.build();
+        for t in [SUP, SRV].into_iter().chain(3..N) {
+            h.recv(t, 64, if t == FAR { 1 } else { 0 });
+        }
+        assert_eq!(syscalls::next_task(&mut h.sys, CLI), Some(CLI));
+        let srv = h.id(SRV);
+        h.send(CLI, srv, 1, b"q", 8, &[]);
+        assert_eq!(chosen(&mut h, CLI), (Some(SRV), 0, 0));
+        // The far task wakes while the server works; the server runs on.
+        crate::notify::post_bits(&mut h.sys, FAR, 1);
+        assert_eq!(chosen(&mut h, SRV).0, Some(SRV));
+        let cli = h.id(CLI);
+        h.reply_recv(SRV, cli, 0, b"a", 64, 0);
+        chosen(&mut h, SRV)
+    };
+    assert_eq!(after_reply(100), (Some(FAR), 1, 1), "more important");
+    assert_eq!(after_reply(250), (Some(CLI), 0, 0), "less important");
 }
