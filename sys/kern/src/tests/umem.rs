@@ -311,11 +311,55 @@ fn kernel_rings_exist_only_in_ring_regions_and_refuse_stray_accesses() {
     assert_eq!(ring.read_u32(0x40), 0);
     assert_eq!(ring.read_u32(6), 0);
     assert_eq!(ring.read_u32(0x3C), 0);
+    // Bytes that are not whole words: nothing written either.
+    ring.write_words(0x20, &[1, 2, 3, 4, 5, 6]);
+    assert_eq!(ring.read_u32(0x20), 0, "a part of a word list was written");
+    // Words ending exactly at the end of the ring are written.
+    ring.write_words(0x38, &[1, 0, 0, 0, 2, 0, 0, 0]);
+    assert_eq!((ring.read_u32(0x38), ring.read_u32(0x3C)), (1, 2));
     // SAFETY: test memory of 0x1000 bytes that only this test uses.
     let raw = unsafe { std::slice::from_raw_parts(ring_region.base as *const u8, 0x1000) };
     assert!(raw[0x140..].iter().all(|&b| b == 0), "wrote past the ring");
     assert_eq!(ring.read_u32(4), 0x1234_5678, "a misaligned write landed");
     assert_eq!(ring.read_u16(8), 0xBEEF, "a misaligned write landed");
+}
+
+/// The kernel never writes a task's memory from bytes that overlap the
+/// destination (the source is a `&[u8]`, which must not change under
+/// it): such a source is refused and nothing is written, while one that
+/// ends right before the destination or starts right after it is copied.
+#[test]
+fn write_bytes_refuses_a_source_overlapping_the_destination() {
+    let mut h = Harness::three();
+    let dst = h.addr(SRV, DATA + 16);
+    let to = USlice::<u8>::from_raw(dst, 8).unwrap();
+    for (src, copies) in [
+        (dst - 8, true),
+        (dst + 8, true),
+        (dst - 7, false),
+        (dst + 7, false),
+    ] {
+        let fill: Vec<u8> = (1..=48).collect();
+        h.write(SRV, DATA, &fill);
+        // SAFETY: 8 bytes of the server's RAM block in the test arena;
+        // `write_bytes` writes only where it does not overlap them.
+        let bytes = unsafe { std::slice::from_raw_parts(src as *const u8, 8) };
+        let want = bytes.to_vec();
+        let result = umem::write_bytes(h.task(SRV), &to, bytes);
+        let written = h.read(SRV, DATA + 16, 8);
+        if copies {
+            assert_eq!(result, Ok(8), "source at {:+}", src as isize - dst as isize);
+            assert_eq!(written, want);
+        } else {
+            assert_eq!(
+                result,
+                Err(BadSlice { base: dst }),
+                "source at {:+}",
+                src as isize - dst as isize
+            );
+            assert_eq!(written, fill[16..24], "written though refused");
+        }
+    }
 }
 
 /// The kernel's copy reads only the source's bytes and writes only the
