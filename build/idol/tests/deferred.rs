@@ -11,9 +11,9 @@ use idol_fixture::deferred_server::{
 };
 use idol_runtime::mock::{Delivery, MockKernel, MockLease, Outcome};
 use idol_runtime::{
-    Deferred, Detached, ErrorCode, LeaseError, Leased, NotificationHandler, ServerError, Write,
+    Deferred, Detached, ErrorCode, LeaseError, Leased, NotificationHandler, Served, ServerError,
+    Write,
 };
-use std::convert::Infallible;
 
 const SERVER: TaskId = TaskId::new(9, Generation(0));
 
@@ -37,7 +37,7 @@ impl DeferredServer for Later {
         caller: TaskId,
         byte: u8,
         data: Leased<'_, Write, u8>,
-    ) -> Result<Deferred<u32>, ServerError<DeferredError>> {
+    ) -> Served<Deferred<u32>, DeferredError> {
         if byte == 0 {
             return Err(DeferredError::Busy.into());
         }
@@ -50,12 +50,12 @@ impl DeferredServer for Later {
         Ok(Deferred::Later)
     }
 
-    fn status(&mut self, caller: TaskId) -> Result<Deferred<Option<u32>>, ServerError<Infallible>> {
+    fn status(&mut self, caller: TaskId) -> Served<Deferred<Option<u32>>> {
         self.statuses.push(caller);
         Ok(Deferred::Later)
     }
 
-    fn now(&mut self, _caller: TaskId) -> Result<u32, ServerError<Infallible>> {
+    fn now(&mut self, _caller: TaskId) -> Served<u32> {
         Ok(self.fetches.len() as u32)
     }
 }

@@ -7,10 +7,7 @@
 //! injection it did not carry out with `Ok` (see [`crate::serve`]).
 
 #[cfg(target_os = "none")]
-use core::convert::Infallible;
-
-#[cfg(target_os = "none")]
-use idol_runtime::{Ipc, NotificationHandler, RecvMessage, ServerError, TaskId};
+use idol_runtime::{Ipc, NotificationHandler, RecvMessage, Served, TaskId};
 use virtio::queue::Corruption;
 
 #[cfg(target_os = "none")]
@@ -63,7 +60,7 @@ impl<D> NotificationHandler for Injector<'_, D> {}
 
 #[cfg(target_os = "none")]
 impl<D: Injectable> FaultInjectServer for Injector<'_, D> {
-    fn inject(&mut self, _: TaskId, kind: u32, arg: u32) -> Result<(), ServerError<InjectError>> {
+    fn inject(&mut self, _: TaskId, kind: u32, arg: u32) -> Served<(), InjectError> {
         match crate::serve(kind, arg)? {
             // Armed for a point of the request path: it fires there.
             None => Ok(()),
@@ -72,7 +69,7 @@ impl<D: Injectable> FaultInjectServer for Injector<'_, D> {
         }
     }
 
-    fn recoveries(&mut self, _: TaskId) -> Result<u32, ServerError<Infallible>> {
+    fn recoveries(&mut self, _: TaskId) -> Served<u32> {
         Ok(self.0.recoveries())
     }
 }

@@ -3,10 +3,7 @@
 //! The device logic is the library's [`Net`].
 
 use ethernet_api::{Batch, EthernetError, EthernetStatus, MAX_RECV};
-use idol_runtime::{
-    LeaseError, Leased, NotificationHandler, Read, RequestError, ServerError, TaskId, UserlibIpc,
-    Write,
-};
+use idol_runtime::{LeaseError, Leased, NotificationHandler, Read, RequestError, Served, ServerError, TaskId, UserlibIpc, Write};
 use userlib::{sys_get_timer, sys_irq_control, sys_log, sys_post, sys_set_timer, tasks};
 use virtio::regs::Mmio;
 use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
@@ -228,15 +225,15 @@ impl NotificationHandler for Driver {
 }
 
 impl EthernetServer for Driver {
-    fn mac(&mut self, _: TaskId) -> Result<[u8; 6], ServerError<EthernetError>> {
+    fn mac(&mut self, _: TaskId) -> Served<[u8; 6], EthernetError> {
         Ok(self.device()?.mac())
     }
 
-    fn status(&mut self, _: TaskId) -> Result<EthernetStatus, ServerError<EthernetError>> {
+    fn status(&mut self, _: TaskId) -> Served<EthernetStatus, EthernetError> {
         Ok(self.device()?.status())
     }
 
-    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Result<(), ServerError<EthernetError>> {
+    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Served<(), EthernetError> {
         self.subscriber = Some((caller, bits));
         Ok(())
     }
@@ -245,7 +242,7 @@ impl EthernetServer for Driver {
         &mut self,
         _: TaskId,
         frame: Leased<'_, Read, u8>,
-    ) -> Result<(), ServerError<EthernetError>> {
+    ) -> Served<(), EthernetError> {
         let device = self.device()?;
         device
             .send(frame.len(), now_ms(), |buf| frame.read_range(0, buf))
@@ -256,7 +253,7 @@ impl EthernetServer for Driver {
         &mut self,
         _: TaskId,
         frame: Leased<'_, Write, u8>,
-    ) -> Result<u32, ServerError<EthernetError>> {
+    ) -> Served<u32, EthernetError> {
         let device = self.device()?;
         let max = frame.len().min(MAX_RECV);
         match device.recv(max, |bytes| frame.write_range(0, bytes)) {
@@ -272,7 +269,7 @@ impl EthernetServer for Driver {
         _: TaskId,
         batch: Batch,
         frames: Leased<'_, Read, u8>,
-    ) -> Result<u32, ServerError<EthernetError>> {
+    ) -> Served<u32, EthernetError> {
         let device = self.device()?;
         device
             .send_batch(&batch, frames.len(), now_ms(), |at, buf| {
@@ -287,7 +284,7 @@ impl EthernetServer for Driver {
         &mut self,
         _: TaskId,
         frames: Leased<'_, Write, u8>,
-    ) -> Result<Batch, ServerError<EthernetError>> {
+    ) -> Served<Batch, EthernetError> {
         let device = self.device()?;
         device
             .recv_batch(frames.len(), |at, bytes| frames.write_range(at, bytes))

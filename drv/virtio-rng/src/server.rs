@@ -9,7 +9,7 @@
 //! remove and `DeviceError` when the device misbehaved.
 
 use entropy_api::EntropyError;
-use idol_runtime::{Leased, NotificationHandler, ServerError, TaskId, Write};
+use idol_runtime::{Leased, NotificationHandler, Served, TaskId, Write};
 use virtio::queue::QueueMemory;
 use virtio::RegisterAccess;
 use virtio_bus_api::Probe;
@@ -266,11 +266,7 @@ impl<P: Platform<N>, const N: usize, const B: usize> NotificationHandler
 }
 
 impl<P: Platform<N>, const N: usize, const B: usize> EntropyServer for EntropyDriver<P, N, B> {
-    fn fill(
-        &mut self,
-        _: TaskId,
-        data: Leased<'_, Write, u8>,
-    ) -> Result<(), ServerError<EntropyError>> {
+    fn fill(&mut self, _: TaskId, data: Leased<'_, Write, u8>) -> Served<(), EntropyError> {
         let Binding::Bound { slot, device } = &self.binding else {
             return Err(EntropyError::NoDevice.into());
         };

@@ -114,6 +114,11 @@ pub enum ServerError<E> {
     Fault(ReplyFaultReason),
 }
 
+/// What a server method returns: its reply's value, or a [`ServerError`].
+/// `E` is the op's own error; it defaults to [`Infallible`] for an op that
+/// has none, so `Served<u32>` is an op that answers a `u32` or refuses.
+pub type Served<T, E = Infallible> = Result<T, ServerError<E>>;
+
 /// An error enum whose variants travel as response codes (generated from an
 /// IDL `errors` entry: every code is explicit, non-zero and below
 /// `abi::KERNEL_CODE_BASE`).

@@ -45,7 +45,9 @@ mod userlib_ipc;
 pub mod wire;
 
 pub use abi::{ReplyFaultReason, TaskId};
-pub use error::{CallError, ErrorCode, ProtocolError, RequestError, ServerError, ServerRestarted};
+pub use error::{
+    CallError, ErrorCode, ProtocolError, RequestError, Served, ServerError, ServerRestarted,
+};
 pub use ipc::{Call, Ipc, LeaseAt, LeaseInfo, LeaseRef, RecvMessage};
 pub use lease::{
     Detached, LeaseDirection, LeaseError, Leased, Read, ReadWrite, Readable, Writable, Write,

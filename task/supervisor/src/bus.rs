@@ -48,7 +48,7 @@ impl VirtioBusServer for Supervisor {
         irq_bits: u32,
         remove_bits: u32,
         probe_bits: u32,
-    ) -> Result<Probe, ServerError<BusError>> {
+    ) -> Served<Probe, BusError> {
         authorize(&self.bus, caller, Request::Register(device_ids))
             .map_err(|_| BusError::NotPermitted)?;
         let task = caller.index() as u16;
@@ -83,7 +83,7 @@ impl VirtioBusServer for Supervisor {
         Ok(probe)
     }
 
-    fn removed(&mut self, caller: TaskId) -> Result<(), ServerError<BusError>> {
+    fn removed(&mut self, caller: TaskId) -> Served<(), BusError> {
         let task = caller.index() as u16;
         let slot = self.bus.removed(task)?;
         self.detach(task, slot);
@@ -92,14 +92,11 @@ impl VirtioBusServer for Supervisor {
         Ok(())
     }
 
-    fn devices(
-        &mut self,
-        _: TaskId,
-    ) -> Result<DeviceTable, ServerError<core::convert::Infallible>> {
+    fn devices(&mut self, _: TaskId) -> Served<DeviceTable> {
         Ok(self.bus.table())
     }
 
-    fn unbind(&mut self, caller: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+    fn unbind(&mut self, caller: TaskId, slot: u32) -> Served<(), BusError> {
         authorize(&self.bus, caller, Request::Unbind(slot as usize))
             .map_err(|_| BusError::NotPermitted)?;
         match self.bus.unbind(slot as usize)? {
@@ -114,7 +111,7 @@ impl VirtioBusServer for Supervisor {
         Ok(())
     }
 
-    fn bind(&mut self, caller: TaskId, slot: u32) -> Result<(), ServerError<BusError>> {
+    fn bind(&mut self, caller: TaskId, slot: u32) -> Served<(), BusError> {
         authorize(&self.bus, caller, Request::Bind(slot as usize))
             .map_err(|_| BusError::NotPermitted)?;
         if let Some(poke) = self.bus.bind(slot as usize)? {

@@ -33,7 +33,7 @@
 use abi::{
     FaultKind, FaultRecord, Generation, RestartPolicy, TaskId, TaskState, SUPERVISOR_FAULT_BIT,
 };
-use idol_runtime::{NotificationHandler, ServerError, UserlibIpc};
+use idol_runtime::{NotificationHandler, Served, ServerError, UserlibIpc};
 use supervisor_core::authority::{self, Refusal, Request};
 use supervisor_core::{Decision, Liveness, Rejections, Restarts, Sample, MAX_TASKS};
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};

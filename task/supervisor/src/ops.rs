@@ -4,24 +4,16 @@
 use super::*;
 
 impl SupervisorServer for Supervisor {
-    fn task_count(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
+    fn task_count(&mut self, _: TaskId) -> Served<u32> {
         Ok(kipc::task_count() as u32)
     }
 
-    fn task_status(
-        &mut self,
-        caller: TaskId,
-        index: u32,
-    ) -> Result<TaskStatus, ServerError<SupervisorError>> {
+    fn task_status(&mut self, caller: TaskId, index: u32) -> Served<TaskStatus, SupervisorError> {
         authorize(&self.bus, caller, Request::TaskStatus).map_err(refusal)?;
         kipc::task_status(index as usize).map_err(|_| SupervisorError::NoSuchTask.into())
     }
 
-    fn fault_task(
-        &mut self,
-        caller: TaskId,
-        index: u32,
-    ) -> Result<(), ServerError<SupervisorError>> {
+    fn fault_task(&mut self, caller: TaskId, index: u32) -> Served<(), SupervisorError> {
         authorize(&self.bus, caller, Request::FaultTask).map_err(refusal)?;
         if index as usize >= kipc::task_count() {
             return Err(SupervisorError::NoSuchTask.into());
@@ -42,7 +34,7 @@ impl SupervisorServer for Supervisor {
         index: u32,
         kind: u32,
         arg: u32,
-    ) -> Result<InjectEvidence, ServerError<SupervisorError>> {
+    ) -> Served<InjectEvidence, SupervisorError> {
         authorize(&self.bus, caller, Request::Inject).map_err(refusal)?;
         let kind = abi::Injection::from_u32(kind).ok_or(SupervisorError::NotAllowed)?;
         if !cfg!(feature = "test-control") {
@@ -70,11 +62,7 @@ impl SupervisorServer for Supervisor {
         Ok(ev)
     }
 
-    fn restart_task(
-        &mut self,
-        caller: TaskId,
-        index: u32,
-    ) -> Result<(), ServerError<SupervisorError>> {
+    fn restart_task(&mut self, caller: TaskId, index: u32) -> Served<(), SupervisorError> {
         authorize(&self.bus, caller, Request::RestartTask).map_err(refusal)?;
         let task = index as usize;
         if task >= kipc::task_count() {
@@ -102,7 +90,7 @@ impl SupervisorServer for Supervisor {
         Ok(())
     }
 
-    fn shutdown(&mut self, caller: TaskId, code: u32) -> Result<(), ServerError<SupervisorError>> {
+    fn shutdown(&mut self, caller: TaskId, code: u32) -> Served<(), SupervisorError> {
         authorize(&self.bus, caller, Request::Shutdown).map_err(refusal)?;
         if !cfg!(feature = "test-control") {
             return Err(SupervisorError::NotAllowed.into());

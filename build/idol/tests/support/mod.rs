@@ -11,9 +11,8 @@ use idol_fixture::everything_server::{
 use idol_fixture::ping_client::{PingError, PingStatus};
 use idol_fixture::ping_server::{ping_dispatch, PingServer, PING_BUFFER_SIZE};
 use idol_runtime::mock::MockKernel;
-use idol_runtime::{Leased, NotificationHandler, Read, ReadWrite, RecvMessage, ServerError, Write};
+use idol_runtime::{Leased, NotificationHandler, Read, ReadWrite, RecvMessage, Served, Write};
 use std::cell::RefCell;
-use std::convert::Infallible;
 use std::rc::Rc;
 
 pub const SERVER: TaskId = TaskId::new(3, Generation(0));
@@ -36,16 +35,12 @@ impl NotificationHandler for Ping {
 }
 
 impl PingServer for Ping {
-    fn add(&mut self, _caller: TaskId, a: u32, b: u32) -> Result<u32, ServerError<Infallible>> {
+    fn add(&mut self, _caller: TaskId, a: u32, b: u32) -> Served<u32> {
         self.served += 1;
         Ok(a.wrapping_add(b))
     }
 
-    fn sum(
-        &mut self,
-        _caller: TaskId,
-        data: Leased<'_, Read, u8>,
-    ) -> Result<u32, ServerError<Infallible>> {
+    fn sum(&mut self, _caller: TaskId, data: Leased<'_, Read, u8>) -> Served<u32> {
         self.served += 1;
         let mut chunk = [0u8; 64];
         let mut total = 0u32;
@@ -61,12 +56,7 @@ impl PingServer for Ping {
         Ok(total)
     }
 
-    fn fill(
-        &mut self,
-        _caller: TaskId,
-        byte: u8,
-        buf: Leased<'_, Write, u8>,
-    ) -> Result<u32, ServerError<Infallible>> {
+    fn fill(&mut self, _caller: TaskId, byte: u8, buf: Leased<'_, Write, u8>) -> Served<u32> {
         self.served += 1;
         let chunk = [byte; 64];
         let mut at = 0;
@@ -78,7 +68,7 @@ impl PingServer for Ping {
         Ok(buf.len() as u32)
     }
 
-    fn status(&mut self, _caller: TaskId) -> Result<PingStatus, ServerError<Infallible>> {
+    fn status(&mut self, _caller: TaskId) -> Served<PingStatus> {
         let status = if self.served == 0 {
             PingStatus::Idle
         } else {
@@ -90,24 +80,14 @@ impl PingServer for Ping {
         Ok(status)
     }
 
-    fn divide(
-        &mut self,
-        _caller: TaskId,
-        dividend: u32,
-        divisor: u32,
-    ) -> Result<u32, ServerError<PingError>> {
+    fn divide(&mut self, _caller: TaskId, dividend: u32, divisor: u32) -> Served<u32, PingError> {
         self.served += 1;
         dividend
             .checked_div(divisor)
             .ok_or(PingError::DivideByZero.into())
     }
 
-    fn checksum(
-        &mut self,
-        _caller: TaskId,
-        seed: u64,
-        data: Leased<'_, Read, u8>,
-    ) -> Result<u64, ServerError<Infallible>> {
+    fn checksum(&mut self, _caller: TaskId, seed: u64, data: Leased<'_, Read, u8>) -> Served<u64> {
         self.served += 1;
         let mut chunk = [0u8; 256];
         let mut hash = seed;
@@ -123,7 +103,7 @@ impl PingServer for Ping {
         Ok(hash)
     }
 
-    fn crash(&mut self, _caller: TaskId) -> Result<(), ServerError<Infallible>> {
+    fn crash(&mut self, _caller: TaskId) -> Served<()> {
         // The QEMU server panics here; the mock kills it with
         // `kill_server_during_next_calls` instead.
         Ok(())
@@ -161,7 +141,7 @@ pub struct Everything {
 impl NotificationHandler for Everything {}
 
 impl EverythingServer for Everything {
-    fn nothing(&mut self, _caller: TaskId) -> Result<(), ServerError<Infallible>> {
+    fn nothing(&mut self, _caller: TaskId) -> Served<()> {
         self.calls += 1;
         Ok(())
     }
@@ -175,7 +155,7 @@ impl EverythingServer for Everything {
         wide: u64,
         half: u16,
         real: f32,
-    ) -> Result<i64, ServerError<Infallible>> {
+    ) -> Served<i64> {
         let sign = if flag { 1 } else { -1 };
         Ok(sign
             * i64::from(small)
@@ -191,7 +171,7 @@ impl EverythingServer for Everything {
         bytes: [u8; 4],
         flags: [bool; 3],
         big: [u16; 40],
-    ) -> Result<[u8; 4], ServerError<Infallible>> {
+    ) -> Served<[u8; 4]> {
         let mut out = bytes;
         out.reverse();
         out[0] = out[0].wrapping_add(flags.iter().filter(|f| **f).count() as u8);
@@ -199,12 +179,7 @@ impl EverythingServer for Everything {
         Ok(out)
     }
 
-    fn named(
-        &mut self,
-        _caller: TaskId,
-        p: Point,
-        scale: u32,
-    ) -> Result<Point, ServerError<Infallible>> {
+    fn named(&mut self, _caller: TaskId, p: Point, scale: u32) -> Served<Point> {
         self.calls += 1;
         Ok(Point {
             x: p.x.wrapping_mul(scale as i32),
@@ -219,7 +194,7 @@ impl EverythingServer for Everything {
         mode: Mode,
         flag: bool,
         bytes: [u8; 8],
-    ) -> Result<Option<Mode>, ServerError<Failure>> {
+    ) -> Served<Option<Mode>, Failure> {
         match maybe {
             Some(n) if n > 100 => Err(Failure::TooBig.into()),
             Some(n) if flag => Ok(Some(Mode::Burst {
@@ -234,7 +209,7 @@ impl EverythingServer for Everything {
         }
     }
 
-    fn check(&mut self, _caller: TaskId, value: u32) -> Result<(), ServerError<Failure>> {
+    fn check(&mut self, _caller: TaskId, value: u32) -> Served<(), Failure> {
         match value {
             v if v % 2 == 1 => Err(Failure::Odd.into()),
             u32::MAX => Err(Failure::Last.into()),
@@ -248,7 +223,7 @@ impl EverythingServer for Everything {
         src: Leased<'_, Read, u32>,
         scratch: Leased<'_, ReadWrite, u32>,
         dst: Leased<'_, Write, u32>,
-    ) -> Result<u32, ServerError<Failure>> {
+    ) -> Served<u32, Failure> {
         if scratch.len() < src.len() || dst.len() < src.len() {
             return Err(Failure::TooBig.into());
         }
@@ -259,11 +234,7 @@ impl EverythingServer for Everything {
         Ok(src.len() as u32)
     }
 
-    fn points(
-        &mut self,
-        _caller: TaskId,
-        points: Leased<'_, ReadWrite, Point>,
-    ) -> Result<u32, ServerError<Infallible>> {
+    fn points(&mut self, _caller: TaskId, points: Leased<'_, ReadWrite, Point>) -> Served<u32> {
         for i in 0..points.len() {
             let p = points.read_at(i)?;
             points.write_at(i, Point { x: p.y, y: p.x })?;

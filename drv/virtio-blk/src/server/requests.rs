@@ -3,7 +3,9 @@
 //! device completes it ([`complete`]).
 
 use block_api::{BlockError, BlockInfo, SECTOR_SIZE};
-use idol_runtime::{Deferred, Detached, Ipc, LeaseError, Leased, Read, ServerError, TaskId, Write};
+use idol_runtime::{
+    Deferred, Detached, Ipc, LeaseError, Leased, Read, Served, ServerError, TaskId, Write,
+};
 use virtio::RegisterAccess;
 
 use super::{
@@ -27,7 +29,7 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         fill: impl FnOnce(&mut [u8]) -> Result<(), LeaseError>,
         pending: Pending,
         lent: Option<(u8, TaskId)>,
-    ) -> Result<(), ServerError<BlockError>> {
+    ) -> Served<(), BlockError> {
         let error = self.unbound_error();
         let Binding::Bound { device, .. } = &mut self.binding else {
             return Err(error.into());
@@ -157,7 +159,7 @@ pub(super) fn complete<I: Ipc, R: RegisterAccess>(
 
 /// Whether a transfer of `len` bytes has whole sectors for the device to
 /// move (`false`: none at all); `UnalignedLength` for a partial sector.
-fn has_sectors(len: usize) -> Result<bool, ServerError<BlockError>> {
+fn has_sectors(len: usize) -> Served<bool, BlockError> {
     if !len.is_multiple_of(SECTOR_SIZE) {
         return Err(BlockError::UnalignedLength.into());
     }
@@ -165,21 +167,13 @@ fn has_sectors(len: usize) -> Result<bool, ServerError<BlockError>> {
 }
 
 /// Copies a completed read into the client's lease.
-fn copy_out(
-    ipc: &dyn Ipc,
-    lease: Detached<Write, u8>,
-    data: &[u8],
-) -> Result<(), ServerError<BlockError>> {
+fn copy_out(ipc: &dyn Ipc, lease: Detached<Write, u8>, data: &[u8]) -> Served<(), BlockError> {
     lease.attach(ipc).write_range(0, data)?;
     Ok(())
 }
 
 /// Answers a deferred call with a unit result (or an error for any kind).
-pub(super) fn answer<I: Ipc>(
-    ipc: I,
-    pending: Pending,
-    result: Result<(), ServerError<BlockError>>,
-) {
+pub(super) fn answer<I: Ipc>(ipc: I, pending: Pending, result: Served<(), BlockError>) {
     match pending {
         Pending::Read { caller, .. } => block_reply_read(&ipc, caller, result),
         Pending::Write { caller } => block_reply_write(&ipc, caller, result),
@@ -196,7 +190,7 @@ pub(super) fn answer<I: Ipc>(
 }
 
 impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
-    fn info(&mut self, caller: TaskId) -> Result<Deferred<BlockInfo>, ServerError<BlockError>> {
+    fn info(&mut self, caller: TaskId) -> Served<Deferred<BlockInfo>, BlockError> {
         if let Some(info) = self.serial.and_then(|s| self.info_now(s)) {
             return Ok(Deferred::Now(info));
         }
@@ -209,7 +203,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         caller: TaskId,
         sector: u64,
         data: Leased<'_, Write, u8>,
-    ) -> Result<Deferred<()>, ServerError<BlockError>> {
+    ) -> Served<Deferred<()>, BlockError> {
         let len = data.len();
         if !has_sectors(len)? {
             return self.nothing_to_do(sector);
@@ -229,7 +223,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         caller: TaskId,
         sector: u64,
         data: Leased<'_, Read, u8>,
-    ) -> Result<Deferred<()>, ServerError<BlockError>> {
+    ) -> Served<Deferred<()>, BlockError> {
         let len = data.len();
         if !has_sectors(len)? {
             return self.nothing_to_do(sector);
@@ -244,7 +238,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         Ok(Deferred::Later)
     }
 
-    fn flush(&mut self, caller: TaskId) -> Result<Deferred<()>, ServerError<BlockError>> {
+    fn flush(&mut self, caller: TaskId) -> Served<Deferred<()>, BlockError> {
         if let Binding::Bound { device, .. } = &self.binding {
             if !device.geometry().flush {
                 // No VIRTIO_BLK_F_FLUSH: the device has no write cache to
@@ -271,7 +265,7 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
     }
 
     /// A zero-length read or write: checked against the disk, then done.
-    fn nothing_to_do(&self, sector: u64) -> Result<Deferred<()>, ServerError<BlockError>> {
+    fn nothing_to_do(&self, sector: u64) -> Served<Deferred<()>, BlockError> {
         match &self.binding {
             Binding::Bound { device, .. } if sector <= device.geometry().capacity => {
                 Ok(Deferred::Now(()))

@@ -4,9 +4,7 @@
 #[cfg(not(feature = "linked-nic"))]
 use ethernet_api::EthernetClient;
 use ethernet_api::{Batch, EthernetError, MAX_RECV, MAX_SEND, RECV_BATCH_BYTES, SEND_BATCH_BYTES};
-use idol_runtime::{
-    Leased, NotificationHandler, Read, RequestError, ServerError, TaskId, UserlibIpc, Write,
-};
+use idol_runtime::{Leased, NotificationHandler, Read, RequestError, Served, ServerError, TaskId, UserlibIpc, Write};
 use net_api::{Datagram, NetError, NetInfo};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
@@ -400,7 +398,7 @@ impl Stack {
         }
     }
 
-    fn sock(&mut self, caller: TaskId, id: u32) -> Result<(Owner, Sock), ServerError<NetError>> {
+    fn sock(&mut self, caller: TaskId, id: u32) -> Served<(Owner, Sock), NetError> {
         let me = self.check_caller(caller);
         let s = self.table.get(id, me).ok_or_else(bad)?;
         Ok((me, s))
@@ -412,7 +410,7 @@ impl Stack {
         &mut self,
         caller: TaskId,
         id: u32,
-    ) -> Result<&mut udp::Socket<'static>, ServerError<NetError>> {
+    ) -> Served<&mut udp::Socket<'static>, NetError> {
         let (_, Sock::Udp(i)) = self.sock(caller, id)? else {
             return Err(bad());
         };
@@ -426,7 +424,7 @@ impl Stack {
         &mut self,
         caller: TaskId,
         id: u32,
-    ) -> Result<&mut tcp::Socket<'static>, ServerError<NetError>> {
+    ) -> Served<&mut tcp::Socket<'static>, NetError> {
         let (_, Sock::Tcp(i)) = self.sock(caller, id)? else {
             return Err(bad());
         };

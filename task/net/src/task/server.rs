@@ -31,7 +31,7 @@ fn tcp_error(state: tcp::State) -> NetError {
 }
 
 impl NetServer for Stack {
-    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Result<(), ServerError<NetError>> {
+    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Served<(), NetError> {
         self.check_caller(caller);
         let me = owner(caller);
         let slot = self
@@ -48,7 +48,7 @@ impl NetServer for Stack {
         Ok(())
     }
 
-    fn info(&mut self, _: TaskId) -> Result<NetInfo, ServerError<NetError>> {
+    fn info(&mut self, _: TaskId) -> Served<NetInfo, NetError> {
         let (addr, prefix) = match self.iface.ipv4_addr() {
             Some(a) => {
                 let p = self
@@ -83,7 +83,7 @@ impl NetServer for Stack {
         })
     }
 
-    fn udp_bind(&mut self, caller: TaskId, port: u16) -> Result<u32, ServerError<NetError>> {
+    fn udp_bind(&mut self, caller: TaskId, port: u16) -> Served<u32, NetError> {
         let me = self.check_caller(caller);
         if port == 0 {
             return Err(NetError::BadArgument.into());
@@ -118,7 +118,7 @@ impl NetServer for Stack {
         addr: [u8; 4],
         port: u16,
         data: Leased<'_, Read, u8>,
-    ) -> Result<(), ServerError<NetError>> {
+    ) -> Served<(), NetError> {
         let s = self.caller_udp(caller, socket)?;
         if port == 0 {
             return Err(NetError::BadArgument.into());
@@ -139,7 +139,7 @@ impl NetServer for Stack {
         caller: TaskId,
         socket: u32,
         data: Leased<'_, Write, u8>,
-    ) -> Result<Datagram, ServerError<NetError>> {
+    ) -> Served<Datagram, NetError> {
         let s = self.caller_udp(caller, socket)?;
         let (payload, meta) = s.recv().map_err(|_| NetError::WouldBlock)?;
         let len = payload.len().min(data.len());
@@ -158,7 +158,7 @@ impl NetServer for Stack {
         caller: TaskId,
         port: u16,
         backlog: u32,
-    ) -> Result<u32, ServerError<NetError>> {
+    ) -> Served<u32, NetError> {
         let me = self.check_caller(caller);
         if port == 0 || backlog == 0 || backlog > MAX_BACKLOG {
             return Err(NetError::BadArgument.into());
@@ -188,7 +188,7 @@ impl NetServer for Stack {
         }
     }
 
-    fn tcp_accept(&mut self, caller: TaskId, listener: u32) -> Result<u32, ServerError<NetError>> {
+    fn tcp_accept(&mut self, caller: TaskId, listener: u32) -> Served<u32, NetError> {
         let (
             me,
             Sock::Listener {
@@ -246,7 +246,7 @@ impl NetServer for Stack {
         caller: TaskId,
         socket: u32,
         data: Leased<'_, Write, u8>,
-    ) -> Result<u32, ServerError<NetError>> {
+    ) -> Served<u32, NetError> {
         let s = self.caller_tcp(caller, socket)?;
         if s.can_recv() {
             let mut lease_err = None;
@@ -278,7 +278,7 @@ impl NetServer for Stack {
         caller: TaskId,
         socket: u32,
         data: Leased<'_, Read, u8>,
-    ) -> Result<u32, ServerError<NetError>> {
+    ) -> Served<u32, NetError> {
         let s = self.caller_tcp(caller, socket)?;
         if !s.may_send() {
             return Err(tcp_error(s.state()).into());
@@ -296,14 +296,14 @@ impl NetServer for Stack {
         Ok(n as u32)
     }
 
-    fn close(&mut self, caller: TaskId, socket: u32) -> Result<(), ServerError<NetError>> {
+    fn close(&mut self, caller: TaskId, socket: u32) -> Served<(), NetError> {
         let me = self.check_caller(caller);
         let s = self.table.remove(socket, me).ok_or_else(bad)?;
         self.release(s, true);
         Ok(())
     }
 
-    fn abort(&mut self, caller: TaskId, socket: u32) -> Result<(), ServerError<NetError>> {
+    fn abort(&mut self, caller: TaskId, socket: u32) -> Served<(), NetError> {
         let me = self.check_caller(caller);
         let s = self.table.remove(socket, me).ok_or_else(bad)?;
         self.release(s, false);

@@ -7,12 +7,11 @@
 #![no_std]
 #![no_main]
 
-use idol_runtime::{NotificationHandler, ServerError, TaskId, UserlibIpc};
+use idol_runtime::{NotificationHandler, Served, TaskId, UserlibIpc};
 use userlib::{sys_log, tasks};
 use virtio_bus_api::{slot_base, VirtioBusClient};
 
 mod server {
-    use idol_runtime::{ServerError, TaskId};
     include!(concat!(env!("OUT_DIR"), "/bus_test_driver_server.rs"));
 }
 
@@ -75,19 +74,19 @@ impl NotificationHandler for Driver {
 }
 
 impl BusTestDriverServer for Driver {
-    fn slot(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
+    fn slot(&mut self, _: TaskId) -> Served<u32> {
         Ok(self.slot.unwrap_or(u32::MAX))
     }
 
-    fn probes(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
+    fn probes(&mut self, _: TaskId) -> Served<u32> {
         Ok(self.probes)
     }
 
-    fn removals(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
+    fn removals(&mut self, _: TaskId) -> Served<u32> {
         Ok(self.removals)
     }
 
-    fn touch(&mut self, _: TaskId) -> Result<u32, ServerError<core::convert::Infallible>> {
+    fn touch(&mut self, _: TaskId) -> Served<u32> {
         let Some(slot) = self.last_slot else {
             return Ok(0);
         };

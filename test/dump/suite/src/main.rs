@@ -19,7 +19,7 @@
 use block_api::BlockClient;
 use fault_inject::{DriverFault, FaultInjectClient};
 use idol_runtime::UserlibIpc;
-use test_harness::{check, fail, task_status, Case, CaseResult};
+use test_harness::{check, fail, Case, CaseResult};
 use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
 
 const TIMER_BIT: u32 = 1 << 0;
@@ -61,7 +61,7 @@ fn disk_traffic(s: &mut Suite) -> CaseResult {
 
 #[cfg(not(any(feature = "kernel-panic", feature = "supervisor-fault")))]
 fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
-    let before = task_status(tasks::BLK0)?.generation;
+    let before = test_harness::task_status(tasks::BLK0)?.generation;
     let inject = FaultInjectClient::new(UserlibIpc, tasks::BLK0);
     let _ = inject.inject(DriverFault::StoreKernelRam as u32, KERNEL_RAM);
     // The restarted driver must serve again; its trace then holds this.
@@ -73,7 +73,7 @@ fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
         );
         sleep_ms(10, TIMER_BIT);
     }
-    let after = task_status(tasks::BLK0)?.generation;
+    let after = test_harness::task_status(tasks::BLK0)?.generation;
     check!(
         after != before,
         "blk0 was not restarted (generation {before})"
@@ -84,7 +84,7 @@ fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
 }
 
 #[cfg(feature = "kernel-panic")]
-fn kernel_panic(s: &mut Suite) -> CaseResult {
+fn kernel_panic(_: &mut Suite) -> CaseResult {
     let r = test_harness::supervisor().inject(
         tasks::BLK0.index() as u32,
         abi::Injection::KernelPanic as u32,
@@ -94,7 +94,7 @@ fn kernel_panic(s: &mut Suite) -> CaseResult {
 }
 
 #[cfg(feature = "supervisor-fault")]
-fn supervisor_fault(s: &mut Suite) -> CaseResult {
+fn supervisor_fault(_: &mut Suite) -> CaseResult {
     let me = tasks::SUPERVISOR.index() as u32;
     let r = test_harness::supervisor().inject(me, abi::Injection::SupervisorFault as u32, 0);
     fail!("the supervisor did not fault when asked ({r:?}): is it built with test-control?")

@@ -13,8 +13,7 @@
 #![no_main]
 
 use abi::{Lease, TaskId};
-use core::convert::Infallible;
-use idol_runtime::ServerError;
+use idol_runtime::Served;
 use idol_test_api::Malformation;
 use ping_api::PingOp;
 use userlib::{lease_read, lease_write, sys_refresh_task_id, sys_send, tasks};
@@ -86,11 +85,7 @@ struct Assist;
 impl idol_runtime::NotificationHandler for Assist {}
 
 impl IdolTestAssistServer for Assist {
-    fn send_malformed(
-        &mut self,
-        _: TaskId,
-        kind: Malformation,
-    ) -> Result<u32, ServerError<Infallible>> {
+    fn send_malformed(&mut self, _: TaskId, kind: Malformation) -> Served<u32> {
         // The Ping server may have restarted since the image started.
         Ok(send(sys_refresh_task_id(tasks::PING_SERVER), kind))
     }

@@ -21,7 +21,7 @@
 // the large `Err` is the point, and only ever moved once per case.
 #![allow(clippy::result_large_err)]
 
-use abi::{FaultKind, TaskState, TaskStatus};
+use abi::{FaultKind, TaskState};
 use idol_runtime::{RequestError, UserlibIpc};
 use idol_test_api::{IdolTestAssistClient, Malformation};
 use ping_api::{PingClient, PingError, PingStatus};

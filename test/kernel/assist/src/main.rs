@@ -15,13 +15,12 @@
 #![no_main]
 
 use abi::{Lease, LEASE_READ, SUCCESS};
-use core::convert::Infallible;
-use idol_runtime::{Leased, Read, ServerError, TaskId, Write};
+use idol_runtime::{Leased, Read, Served, TaskId, Write};
 use userlib::{sys_borrow_read, sys_get_timer, sys_post, sys_reply, sys_send, tasks};
 
 include!(concat!(env!("OUT_DIR"), "/kernel_test_assist_server.rs"));
 
-type Reply<T> = Result<T, ServerError<Infallible>>;
+type Reply<T> = Served<T>;
 
 struct Assist;
 

@@ -10,8 +10,7 @@
 #![no_std]
 #![no_main]
 
-use core::convert::Infallible;
-use idol_runtime::{Leased, Read, ServerError, TaskId, Write};
+use idol_runtime::{Leased, Read, Served, TaskId, Write};
 use ping_api::{PingError, PingStatus};
 
 include!(concat!(env!("OUT_DIR"), "/ping_server.rs"));
@@ -28,7 +27,7 @@ struct Server {
 
 impl Server {
     /// Counts an answered op and passes its result through.
-    fn served<T, E>(&mut self, result: Result<T, ServerError<E>>) -> Result<T, ServerError<E>> {
+    fn served<T, E>(&mut self, result: Served<T, E>) -> Served<T, E> {
         self.requests = self.requests.wrapping_add(1);
         result
     }
@@ -37,15 +36,11 @@ impl Server {
 impl idol_runtime::NotificationHandler for Server {}
 
 impl PingServer for Server {
-    fn add(&mut self, _: TaskId, a: u32, b: u32) -> Result<u32, ServerError<Infallible>> {
+    fn add(&mut self, _: TaskId, a: u32, b: u32) -> Served<u32> {
         self.served(Ok(a.wrapping_add(b)))
     }
 
-    fn sum(
-        &mut self,
-        _: TaskId,
-        data: Leased<'_, Read, u8>,
-    ) -> Result<u32, ServerError<Infallible>> {
+    fn sum(&mut self, _: TaskId, data: Leased<'_, Read, u8>) -> Served<u32> {
         let mut chunk = [0u8; CHUNK];
         let mut sum = 0u32;
         let mut offset = 0;
@@ -58,12 +53,7 @@ impl PingServer for Server {
         self.served(Ok(sum))
     }
 
-    fn fill(
-        &mut self,
-        _: TaskId,
-        byte: u8,
-        buf: Leased<'_, Write, u8>,
-    ) -> Result<u32, ServerError<Infallible>> {
+    fn fill(&mut self, _: TaskId, byte: u8, buf: Leased<'_, Write, u8>) -> Served<u32> {
         let chunk = [byte; CHUNK];
         let mut offset = 0;
         while offset < buf.len() {
@@ -76,19 +66,14 @@ impl PingServer for Server {
         self.served(Ok(offset as u32))
     }
 
-    fn status(&mut self, _: TaskId) -> Result<PingStatus, ServerError<Infallible>> {
+    fn status(&mut self, _: TaskId) -> Served<PingStatus> {
         Ok(match self.requests {
             0 => PingStatus::Idle,
             requests => PingStatus::Served { requests },
         })
     }
 
-    fn divide(
-        &mut self,
-        _: TaskId,
-        dividend: u32,
-        divisor: u32,
-    ) -> Result<u32, ServerError<PingError>> {
+    fn divide(&mut self, _: TaskId, dividend: u32, divisor: u32) -> Served<u32, PingError> {
         let result = match dividend.checked_div(divisor) {
             Some(q) => Ok(q),
             None => Err(PingError::DivideByZero.into()),
@@ -96,16 +81,11 @@ impl PingServer for Server {
         self.served(result)
     }
 
-    fn crash(&mut self, _: TaskId) -> Result<(), ServerError<Infallible>> {
+    fn crash(&mut self, _: TaskId) -> Served<()> {
         panic!("asked to crash");
     }
 
-    fn checksum(
-        &mut self,
-        _: TaskId,
-        seed: u64,
-        data: Leased<'_, Read, u8>,
-    ) -> Result<u64, ServerError<Infallible>> {
+    fn checksum(&mut self, _: TaskId, seed: u64, data: Leased<'_, Read, u8>) -> Served<u64> {
         let mut chunk = [0u8; CHUNK];
         let mut hash = seed;
         let mut offset = 0;
