@@ -80,6 +80,26 @@ struct Server {
 
 struct Restarted;
 
+/// How one `tcp_recv` or `tcp_send` went, as the connection loop cares.
+enum TcpStep {
+    /// This many bytes moved (0 from `tcp_recv`: the peer closed).
+    Moved(usize),
+    /// Nothing can move now: come back on the next wake-up.
+    Blocked,
+    /// The connection is gone (reset, or a socket the stack no longer has).
+    Closed,
+}
+
+/// Sorts a TCP call's outcome; the stack's restart ends the whole pass.
+fn tcp_step(r: Result<u32, RequestError<NetError>>) -> Result<TcpStep, Restarted> {
+    match r {
+        Ok(n) => Ok(TcpStep::Moved(n as usize)),
+        Err(RequestError::ServerRestarted) => Err(Restarted),
+        Err(RequestError::Server(NetError::WouldBlock)) => Ok(TcpStep::Blocked),
+        Err(_) => Ok(TcpStep::Closed),
+    }
+}
+
 fn now_ms() -> u64 {
     sys_get_timer().now / userlib::abi::TICKS_PER_MS
 }
@@ -265,22 +285,17 @@ impl Server {
                     }
                     let mut eof = false;
                     while len < MAX_HEAD {
-                        match self.net.tcp_recv(id, &mut self.bufs.heads[k][len..]) {
-                            Ok(0) => {
+                        match tcp_step(self.net.tcp_recv(id, &mut self.bufs.heads[k][len..]))? {
+                            TcpStep::Moved(0) | TcpStep::Closed => {
                                 eof = true;
                                 break;
                             }
-                            Ok(n) => {
-                                len += n as usize;
+                            TcpStep::Moved(n) => {
+                                len += n;
                                 conn.last_ms = now;
                                 moved = true;
                             }
-                            Err(RequestError::ServerRestarted) => return Err(Restarted),
-                            Err(RequestError::Server(NetError::WouldBlock)) => break,
-                            Err(_) => {
-                                eof = true;
-                                break;
-                            }
+                            TcpStep::Blocked => break,
                         }
                     }
                     conn.phase = Phase::Reading { len };
@@ -325,15 +340,14 @@ impl Server {
                 Phase::Sending { mut sent } => {
                     let bytes = self.bufs.out.as_bytes();
                     while sent < bytes.len() {
-                        match self.net.tcp_send(id, &bytes[sent..]) {
-                            Ok(n) => {
-                                sent += n as usize;
+                        match tcp_step(self.net.tcp_send(id, &bytes[sent..]))? {
+                            TcpStep::Moved(n) => {
+                                sent += n;
                                 conn.last_ms = now;
                                 moved = true;
                             }
-                            Err(RequestError::ServerRestarted) => return Err(Restarted),
-                            Err(RequestError::Server(NetError::WouldBlock)) => break,
-                            Err(_) => {
+                            TcpStep::Blocked => break,
+                            TcpStep::Closed => {
                                 done = true;
                                 break;
                             }

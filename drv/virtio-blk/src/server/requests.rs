@@ -16,6 +16,10 @@ use crate::device::{BlkDevice, Completion, Request, Slot};
 use crate::protocol::VIRTIO_BLK_ID_BYTES;
 use crate::trace::{self, Trace};
 
+/// What a read, write or flush answers: nothing yet (the reply goes out
+/// when the device completes it), or at once for a transfer of no sectors.
+type Transfer = Served<Deferred<()>, BlockError>;
+
 impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
     /// Takes a slot, lets `fill` prepare its buffer, submits and kicks.
     /// `Ok(None)`: nothing to do on the device (answer now).
@@ -198,12 +202,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         Ok(Deferred::Later)
     }
 
-    fn read(
-        &mut self,
-        caller: TaskId,
-        sector: u64,
-        data: Leased<'_, Write, u8>,
-    ) -> Served<Deferred<()>, BlockError> {
+    fn read(&mut self, caller: TaskId, sector: u64, data: Leased<'_, Write, u8>) -> Transfer {
         let len = data.len();
         if !has_sectors(len)? {
             return self.nothing_to_do(sector);
@@ -218,12 +217,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         Ok(Deferred::Later)
     }
 
-    fn write(
-        &mut self,
-        caller: TaskId,
-        sector: u64,
-        data: Leased<'_, Read, u8>,
-    ) -> Served<Deferred<()>, BlockError> {
+    fn write(&mut self, caller: TaskId, sector: u64, data: Leased<'_, Read, u8>) -> Transfer {
         let len = data.len();
         if !has_sectors(len)? {
             return self.nothing_to_do(sector);
@@ -238,7 +232,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         Ok(Deferred::Later)
     }
 
-    fn flush(&mut self, caller: TaskId) -> Served<Deferred<()>, BlockError> {
+    fn flush(&mut self, caller: TaskId) -> Transfer {
         if let Binding::Bound { device, .. } = &self.binding {
             if !device.geometry().flush {
                 // No VIRTIO_BLK_F_FLUSH: the device has no write cache to
@@ -265,7 +259,7 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
     }
 
     /// A zero-length read or write: checked against the disk, then done.
-    fn nothing_to_do(&self, sector: u64) -> Served<Deferred<()>, BlockError> {
+    fn nothing_to_do(&self, sector: u64) -> Transfer {
         match &self.binding {
             Binding::Bound { device, .. } if sector <= device.geometry().capacity => {
                 Ok(Deferred::Now(()))

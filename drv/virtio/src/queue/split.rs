@@ -281,17 +281,19 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             if let Some(e) = self.deferred_event.take() {
                 self.suppression[AvailField::UsedEvent as usize] = Some(e);
             }
-            self.free_head = idx;
-            self.num_free -= descs;
-            self.heads[usize::from(head)] = Some(InFlight {
-                token,
-                descs,
-                writable,
-            });
+            self.hand_over(
+                head,
+                idx,
+                InFlight {
+                    token,
+                    descs,
+                    writable,
+                },
+            );
             self.avail_idx = self.avail_idx.wrapping_add(1);
             return Ok(());
         }
-        if let Some(ind) = indirect {
+        let next_free = if let Some(ind) = indirect {
             let table = usize::from(head) * usize::from(ind.per_table) * size_of::<Descriptor>();
             for (i, (buf, write)) in (0u16..).zip(bufs) {
                 let more = i + 1 < total;
@@ -323,7 +325,7 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
                     next: U16::new(0),
                 },
             );
-            self.free_head = self.next[usize::from(head)];
+            self.next[usize::from(head)]
         } else {
             let mut idx = head;
             for (i, (buf, write)) in (0u16..).zip(bufs) {
@@ -340,14 +342,17 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
                 );
                 idx = after;
             }
-            self.free_head = idx;
-        }
-        self.num_free -= descs;
-        self.heads[usize::from(head)] = Some(InFlight {
-            token,
-            descs,
-            writable,
-        });
+            idx
+        };
+        self.hand_over(
+            head,
+            next_free,
+            InFlight {
+                token,
+                descs,
+                writable,
+            },
+        );
 
         // §2.7.13.2: place the head in the next ring slot, then (after a
         // barrier, §2.7.13.3) publish the new index.
@@ -460,6 +465,15 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         self.deferred_event = None;
         self.callbacks = true;
         self.state = State::Ready;
+    }
+
+    /// Gives the device the chain at `head`: its descriptors leave the free
+    /// list, which now starts at `next_free`, until `get_buf` or `shutdown`
+    /// takes the chain back.
+    fn hand_over(&mut self, head: u16, next_free: u16, chain: InFlight<T>) {
+        self.free_head = next_free;
+        self.num_free -= chain.descs;
+        self.heads[usize::from(head)] = Some(chain);
     }
 
     /// Marks the queue broken by a device error and returns the error.

@@ -174,6 +174,30 @@ fn call<T, E>(r: &Result<T, RequestError<E>>) -> Call {
     }
 }
 
+/// A fault as each of its campaign lines names it: enough to replay it
+/// with `--only` (its index and the seed) and to read what it was.
+struct Named<'a> {
+    fault: &'a Fault,
+    target: &'a str,
+    seed: u64,
+}
+
+impl core::fmt::Display for Named<'_> {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let f = self.fault;
+        write!(
+            out,
+            "{} kind {}{} target {} arg {:#010x} seed {}",
+            f.index,
+            f.kind.describe(),
+            f.point.describe(),
+            self.target,
+            f.arg,
+            self.seed
+        )
+    }
+}
+
 impl Campaign {
     /// A campaign against blk0, rng0 and net0.
     pub fn new() -> Self {
@@ -377,13 +401,12 @@ impl Campaign {
         let r0 = if queue { self.recoveries(f.target) } else { 0 };
         // Printed before the injection, so a hang names the fault it
         // happened in.
-        sys_log!(
-            "[campaign] fault {} kind {}{} target {name} arg {:#010x} seed {seed}",
-            f.index,
-            f.kind.describe(),
-            f.point.describe(),
-            f.arg
-        );
+        let named = Named {
+            fault: &f,
+            target: name,
+            seed,
+        };
+        sys_log!("[campaign] fault {named}");
         let armed = f.point != Point::Now;
         let t0 = now_us();
         let (injected, in_flight) = if armed {
@@ -439,13 +462,7 @@ impl Campaign {
         // A line has at most 160 bytes: the fault's identity on one, what
         // went wrong on the next.
         let problem = |what: &dyn core::fmt::Debug| {
-            sys_log!(
-                "[campaign] PROBLEM fault {} kind {}{} target {name} arg {:#010x} seed {seed}",
-                f.index,
-                f.kind.describe(),
-                f.point.describe(),
-                f.arg
-            );
+            sys_log!("[campaign] PROBLEM fault {named}");
             sys_log!("[campaign]   {what:?}");
         };
         sys_log!(
