@@ -3,7 +3,10 @@
 //! The device logic is the library's [`Net`].
 
 use ethernet_api::{Batch, EthernetError, EthernetStatus, MAX_RECV};
-use idol_runtime::{LeaseError, Leased, NotificationHandler, Read, RequestError, Served, ServerError, TaskId, UserlibIpc, Write};
+use idol_runtime::{
+    LeaseError, Leased, NotificationHandler, Read, RequestError, Served, ServerError, TaskId,
+    UserlibIpc, Write,
+};
 use userlib::{sys_get_timer, sys_irq_control, sys_log, sys_post, sys_set_timer, tasks};
 use virtio::regs::Mmio;
 use virtio_bus_api::{slot_base, BusError, Probe, VirtioBusClient};
@@ -20,6 +23,10 @@ use ethernet_server::ethernet_dispatch;
 #[cfg(not(feature = "fault-injection"))]
 use ethernet_server::ethernet_serve_once;
 use ethernet_server::{EthernetServer, ETHERNET_BUFFER_SIZE};
+
+/// What the driver's handlers return: a value, an [`EthernetError`] for
+/// the client, or a refusal of its message.
+type Eth<T> = Served<T, EthernetError>;
 
 /// Notification bits, in app.toml order: `notifications = ["irq",
 /// "remove", "probe", "timer"]`.
@@ -225,35 +232,27 @@ impl NotificationHandler for Driver {
 }
 
 impl EthernetServer for Driver {
-    fn mac(&mut self, _: TaskId) -> Served<[u8; 6], EthernetError> {
+    fn mac(&mut self, _: TaskId) -> Eth<[u8; 6]> {
         Ok(self.device()?.mac())
     }
 
-    fn status(&mut self, _: TaskId) -> Served<EthernetStatus, EthernetError> {
+    fn status(&mut self, _: TaskId) -> Eth<EthernetStatus> {
         Ok(self.device()?.status())
     }
 
-    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Served<(), EthernetError> {
+    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Eth<()> {
         self.subscriber = Some((caller, bits));
         Ok(())
     }
 
-    fn send(
-        &mut self,
-        _: TaskId,
-        frame: Leased<'_, Read, u8>,
-    ) -> Served<(), EthernetError> {
+    fn send(&mut self, _: TaskId, frame: Leased<'_, Read, u8>) -> Eth<()> {
         let device = self.device()?;
         device
             .send(frame.len(), now_ms(), |buf| frame.read_range(0, buf))
             .map_err(send_error)
     }
 
-    fn recv(
-        &mut self,
-        _: TaskId,
-        frame: Leased<'_, Write, u8>,
-    ) -> Served<u32, EthernetError> {
+    fn recv(&mut self, _: TaskId, frame: Leased<'_, Write, u8>) -> Eth<u32> {
         let device = self.device()?;
         let max = frame.len().min(MAX_RECV);
         match device.recv(max, |bytes| frame.write_range(0, bytes)) {
@@ -264,12 +263,7 @@ impl EthernetServer for Driver {
 
     // Out of line: the serve loop stays small (these carry most frames).
     #[inline(never)]
-    fn send_batch(
-        &mut self,
-        _: TaskId,
-        batch: Batch,
-        frames: Leased<'_, Read, u8>,
-    ) -> Served<u32, EthernetError> {
+    fn send_batch(&mut self, _: TaskId, batch: Batch, frames: Leased<'_, Read, u8>) -> Eth<u32> {
         let device = self.device()?;
         device
             .send_batch(&batch, frames.len(), now_ms(), |at, buf| {
@@ -280,11 +274,7 @@ impl EthernetServer for Driver {
 
     // Out of line: the serve loop stays small (these carry most frames).
     #[inline(never)]
-    fn recv_batch(
-        &mut self,
-        _: TaskId,
-        frames: Leased<'_, Write, u8>,
-    ) -> Served<Batch, EthernetError> {
+    fn recv_batch(&mut self, _: TaskId, frames: Leased<'_, Write, u8>) -> Eth<Batch> {
         let device = self.device()?;
         device
             .recv_batch(frames.len(), |at, bytes| frames.write_range(at, bytes))

@@ -40,7 +40,10 @@ impl Platform<QUEUE_SIZE> for Task {
 
     fn register(&mut self) -> Option<Probe> {
         let probe = self.bus.probe(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT);
-        probe.inspect_err(|e| sys_log!("register with the bus failed: {e:?}")).ok().flatten()
+        probe
+            .inspect_err(|e| sys_log!("register with the bus failed: {e:?}"))
+            .ok()
+            .flatten()
     }
 
     fn regs(&mut self, slot: u32) -> Mmio {

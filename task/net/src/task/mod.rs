@@ -4,7 +4,9 @@
 #[cfg(not(feature = "linked-nic"))]
 use ethernet_api::EthernetClient;
 use ethernet_api::{Batch, EthernetError, MAX_RECV, MAX_SEND, RECV_BATCH_BYTES, SEND_BATCH_BYTES};
-use idol_runtime::{Leased, NotificationHandler, Read, RequestError, Served, ServerError, TaskId, UserlibIpc, Write};
+use idol_runtime::{
+    Leased, NotificationHandler, Read, RequestError, Served, ServerError, TaskId, UserlibIpc, Write,
+};
 use net_api::{Datagram, NetError, NetInfo};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
@@ -24,6 +26,10 @@ mod net_server {
     include!(concat!(env!("OUT_DIR"), "/net_server.rs"));
 }
 use net_server::*;
+
+/// What the stack's handlers return: a value, a [`NetError`] for the
+/// client, or a refusal of its message.
+type Net<T> = Served<T, NetError>;
 
 #[cfg(feature = "linked-nic")]
 mod linked;
@@ -398,7 +404,7 @@ impl Stack {
         }
     }
 
-    fn sock(&mut self, caller: TaskId, id: u32) -> Served<(Owner, Sock), NetError> {
+    fn sock(&mut self, caller: TaskId, id: u32) -> Net<(Owner, Sock)> {
         let me = self.check_caller(caller);
         let s = self.table.get(id, me).ok_or_else(bad)?;
         Ok((me, s))
@@ -406,11 +412,7 @@ impl Stack {
 
     /// The caller's UDP socket `id`; naming anything else is the caller's
     /// fault, as in [`Stack::sock`].
-    fn caller_udp(
-        &mut self,
-        caller: TaskId,
-        id: u32,
-    ) -> Served<&mut udp::Socket<'static>, NetError> {
+    fn caller_udp(&mut self, caller: TaskId, id: u32) -> Net<&mut udp::Socket<'static>> {
         let (_, Sock::Udp(i)) = self.sock(caller, id)? else {
             return Err(bad());
         };
@@ -420,11 +422,7 @@ impl Stack {
     }
 
     /// The caller's TCP socket `id` (a listener is not one).
-    fn caller_tcp(
-        &mut self,
-        caller: TaskId,
-        id: u32,
-    ) -> Served<&mut tcp::Socket<'static>, NetError> {
+    fn caller_tcp(&mut self, caller: TaskId, id: u32) -> Net<&mut tcp::Socket<'static>> {
         let (_, Sock::Tcp(i)) = self.sock(caller, id)? else {
             return Err(bad());
         };

@@ -31,7 +31,7 @@ fn tcp_error(state: tcp::State) -> NetError {
 }
 
 impl NetServer for Stack {
-    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Served<(), NetError> {
+    fn subscribe(&mut self, caller: TaskId, bits: u32) -> Net<()> {
         self.check_caller(caller);
         let me = owner(caller);
         let slot = self
@@ -48,7 +48,7 @@ impl NetServer for Stack {
         Ok(())
     }
 
-    fn info(&mut self, _: TaskId) -> Served<NetInfo, NetError> {
+    fn info(&mut self, _: TaskId) -> Net<NetInfo> {
         let (addr, prefix) = match self.iface.ipv4_addr() {
             Some(a) => {
                 let p = self
@@ -83,7 +83,7 @@ impl NetServer for Stack {
         })
     }
 
-    fn udp_bind(&mut self, caller: TaskId, port: u16) -> Served<u32, NetError> {
+    fn udp_bind(&mut self, caller: TaskId, port: u16) -> Net<u32> {
         let me = self.check_caller(caller);
         if port == 0 {
             return Err(NetError::BadArgument.into());
@@ -118,7 +118,7 @@ impl NetServer for Stack {
         addr: [u8; 4],
         port: u16,
         data: Leased<'_, Read, u8>,
-    ) -> Served<(), NetError> {
+    ) -> Net<()> {
         let s = self.caller_udp(caller, socket)?;
         if port == 0 {
             return Err(NetError::BadArgument.into());
@@ -139,7 +139,7 @@ impl NetServer for Stack {
         caller: TaskId,
         socket: u32,
         data: Leased<'_, Write, u8>,
-    ) -> Served<Datagram, NetError> {
+    ) -> Net<Datagram> {
         let s = self.caller_udp(caller, socket)?;
         let (payload, meta) = s.recv().map_err(|_| NetError::WouldBlock)?;
         let len = payload.len().min(data.len());
@@ -153,12 +153,7 @@ impl NetServer for Stack {
         })
     }
 
-    fn tcp_listen(
-        &mut self,
-        caller: TaskId,
-        port: u16,
-        backlog: u32,
-    ) -> Served<u32, NetError> {
+    fn tcp_listen(&mut self, caller: TaskId, port: u16, backlog: u32) -> Net<u32> {
         let me = self.check_caller(caller);
         if port == 0 || backlog == 0 || backlog > MAX_BACKLOG {
             return Err(NetError::BadArgument.into());
@@ -188,7 +183,7 @@ impl NetServer for Stack {
         }
     }
 
-    fn tcp_accept(&mut self, caller: TaskId, listener: u32) -> Served<u32, NetError> {
+    fn tcp_accept(&mut self, caller: TaskId, listener: u32) -> Net<u32> {
         let (
             me,
             Sock::Listener {
@@ -241,12 +236,7 @@ impl NetServer for Stack {
         result
     }
 
-    fn tcp_recv(
-        &mut self,
-        caller: TaskId,
-        socket: u32,
-        data: Leased<'_, Write, u8>,
-    ) -> Served<u32, NetError> {
+    fn tcp_recv(&mut self, caller: TaskId, socket: u32, data: Leased<'_, Write, u8>) -> Net<u32> {
         let s = self.caller_tcp(caller, socket)?;
         if s.can_recv() {
             let mut lease_err = None;
@@ -273,12 +263,7 @@ impl NetServer for Stack {
         }
     }
 
-    fn tcp_send(
-        &mut self,
-        caller: TaskId,
-        socket: u32,
-        data: Leased<'_, Read, u8>,
-    ) -> Served<u32, NetError> {
+    fn tcp_send(&mut self, caller: TaskId, socket: u32, data: Leased<'_, Read, u8>) -> Net<u32> {
         let s = self.caller_tcp(caller, socket)?;
         if !s.may_send() {
             return Err(tcp_error(s.state()).into());
@@ -296,14 +281,14 @@ impl NetServer for Stack {
         Ok(n as u32)
     }
 
-    fn close(&mut self, caller: TaskId, socket: u32) -> Served<(), NetError> {
+    fn close(&mut self, caller: TaskId, socket: u32) -> Net<()> {
         let me = self.check_caller(caller);
         let s = self.table.remove(socket, me).ok_or_else(bad)?;
         self.release(s, true);
         Ok(())
     }
 
-    fn abort(&mut self, caller: TaskId, socket: u32) -> Served<(), NetError> {
+    fn abort(&mut self, caller: TaskId, socket: u32) -> Net<()> {
         let me = self.check_caller(caller);
         let s = self.table.remove(socket, me).ok_or_else(bad)?;
         self.release(s, false);
