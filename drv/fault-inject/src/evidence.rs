@@ -354,21 +354,29 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_queue_corruption_needs_a_recovery_of_the_same_incarnation() {
+    /// The judges' shape: `driver_fault` and `armed_fault`.
+    type Judge = fn(DriverFault, u32, CallEnd, &Around, Option<(u32, u32)>) -> Verdicts;
+    type Verdicts = Result<Verdict, Unconfirmed>;
+
+    /// A ring corruption the same incarnation survived is judged by the
+    /// driver's recovery counter: one more recovery confirms it, none
+    /// does not.
+    fn judged_by_its_recovery(judge: Judge) {
         let k = DriverFault::BogusAvailIndex;
         let same = around(status(3, 1, FaultKind::Panic, 0));
-        assert_eq!(
-            driver_fault(k, 5, CallEnd::Replied, &same, Some((2, 3))),
-            Ok(Verdict::Confirmed)
-        );
-        assert_eq!(
-            driver_fault(k, 5, CallEnd::Replied, &same, Some((2, 2))),
-            Err(Unconfirmed::NoRecovery {
-                before: 2,
-                after: 2
-            })
-        );
+        let replied = |recoveries| judge(k, 5, CallEnd::Replied, &same, Some(recoveries));
+        assert_eq!(replied((2, 3)), Ok(Verdict::Confirmed));
+        let none = Unconfirmed::NoRecovery {
+            before: 2,
+            after: 2,
+        };
+        assert_eq!(replied((2, 2)), Err(none));
+    }
+
+    #[test]
+    fn a_queue_corruption_needs_a_recovery_of_the_same_incarnation() {
+        judged_by_its_recovery(driver_fault);
+        let k = DriverFault::BogusAvailIndex;
         // The driver was restarted by the watchdog over its broken ring, or
         // faulted: observable, confirmed.
         let restarted = around(status(4, 1, FaultKind::Panic, 0));
@@ -430,18 +438,6 @@ mod tests {
             Err(Unconfirmed::Died)
         );
         // An armed ring corruption is judged by the recoveries.
-        let same = around(status(3, 1, FaultKind::Panic, 0));
-        let q = DriverFault::BogusAvailIndex;
-        assert_eq!(
-            armed_fault(q, 5, CallEnd::Replied, &same, Some((2, 3))),
-            Ok(Verdict::Confirmed)
-        );
-        assert_eq!(
-            armed_fault(q, 5, CallEnd::Replied, &same, Some((2, 2))),
-            Err(Unconfirmed::NoRecovery {
-                before: 2,
-                after: 2
-            })
-        );
+        judged_by_its_recovery(armed_fault);
     }
 }

@@ -434,6 +434,18 @@ pub const fn described_lease(word: u32) -> Option<(u32, u32)> {
     }
 }
 
+/// Where [`Sysnum::BorrowRead`] and [`Sysnum::BorrowWrite`] copy: lease
+/// `index` of `lender`'s call, `offset` bytes in (their `a0`..`a2`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LeaseAt {
+    /// The client whose call lent the lease.
+    pub lender: TaskId,
+    /// Which of the call's leases.
+    pub index: usize,
+    /// Bytes into the lease.
+    pub offset: usize,
+}
+
 /// What `recv` returned: a message from a task, or notifications. The
 /// one definition, for `userlib`'s syscall stubs and for `idol-runtime`'s
 /// dispatch alike.

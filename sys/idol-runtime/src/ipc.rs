@@ -45,7 +45,7 @@ impl LeaseRef<'_> {
     }
 }
 
-pub use abi::RecvMessage;
+pub use abi::{LeaseAt, RecvMessage};
 
 /// What `borrow_info` says about one lease.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -70,18 +70,6 @@ pub struct Call<'a, 'l> {
     pub incoming: &'a mut [u8],
     /// What the server may borrow while it serves the call.
     pub leases: &'a mut [LeaseRef<'l>],
-}
-
-/// Where a borrow reads or writes: lease `index` of `lender`'s call,
-/// `offset` bytes in.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct LeaseAt {
-    /// The client whose call lent the lease.
-    pub lender: TaskId,
-    /// Which of the call's leases.
-    pub index: usize,
-    /// Bytes into the lease.
-    pub offset: usize,
 }
 
 /// The syscalls generated clients and servers make, with the semantics of

@@ -53,11 +53,11 @@ impl Ipc for UserlibIpc {
     }
 
     fn borrow_read(&self, at: LeaseAt, dest: &mut [u8]) -> Result<usize, u32> {
-        userlib::sys_borrow_read(at.lender, at.index, at.offset, dest)
+        userlib::sys_borrow_read(at, dest)
     }
 
     fn borrow_write(&self, at: LeaseAt, src: &[u8]) -> Result<usize, u32> {
-        userlib::sys_borrow_write(at.lender, at.index, at.offset, src)
+        userlib::sys_borrow_write(at, src)
     }
 
     fn borrow_info(&self, lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {

@@ -1,6 +1,6 @@
 //! Typed syscall stubs. Each is a thin, checked wrapper over one `ecall`.
 
-use abi::{Lease, ReplyFaultReason, Sysnum, TaskId, LEASE_READ, LEASE_WRITE, SUCCESS};
+use abi::{Lease, LeaseAt, ReplyFaultReason, Sysnum, TaskId, LEASE_READ, LEASE_WRITE, SUCCESS};
 
 use crate::raw::syscall;
 
@@ -216,58 +216,38 @@ fn code_result(r: &crate::raw::Regs) -> Result<usize, u32> {
     }
 }
 
-/// Copies from lease `index` of `lender`'s call, at `offset`, into `dest`.
-/// Returns the bytes copied, or a `BORROW_*` code.
-pub fn sys_borrow_read(
-    lender: TaskId,
-    index: usize,
-    offset: usize,
-    dest: &mut [u8],
-) -> Result<usize, u32> {
+/// Copies from the lease at `at` into `dest`. Returns the bytes copied, or
+/// a `BORROW_*` code.
+pub fn sys_borrow_read(at: LeaseAt, dest: &mut [u8]) -> Result<usize, u32> {
     // SAFETY: `dest` is exclusively ours to be written.
     unsafe {
         borrow(
             Sysnum::BorrowRead,
-            (lender, index, offset),
+            at,
             dest.as_mut_ptr() as usize,
             dest.len(),
         )
     }
 }
 
-/// Copies `src` into lease `index` of `lender`'s call, at `offset`.
-pub fn sys_borrow_write(
-    lender: TaskId,
-    index: usize,
-    offset: usize,
-    src: &[u8],
-) -> Result<usize, u32> {
+/// Copies `src` into the lease at `at`. Returns the bytes copied, or a
+/// `BORROW_*` code.
+pub fn sys_borrow_write(at: LeaseAt, src: &[u8]) -> Result<usize, u32> {
     // SAFETY: the kernel only reads `src`.
-    unsafe {
-        borrow(
-            Sysnum::BorrowWrite,
-            (lender, index, offset),
-            src.as_ptr() as usize,
-            src.len(),
-        )
-    }
+    unsafe { borrow(Sysnum::BorrowWrite, at, src.as_ptr() as usize, src.len()) }
 }
 
-/// `borrow_read` or `borrow_write` of lease `(lender, index)` at `offset`,
-/// with our buffer at `base`, `len` bytes long.
+/// `borrow_read` or `borrow_write` of the lease at `at`, with our buffer at
+/// `base`, `len` bytes long.
 ///
 /// # Safety
 ///
 /// The buffer must be ours to be accessed by the kernel the way `number`
 /// does (written for `BorrowRead`, read for `BorrowWrite`).
-unsafe fn borrow(
-    number: Sysnum,
-    (lender, index, offset): (TaskId, usize, usize),
-    base: usize,
-    len: usize,
-) -> Result<usize, u32> {
+unsafe fn borrow(number: Sysnum, at: LeaseAt, base: usize, len: usize) -> Result<usize, u32> {
+    let regs = [at.lender.0 as usize, at.index, at.offset, base, len, 0, 0];
     // SAFETY: the caller's promise.
-    let r = unsafe { syscall(number, [lender.0 as usize, index, offset, base, len, 0, 0]) };
+    let r = unsafe { syscall(number, regs) };
     code_result(&r)
 }
 

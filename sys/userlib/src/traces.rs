@@ -10,7 +10,7 @@
 
 use core::fmt::{self, Write as _};
 
-use abi::TaskId;
+use abi::{LeaseAt, TaskId};
 
 use crate::syscalls::{sys_borrow_info, sys_borrow_write, sys_reply, RecvMessage};
 
@@ -27,7 +27,17 @@ struct LeaseWriter {
 impl LeaseWriter {
     fn flush(&mut self) -> fmt::Result {
         let n = self.used.min(self.limit.saturating_sub(self.offset));
-        if n > 0 && sys_borrow_write(self.to, 0, self.offset, &self.chunk[..n]).is_err() {
+        if n > 0
+            && sys_borrow_write(
+                LeaseAt {
+                    lender: self.to,
+                    index: 0,
+                    offset: self.offset,
+                },
+                &self.chunk[..n],
+            )
+            .is_err()
+        {
             self.limit = self.offset;
         } else {
             self.offset += n;

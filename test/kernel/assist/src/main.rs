@@ -14,7 +14,7 @@
 #![no_std]
 #![no_main]
 
-use abi::{Lease, LEASE_READ, SUCCESS};
+use abi::{Lease, LeaseAt, LEASE_READ, SUCCESS};
 use idol_runtime::{Leased, Read, Served, TaskId, Write};
 use userlib::{sys_borrow_read, sys_get_timer, sys_post, sys_reply, sys_send, tasks};
 
@@ -55,7 +55,14 @@ impl KernelTestAssistServer for Assist {
         // itself; the case is about the kernel refusing it.
         let mut chunk = [0u8; 16];
         Ok(
-            match sys_borrow_read(caller, 0, offset as usize, &mut chunk) {
+            match sys_borrow_read(
+                LeaseAt {
+                    lender: caller,
+                    index: 0,
+                    offset: offset as usize,
+                },
+                &mut chunk,
+            ) {
                 Ok(_) => SUCCESS,
                 Err(code) => code,
             },
