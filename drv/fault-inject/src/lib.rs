@@ -49,21 +49,25 @@ abi::code_enum! {
         /// Move the virtqueue's avail index far ahead (driver applies).
         BogusAvailIndex = 10,
     }
-    describe {
-        Panic => "panic",
-        StoreKernelRam => "store to kernel RAM",
-        StoreOtherTaskRam => "store to another task's RAM",
-        StoreUngrantedDevice => "store to an ungranted device",
-        WildJump => "wild jump",
-        IllegalInstruction => "illegal instruction",
-        StackOverflow => "stack overflow",
-        InfiniteLoop => "infinite loop",
-        CorruptDescriptors => "wild descriptor addresses",
-        BogusAvailIndex => "bogus avail index",
-    }
 }
 
 impl DriverFault {
+    /// A short description for reports.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Panic => "panic",
+            Self::StoreKernelRam => "store to kernel RAM",
+            Self::StoreOtherTaskRam => "store to another task's RAM",
+            Self::StoreUngrantedDevice => "store to an ungranted device",
+            Self::WildJump => "wild jump",
+            Self::IllegalInstruction => "illegal instruction",
+            Self::StackOverflow => "stack overflow",
+            Self::InfiniteLoop => "infinite loop",
+            Self::CorruptDescriptors => "wild descriptor addresses",
+            Self::BogusAvailIndex => "bogus avail index",
+        }
+    }
+
     /// True for the kinds the driver applies to its own virtqueue.
     pub const fn is_queue_corruption(self) -> bool {
         matches!(self, Self::CorruptDescriptors | Self::BogusAvailIndex)

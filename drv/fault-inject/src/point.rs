@@ -35,11 +35,16 @@ abi::code_enum! {
         /// it and before the client is answered.
         BeforeReply = 2,
     }
-    // A suffix for a report line: nothing for an injection at once.
-    describe {
-        Now => "",
-        BeforeKick => " before the kick",
-        BeforeReply => " between completion and reply",
+}
+
+impl Point {
+    /// A suffix for a report line (nothing for an injection at once).
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Now => "",
+            Self::BeforeKick => " before the kick",
+            Self::BeforeReply => " between completion and reply",
+        }
     }
 }
 
