@@ -43,11 +43,9 @@ mod task {
         type Regs = Mmio;
 
         fn register(&mut self) -> Option<Probe> {
-            let probe = self.bus.probe(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT);
-            probe
-                .inspect_err(|e| sys_log!("blk: register refused: {e:?}"))
-                .ok()
-                .flatten()
+            let refused = |e| sys_log!("blk: register refused: {e:?}");
+            self.bus
+                .probe_or_wait(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT, refused)
         }
 
         fn regs(&mut self, probe: &Probe) -> Mmio {

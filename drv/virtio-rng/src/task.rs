@@ -39,11 +39,9 @@ impl Platform<QUEUE_SIZE> for Task {
     type Wait = Notifications;
 
     fn register(&mut self) -> Option<Probe> {
-        let probe = self.bus.probe(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT);
-        probe
-            .inspect_err(|e| sys_log!("register with the bus failed: {e:?}"))
-            .ok()
-            .flatten()
+        let refused = |e| sys_log!("register with the bus failed: {e:?}");
+        self.bus
+            .probe_or_wait(ID_TABLE, IRQ_BIT, REMOVE_BIT, PROBE_BIT, refused)
     }
 
     fn regs(&mut self, slot: u32) -> Mmio {

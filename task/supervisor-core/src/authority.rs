@@ -148,27 +148,20 @@ mod tests {
 
     #[test]
     fn a_driver_registers_for_its_classes_only() {
-        assert_eq!(
-            check(&RNG, None, false, Request::Register([4, 0, 0, 0])),
-            Ok(())
-        );
-        assert_eq!(
-            check(&RNG, None, false, Request::Register([4, 2, 0, 0])),
-            Err(Refusal::ClassNotGranted { device_id: 2 })
-        );
-        assert_eq!(
-            check(&PLAIN, None, true, Request::Register([4, 0, 0, 0])),
-            Err(Refusal::ClassNotGranted { device_id: 4 })
-        );
-        // Operator rights are no licence to drive.
-        assert_eq!(
-            check(&SHELL, None, true, Request::Register([2, 0, 0, 0])),
-            Err(Refusal::ClassNotGranted { device_id: 2 })
-        );
-        assert_eq!(
-            check(&RNG, None, false, Request::Register([4, 64, 0, 0])),
-            Err(Refusal::ClassNotGranted { device_id: 64 })
-        );
+        let refused = |device_id| Err(Refusal::ClassNotGranted { device_id });
+        for (who, test_image, ids, expected) in [
+            (&RNG, false, [4, 0, 0, 0], Ok(())),
+            (&RNG, false, [4, 2, 0, 0], refused(2)),
+            (&PLAIN, true, [4, 0, 0, 0], refused(4)),
+            // Operator rights are no licence to drive.
+            (&SHELL, true, [2, 0, 0, 0], refused(2)),
+            (&RNG, false, [4, 64, 0, 0], refused(64)),
+        ] {
+            assert_eq!(
+                check(who, None, test_image, Request::Register(ids)),
+                expected
+            );
+        }
     }
 
     #[test]

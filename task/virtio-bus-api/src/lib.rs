@@ -136,4 +136,22 @@ impl<I: idol_runtime::Ipc> VirtioBusClient<I> {
             Err(e) => Err(e),
         }
     }
+
+    /// [`probe`](Self::probe) for a driver that can only wait: the device
+    /// bound to it, or `None` both when none is free and when the bus
+    /// refused (then `refused` hears why, to log it).
+    pub fn probe_or_wait(
+        &self,
+        device_ids: [u32; 4],
+        irq_bits: u32,
+        remove_bits: u32,
+        probe_bits: u32,
+        refused: impl FnOnce(idol_runtime::RequestError<BusError>),
+    ) -> Option<Probe> {
+        self.probe(device_ids, irq_bits, remove_bits, probe_bits)
+            .unwrap_or_else(|e| {
+                refused(e);
+                None
+            })
+    }
 }

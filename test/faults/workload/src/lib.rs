@@ -150,6 +150,15 @@ impl<const N: usize> Ledger<N> {
 mod tests {
     use super::*;
 
+    /// A fresh ledger (sectors from 100) with one acknowledged write at
+    /// `sector`, and that write's version.
+    fn acked_once(sector: usize) -> (Ledger<4>, u32) {
+        let mut l = Ledger::new(100);
+        let v = l.next_version();
+        l.acked(sector, v);
+        (l, v)
+    }
+
     #[test]
     fn a_written_block_reads_back_good() {
         let mut l: Ledger<4> = Ledger::new(100);
@@ -174,17 +183,13 @@ mod tests {
 
     #[test]
     fn zeroes_after_an_acknowledged_write_are_corrupt() {
-        let mut l: Ledger<4> = Ledger::new(100);
-        let v = l.next_version();
-        l.acked(2, v);
+        let (mut l, _) = acked_once(2);
         assert_eq!(l.check(2, &[0; BLOCK]), Verdict::Corrupt);
     }
 
     #[test]
     fn flipped_bits_and_misplaced_blocks_are_corrupt() {
-        let mut l: Ledger<4> = Ledger::new(100);
-        let v = l.next_version();
-        l.acked(3, v);
+        let (mut l, v) = acked_once(3);
         let mut b = make_block(103, v);
         b[300] ^= 4;
         assert_eq!(l.check(3, &b), Verdict::Corrupt);
@@ -247,9 +252,7 @@ mod tests {
 
     #[test]
     fn a_version_never_written_is_corrupt() {
-        let mut l: Ledger<4> = Ledger::new(100);
-        let v = l.next_version();
-        l.acked(0, v);
+        let (mut l, v) = acked_once(0);
         assert_eq!(l.check(0, &make_block(100, v + 7)), Verdict::Corrupt);
     }
 
