@@ -25,7 +25,7 @@
 
 use block_api::{BlockClient, BlockError, MAX_TRANSFER};
 use idol_runtime::{RequestError, UserlibIpc};
-use test_harness::{check, fail, CaseResult, LineBuf};
+use test_harness::{check, fail, run_case, Case, CaseResult, LineBuf};
 use userlib::{sleep_ms, sys_log, sys_post, tasks};
 
 /// Notification bit for `sleep_ms` (app file: `notifications = ["timer"]`).
@@ -69,14 +69,9 @@ struct Suite {
     blk0: Blk,
     blk1: Blk,
     buf: &'static mut [u8; MAX_TRANSFER],
-    failed: u32,
 }
 
 impl Suite {
-    fn run(&mut self, name: &str, case: impl FnOnce(&mut Suite) -> CaseResult) {
-        self.failed += test_harness::run_case(self, name, case);
-    }
-
     /// Writes `sectors` of pattern `seed` at `sector` on `disk`, reads them
     /// back into a cleared buffer and compares.
     fn round_trip(&mut self, disk: u8, sector: u64, sectors: u64, seed: u8) -> CaseResult {
@@ -303,6 +298,31 @@ fn removal_fails_in_flight_requests(s: &mut Suite) -> CaseResult {
     fail!("the device completed every request before the unbind ({ATTEMPTS} attempts)")
 }
 
+fn flush(s: &mut Suite) -> CaseResult {
+    match s.blk0.flush() {
+        Ok(()) => Ok(()),
+        Err(e) => fail!("{e:?}"),
+    }
+}
+
+/// The cases after the round trips, in order.
+const AFTER_ROUND_TRIPS: &[Case<Suite>] = &[
+    (
+        "out_of_range_and_unaligned_requests_get_their_errors",
+        errors,
+    ),
+    ("flush", flush),
+    (
+        "two_clients_hammer_one_disk_concurrently",
+        two_clients_hammer,
+    ),
+    ("two_disks_are_independent", two_disks_are_independent),
+    (
+        "unbind_fails_in_flight_requests_with_removed",
+        removal_fails_in_flight_requests,
+    ),
+];
+
 #[export_name = "main"]
 fn main() -> ! {
     // SAFETY: the only reference ever made to BUF.
@@ -311,11 +331,15 @@ fn main() -> ! {
         blk0: BlockClient::new(UserlibIpc, tasks::BLK0),
         blk1: BlockClient::new(UserlibIpc, tasks::BLK1),
         buf,
-        failed: 0,
     };
+    let mut failed = 0;
     let last = DISK_SECTORS;
     let middle = DISK_SECTORS / 2;
-    s.run("info_capacity_and_serial_of_both_disks", info_of_both_disks);
+    failed += run_case(
+        &mut s,
+        "info_capacity_and_serial_of_both_disks",
+        info_of_both_disks,
+    );
     for (sectors, label) in [(1u64, "1_sector"), (8, "8_sectors"), (128, "64k")] {
         for (sector, at) in [
             (0, "at_0"),
@@ -326,25 +350,9 @@ fn main() -> ! {
             let _ = core::fmt::Write::write_fmt(&mut name, format_args!("round_trip_{label}_{at}"));
             let name = core::str::from_utf8(name.as_bytes()).unwrap_or("round_trip");
             let seed = (sectors as u8).wrapping_add(sector as u8);
-            s.run(name, |s| s.round_trip(0, sector, sectors, seed));
+            failed += run_case(&mut s, name, |s| s.round_trip(0, sector, sectors, seed));
         }
     }
-    s.run(
-        "out_of_range_and_unaligned_requests_get_their_errors",
-        errors,
-    );
-    s.run("flush", |s| match s.blk0.flush() {
-        Ok(()) => Ok(()),
-        Err(e) => fail!("{e:?}"),
-    });
-    s.run(
-        "two_clients_hammer_one_disk_concurrently",
-        two_clients_hammer,
-    );
-    s.run("two_disks_are_independent", two_disks_are_independent);
-    s.run(
-        "unbind_fails_in_flight_requests_with_removed",
-        removal_fails_in_flight_requests,
-    );
-    test_harness::finish(s.failed)
+    failed += test_harness::run_cases(&mut s, AFTER_ROUND_TRIPS);
+    test_harness::finish(failed)
 }

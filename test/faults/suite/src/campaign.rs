@@ -88,7 +88,7 @@ const WEIGHTS: [u32; 3] = [12, 1, 4];
 /// The target numbers.
 const BLK0: usize = 0;
 const RNG0: usize = 1;
-const NET0: usize = 2;
+// net0 is target 2.
 /// The other clients of blk0 (`fault-test-loader`), which put a request
 /// of their own on it at each "go" the campaign posts.
 const LOADERS: [TaskId; 2] = [tasks::LOAD0, tasks::LOAD1];
@@ -372,6 +372,7 @@ impl Campaign {
             let end = match target {
                 BLK0 => self.read(self.ledger.sector(0), &mut buf),
                 RNG0 => self.fill(16),
+                // net0, the only other target.
                 _ => self.frame(),
             };
             let dt = now_us() - t0;

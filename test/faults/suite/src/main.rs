@@ -57,6 +57,19 @@ fn now_ms() -> u64 {
 }
 
 impl Suite {
+    /// The suite's clients of blk0 and rng0, and an empty ledger.
+    #[cfg_attr(feature = "campaign", allow(dead_code))]
+    fn new() -> Self {
+        Suite {
+            blk: BlockClient::new(UserlibIpc, tasks::BLK0),
+            rng: EntropyClient::new(UserlibIpc, tasks::RNG0),
+            blk_inject: FaultInjectClient::new(UserlibIpc, tasks::BLK0),
+            rng_inject: FaultInjectClient::new(UserlibIpc, tasks::RNG0),
+            ledger: Ledger::new(64),
+            next_slot: 0,
+        }
+    }
+
     /// One acknowledged write, recorded in the ledger.
     fn write_acked(&mut self) -> CaseResult {
         let i = self.next_slot;
@@ -445,18 +458,10 @@ fn blk_fault_before_reply(s: &mut Suite) -> CaseResult {
 
 #[export_name = "main"]
 fn main() -> ! {
-    let mut s = Suite {
-        blk: BlockClient::new(UserlibIpc, tasks::BLK0),
-        rng: EntropyClient::new(UserlibIpc, tasks::RNG0),
-        blk_inject: FaultInjectClient::new(UserlibIpc, tasks::BLK0),
-        rng_inject: FaultInjectClient::new(UserlibIpc, tasks::RNG0),
-        ledger: Ledger::new(64),
-        next_slot: 0,
-    };
     #[cfg(feature = "campaign")]
     let failed = campaign::run(&mut campaign::Campaign::new());
     #[cfg(not(feature = "campaign"))]
-    let failed = test_harness::run_cases(&mut s, CASES);
+    let failed = test_harness::run_cases(&mut Suite::new(), CASES);
     test_harness::finish(failed)
 }
 

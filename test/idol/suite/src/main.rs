@@ -25,20 +25,15 @@ use abi::{FaultKind, TaskState};
 use idol_runtime::{RequestError, UserlibIpc};
 use idol_test_api::{IdolTestAssistClient, Malformation};
 use ping_api::{PingClient, PingError, PingStatus};
-use test_harness::{check, fail, task_status, CaseResult};
+use test_harness::{check, fail, task_status, Case, CaseResult};
 use userlib::tasks;
 
 struct Suite {
     ping: PingClient<UserlibIpc>,
     assist: IdolTestAssistClient<UserlibIpc>,
-    failed: u32,
 }
 
 impl Suite {
-    fn run(&mut self, name: &str, case: impl FnOnce(&mut Suite) -> CaseResult) {
-        self.failed += test_harness::run_case(self, name, case);
-    }
-
     /// A normal call right after something else happened to the server.
     fn server_still_serves(&self, what: &str) -> CaseResult {
         match self.ping.add(40, 2) {
@@ -252,19 +247,35 @@ fn stale_client_idempotent_op_retried(s: &mut Suite) -> CaseResult {
     Ok(())
 }
 
+/// The calls that must work, in order.
+const CALLS: &[Case<Suite>] = &[
+    ("add_plain_args", add_plain_args),
+    ("sum_read_lease", sum_read_lease),
+    ("fill_write_lease", fill_write_lease),
+    ("status_hubpack_enum_reply", status_hubpack_enum),
+    ("divide_by_zero_error_reply", divide_error_reply),
+    ("checksum_u64_arg_and_4k_lease", checksum_arg_and_lease),
+];
+
+/// Restarts of the server, after the malformed requests.
+const RESTARTS: &[Case<Suite>] = &[
+    (
+        "crash_mid_call_gives_server_restarted",
+        crash_gives_server_restarted,
+    ),
+    (
+        "stale_client_idempotent_op_retried_on_restarted_server",
+        stale_client_idempotent_op_retried,
+    ),
+];
+
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
         ping: PingClient::new(UserlibIpc, tasks::PING_SERVER),
         assist: IdolTestAssistClient::new(UserlibIpc, tasks::ASSIST),
-        failed: 0,
     };
-    s.run("add_plain_args", add_plain_args);
-    s.run("sum_read_lease", sum_read_lease);
-    s.run("fill_write_lease", fill_write_lease);
-    s.run("status_hubpack_enum_reply", status_hubpack_enum);
-    s.run("divide_by_zero_error_reply", divide_error_reply);
-    s.run("checksum_u64_arg_and_4k_lease", checksum_arg_and_lease);
+    let mut failed = test_harness::run_cases(&mut s, CALLS);
     for kind in Malformation::ALL {
         let name = match kind {
             Malformation::WrongLength => "malformed_wrong_length_faults_sender",
@@ -275,15 +286,8 @@ fn main() -> ! {
             Malformation::ReplyBufferTooSmall => "malformed_reply_buffer_too_small_faults_sender",
             Malformation::ExtraLease => "malformed_extra_lease_faults_sender",
         };
-        s.run(name, |s| malformed(s, kind));
+        failed += test_harness::run_case(&mut s, name, |s| malformed(s, kind));
     }
-    s.run(
-        "crash_mid_call_gives_server_restarted",
-        crash_gives_server_restarted,
-    );
-    s.run(
-        "stale_client_idempotent_op_retried_on_restarted_server",
-        stale_client_idempotent_op_retried,
-    );
-    test_harness::finish(s.failed)
+    failed += test_harness::run_cases(&mut s, RESTARTS);
+    test_harness::finish(failed)
 }
