@@ -125,10 +125,7 @@ fn several_callers_wait_and_are_answered_in_any_order() {
     deferred_serve_once(&mut server, &kernel, &mut buffer);
     assert_eq!(
         kernel.take_outcome(),
-        Some(Outcome::Reply {
-            code: 0,
-            message: 3u32.to_le_bytes().to_vec()
-        })
+        Some(Outcome::reply(0, &3u32.to_le_bytes()))
     );
 
     // Complete out of order: 2, then 3, then 1.
@@ -146,10 +143,7 @@ fn several_callers_wait_and_are_answered_in_any_order() {
         let answer = kernel.take_answer(client(i)).expect("answered");
         assert_eq!(
             answer.outcome,
-            Some(Outcome::Reply {
-                code: 0,
-                message: (len as u32).to_le_bytes().to_vec()
-            })
+            Some(Outcome::reply(0, &(len as u32).to_le_bytes()))
         );
         assert_eq!(answer.leases[0].data, vec![0x10 + i as u8; len]);
     }
@@ -162,19 +156,10 @@ fn errors_and_immediate_values_are_answered_by_dispatch() {
     let refused = dispatch_fetch(&kernel, &mut server, 0, LEASE_WRITE, 4);
     assert_eq!(
         refused.outcome,
-        Some(Outcome::Reply {
-            code: DeferredError::Busy.code(),
-            message: vec![]
-        })
+        Some(Outcome::reply(DeferredError::Busy.code(), &[]))
     );
     let now = dispatch_fetch(&kernel, &mut server, 1, LEASE_WRITE, 4);
-    assert_eq!(
-        now.outcome,
-        Some(Outcome::Reply {
-            code: 0,
-            message: 1u32.to_le_bytes().to_vec()
-        })
-    );
+    assert_eq!(now.outcome, Some(Outcome::reply(0, &1u32.to_le_bytes())));
     assert_eq!(now.leases[0].data, [1, 0, 0, 0]);
     assert!(server.fetches.is_empty());
 }
@@ -209,10 +194,7 @@ fn a_hubpack_reply_can_be_deferred() {
     deferred_reply_status(&kernel, client(2), Ok(Some(0x0102_0304)));
     assert_eq!(
         kernel.take_answer(client(2)).unwrap().outcome,
-        Some(Outcome::Reply {
-            code: 0,
-            message: vec![1, 4, 3, 2, 1]
-        })
+        Some(Outcome::reply(0, &[1, 4, 3, 2, 1]))
     );
 }
 
@@ -233,10 +215,7 @@ fn a_detached_lease_is_refused_once_the_call_is_answered() {
     );
     assert_eq!(
         kernel.take_answer(client(1)).unwrap().outcome,
-        Some(Outcome::Reply {
-            code: DeferredError::Gone.code(),
-            message: vec![]
-        })
+        Some(Outcome::reply(DeferredError::Gone.code(), &[]))
     );
     // A reply to a caller no longer waiting is ignored, as by the kernel.
     deferred_reply_fetch(&kernel, caller, Ok(1));

@@ -210,17 +210,11 @@ fn malformed_requests_are_refused_with_the_right_reason() {
     // And the well-formed versions are answered.
     assert_eq!(
         raw(add, &[1, 0, 0, 0, 2, 0, 0, 0], 4, vec![]),
-        Some(Outcome::Reply {
-            code: 0,
-            message: vec![3, 0, 0, 0]
-        })
+        Some(Outcome::reply(0, &[3, 0, 0, 0]))
     );
     assert_eq!(
         raw(sum, &[], 4, vec![lease(LEASE_READ | LEASE_WRITE, 4096)]),
-        Some(Outcome::Reply {
-            code: 0,
-            message: 4096u32.to_le_bytes().to_vec()
-        })
+        Some(Outcome::reply(0, &4096u32.to_le_bytes()))
     );
 }
 
@@ -256,10 +250,7 @@ fn one_loop_serves_requests_and_notifications() {
     ping_serve_once(&mut server, &*kernel, &mut buffer);
     assert_eq!(
         kernel.take_outcome(),
-        Some(Outcome::Reply {
-            code: 0,
-            message: vec![3, 0, 0, 0]
-        })
+        Some(Outcome::reply(0, &[3, 0, 0, 0]))
     );
     assert_eq!(server.served, 1);
 }
@@ -314,13 +305,7 @@ fn a_bool_that_is_not_0_or_1_is_a_bad_message() {
     );
     message[0] = 1;
     let outcome = scalars(&kernel, &message);
-    assert_eq!(
-        outcome,
-        Some(Outcome::Reply {
-            code: 0,
-            message: 0i64.to_le_bytes().to_vec()
-        })
-    );
+    assert_eq!(outcome, Some(Outcome::reply(0, &0i64.to_le_bytes())));
 }
 
 #[test]

@@ -58,6 +58,16 @@ pub enum Outcome {
     Fault(ReplyFaultReason),
 }
 
+impl Outcome {
+    /// A `reply(code, message)`, as a test expects one.
+    pub fn reply(code: u32, message: &[u8]) -> Outcome {
+        Outcome::Reply {
+            code,
+            message: message.to_vec(),
+        }
+    }
+}
+
 /// The result of [`MockKernel::deliver`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
@@ -499,13 +509,7 @@ impl Ipc for MockKernel {
     }
 
     fn reply(&self, peer: TaskId, code: u32, message: &[u8]) {
-        self.answer(
-            peer,
-            Outcome::Reply {
-                code,
-                message: message.to_vec(),
-            },
-        );
+        self.answer(peer, Outcome::reply(code, message));
     }
 
     fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason) {

@@ -223,17 +223,11 @@ mod tests {
     fn replies_carry_values_codes_or_faults() {
         assert_eq!(
             answer(|ipc, c| reply_zerocopy::<u16, Infallible>(ipc, c, Ok(0x0102))),
-            Some(Outcome::Reply {
-                code: 0,
-                message: vec![2, 1]
-            })
+            Some(Outcome::reply(0, &[2, 1]))
         );
         assert_eq!(
             answer(|ipc, c| reply_zerocopy::<u16, Oops>(ipc, c, Err(ServerError::Error(Oops)))),
-            Some(Outcome::Reply {
-                code: 42,
-                message: vec![]
-            })
+            Some(Outcome::reply(42, &[]))
         );
         assert_eq!(
             answer(|ipc, c| reply_hubpack::<u16, Oops>(
@@ -246,10 +240,7 @@ mod tests {
         );
         assert_eq!(
             answer(|ipc, c| reply_hubpack::<Option<u8>, Oops>(ipc, c, Ok(Some(5)), &mut [0; 2])),
-            Some(Outcome::Reply {
-                code: 0,
-                message: vec![1, 5]
-            })
+            Some(Outcome::reply(0, &[1, 5]))
         );
         // A scratch buffer too small (impossible in generated code) still
         // answers.
@@ -325,13 +316,7 @@ mod tests {
         serve_once(&kernel, &mut server, &mut buffer, dispatch);
         assert_eq!(server.bits, [0b10]);
         assert_eq!(server.messages, [9]);
-        assert_eq!(
-            kernel.take_outcome(),
-            Some(Outcome::Reply {
-                code: 0,
-                message: vec![]
-            })
-        );
+        assert_eq!(kernel.take_outcome(), Some(Outcome::reply(0, &[])));
     }
 
     /// A server that only answers requests: every method of
