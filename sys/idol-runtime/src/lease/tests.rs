@@ -72,37 +72,42 @@ fn claim_checks_attributes_then_size() {
         |ipc| {
             let read = Leased::<Read, u32>::claim(ipc, CLIENT, 0, None).unwrap();
             assert_eq!(read.len(), 2);
-            assert_eq!(
-                Leased::<Write, u32>::claim(ipc, CLIENT, 0, None).unwrap_err(),
-                ReplyFaultReason::BadLeaseAttributes
-            );
-            assert_eq!(
-                Leased::<ReadWrite, u8>::claim(ipc, CLIENT, 1, None).unwrap_err(),
-                ReplyFaultReason::BadLeaseAttributes
-            );
-            assert_eq!(
-                Leased::<Write, u32>::claim(ipc, CLIENT, 1, None).unwrap_err(),
-                ReplyFaultReason::BadLeases
-            );
-            assert_eq!(
-                Leased::<Write, u16>::claim(ipc, CLIENT, 1, None)
-                    .unwrap()
-                    .len(),
-                3
-            );
-            assert_eq!(
-                Leased::<Write, u16>::claim(ipc, CLIENT, 1, Some(2)).unwrap_err(),
-                ReplyFaultReason::BadLeases
-            );
+            let wide = Leased::<Write, u16>::claim(ipc, CLIENT, 1, None);
+            assert_eq!(wide.unwrap().len(), 3);
             assert!(Leased::<Read, u8>::claim(ipc, CLIENT, 2, Some(8)).is_ok());
-            assert_eq!(
-                Leased::<Read, u8>::claim(ipc, CLIENT, 3, None).unwrap_err(),
-                ReplyFaultReason::BadLeases
+            // Each refusal and its reason: attributes first, then size.
+            let (attributes, leases) = (
+                ReplyFaultReason::BadLeaseAttributes,
+                ReplyFaultReason::BadLeases,
             );
-            assert_eq!(
-                Leased::<Read, u8>::claim(ipc, SERVER, 0, None).unwrap_err(),
-                ReplyFaultReason::BadLeases
-            );
+            for (refused, why) in [
+                (
+                    Leased::<Write, u32>::claim(ipc, CLIENT, 0, None).err(),
+                    attributes,
+                ),
+                (
+                    Leased::<ReadWrite, u8>::claim(ipc, CLIENT, 1, None).err(),
+                    attributes,
+                ),
+                (
+                    Leased::<Write, u32>::claim(ipc, CLIENT, 1, None).err(),
+                    leases,
+                ),
+                (
+                    Leased::<Write, u16>::claim(ipc, CLIENT, 1, Some(2)).err(),
+                    leases,
+                ),
+                (
+                    Leased::<Read, u8>::claim(ipc, CLIENT, 3, None).err(),
+                    leases,
+                ),
+                (
+                    Leased::<Read, u8>::claim(ipc, SERVER, 0, None).err(),
+                    leases,
+                ),
+            ] {
+                assert_eq!(refused, Some(why));
+            }
         },
     );
 }
