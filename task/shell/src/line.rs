@@ -113,10 +113,19 @@ impl<const N: usize> Default for LineEditor<N> {
 
 #[cfg(test)]
 mod tests {
+    use super::Key::{Cancel, Echo, Erase, EraseAll, Full, Ignore, Submit};
     use super::{Key, LineEditor};
 
     fn typed<const N: usize>(ed: &mut LineEditor<N>, bytes: &[u8]) -> Vec<Key> {
         bytes.iter().map(|&b| ed.feed(b)).collect()
+    }
+
+    /// Typing `bytes` into a fresh editor of `N` bytes answers `keys` and
+    /// leaves `line`.
+    fn types_as<const N: usize>(bytes: &[u8], keys: &[Key], line: &str) {
+        let mut ed = LineEditor::<N>::new();
+        assert_eq!(typed(&mut ed, bytes), keys);
+        assert_eq!(ed.line(), line);
     }
 
     #[test]
@@ -128,16 +137,11 @@ mod tests {
             let keys = typed(&mut ed, &bytes);
             assert_eq!(
                 &keys[..4],
-                &[
-                    Key::Echo(b'h'),
-                    Key::Echo(b'e'),
-                    Key::Echo(b'l'),
-                    Key::Echo(b'p')
-                ]
+                &[Echo(b'h'), Echo(b'e'), Echo(b'l'), Echo(b'p')]
             );
-            assert_eq!(keys[4], Key::Submit);
+            assert_eq!(keys[4], Submit);
             assert!(
-                keys[5..].iter().all(|&k| k == Key::Ignore),
+                keys[5..].iter().all(|&k| k == Ignore),
                 "{enter:?}: {keys:?}"
             );
             assert_eq!(ed.line(), "help");
@@ -146,60 +150,40 @@ mod tests {
         }
         // Two LFs are two Enters; a CR, then text, then LF is a line too.
         let mut ed = LineEditor::<16>::new();
-        assert_eq!(typed(&mut ed, b"\n\n"), [Key::Submit, Key::Submit]);
-        assert_eq!(
-            typed(&mut ed, b"\ra\n"),
-            [Key::Submit, Key::Echo(b'a'), Key::Submit]
-        );
+        assert_eq!(typed(&mut ed, b"\n\n"), [Submit, Submit]);
+        assert_eq!(typed(&mut ed, b"\ra\n"), [Submit, Echo(b'a'), Submit]);
     }
 
     #[test]
     fn backspace_erases_and_stops_at_the_start() {
-        let mut ed = LineEditor::<16>::new();
-        let keys = typed(&mut ed, b"ab\x7f\x08\x7fc");
-        assert_eq!(
-            keys,
-            [
-                Key::Echo(b'a'),
-                Key::Echo(b'b'),
-                Key::Erase,
-                Key::Erase,
-                Key::Ignore,
-                Key::Echo(b'c')
-            ]
-        );
-        assert_eq!(ed.line(), "c");
+        let keys = [Echo(b'a'), Echo(b'b'), Erase, Erase, Ignore, Echo(b'c')];
+        types_as::<16>(b"ab\x7f\x08\x7fc", &keys, "c");
     }
 
     #[test]
     fn ctrl_c_and_ctrl_u_drop_the_line() {
         let mut ed = LineEditor::<16>::new();
         typed(&mut ed, b"abc");
-        assert_eq!(ed.feed(0x15), Key::EraseAll(3));
+        assert_eq!(ed.feed(0x15), EraseAll(3));
         assert_eq!(ed.line(), "");
-        assert_eq!(ed.feed(0x15), Key::Ignore);
+        assert_eq!(ed.feed(0x15), Ignore);
         typed(&mut ed, b"xy");
-        assert_eq!(ed.feed(0x03), Key::Cancel);
+        assert_eq!(ed.feed(0x03), Cancel);
         assert_eq!(ed.line(), "");
     }
 
     #[test]
     fn a_full_line_rings_and_control_bytes_are_ignored() {
-        let mut ed = LineEditor::<3>::new();
-        let keys = typed(&mut ed, b"a\x1b\x00bcd\xff");
-        assert_eq!(
-            keys,
-            [
-                Key::Echo(b'a'),
-                Key::Ignore,
-                Key::Ignore,
-                Key::Echo(b'b'),
-                Key::Echo(b'c'),
-                Key::Full,
-                Key::Ignore
-            ]
-        );
-        assert_eq!(ed.line(), "abc");
+        let keys = [
+            Echo(b'a'),
+            Ignore,
+            Ignore,
+            Echo(b'b'),
+            Echo(b'c'),
+            Full,
+            Ignore,
+        ];
+        types_as::<3>(b"a\x1b\x00bcd\xff", &keys, "abc");
     }
 
     #[test]

@@ -25,18 +25,20 @@ fn fresh(
     )
 }
 
+/// The supervisor leaves the task down, `n` faults in the window.
+fn gave_up(n: u32) -> Decision {
+    Decision::GiveUp {
+        faults_in_window: n,
+    }
+}
+
 #[test]
 fn the_limit_counts_every_fault_in_the_window_late_in_life() {
     let (mut r, p) = fresh(RestartKind::Immediate, 0, 3, 100);
     for dt in [0, 10, 20] {
         assert_eq!(r.on_fault(4, &p, LATE + dt), Decision::RestartNow);
     }
-    assert_eq!(
-        r.on_fault(4, &p, LATE + 30),
-        Decision::GiveUp {
-            faults_in_window: 4
-        }
-    );
+    assert_eq!(r.on_fault(4, &p, LATE + 30), gave_up(4));
 }
 
 #[test]
@@ -49,12 +51,7 @@ fn faults_just_outside_the_window_are_not_counted() {
     assert_eq!(r.on_fault(1, &p, LATE + 103), Decision::RestartNow);
     // The window is inclusive: the fault exactly `window` ms ago (LATE + 102)
     // still counts, making three.
-    assert_eq!(
-        r.on_fault(1, &p, LATE + 202),
-        Decision::GiveUp {
-            faults_in_window: 3
-        }
-    );
+    assert_eq!(r.on_fault(1, &p, LATE + 202), gave_up(3));
 }
 
 #[test]
@@ -63,12 +60,7 @@ fn a_zero_window_means_the_default_window() {
     assert_eq!(r.on_fault(2, &p, LATE), Decision::RestartNow);
     // Well inside DEFAULT_WINDOW_MS: the second fault exceeds the limit.
     let later = LATE + u64::from(supervisor_core::DEFAULT_WINDOW_MS) - 1;
-    assert_eq!(
-        r.on_fault(2, &p, later),
-        Decision::GiveUp {
-            faults_in_window: 2
-        }
-    );
+    assert_eq!(r.on_fault(2, &p, later), gave_up(2));
     // Past it, the count starts over.
     let mut r = Restarts::default();
     assert_eq!(r.on_fault(2, &p, LATE), Decision::RestartNow);
@@ -100,12 +92,7 @@ fn forget_clears_the_history_and_the_pending_restart() {
     let mut r = Restarts::default();
     let limited = RestartPolicy::new(RestartKind::Immediate, 0, 1, 1000);
     assert_eq!(r.on_fault(6, &limited, LATE), Decision::RestartNow);
-    assert_eq!(
-        r.on_fault(6, &limited, LATE + 1),
-        Decision::GiveUp {
-            faults_in_window: 2
-        }
-    );
+    assert_eq!(r.on_fault(6, &limited, LATE + 1), gave_up(2));
     // The operator revives it: its earlier faults no longer count.
     r.forget(6);
     assert_eq!(r.on_fault(6, &limited, LATE + 2), Decision::RestartNow);
