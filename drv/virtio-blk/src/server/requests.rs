@@ -161,15 +161,6 @@ pub(super) fn complete<I: Ipc, R: RegisterAccess>(
     device.release(done.slot);
 }
 
-/// Whether a transfer of `len` bytes has whole sectors for the device to
-/// move (`false`: none at all); `UnalignedLength` for a partial sector.
-fn has_sectors(len: usize) -> Served<bool, BlockError> {
-    if !len.is_multiple_of(SECTOR_SIZE) {
-        return Err(BlockError::UnalignedLength.into());
-    }
-    Ok(len != 0)
-}
-
 /// Copies a completed read into the client's lease.
 fn copy_out(ipc: &dyn Ipc, lease: Detached<Write, u8>, data: &[u8]) -> Served<(), BlockError> {
     lease.attach(ipc).write_range(0, data)?;
@@ -204,8 +195,8 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
 
     fn read(&mut self, caller: TaskId, sector: u64, data: Leased<'_, Write, u8>) -> Transfer {
         let len = data.len();
-        if !has_sectors(len)? {
-            return self.nothing_to_do(sector);
+        if !self.has_sectors(sector, len)? {
+            return Ok(Deferred::Now(()));
         }
         let lent = self.lendable(caller, data.index());
         let pending = Pending::Read {
@@ -219,8 +210,8 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
 
     fn write(&mut self, caller: TaskId, sector: u64, data: Leased<'_, Read, u8>) -> Transfer {
         let len = data.len();
-        if !has_sectors(len)? {
-            return self.nothing_to_do(sector);
+        if !self.has_sectors(sector, len)? {
+            return Ok(Deferred::Now(()));
         }
         let lent = self.lendable(caller, data.index());
         self.start_request(
@@ -258,12 +249,19 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         }
     }
 
-    /// A zero-length read or write: checked against the disk, then done.
-    fn nothing_to_do(&self, sector: u64) -> Transfer {
+    /// Whether a read or write of `len` bytes at `sector` has whole
+    /// sectors for the device to move. `UnalignedLength` for a partial
+    /// sector; `false` for none at all, once `sector` is checked against
+    /// the disk (a zero-length transfer is then done).
+    fn has_sectors(&self, sector: u64, len: usize) -> Served<bool, BlockError> {
+        if !len.is_multiple_of(SECTOR_SIZE) {
+            return Err(BlockError::UnalignedLength.into());
+        }
+        if len != 0 {
+            return Ok(true);
+        }
         match &self.binding {
-            Binding::Bound { device, .. } if sector <= device.geometry().capacity => {
-                Ok(Deferred::Now(()))
-            }
+            Binding::Bound { device, .. } if sector <= device.geometry().capacity => Ok(false),
             Binding::Bound { .. } => Err(BlockError::OutOfRange.into()),
             _ => Err(self.unbound_error().into()),
         }
