@@ -11,7 +11,9 @@ use idol_fixture::everything_server::{
 use idol_fixture::ping_client::{PingError, PingStatus};
 use idol_fixture::ping_server::{ping_dispatch, PingServer, PING_BUFFER_SIZE};
 use idol_runtime::mock::MockKernel;
-use idol_runtime::{Leased, NotificationHandler, Read, ReadWrite, RecvMessage, Served, Write};
+use idol_runtime::{
+    LeaseError, Leased, NotificationHandler, Read, ReadWrite, RecvMessage, Served, Write,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -34,6 +36,25 @@ impl NotificationHandler for Ping {
     }
 }
 
+/// Folds every byte of a read lease into `init`, borrowing `CHUNK` bytes
+/// at a time (as the QEMU server does, so long leases take several borrows).
+fn fold_lease<const CHUNK: usize, A>(
+    data: &Leased<'_, Read, u8>,
+    init: A,
+    f: impl Fn(A, u8) -> A,
+) -> Result<A, LeaseError> {
+    let mut chunk = [0u8; CHUNK];
+    let mut acc = init;
+    let mut at = 0;
+    while at < data.len() {
+        let n = chunk.len().min(data.len() - at);
+        data.read_range(at, &mut chunk[..n])?;
+        acc = chunk[..n].iter().fold(acc, |a, b| f(a, *b));
+        at += n;
+    }
+    Ok(acc)
+}
+
 impl PingServer for Ping {
     fn add(&mut self, _caller: TaskId, a: u32, b: u32) -> Served<u32> {
         self.served += 1;
@@ -42,18 +63,9 @@ impl PingServer for Ping {
 
     fn sum(&mut self, _caller: TaskId, data: Leased<'_, Read, u8>) -> Served<u32> {
         self.served += 1;
-        let mut chunk = [0u8; 64];
-        let mut total = 0u32;
-        let mut at = 0;
-        while at < data.len() {
-            let n = chunk.len().min(data.len() - at);
-            data.read_range(at, &mut chunk[..n])?;
-            total = chunk[..n]
-                .iter()
-                .fold(total, |t, b| t.wrapping_add(u32::from(*b)));
-            at += n;
-        }
-        Ok(total)
+        Ok(fold_lease::<64, _>(&data, 0u32, |t, b| {
+            t.wrapping_add(u32::from(b))
+        })?)
     }
 
     fn fill(&mut self, _caller: TaskId, byte: u8, buf: Leased<'_, Write, u8>) -> Served<u32> {
@@ -89,18 +101,9 @@ impl PingServer for Ping {
 
     fn checksum(&mut self, _caller: TaskId, seed: u64, data: Leased<'_, Read, u8>) -> Served<u64> {
         self.served += 1;
-        let mut chunk = [0u8; 256];
-        let mut hash = seed;
-        let mut at = 0;
-        while at < data.len() {
-            let n = chunk.len().min(data.len() - at);
-            data.read_range(at, &mut chunk[..n])?;
-            hash = chunk[..n]
-                .iter()
-                .fold(hash, |h, b| h.rotate_left(5) ^ u64::from(*b));
-            at += n;
-        }
-        Ok(hash)
+        Ok(fold_lease::<256, _>(&data, seed, |h, b| {
+            h.rotate_left(5) ^ u64::from(b)
+        })?)
     }
 
     fn crash(&mut self, _caller: TaskId) -> Served<()> {

@@ -150,6 +150,14 @@ impl<const N: usize> Ledger<N> {
 mod tests {
     use super::*;
 
+    /// A fresh ledger (sectors from 100) and its next two versions, none
+    /// written yet.
+    fn two_versions() -> (Ledger<4>, u32, u32) {
+        let mut l = Ledger::new(100);
+        let (v1, v2) = (l.next_version(), l.next_version());
+        (l, v1, v2)
+    }
+
     /// A fresh ledger (sectors from 100) with one acknowledged write at
     /// `sector`, and that write's version.
     fn acked_once(sector: usize) -> (Ledger<4>, u32) {
@@ -174,8 +182,7 @@ mod tests {
 
     #[test]
     fn an_older_version_is_a_lost_write() {
-        let mut l: Ledger<4> = Ledger::new(100);
-        let (v1, v2) = (l.next_version(), l.next_version());
+        let (mut l, v1, v2) = two_versions();
         l.acked(1, v1);
         l.acked(1, v2);
         assert_eq!(l.check(1, &make_block(101, v1)), Verdict::Lost);
@@ -202,8 +209,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_may_or_may_not_have_landed() {
-        let mut l: Ledger<4> = Ledger::new(100);
-        let (v1, v2) = (l.next_version(), l.next_version());
+        let (mut l, v1, v2) = two_versions();
         l.acked(0, v1);
         l.failed(0, v2);
         assert_eq!(
