@@ -51,6 +51,21 @@ impl Suite {
         Ok(t.unwrap_or_default())
     }
 
+    /// The bus table `t` says `slot` is bound to driver `i`.
+    fn bound_to(&self, t: &DeviceTable, slot: usize, i: usize) -> CaseResult {
+        let (driver, state) = (
+            t.slots[slot].driver,
+            SlotState::from_u32(t.slots[slot].state),
+        );
+        check!(
+            driver == self.drivers[i].task_id().index() as u32 && state == SlotState::Bound,
+            "table says slot {slot} is {} to task {driver}, expected bound to {}",
+            state.describe(),
+            driver_name(i)
+        );
+        Ok(())
+    }
+
     fn slot_of(&self, i: usize) -> u32 {
         self.drivers[i].slot().unwrap_or(NONE)
     }
@@ -105,16 +120,8 @@ fn each_driver_is_probed_once(s: &mut Suite) -> CaseResult {
             s.probes_of(i)
         );
     }
-    check!(
-        t.slots[5].driver == s.drivers[0].task_id().index() as u32,
-        "slot 5 bound to task {}",
-        t.slots[5].driver
-    );
-    check!(
-        t.slots[7].driver == s.drivers[1].task_id().index() as u32,
-        "slot 7 bound to task {}",
-        t.slots[7].driver
-    );
+    s.bound_to(&t, 5, 0)?;
+    s.bound_to(&t, 7, 1)?;
     check!(
         SlotState::from_u32(t.slots[6].state) == SlotState::Free,
         "the disk (no driver in this image) is not free"
@@ -219,17 +226,7 @@ fn bind_probes_a_waiting_driver(s: &mut Suite) -> CaseResult {
         "{} holds a slot too",
         driver_name(other)
     );
-    let t = s.table()?;
-    check!(
-        t.slots[5].driver == s.drivers[h].task_id().index() as u32,
-        "table says slot 5 is bound to {}",
-        t.slots[5].driver
-    );
-    check!(
-        SlotState::from_u32(t.slots[5].state) == SlotState::Bound,
-        "slot 5 not bound"
-    );
-    Ok(())
+    s.bound_to(&s.table()?, 5, h)
 }
 
 #[export_name = "main"]
