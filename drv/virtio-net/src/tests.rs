@@ -474,6 +474,18 @@ fn send_batch(net: &mut TestNet, batch: &Batch, lease: &[u8]) -> Result<u32, Sen
     })
 }
 
+/// The caller's retry of `batch` after its first `sent` frames went: the
+/// rest of the batch, from the first unsent byte of the lease.
+fn retry_after(
+    net: &mut TestNet,
+    mut batch: Batch,
+    lease: &[u8],
+    sent: usize,
+) -> Result<u32, SendError<()>> {
+    let moved = batch.drop_front(sent);
+    send_batch(net, &batch, &lease[moved..])
+}
+
 #[test]
 fn a_send_batch_queues_its_frames_in_order_until_the_queue_is_full() {
     for version in [1, 2] {
@@ -494,19 +506,12 @@ fn a_send_batch_queues_its_frames_in_order_until_the_queue_is_full() {
         }
         assert_eq!(send_batch(&mut net, &batch, &lease), Ok(3));
         // With none left, the first frame's refusal is the error.
-        let mut rest = batch;
-        let moved = rest.drop_front(3);
-        assert_eq!(
-            send_batch(&mut net, &rest, &lease[moved..]),
-            Err(SendError::QueueFull)
-        );
+        let retry = |net: &mut TestNet| retry_after(net, batch, &lease, 3);
+        assert_eq!(retry(&mut net), Err(SendError::QueueFull));
         let sent = transmit_all(&dev);
         assert_eq!(sent[TX_SLOTS - 3..], frames[..3]);
         net.interrupt(0);
-        assert_eq!(
-            send_batch(&mut net, &rest, &lease[moved..]),
-            Ok(BATCH_FRAMES as u32 - 3)
-        );
+        assert_eq!(retry(&mut net), Ok(BATCH_FRAMES as u32 - 3));
         assert_eq!(transmit_all(&dev), frames[3..]);
     }
 }
@@ -520,12 +525,8 @@ fn a_send_batch_that_lies_about_its_frames_sends_up_to_the_lie() {
     // retry from the runt is refused as a bad frame.
     batch.lens[1] = 13;
     assert_eq!(send_batch(&mut net, &batch, &lease), Ok(1));
-    let mut rest = batch;
-    let moved = rest.drop_front(1);
-    assert_eq!(
-        send_batch(&mut net, &rest, &lease[moved..]),
-        Err(SendError::BadFrame)
-    );
+    let retried = retry_after(&mut net, batch, &lease, 1);
+    assert_eq!(retried, Err(SendError::BadFrame));
     // Frames past the lease, and a count past the array, send nothing
     // more than is there.
     let (mut batch, lease) = send_lease(&frames);
