@@ -291,8 +291,10 @@ mod tests {
     #[test]
     fn a_store_is_confirmed_by_its_kind_address_and_restart() {
         let k = DriverFault::StoreKernelRam;
+        // The store killed the driver; judged against what came after.
+        let died = |after: &Around| judged(k, 0x8001_0000, CallEnd::Died, after);
         let good = around(status(4, 2, FaultKind::StoreAccess, 0x8001_0000));
-        assert_eq!(judged(k, 0x8001_0000, CallEnd::Died, &good), CONFIRMED);
+        assert_eq!(died(&good), CONFIRMED);
         // The store made a no-op: the driver says so.
         assert_eq!(
             judged(k, 0x8001_0000, CallEnd::Refused(3), &good),
@@ -300,28 +302,19 @@ mod tests {
         );
         // A watchdog restart with no fault record is not the store.
         let hung = around(status(4, 1, FaultKind::Panic, 0));
-        assert_eq!(
-            judged(k, 0x8001_0000, CallEnd::Died, &hung),
-            Err(Unconfirmed::NoFault)
-        );
+        assert_eq!(died(&hung), Err(Unconfirmed::NoFault));
         let elsewhere = around(status(4, 2, FaultKind::StoreAccess, 0x1000_0000));
         assert!(matches!(
-            judged(k, 0x8001_0000, CallEnd::Died, &elsewhere),
+            died(&elsewhere),
             Err(Unconfirmed::WrongAddress {
                 expected: 0x8001_0000,
                 ..
             })
         ));
         let other = around(status(4, 2, FaultKind::LoadAccess, 0x8001_0000));
-        assert!(matches!(
-            judged(k, 0x8001_0000, CallEnd::Died, &other),
-            Err(Unconfirmed::WrongFault { .. })
-        ));
+        assert!(matches!(died(&other), Err(Unconfirmed::WrongFault { .. })));
         let same_gen = around(status(3, 2, FaultKind::StoreAccess, 0x8001_0000));
-        assert_eq!(
-            judged(k, 0x8001_0000, CallEnd::Died, &same_gen),
-            Err(Unconfirmed::NotRestarted)
-        );
+        assert_eq!(died(&same_gen), Err(Unconfirmed::NotRestarted));
     }
 
     #[test]

@@ -259,6 +259,8 @@ impl DebugInfo {
                 self.walk(dwarf, unit, child)?;
             }
         }
+        // The children with one tag (members, enumerators, subranges).
+        let tagged = |tag| children.iter().filter(move |c| c.tag() == tag);
         let name = name_of(dwarf, unit, &entry).unwrap_or_default();
         let size = udata(&entry, gimli::DW_AT_byte_size).unwrap_or(0);
         let ty = match tag {
@@ -295,18 +297,14 @@ impl DebugInfo {
             gimli::DW_TAG_union_type => Type::Union {
                 name,
                 size,
-                members: children
-                    .iter()
-                    .filter(|c| c.tag() == gimli::DW_TAG_member)
+                members: tagged(gimli::DW_TAG_member)
                     .filter_map(|c| member(dwarf, unit, c))
                     .collect(),
             },
             gimli::DW_TAG_enumeration_type => Type::Enum {
                 name,
                 size,
-                enumerators: children
-                    .iter()
-                    .filter(|c| c.tag() == gimli::DW_TAG_enumerator)
+                enumerators: tagged(gimli::DW_TAG_enumerator)
                     .filter_map(|c| {
                         let v = constant(c, gimli::DW_AT_const_value)?;
                         Some((v, name_of(dwarf, unit, c)?))
@@ -314,9 +312,8 @@ impl DebugInfo {
                     .collect(),
             },
             gimli::DW_TAG_array_type => {
-                let count = children
-                    .iter()
-                    .find(|c| c.tag() == gimli::DW_TAG_subrange_type)
+                let count = tagged(gimli::DW_TAG_subrange_type)
+                    .next()
                     .and_then(|c| {
                         udata(c, gimli::DW_AT_count)
                             .or_else(|| udata(c, gimli::DW_AT_upper_bound).map(|u| u + 1))
