@@ -142,10 +142,7 @@ mod task {
         let timer = LazyTimer::default();
         let mut driver = BlockDriver::new(UserlibIpc, Task { bus, timer }, memory);
         driver.start();
-        #[cfg(not(feature = "fault-injection"))]
-        let mut buffer = [0u8; BLOCK_BUFFER_SIZE];
-        #[cfg(feature = "fault-injection")]
-        let mut buffer = [0u8; fault_inject::serve::buffer_size(BLOCK_BUFFER_SIZE)];
+        let mut buffer = [0u8; RECV_BUFFER];
         loop {
             #[cfg(not(feature = "fault-injection"))]
             driver.serve_once(&mut buffer);
@@ -166,6 +163,13 @@ mod task {
             }
         }
     }
+
+    /// The receive buffer: a request of `idl/block.idol`, or in a test
+    /// image one of `idl/fault-inject.idol`.
+    #[cfg(not(feature = "fault-injection"))]
+    const RECV_BUFFER: usize = BLOCK_BUFFER_SIZE;
+    #[cfg(feature = "fault-injection")]
+    const RECV_BUFFER: usize = fault_inject::serve::buffer_size(BLOCK_BUFFER_SIZE);
 }
 
 userlib::task_crate!();

@@ -303,10 +303,7 @@ fn main() -> ! {
         subscriber: None,
     };
     driver.register();
-    #[cfg(not(feature = "fault-injection"))]
-    let mut buffer = [0u8; ETHERNET_BUFFER_SIZE];
-    #[cfg(feature = "fault-injection")]
-    let mut buffer = [0u8; fault_inject::serve::buffer_size(ETHERNET_BUFFER_SIZE)];
+    let mut buffer = [0u8; RECV_BUFFER];
     loop {
         #[cfg(not(feature = "fault-injection"))]
         ethernet_serve_once(&mut driver, &UserlibIpc, &mut buffer);
@@ -319,6 +316,13 @@ fn main() -> ! {
         );
     }
 }
+
+/// The receive buffer: a request of `idl/ethernet.idol`, or in a test
+/// image one of `idl/fault-inject.idol`.
+#[cfg(not(feature = "fault-injection"))]
+const RECV_BUFFER: usize = ETHERNET_BUFFER_SIZE;
+#[cfg(feature = "fault-injection")]
+const RECV_BUFFER: usize = fault_inject::serve::buffer_size(ETHERNET_BUFFER_SIZE);
 
 /// Test images only: the driver also serves `idl/fault-inject.idol` and
 /// breaks its own transmit queue when asked to.
