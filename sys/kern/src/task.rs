@@ -406,14 +406,18 @@ pub fn pair_mut(tasks: &mut [Task], a: usize, b: usize) -> Option<(&mut Task, &m
     if a >= n || b >= n {
         return None;
     }
+    // `get_mut`/`first_mut`, not indexing: after a three-way compare the
+    // compiler no longer proves `low[a]` in bounds, and an index that
+    // might panic brings `core::fmt`'s number printing (900 bytes) into
+    // the kernel (see `table`).
     match a.cmp(&b) {
         core::cmp::Ordering::Less => {
             let (low, high) = tasks.split_at_mut(b);
-            Some((&mut low[a], &mut high[0]))
+            Some((low.get_mut(a)?, high.first_mut()?))
         }
         core::cmp::Ordering::Greater => {
             let (low, high) = tasks.split_at_mut(a);
-            Some((&mut high[0], &mut low[b]))
+            Some((high.first_mut()?, low.get_mut(b)?))
         }
         core::cmp::Ordering::Equal => None,
     }
