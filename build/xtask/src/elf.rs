@@ -112,6 +112,20 @@ impl Elf {
             .unwrap_or(0)
     }
 
+    /// Functions of `core::fmt` in the ELF at `path`, demangled. The
+    /// kernel has none (README, "What keeps the kernel's code small"):
+    /// one that does carries about a kilobyte of number formatting, which
+    /// comes with a panic whose message prints numbers, most often an
+    /// index or slice the compiler cannot prove in bounds.
+    pub fn fmt_functions(path: &std::path::Path) -> Result<Vec<String>> {
+        use object::{Object as _, ObjectSymbol as _};
+        let data =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file = object::File::parse(&*data)
+            .with_context(|| format!("cannot parse {}", path.display()))?;
+        Ok(fmt_names(file.symbols().filter_map(|s| s.name().ok())))
+    }
+
     /// Bytes of instructions: the allocated sections marked executable
     /// (`.text`), without the constants beside them in the text region
     /// (`.rodata`: strings, jump tables and, in the kernel, the image's
@@ -138,6 +152,15 @@ impl Elf {
             .unwrap_or(0)
             .max(stack)
     }
+}
+
+/// The names among `names` (mangled symbol names) that demangle into
+/// `core::fmt`, demangled: [`Elf::fmt_functions`]'s filter.
+fn fmt_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    names
+        .map(|n| format!("{:#}", rustc_demangle::demangle(n)))
+        .filter(|n| n.contains("core::fmt"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -182,5 +205,23 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert!(Elf::parse(b"not an elf").is_err());
+    }
+
+    #[test]
+    fn fmt_functions_are_the_core_fmt_ones() {
+        let names = [
+            "_ZN4core3fmt9Formatter12pad_integral12write_prefix17h0123456789abcdefE",
+            "_ZN4core9panicking9panic_fmt17h0123456789abcdefE",
+            "_ZN4kern7console6prefix17h0123456789abcdefE",
+            "<usize as core::fmt::Display>::fmt",
+            "memcpy",
+        ];
+        assert_eq!(
+            super::fmt_names(names.into_iter()),
+            [
+                "core::fmt::Formatter::pad_integral::write_prefix",
+                "<usize as core::fmt::Display>::fmt"
+            ]
+        );
     }
 }

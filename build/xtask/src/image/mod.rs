@@ -383,6 +383,22 @@ pub fn build_with(
         .inspect_err(|_| progress.finish())?;
     let kernel_path = dist.join("kernel.elf");
     copy(&built, &kernel_path)?;
+    // The kernel prints without `core::fmt`: a panic that formats numbers
+    // (an index the compiler cannot prove in bounds) brings a kilobyte of
+    // it back, which this catches when it happens rather than in the
+    // bench's code row.
+    let fmt = Elf::fmt_functions(&kernel_path)?;
+    if !fmt.is_empty() {
+        progress.finish();
+        bail!(
+            "the kernel contains core::fmt ({}): something in it can panic with a formatted \
+             message, most often an index or slice the compiler cannot prove in bounds; find the \
+             caller with `llvm-objdump -d {}` (look for panic_bounds_check) and use `get`, or \
+             the task table's own indexing (kern::table)",
+            fmt.join(", "),
+            kernel_path.display()
+        );
+    }
     let (kelf, km) = measure(
         &kernel_path,
         "kernel",
