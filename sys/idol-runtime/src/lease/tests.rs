@@ -345,3 +345,25 @@ fn the_mock_kernel_refuses_raw_borrows_outside_a_lease_or_its_direction() {
         },
     );
 }
+
+/// The mock kernel describes the first lease at delivery as the kernel
+/// does (the kernel's `recv_describes_the_first_lease_as_borrow_info_would`),
+/// so that a server claiming it is spared `borrow_info` under the mock
+/// too; later leases, and a call without any, are not described.
+#[test]
+fn the_mock_describes_the_first_lease_at_delivery_as_the_kernel_does() {
+    let kernel = MockKernel::new(SERVER);
+    let leases = vec![
+        lease(LEASE_WRITE, vec![0; 12]),
+        lease(LEASE_READ, vec![0; 4]),
+    ];
+    let mut seen = None;
+    kernel.deliver(CLIENT, 1, &[], 0, 0, leases, |_, _, m| {
+        seen = Some((m.described_lease(0), m.described_lease(1)));
+    });
+    assert_eq!(seen, Some((Some((LEASE_WRITE, 12)), None)));
+    kernel.deliver(CLIENT, 1, &[], 0, 0, vec![], |_, _, m| {
+        seen = Some((m.described_lease(0), None));
+    });
+    assert_eq!(seen, Some((None, None)), "no lease, nothing described");
+}
