@@ -296,38 +296,31 @@ pub enum RestartPolicy {
     Never,
 }
 
-/// `[qemu]`
+/// `[qemu]`. A missing key takes its value from [`Qemu::default`], the
+/// one place the defaults are written.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Qemu {
     /// Machine RAM in MiB.
-    #[serde(default = "default_memory")]
     pub memory: u64,
     /// Extra arguments, appended as they are.
-    #[serde(default)]
     pub args: Vec<String>,
     /// Backing files for block devices.
-    #[serde(default)]
     pub drives: Vec<Drive>,
     /// Network cards on QEMU's user network, after the drives on the
     /// command line (so they take the next lower virtio-mmio slots).
-    #[serde(default)]
     pub nics: Vec<Nic>,
 }
 
 impl Default for Qemu {
     fn default() -> Qemu {
         Qemu {
-            memory: default_memory(),
+            memory: 128,
             args: Vec::new(),
             drives: Vec::new(),
             nics: Vec::new(),
         }
     }
-}
-
-fn default_memory() -> u64 {
-    128
 }
 
 /// `[[qemu.drives]]`

@@ -3,30 +3,26 @@
 
 use serde::Deserialize;
 
-/// `[test]`
+/// `[test]`. A missing key takes its value from [`TestSpec::default`], the
+/// one place the defaults are written.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct TestSpec {
     /// Wall-clock seconds before the image is killed and failed.
-    #[serde(default = "default_timeout")]
     pub timeout: u64,
     /// Substrings that must each appear on the console.
-    #[serde(default)]
     pub expect: Vec<String>,
     /// A test image or a benchmark image.
-    #[serde(default)]
     pub kind: TestKind,
     /// Console tests: what the shell prints when it is ready for a line.
-    #[serde(default = "default_prompt")]
     pub prompt: String,
     /// Console tests: the lines to type and what must answer each.
-    #[serde(default)]
     pub steps: Vec<Step>,
     /// Images that test one of the kernel's own last-resort checks (the
     /// kernel stack guard): the image must end in a kernel panic whose line
     /// contains this text. That panic is then a passing case, and the image
     /// is not expected to reach `[test] done`; any other panic still fails.
-    #[serde(default, rename = "kernel-panic")]
+    #[serde(rename = "kernel-panic")]
     pub kernel_panic: Option<String>,
     /// Images that test the kernel's answer to a fault of the supervisor
     /// (a reboot, after its post-mortem dump): the image must end in the
@@ -34,14 +30,12 @@ pub struct TestSpec {
     /// rebooting" line, containing this text. It is then a passing case,
     /// the run stops there (the rebooted image would start over), and
     /// `[test] done` is not expected.
-    #[serde(default, rename = "supervisor-fault")]
+    #[serde(rename = "supervisor-fault")]
     pub supervisor_fault: Option<String>,
     /// What `cargo xtask dump` must show of this image (`[test.dump]`).
-    #[serde(default)]
     pub dump: Option<DumpCheck>,
     /// Net tests: the host-side checks to run, in order (see
     /// `nettest::CHECKS`).
-    #[serde(default)]
     pub net: Vec<String>,
 }
 
@@ -49,34 +43,30 @@ pub struct TestSpec {
 /// image when `when` appears on the console, or (`post-mortem = true`) on
 /// the dump file left by a kernel panic the image commits on purpose.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct DumpCheck {
     /// Console text after which the live image is dumped.
     pub when: Option<String>,
     /// Check the post-mortem dump the image leaves (with `kernel-panic`,
     /// for a kernel that panics on purpose).
-    #[serde(default)]
     pub post_mortem: bool,
     /// Substrings of the text report, each one case.
-    #[serde(default)]
     pub text: Vec<String>,
     /// JSON pointers into the `--json` report and the value each must
     /// hold, each one case.
-    #[serde(default)]
     pub json: std::collections::BTreeMap<String, toml::Value>,
     /// Live images: substrings that `cargo xtask gdb --ex bt` must print,
     /// in this order (one case).
-    #[serde(default)]
     pub gdb_bt: Vec<String>,
 }
 
 impl Default for TestSpec {
     fn default() -> TestSpec {
         TestSpec {
-            timeout: default_timeout(),
+            timeout: 60,
             expect: Vec::new(),
             kind: TestKind::default(),
-            prompt: default_prompt(),
+            prompt: "vireo> ".to_string(),
             steps: Vec::new(),
             kernel_panic: None,
             supervisor_fault: None,
@@ -84,14 +74,6 @@ impl Default for TestSpec {
             net: Vec::new(),
         }
     }
-}
-
-fn default_timeout() -> u64 {
-    60
-}
-
-fn default_prompt() -> String {
-    "vireo> ".to_string()
 }
 
 /// `test.kind`
