@@ -22,18 +22,18 @@ type Transfer = Served<Deferred<()>, BlockError>;
 
 impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
     /// Takes a slot, lets `fill` prepare its buffer, submits and kicks.
-    /// `Ok(None)`: nothing to do on the device (answer now).
+    /// The reply then waits for the device: `Ok(Deferred::Later)`.
     ///
     /// `lent`: the request's data is lease `index` of `lender`'s call, to
     /// be posted to the device as it is (zero-copy); `fill` is then not
     /// called.
-    fn start_request(
+    fn start_request<T>(
         &mut self,
         request: Request,
         fill: impl FnOnce(&mut [u8]) -> Result<(), LeaseError>,
         pending: Pending,
         lent: Option<(u8, TaskId)>,
-    ) -> Served<(), BlockError> {
+    ) -> Served<Deferred<T>, BlockError> {
         let error = self.unbound_error();
         let Binding::Bound { device, .. } = &mut self.binding else {
             return Err(error.into());
@@ -90,7 +90,7 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
             self.poll_first();
         }
         self.rearm_deadline(false);
-        Ok(())
+        Ok(Deferred::Later)
     }
 }
 
@@ -189,38 +189,35 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         if let Some(info) = self.serial.and_then(|s| self.info_now(s)) {
             return Ok(Deferred::Now(info));
         }
-        self.start_request(Request::GetId, |_| Ok(()), Pending::Info { caller }, None)?;
-        Ok(Deferred::Later)
+        self.start_request(Request::GetId, |_| Ok(()), Pending::Info { caller }, None)
     }
 
     fn read(&mut self, caller: TaskId, sector: u64, data: Leased<'_, Write, u8>) -> Transfer {
         let len = data.len();
-        if !self.has_sectors(sector, len)? {
+        let Some(lent) = self.transfer(caller, sector, len, data.index())? else {
             return Ok(Deferred::Now(()));
-        }
-        let lent = self.lendable(caller, data.index());
+        };
         let pending = Pending::Read {
             caller,
             lease: lent.is_none().then(|| data.detach()),
             len,
         };
-        self.start_request(Request::Read { sector, len }, |_| Ok(()), pending, lent)?;
-        Ok(Deferred::Later)
+        self.start_request(Request::Read { sector, len }, |_| Ok(()), pending, lent)
     }
 
     fn write(&mut self, caller: TaskId, sector: u64, data: Leased<'_, Read, u8>) -> Transfer {
-        let len = data.len();
-        if !self.has_sectors(sector, len)? {
+        let Some(lent) = self.transfer(caller, sector, data.len(), data.index())? else {
             return Ok(Deferred::Now(()));
-        }
-        let lent = self.lendable(caller, data.index());
+        };
         self.start_request(
-            Request::Write { sector, len },
+            Request::Write {
+                sector,
+                len: data.len(),
+            },
             |buf| data.read_range(0, buf),
             Pending::Write { caller },
             lent,
-        )?;
-        Ok(Deferred::Later)
+        )
     }
 
     fn flush(&mut self, caller: TaskId) -> Transfer {
@@ -231,8 +228,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
                 return Ok(Deferred::Now(()));
             }
         }
-        self.start_request(Request::Flush, |_| Ok(()), Pending::Flush { caller }, None)?;
-        Ok(Deferred::Later)
+        self.start_request(Request::Flush, |_| Ok(()), Pending::Flush { caller }, None)
     }
 }
 
@@ -247,6 +243,22 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
             }
             _ => None,
         }
+    }
+
+    /// Checks a read or write by `caller` of `len` bytes at `sector`, its
+    /// data lease `index`: `None` when it has no sectors for the device to
+    /// move (done at once), else `Some` of the lease to post to the device
+    /// ([`Self::lendable`]).
+    fn transfer(
+        &self,
+        caller: TaskId,
+        sector: u64,
+        len: usize,
+        index: usize,
+    ) -> Served<Option<Option<(u8, TaskId)>>, BlockError> {
+        Ok(self
+            .has_sectors(sector, len)?
+            .then(|| self.lendable(caller, index)))
     }
 
     /// Whether a read or write of `len` bytes at `sector` has whole
