@@ -23,6 +23,7 @@
 
 use abi::{FaultKind, FaultRecord, Generation, InjectEvidence, TaskState, TaskStatus};
 
+use crate::point::Point;
 use crate::DriverFault;
 
 /// How the driver's `inject` call ended.
@@ -161,15 +162,30 @@ impl DriverFault {
     }
 }
 
-/// Judges a driver-side injection of `kind` with `arg`. `recoveries` is the
-/// driver's broken-queue recovery count before and after (queue kinds only).
+/// Judges a driver-side injection of `kind` with `arg`, committed `at` a
+/// point of the request path ([`crate::point`]). `recoveries` is the
+/// driver's broken-queue recovery count before and after (queue kinds
+/// only).
+///
+/// An injection armed for a later point must have answered `Ok` (it only
+/// armed the fault; a death there means it fired in the handler); what the
+/// fault must then cause, when a request passed the point, is judged as for
+/// the fault committed at once ([`Point::Now`]).
 pub fn driver_fault(
     kind: DriverFault,
+    at: Point,
     arg: u32,
     call: CallEnd,
     around: &Around,
     recoveries: Option<(u32, u32)>,
 ) -> Result<Verdict, Unconfirmed> {
+    let call = match (at, call) {
+        (Point::Now, call) => call,
+        (_, CallEnd::Died) => return Err(Unconfirmed::Died),
+        // As the fault ended the call had it been committed at once.
+        (_, CallEnd::Replied) if !kind.is_queue_corruption() => CallEnd::Died,
+        (_, call) => call,
+    };
     if let CallEnd::Refused(code) = call {
         return Err(Unconfirmed::Refused(code));
     }
@@ -212,33 +228,6 @@ pub fn driver_fault(
         }
     }
     Ok(Verdict::Confirmed)
-}
-
-/// Judges an injection of `kind` armed for a point of the request path
-/// ([`crate::point`]): the `inject` call must have answered `Ok` (it only
-/// armed the fault; a death there means it fired in the handler), and what
-/// the fault must then cause, when a request passed the point, is judged
-/// as [`driver_fault`] judges it.
-pub fn armed_fault(
-    kind: DriverFault,
-    arg: u32,
-    call: CallEnd,
-    around: &Around,
-    recoveries: Option<(u32, u32)>,
-) -> Result<Verdict, Unconfirmed> {
-    match call {
-        CallEnd::Refused(code) => Err(Unconfirmed::Refused(code)),
-        CallEnd::Died => Err(Unconfirmed::Died),
-        CallEnd::Replied => {
-            // As the fault ended the call had it been committed at once.
-            let fired = if kind.is_queue_corruption() {
-                CallEnd::Replied
-            } else {
-                CallEnd::Died
-            };
-            driver_fault(kind, arg, fired, around, recoveries)
-        }
-    }
 }
 
 /// Judges a kernel bit flip of bit `bit` (0..32) with the kernel's
@@ -342,20 +331,19 @@ mod tests {
 
     /// `driver_fault` of a kind the driver's ring counter says nothing of.
     fn judged(kind: DriverFault, arg: u32, call: CallEnd, around: &Around) -> Verdicts {
-        driver_fault(kind, arg, call, around, None)
+        driver_fault(kind, Point::Now, arg, call, around, None)
     }
 
-    /// The judges' shape: `driver_fault` and `armed_fault`.
-    type Judge = fn(DriverFault, u32, CallEnd, &Around, Option<(u32, u32)>) -> Verdicts;
     type Verdicts = Result<Verdict, Unconfirmed>;
 
     /// A ring corruption the same incarnation survived is judged by the
     /// driver's recovery counter: one more recovery confirms it, none
     /// does not.
-    fn judged_by_its_recovery(judge: Judge) {
+    fn judged_by_its_recovery(at: Point) {
         let k = DriverFault::BogusAvailIndex;
         let same = around(status(3, 1, FaultKind::Panic, 0));
-        let replied = |recoveries| judge(k, 5, CallEnd::Replied, &same, Some(recoveries));
+        let replied =
+            |recoveries| driver_fault(k, at, 5, CallEnd::Replied, &same, Some(recoveries));
         assert_eq!(replied((2, 3)), CONFIRMED);
         let none = Unconfirmed::NoRecovery {
             before: 2,
@@ -366,18 +354,18 @@ mod tests {
 
     #[test]
     fn a_queue_corruption_needs_a_recovery_of_the_same_incarnation() {
-        judged_by_its_recovery(driver_fault);
+        judged_by_its_recovery(Point::Now);
         let k = DriverFault::BogusAvailIndex;
         // The driver was restarted by the watchdog over its broken ring, or
         // faulted: observable, confirmed.
         let restarted = around(status(4, 1, FaultKind::Panic, 0));
         assert_eq!(
-            driver_fault(k, 5, CallEnd::Replied, &restarted, Some((2, 0))),
+            driver_fault(k, Point::Now, 5, CallEnd::Replied, &restarted, Some((2, 0))),
             CONFIRMED
         );
         let faulted = around(status(4, 2, FaultKind::LoadAccess, 0));
         assert_eq!(
-            driver_fault(k, 5, CallEnd::Replied, &faulted, Some((2, 0))),
+            driver_fault(k, Point::Now, 5, CallEnd::Replied, &faulted, Some((2, 0))),
             CONFIRMED
         );
     }
@@ -412,23 +400,21 @@ mod tests {
     #[test]
     fn an_armed_fault_answers_ok_and_then_leaves_its_record() {
         let k = DriverFault::StoreKernelRam;
+        let armed = |call, around: &Around| {
+            driver_fault(k, Point::BeforeKick, 0x8001_0040, call, around, None)
+        };
         let fired = around(status(4, 2, FaultKind::StoreAccess, 0x8001_0040));
-        assert_eq!(
-            armed_fault(k, 0x8001_0040, CallEnd::Replied, &fired, None),
-            CONFIRMED
-        );
+        assert_eq!(armed(CallEnd::Replied, &fired), CONFIRMED);
         // Armed, and then nothing: the hook made a no-op.
         let quiet = around(status(3, 1, FaultKind::Panic, 0));
         assert_eq!(
-            armed_fault(k, 0x8001_0040, CallEnd::Replied, &quiet, None),
+            armed(CallEnd::Replied, &quiet),
             Err(Unconfirmed::NotRestarted)
         );
         // Committed in the handler instead of the request path.
-        assert_eq!(
-            armed_fault(k, 0x8001_0040, CallEnd::Died, &fired, None),
-            Err(Unconfirmed::Died)
-        );
+        assert_eq!(armed(CallEnd::Died, &fired), Err(Unconfirmed::Died));
         // An armed ring corruption is judged by the recoveries.
-        judged_by_its_recovery(armed_fault);
+        judged_by_its_recovery(Point::BeforeKick);
+        judged_by_its_recovery(Point::BeforeReply);
     }
 }

@@ -416,7 +416,7 @@ impl Campaign {
             // requests are on the driver when a completion passes "before
             // the reply"), on rng0 and net0 the campaign's own first
             // request below. Whatever it hits is in flight by construction;
-            // the evidence (`armed_fault`) shows that it fired.
+            // the evidence (`driver_fault`) shows that it fired.
             let injected = self.inject(&f);
             self.cue_loaders();
             (injected, 0)
@@ -486,11 +486,7 @@ impl Campaign {
         let verdict = match (f.kind, injected) {
             (Kind::Driver(d), Injected::Driver(call)) => {
                 let rec = queue.then_some((r0, r1));
-                let v = if armed {
-                    evidence::armed_fault(d, f.arg, call, &around, rec)
-                } else {
-                    evidence::driver_fault(d, f.arg, call, &around, rec)
-                };
+                let v = evidence::driver_fault(d, f.point, f.arg, call, &around, rec);
                 if v == Ok(Verdict::Confirmed) && d.must_restart() {
                     t.must_restart += 1;
                 }

@@ -194,7 +194,7 @@ impl Suite {
         let took = self.first_read_after()?;
         let after = task_status(tasks::BLK0)?;
         let around = Around { before, after };
-        match evidence::armed_fault(kind, arg, call, &around, None) {
+        match evidence::driver_fault(kind, at, arg, call, &around, None) {
             Ok(Verdict::Confirmed) => {}
             v => fail!("store{} not confirmed: {v:?}", at.describe()),
         }
@@ -241,7 +241,7 @@ fn confirm(
     recoveries: (u32, u32),
 ) -> CaseResult {
     let rec = kind.is_queue_corruption().then_some(recoveries);
-    match evidence::driver_fault(kind, arg, call, around, rec) {
+    match evidence::driver_fault(kind, Point::Now, arg, call, around, rec) {
         Ok(Verdict::Confirmed) => {
             let f = around.after.last_fault;
             sys_log!(
@@ -429,7 +429,7 @@ fn rng_driver_faults(s: &mut Suite) -> CaseResult {
         if at == Point::Now {
             confirm(kind, arg, call, &around, (r0, r1))?;
         } else {
-            match evidence::armed_fault(kind, arg, call, &around, None) {
+            match evidence::driver_fault(kind, at, arg, call, &around, None) {
                 Ok(Verdict::Confirmed) => sys_log!(
                     "  confirmed: rng0 {}{}: last fault {} at {:#010x}",
                     kind.describe(),
