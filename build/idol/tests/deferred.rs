@@ -168,18 +168,15 @@ fn errors_and_immediate_values_are_answered_by_dispatch() {
 fn malformed_deferred_requests_are_still_refused_at_dispatch() {
     let kernel = MockKernel::new(SERVER);
     let mut server = Later::default();
-    // A read-only lease where a writable one is needed.
-    let bad = dispatch_fetch(&kernel, &mut server, 5, LEASE_READ, 4);
-    assert_eq!(
-        bad.outcome,
-        Some(Outcome::Fault(abi::ReplyFaultReason::BadLeaseAttributes))
-    );
-    // Too long for max_len.
-    let long = dispatch_fetch(&kernel, &mut server, 5, LEASE_WRITE, 65);
-    assert_eq!(
-        long.outcome,
-        Some(Outcome::Fault(abi::ReplyFaultReason::BadLeases))
-    );
+    for (attributes, len, reason) in [
+        // A read-only lease where a writable one is needed.
+        (LEASE_READ, 4, abi::ReplyFaultReason::BadLeaseAttributes),
+        // Too long for max_len.
+        (LEASE_WRITE, 65, abi::ReplyFaultReason::BadLeases),
+    ] {
+        let refused = dispatch_fetch(&kernel, &mut server, 5, attributes, len);
+        assert_eq!(refused.outcome, Some(Outcome::Fault(reason)));
+    }
     assert!(server.fetches.is_empty(), "the method was never called");
 }
 

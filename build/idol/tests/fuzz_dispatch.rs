@@ -120,6 +120,12 @@ fn message() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// One call as any client might make it: operation number, message
+/// bytes, a reply capacity below `capacities`, and leases.
+fn call(capacities: usize) -> impl Strategy<Value = (u32, Vec<u8>, usize, Vec<MockLease>)> {
+    (operation(), message(), 0..capacities, leases())
+}
+
 /// 512 cases per target unless `PROPTEST_CASES` says otherwise.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -133,10 +139,7 @@ proptest! {
 
     #[test]
     fn ping_dispatch_never_panics_and_refuses_exactly_what_the_model_refuses(
-        op in operation(),
-        message in message(),
-        capacity in 0usize..16,
-        leases in leases(),
+        (op, message, capacity, leases) in call(16),
     ) {
         let (kernel, _) = ping_system();
         let predicted = expected_fault(op, &message, capacity, &leases);
@@ -159,10 +162,7 @@ proptest! {
 
     #[test]
     fn everything_dispatch_never_panics_and_always_answers(
-        op in operation(),
-        message in message(),
-        capacity in 0usize..64,
-        leases in leases(),
+        (op, message, capacity, leases) in call(64),
     ) {
         let (kernel, _) = everything_system();
         let delivery = kernel.deliver(CLIENT, op, &message, EVERYTHING_BUFFER_SIZE, capacity, leases, |k, b, m| {
