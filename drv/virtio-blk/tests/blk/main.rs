@@ -100,14 +100,18 @@ pub struct FakeBus {
     pub dev: Rc<RefCell<Device>>,
     /// Whether `register` binds the device.
     pub available: bool,
-    pub registers: u32,
-    pub removed: u32,
-    pub irq_enables: u32,
-    pub events: Vec<Event>,
     /// The clock (ms) the driver reads.
     pub now: u64,
     /// The deadline the driver armed, if any.
     pub timer: Option<u64>,
+    /// What the driver reported, in order.
+    pub events: Vec<Event>,
+    /// Times the driver called `register`.
+    pub registers: u32,
+    /// Times the driver was told its device was removed.
+    pub removed: u32,
+    /// Times the driver re-enabled its interrupt.
+    pub irq_enables: u32,
     /// Times the driver gave its device up (`device_failed`).
     pub failed: u32,
 }
@@ -185,12 +189,12 @@ impl Rig {
         let bus = FakeBus {
             dev: dev.clone(),
             available,
+            now: 0,
+            timer: None,
+            events: Vec::new(),
             registers: 0,
             removed: 0,
             irq_enables: 0,
-            events: Vec::new(),
-            now: 0,
-            timer: None,
             failed: 0,
         };
         let mut driver = BlockDriver::new(kernel, bus, memory);
