@@ -32,7 +32,6 @@
 #![no_std]
 #![no_main]
 
-use idol_runtime::UserlibIpc;
 use userlib::{instret, sys_log, sys_send, tasks};
 
 const ROUNDS: u32 = 1000;
@@ -74,6 +73,7 @@ fn run() {
 
 #[cfg(not(feature = "scale"))]
 fn run() {
+    use idol_runtime::UserlibIpc;
     use ping_api::PingClient;
     use userlib::{lease_read, sys_refresh_task_id};
 

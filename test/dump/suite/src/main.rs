@@ -17,27 +17,12 @@
 #![no_main]
 
 use block_api::BlockClient;
-use fault_inject::{DriverFault, FaultInjectClient};
 use idol_runtime::UserlibIpc;
 use test_harness::{check, fail, Case, CaseResult};
-use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
-
-const TIMER_BIT: u32 = 1 << 0;
-/// Where the injected store aims: the kernel's RAM (test images put the
-/// kernel's 64 KiB of text at 0x8000_0000, its RAM right after).
-const KERNEL_RAM: u32 = 0x8001_0000;
-/// How long the driver may take to serve again after its fault.
-const RECOVERY_MS: u64 = 3000;
-/// How long to wait for xtask's dump after asking for it (virtual time,
-/// which stands still while the gdbstub holds the machine).
-const DUMP_WAIT_MS: u64 = 4000;
+use userlib::tasks;
 
 struct Suite {
     blk: BlockClient<UserlibIpc>,
-}
-
-fn now_ms() -> u64 {
-    sys_get_timer().now / abi::TICKS_PER_MS
 }
 
 /// Writes a recognisable block at `sector` and reads it back.
@@ -59,28 +44,52 @@ fn disk_traffic(s: &mut Suite) -> CaseResult {
     traffic(s, 3)
 }
 
+/// `test/dump.toml`'s own case: a driver fault for the live dump to show,
+/// and what only it needs.
 #[cfg(not(any(feature = "kernel-panic", feature = "supervisor-fault")))]
-fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
-    let before = test_harness::task_status(tasks::BLK0)?.generation;
-    let inject = FaultInjectClient::new(UserlibIpc, tasks::BLK0);
-    let _ = inject.inject(DriverFault::StoreKernelRam as u32, KERNEL_RAM);
-    // The restarted driver must serve again; its trace then holds this.
-    let t0 = now_ms();
-    while traffic(s, 5).is_err() {
-        check!(
-            now_ms() - t0 < RECOVERY_MS,
-            "blk0 did not serve again {RECOVERY_MS} ms after its fault"
-        );
-        sleep_ms(10, TIMER_BIT);
+mod live {
+    use super::{traffic, Suite};
+    use fault_inject::{DriverFault, FaultInjectClient};
+    use idol_runtime::UserlibIpc;
+    use test_harness::{check, CaseResult};
+    use userlib::{sleep_ms, sys_get_timer, sys_log, tasks};
+
+    const TIMER_BIT: u32 = 1 << 0;
+    /// Where the injected store aims: the kernel's RAM (test images put the
+    /// kernel's 64 KiB of text at 0x8000_0000, its RAM right after).
+    const KERNEL_RAM: u32 = 0x8001_0000;
+    /// How long the driver may take to serve again after its fault.
+    const RECOVERY_MS: u64 = 3000;
+    /// How long to wait for xtask's dump after asking for it (virtual time,
+    /// which stands still while the gdbstub holds the machine).
+    const DUMP_WAIT_MS: u64 = 4000;
+
+    fn now_ms() -> u64 {
+        sys_get_timer().now / abi::TICKS_PER_MS
     }
-    let after = test_harness::task_status(tasks::BLK0)?.generation;
-    check!(
-        after != before,
-        "blk0 was not restarted (generation {before})"
-    );
-    sys_log!("[test] dump now: blk0 generation {before} -> {after}");
-    sleep_ms(DUMP_WAIT_MS, TIMER_BIT);
-    Ok(())
+
+    pub(crate) fn blk0_store_to_kernel_ram(s: &mut Suite) -> CaseResult {
+        let before = test_harness::task_status(tasks::BLK0)?.generation;
+        let inject = FaultInjectClient::new(UserlibIpc, tasks::BLK0);
+        let _ = inject.inject(DriverFault::StoreKernelRam as u32, KERNEL_RAM);
+        // The restarted driver must serve again; its trace then holds this.
+        let t0 = now_ms();
+        while traffic(s, 5).is_err() {
+            check!(
+                now_ms() - t0 < RECOVERY_MS,
+                "blk0 did not serve again {RECOVERY_MS} ms after its fault"
+            );
+            sleep_ms(10, TIMER_BIT);
+        }
+        let after = test_harness::task_status(tasks::BLK0)?.generation;
+        check!(
+            after != before,
+            "blk0 was not restarted (generation {before})"
+        );
+        sys_log!("[test] dump now: blk0 generation {before} -> {after}");
+        sleep_ms(DUMP_WAIT_MS, TIMER_BIT);
+        Ok(())
+    }
 }
 
 #[cfg(feature = "kernel-panic")]
@@ -111,7 +120,7 @@ fn main() -> ! {
 #[cfg(not(any(feature = "kernel-panic", feature = "supervisor-fault")))]
 const CASES: &[Case<Suite>] = &[
     ("disk_traffic", disk_traffic),
-    ("blk0_store_to_kernel_ram", blk0_store_to_kernel_ram),
+    ("blk0_store_to_kernel_ram", live::blk0_store_to_kernel_ram),
 ];
 
 #[cfg(feature = "kernel-panic")]
