@@ -120,9 +120,7 @@ pub fn reprogram_timer<M: Machine>(sys: &mut System<'_, M>) {
     let mut next = sys.budget_deadline;
     for t in sys.tasks.iter() {
         if let Some((d, _)) = t.timer() {
-            if next.is_none_or(|n| d < n) {
-                next = Some(d);
-            }
+            next = Some(next.map_or(d, |n| n.min(d)));
         }
     }
     sys.machine.set_timer_deadline(next);
