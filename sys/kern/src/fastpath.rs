@@ -1,11 +1,14 @@
 //! The IPC fast path: the two calls every request makes, done in a few
 //! dozen instructions when their common case holds.
 //!
-//! - `send` of a short message with no leases to a task already waiting in
-//!   `recv` for us: the message goes across and the target runs next, with
-//!   no scheduler scan (it is more important than the caller, which was the
-//!   most important runnable task).
-//! - `reply_recv` with a short reply to a caller still waiting on us, when
+//! - `send` of a short message to a task already waiting in `recv` for us:
+//!   the message goes across and the target runs next, with no scheduler
+//!   scan (it is more important than the caller, which was the most
+//!   important runnable task). Leases are checked as the general path
+//!   checks them (a driver's zero-copy call lends its buffer), and the
+//!   first one is described to the receiver.
+//! - `reply_recv` with a short reply to a caller still waiting on us (and,
+//!   from a driver, with none of its leases still on the device), when
 //!   no notification is pending for the mask and nobody is queued to send:
 //!   the caller gets its reply, we block in `recv`, and the caller runs
 //!   next straight away if it is now the one most important runnable task
@@ -39,9 +42,9 @@ pub const FAST_MESSAGE: usize = 16;
 pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     let s = sys.tasks[caller].save();
     let (a0, msg_base, msg_len) = (s.arg(0), s.arg(1), s.arg(2));
-    let (reply_base, reply_len) = (s.arg(3), s.arg(4));
+    let (reply_base, reply_len, lease_base) = (s.arg(3), s.arg(4), s.arg(5));
     let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
-    if lease_count != 0 || msg_len > FAST_MESSAGE {
+    if lease_count > abi::MAX_LEASES || msg_len > FAST_MESSAGE {
         return false;
     }
     let target_id = TaskId::from_register(a0 as u32);
@@ -65,9 +68,10 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     }
     // The same memory checks as the general path, plus the receiver's
     // buffer (checked when it blocked, but regions can shrink).
-    let (Some(msg), Some(reply)) = (
+    let (Some(msg), Some(reply), Some(leases)) = (
         USlice::from_raw(msg_base, msg_len),
         USlice::<u8>::from_raw(reply_base, reply_len),
+        USlice::<abi::Lease>::from_raw(lease_base, lease_count),
     ) else {
         return false;
     };
@@ -78,6 +82,16 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     if umem::check_writable(me, &reply).is_err() {
         return false;
     }
+    // Every lease inside memory we may lend that way, as `send` checks.
+    let Ok(table) = umem::try_read(me, &leases) else {
+        return false;
+    };
+    if !table.iter().all(|l| ipc::lease_is_valid(me, l)) {
+        return false;
+    }
+    let first = table
+        .first()
+        .map(|l| abi::describe_lease(l.attributes, l.len));
 
     // The target is more important than the caller, which was the most
     // important runnable task: nobody else can come first.
@@ -94,7 +108,10 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     rs.set_ret(1, operation as usize);
     rs.set_ret(2, msg_len);
     rs.set_ret(3, reply_len);
-    rs.set_ret(4, 0);
+    rs.set_ret(4, lease_count);
+    if let Some(word) = first {
+        rs.set_ret(5, word as usize);
+    }
     target.set_sched_of_healthy(SchedState::Runnable);
     // `target_id` names the target's current incarnation (checked above).
     me.set_sched_of_healthy(SchedState::InReply(target_id));
@@ -125,6 +142,13 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     }
     let peer = TaskId::from_register(peer as u32);
     let p = peer.index();
+    // A driver may have the client's lease posted to its device: then the
+    // reply must wait (`ipc::reply` refuses it). Asking releases the chains
+    // the device gave back, as the general path's asking would: nothing a
+    // task can see changes.
+    if crate::dma::has_rings(&sys.tasks[caller]) && crate::dma::pins(sys, caller, p) {
+        return false;
+    }
     // The client must wait for our reply (a reply to oneself is the
     // general path's business).
     let Some((me, client, _)) = parties(sys.tasks, caller, p, |s, me| s == SchedState::InReply(me))
@@ -148,9 +172,6 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     let (_, lease_count) = abi::split_op_leases(c.arg(6) as u32);
     if msg_len > reply_buf.len()
         || lease_count > abi::MAX_LEASES
-        // A lease may be posted to the replier's device: `ipc::reply`
-        // checks the pins.
-        || (lease_count > 0 && crate::dma::has_rings(me))
         || USlice::<u8>::from_raw(c.arg(1), c.arg(2)).is_none()
         || USlice::<abi::Lease>::from_raw(c.arg(5), lease_count).is_none()
         || umem::check_writable(me, &buf).is_err()

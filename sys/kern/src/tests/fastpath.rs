@@ -11,7 +11,7 @@ use abi::{dead_code, Sysnum, TaskId, LEASE_READ};
 
 use super::harness::*;
 use crate::task::{SchedState, TaskState};
-use crate::{fastpath, faults, notify, sched, syscalls};
+use crate::{fastpath, faults, ipc, notify, sched, syscalls};
 
 /// The usual three, with the supervisor and the server blocked in `recv`
 /// and the client chosen to run: the fast path's premise holds for it.
@@ -177,20 +177,80 @@ fn receiver_waiting_for_someone_else_does_not_take_the_message() {
     assert_eq!(after_trap(&mut h, CLI), None);
 }
 
+/// A call lending buffers (a driver's zero-copy read) goes the fast way,
+/// and the receiver learns exactly what the general path tells it: the
+/// lease count and the first lease described in `a5`.
 #[test]
-fn a_send_with_leases_takes_the_general_path() {
-    let mut h = ready_for_a_call();
-    let srv = h.id(SRV);
-    h.write(CLI, DATA, b"lent");
-    let lease = h.client_lease(LEASE_READ, 0, 4);
-    h.stage_send(CLI, srv, 2, b"", 0, &[lease]);
-    assert!(!fastpath::send(&mut h.sys, CLI), "fast path took leases");
-    h.send(CLI, srv, 2, b"", 0, &[lease]);
-    assert_eq!(h.received(SRV).leases, 1);
-    let cli = h.id(CLI);
-    assert_eq!(h.borrow_read(SRV, cli, 0, 0, 0, 4), (abi::SUCCESS, 4));
-    assert_eq!(h.read(SRV, DATA, 4), b"lent");
-    assert_eq!(after_trap(&mut h, CLI), Some(SRV));
+fn a_send_with_leases_takes_the_fast_path_and_describes_the_first() {
+    let mut seen = Vec::new();
+    for fast_path in [false, true] {
+        let h = &mut ready_for_a_call();
+        let srv = h.id(SRV);
+        h.write(CLI, DATA, b"lent");
+        let leases = [
+            h.client_lease(LEASE_READ | abi::LEASE_WRITE, 0, 4),
+            h.client_lease(LEASE_READ, 1, 2),
+        ];
+        h.stage_send(CLI, srv, 2, b"op", 8, &leases);
+        if fast_path {
+            assert!(fastpath::send(&mut h.sys, CLI), "fast path declined leases");
+        } else {
+            assert!(ipc::send(&mut h.sys, CLI).is_ok());
+        }
+        // What the receiver was told, and where both stand.
+        seen.push((
+            (0..6).map(|r| h.ret(SRV, r)).collect::<Vec<_>>(),
+            h.sched(CLI),
+            h.sched(SRV),
+        ));
+        assert_eq!(h.received(SRV).leases, 2);
+        let first = abi::describe_lease(LEASE_READ | abi::LEASE_WRITE, 4);
+        assert_eq!(h.ret(SRV, 5), first as usize);
+        let cli = h.id(CLI);
+        assert_eq!(h.borrow_read(SRV, cli, 1, 0, 0, 2), (abi::SUCCESS, 2));
+        assert_eq!(h.read(SRV, DATA, 2), b"en");
+        assert_eq!(after_trap(h, CLI), Some(SRV));
+    }
+    assert_eq!(seen[0], seen[1], "general and fast path differ");
+}
+
+/// A lease the caller may not lend that way, or too many, are the general
+/// path's to refuse: the fast path declines and the caller is faulted.
+#[test]
+fn a_send_with_a_bad_lease_declines_the_fast_path_and_faults() {
+    let cases: [(&str, fn(&Harness) -> Vec<abi::Lease>, abi::UsageError); 3] = [
+        (
+            "a lease beyond the caller's memory",
+            |h| vec![h.client_lease(LEASE_READ, 0, 1 << 20)],
+            abi::UsageError::LeaseOutOfBounds,
+        ),
+        (
+            "a writable lease of read-only memory",
+            |h| {
+                vec![abi::Lease {
+                    attributes: abi::LEASE_WRITE,
+                    base: h.mem[CLI].text as u32,
+                    len: 4,
+                }]
+            },
+            abi::UsageError::LeaseOutOfBounds,
+        ),
+        (
+            "one lease more than a call may carry",
+            |h| vec![h.client_lease(LEASE_READ, 0, 1); abi::MAX_LEASES + 1],
+            abi::UsageError::TooManyLeases,
+        ),
+    ];
+    for (what, leases, error) in cases {
+        let mut h = ready_for_a_call();
+        let srv = h.id(SRV);
+        let leases = leases(&h);
+        h.stage_send(CLI, srv, 2, b"", 0, &leases);
+        assert!(!fastpath::send(&mut h.sys, CLI), "fast path took {what}");
+        h.send(CLI, srv, 2, b"", 0, &leases);
+        h.assert_usage_fault(CLI, error);
+        assert_eq!(h.sched(SRV), SchedState::InRecv(None), "{what}");
+    }
 }
 
 /// A call that lent the server something is answered on the fast path
