@@ -265,7 +265,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             Some(d) if self.in_flight() > 0 && self.platform.now_ms() >= d => {}
             _ => return,
         }
-        trace::record(Trace::Timeout);
+        trace::record_rare(Trace::Timeout);
         self.platform.event(Event::Timeout);
         // `handle_notification` re-arms (or disarms) the timer after this.
         self.restart_device();
@@ -332,7 +332,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         self.serial = None;
         match BlkDevice::probe(regs, memory, self.platform.dma_gate()) {
             Ok(device) => {
-                trace::record(Trace::Probed {
+                trace::record_rare(Trace::Probed {
                     slot: probe.slot,
                     capacity: device.geometry().capacity,
                     version: probe.version,
@@ -420,7 +420,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// A hostile or broken device: fail what is in flight, reset, and bring
     /// it up again.
     fn device_fault(&mut self, error: virtio::Error) {
-        trace::record(Trace::DeviceFault);
+        trace::record_rare(Trace::DeviceFault);
         // `QueueBroken` from `poll` means the driver's own bookkeeping
         // disagrees with the queue's (the queue is reset at every bring-up,
         // so it cannot be left broken by an earlier device error here):
@@ -511,7 +511,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         }
         // Dropping the device resets it again; nothing of ours is on it.
         self.binding = Binding::Removed;
-        trace::record(Trace::Removed(in_flight as u32));
+        trace::record_rare(Trace::Removed(in_flight as u32));
         self.platform.event(Event::Removed { in_flight });
         self.platform.removed();
     }

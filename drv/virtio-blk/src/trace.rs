@@ -44,7 +44,17 @@ pub enum Trace {
 
 ringbuf!(TRACE, Trace, 32, Trace::None);
 
-/// Records one entry.
+/// Records an entry of a request's path (`Submit`, `Complete`): inlined, so
+/// that the entry is written straight into its slot (see
+/// `Ringbuf::record_inline`) with no copy through a call.
+#[inline(always)]
 pub fn record(t: Trace) {
+    TRACE.record_inline(t);
+}
+
+/// Records a rare entry (a probe, a fault, a removal): one copy of the
+/// recording code for them all, off the request path.
+#[inline(never)]
+pub fn record_rare(t: Trace) {
     ringbuf::ringbuf_entry!(TRACE, t);
 }

@@ -151,6 +151,17 @@ impl<T: Copy + PartialEq, const N: usize> Ringbuf<T, N> {
     /// already being recorded into (re-entrancy, or another thread on the
     /// host) — see the type's documentation.
     pub fn record(&self, payload: T) {
+        self.record_inline(payload);
+    }
+
+    /// [`record`](Self::record), always inlined: for the few entries on a
+    /// hot path. Built in place at the call site, an entry is a few stores
+    /// into its slot, where a call passes anything larger than two
+    /// registers by pointer and copies it (`memcpy`, in a size-optimised
+    /// build) into the argument and again into the slot. Each call site
+    /// costs its own copy of the recording code.
+    #[inline(always)]
+    pub fn record_inline(&self, payload: T) {
         if N == 0 || self.busy.swap(true, Ordering::Acquire) {
             return;
         }
@@ -164,6 +175,7 @@ impl<T: Copy + PartialEq, const N: usize> Ringbuf<T, N> {
         self.busy.store(false, Ordering::Release);
     }
 
+    #[inline(always)]
     fn insert(newest: &mut u32, entries: &mut [Entry<T>; N], payload: T) {
         if let Some(last) = entries.get_mut(*newest as usize) {
             if last.payload == payload && last.count < u32::MAX {
@@ -294,6 +306,10 @@ impl<T> Disabled<T> {
     /// Does nothing; exists so `ringbuf_entry!` still type-checks its value.
     #[inline(always)]
     pub fn record(&self, _payload: T) {}
+
+    /// Does nothing, as [`record`](Self::record).
+    #[inline(always)]
+    pub fn record_inline(&self, _payload: T) {}
 }
 
 impl<T> Default for Disabled<T> {
