@@ -80,19 +80,24 @@ mod task {
             sys_irq_control(IRQ_BIT, true);
         }
 
-        fn now_ms(&mut self) -> u64 {
-            // Read on every request: the counter, not a syscall.
-            timer_now() / userlib::abi::TICKS_PER_MS
+        fn now(&mut self) -> u64 {
+            // Read on every request: the counter, not a syscall, and no
+            // conversion (the driver keeps its deadlines in ticks).
+            timer_now()
+        }
+
+        fn ticks_per_ms(&self) -> u64 {
+            userlib::abi::TICKS_PER_MS
         }
 
         fn request_deadline_ms(&self) -> u64 {
             DEADLINE_MS
         }
 
-        fn set_timer(&mut self, deadline_ms: Option<u64>) {
+        fn set_timer(&mut self, deadline: Option<u64>) {
             // Most requests move the deadline without reprogramming.
-            if let Some(ms) = self.timer.want(deadline_ms) {
-                sys_set_timer(Some(ms * userlib::abi::TICKS_PER_MS), TIMER_BIT);
+            if let Some(at) = self.timer.want(deadline) {
+                sys_set_timer(Some(at), TIMER_BIT);
             }
         }
 

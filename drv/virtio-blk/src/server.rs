@@ -136,16 +136,18 @@ pub struct BlockDriver<'a, I: Ipc + Copy, P: Platform> {
     platform: P,
     binding: Binding<'a, P::Regs>,
     pending: [Option<Pending>; SLOTS],
-    /// When the device must have made progress (ms), while requests are in
-    /// flight: the oldest request's submission, or the last completion if
-    /// later, plus `deadline_ms`.
+    /// When the device must have made progress (clock ticks, see
+    /// [`Platform::now`]), while requests are in flight: the oldest
+    /// request's submission, or the last completion if later, plus
+    /// `deadline_ticks`.
     deadline: Option<u64>,
-    /// Per slot: when its request was submitted (ms).
+    /// Per slot: when its request was submitted (ticks).
     submitted: [u64; SLOTS],
-    /// When the device last completed a request (ms).
+    /// When the device last completed a request (ticks).
     progress: u64,
-    /// The request deadline (ms), from the platform.
-    deadline_ms: u64,
+    /// The request deadline from the platform, converted once from ms to
+    /// ticks.
+    deadline_ticks: u64,
     /// The serial from GET_ID, once read (cleared at each probe).
     serial: Option<[u8; VIRTIO_BLK_ID_BYTES]>,
     /// Broken-queue recoveries: device faults and missed deadlines after
@@ -165,7 +167,9 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// A driver that will drive devices with `memory`. Call
     /// [`start`](Self::start) next.
     pub fn new(ipc: I, platform: P, memory: &'a mut DmaMemory) -> Self {
-        let deadline_ms = platform.request_deadline_ms();
+        let deadline_ticks = platform
+            .request_deadline_ms()
+            .saturating_mul(platform.ticks_per_ms());
         BlockDriver {
             ipc,
             platform,
@@ -174,7 +178,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             deadline: None,
             submitted: [0; SLOTS],
             progress: 0,
-            deadline_ms,
+            deadline_ticks,
             serial: None,
             recoveries: 0,
             recoveries_without_progress: 0,
@@ -251,7 +255,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             .filter(|&i| self.pending[i].is_some())
             .map(|i| self.submitted[i])
             .min();
-        let deadline = oldest.map(|t| t.max(self.progress) + self.deadline_ms);
+        let deadline = oldest.map(|t| t.max(self.progress).saturating_add(self.deadline_ticks));
         if fired || deadline != self.deadline {
             self.deadline = deadline;
             self.platform.set_timer(deadline);
@@ -262,7 +266,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// them and reset the device.
     fn deadline_passed(&mut self) {
         match self.deadline {
-            Some(d) if self.in_flight() > 0 && self.platform.now_ms() >= d => {}
+            Some(d) if self.in_flight() > 0 && self.platform.now() >= d => {}
             _ => return,
         }
         trace::record_rare(Trace::Timeout);
@@ -392,7 +396,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
                         .get_mut(done.slot.index())
                         .and_then(Option::take);
                     complete(self.ipc, device, &mut self.serial, done, pending);
-                    self.progress = self.platform.now_ms();
+                    self.progress = self.platform.now();
                 }
                 Ok(None) => {
                     if device.restart() {

@@ -48,19 +48,31 @@ pub trait Platform {
         let _ = event;
     }
 
-    /// The time in ms (for the request deadline). Platforms without a clock
-    /// keep the default and never time a request out.
-    fn now_ms(&mut self) -> u64 {
+    /// The time in the platform's clock ticks (for the request deadline),
+    /// [`ticks_per_ms`](Self::ticks_per_ms) to a millisecond. Platforms
+    /// without a clock keep the default and never time a request out.
+    ///
+    /// Read twice per request: the driver keeps its deadlines in ticks so
+    /// that no request pays for a conversion (a `u64` division on a 32-bit
+    /// target is a library call).
+    fn now(&mut self) -> u64 {
         0
     }
 
-    /// Arms (or, with `None`, disarms) the timer that posts [`TIMER_BIT`](super::TIMER_BIT).
+    /// Clock ticks per millisecond ([`now`](Self::now), [`set_timer`](Self::set_timer)):
+    /// the driver multiplies its deadline in ms by it once, when it is made.
+    fn ticks_per_ms(&self) -> u64 {
+        1
+    }
+
+    /// Arms (or, with `None`, disarms) the timer that posts
+    /// [`TIMER_BIT`](super::TIMER_BIT) at `deadline`, in clock ticks.
     ///
     /// The timer may fire earlier than asked (see [`LazyTimer`]), and a
     /// disarmed one once more: the driver checks the time when it fires,
     /// calls [`timer_fired`](Self::timer_fired) and asks again.
-    fn set_timer(&mut self, deadline_ms: Option<u64>) {
-        let _ = deadline_ms;
+    fn set_timer(&mut self, deadline: Option<u64>) {
+        let _ = deadline;
     }
 
     /// The timer posted [`TIMER_BIT`](super::TIMER_BIT): it is no longer

@@ -85,7 +85,7 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         device.kick();
         trace::record(Trace::Submit { slot, request });
         self.pending[slot.index()] = Some(pending);
-        self.submitted[slot.index()] = self.platform.now_ms();
+        self.submitted[slot.index()] = self.platform.now();
         if alone {
             self.poll_first();
         }

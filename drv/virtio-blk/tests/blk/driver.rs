@@ -397,6 +397,27 @@ fn the_deadline_runs_from_submission_and_only_progress_moves_it() {
 }
 
 #[test]
+fn deadlines_are_kept_in_the_platforms_clock_ticks() {
+    // The task's clock: 10,000 ticks to the ms. The deadline (1000 ms) is
+    // converted once; the timer is armed and checked in ticks.
+    const TICKS: u64 = 10_000;
+    let mut rig = Rig::with_ticks_per_ms(&Disk::default(), TICKS);
+    let a = client(1);
+    rig.driver.platform().now = 5 * TICKS;
+    rig.read(a, 0, 512);
+    assert_eq!(rig.driver.platform().timer, Some(1005 * TICKS));
+    // One tick early: not yet.
+    rig.driver.platform().now = 1005 * TICKS - 1;
+    rig.notify(virtio_blk::TIMER_BIT);
+    assert_eq!(rig.answer(a), None, "not yet");
+    assert_eq!(rig.driver.platform().timer, Some(1005 * TICKS));
+    rig.driver.platform().now = 1005 * TICKS;
+    rig.notify(virtio_blk::TIMER_BIT);
+    assert_eq!(rig.expect(a), Err(BlockError::DeviceError));
+    assert!(rig.driver.platform().events.contains(&Event::Timeout));
+}
+
+#[test]
 fn a_timer_that_fires_before_the_deadline_is_armed_again() {
     let mut rig = Rig::new(&Disk::default());
     let a = client(1);

@@ -100,8 +100,11 @@ pub struct FakeBus {
     pub dev: Rc<RefCell<Device>>,
     /// Whether `register` binds the device.
     pub available: bool,
-    /// The clock (ms) the driver reads.
+    /// The clock the driver reads, in ticks (ms unless `ticks_per_ms`
+    /// says otherwise).
     pub now: u64,
+    /// Clock ticks per ms.
+    pub ticks_per_ms: u64,
     /// The deadline the driver armed, if any.
     pub timer: Option<u64>,
     /// What the driver reported, in order.
@@ -146,12 +149,16 @@ impl Platform for FakeBus {
         self.events.push(event);
     }
 
-    fn now_ms(&mut self) -> u64 {
+    fn now(&mut self) -> u64 {
         self.now
     }
 
-    fn set_timer(&mut self, deadline_ms: Option<u64>) {
-        self.timer = deadline_ms;
+    fn ticks_per_ms(&self) -> u64 {
+        self.ticks_per_ms
+    }
+
+    fn set_timer(&mut self, deadline: Option<u64>) {
+        self.timer = deadline;
     }
 
     fn device_failed(&mut self) {
@@ -179,6 +186,15 @@ impl Rig {
 
     /// `available`: whether the bus has a device for the first register.
     pub fn with_bus(disk: &Disk, available: bool) -> Rig {
+        Self::build(disk, available, 1)
+    }
+
+    /// A driver whose platform clock runs at `ticks_per_ms`.
+    pub fn with_ticks_per_ms(disk: &Disk, ticks_per_ms: u64) -> Rig {
+        Self::build(disk, true, ticks_per_ms)
+    }
+
+    fn build(disk: &Disk, available: bool, ticks_per_ms: u64) -> Rig {
         let dev = disk.device().shared();
         let memory: &'static mut DmaMemory = model::arena::leak_zeroed();
         dev.borrow_mut().mem.register(
@@ -190,6 +206,7 @@ impl Rig {
             dev: dev.clone(),
             available,
             now: 0,
+            ticks_per_ms,
             timer: None,
             events: Vec::new(),
             registers: 0,
