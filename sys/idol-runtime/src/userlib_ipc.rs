@@ -2,6 +2,7 @@
 
 use crate::ipc::{Call, Ipc, LeaseAt, LeaseInfo, LeaseRef, RecvMessage};
 use abi::{Lease, ReplyFaultReason, TaskId};
+use core::mem::MaybeUninit;
 
 /// The kernel, through `userlib`'s syscall stubs. Zero-sized: a client is
 /// `Ping::new(UserlibIpc, id)`, a server passes `&UserlibIpc` to dispatch.
@@ -10,14 +11,13 @@ pub struct UserlibIpc;
 
 impl Ipc for UserlibIpc {
     fn send(&self, call: Call<'_, '_>) -> (u32, usize) {
-        let mut table = [Lease {
-            attributes: 0,
-            base: 0,
-            len: 0,
-        }; abi::MAX_LEASES];
+        // Not zeroed first: that was a memset of the whole table on every
+        // call, for entries past the call's leases that nobody reads. Only
+        // the entries written below reach the kernel (`count`).
+        let mut table = [MaybeUninit::<Lease>::uninit(); abi::MAX_LEASES];
         // Generated stubs never pass more than MAX_LEASES (the IDL compiler
-        // rejects such ops).
-        let count = call.leases.len().min(abi::MAX_LEASES);
+        // rejects such ops); more would be left out.
+        let mut count = 0;
         for (slot, lease) in table.iter_mut().zip(call.leases.iter_mut()) {
             let attributes = lease.attributes();
             // Task addresses are 32-bit: `usize` is `u32` on the target.
@@ -25,18 +25,24 @@ impl Ipc for UserlibIpc {
                 LeaseRef::Read(s) => (s.as_ptr() as usize, s.len()),
                 LeaseRef::Write(s) | LeaseRef::ReadWrite(s) => (s.as_mut_ptr() as usize, s.len()),
             };
-            *slot = Lease {
+            slot.write(Lease {
                 attributes,
                 base: base as u32,
                 len: len as u32,
-            };
+            });
+            count += 1;
         }
+        // SAFETY: the loop wrote entries 0..count in order, so they are
+        // initialised `Lease`s (laid out alike in `MaybeUninit`), and
+        // `count <= MAX_LEASES` (`zip` stops at the table's end). The slice
+        // borrows `table`.
+        let leases: &[Lease] = unsafe { core::slice::from_raw_parts(table.as_ptr().cast(), count) };
         userlib::sys_send(
             call.target,
             call.operation,
             call.outgoing,
             call.incoming,
-            &table[..count],
+            leases,
         )
     }
 

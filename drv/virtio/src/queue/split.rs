@@ -29,7 +29,7 @@
 //!   the check and the sleep.
 
 use core::marker::PhantomData;
-use core::mem::size_of;
+use core::mem::{size_of, MaybeUninit};
 use core::ptr::NonNull;
 use core::sync::atomic::{fence, Ordering};
 
@@ -254,30 +254,36 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             if usize::from(total) > MAX_GATED_CHAIN {
                 return Err(Error::ChainTooLong);
             }
-            let mut chain = [Descriptor::default(); MAX_GATED_CHAIN];
+            // Not zeroed first: that was a 128-byte memset per request, for
+            // entries past the chain that nobody reads. Only the entries
+            // written below are ever looked at (`written`).
+            let mut chain = [MaybeUninit::<Descriptor>::uninit(); MAX_GATED_CHAIN];
+            let mut written = 0;
             let mut idx = head;
             for (i, (buf, write)) in (0u16..).zip(bufs) {
                 let more = i + 1 < total;
                 let after = self.next[usize::from(idx)];
-                chain[usize::from(i)] = Descriptor {
+                chain[usize::from(i)].write(Descriptor {
                     addr: U64::new(buf.addr()),
                     len: U32::new(buf.len()),
                     flags: U16::new(write | if more { VIRTQ_DESC_F_NEXT } else { 0 }),
                     next: U16::new(if more { after } else { 0 }),
-                };
+                });
+                written = usize::from(i) + 1;
                 idx = after;
             }
+            // SAFETY: the loop wrote entries 0..written in order (each
+            // index once, from 0 up), so the first `written` entries are
+            // initialised `Descriptor`s, which `MaybeUninit` lays out
+            // alike; `written <= MAX_GATED_CHAIN` (the indexing above would
+            // have stopped otherwise). The slice borrows `chain`.
+            let chain: &[Descriptor] =
+                unsafe { core::slice::from_raw_parts(chain.as_ptr().cast(), written) };
             // The gate writes the chain and publishes it (§2.7.13.2–3),
             // with a deferred `used_event`; refused, nothing changed on
             // either side.
             let event = self.deferred_event;
-            gate.post(
-                self.queue,
-                &chain[..usize::from(total)],
-                head,
-                lender,
-                event,
-            )?;
+            gate.post(self.queue, chain, head, lender, event)?;
             if let Some(e) = self.deferred_event.take() {
                 self.suppression[AvailField::UsedEvent as usize] = Some(e);
             }
