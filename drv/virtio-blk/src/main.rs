@@ -17,7 +17,7 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use idol_runtime::UserlibIpc;
+    use idol_runtime::{HeldReply, UserlibIpc};
     use userlib::{sys_irq_control, sys_log, sys_set_timer, tasks, timer_now};
     use virtio::regs::Mmio;
     use virtio_blk::{
@@ -33,13 +33,19 @@ mod task {
     /// The device may DMA here, and nowhere else.
     static mut DMA: DmaMemory = DmaMemory::new();
 
+    /// The driver's IPC: a reply goes out with the next receive (one
+    /// `reply_recv`), or first when the driver sends anything else.
+    type Ipc<'a> = &'a HeldReply<UserlibIpc>;
+
     /// The bus supervisor, the granted window, the IRQ and the timer.
-    struct Task {
-        bus: VirtioBusClient<UserlibIpc>,
+    struct Task<'a> {
+        /// Through the driver's own `Ipc`, so that a send to the bus
+        /// sends a held reply first.
+        bus: VirtioBusClient<Ipc<'a>>,
         timer: LazyTimer,
     }
 
-    impl Platform for Task {
+    impl Platform for Task<'_> {
         type Regs = Mmio;
 
         fn register(&mut self) -> Option<Probe> {
@@ -143,9 +149,11 @@ mod task {
     fn main() -> ! {
         // SAFETY: the only reference ever made to DMA, taken once here.
         let memory = unsafe { &mut *core::ptr::addr_of_mut!(DMA) };
-        let bus = VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR);
+        let ipc = HeldReply::new(UserlibIpc);
+        let ipc: Ipc = &ipc;
+        let bus = VirtioBusClient::new(ipc, tasks::SUPERVISOR);
         let timer = LazyTimer::default();
-        let mut driver = BlockDriver::new(UserlibIpc, Task { bus, timer }, memory);
+        let mut driver = BlockDriver::new(ipc, Task { bus, timer }, memory);
         driver.start();
         let mut buffer = [0u8; RECV_BUFFER];
         loop {
@@ -159,7 +167,7 @@ mod task {
                 let mask = driver.mask();
                 fault_inject::serve::serve_once(
                     &mut driver,
-                    &UserlibIpc,
+                    ipc,
                     &mut buffer,
                     mask,
                     from,

@@ -222,7 +222,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         self.recoveries_without_progress += 1;
         if self.recoveries_without_progress >= RECOVERIES_WITHOUT_PROGRESS {
             self.recoveries_without_progress = 0;
-            self.platform.corrupt();
+            self.stop_corrupt();
         }
     }
 
@@ -260,6 +260,14 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             self.deadline = deadline;
             self.platform.set_timer(deadline);
         }
+    }
+
+    /// The driver found its own state corrupt: stop ([`Platform::corrupt`]),
+    /// with every answer given so far sent first (the `Ipc` may hold one
+    /// back until the next receive, see `idol_runtime::HeldReply`).
+    fn stop_corrupt(&mut self) {
+        self.ipc.flush();
+        self.platform.corrupt();
     }
 
     /// The deadline timer fired: if requests are still stuck, give up on
@@ -385,10 +393,13 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
                     self.recoveries_without_progress = 0;
                     // Test images: a fault armed for this point fires with
                     // the device done and the client not yet answered.
+                    // (Answers given before it are sent first: an armed fault
+                    // may end the task.)
                     #[cfg(feature = "fault-injection")]
-                    if let Some((how, arg)) =
+                    if let Some((how, arg)) = {
+                        self.ipc.flush();
                         fault_inject::point::fire(fault_inject::point::Point::BeforeReply)
-                    {
+                    } {
                         device.corrupt_queue(how, arg);
                     }
                     let pending = self
@@ -433,7 +444,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         // forever while looking alive; stopping lets the supervisor restart
         // the driver from its image (device reset first).
         if error == virtio::Error::QueueBroken {
-            self.platform.corrupt();
+            self.stop_corrupt();
         }
         self.platform.event(Event::DeviceFault(error));
         self.restart_device();
@@ -483,6 +494,8 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
                 // never borrowed again (`try_probe` refuses when `Dead`).
                 self.binding = Binding::Dead;
                 self.platform.event(Event::ResetFailed);
+                // The task stops here: every answer must be out first.
+                self.ipc.flush();
                 self.platform.device_failed();
                 return failed;
             }

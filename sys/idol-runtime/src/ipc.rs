@@ -92,6 +92,28 @@ pub trait Ipc {
     /// Answers the call `peer` is blocked in.
     fn reply(&self, peer: TaskId, code: u32, message: &[u8]);
 
+    /// Answers `peer` (as [`reply`](Self::reply)), then waits for a message
+    /// from anyone or a notification in `notification_mask` (as
+    /// [`recv`](Self::recv) with no `from`). The kernel does both in one
+    /// call; the default makes the two.
+    fn reply_recv(
+        &self,
+        peer: TaskId,
+        code: u32,
+        message: &[u8],
+        buffer: &mut [u8],
+        notification_mask: u32,
+    ) -> RecvMessage {
+        self.reply(peer, code, message);
+        self.recv(buffer, notification_mask, None)
+    }
+
+    /// Sends whatever this `Ipc` has held back (a reply waiting for the next
+    /// receive, see [`HeldReply`](crate::HeldReply)); nothing by default.
+    /// A server calls it before it may stop (a deliberate panic), so that
+    /// every caller it answered is really answered.
+    fn flush(&self) {}
+
     /// Refuses the call `peer` is blocked in: the kernel faults `peer` with
     /// `reason` if this server is trusted (app.toml), else completes `peer`'s
     /// send with `abi::rejected_code(reason)`.
@@ -123,6 +145,21 @@ impl<T: Ipc + ?Sized> Ipc for &T {
 
     fn reply(&self, peer: TaskId, code: u32, message: &[u8]) {
         (**self).reply(peer, code, message)
+    }
+
+    fn reply_recv(
+        &self,
+        peer: TaskId,
+        code: u32,
+        message: &[u8],
+        buffer: &mut [u8],
+        notification_mask: u32,
+    ) -> RecvMessage {
+        (**self).reply_recv(peer, code, message, buffer, notification_mask)
+    }
+
+    fn flush(&self) {
+        (**self).flush()
     }
 
     fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason) {

@@ -17,6 +17,8 @@
 //!   method returns instead of a value.
 //! * [`client`] and [`server`] — the call and dispatch steps generated code
 //!   is made of.
+//! * [`HeldReply`] — an `Ipc` that sends a server's reply with its next
+//!   receive: one kernel call (`reply_recv`) where there were two.
 //!
 //! This crate must never panic on what a peer sent: a malformed request is
 //! answered with `reply_fault`, a lease that went away is an error value,
@@ -35,6 +37,7 @@ extern crate std;
 
 pub mod client;
 mod error;
+mod held;
 mod ipc;
 mod lease;
 #[cfg(any(feature = "mock", test))]
@@ -48,6 +51,7 @@ pub use abi::{ReplyFaultReason, TaskId};
 pub use error::{
     CallError, ErrorCode, ProtocolError, RequestError, Served, ServerError, ServerRestarted,
 };
+pub use held::{HeldReply, HELD_REPLY_MAX};
 pub use ipc::{Call, Ipc, LeaseAt, LeaseInfo, LeaseRef, RecvMessage};
 pub use lease::{
     Detached, LeaseDirection, LeaseError, Leased, Read, ReadWrite, Readable, Writable, Write,

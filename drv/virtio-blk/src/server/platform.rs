@@ -40,7 +40,9 @@ pub trait Platform {
 
     /// The driver found its own state corrupt: stop (the task panics, so
     /// the supervisor resets the device and restarts it from its image).
-    /// Host tests keep the default, which carries on.
+    /// Every answer the driver gave is out by then (it flushes its `Ipc`,
+    /// which may hold a reply for the next receive, first). Host tests
+    /// keep the default, which carries on.
     fn corrupt(&mut self) {}
 
     /// Something worth a log line happened.
@@ -85,7 +87,8 @@ pub trait Platform {
     }
 
     /// The device did not finish a reset, so it may still write the
-    /// driver's memory: the driver has answered every call, will never
+    /// driver's memory: the driver has answered every call (its `Ipc`
+    /// flushed: no reply held back), will never
     /// touch the device or its DMA memory again, and answers `DeviceError`
     /// from now on. The task stops here (a fault) so that the supervisor
     /// takes the device away and marks its slot failed.

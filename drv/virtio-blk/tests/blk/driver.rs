@@ -486,6 +486,9 @@ fn a_device_that_does_not_reset_is_given_up_and_its_buffers_never_reused() {
     assert_eq!(rig.expect(client(2)), Err(BlockError::DeviceError));
     assert!(rig.driver.platform().events.contains(&Event::ResetFailed));
     assert_eq!(rig.driver.platform().failed, 1, "the platform was told");
+    // The task stops when told: by then both answers are out, none held
+    // back for a receive that never comes.
+    assert_eq!(rig.driver.platform().waiting_when_failed, Some(vec![]));
     assert!(!rig.driver.is_bound());
     // From now on: errors at once, nothing reaches the device, and the
     // driver does not register for another device with this memory.

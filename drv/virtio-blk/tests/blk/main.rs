@@ -17,7 +17,7 @@ use std::rc::Rc;
 use abi::{Generation, TaskId, LEASE_READ, LEASE_WRITE};
 use block_api::{BlockError, BlockInfo, BlockOp};
 use idol_runtime::mock::{MockKernel, MockLease, Outcome};
-use idol_runtime::ErrorCode;
+use idol_runtime::{ErrorCode, HeldReply, Ipc};
 use model::device::{Device, Kind, Regs, SECTOR};
 use virtio_blk::{BlockDriver, DmaMemory, Event, Platform, BLOCK_BUFFER_SIZE, IRQ_BIT};
 use virtio_bus_api::Probe;
@@ -117,6 +117,11 @@ pub struct FakeBus {
     pub irq_enables: u32,
     /// Times the driver gave its device up (`device_failed`).
     pub failed: u32,
+    /// The kernel the driver's clients call through.
+    pub kernel: &'static MockKernel,
+    /// The callers still waiting for an answer when the driver gave its
+    /// device up (the task then stops: they would see it die).
+    pub waiting_when_failed: Option<Vec<TaskId>>,
 }
 
 impl Platform for FakeBus {
@@ -163,14 +168,20 @@ impl Platform for FakeBus {
 
     fn device_failed(&mut self) {
         self.failed += 1;
+        self.waiting_when_failed = Some(self.kernel.waiting());
     }
 }
+
+/// The driver's `Ipc`, as in the task: replies held for the next receive.
+pub type DriverIpc = &'static HeldReply<&'static MockKernel>;
 
 /// A driver, its device and the mock kernel its clients call through.
 pub struct Rig {
     pub kernel: &'static MockKernel,
+    /// The driver's `Ipc` over `kernel`.
+    pub ipc: DriverIpc,
     pub dev: Rc<RefCell<Device>>,
-    pub driver: BlockDriver<'static, &'static MockKernel, FakeBus>,
+    pub driver: BlockDriver<'static, DriverIpc, FakeBus>,
     buffer: [u8; BLOCK_BUFFER_SIZE],
 }
 
@@ -202,6 +213,7 @@ impl Rig {
             std::mem::size_of::<DmaMemory>(),
         );
         let kernel: &'static MockKernel = Box::leak(Box::new(MockKernel::new(DRIVER)));
+        let ipc: DriverIpc = Box::leak(Box::new(HeldReply::new(kernel)));
         let bus = FakeBus {
             dev: dev.clone(),
             available,
@@ -213,11 +225,14 @@ impl Rig {
             removed: 0,
             irq_enables: 0,
             failed: 0,
+            kernel,
+            waiting_when_failed: None,
         };
-        let mut driver = BlockDriver::new(kernel, bus, memory);
+        let mut driver = BlockDriver::new(ipc, bus, memory);
         driver.start();
         Rig {
             kernel,
+            ipc,
             dev,
             driver,
             buffer: [0; BLOCK_BUFFER_SIZE],
@@ -306,7 +321,11 @@ impl Rig {
 
     /// The answer to `who`: `Ok(lease bytes of lease 0 (or reply))` or
     /// the error.
+    ///
+    /// A reply the driver holds for its next receive is sent first, as
+    /// that receive would.
     pub fn answer(&self, who: TaskId) -> Option<Result<Vec<u8>, BlockError>> {
+        self.ipc.flush();
         let d = self.kernel.take_answer(who)?;
         match d.outcome {
             Some(Outcome::Reply { code: 0, message }) => Some(Ok(if message.is_empty() {
