@@ -22,7 +22,6 @@ use block_api::{BlockError, MAX_TRANSFER, SECTOR_SIZE};
 use virtio::transport::mmio::MmioTransport;
 use virtio::transport::{DeviceStatus, InterruptStatus};
 use virtio::{Buf, Features, RegisterAccess, SplitQueue, Transport};
-use zerocopy::IntoBytes;
 
 use crate::geometry::read_geometry;
 pub use crate::geometry::Geometry;
@@ -145,7 +144,7 @@ pub struct BlkDevice<'a, R: RegisterAccess> {
     bounce: NonNull<[u8; BOUNCE_LEN]>,
     /// Requests may bring their own data buffer (`submit_data`).
     zero_copy: bool,
-    headers: NonNull<[u8; 16]>,
+    headers: NonNull<[u32; 4]>,
     status: NonNull<[u8; 4]>,
     _memory: PhantomData<&'a mut DmaMemory>,
 }
@@ -189,7 +188,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
             }
         };
         let bounce = NonNull::from(&mut mem.bounce).cast::<[u8; BOUNCE_LEN]>();
-        let headers = NonNull::from(&mut mem.headers).cast::<[u8; 16]>();
+        let headers = NonNull::from(&mut mem.headers).cast::<[u32; 4]>();
         let status = NonNull::from(&mut mem.status).cast::<[u8; 4]>();
         let queue = match gate {
             Some(gate) => SplitQueue::gated(0, gate, features),
@@ -236,12 +235,10 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         self.slots[..self.usable].contains(&SlotState::Free)
     }
 
-    /// Requests on the ring.
+    /// Requests on the ring: the queue's chains in flight (one chain per
+    /// in-flight slot), counted by the queue, not by a scan of the slots.
     pub fn in_flight(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| **s == SlotState::InFlight)
-            .count()
+        usize::from(self.queue.in_flight())
     }
 
     /// Takes a free slot, or `None` if every usable one is taken.
@@ -341,22 +338,34 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         request: Request,
         data: Option<(Buf, Option<u32>)>,
     ) -> Result<(), BlockError> {
+        self.check(&request)?;
+        self.submit_checked(slot, request, data)
+    }
+
+    /// [`submit_data`](Self::submit_data) of a request that already
+    /// passed [`check`](Self::check) on this device (geometry unchanged
+    /// since): the driver's own paths check before they reserve a slot.
+    pub(crate) fn submit_checked(
+        &mut self,
+        slot: Slot,
+        request: Request,
+        data: Option<(Buf, Option<u32>)>,
+    ) -> Result<(), BlockError> {
         if data.is_some() && !self.zero_copy {
             return Err(BlockError::DeviceError);
         }
-        self.check(&request)?;
         if self.slots.get(slot.index()) != Some(&SlotState::Reserved) {
             return Err(BlockError::DeviceError);
         }
         let i = slot.index();
         let (header, data_len, device_writes_data) = match request {
-            Request::Read { sector, len } => (ReqHeader::new(VIRTIO_BLK_T_IN, sector), len, true),
+            Request::Read { sector, len } => (ReqHeader::words(VIRTIO_BLK_T_IN, sector), len, true),
             Request::Write { sector, len } => {
-                (ReqHeader::new(VIRTIO_BLK_T_OUT, sector), len, false)
+                (ReqHeader::words(VIRTIO_BLK_T_OUT, sector), len, false)
             }
-            Request::Flush => (ReqHeader::new(VIRTIO_BLK_T_FLUSH, 0), 0, false),
+            Request::Flush => (ReqHeader::words(VIRTIO_BLK_T_FLUSH, 0), 0, false),
             Request::GetId => (
-                ReqHeader::new(VIRTIO_BLK_T_GET_ID, 0),
+                ReqHeader::words(VIRTIO_BLK_T_GET_ID, 0),
                 VIRTIO_BLK_ID_BYTES,
                 true,
             ),
@@ -364,12 +373,14 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         // SAFETY: i < SLOTS, so both pointers are inside the DMA memory
         // borrowed for 'a; the slot is reserved, so the device does not own
         // its header or status, and no Rust reference to them exists (they
-        // are only touched here).
+        // are only touched here). The header is written as words (its
+        // memory is `u32`-aligned): a 16-byte array would be stored byte by
+        // byte.
         unsafe {
-            self.headers
-                .as_ptr()
-                .add(i)
-                .write_volatile(header.as_bytes().try_into().unwrap_or([0; 16]));
+            let words = self.headers.as_ptr().add(i).cast::<u32>();
+            for (k, w) in header.into_iter().enumerate() {
+                words.add(k).write_volatile(w);
+            }
             self.status
                 .as_ptr()
                 .add(i)

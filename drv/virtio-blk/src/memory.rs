@@ -57,8 +57,9 @@ pub struct DmaMemory {
     pub(crate) ring: QueueMemory<QUEUE_SIZE>,
     /// Per slot: the data of one request.
     pub(crate) bounce: UnsafeCell<[[u8; BOUNCE_LEN]; SLOTS]>,
-    /// Per slot: the request header (§5.2.6), 16 bytes.
-    pub(crate) headers: UnsafeCell<[[u8; 16]; SLOTS]>,
+    /// Per slot: the request header (§5.2.6), 16 bytes, as words (so that
+    /// it can be written a word at a time).
+    pub(crate) headers: UnsafeCell<[[u32; 4]; SLOTS]>,
     /// Per slot: the status byte the device writes last (padded to 4).
     pub(crate) status: UnsafeCell<[[u8; 4]; SLOTS]>,
 }
@@ -69,7 +70,7 @@ impl DmaMemory {
         DmaMemory {
             ring: QueueMemory::new(),
             bounce: UnsafeCell::new([[0; BOUNCE_LEN]; SLOTS]),
-            headers: UnsafeCell::new([[0; 16]; SLOTS]),
+            headers: UnsafeCell::new([[0; 4]; SLOTS]),
             status: UnsafeCell::new([[0; 4]; SLOTS]),
         }
     }

@@ -70,3 +70,31 @@ impl ReqHeader {
 }
 
 const _: () = assert!(core::mem::size_of::<ReqHeader>() == 16);
+
+impl ReqHeader {
+    /// The header of `type_` at `sector` as the four `u32` words it is in
+    /// memory, each already little-endian: written a word at a time into
+    /// `u32`-aligned memory, they are the bytes of [`ReqHeader::new`].
+    pub fn words(type_: u32, sector: u64) -> [u32; 4] {
+        [
+            type_.to_le(),
+            0,
+            (sector as u32).to_le(),
+            ((sector >> 32) as u32).to_le(),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReqHeader;
+    use zerocopy::IntoBytes;
+
+    #[test]
+    fn header_words_are_the_headers_bytes() {
+        for (ty, sector) in [(0, 0), (1, 7), (8, 0x0123_4567_89ab_cdef), (4, u64::MAX)] {
+            let words = ReqHeader::words(ty, sector);
+            assert_eq!(words.as_bytes(), ReqHeader::new(ty, sector).as_bytes());
+        }
+    }
+}

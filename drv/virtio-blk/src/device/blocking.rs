@@ -31,7 +31,8 @@ impl<R: RegisterAccess> BlkDevice<'_, R> {
             _ => None,
         };
         if let Some(buf) = direct {
-            if let Err(e) = self.submit_data(slot, request, Some((buf, None))) {
+            // `check`ed above.
+            if let Err(e) = self.submit_checked(slot, request, Some((buf, None))) {
                 self.release(slot);
                 return Err(e);
             }

@@ -68,7 +68,8 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         if alone {
             device.quiet();
         }
-        if let Err(e) = device.submit_data(slot, request, data) {
+        // `check`ed above.
+        if let Err(e) = device.submit_checked(slot, request, data) {
             device.release(slot);
             if alone {
                 device.restart();
