@@ -402,10 +402,8 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
                     } {
                         device.corrupt_queue(how, arg);
                     }
-                    let pending = self
-                        .pending
-                        .get_mut(done.slot.index())
-                        .and_then(Option::take);
+                    let mut none = None;
+                    let pending = self.pending.get_mut(done.slot.index()).unwrap_or(&mut none);
                     complete(self.ipc, device, &mut self.serial, done, pending);
                     self.progress = self.platform.now();
                 }

@@ -96,39 +96,72 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
 }
 
 /// Answers a finished request: copies a read's data into the client's
-/// lease, takes a GET_ID serial, replies, frees the slot.
+/// lease, takes a GET_ID serial, replies, frees the slot. `pending` (the
+/// slot's deferred call, if any) is left `None`.
 pub(super) fn complete<I: Ipc, R: RegisterAccess>(
     ipc: I,
     device: &mut BlkDevice<'_, R>,
     serial: &mut Option<[u8; VIRTIO_BLK_ID_BYTES]>,
     done: Completion,
-    pending: Option<Pending>,
+    pending: &mut Option<Pending>,
 ) {
     trace::record(Trace::Complete {
         slot: done.slot,
         ok: done.result.is_ok(),
     });
-    let Some(pending) = pending else {
-        device.release(done.slot);
-        return;
-    };
-    match pending {
-        Pending::Read {
+    let result = done.result.map_err(ServerError::from);
+    // The common answers are read out of `pending` in place and it is
+    // cleared, rather than the whole call moved out first (a `memcpy` of
+    // the largest variant, the bounce path's lease, in a size-optimised
+    // build).
+    match *pending {
+        None => {}
+        Some(Pending::Read {
             caller,
             lease: None,
             ..
-        } => block_reply_read(&ipc, caller, done.result.map_err(ServerError::from)),
+        }) => {
+            *pending = None;
+            block_reply_read(&ipc, caller, result);
+        }
+        Some(Pending::Write { caller }) => {
+            *pending = None;
+            block_reply_write(&ipc, caller, result);
+        }
+        Some(Pending::Flush { caller }) => {
+            *pending = None;
+            block_reply_flush(&ipc, caller, result);
+        }
+        Some(Pending::Read { lease: Some(_), .. } | Pending::Info { .. }) => {
+            if let Some(p) = pending.take() {
+                complete_copy(&ipc, device, serial, done, p);
+            }
+        }
+    }
+    device.release(done.slot);
+}
+
+/// The answers of [`complete`] that copy out of the slot's bounce buffer:
+/// a read without zero-copy, and GET_ID.
+fn complete_copy<R: RegisterAccess>(
+    ipc: &dyn Ipc,
+    device: &mut BlkDevice<'_, R>,
+    serial: &mut Option<[u8; VIRTIO_BLK_ID_BYTES]>,
+    done: Completion,
+    pending: Pending,
+) {
+    match pending {
         Pending::Read {
             caller,
             lease: Some(lease),
             len,
         } => {
             let result = match (done.result, device.buffer(done.slot)) {
-                (Ok(()), Some(buf)) => copy_out(&ipc, lease, &buf[..len.min(buf.len())]),
+                (Ok(()), Some(buf)) => copy_out(ipc, lease, &buf[..len.min(buf.len())]),
                 (Ok(()), None) => Err(BlockError::DeviceError.into()),
                 (Err(e), _) => Err(e.into()),
             };
-            block_reply_read(&ipc, caller, result);
+            block_reply_read(ipc, caller, result);
         }
         Pending::Info { caller } => {
             let id = match (done.result, device.buffer(done.slot)) {
@@ -155,11 +188,11 @@ pub(super) fn complete<I: Ipc, R: RegisterAccess>(
                 }
                 None => Err(done.result.err().unwrap_or(BlockError::DeviceError).into()),
             };
-            block_reply_info(&ipc, caller, result);
+            block_reply_info(ipc, caller, result);
         }
+        // Not called for the others (see `complete`): answered all the same.
         other => answer(ipc, other, done.result.map_err(ServerError::from)),
     }
-    device.release(done.slot);
 }
 
 /// Copies a completed read into the client's lease.
