@@ -228,11 +228,12 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             return Err(Error::ChainTooLong);
         }
         // At most 32768 lengths below 2^32 each: the sums cannot overflow.
-        let bytes: u64 = out.iter().chain(in_).map(|b| u64::from(b.len())).sum();
-        if bytes > 1 << 32 {
+        // One pass over each side (the writable part is summed anyway).
+        let readable: u64 = out.iter().map(|b| u64::from(b.len())).sum();
+        let writable: u64 = in_.iter().map(|b| u64::from(b.len())).sum();
+        if readable + writable > 1 << 32 {
             return Err(Error::ChainTooLong);
         }
-        let writable: u64 = in_.iter().map(|b| u64::from(b.len())).sum();
         // Fits in u16: total <= size <= 32768.
         let total = total as u16;
 
