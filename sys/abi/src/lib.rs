@@ -298,7 +298,8 @@ code_enum! {
         /// §2.7.2: descriptors, available ring, used ring at +4096), `a2` = size.
         Setup = 0,
         /// `a1` = queue, `a2`/`a3` = pointer to and count of descriptors
-        /// (`struct virtq_desc`, 16 bytes each) in chain order, `a4` = head,
+        /// (`struct virtq_desc`, 16 bytes each, the table aligned to 8 bytes
+        /// like the `u64` it starts with) in chain order, `a4` = head,
         /// `a5` = the lender of any [`DMA_LEASE`] descriptor (the client whose
         /// call is being served). Each is checked and written (the first at
         /// `head`, each next at the previous one's `next`), then `head` is made

@@ -337,10 +337,9 @@ fn post<M: Machine>(
     }
     let lender = TaskId::from_register(s.arg(5) as u32);
     let event = s.arg(6);
-    let chain = count
-        .checked_mul(core::mem::size_of::<RawDesc>())
-        .and_then(|len| USlice::<u8>::from_raw(ptr, len))
-        .ok_or(UsageError::InvalidSlice)?;
+    // A table of descriptors, aligned for one (as the virtio library's
+    // `[Descriptor]` is): each is read with a few word loads.
+    let chain = USlice::<RawDesc>::from_raw(ptr, count).ok_or(UsageError::InvalidSlice)?;
     reap(&mut ring, size);
     // Check everything first: a refused chain writes nothing. Each element
     // is read once; what is checked is what is written.
@@ -349,13 +348,9 @@ fn post<M: Machine>(
     let mut checked = [RawDesc::default(); DMA_MAX_CHAIN];
     let mut pin = None;
     let mut index = head;
-    let bytes = umem::try_read(&sys.tasks[caller], &chain)?;
-    for (k, entry) in checked.iter_mut().enumerate().take(count) {
-        // Copied into an aligned descriptor (the task's table need not
-        // be aligned) by the kernel's copy routine: one call, not sixteen
-        // byte loads put together.
-        let mut d = RawDesc::default();
-        umem::copy_bytes(&bytes[k * 16..(k + 1) * 16], d.as_mut_bytes());
+    let table = umem::try_read(&sys.tasks[caller], &chain)?;
+    for (k, (entry, &d)) in checked.iter_mut().zip(table).enumerate() {
+        let mut d = d;
         check_desc(sys.tasks[caller].regions(), &d, k, count, size)
             .map_err(UserError::Recoverable)?;
         // A descriptor of a chain holding a lease stays as it is until the
@@ -520,6 +515,8 @@ fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize, pin: u16) -> bool
     let mut held = false;
     for (mut ring, queue, size) in queues(task) {
         reap(&mut ring, size);
+        // The chains given back are released: only a pin still held makes
+        // the kernel ask the device.
         // No device window any more: pins stay (the bus resets before it
         // revokes, and `revoke` quiesces first).
         if holds(&ring, size, pin)
@@ -533,6 +530,20 @@ fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize, pin: u16) -> bool
         held |= holds(&ring, size, pin);
     }
     held
+}
+
+/// Whether `driver` (a task with a ring region, or any task: then
+/// `false`) still holds a pin of task `lender` once the chains its device
+/// gave back are released — without asking the device (see [`pins`], which
+/// does). The reply fast path's question: `false` is the usual answer and
+/// final; `true` leaves the reply to the general path.
+#[inline(never)]
+pub fn holds_pin_of(driver: &Task, lender: usize) -> bool {
+    let pin = lender as u16 + 1;
+    queues(driver).any(|(mut ring, _, size)| {
+        reap(&mut ring, size);
+        holds(&ring, size, pin)
+    })
 }
 
 /// Whether driver `driver` holds a lease of task `lender` on its device

@@ -42,7 +42,7 @@ pub const FAST_MESSAGE: usize = 16;
 pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     let s = sys.tasks[caller].save();
     let (a0, msg_base, msg_len) = (s.arg(0), s.arg(1), s.arg(2));
-    let (reply_base, reply_len, lease_base) = (s.arg(3), s.arg(4), s.arg(5));
+    let (reply_base, reply_len) = (s.arg(3), s.arg(4));
     let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
     if lease_count > abi::MAX_LEASES || msg_len > FAST_MESSAGE {
         return false;
@@ -68,10 +68,9 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     }
     // The same memory checks as the general path, plus the receiver's
     // buffer (checked when it blocked, but regions can shrink).
-    let (Some(msg), Some(reply), Some(leases)) = (
+    let (Some(msg), Some(reply)) = (
         USlice::from_raw(msg_base, msg_len),
         USlice::<u8>::from_raw(reply_base, reply_len),
-        USlice::<abi::Lease>::from_raw(lease_base, lease_count),
     ) else {
         return false;
     };
@@ -82,16 +81,15 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     if umem::check_writable(me, &reply).is_err() {
         return false;
     }
-    // Every lease inside memory we may lend that way, as `send` checks.
-    let Ok(table) = umem::try_read(me, &leases) else {
-        return false;
-    };
-    if !table.iter().all(|l| ipc::lease_is_valid(me, l)) {
-        return false;
+    // Every lease inside memory we may lend that way, as `send` checks
+    // (nothing to read for the usual call, which lends nothing).
+    let mut first = 0;
+    if lease_count > 0 {
+        let Some(word) = lent(me, me.save().arg(5), lease_count) else {
+            return false;
+        };
+        first = word as usize;
     }
-    let first = table
-        .first()
-        .map(|l| abi::describe_lease(l.attributes, l.len));
 
     // The target is more important than the caller, which was the most
     // important runnable task: nobody else can come first.
@@ -109,8 +107,8 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     rs.set_ret(2, msg_len);
     rs.set_ret(3, reply_len);
     rs.set_ret(4, lease_count);
-    if let Some(word) = first {
-        rs.set_ret(5, word as usize);
+    if lease_count > 0 {
+        rs.set_ret(5, first);
     }
     target.set_sched_of_healthy(SchedState::Runnable);
     // `target_id` names the target's current incarnation (checked above).
@@ -125,6 +123,23 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
         sys.sched.track_woken(sys.tasks, t);
     }
     true
+}
+
+/// The first of the `count` (> 0) leases in `me`'s table at `base`,
+/// described for the receiver, if the table is readable and every lease
+/// names memory `me` may lend that way (as `ipc::send` checks); `None`
+/// otherwise. Out of line: most calls lend nothing, and the null round
+/// trip should not pay for this in registers.
+#[inline(never)]
+fn lent(me: &Task, base: usize, count: usize) -> Option<u32> {
+    let leases = USlice::<abi::Lease>::from_raw(base, count)?;
+    let table = umem::try_read(me, &leases).ok()?;
+    if !table.iter().all(|l| ipc::lease_is_valid(me, l)) {
+        return None;
+    }
+    table
+        .first()
+        .map(|l| abi::describe_lease(l.attributes, l.len))
 }
 
 /// `reply_recv` on the fast path. `true` if the call was completed here.
@@ -142,13 +157,6 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     }
     let peer = TaskId::from_register(peer as u32);
     let p = peer.index();
-    // A driver may have the client's lease posted to its device: then the
-    // reply must wait (`ipc::reply` refuses it). Asking releases the chains
-    // the device gave back, as the general path's asking would: nothing a
-    // task can see changes.
-    if crate::dma::has_rings(&sys.tasks[caller]) && crate::dma::pins(sys, caller, p) {
-        return false;
-    }
     // The client must wait for our reply (a reply to oneself is the
     // general path's business).
     let Some((me, client, _)) = parties(sys.tasks, caller, p, |s, me| s == SchedState::InReply(me))
@@ -175,6 +183,12 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
         || USlice::<u8>::from_raw(c.arg(1), c.arg(2)).is_none()
         || USlice::<abi::Lease>::from_raw(c.arg(5), lease_count).is_none()
         || umem::check_writable(me, &buf).is_err()
+        // A lease may still be posted to our device: then the reply must
+        // wait (`ipc::reply` refuses it; only a call that lent something
+        // can be pinned). Asking releases the chains the device gave back,
+        // as the general path's asking would: nothing a task sees changes.
+        // A pin still held is the general path's to judge with the device.
+        || (lease_count > 0 && crate::dma::holds_pin_of(me, p))
     {
         return false;
     }

@@ -11,14 +11,14 @@
 //!   its own buffer posted to the device, the completion polled for or its
 //!   interrupt),
 //!
-//! in the same run, as MB/s and as retired instructions per request
-//! (`instret` counts every instruction of every task and the kernel, so it
-//! is the system's cost of a request), each IPC figure with its direct one
-//! as baseline, so `cargo xtask bench` prints the ratio.
+//! in the same run, as retired instructions per request (`instret` counts
+//! every instruction of every task and the kernel, so it is the system's
+//! cost of a request; the kernel stops it while the machine sleeps), each
+//! IPC figure with its direct one as baseline, so `cargo xtask bench`
+//! prints the ratio.
 //!
-//! MB/s is of the guest clock (`mtime`): under `-icount shift=0` that clock
-//! is virtual, 1 ns per instruction plus the time the machine idles waiting
-//! for the device, so it measures the guest's work, not the host's speed.
+//! No MB/s: the disks answer after a fixed delay of host time
+//! (`bench/blk.toml`), which would be most of any throughput figure.
 //! It must never write to either disk.
 
 #![no_std]
@@ -26,7 +26,7 @@
 
 use block_api::BlockClient;
 use idol_runtime::{RequestError, UserlibIpc};
-use userlib::{instret, sys_get_timer, sys_irq_control, sys_log, sys_recv_notification, tasks};
+use userlib::{instret, sys_irq_control, sys_log, sys_recv_notification, tasks};
 use virtio::regs::Mmio;
 use virtio_blk::{BlkDevice, DmaMemory, Request, ID_TABLE, IRQ_BIT, PROBE_BIT, REMOVE_BIT};
 use virtio_bus_api::{slot_base, VirtioBusClient};
@@ -39,33 +39,20 @@ const DISK_SECTORS: u64 = 8192;
 static mut DMA: DmaMemory = DmaMemory::new();
 static mut BUF: [u8; 65536] = [0; 65536];
 
-/// One figure: instructions per request (the median over the run) and
-/// MB/s (guest clock).
-struct Figure {
-    instructions: u64,
-    /// Hundredths of MB/s.
-    centi_mbps: u64,
-}
-
-/// Runs `ROUNDS` sequential reads of `len` bytes with `read(sector, buf)`.
+/// Runs `ROUNDS` sequential reads of `len` bytes with `read(sector, buf)`;
+/// the median request's instructions.
 fn measure(
     len: usize,
     buf: &mut [u8],
     mut read: impl FnMut(u64, &mut [u8]) -> bool,
-) -> Option<Figure> {
+) -> Option<u64> {
     let sectors = (len / 512) as u64;
     // Warm up (and check the path works at all).
     if !read(0, &mut buf[..len]) {
         return None;
     }
-    let t0 = sys_get_timer().now;
-    // Each request's instructions. `instret` counts every task, and a
-    // request's cost depends on whether QEMU's I/O thread has finished it
-    // when the driver first looks (then no interrupt is needed) — a race
-    // with the host that almost always goes the interrupt's way, so the
-    // minimum is a rare lucky request and changes from run to run. The
-    // median is the typical request, and it leaves out the supervisor's
-    // watchdog samples that land on a few requests.
+    // Each request's instructions; the median leaves out the few requests
+    // the supervisor's watchdog samples land on.
     let mut costs = [0u64; ROUNDS as usize];
     for (r, cost) in costs.iter_mut().enumerate() {
         let sector = (r as u64 * sectors) % DISK_SECTORS;
@@ -75,36 +62,8 @@ fn measure(
         }
         *cost = instret() - i0;
     }
-    let ticks = (sys_get_timer().now - t0).max(1);
     costs.sort_unstable();
-    // bytes / (ticks / TICKS_PER_MS ms) = bytes * TICKS_PER_MS / ticks per ms;
-    // MB/s = that * 1000 / 1e6.
-    let bytes = len as u64 * ROUNDS;
-    let centi_mbps = bytes * userlib::abi::TICKS_PER_MS * 1000 * 100 / ticks / 1_000_000;
-    Some(Figure {
-        instructions: costs[costs.len() / 2],
-        centi_mbps,
-    })
-}
-
-fn report(name: &str, f: &Figure, baseline: Option<&str>) {
-    let (whole, frac) = (f.centi_mbps / 100, f.centi_mbps % 100);
-    match baseline {
-        Some(b) => {
-            sys_log!("[bench] {name}_mbps {whole}.{frac:02} MB/s baseline={b}_mbps");
-            sys_log!(
-                "[bench] {name}_instructions {} instructions baseline={b}_instructions",
-                f.instructions
-            );
-        }
-        None => {
-            sys_log!("[bench] {name}_mbps {whole}.{frac:02} MB/s");
-            sys_log!(
-                "[bench] {name}_instructions {} instructions",
-                f.instructions
-            );
-        }
-    }
+    Some(costs[costs.len() / 2])
 }
 
 fn finish(code: u32) -> ! {
@@ -178,8 +137,10 @@ fn main() -> ! {
         let ipc_name = core::str::from_utf8(ipc_name.as_bytes()).unwrap_or("?");
         match (direct, ipc) {
             (Some(d), Some(i)) => {
-                report(direct_name, &d, None);
-                report(ipc_name, &i, Some(direct_name));
+                sys_log!("[bench] {direct_name}_instructions {d} instructions");
+                sys_log!(
+                    "[bench] {ipc_name}_instructions {i} instructions baseline={direct_name}_instructions"
+                );
             }
             _ => {
                 sys_log!("blk_bench: {label} reads failed");

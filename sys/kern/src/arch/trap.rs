@@ -149,9 +149,28 @@ const IRQ_MACHINE_EXTERNAL: usize = 11;
 #[cold]
 #[inline(never)]
 fn wait_for_interrupt(sys: &mut System<'static, Virt>) {
+    // A hart retires nothing while it waits, but under QEMU's `-icount`
+    // the instruction counter is the virtual clock, which runs on through
+    // the wait (by as long as the host took to finish a disk read, say):
+    // the counter is put back, so that `instret` counts work, the unit of
+    // every benchmark, and not the host's timing. (`mtime`, the kernel's
+    // clock, is not touched.)
+    let (lo, hi) = (csr::read!("minstret"), csr::read!("minstreth"));
     // SAFETY: `wfi` waits for an enabled interrupt to become pending; with
     // mstatus.MIE clear it returns without trapping and we poll below.
-    unsafe { core::arch::asm!("wfi") };
+    // Writing the counter back has no effect but on what it reads: low
+    // word zeroed first, so that no carry can reach the high word between
+    // the writes.
+    unsafe {
+        core::arch::asm!(
+            "wfi",
+            "csrw minstret, zero",
+            "csrw minstreth, {hi}",
+            "csrw minstret, {lo}",
+            hi = in(reg) hi,
+            lo = in(reg) lo,
+        )
+    };
     notify::service_timers(sys);
     service_external(sys);
 }

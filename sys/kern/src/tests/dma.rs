@@ -485,6 +485,21 @@ fn a_chain_outside_the_drivers_memory_faults_it() {
     h.assert_usage_fault(DRV, UsageError::InvalidSlice);
 }
 
+/// The chain is read as a table of descriptors, so it must be aligned for
+/// one: a chain 4 bytes off faults the driver and writes nothing, though
+/// every descriptor in it would pass.
+#[test]
+fn a_misaligned_chain_faults_the_driver() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    let own = h.addr(DRV, DATA) as u64;
+    h.write(DRV, CHAIN + 4, desc(own, 16, 0, 0).as_bytes());
+    let ptr = h.addr(DRV, CHAIN + 4);
+    h.syscall(DRV, Sysnum::Dma, &[DmaOp::Post as usize, 0, ptr, 1, 0]);
+    h.assert_usage_fault(DRV, UsageError::InvalidSlice);
+    assert_eq!(read_desc(ring, 0), RawDesc::default());
+}
+
 #[test]
 fn avail_writes_the_suppression_fields() {
     let mut h = dma_harness();

@@ -218,7 +218,8 @@ fn a_send_with_leases_takes_the_fast_path_and_describes_the_first() {
 /// path's to refuse: the fast path declines and the caller is faulted.
 #[test]
 fn a_send_with_a_bad_lease_declines_the_fast_path_and_faults() {
-    let cases: [(&str, fn(&Harness) -> Vec<abi::Lease>, abi::UsageError); 3] = [
+    type Leases = fn(&Harness) -> Vec<abi::Lease>;
+    let cases: [(&str, Leases, abi::UsageError); 3] = [
         (
             "a lease beyond the caller's memory",
             |h| vec![h.client_lease(LEASE_READ, 0, 1 << 20)],

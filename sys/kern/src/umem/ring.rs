@@ -93,9 +93,13 @@ impl KernelRing {
         {
             return;
         }
+        let at = self.base + offset;
         for (i, w) in bytes.chunks_exact(4).enumerate() {
-            let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            self.write_u32(offset + 4 * i, word);
+            let word = u32::from_le_bytes(w.try_into().unwrap_or_default());
+            // SAFETY: as in `write_u32`: the whole range was checked inside
+            // and 4-aligned above, so each word is (one check, not one per
+            // word: a descriptor is four of them).
+            unsafe { core::ptr::write_volatile((at + 4 * i) as *mut u32, word.to_le()) };
         }
     }
 }

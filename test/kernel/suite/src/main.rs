@@ -331,6 +331,27 @@ fn timer_notification_arrives(_: &mut Suite) -> CaseResult {
     Ok(())
 }
 
+/// A hart retires nothing while it sleeps: the instruction counter (under
+/// `-icount` the virtual clock, here the host's cycle counter) must not
+/// run on through the kernel's `wfi`, or every benchmark would count the
+/// host's timing as work.
+fn instret_counts_work_not_sleep(_: &mut Suite) -> CaseResult {
+    const SLEEP_MS: u64 = 100;
+    let before = userlib::instret();
+    let deadline = sys_get_timer().now + SLEEP_MS * abi::TICKS_PER_MS;
+    sys_set_timer(Some(deadline), TIMER_BIT);
+    let bits = sys_recv_notification(TIMER_BIT);
+    let counted = userlib::instret() - before;
+    check!(bits == TIMER_BIT, "woke with bits {bits:#x}");
+    // 100 ms asleep would be 10^8 virtual instructions, or some 10^8
+    // host cycles; the wait itself is a few thousand instructions.
+    check!(
+        counted < 20_000_000,
+        "instret moved {counted} over a {SLEEP_MS} ms sleep"
+    );
+    Ok(())
+}
+
 fn post_notification_arrives(s: &mut Suite) -> CaseResult {
     let r = s.assist.post_to_caller(POST_BIT);
     check!(r == Ok(SUCCESS), "post gave {r:x?}");
@@ -486,6 +507,10 @@ fn main() -> ! {
         ),
         ("illegal_instruction_faults", illegal_instruction_faults),
         ("timer_notification_arrives", timer_notification_arrives),
+        (
+            "instret_counts_work_not_sleep",
+            instret_counts_work_not_sleep,
+        ),
         ("post_notification_arrives", post_notification_arrives),
         (
             "work_below_the_budget_runs_to_the_end",
