@@ -426,22 +426,32 @@ fn reap(ring: &mut KernelRing, size: u16) {
     // At most `size` chains can be outstanding: entries further back are
     // stale (and a device claiming more would have the kernel loop long).
     let fresh = used.wrapping_sub(ring.read_u16(REAPED_OFFSET)).min(size);
+    if fresh == 0 {
+        return;
+    }
+    let n = usize::from(size);
+    // The pins, and the descriptor table as 16-bit fields (a descriptor
+    // is eight: flags the seventh, next the eighth); both inside the ring
+    // for any size <= 128 (the asserts above).
+    let (Some(pins), Some(fields)) = (ring.u16s(PINS_OFFSET, n), ring.u16s(0, 8 * n)) else {
+        return;
+    };
     let mut freed = 0;
     for k in 0..fresh {
         let slot = used.wrapping_sub(fresh).wrapping_add(k) & (size - 1);
         let id = ring.read_u32(USED_OFFSET + 4 + 8 * usize::from(slot));
         let mut index = id as usize;
         for _ in 0..size {
-            if index >= usize::from(size) || pin_of(ring, index) == 0 {
+            // (`get` is 0 beyond the table: no pin there.)
+            if pins.get(index) == 0 {
                 break;
             }
-            ring.write_u16(PINS_OFFSET + 2 * index, 0);
+            pins.set(index, 0);
             freed += 1;
-            // `struct virtq_desc`: flags at +12, next at +14.
-            if ring.read_u16(16 * index + 12) & F_NEXT == 0 {
+            if fields.get(8 * index + 6) & F_NEXT == 0 {
                 break;
             }
-            index = usize::from(ring.read_u16(16 * index + 14));
+            index = usize::from(fields.get(8 * index + 7));
         }
     }
     ring.write_u16(REAPED_OFFSET, used);
@@ -451,13 +461,23 @@ fn reap(ring: &mut KernelRing, size: u16) {
 /// Every set-up queue of `task`'s ring region: its memory, its index and
 /// its size (none for a task without a ring region).
 fn queues(task: &Task) -> impl Iterator<Item = (KernelRing, u32, u16)> + '_ {
-    (0..)
-        .map_while(move |q| ring_slot(task.regions(), q).map(|slot| (q, slot)))
-        .filter_map(move |(q, slot)| {
-            let ring = umem::kernel_ring(task, slot, DMA_RING_STRIDE)?;
-            let size = size_of_queue(&ring);
-            (size != 0).then_some((ring, q as u32, size))
-        })
+    let (base, count) = ring_region(task);
+    (0..count).filter_map(move |q| {
+        let ring = umem::kernel_ring(task, base + q * DMA_RING_STRIDE, DMA_RING_STRIDE)?;
+        let size = size_of_queue(&ring);
+        (size != 0).then_some((ring, q as u32, size))
+    })
+}
+
+/// Where `task`'s ring region starts and how many queues it holds: the
+/// queues [`ring_slot`] finds, from one look at the regions (none without
+/// a ring region). Out of line: every walk over the queues starts here.
+#[inline(never)]
+fn ring_region(task: &Task) -> (usize, usize) {
+    task.regions()
+        .iter()
+        .find(|r| r.attributes & REGION_DMA_RING != 0)
+        .map_or((0, 0), |r| (r.base, r.size / DMA_RING_STRIDE))
 }
 
 /// Whether `task` has a ring region (it is a driver that may hold leases).

@@ -30,10 +30,15 @@ pub const VIRTQ_USED_F_NO_NOTIFY: u16 = 1;
 
 /// `struct virtq_desc` (§2.7.5): one buffer, or (with
 /// [`VIRTQ_DESC_F_INDIRECT`]) one table of descriptors.
+///
+/// Aligned to 8 bytes like the spec's `le64 addr` (the table itself is
+/// 16-aligned, §2.7): a chain handed to the kernel's gate must be (the
+/// kernel reads it as a table of descriptors, `DmaOp::Post`), and the
+/// compiler then stores the fields a word at a time.
 #[derive(
     Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
 )]
-#[repr(C)]
+#[repr(C, align(8))]
 pub struct Descriptor {
     /// Address (guest-physical).
     pub addr: U64,

@@ -1,5 +1,7 @@
 //! The kernel's accesses to a task's DMA ring region ([`KernelRing`]).
 
+use core::marker::PhantomData;
+
 use crate::descs::REGION_DMA_RING;
 use crate::task::Task;
 
@@ -83,6 +85,19 @@ impl KernelRing {
         }
     }
 
+    /// The `len` 16-bit fields from `offset` on as a [`RingU16s`], if they
+    /// lie inside and `offset` is 2-aligned: a walk over many fields (the
+    /// pins, the descriptors' links) checks the range once, then each
+    /// access only its index.
+    pub fn u16s(&self, offset: usize, len: usize) -> Option<RingU16s<'_>> {
+        let end = len.checked_mul(2).and_then(|n| n.checked_add(offset))?;
+        (offset.is_multiple_of(2) && end <= self.len).then_some(RingU16s {
+            base: self.base + offset,
+            len,
+            _ring: PhantomData,
+        })
+    }
+
     /// Writes `bytes` at `offset` a 32-bit word at a time (so both must be
     /// word-aligned and inside; nothing is written otherwise).
     pub fn write_words(&mut self, offset: usize, bytes: &[u8]) {
@@ -100,6 +115,40 @@ impl KernelRing {
             // and 4-aligned above, so each word is (one check, not one per
             // word: a descriptor is four of them).
             unsafe { core::ptr::write_volatile((at + 4 * i) as *mut u32, word.to_le()) };
+        }
+    }
+}
+
+/// Consecutive little-endian 16-bit fields of a [`KernelRing`], checked
+/// inside it once ([`KernelRing::u16s`]). Like the ring's own accessors,
+/// every access is volatile through a raw pointer — no Rust reference to
+/// ring memory is ever made, so handles to different fields of one ring
+/// may read and write side by side.
+#[derive(Clone, Copy)]
+pub struct RingU16s<'a> {
+    base: usize,
+    len: usize,
+    _ring: PhantomData<&'a KernelRing>,
+}
+
+impl RingU16s<'_> {
+    /// Field `i` (0 beyond the end).
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> u16 {
+        if i >= self.len {
+            return 0;
+        }
+        // SAFETY: inside the ring and 2-aligned (checked when this was
+        // made, and `i < len`); memory of this image, read volatile.
+        u16::from_le(unsafe { core::ptr::read_volatile((self.base + 2 * i) as *const u16) })
+    }
+
+    /// Writes field `i` (nothing beyond the end).
+    #[inline(always)]
+    pub fn set(&self, i: usize, value: u16) {
+        if i < self.len {
+            // SAFETY: as in `get`; the ring region is the kernel's to write.
+            unsafe { core::ptr::write_volatile((self.base + 2 * i) as *mut u16, value.to_le()) };
         }
     }
 }
