@@ -419,10 +419,8 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
 
     /// Looks for completions right after a request went onto an idle
     /// queue, before waiting: a device that is done by the time the kick
-    /// returns (an emulated disk with its data cached often is) is answered
-    /// at once, without an interrupt — the device was asked for none
-    /// (`quiet` before the submission), and `restart` asks again for what
-    /// is still in flight. The in-task driver does the same
+    /// returns is answered at once (its interrupt, still asked for, then
+    /// finds nothing new). The in-task driver does the same
     /// (`transfer_blocking` polls before it waits).
     pub(super) fn poll_first(&mut self) {
         if let Some(e) = self.drain() {

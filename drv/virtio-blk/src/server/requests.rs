@@ -43,7 +43,7 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         // notification-only receive was skipped), the client is answered,
         // not left waiting.
         let slot: Slot = device.reserve().ok_or(BlockError::DeviceError)?;
-        // Alone on the queue: no interrupt for it, it is polled for first
+        // Alone on the queue: it is polled for right after the kick
         // (`poll_first`).
         let alone = device.in_flight() == 0;
         let data = match (lent, request) {
@@ -65,15 +65,16 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
                 return Err(e);
             }
         }
-        if alone {
-            device.quiet();
-        }
+        // The device's interrupt stays asked for, as in the in-task path
+        // (`transfer_blocking`): a request is polled for once right after
+        // the kick (`poll_first`) and else waits for it. Asking for no
+        // interrupt first would cost a second gate call (`restart`) on
+        // every request the device is not done with by then — almost all,
+        // even on QEMU's file-backed disk — to save an interrupt on the
+        // few it is.
         // `check`ed above.
         if let Err(e) = device.submit_checked(slot, request, data) {
             device.release(slot);
-            if alone {
-                device.restart();
-            }
             return Err(e.into());
         }
         // Test images: a fault armed for this point fires with the

@@ -279,8 +279,12 @@ fn a_status_the_device_never_wrote_is_an_error() {
     assert_eq!(rig.expect(client(1)), Err(BlockError::DeviceError));
 }
 
+/// A device done by the time the kick returns is answered in the same
+/// turn (the poll right after the kick); its interrupt, which stays asked
+/// for (a second gate call per request to turn it off would cost more on
+/// the usual request the device is not done with), answers nobody twice.
 #[test]
-fn a_request_the_device_finished_by_the_kick_is_answered_without_an_interrupt() {
+fn a_request_the_device_finished_by_the_kick_is_answered_at_once_and_once() {
     for version in [1, 2] {
         let mut rig = Rig::new(&Disk {
             version,
@@ -295,20 +299,21 @@ fn a_request_the_device_finished_by_the_kick_is_answered_without_an_interrupt() 
                 Ok(rig.disk(sector as usize, 4096)),
                 "answered in the turn that submitted it"
             );
+            rig.interrupt();
+            assert_eq!(rig.answer(who), None, "v{version}: answered twice");
         }
-        assert_eq!(
-            rig.dev.borrow().interrupts,
-            interrupts,
+        assert!(
+            rig.dev.borrow().interrupts > interrupts,
             "v{version}: the device was asked for no interrupt"
         );
-        assert_eq!(rig.driver.platform().irq_enables, 0);
-        // A device that takes its time still interrupts, and is answered
+        // A device that takes its time interrupts, and is answered
         // then.
         rig.dev.borrow_mut().complete_on_notify = false;
         rig.read(client(1), 9, 512);
         assert_eq!(rig.answer(client(1)), None);
+        let before = rig.dev.borrow().interrupts;
         rig.device_completes_all();
-        assert_eq!(rig.dev.borrow().interrupts, interrupts + 1);
+        assert_eq!(rig.dev.borrow().interrupts, before + 1);
         assert_eq!(rig.expect(client(1)), Ok(rig.disk(9, 512)));
     }
 }
