@@ -420,3 +420,48 @@ fn the_copy_bounds_check_catches_a_stray_read() {
     umem::bounds::enter(src + 1, 8, src, 8);
     umem::bounds::load(src, 4);
 }
+
+/// A view of a ring's 16-bit fields (`KernelRing::u16s`) is made only
+/// inside the ring and 2-aligned, reads and writes exactly its fields, and
+/// beyond its length reads 0 and writes nothing.
+#[test]
+fn ring_u16_views_stay_inside_their_fields() {
+    use crate::descs::REGION_DMA_RING;
+    let h = Harness::three();
+    let region = RegionDesc {
+        base: arena::alloc(0x1000),
+        size: 0x1000,
+        attributes: REGION_READ | REGION_DMA_RING,
+    };
+    assert!(h.sys.tasks[SRV].add_region(region));
+    let ring = umem::kernel_ring(h.task(SRV), region.base + 0x100, 0x40).unwrap();
+    // Running off the end, misaligned, or a length that overflows: none.
+    assert!(ring.u16s(0x3E, 2).is_none());
+    assert!(ring.u16s(0x21, 1).is_none());
+    assert!(ring.u16s(2, usize::MAX).is_none());
+    // Exactly up to the end: made.
+    assert!(ring.u16s(0x3E, 1).is_some());
+    let mut ring = ring;
+    // The field just past the view holds something: not the view's.
+    ring.write_u16(0x18, 0x5555);
+    let view = ring.u16s(0x10, 4).unwrap();
+    view.set(0, 0xA1B2);
+    view.set(3, 7);
+    view.set(4, 0xFFFF); // beyond: nothing
+    assert_eq!((view.get(0), view.get(3), view.get(4)), (0xA1B2, 7, 0));
+    assert_eq!(ring.read_u16(0x10), 0xA1B2);
+    assert_eq!(ring.read_u16(0x16), 7);
+    assert_eq!(
+        ring.read_u16(0x18),
+        0x5555,
+        "a write beyond the view landed"
+    );
+    // SAFETY: test memory of 0x1000 bytes that only this test uses.
+    let raw = unsafe { std::slice::from_raw_parts(region.base as *const u8, 0x1000) };
+    assert!(
+        raw.iter()
+            .enumerate()
+            .all(|(i, &b)| b == 0 || (0x110..0x11A).contains(&i)),
+        "wrote outside the view"
+    );
+}
