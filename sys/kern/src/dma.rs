@@ -480,13 +480,6 @@ fn ring_region(task: &Task) -> (usize, usize) {
         .map_or((0, 0), |r| (r.base, r.size / DMA_RING_STRIDE))
 }
 
-/// Whether `task` has a ring region (it is a driver that may hold leases).
-pub fn has_rings(task: &Task) -> bool {
-    task.regions()
-        .iter()
-        .any(|r| r.attributes & REGION_DMA_RING != 0)
-}
-
 /// Register `offset` of the virtio window at `window`. Out of line, like
 /// [`write_reg`]: one copy of the address sum (and its overflow check)
 /// serves every register access.

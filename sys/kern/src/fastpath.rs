@@ -188,7 +188,7 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
         // can be pinned). Asking releases the chains the device gave back,
         // as the general path's asking would: nothing a task sees changes.
         // A pin still held is the general path's to judge with the device.
-        || (lease_count > 0 && crate::dma::holds_pin_of(me, p))
+        || (lease_count != 0 && crate::dma::holds_pin_of(me, p))
     {
         return false;
     }

@@ -214,6 +214,20 @@ fn a_send_with_leases_takes_the_fast_path_and_describes_the_first() {
     assert_eq!(seen[0], seen[1], "general and fast path differ");
 }
 
+/// The most leases a call may carry still go the fast way.
+#[test]
+fn a_send_with_the_most_leases_takes_the_fast_path() {
+    let mut h = ready_for_a_call();
+    let srv = h.id(SRV);
+    let leases = vec![h.client_lease(LEASE_READ, 0, 1); abi::MAX_LEASES];
+    h.stage_send(CLI, srv, 2, b"", 0, &leases);
+    assert!(
+        fastpath::send(&mut h.sys, CLI),
+        "fast path declined MAX_LEASES"
+    );
+    assert_eq!(h.received(SRV).leases, abi::MAX_LEASES);
+}
+
 /// A lease the caller may not lend that way, or too many, are the general
 /// path's to refuse: the fast path declines and the caller is faulted.
 #[test]
