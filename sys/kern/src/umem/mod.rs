@@ -192,6 +192,14 @@ pub fn check_readable<T>(task: &Task, slice: &USlice<T>) -> Result<(), BadSlice>
     check(task, slice, REGION_READ)
 }
 
+/// Checks, without touching it, that `task` may access all of `slice` the
+/// ways `needed` names (`REGION_READ` and/or `REGION_WRITE`), in one look
+/// at its regions.
+#[inline(always)]
+pub fn check_access<T>(task: &Task, slice: &USlice<T>, needed: u32) -> Result<(), BadSlice> {
+    check(task, slice, needed)
+}
+
 /// Checks, without touching it, that `task` may write all of `slice`.
 #[inline(always)]
 pub fn check_writable<T>(task: &Task, slice: &USlice<T>) -> Result<(), BadSlice> {
