@@ -134,11 +134,15 @@ pub trait Ipc {
     fn refresh_task_id(&self, id: TaskId) -> TaskId;
 }
 
+// Forwarding only: inlined, so that a `RecvMessage` is built where the
+// caller keeps it rather than copied out of each layer.
 impl<T: Ipc + ?Sized> Ipc for &T {
+    #[inline]
     fn send(&self, call: Call<'_, '_>) -> (u32, usize) {
         (**self).send(call)
     }
 
+    #[inline]
     fn recv(&self, buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
         (**self).recv(buffer, notification_mask, from)
     }
