@@ -205,11 +205,8 @@ pub fn lease_buffer<M: Machine>(
 
 /// The base of queue `queue`'s ring memory in a task's ring region.
 pub fn ring_slot(regions: &[RegionDesc], queue: usize) -> Option<usize> {
-    let r = regions
-        .iter()
-        .find(|r| r.attributes & REGION_DMA_RING != 0)?;
-    let end = queue.checked_add(1)?.checked_mul(DMA_RING_STRIDE)?;
-    (end <= r.size).then(|| r.base + queue * DMA_RING_STRIDE)
+    let (base, count) = ring_region(regions);
+    (queue < count).then(|| base + queue * DMA_RING_STRIDE)
 }
 
 /// The largest power of two not above any of the limits (0 if one is 0).
@@ -461,7 +458,7 @@ fn reap(ring: &mut KernelRing, size: u16) {
 /// Every set-up queue of `task`'s ring region: its memory, its index and
 /// its size (none for a task without a ring region).
 fn queues(task: &Task) -> impl Iterator<Item = (KernelRing, u32, u16)> + '_ {
-    let (base, count) = ring_region(task);
+    let (base, count) = ring_region(task.regions());
     (0..count).filter_map(move |q| {
         let ring = umem::kernel_ring(task, base + q * DMA_RING_STRIDE, DMA_RING_STRIDE)?;
         let size = size_of_queue(&ring);
@@ -469,12 +466,12 @@ fn queues(task: &Task) -> impl Iterator<Item = (KernelRing, u32, u16)> + '_ {
     })
 }
 
-/// Where `task`'s ring region starts and how many queues it holds: the
-/// queues [`ring_slot`] finds, from one look at the regions (none without
-/// a ring region). Out of line: every walk over the queues starts here.
+/// Where a task's ring region starts and how many whole queues it holds
+/// (none without a ring region). Out of line: every DMA call and every
+/// walk over the queues starts here.
 #[inline(never)]
-fn ring_region(task: &Task) -> (usize, usize) {
-    task.regions()
+fn ring_region(regions: &[RegionDesc]) -> (usize, usize) {
+    regions
         .iter()
         .find(|r| r.attributes & REGION_DMA_RING != 0)
         .map_or((0, 0), |r| (r.base, r.size / DMA_RING_STRIDE))
@@ -529,9 +526,8 @@ fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize, pin: u16) -> bool
     for (mut ring, queue, size) in queues(task) {
         reap(&mut ring, size);
         // The chains given back are released: only a pin still held makes
-        // the kernel ask the device.
-        // No device window any more: pins stay (the bus resets before it
-        // revokes, and `revoke` quiesces first).
+        // the kernel ask the device. No device window any more: pins stay
+        // (the bus resets before it revokes, and `revoke` quiesces first).
         if holds(&ring, size, pin)
             && window.is_some_and(|w| !select_queue(&mut sys.machine, w, queue).1)
         {

@@ -257,19 +257,16 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             }
             // Not zeroed first: that was a 128-byte memset per request, for
             // entries past the chain that nobody reads. Only the entries
-            // written below are ever looked at (`written`).
-            // Aligned for the descriptors' 64-bit `addr`: the fields are
-            // byte arrays (little-endian types), stored a byte at a time
-            // unless the compiler knows where they fall.
-            #[repr(C, align(8))]
-            struct Chain([MaybeUninit<Descriptor>; MAX_GATED_CHAIN]);
-            let mut chain = Chain([MaybeUninit::uninit(); MAX_GATED_CHAIN]);
+            // written below are ever looked at (`written`). (`Descriptor`
+            // is 8-aligned, as the gate needs and so that its byte-array
+            // fields are stored a word at a time.)
+            let mut chain = [MaybeUninit::<Descriptor>::uninit(); MAX_GATED_CHAIN];
             let mut written = 0;
             let mut idx = head;
             for (i, (buf, write)) in (0u16..).zip(bufs) {
                 let more = i + 1 < total;
                 let after = self.next[usize::from(idx)];
-                chain.0[usize::from(i)].write(Descriptor {
+                chain[usize::from(i)].write(Descriptor {
                     addr: U64::new(buf.addr()),
                     len: U32::new(buf.len()),
                     flags: U16::new(write | if more { VIRTQ_DESC_F_NEXT } else { 0 }),
@@ -284,7 +281,7 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
             // alike; `written <= MAX_GATED_CHAIN` (the indexing above would
             // have stopped otherwise). The slice borrows `chain`.
             let chain: &[Descriptor] =
-                unsafe { core::slice::from_raw_parts(chain.0.as_ptr().cast(), written) };
+                unsafe { core::slice::from_raw_parts(chain.as_ptr().cast(), written) };
             // The gate writes the chain and publishes it (§2.7.13.2–3),
             // with a deferred `used_event`; refused, nothing changed on
             // either side.
