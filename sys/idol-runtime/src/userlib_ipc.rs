@@ -62,15 +62,10 @@ impl Ipc for UserlibIpc {
         buffer: &mut [u8],
         notification_mask: u32,
     ) -> RecvMessage {
-        let m = userlib::sys_reply_recv(peer, code, message, buffer, notification_mask);
         // A refused reply (the peer's lease is still on our device:
-        // `DMA_PINNED`) comes back as a kernel code where the sender would
-        // be, and nothing was received. A `sys_reply` refused so is dropped
-        // (see `reply`): drop this one alike, then receive.
-        if m.sender.0 >= abi::KERNEL_CODE_BASE {
-            return self.recv(buffer, notification_mask, None);
-        }
-        m
+        // `DMA_PINNED`) is dropped, as a refused `sys_reply` is (see
+        // `reply`), and the receive made all the same.
+        userlib::sys_reply_then_recv(peer, code, message, buffer, notification_mask)
     }
 
     fn reply_fault(&self, peer: TaskId, reason: ReplyFaultReason) {

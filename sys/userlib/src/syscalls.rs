@@ -42,18 +42,22 @@ pub use abi::RecvMessage;
 /// a notification-shaped result with no bits; use [`sys_recv_closed`] to
 /// learn the DEAD code instead.
 pub fn sys_recv(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
-    match raw_recv(buffer, notification_mask, from) {
-        Ok(m) => m,
-        Err(_) => RecvMessage {
-            sender: TaskId::KERNEL,
-            operation: 0,
-            message_len: 0,
-            response_capacity: 0,
-            lease_count: 0,
-            first_lease: 0,
-        },
+    let mut m = raw_recv(buffer, notification_mask, from);
+    if refusal(&m).is_some() {
+        m = NOTHING;
     }
+    m
 }
+
+/// What [`sys_recv`] returns for a refused receive: notifications, none.
+const NOTHING: RecvMessage = RecvMessage {
+    sender: TaskId::KERNEL,
+    operation: 0,
+    message_len: 0,
+    response_capacity: 0,
+    lease_count: 0,
+    first_lease: 0,
+};
 
 /// Receives from `from` only (or a notification in `notification_mask`).
 /// `Err` carries the DEAD code when `from` is dead or dies while we wait.
@@ -62,30 +66,53 @@ pub fn sys_recv_closed(
     notification_mask: u32,
     from: TaskId,
 ) -> Result<RecvMessage, u32> {
-    raw_recv(buffer, notification_mask, Some(from))
+    recv_result(buffer, notification_mask, Some(from))
 }
 
-/// Receives; a trace reader's [`abi::RINGBUF_OP`] is answered here and
-/// the receive goes on, so no task's own loop ever sees one.
-fn raw_recv(
+/// [`raw_recv`] with a refusal as `Err`.
+#[inline(never)]
+fn recv_result(
     buffer: &mut [u8],
     notification_mask: u32,
     from: Option<TaskId>,
 ) -> Result<RecvMessage, u32> {
+    let m = raw_recv(buffer, notification_mask, from);
+    match refusal(&m) {
+        Some(code) => Err(code),
+        None => Ok(m),
+    }
+}
+
+/// The kernel's response code, if `m` is a refusal rather than something
+/// received: the receive stubs return one as a message whose sender is the
+/// code (every code is at or above [`abi::KERNEL_CODE_BASE`], no task id
+/// is). Built in place rather than as a `Result`: a received message is
+/// six words, and a `Result` of it is copied out on every receive.
+pub fn refusal(m: &RecvMessage) -> Option<u32> {
+    (m.sender.0 >= abi::KERNEL_CODE_BASE).then_some(m.sender.0)
+}
+
+/// Receives; a trace reader's [`abi::RINGBUF_OP`] is answered here and
+/// the receive goes on, so no task's own loop ever sees one. A refusal is
+/// returned as [`refusal`] describes. Inlined, so that a receive builds
+/// its message where the caller keeps it (a call would return it through
+/// memory, and the caller copy it out).
+#[inline(always)]
+fn raw_recv(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
     loop {
-        let m = raw_recv_once(buffer, notification_mask, from)?;
-        if m.sender == TaskId::KERNEL || m.operation != u32::from(abi::RINGBUF_OP) {
-            return Ok(m);
+        let m = raw_recv_once(buffer, notification_mask, from);
+        if m.sender == TaskId::KERNEL
+            || m.operation != u32::from(abi::RINGBUF_OP)
+            || refusal(&m).is_some()
+        {
+            return m;
         }
         crate::traces::answer(&m);
     }
 }
 
-fn raw_recv_once(
-    buffer: &mut [u8],
-    notification_mask: u32,
-    from: Option<TaskId>,
-) -> Result<RecvMessage, u32> {
+#[inline(always)]
+fn raw_recv_once(buffer: &mut [u8], notification_mask: u32, from: Option<TaskId>) -> RecvMessage {
     let from = from.map(|t| t.0).unwrap_or(abi::RECV_OPEN) as usize;
     // SAFETY: `buffer` is exclusively ours to be written.
     let r = unsafe {
@@ -102,13 +129,12 @@ fn raw_recv_once(
             ],
         )
     };
-    if r[0] as u32 >= abi::KERNEL_CODE_BASE {
-        return Err(r[0] as u32);
-    }
-    Ok(received(&r))
+    received(&r)
 }
 
-/// What a `recv` (or `reply_recv`) that did not fail returned.
+/// What a `recv` (or `reply_recv`) returned: a message, notifications, or
+/// (`r[0]` a kernel code) a refusal, see [`refusal`].
+#[inline(always)]
 fn received(r: &crate::raw::Regs) -> RecvMessage {
     RecvMessage {
         sender: TaskId(r[0] as u32),
@@ -126,7 +152,12 @@ fn received(r: &crate::raw::Regs) -> RecvMessage {
 /// No message can arrive here, so no trace request is looked for: a task
 /// that only ever waits for notifications (idle) links no trace code.
 pub fn sys_recv_notification(mask: u32) -> u32 {
-    raw_recv_once(&mut [], mask, Some(TaskId::KERNEL)).map_or(0, |m| m.operation)
+    let m = raw_recv_once(&mut [], mask, Some(TaskId::KERNEL));
+    if refusal(&m).is_some() {
+        0
+    } else {
+        m.operation
+    }
 }
 
 /// Replies to a caller blocked on us.
@@ -152,7 +183,58 @@ pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
 /// from anyone or a notification in `notification_mask` (as [`sys_recv`]
 /// with `from = None`), in one syscall: a server's loop costs one trap per
 /// request instead of two.
+///
+/// The kernel may refuse the reply (`DMA_PINNED`: the peer's lease is
+/// still posted to this task's device); then nothing was replied or
+/// received, and the result is that code as [`refusal`] describes. See
+/// [`sys_reply_then_recv`] for a server that drops such a reply.
 pub fn sys_reply_recv(
+    peer: TaskId,
+    code: u32,
+    message: &[u8],
+    buffer: &mut [u8],
+    notification_mask: u32,
+) -> RecvMessage {
+    let m = raw_reply_recv(peer, code, message, buffer, notification_mask);
+    if m.sender == TaskId::KERNEL || m.operation != u32::from(abi::RINGBUF_OP) {
+        return m;
+    }
+    // Rarely here: a refusal whose `a1` (our reply code) happens to be
+    // RINGBUF_OP is still a refusal.
+    if refusal(&m).is_some() {
+        return m;
+    }
+    answer_trace_then_recv(&m, buffer, notification_mask)
+}
+
+/// As [`sys_reply_recv`], except that a refused reply is dropped, as a
+/// refused [`sys_reply`] is, and the receive made all the same: the result
+/// is always a message or notifications.
+///
+/// Inlined into the caller's loop: the common result is built where the
+/// caller keeps it, and both rare ones (a refusal, a trace reader's
+/// request) end in a receive that writes it there too.
+#[inline(always)]
+pub fn sys_reply_then_recv(
+    peer: TaskId,
+    code: u32,
+    message: &[u8],
+    buffer: &mut [u8],
+    notification_mask: u32,
+) -> RecvMessage {
+    let m = raw_reply_recv(peer, code, message, buffer, notification_mask);
+    if refusal(&m).is_some() {
+        return sys_recv(buffer, notification_mask, None);
+    }
+    if m.sender != TaskId::KERNEL && m.operation == u32::from(abi::RINGBUF_OP) {
+        return answer_trace_then_recv(&m, buffer, notification_mask);
+    }
+    m
+}
+
+/// The `reply_recv` syscall, its result as it came.
+#[inline(always)]
+fn raw_reply_recv(
     peer: TaskId,
     code: u32,
     message: &[u8],
@@ -175,14 +257,21 @@ pub fn sys_reply_recv(
             ],
         )
     };
-    let m = received(&r);
-    if m.sender == TaskId::KERNEL || m.operation != u32::from(abi::RINGBUF_OP) {
-        return m;
-    }
-    // A trace reader's request: answer it here, as `sys_recv` does, and
-    // wait on for the task's own next message.
-    crate::traces::answer(&m);
-    sys_recv(buffer, notification_mask, None)
+    received(&r)
+}
+
+/// Answers a trace reader's request, as [`sys_recv`] does, and waits on
+/// for the task's own next message.
+///
+/// The receive goes through [`recv_result`] (out of line, its result in
+/// memory of its own, read back into registers): a loop around
+/// `sys_reply_recv` with the common case inlined (the null round trip's
+/// server) then keeps its message in registers, where a receive writing
+/// the loop's own message would have it kept in memory.
+#[inline(always)]
+fn answer_trace_then_recv(m: &RecvMessage, buffer: &mut [u8], mask: u32) -> RecvMessage {
+    crate::traces::answer(m);
+    recv_result(buffer, mask, None).unwrap_or(NOTHING)
 }
 
 /// Bench kernels only (`bench-probes`): resets the kernel's instruction

@@ -12,7 +12,9 @@
 //! - around it: stores into its descriptor table, and the whole attack of
 //!   the issue done by hand (its own ring in its own RAM, the queue
 //!   registers written directly, kernel text written to sector 0 and read
-//!   back), which must fault at the first queue register.
+//!   back), which must fault at the first queue register;
+//! - an answer to a caller whose lease its device still holds, which the
+//!   kernel must refuse (op 16).
 //!
 //! Every gated attempt reports the kernel's code and the available index
 //! before and after (a refused chain must not be made available). Op 1
@@ -28,7 +30,7 @@ use abi::TaskId;
 use idol_runtime::{RequestError, UserlibIpc};
 use userlib::{
     sys_dma_post, sys_dma_setup, sys_irq_control, sys_log, sys_recv, sys_recv_notification,
-    sys_reply, sys_set_timer, tasks,
+    sys_reply, sys_reply_recv, sys_set_timer, tasks,
 };
 use virtio_bus_api::{slot_base, VirtioBusClient};
 use zerocopy::IntoBytes;
@@ -447,6 +449,23 @@ impl Rogue {
                     d.readback[3],
                 ]);
                 out[4] = u32::from(d.readback.iter().all(|&b| b == 0x5a));
+            }
+            // An answer while the caller's lease is on the device: a read
+            // of sector 1 into the lease, posted but not yet notified,
+            // then `reply_recv` to the caller, which the kernel must refuse
+            // (DMA_PINNED, nothing replied or received); then the device is
+            // told and waited for, and the call answered below.
+            // [post code, avail before, after, reply_recv's refusal (0:
+            // none), device used it].
+            16 => {
+                let used = self.used_idx();
+                let c = self.request(T_IN, 1, Desc::device_writes(LEASE));
+                put(&mut out, 0, self.post_as(&c, Some(caller)));
+                let mut buf = [0u8; 16];
+                let m = sys_reply_recv(caller, 0, out.as_bytes(), &mut buf, 0);
+                out[3] = userlib::refusal(&m).unwrap_or(0);
+                self.reg_write(QUEUE_NOTIFY, 0);
+                out[4] = u32::from(self.wait_used(used));
             }
             // A version 2 queue-address register: must fault there.
             15 => {

@@ -22,7 +22,7 @@
 
 use abi::{
     dead_generation, FaultKind, Lease, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_LEASE, DMA_BAD_QUEUE,
-    LEASE_READ, LEASE_WRITE,
+    DMA_PINNED, LEASE_READ, LEASE_WRITE,
 };
 use idol_runtime::UserlibIpc;
 use supervisor_api::SupervisorClient;
@@ -307,6 +307,46 @@ fn read_only_and_answered_leases_are_refused(_: &mut Suite) -> CaseResult {
     exposed_intact()
 }
 
+/// The client's buffer for op 16: the device reads sector 1 into it.
+static mut PINNED: [u8; 512] = [0xEE; 512];
+
+fn a_reply_while_the_lease_is_on_the_device_is_refused(s: &mut Suite) -> CaseResult {
+    // Sector 1 gets a pattern of this round's.
+    s.control(3)?;
+    // SAFETY: the suite is single-threaded; this is the only reference
+    // made to PINNED, and the call below is the only lending of it.
+    let buf = unsafe { &mut *core::ptr::addr_of_mut!(PINNED) };
+    buf.fill(0xEE);
+    let lease = Lease {
+        attributes: LEASE_READ | LEASE_WRITE,
+        base: buf.as_ptr() as u32,
+        len: 512,
+    };
+    let r = answered(16, [0; 4], &[lease])?;
+    check!(
+        r[0] == 0 && r[2] == r[1].wrapping_add(1),
+        "the lease read: the kernel answered {:#x}, available index {} -> {}",
+        r[0],
+        r[1],
+        r[2]
+    );
+    check!(
+        r[3] == DMA_PINNED,
+        "reply_recv with our lease posted: the driver saw {:#x}, not DMA_PINNED",
+        r[3]
+    );
+    check!(r[4] == 1, "the device never used the lease read");
+    let expected = |i: usize| (i as u8) ^ 3;
+    if let Some(i) = (0..512).find(|&i| buf[i] != expected(i)) {
+        fail!(
+            "byte {i} of the lent buffer is {:#04x}, sector 1 has {:#04x}",
+            buf[i],
+            expected(i)
+        );
+    }
+    Ok(())
+}
+
 fn indirect_tables_and_lying_links_are_refused(_: &mut Suite) -> CaseResult {
     both_refused(
         10,
@@ -413,6 +453,10 @@ fn main() -> ! {
         (
             "read_only_and_answered_leases_are_refused",
             read_only_and_answered_leases_are_refused,
+        ),
+        (
+            "a_reply_while_the_lease_is_on_the_device_is_refused",
+            a_reply_while_the_lease_is_on_the_device_is_refused,
         ),
         (
             "indirect_tables_and_lying_links_are_refused",
