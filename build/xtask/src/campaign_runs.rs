@@ -177,11 +177,12 @@ pub fn total(results: &[RunResult]) -> Summary {
         add(&mut t.before_reply, s.before_reply);
         t.kernel_failures += s.kernel_failures;
         t.hangs += s.hangs;
-        t.problems.extend(
-            s.problems
-                .iter()
-                .map(|p| format!("run {} (seed {}): {p}", r.run.index, r.run.seed)),
-        );
+        t.problems.extend(s.problems.iter().map(|p| {
+            format!(
+                "run {} (seed {}): {p} (console: target/campaign/run-{}/console.log)",
+                r.run.index, r.run.seed, r.run.index
+            )
+        }));
     }
     let mut all: Vec<u64> = results.iter().flat_map(|r| r.recovery_us.clone()).collect();
     t.recovery_us = percentiles(&mut all);
@@ -366,6 +367,12 @@ fn one_run(
             _ => Watch::Continue,
         }
     })?;
+    // The run's console, kept for a problem's post-mortem: the lines before
+    // a PROBLEM name the fault that preceded it (index, kind, target).
+    let log = run_dir.join("console.log");
+    let mut text = cap.lines.join("\n");
+    text.push('\n');
+    std::fs::write(&log, text).with_context(|| format!("cannot write {}", log.display()))?;
     let summary = campaign::summarize(&cap);
     let recovery_us = cap.lines.iter().filter_map(|l| recovery_of(l)).collect();
     Ok(RunResult {
@@ -442,7 +449,10 @@ mod tests {
         hung.summary.problems.push("hung in fault 17".into());
         let t = total(&[results[0].clone(), hung]);
         assert!(!clean(&t));
-        assert_eq!(t.problems, ["run 1 (seed 1): hung in fault 17"]);
+        assert_eq!(
+            t.problems,
+            ["run 1 (seed 1): hung in fault 17 (console: target/campaign/run-1/console.log)"]
+        );
     }
 
     #[test]
