@@ -104,9 +104,10 @@ impl Image {
         self.lines.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// How many console lines contain `text`.
+    /// How many console lines contain `text`
+    /// ([`crate::testing::lines_containing`]).
     fn count(&self, text: &str) -> usize {
-        self.lines().iter().filter(|l| l.contains(text)).count()
+        crate::testing::lines_containing(&self.lines(), text)
     }
 
     /// Waits until `text` has appeared `n` times.
@@ -316,4 +317,42 @@ fn faults(image: &Image) -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::lines_containing;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn a_prompt_split_by_a_log_line_is_still_seen() {
+        // As a CI run printed it: the stack's log line between the
+        // prompt's first letter and the rest.
+        let console = lines(
+            "Vireo shell. Type `help` for the commands; Ctrl-A X quits QEMU.\n\
+             v[   0.031406] net: address 10.0.2.15/24 (DHCP)\n\
+             ireo> [   0.031856] kernel: task echo started\n\
+             [   0.034691] echo: listening on TCP and UDP port 7",
+        );
+        assert_eq!(lines_containing(&console, "vireo> "), 1);
+        // Log lines are still counted as they came.
+        assert_eq!(lines_containing(&console, "net: address 10.0.2.15/"), 1);
+        assert_eq!(
+            lines_containing(&console, "listening on TCP and UDP port 7"),
+            1
+        );
+        assert_eq!(lines_containing(&console, "task echo started"), 1);
+    }
+
+    #[test]
+    fn nothing_is_counted_twice_or_made_up() {
+        let console = lines("vireo> help\nvireo> \n[   1.000000] net0: MAC 52:54:00:12:34:56");
+        assert_eq!(lines_containing(&console, "vireo> "), 2);
+        assert_eq!(lines_containing(&console, "net0: MAC"), 1);
+        assert_eq!(lines_containing(&console, "vireo> net0"), 0);
+        assert_eq!(lines_containing(&[], "vireo> "), 0);
+    }
 }

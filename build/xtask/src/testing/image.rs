@@ -122,7 +122,7 @@ pub fn expect_cases(lines: &[String], expects: &[String]) -> Vec<Case> {
         .iter()
         .map(|e| {
             let name = format!("expect: {e}");
-            if lines.iter().any(|l| l.contains(e.as_str())) {
+            if super::lines_containing(lines, e) > 0 {
                 Case::ok(name)
             } else {
                 Case::fail(name, "not seen on the console")

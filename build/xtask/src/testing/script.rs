@@ -280,6 +280,23 @@ pub fn without_log_lines(transcript: &str) -> String {
     out
 }
 
+/// How many of the console `lines` contain `text`: the lines as they came
+/// (the kernel's log lines are whole: it writes each in one go), or the
+/// lines of what the shell wrote, with the log lines taken out — a task's
+/// log line can land in the middle of the shell's prompt
+/// (`v[   0.031406] net: address 10.0.2.15/24 (DHCP)` then `ireo> `),
+/// and the prompt was printed all the same.
+pub fn lines_containing(lines: &[String], text: &str) -> usize {
+    let as_came = lines.iter().filter(|l| l.contains(text)).count();
+    let mut console = lines.join("\n");
+    console.push('\n');
+    let shell = without_log_lines(&console)
+        .lines()
+        .filter(|l| l.contains(text))
+        .count();
+    as_came.max(shell)
+}
+
 /// Whether an unfinished line after `[` may still turn out to be a log
 /// line (`[   1.234567] source: text`): a timestamp so far, then perhaps
 /// the start of one word.
