@@ -41,7 +41,7 @@ fn block_error(e: BlockError) -> &'static str {
         BlockError::ReadOnly => "the disk is read-only",
         BlockError::UnalignedLength => "length is not a multiple of 512",
         BlockError::DeviceError => "the device reported an error",
-        BlockError::Removed => "the device was removed during the request",
+        BlockError::Removed => "the device was taken away (unbound, or removed during the request)",
         BlockError::TooLarge => "request too large",
         BlockError::NoDevice => "the driver has no device (unbound?)",
         BlockError::Unsupported => "not supported by the device",
@@ -51,7 +51,7 @@ fn block_error(e: BlockError) -> &'static str {
 fn entropy_error(e: EntropyError) -> &'static str {
     match e {
         EntropyError::DeviceError => "the device misbehaved and was reset",
-        EntropyError::Removed => "the device was removed during the request",
+        EntropyError::Removed => "the device was taken away (unbound, or removed during the request)",
         EntropyError::NoDevice => "the driver has no device (unbound?)",
     }
 }
