@@ -205,8 +205,23 @@ pub fn lease_buffer<M: Machine>(
 
 /// The base of queue `queue`'s ring memory in a task's ring region.
 pub fn ring_slot(regions: &[RegionDesc], queue: usize) -> Option<usize> {
-    let (base, count) = ring_region(regions);
-    (queue < count).then(|| base + queue * DMA_RING_STRIDE)
+    ring_region(regions)
+        .and_then(|r| queue_ring(r, queue))
+        .map(|ring| ring.base())
+}
+
+/// Queue `queue`'s ring memory in `region`, a task's ring region: one
+/// [`DMA_RING_STRIDE`] per queue, whole strides only.
+fn queue_ring(region: &RegionDesc, queue: usize) -> Option<KernelRing> {
+    if queue >= region.size / DMA_RING_STRIDE {
+        return None;
+    }
+    // queue * stride < size: no overflow, and inside (`ring_in` checks).
+    umem::ring_in(
+        region,
+        region.base + queue * DMA_RING_STRIDE,
+        DMA_RING_STRIDE,
+    )
 }
 
 /// The largest power of two not above any of the limits (0 if one is 0).
@@ -226,8 +241,8 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
     let s = sys.tasks[caller].save();
     let op = DmaOp::from_u32(s.arg(0) as u32).ok_or(UsageError::BadSyscallNumber)?;
     let queue = s.arg(1);
-    let ring = ring_slot(sys.tasks[caller].regions(), queue)
-        .and_then(|slot| umem::kernel_ring(&sys.tasks[caller], slot, DMA_RING_STRIDE))
+    let ring = ring_region(sys.tasks[caller].regions())
+        .and_then(|r| queue_ring(r, queue))
         .ok_or(UserError::Recoverable(DMA_BAD_QUEUE))?;
     match op {
         DmaOp::Setup => setup(sys, caller, ring),
@@ -458,23 +473,21 @@ fn reap(ring: &mut KernelRing, size: u16) {
 /// Every set-up queue of `task`'s ring region: its memory, its index and
 /// its size (none for a task without a ring region).
 fn queues(task: &Task) -> impl Iterator<Item = (KernelRing, u32, u16)> + '_ {
-    let (base, count) = ring_region(task.regions());
+    let region = ring_region(task.regions());
+    let count = region.map_or(0, |r| r.size / DMA_RING_STRIDE);
     (0..count).filter_map(move |q| {
-        let ring = umem::kernel_ring(task, base + q * DMA_RING_STRIDE, DMA_RING_STRIDE)?;
+        let ring = queue_ring(region?, q)?;
         let size = size_of_queue(&ring);
         (size != 0).then_some((ring, q as u32, size))
     })
 }
 
-/// Where a task's ring region starts and how many whole queues it holds
-/// (none without a ring region). Out of line: every DMA call and every
-/// walk over the queues starts here.
+/// A task's ring region, if it has one. Out of line: every DMA call and
+/// every walk over the queues starts here, and the rings are then made
+/// inside it without looking at the regions again ([`queue_ring`]).
 #[inline(never)]
-fn ring_region(regions: &[RegionDesc]) -> (usize, usize) {
-    regions
-        .iter()
-        .find(|r| r.attributes & REGION_DMA_RING != 0)
-        .map_or((0, 0), |r| (r.base, r.size / DMA_RING_STRIDE))
+fn ring_region(regions: &[RegionDesc]) -> Option<&RegionDesc> {
+    regions.iter().find(|r| r.attributes & REGION_DMA_RING != 0)
 }
 
 /// Register `offset` of the virtio window at `window`. Out of line, like

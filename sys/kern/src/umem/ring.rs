@@ -2,7 +2,7 @@
 
 use core::marker::PhantomData;
 
-use crate::descs::REGION_DMA_RING;
+use crate::descs::{RegionDesc, REGION_DMA_RING};
 use crate::task::Task;
 
 /// A piece of a task's DMA ring region (app.toml `queues`): memory of the
@@ -21,9 +21,14 @@ pub struct KernelRing {
 /// The `len` bytes at `base` as a [`KernelRing`], if they lie inside one of
 /// `task`'s DMA ring regions.
 pub fn kernel_ring(task: &Task, base: usize, len: usize) -> Option<KernelRing> {
-    task.regions()
-        .iter()
-        .any(|r| r.attributes & REGION_DMA_RING != 0 && r.contains(base, len))
+    task.regions().iter().find_map(|r| ring_in(r, base, len))
+}
+
+/// The `len` bytes at `base` as a [`KernelRing`], if `region` — one of a
+/// task's regions, which the caller has already found — is a DMA ring
+/// region and they lie inside it: [`kernel_ring`] without the search.
+pub fn ring_in(region: &RegionDesc, base: usize, len: usize) -> Option<KernelRing> {
+    (region.attributes & REGION_DMA_RING != 0 && region.contains(base, len))
         .then_some(KernelRing { base, len })
 }
 
