@@ -211,17 +211,13 @@ pub fn ring_slot(regions: &[RegionDesc], queue: usize) -> Option<usize> {
 }
 
 /// Queue `queue`'s ring memory in `region`, a task's ring region: one
-/// [`DMA_RING_STRIDE`] per queue, whole strides only.
+/// [`DMA_RING_STRIDE`] per queue, whole strides only (`ring_in` checks
+/// that the stride lies inside).
 fn queue_ring(region: &RegionDesc, queue: usize) -> Option<KernelRing> {
-    if queue >= region.size / DMA_RING_STRIDE {
-        return None;
-    }
-    // queue * stride < size: no overflow, and inside (`ring_in` checks).
-    umem::ring_in(
-        region,
-        region.base + queue * DMA_RING_STRIDE,
-        DMA_RING_STRIDE,
-    )
+    let base = queue
+        .checked_mul(DMA_RING_STRIDE)
+        .and_then(|offset| region.base.checked_add(offset))?;
+    umem::ring_in(region, base, DMA_RING_STRIDE)
 }
 
 /// The largest power of two not above any of the limits (0 if one is 0).
