@@ -538,14 +538,6 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         self.queue.restart()
     }
 
-    /// Asks the device not to interrupt for completions (§2.7.7, only a
-    /// hint): the caller polls, and [`restart`](Self::restart) asks again.
-    /// With nothing in flight this costs nothing through the kernel's gate
-    /// (it goes with the next submission's post).
-    pub fn quiet(&mut self) {
-        self.queue.disable_callbacks();
-    }
-
     /// The seed's `remove` (and the reaction to a hostile device): resets
     /// the device, so it does no more DMA, and takes every request back
     /// from the ring. Returns the slots that were in flight, now `Done` for

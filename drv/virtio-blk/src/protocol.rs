@@ -67,11 +67,7 @@ impl ReqHeader {
             sector: U64::new(sector),
         }
     }
-}
 
-const _: () = assert!(core::mem::size_of::<ReqHeader>() == 16);
-
-impl ReqHeader {
     /// The header of `type_` at `sector` as the four `u32` words it is in
     /// memory, each already little-endian: written a word at a time into
     /// `u32`-aligned memory, they are the bytes of [`ReqHeader::new`].
@@ -84,6 +80,8 @@ impl ReqHeader {
         ]
     }
 }
+
+const _: () = assert!(core::mem::size_of::<ReqHeader>() == 16);
 
 #[cfg(test)]
 mod tests {

@@ -87,14 +87,19 @@ impl<I: Ipc> HeldReply<I> {
     /// Sends the reply held for `peer` (just taken out of `peer`).
     #[inline(never)]
     fn send_held(&self, peer: TaskId) {
+        self.with_held(|code, message| self.inner.reply(peer, code, message));
+    }
+
+    /// Calls `f` with the held reply's code and bytes, which are copied out
+    /// of their cell only if there are any (most replies are empty).
+    #[inline(always)]
+    fn with_held<R>(&self, f: impl FnOnce(u32, &[u8]) -> R) -> R {
         let (code, len) = (self.code.get(), self.len.get());
         if len == 0 {
-            self.inner.reply(peer, code, &[]);
-        } else {
-            let bytes = self.bytes.get();
-            self.inner
-                .reply(peer, code, bytes.get(..len).unwrap_or(&[]));
+            return f(code, &[]);
         }
+        let bytes = self.bytes.get();
+        f(code, bytes.get(..len).unwrap_or(&[]))
     }
 }
 
@@ -109,17 +114,10 @@ impl<I: Ipc> Ipc for HeldReply<I> {
         if from.is_some() {
             self.flush_held();
         } else if let Some(peer) = self.peer.take() {
-            let (code, len) = (self.code.get(), self.len.get());
-            if len == 0 {
-                return self
-                    .inner
-                    .reply_recv(peer, code, &[], buffer, notification_mask);
-            }
-            let bytes = self.bytes.get();
-            let message = bytes.get(..len).unwrap_or(&[]);
-            return self
-                .inner
-                .reply_recv(peer, code, message, buffer, notification_mask);
+            return self.with_held(|code, message| {
+                self.inner
+                    .reply_recv(peer, code, message, buffer, notification_mask)
+            });
         }
         self.inner.recv(buffer, notification_mask, from)
     }

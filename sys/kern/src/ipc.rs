@@ -81,7 +81,7 @@ pub fn lease_is_valid(task: &Task, l: &Lease) -> bool {
         REGION_READ
     } else {
         0
-    } + if l.attributes & LEASE_WRITE != 0 {
+    } | if l.attributes & LEASE_WRITE != 0 {
         REGION_WRITE
     } else {
         0

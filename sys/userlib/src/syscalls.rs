@@ -84,10 +84,11 @@ fn recv_result(
 }
 
 /// The kernel's response code, if `m` is a refusal rather than something
-/// received: the receive stubs return one as a message whose sender is the
-/// code (every code is at or above [`abi::KERNEL_CODE_BASE`], no task id
-/// is). Built in place rather than as a `Result`: a received message is
-/// six words, and a `Result` of it is copied out on every receive.
+/// received. [`sys_reply_recv`] returns a refused reply so, as a message
+/// whose sender is the code (every code is at or above
+/// [`abi::KERNEL_CODE_BASE`], no task id is), and not as a `Result`: a
+/// received message is six words, and a `Result` of it would be copied out
+/// on every receive.
 pub fn refusal(m: &RecvMessage) -> Option<u32> {
     (m.sender.0 >= abi::KERNEL_CODE_BASE).then_some(m.sender.0)
 }

@@ -29,7 +29,9 @@ mod ring;
 #[cfg(test)]
 pub(crate) use copy::bounds;
 use copy::{copy_bytewise, copy_raw};
-pub use ring::{kernel_ring, ring_in, KernelRing, RingU16s};
+#[cfg(test)]
+pub use ring::kernel_ring;
+pub use ring::{ring_in, KernelRing, RingU16s};
 
 /// A range of a task's address space holding `len` values of type `T`,
 /// starting at `base`: aligned for `T`, and known not to wrap. Not yet

@@ -3,12 +3,13 @@
 use core::marker::PhantomData;
 
 use crate::descs::{RegionDesc, REGION_DMA_RING};
+#[cfg(test)]
 use crate::task::Task;
 
 /// A piece of a task's DMA ring region (app.toml `queues`): memory of the
 /// image that the task may read but only the kernel writes, where `dma`
 /// lays out a virtqueue for the task's device. Exists only once the range
-/// was found inside such a region ([`kernel_ring`]); every access is
+/// was found inside such a region ([`ring_in`]); every access is
 /// volatile (the device reads and writes it concurrently) and checked to
 /// lie inside and be aligned, and one that is not is refused (a read gives
 /// 0) rather than made.
@@ -19,14 +20,16 @@ pub struct KernelRing {
 }
 
 /// The `len` bytes at `base` as a [`KernelRing`], if they lie inside one of
-/// `task`'s DMA ring regions.
+/// `task`'s DMA ring regions ([`ring_in`] over each region). The kernel
+/// itself always has the ring region in hand; the host tests ask by task.
+#[cfg(test)]
 pub fn kernel_ring(task: &Task, base: usize, len: usize) -> Option<KernelRing> {
     task.regions().iter().find_map(|r| ring_in(r, base, len))
 }
 
 /// The `len` bytes at `base` as a [`KernelRing`], if `region` — one of a
 /// task's regions, which the caller has already found — is a DMA ring
-/// region and they lie inside it: [`kernel_ring`] without the search.
+/// region and they lie inside it.
 pub fn ring_in(region: &RegionDesc, base: usize, len: usize) -> Option<KernelRing> {
     (region.attributes & REGION_DMA_RING != 0 && region.contains(base, len))
         .then_some(KernelRing { base, len })
