@@ -32,13 +32,24 @@ use crate::sched::MaybeTask;
 use crate::system::System;
 
 /// Charges the task dispatched last for the time since, clears its charge
-/// if it blocked, and faults it if it is still running past its budget.
-/// Called at the end of every trap, before the next task is chosen.
+/// if it blocked, and faults it if it is still running past its budget —
+/// unless its stretch goes on ([`stretch_goes_on`]): then nothing is
+/// charged, it stays the task dispatched, and [`dispatch`] leaves it so.
+/// Called at the end of every trap (by `current`), before the next task is
+/// chosen.
 ///
 /// Inlined into the trap path: with no budgeted task running (the IPC
 /// round trip's case) it is one load and one branch.
 #[inline(always)]
-pub fn charge<M: Machine>(sys: &mut System<'_, M>) {
+pub fn charge<M: Machine>(sys: &mut System<'_, M>, current: usize) {
+    if !sys.dispatched.is_none() && !stretch_goes_on(sys, current) {
+        charge_dispatched(sys);
+    }
+}
+
+/// [`charge`] whatever the trap: no stretch goes on (the full choice's
+/// way to the next task, which need not be the quick one).
+pub fn charge_all<M: Machine>(sys: &mut System<'_, M>) {
     if !sys.dispatched.is_none() {
         charge_dispatched(sys);
     }
@@ -73,6 +84,35 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
     }
 }
 
+/// Whether the trap just taken by `current` may leave the budget
+/// bookkeeping as it is: `current` is the budgeted task dispatched last,
+/// it runs on after the trap ([`crate::sched::Scheduler::runs_on`]), and
+/// the budget deadline armed since has not come.
+///
+/// Skipping the charge and the dispatch then changes nothing anyone sees
+/// (the task stays `dispatched`: [`charge`] takes it whenever it charges,
+/// so [`dispatch`] finds it still there only when the stretch goes on,
+/// and `current` is then the task chosen, the scheduler's quick choice).
+/// The stretch simply goes on from `dispatched_at`, and the next charge
+/// adds the whole of it, exactly the sum the skipped charges would have
+/// made. The armed deadline is no later than the moment the budget runs
+/// out (`dispatch_budgeted` keeps or sets it so), and a re-dispatch now
+/// would compute that same moment again; so while it is ahead, a charge
+/// now could not fault the task, and once it has come the trap it causes
+/// (or any trap after it) charges in full. A driver's `post`,
+/// `irq_control` and `recv` of a pending notification — the syscalls of
+/// every request that return to the caller — save both.
+///
+/// Out of line, and a leaf: the IPC round trip, between tasks without a
+/// budget, never comes here, and a driver's syscall pays for no more than
+/// these few loads.
+#[inline(never)]
+fn stretch_goes_on<M: Machine>(sys: &System<'_, M>, current: usize) -> bool {
+    sys.dispatched.is(current)
+        && sys.sched.runs_on(sys.tasks, current)
+        && sys.budget_deadline.is_some_and(|d| sys.machine.now() < d)
+}
+
 /// Notes that task `index` is about to run and makes sure the timer fires
 /// no later than the moment its budget runs out.
 ///
@@ -81,6 +121,8 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
 #[inline(always)]
 pub fn dispatch<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     match sys.tasks[index].desc().budget_ms {
+        // Its stretch goes on (see `charge`): nothing to re-arm.
+        Some(_) if sys.dispatched.is(index) => {}
         Some(budget_ms) => dispatch_budgeted(sys, index, budget_ms),
         // No budget to watch. A deadline armed for an earlier task may
         // still fire (once); the trap it causes disarms it here.

@@ -78,6 +78,20 @@ pub struct RawDesc {
     pub next: u16,
 }
 
+impl RawDesc {
+    /// The descriptor as the four little-endian words it is in the table
+    /// (the kernel writes it a word at a time: the device may read the
+    /// table at any moment, and no field straddles a word).
+    pub fn words(&self) -> [u32; 4] {
+        [
+            self.addr as u32,
+            (self.addr >> 32) as u32,
+            self.len,
+            u32::from(self.flags) | u32::from(self.next) << 16,
+        ]
+    }
+}
+
 /// `VIRTQ_DESC_F_NEXT` (§2.7.5).
 pub const F_NEXT: u16 = 1;
 /// `VIRTQ_DESC_F_WRITE`: device-writable (§2.7.5).
@@ -378,7 +392,7 @@ fn post<M: Machine>(
     let mut index = head;
     for d in &checked[..count] {
         // index < size <= 128: the descriptor table at the start.
-        ring.write_words(16 * index, d.as_bytes());
+        ring.write_words(16 * index, &d.words());
         if let Some(l) = pin {
             // The whole chain: none of it may change under the device.
             ring.write_u16(PINS_OFFSET + 2 * index, l as u16 + 1);

@@ -392,6 +392,17 @@ impl Scheduler {
         &self.sending
     }
 
+    /// Whether [`quick`](Scheduler::quick) would resume the caller
+    /// itself: no task was handed the CPU in this trap, nothing woke, and
+    /// `current` was running and still can. Only looks.
+    #[inline(always)]
+    pub fn runs_on(&self, tasks: &[Task], current: usize) -> bool {
+        self.hint.is_none()
+            && self.running.is(current)
+            && self.woken.is_none()
+            && TaskTable::of(tasks)[current].is_runnable()
+    }
+
     /// The choice when it takes no looking: the task an IPC fast path
     /// handed the CPU to in this trap, or the caller itself if it can still
     /// run and nothing woke (most syscalls). The arch layer resumes it

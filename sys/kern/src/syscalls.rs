@@ -156,7 +156,7 @@ pub fn exception<M: Machine>(sys: &mut System<'_, M>, index: usize, e: Exception
 /// uses [`after_trap`], which makes the same choice; this is that choice
 /// without the quick one in front (host tests).
 pub fn next_task<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
-    budget::charge(sys);
+    budget::charge_all(sys);
     let next = choose(sys, current)?;
     budget::dispatch(sys, next);
     resume(sys, next);
@@ -175,8 +175,10 @@ pub fn next_task<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<
 pub fn after_trap<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option<usize> {
     crate::probe!(sys.machine, Ipc);
     // The CPU budget first: a task past it is faulted before any choice.
-    // For a task without a budget this is one test of `dispatched`.
-    budget::charge(sys);
+    // For a task without a budget this is one test of `dispatched`; for a
+    // budgeted task whose syscall returns to it, a look at the clock (its
+    // stretch goes on, see `budget::stretch_goes_on`).
+    budget::charge(sys, current);
     let next = match sys.sched.quick(sys.tasks, current) {
         Some(next) => {
             #[cfg(test)]

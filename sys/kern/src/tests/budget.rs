@@ -126,6 +126,13 @@ fn a_recv_that_returns_at_once_is_not_blocking() {
 
 #[test]
 fn time_preempted_by_a_more_important_task_is_not_charged() {
+    preempted_time_is_not_charged(next);
+    // The trap handler's way: the post that wakes the more important task
+    // ends the driver's stretch (it does not go on).
+    preempted_time_is_not_charged(after_trap);
+}
+
+fn preempted_time_is_not_charged(next: fn(&mut Harness, usize) -> Option<usize>) {
     // sup 0; hi 1 (woken by the driver's post); drv 2 (budget); low 3.
     const HI: usize = 1;
     const D: usize = 2;
@@ -249,4 +256,80 @@ fn a_programmed_deadline_later_than_the_new_expiry_or_not_in_the_future_is_repla
     // "long" ran 1 ms of its 50 before it was preempted: 49 ms from now.
     assert_eq!(h.sys.budget_deadline, Some(52 * TICKS_PER_MS));
     assert_eq!(h.sys.machine.deadline, Some(52 * TICKS_PER_MS));
+}
+
+/// The trap handler's way to the next task ([`syscalls::after_trap`]),
+/// which lets a budgeted task's stretch go on through syscalls that
+/// return to it (`budget::stretch_goes_on`).
+fn after_trap(h: &mut Harness, current: usize) -> Option<usize> {
+    syscalls::after_trap(&mut h.sys, current)
+}
+
+/// Like [`spin_ms`], through [`after_trap`].
+fn spin_ms_quick(h: &mut Harness, ms: u64) -> Option<usize> {
+    advance_ms(h, ms);
+    h.syscall(DRV, Sysnum::GetTimer, &[]);
+    after_trap(h, DRV)
+}
+
+#[test]
+fn a_stretch_left_uncharged_is_charged_whole_and_faulted_at_the_same_syscall() {
+    let mut h = system();
+    assert_eq!(after_trap(&mut h, SUP), Some(DRV));
+    for ms in 1..BUDGET_MS {
+        assert_eq!(
+            spin_ms_quick(&mut h, 1),
+            Some(DRV),
+            "within budget at {ms} ms"
+        );
+        // Nothing charged or re-armed: the stretch goes on.
+        assert_eq!(h.task(DRV).run(), 0, "charged at {ms} ms");
+        assert_eq!(h.sys.machine.deadline, Some(10 * TICKS_PER_MS));
+    }
+    // The tenth millisecond, as through the full path: faulted.
+    assert_eq!(spin_ms_quick(&mut h, 1), Some(SUP));
+    let f = h.fault(DRV);
+    assert_eq!(f.kind(), FaultKind::BudgetExceeded);
+    assert_eq!(f.detail, BUDGET_MS);
+}
+
+#[test]
+fn an_early_deadline_ends_an_uncharged_stretch_with_a_charge_and_no_fault() {
+    let mut h = system();
+    assert_eq!(after_trap(&mut h, SUP), Some(DRV));
+    // Blocks at 1 ms, woken at 2: the 10 ms deadline stays, its expiry
+    // is 12 ms.
+    advance_ms(&mut h, 1);
+    h.recv(DRV, 0, 1);
+    assert_eq!(after_trap(&mut h, DRV), Some(LOW));
+    advance_ms(&mut h, 1);
+    let drv = h.id(DRV);
+    assert_eq!(h.post(LOW, drv, 1), abi::SUCCESS);
+    assert_eq!(after_trap(&mut h, LOW), Some(DRV));
+    assert_eq!(h.sys.budget_deadline, Some(10 * TICKS_PER_MS));
+    // Spins to 9 ms uncharged; at 10 the early deadline has come: charged
+    // (8 ms since it was woken), not faulted, re-armed for 12.
+    for _ in 3..10 {
+        assert_eq!(spin_ms_quick(&mut h, 1), Some(DRV));
+    }
+    assert_eq!(h.task(DRV).run(), 0);
+    assert_eq!(spin_ms_quick(&mut h, 1), Some(DRV));
+    assert_eq!(h.task(DRV).run(), 8 * TICKS_PER_MS);
+    assert_eq!(h.sys.machine.deadline, Some(12 * TICKS_PER_MS));
+    assert_eq!(spin_ms_quick(&mut h, 1), Some(DRV));
+    // 12 ms: ten of running since it was woken.
+    assert_eq!(spin_ms_quick(&mut h, 1), Some(SUP));
+    assert_eq!(h.fault(DRV).kind(), FaultKind::BudgetExceeded);
+}
+
+#[test]
+fn the_budget_timer_ends_an_uncharged_stretch() {
+    let mut h = system();
+    assert_eq!(after_trap(&mut h, SUP), Some(DRV));
+    assert_eq!(spin_ms_quick(&mut h, 4), Some(DRV));
+    // No syscall after that: only the timer interrupt at the deadline.
+    advance_ms(&mut h, 6);
+    notify::service_timers(&mut h.sys);
+    assert_eq!(after_trap(&mut h, DRV), Some(SUP));
+    assert_eq!(h.fault(DRV).kind(), FaultKind::BudgetExceeded);
 }

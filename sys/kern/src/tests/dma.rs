@@ -100,6 +100,16 @@ fn desc(addr: u64, len: u32, flags: u16, next: u16) -> RawDesc {
     }
 }
 
+/// The words the kernel writes are the descriptor's bytes in the table
+/// (§2.7.5's layout: addr, len, flags, next, little-endian).
+#[test]
+fn a_descriptor_is_written_as_its_own_bytes() {
+    use zerocopy::IntoBytes;
+    let d = desc(0x1122_3344_5566_7788, 0x99AA_BBCC, F_NEXT | F_WRITE, 0x0DEF);
+    let bytes: Vec<u8> = d.words().iter().flat_map(|w| w.to_le_bytes()).collect();
+    assert_eq!(bytes, d.as_bytes());
+}
+
 #[test]
 fn descriptor_rules_flags_links_and_buffers() {
     let r = driver();

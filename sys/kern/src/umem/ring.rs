@@ -106,20 +106,20 @@ impl KernelRing {
         })
     }
 
-    /// Writes `bytes` at `offset` a 32-bit word at a time (so both must be
-    /// word-aligned and inside; nothing is written otherwise).
-    pub fn write_words(&mut self, offset: usize, bytes: &[u8]) {
-        if !(bytes.len().is_multiple_of(4) && self.fits(offset, 4))
-            || offset
-                .checked_add(bytes.len())
-                .is_none_or(|end| end > self.len)
-        {
+    /// Writes `words` from `offset` on, little-endian (`offset` must be
+    /// word-aligned and the whole run inside; nothing is written
+    /// otherwise).
+    pub fn write_words(&mut self, offset: usize, words: &[u32]) {
+        let end = words
+            .len()
+            .checked_mul(4)
+            .and_then(|n| n.checked_add(offset));
+        if !(offset.is_multiple_of(4) && end.is_some_and(|end| end <= self.len)) {
             return;
         }
         let at = self.base + offset;
-        for (i, w) in bytes.chunks_exact(4).enumerate() {
-            let word = u32::from_le_bytes(w.try_into().unwrap_or_default());
-            // SAFETY: as in `write_u32`: the whole range was checked inside
+        for (i, &word) in words.iter().enumerate() {
+            // SAFETY: as in `write_u32`: the whole run was checked inside
             // and 4-aligned above, so each word is (one check, not one per
             // word: a descriptor is four of them).
             unsafe { core::ptr::write_volatile((at + 4 * i) as *mut u32, word.to_le()) };
