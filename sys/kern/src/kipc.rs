@@ -71,10 +71,7 @@ fn grant<M: Machine>(
 ) -> Result<(), UserError> {
     let bad = UserError::Recoverable(KIPC_BAD_GRANT);
     let (window, irq) = sys.machine.device_slot(slot).ok_or(bad)?;
-    let mut taken = false;
-    for r in 0..sys.route_slots() {
-        taken |= sys.route(r).is_some_and(|r| r.irq == irq);
-    }
+    let taken = sys.routes().any(|r| r.irq == irq);
     let free = sys.device_irqs.iter().position(|r| r.is_none());
     let (false, Some(free)) = (taken, free) else {
         return Err(bad);

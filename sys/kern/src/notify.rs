@@ -43,14 +43,9 @@ pub fn post_bits<M: Machine>(sys: &mut System<'_, M>, index: usize, bits: u32) {
 /// The notification bits of task `task` that an interrupt is routed to now
 /// (static routes and device grants).
 pub fn irq_bits<M: Machine>(sys: &System<'_, M>, task: usize) -> u32 {
-    let mut bits = 0;
-    for i in 0..sys.route_slots() {
-        match sys.route(i) {
-            Some(r) if r.task as usize == task => bits |= r.bits,
-            _ => {}
-        }
-    }
-    bits
+    sys.routes()
+        .filter(|r| r.task as usize == task)
+        .fold(0, |bits, r| bits | r.bits)
 }
 
 /// Whether `caller` may post `bits` to task `target` (see the module docs
@@ -165,11 +160,11 @@ pub fn get_timer_regs<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
 /// the source masked until the task re-enables it with `irq_control`.
 pub fn interrupt<M: Machine>(sys: &mut System<'_, M>, irq: u32) {
     sys.machine.irq_set_enabled(irq, false);
-    for i in 0..sys.route_slots() {
-        match sys.route_inline(i) {
-            Some(r) if r.irq == irq => post_bits(sys, r.task as usize, r.bits),
-            _ => {}
-        }
+    // A source has one route: the image builder refuses an IRQ claimed
+    // twice, and `kipc::grant` a source already routed.
+    let route = sys.routes().find(|r| r.irq == irq).copied();
+    if let Some(r) = route {
+        post_bits(sys, r.task as usize, r.bits);
     }
 }
 
@@ -179,14 +174,10 @@ pub fn irq_control<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result
     let s = sys.tasks[caller].save();
     let (bits, enable) = (s.arg(0) as u32, s.arg(1) != 0);
     let mut found = false;
-    for i in 0..sys.route_slots() {
-        match sys.route(i) {
-            Some(r) if r.task as usize == caller && r.bits & bits != 0 => {
-                sys.machine.irq_set_enabled(r.irq, enable);
-                found = true;
-            }
-            _ => {}
-        }
+    let mine = |r: &&crate::descs::IrqDesc| r.task as usize == caller && r.bits & bits != 0;
+    for r in crate::system::routes(sys.irqs, &sys.device_irqs).filter(mine) {
+        sys.machine.irq_set_enabled(r.irq, enable);
+        found = true;
     }
     if !found {
         return Err(UsageError::NoIrqForBits.into());

@@ -90,29 +90,13 @@ impl<'a, M: Machine> System<'a, M> {
         sys
     }
 
-    /// Number of route slots: the image's routes, then one per possible
-    /// device grant. Indexed access (rather than an iterator) lets callers
-    /// act on the machine between lookups.
-    pub fn route_slots(&self) -> usize {
-        self.irqs.len() + MAX_DEVICE_GRANTS
-    }
-
-    /// The interrupt route in slot `i`, if any. Out of line, for the
-    /// syscalls and kipcs that look routes up; the interrupt path itself
-    /// uses [`route_inline`](System::route_inline).
-    #[inline(never)]
-    pub fn route(&self, i: usize) -> Option<IrqDesc> {
-        self.route_inline(i)
-    }
-
-    /// [`route`](System::route), inlined: for the interrupt path, where
-    /// a call per slot would show in the IRQ-to-task latency.
+    /// Every interrupt route in force: the image's, then the device
+    /// grants'. Walked over the two tables as they are (no slot numbers
+    /// to map back onto them): the interrupt path and `irq_control` both
+    /// come here on every device request.
     #[inline(always)]
-    pub fn route_inline(&self, i: usize) -> Option<IrqDesc> {
-        match self.irqs.get(i) {
-            Some(r) => Some(*r),
-            None => self.device_irqs.get(i - self.irqs.len()).copied().flatten(),
-        }
+    pub fn routes(&self) -> impl Iterator<Item = &IrqDesc> + '_ {
+        routes(self.irqs, &self.device_irqs)
     }
 
     /// Tells the scheduler that task `index`'s scheduling state may have
@@ -148,4 +132,14 @@ impl<'a, M: Machine> System<'a, M> {
     pub fn name(&self, index: usize) -> &'static str {
         self.tasks[index].desc().name
     }
+}
+
+/// [`System::routes`] over the tables themselves, for a caller that also
+/// needs another field of the system (the machine) while it walks them.
+#[inline(always)]
+pub fn routes<'r>(
+    irqs: &'r [IrqDesc],
+    device_irqs: &'r [Option<IrqDesc>],
+) -> impl Iterator<Item = &'r IrqDesc> + 'r {
+    irqs.iter().chain(device_irqs.iter().flatten())
 }
