@@ -159,9 +159,11 @@ pub fn buffer_allowed(regions: &[RegionDesc], addr: u64, len: u32) -> bool {
     let (Ok(base), Ok(len)) = (usize::try_from(addr), usize::try_from(len)) else {
         return false;
     };
-    regions
-        .iter()
-        .any(|r| own_ram(r.attributes) && r.contains(base, len))
+    let covers = |r: &RegionDesc| own_ram(r.attributes) && r.contains(base, len);
+    // A driver's buffers are nearly always in its RAM, its second region
+    // (as `umem` asks it first): one look instead of two. Only the order
+    // changes: any region that qualifies will do.
+    regions.get(1).is_some_and(covers) || regions.iter().any(covers)
 }
 
 /// Checks descriptor `d`, element `k` of a chain of `count`, for a queue of
@@ -371,13 +373,15 @@ fn post<M: Machine>(
     let mut pin = None;
     let mut index = head;
     let table = umem::try_read(&sys.tasks[caller], &chain)?;
+    // (Only a queue holding pins has descriptors to look at for one.)
+    let any_pinned = pinned(&ring) != 0;
     for (k, (entry, &d)) in checked.iter_mut().zip(table).enumerate() {
         let mut d = d;
         check_desc(sys.tasks[caller].regions(), &d, k, count, size)
             .map_err(UserError::Recoverable)?;
         // A descriptor of a chain holding a lease stays as it is until the
         // device gave the chain back (`reap`).
-        if pin_of(&ring, index) != 0 {
+        if any_pinned && pin_of(&ring, index) != 0 {
             return Err(UserError::Recoverable(DMA_PINNED));
         }
         if d.addr & DMA_LEASE != 0 {
@@ -449,6 +453,12 @@ fn reap(ring: &mut KernelRing, size: u16) {
     // stale (and a device claiming more would have the kernel loop long).
     let fresh = used.wrapping_sub(ring.read_u16(REAPED_OFFSET)).min(size);
     if fresh == 0 {
+        return;
+    }
+    if pinned(ring) == 0 {
+        // No chain holds a pin (the driver's own buffers): nothing to
+        // release, only the index to move on.
+        ring.write_u16(REAPED_OFFSET, used);
         return;
     }
     let n = usize::from(size);
