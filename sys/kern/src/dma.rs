@@ -109,7 +109,7 @@ const SIZE_OFFSET: usize = DMA_RING_STRIDE - 4;
 /// Where a queue's pins are, after its used ring: per descriptor, the
 /// index + 1 of the task whose lease it holds (0: none). Only the kernel
 /// writes them; the driver may read them.
-const PINS_OFFSET: usize = 6144;
+pub const PINS_OFFSET: usize = 6144;
 /// The used index up to which the kernel has released pins (16 bits).
 const REAPED_OFFSET: usize = SIZE_OFFSET - 4;
 /// How many of the queue's descriptors hold a pin (written with the pins:

@@ -724,11 +724,25 @@ fn pinned(ring: usize) -> u32 {
     unsafe { std::ptr::read((ring + crate::dma::PINNED_OFFSET) as *const u32) }
 }
 
+/// Checks the queue's pin count against its pins (every descriptor's, of
+/// a queue of `size`): the count is what the fast paths trust, so it must
+/// be exactly the number of descriptors holding one. Returns the count.
+fn pins_agree(ring: usize, size: usize) -> u32 {
+    // SAFETY: as in `pinned`: the pins lie inside the ring memory.
+    let held = (0..size)
+        .filter(|i| unsafe {
+            std::ptr::read((ring + crate::dma::PINS_OFFSET + 2 * i) as *const u16) != 0
+        })
+        .count() as u32;
+    assert_eq!(pinned(ring), held, "the pin count disagrees with the pins");
+    held
+}
+
 #[test]
 fn pins_are_counted_and_a_reply_after_the_device_is_done_reads_no_register() {
     let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
     let cli = h.id(CLI);
-    assert_eq!(pinned(ring), 0);
+    assert_eq!(pins_agree(ring, 8), 0);
     // Two chains hold the lease: descriptors 0 -> 1, and 2.
     let first = [
         leased(0, 0, 256, F_WRITE | F_NEXT, 1),
@@ -738,14 +752,14 @@ fn pins_are_counted_and_a_reply_after_the_device_is_done_reads_no_register() {
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
     post_lent(&mut h, &[leased(0, 0, 16, 0, 0)], 2, cli);
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
-    assert_eq!(pinned(ring), 3);
+    assert_eq!(pins_agree(ring, 8), 3);
     // The device gave back the first chain only: the second still pins the
     // lender, and the kernel asks the (live) device before refusing.
     device_uses(ring, 0, 0);
     reply(&mut h, cli);
     assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
     assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
-    assert_eq!(pinned(ring), 1);
+    assert_eq!(pins_agree(ring, 8), 1);
     // Both back: the reply goes through on the ring alone, without a
     // device register access, and nothing is pinned any more.
     device_uses(ring, 1, 2);
@@ -757,14 +771,14 @@ fn pins_are_counted_and_a_reply_after_the_device_is_done_reads_no_register() {
         "{:?}",
         h.sys.machine.mmio_writes
     );
-    assert_eq!(pinned(ring), 0);
+    assert_eq!(pins_agree(ring, 8), 0);
     // A reset device releases every pin and the count with them.
     let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
     let cli = h.id(CLI);
     post_lent(&mut h, &first, 0, cli);
-    assert_eq!(pinned(ring), 2);
+    assert_eq!(pins_agree(ring, 8), 2);
     crate::dma::quiesce(&mut h.sys, DRV);
-    assert_eq!(pinned(ring), 0);
+    assert_eq!(pins_agree(ring, 8), 0);
     assert!(!crate::dma::pins(&mut h.sys, DRV, CLI));
 }
 
@@ -861,7 +875,7 @@ fn reply_recv_never_skips_the_pin_check() {
         "fast path declined a reply whose lease the device gave back"
     );
     assert_eq!(h.sched(CLI), SchedState::Runnable);
-    assert_eq!(pinned(ring), 0);
+    assert_eq!(pins_agree(ring, 8), 0);
 }
 
 /// Having rings costs a driver the fast path only for calls that lent it
@@ -969,7 +983,11 @@ fn a_lent_chain_is_released_whole_round_and_round() {
         ];
         post_lent(&mut h, &chain, usize::from(head), cli);
         assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "round {round}");
-        assert_eq!(pinned(ring), 3, "round {round}: the whole chain pinned");
+        assert_eq!(
+            pins_agree(ring, 8),
+            3,
+            "round {round}: the whole chain pinned"
+        );
         let used = ring + crate::dma::USED_OFFSET;
         // SAFETY: the ring region block of the test arena.
         unsafe {
@@ -981,7 +999,11 @@ fn a_lent_chain_is_released_whole_round_and_round() {
         }
         reply(&mut h, cli);
         assert_eq!(h.sched(CLI), SchedState::Runnable, "round {round}");
-        assert_eq!(pinned(ring), 0, "round {round}: the whole chain released");
+        assert_eq!(
+            pins_agree(ring, 8),
+            0,
+            "round {round}: the whole chain released"
+        );
         h.recv(DRV, 16, 0);
         let l = lease(LEASE_READ | LEASE_WRITE, h.addr(CLI, DATA), 512);
         h.send(CLI, drv, 1, b"", 0, &[l]);
@@ -1003,7 +1025,7 @@ fn giving_back_one_chain_leaves_the_others_pinned() {
     // B: the driver's own memory at 6, pinning nothing.
     post(&mut h, &[desc(own, 16, 0, 0)], 6);
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
-    assert_eq!(pinned(ring), 3);
+    assert_eq!(pins_agree(ring, 8), 3);
     // The device gives back B, then A; C stays on it.
     let used = ring + crate::dma::USED_OFFSET;
     // SAFETY: the ring region block of the test arena.
@@ -1018,7 +1040,7 @@ fn giving_back_one_chain_leaves_the_others_pinned() {
         DMA_PINNED as usize,
         "C still holds the lender"
     );
-    assert_eq!(pinned(ring), 1);
+    assert_eq!(pins_agree(ring, 8), 1);
     assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
 }
 
@@ -1110,7 +1132,7 @@ fn a_reset_device_frees_every_pinned_descriptor() {
     post(&mut h, &[desc(own, 16, 0, 0)], 7);
     assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize, "test premise");
     crate::dma::quiesce(&mut h.sys, DRV);
-    assert_eq!(pinned(ring), 0);
+    assert_eq!(pins_agree(ring, 8), 0);
     for head in [6, 7] {
         post(&mut h, &[desc(own, 16, 0, 0)], head);
         assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "descriptor {head}");
