@@ -337,7 +337,8 @@ pub const DMA_LEASE: u64 = 1 << 63;
 pub const DMA_BAD_LEASE: u32 = 0xFFFF_FC06;
 /// A lease of the peer is still posted to the device: a reply to it is
 /// refused until the device gave the chain back or was reset; a post may
-/// not rewrite a descriptor of such a chain.
+/// not rewrite a descriptor of such a chain, nor give the device bytes of
+/// a lease it already has for writing (or write bytes it already has).
 pub const DMA_PINNED: u32 = 0xFFFF_FC07;
 /// The longest chain one [`DmaOp::Post`] takes.
 pub const DMA_MAX_CHAIN: usize = 8;

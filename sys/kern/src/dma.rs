@@ -37,7 +37,11 @@
 //! with a count per queue) until the device gives the chain back ([`reap`])
 //! or is reset ([`quiesce`]); meanwhile the driver cannot answer the lender
 //! ([`pins`]) and the lender is neither told DEAD nor re-initialised (the
-//! ordering argument is in the crate docs, "DMA confinement").
+//! ordering argument is in the crate docs, "DMA confinement"). And
+//! meanwhile those bytes are the chain's alone: a second chain giving the
+//! device bytes of the lease it already has, for writing or to write, is
+//! refused ([`on_device`]), so that a confused driver cannot make two
+//! transfers race for a client's buffer.
 //!
 //! Everything here is portable and host-tested; the machine supplies the
 //! 32-bit MMIO accesses ([`Machine::mmio_read32`]).
@@ -388,6 +392,10 @@ fn post<M: Machine>(
             let (addr, l) =
                 lease_buffer(sys, caller, lender, &d).map_err(UserError::Recoverable)?;
             d.addr = addr;
+            // (A queue holding no pins has no lease on the device.)
+            if any_pinned && on_device(&sys.tasks[caller], l, &d) {
+                return Err(UserError::Recoverable(DMA_PINNED));
+            }
             pin = Some(l);
         }
         *entry = d;
@@ -424,6 +432,55 @@ fn post<M: Machine>(
         .save_mut()
         .set_ret(0, abi::SUCCESS as usize);
     Ok(())
+}
+
+/// Whether bytes of `d` (a lease buffer of task `lender`, resolved) are on
+/// the device already in a chain still pinned, in any queue of `driver`,
+/// with either side a device write.
+///
+/// A lease's bytes go to the device once at a time. A driver has no
+/// reason to give them twice (one request, one chain), and one that does
+/// — confused about which call it serves, by a bug or a flipped bit — lets
+/// two transfers race for the lender's buffer: the reply to the first
+/// waits for the second (the pin), and then answers with whichever data
+/// the device wrote last. Refused here, the second transfer never starts,
+/// and the first call gets its own data. Only pinned descriptors are
+/// looked at (a pin is the kernel's record that the descriptor holds that
+/// lender's lease as the kernel wrote it), and only in a queue holding
+/// pins.
+#[inline(never)]
+fn on_device(driver: &Task, lender: usize, d: &RawDesc) -> bool {
+    let Some(region) = ring_region(driver.regions()) else {
+        return false;
+    };
+    let pin = lender as u16 + 1;
+    // A lease buffer is memory of this machine: `lease_buffer` made its
+    // address from a `USlice`, as the kernel made every pinned one.
+    let base = d.addr as usize;
+    let end = base.saturating_add(d.len as usize);
+    let mut q = 0;
+    // (`queue_ring` is `None` past the region's last whole queue.)
+    while let Some(ring) = queue_ring(region, q) {
+        q += 1;
+        if pinned(&ring) == 0 {
+            continue;
+        }
+        for i in 0..usize::from(size_of_queue(&ring)) {
+            // The descriptor as the kernel wrote it (§2.7.5 layout: the
+            // address's high word is 0).
+            let at = 16 * i;
+            let addr = ring.read_u32(at) as usize;
+            let len = ring.read_u32(at + 8) as usize;
+            if pin_of(&ring, i) == pin
+                && (d.flags | ring.read_u16(at + 12)) & F_WRITE != 0
+                && addr < end
+                && base < addr.saturating_add(len)
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// The pin of descriptor `index`: the lender's index + 1, or 0.

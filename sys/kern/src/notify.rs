@@ -43,9 +43,13 @@ pub fn post_bits<M: Machine>(sys: &mut System<'_, M>, index: usize, bits: u32) {
 /// The notification bits of task `task` that an interrupt is routed to now
 /// (static routes and device grants).
 pub fn irq_bits<M: Machine>(sys: &System<'_, M>, task: usize) -> u32 {
-    sys.routes()
-        .filter(|r| r.task as usize == task)
-        .fold(0, |bits, r| bits | r.bits)
+    let mut bits = 0;
+    for r in sys.routes() {
+        if r.task as usize == task {
+            bits |= r.bits;
+        }
+    }
+    bits
 }
 
 /// Whether `caller` may post `bits` to task `target` (see the module docs

@@ -743,14 +743,15 @@ fn pins_are_counted_and_a_reply_after_the_device_is_done_reads_no_register() {
     let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
     let cli = h.id(CLI);
     assert_eq!(pins_agree(ring, 8), 0);
-    // Two chains hold the lease: descriptors 0 -> 1, and 2.
+    // Two chains hold different bytes of the lease: descriptors 0 -> 1,
+    // and 2.
     let first = [
         leased(0, 0, 256, F_WRITE | F_NEXT, 1),
-        leased(0, 256, 256, F_WRITE, 0),
+        leased(0, 256, 128, F_WRITE, 0),
     ];
     post_lent(&mut h, &first, 0, cli);
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
-    post_lent(&mut h, &[leased(0, 0, 16, 0, 0)], 2, cli);
+    post_lent(&mut h, &[leased(0, 384, 16, 0, 0)], 2, cli);
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
     assert_eq!(pins_agree(ring, 8), 3);
     // The device gave back the first chain only: the second still pins the
@@ -780,6 +781,49 @@ fn pins_are_counted_and_a_reply_after_the_device_is_done_reads_no_register() {
     crate::dma::quiesce(&mut h.sys, DRV);
     assert_eq!(pins_agree(ring, 8), 0);
     assert!(!crate::dma::pins(&mut h.sys, DRV, CLI));
+}
+
+/// A lease's bytes are on the device once at a time: a second chain
+/// overlapping bytes a chain in flight holds is refused when either one
+/// is a device write (two transfers would race for the lender's buffer),
+/// and allowed once the first is given back; other bytes of the lease,
+/// and two device reads of the same bytes, are fine.
+#[test]
+fn a_lease_range_already_on_the_device_for_a_write_is_refused() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    // The device writes bytes 128..384 (descriptor 0).
+    post_lent(&mut h, &[leased(0, 128, 256, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    for (offset, len, flags, what) in [
+        (128, 256, F_WRITE, "the same bytes written again"),
+        (0, 129, F_WRITE, "a write ending on its first byte"),
+        (383, 16, F_WRITE, "a write starting on its last byte"),
+        (200, 8, 0, "a read of bytes it writes"),
+        (0, 512, 0, "a read of the whole lease"),
+    ] {
+        post_lent(&mut h, &[leased(0, offset, len, flags, 0)], 1, cli);
+        assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize, "{what}");
+    }
+    assert_eq!(pins_agree(ring, 8), 1, "a refused chain pinned nothing");
+    // Bytes around it are the lender's to lend again.
+    post_lent(&mut h, &[leased(0, 0, 128, F_WRITE, 0)], 1, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "the bytes before");
+    post_lent(&mut h, &[leased(0, 384, 128, F_WRITE, 0)], 2, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "the bytes after");
+    // Once the device gave the first chain back, its bytes may go again.
+    device_uses(ring, 0, 0);
+    post_lent(&mut h, &[leased(0, 128, 256, F_WRITE, 0)], 3, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "after the device is done");
+    assert_eq!(pins_agree(ring, 8), 3);
+
+    // Reads only: the device may read the same bytes twice.
+    let (mut h, _) = lent(LEASE_READ);
+    let cli = h.id(CLI);
+    post_lent(&mut h, &[leased(0, 0, 512, 0, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    post_lent(&mut h, &[leased(0, 0, 512, 0, 0)], 1, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize, "two reads of the lease");
 }
 
 #[test]

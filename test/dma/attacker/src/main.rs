@@ -207,8 +207,13 @@ impl Rogue {
 
     /// As [`post`](Self::post), naming `lender` for lease descriptors.
     fn post_as(&self, chain: &[Desc], lender: Option<TaskId>) -> [u32; 3] {
+        self.post_at(chain, 0, lender)
+    }
+
+    /// As [`post_as`](Self::post_as), the chain's head at `head`.
+    fn post_at(&self, chain: &[Desc], head: u16, lender: Option<TaskId>) -> [u32; 3] {
         let before = self.avail_idx();
-        let code = match sys_dma_post(0, chain.as_bytes(), 0, lender, None) {
+        let code = match sys_dma_post(0, chain.as_bytes(), head, lender, None) {
             Ok(()) => 0,
             Err(c) => c,
         };
@@ -466,6 +471,21 @@ impl Rogue {
                 out[3] = userlib::refusal(&m).unwrap_or(0);
                 self.reg_write(QUEUE_NOTIFY, 0);
                 out[4] = u32::from(self.wait_used(used));
+            }
+            // A lease given to the device twice: the same read of sector 1
+            // into the caller's lease, the second chain at descriptors
+            // 3 -> 4 -> 5, both posted before the device is told: the
+            // second must be refused (the lease's bytes are the first
+            // chain's). [code, before, after] of each post, then whether
+            // the device used the first chain.
+            17 => {
+                let used = self.used_idx();
+                let c = self.request(T_IN, 1, Desc::device_writes(LEASE));
+                put(&mut out, 0, self.post_as(&c, Some(caller)));
+                let again = [Desc { next: 4, ..c[0] }, Desc { next: 5, ..c[1] }, c[2]];
+                put(&mut out, 3, self.post_at(&again, 3, Some(caller)));
+                self.reg_write(QUEUE_NOTIFY, 0);
+                out[6] = u32::from(self.wait_used(used));
             }
             // A version 2 queue-address register: must fault there.
             15 => {

@@ -347,6 +347,45 @@ fn a_reply_while_the_lease_is_on_the_device_is_refused(s: &mut Suite) -> CaseRes
     Ok(())
 }
 
+/// The client's buffer for op 17: the device reads sector 1 into it once.
+static mut TWICE: [u8; 512] = [0xEE; 512];
+
+fn a_lease_given_to_the_device_twice_is_refused(s: &mut Suite) -> CaseResult {
+    s.control(4)?;
+    // SAFETY: as for PINNED: the only reference made to TWICE.
+    let buf = unsafe { &mut *core::ptr::addr_of_mut!(TWICE) };
+    buf.fill(0xEE);
+    let lease = Lease {
+        attributes: LEASE_READ | LEASE_WRITE,
+        base: buf.as_ptr() as u32,
+        len: 512,
+    };
+    let r = answered(17, [0; 4], &[lease])?;
+    check!(
+        r[0] == 0 && r[2] == r[1].wrapping_add(1),
+        "the first read into the lease: the kernel answered {:#x}, available index {} -> {}",
+        r[0],
+        r[1],
+        r[2]
+    );
+    refused(
+        &r,
+        3,
+        DMA_PINNED,
+        "the lease's bytes given to the device again",
+    )?;
+    check!(r[6] == 1, "the device never used the first read");
+    let expected = |i: usize| (i as u8) ^ 4;
+    if let Some(i) = (0..512).find(|&i| buf[i] != expected(i)) {
+        fail!(
+            "byte {i} of the lent buffer is {:#04x}, sector 1 has {:#04x}",
+            buf[i],
+            expected(i)
+        );
+    }
+    Ok(())
+}
+
 fn indirect_tables_and_lying_links_are_refused(_: &mut Suite) -> CaseResult {
     both_refused(
         10,
@@ -457,6 +496,10 @@ fn main() -> ! {
         (
             "a_reply_while_the_lease_is_on_the_device_is_refused",
             a_reply_while_the_lease_is_on_the_device_is_refused,
+        ),
+        (
+            "a_lease_given_to_the_device_twice_is_refused",
+            a_lease_given_to_the_device_twice_is_refused,
         ),
         (
             "indirect_tables_and_lying_links_are_refused",
