@@ -163,11 +163,9 @@ pub fn buffer_allowed(regions: &[RegionDesc], addr: u64, len: u32) -> bool {
     let (Ok(base), Ok(len)) = (usize::try_from(addr), usize::try_from(len)) else {
         return false;
     };
-    let covers = |r: &RegionDesc| own_ram(r.attributes) && r.contains(base, len);
-    // A driver's buffers are nearly always in its RAM, its second region
-    // (as `umem` asks it first): one look instead of two. Only the order
-    // changes: any region that qualifies will do.
-    regions.get(1).is_some_and(covers) || regions.iter().any(covers)
+    regions
+        .iter()
+        .any(|r| own_ram(r.attributes) && r.contains(base, len))
 }
 
 /// Checks descriptor `d`, element `k` of a chain of `count`, for a queue of
