@@ -307,67 +307,62 @@ fn read_only_and_answered_leases_are_refused(_: &mut Suite) -> CaseResult {
     exposed_intact()
 }
 
-/// The client's buffer for op 16: the device reads sector 1 into it.
-static mut PINNED: [u8; 512] = [0xEE; 512];
+/// The client's buffer for ops 16 and 17: the device reads sector 1 into
+/// it.
+static mut LENT: [u8; 512] = [0xEE; 512];
 
-fn a_reply_while_the_lease_is_on_the_device_is_refused(s: &mut Suite) -> CaseResult {
-    // Sector 1 gets a pattern of this round's.
-    s.control(3)?;
+/// Has the rogue run attack `n`, which reads sector 1 into a writable
+/// lease of [`LENT`] (its first step), after giving sector 1 round
+/// `round`'s pattern; checks that read was made available and that the
+/// buffer holds sector 1 once the call is answered. The rogue's step
+/// codes, for the attack's own checks.
+fn read_sector_1_into_a_lease(
+    s: &mut Suite,
+    n: u16,
+    round: u32,
+) -> Result<[u32; 8], test_harness::LineBuf> {
+    s.control(round)?;
     // SAFETY: the suite is single-threaded; this is the only reference
-    // made to PINNED, and the call below is the only lending of it.
-    let buf = unsafe { &mut *core::ptr::addr_of_mut!(PINNED) };
+    // made to LENT, and the call below is the only lending of it.
+    let buf = unsafe { &mut *core::ptr::addr_of_mut!(LENT) };
     buf.fill(0xEE);
     let lease = Lease {
         attributes: LEASE_READ | LEASE_WRITE,
         base: buf.as_ptr() as u32,
         len: 512,
     };
-    let r = answered(16, [0; 4], &[lease])?;
+    let r = answered(n, [0; 4], &[lease])?;
     check!(
         r[0] == 0 && r[2] == r[1].wrapping_add(1),
-        "the lease read: the kernel answered {:#x}, available index {} -> {}",
+        "attack {n}, the lease read: the kernel answered {:#x}, available index {} -> {}",
         r[0],
         r[1],
         r[2]
     );
+    let expected = |i: usize| (i as u8) ^ (round as u8);
+    if let Some(i) = (0..512).find(|&i| buf[i] != expected(i)) {
+        fail!(
+            "attack {n}: byte {i} of the lent buffer is {:#04x}, sector 1 has {:#04x}",
+            buf[i],
+            expected(i)
+        );
+    }
+    Ok(r)
+}
+
+fn a_reply_while_the_lease_is_on_the_device_is_refused(s: &mut Suite) -> CaseResult {
+    let r = read_sector_1_into_a_lease(s, 16, 3)?;
     check!(
         r[3] == DMA_PINNED,
         "reply_recv with our lease posted: the driver saw {:#x}, not DMA_PINNED",
         r[3]
     );
     check!(r[4] == 1, "the device never used the lease read");
-    let expected = |i: usize| (i as u8) ^ 3;
-    if let Some(i) = (0..512).find(|&i| buf[i] != expected(i)) {
-        fail!(
-            "byte {i} of the lent buffer is {:#04x}, sector 1 has {:#04x}",
-            buf[i],
-            expected(i)
-        );
-    }
     Ok(())
 }
 
-/// The client's buffer for op 17: the device reads sector 1 into it once.
-static mut TWICE: [u8; 512] = [0xEE; 512];
-
 fn a_lease_given_to_the_device_twice_is_refused(s: &mut Suite) -> CaseResult {
-    s.control(4)?;
-    // SAFETY: as for PINNED: the only reference made to TWICE.
-    let buf = unsafe { &mut *core::ptr::addr_of_mut!(TWICE) };
-    buf.fill(0xEE);
-    let lease = Lease {
-        attributes: LEASE_READ | LEASE_WRITE,
-        base: buf.as_ptr() as u32,
-        len: 512,
-    };
-    let r = answered(17, [0; 4], &[lease])?;
-    check!(
-        r[0] == 0 && r[2] == r[1].wrapping_add(1),
-        "the first read into the lease: the kernel answered {:#x}, available index {} -> {}",
-        r[0],
-        r[1],
-        r[2]
-    );
+    let r = read_sector_1_into_a_lease(s, 17, 4)?;
     refused(
         &r,
         3,
@@ -375,14 +370,6 @@ fn a_lease_given_to_the_device_twice_is_refused(s: &mut Suite) -> CaseResult {
         "the lease's bytes given to the device again",
     )?;
     check!(r[6] == 1, "the device never used the first read");
-    let expected = |i: usize| (i as u8) ^ 4;
-    if let Some(i) = (0..512).find(|&i| buf[i] != expected(i)) {
-        fail!(
-            "byte {i} of the lent buffer is {:#04x}, sector 1 has {:#04x}",
-            buf[i],
-            expected(i)
-        );
-    }
     Ok(())
 }
 
