@@ -40,9 +40,19 @@ fn advance_ms(h: &mut Harness, ms: u64) {
 /// once (`get_timer`, which does not count as blocking); returns who runs
 /// next.
 fn spin_ms(h: &mut Harness, ms: u64) -> Option<usize> {
+    spin_ms_then(h, ms, next)
+}
+
+/// [`spin_ms`], the next task chosen by `choose` ([`next`] or
+/// [`after_trap`]).
+fn spin_ms_then(
+    h: &mut Harness,
+    ms: u64,
+    choose: fn(&mut Harness, usize) -> Option<usize>,
+) -> Option<usize> {
     advance_ms(h, ms);
     h.syscall(DRV, Sysnum::GetTimer, &[]);
-    next(h, DRV)
+    choose(h, DRV)
 }
 
 #[test]
@@ -267,9 +277,7 @@ fn after_trap(h: &mut Harness, current: usize) -> Option<usize> {
 
 /// Like [`spin_ms`], through [`after_trap`].
 fn spin_ms_quick(h: &mut Harness, ms: u64) -> Option<usize> {
-    advance_ms(h, ms);
-    h.syscall(DRV, Sysnum::GetTimer, &[]);
-    after_trap(h, DRV)
+    spin_ms_then(h, ms, after_trap)
 }
 
 #[test]
