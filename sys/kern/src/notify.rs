@@ -24,6 +24,7 @@
 
 use abi::{dead_code, TaskId, UsageError, REFUSED_POST_BITS, REFUSED_POST_TARGET};
 
+use crate::descs::IrqDesc;
 use crate::err::UserError;
 use crate::ipc;
 use crate::machine::Machine;
@@ -178,7 +179,7 @@ pub fn irq_control<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result
     let s = sys.tasks[caller].save();
     let (bits, enable) = (s.arg(0) as u32, s.arg(1) != 0);
     let mut found = false;
-    let mine = |r: &&crate::descs::IrqDesc| r.task as usize == caller && r.bits & bits != 0;
+    let mine = |r: &&IrqDesc| r.task as usize == caller && r.bits & bits != 0;
     for r in crate::system::routes(sys.irqs, &sys.device_irqs).filter(mine) {
         sys.machine.irq_set_enabled(r.irq, enable);
         found = true;

@@ -409,15 +409,10 @@ impl Scheduler {
     /// without [`choose`](Scheduler::choose); `None` means "choose".
     #[inline(always)]
     pub fn quick(&mut self, tasks: &[Task], current: usize) -> Option<usize> {
-        let tasks = TaskTable::of(tasks);
         let next = match self.hint.take() {
             Some(next) => next,
-            None if self.running.is(current)
-                && self.woken.is_none()
-                && tasks[current].is_runnable() =>
-            {
-                current
-            }
+            // (No hint now: `runs_on` asks the rest.)
+            None if self.runs_on(tasks, current) => current,
             None => return None,
         };
         self.running = MaybeTask::some(next);
