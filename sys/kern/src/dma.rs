@@ -235,7 +235,7 @@ fn queue_ring(region: &RegionDesc, queue: usize) -> Option<KernelRing> {
     let base = queue
         .checked_mul(DMA_RING_STRIDE)
         .and_then(|offset| region.base.checked_add(offset))?;
-    umem::ring_in(region, base, DMA_RING_STRIDE)
+    umem::ring_in(region, base)
 }
 
 /// The largest power of two not above any of the limits (0 if one is 0).

@@ -280,19 +280,21 @@ fn a_client_whose_reply_buffer_is_revoked_is_faulted_not_told_zero_bytes() {
 #[test]
 fn kernel_rings_exist_only_in_ring_regions_and_refuse_stray_accesses() {
     use crate::descs::REGION_DMA_RING;
+    use crate::umem::RING_LEN;
     let h = Harness::three();
     let ring_region = RegionDesc {
-        base: arena::alloc(0x1000),
-        size: 0x1000,
+        base: arena::alloc(0x4000),
+        size: 0x4000,
         attributes: REGION_READ | REGION_DMA_RING,
     };
     assert!(h.sys.tasks[SRV].add_region(ring_region));
     // Not a ring region (plain RAM), not the task's, running off the end.
-    assert!(umem::kernel_ring(h.task(SRV), h.addr(SRV, DATA), 64).is_none());
-    assert!(umem::kernel_ring(h.task(CLI), ring_region.base, 64).is_none());
-    assert!(umem::kernel_ring(h.task(SRV), ring_region.base + 0xFC0, 0x80).is_none());
+    assert!(umem::kernel_ring(h.task(SRV), h.addr(SRV, DATA)).is_none());
+    assert!(umem::kernel_ring(h.task(CLI), ring_region.base).is_none());
+    assert!(umem::kernel_ring(h.task(SRV), ring_region.base + 0x4000 - RING_LEN + 2).is_none());
+    assert!(umem::kernel_ring(h.task(SRV), ring_region.base + 0x4000 - RING_LEN).is_some());
 
-    let mut ring = umem::kernel_ring(h.task(SRV), ring_region.base + 0x100, 0x40).unwrap();
+    let mut ring = umem::kernel_ring(h.task(SRV), ring_region.base + 0x100).unwrap();
     assert_eq!(ring.base(), ring_region.base + 0x100);
     ring.write_u32(4, 0x1234_5678);
     ring.write_u16(8, 0xBEEF);
@@ -303,14 +305,22 @@ fn kernel_rings_exist_only_in_ring_regions_and_refuse_stray_accesses() {
         (ring.read_u32(16), ring.read_u32(20)),
         (0x0403_0201, 0x0807_0605)
     );
-    // Outside, or misaligned: nothing written, and reads give 0.
-    ring.write_u32(0x40, 7);
-    ring.write_u32(6, 7);
-    ring.write_u16(0x3F, 7);
-    ring.write_words(0x3C, &[9; 2]);
-    assert_eq!(ring.read_u32(0x40), 0);
-    assert_eq!(ring.read_u32(6), 0);
-    assert_eq!(ring.read_u32(0x3C), 0);
+    // Outside, or misaligned: nothing written, and reads give 0. (The
+    // offsets go through `black_box`: as they would at run time, not
+    // folded by the compiler.)
+    let at = std::hint::black_box;
+    ring.write_u32(at(RING_LEN), 7);
+    ring.write_u32(at(RING_LEN - 2), 7);
+    ring.write_u32(at(usize::MAX - 1), 7);
+    ring.write_u32(at(6), 7);
+    ring.write_u16(at(RING_LEN - 1), 7);
+    ring.write_u16(at(RING_LEN), 7);
+    ring.write_words(at(RING_LEN - 4), &[9; 2]);
+    ring.write_words(at(usize::MAX - 3), &[9; 2]);
+    assert_eq!(ring.read_u32(at(RING_LEN)), 0);
+    assert_eq!(ring.read_u16(at(RING_LEN)), 0);
+    assert_eq!(ring.read_u32(at(6)), 0);
+    assert_eq!(ring.read_u32(at(RING_LEN - 4)), 0);
     // A misaligned run: nothing written either.
     ring.write_words(0x22, &[1, 2]);
     assert_eq!(
@@ -318,12 +328,24 @@ fn kernel_rings_exist_only_in_ring_regions_and_refuse_stray_accesses() {
         (0, 0),
         "a misaligned run was written"
     );
-    // Words ending exactly at the end of the ring are written.
-    ring.write_words(0x38, &[1, 2]);
-    assert_eq!((ring.read_u32(0x38), ring.read_u32(0x3C)), (1, 2));
-    // SAFETY: test memory of 0x1000 bytes that only this test uses.
-    let raw = unsafe { std::slice::from_raw_parts(ring_region.base as *const u8, 0x1000) };
-    assert!(raw[0x140..].iter().all(|&b| b == 0), "wrote past the ring");
+    // Fields and words ending exactly at the end of the ring are written.
+    ring.write_words(RING_LEN - 8, &[1, 2]);
+    assert_eq!(
+        (ring.read_u32(RING_LEN - 8), ring.read_u32(RING_LEN - 4)),
+        (1, 2)
+    );
+    ring.write_u16(at(RING_LEN - 10), 3);
+    assert_eq!(ring.read_u16(at(RING_LEN - 10)), 3);
+    // SAFETY: test memory of 0x4000 bytes that only this test uses.
+    let raw = unsafe { std::slice::from_raw_parts(ring_region.base as *const u8, 0x4000) };
+    assert!(
+        raw[0x100 + RING_LEN..].iter().all(|&b| b == 0),
+        "wrote past the ring"
+    );
+    assert!(
+        raw[..0x100].iter().all(|&b| b == 0),
+        "wrote before the ring"
+    );
     assert_eq!(ring.read_u32(4), 0x1234_5678, "a misaligned write landed");
     assert_eq!(ring.read_u16(8), 0xBEEF, "a misaligned write landed");
 }
@@ -433,18 +455,19 @@ fn ring_u16_views_stay_inside_their_fields() {
     use crate::descs::REGION_DMA_RING;
     let h = Harness::three();
     let region = RegionDesc {
-        base: arena::alloc(0x1000),
-        size: 0x1000,
+        base: arena::alloc(0x4000),
+        size: 0x4000,
         attributes: REGION_READ | REGION_DMA_RING,
     };
     assert!(h.sys.tasks[SRV].add_region(region));
-    let ring = umem::kernel_ring(h.task(SRV), region.base + 0x100, 0x40).unwrap();
+    let ring = umem::kernel_ring(h.task(SRV), region.base + 0x100).unwrap();
+    let end = umem::RING_LEN;
     // Running off the end, misaligned, or a length that overflows: none.
-    assert!(ring.u16s(0x3E, 2).is_none());
+    assert!(ring.u16s(end - 2, 2).is_none());
     assert!(ring.u16s(0x21, 1).is_none());
     assert!(ring.u16s(2, usize::MAX).is_none());
     // Exactly up to the end: made.
-    assert!(ring.u16s(0x3E, 1).is_some());
+    assert!(ring.u16s(end - 2, 1).is_some());
     let mut ring = ring;
     // The field just past the view holds something: not the view's.
     ring.write_u16(0x18, 0x5555);
@@ -460,8 +483,8 @@ fn ring_u16_views_stay_inside_their_fields() {
         0x5555,
         "a write beyond the view landed"
     );
-    // SAFETY: test memory of 0x1000 bytes that only this test uses.
-    let raw = unsafe { std::slice::from_raw_parts(region.base as *const u8, 0x1000) };
+    // SAFETY: test memory of 0x4000 bytes that only this test uses.
+    let raw = unsafe { std::slice::from_raw_parts(region.base as *const u8, 0x4000) };
     assert!(
         raw.iter()
             .enumerate()

@@ -31,7 +31,7 @@ pub(crate) use copy::bounds;
 use copy::{copy_bytewise, copy_raw};
 #[cfg(test)]
 pub use ring::kernel_ring;
-pub use ring::{ring_in, KernelRing, RingU16s};
+pub use ring::{ring_in, KernelRing, RingU16s, RING_LEN};
 
 /// A range of a task's address space holding `len` values of type `T`,
 /// starting at `base`: aligned for `T`, and known not to wrap. Not yet

@@ -16,23 +16,28 @@ use crate::task::Task;
 #[derive(Debug)]
 pub struct KernelRing {
     base: usize,
-    len: usize,
 }
 
-/// The `len` bytes at `base` as a [`KernelRing`], if they lie inside one of
-/// `task`'s DMA ring regions ([`ring_in`] over each region). The kernel
-/// itself always has the ring region in hand; the host tests ask by task.
+/// The length of every [`KernelRing`]: one queue's stride of the ring
+/// region. A constant, so that an access at a constant offset (most of
+/// them) is checked when the kernel is compiled, not when it runs.
+pub const RING_LEN: usize = abi::DMA_RING_STRIDE;
+
+/// The [`RING_LEN`] bytes at `base` as a [`KernelRing`], if they lie
+/// inside one of `task`'s DMA ring regions ([`ring_in`] over each region).
+/// The kernel itself always has the ring region in hand; the host tests
+/// ask by task.
 #[cfg(test)]
-pub fn kernel_ring(task: &Task, base: usize, len: usize) -> Option<KernelRing> {
-    task.regions().iter().find_map(|r| ring_in(r, base, len))
+pub fn kernel_ring(task: &Task, base: usize) -> Option<KernelRing> {
+    task.regions().iter().find_map(|r| ring_in(r, base))
 }
 
-/// The `len` bytes at `base` as a [`KernelRing`], if `region` — one of a
-/// task's regions, which the caller has already found — is a DMA ring
-/// region and they lie inside it.
-pub fn ring_in(region: &RegionDesc, base: usize, len: usize) -> Option<KernelRing> {
-    (region.attributes & REGION_DMA_RING != 0 && region.contains(base, len))
-        .then_some(KernelRing { base, len })
+/// The [`RING_LEN`] bytes at `base` as a [`KernelRing`], if `region` — one
+/// of a task's regions, which the caller has already found — is a DMA
+/// ring region and they lie inside it.
+pub fn ring_in(region: &RegionDesc, base: usize) -> Option<KernelRing> {
+    (region.attributes & REGION_DMA_RING != 0 && region.contains(base, RING_LEN))
+        .then_some(KernelRing { base })
 }
 
 impl KernelRing {
@@ -43,17 +48,18 @@ impl KernelRing {
 
     /// Whether a `size`-byte field at `offset` lies inside and is aligned.
     ///
-    /// The accessors below are out of line: `dma` reads and writes ring
-    /// fields in dozens of places, and a copy of this check at each costs
-    /// more than the calls.
-    fn fits(&self, offset: usize, size: usize) -> bool {
-        offset.is_multiple_of(size) && offset.checked_add(size).is_some_and(|end| end <= self.len)
+    /// The accessors below are inline: with the length a constant, a field
+    /// at a constant offset needs no check at run time, and one at a
+    /// computed offset a compare or two — less than a call.
+    #[inline(always)]
+    fn fits(offset: usize, size: usize) -> bool {
+        offset.is_multiple_of(size) && offset <= RING_LEN - size
     }
 
     /// The little-endian 16-bit field at `offset` (0 if outside).
-    #[inline(never)]
+    #[inline(always)]
     pub fn read_u16(&self, offset: usize) -> u16 {
-        if !self.fits(offset, 2) {
+        if !Self::fits(offset, 2) {
             return 0;
         }
         // SAFETY: inside a DMA ring region of the task (checked when this
@@ -63,9 +69,9 @@ impl KernelRing {
     }
 
     /// The little-endian 32-bit field at `offset` (0 if outside).
-    #[inline(never)]
+    #[inline(always)]
     pub fn read_u32(&self, offset: usize) -> u32 {
-        if !self.fits(offset, 4) {
+        if !Self::fits(offset, 4) {
             return 0;
         }
         // SAFETY: as in `read_u16`, 4-aligned.
@@ -74,9 +80,9 @@ impl KernelRing {
 
     /// Writes the little-endian 16-bit field at `offset` (nothing if
     /// outside).
-    #[inline(never)]
+    #[inline(always)]
     pub fn write_u16(&mut self, offset: usize, value: u16) {
-        if self.fits(offset, 2) {
+        if Self::fits(offset, 2) {
             // SAFETY: as in `read_u16`; the ring region is the kernel's to
             // write (the task's PMP entry for it is read-only).
             unsafe { core::ptr::write_volatile((self.base + offset) as *mut u16, value.to_le()) };
@@ -85,9 +91,9 @@ impl KernelRing {
 
     /// Writes the little-endian 32-bit field at `offset` (nothing if
     /// outside).
-    #[inline(never)]
+    #[inline(always)]
     pub fn write_u32(&mut self, offset: usize, value: u32) {
-        if self.fits(offset, 4) {
+        if Self::fits(offset, 4) {
             // SAFETY: as in `write_u16`, 4-aligned.
             unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value.to_le()) };
         }
@@ -99,7 +105,7 @@ impl KernelRing {
     /// access only its index.
     pub fn u16s(&self, offset: usize, len: usize) -> Option<RingU16s<'_>> {
         let end = len.checked_mul(2).and_then(|n| n.checked_add(offset))?;
-        (offset.is_multiple_of(2) && end <= self.len).then_some(RingU16s {
+        (offset.is_multiple_of(2) && end <= RING_LEN).then_some(RingU16s {
             base: self.base + offset,
             len,
             _ring: PhantomData,
@@ -114,7 +120,7 @@ impl KernelRing {
             .len()
             .checked_mul(4)
             .and_then(|n| n.checked_add(offset));
-        if !(offset.is_multiple_of(4) && end.is_some_and(|end| end <= self.len)) {
+        if !(offset.is_multiple_of(4) && end.is_some_and(|end| end <= RING_LEN)) {
             return;
         }
         let at = self.base + offset;
