@@ -548,10 +548,13 @@ fn reap(ring: &mut KernelRing, size: u16) {
 /// Every set-up queue of `task`'s ring region: its memory, its index and
 /// its size (none for a task without a ring region).
 fn queues(task: &Task) -> impl Iterator<Item = (KernelRing, u32, u16)> + '_ {
-    let region = ring_region(task.regions());
-    let count = region.map_or(0, |r| r.size / DMA_RING_STRIDE);
-    (0..count).filter_map(move |q| {
-        let ring = queue_ring(region?, q)?;
+    ring_region(task.regions()).into_iter().flat_map(queues_in)
+}
+
+/// Every set-up queue in ring region `region`, as [`queues`] gives them.
+fn queues_in(region: &RegionDesc) -> impl Iterator<Item = (KernelRing, u32, u16)> + '_ {
+    (0..region.size / DMA_RING_STRIDE).filter_map(move |q| {
+        let ring = queue_ring(region, q)?;
         let size = size_of_queue(&ring);
         (size != 0).then_some((ring, q as u32, size))
     })
@@ -609,9 +612,14 @@ fn windows(task: &Task) -> impl Iterator<Item = usize> + '_ {
 /// still holds `pin`.
 fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize, pin: u16) -> bool {
     let task = &sys.tasks[driver];
+    // (A task driving no device — every general-path reply asks — holds
+    // nothing: its regions are looked at once.)
+    let Some(region) = ring_region(task.regions()) else {
+        return false;
+    };
     let window = windows(task).next();
     let mut held = false;
-    for (mut ring, queue, size) in queues(task) {
+    for (mut ring, queue, size) in queues_in(region) {
         reap(&mut ring, size);
         // The chains given back are released: only a pin still held makes
         // the kernel ask the device. No device window any more: pins stay
@@ -634,10 +642,19 @@ fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize, pin: u16) -> bool
 /// gave back are released — without asking the device (see [`pins`], which
 /// does). The reply fast path's question: `false` is the usual answer and
 /// final; `true` leaves the reply to the general path.
-#[inline(never)]
+///
+/// Inline as far as the ring region: for a server that drives no device
+/// (the usual one) the lookup of that region is the whole cost.
+#[inline(always)]
 pub fn holds_pin_of(driver: &Task, lender: usize) -> bool {
+    ring_region(driver.regions()).is_some_and(|region| region_holds_pin_of(region, lender))
+}
+
+/// [`holds_pin_of`] for a driver with ring region `region`.
+#[inline(never)]
+fn region_holds_pin_of(region: &RegionDesc, lender: usize) -> bool {
     let pin = lender as u16 + 1;
-    queues(driver).any(|(mut ring, _, size)| {
+    queues_in(region).any(|(mut ring, _, size)| {
         reap(&mut ring, size);
         holds(&ring, size, pin)
     })
