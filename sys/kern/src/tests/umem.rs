@@ -288,8 +288,16 @@ fn kernel_rings_exist_only_in_ring_regions_and_refuse_stray_accesses() {
         attributes: REGION_READ | REGION_DMA_RING,
     };
     assert!(h.sys.tasks[SRV].add_region(ring_region));
+    // Plain RAM of the task, as large as a ring region.
+    let ram = RegionDesc {
+        base: arena::alloc(0x4000),
+        size: 0x4000,
+        attributes: REGION_READ | REGION_WRITE,
+    };
+    assert!(h.sys.tasks[SRV].add_region(ram));
     // Not a ring region (plain RAM), not the task's, running off the end.
     assert!(umem::kernel_ring(h.task(SRV), h.addr(SRV, DATA)).is_none());
+    assert!(umem::kernel_ring(h.task(SRV), ram.base).is_none());
     assert!(umem::kernel_ring(h.task(CLI), ring_region.base).is_none());
     assert!(umem::kernel_ring(h.task(SRV), ring_region.base + 0x4000 - RING_LEN + 2).is_none());
     assert!(umem::kernel_ring(h.task(SRV), ring_region.base + 0x4000 - RING_LEN).is_some());
