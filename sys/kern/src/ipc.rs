@@ -41,12 +41,6 @@ struct SendArgs {
 /// fast path (`fastpath`) reads the registers itself.
 #[inline(never)]
 fn send_args(task: &Task) -> Result<SendArgs, UsageError> {
-    send_args_inline(task)
-}
-
-/// [`send_args`] in place, for [`lease`]: every borrow asks it again.
-#[inline(always)]
-fn send_args_inline(task: &Task) -> Result<SendArgs, UsageError> {
     let s = task.save();
     let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
     if lease_count > MAX_LEASES {
@@ -63,10 +57,17 @@ fn send_args_inline(task: &Task) -> Result<SendArgs, UsageError> {
 }
 
 /// Reads lease `index` of a sender blocked in a call; `None` if there is no
-/// such lease or the table is no longer readable.
+/// such lease or it is no longer readable. Only that lease is read (and
+/// its memory checked): a driver's `post` and a server's borrow ask for
+/// one, and the whole table was checked when the call was sent.
 pub fn lease(task: &Task, index: usize) -> Option<Lease> {
-    let args = send_args_inline(task).ok()?;
-    umem::try_read(task, &args.leases).ok()?.get(index).copied()
+    let s = task.save();
+    let (_, count) = abi::split_op_leases(s.arg(6) as u32);
+    if count > MAX_LEASES {
+        return None;
+    }
+    let one = USlice::<Lease>::from_raw(s.arg(5), count)?.subslice(index, 1)?;
+    umem::try_read(task, &one).ok()?.first().copied()
 }
 
 /// Whether a lease names memory its sender may access in the way it lends.
