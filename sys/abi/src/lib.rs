@@ -350,7 +350,8 @@ pub const DMA_BAD_BUFFER: u32 = 0xFFFF_FC01;
 /// tables are refused) or a chain whose `next` links do not match it.
 pub const DMA_BAD_FLAGS: u32 = 0xFFFF_FC02;
 /// DMA refused: no such queue in the driver's ring region, the queue is
-/// not set up, or a descriptor index or count out of range.
+/// not set up, a descriptor index or count out of range, or a chain
+/// holding a lease whose links visit a descriptor twice.
 pub const DMA_BAD_QUEUE: u32 = 0xFFFF_FC03;
 /// DMA refused: the driver holds no granted virtio device window.
 pub const DMA_NO_DEVICE: u32 = 0xFFFF_FC04;

@@ -399,6 +399,27 @@ fn post<M: Machine>(
         *entry = d;
         index = usize::from(d.next);
     }
+    // A chain holding a lease visits each descriptor once. Links back to
+    // one it holds would have the second write replace the first and pin
+    // the chain's descriptors once per visit: the pin count would disagree
+    // with the pins, and a pinned descriptor left off the chain would
+    // never be given back (its lender blocked until the device is reset).
+    // (A chain of the driver's own buffers pins nothing, and the device
+    // sees only checked descriptors either way: such a chain confuses
+    // only the driver's own requests.) Visit `k` is descriptor `head` for
+    // 0, else the one element `k - 1` links to.
+    if pin.is_some() {
+        let visit = |k: usize| {
+            checked
+                .get(k.wrapping_sub(1))
+                .map_or(head as u16, |d| d.next)
+        };
+        for later in 1..count {
+            if (0..later).any(|earlier| visit(earlier) == visit(later)) {
+                return Err(UserError::Recoverable(DMA_BAD_QUEUE));
+            }
+        }
+    }
     let mut index = head;
     for d in &checked[..count] {
         // index < size <= 128: the descriptor table at the start.

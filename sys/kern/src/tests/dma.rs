@@ -1199,3 +1199,61 @@ fn asking_the_device_about_a_queue_selects_it_first() {
     assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
     assert_eq!(h.sys.machine.mmio_writes, vec![(w + 0x030, 1)]);
 }
+
+/// A chain visits each descriptor once. One whose links come back to a
+/// descriptor it already holds would have the kernel write that
+/// descriptor twice (the second over the first) and pin the chain's
+/// descriptors once per visit: the count would then disagree with the
+/// pins, and a descriptor left off the chain would stay pinned.
+#[test]
+fn a_chain_visiting_a_descriptor_twice_is_refused() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    let own = h.addr(DRV, DATA) as u64;
+    for (chain, head, why) in [
+        (
+            vec![
+                leased(0, 0, 256, F_WRITE | F_NEXT, 4),
+                leased(0, 256, 16, F_WRITE, 0),
+            ],
+            4,
+            "the head linking to itself",
+        ),
+        (
+            vec![
+                desc(own, 16, F_NEXT, 1),
+                leased(0, 0, 256, F_WRITE | F_NEXT, 0),
+                desc(own + 16, 1, F_WRITE, 0),
+            ],
+            0,
+            "the second linking back to the head",
+        ),
+        (
+            vec![
+                desc(own, 16, F_NEXT, 1),
+                leased(0, 0, 256, F_WRITE | F_NEXT, 2),
+                desc(own + 16, 16, F_NEXT, 1),
+                desc(own + 32, 1, F_WRITE, 0),
+            ],
+            0,
+            "the third linking back to the second",
+        ),
+    ] {
+        post_lent(&mut h, &chain, head, cli);
+        assert_eq!(h.ret(DRV, 0), DMA_BAD_QUEUE as usize, "{why}");
+        assert_eq!(read_u16(ring, 128 + 2), 0, "{why}: avail.idx unchanged");
+        assert_eq!(pins_agree(ring, 8), 0, "{why}");
+        assert!(
+            (0..8).all(|i| read_desc(ring, i) == RawDesc::default()),
+            "{why}: a descriptor was written"
+        );
+    }
+    // The last descriptor's link is no link: naming the head is fine.
+    let chain = [
+        leased(0, 0, 256, F_WRITE | F_NEXT, 1),
+        leased(0, 256, 16, F_WRITE, 0),
+    ];
+    post_lent(&mut h, &chain, 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(pins_agree(ring, 8), 2);
+}

@@ -487,6 +487,22 @@ impl Rogue {
                 self.reg_write(QUEUE_NOTIFY, 0);
                 out[6] = u32::from(self.wait_used(used));
             }
+            // A chain holding the lease that visits a descriptor twice:
+            // after the read of sector 1 into the caller's lease (posted,
+            // told, used: [code, before, after] and whether the device used
+            // it at 6), the same request at descriptors 3 -> 4 with the
+            // lease's descriptor linking back to 3: it must be refused
+            // ([code, before, after] at 3), nothing left pinned, so that
+            // the answer below goes through.
+            18 => {
+                let used = self.used_idx();
+                let c = self.request(T_IN, 1, Desc::device_writes(LEASE));
+                put(&mut out, 0, self.post_as(&c, Some(caller)));
+                self.reg_write(QUEUE_NOTIFY, 0);
+                out[6] = u32::from(self.wait_used(used));
+                let looping = [Desc { next: 4, ..c[0] }, Desc { next: 3, ..c[1] }, c[2]];
+                put(&mut out, 3, self.post_at(&looping, 3, Some(caller)));
+            }
             // A version 2 queue-address register: must fault there.
             15 => {
                 self.reg_write(QUEUE_DESC_LOW, KERNEL_RAM as u32);

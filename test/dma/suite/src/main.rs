@@ -307,7 +307,7 @@ fn read_only_and_answered_leases_are_refused(_: &mut Suite) -> CaseResult {
     exposed_intact()
 }
 
-/// The client's buffer for ops 16 and 17: the device reads sector 1 into
+/// The client's buffer for ops 16 to 18: the device reads sector 1 into
 /// it.
 static mut LENT: [u8; 512] = [0xEE; 512];
 
@@ -371,6 +371,17 @@ fn a_lease_given_to_the_device_twice_is_refused(s: &mut Suite) -> CaseResult {
     )?;
     check!(r[6] == 1, "the device never used the first read");
     Ok(())
+}
+
+fn a_lease_chain_visiting_a_descriptor_twice_is_refused(s: &mut Suite) -> CaseResult {
+    let r = read_sector_1_into_a_lease(s, 18, 5)?;
+    check!(r[6] == 1, "the device never used the lease read");
+    refused(
+        &r,
+        3,
+        DMA_BAD_QUEUE,
+        "a chain holding the lease whose links come back to a descriptor it holds",
+    )
 }
 
 fn indirect_tables_and_lying_links_are_refused(_: &mut Suite) -> CaseResult {
@@ -487,6 +498,10 @@ fn main() -> ! {
         (
             "a_lease_given_to_the_device_twice_is_refused",
             a_lease_given_to_the_device_twice_is_refused,
+        ),
+        (
+            "a_lease_chain_visiting_a_descriptor_twice_is_refused",
+            a_lease_chain_visiting_a_descriptor_twice_is_refused,
         ),
         (
             "indirect_tables_and_lying_links_are_refused",
