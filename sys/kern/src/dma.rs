@@ -477,14 +477,11 @@ fn on_device(driver: &Task, lender: usize, d: &RawDesc) -> bool {
     // address from a `USlice`, as the kernel made every pinned one.
     let base = d.addr as usize;
     let end = base.saturating_add(d.len as usize);
-    let mut q = 0;
-    // (`queue_ring` is `None` past the region's last whole queue.)
-    while let Some(ring) = queue_ring(region, q) {
-        q += 1;
+    for (ring, _, size) in queues_in(region) {
         if pinned(&ring) == 0 {
             continue;
         }
-        for i in 0..usize::from(size_of_queue(&ring)) {
+        for i in 0..usize::from(size) {
             // The descriptor as the kernel wrote it (§2.7.5 layout: the
             // address's high word is 0).
             let at = 16 * i;

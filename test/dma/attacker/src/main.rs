@@ -249,6 +249,16 @@ impl Rogue {
         }
     }
 
+    /// Posts a read of sector 1 into `caller`'s lease (not yet told to the
+    /// device): the used index before, the chain, and the post's [code,
+    /// avail before, after] — the first step of every lease attack.
+    fn read_into_lease(&self, caller: TaskId) -> (u16, [Desc; 3], [u32; 3]) {
+        let used = self.used_idx();
+        let c = self.request(T_IN, 1, Desc::device_writes(LEASE));
+        let posted = self.post_as(&c, Some(caller));
+        (used, c, posted)
+    }
+
     /// Waits (at most 500 ms) for the device to use a chain.
     fn wait_used(&self, before: u16) -> bool {
         let deadline = userlib::sys_get_timer().now + 500 * abi::TICKS_PER_MS;
@@ -463,9 +473,8 @@ impl Rogue {
             // [post code, avail before, after, reply_recv's refusal (0:
             // none), device used it].
             16 => {
-                let used = self.used_idx();
-                let c = self.request(T_IN, 1, Desc::device_writes(LEASE));
-                put(&mut out, 0, self.post_as(&c, Some(caller)));
+                let (used, c, posted) = self.read_into_lease(caller);
+                put(&mut out, 0, posted);
                 let mut buf = [0u8; 16];
                 let m = sys_reply_recv(caller, 0, out.as_bytes(), &mut buf, 0);
                 out[3] = userlib::refusal(&m).unwrap_or(0);
@@ -479,9 +488,8 @@ impl Rogue {
             // chain's). [code, before, after] of each post, then whether
             // the device used the first chain.
             17 => {
-                let used = self.used_idx();
-                let c = self.request(T_IN, 1, Desc::device_writes(LEASE));
-                put(&mut out, 0, self.post_as(&c, Some(caller)));
+                let (used, c, posted) = self.read_into_lease(caller);
+                put(&mut out, 0, posted);
                 let again = [Desc { next: 4, ..c[0] }, Desc { next: 5, ..c[1] }, c[2]];
                 put(&mut out, 3, self.post_at(&again, 3, Some(caller)));
                 self.reg_write(QUEUE_NOTIFY, 0);
@@ -495,9 +503,8 @@ impl Rogue {
             // ([code, before, after] at 3), nothing left pinned, so that
             // the answer below goes through.
             18 => {
-                let used = self.used_idx();
-                let c = self.request(T_IN, 1, Desc::device_writes(LEASE));
-                put(&mut out, 0, self.post_as(&c, Some(caller)));
+                let (used, c, posted) = self.read_into_lease(caller);
+                put(&mut out, 0, posted);
                 self.reg_write(QUEUE_NOTIFY, 0);
                 out[6] = u32::from(self.wait_used(used));
                 let looping = [Desc { next: 4, ..c[0] }, Desc { next: 3, ..c[1] }, c[2]];
