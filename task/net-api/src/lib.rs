@@ -43,6 +43,10 @@ pub struct NetInfo {
     pub nic_restarts: u32,
     /// Open sockets (TCP and UDP, listeners' pools included).
     pub sockets: u32,
+    /// SYNs dropped because a connection with their addresses and ports
+    /// was already open: a peer's repeated SYN, kept from the listening
+    /// sockets (`task_net::syn`).
+    pub repeated_syns: u32,
 }
 
 /// What `udp_recv_from` returns besides the bytes.

@@ -1,6 +1,7 @@
 //! The net task's bookkeeping, apart from smoltcp and the syscalls so that
-//! host tests run it: socket ids and who owns them ([`table`]), and the
-//! task's settings from app.toml ([`settings`]).
+//! host tests run it: socket ids and who owns them ([`table`]), the
+//! task's settings from app.toml ([`settings`]), and the guard that keeps
+//! a connection's repeated SYN from the listening sockets ([`syn`]).
 //!
 //! It must never hand one task's socket to another, and never accept an
 //! id minted by an earlier incarnation of the stack.
@@ -10,4 +11,5 @@
 #![deny(missing_docs)]
 
 pub mod settings;
+pub mod syn;
 pub mod table;

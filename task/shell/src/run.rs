@@ -413,7 +413,7 @@ impl Shell {
                 out!(
                     self,
                     "net: {}.{}.{}.{}/{} via {}.{}.{}.{} ({source}); {} socket(s); \
-                     {} frames in, {} out; NIC restarts seen: {}\n",
+                     {} frames in, {} out; NIC restarts seen: {}; repeated SYNs dropped: {}\n",
                     a[0],
                     a[1],
                     a[2],
@@ -426,7 +426,8 @@ impl Shell {
                     i.sockets,
                     i.rx_frames,
                     i.tx_frames,
-                    i.nic_restarts
+                    i.nic_restarts,
+                    i.repeated_syns
                 );
             }
             Err(e) => self.request_error("net", e, net_error),

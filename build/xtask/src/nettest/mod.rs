@@ -25,16 +25,18 @@ use crate::testing::Case;
 mod echo;
 mod http;
 mod nic;
+mod tcp_peer;
 mod wire;
 
 pub use echo::bench_transfer;
 use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
 use http::{browser, connect, http, http_abuse};
 use nic::{icmp_echo, nic_restart, static_fallback};
+use tcp_peer::tcp_duplicate_syn;
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 12] = [
+pub const CHECKS: [&str; 13] = [
     "http",
     "http-abuse",
     "udp-echo",
@@ -47,6 +49,7 @@ pub const CHECKS: [&str; 12] = [
     "faults",
     "static-fallback",
     "icmp-echo",
+    "tcp-duplicate-syn",
 ];
 
 /// How long the page server lets a silent connection live (task/http's
@@ -135,6 +138,26 @@ impl Image {
         Ok(())
     }
 
+    /// The figure the shell's `net` prints after `label` (such as
+    /// `"NIC restarts seen: "`), asked for now.
+    fn net_figure(&mut self, label: &str) -> Result<u64> {
+        let before = self.count(label);
+        self.type_line("net")?;
+        self.wait_for(label, before + 1, Duration::from_secs(10))?;
+        let lines = self.lines();
+        let line = lines
+            .iter()
+            .rev()
+            .find(|l| l.contains(label))
+            .context("no `net` line")?;
+        let n = line[line.find(label).unwrap_or(0) + label.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap_or("");
+        n.parse()
+            .with_context(|| format!("no figure after {label:?} in {line:?}"))
+    }
+
     fn port(&self, proto: &str, guest: u16) -> Result<SocketAddr> {
         let port = host_port(&self.app, proto, guest)
             .with_context(|| format!("the image forwards no {proto} port {guest}"))?;
@@ -187,6 +210,7 @@ pub fn run(
             "nic-restart" => nic_restart(&mut image),
             "static-fallback" => static_fallback(&mut image),
             "icmp-echo" => icmp_echo(&mut image),
+            "tcp-duplicate-syn" => tcp_duplicate_syn(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),
         };
@@ -237,8 +261,15 @@ fn shell_net(image: &mut Image) -> Result<()> {
         nic.contains("52:54:00:12:34:56") && nic.contains("link up"),
         "NIC line: {nic}"
     );
+    // Evidence for the checks before: QEMU's user network sends a SYN
+    // again when the image is slow to answer (`task_net::syn`).
+    let syns = image.net_figure(REPEATED_SYNS)?;
+    println!("    {syns} repeated SYN(s) dropped by the stack so far");
     Ok(())
 }
+
+/// What the shell's `net` prints before the stack's count of repeated SYNs.
+const REPEATED_SYNS: &str = "repeated SYNs dropped: ";
 
 /// Faulting the stack closes an open connection; a new one then works.
 fn stack_restart(image: &mut Image) -> Result<()> {

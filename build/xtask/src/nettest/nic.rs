@@ -44,27 +44,12 @@ pub(super) fn nic_restart(image: &mut Image) -> Result<()> {
 
 /// The stack's count of NIC restarts, through the shell's `net`.
 fn nic_restarts_seen(image: &mut Image) -> Result<u64> {
-    const SEEN: &str = "NIC restarts seen: ";
-    let before = image.count(SEEN);
-    image.type_line("net")?;
-    image.wait_for(SEEN, before + 1, Duration::from_secs(10))?;
-    let lines = image.lines();
-    let line = lines
-        .iter()
-        .rev()
-        .find(|l| l.contains(SEEN))
-        .context("no `net` line")?;
-    let n = line[line.find(SEEN).unwrap_or(0) + SEEN.len()..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap_or("");
-    n.parse()
-        .with_context(|| format!("no restart count in {line:?}"))
+    image.net_figure("NIC restarts seen: ")
 }
 
 /// The stack's settings from app.toml (`config` of the task `net`): its
 /// static address and the gateway, as the test's hosts on a wire.
-fn static_settings(app: &App) -> Result<(Ipv4Addr, u8, Ipv4Addr)> {
+pub(super) fn static_settings(app: &App) -> Result<(Ipv4Addr, u8, Ipv4Addr)> {
     let net = app
         .tasks
         .iter()

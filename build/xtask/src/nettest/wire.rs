@@ -157,7 +157,7 @@ pub fn dhcp_discover(frame: &[u8]) -> Option<EthernetAddress> {
 
 /// If `frame` carries a well-formed IPv4 packet (checksum included): the
 /// frame's source MAC, the IPv4 header, and the packet's payload.
-fn ipv4_in(frame: &[u8]) -> Option<(EthernetAddress, Ipv4Repr, &[u8])> {
+pub(super) fn ipv4_in(frame: &[u8]) -> Option<(EthernetAddress, Ipv4Repr, &[u8])> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.ethertype() != EthernetProtocol::Ipv4 {
         return None;
@@ -172,7 +172,7 @@ fn ipv4_in(frame: &[u8]) -> Option<(EthernetAddress, Ipv4Repr, &[u8])> {
 }
 
 /// If `frame` is an ARP request for `ip`, who asks.
-fn arp_request_for(frame: &[u8], ip: Ipv4Address) -> Option<Host> {
+pub(super) fn arp_request_for(frame: &[u8], ip: Ipv4Address) -> Option<Host> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.ethertype() != EthernetProtocol::Arp {
         return None;
@@ -193,7 +193,7 @@ fn arp_request_for(frame: &[u8], ip: Ipv4Address) -> Option<Host> {
 }
 
 /// `me`'s answer to `asker`'s ARP request.
-fn arp_reply(me: Host, asker: Host) -> Vec<u8> {
+pub(super) fn arp_reply(me: Host, asker: Host) -> Vec<u8> {
     let arp = ArpRepr::EthernetIpv4 {
         operation: ArpOperation::Reply,
         source_hardware_addr: me.mac,

@@ -16,6 +16,7 @@ use smoltcp::wire::{
     EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr,
 };
 use task_net::settings::Settings;
+use task_net::syn::{Endpoints, SynGuard};
 use task_net::table::{Owner, Table};
 #[cfg(not(feature = "linked-nic"))]
 use userlib::tasks;
@@ -61,6 +62,9 @@ const UDP_BUF: usize = 4096;
 const SUBSCRIBERS: usize = 8;
 /// Largest backlog of one listener.
 const MAX_BACKLOG: u32 = 8;
+/// Connections the SYN guard remembers in a round: every socket's, and as
+/// many opened during the round.
+const SYN_GUARD: usize = 2 * TCP_SOCKETS;
 
 static mut STORAGE: [SocketStorage<'static>; TCP_SOCKETS + UDP_SOCKETS + 1] =
     [SocketStorage::EMPTY; TCP_SOCKETS + UDP_SOCKETS + 1];
@@ -95,6 +99,8 @@ enum Sock {
 struct Nic {
     core: NicCore,
     rx: nic::RxBatch,
+    /// Drops a held connection's repeated SYN before smoltcp sees it.
+    syn: SynGuard<SYN_GUARD>,
 }
 
 /// Everything of the NIC but the receive buffer.
@@ -165,6 +171,23 @@ fn now_ms() -> u64 {
 
 fn owner(task: TaskId) -> Owner {
     (task.index() as u16, task.generation().0 as u16)
+}
+
+/// The addresses and ports of every TCP connection `tcp` holds (a socket
+/// in any state but LISTEN and CLOSED), for the SYN guard.
+fn connections<'a>(
+    sockets: &'a SocketSet<'static>,
+    tcp: &'a [SocketHandle],
+) -> impl Iterator<Item = Endpoints> + 'a {
+    tcp.iter().filter_map(|&h| {
+        let s = sockets.get::<tcp::Socket>(h);
+        let (local, remote) = (s.local_endpoint()?, s.remote_endpoint()?);
+        let (IpAddress::Ipv4(l), IpAddress::Ipv4(r)) = (local.addr, remote.addr);
+        Some(Endpoints {
+            remote: (r.octets(), remote.port),
+            local: (l.octets(), local.port),
+        })
+    })
 }
 
 fn bad() -> ServerError<NetError> {
@@ -282,7 +305,15 @@ impl Stack {
         }
         self.nic.core.flush();
         let t = now();
+        self.nic.syn.new_round();
         self.iface.poll(t, &mut self.nic, &mut self.sockets);
+        // A SYN stopped the round: it is judged against the connections
+        // as they are now (`task_net::syn`), and the round goes on. Each
+        // pass lets at least that SYN through or drops it.
+        while self.nic.syn.take_deferred() {
+            self.nic.syn.refresh(connections(&self.sockets, &self.tcp));
+            self.iface.poll(t, &mut self.nic, &mut self.sockets);
+        }
         // What the round produced goes out now, in one call.
         self.nic.core.flush();
 
@@ -503,6 +534,7 @@ fn main() -> ! {
     let mut nic = Nic {
         core,
         rx: nic::RxBatch::new(rx_batch),
+        syn: SynGuard::new(),
     };
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     config.random_seed = sys_get_timer().now ^ 0x5eed_0f_u64 << 20;

@@ -3,9 +3,11 @@
 //! ([`RxBatch`]), fetched only while the driver says frames wait (its
 //! notification, or the last batch's `waiting`); frames smoltcp produces
 //! gather in a transmit batch sent at the end of the round (or when full),
-//! and what the driver refuses waits there for room.
+//! and what the driver refuses waits there for room. Every received frame
+//! passes the [`task_net::syn`] guard first.
 
 use ethernet_api::{frame_stride, Batch, RECV_BATCH_BYTES, SEND_BATCH_BYTES};
+use task_net::syn::Verdict;
 
 use super::*;
 
@@ -63,6 +65,8 @@ pub(super) struct RxBatch {
     buf: &'static mut [u8; RECV_BATCH_BYTES],
     /// The rest of the last batch, as ranges of `buf`.
     frames: ethernet_api::Frames,
+    /// The frame looked at and not yet handed on or dropped.
+    current: Option<core::ops::Range<usize>>,
 }
 
 impl RxBatch {
@@ -70,12 +74,17 @@ impl RxBatch {
         RxBatch {
             buf,
             frames: Batch::default().frames(0, 0),
+            current: None,
         }
     }
 
-    /// The next received frame: from the batch in hand, else from a new
-    /// one if the driver may hold any.
-    fn next(&mut self, core: &mut NicCore) -> Option<&[u8]> {
+    /// The next received frame, left in place until [`RxBatch::take`] or
+    /// [`RxBatch::skip`]: from the batch in hand, else from a new one if
+    /// the driver may hold any.
+    fn peek(&mut self, core: &mut NicCore) -> Option<&[u8]> {
+        if let Some(range) = self.current.clone() {
+            return self.buf.get(range);
+        }
         let range = match self.frames.next() {
             Some(range) => range,
             None => {
@@ -101,7 +110,19 @@ impl RxBatch {
             }
         };
         core.rx_frames = core.rx_frames.wrapping_add(1);
-        Some(&self.buf[range])
+        self.current = Some(range.clone());
+        self.buf.get(range)
+    }
+
+    /// Hands on the frame [`RxBatch::peek`] showed.
+    fn take(&mut self) -> Option<&[u8]> {
+        let range = self.current.take()?;
+        self.buf.get(range)
+    }
+
+    /// Drops the frame [`RxBatch::peek`] showed.
+    fn skip(&mut self) {
+        self.current = None;
     }
 }
 
@@ -137,13 +158,21 @@ impl phy::Device for Nic {
     type TxToken<'a> = NicTx<'a>;
 
     fn receive(&mut self, _: Instant) -> Option<(NicRx<'_>, NicTx<'_>)> {
-        let Nic { core, rx } = self;
+        let Nic { core, rx, syn } = self;
         if !core.tx_room() {
             // Answering a frame needs room to transmit: leave it where it
             // is until the batch went out.
             return None;
         }
-        let frame = rx.next(core)?;
+        loop {
+            match syn.judge(rx.peek(core)?) {
+                Verdict::Deliver => break,
+                Verdict::Drop => rx.skip(),
+                // The round ends here; the frame waits for the next.
+                Verdict::Wait => return None,
+            }
+        }
+        let frame = rx.take()?;
         Some((NicRx(frame), NicTx(core)))
     }
 

@@ -80,6 +80,7 @@ impl NetServer for Stack {
             tx_frames: self.nic.core.tx_frames,
             nic_restarts: self.nic.core.restarts,
             sockets: self.table.len() as u32,
+            repeated_syns: self.nic.syn.dropped(),
         })
     }
 

@@ -1,0 +1,355 @@
+//! A TCP peer played segment by segment on a `wire` NIC, for what a host's
+//! own stack will not do on request: send a connection's SYN again after
+//! the connection is up, as a peer does when its SYN-ACK came late (QEMU's
+//! user network does, when the image is slow to answer a burst of
+//! connections).
+//!
+//! Only what the checks need: one connection at a time, segments small
+//! enough for one frame, a retransmission every half second, and every
+//! segment of the connection looked at for what must not happen (a reset,
+//! a second SYN-ACK).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr,
+    TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
+};
+
+use super::echo::Rng;
+use super::nic::static_settings;
+use super::wire::{arp_reply, arp_request_for, ipv4_in, Host, Wire};
+use super::Image;
+
+/// How often an unanswered segment is sent again.
+const RETRY: Duration = Duration::from_millis(500);
+/// How long a connection's answer may take on a loaded machine.
+const LIMIT: Duration = Duration::from_secs(20);
+/// The window the peer offers: more than any echo here sends back.
+const WINDOW: u16 = 8192;
+
+/// One connection from the test (`me`) to a port of the image.
+struct TcpPeer<'w> {
+    wire: &'w mut Wire,
+    me: Host,
+    target: Host,
+    port: u16,
+    target_port: u16,
+    /// The sequence number the connection's SYN carried.
+    iss: u32,
+    /// The next sequence number to send.
+    seq: u32,
+    /// The image's initial sequence number, from its SYN-ACK.
+    their_iss: u32,
+    /// The next sequence number expected from the image.
+    ack: u32,
+}
+
+/// What one frame from the image says about the connection.
+enum Seen {
+    Other,
+    Segment {
+        control: TcpControl,
+        seq: u32,
+        ack: Option<u32>,
+        payload: Vec<u8>,
+    },
+}
+
+impl<'w> TcpPeer<'w> {
+    /// Opens a connection from `me`:`port` to `target`:`target_port`
+    /// (SYN, the image's SYN-ACK, ACK), answering the image's ARP.
+    fn connect(
+        wire: &'w mut Wire,
+        me: Host,
+        target: Host,
+        port: u16,
+        target_port: u16,
+        iss: u32,
+    ) -> Result<Self> {
+        let mut peer = TcpPeer {
+            wire,
+            me,
+            target,
+            port,
+            target_port,
+            iss,
+            seq: iss,
+            their_iss: 0,
+            ack: 0,
+        };
+        let start = Instant::now();
+        while start.elapsed() < LIMIT {
+            peer.syn()?;
+            let round = Instant::now();
+            while round.elapsed() < RETRY {
+                match peer.next(Duration::from_millis(50))? {
+                    Some(Seen::Segment {
+                        control: TcpControl::Syn,
+                        seq,
+                        ack: Some(ack),
+                        ..
+                    }) if ack == iss.wrapping_add(1) => {
+                        peer.seq = ack;
+                        peer.their_iss = seq;
+                        peer.ack = seq.wrapping_add(1);
+                        peer.send(TcpControl::None, &[])?;
+                        return Ok(peer);
+                    }
+                    Some(Seen::Segment {
+                        control: TcpControl::Rst,
+                        ..
+                    }) => bail!("port {target_port} refused the connection (a reset)"),
+                    _ => {}
+                }
+            }
+        }
+        bail!(
+            "no SYN-ACK from port {target_port} within {} s",
+            LIMIT.as_secs()
+        )
+    }
+
+    /// Sends the connection's SYN (again): the sequence number it had, no
+    /// acknowledgement.
+    fn syn(&mut self) -> Result<()> {
+        let repr = self.repr(TcpControl::Syn, self.iss, None, &[]);
+        self.wire.send(&self.frame(&repr))
+    }
+
+    /// Sends `payload` (and `control`) at the next sequence number,
+    /// acknowledging everything received.
+    fn send(&mut self, control: TcpControl, payload: &[u8]) -> Result<()> {
+        let repr = self.repr(control, self.seq, Some(self.ack), payload);
+        self.wire.send(&self.frame(&repr))
+    }
+
+    /// Sends `data` and waits until the image has echoed it back: fails on
+    /// a reset, on a second SYN-ACK for this connection, or on bytes other
+    /// than those sent.
+    fn echo(&mut self, data: &[u8]) -> Result<()> {
+        let mut back = Vec::new();
+        let mut acked = false;
+        let start = Instant::now();
+        while !(acked && back.len() >= data.len()) {
+            ensure!(
+                start.elapsed() < LIMIT,
+                "{} of {} bytes came back within {} s (sent {})",
+                back.len(),
+                data.len(),
+                LIMIT.as_secs(),
+                if acked {
+                    "and acknowledged"
+                } else {
+                    "never acknowledged"
+                }
+            );
+            if !acked {
+                self.send(TcpControl::Psh, data)?;
+            }
+            let round = Instant::now();
+            while round.elapsed() < RETRY && !(acked && back.len() >= data.len()) {
+                let Some(Seen::Segment {
+                    control,
+                    seq,
+                    ack,
+                    payload,
+                }) = self.next(Duration::from_millis(50))?
+                else {
+                    continue;
+                };
+                match control {
+                    TcpControl::Rst => bail!(
+                        "the image reset the connection ({} of {} bytes back)",
+                        back.len(),
+                        data.len()
+                    ),
+                    TcpControl::Syn => ensure!(
+                        seq == self.their_iss,
+                        "a second SYN-ACK for the connection (initial sequence number \
+                         {seq:#x}, the connection's is {:#x}): its SYN reached another socket",
+                        self.their_iss
+                    ),
+                    _ => {}
+                }
+                if ack == Some(self.seq.wrapping_add(data.len() as u32)) {
+                    acked = true;
+                }
+                if !payload.is_empty() && seq == self.ack {
+                    back.extend_from_slice(&payload);
+                    self.ack = self.ack.wrapping_add(payload.len() as u32);
+                    self.send(TcpControl::None, &[])?;
+                }
+            }
+        }
+        self.seq = self.seq.wrapping_add(data.len() as u32);
+        ensure!(
+            back == data,
+            "the echo sent back {} other bytes than the {} sent",
+            back.len(),
+            data.len()
+        );
+        Ok(())
+    }
+
+    /// Resets the connection.
+    fn reset(&mut self) -> Result<()> {
+        let repr = self.repr(TcpControl::Rst, self.seq, None, &[]);
+        self.wire.send(&self.frame(&repr))
+    }
+
+    /// The next frame within `wait`, the image's ARP for `me` answered on
+    /// the way; segments of other connections are [`Seen::Other`].
+    fn next(&mut self, wait: Duration) -> Result<Option<Seen>> {
+        let Some(frame) = self.wire.recv(wait) else {
+            return Ok(None);
+        };
+        if let Some(asker) = arp_request_for(&frame, self.me.ip) {
+            self.wire.send(&arp_reply(self.me, asker))?;
+            return Ok(Some(Seen::Other));
+        }
+        let Some((_, ip, payload)) = ipv4_in(&frame) else {
+            return Ok(Some(Seen::Other));
+        };
+        if ip.next_header != IpProtocol::Tcp || ip.src_addr != self.target.ip {
+            return Ok(Some(Seen::Other));
+        }
+        let caps = ChecksumCapabilities::default();
+        let packet = TcpPacket::new_checked(payload)
+            .map_err(|e| anyhow::anyhow!("a truncated TCP segment from the image: {e}"))?;
+        let repr = TcpRepr::parse(
+            &packet,
+            &IpAddress::Ipv4(ip.src_addr),
+            &IpAddress::Ipv4(ip.dst_addr),
+            &caps,
+        )
+        .map_err(|e| anyhow::anyhow!("a malformed TCP segment from the image: {e}"))?;
+        if (repr.src_port, repr.dst_port) != (self.target_port, self.port) {
+            return Ok(Some(Seen::Other));
+        }
+        Ok(Some(Seen::Segment {
+            control: repr.control,
+            seq: repr.seq_number.0 as u32,
+            ack: repr.ack_number.map(|a| a.0 as u32),
+            payload: repr.payload.to_vec(),
+        }))
+    }
+
+    fn repr<'a>(
+        &self,
+        control: TcpControl,
+        seq: u32,
+        ack: Option<u32>,
+        payload: &'a [u8],
+    ) -> TcpRepr<'a> {
+        TcpRepr {
+            src_port: self.port,
+            dst_port: self.target_port,
+            control,
+            seq_number: TcpSeqNumber(seq as i32),
+            ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
+            window_len: WINDOW,
+            window_scale: None,
+            max_seg_size: (control == TcpControl::Syn).then_some(1460),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload,
+        }
+    }
+
+    /// `tcp` in an IPv4 packet in an Ethernet frame from `me` to `target`.
+    fn frame(&self, tcp: &TcpRepr) -> Vec<u8> {
+        let caps = ChecksumCapabilities::default();
+        let (src, dst) = (IpAddress::Ipv4(self.me.ip), IpAddress::Ipv4(self.target.ip));
+        let ip = Ipv4Repr {
+            src_addr: self.me.ip,
+            dst_addr: self.target.ip,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+        };
+        let eth = EthernetRepr {
+            src_addr: self.me.mac,
+            dst_addr: self.target.mac,
+            ethertype: EthernetProtocol::Ipv4,
+        };
+        let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + tcp.buffer_len()];
+        let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+        eth.emit(&mut f);
+        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+        ip.emit(&mut p, &caps);
+        tcp.emit(
+            &mut TcpPacket::new_unchecked(p.payload_mut()),
+            &src,
+            &dst,
+            &caps,
+        );
+        frame
+    }
+}
+
+/// A connection's SYN sent again after the connection is up must not open
+/// a second one. The listener's pool is refilled, at each accept, with
+/// the lowest free socket; a connection reset before frees one below the
+/// next connection's, so the SYN of that next connection, sent again once
+/// it was accepted, meets a listening socket ahead of its own. Taken
+/// there, it would start a second handshake for the same addresses and
+/// ports (a second SYN-ACK) and the connection's next segment would be
+/// answered with a reset. The connection must carry on as if the SYN had
+/// never come.
+pub(super) fn tcp_duplicate_syn(image: &mut Image) -> Result<()> {
+    let (ip, _, gateway) = static_settings(&image.app)?;
+    image.wait_for(
+        "listening on TCP and UDP port 7",
+        1,
+        Duration::from_secs(10),
+    )?;
+    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
+    let me = Host {
+        mac: smoltcp::wire::EthernetAddress([0x02, 0x76, 0x69, 0x72, 0x65, 0x6f]),
+        ip: gateway,
+    };
+    let target = Host {
+        mac: smoltcp::wire::EthernetAddress([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
+        ip,
+    };
+    let mut rng = Rng(0x5e9_d00b);
+    let mut port = 40_000;
+    for round in 0..3 {
+        // A connection that frees its socket: accepted (it echoes), then
+        // reset, and the echo given a round (at most a second) to close it.
+        port += 1;
+        let mut first = TcpPeer::connect(wire, me, target, port, 7, 0x1000_0000 * (round + 1))
+            .with_context(|| format!("round {round}: the first connection"))?;
+        first
+            .echo(&rng.bytes(100))
+            .with_context(|| format!("round {round}: the first connection's echo"))?;
+        first.reset()?;
+        let quiet = Instant::now();
+        while quiet.elapsed() < Duration::from_millis(1500) {
+            wire.recv(Duration::from_millis(100));
+        }
+        // The next connection takes a socket above the freed one, which
+        // its accept puts back into LISTEN.
+        port += 1;
+        let mut next = TcpPeer::connect(wire, me, target, port, 7, 0x8000_0000 + round * 0x1000)
+            .with_context(|| format!("round {round}: the second connection"))?;
+        next.echo(&rng.bytes(200))
+            .with_context(|| format!("round {round}: the second connection's echo"))?;
+        next.syn()?;
+        next.echo(&rng.bytes(300)).with_context(|| {
+            format!("round {round}: the second connection, after its SYN came again")
+        })?;
+        next.reset()?;
+    }
+    // Evidence that the SYNs came and were dropped: the stack's count.
+    let dropped = image.net_figure(super::REPEATED_SYNS)?;
+    ensure!(
+        dropped >= 3,
+        "the stack counted {dropped} repeated SYN(s) dropped; the test sent 3"
+    );
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! Keeps a connection's repeated SYN away from the listening sockets.
+//!
+//! smoltcp hands a received segment to the first socket of its set that
+//! accepts it, and a socket in LISTEN accepts any SYN for its port. A
+//! listener's pool is refilled with the lowest free socket, which can come
+//! before a connection made earlier on that port. When the peer sends that
+//! connection's SYN again (its SYN-ACK came late or was lost; QEMU's user
+//! network does this when the image is slow to answer a burst of
+//! connections), the listening socket takes it and starts a second
+//! handshake for the same addresses and ports. Being first in the set, it
+//! then takes every later segment of the connection too, and answers the
+//! first one with a reset: the peer's connection dies.
+//!
+//! So the stack looks at every received frame before smoltcp does, and
+//! drops a SYN (without ACK) whose addresses and ports a connection holds.
+//! Nothing is lost by it: a connection in SYN-RECEIVED sends its SYN-ACK
+//! again by itself, and an established one has no use for a SYN (TCP
+//! ignores it there).
+//!
+//! Which connections exist is only known between smoltcp's polls, so the
+//! guard keeps a snapshot: taken the first time a round meets a SYN, and
+//! kept up to date through the round with each SYN it lets through (the
+//! only segment that makes a connection; one that was refused leaves a
+//! stale entry for the rest of the round, which costs its peer nothing).
+//!
+//! It must never drop any other segment, nor a SYN no connection holds:
+//! that would refuse a new connection.
+
+/// The addresses and ports of a TCP connection, as the stack sees them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The peer's IPv4 address and port.
+    pub remote: ([u8; 4], u16),
+    /// The stack's IPv4 address and port.
+    pub local: ([u8; 4], u16),
+}
+
+/// What to do with a received frame.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Hand it to smoltcp.
+    Deliver,
+    /// Drop it: the SYN of a connection the stack already holds.
+    Drop,
+    /// A SYN, and the guard has no snapshot of this round: keep the frame,
+    /// end the round, [`SynGuard::refresh`] and poll again.
+    Wait,
+}
+
+/// The connections the stack held when the round's snapshot was taken,
+/// and those SYNs let through since opened.
+pub struct SynGuard<const N: usize> {
+    held: [Option<Endpoints>; N],
+    len: usize,
+    /// The snapshot is of this round (and has room for the SYNs it lets
+    /// through).
+    fresh: bool,
+    /// A SYN waits for a snapshot.
+    deferred: bool,
+    dropped: u32,
+}
+
+impl<const N: usize> Default for SynGuard<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> SynGuard<N> {
+    /// A guard with no snapshot.
+    pub const fn new() -> Self {
+        SynGuard {
+            held: [None; N],
+            len: 0,
+            fresh: false,
+            deferred: false,
+            dropped: 0,
+        }
+    }
+
+    /// A new round of the stack: whatever happened since the snapshot
+    /// (connections closed, reset, accepted, listeners refilled) makes it
+    /// old.
+    pub fn new_round(&mut self) {
+        self.fresh = false;
+    }
+
+    /// True if a SYN waits for [`SynGuard::refresh`]; asking clears it.
+    pub fn take_deferred(&mut self) -> bool {
+        core::mem::take(&mut self.deferred)
+    }
+
+    /// Takes the snapshot: every connection the stack holds right now.
+    /// Those beyond `N` are left out, so give the guard room for all.
+    pub fn refresh(&mut self, held: impl IntoIterator<Item = Endpoints>) {
+        self.held = [None; N];
+        self.len = 0;
+        for e in held.into_iter().take(N) {
+            self.held[self.len] = Some(e);
+            self.len += 1;
+        }
+        self.fresh = true;
+    }
+
+    /// SYNs dropped so far.
+    pub fn dropped(&self) -> u32 {
+        self.dropped
+    }
+
+    /// Judges one received Ethernet frame.
+    pub fn judge(&mut self, frame: &[u8]) -> Verdict {
+        let Some(syn) = syn_of(frame) else {
+            return Verdict::Deliver;
+        };
+        if !self.fresh {
+            self.deferred = true;
+            return Verdict::Wait;
+        }
+        if self.held[..self.len].contains(&Some(syn)) {
+            self.dropped = self.dropped.wrapping_add(1);
+            return Verdict::Drop;
+        }
+        // It may open a connection: the rest of the round must know it.
+        match self.held.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(syn);
+                self.len += 1;
+            }
+            None => self.fresh = false,
+        }
+        Verdict::Deliver
+    }
+}
+
+/// If `frame` is an Ethernet frame with an unfragmented IPv4 packet holding
+/// a TCP segment with SYN and without ACK or RST: its endpoints, seen from
+/// the receiver. Anything malformed is not a SYN (smoltcp drops it).
+pub fn syn_of(frame: &[u8]) -> Option<Endpoints> {
+    use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
+
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
+        return None;
+    }
+    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    if !tcp.syn() || tcp.ack() || tcp.rst() {
+        return None;
+    }
+    Some(Endpoints {
+        remote: (ip.src_addr().octets(), tcp.src_port()),
+        local: (ip.dst_addr().octets(), tcp.dst_port()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{
+        EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol,
+        Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
+    };
+
+    const PEER: [u8; 4] = [10, 0, 2, 2];
+    const US: [u8; 4] = [10, 0, 2, 15];
+
+    fn segment(from_port: u16, control: TcpControl, ack: bool) -> Vec<u8> {
+        let caps = ChecksumCapabilities::default();
+        let (src, dst) = (Ipv4Address::from(PEER), Ipv4Address::from(US));
+        let tcp = TcpRepr {
+            src_port: from_port,
+            dst_port: 7,
+            control,
+            seq_number: TcpSeqNumber(1000),
+            ack_number: ack.then_some(TcpSeqNumber(5000)),
+            window_len: 1024,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        let ip = Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+        };
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            dst_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            ethertype: EthernetProtocol::Ipv4,
+        };
+        let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + tcp.buffer_len()];
+        let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+        eth.emit(&mut f);
+        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+        ip.emit(&mut p, &caps);
+        tcp.emit(
+            &mut TcpPacket::new_unchecked(p.payload_mut()),
+            &IpAddress::Ipv4(src),
+            &IpAddress::Ipv4(dst),
+            &caps,
+        );
+        frame
+    }
+
+    fn conn(port: u16) -> Endpoints {
+        Endpoints {
+            remote: (PEER, port),
+            local: (US, 7),
+        }
+    }
+
+    #[test]
+    fn only_a_bare_syn_is_a_syn() {
+        assert_eq!(
+            syn_of(&segment(4000, TcpControl::Syn, false)),
+            Some(conn(4000))
+        );
+        assert_eq!(
+            syn_of(&segment(4000, TcpControl::Syn, true)),
+            None,
+            "SYN-ACK"
+        );
+        assert_eq!(syn_of(&segment(4000, TcpControl::None, true)), None);
+        assert_eq!(syn_of(&segment(4000, TcpControl::Rst, false)), None);
+        assert_eq!(syn_of(&segment(4000, TcpControl::Fin, true)), None);
+    }
+
+    #[test]
+    fn malformed_frames_are_not_syns() {
+        let syn = segment(4000, TcpControl::Syn, false);
+        // Cut anywhere before the end of the TCP header.
+        for len in 0..syn.len() {
+            assert_eq!(syn_of(&syn[..len]), None, "cut at {len}");
+        }
+        // Not IPv4; not TCP; a fragment.
+        let mut arp = syn.clone();
+        arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        assert_eq!(syn_of(&arp), None);
+        let mut udp = syn.clone();
+        udp[14 + 9] = 17;
+        assert_eq!(syn_of(&udp), None);
+        let mut fragment = syn.clone();
+        fragment[14 + 6] |= 0x20; // more fragments
+        assert_eq!(syn_of(&fragment), None);
+        let mut later = syn;
+        later[14 + 7] = 1; // offset 8 bytes
+        assert_eq!(syn_of(&later), None);
+    }
+
+    #[test]
+    fn a_syn_waits_for_a_snapshot_of_its_round() {
+        let mut g = SynGuard::<4>::new();
+        let syn = segment(4000, TcpControl::Syn, false);
+        let ack = segment(4000, TcpControl::None, true);
+        // Other segments never wait.
+        assert_eq!(g.judge(&ack), Verdict::Deliver);
+        assert!(!g.take_deferred());
+        assert_eq!(g.judge(&syn), Verdict::Wait);
+        assert!(g.take_deferred());
+        assert!(!g.take_deferred(), "asking clears it");
+        g.refresh([]);
+        assert_eq!(g.judge(&syn), Verdict::Deliver);
+        // A new round forgets the snapshot.
+        g.new_round();
+        assert_eq!(
+            g.judge(&segment(4001, TcpControl::Syn, false)),
+            Verdict::Wait
+        );
+    }
+
+    #[test]
+    fn the_syn_of_a_held_connection_is_dropped_and_no_other() {
+        let mut g = SynGuard::<4>::new();
+        g.refresh([conn(4000), conn(4002)]);
+        assert_eq!(
+            g.judge(&segment(4000, TcpControl::Syn, false)),
+            Verdict::Drop
+        );
+        assert_eq!(
+            g.judge(&segment(4002, TcpControl::Syn, false)),
+            Verdict::Drop
+        );
+        assert_eq!(
+            g.judge(&segment(4001, TcpControl::Syn, false)),
+            Verdict::Deliver
+        );
+        // The connection's other segments still reach it.
+        assert_eq!(
+            g.judge(&segment(4000, TcpControl::None, true)),
+            Verdict::Deliver
+        );
+        assert_eq!(g.dropped(), 2);
+        // A new snapshot without them: their SYNs are new connections.
+        g.new_round();
+        g.refresh([]);
+        assert_eq!(
+            g.judge(&segment(4000, TcpControl::Syn, false)),
+            Verdict::Deliver
+        );
+        assert_eq!(g.dropped(), 2);
+    }
+
+    #[test]
+    fn a_syn_let_through_is_held_for_the_rest_of_the_round() {
+        let mut g = SynGuard::<2>::new();
+        g.refresh([]);
+        let syn = segment(4000, TcpControl::Syn, false);
+        assert_eq!(g.judge(&syn), Verdict::Deliver);
+        assert_eq!(g.judge(&syn), Verdict::Drop, "the same SYN again");
+        assert_eq!(
+            g.judge(&segment(4001, TcpControl::Syn, false)),
+            Verdict::Deliver
+        );
+        // No room to remember a third: the next SYN waits for a snapshot
+        // rather than being judged on one that may be missing it.
+        assert_eq!(
+            g.judge(&segment(4002, TcpControl::Syn, false)),
+            Verdict::Deliver
+        );
+        assert_eq!(
+            g.judge(&segment(4003, TcpControl::Syn, false)),
+            Verdict::Wait
+        );
+    }
+
+    #[test]
+    fn a_snapshot_keeps_what_it_has_room_for() {
+        let mut g = SynGuard::<2>::new();
+        g.refresh([conn(1), conn(2), conn(3)]);
+        assert_eq!(g.judge(&segment(1, TcpControl::Syn, false)), Verdict::Drop);
+        assert_eq!(g.judge(&segment(2, TcpControl::Syn, false)), Verdict::Drop);
+    }
+}
