@@ -32,11 +32,11 @@ pub use echo::bench_transfer;
 use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
 use http::{browser, connect, http, http_abuse};
 use nic::{icmp_echo, nic_restart, static_fallback};
-use tcp_peer::tcp_duplicate_syn;
+use tcp_peer::{tcp_duplicate_syn, tcp_half_open};
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 13] = [
+pub const CHECKS: [&str; 14] = [
     "http",
     "http-abuse",
     "udp-echo",
@@ -50,6 +50,7 @@ pub const CHECKS: [&str; 13] = [
     "static-fallback",
     "icmp-echo",
     "tcp-duplicate-syn",
+    "tcp-half-open",
 ];
 
 /// How long the page server lets a silent connection live (task/http's
@@ -211,6 +212,7 @@ pub fn run(
             "static-fallback" => static_fallback(&mut image),
             "icmp-echo" => icmp_echo(&mut image),
             "tcp-duplicate-syn" => tcp_duplicate_syn(&mut image),
+            "tcp-half-open" => tcp_half_open(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),
         };

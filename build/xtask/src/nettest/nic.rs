@@ -49,7 +49,7 @@ fn nic_restarts_seen(image: &mut Image) -> Result<u64> {
 
 /// The stack's settings from app.toml (`config` of the task `net`): its
 /// static address and the gateway, as the test's hosts on a wire.
-pub(super) fn static_settings(app: &App) -> Result<(Ipv4Addr, u8, Ipv4Addr)> {
+fn static_settings(app: &App) -> Result<(Ipv4Addr, u8, Ipv4Addr)> {
     let net = app
         .tasks
         .iter()
@@ -67,6 +67,21 @@ pub(super) fn static_settings(app: &App) -> Result<(Ipv4Addr, u8, Ipv4Addr)> {
         .get("gateway")
         .context("task `net` has no `config.gateway`")?;
     Ok((ip.parse()?, prefix.parse()?, gateway.parse()?))
+}
+
+/// The hosts on a wire: the test, as the gateway of app.toml's `config`,
+/// and the image at its static address.
+pub(super) fn wire_hosts(app: &App) -> Result<(Host, Host)> {
+    let (ip, _, gateway) = static_settings(app)?;
+    let me = Host {
+        mac: smoltcp::wire::EthernetAddress([0x02, 0x76, 0x69, 0x72, 0x65, 0x6f]),
+        ip: gateway,
+    };
+    let target = Host {
+        mac: smoltcp::wire::EthernetAddress([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
+        ip,
+    };
+    Ok((me, target))
 }
 
 /// How long the stack has to send a DHCP DISCOVER on a wire (smoltcp's
@@ -119,16 +134,8 @@ pub(super) fn static_fallback(image: &mut Image) -> Result<()> {
 /// pings the image's static address with payloads of several sizes (and
 /// answers its ARP), and each reply must carry the request's data.
 pub(super) fn icmp_echo(image: &mut Image) -> Result<()> {
-    let (ip, _, gateway) = static_settings(&image.app)?;
+    let (me, target) = wire_hosts(&image.app)?;
     let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
-    let me = Host {
-        mac: smoltcp::wire::EthernetAddress([0x02, 0x76, 0x69, 0x72, 0x65, 0x6f]),
-        ip: gateway,
-    };
-    let target = Host {
-        mac: smoltcp::wire::EthernetAddress([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
-        ip,
-    };
     let mut rng = Rng(0x1c4b_0ec0);
     for (seq, len) in [(1u16, 0usize), (2, 56), (3, 1000), (4, 1472)] {
         let data = rng.bytes(len);

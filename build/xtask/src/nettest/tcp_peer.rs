@@ -19,7 +19,6 @@ use smoltcp::wire::{
 };
 
 use super::echo::Rng;
-use super::nic::static_settings;
 use super::wire::{arp_reply, arp_request_for, ipv4_in, Host, Wire};
 use super::Image;
 
@@ -47,6 +46,12 @@ struct TcpPeer<'w> {
     ack: u32,
 }
 
+/// How the image answered a SYN.
+enum Answer {
+    SynAck,
+    Refused,
+}
+
 /// What one frame from the image says about the connection.
 enum Seen {
     Other,
@@ -59,17 +64,16 @@ enum Seen {
 }
 
 impl<'w> TcpPeer<'w> {
-    /// Opens a connection from `me`:`port` to `target`:`target_port`
-    /// (SYN, the image's SYN-ACK, ACK), answering the image's ARP.
-    fn connect(
+    /// A peer at `me`:`port` for `target`:`target_port` whose SYN will
+    /// carry `iss`; nothing sent yet.
+    fn new(
         wire: &'w mut Wire,
         me: Host,
         target: Host,
-        port: u16,
-        target_port: u16,
+        (port, target_port): (u16, u16),
         iss: u32,
-    ) -> Result<Self> {
-        let mut peer = TcpPeer {
+    ) -> Self {
+        TcpPeer {
             wire,
             me,
             target,
@@ -79,35 +83,59 @@ impl<'w> TcpPeer<'w> {
             seq: iss,
             their_iss: 0,
             ack: 0,
-        };
+        }
+    }
+
+    /// Opens a connection from `me`:`port` to `target`:`target_port`
+    /// (SYN, the image's SYN-ACK, ACK), answering the image's ARP.
+    fn connect(
+        wire: &'w mut Wire,
+        me: Host,
+        target: Host,
+        ports: (u16, u16),
+        iss: u32,
+    ) -> Result<Self> {
+        let mut peer = TcpPeer::new(wire, me, target, ports, iss);
+        match peer.handshake()? {
+            Answer::SynAck => {
+                peer.send(TcpControl::None, &[])?;
+                Ok(peer)
+            }
+            Answer::Refused => bail!("port {} refused the connection (a reset)", ports.1),
+        }
+    }
+
+    /// Sends the SYN until the image answers: with its SYN-ACK (taken in;
+    /// the ACK is the caller's to send, or not) or with a reset.
+    fn handshake(&mut self) -> Result<Answer> {
         let start = Instant::now();
         while start.elapsed() < LIMIT {
-            peer.syn()?;
+            self.syn()?;
             let round = Instant::now();
             while round.elapsed() < RETRY {
-                match peer.next(Duration::from_millis(50))? {
+                match self.next(Duration::from_millis(50))? {
                     Some(Seen::Segment {
                         control: TcpControl::Syn,
                         seq,
                         ack: Some(ack),
                         ..
-                    }) if ack == iss.wrapping_add(1) => {
-                        peer.seq = ack;
-                        peer.their_iss = seq;
-                        peer.ack = seq.wrapping_add(1);
-                        peer.send(TcpControl::None, &[])?;
-                        return Ok(peer);
+                    }) if ack == self.iss.wrapping_add(1) => {
+                        self.seq = ack;
+                        self.their_iss = seq;
+                        self.ack = seq.wrapping_add(1);
+                        return Ok(Answer::SynAck);
                     }
                     Some(Seen::Segment {
                         control: TcpControl::Rst,
                         ..
-                    }) => bail!("port {target_port} refused the connection (a reset)"),
+                    }) => return Ok(Answer::Refused),
                     _ => {}
                 }
             }
         }
         bail!(
-            "no SYN-ACK from port {target_port} within {} s",
+            "no SYN-ACK from port {} within {} s",
+            self.target_port,
             LIMIT.as_secs()
         )
     }
@@ -192,6 +220,24 @@ impl<'w> TcpPeer<'w> {
             data.len()
         );
         Ok(())
+    }
+
+    /// Sends an acknowledgement of the image's SYN-ACK (late, after
+    /// [`TcpPeer::handshake`]) and waits up to `wait` for a reset: true if
+    /// one came.
+    fn late_ack_reset(&mut self, wait: Duration) -> Result<bool> {
+        self.send(TcpControl::None, &[])?;
+        let start = Instant::now();
+        while start.elapsed() < wait {
+            if let Some(Seen::Segment {
+                control: TcpControl::Rst,
+                ..
+            }) = self.next(Duration::from_millis(50))?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Resets the connection.
@@ -301,28 +347,15 @@ impl<'w> TcpPeer<'w> {
 /// answered with a reset. The connection must carry on as if the SYN had
 /// never come.
 pub(super) fn tcp_duplicate_syn(image: &mut Image) -> Result<()> {
-    let (ip, _, gateway) = static_settings(&image.app)?;
-    image.wait_for(
-        "listening on TCP and UDP port 7",
-        1,
-        Duration::from_secs(10),
-    )?;
+    let (me, target) = wire_hosts(image)?;
     let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
-    let me = Host {
-        mac: smoltcp::wire::EthernetAddress([0x02, 0x76, 0x69, 0x72, 0x65, 0x6f]),
-        ip: gateway,
-    };
-    let target = Host {
-        mac: smoltcp::wire::EthernetAddress([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
-        ip,
-    };
     let mut rng = Rng(0x5e9_d00b);
     let mut port = 40_000;
     for round in 0..3 {
         // A connection that frees its socket: accepted (it echoes), then
         // reset, and the echo given a round (at most a second) to close it.
         port += 1;
-        let mut first = TcpPeer::connect(wire, me, target, port, 7, 0x1000_0000 * (round + 1))
+        let mut first = TcpPeer::connect(wire, me, target, (port, 7), 0x1000_0000 * (round + 1))
             .with_context(|| format!("round {round}: the first connection"))?;
         first
             .echo(&rng.bytes(100))
@@ -335,7 +368,7 @@ pub(super) fn tcp_duplicate_syn(image: &mut Image) -> Result<()> {
         // The next connection takes a socket above the freed one, which
         // its accept puts back into LISTEN.
         port += 1;
-        let mut next = TcpPeer::connect(wire, me, target, port, 7, 0x8000_0000 + round * 0x1000)
+        let mut next = TcpPeer::connect(wire, me, target, (port, 7), 0x8000_0000 + round * 0x1000)
             .with_context(|| format!("round {round}: the second connection"))?;
         next.echo(&rng.bytes(200))
             .with_context(|| format!("round {round}: the second connection's echo"))?;
@@ -350,6 +383,86 @@ pub(super) fn tcp_duplicate_syn(image: &mut Image) -> Result<()> {
     ensure!(
         dropped >= 3,
         "the stack counted {dropped} repeated SYN(s) dropped; the test sent 3"
+    );
+    Ok(())
+}
+
+/// The test's host and the image's on the wire, once the echo listens.
+fn wire_hosts(image: &Image) -> Result<(Host, Host)> {
+    image.wait_for(
+        "listening on TCP and UDP port 7",
+        1,
+        Duration::from_secs(10),
+    )?;
+    super::nic::wire_hosts(&image.app)
+}
+
+/// How long the stack lets a handshake wait for the peer's ACK (task/net's
+/// `HANDSHAKE_MS`), with its once-a-second look and slack.
+const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10 + 1 + 9);
+
+/// Handshakes that peers start and never finish must not hold a listener
+/// for good. SYNs from eight ports (the echo's backlog), each answered
+/// with a SYN-ACK and never acknowledged, hold its whole pool; a new
+/// connection must get in once the stack has given up on them, and the
+/// acknowledgement each of them then sends late must be answered with a
+/// reset: the stack forgot those handshakes (rather than, say, growing
+/// the pool around them).
+pub(super) fn tcp_half_open(image: &mut Image) -> Result<()> {
+    let (me, target) = wire_hosts(image)?;
+    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
+    let mut abandoned = Vec::new();
+    for k in 0..8u16 {
+        let mut p = TcpPeer::new(
+            wire,
+            me,
+            target,
+            (42_000 + k, 7),
+            0x4000_0000 + u32::from(k) * 0x10_0000,
+        );
+        match p.handshake()? {
+            Answer::SynAck => abandoned.push((p.port, p.iss, p.their_iss)),
+            Answer::Refused => bail!("handshake {k} of 8 refused: the echo's backlog is 8"),
+        }
+    }
+    let start = Instant::now();
+    let mut refused = 0;
+    loop {
+        let mut p = TcpPeer::new(wire, me, target, (42_100 + refused, 7), 0x6000_0000);
+        match p.handshake()? {
+            Answer::SynAck => {
+                p.send(TcpControl::None, &[])?;
+                p.echo(b"in after the abandoned handshakes")
+                    .context("the new connection")?;
+                p.reset()?;
+                break;
+            }
+            Answer::Refused => {
+                refused += 1;
+                ensure!(
+                    start.elapsed() < HANDSHAKE_LIMIT,
+                    "a new connection was still refused {} s after eight handshakes \
+                     were left unfinished ({refused} tries)",
+                    start.elapsed().as_secs()
+                );
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+    for (port, iss, their_iss) in abandoned {
+        let mut p = TcpPeer::new(wire, me, target, (port, 7), iss);
+        p.seq = iss.wrapping_add(1);
+        p.their_iss = their_iss;
+        p.ack = their_iss.wrapping_add(1);
+        ensure!(
+            p.late_ack_reset(Duration::from_secs(3))?,
+            "the late ACK of the handshake from port {port} was not refused: \
+             the stack still held it"
+        );
+    }
+    println!(
+        "    a new connection got in {:.1} s after eight abandoned handshakes ({refused} refused before)",
+        start.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -62,6 +62,13 @@ const UDP_BUF: usize = 4096;
 const SUBSCRIBERS: usize = 8;
 /// Largest backlog of one listener.
 const MAX_BACKLOG: u32 = 8;
+/// How long a handshake may wait for the peer's ACK before its socket
+/// listens again: a peer that never finishes its handshake (gone, or
+/// sending SYNs and nothing else) must not hold a listener's pool for good.
+/// smoltcp sends its SYN-ACK again meanwhile (after 1, 2 and 4 s).
+const HANDSHAKE_MS: u64 = 10_000;
+/// How often the stack looks for such handshakes.
+const HANDSHAKE_SWEEP_MS: u64 = 1_000;
 /// Connections the SYN guard remembers in a round: every socket's, and as
 /// many opened during the round.
 const SYN_GUARD: usize = 2 * TCP_SOCKETS;
@@ -150,6 +157,11 @@ struct Stack {
     tcp_used: u32,
     /// TCP sockets closed by their owner, freed once the close finished.
     tcp_closing: u32,
+    /// Sockets in SYN-RECEIVED at the last look: since when (ms), and
+    /// with which peer (a socket can start another handshake in between).
+    handshakes: [Option<(u64, IpEndpoint)>; TCP_SOCKETS],
+    /// When the stack next looks at the handshakes (ms).
+    next_handshake_sweep: u64,
     udp: [SocketHandle; UDP_SOCKETS],
     udp_used: u8,
     dhcp: SocketHandle,
@@ -355,6 +367,11 @@ impl Stack {
                 }
             }
         }
+        let ms = now_ms();
+        if ms >= self.next_handshake_sweep {
+            self.next_handshake_sweep = ms + HANDSHAKE_SWEEP_MS;
+            self.give_up_handshakes(ms);
+        }
         self.notify();
         let delay = self
             .iface
@@ -366,6 +383,38 @@ impl Stack {
             Some((now_ms() + delay.max(1)) * abi::TICKS_PER_MS),
             TIMER_BIT,
         );
+    }
+
+    /// Puts back into LISTEN each socket whose handshake has waited
+    /// [`HANDSHAKE_MS`] for the peer's ACK. The socket stays in its
+    /// listener's pool; a late ACK from that peer finds no connection and
+    /// is answered with a reset.
+    fn give_up_handshakes(&mut self, now: u64) {
+        for i in 0..TCP_SOCKETS {
+            let s = self.sockets.get_mut::<tcp::Socket>(self.tcp[i]);
+            let peer = match (s.state(), s.remote_endpoint()) {
+                (tcp::State::SynReceived, Some(peer)) => peer,
+                _ => {
+                    self.handshakes[i] = None;
+                    continue;
+                }
+            };
+            let since = match self.handshakes[i] {
+                Some((since, p)) if p == peer => since,
+                _ => now,
+            };
+            if now.saturating_sub(since) < HANDSHAKE_MS {
+                self.handshakes[i] = Some((since, peer));
+                continue;
+            }
+            let port = s.listen_endpoint();
+            s.abort();
+            // It listened on this endpoint a moment ago; should it fail,
+            // the socket is CLOSED and its listener's next accept drops it
+            // from the pool.
+            let _ = s.listen(port);
+            self.handshakes[i] = None;
+        }
     }
 
     fn fallback(&mut self) {
@@ -586,6 +635,8 @@ fn main() -> ! {
         tcp,
         tcp_used: 0,
         tcp_closing: 0,
+        handshakes: [None; TCP_SOCKETS],
+        next_handshake_sweep: 0,
         udp,
         udp_used: 0,
         dhcp,
