@@ -211,6 +211,11 @@ mod tests {
         frame
     }
 
+    /// A bare SYN from the peer's `port`.
+    fn syn(port: u16) -> Vec<u8> {
+        segment(port, TcpControl::Syn, false)
+    }
+
     fn conn(port: u16) -> Endpoints {
         Endpoints {
             remote: (PEER, port),
@@ -220,10 +225,7 @@ mod tests {
 
     #[test]
     fn only_a_bare_syn_is_a_syn() {
-        assert_eq!(
-            syn_of(&segment(4000, TcpControl::Syn, false)),
-            Some(conn(4000))
-        );
+        assert_eq!(syn_of(&syn(4000)), Some(conn(4000)));
         assert_eq!(
             syn_of(&segment(4000, TcpControl::Syn, true)),
             None,
@@ -236,22 +238,22 @@ mod tests {
 
     #[test]
     fn malformed_frames_are_not_syns() {
-        let syn = segment(4000, TcpControl::Syn, false);
+        let whole = syn(4000);
         // Cut anywhere before the end of the TCP header.
-        for len in 0..syn.len() {
-            assert_eq!(syn_of(&syn[..len]), None, "cut at {len}");
+        for len in 0..whole.len() {
+            assert_eq!(syn_of(&whole[..len]), None, "cut at {len}");
         }
         // Not IPv4; not TCP; a fragment.
-        let mut arp = syn.clone();
+        let mut arp = whole.clone();
         arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
         assert_eq!(syn_of(&arp), None);
-        let mut udp = syn.clone();
+        let mut udp = whole.clone();
         udp[14 + 9] = 17;
         assert_eq!(syn_of(&udp), None);
-        let mut fragment = syn.clone();
+        let mut fragment = whole.clone();
         fragment[14 + 6] |= 0x20; // more fragments
         assert_eq!(syn_of(&fragment), None);
-        let mut later = syn;
+        let mut later = whole;
         later[14 + 7] = 1; // offset 8 bytes
         assert_eq!(syn_of(&later), None);
     }
@@ -259,40 +261,28 @@ mod tests {
     #[test]
     fn a_syn_waits_for_a_snapshot_of_its_round() {
         let mut g = SynGuard::<4>::new();
-        let syn = segment(4000, TcpControl::Syn, false);
+        let first = syn(4000);
         let ack = segment(4000, TcpControl::None, true);
         // Other segments never wait.
         assert_eq!(g.judge(&ack), Verdict::Deliver);
         assert!(!g.take_deferred());
-        assert_eq!(g.judge(&syn), Verdict::Wait);
+        assert_eq!(g.judge(&first), Verdict::Wait);
         assert!(g.take_deferred());
         assert!(!g.take_deferred(), "asking clears it");
         g.refresh([]);
-        assert_eq!(g.judge(&syn), Verdict::Deliver);
+        assert_eq!(g.judge(&first), Verdict::Deliver);
         // A new round forgets the snapshot.
         g.new_round();
-        assert_eq!(
-            g.judge(&segment(4001, TcpControl::Syn, false)),
-            Verdict::Wait
-        );
+        assert_eq!(g.judge(&syn(4001)), Verdict::Wait);
     }
 
     #[test]
     fn the_syn_of_a_held_connection_is_dropped_and_no_other() {
         let mut g = SynGuard::<4>::new();
         g.refresh([conn(4000), conn(4002)]);
-        assert_eq!(
-            g.judge(&segment(4000, TcpControl::Syn, false)),
-            Verdict::Drop
-        );
-        assert_eq!(
-            g.judge(&segment(4002, TcpControl::Syn, false)),
-            Verdict::Drop
-        );
-        assert_eq!(
-            g.judge(&segment(4001, TcpControl::Syn, false)),
-            Verdict::Deliver
-        );
+        assert_eq!(g.judge(&syn(4000)), Verdict::Drop);
+        assert_eq!(g.judge(&syn(4002)), Verdict::Drop);
+        assert_eq!(g.judge(&syn(4001)), Verdict::Deliver);
         // The connection's other segments still reach it.
         assert_eq!(
             g.judge(&segment(4000, TcpControl::None, true)),
@@ -302,10 +292,7 @@ mod tests {
         // A new snapshot without them: their SYNs are new connections.
         g.new_round();
         g.refresh([]);
-        assert_eq!(
-            g.judge(&segment(4000, TcpControl::Syn, false)),
-            Verdict::Deliver
-        );
+        assert_eq!(g.judge(&syn(4000)), Verdict::Deliver);
         assert_eq!(g.dropped(), 2);
     }
 
@@ -313,30 +300,21 @@ mod tests {
     fn a_syn_let_through_is_held_for_the_rest_of_the_round() {
         let mut g = SynGuard::<2>::new();
         g.refresh([]);
-        let syn = segment(4000, TcpControl::Syn, false);
-        assert_eq!(g.judge(&syn), Verdict::Deliver);
-        assert_eq!(g.judge(&syn), Verdict::Drop, "the same SYN again");
-        assert_eq!(
-            g.judge(&segment(4001, TcpControl::Syn, false)),
-            Verdict::Deliver
-        );
+        let first = syn(4000);
+        assert_eq!(g.judge(&first), Verdict::Deliver);
+        assert_eq!(g.judge(&first), Verdict::Drop, "the same SYN again");
+        assert_eq!(g.judge(&syn(4001)), Verdict::Deliver);
         // No room to remember a third: the next SYN waits for a snapshot
         // rather than being judged on one that may be missing it.
-        assert_eq!(
-            g.judge(&segment(4002, TcpControl::Syn, false)),
-            Verdict::Deliver
-        );
-        assert_eq!(
-            g.judge(&segment(4003, TcpControl::Syn, false)),
-            Verdict::Wait
-        );
+        assert_eq!(g.judge(&syn(4002)), Verdict::Deliver);
+        assert_eq!(g.judge(&syn(4003)), Verdict::Wait);
     }
 
     #[test]
     fn a_snapshot_keeps_what_it_has_room_for() {
         let mut g = SynGuard::<2>::new();
         g.refresh([conn(1), conn(2), conn(3)]);
-        assert_eq!(g.judge(&segment(1, TcpControl::Syn, false)), Verdict::Drop);
-        assert_eq!(g.judge(&segment(2, TcpControl::Syn, false)), Verdict::Drop);
+        assert_eq!(g.judge(&syn(1)), Verdict::Drop);
+        assert_eq!(g.judge(&syn(2)), Verdict::Drop);
     }
 }
