@@ -47,6 +47,9 @@ pub struct NetInfo {
     /// was already open: a peer's repeated SYN, kept from the listening
     /// sockets (`task_net::syn`).
     pub repeated_syns: u32,
+    /// SYNs dropped because their listener had no socket free to take
+    /// them (its backlog full): their peers send them again.
+    pub postponed_syns: u32,
 }
 
 /// What `udp_recv_from` returns besides the bytes.

@@ -1,30 +1,35 @@
-//! Keeps a connection's repeated SYN away from the listening sockets.
+//! Looks at every received SYN before smoltcp does, and drops two kinds.
 //!
-//! smoltcp hands a received segment to the first socket of its set that
-//! accepts it, and a socket in LISTEN accepts any SYN for its port. A
-//! listener's pool is refilled with the lowest free socket, which can come
-//! before a connection made earlier on that port. When the peer sends that
-//! connection's SYN again (its SYN-ACK came late or was lost; QEMU's user
-//! network does this when the image is slow to answer a burst of
-//! connections), the listening socket takes it and starts a second
+//! **A connection's repeated SYN.** smoltcp hands a received segment to the
+//! first socket of its set that accepts it, and a socket in LISTEN accepts
+//! any SYN for its port. A listener's pool is refilled with the lowest free
+//! socket, which can come before a connection made earlier on that port.
+//! When the peer sends that connection's SYN again (its SYN-ACK came late
+//! or was lost), the listening socket takes it and starts a second
 //! handshake for the same addresses and ports. Being first in the set, it
 //! then takes every later segment of the connection too, and answers the
-//! first one with a reset: the peer's connection dies.
+//! first one with a reset: the peer's connection dies. Such a SYN is
+//! dropped; nothing is lost by it: a connection in SYN-RECEIVED sends its
+//! SYN-ACK again by itself, and an established one has no use for a SYN.
 //!
-//! So the stack looks at every received frame before smoltcp does, and
-//! drops a SYN (without ACK) whose addresses and ports a connection holds.
-//! Nothing is lost by it: a connection in SYN-RECEIVED sends its SYN-ACK
-//! again by itself, and an established one has no use for a SYN (TCP
-//! ignores it there).
+//! **A SYN for a listener with no socket in LISTEN.** Its pool is all taken
+//! by handshakes and connections its owner has not accepted yet, and
+//! smoltcp would answer the SYN with a reset: a burst of connections
+//! larger than the backlog (a browser's, a user's parallel requests) would
+//! see most of them refused. The SYN is dropped instead, as Linux drops a
+//! SYN when its listen queue is full: the peer sends it again a moment
+//! later, by when the owner may have accepted and the pool been refilled.
+//! A SYN for a port nobody listens on still gets smoltcp's reset.
 //!
-//! Which connections exist is only known between smoltcp's polls, so the
-//! guard keeps a snapshot: taken the first time a round meets a SYN, and
-//! kept up to date through the round with each SYN it lets through (the
-//! only segment that makes a connection; one that was refused leaves a
-//! stale entry for the rest of the round, which costs its peer nothing).
+//! Which connections and listening sockets exist is only known between
+//! smoltcp's polls, so the guard keeps a snapshot: taken the first time a
+//! round meets a SYN, and kept up to date through the round with each SYN
+//! it lets through (the only segment that makes a connection and takes a
+//! listening socket; one that smoltcp then refused leaves a stale entry
+//! for the rest of the round, which costs its peer at most a retry).
 //!
-//! It must never drop any other segment, nor a SYN no connection holds:
-//! that would refuse a new connection.
+//! It must never drop any other segment, nor a SYN that a listening socket
+//! was free to take or that no listener wants.
 
 /// The addresses and ports of a TCP connection, as the stack sees them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -35,46 +40,63 @@ pub struct Endpoints {
     pub local: ([u8; 4], u16),
 }
 
+/// A listener, as the guard needs it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Listening {
+    /// The port it listens on.
+    pub port: u16,
+    /// The sockets of its pool in LISTEN: SYNs it can take now.
+    pub free: u8,
+}
+
 /// What to do with a received frame.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Hand it to smoltcp.
     Deliver,
     /// Drop it: the SYN of a connection the stack already holds.
-    Drop,
+    Repeated,
+    /// Drop it: a SYN for a listener with no socket in LISTEN; its peer
+    /// sends it again.
+    Postponed,
     /// A SYN, and the guard has no snapshot of this round: keep the frame,
     /// end the round, [`SynGuard::refresh`] and poll again.
     Wait,
 }
 
-/// The connections the stack held when the round's snapshot was taken,
-/// and those SYNs let through since opened.
-pub struct SynGuard<const N: usize> {
+/// The connections and listeners the stack had when the round's snapshot
+/// was taken, updated with the SYNs let through since: room for `N`
+/// connections and `L` listeners.
+pub struct SynGuard<const N: usize, const L: usize> {
     held: [Option<Endpoints>; N],
     len: usize,
+    listeners: [Option<Listening>; L],
     /// The snapshot is of this round (and has room for the SYNs it lets
     /// through).
     fresh: bool,
     /// A SYN waits for a snapshot.
     deferred: bool,
-    dropped: u32,
+    repeated: u32,
+    postponed: u32,
 }
 
-impl<const N: usize> Default for SynGuard<N> {
+impl<const N: usize, const L: usize> Default for SynGuard<N, L> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> SynGuard<N> {
+impl<const N: usize, const L: usize> SynGuard<N, L> {
     /// A guard with no snapshot.
     pub const fn new() -> Self {
         SynGuard {
             held: [None; N],
             len: 0,
+            listeners: [None; L],
             fresh: false,
             deferred: false,
-            dropped: 0,
+            repeated: 0,
+            postponed: 0,
         }
     }
 
@@ -90,21 +112,36 @@ impl<const N: usize> SynGuard<N> {
         core::mem::take(&mut self.deferred)
     }
 
-    /// Takes the snapshot: every connection the stack holds right now.
-    /// Those beyond `N` are left out, so give the guard room for all.
-    pub fn refresh(&mut self, held: impl IntoIterator<Item = Endpoints>) {
+    /// Takes the snapshot: every connection the stack holds and every
+    /// listener, right now. Connections beyond `N` and listeners beyond
+    /// `L` are left out (a SYN of theirs is then let through), so give the
+    /// guard room for all.
+    pub fn refresh(
+        &mut self,
+        held: impl IntoIterator<Item = Endpoints>,
+        listeners: impl IntoIterator<Item = Listening>,
+    ) {
         self.held = [None; N];
         self.len = 0;
         for e in held.into_iter().take(N) {
             self.held[self.len] = Some(e);
             self.len += 1;
         }
+        self.listeners = [None; L];
+        for (slot, l) in self.listeners.iter_mut().zip(listeners) {
+            *slot = Some(l);
+        }
         self.fresh = true;
     }
 
-    /// SYNs dropped so far.
-    pub fn dropped(&self) -> u32 {
-        self.dropped
+    /// Repeated SYNs of held connections dropped so far.
+    pub fn repeated(&self) -> u32 {
+        self.repeated
+    }
+
+    /// SYNs dropped so far because their listener had no socket in LISTEN.
+    pub fn postponed(&self) -> u32 {
+        self.postponed
     }
 
     /// Judges one received Ethernet frame.
@@ -117,8 +154,16 @@ impl<const N: usize> SynGuard<N> {
             return Verdict::Wait;
         }
         if self.held[..self.len].contains(&Some(syn)) {
-            self.dropped = self.dropped.wrapping_add(1);
-            return Verdict::Drop;
+            self.repeated = self.repeated.wrapping_add(1);
+            return Verdict::Repeated;
+        }
+        let port = syn.local.1;
+        if let Some(l) = self.listeners.iter_mut().flatten().find(|l| l.port == port) {
+            if l.free == 0 {
+                self.postponed = self.postponed.wrapping_add(1);
+                return Verdict::Postponed;
+            }
+            l.free -= 1;
         }
         // It may open a connection: the rest of the round must know it.
         match self.held.get_mut(self.len) {
@@ -260,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_syn_waits_for_a_snapshot_of_its_round() {
-        let mut g = SynGuard::<4>::new();
+        let mut g = SynGuard::<4, 2>::new();
         let first = syn(4000);
         let ack = segment(4000, TcpControl::None, true);
         // Other segments never wait.
@@ -269,7 +314,7 @@ mod tests {
         assert_eq!(g.judge(&first), Verdict::Wait);
         assert!(g.take_deferred());
         assert!(!g.take_deferred(), "asking clears it");
-        g.refresh([]);
+        g.refresh([], []);
         assert_eq!(g.judge(&first), Verdict::Deliver);
         // A new round forgets the snapshot.
         g.new_round();
@@ -278,31 +323,31 @@ mod tests {
 
     #[test]
     fn the_syn_of_a_held_connection_is_dropped_and_no_other() {
-        let mut g = SynGuard::<4>::new();
-        g.refresh([conn(4000), conn(4002)]);
-        assert_eq!(g.judge(&syn(4000)), Verdict::Drop);
-        assert_eq!(g.judge(&syn(4002)), Verdict::Drop);
+        let mut g = SynGuard::<4, 2>::new();
+        g.refresh([conn(4000), conn(4002)], []);
+        assert_eq!(g.judge(&syn(4000)), Verdict::Repeated);
+        assert_eq!(g.judge(&syn(4002)), Verdict::Repeated);
         assert_eq!(g.judge(&syn(4001)), Verdict::Deliver);
         // The connection's other segments still reach it.
         assert_eq!(
             g.judge(&segment(4000, TcpControl::None, true)),
             Verdict::Deliver
         );
-        assert_eq!(g.dropped(), 2);
+        assert_eq!(g.repeated(), 2);
         // A new snapshot without them: their SYNs are new connections.
         g.new_round();
-        g.refresh([]);
+        g.refresh([], []);
         assert_eq!(g.judge(&syn(4000)), Verdict::Deliver);
-        assert_eq!(g.dropped(), 2);
+        assert_eq!(g.repeated(), 2);
     }
 
     #[test]
     fn a_syn_let_through_is_held_for_the_rest_of_the_round() {
-        let mut g = SynGuard::<2>::new();
-        g.refresh([]);
+        let mut g = SynGuard::<2, 2>::new();
+        g.refresh([], []);
         let first = syn(4000);
         assert_eq!(g.judge(&first), Verdict::Deliver);
-        assert_eq!(g.judge(&first), Verdict::Drop, "the same SYN again");
+        assert_eq!(g.judge(&first), Verdict::Repeated, "the same SYN again");
         assert_eq!(g.judge(&syn(4001)), Verdict::Deliver);
         // No room to remember a third: the next SYN waits for a snapshot
         // rather than being judged on one that may be missing it.
@@ -312,9 +357,55 @@ mod tests {
 
     #[test]
     fn a_snapshot_keeps_what_it_has_room_for() {
-        let mut g = SynGuard::<2>::new();
-        g.refresh([conn(1), conn(2), conn(3)]);
-        assert_eq!(g.judge(&syn(1)), Verdict::Drop);
-        assert_eq!(g.judge(&syn(2)), Verdict::Drop);
+        let mut g = SynGuard::<2, 2>::new();
+        g.refresh([conn(1), conn(2), conn(3)], []);
+        assert_eq!(g.judge(&syn(1)), Verdict::Repeated);
+        assert_eq!(g.judge(&syn(2)), Verdict::Repeated);
+    }
+
+    fn echo_port(free: u8) -> Listening {
+        Listening { port: 7, free }
+    }
+
+    #[test]
+    fn a_syn_beyond_a_listeners_free_sockets_is_postponed() {
+        let mut g = SynGuard::<8, 2>::new();
+        g.refresh([], [echo_port(2)]);
+        assert_eq!(g.judge(&syn(4000)), Verdict::Deliver);
+        assert_eq!(g.judge(&syn(4001)), Verdict::Deliver);
+        assert_eq!(g.judge(&syn(4002)), Verdict::Postponed);
+        assert_eq!(g.judge(&syn(4003)), Verdict::Postponed);
+        assert_eq!(g.postponed(), 2);
+        // The same SYN again is still the connection's, not a new one.
+        assert_eq!(g.judge(&syn(4000)), Verdict::Repeated);
+        assert_eq!((g.repeated(), g.postponed()), (1, 2));
+        // A new round with the pool refilled takes the postponed SYN.
+        g.new_round();
+        g.refresh([conn(4000), conn(4001)], [echo_port(1)]);
+        assert_eq!(g.judge(&syn(4002)), Verdict::Deliver);
+        assert_eq!(g.judge(&syn(4003)), Verdict::Postponed);
+    }
+
+    #[test]
+    fn a_syn_for_a_port_nobody_listens_on_goes_through() {
+        // smoltcp answers it with a reset: the port is closed, and the
+        // peer should hear so at once.
+        let mut g = SynGuard::<8, 2>::new();
+        g.refresh([], [Listening { port: 80, free: 0 }]);
+        assert_eq!(g.judge(&syn(4000)), Verdict::Deliver);
+        assert_eq!(g.postponed(), 0);
+        // Nor do other segments for a full listener wait.
+        g.refresh([], [echo_port(0)]);
+        assert_eq!(
+            g.judge(&segment(4000, TcpControl::None, true)),
+            Verdict::Deliver
+        );
+    }
+
+    #[test]
+    fn listeners_beyond_the_guards_room_are_left_alone() {
+        let mut g = SynGuard::<8, 1>::new();
+        g.refresh([], [Listening { port: 80, free: 0 }, echo_port(0)]);
+        assert_eq!(g.judge(&syn(4000)), Verdict::Deliver);
     }
 }

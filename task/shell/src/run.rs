@@ -413,7 +413,8 @@ impl Shell {
                 out!(
                     self,
                     "net: {}.{}.{}.{}/{} via {}.{}.{}.{} ({source}); {} socket(s); \
-                     {} frames in, {} out; NIC restarts seen: {}; repeated SYNs dropped: {}\n",
+                     {} frames in, {} out; NIC restarts seen: {}; SYNs dropped: {} repeated, \
+                     {} over a full backlog\n",
                     a[0],
                     a[1],
                     a[2],
@@ -427,7 +428,8 @@ impl Shell {
                     i.rx_frames,
                     i.tx_frames,
                     i.nic_restarts,
-                    i.repeated_syns
+                    i.repeated_syns,
+                    i.postponed_syns
                 );
             }
             Err(e) => self.request_error("net", e, net_error),

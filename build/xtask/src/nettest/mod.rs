@@ -265,13 +265,19 @@ fn shell_net(image: &mut Image) -> Result<()> {
     );
     // Evidence for the checks before: QEMU's user network sends a SYN
     // again when the image is slow to answer (`task_net::syn`).
-    let syns = image.net_figure(REPEATED_SYNS)?;
-    println!("    {syns} repeated SYN(s) dropped by the stack so far");
+    let repeated = image.net_figure(REPEATED_SYNS)?;
+    let postponed = image.net_figure(POSTPONED_SYNS)?;
+    println!(
+        "    SYNs dropped by the stack so far: {repeated} repeated, {postponed} over a full backlog"
+    );
     Ok(())
 }
 
-/// What the shell's `net` prints before the stack's count of repeated SYNs.
-const REPEATED_SYNS: &str = "repeated SYNs dropped: ";
+/// What the shell's `net` prints before the stack's count of repeated
+/// SYNs dropped (`task_net::syn`)...
+const REPEATED_SYNS: &str = "SYNs dropped: ";
+/// ...and before its count of SYNs dropped over a full backlog.
+const POSTPONED_SYNS: &str = " repeated, ";
 
 /// Faulting the stack closes an open connection; a new one then works.
 fn stack_restart(image: &mut Image) -> Result<()> {

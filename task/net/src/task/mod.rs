@@ -16,7 +16,7 @@ use smoltcp::wire::{
     EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr,
 };
 use task_net::settings::Settings;
-use task_net::syn::{Endpoints, SynGuard};
+use task_net::syn::{Endpoints, Listening, SynGuard};
 use task_net::table::{Owner, Table};
 #[cfg(not(feature = "linked-nic"))]
 use userlib::tasks;
@@ -72,6 +72,9 @@ const HANDSHAKE_SWEEP_MS: u64 = 1_000;
 /// Connections the SYN guard remembers in a round: every socket's, and as
 /// many opened during the round.
 const SYN_GUARD: usize = 2 * TCP_SOCKETS;
+/// Listeners the SYN guard knows: one per port, each with a pool of at
+/// least one socket.
+const SYN_GUARD_LISTENERS: usize = TCP_SOCKETS;
 
 static mut STORAGE: [SocketStorage<'static>; TCP_SOCKETS + UDP_SOCKETS + 1] =
     [SocketStorage::EMPTY; TCP_SOCKETS + UDP_SOCKETS + 1];
@@ -107,7 +110,7 @@ struct Nic {
     core: NicCore,
     rx: nic::RxBatch,
     /// Drops a held connection's repeated SYN before smoltcp sees it.
-    syn: SynGuard<SYN_GUARD>,
+    syn: SynGuard<SYN_GUARD, SYN_GUARD_LISTENERS>,
 }
 
 /// Everything of the NIC but the receive buffer.
@@ -198,6 +201,32 @@ fn connections<'a>(
         Some(Endpoints {
             remote: (r.octets(), remote.port),
             local: (l.octets(), local.port),
+        })
+    })
+}
+
+/// Every listener's port and the sockets of its pool in LISTEN, for the
+/// SYN guard.
+fn listeners<'a>(
+    table: &'a Table<Sock>,
+    sockets: &'a SocketSet<'static>,
+    tcp: &'a [SocketHandle],
+) -> impl Iterator<Item = Listening> + 'a {
+    table.iter().filter_map(move |(_, s)| {
+        let Sock::Listener { port, pool, .. } = s else {
+            return None;
+        };
+        let free = tcp
+            .iter()
+            .enumerate()
+            .filter(|&(i, &h)| {
+                pool & (1 << i) != 0
+                    && sockets.get::<tcp::Socket>(h).state() == tcp::State::Listen
+            })
+            .count();
+        Some(Listening {
+            port,
+            free: free as u8,
         })
     })
 }
@@ -323,7 +352,10 @@ impl Stack {
         // as they are now (`task_net::syn`), and the round goes on. Each
         // pass lets at least that SYN through or drops it.
         while self.nic.syn.take_deferred() {
-            self.nic.syn.refresh(connections(&self.sockets, &self.tcp));
+            self.nic.syn.refresh(
+                connections(&self.sockets, &self.tcp),
+                listeners(&self.table, &self.sockets, &self.tcp),
+            );
             self.iface.poll(t, &mut self.nic, &mut self.sockets);
         }
         // What the round produced goes out now, in one call.

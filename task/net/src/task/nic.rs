@@ -167,7 +167,7 @@ impl phy::Device for Nic {
         loop {
             match syn.judge(rx.peek(core)?) {
                 Verdict::Deliver => break,
-                Verdict::Drop => rx.skip(),
+                Verdict::Repeated | Verdict::Postponed => rx.skip(),
                 // The round ends here; the frame waits for the next.
                 Verdict::Wait => return None,
             }

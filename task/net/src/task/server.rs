@@ -80,7 +80,8 @@ impl NetServer for Stack {
             tx_frames: self.nic.core.tx_frames,
             nic_restarts: self.nic.core.restarts,
             sockets: self.table.len() as u32,
-            repeated_syns: self.nic.syn.dropped(),
+            repeated_syns: self.nic.syn.repeated(),
+            postponed_syns: self.nic.syn.postponed(),
         })
     }
 
