@@ -32,11 +32,11 @@ pub use echo::bench_transfer;
 use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
 use http::{browser, connect, http, http_abuse};
 use nic::{icmp_echo, nic_restart, static_fallback};
-use tcp_peer::{tcp_duplicate_syn, tcp_half_open};
+use tcp_peer::{tcp_backlog, tcp_duplicate_syn, tcp_half_open, tcp_unspecified_source};
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 14] = [
+pub const CHECKS: [&str; 16] = [
     "http",
     "http-abuse",
     "udp-echo",
@@ -51,6 +51,8 @@ pub const CHECKS: [&str; 14] = [
     "icmp-echo",
     "tcp-duplicate-syn",
     "tcp-half-open",
+    "tcp-backlog",
+    "tcp-unspecified-source",
 ];
 
 /// How long the page server lets a silent connection live (task/http's
@@ -213,6 +215,8 @@ pub fn run(
             "icmp-echo" => icmp_echo(&mut image),
             "tcp-duplicate-syn" => tcp_duplicate_syn(&mut image),
             "tcp-half-open" => tcp_half_open(&mut image),
+            "tcp-backlog" => tcp_backlog(&mut image),
+            "tcp-unspecified-source" => tcp_unspecified_source(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),
         };

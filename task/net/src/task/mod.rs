@@ -257,6 +257,7 @@ impl Stack {
             }
             self.tcp_used |= 1 << i;
             pool |= 1 << i;
+            self.nic.syn.pools_changed();
         }
         pool
     }
@@ -346,11 +347,12 @@ impl Stack {
         }
         self.nic.core.flush();
         let t = now();
-        self.nic.syn.new_round();
+        self.nic.syn.new_round(now_ms());
         self.iface.poll(t, &mut self.nic, &mut self.sockets);
-        // A SYN stopped the round: it is judged against the connections
-        // as they are now (`task_net::syn`), and the round goes on. Each
-        // pass lets at least that SYN through or drops it.
+        // A SYN stopped the round (a received one, or kept ones that may
+        // have room now): it is judged against the connections and
+        // listeners as they are now (`task_net::syn`), and the round goes
+        // on. Each pass lets at least that SYN through, keeps or drops it.
         while self.nic.syn.take_deferred() {
             self.nic.syn.refresh(
                 connections(&self.sockets, &self.tcp),
@@ -403,6 +405,9 @@ impl Stack {
         if ms >= self.next_handshake_sweep {
             self.next_handshake_sweep = ms + HANDSHAKE_SWEEP_MS;
             self.give_up_handshakes(ms);
+            // smoltcp puts a handshake reset by its peer back into LISTEN
+            // by itself: kept SYNs look once a second.
+            self.nic.syn.pools_changed();
         }
         self.notify();
         let delay = self
@@ -446,6 +451,7 @@ impl Stack {
             // from the pool.
             let _ = s.listen(port);
             self.handshakes[i] = None;
+            self.nic.syn.pools_changed();
         }
     }
 

@@ -7,7 +7,7 @@
 //! passes the [`task_net::syn`] guard first.
 
 use ethernet_api::{frame_stride, Batch, RECV_BATCH_BYTES, SEND_BATCH_BYTES};
-use task_net::syn::Verdict;
+use task_net::syn::{Turn, Verdict};
 
 use super::*;
 
@@ -163,6 +163,12 @@ impl phy::Device for Nic {
             // Answering a frame needs room to transmit: leave it where it
             // is until the batch went out.
             return None;
+        }
+        // SYNs kept over a full backlog go first, once there is room.
+        match syn.next_kept() {
+            Turn::Kept => return Some((NicRx(syn.handed_frame()), NicTx(core))),
+            Turn::Wait => return None,
+            Turn::None => {}
         }
         loop {
             match syn.judge(rx.peek(core)?) {

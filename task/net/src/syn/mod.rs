@@ -16,10 +16,12 @@
 //! by handshakes and connections its owner has not accepted yet, and
 //! smoltcp would answer the SYN with a reset: a burst of connections
 //! larger than the backlog (a browser's, a user's parallel requests) would
-//! see most of them refused. The SYN is dropped instead, as Linux drops a
-//! SYN when its listen queue is full: the peer sends it again a moment
-//! later, by when the owner may have accepted and the pool been refilled.
-//! A SYN for a port nobody listens on still gets smoltcp's reset.
+//! see most of them refused. The SYN is kept instead ([`backlog`]) and
+//! handed to smoltcp as soon as the listener has a socket in LISTEN (its
+//! owner accepted, the pool was refilled); one the queue has no room for
+//! is dropped, as Linux drops a SYN over a full listen queue, and its peer
+//! sends it again. A SYN for a port nobody listens on still gets
+//! smoltcp's reset.
 //!
 //! Which connections and listening sockets exist is only known between
 //! smoltcp's polls, so the guard keeps a snapshot: taken the first time a
@@ -30,6 +32,10 @@
 //!
 //! It must never drop any other segment, nor a SYN that a listening socket
 //! was free to take or that no listener wants.
+
+pub mod backlog;
+
+use backlog::Backlog;
 
 /// The addresses and ports of a TCP connection, as the stack sees them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -56,8 +62,9 @@ pub enum Verdict {
     Deliver,
     /// Drop it: the SYN of a connection the stack already holds.
     Repeated,
-    /// Drop it: a SYN for a listener with no socket in LISTEN; its peer
-    /// sends it again.
+    /// Drop it: a SYN for a listener with no socket in LISTEN, kept for
+    /// later if there is room ([`SynGuard::next_kept`]); its peer sends it
+    /// again anyway.
     Postponed,
     /// A SYN, and the guard has no snapshot of this round: keep the frame,
     /// end the round, [`SynGuard::refresh`] and poll again.
@@ -78,6 +85,26 @@ pub struct SynGuard<const N: usize, const L: usize> {
     deferred: bool,
     repeated: u32,
     postponed: u32,
+    /// SYNs over a full backlog, kept.
+    backlog: Backlog,
+    /// The kept SYN last handed to smoltcp: removed at the next call.
+    handed: Option<usize>,
+    /// A listener may have a socket in LISTEN again: the kept SYNs want a
+    /// snapshot.
+    recheck: bool,
+    now_ms: u64,
+}
+
+/// Whether a kept SYN goes to smoltcp now ([`SynGuard::next_kept`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// None does: go on with the received frames.
+    None,
+    /// [`SynGuard::handed_frame`] does.
+    Kept,
+    /// End the round, [`SynGuard::refresh`] and poll again: kept SYNs may
+    /// go in.
+    Wait,
 }
 
 impl<const N: usize, const L: usize> Default for SynGuard<N, L> {
@@ -97,14 +124,109 @@ impl<const N: usize, const L: usize> SynGuard<N, L> {
             deferred: false,
             repeated: 0,
             postponed: 0,
+            backlog: Backlog::new(),
+            handed: None,
+            recheck: false,
+            now_ms: 0,
         }
     }
 
-    /// A new round of the stack: whatever happened since the snapshot
-    /// (connections closed, reset, accepted, listeners refilled) makes it
-    /// old.
-    pub fn new_round(&mut self) {
+    /// A new round of the stack at `now_ms`: whatever happened since the
+    /// snapshot (connections closed, reset, accepted, listeners refilled)
+    /// makes it old, and SYNs kept too long are forgotten.
+    pub fn new_round(&mut self, now_ms: u64) {
         self.fresh = false;
+        self.now_ms = now_ms;
+        self.forget_handed();
+        self.backlog.expire(now_ms);
+    }
+
+    /// A listener may have a socket in LISTEN that it had not: the kept
+    /// SYNs get a look in the next round.
+    pub fn pools_changed(&mut self) {
+        self.recheck = true;
+    }
+
+    fn forget_handed(&mut self) {
+        if let Some(at) = self.handed.take() {
+            self.backlog.remove(at);
+        }
+    }
+
+    /// Decides whether a kept SYN goes to smoltcp before the received
+    /// frames: the oldest whose listener has a socket in LISTEN (or has
+    /// gone, for smoltcp to reset). A kept SYN whose connection exists by
+    /// now (a later copy got in) is forgotten.
+    pub fn next_kept(&mut self) -> Turn {
+        self.forget_handed();
+        if self.backlog.is_empty() {
+            return Turn::None;
+        }
+        if !self.fresh {
+            if self.recheck {
+                self.deferred = true;
+                return Turn::Wait;
+            }
+            return Turn::None;
+        }
+        self.recheck = false;
+        let held = &self.held[..self.len];
+        let mut done = [false; backlog::KEPT];
+        for (at, k) in self.backlog.iter() {
+            done[at] = held.contains(&Some(k.syn));
+        }
+        for (at, gone) in done.into_iter().enumerate() {
+            if gone {
+                self.backlog.remove(at);
+            }
+        }
+        let listeners = &self.listeners;
+        let next = self
+            .backlog
+            .iter()
+            .filter(|(_, k)| {
+                let port = k.syn.local.1;
+                listeners
+                    .iter()
+                    .flatten()
+                    .find(|l| l.port == port)
+                    .is_none_or(|l| l.free > 0)
+            })
+            .min_by_key(|(_, k)| k.since_ms)
+            .map(|(at, k)| (at, k.syn));
+        let Some((at, syn)) = next else {
+            return Turn::None;
+        };
+        if let Some(l) = self
+            .listeners
+            .iter_mut()
+            .flatten()
+            .find(|l| l.port == syn.local.1)
+        {
+            l.free -= 1;
+        }
+        self.hold(syn);
+        self.handed = Some(at);
+        Turn::Kept
+    }
+
+    /// The kept SYN [`SynGuard::next_kept`] chose.
+    pub fn handed_frame(&self) -> &[u8] {
+        self.handed
+            .and_then(|at| self.backlog.get(at))
+            .map_or(&[], |k| k.frame())
+    }
+
+    /// Remembers a SYN let through for the rest of the round: it may open
+    /// a connection.
+    fn hold(&mut self, syn: Endpoints) {
+        match self.held.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(syn);
+                self.len += 1;
+            }
+            None => self.fresh = false,
+        }
     }
 
     /// True if a SYN waits for [`SynGuard::refresh`]; asking clears it.
@@ -161,18 +283,12 @@ impl<const N: usize, const L: usize> SynGuard<N, L> {
         if let Some(l) = self.listeners.iter_mut().flatten().find(|l| l.port == port) {
             if l.free == 0 {
                 self.postponed = self.postponed.wrapping_add(1);
+                self.backlog.keep(syn, frame, self.now_ms);
                 return Verdict::Postponed;
             }
             l.free -= 1;
         }
-        // It may open a connection: the rest of the round must know it.
-        match self.held.get_mut(self.len) {
-            Some(slot) => {
-                *slot = Some(syn);
-                self.len += 1;
-            }
-            None => self.fresh = false,
-        }
+        self.hold(syn);
         Verdict::Deliver
     }
 }
@@ -317,7 +433,7 @@ mod tests {
         g.refresh([], []);
         assert_eq!(g.judge(&first), Verdict::Deliver);
         // A new round forgets the snapshot.
-        g.new_round();
+        g.new_round(0);
         assert_eq!(g.judge(&syn(4001)), Verdict::Wait);
     }
 
@@ -335,7 +451,7 @@ mod tests {
         );
         assert_eq!(g.repeated(), 2);
         // A new snapshot without them: their SYNs are new connections.
-        g.new_round();
+        g.new_round(0);
         g.refresh([], []);
         assert_eq!(g.judge(&syn(4000)), Verdict::Deliver);
         assert_eq!(g.repeated(), 2);
@@ -380,7 +496,7 @@ mod tests {
         assert_eq!(g.judge(&syn(4000)), Verdict::Repeated);
         assert_eq!((g.repeated(), g.postponed()), (1, 2));
         // A new round with the pool refilled takes the postponed SYN.
-        g.new_round();
+        g.new_round(0);
         g.refresh([conn(4000), conn(4001)], [echo_port(1)]);
         assert_eq!(g.judge(&syn(4002)), Verdict::Deliver);
         assert_eq!(g.judge(&syn(4003)), Verdict::Postponed);
@@ -407,5 +523,79 @@ mod tests {
         let mut g = SynGuard::<8, 1>::new();
         g.refresh([], [Listening { port: 80, free: 0 }, echo_port(0)]);
         assert_eq!(g.judge(&syn(4000)), Verdict::Deliver);
+    }
+
+    #[test]
+    fn a_syn_over_a_full_backlog_is_kept_until_its_listener_has_room() {
+        let mut g = SynGuard::<8, 2>::new();
+        g.new_round(0);
+        g.refresh([], [echo_port(0)]);
+        let first = syn(4000);
+        assert_eq!(g.judge(&first), Verdict::Postponed);
+        assert_eq!(g.judge(&syn(4001)), Verdict::Postponed);
+        // Nothing changed: no look, no snapshot wanted.
+        g.new_round(10);
+        assert_eq!(g.next_kept(), Turn::None);
+        // The owner accepted and the pool was refilled with one socket.
+        g.pools_changed();
+        assert_eq!(g.next_kept(), Turn::Wait);
+        assert!(g.take_deferred());
+        g.refresh([], [echo_port(1)]);
+        assert_eq!(g.next_kept(), Turn::Kept);
+        assert_eq!(g.handed_frame(), &first[..], "the oldest, as it came");
+        // smoltcp took it; the other still has no room.
+        assert_eq!(g.next_kept(), Turn::None);
+        // Its peer's copy of the first SYN is now a repeat.
+        assert_eq!(g.judge(&first), Verdict::Repeated);
+        g.new_round(20);
+        g.pools_changed();
+        assert_eq!(g.next_kept(), Turn::Wait);
+        g.refresh([conn(4000)], [echo_port(2)]);
+        assert_eq!(g.next_kept(), Turn::Kept);
+        assert_eq!(g.handed_frame(), &syn(4001)[..]);
+        assert_eq!(g.next_kept(), Turn::None, "nothing is handed twice");
+        g.new_round(30);
+        g.pools_changed();
+        assert_eq!(g.next_kept(), Turn::None, "the backlog is empty");
+    }
+
+    #[test]
+    fn a_kept_syn_whose_connection_got_in_is_forgotten() {
+        let mut g = SynGuard::<8, 2>::new();
+        g.refresh([], [echo_port(0)]);
+        assert_eq!(g.judge(&syn(4000)), Verdict::Postponed);
+        // A later copy got in while the pool had room.
+        g.new_round(5);
+        g.pools_changed();
+        assert_eq!(g.next_kept(), Turn::Wait);
+        g.refresh([conn(4000)], [echo_port(3)]);
+        assert_eq!(g.next_kept(), Turn::None);
+        g.new_round(6);
+        g.pools_changed();
+        assert_eq!(g.next_kept(), Turn::None, "forgotten, not waiting");
+    }
+
+    #[test]
+    fn a_kept_syn_whose_listener_closed_goes_to_smoltcp_to_be_reset() {
+        let mut g = SynGuard::<8, 2>::new();
+        g.refresh([], [echo_port(0)]);
+        assert_eq!(g.judge(&syn(4000)), Verdict::Postponed);
+        g.new_round(5);
+        g.pools_changed();
+        assert_eq!(g.next_kept(), Turn::Wait);
+        g.refresh([], [Listening { port: 80, free: 3 }]);
+        assert_eq!(g.next_kept(), Turn::Kept);
+        assert_eq!(g.handed_frame(), &syn(4000)[..]);
+    }
+
+    #[test]
+    fn kept_syns_are_forgotten_after_a_while() {
+        let mut g = SynGuard::<8, 2>::new();
+        g.new_round(1_000);
+        g.refresh([], [echo_port(0)]);
+        assert_eq!(g.judge(&syn(4000)), Verdict::Postponed);
+        g.new_round(1_000 + backlog::KEEP_MS);
+        g.pools_changed();
+        assert_eq!(g.next_kept(), Turn::None);
     }
 }
