@@ -25,6 +25,7 @@ use crate::testing::Case;
 mod echo;
 mod http;
 mod nic;
+mod syn_checks;
 mod tcp_peer;
 mod wire;
 
@@ -32,7 +33,7 @@ pub use echo::bench_transfer;
 use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
 use http::{browser, connect, http, http_abuse};
 use nic::{icmp_echo, nic_restart, static_fallback};
-use tcp_peer::{tcp_backlog, tcp_duplicate_syn, tcp_half_open, tcp_unspecified_source};
+use syn_checks::{tcp_backlog, tcp_duplicate_syn, tcp_half_open, tcp_unspecified_source};
 use wire::Wire;
 
 /// Every check `[test] net` may name.

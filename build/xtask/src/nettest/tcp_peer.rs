@@ -1,26 +1,24 @@
 //! A TCP peer played segment by segment on a `wire` NIC, for what a host's
 //! own stack will not do on request: send a connection's SYN again after
-//! the connection is up, as a peer does when its SYN-ACK came late (QEMU's
-//! user network does, when the image is slow to answer a burst of
-//! connections).
+//! it is up, leave a handshake unfinished, send a SYN once and never again,
+//! or from 0.0.0.0 ([`super::syn_checks`]).
 //!
-//! Only what the checks need: one connection at a time, segments small
-//! enough for one frame, a retransmission every half second, and every
-//! segment of the connection looked at for what must not happen (a reset,
-//! a second SYN-ACK).
+//! Only what the checks need: one peer on the wire at a time (a check
+//! keeps the numbers of the others and makes a peer again to reset them),
+//! segments small enough for one frame, a retransmission every half
+//! second, and every segment of the connection looked at for what must not
+//! happen (a reset, a second SYN-ACK).
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Result};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr,
     TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
 };
 
-use super::echo::Rng;
 use super::wire::{arp_reply, arp_request_for, ipv4_in, Host, Wire};
-use super::Image;
 
 /// How often an unanswered segment is sent again.
 const RETRY: Duration = Duration::from_millis(500);
@@ -30,30 +28,33 @@ const LIMIT: Duration = Duration::from_secs(20);
 const WINDOW: u16 = 8192;
 
 /// One connection from the test (`me`) to a port of the image.
-struct TcpPeer<'w> {
+pub(super) struct TcpPeer<'w> {
     wire: &'w mut Wire,
     me: Host,
     target: Host,
-    port: u16,
+    pub(super) port: u16,
     target_port: u16,
     /// The sequence number the connection's SYN carried.
-    iss: u32,
+    pub(super) iss: u32,
     /// The next sequence number to send.
-    seq: u32,
+    pub(super) seq: u32,
     /// The image's initial sequence number, from its SYN-ACK.
-    their_iss: u32,
+    pub(super) their_iss: u32,
     /// The next sequence number expected from the image.
-    ack: u32,
+    pub(super) ack: u32,
 }
 
 /// How the image answered a SYN.
-enum Answer {
+pub(super) enum Answer {
+    /// Its SYN-ACK, taken in.
     SynAck,
+    /// A reset.
     Refused,
 }
 
 /// What one frame from the image says about the connection.
-enum Seen {
+pub(super) enum Seen {
+    /// ARP (answered), or a frame of another connection.
     Other,
     Segment {
         control: TcpControl,
@@ -66,7 +67,7 @@ enum Seen {
 impl<'w> TcpPeer<'w> {
     /// A peer at `me`:`port` for `target`:`target_port` whose SYN will
     /// carry `iss`; nothing sent yet.
-    fn new(
+    pub(super) fn new(
         wire: &'w mut Wire,
         me: Host,
         target: Host,
@@ -88,7 +89,7 @@ impl<'w> TcpPeer<'w> {
 
     /// Opens a connection from `me`:`port` to `target`:`target_port`
     /// (SYN, the image's SYN-ACK, ACK), answering the image's ARP.
-    fn connect(
+    pub(super) fn connect(
         wire: &'w mut Wire,
         me: Host,
         target: Host,
@@ -107,7 +108,7 @@ impl<'w> TcpPeer<'w> {
 
     /// Sends the SYN until the image answers: with its SYN-ACK (taken in;
     /// the ACK is the caller's to send, or not) or with a reset.
-    fn handshake(&mut self) -> Result<Answer> {
+    pub(super) fn handshake(&mut self) -> Result<Answer> {
         let start = Instant::now();
         while start.elapsed() < LIMIT {
             self.syn()?;
@@ -142,14 +143,14 @@ impl<'w> TcpPeer<'w> {
 
     /// Sends the connection's SYN (again): the sequence number it had, no
     /// acknowledgement.
-    fn syn(&mut self) -> Result<()> {
+    pub(super) fn syn(&mut self) -> Result<()> {
         let repr = self.repr(TcpControl::Syn, self.iss, None, &[]);
         self.wire.send(&self.frame(&repr))
     }
 
     /// Sends `payload` (and `control`) at the next sequence number,
     /// acknowledging everything received.
-    fn send(&mut self, control: TcpControl, payload: &[u8]) -> Result<()> {
+    pub(super) fn send(&mut self, control: TcpControl, payload: &[u8]) -> Result<()> {
         let repr = self.repr(control, self.seq, Some(self.ack), payload);
         self.wire.send(&self.frame(&repr))
     }
@@ -157,7 +158,7 @@ impl<'w> TcpPeer<'w> {
     /// Sends `data` and waits until the image has echoed it back: fails on
     /// a reset, on a second SYN-ACK for this connection, or on bytes other
     /// than those sent.
-    fn echo(&mut self, data: &[u8]) -> Result<()> {
+    pub(super) fn echo(&mut self, data: &[u8]) -> Result<()> {
         let mut back = Vec::new();
         let mut acked = false;
         let start = Instant::now();
@@ -229,7 +230,7 @@ impl<'w> TcpPeer<'w> {
     /// Sends an acknowledgement of the image's SYN-ACK (late, after
     /// [`TcpPeer::handshake`]) and waits up to `wait` for a reset: true if
     /// one came.
-    fn late_ack_reset(&mut self, wait: Duration) -> Result<bool> {
+    pub(super) fn late_ack_reset(&mut self, wait: Duration) -> Result<bool> {
         self.send(TcpControl::None, &[])?;
         let start = Instant::now();
         while start.elapsed() < wait {
@@ -245,14 +246,14 @@ impl<'w> TcpPeer<'w> {
     }
 
     /// Resets the connection.
-    fn reset(&mut self) -> Result<()> {
+    pub(super) fn reset(&mut self) -> Result<()> {
         let repr = self.repr(TcpControl::Rst, self.seq, None, &[]);
         self.wire.send(&self.frame(&repr))
     }
 
     /// The next frame within `wait`, the image's ARP for `me` answered on
     /// the way; segments of other connections are [`Seen::Other`].
-    fn next(&mut self, wait: Duration) -> Result<Option<Seen>> {
+    pub(super) fn next(&mut self, wait: Duration) -> Result<Option<Seen>> {
         let Some(frame) = self.wire.recv(wait) else {
             return Ok(None);
         };
@@ -339,269 +340,4 @@ impl<'w> TcpPeer<'w> {
         );
         frame
     }
-}
-
-/// A connection's SYN sent again after the connection is up must not open
-/// a second one. The listener's pool is refilled, at each accept, with
-/// the lowest free socket; a connection reset before frees one below the
-/// next connection's, so the SYN of that next connection, sent again once
-/// it was accepted, meets a listening socket ahead of its own. Taken
-/// there, it would start a second handshake for the same addresses and
-/// ports (a second SYN-ACK) and the connection's next segment would be
-/// answered with a reset. The connection must carry on as if the SYN had
-/// never come.
-pub(super) fn tcp_duplicate_syn(image: &mut Image) -> Result<()> {
-    let (me, target) = wire_hosts(image)?;
-    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
-    let mut rng = Rng(0x5e9_d00b);
-    let mut port = 40_000;
-    for round in 0..3 {
-        // A connection that frees its socket: accepted (it echoes), then
-        // reset, and the echo given a round (at most a second) to close it.
-        port += 1;
-        let mut first = TcpPeer::connect(wire, me, target, (port, 7), 0x1000_0000 * (round + 1))
-            .with_context(|| format!("round {round}: the first connection"))?;
-        first
-            .echo(&rng.bytes(100))
-            .with_context(|| format!("round {round}: the first connection's echo"))?;
-        first.reset()?;
-        let quiet = Instant::now();
-        while quiet.elapsed() < Duration::from_millis(1500) {
-            wire.recv(Duration::from_millis(100));
-        }
-        // The next connection takes a socket above the freed one, which
-        // its accept puts back into LISTEN.
-        port += 1;
-        let mut next = TcpPeer::connect(wire, me, target, (port, 7), 0x8000_0000 + round * 0x1000)
-            .with_context(|| format!("round {round}: the second connection"))?;
-        next.echo(&rng.bytes(200))
-            .with_context(|| format!("round {round}: the second connection's echo"))?;
-        next.syn()?;
-        next.echo(&rng.bytes(300)).with_context(|| {
-            format!("round {round}: the second connection, after its SYN came again")
-        })?;
-        next.reset()?;
-    }
-    // Evidence that the SYNs came and were dropped: the stack's count.
-    let dropped = image.net_figure(super::REPEATED_SYNS)?;
-    ensure!(
-        dropped >= 3,
-        "the stack counted {dropped} repeated SYN(s) dropped; the test sent 3"
-    );
-    Ok(())
-}
-
-/// The test's host and the image's on the wire, once the echo listens.
-fn wire_hosts(image: &Image) -> Result<(Host, Host)> {
-    image.wait_for(
-        "listening on TCP and UDP port 7",
-        1,
-        Duration::from_secs(10),
-    )?;
-    super::nic::wire_hosts(&image.app)
-}
-
-/// By when the stack has given up the handshakes a check left unfinished
-/// (task/net's `HANDSHAKE_MS`, its once-a-second look, and slack).
-const GIVEN_UP: Duration = Duration::from_secs(10 + 1 + 2);
-
-/// Handshakes that peers start and never finish must not hold a listener
-/// for good. SYNs from eight ports (the echo's backlog), each answered
-/// with a SYN-ACK and never acknowledged, hold its whole pool. A SYN for a
-/// new connection must then be neither answered nor refused (the stack
-/// drops it, and the peer sends it again, as to a full Linux listener),
-/// and it must get in once the stack has given up on the eight; the
-/// acknowledgement each of those then sends late must be answered with a
-/// reset: the stack forgot those handshakes (rather than, say, growing the
-/// pool around them).
-pub(super) fn tcp_half_open(image: &mut Image) -> Result<()> {
-    let (me, target) = wire_hosts(image)?;
-    let postponed_before = image.net_figure(super::POSTPONED_SYNS)?;
-    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
-    let mut abandoned = Vec::new();
-    for k in 0..8u16 {
-        let mut p = TcpPeer::new(
-            wire,
-            me,
-            target,
-            (42_000 + k, 7),
-            0x4000_0000 + u32::from(k) * 0x10_0000,
-        );
-        match p.handshake()? {
-            Answer::SynAck => abandoned.push((p.port, p.iss, p.their_iss)),
-            Answer::Refused => bail!("handshake {k} of 8 refused: the echo's backlog is 8"),
-        }
-    }
-    let start = Instant::now();
-    let mut p = TcpPeer::new(wire, me, target, (42_100, 7), 0x6000_0000);
-    p.syn()?;
-    while start.elapsed() < Duration::from_secs(1) {
-        if let Some(Seen::Segment { control, .. }) = p.next(Duration::from_millis(50))? {
-            match control {
-                TcpControl::Rst => bail!(
-                    "a SYN for the echo while its backlog was full was refused (a reset), \
-                     not left for the peer to send again"
-                ),
-                TcpControl::Syn => {
-                    bail!("a SYN for the echo was answered while eight handshakes held its backlog")
-                }
-                _ => {}
-            }
-        }
-    }
-    match p.handshake()? {
-        Answer::SynAck => {
-            p.send(TcpControl::None, &[])?;
-            p.echo(b"in after the abandoned handshakes")
-                .context("the new connection")?;
-            p.reset()?;
-        }
-        Answer::Refused => bail!("the new connection was refused (a reset)"),
-    }
-    let waited = start.elapsed();
-    // The stack gives a handshake up 10 s after it first sees it (it looks
-    // once a second): by now for all eight.
-    while start.elapsed() < GIVEN_UP {
-        wire.recv(Duration::from_millis(100));
-    }
-    for (port, iss, their_iss) in abandoned {
-        let mut p = TcpPeer::new(wire, me, target, (port, 7), iss);
-        p.seq = iss.wrapping_add(1);
-        p.their_iss = their_iss;
-        p.ack = their_iss.wrapping_add(1);
-        ensure!(
-            p.late_ack_reset(Duration::from_secs(3))?,
-            "the late ACK of the handshake from port {port} was not refused: \
-             the stack still held it"
-        );
-    }
-    let postponed = image.net_figure(super::POSTPONED_SYNS)? - postponed_before;
-    ensure!(
-        postponed >= 2,
-        "the stack counted {postponed} SYN(s) dropped over a full backlog; the test sent \
-         one every half second until the handshakes were given up"
-    );
-    println!(
-        "    a new connection got in {:.1} s after eight abandoned handshakes \
-         ({postponed} of its SYNs postponed)",
-        waited.as_secs_f64()
-    );
-    Ok(())
-}
-
-/// A SYN over a full backlog is kept, and answered as soon as the
-/// listener has room, without its peer sending it again. Eight
-/// connections fill the echo's eight slots, eight more its backlog
-/// (established, not accepted); the SYN of a seventeenth, sent once, is
-/// neither answered nor refused. When the first connection is reset, the
-/// echo accepts from its backlog and the stack refills the pool: the
-/// kept SYN must then be answered (a SYN-ACK) within seconds.
-pub(super) fn tcp_backlog(image: &mut Image) -> Result<()> {
-    let (me, target) = wire_hosts(image)?;
-    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
-    // (port, next sequence number, next expected) of each connection, to
-    // reset it at the end.
-    let mut open = Vec::new();
-    for k in 0..16u16 {
-        let port = 43_000 + k;
-        let mut p = TcpPeer::connect(wire, me, target, (port, 7), 0x5000_0000 + u32::from(k))
-            .with_context(|| format!("connection {k} of 16"))?;
-        if k < 8 {
-            // In one of the echo's slots: it answers.
-            p.echo(&[k as u8; 16])
-                .with_context(|| format!("connection {k} of 16"))?;
-        }
-        open.push((port, p.seq, p.ack));
-    }
-    let start = Instant::now();
-    let mut late = TcpPeer::new(wire, me, target, (43_100, 7), 0x7000_0000);
-    late.syn()?;
-    let mut answered = None;
-    while start.elapsed() < Duration::from_secs(1) {
-        if let Some(Seen::Segment { control, .. }) = late.next(Duration::from_millis(50))? {
-            ensure!(
-                control != TcpControl::Rst,
-                "a SYN over the echo's full backlog was refused (a reset), not kept"
-            );
-            if control == TcpControl::Syn {
-                answered = Some(start.elapsed());
-            }
-        }
-    }
-    ensure!(
-        answered.is_none(),
-        "a SYN was answered while the echo's backlog was full (eight connections not accepted)"
-    );
-    let (port, seq, ack) = open.remove(0);
-    let mut first = TcpPeer::new(wire, me, target, (port, 7), 0);
-    (first.seq, first.ack) = (seq, ack);
-    first.reset()?;
-    let freed = Instant::now();
-    let mut late = TcpPeer::new(wire, me, target, (43_100, 7), 0x7000_0000);
-    while freed.elapsed() < Duration::from_secs(5) {
-        match late.next(Duration::from_millis(50))? {
-            Some(Seen::Segment {
-                control: TcpControl::Syn,
-                ack: Some(0x7000_0001),
-                ..
-            }) => {
-                answered = Some(freed.elapsed());
-                break;
-            }
-            Some(Seen::Segment {
-                control: TcpControl::Rst,
-                ..
-            }) => bail!("the kept SYN was refused (a reset) once the echo had room"),
-            _ => {}
-        }
-    }
-    let Some(after) = answered else {
-        bail!("the kept SYN was not answered within 5 s of the echo having room (it was sent once)")
-    };
-    late.reset()?;
-    for (port, seq, ack) in open {
-        let mut p = TcpPeer::new(wire, me, target, (port, 7), 0);
-        (p.seq, p.ack) = (seq, ack);
-        p.reset()?;
-    }
-    println!(
-        "    the SYN kept over a full backlog was answered {:.2} s after a slot freed",
-        after.as_secs_f64()
-    );
-    Ok(())
-}
-
-/// A SYN from the unspecified address (0.0.0.0), which no host may send
-/// and anyone on the link (or a hostile NIC driver) can: the stack must
-/// drop it and carry on. smoltcp 0.12 made a connection of it and then
-/// asserted when answering it: the net task panicked, and every socket of
-/// every client went with it.
-pub(super) fn tcp_unspecified_source(image: &mut Image) -> Result<()> {
-    let (me, target) = wire_hosts(image)?;
-    let faults = image.count("task net faulted");
-    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
-    let nobody = Host {
-        mac: me.mac,
-        ip: smoltcp::wire::Ipv4Address::UNSPECIFIED,
-    };
-    let mut p = TcpPeer::new(wire, nobody, target, (44_000, 7), 0x0bad_5eed);
-    for _ in 0..3 {
-        p.syn()?;
-        let quiet = Instant::now();
-        while quiet.elapsed() < Duration::from_millis(500) {
-            let _ = p.next(Duration::from_millis(50))?;
-        }
-    }
-    let mut ok = TcpPeer::connect(wire, me, target, (44_001, 7), 0x0000_5eed)
-        .context("a connection after the SYN from 0.0.0.0")?;
-    ok.echo(b"after a SYN from nowhere")
-        .context("a connection after the SYN from 0.0.0.0")?;
-    ok.reset()?;
-    let now = image.count("task net faulted");
-    ensure!(
-        now == faults,
-        "the net task faulted on a SYN from 0.0.0.0 ({} fault(s))",
-        now - faults
-    );
-    Ok(())
 }

@@ -16,7 +16,7 @@ use smoltcp::wire::{
     EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr,
 };
 use task_net::settings::Settings;
-use task_net::syn::{Endpoints, Listening, SynGuard};
+use task_net::syn::SynGuard;
 use task_net::table::{Owner, Table};
 #[cfg(not(feature = "linked-nic"))]
 use userlib::tasks;
@@ -32,6 +32,7 @@ use net_server::*;
 /// client, or a refusal of its message.
 type Net<T> = Served<T, NetError>;
 
+mod handshake;
 #[cfg(feature = "linked-nic")]
 mod linked;
 mod nic;
@@ -62,20 +63,7 @@ const UDP_BUF: usize = 4096;
 const SUBSCRIBERS: usize = 8;
 /// Largest backlog of one listener.
 const MAX_BACKLOG: u32 = 8;
-/// How long a handshake may wait for the peer's ACK before its socket
-/// listens again: a peer that never finishes its handshake (gone, or
-/// sending SYNs and nothing else) must not hold a listener's pool for good.
-/// smoltcp sends its SYN-ACK again meanwhile (after 1, 2 and 4 s).
-const HANDSHAKE_MS: u64 = 10_000;
-/// How often the stack looks for such handshakes.
-const HANDSHAKE_SWEEP_MS: u64 = 1_000;
-/// Connections the SYN guard remembers in a round: every socket's, and as
-/// many opened during the round.
-const SYN_GUARD: usize = 2 * TCP_SOCKETS;
-/// Listeners the SYN guard knows: one per port, each with a pool of at
-/// least one socket.
-const SYN_GUARD_LISTENERS: usize = TCP_SOCKETS;
-
+use handshake::{HANDSHAKE_SWEEP_MS, SYN_GUARD, SYN_GUARD_LISTENERS};
 static mut STORAGE: [SocketStorage<'static>; TCP_SOCKETS + UDP_SOCKETS + 1] =
     [SocketStorage::EMPTY; TCP_SOCKETS + UDP_SOCKETS + 1];
 static mut TCP_RX: [[u8; TCP_BUF]; TCP_SOCKETS] = [[0; TCP_BUF]; TCP_SOCKETS];
@@ -186,49 +174,6 @@ fn now_ms() -> u64 {
 
 fn owner(task: TaskId) -> Owner {
     (task.index() as u16, task.generation().0 as u16)
-}
-
-/// The addresses and ports of every TCP connection `tcp` holds (a socket
-/// in any state but LISTEN and CLOSED), for the SYN guard.
-fn connections<'a>(
-    sockets: &'a SocketSet<'static>,
-    tcp: &'a [SocketHandle],
-) -> impl Iterator<Item = Endpoints> + 'a {
-    tcp.iter().filter_map(|&h| {
-        let s = sockets.get::<tcp::Socket>(h);
-        let (local, remote) = (s.local_endpoint()?, s.remote_endpoint()?);
-        let (IpAddress::Ipv4(l), IpAddress::Ipv4(r)) = (local.addr, remote.addr);
-        Some(Endpoints {
-            remote: (r.octets(), remote.port),
-            local: (l.octets(), local.port),
-        })
-    })
-}
-
-/// Every listener's port and the sockets of its pool in LISTEN, for the
-/// SYN guard.
-fn listeners<'a>(
-    table: &'a Table<Sock>,
-    sockets: &'a SocketSet<'static>,
-    tcp: &'a [SocketHandle],
-) -> impl Iterator<Item = Listening> + 'a {
-    table.iter().filter_map(move |(_, s)| {
-        let Sock::Listener { port, pool, .. } = s else {
-            return None;
-        };
-        let free = tcp
-            .iter()
-            .enumerate()
-            .filter(|&(i, &h)| {
-                pool & (1 << i) != 0
-                    && sockets.get::<tcp::Socket>(h).state() == tcp::State::Listen
-            })
-            .count();
-        Some(Listening {
-            port,
-            free: free as u8,
-        })
-    })
 }
 
 fn bad() -> ServerError<NetError> {
@@ -354,10 +299,7 @@ impl Stack {
         // listeners as they are now (`task_net::syn`), and the round goes
         // on. Each pass lets at least that SYN through, keeps or drops it.
         while self.nic.syn.take_deferred() {
-            self.nic.syn.refresh(
-                connections(&self.sockets, &self.tcp),
-                listeners(&self.table, &self.sockets, &self.tcp),
-            );
+            self.syn_snapshot();
             self.iface.poll(t, &mut self.nic, &mut self.sockets);
         }
         // What the round produced goes out now, in one call.
@@ -420,39 +362,6 @@ impl Stack {
             Some((now_ms() + delay.max(1)) * abi::TICKS_PER_MS),
             TIMER_BIT,
         );
-    }
-
-    /// Puts back into LISTEN each socket whose handshake has waited
-    /// [`HANDSHAKE_MS`] for the peer's ACK. The socket stays in its
-    /// listener's pool; a late ACK from that peer finds no connection and
-    /// is answered with a reset.
-    fn give_up_handshakes(&mut self, now: u64) {
-        for i in 0..TCP_SOCKETS {
-            let s = self.sockets.get_mut::<tcp::Socket>(self.tcp[i]);
-            let peer = match (s.state(), s.remote_endpoint()) {
-                (tcp::State::SynReceived, Some(peer)) => peer,
-                _ => {
-                    self.handshakes[i] = None;
-                    continue;
-                }
-            };
-            let since = match self.handshakes[i] {
-                Some((since, p)) if p == peer => since,
-                _ => now,
-            };
-            if now.saturating_sub(since) < HANDSHAKE_MS {
-                self.handshakes[i] = Some((since, peer));
-                continue;
-            }
-            let port = s.listen_endpoint();
-            s.abort();
-            // It listened on this endpoint a moment ago; should it fail,
-            // the socket is CLOSED and its listener's next accept drops it
-            // from the pool.
-            let _ = s.listen(port);
-            self.handshakes[i] = None;
-            self.nic.syn.pools_changed();
-        }
     }
 
     fn fallback(&mut self) {
