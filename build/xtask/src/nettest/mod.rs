@@ -25,7 +25,7 @@ use crate::testing::Case;
 mod echo;
 mod http;
 mod nic;
-mod syn_checks;
+mod tcp_checks;
 mod tcp_peer;
 mod wire;
 
@@ -33,11 +33,13 @@ pub use echo::bench_transfer;
 use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
 use http::{browser, connect, http, http_abuse};
 use nic::{icmp_echo, nic_restart, static_fallback};
-use syn_checks::{tcp_backlog, tcp_duplicate_syn, tcp_half_open, tcp_unspecified_source};
+use tcp_checks::{
+    tcp_backlog, tcp_close, tcp_duplicate_syn, tcp_half_open, tcp_unspecified_source,
+};
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 16] = [
+pub const CHECKS: [&str; 17] = [
     "http",
     "http-abuse",
     "udp-echo",
@@ -54,6 +56,7 @@ pub const CHECKS: [&str; 16] = [
     "tcp-half-open",
     "tcp-backlog",
     "tcp-unspecified-source",
+    "tcp-close",
 ];
 
 /// How long the page server lets a silent connection live (task/http's
@@ -218,6 +221,7 @@ pub fn run(
             "tcp-half-open" => tcp_half_open(&mut image),
             "tcp-backlog" => tcp_backlog(&mut image),
             "tcp-unspecified-source" => tcp_unspecified_source(&mut image),
+            "tcp-close" => tcp_close(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),
         };

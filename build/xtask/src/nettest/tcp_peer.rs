@@ -1,7 +1,7 @@
 //! A TCP peer played segment by segment on a `wire` NIC, for what a host's
 //! own stack will not do on request: send a connection's SYN again after
 //! it is up, leave a handshake unfinished, send a SYN once and never again,
-//! or from 0.0.0.0 ([`super::syn_checks`]).
+//! or from 0.0.0.0 ([`super::tcp_checks`]).
 //!
 //! Only what the checks need: one peer on the wire at a time (a check
 //! keeps the numbers of the others and makes a peer again to reset them),
@@ -225,6 +225,109 @@ impl<'w> TcpPeer<'w> {
             data.len()
         );
         Ok(())
+    }
+
+    /// Sends `request` and reads what the image sends back until its FIN
+    /// (acknowledged, data and FIN): the answer of a server that closes
+    /// first.
+    pub(super) fn request_until_fin(&mut self, request: &[u8]) -> Result<Vec<u8>> {
+        let mut back = Vec::new();
+        let mut acked = false;
+        let start = Instant::now();
+        let end = self.seq.wrapping_add(request.len() as u32);
+        loop {
+            ensure!(
+                start.elapsed() < LIMIT,
+                "no FIN within {} s ({} bytes came back, the request {})",
+                LIMIT.as_secs(),
+                back.len(),
+                if acked {
+                    "acknowledged"
+                } else {
+                    "never acknowledged"
+                }
+            );
+            if !acked {
+                self.send(TcpControl::Psh, request)?;
+            }
+            let round = Instant::now();
+            while round.elapsed() < RETRY {
+                let Some(Seen::Segment {
+                    control,
+                    seq,
+                    ack,
+                    payload,
+                }) = self.next(Duration::from_millis(50))?
+                else {
+                    continue;
+                };
+                ensure!(
+                    control != TcpControl::Rst,
+                    "the image reset the connection ({} bytes back)",
+                    back.len()
+                );
+                if ack == Some(end) {
+                    acked = true;
+                }
+                if seq != self.ack {
+                    continue;
+                }
+                back.extend_from_slice(&payload);
+                self.ack = self.ack.wrapping_add(payload.len() as u32);
+                let fin = control == TcpControl::Fin;
+                if fin {
+                    self.ack = self.ack.wrapping_add(1);
+                }
+                let repr = self.repr(TcpControl::None, end, Some(self.ack), &[]);
+                self.wire.send(&self.frame(&repr))?;
+                if fin && acked {
+                    self.seq = end;
+                    return Ok(back);
+                }
+            }
+        }
+    }
+
+    /// After the image's FIN: sends the test's FIN and waits for the
+    /// image's ACK of it, then for a second: a reset anywhere in that is
+    /// a failure.
+    pub(super) fn close_after_fin(&mut self) -> Result<()> {
+        let fin_end = self.seq.wrapping_add(1);
+        let start = Instant::now();
+        let mut acked = None;
+        while start.elapsed() < LIMIT {
+            if acked.is_none() {
+                self.send(TcpControl::Fin, &[])?;
+            }
+            let round = Instant::now();
+            while round.elapsed() < RETRY {
+                let Some(Seen::Segment { control, ack, .. }) =
+                    self.next(Duration::from_millis(50))?
+                else {
+                    continue;
+                };
+                ensure!(
+                    control != TcpControl::Rst,
+                    "the image answered the close with a reset{}",
+                    if acked.is_some() {
+                        " after acknowledging the FIN"
+                    } else {
+                        " instead of acknowledging the FIN"
+                    }
+                );
+                if ack == Some(fin_end) && acked.is_none() {
+                    acked = Some(Instant::now());
+                }
+            }
+            if matches!(acked, Some(t) if t.elapsed() >= Duration::from_secs(1)) {
+                self.seq = fin_end;
+                return Ok(());
+            }
+        }
+        bail!(
+            "the image never acknowledged the FIN within {} s",
+            LIMIT.as_secs()
+        )
     }
 
     /// Sends an acknowledgement of the image's SYN-ACK (late, after

@@ -29,6 +29,11 @@ fn connections<'a>(
 ) -> impl Iterator<Item = Endpoints> + 'a {
     tcp.iter().filter_map(|&h| {
         let s = sockets.get::<tcp::Socket>(h);
+        // One in TIME-WAIT is over (and free to be taken again): a SYN
+        // with its addresses and ports is a new connection.
+        if s.state() == tcp::State::TimeWait {
+            return None;
+        }
         let (local, remote) = (s.local_endpoint()?, s.remote_endpoint()?);
         let (IpAddress::Ipv4(l), IpAddress::Ipv4(r)) = (local.addr, remote.addr);
         Some(Endpoints {

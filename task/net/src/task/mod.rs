@@ -330,17 +330,21 @@ impl Stack {
             self.fallback();
         }
 
-        // Closes that finished free their sockets; TIME-WAIT is cut short
-        // (a stray segment of the old connection gets an RST, as after a
-        // reboot) so short connections cannot exhaust the pool.
+        // Closes that finished free their sockets, TIME-WAIT included so
+        // that short connections cannot exhaust the pool. A socket in
+        // TIME-WAIT is left to it until it is taken again (`fill_pool`
+        // makes it listen, with no segment in between): it still
+        // acknowledges the peer's FIN, which aborting it here answered
+        // with a reset.
         for i in 0..TCP_SOCKETS as u8 {
-            if self.tcp_closing & (1 << i) != 0 {
-                let s = self.tcp_socket(i);
-                if matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait) {
-                    s.abort();
-                    self.tcp_closing &= !(1 << i);
-                    self.tcp_used &= !(1 << i);
-                }
+            if self.tcp_closing & (1 << i) != 0
+                && matches!(
+                    self.tcp_socket(i).state(),
+                    tcp::State::Closed | tcp::State::TimeWait
+                )
+            {
+                self.tcp_closing &= !(1 << i);
+                self.tcp_used &= !(1 << i);
             }
         }
         let ms = now_ms();

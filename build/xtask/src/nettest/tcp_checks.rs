@@ -1,6 +1,7 @@
-//! Checks of what the stack does with SYNs that a host's own stack will
-//! not send on request (`task_net::syn`, the handshake timeout), each
-//! played on the `wire` by a [`TcpPeer`] against the echo service.
+//! Checks of the stack's TCP with segments a host's own stack will not
+//! send on request: repeated and unanswerable SYNs (`task_net::syn`),
+//! unfinished handshakes, a close watched segment by segment. Each is
+//! played on the `wire` by a [`TcpPeer`] against the echo or page server.
 
 use std::time::{Duration, Instant};
 
@@ -274,5 +275,39 @@ pub(super) fn tcp_unspecified_source(image: &mut Image) -> Result<()> {
         "the net task faulted on a SYN from 0.0.0.0 ({} fault(s))",
         now - faults
     );
+    Ok(())
+}
+
+/// The page server closes first (after its answer); the close must end as
+/// TCP says: the image's FIN, the test's ACK and FIN, the image's ACK of
+/// that, and nothing after — no reset. The stack used to abort a socket
+/// the moment it entered TIME-WAIT, which answered the peer's FIN with a
+/// reset instead of its ACK.
+pub(super) fn tcp_close(image: &mut Image) -> Result<()> {
+    let (me, target) = wire_hosts(image)?;
+    image.wait_for("listening on TCP port 80", 1, Duration::from_secs(10))?;
+    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
+    for k in 0..3u16 {
+        let mut p = TcpPeer::connect(
+            wire,
+            me,
+            target,
+            (45_000 + k, 80),
+            0x3000_0000 + u32::from(k),
+        )
+        .with_context(|| format!("request {k}"))?;
+        let answer = p
+            .request_until_fin(
+                b"GET /api/status HTTP/1.1\r\nHost: vireo\r\nConnection: close\r\n\r\n",
+            )
+            .with_context(|| format!("request {k}"))?;
+        ensure!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "request {k} was answered {:?}",
+            String::from_utf8_lossy(&answer[..answer.len().min(40)])
+        );
+        p.close_after_fin()
+            .with_context(|| format!("closing request {k}'s connection"))?;
+    }
     Ok(())
 }
