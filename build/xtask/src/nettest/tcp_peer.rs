@@ -52,6 +52,15 @@ pub(super) enum Answer {
     Refused,
 }
 
+/// When an [`TcpPeer::exchange`] is over.
+#[derive(Copy, Clone)]
+enum Until {
+    /// This many bytes came back.
+    Bytes(usize),
+    /// The image's FIN came.
+    Fin,
+}
+
 /// What one frame from the image says about the connection.
 pub(super) enum Seen {
     /// ARP (answered), or a frame of another connection.
@@ -159,65 +168,7 @@ impl<'w> TcpPeer<'w> {
     /// a reset, on a second SYN-ACK for this connection, or on bytes other
     /// than those sent.
     pub(super) fn echo(&mut self, data: &[u8]) -> Result<()> {
-        let mut back = Vec::new();
-        let mut acked = false;
-        let start = Instant::now();
-        while !(acked && back.len() >= data.len()) {
-            ensure!(
-                start.elapsed() < LIMIT,
-                "{} of {} bytes came back within {} s (sent {})",
-                back.len(),
-                data.len(),
-                LIMIT.as_secs(),
-                if acked {
-                    "and acknowledged"
-                } else {
-                    "never acknowledged"
-                }
-            );
-            if !acked {
-                self.send(TcpControl::Psh, data)?;
-            }
-            let round = Instant::now();
-            while round.elapsed() < RETRY && !(acked && back.len() >= data.len()) {
-                let Some(Seen::Segment {
-                    control,
-                    seq,
-                    ack,
-                    payload,
-                }) = self.next(Duration::from_millis(50))?
-                else {
-                    continue;
-                };
-                match control {
-                    TcpControl::Rst => bail!(
-                        "the image reset the connection ({} of {} bytes back)",
-                        back.len(),
-                        data.len()
-                    ),
-                    TcpControl::Syn => ensure!(
-                        seq == self.their_iss,
-                        "a second SYN-ACK for the connection (initial sequence number \
-                         {seq:#x}, the connection's is {:#x}): its SYN reached another socket",
-                        self.their_iss
-                    ),
-                    _ => {}
-                }
-                if ack == Some(self.seq.wrapping_add(data.len() as u32)) {
-                    acked = true;
-                }
-                if !payload.is_empty() && seq == self.ack {
-                    back.extend_from_slice(&payload);
-                    self.ack = self.ack.wrapping_add(payload.len() as u32);
-                    // After the data sent: an acknowledgement at its first
-                    // byte would be out of the image's window, and ignored.
-                    let end = self.seq.wrapping_add(data.len() as u32);
-                    let repr = self.repr(TcpControl::None, end, Some(self.ack), &[]);
-                    self.wire.send(&self.frame(&repr))?;
-                }
-            }
-        }
-        self.seq = self.seq.wrapping_add(data.len() as u32);
+        let back = self.exchange(data, Until::Bytes(data.len()))?;
         ensure!(
             back == data,
             "the echo sent back {} other bytes than the {} sent",
@@ -231,27 +182,42 @@ impl<'w> TcpPeer<'w> {
     /// (acknowledged, data and FIN): the answer of a server that closes
     /// first.
     pub(super) fn request_until_fin(&mut self, request: &[u8]) -> Result<Vec<u8>> {
+        self.exchange(request, Until::Fin)
+    }
+
+    /// Sends `data` (again every half second until acknowledged) and
+    /// gathers, acknowledging it, what the image sends back in order until
+    /// `until`. A reset, or a second SYN-ACK for the connection, fails it.
+    fn exchange(&mut self, data: &[u8], until: Until) -> Result<Vec<u8>> {
         let mut back = Vec::new();
-        let mut acked = false;
+        let (mut acked, mut fin) = (false, false);
+        let end = self.seq.wrapping_add(data.len() as u32);
+        let done = |acked: bool, fin: bool, back: &[u8]| {
+            acked
+                && match until {
+                    Until::Bytes(n) => back.len() >= n,
+                    Until::Fin => fin,
+                }
+        };
         let start = Instant::now();
-        let end = self.seq.wrapping_add(request.len() as u32);
-        loop {
+        while !done(acked, fin, &back) {
             ensure!(
                 start.elapsed() < LIMIT,
-                "no FIN within {} s ({} bytes came back, the request {})",
-                LIMIT.as_secs(),
+                "{} bytes came back within {} s, {}; the data sent {}",
                 back.len(),
+                LIMIT.as_secs(),
+                if fin { "and the FIN" } else { "no FIN" },
                 if acked {
-                    "acknowledged"
+                    "was acknowledged"
                 } else {
                     "never acknowledged"
                 }
             );
             if !acked {
-                self.send(TcpControl::Psh, request)?;
+                self.send(TcpControl::Psh, data)?;
             }
             let round = Instant::now();
-            while round.elapsed() < RETRY {
+            while round.elapsed() < RETRY && !done(acked, fin, &back) {
                 let Some(Seen::Segment {
                     control,
                     seq,
@@ -261,31 +227,38 @@ impl<'w> TcpPeer<'w> {
                 else {
                     continue;
                 };
-                ensure!(
-                    control != TcpControl::Rst,
-                    "the image reset the connection ({} bytes back)",
-                    back.len()
-                );
+                match control {
+                    TcpControl::Rst => {
+                        bail!("the image reset the connection ({} bytes back)", back.len())
+                    }
+                    TcpControl::Syn => ensure!(
+                        seq == self.their_iss,
+                        "a second SYN-ACK for the connection (initial sequence number \
+                         {seq:#x}, the connection's is {:#x}): its SYN reached another socket",
+                        self.their_iss
+                    ),
+                    _ => {}
+                }
                 if ack == Some(end) {
                     acked = true;
                 }
-                if seq != self.ack {
+                if seq != self.ack || (payload.is_empty() && control != TcpControl::Fin) {
                     continue;
                 }
                 back.extend_from_slice(&payload);
                 self.ack = self.ack.wrapping_add(payload.len() as u32);
-                let fin = control == TcpControl::Fin;
-                if fin {
+                if control == TcpControl::Fin {
+                    fin = true;
                     self.ack = self.ack.wrapping_add(1);
                 }
+                // After the data sent: an acknowledgement at its first byte
+                // would be out of the image's window, and ignored.
                 let repr = self.repr(TcpControl::None, end, Some(self.ack), &[]);
                 self.wire.send(&self.frame(&repr))?;
-                if fin && acked {
-                    self.seq = end;
-                    return Ok(back);
-                }
             }
         }
+        self.seq = end;
+        Ok(back)
     }
 
     /// After the image's FIN: sends the test's FIN and waits for the

@@ -240,15 +240,22 @@ fn a_syn_over_a_full_backlog_is_kept_until_its_listener_has_room() {
     assert_eq!(g.next_kept(), Turn::None, "the backlog is empty");
 }
 
-#[test]
-fn a_kept_syn_whose_connection_got_in_is_forgotten() {
+/// A guard keeping the SYN of port 4000 over a full echo backlog, in a
+/// later round that wants a snapshot for it.
+fn one_kept() -> SynGuard<8, 2> {
     let mut g = SynGuard::<8, 2>::new();
     g.refresh([], [echo_port(0)]);
     assert_eq!(g.judge(&syn(4000)), Verdict::Postponed);
-    // A later copy got in while the pool had room.
     g.new_round(5);
     g.pools_changed();
     assert_eq!(g.next_kept(), Turn::Wait);
+    g
+}
+
+#[test]
+fn a_kept_syn_whose_connection_got_in_is_forgotten() {
+    let mut g = one_kept();
+    // A later copy got in while the pool had room.
     g.refresh([conn(4000)], [echo_port(3)]);
     assert_eq!(g.next_kept(), Turn::None);
     g.new_round(6);
@@ -258,12 +265,7 @@ fn a_kept_syn_whose_connection_got_in_is_forgotten() {
 
 #[test]
 fn a_kept_syn_whose_listener_closed_goes_to_smoltcp_to_be_reset() {
-    let mut g = SynGuard::<8, 2>::new();
-    g.refresh([], [echo_port(0)]);
-    assert_eq!(g.judge(&syn(4000)), Verdict::Postponed);
-    g.new_round(5);
-    g.pools_changed();
-    assert_eq!(g.next_kept(), Turn::Wait);
+    let mut g = one_kept();
     g.refresh([], [Listening { port: 80, free: 3 }]);
     assert_eq!(g.next_kept(), Turn::Kept);
     assert_eq!(g.handed_frame(), &syn(4000)[..]);
