@@ -88,6 +88,11 @@ pub const GROUPS: &[Group] = &[
         tests: &["fault-workload"],
         target: 0.0,
     },
+    Group {
+        package: "task-net",
+        tests: &["task-net"],
+        target: 95.0,
+    },
 ];
 
 /// Options from the command line.

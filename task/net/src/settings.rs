@@ -95,6 +95,11 @@ mod tests {
         assert_eq!(s.address, ([192, 168, 7, 2], 16));
         assert_eq!(s.gateway, Some([192, 168, 0, 1]));
         assert!(!s.dhcp);
+        let s =
+            Settings::parse("dhcp=off;dhcp=on;dhcp-timeout-ms=1500;address=10.1.2.3/32").unwrap();
+        assert!(s.dhcp);
+        assert_eq!(s.dhcp_timeout_ms, 1500);
+        assert_eq!(s.address, ([10, 1, 2, 3], 32), "a /32 is an address too");
     }
 
     #[test]

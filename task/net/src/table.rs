@@ -151,6 +151,35 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_never_hands_out_an_id_it_gave_before() {
+        let mut t = Table::new(9);
+        assert!(t.is_empty());
+        let mut seen = Vec::new();
+        for i in 0..8 {
+            let id = t.insert(A, i).unwrap();
+            assert!(!t.is_empty());
+            assert_eq!(id & 0xff, 0, "the one free slot");
+            assert!(!seen.contains(&id), "id {id:#x} again after {seen:x?}");
+            seen.push(id);
+            t.remove(id, A);
+            assert!(t.is_empty());
+        }
+    }
+
+    #[test]
+    fn only_the_owner_replaces_its_record() {
+        let mut t = Table::new(3);
+        let id = t.insert(A, 'x').unwrap();
+        assert!(!t.set(id, B, 'y'), "another task");
+        assert_eq!(t.get(id, A), Some('x'));
+        assert!(t.set(id, A, 'z'));
+        assert_eq!(t.get(id, A), Some('z'));
+        t.remove(id, A);
+        assert!(!t.set(id, A, 'w'), "closed");
+        assert_eq!(t.get(id, A), None);
+    }
+
+    #[test]
     fn full_table_and_orphans() {
         let mut t = Table::new(0);
         for i in 0..SLOTS {

@@ -281,3 +281,15 @@ fn kept_syns_are_forgotten_after_a_while() {
     g.pools_changed();
     assert_eq!(g.next_kept(), Turn::None);
 }
+
+#[test]
+fn a_kept_syn_is_handed_once_even_if_no_connection_came_of_it() {
+    let mut g = one_kept();
+    g.refresh([], [echo_port(1)]);
+    assert_eq!(g.next_kept(), Turn::Kept);
+    // smoltcp refused it (say the listener closed meanwhile): in the next
+    // round, with room again, nothing is left to hand.
+    g.new_round(6);
+    g.pools_changed();
+    assert_eq!(g.next_kept(), Turn::None, "kept after it was handed");
+}
