@@ -38,6 +38,8 @@ mod linked;
 mod nic;
 mod server;
 
+use handshake::{HANDSHAKE_SWEEP_MS, SYN_GUARD, SYN_GUARD_LISTENERS};
+
 /// Notification bits, in app.toml order: `notifications = ["nic", "timer"]`.
 const NIC_BIT: u32 = 1 << 0;
 const TIMER_BIT: u32 = 1 << 1;
@@ -63,7 +65,7 @@ const UDP_BUF: usize = 4096;
 const SUBSCRIBERS: usize = 8;
 /// Largest backlog of one listener.
 const MAX_BACKLOG: u32 = 8;
-use handshake::{HANDSHAKE_SWEEP_MS, SYN_GUARD, SYN_GUARD_LISTENERS};
+
 static mut STORAGE: [SocketStorage<'static>; TCP_SOCKETS + UDP_SOCKETS + 1] =
     [SocketStorage::EMPTY; TCP_SOCKETS + UDP_SOCKETS + 1];
 static mut TCP_RX: [[u8; TCP_BUF]; TCP_SOCKETS] = [[0; TCP_BUF]; TCP_SOCKETS];
@@ -97,7 +99,8 @@ enum Sock {
 struct Nic {
     core: NicCore,
     rx: nic::RxBatch,
-    /// Drops a held connection's repeated SYN before smoltcp sees it.
+    /// Judges every received SYN before smoltcp does (`task_net::syn`):
+    /// drops a held connection's repeat, keeps one over a full backlog.
     syn: SynGuard<SYN_GUARD, SYN_GUARD_LISTENERS>,
 }
 
