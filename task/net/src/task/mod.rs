@@ -8,7 +8,9 @@ use idol_runtime::{
     Leased, NotificationHandler, Read, RequestError, Served, ServerError, TaskId, UserlibIpc, Write,
 };
 use net_api::{Datagram, NetError, NetInfo};
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, SocketHandle, SocketSet, SocketStorage,
+};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::{dhcpv4, tcp, udp};
 use smoltcp::time::{Duration, Instant};
@@ -287,6 +289,19 @@ impl Stack {
         self.source = source;
     }
 
+    /// smoltcp's part of a round: every received frame, then one pass
+    /// over the sockets for what they have to send. (`Interface::poll`
+    /// passes over them again until none sends, which costs a pass per
+    /// round; what a socket still has goes in the next round, which comes
+    /// at once: `poll_delay` says so.)
+    fn smoltcp_round(&mut self, t: Instant) {
+        self.iface.poll_maintenance(t);
+        while self.iface.poll_ingress_single(t, &mut self.nic, &mut self.sockets)
+            != PollIngressSingleResult::None
+        {}
+        self.iface.poll_egress(t, &mut self.nic, &mut self.sockets);
+    }
+
     /// One round of the stack: frames in and out, DHCP, pools, closes,
     /// readiness. Sets the timer for the next round.
     fn poll(&mut self) {
@@ -296,14 +311,14 @@ impl Stack {
         self.nic.core.flush();
         let t = now();
         self.nic.syn.new_round(now_ms());
-        self.iface.poll(t, &mut self.nic, &mut self.sockets);
+        self.smoltcp_round(t);
         // A SYN stopped the round (a received one, or kept ones that may
         // have room now): it is judged against the connections and
         // listeners as they are now (`task_net::syn`), and the round goes
         // on. Each pass lets at least that SYN through, keeps or drops it.
         while self.nic.syn.take_deferred() {
             self.syn_snapshot();
-            self.iface.poll(t, &mut self.nic, &mut self.sockets);
+            self.smoltcp_round(t);
         }
         // What the round produced goes out now, in one call.
         self.nic.core.flush();
