@@ -22,7 +22,7 @@ pub(super) const SYN_GUARD: usize = 2 * TCP_SOCKETS;
 pub(super) const SYN_GUARD_LISTENERS: usize = TCP_SOCKETS;
 
 /// The addresses and ports of every TCP connection `tcp` holds (a socket
-/// in any state but LISTEN and CLOSED), for the SYN guard.
+/// in any state but LISTEN, CLOSED and TIME-WAIT), for the SYN guard.
 fn connections<'a>(
     sockets: &'a SocketSet<'static>,
     tcp: &'a [SocketHandle],
@@ -110,5 +110,4 @@ impl Stack {
             self.nic.syn.pools_changed();
         }
     }
-
 }

@@ -309,8 +309,10 @@ impl Stack {
             self.nic.core.subscribe();
         }
         self.nic.core.flush();
-        let t = now();
-        self.nic.syn.new_round(now_ms());
+        // One reading of the clock for the round (each is a system call).
+        let ms = now_ms();
+        let t = Instant::from_millis(ms as i64);
+        self.nic.syn.new_round(ms);
         self.smoltcp_round(t);
         // A SYN stopped the round (a received one, or kept ones that may
         // have room now): it is judged against the connections and
@@ -365,7 +367,6 @@ impl Stack {
                 self.tcp_used &= !(1 << i);
             }
         }
-        let ms = now_ms();
         if ms >= self.next_handshake_sweep {
             self.next_handshake_sweep = ms + HANDSHAKE_SWEEP_MS;
             self.give_up_handshakes(ms);
