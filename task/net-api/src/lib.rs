@@ -47,8 +47,9 @@ pub struct NetInfo {
     /// was already open: a peer's repeated SYN, kept from the listening
     /// sockets (`task_net::syn`).
     pub repeated_syns: u32,
-    /// SYNs dropped because their listener had no socket free to take
-    /// them (its backlog full): their peers send them again.
+    /// SYNs held back because their listener had no socket free to take
+    /// them (its backlog full): kept until it has one, or, with no room
+    /// to keep them, dropped for their peers to send again.
     pub postponed_syns: u32,
 }
 

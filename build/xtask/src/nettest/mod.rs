@@ -272,8 +272,8 @@ fn shell_net(image: &mut Image) -> Result<()> {
         nic.contains("52:54:00:12:34:56") && nic.contains("link up"),
         "NIC line: {nic}"
     );
-    // Evidence for the checks before: QEMU's user network sends a SYN
-    // again when the image is slow to answer (`task_net::syn`).
+    // Reported, not judged: how often the stack dropped or kept SYNs
+    // during the checks before (`task_net::syn`).
     let repeated = image.net_figure(REPEATED_SYNS)?;
     let postponed = image.net_figure(POSTPONED_SYNS)?;
     println!(
