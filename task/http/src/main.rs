@@ -2,9 +2,12 @@
 //!
 //! Each connection gets a bounded buffer for its request head; a head that
 //! does not parse is answered 400, one too long 413, an unknown path 404, a
-//! method other than GET/HEAD 405, and a connection that sends nothing
-//! for [`IDLE_MS`] is closed. Every response closes its connection. None of
-//! this can stop the server: a client can only lose its own connection.
+//! method other than GET/HEAD 405; a connection that sends nothing for
+//! [`IDLE_MS`], or is still open [`LIFETIME_MS`] after it was accepted
+//! (a request head trickled in a byte at a time), is closed. Every
+//! response closes its connection. None of this can stop the server: a
+//! client can only lose its own connection, and a slot it holds is free
+//! again within [`LIFETIME_MS`].
 //!
 //! It reads the system's state from the supervisor (tasks) and the bus
 //! (devices) for every page, and keeps its own log of restarts by watching

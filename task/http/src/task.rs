@@ -22,6 +22,12 @@ const PORT: u16 = 80;
 const CONNS: usize = 4;
 /// A connection that sends nothing for this long is closed.
 pub const IDLE_MS: u64 = 5000;
+/// A connection is closed this long after it was accepted, whatever it is
+/// doing: the idle rule alone lets a client that trickles its request head
+/// (a byte every few seconds, as slowloris does) hold one of the [`CONNS`]
+/// slots for as long as it likes, and four such clients take the page
+/// down. Any real request and its answer take milliseconds.
+pub const LIFETIME_MS: u64 = 10_000;
 /// How often generations are sampled for the restart log.
 const SAMPLE_MS: u64 = 1000;
 /// Tasks the page can show.
@@ -44,7 +50,20 @@ enum Phase {
 struct Conn {
     id: u32,
     phase: Phase,
+    /// When the stack handed the connection over: [`LIFETIME_MS`] counts
+    /// from here.
+    accepted_ms: u64,
+    /// When bytes last moved: [`IDLE_MS`] counts from here.
     last_ms: u64,
+}
+
+impl Conn {
+    /// Whether the connection has had its time: idle too long, or open
+    /// too long in all.
+    fn expired(&self, now: u64) -> bool {
+        now.saturating_sub(self.last_ms) > IDLE_MS
+            || now.saturating_sub(self.accepted_ms) > LIFETIME_MS
+    }
 }
 
 /// The big buffers, apart from the stack: each connection's request head,
@@ -262,6 +281,7 @@ impl Server {
                     self.conns[k] = Some(Conn {
                         id,
                         phase: Phase::Reading { len: 0 },
+                        accepted_ms: now,
                         last_ms: now,
                     });
                     moved = true;
@@ -325,7 +345,7 @@ impl Server {
                             self.out_owner = Some(k);
                         }
                         Err(Reject::Incomplete) => {
-                            if eof || now.saturating_sub(conn.last_ms) > IDLE_MS {
+                            if eof || conn.expired(now) {
                                 done = true;
                             }
                         }
@@ -354,7 +374,7 @@ impl Server {
                         }
                     }
                     conn.phase = Phase::Sending { sent };
-                    if sent >= bytes.len() || now.saturating_sub(conn.last_ms) > IDLE_MS {
+                    if sent >= bytes.len() || conn.expired(now) {
                         done = true;
                     }
                 }

@@ -140,6 +140,78 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
     Ok(())
 }
 
+/// The page server's slots (task/http's `CONNS`) and how long it keeps a
+/// connection in all (`LIFETIME_MS`).
+const HTTP_SLOTS: usize = 4;
+const HTTP_LIFETIME: Duration = Duration::from_secs(10);
+
+/// Slowloris: a client per slot trickles its request head, a byte a
+/// second, and never finishes it. The idle rule never fires for them; the
+/// server must still close each one when its lifetime is up (and not
+/// before: they were sending), and a real request waiting behind them must
+/// get the page then.
+pub(super) fn http_slow_clients(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 80)?;
+    let mut clients = Vec::new();
+    for k in 0..HTTP_SLOTS {
+        let mut s = connect(addr)?;
+        s.write_all(b"GET / HTTP/1.1\r\nX-Slow: ")?;
+        s.set_read_timeout(Some(Duration::from_millis(200)))?;
+        clients.push(std::thread::spawn(move || -> Result<Duration> {
+            let opened = Instant::now();
+            let mut buf = [0u8; 256];
+            let mut next_byte = Instant::now() + Duration::from_secs(1);
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) => return Ok(opened.elapsed()),
+                    Ok(n) => bail!("slow client {k} got {n} bytes of an answer to half a request"),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => return Ok(opened.elapsed()), // reset: closed too
+                }
+                if opened.elapsed() > HTTP_LIFETIME + Duration::from_secs(6) {
+                    bail!(
+                        "slow client {k} still open {:.1} s after it connected",
+                        opened.elapsed().as_secs_f64()
+                    );
+                }
+                if Instant::now() >= next_byte {
+                    if s.write_all(b"a").is_err() {
+                        return Ok(opened.elapsed());
+                    }
+                    next_byte += Duration::from_secs(1);
+                }
+            }
+        }));
+    }
+    // Let the server take all four before the real request queues up.
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    let page = get(addr, "/");
+    let waited = asked.elapsed();
+    for (k, c) in clients.into_iter().enumerate() {
+        let lived = c
+            .join()
+            .map_err(|_| anyhow::anyhow!("slow client {k}'s thread panicked"))??;
+        ensure!(
+            lived >= HTTP_LIFETIME - Duration::from_secs(2),
+            "slow client {k} was closed after {:.1} s, though it sent a byte every second",
+            lived.as_secs_f64()
+        );
+    }
+    let (status, _) = page.context("the page behind four slow clients")?;
+    ensure!(status == 200, "the page behind four slow clients: {status}");
+    ensure!(
+        waited < HTTP_LIFETIME + Duration::from_secs(5),
+        "the page behind four slow clients took {:.1} s",
+        waited.as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Headless Chromium renders the page: the rendered text has the task
 /// names and the device rows; a screenshot lands in
 /// `target/net-status.png`.
