@@ -4,9 +4,13 @@
 //! A terminal in raw mode (QEMU's `-nographic` console) sends Enter as CR;
 //! a pipe (the console tests) sends LF; CR LF is one Enter. Backspace
 //! arrives as DEL (0x7f) or BS (0x08). Ctrl-C drops the line, Ctrl-U erases
-//! it. Anything else that is not printable ASCII is ignored, and so is a
-//! printable byte once the line is full (with a bell), so the buffer can
-//! never overflow.
+//! it. An escape sequence (an arrow or function key: ESC, then `[` or `O`
+//! and the sequence's bytes) is swallowed whole, so it does not leave
+//! `[A` on the line. Anything else that is not printable ASCII is ignored.
+//! A printable byte once the line is full rings the bell and is not
+//! stored, so the buffer can never overflow; and a line that overflowed
+//! is not run at Enter (a pasted `blk 0 write` would otherwise write a
+//! silently cut text): it is answered with [`Key::Overlong`].
 
 /// What a keystroke did, i.e. what to echo.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -24,6 +28,9 @@ pub enum Key {
     Cancel,
     /// The line is full: ring the bell.
     Full,
+    /// Enter, on a line that lost bytes to [`Key::Full`]: echo a newline,
+    /// say the line was too long, do not run it.
+    Overlong,
     /// Nothing happened.
     Ignore,
 }
@@ -34,6 +41,22 @@ const CTRL_C: u8 = 0x03;
 const CTRL_U: u8 = 0x15;
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';
+const ESC: u8 = 0x1b;
+
+/// Where the editor is in an escape sequence (ECMA-48: ESC `[`, parameter
+/// and intermediate bytes 0x20-0x3F, a final byte 0x40-0x7E; or ESC `O`
+/// and one byte, as terminals send F1-F4 and, in application mode, the
+/// arrows).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Escape {
+    None,
+    /// After ESC.
+    Start,
+    /// After ESC `[`: until a final byte.
+    Csi,
+    /// After ESC `O`: one more byte.
+    Ss3,
+}
 
 /// A command line of at most `N` bytes being typed.
 pub struct LineEditor<const N: usize> {
@@ -42,6 +65,9 @@ pub struct LineEditor<const N: usize> {
     /// The previous byte was a CR, so an LF right after it is the same
     /// Enter.
     after_cr: bool,
+    /// A printable byte was refused since the line began.
+    overflowed: bool,
+    escape: Escape,
 }
 
 impl<const N: usize> LineEditor<N> {
@@ -51,16 +77,53 @@ impl<const N: usize> LineEditor<N> {
             buf: [0; N],
             len: 0,
             after_cr: false,
+            overflowed: false,
+            escape: Escape::None,
         }
     }
 
     /// Feeds one received byte.
     pub fn feed(&mut self, byte: u8) -> Key {
         let after_cr = core::mem::replace(&mut self.after_cr, byte == CR);
+        // Enter and Ctrl-C end a sequence cut short; anything else in one
+        // is part of it.
+        if !matches!(byte, CR | LF | CTRL_C) {
+            match self.escape {
+                Escape::None => {}
+                Escape::Start => {
+                    self.escape = match byte {
+                        b'[' => Escape::Csi,
+                        b'O' => Escape::Ss3,
+                        _ => Escape::None,
+                    };
+                    return Key::Ignore;
+                }
+                Escape::Csi => {
+                    if !(0x20..=0x3f).contains(&byte) {
+                        self.escape = Escape::None;
+                    }
+                    return Key::Ignore;
+                }
+                Escape::Ss3 => {
+                    self.escape = Escape::None;
+                    return Key::Ignore;
+                }
+            }
+        }
+        self.escape = Escape::None;
         match byte {
+            CR | LF if !(byte == LF && after_cr) && self.overflowed => {
+                self.len = 0;
+                self.overflowed = false;
+                Key::Overlong
+            }
             CR => Key::Submit,
             LF if after_cr => Key::Ignore,
             LF => Key::Submit,
+            ESC => {
+                self.escape = Escape::Start;
+                Key::Ignore
+            }
             BS | DEL => {
                 if self.len == 0 {
                     Key::Ignore
@@ -71,9 +134,11 @@ impl<const N: usize> LineEditor<N> {
             }
             CTRL_C => {
                 self.len = 0;
+                self.overflowed = false;
                 Key::Cancel
             }
             CTRL_U => {
+                self.overflowed = false;
                 let n = core::mem::take(&mut self.len);
                 if n == 0 {
                     Key::Ignore
@@ -83,6 +148,7 @@ impl<const N: usize> LineEditor<N> {
             }
             b' '..=b'~' => {
                 if self.len == N {
+                    self.overflowed = true;
                     Key::Full
                 } else {
                     self.buf[self.len] = byte;
@@ -102,6 +168,7 @@ impl<const N: usize> LineEditor<N> {
     /// Starts a new line.
     pub fn clear(&mut self) {
         self.len = 0;
+        self.overflowed = false;
     }
 }
 
@@ -113,7 +180,7 @@ impl<const N: usize> Default for LineEditor<N> {
 
 #[cfg(test)]
 mod tests {
-    use super::Key::{Cancel, Echo, Erase, EraseAll, Full, Ignore, Submit};
+    use super::Key::{Cancel, Echo, Erase, EraseAll, Full, Ignore, Overlong, Submit};
     use super::{Key, LineEditor};
 
     fn typed<const N: usize>(ed: &mut LineEditor<N>, bytes: &[u8]) -> Vec<Key> {
@@ -184,6 +251,56 @@ mod tests {
             Ignore,
         ];
         types_as::<3>(b"a\x1b\x00bcd\xff", &keys, "abc");
+    }
+
+    #[test]
+    fn an_overflowed_line_is_not_run() {
+        let mut ed = LineEditor::<3>::new();
+        assert_eq!(
+            typed(&mut ed, b"abcd"),
+            [Echo(b'a'), Echo(b'b'), Echo(b'c'), Full]
+        );
+        // Erasing does not bring the lost byte back: still not run.
+        assert_eq!(typed(&mut ed, b"\x7f\r\n"), [Erase, Overlong, Ignore]);
+        assert_eq!(ed.line(), "");
+        // The next line is judged on its own.
+        assert_eq!(typed(&mut ed, b"ab\n"), [Echo(b'a'), Echo(b'b'), Submit]);
+        assert_eq!(ed.line(), "ab");
+        ed.clear();
+        // Ctrl-C and Ctrl-U start afresh; so does clear().
+        for fresh in [&b"\x03"[..], b"\x15"] {
+            typed(&mut ed, b"abcd");
+            ed.feed(fresh[0]);
+            assert_eq!(typed(&mut ed, b"x\r"), [Echo(b'x'), Submit]);
+            ed.clear();
+        }
+        typed(&mut ed, b"abcd");
+        ed.clear();
+        assert_eq!(ed.feed(b'\r'), Submit);
+    }
+
+    #[test]
+    fn escape_sequences_are_swallowed_whole() {
+        // Up arrow, Ctrl-Right (parameters), F1 (SS3), Alt-x, Delete.
+        types_as::<32>(
+            b"\x1b[Aa\x1b[1;5Cb\x1bOPc\x1bxd\x1b[3~e",
+            &[Ignore, Ignore, Ignore, Echo(b'a')]
+                .into_iter()
+                .chain([Ignore; 6])
+                .chain([Echo(b'b'), Ignore, Ignore, Ignore, Echo(b'c')])
+                .chain([Ignore, Ignore, Echo(b'd'), Ignore, Ignore, Ignore, Ignore])
+                .chain([Echo(b'e')])
+                .collect::<Vec<_>>(),
+            "abcde",
+        );
+        // Enter and Ctrl-C cut a sequence short and still act.
+        let mut ed = LineEditor::<8>::new();
+        assert_eq!(
+            typed(&mut ed, b"a\x1b[\r"),
+            [Echo(b'a'), Ignore, Ignore, Submit]
+        );
+        ed.clear();
+        assert_eq!(typed(&mut ed, b"\x1b\x03b"), [Ignore, Cancel, Echo(b'b')]);
     }
 
     #[test]

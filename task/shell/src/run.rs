@@ -158,6 +158,11 @@ impl Shell {
         }
     }
 
+    /// The answer to a line that did not fit the editor: it was not run.
+    pub fn line_too_long(&mut self, max: usize) {
+        out!(self, "error: line longer than {max} characters; not run\n");
+    }
+
     fn help(&mut self) {
         self.out("commands:\n");
         for (usage, what) in HELP {

@@ -46,6 +46,11 @@ fn main() -> ! {
                     line.clear();
                     shell.out(PROMPT);
                 }
+                Key::Overlong => {
+                    shell.out("\n");
+                    shell.line_too_long(LINE_MAX);
+                    shell.out(PROMPT);
+                }
                 Key::Ignore => {}
             }
         }

@@ -364,6 +364,11 @@ impl App {
             if step.expect.as_deref() == Some("") {
                 p.push(format!("{key}.expect is empty and would match anything"));
             }
+            if step.echo.is_some() && step.send.is_none() {
+                p.push(format!(
+                    "{key} has `echo` but no `send`: `echo` is what the console shows of the line sent"
+                ));
+            }
             if step.timeout == Some(0) {
                 p.push(format!(
                     "{key}.timeout is 0: give the step's limit in seconds"

@@ -103,6 +103,11 @@ pub struct Step {
     /// appeared after the previous step's answer. Without it the step only
     /// waits for `expect`.
     pub send: Option<String>,
+    /// What the console echoes of `send`, when that is not the line
+    /// itself: a line longer than the shell keeps, escape sequences it
+    /// swallows. The answer is looked for after this.
+    #[serde(default)]
+    pub echo: Option<String>,
     /// Text that must appear on the console after the line (and after its
     /// echo, so the typed line itself never matches).
     pub expect: Option<String>,

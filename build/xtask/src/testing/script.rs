@@ -129,7 +129,11 @@ impl<'a> Script<'a> {
                     }
                 }
                 Phase::Echo => {
-                    let line = step.send.as_deref().unwrap_or_default();
+                    let line = step
+                        .echo
+                        .as_deref()
+                        .or(step.send.as_deref())
+                        .unwrap_or_default();
                     if let Some(at) = seen.find(line) {
                         let after = &seen[at + line.len()..];
                         if let Some(nl) = after.find('\n') {

@@ -35,6 +35,7 @@ fn step(send: Option<&str>, expect: Option<&str>) -> Step {
     Step {
         send: send.map(str::to_string),
         expect: expect.map(str::to_string),
+        echo: None,
         timeout: None,
     }
 }

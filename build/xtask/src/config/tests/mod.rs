@@ -214,6 +214,10 @@ fn console_test_mistakes_are_named() {
         &console("steps = [{ send = \"a\", timeout = 0 }]"),
         &["`test.steps[0]`.timeout is 0"],
     );
+    assert_error(
+        &console("steps = [{ echo = \"a\", expect = \"b\" }]"),
+        &["`test.steps[0]` has `echo` but no `send`"],
+    );
     assert_error(&console("steps = [{ sned = \"a\" }]"), &["sned"]);
     assert_error(
         &format!("{BASE}\n[test]\nsteps = [{{ send = \"a\" }}]\n"),
