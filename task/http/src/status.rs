@@ -75,8 +75,13 @@ pub struct RestartRow {
     pub name: Name,
     /// Its new generation.
     pub generation: u32,
-    /// When it was noticed, in ms since boot.
+    /// When it was noticed, in ms since boot: within a sampling period of
+    /// the restart, unless `before`.
     pub at_ms: u64,
+    /// The restart came before the page server itself started (at
+    /// `at_ms`), so when it happened is not known: the server keeps its
+    /// log in its own memory, and a restart of its own starts it afresh.
+    pub before: bool,
 }
 
 /// Everything one page shows.
@@ -191,9 +196,10 @@ pub fn html(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
         o.write_str("<table id=\"restarts\"><tr><th>at</th><th>task</th><th>generation</th></tr>")?;
         for r in s.restarts.iter().rev() {
             let (h, m, sec, ms) = uptime(r.at_ms);
+            let before = if r.before { "before " } else { "" };
             write!(
                 o,
-                "<tr><td>{h}:{m:02}:{sec:02}.{ms:03}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{before}{h}:{m:02}:{sec:02}.{ms:03}</td><td>{}</td><td class=\"n\">{}</td></tr>",
                 Html(r.name.as_str()),
                 r.generation
             )?;
@@ -242,11 +248,15 @@ pub fn json(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
     json_array(o, s.restarts.iter(), |o, r| {
         write!(
             o,
-            "{{\"task\":{},\"generation\":{},\"at_ms\":{}}}",
+            "{{\"task\":{},\"generation\":{},",
             Json(r.name.as_str()),
-            r.generation,
-            r.at_ms
-        )
+            r.generation
+        )?;
+        if r.before {
+            write!(o, "\"at_ms\":null,\"before_ms\":{}}}", r.at_ms)
+        } else {
+            write!(o, "\"at_ms\":{}}}", r.at_ms)
+        }
     })?;
     o.write_str("}")
 }
@@ -304,11 +314,20 @@ mod tests {
             state: "bound",
             driver: Some(name("net0")),
         }];
-        let restarts = [RestartRow {
-            name: name("net0"),
-            generation: 1,
-            at_ms: 61_005,
-        }];
+        let restarts = [
+            RestartRow {
+                name: name("net"),
+                generation: 3,
+                at_ms: 20_250,
+                before: true,
+            },
+            RestartRow {
+                name: name("net0"),
+                generation: 1,
+                at_ms: 61_005,
+                before: false,
+            },
+        ];
         let s = Snapshot {
             uptime_ms: 3_723_000,
             tasks: &tasks,
@@ -329,7 +348,14 @@ mod tests {
         assert!(page.contains("&lt;b&gt;&quot;x\\"), "escaped name");
         assert!(!page.contains("<b>\"x"), "no raw markup from a name");
         assert!(page.contains("<td>network</td><td>v1</td><td>bound</td><td>net0</td>"));
-        assert!(page.contains("0:01:01.005"), "restart time");
+        assert!(
+            page.contains("<td>0:01:01.005</td><td>net0</td>"),
+            "restart time"
+        );
+        assert!(
+            page.contains("<td>before 0:00:20.250</td><td>net</td>"),
+            "a restart before the server's start"
+        );
     }
 
     #[test]
@@ -344,7 +370,12 @@ mod tests {
         assert_eq!(tasks[1]["name"], "<b>\"x\\");
         assert_eq!(tasks[1]["last_fault"], "illegal instruction");
         assert_eq!(v["devices"][0]["driver"], "net0");
-        assert_eq!(v["restarts"][0]["generation"], 1);
+        assert_eq!(v["restarts"][0]["task"], "net");
+        assert!(v["restarts"][0]["at_ms"].is_null());
+        assert_eq!(v["restarts"][0]["before_ms"], 20_250);
+        assert_eq!(v["restarts"][1]["generation"], 1);
+        assert_eq!(v["restarts"][1]["at_ms"], 61_005);
+        assert!(v["restarts"][1].get("before_ms").is_none());
     }
 
     #[test]

@@ -95,6 +95,9 @@ struct Server {
     restarts: [RestartRow; MAX_RESTARTS],
     restart_count: usize,
     next_sample_ms: u64,
+    /// Whether generations were read at all yet: the first reading finds
+    /// the restarts that came before this incarnation of the server.
+    sampled: bool,
 }
 
 struct Restarted;
@@ -164,6 +167,7 @@ impl Server {
                     name: name_of(&st),
                     generation: st.generation,
                     at_ms: now_ms(),
+                    before: !self.sampled,
                 };
                 if self.restart_count == MAX_RESTARTS {
                     self.restarts.copy_within(1.., 0);
@@ -174,6 +178,7 @@ impl Server {
                 self.generations[i] = st.generation;
             }
         }
+        self.sampled = true;
     }
 
     /// Writes the whole response for `target` into `self.out`.
@@ -422,6 +427,7 @@ fn main() -> ! {
         restarts: [RestartRow::default(); MAX_RESTARTS],
         restart_count: 0,
         next_sample_ms: 0,
+        sampled: false,
     };
     server.open();
     loop {

@@ -140,6 +140,102 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
     Ok(())
 }
 
+/// GET /api/status as JSON.
+fn status_json(addr: SocketAddr) -> Result<serde_json::Value> {
+    let (status, body) = get(addr, "/api/status")?;
+    ensure!(status == 200, "GET /api/status answered {status}");
+    serde_json::from_str(&body).with_context(|| format!("/api/status is not JSON: {body}"))
+}
+
+/// The restart rows of `task` in a status.
+fn restart_rows<'a>(v: &'a serde_json::Value, task: &str) -> Vec<&'a serde_json::Value> {
+    v["restarts"]
+        .as_array()
+        .map(|r| r.iter().filter(|r| r["task"] == task).collect())
+        .unwrap_or_default()
+}
+
+/// The page's restart log: `restart echo` at the shell shows up with the
+/// echo's new generation and a time between two readings of the uptime;
+/// after `restart http` the page server, whose log lives in its own
+/// memory, still lists the echo's restart, now as "before" its own start
+/// (it cannot know when), and its own restart.
+pub(super) fn status_restarts(image: &mut Image) -> Result<()> {
+    let addr = image.port("tcp", 80)?;
+    let generation = |v: &serde_json::Value, task: &str| {
+        v["tasks"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["name"] == task))
+            .and_then(|t| t["generation"].as_u64())
+            .with_context(|| format!("no task {task} in {v}"))
+    };
+    let v0 = status_json(addr)?;
+    let up0 = v0["uptime_ms"].as_u64().context("no uptime_ms")?;
+    let echo0 = generation(&v0, "echo")?;
+    let listening = image.count("echo: listening");
+    image.type_line("restart echo")?;
+    image.wait_for("echo: listening", listening + 1, Duration::from_secs(10))?;
+    // The page server samples generations once a second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (row, up1) = loop {
+        let v = status_json(addr)?;
+        let rows = restart_rows(&v, "echo");
+        if let Some(&row) = rows.iter().find(|r| r["generation"] == echo0 + 1) {
+            break (
+                row.clone(),
+                v["uptime_ms"].as_u64().context("no uptime_ms")?,
+            );
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "echo's restart to generation {} not in the page's log 5 s after: {}",
+            echo0 + 1,
+            v["restarts"]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let at = row["at_ms"]
+        .as_u64()
+        .with_context(|| format!("echo's restart has no time: {row}"))?;
+    ensure!(
+        (up0..=up1).contains(&at),
+        "echo's restart logged at {at} ms, not between {up0} and {up1}"
+    );
+    let http0 = generation(&v0, "http")?;
+    let served = image.count("http: listening");
+    image.type_line("restart http")?;
+    image.wait_for("http: listening", served + 1, Duration::from_secs(10))?;
+    let v = status_json(addr)?;
+    let up2 = v["uptime_ms"].as_u64().context("no uptime_ms")?;
+    let rows = restart_rows(&v, "echo");
+    let row = rows
+        .iter()
+        .find(|r| r["generation"] == echo0 + 1)
+        .with_context(|| {
+            format!(
+                "echo's restart gone after the page server's: {}",
+                v["restarts"]
+            )
+        })?;
+    ensure!(
+        row["at_ms"].is_null()
+            && row["before_ms"]
+                .as_u64()
+                .is_some_and(|b| b >= at && b <= up2),
+        "echo's restart, seen by a page server started after it, should be \
+         \"before\" that start (between {at} and {up2} ms): {row}"
+    );
+    ensure!(
+        restart_rows(&v, "http")
+            .iter()
+            .any(|r| r["generation"] == http0 + 1),
+        "the page server's own restart to generation {} is not in its log: {}",
+        http0 + 1,
+        v["restarts"]
+    );
+    Ok(())
+}
+
 /// The page server's slots (task/http's `CONNS`) and how long it keeps a
 /// connection in all (`LIFETIME_MS`).
 const HTTP_SLOTS: usize = 4;
