@@ -11,7 +11,9 @@ pub const MAX_HEAD: usize = 2048;
 pub struct Request<'a> {
     /// The method, as sent.
     pub method: &'a str,
-    /// The request target (path and query).
+    /// The request target's path and query (origin form, `/…`; from an
+    /// absolute-form target, `http://host/…`, the part after the host;
+    /// or `*`).
     pub target: &'a str,
 }
 
@@ -50,6 +52,26 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// The path and query of an absolute-form target (`http://host:port/p?q`
+/// gives `/p?q`; `http://host` gives `/`, RFC 9110 §4.2.3; so does
+/// `http://host?q`, whose query no path of this server would use), or
+/// `None` if `target` is not one. The scheme is case-insensitive; only
+/// `http` and `https` are recognised.
+fn absolute_path(target: &str) -> Option<&str> {
+    let (scheme, rest) = target.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return None;
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    if end == 0 {
+        return None; // no host
+    }
+    match &rest[end..] {
+        path if path.starts_with('/') => Some(path),
+        _ => Some("/"),
+    }
+}
+
 /// Parses the head at the start of `buf` (which holds what was read so
 /// far, at most [`MAX_HEAD`] bytes are looked at).
 pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
@@ -70,6 +92,12 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Reject::BadRequest);
+    };
+    // RFC 9112 §3.2.2: a server must accept the absolute form, which
+    // clients send through a proxy.
+    let target = match absolute_path(target) {
+        Some(path) => path,
+        None => target,
     };
     if !is_token(method)
         || !(target.starts_with('/') || target == "*")
@@ -110,6 +138,30 @@ mod tests {
                 target: "/api/status?x=1"
             })
         );
+    }
+
+    #[test]
+    fn absolute_form_targets_are_their_path() {
+        for (target, path) in [
+            ("http://127.0.0.1:8080/api/status", "/api/status"),
+            ("HTTP://example.org/?x=1", "/?x=1"),
+            ("https://example.org", "/"),
+            ("http://example.org?x", "/"),
+        ] {
+            let head = format!("GET {target} HTTP/1.1\r\n\r\n");
+            assert_eq!(
+                parse(head.as_bytes()),
+                Ok(Request {
+                    method: "GET",
+                    target: path
+                }),
+                "{target}"
+            );
+        }
+        for bad in ["http:///x", "ftp://example.org/", "http//x/"] {
+            let head = format!("GET {bad} HTTP/1.1\r\n\r\n");
+            assert_eq!(parse(head.as_bytes()), Err(Reject::BadRequest), "{bad}");
+        }
     }
 
     #[test]

@@ -108,6 +108,16 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
     ensure!(status == 404, "an unknown path got {status}, not 404");
     let (status, _) = http_exchange(addr, b"DELETE / HTTP/1.1\r\n\r\n")?;
     ensure!(status == 405, "DELETE got {status}, not 405");
+    // The absolute form, as a client sends it through a proxy (RFC 9112
+    // §3.2.2: a server must accept it).
+    let (status, body) = http_exchange(
+        addr,
+        format!("GET http://{addr}/api/status HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
+    )?;
+    ensure!(
+        status == 200 && body.starts_with('{'),
+        "GET http://{addr}/api/status got {status}: {body}"
+    );
     // An idle connection is closed by the server, not kept for ever.
     let mut idle = connect(addr)?;
     idle.set_read_timeout(Some(IDLE_LIMIT))?;
