@@ -1,8 +1,57 @@
-//! Generates the Net server trait and dispatch from `idl/net.idol`.
+//! Generates the Net server trait and dispatch from `idl/net.idol`, and
+//! checks the stack's `config` from app.toml (`VIREO_CONFIG`): its
+//! settings, and its `ports`, which become the table `PORTS` of task
+//! indices (`$OUT_DIR/ports.rs`). A mistake in either fails the build,
+//! naming it. Both are parsed by the crate's own modules, included here.
+
+#[allow(dead_code)]
+#[path = "src/ports.rs"]
+mod ports;
+#[allow(dead_code)]
+#[path = "src/settings.rs"]
+mod settings;
+
+use std::fmt::Write as _;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::var("OUT_DIR")?;
     idol::generate_server("../../idl/net.idol", &out)?;
     println!("cargo:rerun-if-env-changed=VIREO_CONFIG");
+    println!("cargo:rerun-if-env-changed=VIREO_TASKS");
+    let config = std::env::var("VIREO_CONFIG").unwrap_or_default();
+    let tasks = std::env::var("VIREO_TASKS").unwrap_or_default();
+    let tasks: Vec<&str> = tasks.split(',').filter(|t| !t.is_empty()).collect();
+    if let Err(e) = settings::Settings::parse(&config) {
+        return Err(format!(
+            "app.toml: the net task's config `{}` = {:?} is not understood",
+            e.key, e.value
+        )
+        .into());
+    }
+    let ports_text = config
+        .split(';')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim() == "ports")
+        .map_or("", |(_, v)| v.trim());
+    let mut table = String::from(
+        "/// The ports app.toml grants (the net task's `config` key `ports`).\n\
+         pub const PORTS: &[Grant] = &[\n",
+    );
+    // Host builds (tests, clippy) have no image: no tasks, no grants.
+    if !tasks.is_empty() {
+        let index_of = |name: &str| tasks.iter().position(|t| *t == name).map(|i| i as u16);
+        let mut grants = Vec::new();
+        ports::parse(ports_text, index_of, |g| grants.push(g))
+            .map_err(|e| format!("app.toml: the net task's config `ports`: {e}"))?;
+        for g in grants {
+            writeln!(
+                table,
+                "    Grant {{ task: {}, proto: Proto::{:?}, port: {} }},",
+                g.task, g.proto, g.port
+            )?;
+        }
+    }
+    table.push_str("];\n");
+    std::fs::write(format!("{out}/ports.rs"), table)?;
     Ok(())
 }

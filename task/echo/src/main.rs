@@ -70,8 +70,14 @@ impl Echo {
             let r = (|| -> Result<(u32, u32), RequestError<NetError>> {
                 self.net.subscribe(NET_BIT)?;
                 let udp = self.net.udp_bind(PORT)?;
-                let listener = self.net.tcp_listen(PORT, CONNS as u32)?;
-                Ok((udp, listener))
+                match self.net.tcp_listen(PORT, CONNS as u32) {
+                    Ok(listener) => Ok((udp, listener)),
+                    Err(e) => {
+                        // Or the retry would find the port taken by itself.
+                        let _ = self.net.close(udp);
+                        Err(e)
+                    }
+                }
             })();
             match r {
                 Ok((udp, listener)) => {
@@ -80,6 +86,16 @@ impl Echo {
                     self.conns = [None; CONNS];
                     sys_log!("listening on TCP and UDP port {PORT}");
                     return;
+                }
+                Err(RequestError::Server(NetError::NotAllowed)) => {
+                    // app.toml does not change while the image runs.
+                    sys_log!(
+                        "port {PORT} is not granted to this task in app.toml (the net task's \
+                         `ports`); not serving"
+                    );
+                    loop {
+                        sys_recv_notification(0);
+                    }
                 }
                 Err(e) => {
                     sys_log!("opening sockets failed ({e:?}); retrying");

@@ -145,6 +145,16 @@ impl Server {
                     sys_log!("listening on TCP port {PORT}");
                     return;
                 }
+                Err(RequestError::Server(NetError::NotAllowed)) => {
+                    // app.toml does not change while the image runs.
+                    sys_log!(
+                        "TCP port {PORT} is not granted to this task in app.toml (the net \
+                         task's `ports`); not serving"
+                    );
+                    loop {
+                        sys_recv_notification(0);
+                    }
+                }
                 Err(e) => {
                     sys_log!("listening failed ({e:?}); retrying");
                     sleep_ms(200, TIMER_BIT);

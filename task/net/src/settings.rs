@@ -5,7 +5,12 @@
 //!   none within `dhcp-timeout-ms`;
 //! - `gateway = "10.0.2.2"`: its default route;
 //! - `dhcp = "off"`: use the static address at once;
-//! - `dhcp-timeout-ms = "3000"`.
+//! - `dhcp-timeout-ms = "3000"`;
+//! - `ports = "echo:tcp/7 …"`: who may bind which port (see
+//!   [`crate::ports`]; the build reads it, these settings skip it).
+//!
+//! The build script parses the same text with this module and fails on a
+//! mistake, so the task never meets one.
 
 /// Parsed settings.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -77,6 +82,7 @@ impl Settings {
                     }
                 }
                 "dhcp-timeout-ms" => s.dhcp_timeout_ms = value.parse().map_err(|_| bad)?,
+                "ports" => {}
                 _ => return Err(bad),
             }
         }

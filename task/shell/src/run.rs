@@ -71,6 +71,7 @@ fn ethernet_error(e: EthernetError) -> &'static str {
 fn net_error(e: NetError) -> &'static str {
     match e {
         NetError::NoAddress => "no address yet",
+        NetError::NotAllowed => "the port is not granted to this task in app.toml",
         _ => "the stack refused",
     }
 }

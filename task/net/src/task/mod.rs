@@ -17,12 +17,17 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
     EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr,
 };
+use task_net::ports::{self, Grant, Proto};
 use task_net::settings::Settings;
 use task_net::syn::SynGuard;
 use task_net::table::{Owner, Table};
 #[cfg(not(feature = "linked-nic"))]
 use userlib::tasks;
 use userlib::{sys_get_timer, sys_log, sys_post, sys_set_timer};
+
+// `PORTS`: app.toml's grants, checked and resolved to task indices by the
+// build script.
+include!(concat!(env!("OUT_DIR"), "/ports.rs"));
 
 mod net_server {
     use super::*;

@@ -90,6 +90,9 @@ impl NetServer for Stack {
         if port == 0 {
             return Err(NetError::BadArgument.into());
         }
+        if !ports::allows(PORTS, caller.index() as u16, Proto::Udp, port) {
+            return Err(NetError::NotAllowed.into());
+        }
         for i in 0..UDP_SOCKETS {
             if self.udp_used & (1 << i) != 0
                 && self.sockets.get::<udp::Socket>(self.udp[i]).endpoint().port == port
@@ -159,6 +162,9 @@ impl NetServer for Stack {
         let me = self.check_caller(caller);
         if port == 0 || backlog == 0 || backlog > MAX_BACKLOG {
             return Err(NetError::BadArgument.into());
+        }
+        if !ports::allows(PORTS, caller.index() as u16, Proto::Tcp, port) {
+            return Err(NetError::NotAllowed.into());
         }
         if self
             .table
