@@ -132,6 +132,7 @@ fn name_of(st: &TaskStatus) -> Name {
 
 impl Server {
     fn open(&mut self) {
+        let mut failures = 0u32;
         loop {
             let r = (|| -> Result<u32, RequestError<NetError>> {
                 self.net.subscribe(NET_BIT)?;
@@ -155,9 +156,19 @@ impl Server {
                         sys_recv_notification(0);
                     }
                 }
+                // The first failure after the stack restarted is the client
+                // learning its new id: try again at once. After that the
+                // stack is down (waiting out its restart backoff, or given
+                // up on): say so once, not every retry, which would bury
+                // the shell's console.
                 Err(e) => {
-                    sys_log!("listening failed ({e:?}); retrying");
-                    sleep_ms(200, TIMER_BIT);
+                    failures += 1;
+                    if failures == 2 {
+                        sys_log!("the net stack does not answer ({e:?}); waiting for it");
+                    }
+                    if failures >= 2 {
+                        sleep_ms(200, TIMER_BIT);
+                    }
                 }
             }
         }
