@@ -159,12 +159,12 @@ impl Server {
                 // The first failure after the stack restarted is the client
                 // learning its new id: try again at once. After that the
                 // stack is down (waiting out its restart backoff, or given
-                // up on): say so once, not every retry, which would bury
-                // the shell's console.
+                // up on) or full: say so once, not at every retry, which
+                // would bury the shell's console.
                 Err(e) => {
                     failures += 1;
                     if failures == 2 {
-                        sys_log!("the net stack does not answer ({e:?}); waiting for it");
+                        sys_log!("could not listen ({e:?}); retrying quietly");
                     }
                     if failures >= 2 {
                         sleep_ms(200, TIMER_BIT);
