@@ -23,6 +23,7 @@ use crate::net::{host_port, LOOPBACK};
 use crate::testing::Case;
 
 mod echo;
+mod garbage;
 mod http;
 mod nic;
 mod tcp_checks;
@@ -31,6 +32,7 @@ mod wire;
 
 pub use echo::bench_transfer;
 use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
+use garbage::wire_garbage;
 use http::{browser, connect, http, http_abuse, http_slow_clients, status_restarts};
 use nic::{icmp_echo, nic_restart, static_fallback};
 use tcp_checks::{
@@ -39,7 +41,7 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 19] = [
+pub const CHECKS: [&str; 20] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -59,6 +61,7 @@ pub const CHECKS: [&str; 19] = [
     "tcp-backlog",
     "tcp-unspecified-source",
     "tcp-close",
+    "wire-garbage",
 ];
 
 /// How long the page server lets a silent connection live (task/http's
@@ -226,6 +229,7 @@ pub fn run(
             "tcp-backlog" => tcp_backlog(&mut image),
             "tcp-unspecified-source" => tcp_unspecified_source(&mut image),
             "tcp-close" => tcp_close(&mut image),
+            "wire-garbage" => wire_garbage(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),
         };
