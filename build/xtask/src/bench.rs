@@ -260,7 +260,7 @@ fn run_one(root: &Path, path: &Path, verbose: bool, earlier: &mut Vec<Bench>) ->
     let qemu_bin = qemu::ensure_installed()?;
     qemu::prepare_drives(&built.app, &built.out_dir, true)?;
     let mut app = built.app.clone();
-    crate::net::resolve_ports(&mut app)?;
+    let _relays = crate::net::resolve_ports(&mut app)?;
     let args = qemu::command_line(&app, &built.image, &built.out_dir, true);
     // An image that forwards the TCP echo port gets the host's transfer
     // once its echo listens (see `echo_transfer`).

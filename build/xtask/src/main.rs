@@ -26,6 +26,7 @@ mod pack;
 mod process;
 mod progress;
 mod qemu;
+mod relay;
 mod setup;
 mod testing;
 
@@ -181,7 +182,7 @@ fn run(cli: Cli) -> Result<bool> {
             )?;
             let qemu_bin = qemu::ensure_installed()?;
             qemu::prepare_drives(&built.app, &built.out_dir, false)?;
-            net::resolve_ports(&mut built.app)?;
+            let _relays = net::resolve_ports(&mut built.app)?;
             let args = qemu::command_line(&built.app, &built.image, &built.out_dir, false);
             eprintln!(
                 "booting: {} {} (quit: Ctrl-A X)",

@@ -10,32 +10,48 @@ use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use anyhow::{Context, Result};
 
 use crate::config::App;
+use crate::relay::Relays;
 
 /// The only host address a forward listens on.
 pub const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
-/// Gives every forward with `host = 0` a port that is free on 127.0.0.1 now
-/// (the OS picks it). QEMU binds it a moment later; another program could
+/// Gives every forward with `host = 0` a port that is free on 127.0.0.1
+/// now (the OS picks it), and every wire its two ports. A TCP forward's
+/// `host` port is then held by xtask's relay (`relay.rs`), which carries
+/// each connection to QEMU's `hostfwd` on a second free port
+/// (`qemu_port`); the relays live as long as the value returned. A UDP
+/// forward's port QEMU binds itself a moment later; another program could
 /// take it in between, in which case QEMU says so and exits.
-pub fn resolve_ports(app: &mut App) -> Result<()> {
+pub fn resolve_ports(app: &mut App) -> Result<Relays> {
+    let mut relays = Relays::default();
     for nic in &mut app.qemu.nics {
         if nic.wire && nic.wire_ports.is_none() {
             nic.wire_ports = Some((free_udp_port()?, free_udp_port()?));
         }
         for f in &mut nic.forwards {
-            if f.host != 0 {
+            if f.proto == "udp" {
+                if f.host == 0 {
+                    f.host = free_udp_port()?;
+                }
                 continue;
             }
-            f.host = match f.proto.as_str() {
-                "udp" => free_udp_port()?,
-                _ => TcpListener::bind((LOOPBACK, 0))
-                    .and_then(|s| s.local_addr())
-                    .context("finding a free TCP port on 127.0.0.1")?
-                    .port(),
-            };
+            let listener = TcpListener::bind((LOOPBACK, f.host))
+                .with_context(|| format!("listening on TCP 127.0.0.1:{}", f.host))?;
+            f.host = listener.local_addr()?.port();
+            f.qemu_port = free_tcp_port()?;
+            relays
+                .add(listener, f.qemu_port)
+                .context("starting a forward's relay")?;
         }
     }
-    Ok(())
+    Ok(relays)
+}
+
+fn free_tcp_port() -> Result<u16> {
+    Ok(TcpListener::bind((LOOPBACK, 0))
+        .and_then(|s| s.local_addr())
+        .context("finding a free TCP port on 127.0.0.1")?
+        .port())
 }
 
 fn free_udp_port() -> Result<u16> {
@@ -70,9 +86,15 @@ pub fn qemu_args(app: &App) -> Vec<String> {
         }
         let mut netdev = format!("user,id=nic{n}");
         for f in nic.forwards.iter().filter(|f| f.host != 0) {
+            // A relayed TCP forward: QEMU listens behind the relay.
+            let port = if f.qemu_port != 0 {
+                f.qemu_port
+            } else {
+                f.host
+            };
             netdev.push_str(&format!(
-                ",hostfwd={}:{LOOPBACK}:{}-:{}",
-                f.proto, f.host, f.guest
+                ",hostfwd={}:{LOOPBACK}:{port}-:{}",
+                f.proto, f.guest
             ));
         }
         args.extend([
@@ -133,15 +155,24 @@ mod tests {
     #[test]
     fn forwards_listen_on_loopback_only_with_free_ports() {
         let mut app = fixture_app(NIC);
-        resolve_ports(&mut app).unwrap();
+        let _relays = resolve_ports(&mut app).unwrap();
         let http = app.qemu.nics[0].forwards[0].host;
+        let behind = app.qemu.nics[0].forwards[0].qemu_port;
         assert_ne!(http, 0, "a free port was chosen");
+        assert!(
+            behind != 0 && behind != http,
+            "QEMU listens behind the relay"
+        );
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", http)).is_err(),
+            "the relay holds the public port"
+        );
         assert_eq!(app.qemu.nics[0].forwards[1].host, 5555, "fixed ports stay");
         let args = qemu_args(&app).join(" ");
         assert_eq!(
             args,
             format!(
-                "-netdev user,id=nic0,hostfwd=tcp:127.0.0.1:{http}-:80,hostfwd=udp:127.0.0.1:5555-:7 \
+                "-netdev user,id=nic0,hostfwd=tcp:127.0.0.1:{behind}-:80,hostfwd=udp:127.0.0.1:5555-:7 \
                  -device virtio-net-device,netdev=nic0"
             )
         );
@@ -157,7 +188,7 @@ mod tests {
     fn a_wire_is_a_udp_link_between_two_loopback_ports() {
         let mut app = fixture_app("\n[[qemu.nics]]\nwire = true\n");
         assert!(qemu_args(&app).is_empty(), "no ports yet: no guessing");
-        resolve_ports(&mut app).unwrap();
+        let _relays = resolve_ports(&mut app).unwrap();
         let (qemu_end, test_end) = app.qemu.nics[0].wire_ports.expect("ports");
         assert_ne!(qemu_end, test_end);
         assert_eq!(

@@ -376,6 +376,10 @@ pub struct Forward {
     /// "echo").
     #[serde(default)]
     pub name: String,
+    /// TCP, at run time: the 127.0.0.1 port QEMU's `hostfwd` listens on,
+    /// behind xtask's relay on `host` (see `relay.rs`); 0 until then.
+    #[serde(skip)]
+    pub qemu_port: u16,
 }
 
 impl App {

@@ -156,15 +156,14 @@ pub fn bench_transfer(addr: SocketAddr, n: usize) -> Result<()> {
 /// Eight connections at once, each byte-exact.
 ///
 /// They are opened one by one, each carrying a round trip before the next
-/// is opened, and only then carry their transfers together. QEMU's user
-/// network listens for a forward with a backlog of one (libslirp's
-/// `listen(s, 1)`) and accepts when its main loop comes round: a burst of
-/// connects overflows that queue, the host answers with SYN cookies, and a
-/// connection whose first data segment the full queue dropped is then
-/// reset by the host (a later segment cannot prove the cookie) — before
-/// the image ever sees it. Seen as `connection N: sending: Connection
-/// reset by peer`, with no SYN for it on the image's wire (`strace` of
-/// QEMU: three of eight connections never accepted).
+/// is opened, and only then carry their transfers together: this check is
+/// about the transfers. (It was also the workaround for QEMU's user
+/// network, which listens for a forward with a backlog of one, libslirp's
+/// `listen(s, 1)`: a burst of connects overflowed that queue, the host
+/// answered with SYN cookies and reset a connection whose first data
+/// segment the full queue dropped, before the image ever saw it. xtask's
+/// relay in front of the forward, `relay.rs`, now takes such bursts;
+/// `http-burst` checks it.)
 pub(super) fn tcp_parallel(image: &Image) -> Result<()> {
     let addr = image.port("tcp", 7)?;
     let conns = (0..8u64)

@@ -150,6 +150,43 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
     Ok(())
 }
 
+/// Parallel clients in one burst, more than the page server's slots and
+/// the stack's backlog together.
+const BURST: usize = 100;
+
+/// A burst of [`BURST`] GETs of /api/status at once through the forward:
+/// every one must be answered 200. The image holds what it cannot take
+/// yet (the stack keeps SYNs over a full backlog, QEMU's user network
+/// sends the others again); the relay in front of QEMU's forward
+/// (`relay.rs`) keeps the host's kernel from dropping them first.
+pub(super) fn http_burst(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 80)?;
+    let start = Instant::now();
+    let clients: Vec<_> = (0..BURST)
+        .map(|_| std::thread::spawn(move || get(addr, "/api/status")))
+        .collect();
+    let mut failed = Vec::new();
+    for (k, c) in clients.into_iter().enumerate() {
+        match c.join() {
+            Ok(Ok((200, _))) => {}
+            Ok(Ok((status, _))) => failed.push(format!("{k}: {status}")),
+            Ok(Err(e)) => failed.push(format!("{k}: {e:#}")),
+            Err(_) => failed.push(format!("{k}: its thread panicked")),
+        }
+    }
+    ensure!(
+        failed.is_empty(),
+        "{} of {BURST} parallel GETs failed (first: {})",
+        failed.len(),
+        failed[0]
+    );
+    println!(
+        "    {BURST} parallel GETs answered in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// GET /api/status as JSON.
 fn status_json(addr: SocketAddr) -> Result<serde_json::Value> {
     let (status, body) = get(addr, "/api/status")?;

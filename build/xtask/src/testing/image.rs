@@ -199,7 +199,7 @@ pub fn test_image(
     }
     if spec.kind == TestKind::Net {
         let mut app = built.app.clone();
-        crate::net::resolve_ports(&mut app)?;
+        let _relays = crate::net::resolve_ports(&mut app)?;
         qemu::prepare_drives(&app, &built.out_dir, true)?;
         let args = qemu::command_line(&app, &built.image, &built.out_dir, false);
         return crate::nettest::run(qemu_bin, &args, &app, &spec, root, verbose);
@@ -312,6 +312,8 @@ fn print_dumps_if_failed(cases: &[Case], dumps: &[PathBuf]) {
 pub fn qemu_args(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Result<Vec<String>> {
     qemu::prepare_drives(app, out_dir, app.test.is_some())?;
     let mut app = app.clone();
-    crate::net::resolve_ports(&mut app)?;
+    // Nothing on the host connects to these runs' forwards: the relays
+    // can go at once.
+    drop(crate::net::resolve_ports(&mut app)?);
     Ok(qemu::command_line(&app, image, out_dir, icount))
 }

@@ -1,0 +1,224 @@
+//! TCP forwards relayed through xtask: the host's clients connect to a
+//! listener of ours on 127.0.0.1, and each connection is carried to QEMU's
+//! `hostfwd` on another 127.0.0.1 port, one connect at a time.
+//!
+//! Why: QEMU's user network listens for a forward with a backlog of one.
+//! A burst of clients overflows it; the host's kernel drops their SYNs
+//! (or answers with cookies it then cannot honour), and each waits out
+//! its SYN retry — 1 s, 3 s, 7 s — before it reaches the image: 50
+//! parallel `curl`s of the status page took up to 7.4 s, 200 lost a third
+//! to a 20 s timeout, with the image idle. Our listener takes a burst
+//! whole, and its connects to QEMU come one at a time, which QEMU takes as
+//! fast as they come.
+//!
+//! Bytes are copied both ways as they come; a side's end of stream is
+//! passed on as a half close (`shutdown(Write)`), so half-closed
+//! connections behave as without the relay. A reset from either side
+//! closes the other both ways: its peer reads end of stream. Everything
+//! here binds 127.0.0.1 only.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::net::LOOPBACK;
+
+/// How long a connection waits for QEMU's forward to listen (at start-up).
+const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+/// The pause after each connect to QEMU, holding the turn: QEMU accepts
+/// from its backlog of one at its next poll, well within this.
+const CONNECT_PACE: Duration = Duration::from_millis(1);
+
+/// The relays of one run. Dropping it stops taking new connections; those
+/// already carried go on until either side closes.
+#[must_use = "dropping the relays closes the forwards' listeners"]
+#[derive(Default)]
+pub struct Relays {
+    stop: Arc<AtomicBool>,
+    listeners: Vec<JoinHandle<()>>,
+}
+
+impl Relays {
+    /// Carries connections to `listener` over to 127.0.0.1:`qemu_port`.
+    pub fn add(&mut self, listener: TcpListener, qemu_port: u16) -> io::Result<()> {
+        listener.set_nonblocking(true)?;
+        let stop = self.stop.clone();
+        let upstream = SocketAddr::from((LOOPBACK, qemu_port));
+        // One connect to QEMU at a time, per forward.
+        let turn = Arc::new(Mutex::new(()));
+        self.listeners.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let turn = turn.clone();
+                        std::thread::spawn(move || carry(client, upstream, &turn));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        }));
+        Ok(())
+    }
+}
+
+impl Drop for Relays {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.listeners.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One connection: connect to QEMU (in turn), then copy both ways.
+fn carry(client: TcpStream, upstream: SocketAddr, turn: &Mutex<()>) {
+    let _ = client.set_nonblocking(false);
+    let Some(server) = connect(upstream, turn) else {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let up = std::thread::spawn(move || pipe(client2, server2));
+    pipe(server, client);
+    let _ = up.join();
+}
+
+/// Connects to QEMU's forward, waiting for it to listen; the turn is held
+/// through the connect and a short pace after it.
+fn connect(upstream: SocketAddr, turn: &Mutex<()>) -> Option<TcpStream> {
+    let start = Instant::now();
+    loop {
+        let attempt = {
+            let _turn = turn.lock().unwrap_or_else(|e| e.into_inner());
+            let s = TcpStream::connect_timeout(&upstream, Duration::from_secs(5));
+            std::thread::sleep(CONNECT_PACE);
+            s
+        };
+        match attempt {
+            Ok(s) => return Some(s),
+            Err(_) if start.elapsed() < CONNECT_PATIENCE => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Copies `from` to `to` until `from` ends. Its end of stream is passed on
+/// as a half close; an error on either side closes both both ways.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => {
+                let _ = to.shutdown(Shutdown::Write);
+                return;
+            }
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A relay in front of `server`'s port; the relay's port.
+    fn relay_to(server: &TcpListener) -> (Relays, u16) {
+        let front = TcpListener::bind((LOOPBACK, 0)).unwrap();
+        let port = front.local_addr().unwrap().port();
+        let mut relays = Relays::default();
+        relays
+            .add(front, server.local_addr().unwrap().port())
+            .unwrap();
+        (relays, port)
+    }
+
+    #[test]
+    fn bytes_and_half_closes_cross_both_ways() {
+        let server = TcpListener::bind((LOOPBACK, 0)).unwrap();
+        let (_relays, port) = relay_to(&server);
+        let echo = std::thread::spawn(move || {
+            // An echo that answers only once the client half-closed.
+            let (mut s, _) = server.accept().unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            s.write_all(&got).unwrap();
+        });
+        let mut c = TcpStream::connect((LOOPBACK, port)).unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+        c.write_all(&data).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        c.read_to_end(&mut back).unwrap();
+        assert!(back == data, "{} bytes back of {}", back.len(), data.len());
+        echo.join().unwrap();
+    }
+
+    #[test]
+    fn a_burst_of_connections_each_gets_its_own_bytes_back() {
+        let server = TcpListener::bind((LOOPBACK, 0)).unwrap();
+        let (_relays, port) = relay_to(&server);
+        let n = 64;
+        let acceptor = std::thread::spawn(move || {
+            for _ in 0..n {
+                let (mut s, _) = server.accept().unwrap();
+                std::thread::spawn(move || {
+                    let mut b = [0u8; 2];
+                    if s.read_exact(&mut b).is_ok() {
+                        let _ = s.write_all(&b);
+                    }
+                });
+            }
+        });
+        let clients: Vec<_> = (0..n)
+            .map(|k: u16| {
+                std::thread::spawn(move || {
+                    let mut c = TcpStream::connect((LOOPBACK, port)).unwrap();
+                    c.write_all(&k.to_le_bytes()).unwrap();
+                    let mut b = [0u8; 2];
+                    c.read_exact(&mut b).unwrap();
+                    assert_eq!(u16::from_le_bytes(b), k);
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        acceptor.join().unwrap();
+    }
+
+    #[test]
+    fn a_closed_server_ends_the_clients_stream() {
+        let server = TcpListener::bind((LOOPBACK, 0)).unwrap();
+        let (_relays, port) = relay_to(&server);
+        let mut c = TcpStream::connect((LOOPBACK, port)).unwrap();
+        let (s, _) = server.accept().unwrap();
+        drop(s);
+        drop(server);
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut b = [0u8; 4];
+        match c.read(&mut b) {
+            Ok(0) | Err(_) => {}
+            Ok(n) => panic!("{n} bytes from a closed server"),
+        }
+    }
+}
