@@ -1,6 +1,7 @@
 //! QEMU's user network for images with `[[qemu.nics]]`: free host ports for
-//! the forwards, the `-netdev`/`-device` arguments, and the line that tells
-//! a person where the image's services are.
+//! the forwards (a TCP forward's port held by xtask's relay in front of
+//! QEMU's, see `relay.rs`), the `-netdev`/`-device` arguments, and the line
+//! that tells a person where the image's services are.
 //!
 //! Every forward listens on 127.0.0.1 only: nothing here may ever name
 //! another host address, so an image is never reachable from the network.
