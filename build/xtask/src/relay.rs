@@ -8,8 +8,10 @@
 //! its SYN retry — 1 s, 3 s, 7 s — before it reaches the image: 50
 //! parallel `curl`s of the status page took up to 7.4 s, 200 lost a third
 //! to a 20 s timeout, with the image idle. Our listener takes a burst
-//! whole, and its connects to QEMU come one at a time, which QEMU takes as
-//! fast as they come.
+//! whole; its connects to QEMU come one at a time, and one whose SYN QEMU's
+//! full backlog dropped anyway is tried afresh after 25 ms instead of the
+//! kernel's second. At most [`IN_FLIGHT`] connections per forward are
+//! carried at once, so the image is fed what it can take.
 //!
 //! Bytes are copied both ways as they come; a side's end of stream is
 //! passed on as a half close (`shutdown(Write)`), so half-closed
@@ -20,7 +22,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,9 +30,47 @@ use crate::net::LOOPBACK;
 
 /// How long a connection waits for QEMU's forward to listen (at start-up).
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+/// How long one connect to QEMU's forward may take before it is given up
+/// and tried afresh. On the loopback a handshake takes microseconds; one
+/// that takes longer lost its SYN to a full backlog (QEMU had not yet
+/// accepted the one before), and the kernel would send it again only
+/// after a second.
+const CONNECT_TRY: Duration = Duration::from_millis(25);
 /// The pause after each connect to QEMU, holding the turn: QEMU accepts
 /// from its backlog of one at its next poll, well within this.
 const CONNECT_PACE: Duration = Duration::from_millis(1);
+
+/// Connections one forward carries to QEMU at once; more wait in our
+/// listener's queue (the kernel's, 128 deep) until one ends. It stays
+/// under what the image takes at once for a port (the page server: 4
+/// connections, 4 listening sockets, and 16 SYNs the stack keeps), so a
+/// burst is fed to the image as it can take it rather than dropped there
+/// and sent again by QEMU seconds later.
+const IN_FLIGHT: usize = 16;
+
+/// A count of connections in flight, with a wait for room.
+#[derive(Default)]
+struct Room {
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Room {
+    /// Waits until fewer than [`IN_FLIGHT`] are carried, and takes a place.
+    fn take(&self) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used >= IN_FLIGHT {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += 1;
+    }
+
+    fn give_back(&self) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(1);
+        self.freed.notify_one();
+    }
+}
 
 /// The relays of one run. Dropping it stops taking new connections; those
 /// already carried go on until either side closes.
@@ -47,14 +87,20 @@ impl Relays {
         listener.set_nonblocking(true)?;
         let stop = self.stop.clone();
         let upstream = SocketAddr::from((LOOPBACK, qemu_port));
-        // One connect to QEMU at a time, per forward.
+        // One connect to QEMU at a time, per forward, and at most
+        // IN_FLIGHT connections carried.
         let turn = Arc::new(Mutex::new(()));
+        let room = Arc::new(Room::default());
         self.listeners.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
-                        let turn = turn.clone();
-                        std::thread::spawn(move || carry(client, upstream, &turn));
+                        let (turn, room) = (turn.clone(), room.clone());
+                        std::thread::spawn(move || {
+                            room.take();
+                            carry(client, upstream, &turn);
+                            room.give_back();
+                        });
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(5));
@@ -100,12 +146,16 @@ fn connect(upstream: SocketAddr, turn: &Mutex<()>) -> Option<TcpStream> {
     loop {
         let attempt = {
             let _turn = turn.lock().unwrap_or_else(|e| e.into_inner());
-            let s = TcpStream::connect_timeout(&upstream, Duration::from_secs(5));
+            let s = TcpStream::connect_timeout(&upstream, CONNECT_TRY);
             std::thread::sleep(CONNECT_PACE);
             s
         };
         match attempt {
             Ok(s) => return Some(s),
+            // A lost SYN: at once again.
+            Err(e) if e.kind() == io::ErrorKind::TimedOut && start.elapsed() < CONNECT_PATIENCE => {
+            }
+            // Refused: QEMU does not listen yet.
             Err(_) if start.elapsed() < CONNECT_PATIENCE => {
                 std::thread::sleep(Duration::from_millis(50));
             }
