@@ -33,7 +33,10 @@ mod wire;
 pub use echo::bench_transfer;
 use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
 use garbage::wire_garbage;
-use http::{browser, connect, http, http_abuse, http_burst, http_slow_clients, status_restarts};
+use http::{
+    browser, connect, http, http_abuse, http_burst, http_sequential, http_slow_clients,
+    status_restarts,
+};
 use nic::{icmp_echo, nic_restart, static_fallback};
 use tcp_checks::{
     tcp_backlog, tcp_close, tcp_duplicate_syn, tcp_half_open, tcp_unspecified_source,
@@ -41,11 +44,12 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 21] = [
+pub const CHECKS: [&str; 22] = [
     "http",
     "http-abuse",
     "http-slow-clients",
     "http-burst",
+    "http-sequential",
     "status-restarts",
     "udp-echo",
     "tcp-echo",
@@ -216,6 +220,7 @@ pub fn run(
             "http-abuse" => http_abuse(&image),
             "http-slow-clients" => http_slow_clients(&image),
             "http-burst" => http_burst(&image),
+            "http-sequential" => http_sequential(&mut image),
             "status-restarts" => status_restarts(&mut image),
             "udp-echo" => udp_echo(&image),
             "tcp-echo" => tcp_echo(&image),

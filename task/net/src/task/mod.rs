@@ -360,12 +360,24 @@ impl Stack {
         // TIME-WAIT is left to it until it is taken again (`fill_pool`
         // makes it listen, with no segment in between): it still
         // acknowledges the peer's FIN, which aborting it here answered
-        // with a reset.
+        // with a reset. CLOSING and LAST-ACK are freed too: both FINs were
+        // sent, and only the peer's ACK of ours is missing. QEMU's user
+        // network often closes at the same moment as the page server, and
+        // its ACK of our FIN then rides on a copy of its FIN, which smoltcp
+        // drops as old (RFC 793: a segment wholly before the window is
+        // dropped, its ACK unread); our FIN then waits a second for its
+        // retransmission. Held for that second, such sockets ran the pool
+        // dry at a couple of hundred sequential requests a second, and
+        // each SYN that found no listening socket waited for the page
+        // server's next accept (12 of 300 requests took 250 ms).
         for i in 0..TCP_SOCKETS as u8 {
             if self.tcp_closing & (1 << i) != 0
                 && matches!(
                     self.tcp_socket(i).state(),
-                    tcp::State::Closed | tcp::State::TimeWait
+                    tcp::State::Closed
+                        | tcp::State::TimeWait
+                        | tcp::State::Closing
+                        | tcp::State::LastAck
                 )
             {
                 self.tcp_closing &= !(1 << i);
