@@ -14,10 +14,10 @@
 //! carried at once, so the image is fed what it can take.
 //!
 //! Bytes are copied both ways as they come; a side's end of stream is
-//! passed on as a half close (`shutdown(Write)`), so half-closed
-//! connections behave as without the relay. A reset from either side
-//! closes the other both ways: its peer reads end of stream. Everything
-//! here binds 127.0.0.1 only.
+//! passed on as a half close (`shutdown(Write)`), and a reset as a reset,
+//! so connections behave as without the relay: a client never takes a
+//! connection the image cut short for one that ended. Everything here
+//! binds 127.0.0.1 only.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -165,7 +165,8 @@ fn connect(upstream: SocketAddr, turn: &Mutex<()>) -> Option<TcpStream> {
 }
 
 /// Copies `from` to `to` until `from` ends. Its end of stream is passed on
-/// as a half close; an error on either side closes both both ways.
+/// as a half close. A reset (or any error) is passed on as a reset: a
+/// client must not take a connection cut short for one that ended.
 fn pipe(mut from: TcpStream, mut to: TcpStream) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -176,15 +177,23 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
             }
             Ok(n) => {
                 if to.write_all(&buf[..n]).is_err() {
-                    break;
+                    return abort(&from, &to);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+            Err(_) => return abort(&to, &from),
         }
     }
-    let _ = from.shutdown(Shutdown::Both);
-    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// `dead`'s peer reset the connection (or is gone): `live`'s peer gets a
+/// reset too, when the last handle of `live` is dropped (a zero linger
+/// makes that close abortive), and both directions stop: the other
+/// direction's read of `live` ends at once.
+fn abort(live: &TcpStream, dead: &TcpStream) {
+    let _ = socket2::SockRef::from(live).set_linger(Some(Duration::ZERO));
+    let _ = live.shutdown(Shutdown::Read);
+    let _ = dead.shutdown(Shutdown::Both);
 }
 
 #[cfg(test)]
@@ -263,12 +272,36 @@ mod tests {
         let mut c = TcpStream::connect((LOOPBACK, port)).unwrap();
         let (s, _) = server.accept().unwrap();
         drop(s);
-        drop(server);
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut b = [0u8; 4];
-        match c.read(&mut b) {
-            Ok(0) | Err(_) => {}
-            Ok(n) => panic!("{n} bytes from a closed server"),
-        }
+        assert_eq!(c.read(&mut b).unwrap(), 0, "end of stream");
+    }
+
+    /// Resets cross as resets, both ways.
+    #[test]
+    fn a_reset_reaches_the_other_side_as_a_reset() {
+        let server = TcpListener::bind((LOOPBACK, 0)).unwrap();
+        let (_relays, port) = relay_to(&server);
+        let reset = |s: TcpStream| {
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(s);
+        };
+        // The server resets: the client's read fails.
+        let mut c = TcpStream::connect((LOOPBACK, port)).unwrap();
+        let (s, _) = server.accept().unwrap();
+        reset(s);
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut b = [0u8; 4];
+        let e = c.read(&mut b).expect_err("a reset, not an end of stream");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+        // The client resets: the server's read fails.
+        let c = TcpStream::connect((LOOPBACK, port)).unwrap();
+        let (mut s, _) = server.accept().unwrap();
+        reset(c);
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let e = s.read(&mut b).expect_err("a reset, not an end of stream");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
     }
 }
