@@ -102,9 +102,7 @@ impl Relays {
                             room.give_back();
                         });
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
+                    // None waiting (or a failed accept): look again soon.
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
@@ -218,11 +216,13 @@ mod tests {
         let echo = std::thread::spawn(move || {
             // An echo that answers only once the client half-closed.
             let (mut s, _) = server.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let mut got = Vec::new();
             s.read_to_end(&mut got).unwrap();
             s.write_all(&got).unwrap();
         });
         let mut c = TcpStream::connect((LOOPBACK, port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
         c.write_all(&data).unwrap();
         c.shutdown(Shutdown::Write).unwrap();
@@ -252,6 +252,7 @@ mod tests {
             .map(|k: u16| {
                 std::thread::spawn(move || {
                     let mut c = TcpStream::connect((LOOPBACK, port)).unwrap();
+                    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                     c.write_all(&k.to_le_bytes()).unwrap();
                     let mut b = [0u8; 2];
                     c.read_exact(&mut b).unwrap();

@@ -111,8 +111,10 @@ impl<const N: usize> LineEditor<N> {
             }
         }
         self.escape = Escape::None;
+        // CR, or an LF not right after one: the line is entered.
+        let enter = byte == CR || (byte == LF && !after_cr);
         match byte {
-            CR | LF if !(byte == LF && after_cr) && self.overflowed => {
+            _ if enter && self.overflowed => {
                 self.len = 0;
                 self.overflowed = false;
                 Key::Overlong
