@@ -6,20 +6,34 @@
 //! arrives as DEL (0x7f) or BS (0x08). Ctrl-C drops the line, Ctrl-U erases
 //! it. An escape sequence (an arrow or function key: ESC, then `[` or `O`
 //! and the sequence's bytes) is swallowed whole, so it does not leave
-//! `[A` on the line. Anything else that is not printable ASCII is ignored.
-//! A printable byte once the line is full rings the bell and is not
-//! stored, so the buffer can never overflow; and a line that overflowed
-//! is not run at Enter (a pasted `blk 0 write` would otherwise write a
-//! silently cut text): it is answered with [`Key::Overlong`].
+//! `[A` on the line. Other control characters (Tab, Ctrl-D, U+0080 to
+//! U+009F, …) are ignored.
+//!
+//! Text is UTF-8, as terminals send it: `blk 0 write 3 héllo` stores the
+//! six bytes typed, and Backspace erases a whole character. (It moves the
+//! cursor back one column, so a double-width character is half erased on
+//! screen; the line itself is right.) A byte that cannot be part of UTF-8
+//! (a Latin-1 terminal's `é`, a sequence cut short) rings the bell and is
+//! not stored.
+//!
+//! The rule for both that and a full line: a line that lost a byte is
+//! never run cut short. A byte once the line is full rings the bell and is
+//! not stored, so the buffer can never overflow; and at Enter a line that
+//! lost bytes is answered with [`Key::Overlong`] or [`Key::NotUtf8`], not
+//! run (a pasted `blk 0 write` would otherwise write a silently changed
+//! text).
 
 /// What a keystroke did, i.e. what to echo.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Key {
-    /// A byte was added to the line: echo it.
+    /// An ASCII byte was added to the line: echo it.
     Echo(u8),
-    /// The last byte was erased: move back, blank it, move back.
+    /// A character outside ASCII was added to the line (its last byte
+    /// completed it): echo its UTF-8 bytes.
+    EchoChar(char),
+    /// The last character was erased: move back, blank it, move back.
     Erase,
-    /// Erase `n` bytes (Ctrl-U).
+    /// Erase `n` characters (Ctrl-U).
     EraseAll(usize),
     /// The line is complete: echo a newline and run [`LineEditor::line`],
     /// then [`LineEditor::clear`].
@@ -31,6 +45,12 @@ pub enum Key {
     /// Enter, on a line that lost bytes to [`Key::Full`]: echo a newline,
     /// say the line was too long, do not run it.
     Overlong,
+    /// A byte that is not UTF-8 was refused: ring the bell.
+    Invalid,
+    /// Enter, on a line that lost bytes to [`Key::Invalid`] (and none to
+    /// [`Key::Full`]): echo a newline, say the line was not UTF-8, do not
+    /// run it.
+    NotUtf8,
     /// Nothing happened.
     Ignore,
 }
@@ -65,9 +85,32 @@ pub struct LineEditor<const N: usize> {
     /// The previous byte was a CR, so an LF right after it is the same
     /// Enter.
     after_cr: bool,
-    /// A printable byte was refused since the line began.
+    /// A byte was refused for want of room since the line began.
     overflowed: bool,
+    /// A byte was refused as not UTF-8 since the line began.
+    garbled: bool,
     escape: Escape,
+    /// The bytes so far of a character outside ASCII, and how many it
+    /// takes (0: not in one).
+    pending: [u8; 4],
+    pending_len: usize,
+    pending_need: usize,
+}
+
+/// How many bytes the UTF-8 sequence that `lead` begins takes, or `None`
+/// if no sequence begins so (RFC 3629 §4: C0, C1 and F5-FF never appear;
+/// 80-BF only continue one).
+fn sequence_length(lead: u8) -> Option<usize> {
+    match lead {
+        0xc2..=0xdf => Some(2),
+        0xe0..=0xef => Some(3),
+        0xf0..=0xf4 => Some(4),
+        _ => None,
+    }
+}
+
+fn is_continuation(byte: u8) -> bool {
+    byte & 0xc0 == 0x80
 }
 
 impl<const N: usize> LineEditor<N> {
@@ -78,12 +121,25 @@ impl<const N: usize> LineEditor<N> {
             len: 0,
             after_cr: false,
             overflowed: false,
+            garbled: false,
             escape: Escape::None,
+            pending: [0; 4],
+            pending_len: 0,
+            pending_need: 0,
         }
     }
 
     /// Feeds one received byte.
     pub fn feed(&mut self, byte: u8) -> Key {
+        if self.pending_need != 0 {
+            if is_continuation(byte) {
+                return self.continue_char(byte);
+            }
+            // A character cut short: lost, and this byte is judged on its
+            // own (it may begin the next one, or be Enter).
+            self.pending_need = 0;
+            self.garbled = true;
+        }
         let after_cr = core::mem::replace(&mut self.after_cr, byte == CR);
         // Enter and Ctrl-C end a sequence cut short; anything else in one
         // is part of it.
@@ -115,9 +171,12 @@ impl<const N: usize> LineEditor<N> {
         let enter = byte == CR || (byte == LF && !after_cr);
         match byte {
             _ if enter && self.overflowed => {
-                self.len = 0;
-                self.overflowed = false;
+                self.clear();
                 Key::Overlong
+            }
+            _ if enter && self.garbled => {
+                self.clear();
+                Key::NotUtf8
             }
             CR => Key::Submit,
             LF if after_cr => Key::Ignore,
@@ -130,18 +189,22 @@ impl<const N: usize> LineEditor<N> {
                 if self.len == 0 {
                     Key::Ignore
                 } else {
+                    // The line is UTF-8: a character's last byte is
+                    // preceded by its continuation bytes and its lead.
                     self.len -= 1;
+                    while self.len > 0 && is_continuation(self.buf[self.len]) {
+                        self.len -= 1;
+                    }
                     Key::Erase
                 }
             }
             CTRL_C => {
-                self.len = 0;
-                self.overflowed = false;
+                self.clear();
                 Key::Cancel
             }
             CTRL_U => {
-                self.overflowed = false;
-                let n = core::mem::take(&mut self.len);
+                let n = self.line().chars().count();
+                self.clear();
                 if n == 0 {
                     Key::Ignore
                 } else {
@@ -149,20 +212,74 @@ impl<const N: usize> LineEditor<N> {
                 }
             }
             b' '..=b'~' => {
-                if self.len == N {
-                    self.overflowed = true;
-                    Key::Full
-                } else {
-                    self.buf[self.len] = byte;
-                    self.len += 1;
+                if self.store(&[byte]) {
                     Key::Echo(byte)
+                } else {
+                    Key::Full
                 }
             }
+            0x80..=0xff => match sequence_length(byte) {
+                Some(need) => {
+                    self.pending[0] = byte;
+                    self.pending_len = 1;
+                    self.pending_need = need;
+                    Key::Ignore
+                }
+                None => {
+                    self.garbled = true;
+                    Key::Invalid
+                }
+            },
             _ => Key::Ignore,
         }
     }
 
-    /// The line typed so far (printable ASCII only, so always UTF-8).
+    /// A continuation byte of the character begun in `pending`.
+    fn continue_char(&mut self, byte: u8) -> Key {
+        self.pending[self.pending_len] = byte;
+        self.pending_len += 1;
+        if self.pending_len < self.pending_need {
+            return Key::Ignore;
+        }
+        self.pending_need = 0;
+        let bytes = &self.pending[..self.pending_len];
+        // The lead byte's range lets through overlong forms (E0 80..9F),
+        // surrogates (ED A0..BF) and values over U+10FFFF (F4 90..BF):
+        // core's decoder refuses those.
+        let Some(c) = core::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.chars().next())
+        else {
+            self.garbled = true;
+            return Key::Invalid;
+        };
+        // C1 controls (U+0080-U+009F; U+009B is an 8-bit CSI to a
+        // terminal) are ignored like the C0 ones.
+        if c.is_control() {
+            return Key::Ignore;
+        }
+        let (pending, n) = (self.pending, self.pending_len);
+        if self.store(&pending[..n]) {
+            Key::EchoChar(c)
+        } else {
+            Key::Full
+        }
+    }
+
+    /// Appends `bytes` (one whole character) if they fit; else notes the
+    /// overflow.
+    fn store(&mut self, bytes: &[u8]) -> bool {
+        if N - self.len < bytes.len() {
+            self.overflowed = true;
+            return false;
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+        true
+    }
+
+    /// The line typed so far. Only whole characters are ever stored, so
+    /// it is always UTF-8.
     pub fn line(&self) -> &str {
         core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }
@@ -171,6 +288,8 @@ impl<const N: usize> LineEditor<N> {
     pub fn clear(&mut self) {
         self.len = 0;
         self.overflowed = false;
+        self.garbled = false;
+        self.pending_need = 0;
     }
 }
 
@@ -182,7 +301,9 @@ impl<const N: usize> Default for LineEditor<N> {
 
 #[cfg(test)]
 mod tests {
-    use super::Key::{Cancel, Echo, Erase, EraseAll, Full, Ignore, Overlong, Submit};
+    use super::Key::{
+        Cancel, Echo, EchoChar, Erase, EraseAll, Full, Ignore, Invalid, NotUtf8, Overlong, Submit,
+    };
     use super::{Key, LineEditor};
 
     fn typed<const N: usize>(ed: &mut LineEditor<N>, bytes: &[u8]) -> Vec<Key> {
@@ -252,7 +373,7 @@ mod tests {
             Full,
             Ignore,
         ];
-        types_as::<3>(b"a\x1b\x00bcd\xff", &keys, "abc");
+        types_as::<3>(b"a\x1b\x00bcd\t", &keys, "abc");
     }
 
     #[test]
@@ -306,16 +427,88 @@ mod tests {
     }
 
     #[test]
-    fn no_byte_sequence_panics_or_leaves_ascii() {
+    fn utf8_is_stored_whole_and_erased_by_character() {
+        // é (2 bytes), € (3), 😀 (4): echoed when their last byte arrives.
+        types_as::<32>(
+            "hé€😀".as_bytes(),
+            &[Echo(b'h'), Ignore, EchoChar('é'), Ignore, Ignore]
+                .into_iter()
+                .chain([EchoChar('€'), Ignore, Ignore, Ignore, EchoChar('😀')])
+                .collect::<Vec<_>>(),
+            "hé€😀",
+        );
+        let mut ed = LineEditor::<32>::new();
+        typed(&mut ed, "aé€😀".as_bytes());
+        assert_eq!(typed(&mut ed, b""), [Erase, Erase]);
+        assert_eq!(ed.line(), "aé");
+        assert_eq!(ed.feed(0x15), EraseAll(2));
+        assert_eq!(
+            typed(&mut ed, "ü\r".as_bytes()),
+            [Ignore, EchoChar('ü'), Submit]
+        );
+        assert_eq!(ed.line(), "ü");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_ring_and_the_line_is_not_run() {
+        for bad in [
+            &b"\x80"[..],        // a continuation byte with no lead
+            b"\xc0\xaf",         // C0 and C1 never appear
+            b"\xf5\x80\x80\x80", // beyond U+10FFFF by its lead
+            b"\xe0\x80\x80",     // overlong
+            b"\xed\xa0\x80",     // a surrogate
+            b"\xf4\x90\x80\x80", // beyond U+10FFFF
+            b"\xe9t",            // Latin-1 `é`: a lead cut short by `t`
+            b"\xc3",             // cut short by Enter itself
+        ] {
+            let mut ed = LineEditor::<16>::new();
+            let mut bytes = b"blk 0 write 3 h".to_vec();
+            bytes.extend_from_slice(bad);
+            let keys = typed(&mut ed, &bytes);
+            assert!(!keys.contains(&Submit), "{bad:x?}: {keys:?}");
+            assert_eq!(ed.feed(b'\r'), NotUtf8, "{bad:x?}");
+            assert_eq!(ed.line(), "", "{bad:x?}");
+            // The next line is judged on its own.
+            assert_eq!(typed(&mut ed, b"a\r"), [Echo(b'a'), Submit], "{bad:x?}");
+        }
+        let mut ed = LineEditor::<16>::new();
+        assert_eq!(typed(&mut ed, b"\xffa"), [Invalid, Echo(b'a')]);
+        // Ctrl-U (and Ctrl-C) start afresh.
+        assert_eq!(
+            typed(&mut ed, b"\x15b\r"),
+            [EraseAll(1), Echo(b'b'), Submit]
+        );
+    }
+
+    #[test]
+    fn a_character_that_does_not_fit_is_not_stored_in_part() {
+        let mut ed = LineEditor::<4>::new();
+        assert_eq!(
+            typed(&mut ed, "ab€".as_bytes()),
+            [Echo(b'a'), Echo(b'b'), Ignore, Ignore, Full]
+        );
+        assert_eq!(ed.line(), "ab");
+        assert_eq!(ed.feed(b'\r'), Overlong);
+        assert_eq!(
+            typed(&mut ed, "aé€".as_bytes())[..3],
+            [Echo(b'a'), Ignore, EchoChar('é')]
+        );
+        assert_eq!(ed.line(), "aé");
+    }
+
+    #[test]
+    fn no_byte_sequence_panics_or_stores_anything_but_utf8() {
         let mut ed = LineEditor::<8>::new();
         let mut x: u32 = 12345;
-        for _ in 0..10_000 {
+        for _ in 0..100_000 {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
             ed.feed(x as u8);
-            assert!(ed.line().len() <= 8);
-            assert!(ed.line().bytes().all(|b| (b' '..=b'~').contains(&b)));
+            assert!(ed.len <= 8);
+            let line = core::str::from_utf8(&ed.buf[..ed.len]);
+            assert!(line.is_ok(), "{:x?}", &ed.buf[..ed.len]);
+            assert!(line.unwrap().chars().all(|c| !c.is_control()));
         }
     }
 }

@@ -161,7 +161,13 @@ impl Shell {
 
     /// The answer to a line that did not fit the editor: it was not run.
     pub fn line_too_long(&mut self, max: usize) {
-        out!(self, "error: line longer than {max} characters; not run\n");
+        out!(self, "error: line longer than {max} bytes; not run\n");
+    }
+
+    /// Says that the line just entered had bytes that are not UTF-8 and
+    /// was not run.
+    pub fn line_not_utf8(&mut self) {
+        self.out("error: line has bytes that are not UTF-8; not run\n");
     }
 
     fn help(&mut self) {

@@ -29,13 +29,14 @@ fn main() -> ! {
         while let Some(byte) = shell.uart().read() {
             match line.feed(byte) {
                 Key::Echo(b) => shell.uart().write(&[b]),
+                Key::EchoChar(c) => shell.uart().write(c.encode_utf8(&mut [0; 4]).as_bytes()),
                 Key::Erase => shell.out("\x08 \x08"),
                 Key::EraseAll(n) => {
                     for _ in 0..n {
                         shell.out("\x08 \x08");
                     }
                 }
-                Key::Full => shell.out("\x07"),
+                Key::Full | Key::Invalid => shell.out("\x07"),
                 Key::Cancel => {
                     shell.out("^C\n");
                     shell.out(PROMPT);
@@ -49,6 +50,11 @@ fn main() -> ! {
                 Key::Overlong => {
                     shell.out("\n");
                     shell.line_too_long(LINE_MAX);
+                    shell.out(PROMPT);
+                }
+                Key::NotUtf8 => {
+                    shell.out("\n");
+                    shell.line_not_utf8();
                     shell.out(PROMPT);
                 }
                 Key::Ignore => {}
