@@ -11,8 +11,8 @@ use idol_fixture::deferred_server::{
 };
 use idol_runtime::mock::{Delivery, MockKernel, MockLease, Outcome};
 use idol_runtime::{
-    Deferred, Detached, ErrorCode, LeaseError, Leased, NotificationHandler, Served, ServerError,
-    Write,
+    Deferred, Detached, ErrorCode, KernelCode, LeaseError, Leased, NotificationHandler, Served,
+    ServerError, Write,
 };
 
 const SERVER: TaskId = TaskId::new(9, Generation(0));
@@ -208,7 +208,7 @@ fn a_detached_lease_is_refused_once_the_call_is_answered() {
     deferred_reply_fetch(&kernel, caller, Err(DeferredError::Gone.into()));
     assert_eq!(
         lease.attach(&kernel).write_at(0, 1),
-        Err(LeaseError::Refused(abi::BORROW_NOT_LENT))
+        Err(LeaseError::Refused(KernelCode(abi::BORROW_NOT_LENT)))
     );
     assert_eq!(
         kernel.take_answer(client(1)).unwrap().outcome,

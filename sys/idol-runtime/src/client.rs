@@ -1,6 +1,6 @@
 //! The steps of a generated client stub.
 
-use crate::error::{ErrorCode, ProtocolError, RequestError};
+use crate::error::{ErrorCode, KernelCode, ProtocolError, RequestError};
 use crate::ipc::{Call, Ipc, LeaseRef};
 use abi::TaskId;
 use core::cell::Cell;
@@ -67,7 +67,7 @@ pub fn response<E: ErrorCode>(code: u32) -> Result<(), RequestError<E>> {
     let e = if let Some(reason) = abi::rejected_reason(code) {
         ProtocolError::Rejected(reason)
     } else if code >= abi::KERNEL_CODE_BASE {
-        ProtocolError::Refused(code)
+        ProtocolError::Refused(KernelCode(code))
     } else {
         ProtocolError::UnknownCode(code)
     };
@@ -180,7 +180,7 @@ mod tests {
         );
         assert_eq!(
             response::<core::convert::Infallible>(abi::REFUSED_NO_SUCH_TASK),
-            Err(ProtocolError::Refused(abi::REFUSED_NO_SUCH_TASK).into())
+            Err(ProtocolError::Refused(KernelCode(abi::REFUSED_NO_SUCH_TASK)).into())
         );
     }
 
@@ -217,9 +217,9 @@ mod tests {
         );
         assert_eq!(
             response::<Oops>(abi::REFUSED_PRIORITY),
-            Err(RequestError::Protocol(ProtocolError::Refused(
+            Err(RequestError::Protocol(ProtocolError::Refused(KernelCode(
                 abi::REFUSED_PRIORITY
-            )))
+            ))))
         );
         // Every code a server can send, and the kernel's: none panics.
         for code in (0..300).chain(abi::KERNEL_CODE_BASE - 2..=abi::KERNEL_CODE_BASE + 2) {

@@ -16,6 +16,31 @@ impl fmt::Display for ServerRestarted {
     }
 }
 
+/// A code the kernel answered with (`abi::REFUSED_*`, `abi::BORROW_*`):
+/// shown by its name and meaning, not as a number, because it names a
+/// mistake in the image (a missing slot) or a lender gone, which whoever
+/// reads the log must be able to tell apart.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub struct KernelCode(pub u32);
+
+impl fmt::Debug for KernelCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match abi::kernel_code_meaning(self.0) {
+            Some((name, _)) => f.write_str(name),
+            None => write!(f, "KernelCode({:#x})", self.0),
+        }
+    }
+}
+
+impl fmt::Display for KernelCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match abi::kernel_code_meaning(self.0) {
+            Some((name, meaning)) => write!(f, "{meaning} ({name})"),
+            None => write!(f, "kernel code {:#x}", self.0),
+        }
+    }
+}
+
 /// What a client stub returns on failure. `E` is the op's error enum, or
 /// [`Infallible`] for an op without one (see [`CallError`]).
 ///
@@ -47,7 +72,7 @@ pub enum ProtocolError {
     /// The kernel refused the send (a code at or above
     /// `abi::KERNEL_CODE_BASE`: the server is not in this task's slots, not
     /// more important, or does not exist): the image is misconfigured.
-    Refused(u32),
+    Refused(KernelCode),
     /// The server answered with a response code the op does not define.
     UnknownCode(u32),
     /// The server answered with bytes that are not the op's reply (wrong
@@ -66,10 +91,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::Rejected(r) => {
                 write!(f, "server rejected the request ({})", r.describe())
             }
-            ProtocolError::Refused(code) => write!(
-                f,
-                "kernel refused the call (code {code:#x}): check the task's slots in app.toml"
-            ),
+            ProtocolError::Refused(code) => write!(f, "kernel refused the call: {code}"),
             ProtocolError::UnknownCode(code) => {
                 write!(f, "server answered with unknown response code {code:#x}")
             }
@@ -137,5 +159,52 @@ impl ErrorCode for Infallible {
 
     fn from_code(_: u32) -> Option<Self> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::{CallError, KernelCode, ProtocolError};
+    use std::format;
+
+    /// A client that forgot a slot reads which refusal it was, not
+    /// `Refused(4294966785)`.
+    #[test]
+    fn kernel_codes_are_shown_by_name_and_meaning() {
+        let e: CallError = ProtocolError::Refused(KernelCode(abi::REFUSED_NOT_IN_SLOTS)).into();
+        assert_eq!(format!("{e:?}"), "Protocol(Refused(REFUSED_NOT_IN_SLOTS))");
+        assert_eq!(
+            format!("{e}"),
+            "kernel refused the call: the target is not in the caller's `slots` in app.toml \
+             (REFUSED_NOT_IN_SLOTS)"
+        );
+        for code in [
+            abi::REFUSED_NOT_IN_SLOTS,
+            abi::REFUSED_PRIORITY,
+            abi::REFUSED_NO_SUCH_TASK,
+            abi::REFUSED_NOT_SUPERVISOR,
+            abi::REFUSED_POST_TARGET,
+            abi::REFUSED_POST_BITS,
+            abi::BORROW_NOT_LENT,
+            abi::BORROW_NO_SUCH_LEASE,
+            abi::BORROW_OUT_OF_RANGE,
+            abi::BORROW_WRONG_ATTRIBUTES,
+        ] {
+            let debug = format!("{:?}", KernelCode(code));
+            assert!(
+                debug.starts_with("REFUSED_") || debug.starts_with("BORROW_"),
+                "{debug}"
+            );
+        }
+        // A code the kernel does not define is shown in hex, not hidden.
+        assert_eq!(
+            format!("{:?}", KernelCode(0xffff_fe7f)),
+            "KernelCode(0xfffffe7f)"
+        );
+        assert_eq!(
+            format!("{}", KernelCode(0xffff_fe7f)),
+            "kernel code 0xfffffe7f"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Leases as a server sees them: typed, directed, bounds-checked.
 
-use crate::error::ServerError;
+use crate::error::{KernelCode, ServerError};
 use crate::ipc::{Ipc, LeaseAt};
 use abi::{ReplyFaultReason, TaskId};
 use core::marker::PhantomData;
@@ -53,7 +53,7 @@ pub enum LeaseError {
     OutOfRange,
     /// The kernel refused the borrow with this `abi::BORROW_*` code: usually
     /// the lender is no longer waiting on us (it died or was restarted).
-    Refused(u32),
+    Refused(KernelCode),
 }
 
 /// A lease failure ends the request by faulting the client: either its
@@ -169,8 +169,8 @@ impl<'a, D: LeaseDirection, T> Leased<'a, D, T> {
         let len = count * core::mem::size_of::<T>();
         match copy(self.lease.lender, self.lease.index, offset) {
             Ok(n) if n == len => Ok(()),
-            Ok(_) => Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE)),
-            Err(code) => Err(LeaseError::Refused(code)),
+            Ok(_) => Err(LeaseError::Refused(KernelCode(abi::BORROW_OUT_OF_RANGE))),
+            Err(code) => Err(LeaseError::Refused(KernelCode(code))),
         }
     }
 }

@@ -49,7 +49,8 @@ pub mod wire;
 
 pub use abi::{ReplyFaultReason, TaskId};
 pub use error::{
-    CallError, ErrorCode, ProtocolError, RequestError, Served, ServerError, ServerRestarted,
+    CallError, ErrorCode, KernelCode, ProtocolError, RequestError, Served, ServerError,
+    ServerRestarted,
 };
 pub use held::{HeldReply, HELD_REPLY_MAX};
 pub use ipc::{Call, Ipc, LeaseAt, LeaseInfo, LeaseRef, RecvMessage};

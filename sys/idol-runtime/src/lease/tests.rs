@@ -158,7 +158,7 @@ fn a_lender_that_went_away_is_an_error_not_a_panic() {
     );
     assert_eq!(kept, Some((CLIENT, 4)));
     let e: ServerError<core::convert::Infallible> =
-        LeaseError::Refused(abi::BORROW_NOT_LENT).into();
+        LeaseError::Refused(KernelCode(abi::BORROW_NOT_LENT)).into();
     assert_eq!(e, ServerError::Fault(ReplyFaultReason::BadLeases));
 }
 
@@ -188,16 +188,16 @@ fn a_short_borrow_is_an_error_never_a_partial_value() {
         assert_eq!(l.len(), 2, "borrow_info goes through unchanged");
         assert_eq!(
             l.read_at(1),
-            Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
+            Err(LeaseError::Refused(KernelCode(abi::BORROW_OUT_OF_RANGE)))
         );
         let mut two = [0u32; 2];
         assert_eq!(
             l.read_range(0, &mut two),
-            Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
+            Err(LeaseError::Refused(KernelCode(abi::BORROW_OUT_OF_RANGE)))
         );
         assert_eq!(
             l.write_at(0, 0xAABB_CCDD),
-            Err(LeaseError::Refused(abi::BORROW_OUT_OF_RANGE))
+            Err(LeaseError::Refused(KernelCode(abi::BORROW_OUT_OF_RANGE)))
         );
         // With whole borrows the same lease reads whole.
         k.set_short_borrows(false);
