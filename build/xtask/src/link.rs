@@ -1,7 +1,8 @@
 //! Linking the kernel and each task at its allocated addresses.
 //!
 //! For each program xtask writes a `memory.x` naming the allocated bases,
-//! with a deliberately huge LENGTH so the link never fails on size, builds it
+//! with a deliberately huge LENGTH so the link never fails on size (nor on
+//! sections that overlap because one outgrew its budget), builds it
 //! with `cargo rustc` (extra linker arguments go to the final crate only, so
 //! dependencies stay cached), copies the ELF out of cargo's target dir at
 //! once (two tasks may share a crate), then measures what it really uses and
@@ -165,6 +166,11 @@ impl CargoBuild {
         args.push(format!("link-arg=-L{}", self.link_dir.display()));
         args.push("-C".into());
         args.push(format!("link-arg=-T{}", self.script.display()));
+        // A program larger than its budget runs into its own next region
+        // (a task's text into its RAM): lld would fail on the overlap with
+        // its addresses, before `check_budget` could say what to raise.
+        args.push("-C".into());
+        args.push("link-arg=--no-check-sections".into());
         args.push("-C".into());
         args.push(format!(
             "link-arg=--defsym=__vireo_link_id={:#x}",
@@ -269,7 +275,7 @@ mod tests {
             b.args_with_id(0x1_2345_6789).join(" "),
             "rustc --release --target riscv32imac-unknown-none-elf -p task-ping --bin task-ping --features a,b -- \
              -C link-arg=-L/w/target/default/link/ping -C link-arg=-T/w/sys/userlib/task-link.x \
-             -C link-arg=--defsym=__vireo_link_id=0x23456789"
+             -C link-arg=--no-check-sections -C link-arg=--defsym=__vireo_link_id=0x23456789"
         );
     }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::config::App;
+use crate::config::{App, Task};
 use crate::elf::Elf;
 use crate::layout::{allocate, Region};
 use crate::link::{self, check_budget, link_region, CargoBuild, Owner};
@@ -130,6 +130,57 @@ fn check_segments(who: &str, m: &Measured, allowed: &[(&str, Region)], hint: &st
         }
     }
     Ok(())
+}
+
+/// A task's program against its allocation: its budget problems (for the
+/// build to list together), or an error if it fits but is misplaced.
+///
+/// The budgets are judged first. A program over its budget ran into its
+/// next region (lld is told not to stop on the overlap), so where its
+/// bytes landed says nothing about the linker script: the budget is what
+/// to report, with the key to raise.
+fn judge_task(
+    file: &Path,
+    task: &Task,
+    text: Region,
+    ram: Region,
+    m: &Measured,
+    who: &str,
+) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for (what, used, budget) in [
+        ("text", m.text_used, text.size),
+        ("ram", m.ram_used, ram.size),
+    ] {
+        if let Err(e) = check_budget(
+            file,
+            Owner::Task(&task.name),
+            what,
+            used,
+            budget,
+            task.stack,
+        ) {
+            problems.push(e.to_string());
+        }
+    }
+    if !problems.is_empty() {
+        return Ok(problems);
+    }
+    check_segments(
+        who,
+        m,
+        &[("text", measure_regions(text, ram).0)],
+        "the linker script must place every initialiser in TEXT (`AT> TEXT`)",
+    )?;
+    if m.entry < text.base || m.entry >= text.end() {
+        bail!(
+            "{who}: entry point {:#x} is outside its text region [{:#x}, {:#x})",
+            m.entry,
+            text.base,
+            text.end()
+        );
+    }
+    Ok(problems)
 }
 
 fn write_if_changed(path: &Path, contents: &str) -> Result<()> {
@@ -286,35 +337,7 @@ pub fn build_with(
 
         let (_, m) = measure(&elf_path, &task.name, tl.text, tl.ram, task.stack)?;
         let who = format!("task '{}' ({})", task.name, elf_path.display());
-        check_segments(
-            &who,
-            &m,
-            &[("text", measure_regions(tl.text, tl.ram).0)],
-            "the linker script must place every initialiser in TEXT (`AT> TEXT`)",
-        )?;
-        if m.entry < tl.text.base || m.entry >= tl.text.end() {
-            bail!(
-                "{who}: entry point {:#x} is outside its text region [{:#x}, {:#x})",
-                m.entry,
-                tl.text.base,
-                tl.text.end()
-            );
-        }
-        for (what, used, budget) in [
-            ("text", m.text_used, tl.text.size),
-            ("ram", m.ram_used, tl.ram.size),
-        ] {
-            if let Err(e) = check_budget(
-                &app.file,
-                Owner::Task(&task.name),
-                what,
-                used,
-                budget,
-                task.stack,
-            ) {
-                over_budget.push(e.to_string());
-            }
-        }
+        over_budget.extend(judge_task(&app.file, task, tl.text, tl.ram, &m, &who)?);
         rows.push(Row {
             owner: task.name.clone(),
             region: "text".into(),
@@ -406,15 +429,6 @@ pub fn build_with(
         layout.kernel_ram,
         app.kernel.stack,
     )?;
-    check_segments(
-        &format!("the kernel ({})", kernel_path.display()),
-        &km,
-        &{
-            let (t, r) = measure_regions(layout.kernel_text, layout.kernel_ram);
-            [("KTEXT", t), ("KRAM", r)]
-        },
-        "check sys/kern/kernel-link.x",
-    )?;
     let mut kproblems = Vec::new();
     for (what, used, budget) in [
         ("text", km.text_used, app.kernel.text),
@@ -435,6 +449,16 @@ pub fn build_with(
         progress.finish();
         bail!("{}", kproblems.join("\n"));
     }
+    // Only now: a kernel over its budget ran into its next region.
+    check_segments(
+        &format!("the kernel ({})", kernel_path.display()),
+        &km,
+        &{
+            let (t, r) = measure_regions(layout.kernel_text, layout.kernel_ram);
+            [("KTEXT", t), ("KRAM", r)]
+        },
+        "check sys/kern/kernel-link.x",
+    )?;
     let mut all_rows = vec![
         Row {
             owner: "kernel".into(),

@@ -2,7 +2,8 @@
 //! built with, app file resolution, the memory map.
 
 use super::{
-    authority, check_segments, kernel_features, measure_regions, resolve_app, task_env, Measured,
+    authority, check_segments, judge_task, kernel_features, measure_regions, resolve_app, task_env,
+    Measured,
 };
 use crate::config::tests::{parse, BASE};
 use crate::layout::Region;
@@ -123,4 +124,54 @@ fn measured_spans_stop_at_the_other_region() {
     assert_eq!(r, Region::new(0x8002_0000, 0x100_0000));
     let (t, r) = measure_regions(ram, text);
     assert_eq!((t.size, r.size), (0x100_0000, 0x1_0000));
+}
+
+/// A task whose code outgrew `text` ran into its RAM: its initialised
+/// data landed past the text region. The build must say which key to
+/// raise, not that the linker script misplaced the data (it first failed
+/// in lld with "section .text … overlaps with .stack", then with that).
+#[test]
+fn a_program_over_budget_is_reported_as_such() {
+    let app = parse(BASE).unwrap();
+    let task = &app.tasks[0];
+    let (text, ram) = (
+        Region::new(0x8001_0000, 0x1000),
+        Region::new(0x8001_1000, 0x1000),
+    );
+    let segment = |paddr: u64, len: usize| OutSegment {
+        paddr,
+        flags: 5,
+        data: vec![0; len],
+        origin: task.name.clone(),
+    };
+    let over = Measured {
+        entry: 0x8001_0000,
+        text_used: 0x18ec + 0x40,
+        ram_used: 0x400,
+        segments: vec![segment(0x8001_0000, 0x18e9), segment(0x8001_18ec, 0x40)],
+    };
+    let problems = judge_task(Path::new("app.toml"), task, text, ram, &over, "t").unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains(&format!("raise `tasks.{}.text` to 8192", task.name)),
+        "{problems:?}"
+    );
+    // The same misplacement in a program that fits is the script's fault.
+    let misplaced = Measured {
+        text_used: 0x100,
+        segments: vec![segment(0x8001_0000, 0x100), segment(0x8001_1800, 0x40)],
+        ..over
+    };
+    let msg = judge_task(Path::new("app.toml"), task, text, ram, &misplaced, "t")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("outside its text"), "{msg}");
+    let fits = Measured {
+        segments: vec![segment(0x8001_0000, 0x100)],
+        ..misplaced
+    };
+    assert_eq!(
+        judge_task(Path::new("app.toml"), task, text, ram, &fits, "t").unwrap(),
+        Vec::<String>::new()
+    );
 }
