@@ -273,9 +273,11 @@ impl Server {
         let _ = write!(
             self.bufs.out,
             "HTTP/1.1 {code} {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\
-             Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+             {}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
             reason(code),
-            body.len()
+            body.len(),
+            // RFC 9110 §15.5.6: a 405 names the methods that are allowed.
+            if code == 405 { "Allow: GET, HEAD\r\n" } else { "" },
         );
         if method != "HEAD" {
             let _ = self

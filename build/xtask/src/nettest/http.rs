@@ -108,6 +108,17 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
     ensure!(status == 404, "an unknown path got {status}, not 404");
     let (status, _) = http_exchange(addr, b"DELETE / HTTP/1.1\r\n\r\n")?;
     ensure!(status == 405, "DELETE got {status}, not 405");
+    // RFC 9110 §15.5.6: a 405 must say which methods the target allows.
+    let mut s = connect(addr)?;
+    s.write_all(b"POST /api/status HTTP/1.1\r\nContent-Length: 0\r\n\r\n")?;
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply)?;
+    let reply = String::from_utf8_lossy(&reply);
+    let head = reply.split("\r\n\r\n").next().unwrap_or("");
+    ensure!(
+        head.starts_with("HTTP/1.1 405 ") && head.contains("\r\nAllow: GET, HEAD"),
+        "a POST's 405 must carry `Allow: GET, HEAD`: {head:?}"
+    );
     // The absolute form, as a client sends it through a proxy (RFC 9112
     // §3.2.2: a server must accept it).
     let (status, body) = http_exchange(
