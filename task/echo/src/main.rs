@@ -2,6 +2,12 @@
 //! arrives goes back to its sender. Up to [`CONNS`] TCP connections at once;
 //! more wait in the listener's backlog.
 //!
+//! A connection keeps its place for as long as it likes while nobody else
+//! waits. When all are taken and a client waits, the connection silent the
+//! longest gives up its place if it has been silent [`IDLE_EVICT_MS`] with
+//! nothing in transit (it is closed with a FIN): otherwise eight clients
+//! that connect and say nothing would hold the service for good.
+//!
 //! It only ever talks to the net task, and never blocks in a call: it
 //! waits for the stack's readiness notification between rounds. When the
 //! stack restarts, every socket is gone: it opens them again.
@@ -24,6 +30,9 @@ const PORT: u16 = 7;
 const CONNS: usize = 8;
 /// Bytes read from a connection before they are echoed.
 const CHUNK: usize = 4096;
+/// How long a connection must have been silent before a waiting client
+/// may take its place.
+const IDLE_EVICT_MS: u64 = 5000;
 
 #[derive(Copy, Clone)]
 struct Conn {
@@ -31,6 +40,8 @@ struct Conn {
     /// Bytes read and not yet sent back: `buf[sent..len]`.
     len: usize,
     sent: usize,
+    /// When a byte last moved either way (ms since boot).
+    active_ms: u64,
     /// Bench images: where the connection started (guest clock ticks,
     /// retired instructions) and the bytes it echoed.
     #[cfg(feature = "bench")]
@@ -52,6 +63,10 @@ static mut BUFS: [[u8; CHUNK]; CONNS] = [[0; CHUNK]; CONNS];
 
 /// The stack restarted: every socket must be opened again.
 struct Restarted;
+
+fn now_ms() -> u64 {
+    sys_get_timer().now / userlib::abi::TICKS_PER_MS
+}
 
 fn check<T>(r: Result<T, RequestError<NetError>>) -> Result<Option<T>, Restarted> {
     match r {
@@ -116,6 +131,17 @@ impl Echo {
         }
     }
 
+    /// The connection that may give up its place to a waiting client: the
+    /// one silent longest, if that is [`IDLE_EVICT_MS`] or more and it has
+    /// nothing left to send back.
+    fn stalest(&self, now: u64) -> Option<usize> {
+        (0..CONNS)
+            .filter_map(|k| self.conns[k].map(|c| (k, c)))
+            .filter(|(_, c)| c.sent == c.len && now.saturating_sub(c.active_ms) >= IDLE_EVICT_MS)
+            .min_by_key(|(_, c)| c.active_ms)
+            .map(|(k, _)| k)
+    }
+
     /// One pass over every socket; true if anything moved.
     fn round(&mut self) -> Result<bool, Restarted> {
         let mut moved = false;
@@ -124,21 +150,6 @@ impl Echo {
             moved = true;
             let n = (d.len as usize).min(dgram.len());
             check(self.net.udp_send_to(self.udp, d.addr, d.port, &dgram[..n]))?;
-        }
-        while let Some(k) = self.conns.iter().position(Option::is_none) {
-            let Some(id) = check(self.net.tcp_accept(self.listener))? else {
-                break;
-            };
-            moved = true;
-            self.conns[k] = Some(Conn {
-                id,
-                len: 0,
-                sent: 0,
-                #[cfg(feature = "bench")]
-                start: (sys_get_timer().now, userlib::instret()),
-                #[cfg(feature = "bench")]
-                bytes: 0,
-            });
         }
         for k in 0..CONNS {
             let Some(mut c) = self.conns[k] else { continue };
@@ -149,6 +160,7 @@ impl Echo {
                     match self.net.tcp_send(c.id, &buf[c.sent..c.len]) {
                         Ok(n) => {
                             c.sent += n as usize;
+                            c.active_ms = now_ms();
                             #[cfg(feature = "bench")]
                             {
                                 c.bytes += u64::from(n);
@@ -172,6 +184,7 @@ impl Echo {
                     Ok(n) => {
                         c.len = n as usize;
                         c.sent = 0;
+                        c.active_ms = now_ms();
                         moved = true;
                     }
                     Err(RequestError::Server(NetError::WouldBlock)) => break,
@@ -191,6 +204,37 @@ impl Echo {
                 self.conns[k] = None;
                 moved = true;
             }
+        }
+        // After the connections were read, so that one whose bytes have
+        // just arrived is not taken for silent.
+        loop {
+            let now = now_ms();
+            let Some(k) = self
+                .conns
+                .iter()
+                .position(Option::is_none)
+                .or_else(|| self.stalest(now))
+            else {
+                break;
+            };
+            let Some(id) = check(self.net.tcp_accept(self.listener))? else {
+                break;
+            };
+            moved = true;
+            if let Some(old) = self.conns[k].take() {
+                // A client waited and this one had been silent longest.
+                check(self.net.close(old.id))?;
+            }
+            self.conns[k] = Some(Conn {
+                id,
+                len: 0,
+                sent: 0,
+                active_ms: now,
+                #[cfg(feature = "bench")]
+                start: (sys_get_timer().now, userlib::instret()),
+                #[cfg(feature = "bench")]
+                bytes: 0,
+            });
         }
         Ok(moved)
     }

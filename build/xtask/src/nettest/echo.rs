@@ -191,3 +191,97 @@ pub(super) fn tcp_parallel(image: &Image) -> Result<()> {
     }
     Ok(())
 }
+
+/// Whether the echo has closed `s`: a byte sent comes back as the end of
+/// the stream (or a reset) rather than as itself. An error if neither
+/// happens within `wait`.
+fn closed_by_echo(s: &mut std::net::TcpStream, wait: Duration) -> Result<bool> {
+    s.set_read_timeout(Some(wait))?;
+    if s.write_all(b"?").is_err() {
+        return Ok(true);
+    }
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Ok(0) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(true),
+        Err(e) => Err(e).context("neither the byte nor the end of the stream came back"),
+    }
+}
+
+/// Eight clients that connect and fall silent hold every place the echo
+/// has; a ninth is served once the most silent has been so for 5 s
+/// (task/echo's `IDLE_EVICT_MS`), and that one is closed. Connections that
+/// keep talking keep their places, however long a client waits.
+pub(super) fn tcp_echo_waiting(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 7)?;
+    let mut held = (0..8)
+        .map(|i| open_echo(addr).with_context(|| format!("opening connection {i}")))
+        .collect::<Result<Vec<_>>>()?;
+    // The first falls silent first: it is the one to go.
+    std::thread::sleep(Duration::from_millis(500));
+    for (i, s) in held.iter_mut().enumerate().skip(1) {
+        ensure!(
+            !closed_by_echo(s, Duration::from_secs(5))?,
+            "connection {i} closed while nobody waited"
+        );
+    }
+    let t = Instant::now();
+    let mut ninth = connect(addr)?;
+    ninth.write_all(b"ninth")?;
+    let mut buf = [0u8; 5];
+    ninth
+        .read_exact(&mut buf)
+        .context("the ninth client was never served (8 silent connections hold the echo)")?;
+    let waited = t.elapsed();
+    ensure!(&buf == b"ninth", "the ninth client got {buf:?}");
+    ensure!(
+        waited >= Duration::from_millis(3500),
+        "the ninth client was served after {waited:?}: a connection silent for less than 5 s gave up its place"
+    );
+    ensure!(
+        closed_by_echo(&mut held[0], Duration::from_secs(5))?,
+        "the ninth client was served but the most silent connection is still open"
+    );
+    for (i, s) in held.iter_mut().enumerate().skip(1) {
+        ensure!(
+            !closed_by_echo(s, Duration::from_secs(5))?,
+            "connection {i} was closed too (only the most silent should be)"
+        );
+    }
+    // Now all eight places are taken by connections that keep talking
+    // (every 500 ms): a tenth waits 8 s without being served, and none of
+    // them is closed.
+    held[0] = ninth;
+    let mut tenth = connect(addr)?;
+    tenth.write_all(b"tenth")?;
+    tenth.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(8) {
+        for (i, s) in held.iter_mut().enumerate() {
+            ensure!(
+                !closed_by_echo(s, Duration::from_secs(5))?,
+                "talking connection {i} was closed for a waiting client"
+            );
+        }
+        let mut b = [0u8; 5];
+        match tenth.read(&mut b) {
+            Ok(n) => bail!("the tenth client was served ({n} bytes) while every place was in use"),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => bail!("the tenth client: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    // Silence again: the tenth gets its place.
+    tenth.set_read_timeout(Some(Duration::from_secs(15)))?;
+    let mut b = [0u8; 5];
+    tenth
+        .read_exact(&mut b)
+        .context("the tenth client was never served once the others fell silent")?;
+    ensure!(&b == b"tenth", "the tenth client got {b:?}");
+    Ok(())
+}

@@ -31,7 +31,9 @@ mod tcp_peer;
 mod wire;
 
 pub use echo::bench_transfer;
-use echo::{echo_through, open_echo, sha256, tcp_echo, tcp_parallel, udp_echo, Rng};
+use echo::{
+    echo_through, open_echo, sha256, tcp_echo, tcp_echo_waiting, tcp_parallel, udp_echo, Rng,
+};
 use garbage::wire_garbage;
 use http::{
     browser, connect, http, http_abuse, http_burst, http_sequential, http_slow_clients,
@@ -44,7 +46,7 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 22] = [
+pub const CHECKS: [&str; 23] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -54,6 +56,7 @@ pub const CHECKS: [&str; 22] = [
     "udp-echo",
     "tcp-echo",
     "tcp-parallel",
+    "tcp-echo-waiting",
     "browser",
     "shell-net",
     "stack-restart",
@@ -225,6 +228,7 @@ pub fn run(
             "udp-echo" => udp_echo(&image),
             "tcp-echo" => tcp_echo(&image),
             "tcp-parallel" => tcp_parallel(&image),
+            "tcp-echo-waiting" => tcp_echo_waiting(&image),
             "browser" => browser(&image),
             "shell-net" => shell_net(&mut image),
             "stack-restart" => stack_restart(&mut image),
