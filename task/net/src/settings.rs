@@ -6,6 +6,10 @@
 //! - `gateway = "10.0.2.2"`: its default route;
 //! - `dhcp = "off"`: use the static address at once;
 //! - `dhcp-timeout-ms = "3000"`;
+//! - `peer-timeout-ms = "60000"`: a connection with bytes the peer has not
+//!   acknowledged, and from which nothing has come for this long, is
+//!   aborted (the peer vanished: without it the stack would retransmit to
+//!   it for ever, and hold the socket);
 //! - `ports = "echo:tcp/7 …"`: who may bind which port (see
 //!   [`crate::ports`]; the build reads it, these settings skip it).
 //!
@@ -23,6 +27,9 @@ pub struct Settings {
     pub dhcp: bool,
     /// How long to wait for a lease before falling back.
     pub dhcp_timeout_ms: u64,
+    /// How long a connection's peer may stay silent while bytes to it are
+    /// unacknowledged before the connection is aborted.
+    pub peer_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -33,6 +40,7 @@ impl Default for Settings {
             gateway: Some([10, 0, 2, 2]),
             dhcp: true,
             dhcp_timeout_ms: 3000,
+            peer_timeout_ms: 60_000,
         }
     }
 }
@@ -82,6 +90,10 @@ impl Settings {
                     }
                 }
                 "dhcp-timeout-ms" => s.dhcp_timeout_ms = value.parse().map_err(|_| bad)?,
+                "peer-timeout-ms" => match value.parse() {
+                    Ok(ms) if ms > 0 => s.peer_timeout_ms = ms,
+                    _ => return Err(bad),
+                },
                 "ports" => {}
                 _ => return Err(bad),
             }
@@ -105,6 +117,13 @@ mod tests {
             Settings::parse("dhcp=off;dhcp=on;dhcp-timeout-ms=1500;address=10.1.2.3/32").unwrap();
         assert!(s.dhcp);
         assert_eq!(s.dhcp_timeout_ms, 1500);
+        assert_eq!(s.peer_timeout_ms, 60_000);
+        assert_eq!(
+            Settings::parse("peer-timeout-ms=2500")
+                .unwrap()
+                .peer_timeout_ms,
+            2500
+        );
         assert_eq!(s.address, ([10, 1, 2, 3], 32), "a /32 is an address too");
     }
 
@@ -116,6 +135,8 @@ mod tests {
             ("address=10.0.2.3/33", "address"),
             ("gateway=1.2.3", "gateway"),
             ("dhcp=maybe", "dhcp"),
+            ("peer-timeout-ms=0", "peer-timeout-ms"),
+            ("peer-timeout-ms=soon", "peer-timeout-ms"),
             ("colour=blue", "colour"),
         ] {
             assert!(

@@ -42,11 +42,12 @@ use http::{
 use nic::{icmp_echo, nic_restart, static_fallback};
 use tcp_checks::{
     tcp_backlog, tcp_close, tcp_duplicate_syn, tcp_half_open, tcp_unspecified_source,
+    tcp_vanished_peer,
 };
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 23] = [
+pub const CHECKS: [&str; 24] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -69,6 +70,7 @@ pub const CHECKS: [&str; 23] = [
     "tcp-backlog",
     "tcp-unspecified-source",
     "tcp-close",
+    "tcp-vanished-peer",
     "wire-garbage",
 ];
 
@@ -240,6 +242,7 @@ pub fn run(
             "tcp-backlog" => tcp_backlog(&mut image),
             "tcp-unspecified-source" => tcp_unspecified_source(&mut image),
             "tcp-close" => tcp_close(&mut image),
+            "tcp-vanished-peer" => tcp_vanished_peer(&mut image),
             "wire-garbage" => wire_garbage(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),

@@ -311,3 +311,52 @@ pub(super) fn tcp_close(image: &mut Image) -> Result<()> {
     }
     Ok(())
 }
+
+/// A peer that vanishes while the image's bytes to it are unacknowledged
+/// (a host switched off, a cable pulled) must not hold a socket for ever:
+/// the stack retransmits to it for its `peer-timeout-ms` (4 s in
+/// `test/net-wire.toml`), then aborts the connection, with a reset. Before,
+/// it retransmitted for good and the socket was never freed, so vanished
+/// peers emptied the pool a socket at a time.
+pub(super) fn tcp_vanished_peer(image: &mut Image) -> Result<()> {
+    let (me, target) = wire_hosts(image)?;
+    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
+    let mut p = TcpPeer::connect(wire, me, target, (47_000, 7), 0x6000_0000)?;
+    // The echo sends these back; this peer never acknowledges them, nor
+    // sends anything again.
+    p.send(TcpControl::Psh, b"vanishing")?;
+    let start = Instant::now();
+    let (mut copies, mut reset) = (0, None);
+    while start.elapsed() < Duration::from_secs(20) {
+        match p.next(Duration::from_millis(100))? {
+            Some(Seen::Segment {
+                control: TcpControl::Rst,
+                ..
+            }) => {
+                reset = Some(start.elapsed());
+                break;
+            }
+            Some(Seen::Segment { payload, .. }) if payload == b"vanishing" => copies += 1,
+            _ => {}
+        }
+    }
+    let Some(after) = reset else {
+        bail!(
+            "no reset within 20 s of the peer vanishing: the image sent the echo {copies} times \
+             and kept the connection"
+        )
+    };
+    ensure!(
+        copies >= 2,
+        "the echo came {copies} time(s) before the reset: it should have been retransmitted"
+    );
+    ensure!(
+        after >= Duration::from_secs(3),
+        "the connection was aborted {after:?} after the peer's last segment, before 4 s"
+    );
+    println!(
+        "    aborted {:.1} s after the peer fell silent, the echo sent {copies} times",
+        after.as_secs_f64()
+    );
+    Ok(())
+}

@@ -207,6 +207,9 @@ impl Stack {
             let Some(i) = self.free_tcp() else { break };
             let s = self.tcp_socket(i);
             s.abort();
+            // A socket keeps its timeout through a reset; a listening one
+            // must have none, or smoltcp would abort its handshake first.
+            s.set_timeout(None);
             if s.listen(port).is_err() {
                 break;
             }

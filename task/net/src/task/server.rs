@@ -221,6 +221,11 @@ impl NetServer for Stack {
         let result = match ready {
             Some(i) => {
                 pool &= !(1 << i);
+                // From now on a peer that vanishes with bytes unacknowledged
+                // costs the socket only this long (handshakes have their own
+                // limit, `HANDSHAKE_MS`).
+                let timeout = Duration::from_millis(self.settings.peer_timeout_ms);
+                self.tcp_socket(i).set_timeout(Some(timeout));
                 match self.table.insert(me, Sock::Tcp(i)) {
                     Some(id) => Ok(id),
                     None => {
