@@ -196,45 +196,44 @@ pub const BORROW_OUT_OF_RANGE: u32 = 0xFFFF_FD03;
 /// Borrow failed: the lease does not grant that direction (read / write).
 pub const BORROW_WRONG_ATTRIBUTES: u32 = 0xFFFF_FD04;
 
-/// The constant's name and a sentence for a `REFUSED_*` or `BORROW_*` code,
-/// so that a log or a `{:?}` says which refusal it was instead of a number
-/// (`4294966785` is `REFUSED_NOT_IN_SLOTS`); `None` for any other value.
-pub const fn kernel_code_meaning(code: u32) -> Option<(&'static str, &'static str)> {
+/// The constant's name for a `REFUSED_*` or `BORROW_*` code, so that a log
+/// or a `{:?}` says which refusal it was instead of a number (`4294966785`
+/// is `REFUSED_NOT_IN_SLOTS`); `None` for any other value. Apart from
+/// [`kernel_code_meaning`] so that a task that only names codes does not
+/// carry the sentences (drivers' text budgets are tight).
+pub const fn kernel_code_name(code: u32) -> Option<&'static str> {
     Some(match code {
-        REFUSED_NOT_IN_SLOTS => (
-            "REFUSED_NOT_IN_SLOTS",
-            "the target is not in the caller's `slots` in app.toml",
-        ),
-        REFUSED_PRIORITY => (
-            "REFUSED_PRIORITY",
-            "the target is not more important than the caller (IPC flows up the priorities in app.toml)",
-        ),
-        REFUSED_NO_SUCH_TASK => ("REFUSED_NO_SUCH_TASK", "no task has that index"),
-        REFUSED_NOT_SUPERVISOR => (
-            "REFUSED_NOT_SUPERVISOR",
-            "only the supervisor may make this kernel call",
-        ),
-        REFUSED_POST_TARGET => (
-            "REFUSED_POST_TARGET",
-            "the target is neither in the caller's `slots` nor in its `posts` in app.toml",
-        ),
-        REFUSED_POST_BITS => (
-            "REFUSED_POST_BITS",
-            "a bit is not one the target declares `postable` in app.toml",
-        ),
-        BORROW_NOT_LENT => (
-            "BORROW_NOT_LENT",
-            "the lender is no longer waiting on a call to us",
-        ),
-        BORROW_NO_SUCH_LEASE => ("BORROW_NO_SUCH_LEASE", "the call has no lease with that index"),
-        BORROW_OUT_OF_RANGE => (
-            "BORROW_OUT_OF_RANGE",
-            "offset and length reach past the end of the lease",
-        ),
-        BORROW_WRONG_ATTRIBUTES => (
-            "BORROW_WRONG_ATTRIBUTES",
-            "the lease does not grant that direction (read / write)",
-        ),
+        REFUSED_NOT_IN_SLOTS => "REFUSED_NOT_IN_SLOTS",
+        REFUSED_PRIORITY => "REFUSED_PRIORITY",
+        REFUSED_NO_SUCH_TASK => "REFUSED_NO_SUCH_TASK",
+        REFUSED_NOT_SUPERVISOR => "REFUSED_NOT_SUPERVISOR",
+        REFUSED_POST_TARGET => "REFUSED_POST_TARGET",
+        REFUSED_POST_BITS => "REFUSED_POST_BITS",
+        BORROW_NOT_LENT => "BORROW_NOT_LENT",
+        BORROW_NO_SUCH_LEASE => "BORROW_NO_SUCH_LEASE",
+        BORROW_OUT_OF_RANGE => "BORROW_OUT_OF_RANGE",
+        BORROW_WRONG_ATTRIBUTES => "BORROW_WRONG_ATTRIBUTES",
+        _ => return None,
+    })
+}
+
+/// What a code [`kernel_code_name`] names means, in a sentence.
+pub const fn kernel_code_meaning(code: u32) -> Option<&'static str> {
+    Some(match code {
+        REFUSED_NOT_IN_SLOTS => "the target is not in the caller's `slots` in app.toml",
+        REFUSED_PRIORITY => {
+            "the target is not more important than the caller (IPC flows up the priorities in app.toml)"
+        }
+        REFUSED_NO_SUCH_TASK => "no task has that index",
+        REFUSED_NOT_SUPERVISOR => "only the supervisor may make this kernel call",
+        REFUSED_POST_TARGET => {
+            "the target is neither in the caller's `slots` nor in its `posts` in app.toml"
+        }
+        REFUSED_POST_BITS => "a bit is not one the target declares `postable` in app.toml",
+        BORROW_NOT_LENT => "the lender is no longer waiting on a call to us",
+        BORROW_NO_SUCH_LEASE => "the call has no lease with that index",
+        BORROW_OUT_OF_RANGE => "offset and length reach past the end of the lease",
+        BORROW_WRONG_ATTRIBUTES => "the lease does not grant that direction (read / write)",
         _ => return None,
     })
 }

@@ -25,8 +25,8 @@ pub struct KernelCode(pub u32);
 
 impl fmt::Debug for KernelCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match abi::kernel_code_meaning(self.0) {
-            Some((name, _)) => f.write_str(name),
+        match abi::kernel_code_name(self.0) {
+            Some(name) => f.write_str(name),
             None => write!(f, "KernelCode({:#x})", self.0),
         }
     }
@@ -34,9 +34,12 @@ impl fmt::Debug for KernelCode {
 
 impl fmt::Display for KernelCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match abi::kernel_code_meaning(self.0) {
-            Some((name, meaning)) => write!(f, "{meaning} ({name})"),
-            None => write!(f, "kernel code {:#x}", self.0),
+        match (
+            abi::kernel_code_name(self.0),
+            abi::kernel_code_meaning(self.0),
+        ) {
+            (Some(name), Some(meaning)) => write!(f, "{meaning} ({name})"),
+            _ => write!(f, "kernel code {:#x}", self.0),
         }
     }
 }
