@@ -144,6 +144,8 @@ impl Echo {
 
     /// One pass over every socket; true if anything moved.
     fn round(&mut self) -> Result<bool, Restarted> {
+        // One reading of the clock per round (a syscall), not per transfer.
+        let now = now_ms();
         let mut moved = false;
         let mut dgram = [0u8; MAX_DATAGRAM];
         while let Some(d) = check(self.net.udp_recv_from(self.udp, &mut dgram))? {
@@ -160,7 +162,7 @@ impl Echo {
                     match self.net.tcp_send(c.id, &buf[c.sent..c.len]) {
                         Ok(n) => {
                             c.sent += n as usize;
-                            c.active_ms = now_ms();
+                            c.active_ms = now;
                             #[cfg(feature = "bench")]
                             {
                                 c.bytes += u64::from(n);
@@ -184,7 +186,7 @@ impl Echo {
                     Ok(n) => {
                         c.len = n as usize;
                         c.sent = 0;
-                        c.active_ms = now_ms();
+                        c.active_ms = now;
                         moved = true;
                     }
                     Err(RequestError::Server(NetError::WouldBlock)) => break,
@@ -208,7 +210,6 @@ impl Echo {
         // After the connections were read, so that one whose bytes have
         // just arrived is not taken for silent.
         loop {
-            let now = now_ms();
             let Some(k) = self
                 .conns
                 .iter()
