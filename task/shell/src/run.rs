@@ -453,7 +453,6 @@ impl Shell {
         let mac = match eth.mac() {
             Ok(m) => m,
             Err(e) => {
-                out!(self, "{name}: ");
                 self.request_error(name, e, ethernet_error);
                 return;
             }

@@ -32,7 +32,8 @@ mod wire;
 
 pub use echo::bench_transfer;
 use echo::{
-    echo_through, open_echo, sha256, tcp_echo, tcp_echo_waiting, tcp_parallel, udp_echo, Rng,
+    echo_through, open_echo, sha256, tcp_echo, tcp_echo_waiting, tcp_parallel, udp_burst, udp_echo,
+    Rng,
 };
 use garbage::wire_garbage;
 use http::{
@@ -47,7 +48,7 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 24] = [
+pub const CHECKS: [&str; 25] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -55,6 +56,7 @@ pub const CHECKS: [&str; 24] = [
     "http-sequential",
     "status-restarts",
     "udp-echo",
+    "udp-burst",
     "tcp-echo",
     "tcp-parallel",
     "tcp-echo-waiting",
@@ -228,6 +230,7 @@ pub fn run(
             "http-sequential" => http_sequential(&mut image),
             "status-restarts" => status_restarts(&mut image),
             "udp-echo" => udp_echo(&image),
+            "udp-burst" => udp_burst(&image),
             "tcp-echo" => tcp_echo(&image),
             "tcp-parallel" => tcp_parallel(&image),
             "tcp-echo-waiting" => tcp_echo_waiting(&image),

@@ -66,8 +66,16 @@ const TCP_SOCKETS: usize = 20;
 const TCP_BUF: usize = 8192;
 /// UDP sockets.
 const UDP_SOCKETS: usize = 4;
-const UDP_PACKETS: usize = 8;
-const UDP_BUF: usize = 4096;
+/// Datagrams, and bytes, a UDP socket holds for its owner to read. The
+/// stack outranks its clients, so it takes in every frame the NIC has
+/// before an owner runs again: a burst from a peer must fit here whole,
+/// or what does not is dropped (UDP's way, but Linux holds some hundreds).
+const UDP_RX_PACKETS: usize = 64;
+const UDP_RX_BUF: usize = 16384;
+/// Datagrams, and bytes, waiting to go out: the stack sends them in the
+/// round after each call, so few are ever waiting.
+const UDP_TX_PACKETS: usize = 8;
+const UDP_TX_BUF: usize = 4096;
 /// Client tasks that can subscribe to readiness.
 const SUBSCRIBERS: usize = 8;
 /// Largest backlog of one listener.
@@ -77,15 +85,15 @@ static mut STORAGE: [SocketStorage<'static>; TCP_SOCKETS + UDP_SOCKETS + 1] =
     [SocketStorage::EMPTY; TCP_SOCKETS + UDP_SOCKETS + 1];
 static mut TCP_RX: [[u8; TCP_BUF]; TCP_SOCKETS] = [[0; TCP_BUF]; TCP_SOCKETS];
 static mut TCP_TX: [[u8; TCP_BUF]; TCP_SOCKETS] = [[0; TCP_BUF]; TCP_SOCKETS];
-static mut UDP_RX: [[u8; UDP_BUF]; UDP_SOCKETS] = [[0; UDP_BUF]; UDP_SOCKETS];
-static mut UDP_TX: [[u8; UDP_BUF]; UDP_SOCKETS] = [[0; UDP_BUF]; UDP_SOCKETS];
-static mut UDP_RX_META: [[udp::PacketMetadata; UDP_PACKETS]; UDP_SOCKETS] =
-    [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; UDP_SOCKETS];
+static mut UDP_RX: [[u8; UDP_RX_BUF]; UDP_SOCKETS] = [[0; UDP_RX_BUF]; UDP_SOCKETS];
+static mut UDP_TX: [[u8; UDP_TX_BUF]; UDP_SOCKETS] = [[0; UDP_TX_BUF]; UDP_SOCKETS];
+static mut UDP_RX_META: [[udp::PacketMetadata; UDP_RX_PACKETS]; UDP_SOCKETS] =
+    [[udp::PacketMetadata::EMPTY; UDP_RX_PACKETS]; UDP_SOCKETS];
 /// The NIC's batches of received and of outgoing frames.
 static mut RX_BATCH: [u8; RECV_BATCH_BYTES] = [0; RECV_BATCH_BYTES];
 static mut TX_BATCH: [u8; SEND_BATCH_BYTES] = [0; SEND_BATCH_BYTES];
-static mut UDP_TX_META: [[udp::PacketMetadata; UDP_PACKETS]; UDP_SOCKETS] =
-    [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; UDP_SOCKETS];
+static mut UDP_TX_META: [[udp::PacketMetadata; UDP_TX_PACKETS]; UDP_SOCKETS] =
+    [[udp::PacketMetadata::EMPTY; UDP_TX_PACKETS]; UDP_SOCKETS];
 
 /// What a socket id stands for.
 #[derive(Copy, Clone, Debug)]
