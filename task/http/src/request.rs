@@ -26,6 +26,8 @@ pub enum Reject {
     BadRequest,
     /// Longer than [`MAX_HEAD`] (413).
     TooLarge,
+    /// Well formed, but in an HTTP major version other than 1 (505).
+    VersionNotSupported,
 }
 
 /// Where the head in `buf` ends (just past the empty line), if it does.
@@ -72,10 +74,48 @@ fn absolute_path(target: &str) -> Option<&str> {
     }
 }
 
+/// The bytes of empty lines (CRLF or LF) before the request line, which a
+/// server should ignore (RFC 9112 §2.2: a client may send one after a
+/// body it was not asked for).
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        match buf[i..] {
+            [b'\r', b'\n', ..] => i += 2,
+            [b'\n', ..] => i += 1,
+            _ => return i,
+        }
+    }
+}
+
+/// The (major, minor) of an `HTTP-version` (RFC 9112 §2.3: `HTTP/` and a
+/// digit each side of a dot), if `version` is one.
+fn http_version(version: &str) -> Option<(u8, u8)> {
+    match version.as_bytes() {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Some((major - b'0', minor - b'0'))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a Host field value (RFC 9110 §7.2: `uri-host [ ":" port ]`,
+/// empty when the target has no authority) has only the characters a
+/// host and port can: a reg-name, an IPv4 or bracketed IPv6 address.
+fn valid_host(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
+}
+
 /// Parses the head at the start of `buf` (which holds what was read so
 /// far, at most [`MAX_HEAD`] bytes are looked at).
 pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
-    let Some(len) = head_len(&buf[..buf.len().min(MAX_HEAD)]) else {
+    let buf = &buf[..buf.len().min(MAX_HEAD)];
+    let skip = leading_empty_lines(buf);
+    let Some(len) = head_len(&buf[skip..]) else {
         return Err(if buf.len() >= MAX_HEAD {
             Reject::TooLarge
         } else if buf.contains(&0) {
@@ -84,7 +124,7 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
             Reject::Incomplete
         });
     };
-    let head = core::str::from_utf8(&buf[..len]).map_err(|_| Reject::BadRequest)?;
+    let head = core::str::from_utf8(&buf[skip..skip + len]).map_err(|_| Reject::BadRequest)?;
     let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let line = lines.next().ok_or(Reject::BadRequest)?;
     let mut parts = line.split(' ');
@@ -99,21 +139,39 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
         Some(path) => path,
         None => target,
     };
+    let Some((major, minor)) = http_version(version) else {
+        return Err(Reject::BadRequest);
+    };
     if !is_token(method)
         || !(target.starts_with('/') || target == "*")
         || target.bytes().any(|b| b <= b' ' || b == 0x7f)
-        || !(version == "HTTP/1.1" || version == "HTTP/1.0")
     {
         return Err(Reject::BadRequest);
     }
+    if major != 1 {
+        return Err(Reject::VersionNotSupported);
+    }
+    let mut hosts = 0;
     for field in lines.take_while(|l| !l.is_empty()) {
         // field-name ":" OWS field-value OWS (§5); no obsolete folding.
-        let Some((name, _value)) = field.split_once(':') else {
+        let Some((name, value)) = field.split_once(':') else {
             return Err(Reject::BadRequest);
         };
         if !is_token(name) {
             return Err(Reject::BadRequest);
         }
+        if name.eq_ignore_ascii_case("host") {
+            if !valid_host(value.trim_matches([' ', '\t'])) {
+                return Err(Reject::BadRequest);
+            }
+            hosts += 1;
+        }
+    }
+    // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request
+    // without a Host field or with more than one (HTTP/1.0 had none; a
+    // later 1.x minor is read as 1.1, RFC 9110 §2.5).
+    if hosts > 1 || (minor >= 1 && hosts == 0) {
+        return Err(Reject::BadRequest);
     }
     Ok(Request { method, target })
 }
@@ -148,7 +206,7 @@ mod tests {
             ("https://example.org", "/"),
             ("http://example.org?x", "/"),
         ] {
-            let head = format!("GET {target} HTTP/1.1\r\n\r\n");
+            let head = format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n");
             assert_eq!(
                 parse(head.as_bytes()),
                 Ok(Request {
@@ -159,9 +217,45 @@ mod tests {
             );
         }
         for bad in ["http:///x", "ftp://example.org/", "http//x/"] {
-            let head = format!("GET {bad} HTTP/1.1\r\n\r\n");
+            let head = format!("GET {bad} HTTP/1.1\r\nHost: h\r\n\r\n");
             assert_eq!(parse(head.as_bytes()), Err(Reject::BadRequest), "{bad}");
         }
+    }
+
+    #[test]
+    fn hosts_and_versions() {
+        let ok = Ok(Request {
+            method: "GET",
+            target: "/",
+        });
+        // HTTP/1.0 needs no Host; an empty one, a port, an IPv6 literal
+        // are hosts; a later 1.x minor is read as 1.1.
+        assert_eq!(parse(b"GET / HTTP/1.0\r\n\r\n"), ok);
+        assert_eq!(parse(b"GET / HTTP/1.1\r\nHost:\r\n\r\n"), ok);
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHOST: 127.0.0.1:8080 \r\n\r\n"),
+            ok
+        );
+        assert_eq!(parse(b"GET / HTTP/1.1\r\nHost:\t[::1]:80\r\n\r\n"), ok);
+        assert_eq!(parse(b"GET / HTTP/1.2\r\nHost: h\r\n\r\n"), ok);
+        for other in [&b"GET / HTTP/2.0\r\n\r\n"[..], b"GET / HTTP/0.9\r\n\r\n"] {
+            assert_eq!(parse(other), Err(Reject::VersionNotSupported), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn empty_lines_before_the_request_are_ignored() {
+        let ok = Ok(Request {
+            method: "GET",
+            target: "/",
+        });
+        assert_eq!(parse(b"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"), ok);
+        assert_eq!(parse(b"\r\n\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"), ok);
+        assert_eq!(parse(b"\r\n\r\n"), Err(Reject::Incomplete));
+        let mut only_empty = b"\r\n".repeat(MAX_HEAD);
+        assert_eq!(parse(&only_empty), Err(Reject::TooLarge));
+        only_empty.truncate(MAX_HEAD - 2);
+        assert_eq!(parse(&only_empty), Err(Reject::Incomplete));
     }
 
     #[test]
@@ -178,12 +272,18 @@ mod tests {
         for bad in [
             &b"GARBAGE\r\n\r\n"[..],
             b"GET /\r\n\r\n",
-            b"GET / HTTP/9.9\r\n\r\n",
-            b"GET nopath HTTP/1.1\r\n\r\n",
-            b"G(T / HTTP/1.1\r\n\r\n",
-            b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
-            b"GET / HTTP/1.1 extra\r\n\r\n",
-            b"GET /\xff HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.10\r\nHost: h\r\n\r\n",
+            b"GET / http/1.1\r\nHost: h\r\n\r\n",
+            b"GET nopath HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nno colon here\r\n\r\n",
+            b"GET / HTTP/1.1 extra\r\nHost: h\r\n\r\n",
+            b"GET /\xff HTTP/1.1\r\nHost: h\r\n\r\n",
+            // RFC 9112 §3.2: no Host, two, or one that is no host.
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHost: a/b\r\n\r\n",
             b"\x00\x01\x02",
         ] {
             assert_eq!(parse(bad), Err(Reject::BadRequest), "{bad:?}");

@@ -372,6 +372,10 @@ impl Server {
                             self.error_response(413);
                             self.out_owner = Some(k);
                         }
+                        Err(Reject::VersionNotSupported) => {
+                            self.error_response(505);
+                            self.out_owner = Some(k);
+                        }
                         Err(Reject::Incomplete) => {
                             if eof || conn.expired(now) {
                                 done = true;
@@ -430,6 +434,7 @@ fn reason(code: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         413 => "Content Too Large",
+        505 => "HTTP Version Not Supported",
         _ => "Error",
     }
 }

@@ -94,7 +94,7 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
     let addr = image.port("tcp", 80)?;
     let (status, _) = http_exchange(addr, b"GARBAGE\r\n\r\n")?;
     ensure!(status == 400, "a malformed request got {status}, not 400");
-    let (status, _) = http_exchange(addr, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n")?;
+    let (status, _) = http_exchange(addr, b"GET / HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n")?;
     ensure!(
         status == 400,
         "a header without a colon got {status}, not 400"
@@ -106,11 +106,29 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
     ensure!(status == 413, "an oversized request got {status}, not 413");
     let (status, _) = get(addr, "/nowhere")?;
     ensure!(status == 404, "an unknown path got {status}, not 404");
-    let (status, _) = http_exchange(addr, b"DELETE / HTTP/1.1\r\n\r\n")?;
+    let (status, _) = http_exchange(addr, b"DELETE / HTTP/1.1\r\nHost: h\r\n\r\n")?;
     ensure!(status == 405, "DELETE got {status}, not 405");
+    // RFC 9112 §3.2: an HTTP/1.1 request without a Host field, or with
+    // two, must get 400; HTTP/1.0 has none.
+    for (head, want) in [
+        (&b"GET / HTTP/1.1\r\n\r\n"[..], 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\n\r\n", 200),
+        // §2.2: empty lines before the request line are ignored.
+        (b"\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", 200),
+        // RFC 9110 §15.6.6: another major version is refused as such.
+        (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+    ] {
+        let (status, _) = http_exchange(addr, head)?;
+        ensure!(
+            status == want,
+            "{:?} got {status}, not {want}",
+            String::from_utf8_lossy(head)
+        );
+    }
     // RFC 9110 §15.5.6: a 405 must say which methods the target allows.
     let mut s = connect(addr)?;
-    s.write_all(b"POST /api/status HTTP/1.1\r\nContent-Length: 0\r\n\r\n")?;
+    s.write_all(b"POST /api/status HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")?;
     let mut reply = Vec::new();
     s.read_to_end(&mut reply)?;
     let reply = String::from_utf8_lossy(&reply);
