@@ -94,11 +94,36 @@ pub fn command_line(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Ve
 }
 
 /// Creates every drive's backing file (zero-filled, `size` bytes) that does
-/// not exist yet; existing files are left alone so their contents persist.
+/// not exist yet; existing files are left alone so their contents persist,
+/// except that one smaller than `size` (app.toml's size was raised) grows
+/// to it with zeroes, its contents kept. One larger is kept as it is, with
+/// a note: shrinking would throw away what was written past the new end.
 pub fn prepare_drives(app: &App, out_dir: &Path, fresh: bool) -> Result<()> {
     for d in &app.qemu.drives {
         let path = out_dir.join(&d.file);
         if path.exists() && !fresh {
+            let len = std::fs::metadata(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .len();
+            if len < d.size {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_len(d.size))
+                    .with_context(|| format!("cannot grow {}", path.display()))?;
+                eprintln!(
+                    "disk: {} grown from {len} to {} bytes (app.toml's size), its contents kept",
+                    path.display(),
+                    d.size
+                );
+            } else if len > d.size {
+                eprintln!(
+                    "disk: {} is {len} bytes, app.toml says {}: kept as it is (delete the file to start again at {})",
+                    path.display(),
+                    d.size,
+                    d.size
+                );
+            }
             continue;
         }
         if let Some(parent) = path.parent() {
@@ -476,9 +501,19 @@ mod tests {
         prepare_drives(&app, dir.path(), false).unwrap();
         let path = dir.path().join("d/disk.img");
         assert_eq!(std::fs::read(&path).unwrap(), vec![0; 4096]);
+        std::fs::write(&path, [7; 4096]).unwrap();
+        prepare_drives(&app, dir.path(), false).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), vec![7; 4096]);
+        // A disk smaller than app.toml's size (the size was raised) grows,
+        // its contents kept; a larger one is not cut.
         std::fs::write(&path, b"keep").unwrap();
         prepare_drives(&app, dir.path(), false).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"keep");
+        let mut grown = b"keep".to_vec();
+        grown.resize(4096, 0);
+        assert_eq!(std::fs::read(&path).unwrap(), grown);
+        std::fs::write(&path, [9; 8192]).unwrap();
+        prepare_drives(&app, dir.path(), false).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), vec![9; 8192]);
         // Test runs start from a zeroed disk every time.
         prepare_drives(&app, dir.path(), true).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), vec![0; 4096]);

@@ -5,6 +5,9 @@
 
 use super::*;
 
+/// virtio-blk's sector (§5.2.4: capacity counts 512-byte sectors).
+const SECTOR: u64 = 512;
+
 impl App {
     /// Every problem with the file, in file order.
     pub(super) fn problems(&self) -> Vec<String> {
@@ -263,6 +266,22 @@ impl App {
             }
             if d.size == 0 {
                 p.push(format!("`{key}.size` is 0: give the disk size in bytes"));
+            } else if d.size % SECTOR != 0 {
+                // QEMU would round the file up to whole sectors: the disk
+                // the image sees would not be the size asked for.
+                let up = (d.size / SECTOR + 1) * SECTOR;
+                let down = d.size / SECTOR * SECTOR;
+                p.push(if down == 0 {
+                    format!(
+                        "`{key}.size` = {}: a disk is whole {SECTOR}-byte sectors; use {up}",
+                        d.size
+                    )
+                } else {
+                    format!(
+                        "`{key}.size` = {}: a disk is whole {SECTOR}-byte sectors; use {down} or {up}",
+                        d.size
+                    )
+                });
             }
             if d.device.is_empty() {
                 p.push(format!(

@@ -225,3 +225,17 @@ fn drive_paths_stay_inside_target() {
     let text = format!("{BASE}\n[[qemu.drives]]\nfile = \"../x.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n");
     assert_error(&text, &["`qemu.drives[0].file` = \"../x.img\""]);
 }
+
+#[test]
+fn drive_sizes_are_whole_sectors() {
+    let drive = |size: u64| {
+        format!("{BASE}\n[[qemu.drives]]\nfile = \"x.img\"\nsize = {size}\ndevice = \"virtio-blk-device\"\n")
+    };
+    assert_error(&drive(0), &["`qemu.drives[0].size` is 0"]);
+    assert_error(
+        &drive(1000),
+        &["`qemu.drives[0].size` = 1000: a disk is whole 512-byte sectors; use 512 or 1024"],
+    );
+    assert_error(&drive(100), &["sectors; use 512"]);
+    assert!(parse(&drive(1 << 20)).is_ok());
+}
