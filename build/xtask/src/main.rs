@@ -175,11 +175,12 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Cmd::Run { app } => {
-            let mut built = image::build(
-                &root,
-                &image::resolve_app(&root, app.as_deref()),
-                cli.verbose,
-            )?;
+            let app_path = image::resolve_app(&root, app.as_deref());
+            // Before building: a second run must not rebuild the image of
+            // one already running.
+            let name = image::load_app(&root, &app_path)?.name;
+            let _lock = qemu::lock_image(&root.join("target").join(&name), &name)?;
+            let mut built = image::build(&root, &app_path, cli.verbose)?;
             let qemu_bin = qemu::ensure_installed()?;
             qemu::prepare_drives(&built.app, &built.out_dir, false)?;
             let _relays = net::resolve_ports(&mut built.app)?;

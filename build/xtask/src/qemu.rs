@@ -93,6 +93,33 @@ pub fn command_line(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Ve
     args
 }
 
+/// Holds `<out_dir>/run.lock` for as long as the returned file lives, so
+/// that one QEMU at a time runs an image: a second `cargo xtask run` of the
+/// same app file rebuilt the image under the first and then failed on
+/// QEMU's lock of the disk ("Failed to get \"write\" lock").
+pub fn lock_image(out_dir: &Path, name: &str) -> Result<std::fs::File> {
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let path = out_dir.join("run.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "image `{name}` is already running (another xtask holds {}): quit it first \
+             (Ctrl-A X in its terminal), or run another app file",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 /// Creates every drive's backing file (zero-filled, `size` bytes) that does
 /// not exist yet; existing files are left alone so their contents persist,
 /// except that one smaller than `size` (app.toml's size was raised) grows
@@ -491,6 +518,16 @@ mod tests {
              -icount shift=0 -chardev socket,path=/w/target/t/gdb.sock,server=on,wait=off,id=vireo-gdb \
              -gdb chardev:vireo-gdb"
         );
+    }
+
+    #[test]
+    fn one_run_of_an_image_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = super::lock_image(dir.path(), "t").unwrap();
+        let second = super::lock_image(dir.path(), "t").unwrap_err().to_string();
+        assert!(second.contains("image `t` is already running"), "{second}");
+        drop(first);
+        assert!(super::lock_image(dir.path(), "t").is_ok());
     }
 
     #[test]

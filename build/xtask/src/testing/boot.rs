@@ -69,6 +69,9 @@ pub fn evaluate_boot(cap: &Capture, expectations: &[String]) -> Vec<Case> {
 /// Boots `app.toml` under icount and judges it.
 pub fn boot_test(root: &Path, qemu_bin: &Path, verbose: bool) -> Result<Vec<Case>> {
     let app = crate::image::resolve_app(root, None);
+    // app.toml's image and disk are the ones `cargo xtask run` uses.
+    let name = crate::image::load_app(root, &app)?.name;
+    let _lock = qemu::lock_image(&root.join("target").join(&name), &name)?;
     let built = crate::image::build(root, &app, verbose)?;
     let expectations = boot_expectations(&built.app);
     let args = image::qemu_args(&built.app, &built.image, &built.out_dir, true)?;
