@@ -6,10 +6,11 @@
 //! - `gateway = "10.0.2.2"`: its default route;
 //! - `dhcp = "off"`: use the static address at once;
 //! - `dhcp-timeout-ms = "3000"`;
-//! - `peer-timeout-ms = "60000"`: a connection with bytes the peer has not
-//!   acknowledged, and from which nothing has come for this long, is
-//!   aborted (the peer vanished: without it the stack would retransmit to
-//!   it for ever, and hold the socket);
+//! - `peer-timeout-ms = "60000"`: a connection from whose peer nothing
+//!   has come for this long is aborted (the peer vanished: without it the
+//!   stack would retransmit to it for ever, and hold the socket); an idle
+//!   one is probed with keep-alives every quarter of it, which a live peer
+//!   answers;
 //! - `ports = "echo:tcp/7 …"`: who may bind which port (see
 //!   [`crate::ports`]; the build reads it, these settings skip it).
 //!
@@ -27,9 +28,20 @@ pub struct Settings {
     pub dhcp: bool,
     /// How long to wait for a lease before falling back.
     pub dhcp_timeout_ms: u64,
-    /// How long a connection's peer may stay silent while bytes to it are
-    /// unacknowledged before the connection is aborted.
+    /// How long a connection's peer may stay silent — not acknowledging
+    /// bytes sent to it, nor answering keep-alives — before the connection
+    /// is aborted.
     pub peer_timeout_ms: u64,
+}
+
+impl Settings {
+    /// How long an accepted connection may be idle before the stack asks
+    /// its peer whether it is still there: a quarter of the peer timeout,
+    /// so that a peer that is gone misses three probes before the abort,
+    /// and one that is there answers well within it.
+    pub fn keep_alive_ms(&self) -> u64 {
+        (self.peer_timeout_ms / 4).max(1)
+    }
 }
 
 impl Default for Settings {
@@ -118,6 +130,7 @@ mod tests {
         assert!(s.dhcp);
         assert_eq!(s.dhcp_timeout_ms, 1500);
         assert_eq!(s.peer_timeout_ms, 60_000);
+        assert_eq!(s.keep_alive_ms(), 15_000);
         assert_eq!(
             Settings::parse("peer-timeout-ms=2500")
                 .unwrap()

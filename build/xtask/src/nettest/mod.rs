@@ -42,13 +42,13 @@ use http::{
 };
 use nic::{icmp_echo, nic_restart, static_fallback};
 use tcp_checks::{
-    tcp_backlog, tcp_close, tcp_duplicate_syn, tcp_half_open, tcp_unspecified_source,
-    tcp_vanished_peer,
+    tcp_backlog, tcp_close, tcp_duplicate_syn, tcp_half_open, tcp_silent_peer,
+    tcp_unspecified_source, tcp_vanished_peer,
 };
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 25] = [
+pub const CHECKS: [&str; 26] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -73,6 +73,7 @@ pub const CHECKS: [&str; 25] = [
     "tcp-unspecified-source",
     "tcp-close",
     "tcp-vanished-peer",
+    "tcp-silent-peer",
     "wire-garbage",
 ];
 
@@ -246,6 +247,7 @@ pub fn run(
             "tcp-unspecified-source" => tcp_unspecified_source(&mut image),
             "tcp-close" => tcp_close(&mut image),
             "tcp-vanished-peer" => tcp_vanished_peer(&mut image),
+            "tcp-silent-peer" => tcp_silent_peer(&mut image),
             "wire-garbage" => wire_garbage(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),

@@ -360,3 +360,78 @@ pub(super) fn tcp_vanished_peer(image: &mut Image) -> Result<()> {
     );
     Ok(())
 }
+
+/// The wire image's `peer-timeout-ms`.
+const PEER_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// A connection whose peer is silent but alive lives on; one whose peer
+/// vanished with nothing outstanding is aborted. smoltcp aborts a socket
+/// with a timeout once its peer has been silent that long, bytes
+/// outstanding or not, so without keep-alives the stack reset every idle
+/// connection after `peer-timeout-ms` (an echo session left open for a
+/// minute). The stack sends keep-alives: this peer answers them (and
+/// nothing else) for three timeouts, then uses the connection, then
+/// answers nothing and must see the reset within a timeout or so.
+pub(super) fn tcp_silent_peer(image: &mut Image) -> Result<()> {
+    let (me, target) = wire_hosts(image)?;
+    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
+    let mut p = TcpPeer::connect(wire, me, target, (47_100, 7), 0x6100_0000)?;
+    p.echo(b"quiet")?;
+    let start = Instant::now();
+    let mut probes = 0;
+    while start.elapsed() < 3 * PEER_TIMEOUT {
+        match p.next(Duration::from_millis(100))? {
+            Some(Seen::Segment {
+                control: TcpControl::Rst,
+                ..
+            }) => bail!(
+                "the image reset a connection whose peer was silent but answered its \
+                 {probes} keep-alive(s), {:.1} s after its last data",
+                start.elapsed().as_secs_f64()
+            ),
+            Some(Seen::Segment { .. }) => {
+                // A keep-alive (or anything else): acknowledged, as a live
+                // host's stack does.
+                probes += 1;
+                p.send(TcpControl::None, &[])?;
+            }
+            _ => {}
+        }
+    }
+    ensure!(
+        probes >= 2,
+        "{probes} segment(s) from the image in {:?} of silence: it should probe an idle \
+         connection",
+        3 * PEER_TIMEOUT
+    );
+    p.echo(b"still here")?;
+    // Now the peer vanishes: the probes go unanswered.
+    let gone = Instant::now();
+    let mut unanswered = 0;
+    let reset = loop {
+        ensure!(
+            gone.elapsed() < 5 * PEER_TIMEOUT,
+            "no reset within {:?} of the peer vanishing ({unanswered} probe(s) unanswered)",
+            5 * PEER_TIMEOUT
+        );
+        match p.next(Duration::from_millis(100))? {
+            Some(Seen::Segment {
+                control: TcpControl::Rst,
+                ..
+            }) => break gone.elapsed(),
+            Some(Seen::Segment { .. }) => unanswered += 1,
+            _ => {}
+        }
+    };
+    ensure!(
+        reset >= PEER_TIMEOUT - Duration::from_millis(500) && unanswered >= 1,
+        "reset {reset:?} after the peer vanished, after {unanswered} probe(s): it should \
+         come after {PEER_TIMEOUT:?} of silence and probing"
+    );
+    println!(
+        "    {probes} keep-alives answered over {:?}; vanished: reset after {:.1} s, {unanswered} probe(s)",
+        3 * PEER_TIMEOUT,
+        reset.as_secs_f64()
+    );
+    Ok(())
+}

@@ -215,9 +215,11 @@ impl Stack {
             let Some(i) = self.free_tcp() else { break };
             let s = self.tcp_socket(i);
             s.abort();
-            // A socket keeps its timeout through a reset; a listening one
-            // must have none, or smoltcp would abort its handshake first.
+            // A socket keeps its timeout and keep-alive through a reset; a
+            // listening one must have neither, or smoltcp would abort its
+            // handshake first.
             s.set_timeout(None);
+            s.set_keep_alive(None);
             if s.listen(port).is_err() {
                 break;
             }

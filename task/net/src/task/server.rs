@@ -221,11 +221,18 @@ impl NetServer for Stack {
         let result = match ready {
             Some(i) => {
                 pool &= !(1 << i);
-                // From now on a peer that vanishes with bytes unacknowledged
-                // costs the socket only this long (handshakes have their own
-                // limit, `HANDSHAKE_MS`).
+                // From now on a peer that vanishes costs the socket only
+                // this long (handshakes have their own limit,
+                // `HANDSHAKE_MS`). smoltcp aborts a socket whose peer has
+                // been silent for its timeout whether or not bytes are
+                // outstanding, so an idle connection is kept alive with
+                // probes that a live peer answers: without them every idle
+                // connection was reset after the timeout.
                 let timeout = Duration::from_millis(self.settings.peer_timeout_ms);
-                self.tcp_socket(i).set_timeout(Some(timeout));
+                let keep_alive = Duration::from_millis(self.settings.keep_alive_ms());
+                let s = self.tcp_socket(i);
+                s.set_timeout(Some(timeout));
+                s.set_keep_alive(Some(keep_alive));
                 match self.table.insert(me, Sock::Tcp(i)) {
                     Some(id) => Ok(id),
                     None => {
