@@ -60,6 +60,13 @@ impl App {
                 "`{key}`: task names are used as file and constant names; use letters, digits, '-' and '_', starting with a letter"
             ));
         }
+        if task.name == "kernel" {
+            // The console's `kernel:` lines are the kernel's own (a task's
+            // are prefixed with its name), and the memory map's row too.
+            p.push(format!(
+                "`{key}`: 'kernel' is the kernel's name on the console and in the memory map; give the task another"
+            ));
+        }
         if task.krate.is_empty() {
             p.push(format!("`{key}.crate` is empty: name the task's package"));
         }

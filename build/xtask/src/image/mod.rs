@@ -297,6 +297,7 @@ pub fn build_with(
 ) -> Result<Built> {
     let app = load_app(root, app_path)?;
     let layout = allocate(&app)?;
+    crates::check(root, &app, app_path)?;
     setup::ensure_target(root)?;
 
     let out_dir = root.join("target").join(&app.name);
@@ -509,5 +510,6 @@ fn task_config(task: &crate::config::Task) -> String {
         .join(";")
 }
 
+mod crates;
 #[cfg(test)]
 mod tests;

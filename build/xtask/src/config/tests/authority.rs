@@ -239,3 +239,9 @@ fn drive_sizes_are_whole_sectors() {
     assert_error(&drive(100), &["sectors; use 512"]);
     assert!(parse(&drive(1 << 20)).is_ok());
 }
+
+#[test]
+fn no_task_is_called_kernel() {
+    let text = format!("{BASE}\n[tasks.kernel]\ncrate = \"task-idle\"\npriority = 9\ntext = 4096\nram = 1024\nstack = 512\n");
+    assert_error(&text, &["`tasks.kernel`: 'kernel' is the kernel's name"]);
+}

@@ -1,0 +1,134 @@
+//! Whether each task's `crate` names a package of the workspace, asked
+//! before anything is built: a misspelt crate otherwise failed deep in the
+//! build, under the whole cargo command line.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::config::App;
+use crate::process;
+
+/// A workspace package: its name, and whether it has a binary target (a
+/// task crate is one).
+#[derive(Clone)]
+pub(super) struct Package {
+    pub name: String,
+    pub bin: bool,
+}
+
+/// The workspace's packages, from `cargo metadata` (no dependency
+/// resolution: it reads the manifests only).
+fn workspace_packages(root: &Path) -> Result<Vec<Package>> {
+    let out = Command::new(process::cargo())
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(root)
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("cargo metadata: unreadable output")?;
+    let packages = meta["packages"]
+        .as_array()
+        .context("cargo metadata: no packages")?;
+    Ok(packages
+        .iter()
+        .filter_map(|p| {
+            let bin = p["targets"].as_array().is_some_and(|ts| {
+                ts.iter().any(|t| {
+                    t["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "bin"))
+                })
+            });
+            Some(Package {
+                name: p["name"].as_str()?.to_string(),
+                bin,
+            })
+        })
+        .collect())
+}
+
+/// A problem for each task whose `crate` is not a package of the
+/// workspace, naming the task crates there are.
+pub(super) fn unknown_crates(app: &App, packages: &[Package]) -> Vec<String> {
+    let tasks: Vec<&str> = packages
+        .iter()
+        // The kernel and xtask are binaries too, but no task's.
+        .filter(|p| p.bin && p.name != "kern" && p.name != "xtask")
+        .map(|p| p.name.as_str())
+        .collect();
+    app.tasks
+        .iter()
+        .filter(|t| !packages.iter().any(|p| p.name == t.krate))
+        .map(|t| {
+            format!(
+                "`tasks.{}.crate` = {:?}: no package of that name in the workspace (a new crate \
+                 must be one of its members, see Cargo.toml); the task crates are: {}",
+                t.name,
+                t.krate,
+                tasks.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Fails, naming each, if a task's crate is not in the workspace. If cargo
+/// cannot say, the build goes on and cargo reports what it finds.
+pub(super) fn check(root: &Path, app: &App, app_path: &Path) -> Result<()> {
+    let Ok(packages) = workspace_packages(root) else {
+        return Ok(());
+    };
+    let problems = unknown_crates(app, &packages);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{}: {} problem(s):\n  - {}",
+        app_path.display(),
+        problems.len(),
+        problems.join("\n  - ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{unknown_crates, Package};
+    use crate::config::tests::BASE;
+    use crate::config::App;
+
+    fn package(name: &str, bin: bool) -> Package {
+        Package {
+            name: name.into(),
+            bin,
+        }
+    }
+
+    #[test]
+    fn a_task_crate_outside_the_workspace_is_named() {
+        let app: App = crate::config::tests::parse(BASE).unwrap();
+        let all = [
+            package("task-supervisor", true),
+            package("pong", true),
+            package("task-ping", true),
+            package("task-idle", true),
+            package("abi", false),
+        ];
+        assert!(unknown_crates(&app, &all).is_empty());
+        let without_ping = [&all[..2], &all[3..]].concat();
+        let problems = unknown_crates(&app, &without_ping);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("`tasks.ping.crate` = \"task-ping\": no package")
+                && problems[0].ends_with("the task crates are: task-supervisor, pong, task-idle"),
+            "{}",
+            problems[0]
+        );
+    }
+}
