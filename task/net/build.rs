@@ -1,8 +1,9 @@
 //! Generates the Net server trait and dispatch from `idl/net.idol`, and
 //! checks the stack's `config` from app.toml (`VIREO_CONFIG`): its
 //! settings, and its `ports`, which become the table `PORTS` of task
-//! indices (`$OUT_DIR/ports.rs`). A mistake in either fails the build,
-//! naming it. Both are parsed by the crate's own modules, included here.
+//! indices (`$OUT_DIR/ports.rs`), and no more tasks with TCP ports than
+//! the stack's sockets can keep a share for. A mistake in either fails the
+//! build, naming it. Both are parsed by the crate's own modules, included here.
 
 #[allow(dead_code)]
 #[path = "src/ports.rs"]
@@ -10,6 +11,9 @@ mod ports;
 #[allow(dead_code)]
 #[path = "src/settings.rs"]
 mod settings;
+#[allow(dead_code)]
+#[path = "src/share.rs"]
+mod share;
 
 use std::fmt::Write as _;
 
@@ -43,6 +47,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut grants = Vec::new();
         ports::parse(ports_text, index_of, |g| grants.push(g))
             .map_err(|e| format!("app.toml: the net task's config `ports`: {e}"))?;
+        let tcp_tasks = share::tcp_tasks(&grants).count();
+        if tcp_tasks * share::RESERVE > share::SOCKETS {
+            return Err(format!(
+                "app.toml: the net task's config `ports` grants TCP ports to {tcp_tasks} tasks, \
+                 but its {} TCP sockets keep {} for each: at most {} tasks may have TCP ports",
+                share::SOCKETS,
+                share::RESERVE,
+                share::SOCKETS / share::RESERVE
+            )
+            .into());
+        }
         for g in grants {
             writeln!(
                 table,

@@ -1,12 +1,14 @@
 //! The net task's bookkeeping, apart from smoltcp and the syscalls so that
 //! host tests run it: socket ids and who owns them ([`table`]), the
 //! task's settings from app.toml ([`settings`]), the ports app.toml grants
-//! to each task ([`ports`]), and the guard that keeps a connection's
-//! repeated SYN from the listening sockets ([`syn`]).
+//! to each task ([`ports`]), the shares of the TCP sockets between the
+//! tasks that may hold them ([`share`]), and the guard that keeps a
+//! connection's repeated SYN from the listening sockets ([`syn`]).
 //!
 //! It must never hand one task's socket to another, never let a task bind
-//! a port app.toml did not grant it, and never accept an id minted by an
-//! earlier incarnation of the stack.
+//! a port app.toml did not grant it, never let one task's sockets keep
+//! another from its share, and never accept an id minted by an earlier
+//! incarnation of the stack.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -14,5 +16,6 @@
 
 pub mod ports;
 pub mod settings;
+pub mod share;
 pub mod syn;
 pub mod table;

@@ -24,6 +24,7 @@ use crate::testing::Case;
 
 mod echo;
 mod garbage;
+mod hog;
 mod http;
 mod nic;
 mod tcp_checks;
@@ -48,7 +49,7 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 26] = [
+pub const CHECKS: [&str; 27] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -75,6 +76,7 @@ pub const CHECKS: [&str; 26] = [
     "tcp-vanished-peer",
     "tcp-silent-peer",
     "wire-garbage",
+    "socket-hog",
 ];
 
 /// How long the page server lets a silent connection live (task/http's
@@ -248,6 +250,7 @@ pub fn run(
             "tcp-close" => tcp_close(&mut image),
             "tcp-vanished-peer" => tcp_vanished_peer(&mut image),
             "tcp-silent-peer" => tcp_silent_peer(&mut image),
+            "socket-hog" => hog::socket_hog(&image),
             "wire-garbage" => wire_garbage(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),

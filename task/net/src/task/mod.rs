@@ -19,6 +19,7 @@ use smoltcp::wire::{
 };
 use task_net::ports::{self, Grant, Proto};
 use task_net::settings::Settings;
+use task_net::share;
 use task_net::syn::SynGuard;
 use task_net::table::{Owner, Table};
 #[cfg(not(feature = "linked-nic"))]
@@ -61,7 +62,7 @@ const LINKED_BITS: u32 = 0;
 const MAX_SLEEP_MS: u64 = 200;
 
 /// TCP sockets (connections, and listeners' pools of sockets in LISTEN).
-const TCP_SOCKETS: usize = 20;
+const TCP_SOCKETS: usize = share::SOCKETS;
 /// Bytes of each TCP socket's receive and send buffer (the window).
 const TCP_BUF: usize = 8192;
 /// UDP sockets.
@@ -166,6 +167,10 @@ struct Stack {
     tcp_used: u32,
     /// TCP sockets closed by their owner, freed once the close finished.
     tcp_closing: u32,
+    /// The task (index) each TCP socket in use is charged to: the one
+    /// whose pool it joined, until it is free again (through its
+    /// connection and its close). See `task_net::share`.
+    tcp_owner: [u16; TCP_SOCKETS],
     /// Sockets in SYN-RECEIVED at the last look: since when (ms), and
     /// with which peer (a socket can start another handshake in between).
     handshakes: [Option<(u64, IpEndpoint)>; TCP_SOCKETS],
@@ -208,11 +213,25 @@ impl Stack {
         (0..TCP_SOCKETS as u8).find(|i| self.tcp_used & (1 << i) == 0)
     }
 
-    /// Puts free sockets into LISTEN on `port` until the pool holds
-    /// `backlog`; returns the pool.
-    fn fill_pool(&mut self, port: u16, backlog: u8, mut pool: u32) -> u32 {
+    /// TCP sockets in use charged to task `task`.
+    fn tcp_held(&self, task: u16) -> usize {
+        (0..TCP_SOCKETS)
+            .filter(|&i| self.tcp_used & (1 << i) != 0 && self.tcp_owner[i] == task)
+            .count()
+    }
+
+    /// Puts free sockets into LISTEN on `port` for `task` until the pool
+    /// holds `backlog`, or the sockets left free are owed to other tasks
+    /// (`task_net::share`); returns the pool.
+    fn fill_pool(&mut self, task: u16, port: u16, backlog: u8, mut pool: u32) -> u32 {
         while (pool.count_ones() as u8) < backlog {
             let Some(i) = self.free_tcp() else { break };
+            let free = TCP_SOCKETS - self.tcp_used.count_ones() as usize;
+            if !share::may_take(task, free, share::tcp_tasks(PORTS), |t| {
+                self.tcp_held(t)
+            }) {
+                break;
+            }
             let s = self.tcp_socket(i);
             s.abort();
             // A socket keeps its timeout and keep-alive through a reset; a
@@ -224,6 +243,7 @@ impl Stack {
                 break;
             }
             self.tcp_used |= 1 << i;
+            self.tcp_owner[usize::from(i)] = task;
             pool |= 1 << i;
             self.nic.syn.pools_changed();
         }
@@ -635,6 +655,7 @@ fn main() -> ! {
         tcp,
         tcp_used: 0,
         tcp_closing: 0,
+        tcp_owner: [0; TCP_SOCKETS],
         handshakes: [None; TCP_SOCKETS],
         next_handshake_sweep: 0,
         udp,

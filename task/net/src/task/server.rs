@@ -173,7 +173,7 @@ impl NetServer for Stack {
         {
             return Err(NetError::AddressInUse.into());
         }
-        let pool = self.fill_pool(port, backlog as u8, 0);
+        let pool = self.fill_pool(me.0, port, backlog as u8, 0);
         if pool == 0 {
             return Err(NetError::NoSockets.into());
         }
@@ -243,7 +243,7 @@ impl NetServer for Stack {
             }
             None => Err(NetError::WouldBlock.into()),
         };
-        let pool = self.fill_pool(port, backlog, pool);
+        let pool = self.fill_pool(me.0, port, backlog, pool);
         self.table.set(
             listener,
             me,
