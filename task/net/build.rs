@@ -1,8 +1,9 @@
 //! Generates the Net server trait and dispatch from `idl/net.idol`, and
 //! checks the stack's `config` from app.toml (`VIREO_CONFIG`): its
 //! settings, and its `ports`, which become the table `PORTS` of task
-//! indices (`$OUT_DIR/ports.rs`), and no more tasks with TCP ports than
-//! the stack's sockets can keep a share for. A mistake in either fails the
+//! indices (`$OUT_DIR/ports.rs`), with no more UDP ports than UDP sockets
+//! and no more tasks with TCP ports than the stack's TCP sockets can keep
+//! a share for. A mistake in either fails the
 //! build, naming it. Both are parsed by the crate's own modules, included here.
 
 #[allow(dead_code)]
@@ -47,6 +48,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut grants = Vec::new();
         ports::parse(ports_text, index_of, |g| grants.push(g))
             .map_err(|e| format!("app.toml: the net task's config `ports`: {e}"))?;
+        let udp_ports = grants
+            .iter()
+            .filter(|g| g.proto == ports::Proto::Udp)
+            .count();
+        if udp_ports > share::UDP_SOCKETS {
+            return Err(format!(
+                "app.toml: the net task's config `ports` grants {udp_ports} UDP ports, but the \
+                 stack has {} UDP sockets: a grant it could not bind would be no grant",
+                share::UDP_SOCKETS
+            )
+            .into());
+        }
         let tcp_tasks = share::tcp_tasks(&grants).count();
         if tcp_tasks * share::RESERVE > share::SOCKETS {
             return Err(format!(

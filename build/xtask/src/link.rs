@@ -189,15 +189,24 @@ impl CargoBuild {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        process::run_captured(&mut cmd, verbose).with_context(|| {
+        if let Err(e) = process::run_captured(&mut cmd, verbose) {
+            let output = format!("{e:#}");
+            // A build script that refused app.toml (the net task's config)
+            // said what is wrong: that goes first, not under the command.
+            if let Some(problem) = app_toml_problem(&output) {
+                bail!(
+                    "{problem}\n(building {}; cargo's output: {output})",
+                    self.bin
+                );
+            }
             let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!(
-                "building {} failed: {} cargo {}",
+            bail!(
+                "building {} failed: {} cargo {}: {output}",
                 self.bin,
                 env.join(" "),
                 args.join(" ")
-            )
-        })?;
+            );
+        }
         Ok(target_dir
             .join(machine::TARGET)
             .join("release")
@@ -205,10 +214,29 @@ impl CargoBuild {
     }
 }
 
+/// The message of a build script that refused app.toml: cargo prints
+/// its `Err` as `Error: "app.toml: …"` (the string's `Debug` form).
+fn app_toml_problem(output: &str) -> Option<String> {
+    let line = output
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("Error: \"app.toml"))?;
+    let quoted = line.strip_suffix('"')?;
+    let mut text = String::from("app.toml");
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => text.extend(chars.next()),
+            (c, false) => text.push(c),
+        }
+    }
+    Some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{
-        check_budget, fingerprint, kernel_memory_x, link_region, task_memory_x, CargoBuild, Owner,
+        app_toml_problem, check_budget, fingerprint, kernel_memory_x, link_region, task_memory_x,
+        CargoBuild, Owner,
     };
     use crate::layout::Region;
     use std::path::{Path, PathBuf};
@@ -283,5 +311,17 @@ mod tests {
     fn fingerprint_sees_changes() {
         assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
         assert_eq!(fingerprint(&[b"x"]), fingerprint(&[b"x"]));
+    }
+
+    #[test]
+    fn a_build_script_refusing_app_toml_is_quoted_first() {
+        let output = "exited with exit status: 101; its output:\n\
+            error: failed to run custom build command for `task-net v0.1.0`\n\
+            \x20 Error: \"app.toml: the net task's config `ports` grants 5 UDP ports, \\\"x\\\"\"\n";
+        assert_eq!(
+            app_toml_problem(output).as_deref(),
+            Some("app.toml: the net task's config `ports` grants 5 UDP ports, \"x\"")
+        );
+        assert_eq!(app_toml_problem("error[E0425]: cannot find value"), None);
     }
 }

@@ -19,6 +19,11 @@ use crate::ports::{Grant, Proto};
 /// The stack's TCP sockets (connections, and listeners' pools).
 pub const SOCKETS: usize = 20;
 
+/// The stack's UDP sockets. One per granted UDP port (a port is bound
+/// once), and the build refuses more UDP grants than sockets: so every
+/// grant can always be bound, whatever the other tasks hold.
+pub const UDP_SOCKETS: usize = 4;
+
 /// Sockets each task with a TCP port grant can always get.
 pub const RESERVE: usize = 2;
 

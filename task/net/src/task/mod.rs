@@ -65,8 +65,8 @@ const MAX_SLEEP_MS: u64 = 200;
 const TCP_SOCKETS: usize = share::SOCKETS;
 /// Bytes of each TCP socket's receive and send buffer (the window).
 const TCP_BUF: usize = 8192;
-/// UDP sockets.
-const UDP_SOCKETS: usize = 4;
+/// UDP sockets: one per UDP port app.toml grants, at most.
+const UDP_SOCKETS: usize = share::UDP_SOCKETS;
 /// Datagrams, and bytes, a UDP socket holds for its owner to read. The
 /// stack outranks its clients, so it takes in every frame the NIC has
 /// before an owner runs again: a burst from a peer must fit here whole,
