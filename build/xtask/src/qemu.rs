@@ -61,7 +61,11 @@ pub fn command_line(app: &App, image: &Path, out_dir: &Path, icount: bool) -> Ve
         image.display().to_string(),
     ];
     args.extend(app.qemu.args.iter().cloned());
-    for (n, d) in app.qemu.drives.iter().enumerate() {
+    // QEMU puts each -device in the next lower virtio-mmio slot, and the bus
+    // binds a driver to the lowest free slot it matches, drivers in task
+    // order: the drives go on in reverse so that the first drive has the
+    // lowest of their slots, and blk0 finds the first drive, blk1 the second.
+    for (n, d) in app.qemu.drives.iter().enumerate().rev() {
         args.push("-drive".into());
         let mut drive = format!(
             "file={},if=none,format=raw,id=drive{n}",
@@ -517,6 +521,23 @@ mod tests {
              -drive file=/w/target/t/disk,,1.img,if=none,format=raw,id=drive0 -device virtio-blk-device,drive=drive0 \
              -icount shift=0 -chardev socket,path=/w/target/t/gdb.sock,server=on,wait=off,id=vireo-gdb \
              -gdb chardev:vireo-gdb"
+        );
+    }
+
+    #[test]
+    fn the_first_drive_gets_the_lowest_slot() {
+        let text = format!(
+            "{BASE}\n[[qemu.drives]]\nfile = \"d0.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n\
+             [[qemu.drives]]\nfile = \"d1.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n"
+        );
+        let app = parse(&text).unwrap();
+        let args = command_line(&app, Path::new("/i.elf"), Path::new("/w"), false).join(" ");
+        // The later -device is in the lower slot.
+        let (d1, d0) = (args.find("d1.img").unwrap(), args.find("d0.img").unwrap());
+        assert!(d1 < d0, "{args}");
+        assert!(
+            args.contains("file=/w/d0.img,if=none,format=raw,id=drive0"),
+            "{args}"
         );
     }
 

@@ -7,7 +7,7 @@ use abi::{Generation, TaskId, TaskState, TaskStatus};
 use block_api::{BlockClient, BlockError, SECTOR_SIZE};
 use entropy_api::{EntropyClient, EntropyError};
 use ethernet_api::{EthernetClient, EthernetError};
-use idol_runtime::{RequestError, UserlibIpc};
+use idol_runtime::{KernelCode, ProtocolError, RequestError, UserlibIpc};
 use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
@@ -234,6 +234,14 @@ impl Shell {
         match e {
             RequestError::Server(e) => out!(self, "error: {who}: {}\n", words(e)),
             RequestError::ServerRestarted => out!(self, "error: {who} restarted, try again\n"),
+            // The usual mistake after adding a task to app.toml: the
+            // shell was not given it. Say what to change.
+            RequestError::Protocol(ProtocolError::Refused(KernelCode(
+                abi::REFUSED_NOT_IN_SLOTS,
+            ))) => out!(
+                self,
+                "error: {who}: this shell may not call it; add \"{who}\" to the shell's `slots` in app.toml\n"
+            ),
             RequestError::Protocol(e) => out!(self, "error: {who}: {e}\n"),
         }
     }
