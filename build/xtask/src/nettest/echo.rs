@@ -74,6 +74,60 @@ pub(super) fn udp_burst(image: &Image) -> Result<()> {
     Ok(())
 }
 
+/// How long the datagram flood of [`udp_flood`] lasts.
+const FLOOD: Duration = Duration::from_secs(6);
+
+/// A peer that sends each datagram the moment the last came back, as fast
+/// as the echo answers, must not keep the page server from its pages: it
+/// got 9 pages in 20 s (each after 0.3 to 5.5 s) before the echo paced
+/// its answers (`task/echo/src/pace.rs`: 2,000 a second). Needs at least
+/// 50 pages in the flood's first 5 s (some 700 come), the flood answered
+/// (evidence it ran) and no faster than the pace allows.
+pub(super) fn udp_flood(image: &Image) -> Result<()> {
+    let udp = image.port("udp", 7)?;
+    let page = image.port("tcp", 80)?;
+    let flood = std::thread::spawn(move || -> Result<(u64, Duration)> {
+        let sock = UdpSocket::bind((LOOPBACK, 0))?;
+        sock.set_read_timeout(Some(Duration::from_millis(500)))?;
+        let start = Instant::now();
+        let mut answered = 0u64;
+        let mut buf = [0u8; 256];
+        while start.elapsed() < FLOOD {
+            sock.send_to(&[0x5a; 100], udp)?;
+            if sock.recv_from(&mut buf).is_ok() {
+                answered += 1;
+            }
+        }
+        Ok((answered, start.elapsed()))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let mut pages = 0;
+    while start.elapsed() < Duration::from_secs(5) {
+        let (status, _) = http::get(page, "/api/status")?;
+        ensure!(status == 200, "a page during the flood answered {status}");
+        pages += 1;
+    }
+    let (answered, took) = flood
+        .join()
+        .map_err(|_| anyhow::anyhow!("the flood panicked"))??;
+    let rate = answered as f64 / took.as_secs_f64();
+    println!("    {pages} pages in 5 s under a datagram flood answered {rate:.0} a second");
+    ensure!(
+        answered >= 200,
+        "the flood got {answered} answers in {took:?}: it did not run"
+    );
+    ensure!(
+        rate <= 2600.0,
+        "the echo answered {rate:.0} datagrams a second: more than its pace (2,000, bursts of 64)"
+    );
+    ensure!(
+        pages >= 50,
+        "{pages} pages in 5 s while a peer flooded the echo with datagrams"
+    );
+    Ok(())
+}
+
 /// A little xorshift generator: test data that differs in every byte.
 pub(super) struct Rng(pub(super) u64);
 

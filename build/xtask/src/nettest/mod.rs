@@ -34,7 +34,7 @@ mod wire;
 pub use echo::bench_transfer;
 use echo::{
     echo_through, open_echo, sha256, tcp_echo, tcp_echo_waiting, tcp_parallel, udp_burst, udp_echo,
-    Rng,
+    udp_flood, Rng,
 };
 use garbage::wire_garbage;
 use http::{
@@ -49,7 +49,7 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 27] = [
+pub const CHECKS: [&str; 28] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -58,6 +58,7 @@ pub const CHECKS: [&str; 27] = [
     "status-restarts",
     "udp-echo",
     "udp-burst",
+    "udp-flood",
     "tcp-echo",
     "tcp-parallel",
     "tcp-echo-waiting",
@@ -234,6 +235,7 @@ pub fn run(
             "status-restarts" => status_restarts(&mut image),
             "udp-echo" => udp_echo(&image),
             "udp-burst" => udp_burst(&image),
+            "udp-flood" => udp_flood(&image),
             "tcp-echo" => tcp_echo(&image),
             "tcp-parallel" => tcp_parallel(&image),
             "tcp-echo-waiting" => tcp_echo_waiting(&image),

@@ -1,0 +1,11 @@
+//! The echo service's logic apart from the syscalls, so that host tests
+//! run it: how fast it answers datagrams ([`pace`]).
+//!
+//! What it must never do: let a peer decide how much of the CPU the echo
+//! takes.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod pace;
