@@ -1,4 +1,6 @@
-//! Choosing the next task: strict priority, round-robin among equals.
+//! Choosing the next task: strict priority, round-robin among equals (a
+//! turn ends when a task blocks, not when it is preempted: see
+//! [`Cursors`]).
 //!
 //! [`select`] is the definition: one pass over the whole table. The kernel
 //! itself uses a [`Scheduler`], which gives the same answer without looking
@@ -28,28 +30,53 @@ use abi::TaskId;
 use crate::table::TaskTable;
 use crate::task::{SchedState, Task, TaskState};
 
-/// Picks the most important runnable task. Among equally important ones the
-/// current task keeps the CPU if it can run; otherwise the first runnable
-/// one after it in table order. `None` if nothing can run (the idle task
-/// died): the arch layer then waits for an interrupt.
+/// For each priority, where the round among that level's tasks stands
+/// (indexed by priority): the task whose turn it is, or the place just
+/// after the task whose turn ended (0 until a task of the level ran).
+///
+/// A task's turn begins when it is chosen and ends when it blocks — waits
+/// in `recv`, calls a server, or stops. Being preempted by a more important
+/// task does not end it. Ties go round from the cursor: a task whose turn
+/// goes on resumes before its equals, and one that blocked comes after
+/// them. Going round from the task that trapped instead (the more
+/// important one that preempted, or the server that answered) put the
+/// same equal first every time: the echo, busy with four bulk transfers
+/// and calling the stack at every step, kept the page server (as
+/// important, later in the table) from running at all until the transfers
+/// ended (a page took 8.7 s, another timed out).
+pub type Cursors = [u16; 256];
+
+/// The order key of runnable task `i` of priority `priority`: less is
+/// chosen first. Priority first; then the place in the cyclic order from
+/// the level's cursor (`i - cursor`, wrapping, puts the tasks from the
+/// cursor on before those below it). No two tasks share a key.
+#[inline(always)]
+fn key(cursors: &Cursors, i: usize, priority: u8) -> (u16, usize) {
+    let from = usize::from(cursors[usize::from(priority)]);
+    (u16::from(priority), i.wrapping_sub(from))
+}
+
+/// Picks the most important runnable task; among equally important ones,
+/// the first runnable one from the level's cursor (see [`Cursors`]) on, in
+/// table order. `None` if nothing can run (the idle task died): the arch
+/// layer then waits for an interrupt.
 ///
 /// This is the reference the kernel's [`Scheduler`] must agree with; it
 /// visits every task.
-pub fn select(tasks: &[Task], current: usize) -> Option<usize> {
-    let n = tasks.len();
-    let start = current.min(n);
-    let mut best: Option<usize> = None;
-    for i in (start..n).chain(0..start) {
-        let t = &tasks[i];
-        if !t.is_runnable() {
-            continue;
-        }
-        match best {
-            Some(b) if !t.is_more_important_than(&tasks[b]) => {}
-            _ => best = Some(i),
-        }
-    }
-    best
+pub fn select(tasks: &[Task], cursors: &Cursors) -> Option<usize> {
+    tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.is_runnable())
+        .min_by_key(|&(i, t)| key(cursors, i, t.priority()))
+        .map(|(i, _)| i)
+}
+
+/// [`select`] with every level's cursor at `current`: the order of a plain
+/// round from `current` (host tests of it).
+#[cfg(test)]
+pub fn select_from(tasks: &[Task], current: usize) -> Option<usize> {
+    select(tasks, &[current as u16; 256])
 }
 
 /// Words in a [`TaskSet`]: one bit per possible task index.
@@ -119,25 +146,22 @@ impl TaskSet {
 }
 
 /// [`select`] over the runnable set only: the same answer, visiting only
-/// runnable tasks (in the same order, so ties break the same way).
+/// runnable tasks (with the same keys, so ties break the same way).
 #[inline(never)]
-pub fn select_ready(tasks: &[Task], ready: &TaskSet, current: usize) -> Option<usize> {
+pub fn select_ready(tasks: &[Task], ready: &TaskSet, cursors: &Cursors) -> Option<usize> {
     let tasks = TaskTable::of(tasks);
     let n = tasks.len().min(WORDS * 32);
-    // Ordered by priority, then by place in the cyclic order from
-    // `current` (for ties): `i - current`, wrapping, puts the tasks from
-    // `current` on before those below it. No two tasks share a key, so the
-    // least key is the answer; `u16::MAX` is no task's priority.
-    let mut best = (u16::MAX, 0usize);
+    // The least key is the answer; `u16::MAX` is no task's priority.
+    let mut best = ((u16::MAX, 0usize), 0usize);
     for (wi, &word) in ready.words[..n.div_ceil(32)].iter().enumerate() {
         let mut w = word;
         while w != 0 {
             let i = wi * 32 + w.trailing_zeros() as usize;
             w &= w - 1;
-            best = best.min((u16::from(tasks[i].priority()), i.wrapping_sub(current)));
+            best = best.min((key(cursors, i, tasks[i].priority()), i));
         }
     }
-    (best.0 != u16::MAX).then(|| best.1.wrapping_add(current))
+    (best.0 .0 != u16::MAX).then_some(best.1)
 }
 
 /// A task index or none, in one word. The scheduler and the trap path
@@ -204,6 +228,8 @@ pub struct Scheduler {
     woken_tie: bool,
     /// The next task, decided by an IPC fast path during this trap.
     hint: MaybeTask,
+    /// Where each level's round stands (see [`Cursors`]).
+    cursors: Cursors,
     /// How the choices were made, for tests and benches.
     choices: Choices,
 }
@@ -230,6 +256,7 @@ impl Default for Scheduler {
             woken: MaybeTask::NONE,
             woken_tie: false,
             hint: MaybeTask::NONE,
+            cursors: [0; 256],
             choices: Choices::default(),
         }
     }
@@ -257,10 +284,12 @@ impl Scheduler {
             TaskState::Healthy(SchedState::InSend(_)) => {
                 self.unready(w, bit);
                 self.set_sending(w, bit, true);
+                self.end_turn(tasks, i);
             }
             _ => {
                 self.unready(w, bit);
                 self.set_sending(w, bit, false);
+                self.end_turn(tasks, i);
             }
         }
     }
@@ -401,6 +430,7 @@ impl Scheduler {
             && self.running.is(current)
             && self.woken.is_none()
             && TaskTable::of(tasks)[current].is_runnable()
+            && self.has_turn(tasks, current)
     }
 
     /// The choice when it takes no looking: the task an IPC fast path
@@ -415,10 +445,43 @@ impl Scheduler {
             None if self.runs_on(tasks, current) => current,
             None => return None,
         };
+        self.ran(tasks, next);
+        Some(next)
+    }
+
+    /// Records that the choice was `next`: it runs, nothing has woken
+    /// since, and its turn has begun.
+    #[inline(always)]
+    fn ran(&mut self, tasks: &[Task], next: usize) {
         self.running = MaybeTask::some(next);
         self.woken = MaybeTask::NONE;
         self.woken_tie = false;
-        Some(next)
+        let level = usize::from(TaskTable::of(tasks)[next].priority());
+        self.cursors[level] = next as u16;
+    }
+
+    /// Ends task `i`'s turn at its level if it has it (it blocked or
+    /// stopped): the round goes on from the place after it. `note` does
+    /// this for every state that is not runnable; the IPC fast paths, which
+    /// report blocks with `now_blocked`, call it themselves.
+    #[inline(always)]
+    pub fn end_turn(&mut self, tasks: &[Task], i: usize) {
+        let level = usize::from(TaskTable::of(tasks)[i].priority());
+        if usize::from(self.cursors[level]) == i {
+            self.cursors[level] = (i + 1) as u16;
+        }
+    }
+
+    /// Whether task `i`'s turn at its level goes on.
+    #[inline(always)]
+    fn has_turn(&self, tasks: &[Task], i: usize) -> bool {
+        let level = usize::from(TaskTable::of(tasks)[i].priority());
+        usize::from(self.cursors[level]) == i
+    }
+
+    /// Where each level's round stands.
+    pub fn cursors(&self) -> &Cursors {
+        &self.cursors
     }
 
     /// Chooses the task to run after a trap taken by `current`; the same
@@ -432,7 +495,7 @@ impl Scheduler {
                 Some(next) => Some(next),
                 None => {
                     self.choices.scans = self.choices.scans.wrapping_add(1);
-                    select_ready(tasks, &self.ready, current)
+                    select_ready(tasks, &self.ready, &self.cursors)
                 }
             },
         };
@@ -441,13 +504,18 @@ impl Scheduler {
             self.assert_consistent(tasks);
             assert_eq!(
                 next,
-                select(tasks, current),
+                select(tasks, &self.cursors),
                 "scheduler disagrees with select"
             );
         }
-        self.running = next.map_or(MaybeTask::NONE, MaybeTask::some);
-        self.woken = MaybeTask::NONE;
-        self.woken_tie = false;
+        match next {
+            Some(next) => self.ran(tasks, next),
+            None => {
+                self.running = MaybeTask::NONE;
+                self.woken = MaybeTask::NONE;
+                self.woken_tie = false;
+            }
+        }
         next
     }
 
@@ -459,15 +527,19 @@ impl Scheduler {
             return None;
         }
         let cur = &tasks[current];
+        // The caller runs on if it can and its turn goes on (one that
+        // blocked and was woken in the same trap comes after its equals:
+        // the scan's business).
+        let runs_on = cur.is_runnable() && self.has_turn(tasks, current);
         match self.woken.get() {
             // Nothing woke: the caller, if it can still run, is still the
-            // most important (ties keep the current task).
-            None => cur.is_runnable().then_some(current),
+            // most important.
+            None => runs_on.then_some(current),
             Some(w) => {
                 let t = &tasks[w];
                 if !t.is_more_important_than(cur) {
                     // Whatever woke is no more important than the caller.
-                    cur.is_runnable().then_some(current)
+                    runs_on.then_some(current)
                 } else if !self.woken_tie && t.is_runnable() {
                     // One task more important than every runnable one.
                     Some(w)

@@ -184,7 +184,7 @@ pub fn after_trap<M: Machine>(sys: &mut System<'_, M>, current: usize) -> Option
             #[cfg(test)]
             assert_eq!(
                 Some(next),
-                crate::sched::select(sys.tasks, current),
+                crate::sched::select(sys.tasks, sys.sched.cursors()),
                 "quick choice disagrees with select"
             );
             next

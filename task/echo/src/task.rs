@@ -29,6 +29,8 @@ const PORT: u16 = 7;
 const CONNS: usize = 8;
 /// Bytes read from a connection before they are echoed.
 const CHUNK: usize = 4096;
+/// Reads of one connection in a round (see `round`).
+const READS_PER_ROUND: usize = 8;
 /// How long a connection must have been silent before a waiting client
 /// may take its place.
 const IDLE_EVICT_MS: u64 = 5000;
@@ -172,6 +174,11 @@ impl Echo {
             let Some(mut c) = self.conns[k] else { continue };
             let buf = &mut self.bufs[k];
             let mut open = true;
+            // At most this many reads of one connection per round: a peer
+            // that keeps its side full would otherwise keep the round, and
+            // the other connections and the datagrams waited (answers to
+            // datagrams came seconds late under four bulk transfers).
+            let mut reads = 0;
             loop {
                 if c.sent < c.len {
                     match self.net.tcp_send(c.id, &buf[c.sent..c.len]) {
@@ -193,6 +200,10 @@ impl Echo {
                         }
                     }
                 }
+                if reads == READS_PER_ROUND {
+                    break;
+                }
+                reads += 1;
                 match self.net.tcp_recv(c.id, &mut buf[..]) {
                     Ok(0) => {
                         open = false;

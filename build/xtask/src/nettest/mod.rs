@@ -33,8 +33,8 @@ mod wire;
 
 pub use echo::bench_transfer;
 use echo::{
-    echo_through, open_echo, sha256, tcp_echo, tcp_echo_waiting, tcp_parallel, udp_burst, udp_echo,
-    udp_flood, Rng,
+    echo_through, open_echo, sha256, tcp_bulk_pages, tcp_echo, tcp_echo_waiting, tcp_parallel,
+    udp_burst, udp_echo, udp_flood, Rng,
 };
 use garbage::wire_garbage;
 use http::{
@@ -49,7 +49,7 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 28] = [
+pub const CHECKS: [&str; 29] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -59,6 +59,7 @@ pub const CHECKS: [&str; 28] = [
     "udp-echo",
     "udp-burst",
     "udp-flood",
+    "tcp-bulk-pages",
     "tcp-echo",
     "tcp-parallel",
     "tcp-echo-waiting",
@@ -236,6 +237,7 @@ pub fn run(
             "udp-echo" => udp_echo(&image),
             "udp-burst" => udp_burst(&image),
             "udp-flood" => udp_flood(&image),
+            "tcp-bulk-pages" => tcp_bulk_pages(&image),
             "tcp-echo" => tcp_echo(&image),
             "tcp-parallel" => tcp_parallel(&image),
             "tcp-echo-waiting" => tcp_echo_waiting(&image),

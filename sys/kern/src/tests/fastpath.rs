@@ -27,7 +27,7 @@ pub(super) fn ready_for_a_call() -> Harness {
 /// Runs the scheduler the way the trap handler does after a trap by `t`,
 /// and checks the answer against the reference `sched::select`.
 fn after_trap(h: &mut Harness, t: usize) -> Option<usize> {
-    let want = sched::select(h.sys.tasks, t);
+    let want = sched::select(h.sys.tasks, h.sys.sched.cursors());
     let next = syscalls::after_trap(&mut h.sys, t);
     assert_eq!(next, want, "after a trap by {t}");
     next

@@ -17,20 +17,20 @@ fn four() -> Harness {
 fn most_important_runnable_task_runs() {
     let mut h = four();
     for current in 0..4 {
-        assert_eq!(sched::select(h.sys.tasks, current), Some(SUP));
+        assert_eq!(sched::select_from(h.sys.tasks, current), Some(SUP));
     }
     // The supervisor waits: a and b (priority 1) beat c (priority 2),
     // whoever was running.
     h.recv(SUP, 0, 1);
-    assert_eq!(sched::select(h.sys.tasks, 3), Some(1));
+    assert_eq!(sched::select_from(h.sys.tasks, 3), Some(1));
     // a and b wait too: c, the least important, finally runs.
     h.recv(1, 0, 1);
     h.recv(2, 0, 1);
-    assert_eq!(sched::select(h.sys.tasks, 0), Some(3));
+    assert_eq!(sched::select_from(h.sys.tasks, 0), Some(3));
     // A notification makes b runnable again: it preempts c.
     let b = h.id(2);
     assert_eq!(h.post(3, b, 1), abi::SUCCESS);
-    assert_eq!(sched::select(h.sys.tasks, 3), Some(2));
+    assert_eq!(sched::select_from(h.sys.tasks, 3), Some(2));
 }
 
 #[test]
@@ -38,14 +38,14 @@ fn equal_priority_keeps_current_else_next_in_table_order() {
     let mut h = four();
     h.recv(SUP, 0, 1);
     // a and b are equally important: the one running keeps the CPU.
-    assert_eq!(sched::select(h.sys.tasks, 1), Some(1));
-    assert_eq!(sched::select(h.sys.tasks, 2), Some(2));
+    assert_eq!(sched::select_from(h.sys.tasks, 1), Some(1));
+    assert_eq!(sched::select_from(h.sys.tasks, 2), Some(2));
     // Coming from c (or the blocked supervisor), the first after it wins.
-    assert_eq!(sched::select(h.sys.tasks, 3), Some(1));
-    assert_eq!(sched::select(h.sys.tasks, 0), Some(1));
+    assert_eq!(sched::select_from(h.sys.tasks, 3), Some(1));
+    assert_eq!(sched::select_from(h.sys.tasks, 0), Some(1));
     // Once b blocks, a runs even from b.
     h.recv(2, 0, 1);
-    assert_eq!(sched::select(h.sys.tasks, 2), Some(1));
+    assert_eq!(sched::select_from(h.sys.tasks, 2), Some(1));
 }
 
 #[test]
@@ -54,10 +54,10 @@ fn nothing_runnable_selects_none() {
     for t in 0..4 {
         h.recv(t, 0, 1);
     }
-    assert_eq!(sched::select(h.sys.tasks, 0), None);
+    assert_eq!(sched::select_from(h.sys.tasks, 0), None);
     assert_eq!(syscalls::next_task(&mut h.sys, 3), None);
     // And an empty table does not divide by zero.
-    assert_eq!(sched::select(&[], 0), None);
+    assert_eq!(sched::select_from(&[], 0), None);
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn faulted_and_stopped_tasks_are_never_picked() {
         .task("lo", 2)
         .build();
     h.recv(SUP, 0, 1);
-    assert_eq!(sched::select(h.sys.tasks, 2), Some(1));
+    assert_eq!(sched::select_from(h.sys.tasks, 2), Some(1));
     syscalls::exception(&mut h.sys, 1, Exception::Illegal(0));
     assert!(!h.task(1).is_healthy());
     // The fault woke the supervisor; it goes back to waiting.
@@ -79,14 +79,14 @@ fn faulted_and_stopped_tasks_are_never_picked() {
     // The faulted one (more important than lo) and the stopped one (as
     // important as hi) are both skipped, from any current task.
     for current in 0..4 {
-        assert_eq!(sched::select(h.sys.tasks, current), Some(3));
+        assert_eq!(sched::select_from(h.sys.tasks, current), Some(3));
     }
     faults::fault_task(&mut h.sys, 3, FaultRecord::default());
     // The supervisor was woken by the fault bit: it runs...
-    assert_eq!(sched::select(h.sys.tasks, 3), Some(SUP));
+    assert_eq!(sched::select_from(h.sys.tasks, 3), Some(SUP));
     // ...and once it waits again, nothing can run.
     h.recv(SUP, 0, 1);
-    assert_eq!(sched::select(h.sys.tasks, 3), None);
+    assert_eq!(sched::select_from(h.sys.tasks, 3), None);
 }
 
 #[test]
@@ -207,17 +207,57 @@ fn a_wide_table_with_high_priorities_agrees_with_select() {
 }
 
 #[test]
-fn a_tie_that_includes_task_zero_wraps_around_from_the_current_task() {
-    // Task 0 ties with task 2: coming from task 3 the order is 3, 0, 1, 2,
-    // so task 0 wins; coming from 1 it is 1, 2, ..., so task 2 does.
-    let mut h = Harness::new(&[("sup", 1), ("a", 5), ("b", 1), ("c", 5)]);
-    for (current, want) in [(3, 0), (1, 2), (2, 2), (0, 0)] {
+fn a_tie_that_includes_task_zero_wraps_around_from_the_levels_cursor() {
+    // Task 0 ties with task 2: going round from task 3 the order is 3, 0,
+    // 1, 2, so task 0 wins; from 1 it is 1, 2, ..., so task 2 does.
+    let h = Harness::new(&[("sup", 1), ("a", 5), ("b", 1), ("c", 5)]);
+    for (cursor, want) in [(3, 0), (1, 2), (2, 2), (0, 0)] {
+        let mut cursors = [0; 256];
+        cursors[1] = cursor;
         assert_eq!(
-            syscalls::next_task(&mut h.sys, current),
+            sched::select(h.sys.tasks, &cursors),
             Some(want),
-            "from {current}"
+            "from {cursor}"
         );
     }
+}
+
+/// Equals take turns: a turn ends when a task blocks (here calling a
+/// server, or waiting for work), not when a more important task preempts
+/// it. Going round from the task that trapped (the server that answered,
+/// the stack that preempted) put the echo first every time: busy with bulk
+/// transfers, calling the stack at every step, it kept the page server
+/// from running at all.
+#[test]
+fn a_turn_ends_when_a_task_blocks_not_when_it_is_preempted() {
+    // The stack (1) outranks the echo (2) and the page server (3), which
+    // are equally important.
+    let mut h = Harness::new(&[("sup", 0), ("net", 3), ("echo", 5), ("http", 5)]);
+    h.recv(SUP, 0, 1);
+    h.recv(1, 64, 1);
+    h.recv(3, 0, 1);
+    assert_eq!(syscalls::next_task(&mut h.sys, 2), Some(2));
+    // The page server wakes: the echo's turn goes on.
+    crate::notify::post_bits(&mut h.sys, 3, 1);
+    assert_eq!(chosen(&mut h, 2).0, Some(2));
+    // The echo calls the stack: its turn ends there ...
+    let net = h.id(1);
+    h.send(2, net, 0, b"", 0, &[]);
+    assert_eq!(chosen(&mut h, 2).0, Some(1));
+    // ... so when the stack answers and waits, the page server goes first.
+    let echo = h.id(2);
+    h.reply(1, echo, 0, b"");
+    h.recv(1, 64, 1);
+    assert_eq!(chosen(&mut h, 1).0, Some(3), "the page server's turn");
+    // A frame: the stack preempts the page server, then waits again; the
+    // page server's turn goes on.
+    crate::notify::post_bits(&mut h.sys, 1, 1);
+    assert_eq!(chosen(&mut h, 3).0, Some(1));
+    h.recv(1, 64, 1);
+    assert_eq!(chosen(&mut h, 1).0, Some(3), "preempted, not blocked");
+    // It waits for work: the echo's turn.
+    h.recv(3, 0, 1);
+    assert_eq!(chosen(&mut h, 3).0, Some(2));
 }
 
 /// Runs the scheduler as the trap handler does after a trap by `t`; returns
@@ -276,8 +316,9 @@ fn the_common_choices_take_no_scan() {
 
 /// Two tasks woken by the same timer interrupt: the more important runs
 /// without a scan, whichever woke first; two equally important ones are a
-/// tie, which only the scan breaks (here in favour of the one woken
-/// second, first after the running task in table order).
+/// tie, which only the scan breaks (here in favour of the first in table
+/// order: no task of their level has had a turn, so the round starts at
+/// task 0).
 #[test]
 fn tasks_woken_together_need_a_scan_only_for_a_tie() {
     // Priorities of tasks 1 and 3; task 2 (priority 2) runs.
@@ -303,7 +344,7 @@ fn tasks_woken_together_need_a_scan_only_for_a_tie() {
         (Some(1), 1, 0),
         "the first woken is more important"
     );
-    assert_eq!(woken(1, 1), (Some(3), 1, 1), "a tie");
+    assert_eq!(woken(1, 1), (Some(1), 1, 1), "a tie");
 }
 
 /// The fast path reports the task it wakes even when it does not hand the
