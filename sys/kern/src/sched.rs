@@ -439,14 +439,17 @@ impl Scheduler {
     /// without [`choose`](Scheduler::choose); `None` means "choose".
     #[inline(always)]
     pub fn quick(&mut self, tasks: &[Task], current: usize) -> Option<usize> {
-        let next = match self.hint.take() {
-            Some(next) => next,
-            // (No hint now: `runs_on` asks the rest.)
-            None if self.runs_on(tasks, current) => current,
-            None => return None,
-        };
-        self.ran(tasks, next);
-        Some(next)
+        match self.hint.take() {
+            Some(next) => {
+                self.ran(tasks, next);
+                Some(next)
+            }
+            // The caller runs on: it was `running`, nothing woke, and its
+            // turn goes on (`runs_on` checked), so there is nothing to
+            // record. (No hint now: `runs_on` asks the rest.)
+            None if self.runs_on(tasks, current) => Some(current),
+            None => None,
+        }
     }
 
     /// Records that the choice was `next`: it runs, nothing has woken
