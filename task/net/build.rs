@@ -3,8 +3,8 @@
 //! settings, and its `ports`, which become the table `PORTS` of task
 //! indices (`$OUT_DIR/ports.rs`), with no more UDP ports than UDP sockets
 //! and no more tasks with TCP ports than the stack's TCP sockets can keep
-//! a share for. A mistake in either fails the
-//! build, naming it. Both are parsed by the crate's own modules, included here.
+//! a share for. A mistake in either fails the build, naming it. Both are
+//! parsed by the crate's own modules, included here.
 
 #[allow(dead_code)]
 #[path = "src/ports.rs"]

@@ -116,8 +116,7 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     // Each state change reported to the scheduler, as `System::note` would,
     // with the transitions known.
     sys.sched.now_runnable(t);
-    sys.sched.now_blocked(caller);
-    sys.sched.end_turn(sys.tasks, caller);
+    sys.sched.now_blocked(sys.tasks, caller);
     if hand_off {
         sys.sched.hand_off(t);
     } else {
@@ -212,8 +211,7 @@ pub fn reply_recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> bool {
     me.set_notification_mask(mask);
     me.set_sched_of_healthy(SchedState::InRecv(None));
     sys.sched.now_runnable(p);
-    sys.sched.now_blocked(caller);
-    sys.sched.end_turn(sys.tasks, caller);
+    sys.sched.now_blocked(sys.tasks, caller);
     if hand_off && sys.sched.is_sole_top(sys.tasks, p, client_priority) {
         // We were the most important runnable task and now wait; the
         // client is the one most important runnable task left.

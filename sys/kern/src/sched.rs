@@ -56,6 +56,12 @@ fn key(cursors: &Cursors, i: usize, priority: u8) -> (u16, usize) {
     (u16::from(priority), i.wrapping_sub(from))
 }
 
+/// Task `i`'s priority level: its index in [`Cursors`].
+#[inline(always)]
+fn level(tasks: &[Task], i: usize) -> usize {
+    usize::from(TaskTable::of(tasks)[i].priority())
+}
+
 /// Picks the most important runnable task; among equally important ones,
 /// the first runnable one from the level's cursor (see [`Cursors`]) on, in
 /// table order. `None` if nothing can run (the idle task died): the arch
@@ -338,10 +344,12 @@ impl Scheduler {
     }
 
     /// The fast path's [`note`](Scheduler::note) for a runnable task it
-    /// just blocked (in a state other than `send`).
+    /// just blocked (in a state other than `send`): as `note`, it ends the
+    /// task's turn.
     #[inline(always)]
-    pub fn now_blocked(&mut self, i: usize) {
+    pub fn now_blocked(&mut self, tasks: &[Task], i: usize) {
         self.ready.set(i, false);
+        self.end_turn(tasks, i);
     }
 
     /// Whether task `i`, of `priority`, is runnable and strictly more
@@ -459,27 +467,23 @@ impl Scheduler {
         self.running = MaybeTask::some(next);
         self.woken = MaybeTask::NONE;
         self.woken_tie = false;
-        let level = usize::from(TaskTable::of(tasks)[next].priority());
-        self.cursors[level] = next as u16;
+        self.cursors[level(tasks, next)] = next as u16;
     }
 
     /// Ends task `i`'s turn at its level if it has it (it blocked or
-    /// stopped): the round goes on from the place after it. `note` does
-    /// this for every state that is not runnable; the IPC fast paths, which
-    /// report blocks with `now_blocked`, call it themselves.
+    /// stopped): the round goes on from the place after it. `note` and
+    /// `now_blocked` do this for every state that is not runnable.
     #[inline(always)]
-    pub fn end_turn(&mut self, tasks: &[Task], i: usize) {
-        let level = usize::from(TaskTable::of(tasks)[i].priority());
-        if usize::from(self.cursors[level]) == i {
-            self.cursors[level] = (i + 1) as u16;
+    fn end_turn(&mut self, tasks: &[Task], i: usize) {
+        if self.has_turn(tasks, i) {
+            self.cursors[level(tasks, i)] = (i + 1) as u16;
         }
     }
 
     /// Whether task `i`'s turn at its level goes on.
     #[inline(always)]
     fn has_turn(&self, tasks: &[Task], i: usize) -> bool {
-        let level = usize::from(TaskTable::of(tasks)[i].priority());
-        usize::from(self.cursors[level]) == i
+        usize::from(self.cursors[level(tasks, i)]) == i
     }
 
     /// Where each level's round stands.

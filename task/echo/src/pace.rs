@@ -35,7 +35,10 @@ impl Bucket {
     /// Takes one answer at time `now_ms` (ms, never going back); `false`
     /// when none is left, until [`next_ms`](Bucket::next_ms).
     pub fn take(&mut self, now_ms: u64) -> bool {
-        let earned = now_ms.saturating_sub(self.filled_ms) * PER_SECOND / 1000;
+        let earned = now_ms
+            .saturating_sub(self.filled_ms)
+            .saturating_mul(PER_SECOND)
+            / 1000;
         if earned > 0 {
             self.tokens = (self.tokens + earned).min(BURST);
             // Only the whole answers earned move the clock on: the rest of

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use anyhow::{bail, Context, Result};
 
@@ -82,10 +83,13 @@ pub(super) fn unknown_crates(app: &App, packages: &[Package]) -> Vec<String> {
 /// Fails, naming each, if a task's crate is not in the workspace. If cargo
 /// cannot say, the build goes on and cargo reports what it finds.
 pub(super) fn check(root: &Path, app: &App, app_path: &Path) -> Result<()> {
-    let Ok(packages) = workspace_packages(root) else {
+    // Asked once per run: `cargo xtask test` builds some thirty images
+    // from the one workspace.
+    static PACKAGES: OnceLock<Option<Vec<Package>>> = OnceLock::new();
+    let Some(packages) = PACKAGES.get_or_init(|| workspace_packages(root).ok()) else {
         return Ok(());
     };
-    let problems = unknown_crates(app, &packages);
+    let problems = unknown_crates(app, packages);
     if problems.is_empty() {
         return Ok(());
     }
