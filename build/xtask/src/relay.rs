@@ -11,7 +11,8 @@
 //! whole; its connects to QEMU come one at a time, and one whose SYN QEMU's
 //! full backlog dropped anyway is tried afresh after 25 ms instead of the
 //! kernel's second. At most [`IN_FLIGHT`] connections per forward are
-//! carried at once, so the image is fed what it can take.
+//! carried at once, so the image is fed what it can take; one the image
+//! has ended (closed or reset) no longer counts, whatever its client does.
 //!
 //! Bytes are copied both ways as they come; a side's end of stream is
 //! passed on as a half close (`shutdown(Write)`), and a reset as a reset,
@@ -98,8 +99,7 @@ impl Relays {
                         let (turn, room) = (turn.clone(), room.clone());
                         std::thread::spawn(move || {
                             room.take();
-                            carry(client, upstream, &turn);
-                            room.give_back();
+                            carry(client, upstream, &turn, &room);
                         });
                     }
                     // None waiting (or a failed accept): look again soon.
@@ -120,20 +120,25 @@ impl Drop for Relays {
     }
 }
 
-/// One connection: connect to QEMU (in turn), then copy both ways.
-fn carry(client: TcpStream, upstream: SocketAddr, turn: &Mutex<()>) {
+/// One connection: connect to QEMU (in turn), then copy both ways. Its
+/// place in `room` is given back once the image has ended its side: a
+/// client that reads the answer and then keeps its own side open must not
+/// hold a place (sixteen such kept every later client from the image, and
+/// so from the image's chance to reclaim their sockets).
+fn carry(client: TcpStream, upstream: SocketAddr, turn: &Mutex<()>, room: &Room) {
     let _ = client.set_nonblocking(false);
-    let Some(server) = connect(upstream, turn) else {
+    let server = connect(upstream, turn);
+    let clones = server.as_ref().map(|s| (client.try_clone(), s.try_clone()));
+    let (Some(server), Some((Ok(client2), Ok(server2)))) = (server, clones) else {
         let _ = client.shutdown(Shutdown::Both);
+        room.give_back();
         return;
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
-        return;
-    };
     let up = std::thread::spawn(move || pipe(client2, server2));
     pipe(server, client);
+    room.give_back();
     let _ = up.join();
 }
 
@@ -276,6 +281,35 @@ mod tests {
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut b = [0u8; 4];
         assert_eq!(c.read(&mut b).unwrap(), 0, "end of stream");
+    }
+
+    /// A client that keeps its side open after the server ended the
+    /// connection does not hold a place: more such clients than
+    /// [`IN_FLIGHT`] each still reach the server.
+    #[test]
+    fn a_connection_the_server_ended_gives_back_its_place() {
+        let server = TcpListener::bind((LOOPBACK, 0)).unwrap();
+        let (_relays, port) = relay_to(&server);
+        let n = IN_FLIGHT + 4;
+        let acceptor = std::thread::spawn(move || {
+            for _ in 0..n {
+                let (mut s, _) = server.accept().unwrap();
+                s.write_all(b"page").unwrap();
+                // Dropped: the server's side ends (a FIN).
+            }
+        });
+        let mut kept = Vec::new();
+        for k in 0..n {
+            let mut c = TcpStream::connect((LOOPBACK, port)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut got = Vec::new();
+            c.read_to_end(&mut got)
+                .unwrap_or_else(|e| panic!("client {k} of {n}: {e}"));
+            assert_eq!(got, b"page", "client {k} of {n}");
+            // Neither closed nor shut down: held open.
+            kept.push(c);
+        }
+        acceptor.join().unwrap();
     }
 
     /// Resets cross as resets, both ways.

@@ -3,10 +3,9 @@
 //! more wait in the listener's backlog.
 //!
 //! A connection keeps its place for as long as it likes while nobody else
-//! waits. When all are taken and a client waits, the connection silent the
-//! longest gives up its place if it has been silent [`IDLE_EVICT_MS`] with
-//! nothing in transit (it is closed with a FIN): otherwise eight clients
-//! that connect and say nothing would hold the service for good.
+//! waits; when all are taken and a client waits, the stillest may have to
+//! make room (`task_echo::evict`; it is closed with a FIN, and what its
+//! peer left unread is lost with it).
 //!
 //! Datagrams are answered at most `task_echo::pace::PER_SECOND` a second
 //! (see there why).
@@ -16,7 +15,7 @@
 //! stack restarts, every socket is gone: it opens them again.
 
 use idol_runtime::{RequestError, UserlibIpc};
-use task_echo::pace::Bucket;
+use task_echo::{evict, pace::Bucket};
 use net_api::{NetClient, NetError, MAX_DATAGRAM};
 use userlib::{sleep_ms, sys_get_timer, sys_log, sys_recv_notification, sys_set_timer, tasks};
 
@@ -31,9 +30,6 @@ const CONNS: usize = 8;
 const CHUNK: usize = 4096;
 /// Reads of one connection in a round (see `round`).
 const READS_PER_ROUND: usize = 8;
-/// How long a connection must have been silent before a waiting client
-/// may take its place.
-const IDLE_EVICT_MS: u64 = 5000;
 
 #[derive(Copy, Clone)]
 struct Conn {
@@ -137,17 +133,6 @@ impl Echo {
         }
     }
 
-    /// The connection that may give up its place to a waiting client: the
-    /// one silent longest, if that is [`IDLE_EVICT_MS`] or more and it has
-    /// nothing left to send back.
-    fn stalest(&self, now: u64) -> Option<usize> {
-        (0..CONNS)
-            .filter_map(|k| self.conns[k].map(|c| (k, c)))
-            .filter(|(_, c)| c.sent == c.len && now.saturating_sub(c.active_ms) >= IDLE_EVICT_MS)
-            .min_by_key(|(_, c)| c.active_ms)
-            .map(|(k, _)| k)
-    }
-
     /// One pass over every socket; true if anything moved.
     fn round(&mut self) -> Result<bool, Restarted> {
         // One reading of the clock per round (a syscall), not per transfer.
@@ -234,13 +219,16 @@ impl Echo {
             }
         }
         // After the connections were read, so that one whose bytes have
-        // just arrived is not taken for silent.
+        // just arrived is not taken for still.
         loop {
             let Some(k) = self
                 .conns
                 .iter()
                 .position(Option::is_none)
-                .or_else(|| self.stalest(now))
+                .or_else(|| {
+                    let places = self.conns.iter().enumerate();
+                    evict::stalest(now, places.filter_map(|(k, c)| Some((k, c.as_ref()?.active_ms))))
+                })
             else {
                 break;
             };
@@ -249,7 +237,7 @@ impl Echo {
             };
             moved = true;
             if let Some(old) = self.conns[k].take() {
-                // A client waited and this one had been silent longest.
+                // A client waited and no byte had moved here for longest.
                 check(self.net.close(old.id))?;
             }
             self.conns[k] = Some(Conn {

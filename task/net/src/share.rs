@@ -10,9 +10,18 @@
 //! connection — and another task takes a free socket only if enough stay
 //! free for every task still short of its reserve.
 //!
+//! A socket its owner closed stays in use until the close finishes, and a
+//! peer decides when that is: one that reads the page and then neither
+//! closes its side nor reads on holds the socket for as long as it likes
+//! (twelve such clients left the page server without a socket for
+//! minutes). So a close the owner abandoned may be cut short with a reset
+//! when a task needs the socket ([`reclaimable`]), once nothing is lost by
+//! it or the peer has had [`ABANDONED_CLOSE_MS`] to take the rest.
+//!
 //! It must never let one task's holding keep another task with a TCP
 //! grant from its reserve. (It holds only while the sockets number at
-//! least `RESERVE` per such task; the build checks that.)
+//! least `RESERVE` per such task; the build checks that.) It must never
+//! reset a connection its owner still holds.
 
 use crate::ports::{Grant, Proto};
 
@@ -60,9 +69,52 @@ pub fn may_take(
     free > owed
 }
 
+/// How long a closed connection whose FIN the peer has not acknowledged
+/// (it still has bytes to take, and takes none: its window stays shut)
+/// keeps its socket against a task that needs one. A close whose FIN was
+/// acknowledged (FIN-WAIT-2: every byte arrived, the peer's own FIN is
+/// all that is missing) is cut short at once: the reset loses nothing.
+pub const ABANDONED_CLOSE_MS: u64 = 2_000;
+
+/// A TCP socket whose owner closed it and whose close has not finished.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Closing {
+    /// The socket's index.
+    pub socket: usize,
+    /// The task it is charged to (see [`may_take`]).
+    pub owner: u16,
+    /// When its owner closed it (ms).
+    pub since_ms: u64,
+    /// The peer has acknowledged everything sent, FIN included.
+    pub fin_acked: bool,
+}
+
+/// Which of the `closing` sockets to reset so that `task`, which may not
+/// take a free socket now (see [`may_take`]), gets one; `None` if none
+/// may go.
+///
+/// A close may be cut short once nothing is lost by it (`fin_acked`) or
+/// [`ABANDONED_CLOSE_MS`] after it began. `task` takes its own first; one
+/// charged to another task only while that task holds more than its
+/// reserve, since otherwise the socket freed is owed back to it and
+/// `task` gains nothing. Then those that lose nothing, then the oldest.
+pub fn reclaimable(
+    task: u16,
+    now_ms: u64,
+    closing: impl IntoIterator<Item = Closing>,
+    held: impl Fn(u16) -> usize,
+) -> Option<usize> {
+    closing
+        .into_iter()
+        .filter(|c| c.fin_acked || now_ms.saturating_sub(c.since_ms) >= ABANDONED_CLOSE_MS)
+        .filter(|c| c.owner == task || held(c.owner) > RESERVE)
+        .min_by_key(|c| (c.owner != task, !c.fin_acked, c.since_ms))
+        .map(|c| c.socket)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{may_take, tcp_tasks, RESERVE, SOCKETS};
+    use super::{may_take, reclaimable, tcp_tasks, Closing, ABANDONED_CLOSE_MS, RESERVE, SOCKETS};
     use crate::ports::{Grant, Proto};
 
     /// Takes sockets for `task` while it may, up to `want`; returns how
@@ -122,5 +174,57 @@ mod tests {
             g(7, Proto::Udp, 9),
         ];
         assert_eq!(tcp_tasks(&grants).collect::<Vec<_>>(), [5, 6]);
+    }
+
+    fn closing(socket: usize, owner: u16, since_ms: u64, fin_acked: bool) -> Closing {
+        Closing {
+            socket,
+            owner,
+            since_ms,
+            fin_acked,
+        }
+    }
+
+    #[test]
+    fn a_close_the_peer_acknowledged_goes_at_once_one_with_bytes_left_waits() {
+        let now = 10_000;
+        let acked = [closing(3, 1, now, true)];
+        assert_eq!(reclaimable(1, now, acked, |_| 5), Some(3));
+        let stuck = [closing(4, 1, now - ABANDONED_CLOSE_MS + 1, false)];
+        assert_eq!(reclaimable(1, now, stuck, |_| 5), None);
+        let stuck = [closing(4, 1, now - ABANDONED_CLOSE_MS, false)];
+        assert_eq!(reclaimable(1, now, stuck, |_| 5), Some(4));
+    }
+
+    #[test]
+    fn a_task_takes_its_own_closes_first_then_the_safest_then_the_oldest() {
+        let now = 60_000;
+        let old = now - 2 * ABANDONED_CLOSE_MS;
+        let all = [
+            closing(0, 2, old - 5, true),
+            closing(1, 1, old, false),
+            closing(2, 1, old - 1, false),
+            closing(3, 1, old + 7, true),
+        ];
+        assert_eq!(reclaimable(1, now, all, |_| 10), Some(3));
+        assert_eq!(
+            reclaimable(1, now, all[..3].iter().copied(), |_| 10),
+            Some(2)
+        );
+        assert_eq!(reclaimable(3, now, all, |_| 10), Some(0));
+        assert_eq!(
+            reclaimable(3, now, all[1..].iter().copied(), |_| 10),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn another_tasks_close_is_left_to_it_while_it_is_within_its_reserve() {
+        let all = [closing(7, 2, 0, true)];
+        assert_eq!(reclaimable(1, 1, all, |_| RESERVE), None);
+        assert_eq!(reclaimable(1, 1, all, |_| RESERVE + 1), Some(7));
+        // Its own are always its to cut short.
+        assert_eq!(reclaimable(2, 1, all, |_| 1), Some(7));
+        assert_eq!(reclaimable(1, 1, [], |_| 9), None);
     }
 }

@@ -450,3 +450,60 @@ pub(super) fn tcp_echo_waiting(image: &Image) -> Result<()> {
     ensure!(&b == b"tenth", "the tenth client got {b:?}");
     Ok(())
 }
+
+/// Eight clients that send and never read their echo hold every place the
+/// echo has, with bytes it cannot send back (no byte moves once their
+/// windows are shut); a ninth is served all the same (task/echo's
+/// `evict`). Without that, it waited for good.
+pub(super) fn tcp_echo_non_readers(image: &Image) -> Result<()> {
+    let addr = image.port("tcp", 7)?;
+    let mut held = (0..8)
+        .map(|i| open_echo(addr).with_context(|| format!("opening connection {i}")))
+        .collect::<Result<Vec<_>>>()?;
+    for s in &held {
+        s.set_nonblocking(true)?;
+    }
+    // Each sends until nothing more goes in for a second, on any of them:
+    // every buffer on the way and back (the echo's, the stack's, QEMU's,
+    // the relay's, ours) is full.
+    let chunk = vec![0x5au8; 64 * 1024];
+    let start = Instant::now();
+    let mut last_moved = Instant::now();
+    let mut sent = 0usize;
+    while last_moved.elapsed() < Duration::from_secs(1) {
+        for (i, s) in held.iter_mut().enumerate() {
+            match s.write(&chunk) {
+                Ok(n) => {
+                    sent += n;
+                    if n > 0 {
+                        last_moved = Instant::now();
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => bail!("non-reading client {i} was cut off with nobody waiting: {e}"),
+            }
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(60),
+            "eight clients that never read still had their bytes taken after 60 s ({sent} bytes)"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let t = Instant::now();
+    let mut ninth = connect(addr)?;
+    ninth.write_all(b"ninth")?;
+    let mut buf = [0u8; 5];
+    ninth.read_exact(&mut buf).with_context(|| {
+        format!(
+            "the ninth client was never served: eight clients that never read \
+             ({sent} bytes sent) hold the echo"
+        )
+    })?;
+    ensure!(&buf == b"ninth", "the ninth client got {buf:?}");
+    ensure!(
+        t.elapsed() < Duration::from_secs(15),
+        "the ninth client was served only after {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

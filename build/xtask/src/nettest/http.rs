@@ -524,3 +524,43 @@ pub(super) fn tempdir(root: &Path, name: &str) -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// Clients that read the page to its end and then keep their side of the
+/// connection open, more of them than the stack has sockets: each is
+/// answered, and so are the pages after them. Their sockets wait in
+/// FIN-WAIT-2 for a FIN that never comes; the stack resets such a close
+/// when a socket is needed (`task_net::share::reclaimable`), and the relay
+/// does not count a connection the image ended. Without either, the
+/// thirteenth (seventeenth) client got no answer.
+pub(super) fn http_lingering_clients(image: &Image) -> Result<()> {
+    const LINGERING: usize = 30;
+    let addr = image.port("tcp", 80)?;
+    let mut kept = Vec::new();
+    for k in 0..LINGERING {
+        let mut s = connect(addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut reply = Vec::new();
+        s.read_to_end(&mut reply).with_context(|| {
+            format!("lingering client {k}: no page (the {k} before it keep their sides open)")
+        })?;
+        ensure!(
+            reply.starts_with(b"HTTP/1.1 200 "),
+            "lingering client {k}: {:?}",
+            String::from_utf8_lossy(&reply[..reply.len().min(40)])
+        );
+        kept.push(s);
+    }
+    for k in 0..5 {
+        let t = Instant::now();
+        let (status, _) = get(addr, "/").with_context(|| format!("page {k} after them"))?;
+        ensure!(status == 200, "page {k} after them: {status}");
+        ensure!(
+            t.elapsed() < Duration::from_secs(2),
+            "page {k} after them took {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    drop(kept);
+    Ok(())
+}

@@ -33,13 +33,13 @@ mod wire;
 
 pub use echo::bench_transfer;
 use echo::{
-    echo_through, open_echo, sha256, tcp_bulk_pages, tcp_echo, tcp_echo_waiting, tcp_parallel,
-    udp_burst, udp_echo, udp_flood, Rng,
+    echo_through, open_echo, sha256, tcp_bulk_pages, tcp_echo, tcp_echo_non_readers,
+    tcp_echo_waiting, tcp_parallel, udp_burst, udp_echo, udp_flood, Rng,
 };
 use garbage::wire_garbage;
 use http::{
-    browser, connect, http, http_abuse, http_burst, http_sequential, http_slow_clients,
-    status_restarts,
+    browser, connect, http, http_abuse, http_burst, http_lingering_clients, http_sequential,
+    http_slow_clients, status_restarts,
 };
 use nic::{icmp_echo, nic_restart, static_fallback};
 use tcp_checks::{
@@ -49,10 +49,11 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 29] = [
+pub const CHECKS: [&str; 31] = [
     "http",
     "http-abuse",
     "http-slow-clients",
+    "http-lingering-clients",
     "http-burst",
     "http-sequential",
     "status-restarts",
@@ -63,6 +64,7 @@ pub const CHECKS: [&str; 29] = [
     "tcp-echo",
     "tcp-parallel",
     "tcp-echo-waiting",
+    "tcp-echo-non-readers",
     "browser",
     "shell-net",
     "stack-restart",
@@ -231,6 +233,7 @@ pub fn run(
             "http" => http(&image),
             "http-abuse" => http_abuse(&image),
             "http-slow-clients" => http_slow_clients(&image),
+            "http-lingering-clients" => http_lingering_clients(&image),
             "http-burst" => http_burst(&image),
             "http-sequential" => http_sequential(&mut image),
             "status-restarts" => status_restarts(&mut image),
@@ -241,6 +244,7 @@ pub fn run(
             "tcp-echo" => tcp_echo(&image),
             "tcp-parallel" => tcp_parallel(&image),
             "tcp-echo-waiting" => tcp_echo_waiting(&image),
+            "tcp-echo-non-readers" => tcp_echo_non_readers(&image),
             "browser" => browser(&image),
             "shell-net" => shell_net(&mut image),
             "stack-restart" => stack_restart(&mut image),

@@ -165,8 +165,11 @@ struct Stack {
     /// TCP sockets in use (bit i: `tcp[i]`), by a connection, a listener's
     /// pool, or a close still in progress.
     tcp_used: u32,
-    /// TCP sockets closed by their owner, freed once the close finished.
+    /// TCP sockets closed by their owner, freed once the close finished
+    /// (or cut short, `reclaim_closing`).
     tcp_closing: u32,
+    /// When each closing socket was closed (ms).
+    tcp_closed_ms: [u64; TCP_SOCKETS],
     /// The task (index) each TCP socket in use is charged to: the one
     /// whose pool it joined, until it is free again (through its
     /// connection and its close). See `task_net::share`.
@@ -225,13 +228,18 @@ impl Stack {
     /// (`task_net::share`); returns the pool.
     fn fill_pool(&mut self, task: u16, port: u16, backlog: u8, mut pool: u32) -> u32 {
         while (pool.count_ones() as u8) < backlog {
-            let Some(i) = self.free_tcp() else { break };
             let free = TCP_SOCKETS - self.tcp_used.count_ones() as usize;
-            if !share::may_take(task, free, share::tcp_tasks(PORTS), |t| {
-                self.tcp_held(t)
-            }) {
+            let free_socket = self.free_tcp().filter(|_| {
+                share::may_take(task, free, share::tcp_tasks(PORTS), |t| {
+                    self.tcp_held(t)
+                })
+            });
+            let Some(i) = free_socket else {
+                if self.reclaim_closing(task) {
+                    continue;
+                }
                 break;
-            }
+            };
             let s = self.tcp_socket(i);
             s.abort();
             // A socket keeps its timeout and keep-alive through a reset; a
@@ -257,10 +265,33 @@ impl Stack {
         if graceful && s.is_open() {
             s.close();
             self.tcp_closing |= 1 << i;
+            self.tcp_closed_ms[usize::from(i)] = now_ms();
         } else {
             s.abort();
             self.tcp_used &= !(1 << i);
         }
+    }
+
+    /// Cuts short a close that `task` may take the socket of (see
+    /// `task_net::share::reclaimable`) with a reset; true if one was.
+    fn reclaim_closing(&mut self, task: u16) -> bool {
+        let now = now_ms();
+        let closing = (0..TCP_SOCKETS)
+            .filter(|&i| self.tcp_closing & (1 << i) != 0)
+            .map(|i| share::Closing {
+                socket: i,
+                owner: self.tcp_owner[i],
+                since_ms: self.tcp_closed_ms[i],
+                fin_acked: self.sockets.get::<tcp::Socket>(self.tcp[i]).state()
+                    != tcp::State::FinWait1,
+            });
+        let Some(i) = share::reclaimable(task, now, closing, |t| self.tcp_held(t)) else {
+            return false;
+        };
+        self.tcp_socket(i as u8).abort();
+        self.tcp_closing &= !(1 << i);
+        self.tcp_used &= !(1 << i);
+        true
     }
 
     fn release(&mut self, sock: Sock, graceful: bool) {
@@ -655,6 +686,7 @@ fn main() -> ! {
         tcp,
         tcp_used: 0,
         tcp_closing: 0,
+        tcp_closed_ms: [0; TCP_SOCKETS],
         tcp_owner: [0; TCP_SOCKETS],
         handshakes: [None; TCP_SOCKETS],
         next_handshake_sweep: 0,
