@@ -71,6 +71,63 @@ impl TaskStatus {
 }
 
 code_enum! {
+    /// Why the supervisor restarted a task ([`RestartRecord::cause`]).
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum RestartCause {
+        /// It faulted (restarted at once, or after its backoff).
+        Fault = 1,
+        /// An operator asked (the shell's `restart`).
+        Operator = 2,
+        /// The liveness watchdog found it spinning, or not answering its
+        /// callers.
+        Hung = 3,
+        /// A driver that faulted two clients with `reply_fault` in a
+        /// second.
+        Rejecting = 4,
+        /// A driver that did not release its slot by the bus's deadline.
+        RemovalTimeout = 5,
+    }
+    describe {
+        Fault => "fault",
+        Operator => "operator",
+        Hung => "stopped answering",
+        Rejecting => "rejected its clients",
+        RemovalTimeout => "kept a removed slot",
+    }
+}
+
+/// Restarts the supervisor keeps records of (the latest).
+pub const RESTARTS_KEPT: usize = 16;
+
+/// One restart the supervisor made: the reply of the supervisor's
+/// `restart_record`.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct RestartRecord {
+    /// Its number: restarts made since boot before it.
+    pub seq: u32,
+    /// The task's index.
+    pub task: u32,
+    /// The generation it was restarted as.
+    pub generation: u32,
+    /// A [`RestartCause`] value.
+    pub cause: u32,
+    /// When, in ms since boot.
+    pub at_ms: u64,
+}
+
+impl RestartRecord {
+    /// Why, as a [`RestartCause`] (`None` for a value this build does not
+    /// know).
+    pub fn cause(&self) -> Option<RestartCause> {
+        RestartCause::from_u32(self.cause)
+    }
+}
+
+code_enum! {
     /// Supervisor-only kernel operations, the `a0` of [`Sysnum::Kipc`].
     #[derive(Copy, Clone, Debug, PartialEq, Eq)]
     #[repr(u32)]

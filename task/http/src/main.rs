@@ -9,9 +9,8 @@
 //! client can only lose its own connection, and a slot it holds is free
 //! again within [`LIFETIME_MS`].
 //!
-//! It reads the system's state from the supervisor (tasks) and the bus
-//! (devices) for every page, and keeps its own log of restarts by watching
-//! generations once a second.
+//! It reads the system's state from the supervisor (tasks and its log of
+//! restarts) and the bus (devices) for every page.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_op_in_unsafe_fn)]

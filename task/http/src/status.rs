@@ -68,20 +68,17 @@ pub struct DeviceRow {
     pub driver: Option<Name>,
 }
 
-/// A restart the server noticed: a task's generation went up.
+/// A restart from the supervisor's log (its `restart_record`).
 #[derive(Copy, Clone, Debug, Default)]
 pub struct RestartRow {
     /// Which task.
     pub name: Name,
-    /// Its new generation.
+    /// The generation it was restarted as.
     pub generation: u32,
-    /// When it was noticed, in ms since boot: within a sampling period of
-    /// the restart, unless `before`.
+    /// When, in ms since boot.
     pub at_ms: u64,
-    /// The restart came before the page server itself started (at
-    /// `at_ms`), so when it happened is not known: the server keeps its
-    /// log in its own memory, and a restart of its own starts it afresh.
-    pub before: bool,
+    /// Why, in words ("fault", "operator", …).
+    pub cause: &'static str,
 }
 
 /// Everything one page shows.
@@ -193,15 +190,17 @@ pub fn html(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
     if s.restarts.is_empty() {
         o.write_str("<p id=\"restarts\">none since boot</p>")?;
     } else {
-        o.write_str("<table id=\"restarts\"><tr><th>at</th><th>task</th><th>generation</th></tr>")?;
+        o.write_str(
+            "<table id=\"restarts\"><tr><th>at</th><th>task</th><th>generation</th><th>why</th></tr>",
+        )?;
         for r in s.restarts.iter().rev() {
             let (h, m, sec, ms) = uptime(r.at_ms);
-            let before = if r.before { "before " } else { "" };
             write!(
                 o,
-                "<tr><td>{before}{h}:{m:02}:{sec:02}.{ms:03}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{h}:{m:02}:{sec:02}.{ms:03}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                 Html(r.name.as_str()),
-                r.generation
+                r.generation,
+                Html(r.cause)
             )?;
         }
         o.write_str("</table>")?;
@@ -248,15 +247,12 @@ pub fn json(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
     json_array(o, s.restarts.iter(), |o, r| {
         write!(
             o,
-            "{{\"task\":{},\"generation\":{},",
+            "{{\"task\":{},\"generation\":{},\"at_ms\":{},\"cause\":{}}}",
             Json(r.name.as_str()),
-            r.generation
-        )?;
-        if r.before {
-            write!(o, "\"at_ms\":null,\"before_ms\":{}}}", r.at_ms)
-        } else {
-            write!(o, "\"at_ms\":{}}}", r.at_ms)
-        }
+            r.generation,
+            r.at_ms,
+            Json(r.cause)
+        )
     })?;
     o.write_str("}")
 }
@@ -319,13 +315,13 @@ mod tests {
                 name: name("net"),
                 generation: 3,
                 at_ms: 20_250,
-                before: true,
+                cause: "operator",
             },
             RestartRow {
                 name: name("net0"),
                 generation: 1,
                 at_ms: 61_005,
-                before: false,
+                cause: "<fault>",
             },
         ];
         let s = Snapshot {
@@ -349,13 +345,16 @@ mod tests {
         assert!(!page.contains("<b>\"x"), "no raw markup from a name");
         assert!(page.contains("<td>network</td><td>v1</td><td>bound</td><td>net0</td>"));
         assert!(
-            page.contains("<td>0:01:01.005</td><td>net0</td>"),
-            "restart time"
+            page.contains(
+                "<td>0:01:01.005</td><td>net0</td><td class=\"n\">1</td><td>&lt;fault&gt;</td>"
+            ),
+            "restart time, generation and cause, escaped"
         );
-        assert!(
-            page.contains("<td>before 0:00:20.250</td><td>net</td>"),
-            "a restart before the server's start"
+        let (newer, older) = (
+            page.find("net0</td><td class").unwrap(),
+            page.find("<td>0:00:20.250</td><td>net</td>").unwrap(),
         );
+        assert!(newer < older, "the latest restart first");
     }
 
     #[test]
@@ -371,11 +370,11 @@ mod tests {
         assert_eq!(tasks[1]["last_fault"], "illegal instruction");
         assert_eq!(v["devices"][0]["driver"], "net0");
         assert_eq!(v["restarts"][0]["task"], "net");
-        assert!(v["restarts"][0]["at_ms"].is_null());
-        assert_eq!(v["restarts"][0]["before_ms"], 20_250);
+        assert_eq!(v["restarts"][0]["at_ms"], 20_250);
+        assert_eq!(v["restarts"][0]["cause"], "operator");
         assert_eq!(v["restarts"][1]["generation"], 1);
         assert_eq!(v["restarts"][1]["at_ms"], 61_005);
-        assert!(v["restarts"][1].get("before_ms").is_none());
+        assert_eq!(v["restarts"][1]["cause"], "<fault>");
     }
 
     #[test]

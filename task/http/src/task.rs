@@ -28,12 +28,8 @@ pub const IDLE_MS: u64 = 5000;
 /// slots for as long as it likes, and four such clients take the page
 /// down. Any real request and its answer take milliseconds.
 pub const LIFETIME_MS: u64 = 10_000;
-/// How often generations are sampled for the restart log.
-const SAMPLE_MS: u64 = 1000;
 /// Tasks the page can show.
 const MAX_TASKS: usize = 24;
-/// Restarts kept.
-const MAX_RESTARTS: usize = 8;
 /// Room for one response: headers and page.
 const RESPONSE: usize = 12 * 1024;
 /// Room for the page itself.
@@ -91,13 +87,6 @@ struct Server {
     /// `out` until its response is sent.
     bufs: &'static mut Buffers,
     out_owner: Option<usize>,
-    generations: [u32; MAX_TASKS],
-    restarts: [RestartRow; MAX_RESTARTS],
-    restart_count: usize,
-    next_sample_ms: u64,
-    /// Whether generations were read at all yet: the first reading finds
-    /// the restarts that came before this incarnation of the server.
-    sampled: bool,
 }
 
 struct Restarted;
@@ -174,34 +163,6 @@ impl Server {
         }
     }
 
-    /// Samples every task's generation; a rise is a restart.
-    fn sample(&mut self) {
-        let Ok(count) = self.sup.task_count() else {
-            return;
-        };
-        for i in 0..(count as usize).min(MAX_TASKS) {
-            let Ok(st) = self.sup.task_status(i as u32) else {
-                continue;
-            };
-            if st.generation != self.generations[i] {
-                let row = RestartRow {
-                    name: name_of(&st),
-                    generation: st.generation,
-                    at_ms: now_ms(),
-                    before: !self.sampled,
-                };
-                if self.restart_count == MAX_RESTARTS {
-                    self.restarts.copy_within(1.., 0);
-                    self.restart_count -= 1;
-                }
-                self.restarts[self.restart_count] = row;
-                self.restart_count += 1;
-                self.generations[i] = st.generation;
-            }
-        }
-        self.sampled = true;
-    }
-
     /// Writes the whole response for `target` into `self.out`.
     fn respond(&mut self, method: &str, target: &str) {
         let path = target.split('?').next().unwrap_or("");
@@ -213,13 +174,17 @@ impl Server {
         };
         let mut tasks_buf = [TaskRow::default(); MAX_TASKS];
         let mut devices_buf = [DeviceRow::default(); 8];
+        let mut restarts_buf = [RestartRow::default(); abi::RESTARTS_KEPT];
         let body = &mut self.bufs.body;
         body.clear();
         if code == 200 {
+            // Task names by index, for the restarts.
+            let mut names = [Name::default(); MAX_TASKS];
             let mut n = 0;
             if let Ok(count) = self.sup.task_count() {
                 for i in 0..(count as usize).min(MAX_TASKS) {
                     if let Ok(st) = self.sup.task_status(i as u32) {
+                        names[i] = name_of(&st);
                         tasks_buf[n] = TaskRow {
                             name: name_of(&st),
                             state: TaskState::from_u32(st.state).map_or("?", |s| s.describe()),
@@ -236,6 +201,22 @@ impl Server {
                     }
                 }
             }
+            // The supervisor's log, latest first; the page wants it oldest
+            // first.
+            let mut r = 0;
+            while r < restarts_buf.len() {
+                let Ok(rec) = self.sup.restart_record(r as u32) else {
+                    break;
+                };
+                restarts_buf[r] = RestartRow {
+                    name: names.get(rec.task as usize).copied().unwrap_or_default(),
+                    generation: rec.generation,
+                    at_ms: rec.at_ms,
+                    cause: rec.cause().map_or("?", |c| c.describe()),
+                };
+                r += 1;
+            }
+            restarts_buf[..r].reverse();
             let mut d = 0;
             if let Ok(table) = self.bus.devices() {
                 for (slot, e) in table.slots.iter().enumerate() {
@@ -259,7 +240,7 @@ impl Server {
                 uptime_ms: now_ms(),
                 tasks: &tasks_buf[..n],
                 devices: &devices_buf[..d],
-                restarts: &self.restarts[..self.restart_count],
+                restarts: &restarts_buf[..r],
             };
             let _ = if path == "/" {
                 status::html(&snap, body)
@@ -451,24 +432,14 @@ fn main() -> ! {
         // names BUFFERS; the one reference lives in `server` for good.
         bufs: unsafe { &mut *core::ptr::addr_of_mut!(BUFFERS) },
         out_owner: None,
-        generations: [0; MAX_TASKS],
-        restarts: [RestartRow::default(); MAX_RESTARTS],
-        restart_count: 0,
-        next_sample_ms: 0,
-        sampled: false,
     };
     server.open();
     loop {
-        let now = now_ms();
-        if now >= server.next_sample_ms {
-            server.sample();
-            server.next_sample_ms = now + SAMPLE_MS;
-        }
         match server.round() {
             Ok(true) => continue,
             Ok(false) => {
-                // Wake for the stack, the next sample, or an idle deadline.
-                let t = (now_ms() + 250).min(server.next_sample_ms);
+                // Wake for the stack or an idle deadline.
+                let t = now_ms() + 250;
                 sys_set_timer(Some(t * userlib::abi::TICKS_PER_MS), TIMER_BIT);
                 sys_recv_notification(NET_BIT | TIMER_BIT);
             }

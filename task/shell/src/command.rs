@@ -16,6 +16,8 @@ pub enum Command<'a> {
     Help,
     /// `tasks`
     Tasks,
+    /// `restarts`: the supervisor's log of recent restarts.
+    Restarts,
     /// `devices`
     Devices,
     /// `blk <n> info`
@@ -84,9 +86,13 @@ pub enum ParseError<'a> {
 
 /// Every command: its usage and what it does, for `help` and for usage
 /// errors.
-pub const HELP: [(&str, &str); 12] = [
+pub const HELP: [(&str, &str); 13] = [
     ("help", "this list"),
     ("tasks", "every task: state, priority, generation, faults"),
+    (
+        "restarts",
+        "the last 16 restarts: when, task, generation, why",
+    ),
     ("devices", "every virtio slot: device, class, state, driver"),
     (
         "blk <n> info|read <sector>|write <sector> <text>",
@@ -155,6 +161,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         "" => Ok(Command::Empty),
         "help" | "?" => Ok(Command::Help),
         "tasks" => no_args(Command::Tasks),
+        "restarts" => no_args(Command::Restarts),
         "devices" => no_args(Command::Devices),
         "net" => no_args(Command::Net),
         "blk" => blk(rest),
@@ -187,6 +194,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
 fn cmd_usage(cmd: &str) -> &'static str {
     match cmd {
         "tasks" => "tasks   (no arguments)",
+        "restarts" => "restarts   (no arguments)",
         "devices" => "devices   (no arguments)",
         "net" => "net   (no arguments)",
         _ => "help",
@@ -228,6 +236,11 @@ mod tests {
         assert_eq!(parse("   "), Ok(Command::Empty));
         assert_eq!(parse("help"), Ok(Command::Help));
         assert_eq!(parse(" tasks "), Ok(Command::Tasks));
+        assert_eq!(parse("restarts"), Ok(Command::Restarts));
+        assert_eq!(
+            parse("restarts blk0"),
+            Err(ParseError::Usage("restarts   (no arguments)"))
+        );
         assert_eq!(parse("net"), Ok(Command::Net));
         assert_eq!(
             parse("net 0"),

@@ -3,7 +3,7 @@
 
 use core::fmt::Write;
 
-use abi::{Generation, TaskId, TaskState, TaskStatus};
+use abi::{Generation, RestartRecord, TaskId, TaskState, TaskStatus};
 use block_api::{BlockClient, BlockError, SECTOR_SIZE};
 use entropy_api::{EntropyClient, EntropyError};
 use ethernet_api::{EthernetClient, EthernetError};
@@ -100,6 +100,7 @@ fn supervisor_error(e: SupervisorError) -> &'static str {
             "not permitted: this task has no operator rights (app.toml `operator = true`)"
         }
         SupervisorError::TestOnly => "only available in test images (use `restart`)",
+        SupervisorError::NoSuchRecord => "no such restart record",
     }
 }
 
@@ -134,6 +135,7 @@ impl Shell {
             Ok(Command::Empty) => {}
             Ok(Command::Help) => self.help(),
             Ok(Command::Tasks) => self.tasks(),
+            Ok(Command::Restarts) => self.restarts(),
             Ok(Command::Devices) => self.devices(),
             Ok(Command::BlkInfo { disk }) => self.blk_info(disk),
             Ok(Command::BlkRead { disk, sector }) => self.blk_read(disk, sector),
@@ -266,6 +268,41 @@ impl Shell {
                 out!(self, "  {}", st.last_fault.kind().describe());
             }
             self.out("\n");
+        }
+    }
+
+    /// The supervisor's log of restarts, oldest first.
+    fn restarts(&mut self) {
+        let mut records = [RestartRecord::default(); abi::RESTARTS_KEPT];
+        let mut n = 0;
+        while n < records.len() {
+            match self.supervisor.restart_record(n as u32) {
+                Ok(r) => records[n] = r,
+                Err(RequestError::Server(SupervisorError::NoSuchRecord)) => break,
+                Err(e) => return self.request_error("supervisor", e, supervisor_error),
+            }
+            n += 1;
+        }
+        if n == 0 {
+            self.out("no restarts since boot
+");
+            return;
+        }
+        self.out("       at  task              gen  why
+");
+        for r in records[..n].iter().rev() {
+            let name = match self.supervisor.task_status(r.task) {
+                Ok(st) => st.name,
+                Err(_) => [b'?'; 16],
+            };
+            let (s, ms) = (r.at_ms / 1000, r.at_ms % 1000);
+            out!(
+                self,
+                "{s:>5}.{ms:03}  {:<16}  {:>3}  {}\n",
+                abi::nul_padded_str(&name),
+                r.generation,
+                r.cause().map_or("?", |c| c.describe())
+            );
         }
     }
 

@@ -6,7 +6,7 @@
 
 #![no_std]
 
-pub use abi::{InjectEvidence, TaskStatus};
+pub use abi::{InjectEvidence, RestartCause, RestartRecord, TaskStatus};
 
 include!(concat!(env!("OUT_DIR"), "/supervisor_client.rs"));
 

@@ -30,6 +30,8 @@ pub enum Request {
     Bind(usize),
     /// `task_status`.
     TaskStatus,
+    /// `restart_record`.
+    RestartRecord,
     /// `restart_task`.
     RestartTask,
     /// `fault_task` (test images only).
@@ -102,7 +104,7 @@ pub fn check(
                 Err(Refusal::NotItsSlot { bound: bound_slot })
             }
         }
-        Request::TaskStatus => {
+        Request::TaskStatus | Request::RestartRecord => {
             if auth.operator || auth.observer {
                 Ok(())
             } else {
@@ -196,12 +198,13 @@ mod tests {
     }
 
     #[test]
-    fn task_status_needs_observer_or_operator_rights() {
-        let r = Request::TaskStatus;
-        assert_eq!(check(&STATUS_PAGE, None, false, r), Ok(()));
-        assert_eq!(check(&SHELL, None, false, r), Ok(()));
-        assert_eq!(check(&RNG, Some(6), true, r), Err(Refusal::NotObserver));
-        assert_eq!(check(&PLAIN, None, true, r), Err(Refusal::NotObserver));
+    fn status_and_restart_records_need_observer_or_operator_rights() {
+        for r in [Request::TaskStatus, Request::RestartRecord] {
+            assert_eq!(check(&STATUS_PAGE, None, false, r), Ok(()));
+            assert_eq!(check(&SHELL, None, false, r), Ok(()));
+            assert_eq!(check(&RNG, Some(6), true, r), Err(Refusal::NotObserver));
+            assert_eq!(check(&PLAIN, None, true, r), Err(Refusal::NotObserver));
+        }
     }
 
     #[test]

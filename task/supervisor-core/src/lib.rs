@@ -1,7 +1,8 @@
 //! The supervisor's decisions, kept apart from its syscalls so that they
 //! are tested on the host: when to restart a faulted task ([`Restarts`]),
-//! whether a driver has stopped answering ([`Liveness`]), and who may ask
-//! for what ([`authority`]).
+//! whether a driver has stopped answering ([`Liveness`]), who may ask
+//! for what ([`authority`]), and the log of restarts made
+//! ([`restart_log`]).
 //!
 //! Nothing here may panic or allocate: it runs in the one task whose fault
 //! reboots the machine.
@@ -9,6 +10,7 @@
 #![no_std]
 
 pub mod authority;
+pub mod restart_log;
 
 use abi::{RestartKind, RestartPolicy};
 

@@ -31,10 +31,12 @@
 #![no_main]
 
 use abi::{
-    FaultKind, FaultRecord, Generation, RestartPolicy, TaskId, TaskState, SUPERVISOR_FAULT_BIT,
+    FaultKind, FaultRecord, Generation, RestartCause, RestartPolicy, TaskId, TaskState,
+    SUPERVISOR_FAULT_BIT,
 };
 use idol_runtime::{NotificationHandler, Served, ServerError, UserlibIpc};
 use supervisor_core::authority::{self, Refusal, Request};
+use supervisor_core::restart_log::RestartLog;
 use supervisor_core::{Decision, Liveness, Rejections, Restarts, Sample, MAX_TASKS};
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
@@ -50,12 +52,12 @@ mod bus_server {
 
 #[allow(dead_code)]
 mod supervisor_server {
-    use supervisor_api::{InjectEvidence, SupervisorError, TaskStatus};
+    use supervisor_api::{InjectEvidence, RestartRecord, SupervisorError, TaskStatus};
     include!(concat!(env!("OUT_DIR"), "/supervisor_server.rs"));
 }
 
 use bus_server::VirtioBusServer;
-use supervisor_api::{InjectEvidence, SupervisorError, TaskStatus};
+use supervisor_api::{InjectEvidence, RestartRecord, SupervisorError, TaskStatus};
 use supervisor_server::SupervisorServer;
 use virtio_bus_api::{BusError, DeviceTable, Probe};
 
@@ -150,6 +152,8 @@ struct Supervisor {
     /// Per task: the (generation, rejection count) already judged, so that
     /// each of an untrusted server's `reply_fault`s is counted once.
     seen_rejections: [(u32, u32); MAX_TASKS],
+    /// Every restart made (the last few), for `restart_record`.
+    log: RestartLog,
 }
 
 fn now_ms() -> u64 {
@@ -234,7 +238,9 @@ impl Supervisor {
                 self.detach(i as u16, slot);
             }
             match self.restarts.on_fault(i, &restart_policy(i), now_ms()) {
-                Decision::RestartNow => self.restart(i),
+                Decision::RestartNow => {
+                    self.restart(i, RestartCause::Fault);
+                }
                 Decision::RestartAt(at) => {
                     sys_log!(
                         "task {}: restart in {} ms (backoff)",
@@ -257,23 +263,30 @@ impl Supervisor {
         }
     }
 
-    fn restart(&mut self, task: usize) {
+    /// Restarts `task` (its device, if any, already detached) and logs
+    /// it; false if the kernel refused.
+    fn restart(&mut self, task: usize, cause: RestartCause) -> bool {
         match kipc::restart_task(task) {
             Ok(()) => {
                 let generation = kipc::task_status(task).map(|s| s.generation).unwrap_or(0);
+                self.log.record(task, generation, cause, now_ms());
                 sys_log!(
                     "task {} restarted as generation {generation}",
                     name_of(task as u16)
                 );
+                true
             }
-            Err(code) => sys_log!("restart of task index {task} refused: code {code:#x}"),
+            Err(code) => {
+                sys_log!("restart of task index {task} refused: code {code:#x}");
+                false
+            }
         }
     }
 
     /// Carries out delayed restarts that are due.
     fn restart_due(&mut self) {
         while let Some(task) = self.restarts.take_due(now_ms()) {
-            self.restart(task);
+            self.restart(task, RestartCause::Fault);
         }
     }
 
@@ -314,7 +327,7 @@ impl Supervisor {
         );
         self.bus.driver_died(server as u16);
         self.detach(server as u16, slot);
-        self.restart(server);
+        self.restart(server, RestartCause::Rejecting);
         true
     }
 
@@ -333,7 +346,7 @@ impl Supervisor {
                     name_of(task)
                 );
                 self.detach(task, slot);
-                self.restart(task as usize);
+                self.restart(task as usize, RestartCause::RemovalTimeout);
             }
         }
         self.arm_timer();
@@ -391,7 +404,7 @@ impl Supervisor {
             );
             self.bus.driver_died(task as u16);
             self.detach(task as u16, slot);
-            self.restart(task);
+            self.restart(task, RestartCause::Hung);
             self.liveness.reset_after_restart(task);
             break;
         }
@@ -445,6 +458,7 @@ fn main() -> ! {
         next_sample: 0,
         rejections: Rejections::default(),
         seen_rejections: [(0, 0); MAX_TASKS],
+        log: RestartLog::new(),
     });
     const BUFFER: usize = max(
         bus_server::VIRTIO_BUS_BUFFER_SIZE,

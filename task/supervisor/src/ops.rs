@@ -13,6 +13,17 @@ impl SupervisorServer for Supervisor {
         kipc::task_status(index as usize).map_err(|_| SupervisorError::NoSuchTask.into())
     }
 
+    fn restart_record(
+        &mut self,
+        caller: TaskId,
+        back: u32,
+    ) -> Served<RestartRecord, SupervisorError> {
+        authorize(&self.bus, caller, Request::RestartRecord).map_err(refusal)?;
+        self.log
+            .get(back)
+            .ok_or_else(|| SupervisorError::NoSuchRecord.into())
+    }
+
     fn fault_task(&mut self, caller: TaskId, index: u32) -> Served<(), SupervisorError> {
         authorize(&self.bus, caller, Request::FaultTask).map_err(refusal)?;
         if index as usize >= kipc::task_count() {
@@ -79,12 +90,9 @@ impl SupervisorServer for Supervisor {
             self.detach(task as u16, slot);
         }
         // The kernel refuses to restart the supervisor itself.
-        kipc::restart_task(task).map_err(|_| SupervisorError::NotAllowed)?;
-        sys_log!(
-            "task {} restarted as generation {}",
-            name_of(task as u16),
-            kipc::task_status(task).map(|s| s.generation).unwrap_or(0)
-        );
+        if !self.restart(task, RestartCause::Operator) {
+            return Err(SupervisorError::NotAllowed.into());
+        }
         self.liveness.reset_after_restart(task);
         self.arm_timer();
         Ok(())
