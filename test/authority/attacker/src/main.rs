@@ -110,6 +110,7 @@ impl Attacker {
                 out[4] = code(self.sup.task_status(blk0));
                 out[5] = code(self.sup.inject(blk0, 2, 0));
                 out[6] = code(self.sup.shutdown(0));
+                out[7] = code(self.sup.restart_record(0));
             }
             3 => {
                 let blk = userlib::sys_refresh_task_id(tasks::BLK0);

@@ -157,6 +157,7 @@ fn operator_ops_are_refused_to_a_driver(s: &mut Suite) -> CaseResult {
             ("task_status(blk0)", no),
             ("inject(blk0)", no),
             ("shutdown", no),
+            ("restart_record(0)", no),
         ],
     )?;
     s.victim_serves()
