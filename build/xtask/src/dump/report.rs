@@ -91,6 +91,21 @@ pub struct RingEntry {
     pub payload: serde_json::Value,
 }
 
+/// One restart from the supervisor's log (`supervisor_core::restart_log`).
+#[derive(Clone, Debug, Serialize)]
+pub struct RestartRow {
+    /// Its number: restarts made since boot before it.
+    pub seq: u64,
+    /// The task's name.
+    pub task: String,
+    /// The generation it was restarted as.
+    pub generation: u64,
+    /// When, in ms since boot.
+    pub at_ms: u64,
+    /// Why (`abi::RestartCause`, in words).
+    pub cause: String,
+}
+
 /// Everything a dump shows.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -108,6 +123,9 @@ pub struct Report {
     pub ringbufs: Vec<RingRow>,
     /// The supervisor's bus table, one line per entry.
     pub bus: Vec<String>,
+    /// The supervisor's log of the restarts it made (the last few),
+    /// oldest first.
+    pub restarts: Vec<RestartRow>,
     /// Things that could not be read, and why.
     pub problems: Vec<String>,
 }
@@ -132,7 +150,22 @@ impl Report {
             ringbufs.extend(rings(program, &memory, &mut problems));
         }
         ringbufs.extend(rings(&image.kernel, &memory, &mut problems));
-        let bus = bus_table(image, &memory, &mut problems);
+        let (bus, restarts) = match supervisor_state(image, &memory, &mut problems) {
+            Some(state) => (
+                bus_table(&state, &mut problems),
+                restart_log(
+                    &|i| {
+                        image
+                            .tasks
+                            .get(i)
+                            .map_or(format!("task {i}"), |(l, _)| l.name.clone())
+                    },
+                    &state,
+                    &mut problems,
+                ),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
         let mut r = Report {
             image: image.name.clone(),
             reason: snap.header.reason.clone(),
@@ -145,6 +178,7 @@ impl Report {
             tasks,
             ringbufs,
             bus,
+            restarts,
             problems,
         };
         if let Some(t) = &filter.task {
@@ -153,11 +187,13 @@ impl Report {
             if t != "supervisor" {
                 r.bus.clear();
             }
+            r.restarts.retain(|row| &row.task == t);
         }
         if let Some(name) = &filter.ringbuf {
             r.ringbufs.retain(|ring| ring.name.contains(name.as_str()));
             r.tasks.clear();
             r.bus.clear();
+            r.restarts.clear();
         }
         r
     }
@@ -232,6 +268,17 @@ impl Report {
             out.push_str("\nbus (supervisor)\n");
             for line in &self.bus {
                 let _ = writeln!(out, "  {line}");
+            }
+        }
+        if !self.restarts.is_empty() {
+            out.push_str("\nrestarts (supervisor, oldest first)\n");
+            for r in &self.restarts {
+                let (sec, ms) = (r.at_ms / 1000, r.at_ms % 1000);
+                let _ = writeln!(
+                    out,
+                    "  #{:<4} {sec:>5}.{ms:03} s  {:<12} gen {:<4} {}",
+                    r.seq, r.task, r.generation, r.cause
+                );
             }
         }
         for p in &self.problems {
@@ -440,26 +487,69 @@ pub fn ring_entries(ring: &Value) -> Result<(usize, Vec<RingEntry>), String> {
     Ok((n, entries))
 }
 
-fn bus_table(
+/// The supervisor's state (its `SUPERVISOR_STATE` static), decoded.
+fn supervisor_state(
     image: &Image,
     memory: &dyn super::snapshot::Memory,
     problems: &mut Vec<String>,
-) -> Vec<String> {
-    let Some((_, sup)) = image.tasks.first() else {
-        return Vec::new();
-    };
+) -> Option<Value> {
+    let (_, sup) = image.tasks.first()?;
     let Some(var) = sup.debug.variable(SUPERVISOR_STATE) else {
         problems.push(format!(
-            "task {} has no {SUPERVISOR_STATE} static: no bus table",
+            "task {} has no {SUPERVISOR_STATE} static: no bus table or restarts",
             sup.name
         ));
-        return Vec::new();
+        return None;
     };
     let decoder = Decoder {
         debug: &sup.debug,
         memory,
     };
-    let state = decoder.decode(var.ty, var.address);
+    Some(decoder.decode(var.ty, var.address))
+}
+
+/// The supervisor's restart log, oldest first: `records` is a ring
+/// indexed by `seq % len`, holding the last `kept` of `count`; tasks named
+/// by `name_of`.
+pub(super) fn restart_log(
+    name_of: &dyn Fn(usize) -> String,
+    state: &Value,
+    problems: &mut Vec<String>,
+) -> Vec<RestartRow> {
+    let log = state.field("log");
+    let (Some(Value::Array(records)), Some(count), Some(kept)) = (
+        log.and_then(|l| l.field("records")),
+        log.and_then(|l| l.field("count")).and_then(Value::as_u64),
+        log.and_then(|l| l.field("kept")).and_then(Value::as_u64),
+    ) else {
+        problems.push(format!("{SUPERVISOR_STATE} has no readable restart `log`"));
+        return Vec::new();
+    };
+    let len = records.len() as u64;
+    let kept = kept.min(len);
+    (0..kept)
+        .filter_map(|k| {
+            // The oldest kept first; `count` wraps at 2^32 as the log's does.
+            let seq = count.wrapping_sub(kept - k) & u64::from(u32::MAX);
+            let r = records.get((seq % len.max(1)) as usize)?;
+            let num = |name: &str| r.field(name).and_then(Value::as_u64).unwrap_or(0);
+            let task = num("task") as usize;
+            let cause = abi::RestartCause::from_u32(num("cause") as u32).map_or_else(
+                || format!("cause {}", num("cause")),
+                |c| c.describe().to_string(),
+            );
+            Some(RestartRow {
+                seq: num("seq"),
+                task: name_of(task),
+                generation: num("generation"),
+                at_ms: num("at_ms"),
+                cause,
+            })
+        })
+        .collect()
+}
+
+fn bus_table(state: &Value, problems: &mut Vec<String>) -> Vec<String> {
     let Some(bus) = state.field("bus") else {
         problems.push(format!("{SUPERVISOR_STATE} has no readable `bus`: {state}"));
         return Vec::new();

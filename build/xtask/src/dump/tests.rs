@@ -359,3 +359,77 @@ fn a_built_tasks_rings_are_found_with_their_entry_types() {
         .expect("blk0's ring in the report");
     assert_eq!((row.slots, row.entries.len()), (32, 0));
 }
+
+/// The supervisor's restart log as its state holds it: a ring of 4 that
+/// has taken 6 records, so records 2 to 5 sit in slots 2, 3, 0 and 1.
+#[test]
+fn the_restart_log_comes_out_oldest_first_from_its_ring() {
+    let record = |seq: u64, task: u64, cause: u64| {
+        Value::Struct(
+            "RestartRecord".into(),
+            vec![
+                ("seq".into(), Value::Unsigned(seq)),
+                ("task".into(), Value::Unsigned(task)),
+                ("generation".into(), Value::Unsigned(seq + 1)),
+                ("cause".into(), Value::Unsigned(cause)),
+                ("at_ms".into(), Value::Unsigned(seq * 100)),
+            ],
+        )
+    };
+    let state = |count: u64, kept: u64| {
+        Value::Struct(
+            "Supervisor".into(),
+            vec![(
+                "log".into(),
+                Value::Struct(
+                    "RestartLog".into(),
+                    vec![
+                        (
+                            "records".into(),
+                            Value::Array(vec![
+                                record(4, 1, 1),
+                                record(5, 2, 2),
+                                record(2, 1, 3),
+                                record(3, 3, 99),
+                            ]),
+                        ),
+                        ("count".into(), Value::Unsigned(count)),
+                        ("kept".into(), Value::Unsigned(kept)),
+                    ],
+                ),
+            )],
+        )
+    };
+    let names = |i: usize| ["supervisor", "blk0", "net0", "echo"][i].to_string();
+    let mut problems = Vec::new();
+    let rows = super::report::restart_log(&names, &state(6, 4), &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.seq,
+                r.task.as_str(),
+                r.generation,
+                r.at_ms,
+                r.cause.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, "blk0", 3, 200, "stopped answering"),
+            (3, "echo", 4, 300, "cause 99"),
+            (4, "blk0", 5, 400, "fault"),
+            (5, "net0", 6, 500, "operator"),
+        ]
+    );
+    // Fewer kept than the ring holds: only the newest.
+    let rows = super::report::restart_log(&names, &state(6, 2), &mut problems);
+    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [4, 5]);
+    // No log at all: said, not guessed.
+    let rows = super::report::restart_log(&names, &Value::Unit, &mut problems);
+    assert!(rows.is_empty());
+    assert_eq!(problems.len(), 1, "{problems:?}");
+}
