@@ -2,7 +2,7 @@
 //!
 //! Each connection gets a bounded buffer for its request head; a head that
 //! does not parse is answered 400, one too long 413, an unknown path 404, a
-//! method other than GET/HEAD 405; a connection that sends nothing for
+//! standard method other than GET/HEAD 405, an unknown method 501; a connection that sends nothing for
 //! [`IDLE_MS`], or is still open [`LIFETIME_MS`] after it was accepted
 //! (a request head trickled in a byte at a time), is closed. Every
 //! response closes its connection. None of this can stop the server: a

@@ -133,6 +133,7 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
     else {
         return Err(Reject::BadRequest);
     };
+    // (A `#` may not appear: a fragment is never sent, RFC 9112 §3.2.)
     // RFC 9112 §3.2.2: a server must accept the absolute form, which
     // clients send through a proxy.
     let target = match absolute_path(target) {
@@ -144,7 +145,7 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
     };
     if !is_token(method)
         || !(target.starts_with('/') || target == "*")
-        || target.bytes().any(|b| b <= b' ' || b == 0x7f)
+        || target.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#')
     {
         return Err(Reject::BadRequest);
     }
@@ -174,6 +175,28 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
         return Err(Reject::BadRequest);
     }
     Ok(Request { method, target })
+}
+
+/// The pages the server has, and the methods it answers them with.
+///
+/// The status code and content type of the answer to `method` on
+/// `target` (a parsed request's): 200 for GET or HEAD of `/` (HTML) and
+/// `/api/status` (JSON), 404 for any other path; 405 for a method of RFC
+/// 9110 §9 other than those (the answer names GET and HEAD, §15.5.6);
+/// 501 for a method the server does not know at all (§15.6.2: methods
+/// are case-sensitive, so `get` is one).
+pub fn route(method: &str, target: &str) -> (u16, &'static str) {
+    const STANDARD: [&str; 7] = [
+        "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    let path = target.split('?').next().unwrap_or("");
+    match (method, path) {
+        ("GET" | "HEAD", "/") => (200, "text/html; charset=utf-8"),
+        ("GET" | "HEAD", "/api/status") => (200, "application/json"),
+        ("GET" | "HEAD", _) => (404, "text/plain"),
+        (m, _) if STANDARD.contains(&m) => (405, "text/plain"),
+        _ => (501, "text/plain"),
+    }
 }
 
 #[cfg(test)]
@@ -295,5 +318,30 @@ mod tests {
         let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
         big.resize(MAX_HEAD + 10, b'a');
         assert_eq!(parse(&big), Err(Reject::TooLarge));
+    }
+
+    #[test]
+    fn each_method_and_path_gets_its_answer() {
+        use super::route;
+        assert_eq!(route("GET", "/"), (200, "text/html; charset=utf-8"));
+        assert_eq!(route("HEAD", "/api/status?x=1"), (200, "application/json"));
+        assert_eq!(route("GET", "/api/status/").0, 404);
+        assert_eq!(route("GET", "*").0, 404);
+        for m in [
+            "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "CONNECT",
+        ] {
+            assert_eq!(route(m, "/").0, 405, "{m}");
+        }
+        for m in ["get", "FOO", "BREW", "PROPFIND"] {
+            assert_eq!(route(m, "/").0, 501, "{m}");
+        }
+    }
+
+    #[test]
+    fn a_fragment_in_the_target_is_a_bad_request() {
+        assert_eq!(
+            parse(b"GET /api/status#x HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Err(Reject::BadRequest)
+        );
     }
 }

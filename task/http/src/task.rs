@@ -166,12 +166,7 @@ impl Server {
     /// Writes the whole response for `target` into `self.out`.
     fn respond(&mut self, method: &str, target: &str) {
         let path = target.split('?').next().unwrap_or("");
-        let (code, ctype) = match (method, path) {
-            ("GET" | "HEAD", "/") => (200, "text/html; charset=utf-8"),
-            ("GET" | "HEAD", "/api/status") => (200, "application/json"),
-            ("GET" | "HEAD", _) => (404, "text/plain"),
-            _ => (405, "text/plain"),
-        };
+        let (code, ctype) = request::route(method, target);
         let mut tasks_buf = [TaskRow::default(); MAX_TASKS];
         let mut devices_buf = [DeviceRow::default(); 8];
         let mut restarts_buf = [RestartRow::default(); abi::RESTARTS_KEPT];
@@ -414,6 +409,7 @@ fn reason(code: u16) -> &'static str {
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        501 => "Not Implemented",
         413 => "Content Too Large",
         505 => "HTTP Version Not Supported",
         _ => "Error",

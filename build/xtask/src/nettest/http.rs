@@ -118,6 +118,12 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
         (b"\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", 200),
         // RFC 9110 §15.6.6: another major version is refused as such.
         (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        // §15.6.2: a method the server does not know is 501, not 405
+        // (methods are case-sensitive: `get` is one it does not know).
+        (b"BREW / HTTP/1.1\r\nHost: h\r\n\r\n", 501),
+        (b"get / HTTP/1.1\r\nHost: h\r\n\r\n", 501),
+        // RFC 9112 §3.2: a request target has no fragment.
+        (b"GET /api/status#top HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     ] {
         let (status, _) = http_exchange(addr, head)?;
         ensure!(
