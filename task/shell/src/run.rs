@@ -43,22 +43,27 @@ fn block_error(e: BlockError) -> &'static str {
         BlockError::DeviceError => "the device reported an error",
         BlockError::Removed => "the device was taken away (unbound, or removed during the request)",
         BlockError::TooLarge => "request too large",
-        BlockError::NoDevice => "the driver has no device (unbound?)",
+        BlockError::NoDevice => NO_DEVICE,
         BlockError::Unsupported => "not supported by the device",
     }
 }
+
+/// A driver without a device: its slot was unbound, or marked failed when
+/// the driver reached its restart limit; either comes back with `bind`.
+const NO_DEVICE: &str =
+    "the driver has no device (`devices` shows its slot unbound or failed; `bind <slot>` offers it again)";
 
 fn entropy_error(e: EntropyError) -> &'static str {
     match e {
         EntropyError::DeviceError => "the device misbehaved and was reset",
         EntropyError::Removed => "the device was taken away (unbound, or removed during the request)",
-        EntropyError::NoDevice => "the driver has no device (unbound?)",
+        EntropyError::NoDevice => NO_DEVICE,
     }
 }
 
 fn ethernet_error(e: EthernetError) -> &'static str {
     match e {
-        EthernetError::NoDevice => "the driver has no device (unbound?)",
+        EthernetError::NoDevice => NO_DEVICE,
         EthernetError::DeviceError => "the device is down (being reset)",
         EthernetError::LinkDown => "link down",
         EthernetError::Empty
