@@ -289,12 +289,10 @@ impl Shell {
             n += 1;
         }
         if n == 0 {
-            self.out("no restarts since boot
-");
+            self.out("no restarts since boot\n");
             return;
         }
-        self.out("       at  task              gen  why
-");
+        self.out("       at  task              gen  why\n");
         for r in records[..n].iter().rev() {
             let name = match self.supervisor.task_status(r.task) {
                 Ok(st) => st.name,
