@@ -177,6 +177,9 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
     Ok(Request { method, target })
 }
 
+/// Content type of the status page (`/`); `/api/status` is JSON.
+pub const HTML: &str = "text/html; charset=utf-8";
+
 /// The pages the server has, and the methods it answers them with.
 ///
 /// The status code and content type of the answer to `method` on
@@ -191,7 +194,7 @@ pub fn route(method: &str, target: &str) -> (u16, &'static str) {
     ];
     let path = target.split('?').next().unwrap_or("");
     match (method, path) {
-        ("GET" | "HEAD", "/") => (200, "text/html; charset=utf-8"),
+        ("GET" | "HEAD", "/") => (200, HTML),
         ("GET" | "HEAD", "/api/status") => (200, "application/json"),
         ("GET" | "HEAD", _) => (404, "text/plain"),
         (m, _) if STANDARD.contains(&m) => (405, "text/plain"),
@@ -322,8 +325,8 @@ mod tests {
 
     #[test]
     fn each_method_and_path_gets_its_answer() {
-        use super::route;
-        assert_eq!(route("GET", "/"), (200, "text/html; charset=utf-8"));
+        use super::{route, HTML};
+        assert_eq!(route("GET", "/"), (200, HTML));
         assert_eq!(route("HEAD", "/api/status?x=1"), (200, "application/json"));
         assert_eq!(route("GET", "/api/status/").0, 404);
         assert_eq!(route("GET", "*").0, 404);

@@ -165,7 +165,6 @@ impl Server {
 
     /// Writes the whole response for `target` into `self.out`.
     fn respond(&mut self, method: &str, target: &str) {
-        let path = target.split('?').next().unwrap_or("");
         let (code, ctype) = request::route(method, target);
         let mut tasks_buf = [TaskRow::default(); MAX_TASKS];
         let mut devices_buf = [DeviceRow::default(); 8];
@@ -237,7 +236,7 @@ impl Server {
                 devices: &devices_buf[..d],
                 restarts: &restarts_buf[..r],
             };
-            let _ = if path == "/" {
+            let _ = if ctype == request::HTML {
                 status::html(&snap, body)
             } else {
                 status::json(&snap, body)
