@@ -1,7 +1,7 @@
 //! The shell's logic, apart from the UART and the syscalls so that the host
 //! tests run it: what a keystroke does to the line ([`line`]), what a line
-//! asks for ([`command`]), how bytes are shown ([`hexdump`]) and what a
-//! virtio device id is called ([`class`]).
+//! asks for ([`command`]), how bytes are shown ([`hexdump`]), how a size
+//! is written ([`size`]) and what a virtio device id is called ([`class`]).
 //!
 //! The task (`main.rs`) owns the UART and carries the commands out by IPC.
 //! Nothing here may panic on what a person types: every input byte and
@@ -15,6 +15,7 @@ pub mod class;
 pub mod command;
 pub mod hexdump;
 pub mod line;
+pub mod size;
 
 pub use command::{Command, ParseError};
 pub use line::{Key, LineEditor};

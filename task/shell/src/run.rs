@@ -11,6 +11,7 @@ use idol_runtime::{KernelCode, ProtocolError, RequestError, UserlibIpc};
 use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
+use task_shell::size::Size;
 use task_shell::{class, hexdump};
 use userlib::log::LineBuf;
 use userlib::{sys_refresh_task_id, sys_send, tasks, Lease};
@@ -367,9 +368,9 @@ impl Shell {
                 let serial = abi::nul_padded_str(&info.serial);
                 out!(
                     self,
-                    "{name}: {} sectors ({} KiB), block size {}, {}, serial \"{serial}\"\n",
+                    "{name}: {} sectors ({}), block size {}, {}, serial \"{serial}\"\n",
                     info.capacity_sectors,
-                    info.capacity_sectors / 2,
+                    Size::of_sectors(info.capacity_sectors),
                     info.block_size,
                     if info.read_only != 0 {
                         "read-only"
