@@ -110,6 +110,56 @@ fn valid_host(value: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
 }
 
+/// Whether every `%` in `target` starts a pct-encoded octet (RFC 3986
+/// §2.1: `%` and two hex digits); a lone `%` makes the target invalid.
+fn percent_encoding_well_formed(target: &str) -> bool {
+    let b = target.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            match b.get(i + 1..i + 3) {
+                Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
+                _ => return false,
+            }
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+/// Whether the path `path` (a well-formed target's, without its query)
+/// is `page`, where a percent-encoded unreserved character stands for
+/// itself (RFC 3986 §2.3 and §6.2.2.2: `/%61pi/status` is `/api/status`).
+/// An encoded reserved character (`%2F`) is not its plain form.
+fn path_is(path: &str, page: &str) -> bool {
+    let mut path = path.bytes();
+    let mut page = page.bytes();
+    loop {
+        let got = match path.next() {
+            Some(b'%') => {
+                let hex = |c: Option<u8>| c.and_then(|c| (c as char).to_digit(16));
+                match (hex(path.next()), hex(path.next())) {
+                    (Some(h), Some(l)) => {
+                        let c = (h * 16 + l) as u8;
+                        if !(c.is_ascii_alphanumeric() || b"-._~".contains(&c)) {
+                            return false;
+                        }
+                        Some(c)
+                    }
+                    _ => return false,
+                }
+            }
+            other => other,
+        };
+        match (got, page.next()) {
+            (None, None) => return true,
+            (a, b) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
 /// Parses the head at the start of `buf` (which holds what was read so
 /// far, at most [`MAX_HEAD`] bytes are looked at).
 pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
@@ -146,6 +196,7 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
     if !is_token(method)
         || !(target.starts_with('/') || target == "*")
         || target.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#')
+        || !percent_encoding_well_formed(target)
     {
         return Err(Reject::BadRequest);
     }
@@ -194,8 +245,8 @@ pub fn route(method: &str, target: &str) -> (u16, &'static str) {
     ];
     let path = target.split('?').next().unwrap_or("");
     match (method, path) {
-        ("GET" | "HEAD", "/") => (200, HTML),
-        ("GET" | "HEAD", "/api/status") => (200, "application/json"),
+        ("GET" | "HEAD", p) if path_is(p, "/") => (200, HTML),
+        ("GET" | "HEAD", p) if path_is(p, "/api/status") => (200, "application/json"),
         ("GET" | "HEAD", _) => (404, "text/plain"),
         (m, _) if STANDARD.contains(&m) => (405, "text/plain"),
         _ => (501, "text/plain"),
@@ -338,6 +389,29 @@ mod tests {
         for m in ["get", "FOO", "BREW", "PROPFIND"] {
             assert_eq!(route(m, "/").0, 501, "{m}");
         }
+    }
+
+    #[test]
+    fn encoded_unreserved_characters_are_themselves() {
+        use super::route;
+        for path in [
+            "/%61pi/status",
+            "/api%2fstatus",
+            "/%41PI/status",
+            "/api/status%",
+            "/%2",
+        ] {
+            let want = if path == "/%61pi/status" { 200 } else { 404 };
+            assert_eq!(route("GET", path).0, want, "{path}");
+        }
+        assert_eq!(route("GET", "/api/st%61tus?x=%41").0, 200);
+        assert_eq!(route("GET", "/%7e").0, 404); // `~` itself, but no such page
+        for bad in ["/%", "/%4", "/%zz", "/a%g0"] {
+            let head = format!("GET {bad} HTTP/1.1\r\nHost: h\r\n\r\n");
+            assert_eq!(parse(head.as_bytes()), Err(Reject::BadRequest), "{bad}");
+        }
+        let head = b"GET /%61pi/status HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert!(parse(head).is_ok());
     }
 
     #[test]

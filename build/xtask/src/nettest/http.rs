@@ -124,6 +124,11 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
         (b"get / HTTP/1.1\r\nHost: h\r\n\r\n", 501),
         // RFC 9112 §3.2: a request target has no fragment.
         (b"GET /api/status#top HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        // RFC 3986 §2.3: an encoded unreserved character is itself (an
+        // encoded `/` is not); a `%` without two hex digits is malformed.
+        (b"GET /%61pi/st%61tus HTTP/1.1\r\nHost: h\r\n\r\n", 200),
+        (b"GET /api%2Fstatus HTTP/1.1\r\nHost: h\r\n\r\n", 404),
+        (b"GET /api/status%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     ] {
         let (status, _) = http_exchange(addr, head)?;
         ensure!(
