@@ -197,6 +197,15 @@ impl Bus {
         Ok(slot)
     }
 
+    /// The slot driver `task` holds if it is not being removed: a
+    /// [`removed`](Self::removed) from `task` now answers no request of the
+    /// bus. A driver that sends one has lost track of its own binding; the
+    /// bus's state is the true one (the supervisor restarts the driver).
+    pub fn unasked_release(&self, task: u16) -> Option<usize> {
+        self.slot_of(task)
+            .filter(|&slot| self.slots[slot].state == SlotState::Bound)
+    }
+
     /// The operator unbinds `slot`: it stays unbound until [`Bus::bind`].
     pub fn unbind(&mut self, slot: usize) -> Result<Unbind, BusError> {
         let s = self.slots.get_mut(slot).ok_or(BusError::NoSuchSlot)?;

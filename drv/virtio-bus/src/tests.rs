@@ -147,6 +147,22 @@ fn a_dead_driver_frees_its_slot_for_the_next_incarnation() {
 }
 
 #[test]
+fn only_a_release_the_bus_asked_for_is_a_removal() {
+    let mut b = bus();
+    assert_eq!(b.unasked_release(3), None, "not registered");
+    b.register(reg(3, BLK)).unwrap();
+    b.register(reg(4, 0xdead)).unwrap_err(); // registered, no device
+    assert_eq!(b.unasked_release(4), None, "holds no slot");
+    // Bound and not asked: the driver has lost track of its binding.
+    assert_eq!(b.unasked_release(3), Some(5));
+    // Asked (an unbind in progress): a removal like any other.
+    b.unbind(5).unwrap();
+    assert_eq!(b.unasked_release(3), None);
+    assert_eq!(b.removed(3), Ok(5));
+    assert_eq!(b.unasked_release(3), None, "released");
+}
+
+#[test]
 fn a_driver_dying_during_an_unbind_leaves_the_slot_unbound() {
     let mut b = bus();
     b.register(reg(3, BLK)).unwrap();

@@ -87,6 +87,11 @@ code_enum! {
         Rejecting = 4,
         /// A driver that did not release its slot by the bus's deadline.
         RemovalTimeout = 5,
+        /// A driver that reported its slot released (`removed`) although
+        /// the bus never asked it to: its idea of its own binding has gone
+        /// wrong (a corrupted driver, sure it has no device, would answer
+        /// every client "no device" for good).
+        UnaskedRelease = 6,
     }
     describe {
         Fault => "fault",
@@ -94,6 +99,7 @@ code_enum! {
         Hung => "stopped answering",
         Rejecting => "rejected its clients",
         RemovalTimeout => "kept a removed slot",
+        UnaskedRelease => "released its device unasked",
     }
 }
 

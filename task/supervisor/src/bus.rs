@@ -85,6 +85,20 @@ impl VirtioBusServer for Supervisor {
 
     fn removed(&mut self, caller: TaskId) -> Served<(), BusError> {
         let task = caller.index() as u16;
+        if let Some(slot) = self.bus.unasked_release(task) {
+            // The driver thinks it has given its device up, the bus never
+            // asked: it would now answer its clients "no device" while the
+            // slot stays bound to it. Its state is wrong; the restart (device
+            // reset first) brings one that registers and is probed again.
+            sys_log!(
+                "bus: {} released slot {slot} unasked; restarting it",
+                name_of(task)
+            );
+            self.bus.driver_died(task);
+            self.detach(task, slot);
+            self.restart(task as usize, RestartCause::UnaskedRelease);
+            return Err(BusError::NotBound.into());
+        }
         let slot = self.bus.removed(task)?;
         self.detach(task, slot);
         self.arm_timer();

@@ -7,7 +7,7 @@
 #![no_std]
 #![no_main]
 
-use idol_runtime::{NotificationHandler, Served, TaskId, UserlibIpc};
+use idol_runtime::{NotificationHandler, RequestError, Served, TaskId, UserlibIpc};
 use userlib::{sys_log, tasks};
 use virtio_bus_api::{slot_base, VirtioBusClient};
 
@@ -84,6 +84,14 @@ impl BusTestDriverServer for Driver {
 
     fn removals(&mut self, _: TaskId) -> Served<u32> {
         Ok(self.removals)
+    }
+
+    fn release(&mut self, _: TaskId) -> Served<u32> {
+        Ok(match self.bus.removed() {
+            Ok(()) => 0,
+            Err(RequestError::Server(e)) => e as u32,
+            Err(_) => u32::MAX,
+        })
     }
 
     fn touch(&mut self, _: TaskId) -> Served<u32> {

@@ -229,6 +229,43 @@ fn bind_probes_a_waiting_driver(s: &mut Suite) -> CaseResult {
     s.bound_to(&s.table()?, 5, h)
 }
 
+/// A driver that reports its slot released although the bus never asked
+/// (a corrupted one, sure it has no device, would answer its clients "no
+/// device" for good while the slot stays bound to it) is restarted, device
+/// reset first, and its next incarnation is probed with the same slot.
+fn an_unasked_release_restarts_the_driver(s: &mut Suite) -> CaseResult {
+    let id = s.drivers[1].task_id().index() as u32;
+    let before = s.sup.task_status(id);
+    check!(before.is_ok(), "task_status failed");
+    let generation = before.map(|b| b.generation).unwrap_or(0);
+    check!(s.slot_of(1) == 7, "drvb holds slot {}, not 7", s.slot_of(1));
+    let r = s.drivers[1].release();
+    check!(
+        r == Err(RequestError::ServerRestarted),
+        "drvb's unasked release returned {r:?}, not a restart"
+    );
+    let after = s.sup.task_status(id).unwrap_or_default();
+    check!(
+        after.generation == generation + 1,
+        "drvb's generation {generation} -> {}",
+        after.generation
+    );
+    let record = s.sup.restart_record(0);
+    check!(
+        matches!(record, Ok(r) if r.task == id
+            && r.generation == after.generation
+            && r.cause() == Some(abi::RestartCause::UnaskedRelease)),
+        "the supervisor's latest restart record: {record:?}"
+    );
+    check!(
+        s.slot_of(1) == 7 && s.probes_of(1) == 1,
+        "the new drvb holds slot {} after {} probe(s)",
+        s.slot_of(1),
+        s.probes_of(1)
+    );
+    s.bound_to(&s.table()?, 7, 1)
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let client = |t: TaskId| BusTestDriverClient::new(UserlibIpc, t);
@@ -254,6 +291,10 @@ fn main() -> ! {
             a_revoked_window_faults_its_old_driver,
         ),
         ("bind_probes_a_waiting_driver", bind_probes_a_waiting_driver),
+        (
+            "an_unasked_release_restarts_the_driver",
+            an_unasked_release_restarts_the_driver,
+        ),
     ];
     test_harness::run_suite(&mut s, cases)
 }
