@@ -34,11 +34,27 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         pending: Pending,
         lent: Option<(u8, TaskId)>,
     ) -> Served<Deferred<T>, BlockError> {
+        let checked = match &self.binding {
+            Binding::Bound { device, .. } => device.check(&request),
+            _ => return Err(self.unbound_error().into()),
+        };
+        if checked == Err(BlockError::OutOfRange) {
+            // Before refusing a sector, read the capacity again: the disk
+            // may have grown with its configuration-change interrupt not
+            // yet taken, or our copy of the capacity may have gone bad (a
+            // corrupted copy refused every request for good). Off the
+            // common path: a correct request never gets here.
+            self.config_changed();
+        } else {
+            checked?;
+        }
         let error = self.unbound_error();
         let Binding::Bound { device, .. } = &mut self.binding else {
             return Err(error.into());
         };
-        device.check(&request)?;
+        if checked.is_err() {
+            device.check(&request)?;
+        }
         // The loop only receives while a slot is free; if none is (a
         // notification-only receive was skipped), the client is answered,
         // not left waiting.

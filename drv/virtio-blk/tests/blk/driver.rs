@@ -479,6 +479,23 @@ fn a_resized_disk_is_seen_at_the_configuration_change() {
 }
 
 #[test]
+fn a_sector_is_refused_only_after_the_capacity_is_read_again() {
+    for mut rig in Rig::of_both_versions() {
+        let far = DISK_SECTORS as u64 + 100;
+        // Grown, and the configuration-change interrupt not taken yet.
+        rig.dev.borrow_mut().resize(2 * DISK_SECTORS as u64);
+        let data = pattern(10, 512);
+        assert_eq!(rig.round_trip(far, &data), data);
+        assert!(rig.driver.platform().events.contains(&Event::Resized {
+            capacity: 2 * DISK_SECTORS as u64
+        }));
+        // Past the end of the grown disk: refused all the same.
+        rig.read(client(1), 2 * DISK_SECTORS as u64, 512);
+        assert_eq!(rig.expect(client(1)), Err(BlockError::OutOfRange));
+    }
+}
+
+#[test]
 fn a_device_that_does_not_reset_is_given_up_and_its_buffers_never_reused() {
     let mut rig = Rig::new(&Disk::default());
     rig.read(client(1), 0, 512);
