@@ -93,6 +93,21 @@ pub const GROUPS: &[Group] = &[
         tests: &["task-net"],
         target: 95.0,
     },
+    Group {
+        package: "task-http",
+        tests: &["task-http"],
+        target: 0.0,
+    },
+    Group {
+        package: "task-echo",
+        tests: &["task-echo"],
+        target: 0.0,
+    },
+    Group {
+        package: "task-shell",
+        tests: &["task-shell"],
+        target: 0.0,
+    },
 ];
 
 /// Options from the command line.

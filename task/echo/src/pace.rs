@@ -39,12 +39,10 @@ impl Bucket {
             .saturating_sub(self.filled_ms)
             .saturating_mul(PER_SECOND)
             / 1000;
-        if earned > 0 {
-            self.tokens = (self.tokens + earned).min(BURST);
-            // Only the whole answers earned move the clock on: the rest of
-            // the time counts towards the next.
-            self.filled_ms += earned * 1000 / PER_SECOND;
-        }
+        self.tokens = (self.tokens + earned).min(BURST);
+        // Only the whole answers earned move the clock on: the rest of the
+        // time counts towards the next.
+        self.filled_ms += earned * 1000 / PER_SECOND;
         if self.tokens == 0 {
             return false;
         }

@@ -79,7 +79,18 @@ mod tests {
         assert!(write!(o, "toolong").is_err());
         assert!(o.overflowed());
         assert_eq!(o.as_bytes(), b"abc12");
+        assert_eq!((o.len(), o.is_empty()), (5, false));
         o.clear();
         assert!(o.is_empty() && !o.overflowed());
+        assert_eq!(o.len(), 0);
+    }
+
+    #[test]
+    fn text_that_exactly_fills_it_fits() {
+        let mut o = Out::<4>::new();
+        o.write_str("abcd").unwrap();
+        assert_eq!((o.as_bytes(), o.overflowed()), (&b"abcd"[..], false));
+        assert!(o.write_str("").is_ok(), "nothing still fits");
+        assert!(o.write_str("e").is_err());
     }
 }

@@ -406,12 +406,31 @@ mod tests {
         }
         assert_eq!(route("GET", "/api/st%61tus?x=%41").0, 200);
         assert_eq!(route("GET", "/%7e").0, 404); // `~` itself, but no such page
-        for bad in ["/%", "/%4", "/%zz", "/a%g0"] {
+        for bad in ["/%", "/%4", "/%zz", "/a%g0", "/ab%41%z"] {
             let head = format!("GET {bad} HTTP/1.1\r\nHost: h\r\n\r\n");
             assert_eq!(parse(head.as_bytes()), Err(Reject::BadRequest), "{bad}");
         }
         let head = b"GET /%61pi/status HTTP/1.1\r\nHost: h\r\n\r\n";
         assert!(parse(head).is_ok());
+    }
+
+    #[test]
+    fn control_characters_and_bad_versions_are_bad_requests() {
+        for head in [
+            &b"GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            b"GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET /a\x7f HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/x.1\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.x\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/11\r\nHost: h\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(head),
+                Err(Reject::BadRequest),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
+        }
     }
 
     #[test]

@@ -355,6 +355,10 @@ mod tests {
             page.find("<td>0:00:20.250</td><td>net</td>").unwrap(),
         );
         assert!(newer < older, "the latest restart first");
+        // Only the faulted task's row is marked.
+        assert_eq!(page.matches("<tr class=\"faulted\">").count(), 1);
+        let faulted = page.find("<tr class=\"faulted\">").unwrap();
+        assert!(faulted > page.find("<td>supervisor</td>").unwrap());
     }
 
     #[test]

@@ -228,7 +228,7 @@ fn blk(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{number, parse, Command, ParseError, USAGE_BLK, USAGE_RNG};
+    use super::{cmd_usage, number, parse, Command, ParseError, USAGE_BLK, USAGE_RNG};
 
     #[test]
     fn simple_commands() {
@@ -316,7 +316,16 @@ mod tests {
         assert!(matches!(parse("restart"), Err(ParseError::Usage(_))));
         assert!(matches!(parse("ringbuf"), Err(ParseError::Usage(_))));
         assert!(matches!(parse("ringbuf a b"), Err(ParseError::Usage(_))));
-        assert!(matches!(parse("tasks now"), Err(ParseError::Usage(_))));
+        // A command without arguments names itself in its usage.
+        for cmd in ["tasks", "restarts", "devices", "net"] {
+            let line = format!("{cmd} now");
+            assert_eq!(
+                parse(&line),
+                Err(ParseError::Usage(cmd_usage(cmd))),
+                "{line}"
+            );
+            assert!(cmd_usage(cmd).starts_with(cmd), "{cmd}");
+        }
     }
 
     #[test]

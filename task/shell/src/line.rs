@@ -191,10 +191,10 @@ impl<const N: usize> LineEditor<N> {
                 } else {
                     // The line is UTF-8: a character's last byte is
                     // preceded by its continuation bytes and its lead.
-                    self.len -= 1;
-                    while self.len > 0 && is_continuation(self.buf[self.len]) {
-                        self.len -= 1;
-                    }
+                    self.len = self.buf[..self.len]
+                        .iter()
+                        .rposition(|&b| !is_continuation(b))
+                        .unwrap_or(0);
                     Key::Erase
                 }
             }
@@ -386,6 +386,9 @@ mod tests {
         // Erasing does not bring the lost byte back: still not run.
         assert_eq!(typed(&mut ed, b"\x7f\r\n"), [Erase, Overlong, Ignore]);
         assert_eq!(ed.line(), "");
+        // A lone LF ends an overflowed line the same way.
+        typed(&mut ed, b"abcd");
+        assert_eq!(ed.feed(b'\n'), Overlong);
         // The next line is judged on its own.
         assert_eq!(typed(&mut ed, b"ab\n"), [Echo(b'a'), Echo(b'b'), Submit]);
         assert_eq!(ed.line(), "ab");
