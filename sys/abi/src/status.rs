@@ -13,12 +13,15 @@ code_enum! {
         Stopped = 0,
         /// Ready to run.
         Runnable = 1,
-        /// Blocked in `send` or waiting for a reply.
+        /// Blocked in `send`: the message waits for the server's `recv`.
         InSend = 2,
         /// Blocked in `recv`.
         InRecv = 3,
         /// Stopped by a fault, waiting for the supervisor.
         Faulted = 4,
+        /// Blocked in a call the server has received: waiting for its
+        /// reply.
+        InReply = 5,
     }
     describe {
         Stopped => "stopped",
@@ -26,6 +29,7 @@ code_enum! {
         InSend => "in send",
         InRecv => "in recv",
         Faulted => "faulted",
+        InReply => "awaiting reply",
     }
 }
 
@@ -92,6 +96,9 @@ code_enum! {
         /// wrong (a corrupted driver, sure it has no device, would answer
         /// every client "no device" for good).
         UnaskedRelease = 6,
+        /// The liveness watchdog found it holding one caller's request
+        /// unanswered for as long as it may hang, while it answered others.
+        HeldCaller = 7,
     }
     describe {
         Fault => "fault",
@@ -100,6 +107,7 @@ code_enum! {
         Rejecting => "rejected its clients",
         RemovalTimeout => "kept a removed slot",
         UnaskedRelease => "released its device unasked",
+        HeldCaller => "held a caller",
     }
 }
 

@@ -32,9 +32,8 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         TaskState::Stopped => (abi::TaskState::Stopped, u32::MAX),
         TaskState::Faulted => (abi::TaskState::Faulted, u32::MAX),
         TaskState::Healthy(SchedState::Runnable) => (abi::TaskState::Runnable, u32::MAX),
-        TaskState::Healthy(SchedState::InSend(p) | SchedState::InReply(p)) => {
-            (abi::TaskState::InSend, p.index() as u32)
-        }
+        TaskState::Healthy(SchedState::InSend(p)) => (abi::TaskState::InSend, p.index() as u32),
+        TaskState::Healthy(SchedState::InReply(p)) => (abi::TaskState::InReply, p.index() as u32),
         TaskState::Healthy(SchedState::InRecv(_)) => (abi::TaskState::InRecv, u32::MAX),
     };
     let mut name = [0u8; 16];

@@ -1,8 +1,8 @@
 //! The supervisor's decisions, kept apart from its syscalls so that they
 //! are tested on the host: when to restart a faulted task ([`Restarts`]),
-//! whether a driver has stopped answering ([`Liveness`]), who may ask
-//! for what ([`authority`]), and the log of restarts made
-//! ([`restart_log`]).
+//! whether a driver has stopped answering ([`Liveness`]) or holds a
+//! caller's request for good ([`held`]), who may ask for what
+//! ([`authority`]), and the log of restarts made ([`restart_log`]).
 //!
 //! Nothing here may panic or allocate: it runs in the one task whose fault
 //! reboots the machine.
@@ -10,6 +10,7 @@
 #![no_std]
 
 pub mod authority;
+pub mod held;
 pub mod restart_log;
 
 use abi::{RestartKind, RestartPolicy};
@@ -174,8 +175,9 @@ impl Rejections {
 /// Samples without progress after which a runnable driver counts as hung.
 pub const HUNG_AFTER_SAMPLES: u8 = 2;
 /// Samples with callers waiting and no reply after which a driver counts
-/// as hung. Longer than a driver's own request deadline (1 s at 100 ms a
-/// sample), so a driver that is waiting on a wedged device gets to fail
+/// as hung, and samples one caller may await the reply to one call
+/// ([`held`]). Longer than a driver's own request deadline (1 s at 100 ms
+/// a sample), so a driver that is waiting on a wedged device gets to fail
 /// and reset it itself first.
 pub const STUCK_AFTER_SAMPLES: u8 = 15;
 

@@ -36,8 +36,11 @@ use abi::{
 };
 use idol_runtime::{NotificationHandler, Served, ServerError, UserlibIpc};
 use supervisor_core::authority::{self, Refusal, Request};
+use supervisor_core::held::{Call, HeldCalls};
 use supervisor_core::restart_log::RestartLog;
-use supervisor_core::{Decision, Liveness, Rejections, Restarts, Sample, MAX_TASKS};
+use supervisor_core::{
+    Decision, Liveness, Rejections, Restarts, Sample, MAX_TASKS, STUCK_AFTER_SAMPLES,
+};
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
 use virtio::transport::{mmio::MmioTransport, Transport};
@@ -147,6 +150,8 @@ struct Supervisor {
     /// The watchdog of bound drivers, and when it samples next (ticks).
     liveness: Liveness,
     next_sample: u64,
+    /// Per task: the call it awaits a reply to, and for how many samples.
+    held: HeldCalls,
     /// Drivers that fault their clients with `reply_fault`.
     rejections: Rejections,
     /// Per task: the (generation, rejection count) already judged, so that
@@ -365,7 +370,9 @@ impl Supervisor {
     }
 
     /// The liveness watchdog: restarts (at most) one bound driver that has
-    /// stopped answering — runnable, yet no syscall since the last sample.
+    /// stopped answering — runnable, yet no syscall since the last sample;
+    /// callers waiting and none answered; or one caller's request held
+    /// unanswered ([`HeldCalls`]) while it answers others.
     fn sample_drivers(&mut self) {
         let now = sys_get_timer().now;
         if now < self.next_sample {
@@ -373,13 +380,26 @@ impl Supervisor {
         }
         self.next_sample = now + liveness_period_ms() * abi::TICKS_PER_MS;
         let count = kipc::task_count().min(MAX_TASKS);
-        // Who is blocked calling whom, once per sample.
+        // Who is blocked calling whom, and the longest any caller has
+        // awaited one reply from each server, once per sample.
         let mut waited_on = [false; MAX_TASKS];
+        let mut longest_hold = [0u8; MAX_TASKS];
         for t in 0..count {
-            if let Ok(st) = kipc::task_status(t) {
-                if let Some(w) = waited_on.get_mut(st.calling as usize) {
-                    *w = true;
-                }
+            let Ok(st) = kipc::task_status(t) else {
+                continue;
+            };
+            if let Some(w) = waited_on.get_mut(st.calling as usize) {
+                *w = true;
+            }
+            let call =
+                (TaskState::from_u32(st.state) == Some(TaskState::InReply)).then_some(Call {
+                    server: st.calling,
+                    generation: st.generation,
+                    syscalls: st.syscalls,
+                });
+            let held = self.held.sample(t, call);
+            if let Some(h) = longest_hold.get_mut(st.calling as usize) {
+                *h = (*h).max(held);
             }
         }
         for task in 0..count {
@@ -395,16 +415,28 @@ impl Supervisor {
                 callers_waiting: waited_on[task],
                 replies: st.replies,
             };
-            if !self.liveness.sample(task, sample) {
+            let stopped = self.liveness.sample(task, sample);
+            let holding = longest_hold[task] >= STUCK_AFTER_SAMPLES;
+            if !(stopped || holding) {
                 continue;
             }
-            sys_log!(
-                "task {} stopped answering (spinning, or callers waiting and no reply); restarting it",
-                st.name_str()
-            );
+            let cause = if holding && !stopped {
+                sys_log!(
+                    "task {} has held a caller's request for {} samples while answering others; restarting it",
+                    st.name_str(),
+                    longest_hold[task]
+                );
+                RestartCause::HeldCaller
+            } else {
+                sys_log!(
+                    "task {} stopped answering (spinning, or callers waiting and no reply); restarting it",
+                    st.name_str()
+                );
+                RestartCause::Hung
+            };
             self.bus.driver_died(task as u16);
             self.detach(task as u16, slot);
-            self.restart(task, RestartCause::Hung);
+            self.restart(task, cause);
             self.liveness.reset_after_restart(task);
             break;
         }
@@ -455,6 +487,7 @@ fn main() -> ! {
         restarts: Restarts::default(),
         handled_faults: [0; MAX_TASKS],
         liveness: Liveness::default(),
+        held: HeldCalls::default(),
         next_sample: 0,
         rejections: Rejections::default(),
         seen_rejections: [(0, 0); MAX_TASKS],

@@ -34,6 +34,26 @@ fn kipc_from_a_non_supervisor_is_refused() {
 }
 
 #[test]
+fn a_queued_call_is_in_send_and_a_received_one_awaits_the_reply() {
+    let mut h = Harness::three();
+    let srv = h.id(SRV);
+    h.send(CLI, srv, 1, b"", 0, &[]);
+    let st = status(&mut h, CLI);
+    assert_eq!(
+        (TaskState::from_u32(st.state), st.calling),
+        (Some(TaskState::InSend), SRV as u32),
+        "queued: the server is not in recv"
+    );
+    h.recv(SRV, 16, 0);
+    let st = status(&mut h, CLI);
+    assert_eq!(
+        (TaskState::from_u32(st.state), st.calling),
+        (Some(TaskState::InReply), SRV as u32),
+        "received"
+    );
+}
+
+#[test]
 fn task_status_reports_state_generation_and_last_fault() {
     let mut h = Harness::new(&[("sup", 0), ("a-rather-long-task-name", 1), ("cli", 2)]);
     let st = status(&mut h, CLI);
@@ -50,7 +70,9 @@ fn task_status_reports_state_generation_and_last_fault() {
     let srv = h.id(SRV);
     h.send(CLI, srv, 1, b"", 0, &[]);
     let st = status(&mut h, CLI);
-    assert_eq!(TaskState::from_u32(st.state), Some(TaskState::InSend));
+    // Received at once (the server waited in `recv`): awaiting the reply.
+    assert_eq!(TaskState::from_u32(st.state), Some(TaskState::InReply));
+    assert_eq!(st.calling, SRV as u32);
 
     h.set_pc(SRV, 0x2000_0010);
     syscalls::exception(&mut h.sys, SRV, Exception::Load(0x1000_0000));

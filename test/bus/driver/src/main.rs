@@ -7,7 +7,7 @@
 #![no_std]
 #![no_main]
 
-use idol_runtime::{NotificationHandler, RequestError, Served, TaskId, UserlibIpc};
+use idol_runtime::{Deferred, NotificationHandler, RequestError, Served, TaskId, UserlibIpc};
 use userlib::{sys_log, tasks};
 use virtio_bus_api::{slot_base, VirtioBusClient};
 
@@ -92,6 +92,11 @@ impl BusTestDriverServer for Driver {
             Err(RequestError::Server(e)) => e as u32,
             Err(_) => u32::MAX,
         })
+    }
+
+    fn hold(&mut self, caller: TaskId) -> Served<Deferred<()>> {
+        sys_log!("holding the call of task {}", caller.index());
+        Ok(Deferred::Later)
     }
 
     fn touch(&mut self, _: TaskId) -> Served<u32> {

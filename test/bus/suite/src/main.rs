@@ -1,7 +1,8 @@
 //! The virtio bus test suite (image `test/bus.toml`): checks the bus
 //! supervisor against the devices QEMU was given and three fake drivers
 //! (`drva`, `drvb`, `drvc`, all claiming the entropy device id, of which the
-//! image has two). Each case prints `[test] case <name> ... ok|FAIL`.
+//! image has two), one of which (`drvb`) a second client (`load`) keeps
+//! calling. Each case prints `[test] case <name> ... ok|FAIL`.
 //!
 //! The cases run in order and build on each other (enumerate, probe,
 //! unbind, revoke, bind), as an operator's session would; a case whose
@@ -14,7 +15,7 @@ use abi::{FaultKind, TaskId};
 use idol_runtime::{RequestError, UserlibIpc};
 use supervisor_api::SupervisorClient;
 use test_harness::{check, Case, CaseResult, LineBuf};
-use userlib::{sleep_ms, tasks};
+use userlib::{sleep_ms, sys_get_timer, tasks};
 use virtio_bus_api::{slot_base, DeviceTable, SlotState, VirtioBusClient, NO_DRIVER};
 
 mod driver {
@@ -266,6 +267,48 @@ fn an_unasked_release_restarts_the_driver(s: &mut Suite) -> CaseResult {
     s.bound_to(&s.table()?, 7, 1)
 }
 
+/// A driver that goes on answering (the `load` task calls drvb every
+/// millisecond) but holds one caller's request for good is restarted by
+/// the supervisor's watchdog once that caller has waited 15 samples (1.5 s
+/// at the default 100 ms): the caller gets ServerRestarted, not a hang.
+fn an_answering_driver_that_holds_a_caller_is_restarted(s: &mut Suite) -> CaseResult {
+    let id = s.drivers[1].task_id().index() as u32;
+    let generation = s.sup.task_status(id).map(|b| b.generation).unwrap_or(0);
+    let t0 = sys_get_timer().now;
+    let r = s.drivers[1].hold();
+    let waited_ms = (sys_get_timer().now - t0) / abi::TICKS_PER_MS;
+    check!(
+        r == Err(RequestError::ServerRestarted),
+        "drvb's held call ended with {r:?}"
+    );
+    // 15 samples of the call awaiting its reply, the first at most one
+    // period after it began; well under the test's timeout.
+    check!(
+        (1_400..=3_000).contains(&waited_ms),
+        "the held call ended after {waited_ms} ms, not after the watchdog's 1.5 s"
+    );
+    let after = s.sup.task_status(id).unwrap_or_default();
+    check!(
+        after.generation == generation + 1,
+        "drvb's generation {generation} -> {}",
+        after.generation
+    );
+    let record = s.sup.restart_record(0);
+    check!(
+        matches!(record, Ok(r) if r.task == id
+            && r.generation == after.generation
+            && r.cause() == Some(abi::RestartCause::HeldCaller)),
+        "the supervisor's latest restart record: {record:?} (cause {:?})",
+        record.map(|r| r.cause())
+    );
+    check!(
+        s.slot_of(1) == 7,
+        "the new drvb holds slot {}, not 7",
+        s.slot_of(1)
+    );
+    Ok(())
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let client = |t: TaskId| BusTestDriverClient::new(UserlibIpc, t);
@@ -294,6 +337,10 @@ fn main() -> ! {
         (
             "an_unasked_release_restarts_the_driver",
             an_unasked_release_restarts_the_driver,
+        ),
+        (
+            "an_answering_driver_that_holds_a_caller_is_restarted",
+            an_answering_driver_that_holds_a_caller_is_restarted,
         ),
     ];
     test_harness::run_suite(&mut s, cases)

@@ -33,7 +33,10 @@ fn main() -> ! {
             match sup.task_status(suite) {
                 Ok(st)
                     if st.calling == blk0
-                        && TaskState::from_u32(st.state) == Some(TaskState::InSend) =>
+                        && matches!(
+                            TaskState::from_u32(st.state),
+                            Some(TaskState::InSend | TaskState::InReply)
+                        ) =>
                 {
                     if let Err(e) = sup.fault_task(blk0) {
                         sys_log!("dma helper: fault_task(blk0) refused: {e:?}");
