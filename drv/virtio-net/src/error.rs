@@ -18,6 +18,22 @@ pub enum DeviceFault {
     Probe(ProbeError),
 }
 
+impl DeviceFault {
+    /// Whether the fault is the kernel refusing one of the driver's own
+    /// buffers: every buffer this driver gives its device is in its own
+    /// memory, which the kernel accepted at the first probe, so a refusal
+    /// afterwards means the driver's own state has gone bad (an address
+    /// corrupted), not the device. Resetting the device cannot cure it; the
+    /// task should stop and be restarted from its image.
+    pub fn is_own_buffer_refused(&self) -> bool {
+        matches!(
+            self,
+            DeviceFault::Queue(virtio::Error::DmaRefused { .. })
+                | DeviceFault::Probe(ProbeError::Virtio(virtio::Error::DmaRefused { .. }))
+        )
+    }
+}
+
 /// Why a send failed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum SendError<E> {

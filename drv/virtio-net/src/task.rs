@@ -164,6 +164,12 @@ impl Driver {
     /// Posts the subscriber's bits if `events` says there is news.
     fn tell(&mut self, events: Events) {
         if let Some(fault) = events.fault {
+            if fault.is_own_buffer_refused() {
+                // Resets would go on failing the same way (every 5 ms, for
+                // good): stop, and let the supervisor reset the device and
+                // restart us from the image.
+                panic!("the kernel refused our own DMA buffers ({fault:?}): driver state corrupt");
+            }
             sys_log!("device misbehaved and was reset: {fault:?}");
         }
         if !events.notify() {

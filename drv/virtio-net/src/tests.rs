@@ -540,3 +540,20 @@ fn a_send_batch_that_lies_about_its_frames_sends_up_to_the_lie() {
     // An empty batch sends nothing and is no error.
     assert_eq!(send_batch(&mut net, &Batch::default(), &lease), Ok(0));
 }
+
+#[test]
+fn only_a_refused_own_buffer_is_the_drivers_own_fault() {
+    use virtio::ProbeError;
+    let refused = virtio::Error::DmaRefused { code: 7 };
+    assert!(DeviceFault::Queue(refused).is_own_buffer_refused());
+    assert!(DeviceFault::Probe(ProbeError::Virtio(refused)).is_own_buffer_refused());
+    for device_did_it in [
+        DeviceFault::Queue(virtio::Error::QueueBroken),
+        DeviceFault::Probe(ProbeError::Virtio(virtio::Error::ResetTimeout)),
+        DeviceFault::Probe(ProbeError::WrongDevice { device_id: 2 }),
+        DeviceFault::TxTimeout,
+        DeviceFault::NeedsReset,
+    ] {
+        assert!(!device_did_it.is_own_buffer_refused(), "{device_did_it:?}");
+    }
+}
