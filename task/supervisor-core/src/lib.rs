@@ -175,11 +175,17 @@ impl Rejections {
 /// Samples without progress after which a runnable driver counts as hung.
 pub const HUNG_AFTER_SAMPLES: u8 = 2;
 /// Samples with callers waiting and no reply after which a driver counts
-/// as hung, and samples one caller may await the reply to one call
-/// ([`held`]). Longer than a driver's own request deadline (1 s at 100 ms
-/// a sample), so a driver that is waiting on a wedged device gets to fail
+/// as hung. Longer than a driver's own request deadline (1 s at 100 ms a
+/// sample), so a driver that is waiting on a wedged device gets to fail
 /// and reset it itself first.
 pub const STUCK_AFTER_SAMPLES: u8 = 15;
+/// Samples one caller may await the reply to one call from a driver that
+/// answers others ([`held`]) before the driver counts as hung (5 s at
+/// 100 ms a sample). Longer than a working driver keeps any request while
+/// it completes others: a disk's requests queued four deep on a slow
+/// device (64 KiB each at 128 KiB/s, as `test/dma.toml` throttles it) wait
+/// up to 2 s.
+pub const HELD_AFTER_SAMPLES: u8 = 50;
 
 /// One liveness sample of a driver.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -39,7 +39,7 @@ use supervisor_core::authority::{self, Refusal, Request};
 use supervisor_core::held::{Call, HeldCalls};
 use supervisor_core::restart_log::RestartLog;
 use supervisor_core::{
-    Decision, Liveness, Rejections, Restarts, Sample, MAX_TASKS, STUCK_AFTER_SAMPLES,
+    Decision, Liveness, Rejections, Restarts, Sample, HELD_AFTER_SAMPLES, MAX_TASKS,
 };
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
@@ -416,7 +416,7 @@ impl Supervisor {
                 replies: st.replies,
             };
             let stopped = self.liveness.sample(task, sample);
-            let holding = longest_hold[task] >= STUCK_AFTER_SAMPLES;
+            let holding = longest_hold[task] >= HELD_AFTER_SAMPLES;
             if !(stopped || holding) {
                 continue;
             }
