@@ -92,8 +92,9 @@ code_enum! {
         /// A breakpoint (`ebreak`).
         Breakpoint = 11,
         /// The task ran for longer than its CPU budget (app.toml `budget-ms`)
-        /// without blocking; `detail` = the budget in ms. Syscalls that return
-        /// at once do not count as blocking.
+        /// without waiting for work (blocked in `recv`); `detail` = the
+        /// budget in ms. Syscalls that return at once do not count, nor do
+        /// calls: only the task's own time between them is charged.
         BudgetExceeded = 12,
     }
     describe {

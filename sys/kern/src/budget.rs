@@ -1,15 +1,19 @@
-//! CPU budgets: a task that runs too long without blocking is faulted.
+//! CPU budgets: a task that runs too long without waiting for work is faulted.
 //!
 //! A task with a budget (app.toml `budget-ms`; drivers get one by default)
 //! is charged for every stretch of time it holds the CPU, from the moment
 //! the kernel dispatches it to the next trap. The charge is cleared only
-//! when the task *blocks* — ends a trap unable to run (waiting in `send`,
-//! `recv` or for a reply) — or a new incarnation starts. Syscalls that
-//! return at once (`get_timer`, `post`, a `recv` with a notification
-//! already pending) do not clear it: a task spinning on them is running, and
-//! would otherwise starve every less important task while looking alive to
-//! a watchdog that counts syscalls. Time spent preempted by a more important
-//! task is not charged.
+//! when the task *waits for work* — ends a trap blocked in `recv` — or a
+//! new incarnation starts. Syscalls that return at once (`get_timer`,
+//! `post`, a `recv` with a notification already pending) do not clear it:
+//! a task spinning on them is running, and would otherwise starve every
+//! less important task while looking alive to a watchdog that counts
+//! syscalls. Nor does a call (waiting in `send` or for the reply): a driver
+//! calling a more important server in a loop — the supervisor's `devices`,
+//! say — blocks at every call, and with the charge cleared there it kept
+//! the CPU from every less important task for good. The time it waits is
+//! not charged, only its own stretches. Time spent preempted by a more
+//! important task is not charged either.
 //!
 //! When the charge reaches the budget the kernel faults the task with
 //! `FaultKind::BudgetExceeded` (detail = the budget in ms); the supervisor
@@ -30,6 +34,7 @@ use crate::machine::Machine;
 use crate::notify;
 use crate::sched::MaybeTask;
 use crate::system::System;
+use crate::task::{SchedState, TaskState};
 
 /// Charges the task dispatched last for the time since, clears its charge
 /// if it blocked, and faults it if it is still running past its budget —
@@ -63,8 +68,13 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
     };
     let since = sys.dispatched_at;
     let t = &mut sys.tasks[index];
-    if !t.is_runnable() {
-        // It blocked, faulted or was restarted: a fresh start next time.
+    let in_call = matches!(
+        t.state(),
+        TaskState::Healthy(SchedState::InSend(_) | SchedState::InReply(_))
+    );
+    if !t.is_runnable() && !in_call {
+        // It waits for work, faulted or was restarted: a fresh start next
+        // time.
         t.clear_run();
         return;
     }
@@ -73,7 +83,10 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
     };
     let now = sys.machine.now();
     let ran = t.charge(now.saturating_sub(since));
-    if ran >= budget_ticks(budget_ms) {
+    // A task in a call keeps its charge and is faulted, if it is due, at
+    // its next dispatch: the budget deadline `dispatch_budgeted` arms then
+    // is already due.
+    if !in_call && ran >= budget_ticks(budget_ms) {
         let record = FaultRecord {
             kind: FaultKind::BudgetExceeded as u32,
             address: 0,

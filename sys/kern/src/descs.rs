@@ -113,7 +113,7 @@ pub struct TaskDesc {
     /// as a REJECTED response code, so a corrupted driver cannot kill the
     /// clients it serves.
     pub trusted: bool,
-    /// Longest the task may run without blocking, in ms (app.toml
+    /// Longest the task may run without waiting for work, in ms (app.toml
     /// `budget-ms`; drivers get a default), or `None` for no limit. Past it
     /// the kernel faults the task with `FaultKind::BudgetExceeded`.
     pub budget_ms: Option<u32>,

@@ -46,9 +46,9 @@
 //!   task not waiting on it is dropped, and a server that dies wakes its
 //!   callers with DEAD. One that never replies is the supervisor's to
 //!   restart (its watchdog), which wakes the callers with DEAD.
-//! - *A task that runs past its CPU budget without blocking is faulted*
-//!   (`budget`), however many syscalls it makes, so a spinning driver cannot
-//!   starve the tasks below it.
+//! - *A task that runs past its CPU budget without waiting for work is
+//!   faulted* (`budget`), however many syscalls or calls it makes, so a
+//!   spinning driver cannot starve the tasks below it.
 
 //!
 //! # DMA confinement

@@ -132,7 +132,7 @@ impl core::fmt::Display for Detail<'_> {
                 write!(f, " ({why}, by task index {})", r.detail >> 16)
             }
             FaultKind::IllegalInstruction => write!(f, " ({:#010x})", r.detail),
-            FaultKind::BudgetExceeded => write!(f, " ({} ms without blocking)", r.detail),
+            FaultKind::BudgetExceeded => write!(f, " ({} ms without waiting for work)", r.detail),
             _ => Ok(()),
         }
     }

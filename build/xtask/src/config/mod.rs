@@ -147,7 +147,7 @@ pub struct Task {
     /// or take it as an error code; default: trusted unless a driver
     /// (`drives`).
     pub trusted: Option<bool>,
-    /// Longest the task may run without blocking before the kernel faults
+    /// Longest the task may run without waiting for work before the kernel faults
     /// it (ms); default [`DEFAULT_DRIVER_BUDGET_MS`] for drivers, no limit
     /// for other tasks.
     #[serde(rename = "budget-ms")]

@@ -135,6 +135,33 @@ fn a_recv_that_returns_at_once_is_not_blocking() {
 }
 
 #[test]
+fn a_task_calling_a_server_in_a_loop_is_charged_and_faulted() {
+    let mut h = system();
+    let (sup, drv) = (h.id(SUP), h.id(DRV));
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    for _ in 0..BUDGET_MS {
+        advance_ms(&mut h, 1);
+        // The supervisor waits in recv: the call is taken at once.
+        h.send(DRV, sup, 1, b"", 0, &[]);
+        assert_eq!(h.sched(DRV), SchedState::InReply(sup));
+        assert_eq!(next(&mut h, DRV), Some(SUP));
+        // The server's own time is not the driver's.
+        advance_ms(&mut h, 5);
+        h.reply(SUP, drv, 0, b"");
+        h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+        assert_eq!(next(&mut h, SUP), Some(DRV));
+    }
+    assert_eq!(h.task(DRV).run(), BUDGET_MS as u64 * TICKS_PER_MS);
+    assert_eq!(h.task(DRV).fault_count(), 0, "not while in a call");
+    // Dispatched again past its budget: the deadline is now, and its
+    // timer interrupt faults it.
+    assert_eq!(h.sys.budget_deadline, Some(h.sys.machine.now));
+    notify::service_timers(&mut h.sys);
+    assert_eq!(next(&mut h, DRV), Some(SUP));
+    assert_eq!(h.fault(DRV).kind(), FaultKind::BudgetExceeded);
+}
+
+#[test]
 fn time_preempted_by_a_more_important_task_is_not_charged() {
     preempted_time_is_not_charged(next);
     // The trap handler's way: the post that wakes the more important task

@@ -306,7 +306,7 @@ impl Builder {
         self
     }
 
-    /// The last task added may run `ms` without blocking.
+    /// The last task added may run `ms` without waiting for work.
     pub fn budget_ms(mut self, ms: u32) -> Self {
         self.specs.last_mut().unwrap().budget_ms = Some(ms);
         self

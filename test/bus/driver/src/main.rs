@@ -29,6 +29,8 @@ struct Driver {
     last_slot: Option<u32>,
     probes: u32,
     removals: u32,
+    /// Set by `flood`: after answering, call the bus for good.
+    flooding: bool,
 }
 
 impl Driver {
@@ -99,6 +101,11 @@ impl BusTestDriverServer for Driver {
         Ok(Deferred::Later)
     }
 
+    fn flood(&mut self, _: TaskId) -> Served<()> {
+        self.flooding = true;
+        Ok(())
+    }
+
     fn touch(&mut self, _: TaskId) -> Served<u32> {
         let Some(slot) = self.last_slot else {
             return Ok(0);
@@ -118,10 +125,17 @@ fn main() -> ! {
         last_slot: None,
         probes: 0,
         removals: 0,
+        flooding: false,
     };
     d.register();
     let mut buffer = [0u8; server::BUS_TEST_DRIVER_BUFFER_SIZE];
     loop {
         server::bus_test_driver_serve_once(&mut d, &UserlibIpc, &mut buffer);
+        if d.flooding {
+            sys_log!("flooding the bus");
+            loop {
+                let _ = d.bus.devices();
+            }
+        }
     }
 }

@@ -309,6 +309,41 @@ fn an_answering_driver_that_holds_a_caller_is_restarted(s: &mut Suite) -> CaseRe
     Ok(())
 }
 
+/// A driver that calls a more important server in a loop blocks at every
+/// call, yet never waits for work: the kernel charges its own stretches
+/// across the calls and faults it at its CPU budget. Until then it keeps
+/// the CPU from every less important task, the suite included, so that the
+/// suite runs this case's checks at all is the first evidence. The flooding
+/// driver is the one without a slot, which the watchdog does not watch.
+fn a_driver_calling_in_a_loop_is_stopped_by_its_budget(s: &mut Suite) -> CaseResult {
+    let Some(i) = [0usize, 2].into_iter().find(|&i| s.slot_of(i) == NONE) else {
+        check!(false, "neither drva nor drvc is waiting without a slot");
+        return Ok(());
+    };
+    let id = s.drivers[i].task_id().index() as u32;
+    let before = s.sup.task_status(id).unwrap_or_default();
+    check!(
+        s.drivers[i].flood() == Ok(()),
+        "{}'s flood was not answered",
+        driver_name(i)
+    );
+    let after = s.sup.task_status(id).unwrap_or_default();
+    check!(
+        after.fault_count == before.fault_count + 1,
+        "{} faulted {} times, before {}",
+        driver_name(i),
+        after.fault_count,
+        before.fault_count
+    );
+    check!(
+        after.last_fault.kind() == FaultKind::BudgetExceeded,
+        "{}'s last fault: '{}'",
+        driver_name(i),
+        after.last_fault.kind().describe()
+    );
+    Ok(())
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let client = |t: TaskId| BusTestDriverClient::new(UserlibIpc, t);
@@ -341,6 +376,10 @@ fn main() -> ! {
         (
             "an_answering_driver_that_holds_a_caller_is_restarted",
             an_answering_driver_that_holds_a_caller_is_restarted,
+        ),
+        (
+            "a_driver_calling_in_a_loop_is_stopped_by_its_budget",
+            a_driver_calling_in_a_loop_is_stopped_by_its_budget,
         ),
     ];
     test_harness::run_suite(&mut s, cases)
