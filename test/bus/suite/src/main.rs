@@ -11,7 +11,7 @@
 #![no_std]
 #![no_main]
 
-use abi::{FaultKind, TaskId};
+use abi::{FaultKind, RestartCause, TaskId};
 use idol_runtime::{RequestError, UserlibIpc};
 use supervisor_api::SupervisorClient;
 use test_harness::{check, Case, CaseResult, LineBuf};
@@ -73,6 +73,28 @@ impl Suite {
 
     fn probes_of(&self, i: usize) -> u32 {
         self.drivers[i].probes().unwrap_or(NONE)
+    }
+
+    /// Driver `i`, at `generation` before, has been restarted once since,
+    /// and the supervisor's latest restart record says so, with `cause`.
+    fn restarted_once(&self, i: usize, generation: u32, cause: RestartCause) -> CaseResult {
+        let id = self.drivers[i].task_id().index() as u32;
+        let after = self.sup.task_status(id).unwrap_or_default();
+        check!(
+            after.generation == generation + 1,
+            "{}'s generation {generation} -> {}",
+            driver_name(i),
+            after.generation
+        );
+        let record = self.sup.restart_record(0);
+        check!(
+            matches!(record, Ok(r) if r.task == id
+                && r.generation == after.generation
+                && r.cause() == Some(cause)),
+            "the supervisor's latest restart record: {record:?} (cause {:?}, expected {cause:?})",
+            record.map(|r| r.cause())
+        );
+        Ok(())
     }
 }
 
@@ -245,19 +267,7 @@ fn an_unasked_release_restarts_the_driver(s: &mut Suite) -> CaseResult {
         r == Err(RequestError::ServerRestarted),
         "drvb's unasked release returned {r:?}, not a restart"
     );
-    let after = s.sup.task_status(id).unwrap_or_default();
-    check!(
-        after.generation == generation + 1,
-        "drvb's generation {generation} -> {}",
-        after.generation
-    );
-    let record = s.sup.restart_record(0);
-    check!(
-        matches!(record, Ok(r) if r.task == id
-            && r.generation == after.generation
-            && r.cause() == Some(abi::RestartCause::UnaskedRelease)),
-        "the supervisor's latest restart record: {record:?}"
-    );
+    s.restarted_once(1, generation, RestartCause::UnaskedRelease)?;
     check!(
         s.slot_of(1) == 7 && s.probes_of(1) == 1,
         "the new drvb holds slot {} after {} probe(s)",
@@ -287,20 +297,7 @@ fn an_answering_driver_that_holds_a_caller_is_restarted(s: &mut Suite) -> CaseRe
         (4_900..=7_000).contains(&waited_ms),
         "the held call ended after {waited_ms} ms, not after the watchdog's 5 s"
     );
-    let after = s.sup.task_status(id).unwrap_or_default();
-    check!(
-        after.generation == generation + 1,
-        "drvb's generation {generation} -> {}",
-        after.generation
-    );
-    let record = s.sup.restart_record(0);
-    check!(
-        matches!(record, Ok(r) if r.task == id
-            && r.generation == after.generation
-            && r.cause() == Some(abi::RestartCause::HeldCaller)),
-        "the supervisor's latest restart record: {record:?} (cause {:?})",
-        record.map(|r| r.cause())
-    );
+    s.restarted_once(1, generation, RestartCause::HeldCaller)?;
     check!(
         s.slot_of(1) == 7,
         "the new drvb holds slot {}, not 7",
