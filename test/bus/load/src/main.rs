@@ -11,6 +11,8 @@
 use idol_runtime::UserlibIpc;
 use userlib::{sleep_ms, tasks};
 
+// The load calls one op of the client.
+#[allow(dead_code)]
 mod driver {
     include!(concat!(env!("OUT_DIR"), "/bus_test_driver_client.rs"));
 }
