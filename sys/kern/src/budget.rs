@@ -37,7 +37,7 @@ use crate::system::System;
 use crate::task::{SchedState, TaskState};
 
 /// Charges the task dispatched last for the time since, clears its charge
-/// if it blocked, and faults it if it is still running past its budget —
+/// if it waits for work, and faults it if it is still running past its budget —
 /// unless its stretch goes on ([`stretch_goes_on`]): then nothing is
 /// charged, it stays the task dispatched, and [`dispatch`] leaves it so.
 /// Called at the end of every trap (by `current`), before the next task is
