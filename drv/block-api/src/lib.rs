@@ -3,6 +3,7 @@
 //! types. It must never touch a device.
 
 #![no_std]
+#![deny(missing_docs)]
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 

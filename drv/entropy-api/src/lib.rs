@@ -2,5 +2,6 @@
 //! `build/idol`. It must never touch a device.
 
 #![no_std]
+#![deny(missing_docs)]
 
 include!(concat!(env!("OUT_DIR"), "/entropy_client.rs"));

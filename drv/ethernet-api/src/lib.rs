@@ -5,6 +5,7 @@
 //! never touch a device.
 
 #![no_std]
+#![deny(missing_docs)]
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 

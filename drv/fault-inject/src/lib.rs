@@ -14,6 +14,7 @@
 //! a fault that fails to fault answers `NotCommitted`.
 
 #![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
 
 pub mod evidence;
 pub mod plan;

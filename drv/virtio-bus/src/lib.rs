@@ -15,6 +15,7 @@
 //! - nothing a driver sends can make this code panic.
 
 #![no_std]
+#![deny(missing_docs)]
 
 use virtio_bus_api::{BusError, DeviceEntry, DeviceTable, Probe, SlotState, NO_DRIVER, SLOTS};
 

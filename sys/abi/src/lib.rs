@@ -10,6 +10,7 @@
 //! encodings between them. It is `#![no_std]` and tested on the host.
 
 #![no_std]
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};

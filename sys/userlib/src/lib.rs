@@ -15,6 +15,7 @@
 //! caller typed, and a DEAD code is never mistaken for a reply.
 
 #![no_std]
+#![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod config;

@@ -4,6 +4,7 @@
 //! itself.
 
 #![no_std]
+#![deny(missing_docs)]
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 

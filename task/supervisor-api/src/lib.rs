@@ -5,6 +5,7 @@
 //! interface uses. It must never hand-pack a supervisor message.
 
 #![no_std]
+#![deny(missing_docs)]
 
 pub use abi::{InjectEvidence, RestartCause, RestartRecord, TaskStatus};
 

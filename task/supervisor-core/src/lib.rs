@@ -8,6 +8,7 @@
 //! reboots the machine.
 
 #![no_std]
+#![deny(missing_docs)]
 
 pub mod authority;
 pub mod held;

@@ -7,6 +7,7 @@
 //! grants with it. This crate must never touch a device itself.
 
 #![no_std]
+#![deny(missing_docs)]
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
