@@ -1,5 +1,6 @@
 //! The HTTP server's logic, apart from the syscalls so that host tests run
-//! it: reading a request head ([`request`]), the status snapshot and how it
+//! it: the connection slots and when one is taken back ([`conn`]),
+//! reading a request head ([`request`]), the status snapshot and how it
 //! is shown as a page and as JSON ([`status`]), and the bounded buffer
 //! responses are written into ([`out`]).
 //!
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod conn;
 pub mod out;
 pub mod request;
 pub mod status;

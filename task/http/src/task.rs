@@ -6,6 +6,7 @@ use abi::{TaskState, TaskStatus};
 use idol_runtime::{RequestError, UserlibIpc};
 use net_api::{NetClient, NetError};
 use supervisor_api::SupervisorClient;
+use task_http::conn::{self, Conn, Phase};
 use task_http::out::Out;
 use task_http::request::{self, Reject, MAX_HEAD};
 use task_http::status::{self, DeviceRow, Name, RestartRow, Snapshot, TaskRow};
@@ -20,47 +21,12 @@ const TIMER_BIT: u32 = 1 << 1;
 const PORT: u16 = 80;
 /// Connections served at once; more wait in the listener's backlog.
 const CONNS: usize = 4;
-/// A connection that sends nothing for this long is closed.
-pub const IDLE_MS: u64 = 5000;
-/// A connection is closed this long after it was accepted, whatever it is
-/// doing: the idle rule alone lets a client that trickles its request head
-/// (a byte every few seconds, as slowloris does) hold one of the [`CONNS`]
-/// slots for as long as it likes, and four such clients take the page
-/// down. Any real request and its answer take milliseconds.
-pub const LIFETIME_MS: u64 = 10_000;
 /// Tasks the page can show.
 const MAX_TASKS: usize = 24;
 /// Room for one response: headers and page.
 const RESPONSE: usize = 12 * 1024;
 /// Room for the page itself.
 const BODY: usize = RESPONSE - 256;
-
-#[derive(Copy, Clone)]
-enum Phase {
-    /// Reading the request head: `len` bytes so far.
-    Reading { len: usize },
-    /// Sending `response[sent..]` (the response is in `Conn::out`).
-    Sending { sent: usize },
-}
-
-struct Conn {
-    id: u32,
-    phase: Phase,
-    /// When the stack handed the connection over: [`LIFETIME_MS`] counts
-    /// from here.
-    accepted_ms: u64,
-    /// When bytes last moved: [`IDLE_MS`] counts from here.
-    last_ms: u64,
-}
-
-impl Conn {
-    /// Whether the connection has had its time: idle too long, or open
-    /// too long in all.
-    fn expired(&self, now: u64) -> bool {
-        now.saturating_sub(self.last_ms) > IDLE_MS
-            || now.saturating_sub(self.accepted_ms) > LIFETIME_MS
-    }
-}
 
 /// The big buffers, apart from the stack: each connection's request head,
 /// the response, and the body being built.
@@ -278,15 +244,25 @@ impl Server {
     fn round(&mut self) -> Result<bool, Restarted> {
         let mut moved = false;
         let now = now_ms();
-        while let Some(k) = self.conns.iter().position(Option::is_none) {
+        // A free slot, or else one a connection has held too long without
+        // earning it, if another connection is waiting for it.
+        while let Some(k) = self
+            .conns
+            .iter()
+            .position(Option::is_none)
+            .or_else(|| conn::victim(&self.conns, now))
+        {
             match self.net.tcp_accept(self.listener) {
                 Ok(id) => {
-                    self.conns[k] = Some(Conn {
-                        id,
-                        phase: Phase::Reading { len: 0 },
-                        accepted_ms: now,
-                        last_ms: now,
-                    });
+                    if let Some(old) = self.conns[k].take() {
+                        if let Err(RequestError::ServerRestarted) = self.net.close(old.id) {
+                            return Err(Restarted);
+                        }
+                        if self.out_owner == Some(k) {
+                            self.out_owner = None;
+                        }
+                    }
+                    self.conns[k] = Some(Conn::accepted(id, now));
                     moved = true;
                 }
                 Err(RequestError::ServerRestarted)

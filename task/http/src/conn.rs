@@ -1,0 +1,176 @@
+//! The server's connection slots and the rules that take a slot back: a
+//! connection that has had its time ([`Conn::expired`]), and, when every
+//! slot is taken and another connection is waiting, the one that has held
+//! its slot longest without earning it ([`victim`]).
+//!
+//! Why the second rule: the time limits alone bound how long one client
+//! holds a slot, not how long a few clients together hold all of them. A
+//! handful of clients that each open a connection, trickle half a request
+//! head and connect again when they are closed (slowloris) kept every slot
+//! taken, and a real request waited a whole [`LIFETIME_MS`] or more for
+//! each page. A real request's head arrives with its connection and its
+//! answer is sent in milliseconds, so a connection still without a whole
+//! head after [`GRACE_MS`] is not one a waiting client should queue behind.
+
+/// A connection that sends nothing for this long is closed.
+pub const IDLE_MS: u64 = 5000;
+
+/// A connection is closed this long after it was accepted, whatever it is
+/// doing: the idle rule alone lets a client that trickles its request head
+/// (a byte every few seconds) hold its slot for as long as it likes.
+pub const LIFETIME_MS: u64 = 10_000;
+
+/// While another connection waits, a slot is taken back from a
+/// connection that has been reading its head for this long, or whose
+/// answer has not moved for this long (a client that does not read).
+pub const GRACE_MS: u64 = 250;
+
+/// Where a connection is in its one request.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the request head: `len` bytes so far.
+    Reading {
+        /// Bytes of the head read so far.
+        len: usize,
+    },
+    /// Sending the answer, `sent` bytes of it so far.
+    Sending {
+        /// Bytes of the answer sent so far.
+        sent: usize,
+    },
+}
+
+/// One accepted connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// The net task's socket id.
+    pub id: u32,
+    /// Where it is in its request.
+    pub phase: Phase,
+    /// When the stack handed the connection over: [`LIFETIME_MS`] and
+    /// [`GRACE_MS`] for a head count from here.
+    pub accepted_ms: u64,
+    /// When bytes last moved: [`IDLE_MS`], and [`GRACE_MS`] for an answer,
+    /// count from here.
+    pub last_ms: u64,
+}
+
+impl Conn {
+    /// A connection accepted at `now`, about to read its head.
+    pub fn accepted(id: u32, now: u64) -> Self {
+        Conn {
+            id,
+            phase: Phase::Reading { len: 0 },
+            accepted_ms: now,
+            last_ms: now,
+        }
+    }
+
+    /// Whether the connection has had its time: idle too long, or open
+    /// too long in all.
+    pub fn expired(&self, now: u64) -> bool {
+        now.saturating_sub(self.last_ms) > IDLE_MS
+            || now.saturating_sub(self.accepted_ms) > LIFETIME_MS
+    }
+
+    /// Whether a waiting connection may take this one's slot at `now`.
+    fn yields(&self, now: u64) -> bool {
+        match self.phase {
+            Phase::Reading { .. } => now.saturating_sub(self.accepted_ms) >= GRACE_MS,
+            Phase::Sending { .. } => now.saturating_sub(self.last_ms) >= GRACE_MS,
+        }
+    }
+}
+
+/// The slot to give a waiting connection when none is free: of the
+/// connections that would yield theirs, the one accepted first, so that
+/// the clients that cost the server the most go first. `None` if every
+/// connection is within its grace (or a slot is free, which is not this
+/// rule's business).
+pub fn victim(conns: &[Option<Conn>], now: u64) -> Option<usize> {
+    if conns.iter().any(Option::is_none) {
+        return None;
+    }
+    conns
+        .iter()
+        .enumerate()
+        .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))
+        .filter(|(_, c)| c.yields(now))
+        .min_by_key(|(_, c)| c.accepted_ms)
+        .map(|(k, _)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(accepted_ms: u64) -> Option<Conn> {
+        Some(Conn::accepted(accepted_ms as u32, accepted_ms))
+    }
+
+    fn sending(accepted_ms: u64, last_ms: u64) -> Option<Conn> {
+        Some(Conn {
+            id: accepted_ms as u32,
+            phase: Phase::Sending { sent: 10 },
+            accepted_ms,
+            last_ms,
+        })
+    }
+
+    #[test]
+    fn a_free_slot_takes_nobody_elses() {
+        let conns = [reading(0), None, reading(0), reading(0)];
+        assert_eq!(victim(&conns, 60_000), None);
+    }
+
+    #[test]
+    fn a_head_within_its_grace_keeps_its_slot() {
+        let conns = [reading(1000), reading(1001), reading(1200), reading(1400)];
+        assert_eq!(victim(&conns, 1000 + GRACE_MS - 1), None);
+        assert_eq!(victim(&conns, 1000 + GRACE_MS), Some(0));
+    }
+
+    #[test]
+    fn the_oldest_head_that_yields_goes_first() {
+        let conns = [reading(300), reading(100), reading(200), reading(4000)];
+        assert_eq!(victim(&conns, 4000), Some(1));
+        // Only the newest is within its grace.
+        let conns = [reading(4000), reading(300), reading(100), reading(200)];
+        assert_eq!(victim(&conns, 4100), Some(2));
+    }
+
+    #[test]
+    fn an_answer_that_moves_keeps_its_slot_and_one_that_stalls_yields() {
+        // Accepted long ago, but its client reads: bytes moved just now.
+        let conns = [
+            sending(0, 5000),
+            reading(4900),
+            reading(4950),
+            reading(5000),
+        ];
+        assert_eq!(victim(&conns, 5000), None);
+        // The same answer stalled for the grace: it yields, before the
+        // younger heads.
+        assert_eq!(victim(&conns, 5000 + GRACE_MS), Some(0));
+        let conns = [
+            reading(5100),
+            sending(0, 5000),
+            reading(5100),
+            reading(5100),
+        ];
+        assert_eq!(victim(&conns, 5000 + GRACE_MS - 1), None);
+        assert_eq!(victim(&conns, 5000 + GRACE_MS), Some(1));
+    }
+
+    #[test]
+    fn a_connection_expires_when_idle_or_old() {
+        let mut c = Conn::accepted(1, 1000);
+        assert!(!c.expired(1000 + IDLE_MS));
+        assert!(c.expired(1000 + IDLE_MS + 1));
+        c.last_ms = 1000 + LIFETIME_MS;
+        assert!(!c.expired(1000 + LIFETIME_MS));
+        assert!(c.expired(1000 + LIFETIME_MS + 1));
+        // A clock read before the connection's own times counts as no time.
+        assert!(!c.expired(0));
+    }
+}
