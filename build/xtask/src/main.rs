@@ -63,10 +63,11 @@ enum Cmd {
         app: Option<PathBuf>,
     },
     /// Run the host tests, a boot test of app.toml and every test/*.toml
-    /// image; or only the images named; or, with --faults, the fault
-    /// campaign alone.
+    /// and examples/*.toml image; or only the images named; or, with
+    /// --faults, the fault campaign alone.
     Test {
-        /// Test app files to run (default: host tests, boot test, every test/*.toml).
+        /// Test app files to run (default: host tests, boot test, every
+        /// test/*.toml and examples/*.toml).
         images: Vec<PathBuf>,
         /// Run only the fault campaign, with this many random injections.
         #[arg(long)]

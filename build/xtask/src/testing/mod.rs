@@ -4,10 +4,11 @@
 //! One module per part of a run:
 //! - [`host`]: `cargo test` at the workspace root (its `default-members`);
 //!   every `test result:` line is summed.
-//! - [`image`]: every `test/*.toml`, sorted, and the judge of a test (and
-//!   bench) image's console. Each `[test] case` line is a case, each
-//!   `expect` string is a case, a `KERNEL PANIC` is a failed case, and an
-//!   image that ends without `[test] done` gets one more failed case.
+//! - [`image`]: every `test/*.toml`, sorted, then every
+//!   `examples/*.toml`, and the judge of a test (and bench) image's
+//!   console. Each `[test] case` line is a case, each `expect` string is a
+//!   case, a `KERNEL PANIC` is a failed case, and an image that ends
+//!   without `[test] done` gets one more failed case.
 //! - [`script`]: console test images (`kind = "console"`): a person's
 //!   session, scripted. Each `[[test.steps]]` line is typed on QEMU's stdin
 //!   once the prompt has appeared, and is a case that passes when its
@@ -160,14 +161,17 @@ fn run_one_image(
     tally.report(&label, &cases);
 }
 
-/// The boot test, then every test image.
+/// The boot test, then every test image, then every example image.
 fn qemu_tests(root: &Path, qemu_bin: &Path, verbose: bool, tally: &mut Tally) -> Result<()> {
     println!("boot test (app.toml)");
     let cases = boot::boot_test(root, qemu_bin, verbose)
         .unwrap_or_else(|e| vec![Case::fail("build and boot", format!("{e:#}"))]);
     tally.report("boot", &cases);
 
-    for path in app_files(&root.join("test"))? {
+    // The README's examples too, so that what it tells users to write keeps
+    // building and working.
+    let examples = app_files(&root.join("examples"))?;
+    for path in app_files(&root.join("test"))?.into_iter().chain(examples) {
         run_one_image(
             root,
             qemu_bin,
