@@ -56,6 +56,6 @@ pub mod trace;
 pub use device::{BlkDevice, Completion, Geometry, ProbeError, Request, Slot, SlotSet};
 pub use memory::{DmaMemory, BOUNCE_LEN, QUEUE_SIZE, SLOTS};
 pub use server::{
-    BlockDriver, Event, LazyTimer, Platform, BLOCK_BUFFER_SIZE, ID_TABLE, IRQ_BIT, PROBE_BIT,
-    REMOVE_BIT, REQUEST_DEADLINE_MS, TIMER_BIT,
+    BlockDriver, Corrupt, Event, LazyTimer, Platform, BLOCK_BUFFER_SIZE, ID_TABLE, IRQ_BIT,
+    PROBE_BIT, REMOVE_BIT, REQUEST_DEADLINE_MS, TIMER_BIT,
 };

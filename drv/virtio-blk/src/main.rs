@@ -78,8 +78,8 @@ mod task {
         // on issue 9; not understood yet), so images without fault
         // injection keep the old recovery (reset and carry on).
         #[cfg(feature = "fault-injection")]
-        fn corrupt(&mut self) {
-            panic!("blk: a completion for a slot not in flight: driver state corrupt");
+        fn corrupt(&mut self, why: virtio_blk::Corrupt) {
+            panic!("blk: {}", why.describe());
         }
 
         fn enable_irq(&mut self) {

@@ -51,7 +51,7 @@ mod generated {
 mod platform;
 mod requests;
 
-pub use platform::{Event, LazyTimer, Platform};
+pub use platform::{Corrupt, Event, LazyTimer, Platform};
 use requests::{answer, complete};
 
 pub use generated::{
@@ -222,7 +222,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         self.recoveries_without_progress += 1;
         if self.recoveries_without_progress >= RECOVERIES_WITHOUT_PROGRESS {
             self.recoveries_without_progress = 0;
-            self.stop_corrupt();
+            self.stop_corrupt(Corrupt::NoProgress);
         }
     }
 
@@ -265,9 +265,9 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// The driver found its own state corrupt: stop ([`Platform::corrupt`]),
     /// with every answer given so far sent first (the `Ipc` may hold one
     /// back until the next receive, see `idol_runtime::HeldReply`).
-    fn stop_corrupt(&mut self) {
+    fn stop_corrupt(&mut self, why: Corrupt) {
         self.ipc.flush();
-        self.platform.corrupt();
+        self.platform.corrupt(why);
     }
 
     /// The deadline timer fired: if requests are still stuck, give up on
@@ -440,7 +440,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         // forever while looking alive; stopping lets the supervisor restart
         // the driver from its image (device reset first).
         if error == virtio::Error::QueueBroken {
-            self.stop_corrupt();
+            self.stop_corrupt(Corrupt::QueueLeftBroken);
         }
         self.platform.event(Event::DeviceFault(error));
         self.restart_device();

@@ -38,12 +38,14 @@ pub trait Platform {
         None
     }
 
-    /// The driver found its own state corrupt: stop (the task panics, so
-    /// the supervisor resets the device and restarts it from its image).
-    /// Every answer the driver gave is out by then (it flushes its `Ipc`,
-    /// which may hold a reply for the next receive, first). Host tests
-    /// keep the default, which carries on.
-    fn corrupt(&mut self) {}
+    /// The driver found its own state corrupt, for the reason `why`: stop
+    /// (the task panics, so the supervisor resets the device and restarts
+    /// it from its image). Every answer the driver gave is out by then (it
+    /// flushes its `Ipc`, which may hold a reply for the next receive,
+    /// first). The default carries on.
+    fn corrupt(&mut self, why: Corrupt) {
+        let _ = why;
+    }
 
     /// Something worth a log line happened.
     fn event(&mut self, event: Event) {
@@ -93,6 +95,34 @@ pub trait Platform {
     /// from now on. The task stops here (a fault) so that the supervisor
     /// takes the device away and marks its slot failed.
     fn device_failed(&mut self) {}
+}
+
+/// Why the driver believes its own state is corrupt ([`Platform::corrupt`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Corrupt {
+    /// Its queue was still broken by an earlier device error when it
+    /// looked for completions, though every bring-up makes a new one: its
+    /// own bookkeeping disagrees with the queue's.
+    QueueLeftBroken,
+    /// [`RECOVERIES_WITHOUT_PROGRESS`](super::RECOVERIES_WITHOUT_PROGRESS)
+    /// device resets in a row brought no completion: the device answers
+    /// every other driver that resets it, so this driver's state is the
+    /// likelier culprit.
+    NoProgress,
+}
+
+impl Corrupt {
+    /// The reason, as the driver's panic message gives it.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Corrupt::QueueLeftBroken => {
+                "its queue was still broken after a bring-up: driver state corrupt"
+            }
+            Corrupt::NoProgress => {
+                "device resets one after another brought no completion: driver state suspected corrupt"
+            }
+        }
+    }
 }
 
 /// What the driver tells [`Platform::event`].

@@ -4,7 +4,7 @@
 use abi::ReplyFaultReason;
 use block_api::{BlockError, BlockOp, MAX_TRANSFER};
 use idol_runtime::mock::{MockLease, Outcome};
-use virtio_blk::{Event, PROBE_BIT, REMOVE_BIT, SLOTS};
+use virtio_blk::{Corrupt, Event, PROBE_BIT, REMOVE_BIT, SLOTS};
 
 use crate::{block_info, client, pattern, Disk, Rig, DISK_SECTORS};
 
@@ -521,4 +521,44 @@ fn a_device_that_does_not_reset_is_given_up_and_its_buffers_never_reused() {
     rig.notify(virtio_blk::PROBE_BIT);
     assert_eq!(rig.dev.borrow().notifications.len(), kicks);
     assert_eq!(rig.driver.platform().registers, registers);
+}
+
+#[test]
+fn resets_that_bring_no_completion_stop_the_driver_and_say_why() {
+    let mut rig = Rig::new(&Disk::default());
+    let a = client(1);
+    // Each request outlives its deadline; the device never completes one.
+    for k in 1..=virtio_blk::server::RECOVERIES_WITHOUT_PROGRESS {
+        let t = u64::from(k) * 10_000;
+        rig.driver.platform().now = t;
+        rig.read(a, 0, 512);
+        rig.driver.platform().now = t + 1000;
+        rig.notify(virtio_blk::TIMER_BIT);
+        assert_eq!(rig.expect(a), Err(BlockError::DeviceError));
+        let stopped = &rig.driver.platform().corrupt;
+        if k < virtio_blk::server::RECOVERIES_WITHOUT_PROGRESS {
+            assert!(
+                stopped.is_empty(),
+                "stopped after {k} reset(s): {stopped:?}"
+            );
+        } else {
+            assert_eq!(stopped, &[Corrupt::NoProgress]);
+        }
+    }
+    // A completion in between starts the count again.
+    let mut rig = Rig::new(&Disk::default());
+    for k in 1..=2 * virtio_blk::server::RECOVERIES_WITHOUT_PROGRESS {
+        let t = u64::from(k) * 10_000;
+        rig.driver.platform().now = t;
+        rig.read(a, 0, 512);
+        if k % 2 == 0 {
+            rig.device_completes_all();
+            assert!(rig.expect(a).is_ok());
+        } else {
+            rig.driver.platform().now = t + 1000;
+            rig.notify(virtio_blk::TIMER_BIT);
+            assert_eq!(rig.expect(a), Err(BlockError::DeviceError));
+        }
+    }
+    assert_eq!(rig.driver.platform().corrupt, []);
 }

@@ -19,7 +19,7 @@ use block_api::{BlockError, BlockInfo, BlockOp};
 use idol_runtime::mock::{MockKernel, MockLease, Outcome};
 use idol_runtime::{ErrorCode, HeldReply, Ipc};
 use model::device::{Device, Kind, Regs, SECTOR};
-use virtio_blk::{BlockDriver, DmaMemory, Event, Platform, BLOCK_BUFFER_SIZE, IRQ_BIT};
+use virtio_blk::{BlockDriver, Corrupt, DmaMemory, Event, Platform, BLOCK_BUFFER_SIZE, IRQ_BIT};
 use virtio_bus_api::Probe;
 use zerocopy::FromBytes;
 
@@ -117,6 +117,9 @@ pub struct FakeBus {
     pub irq_enables: u32,
     /// Times the driver gave its device up (`device_failed`).
     pub failed: u32,
+    /// Why the driver found its own state corrupt, each time (the task
+    /// panics at the first; the fake carries on).
+    pub corrupt: Vec<Corrupt>,
     /// The kernel the driver's clients call through.
     pub kernel: &'static MockKernel,
     /// The callers still waiting for an answer when the driver gave its
@@ -164,6 +167,10 @@ impl Platform for FakeBus {
 
     fn set_timer(&mut self, deadline: Option<u64>) {
         self.timer = deadline;
+    }
+
+    fn corrupt(&mut self, why: Corrupt) {
+        self.corrupt.push(why);
     }
 
     fn device_failed(&mut self) {
@@ -225,6 +232,7 @@ impl Rig {
             removed: 0,
             irq_enables: 0,
             failed: 0,
+            corrupt: Vec::new(),
             kernel,
             waiting_when_failed: None,
         };
