@@ -8,6 +8,7 @@
 //! once (two tasks may share a crate), then measures what it really uses and
 //! compares that with its budget.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -189,29 +190,93 @@ impl CargoBuild {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        if let Err(e) = process::run_captured(&mut cmd, verbose) {
-            let output = format!("{e:#}");
-            // A build script that refused app.toml (the net task's config)
-            // said what is wrong: that goes first, not under the command.
-            if let Some(problem) = app_toml_problem(&output) {
+        let output = match process::run_captured(&mut cmd, verbose) {
+            Ok(output) => output,
+            Err(e) => {
+                let output = format!("{e:#}");
+                // A build script that refused app.toml (the net task's config)
+                // said what is wrong: that goes first, not under the command.
+                if let Some(problem) = app_toml_problem(&output) {
+                    bail!(
+                        "{problem}\n(building {}; cargo's output: {output})",
+                        self.bin
+                    );
+                }
+                let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 bail!(
-                    "{problem}\n(building {}; cargo's output: {output})",
-                    self.bin
+                    "building {} failed: {} cargo {}: {output}",
+                    self.bin,
+                    env.join(" "),
+                    args.join(" ")
                 );
             }
-            let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            bail!(
-                "building {} failed: {} cargo {}: {output}",
-                self.bin,
-                env.join(" "),
-                args.join(" ")
-            );
+        };
+        // A build that succeeded keeps its output to itself, but not the
+        // compiler's warnings about the code: those would otherwise go
+        // unseen in every task crate (only the host crates get clippy).
+        for warning in source_warnings(&output) {
+            if SHOWN
+                .lock()
+                .is_ok_and(|mut shown| shown.insert(warning.clone()))
+            {
+                eprintln!("{warning}\n");
+            }
         }
         Ok(target_dir
             .join(machine::TARGET)
             .join("release")
             .join(&self.bin))
     }
+}
+
+/// The warnings already printed by this process: cargo replays a crate's
+/// warnings in every build that uses it (each task of an image).
+static SHOWN: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(BTreeSet::new());
+
+/// The compiler's warnings about source code in cargo's output, each as
+/// cargo printed it (colours kept): a block from a line that begins with
+/// `warning` to the next blank line, that points at a place (`-->`).
+/// Cargo's own notes (the summary counts, an unstable target feature)
+/// point nowhere and are left out.
+fn source_warnings(output: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut block: Option<Vec<&str>> = None;
+    for line in output.lines().chain([""]) {
+        let plain = strip_ansi(line);
+        if plain.trim().is_empty() || plain.starts_with("warning") {
+            if let Some(lines) = block.take() {
+                let text = lines.join("\n");
+                if strip_ansi(&text).contains("--> ") {
+                    warnings.push(text);
+                }
+            }
+        }
+        if plain.starts_with("warning") {
+            block = Some(vec![line]);
+        } else if let Some(lines) = block.as_mut() {
+            lines.push(line);
+        }
+    }
+    warnings
+}
+
+/// `text` without ANSI escape sequences (`ESC [ ... letter`).
+fn strip_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // The parameters up to the final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 /// The message of a build script that refused app.toml: cargo prints
@@ -235,8 +300,8 @@ fn app_toml_problem(output: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        app_toml_problem, check_budget, fingerprint, kernel_memory_x, link_region, task_memory_x,
-        CargoBuild, Owner,
+        app_toml_problem, check_budget, fingerprint, kernel_memory_x, link_region, source_warnings,
+        task_memory_x, CargoBuild, Owner,
     };
     use crate::layout::Region;
     use std::path::{Path, PathBuf};
@@ -323,5 +388,32 @@ mod tests {
             Some("app.toml: the net task's config `ports` grants 5 UDP ports, \"x\"")
         );
         assert_eq!(app_toml_problem("error[E0425]: cannot find value"), None);
+    }
+
+    #[test]
+    fn only_warnings_about_source_are_kept() {
+        let output = "\u{1b}[1m\u{1b}[33mwarning\u{1b}[0m: unstable feature specified for `-Ctarget-feature`: `relax`
+  |
+  = note: this feature is not stably supported
+
+   Compiling task-x v0.1.0 (/w/task/x)
+warning: unused variable: `c`
+   --> task/x/src/main.rs:4:9
+    |
+4   |     let c = 1;
+    |         ^ help: if this is intentional, prefix it with an underscore: `_c`
+
+warning: `task-x` (bin \"task-x\") generated 1 warning
+    Finished `release` profile [optimized] target(s) in 0.50s
+";
+        let kept = source_warnings(output);
+        assert_eq!(kept.len(), 1, "{kept:#?}");
+        assert!(kept[0].starts_with("warning: unused variable: `c`"));
+        assert!(kept[0].ends_with("prefix it with an underscore: `_c`"));
+        // In colour, as cargo prints it on a terminal.
+        let coloured = "\u{1b}[1m\u{1b}[33mwarning\u{1b}[0m\u{1b}[1m: unused import\u{1b}[0m
+  \u{1b}[1m\u{1b}[94m--> \u{1b}[0mtask/x/src/main.rs:1:5";
+        assert_eq!(source_warnings(coloured).len(), 1);
+        assert!(source_warnings("   Compiling a\n    Finished").is_empty());
     }
 }

@@ -473,7 +473,7 @@ impl Rogue {
             // [post code, avail before, after, reply_recv's refusal (0:
             // none), device used it].
             16 => {
-                let (used, c, posted) = self.read_into_lease(caller);
+                let (used, _, posted) = self.read_into_lease(caller);
                 put(&mut out, 0, posted);
                 let mut buf = [0u8; 16];
                 let m = sys_reply_recv(caller, 0, out.as_bytes(), &mut buf, 0);
