@@ -11,6 +11,8 @@
 //! each page. A real request's head arrives with its connection and its
 //! answer is sent in milliseconds, so a connection still without a whole
 //! head after [`GRACE_MS`] is not one a waiting client should queue behind.
+//! One with a whole head that waits for the response buffer (another
+//! connection's answer holds it) has earned its place and keeps it.
 
 /// A connection that sends nothing for this long is closed.
 pub const IDLE_MS: u64 = 5000;
@@ -31,6 +33,12 @@ pub enum Phase {
     /// Reading the request head: `len` bytes so far.
     Reading {
         /// Bytes of the head read so far.
+        len: usize,
+    },
+    /// A whole head of `len` bytes, waiting for the response buffer
+    /// (another connection's answer holds it): it has earned its place.
+    Waiting {
+        /// Bytes of the head.
         len: usize,
     },
     /// Sending the answer, `sent` bytes of it so far.
@@ -77,6 +85,7 @@ impl Conn {
     fn yields(&self, now: u64) -> bool {
         match self.phase {
             Phase::Reading { .. } => now.saturating_sub(self.accepted_ms) >= GRACE_MS,
+            Phase::Waiting { .. } => false,
             Phase::Sending { .. } => now.saturating_sub(self.last_ms) >= GRACE_MS,
         }
     }
@@ -160,6 +169,22 @@ mod tests {
         ];
         assert_eq!(victim(&conns, 5000 + GRACE_MS - 1), None);
         assert_eq!(victim(&conns, 5000 + GRACE_MS), Some(1));
+    }
+
+    #[test]
+    fn a_whole_head_waiting_for_the_buffer_keeps_its_slot() {
+        let waiting = |accepted_ms: u64| {
+            Some(Conn {
+                id: 9,
+                phase: Phase::Waiting { len: 40 },
+                accepted_ms,
+                last_ms: accepted_ms,
+            })
+        };
+        let conns = [waiting(0), reading(5000), reading(5100), reading(5200)];
+        assert_eq!(victim(&conns, 5000 + GRACE_MS), Some(1));
+        let conns = [waiting(0), waiting(0), waiting(0), waiting(0)];
+        assert_eq!(victim(&conns, 60_000), None);
     }
 
     #[test]

@@ -277,13 +277,9 @@ impl Server {
             let id = conn.id;
             let mut done = false;
             match conn.phase {
-                Phase::Reading { mut len } => {
-                    if self.out_owner.is_some() {
-                        // Another connection's response holds the buffer.
-                        continue;
-                    }
+                Phase::Reading { mut len } | Phase::Waiting { mut len } => {
                     let mut eof = false;
-                    while len < MAX_HEAD {
+                    while matches!(conn.phase, Phase::Reading { .. }) && len < MAX_HEAD {
                         match tcp_step(self.net.tcp_recv(id, &mut self.bufs.heads[k][len..]))? {
                             TcpStep::Moved(0) | TcpStep::Closed => {
                                 eof = true;
@@ -297,43 +293,41 @@ impl Server {
                             TcpStep::Blocked => break,
                         }
                     }
-                    conn.phase = Phase::Reading { len };
                     let verdict = request::parse(&self.bufs.heads[k][..len]);
-                    let mut method = [0u8; 8];
-                    let mut target = [0u8; 64];
-                    let parsed = verdict.map(|r| {
-                        let m = r.method.len().min(8);
-                        method[..m].copy_from_slice(&r.method.as_bytes()[..m]);
-                        let t = r.target.len().min(64);
-                        target[..t].copy_from_slice(&r.target.as_bytes()[..t]);
-                        (m, t)
-                    });
-                    match parsed {
-                        Ok((m, t)) => {
-                            let m = core::str::from_utf8(&method[..m]).unwrap_or("");
-                            let t = core::str::from_utf8(&target[..t]).unwrap_or("");
-                            self.respond(m, t);
-                            self.out_owner = Some(k);
-                        }
-                        Err(Reject::BadRequest) => {
-                            self.error_response(400);
-                            self.out_owner = Some(k);
-                        }
-                        Err(Reject::TooLarge) => {
-                            self.error_response(413);
-                            self.out_owner = Some(k);
-                        }
-                        Err(Reject::VersionNotSupported) => {
-                            self.error_response(505);
-                            self.out_owner = Some(k);
-                        }
-                        Err(Reject::Incomplete) => {
-                            if eof || conn.expired(now) {
-                                done = true;
+                    let whole = !matches!(verdict, Err(Reject::Incomplete));
+                    if !whole || self.out_owner.is_some() {
+                        // Half a head reads on; a whole one waits for the
+                        // response buffer, which another connection's
+                        // answer holds, and has earned its place.
+                        conn.phase = if whole {
+                            Phase::Waiting { len }
+                        } else {
+                            Phase::Reading { len }
+                        };
+                        done = !whole && (eof || conn.expired(now));
+                    } else {
+                        let mut method = [0u8; 8];
+                        let mut target = [0u8; 64];
+                        let parsed = verdict.map(|r| {
+                            let m = r.method.len().min(8);
+                            method[..m].copy_from_slice(&r.method.as_bytes()[..m]);
+                            let t = r.target.len().min(64);
+                            target[..t].copy_from_slice(&r.target.as_bytes()[..t]);
+                            (m, t)
+                        });
+                        match parsed {
+                            Ok((m, t)) => {
+                                let m = core::str::from_utf8(&method[..m]).unwrap_or("");
+                                let t = core::str::from_utf8(&target[..t]).unwrap_or("");
+                                self.respond(m, t);
                             }
+                            Err(Reject::BadRequest) => self.error_response(400),
+                            Err(Reject::TooLarge) => self.error_response(413),
+                            Err(Reject::VersionNotSupported) => self.error_response(505),
+                            // `whole`: not this one.
+                            Err(Reject::Incomplete) => {}
                         }
-                    }
-                    if self.out_owner == Some(k) {
+                        self.out_owner = Some(k);
                         if let Some(c) = self.conns[k].as_mut() {
                             c.phase = Phase::Sending { sent: 0 };
                         }
