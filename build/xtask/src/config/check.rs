@@ -276,7 +276,9 @@ impl App {
             } else if d.size % SECTOR != 0 {
                 // QEMU would round the file up to whole sectors: the disk
                 // the image sees would not be the size asked for.
-                let up = (d.size / SECTOR + 1) * SECTOR;
+                // (`size / SECTOR + 1` cannot overflow; the product can,
+                // for a size within a sector of u64::MAX.)
+                let up = (d.size / SECTOR + 1).saturating_mul(SECTOR);
                 let down = d.size / SECTOR * SECTOR;
                 p.push(if down == 0 {
                     format!(
@@ -512,6 +514,14 @@ pub(super) fn check_pow2(p: &mut Vec<String>, key: &str, size: u64) {
     }
 }
 
+/// The power of two above `x` (twice the next one up), as a size to
+/// suggest; `u64::MAX` for an `x` so large there is none.
+fn power_of_two_above(x: u64) -> u64 {
+    x.max(1)
+        .checked_next_power_of_two()
+        .map_or(u64::MAX, |p| p.saturating_mul(2))
+}
+
 pub(super) fn check_stack(p: &mut Vec<String>, key: &str, stack: u64, ram: u64) {
     if stack == 0 || !stack.is_multiple_of(16) {
         p.push(format!(
@@ -521,7 +531,7 @@ pub(super) fn check_stack(p: &mut Vec<String>, key: &str, stack: u64, ram: u64) 
     if stack >= ram {
         p.push(format!(
             "`{key}.stack` = {stack} must be smaller than `{key}.ram` = {ram} (the stack shares the RAM region with data and bss); lower the stack or raise ram to {}",
-            ram.max(1).next_power_of_two().saturating_mul(2).max(stack.next_power_of_two() * 2)
+            power_of_two_above(ram).max(power_of_two_above(stack))
         ));
     }
 }

@@ -3,6 +3,7 @@
 
 mod authority;
 mod checks;
+mod fuzz;
 
 use super::{App, RestartPolicy, TestKind};
 use std::path::Path;
