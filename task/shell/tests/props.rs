@@ -5,7 +5,9 @@
 
 use proptest::prelude::*;
 use task_shell::command;
+use task_shell::hexdump::{self, Row, WIDTH};
 use task_shell::line::{Key, LineEditor};
+use task_shell::size::Size;
 
 const N: usize = 64;
 
@@ -51,5 +53,51 @@ proptest! {
     ) {
         let line = format!("{word} {}", args.join(" "));
         let _ = command::parse(&line);
+    }
+
+    #[test]
+    fn any_size_reads_as_at_most_its_bytes(bytes in any::<u64>()) {
+        let text = Size(bytes).to_string();
+        let (number, unit) = text.split_once(' ').expect("a number and a unit");
+        let scale: u64 = match unit {
+            "bytes" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "TiB" => 1 << 40,
+            "PiB" => 1 << 50,
+            "EiB" => 1 << 60,
+            _ => panic!("unit {unit:?} in {text:?}"),
+        };
+        let value: f64 = number.parse().expect("a number");
+        // Truncated, never rounded up: never more than the bytes there are
+        // (within f64's precision), and within a hundredth of the unit.
+        let shown = value * scale as f64;
+        prop_assert!(shown <= bytes as f64 * (1.0 + 1e-12), "{text} for {bytes}");
+        prop_assert!(bytes as f64 - shown < scale as f64 / 100.0 + 1.0, "{text} for {bytes}");
+    }
+
+    #[test]
+    fn a_hexdump_shows_every_byte_or_says_it_repeats(data in prop::collection::vec(prop_oneof![19 => Just(0u8), 1 => any::<u8>()], 0..300)) {
+        let mut rebuilt = Vec::new();
+        let mut previous: Option<&[u8]> = None;
+        let mut rows = hexdump::rows(&data).peekable();
+        while let Some(row) = rows.next() {
+            match row {
+                Row::Bytes { offset, bytes } => {
+                    // A repeated run ends where the next row shown begins.
+                    while rebuilt.len() < offset {
+                        let p = previous.expect("a repeat follows a row");
+                        rebuilt.extend_from_slice(p);
+                    }
+                    prop_assert_eq!(offset, rebuilt.len());
+                    prop_assert!(bytes.len() <= WIDTH);
+                    rebuilt.extend_from_slice(bytes);
+                    previous = Some(bytes);
+                }
+                Row::Repeat => prop_assert!(rows.peek().is_some(), "the last row is always shown"),
+            }
+        }
+        prop_assert_eq!(&rebuilt, &data);
     }
 }
