@@ -127,7 +127,20 @@ impl Drop for Relays {
 /// so from the image's chance to reclaim their sockets).
 fn carry(client: TcpStream, upstream: SocketAddr, turn: &Mutex<()>, room: &Room) {
     let _ = client.set_nonblocking(false);
-    let server = connect(upstream, turn);
+    let server = match connect(upstream, turn) {
+        Upstream::Open(server) => Some(server),
+        Upstream::Reset => {
+            // The image took the connection and reset it at once: so
+            // does the client's, rather than reach a connection the image
+            // never saw.
+            // (A zero linger makes the close below abortive; a shutdown
+            // would send an end of stream first.)
+            let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
+            room.give_back();
+            return;
+        }
+        Upstream::Unreachable => None,
+    };
     let clones = server.as_ref().map(|s| (client.try_clone(), s.try_clone()));
     let (Some(server), Some((Ok(client2), Ok(server2)))) = (server, clones) else {
         let _ = client.shutdown(Shutdown::Both);
@@ -142,19 +155,34 @@ fn carry(client: TcpStream, upstream: SocketAddr, turn: &Mutex<()>, room: &Room)
     let _ = up.join();
 }
 
+/// What became of a connection to QEMU's forward.
+enum Upstream {
+    /// Open: carry it.
+    Open(TcpStream),
+    /// Established and reset before the connect returned (the image reset
+    /// it at once). Trying again would carry the client to a second
+    /// connection instead, one the image never meant to answer.
+    Reset,
+    /// QEMU did not listen within [`CONNECT_PATIENCE`].
+    Unreachable,
+}
+
 /// Connects to QEMU's forward, waiting for it to listen; the turn is held
 /// through the connect and a short pace after it.
-fn connect(upstream: SocketAddr, turn: &Mutex<()>) -> Option<TcpStream> {
+fn connect(upstream: SocketAddr, turn: &Mutex<()>) -> Upstream {
     let start = Instant::now();
     loop {
         let attempt = {
             let _turn = turn.lock().unwrap_or_else(|e| e.into_inner());
-            let s = TcpStream::connect_timeout(&upstream, CONNECT_TRY);
+            let s = connect_once(upstream);
             std::thread::sleep(CONNECT_PACE);
             s
         };
         match attempt {
-            Ok(s) => return Some(s),
+            Ok(s) => return Upstream::Open(s),
+            // (On the loopback a connect nobody takes is refused, never
+            // reset.)
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Upstream::Reset,
             // A lost SYN: at once again.
             Err(e) if e.kind() == io::ErrorKind::TimedOut && start.elapsed() < CONNECT_PATIENCE => {
             }
@@ -162,9 +190,31 @@ fn connect(upstream: SocketAddr, turn: &Mutex<()>) -> Option<TcpStream> {
             Err(_) if start.elapsed() < CONNECT_PATIENCE => {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Err(_) => return None,
+            Err(_) => return Upstream::Unreachable,
         }
     }
+}
+
+/// One connect to QEMU's forward, given up after [`CONNECT_TRY`] unless
+/// it is established by then. The clock is ours, not the handshake's: on
+/// a busy machine this thread may run again only after the handshake
+/// completed. Such a connection is taken, not dropped; dropping it
+/// left QEMU (and a test's server) an extra connection, opened and
+/// closed, while the client's bytes went over the next one.
+fn connect_once(upstream: SocketAddr) -> io::Result<TcpStream> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(upstream),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    match socket.connect_timeout(&upstream.into(), CONNECT_TRY) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::TimedOut && socket.peer_addr().is_ok() => {
+            socket.set_nonblocking(false)?;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
 }
 
 /// Copies `from` to `to` until `from` ends. Its end of stream is passed on
