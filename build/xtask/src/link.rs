@@ -242,11 +242,11 @@ fn source_warnings(output: &str) -> Vec<String> {
     let mut warnings = Vec::new();
     let mut block: Option<Vec<&str>> = None;
     for line in output.lines().chain([""]) {
-        let plain = strip_ansi(line);
+        let plain = process::strip_ansi(line);
         if plain.trim().is_empty() || plain.starts_with("warning") {
             if let Some(lines) = block.take() {
                 let text = lines.join("\n");
-                if strip_ansi(&text).contains("--> ") {
+                if process::strip_ansi(&text).contains("--> ") {
                     warnings.push(text);
                 }
             }
@@ -258,25 +258,6 @@ fn source_warnings(output: &str) -> Vec<String> {
         }
     }
     warnings
-}
-
-/// `text` without ANSI escape sequences (`ESC [ ... letter`).
-fn strip_ansi(text: &str) -> String {
-    let mut plain = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // The parameters up to the final letter.
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
-    plain
 }
 
 /// The message of a build script that refused app.toml: cargo prints

@@ -61,3 +61,23 @@ pub fn cargo_target_dir(root: &Path) -> PathBuf {
         None => root.join("target"),
     }
 }
+
+/// `line` without ANSI colour sequences (`ESC [ ... letter`), as cargo
+/// writes them when its output is a terminal.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

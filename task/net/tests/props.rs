@@ -12,53 +12,62 @@ fn index_of(name: &str) -> Option<u16> {
     TASKS.iter().position(|t| *t == name).map(|i| i as u16)
 }
 
+/// Up to five of `pieces`, joined by `separator`.
+fn joined(pieces: Vec<&'static str>, separator: &'static str) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(pieces), 0..6).prop_map(move |p| p.join(separator))
+}
+
 /// Settings text from pieces that are nearly right.
 fn near_settings() -> impl Strategy<Value = String> {
-    let piece = prop::sample::select(vec![
-        "address=10.0.2.15/24",
-        "address=10.0.2.15/33",
-        "address=1.2.3/8",
-        "address=",
-        "address=256.0.0.1/8",
-        "gateway=10.0.2.2",
-        "gateway=x",
-        "dhcp=on",
-        "dhcp=maybe",
-        "dhcp-timeout-ms=0",
-        "dhcp-timeout-ms=18446744073709551616",
-        "peer-timeout-ms=1",
-        "peer-timeout-ms=-5",
-        "=",
+    joined(
+        vec![
+            "address=10.0.2.15/24",
+            "address=10.0.2.15/33",
+            "address=1.2.3/8",
+            "address=",
+            "address=256.0.0.1/8",
+            "gateway=10.0.2.2",
+            "gateway=x",
+            "dhcp=on",
+            "dhcp=maybe",
+            "dhcp-timeout-ms=0",
+            "dhcp-timeout-ms=18446744073709551616",
+            "peer-timeout-ms=1",
+            "peer-timeout-ms=-5",
+            "=",
+            ";",
+            "address",
+            "a=b=c",
+            "\u{e9}=1",
+            " ",
+        ],
         ";",
-        "address",
-        "a=b=c",
-        "\u{e9}=1",
-        " ",
-    ]);
-    prop::collection::vec(piece, 0..6).prop_map(|p| p.join(";"))
+    )
 }
 
 /// Port grant text from pieces that are nearly right.
 fn near_ports() -> impl Strategy<Value = String> {
-    let piece = prop::sample::select(vec![
-        "echo:tcp/7",
-        "echo:udp/7",
-        "http:tcp/80",
-        "shell:tcp/80",
-        "echo:tcp/0",
-        "echo:tcp/65536",
-        "echo:sctp/7",
-        "nobody:tcp/1",
-        "echo:tcp",
-        "echo",
-        ":tcp/1",
-        "echo:/7",
-        "echo:tcp/-1",
-        "echo:tcp/ 7",
-        ",",
+    joined(
+        vec![
+            "echo:tcp/7",
+            "echo:udp/7",
+            "http:tcp/80",
+            "shell:tcp/80",
+            "echo:tcp/0",
+            "echo:tcp/65536",
+            "echo:sctp/7",
+            "nobody:tcp/1",
+            "echo:tcp",
+            "echo",
+            ":tcp/1",
+            "echo:/7",
+            "echo:tcp/-1",
+            "echo:tcp/ 7",
+            ",",
+            " ",
+        ],
         " ",
-    ]);
-    prop::collection::vec(piece, 0..6).prop_map(|p| p.join(" "))
+    )
 }
 
 fn check_ports(text: &str) {

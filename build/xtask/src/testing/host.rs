@@ -22,32 +22,13 @@ pub struct HostResult {
     pub failures: Vec<String>,
 }
 
-/// Removes ANSI colour sequences (`ESC [ ... letter`).
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Parses `cargo test` output (stdout and stderr merged).
 pub fn parse_cargo_test(output: &str) -> Vec<HostResult> {
     let mut results = Vec::new();
     let mut binary = String::from("(unknown)");
     let mut failures = Vec::new();
     for line in output.lines() {
-        let line = strip_ansi(line);
+        let line = crate::process::strip_ansi(line);
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("Running ") {
             binary = rest.to_string();
