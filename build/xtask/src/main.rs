@@ -81,7 +81,7 @@ enum Cmd {
         only: Option<u32>,
     },
     /// Run a long fault campaign: split into QEMU runs of at most 2000
-    /// faults with derived seeds, under icount with sleep off, J at once;
+    /// faults with derived seeds, under icount, J at once;
     /// prints the summed report and writes target/campaign/report.json.
     Campaign {
         /// Faults to inject in all.
