@@ -267,7 +267,7 @@ pub fn print(s: &Summary, faults: u32, seed: u64) {
         show(s.operator_restarts)
     );
     println!(
-        "  disk deadlines missed in faults aimed at other tasks (a loaded host; see `Summary::clock_deadlines`): {}",
+        "  disk requests past their deadline in faults aimed at other tasks (the host's disk, not a fault): {}",
         s.clock_deadlines
     );
     match s.recovery_us {
