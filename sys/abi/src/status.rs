@@ -65,6 +65,12 @@ pub struct TaskStatus {
     /// kernel posts the supervisor's fault bit at each, so the supervisor
     /// can judge whether the server, rather than its clients, is broken.
     pub rejections: u32,
+    /// Of those, the rejections of a client other than the one rejected
+    /// just before (wrapping). What the supervisor judges a driver by: one
+    /// client rejected again and again may be the one at fault (a client
+    /// sending garbage must not get the driver restarted under everyone
+    /// else), two clients in a row point at the driver.
+    pub rejected_clients: u32,
 }
 
 impl TaskStatus {
@@ -86,8 +92,8 @@ code_enum! {
         /// The liveness watchdog found it spinning, or not answering its
         /// callers.
         Hung = 3,
-        /// A driver that faulted two clients with `reply_fault` in a
-        /// second.
+        /// A driver that refused two different clients in a row with
+        /// `reply_fault` within a second.
         Rejecting = 4,
         /// A driver that did not release its slot by the bus's deadline.
         RemovalTimeout = 5,

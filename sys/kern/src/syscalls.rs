@@ -317,7 +317,7 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
             ipc::complete_with_code(&mut sys.tasks[p], abi::rejected_code(reason));
             sys.note(p);
             // The supervisor decides whether the server is the broken one.
-            sys.tasks[caller].count_rejection();
+            sys.tasks[caller].count_rejection(p);
             let sup = sys.supervisor;
             notify::post_bits(sys, sup, abi::SUPERVISOR_FAULT_BIT);
         }

@@ -74,6 +74,12 @@ pub struct Task {
     announce: bool,
     run: u64,
     rejections: u32,
+    /// Rejections of a client other than the one rejected before (see
+    /// [`Task::count_rejection`]).
+    rejected_clients: u32,
+    /// The index + 1 of the client this server last rejected, in any
+    /// incarnation; 0 for none.
+    last_rejected: u16,
 }
 
 impl Task {
@@ -104,6 +110,8 @@ impl Task {
             announce: false,
             run: 0,
             rejections: 0,
+            rejected_clients: 0,
+            last_rejected: 0,
         }
     }
 
@@ -305,9 +313,30 @@ impl Task {
         self.rejections
     }
 
-    /// Counts one call refused with `reply_fault` by this untrusted server.
-    pub fn count_rejection(&mut self) {
+    /// Rejections of a client other than the one rejected just before
+    /// (wrapping): how many times the rejected client changed.
+    pub fn rejected_clients(&self) -> u32 {
+        self.rejected_clients
+    }
+
+    /// Counts one call of client `client` (a task index) refused with
+    /// `reply_fault` by this untrusted server.
+    ///
+    /// A rejection may be the server's fault (corrupted, it refuses good
+    /// messages) or the client's (it sent a bad one). One client rejected
+    /// again and again cannot tell them apart, and counting it as the
+    /// server's would let any client get the server restarted at will,
+    /// under everyone else's calls. So the supervisor judges by
+    /// [`rejected_clients`](Self::rejected_clients): only a change of
+    /// rejected client counts there, and two clients in a row that the
+    /// server found wrong point at the server.
+    pub fn count_rejection(&mut self, client: usize) {
         self.rejections = self.rejections.wrapping_add(1);
+        let tag = client as u16 + 1;
+        if self.last_rejected != tag {
+            self.last_rejected = tag;
+            self.rejected_clients = self.rejected_clients.wrapping_add(1);
+        }
     }
 
     /// Counts one syscall.
@@ -361,6 +390,9 @@ impl Task {
         self.syscalls = 0;
         self.replies = 0;
         self.rejections = 0;
+        self.rejected_clients = 0;
+        // `last_rejected` is kept: a client rejected before and after the
+        // server's restart is still the same one client.
         self.notifications = 0;
         self.notification_mask = 0;
         self.timer = None;

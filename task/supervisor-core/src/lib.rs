@@ -132,8 +132,8 @@ impl Restarts {
     }
 }
 
-/// A driver that rejects (faults with `reply_fault`) a second client within
-/// this many ms of the first is deemed broken.
+/// A driver that rejects (refuses with `reply_fault`) a second client within
+/// this many ms of rejecting another is deemed broken.
 pub const REJECTION_WINDOW_MS: u64 = 1000;
 
 /// Tracks drivers that fault their clients with `reply_fault`.
@@ -141,8 +141,12 @@ pub const REJECTION_WINDOW_MS: u64 = 1000;
 /// A well-behaved client of a generated interface never sends a malformed
 /// message, so a driver that keeps rejecting its clients is far more
 /// likely corrupted (a flipped bit, a wild write) than they are — and left
-/// alone it would kill every client that calls it, for ever. At the second
-/// rejection within [`REJECTION_WINDOW_MS`] the supervisor restarts it.
+/// alone it would turn every client away, for ever. But one client can be
+/// the broken (or hostile) one: the events fed here are rejections of a
+/// client other than the one rejected before (`TaskStatus::rejected_clients`),
+/// so that a client sending garbage cannot get the driver restarted under
+/// everyone else. At the second such event within [`REJECTION_WINDOW_MS`]
+/// the supervisor restarts the driver.
 #[derive(Debug)]
 pub struct Rejections {
     last: [Option<u64>; MAX_TASKS],

@@ -297,25 +297,39 @@ impl Supervisor {
 
     /// An untrusted server's `reply_fault`s reach its clients as codes, not
     /// faults (see the kernel's `reply_fault`); the kernel counts them and
-    /// wakes us. Each new one is judged as a rejection that faulted a
-    /// client would be.
+    /// wakes us. Each change of the client rejected
+    /// (`TaskStatus::rejected_clients`) is judged: a client rejected again
+    /// and again may be the one sending garbage, and must not get the
+    /// driver restarted under its other clients.
     fn judge_rejections(&mut self, task: usize, st: &TaskStatus) {
         let Some(seen) = self.seen_rejections.get_mut(task) else {
             return;
         };
-        let before = if seen.0 == st.generation { seen.1 } else { 0 };
-        *seen = (st.generation, st.rejections);
+        // A faulted task already shows its next generation with the dead
+        // incarnation's counts: judged as the new one's, they would count
+        // again (and again after the restart resets them).
+        if TaskState::from_u32(st.state) == Some(TaskState::Faulted) {
+            return;
+        }
+        let before = match *seen {
+            (generation, count) if generation == st.generation && count <= st.rejected_clients => {
+                count
+            }
+            _ => 0,
+        };
+        *seen = (st.generation, st.rejected_clients);
         // Two in the window are enough to act; more need not be replayed.
-        for _ in 0..st.rejections.wrapping_sub(before).min(2) {
+        for _ in 0..st.rejected_clients.wrapping_sub(before).min(2) {
             if self.check_rejecting_driver(task) {
                 break;
             }
         }
     }
 
-    /// A client was faulted by `server`'s `reply_fault`. A bus driver that
-    /// does that twice in a second is more likely corrupted than its
-    /// clients: restart it (device reset first) before it kills them all.
+    /// `server` rejected a client other than the one it rejected before. A
+    /// bus driver that rejects two clients in a row within a second is
+    /// more likely corrupted than they are: restart it (device reset
+    /// first) before it turns every client away.
     ///
     /// True if the driver was restarted.
     fn check_rejecting_driver(&mut self, server: usize) -> bool {

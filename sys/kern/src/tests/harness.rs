@@ -36,6 +36,9 @@ pub const STACK_TOP: usize = 0x400;
 pub const MSG_OUT: usize = STACK_TOP;
 /// Where `send` points its reply buffer.
 pub const REPLY_BUF: usize = MSG_OUT + 0x400;
+/// The reply buffer the harness's kipc calls offer: room for the largest
+/// reply (a `TaskStatus`).
+pub const KIPC_REPLY_CAP: usize = 128;
 /// Where `send` puts its lease table.
 pub const LEASE_TABLE: usize = REPLY_BUF + 0x400;
 /// Where `recv` points its buffer.
@@ -781,11 +784,14 @@ impl Harness {
             self.addr(t, MSG_OUT),
             msg.len(),
             self.addr(t, REPLY_BUF),
-            64,
+            KIPC_REPLY_CAP,
         ];
         self.syscall(t, Sysnum::Kipc, &args);
         let n = self.ret(t, 1);
-        (self.ret(t, 0) as u32, self.read(t, REPLY_BUF, n.min(64)))
+        (
+            self.ret(t, 0) as u32,
+            self.read(t, REPLY_BUF, n.min(KIPC_REPLY_CAP)),
+        )
     }
 
     pub fn kipc(&mut self, t: usize, op: u32, arg: Option<u32>) -> (u32, Vec<u8>) {
@@ -801,11 +807,14 @@ impl Harness {
             self.addr(t, MSG_OUT),
             msg_len,
             self.addr(t, REPLY_BUF),
-            64,
+            KIPC_REPLY_CAP,
         ];
         self.syscall(t, Sysnum::Kipc, &args);
         let n = self.ret(t, 1);
-        (self.ret(t, 0) as u32, self.read(t, REPLY_BUF, n.min(64)))
+        (
+            self.ret(t, 0) as u32,
+            self.read(t, REPLY_BUF, n.min(KIPC_REPLY_CAP)),
+        )
     }
 
     /// The supervisor restarts task `t` (and the call must succeed).

@@ -463,6 +463,54 @@ fn reply_fault_from_an_untrusted_server_is_an_error_code_not_a_fault() {
     );
 }
 
+/// The supervisor judges an untrusted server by the changes of the client
+/// it rejects: one client rejected again and again may be the one sending
+/// garbage, and must not be able to get the server restarted.
+#[test]
+fn only_a_change_of_rejected_client_counts_against_the_server() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .untrusted()
+        .task("cli", 2)
+        .task("other", 3)
+        .build();
+    let other = 3;
+    let srv = h.id(SRV);
+    let reject = |h: &mut Harness, client: usize| {
+        h.recv(SRV, 16, 0);
+        h.send(client, srv, 1, b"junk", 16, &[]);
+        let id = h.id(client);
+        h.reply_fault(SRV, id, abi::ReplyFaultReason::BadMessageContents as usize);
+        assert_eq!(h.sched(client), SchedState::Runnable);
+    };
+    reject(&mut h, CLI);
+    assert_eq!(h.task(SRV).rejected_clients(), 1, "the first rejection");
+    reject(&mut h, CLI);
+    reject(&mut h, CLI);
+    assert_eq!(h.task(SRV).rejections(), 3);
+    assert_eq!(
+        h.task(SRV).rejected_clients(),
+        1,
+        "the same client again is not a second client"
+    );
+    reject(&mut h, other);
+    assert_eq!(h.task(SRV).rejected_clients(), 2, "another client");
+    reject(&mut h, CLI);
+    assert_eq!(h.task(SRV).rejected_clients(), 3, "and back");
+    assert_eq!(h.task(SRV).rejections(), 5);
+    // The counts are the incarnation's, the last client rejected is not:
+    // the same client after the server's restart is no new client.
+    h.restart(SRV);
+    let srv = h.id(SRV);
+    h.recv(SRV, 16, 0);
+    h.send(CLI, srv, 1, b"junk", 16, &[]);
+    let cli = h.id(CLI);
+    h.reply_fault(SRV, cli, abi::ReplyFaultReason::BadMessageContents as usize);
+    assert_eq!(h.task(SRV).rejections(), 1);
+    assert_eq!(h.task(SRV).rejected_clients(), 0);
+}
+
 #[test]
 fn a_sender_that_faults_while_waiting_is_never_delivered() {
     let (mut h, srv) = Harness::three_and_server();

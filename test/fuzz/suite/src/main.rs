@@ -1,0 +1,404 @@
+//! The syscall fuzz suite (`test/fuzz.toml`). A compromised disk driver
+//! (`fuzz-test-attacker`, task `fuzzer`) makes seeded random syscalls,
+//! DMA posts and raw accesses, in rounds the suite asks for while lending
+//! it a read-only and a writable buffer. The fuzzer dies often (that is
+//! the point) and the supervisor restarts it; the suite then judges the
+//! kernel by evidence the fuzzer cannot fake:
+//!
+//! - each death's fault record (read through the supervisor): only the
+//!   kinds a task earns by trying what it may not (an access where it has
+//!   no right, a misused syscall, a rejection by a trusted server, its own
+//!   panic), and never an access fault inside the fuzzer's own RAM;
+//! - the suite's memory (a canary the fuzzer is told the address of, and
+//!   the read-only lease) byte for byte after every round;
+//! - every other task without a fault, the disk driver `blk0` (which the
+//!   fuzzer also sends garbage) still moving a sector, and the restarted
+//!   fuzzer still answering;
+//! - the fuzz reached what it aims at: deaths of each expected kind,
+//!   chains both accepted and refused by the DMA gate, and chains the
+//!   device actually used.
+//!
+//! Seed, rounds and calls per round come from app.toml (`config`), so a
+//! failure reproduces and other seeds can be run: each round's seed is
+//! printed with any violation.
+
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+
+use abi::{dead_generation, FaultKind, UsageError};
+use block_api::BlockClient;
+use fuzz_test_api::{Report, Round, ROUND};
+use idol_runtime::UserlibIpc;
+use test_harness::{check, fail, finish, run_case, task_status, CaseResult, LineBuf};
+use userlib::{lease_read, lease_write, sys_log, sys_refresh_task_id, sys_send, tasks};
+use zerocopy::{FromBytes, IntoBytes};
+
+/// Memory of the suite's that is not lent: the fuzzer is told where it is.
+static mut CANARY: [u8; 4096] = [0; 4096];
+/// Lent read-only on every round: neither the fuzzer nor its device may
+/// change it.
+static mut READ_ONLY: [u8; 512] = [0; 512];
+/// Lent writable on every round.
+static mut WRITABLE: [u8; 4096] = [0; 4096];
+
+fn pattern(i: usize, salt: u8) -> u8 {
+    (i as u8).wrapping_mul(29) ^ (i >> 8) as u8 ^ salt
+}
+
+/// The suite's statics. The suite is single-threaded and each use of a
+/// reference ends before the next call of this function.
+fn memory() -> (
+    &'static mut [u8; 4096],
+    &'static mut [u8; 512],
+    &'static mut [u8; 4096],
+) {
+    // SAFETY: see above; the three statics are distinct.
+    unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(CANARY),
+            &mut *core::ptr::addr_of_mut!(READ_ONLY),
+            &mut *core::ptr::addr_of_mut!(WRITABLE),
+        )
+    }
+}
+
+fn config(key: &str, default: u64) -> u64 {
+    userlib::config::setting(option_env!("VIREO_CONFIG"), key)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Everything seen over the rounds.
+#[derive(Default)]
+struct Tally {
+    rounds: u32,
+    answered: u32,
+    /// Answers that were not a report (the fuzzer replied with garbage or
+    /// rejected the call: an untrusted server may).
+    odd: u32,
+    deaths: u32,
+    /// Deaths with no new fault: the supervisor restarted the fuzzer (for
+    /// releasing its device unasked, say).
+    restarts: u32,
+    report: Report,
+    /// Deaths by `FaultKind`.
+    kinds: [u32; 13],
+    /// `SyscallUsage` deaths by `UsageError`.
+    usage: [u32; 8],
+    /// The fuzzer's RAM, from its first report.
+    ram: Option<(u32, u32)>,
+    faults_seen: u32,
+}
+
+impl Tally {
+    fn add(&mut self, r: &Report) {
+        let t = &mut self.report;
+        t.calls += r.calls;
+        t.refused += r.refused;
+        t.sends_answered += r.sends_answered;
+        t.dma_posted += r.dma_posted;
+        t.dma_refused += r.dma_refused;
+        t.dma_used += r.dma_used;
+        self.ram.get_or_insert((r.ram_lo, r.ram_hi));
+    }
+
+    /// Judges the fuzzer's latest death from its fault record.
+    fn death(&mut self, round: u32, seed: u64) -> CaseResult {
+        self.deaths += 1;
+        let st = task_status(tasks::FUZZER)?;
+        if st.fault_count == self.faults_seen {
+            self.restarts += 1;
+            return Ok(());
+        }
+        self.faults_seen = st.fault_count;
+        let f = st.last_fault;
+        let kind = f.kind();
+        if let Some(n) = self.kinds.get_mut(kind as usize) {
+            *n += 1;
+        }
+        let earned = match kind {
+            FaultKind::LoadAccess | FaultKind::StoreAccess => {
+                let own = self
+                    .ram
+                    .is_some_and(|(lo, hi)| (lo..hi).contains(&f.address));
+                !own
+            }
+            FaultKind::SyscallUsage => {
+                if let Some(n) = self.usage.get_mut(f.detail as usize) {
+                    *n += 1;
+                }
+                true
+            }
+            FaultKind::Panic | FaultKind::FromServer => true,
+            _ => false,
+        };
+        check!(
+            earned,
+            "round {round} seed {seed:#x}: unearned {kind:?} at {:#x} pc {:#x} detail {:#x}",
+            f.address,
+            f.pc,
+            f.detail
+        );
+        Ok(())
+    }
+}
+
+/// The suite's own memory is as it was set.
+fn intact(when: &dyn core::fmt::Display) -> CaseResult {
+    let (canary, read_only, _) = memory();
+    if let Some(i) = (0..canary.len()).find(|&i| canary[i] != pattern(i, 0xA5)) {
+        fail!(
+            "{when}: the suite's canary changed at byte {i} ({:#04x})",
+            canary[i]
+        );
+    }
+    if let Some(i) = (0..read_only.len()).find(|&i| read_only[i] != pattern(i, 0x3C)) {
+        fail!(
+            "{when}: the read-only lease changed at byte {i} ({:#04x})",
+            read_only[i]
+        );
+    }
+    Ok(())
+}
+
+/// Asks the fuzzer for one round: its report, or `None` if it died.
+fn round(seed: u64, calls: u32) -> (u32, Option<Report>, usize) {
+    let (canary, read_only, writable) = memory();
+    let request = Round {
+        seed,
+        calls,
+        canary: canary.as_ptr() as u32,
+    };
+    let leases = [lease_read(&read_only[..]), lease_write(&mut writable[..])];
+    let mut reply = [0u8; core::mem::size_of::<Report>()];
+    let fuzzer = sys_refresh_task_id(tasks::FUZZER);
+    let (code, len) = sys_send(fuzzer, ROUND, request.as_bytes(), &mut reply, &leases);
+    let report = (code == 0 && len == reply.len())
+        .then(|| Report::read_from_bytes(&reply).ok())
+        .flatten();
+    (code, report, len)
+}
+
+struct Round64 {
+    index: u32,
+    seed: u64,
+}
+
+impl core::fmt::Display for Round64 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "round {} (seed {:#x})", self.index, self.seed)
+    }
+}
+
+fn fuzz(t: &mut Tally) -> CaseResult {
+    let base = config("seed", 1);
+    let rounds = config("rounds", 300) as u32;
+    let calls = config("calls", 64) as u32;
+    for index in 0..rounds {
+        let seed = base
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(u64::from(index));
+        t.rounds += 1;
+        let (code, report, _) = round(seed, calls);
+        match report {
+            // The fuzzer is untrusted: a report of another round's size is
+            // an early answer (a random reply), not a round.
+            Some(r) if r.calls == calls => {
+                t.answered += 1;
+                t.add(&r);
+            }
+            _ if dead_generation(code).is_some() => t.death(index, seed)?,
+            _ => t.odd += 1,
+        }
+        intact(&Round64 { index, seed })?;
+    }
+    let r = &t.report;
+    sys_log!(
+        "fuzz: {} rounds: {} answered, {} odd answers, {} deaths ({} restarts without a fault)",
+        t.rounds,
+        t.answered,
+        t.odd,
+        t.deaths,
+        t.restarts
+    );
+    sys_log!(
+        "fuzz: answered rounds: {} calls, {} refused by the kernel, {} sends came back",
+        r.calls,
+        r.refused,
+        r.sends_answered
+    );
+    sys_log!(
+        "fuzz: DMA gate: {} chains accepted, {} refused; {} used by the device",
+        r.dma_posted,
+        r.dma_refused,
+        r.dma_used
+    );
+    let mut line = LineBuf::new();
+    for (kind, &n) in t.kinds.iter().enumerate().filter(|(_, &n)| n > 0) {
+        match FaultKind::from_u32(kind as u32) {
+            Some(k) => write!(line, " {k:?} {n}"),
+            None => write!(line, " ? {n}"),
+        }
+        .ok();
+    }
+    sys_log!(
+        "fuzz: deaths by kind:{}",
+        core::str::from_utf8(line.as_bytes()).unwrap_or("?")
+    );
+    let mut line = LineBuf::new();
+    for (usage, &n) in t.usage.iter().enumerate().filter(|(_, &n)| n > 0) {
+        match UsageError::from_u32(usage as u32) {
+            Some(u) => write!(line, " {u:?} {n}"),
+            None => write!(line, " ? {n}"),
+        }
+        .ok();
+    }
+    sys_log!(
+        "fuzz: syscall misuse by kind:{}",
+        core::str::from_utf8(line.as_bytes()).unwrap_or("?")
+    );
+
+    // The fuzz must have reached what it aims at, or it proved nothing.
+    let k = |kind: FaultKind| t.kinds[kind as usize];
+    check!(t.answered > 0, "no round was ever answered");
+    check!(
+        k(FaultKind::LoadAccess) > 0 && k(FaultKind::StoreAccess) > 0,
+        "no load or no store access fault in {} deaths",
+        t.deaths
+    );
+    check!(
+        k(FaultKind::SyscallUsage) > 0,
+        "no syscall misuse fault in {} deaths",
+        t.deaths
+    );
+    check!(
+        r.dma_posted > 0 && r.dma_refused > 0 && r.dma_used > 0,
+        "the DMA gate was not exercised: {} accepted, {} refused, {} used",
+        r.dma_posted,
+        r.dma_refused,
+        r.dma_used
+    );
+    Ok(())
+}
+
+fn nobody_else_faulted() -> CaseResult {
+    let count = match test_harness::supervisor().task_count() {
+        Ok(n) => n as usize,
+        Err(e) => fail!("task_count: {e:?}"),
+    };
+    check!(count >= 4, "only {count} tasks");
+    for index in 0..count {
+        if index == tasks::FUZZER.index() {
+            continue;
+        }
+        let id = sys_refresh_task_id(abi::TaskId::new(index as u16, abi::Generation(0)));
+        let st = task_status(id)?;
+        check!(
+            st.fault_count == 0,
+            "task {index} ({}) faulted {} times, last {:?} at {:#x}",
+            core::str::from_utf8(&st.name)
+                .unwrap_or("?")
+                .trim_end_matches('\0'),
+            st.fault_count,
+            st.last_fault.kind(),
+            st.last_fault.address
+        );
+    }
+    Ok(())
+}
+
+/// blk0 turned the fuzzer's garbage away (its rejections are the
+/// evidence) and was not restarted for it: one client rejected again and
+/// again is not a sign of a broken driver.
+fn garbage_from_one_client_does_not_restart_blk0(generation_at_start: u32) -> CaseResult {
+    let st = task_status(tasks::BLK0)?;
+    check!(
+        st.generation == generation_at_start,
+        "blk0 was restarted (generation {} -> {}) by one client's garbage",
+        generation_at_start,
+        st.generation
+    );
+    check!(
+        st.rejections >= 2,
+        "blk0 rejected only {} calls of the fuzzer: the attack did not happen",
+        st.rejections
+    );
+    check!(
+        st.rejected_clients == 1,
+        "blk0 counted {} changes of rejected client; only the fuzzer sent garbage",
+        st.rejected_clients
+    );
+    Ok(())
+}
+
+fn blk0_still_moves_a_sector() -> CaseResult {
+    let blk = BlockClient::new(UserlibIpc, tasks::BLK0);
+    let (_, _, writable) = memory();
+    let sector = &mut writable[..512];
+    for (i, b) in sector.iter_mut().enumerate() {
+        *b = pattern(i, 0x77);
+    }
+    if let Err(e) = blk.write(9, &sector[..]) {
+        fail!("write of sector 9 through blk0: {e:?}");
+    }
+    sector.fill(0);
+    if let Err(e) = blk.read(9, &mut sector[..]) {
+        fail!("read of sector 9 through blk0: {e:?}");
+    }
+    if let Some(i) = (0..512).find(|&i| sector[i] != pattern(i, 0x77)) {
+        fail!("sector 9 read back differs at byte {i}");
+    }
+    Ok(())
+}
+
+fn the_fuzzer_still_answers() -> CaseResult {
+    let (code, report, len) = round(0, 0);
+    match report {
+        Some(r) => {
+            check!(r.calls == 0, "a round of no calls made {}", r.calls);
+            Ok(())
+        }
+        None => fail!("the fuzzer answered an empty round with {code:#x}, {len} bytes"),
+    }
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    {
+        let (canary, read_only, _) = memory();
+        for (i, b) in canary.iter_mut().enumerate() {
+            *b = pattern(i, 0xA5);
+        }
+        for (i, b) in read_only.iter_mut().enumerate() {
+            *b = pattern(i, 0x3C);
+        }
+    }
+    let blk0_generation = match task_status(tasks::BLK0) {
+        Ok(st) => st.generation,
+        Err(_) => u32::MAX,
+    };
+    let mut tally = Tally::default();
+    let mut failed = run_case(
+        &mut tally,
+        "random_syscalls_are_refused_or_fault_the_caller",
+        fuzz,
+    );
+    failed += run_case(&mut (), "suite_memory_is_intact", |_| {
+        intact(&"after the fuzz")
+    });
+    failed += run_case(&mut (), "no_other_task_faulted", |_| nobody_else_faulted());
+    failed += run_case(
+        &mut (),
+        "garbage_from_one_client_does_not_restart_blk0",
+        |_| garbage_from_one_client_does_not_restart_blk0(blk0_generation),
+    );
+    failed += run_case(&mut (), "blk0_still_moves_a_sector", |_| {
+        blk0_still_moves_a_sector()
+    });
+    failed += run_case(&mut (), "the_restarted_fuzzer_still_answers", |_| {
+        the_fuzzer_still_answers()
+    });
+    finish(failed)
+}
