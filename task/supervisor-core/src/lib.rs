@@ -150,17 +150,51 @@ pub const REJECTION_WINDOW_MS: u64 = 1000;
 #[derive(Debug)]
 pub struct Rejections {
     last: [Option<u64>; MAX_TASKS],
+    /// Per task: the (generation, `rejected_clients`) already counted.
+    seen: [(u32, u32); MAX_TASKS],
 }
 
 impl Default for Rejections {
     fn default() -> Self {
         Rejections {
             last: [None; MAX_TASKS],
+            seen: [(0, 0); MAX_TASKS],
         }
     }
 }
 
 impl Rejections {
+    /// How many rejections of a new client `task` made since last asked,
+    /// from its status: its `generation`, its `rejected_clients` count
+    /// (per incarnation) and whether it is `faulted`. At most 2: two are
+    /// enough to act on.
+    ///
+    /// A faulted task already shows its next generation with the dead
+    /// incarnation's count; taken as the new one's, that count would be
+    /// counted twice (and its reset to 0 at the restart read as a wrap).
+    /// So a faulted task is not looked at, and a count that went down is
+    /// counted from 0.
+    pub fn new_events(
+        &mut self,
+        task: usize,
+        generation: u32,
+        rejected_clients: u32,
+        faulted: bool,
+    ) -> u32 {
+        let Some(seen) = self.seen.get_mut(task) else {
+            return 0;
+        };
+        if faulted {
+            return 0;
+        }
+        let before = match *seen {
+            (g, count) if g == generation && count <= rejected_clients => count,
+            _ => 0,
+        };
+        *seen = (generation, rejected_clients);
+        (rejected_clients - before).min(2)
+    }
+
     /// Records that `server` rejected a client at `now` (ms); true if it
     /// should now be restarted.
     pub fn rejected(&mut self, server: usize, now: u64) -> bool {
@@ -467,5 +501,25 @@ mod tests {
         assert!(!r.rejected(2, 0));
         assert!(!r.rejected(2, 5000));
         assert!(!r.rejected(MAX_TASKS, 0));
+    }
+
+    #[test]
+    fn new_rejection_events_are_counted_once_per_incarnation() {
+        let mut r = Rejections::default();
+        assert_eq!(r.new_events(3, 0, 0, false), 0);
+        assert_eq!(r.new_events(3, 0, 1, false), 1);
+        assert_eq!(r.new_events(3, 0, 1, false), 0, "already counted");
+        assert_eq!(r.new_events(3, 0, 9, false), 2, "two are enough");
+        // Faulted: generation 1 shows generation 0's count; not again.
+        assert_eq!(r.new_events(3, 1, 9, true), 0);
+        // Restarted as generation 1, counting from 0.
+        assert_eq!(r.new_events(3, 1, 0, false), 0);
+        assert_eq!(r.new_events(3, 1, 1, false), 1);
+        // A count that went down in the same generation is not a wrap.
+        assert_eq!(r.new_events(3, 1, 0, false), 0);
+        assert_eq!(r.new_events(3, 1, 1, false), 1);
+        // Tasks are apart, and out of range is nothing.
+        assert_eq!(r.new_events(4, 1, 1, false), 1);
+        assert_eq!(r.new_events(MAX_TASKS, 0, 5, false), 0);
     }
 }

@@ -154,9 +154,6 @@ struct Supervisor {
     held: HeldCalls,
     /// Drivers that fault their clients with `reply_fault`.
     rejections: Rejections,
-    /// Per task: the (generation, rejection count) already judged, so that
-    /// each of an untrusted server's `reply_fault`s is counted once.
-    seen_rejections: [(u32, u32); MAX_TASKS],
     /// Every restart made (the last few), for `restart_record`.
     log: RestartLog,
 }
@@ -302,24 +299,11 @@ impl Supervisor {
     /// and again may be the one sending garbage, and must not get the
     /// driver restarted under its other clients.
     fn judge_rejections(&mut self, task: usize, st: &TaskStatus) {
-        let Some(seen) = self.seen_rejections.get_mut(task) else {
-            return;
-        };
-        // A faulted task already shows its next generation with the dead
-        // incarnation's counts: judged as the new one's, they would count
-        // again (and again after the restart resets them).
-        if TaskState::from_u32(st.state) == Some(TaskState::Faulted) {
-            return;
-        }
-        let before = match *seen {
-            (generation, count) if generation == st.generation && count <= st.rejected_clients => {
-                count
-            }
-            _ => 0,
-        };
-        *seen = (st.generation, st.rejected_clients);
-        // Two in the window are enough to act; more need not be replayed.
-        for _ in 0..st.rejected_clients.wrapping_sub(before).min(2) {
+        let faulted = TaskState::from_u32(st.state) == Some(TaskState::Faulted);
+        let events = self
+            .rejections
+            .new_events(task, st.generation, st.rejected_clients, faulted);
+        for _ in 0..events {
             if self.check_rejecting_driver(task) {
                 break;
             }
@@ -504,7 +488,6 @@ fn main() -> ! {
         held: HeldCalls::default(),
         next_sample: 0,
         rejections: Rejections::default(),
-        seen_rejections: [(0, 0); MAX_TASKS],
         log: RestartLog::new(),
     });
     const BUFFER: usize = max(
