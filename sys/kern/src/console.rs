@@ -118,13 +118,25 @@ pub fn kernel_line<M: Machine>(m: &mut M, args: fmt::Arguments<'_>) {
 }
 
 /// Prints task text; each of its lines gets the prefix.
+///
+/// Control characters become `?`: the C0 set and DEL, and the C1 set
+/// (U+0080..U+009F) as UTF-8 writes it, `0xC2` then `0x80..=0x9F` (whose
+/// second byte becomes `?`, leaving a lone `0xC2` that a terminal shows
+/// as a replacement character). A UTF-8 terminal (xterm, for one) acts on
+/// C1 controls: CSI (U+009B) moves the cursor and erases lines, OSC
+/// (U+009D) sets the window title or the clipboard, so a task could
+/// rewrite lines it did not print. Other bytes pass, so tasks' UTF-8 text
+/// stays readable.
 pub fn task_text<M: Machine>(m: &mut M, source: &str, text: &[u8]) {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
     for line in text.split(|&b| b == b'\n') {
         prefix(m, source);
+        let mut previous = 0;
         for &b in line {
-            let b = if b < 0x20 || b == 0x7f { b'?' } else { b };
+            let c1 = previous == 0xc2 && (0x80..=0x9f).contains(&b);
+            let b = if b < 0x20 || b == 0x7f || c1 { b'?' } else { b };
             m.console_write(&[b]);
+            previous = b;
         }
         m.console_write(b"\n");
     }

@@ -188,6 +188,12 @@ fn check_invariants(h: &Harness, step: usize, console_checked: &mut usize, stric
             .all(|&b| b == b'\n' || b >= 0x20 && b != 0x7f),
         "step {step}: control character on the console"
     );
+    assert!(
+        !console
+            .windows(2)
+            .any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1])),
+        "step {step}: a C1 control (UTF-8) on the console"
+    );
     *console_checked = h.sys.machine.console.len();
 }
 

@@ -155,3 +155,20 @@ fn task_text_ends_each_line_once_and_keeps_printable_bytes() {
     );
     assert_eq!(h.console(), want);
 }
+
+#[test]
+fn task_text_turns_utf8_c1_controls_into_question_marks_and_keeps_other_utf8() {
+    let mut h = Harness::three();
+    // CSI 2 J (U+009B), OSC (U+009D), U+0080 and U+009F are controls:
+    // their second byte becomes `?`. U+00A0 (C2 A0), "é" (C3 A9), "—"
+    // (E2 80 94, a 0x80 continuation byte) and a lone C2 at the end are
+    // not.
+    let text = "a\u{9b}2J\u{9d}b\u{80}\u{9f}\u{a0}é—".as_bytes();
+    let mut text = text.to_vec();
+    text.push(0xc2);
+    console::task_text(&mut h.sys.machine, "t", &text);
+    let mut want = b"[   0.000000] t: a\xc2?2J\xc2?b\xc2?\xc2?".to_vec();
+    want.extend_from_slice("\u{a0}é—".as_bytes());
+    want.extend_from_slice(b"\xc2\n");
+    assert_eq!(h.sys.machine.console, want);
+}
