@@ -1,7 +1,8 @@
 //! The shell's logic, apart from the UART and the syscalls so that the host
 //! tests run it: what a keystroke does to the line ([`line`]), what a line
 //! asks for ([`command`]), how bytes are shown ([`hexdump`]), how a size
-//! is written ([`size`]) and what a virtio device id is called ([`class`]).
+//! is written ([`size`]), what a virtio device id is called ([`class`]) and
+//! how text other tasks wrote is made safe for the terminal ([`shown`]).
 //!
 //! The task (`main.rs`) owns the UART and carries the commands out by IPC.
 //! Nothing here may panic on what a person types: every input byte and
@@ -15,6 +16,7 @@ pub mod class;
 pub mod command;
 pub mod hexdump;
 pub mod line;
+pub mod shown;
 pub mod size;
 
 pub use command::{Command, ParseError};

@@ -11,6 +11,7 @@ use idol_runtime::{KernelCode, ProtocolError, RequestError, UserlibIpc};
 use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
+use task_shell::shown::Shown;
 use task_shell::size::Size;
 use task_shell::{class, hexdump};
 use userlib::log::LineBuf;
@@ -566,7 +567,12 @@ impl Shell {
             abi::SUCCESS if n == 4 => {
                 let len = (u32::from_le_bytes(reply) as usize).min(text.len());
                 out!(self, "{task}: ");
-                self.out(core::str::from_utf8(&text[..len]).unwrap_or("(not text)\n"));
+                // The driver wrote this text: no control characters reach
+                // the terminal.
+                match core::str::from_utf8(&text[..len]) {
+                    Ok(text) => out!(self, "{}", Shown(text)),
+                    Err(_) => self.out("(not text)\n"),
+                }
                 if len == text.len() {
                     out!(self, "(cut at {RINGBUF_TEXT} bytes)\n");
                 }

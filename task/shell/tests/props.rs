@@ -1,12 +1,14 @@
 //! Property tests: whatever bytes arrive on the UART, the line editor
 //! never overflows and only ever hands over a line of at most its size,
 //! in UTF-8; whatever line is typed, the command parser answers with a
-//! command or an error, never a panic.
+//! command or an error, never a panic; whatever text another task wrote,
+//! no control character but newline reaches the terminal.
 
 use proptest::prelude::*;
 use task_shell::command;
 use task_shell::hexdump::{self, Row, WIDTH};
 use task_shell::line::{Key, LineEditor};
+use task_shell::shown::Shown;
 use task_shell::size::Size;
 
 const N: usize = 64;
@@ -99,5 +101,32 @@ proptest! {
             }
         }
         prop_assert_eq!(&rebuilt, &data);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Whatever text a task wrote, the terminal gets no control character
+    /// but newline, and one character for each of the text's.
+    #[test]
+    fn text_from_tasks_reaches_the_terminal_without_controls(
+        chars in prop::collection::vec(
+            prop_oneof![
+                any::<char>(),
+                (0u32..0x20).prop_map(|c| char::from_u32(c).unwrap()),
+                (0x7fu32..0xa0).prop_map(|c| char::from_u32(c).unwrap()),
+                Just('\n'),
+                (0x20u32..0x7f).prop_map(|c| char::from_u32(c).unwrap()),
+            ],
+            0..64,
+        )
+    ) {
+        let text: String = chars.into_iter().collect();
+        let shown = Shown(&text).to_string();
+        prop_assert!(shown.chars().all(|c| c == '\n' || !c.is_control()));
+        prop_assert_eq!(shown.chars().count(), text.chars().count());
+        // No UTF-8-encoded C1 control either (0xC2 then 0x80..=0x9F).
+        prop_assert!(!shown.as_bytes().windows(2).any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1])));
     }
 }
