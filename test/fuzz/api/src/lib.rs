@@ -1,7 +1,8 @@
-//! What the syscall fuzz suite (`fuzz-test`) and its fuzzing driver
-//! (`fuzz-test-attacker`) say to each other in `test/fuzz.toml`: one raw
-//! call per round, [`ROUND`] with a [`Round`] and two leases, answered with
-//! a [`Report`].
+//! What the syscall fuzz suite (`fuzz-test`), its fuzzing driver
+//! (`fuzz-test-attacker`) and its honest disk client (`fuzz-test-worker`)
+//! say to each other in `test/fuzz.toml`: to the fuzzer, one raw call per
+//! round, [`ROUND`] with a [`Round`] and two leases, answered with a
+//! [`Report`]; to the worker, [`WORK`], answered with a [`Work`].
 //!
 //! The fuzzer is untrusted, and so is everything it reports: the suite
 //! takes its evidence of what happened from the kernel (fault records) and
@@ -60,4 +61,23 @@ pub struct Report {
     pub ram_lo: u32,
     /// End of that range (exclusive).
     pub ram_hi: u32,
+}
+
+/// The operation that asks the worker for its tally.
+pub const WORK: u16 = 2;
+
+/// What the honest client of `blk0` saw, requests counted from its start.
+#[derive(Copy, Clone, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Work {
+    /// Write-then-read-back requests made.
+    pub requests: u32,
+    /// Of those, read back right.
+    pub ok: u32,
+    /// Read back with other bytes than written.
+    pub wrong_data: u32,
+    /// Failed because `blk0` was restarted under them.
+    pub restarted: u32,
+    /// Failed with any other error.
+    pub failed: u32,
 }

@@ -12,8 +12,10 @@
 //! - the suite's memory (a canary the fuzzer is told the address of, and
 //!   the read-only lease) byte for byte after every round;
 //! - every other task without a fault, the disk driver `blk0` (which the
-//!   fuzzer also sends garbage) still moving a sector, and the restarted
-//!   fuzzer still answering;
+//!   fuzzer also sends garbage) never restarted for it and still moving a
+//!   sector, its honest client (`fuzz-test-worker`, busy all through the
+//!   fuzz) without one failed or wrong request, and the restarted fuzzer
+//!   still answering;
 //! - the fuzz reached what it aims at: deaths of each expected kind,
 //!   chains both accepted and refused by the DMA gate, and chains the
 //!   device actually used.
@@ -29,7 +31,7 @@ use core::fmt::Write;
 
 use abi::{dead_generation, FaultKind, UsageError};
 use block_api::BlockClient;
-use fuzz_test_api::{Report, Round, ROUND};
+use fuzz_test_api::{Report, Round, Work, ROUND, WORK};
 use idol_runtime::UserlibIpc;
 use test_harness::{check, fail, finish, run_case, task_status, CaseResult, LineBuf};
 use userlib::{lease_read, lease_write, sys_log, sys_refresh_task_id, sys_send, tasks};
@@ -333,6 +335,43 @@ fn garbage_from_one_client_does_not_restart_blk0(generation_at_start: u32) -> Ca
     Ok(())
 }
 
+/// The honest client of blk0 wrote and read back sectors all through the
+/// fuzz: every request must have succeeded with the right bytes.
+fn the_honest_client_was_never_hurt() -> CaseResult {
+    let mut reply = [0u8; core::mem::size_of::<Work>()];
+    let worker = sys_refresh_task_id(tasks::WORKER);
+    let (code, len) = sys_send(worker, WORK, &[], &mut reply, &[]);
+    check!(
+        code == 0 && len == reply.len(),
+        "the worker answered {code:#x}, {len} bytes"
+    );
+    let Ok(w) = Work::read_from_bytes(&reply) else {
+        fail!("unreadable tally");
+    };
+    sys_log!(
+        "fuzz: the honest client: {} requests, {} right, {} wrong data, {} lost to restarts, {} other errors",
+        w.requests,
+        w.ok,
+        w.wrong_data,
+        w.restarted,
+        w.failed
+    );
+    check!(
+        w.requests >= 100,
+        "the worker made only {} requests: it was starved, or the fuzz was short",
+        w.requests
+    );
+    check!(
+        w.wrong_data == 0 && w.restarted == 0 && w.failed == 0,
+        "of {} requests, {} read back wrong, {} lost to restarts, {} failed",
+        w.requests,
+        w.wrong_data,
+        w.restarted,
+        w.failed
+    );
+    Ok(())
+}
+
 fn blk0_still_moves_a_sector() -> CaseResult {
     let blk = BlockClient::new(UserlibIpc, tasks::BLK0);
     let (_, _, writable) = memory();
@@ -394,6 +433,9 @@ fn main() -> ! {
         "garbage_from_one_client_does_not_restart_blk0",
         |_| garbage_from_one_client_does_not_restart_blk0(blk0_generation),
     );
+    failed += run_case(&mut (), "the_honest_client_was_never_hurt", |_| {
+        the_honest_client_was_never_hurt()
+    });
     failed += run_case(&mut (), "blk0_still_moves_a_sector", |_| {
         blk0_still_moves_a_sector()
     });
