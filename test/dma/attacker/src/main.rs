@@ -28,6 +28,11 @@
 
 use abi::TaskId;
 use idol_runtime::{RequestError, UserlibIpc};
+use rogue_driver::reg::{
+    GUEST_PAGE_SIZE, INTERRUPT_ACK, INTERRUPT_STATUS, QUEUE_ALIGN, QUEUE_DESC_LOW, QUEUE_NOTIFY,
+    QUEUE_NUM, QUEUE_PFN, QUEUE_SEL, STATUS,
+};
+use rogue_driver::{Desc, Device, BLOCK, INDIRECT, NEXT, T_IN, T_OUT, WRITE};
 use userlib::{
     sys_dma_post, sys_dma_setup, sys_irq_control, sys_log, sys_recv, sys_recv_notification,
     sys_reply, sys_reply_recv, sys_set_timer, tasks,
@@ -35,17 +40,14 @@ use userlib::{
 use virtio_bus_api::{slot_base, VirtioBusClient};
 use zerocopy::IntoBytes;
 
-const BLOCK: u32 = 2;
 const IRQ_BIT: u32 = 1 << 0;
 const REMOVE_BIT: u32 = 1 << 1;
 const PROBE_BIT: u32 = 1 << 2;
 const TIMER_BIT: u32 = 1 << 3;
 
-/// Where QEMU loads the image: the kernel's text (app `[kernel] text`).
-const KERNEL_TEXT: u64 = 0x8000_0000;
-/// The kernel's RAM (its data, task table and stack), right after its
-/// 64 KiB text budget in `test/dma.toml`.
-const KERNEL_RAM: u64 = 0x8001_0000;
+/// Kernel text and RAM as descriptor addresses.
+const KERNEL_TEXT: u64 = rogue_driver::KERNEL_TEXT as u64;
+const KERNEL_RAM: u64 = rogue_driver::KERNEL_RAM as u64;
 /// The PLIC: a device window that is nobody's RAM.
 const PLIC: u64 = 0x0c00_0000;
 
@@ -56,59 +58,25 @@ const LEASE: u64 = abi::DMA_LEASE;
 /// The code a step reports when it did not get that far.
 pub const NOT_RUN: u32 = u32::MAX;
 
-// virtio-mmio registers (VIRTIO 1.2 §4.2.2, legacy §4.2.4).
-const GUEST_FEATURES: usize = 0x020;
-const GUEST_PAGE_SIZE: usize = 0x028;
-const QUEUE_SEL: usize = 0x030;
-const QUEUE_NUM: usize = 0x038;
-const QUEUE_ALIGN: usize = 0x03c;
-const QUEUE_PFN: usize = 0x040;
-const QUEUE_NOTIFY: usize = 0x050;
-const INTERRUPT_STATUS: usize = 0x060;
-const INTERRUPT_ACK: usize = 0x064;
-const STATUS: usize = 0x070;
-const QUEUE_DESC_LOW: usize = 0x080;
-
-// §2.7.5 flags.
-const NEXT: u16 = 1;
-const WRITE: u16 = 2;
-const INDIRECT: u16 = 4;
-
-// §5.2.6 request types.
-const T_IN: u32 = 0;
-const T_OUT: u32 = 1;
-
-/// `struct virtq_desc`.
-#[derive(Copy, Clone, Default, zerocopy::IntoBytes, zerocopy::Immutable)]
-#[repr(C)]
-struct Desc {
-    addr: u64,
-    len: u32,
-    flags: u16,
-    next: u16,
+/// One 512-byte sector at `addr` that the device writes (a read request's
+/// data).
+const fn device_writes(addr: u64) -> Desc {
+    Desc {
+        addr,
+        len: 512,
+        flags: WRITE,
+        next: 0,
+    }
 }
 
-impl Desc {
-    /// One 512-byte sector at `addr` that the device writes (a read
-    /// request's data).
-    const fn device_writes(addr: u64) -> Desc {
-        Desc {
-            addr,
-            len: 512,
-            flags: WRITE,
-            next: 0,
-        }
-    }
-
-    /// One 512-byte sector at `addr` that the device reads (a write
-    /// request's data).
-    const fn device_reads(addr: u64) -> Desc {
-        Desc {
-            addr,
-            len: 512,
-            flags: 0,
-            next: 0,
-        }
+/// One 512-byte sector at `addr` that the device reads (a write request's
+/// data).
+const fn device_reads(addr: u64) -> Desc {
+    Desc {
+        addr,
+        len: 512,
+        flags: 0,
+        next: 0,
     }
 }
 
@@ -153,9 +121,8 @@ fn addr_of<T>(p: *const T) -> u64 {
 }
 
 struct Rogue {
-    window: usize,
-    /// The kernel-placed ring (address, size), after op 1.
-    ring: Option<(usize, u16)>,
+    /// The disk's window and, after op 1, the kernel-placed ring.
+    dev: Device,
     /// The address of the lease of the last client call (op 8), kept after
     /// the reply as a stale lease.
     stale: u64,
@@ -164,41 +131,6 @@ struct Rogue {
 }
 
 impl Rogue {
-    fn reg_write(&self, offset: usize, value: u32) {
-        // SAFETY: a register of the window the bus granted us (or, for the
-        // queue registers, one PMP must stop us from writing: that is the
-        // attack). No Rust memory is involved.
-        unsafe { core::ptr::write_volatile((self.window + offset) as *mut u32, value) };
-    }
-
-    fn reg_read(&self, offset: usize) -> u32 {
-        // SAFETY: a register of the window the bus granted us.
-        unsafe { core::ptr::read_volatile((self.window + offset) as *const u32) }
-    }
-
-    /// The kernel's available index of queue 0 (the driver may read its
-    /// ring region), or `NOT_RUN`.
-    fn avail_idx(&self) -> u32 {
-        match self.ring {
-            // SAFETY: inside the ring region the kernel gave us (readable),
-            // a 2-aligned field of the legacy layout (§2.7.2).
-            Some((ring, size)) => unsafe {
-                u32::from(core::ptr::read_volatile(
-                    (ring + 16 * usize::from(size) + 2) as *const u16,
-                ))
-            },
-            None => NOT_RUN,
-        }
-    }
-
-    fn used_idx(&self) -> u16 {
-        match self.ring {
-            // SAFETY: as in `avail_idx`: the used ring starts at +4096.
-            Some((ring, _)) => unsafe { core::ptr::read_volatile((ring + 4096 + 2) as *const u16) },
-            None => 0,
-        }
-    }
-
     /// Posts `chain` through the gate at head 0: the kernel's code and the
     /// available index before and after.
     fn post(&self, chain: &[Desc]) -> [u32; 3] {
@@ -212,12 +144,16 @@ impl Rogue {
 
     /// As [`post_as`](Self::post_as), the chain's head at `head`.
     fn post_at(&self, chain: &[Desc], head: u16, lender: Option<TaskId>) -> [u32; 3] {
-        let before = self.avail_idx();
+        let before = self.dev.avail_idx().map_or(NOT_RUN, u32::from);
         let code = match sys_dma_post(0, chain.as_bytes(), head, lender, None) {
             Ok(()) => 0,
             Err(c) => c,
         };
-        [code, before, self.avail_idx()]
+        [
+            code,
+            before,
+            self.dev.avail_idx().map_or(NOT_RUN, u32::from),
+        ]
     }
 
     /// A blk request chain: header (device-readable), then `data`, then
@@ -253,8 +189,8 @@ impl Rogue {
     /// device): the used index before, the chain, and the post's [code,
     /// avail before, after] — the first step of every lease attack.
     fn read_into_lease(&self, caller: TaskId) -> (u16, [Desc; 3], [u32; 3]) {
-        let used = self.used_idx();
-        let c = self.request(T_IN, 1, Desc::device_writes(LEASE));
+        let used = self.dev.used_idx();
+        let c = self.request(T_IN, 1, device_writes(LEASE));
         let posted = self.post_as(&c, Some(caller));
         (used, c, posted)
     }
@@ -264,29 +200,22 @@ impl Rogue {
         let deadline = userlib::sys_get_timer().now + 500 * abi::TICKS_PER_MS;
         sys_set_timer(Some(deadline), TIMER_BIT);
         loop {
-            if self.used_idx() != before {
-                self.reg_write(INTERRUPT_ACK, self.reg_read(INTERRUPT_STATUS));
+            if self.dev.used_idx() != before {
+                self.dev
+                    .reg_write(INTERRUPT_ACK, self.dev.reg_read(INTERRUPT_STATUS));
                 sys_irq_control(IRQ_BIT, true);
                 return true;
             }
             let bits = sys_recv_notification(IRQ_BIT | TIMER_BIT);
             if bits & IRQ_BIT != 0 {
-                self.reg_write(INTERRUPT_ACK, self.reg_read(INTERRUPT_STATUS));
+                self.dev
+                    .reg_write(INTERRUPT_ACK, self.dev.reg_read(INTERRUPT_STATUS));
                 sys_irq_control(IRQ_BIT, true);
             }
-            if bits & TIMER_BIT != 0 && self.used_idx() == before {
+            if bits & TIMER_BIT != 0 && self.dev.used_idx() == before {
                 return false;
             }
         }
-    }
-
-    /// Resets the device and brings it to DRIVER with no features: what
-    /// every driver does first, with registers a driver keeps.
-    fn reset_and_ack(&self) {
-        self.reg_write(STATUS, 0);
-        self.reg_write(STATUS, 1);
-        self.reg_write(STATUS, 1 | 2);
-        self.reg_write(GUEST_FEATURES, 0);
     }
 
     fn attack(&mut self, n: u16, args: [u32; 4], caller: TaskId) -> [u32; 8] {
@@ -296,11 +225,11 @@ impl Rogue {
         match n {
             // Bring the device up through the kernel: [code, size, ring].
             1 => {
-                self.reset_and_ack();
+                self.dev.reset_and_ack();
                 match sys_dma_setup(0, 16) {
                     Ok((ring, size)) => {
-                        self.ring = Some((ring, size));
-                        self.reg_write(STATUS, 1 | 2 | 4);
+                        self.dev.ring = Some((ring, size));
+                        self.dev.reg_write(STATUS, 1 | 2 | 4);
                         out[..3].copy_from_slice(&[0, u32::from(size), ring as u32]);
                     }
                     Err(c) => out[0] = c,
@@ -308,13 +237,13 @@ impl Rogue {
             }
             // Kernel text written to the disk (device reads it).
             2 => {
-                let c = self.request(T_OUT, 0, Desc::device_reads(KERNEL_TEXT));
+                let c = self.request(T_OUT, 0, device_reads(KERNEL_TEXT));
                 put(&mut out, 0, self.post(&c));
             }
             // Kernel RAM: a whole sector into it, and the split
             // read (500 bytes of our own, then 12 into the kernel).
             3 => {
-                let c = self.request(T_IN, 0, Desc::device_writes(KERNEL_RAM));
+                let c = self.request(T_IN, 0, device_writes(KERNEL_RAM));
                 put(&mut out, 0, self.post(&c));
                 let own = addr_of(d.data.as_ptr());
                 let c = self.request(
@@ -344,24 +273,24 @@ impl Rogue {
             }
             // Another task's RAM (the suite's buffer, args[0]).
             4 => {
-                let c = self.request(T_IN, 0, Desc::device_writes(u64::from(args[0])));
+                let c = self.request(T_IN, 0, device_writes(u64::from(args[0])));
                 put(&mut out, 0, self.post(&c));
             }
             // Device windows: our own granted one and the PLIC.
             5 => {
-                let c = self.request(T_IN, 0, Desc::device_writes(self.window as u64));
+                let c = self.request(T_IN, 0, device_writes(self.dev.window as u64));
                 put(&mut out, 0, self.post(&c));
-                let c = self.request(T_IN, 0, Desc::device_writes(PLIC));
+                let c = self.request(T_IN, 0, device_writes(PLIC));
                 put(&mut out, 3, self.post(&c));
             }
             // Our own descriptor table (a device write there would forge
             // descriptors), and our own text.
             6 => {
-                let ring = self.ring.map(|r| r.0 as u64).unwrap_or(0);
-                let c = self.request(T_IN, 0, Desc::device_writes(ring));
+                let ring = self.dev.ring.map(|r| r.0 as u64).unwrap_or(0);
+                let c = self.request(T_IN, 0, device_writes(ring));
                 put(&mut out, 0, self.post(&c));
                 let text = main as *const () as usize as u64 & !0x1ff;
-                let c = self.request(T_OUT, 0, Desc::device_reads(text));
+                let c = self.request(T_OUT, 0, device_reads(text));
                 put(&mut out, 3, self.post(&c));
             }
             // A read-only lease (the caller's, args[0]) as a device write;
@@ -369,25 +298,25 @@ impl Rogue {
             8 => {
                 self.stale = u64::from(args[0]);
                 self.stale_lender = caller;
-                let c = self.request(T_IN, 0, Desc::device_writes(self.stale));
+                let c = self.request(T_IN, 0, device_writes(self.stale));
                 put(&mut out, 0, self.post(&c));
                 // As a lease (zero-copy), naming its lender.
-                let c = self.request(T_IN, 0, Desc::device_writes(LEASE));
+                let c = self.request(T_IN, 0, device_writes(LEASE));
                 put(&mut out, 3, self.post_as(&c, Some(caller)));
             }
             // The lease of a call already replied to (op 8's), by address
             // and as a lease of its (former) lender, whose new call lends
             // only 256 bytes.
             9 => {
-                let c = self.request(T_IN, 0, Desc::device_writes(self.stale));
+                let c = self.request(T_IN, 0, device_writes(self.stale));
                 put(&mut out, 0, self.post(&c));
-                let c = self.request(T_IN, 0, Desc::device_writes(LEASE));
+                let c = self.request(T_IN, 0, device_writes(LEASE));
                 put(&mut out, 3, self.post_as(&c, Some(self.stale_lender)));
             }
             // An indirect table (§2.7.5.3) of our own whose entry names
             // kernel RAM; and a chain whose `next` leaves the table.
             10 => {
-                let table = self.request(T_IN, 0, Desc::device_writes(KERNEL_RAM));
+                let table = self.request(T_IN, 0, device_writes(KERNEL_RAM));
                 let d = dma();
                 d.table = table;
                 let table = addr_of(d.table.as_ptr());
@@ -399,7 +328,7 @@ impl Rogue {
                 }];
                 put(&mut out, 0, self.post(&ind));
                 let own = addr_of(d.data.as_ptr());
-                let mut c = self.request(T_IN, 0, Desc::device_writes(own));
+                let mut c = self.request(T_IN, 0, device_writes(own));
                 c[1].next = 200;
                 put(&mut out, 3, self.post(&c));
             }
@@ -410,22 +339,22 @@ impl Rogue {
                 }
                 d.readback = [0; 512];
                 let (data, back) = (addr_of(d.data.as_ptr()), addr_of(d.readback.as_ptr()));
-                let used = self.used_idx();
-                let c = self.request(T_OUT, 1, Desc::device_reads(data));
+                let used = self.dev.used_idx();
+                let c = self.request(T_OUT, 1, device_reads(data));
                 put(&mut out, 0, self.post(&c));
-                self.reg_write(QUEUE_NOTIFY, 0);
+                self.dev.reg_write(QUEUE_NOTIFY, 0);
                 out[3] = u32::from(self.wait_used(used));
-                let used = self.used_idx();
-                let c = self.request(T_IN, 1, Desc::device_writes(back));
+                let used = self.dev.used_idx();
+                let c = self.request(T_IN, 1, device_writes(back));
                 out[4] = self.post(&c)[0];
-                self.reg_write(QUEUE_NOTIFY, 0);
+                self.dev.reg_write(QUEUE_NOTIFY, 0);
                 out[5] = u32::from(self.wait_used(used));
                 let d = dma();
                 out[6] = u32::from(d.data == d.readback);
             }
             // A store into our own descriptor table: must fault.
             13 => {
-                if let Some((ring, _)) = self.ring {
+                if let Some((ring, _)) = self.dev.ring {
                     sys_log!("dma-attack: storing into the descriptor table at {ring:#x}");
                     // SAFETY: none: the kernel owns this memory and PMP must
                     // stop the store (the task faults).
@@ -439,22 +368,22 @@ impl Rogue {
             // QueueSel. [reached DRIVER_OK, text write used, read used,
             // first word read back, read back == our marker].
             14 => {
-                self.reset_and_ack();
+                self.dev.reset_and_ack();
                 d.ring = [0; 8192];
                 d.readback = [0x5a; 512];
                 let ring = addr_of(d.ring.as_ptr());
-                self.reg_write(QUEUE_SEL, 0);
-                self.reg_write(GUEST_PAGE_SIZE, 4096);
-                self.reg_write(QUEUE_NUM, 16);
-                self.reg_write(QUEUE_ALIGN, 4096);
-                self.reg_write(QUEUE_PFN, (ring / 4096) as u32);
-                self.reg_write(STATUS, 1 | 2 | 4);
-                self.ring = Some((ring as usize, 16));
+                self.dev.reg_write(QUEUE_SEL, 0);
+                self.dev.reg_write(GUEST_PAGE_SIZE, 4096);
+                self.dev.reg_write(QUEUE_NUM, 16);
+                self.dev.reg_write(QUEUE_ALIGN, 4096);
+                self.dev.reg_write(QUEUE_PFN, (ring / 4096) as u32);
+                self.dev.reg_write(STATUS, 1 | 2 | 4);
+                self.dev.ring = Some((ring as usize, 16));
                 out[0] = 1;
                 let back = addr_of(d.readback.as_ptr());
-                let leak = self.request(T_OUT, 0, Desc::device_reads(KERNEL_TEXT));
+                let leak = self.request(T_OUT, 0, device_reads(KERNEL_TEXT));
                 out[1] = u32::from(self.by_hand(&leak, 0));
-                let read = self.request(T_IN, 0, Desc::device_writes(back));
+                let read = self.request(T_IN, 0, device_writes(back));
                 out[2] = u32::from(self.by_hand(&read, 1));
                 let d = dma();
                 out[3] = u32::from_le_bytes([
@@ -478,7 +407,7 @@ impl Rogue {
                 let mut buf = [0u8; 16];
                 let m = sys_reply_recv(caller, 0, out.as_bytes(), &mut buf, 0);
                 out[3] = userlib::refusal(&m).unwrap_or(0);
-                self.reg_write(QUEUE_NOTIFY, 0);
+                self.dev.reg_write(QUEUE_NOTIFY, 0);
                 out[4] = u32::from(self.wait_used(used));
             }
             // A lease given to the device twice: the same read of sector 1
@@ -492,7 +421,7 @@ impl Rogue {
                 put(&mut out, 0, posted);
                 let again = [Desc { next: 4, ..c[0] }, Desc { next: 5, ..c[1] }, c[2]];
                 put(&mut out, 3, self.post_at(&again, 3, Some(caller)));
-                self.reg_write(QUEUE_NOTIFY, 0);
+                self.dev.reg_write(QUEUE_NOTIFY, 0);
                 out[6] = u32::from(self.wait_used(used));
             }
             // A chain holding the lease that visits a descriptor twice:
@@ -505,14 +434,14 @@ impl Rogue {
             18 => {
                 let (used, c, posted) = self.read_into_lease(caller);
                 put(&mut out, 0, posted);
-                self.reg_write(QUEUE_NOTIFY, 0);
+                self.dev.reg_write(QUEUE_NOTIFY, 0);
                 out[6] = u32::from(self.wait_used(used));
                 let looping = [Desc { next: 4, ..c[0] }, Desc { next: 3, ..c[1] }, c[2]];
                 put(&mut out, 3, self.post_at(&looping, 3, Some(caller)));
             }
             // A version 2 queue-address register: must fault there.
             15 => {
-                self.reg_write(QUEUE_DESC_LOW, KERNEL_RAM as u32);
+                self.dev.reg_write(QUEUE_DESC_LOW, KERNEL_RAM as u32);
                 out[0] = 0;
             }
             _ => {}
@@ -523,10 +452,10 @@ impl Rogue {
     /// The by-hand attack's own ring: writes `chain` at descriptors 0..3
     /// and avail slot `slot`, notifies, waits.
     fn by_hand(&self, chain: &[Desc; 3], slot: u16) -> bool {
-        let Some((ring, _)) = self.ring else {
+        let Some((ring, _)) = self.dev.ring else {
             return false;
         };
-        let used = self.used_idx();
+        let used = self.dev.used_idx();
         // SAFETY: our own ring in our own RAM (`Dma::ring`), legacy layout
         // for 16 entries: descriptors at 0, avail ring at 256.
         unsafe {
@@ -537,7 +466,7 @@ impl Rogue {
             core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
             core::ptr::write_volatile((ring + 256 + 2) as *mut u16, slot + 1);
         }
-        self.reg_write(QUEUE_NOTIFY, 0);
+        self.dev.reg_write(QUEUE_NOTIFY, 0);
         self.wait_used(used)
     }
 }
@@ -557,8 +486,7 @@ fn main() -> ! {
         }
     };
     let mut rogue = Rogue {
-        window,
-        ring: None,
+        dev: Device { window, ring: None },
         stale: 0,
         stale_lender: TaskId::KERNEL,
     };

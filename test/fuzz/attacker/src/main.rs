@@ -23,20 +23,21 @@
 use abi::{DmaOp, Sysnum, TaskId, DMA_LEASE, DMA_PINNED, RECV_OPEN, TICKS_PER_MS};
 use fuzz_test_api::{Report, Round, LEASE_READ_ONLY, LEASE_WRITABLE};
 use idol_runtime::UserlibIpc;
+use rand_core::{Rng as _, SeedableRng};
+use rand_xorshift::XorShiftRng;
+use rogue_driver::reg::{INTERRUPT_ACK, INTERRUPT_STATUS, QUEUE_NOTIFY, QUEUE_REGISTERS, STATUS};
+use rogue_driver::{
+    Desc, Device, BLOCK, INDIRECT, KERNEL_RAM, KERNEL_TEXT, NEXT, T_IN, T_OUT, WRITE,
+};
 use userlib::{sys_get_timer, sys_log, sys_recv, sys_refresh_task_id, tasks};
 use virtio_bus_api::{slot_base, VirtioBusClient};
 use zerocopy::{FromBytes, IntoBytes};
 
-const BLOCK: u32 = 2;
 const IRQ_BIT: u32 = 1 << 0;
 const REMOVE_BIT: u32 = 1 << 1;
 const PROBE_BIT: u32 = 1 << 2;
 const TIMER_BIT: u32 = 1 << 3;
 
-/// Where QEMU loads the image: the kernel's text (app `[kernel] text`).
-const KERNEL_TEXT: usize = 0x8000_0000;
-/// The kernel's RAM, after its 64 KiB text budget in `test/fuzz.toml`.
-const KERNEL_RAM: usize = 0x8001_0000;
 /// Other machine devices: the CLINT, the PLIC, the UART.
 const DEVICES: [usize; 3] = [0x0200_0000, 0x0c00_0000, 0x1000_0000];
 /// The first virtio-mmio window and how many QEMU's `virt` has.
@@ -44,20 +45,6 @@ const VIRTIO0: usize = 0x1000_1000;
 const VIRTIO_SLOTS: usize = 8;
 /// A length that leaves any task's RAM (the fuzzer has 32 KiB).
 const PAST_RAM: usize = 0x20_0000;
-
-// virtio-mmio registers (VIRTIO 1.2 §4.2.2, legacy §4.2.4).
-const GUEST_FEATURES: usize = 0x020;
-/// Registers the kernel keeps out of a driver's window (`arch::pmp`).
-const QUEUE_REGISTERS: [usize; 6] = [0x028, 0x030, 0x038, 0x03c, 0x040, 0x080];
-const QUEUE_NOTIFY: usize = 0x050;
-const INTERRUPT_STATUS: usize = 0x060;
-const INTERRUPT_ACK: usize = 0x064;
-const STATUS: usize = 0x070;
-
-// §2.7.5 descriptor flags.
-const NEXT: u16 = 1;
-const WRITE: u16 = 2;
-const INDIRECT: u16 = 4;
 
 /// Scratch bytes: the only memory of its own the fuzzer lets the kernel
 /// or a device write.
@@ -91,15 +78,16 @@ fn scratch_write(offset: usize, bytes: &[u8]) {
     }
 }
 
-/// xorshift64*: the same seed makes the same round.
-struct Rng(u64);
+/// The round's generator: the same seed makes the same round.
+struct Rng(XorShiftRng);
 
 impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(XorShiftRng::seed_from_u64(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next_u64()
     }
 
     fn below(&mut self, n: usize) -> usize {
@@ -109,14 +97,6 @@ impl Rng {
     fn chance(&mut self, one_in: usize) -> bool {
         self.below(one_in) == 0
     }
-}
-
-/// splitmix64's finaliser: neighbouring seeds give unrelated rounds.
-fn mix(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (z ^ (z >> 31)) | 1
 }
 
 /// The `ecall` with any number and any arguments.
@@ -147,16 +127,6 @@ unsafe fn ecall(n: usize, a: [usize; 7]) -> [usize; 6] {
     r
 }
 
-/// `struct virtq_desc` (§2.7.5).
-#[derive(Copy, Clone, Default, zerocopy::IntoBytes, zerocopy::Immutable)]
-#[repr(C)]
-struct Desc {
-    addr: u64,
-    len: u32,
-    flags: u16,
-    next: u16,
-}
-
 extern "C" {
     fn _start();
     static _sidata: u8;
@@ -166,10 +136,8 @@ extern "C" {
 
 struct Fuzzer {
     rng: Rng,
-    /// The granted disk's window, or 0.
-    window: usize,
-    /// Queue 0 as the kernel set it up: ring address and size.
-    ring: Option<(usize, u16)>,
+    /// The granted disk's window (0: none) and queue 0 once set up.
+    dev: Device,
     /// Whose round this is (the task our final answer goes to).
     caller: TaskId,
     /// The suite's memory that is not lent.
@@ -178,40 +146,15 @@ struct Fuzzer {
 }
 
 impl Fuzzer {
-    // --- registers and the ring -------------------------------------------
-
-    fn reg_write(&self, offset: usize, value: u32) {
-        // SAFETY: a register of the window the bus granted us; no Rust
-        // memory is involved.
-        unsafe { core::ptr::write_volatile((self.window + offset) as *mut u32, value) };
-    }
-
-    fn reg_read(&self, offset: usize) -> u32 {
-        // SAFETY: as in `reg_write`.
-        unsafe { core::ptr::read_volatile((self.window + offset) as *const u32) }
-    }
-
-    fn used_idx(&self) -> u16 {
-        match self.ring {
-            // SAFETY: the used ring's index, inside the ring region the
-            // kernel gave us (readable), legacy layout (§2.7.2).
-            Some((ring, _)) => unsafe { core::ptr::read_volatile((ring + 4096 + 2) as *const u16) },
-            None => 0,
-        }
-    }
-
     /// Resets the device and sets queue 0 up through the kernel, as a
     /// driver's probe does.
     fn bring_up(&mut self) {
-        if self.window == 0 {
+        if self.dev.window == 0 {
             return;
         }
-        self.reg_write(STATUS, 0);
-        self.reg_write(STATUS, 1);
-        self.reg_write(STATUS, 1 | 2);
-        self.reg_write(GUEST_FEATURES, 0);
-        self.ring = userlib::sys_dma_setup(0, 16).ok();
-        self.reg_write(STATUS, 1 | 2 | 4);
+        self.dev.reset_and_ack();
+        self.dev.ring = userlib::sys_dma_setup(0, 16).ok();
+        self.dev.reg_write(STATUS, 1 | 2 | 4);
     }
 
     // --- argument generators ------------------------------------------------
@@ -280,7 +223,7 @@ impl Fuzzer {
             2 => self.canary + r.below(4096),
             3 => DEVICES[r.below(DEVICES.len())] + 4 * r.below(64),
             4 => VIRTIO0 + 0x1000 * r.below(VIRTIO_SLOTS) + 4 * r.below(64),
-            5 => match self.ring {
+            5 => match self.dev.ring {
                 Some((ring, _)) => ring + r.below(8192),
                 None => KERNEL_RAM,
             },
@@ -552,7 +495,7 @@ impl Fuzzer {
                 let max = [16, 0, self.any()][self.rng.below(3)];
                 let r = self.syscall(Sysnum::Dma, [DmaOp::Setup as usize, queue, max, 0, 0, 0, 0]);
                 if r[0] == 0 && queue == 0 {
-                    self.ring = Some((r[1], r[2] as u16));
+                    self.dev.ring = Some((r[1], r[2] as u16));
                 }
             }
             880..=929 => self.notify(),
@@ -566,7 +509,7 @@ impl Fuzzer {
             }
             960..=979 => {
                 self.reg_write_if_granted(STATUS, 0);
-                self.ring = None;
+                self.dev.ring = None;
                 self.bring_up();
             }
             980..=989 => self.read_own(),
@@ -606,14 +549,15 @@ impl Fuzzer {
         if sender < TaskId::LIMIT && sender != TaskId::KERNEL.0 && r[0] != 0 {
             self.caller = TaskId(sender);
         }
-        if self.window != 0 {
-            self.reg_write(INTERRUPT_ACK, self.reg_read(INTERRUPT_STATUS));
+        if self.dev.window != 0 {
+            self.dev
+                .reg_write(INTERRUPT_ACK, self.dev.reg_read(INTERRUPT_STATUS));
         }
     }
 
     fn reg_write_if_granted(&self, offset: usize, value: u32) {
-        if self.window != 0 {
-            self.reg_write(offset, value);
+        if self.dev.window != 0 {
+            self.dev.reg_write(offset, value);
         }
     }
 
@@ -622,17 +566,17 @@ impl Fuzzer {
     /// descriptors. The device is told about it sometimes.
     fn post(&mut self) {
         let mut chain = [Desc::default(); 3];
-        let size = self.ring.map_or(16, |(_, s)| s) as usize;
+        let size = self.dev.ring.map_or(16, |(_, s)| s) as usize;
         if self.rng.chance(2) {
             let header = [
-                self.rng.below(2) as u32, // VIRTIO_BLK_T_IN or OUT (§5.2.6)
+                [T_IN, T_OUT][self.rng.below(2)],
                 0,
                 self.rng.below(64) as u32,
                 0,
             ];
             scratch_write(HEADER_AT, header.as_bytes());
             let (addr, len) = self.buffer();
-            let write = if header[0] == 0 { WRITE } else { 0 };
+            let write = if header[0] == T_IN { WRITE } else { 0 };
             let head = self.rng.below(size);
             chain = [
                 Desc {
@@ -721,24 +665,25 @@ impl Fuzzer {
     /// Tells the device about queue 0 and waits up to a millisecond for a
     /// chain back.
     fn notify(&mut self) {
-        if self.window == 0 || self.ring.is_none() {
+        if self.dev.window == 0 || self.dev.ring.is_none() {
             return;
         }
-        let before = self.used_idx();
-        self.reg_write(QUEUE_NOTIFY, 0);
+        let before = self.dev.used_idx();
+        self.dev.reg_write(QUEUE_NOTIFY, 0);
         let deadline = sys_get_timer().now + TICKS_PER_MS;
-        while self.used_idx() == before && sys_get_timer().now < deadline {
+        while self.dev.used_idx() == before && sys_get_timer().now < deadline {
             userlib::sys_set_timer(Some(sys_get_timer().now + TICKS_PER_MS / 20), TIMER_BIT);
             userlib::sys_recv_notification(IRQ_BIT | TIMER_BIT);
-            self.reg_write(INTERRUPT_ACK, self.reg_read(INTERRUPT_STATUS));
+            self.dev
+                .reg_write(INTERRUPT_ACK, self.dev.reg_read(INTERRUPT_STATUS));
             userlib::sys_irq_control(IRQ_BIT, true);
         }
-        self.report.dma_used += u32::from(self.used_idx().wrapping_sub(before));
+        self.report.dma_used += u32::from(self.dev.used_idx().wrapping_sub(before));
     }
 
     /// Loads that must succeed: our own text and ring region.
     fn read_own(&mut self) {
-        let at = match (self.ring, self.rng.chance(2)) {
+        let at = match (self.dev.ring, self.rng.chance(2)) {
             (Some((ring, _)), true) => ring + 4 * self.rng.below(2048),
             _ => main as *const () as usize & !3,
         };
@@ -749,8 +694,8 @@ impl Fuzzer {
 
     /// A load or store where the fuzzer has no right: it must fault here.
     fn wild_access(&mut self) {
-        let at = if self.window != 0 && self.rng.chance(3) {
-            self.window + QUEUE_REGISTERS[self.rng.below(QUEUE_REGISTERS.len())]
+        let at = if self.dev.window != 0 && self.rng.chance(3) {
+            self.dev.window + QUEUE_REGISTERS[self.rng.below(QUEUE_REGISTERS.len())]
         } else {
             self.forbidden() & !3
         };
@@ -768,7 +713,7 @@ impl Fuzzer {
 
     /// One round for `caller`.
     fn round(&mut self, caller: TaskId, round: Round) -> Report {
-        self.rng = Rng(mix(round.seed));
+        self.rng = Rng::new(round.seed);
         self.caller = caller;
         self.canary = round.canary as usize;
         // Linker symbols: only their addresses are taken.
@@ -784,7 +729,7 @@ impl Fuzzer {
             }
             scratch_write(at, &fill);
         }
-        if self.ring.is_none() {
+        if self.dev.ring.is_none() {
             self.bring_up();
         }
         for _ in 0..round.calls {
@@ -817,8 +762,8 @@ impl Fuzzer {
             if r[0] as u32 != DMA_PINNED {
                 return;
             }
-            self.reg_write(STATUS, 0);
-            self.ring = None;
+            self.dev.reg_write(STATUS, 0);
+            self.dev.ring = None;
         }
     }
 }
@@ -834,9 +779,8 @@ fn main() -> ! {
         }
     };
     let mut fuzzer = Fuzzer {
-        rng: Rng(1),
-        window,
-        ring: None,
+        rng: Rng::new(0),
+        dev: Device { window, ring: None },
         caller: TaskId::KERNEL,
         canary: KERNEL_RAM,
         report: Report::default(),

@@ -237,30 +237,8 @@ fn fuzz(t: &mut Tally) -> CaseResult {
         r.dma_refused,
         r.dma_used
     );
-    let mut line = LineBuf::new();
-    for (kind, &n) in t.kinds.iter().enumerate().filter(|(_, &n)| n > 0) {
-        match FaultKind::from_u32(kind as u32) {
-            Some(k) => write!(line, " {k:?} {n}"),
-            None => write!(line, " ? {n}"),
-        }
-        .ok();
-    }
-    sys_log!(
-        "fuzz: deaths by kind:{}",
-        core::str::from_utf8(line.as_bytes()).unwrap_or("?")
-    );
-    let mut line = LineBuf::new();
-    for (usage, &n) in t.usage.iter().enumerate().filter(|(_, &n)| n > 0) {
-        match UsageError::from_u32(usage as u32) {
-            Some(u) => write!(line, " {u:?} {n}"),
-            None => write!(line, " ? {n}"),
-        }
-        .ok();
-    }
-    sys_log!(
-        "fuzz: syscall misuse by kind:{}",
-        core::str::from_utf8(line.as_bytes()).unwrap_or("?")
-    );
+    log_counts("deaths by kind", &t.kinds, FaultKind::from_u32);
+    log_counts("syscall misuse by kind", &t.usage, UsageError::from_u32);
 
     // The fuzz must have reached what it aims at, or it proved nothing.
     let k = |kind: FaultKind| t.kinds[kind as usize];
@@ -283,6 +261,20 @@ fn fuzz(t: &mut Tally) -> CaseResult {
         r.dma_used
     );
     Ok(())
+}
+
+/// Logs the non-zero `counts`, each under the name of its index's code.
+fn log_counts<E: core::fmt::Debug>(what: &str, counts: &[u32], code: fn(u32) -> Option<E>) {
+    let mut line = LineBuf::new();
+    for (i, &n) in counts.iter().enumerate().filter(|(_, &n)| n > 0) {
+        match code(i as u32) {
+            Some(c) => write!(line, " {c:?} {n}"),
+            None => write!(line, " ? {n}"),
+        }
+        .ok();
+    }
+    let text = core::str::from_utf8(line.as_bytes()).unwrap_or("?");
+    sys_log!("fuzz: {what}:{text}");
 }
 
 fn nobody_else_faulted() -> CaseResult {
