@@ -239,10 +239,12 @@ impl Fuzzer {
             0..=10 => self.caller,
             // Rare: a trusted server faults a client that sends it garbage.
             11 => sys_refresh_task_id(tasks::SUPERVISOR),
-            12..=15 => sys_refresh_task_id(tasks::BLK0),
+            12 | 13 => sys_refresh_task_id(tasks::BLK0),
+            14 => sys_refresh_task_id(tasks::RNG0),
+            15 => sys_refresh_task_id(tasks::NET0),
             16 | 17 => sys_refresh_task_id(tasks::FUZZER),
             18 | 19 => {
-                let live = sys_refresh_task_id(TaskId::new(r.below(6) as u16, abi::Generation(0)));
+                let live = sys_refresh_task_id(TaskId::new(r.below(10) as u16, abi::Generation(0)));
                 TaskId(live.0.wrapping_add(1 << TaskId::INDEX_BITS))
             }
             20 | 21 => TaskId::new(200 + r.below(800) as u16, abi::Generation(0)),

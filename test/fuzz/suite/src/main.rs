@@ -11,9 +11,9 @@
 //!   panic), and never an access fault inside the fuzzer's own RAM;
 //! - the suite's memory (a canary the fuzzer is told the address of, and
 //!   the read-only lease) byte for byte after every round;
-//! - every other task without a fault, the disk driver `blk0` (which the
-//!   fuzzer also sends garbage) never restarted for it and still moving a
-//!   sector, its honest client (`fuzz-test-worker`, busy all through the
+//! - every other task without a fault; the drivers the fuzzer also sends
+//!   garbage (`blk0`, `rng0`, `net0`) never restarted for it, `blk0` still
+//!   moving a sector, its honest client (`fuzz-test-worker`, busy all through the
 //!   fuzz) without one failed or wrong request, and the restarted fuzzer
 //!   still answering;
 //! - the fuzz reached what it aims at: deaths of each expected kind,
@@ -303,27 +303,35 @@ fn nobody_else_faulted() -> CaseResult {
     Ok(())
 }
 
-/// blk0 turned the fuzzer's garbage away (its rejections are the
+/// The drivers the fuzzer sends garbage to, besides the supervisor.
+const DRIVERS: [(userlib::TaskId, &str); 3] = [
+    (tasks::BLK0, "blk0"),
+    (tasks::RNG0, "rng0"),
+    (tasks::NET0, "net0"),
+];
+
+/// Each driver turned the fuzzer's garbage away (its rejections are the
 /// evidence) and was not restarted for it: one client rejected again and
 /// again is not a sign of a broken driver.
-fn garbage_from_one_client_does_not_restart_blk0(generation_at_start: u32) -> CaseResult {
-    let st = task_status(tasks::BLK0)?;
-    check!(
-        st.generation == generation_at_start,
-        "blk0 was restarted (generation {} -> {}) by one client's garbage",
-        generation_at_start,
-        st.generation
-    );
-    check!(
-        st.rejections >= 2,
-        "blk0 rejected only {} calls of the fuzzer: the attack did not happen",
-        st.rejections
-    );
-    check!(
-        st.rejected_clients == 1,
-        "blk0 counted {} changes of rejected client; only the fuzzer sent garbage",
-        st.rejected_clients
-    );
+fn garbage_from_one_client_restarts_no_driver(generations: &[u32; 3]) -> CaseResult {
+    for ((task, name), &before) in DRIVERS.iter().zip(generations) {
+        let st = task_status(*task)?;
+        check!(
+            st.generation == before,
+            "{name} was restarted (generation {before} -> {}) by one client's garbage",
+            st.generation
+        );
+        check!(
+            st.rejections >= 2,
+            "{name} rejected only {} calls of the fuzzer: the attack did not happen",
+            st.rejections
+        );
+        check!(
+            st.rejected_clients == 1,
+            "{name} counted {} changes of rejected client; only the fuzzer sent garbage",
+            st.rejected_clients
+        );
+    }
     Ok(())
 }
 
@@ -406,10 +414,8 @@ fn main() -> ! {
             *b = pattern(i, 0x3C);
         }
     }
-    let blk0_generation = match task_status(tasks::BLK0) {
-        Ok(st) => st.generation,
-        Err(_) => u32::MAX,
-    };
+    let generations =
+        DRIVERS.map(|(task, _)| task_status(task).map_or(u32::MAX, |st| st.generation));
     let mut tally = Tally::default();
     let mut failed = run_case(
         &mut tally,
@@ -422,8 +428,8 @@ fn main() -> ! {
     failed += run_case(&mut (), "no_other_task_faulted", |_| nobody_else_faulted());
     failed += run_case(
         &mut (),
-        "garbage_from_one_client_does_not_restart_blk0",
-        |_| garbage_from_one_client_does_not_restart_blk0(blk0_generation),
+        "garbage_from_one_client_restarts_no_driver",
+        |_| garbage_from_one_client_restarts_no_driver(&generations),
     );
     failed += run_case(&mut (), "the_honest_client_was_never_hurt", |_| {
         the_honest_client_was_never_hurt()
