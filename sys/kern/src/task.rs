@@ -77,9 +77,9 @@ pub struct Task {
     /// Rejections of a client other than the one rejected before (see
     /// [`Task::count_rejection`]).
     rejected_clients: u32,
-    /// The index + 1 of the client this server last rejected, in any
-    /// incarnation; 0 for none.
-    last_rejected: u16,
+    /// The index of the client this server last rejected, in any
+    /// incarnation.
+    last_rejected: Option<u16>,
 }
 
 impl Task {
@@ -111,7 +111,7 @@ impl Task {
             run: 0,
             rejections: 0,
             rejected_clients: 0,
-            last_rejected: 0,
+            last_rejected: None,
         }
     }
 
@@ -332,9 +332,9 @@ impl Task {
     /// server found wrong point at the server.
     pub fn count_rejection(&mut self, client: usize) {
         self.rejections = self.rejections.wrapping_add(1);
-        let tag = client as u16 + 1;
-        if self.last_rejected != tag {
-            self.last_rejected = tag;
+        let client = Some(client as u16);
+        if self.last_rejected != client {
+            self.last_rejected = client;
             self.rejected_clients = self.rejected_clients.wrapping_add(1);
         }
     }
