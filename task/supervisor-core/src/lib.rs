@@ -1,7 +1,8 @@
 //! The supervisor's decisions, kept apart from its syscalls so that they
 //! are tested on the host: when to restart a faulted task ([`Restarts`]),
-//! whether a driver has stopped answering ([`Liveness`]) or holds a
-//! caller's request for good ([`held`]), who may ask for what
+//! whether a driver has stopped answering ([`Liveness`]), holds a
+//! caller's request for good ([`held`]) or rejects two clients for being
+//! broken itself ([`rejections`]), who may ask for what
 //! ([`authority`]), and the log of restarts made ([`restart_log`]).
 //!
 //! Nothing here may panic or allocate: it runs in the one task whose fault
@@ -12,7 +13,10 @@
 
 pub mod authority;
 pub mod held;
+pub mod rejections;
 pub mod restart_log;
+
+pub use rejections::{Counts, Rejections, REJECTION_WINDOW_MS};
 
 use abi::{RestartKind, RestartPolicy};
 
@@ -129,85 +133,6 @@ impl Restarts {
         if let Some(r) = self.tasks.get_mut(task) {
             *r = Record::default();
         }
-    }
-}
-
-/// A driver that rejects (refuses with `reply_fault`) a second client within
-/// this many ms of rejecting another is deemed broken.
-pub const REJECTION_WINDOW_MS: u64 = 1000;
-
-/// Tracks drivers that fault their clients with `reply_fault`.
-///
-/// A well-behaved client of a generated interface never sends a malformed
-/// message, so a driver that keeps rejecting its clients is far more
-/// likely corrupted (a flipped bit, a wild write) than they are — and left
-/// alone it would turn every client away, for ever. But one client can be
-/// the broken (or hostile) one: the events fed here are rejections of a
-/// client other than the one rejected before (`TaskStatus::rejected_clients`),
-/// so that a client sending garbage cannot get the driver restarted under
-/// everyone else. At the second such event within [`REJECTION_WINDOW_MS`]
-/// the supervisor restarts the driver.
-#[derive(Debug)]
-pub struct Rejections {
-    last: [Option<u64>; MAX_TASKS],
-    /// Per task: the (generation, `rejected_clients`) already counted.
-    seen: [(u32, u32); MAX_TASKS],
-}
-
-impl Default for Rejections {
-    fn default() -> Self {
-        Rejections {
-            last: [None; MAX_TASKS],
-            seen: [(0, 0); MAX_TASKS],
-        }
-    }
-}
-
-impl Rejections {
-    /// How many rejections of a new client `task` made since last asked,
-    /// from its status: its `generation`, its `rejected_clients` count
-    /// (per incarnation) and whether it is `faulted`. At most 2: two are
-    /// enough to act on.
-    ///
-    /// A faulted task already shows its next generation with the dead
-    /// incarnation's count; taken as the new one's, that count would be
-    /// counted twice (and its reset to 0 at the restart read as a wrap).
-    /// So a faulted task is not looked at, and a count that went down is
-    /// counted from 0.
-    pub fn new_events(
-        &mut self,
-        task: usize,
-        generation: u32,
-        rejected_clients: u32,
-        faulted: bool,
-    ) -> u32 {
-        let Some(seen) = self.seen.get_mut(task) else {
-            return 0;
-        };
-        if faulted {
-            return 0;
-        }
-        let before = match *seen {
-            (g, count) if g == generation && count <= rejected_clients => count,
-            _ => 0,
-        };
-        *seen = (generation, rejected_clients);
-        (rejected_clients - before).min(2)
-    }
-
-    /// Records that `server` rejected a client at `now` (ms); true if it
-    /// should now be restarted.
-    pub fn rejected(&mut self, server: usize, now: u64) -> bool {
-        let Some(last) = self.last.get_mut(server) else {
-            return false;
-        };
-        let recent = last.is_some_and(|t| now.saturating_sub(t) <= REJECTION_WINDOW_MS);
-        if recent {
-            *last = None;
-            return true;
-        }
-        *last = Some(now);
-        false
     }
 }
 
@@ -487,39 +412,5 @@ mod tests {
         let mut l = Liveness::default();
         assert!(!l.sample(MAX_TASKS, spinning(0)));
         l.reset_after_restart(MAX_TASKS + 1);
-    }
-
-    #[test]
-    fn a_driver_rejecting_twice_in_a_second_is_restarted() {
-        let mut r = Rejections::default();
-        assert!(!r.rejected(1, 100));
-        assert!(r.rejected(1, 600));
-        // Counting starts over after a restart.
-        assert!(!r.rejected(1, 700));
-        // Rejections far apart are not a pattern.
-        let mut r = Rejections::default();
-        assert!(!r.rejected(2, 0));
-        assert!(!r.rejected(2, 5000));
-        assert!(!r.rejected(MAX_TASKS, 0));
-    }
-
-    #[test]
-    fn new_rejection_events_are_counted_once_per_incarnation() {
-        let mut r = Rejections::default();
-        assert_eq!(r.new_events(3, 0, 0, false), 0);
-        assert_eq!(r.new_events(3, 0, 1, false), 1);
-        assert_eq!(r.new_events(3, 0, 1, false), 0, "already counted");
-        assert_eq!(r.new_events(3, 0, 9, false), 2, "two are enough");
-        // Faulted: generation 1 shows generation 0's count; not again.
-        assert_eq!(r.new_events(3, 1, 9, true), 0);
-        // Restarted as generation 1, counting from 0.
-        assert_eq!(r.new_events(3, 1, 0, false), 0);
-        assert_eq!(r.new_events(3, 1, 1, false), 1);
-        // A count that went down in the same generation is not a wrap.
-        assert_eq!(r.new_events(3, 1, 0, false), 0);
-        assert_eq!(r.new_events(3, 1, 1, false), 1);
-        // Tasks are apart, and out of range is nothing.
-        assert_eq!(r.new_events(4, 1, 1, false), 1);
-        assert_eq!(r.new_events(MAX_TASKS, 0, 5, false), 0);
     }
 }

@@ -39,7 +39,7 @@ use supervisor_core::authority::{self, Refusal, Request};
 use supervisor_core::held::{Call, HeldCalls};
 use supervisor_core::restart_log::RestartLog;
 use supervisor_core::{
-    Decision, Liveness, Rejections, Restarts, Sample, HELD_AFTER_SAMPLES, MAX_TASKS,
+    Counts, Decision, Liveness, Rejections, Restarts, Sample, HELD_AFTER_SAMPLES, MAX_TASKS,
 };
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
@@ -233,7 +233,7 @@ impl Supervisor {
                 f.pc,
             );
             if f.kind() == FaultKind::FromServer {
-                self.check_rejecting_driver((f.detail >> 16) as usize);
+                self.check_trusted_verdict((f.detail >> 16) as usize, i);
             }
             let slot = self.bus.driver_died(i as u16);
             if let Some(slot) = slot {
@@ -294,44 +294,51 @@ impl Supervisor {
 
     /// An untrusted server's `reply_fault`s reach its clients as codes, not
     /// faults (see the kernel's `reply_fault`); the kernel counts them and
-    /// wakes us. Each change of the client rejected
-    /// (`TaskStatus::rejected_clients`) is judged: a client rejected again
-    /// and again may be the one sending garbage, and must not get the
-    /// driver restarted under its other clients.
+    /// wakes us. A bus driver that rejects two different clients in a row
+    /// within a second (`supervisor_core::rejections`) is more likely
+    /// corrupted than they are: restart it, device reset first, before it
+    /// turns every client away. One client rejected again and again may be
+    /// the one sending garbage, and gets nowhere.
     fn judge_rejections(&mut self, task: usize, st: &TaskStatus) {
-        let faulted = TaskState::from_u32(st.state) == Some(TaskState::Faulted);
-        let events = self
-            .rejections
-            .new_events(task, st.generation, st.rejected_clients, faulted);
-        for _ in 0..events {
-            if self.check_rejecting_driver(task) {
-                break;
-            }
-        }
-    }
-
-    /// `server` rejected a client other than the one it rejected before. A
-    /// bus driver that rejects two clients in a row within a second is
-    /// more likely corrupted than they are: restart it (device reset
-    /// first) before it turns every client away.
-    ///
-    /// True if the driver was restarted.
-    fn check_rejecting_driver(&mut self, server: usize) -> bool {
-        let Some(slot) = self.bus.slot_of(server as u16) else {
-            return false;
+        let counts = Counts {
+            generation: st.generation,
+            faulted: TaskState::from_u32(st.state) == Some(TaskState::Faulted),
+            rejected_clients: st.rejected_clients,
         };
-        if !self.rejections.rejected(server, now_ms()) {
-            return false;
+        if !self.rejections.judge(task, counts, now_ms()) {
+            return;
         }
+        let Some(slot) = self.bus.slot_of(task as u16) else {
+            return;
+        };
         sys_log!(
             "driver {} rejected two clients within {} ms; restarting it",
+            name_of(task as u16),
+            supervisor_core::REJECTION_WINDOW_MS
+        );
+        self.bus.driver_died(task as u16);
+        self.detach(task as u16, slot);
+        self.restart(task, RestartCause::Rejecting);
+    }
+
+    /// A trusted `server` faulted `client` with its verdict: a bus driver
+    /// that faults two different clients in a row within a second is more
+    /// likely corrupted than they are (`Rejections::client_faulted`).
+    fn check_trusted_verdict(&mut self, server: usize, client: usize) {
+        if !self.rejections.client_faulted(server, client, now_ms()) {
+            return;
+        }
+        let Some(slot) = self.bus.slot_of(server as u16) else {
+            return;
+        };
+        sys_log!(
+            "driver {} faulted two clients within {} ms; restarting it",
             name_of(server as u16),
             supervisor_core::REJECTION_WINDOW_MS
         );
         self.bus.driver_died(server as u16);
         self.detach(server as u16, slot);
         self.restart(server, RestartCause::Rejecting);
-        true
     }
 
     /// Restarts drivers that let a removal deadline pass.

@@ -316,6 +316,12 @@ const DRIVERS: [(userlib::TaskId, &str); 3] = [
 fn garbage_from_one_client_restarts_no_driver(generations: &[u32; 3]) -> CaseResult {
     for ((task, name), &before) in DRIVERS.iter().zip(generations) {
         let st = task_status(*task)?;
+        sys_log!(
+            "fuzz: {name}: generation {before} -> {}; {} calls rejected, {} changes of client",
+            st.generation,
+            st.rejections,
+            st.rejected_clients
+        );
         check!(
             st.generation == before,
             "{name} was restarted (generation {before} -> {}) by one client's garbage",
