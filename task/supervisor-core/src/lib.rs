@@ -162,6 +162,8 @@ pub struct Sample {
     pub callers_waiting: bool,
     /// Its count of replies delivered.
     pub replies: u32,
+    /// Its generation: counts of another incarnation are no baseline.
+    pub generation: u32,
 }
 
 #[derive(Copy, Clone, Debug, Default)]
@@ -195,7 +197,11 @@ impl Liveness {
         let Some(w) = self.watch.get_mut(task) else {
             return false;
         };
-        let (spinning, stuck) = match w.last {
+        // A restart in between (a fault the supervisor restarted it for,
+        // with no reset here) is progress: the new incarnation's counts
+        // start from 0, and a task restarted just before each sample
+        // would otherwise look like one that never moved.
+        let (spinning, stuck) = match w.last.filter(|l| l.generation == now.generation) {
             Some(last) => (
                 now.runnable && last.runnable && now.syscalls == last.syscalls,
                 now.callers_waiting && last.callers_waiting && now.replies == last.replies,
@@ -326,6 +332,7 @@ mod tests {
             syscalls,
             callers_waiting: false,
             replies: 0,
+            generation: 0,
         }
     }
 
@@ -335,6 +342,7 @@ mod tests {
             syscalls,
             callers_waiting: true,
             replies: 0,
+            generation: 0,
         }
     }
 
@@ -355,6 +363,7 @@ mod tests {
                 syscalls: n,
                 callers_waiting: true,
                 replies: n,
+                generation: 0,
             };
             assert!(!l.sample(2, s));
         }
@@ -375,6 +384,29 @@ mod tests {
         l.reset_after_restart(2);
         assert!(!l.sample(2, spinning(0)));
         assert!(!l.sample(3, spinning(1)));
+    }
+
+    /// A driver restarted for faults just before each sample shows the
+    /// same fresh counts every time (runnable, no syscall yet): that is a
+    /// new incarnation each time, not one that never moved.
+    #[test]
+    fn a_driver_restarted_between_samples_is_not_hung() {
+        let mut l = Liveness::default();
+        for generation in 0..10 {
+            let fresh = Sample {
+                generation,
+                ..spinning(0)
+            };
+            assert!(!l.sample(2, fresh), "generation {generation}");
+        }
+        // Three samples of one incarnation that never moved still are.
+        let stuck = Sample {
+            generation: 10,
+            ..spinning(0)
+        };
+        assert!(!l.sample(2, stuck));
+        assert!(!l.sample(2, stuck));
+        assert!(l.sample(2, stuck));
     }
 
     #[test]
@@ -398,6 +430,7 @@ mod tests {
             syscalls: 3,
             callers_waiting: true,
             replies: 9,
+            generation: 0,
         };
         // The first sample is the baseline; then STUCK_AFTER_SAMPLES
         // periods without a reply.

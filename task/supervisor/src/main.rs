@@ -419,6 +419,7 @@ impl Supervisor {
                 syscalls: st.syscalls,
                 callers_waiting: waited_on[task],
                 replies: st.replies,
+                generation: st.generation,
             };
             let stopped = self.liveness.sample(task, sample);
             let holding = longest_hold[task] >= HELD_AFTER_SAMPLES;
