@@ -29,7 +29,7 @@
 
 use core::fmt::Write;
 
-use abi::{dead_generation, FaultKind, UsageError};
+use abi::{dead_generation, FaultKind, RestartCause, UsageError};
 use block_api::BlockClient;
 use fuzz_test_api::{Report, Round, Work, ROUND, WORK};
 use idol_runtime::UserlibIpc;
@@ -111,7 +111,15 @@ impl Tally {
         self.deaths += 1;
         let st = task_status(tasks::FUZZER)?;
         if st.fault_count == self.faults_seen {
+            // Restarted by the supervisor, not for a fault: only for
+            // releasing its device unasked (it may call the bus's
+            // `removed`), never as hung — its every wait is bounded.
             self.restarts += 1;
+            let cause = latest_restart_cause(tasks::FUZZER)?;
+            check!(
+                cause == Some(RestartCause::UnaskedRelease),
+                "round {round} seed {seed:#x}: the fuzzer was restarted without a fault, cause {cause:?}"
+            );
             return Ok(());
         }
         self.faults_seen = st.fault_count;
@@ -145,6 +153,22 @@ impl Tally {
         );
         Ok(())
     }
+}
+
+/// Why the supervisor last restarted `task`, from its restart log.
+fn latest_restart_cause(task: userlib::TaskId) -> Result<Option<RestartCause>, LineBuf> {
+    let sup = test_harness::supervisor();
+    for back in 0..abi::RESTARTS_KEPT as u32 {
+        match sup.restart_record(back) {
+            Ok(r) if r.task == task.index() as u32 => return Ok(r.cause()),
+            Ok(_) => {}
+            Err(e) => fail!("restart_record({back}): {e:?}"),
+        }
+    }
+    fail!(
+        "no restart of task {} in the supervisor's log",
+        task.index()
+    )
 }
 
 /// The suite's own memory is as it was set.
