@@ -305,40 +305,34 @@ impl Supervisor {
             faulted: TaskState::from_u32(st.state) == Some(TaskState::Faulted),
             rejected_clients: st.rejected_clients,
         };
-        if !self.rejections.judge(task, counts, now_ms()) {
-            return;
+        if self.rejections.judge(task, counts, now_ms()) {
+            self.restart_rejecting(task, "rejected");
         }
-        let Some(slot) = self.bus.slot_of(task as u16) else {
-            return;
-        };
-        sys_log!(
-            "driver {} rejected two clients within {} ms; restarting it",
-            name_of(task as u16),
-            supervisor_core::REJECTION_WINDOW_MS
-        );
-        self.bus.driver_died(task as u16);
-        self.detach(task as u16, slot);
-        self.restart(task, RestartCause::Rejecting);
     }
 
     /// A trusted `server` faulted `client` with its verdict: a bus driver
     /// that faults two different clients in a row within a second is more
     /// likely corrupted than they are (`Rejections::client_faulted`).
     fn check_trusted_verdict(&mut self, server: usize, client: usize) {
-        if !self.rejections.client_faulted(server, client, now_ms()) {
-            return;
+        if self.rejections.client_faulted(server, client, now_ms()) {
+            self.restart_rejecting(server, "faulted");
         }
-        let Some(slot) = self.bus.slot_of(server as u16) else {
+    }
+
+    /// Restarts bus driver `task`, which `verb` two different clients in a
+    /// row within the rejection window (device reset first).
+    fn restart_rejecting(&mut self, task: usize, verb: &str) {
+        let Some(slot) = self.bus.slot_of(task as u16) else {
             return;
         };
         sys_log!(
-            "driver {} faulted two clients within {} ms; restarting it",
-            name_of(server as u16),
+            "driver {} {verb} two clients within {} ms; restarting it",
+            name_of(task as u16),
             supervisor_core::REJECTION_WINDOW_MS
         );
-        self.bus.driver_died(server as u16);
-        self.detach(server as u16, slot);
-        self.restart(server, RestartCause::Rejecting);
+        self.bus.driver_died(task as u16);
+        self.detach(task as u16, slot);
+        self.restart(task, RestartCause::Rejecting);
     }
 
     /// Restarts drivers that let a removal deadline pass.
