@@ -56,6 +56,8 @@ pub struct Report {
     pub dma_refused: u32,
     /// Chains the device gave back (the used index moved): DMA happened.
     pub dma_used: u32,
+    /// Calls of another task (the hostile client) received mid-round.
+    pub peer_calls: u32,
     /// The fuzzer's own RAM as it knows it (stack bottom to the end of
     /// .bss): an access fault inside it would be the kernel's error.
     pub ram_lo: u32,

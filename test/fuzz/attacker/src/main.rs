@@ -140,6 +140,9 @@ struct Fuzzer {
     dev: Device,
     /// Whose round this is (the task our final answer goes to).
     caller: TaskId,
+    /// Another task that called us mid-round and waits (the hostile
+    /// client of `test/fuzz.toml`), or `KERNEL`.
+    peer: TaskId,
     /// The suite's memory that is not lent.
     canary: usize,
     report: Report,
@@ -236,6 +239,7 @@ impl Fuzzer {
     fn task(&mut self) -> usize {
         let r = &mut self.rng;
         let id = match r.below(26) {
+            0..=10 if self.peer != TaskId::KERNEL && r.chance(2) => self.peer,
             0..=10 => self.caller,
             // Rare: a trusted server faults a client that sends it garbage.
             11 => sys_refresh_task_id(tasks::SUPERVISOR),
@@ -447,8 +451,11 @@ impl Fuzzer {
                 self.syscall(Sysnum::BorrowInfo, [lender, index, 0, 0, 0, 0, 0]);
             }
             480..=509 => {
+                // Without a device (the hostile client) no bit has an IRQ.
                 let bits = if self.hostile() {
                     self.any()
+                } else if self.dev.window == 0 {
+                    return;
                 } else {
                     IRQ_BIT as usize
                 };
@@ -547,9 +554,16 @@ impl Fuzzer {
     /// After a receive: a message from a task is the suite's next call (no
     /// other task sends to us); its answer is the end of our round.
     fn received(&mut self, r: [usize; 6]) {
-        let sender = r[0] as u32;
-        if sender < TaskId::LIMIT && sender != TaskId::KERNEL.0 && r[0] != 0 {
-            self.caller = TaskId(sender);
+        let sender = TaskId(r[0] as u32);
+        if sender.0 < TaskId::LIMIT && sender != TaskId::KERNEL && r[0] != 0 {
+            // The round's caller again (its next round, after an early
+            // answer), or another task: a peer to toy with.
+            if sender.index() == self.caller.index() {
+                self.caller = sender;
+            } else {
+                self.peer = sender;
+                self.report.peer_calls += 1;
+            }
         }
         if self.dev.window != 0 {
             self.dev
@@ -638,9 +652,10 @@ impl Fuzzer {
             (true, false) => scratch_base() + TABLE_AT + 1 + self.rng.below(7),
             _ => scratch_base() + TABLE_AT,
         };
-        let lender = match self.rng.below(4) {
+        let lender = match self.rng.below(5) {
             0 => usize::MAX,
             1 => self.task(),
+            2 => self.peer.0 as usize,
             _ => self.caller.0 as usize,
         };
         let queue = if self.rng.chance(10) { self.any() } else { 0 };
@@ -770,29 +785,61 @@ impl Fuzzer {
     }
 }
 
+/// Whether this task is the hostile client (app.toml `config = { mode =
+/// "client" }`): no device, and rounds of its own, for ever, aimed at the
+/// fuzzer instead of answering a suite.
+fn client_mode() -> bool {
+    userlib::config::setting(option_env!("VIREO_CONFIG"), "mode") == Some("client")
+}
+
 #[export_name = "main"]
 fn main() -> ! {
-    let bus = VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR);
-    let window = match bus.register([BLOCK, 0, 0, 0], IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
-        Ok(p) => slot_base(p.slot),
-        Err(e) => {
-            sys_log!("fuzz: register failed: {e:?}");
-            0
+    let window = if client_mode() {
+        0
+    } else {
+        let bus = VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR);
+        match bus.register([BLOCK, 0, 0, 0], IRQ_BIT, REMOVE_BIT, PROBE_BIT) {
+            Ok(p) => slot_base(p.slot),
+            Err(e) => {
+                sys_log!("fuzz: register failed: {e:?}");
+                0
+            }
         }
     };
     let mut fuzzer = Fuzzer {
         rng: Rng::new(0),
         dev: Device { window, ring: None },
         caller: TaskId::KERNEL,
+        peer: TaskId::KERNEL,
         canary: KERNEL_RAM,
         report: Report::default(),
     };
+    if client_mode() {
+        // Each incarnation its own seeds (a restart must not replay the
+        // round that killed it), from the app's seed and our generation.
+        let base = userlib::config::setting(option_env!("VIREO_CONFIG"), "seed")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1);
+        let me = sys_refresh_task_id(tasks::HOSTILE);
+        let mut n = u64::from(me.generation().0) << 32;
+        loop {
+            n += 1;
+            let round = Round {
+                seed: base ^ n,
+                calls: 64,
+                canary: KERNEL_RAM as u32,
+            };
+            let target = sys_refresh_task_id(tasks::FUZZER);
+            fuzzer.round(target, round);
+        }
+    }
     let mut buf = [0u8; core::mem::size_of::<Round>()];
     loop {
         let m = sys_recv(&mut buf, 0, None);
         if m.sender == TaskId::KERNEL {
             continue;
         }
+        fuzzer.caller = m.sender;
         let report = match Round::read_from_bytes(&buf) {
             Ok(round) if m.message_len == buf.len() => fuzzer.round(m.sender, round),
             _ => Report::default(),

@@ -103,6 +103,7 @@ impl Tally {
         t.dma_posted += r.dma_posted;
         t.dma_refused += r.dma_refused;
         t.dma_used += r.dma_used;
+        t.peer_calls += r.peer_calls;
         self.ram.get_or_insert((r.ram_lo, r.ram_hi));
     }
 
@@ -111,13 +112,22 @@ impl Tally {
         self.deaths += 1;
         let st = task_status(tasks::FUZZER)?;
         if st.fault_count == self.faults_seen {
-            // Restarted by the supervisor, not for a fault: only for
-            // releasing its device unasked (it may call the bus's
-            // `removed`), never as hung — its every wait is bounded.
+            // Restarted by the supervisor, not for a fault: for releasing
+            // its device unasked (it may call the bus's `removed`), for
+            // rejecting two clients (the suite and `hostile`), or for
+            // holding `hostile`'s call while it answers the suite; never
+            // as hung: its every wait is bounded.
             self.restarts += 1;
             let cause = latest_restart_cause(tasks::FUZZER)?;
             check!(
-                cause == Some(RestartCause::UnaskedRelease),
+                matches!(
+                    cause,
+                    Some(
+                        RestartCause::UnaskedRelease
+                            | RestartCause::Rejecting
+                            | RestartCause::HeldCaller
+                    )
+                ),
                 "round {round} seed {seed:#x}: the fuzzer was restarted without a fault, cause {cause:?}"
             );
             return Ok(());
@@ -250,10 +260,11 @@ fn fuzz(t: &mut Tally) -> CaseResult {
         t.restarts
     );
     sys_log!(
-        "fuzz: answered rounds: {} calls, {} refused by the kernel, {} sends came back",
+        "fuzz: answered rounds: {} calls, {} refused by the kernel, {} sends came back, {} calls of the hostile client taken",
         r.calls,
         r.refused,
-        r.sends_answered
+        r.sends_answered,
+        r.peer_calls
     );
     sys_log!(
         "fuzz: DMA gate: {} chains accepted, {} refused; {} used by the device",
@@ -276,6 +287,10 @@ fn fuzz(t: &mut Tally) -> CaseResult {
         k(FaultKind::SyscallUsage) > 0,
         "no syscall misuse fault in {} deaths",
         t.deaths
+    );
+    check!(
+        r.peer_calls > 0,
+        "the fuzzer never took a call of the hostile client in an answered round"
     );
     check!(
         r.dma_posted > 0 && r.dma_refused > 0 && r.dma_used > 0,
@@ -308,7 +323,7 @@ fn nobody_else_faulted() -> CaseResult {
     };
     check!(count >= 4, "only {count} tasks");
     for index in 0..count {
-        if index == tasks::FUZZER.index() {
+        if index == tasks::FUZZER.index() || index == tasks::HOSTILE.index() {
             continue;
         }
         let id = sys_refresh_task_id(abi::TaskId::new(index as u16, abi::Generation(0)));
