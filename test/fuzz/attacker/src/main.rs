@@ -10,6 +10,11 @@
 //! gate (blk requests aimed at all of the above), device resets and
 //! notifies, and raw loads and stores where it has no right to be.
 //!
+//! The same crate is the image's hostile client (`config = { mode =
+//! "client" }`): no device, and rounds of its own for ever, aimed mostly
+//! at the fuzzer, so that the fuzzer's random replies, borrows and DMA
+//! posts meet a caller as hostile as itself.
+//!
 //! It keeps itself intact by construction: every slice it hands the kernel
 //! that lies in its own RAM lies in its scratch buffer, so each fault it
 //! takes is one the kernel or PMP gave it for trying something it may not,
