@@ -41,8 +41,8 @@ pub struct Counts {
 /// One task's record.
 #[derive(Copy, Clone, Debug, Default)]
 struct Record {
-    /// The counts last looked at.
-    seen: Counts,
+    /// The generation and `rejected_clients` count last looked at.
+    seen: (u32, u32),
     /// When it last rejected a new client (pending a second).
     new_client_at: Option<u64>,
     /// The client it last faulted, as a trusted server ([`Rejections::client_faulted`]).
@@ -81,20 +81,21 @@ impl Rejections {
         if c.faulted {
             return false;
         }
-        let same =
-            r.seen.generation == c.generation && r.seen.rejected_clients <= c.rejected_clients;
-        let before = if same {
-            r.seen.rejected_clients
-        } else {
-            *r = Record::default();
-            0
+        let before = match r.seen {
+            (generation, count) if generation == c.generation && count <= c.rejected_clients => {
+                count
+            }
+            _ => {
+                *r = Record::default();
+                0
+            }
         };
-        r.seen = c;
+        r.seen = (c.generation, c.rejected_clients);
         let new_clients = c.rejected_clients - before;
         for _ in 0..new_clients.min(2) {
             if r.new_client(now) {
                 *r = Record {
-                    seen: c,
+                    seen: r.seen,
                     ..Record::default()
                 };
                 return true;

@@ -217,12 +217,14 @@ fn round(seed: u64, calls: u32) -> (u32, Option<Report>, usize) {
     (code, report, len)
 }
 
-struct Round64 {
+/// A round as failure messages name it: its number and its seed, which
+/// replays it.
+struct RoundName {
     index: u32,
     seed: u64,
 }
 
-impl core::fmt::Display for Round64 {
+impl core::fmt::Display for RoundName {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "round {} (seed {:#x})", self.index, self.seed)
     }
@@ -248,7 +250,7 @@ fn fuzz(t: &mut Tally) -> CaseResult {
             _ if dead_generation(code).is_some() => t.death(index, seed)?,
             _ => t.odd += 1,
         }
-        intact(&Round64 { index, seed })?;
+        intact(&RoundName { index, seed })?;
     }
     let r = &t.report;
     sys_log!(
