@@ -153,6 +153,7 @@ pub fn generate(app: &App, layout: &Layout, entries: &[u64]) -> String {
         );
         let _ = writeln!(s, "        trusted: {},", t.is_trusted());
         let _ = writeln!(s, "        budget_ms: {:?},", t.budget());
+        let _ = writeln!(s, "        cpu_share: {},", app.cpu_share(t));
         let _ = writeln!(s, "    }},");
     }
     let _ = writeln!(s, "];");
@@ -221,6 +222,7 @@ mod tests {
             "        slots: &[1], // pong",
             "        trusted: true,",
             "        budget_ms: None,",
+            "        cpu_share: 100,",
             "pub static IRQ_DESCS: [IrqDesc; 0] = [",
         ] {
             assert!(k.lines().any(|l| l == line), "missing line {line:?} in:\n{k}");

@@ -551,6 +551,12 @@ pub const SUPERVISOR_FAULT_BIT: u32 = 1 << 0;
 /// The timer's frequency: QEMU `virt`'s CLINT `mtime` counts at 10 MHz.
 pub const TICKS_PER_MS: u64 = 10_000;
 
+/// The period of the kernel's CPU shares: a task with a CPU budget may run
+/// for at most its share (app.toml `cpu-share`, a percentage) of every
+/// period of this length, and is then held off the CPU until the period
+/// ends ([`TaskState::Throttled`]).
+pub const CPU_SHARE_PERIOD_MS: u32 = 10;
+
 /// Most leases one `send` may carry.
 pub const MAX_LEASES: usize = 8;
 

@@ -22,6 +22,10 @@ code_enum! {
         /// Blocked in a call the server has received: waiting for its
         /// reply.
         InReply = 5,
+        /// Ready to run, but held off the CPU by the kernel until its CPU
+        /// share period ends: it used its share of this one
+        /// ([`crate::CPU_SHARE_PERIOD_MS`]).
+        Throttled = 6,
     }
     describe {
         Stopped => "stopped",
@@ -30,6 +34,7 @@ code_enum! {
         InRecv => "in recv",
         Faulted => "faulted",
         InReply => "awaiting reply",
+        Throttled => "throttled",
     }
 }
 
@@ -71,6 +76,11 @@ pub struct TaskStatus {
     /// sending garbage must not get the driver restarted under everyone
     /// else), two clients in a row point at the driver.
     pub rejected_clients: u32,
+    /// Times the kernel held the task off the CPU for having used its CPU
+    /// share of a period (wrapping; since boot, across restarts): how a
+    /// task that keeps the CPU busy without ever running past its budget
+    /// is kept from starving the tasks below it.
+    pub throttles: u32,
 }
 
 impl TaskStatus {

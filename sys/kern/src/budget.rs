@@ -33,6 +33,7 @@ use crate::faults;
 use crate::machine::Machine;
 use crate::notify;
 use crate::sched::MaybeTask;
+use crate::share;
 use crate::system::System;
 use crate::task::{SchedState, TaskState};
 
@@ -67,6 +68,10 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
         return;
     };
     let since = sys.dispatched_at;
+    let now = sys.machine.now();
+    // Every stretch counts against the share, whatever the task did at its
+    // end: waiting for work does not give the time back.
+    let share_spent = share::spend(sys, index, since, now);
     let t = &mut sys.tasks[index];
     let in_call = matches!(
         t.state(),
@@ -74,18 +79,18 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
     );
     if !t.is_runnable() && !in_call {
         // It waits for work, faulted or was restarted: a fresh start next
-        // time.
+        // time. (A spent share throttles it at the end of its next
+        // stretch, which `dispatch_budgeted` cuts short.)
         t.clear_run();
         return;
     }
     let Some(budget_ms) = t.desc().budget_ms else {
         return;
     };
-    let now = sys.machine.now();
     let ran = t.charge(now.saturating_sub(since));
     // A task in a call keeps its charge and is faulted, if it is due, at
     // its next dispatch: the budget deadline `dispatch_budgeted` arms then
-    // is already due.
+    // is already due. Likewise it is throttled then.
     if !in_call && ran >= budget_ticks(budget_ms) {
         let record = FaultRecord {
             kind: FaultKind::BudgetExceeded as u32,
@@ -94,6 +99,8 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
             detail: budget_ms,
         };
         faults::fault_task(sys, index, record);
+    } else if share_spent {
+        share::throttle(sys, index);
     }
 }
 
@@ -108,10 +115,11 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
 /// and `current` is then the task chosen, the scheduler's quick choice).
 /// The stretch simply goes on from `dispatched_at`, and the next charge
 /// adds the whole of it, exactly the sum the skipped charges would have
-/// made. The armed deadline is no later than the moment the budget runs
-/// out (`dispatch_budgeted` keeps or sets it so), and a re-dispatch now
-/// would compute that same moment again; so while it is ahead, a charge
-/// now could not fault the task, and once it has come the trap it causes
+/// made. The armed deadline is no later than the moment the budget or the
+/// share runs out (`dispatch_budgeted` keeps or sets it so), and a
+/// re-dispatch now would compute that same moment again; so while it is
+/// ahead, a charge now could neither fault nor throttle the task, and once
+/// it has come the trap it causes
 /// (or any trap after it) charges in full. A driver's `post`,
 /// `irq_control` and `recv` of a pending notification — the syscalls of
 /// every request that return to the caller — save both.
@@ -127,7 +135,8 @@ fn stretch_goes_on<M: Machine>(sys: &System<'_, M>, current: usize) -> bool {
 }
 
 /// Notes that task `index` is about to run and makes sure the timer fires
-/// no later than the moment its budget runs out.
+/// no later than the moment its budget or its CPU share (`share`) runs
+/// out.
 ///
 /// Inlined into the trap path: for a task without a budget and no budget
 /// deadline armed it is a few loads and branches.
@@ -146,12 +155,14 @@ pub fn dispatch<M: Machine>(sys: &mut System<'_, M>, index: usize) {
 /// [`dispatch`] for a task with a budget of `budget_ms`.
 #[inline(never)]
 fn dispatch_budgeted<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_ms: u32) {
-    let t = &sys.tasks[index];
-    let ran = t.run();
+    let ran = sys.tasks[index].run();
     let now = sys.machine.now();
     sys.dispatched = MaybeTask::some(index);
     sys.dispatched_at = now;
-    let expiry = now.saturating_add(budget_ticks(budget_ms).saturating_sub(ran));
+    let runway = budget_ticks(budget_ms)
+        .saturating_sub(ran)
+        .min(share::left(sys, index, now));
+    let expiry = now.saturating_add(runway);
     match sys.budget_deadline {
         Some(d) if d > now && d <= expiry => {}
         _ => {

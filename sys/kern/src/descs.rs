@@ -117,6 +117,11 @@ pub struct TaskDesc {
     /// `budget-ms`; drivers get a default), or `None` for no limit. Past it
     /// the kernel faults the task with `FaultKind::BudgetExceeded`.
     pub budget_ms: Option<u32>,
+    /// The share of every CPU share period (`abi::CPU_SHARE_PERIOD_MS`)
+    /// the task may run for, in percent (app.toml `cpu-share`; tasks with
+    /// a budget split 80 % by default, see the README). Only a task with a
+    /// budget is held to it (`share`); 100 holds it to nothing.
+    pub cpu_share: u8,
 }
 
 impl TaskDesc {

@@ -35,6 +35,7 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         TaskState::Healthy(SchedState::InSend(p)) => (abi::TaskState::InSend, p.index() as u32),
         TaskState::Healthy(SchedState::InReply(p)) => (abi::TaskState::InReply, p.index() as u32),
         TaskState::Healthy(SchedState::InRecv(_)) => (abi::TaskState::InRecv, u32::MAX),
+        TaskState::Healthy(SchedState::Throttled) => (abi::TaskState::Throttled, u32::MAX),
     };
     let mut name = [0u8; 16];
     let n = t.desc().name.len().min(16);
@@ -51,6 +52,7 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         rejections: t.rejections(),
         calling,
         rejected_clients: t.rejected_clients(),
+        throttles: t.throttles(),
     }
 }
 

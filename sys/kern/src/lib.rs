@@ -115,6 +115,7 @@ pub mod machine;
 pub mod notify;
 pub mod probes;
 pub mod sched;
+pub mod share;
 pub mod syscalls;
 pub mod system;
 pub mod table;

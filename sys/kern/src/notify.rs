@@ -28,6 +28,7 @@ use crate::descs::IrqDesc;
 use crate::err::UserError;
 use crate::ipc;
 use crate::machine::Machine;
+use crate::share;
 use crate::system::System;
 
 /// Posts `bits` to task `index` and wakes it if it waits for them.
@@ -100,9 +101,11 @@ pub fn post<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     Ok(())
 }
 
-/// Delivers every expired timer and reprograms the hardware for the next.
+/// Delivers every expired timer, lets every throttled task whose share
+/// period has ended run again, and reprograms the hardware for the next.
 pub fn service_timers<M: Machine>(sys: &mut System<'_, M>) {
     let now = sys.machine.now();
+    share::release_due(sys, now);
     for i in 0..sys.tasks.len() {
         if let Some((deadline, bits)) = sys.tasks[i].timer() {
             if deadline <= now {
@@ -115,11 +118,15 @@ pub fn service_timers<M: Machine>(sys: &mut System<'_, M>) {
 }
 
 /// Sets the hardware timer to the earliest armed deadline: the tasks'
-/// timers and the running task's CPU budget.
+/// timers, the running task's CPU budget and the end of a throttled task's
+/// share period.
 pub fn reprogram_timer<M: Machine>(sys: &mut System<'_, M>) {
     let mut next = sys.budget_deadline;
     for t in sys.tasks.iter() {
-        if let Some((d, _)) = t.timer() {
+        for d in [t.timer().map(|(d, _)| d), share::release_at(t)]
+            .into_iter()
+            .flatten()
+        {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
     }

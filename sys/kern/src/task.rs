@@ -14,6 +14,7 @@ use abi::{FaultKind, FaultRecord, Generation, TaskId};
 
 pub use crate::arch::SavedState;
 use crate::descs::{RegionDesc, TaskDesc, MAX_TASK_REGIONS};
+use crate::share::ShareUse;
 
 /// Memory-protection settings the machine compiled from a task's regions
 /// (on RISC-V: the PMP address registers, then the configuration words),
@@ -41,6 +42,11 @@ pub enum SchedState {
     InReply(TaskId),
     /// Blocked in `recv`, from anyone (`None`) or one task.
     InRecv(Option<TaskId>),
+    /// Ready to run, but held off the CPU until its share period ends: it
+    /// used its CPU share of this one (see `share`). Only a task that was
+    /// `Runnable` is throttled, and only the timer (or a restart) makes it
+    /// `Runnable` again.
+    Throttled,
 }
 
 /// Whether a task can run, and if not, why.
@@ -80,6 +86,11 @@ pub struct Task {
     /// The index of the client this server last rejected, in any
     /// incarnation.
     last_rejected: Option<u16>,
+    /// Its use of its CPU share in the current period, kept across
+    /// restarts: a restart must not give it a fresh share.
+    share: ShareUse,
+    /// Times it was throttled, since boot.
+    throttles: u32,
 }
 
 impl Task {
@@ -112,6 +123,8 @@ impl Task {
             rejections: 0,
             rejected_clients: 0,
             last_rejected: None,
+            share: ShareUse::default(),
+            throttles: 0,
         }
     }
 
@@ -342,6 +355,32 @@ impl Task {
     /// Counts one syscall.
     pub fn count_syscall(&mut self) {
         self.syscalls = self.syscalls.wrapping_add(1);
+    }
+
+    /// Its use of its CPU share (see `share`).
+    pub fn share(&self) -> &ShareUse {
+        &self.share
+    }
+
+    /// Its use of its CPU share, to account a stretch.
+    pub fn share_mut(&mut self) -> &mut ShareUse {
+        &mut self.share
+    }
+
+    /// Holds the task off the CPU until its share period ends, if it is
+    /// runnable (see `share::throttle`); true if it was.
+    pub fn throttle(&mut self) -> bool {
+        let runnable = self.is_runnable();
+        if runnable {
+            self.state = TaskState::Healthy(SchedState::Throttled);
+            self.throttles = self.throttles.wrapping_add(1);
+        }
+        runnable
+    }
+
+    /// Times the task was throttled, since boot.
+    pub fn throttles(&self) -> u32 {
+        self.throttles
     }
 
     /// Timer ticks this task has run since it last blocked (see `budget`).

@@ -28,5 +28,6 @@ mod notify;
 mod redelivery;
 mod regions;
 mod sched;
+mod share;
 mod table;
 mod umem;

@@ -50,6 +50,57 @@ impl App {
         }
     }
 
+    /// CPU shares: each between 1 and [`BUDGETED_SHARE_PERCENT`], only on
+    /// tasks with a budget, and together at most that, with at least 1 %
+    /// left for each task with a budget and no `cpu-share`.
+    pub(super) fn check_shares(&self, p: &mut Vec<String>) {
+        for task in &self.tasks {
+            let key = format!("tasks.{}", task.name);
+            match task.cpu_share {
+                None => {}
+                Some(_) if task.supervisor => p.push(format!(
+                    "`{key}.cpu-share`: the supervisor has no CPU budget and is held to no share; remove the key"
+                )),
+                Some(_) if task.budget().is_none() => p.push(format!(
+                    "`{key}.cpu-share`: only a task with a CPU budget is held to a share (the kernel measures a share as it charges the budget); add `budget-ms` or remove the key"
+                )),
+                Some(share) if share == 0 || share > BUDGETED_SHARE_PERCENT => p.push(format!(
+                    "`{key}.cpu-share` = {share}: give a percentage from 1 to {BUDGETED_SHARE_PERCENT} (the tasks with a budget share at most {BUDGETED_SHARE_PERCENT} % of the CPU, so that the others always get the rest)"
+                )),
+                Some(_) => {}
+            }
+        }
+        let (explicit, defaults) = self.budgeted_shares();
+        let named = || {
+            let shares: Vec<String> = self
+                .tasks
+                .iter()
+                .filter(|t| t.budget().is_some())
+                .filter_map(|t| t.cpu_share.map(|s| format!("{} {s}", t.name)))
+                .collect();
+            shares.join(", ")
+        };
+        if explicit > BUDGETED_SHARE_PERCENT {
+            p.push(format!(
+                "the `cpu-share`s of the tasks with a CPU budget add up to {explicit} % ({}): at most {BUDGETED_SHARE_PERCENT} % in all, so that the tasks without a budget always get the rest of the CPU; lower them",
+                named()
+            ));
+        } else if defaults > BUDGETED_SHARE_PERCENT - explicit {
+            let unset: Vec<&str> = self
+                .tasks
+                .iter()
+                .filter(|t| t.budget().is_some() && t.cpu_share.is_none())
+                .map(|t| t.name.as_str())
+                .collect();
+            p.push(format!(
+                "{defaults} task(s) with a CPU budget and no `cpu-share` ({}) would split {} % of the CPU, less than 1 % each; lower the explicit shares ({}) or give these tasks a `cpu-share`",
+                unset.join(", "),
+                BUDGETED_SHARE_PERCENT - explicit,
+                named()
+            ));
+        }
+    }
+
     /// Authority: driver classes, operator rights, post grants and
     /// test-only features (see the README's "Authority" section).
     pub(super) fn check_authority(&self, p: &mut Vec<String>) {

@@ -23,6 +23,7 @@ impl App {
         self.check_supervisor(&mut p);
         self.check_irqs(&mut p);
         self.check_authority(&mut p);
+        self.check_shares(&mut p);
         self.check_qemu(&mut p);
         self.check_nics(&mut p);
         self.check_test(&mut p);

@@ -152,6 +152,13 @@ pub struct Task {
     /// for other tasks.
     #[serde(rename = "budget-ms")]
     pub budget_ms: Option<u32>,
+    /// Tasks with a budget: the percentage of every CPU share period
+    /// (`abi::CPU_SHARE_PERIOD_MS`) the task may run before the kernel
+    /// holds it off the CPU until the period ends; default: an even split
+    /// of what the others leave of [`BUDGETED_SHARE_PERCENT`]
+    /// ([`App::cpu_share`]).
+    #[serde(rename = "cpu-share")]
+    pub cpu_share: Option<u32>,
     /// Drivers: how long the device may take over a request (without
     /// completing anything) before the driver fails what is in flight and
     /// resets it (ms); default [`DEFAULT_DEADLINE_MS`].
@@ -194,6 +201,11 @@ pub const DEFAULT_DRIVER_BUDGET_MS: u32 = 200;
 
 /// The largest `budget-ms` accepted.
 pub const MAX_BUDGET_MS: u32 = 60_000;
+
+/// The part of every CPU share period that the tasks with a budget may
+/// have between them, in percent: whatever they do, the tasks without one
+/// (the network stack, the shell, the services) get the rest.
+pub const BUDGETED_SHARE_PERCENT: u32 = 80;
 
 impl Task {
     /// Whether the task is a device driver (it declares `drives`).
@@ -434,6 +446,33 @@ impl App {
     /// Index of the supervisor (validation guarantees exactly one).
     pub fn supervisor(&self) -> usize {
         self.tasks.iter().position(|t| t.supervisor).unwrap_or(0)
+    }
+
+    /// The CPU share the kernel holds task `task` to, in percent (100: none).
+    /// A task with a budget gets its `cpu-share`, or else an even split of
+    /// what the explicit shares leave of [`BUDGETED_SHARE_PERCENT`] (at
+    /// least 1 %: validation refuses a file that leaves less); a task
+    /// without a budget is held to none.
+    pub fn cpu_share(&self, task: &Task) -> u8 {
+        if task.budget().is_none() {
+            return 100;
+        }
+        if let Some(share) = task.cpu_share {
+            return share.min(100) as u8;
+        }
+        let (explicit, defaults) = self.budgeted_shares();
+        let left = BUDGETED_SHARE_PERCENT.saturating_sub(explicit);
+        (left / defaults.max(1)).clamp(1, 100) as u8
+    }
+
+    /// The sum of the explicit `cpu-share`s of tasks with a budget, and the
+    /// count of those with a budget and no `cpu-share`.
+    fn budgeted_shares(&self) -> (u32, u32) {
+        let budgeted = self.tasks.iter().filter(|t| t.budget().is_some());
+        budgeted.fold((0, 0), |(sum, n), t| match t.cpu_share {
+            Some(share) => (sum.saturating_add(share), n),
+            None => (sum, n + 1),
+        })
     }
 
     /// Whether this is a benchmark image.

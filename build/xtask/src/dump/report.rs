@@ -341,6 +341,10 @@ fn task_table(
                 let sched = state.and_then(|s| s.field("__0"));
                 match sched.and_then(Value::variant) {
                     Some("Runnable") => ("runnable".into(), None),
+                    Some("Throttled") => (
+                        "throttled".into(),
+                        Some(format!("CPU share spent until tick {}", num("share.end"))),
+                    ),
                     Some("InSend") => (
                         "send".into(),
                         Some(format!(

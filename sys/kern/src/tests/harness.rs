@@ -224,6 +224,7 @@ struct Spec {
     postable: u32,
     trusted: bool,
     budget_ms: Option<u32>,
+    cpu_share: u8,
     dma: bool,
 }
 
@@ -260,6 +261,8 @@ impl Builder {
             postable: u32::MAX,
             trusted: true,
             budget_ms: None,
+            // Tests not about shares hold no task to one.
+            cpu_share: 100,
             dma: false,
         });
         self
@@ -312,6 +315,13 @@ impl Builder {
     /// The last task added may run `ms` without waiting for work.
     pub fn budget_ms(mut self, ms: u32) -> Self {
         self.specs.last_mut().unwrap().budget_ms = Some(ms);
+        self
+    }
+
+    /// The last task added may run `percent` of every share period (it
+    /// needs a budget for that to count: see `share`).
+    pub fn cpu_share(mut self, percent: u8) -> Self {
+        self.specs.last_mut().unwrap().cpu_share = percent;
         self
     }
 
@@ -381,6 +391,7 @@ impl Builder {
                 postable: s.postable,
                 trusted: s.trusted,
                 budget_ms: s.budget_ms,
+                cpu_share: s.cpu_share,
             }));
             tasks.push(Task::new(desc));
             mem.push(Mem {

@@ -308,11 +308,14 @@ fn an_answering_driver_that_holds_a_caller_is_restarted(s: &mut Suite) -> CaseRe
 
 /// A driver that calls a more important server in a loop blocks at every
 /// call, yet never waits for work: the kernel charges its own stretches
-/// across the calls and faults it at its CPU budget. Until then it keeps
-/// the CPU from every less important task, the suite included, so that the
-/// suite runs this case's checks at all is the first evidence. The flooding
-/// driver is the one without a slot, which the watchdog does not watch.
+/// across the calls and faults it at its CPU budget. Until then it is held
+/// to its CPU share, so this less important suite runs meanwhile and sees
+/// it throttled (before shares it kept the suite off the CPU until the
+/// fault). The flooding driver is the one without a slot, which the
+/// watchdog does not watch.
 fn a_driver_calling_in_a_loop_is_stopped_by_its_budget(s: &mut Suite) -> CaseResult {
+    /// Its 200 ms budget at its 26 % share takes some 770 ms to spend.
+    const FAULT_WITHIN_MS: u64 = 3000;
     let Some(i) = [0usize, 2].into_iter().find(|&i| s.slot_of(i) == NONE) else {
         check!(false, "neither drva nor drvc is waiting without a slot");
         return Ok(());
@@ -324,13 +327,30 @@ fn a_driver_calling_in_a_loop_is_stopped_by_its_budget(s: &mut Suite) -> CaseRes
         "{}'s flood was not answered",
         driver_name(i)
     );
-    let after = s.sup.task_status(id).unwrap_or_default();
+    let start = sys_get_timer().now;
+    let mut seen_throttled = false;
+    let after = loop {
+        let st = s.sup.task_status(id).unwrap_or_default();
+        seen_throttled |= abi::TaskState::from_u32(st.state) == Some(abi::TaskState::Throttled);
+        let waited = sys_get_timer().now - start;
+        if st.fault_count != before.fault_count || waited > FAULT_WITHIN_MS * abi::TICKS_PER_MS {
+            break st;
+        }
+        sleep_ms(1, TIMER_BIT);
+    };
     check!(
         after.fault_count == before.fault_count + 1,
-        "{} faulted {} times, before {}",
+        "{} faulted {} times in {FAULT_WITHIN_MS} ms of flooding, before {}",
         driver_name(i),
         after.fault_count,
         before.fault_count
+    );
+    check!(
+        seen_throttled && after.throttles > before.throttles,
+        "{} flooded without being throttled ({} throttles, before {})",
+        driver_name(i),
+        after.throttles,
+        before.throttles
     );
     check!(
         after.last_fault.kind() == FaultKind::BudgetExceeded,

@@ -16,13 +16,30 @@
 
 use abi::{Lease, LeaseAt, LEASE_READ, SUCCESS};
 use idol_runtime::{Leased, Read, Served, TaskId, Write};
-use userlib::{sys_borrow_read, sys_get_timer, sys_post, sys_reply, sys_send, tasks};
+use userlib::{
+    sys_borrow_read, sys_get_timer, sys_post, sys_recv_notification, sys_reply, sys_send,
+    sys_set_timer, tasks,
+};
 
 include!(concat!(env!("OUT_DIR"), "/kernel_test_assist_server.rs"));
 
 type Reply<T> = Served<T>;
 
-struct Assist;
+/// What the last `hog` got of the CPU: ticks run, ticks lasted, sleeps.
+#[derive(Default)]
+struct Assist {
+    hogged: [u32; 3],
+}
+
+/// The assistant's timer notification (test/kernel.toml).
+const TIMER_BIT: u32 = 1 << 0;
+
+/// How long `hog` sleeps between its spins: 0.2 ms.
+const SLEEP_TICKS: u64 = 2_000;
+
+/// The longest gap between two `get_timer` calls that still counts as
+/// running: one call takes a few microseconds, a preemption milliseconds.
+const RUNNING_GAP_TICKS: u64 = 500;
 
 impl idol_runtime::NotificationHandler for Assist {}
 
@@ -129,6 +146,37 @@ impl KernelTestAssistServer for Assist {
         Ok(calls)
     }
 
+    fn hog(&mut self, caller: TaskId, ms: u32, spin_ms: u32) -> Reply<()> {
+        // Answer first: the caller measures what it gets of the CPU while
+        // this runs. The generated reply at the end goes nowhere.
+        sys_reply(caller, SUCCESS, &[]);
+        let start = sys_get_timer().now;
+        let end = start + u64::from(ms) * abi::TICKS_PER_MS;
+        let (mut ran, mut sleeps, mut last) = (0u64, 0u32, start);
+        while last < end {
+            let stop = (last + u64::from(spin_ms) * abi::TICKS_PER_MS).min(end);
+            while last < stop {
+                let now = sys_get_timer().now;
+                if now - last < RUNNING_GAP_TICKS {
+                    ran += now - last;
+                }
+                last = now;
+            }
+            // Long enough to be sure to block (a deadline already past
+            // when `recv` comes returns at once, and is no wait for work).
+            sys_set_timer(Some(last + SLEEP_TICKS), TIMER_BIT);
+            sys_recv_notification(TIMER_BIT);
+            sleeps += 1;
+            last = sys_get_timer().now;
+        }
+        self.hogged = [ran as u32, (last - start) as u32, sleeps];
+        Ok(())
+    }
+
+    fn hog_report(&mut self, _: TaskId) -> Reply<[u32; 3]> {
+        Ok(self.hogged)
+    }
+
     fn reject(&mut self, caller: TaskId, reason: u32) -> Reply<u32> {
         // Raw on purpose, so that an out-of-range reason reaches the kernel.
         // SAFETY: the reply_fault syscall with the caller and a reason in
@@ -164,7 +212,8 @@ impl KernelTestAssistServer for Assist {
 #[export_name = "main"]
 fn main() -> ! {
     let mut buffer = [0u8; KERNEL_TEST_ASSIST_BUFFER_SIZE];
+    let mut assist = Assist::default();
     loop {
-        kernel_test_assist_serve_once(&mut Assist, &idol_runtime::UserlibIpc, &mut buffer);
+        kernel_test_assist_serve_once(&mut assist, &idol_runtime::UserlibIpc, &mut buffer);
     }
 }

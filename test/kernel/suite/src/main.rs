@@ -399,6 +399,73 @@ fn spinning_past_the_budget_faults(s: &mut Suite) -> CaseResult {
     Ok(())
 }
 
+/// The assistant's CPU share (test/kernel.toml `cpu-share`), in percent.
+const ASSIST_SHARE: u64 = 25;
+
+/// The longest gap between two of the suite's `get_timer` calls that still
+/// counts as the suite running (the assistant's `hog` counts the same way).
+const RUNNING_GAP_TICKS: u64 = 500;
+
+/// A task that never runs past its budget but keeps the CPU busy — spin
+/// 50 ms, sleep 0.2 ms, again — is held to its CPU share: this less
+/// important task gets the rest, and the hog is throttled, not faulted.
+/// Before shares, the suite got 0.2 ms in 50.
+fn a_duty_cycling_task_gets_only_its_share(s: &mut Suite) -> CaseResult {
+    const HOG_MS: u32 = 300;
+    const MEASURE_MS: u64 = 200;
+    let before = s.assist_status()?;
+    let r = s.assist.hog(HOG_MS, 50);
+    check!(r == Ok(()), "hog gave {r:?}");
+    // What this task gets of the CPU while the hog runs.
+    let start = sys_get_timer().now;
+    let (mut mine, mut last) = (0u64, start);
+    while last - start < MEASURE_MS * abi::TICKS_PER_MS {
+        let now = sys_get_timer().now;
+        if now - last < RUNNING_GAP_TICKS {
+            mine += now - last;
+        }
+        last = now;
+    }
+    // This task runs only while the hog is throttled or asleep for its
+    // tick: the status must have caught it throttled.
+    let mut seen_throttled = false;
+    for _ in 0..20 {
+        let st = s.assist_status()?;
+        seen_throttled |= TaskState::from_u32(st.state) == Some(TaskState::Throttled);
+    }
+    let elapsed = last - start;
+    let report = s.assist.hog_report();
+    let after = s.assist_status()?;
+    let Ok([ran, lasted, sleeps]) = report else {
+        fail!("hog_report gave {report:?}");
+    };
+    let (ran, lasted) = (u64::from(ran), u64::from(lasted));
+    let mine_percent = mine * 100 / elapsed;
+    let hog_percent = ran * 100 / lasted.max(1);
+    check!(
+        after.generation == before.generation && after.fault_count == before.fault_count,
+        "the hog was faulted or restarted ({}): a share is no fault",
+        after.last_fault.kind().describe()
+    );
+    check!(
+        mine_percent >= 50,
+        "the suite ran {mine_percent} % of {MEASURE_MS} ms under the hog ({} throttles)",
+        after.throttles.wrapping_sub(before.throttles)
+    );
+    check!(
+        hog_percent <= ASSIST_SHARE + 10 && hog_percent >= 5,
+        "the hog ran {hog_percent} % of its {lasted} ticks, its share is {ASSIST_SHARE} %"
+    );
+    // Evidence the kernel did it: about one throttle a 10 ms period.
+    let throttles = after.throttles.wrapping_sub(before.throttles);
+    check!(
+        throttles >= HOG_MS / abi::CPU_SHARE_PERIOD_MS / 2,
+        "{throttles} throttles in {HOG_MS} ms ({sleeps} sleeps)"
+    );
+    check!(seen_throttled, "never saw the hog throttled");
+    Ok(())
+}
+
 /// The assistant is untrusted (test/kernel.toml), like a driver: whatever it
 /// answers, the suite gets a typed error and is never faulted, and the
 /// assistant itself is not blamed unless it broke the kernel's rules.
@@ -519,6 +586,10 @@ fn main() -> ! {
         (
             "spinning_on_get_timer_past_the_budget_faults",
             spinning_past_the_budget_faults,
+        ),
+        (
+            "a_duty_cycling_task_gets_only_its_share",
+            a_duty_cycling_task_gets_only_its_share,
         ),
         (
             "untrusted_server_cannot_hurt_its_client",

@@ -355,3 +355,83 @@ fn bad_names() {
         &["`tasks.po,ng`"],
     );
 }
+
+#[test]
+fn tasks_with_a_budget_split_four_fifths_of_the_cpu_by_default() {
+    // pong: a driver (budgeted); ping: no budget, held to no share.
+    let app = parse(&BASE.replace("priority = 1", "priority = 1\ndrives = [\"block\"]")).unwrap();
+    assert_eq!(app.cpu_share(&app.tasks[1]), 80);
+    assert_eq!(app.cpu_share(&app.tasks[2]), 100);
+    assert_eq!(app.cpu_share(&app.tasks[0]), 100, "the supervisor");
+    // Both budgeted, neither says: 40 each. One says 50: the other gets 30.
+    let both = BASE
+        .replace("priority = 1", "priority = 1\ndrives = [\"block\"]")
+        .replace("priority = 2\n", "priority = 2\nbudget-ms = 20\n");
+    let app = parse(&both).unwrap();
+    assert_eq!(app.cpu_share(&app.tasks[1]), 40);
+    assert_eq!(app.cpu_share(&app.tasks[2]), 40);
+    let app = parse(&both.replace("budget-ms = 20\n", "budget-ms = 20\ncpu-share = 50\n")).unwrap();
+    assert_eq!(app.cpu_share(&app.tasks[1]), 30);
+    assert_eq!(app.cpu_share(&app.tasks[2]), 50);
+    // The default image: three drivers, 26 % each.
+    let app = super::default_app();
+    let drivers: Vec<u8> = app
+        .tasks
+        .iter()
+        .filter(|t| t.is_driver())
+        .map(|t| app.cpu_share(t))
+        .collect();
+    assert_eq!(drivers, [26, 26, 26]);
+}
+
+#[test]
+fn share_mistakes_are_named() {
+    let driver = BASE.replace("priority = 1", "priority = 1\ndrives = [\"block\"]");
+    assert_error(
+        &BASE.replace("priority = 2\n", "priority = 2\ncpu-share = 10\n"),
+        &[
+            "`tasks.ping.cpu-share`: only a task with a CPU budget is held to a share",
+            "add `budget-ms` or remove the key",
+        ],
+    );
+    assert_error(
+        &BASE.replace("supervisor = true", "supervisor = true\ncpu-share = 10"),
+        &["`tasks.super.cpu-share`: the supervisor has no CPU budget"],
+    );
+    for bad in ["0", "81"] {
+        assert_error(
+            &driver.replace(
+                "drives = [\"block\"]",
+                &format!("drives = [\"block\"]\ncpu-share = {bad}"),
+            ),
+            &[&format!(
+                "`tasks.pong.cpu-share` = {bad}: give a percentage from 1 to 80"
+            )],
+        );
+    }
+    let both = driver.replace(
+        "priority = 2\n",
+        "priority = 2\nbudget-ms = 20\ncpu-share = 50\n",
+    );
+    assert_error(
+        &both.replace(
+            "drives = [\"block\"]",
+            "drives = [\"block\"]\ncpu-share = 40",
+        ),
+        &["add up to 90 % (pong 40, ping 50): at most 80 % in all"],
+    );
+    assert_error(
+        &both.replace("cpu-share = 50", "cpu-share = 80"),
+        &[
+            "1 task(s) with a CPU budget and no `cpu-share` (pong) would split 0 % of the CPU",
+            "(ping 80)",
+        ],
+    );
+    // Exactly 80 in all is fine.
+    let app = parse(&both.replace(
+        "drives = [\"block\"]",
+        "drives = [\"block\"]\ncpu-share = 30",
+    ))
+    .unwrap();
+    assert_eq!(app.cpu_share(&app.tasks[1]), 30);
+}

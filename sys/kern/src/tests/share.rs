@@ -1,0 +1,308 @@
+//! CPU shares: a task with a budget that has run its share of a period is
+//! held off the CPU until the period ends, whether or not it waited for
+//! work in between; it is not faulted for it, and the tasks below it run.
+
+use abi::{Kipc, Sysnum, TaskStatus, TICKS_PER_MS};
+use zerocopy::FromBytes;
+
+use super::harness::*;
+use crate::share::{quota_ticks, ShareUse, PERIOD_TICKS};
+use crate::task::{SchedState, TaskState};
+use crate::{faults, notify, syscalls};
+
+const DRV: usize = 1;
+const LOW: usize = 2;
+/// The driver's share: 25 % of a 10 ms period, 2.5 ms.
+const SHARE: u8 = 25;
+const QUOTA: u64 = PERIOD_TICKS / 4;
+
+/// sup 0 (waits for its fault bit); drv 1 (budget `budget_ms`, share 25 %);
+/// low 2 (no budget).
+fn system(budget_ms: u32) -> Harness {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .budget_ms(budget_ms)
+        .cpu_share(SHARE)
+        .task("low", 2)
+        .build();
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    h
+}
+
+fn next(h: &mut Harness, current: usize) -> Option<usize> {
+    syscalls::next_task(&mut h.sys, current)
+}
+
+fn advance(h: &mut Harness, ticks: u64) {
+    h.sys.machine.now += ticks;
+}
+
+/// Task `t` runs for `ticks`, then makes a syscall that returns at once;
+/// who runs next.
+fn spin(h: &mut Harness, t: usize, ticks: u64) -> Option<usize> {
+    advance(h, ticks);
+    h.syscall(t, Sysnum::GetTimer, &[]);
+    next(h, t)
+}
+
+/// Time moves to `at` and the timer interrupt is taken while `current`
+/// runs; who runs next.
+fn timer_at(h: &mut Harness, current: usize, at: u64) -> Option<usize> {
+    h.sys.machine.now = at;
+    notify::service_timers(&mut h.sys);
+    next(h, current)
+}
+
+/// The supervisor, woken (no choice of the scheduler's is made on the
+/// way), makes kipc `op` about task `t` and waits for its fault bit again.
+fn supervisor_kipc(h: &mut Harness, op: Kipc, t: usize) -> Vec<u8> {
+    h.sys.tasks[SUP].set_sched(SchedState::Runnable);
+    h.sys.note(SUP);
+    let (code, bytes) = h.kipc(SUP, op as u32, Some(t as u32));
+    assert_eq!(code, abi::SUCCESS);
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    bytes
+}
+
+fn status(h: &mut Harness, t: usize) -> TaskStatus {
+    TaskStatus::read_from_bytes(&supervisor_kipc(h, Kipc::TaskStatus, t)).unwrap()
+}
+
+#[test]
+fn a_task_that_ran_its_share_is_held_off_until_the_period_ends() {
+    let mut h = system(100);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    // The timer is set for the moment the share runs out, well before the
+    // budget does.
+    assert_eq!(h.sys.machine.deadline, Some(QUOTA));
+    assert_eq!(spin(&mut h, DRV, TICKS_PER_MS), Some(DRV));
+    assert_eq!(spin(&mut h, DRV, TICKS_PER_MS), Some(DRV));
+    // A tight loop from here: only the timer at 2.5 ms stops it.
+    assert_eq!(timer_at(&mut h, DRV, QUOTA), Some(LOW));
+    assert_eq!(h.sched(DRV), SchedState::Throttled);
+    assert_eq!(h.task(DRV).throttles(), 1);
+    assert_eq!(h.task(DRV).fault_count(), 0, "throttled, not faulted");
+    // The timer now waits for the period's end, when it runs again.
+    assert_eq!(h.sys.machine.deadline, Some(PERIOD_TICKS));
+    assert_eq!(spin(&mut h, LOW, TICKS_PER_MS), Some(LOW));
+    assert_eq!(timer_at(&mut h, LOW, PERIOD_TICKS - 1), Some(LOW));
+    assert_eq!(timer_at(&mut h, LOW, PERIOD_TICKS), Some(DRV));
+    // Its charge against the budget ran on: throttling is not waiting.
+    assert_eq!(h.task(DRV).run(), QUOTA);
+    // A new period, a new share: the timer is set 2.5 ms on.
+    assert_eq!(h.sys.machine.deadline, Some(PERIOD_TICKS + QUOTA));
+}
+
+#[test]
+fn waiting_for_work_does_not_give_the_share_back() {
+    // The duty cycle the budget alone let through: run nearly all the
+    // time, wait for a moment now and then.
+    let mut h = system(100);
+    let drv = h.id(DRV);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(spin(&mut h, DRV, 2 * TICKS_PER_MS), Some(DRV));
+    h.recv(DRV, 0, 1);
+    assert_eq!(next(&mut h, DRV), Some(LOW));
+    assert_eq!(h.task(DRV).run(), 0, "its budget charge is cleared");
+    // Woken a millisecond later (the deadline armed for its first
+    // stretch has passed by then, and goes).
+    advance(&mut h, TICKS_PER_MS);
+    assert_eq!(h.post(LOW, drv, 1), abi::SUCCESS);
+    assert_eq!(next(&mut h, LOW), Some(DRV));
+    // Only the half millisecond left of its share.
+    let now = h.sys.machine.now;
+    assert_eq!(h.sys.machine.deadline, Some(now + QUOTA - 2 * TICKS_PER_MS));
+    assert_eq!(timer_at(&mut h, DRV, now + QUOTA / 5), Some(LOW));
+    assert_eq!(h.sched(DRV), SchedState::Throttled);
+    assert_eq!(h.task(DRV).fault_count(), 0);
+}
+
+#[test]
+fn throttling_does_not_save_a_spinner_from_its_budget() {
+    // Budget 10 ms: four periods' shares of running without waiting.
+    let mut h = system(10);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    for period in 0..3 {
+        let start = period * PERIOD_TICKS;
+        assert_eq!(
+            timer_at(&mut h, DRV, start + QUOTA),
+            Some(LOW),
+            "period {period}"
+        );
+        assert_eq!(timer_at(&mut h, LOW, start + PERIOD_TICKS), Some(DRV));
+    }
+    assert_eq!(h.task(DRV).throttles(), 3);
+    assert_eq!(h.task(DRV).run(), 3 * QUOTA);
+    // The fourth share spends the budget: a fault, not a throttle.
+    assert_eq!(timer_at(&mut h, DRV, 3 * PERIOD_TICKS + QUOTA), Some(SUP));
+    assert_eq!(h.task(DRV).state(), TaskState::Faulted);
+    assert_eq!(h.fault(DRV).kind(), abi::FaultKind::BudgetExceeded);
+    assert_eq!(h.task(DRV).throttles(), 3);
+}
+
+#[test]
+fn a_share_spent_in_a_call_throttles_the_task_when_it_next_runs() {
+    let mut h = system(100);
+    let (sup, drv) = (h.id(SUP), h.id(DRV));
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    // It calls the supervisor just as its share runs out.
+    advance(&mut h, QUOTA);
+    h.send(DRV, sup, 1, b"", 0, &[]);
+    assert_eq!(next(&mut h, DRV), Some(SUP));
+    assert_eq!(
+        h.sched(DRV),
+        SchedState::InReply(sup),
+        "a call is no stretch to cut"
+    );
+    advance(&mut h, TICKS_PER_MS);
+    h.reply(SUP, drv, 0, b"");
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    // Nothing of its share is left: the deadline is now.
+    let now = h.sys.machine.now;
+    assert_eq!(h.sys.machine.deadline, Some(now));
+    assert_eq!(timer_at(&mut h, DRV, now), Some(LOW));
+    assert_eq!(h.sched(DRV), SchedState::Throttled);
+}
+
+#[test]
+fn a_restart_lifts_the_throttle_but_not_the_spent_share() {
+    let mut h = system(100);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(timer_at(&mut h, DRV, QUOTA), Some(LOW));
+    assert_eq!(h.sched(DRV), SchedState::Throttled);
+    faults::restart_task(&mut h.sys, DRV);
+    assert_eq!(h.sched(DRV), SchedState::Runnable);
+    assert_eq!(next(&mut h, LOW), Some(DRV));
+    // The new incarnation's period is the old one's, spent: held off at
+    // its first trap.
+    let now = h.sys.machine.now;
+    assert_eq!(h.sys.machine.deadline, Some(now));
+    assert_eq!(timer_at(&mut h, DRV, now), Some(LOW));
+    assert_eq!(h.sched(DRV), SchedState::Throttled);
+    assert_eq!(h.task(DRV).throttles(), 2);
+    assert_eq!(timer_at(&mut h, LOW, PERIOD_TICKS), Some(DRV));
+}
+
+#[test]
+fn a_fault_of_a_throttled_task_stops_it_and_no_release_revives_it() {
+    let mut h = system(100);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(timer_at(&mut h, DRV, QUOTA), Some(LOW));
+    supervisor_kipc(&mut h, Kipc::FaultTask, DRV);
+    assert_eq!(h.task(DRV).state(), TaskState::Faulted);
+    // The supervisor has its fault bit (its recv returned at once). The
+    // period's end comes and goes; the timer is not set again for it.
+    assert_eq!(timer_at(&mut h, SUP, PERIOD_TICKS), Some(SUP));
+    assert_eq!(h.task(DRV).state(), TaskState::Faulted);
+    assert_eq!(h.sys.machine.deadline, None);
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(LOW));
+}
+
+#[test]
+fn the_status_shows_a_throttled_task_and_counts_its_throttles() {
+    let mut h = system(100);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(status(&mut h, DRV).throttles, 0);
+    assert_eq!(timer_at(&mut h, DRV, QUOTA), Some(LOW));
+    let st = status(&mut h, DRV);
+    assert_eq!(
+        abi::TaskState::from_u32(st.state),
+        Some(abi::TaskState::Throttled)
+    );
+    assert_eq!(st.throttles, 1);
+    assert_eq!(st.fault_count, 0);
+    assert_eq!(timer_at(&mut h, LOW, PERIOD_TICKS), Some(DRV));
+    let st = status(&mut h, DRV);
+    assert_eq!(
+        abi::TaskState::from_u32(st.state),
+        Some(abi::TaskState::Runnable)
+    );
+    assert_eq!(st.throttles, 1, "a count, not a state");
+}
+
+#[test]
+fn a_task_held_to_no_share_is_never_throttled() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .budget_ms(100)
+        .cpu_share(100)
+        .task("low", 2)
+        .build();
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(h.sys.machine.deadline, Some(100 * TICKS_PER_MS));
+    for _ in 0..50 {
+        assert_eq!(spin(&mut h, DRV, TICKS_PER_MS), Some(DRV));
+    }
+    assert_eq!(h.task(DRV).throttles(), 0);
+}
+
+#[test]
+fn two_throttled_tasks_are_released_each_at_its_own_period_end() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("a", 1)
+        .budget_ms(100)
+        .cpu_share(SHARE)
+        .task("b", 1)
+        .budget_ms(100)
+        .cpu_share(SHARE)
+        .task("low", 2)
+        .build();
+    let (a, b, low) = (1, 2, 3);
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(a));
+    assert_eq!(timer_at(&mut h, a, QUOTA), Some(b));
+    // b's period starts when its first stretch does, 2.5 ms later.
+    assert_eq!(timer_at(&mut h, b, 2 * QUOTA), Some(low));
+    assert_eq!(h.sys.machine.deadline, Some(PERIOD_TICKS), "a's end first");
+    assert_eq!(timer_at(&mut h, low, PERIOD_TICKS), Some(a));
+    assert_eq!(h.sched(b), SchedState::Throttled);
+    assert_eq!(h.sys.machine.deadline, Some(PERIOD_TICKS + QUOTA));
+    assert_eq!(timer_at(&mut h, a, PERIOD_TICKS + QUOTA), Some(b));
+    assert_eq!(h.sched(a), SchedState::Throttled);
+}
+
+#[test]
+fn quotas_are_the_percentage_of_the_period() {
+    assert_eq!(PERIOD_TICKS, 10 * TICKS_PER_MS);
+    assert_eq!(quota_ticks(25), Some(QUOTA));
+    assert_eq!(quota_ticks(1), Some(PERIOD_TICKS / 100));
+    assert_eq!(quota_ticks(99), Some(PERIOD_TICKS * 99 / 100));
+    assert_eq!(quota_ticks(100), None);
+    assert_eq!(quota_ticks(u8::MAX), None);
+}
+
+#[test]
+fn a_period_adds_up_its_stretches_and_the_next_starts_afresh() {
+    let mut u = ShareUse::default();
+    assert_eq!(u.left(0, QUOTA), QUOTA);
+    assert!(!u.spend(100, 1_100, QUOTA));
+    assert_eq!((u.period_end(), u.used()), (100 + PERIOD_TICKS, 1_000));
+    assert_eq!(u.left(2_000, QUOTA), QUOTA - 1_000);
+    assert!(!u.spend(5_000, 5_000 + QUOTA - 1_001, QUOTA));
+    assert!(u.spend(9_000, 9_001, QUOTA), "the last tick spends it");
+    assert_eq!(u.left(9_001, QUOTA), 0);
+    // After the period's end all of the share is back.
+    assert_eq!(u.left(100 + PERIOD_TICKS, QUOTA), QUOTA);
+    assert!(!u.spend(500_000, 500_010, QUOTA));
+    assert_eq!((u.period_end(), u.used()), (500_000 + PERIOD_TICKS, 10));
+}
+
+#[test]
+fn a_stretch_across_a_period_end_counts_from_the_end() {
+    let mut u = ShareUse::default();
+    assert!(!u.spend(0, 10, QUOTA));
+    let end = u.period_end();
+    // From 100 ticks before the end to 300 after: 300 count.
+    assert!(!u.spend(end - 100, end + 300, QUOTA));
+    assert_eq!((u.period_end(), u.used()), (end + PERIOD_TICKS, 300));
+    // A stretch longer than a period (a stalled host): a fresh period now.
+    let now = end + 5 * PERIOD_TICKS;
+    assert!(!u.spend(end + PERIOD_TICKS - 1, now, QUOTA));
+    assert_eq!((u.period_end(), u.used()), (now + PERIOD_TICKS, 0));
+}
