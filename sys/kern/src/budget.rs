@@ -71,8 +71,8 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
     let now = sys.machine.now();
     // Every stretch counts against the share, whatever the task did at its
     // end: waiting for work does not give the time back.
-    let share_spent = share::spend(sys, index, since, now);
     let t = &mut sys.tasks[index];
+    let share_spent = t.share_mut().spend(since, now);
     let in_call = matches!(
         t.state(),
         TaskState::Healthy(SchedState::InSend(_) | SchedState::InReply(_))
@@ -155,13 +155,13 @@ pub fn dispatch<M: Machine>(sys: &mut System<'_, M>, index: usize) {
 /// [`dispatch`] for a task with a budget of `budget_ms`.
 #[inline(never)]
 fn dispatch_budgeted<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_ms: u32) {
-    let ran = sys.tasks[index].run();
     let now = sys.machine.now();
+    let t = &sys.tasks[index];
+    let runway = budget_ticks(budget_ms)
+        .saturating_sub(t.run())
+        .min(u64::from(t.share().left(now)));
     sys.dispatched = MaybeTask::some(index);
     sys.dispatched_at = now;
-    let runway = budget_ticks(budget_ms)
-        .saturating_sub(ran)
-        .min(share::left(sys, index, now));
     let expiry = now.saturating_add(runway);
     match sys.budget_deadline {
         Some(d) if d > now && d <= expiry => {}

@@ -121,12 +121,12 @@ pub fn service_timers<M: Machine>(sys: &mut System<'_, M>) {
 /// timers, the running task's CPU budget and the end of a throttled task's
 /// share period.
 pub fn reprogram_timer<M: Machine>(sys: &mut System<'_, M>) {
-    let mut next = sys.budget_deadline;
+    let mut next = match (sys.budget_deadline, sys.next_release) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     for t in sys.tasks.iter() {
-        for d in [t.timer().map(|(d, _)| d), share::release_at(t)]
-            .into_iter()
-            .flatten()
-        {
+        if let Some((d, _)) = t.timer() {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
     }

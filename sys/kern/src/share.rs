@@ -37,97 +37,114 @@ use abi::TICKS_PER_MS;
 
 use crate::machine::Machine;
 use crate::system::System;
-use crate::task::{SchedState, Task};
+use crate::task::SchedState;
 
 /// The length of a share period in timer ticks.
 pub const PERIOD_TICKS: u64 = abi::CPU_SHARE_PERIOD_MS as u64 * TICKS_PER_MS;
 
+/// A period's ticks per percent of share.
+const TICKS_PER_PERCENT: u32 = (PERIOD_TICKS / 100) as u32;
+const _: () = assert!(
+    TICKS_PER_PERCENT as u64 * 100 == PERIOD_TICKS,
+    "a share's ticks must be a multiplication away (no 64-bit division on the trap path)"
+);
+
 /// The ticks of each period a task with a share of `percent` may run, or
 /// `None` if it is held to no share (100 % or more).
 #[inline]
-pub const fn quota_ticks(percent: u8) -> Option<u64> {
+pub const fn quota_ticks(percent: u8) -> Option<u32> {
     if percent >= 100 {
         None
     } else {
-        Some(PERIOD_TICKS * percent as u64 / 100)
+        Some(percent as u32 * TICKS_PER_PERCENT)
     }
 }
 
 /// One task's use of its share: the period it is in and what it ran in it.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+///
+/// What is run in a period lies inside it, so `used` never exceeds
+/// [`PERIOD_TICKS`] and fits 32 bits; the clock's 64 bits at 10 MHz do not
+/// wrap in any machine's lifetime. So wrapping arithmetic, which on a
+/// 32-bit hart is a fraction of the saturating kind and has no overflow
+/// check (no panic) behind it: this runs at every switch between tasks
+/// with a budget.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct ShareUse {
     /// When the current period ends (0 before the first stretch).
     end: u64,
     /// Ticks run in the current period.
-    used: u64,
+    used: u32,
+    /// Ticks of each period the task may run: [`quota_ticks`] of its
+    /// share, worked out once, or `u32::MAX` (some 7 minutes, never
+    /// reached in a period) for a task held to no share.
+    quota: u32,
 }
 
 impl ShareUse {
+    /// The use of a task with a share of `percent` that has not run yet.
+    pub const fn new(percent: u8) -> Self {
+        ShareUse {
+            end: 0,
+            used: 0,
+            quota: match quota_ticks(percent) {
+                Some(q) => q,
+                None => u32::MAX,
+            },
+        }
+    }
+
     /// When the current period ends: a throttled task runs again then.
     pub fn period_end(&self) -> u64 {
         self.end
     }
 
     /// Ticks run in the current period.
-    pub fn used(&self) -> u64 {
+    pub fn used(&self) -> u32 {
         self.used
     }
 
-    /// Adds the stretch run from `since` to `now` to the period, starting
-    /// a new period first if the current one has ended; true if the share
-    /// of `quota` ticks is used up (the task must be throttled until
-    /// [`period_end`](Self::period_end)).
+    /// Adds the stretch run from `since` to `now` (`since <= now`) to the
+    /// period, starting a new period first if the current one has ended;
+    /// true if the share is used up (the task must be throttled until
+    /// [`period_end`](Self::period_end)). Never for a task held to none.
     ///
     /// A stretch that began before the period it ends in counts from the
     /// period's start: the earlier part belonged to a period that has
-    /// ended. One longer than a whole period (only a host that stopped
+    /// ended. One that began inside the current period is shorter than a
+    /// period. One longer than a whole period (only a host that stopped
     /// QEMU for that long makes one) starts a fresh period at `now`, with
     /// nothing used: it would be throttled until a period end already
     /// past.
-    pub fn spend(&mut self, since: u64, now: u64, quota: u64) -> bool {
-        let mut from = since;
-        if now >= self.end {
-            let start = since.max(self.end);
-            self.end = start.saturating_add(PERIOD_TICKS);
+    #[inline]
+    pub fn spend(&mut self, since: u64, now: u64) -> bool {
+        if now < self.end {
+            // Stretches do not overlap, and one that ended in this period
+            // opened it: this one began inside it.
+            self.used = self.used.wrapping_add(now.wrapping_sub(since) as u32);
+        } else {
+            let start = if since > self.end { since } else { self.end };
+            self.end = start.wrapping_add(PERIOD_TICKS);
             self.used = 0;
-            from = start;
-            if now >= self.end {
-                self.end = now.saturating_add(PERIOD_TICKS);
-                from = now;
+            if now < self.end {
+                self.used = now.wrapping_sub(start) as u32;
+            } else {
+                self.end = now.wrapping_add(PERIOD_TICKS);
             }
         }
-        self.used = self.used.saturating_add(now.saturating_sub(from));
-        self.used >= quota
+        self.used >= self.quota
     }
 
-    /// Ticks the task may still run at `now` before its share of `quota`
-    /// is used up: all of it if the current period has ended.
-    pub fn left(&self, now: u64, quota: u64) -> u64 {
+    /// Ticks the task may still run at `now` before its share is used up:
+    /// all of it if the current period has ended (for a task held to no
+    /// share, some 7 minutes: more than the largest budget the image
+    /// builder accepts).
+    #[inline]
+    pub fn left(&self, now: u64) -> u32 {
         if now >= self.end {
-            quota
+            self.quota
         } else {
-            quota.saturating_sub(self.used)
+            self.quota.saturating_sub(self.used)
         }
-    }
-}
-
-/// Charges task `index`'s stretch from `since` to `now` to its share; true
-/// if the share is used up. False for a task held to no share.
-pub fn spend<M: Machine>(sys: &mut System<'_, M>, index: usize, since: u64, now: u64) -> bool {
-    let t = &mut sys.tasks[index];
-    match quota_ticks(t.desc().cpu_share) {
-        Some(quota) => t.share_mut().spend(since, now, quota),
-        None => false,
-    }
-}
-
-/// Ticks task `index` may still run at `now` before its share is used up
-/// (`u64::MAX` for a task held to no share).
-pub fn left<M: Machine>(sys: &System<'_, M>, index: usize, now: u64) -> u64 {
-    let t = &sys.tasks[index];
-    match quota_ticks(t.desc().cpu_share) {
-        Some(quota) => t.share().left(now, quota),
-        None => u64::MAX,
     }
 }
 
@@ -137,26 +154,39 @@ pub fn left<M: Machine>(sys: &System<'_, M>, index: usize, now: u64) -> u64 {
 /// stretch, which the budget's deadline at its next dispatch cuts short.
 pub fn throttle<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     if sys.tasks[index].throttle() {
+        let end = sys.tasks[index].share().period_end();
+        sys.next_release = Some(sys.next_release.map_or(end, |r| r.min(end)));
         sys.note(index);
         crate::notify::reprogram_timer(sys);
     }
 }
 
 /// Makes every throttled task whose period has ended by `now` runnable
-/// again (the timer's work).
+/// again (the timer's work), and notes when the next one is due. Only
+/// looks at the tasks when one is due.
+#[inline]
 pub fn release_due<M: Machine>(sys: &mut System<'_, M>, now: u64) {
-    for i in 0..sys.tasks.len() {
-        let t = &mut sys.tasks[i];
-        if t.is(SchedState::Throttled) && t.share().period_end() <= now {
-            t.set_sched(SchedState::Runnable);
-            sys.note(i);
-        }
+    if sys.next_release.is_some_and(|r| r <= now) {
+        release(sys, now);
     }
 }
 
-/// When task `t` is due to run again, if it is throttled: a deadline for
-/// the timer.
-#[inline]
-pub fn release_at(t: &Task) -> Option<u64> {
-    t.is(SchedState::Throttled).then(|| t.share().period_end())
+/// [`release_due`] when a release is due.
+#[inline(never)]
+fn release<M: Machine>(sys: &mut System<'_, M>, now: u64) {
+    let mut next = None;
+    for i in 0..sys.tasks.len() {
+        let t = &mut sys.tasks[i];
+        if !t.is(SchedState::Throttled) {
+            continue;
+        }
+        let end = t.share().period_end();
+        if end <= now {
+            t.set_sched(SchedState::Runnable);
+            sys.note(i);
+        } else {
+            next = Some(next.map_or(end, |n: u64| n.min(end)));
+        }
+    }
+    sys.next_release = next;
 }

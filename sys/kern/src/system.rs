@@ -51,6 +51,13 @@ pub struct System<'a, M: Machine> {
     /// When the running task's budget runs out, as programmed into the
     /// timer (possibly earlier: see `budget::dispatch`).
     pub budget_deadline: Option<u64>,
+    /// No later than the moment the first throttled task is due to run
+    /// again (`None`: no task is throttled). It may be early — a throttled
+    /// task restarted or faulted is not throttled any more — and the timer
+    /// interrupt it then causes simply finds nothing due and sets it
+    /// right. Kept so that neither the timer's walk nor setting a timer
+    /// looks at every task's share when nobody is throttled.
+    pub next_release: Option<u64>,
 }
 
 /// Most device grants in force at once.
@@ -77,6 +84,7 @@ impl<'a, M: Machine> System<'a, M> {
             dispatched: MaybeTask::NONE,
             dispatched_at: 0,
             budget_deadline: None,
+            next_release: None,
         };
         for i in 0..sys.tasks.len() {
             sys.note(i);

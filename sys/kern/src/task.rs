@@ -123,7 +123,7 @@ impl Task {
             rejections: 0,
             rejected_clients: 0,
             last_rejected: None,
-            share: ShareUse::default(),
+            share: ShareUse::new(desc.cpu_share),
             throttles: 0,
         }
     }

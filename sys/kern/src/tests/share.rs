@@ -15,6 +15,7 @@ const LOW: usize = 2;
 /// The driver's share: 25 % of a 10 ms period, 2.5 ms.
 const SHARE: u8 = 25;
 const QUOTA: u64 = PERIOD_TICKS / 4;
+const Q32: u32 = QUOTA as u32;
 
 /// sup 0 (waits for its fault bit); drv 1 (budget `budget_ms`, share 25 %);
 /// low 2 (no budget).
@@ -270,39 +271,48 @@ fn two_throttled_tasks_are_released_each_at_its_own_period_end() {
 #[test]
 fn quotas_are_the_percentage_of_the_period() {
     assert_eq!(PERIOD_TICKS, 10 * TICKS_PER_MS);
-    assert_eq!(quota_ticks(25), Some(QUOTA));
-    assert_eq!(quota_ticks(1), Some(PERIOD_TICKS / 100));
-    assert_eq!(quota_ticks(99), Some(PERIOD_TICKS * 99 / 100));
+    assert_eq!(quota_ticks(25), Some(Q32));
+    assert_eq!(quota_ticks(1), Some((PERIOD_TICKS / 100) as u32));
+    assert_eq!(quota_ticks(99), Some((PERIOD_TICKS * 99 / 100) as u32));
     assert_eq!(quota_ticks(100), None);
     assert_eq!(quota_ticks(u8::MAX), None);
+    // Held to no share: never spent, and more left than any budget.
+    let mut u = ShareUse::new(100);
+    assert!(!u.spend(0, PERIOD_TICKS - 1));
+    assert_eq!(
+        u.left(PERIOD_TICKS - 1),
+        u32::MAX - (PERIOD_TICKS - 1) as u32
+    );
+    // The image builder accepts budgets up to 60 s.
+    assert!(u64::from(u.left(0)) > 60_000 * TICKS_PER_MS);
 }
 
 #[test]
 fn a_period_adds_up_its_stretches_and_the_next_starts_afresh() {
-    let mut u = ShareUse::default();
-    assert_eq!(u.left(0, QUOTA), QUOTA);
-    assert!(!u.spend(100, 1_100, QUOTA));
+    let mut u = ShareUse::new(SHARE);
+    assert_eq!(u.left(0), Q32);
+    assert!(!u.spend(100, 1_100));
     assert_eq!((u.period_end(), u.used()), (100 + PERIOD_TICKS, 1_000));
-    assert_eq!(u.left(2_000, QUOTA), QUOTA - 1_000);
-    assert!(!u.spend(5_000, 5_000 + QUOTA - 1_001, QUOTA));
-    assert!(u.spend(9_000, 9_001, QUOTA), "the last tick spends it");
-    assert_eq!(u.left(9_001, QUOTA), 0);
+    assert_eq!(u.left(2_000), Q32 - 1_000);
+    assert!(!u.spend(5_000, 5_000 + QUOTA - 1_001));
+    assert!(u.spend(9_000, 9_001), "the last tick spends it");
+    assert_eq!(u.left(9_001), 0);
     // After the period's end all of the share is back.
-    assert_eq!(u.left(100 + PERIOD_TICKS, QUOTA), QUOTA);
-    assert!(!u.spend(500_000, 500_010, QUOTA));
+    assert_eq!(u.left(100 + PERIOD_TICKS), Q32);
+    assert!(!u.spend(500_000, 500_010));
     assert_eq!((u.period_end(), u.used()), (500_000 + PERIOD_TICKS, 10));
 }
 
 #[test]
 fn a_stretch_across_a_period_end_counts_from_the_end() {
-    let mut u = ShareUse::default();
-    assert!(!u.spend(0, 10, QUOTA));
+    let mut u = ShareUse::new(SHARE);
+    assert!(!u.spend(0, 10));
     let end = u.period_end();
     // From 100 ticks before the end to 300 after: 300 count.
-    assert!(!u.spend(end - 100, end + 300, QUOTA));
+    assert!(!u.spend(end - 100, end + 300));
     assert_eq!((u.period_end(), u.used()), (end + PERIOD_TICKS, 300));
     // A stretch longer than a period (a stalled host): a fresh period now.
     let now = end + 5 * PERIOD_TICKS;
-    assert!(!u.spend(end + PERIOD_TICKS - 1, now, QUOTA));
+    assert!(!u.spend(end + PERIOD_TICKS - 1, now));
     assert_eq!((u.period_end(), u.used()), (now + PERIOD_TICKS, 0));
 }
