@@ -122,7 +122,7 @@ impl ShareUse {
             // opened it: this one began inside it.
             self.used = self.used.wrapping_add(now.wrapping_sub(since) as u32);
         } else {
-            let start = if since > self.end { since } else { self.end };
+            let start = since.max(self.end);
             self.end = start.wrapping_add(PERIOD_TICKS);
             self.used = 0;
             if now < self.end {

@@ -316,3 +316,23 @@ fn a_stretch_across_a_period_end_counts_from_the_end() {
     assert!(!u.spend(end + PERIOD_TICKS - 1, now));
     assert_eq!((u.period_end(), u.used()), (now + PERIOD_TICKS, 0));
 }
+
+#[test]
+fn a_period_ends_at_its_end_tick() {
+    let mut u = ShareUse::new(SHARE);
+    assert!(!u.spend(0, 1_000));
+    let end = u.period_end();
+    assert_eq!(end, PERIOD_TICKS);
+    assert_eq!(u.left(end - 1), Q32 - 1_000);
+    assert_eq!(u.left(end), Q32, "the share is back at the end tick");
+    // A stretch ending on the end tick belongs to the next period, which
+    // it opens with nothing run in it.
+    assert!(!u.spend(end - 500, end));
+    assert_eq!((u.period_end(), u.used()), (end + PERIOD_TICKS, 0));
+    // One that runs from before that period's end to the end of the
+    // period after (a stalled host): a fresh period from its end, not a
+    // spent one.
+    let next_end = u.period_end();
+    assert!(!u.spend(next_end - 10, next_end + PERIOD_TICKS));
+    assert_eq!((u.period_end(), u.used()), (next_end + 2 * PERIOD_TICKS, 0));
+}
