@@ -51,6 +51,8 @@ pub struct TaskRow {
     pub faults: u32,
     /// The last fault in words ("" if none).
     pub last_fault: &'static str,
+    /// Times the kernel held it off the CPU for its CPU share, since boot.
+    pub throttles: u32,
 }
 
 /// One row of the device table.
@@ -151,7 +153,8 @@ pub fn html(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
          <h1>Vireo</h1><p>Uptime <b id=\"uptime\">{h}:{m:02}:{sec:02}</b>; \
          this page refreshes every {REFRESH_S} s (JSON: <a href=\"/api/status\">/api/status</a>).</p>\
          <h2>Tasks</h2><table id=\"tasks\"><tr><th>#</th><th>task</th><th>state</th>\
-         <th>priority</th><th>generation</th><th>faults</th><th>last fault</th></tr>"
+         <th>priority</th><th>generation</th><th>faults</th><th>last fault</th>\
+         <th>throttled</th></tr>"
     )?;
     for (i, t) in s.tasks.iter().enumerate() {
         let class = if t.state == "faulted" {
@@ -162,13 +165,14 @@ pub fn html(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
         write!(
             o,
             "<tr{class}><td class=\"n\">{i}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
             Html(t.name.as_str()),
             Html(t.state),
             t.priority,
             t.generation,
             t.faults,
-            Html(t.last_fault)
+            Html(t.last_fault),
+            t.throttles
         )?;
     }
     o.write_str(
@@ -215,12 +219,13 @@ pub fn json(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
         write!(
             o,
             "{{\"index\":{i},\"name\":{},\"state\":{},\"priority\":{},\"generation\":{},\
-             \"faults\":{},\"last_fault\":",
+             \"faults\":{},\"throttles\":{},\"last_fault\":",
             Json(t.name.as_str()),
             Json(t.state),
             t.priority,
             t.generation,
-            t.faults
+            t.faults,
+            t.throttles
         )?;
         if t.last_fault.is_empty() {
             o.write_str("null}")
@@ -293,6 +298,7 @@ mod tests {
                 generation: 0,
                 faults: 0,
                 last_fault: "",
+                throttles: 0,
             },
             TaskRow {
                 name: name("<b>\"x\\"),
@@ -301,6 +307,7 @@ mod tests {
                 generation: 2,
                 faults: 2,
                 last_fault: "illegal instruction",
+                throttles: 41,
             },
         ];
         let devices = [DeviceRow {
@@ -341,6 +348,10 @@ mod tests {
         assert!(page.contains("http-equiv=\"refresh\""));
         assert!(page.contains("1:02:03"), "uptime");
         assert!(page.contains("<td>supervisor</td>"));
+        assert!(
+            page.contains("<td>illegal instruction</td><td class=\"n\">41</td></tr>"),
+            "the throttle count, after the last fault"
+        );
         assert!(page.contains("&lt;b&gt;&quot;x\\"), "escaped name");
         assert!(!page.contains("<b>\"x"), "no raw markup from a name");
         assert!(page.contains("<td>network</td><td>v1</td><td>bound</td><td>net0</td>"));
@@ -372,6 +383,8 @@ mod tests {
         assert!(tasks[0]["last_fault"].is_null());
         assert_eq!(tasks[1]["name"], "<b>\"x\\");
         assert_eq!(tasks[1]["last_fault"], "illegal instruction");
+        assert_eq!(tasks[0]["throttles"], 0);
+        assert_eq!(tasks[1]["throttles"], 41);
         assert_eq!(v["devices"][0]["driver"], "net0");
         assert_eq!(v["restarts"][0]["task"], "net");
         assert_eq!(v["restarts"][0]["at_ms"], 20_250);

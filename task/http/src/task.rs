@@ -156,6 +156,7 @@ impl Server {
                             } else {
                                 ""
                             },
+                            throttles: st.throttles,
                         };
                         n += 1;
                     }
