@@ -77,7 +77,10 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
         t.state(),
         TaskState::Healthy(SchedState::InSend(_) | SchedState::InReply(_))
     );
-    if !t.is_runnable() && !in_call {
+    // A throttled task that ran (nothing else could) was running, not
+    // waiting: its budget's charge goes on.
+    let running = t.is_runnable() || t.is_throttled();
+    if !running && !in_call {
         // It waits for work, faulted or was restarted: a fresh start next
         // time. (A spent share throttles it at the end of its next
         // stretch, which `dispatch_budgeted` cuts short.)
@@ -136,7 +139,8 @@ fn stretch_goes_on<M: Machine>(sys: &System<'_, M>, current: usize) -> bool {
 
 /// Notes that task `index` is about to run and makes sure the timer fires
 /// no later than the moment its budget or its CPU share (`share`) runs
-/// out.
+/// out. A task whose share ran out while it waited or called gets a
+/// deadline of now: the timer throttles it at once.
 ///
 /// Inlined into the trap path: for a task without a budget and no budget
 /// deadline armed it is a few loads and branches.
@@ -157,9 +161,15 @@ pub fn dispatch<M: Machine>(sys: &mut System<'_, M>, index: usize) {
 fn dispatch_budgeted<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_ms: u32) {
     let now = sys.machine.now();
     let t = &sys.tasks[index];
+    // A throttled task runs only on time nobody else wants: its share
+    // does not limit that, only its budget does.
+    let share_left = match t.is_throttled() {
+        true => u64::MAX,
+        false => u64::from(t.share().left(now)),
+    };
     let runway = budget_ticks(budget_ms)
         .saturating_sub(t.run())
-        .min(u64::from(t.share().left(now)));
+        .min(share_left);
     sys.dispatched = MaybeTask::some(index);
     sys.dispatched_at = now;
     let expiry = now.saturating_add(runway);

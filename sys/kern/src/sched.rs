@@ -64,18 +64,39 @@ fn level(tasks: &[Task], i: usize) -> usize {
 
 /// Picks the most important runnable task; among equally important ones,
 /// the first runnable one from the level's cursor (see [`Cursors`]) on, in
-/// table order. `None` if nothing can run (the idle task died): the arch
-/// layer then waits for an interrupt.
+/// table order. If none is runnable, a throttled one, chosen the same way:
+/// a throttled task (see `share`) waits for every other task, but not for
+/// nothing, so its share limits what it takes from others and never wastes
+/// time nobody else wants. `None` if nothing can run (every task blocked,
+/// the idle task included): the arch layer then waits for an interrupt.
 ///
 /// This is the reference the kernel's [`Scheduler`] must agree with; it
 /// visits every task.
 pub fn select(tasks: &[Task], cursors: &Cursors) -> Option<usize> {
-    tasks
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.is_runnable())
-        .min_by_key(|&(i, t)| key(cursors, i, t.priority()))
-        .map(|(i, _)| i)
+    let pick = |eligible: fn(&Task) -> bool| {
+        tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| eligible(t))
+            .min_by_key(|&(i, t)| key(cursors, i, t.priority()))
+            .map(|(i, _)| i)
+    };
+    pick(Task::is_runnable).or_else(|| pick(is_throttled))
+}
+
+/// Whether task `t` is throttled: runnable only when nothing else is.
+#[inline(always)]
+fn is_throttled(t: &Task) -> bool {
+    t.is_throttled()
+}
+
+/// Whether task `t`, chosen last and with nothing woken since, may run on
+/// after a trap: runnable, or throttled (then it was chosen because
+/// nothing else could run, and nothing else can yet). A task throttled in
+/// this very trap has had its turn ended, which the callers also ask.
+#[inline(always)]
+fn may_run_on(t: &Task) -> bool {
+    t.is_runnable() || is_throttled(t)
 }
 
 /// [`select`] with every level's cursor at `current`: the order of a plain
@@ -220,6 +241,15 @@ pub struct Scheduler {
     /// Tasks blocked in `send` (waiting for their target to receive), so
     /// that `recv` looks only at them.
     sending: TaskSet,
+    /// Every throttled task, and perhaps some that were: a task's bit is
+    /// set when it is throttled ([`Scheduler::now_throttled`]) and left
+    /// behind when it stops being throttled, so that no other path pays
+    /// for it. The choice looks here only when no task is runnable, and
+    /// drops the bits it finds stale.
+    throttled: TaskSet,
+    /// Whether `throttled` may hold a bit: what the idle system's choice
+    /// tests, one load rather than a whole set.
+    any_throttled: bool,
     /// How many tasks `sending` holds: whether anyone is sending, in one
     /// load (the `reply_recv` fast path asks on every call).
     senders: u16,
@@ -257,6 +287,8 @@ impl Default for Scheduler {
         Scheduler {
             ready: TaskSet::default(),
             sending: TaskSet::default(),
+            throttled: TaskSet::default(),
+            any_throttled: false,
             senders: 0,
             running: MaybeTask::NONE,
             woken: MaybeTask::NONE,
@@ -334,6 +366,14 @@ impl Scheduler {
     #[inline(always)]
     pub fn now_runnable(&mut self, i: usize) {
         self.ready.set(i, true);
+    }
+
+    /// Records that task `i` was throttled (after [`note`](Scheduler::note)
+    /// of its new state): it runs again when nothing else can.
+    #[inline]
+    pub fn now_throttled(&mut self, i: usize) {
+        self.throttled.set(i, true);
+        self.any_throttled = true;
     }
 
     /// Records that task `i`, made runnable by
@@ -437,7 +477,7 @@ impl Scheduler {
         self.hint.is_none()
             && self.running.is(current)
             && self.woken.is_none()
-            && TaskTable::of(tasks)[current].is_runnable()
+            && may_run_on(&TaskTable::of(tasks)[current])
             && self.has_turn(tasks, current)
     }
 
@@ -503,6 +543,7 @@ impl Scheduler {
                 None => {
                     self.choices.scans = self.choices.scans.wrapping_add(1);
                     select_ready(tasks, &self.ready, &self.cursors)
+                        .or_else(|| self.throttled_choice(tasks))
                 }
             },
         };
@@ -526,6 +567,38 @@ impl Scheduler {
         next
     }
 
+    /// With no task runnable, the throttled task to run (see [`select`]),
+    /// if any. One test of a word when none is throttled: the idle
+    /// system's case.
+    #[inline]
+    fn throttled_choice(&mut self, tasks: &[Task]) -> Option<usize> {
+        if !self.any_throttled {
+            return None;
+        }
+        self.drop_stale_throttled(tasks)
+    }
+
+    /// Clears the bits of tasks that are no longer throttled (see
+    /// `throttled`), and chooses among those that are.
+    #[inline(never)]
+    fn drop_stale_throttled(&mut self, tasks: &[Task]) -> Option<usize> {
+        let table = TaskTable::of(tasks);
+        let mut any = false;
+        for i in 0..table.len().min(WORDS * 32) {
+            if self.throttled.contains(i) {
+                let still = is_throttled(&table[i]);
+                self.throttled.set(i, still);
+                any |= still;
+            }
+        }
+        self.any_throttled = any;
+        if any {
+            select_ready(tasks, &self.throttled, &self.cursors)
+        } else {
+            None
+        }
+    }
+
     /// The fast path's answer, if its premise holds.
     #[inline]
     fn fast(&self, tasks: &[Task], current: usize) -> Option<usize> {
@@ -540,8 +613,9 @@ impl Scheduler {
         let runs_on = cur.is_runnable() && self.has_turn(tasks, current);
         match self.woken.get() {
             // Nothing woke: the caller, if it can still run, is still the
-            // most important.
-            None => runs_on.then_some(current),
+            // most important; a throttled one chosen because nothing else
+            // could run still has nothing else.
+            None => (may_run_on(cur) && self.has_turn(tasks, current)).then_some(current),
             Some(w) => {
                 let t = &tasks[w];
                 if !t.is_more_important_than(cur) {
@@ -578,6 +652,10 @@ impl Scheduler {
                 self.sending.contains(i),
                 matches!(t.state(), TaskState::Healthy(SchedState::InSend(_))),
                 "sending bit of task {i}"
+            );
+            assert!(
+                (self.throttled.contains(i) && self.any_throttled) || !is_throttled(t),
+                "throttled task {i} without its bit"
             );
         }
     }

@@ -189,6 +189,14 @@ impl Task {
         matches!(self.state, TaskState::Healthy(SchedState::Runnable))
     }
 
+    /// True if the task is throttled: it runs only when nothing else can
+    /// (see `share`). A pattern rather than [`is`](Task::is), whose derived
+    /// equality of the whole state is a call: the trap path asks this.
+    #[inline(always)]
+    pub fn is_throttled(&self) -> bool {
+        matches!(self.state, TaskState::Healthy(SchedState::Throttled))
+    }
+
     /// True if the task is healthy and in this scheduling state.
     #[inline(always)]
     pub fn is(&self, s: SchedState) -> bool {

@@ -615,8 +615,9 @@ impl Harness {
     /// would just before the `ecall`, without trapping (tests that call a
     /// syscall handler directly).
     pub fn stage(&mut self, t: usize, num: usize, args: &[usize]) {
+        // A throttled task runs (and traps) when nothing else can.
         assert!(
-            self.task(t).is(SchedState::Runnable),
+            self.task(t).is(SchedState::Runnable) || self.task(t).is(SchedState::Throttled),
             "test bug: task {t} makes a syscall while {:?}",
             self.task(t).state()
         );

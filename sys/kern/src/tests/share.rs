@@ -160,11 +160,14 @@ fn a_share_spent_in_a_call_throttles_the_task_when_it_next_runs() {
     h.reply(SUP, drv, 0, b"");
     h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
     assert_eq!(next(&mut h, SUP), Some(DRV));
-    // Nothing of its share is left: the deadline is now.
+    // Nothing of its share is left: the deadline is now, and the timer
+    // throttles it.
     let now = h.sys.machine.now;
     assert_eq!(h.sys.machine.deadline, Some(now));
     assert_eq!(timer_at(&mut h, DRV, now), Some(LOW));
     assert_eq!(h.sched(DRV), SchedState::Throttled);
+    assert_eq!(h.task(DRV).throttles(), 1);
+    assert_eq!(h.sys.machine.deadline, Some(PERIOD_TICKS));
 }
 
 #[test]
@@ -335,4 +338,88 @@ fn a_period_ends_at_its_end_tick() {
     let next_end = u.period_end();
     assert!(!u.spend(next_end - 10, next_end + PERIOD_TICKS));
     assert_eq!((u.period_end(), u.used()), (next_end + 2 * PERIOD_TICKS, 0));
+}
+
+#[test]
+fn a_throttled_task_runs_when_nothing_else_can() {
+    let mut h = system(100);
+    let low = h.id(LOW);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(timer_at(&mut h, DRV, QUOTA), Some(LOW));
+    // The task below waits: the throttled driver gets the spare time, and
+    // only its budget limits the stretch (the timer waits for the period's
+    // end, the earlier of the two).
+    advance(&mut h, TICKS_PER_MS);
+    h.recv(LOW, 0, 1);
+    assert_eq!(next(&mut h, LOW), Some(DRV));
+    assert_eq!(h.sched(DRV), SchedState::Throttled, "still throttled");
+    assert_eq!(h.sys.machine.deadline, Some(PERIOD_TICKS));
+    // It wakes the task below, which comes first again.
+    advance(&mut h, TICKS_PER_MS);
+    assert_eq!(h.post(DRV, low, 1), abi::SUCCESS);
+    assert_eq!(next(&mut h, DRV), Some(LOW));
+    // Its budget charge ran on through the spare time.
+    assert_eq!(h.task(DRV).run(), QUOTA + TICKS_PER_MS);
+    // It waits in turn: nothing at all can run (the idle task's place).
+    h.recv(LOW, 0, 1);
+    assert_eq!(next(&mut h, LOW), Some(DRV));
+    h.recv(DRV, 0, 1);
+    assert_eq!(
+        next(&mut h, DRV),
+        None,
+        "a task that blocked is no longer throttled"
+    );
+    // An interrupt wakes it: runnable, with no share left in this period,
+    // so the deadline is now; throttled by it, it runs on all the same
+    // (the only one), its stretch limited only by its budget.
+    notify::post_bits(&mut h.sys, DRV, 1);
+    assert_eq!(h.sched(DRV), SchedState::Runnable);
+    assert_eq!(next(&mut h, DRV), Some(DRV));
+    let now = h.sys.machine.now;
+    assert_eq!(h.sys.machine.deadline, Some(now));
+    assert_eq!(timer_at(&mut h, DRV, now), Some(DRV));
+    assert_eq!(h.sched(DRV), SchedState::Throttled);
+    assert_eq!(h.sys.machine.deadline, Some(PERIOD_TICKS));
+}
+
+#[test]
+fn spare_time_does_not_save_a_throttled_spinner_from_its_budget() {
+    let mut h = system(10);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(timer_at(&mut h, DRV, QUOTA), Some(LOW));
+    h.recv(LOW, 0, 1);
+    assert_eq!(next(&mut h, LOW), Some(DRV));
+    // It spins on through the spare time and the next period: faulted when
+    // its 10 ms are run, throttled or not.
+    let mut at = QUOTA;
+    while h.task(DRV).is_healthy() {
+        at += TICKS_PER_MS / 2;
+        assert!(at <= 10 * TICKS_PER_MS, "not faulted by 10 ms");
+        let _ = timer_at(&mut h, DRV, at);
+    }
+    assert_eq!(h.fault(DRV).kind(), abi::FaultKind::BudgetExceeded);
+    assert_eq!(at, 10 * TICKS_PER_MS);
+}
+
+#[test]
+fn a_throttled_task_on_spare_time_runs_on_without_a_scan() {
+    let mut h = system(100);
+    let low = h.id(LOW);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(timer_at(&mut h, DRV, QUOTA), Some(LOW));
+    h.recv(LOW, 0, 1);
+    assert_eq!(syscalls::after_trap(&mut h.sys, LOW), Some(DRV));
+    // Its syscalls return to it the quick way (`after_trap` checks each
+    // quick choice against `select`): no scan, no choice at all.
+    let choices = h.sys.sched.choices();
+    for _ in 0..5 {
+        advance(&mut h, TICKS_PER_MS / 10);
+        h.syscall(DRV, Sysnum::GetTimer, &[]);
+        assert_eq!(syscalls::after_trap(&mut h.sys, DRV), Some(DRV));
+    }
+    assert_eq!(h.sys.sched.choices(), choices);
+    assert_eq!(h.sched(DRV), SchedState::Throttled);
+    // Whatever it wakes comes first, however unimportant.
+    assert_eq!(h.post(DRV, low, 1), abi::SUCCESS);
+    assert_eq!(syscalls::after_trap(&mut h.sys, DRV), Some(LOW));
 }

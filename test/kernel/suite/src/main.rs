@@ -55,6 +55,15 @@ impl Suite {
         self.status_of(self.assist.task_id().index())
     }
 
+    /// The assistant's report of its last `hog`: ticks run, ticks lasted,
+    /// sleeps.
+    fn hog_report(&self) -> Result<(u64, u64, u32), LineBuf> {
+        match self.assist.hog_report() {
+            Ok([ran, lasted, sleeps]) => Ok((u64::from(ran), u64::from(lasted), sleeps)),
+            Err(e) => fail!("hog_report gave {e:?}"),
+        }
+    }
+
     fn status_of(&self, index: usize) -> Result<abi::TaskStatus, LineBuf> {
         match self.supervisor.task_status(index as u32) {
             Ok(s) => Ok(s),
@@ -383,6 +392,11 @@ fn work_below_the_budget_runs_to_the_end(s: &mut Suite) -> CaseResult {
 /// A task spinning on a cheap syscall is faulted by the kernel with its own
 /// kind once its budget is spent, and this less important task runs again.
 fn spinning_past_the_budget_faults(s: &mut Suite) -> CaseResult {
+    // The assistant ran the last case past its 25 % share: throttled, it
+    // may not yet have come back to `recv` since its reply, and a call
+    // waiting there when it does is no wait for work (its charge would
+    // run on). A moment's sleep lets it block first.
+    userlib::sleep_ms(1, TIMER_BIT);
     let start = sys_get_timer().now;
     let f = s.expect_fault(|a| a.spin(u32::MAX), FaultKind::BudgetExceeded, None)?;
     let spun = sys_get_timer().now - start;
@@ -409,37 +423,37 @@ const RUNNING_GAP_TICKS: u64 = 500;
 /// A task that never runs past its budget but keeps the CPU busy — spin
 /// 50 ms, sleep 0.2 ms, again — is held to its CPU share: this less
 /// important task gets the rest, and the hog is throttled, not faulted.
-/// Before shares, the suite got 0.2 ms in 50.
+/// Before shares, the suite got 0.2 ms in 50. Then, with this task asleep,
+/// the throttled hog gets the time nobody else wants: a share limits what
+/// it takes from others, and wastes nothing.
 fn a_duty_cycling_task_gets_only_its_share(s: &mut Suite) -> CaseResult {
     const HOG_MS: u32 = 300;
-    const MEASURE_MS: u64 = 200;
+    // Past the hog's end, so that it runs only while this task wants the CPU.
+    const MEASURE_MS: u64 = HOG_MS as u64 + 20;
     let before = s.assist_status()?;
     let r = s.assist.hog(HOG_MS, 50);
     check!(r == Ok(()), "hog gave {r:?}");
     // What this task gets of the CPU while the hog runs.
     let start = sys_get_timer().now;
     let (mut mine, mut last) = (0u64, start);
+    let mut seen_throttled = false;
     while last - start < MEASURE_MS * abi::TICKS_PER_MS {
         let now = sys_get_timer().now;
         if now - last < RUNNING_GAP_TICKS {
             mine += now - last;
         }
         last = now;
-    }
-    // This task runs only while the hog is throttled or asleep for its
-    // tick: the status must have caught it throttled.
-    let mut seen_throttled = false;
-    for _ in 0..20 {
-        let st = s.assist_status()?;
-        seen_throttled |= TaskState::from_u32(st.state) == Some(TaskState::Throttled);
+        // This task runs only while the hog is throttled or asleep: its
+        // status must show it throttled now and then.
+        if !seen_throttled {
+            let st = s.assist_status()?;
+            seen_throttled = TaskState::from_u32(st.state) == Some(TaskState::Throttled);
+            last = sys_get_timer().now;
+        }
     }
     let elapsed = last - start;
-    let report = s.assist.hog_report();
+    let (ran, lasted, sleeps) = s.hog_report()?;
     let after = s.assist_status()?;
-    let Ok([ran, lasted, sleeps]) = report else {
-        fail!("hog_report gave {report:?}");
-    };
-    let (ran, lasted) = (u64::from(ran), u64::from(lasted));
     let mine_percent = mine * 100 / elapsed;
     let hog_percent = ran * 100 / lasted.max(1);
     check!(
@@ -447,22 +461,40 @@ fn a_duty_cycling_task_gets_only_its_share(s: &mut Suite) -> CaseResult {
         "the hog was faulted or restarted ({}): a share is no fault",
         after.last_fault.kind().describe()
     );
+    let throttles = after.throttles.wrapping_sub(before.throttles);
     check!(
         mine_percent >= 50,
-        "the suite ran {mine_percent} % of {MEASURE_MS} ms under the hog ({} throttles)",
-        after.throttles.wrapping_sub(before.throttles)
+        "the suite ran {mine_percent} % of {MEASURE_MS} ms under the hog ({throttles} throttles)"
     );
     check!(
         hog_percent <= ASSIST_SHARE + 10 && hog_percent >= 5,
         "the hog ran {hog_percent} % of its {lasted} ticks, its share is {ASSIST_SHARE} %"
     );
     // Evidence the kernel did it: about one throttle a 10 ms period.
-    let throttles = after.throttles.wrapping_sub(before.throttles);
     check!(
         throttles >= HOG_MS / abi::CPU_SHARE_PERIOD_MS / 2,
         "{throttles} throttles in {HOG_MS} ms ({sleeps} sleeps)"
     );
     check!(seen_throttled, "never saw the hog throttled");
+
+    // Now nobody else wants the CPU: the throttled hog may have it.
+    let before = after;
+    let r = s.assist.hog(HOG_MS, 50);
+    check!(r == Ok(()), "the second hog gave {r:?}");
+    userlib::sleep_ms(MEASURE_MS, TIMER_BIT);
+    let (ran, lasted, _) = s.hog_report()?;
+    let after = s.assist_status()?;
+    let hog_percent = ran * 100 / lasted.max(1);
+    let throttles = after.throttles.wrapping_sub(before.throttles);
+    check!(
+        hog_percent >= 70,
+        "alone, the hog ran only {hog_percent} % of its {lasted} ticks ({throttles} throttles): spare time went to waste"
+    );
+    check!(
+        throttles > 0 && after.fault_count == before.fault_count,
+        "alone, the hog was throttled {throttles} times and faulted {} times",
+        after.fault_count - before.fault_count
+    );
     Ok(())
 }
 
