@@ -584,7 +584,7 @@ impl Scheduler {
     fn drop_stale_throttled(&mut self, tasks: &[Task]) -> Option<usize> {
         let table = TaskTable::of(tasks);
         let mut any = false;
-        for i in 0..table.len().min(WORDS * 32) {
+        for i in 0..table.len() {
             if self.throttled.contains(i) {
                 let still = is_throttled(&table[i]);
                 self.throttled.set(i, still);
