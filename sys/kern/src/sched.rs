@@ -1,6 +1,7 @@
 //! Choosing the next task: strict priority, round-robin among equals (a
 //! turn ends when a task blocks, not when it is preempted: see
-//! [`Cursors`]).
+//! [`Cursors`]), and a task throttled for its CPU share (`share`) only
+//! when no other task can run.
 //!
 //! [`select`] is the definition: one pass over the whole table. The kernel
 //! itself uses a [`Scheduler`], which gives the same answer without looking
