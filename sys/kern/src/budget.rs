@@ -3,9 +3,10 @@
 //! A task with a budget (app.toml `budget-ms`; drivers get one by default)
 //! is charged for every stretch of time it holds the CPU, from the moment
 //! the kernel dispatches it to the next trap. The charge is cleared only
-//! when the task *waits for work* — ends a trap blocked in `recv` — or a
-//! new incarnation starts. Syscalls that return at once (`get_timer`,
-//! `post`, a `recv` with a notification already pending) do not clear it:
+//! when the task *waits for work* — ends a trap blocked in `recv`, or
+//! finds a call waiting there ([`work_arrived`]) — or a new incarnation
+//! starts. Syscalls that return at once (`get_timer`, `post`, a `recv`
+//! with a notification already pending) do not clear it:
 //! a task spinning on them is running, and would otherwise starve every
 //! less important task while looking alive to a watchdog that counts
 //! syscalls. Nor does a call (waiting in `send` or for the reply): a driver
@@ -105,6 +106,27 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
     } else if share_spent {
         share::throttle(sys, index);
     }
+}
+
+/// Task `index`'s `recv` found a call waiting (or ended a closed receive):
+/// it has waited for work as surely as if it had blocked for it, so its
+/// budget's charge starts afresh. A server whose clients queue calls while
+/// it is busy — or held off for its CPU share, which is when they get to —
+/// does not block between them, and before this its charge ran on across
+/// them until a `recv` found nothing: under load that long, a busy driver
+/// was faulted for serving. The stretch so far still counts toward its
+/// share: it is charged there now and goes on from here. The deadline
+/// armed at its dispatch stays; it may now come early, and then charges
+/// and re-arms.
+pub fn work_arrived<M: Machine>(sys: &mut System<'_, M>, index: usize) {
+    if sys.dispatched.is(index) {
+        let now = sys.machine.now();
+        let since = core::mem::replace(&mut sys.dispatched_at, now);
+        // A share spent by this is throttled at the armed deadline, which
+        // is no later than the moment it ran out.
+        let _ = sys.tasks[index].share_mut().spend(since, now);
+    }
+    sys.tasks[index].clear_run();
 }
 
 /// Whether the trap just taken by `current` may leave the budget

@@ -301,6 +301,10 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             None => break,
         }
     }
+    if sys.tasks[caller].is_runnable() {
+        // A call was waiting: the work it waited for (see `budget`).
+        crate::budget::work_arrived(sys, caller);
+    }
     sys.note(caller);
     Ok(())
 }

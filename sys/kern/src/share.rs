@@ -22,10 +22,10 @@
 //! bounds what a task takes from the others and never wastes time nobody
 //! else wants. (Holding a driver off an idle CPU cut the default image's
 //! bulk echo from some 4,300 to 2,700 KiB/s; with the spare time it runs
-//! about as fast as without shares.) One consequence: a throttled server that its
-//! clients call while it is held off finds their calls waiting when it
-//! gets back to `recv`, which is no wait for work, so its budget's charge
-//! runs on across them until it finds `recv` empty.
+//! about as fast as without shares.) A throttled server that its clients
+//! call while it is held off finds their calls waiting when it gets back
+//! to `recv`: that counts as waiting for work (`budget::work_arrived`), or
+//! its budget's charge would run on across them.
 //!
 //! The tasks with a budget split 80 % of the CPU between them (the image
 //! builder refuses more), so whatever they do, the tasks without one (the

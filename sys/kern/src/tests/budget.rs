@@ -368,3 +368,42 @@ fn the_budget_timer_ends_an_uncharged_stretch() {
     assert_eq!(after_trap(&mut h, DRV), Some(SUP));
     assert_eq!(h.fault(DRV).kind(), FaultKind::BudgetExceeded);
 }
+
+#[test]
+fn a_call_waiting_in_recv_ends_the_stretch_as_blocking_does() {
+    let mut h = system();
+    let (sup, drv) = (h.id(SUP), h.id(DRV));
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(spin_ms(&mut h, 8), Some(DRV));
+    // It calls the supervisor, which takes the call and does not answer
+    // yet; meanwhile the task below calls the driver.
+    h.send(DRV, sup, 1, b"", 0, &[]);
+    assert_eq!(next(&mut h, DRV), Some(SUP));
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(LOW));
+    h.send(LOW, drv, 1, b"", 0, &[]);
+    assert_eq!(h.sched(LOW), SchedState::InSend(drv));
+    assert_eq!(next(&mut h, LOW), None);
+    // The supervisor answers; the driver's `recv` finds the call waiting:
+    // work, as surely as if it had blocked for it.
+    notify::post_bits(&mut h.sys, SUP, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, LOW), Some(SUP));
+    h.reply(SUP, drv, 0, b"");
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(
+        h.task(DRV).run(),
+        8 * TICKS_PER_MS,
+        "a call keeps the charge"
+    );
+    h.recv(DRV, 0, 1);
+    assert_eq!(h.sched(DRV), SchedState::Runnable);
+    assert_eq!(h.sched(LOW), SchedState::InReply(drv));
+    assert_eq!(next(&mut h, DRV), Some(DRV));
+    assert_eq!(h.task(DRV).run(), 0);
+    // Nine more milliseconds serving it: within a fresh budget.
+    for _ in 0..9 {
+        assert_eq!(spin_ms(&mut h, 1), Some(DRV));
+    }
+    assert_eq!(h.task(DRV).fault_count(), 0);
+}

@@ -393,10 +393,10 @@ fn work_below_the_budget_runs_to_the_end(s: &mut Suite) -> CaseResult {
 /// kind once its budget is spent, and this less important task runs again.
 fn spinning_past_the_budget_faults(s: &mut Suite) -> CaseResult {
     // The assistant ran the last case past its 25 % share: throttled, it
-    // may not yet have come back to `recv` since its reply, and a call
-    // waiting there when it does is no wait for work (its charge would
-    // run on). A moment's sleep lets it block first.
-    userlib::sleep_ms(1, TIMER_BIT);
+    // has not yet come back to `recv` since its reply when this call
+    // comes, and finds it waiting there. That must count as waiting for
+    // work (`budget::work_arrived`): its charge ran on from the last case
+    // before, and it was faulted 96 ms into this one.
     let start = sys_get_timer().now;
     let f = s.expect_fault(|a| a.spin(u32::MAX), FaultKind::BudgetExceeded, None)?;
     let spun = sys_get_timer().now - start;
