@@ -117,7 +117,9 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
 /// was faulted for serving. The stretch so far still counts toward its
 /// share: it is charged there now and goes on from here. The deadline
 /// armed at its dispatch stays; it may now come early, and then charges
-/// and re-arms.
+/// and re-arms. Out of line: `recv` comes here only when a call was
+/// already waiting.
+#[inline(never)]
 pub fn work_arrived<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     if sys.dispatched.is(index) {
         let now = sys.machine.now();
