@@ -187,9 +187,10 @@ fn dispatch_budgeted<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_m
     let t = &sys.tasks[index];
     // A throttled task runs only on time nobody else wants: its share
     // does not limit that, only its budget does.
-    let share_left = match t.is_throttled() {
-        true => u64::MAX,
-        false => u64::from(t.share().left(now)),
+    let share_left = if t.is_throttled() {
+        u64::MAX
+    } else {
+        u64::from(t.share().left(now))
     };
     let runway = budget_ticks(budget_ms)
         .saturating_sub(t.run())

@@ -82,13 +82,7 @@ pub fn select(tasks: &[Task], cursors: &Cursors) -> Option<usize> {
             .min_by_key(|&(i, t)| key(cursors, i, t.priority()))
             .map(|(i, _)| i)
     };
-    pick(Task::is_runnable).or_else(|| pick(is_throttled))
-}
-
-/// Whether task `t` is throttled: runnable only when nothing else is.
-#[inline(always)]
-fn is_throttled(t: &Task) -> bool {
-    t.is_throttled()
+    pick(Task::is_runnable).or_else(|| pick(Task::is_throttled))
 }
 
 /// Whether task `t`, chosen last and with nothing woken since, may run on
@@ -97,7 +91,7 @@ fn is_throttled(t: &Task) -> bool {
 /// this very trap has had its turn ended, which the callers also ask.
 #[inline(always)]
 fn may_run_on(t: &Task) -> bool {
-    t.is_runnable() || is_throttled(t)
+    t.is_runnable() || t.is_throttled()
 }
 
 /// [`select`] with every level's cursor at `current`: the order of a plain
@@ -587,7 +581,7 @@ impl Scheduler {
         let mut any = false;
         for i in 0..table.len() {
             if self.throttled.contains(i) {
-                let still = is_throttled(&table[i]);
+                let still = table[i].is_throttled();
                 self.throttled.set(i, still);
                 any |= still;
             }
@@ -655,7 +649,7 @@ impl Scheduler {
                 "sending bit of task {i}"
             );
             assert!(
-                (self.throttled.contains(i) && self.any_throttled) || !is_throttled(t),
+                (self.throttled.contains(i) && self.any_throttled) || !t.is_throttled(),
                 "throttled task {i} without its bit"
             );
         }

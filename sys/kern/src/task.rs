@@ -45,7 +45,8 @@ pub enum SchedState {
     /// Ready to run, but held off the CPU until its share period ends: it
     /// used its CPU share of this one (see `share`). Only a task that was
     /// `Runnable` is throttled, and only the timer (or a restart) makes it
-    /// `Runnable` again.
+    /// `Runnable` again. Meanwhile it runs when no other task can, and
+    /// leaves this state if it then blocks.
     Throttled,
 }
 
