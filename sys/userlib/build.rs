@@ -66,15 +66,21 @@ fn restart_table(spec: &str) -> String {
     )
 }
 
-/// `AUTHORITY`: what each task may ask of the supervisor, from
-/// `VIREO_AUTHORITY` (`operator:observer:id+id+...`, comma-separated, in
-/// task order).
+/// `AUTHORITY`: what each task may ask of the supervisor, and `SERVES`:
+/// the interface each serves, from `VIREO_AUTHORITY`
+/// (`operator:observer:id+id+...:interface`, comma-separated, in task
+/// order).
 fn authority_table(spec: &str) -> String {
+    let served: Vec<String> = spec
+        .split(',')
+        .filter(|e| !e.is_empty())
+        .map(|e| format!("    {:?},\n", e.splitn(4, ':').nth(3).unwrap_or("")))
+        .collect();
     let entries: Vec<String> = spec
         .split(',')
         .filter(|e| !e.is_empty())
         .map(|e| {
-            let mut fields = e.splitn(3, ':');
+            let mut fields = e.splitn(4, ':');
             let op = fields.next().unwrap_or("");
             let obs = fields.next().unwrap_or("");
             let ids = fields.next().unwrap_or("");
@@ -93,8 +99,13 @@ fn authority_table(spec: &str) -> String {
     format!(
         "/// What each task may ask of the supervisor (app.toml `operator`,\n\
          /// `observer`, `drives`), by task index.\n\
-         pub const AUTHORITY: [Authority; {}] = [\n{}];\n",
+         pub const AUTHORITY: [Authority; {}] = [\n{}];\n\
+         /// The IDL interface each task's crate serves (`[package.metadata.vireo]\n\
+         /// serves`; \"\" for none), by task index.\n\
+         pub const SERVES: [&str; {}] = [\n{}];\n",
         entries.len(),
-        entries.concat()
+        entries.concat(),
+        served.len(),
+        served.concat()
     )
 }

@@ -2,7 +2,9 @@
 
 use crate::model::{Encoding, Interface, Op};
 use crate::types::Ty;
-use crate::wire::{camel, doc, header, reply_size, request_name, request_structs_and_doc};
+use crate::wire::{
+    camel, doc, header, reply_size, request_name, request_size, request_structs_and_doc, snake,
+};
 use std::fmt::Write;
 
 /// The client file of `iface`, read from `source`.
@@ -59,7 +61,78 @@ pub fn generate(iface: &Interface, source: &str) -> String {
         method(&mut out, iface, op);
     }
     out.push_str("}\n");
+    judge_fn(&mut out, iface);
     out
+}
+
+/// `<name>_judge_call`: the steps of the generated dispatch, held against a
+/// call the kernel recorded as refused (`idol_runtime::judge`).
+fn judge_fn(out: &mut String, iface: &Interface) {
+    let name = &iface.name;
+    let lower = snake(name);
+    let _ = writeln!(
+        out,
+        "\n/// Whether a call that a server of `{name}` refused fits the interface, step by\n\
+         /// step as the generated dispatch checks it (`idol_runtime::judge`): `WellFormed`\n\
+         /// means no correct server refuses it, so the server that did is broken.\n\
+         pub fn {lower}_judge_call(\n    call: &::idol_runtime::judge::RejectedCall,\n\
+         ) -> ::idol_runtime::judge::Verdict {{\n    \
+         #[allow(unused_imports)]\n    \
+         use ::idol_runtime::judge::{{judge_op, LeaseRule, MessageRule, Verdict}};\n    \
+         match call.operation {{"
+    );
+    for op in &iface.ops {
+        let message = match (op.args.is_empty(), op.encoding) {
+            (true, _) => "MessageRule::Empty".to_string(),
+            (false, Encoding::Zerocopy) if op.args.iter().all(|a| plain(&a.ty)) => {
+                format!("MessageRule::Exact({})", request_size(iface, op))
+            }
+            (false, Encoding::Zerocopy) => {
+                format!(
+                    "MessageRule::ExactThenContents({})",
+                    request_size(iface, op)
+                )
+            }
+            (false, Encoding::Hubpack) => {
+                format!(
+                    "MessageRule::AtMostThenContents({})",
+                    request_size(iface, op)
+                )
+            }
+        };
+        let leases: Vec<String> = op
+            .leases
+            .iter()
+            .map(|l| {
+                let max = match l.max_len {
+                    Some(n) => format!("::core::option::Option::Some({n})"),
+                    None => "::core::option::Option::None".into(),
+                };
+                format!(
+                    "LeaseRule::new({}, {}, ::core::mem::size_of::<{}>(), {max})",
+                    l.read, l.write, l.elem
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "        {} => judge_op(call, {message}, &[{}], {}),",
+            op.number,
+            leases.join(", "),
+            reply_size(op)
+        );
+    }
+    out.push_str("        _ => Verdict::Malformed,\n    }\n}\n");
+}
+
+/// Whether every bit pattern of an argument of type `ty` decodes, so that
+/// its length alone decides (a named type may be an enum).
+fn plain(ty: &Ty) -> bool {
+    match ty {
+        Ty::Prim(_) => true,
+        Ty::Array(elem, _) => plain(elem),
+        _ => false,
+    }
 }
 
 fn error_enum(out: &mut String, e: &crate::model::ErrorEnum) {

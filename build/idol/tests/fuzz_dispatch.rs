@@ -4,15 +4,22 @@
 //! never hangs), and must refuse a malformed request with the reason an
 //! independent model of the `Ping` interface predicts.
 //!
+//! And the generated judge (`<name>_judge_call`, which the supervisor
+//! holds a refused call against) must agree with dispatch: it may call a
+//! refused call well-formed never, an accepted one malformed never.
+//!
 //! Bounded so it runs in `cargo test`; raise `PROPTEST_CASES` to fuzz longer.
 
 mod support;
 
 use abi::{ReplyFaultReason, LEASE_READ, LEASE_WRITE};
 use hubpack::SerializedSize;
+use idol_fixture::everything_client::everything_judge_call;
 use idol_fixture::everything_server::{everything_dispatch, EVERYTHING_BUFFER_SIZE};
+use idol_fixture::ping_client::ping_judge_call;
 use idol_fixture::ping_client::PingStatus;
 use idol_fixture::ping_server::{ping_dispatch, PING_BUFFER_SIZE};
+use idol_runtime::judge::{RejectedCall, Verdict};
 use idol_runtime::mock::{MockLease, Outcome};
 use proptest::prelude::*;
 use support::{everything_system, ping_system, CLIENT};
@@ -126,6 +133,32 @@ fn call(capacities: usize) -> impl Strategy<Value = (u32, Vec<u8>, usize, Vec<Mo
     (operation(), message(), 0..capacities, leases())
 }
 
+/// The call as the kernel records it when a server refuses it (the first
+/// lease vouched for: the mock client has no device).
+fn recorded(op: u32, message: &[u8], capacity: usize, leases: &[MockLease]) -> RejectedCall {
+    RejectedCall {
+        count: 1,
+        operation: op,
+        message_len: message.len() as u32,
+        response_capacity: capacity as u32,
+        lease_count: leases.len() as u32,
+        first_lease: leases.first().map_or(0, |l| {
+            abi::describe_lease(l.attributes, l.data.len() as u32)
+        }),
+        lease_vouched: 1,
+        ..RejectedCall::default()
+    }
+}
+
+/// Whether `verdict` on a call agrees with how dispatch answered it.
+fn agrees(verdict: Verdict, outcome: &Option<Outcome>) -> bool {
+    match outcome {
+        Some(Outcome::Fault(_)) => verdict != Verdict::WellFormed,
+        Some(Outcome::Reply { .. }) => verdict != Verdict::Malformed,
+        None => false,
+    }
+}
+
 /// 512 cases per target unless `PROPTEST_CASES` says otherwise.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -143,6 +176,15 @@ proptest! {
     ) {
         let (kernel, _) = ping_system();
         let predicted = expected_fault(op, &message, capacity, &leases);
+        let verdict = ping_judge_call(&recorded(op, &message, capacity, &leases));
+        // Ping's arguments are all plain: its judge always decides.
+        prop_assert_eq!(
+            verdict == Verdict::WellFormed,
+            predicted.is_none(),
+            "judged {:?} where the model predicts {:?}",
+            verdict,
+            predicted
+        );
         let delivery = kernel.deliver(CLIENT, op, &message, PING_BUFFER_SIZE, capacity, leases.clone(), |k, b, m| {
             ping_dispatch(&mut support::Ping::default(), k, b, m)
         });
@@ -165,9 +207,16 @@ proptest! {
         (op, message, capacity, leases) in call(64),
     ) {
         let (kernel, _) = everything_system();
+        let verdict = everything_judge_call(&recorded(op, &message, capacity, &leases));
         let delivery = kernel.deliver(CLIENT, op, &message, EVERYTHING_BUFFER_SIZE, capacity, leases, |k, b, m| {
             everything_dispatch(&mut support::Everything::default(), k, b, m)
         });
+        prop_assert!(
+            agrees(verdict, &delivery.outcome),
+            "judged {:?}, dispatch answered {:?}",
+            verdict,
+            delivery.outcome
+        );
         match delivery.outcome {
             Some(Outcome::Reply { message, .. }) => prop_assert!(message.len() <= capacity),
             Some(Outcome::Fault(_)) => {}

@@ -7,7 +7,10 @@
 //! injection it did not carry out with `Ok` (see [`crate::serve`]).
 
 #[cfg(target_os = "none")]
-use idol_runtime::{Ipc, NotificationHandler, RecvMessage, Served, TaskId};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+#[cfg(target_os = "none")]
+use idol_runtime::{Ipc, NotificationHandler, RecvMessage, ReplyFaultReason, Served, TaskId};
 use virtio::queue::Corruption;
 
 #[cfg(target_os = "none")]
@@ -51,6 +54,11 @@ pub const fn buffer_size(class: usize) -> usize {
     }
 }
 
+/// Class-interface calls still to refuse (the `refuse` op). One task, one
+/// thread: the atomic is only a safe way to have a static.
+#[cfg(target_os = "none")]
+static REFUSING: AtomicU32 = AtomicU32::new(0);
+
 /// Serves `idl/fault-inject.idol` on a driver's behalf.
 #[cfg(target_os = "none")]
 struct Injector<'d, D>(&'d mut D);
@@ -72,12 +80,18 @@ impl<D: Injectable> FaultInjectServer for Injector<'_, D> {
     fn recoveries(&mut self, _: TaskId) -> Served<u32> {
         Ok(self.0.recoveries())
     }
+
+    fn refuse(&mut self, _: TaskId, calls: u32) -> Served<(), InjectError> {
+        REFUSING.store(calls, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// One turn of a driver's loop: receives into `buffer` (waking for the
 /// notification bits in `mask`; from `from` only, if set), answers a
-/// fault-injection request itself, and hands everything else — its class
-/// interface's requests and notifications — to `handle`.
+/// fault-injection request itself, refuses a class-interface request while
+/// told to (`refuse`), and hands everything else — its class interface's
+/// requests and notifications — to `handle`.
 #[cfg(target_os = "none")]
 pub fn serve_once<D: Injectable>(
     driver: &mut D,
@@ -88,8 +102,12 @@ pub fn serve_once<D: Injectable>(
     handle: impl FnOnce(&mut D, &[u8], &RecvMessage),
 ) {
     let msg = ipc.recv(buffer, mask, from);
+    let refusing = REFUSING.load(Ordering::Relaxed);
     if msg.sender != TaskId::KERNEL && msg.operation >= FIRST_OP {
         fault_inject_dispatch(&mut Injector(driver), ipc, buffer, &msg);
+    } else if msg.sender != TaskId::KERNEL && refusing > 0 {
+        REFUSING.store(refusing - 1, Ordering::Relaxed);
+        ipc.reply_fault(msg.sender, ReplyFaultReason::BadMessageContents);
     } else {
         handle(driver, buffer, &msg);
     }

@@ -22,8 +22,8 @@ mod status;
 
 pub use fault::{FaultKind, FaultRecord, ReplyFaultReason, UsageError};
 pub use status::{
-    Authority, InjectEvidence, Injection, Kipc, RestartCause, RestartKind, RestartPolicy,
-    RestartRecord, TaskState, TaskStatus, RESTARTS_KEPT,
+    Authority, InjectEvidence, Injection, Kipc, RejectedCall, RestartCause, RestartKind,
+    RestartPolicy, RestartRecord, TaskState, TaskStatus, RESTARTS_KEPT,
 };
 
 /// Names a task *incarnation*: the task's index in the image's task table and

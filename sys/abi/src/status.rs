@@ -68,19 +68,60 @@ pub struct TaskStatus {
     /// Calls this incarnation refused with `reply_fault` while untrusted
     /// (wrapping): its clients got REJECTED codes instead of faults. The
     /// kernel posts the supervisor's fault bit at each, so the supervisor
-    /// can judge whether the server, rather than its clients, is broken.
+    /// can judge whether the server, rather than its clients, is broken
+    /// (by each client's [`rejected_call`](Self::rejected_call)).
     pub rejections: u32,
-    /// Of those, the rejections of a client other than the one rejected
-    /// just before (wrapping). What the supervisor judges a driver by: one
-    /// client rejected again and again may be the one at fault (a client
-    /// sending garbage must not get the driver restarted under everyone
-    /// else), two clients in a row point at the driver.
-    pub rejected_clients: u32,
     /// Times the kernel held the task off the CPU for having used its CPU
     /// share of a period (wrapping; since boot, across restarts): how a
     /// task that keeps the CPU busy without ever running past its budget
     /// is kept from starving the tasks below it.
     pub throttles: u32,
+    /// The last call of this task that an untrusted server refused with
+    /// `reply_fault` (since boot, across restarts of either): what the
+    /// supervisor judges the server by.
+    pub rejected_call: RejectedCall,
+}
+
+/// A call an untrusted server refused with `reply_fault`, as the kernel
+/// saw it when it was refused: its shape, from the caller's registers and
+/// lease table, which the server cannot change.
+///
+/// A server generated from an IDL file refuses only calls that break the
+/// interface (an unknown operation, a message or lease of the wrong
+/// shape, a reply buffer too small). So a refused call that fits the
+/// interface convicts the server — it is broken — and one that does not
+/// convicts nobody, whoever the client: the supervisor restarts a driver
+/// only on the first kind, and so no client, hostile or not, can get a
+/// driver restarted by sending garbage.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct RejectedCall {
+    /// Calls of this task refused so far (wrapping; 0: none yet, and the
+    /// rest of the record is zero).
+    pub count: u32,
+    /// The server that refused it (a [`TaskId`]'s raw value, generation
+    /// included).
+    pub server: u32,
+    /// The operation number.
+    pub operation: u32,
+    /// The message length in bytes.
+    pub message_len: u32,
+    /// The reply buffer's length in bytes.
+    pub response_capacity: u32,
+    /// How many leases it lent.
+    pub lease_count: u32,
+    /// The first lease's attributes and length as [`crate::describe_lease`]
+    /// packs them (0: no lease, or one it cannot describe).
+    pub first_lease: u32,
+    /// 1 if the kernel vouches for `first_lease`: it read the caller's
+    /// lease table, and the caller has no device of its own that could
+    /// have rewritten the table since the server was told of the lease.
+    /// 0 otherwise: the lease convicts nobody.
+    pub lease_vouched: u32,
+    /// The reason the server gave (a `ReplyFaultReason` value).
+    pub reason: u32,
 }
 
 impl TaskStatus {
@@ -102,8 +143,9 @@ code_enum! {
         /// The liveness watchdog found it spinning, or not answering its
         /// callers.
         Hung = 3,
-        /// A driver that refused two different clients in a row with
-        /// `reply_fault` within a second.
+        /// A driver that refused with `reply_fault` a call that fits the
+        /// interface it serves ([`RejectedCall`]): no correct server of
+        /// that interface refuses it.
         Rejecting = 4,
         /// A driver that did not release its slot by the bus's deadline.
         RemovalTimeout = 5,
@@ -120,7 +162,7 @@ code_enum! {
         Fault => "fault",
         Operator => "operator",
         Hung => "stopped answering",
-        Rejecting => "rejected its clients",
+        Rejecting => "refused a well-formed call",
         RemovalTimeout => "kept a removed slot",
         UnaskedRelease => "released its device unasked",
         HeldCaller => "held a caller",

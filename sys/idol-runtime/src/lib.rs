@@ -19,6 +19,8 @@
 //!   is made of.
 //! * [`HeldReply`] — an `Ipc` that sends a server's reply with its next
 //!   receive: one kernel call (`reply_recv`) where there were two.
+//! * [`judge`] — whether a call a server refused fits its interface (the
+//!   supervisor's test of a driver that refuses calls).
 //!
 //! This crate must never panic on what a peer sent: a malformed request is
 //! answered with `reply_fault`, a lease that went away is an error value,
@@ -39,6 +41,7 @@ pub mod client;
 mod error;
 mod held;
 mod ipc;
+pub mod judge;
 mod lease;
 #[cfg(any(feature = "mock", test))]
 pub mod mock;

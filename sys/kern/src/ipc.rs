@@ -70,6 +70,36 @@ pub fn lease(task: &Task, index: usize) -> Option<Lease> {
     umem::try_read(task, &one).ok()?.first().copied()
 }
 
+/// The call `task` is blocked in, as `reply_fault` records it when an
+/// untrusted server refuses it (`count`, `server` and `reason` left 0):
+/// what the server was told of it at delivery, from the caller's
+/// registers, which do not change while it waits, and its first lease.
+///
+/// The lease table is the caller's memory, and is read again here. Only
+/// the caller itself or its own device could have changed it since
+/// delivery (a server refusing the call wrote none of its leases, and a
+/// caller in a call has no other lease out), and the caller is blocked;
+/// so the kernel vouches for the lease unless the caller drives a device
+/// (it has a ring region).
+pub fn call_shape(task: &Task) -> abi::RejectedCall {
+    let s = task.save();
+    let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
+    let first = (lease_count > 0).then(|| lease(task, 0)).flatten();
+    let device = task
+        .regions()
+        .iter()
+        .any(|r| r.attributes & crate::descs::REGION_DMA_RING != 0);
+    abi::RejectedCall {
+        operation: u32::from(operation),
+        message_len: s.arg(2) as u32,
+        response_capacity: s.arg(4) as u32,
+        lease_count: lease_count as u32,
+        first_lease: first.map_or(0, |l| abi::describe_lease(l.attributes, l.len)),
+        lease_vouched: u32::from(!device && (lease_count == 0 || first.is_some())),
+        ..abi::RejectedCall::default()
+    }
+}
+
 /// Whether a lease names memory its sender may access in the way it lends.
 pub fn lease_is_valid(task: &Task, l: &Lease) -> bool {
     let Some(slice) = USlice::<u8>::from_raw(l.base as usize, l.len as usize) else {

@@ -51,7 +51,7 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         replies: t.replies(),
         rejections: t.rejections(),
         calling,
-        rejected_clients: t.rejected_clients(),
+        rejected_call: t.rejected_call(),
         throttles: t.throttles(),
     }
 }

@@ -314,10 +314,18 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
             };
             faults::fault_task(sys, p, record);
         } else {
+            // Recorded before the caller's registers take the code: the
+            // supervisor decides by the call whether the server is the
+            // broken one.
+            let call = abi::RejectedCall {
+                server: me.0,
+                reason: reason as u32,
+                ..ipc::call_shape(&sys.tasks[p])
+            };
+            sys.tasks[p].record_rejected_call(call);
             ipc::complete_with_code(&mut sys.tasks[p], abi::rejected_code(reason));
             sys.note(p);
-            // The supervisor decides whether the server is the broken one.
-            sys.tasks[caller].count_rejection(p);
+            sys.tasks[caller].count_rejection();
             let sup = sys.supervisor;
             notify::post_bits(sys, sup, abi::SUPERVISOR_FAULT_BIT);
         }

@@ -81,12 +81,9 @@ pub struct Task {
     announce: bool,
     run: u64,
     rejections: u32,
-    /// Rejections of a client other than the one rejected before (see
-    /// [`Task::count_rejection`]).
-    rejected_clients: u32,
-    /// The index of the client this server last rejected, in any
-    /// incarnation.
-    last_rejected: Option<u16>,
+    /// Its own last call an untrusted server refused, since boot (see
+    /// [`Task::record_rejected_call`]).
+    rejected_call: abi::RejectedCall,
     /// Its use of its CPU share in the current period, kept across
     /// restarts: a restart must not give it a fresh share.
     share: ShareUse,
@@ -122,8 +119,7 @@ impl Task {
             announce: false,
             run: 0,
             rejections: 0,
-            rejected_clients: 0,
-            last_rejected: None,
+            rejected_call: abi::RejectedCall::default(),
             share: ShareUse::new(desc.cpu_share),
             throttles: 0,
         }
@@ -335,30 +331,28 @@ impl Task {
         self.rejections
     }
 
-    /// Rejections of a client other than the one rejected just before
-    /// (wrapping): how many times the rejected client changed.
-    pub fn rejected_clients(&self) -> u32 {
-        self.rejected_clients
+    /// Counts one call refused with `reply_fault` by this untrusted server.
+    pub fn count_rejection(&mut self) {
+        self.rejections = self.rejections.wrapping_add(1);
     }
 
-    /// Counts one call of client `client` (a task index) refused with
-    /// `reply_fault` by this untrusted server.
+    /// Its own last call that an untrusted server refused (`count` 0: none
+    /// since boot).
+    pub fn rejected_call(&self) -> abi::RejectedCall {
+        self.rejected_call
+    }
+
+    /// Records `call`, a call of this task an untrusted server has just
+    /// refused, counting it.
     ///
-    /// A rejection may be the server's fault (corrupted, it refuses good
-    /// messages) or the client's (it sent a bad one). One client rejected
-    /// again and again cannot tell them apart, and counting it as the
-    /// server's would let any client get the server restarted at will,
-    /// under everyone else's calls. So the supervisor judges by
-    /// [`rejected_clients`](Self::rejected_clients): only a change of
-    /// rejected client counts there, and two clients in a row that the
-    /// server found wrong point at the server.
-    pub fn count_rejection(&mut self, client: usize) {
-        self.rejections = self.rejections.wrapping_add(1);
-        let client = Some(client as u16);
-        if self.last_rejected != client {
-            self.last_rejected = client;
-            self.rejected_clients = self.rejected_clients.wrapping_add(1);
-        }
+    /// Kept in the *client's* record, not the server's, and across
+    /// restarts of both: the supervisor judges the server by each client's
+    /// last refused call, and one client's garbage must not be able to
+    /// overwrite the record of another's good call before the supervisor
+    /// reads it.
+    pub fn record_rejected_call(&mut self, call: abi::RejectedCall) {
+        let count = self.rejected_call.count.wrapping_add(1);
+        self.rejected_call = abi::RejectedCall { count, ..call };
     }
 
     /// Counts one syscall.
@@ -438,9 +432,7 @@ impl Task {
         self.syscalls = 0;
         self.replies = 0;
         self.rejections = 0;
-        self.rejected_clients = 0;
-        // `last_rejected` is kept: a client rejected before and after the
-        // server's restart is still the same one client.
+        // `rejected_call` is kept: the supervisor may not have read it yet.
         self.notifications = 0;
         self.notification_mask = 0;
         self.timer = None;

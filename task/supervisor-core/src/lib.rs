@@ -16,7 +16,7 @@ pub mod held;
 pub mod rejections;
 pub mod restart_log;
 
-pub use rejections::{Counts, Rejections, REJECTION_WINDOW_MS};
+pub use rejections::{Rejections, REJECTION_WINDOW_MS};
 
 use abi::{RestartKind, RestartPolicy};
 

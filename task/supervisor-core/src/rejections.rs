@@ -1,49 +1,47 @@
-//! When a driver that rejects its clients' calls is the broken one.
+//! When a driver that refuses its clients' calls is the broken one.
 //!
 //! An untrusted server's `reply_fault` reaches its client as an error, not
-//! a fault (the kernel's `reply_fault`), and the kernel counts it
-//! (`TaskStatus::rejections`, and `rejected_clients`: the changes of the
-//! client rejected). A well-behaved client of a generated interface never
-//! sends a malformed message, so a driver that keeps rejecting calls is
-//! likely corrupted (a flipped bit, a wild write), and left alone it would
-//! turn its clients away for ever. But a client can be the broken or
-//! hostile one, and a restart of the driver resets its device and fails
-//! every other client's call in flight: one client must not be able to get
-//! the driver restarted. So a driver counts as broken when it rejects two
-//! *different* clients in a row within [`REJECTION_WINDOW_MS`]; one client
-//! rejected again and again proves nothing.
+//! a fault (the kernel's `reply_fault`). A driver corrupted by a flipped
+//! bit or a wild write can turn every client away like that for good, and
+//! must then be restarted; but a hostile client must not be able to get a
+//! driver restarted, under everyone else's calls, by sending garbage.
 //!
-//! What this leaves: a corrupted driver whose only client is the one it
-//! rejects is not restarted for it (nothing tells that client from a
-//! hostile one that once sent a good call); it is the operator's (`restart`
-//! in the shell; the fault campaign does it after 100 ms). And two hostile
-//! clients of one driver can still get it restarted.
+//! The kernel records each refused call in the client's own status
+//! (`TaskStatus::rejected_call`: its shape, as the server was told of it),
+//! and the supervisor holds it against the interface the server serves
+//! (the generated `<name>_judge_call`). A server generated from an IDL
+//! file refuses only calls that break the interface, so:
+//!
+//! - a refused call that fits the interface convicts the server at once,
+//!   whichever client made it ([`Rejections::refused_call`]);
+//! - one that does not fit convicts nobody, however many clients send such
+//!   calls, and however often;
+//! - one the record cannot decide (contents it does not hold, a lease it
+//!   does not vouch for) convicts nobody either.
+//!
+//! A client's record can be overwritten only by its own next refused call,
+//! so one client's garbage cannot hide another's good call from the
+//! supervisor. Each client is looked at when the kernel posts the fault
+//! bit, which it does at every refusal.
+//!
+//! Trusted servers fault their clients instead, and are judged by the
+//! different-clients rule of [`Rejections::client_faulted`].
 //!
 //! Nothing here may panic: it runs in the supervisor.
 
 use crate::MAX_TASKS;
 
-/// A driver that rejects a second client within this many ms of rejecting
-/// another is deemed broken.
+/// A trusted driver that faults a second client within this many ms of
+/// faulting another is deemed broken.
 pub const REJECTION_WINDOW_MS: u64 = 1000;
-
-/// What the kernel counts of one task (from its `TaskStatus`).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// The incarnation.
-    pub generation: u32,
-    /// Whether it is faulted now (its counts are the dead incarnation's).
-    pub faulted: bool,
-    /// Changes of the client it rejected.
-    pub rejected_clients: u32,
-}
 
 /// One task's record.
 #[derive(Copy, Clone, Debug, Default)]
 struct Record {
-    /// The generation and `rejected_clients` count last looked at.
-    seen: (u32, u32),
-    /// When it last rejected a new client (pending a second).
+    /// As a client: the count of its refused calls last looked at.
+    seen_refusals: u32,
+    /// As a trusted server: when it last faulted a new client (pending a
+    /// second).
     new_client_at: Option<u64>,
     /// The client it last faulted, as a trusted server ([`Rejections::client_faulted`]).
     faulted_client: Option<usize>,
@@ -64,44 +62,24 @@ impl Default for Rejections {
 }
 
 impl Rejections {
-    /// Looks at `task`'s counts `now` (ms): whether it should be restarted
-    /// as a broken driver (it rejected two different clients in a row
-    /// within [`REJECTION_WINDOW_MS`]). Call it with every status read;
-    /// after a verdict the record starts afresh.
-    ///
-    /// A faulted task already shows its next generation with the dead
-    /// incarnation's counts; taken as the new one's, they would be counted
-    /// twice (and their reset to 0 at the restart read as a wrap). So a
-    /// faulted task is not looked at, and counts from another generation,
-    /// or that went down, are counted from 0.
-    pub fn judge(&mut self, task: usize, c: Counts, now: u64) -> bool {
-        let Some(r) = self.records.get_mut(task) else {
-            return false;
-        };
-        if c.faulted {
-            return false;
+    /// Looks at client `client`'s last refused call, `call` (from its
+    /// status): the index of the server to restart as broken, if the call
+    /// is new since the last look and `convicts` says it fits the
+    /// interface of the server that refused it (`convicts` is asked only
+    /// then; it must also say no for a server that has been restarted since,
+    /// `call.server`'s generation).
+    pub fn refused_call(
+        &mut self,
+        client: usize,
+        call: &abi::RejectedCall,
+        convicts: impl FnOnce(&abi::RejectedCall) -> bool,
+    ) -> Option<usize> {
+        let r = self.records.get_mut(client)?;
+        if call.count == r.seen_refusals {
+            return None;
         }
-        let before = match r.seen {
-            (generation, count) if generation == c.generation && count <= c.rejected_clients => {
-                count
-            }
-            _ => {
-                *r = Record::default();
-                0
-            }
-        };
-        r.seen = (c.generation, c.rejected_clients);
-        let new_clients = c.rejected_clients - before;
-        for _ in 0..new_clients.min(2) {
-            if r.new_client(now) {
-                *r = Record {
-                    seen: r.seen,
-                    ..Record::default()
-                };
-                return true;
-            }
-        }
-        false
+        r.seen_refusals = call.count;
+        convicts(call).then(|| abi::TaskId(call.server).index())
     }
 
     /// `server`, a trusted one, faulted `client` with its verdict at `now`
@@ -140,49 +118,47 @@ impl Record {
 mod tests {
     use super::*;
 
-    fn counts(generation: u32, rejected_clients: u32) -> Counts {
-        Counts {
-            generation,
-            faulted: false,
-            rejected_clients,
+    fn call(count: u32, server: u16, operation: u32) -> abi::RejectedCall {
+        abi::RejectedCall {
+            count,
+            server: abi::TaskId::new(server, abi::Generation(3)).0,
+            operation,
+            ..abi::RejectedCall::default()
         }
     }
 
-    #[test]
-    fn two_different_clients_within_the_window_is_a_broken_driver() {
-        let mut r = Rejections::default();
-        assert!(!r.judge(1, counts(0, 1), 100));
-        assert!(!r.judge(1, counts(0, 1), 300), "no new client");
-        assert!(r.judge(1, counts(0, 2), 600));
-        // Counting starts over after a verdict.
-        assert!(!r.judge(1, counts(0, 3), 700));
-        // New clients far apart are not a pattern.
-        let mut r = Rejections::default();
-        assert!(!r.judge(2, counts(0, 1), 0));
-        assert!(!r.judge(2, counts(0, 2), 5000));
-        // Two at once are enough; tasks are apart.
-        let mut r = Rejections::default();
-        assert!(!r.judge(4, counts(0, 1), 0));
-        assert!(r.judge(3, counts(0, 2), 0));
-        assert!(!r.judge(MAX_TASKS, counts(0, 2), 0));
+    /// A judge for which operation 1 is a well-formed call.
+    fn op_one(c: &abi::RejectedCall) -> bool {
+        c.operation == 1
     }
 
     #[test]
-    fn counts_are_taken_once_per_incarnation() {
+    fn a_refused_call_that_fits_convicts_its_server_at_once() {
         let mut r = Rejections::default();
-        assert!(!r.judge(3, counts(0, 1), 0));
-        // Faulted: generation 1 shows generation 0's count; not looked at.
-        let dead = Counts {
-            faulted: true,
-            ..counts(1, 5)
-        };
-        assert!(!r.judge(3, dead, 10));
-        // Restarted as generation 1: its first new client is a first.
-        assert!(!r.judge(3, counts(1, 1), 20));
-        // A count that went down in the same generation is not a wrap.
-        assert!(!r.judge(3, counts(1, 0), 1500));
-        assert!(!r.judge(3, counts(1, 1), 3000));
-        assert!(r.judge(3, counts(1, 2), 3100));
+        assert_eq!(r.refused_call(5, &call(1, 2, 1), op_one), Some(2));
+        // Looked at once: the same record again convicts nobody.
+        assert_eq!(r.refused_call(5, &call(1, 2, 1), op_one), None);
+        // Another client's good call, and the same client's next one.
+        assert_eq!(r.refused_call(6, &call(7, 2, 1), op_one), Some(2));
+        assert_eq!(r.refused_call(5, &call(2, 4, 1), op_one), Some(4));
+    }
+
+    #[test]
+    fn garbage_convicts_nobody_however_many_clients_send_it() {
+        let mut r = Rejections::default();
+        for count in 1..50 {
+            for client in 3..MAX_TASKS {
+                assert_eq!(r.refused_call(client, &call(count, 2, 9), op_one), None);
+            }
+        }
+        // Nor does a record with no refusal, or of a task out of range.
+        let mut r = Rejections::default();
+        let none = abi::RejectedCall::default();
+        assert_eq!(r.refused_call(3, &none, |_| true), None);
+        assert_eq!(r.refused_call(MAX_TASKS, &call(1, 2, 1), op_one), None);
+        // The judge is asked only about a new record.
+        r.refused_call(3, &call(1, 2, 9), op_one);
+        r.refused_call(3, &call(1, 2, 9), |_| panic!("asked again"));
     }
 
     #[test]

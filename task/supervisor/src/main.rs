@@ -39,7 +39,7 @@ use supervisor_core::authority::{self, Refusal, Request};
 use supervisor_core::held::{Call, HeldCalls};
 use supervisor_core::restart_log::RestartLog;
 use supervisor_core::{
-    Counts, Decision, Liveness, Rejections, Restarts, Sample, HELD_AFTER_SAMPLES, MAX_TASKS,
+    Decision, Liveness, Rejections, Restarts, Sample, HELD_AFTER_SAMPLES, MAX_TASKS,
 };
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
@@ -185,6 +185,20 @@ fn authorize(bus: &Bus, caller: TaskId, request: Request) -> Result<(), Refusal>
     })
 }
 
+/// Whether `call`, refused by `server`, fits the interface `server`'s crate
+/// serves (`tasks::SERVES`): a call no correct server of it refuses. A
+/// server of an interface the supervisor does not know convicts itself of
+/// nothing.
+fn well_formed(server: usize, call: &abi::RejectedCall) -> bool {
+    let verdict = match tasks::SERVES.get(server).copied() {
+        Some("block") => block_api::block_judge_call(call),
+        Some("entropy") => entropy_api::entropy_judge_call(call),
+        Some("ethernet") => ethernet_api::ethernet_judge_call(call),
+        _ => return false,
+    };
+    verdict == idol_runtime::judge::Verdict::WellFormed
+}
+
 fn restart_policy(task: usize) -> RestartPolicy {
     tasks::RESTART
         .get(task)
@@ -215,7 +229,7 @@ impl Supervisor {
             let Ok(st) = kipc::task_status(i) else {
                 continue;
             };
-            self.judge_rejections(i, &st);
+            self.judge_refusal(i, &st);
             let seen = self.handled_faults.get(i).copied().unwrap_or(0);
             if TaskState::from_u32(st.state) != Some(TaskState::Faulted) || st.fault_count == seen {
                 continue;
@@ -293,20 +307,24 @@ impl Supervisor {
     }
 
     /// An untrusted server's `reply_fault`s reach its clients as codes, not
-    /// faults (see the kernel's `reply_fault`); the kernel counts them and
-    /// wakes us. A bus driver that rejects two different clients in a row
-    /// within a second (`supervisor_core::rejections`) is more likely
-    /// corrupted than they are: restart it, device reset first, before it
-    /// turns every client away. One client rejected again and again may be
-    /// the one sending garbage, and gets nowhere.
-    fn judge_rejections(&mut self, task: usize, st: &TaskStatus) {
-        let counts = Counts {
-            generation: st.generation,
-            faulted: TaskState::from_u32(st.state) == Some(TaskState::Faulted),
-            rejected_clients: st.rejected_clients,
+    /// faults (see the kernel's `reply_fault`); the kernel records each in
+    /// the client's status and wakes us. A refused call that fits the
+    /// interface of the driver that refused it (`supervisor_core::
+    /// rejections`) convicts the driver: restart it, device reset first,
+    /// before it turns every client away. A call that does not fit is the
+    /// client's garbage, and gets nobody restarted.
+    fn judge_refusal(&mut self, client: usize, st: &TaskStatus) {
+        let call = st.rejected_call;
+        let convicts = |call: &abi::RejectedCall| {
+            let server = TaskId(call.server);
+            // Only the incarnation that refused it (a restart since has
+            // dealt with it), and only against the interface it serves.
+            let current = kipc::task_status(server.index())
+                .is_ok_and(|s| s.generation == u32::from(server.generation().0));
+            current && well_formed(server.index(), call)
         };
-        if self.rejections.judge(task, counts, now_ms()) {
-            self.restart_rejecting(task, "rejected");
+        if let Some(server) = self.rejections.refused_call(client, &call, convicts) {
+            self.restart_rejecting(server, client);
         }
     }
 
@@ -315,23 +333,42 @@ impl Supervisor {
     /// likely corrupted than they are (`Rejections::client_faulted`).
     fn check_trusted_verdict(&mut self, server: usize, client: usize) {
         if self.rejections.client_faulted(server, client, now_ms()) {
-            self.restart_rejecting(server, "faulted");
+            self.restart_faulting(server);
         }
     }
 
-    /// Restarts bus driver `task`, which `verb` two different clients in a
-    /// row within the rejection window (device reset first).
-    fn restart_rejecting(&mut self, task: usize, verb: &str) {
-        let Some(slot) = self.bus.slot_of(task as u16) else {
-            return;
-        };
-        sys_log!(
-            "driver {} {verb} two clients within {} ms; restarting it",
-            name_of(task as u16),
-            supervisor_core::REJECTION_WINDOW_MS
-        );
-        self.bus.driver_died(task as u16);
-        self.detach(task as u16, slot);
+    /// Restarts bus driver `task`, which refused a call of `client` that no
+    /// correct server refuses (device reset first).
+    fn restart_rejecting(&mut self, task: usize, client: usize) {
+        if self.bus.slot_of(task as u16).is_some() {
+            sys_log!(
+                "driver {} refused a well-formed call of {}; restarting it",
+                name_of(task as u16),
+                name_of(client as u16)
+            );
+            self.restart_broken_driver(task);
+        }
+    }
+
+    /// Restarts trusted bus driver `task`, which faulted two different
+    /// clients in a row within the window (device reset first).
+    fn restart_faulting(&mut self, task: usize) {
+        if self.bus.slot_of(task as u16).is_some() {
+            sys_log!(
+                "driver {} faulted two clients within {} ms; restarting it",
+                name_of(task as u16),
+                supervisor_core::REJECTION_WINDOW_MS
+            );
+            self.restart_broken_driver(task);
+        }
+    }
+
+    /// Restarts bus driver `task` as broken by its verdicts: takes its
+    /// device away (reset first), then restarts it.
+    fn restart_broken_driver(&mut self, task: usize) {
+        if let Some(slot) = self.bus.driver_died(task as u16) {
+            self.detach(task as u16, slot);
+        }
         self.restart(task, RestartCause::Rejecting);
     }
 

@@ -99,6 +99,23 @@ pub fn task_status(task: TaskId) -> Result<TaskStatus, LineBuf> {
     }
 }
 
+/// Why the supervisor last restarted `task`, from its restart log (the
+/// last [`userlib::abi::RESTARTS_KEPT`]); a task with no restart there ends the case.
+pub fn latest_restart_cause(task: TaskId) -> Result<Option<userlib::abi::RestartCause>, LineBuf> {
+    let sup = supervisor();
+    for back in 0..userlib::abi::RESTARTS_KEPT as u32 {
+        match sup.restart_record(back) {
+            Ok(r) if r.task == task.index() as u32 => return Ok(r.cause()),
+            Ok(_) => {}
+            Err(e) => fail!("restart_record({back}): {e:?}"),
+        }
+    }
+    fail!(
+        "no restart of task {} in the supervisor's log",
+        task.index()
+    )
+}
+
 /// Ends the suite: prints `[test] done` and asks the [`supervisor`] to
 /// stop the machine with the failure count as exit code.
 pub fn finish(failed: u32) -> ! {

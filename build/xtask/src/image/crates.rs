@@ -1,6 +1,8 @@
 //! Whether each task's `crate` names a package of the workspace, asked
 //! before anything is built: a misspelt crate otherwise failed deep in the
-//! build, under the whole cargo command line.
+//! build, under the whole cargo command line. And the interface each
+//! package serves to its clients (`[package.metadata.vireo] serves`), by
+//! which the supervisor judges a driver that refuses calls.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,6 +19,9 @@ use crate::process;
 pub(super) struct Package {
     pub name: String,
     pub bin: bool,
+    /// The IDL interface it serves (`serves = "block"` under
+    /// `[package.metadata.vireo]`: `idl/block.idol`).
+    pub serves: Option<String>,
 }
 
 /// The workspace's packages, from `cargo metadata` (no dependency
@@ -51,6 +56,9 @@ fn workspace_packages(root: &Path) -> Result<Vec<Package>> {
             Some(Package {
                 name: p["name"].as_str()?.to_string(),
                 bin,
+                serves: p["metadata"]["vireo"]["serves"]
+                    .as_str()
+                    .map(str::to_string),
             })
         })
         .collect())
@@ -82,16 +90,17 @@ pub(super) fn unknown_crates(app: &App, packages: &[Package]) -> Vec<String> {
 
 /// Fails, naming each, if a task's crate is not in the workspace. If cargo
 /// cannot say, the build goes on and cargo reports what it finds.
-pub(super) fn check(root: &Path, app: &App, app_path: &Path) -> Result<()> {
+/// Returns what each task serves (see [`served`]).
+pub(super) fn check(root: &Path, app: &App, app_path: &Path) -> Result<Vec<String>> {
     // Asked once per run: `cargo xtask test` builds some thirty images
     // from the one workspace.
     static PACKAGES: OnceLock<Option<Vec<Package>>> = OnceLock::new();
     let Some(packages) = PACKAGES.get_or_init(|| workspace_packages(root).ok()) else {
-        return Ok(());
+        return Ok(vec![String::new(); app.tasks.len()]);
     };
     let problems = unknown_crates(app, packages);
     if problems.is_empty() {
-        return Ok(());
+        return Ok(served(app, packages));
     }
     bail!(
         "{}: {} problem(s):\n  - {}",
@@ -101,9 +110,24 @@ pub(super) fn check(root: &Path, app: &App, app_path: &Path) -> Result<()> {
     )
 }
 
+/// The interface each task's crate serves, in task order (empty for
+/// none).
+pub(super) fn served(app: &App, packages: &[Package]) -> Vec<String> {
+    app.tasks
+        .iter()
+        .map(|t| {
+            packages
+                .iter()
+                .find(|p| p.name == t.krate)
+                .and_then(|p| p.serves.clone())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{unknown_crates, Package};
+    use super::{served, unknown_crates, Package};
     use crate::config::tests::BASE;
     use crate::config::App;
 
@@ -111,6 +135,7 @@ mod tests {
         Package {
             name: name.into(),
             bin,
+            serves: None,
         }
     }
 
@@ -134,5 +159,23 @@ mod tests {
             "{}",
             problems[0]
         );
+    }
+
+    #[test]
+    fn each_task_serves_what_its_crate_declares() {
+        let app: App = crate::config::tests::parse(BASE).unwrap();
+        let mut all = vec![
+            package("task-supervisor", true),
+            package("pong", true),
+            package("task-ping", true),
+            package("task-idle", true),
+        ];
+        all[1].serves = Some("ping".into());
+        let names: Vec<&str> = app.tasks.iter().map(|t| t.krate.as_str()).collect();
+        let want: Vec<&str> = names
+            .iter()
+            .map(|&n| if n == "pong" { "ping" } else { "" })
+            .collect();
+        assert_eq!(served(&app, &all), want);
     }
 }

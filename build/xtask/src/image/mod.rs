@@ -229,17 +229,20 @@ fn restart_policies(app: &crate::config::App) -> String {
 /// `VIREO_AUTHORITY`: what each task may ask of the supervisor, in task
 /// order, comma-separated: `operator` (0 or 1) `:` `observer` (0 or 1) `:`
 /// the virtio device ids it may drive, `+`-separated (empty for a task that
-/// drives nothing).
-fn authority(app: &App) -> String {
+/// drives nothing) `:` the interface its crate serves (`served`, in task
+/// order; empty for none), by which the supervisor judges its refusals.
+fn authority(app: &App, served: &[String]) -> String {
     app.tasks
         .iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(i, t)| {
             let ids: Vec<String> = t.device_ids().iter().map(u32::to_string).collect();
             format!(
-                "{}:{}:{}",
+                "{}:{}:{}:{}",
                 u8::from(t.operator),
                 u8::from(t.observer),
-                ids.join("+")
+                ids.join("+"),
+                served.get(i).map_or("", String::as_str)
             )
         })
         .collect::<Vec<_>>()
@@ -297,7 +300,7 @@ pub fn build_with(
 ) -> Result<Built> {
     let app = load_app(root, app_path)?;
     let layout = allocate(&app)?;
-    crates::check(root, &app, app_path)?;
+    let served = crates::check(root, &app, app_path)?;
     setup::ensure_target(root)?;
 
     let out_dir = root.join("target").join(&app.name);
@@ -307,7 +310,7 @@ pub fn build_with(
     let task_names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
     let vireo_tasks = task_names.join(",");
     let vireo_restart = restart_policies(&app);
-    let vireo_authority = authority(&app);
+    let vireo_authority = authority(&app, &served);
 
     let mut progress = Progress::new(app.tasks.len() + 2, verbose);
     let mut rows = Vec::new();

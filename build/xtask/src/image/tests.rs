@@ -19,7 +19,8 @@ fn authority_and_test_kernel_features() {
         )
         .replace("slots = [\"pong\"]", "slots = [\"pong\"]\noperator = true");
     let app = parse(&text).unwrap();
-    assert_eq!(authority(&app), "0:0:,0:0:2+4,1:0:,0:0:");
+    let served = ["".to_string(), "block".into(), "".into(), "".into()];
+    assert_eq!(authority(&app, &served), "0:0::,0:0:2+4:block,1:0::,0:0::");
     assert_eq!(kernel_features(&app), ["image"]);
     let test = parse(&format!("{text}\n[test]\ntimeout = 5\n")).unwrap();
     assert_eq!(kernel_features(&test), ["image", "test-control"]);

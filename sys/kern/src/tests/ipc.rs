@@ -463,52 +463,96 @@ fn reply_fault_from_an_untrusted_server_is_an_error_code_not_a_fault() {
     );
 }
 
-/// The supervisor judges an untrusted server by the changes of the client
-/// it rejects: one client rejected again and again may be the one sending
-/// garbage, and must not be able to get the server restarted.
+/// The supervisor judges an untrusted server by the calls it refuses, and
+/// reads them in each client's own record: the call's shape as the server
+/// was told of it, which one client cannot overwrite for another and
+/// which restarts of either side keep.
 #[test]
-fn only_a_change_of_rejected_client_counts_against_the_server() {
+fn a_refused_call_is_recorded_in_the_clients_own_record() {
     let mut h = Builder::default()
         .task("sup", 0)
         .task("drv", 1)
         .untrusted()
         .task("cli", 2)
         .task("other", 3)
+        .task("driver", 4)
+        .dma()
         .build();
-    let other = 3;
+    let (other, driver) = (3, 4);
     let srv = h.id(SRV);
-    let reject = |h: &mut Harness, client: usize| {
+    let refuse = |h: &mut Harness, client: usize, op: u16, msg: &[u8], leases: &[abi::Lease]| {
         h.recv(SRV, 16, 0);
-        h.send(client, srv, 1, b"junk", 16, &[]);
+        h.send(client, srv, op, msg, 24, leases);
         let id = h.id(client);
-        h.reply_fault(SRV, id, abi::ReplyFaultReason::BadMessageContents as usize);
+        h.reply_fault(SRV, id, abi::ReplyFaultReason::BadLeases as usize);
         assert_eq!(h.sched(client), SchedState::Runnable);
     };
-    reject(&mut h, CLI);
-    assert_eq!(h.task(SRV).rejected_clients(), 1, "the first rejection");
-    reject(&mut h, CLI);
-    reject(&mut h, CLI);
-    assert_eq!(h.task(SRV).rejections(), 3);
-    assert_eq!(
-        h.task(SRV).rejected_clients(),
-        1,
-        "the same client again is not a second client"
+    let data = h.addr(CLI, 64);
+    refuse(
+        &mut h,
+        CLI,
+        2,
+        &[7; 8],
+        &[lease(abi::LEASE_WRITE, data, 512)],
     );
-    reject(&mut h, other);
-    assert_eq!(h.task(SRV).rejected_clients(), 2, "another client");
-    reject(&mut h, CLI);
-    assert_eq!(h.task(SRV).rejected_clients(), 3, "and back");
-    assert_eq!(h.task(SRV).rejections(), 5);
-    // The counts are the incarnation's, the last client rejected is not:
-    // the same client after the server's restart is no new client.
-    h.restart(SRV);
-    let srv = h.id(SRV);
-    h.recv(SRV, 16, 0);
-    h.send(CLI, srv, 1, b"junk", 16, &[]);
-    let cli = h.id(CLI);
-    h.reply_fault(SRV, cli, abi::ReplyFaultReason::BadMessageContents as usize);
+    let call = h.task(CLI).rejected_call();
+    assert_eq!(
+        call,
+        abi::RejectedCall {
+            count: 1,
+            server: srv.0,
+            operation: 2,
+            message_len: 8,
+            response_capacity: 24,
+            lease_count: 1,
+            first_lease: abi::describe_lease(abi::LEASE_WRITE, 512),
+            lease_vouched: 1,
+            reason: abi::ReplyFaultReason::BadLeases as u32,
+        }
+    );
     assert_eq!(h.task(SRV).rejections(), 1);
-    assert_eq!(h.task(SRV).rejected_clients(), 0);
+
+    // Another client's garbage is its own record's.
+    refuse(&mut h, other, 9, b"junk", &[]);
+    assert_eq!(h.task(other).rejected_call().operation, 9);
+    assert_eq!(h.task(other).rejected_call().count, 1);
+    assert_eq!(
+        h.task(CLI).rejected_call(),
+        call,
+        "untouched by another client"
+    );
+    assert_eq!(h.task(SRV).rejections(), 2);
+
+    // Restarts keep the records (the supervisor may not have read them).
+    h.restart(SRV);
+    h.restart(CLI);
+    assert_eq!(h.task(CLI).rejected_call(), call);
+    assert_eq!(
+        h.task(SRV).rejections(),
+        0,
+        "the count is the incarnation's"
+    );
+
+    // A client driving a device could have its device rewrite its lease
+    // table after delivery: its lease is recorded, not vouched for.
+    let srv = h.id(SRV);
+    let buf = h.addr(driver, 64);
+    h.recv(SRV, 16, 0);
+    h.send(
+        driver,
+        srv,
+        2,
+        &[7; 8],
+        24,
+        &[lease(abi::LEASE_WRITE, buf, 512)],
+    );
+    let id = h.id(driver);
+    h.reply_fault(SRV, id, abi::ReplyFaultReason::BadLeases as usize);
+    let call = h.task(driver).rejected_call();
+    assert_eq!(
+        (call.count, call.lease_count, call.lease_vouched),
+        (1, 1, 0)
+    );
 }
 
 #[test]

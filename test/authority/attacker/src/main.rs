@@ -11,7 +11,10 @@
 //! 3. spoofed notifications: post blk0's remove and IRQ bits, the
 //!    supervisor's fault bit, and a bit of the (unrelated) suite;
 //! 4. a stale id: send to the blk0 id it saved at boot, after the suite has
-//!    restarted blk0 many times.
+//!    restarted blk0 many times;
+//! 5. garbage: calls to blk0 that break `idl/block.idol` (see
+//!    [`garbage`]), which blk0 refuses, and which must not get it
+//!    restarted, though the suite sends garbage too.
 //!
 //! It must never be part of a real image: it exists to be refused.
 
@@ -131,9 +134,52 @@ impl Attacker {
                 out[0] = c;
                 out[1] = dead_generation(c).map(|g| g.0 as u32).unwrap_or(RESTARTED);
             }
+            5 => garbage(&mut out),
             _ => out[0] = RESTARTED,
         }
         out
+    }
+}
+
+/// Attack 5: one call to blk0 for each step of the generated dispatch, each
+/// breaking it there; `out` gets the code of each (a REJECTED code, or
+/// [`PROTOCOL`] if blk0 took it).
+fn garbage(out: &mut [u32; STEPS]) {
+    use abi::{Lease, LEASE_READ, LEASE_WRITE};
+    let blk = userlib::sys_refresh_task_id(tasks::BLK0);
+    let mut data = [0u8; 512];
+    let base = data.as_mut_ptr() as u32;
+    let writable = [Lease {
+        attributes: LEASE_WRITE,
+        base,
+        len: 512,
+    }];
+    let read_only = [Lease {
+        attributes: LEASE_READ,
+        base,
+        len: 512,
+    }];
+    let sector = 0u64.to_le_bytes();
+    let mut reply = [0u8; 64];
+    let calls: [(u16, &[u8], usize, &[Lease]); 5] = [
+        // An operation `Block` does not have.
+        (0, &[], 64, &[]),
+        // `read` with a 3-byte sector.
+        (2, &sector[..3], 64, &writable),
+        // `read` into a lease the driver may not write.
+        (2, &sector, 64, &read_only),
+        // `write` with no lease.
+        (3, &sector, 64, &[]),
+        // `info` with no room for its reply.
+        (1, &[], 0, &[]),
+    ];
+    for (o, (op, message, room, leases)) in out.iter_mut().zip(calls) {
+        let (c, _) = sys_send(blk, op, message, &mut reply[..room], leases);
+        *o = if abi::rejected_reason(c).is_some() {
+            c
+        } else {
+            PROTOCOL
+        };
     }
 }
 

@@ -205,6 +205,91 @@ fn stale_id_after_many_restarts_gets_dead(s: &mut Suite) -> CaseResult {
     s.victim_serves()
 }
 
+/// A refused call that breaks the interface convicts nobody: the attacker
+/// and the suite, two clients, take turns sending blk0 garbage (the old
+/// rule restarted a driver that refused two different clients in a row),
+/// and blk0 must refuse every call, be neither faulted nor restarted, and
+/// go on serving. The kernel recorded each refusal in the sender's own
+/// record.
+fn garbage_from_two_clients_restarts_no_driver(s: &mut Suite) -> CaseResult {
+    use abi::{rejected_code, Lease, ReplyFaultReason, LEASE_WRITE};
+    s.victim_serves()?;
+    let record = |s: &mut Suite, task: userlib::TaskId| match s.sup.task_status(task.index() as u32)
+    {
+        Ok(st) => Ok(st.rejected_call),
+        Err(e) => fail!("task_status: {e:?}"),
+    };
+    let (attacker0, suite0) = (record(s, tasks::ATTACKER)?, record(s, tasks::SUITE)?);
+    let blk0 = sys_refresh_task_id(tasks::BLK0);
+    let mut data = [0u8; 512];
+    let lease = Lease {
+        attributes: LEASE_WRITE,
+        base: data.as_mut_ptr() as u32,
+        len: 512,
+    };
+    // The suite's own garbage: an unknown operation, `flush` with a
+    // message, `read` with two leases.
+    let ours: [(u16, &[u8], &[Lease], ReplyFaultReason); 3] = [
+        (99, b"junk", &[], ReplyFaultReason::UndefinedOperation),
+        (4, &[0; 8], &[], ReplyFaultReason::BadMessageContents),
+        (2, &[0; 8], &[lease, lease], ReplyFaultReason::BadLeases),
+    ];
+    const ROUNDS: u32 = 3;
+    for round in 0..ROUNDS {
+        expect_codes(
+            &attack(5)?,
+            &[
+                (
+                    "unknown operation",
+                    rejected_code(ReplyFaultReason::UndefinedOperation),
+                ),
+                (
+                    "short read message",
+                    rejected_code(ReplyFaultReason::BadMessageContents),
+                ),
+                (
+                    "read-only read lease",
+                    rejected_code(ReplyFaultReason::BadLeaseAttributes),
+                ),
+                (
+                    "write without a lease",
+                    rejected_code(ReplyFaultReason::BadLeases),
+                ),
+                (
+                    "no room for info",
+                    rejected_code(ReplyFaultReason::ReplyBufferTooSmall),
+                ),
+            ],
+        )?;
+        for &(op, message, leases, reason) in &ours {
+            let (code, _) = sys_send(blk0, op, message, &mut [0u8; 64], leases);
+            check!(
+                code == rejected_code(reason),
+                "round {round}: our op {op} gave {code:#x}, expected {reason:?}"
+            );
+        }
+    }
+    let (attacker, suite) = (record(s, tasks::ATTACKER)?, record(s, tasks::SUITE)?);
+    check!(
+        attacker.count.wrapping_sub(attacker0.count) == 5 * ROUNDS
+            && suite.count.wrapping_sub(suite0.count) == 3 * ROUNDS,
+        "refusals recorded: attacker {} -> {}, suite {} -> {}",
+        attacker0.count,
+        attacker.count,
+        suite0.count,
+        suite.count
+    );
+    check!(
+        attacker.server == blk0.0
+            && attacker.operation == 1
+            && attacker.response_capacity == 0
+            && suite.operation == 2
+            && suite.lease_count == 2,
+        "last refusals recorded as {attacker:?} and {suite:?}"
+    );
+    s.victim_serves()
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
@@ -226,6 +311,10 @@ fn main() -> ! {
         (
             "stale_id_after_128_restarts_gets_dead",
             stale_id_after_many_restarts_gets_dead,
+        ),
+        (
+            "garbage_from_two_clients_restarts_no_driver",
+            garbage_from_two_clients_restarts_no_driver,
         ),
     ];
     test_harness::run_suite(&mut s, cases)

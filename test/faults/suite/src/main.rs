@@ -291,6 +291,67 @@ driver_case!(
 );
 driver_case!(bogus_avail_index, DriverFault::BogusAvailIndex, 0x1234);
 
+/// A driver whose dispatch a flipped bit corrupted refuses calls that fit
+/// its interface. Nothing faults, and the watchdog sees it answer; the
+/// supervisor must restart it (device reset first) at the first such call
+/// it refuses, by the kernel's record of the call. Evidence: the refused
+/// read's record in the suite's own status, the new generation with no
+/// fault, the restart log's cause; then the next read succeeds.
+fn blk_refusing_good_calls(s: &mut Suite) -> CaseResult {
+    use idol_runtime::{ProtocolError, RequestError};
+    s.write_acked()?;
+    // Learn blk0's current generation first.
+    let _ = s.blk_inject.recoveries();
+    let before = task_status(tasks::BLK0)?;
+    let record0 = task_status(tasks::SUITE)?.rejected_call;
+    if let Err(e) = s.blk_inject.refuse(1000) {
+        fail!("refuse(1000) failed: {e:?}");
+    }
+    let mut buf = [0u8; BLOCK];
+    let sector = s.ledger.sector(0);
+    let r = s.blk.read(sector, &mut buf);
+    check!(
+        matches!(r, Err(RequestError::Protocol(ProtocolError::Rejected(_)))),
+        "the read blk0 was told to refuse ended {r:?}"
+    );
+    let record = task_status(tasks::SUITE)?.rejected_call;
+    check!(
+        record.count == record0.count.wrapping_add(1)
+            && record.server
+                == TaskId::new(
+                    tasks::BLK0.index() as u16,
+                    abi::Generation(before.generation as u16)
+                )
+                .0
+            && (
+                record.operation,
+                record.message_len,
+                record.lease_count,
+                record.lease_vouched
+            ) == (2, 8, 1, 1)
+            && record.first_lease == abi::describe_lease(abi::LEASE_WRITE, BLOCK as u32),
+        "the refused read was recorded as {record:?}"
+    );
+    // The supervisor is more important than the suite: it has judged the
+    // refusal already.
+    let after = task_status(tasks::BLK0)?;
+    let cause = test_harness::latest_restart_cause(tasks::BLK0)?;
+    check!(
+        after.generation == before.generation + 1
+            && after.fault_count == before.fault_count
+            && cause == Some(abi::RestartCause::Rejecting),
+        "blk0 went from generation {} to {} ({} -> {} faults), last restarted for {cause:?}",
+        before.generation,
+        after.generation,
+        before.fault_count,
+        after.fault_count
+    );
+    let took = s.first_read_after()?;
+    s.verify_all()?;
+    sys_log!("  blk0 restarted for refusing a well-formed read; next read ok after {took} ms");
+    Ok(())
+}
+
 fn store_to_another_tasks_ram(s: &mut Suite) -> CaseResult {
     s.blk_driver_fault(DriverFault::StoreOtherTaskRam, victim_address())?;
     // SAFETY: reading our own static; nothing else writes it (that is
@@ -483,4 +544,5 @@ const CASES: &[Case<Suite>] = &[
     ("rng_driver_faults", rng_driver_faults),
     ("blk_fault_before_kick", blk_fault_before_kick),
     ("blk_fault_before_reply", blk_fault_before_reply),
+    ("blk_refusing_good_calls", blk_refusing_good_calls),
 ];
