@@ -19,7 +19,7 @@ use abi::{
     RECV_OPEN, REFUSED_NOT_IN_SLOTS, REFUSED_NO_SUCH_TASK, REFUSED_PRIORITY,
 };
 
-use crate::descs::{REGION_READ, REGION_WRITE};
+use crate::descs::{REGION_DMA_RING, REGION_READ, REGION_WRITE};
 use crate::err::UserError;
 use crate::faults;
 use crate::machine::Machine;
@@ -75,27 +75,48 @@ pub fn lease(task: &Task, index: usize) -> Option<Lease> {
 /// what the server was told of it at delivery, from the caller's
 /// registers, which do not change while it waits, and its first lease.
 ///
-/// The lease table is the caller's memory, and is read again here. Only
-/// the caller itself or its own device could have changed it since
-/// delivery (a server refusing the call wrote none of its leases, and a
-/// caller in a call has no other lease out), and the caller is blocked;
-/// so the kernel vouches for the lease unless the caller drives a device
-/// (it has a ring region).
+/// The kernel vouches for the first lease — the supervisor may then hold
+/// the server to it — only if nothing but the blocked caller itself could
+/// have changed the lease table since delivery. The table is the caller's
+/// memory, read again here, and it can change under a blocked caller in
+/// two ways, both of which lose the vouching:
+///
+/// - the caller drives a device (it has a ring region), which could write
+///   it;
+/// - a writable lease of the call covers it, so that the server (or its
+///   device, with a zero-copy lease) wrote it in serving the call, and a
+///   later borrow may have failed on what it wrote.
+///
+/// (The lent memory stays the caller's RAM for the whole call: a lease is
+/// never a device window that could be revoked, `lease_is_valid`.)
 pub fn call_shape(task: &Task) -> abi::RejectedCall {
     let s = task.save();
     let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
     let first = (lease_count > 0).then(|| lease(task, 0)).flatten();
-    let device = task
+    let drives_device = task
         .regions()
         .iter()
-        .any(|r| r.attributes & crate::descs::REGION_DMA_RING != 0);
+        .any(|r| r.attributes & REGION_DMA_RING != 0);
+    let table = s.arg(5)
+        ..s.arg(5)
+            .saturating_add(lease_count * core::mem::size_of::<Lease>());
+    let writes_table = (0..lease_count).any(|i| {
+        lease(task, i).is_none_or(|l| {
+            let base = l.base as usize;
+            l.attributes & LEASE_WRITE != 0
+                && base < table.end
+                && table.start < base.saturating_add(l.len as usize)
+        })
+    });
     abi::RejectedCall {
         operation: u32::from(operation),
         message_len: s.arg(2) as u32,
         response_capacity: s.arg(4) as u32,
         lease_count: lease_count as u32,
         first_lease: first.map_or(0, |l| abi::describe_lease(l.attributes, l.len)),
-        lease_vouched: u32::from(!device && (lease_count == 0 || first.is_some())),
+        lease_vouched: u32::from(
+            !drives_device && !writes_table && (lease_count == 0 || first.is_some()),
+        ),
         ..abi::RejectedCall::default()
     }
 }
