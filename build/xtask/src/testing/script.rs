@@ -21,6 +21,12 @@ use crate::qemu::{self, Capture, Interact};
 /// Each step has its own deadline, counted from when the previous one
 /// ended. The first step that fails ends the session; the steps after it
 /// fail as not run.
+///
+/// The steps look at the shell's output only, the kernel's log lines taken
+/// out ([`without_log_lines`]); but a step that only waits for `expect`
+/// also finds it in a log line that came after the step began (from boot,
+/// for a first step): a task's log line is what such a step often waits
+/// for ([`Script::advance_console`]).
 pub struct Script<'a> {
     steps: &'a [Step],
     prompt: &'a str,
@@ -31,6 +37,11 @@ pub struct Script<'a> {
     from: usize,
     /// When the current step started.
     started: Duration,
+    /// Where in the console as it came (log lines included) a step without
+    /// a line to send starts looking.
+    raw_from: usize,
+    /// How much of the console had come before the latest output.
+    raw_before: usize,
     cases: Vec<Case>,
 }
 
@@ -56,6 +67,8 @@ impl<'a> Script<'a> {
             phase: Phase::Prompt,
             from: 0,
             started: Duration::ZERO,
+            raw_from: 0,
+            raw_before: 0,
             cases: Vec::new(),
         };
         s.begin_step(0, Duration::ZERO);
@@ -75,6 +88,7 @@ impl<'a> Script<'a> {
     fn begin_step(&mut self, from: usize, now: Duration) {
         self.from = from;
         self.started = now;
+        self.raw_from = self.raw_before;
         self.phase = match self.steps.get(self.step) {
             None => Phase::Done,
             Some(step) if step.send.is_some() => Phase::Prompt,
@@ -109,6 +123,51 @@ impl<'a> Script<'a> {
             self.step += 1;
         }
         self.phase = Phase::Done;
+    }
+
+    /// What to do, given the whole console so far as it came (`raw`) and
+    /// the time since start: [`advance`](Self::advance) on the shell's
+    /// output, after a step that only waits for `expect` has looked for it
+    /// in `raw` too.
+    pub fn advance_console(&mut self, raw: &str, now: Duration) -> Interact {
+        let shell = without_log_lines(raw);
+        loop {
+            let next = self.advance(&shell, now);
+            if next == Interact::Wait && self.waited_for_in(raw, now) {
+                continue;
+            }
+            // A step begun in this call looked at this output too.
+            self.raw_before = raw.len();
+            return next;
+        }
+    }
+
+    /// Whether the current step only waits for `expect` and it is in `raw`
+    /// (then the step has passed).
+    fn waited_for_in(&mut self, raw: &str, now: Duration) -> bool {
+        let Some(Step {
+            send: None,
+            expect: Some(expect),
+            ..
+        }) = self.steps.get(self.step)
+        else {
+            return false;
+        };
+        if self.phase != Phase::Expect {
+            return false;
+        }
+        match raw
+            .get(self.raw_from..)
+            .and_then(|r| r.find(expect.as_str()))
+        {
+            Some(at) => {
+                self.raw_from += at + expect.len();
+                let from = self.from;
+                self.finish_step(None, from, now);
+                true
+            }
+            None => false,
+        }
     }
 
     /// What to do, given the whole output so far and the time since start.
@@ -226,7 +285,7 @@ pub fn console_test(
         args,
         Duration::from_secs(spec.timeout),
         verbose,
-        |transcript, now| script.advance(&without_log_lines(transcript), now),
+        |transcript, now| script.advance_console(transcript, now),
     )?;
     let mut cases = script.finish(&cap, spec.timeout);
     cases.extend(image::expect_cases(&cap.lines, &spec.expect));

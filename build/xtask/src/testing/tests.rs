@@ -51,6 +51,48 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// A step that only waits may wait for a task's log line (which the steps
+/// that type never see): the line typed next waits for it, though the
+/// prompt came first.
+#[test]
+fn a_waiting_step_finds_a_log_line_the_typed_steps_do_not_see() {
+    let spec = console_spec(vec![
+        step(None, Some("hello: wrote sector 1")),
+        step(Some("blk 0 read 1"), Some("|hello")),
+        step(None, Some("hello: done")),
+    ]);
+    let mut s = Script::new(&spec);
+    let mut t = String::from("[   0.1] kernel: Vireo kernel\nVireo shell.\nvireo> ");
+    assert_eq!(
+        s.advance_console(&t, secs(0)),
+        Interact::Wait,
+        "not before the write"
+    );
+    t.push_str("[   0.2] hello: wrote sector 1\n");
+    assert_eq!(
+        s.advance_console(&t, secs(1)),
+        Interact::Send("blk 0 read 1\n".into()),
+        "the prompt that came first will do"
+    );
+    // The log line after the answer, in the same output as the answer.
+    t.push_str("blk 0 read 1\n00000000  68 65 6c 6c 6f  |hello|\n[   0.3] hello: done\nvireo> ");
+    assert_eq!(s.advance_console(&t, secs(1)), Interact::Stop);
+    // A waiting step does not take a log line from before it began.
+    let spec = console_spec(vec![
+        step(Some("devices"), Some("entropy")),
+        step(None, Some("hello: wrote sector 1")),
+    ]);
+    let mut s = Script::new(&spec);
+    let mut t = String::from("[   0.2] hello: wrote sector 1\nvireo> ");
+    assert_eq!(
+        s.advance_console(&t, secs(0)),
+        Interact::Send("devices\n".into())
+    );
+    t.push_str("devices\n   7   4  entropy  v1  bound  rng0\n");
+    assert_eq!(s.advance_console(&t, secs(1)), Interact::Wait);
+    assert_eq!(s.advance_console(&t, secs(20)), Interact::Stop, "timed out");
+}
+
 #[test]
 fn console_script_waits_for_prompt_echo_and_answer() {
     let spec = console_spec(vec![
