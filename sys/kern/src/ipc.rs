@@ -85,7 +85,9 @@ pub fn lease(task: &Task, index: usize) -> Option<Lease> {
 ///   it;
 /// - a writable lease of the call covers it, so that the server (or its
 ///   device, with a zero-copy lease) wrote it in serving the call, and a
-///   later borrow may have failed on what it wrote.
+///   later borrow may have failed on what it wrote. (Only a call of one
+///   lease is vouched for at all: the supervisor's judge decides nothing
+///   by the first lease of a call that should have more.)
 ///
 /// (The lent memory stays the caller's RAM for the whole call: a lease is
 /// never a device window that could be revoked, `lease_is_valid`.)
@@ -93,30 +95,30 @@ pub fn call_shape(task: &Task) -> abi::RejectedCall {
     let s = task.save();
     let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
     let first = (lease_count > 0).then(|| lease(task, 0)).flatten();
+    // Only a call of one lease has its lease vouched for: the judge looks
+    // at no other, so none other need be checked against the table.
+    let table = s.arg(5);
+    let vouched = match first {
+        _ if lease_count > 1 => false,
+        None => lease_count == 0,
+        Some(l) => {
+            let base = l.base as usize;
+            l.attributes & LEASE_WRITE == 0
+                || base >= table.saturating_add(core::mem::size_of::<Lease>())
+                || table >= base.saturating_add(l.len as usize)
+        }
+    };
     let drives_device = task
         .regions()
         .iter()
         .any(|r| r.attributes & REGION_DMA_RING != 0);
-    let table = s.arg(5)
-        ..s.arg(5)
-            .saturating_add(lease_count * core::mem::size_of::<Lease>());
-    let writes_table = (0..lease_count).any(|i| {
-        lease(task, i).is_none_or(|l| {
-            let base = l.base as usize;
-            l.attributes & LEASE_WRITE != 0
-                && base < table.end
-                && table.start < base.saturating_add(l.len as usize)
-        })
-    });
     abi::RejectedCall {
         operation: u32::from(operation),
         message_len: s.arg(2) as u32,
         response_capacity: s.arg(4) as u32,
         lease_count: lease_count as u32,
         first_lease: first.map_or(0, |l| abi::describe_lease(l.attributes, l.len)),
-        lease_vouched: u32::from(
-            !drives_device && !writes_table && (lease_count == 0 || first.is_some()),
-        ),
+        lease_vouched: u32::from(vouched && !drives_device),
         ..abi::RejectedCall::default()
     }
 }
