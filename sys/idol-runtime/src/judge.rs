@@ -160,6 +160,22 @@ mod tests {
             judge_op(&info, MessageRule::Empty, &[], 48),
             Verdict::WellFormed
         );
+        // A lease granting more than the op needs.
+        let both = RejectedCall {
+            first_lease: abi::describe_lease(LEASE_READ | LEASE_WRITE, 512),
+            ..read_call(512)
+        };
+        assert_eq!(judge_read(&both), Verdict::WellFormed);
+        // `max_len` counts elements, not bytes: two four-byte words.
+        let words = [LeaseRule::new(true, false, 4, Some(2))];
+        let call = RejectedCall {
+            first_lease: abi::describe_lease(LEASE_READ, 8),
+            ..read_call(0)
+        };
+        assert_eq!(
+            judge_op(&call, MessageRule::Exact(8), &words, 0),
+            Verdict::WellFormed
+        );
     }
 
     #[test]
