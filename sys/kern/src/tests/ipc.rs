@@ -514,8 +514,10 @@ fn a_refused_call_is_recorded_in_the_clients_own_record() {
 
     // Another client's garbage is its own record's.
     refuse(&mut h, other, 9, b"junk", &[]);
-    assert_eq!(h.task(other).rejected_call().operation, 9);
-    assert_eq!(h.task(other).rejected_call().count, 1);
+    let theirs = h.task(other).rejected_call();
+    assert_eq!((theirs.operation, theirs.count), (9, 1));
+    assert_eq!((theirs.lease_count, theirs.first_lease), (0, 0));
+    assert_eq!(theirs.lease_vouched, 1, "no lease: nothing to doubt");
     assert_eq!(
         h.task(CLI).rejected_call(),
         call,
@@ -532,10 +534,23 @@ fn a_refused_call_is_recorded_in_the_clients_own_record() {
     };
     assert_eq!(vouched(&mut h, abi::LEASE_WRITE), 0);
     assert_eq!(vouched(&mut h, abi::LEASE_READ), 1);
+    // A call of two leases: only the first is recorded, and not vouched
+    // for (the judge decides nothing by it).
+    let two = [
+        lease(abi::LEASE_WRITE, data, 512),
+        lease(abi::LEASE_READ, data, 8),
+    ];
+    refuse(&mut h, CLI, 2, &[7; 8], &two);
+    let call2 = h.task(CLI).rejected_call();
+    assert_eq!((call2.lease_count, call2.lease_vouched), (2, 0));
+    assert_eq!(
+        call2.first_lease,
+        abi::describe_lease(abi::LEASE_WRITE, 512)
+    );
 
     // Restarts keep the records (the supervisor may not have read them).
     let last = h.task(CLI).rejected_call();
-    assert_eq!(last.count, 3);
+    assert_eq!(last.count, 4);
     h.restart(SRV);
     h.restart(CLI);
     assert_eq!(h.task(CLI).rejected_call(), last);
