@@ -88,7 +88,10 @@ pub enum ParseError<'a> {
 /// errors.
 pub const HELP: [(&str, &str); 13] = [
     ("help", "this list"),
-    ("tasks", "every task: state, priority, generation, faults"),
+    (
+        "tasks",
+        "every task: state, priority, generation, faults, throttles",
+    ),
     (
         "restarts",
         "the last 16 restarts: when, task, generation, why",

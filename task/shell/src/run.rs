@@ -259,17 +259,18 @@ impl Shell {
         let Some(count) = self.task_count() else {
             return;
         };
-        self.out(" #  name              state           prio  gen  faults  last fault\n");
+        self.out(" #  name              state           prio  gen  faults  throttled  last fault\n");
         for i in 0..count {
             let Some(st) = self.status(i) else { return };
             let state = TaskState::from_u32(st.state).map_or("?", |s| s.describe());
             out!(
                 self,
-                "{i:>2}  {:<16}  {state:<14}  {:>4}  {:>3}  {:>6}",
+                "{i:>2}  {:<16}  {state:<14}  {:>4}  {:>3}  {:>6}  {:>9}",
                 st.name_str(),
                 st.priority,
                 st.generation,
-                st.fault_count
+                st.fault_count,
+                st.throttles
             );
             if st.fault_count > 0 {
                 out!(self, "  {}", st.last_fault.kind().describe());

@@ -1,7 +1,7 @@
 //! The supervisor's decisions, kept apart from its syscalls so that they
 //! are tested on the host: when to restart a faulted task ([`Restarts`]),
 //! whether a driver has stopped answering ([`Liveness`]), holds a
-//! caller's request for good ([`held`]) or rejects two clients for being
+//! caller's request for good ([`held`]) or refuses calls for being
 //! broken itself ([`rejections`]), who may ask for what
 //! ([`authority`]), and the log of restarts made ([`restart_log`]).
 //!
