@@ -71,12 +71,7 @@ fn restart_table(spec: &str) -> String {
 /// (`operator:observer:id+id+...:interface`, comma-separated, in task
 /// order).
 fn authority_table(spec: &str) -> String {
-    let served: Vec<String> = spec
-        .split(',')
-        .filter(|e| !e.is_empty())
-        .map(|e| format!("    {:?},\n", e.splitn(4, ':').nth(3).unwrap_or("")))
-        .collect();
-    let entries: Vec<String> = spec
+    let (entries, served): (Vec<String>, Vec<String>) = spec
         .split(',')
         .filter(|e| !e.is_empty())
         .map(|e| {
@@ -84,18 +79,22 @@ fn authority_table(spec: &str) -> String {
             let op = fields.next().unwrap_or("");
             let obs = fields.next().unwrap_or("");
             let ids = fields.next().unwrap_or("");
+            let serves = fields.next().unwrap_or("");
             let mask = ids
                 .split('+')
                 .filter_map(|i| i.parse::<u32>().ok())
                 .filter(|&i| i < 64)
                 .fold(0u64, |m, i| m | 1 << i);
-            format!(
-                "    Authority {{ operator: {}, observer: {}, device_ids: {mask:#x} }},\n",
-                op == "1",
-                obs == "1"
+            (
+                format!(
+                    "    Authority {{ operator: {}, observer: {}, device_ids: {mask:#x} }},\n",
+                    op == "1",
+                    obs == "1"
+                ),
+                format!("    {serves:?},\n"),
             )
         })
-        .collect();
+        .unzip();
     format!(
         "/// What each task may ask of the supervisor (app.toml `operator`,\n\
          /// `observer`, `drives`), by task index.\n\

@@ -3,7 +3,8 @@
 use crate::model::{Encoding, Interface, Op};
 use crate::types::Ty;
 use crate::wire::{
-    camel, doc, header, reply_size, request_name, request_size, request_structs_and_doc, snake,
+    camel, doc, header, max_len_expr, reply_size, request_name, request_size,
+    request_structs_and_doc, snake,
 };
 use std::fmt::Write;
 
@@ -104,13 +105,12 @@ fn judge_fn(out: &mut String, iface: &Interface) {
             .leases
             .iter()
             .map(|l| {
-                let max = match l.max_len {
-                    Some(n) => format!("::core::option::Option::Some({n})"),
-                    None => "::core::option::Option::None".into(),
-                };
                 format!(
-                    "LeaseRule::new({}, {}, ::core::mem::size_of::<{}>(), {max})",
-                    l.read, l.write, l.elem
+                    "LeaseRule::new({}, {}, ::core::mem::size_of::<{}>(), {})",
+                    l.read,
+                    l.write,
+                    l.elem,
+                    max_len_expr(l)
                 )
             })
             .collect();

@@ -4,7 +4,8 @@
 use crate::model::{Encoding, Interface, Op};
 use crate::types::Ty;
 use crate::wire::{
-    doc, header, reply_size, request_name, request_size, request_structs_and_doc, snake,
+    doc, header, max_len_expr, reply_size, request_name, request_size, request_structs_and_doc,
+    snake,
 };
 use std::fmt::Write;
 
@@ -217,10 +218,7 @@ fn op_fn(out: &mut String, iface: &Interface, op: &Op, lower: &str) {
         op.leases.len()
     );
     for (i, l) in op.leases.iter().enumerate() {
-        let max = match l.max_len {
-            Some(n) => format!("::core::option::Option::Some({n})"),
-            None => "::core::option::Option::None".into(),
-        };
+        let max = max_len_expr(l);
         let ty = lease_type(l).replacen("<'_, ", "::<", 1);
         let _ = writeln!(
             out,

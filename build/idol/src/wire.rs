@@ -97,6 +97,15 @@ pub fn request_size(iface: &Interface, op: &Op) -> String {
     }
 }
 
+/// Expression: a lease's `max_len` as the `Option<usize>` that generated
+/// dispatch and the generated judge both pass on.
+pub fn max_len_expr(l: &crate::model::Lease) -> String {
+    match l.max_len {
+        Some(n) => format!("::core::option::Option::Some({n})"),
+        None => "::core::option::Option::None".into(),
+    }
+}
+
 /// Constant expression: the largest reply of the op, in bytes (error
 /// replies are empty: the error is the response code).
 pub fn reply_size(op: &Op) -> String {

@@ -97,9 +97,9 @@ pub fn judge_op(
     if call.lease_count as usize != leases.len() {
         return Verdict::Malformed;
     }
+    // Only the first lease is recorded.
+    let described = abi::described_lease(call.first_lease);
     for (i, rule) in leases.iter().enumerate() {
-        // Only the first lease is recorded.
-        let described = abi::described_lease(call.first_lease);
         match (i, call.lease_vouched != 0, described) {
             (0, true, Some((attributes, len))) => {
                 if !lease_fits(rule, attributes, len as usize) {
