@@ -88,18 +88,18 @@ fn judge_fn(out: &mut String, iface: &Interface) {
             (false, Encoding::Zerocopy) if op.args.iter().all(|a| plain(&a.ty)) => {
                 format!("MessageRule::Exact({})", request_size(iface, op))
             }
-            (false, Encoding::Zerocopy) => {
-                format!(
-                    "MessageRule::ExactThenContents({})",
-                    request_size(iface, op)
-                )
-            }
-            (false, Encoding::Hubpack) => {
-                format!(
-                    "MessageRule::AtMostThenContents({})",
-                    request_size(iface, op)
-                )
-            }
+            (false, Encoding::Zerocopy) => format!(
+                "MessageRule::ExactThenDecodes({}, |m| \
+                 ::idol_runtime::wire::decode_zerocopy::<{}>(m).is_some())",
+                request_size(iface, op),
+                request_name(iface, op)
+            ),
+            (false, Encoding::Hubpack) => format!(
+                "MessageRule::AtMostThenDecodes({}, |m| \
+                 ::idol_runtime::wire::decode_hubpack::<{}>(m).is_some())",
+                request_size(iface, op),
+                request_name(iface, op)
+            ),
         };
         let leases: Vec<String> = op
             .leases

@@ -6,7 +6,9 @@
 //!
 //! And the generated judge (`<name>_judge_call`, which the supervisor
 //! holds a refused call against) must agree with dispatch: it may call a
-//! refused call well-formed never, an accepted one malformed never.
+//! refused call well-formed never, an accepted one malformed never, and
+//! when the record holds the whole call (its message bytes, at most one
+//! lease) it must decide.
 //!
 //! Bounded so it runs in `cargo test`; raise `PROPTEST_CASES` to fuzz longer.
 
@@ -133,10 +135,13 @@ fn call(capacities: usize) -> impl Strategy<Value = (u32, Vec<u8>, usize, Vec<Mo
     (operation(), message(), 0..capacities, leases())
 }
 
-/// The call as the kernel records it when a server refuses it (the first
-/// lease vouched for: the mock client has no device).
+/// The call as the kernel records it when a server refuses it: the first
+/// lease and the message vouched for as the kernel vouches for them (the
+/// mock client has no device, and its leases never cover its message), so
+/// only for a call of at most one lease, and the message only if it fits
+/// the record.
 fn recorded(op: u32, message: &[u8], capacity: usize, leases: &[MockLease]) -> RejectedCall {
-    RejectedCall {
+    let mut call = RejectedCall {
         count: 1,
         operation: op,
         message_len: message.len() as u32,
@@ -145,9 +150,20 @@ fn recorded(op: u32, message: &[u8], capacity: usize, leases: &[MockLease]) -> R
         first_lease: leases.first().map_or(0, |l| {
             abi::describe_lease(l.attributes, l.data.len() as u32)
         }),
-        lease_vouched: 1,
+        lease_vouched: u32::from(leases.len() <= 1),
         ..RejectedCall::default()
+    };
+    if decidable(message, leases) {
+        call.message_vouched = 1;
+        call.message[..message.len()].copy_from_slice(message);
     }
+    call
+}
+
+/// Whether the record of a refused call holds all the judge needs: every
+/// step of dispatch can then be checked against it.
+fn decidable(message: &[u8], leases: &[MockLease]) -> bool {
+    message.len() <= abi::REJECTED_MESSAGE_BYTES && leases.len() <= 1
 }
 
 /// Whether `verdict` on a call agrees with how dispatch answered it.
@@ -208,6 +224,15 @@ proptest! {
     ) {
         let (kernel, _) = everything_system();
         let verdict = everything_judge_call(&recorded(op, &message, capacity, &leases));
+        // With the message bytes in the record, even the ops whose
+        // arguments must decode (hubpack, options, named types) are judged.
+        prop_assert!(
+            verdict != Verdict::Undecided || !decidable(&message, &leases),
+            "undecided on a call the record holds whole: op {}, {} bytes, {} leases",
+            op,
+            message.len(),
+            leases.len()
+        );
         let delivery = kernel.deliver(CLIENT, op, &message, EVERYTHING_BUFFER_SIZE, capacity, leases, |k, b, m| {
             everything_dispatch(&mut support::Everything::default(), k, b, m)
         });

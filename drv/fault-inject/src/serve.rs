@@ -58,6 +58,9 @@ pub const fn buffer_size(class: usize) -> usize {
 /// thread: the atomic is only a safe way to have a static.
 #[cfg(target_os = "none")]
 static REFUSING: AtomicU32 = AtomicU32::new(0);
+/// The only class-interface op refused while `REFUSING` (0: every op).
+#[cfg(target_os = "none")]
+static REFUSING_OP: AtomicU32 = AtomicU32::new(0);
 
 /// Serves `idl/fault-inject.idol` on a driver's behalf.
 #[cfg(target_os = "none")]
@@ -81,7 +84,8 @@ impl<D: Injectable> FaultInjectServer for Injector<'_, D> {
         Ok(self.0.recoveries())
     }
 
-    fn refuse(&mut self, _: TaskId, calls: u32) -> Served<(), InjectError> {
+    fn refuse(&mut self, _: TaskId, calls: u32, operation: u32) -> Served<(), InjectError> {
+        REFUSING_OP.store(operation, Ordering::Relaxed);
         REFUSING.store(calls, Ordering::Relaxed);
         Ok(())
     }
@@ -103,9 +107,13 @@ pub fn serve_once<D: Injectable>(
 ) {
     let msg = ipc.recv(buffer, mask, from);
     let refusing = REFUSING.load(Ordering::Relaxed);
+    let only = REFUSING_OP.load(Ordering::Relaxed);
     if msg.sender != TaskId::KERNEL && msg.operation >= FIRST_OP {
         fault_inject_dispatch(&mut Injector(driver), ipc, buffer, &msg);
-    } else if msg.sender != TaskId::KERNEL && refusing > 0 {
+    } else if msg.sender != TaskId::KERNEL
+        && refusing > 0
+        && (only == 0 || only == u32::from(msg.operation))
+    {
         REFUSING.store(refusing - 1, Ordering::Relaxed);
         ipc.reply_fault(msg.sender, ReplyFaultReason::BadMessageContents);
     } else {

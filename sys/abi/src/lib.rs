@@ -23,7 +23,7 @@ mod status;
 pub use fault::{FaultKind, FaultRecord, ReplyFaultReason, UsageError};
 pub use status::{
     Authority, InjectEvidence, Injection, Kipc, RejectedCall, RestartCause, RestartKind,
-    RestartPolicy, RestartRecord, TaskState, TaskStatus, RESTARTS_KEPT,
+    RestartPolicy, RestartRecord, TaskState, TaskStatus, REJECTED_MESSAGE_BYTES, RESTARTS_KEPT,
 };
 
 /// Names a task *incarnation*: the task's index in the image's task table and

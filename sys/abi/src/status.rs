@@ -84,7 +84,9 @@ pub struct TaskStatus {
 
 /// A call an untrusted server refused with `reply_fault`, as the kernel
 /// saw it when it was refused: its shape, from the caller's registers and
-/// lease table, which the server cannot change.
+/// lease table, and its message bytes, which the server cannot change
+/// (except through a writable lease over them: then they are not vouched
+/// for).
 ///
 /// A server generated from an IDL file refuses only calls that break the
 /// interface (an unknown operation, a message or lease of the wrong
@@ -122,7 +124,24 @@ pub struct RejectedCall {
     pub lease_vouched: u32,
     /// The reason the server gave (a `ReplyFaultReason` value).
     pub reason: u32,
+    /// 1 if the kernel vouches for `message`: the whole message (at most
+    /// [`REJECTED_MESSAGE_BYTES`]) is there as the server was given it. It
+    /// read the caller's message buffer, the caller has no device of its
+    /// own, and no writable lease of the call covers the buffer (the server
+    /// or its device may have written there in serving the call). A call
+    /// of more than one lease is never vouched for (its leases decide
+    /// nothing). 0 otherwise: the bytes convict nobody.
+    pub message_vouched: u32,
+    /// The message's first `message_len` bytes when `message_vouched`, else
+    /// zero: what lets an op whose arguments must decode be judged (an
+    /// enum, a `bool`, hubpack) and not only measured.
+    pub message: [u8; REJECTED_MESSAGE_BYTES],
 }
+
+/// How much of a refused call's message the kernel records
+/// ([`RejectedCall::message`]): every request of the bus's interfaces
+/// (`block`, `entropy`, `ethernet`) fits.
+pub const REJECTED_MESSAGE_BYTES: usize = 32;
 
 impl TaskStatus {
     /// The task's name as text (see [`nul_padded_str`]).

@@ -9,11 +9,13 @@
 //! file has a generated `<name>_judge_call` that calls [`judge_op`] with
 //! its ops' rules; the supervisor asks it about every refusal by a driver.
 //!
-//! The record holds the call's shape, not its bytes: an op whose message
-//! may have a right length and still not decode (hubpack, or zerocopy
-//! arguments with invalid bit patterns) is [`Verdict::Undecided`] at that
-//! length, as is a lease the kernel does not vouch for. Undecided convicts
-//! nobody.
+//! The record holds the call's shape and, when the kernel vouches for them,
+//! its message bytes (at most [`abi::REJECTED_MESSAGE_BYTES`]). An op whose
+//! message may have a right length and still not decode (hubpack, or
+//! zerocopy arguments with invalid bit patterns) is decoded from those
+//! bytes by the generated dispatch's own decoding; without them it is
+//! [`Verdict::Undecided`] at that length, as is a lease the kernel does not
+//! vouch for. Undecided convicts nobody.
 //!
 //! Never panics: the record is whatever the kernel saw a client send.
 
@@ -32,8 +34,13 @@ pub enum Verdict {
     Undecided,
 }
 
+/// Whether a message of the right length decodes as the op's request: the
+/// generated dispatch's own decoding (`wire::decode_zerocopy`,
+/// `wire::decode_hubpack`) of its request type.
+pub type Decodes = fn(&[u8]) -> bool;
+
 /// What an op's message must be.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug)]
 pub enum MessageRule {
     /// No arguments: an empty message.
     Empty,
@@ -41,11 +48,10 @@ pub enum MessageRule {
     /// of exactly this many bytes.
     Exact(usize),
     /// Zerocopy arguments with invalid bit patterns: exactly this many
-    /// bytes, and contents the record does not hold.
-    ExactThenContents(usize),
-    /// Hubpack arguments: at most this many bytes, and contents the record
-    /// does not hold.
-    AtMostThenContents(usize),
+    /// bytes, which must decode.
+    ExactThenDecodes(usize, Decodes),
+    /// Hubpack arguments: at most this many bytes, which must decode.
+    AtMostThenDecodes(usize, Decodes),
 }
 
 /// What one of an op's leases must be.
@@ -90,10 +96,13 @@ pub fn judge_op(
     let mut verdict = match message {
         MessageRule::Empty if len == 0 => Verdict::WellFormed,
         MessageRule::Exact(n) if len == n => Verdict::WellFormed,
-        MessageRule::ExactThenContents(n) if len == n => Verdict::Undecided,
-        MessageRule::AtMostThenContents(n) if len <= n => Verdict::Undecided,
+        MessageRule::ExactThenDecodes(n, decodes) if len == n => contents(call, decodes),
+        MessageRule::AtMostThenDecodes(n, decodes) if len <= n => contents(call, decodes),
         _ => return Verdict::Malformed,
     };
+    if verdict == Verdict::Malformed {
+        return verdict;
+    }
     if call.lease_count as usize != leases.len() {
         return Verdict::Malformed;
     }
@@ -113,6 +122,21 @@ pub fn judge_op(
         return Verdict::Malformed;
     }
     verdict
+}
+
+/// Step 2's decoding, of the message bytes the kernel vouched for;
+/// `Undecided` without them.
+fn contents(call: &RejectedCall, decodes: Decodes) -> Verdict {
+    match call.message.get(..call.message_len as usize) {
+        Some(bytes) if call.message_vouched != 0 => {
+            if decodes(bytes) {
+                Verdict::WellFormed
+            } else {
+                Verdict::Malformed
+            }
+        }
+        _ => Verdict::Undecided,
+    }
 }
 
 /// Step 4 for one lease: attributes, then a whole number of elements within
@@ -241,20 +265,26 @@ mod tests {
             ..read_call(512)
         };
         assert_eq!(judge_read(&undescribed), Verdict::Undecided);
-        // Contents the record does not hold.
+        // Contents the record does not hold: not vouched for, or longer
+        // than it keeps.
+        for rule in [
+            MessageRule::ExactThenDecodes(8, any),
+            MessageRule::AtMostThenDecodes(8, any),
+        ] {
+            assert_eq!(
+                judge_op(&read_call(512), rule, &READ_LEASE, 0),
+                Verdict::Undecided
+            );
+        }
+        let long = RejectedCall {
+            message_len: abi::REJECTED_MESSAGE_BYTES as u32 + 1,
+            message_vouched: 1,
+            ..read_call(512)
+        };
         assert_eq!(
             judge_op(
-                &read_call(512),
-                MessageRule::ExactThenContents(8),
-                &READ_LEASE,
-                0
-            ),
-            Verdict::Undecided
-        );
-        assert_eq!(
-            judge_op(
-                &read_call(512),
-                MessageRule::AtMostThenContents(8),
+                &long,
+                MessageRule::AtMostThenDecodes(64, any),
                 &READ_LEASE,
                 0
             ),
@@ -276,12 +306,98 @@ mod tests {
             ..unvouched
         };
         assert_eq!(
-            judge_op(&long, MessageRule::ExactThenContents(8), &READ_LEASE, 0),
+            judge_op(&long, MessageRule::ExactThenDecodes(8, any), &READ_LEASE, 0),
             Verdict::Malformed
         );
         assert_eq!(
-            judge_op(&long, MessageRule::AtMostThenContents(8), &READ_LEASE, 0),
+            judge_op(
+                &long,
+                MessageRule::AtMostThenDecodes(8, any),
+                &READ_LEASE,
+                0
+            ),
             Verdict::Malformed
+        );
+    }
+
+    /// Decodes anything.
+    fn any(_: &[u8]) -> bool {
+        true
+    }
+
+    /// Decodes a message whose first byte is a `bool`.
+    fn flag(m: &[u8]) -> bool {
+        m.first().is_some_and(|&b| b <= 1)
+    }
+
+    /// A read-like call whose vouched message is `bytes`.
+    fn with_message(bytes: &[u8]) -> RejectedCall {
+        let mut call = RejectedCall {
+            message_len: bytes.len() as u32,
+            message_vouched: 1,
+            ..read_call(512)
+        };
+        call.message[..bytes.len()].copy_from_slice(bytes);
+        call
+    }
+
+    #[test]
+    fn vouched_bytes_decide_what_must_decode() {
+        let exact = MessageRule::ExactThenDecodes(8, flag);
+        let at_most = MessageRule::AtMostThenDecodes(8, flag);
+        for rule in [exact, at_most] {
+            assert_eq!(
+                judge_op(&with_message(&[1; 8]), rule, &READ_LEASE, 0),
+                Verdict::WellFormed
+            );
+            assert_eq!(
+                judge_op(&with_message(&[2; 8]), rule, &READ_LEASE, 0),
+                Verdict::Malformed
+            );
+        }
+        // Hubpack: shorter is fine if it decodes.
+        assert_eq!(
+            judge_op(&with_message(&[0; 3]), at_most, &READ_LEASE, 0),
+            Verdict::WellFormed
+        );
+        assert_eq!(
+            judge_op(&with_message(&[0; 3]), exact, &READ_LEASE, 0),
+            Verdict::Malformed
+        );
+        // Decoding is dispatch's step 2: bytes that do not decode acquit
+        // the server whatever the leases (here none where one is due).
+        let no_lease = RejectedCall {
+            lease_count: 0,
+            ..with_message(&[2; 8])
+        };
+        assert_eq!(
+            judge_op(&no_lease, exact, &READ_LEASE, 0),
+            Verdict::Malformed
+        );
+        // Bytes that decode still leave the later steps to decide.
+        let unvouched_lease = RejectedCall {
+            lease_vouched: 0,
+            ..with_message(&[1; 8])
+        };
+        assert_eq!(
+            judge_op(&unvouched_lease, exact, &READ_LEASE, 0),
+            Verdict::Undecided
+        );
+        let small_reply = with_message(&[1; 8]);
+        assert_eq!(
+            judge_op(&small_reply, exact, &READ_LEASE, 4),
+            Verdict::Malformed
+        );
+        // The decoder sees exactly the message, not the record's padding.
+        let seen = |m: &[u8]| m.len() == 5;
+        assert_eq!(
+            judge_op(
+                &with_message(&[0; 5]),
+                MessageRule::AtMostThenDecodes(8, seen),
+                &READ_LEASE,
+                0
+            ),
+            Verdict::WellFormed
         );
     }
 }

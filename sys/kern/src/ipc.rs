@@ -70,56 +70,80 @@ pub fn lease(task: &Task, index: usize) -> Option<Lease> {
     umem::try_read(task, &one).ok()?.first().copied()
 }
 
-/// The call `task` is blocked in, as `reply_fault` records it when an
-/// untrusted server refuses it (`count`, `server` and `reason` left 0):
+/// The call `task` is blocked in, as `reply_fault` records it when the
+/// untrusted server `server` refuses it for `reason` (`count` left 0):
 /// what the server was told of it at delivery, from the caller's
-/// registers, which do not change while it waits, and its first lease.
+/// registers, which do not change while it waits, its first lease and its
+/// message bytes.
 ///
-/// The kernel vouches for the first lease — the supervisor may then hold
-/// the server to it — only if nothing but the blocked caller itself could
-/// have changed the lease table since delivery. The table is the caller's
-/// memory, read again here, and it can change under a blocked caller in
-/// two ways, both of which lose the vouching:
+/// The kernel vouches for the first lease and for the message — the
+/// supervisor may then hold the server to them — only if nothing but the
+/// blocked caller itself could have changed them since delivery. The
+/// lease table and the message are the caller's memory, read again here,
+/// and that memory can change under a blocked caller in two ways, both of
+/// which lose the vouching:
 ///
 /// - the caller drives a device (it has a ring region), which could write
 ///   it;
 /// - a writable lease of the call covers it, so that the server (or its
-///   device, with a zero-copy lease) wrote it in serving the call, and a
-///   later borrow may have failed on what it wrote. (Only a call of one
-///   lease is vouched for at all: the supervisor's judge decides nothing
-///   by the first lease of a call that should have more.)
+///   device, with a zero-copy lease) wrote it in serving the call: a later
+///   borrow may have failed on a table it wrote, and a message it wrote is
+///   not the one it refused. (Only a call of at most one lease is vouched
+///   for at all: the supervisor's judge decides nothing by the first lease
+///   of a call that should have more, so no other is read.)
+///
+/// A message longer than [`abi::REJECTED_MESSAGE_BYTES`] is not recorded.
 ///
 /// (The lent memory stays the caller's RAM for the whole call: a lease is
 /// never a device window that could be revoked, `lease_is_valid`.)
-pub fn call_shape(task: &Task) -> abi::RejectedCall {
+pub fn refused_call(task: &Task, server: TaskId, reason: u32) -> abi::RejectedCall {
     let s = task.save();
     let (operation, lease_count) = abi::split_op_leases(s.arg(6) as u32);
     let first = lease(task, 0);
-    // Only a call of one lease has its lease vouched for: the judge looks
-    // at no other, so none other need be checked against the table.
-    let table = s.arg(5);
-    let vouched = match first {
-        _ if lease_count > 1 => false,
-        None => lease_count == 0,
-        Some(l) => {
-            let base = l.base as usize;
-            l.attributes & LEASE_WRITE == 0
-                || base >= table.saturating_add(core::mem::size_of::<Lease>())
-                || table >= base.saturating_add(l.len as usize)
-        }
-    };
     let drives_device = task
         .regions()
         .iter()
         .any(|r| r.attributes & REGION_DMA_RING != 0);
+    let untouched =
+        |base: usize, len: usize| !drives_device && unwritten(first, lease_count, base, len);
+    let (message_base, message_len) = (s.arg(1), s.arg(2));
+    let mut message = [0; abi::REJECTED_MESSAGE_BYTES];
+    let sent = USlice::<u8>::from_raw(message_base, message_len)
+        .filter(|_| message_len <= message.len() && untouched(message_base, message_len))
+        .and_then(|m| umem::try_read(task, &m).ok());
+    for (to, from) in message.iter_mut().zip(sent.unwrap_or_default()) {
+        *to = *from;
+    }
     abi::RejectedCall {
+        count: 0,
+        server: server.0,
+        reason,
         operation: u32::from(operation),
-        message_len: s.arg(2) as u32,
+        message_len: message_len as u32,
         response_capacity: s.arg(4) as u32,
         lease_count: lease_count as u32,
         first_lease: first.map_or(0, |l| abi::describe_lease(l.attributes, l.len)),
-        lease_vouched: u32::from(vouched && !drives_device),
-        ..abi::RejectedCall::default()
+        lease_vouched: u32::from(untouched(s.arg(5), core::mem::size_of::<Lease>())),
+        message_vouched: u32::from(sent.is_some()),
+        message,
+    }
+}
+
+/// Whether the server of a call of `lease_count` leases, the first of them
+/// `first`, cannot have written the `len` bytes at `base` through them: no
+/// writable lease covers them. Only a call of at most one lease (read, so
+/// `Some`, if it has one) can say so.
+#[inline(never)]
+fn unwritten(first: Option<Lease>, lease_count: usize, base: usize, len: usize) -> bool {
+    match first {
+        _ if lease_count > 1 => false,
+        None => lease_count == 0,
+        Some(l) => {
+            let lent = l.base as usize;
+            l.attributes & LEASE_WRITE == 0
+                || lent >= base.saturating_add(len)
+                || base >= lent.saturating_add(l.len as usize)
+        }
     }
 }
 

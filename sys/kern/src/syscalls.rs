@@ -317,11 +317,7 @@ fn reply_fault<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
             // Recorded before the caller's registers take the code: the
             // supervisor decides by the call whether the server is the
             // broken one.
-            let call = abi::RejectedCall {
-                server: me.0,
-                reason: reason as u32,
-                ..ipc::call_shape(&sys.tasks[p])
-            };
+            let call = ipc::refused_call(&sys.tasks[p], me, reason as u32);
             sys.tasks[p].record_rejected_call(call);
             ipc::complete_with_code(&mut sys.tasks[p], abi::rejected_code(reason));
             sys.note(p);

@@ -7,7 +7,8 @@
 //! driver restarted, under everyone else's calls, by sending garbage.
 //!
 //! The kernel records each refused call in the client's own status
-//! (`TaskStatus::rejected_call`: its shape, as the server was told of it),
+//! (`TaskStatus::rejected_call`: its shape and message bytes, as the server
+//! was told of them),
 //! and the supervisor holds it against the interface the server serves
 //! (the generated `<name>_judge_call`). A server generated from an IDL
 //! file refuses only calls that break the interface, so:
@@ -16,8 +17,8 @@
 //!   whichever client made it ([`Rejections::refused_call`]);
 //! - one that does not fit convicts nobody, however many clients send such
 //!   calls, and however often;
-//! - one the record cannot decide (contents it does not hold, a lease it
-//!   does not vouch for) convicts nobody either.
+//! - one the record cannot decide (message bytes it does not hold or
+//!   vouch for, a lease it does not vouch for) convicts nobody either.
 //!
 //! A client's record can be overwritten only by its own next refused call,
 //! so one client's garbage cannot hide another's good call from the

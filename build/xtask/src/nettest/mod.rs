@@ -366,6 +366,18 @@ fn faults(image: &Image) -> Result<()> {
         "sent sha256 {want}, got back {have} ({} bytes)",
         got.len()
     );
+    // net0 refusing the stack's well-formed `send_batch` calls was
+    // restarted for it (the faulter checks the evidence and says so).
+    let refusal = image
+        .lines()
+        .iter()
+        .find(|l| l.contains("refusal: "))
+        .cloned()
+        .unwrap_or_else(|| "no refusal line".into());
+    ensure!(
+        refusal.contains("refusal: ok:"),
+        "net0 refusing send_batch: {refusal}"
+    );
     // Only injections that happened: the driver died of it, or its queue
     // was corrupted.
     let injected = image.count("driver died") + image.count("queue corrupted");
@@ -399,7 +411,7 @@ fn faults(image: &Image) -> Result<()> {
         "net0 restarted only {restarts} times for {injected} injections"
     );
     println!(
-        "    8 MiB byte-exact through {injected} faults in net0 ({restarts} restarts) in {:.1} s",
+        "    8 MiB byte-exact through a refusing net0 and {injected} faults in it ({restarts} restarts) in {:.1} s",
         t.elapsed().as_secs_f64()
     );
     Ok(())

@@ -38,7 +38,7 @@ pub const MSG_OUT: usize = STACK_TOP;
 pub const REPLY_BUF: usize = MSG_OUT + 0x400;
 /// The reply buffer the harness's kipc calls offer: room for the largest
 /// reply (a `TaskStatus`).
-pub const KIPC_REPLY_CAP: usize = 128;
+pub const KIPC_REPLY_CAP: usize = 160;
 /// Where `send` puts its lease table.
 pub const LEASE_TABLE: usize = REPLY_BUF + 0x400;
 /// Where `recv` points its buffer.

@@ -508,6 +508,8 @@ fn a_refused_call_is_recorded_in_the_clients_own_record() {
             first_lease: abi::describe_lease(abi::LEASE_WRITE, 512),
             lease_vouched: 1,
             reason: abi::ReplyFaultReason::BadLeases as u32,
+            message_vouched: 1,
+            message: recorded(&[7; 8]),
         }
     );
     assert_eq!(h.task(SRV).rejections(), 1);
@@ -518,6 +520,10 @@ fn a_refused_call_is_recorded_in_the_clients_own_record() {
     assert_eq!((theirs.operation, theirs.count), (9, 1));
     assert_eq!((theirs.lease_count, theirs.first_lease), (0, 0));
     assert_eq!(theirs.lease_vouched, 1, "no lease: nothing to doubt");
+    assert_eq!(
+        (theirs.message_vouched, theirs.message),
+        (1, recorded(b"junk"))
+    );
     assert_eq!(
         h.task(CLI).rejected_call(),
         call,
@@ -534,6 +540,49 @@ fn a_refused_call_is_recorded_in_the_clients_own_record() {
     };
     assert_eq!(vouched(&mut h, abi::LEASE_WRITE), 0);
     assert_eq!(vouched(&mut h, abi::LEASE_READ), 1);
+    // Likewise a writable lease over the message: what the record would
+    // hold is what the server wrote, not what it refused. A lease ending
+    // just before the message, or starting just after it, is no doubt.
+    let message = h.addr(CLI, MSG_OUT);
+    let message_vouched = |h: &mut Harness, attributes, base, len| {
+        refuse(h, CLI, 2, &[7; 8], &[lease(attributes, base, len)]);
+        let call = h.task(CLI).rejected_call();
+        (call.message_vouched, call.message)
+    };
+    let none = (0, [0; abi::REJECTED_MESSAGE_BYTES]);
+    let sent = (1, recorded(&[7; 8]));
+    assert_eq!(message_vouched(&mut h, abi::LEASE_WRITE, message, 8), none);
+    assert_eq!(
+        message_vouched(&mut h, abi::LEASE_WRITE, message + 7, 1),
+        none
+    );
+    assert_eq!(
+        message_vouched(&mut h, abi::LEASE_WRITE, message - 4, 5),
+        none
+    );
+    assert_eq!(
+        message_vouched(&mut h, abi::LEASE_WRITE, message - 4, 4),
+        sent
+    );
+    assert_eq!(
+        message_vouched(&mut h, abi::LEASE_WRITE, message + 8, 4),
+        sent
+    );
+    assert_eq!(message_vouched(&mut h, abi::LEASE_READ, message, 8), sent);
+    // A message longer than the record holds is not recorded; one that
+    // just fits is.
+    refuse(&mut h, CLI, 2, &[3; abi::REJECTED_MESSAGE_BYTES + 1], &[]);
+    let long = h.task(CLI).rejected_call();
+    assert_eq!(
+        (long.message_len, long.message_vouched, long.message),
+        (abi::REJECTED_MESSAGE_BYTES as u32 + 1, 0, none.1)
+    );
+    refuse(&mut h, CLI, 2, &[3; abi::REJECTED_MESSAGE_BYTES], &[]);
+    let full = h.task(CLI).rejected_call();
+    assert_eq!(
+        (full.message_vouched, full.message),
+        (1, [3; abi::REJECTED_MESSAGE_BYTES])
+    );
     // A call of two leases: only the first is recorded, and not vouched
     // for (the judge decides nothing by it).
     let two = [
@@ -542,7 +591,14 @@ fn a_refused_call_is_recorded_in_the_clients_own_record() {
     ];
     refuse(&mut h, CLI, 2, &[7; 8], &two);
     let call2 = h.task(CLI).rejected_call();
-    assert_eq!((call2.lease_count, call2.lease_vouched), (2, 0));
+    assert_eq!(
+        (
+            call2.lease_count,
+            call2.lease_vouched,
+            call2.message_vouched
+        ),
+        (2, 0, 0)
+    );
     assert_eq!(
         call2.first_lease,
         abi::describe_lease(abi::LEASE_WRITE, 512)
@@ -550,7 +606,7 @@ fn a_refused_call_is_recorded_in_the_clients_own_record() {
 
     // Restarts keep the records (the supervisor may not have read them).
     let last = h.task(CLI).rejected_call();
-    assert_eq!(last.count, 4);
+    assert_eq!(last.count, 12);
     h.restart(SRV);
     h.restart(CLI);
     assert_eq!(h.task(CLI).rejected_call(), last);
@@ -577,9 +633,21 @@ fn a_refused_call_is_recorded_in_the_clients_own_record() {
     h.reply_fault(SRV, id, abi::ReplyFaultReason::BadLeases as usize);
     let call = h.task(driver).rejected_call();
     assert_eq!(
-        (call.count, call.lease_count, call.lease_vouched),
-        (1, 1, 0)
+        (
+            call.count,
+            call.lease_count,
+            call.lease_vouched,
+            call.message_vouched
+        ),
+        (1, 1, 0, 0)
     );
+}
+
+/// `bytes` as a refused-call record holds them: zero after.
+fn recorded(bytes: &[u8]) -> [u8; abi::REJECTED_MESSAGE_BYTES] {
+    let mut message = [0; abi::REJECTED_MESSAGE_BYTES];
+    message[..bytes.len()].copy_from_slice(bytes);
+    message
 }
 
 #[test]

@@ -304,8 +304,8 @@ fn blk_refusing_good_calls(s: &mut Suite) -> CaseResult {
     let _ = s.blk_inject.recoveries();
     let before = task_status(tasks::BLK0)?;
     let record0 = task_status(tasks::SUITE)?.rejected_call;
-    if let Err(e) = s.blk_inject.refuse(1000) {
-        fail!("refuse(1000) failed: {e:?}");
+    if let Err(e) = s.blk_inject.refuse(1000, 0) {
+        fail!("refuse(1000, 0) failed: {e:?}");
     }
     let mut buf = [0u8; BLOCK];
     let sector = s.ledger.sector(0);
