@@ -39,6 +39,8 @@ struct Conn {
     sent: usize,
     /// When a byte last moved either way (ms since boot).
     active_ms: u64,
+    /// When it was accepted (ms since boot).
+    accepted_ms: u64,
     /// Bench images: where the connection started (guest clock ticks,
     /// retired instructions) and the bytes it echoed.
     #[cfg(feature = "bench")]
@@ -226,8 +228,15 @@ impl Echo {
                 .iter()
                 .position(Option::is_none)
                 .or_else(|| {
-                    let places = self.conns.iter().enumerate();
-                    evict::stalest(now, places.filter_map(|(k, c)| Some((k, c.as_ref()?.active_ms))))
+                    let places = self.conns.iter().enumerate().filter_map(|(index, c)| {
+                        let c = c.as_ref()?;
+                        Some(evict::Place {
+                            index,
+                            active_ms: c.active_ms,
+                            accepted_ms: c.accepted_ms,
+                        })
+                    });
+                    evict::to_free(now, places)
                 })
             else {
                 break;
@@ -237,7 +246,8 @@ impl Echo {
             };
             moved = true;
             if let Some(old) = self.conns[k].take() {
-                // A client waited and no byte had moved here for longest.
+                // A client waited, and this connection was the stillest or
+                // had held its place long enough (`evict`).
                 check(self.net.close(old.id))?;
             }
             self.conns[k] = Some(Conn {
@@ -245,6 +255,7 @@ impl Echo {
                 len: 0,
                 sent: 0,
                 active_ms: now,
+                accepted_ms: now,
                 #[cfg(feature = "bench")]
                 start: (sys_get_timer().now, userlib::instret()),
                 #[cfg(feature = "bench")]

@@ -377,7 +377,9 @@ fn closed_by_echo(s: &mut std::net::TcpStream, wait: Duration) -> Result<bool> {
 /// Eight clients that connect and fall silent hold every place the echo
 /// has; a ninth is served once the most silent has been so for 5 s
 /// (task/echo's `IDLE_EVICT_MS`), and that one is closed. Connections that
-/// keep talking keep their places, however long a client waits.
+/// keep talking keep their places while a client waits 8 s (they have
+/// held them for less than task/echo's `HOLD_EVICT_MS`, 20 s:
+/// `tcp-echo-talkers` waits that out).
 pub(super) fn tcp_echo_waiting(image: &Image) -> Result<()> {
     let addr = image.port("tcp", 7)?;
     let mut held = (0..8)
@@ -448,6 +450,79 @@ pub(super) fn tcp_echo_waiting(image: &Image) -> Result<()> {
         .read_exact(&mut b)
         .context("the tenth client was never served once the others fell silent")?;
     ensure!(&b == b"tenth", "the tenth client got {b:?}");
+    Ok(())
+}
+
+/// Eight clients that keep talking (a byte every 500 ms, each echoed) hold
+/// every place the echo has; a ninth is served once the first of them has
+/// held its place for 20 s (task/echo's `HOLD_EVICT_MS`), and only that one
+/// is closed. Before, talking clients held the echo for as long as they
+/// liked.
+pub(super) fn tcp_echo_talkers(image: &Image) -> Result<()> {
+    const HOLD: Duration = Duration::from_secs(20);
+    let addr = image.port("tcp", 7)?;
+    let opened = Instant::now();
+    let mut held = (0..8)
+        .map(|i| {
+            let s = open_echo(addr).with_context(|| format!("opening connection {i}"))?;
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(s)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut ninth = connect(addr)?;
+    ninth.write_all(b"ninth")?;
+    ninth.set_nonblocking(true)?;
+    let asked = Instant::now();
+    let mut got = Vec::new();
+    // Talk on every connection still open until the ninth is served.
+    let mut open = [true; 8];
+    while got.len() < 5 {
+        ensure!(
+            opened.elapsed() < HOLD + Duration::from_secs(15),
+            "the ninth client was not served in {:.1} s: eight talking connections hold the echo",
+            asked.elapsed().as_secs_f64()
+        );
+        for (i, s) in held.iter_mut().enumerate() {
+            if open[i] && closed_by_echo(s, Duration::from_secs(5))? {
+                open[i] = false;
+                ensure!(
+                    opened.elapsed() >= HOLD - Duration::from_millis(1500),
+                    "talking connection {i} was closed after {:.1} s, before it held its place for 20 s",
+                    opened.elapsed().as_secs_f64()
+                );
+            }
+        }
+        let mut b = [0u8; 5];
+        match ninth.read(&mut b) {
+            Ok(0) => bail!("the echo closed the waiting ninth client"),
+            Ok(n) => got.extend_from_slice(&b[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => bail!("the ninth client: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    ensure!(got == b"ninth", "the ninth client got {got:?}");
+    let waited = asked.elapsed();
+    ensure!(
+        waited >= Duration::from_secs(15),
+        "the ninth client was served after {:.1} s: a talking connection gave up its place early",
+        waited.as_secs_f64()
+    );
+    // The first accepted went, and only it.
+    ensure!(
+        closed_by_echo(&mut held[0], Duration::from_secs(5))?,
+        "the ninth client was served but the first connection is still open"
+    );
+    for (i, s) in held.iter_mut().enumerate().skip(1) {
+        ensure!(
+            !closed_by_echo(s, Duration::from_secs(5))?,
+            "talking connection {i} was closed too (only the first should be)"
+        );
+    }
+    println!(
+        "    a ninth client waited {:.1} s for eight talking connections",
+        waited.as_secs_f64()
+    );
     Ok(())
 }
 

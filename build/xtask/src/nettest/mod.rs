@@ -34,7 +34,7 @@ mod wire;
 pub use echo::bench_transfer;
 use echo::{
     echo_through, open_echo, sha256, tcp_bulk_pages, tcp_echo, tcp_echo_non_readers,
-    tcp_echo_waiting, tcp_parallel, udp_burst, udp_echo, udp_flood, Rng,
+    tcp_echo_talkers, tcp_echo_waiting, tcp_parallel, udp_burst, udp_echo, udp_flood, Rng,
 };
 use garbage::wire_garbage;
 use http::{
@@ -49,7 +49,7 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 31] = [
+pub const CHECKS: [&str; 32] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -65,6 +65,7 @@ pub const CHECKS: [&str; 31] = [
     "tcp-parallel",
     "tcp-echo-waiting",
     "tcp-echo-non-readers",
+    "tcp-echo-talkers",
     "browser",
     "shell-net",
     "stack-restart",
@@ -245,6 +246,7 @@ pub fn run(
             "tcp-parallel" => tcp_parallel(&image),
             "tcp-echo-waiting" => tcp_echo_waiting(&image),
             "tcp-echo-non-readers" => tcp_echo_non_readers(&image),
+            "tcp-echo-talkers" => tcp_echo_talkers(&image),
             "browser" => browser(&image),
             "shell-net" => shell_net(&mut image),
             "stack-restart" => stack_restart(&mut image),
