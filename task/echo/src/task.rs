@@ -3,9 +3,10 @@
 //! more wait in the listener's backlog.
 //!
 //! A connection keeps its place for as long as it likes while nobody else
-//! waits; when all are taken and a client waits, the stillest may have to
-//! make room (`task_echo::evict`; it is closed with a FIN, and what its
-//! peer left unread is lost with it).
+//! waits; when all are taken and a client waits, the stillest, or else the
+//! one that has held its place longest, may have to make room
+//! (`task_echo::evict`; it is closed with a FIN, and what its peer left
+//! unread is lost with it).
 //!
 //! Datagrams are answered at most `task_echo::pace::PER_SECOND` a second
 //! (see there why).
