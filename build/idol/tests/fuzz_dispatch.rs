@@ -161,9 +161,14 @@ fn recorded(op: u32, message: &[u8], capacity: usize, leases: &[MockLease]) -> R
 }
 
 /// Whether the record of a refused call holds all the judge needs: every
-/// step of dispatch can then be checked against it.
+/// step of dispatch can then be checked against it. (A lease lending
+/// nothing, or a gigabyte or more, is recorded as no description.)
 fn decidable(message: &[u8], leases: &[MockLease]) -> bool {
-    message.len() <= abi::REJECTED_MESSAGE_BYTES && leases.len() <= 1
+    message.len() <= abi::REJECTED_MESSAGE_BYTES
+        && leases.len() <= 1
+        && leases
+            .iter()
+            .all(|l| abi::describe_lease(l.attributes, l.data.len() as u32) != 0)
 }
 
 /// Whether `verdict` on a call agrees with how dispatch answered it.
