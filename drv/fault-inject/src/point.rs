@@ -6,7 +6,8 @@
 //! `inject`'s kind word carries the point in its second byte
 //! ([`kind_word`]); [`Point::Now`] (0) is the plain injection, committed
 //! inside the `inject` handler. An armed injection answers `Ok` at once,
-//! and the driver calls [`fire`] at each point of its request path:
+//! and the driver calls `fire` (feature `queue`) at each point of its
+//! request path:
 //!
 //! - [`Point::BeforeKick`]: the request's descriptors are written and
 //!   published, the device has not been told (a write there never reaches

@@ -69,7 +69,8 @@ impl<E> From<LeaseError> for ServerError<E> {
 /// type `T` and usable in direction `D`.
 ///
 /// Created by generated dispatch code only after `borrow_info` confirmed the
-/// attributes and the length, so a server method can rely on [`Self::len`].
+/// attributes and the length, so a server method can rely on its length
+/// ([`Detached::len`]).
 /// Every access is bounds-checked here first and then by the kernel again.
 ///
 /// Which lease it is (its lender, index and length) is a [`Detached`], so

@@ -84,9 +84,8 @@ impl Rejections {
     }
 
     /// `server`, a trusted one, faulted `client` with its verdict at `now`
-    /// (ms): whether it should be restarted as broken — the rule of
-    /// [`judge`](Self::judge), for the faults a trusted server's verdicts
-    /// are.
+    /// (ms): whether it should be restarted as broken: it faulted two
+    /// different clients in a row within [`REJECTION_WINDOW_MS`].
     pub fn client_faulted(&mut self, server: usize, client: usize, now: u64) -> bool {
         let Some(r) = self.records.get_mut(server) else {
             return false;

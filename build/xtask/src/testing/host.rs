@@ -1,5 +1,6 @@
 //! The host part of `cargo xtask test`: `cargo test` at the workspace root,
-//! its output parsed into one case per test.
+//! its output parsed into one case per test; and the API crates' docs,
+//! built with warnings denied.
 
 use std::path::Path;
 use std::process::Command;
@@ -112,4 +113,40 @@ pub fn host_tests(root: &Path, verbose: bool, tally: &mut Tally) -> Result<()> {
     }
     tally.report("host", &cases);
     Ok(())
+}
+
+/// The crates tasks, drivers and tools are written against: their docs must
+/// build without a warning (every public item documented, every link
+/// resolving to an item that exists in the build documented).
+pub const API_CRATES: [&str; 13] = [
+    "abi",
+    "block-api",
+    "entropy-api",
+    "ethernet-api",
+    "fault-inject",
+    "idol-runtime",
+    "net-api",
+    "ringbuf",
+    "supervisor-api",
+    "supervisor-core",
+    "userlib",
+    "virtio",
+    "virtio-bus-api",
+];
+
+/// Runs `cargo doc` over [`API_CRATES`] with warnings denied, as one case.
+pub fn api_docs(root: &Path, verbose: bool, tally: &mut Tally) {
+    let mut cmd = Command::new(process::cargo());
+    cmd.args(["doc", "--no-deps"])
+        .current_dir(root)
+        .env("RUSTDOCFLAGS", "-D warnings");
+    for c in API_CRATES {
+        cmd.args(["-p", c]);
+    }
+    let name = format!("docs of the {} API crates", API_CRATES.len());
+    let case = match process::run_captured(&mut cmd, verbose) {
+        Ok(_) => Case::ok(name),
+        Err(e) => Case::fail(name, format!("`cargo doc` with warnings denied: {e:#}")),
+    };
+    tally.report("host", &[case]);
 }

@@ -97,6 +97,7 @@ pub fn run(root: &Path, verbose: bool) -> Result<bool> {
 
     println!("host tests (cargo test)");
     host::host_tests(root, verbose, &mut tally)?;
+    host::api_docs(root, verbose, &mut tally);
 
     match qemu::ensure_installed() {
         Ok(qemu_bin) => qemu_tests(root, &qemu_bin, verbose, &mut tally)?,
