@@ -176,6 +176,10 @@ code_enum! {
         /// The liveness watchdog found it holding one caller's request
         /// unanswered for as long as it may hang, while it answered others.
         HeldCaller = 7,
+        /// A trusted driver that faulted two different clients in a row
+        /// within a second (its `reply_fault`s fault its clients): more
+        /// likely corrupted than they are.
+        FaultedClients = 8,
     }
     describe {
         Fault => "fault",
@@ -185,6 +189,7 @@ code_enum! {
         RemovalTimeout => "kept a removed slot",
         UnaskedRelease => "released its device unasked",
         HeldCaller => "held a caller",
+        FaultedClients => "faulted two clients",
     }
 }
 

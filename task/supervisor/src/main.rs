@@ -346,7 +346,7 @@ impl Supervisor {
                 name_of(task as u16),
                 name_of(client as u16)
             );
-            self.restart_broken_driver(task);
+            self.restart_broken_driver(task, RestartCause::Rejecting);
         }
     }
 
@@ -359,17 +359,17 @@ impl Supervisor {
                 name_of(task as u16),
                 supervisor_core::REJECTION_WINDOW_MS
             );
-            self.restart_broken_driver(task);
+            self.restart_broken_driver(task, RestartCause::FaultedClients);
         }
     }
 
-    /// Restarts bus driver `task` as broken by its verdicts: takes its
-    /// device away (reset first), then restarts it.
-    fn restart_broken_driver(&mut self, task: usize) {
+    /// Restarts bus driver `task` as broken by its verdicts (`cause`):
+    /// takes its device away (reset first), then restarts it.
+    fn restart_broken_driver(&mut self, task: usize, cause: RestartCause) {
         if let Some(slot) = self.bus.driver_died(task as u16) {
             self.detach(task as u16, slot);
         }
-        self.restart(task, RestartCause::Rejecting);
+        self.restart(task, cause);
     }
 
     /// Restarts drivers that let a removal deadline pass.
