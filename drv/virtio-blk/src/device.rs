@@ -144,6 +144,9 @@ pub struct BlkDevice<'a, R: RegisterAccess> {
     bounce: NonNull<[u8; BOUNCE_LEN]>,
     /// Requests may bring their own data buffer (`submit_data`).
     zero_copy: bool,
+    /// The kernel refused a chain over descriptors it says the device
+    /// still holds, which this queue counts as free ([`Self::out_of_step`]).
+    out_of_step: bool,
     headers: NonNull<[u32; 4]>,
     status: NonNull<[u8; 4]>,
     _memory: PhantomData<&'a mut DmaMemory>,
@@ -216,6 +219,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
             usable,
             bounce,
             zero_copy: gate.is_some(),
+            out_of_step: false,
             headers,
             status,
             _memory: PhantomData,
@@ -440,8 +444,24 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
                 };
                 Ok(())
             }
+            Err(virtio::Error::DmaRefused { code }) if code == abi::DMA_PINNED => {
+                self.out_of_step = true;
+                Err(BlockError::DeviceError)
+            }
             Err(_) => Err(BlockError::DeviceError),
         }
+    }
+
+    /// Whether a submission was refused because the device still holds
+    /// descriptors this queue counts as free (`abi::DMA_PINNED`: the kernel
+    /// keeps every posted chain until the device gives it back or is
+    /// reset). The device and the queue are then out of step — a device
+    /// that stopped without giving a chain back, or a chain offered behind
+    /// the queue's back (a corrupted ring) — and every later request would
+    /// be refused the same way: only a reset brings them back in step.
+    /// Asking clears it.
+    pub fn out_of_step(&mut self) -> bool {
+        core::mem::take(&mut self.out_of_step)
     }
 
     /// Notifies the device of submitted requests, if it wants to be.

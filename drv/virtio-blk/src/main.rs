@@ -136,6 +136,9 @@ mod task {
                 Event::NeedsReset => {
                     sys_log!("blk: device set DEVICE_NEEDS_RESET; reset and re-init")
                 }
+                Event::OutOfStep => sys_log!(
+                    "blk: the device holds descriptors the queue counts as free (a chain refused: DMA_PINNED); reset and re-init"
+                ),
                 Event::Resized { capacity } => sys_log!("blk: disk resized to {capacity} sectors"),
                 Event::ResetFailed => sys_log!("blk: device did not finish its reset"),
                 Event::Removed { in_flight } => {

@@ -380,9 +380,11 @@ pub const DMA_LEASE: u64 = 1 << 63;
 /// write needs a writable lease), or the range runs past it.
 pub const DMA_BAD_LEASE: u32 = 0xFFFF_FC06;
 /// A lease of the peer is still posted to the device: a reply to it is
-/// refused until the device gave the chain back or was reset; a post may
-/// not rewrite a descriptor of such a chain, nor give the device bytes of
-/// a lease it already has for writing (or write bytes it already has).
+/// refused until the device gave the chain back or was reset. Or a post
+/// would rewrite a descriptor the device still holds (of any chain: every
+/// posted chain holds its descriptors until the device gives it back or
+/// is reset), or give the device bytes of a lease it already has for
+/// writing (or write bytes it already has).
 pub const DMA_PINNED: u32 = 0xFFFF_FC07;
 /// The longest chain one [`DmaOp::Post`] takes.
 pub const DMA_MAX_CHAIN: usize = 8;
@@ -394,8 +396,8 @@ pub const DMA_BAD_BUFFER: u32 = 0xFFFF_FC01;
 /// tables are refused) or a chain whose `next` links do not match it.
 pub const DMA_BAD_FLAGS: u32 = 0xFFFF_FC02;
 /// DMA refused: no such queue in the driver's ring region, the queue is
-/// not set up, a descriptor index or count out of range, or a chain
-/// holding a lease whose links visit a descriptor twice.
+/// not set up, a descriptor index or count out of range, or a chain whose
+/// links visit a descriptor twice.
 pub const DMA_BAD_QUEUE: u32 = 0xFFFF_FC03;
 /// DMA refused: the driver holds no granted virtio device window.
 pub const DMA_NO_DEVICE: u32 = 0xFFFF_FC04;

@@ -43,6 +43,22 @@
 //! refused ([`on_device`]), so that a confused driver cannot make two
 //! transfers race for a client's buffer.
 //!
+//! A pin is released when the device gives back the chain that holds it,
+//! so the kernel must know that chain exactly: which descriptors the
+//! device may still follow, and from how many heads. Every chain `post`
+//! writes, of leases or of the driver's own buffers, therefore *holds*
+//! its descriptors until the device gives it back or is reset (a pin for a
+//! lease, [`OWN`] for the driver's own buffers), and `post` refuses a
+//! chain that would rewrite a held descriptor or visit one twice. So each
+//! held descriptor belongs to exactly one chain, made available once from
+//! its head and linked as the kernel wrote it, and [`reap`] releases
+//! exactly that chain. (Before, a chain of the driver's own buffers held
+//! nothing: a driver could make a head available, rewrite the same
+//! descriptors with a lease chain and make the head available again. The
+//! device ran the lease chain twice, the first completion released every
+//! pin, and the reply reached the client while the second transfer still
+//! wrote its buffer.)
+//!
 //! Everything here is portable and host-tested; the machine supplies the
 //! 32-bit MMIO accesses ([`Machine::mmio_read32`]).
 
@@ -111,12 +127,17 @@ pub const USED_OFFSET: usize = 4096;
 const SIZE_OFFSET: usize = DMA_RING_STRIDE - 4;
 
 /// Where a queue's pins are, after its used ring: per descriptor, the
-/// index + 1 of the task whose lease it holds (0: none). Only the kernel
-/// writes them; the driver may read them.
+/// index + 1 of the task whose lease it holds, [`OWN`] for a descriptor of
+/// a chain of the driver's own buffers, 0 for one the device does not
+/// hold. Only the kernel writes them; the driver may read them.
 pub const PINS_OFFSET: usize = 6144;
+/// The pin of a descriptor held by a chain of the driver's own buffers: no
+/// task's index + 1 (indices are below `abi::TaskId::MAX_TASKS`).
+pub const OWN: u16 = u16::MAX;
 /// The used index up to which the kernel has released pins (16 bits).
 const REAPED_OFFSET: usize = SIZE_OFFSET - 4;
-/// How many of the queue's descriptors hold a pin (written with the pins:
+/// How many of the queue's descriptors hold a lease's pin, not [`OWN`]
+/// (written with the pins:
 /// `post`, [`reap`], `release`, and `setup`'s zeroing): a reply, a fault or a restart asks whether
 /// a lender is pinned, and for a queue holding none the answer is this
 /// word, not a scan of every descriptor's pin.
@@ -375,15 +396,16 @@ fn post<M: Machine>(
     let mut pin = None;
     let mut index = head;
     let table = umem::try_read(&sys.tasks[caller], &chain)?;
-    // (Only a queue holding pins has descriptors to look at for one.)
+    // (Only a queue holding pins has lease descriptors to look at.)
     let any_pinned = pinned(&ring) != 0;
     for (k, (entry, &d)) in checked.iter_mut().zip(table).enumerate() {
         let mut d = d;
         check_desc(sys.tasks[caller].regions(), &d, k, count, size)
             .map_err(UserError::Recoverable)?;
-        // A descriptor of a chain holding a lease stays as it is until the
-        // device gave the chain back (`reap`).
-        if any_pinned && pin_of(&ring, index) != 0 {
+        // A descriptor the device holds (of any chain: see the module
+        // comment) stays as it is until the device gave its chain back
+        // (`reap`) or was reset.
+        if pin_of(&ring, index) != 0 {
             return Err(UserError::Recoverable(DMA_PINNED));
         }
         if d.addr & DMA_LEASE != 0 {
@@ -399,35 +421,29 @@ fn post<M: Machine>(
         *entry = d;
         index = usize::from(d.next);
     }
-    // A chain holding a lease visits each descriptor once. Links back to
-    // one it holds would have the second write replace the first and pin
-    // the chain's descriptors once per visit: the pin count would disagree
-    // with the pins, and a pinned descriptor left off the chain would
-    // never be given back (its lender blocked until the device is reset).
-    // (A chain of the driver's own buffers pins nothing, and the device
-    // sees only checked descriptors either way: such a chain confuses
-    // only the driver's own requests.) Visit `k` is descriptor `head` for
-    // 0, else the one element `k - 1` links to.
-    if pin.is_some() {
-        let visit = |k: usize| {
-            checked
-                .get(k.wrapping_sub(1))
-                .map_or(head as u16, |d| d.next)
-        };
-        for later in 1..count {
-            if (0..later).any(|earlier| visit(earlier) == visit(later)) {
-                return Err(UserError::Recoverable(DMA_BAD_QUEUE));
-            }
+    // A chain visits each descriptor once. Links back to one it holds
+    // would have the second write replace the first: a held descriptor
+    // left off the chain would never be given back (a lender blocked until
+    // the device is reset, or the driver's own descriptor lost to it), and
+    // pins counted once per visit would disagree with the pins. Visit `k`
+    // is descriptor `head` for 0, else the one element `k - 1` links to.
+    let visit = |k: usize| {
+        checked
+            .get(k.wrapping_sub(1))
+            .map_or(head as u16, |d| d.next)
+    };
+    for later in 1..count {
+        if (0..later).any(|earlier| visit(earlier) == visit(later)) {
+            return Err(UserError::Recoverable(DMA_BAD_QUEUE));
         }
     }
+    // The whole chain is held: none of it may change under the device.
+    let held = pin.map_or(OWN, |l| l as u16 + 1);
     let mut index = head;
     for d in &checked[..count] {
         // index < size <= 128: the descriptor table at the start.
         ring.write_words(16 * index, &d.words());
-        if let Some(l) = pin {
-            // The whole chain: none of it may change under the device.
-            ring.write_u16(PINS_OFFSET + 2 * index, l as u16 + 1);
-        }
+        ring.write_u16(PINS_OFFSET + 2 * index, held);
         index = usize::from(d.next);
     }
     if pin.is_some() {
@@ -515,23 +531,17 @@ fn holds(ring: &KernelRing, size: u16, pin: u16) -> bool {
     pinned(ring) != 0 && (pin == 0 || (0..usize::from(size)).any(|i| pin_of(ring, i) == pin))
 }
 
-/// Releases the pins of every chain the device has given back since the
-/// last reap: it names the chain's head in the used ring (§2.7.8), and the
-/// chain's descriptors are the ones the kernel wrote (pinned descriptors
-/// cannot be rewritten). The device is trusted to report only chains it
-/// has finished with.
+/// Releases the descriptors (and the pins) of every chain the device has
+/// given back since the last reap: it names the chain's head in the used
+/// ring (§2.7.8), and the chain's descriptors are the ones the kernel
+/// wrote, linked as it wrote them (held descriptors cannot be rewritten).
+/// The device is trusted to report only chains it has finished with.
 fn reap(ring: &mut KernelRing, size: u16) {
     let used = ring.read_u16(USED_OFFSET + 2);
     // At most `size` chains can be outstanding: entries further back are
     // stale (and a device claiming more would have the kernel loop long).
     let fresh = used.wrapping_sub(ring.read_u16(REAPED_OFFSET)).min(size);
     if fresh == 0 {
-        return;
-    }
-    if pinned(ring) == 0 {
-        // No chain holds a pin (the driver's own buffers): nothing to
-        // release, only the index to move on.
-        ring.write_u16(REAPED_OFFSET, used);
         return;
     }
     let n = usize::from(size);
@@ -548,11 +558,12 @@ fn reap(ring: &mut KernelRing, size: u16) {
         let mut index = id as usize;
         for _ in 0..size {
             // (`get` is 0 beyond the table: no pin there.)
-            if pins.get(index) == 0 {
+            let pin = pins.get(index);
+            if pin == 0 {
                 break;
             }
             pins.set(index, 0);
-            freed += 1;
+            freed += u32::from(pin != OWN);
             if fields.get(8 * index + 6) & F_NEXT == 0 {
                 break;
             }

@@ -86,9 +86,18 @@
 //!    quiesces the device of any driver pinning it; a revoked grant is
 //!    quiesced first too, so a pin never outlives the kernel's reach to
 //!    the device.
-//! 4. A pinned chain cannot be rewritten (`DMA_PINNED`), so the chain the
-//!    device gives back is the chain that was pinned, and the release in
-//!    step 2 frees exactly the descriptors the device is done with.
+//! 4. Every chain the kernel writes, of a lease or of the driver's own
+//!    buffers, holds its descriptors until the device gives it back or is
+//!    reset, and a post may neither rewrite a held descriptor
+//!    (`DMA_PINNED`) nor visit one twice. So each descriptor the device
+//!    can follow belongs to exactly one chain, made available once: the
+//!    chain the device gives back is the chain that was pinned, no other
+//!    use of its descriptors is outstanding, and the release in step 2
+//!    frees exactly what the device is done with. (Holding only a lease
+//!    chain's descriptors was not enough: a head made available as a chain
+//!    of the driver's own buffers and again, rewritten, as a lease chain
+//!    ran the lease chain twice, and its first completion released the
+//!    pins while the second still wrote the lender's buffer.)
 //!
 //! None of this trusts the driver or the supervisor; it trusts the device
 //! (QEMU) to report in its used ring only chains it has finished, and to

@@ -149,6 +149,11 @@ pub enum Event {
     /// The device set DEVICE_NEEDS_RESET (§2.1.2): in-flight requests
     /// failed, device reset and brought up again.
     NeedsReset,
+    /// The kernel refused a request's chain: the device still holds
+    /// descriptors the queue counts as free (`abi::DMA_PINNED`), so the
+    /// two are out of step. In-flight requests failed, device reset and
+    /// brought up again.
+    OutOfStep,
     /// A configuration change: the disk now has this many sectors.
     Resized {
         /// The new capacity in sectors.

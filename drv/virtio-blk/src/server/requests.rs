@@ -10,7 +10,7 @@ use virtio::RegisterAccess;
 
 use super::{
     block_reply_flush, block_reply_info, block_reply_read, block_reply_write, Binding, BlockDriver,
-    BlockServer, Pending, Platform,
+    BlockServer, Event, Pending, Platform,
 };
 use crate::device::{BlkDevice, Completion, Request, Slot};
 use crate::protocol::VIRTIO_BLK_ID_BYTES;
@@ -91,6 +91,12 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         // `check`ed above.
         if let Err(e) = device.submit_checked(slot, request, data) {
             device.release(slot);
+            if device.out_of_step() {
+                // The device holds what the queue thinks free: reset it,
+                // or every request after this one is refused as well.
+                self.platform.event(Event::OutOfStep);
+                self.restart_device();
+            }
             return Err(e.into());
         }
         // Test images: a fault armed for this point fires with the

@@ -353,7 +353,9 @@ fn post_writes_the_chain_where_its_links_say_and_publishes_the_head() {
 }
 
 /// The available ring is a ring: post `i` goes to entry `i % size`, also
-/// once the index has gone round.
+/// once the index has gone round. (The device gives each chain back
+/// before its head comes round again: a head it still holds cannot be
+/// posted again.)
 #[test]
 fn posts_fill_the_available_ring_round_and_round() {
     let mut h = dma_harness();
@@ -366,6 +368,18 @@ fn posts_fill_the_available_ring_round_and_round() {
         assert_eq!(read_u16(ring, 128 + 2), i + 1, "avail.idx");
         let entry = 128 + 4 + 2 * usize::from(i % 8);
         assert_eq!(read_u16(ring, entry), head as u16, "post {i}");
+        device_gives_back(ring, i, head as u32);
+    }
+}
+
+/// The device gives back the chain at `head` as its `n`th used entry (of
+/// a queue of 8).
+fn device_gives_back(ring: usize, n: u16, head: u32) {
+    let at = ring + crate::dma::USED_OFFSET;
+    // SAFETY: the ring region block of the test arena.
+    unsafe {
+        std::ptr::write((at + 4 + 8 * usize::from(n % 8)) as *mut u32, head);
+        std::ptr::write((at + 2) as *mut u16, n.wrapping_add(1));
     }
 }
 
@@ -724,18 +738,30 @@ fn pinned(ring: usize) -> u32 {
     unsafe { std::ptr::read((ring + crate::dma::PINNED_OFFSET) as *const u32) }
 }
 
+/// The pin of descriptor `i`.
+fn pin_at(ring: usize, i: usize) -> u16 {
+    // SAFETY: as in `pinned`: the pins lie inside the ring memory.
+    unsafe { std::ptr::read((ring + crate::dma::PINS_OFFSET + 2 * i) as *const u16) }
+}
+
 /// Checks the queue's pin count against its pins (every descriptor's, of
 /// a queue of `size`): the count is what the fast paths trust, so it must
-/// be exactly the number of descriptors holding one. Returns the count.
+/// be exactly the number of descriptors holding a lease's pin (not
+/// `OWN`). Returns the count.
 fn pins_agree(ring: usize, size: usize) -> u32 {
-    // SAFETY: as in `pinned`: the pins lie inside the ring memory.
     let held = (0..size)
-        .filter(|i| unsafe {
-            std::ptr::read((ring + crate::dma::PINS_OFFSET + 2 * i) as *const u16) != 0
-        })
+        .filter(|&i| !matches!(pin_at(ring, i), 0 | crate::dma::OWN))
         .count() as u32;
     assert_eq!(pinned(ring), held, "the pin count disagrees with the pins");
     held
+}
+
+/// How many descriptors of a queue of `size` a chain of the driver's own
+/// buffers holds.
+fn own_held(ring: usize, size: usize) -> usize {
+    (0..size)
+        .filter(|&i| pin_at(ring, i) == crate::dma::OWN)
+        .count()
 }
 
 #[test]
@@ -1086,6 +1112,135 @@ fn giving_back_one_chain_leaves_the_others_pinned() {
     );
     assert_eq!(pins_agree(ring, 8), 1);
     assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
+}
+
+/// A head the device holds cannot be made available again, not even by
+/// rewriting its chain of the driver's own buffers as a lease chain: the
+/// device would run the lease chain once per time the head was made
+/// available, and the first completion would release every pin while the
+/// second transfer still wrote the lender's buffer (found by a red-team
+/// driver: the client's 64 KiB changed after the reply).
+#[test]
+fn a_head_the_device_holds_cannot_be_made_available_again() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    let own = h.addr(DRV, DATA) as u64;
+    let own_read = [
+        desc(own, 16, F_NEXT, 1),
+        desc(own + 16, 512, F_WRITE | F_NEXT, 2),
+        desc(own + 528, 1, F_WRITE, 0),
+    ];
+    post(&mut h, &own_read, 0);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(own_held(ring, 8), 3, "the driver's own chain is held");
+    assert_eq!(pins_agree(ring, 8), 0, "and pins nobody");
+    let lease_read = [
+        own_read[0],
+        leased(0, 0, 512, F_WRITE | F_NEXT, 2),
+        own_read[2],
+    ];
+    post_lent(&mut h, &lease_read, 0, cli);
+    assert_eq!(
+        h.ret(DRV, 0),
+        DMA_PINNED as usize,
+        "head 0 is on the device"
+    );
+    assert_eq!(read_u16(ring, 128 + 2), 1, "made available once");
+    assert_eq!(read_desc(ring, 1), own_read[1], "its chain unchanged");
+    assert_eq!(pins_agree(ring, 8), 0);
+    // The same again with the own chain posted twice first: refused too.
+    post(&mut h, &own_read, 0);
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
+    // Once the device gave the chain back, head 0 is free again.
+    device_gives_back(ring, 0, 0);
+    post_lent(&mut h, &lease_read, 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!((own_held(ring, 8), pins_agree(ring, 8)), (0, 3));
+    assert_eq!(read_u16(ring, 128 + 2), 2);
+}
+
+/// A chain may not take over descriptors of another chain on the device,
+/// of the driver's own buffers or not: the device may follow the old
+/// chain's links into them (a lease written through a chain that pins
+/// nothing, still written after the lease chain was given back).
+#[test]
+fn a_chain_cannot_take_over_descriptors_another_one_holds() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    let own = h.addr(DRV, DATA) as u64;
+    // Own chain 0 -> 4 -> 5; a lease chain 3 -> 4 -> 5, and an own one
+    // 6 -> 5, on its tail.
+    let own_read = [
+        desc(own, 16, F_NEXT, 4),
+        desc(own + 16, 512, F_WRITE | F_NEXT, 5),
+        desc(own + 528, 1, F_WRITE, 0),
+    ];
+    post(&mut h, &own_read, 0);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    let lease_read = [
+        desc(own + 600, 16, F_NEXT, 4),
+        leased(0, 0, 512, F_WRITE | F_NEXT, 5),
+        desc(own + 640, 1, F_WRITE, 0),
+    ];
+    post_lent(&mut h, &lease_read, 3, cli);
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
+    post(
+        &mut h,
+        &[
+            desc(own + 700, 16, F_NEXT, 5),
+            desc(own + 720, 1, F_WRITE, 0),
+        ],
+        6,
+    );
+    assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize);
+    assert_eq!(read_u16(ring, 128 + 2), 1, "only the first made available");
+    assert_eq!(read_desc(ring, 4), own_read[1]);
+    assert_eq!((own_held(ring, 8), pins_agree(ring, 8)), (3, 0));
+    // Given back, the chain's every descriptor is free (the walk follows
+    // the links the kernel wrote): the lease chain goes on.
+    device_gives_back(ring, 0, 0);
+    post_lent(&mut h, &lease_read, 3, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!((own_held(ring, 8), pins_agree(ring, 8)), (0, 3));
+}
+
+/// A chain of the driver's own buffers visits each descriptor once, as a
+/// lease chain must: a descriptor it wrote twice would be left off the
+/// chain the device gives back, and held for good.
+#[test]
+fn a_chain_of_own_buffers_visiting_a_descriptor_twice_is_refused() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    let own = h.addr(DRV, DATA) as u64;
+    let looping = [
+        desc(own, 16, F_NEXT, 1),
+        desc(own + 16, 16, F_NEXT, 0),
+        desc(own + 32, 1, F_WRITE, 0),
+    ];
+    post(&mut h, &looping, 0);
+    assert_eq!(h.ret(DRV, 0), DMA_BAD_QUEUE as usize);
+    assert_eq!(read_u16(ring, 128 + 2), 0);
+    assert_eq!(own_held(ring, 8), 0, "nothing held");
+}
+
+/// A device reset releases what the driver's own chains held: `setup`
+/// zeroes the queue's memory once the device has it idle.
+#[test]
+fn a_reset_and_setup_release_the_drivers_own_chains() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    let own = h.addr(DRV, DATA) as u64;
+    post(&mut h, &[desc(own, 16, 0, 0)], 2);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(own_held(ring, 8), 1);
+    // The device is reset: QueuePFN reads 0, the queue is idle.
+    let window = h.mem[DRV].virtio.unwrap();
+    h.sys.machine.mmio.insert(window + 0x040, 0);
+    setup(&mut h, 0, 8);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(own_held(ring, 8), 0);
+    post(&mut h, &[desc(own, 16, 0, 0)], 2);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
 }
 
 /// The client's read-write lease (512 bytes at its DATA) in a call to the

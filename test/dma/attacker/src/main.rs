@@ -14,7 +14,10 @@
 //!   registers written directly, kernel text written to sector 0 and read
 //!   back), which must fault at the first queue register;
 //! - an answer to a caller whose lease its device still holds, which the
-//!   kernel must refuse (op 16).
+//!   kernel must refuse (op 16);
+//! - a lease chain over descriptors the device still holds for a chain of
+//!   its own buffers: the same head made available twice (op 19), or the
+//!   tail of the first chain taken over (op 20).
 //!
 //! Every gated attempt reports the kernel's code and the available index
 //! before and after (a refused chain must not be made available). Op 1
@@ -438,6 +441,43 @@ impl Rogue {
                 out[6] = u32::from(self.wait_used(used));
                 let looping = [Desc { next: 4, ..c[0] }, Desc { next: 3, ..c[1] }, c[2]];
                 put(&mut out, 3, self.post_at(&looping, 3, Some(caller)));
+            }
+            // One head made available twice: a read of sector 1 into our
+            // own RAM posted at head 0 (not yet told to the device), then
+            // the same read into the caller's lease at the same head 0,
+            // which would rewrite the first chain's descriptors and make
+            // head 0 available again: the device would run the lease
+            // chain twice, and its first completion release the pins
+            // while the second still wrote the lease. It must be refused
+            // (DMA_PINNED: the device holds those descriptors).
+            // [code, before, after] of each post, then whether the device
+            // used the first chain.
+            19 => {
+                let used = self.dev.used_idx();
+                let own = self.request(T_IN, 1, device_writes(addr_of(d.data.as_ptr())));
+                put(&mut out, 0, self.post(&own));
+                let lease = self.request(T_IN, 1, device_writes(LEASE));
+                put(&mut out, 3, self.post_as(&lease, Some(caller)));
+                self.dev.reg_write(QUEUE_NOTIFY, 0);
+                out[6] = u32::from(self.wait_used(used));
+            }
+            // A lease chain taking over the tail of a chain of our own on
+            // the device: our read of sector 1 at 0 -> 4 -> 5, then the
+            // read into the caller's lease at 3 -> 4 -> 5. The device
+            // could follow the first chain's links into the lease, with
+            // no pin to hold the reply. Must be refused (DMA_PINNED).
+            // [code, before, after] of each post, then whether the device
+            // used the first chain.
+            20 => {
+                let used = self.dev.used_idx();
+                let c = self.request(T_IN, 1, device_writes(addr_of(d.data.as_ptr())));
+                let own = [Desc { next: 4, ..c[0] }, Desc { next: 5, ..c[1] }, c[2]];
+                put(&mut out, 0, self.post(&own));
+                let c = self.request(T_IN, 1, device_writes(LEASE));
+                let lease = [Desc { next: 4, ..c[0] }, Desc { next: 5, ..c[1] }, c[2]];
+                put(&mut out, 3, self.post_at(&lease, 3, Some(caller)));
+                self.dev.reg_write(QUEUE_NOTIFY, 0);
+                out[6] = u32::from(self.wait_used(used));
             }
             // A version 2 queue-address register: must fault there.
             15 => {

@@ -307,7 +307,7 @@ fn read_only_and_answered_leases_are_refused(_: &mut Suite) -> CaseResult {
     exposed_intact()
 }
 
-/// The client's buffer for ops 16 to 18: the device reads sector 1 into
+/// The client's buffer for ops 16 to 20: the device reads sector 1 into
 /// it.
 static mut LENT: [u8; 512] = [0xEE; 512];
 
@@ -381,6 +381,69 @@ fn a_lease_chain_visiting_a_descriptor_twice_is_refused(s: &mut Suite) -> CaseRe
         3,
         DMA_BAD_QUEUE,
         "a chain holding the lease whose links come back to a descriptor it holds",
+    )
+}
+
+/// Has the rogue run attack `n`: a read of sector 1 into its own RAM
+/// posted, then the same read into a writable lease of [`LENT`] over
+/// descriptors the device holds for the first (after giving sector 1 round
+/// `round`'s pattern). The first must be made available, the second
+/// refused with DMA_PINNED and nothing more made available, the device
+/// must have used the first; and the lent buffer must never change: not
+/// before the answer, nor in the 300 ms after it (the device would write
+/// it again there if the lease had reached it twice).
+fn lease_chain_over_held_descriptors(s: &mut Suite, n: u16, round: u32, what: &str) -> CaseResult {
+    s.control(round)?;
+    // SAFETY: the suite is single-threaded; this is the only reference
+    // made to LENT, and the call below is the only lending of it.
+    let buf = unsafe { &mut *core::ptr::addr_of_mut!(LENT) };
+    buf.fill(0xEE);
+    let lease = Lease {
+        attributes: LEASE_READ | LEASE_WRITE,
+        base: buf.as_ptr() as u32,
+        len: 512,
+    };
+    let r = answered(n, [0; 4], &[lease])?;
+    check!(
+        r[0] == 0 && r[2] == r[1].wrapping_add(1),
+        "attack {n}, the read into its own RAM: the kernel answered {:#x}, available index {} -> {}",
+        r[0],
+        r[1],
+        r[2]
+    );
+    refused(&r, 3, DMA_PINNED, what)?;
+    check!(
+        r[6] == 1,
+        "attack {n}: the device never used the first read"
+    );
+    for step in 0..15 {
+        if let Some(i) = buf.iter().position(|&b| b != 0xEE) {
+            fail!(
+                "attack {n}: byte {i} of the lent buffer became {:#04x}, {} ms after the answer",
+                buf[i],
+                20 * step
+            );
+        }
+        sleep_ms(20, TIMER_BIT);
+    }
+    Ok(())
+}
+
+fn one_head_made_available_twice_is_refused(s: &mut Suite) -> CaseResult {
+    lease_chain_over_held_descriptors(
+        s,
+        19,
+        6,
+        "a lease chain at a head the device holds for a chain of the driver's own",
+    )
+}
+
+fn a_lease_chain_over_a_held_chains_tail_is_refused(s: &mut Suite) -> CaseResult {
+    lease_chain_over_held_descriptors(
+        s,
+        20,
+        7,
+        "a lease chain over the tail of a chain the device holds",
     )
 }
 
@@ -502,6 +565,14 @@ fn main() -> ! {
         (
             "a_lease_chain_visiting_a_descriptor_twice_is_refused",
             a_lease_chain_visiting_a_descriptor_twice_is_refused,
+        ),
+        (
+            "one_head_made_available_twice_is_refused",
+            one_head_made_available_twice_is_refused,
+        ),
+        (
+            "a_lease_chain_over_a_held_chains_tail_is_refused",
+            a_lease_chain_over_a_held_chains_tail_is_refused,
         ),
         (
             "indirect_tables_and_lying_links_are_refused",
