@@ -181,7 +181,13 @@ fn method(out: &mut String, iface: &Interface, op: &Op) {
     );
     for l in &op.leases {
         if let Some(max) = l.max_len {
-            let _ = writeln!(out, "    ///\n    /// `{}` holds at most {max} elements; a longer one faults the caller.", l.name);
+            let _ = writeln!(
+                out,
+                "    ///\n    /// `{}` holds at most {max} elements. The server refuses a longer \
+                 one: a trusted server faults the caller, an untrusted one (every \
+                 driver) answers `Protocol(Rejected(BadLeases))`.",
+                l.name
+            );
         }
     }
     if op.idempotent {

@@ -202,6 +202,14 @@ impl CargoBuild {
                         self.bin
                     );
                 }
+                if lacks_main(&output) {
+                    bail!(
+                        "building {} failed: it has no `main` for the task's entry to call; \
+                         a task's crate needs `#[export_name = \"main\"] fn main() -> !` \
+                         (README, \"Writing a task\")\n(cargo's output: {output})",
+                        self.bin
+                    );
+                }
                 let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 bail!(
                     "building {} failed: {} cargo {}: {output}",
@@ -262,6 +270,15 @@ fn source_warnings(output: &str) -> Vec<String> {
 
 /// The message of a build script that refused app.toml: cargo prints
 /// its `Err` as `Error: "app.toml: …"` (the string's `Debug` form).
+/// Whether a failed link says the program has no `main` (the symbol
+/// userlib's `_start` calls): a task crate that forgot
+/// `#[export_name = "main"]`.
+fn lacks_main(output: &str) -> bool {
+    output
+        .lines()
+        .any(|l| l.contains("undefined symbol: main") && !l.contains("undefined symbol: main_"))
+}
+
 fn app_toml_problem(output: &str) -> Option<String> {
     let line = output
         .lines()
@@ -281,9 +298,21 @@ fn app_toml_problem(output: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        app_toml_problem, check_budget, fingerprint, kernel_memory_x, link_region, source_warnings,
-        task_memory_x, CargoBuild, Owner,
+        app_toml_problem, check_budget, fingerprint, kernel_memory_x, lacks_main, link_region,
+        source_warnings, task_memory_x, CargoBuild, Owner,
     };
+
+    #[test]
+    fn a_task_without_main_is_told_what_to_add() {
+        let lld = "warning: function `main` is never used\n\
+                   rust-lld: error: undefined symbol: main\n\
+                   >>> referenced by example.rcgu.o:(.text.start+0x62)\n";
+        assert!(lacks_main(lld));
+        assert!(!lacks_main(
+            "rust-lld: error: undefined symbol: main_loop\n"
+        ));
+        assert!(!lacks_main("error[E0425]: cannot find value `x`\n"));
+    }
     use crate::layout::Region;
     use std::path::{Path, PathBuf};
 

@@ -37,11 +37,24 @@ _start:
     addi a0, a0, 4
     j 3b
 4:  call main
+    # `main` must never return; one that does is stopped with a message
+    # rather than left to run into whatever follows.
+    call vireo_main_returned
 5:  unimp
     j 5b
 "#,
     paint = const abi::STACK_PAINT,
 );
+
+/// Where `_start` goes if the task's `main` returns, which it must never do:
+/// a panic that says so (the kernel faults the task and logs it).
+#[cfg(target_os = "none")]
+#[no_mangle]
+extern "C" fn vireo_main_returned() -> ! {
+    crate::sys_panic(
+        b"main returned: a task's main must never return (one with nothing left to do waits in sys_recv_notification(0))",
+    )
+}
 
 /// Reports the panic message to the kernel, which faults the task and logs
 /// the message; the supervisor then decides about a restart.

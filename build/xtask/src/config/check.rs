@@ -86,9 +86,19 @@ impl App {
         // Slots: known, not duplicated, and only uphill in importance.
         for target in self.named_tasks(&format!("{key}.slots"), &task.slots, p) {
             if target.priority >= task.priority {
+                // The caller's number is the one to raise when it can be:
+                // a client is less important than what it calls.
+                let raise = match target.priority {
+                    u8::MAX => String::new(),
+                    n => format!("give '{}' a priority number above {n}, or ", task.name),
+                };
+                let lower = match task.priority {
+                    0 => String::new(),
+                    n => format!("give '{}' one below {n}, or ", target.name),
+                };
                 p.push(format!(
-                    "`{key}.slots`: task '{}' (priority {}) may not send to '{}' (priority {}): IPC only flows to more important tasks; remove '{}' from the slots or give it a priority number below {}",
-                    task.name, task.priority, target.name, target.priority, target.name, task.priority
+                    "`{key}.slots`: task '{}' (priority {}) may not send to '{}' (priority {}): IPC only flows to more important tasks (smaller numbers); {raise}{lower}remove '{}' from the slots",
+                    task.name, task.priority, target.name, target.priority, target.name
                 ));
             }
         }

@@ -42,8 +42,14 @@ pub struct Script<'a> {
     raw_from: usize,
     /// How much of the console had come before the latest output.
     raw_before: usize,
+    /// When the last step passed (none yet, or a step failed).
+    done_at: Option<Duration>,
     cases: Vec<Case>,
 }
+
+/// How long a session whose steps all passed waits for the console's
+/// last line to end before it stops QEMU (a prompt ends it at once).
+const LINE_GRACE: Duration = Duration::from_millis(500);
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Phase {
@@ -69,6 +75,7 @@ impl<'a> Script<'a> {
             started: Duration::ZERO,
             raw_from: 0,
             raw_before: 0,
+            done_at: None,
             cases: Vec::new(),
         };
         s.begin_step(0, Duration::ZERO);
@@ -90,7 +97,10 @@ impl<'a> Script<'a> {
         self.started = now;
         self.raw_from = self.raw_before;
         self.phase = match self.steps.get(self.step) {
-            None => Phase::Done,
+            None => {
+                self.done_at = Some(now);
+                Phase::Done
+            }
             Some(step) if step.send.is_some() => Phase::Prompt,
             Some(_) => Phase::Expect,
         };
@@ -129,6 +139,11 @@ impl<'a> Script<'a> {
     /// the time since start: [`advance`](Self::advance) on the shell's
     /// output, after a step that only waits for `expect` has looked for it
     /// in `raw` too.
+    ///
+    /// Once every step has passed, it stops only at the end of a line (or
+    /// at the prompt): a step that waits for the start of a line would
+    /// otherwise stop QEMU with the line half printed, and the test's
+    /// `expect` list, judged on the whole console afterwards, miss it.
     pub fn advance_console(&mut self, raw: &str, now: Duration) -> Interact {
         let shell = without_log_lines(raw);
         loop {
@@ -138,8 +153,24 @@ impl<'a> Script<'a> {
             }
             // A step begun in this call looked at this output too.
             self.raw_before = raw.len();
+            if next == Interact::Stop && !self.line_ended(raw, now) {
+                return Interact::Wait;
+            }
             return next;
         }
+    }
+
+    /// Whether the console as it came ends a line, or with the prompt, or
+    /// the last step passed [`LINE_GRACE`] ago (a session that failed
+    /// stops at once).
+    fn line_ended(&self, raw: &str, now: Duration) -> bool {
+        let Some(done) = self.done_at else {
+            return true;
+        };
+        raw.is_empty()
+            || raw.ends_with('\n')
+            || raw.trim_end().ends_with(self.prompt.trim())
+            || now.saturating_sub(done) >= LINE_GRACE
     }
 
     /// Whether the current step only waits for `expect` and it is in `raw`

@@ -93,6 +93,51 @@ fn a_waiting_step_finds_a_log_line_the_typed_steps_do_not_see() {
     assert_eq!(s.advance_console(&t, secs(20)), Interact::Stop, "timed out");
 }
 
+/// The last step may match the start of a line still being printed: the
+/// session stops only once that line has ended (else the `expect` list,
+/// judged on the console afterwards, missed it: a user's test failed on
+/// its own last line, cut after "stats: ok:"), at the prompt, or a grace
+/// period later.
+#[test]
+fn the_session_stops_at_the_end_of_the_last_line() {
+    let spec = console_spec(vec![step(None, Some("stats: ok"))]);
+    let mut s = Script::new(&spec);
+    let mut t = String::from("[   0.0248] stats: ok:");
+    assert_eq!(
+        s.advance_console(&t, secs(1)),
+        Interact::Wait,
+        "the line goes on"
+    );
+    t.push_str(" info, pattern");
+    assert_eq!(s.advance_console(&t, secs(1)), Interact::Wait);
+    t.push_str(", random\n");
+    assert_eq!(s.advance_console(&t, secs(1)), Interact::Stop);
+    // A prompt ends it at once; else the grace period does.
+    let spec = console_spec(vec![step(Some("rng 4"), Some("00000000"))]);
+    let mut s = Script::new(&spec);
+    let mut t = String::from("vireo> ");
+    assert_eq!(
+        s.advance_console(&t, secs(0)),
+        Interact::Send("rng 4\n".into())
+    );
+    t.push_str("rng 4\n00000000  12 34");
+    assert_eq!(s.advance_console(&t, secs(1)), Interact::Wait);
+    t.push_str(" 56 78  |.4Vx|\nvireo> ");
+    assert_eq!(s.advance_console(&t, secs(1)), Interact::Stop);
+    let spec = console_spec(vec![step(None, Some("ready"))]);
+    let mut s = Script::new(&spec);
+    let t = String::from("ready, no newline yet");
+    assert_eq!(s.advance_console(&t, secs(2)), Interact::Wait);
+    assert_eq!(
+        s.advance_console(&t, secs(2) + Duration::from_millis(499)),
+        Interact::Wait
+    );
+    assert_eq!(
+        s.advance_console(&t, secs(2) + Duration::from_millis(500)),
+        Interact::Stop
+    );
+}
+
 #[test]
 fn console_script_waits_for_prompt_echo_and_answer() {
     let spec = console_spec(vec![

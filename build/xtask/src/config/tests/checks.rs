@@ -64,6 +64,16 @@ fn slot_to_less_important_task() {
         &BASE.replace("slots = [\"pong\"]", "slots = [\"ping\"]"),
         &["task 'ping' (priority 2) may not send to 'ping' (priority 2)"],
     );
+    // The fix offered first is the caller's number (a client is less
+    // important than what it calls), where there is one above.
+    assert_error(
+        &BASE.replace("slots = [\"pong\"]", "slots = [\"ping\"]"),
+        &["give 'ping' a priority number above 2, or give 'ping' one below 2, or remove 'ping' from the slots"],
+    );
+    assert_error(
+        &BASE.replace("slots = [\"pong\"]", "slots = [\"idle\"]"),
+        &["(smaller numbers); give 'idle' one below 2, or remove 'idle' from the slots"],
+    );
 }
 
 #[test]
