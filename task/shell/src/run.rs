@@ -106,8 +106,13 @@ fn supervisor_error(e: SupervisorError) -> &'static str {
         SupervisorError::NotOperator => {
             "not permitted: this task has no operator rights (app.toml `operator = true`)"
         }
-        SupervisorError::TestOnly => "only available in test images (use `restart`)",
+        SupervisorError::TestOnly => {
+            "only available in test images, whose supervisor has the `test-control` feature (use `restart`)"
+        }
         SupervisorError::NoSuchRecord => "no such restart record",
+        SupervisorError::NotObserver => {
+            "not permitted: this task has no observer rights (app.toml `observer = true`)"
+        }
     }
 }
 

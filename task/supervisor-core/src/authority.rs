@@ -72,7 +72,9 @@ impl Refusal {
             Self::NotObserver => "needs observer rights (app.toml `observer = true`)",
             Self::NotItsSlot { .. } => "a driver may only unbind the slot it is bound to",
             Self::ClassNotGranted { .. } => "device id outside the task's app.toml `drives`",
-            Self::TestOnly => "exists only in test images",
+            Self::TestOnly => {
+                "exists only in test images (a supervisor built with app.toml `features = [\"test-control\"]`)"
+            }
         }
     }
 }

@@ -116,6 +116,7 @@ impl SupervisorServer for Supervisor {
 pub(crate) fn refusal(r: Refusal) -> ServerError<SupervisorError> {
     match r {
         Refusal::TestOnly => SupervisorError::TestOnly.into(),
+        Refusal::NotObserver => SupervisorError::NotObserver.into(),
         _ => SupervisorError::NotOperator.into(),
     }
 }

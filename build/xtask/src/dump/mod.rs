@@ -30,7 +30,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use programs::Image;
 use report::{Filter, Report};
@@ -145,7 +145,34 @@ pub fn report_for(root: &Path, opts: &Options) -> Result<Report> {
             (snap, image)
         }
     };
-    Ok(Report::build(&image, &snap, &opts.filter))
+    // A name that matches nothing is a typo, not an empty answer.
+    if let Some(t) = &opts.filter.task {
+        if !image.tasks.iter().any(|(l, _)| &l.name == t) {
+            let names: Vec<&str> = image.tasks.iter().map(|(l, _)| l.name.as_str()).collect();
+            bail!(
+                "no task named `{t}` in image {}; the tasks are: {}",
+                image.name,
+                names.join(", ")
+            );
+        }
+    }
+    let report = Report::build(&image, &snap, &opts.filter);
+    if let Some(r) = &opts.filter.ringbuf {
+        if report.ringbufs.is_empty() {
+            let all = Report::build(&image, &snap, &Filter::default());
+            let names: Vec<String> = all
+                .ringbufs
+                .iter()
+                .map(|ring| format!("{}:{}", ring.task, ring.name))
+                .collect();
+            bail!(
+                "no ringbuf of image {} has `{r}` in its name; the ringbufs are: {}",
+                image.name,
+                names.join(", ")
+            );
+        }
+    }
+    Ok(report)
 }
 
 /// Loads `target/<name>/` as an [`Image`].

@@ -147,6 +147,7 @@ fn driver_cannot_take_the_disk(s: &mut Suite) -> CaseResult {
 fn operator_ops_are_refused_to_a_driver(s: &mut Suite) -> CaseResult {
     let np = BusError::NotPermitted.code();
     let no = SupervisorError::NotOperator.code();
+    let nob = SupervisorError::NotObserver.code();
     expect_codes(
         &attack(2)?,
         &[
@@ -154,10 +155,10 @@ fn operator_ops_are_refused_to_a_driver(s: &mut Suite) -> CaseResult {
             ("bind(blk0's slot)", np),
             ("fault_task(blk0) x10", no),
             ("restart_task(blk0)", no),
-            ("task_status(blk0)", no),
+            ("task_status(blk0)", nob),
             ("inject(blk0)", no),
             ("shutdown", no),
-            ("restart_record(0)", no),
+            ("restart_record(0)", nob),
         ],
     )?;
     s.victim_serves()
