@@ -103,6 +103,9 @@ pub struct Summary {
     pub before_reply: Option<u64>,
     /// Acknowledged writes lost or corrupted.
     pub lost_or_corrupted: Option<u64>,
+    /// Workload reads answered with other data while the sector was sound
+    /// (a driver a fault left confused), caught by the checksums.
+    pub wrong_answers: Option<u64>,
     /// Faults after which no request succeeded in time.
     pub unrecovered: Option<u64>,
     /// Faults after which the driver still served nothing 100 ms later,
@@ -181,6 +184,7 @@ pub fn summarize(cap: &Capture) -> Summary {
             Some("restarts") => s.restarts = number(&mut words),
             Some("in_flight") => s.in_flight = number(&mut words),
             Some("lost_or_corrupted") => s.lost_or_corrupted = number(&mut words),
+            Some("wrong_answers") => s.wrong_answers = number(&mut words),
             Some("unrecovered") => s.unrecovered = number(&mut words),
             Some("operator_restarts") => s.operator_restarts = number(&mut words),
             Some("before_kick") => s.before_kick = number(&mut words),
@@ -261,6 +265,10 @@ pub fn print(s: &Summary, faults: u32, seed: u64) {
         "  acknowledged writes lost or corrupted: {}",
         show(s.lost_or_corrupted)
     );
+    println!(
+        "  reads answered with other data, the sector sound when read again (caught by the checksums): {}",
+        show(s.wrong_answers)
+    );
     println!("  faults not recovered from: {}", show(s.unrecovered));
     println!(
         "  drivers alive but serving nothing 100 ms after a fault, restarted on the campaign's request: {}",
@@ -298,6 +306,7 @@ mod tests {
                 "[   2.0] suite: [campaign] before_kick 1",
                 "[   2.0] suite: [campaign] before_reply 0",
                 "[   2.0] suite: [campaign] lost_or_corrupted 0",
+                "[   2.0] suite: [campaign] wrong_answers 3",
                 "[   2.0] suite: [campaign] unrecovered 0",
                 "[   2.0] suite: [campaign] confirmed 2",
                 "[   2.0] suite: [campaign] latent 1",
@@ -317,6 +326,7 @@ mod tests {
             (s.restarts, s.lost_or_corrupted, s.unrecovered),
             (Some(2), Some(0), Some(0))
         );
+        assert_eq!(s.wrong_answers, Some(3));
         assert_eq!(s.recovery_us, Some([10, 40, 900, 1000]));
         assert_eq!((s.before_kick, s.before_reply), (Some(1), Some(0)));
         assert_eq!(

@@ -171,6 +171,7 @@ pub fn total(results: &[RunResult]) -> Summary {
         add(&mut t.restarts, s.restarts);
         add(&mut t.in_flight, s.in_flight);
         add(&mut t.lost_or_corrupted, s.lost_or_corrupted);
+        add(&mut t.wrong_answers, s.wrong_answers);
         add(&mut t.unrecovered, s.unrecovered);
         add(&mut t.operator_restarts, s.operator_restarts);
         add(&mut t.before_kick, s.before_kick);
@@ -197,6 +198,7 @@ pub fn clean(s: &Summary) -> bool {
         && s.hangs == 0
         && s.problems.is_empty()
         && zero(s.lost_or_corrupted)
+        && zero(s.wrong_answers)
         && zero(s.unrecovered)
         && zero(s.unconfirmed)
         && s.restarts.unwrap_or(0) >= s.must_restart.unwrap_or(u64::MAX)
@@ -433,6 +435,7 @@ mod tests {
                 must_restart: Some(confirmed),
                 restarts: Some(confirmed),
                 lost_or_corrupted: Some(0),
+                wrong_answers: Some(0),
                 unrecovered: Some(0),
                 ..Summary::default()
             },

@@ -263,10 +263,27 @@ impl Campaign {
         call(&self.rng.fill(&mut buf[..len.min(64)]))
     }
 
+    /// Reads `sector` into `buf` until a read succeeds (the driver may be
+    /// recovering) or [`RECOVERY_LIMIT_US`] passes; whether one did.
+    fn read_again(&mut self, sector: u64, buf: &mut [u8; BLOCK]) -> bool {
+        let t0 = now_us();
+        loop {
+            if self.read(sector, buf) == Call::Ok {
+                return true;
+            }
+            if now_us() - t0 >= RECOVERY_LIMIT_US {
+                return false;
+            }
+            sleep_ms(1, TIMER_BIT);
+        }
+    }
+
     /// A few workload steps: writes (acknowledged or failed) and verified
-    /// reads; returns how many reads found a lost or corrupted block.
-    fn workload(&mut self, f: &mut Fault, seed: u64) -> u32 {
-        let mut bad = 0;
+    /// reads; adds to `t` the reads that found a lost or corrupted block,
+    /// and those that were answered with other data while the sector was
+    /// sound (a wrong answer: read again, the sector holds what the
+    /// ledger allows).
+    fn workload(&mut self, f: &mut Fault, seed: u64, t: &mut Tally) {
         let mut buf = [0u8; BLOCK];
         for _ in 0..f.steps {
             let i = f.rng.below(SECTORS as u64) as usize;
@@ -281,10 +298,22 @@ impl Campaign {
             } else if self.read(sector, &mut buf) == Call::Ok {
                 let v = self.ledger.check(i, &buf);
                 if v != Block::Good {
-                    bad += 1;
+                    // Lost write or wrong answer? The sector itself says.
+                    let sound = self.read_again(sector, &mut buf)
+                        && self.ledger.check(i, &buf) == Block::Good;
+                    if sound {
+                        t.wrong_answers += 1;
+                    } else {
+                        t.lost_or_corrupted += 1;
+                    }
                     sys_log!(
-                        "[campaign] PROBLEM fault {} seed {seed}: workload read sector {sector}: {v:?}",
-                        f.index
+                        "[campaign] PROBLEM fault {} seed {seed}: workload read sector {sector}: {v:?}{}",
+                        f.index,
+                        if sound {
+                            " (a wrong answer: the sector was sound when read again)"
+                        } else {
+                            ""
+                        }
                     );
                 }
             }
@@ -295,7 +324,6 @@ impl Campaign {
                 self.frame();
             }
         }
-        bad
     }
 
     /// Has each loader send blk0 one request now: they are more important
@@ -395,7 +423,7 @@ impl Campaign {
 
     /// One fault: workload, injection, recovery, judgement.
     fn one(&mut self, mut f: Fault, seed: u64, t: &mut Tally) {
-        t.lost_or_corrupted += self.workload(&mut f, seed);
+        self.workload(&mut f, seed, t);
         let (task, name) = TARGETS[f.target];
         let queue = matches!(f.kind, Kind::Driver(d) if d.is_queue_corruption());
         let before = self.status(task);

@@ -23,6 +23,8 @@ pub(super) struct Tally {
     /// Faults armed for each point of the request path (by `Point` code).
     pub(super) armed: [u32; 3],
     pub(super) lost_or_corrupted: u32,
+    /// Workload reads answered with other data while the sector was sound.
+    pub(super) wrong_answers: u32,
     pub(super) unrecovered: u32,
     /// Faults after which the campaign had to ask for the driver's
     /// restart (`Campaign::recover`).
@@ -44,6 +46,7 @@ impl Tally {
             in_flight: 0,
             armed: [0; 3],
             lost_or_corrupted: 0,
+            wrong_answers: 0,
             unrecovered: 0,
             operator_restarts: 0,
             recovery: [0; MAX_FAULTS],
@@ -73,6 +76,7 @@ impl Tally {
             self.armed[Point::BeforeReply as usize]
         );
         sys_log!("[campaign] lost_or_corrupted {}", self.lost_or_corrupted);
+        sys_log!("[campaign] wrong_answers {}", self.wrong_answers);
         sys_log!("[campaign] unrecovered {}", self.unrecovered);
         sys_log!("[campaign] operator_restarts {}", self.operator_restarts);
         let times = &mut self.recovery[..self.recovered];
@@ -104,6 +108,15 @@ impl Tally {
             "campaign_no_lost_or_corrupted_acknowledged_writes",
             self.lost_or_corrupted == 0,
             self.lost_or_corrupted,
+        );
+        // A driver a fault left confused may read other data into the
+        // right buffer: the kernel confines where a device writes, not
+        // what a driver asks it for. The workload's checksums catch it, as
+        // a client that cannot trust its driver must; still a failure.
+        case(
+            "campaign_workload_saw_no_wrong_answer",
+            self.wrong_answers == 0,
+            self.wrong_answers,
         );
         case(
             "campaign_every_fault_recovered",
