@@ -66,6 +66,9 @@ impl Params {
     pub fn cases(&self, cap: &Capture) -> Vec<Case> {
         let s = summarize(cap);
         print(&s, self.faults, self.seed);
+        if let (Some(_), Some(fault)) = (self.only, &s.last_fault) {
+            println!("  replayed: {fault}");
+        }
         let case = |name: &str, n: u64| match n {
             0 => Case::ok(name),
             n => Case::fail(name, format!("{n}")),
@@ -131,6 +134,9 @@ pub struct Summary {
     pub hangs: u64,
     /// The campaign's problem lines (fault index, kind, target, seed, what).
     pub problems: Vec<String>,
+    /// The last fault the campaign announced (`fault K kind ... seed S`):
+    /// with `--only`, the one replayed.
+    pub last_fault: Option<String>,
 }
 
 fn number_after<'a>(words: &mut impl Iterator<Item = &'a str>, key: &str) -> Option<u64> {
@@ -214,10 +220,11 @@ pub fn summarize(cap: &Capture) -> Summary {
     }
     s.hangs = u64::from(!finished);
     if !finished {
-        if let Some(fault) = current {
+        if let Some(fault) = &current {
             s.problems.push(format!("hung in {fault}"));
         }
     }
+    s.last_fault = current;
     s
 }
 

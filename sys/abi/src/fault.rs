@@ -114,6 +114,21 @@ code_enum! {
     }
 }
 
+impl FaultKind {
+    /// Whether a record of this kind names the access that faulted in
+    /// [`FaultRecord::address`]; the other kinds leave it 0.
+    pub const fn names_address(self) -> bool {
+        matches!(
+            self,
+            FaultKind::LoadAccess
+                | FaultKind::StoreAccess
+                | FaultKind::FetchAccess
+                | FaultKind::StackOverflow
+                | FaultKind::Misaligned
+        )
+    }
+}
+
 /// What the kernel recorded about a task's last fault.
 #[derive(
     Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,

@@ -174,3 +174,29 @@ fn a_described_lease_reads_back_or_says_ask() {
     };
     assert_eq!(none.described_lease(0), None, "no lease, nothing described");
 }
+
+#[test]
+fn only_access_faults_name_an_address() {
+    use crate::FaultKind::*;
+    for k in [
+        LoadAccess,
+        StoreAccess,
+        FetchAccess,
+        StackOverflow,
+        Misaligned,
+    ] {
+        assert!(k.names_address(), "{k:?}");
+    }
+    for k in [
+        None,
+        IllegalInstruction,
+        SyscallUsage,
+        Panic,
+        FromServer,
+        Injected,
+        Breakpoint,
+        BudgetExceeded,
+    ] {
+        assert!(!k.names_address(), "{k:?}");
+    }
+}

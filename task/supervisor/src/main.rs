@@ -138,6 +138,19 @@ impl core::fmt::Display for Detail<'_> {
     }
 }
 
+/// " at address A" for a fault record that names one (an access fault).
+struct At<'a>(&'a FaultRecord);
+
+impl core::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0.kind().names_address() {
+            write!(f, " at address {:#010x}", self.0.address)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 struct Supervisor {
     bus: Bus,
     /// Per slot: when its driver must have answered a remove request.
@@ -239,11 +252,11 @@ impl Supervisor {
             }
             let f = st.last_fault;
             sys_log!(
-                "task {} faulted: {}{} at address {:#010x}, pc {:#010x}",
+                "task {} faulted: {}{}{}, pc {:#010x}",
                 st.name_str(),
                 f.kind().describe(),
                 Detail(&f),
-                f.address,
+                At(&f),
                 f.pc,
             );
             if f.kind() == FaultKind::FromServer {
