@@ -73,6 +73,22 @@ fn now_ms() -> u64 {
     sys_get_timer().now / userlib::abi::TICKS_PER_MS
 }
 
+impl Echo {
+    /// The taken place to free for a waiting client, if one is due
+    /// (`evict::to_free`).
+    fn to_free(&self, now: u64) -> Option<usize> {
+        let places = self.conns.iter().enumerate().filter_map(|(index, c)| {
+            let c = c.as_ref()?;
+            Some(evict::Place {
+                index,
+                active_ms: c.active_ms,
+                accepted_ms: c.accepted_ms,
+            })
+        });
+        evict::to_free(now, places)
+    }
+}
+
 fn check<T>(r: Result<T, RequestError<NetError>>) -> Result<Option<T>, Restarted> {
     match r {
         Ok(v) => Ok(Some(v)),
@@ -228,22 +244,28 @@ impl Echo {
                 .conns
                 .iter()
                 .position(Option::is_none)
-                .or_else(|| {
-                    let places = self.conns.iter().enumerate().filter_map(|(index, c)| {
-                        let c = c.as_ref()?;
-                        Some(evict::Place {
-                            index,
-                            active_ms: c.active_ms,
-                            accepted_ms: c.accepted_ms,
-                        })
-                    });
-                    evict::to_free(now, places)
-                })
+                .or_else(|| self.to_free(now))
             else {
                 break;
             };
-            let Some(id) = check(self.net.tcp_accept(self.listener))? else {
-                break;
+            let id = match self.net.tcp_accept(self.listener) {
+                Err(RequestError::Server(NetError::Crowded)) => {
+                    // A client waits, but every socket we may hold is a
+                    // connection, so none listens and no accept can make
+                    // room by the rule above (a free place is no use):
+                    // give back the place that rule would free.
+                    if let Some(v) = self.to_free(now) {
+                        if let Some(old) = self.conns[v].take() {
+                            check(self.net.close(old.id))?;
+                            moved = true;
+                        }
+                    }
+                    break;
+                }
+                r => match check(r)? {
+                    Some(id) => id,
+                    None => break,
+                },
             };
             moved = true;
             if let Some(old) = self.conns[k].take() {

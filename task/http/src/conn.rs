@@ -100,6 +100,14 @@ pub fn victim(conns: &[Option<Conn>], now: u64) -> Option<usize> {
     if conns.iter().any(Option::is_none) {
         return None;
     }
+    yielding(conns, now)
+}
+
+/// Of the connections that would yield their slot to a waiting one, the
+/// one accepted first, free slots or not: what to give back when a client
+/// waits but the stack has no socket of ours listening (`Crowded`: every
+/// socket we may hold is a connection, so a free slot is of no use).
+pub fn yielding(conns: &[Option<Conn>], now: u64) -> Option<usize> {
     conns
         .iter()
         .enumerate()
@@ -130,6 +138,17 @@ mod tests {
     fn a_free_slot_takes_nobody_elses() {
         let conns = [reading(0), None, reading(0), reading(0)];
         assert_eq!(victim(&conns, 60_000), None);
+    }
+
+    /// With no socket listening (the stack answers `Crowded`), a free slot
+    /// is of no use: the oldest connection that yields goes, free slots or
+    /// not, and none within its grace does.
+    #[test]
+    fn a_crowded_listener_takes_a_slot_back_despite_free_ones() {
+        let conns = [reading(0), None, reading(100), None];
+        assert_eq!(yielding(&conns, 60_000), Some(0));
+        assert_eq!(yielding(&conns, GRACE_MS - 1), None);
+        assert_eq!(yielding(&[None, None], 60_000), None);
     }
 
     #[test]

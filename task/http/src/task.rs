@@ -268,6 +268,25 @@ impl Server {
                 }
                 Err(RequestError::ServerRestarted)
                 | Err(RequestError::Server(NetError::BadSocket)) => return Err(Restarted),
+                Err(RequestError::Server(NetError::Crowded)) => {
+                    // A client waits, but every socket we may hold is a
+                    // connection: none listens, so no accept can succeed
+                    // and make room by the rule above. Give back the slot
+                    // the rule would take; its socket listens again at the
+                    // next accept.
+                    if let Some(v) = conn::yielding(&self.conns, now) {
+                        if let Some(old) = self.conns[v].take() {
+                            if let Err(RequestError::ServerRestarted) = self.net.close(old.id) {
+                                return Err(Restarted);
+                            }
+                            if self.out_owner == Some(v) {
+                                self.out_owner = None;
+                            }
+                            moved = true;
+                        }
+                    }
+                    break;
+                }
                 Err(_) => break,
             }
         }

@@ -667,3 +667,43 @@ pub(super) fn http_lingering_clients(image: &Image) -> Result<()> {
     drop(kept);
     Ok(())
 }
+
+/// Idle clients at the echo and at the page server, more than the page
+/// server has sockets for: the page still comes in seconds. Eight silent
+/// connections accepted by the echo and its listening pool of eight hold
+/// sixteen of the stack's twenty sockets, so the page server keeps four,
+/// and four silent clients of its own made every one a connection. None
+/// listened, so no accept could succeed and make room by the server's
+/// grace rule: each silent client held its place for the whole idle limit
+/// (5 s), and the page waited behind all of them (20 s for twenty, 72 s
+/// for sixty). The stack now answers such an accept `Crowded` (a client
+/// waits, nothing of the caller's listens), and the server gives back a
+/// place as it would for an accepted client.
+pub(super) fn http_crowded(image: &Image) -> Result<()> {
+    const AT_ECHO: usize = 8;
+    const AT_PAGE: usize = 20;
+    const LIMIT: Duration = Duration::from_secs(8);
+    let echo = image.port("tcp", 7)?;
+    let page = image.port("tcp", 80)?;
+    let mut held = Vec::new();
+    for _ in 0..AT_ECHO {
+        held.push(connect(echo)?);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    for _ in 0..AT_PAGE {
+        held.push(connect(page)?);
+    }
+    let t = Instant::now();
+    let (status, _) = get(page, "/api/status").with_context(|| {
+        format!("the page behind {AT_PAGE} silent clients ({AT_ECHO} more at the echo)")
+    })?;
+    let took = t.elapsed();
+    ensure!(status == 200, "the page behind silent clients: {status}");
+    ensure!(
+        took < LIMIT,
+        "the page took {:.1} s behind {AT_PAGE} silent clients ({AT_ECHO} more at the echo)",
+        took.as_secs_f64()
+    );
+    drop(held);
+    Ok(())
+}

@@ -38,8 +38,8 @@ use echo::{
 };
 use garbage::wire_garbage;
 use http::{
-    browser, connect, http, http_abuse, http_burst, http_lingering_clients, http_sequential,
-    http_slow_clients, status_restarts,
+    browser, connect, http, http_abuse, http_burst, http_crowded, http_lingering_clients,
+    http_sequential, http_slow_clients, status_restarts,
 };
 use nic::{icmp_echo, nic_restart, static_fallback};
 use tcp_checks::{
@@ -49,10 +49,11 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 32] = [
+pub const CHECKS: [&str; 33] = [
     "http",
     "http-abuse",
     "http-slow-clients",
+    "http-crowded",
     "http-lingering-clients",
     "http-burst",
     "http-sequential",
@@ -234,6 +235,7 @@ pub fn run(
             "http" => http(&image),
             "http-abuse" => http_abuse(&image),
             "http-slow-clients" => http_slow_clients(&image),
+            "http-crowded" => http_crowded(&image),
             "http-lingering-clients" => http_lingering_clients(&image),
             "http-burst" => http_burst(&image),
             "http-sequential" => http_sequential(&mut image),

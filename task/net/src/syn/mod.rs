@@ -266,6 +266,12 @@ impl<const N: usize, const L: usize> SynGuard<N, L> {
         self.postponed
     }
 
+    /// Whether a SYN for local port `port` is kept, waiting for its
+    /// listener to have a socket in LISTEN: a client waits for it.
+    pub fn keeps_syn_for(&self, port: u16) -> bool {
+        self.backlog.iter().any(|(_, k)| k.syn.local.1 == port)
+    }
+
     /// Judges one received Ethernet frame.
     pub fn judge(&mut self, frame: &[u8]) -> Verdict {
         let Some(syn) = syn_of(frame) else {

@@ -293,3 +293,18 @@ fn a_kept_syn_is_handed_once_even_if_no_connection_came_of_it() {
     g.pools_changed();
     assert_eq!(g.next_kept(), Turn::None, "kept after it was handed");
 }
+
+/// A kept SYN tells its port's listener that a client waits (the stack's
+/// `Crowded` answer to an accept that nothing of the caller's can serve);
+/// a SYN handed to smoltcp, or one for another port, does not.
+#[test]
+fn a_kept_syn_says_its_port_has_a_client_waiting() {
+    let mut g = SynGuard::<8, 2>::new();
+    g.refresh([], [echo_port(1)]);
+    assert!(!g.keeps_syn_for(7));
+    assert_eq!(g.judge(&syn(4000)), Verdict::Deliver);
+    assert!(!g.keeps_syn_for(7), "delivered, not kept");
+    assert_eq!(g.judge(&syn(4001)), Verdict::Postponed);
+    assert!(g.keeps_syn_for(7));
+    assert!(!g.keeps_syn_for(80));
+}

@@ -244,6 +244,18 @@ impl NetServer for Stack {
             None => Err(NetError::WouldBlock.into()),
         };
         let pool = self.fill_pool(me.0, port, backlog, pool);
+        // Nothing to take, and nothing of the caller's listens while a
+        // client's SYN waits for this port (kept by the guard): every
+        // socket the caller may hold is a connection. Only the caller can
+        // end that, by closing one; `WouldBlock` would have it wait for
+        // a connection that cannot come (an idle one then held its place
+        // for the whole idle limit, and the clients queued behind it).
+        let result = match result {
+            Err(_) if ready.is_none() && pool == 0 && self.nic.syn.keeps_syn_for(port) => {
+                Err(NetError::Crowded.into())
+            }
+            r => r,
+        };
         self.table.set(
             listener,
             me,
