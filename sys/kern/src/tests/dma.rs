@@ -1114,6 +1114,16 @@ fn giving_back_one_chain_leaves_the_others_pinned() {
     assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)));
 }
 
+/// A blk read of the driver's own buffers at `own` (header, 512 bytes,
+/// status), its second and third descriptors at `second` and `third`.
+fn own_read(own: u64, second: u16, third: u16) -> [RawDesc; 3] {
+    [
+        desc(own, 16, F_NEXT, second),
+        desc(own + 16, 512, F_WRITE | F_NEXT, third),
+        desc(own + 528, 1, F_WRITE, 0),
+    ]
+}
+
 /// A head the device holds cannot be made available again, not even by
 /// rewriting its chain of the driver's own buffers as a lease chain: the
 /// device would run the lease chain once per time the head was made
@@ -1125,11 +1135,7 @@ fn a_head_the_device_holds_cannot_be_made_available_again() {
     let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
     let cli = h.id(CLI);
     let own = h.addr(DRV, DATA) as u64;
-    let own_read = [
-        desc(own, 16, F_NEXT, 1),
-        desc(own + 16, 512, F_WRITE | F_NEXT, 2),
-        desc(own + 528, 1, F_WRITE, 0),
-    ];
+    let own_read = own_read(own, 1, 2);
     post(&mut h, &own_read, 0);
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
     assert_eq!(own_held(ring, 8), 3, "the driver's own chain is held");
@@ -1170,11 +1176,7 @@ fn a_chain_cannot_take_over_descriptors_another_one_holds() {
     let own = h.addr(DRV, DATA) as u64;
     // Own chain 0 -> 4 -> 5; a lease chain 3 -> 4 -> 5, and an own one
     // 6 -> 5, on its tail.
-    let own_read = [
-        desc(own, 16, F_NEXT, 4),
-        desc(own + 16, 512, F_WRITE | F_NEXT, 5),
-        desc(own + 528, 1, F_WRITE, 0),
-    ];
+    let own_read = own_read(own, 4, 5);
     post(&mut h, &own_read, 0);
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
     let lease_read = [

@@ -311,19 +311,20 @@ fn read_only_and_answered_leases_are_refused(_: &mut Suite) -> CaseResult {
 /// it.
 static mut LENT: [u8; 512] = [0xEE; 512];
 
-/// Has the rogue run attack `n`, which reads sector 1 into a writable
-/// lease of [`LENT`] (its first step), after giving sector 1 round
-/// `round`'s pattern; checks that read was made available and that the
-/// buffer holds sector 1 once the call is answered. The rogue's step
-/// codes, for the attack's own checks.
-fn read_sector_1_into_a_lease(
+/// Gives sector 1 round `round`'s pattern, fills [`LENT`] with 0xEE and
+/// has the rogue run attack `n` with a writable lease of it; the attack's
+/// first post (`first`) must have been made available. The buffer and the
+/// rogue's step codes.
+fn lend_for_attack(
     s: &mut Suite,
     n: u16,
     round: u32,
-) -> Result<[u32; 8], test_harness::LineBuf> {
+    first: &str,
+) -> Result<(&'static mut [u8; 512], [u32; 8]), test_harness::LineBuf> {
     s.control(round)?;
-    // SAFETY: the suite is single-threaded; this is the only reference
-    // made to LENT, and the call below is the only lending of it.
+    // SAFETY: the suite is single-threaded and runs one attack at a time;
+    // each attack takes this reference once and drops it before the next,
+    // and the call below is the only lending of LENT.
     let buf = unsafe { &mut *core::ptr::addr_of_mut!(LENT) };
     buf.fill(0xEE);
     let lease = Lease {
@@ -334,11 +335,25 @@ fn read_sector_1_into_a_lease(
     let r = answered(n, [0; 4], &[lease])?;
     check!(
         r[0] == 0 && r[2] == r[1].wrapping_add(1),
-        "attack {n}, the lease read: the kernel answered {:#x}, available index {} -> {}",
+        "attack {n}, {first}: the kernel answered {:#x}, available index {} -> {}",
         r[0],
         r[1],
         r[2]
     );
+    Ok((buf, r))
+}
+
+/// Has the rogue run attack `n`, which reads sector 1 into a writable
+/// lease of [`LENT`] (its first step), after giving sector 1 round
+/// `round`'s pattern; checks that read was made available and that the
+/// buffer holds sector 1 once the call is answered. The rogue's step
+/// codes, for the attack's own checks.
+fn read_sector_1_into_a_lease(
+    s: &mut Suite,
+    n: u16,
+    round: u32,
+) -> Result<[u32; 8], test_harness::LineBuf> {
+    let (buf, r) = lend_for_attack(s, n, round, "the lease read")?;
     let expected = |i: usize| (i as u8) ^ (round as u8);
     if let Some(i) = (0..512).find(|&i| buf[i] != expected(i)) {
         fail!(
@@ -393,24 +408,7 @@ fn a_lease_chain_visiting_a_descriptor_twice_is_refused(s: &mut Suite) -> CaseRe
 /// before the answer, nor in the 300 ms after it (the device would write
 /// it again there if the lease had reached it twice).
 fn lease_chain_over_held_descriptors(s: &mut Suite, n: u16, round: u32, what: &str) -> CaseResult {
-    s.control(round)?;
-    // SAFETY: the suite is single-threaded; this is the only reference
-    // made to LENT, and the call below is the only lending of it.
-    let buf = unsafe { &mut *core::ptr::addr_of_mut!(LENT) };
-    buf.fill(0xEE);
-    let lease = Lease {
-        attributes: LEASE_READ | LEASE_WRITE,
-        base: buf.as_ptr() as u32,
-        len: 512,
-    };
-    let r = answered(n, [0; 4], &[lease])?;
-    check!(
-        r[0] == 0 && r[2] == r[1].wrapping_add(1),
-        "attack {n}, the read into its own RAM: the kernel answered {:#x}, available index {} -> {}",
-        r[0],
-        r[1],
-        r[2]
-    );
+    let (buf, r) = lend_for_attack(s, n, round, "the read into its own RAM")?;
     refused(&r, 3, DMA_PINNED, what)?;
     check!(
         r[6] == 1,
