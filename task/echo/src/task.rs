@@ -73,6 +73,16 @@ fn now_ms() -> u64 {
     sys_get_timer().now / userlib::abi::TICKS_PER_MS
 }
 
+fn check<T>(r: Result<T, RequestError<NetError>>) -> Result<Option<T>, Restarted> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(RequestError::ServerRestarted) => Err(Restarted),
+        Err(RequestError::Server(NetError::WouldBlock)) => Ok(None),
+        Err(RequestError::Server(NetError::BadSocket)) => Err(Restarted),
+        Err(RequestError::Server(_) | RequestError::Protocol(_)) => Ok(None),
+    }
+}
+
 impl Echo {
     /// The taken place to free for a waiting client, if one is due
     /// (`evict::to_free`).
@@ -87,19 +97,7 @@ impl Echo {
         });
         evict::to_free(now, places)
     }
-}
 
-fn check<T>(r: Result<T, RequestError<NetError>>) -> Result<Option<T>, Restarted> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(RequestError::ServerRestarted) => Err(Restarted),
-        Err(RequestError::Server(NetError::WouldBlock)) => Ok(None),
-        Err(RequestError::Server(NetError::BadSocket)) => Err(Restarted),
-        Err(RequestError::Server(_) | RequestError::Protocol(_)) => Ok(None),
-    }
-}
-
-impl Echo {
     /// Subscribes and opens the sockets, retrying until the stack answers.
     fn open(&mut self) {
         let mut failures = 0u32;

@@ -240,6 +240,21 @@ impl Server {
         );
     }
 
+    /// Closes the connection in slot `k`, if there is one, and takes the
+    /// response buffer back from it; whether there was.
+    fn give_back(&mut self, k: usize) -> Result<bool, Restarted> {
+        let Some(old) = self.conns[k].take() else {
+            return Ok(false);
+        };
+        if let Err(RequestError::ServerRestarted) = self.net.close(old.id) {
+            return Err(Restarted);
+        }
+        if self.out_owner == Some(k) {
+            self.out_owner = None;
+        }
+        Ok(true)
+    }
+
     /// One pass over the listener and every connection; true if anything
     /// moved.
     fn round(&mut self) -> Result<bool, Restarted> {
@@ -255,14 +270,7 @@ impl Server {
         {
             match self.net.tcp_accept(self.listener) {
                 Ok(id) => {
-                    if let Some(old) = self.conns[k].take() {
-                        if let Err(RequestError::ServerRestarted) = self.net.close(old.id) {
-                            return Err(Restarted);
-                        }
-                        if self.out_owner == Some(k) {
-                            self.out_owner = None;
-                        }
-                    }
+                    self.give_back(k)?;
                     self.conns[k] = Some(Conn::accepted(id, now));
                     moved = true;
                 }
@@ -275,15 +283,7 @@ impl Server {
                     // the rule would take; its socket listens again at the
                     // next accept.
                     if let Some(v) = conn::yielding(&self.conns, now) {
-                        if let Some(old) = self.conns[v].take() {
-                            if let Err(RequestError::ServerRestarted) = self.net.close(old.id) {
-                                return Err(Restarted);
-                            }
-                            if self.out_owner == Some(v) {
-                                self.out_owner = None;
-                            }
-                            moved = true;
-                        }
+                        moved |= self.give_back(v)?;
                     }
                     break;
                 }
