@@ -138,7 +138,9 @@ pub fn generate(iface: &Interface, source: &str) -> String {
         "/// One turn of a `{name}` server's loop: receives a request (and answers it with\n\
          /// [`{lower}_dispatch`]) or notifications in the server's `notification_mask` (and\n\
          /// passes them to `handle_notification`). `buffer` should be\n\
-         /// [`{upper}_BUFFER_SIZE`] bytes.\n\
+         /// [`{upper}_BUFFER_SIZE`] bytes. Pass one `idol_runtime::HeldReply`, made before\n\
+         /// the loop, as `ipc`: each answer then goes out with the next receive, in one\n\
+         /// kernel entry where a bare `UserlibIpc` makes two.\n\
          pub fn {lower}_serve_once<S: {name}Server + ?Sized>(\n    server: &mut S,\n    ipc: &dyn ::idol_runtime::Ipc,\n    \
          buffer: &mut [u8],\n) {{\n    ::idol_runtime::server::serve_once(ipc, server, buffer, {lower}_dispatch::<S>);\n}}\n"
     );

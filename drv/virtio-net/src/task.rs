@@ -4,8 +4,8 @@
 
 use ethernet_api::{Batch, EthernetError, EthernetStatus, MAX_RECV};
 use idol_runtime::{
-    LeaseError, Leased, NotificationHandler, Read, RequestError, Served, ServerError, TaskId,
-    UserlibIpc, Write,
+    HeldReply, LeaseError, Leased, NotificationHandler, Read, RequestError, Served, ServerError,
+    TaskId, UserlibIpc, Write,
 };
 use userlib::{sys_get_timer, sys_irq_control, sys_log, sys_post, sys_set_timer, tasks};
 use virtio::regs::Mmio;
@@ -65,8 +65,8 @@ enum Binding {
     Bound { slot: u32, device: Option<Device> },
 }
 
-struct Driver {
-    bus: VirtioBusClient<UserlibIpc>,
+struct Driver<'a> {
+    bus: VirtioBusClient<Ipc<'a>>,
     binding: Binding,
     /// Who to tell about frames, space and link changes, and with which
     /// bits (`subscribe`).
@@ -118,7 +118,7 @@ fn bring_up(slot: u32) -> Option<Device> {
     }
 }
 
-impl Driver {
+impl Driver<'_> {
     /// The seed's `register_virtio_driver`, and the probe when a device is
     /// free.
     fn register(&mut self) {
@@ -195,7 +195,7 @@ impl Driver {
     }
 }
 
-impl NotificationHandler for Driver {
+impl NotificationHandler for Driver<'_> {
     fn notification_mask(&self) -> u32 {
         IRQ_BIT | REMOVE_BIT | PROBE_BIT | TIMER_BIT
     }
@@ -237,7 +237,7 @@ impl NotificationHandler for Driver {
     }
 }
 
-impl EthernetServer for Driver {
+impl EthernetServer for Driver<'_> {
     fn mac(&mut self, _: TaskId) -> Eth<[u8; 6]> {
         Ok(self.device()?.mac())
     }
@@ -301,10 +301,17 @@ fn recv_error(e: RecvError<LeaseError>) -> ServerError<EthernetError> {
         .map_or_else(ServerError::from, ServerError::from)
 }
 
+/// The task's one `Ipc`: each answer goes out with the next receive, one
+/// `reply_recv` a request where `reply` and `recv` were two kernel
+/// entries; the bus client shares it, so that a call to the bus sends a
+/// held answer first.
+type Ipc<'a> = &'a HeldReply<UserlibIpc>;
+
 #[export_name = "main"]
 fn main() -> ! {
+    let ipc = HeldReply::new(UserlibIpc);
     let mut driver = Driver {
-        bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
+        bus: VirtioBusClient::new(&ipc, tasks::SUPERVISOR),
         binding: Binding::Unbound,
         subscriber: None,
     };
@@ -312,11 +319,11 @@ fn main() -> ! {
     let mut buffer = [0u8; RECV_BUFFER];
     loop {
         #[cfg(not(feature = "fault-injection"))]
-        ethernet_serve_once(&mut driver, &UserlibIpc, &mut buffer);
+        ethernet_serve_once(&mut driver, &ipc, &mut buffer);
         #[cfg(feature = "fault-injection")]
         fault_inject::serve::serve_class_once(
             &mut driver,
-            &UserlibIpc,
+            &ipc,
             &mut buffer,
             ethernet_dispatch,
         );
@@ -333,7 +340,7 @@ const RECV_BUFFER: usize = fault_inject::serve::buffer_size(ETHERNET_BUFFER_SIZE
 /// Test images only: the driver also serves `idl/fault-inject.idol` and
 /// breaks its own transmit queue when asked to.
 #[cfg(feature = "fault-injection")]
-impl fault_inject::serve::Injectable for Driver {
+impl fault_inject::serve::Injectable for Driver<'_> {
     fn corrupt_queue(&mut self, how: virtio::queue::Corruption, arg: u32) -> bool {
         match &mut self.binding {
             Binding::Bound {

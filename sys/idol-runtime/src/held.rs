@@ -27,7 +27,7 @@
 //! purpose), the held answer is lost and the caller sees it die, as if it
 //! had faulted just before replying.
 
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 
 use abi::{ReplyFaultReason, TaskId};
 
@@ -48,9 +48,11 @@ pub struct HeldReply<I: Ipc> {
     peer: Cell<Option<TaskId>>,
     code: Cell<u32>,
     len: Cell<usize>,
-    /// The held reply's bytes (the first `len`); only copied in and out
-    /// for a non-empty reply.
-    bytes: Cell<[u8; HELD_REPLY_MAX]>,
+    /// The held reply's bytes (the first `len`), written and read in
+    /// place: a `Cell` of the array copied all 64 bytes in and out (and
+    /// zeroed a stack copy) for a four-byte answer. Borrowed only inside
+    /// `reply` and `with_held`, which never call each other.
+    bytes: RefCell<[u8; HELD_REPLY_MAX]>,
 }
 
 impl<I: Ipc> HeldReply<I> {
@@ -61,7 +63,7 @@ impl<I: Ipc> HeldReply<I> {
             peer: Cell::new(None),
             code: Cell::new(0),
             len: Cell::new(0),
-            bytes: Cell::new([0; HELD_REPLY_MAX]),
+            bytes: RefCell::new([0; HELD_REPLY_MAX]),
         }
     }
 
@@ -90,15 +92,14 @@ impl<I: Ipc> HeldReply<I> {
         self.with_held(|code, message| self.inner.reply(peer, code, message));
     }
 
-    /// Calls `f` with the held reply's code and bytes, which are copied out
-    /// of their cell only if there are any (most replies are empty).
+    /// Calls `f` with the held reply's code and bytes.
     #[inline(always)]
     fn with_held<R>(&self, f: impl FnOnce(u32, &[u8]) -> R) -> R {
         let (code, len) = (self.code.get(), self.len.get());
         if len == 0 {
             return f(code, &[]);
         }
-        let bytes = self.bytes.get();
+        let bytes = self.bytes.borrow();
         f(code, bytes.get(..len).unwrap_or(&[]))
     }
 }
@@ -129,9 +130,9 @@ impl<I: Ipc> Ipc for HeldReply<I> {
             return;
         }
         if !message.is_empty() {
-            let mut bytes = [0; HELD_REPLY_MAX];
-            bytes[..message.len()].copy_from_slice(message);
-            self.bytes.set(bytes);
+            if let Some(held) = self.bytes.borrow_mut().get_mut(..message.len()) {
+                held.copy_from_slice(message);
+            }
         }
         self.code.set(code);
         self.len.set(message.len());

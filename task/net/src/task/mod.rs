@@ -704,8 +704,16 @@ fn main() -> ! {
         stack.fallback();
     }
     let mut buffer = [0u8; NET_BUFFER_SIZE];
+    // Each answer goes out with the next receive, one `reply_recv` a
+    // request where `reply` and `recv` were two kernel entries. The
+    // driver client does not share it: an answer held over a `poll` that
+    // sends frames reaches its client only after them, which no client
+    // can tell apart (the stack is more important than every client, so
+    // none would have run before the receive anyway, and none sees the
+    // driver).
+    let ipc = idol_runtime::HeldReply::new(UserlibIpc);
     loop {
         stack.poll();
-        net_serve_once(&mut stack, &UserlibIpc, &mut buffer);
+        net_serve_once(&mut stack, &ipc, &mut buffer);
     }
 }

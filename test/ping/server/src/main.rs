@@ -103,7 +103,10 @@ impl PingServer for Server {
 fn main() -> ! {
     let mut server = Server { requests: 0 };
     let mut buffer = [0u8; PING_BUFFER_SIZE];
+    // Each answer goes out with the next receive, one `reply_recv` a
+    // request where `reply` and `recv` were two kernel entries.
+    let ipc = idol_runtime::HeldReply::new(idol_runtime::UserlibIpc);
     loop {
-        ping_serve_once(&mut server, &idol_runtime::UserlibIpc, &mut buffer);
+        ping_serve_once(&mut server, &ipc, &mut buffer);
     }
 }
