@@ -42,6 +42,25 @@ impl Default for Params {
     }
 }
 
+/// Refuses a `cargo xtask test --faults N` that one QEMU run cannot
+/// inject: the campaign task holds the recovery times of at most
+/// [`RUN_FAULTS`](crate::campaign_runs::RUN_FAULTS) faults, and quietly
+/// injected only that many when asked for more.
+pub fn check_single_run(faults: u32) -> anyhow::Result<()> {
+    let most = crate::campaign_runs::RUN_FAULTS;
+    if faults == 0 {
+        anyhow::bail!("--faults must be at least 1");
+    }
+    if faults > most {
+        anyhow::bail!(
+            "`cargo xtask test --faults` is one QEMU run of at most {most} faults, and {faults} \
+             were asked for: run `cargo xtask campaign --faults {faults}` (with the same --seed), \
+             which splits them into runs of at most {most}"
+        );
+    }
+    Ok(())
+}
+
 impl Params {
     /// The environment variable the campaign task's build script reads.
     pub const ENV: &'static str = "VIREO_CAMPAIGN";
@@ -301,6 +320,18 @@ mod tests {
     use super::*;
     use crate::qemu::End;
     use crate::testing::tests::cap;
+
+    #[test]
+    fn a_single_run_of_more_faults_than_it_can_hold_is_refused() {
+        assert!(check_single_run(1).is_ok());
+        assert!(check_single_run(2000).is_ok());
+        let e = check_single_run(3000).unwrap_err().to_string();
+        assert!(
+            e.contains("at most 2000") && e.contains("cargo xtask campaign --faults 3000"),
+            "{e}"
+        );
+        assert!(check_single_run(0).is_err());
+    }
 
     #[test]
     fn reads_a_finished_campaign() {

@@ -207,6 +207,7 @@ fn run(cli: Cli) -> Result<bool> {
             only,
         } => match faults {
             Some(faults) => {
+                campaign::check_single_run(faults)?;
                 let params = campaign::Params { faults, seed, only };
                 testing::run_campaign(&root, &params, cli.verbose)
             }
