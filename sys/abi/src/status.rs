@@ -340,13 +340,19 @@ pub struct RestartPolicy {
     /// First delay for `Backoff`, in ms.
     pub backoff_ms: u32,
     /// Most faults within `window_ms` before the task is left stopped;
-    /// 0 = no limit.
+    /// 0 = no limit. At most [`RestartPolicy::MAX_LIMIT`].
     pub limit: u32,
     /// The window `limit` and the backoff count over, in ms.
     pub window_ms: u32,
 }
 
 impl RestartPolicy {
+    /// The largest `limit`: the supervisor remembers the last
+    /// `MAX_LIMIT + 1` fault times of each task, so it can tell a fault
+    /// more than `MAX_LIMIT` within the window; the image builder refuses
+    /// a larger one.
+    pub const MAX_LIMIT: u32 = 15;
+
     /// Restart at once, always: the policy of a task app.toml says nothing
     /// about.
     pub const IMMEDIATE: RestartPolicy = RestartPolicy::new(RestartKind::Immediate, 0, 0, 0);

@@ -22,8 +22,10 @@ use abi::{RestartKind, RestartPolicy};
 
 /// Most tasks whose faults are tracked.
 pub const MAX_TASKS: usize = 32;
-/// Fault times remembered per task: enough for any sensible `limit`.
-const HISTORY: usize = 8;
+/// Fault times remembered per task: one more than the largest `limit`, so
+/// that a fault over any limit is seen. (It was 8, and a limit of 10, the
+/// one app.toml gives, was never reached: the count stopped at 8.)
+const HISTORY: usize = RestartPolicy::MAX_LIMIT as usize + 1;
 /// The window when app.toml sets none, in ms.
 pub const DEFAULT_WINDOW_MS: u32 = 10_000;
 /// The backoff delay stops doubling at this multiple of `backoff-ms`.
@@ -96,7 +98,10 @@ impl Restarts {
             policy.window_ms
         };
         let count = r.count_since(now.saturating_sub(window as u64));
-        if policy.limit != 0 && count > policy.limit {
+        // A larger limit than the history can count (an image not built
+        // by xtask) is taken as the largest.
+        let limit = policy.limit.min(RestartPolicy::MAX_LIMIT);
+        if limit != 0 && count > limit {
             return Decision::GiveUp {
                 faults_in_window: count,
             };
@@ -301,6 +306,37 @@ mod tests {
         for t in [0, 200, 400, 600, 800] {
             assert_eq!(r.on_fault(4, &p, t), Decision::RestartNow);
         }
+    }
+
+    #[test]
+    fn every_limit_up_to_the_largest_is_reached() {
+        // app.toml's limit is 10; a history of 8 fault times never counted
+        // past 8, and such a task was restarted for ever.
+        for limit in 1..=RestartPolicy::MAX_LIMIT {
+            let mut r = Restarts::default();
+            let p = RestartPolicy::new(RestartKind::Backoff, 10, limit, 10_000);
+            for t in 0..u64::from(limit) {
+                let d = r.on_fault(1, &p, t * 100);
+                assert!(
+                    matches!(d, Decision::RestartAt(_)),
+                    "limit {limit}, fault {t}: {d:?}"
+                );
+            }
+            assert_eq!(
+                r.on_fault(1, &p, u64::from(limit) * 100),
+                Decision::GiveUp {
+                    faults_in_window: limit + 1
+                },
+                "limit {limit}"
+            );
+        }
+        // A larger limit than the history holds acts as the largest.
+        let mut r = Restarts::default();
+        let p = RestartPolicy::new(RestartKind::Immediate, 0, 1000, 10_000);
+        for t in 0..u64::from(RestartPolicy::MAX_LIMIT) {
+            assert_eq!(r.on_fault(1, &p, t), Decision::RestartNow);
+        }
+        assert!(matches!(r.on_fault(1, &p, 100), Decision::GiveUp { .. }));
     }
 
     #[test]

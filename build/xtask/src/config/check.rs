@@ -217,6 +217,13 @@ impl App {
                 "`{key}.restart.window-ms` needs `limit` (how many restarts within the window)"
             ));
         }
+        if let Some(limit) = r.limit.filter(|&l| l > abi::RestartPolicy::MAX_LIMIT) {
+            p.push(format!(
+                "`{key}.restart.limit` = {limit}: the supervisor counts at most {} faults within a window; \
+                 use a limit of 1 to {0} (or remove it for no limit)",
+                abi::RestartPolicy::MAX_LIMIT
+            ));
+        }
         if r.window_ms == Some(0) {
             p.push(format!(
                 "`{key}.restart.window-ms` = 0: use a window of at least 1 ms"

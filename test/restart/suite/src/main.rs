@@ -1,8 +1,9 @@
 //! The restart-policy test suite (image `test/restart.toml`).
 //!
 //! Two Ping servers with different policies are crashed on purpose:
-//! `flaky` (`backoff`, 50 ms, limit 3 in 10 s) and `eager` (`immediate`,
-//! limit 2 in 10 s). The suite measures how long each stays down, checks
+//! `flaky` (`backoff`, 50 ms, limit 3 in 10 s), `eager` (`immediate`,
+//! limit 2 in 10 s) and `stubborn` (`immediate`, limit 10 in 10 s, as
+//! app.toml's tasks have it). The suite measures how long each stays down, checks
 //! that backoff delays double, that the limit leaves the task down for
 //! good, and that a client of a task left down gets an error at once
 //! instead of hanging.
@@ -23,6 +24,7 @@ const BACKOFF_MS: u64 = 50;
 struct Suite {
     flaky: PingClient<UserlibIpc>,
     eager: PingClient<UserlibIpc>,
+    stubborn: PingClient<UserlibIpc>,
 }
 
 fn now_ms() -> u64 {
@@ -117,23 +119,55 @@ fn a_client_of_a_task_left_down_gets_an_error_not_a_hang(s: &mut Suite) -> CaseR
     Ok(())
 }
 
-fn immediate_restarts_until_its_limit(s: &mut Suite) -> CaseResult {
-    for n in 1..=2 {
-        let Some(down) = s.crash_and_time(&s.eager, tasks::EAGER, 2000)? else {
-            fail!("crash {n}: eager still down after 2 s");
+/// Crashes `task` `limit` times, each restarted at once as a new
+/// generation with one more fault counted, then once more, after which it
+/// must stay down.
+fn restarts_until(
+    s: &Suite,
+    client: &PingClient<UserlibIpc>,
+    task: TaskId,
+    limit: u32,
+) -> CaseResult {
+    let Ok(start) = test_harness::task_status(task) else {
+        fail!("no status for the task");
+    };
+    for n in 1..=limit {
+        let Some(down) = s.crash_and_time(client, task, 2000)? else {
+            fail!("crash {n}: still down after 2 s");
         };
         check!(
             down < 1000,
             "crash {n}: an immediate restart took {down} ms"
         );
         check!(
-            s.eager.add(4, 5) == Ok(9),
-            "eager does not serve after restart {n}"
+            client.add(4, 5) == Ok(9),
+            "does not serve after restart {n}"
+        );
+        let Ok(now) = test_harness::task_status(task) else {
+            fail!("no status after restart {n}");
+        };
+        check!(
+            now.fault_count == start.fault_count + n && now.generation != start.generation,
+            "after crash {n}: {} faults counted (from {}), generation {} (from {})",
+            now.fault_count,
+            start.fault_count,
+            now.generation,
+            start.generation
         );
     }
-    let down = s.crash_and_time(&s.eager, tasks::EAGER, 500)?;
-    check!(down.is_none(), "eager restarted past its limit of 2");
+    let down = s.crash_and_time(client, task, 500)?;
+    check!(down.is_none(), "restarted past its limit of {limit}");
     Ok(())
+}
+
+fn immediate_restarts_until_its_limit(s: &mut Suite) -> CaseResult {
+    restarts_until(s, &s.eager, tasks::EAGER, 2)
+}
+
+fn a_limit_of_ten_is_reached_too(s: &mut Suite) -> CaseResult {
+    // The supervisor once remembered 8 fault times, and a task with
+    // app.toml's limit of 10 was restarted for ever.
+    restarts_until(s, &s.stubborn, tasks::STUBBORN, 10)
 }
 
 #[export_name = "main"]
@@ -141,6 +175,7 @@ fn main() -> ! {
     let mut s = Suite {
         flaky: PingClient::new(UserlibIpc, tasks::FLAKY),
         eager: PingClient::new(UserlibIpc, tasks::EAGER),
+        stubborn: PingClient::new(UserlibIpc, tasks::STUBBORN),
     };
     let cases: &[Case<Suite>] = &[
         ("backoff_delays_double", backoff_delays_double),
@@ -155,6 +190,10 @@ fn main() -> ! {
         (
             "immediate_restarts_until_its_limit",
             immediate_restarts_until_its_limit,
+        ),
+        (
+            "a_limit_of_ten_is_reached_too",
+            a_limit_of_ten_is_reached_too,
         ),
     ];
     test_harness::run_suite(&mut s, cases)

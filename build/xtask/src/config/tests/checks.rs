@@ -251,6 +251,20 @@ fn restart_policy_checks() {
         ),
         &["mean nothing with policy \"never\""],
     );
+    // The supervisor counts 16 fault times: a limit of 16 would never be
+    // reached.
+    assert_error(
+        &BASE.replace(
+            "priority = 1",
+            "priority = 1\nrestart = { policy = \"backoff\", backoff-ms = 5, limit = 16 }",
+        ),
+        &["`tasks.pong.restart.limit` = 16: the supervisor counts at most 15 faults"],
+    );
+    assert!(parse(&BASE.replace(
+        "priority = 1",
+        "priority = 1\nrestart = { policy = \"backoff\", backoff-ms = 5, limit = 15 }",
+    ))
+    .is_ok());
 }
 
 #[test]
