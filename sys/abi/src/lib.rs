@@ -99,6 +99,14 @@ impl Generation {
     pub const fn next(self) -> Self {
         Generation(self.0.wrapping_add(1))
     }
+
+    /// How many incarnations ended from `earlier` to this generation: a
+    /// client that last saw `earlier` and now sees `self` (in a DEAD code)
+    /// missed that many restarts, however many of its calls failed in
+    /// between. Fewer than 65,536 are assumed.
+    pub const fn since(self, earlier: Generation) -> u16 {
+        self.0.wrapping_sub(earlier.0)
+    }
 }
 
 /// The word `_start` paints over a task's whole stack before anything runs,

@@ -23,6 +23,13 @@ fn task_id_round_trips_index_and_generation() {
 }
 
 #[test]
+fn generations_count_the_incarnations_between_them() {
+    assert_eq!(Generation(7).since(Generation(7)), 0);
+    assert_eq!(Generation(8).since(Generation(7)), 1);
+    assert_eq!(Generation(1).since(Generation(Generation::MASK)), 2);
+}
+
+#[test]
 fn generation_wraps_only_after_65536_incarnations() {
     assert_eq!(Generation(Generation::MASK).next(), Generation(0));
     assert_eq!(Generation(1).next(), Generation(2));

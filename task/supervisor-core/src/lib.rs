@@ -49,26 +49,49 @@ pub enum Decision {
 
 #[derive(Copy, Clone, Debug, Default)]
 struct Record {
-    /// Recent fault times (ms), a ring.
-    times: [u64; HISTORY],
-    next: usize,
+    /// The faults within the window of the last one, oldest first, as ms
+    /// after `base`, the oldest's time: a window is at most `u32::MAX` ms,
+    /// so each fits in 32 bits (the supervisor's stack holds 32 records).
+    after_base: [u32; HISTORY],
+    base: u64,
     len: usize,
     /// A delayed restart, if one is pending.
     pending: Option<u64>,
 }
 
 impl Record {
-    fn push(&mut self, t: u64) {
-        self.times[self.next] = t;
-        self.next = (self.next + 1) % HISTORY;
-        self.len = (self.len + 1).min(HISTORY);
-    }
-
-    fn count_since(&self, since: u64) -> u32 {
-        self.times[..self.len]
+    /// Records a fault at `now` (ms, never earlier than the last) and
+    /// returns how many faults, this one included, lie within `window` ms
+    /// before it: at most `HISTORY`, one more than any limit.
+    fn push_and_count(&mut self, now: u64, window: u32) -> u32 {
+        let since = now.saturating_sub(u64::from(window));
+        let len = self.len.min(HISTORY);
+        let base = self.base;
+        let mut gone = self.after_base[..len]
             .iter()
-            .filter(|&&t| t >= since)
-            .count() as u32
+            .position(|&d| base.saturating_add(u64::from(d)) >= since)
+            .unwrap_or(len);
+        if len - gone == HISTORY {
+            gone += 1;
+        }
+        self.after_base.copy_within(gone..len, 0);
+        self.len = len - gone;
+        match self.after_base[..self.len].first().copied() {
+            Some(shift) => {
+                self.base = base.saturating_add(u64::from(shift));
+                for d in &mut self.after_base[..self.len] {
+                    *d = d.saturating_sub(shift);
+                }
+            }
+            None => self.base = now,
+        }
+        // `base` is at or after `since`, so this is at most `window`.
+        let at = u32::try_from(now.saturating_sub(self.base)).unwrap_or(u32::MAX);
+        if let Some(slot) = self.after_base.get_mut(self.len) {
+            *slot = at;
+            self.len += 1;
+        }
+        self.len as u32
     }
 }
 
@@ -85,9 +108,9 @@ impl Restarts {
         let Some(r) = self.tasks.get_mut(task) else {
             return Decision::RestartNow;
         };
-        r.push(now);
         r.pending = None;
         if policy.kind == RestartKind::Never {
+            r.push_and_count(now, 0);
             return Decision::GiveUp {
                 faults_in_window: 0,
             };
@@ -97,7 +120,7 @@ impl Restarts {
         } else {
             policy.window_ms
         };
-        let count = r.count_since(now.saturating_sub(window as u64));
+        let count = r.push_and_count(now, window);
         // A larger limit than the history can count (an image not built
         // by xtask) is taken as the largest.
         let limit = policy.limit.min(RestartPolicy::MAX_LIMIT);
@@ -337,6 +360,41 @@ mod tests {
             assert_eq!(r.on_fault(1, &p, t), Decision::RestartNow);
         }
         assert!(matches!(r.on_fault(1, &p, 100), Decision::GiveUp { .. }));
+    }
+
+    #[test]
+    fn fault_times_are_counted_right_at_any_uptime() {
+        // Times are kept as 32-bit ms after the oldest in the window:
+        // faults 2^32 ms apart, or late in a long uptime, count as they
+        // are.
+        let mut r = Restarts::default();
+        let p = RestartPolicy::new(RestartKind::Immediate, 0, 2, 100);
+        let t = 5_000_000_000_000u64;
+        assert_eq!(r.on_fault(3, &p, t), Decision::RestartNow);
+        assert_eq!(r.on_fault(3, &p, t + (1 << 32)), Decision::RestartNow);
+        assert_eq!(r.on_fault(3, &p, t + (1 << 32) + 50), Decision::RestartNow);
+        assert_eq!(
+            r.on_fault(3, &p, t + (1 << 32) + 100),
+            Decision::GiveUp {
+                faults_in_window: 3
+            }
+        );
+        // The largest window keeps its faults too.
+        let mut r = Restarts::default();
+        let p = RestartPolicy::new(RestartKind::Immediate, 0, 1, u32::MAX);
+        assert_eq!(r.on_fault(3, &p, t), Decision::RestartNow);
+        assert_eq!(
+            r.on_fault(3, &p, t + u64::from(u32::MAX)),
+            Decision::GiveUp {
+                faults_in_window: 2
+            }
+        );
+        // A clock that went back (it cannot) neither panics nor forgets.
+        let mut r = Restarts::default();
+        let p = RestartPolicy::new(RestartKind::Immediate, 0, 2, 100);
+        r.on_fault(3, &p, 1000);
+        r.on_fault(3, &p, 990);
+        assert!(matches!(r.on_fault(3, &p, 1001), Decision::GiveUp { .. }));
     }
 
     #[test]

@@ -138,7 +138,11 @@ struct NicCore {
     rx_waiting: bool,
     rx_frames: u32,
     tx_frames: u32,
+    /// The driver's incarnations that ended, as far as the stack has seen.
     restarts: u32,
+    /// The driver's generation when `restarts` was last brought up to date.
+    #[cfg(not(feature = "linked-nic"))]
+    driver_generation: abi::Generation,
     /// The driver restarted (or never heard of us): subscribe again.
     resubscribe: bool,
 }
@@ -610,6 +614,8 @@ fn main() -> ! {
         rx_frames: 0,
         tx_frames: 0,
         restarts: 0,
+        #[cfg(not(feature = "linked-nic"))]
+        driver_generation: tasks::NET0.generation(),
         resubscribe: true,
     };
     // The driver may still be probing its device: wait for the MAC.

@@ -12,12 +12,32 @@ use task_net::syn::{Turn, Verdict};
 use super::*;
 
 impl NicCore {
+    /// The driver answered DEAD: it died, or died and came back.
     pub(super) fn lost_driver(&mut self) {
-        self.restarts = self.restarts.wrapping_add(1);
+        #[cfg(not(feature = "linked-nic"))]
+        self.count_restarts();
+        #[cfg(feature = "linked-nic")]
+        {
+            self.restarts = self.restarts.wrapping_add(1);
+        }
         self.resubscribe = true;
         // Whatever it held is gone; whatever its new incarnation receives
         // it announces once subscribed. Ask once anyway.
         self.rx_waiting = true;
+    }
+
+    /// Brings `restarts` up to the driver's generation (the last DEAD
+    /// code's, kept by the client): the incarnations that ended since the
+    /// last look, not the calls that failed. While a faulted driver waits
+    /// out its restart backoff every call fails, and counted so, one fault
+    /// under traffic counted 31.
+    #[cfg(not(feature = "linked-nic"))]
+    pub(super) fn count_restarts(&mut self) {
+        let now = self.eth.task_id().generation();
+        self.restarts = self
+            .restarts
+            .wrapping_add(u32::from(now.since(self.driver_generation)));
+        self.driver_generation = now;
     }
 
     pub(super) fn subscribe(&mut self) {

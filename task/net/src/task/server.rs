@@ -78,7 +78,11 @@ impl NetServer for Stack {
             reserved2: [0; 2],
             rx_frames: self.nic.core.rx_frames,
             tx_frames: self.nic.core.tx_frames,
-            nic_restarts: self.nic.core.restarts,
+            nic_restarts: {
+                #[cfg(not(feature = "linked-nic"))]
+                self.nic.core.count_restarts();
+                self.nic.core.restarts
+            },
             sockets: self.table.len() as u32,
             repeated_syns: self.nic.syn.repeated(),
             postponed_syns: self.nic.syn.postponed(),
