@@ -113,6 +113,9 @@ fn supervisor_error(e: SupervisorError) -> &'static str {
         SupervisorError::NotObserver => {
             "not permitted: this task has no observer rights (app.toml `observer = true`)"
         }
+        SupervisorError::NotRunning => {
+            "the task is not running (it faulted and waits for its restart, or was left stopped)"
+        }
     }
 }
 

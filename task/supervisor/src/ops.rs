@@ -29,6 +29,18 @@ impl SupervisorServer for Supervisor {
         if index as usize >= kipc::task_count() {
             return Err(SupervisorError::NoSuchTask.into());
         }
+        // A task already down (waiting out its backoff, or left stopped)
+        // has no incarnation to end: the kernel would record no fault, and
+        // the caller was told it had made one.
+        let state = kipc::task_status(index as usize)
+            .ok()
+            .and_then(|st| abi::TaskState::from_u32(st.state));
+        if matches!(
+            state,
+            Some(abi::TaskState::Faulted | abi::TaskState::Stopped)
+        ) {
+            return Err(SupervisorError::NotRunning.into());
+        }
         // The supervisor cannot fault itself (the kernel refuses), and a
         // task faulting its own caller chain is allowed: it is a test tool.
         kipc::fault_task(index as usize).map_err(|_| SupervisorError::NotAllowed)?;

@@ -14,6 +14,7 @@
 use abi::{TaskState, TICKS_PER_MS};
 use idol_runtime::{RequestError, TaskId, UserlibIpc};
 use ping_api::PingClient;
+use supervisor_api::SupervisorError;
 use test_harness::{check, fail, Case, CaseResult};
 use userlib::{sleep_ms, sys_get_timer, tasks};
 
@@ -119,6 +120,27 @@ fn a_client_of_a_task_left_down_gets_an_error_not_a_hang(s: &mut Suite) -> CaseR
     Ok(())
 }
 
+fn faulting_a_task_left_down_is_refused(_: &mut Suite) -> CaseResult {
+    // The shell said "task flaky faulted" and nothing happened: there was
+    // no incarnation to end.
+    let before = test_harness::task_status(tasks::FLAKY)
+        .ok()
+        .map(|st| st.fault_count);
+    let r = test_harness::supervisor().fault_task(tasks::FLAKY.index() as u32);
+    check!(
+        r == Err(RequestError::Server(SupervisorError::NotRunning)),
+        "fault_task of a task left down gave {r:?}"
+    );
+    let after = test_harness::task_status(tasks::FLAKY)
+        .ok()
+        .map(|st| st.fault_count);
+    check!(
+        before.is_some() && before == after,
+        "fault count {before:?} -> {after:?}"
+    );
+    Ok(())
+}
+
 /// Crashes `task` `limit` times, each restarted at once as a new
 /// generation with one more fault counted, then once more, after which it
 /// must stay down.
@@ -186,6 +208,10 @@ fn main() -> ! {
         (
             "a_client_of_a_task_left_down_gets_an_error_not_a_hang",
             a_client_of_a_task_left_down_gets_an_error_not_a_hang,
+        ),
+        (
+            "faulting_a_task_left_down_is_refused",
+            faulting_a_task_left_down_is_refused,
         ),
         (
             "immediate_restarts_until_its_limit",
