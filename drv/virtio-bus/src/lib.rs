@@ -232,6 +232,7 @@ impl Bus {
                 Ok(Unbind::Done)
             }
             SlotState::Removing => Ok(Unbind::Done),
+            SlotState::Empty => Err(BusError::NoDevice),
             _ => Err(BusError::NotBound),
         }
     }
@@ -243,7 +244,8 @@ impl Bus {
         match s.state {
             SlotState::Unbound | SlotState::Failed => s.state = SlotState::Free,
             SlotState::Free => {}
-            SlotState::Empty => return Err(BusError::NoSuchSlot),
+            // The slot exists; QEMU put no device in it.
+            SlotState::Empty => return Err(BusError::NoDevice),
             SlotState::Bound | SlotState::Removing => return Err(BusError::AlreadyBound),
         }
         Ok(self.waiting_driver_for(slot))

@@ -103,8 +103,9 @@ fn bad_requests_get_errors_not_panics() {
     assert_eq!(b.unbind(8), Err(BusError::NoSuchSlot));
     assert_eq!(b.unbind(usize::MAX), Err(BusError::NoSuchSlot));
     assert_eq!(b.bind(99), Err(BusError::NoSuchSlot));
-    assert_eq!(b.bind(0), Err(BusError::NoSuchSlot), "empty slot");
-    assert_eq!(b.unbind(0), Err(BusError::NotBound));
+    // Slot 0 exists and holds no device: said so, not "no such slot".
+    assert_eq!(b.bind(0), Err(BusError::NoDevice), "empty slot");
+    assert_eq!(b.unbind(0), Err(BusError::NoDevice), "empty slot");
     assert_eq!(b.removed(3), Err(BusError::NotRegistered));
     assert_eq!(
         b.register(Registration {

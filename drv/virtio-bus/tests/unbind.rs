@@ -84,7 +84,7 @@ fn unbind_and_bind_outside_the_table_are_errors() {
     assert_eq!(b.unbind(SLOTS), Err(BusError::NoSuchSlot));
     assert_eq!(b.bind(SLOTS), Err(BusError::NoSuchSlot));
     assert_eq!(b.unbind(usize::MAX), Err(BusError::NoSuchSlot));
-    // An empty slot can be neither unbound nor bound.
-    assert_eq!(b.unbind(1), Err(BusError::NotBound));
-    assert_eq!(b.bind(1), Err(BusError::NoSuchSlot));
+    // An empty slot can be neither unbound nor bound: it has no device.
+    assert_eq!(b.unbind(1), Err(BusError::NoDevice));
+    assert_eq!(b.bind(1), Err(BusError::NoDevice));
 }

@@ -2,7 +2,7 @@
 //!
 //! Words are separated by spaces; numbers are decimal or `0x` hex. The text
 //! of `blk <n> write <sector> <text>` is the rest of the line, inner spaces
-//! included.
+//! included (the line's trailing spaces are not).
 
 /// Most bytes `rng <len>` asks for (the shell's buffer).
 pub const RNG_MAX: usize = 512;
@@ -82,6 +82,9 @@ pub enum ParseError<'a> {
     Unknown(&'a str),
     /// A known command with the wrong words: its usage line.
     Usage(&'static str),
+    /// A word where a number goes that is none, or one out of range: the
+    /// word and the command's usage line.
+    BadNumber(&'a str, &'static str),
 }
 
 /// Every command: its usage and what it does, for `help` and for usage
@@ -139,15 +142,24 @@ pub fn number(s: &str) -> Option<u64> {
     }
 }
 
+/// `word` as a number that fits a `T`; a missing word is a usage error,
+/// a word that is no such number says which.
+fn numeric<'a, T: TryFrom<u64>>(word: &'a str, usage: &'static str) -> Result<T, ParseError<'a>> {
+    if word.is_empty() {
+        return Err(ParseError::Usage(usage));
+    }
+    number(word)
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or(ParseError::BadNumber(word, usage))
+}
+
 /// The single number argument of `rest`, as a `T`.
-fn one<T: TryFrom<u64>>(rest: &str, usage: &'static str) -> Result<T, ParseError<'static>> {
+fn one<'a, T: TryFrom<u64>>(rest: &'a str, usage: &'static str) -> Result<T, ParseError<'a>> {
     let (n, extra) = word(rest);
     if !extra.is_empty() {
         return Err(ParseError::Usage(usage));
     }
-    number(n)
-        .and_then(|n| T::try_from(n).ok())
-        .ok_or(ParseError::Usage(usage))
+    numeric(n, usage)
 }
 
 /// Parses one line.
@@ -170,7 +182,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
         "blk" => blk(rest),
         "rng" => match one::<usize>(rest, USAGE_RNG)? {
             len @ 1..=RNG_MAX => Ok(Command::Rng { len }),
-            _ => Err(ParseError::Usage(USAGE_RNG)),
+            _ => Err(ParseError::BadNumber(word(rest).0, USAGE_RNG)),
         },
         "unbind" => Ok(Command::Unbind {
             slot: one(rest, USAGE_UNBIND)?,
@@ -207,9 +219,7 @@ fn cmd_usage(cmd: &str) -> &'static str {
 fn blk(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
     let usage = ParseError::Usage(USAGE_BLK);
     let (disk, rest) = word(rest);
-    let disk = number(disk)
-        .and_then(|d| u32::try_from(d).ok())
-        .ok_or(usage)?;
+    let disk = numeric(disk, USAGE_BLK)?;
     let (op, rest) = word(rest);
     match op {
         "info" if rest.is_empty() => Ok(Command::BlkInfo { disk }),
@@ -219,7 +229,7 @@ fn blk(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
         }),
         "write" => {
             let (sector, text) = word(rest);
-            let sector = number(sector).ok_or(usage)?;
+            let sector = numeric(sector, USAGE_BLK)?;
             if text.is_empty() {
                 return Err(usage);
             }
@@ -283,15 +293,28 @@ mod tests {
         );
         for bad in [
             "blk",
-            "blk x info",
             "blk 0",
             "blk 0 info 3",
             "blk 0 read",
-            "blk 0 read x",
             "blk 0 write 7",
             "blk 0 erase 1",
         ] {
             assert_eq!(parse(bad), Err(ParseError::Usage(USAGE_BLK)), "{bad}");
+        }
+        // A word where a number goes is named.
+        for (bad, word) in [
+            ("blk x info", "x"),
+            ("blk 0 read x", "x"),
+            ("blk 0 read -1", "-1"),
+            ("blk 0 read 99999999999999999999", "99999999999999999999"),
+            ("blk 0 write 0xg hi", "0xg"),
+            ("blk 4294967296 info", "4294967296"),
+        ] {
+            assert_eq!(
+                parse(bad),
+                Err(ParseError::BadNumber(word, USAGE_BLK)),
+                "{bad}"
+            );
         }
     }
 
@@ -302,17 +325,20 @@ mod tests {
             Err(ParseError::Unknown("frobnicate"))
         );
         assert_eq!(parse("rng"), Err(ParseError::Usage(USAGE_RNG)));
-        assert_eq!(parse("rng 0"), Err(ParseError::Usage(USAGE_RNG)));
-        assert_eq!(parse("rng 513"), Err(ParseError::Usage(USAGE_RNG)));
+        assert_eq!(parse("rng 0"), Err(ParseError::BadNumber("0", USAGE_RNG)));
+        assert_eq!(
+            parse("rng 513"),
+            Err(ParseError::BadNumber("513", USAGE_RNG))
+        );
         assert_eq!(
             parse("rng 99999999999999999999"),
-            Err(ParseError::Usage(USAGE_RNG))
+            Err(ParseError::BadNumber("99999999999999999999", USAGE_RNG))
         );
         assert!(matches!(parse("unbind"), Err(ParseError::Usage(_))));
         assert!(matches!(parse("unbind 1 2"), Err(ParseError::Usage(_))));
         assert!(matches!(
             parse("bind 0x1_0000_0000"),
-            Err(ParseError::Usage(_))
+            Err(ParseError::BadNumber("0x1_0000_0000", _))
         ));
         assert!(matches!(parse("fault"), Err(ParseError::Usage(_))));
         assert!(matches!(parse("fault a b"), Err(ParseError::Usage(_))));

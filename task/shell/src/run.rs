@@ -169,6 +169,10 @@ impl Shell {
             }
             Ok(Command::Ringbuf { task }) => self.ringbuf(task),
             Err(ParseError::Usage(usage)) => out!(self, "usage: {usage}\n"),
+            Err(ParseError::BadNumber(word, usage)) => out!(
+                self,
+                "error: `{word}` is not a number in range (decimal or 0x hex)\nusage: {usage}\n"
+            ),
             Err(ParseError::Unknown(word)) => {
                 out!(self, "unknown command `{word}`\n");
                 self.help();
