@@ -13,8 +13,10 @@
 //! six bytes typed, and Backspace erases a whole character. (It moves the
 //! cursor back one column, so a double-width character is half erased on
 //! screen; the line itself is right.) A byte that cannot be part of UTF-8
-//! (a Latin-1 terminal's `é`, a sequence cut short) rings the bell and is
-//! not stored.
+//! rings the bell and is not stored. A sequence cut short (a Latin-1
+//! terminal's `é` followed by `t`) is not stored either, but rings no bell:
+//! the byte that cut it is taken on its own, and one key a byte has room
+//! for its echo only. Either way the line is refused at Enter.
 //!
 //! The rule for both that and a full line: a line that lost a byte is
 //! never run cut short. A byte once the line is full rings the bell and is
