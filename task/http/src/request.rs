@@ -2,8 +2,10 @@
 //! the header fields up to the empty line. Bodies are not read: the server
 //! only answers GET and HEAD.
 
-/// Longest request head the server accepts; a longer one is answered 413
-/// ("Content Too Large") and the connection closed.
+/// Longest request head the server accepts; a longer one is answered 431
+/// ("Request Header Fields Too Large", RFC 6585: the head is all a GET
+/// sends, so it is its header fields that are too large, not content) and
+/// the connection closed.
 pub const MAX_HEAD: usize = 2048;
 
 /// A request the server understood.
@@ -24,7 +26,7 @@ pub enum Reject {
     Incomplete,
     /// Malformed (400).
     BadRequest,
-    /// Longer than [`MAX_HEAD`] (413).
+    /// Longer than [`MAX_HEAD`] (431).
     TooLarge,
     /// Well formed, but in an HTTP major version other than 1 (505).
     VersionNotSupported,

@@ -342,7 +342,7 @@ impl Server {
                                 self.respond(m, t);
                             }
                             Err(Reject::BadRequest) => self.error_response(400),
-                            Err(Reject::TooLarge) => self.error_response(413),
+                            Err(Reject::TooLarge) => self.error_response(431),
                             Err(Reject::VersionNotSupported) => self.error_response(505),
                             // `whole`: not this one.
                             Err(Reject::Incomplete) => {}
@@ -399,7 +399,7 @@ fn reason(code: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         501 => "Not Implemented",
-        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
         505 => "HTTP Version Not Supported",
         _ => "Error",
     }

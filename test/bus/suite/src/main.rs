@@ -183,8 +183,8 @@ fn unbind_removes_the_driver(s: &mut Suite) -> CaseResult {
         t.slots[5].driver
     );
     check!(
-        s.bus.unbind(0) == Err(RequestError::Server(virtio_bus_api::BusError::NotBound)),
-        "unbind of an empty slot accepted"
+        s.bus.unbind(0) == Err(RequestError::Server(virtio_bus_api::BusError::NoDevice)),
+        "unbind of an empty slot not refused with NoDevice"
     );
     s.removed = 0;
     Ok(())
