@@ -43,6 +43,13 @@ const DONE: &str = "[test] done";
 const PANIC: &str = "KERNEL PANIC";
 const BENCH: &str = "[bench] ";
 
+/// The task that printed a `[test]` line (the word before `: [test]`,
+/// after the timestamp), if it is one.
+pub fn reporter(line: &str) -> Option<&str> {
+    let at = line.find(": [test]")?;
+    line[..at].rsplit(' ').next().filter(|t| !t.is_empty())
+}
+
 /// Classifies one console line.
 pub fn parse(line: &str) -> Line<'_> {
     if line.contains(PANIC) {
@@ -107,7 +114,18 @@ pub fn timestamp(line: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, timestamp, Bench, Line};
+    use super::{parse, reporter, timestamp, Bench, Line};
+
+    #[test]
+    fn test_lines_name_their_task() {
+        assert_eq!(
+            reporter("[  0.012345] test-suite: [test] case ipc ... ok"),
+            Some("test-suite")
+        );
+        assert_eq!(reporter("suite: [test] done"), Some("suite"));
+        assert_eq!(reporter("[test] done"), None);
+        assert_eq!(reporter("[  1.0] supervisor: task suite faulted"), None);
+    }
 
     #[test]
     fn case_lines() {

@@ -52,6 +52,9 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
     let mut expected_panic = false;
     let kernel_panic = expected.kernel_panic;
     let mut expected_supervisor_fault = false;
+    // Tasks that reported cases, and what each reported.
+    let mut reporters = std::collections::BTreeSet::new();
+    let mut reported = std::collections::HashSet::new();
     for line in &cap.lines {
         if postmortem::trigger(line) == Some("supervisor-fault") {
             if expected.supervisor_fault.is_some_and(|t| line.contains(t))
@@ -67,7 +70,22 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
             }
             continue;
         }
-        match console::parse(line) {
+        let parsed = console::parse(line);
+        if let (Line::Pass(name) | Line::Fail(name, _), Some(task)) =
+            (&parsed, console::reporter(line))
+        {
+            reporters.insert(task);
+            if !reported.insert((task, *name)) {
+                // A suite that faulted and was restarted runs its cases
+                // again: the second run's passes would hide the fault.
+                v.cases.push(Case::fail(
+                    *name,
+                    format!("reported a second time by `{task}`: it ran its cases again, so it was restarted (see its fault on the console)"),
+                ));
+                continue;
+            }
+        }
+        match parsed {
             Line::Pass(name) => v.cases.push(Case::ok(name)),
             Line::Fail(name, why) => v.cases.push(Case::fail(
                 name,
@@ -84,6 +102,17 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
             Line::Done => done = true,
             Line::Bench(b) => v.benches.push(b),
             Line::Other => {}
+        }
+    }
+    // A reporting task that faulted lost whatever it was checking, even if
+    // its restart then passed every case.
+    for task in &reporters {
+        let faulted = format!("supervisor: task {task} faulted");
+        if let Some(line) = cap.lines.iter().find(|l| l.contains(&faulted)) {
+            v.cases.push(Case::fail(
+                format!("{task} ran once"),
+                format!("the task reporting the cases faulted: {}", line.trim()),
+            ));
         }
     }
     v.cases.extend(expect_cases(&cap.lines, expected.expect));

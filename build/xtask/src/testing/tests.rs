@@ -569,3 +569,45 @@ fn a_bench_image_may_end_by_exiting_cleanly_and_its_figures_are_kept() {
         v.cases
     );
 }
+
+/// A suite that faulted and was restarted ran its cases again and passed
+/// them: its run is a failure, not twice as many passes (a user's suite
+/// that crashed once passed 19 cases and failed none).
+#[test]
+fn a_suite_that_ran_its_cases_twice_fails() {
+    let c = cap(
+        &[
+            "[ 0.1] suite: [test] case put_then_get ... ok",
+            "[ 0.2] supervisor: task suite faulted: rejected by server (bad lease, by kv)",
+            "[ 0.2] supervisor: task suite restarted as generation 1",
+            "[ 0.3] suite: [test] case put_then_get ... ok",
+            "[ 0.4] suite: [test] case not_found ... ok",
+            "[ 0.5] suite: [test] done",
+        ],
+        End::Exited(Some(0)),
+    );
+    let cases = evaluate_test_image(&c, 10, &[], None);
+    let failed: Vec<_> = cases
+        .iter()
+        .filter_map(|c| Some((&c.name, c.error.as_ref()?)))
+        .collect();
+    assert_eq!(failed.len(), 2, "{cases:?}");
+    assert!(
+        failed[0].0 == "put_then_get" && failed[0].1.contains("a second time"),
+        "{cases:?}"
+    );
+    assert!(failed[1].1.contains("task suite faulted"), "{cases:?}");
+    // Another task's fault (a server the suite faults on purpose) is not
+    // the suite's.
+    let c = cap(
+        &[
+            "[ 0.1] supervisor: task kv faulted: injected",
+            "[ 0.2] suite: [test] case restart ... ok",
+            "[ 0.3] suite: [test] done",
+        ],
+        End::Exited(Some(0)),
+    );
+    assert!(evaluate_test_image(&c, 10, &[], None)
+        .iter()
+        .all(|c| c.error.is_none()));
+}
