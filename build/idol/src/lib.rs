@@ -13,31 +13,32 @@
 //!
 //! # The api crate (client side)
 //!
-//! `drv/ping-api/Cargo.toml`:
+//! `test/ping/api/Cargo.toml` (the paths are relative to the crate: one
+//! level deeper, as here, takes one more `../`):
 //!
 //! ```toml
 //! [dependencies]
-//! idol-runtime = { path = "../../sys/idol-runtime" }
+//! idol-runtime = { path = "../../../sys/idol-runtime" }
 //! zerocopy.workspace = true
 //! # only if an op uses `encoding: Hubpack`:
 //! serde = { version = "1", default-features = false, features = ["derive"] }
 //! hubpack = "0.1.2"
 //!
 //! [build-dependencies]
-//! idol = { path = "../../build/idol" }
+//! idol = { path = "../../../build/idol" }
 //! ```
 //!
-//! `drv/ping-api/build.rs`:
+//! `test/ping/api/build.rs`:
 //!
 //! ```no_run
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let out = std::env::var("OUT_DIR")?;
-//!     idol::generate_client("../../idl/ping.idol", &out)?; // writes ping_client.rs
+//!     idol::generate_client("../../../idl/ping.idol", &out)?; // writes ping_client.rs
 //!     Ok(())
 //! }
 //! ```
 //!
-//! `drv/ping-api/src/lib.rs` defines the named types the IDL uses (here the
+//! `test/ping/api/src/lib.rs` defines the named types the IDL uses (here the
 //! hubpack enum `PingStatus`) and includes the generated code, which brings the error enums (`PingError`), the operation
 //! numbers (`PingOp`) and the client (`PingClient`):
 //!
@@ -52,7 +53,7 @@
 //!
 //! ```ignore
 //! let ping = PingClient::new(idol_runtime::UserlibIpc, PING_TASK_ID);
-//! let sum = ping.add(2, 3)?;                      // Result<u32, ServerRestarted>
+//! let sum = ping.add(2, 3)?;                      // Result<u32, idol_runtime::CallError>
 //! let n = ping.sum(&buffer)?;                     // read lease
 //! match ping.divide(7, 0) {                       // Result<u32, RequestError<PingError>>
 //!     Err(RequestError::Server(PingError::DivideByZero)) => {}
@@ -65,9 +66,13 @@
 //!
 //! Its `build.rs` calls [`generate_server`] (writes `ping_server.rs`); the
 //! generated code names the IDL's error enums and named types unqualified,
-//! so bring them into scope from the api crate before including it:
+//! so bring them into scope from the api crate before including it, and
+//! with them the runtime's types the trait's methods are written in
+//! (`Served<T, E>` is `Result<T, ServerError<E>>`, `E` defaulting to
+//! `Infallible`):
 //!
 //! ```ignore
+//! use idol_runtime::{Leased, Read, Served, TaskId, Write};
 //! use ping_api::{PingError, PingStatus};
 //! include!(concat!(env!("OUT_DIR"), "/ping_server.rs"));
 //!
@@ -79,10 +84,10 @@
 //! }
 //!
 //! impl PingServer for Server {
-//!     fn add(&mut self, caller: TaskId, a: u32, b: u32) -> Result<u32, ServerError<Infallible>> {
+//!     fn add(&mut self, caller: TaskId, a: u32, b: u32) -> Served<u32> {
 //!         Ok(a.wrapping_add(b))
 //!     }
-//!     fn sum(&mut self, caller: TaskId, data: Leased<'_, Read, u8>) -> Result<u32, ServerError<Infallible>> {
+//!     fn sum(&mut self, caller: TaskId, data: Leased<'_, Read, u8>) -> Served<u32> {
 //!         let mut chunk = [0u8; 64];
 //!         // read_range(offset, &mut chunk[..n])? — bounds-checked, `?` faults the client
 //!         # Ok(0)
@@ -94,8 +99,11 @@
 //! fn main() -> ! {
 //!     let mut server = Server { /* ... */ };
 //!     let mut buffer = [0u8; PING_BUFFER_SIZE];
+//!     // Each answer goes out with the next receive: one kernel entry a
+//!     // request (idl/README.md, "A server's loop").
+//!     let ipc = idol_runtime::HeldReply::new(idol_runtime::UserlibIpc);
 //!     loop {
-//!         ping_serve_once(&mut server, &idol_runtime::UserlibIpc, &mut buffer);
+//!         ping_serve_once(&mut server, &ipc, &mut buffer);
 //!     }
 //! }
 //! ```
@@ -112,8 +120,8 @@
 //!   `idol_runtime::ErrorCode`), `NameOp` (operation numbers, from 1 in file
 //!   order), `NameClient<I: Ipc>` with `new(ipc, task_id)`, `task_id()` and one
 //!   method per op: arguments by value, read leases as `&[T]`, write leases
-//!   as `&mut [T]`, returning `Result<T, ServerRestarted>` or, for a `Result`
-//!   reply, `Result<T, RequestError<E>>`.
+//!   as `&mut [T]`, returning `Result<T, idol_runtime::CallError>` or, for
+//!   a `Result` reply, `Result<T, RequestError<E>>`.
 //! * server file: `trait NameServer: NotificationHandler` with one method per
 //!   op (`caller`, arguments, `Leased<'_, Read|Write|ReadWrite, T>` leases,
 //!   returning `Result<T, ServerError<E>>`), `NAME_BUFFER_SIZE`,

@@ -413,7 +413,7 @@ fn lease_lengths_that_are_not_whole_elements_or_too_long_are_refused() {
 }
 
 #[test]
-#[should_panic(expected = "kernel faults the client: wrong lease count")]
+#[should_panic(expected = "kernel faults the client: bad leases (count, length or bounds)")]
 fn a_client_lending_too_much_is_faulted() {
     let (kernel, _) = everything_system();
     let c = EverythingClient::new(&*kernel, SERVER);

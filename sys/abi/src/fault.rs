@@ -14,7 +14,9 @@ code_enum! {
         BadMessageContents = 1,
         /// The reply buffer is too small for the reply.
         ReplyBufferTooSmall = 2,
-        /// The call carries the wrong number of leases.
+        /// The call's leases do not fit the operation: too many or too few,
+        /// one longer than the operation allows or not a whole number of
+        /// elements, or one the server reached outside of.
         BadLeases = 3,
         /// A lease lacks the read or write attribute the operation needs.
         BadLeaseAttributes = 4,
@@ -23,7 +25,7 @@ code_enum! {
         UndefinedOperation => "undefined operation",
         BadMessageContents => "bad message contents",
         ReplyBufferTooSmall => "reply buffer too small",
-        BadLeases => "wrong lease count",
+        BadLeases => "bad leases (count, length or bounds)",
         BadLeaseAttributes => "wrong lease attributes",
     }
 }

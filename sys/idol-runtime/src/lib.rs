@@ -39,7 +39,7 @@ extern crate std;
 
 pub mod client;
 mod error;
-mod held;
+pub mod held;
 mod ipc;
 pub mod judge;
 mod lease;

@@ -129,7 +129,7 @@ impl core::fmt::Display for Detail<'_> {
             FaultKind::FromServer => {
                 let why = abi::ReplyFaultReason::from_u32(r.detail & 0xffff);
                 let why = why.map(|w| w.describe()).unwrap_or("unknown reason");
-                write!(f, " ({why}, by task index {})", r.detail >> 16)
+                write!(f, " ({why}, by {})", name_of((r.detail >> 16) as u16))
             }
             FaultKind::IllegalInstruction => write!(f, " ({:#010x})", r.detail),
             FaultKind::BudgetExceeded => write!(f, " ({} ms without waiting for work)", r.detail),
@@ -306,7 +306,10 @@ impl Supervisor {
                 true
             }
             Err(code) => {
-                sys_log!("restart of task index {task} refused: code {code:#x}");
+                sys_log!(
+                    "restart of task {} refused: code {code:#x}",
+                    name_of(task as u16)
+                );
                 false
             }
         }

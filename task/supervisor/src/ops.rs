@@ -45,8 +45,9 @@ impl SupervisorServer for Supervisor {
         // task faulting its own caller chain is allowed: it is a test tool.
         kipc::fault_task(index as usize).map_err(|_| SupervisorError::NotAllowed)?;
         sys_log!(
-            "task index {index} faulted at the request of task index {}",
-            caller.index()
+            "task {} faulted at the request of {}",
+            name_of(index as u16),
+            name_of(caller.index() as u16)
         );
         Ok(())
     }
@@ -75,9 +76,9 @@ impl SupervisorServer for Supervisor {
         let ev =
             kipc::inject(index as usize, kind, arg).map_err(|_| SupervisorError::NotAllowed)?;
         sys_log!(
-            "injected {kind:?} ({arg:#x}) into {} for task index {}: {:#x}: {:#010x} -> {:#010x}",
+            "injected {kind:?} ({arg:#x}) into {} for {}: {:#x}: {:#010x} -> {:#010x}",
             name_of(index as u16),
-            caller.index(),
+            name_of(caller.index() as u16),
             ev.location,
             ev.before,
             ev.after
@@ -116,8 +117,8 @@ impl SupervisorServer for Supervisor {
             return Err(SupervisorError::NotAllowed.into());
         }
         sys_log!(
-            "shutdown requested by task index {} with code {code}",
-            caller.index()
+            "shutdown requested by {} with code {code}",
+            name_of(caller.index() as u16)
         );
         let _ = kipc::shutdown(code);
         Err(SupervisorError::NotAllowed.into())

@@ -54,6 +54,10 @@ pub struct FaultRow {
     pub pc: u64,
     /// Kind-specific detail.
     pub detail: u64,
+    /// Whether `address` means something for this kind (a panic or an
+    /// injected fault has none: it is 0).
+    #[serde(skip)]
+    pub names_address: bool,
 }
 
 /// A stack's high-water mark against its budget.
@@ -219,7 +223,11 @@ impl Report {
             );
             for t in &self.tasks {
                 let fault = t.last_fault.as_ref().map_or("-".to_string(), |f| {
-                    format!("{} at {:#010x}, pc {:#010x}", f.kind, f.address, f.pc)
+                    if f.names_address {
+                        format!("{} at {:#010x}, pc {:#010x}", f.kind, f.address, f.pc)
+                    } else {
+                        format!("{}, pc {:#010x}", f.kind, f.pc)
+                    }
                 });
                 let _ = writeln!(
                     out,
@@ -386,6 +394,7 @@ fn task_table(
             address: num("last_fault.address"),
             pc: num("last_fault.pc"),
             detail: num("last_fault.detail"),
+            names_address: FaultKind::from_u32(kind).is_none_or(FaultKind::names_address),
         });
         let pc = match t.path("save.regs") {
             Some(Value::Array(regs)) => regs.first().and_then(Value::as_u64).unwrap_or(0),
@@ -580,7 +589,16 @@ fn bus_table(state: &Value, problems: &mut Vec<String>) -> Vec<String> {
         }
     }
     if lines.is_empty() {
-        lines.push(bus.to_string());
+        // Nothing to list is the answer: no devices and no drivers. (The
+        // whole table on one line said the same in 2 KiB.) A table this
+        // code cannot walk is still shown whole.
+        let walked = matches!(bus.field("slots"), Some(Value::Array(_)))
+            && matches!(bus.field("drivers"), Some(Value::Array(_)));
+        lines.push(if walked {
+            "no devices in any slot, no drivers registered".to_string()
+        } else {
+            bus.to_string()
+        });
     }
     lines
 }
