@@ -201,7 +201,8 @@ fn authorize(bus: &Bus, caller: TaskId, request: Request) -> Result<(), Refusal>
 /// Whether `call`, refused by `server`, fits the interface `server`'s crate
 /// serves (`tasks::SERVES`): a call no correct server of it refuses. A
 /// server of an interface the supervisor does not know convicts itself of
-/// nothing.
+/// nothing (xtask notes such a server when it builds the image: keep its
+/// `image::crates::JUDGED` the list of interfaces matched here).
 fn well_formed(server: usize, call: &abi::RejectedCall) -> bool {
     let verdict = match tasks::SERVES.get(server).copied() {
         Some("block") => block_api::block_judge_call(call),

@@ -45,7 +45,7 @@ impl SupervisorServer for Supervisor {
         // task faulting its own caller chain is allowed: it is a test tool.
         kipc::fault_task(index as usize).map_err(|_| SupervisorError::NotAllowed)?;
         sys_log!(
-            "task {} faulted at the request of {}",
+            "faulting task {} at the request of {}",
             name_of(index as u16),
             name_of(caller.index() as u16)
         );

@@ -125,9 +125,34 @@ pub(super) fn served(app: &App, packages: &[Package]) -> Vec<String> {
         .collect()
 }
 
+/// The interfaces whose refused calls the supervisor judges
+/// (`well_formed` in `task/supervisor/src/main.rs`, which must list the
+/// same).
+pub(super) const JUDGED: [&str; 3] = ["block", "entropy", "ethernet"];
+
+/// A note for each untrusted task serving an interface the supervisor
+/// cannot judge: such a server's refusals of well-formed calls restart
+/// nothing, and nothing else would say so.
+pub(super) fn unjudged(app: &App, served: &[String]) -> Vec<String> {
+    app.tasks
+        .iter()
+        .zip(served)
+        .filter(|(t, s)| !s.is_empty() && !t.is_trusted() && !JUDGED.contains(&s.as_str()))
+        .map(|(t, s)| {
+            format!(
+                "note: task `{}` is untrusted and serves `{s}`, whose calls the supervisor \
+                 cannot judge (it judges {}): its clients get `Protocol(Rejected(_))` for calls \
+                 it refuses, but a refusal of a well-formed call restarts nothing",
+                t.name,
+                JUDGED.join(", ")
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{served, unknown_crates, Package};
+    use super::{served, unjudged, unknown_crates, Package};
     use crate::config::tests::BASE;
     use crate::config::App;
 
@@ -177,5 +202,26 @@ mod tests {
             .map(|&n| if n == "pong" { "ping" } else { "" })
             .collect();
         assert_eq!(served(&app, &all), want);
+    }
+
+    #[test]
+    fn an_untrusted_server_the_supervisor_cannot_judge_is_noted() {
+        let app: App = crate::config::tests::parse(
+            &BASE.replace("priority = 1", "priority = 1\ntrusted = false"),
+        )
+        .unwrap();
+        let served = [String::new(), "kv".into(), "block".into(), String::new()];
+        let notes = unjudged(&app, &served);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("task `pong` is untrusted and serves `kv`"),
+            "{}",
+            notes[0]
+        );
+        let judged = [String::new(), "block".into(), "kv".into(), String::new()];
+        assert!(
+            unjudged(&app, &judged).is_empty(),
+            "a trusted kv server is not noted"
+        );
     }
 }

@@ -301,6 +301,9 @@ pub fn build_with(
     let app = load_app(root, app_path)?;
     let layout = allocate(&app)?;
     let served = crates::check(root, &app, app_path)?;
+    for note in crates::unjudged(&app, &served) {
+        println!("{note}");
+    }
     setup::ensure_target(root)?;
 
     let out_dir = root.join("target").join(&app.name);

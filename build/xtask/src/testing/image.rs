@@ -135,14 +135,44 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
         v.cases.push(Case::fail(
             "[test] done",
             format!(
-                "{} without `[test] done`; last lines: {}{}",
+                "{} without `[test] done`{}; last lines: {}{}",
                 how_it_ended(cap, expected.timeout_s),
+                faults_seen(&cap.lines),
                 last_lines(&cap.lines),
                 qemu_said(cap)
             ),
         ));
     }
     v
+}
+
+/// The tasks the supervisor logged faults of, most first, as
+/// "; faults: kv 56012, blk0 1" (a task that faults as it starts fills
+/// the console until the timeout, and its last lines need not say so).
+fn faults_seen(lines: &[String]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for line in lines {
+        let Some(rest) = line.split_once("supervisor: task ").map(|(_, r)| r) else {
+            continue;
+        };
+        let Some((task, _)) = rest.split_once(" faulted") else {
+            continue;
+        };
+        match counts.iter_mut().find(|(t, _)| *t == task) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((task, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return String::new();
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    let list: Vec<String> = counts
+        .iter()
+        .take(4)
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    format!("; faults: {}", list.join(", "))
 }
 
 /// One case per `expect` string: passed if some console line contains it.

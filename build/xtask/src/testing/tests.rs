@@ -611,3 +611,24 @@ fn a_suite_that_ran_its_cases_twice_fails() {
         .iter()
         .all(|c| c.error.is_none()));
 }
+
+/// A timed-out image names the tasks that faulted: a suite whose stack
+/// overflowed at every start was only "timed out after 60 s".
+#[test]
+fn a_timeout_names_the_tasks_that_faulted() {
+    let mut lines = vec!["[ 0.1] kernel: Vireo kernel"];
+    for _ in 0..3 {
+        lines.push("[ 0.2] supervisor: task kv faulted: stack overflow at address 0x80037ffc");
+        lines.push("[ 0.2] supervisor: task kv restarted as generation 1");
+    }
+    lines.push("[ 0.3] supervisor: faulting task blk0 at the request of suite");
+    lines.push("[ 0.3] supervisor: task blk0 faulted: injected by supervisor");
+    let c = cap(&lines, End::TimedOut);
+    let cases = evaluate_test_image(&c, 60, &[], None);
+    let done = cases.iter().find(|c| c.name == "[test] done").unwrap();
+    let why = done.error.as_deref().unwrap();
+    assert!(
+        why.contains("timed out after 60 s without `[test] done`; faults: kv 3, blk0 1"),
+        "{why}"
+    );
+}
