@@ -166,7 +166,7 @@ fn faults_seen(lines: &[String]) -> String {
     if counts.is_empty() {
         return String::new();
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
     let list: Vec<String> = counts
         .iter()
         .take(4)
