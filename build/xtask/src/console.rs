@@ -43,20 +43,39 @@ const DONE: &str = "[test] done";
 const PANIC: &str = "KERNEL PANIC";
 const BENCH: &str = "[bench] ";
 
-/// The task that printed a `[test]` line (the word before `: [test]`,
-/// after the timestamp), if it is one.
-pub fn reporter(line: &str) -> Option<&str> {
-    let at = line.find(": [test]")?;
-    line[..at].rsplit(' ').next().filter(|t| !t.is_empty())
+/// A console line split into the task that printed it and its text:
+/// `[  0.1] suite: [test] done` is `(Some("suite"), "[test] done")`. A line
+/// without the timestamp and task prefix is all text.
+pub fn split(line: &str) -> (Option<&str>, &str) {
+    let line = line.trim_start();
+    let rest = match line.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+        Some((stamp, rest)) if stamp.trim().parse::<f64>().is_ok() => rest,
+        _ => line,
+    };
+    match rest.split_once(": ") {
+        Some((task, text)) if !task.is_empty() && !task.contains([' ', '[']) => (Some(task), text),
+        _ => (None, rest),
+    }
 }
 
-/// Classifies one console line.
+/// The task that printed a `[test]` line, if it is one.
+pub fn reporter(line: &str) -> Option<&str> {
+    match split(line) {
+        (Some(task), text) if text.starts_with("[test]") => Some(task),
+        _ => None,
+    }
+}
+
+/// Classifies one console line. A protocol line is one whose text (after
+/// the timestamp and the task's name) begins with its tag: a task that
+/// logs someone else's text ("peer said: [test] done") or puts another
+/// task's name before the tag says nothing to the judge.
 pub fn parse(line: &str) -> Line<'_> {
     if line.contains(PANIC) {
         return Line::Panic;
     }
-    if let Some(at) = line.find(CASE) {
-        let rest = &line[at + CASE.len()..];
+    let (_, text) = split(line);
+    if let Some(rest) = text.strip_prefix(CASE) {
         if let Some((name, verdict)) = rest.split_once(" ... ") {
             let verdict = verdict.trim_end();
             if verdict == "ok" {
@@ -69,13 +88,11 @@ pub fn parse(line: &str) -> Line<'_> {
         }
         return Line::Other;
     }
-    if line.contains(DONE) {
+    if text.trim_end() == DONE {
         return Line::Done;
     }
-    if let Some(at) = line.find(BENCH) {
-        if let Some(b) = parse_bench(&line[at + BENCH.len()..]) {
-            return Line::Bench(b);
-        }
+    if let Some(b) = text.strip_prefix(BENCH).and_then(parse_bench) {
+        return Line::Bench(b);
     }
     Line::Other
 }
@@ -115,6 +132,21 @@ pub fn timestamp(line: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::{parse, reporter, timestamp, Bench, Line};
+
+    #[test]
+    fn only_a_tag_at_the_start_of_a_tasks_text_counts() {
+        assert_eq!(
+            parse("[  0.1] chatter: peer said: [test] done"),
+            Line::Other
+        );
+        assert_eq!(
+            parse("[  0.1] evil: suite: [test] case x ... ok"),
+            Line::Other
+        );
+        assert_eq!(parse("[  0.1] suite: [test] done"), Line::Done);
+        assert_eq!(parse("[  0.1] suite: [test] done\r"), Line::Done);
+        assert_eq!(reporter("[  0.1] evil: suite: [test] case x ... ok"), None);
+    }
 
     #[test]
     fn test_lines_name_their_task() {

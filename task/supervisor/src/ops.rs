@@ -106,6 +106,11 @@ impl SupervisorServer for Supervisor {
         if !self.restart(task, RestartCause::Operator) {
             return Err(SupervisorError::NotAllowed.into());
         }
+        // The operator's restart is a fresh start: a restart still pending
+        // from a backoff would end the incarnation just made, and the old
+        // faults would count against it (a task revived after its limit
+        // was left down again at its next fault).
+        self.restarts.forget(task);
         self.liveness.reset_after_restart(task);
         self.arm_timer();
         Ok(())

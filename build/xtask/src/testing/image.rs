@@ -15,6 +15,9 @@ use crate::qemu::{self, Capture, End, Watch};
 
 /// How long to keep reading after a kernel panic, for its message.
 pub const PANIC_GRACE: Duration = Duration::from_secs(1);
+/// How long to wait after `[test] done` for the suite's shutdown, whose
+/// exit status is its failure count.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
 /// Console lines quoted in a failure message.
 const LAST_LINES: usize = 5;
 
@@ -55,6 +58,8 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
     // Tasks that reported cases, and what each reported.
     let mut reporters = std::collections::BTreeSet::new();
     let mut reported = std::collections::HashSet::new();
+    // Ended by the suite's `[test] done` (not an expected panic or fault).
+    let mut suite_done = false;
     for line in &cap.lines {
         if postmortem::trigger(line) == Some("supervisor-fault") {
             if expected.supervisor_fault.is_some_and(|t| line.contains(t))
@@ -99,19 +104,47 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
                 "kernel",
                 format!("kernel panic: {}", line.trim()),
             )),
-            Line::Done => done = true,
+            // Once a task has reported cases, only such a task ends the run.
+            Line::Done if ends_run(&reporters, line) => {
+                done = true;
+                suite_done = true;
+            }
+            Line::Done => {}
             Line::Bench(b) => v.benches.push(b),
             Line::Other => {}
         }
     }
-    // A reporting task that faulted lost whatever it was checking, even if
-    // its restart then passed every case.
+    // A reporting task that faulted or was restarted lost whatever it was
+    // checking, even if its next incarnation then passed every case. The
+    // supervisor names a task by its first 16 bytes.
     for task in &reporters {
-        let faulted = format!("supervisor: task {task} faulted");
-        if let Some(line) = cap.lines.iter().find(|l| l.contains(&faulted)) {
+        let name = task.get(..16).unwrap_or(task);
+        let lost = [
+            format!("supervisor: task {name} faulted"),
+            format!("supervisor: task {name} restarted as generation"),
+        ];
+        if let Some(line) = cap
+            .lines
+            .iter()
+            .find(|l| lost.iter().any(|p| l.contains(p.as_str())))
+        {
             v.cases.push(Case::fail(
                 format!("{task} ran once"),
-                format!("the task reporting the cases faulted: {}", line.trim()),
+                format!(
+                    "the task reporting the cases faulted or was restarted: {}",
+                    line.trim()
+                ),
+            ));
+        }
+    }
+    // A suite ends with its failure count as QEMU's exit status: failures
+    // the console does not show (a line cut short, a case never printed)
+    // still fail the run.
+    if let End::Exited(Some(n @ 1..)) = cap.end {
+        if suite_done && v.cases.iter().all(|c| c.error.is_none()) {
+            v.cases.push(Case::fail(
+                "exit status",
+                format!("QEMU exited with status {n} (the suite's failure count), and the console shows no failed case"),
             ));
         }
     }
@@ -144,6 +177,16 @@ pub fn judge(cap: &Capture, expected: &Expected) -> Verdict {
         ));
     }
     v
+}
+
+/// Whether a `[test] done` line ends the run: from any task until one has
+/// reported a case, then only from a task that has.
+pub fn ends_run<S: std::borrow::Borrow<str> + Ord>(
+    reporters: &std::collections::BTreeSet<S>,
+    line: &str,
+) -> bool {
+    reporters.is_empty()
+        || console::reporter(line).is_some_and(|t| reporters.iter().any(|r| r.borrow() == t))
 }
 
 /// The tasks the supervisor logged faults of, most first, as
@@ -270,6 +313,7 @@ pub fn test_image(
     // Dumps left by earlier images are not this one's.
     let _ = postmortem::take_written();
     let mut dump_cases = Vec::new();
+    let mut reporters = std::collections::BTreeSet::<String>::new();
     let live_dump = spec.dump.as_ref().filter(|d| d.when.is_some());
     let app_arg = path.display().to_string();
     let cap = qemu::run_capture(
@@ -295,7 +339,15 @@ pub fn test_image(
                 return Watch::Stop;
             }
             match console::parse(line) {
-                Line::Done => Watch::Stop,
+                Line::Pass(_) | Line::Fail(..) => {
+                    if let Some(task) = console::reporter(line) {
+                        reporters.insert(task.to_string());
+                    }
+                    Watch::Continue
+                }
+                // The suite's shutdown follows: its exit status is its
+                // failure count, which the judge checks.
+                Line::Done if ends_run(&reporters, line) => Watch::StopAfter(EXIT_GRACE),
                 Line::Panic => Watch::StopAfter(PANIC_GRACE),
                 _ => Watch::Continue,
             }

@@ -632,3 +632,76 @@ fn a_timeout_names_the_tasks_that_faulted() {
         "{why}"
     );
 }
+
+/// Ways a broken suite once passed (a red team's findings): its restart
+/// logged under the 16-byte name the supervisor uses, or with no fault at
+/// all (the operator's); a `[test] done` from another task, before the
+/// suite's failure; a failure whose line was cut before its verdict.
+#[test]
+fn a_broken_suite_cannot_pass_by_the_consoles_gaps() {
+    let failed = |lines: &[&str], end: End| -> Vec<String> {
+        evaluate_test_image(&cap(lines, end), 10, &[], None)
+            .into_iter()
+            .filter_map(|c| c.error.map(|e| format!("{}: {e}", c.name)))
+            .collect()
+    };
+    let long = failed(
+        &[
+            "[ 0.1] supervisor: task a-very-long-name faulted: panic, pc 0x80029874",
+            "[ 0.2] a-very-long-named-suite: [test] case first ... ok",
+            "[ 0.3] a-very-long-named-suite: [test] done",
+        ],
+        End::Stopped,
+    );
+    assert!(
+        long.len() == 1 && long[0].contains("faulted or was restarted"),
+        "{long:?}"
+    );
+    let operator = failed(
+        &[
+            "[ 0.1] supervisor: task suite restarted as generation 1",
+            "[ 0.2] suite: [test] case first ... ok",
+            "[ 0.3] suite: [test] done",
+        ],
+        End::Stopped,
+    );
+    assert_eq!(operator.len(), 1, "{operator:?}");
+    let early_done = failed(
+        &[
+            "[ 0.1] suite: [test] case before ... ok",
+            "[ 0.2] chatter: [test] done",
+            "[ 0.3] chatter: peer said: [test] done",
+        ],
+        End::TimedOut,
+    );
+    assert!(
+        early_done.len() == 1 && early_done[0].contains("without `[test] done`"),
+        "{early_done:?}"
+    );
+    let cut = failed(
+        &[
+            "[ 0.1] suite: [test] case short ... ok",
+            "[ 0.2] suite: [test] case a_very_long_name_whose_verdict_was_cut .",
+            "[ 0.3] suite: [test] done",
+        ],
+        End::Exited(Some(1)),
+    );
+    assert!(cut.len() == 1 && cut[0].contains("status 1"), "{cut:?}");
+    // A clean suite passes, and a failure shown is not counted twice.
+    let clean = failed(
+        &[
+            "[ 0.1] suite: [test] case a ... ok",
+            "[ 0.2] suite: [test] done",
+        ],
+        End::Exited(Some(0)),
+    );
+    assert!(clean.is_empty(), "{clean:?}");
+    let shown = failed(
+        &[
+            "[ 0.1] suite: [test] case a ... FAIL: no",
+            "[ 0.2] suite: [test] done",
+        ],
+        End::Exited(Some(1)),
+    );
+    assert_eq!(shown.len(), 1, "{shown:?}");
+}

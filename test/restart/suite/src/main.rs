@@ -141,6 +141,52 @@ fn faulting_a_task_left_down_is_refused(_: &mut Suite) -> CaseResult {
     Ok(())
 }
 
+fn an_operator_restart_starts_afresh(s: &mut Suite) -> CaseResult {
+    let sup = test_harness::supervisor();
+    let generation = || {
+        test_harness::task_status(tasks::FLAKY)
+            .ok()
+            .map(|st| st.generation)
+    };
+    // flaky was left down at its limit: revived by the operator, its old
+    // faults no longer count, and its next fault is restarted.
+    check!(
+        sup.restart_task(tasks::FLAKY.index() as u32) == Ok(()),
+        "the operator's restart of flaky failed"
+    );
+    check!(
+        s.flaky.add(1, 2) == Ok(3),
+        "flaky does not serve after the operator's restart"
+    );
+    let down = s.crash_and_time(&s.flaky, tasks::FLAKY, 1000)?;
+    check!(
+        down.is_some(),
+        "flaky was left down at its first fault after the operator revived it"
+    );
+    check!(
+        s.flaky.add(1, 2) == Ok(3),
+        "flaky does not serve after its restart"
+    );
+    // A fault's backoff still pending when the operator restarts the task
+    // must not end the incarnation the operator made.
+    check!(
+        s.flaky.crash() == Err(RequestError::ServerRestarted),
+        "crash() did not end flaky"
+    );
+    check!(
+        sup.restart_task(tasks::FLAKY.index() as u32) == Ok(()),
+        "the operator's restart during the backoff failed"
+    );
+    let revived = generation();
+    sleep_ms(400, TIMER_BIT);
+    check!(
+        generation() == revived && s.flaky.add(2, 2) == Ok(4),
+        "the backoff's restart came after the operator's: generation {revived:?} -> {:?}",
+        generation()
+    );
+    Ok(())
+}
+
 /// Crashes `task` `limit` times, each restarted at once as a new
 /// generation with one more fault counted, then once more, after which it
 /// must stay down.
@@ -212,6 +258,10 @@ fn main() -> ! {
         (
             "faulting_a_task_left_down_is_refused",
             faulting_a_task_left_down_is_refused,
+        ),
+        (
+            "an_operator_restart_starts_afresh",
+            an_operator_restart_starts_afresh,
         ),
         (
             "immediate_restarts_until_its_limit",
