@@ -127,6 +127,17 @@ impl Bus {
     /// grant fails it must call [`Bus::grant_failed`]. `Err(NoDevice)`:
     /// registered, waiting for its probe bits.
     pub fn register(&mut self, reg: Registration) -> Result<Probe, BusError> {
+        self.register_ranked(reg, 0)
+    }
+
+    /// [`Bus::register`] for the `rank`-th driver of its kind in task order
+    /// (0 for the first): it is bound to the `rank`-th slot, in slot
+    /// order, holding a device it matches, if that one is free, else to the
+    /// lowest free one. So the n-th of several drivers of one kind finds
+    /// the n-th device of that kind whichever registers first: first come,
+    /// first served, `blk1` took the first disk whenever `blk0` was slower
+    /// to start (a host under load), and the disks swapped places.
+    pub fn register_ranked(&mut self, reg: Registration, rank: usize) -> Result<Probe, BusError> {
         if reg.ids.iter().all(|&id| id == 0) {
             return Err(BusError::BadIdTable);
         }
@@ -144,8 +155,19 @@ impl Bus {
                 .ok_or(BusError::TooManyDrivers)?,
         };
         self.drivers[d] = Some(Driver { reg, slot: None });
-        let free = self.slots.iter().position(|s| {
-            s.state == SlotState::Free && s.device.is_some_and(|dev| Self::matches(&reg, &dev))
+        let matches = |s: &Slot| s.device.is_some_and(|dev| Self::matches(&reg, &dev));
+        let its_own = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches(s))
+            .nth(rank)
+            .filter(|(_, s)| s.state == SlotState::Free)
+            .map(|(i, _)| i);
+        let free = its_own.or_else(|| {
+            self.slots
+                .iter()
+                .position(|s| s.state == SlotState::Free && matches(s))
         });
         let Some(slot) = free else {
             return Err(BusError::NoDevice);

@@ -57,6 +57,26 @@ fn enumeration_reports_exactly_the_devices_present() {
 }
 
 #[test]
+fn the_nth_driver_of_a_kind_finds_the_nth_device_whoever_registers_first() {
+    // blk1 (the second block driver) starts first: it still gets the
+    // second disk, and blk0 the first.
+    let mut b = bus();
+    assert_eq!(b.register_ranked(reg(2, BLK), 1).map(|p| p.slot), Ok(7));
+    assert_eq!(b.register_ranked(reg(1, BLK), 0).map(|p| p.slot), Ok(5));
+    // In order, the same.
+    let mut b = bus();
+    assert_eq!(b.register_ranked(reg(1, BLK), 0).map(|p| p.slot), Ok(5));
+    assert_eq!(b.register_ranked(reg(2, BLK), 1).map(|p| p.slot), Ok(7));
+    // A driver whose own device is taken, or missing, takes the lowest
+    // free one it matches.
+    let mut b = bus();
+    assert_eq!(b.register_ranked(reg(1, BLK), 1).map(|p| p.slot), Ok(7));
+    assert_eq!(b.register_ranked(reg(2, BLK), 1).map(|p| p.slot), Ok(5));
+    let mut b = bus();
+    assert_eq!(b.register_ranked(reg(3, RNG), 2).map(|p| p.slot), Ok(6));
+}
+
+#[test]
 fn a_driver_is_probed_with_the_first_free_matching_device() {
     let mut b = bus();
     let p = b.register(reg(3, BLK)).unwrap();

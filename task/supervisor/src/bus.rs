@@ -40,6 +40,21 @@ pub(crate) fn reset_device(slot: usize) -> bool {
     true
 }
 
+/// How many tasks before `task` may drive exactly the devices it may (its
+/// app.toml `drives`): the n-th driver of a kind is bound to the n-th
+/// device of that kind, whichever registers first.
+fn rank_of(task: usize) -> usize {
+    let all = &tasks::AUTHORITY;
+    let Some(mine) = all.get(task).map(|a| a.device_ids) else {
+        return 0;
+    };
+    all.get(..task)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|a| a.device_ids == mine)
+        .count()
+}
+
 impl VirtioBusServer for Supervisor {
     fn register(
         &mut self,
@@ -59,7 +74,7 @@ impl VirtioBusServer for Supervisor {
             remove_bits,
             probe_bits,
         };
-        let probe = self.bus.register(reg)?;
+        let probe = self.bus.register_ranked(reg, rank_of(task as usize))?;
         let slot = probe.slot as usize;
         // The seed's probe: a device in a known state, then the driver's.
         // One that cannot even be reset is given to nobody.
