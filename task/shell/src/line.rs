@@ -6,8 +6,9 @@
 //! arrives as DEL (0x7f) or BS (0x08). Ctrl-C drops the line, Ctrl-U erases
 //! it. An escape sequence (an arrow or function key: ESC, then `[` or `O`
 //! and the sequence's bytes) is swallowed whole, so it does not leave
-//! `[A` on the line. Other control characters (Tab, Ctrl-D, U+0080 to
-//! U+009F, …) are ignored.
+//! `[A` on the line. Tab is a space (pasted commands are often
+//! tab-separated). Other control characters (Ctrl-D, U+0080 to U+009F, …)
+//! are ignored.
 //!
 //! Text is UTF-8, as terminals send it: `blk 0 write 3 héllo` stores the
 //! six bytes typed, and Backspace erases a whole character. (It moves the
@@ -59,6 +60,7 @@ pub enum Key {
 
 const BS: u8 = 0x08;
 const DEL: u8 = 0x7f;
+const TAB: u8 = b'\t';
 const CTRL_C: u8 = 0x03;
 const CTRL_U: u8 = 0x15;
 const CR: u8 = b'\r';
@@ -213,7 +215,8 @@ impl<const N: usize> LineEditor<N> {
                     Key::EraseAll(n)
                 }
             }
-            b' '..=b'~' => {
+            b' '..=b'~' | TAB => {
+                let byte = if byte == TAB { b' ' } else { byte };
                 if self.store(&[byte]) {
                     Key::Echo(byte)
                 } else {
@@ -375,7 +378,15 @@ mod tests {
             Full,
             Ignore,
         ];
-        types_as::<3>(b"a\x1b\x00bcd\t", &keys, "abc");
+        types_as::<3>(b"a\x1b\x00bcd\x04", &keys, "abc");
+    }
+
+    #[test]
+    fn a_tab_is_a_space() {
+        // A pasted `blk<TAB>0<TAB>info` ran as `blk0info`.
+        let mut ed = LineEditor::<16>::new();
+        typed(&mut ed, b"blk\t0\tinfo");
+        assert_eq!(ed.line(), "blk 0 info");
     }
 
     #[test]
