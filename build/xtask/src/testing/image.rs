@@ -185,8 +185,7 @@ pub fn ends_run<S: std::borrow::Borrow<str> + Ord>(
     reporters: &std::collections::BTreeSet<S>,
     line: &str,
 ) -> bool {
-    reporters.is_empty()
-        || console::reporter(line).is_some_and(|t| reporters.iter().any(|r| r.borrow() == t))
+    reporters.is_empty() || console::reporter(line).is_some_and(|t| reporters.contains(t))
 }
 
 /// The tasks the supervisor logged faults of, most first, as
