@@ -387,25 +387,24 @@ impl Scheduler {
         self.end_turn(tasks, i);
     }
 
-    /// Whether task `i`, of `priority`, is runnable and strictly more
-    /// important than every other runnable task: then [`select`] picks it
-    /// from anywhere. Visits the other runnable tasks only (blocked ones
-    /// cost nothing), and stops at the first as important as `i`: the
-    /// reply's hand-back in a system where the client is the one task left
-    /// to run, the common case, looks at no task at all.
+    /// Whether task `i`, of `priority` and runnable (the caller has just
+    /// made it so), is strictly more important than every other runnable
+    /// task: then [`select`] picks it from anywhere. Visits the other
+    /// runnable tasks only (blocked ones cost nothing), and stops at the
+    /// first as important as `i`: the reply's hand-back in a system where
+    /// the client is the one task left to run, the common case, looks at
+    /// no task at all.
     #[inline(always)]
     pub fn is_sole_top(&self, tasks: &[Task], i: usize, priority: u8) -> bool {
-        if !self.ready.contains(i) {
-            return false;
-        }
-        let n = tasks.len().min(WORDS * 32);
-        for (wi, &word) in self.ready.words[..n.div_ceil(32)].iter().enumerate() {
+        let words = tasks.len().div_ceil(32).min(WORDS);
+        for (wi, &word) in self.ready.words[..words].iter().enumerate() {
             let mut w = word;
             if wi == i / 32 {
                 w &= !(1 << (i % 32));
             }
             while w != 0 {
-                let j = wi * 32 + w.trailing_zeros() as usize;
+                // (`wi << 5 | bit`: the index, without a multiply's overflow check.)
+                let j = wi << 5 | w.trailing_zeros() as usize;
                 w &= w - 1;
                 if tasks.get(j).is_none_or(|t| t.priority() <= priority) {
                     return false;

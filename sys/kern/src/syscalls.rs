@@ -25,15 +25,19 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) {
     // Resume after the `ecall` (4 bytes: the compressed set has no ecall).
     sys.tasks[caller].save_mut().set_pc(pc.wrapping_add(4));
     let n = sys.tasks[caller].save().syscall_number() as u32;
-    let sysnum = Sysnum::from_u32(n);
     crate::probe!(sys.machine, Dispatch);
-    let result = match sysnum {
+    // The two calls of every request try their fast paths before the
+    // number is decoded.
+    if (n == Sysnum::Send as u32 && fastpath::send(sys, caller))
+        || (n == Sysnum::ReplyRecv as u32 && fastpath::reply_recv(sys, caller))
+    {
+        return;
+    }
+    let result = match Sysnum::from_u32(n) {
         None => Err(UsageError::BadSyscallNumber.into()),
-        Some(Sysnum::Send) if fastpath::send(sys, caller) => Ok(()),
         Some(Sysnum::Send) => ipc::send(sys, caller),
         Some(Sysnum::Recv) => ipc::recv(sys, caller),
         Some(Sysnum::Reply) => ipc::reply(sys, caller),
-        Some(Sysnum::ReplyRecv) if fastpath::reply_recv(sys, caller) => Ok(()),
         Some(Sysnum::ReplyRecv) => ipc::reply_recv(sys, caller),
         Some(Sysnum::SetTimer) => notify::set_timer(sys, caller),
         Some(Sysnum::GetTimer) => notify::get_timer(sys, caller),

@@ -65,6 +65,9 @@ pub enum TaskState {
 #[derive(Debug)]
 pub struct Task {
     desc: &'static TaskDesc,
+    /// `desc.priority`, kept here: every scheduling decision asks, and
+    /// this is one load where the descriptor is two.
+    priority: u8,
     save: SavedState,
     state: TaskState,
     generation: Generation,
@@ -103,6 +106,7 @@ impl Task {
         regions[..region_count].copy_from_slice(&desc.regions[..region_count]);
         Task {
             desc,
+            priority: desc.priority,
             save: SavedState::default(),
             state: TaskState::Stopped,
             generation: Generation::default(),
@@ -132,14 +136,14 @@ impl Task {
 
     /// Priority: lower numbers are more important.
     pub fn priority(&self) -> u8 {
-        self.desc.priority
+        self.priority
     }
 
     /// True if this task should run in preference to `other`. Priorities are
     /// deliberately not `Ord`: "less" meaning "more important" invites bugs.
     #[inline]
     pub fn is_more_important_than(&self, other: &Task) -> bool {
-        self.desc.priority < other.desc.priority
+        self.priority < other.priority
     }
 
     /// Saved registers.
@@ -482,15 +486,13 @@ pub fn pair_mut(tasks: &mut [Task], a: usize, b: usize) -> Option<(&mut Task, &m
     // compiler no longer proves `low[a]` in bounds, and an index that
     // might panic brings `core::fmt`'s number printing (900 bytes) into
     // the kernel (see `table`).
-    match a.cmp(&b) {
-        core::cmp::Ordering::Less => {
-            let (low, high) = tasks.split_at_mut(b);
-            Some((low.get_mut(a)?, high.first_mut()?))
-        }
-        core::cmp::Ordering::Greater => {
-            let (low, high) = tasks.split_at_mut(a);
-            Some((high.first_mut()?, low.get_mut(b)?))
-        }
-        core::cmp::Ordering::Equal => None,
+    if a < b {
+        let (low, high) = tasks.split_at_mut(b);
+        Some((low.get_mut(a)?, high.first_mut()?))
+    } else if a > b {
+        let (low, high) = tasks.split_at_mut(a);
+        Some((high.first_mut()?, low.get_mut(b)?))
+    } else {
+        None
     }
 }
