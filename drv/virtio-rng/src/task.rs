@@ -2,7 +2,7 @@
 //! and the waits, carried out with syscalls. The driver itself is the
 //! library's [`EntropyDriver`].
 
-use idol_runtime::UserlibIpc;
+use idol_runtime::{HeldReply, UserlibIpc};
 use userlib::{
     sys_get_timer, sys_irq_control, sys_log, sys_recv_notification, sys_set_timer, tasks,
 };
@@ -29,12 +29,20 @@ static mut RING: QueueMemory<QUEUE_SIZE> = QueueMemory::new();
 /// The only memory the device writes.
 static BOUNCE: BounceBuffer<BOUNCE_LEN> = BounceBuffer::new();
 
+/// The driver's IPC: an answer goes out with the next receive (one
+/// `reply_recv`), or first when the driver sends anything else. A reply
+/// is held only from its request's dispatch to the next receive, so it is
+/// never held while the driver waits for its device.
+type Ipc<'a> = &'a HeldReply<UserlibIpc>;
+
 /// The bus supervisor, the granted window, the IRQ and the timer.
-struct Task {
-    bus: VirtioBusClient<UserlibIpc>,
+struct Task<'a> {
+    /// Through the driver's own `Ipc`, so that a call to the bus sends a
+    /// held reply first.
+    bus: VirtioBusClient<Ipc<'a>>,
 }
 
-impl Platform<QUEUE_SIZE> for Task {
+impl Platform<QUEUE_SIZE> for Task<'_> {
     type Regs = Mmio;
     type Wait = Notifications;
 
@@ -149,18 +157,20 @@ impl Wait for Notifications {
     }
 }
 
-type Driver = EntropyDriver<Task, QUEUE_SIZE, BOUNCE_LEN>;
+type Driver<'a> = EntropyDriver<Task<'a>, QUEUE_SIZE, BOUNCE_LEN>;
 
 #[export_name = "main"]
 fn main() -> ! {
-    let bus = VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR);
+    let ipc = HeldReply::new(UserlibIpc);
+    let ipc: Ipc = &ipc;
+    let bus = VirtioBusClient::new(ipc, tasks::SUPERVISOR);
     let mut driver = Driver::new(Task { bus }, &BOUNCE, REQUEST_TIMEOUT_MS);
     driver.register();
     #[cfg(not(feature = "fault-injection"))]
     {
         let mut buffer = [0u8; ENTROPY_BUFFER_SIZE];
         loop {
-            virtio_rng::server::entropy_serve_once(&mut driver, &UserlibIpc, &mut buffer);
+            virtio_rng::server::entropy_serve_once(&mut driver, ipc, &mut buffer);
         }
     }
     #[cfg(feature = "fault-injection")]
@@ -169,7 +179,7 @@ fn main() -> ! {
         loop {
             fault_inject::serve::serve_class_once(
                 &mut driver,
-                &UserlibIpc,
+                ipc,
                 &mut buffer,
                 virtio_rng::server::entropy_dispatch,
             );
