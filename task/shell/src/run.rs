@@ -43,7 +43,7 @@ fn block_error(e: BlockError) -> &'static str {
         BlockError::ReadOnly => "the disk is read-only",
         BlockError::UnalignedLength => "length is not a multiple of 512",
         BlockError::DeviceError => "the device reported an error",
-        BlockError::Removed => "the device was taken away (unbound, or removed during the request)",
+        BlockError::Removed => REMOVED,
         BlockError::TooLarge => "request too large",
         BlockError::NoDevice => NO_DEVICE,
         BlockError::Unsupported => "not supported by the device",
@@ -55,10 +55,16 @@ fn block_error(e: BlockError) -> &'static str {
 const NO_DEVICE: &str =
     "the driver has no device (`devices` shows its slot unbound or failed; `bind <slot>` offers it again)";
 
+/// The driver's device was taken away: its slot unbound, or the device
+/// removed during the request. The same way back as [`NO_DEVICE`], which
+/// a restarted driver answers for the same unbound slot.
+const REMOVED: &str =
+    "the device was taken away (its slot unbound, or removed during the request; `devices` shows the slot, `bind <slot>` offers it again)";
+
 fn entropy_error(e: EntropyError) -> &'static str {
     match e {
         EntropyError::DeviceError => "the device misbehaved and was reset",
-        EntropyError::Removed => "the device was taken away (unbound, or removed during the request)",
+        EntropyError::Removed => REMOVED,
         EntropyError::NoDevice => NO_DEVICE,
     }
 }
