@@ -382,6 +382,14 @@ fn post<M: Machine>(
     if count > DMA_MAX_CHAIN {
         return Err(UserError::Recoverable(DMA_BAD_QUEUE));
     }
+    // No device, no post: a ring outlives the window that was granted
+    // with it (an incarnation that never registered, or one whose slot was
+    // revoked, keeps the ring its predecessor set up), and a lease posted
+    // there would be pinned with no device ever to give it back or to be
+    // reset — its lender blocked for good.
+    if windows(&sys.tasks[caller]).next().is_none() {
+        return Err(UserError::Recoverable(DMA_NO_DEVICE));
+    }
     let lender = TaskId::from_register(s.arg(5) as u32);
     let event = s.arg(6);
     // A table of descriptors, aligned for one (as the virtio library's

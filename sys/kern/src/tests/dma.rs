@@ -1414,3 +1414,34 @@ fn a_chain_visiting_a_descriptor_twice_is_refused() {
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
     assert_eq!(pins_agree(ring, 8), 2);
 }
+
+/// A ring outlives its window (a restarted driver keeps the ring its
+/// predecessor set up, and the bus revokes the slot): a post with no
+/// granted window is refused, so no lease is pinned where no device will
+/// ever give it back (a red-team driver's second incarnation, never
+/// registered, pinned its client for good that way).
+#[test]
+fn a_post_without_a_granted_window_is_refused_and_pins_nothing() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .task("cli", 2)
+        .build();
+    let ring = arena::alloc(RINGS_SIZE);
+    assert!(h.sys.tasks[DRV].add_region(region(ring, RINGS_SIZE, REGION_READ | REGION_DMA_RING)));
+    // The queue as the predecessor's setup left it: size 8.
+    // SAFETY: the ring region block of the test arena.
+    unsafe { std::ptr::write((ring + abi::DMA_RING_STRIDE - 4) as *mut u32, 8) };
+    h.recv(DRV, 16, 0);
+    let drv = h.id(DRV);
+    let l = lease(LEASE_READ | LEASE_WRITE, h.addr(CLI, DATA), 512);
+    h.send(CLI, drv, 1, b"", 0, &[l]);
+    let cli = h.id(CLI);
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), DMA_NO_DEVICE as usize);
+    assert_eq!(pinned(ring), 0);
+    assert_eq!(pin_at(ring, 0), 0);
+    // Nothing holds the client: the driver may answer it.
+    reply(&mut h, cli);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+}
