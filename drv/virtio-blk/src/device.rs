@@ -182,7 +182,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
                 device_id: transport.device_id(),
             });
         }
-        let features = transport.negotiate(UNDERSTOOD)?;
+        let features = transport.negotiate_through(UNDERSTOOD, gate)?;
         let geometry = match read_geometry(&transport, features) {
             Ok(g) => g,
             Err(e) => {

@@ -114,7 +114,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         gate: Option<&'a dyn virtio::DmaGate>,
     ) -> Result<Self, ProbeError> {
         let mut transport = MmioTransport::of_type(regs, DEVICE_ID)?;
-        let features = transport.negotiate(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)?;
+        let features = transport.negotiate_through(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS, gate)?;
         let (rx_ring, tx_ring, buffers) = memory.split();
         let queues = match gate {
             Some(gate) => SplitQueue::gated(RX_QUEUE, gate, features)
@@ -557,9 +557,10 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         // take them back before posting again.
         self.quiesce();
         let result = (|| {
+            let gate = self.rx.gate();
             let features = self
                 .transport
-                .negotiate(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)?;
+                .negotiate_through(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS, gate)?;
             if features != self.features {
                 self.transport.fail();
                 return Err(virtio::Error::FeaturesRejected);

@@ -169,7 +169,7 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
         gate: Option<&'a dyn virtio::DmaGate>,
     ) -> Result<Self, ProbeError> {
         let mut transport = MmioTransport::of_type(regs, DEVICE_ID)?;
-        let features = transport.negotiate(Features::NONE)?;
+        let features = transport.negotiate_through(Features::NONE, gate)?;
         let queue = match gate {
             Some(gate) => SplitQueue::gated(REQUEST_QUEUE, gate, features),
             None => transport.setup_queue::<u32, N>(REQUEST_QUEUE, ring, features),
@@ -398,7 +398,8 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
     /// the same (reinitialised) queue.
     fn bring_up_again(&mut self) -> Result<(), DeviceFault> {
         let result = (|| {
-            let features = self.transport.negotiate(Features::NONE)?;
+            let gate = self.queue.gate();
+            let features = self.transport.negotiate_through(Features::NONE, gate)?;
             if features != self.features {
                 self.transport.fail();
                 return Err(virtio::Error::FeaturesRejected);

@@ -366,8 +366,30 @@ code_enum! {
         /// `a1` = queue, `a2` = [`DMA_AVAIL_FLAGS`] or [`DMA_USED_EVENT`], `a3`
         /// = the 16-bit value to write there (notification suppression, §2.7.7).
         Avail = 2,
+        /// `a1` = feature bank (0: bits 0..32, 1: bits 32..64), `a2` = the
+        /// driver's features of that bank. The kernel writes
+        /// DriverFeaturesSel and DriverFeatures (§4.2.2; legacy
+        /// GuestFeatures, §4.2.4), which PMP leaves out of the driver's
+        /// window, keeping only [`DMA_FEATURES_ALLOWED`]: a driver cannot
+        /// make its device use a ring the kernel does not check (a packed
+        /// ring's descriptor flags are the split ring's `next`). Returns `a1`
+        /// = the bank's bits written. Any bank but 0 and 1: [`DMA_BAD_QUEUE`].
+        Features = 3,
     }
 }
+
+/// [`DmaOp::Features`]: the feature bits a driver may accept. The
+/// device-type bits (0..24 and 50..64, §6) and, of the transport bits
+/// (24..50), only those whose split rings the kernel's checks cover:
+/// `VIRTIO_F_NOTIFY_ON_EMPTY` (24), `VIRTIO_F_ANY_LAYOUT` (27),
+/// `VIRTIO_F_INDIRECT_DESC` (28: the kernel refuses the flag in every
+/// descriptor, so a device never follows a table), `VIRTIO_F_EVENT_IDX`
+/// (29) and `VIRTIO_F_VERSION_1` (32). Not `VIRTIO_F_RING_PACKED` (34,
+/// another ring layout), `VIRTIO_F_IN_ORDER` (35: a device may give back
+/// several chains in one used entry, which the kernel's release would not
+/// see), `VIRTIO_F_RING_RESET` (40), nor any bit defined later.
+pub const DMA_FEATURES_ALLOWED: u64 =
+    0xFFFC_0000_00FF_FFFF | 1 << 24 | 1 << 27 | 1 << 28 | 1 << 29 | 1 << 32;
 
 /// [`DmaOp::Avail`]: write `virtq_avail.flags`.
 pub const DMA_AVAIL_FLAGS: u32 = 0;

@@ -64,8 +64,9 @@
 
 use abi::{
     DmaOp, TaskId, UsageError, DMA_AVAIL_FLAGS, DMA_BAD_BUFFER, DMA_BAD_FLAGS, DMA_BAD_LEASE,
-    DMA_BAD_QUEUE, DMA_LEASE, DMA_MAX_CHAIN, DMA_MAX_QUEUE_SIZE, DMA_NO_DEVICE, DMA_PINNED,
-    DMA_QUEUE_BUSY, DMA_RING_STRIDE, DMA_USED_EVENT, LEASE_READ, LEASE_WRITE,
+    DMA_BAD_QUEUE, DMA_FEATURES_ALLOWED, DMA_LEASE, DMA_MAX_CHAIN, DMA_MAX_QUEUE_SIZE,
+    DMA_NO_DEVICE, DMA_PINNED, DMA_QUEUE_BUSY, DMA_RING_STRIDE, DMA_USED_EVENT, LEASE_READ,
+    LEASE_WRITE,
 };
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -154,6 +155,8 @@ const _: () = assert!(DMA_MAX_QUEUE_SIZE == 128);
 /// virtio-mmio register offsets (§4.2.2, legacy §4.2.4).
 mod reg {
     pub const VERSION: usize = 0x004;
+    pub const DRIVER_FEATURES: usize = 0x020;
+    pub const DRIVER_FEATURES_SEL: usize = 0x024;
     pub const GUEST_PAGE_SIZE: usize = 0x028;
     pub const QUEUE_SEL: usize = 0x030;
     pub const QUEUE_NUM_MAX: usize = 0x034;
@@ -275,6 +278,9 @@ pub fn queue_size(device_max: u32, wanted: usize) -> u16 {
 pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let op = DmaOp::from_u32(s.arg(0) as u32).ok_or(UsageError::BadSyscallNumber)?;
+    if op == DmaOp::Features {
+        return features(sys, caller);
+    }
     let queue = s.arg(1);
     let ring = ring_region(sys.tasks[caller].regions())
         .and_then(|r| queue_ring(r, queue))
@@ -290,7 +296,39 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
                 .set_ret(0, abi::SUCCESS as usize);
             Ok(())
         }
+        // (Handled above: it names no queue.)
+        DmaOp::Features => Err(UserError::Recoverable(DMA_BAD_QUEUE)),
     }
+}
+
+/// [`DmaOp::Features`]: the driver's features of bank `a1`, as far as
+/// [`DMA_FEATURES_ALLOWED`] lets them through, written to its device. The
+/// feature registers are out of the driver's window (`arch::pmp`): what a
+/// device accepts decides the layout of the rings it reads, and the
+/// kernel's checks cover split rings only.
+fn features<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), UserError> {
+    let s = sys.tasks[caller].save();
+    let (bank, value) = (s.arg(1), s.arg(2) as u32);
+    let allowed = match bank {
+        0 => DMA_FEATURES_ALLOWED as u32,
+        1 => (DMA_FEATURES_ALLOWED >> 32) as u32,
+        _ => return Err(UserError::Recoverable(DMA_BAD_QUEUE)),
+    };
+    let window = windows(&sys.tasks[caller])
+        .next()
+        .ok_or(UserError::Recoverable(DMA_NO_DEVICE))?;
+    let written = value & allowed;
+    write_reg(
+        &mut sys.machine,
+        window,
+        reg::DRIVER_FEATURES_SEL,
+        bank as u32,
+    );
+    write_reg(&mut sys.machine, window, reg::DRIVER_FEATURES, written);
+    let s = sys.tasks[caller].save_mut();
+    s.set_ret(0, abi::SUCCESS as usize);
+    s.set_ret(1, written as usize);
+    Ok(())
 }
 
 /// [`DmaOp::Setup`].

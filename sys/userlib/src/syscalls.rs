@@ -532,6 +532,34 @@ pub fn sys_dma_setup(queue: u16, max: u16) -> Result<(usize, u16), u32> {
     }
 }
 
+/// Asks the kernel to write bank `bank` (0: feature bits 0..32, 1: bits
+/// 32..64) of the features this driver accepts to its device (the feature
+/// registers are out of its window): `Ok` with the bits written, which are
+/// `value` less what `abi::DMA_FEATURES_ALLOWED` keeps back; `Err` with a
+/// `DMA_*` code.
+pub fn sys_dma_features(bank: u32, value: u32) -> Result<u32, u32> {
+    // SAFETY: the kernel writes only its device's registers; nothing of ours.
+    let r = unsafe {
+        syscall(
+            Sysnum::Dma,
+            [
+                abi::DmaOp::Features as usize,
+                bank as usize,
+                value as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if r[0] as u32 == SUCCESS {
+        Ok(r[1] as u32)
+    } else {
+        Err(r[0] as u32)
+    }
+}
+
 /// Asks the kernel to check and write a descriptor chain (16-byte
 /// `struct virtq_desc` each, in chain order) into queue `queue`, the first
 /// at index `head`, and to make `head` available (`abi::DmaOp::Post`).

@@ -13,8 +13,17 @@ use zerocopy::{Immutable, IntoBytes};
 
 /// virtio-mmio register offsets (VIRTIO 1.2 §4.2.2, legacy §4.2.4).
 pub mod reg {
-    /// GuestFeatures (legacy: the 32 feature bits the driver accepts).
-    pub const GUEST_FEATURES: usize = 0x020;
+    /// Version (1 legacy, 2 modern).
+    pub const VERSION: usize = 0x004;
+    /// DeviceFeatures: the bank DeviceFeaturesSel selects.
+    pub const DEVICE_FEATURES: usize = 0x010;
+    /// DeviceFeaturesSel.
+    pub const DEVICE_FEATURES_SEL: usize = 0x014;
+    /// DriverFeatures (legacy GuestFeatures: the feature bits the driver
+    /// accepts), the first register the kernel keeps.
+    pub const DRIVER_FEATURES: usize = 0x020;
+    /// DriverFeaturesSel (legacy GuestFeaturesSel).
+    pub const DRIVER_FEATURES_SEL: usize = 0x024;
     /// GuestPageSize (legacy), the first of the queue registers.
     pub const GUEST_PAGE_SIZE: usize = 0x028;
     /// QueueSel.
@@ -37,7 +46,9 @@ pub mod reg {
     pub const QUEUE_DESC_LOW: usize = 0x080;
     /// The registers the kernel keeps out of a driver's window
     /// (`arch::pmp`): a store to any of them must fault the driver.
-    pub const QUEUE_REGISTERS: [usize; 6] = [
+    pub const QUEUE_REGISTERS: [usize; 8] = [
+        DRIVER_FEATURES,
+        DRIVER_FEATURES_SEL,
         GUEST_PAGE_SIZE,
         QUEUE_SEL,
         QUEUE_NUM,
@@ -125,12 +136,12 @@ impl Device {
         }
     }
 
-    /// Resets the device and brings it to DRIVER with no features: what
-    /// every driver does first (§3.1.1), with registers a driver keeps.
+    /// Resets the device and brings it to DRIVER with no features (a reset
+    /// clears them; the feature registers are the kernel's): what every
+    /// driver does first (§3.1.1), with registers a driver keeps.
     pub fn reset_and_ack(&self) {
         self.reg_write(reg::STATUS, 0);
         self.reg_write(reg::STATUS, 1);
         self.reg_write(reg::STATUS, 1 | 2);
-        self.reg_write(reg::GUEST_FEATURES, 0);
     }
 }

@@ -19,6 +19,7 @@
 //! [`Transport::setup_queue`]: crate::transport::Transport::setup_queue
 
 use super::layout::Descriptor;
+use crate::features::Features;
 
 const _: () = assert!(super::LEASE_TAG == userlib::abi::DMA_LEASE);
 const _: () = assert!(MAX_GATED_CHAIN <= userlib::abi::DMA_MAX_CHAIN);
@@ -43,6 +44,14 @@ pub const MAX_GATED_CHAIN: usize = 8;
 /// Indirect descriptors are not offered through a gate: the kernel refuses
 /// them (a table the driver can still write cannot be checked once).
 pub trait DmaGate {
+    /// Writes the features the driver accepts (§2.2 DriverFeatures, both
+    /// selector banks; legacy GuestFeatures) and returns the set written.
+    /// The gate may keep bits back: the kernel lets through only the
+    /// device-type bits and the transport bits whose split rings it checks
+    /// (`abi::DMA_FEATURES_ALLOWED`), so that no driver can make its device
+    /// use a ring layout the kernel does not know.
+    fn driver_features(&self, features: Features) -> Result<Features, Error>;
+
     /// Places queue `queue`, of at most `max` entries, in ring memory the
     /// gate owns, zeroed, and tells the device where it is (§4.2.3.2).
     /// Returns the ring's address — the legacy single-area layout (§2.7.2)

@@ -8,6 +8,7 @@
 use super::gate::{AvailField, DmaGate};
 use super::layout::Descriptor;
 use crate::error::Error;
+use crate::features::Features;
 
 /// The kernel's gate: `abi::Sysnum::Dma` (`sys/kern/src/dma.rs`). Only
 /// meaningful in a Vireo task holding a granted virtio window and a ring
@@ -16,6 +17,13 @@ use crate::error::Error;
 pub struct KernelGate;
 
 impl DmaGate for KernelGate {
+    fn driver_features(&self, features: Features) -> Result<Features, Error> {
+        let refused = |code| Error::DmaRefused { code };
+        let low = userlib::sys_dma_features(0, features.low()).map_err(refused)?;
+        let high = userlib::sys_dma_features(1, features.high()).map_err(refused)?;
+        Ok(Features::from_banks(low, high))
+    }
+
     fn setup(&self, queue: u16, max: u16) -> Result<(usize, u16), Error> {
         userlib::sys_dma_setup(queue, max).map_err(|code| Error::DmaRefused { code })
     }

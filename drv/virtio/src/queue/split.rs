@@ -152,6 +152,13 @@ impl<'a, T: Copy, const N: usize> SplitQueue<'a, T, N> {
         self.size
     }
 
+    /// The gate this queue was built through, if any: a driver bringing
+    /// its device up again negotiates through it as it did the first time
+    /// ([`Transport::negotiate_through`](crate::Transport::negotiate_through)).
+    pub fn gate(&self) -> Option<&'a dyn DmaGate> {
+        self.gate
+    }
+
     /// Ring descriptors (§2.7.5) not in use.
     pub fn num_free(&self) -> u16 {
         self.num_free

@@ -26,7 +26,7 @@ use core::ops::BitOr;
 
 use crate::error::Error;
 use crate::features::Features;
-use crate::queue::{QueueLayout, QueueMemory, SplitQueue};
+use crate::queue::{DmaGate, QueueLayout, QueueMemory, SplitQueue};
 
 /// How many times [`Transport::reset`] reads the status register back before
 /// giving up with [`Error::ResetTimeout`]. QEMU resets synchronously; real
@@ -198,6 +198,18 @@ pub trait Transport {
     /// with FAILED set (except after a reset timeout, when it is not
     /// listening).
     fn negotiate(&mut self, understood: Features) -> Result<Features, Error> {
+        self.negotiate_through(understood, None)
+    }
+
+    /// [`negotiate`](Transport::negotiate), the accepted features written
+    /// through `gate` when there is one: in a Vireo task the feature
+    /// registers are the kernel's ([`DmaGate::driver_features`]), as the
+    /// queue registers are. What the gate wrote is the accepted set.
+    fn negotiate_through(
+        &mut self,
+        understood: Features,
+        gate: Option<&dyn DmaGate>,
+    ) -> Result<Features, Error> {
         self.reset()?;
         self.add_status(DeviceStatus::ACKNOWLEDGE);
         self.add_status(DeviceStatus::DRIVER);
@@ -215,8 +227,19 @@ pub trait Transport {
             }
             wanted |= Features::VIRTIO_F_VERSION_1;
         }
-        let accepted = offered & wanted;
-        self.write_driver_features(accepted);
+        let accepted = match gate {
+            Some(gate) => match gate.driver_features(offered & wanted) {
+                Ok(written) => written,
+                Err(e) => {
+                    self.fail();
+                    return Err(e);
+                }
+            },
+            None => {
+                self.write_driver_features(offered & wanted);
+                offered & wanted
+            }
+        };
 
         if !self.is_legacy() {
             self.add_status(DeviceStatus::FEATURES_OK);

@@ -46,6 +46,13 @@ impl ModelGate {
 }
 
 impl DmaGate for ModelGate {
+    fn driver_features(&self, features: Features) -> Result<Features, Error> {
+        // As the kernel: only the bits whose rings it checks.
+        let written = features & Features(userlib::abi::DMA_FEATURES_ALLOWED);
+        self.transport.borrow_mut().write_driver_features(written);
+        Ok(written)
+    }
+
     fn setup(&self, queue: u16, max: u16) -> Result<(usize, u16), Error> {
         let mut t = self.transport.borrow_mut();
         let device_max = t.queue_max_size(queue);
@@ -136,7 +143,6 @@ fn bring_up(version: u32, event_idx: bool) -> GatedRig {
     };
     let dev = setup.device().shared();
     let mut transport = MmioTransport::new(Regs(dev.clone())).expect("identify");
-    let features = transport.negotiate(setup.understood()).expect("negotiate");
     let ring: &'static mut QueueMemory<16> = arena::leak_zeroed();
     dev.borrow_mut().mem.register(
         std::ptr::from_ref(&*ring).addr() as u64,
@@ -153,6 +159,10 @@ fn bring_up(version: u32, event_idx: bool) -> GatedRig {
         posts: Cell::new(0),
         avails: RefCell::new(Vec::new()),
     }));
+    // The features through the gate too, as a Vireo task writes them.
+    let features = transport
+        .negotiate_through(setup.understood(), Some(gate))
+        .expect("negotiate");
     let queue = SplitQueue::gated(0, gate, features).expect("gated setup");
     transport.driver_ok().expect("driver ok");
     GatedRig {
@@ -321,6 +331,10 @@ struct SizeGate {
 }
 
 impl DmaGate for SizeGate {
+    fn driver_features(&self, features: Features) -> Result<Features, Error> {
+        Ok(features)
+    }
+
     fn setup(&self, _queue: u16, _max: u16) -> Result<(usize, u16), Error> {
         Ok((self.addr.get(), self.size.get()))
     }
@@ -400,4 +414,74 @@ fn a_gated_reattach_needs_the_same_size_and_place() {
         Err(Error::QueueUnavailable { queue: 2 }),
         "another place"
     );
+}
+
+/// A gate that writes only the features in `keep`, or refuses.
+struct FeatureGate {
+    transport: RefCell<MmioTransport<Regs>>,
+    keep: Option<Features>,
+}
+
+impl DmaGate for FeatureGate {
+    fn driver_features(&self, features: Features) -> Result<Features, Error> {
+        let keep = self.keep.ok_or(Error::DmaRefused { code: 0xFFFF_FC04 })?;
+        self.transport
+            .borrow_mut()
+            .write_driver_features(features & keep);
+        Ok(features & keep)
+    }
+
+    fn setup(&self, _queue: u16, _max: u16) -> Result<(usize, u16), Error> {
+        unreachable!("no queue in this test")
+    }
+
+    fn post(
+        &self,
+        _queue: u16,
+        _chain: &[Descriptor],
+        _head: u16,
+        _lender: Option<u32>,
+        _used_event: Option<u16>,
+    ) -> Result<(), Error> {
+        unreachable!("no queue in this test")
+    }
+
+    fn avail(&self, _queue: u16, _field: AvailField, _value: u16) {}
+}
+
+/// Through a gate, the features accepted are the ones the gate wrote (the
+/// kernel keeps back what its checks do not cover), never what the driver
+/// asked for; a gate's refusal fails the negotiation with the device left
+/// FAILED.
+#[test]
+fn negotiating_through_a_gate_accepts_what_it_wrote() {
+    let setup = Setup {
+        event_idx: true,
+        ..Setup::default()
+    };
+    let dev = setup.device().shared();
+    let gate = FeatureGate {
+        transport: RefCell::new(MmioTransport::new(Regs(dev.clone())).expect("identify")),
+        keep: Some(Features::bit(5) | Features::VIRTIO_F_VERSION_1),
+    };
+    let mut t = MmioTransport::new(Regs(dev.clone())).expect("identify");
+    let accepted = t
+        .negotiate_through(setup.understood(), Some(&gate))
+        .expect("negotiate");
+    assert_eq!(accepted, Features::bit(5) | Features::VIRTIO_F_VERSION_1);
+    assert_eq!(
+        dev.borrow().driver_features,
+        accepted.0,
+        "what the device holds"
+    );
+
+    let refusing = FeatureGate {
+        transport: RefCell::new(MmioTransport::new(Regs(dev.clone())).expect("identify")),
+        keep: None,
+    };
+    assert_eq!(
+        t.negotiate_through(setup.understood(), Some(&refusing)),
+        Err(Error::DmaRefused { code: 0xFFFF_FC04 })
+    );
+    assert!(t.status().contains(virtio::DeviceStatus::FAILED));
 }

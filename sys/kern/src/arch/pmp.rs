@@ -70,23 +70,32 @@ pub fn lock_guard(base: usize, size: usize) {
 /// `[pmpaddr(i-1), pmpaddr(i))`, whatever entry `i-1`'s own mode.
 const PMP_TOR: u32 = 0b01 << 3;
 
-/// The queue registers of a virtio-mmio window that a driver must not
-/// write (they tell the device where memory is; `dma` writes them): the
-/// spans `[0x028, 0x050)` (GuestPageSize, QueueSel, QueueNumMax, QueueNum,
+/// The registers of a virtio-mmio window that a driver must not write
+/// (they tell the device where memory is, or which ring layout to use;
+/// `dma` writes them): the spans `[0x020, 0x050)` (DriverFeatures,
+/// DriverFeaturesSel, GuestPageSize, QueueSel, QueueNumMax, QueueNum,
 /// QueueAlign, QueuePFN, QueueReady) and `[0x080, 0x0c0)` (QueueDesc,
-/// QueueDriver, QueueDevice low and high, and the shared-memory registers).
+/// QueueDriver, QueueDevice low and high, and the shared-memory
+/// registers). The feature registers are there because a device's
+/// accepted features decide the layout of the rings it reads: with
+/// `VIRTIO_F_RING_PACKED` a split descriptor's `next`, which the kernel
+/// checks only where it links, is the packed descriptor's flags, and a
+/// red-team driver's one checked descriptor became an indirect table in
+/// its own RAM naming kernel text (on a device started with
+/// `packed=on`). The kernel writes them (`DmaOp::Features`) with only the
+/// bits whose rings it checks.
 ///
 /// The cheapest arrangement found, 3 entries in front of the window's own
 /// NAPOT entry (4 in all, against 1 for an unconfined window): an entry
-/// that is off but holds `0x028` as the bottom of the next one, a TOR entry
+/// that is off but holds `0x020` as the bottom of the next one, a TOR entry
 /// up to `0x050` with no permission, and a NAPOT entry with no permission
 /// over the 64 bytes at `0x080`. PMP takes the lowest-numbered matching
 /// entry, so these holes win over the window behind them; everything else
-/// (ids, features, QueueNotify, interrupt status and ack, Status,
-/// ConfigGeneration, config space) stays the driver's. Everything from
-/// `0x0c0` up to ConfigGeneration is either unassigned or QueueReset (which
-/// only disables a queue: re-enabling it needs QueueReady, which is in a
-/// hole).
+/// (ids, the device's features, QueueNotify, interrupt status and ack,
+/// Status, ConfigGeneration, config space) stays the driver's. Everything
+/// from `0x0c0` up to ConfigGeneration is either unassigned or QueueReset
+/// (which only disables a queue: re-enabling it needs QueueReady, which is
+/// in a hole; and `VIRTIO_F_RING_RESET` is never accepted).
 pub const VIRTIO_HOLE_ENTRIES: usize = 3;
 
 const _: () = assert!(VIRTIO_HOLE_ENTRIES + 1 == crate::descs::VIRTIO_WINDOW_ENTRIES);
@@ -94,7 +103,7 @@ const _: () = assert!(VIRTIO_HOLE_ENTRIES + 1 == crate::descs::VIRTIO_WINDOW_ENT
 /// The entries of a window's holes (address, configuration byte).
 fn virtio_holes(window: usize) -> [(usize, u32); VIRTIO_HOLE_ENTRIES] {
     [
-        ((window + 0x028) >> 2, 0),
+        ((window + 0x020) >> 2, 0),
         ((window + 0x050) >> 2, PMP_TOR),
         (
             napot_addr(&RegionDesc {

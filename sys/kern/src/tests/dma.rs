@@ -1445,3 +1445,50 @@ fn a_post_without_a_granted_window_is_refused_and_pins_nothing() {
     reply(&mut h, cli);
     assert_eq!(h.sched(CLI), SchedState::Runnable);
 }
+
+fn features(h: &mut Harness, task: usize, bank: usize, value: u32) {
+    h.syscall(
+        task,
+        Sysnum::Dma,
+        &[DmaOp::Features as usize, bank, value as usize],
+    );
+}
+
+/// The feature registers are the kernel's (out of the window, `arch::pmp`):
+/// a driver's features reach its device only as far as
+/// `DMA_FEATURES_ALLOWED` lets them, so no driver can accept a ring layout
+/// the kernel does not check (a packed ring made a red-team driver's one
+/// checked descriptor an indirect table naming kernel text).
+#[test]
+fn only_the_features_whose_rings_the_kernel_checks_reach_the_device() {
+    let mut h = dma_harness();
+    let w = legacy_device(&mut h, 8);
+    // Bank 1: VERSION_1 (32) stays; RING_PACKED (34), IN_ORDER (35),
+    // RING_RESET (40) and every later transport bit do not.
+    features(&mut h, DRV, 1, 0xFFFF_FFFF);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(h.ret(DRV, 1), 0xFFFC_0001);
+    features(&mut h, DRV, 1, 1 << 2 | 1 << 3 | 1 << 8);
+    assert_eq!(h.ret(DRV, 1), 0, "packed, in-order, ring reset");
+    // Bank 0: the device-type bits and 24, 27, 28, 29.
+    features(&mut h, DRV, 0, 0xFFFF_FFFF);
+    assert_eq!(h.ret(DRV, 1), 0x39FF_FFFF);
+    assert_eq!(
+        h.sys.machine.mmio_writes,
+        vec![
+            (w + 0x024, 1),
+            (w + 0x020, 0xFFFC_0001),
+            (w + 0x024, 1),
+            (w + 0x020, 0),
+            (w + 0x024, 0),
+            (w + 0x020, 0x39FF_FFFF),
+        ]
+    );
+    // No third bank; a task without a granted window has no device.
+    h.sys.machine.mmio_writes.clear();
+    features(&mut h, DRV, 2, 1);
+    assert_eq!(h.ret(DRV, 0), DMA_BAD_QUEUE as usize);
+    features(&mut h, CLI, 0, 1);
+    assert_eq!(h.ret(CLI, 0), DMA_NO_DEVICE as usize);
+    assert!(h.sys.machine.mmio_writes.is_empty());
+}

@@ -17,7 +17,10 @@
 //!   kernel must refuse (op 16);
 //! - a lease chain over descriptors the device still holds for a chain of
 //!   its own buffers: the same head made available twice (op 19), or the
-//!   tail of the first chain taken over (op 20).
+//!   tail of the first chain taken over (op 20);
+//! - the feature registers: a store to DriverFeatures (op 21, must fault),
+//!   every offered feature accepted through the kernel (op 22), and the
+//!   red team's packed-ring escape (op 23, `test/dma-packed.toml`).
 //!
 //! Every gated attempt reports the kernel's code and the available index
 //! before and after (a refused chain must not be made available). Op 1
@@ -32,13 +35,14 @@
 use abi::TaskId;
 use idol_runtime::{RequestError, UserlibIpc};
 use rogue_driver::reg::{
-    GUEST_PAGE_SIZE, INTERRUPT_ACK, INTERRUPT_STATUS, QUEUE_ALIGN, QUEUE_DESC_LOW, QUEUE_NOTIFY,
-    QUEUE_NUM, QUEUE_PFN, QUEUE_SEL, STATUS,
+    DEVICE_FEATURES, DEVICE_FEATURES_SEL, DRIVER_FEATURES, GUEST_PAGE_SIZE, INTERRUPT_ACK,
+    INTERRUPT_STATUS, QUEUE_ALIGN, QUEUE_DESC_LOW, QUEUE_NOTIFY, QUEUE_NUM, QUEUE_PFN, QUEUE_SEL,
+    STATUS, VERSION,
 };
 use rogue_driver::{Desc, Device, BLOCK, INDIRECT, NEXT, T_IN, T_OUT, WRITE};
 use userlib::{
-    sys_dma_post, sys_dma_setup, sys_irq_control, sys_log, sys_recv, sys_recv_notification,
-    sys_reply, sys_reply_recv, sys_set_timer, tasks,
+    sys_dma_features, sys_dma_post, sys_dma_setup, sys_irq_control, sys_log, sys_recv,
+    sys_recv_notification, sys_reply, sys_reply_recv, sys_set_timer, tasks,
 };
 use virtio_bus_api::{slot_base, VirtioBusClient};
 use zerocopy::IntoBytes;
@@ -57,6 +61,10 @@ const PLIC: u64 = 0x0c00_0000;
 /// A lease descriptor address: lease 0 of the call, offset 0
 /// (`abi::DMA_LEASE`).
 const LEASE: u64 = abi::DMA_LEASE;
+
+/// `VIRTQ_DESC_F_AVAIL` of a packed ring (§2.8.1): with `INDIRECT`, the
+/// flags a packed device would read in a split descriptor's `next`.
+const PACKED_AVAIL: u16 = 1 << 7;
 
 /// The code a step reports when it did not get that far.
 pub const NOT_RUN: u32 = u32::MAX;
@@ -196,6 +204,103 @@ impl Rogue {
         let c = self.request(T_IN, 1, device_writes(LEASE));
         let posted = self.post_as(&c, Some(caller));
         (used, c, posted)
+    }
+
+    /// Op 22: reset, and every offered feature accepted through the
+    /// kernel; then FEATURES_OK (modern), the queue set up by the kernel,
+    /// DRIVER_OK.
+    fn accept_everything(&mut self) -> [u32; 8] {
+        let mut out = [NOT_RUN; 8];
+        self.dev.reset_and_ack();
+        self.dev.reg_write(DEVICE_FEATURES_SEL, 0);
+        let low = self.dev.reg_read(DEVICE_FEATURES);
+        self.dev.reg_write(DEVICE_FEATURES_SEL, 1);
+        let high = self.dev.reg_read(DEVICE_FEATURES);
+        out[0] = high;
+        out[1] = sys_dma_features(0, low).unwrap_or_else(|c| c);
+        out[2] = sys_dma_features(1, high).unwrap_or_else(|c| c);
+        let modern = self.dev.reg_read(VERSION) == 2;
+        let ready = if modern { 1 | 2 | 8 } else { 1 | 2 };
+        if modern {
+            self.dev.reg_write(STATUS, ready);
+            out[3] = self.dev.reg_read(STATUS);
+        }
+        match sys_dma_setup(0, 16) {
+            Ok((ring, size)) => {
+                self.dev.ring = Some((ring, size));
+                self.dev.reg_write(STATUS, ready | 4);
+                out[4] = 0;
+                out[5] = ring as u32;
+            }
+            Err(c) => out[4] = c,
+        }
+        out
+    }
+
+    /// Op 23 (see `attack`).
+    fn packed_escape(&mut self, canary: u64) -> [u32; 8] {
+        let mut out = [NOT_RUN; 8];
+        let d = dma();
+        for (i, b) in d.data.iter_mut().enumerate() {
+            *b = b"VIREO-OK"[i % 8];
+        }
+        let data = addr_of(d.data.as_ptr());
+        let used = self.dev.used_idx();
+        let c = self.request(T_OUT, 0, device_reads(data));
+        out[0] = self.post(&c)[0];
+        self.dev.reg_write(QUEUE_NOTIFY, 0);
+        out[1] = u32::from(self.wait_used(used));
+        for (k, (kind, sector, buffer, write)) in
+            [(T_OUT, 0u64, KERNEL_TEXT, false), (T_IN, 2, canary, true)]
+                .into_iter()
+                .enumerate()
+        {
+            let d = dma();
+            d.header[..4].copy_from_slice(&kind.to_le_bytes());
+            d.header[8..].copy_from_slice(&sector.to_le_bytes());
+            d.status = [0xff; 4];
+            // `struct pvirtq_desc` (§2.8.13) has our `Desc`'s shape with
+            // `flags` (here the id, 0) and `next` (here the flags) swapped.
+            let packed = |addr, len, flags| Desc {
+                addr,
+                len,
+                flags: 0,
+                next: flags,
+            };
+            d.table = [
+                packed(addr_of(d.header.as_ptr()), 16, 0),
+                packed(buffer, 512, if write { WRITE } else { 0 }),
+                packed(addr_of(d.status.as_ptr()), 1, WRITE),
+            ];
+            let escape = [Desc {
+                addr: addr_of(d.table.as_ptr()),
+                len: 48,
+                flags: 0,
+                next: PACKED_AVAIL | INDIRECT,
+            }];
+            let used = self.dev.used_idx();
+            out[2 + k] = self.post_at(&escape, 3 + k as u16, None)[0];
+            self.dev.reg_write(QUEUE_NOTIFY, 0);
+            self.wait_used(used);
+        }
+        // A device that took the escape as a split chain found a request
+        // without its status buffer and stopped (QEMU: "missing headers"):
+        // up again from a reset, and sector 0 read back.
+        self.dev.reg_write(STATUS, 0);
+        if self.accept_everything()[4] != 0 {
+            return out;
+        }
+        let d = dma();
+        d.readback = [0; 512];
+        let back = addr_of(d.readback.as_ptr());
+        let used = self.dev.used_idx();
+        let c = self.request(T_IN, 0, device_writes(back));
+        out[4] = self.post(&c)[0];
+        self.dev.reg_write(QUEUE_NOTIFY, 0);
+        out[5] = u32::from(self.wait_used(used));
+        let d = dma();
+        out[6] = u32::from(d.readback == d.data);
+        out
     }
 
     /// Waits (at most 500 ms) for the device to use a chain.
@@ -484,6 +589,27 @@ impl Rogue {
                 self.dev.reg_write(QUEUE_DESC_LOW, KERNEL_RAM as u32);
                 out[0] = 0;
             }
+            // The features by hand (a packed ring, say): DriverFeatures is
+            // the kernel's, so this must fault there.
+            21 => {
+                self.dev.reg_write(DRIVER_FEATURES, 1 << 2);
+                out[0] = 0;
+            }
+            // Up through the kernel accepting every feature the device
+            // offers, a packed ring included: [offered bank 1, written bank
+            // 0, written bank 1, status after FEATURES_OK (modern), setup
+            // code, ring].
+            22 => out = self.accept_everything(),
+            // The red team's packed-ring escape (`test/dma-packed.toml`):
+            // a marker written to sector 0 through a proper chain; then one
+            // checked descriptor whose unchecked `next` a packed ring would
+            // read as AVAIL | INDIRECT, naming a table in our RAM that asks
+            // for kernel text on sector 0 and sector 2 in the caller's
+            // canary (`args[0]`, never lent); then the device reset and
+            // brought up again, and sector 0 read back. [marker post code,
+            // marker used, first escape's post code, second's, read-back
+            // post code, read-back used, sector 0 still the marker].
+            23 => out = self.packed_escape(u64::from(args[0])),
             _ => {}
         }
         out

@@ -7,7 +7,8 @@
 //!   index that did not move (nothing was made available);
 //! - around it, a fault of the driver recorded by the kernel with the kind
 //!   (store access) and the exact address (its descriptor table, QueueSel,
-//!   QueueDescLow), and no report of a device that read kernel text;
+//!   QueueDescLow, DriverFeatures), and no report of a device that read
+//!   kernel text;
 //! - memory the suite exposed (its RAM, a read-only lease, a lease of a
 //!   call already answered) unchanged, no fault anywhere else, and the
 //!   driver, restarted, still able to move a sector through the gate;
@@ -498,6 +499,13 @@ fn version_2_queue_address_register_faults(s: &mut Suite) -> CaseResult {
     s.faulted_at(15, at, "a store to QueueDescLow")
 }
 
+/// The feature registers are the kernel's too (a packed ring, accepted
+/// by hand, made one checked descriptor an indirect table: red team).
+fn driver_features_register_faults(s: &mut Suite) -> CaseResult {
+    let at = s.window + 0x020;
+    s.faulted_at(21, at, "a store to DriverFeatures")
+}
+
 fn kernel_and_other_tasks_are_intact(s: &mut Suite) -> CaseResult {
     exposed_intact()?;
     for (name, task) in [("supervisor", tasks::SUPERVISOR), ("suite", tasks::SUITE)] {
@@ -587,6 +595,10 @@ fn main() -> ! {
         (
             "version_2_queue_address_register_faults",
             version_2_queue_address_register_faults,
+        ),
+        (
+            "driver_features_register_faults",
+            driver_features_register_faults,
         ),
         (
             "zero_copy_reads_and_writes_reach_the_client",
