@@ -144,6 +144,14 @@ impl App {
                 ));
             } else if task.uses[..i].contains(u) {
                 p.push(format!("`{key}.uses` names '{u}' twice; list it once"));
+            } else if u.starts_with("virtio") && !task.supervisor {
+                // A static window has no holes: its queue and feature
+                // registers would be the task's, and with them the device's
+                // DMA (a red team's task wrote QueuePFN by hand and read
+                // kernel text through the disk).
+                p.push(format!(
+                    "`{key}.uses`: '{u}' is a virtio-mmio window, which only the supervisor (the bus) may hold whole;                      a driver gets its slot's window from the bus (`drives`), with the queue and feature registers kept by the kernel"
+                ));
             }
         }
         match task.queues {

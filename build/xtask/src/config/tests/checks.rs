@@ -459,3 +459,29 @@ fn share_mistakes_are_named() {
     .unwrap();
     assert_eq!(app.cpu_share(&app.tasks[1]), 30);
 }
+
+/// A static virtio window has no holes: its queue and feature registers
+/// would be the task's, and so the device's DMA (a red team's task wrote
+/// QueuePFN by hand and read kernel text through the disk). Only the
+/// supervisor, the bus, holds one; drivers get theirs from the bus.
+#[test]
+fn only_the_supervisor_may_use_a_virtio_window() {
+    for window in ["virtio7", "virtio0", "virtio-bus"] {
+        assert_error(
+            &BASE.replace(
+                "slots = [\"pong\"]",
+                &format!("slots = [\"pong\"]\nuses = [\"{window}\"]"),
+            ),
+            &[
+                &format!("`tasks.ping.uses`: '{window}' is a virtio-mmio window"),
+                "only the supervisor",
+                "`drives`",
+            ],
+        );
+    }
+    let text = BASE.replace(
+        "notifications = [\"fault\"]",
+        "notifications = [\"fault\"]\nuses = [\"virtio-bus\"]",
+    );
+    parse(&text).expect("the supervisor may hold the bus window");
+}

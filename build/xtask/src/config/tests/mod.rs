@@ -126,7 +126,7 @@ fn parses_optional_sections() {
         "slots = [\"pong\"]",
         r#"slots = ["pong"]
 features = ["fast"]
-uses = ["uart", "virtio3"]
+uses = ["uart"]
 notifications = ["timer", "rx"]
 interrupts = { rx = 10 }
 start = false
@@ -146,7 +146,7 @@ kind = "bench"
 "#;
     let app = parse(&text).unwrap();
     let ping = &app.tasks[2];
-    assert_eq!(ping.uses, ["uart", "virtio3"]);
+    assert_eq!(ping.uses, ["uart"]);
     assert_eq!(ping.interrupts["rx"], 10);
     assert!(!ping.start);
     assert_eq!(ping.restart.policy, RestartPolicy::Backoff);
