@@ -61,7 +61,12 @@
 //! read; the queue registers are left out of a granted window by PMP holes
 //! (`arch::pmp`) and written by the kernel's queue setup, for an idle queue
 //! only; every descriptor is checked to name the driver's own RAM. The
-//! README's "Isolation" section says what this confines and what not.
+//! feature registers are in the holes too, and the kernel writes a driver's
+//! features with only the transport bits of the split rings it checks
+//! (`abi::DMA_FEATURES_ALLOWED`): what a device accepts decides how it
+//! reads its rings, and a packed ring reads a checked split descriptor's
+//! `next` as its flags. The README's "Isolation" section says what this
+//! confines and what not.
 //!
 //! Zero-copy: a descriptor may also name a lease of the call the driver is
 //! serving (`abi::DMA_LEASE`), checked like a borrow (the lender blocked
