@@ -94,6 +94,17 @@ pub struct Bus {
 }
 
 impl Bus {
+    /// A bus with every slot empty (a constant, so that it can be a
+    /// static's initial value; [`Bus::new`] fills it).
+    pub const EMPTY: Bus = Bus {
+        slots: [Slot {
+            device: None,
+            state: SlotState::Empty,
+            after_removal: SlotState::Free,
+        }; SLOTS],
+        drivers: [None; MAX_DRIVERS],
+    };
+
     /// A bus whose slots hold `devices` (index = slot), none bound.
     pub fn new(devices: [Option<DeviceIdent>; SLOTS]) -> Self {
         let slots = devices.map(|device| Slot {

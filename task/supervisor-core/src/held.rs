@@ -26,10 +26,28 @@ pub struct Call {
 
 /// Each task's call at the last sample, and for how many samples in a
 /// row it has been the same.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HeldCalls {
     last: [Option<Call>; MAX_TASKS],
     samples: [u8; MAX_TASKS],
+}
+
+impl HeldCalls {
+    /// No call seen yet (a constant, so that it can be a static's initial
+    /// value).
+    pub const fn new() -> Self {
+        HeldCalls {
+            last: [None; MAX_TASKS],
+            samples: [0; MAX_TASKS],
+        }
+    }
+}
+
+// (`Default` of `[T; N]` is derived only for N <= 32.)
+impl Default for HeldCalls {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl HeldCalls {

@@ -20,8 +20,11 @@ pub use rejections::{Rejections, REJECTION_WINDOW_MS};
 
 use abi::{RestartKind, RestartPolicy};
 
-/// Most tasks whose faults are tracked.
-pub const MAX_TASKS: usize = 32;
+/// Most tasks whose faults are tracked: every task of an image, which
+/// `cargo xtask build` keeps to this many (a task beyond the table was
+/// restarted at every fault, whatever its policy: a user's 41st task,
+/// `never` to be restarted, was restarted 22,990 times in 20 s).
+pub const MAX_TASKS: usize = 64;
 /// Fault times remembered per task: one more than the largest `limit`, so
 /// that a fault over any limit is seen. (It was 8, and a limit of 10, the
 /// one app.toml gives, was never reached: the count stopped at 8.)
@@ -51,12 +54,21 @@ pub enum Decision {
 struct Record {
     /// The faults within the window of the last one, oldest first, as ms
     /// after `base`, the oldest's time: a window is at most `u32::MAX` ms,
-    /// so each fits in 32 bits (the supervisor's stack holds 32 records).
+    /// so each fits in 32 bits (the supervisor holds `MAX_TASKS` records).
     after_base: [u32; HISTORY],
     base: u64,
     len: usize,
     /// A delayed restart, if one is pending.
     pending: Option<u64>,
+}
+
+impl Record {
+    const EMPTY: Record = Record {
+        after_base: [0; HISTORY],
+        base: 0,
+        len: 0,
+        pending: None,
+    };
 }
 
 impl Record {
@@ -96,10 +108,26 @@ impl Record {
 }
 
 /// Fault history and pending restarts of every task.
-// `Default` of `[T; N]` needs N <= 32: MAX_TASKS is 32.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Restarts {
     tasks: [Record; MAX_TASKS],
+}
+
+impl Restarts {
+    /// No faults seen. A constant, so that the supervisor's state is a
+    /// static's initial value and never a temporary on its stack.
+    pub const fn new() -> Self {
+        Restarts {
+            tasks: [Record::EMPTY; MAX_TASKS],
+        }
+    }
+}
+
+// (`Default` of `[T; N]` is derived only for N <= 32.)
+impl Default for Restarts {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Restarts {
@@ -213,10 +241,28 @@ struct Watch {
 ///   serving nobody — a corrupted loop can look alive to the first rule).
 ///
 /// No cooperation from the driver is needed, so a broken one cannot fool it.
-// `Default` of `[T; N]` needs N <= 32: MAX_TASKS is 32.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Liveness {
     watch: [Watch; MAX_TASKS],
+}
+
+impl Liveness {
+    /// Nothing sampled yet (a constant, as [`Restarts::new`]).
+    pub const fn new() -> Self {
+        Liveness {
+            watch: [Watch {
+                last: None,
+                spinning: 0,
+                stuck: 0,
+            }; MAX_TASKS],
+        }
+    }
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Liveness {
@@ -410,6 +456,28 @@ mod tests {
         assert_eq!(r.next_deadline(), Some(15));
         assert_eq!(r.take_due(100), Some(2));
         assert_eq!(r.next_deadline(), None);
+    }
+
+    #[test]
+    fn the_last_task_of_the_table_keeps_its_policy() {
+        // A user's 41st task, `never` to be restarted, was restarted at
+        // every fault when the table held 32.
+        let mut r = Restarts::default();
+        let never = RestartPolicy {
+            kind: RestartKind::Never,
+            backoff_ms: 0,
+            limit: 0,
+            window_ms: 0,
+        };
+        for task in [31, 40, MAX_TASKS - 1] {
+            assert_eq!(
+                r.on_fault(task, &never, 0),
+                Decision::GiveUp {
+                    faults_in_window: 0
+                },
+                "task {task}"
+            );
+        }
     }
 
     #[test]

@@ -54,11 +54,23 @@ pub struct Rejections {
     records: [Record; MAX_TASKS],
 }
 
+impl Rejections {
+    /// Nothing seen yet (a constant, so that it can be a static's initial
+    /// value).
+    pub const fn new() -> Self {
+        Rejections {
+            records: [Record {
+                seen_refusals: 0,
+                new_client_at: None,
+                faulted_client: None,
+            }; MAX_TASKS],
+        }
+    }
+}
+
 impl Default for Rejections {
     fn default() -> Self {
-        Rejections {
-            records: [Record::default(); MAX_TASKS],
-        }
+        Self::new()
     }
 }
 

@@ -534,18 +534,27 @@ fn main() -> ! {
     // SAFETY: `main` runs once (the supervisor is never restarted: its
     // fault reboots the machine), and this is the only place that names
     // SUPERVISOR_STATE, so the reference made here is the only one.
-    let sup = unsafe { &mut *core::ptr::addr_of_mut!(SUPERVISOR_STATE) };
-    let sup = sup.write(Supervisor {
-        bus: Bus::new(devices),
-        removal_deadline: [None; SLOTS],
-        restarts: Restarts::default(),
-        handled_faults: [0; MAX_TASKS],
-        liveness: Liveness::default(),
-        held: HeldCalls::default(),
-        next_sample: 0,
-        rejections: Rejections::default(),
-        log: RestartLog::new(),
-    });
+    let state = unsafe { &mut *core::ptr::addr_of_mut!(SUPERVISOR_STATE) };
+    // Written a field at a time: built whole and then written, the state
+    // (per-task tables for 64 tasks) was a temporary on the stack and
+    // overflowed it at boot.
+    let p = state.as_mut_ptr();
+    // SAFETY: `p` points at the static, valid for writes and aligned; each
+    // field is written once, and every field is written before
+    // `assume_init_mut` below.
+    unsafe {
+        core::ptr::addr_of_mut!((*p).bus).write(Bus::new(devices));
+        core::ptr::addr_of_mut!((*p).removal_deadline).write([None; SLOTS]);
+        core::ptr::addr_of_mut!((*p).restarts).write(Restarts::new());
+        core::ptr::addr_of_mut!((*p).handled_faults).write([0; MAX_TASKS]);
+        core::ptr::addr_of_mut!((*p).liveness).write(Liveness::new());
+        core::ptr::addr_of_mut!((*p).held).write(HeldCalls::new());
+        core::ptr::addr_of_mut!((*p).next_sample).write(0);
+        core::ptr::addr_of_mut!((*p).rejections).write(Rejections::new());
+        core::ptr::addr_of_mut!((*p).log).write(RestartLog::new());
+    }
+    // SAFETY: every field was written just above.
+    let sup = unsafe { state.assume_init_mut() };
     const BUFFER: usize = max(
         bus_server::VIRTIO_BUS_BUFFER_SIZE,
         supervisor_server::SUPERVISOR_BUFFER_SIZE,

@@ -17,6 +17,17 @@ impl App {
         if self.tasks.is_empty() {
             p.push("no tasks: add at least one `[tasks.<name>]` table (and an idle task)".into());
         }
+        // The supervisor keeps each task's faults, watchdog and calls in
+        // tables of this many: a task beyond them was restarted at every
+        // fault whatever its policy.
+        if self.tasks.len() > supervisor_core::MAX_TASKS {
+            p.push(format!(
+                "{} tasks: an image has at most {} (the supervisor tracks each task's faults and restart policy in a table of that many); merge or drop {}",
+                self.tasks.len(),
+                supervisor_core::MAX_TASKS,
+                self.tasks.len() - supervisor_core::MAX_TASKS
+            ));
+        }
         for task in &self.tasks {
             self.check_task(task, &mut p);
         }

@@ -485,3 +485,29 @@ fn only_the_supervisor_may_use_a_virtio_window() {
     );
     parse(&text).expect("the supervisor may hold the bus window");
 }
+
+/// The supervisor's tables hold `supervisor_core::MAX_TASKS` tasks: a task
+/// beyond them was restarted at every fault, `never` or not (a user's
+/// 41st task, 22,990 times in 20 s). More tasks are refused.
+#[test]
+fn no_more_tasks_than_the_supervisor_tracks() {
+    let filler = |n: usize| {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "\n[tasks.f{i}]\ncrate = \"task-idle\"\npriority = 254\ntext = 4096\nram = 1024\nstack = 512\n"
+                )
+            })
+            .collect::<String>()
+    };
+    // BASE has 4 tasks.
+    let at_limit = format!("{BASE}{}", filler(supervisor_core::MAX_TASKS - 4));
+    if let Err(e) = parse(&at_limit) {
+        let e = format!("{e:#}");
+        assert!(!e.contains("tasks: an image has at most"), "{e}");
+    }
+    assert_error(
+        &format!("{BASE}{}", filler(supervisor_core::MAX_TASKS - 3)),
+        &["65 tasks: an image has at most 64", "merge or drop 1"],
+    );
+}
