@@ -46,10 +46,16 @@ impl Default for Params {
 /// inject: the campaign task holds the recovery times of at most
 /// [`RUN_FAULTS`](crate::campaign_runs::RUN_FAULTS) faults, and quietly
 /// injected only that many when asked for more.
-pub fn check_single_run(faults: u32) -> anyhow::Result<()> {
+pub fn check_single_run(faults: u32, only: Option<u32>) -> anyhow::Result<()> {
     let most = crate::campaign_runs::RUN_FAULTS;
     if faults == 0 {
         anyhow::bail!("--faults must be at least 1");
+    }
+    if let Some(k) = only.filter(|&k| k >= faults) {
+        anyhow::bail!(
+            "--only {k}: a campaign of {faults} faults numbers them 0 to {}; replay one of those",
+            faults - 1
+        );
     }
     if faults > most {
         anyhow::bail!(
@@ -323,14 +329,25 @@ mod tests {
 
     #[test]
     fn a_single_run_of_more_faults_than_it_can_hold_is_refused() {
-        assert!(check_single_run(1).is_ok());
-        assert!(check_single_run(2000).is_ok());
-        let e = check_single_run(3000).unwrap_err().to_string();
+        assert!(check_single_run(1, None).is_ok());
+        assert!(check_single_run(2000, None).is_ok());
+        let e = check_single_run(3000, None).unwrap_err().to_string();
         assert!(
             e.contains("at most 2000") && e.contains("cargo xtask campaign --faults 3000"),
             "{e}"
         );
-        assert!(check_single_run(0).is_err());
+        assert!(check_single_run(0, None).is_err());
+    }
+
+    /// `--only K` replays fault K of the campaign `--faults` and `--seed`
+    /// name: one past its end is no fault of it (a user's `--faults 10
+    /// --only 99` "replayed" fault 99).
+    #[test]
+    fn only_a_fault_of_the_campaign_is_replayed() {
+        assert!(check_single_run(10, Some(9)).is_ok());
+        let e = check_single_run(10, Some(99)).unwrap_err().to_string();
+        assert!(e.contains("--only 99") && e.contains("0 to 9"), "{e}");
+        assert!(check_single_run(10, Some(10)).is_err());
     }
 
     #[test]

@@ -69,12 +69,13 @@ enum Cmd {
         /// Test app files to run (default: host tests, boot test, every
         /// test/*.toml and examples/*.toml).
         images: Vec<PathBuf>,
-        /// Run only the fault campaign, with this many random injections.
-        #[arg(long)]
+        /// Run only the fault campaign, with this many random injections
+        /// (no images with it: the campaign is its own image).
+        #[arg(long, conflicts_with = "images")]
         faults: Option<u32>,
-        /// The campaign's seed (with --faults).
-        #[arg(long, default_value_t = campaign::DEFAULT_SEED)]
-        seed: u64,
+        /// The campaign's seed (with --faults; default 1).
+        #[arg(long, requires = "faults")]
+        seed: Option<u64>,
         /// Replay only fault K of that campaign (with --faults; K as the
         /// campaign's problem lines print it).
         #[arg(long, requires = "faults")]
@@ -207,7 +208,8 @@ fn run(cli: Cli) -> Result<bool> {
             only,
         } => match faults {
             Some(faults) => {
-                campaign::check_single_run(faults)?;
+                campaign::check_single_run(faults, only)?;
+                let seed = seed.unwrap_or(campaign::DEFAULT_SEED);
                 let params = campaign::Params { faults, seed, only };
                 testing::run_campaign(&root, &params, cli.verbose)
             }
@@ -215,6 +217,9 @@ fn run(cli: Cli) -> Result<bool> {
             None => testing::run_images(&root, &images, cli.verbose),
         },
         Cmd::Campaign { faults, seed, jobs } => {
+            if jobs == 0 {
+                anyhow::bail!("--jobs must be at least 1 (QEMU runs at once)");
+            }
             campaign_runs::run(&root, faults, seed, jobs, cli.verbose)
         }
         Cmd::Bench { apps } => bench::run(&root, &apps, cli.verbose),

@@ -32,6 +32,7 @@ impl App {
             self.check_task(task, &mut p);
         }
         self.check_supervisor(&mut p);
+        self.check_task_constants(&mut p);
         self.check_irqs(&mut p);
         self.check_authority(&mut p);
         self.check_shares(&mut p);
@@ -55,6 +56,15 @@ impl App {
         check_pow2(p, "kernel.text", k.text);
         check_pow2(p, "kernel.ram", k.ram);
         check_stack(p, "kernel", k.stack, k.ram);
+        if k.stack < MIN_KERNEL_STACK {
+            p.push(format!(
+                "`kernel.stack` = {}: below {MIN_KERNEL_STACK} bytes, the smallest the kernel is tested with (every trap, and its panic report, runs on it; with 16 bytes it hung at boot without a word); raise it",
+                k.stack
+            ));
+        }
+        for (what, size) in [("text", k.text), ("ram", k.ram)] {
+            check_fits(p, &format!("kernel.{what}"), size);
+        }
     }
 
     pub(super) fn check_task(&self, task: &Task, p: &mut Vec<String>) {
@@ -84,6 +94,8 @@ impl App {
         }
         check_pow2(p, &format!("{key}.text"), task.text);
         check_pow2(p, &format!("{key}.ram"), task.ram);
+        check_fits(p, &format!("{key}.text"), task.text);
+        check_fits(p, &format!("{key}.ram"), task.ram);
         for (what, size) in [("text", task.text), ("ram", task.ram)] {
             if size < machine::MIN_TASK_REGION {
                 p.push(format!(
@@ -169,6 +181,9 @@ impl App {
             Some(_) if !task.is_driver() => p.push(format!(
                 "`{key}.queues`: only a driver (`drives`) has virtqueues; remove the key"
             )),
+            Some(0) => p.push(format!(
+                "`{key}.queues` = 0: a driver's device needs at least one virtqueue (the kernel places each in the ring region); use 1 or more, or remove the key for 1"
+            )),
             Some(q) if q > MAX_QUEUES => p.push(format!(
                 "`{key}.queues` = {q}: at most {MAX_QUEUES} virtqueues per driver; use fewer"
             )),
@@ -236,6 +251,14 @@ impl App {
                 "`{key}.restart.window-ms` needs `limit` (how many restarts within the window)"
             ));
         }
+        if r.limit == Some(0) {
+            // 0 is "no limit" to the supervisor, the opposite of what it
+            // reads as.
+            p.push(format!(
+                "`{key}.restart.limit` = 0: remove `limit` for no limit, or use 1 to {}",
+                abi::RestartPolicy::MAX_LIMIT
+            ));
+        }
         if let Some(limit) = r.limit.filter(|&l| l > abi::RestartPolicy::MAX_LIMIT) {
             p.push(format!(
                 "`{key}.restart.limit` = {limit}: the supervisor counts at most {} faults within a window; \
@@ -257,6 +280,12 @@ impl App {
             .filter(|t| t.supervisor)
             .map(|t| t.name.as_str())
             .collect();
+        if let Some(t) = self.tasks.iter().find(|t| t.supervisor && !t.start) {
+            p.push(format!(
+                "`tasks.{}.start` = false: the supervisor must start at boot (every driver registers with it and nobody else can start it); remove the key",
+                t.name
+            ));
+        }
         match sups.len() {
             1 => {}
             0 => p.push(
@@ -266,6 +295,32 @@ impl App {
                 "tasks {} all have `supervisor = true`: exactly one task may be the supervisor; remove the flag from all but one",
                 sups.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
             )),
+        }
+    }
+
+    /// Each task's name becomes a constant of `userlib::tasks` (upper
+    /// case, other characters '_'): two names that make one constant
+    /// failed in rustc, naming neither the file nor the tasks.
+    pub(super) fn check_task_constants(&self, p: &mut Vec<String>) {
+        let constant = |name: &str| -> String {
+            name.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        for (i, t) in self.tasks.iter().enumerate() {
+            let c = constant(&t.name);
+            if let Some(other) = self.tasks[..i].iter().find(|o| constant(&o.name) == c) {
+                p.push(format!(
+                    "`tasks.{}` and `tasks.{}` would both be the task constant `{c}` (names are upper-cased, '-' becomes '_'); rename one",
+                    other.name, t.name
+                ));
+            }
         }
     }
 
@@ -334,6 +389,14 @@ impl App {
                     "`{key}.device` is empty: name the QEMU device, e.g. \"virtio-blk-device\""
                 ));
             }
+            if let Some(j) = q.drives[..i].iter().position(|e| e.file == d.file) {
+                // QEMU locks each file: the second drive failed with
+                // "Is another process using the image?".
+                p.push(format!(
+                    "`{key}.file` = {:?} is `qemu.drives[{j}]`'s file too: each disk needs its own file",
+                    d.file
+                ));
+            }
         }
     }
 
@@ -354,6 +417,21 @@ impl App {
                 }
                 if f.guest == 0 {
                     p.push(format!("`{key}.guest` is 0: give the port in the image"));
+                }
+                // (0 picks a free port at run time: never a clash.)
+                let mut earlier = self.qemu.nics[..=i].iter().enumerate().flat_map(|(a, n)| {
+                    let upto = if a == i { j } else { n.forwards.len() };
+                    n.forwards[..upto].iter().map(move |g| (a, g))
+                });
+                if f.host != 0 {
+                    if let Some((a, _)) =
+                        earlier.find(|(_, g)| g.host == f.host && g.proto == f.proto)
+                    {
+                        p.push(format!(
+                            "`{key}.host` = {}: `qemu.nics[{a}]` already forwards {} port {} of the host; use another (or leave `host` out for a free one)",
+                            f.host, f.proto, f.host
+                        ));
+                    }
                 }
             }
         }
@@ -557,6 +635,22 @@ fn power_of_two_above(x: u64) -> u64 {
     x.max(1)
         .checked_next_power_of_two()
         .map_or(u64::MAX, |p| p.saturating_mul(2))
+}
+
+/// The smallest kernel stack accepted: the one every image is tested with.
+const MIN_KERNEL_STACK: u64 = 4096;
+
+/// A region no larger than the most RAM QEMU's `virt` takes
+/// ([`machine::MAX_MEMORY_MIB`]): a larger one could never be placed, and
+/// sizes near 2^64 overflowed the layout's sums.
+fn check_fits(p: &mut Vec<String>, key: &str, size: u64) {
+    let max = machine::MAX_MEMORY_MIB << 20;
+    if size > max {
+        p.push(format!(
+            "`{key}` = {size} is larger than the machine's RAM can be ({max} bytes, `qemu.memory` at most {} MiB); lower it",
+            machine::MAX_MEMORY_MIB
+        ));
+    }
 }
 
 pub(super) fn check_stack(p: &mut Vec<String>, key: &str, stack: u64, ram: u64) {

@@ -511,3 +511,72 @@ fn no_more_tasks_than_the_supervisor_tracks() {
         &["65 tasks: an image has at most 64", "merge or drop 1"],
     );
 }
+
+/// Mistakes a user's session found accepted: each is refused now, saying
+/// what to do.
+#[test]
+fn app_file_mistakes_a_user_found_are_refused() {
+    // A region near 2^63 panicked in the layout's sums.
+    assert_error(
+        &BASE.replace(
+            "ram = 2048\nstack = 1024\nslots",
+            "ram = 9223372036854775808\nstack = 1024\nslots",
+        ),
+        &["`tasks.ping.ram` = 9223372036854775808 is larger than the machine's RAM"],
+    );
+    // A kernel stack of 16 bytes hung at boot without a word.
+    assert_error(
+        &BASE.replace("stack = 4096", "stack = 16"),
+        &["`kernel.stack` = 16: below 4096 bytes"],
+    );
+    // `limit = 0` meant no limit.
+    assert_error(
+        &BASE.replace(
+            "slots = [\"pong\"]",
+            "slots = [\"pong\"]\nrestart = { policy = \"backoff\", backoff-ms = 5, limit = 0 }",
+        ),
+        &["`tasks.ping.restart.limit` = 0: remove `limit` for no limit"],
+    );
+    // A supervisor that does not start left every driver unregistered.
+    assert_error(
+        &BASE.replace("supervisor = true", "supervisor = true\nstart = false"),
+        &["`tasks.super.start` = false: the supervisor must start at boot"],
+    );
+    // Two names, one constant: rustc's error named neither.
+    assert_error(
+        &format!("{BASE}\n[tasks.p-x]\ncrate = \"pong\"\npriority = 9\ntext = 8192\nram = 2048\nstack = 1024\n[tasks.p_x]\ncrate = \"pong\"\npriority = 9\ntext = 8192\nram = 2048\nstack = 1024\n"),
+        &["`tasks.p-x` and `tasks.p_x` would both be the task constant `P_X`"],
+    );
+    // Two drives on one file: QEMU blamed "another process".
+    assert_error(
+        &format!("{BASE}\n[[qemu.drives]]\nfile = \"d.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n[[qemu.drives]]\nfile = \"d.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n"),
+        &["`qemu.drives[1].file` = \"d.img\" is `qemu.drives[0]`'s file too"],
+    );
+}
+
+/// A driver without a queue was refused by the kernel at every probe,
+/// for ever; two forwards of one host port failed at run time with
+/// "Address already in use". Both are the app file's mistakes.
+#[test]
+fn no_queue_and_one_host_port_twice_are_refused() {
+    let driver = BASE.replace(
+        "slots = [\"pong\"]",
+        "slots = [\"pong\"]\ndrives = [\"block\"]\nnotifications = [\"irq\", \"remove\", \"probe\"]\nqueues = 0",
+    );
+    assert_error(
+        &driver,
+        &["`tasks.ping.queues` = 0: a driver's device needs at least one virtqueue"],
+    );
+    let forwards = format!(
+        "{BASE}\n[[qemu.nics]]\nforwards = [\n  {{ proto = \"tcp\", guest = 80, host = 18080 }},\n  {{ proto = \"udp\", guest = 7, host = 18080 }},\n  {{ proto = \"tcp\", guest = 7, host = 18080 }},\n]\n"
+    );
+    let e = error(&forwards);
+    assert!(
+        e.contains("`qemu.nics[0].forwards[2].host` = 18080: `qemu.nics[0]` already forwards tcp port 18080"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("forwards[1].host"),
+        "udp and tcp may share a number: {e}"
+    );
+}
