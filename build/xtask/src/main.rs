@@ -169,11 +169,13 @@ fn run(cli: Cli) -> Result<bool> {
     let root = workspace_root()?;
     match cli.command {
         Cmd::Build { app } => {
-            image::build(
-                &root,
-                &image::resolve_app(&root, app.as_deref()),
-                cli.verbose,
-            )?;
+            let app_path = image::resolve_app(&root, app.as_deref());
+            // Not under a running image: its dist/ is what `dump` and `gdb`
+            // decode the machine with (an app file of the same name, built
+            // over it, made `dump` show every task shifted by one).
+            let name = image::load_app(&root, &app_path)?.name;
+            let _lock = qemu::lock_image(&root.join("target").join(&name), &name)?;
+            image::build(&root, &app_path, cli.verbose)?;
             Ok(true)
         }
         Cmd::Run { app } => {

@@ -67,23 +67,35 @@ fn workspace_packages(root: &Path) -> Result<Vec<Package>> {
 /// A problem for each task whose `crate` is not a package of the
 /// workspace, naming the task crates there are.
 pub(super) fn unknown_crates(app: &App, packages: &[Package]) -> Vec<String> {
+    // The kernel and xtask are binaries too, but no task's.
+    let is_task = |p: &Package| p.bin && p.name != "kern" && p.name != "xtask";
     let tasks: Vec<&str> = packages
         .iter()
-        // The kernel and xtask are binaries too, but no task's.
-        .filter(|p| p.bin && p.name != "kern" && p.name != "xtask")
+        .filter(|p| is_task(p))
         .map(|p| p.name.as_str())
         .collect();
     app.tasks
         .iter()
-        .filter(|t| !packages.iter().any(|p| p.name == t.krate))
-        .map(|t| {
-            format!(
-                "`tasks.{}.crate` = {:?}: no package of that name in the workspace (a new crate \
-                 must be one of its members, see Cargo.toml); the task crates are: {}",
+        .filter_map(|t| {
+            let why = match packages.iter().find(|p| p.name == t.krate) {
+                Some(p) if is_task(p) => return None,
+                // A library (userlib) or a host program (xtask) failed
+                // deep in cargo, naming neither the file nor the key.
+                Some(_) => {
+                    "a package of the workspace, but not a task's (a task crate is a \
+                            binary built for the target: not a library, the kernel or xtask)"
+                }
+                None => {
+                    "no package of that name in the workspace (a new crate must be one of \
+                         its members, see Cargo.toml)"
+                }
+            };
+            Some(format!(
+                "`tasks.{}.crate` = {:?}: {why}; the task crates are: {}",
                 t.name,
                 t.krate,
                 tasks.join(", ")
-            )
+            ))
         })
         .collect()
 }
@@ -184,6 +196,45 @@ mod tests {
             "{}",
             problems[0]
         );
+    }
+
+    /// A library or a host program as a task's crate failed deep in cargo
+    /// (35,528 lines of errors for `xtask`).
+    #[test]
+    fn a_package_that_is_no_task_crate_is_named() {
+        let app: App = crate::config::tests::parse(BASE).unwrap();
+        for (name, bin) in [("userlib", false), ("xtask", true), ("kern", true)] {
+            let all = [
+                package("task-supervisor", true),
+                package("pong", true),
+                package(name, bin),
+                package("task-idle", true),
+            ];
+            let app = App {
+                tasks: app
+                    .tasks
+                    .iter()
+                    .cloned()
+                    .map(|mut t| {
+                        if t.name == "ping" {
+                            t.krate = name.into();
+                        }
+                        t
+                    })
+                    .collect(),
+                ..app.clone()
+            };
+            let problems = unknown_crates(&app, &all);
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].contains(&format!(
+                    "`tasks.ping.crate` = \"{name}\": a package of the workspace, but not a task's"
+                )) && problems[0]
+                    .ends_with("the task crates are: task-supervisor, pong, task-idle"),
+                "{}",
+                problems[0]
+            );
+        }
     }
 
     #[test]
