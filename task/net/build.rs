@@ -23,13 +23,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     idol::generate_server("../../idl/net.idol", &out)?;
     println!("cargo:rerun-if-env-changed=VIREO_CONFIG");
     println!("cargo:rerun-if-env-changed=VIREO_TASKS");
+    // (Read, not watched: only a refused config, whose script always
+    // runs again, names the file, and watching it would rebuild the stack
+    // for every image.)
     let config = std::env::var("VIREO_CONFIG").unwrap_or_default();
+    // The app file being built, and this task's `config` table in it.
+    let app = format!(
+        "{}: the net task's `config`",
+        std::env::var("VIREO_APP").unwrap_or_else(|_| "app.toml".into())
+    );
     let tasks = std::env::var("VIREO_TASKS").unwrap_or_default();
     let tasks: Vec<&str> = tasks.split(',').filter(|t| !t.is_empty()).collect();
     if let Err(e) = settings::Settings::parse(&config) {
         return Err(format!(
-            "app.toml: the net task's config `{}` = {:?} is not understood",
-            e.key, e.value
+            "{app}: `{}` = {:?} is not understood: it takes {}",
+            e.key,
+            e.value,
+            e.expected()
         )
         .into());
     }
@@ -47,14 +57,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let index_of = |name: &str| tasks.iter().position(|t| *t == name).map(|i| i as u16);
         let mut grants = Vec::new();
         ports::parse(ports_text, index_of, |g| grants.push(g))
-            .map_err(|e| format!("app.toml: the net task's config `ports`: {e}"))?;
+            .map_err(|e| format!("{app}: `ports`: {e}"))?;
         let udp_ports = grants
             .iter()
             .filter(|g| g.proto == ports::Proto::Udp)
             .count();
         if udp_ports > share::UDP_SOCKETS {
             return Err(format!(
-                "app.toml: the net task's config `ports` grants {udp_ports} UDP ports, but the \
+                "{app}: `ports` grants {udp_ports} UDP ports, but the \
                  stack has {} UDP sockets: a grant it could not bind would be no grant",
                 share::UDP_SOCKETS
             )
@@ -63,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let tcp_tasks = share::tcp_tasks(&grants).count();
         if tcp_tasks * share::RESERVE > share::SOCKETS {
             return Err(format!(
-                "app.toml: the net task's config `ports` grants TCP ports to {tcp_tasks} tasks, \
+                "{app}: `ports` grants TCP ports to {tcp_tasks} tasks, \
                  but its {} TCP sockets keep {} for each: at most {} tasks may have TCP ports",
                 share::SOCKETS,
                 share::RESERVE,

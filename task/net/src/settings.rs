@@ -66,6 +66,20 @@ pub struct BadSetting<'a> {
     pub value: &'a str,
 }
 
+impl BadSetting<'_> {
+    /// What the key takes, for the message that refuses it.
+    pub fn expected(&self) -> &'static str {
+        match self.key {
+            "address" => "an IPv4 address and prefix length, e.g. \"10.0.2.15/24\" (each part 0 to 255, the prefix 0 to 32)",
+            "gateway" => "an IPv4 address, e.g. \"10.0.2.2\"",
+            "dhcp" => "\"on\" or \"off\"",
+            "dhcp-timeout-ms" => "a number of milliseconds, e.g. \"3000\"",
+            "peer-timeout-ms" => "a number of milliseconds above 0, e.g. \"60000\"",
+            _ => "one of the keys address, gateway, dhcp, dhcp-timeout-ms, peer-timeout-ms, ports",
+        }
+    }
+}
+
 fn ipv4(s: &str) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
     let mut parts = s.split('.');
@@ -117,6 +131,22 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::{BadSetting, Settings};
+
+    /// A refusal says what the key takes (a user's "10.0.2.300/24" was
+    /// only "not understood").
+    #[test]
+    fn a_refused_setting_says_what_its_key_takes() {
+        for (text, takes) in [
+            ("address=10.0.2.300/24", "an IPv4 address and prefix length"),
+            ("gateway=banana", "an IPv4 address"),
+            ("dhcp=maybe", "\"on\" or \"off\""),
+            ("peer-timeout-ms=0", "above 0"),
+            ("dchp=off", "one of the keys address"),
+        ] {
+            let e = Settings::parse(text).unwrap_err();
+            assert!(e.expected().contains(takes), "{text}: {}", e.expected());
+        }
+    }
 
     #[test]
     fn defaults_and_overrides() {

@@ -267,6 +267,7 @@ fn kernel_features(app: &App) -> Vec<String> {
 /// the fault campaign's parameters (read only by the campaign task).
 fn task_env(
     task: &crate::config::Task,
+    app_path: &Path,
     vireo_tasks: &str,
     vireo_restart: &str,
     vireo_authority: &str,
@@ -277,6 +278,8 @@ fn task_env(
         ("VIREO_RESTART".into(), vireo_restart.to_string()),
         ("VIREO_AUTHORITY".into(), vireo_authority.to_string()),
         ("VIREO_CONFIG".into(), task_config(task)),
+        // For a build script's messages about the task's `config`.
+        ("VIREO_APP".into(), app_path.display().to_string()),
         (campaign::Params::ENV.into(), params.spec()),
     ];
     if let Some(ms) = task.deadline() {
@@ -334,7 +337,14 @@ pub fn build_with(
             features: task.features.clone(),
             link_dir,
             script: root.join("sys/userlib/task-link.x"),
-            env: task_env(task, &vireo_tasks, &vireo_restart, &vireo_authority, params),
+            env: task_env(
+                task,
+                app_path,
+                &vireo_tasks,
+                &vireo_restart,
+                &vireo_authority,
+                params,
+            ),
         };
         let built = build
             .run(root, &cargo_target, verbose)

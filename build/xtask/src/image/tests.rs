@@ -31,6 +31,7 @@ fn authority_and_test_kernel_features() {
 fn env_of(app: &crate::config::App, i: usize) -> Vec<(String, String)> {
     task_env(
         &app.tasks[i],
+        std::path::Path::new("t.toml"),
         "a,b",
         "x",
         "y",
@@ -63,12 +64,26 @@ fn the_campaign_parameters_reach_the_build() {
         seed: 9,
         only: Some(3),
     };
-    let env = task_env(&app.tasks[1], "a", "x", "y", &p);
+    let env = task_env(
+        &app.tasks[1],
+        std::path::Path::new("t.toml"),
+        "a",
+        "x",
+        "y",
+        &p,
+    );
     assert!(
         env.contains(&("VIREO_CAMPAIGN".into(), "7:9:3".into())),
         "{env:?}"
     );
-    let env = task_env(&app.tasks[1], "a", "x", "y", &Default::default());
+    let env = task_env(
+        &app.tasks[1],
+        std::path::Path::new("t.toml"),
+        "a",
+        "x",
+        "y",
+        &Default::default(),
+    );
     assert!(
         env.contains(&("VIREO_CAMPAIGN".into(), "200:1".into())),
         "{env:?}"
