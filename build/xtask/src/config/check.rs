@@ -49,6 +49,23 @@ impl App {
                 self.name
             ));
         }
+        // Directories of target/ that are cargo's or xtask's own: an image
+        // named so was built into them.
+        const TAKEN: [&str; 7] = [
+            "release",
+            "debug",
+            "doc",
+            "tmp",
+            "campaign",
+            "mutants",
+            "riscv32imac-unknown-none-elf",
+        ];
+        if TAKEN.contains(&self.name.as_str()) {
+            p.push(format!(
+                "`name` = {:?}: target/{} is cargo's or xtask's own directory; give the image another name",
+                self.name, self.name
+            ));
+        }
     }
 
     pub(super) fn check_kernel(&self, p: &mut Vec<String>) {

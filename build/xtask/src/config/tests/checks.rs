@@ -580,3 +580,16 @@ fn no_queue_and_one_host_port_twice_are_refused() {
         "udp and tcp may share a number: {e}"
     );
 }
+
+/// An image named `release` was built into cargo's own target/release.
+#[test]
+fn an_image_name_may_not_be_one_of_targets_own_directories() {
+    for name in ["release", "debug", "campaign"] {
+        assert_error(
+            &BASE.replace("name = \"t\"", &format!("name = \"{name}\"")),
+            &[&format!(
+                "target/{name} is cargo's or xtask's own directory"
+            )],
+        );
+    }
+}
