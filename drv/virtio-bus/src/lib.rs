@@ -60,6 +60,21 @@ struct Slot {
     state: SlotState,
     /// State the slot takes when its removal completes.
     after_removal: SlotState,
+    /// A free slot whose driver died and is to be restarted: kept for that
+    /// task until it registers again, the supervisor gives up on it
+    /// ([`Bus::mark_failed`]) or the operator binds or unbinds the slot.
+    /// Free to anyone at once, a red team's second block driver, asking
+    /// every 2 ms, took blk0's disk during blk0's 10 ms backoff and kept
+    /// it: blk0 came back to `NoDevice`, its clients' data on the thief's
+    /// device.
+    reserved_for: Option<u16>,
+}
+
+impl Slot {
+    /// Whether driver `task` may be bound to this slot now.
+    fn free_for(&self, task: u16) -> bool {
+        self.state == SlotState::Free && self.reserved_for.is_none_or(|t| t == task)
+    }
 }
 
 /// What the supervisor must do after [`Bus::unbind`].
@@ -101,6 +116,7 @@ impl Bus {
             device: None,
             state: SlotState::Empty,
             after_removal: SlotState::Free,
+            reserved_for: None,
         }; SLOTS],
         drivers: [None; MAX_DRIVERS],
     };
@@ -115,6 +131,7 @@ impl Bus {
                 SlotState::Empty
             },
             after_removal: SlotState::Free,
+            reserved_for: None,
         });
         Bus {
             slots,
@@ -166,25 +183,33 @@ impl Bus {
                 .ok_or(BusError::TooManyDrivers)?,
         };
         self.drivers[d] = Some(Driver { reg, slot: None });
+        let task = reg.task;
         let matches = |s: &Slot| s.device.is_some_and(|dev| Self::matches(&reg, &dev));
+        // The slot kept for it since its last incarnation died, then its
+        // rank's, then the lowest free one.
+        let kept = self
+            .slots
+            .iter()
+            .position(|s| s.reserved_for == Some(task) && s.free_for(task) && matches(s));
         let its_own = self
             .slots
             .iter()
             .enumerate()
             .filter(|(_, s)| matches(s))
             .nth(rank)
-            .filter(|(_, s)| s.state == SlotState::Free)
+            .filter(|(_, s)| s.free_for(task))
             .map(|(i, _)| i);
-        let free = its_own.or_else(|| {
+        let free = kept.or(its_own).or_else(|| {
             self.slots
                 .iter()
-                .position(|s| s.state == SlotState::Free && matches(s))
+                .position(|s| s.free_for(task) && matches(s))
         });
         let Some(slot) = free else {
             return Err(BusError::NoDevice);
         };
         let dev = self.slots[slot].device.ok_or(BusError::NoDevice)?;
         self.slots[slot].state = SlotState::Bound;
+        self.slots[slot].reserved_for = None;
         self.drivers[d] = Some(Driver {
             reg,
             slot: Some(slot),
@@ -201,7 +226,9 @@ impl Bus {
     pub fn grant_failed(&mut self, task: u16) {
         if let Some(d) = self.driver_index(task) {
             if let Some(slot) = self.drivers[d].and_then(|d| d.slot) {
+                // Kept for it: it registers again.
                 self.slots[slot].state = SlotState::Free;
+                self.slots[slot].reserved_for = Some(task);
             }
             self.drivers[d] = None;
         }
@@ -262,6 +289,7 @@ impl Bus {
             }
             SlotState::Free => {
                 s.state = SlotState::Unbound;
+                s.reserved_for = None;
                 Ok(Unbind::Done)
             }
             SlotState::Removing => Ok(Unbind::Done),
@@ -276,7 +304,9 @@ impl Bus {
         let s = self.slots.get_mut(slot).ok_or(BusError::NoSuchSlot)?;
         match s.state {
             SlotState::Unbound | SlotState::Failed => s.state = SlotState::Free,
-            SlotState::Free => {}
+            // The operator's bind offers it to whoever waits, a slot kept
+            // for a restarting driver included.
+            SlotState::Free => s.reserved_for = None,
             // The slot exists; QEMU put no device in it.
             SlotState::Empty => return Err(BusError::NoDevice),
             SlotState::Bound | SlotState::Removing => return Err(BusError::AlreadyBound),
@@ -299,18 +329,20 @@ impl Bus {
     /// Driver `task` died (faulted, or was restarted). Returns the slot it
     /// held: the supervisor must reset that device *before* the task's
     /// memory is re-initialised, then revoke the grant. The slot becomes
-    /// free for the next incarnation, which registers again.
+    /// free for the next incarnation, which registers again, and is kept
+    /// for it (see `Slot::reserved_for`).
     pub fn driver_died(&mut self, task: u16) -> Option<usize> {
         let d = self.driver_index(task)?;
         let slot = self.drivers[d].and_then(|d| d.slot);
         if let Some(slot) = slot {
             let s = &mut self.slots[slot];
             // An operator's unbind in progress stays an unbind.
-            s.state = if s.state == SlotState::Removing {
-                s.after_removal
+            if s.state == SlotState::Removing {
+                s.state = s.after_removal;
             } else {
-                SlotState::Free
-            };
+                s.state = SlotState::Free;
+                s.reserved_for = Some(task);
+            }
         }
         self.drivers[d] = None;
         slot
@@ -322,6 +354,7 @@ impl Bus {
         if let Some(s) = self.slots.get_mut(slot) {
             if s.device.is_some() {
                 s.state = SlotState::Failed;
+                s.reserved_for = None;
             }
         }
     }

@@ -225,3 +225,35 @@ fn a_failed_grant_undoes_the_binding() {
     assert_eq!(state(&b, 5), SlotState::Free);
     assert_eq!(b.slot_of(3), None);
 }
+
+/// A dead driver's slot is kept for its next incarnation: a red team's
+/// second block driver, registering every 2 ms, took blk0's disk during
+/// blk0's backoff and kept it (blk0 came back to `NoDevice`).
+#[test]
+fn a_dead_drivers_slot_is_kept_for_its_next_incarnation() {
+    let mut d = [None; SLOTS];
+    d[6] = dev(BLK);
+    let mut b = Bus::new(d);
+    assert_eq!(b.register_ranked(reg(1, BLK), 0).map(|p| p.slot), Ok(6));
+    assert_eq!(b.driver_died(1), Some(6));
+    assert_eq!(state(&b, 6), SlotState::Free);
+    // The thief (another block driver, first or second of its kind) asks
+    // during the backoff: nothing for it.
+    assert_eq!(b.register_ranked(reg(3, BLK), 1), Err(BusError::NoDevice));
+    assert_eq!(b.register_ranked(reg(3, BLK), 0), Err(BusError::NoDevice));
+    // The restarted driver gets its disk back.
+    assert_eq!(b.register_ranked(reg(1, BLK), 0).map(|p| p.slot), Ok(6));
+    // Given up on (the restart limit, or a device that did not reset):
+    // failed, for nobody until the operator binds it; then for whoever
+    // waits.
+    assert_eq!(b.driver_died(1), Some(6));
+    b.mark_failed(6);
+    assert_eq!(b.register_ranked(reg(3, BLK), 0), Err(BusError::NoDevice));
+    assert!(b.bind(6).is_ok());
+    assert_eq!(b.register_ranked(reg(3, BLK), 0).map(|p| p.slot), Ok(6));
+    // The operator's bind of a kept slot hands it on too.
+    assert_eq!(b.driver_died(3), Some(6));
+    assert_eq!(b.register_ranked(reg(1, BLK), 1), Err(BusError::NoDevice));
+    assert!(b.bind(6).is_ok());
+    assert_eq!(b.register_ranked(reg(1, BLK), 1).map(|p| p.slot), Ok(6));
+}

@@ -278,6 +278,20 @@ fn a_lease_the_driver_may_not_write_faults_the_client_and_spares_the_device() {
     assert!(rig.dev.borrow().notifications.is_empty(), "no request");
 }
 
+/// A fill is at most 8 KiB (`idl/entropy.idol`): one call could keep the
+/// driver busy past the watchdog on a slow device, and get it restarted
+/// under its other clients (a red team's 256 KiB fill, on a device
+/// limited to 32 KiB/s, restarted rng0 twice). Refused, the device never
+/// sees it; 8 KiB is served.
+#[test]
+fn a_fill_over_8_kib_is_refused_and_spares_the_device() {
+    let mut rig = Rig::new(2, true);
+    let (outcome, _) = rig.fill_with(8193, LEASE_WRITE);
+    assert_eq!(outcome, Some(Outcome::Fault(ReplyFaultReason::BadLeases)));
+    assert!(rig.dev.borrow().notifications.is_empty(), "no request");
+    assert_eq!(rig.fill(8192).map(|b| b.len()), Ok(8192));
+}
+
 #[test]
 fn interrupts_are_unmasked_and_an_unasked_completion_is_a_fault() {
     let mut rig = Rig::new(2, true);
