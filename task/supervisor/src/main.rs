@@ -178,6 +178,14 @@ fn now_ms() -> u64 {
 /// Whether this supervisor was built for a test image.
 const TEST_IMAGE: bool = cfg!(feature = "test-control");
 
+/// Whether `task` is a driver (app.toml `drives`): an untrusted server the
+/// liveness watchdog watches, whether the bus has it bound or not.
+fn is_driver(task: usize) -> bool {
+    tasks::AUTHORITY
+        .get(task)
+        .is_some_and(|a| a.device_ids != 0)
+}
+
 /// Checks `request` from `caller` against its app.toml authority; logs a
 /// refusal with the caller's name.
 fn authorize(bus: &Bus, caller: TaskId, request: Request) -> Result<(), Refusal> {
@@ -416,16 +424,19 @@ impl Supervisor {
             .restarts
             .next_deadline()
             .map(|ms| ms * abi::TICKS_PER_MS);
-        let any_driver = (0..MAX_TASKS).any(|t| self.bus.slot_of(t as u16).is_some());
+        let any_driver = (0..MAX_TASKS).any(is_driver);
         let sample = any_driver.then_some(self.next_sample);
         let next = [removal, restart, sample].into_iter().flatten().min();
         sys_set_timer(next, TIMER_BIT);
     }
 
-    /// The liveness watchdog: restarts (at most) one bound driver that has
+    /// The liveness watchdog: restarts (at most) one driver that has
     /// stopped answering — runnable, yet no syscall since the last sample;
     /// callers waiting and none answered; or one caller's request held
-    /// unanswered ([`HeldCalls`]) while it answers others.
+    /// unanswered ([`HeldCalls`]) while it answers others. Every task with
+    /// `drives` is watched, bound to a slot or not: watching only bound
+    /// ones, a red team's driver unbound its own slot (which a driver may)
+    /// and then held its caller for good.
     fn sample_drivers(&mut self) {
         let now = sys_get_timer().now;
         if now < self.next_sample {
@@ -456,9 +467,9 @@ impl Supervisor {
             }
         }
         for task in 0..count {
-            let Some(slot) = self.bus.slot_of(task as u16) else {
+            if !is_driver(task) {
                 continue;
-            };
+            }
             let Ok(st) = kipc::task_status(task) else {
                 continue;
             };
@@ -488,8 +499,9 @@ impl Supervisor {
                 );
                 RestartCause::Hung
             };
-            self.bus.driver_died(task as u16);
-            self.detach(task as u16, slot);
+            if let Some(slot) = self.bus.driver_died(task as u16) {
+                self.detach(task as u16, slot);
+            }
             self.restart(task, cause);
             self.liveness.reset_after_restart(task);
             break;

@@ -306,13 +306,41 @@ fn an_answering_driver_that_holds_a_caller_is_restarted(s: &mut Suite) -> CaseRe
     Ok(())
 }
 
+/// A driver without a slot is watched too: one that holds its only
+/// caller's request is restarted once the call has waited 15 samples
+/// with no reply (1.5 s), and the caller gets ServerRestarted. (Watching
+/// only bound drivers, a red team's driver unbound its own slot, which a
+/// driver may, and then held its caller for good.)
+fn a_driver_without_a_slot_that_holds_a_caller_is_restarted(s: &mut Suite) -> CaseResult {
+    let Some(i) = [0usize, 2].into_iter().find(|&i| s.slot_of(i) == NONE) else {
+        check!(false, "neither drva nor drvc is waiting without a slot");
+        return Ok(());
+    };
+    let id = s.drivers[i].task_id().index() as u32;
+    let generation = s.sup.task_status(id).map(|b| b.generation).unwrap_or(0);
+    let t0 = sys_get_timer().now;
+    let r = s.drivers[i].hold();
+    let waited_ms = (sys_get_timer().now - t0) / abi::TICKS_PER_MS;
+    check!(
+        r == Err(RequestError::ServerRestarted),
+        "{}'s held call ended with {r:?}",
+        driver_name(i)
+    );
+    check!(
+        (1_400..=3_500).contains(&waited_ms),
+        "the held call ended after {waited_ms} ms, not after the watchdog's 1.5 s"
+    );
+    s.restarted_once(i, generation, RestartCause::Hung)
+}
+
 /// A driver that calls a more important server in a loop blocks at every
 /// call, yet never waits for work: the kernel charges its own stretches
 /// across the calls and faults it at its CPU budget. Until then it is held
 /// to its CPU share, so this less important suite runs meanwhile and sees
 /// it throttled (before shares it kept the suite off the CPU until the
-/// fault). The flooding driver is the one without a slot, which the
-/// watchdog does not watch.
+/// fault). The flooding driver is the one without a slot: the watchdog
+/// watches it, but it answers its callers (it has none) and makes
+/// syscalls, so only its budget stops it.
 fn a_driver_calling_in_a_loop_is_stopped_by_its_budget(s: &mut Suite) -> CaseResult {
     /// Its 200 ms budget at its 26 % share takes some 770 ms to spend.
     const FAULT_WITHIN_MS: u64 = 3000;
@@ -393,6 +421,10 @@ fn main() -> ! {
         (
             "an_answering_driver_that_holds_a_caller_is_restarted",
             an_answering_driver_that_holds_a_caller_is_restarted,
+        ),
+        (
+            "a_driver_without_a_slot_that_holds_a_caller_is_restarted",
+            a_driver_without_a_slot_that_holds_a_caller_is_restarted,
         ),
         (
             "a_driver_calling_in_a_loop_is_stopped_by_its_budget",
