@@ -751,11 +751,18 @@ pub fn pinned_by<M: Machine>(sys: &mut System<'_, M>, lender: usize) -> Option<u
 /// Makes driver `driver`'s device quiet — resets every virtio device it
 /// holds (§2.4: a reset stops all DMA; QEMU completes it before the status
 /// reads 0) — and releases all its pins. Called before anyone whose lease
-/// it holds may run again or be re-initialised: the kernel, not the
-/// supervisor, enforces that order.
+/// it holds may run again or be re-initialised, and before the driver's
+/// own RAM is (its restart) or its window is revoked: the kernel, not the
+/// supervisor, enforces that order. A device holding only chains of the
+/// driver's own buffers is reset too: quiet only for leases, it went on
+/// writing a restarted driver's re-initialised RAM unless the supervisor
+/// had reset it first (a red team's reading).
 pub fn quiesce<M: Machine>(sys: &mut System<'_, M>, driver: usize) {
     let task = &sys.tasks[driver];
-    if !queues(task).any(|(ring, _, _)| pinned(&ring) != 0) {
+    let holds_any = |ring: &KernelRing, size: u16| {
+        pinned(ring) != 0 || (0..usize::from(size)).any(|i| pin_of(ring, i) != 0)
+    };
+    if !queues(task).any(|(ring, _, size)| holds_any(&ring, size)) {
         return;
     }
     for w in windows(task) {

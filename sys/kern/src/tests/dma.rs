@@ -1492,3 +1492,25 @@ fn only_the_features_whose_rings_the_kernel_checks_reach_the_device() {
     assert_eq!(h.ret(CLI, 0), DMA_NO_DEVICE as usize);
     assert!(h.sys.machine.mmio_writes.is_empty());
 }
+
+/// A device holding only chains of the driver's own buffers is reset too
+/// before the driver's window is revoked or its RAM re-initialised: the
+/// kernel, not the supervisor, keeps a live device off memory being
+/// reused (before, only a lease chain made the kernel reset it).
+#[test]
+fn a_device_holding_only_the_drivers_own_chains_is_reset_at_its_restart() {
+    let mut h = dma_harness();
+    let ring = ready(&mut h);
+    let w = h.mem[DRV].virtio.unwrap();
+    let own = h.addr(DRV, DATA) as u64;
+    post(&mut h, &own_read(own, 1, 2), 0);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    assert_eq!(own_held(ring, 8), 3);
+    h.sys.machine.mmio_writes.clear();
+    crate::faults::restart_task(&mut h.sys, DRV);
+    assert!(
+        h.sys.machine.mmio_writes.contains(&(w + 0x070, 0)),
+        "the kernel reset the device: {:?}",
+        h.sys.machine.mmio_writes
+    );
+}
