@@ -107,10 +107,14 @@ fn grant<M: Machine>(
 /// and a restart drops both, so one is never held without the other.
 fn revoke<M: Machine>(sys: &mut System<'_, M>, i: usize, slot: usize) -> Result<(), UserError> {
     let bad = UserError::Recoverable(KIPC_BAD_GRANT);
+    let (window, irq) = sys.machine.device_slot(slot).ok_or(bad)?;
+    if !sys.tasks[i].regions().contains(&window) {
+        // (Refused before anything changes: its device is not reset.)
+        return Err(bad);
+    }
     // Leases its device holds are released only while the kernel can
     // still reach the device to reset it.
     crate::dma::quiesce(sys, i);
-    let (window, irq) = sys.machine.device_slot(slot).ok_or(bad)?;
     if !sys.tasks[i].remove_region(&window) {
         return Err(bad);
     }
