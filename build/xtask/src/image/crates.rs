@@ -22,6 +22,8 @@ pub(super) struct Package {
     /// The IDL interface it serves (`serves = "block"` under
     /// `[package.metadata.vireo]`: `idl/block.idol`).
     pub serves: Option<String>,
+    /// Its cargo features (`[features]`).
+    pub features: Vec<String>,
 }
 
 /// The workspace's packages, from `cargo metadata` (no dependency
@@ -59,6 +61,10 @@ fn workspace_packages(root: &Path) -> Result<Vec<Package>> {
                 serves: p["metadata"]["vireo"]["serves"]
                     .as_str()
                     .map(str::to_string),
+                features: p["features"]
+                    .as_object()
+                    .map(|f| f.keys().cloned().collect())
+                    .unwrap_or_default(),
             })
         })
         .collect())
@@ -100,6 +106,37 @@ pub(super) fn unknown_crates(app: &App, packages: &[Package]) -> Vec<String> {
         .collect()
 }
 
+/// A problem for each `features` entry (a task's, or the kernel's) its
+/// crate does not have: cargo said so only after building the tasks before
+/// it, naming no key of the app file.
+pub(super) fn unknown_features(app: &App, packages: &[Package]) -> Vec<String> {
+    let owners = app
+        .tasks
+        .iter()
+        .map(|t| (format!("tasks.{}", t.name), t.krate.as_str(), &t.features))
+        .chain([("kernel".to_string(), "kern", &app.kernel.features)]);
+    let mut problems = Vec::new();
+    for (key, krate, features) in owners {
+        // (A crate that is not there is `unknown_crates`' to name.)
+        let Some(p) = packages.iter().find(|p| p.name == krate) else {
+            continue;
+        };
+        for f in features.iter().filter(|f| !p.features.contains(f)) {
+            let mut known = p.features.clone();
+            known.sort();
+            problems.push(format!(
+                "`{key}.features`: {krate} has no feature {f:?}; its features are: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+    }
+    problems
+}
+
 /// Fails, naming each, if a task's crate is not in the workspace. If cargo
 /// cannot say, the build goes on and cargo reports what it finds.
 /// Returns what each task serves (see [`served`]).
@@ -110,7 +147,8 @@ pub(super) fn check(root: &Path, app: &App, app_path: &Path) -> Result<Vec<Strin
     let Some(packages) = PACKAGES.get_or_init(|| workspace_packages(root).ok()) else {
         return Ok(vec![String::new(); app.tasks.len()]);
     };
-    let problems = unknown_crates(app, packages);
+    let mut problems = unknown_crates(app, packages);
+    problems.extend(unknown_features(app, packages));
     if problems.is_empty() {
         return Ok(served(app, packages));
     }
@@ -164,7 +202,7 @@ pub(super) fn unjudged(app: &App, served: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{served, unjudged, unknown_crates, Package};
+    use super::{served, unjudged, unknown_crates, unknown_features, Package};
     use crate::config::tests::BASE;
     use crate::config::App;
 
@@ -173,7 +211,28 @@ mod tests {
             name: name.into(),
             bin,
             serves: None,
+            features: Vec::new(),
         }
+    }
+
+    /// A feature the crate does not have was cargo's error, after the
+    /// tasks before it were built, naming no key.
+    #[test]
+    fn a_feature_the_crate_lacks_is_named_with_its_key() {
+        let mut app: App = crate::config::tests::parse(BASE).unwrap();
+        app.tasks[2].features = vec!["fast".into(), "bogus".into()];
+        app.kernel.features = vec!["nonexistent-feature".into()];
+        let mut ping = package("task-ping", true);
+        ping.features = vec!["fast".into(), "default".into()];
+        let kern = package("kern", true);
+        let problems = unknown_features(&app, &[ping, kern]);
+        assert_eq!(
+            problems,
+            [
+                "`tasks.ping.features`: task-ping has no feature \"bogus\"; its features are: default, fast",
+                "`kernel.features`: kern has no feature \"nonexistent-feature\"; its features are: none",
+            ]
+        );
     }
 
     #[test]
