@@ -29,13 +29,22 @@ fn authority_and_test_kernel_features() {
 /// The build environment of task `i` of `app` (tasks "a,b", default
 /// campaign parameters).
 fn env_of(app: &crate::config::App, i: usize) -> Vec<(String, String)> {
+    env_with(app, i, &crate::campaign::Params::default())
+}
+
+/// [`env_of`] with the campaign parameters `p`.
+fn env_with(
+    app: &crate::config::App,
+    i: usize,
+    p: &crate::campaign::Params,
+) -> Vec<(String, String)> {
     task_env(
         &app.tasks[i],
         std::path::Path::new("t.toml"),
         "a,b",
         "x",
         "y",
-        &crate::campaign::Params::default(),
+        p,
     )
 }
 
@@ -64,26 +73,12 @@ fn the_campaign_parameters_reach_the_build() {
         seed: 9,
         only: Some(3),
     };
-    let env = task_env(
-        &app.tasks[1],
-        std::path::Path::new("t.toml"),
-        "a",
-        "x",
-        "y",
-        &p,
-    );
+    let env = env_with(&app, 1, &p);
     assert!(
         env.contains(&("VIREO_CAMPAIGN".into(), "7:9:3".into())),
         "{env:?}"
     );
-    let env = task_env(
-        &app.tasks[1],
-        std::path::Path::new("t.toml"),
-        "a",
-        "x",
-        "y",
-        &Default::default(),
-    );
+    let env = env_of(&app, 1);
     assert!(
         env.contains(&("VIREO_CAMPAIGN".into(), "200:1".into())),
         "{env:?}"

@@ -569,12 +569,19 @@ fn the_ring_region_is_never_a_copy_target() {
 fn lent(attributes: u32) -> (Harness, usize) {
     let mut h = dma_harness();
     let ring = ready(&mut h);
+    client_calls_lending(&mut h, attributes);
+    (h, ring)
+}
+
+/// The driver waits in `recv` and the client calls it, lending 512 bytes
+/// at its DATA with `attributes`; returns the client's id.
+fn client_calls_lending(h: &mut Harness, attributes: u32) -> TaskId {
     h.recv(DRV, 16, 0);
     let drv = h.id(DRV);
     let l = lease(attributes, h.addr(CLI, DATA), 512);
     h.send(CLI, drv, 1, b"", 0, &[l]);
     assert_eq!(h.sched(CLI), SchedState::InReply(drv));
-    (h, ring)
+    h.id(CLI)
 }
 
 fn post_lent(h: &mut Harness, chain: &[RawDesc], head: usize, lender: TaskId) {
@@ -1019,17 +1026,13 @@ fn a_version_2_device_holds_the_lender_until_its_queue_is_not_ready() {
         h.sys.machine.mmio.insert(w + 0x034, 8);
         setup(&mut h, 0, 8);
         assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
-        h.recv(DRV, 16, 0);
-        let drv = h.id(DRV);
-        let l = lease(LEASE_READ | LEASE_WRITE, h.addr(CLI, DATA), 512);
-        h.send(CLI, drv, 1, b"", 0, &[l]);
-        let cli = h.id(CLI);
+        let cli = client_calls_lending(&mut h, LEASE_READ | LEASE_WRITE);
         post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
         assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
         h.sys.machine.stuck = stuck;
         h.syscall_n(DRV, 99, &[]);
         if stuck {
-            assert_eq!(h.sched(CLI), SchedState::InReply(drv), "stuck device");
+            assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)), "stuck device");
         } else {
             assert_eq!(h.sched(CLI), SchedState::Runnable, "reset device");
             assert!(abi::dead_generation(h.ret(CLI, 0) as u32).is_some());
@@ -1432,11 +1435,7 @@ fn a_post_without_a_granted_window_is_refused_and_pins_nothing() {
     // The queue as the predecessor's setup left it: size 8.
     // SAFETY: the ring region block of the test arena.
     unsafe { std::ptr::write((ring + abi::DMA_RING_STRIDE - 4) as *mut u32, 8) };
-    h.recv(DRV, 16, 0);
-    let drv = h.id(DRV);
-    let l = lease(LEASE_READ | LEASE_WRITE, h.addr(CLI, DATA), 512);
-    h.send(CLI, drv, 1, b"", 0, &[l]);
-    let cli = h.id(CLI);
+    let cli = client_calls_lending(&mut h, LEASE_READ | LEASE_WRITE);
     post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
     assert_eq!(h.ret(DRV, 0), DMA_NO_DEVICE as usize);
     assert_eq!(pinned(ring), 0);
