@@ -1027,12 +1027,13 @@ fn a_version_2_device_holds_the_lender_until_its_queue_is_not_ready() {
         setup(&mut h, 0, 8);
         assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
         let cli = client_calls_lending(&mut h, LEASE_READ | LEASE_WRITE);
+        let drv = h.id(DRV);
         post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
         assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
         h.sys.machine.stuck = stuck;
         h.syscall_n(DRV, 99, &[]);
         if stuck {
-            assert_eq!(h.sched(CLI), SchedState::InReply(h.id(DRV)), "stuck device");
+            assert_eq!(h.sched(CLI), SchedState::InReply(drv), "stuck device");
         } else {
             assert_eq!(h.sched(CLI), SchedState::Runnable, "reset device");
             assert!(abi::dead_generation(h.ret(CLI, 0) as u32).is_some());
