@@ -123,15 +123,42 @@ pub fn host_port(app: &App, proto: &str, guest: u16) -> Option<u16> {
 /// first (`net: http://127.0.0.1:PORT/`), then every other forward.
 pub fn summary(app: &App) -> Vec<String> {
     let forwards: Vec<_> = app.qemu.nics.iter().flat_map(|n| &n.forwards).collect();
+    // The ports the stack's `config` grants (`task:proto/port ...`), if
+    // the image has a stack: a forward to a port no task may bind reaches
+    // nothing, and the line says so rather than promise a page.
+    let granted: Option<Vec<(String, u16)>> = app
+        .tasks
+        .iter()
+        .find_map(|t| t.config.get("ports"))
+        .map(|ports| {
+            ports
+                .split_whitespace()
+                .filter_map(|g| {
+                    let (_, rest) = g.split_once(':')?;
+                    let (proto, port) = rest.split_once('/')?;
+                    Some((proto.to_string(), port.parse().ok()?))
+                })
+                .collect()
+        });
+    let note = |f: &crate::config::Forward| match &granted {
+        Some(g) if !g.iter().any(|(p, n)| *p == f.proto && *n == f.guest) => format!(
+            " (nothing answers: {} port {} is granted to no task in the stack's `ports`)",
+            f.proto, f.guest
+        ),
+        _ => String::new(),
+    };
     let mut lines = Vec::new();
     for f in forwards.iter().filter(|f| f.name == "http") {
-        lines.push(format!("net: http://{LOOPBACK}:{}/", f.host));
+        lines.push(format!("net: http://{LOOPBACK}:{}/{}", f.host, note(f)));
     }
     for f in forwards.iter().filter(|f| f.name != "http") {
         let name = if f.name.is_empty() { "port" } else { &f.name };
         lines.push(format!(
-            "net: {name} {}://{LOOPBACK}:{} (port {} in the image)",
-            f.proto, f.host, f.guest
+            "net: {name} {}://{LOOPBACK}:{} (port {} in the image){}",
+            f.proto,
+            f.host,
+            f.guest,
+            note(f)
         ));
     }
     lines
@@ -183,6 +210,24 @@ mod tests {
         let lines = summary(&app);
         assert_eq!(lines[0], format!("net: http://127.0.0.1:{http}/"));
         assert!(lines[1].contains("udp://127.0.0.1:5555"), "{lines:?}");
+    }
+
+    /// A forward to a port the stack grants no task reaches nothing: the
+    /// line says so (a user's image without `http` in `ports` was still
+    /// offered its page).
+    #[test]
+    fn a_forward_to_a_port_no_task_is_granted_says_so() {
+        let app = fixture_app(&format!(
+            "{NIC}\n[tasks.pong.config]\nports = \"pong:udp/7\"\n"
+        ));
+        let lines = summary(&app);
+        assert!(
+            lines[0].ends_with(
+                "(nothing answers: tcp port 80 is granted to no task in the stack's `ports`)"
+            ),
+            "{lines:?}"
+        );
+        assert!(!lines[1].contains("nothing answers"), "{lines:?}");
     }
 
     #[test]
