@@ -20,6 +20,11 @@
 //!   writes them, pointing only at the driver's ring region, and only on a
 //!   queue the device has idle (reset since its last setup), so ring memory
 //!   is never zeroed under a live device.
+//! - **So are the features.** DriverFeatures and DriverFeaturesSel are in
+//!   the same hole; [`DmaOp::Features`] writes the driver's features with
+//!   only [`DMA_FEATURES_ALLOWED`]: what a device accepts decides how it
+//!   reads its rings (a packed ring reads a split descriptor's `next`,
+//!   checked only where it links, as its flags).
 //! - **A buffer is the driver's own RAM** ([`buffer_allowed`]): a region
 //!   it may read and write that is not its text, not a device window, not
 //!   its ring region (a device write there would forge descriptors), and so
