@@ -287,12 +287,13 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
         return features(sys, caller);
     }
     let queue = s.arg(1);
-    let ring = ring_region(sys.tasks[caller].regions())
+    let (region, window) = ring_region_and_window(sys.tasks[caller].regions());
+    let ring = region
         .and_then(|r| queue_ring(r, queue))
         .ok_or(UserError::Recoverable(DMA_BAD_QUEUE))?;
     match op {
         DmaOp::Setup => setup(sys, caller, ring),
-        DmaOp::Post => post(sys, caller, ring),
+        DmaOp::Post => post(sys, caller, ring, window),
         DmaOp::Avail => {
             let s = sys.tasks[caller].save();
             avail(ring, s.arg(2) as u32, s.arg(3) as u16).map_err(UserError::Recoverable)?;
@@ -415,6 +416,7 @@ fn post<M: Machine>(
     sys: &mut System<'_, M>,
     caller: usize,
     mut ring: KernelRing,
+    window: bool,
 ) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let (ptr, count, head) = (s.arg(2), s.arg(3), s.arg(4));
@@ -430,7 +432,7 @@ fn post<M: Machine>(
     // revoked, keeps the ring its predecessor set up), and a lease posted
     // there would be pinned with no device ever to give it back or to be
     // reset — its lender blocked for good.
-    if windows(&sys.tasks[caller]).next().is_none() {
+    if !window {
         return Err(UserError::Recoverable(DMA_NO_DEVICE));
     }
     let lender = TaskId::from_register(s.arg(5) as u32);
@@ -646,6 +648,27 @@ fn queues_in(region: &RegionDesc) -> impl Iterator<Item = (KernelRing, u32, u16)
 #[inline(never)]
 fn ring_region(regions: &[RegionDesc]) -> Option<&RegionDesc> {
     regions.iter().find(|r| r.attributes & REGION_DMA_RING != 0)
+}
+
+/// [`ring_region`], and whether the task holds a granted virtio window, in
+/// one walk over its regions (every DMA call asks both; a second walk for
+/// the window cost a zero-copy read 63 instructions).
+#[inline(never)]
+fn ring_region_and_window(regions: &[RegionDesc]) -> (Option<&RegionDesc>, bool) {
+    let mut ring = None;
+    for (i, r) in regions.iter().enumerate() {
+        if r.attributes & REGION_DMA_RING != 0 {
+            ring = Some(r);
+            // A window is granted after the image's regions, the ring
+            // region among them: it can only come later.
+            let rest = regions.get(i + 1..).unwrap_or(&[]);
+            return (ring, rest.iter().any(|w| w.attributes & REGION_VIRTIO != 0));
+        }
+    }
+    (
+        ring,
+        regions.iter().any(|w| w.attributes & REGION_VIRTIO != 0),
+    )
 }
 
 /// Register `offset` of the virtio window at `window`. Out of line, like
