@@ -527,7 +527,7 @@ pub(super) fn tcp_echo_talkers(image: &Image) -> Result<()> {
 }
 
 /// Eight clients that send and never read their echo hold every place the
-/// echo has, with bytes it cannot send back (no byte moves once their
+/// echo has, with bytes it cannot send back (few bytes move once their
 /// windows are shut); a ninth is served all the same (task/echo's
 /// `evict`). Without that, it waited for good.
 pub(super) fn tcp_echo_non_readers(image: &Image) -> Result<()> {
@@ -543,6 +543,7 @@ pub(super) fn tcp_echo_non_readers(image: &Image) -> Result<()> {
     // the relay's, ours) is full.
     let chunk = vec![0x5au8; 64 * 1024];
     let start = Instant::now();
+    let accepted = Instant::now();
     let mut last_moved = Instant::now();
     let mut sent = 0usize;
     while last_moved.elapsed() < Duration::from_secs(1) {
@@ -575,9 +576,19 @@ pub(super) fn tcp_echo_non_readers(image: &Image) -> Result<()> {
         )
     })?;
     ensure!(&buf == b"ninth", "the ninth client got {buf:?}");
+    // Served once the most silent has moved no byte for 5 s, or at the
+    // latest once the first accepted has held its place for 20 s
+    // (`HOLD_EVICT_MS`): bytes can still trickle through a shut window
+    // (QEMU and the relay take a little now and then), and each keeps a
+    // non-reader active. A clean-clone CI run saw 16.8 s after the fill,
+    // the hold rule's case; 15 s measured from the fill did not allow for
+    // it. The bound is the hold rule's, from the accepts, with a second to
+    // spare.
+    let served = accepted.elapsed();
     ensure!(
-        t.elapsed() < Duration::from_secs(15),
-        "the ninth client was served only after {:.1} s",
+        served < Duration::from_secs(21),
+        "the ninth client was served only {:.1} s after the eight were accepted ({:.1} s after it asked)",
+        served.as_secs_f64(),
         t.elapsed().as_secs_f64()
     );
     Ok(())
