@@ -266,6 +266,7 @@ fn run(cli: Cli) -> Result<bool> {
 }
 
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
@@ -275,4 +276,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Output piped into a reader that stops early (`cargo xtask test | head`)
+/// ends xtask quietly, as the shell's tools end, not with a panic message
+/// and a backtrace: Rust's `println!` panics once stdout's reader is gone.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            // 128 + SIGPIPE, the status a shell reports for it. (Panics
+            // abort in this workspace: nothing is dropped either way.)
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

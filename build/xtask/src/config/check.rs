@@ -99,6 +99,16 @@ impl App {
                 "`{key}`: task names are used as file and constant names; use letters, digits, '-' and '_', starting with a letter"
             ));
         }
+        // Every status record, the supervisor's log and the shell's
+        // `tasks` carry the first 16 bytes: two longer names alike in
+        // those looked the same (a user's 51-byte name showed as
+        // `idle_task_with_a`).
+        let shown = std::mem::size_of_val(&abi::TaskStatus::default().name);
+        if task.name.len() > shown {
+            p.push(format!(
+                "`{key}`: a task name is at most {shown} bytes (status records, the supervisor's log and the shell show {shown}); shorten it"
+            ));
+        }
         if task.name == "kernel" {
             // The console's `kernel:` lines are the kernel's own (a task's
             // are prefixed with its name), and the memory map's row too.

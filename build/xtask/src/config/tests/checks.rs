@@ -593,3 +593,19 @@ fn an_image_name_may_not_be_one_of_targets_own_directories() {
         );
     }
 }
+
+/// Status records and logs carry a task name's first 16 bytes: a longer
+/// name is refused (a user's 51-byte one showed cut, and two alike would
+/// look the same).
+#[test]
+fn a_task_name_is_at_most_16_bytes() {
+    assert_error(
+        &BASE.replace("[tasks.ping]", "[tasks.ping_with_a_long_name]"),
+        &["`tasks.ping_with_a_long_name`: a task name is at most 16 bytes"],
+    );
+    let sixteen = BASE.replace("[tasks.ping]", "[tasks.ping_sixteen_byt]");
+    if let Err(e) = parse(&sixteen) {
+        let e = format!("{e:#}");
+        assert!(!e.contains("at most 16 bytes"), "{e}");
+    }
+}
