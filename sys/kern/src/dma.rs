@@ -346,12 +346,9 @@ fn setup<M: Machine>(
     let slot = ring.base();
     let s = sys.tasks[caller].save();
     let (queue, wanted) = (s.arg(1) as u32, s.arg(2));
-    let window = sys.tasks[caller]
-        .regions()
-        .iter()
-        .find(|r| r.attributes & REGION_VIRTIO != 0)
-        .ok_or(UserError::Recoverable(DMA_NO_DEVICE))?
-        .base;
+    let window = windows(&sys.tasks[caller])
+        .next()
+        .ok_or(UserError::Recoverable(DMA_NO_DEVICE))?;
     let m = &mut sys.machine;
     // A queue the device still uses keeps its memory: only after a reset
     // (which clears QueuePFN / QueueReady) may the kernel zero it.
