@@ -52,6 +52,9 @@ pub struct NetInfo {
     /// them (its backlog full): kept until it has one, or, with no room
     /// to keep them, dropped for their peers to send again.
     pub postponed_syns: u32,
+    /// UDP transmit queues dropped because their oldest datagram waited
+    /// too long for a neighbour that did not answer (`task_net::txwatch`).
+    pub udp_queues_dropped: u32,
 }
 
 /// What `udp_recv_from` returns besides the bytes.

@@ -3,7 +3,9 @@
 //! task's settings from app.toml ([`settings`]), the ports app.toml grants
 //! to each task ([`ports`]), the shares of the TCP sockets between the
 //! tasks that may hold them ([`share`]), and the guard that keeps a
-//! connection's repeated SYN from the listening sockets ([`syn`]).
+//! connection's repeated SYN from the listening sockets ([`syn`]), and
+//! the watch that drops a UDP transmit queue stuck behind a neighbour that
+//! never answers ([`txwatch`]).
 //!
 //! It must never hand one task's socket to another, never let a task bind
 //! a port app.toml did not grant it, never let one task's sockets keep
@@ -19,3 +21,4 @@ pub mod settings;
 pub mod share;
 pub mod syn;
 pub mod table;
+pub mod txwatch;

@@ -495,7 +495,7 @@ impl Shell {
                     self,
                     "net: {}.{}.{}.{}/{} via {}.{}.{}.{} ({source}); {} socket(s); \
                      {} frames in, {} out; NIC restarts seen: {}; SYNs dropped: {} repeated, \
-                     {} over a full backlog\n",
+                     {} over a full backlog; UDP send queues dropped (no neighbour): {}\n",
                     a[0],
                     a[1],
                     a[2],
@@ -510,7 +510,8 @@ impl Shell {
                     i.tx_frames,
                     i.nic_restarts,
                     i.repeated_syns,
-                    i.postponed_syns
+                    i.postponed_syns,
+                    i.udp_queues_dropped
                 );
             }
             Err(e) => self.request_error("net", e, net_error),

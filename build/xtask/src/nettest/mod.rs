@@ -49,7 +49,7 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 33] = [
+pub const CHECKS: [&str; 34] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -83,6 +83,7 @@ pub const CHECKS: [&str; 33] = [
     "tcp-silent-peer",
     "wire-garbage",
     "socket-hog",
+    "udp-unresolved-peer",
 ];
 
 /// How long the page server lets a silent connection live (task/http's
@@ -263,6 +264,7 @@ pub fn run(
             "tcp-vanished-peer" => tcp_vanished_peer(&mut image),
             "tcp-silent-peer" => tcp_silent_peer(&mut image),
             "socket-hog" => hog::socket_hog(&image),
+            "udp-unresolved-peer" => nic::udp_unresolved_peer(&mut image),
             "wire-garbage" => wire_garbage(&mut image),
             "faults" => faults(&image),
             other => Err(anyhow::anyhow!("no such check `{other}`")),

@@ -160,3 +160,108 @@ pub(super) fn icmp_echo(image: &mut Image) -> Result<()> {
     }
     Ok(())
 }
+
+/// One datagram from an on-link address that never answers ARP must not
+/// stop the echo's UDP for everyone (a red team's finding): smoltcp keeps
+/// the echo's answer to it at the head of the socket's queue, asking for
+/// the address once a second, and every later answer waited behind it for
+/// good. The stack now drops a queue in which nothing has moved for
+/// `task_net::txwatch::STUCK_MS` (3 s), and counts it.
+///
+/// The test, as a host on the wire, sees its datagrams echoed; sends one
+/// from a ghost address it never answers ARP for; and then wants its
+/// echoes back within 7 s (the 3 s, the owner's reads, smoltcp's 1 s
+/// pause before it sends again on that socket), each of the ten after
+/// that answered, and the stack's count of dropped queues up by one.
+pub(super) fn udp_unresolved_peer(image: &mut Image) -> Result<()> {
+    const RESUME_WITHIN: Duration = Duration::from_secs(7);
+    const DROPPED: &str = "UDP send queues dropped (no neighbour): ";
+    let (me, target) = wire_hosts(&image.app)?;
+    // An address of the image's subnet that is neither end's.
+    let [a, b, c, _] = target.ip.octets();
+    let ghost_ip = (1..=254)
+        .map(|d| Ipv4Addr::new(a, b, c, d))
+        .find(|&ip| ip != me.ip && ip != target.ip && ip.octets()[3] >= 77)
+        .context("no free address in the image's /24")?;
+    let ghost = Host {
+        mac: smoltcp::wire::EthernetAddress([0x02, 0, 0, 0, 0, 0x77]),
+        ip: ghost_ip,
+    };
+    let dropped_before = image.net_figure(DROPPED)?;
+    let mut asked_for_ghost = 0;
+    let mut echo = |image: &mut Image, seq: u16| -> Result<bool> {
+        let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
+        let data = [b'u', (seq >> 8) as u8, seq as u8];
+        wire.send(&wire::udp_frame(me, target, 40007, 7, &data))?;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            let Some(frame) = wire.recv(Duration::from_millis(50)) else {
+                continue;
+            };
+            if let Some(asker) = wire::arp_request_for(&frame, me.ip) {
+                wire.send(&wire::arp_reply(me, asker))?;
+            } else if wire::arp_request_for(&frame, ghost.ip).is_some() {
+                asked_for_ghost += 1;
+            } else if let Some((from, 7, 40007, got)) = wire::udp_in(&frame, me.ip) {
+                if from == target.ip && got == data {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    };
+    // The first may go unanswered while the stack asks for our address.
+    let mut seq = 0;
+    while !echo(image, seq)? {
+        seq += 1;
+        ensure!(
+            seq < 20,
+            "no UDP echo on the wire before the ghost's datagram"
+        );
+    }
+    image
+        .wire
+        .as_mut()
+        .context("the image has no `wire` NIC")?
+        .send(&wire::udp_frame(ghost, target, 40077, 7, b"ghost"))?;
+    let sent = Instant::now();
+    let resumed = loop {
+        seq += 1;
+        if echo(image, seq)? {
+            break sent.elapsed();
+        }
+        ensure!(
+            sent.elapsed() < RESUME_WITHIN,
+            "no UDP echo for {} s after one datagram from {} (which never answers ARP; the \
+             stack asked for it {asked_for_ghost} times): its answer blocks the echo's socket",
+            RESUME_WITHIN.as_secs(),
+            ghost.ip
+        );
+    };
+    let mut answered = 0;
+    for _ in 0..10 {
+        seq += 1;
+        answered += u32::from(echo(image, seq)?);
+    }
+    println!(
+        "    the echo answered again {:.1} s after the ghost's datagram, then {answered} of 10; \
+         the stack asked for the ghost {asked_for_ghost} times",
+        resumed.as_secs_f64()
+    );
+    ensure!(
+        answered == 10,
+        "after the echo came back, only {answered} of 10 echoes were answered"
+    );
+    ensure!(
+        asked_for_ghost > 0,
+        "the stack never asked for {}: its answer did not wait for it, so the check did not test the wait",
+        ghost.ip
+    );
+    let dropped = image.net_figure(DROPPED)?;
+    ensure!(
+        dropped == dropped_before + 1,
+        "the stack counts {dropped} dropped send queue(s), {dropped_before} before the ghost's \
+         datagram: one expected"
+    );
+    Ok(())
+}

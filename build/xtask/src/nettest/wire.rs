@@ -230,12 +230,71 @@ fn echo_request(me: Host, target: Host, ident: u16, seq_no: u16, data: &[u8]) ->
 
 /// `icmp` in an IPv4 packet in an Ethernet frame from `src` to `dst`.
 fn icmp_frame(src: Host, dst: Host, icmp: &Icmpv4Repr) -> Vec<u8> {
-    let caps = ChecksumCapabilities::default();
+    ipv4_frame(src, dst, IpProtocol::Icmp, icmp.buffer_len(), |p| {
+        icmp.emit(
+            &mut Icmpv4Packet::new_unchecked(p),
+            &ChecksumCapabilities::default(),
+        )
+    })
+}
+
+/// A UDP datagram of `data` from `src`:`sport` to `dst`:`dport`, in an
+/// Ethernet frame.
+pub(super) fn udp_frame(src: Host, dst: Host, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let udp = UdpRepr {
+        src_port: sport,
+        dst_port: dport,
+    };
+    let len = udp.header_len() + data.len();
+    ipv4_frame(src, dst, IpProtocol::Udp, len, |p| {
+        udp.emit(
+            &mut UdpPacket::new_unchecked(p),
+            &IpAddress::Ipv4(src.ip),
+            &IpAddress::Ipv4(dst.ip),
+            data.len(),
+            |b| b.copy_from_slice(data),
+            &ChecksumCapabilities::default(),
+        )
+    })
+}
+
+/// If `frame` is a well-formed UDP datagram to `to`: its source address
+/// and port, its destination port and its data.
+pub(super) fn udp_in(frame: &[u8], to: Ipv4Address) -> Option<(Ipv4Address, u16, u16, Vec<u8>)> {
+    let (_, ip, payload) = ipv4_in(frame)?;
+    if ip.next_header != IpProtocol::Udp || ip.dst_addr != to {
+        return None;
+    }
+    let udp = UdpPacket::new_checked(payload).ok()?;
+    let repr = UdpRepr::parse(
+        &udp,
+        &IpAddress::Ipv4(ip.src_addr),
+        &IpAddress::Ipv4(ip.dst_addr),
+        &ChecksumCapabilities::default(),
+    )
+    .ok()?;
+    Some((
+        ip.src_addr,
+        repr.src_port,
+        repr.dst_port,
+        udp.payload().to_vec(),
+    ))
+}
+
+/// An IPv4 packet of `payload_len` bytes of protocol `proto`, written by
+/// `emit`, in an Ethernet frame from `src` to `dst`.
+fn ipv4_frame(
+    src: Host,
+    dst: Host,
+    proto: IpProtocol,
+    payload_len: usize,
+    emit: impl FnOnce(&mut [u8]),
+) -> Vec<u8> {
     let ip = Ipv4Repr {
         src_addr: src.ip,
         dst_addr: dst.ip,
-        next_header: IpProtocol::Icmp,
-        payload_len: icmp.buffer_len(),
+        next_header: proto,
+        payload_len,
         hop_limit: 64,
     };
     let eth = EthernetRepr {
@@ -243,12 +302,12 @@ fn icmp_frame(src: Host, dst: Host, icmp: &Icmpv4Repr) -> Vec<u8> {
         dst_addr: dst.mac,
         ethertype: EthernetProtocol::Ipv4,
     };
-    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + icmp.buffer_len()];
+    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + payload_len];
     let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
     eth.emit(&mut f);
     let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-    ip.emit(&mut p, &caps);
-    icmp.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
+    ip.emit(&mut p, &ChecksumCapabilities::default());
+    emit(p.payload_mut());
     frame
 }
 

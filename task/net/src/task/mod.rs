@@ -22,6 +22,7 @@ use task_net::settings::Settings;
 use task_net::share;
 use task_net::syn::SynGuard;
 use task_net::table::{Owner, Table};
+use task_net::txwatch::TxWatch;
 #[cfg(not(feature = "linked-nic"))]
 use userlib::tasks;
 use userlib::{sys_get_timer, sys_log, sys_post, sys_set_timer};
@@ -45,6 +46,7 @@ mod handshake;
 mod linked;
 mod nic;
 mod server;
+mod udp_tx;
 
 use handshake::{HANDSHAKE_SWEEP_MS, SYN_GUARD, SYN_GUARD_LISTENERS};
 
@@ -185,6 +187,11 @@ struct Stack {
     next_handshake_sweep: u64,
     udp: [SocketHandle; UDP_SOCKETS],
     udp_used: u8,
+    /// Each UDP socket's transmit queue, watched for a head that never
+    /// leaves (`udp_tx`).
+    udp_tx: [TxWatch; UDP_SOCKETS],
+    /// Transmit queues dropped so far (`udp_tx`).
+    udp_queues_dropped: u32,
     dhcp: SocketHandle,
     table: Table<Sock>,
     subscribers: [Option<Subscriber>; SUBSCRIBERS],
@@ -459,6 +466,7 @@ impl Stack {
             // by itself: kept SYNs look once a second.
             self.nic.syn.pools_changed();
         }
+        self.watch_udp_queues(ms);
         self.notify();
         let delay = self
             .iface
@@ -698,6 +706,8 @@ fn main() -> ! {
         next_handshake_sweep: 0,
         udp,
         udp_used: 0,
+        udp_tx: [TxWatch::NEW; UDP_SOCKETS],
+        udp_queues_dropped: 0,
         dhcp,
         table: Table::new(sys_get_timer().now as u32),
         subscribers: [None; SUBSCRIBERS],

@@ -86,6 +86,7 @@ impl NetServer for Stack {
             sockets: self.table.len() as u32,
             repeated_syns: self.nic.syn.repeated(),
             postponed_syns: self.nic.syn.postponed(),
+            udp_queues_dropped: self.udp_queues_dropped,
         })
     }
 
@@ -112,6 +113,7 @@ impl NetServer for Stack {
             .get_mut::<udp::Socket>(self.udp[usize::from(i)]);
         s.close();
         s.bind(port).map_err(|_| NetError::BadArgument)?;
+        self.udp_tx[usize::from(i)].dropped(now_ms());
         let id = self
             .table
             .insert(me, Sock::Udp(i))
@@ -128,18 +130,30 @@ impl NetServer for Stack {
         port: u16,
         data: Leased<'_, Read, u8>,
     ) -> Net<()> {
-        let s = self.caller_udp(caller, socket)?;
+        let (_, Sock::Udp(i)) = self.sock(caller, socket)? else {
+            return Err(bad());
+        };
         if port == 0 {
             return Err(NetError::BadArgument.into());
+        }
+        // The stack does not loop datagrams back to itself: on the wire,
+        // one to its own address waits for an ARP answer nobody gives.
+        let to = Ipv4Address::from(addr);
+        if self.iface.ipv4_addr() == Some(to) {
+            return Err(NetError::NoRoute.into());
         }
         let mut buf = [0u8; net_api::MAX_DATAGRAM];
         let len = data.len().min(buf.len());
         data.read_range(0, &mut buf[..len])?;
-        let to = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from(addr)), port);
+        let to = IpEndpoint::new(IpAddress::Ipv4(to), port);
+        let s = self
+            .sockets
+            .get_mut::<udp::Socket>(self.udp[usize::from(i)]);
         s.send_slice(&buf[..len], to).map_err(|e| match e {
             udp::SendError::BufferFull => NetError::WouldBlock,
             udp::SendError::Unaddressable => NetError::NoRoute,
         })?;
+        self.udp_tx[usize::from(i)].queued(len);
         Ok(())
     }
 
