@@ -90,6 +90,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     table.push_str("];\n");
+    writeln!(
+        table,
+        "/// Tasks in the image: each may subscribe to readiness once.\n\
+         pub const TASKS: usize = {};",
+        tasks.len().max(1)
+    )?;
     std::fs::write(format!("{out}/ports.rs"), table)?;
     Ok(())
 }

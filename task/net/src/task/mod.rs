@@ -79,8 +79,11 @@ const UDP_RX_BUF: usize = 16384;
 /// round after each call, so few are ever waiting.
 const UDP_TX_PACKETS: usize = 8;
 const UDP_TX_BUF: usize = 4096;
-/// Client tasks that can subscribe to readiness.
-const SUBSCRIBERS: usize = 8;
+/// Client tasks that can subscribe to readiness: every task of the image
+/// (a place per task index, so that no client's subscription can take
+/// another's: a table of eight, first come first served, left a ninth
+/// client with `NoSockets` and never told it its sockets were ready).
+const SUBSCRIBERS: usize = TASKS;
 /// Largest backlog of one listener.
 const MAX_BACKLOG: u32 = 8;
 
