@@ -73,6 +73,14 @@ pub struct Net<'a, R: RegisterAccess> {
     ready: ReadyFrames,
     /// Transmit slots the device does not own (bit i = slot i).
     tx_free: u32,
+    /// The transmit slots in use: as many as the device's transmit queue
+    /// holds (two descriptors each), up to [`TX_SLOTS`]. A device may
+    /// allow fewer entries than [`QUEUE_SIZE`] (its QueueNumMax, §2.7);
+    /// slots that do not fit were a ninth frame the ring refused, taken
+    /// for a device fault and a reset.
+    tx_all: u32,
+    /// The receive slots in use, likewise (up to [`RX_SLOTS`]).
+    rx_slots: usize,
     /// A send was refused since the last completion: tell the client when
     /// space comes back.
     tx_refused: bool,
@@ -89,11 +97,18 @@ pub struct Net<'a, R: RegisterAccess> {
     probe_due: bool,
 }
 
-const ALL_TX: u32 = if TX_SLOTS == 32 {
-    u32::MAX
-} else {
-    (1 << TX_SLOTS) - 1
-};
+/// Descriptors of one frame's buffer: the virtio-net header, the frame.
+const DESCS_PER_FRAME: u16 = 2;
+
+/// How many of `max` slots a queue of `size` entries holds.
+fn slots_in(size: u16, max: usize) -> usize {
+    usize::from(size / DESCS_PER_FRAME).min(max)
+}
+
+/// The bits of slots `0..n` (`n` <= 32).
+fn slot_mask(n: usize) -> u32 {
+    u32::MAX.checked_shr(32 - n as u32).unwrap_or(0)
+}
 
 impl<'a, R: RegisterAccess> Net<'a, R> {
     /// The seed's `probe`: brings up the device behind `regs` (§3.1.1,
@@ -134,9 +149,28 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
                 return Err(e.into());
             }
         };
+        let (rx_slots, tx_slots) = (slots_in(rx.size(), RX_SLOTS), slots_in(tx.size(), TX_SLOTS));
+        if rx_slots == 0 || tx_slots == 0 {
+            let (queue, size) = if rx_slots == 0 {
+                (RX_QUEUE, rx.size())
+            } else {
+                (TX_QUEUE, tx.size())
+            };
+            transport.fail();
+            return Err(ProbeError::QueueTooSmall {
+                queue,
+                size,
+                needed: DESCS_PER_FRAME,
+            });
+        }
         let mut mac = fallback_mac;
         if features.contains(VIRTIO_NET_F_MAC) {
-            read_config_bytes(&transport, CONFIG_MAC, &mut mac)?;
+            if let Err(e) = read_config_bytes(&transport, CONFIG_MAC, &mut mac) {
+                // The queues are set up: the device must not be left
+                // half brought up (the promise above).
+                transport.fail();
+                return Err(e.into());
+            }
         }
         let header_len = header_len(transport.is_legacy());
         let mut net = Net {
@@ -150,7 +184,9 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
             link_up: true,
             live: false,
             ready: ReadyFrames::new(),
-            tx_free: ALL_TX,
+            tx_free: slot_mask(tx_slots),
+            tx_all: slot_mask(tx_slots),
+            rx_slots,
             tx_refused: false,
             tx_progress_ms: 0,
             tx_deadline_ms: TX_DEADLINE_MS,
@@ -158,7 +194,13 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
             #[cfg(feature = "fault-injection")]
             probe_due: false,
         };
-        net.link_up = net.read_link()?;
+        match net.read_link() {
+            Ok(up) => net.link_up = up,
+            Err(e) => {
+                net.transport.fail();
+                return Err(e.into());
+            }
+        }
         net.post_rx_and_go().map_err(ProbeError::Virtio)?;
         Ok(net)
     }
@@ -504,7 +546,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
     /// DRIVER_OK, then kicks (a driver must not notify before DRIVER_OK,
     /// §3.1.1).
     fn post_rx_and_go(&mut self) -> Result<(), virtio::Error> {
-        for slot in 0..RX_SLOTS {
+        for slot in 0..self.rx_slots {
             if !self.ready.holds(slot) {
                 if let Err(e) = self.post_rx(slot) {
                     self.transport.fail();
@@ -527,7 +569,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         let _ = self.transport.reset();
         for _slot in self.rx.shutdown() {}
         for _slot in self.tx.shutdown() {}
-        self.tx_free = ALL_TX;
+        self.tx_free = self.tx_all;
         self.live = false;
     }
 

@@ -557,3 +557,5 @@ fn only_a_refused_own_buffer_is_the_drivers_own_fault() {
         assert!(!device_did_it.is_own_buffer_refused(), "{device_did_it:?}");
     }
 }
+
+mod hostile;

@@ -229,6 +229,17 @@ pub enum ProbeError {
     },
     /// The virtio core refused (see [`Error::blame`]).
     Virtio(Error),
+    /// Queue `queue` is too small for even one of the driver's buffers: the
+    /// device allows `size` entries (its QueueNumMax, §2.7), a buffer takes
+    /// `needed` descriptors.
+    QueueTooSmall {
+        /// The queue index.
+        queue: u16,
+        /// The queue size the device allowed.
+        size: u16,
+        /// Descriptors one buffer takes.
+        needed: u16,
+    },
 }
 
 impl From<Error> for ProbeError {
