@@ -147,6 +147,9 @@ pub struct BlkDevice<'a, R: RegisterAccess> {
     /// The kernel refused a chain over descriptors it says the device
     /// still holds, which this queue counts as free ([`Self::out_of_step`]).
     out_of_step: bool,
+    /// The last submission was refused for the client's lease
+    /// ([`lease_refused`](Self::lease_refused)).
+    lease_refused: bool,
     headers: NonNull<[u32; 4]>,
     status: NonNull<[u8; 4]>,
     _memory: PhantomData<&'a mut DmaMemory>,
@@ -220,6 +223,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
             bounce,
             zero_copy: gate.is_some(),
             out_of_step: false,
+            lease_refused: false,
             headers,
             status,
             _memory: PhantomData,
@@ -448,6 +452,10 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
                 self.out_of_step = true;
                 Err(BlockError::DeviceError)
             }
+            Err(virtio::Error::DmaRefused { code }) if code == abi::DMA_BAD_LEASE => {
+                self.lease_refused = true;
+                Err(BlockError::DeviceError)
+            }
             Err(_) => Err(BlockError::DeviceError),
         }
     }
@@ -462,6 +470,13 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     /// Asking clears it.
     pub fn out_of_step(&mut self) -> bool {
         core::mem::take(&mut self.out_of_step)
+    }
+
+    /// Whether a submission was refused because of the client's lease
+    /// (`abi::DMA_BAD_LEASE`: its lender restarted since, say): the
+    /// client's doing, not this driver's. Asking clears it.
+    pub fn lease_refused(&mut self) -> bool {
+        core::mem::take(&mut self.lease_refused)
     }
 
     /// Notifies the device of submitted requests, if it wants to be.

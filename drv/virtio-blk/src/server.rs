@@ -84,6 +84,11 @@ pub const REQUEST_DEADLINE_MS: u64 = 1000;
 /// which the driver stops rather than reset the device again.
 pub const RECOVERIES_WITHOUT_PROGRESS: u32 = 3;
 
+/// Requests in a row the driver could not hand its device (no slot free
+/// where one should be, or its own descriptors refused) before it stops:
+/// its own state is corrupt (see [`Corrupt::RefusesRequests`]).
+pub const REFUSED_IN_A_ROW: u32 = 8;
+
 /// The driver's id table: block devices only (the seed's `id_table`).
 pub const ID_TABLE: [u32; 4] = [crate::protocol::VIRTIO_ID_BLOCK, 0, 0, 0];
 
@@ -157,6 +162,9 @@ pub struct BlockDriver<'a, I: Ipc + Copy, P: Platform> {
     /// own state is corrupt (a flipped register, say) fails every request
     /// after every reset while looking alive.
     recoveries_without_progress: u32,
+    /// Requests refused in a row before they reached the device
+    /// ([`REFUSED_IN_A_ROW`]).
+    refused_in_a_row: u32,
     /// The DMA memory. A `BlkDevice` holds the only reference made from it
     /// while `binding` is `Bound`; none exists otherwise.
     memory: NonNull<DmaMemory>,
@@ -182,6 +190,7 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
             serial: None,
             recoveries: 0,
             recoveries_without_progress: 0,
+            refused_in_a_row: 0,
             memory: NonNull::from(memory),
             _memory: PhantomData,
         }
@@ -217,12 +226,35 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// ([`Platform::corrupt`]) and the supervisor restarts it from its
     /// image (and, should the device really be dead, its restart policy
     /// gives up on it).
+    ///
+    /// Only a recovery that fails requests counts toward stopping: a device
+    /// that asks for a reset while idle (DEVICE_NEEDS_RESET, §2.1.2) is
+    /// reset as often as it asks, and the driver's state is not to blame
+    /// (three such requests stopped a driver that had failed nothing).
     fn recovered(&mut self) {
         self.recoveries = self.recoveries.wrapping_add(1);
+        if self.in_flight() == 0 {
+            return;
+        }
         self.recoveries_without_progress += 1;
         if self.recoveries_without_progress >= RECOVERIES_WITHOUT_PROGRESS {
             self.recoveries_without_progress = 0;
             self.stop_corrupt(Corrupt::NoProgress);
+        }
+    }
+
+    /// Counts a request the driver could not hand its device (nothing the
+    /// device did: the queue never reached it). A few in a row with none
+    /// handed over between are not bad luck: a flipped bit in the driver's
+    /// slots or queue had it answer `DeviceError` to every request while
+    /// looking alive, until an operator restarted it (a fault campaign
+    /// found it). It stops ([`Platform::corrupt`]) and is restarted from
+    /// its image.
+    pub(super) fn refused(&mut self) {
+        self.refused_in_a_row += 1;
+        if self.refused_in_a_row >= REFUSED_IN_A_ROW {
+            self.refused_in_a_row = 0;
+            self.stop_corrupt(Corrupt::RefusesRequests);
         }
     }
 

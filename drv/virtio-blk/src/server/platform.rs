@@ -109,6 +109,11 @@ pub enum Corrupt {
     /// every other driver that resets it, so this driver's state is the
     /// likelier culprit.
     NoProgress,
+    /// [`REFUSED_IN_A_ROW`](super::REFUSED_IN_A_ROW) requests in a row
+    /// could not be handed to the device (no free slot where one should
+    /// be, or its own descriptors refused by the queue or the kernel):
+    /// nothing the device did.
+    RefusesRequests,
 }
 
 impl Corrupt {
@@ -120,6 +125,9 @@ impl Corrupt {
             }
             Corrupt::NoProgress => {
                 "device resets one after another brought no completion: driver state suspected corrupt"
+            }
+            Corrupt::RefusesRequests => {
+                "requests one after another could not be handed to the device: driver state corrupt"
             }
         }
     }

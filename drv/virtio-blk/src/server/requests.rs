@@ -12,7 +12,7 @@ use super::{
     block_reply_flush, block_reply_info, block_reply_read, block_reply_write, Binding, BlockDriver,
     BlockServer, Event, Pending, Platform,
 };
-use crate::device::{BlkDevice, Completion, Request, Slot};
+use crate::device::{BlkDevice, Completion, Request};
 use crate::protocol::VIRTIO_BLK_ID_BYTES;
 use crate::trace::{self, Trace};
 
@@ -58,7 +58,10 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         // The loop only receives while a slot is free; if none is (a
         // notification-only receive was skipped), the client is answered,
         // not left waiting.
-        let slot: Slot = device.reserve().ok_or(BlockError::DeviceError)?;
+        let Some(slot) = device.reserve() else {
+            self.refused();
+            return Err(BlockError::DeviceError.into());
+        };
         // Alone on the queue: it is polled for right after the kick
         // (`poll_first`).
         let alone = device.in_flight() == 0;
@@ -96,9 +99,12 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
                 // or every request after this one is refused as well.
                 self.platform.event(Event::OutOfStep);
                 self.restart_device();
+            } else if !device.lease_refused() {
+                self.refused();
             }
             return Err(e.into());
         }
+        self.refused_in_a_row = 0;
         // Test images: a fault armed for this point fires with the
         // request's descriptors published and the device not yet told.
         #[cfg(feature = "fault-injection")]

@@ -562,3 +562,68 @@ fn resets_that_bring_no_completion_stop_the_driver_and_say_why() {
     }
     assert_eq!(rig.driver.platform().corrupt, []);
 }
+
+/// A driver that cannot hand requests to its device — here every slot is
+/// taken, as a flipped bit in its slot table would have it — answers each
+/// `DeviceError`, and after `REFUSED_IN_A_ROW` of them stops and says why
+/// (a fault campaign found one answering every request so until an
+/// operator restarted it). One request handed over in between starts the
+/// count again.
+#[test]
+fn requests_the_device_never_gets_stop_the_driver_and_say_why() {
+    use virtio_blk::server::REFUSED_IN_A_ROW;
+    let mut rig = Rig::new(&Disk::default());
+    // Every slot in flight, the device completing none. (The task's loop
+    // would receive only notifications now; the refusals below stand for a
+    // slot table that says full when it is not.)
+    for i in 0..SLOTS {
+        rig.read(client(10 + i as u16), 0, 512);
+    }
+    assert!(!rig.driver.accepts_requests());
+    let a = client(1);
+    for k in 1..=REFUSED_IN_A_ROW {
+        read_with_no_slot(&mut rig, a);
+        assert_eq!(rig.expect(a), Err(BlockError::DeviceError));
+        let stopped = &rig.driver.platform().corrupt;
+        if k < REFUSED_IN_A_ROW {
+            assert!(stopped.is_empty(), "stopped after {k} refusal(s)");
+        } else {
+            assert_eq!(stopped, &[Corrupt::RefusesRequests]);
+        }
+    }
+    // A request handed over in between starts the count again.
+    let mut rig = Rig::new(&Disk::default());
+    for round in 0..3 {
+        for i in 0..SLOTS {
+            rig.read(client(10 + i as u16), 0, 512);
+        }
+        for _ in 1..REFUSED_IN_A_ROW {
+            read_with_no_slot(&mut rig, a);
+            assert_eq!(rig.expect(a), Err(BlockError::DeviceError));
+        }
+        rig.device_completes_all();
+        for i in 0..SLOTS {
+            assert!(rig.expect(client(10 + i as u16)).is_ok(), "round {round}");
+        }
+    }
+    assert_eq!(rig.driver.platform().corrupt, []);
+}
+
+/// Hands the driver a read though it has no slot free (its loop would not
+/// receive one then; a corrupt slot table would think so).
+fn read_with_no_slot(rig: &mut Rig, who: abi::TaskId) {
+    use idol_runtime::Ipc;
+    rig.kernel.queue_message(
+        who,
+        BlockOp::Read as u32,
+        &0u64.to_le_bytes(),
+        0,
+        vec![MockLease {
+            attributes: abi::LEASE_WRITE,
+            data: vec![0; 512],
+        }],
+    );
+    let mut buffer = [0u8; virtio_blk::BLOCK_BUFFER_SIZE];
+    let msg = rig.ipc.recv(&mut buffer, rig.driver.mask(), None);
+    rig.driver.handle(&buffer, &msg);
+}

@@ -8,6 +8,7 @@
 mod model;
 
 mod driver;
+mod hostile;
 mod props;
 mod sync;
 

@@ -468,6 +468,9 @@ impl Campaign {
         let (recovered, escalated) = self.recover(f.target, t0);
         if escalated {
             t.operator_restarts += 1;
+            // Name the fault that needed the operator (otherwise only
+            // counted in the report).
+            sys_log!("[campaign] escalated: fault {named}");
         }
         let mut after = self.status(task);
         let mut r1 = if queue { self.recoveries(f.target) } else { 0 };
