@@ -12,6 +12,7 @@
 #[path = "../../virtio/tests/virtio/model/mod.rs"]
 mod model;
 
+mod hostile;
 mod server;
 
 use std::cell::RefCell;

@@ -1514,3 +1514,5 @@ fn a_device_holding_only_the_drivers_own_chains_is_reset_at_its_restart() {
         h.sys.machine.mmio_writes
     );
 }
+
+mod hostile;
