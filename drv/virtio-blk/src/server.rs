@@ -249,7 +249,8 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// slots or queue had it answer `DeviceError` to every request while
     /// looking alive, until an operator restarted it (a fault campaign
     /// found it). It stops ([`Platform::corrupt`]) and is restarted from
-    /// its image.
+    /// its image. (Out of line: it is the rare path of two.)
+    #[inline(never)]
     pub(super) fn refused(&mut self) {
         self.refused_in_a_row += 1;
         if self.refused_in_a_row >= REFUSED_IN_A_ROW {
