@@ -48,6 +48,11 @@ pub struct System<'a, M: Machine> {
     pub dispatched: MaybeTask,
     /// When `dispatched` was dispatched (ticks).
     pub dispatched_at: u64,
+    /// When `dispatched`'s budget or share runs out, as reckoned at its
+    /// dispatch: the timer is armed no later, so it cannot have run past
+    /// it, and a trap that comes later was delayed by the host (see
+    /// `budget::charged_until`).
+    pub dispatched_until: u64,
     /// When the running task's budget runs out, as programmed into the
     /// timer (possibly earlier: see `budget::dispatch`).
     pub budget_deadline: Option<u64>,
@@ -83,6 +88,7 @@ impl<'a, M: Machine> System<'a, M> {
             fault_injection: cfg!(any(test, feature = "fault-injection")),
             dispatched: MaybeTask::NONE,
             dispatched_at: 0,
+            dispatched_until: 0,
             budget_deadline: None,
             next_release: None,
         };

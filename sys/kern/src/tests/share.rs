@@ -142,6 +142,53 @@ fn throttling_does_not_save_a_spinner_from_its_budget() {
     assert_eq!(h.task(DRV).throttles(), 3);
 }
 
+/// The host stops the machine in the middle of a driver's stretch (QEMU's
+/// clock follows the host's): the timer's trap, armed for the end of the
+/// driver's share, comes 300 ms late. The driver is charged to the end of
+/// its share, not for the host's 300 ms: throttled, not faulted past its
+/// 200 ms budget (a busy honest driver was, four times, under a loaded
+/// host).
+#[test]
+fn a_trap_the_host_delayed_is_charged_only_to_the_deadline() {
+    let mut h = system(200);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    let late = 300 * TICKS_PER_MS;
+    assert_eq!(timer_at(&mut h, DRV, late), Some(LOW));
+    assert!(h.task(DRV).is_throttled());
+    assert_eq!(h.task(DRV).run(), QUOTA, "charged to the end of its share");
+    // A delayed syscall trap likewise.
+    let mut h = system(200);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(spin(&mut h, DRV, late), Some(LOW));
+    assert_eq!(h.task(DRV).run(), QUOTA);
+    assert!(h.task(DRV).is_throttled());
+}
+
+/// ...but the host's delays do not hide a spinner: each stretch is charged
+/// to the end of its share, and the budget runs out after as many shares
+/// as it would on time.
+#[test]
+fn a_spinner_whose_traps_come_late_is_still_faulted_at_its_budget() {
+    let mut h = system(10);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    for period in 0..3 {
+        let start = period * 100 * PERIOD_TICKS;
+        // The share's trap comes a whole period late.
+        assert_eq!(
+            timer_at(&mut h, DRV, start + QUOTA + PERIOD_TICKS),
+            Some(LOW),
+            "period {period}"
+        );
+        assert_eq!(timer_at(&mut h, LOW, start + 50 * PERIOD_TICKS), Some(DRV));
+    }
+    assert_eq!(h.task(DRV).run(), 3 * QUOTA);
+    assert_eq!(
+        timer_at(&mut h, DRV, 300 * PERIOD_TICKS + QUOTA + PERIOD_TICKS),
+        Some(SUP)
+    );
+    assert_eq!(h.fault(DRV).kind(), abi::FaultKind::BudgetExceeded);
+}
+
 #[test]
 fn a_share_spent_in_a_call_throttles_the_task_when_it_next_runs() {
     let mut h = system(100);
