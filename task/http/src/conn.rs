@@ -14,6 +14,12 @@
 //! One with a whole head that waits for the response buffer (another
 //! connection's answer holds it) has earned its place and keeps it.
 
+/// What a connection still reading its request head is told when it
+/// gives its place to a waiting one (`Connection: close` follows).
+pub const GAVE_UP: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n\
+    Content-Length: 49\r\nConnection: close\r\n\r\n\
+    request head too slow while others waited; retry\n";
+
 /// A connection that sends nothing for this long is closed.
 pub const IDLE_MS: u64 = 5000;
 
@@ -120,6 +126,18 @@ pub fn yielding(conns: &[Option<Conn>], now: u64) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_to_a_place_given_up_is_a_whole_response() {
+        let text = core::str::from_utf8(GAVE_UP).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 408 "));
+        let len = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap();
+        assert_eq!(len.parse::<usize>().unwrap(), body.len());
+    }
 
     fn reading(accepted_ms: u64) -> Option<Conn> {
         Some(Conn::accepted(accepted_ms as u32, accepted_ms))

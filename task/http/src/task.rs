@@ -242,10 +242,21 @@ impl Server {
 
     /// Closes the connection in slot `k`, if there is one, and takes the
     /// response buffer back from it; whether there was.
+    ///
+    /// One still reading its request head is told why first (408, as
+    /// Apache does): a slow but honest client — a `curl` on a loaded host,
+    /// say — got an empty reply and could not tell it from a crash. The
+    /// answer is a few bytes into an empty send buffer; if it does not fit,
+    /// the close goes on without it.
     fn give_back(&mut self, k: usize) -> Result<bool, Restarted> {
         let Some(old) = self.conns[k].take() else {
             return Ok(false);
         };
+        if matches!(old.phase, Phase::Reading { .. }) {
+            if let Err(RequestError::ServerRestarted) = self.net.tcp_send(old.id, conn::GAVE_UP) {
+                return Err(Restarted);
+            }
+        }
         if let Err(RequestError::ServerRestarted) = self.net.close(old.id) {
             return Err(Restarted);
         }
