@@ -154,7 +154,28 @@ fn image_dir(root: &Path, arg: Option<&Path>) -> Result<PathBuf> {
             image::load_app(root, &app)?.name
         }
     };
-    Ok(root.join("target").join(name))
+    let dir = root.join("target").join(&name);
+    // An image never built is not one that is not running: say which.
+    if !dir.join("dist").is_dir() {
+        let built: Vec<String> = std::fs::read_dir(root.join("target"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join("dist").is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        anyhow::bail!(
+            "no image `{name}` has been built here (no {}); build it with `cargo xtask run \
+             <app file>`{}",
+            dir.join("dist").display(),
+            if built.is_empty() {
+                String::new()
+            } else {
+                format!("; the images built are: {}", built.join(", "))
+            }
+        );
+    }
+    Ok(dir)
 }
 
 /// The workspace root: two levels above this crate.

@@ -53,9 +53,10 @@ pub fn dumps_dir(out_dir: &Path) -> PathBuf {
 /// kernel's wait that way — in that order, since a released kernel stops
 /// the machine at once.
 ///
-/// Connect first, then load the image's ELFs: reading DWARF takes a while,
-/// and a machine that is stopped cannot run past what it should show (nor,
-/// after a panic, out of the time the kernel waits for its dump).
+/// After a panic ([`attach`]), connect first, then load the image's ELFs:
+/// reading DWARF takes a while, and a machine that is stopped cannot run
+/// out of the time the kernel waits for its dump. A live dump loads first
+/// ([`report_for`]): the machine is stopped only while its RAM is read.
 pub fn capture(
     mut gdb: rsp::Gdb,
     image: &Image,
@@ -137,25 +138,22 @@ pub fn report_for(root: &Path, opts: &Options) -> Result<Report> {
             let snap = Snapshot::read(file)?;
             // A dump names its image; its ELFs are in target/<image>/dist.
             let image = load_image(&root.join("target").join(&snap.header.image))?;
+            check_task_filter(&image, &opts.filter)?;
             (snap, image)
         }
         None => {
-            let (gdb, image) = attach(&opts.out_dir)?;
+            // A live machine is stopped only while its RAM is read: its
+            // ELFs are loaded (seconds of DWARF) and the names asked for
+            // checked first. Stopped for all that, it lost datagrams and
+            // kept pages waiting 3 s — for a typo, too. (After a panic the
+            // kernel waits for its dump: `postmortem` connects first.)
+            let image = load_image(&opts.out_dir)?;
+            check_task_filter(&image, &opts.filter)?;
+            let gdb = rsp::Gdb::connect(&socket_path(&opts.out_dir))?;
             let snap = capture(gdb, &image, "live", |_, _| Ok(()))?;
             (snap, image)
         }
     };
-    // A name that matches nothing is a typo, not an empty answer.
-    if let Some(t) = &opts.filter.task {
-        if !image.tasks.iter().any(|(l, _)| &l.name == t) {
-            let names: Vec<&str> = image.tasks.iter().map(|(l, _)| l.name.as_str()).collect();
-            bail!(
-                "no task named `{t}` in image {}; the tasks are: {}",
-                image.name,
-                names.join(", ")
-            );
-        }
-    }
     let report = Report::build(&image, &snap, &opts.filter);
     if let Some(r) = &opts.filter.ringbuf {
         if report.ringbufs.is_empty() {
@@ -173,6 +171,21 @@ pub fn report_for(root: &Path, opts: &Options) -> Result<Report> {
         }
     }
     Ok(report)
+}
+
+/// A task name that matches nothing is a typo, not an empty answer.
+fn check_task_filter(image: &Image, filter: &Filter) -> Result<()> {
+    if let Some(t) = &filter.task {
+        if !image.tasks.iter().any(|(l, _)| &l.name == t) {
+            let names: Vec<&str> = image.tasks.iter().map(|(l, _)| l.name.as_str()).collect();
+            bail!(
+                "no task named `{t}` in image {}; the tasks are: {}",
+                image.name,
+                names.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Loads `target/<name>/` as an [`Image`].
