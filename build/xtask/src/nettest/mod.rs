@@ -337,6 +337,7 @@ fn stack_restart(image: &mut Image) -> Result<()> {
     let addr = image.port("tcp", 7)?;
     let mut s = open_echo(addr)?;
     let listening = image.count("listening on TCP and UDP port 7");
+    let seen_before = nic::nic_restarts_seen(image)?;
     image.type_line("fault net")?;
     image.wait_for("task net faulted", 1, Duration::from_secs(10))?;
     // The old connection is gone: the new stack answers it with a reset,
@@ -356,6 +357,14 @@ fn stack_restart(image: &mut Image) -> Result<()> {
     let data = Rng(77).bytes(64 * 1024);
     let got = echo_through(addr, &data, None)?;
     ensure!(got == data, "echo after the restart differs");
+    // The new stack counts the NIC restarts it saw, none yet (it counted
+    // every one since boot: a user saw 6 on a stack just restarted).
+    let seen = nic::nic_restarts_seen(image)?;
+    println!("    NIC restarts seen: {seen_before} by the old stack, {seen} by the new");
+    ensure!(
+        seen == 0,
+        "the restarted stack says it saw {seen} NIC restart(s) (the old one saw {seen_before})"
+    );
     Ok(())
 }
 

@@ -59,7 +59,7 @@ pub(super) fn nic_restart(image: &mut Image) -> Result<()> {
 }
 
 /// The stack's count of NIC restarts, through the shell's `net`.
-fn nic_restarts_seen(image: &mut Image) -> Result<u64> {
+pub(super) fn nic_restarts_seen(image: &mut Image) -> Result<u64> {
     image.net_figure("NIC restarts seen: ")
 }
 

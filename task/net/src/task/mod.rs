@@ -145,9 +145,10 @@ struct NicCore {
     tx_frames: u32,
     /// The driver's incarnations that ended, as far as the stack has seen.
     restarts: u32,
-    /// The driver's generation when `restarts` was last brought up to date.
+    /// The driver's generation when `restarts` was last brought up to
+    /// date; none before the stack first reached it.
     #[cfg(not(feature = "linked-nic"))]
-    driver_generation: abi::Generation,
+    driver_generation: Option<abi::Generation>,
     /// The driver restarted (or never heard of us): subscribe again.
     resubscribe: bool,
 }
@@ -626,7 +627,7 @@ fn main() -> ! {
         tx_frames: 0,
         restarts: 0,
         #[cfg(not(feature = "linked-nic"))]
-        driver_generation: tasks::NET0.generation(),
+        driver_generation: None,
         resubscribe: true,
     };
     // The driver may still be probing its device: wait for the MAC.

@@ -32,17 +32,26 @@ impl NicCore {
     /// out its restart backoff every call fails, and counted so, one fault
     /// under traffic counted 31.
     #[cfg(not(feature = "linked-nic"))]
+    ///
+    /// Only restarts this incarnation of the stack saw count: the first
+    /// generation it learns is where it starts (a restarted stack counted
+    /// every restart of the driver since boot).
     pub(super) fn count_restarts(&mut self) {
         let now = self.eth.task_id().generation();
-        self.restarts = self
-            .restarts
-            .wrapping_add(u32::from(now.since(self.driver_generation)));
-        self.driver_generation = now;
+        if let Some(before) = self.driver_generation {
+            self.restarts = self.restarts.wrapping_add(u32::from(now.since(before)));
+        }
+        self.driver_generation = Some(now);
     }
 
     pub(super) fn subscribe(&mut self) {
         if self.eth.subscribe(NIC_BIT).is_ok() {
             self.resubscribe = false;
+            // The driver the stack first reached: restarts count from it.
+            #[cfg(not(feature = "linked-nic"))]
+            if self.driver_generation.is_none() {
+                self.driver_generation = Some(self.eth.task_id().generation());
+            }
         }
     }
 
