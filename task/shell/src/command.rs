@@ -102,7 +102,7 @@ pub const HELP: [(&str, &str); 13] = [
     ("devices", "every virtio slot: device, class, state, driver"),
     (
         "blk <n> info|read <sector>|write <sector> <text>",
-        "disk <n> (task blk<n>)",
+        "disk <n> (task blk<n>); <text> starts the sector, zeros after (a line is at most 120 bytes)",
     ),
     ("rng <len>", "<len> random bytes (at most 512)"),
     ("unbind <slot>", "take the driver off a virtio slot"),
