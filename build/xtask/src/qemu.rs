@@ -427,6 +427,11 @@ pub fn run_console(
     let mut bytes = Vec::new();
     // Where the console's next unexamined line starts (post-mortem triggers).
     let mut scanned = 0;
+    // The console as text, decoded as it comes (a character split between
+    // two chunks waits for the rest): decoding all of it after every chunk
+    // made a chatty image's test fall behind its console.
+    let mut transcript = String::new();
+    let mut decoded = 0;
     let end = loop {
         let now = Instant::now();
         if now >= deadline {
@@ -455,7 +460,7 @@ pub fn run_console(
                 break End::Exited(status.code());
             }
         }
-        let transcript = String::from_utf8_lossy(&bytes);
+        decoded += decode_into(&mut transcript, &bytes[decoded..]);
         match drive(&transcript, start.elapsed()) {
             Interact::Wait => {}
             Interact::Send(text) => {
@@ -485,9 +490,50 @@ pub fn run_console(
     Ok(Capture { lines, end, stderr })
 }
 
+/// Appends what of `new` is text to `out`: every whole character, a byte
+/// that can never be one as U+FFFD, and nothing of a character whose last
+/// bytes have not come yet. Returns how many bytes of `new` it took.
+fn decode_into(out: &mut String, new: &[u8]) -> usize {
+    let mut taken = 0;
+    loop {
+        match std::str::from_utf8(&new[taken..]) {
+            Ok(text) => {
+                out.push_str(text);
+                return new.len();
+            }
+            Err(e) => {
+                let good = taken + e.valid_up_to();
+                out.push_str(std::str::from_utf8(&new[taken..good]).unwrap_or(""));
+                match e.error_len() {
+                    Some(bad) => {
+                        out.push(char::REPLACEMENT_CHARACTER);
+                        taken = good + bad;
+                    }
+                    None => return good,
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{command_line, prepare_drives};
+    use super::{command_line, decode_into, prepare_drives};
+
+    #[test]
+    fn console_text_is_decoded_as_it_comes() {
+        let all = "vireo> é€ ok\n".as_bytes();
+        let mut out = String::new();
+        let mut taken = 0;
+        // Byte by byte: a character split between chunks waits for the rest.
+        for end in 1..=all.len() {
+            taken += decode_into(&mut out, &all[taken..end]);
+        }
+        assert_eq!(out, "vireo> é€ ok\n");
+        let mut out = String::new();
+        assert_eq!(decode_into(&mut out, b"a\xffb\xe2\x82"), 3);
+        assert_eq!(out, "a\u{fffd}b");
+    }
     use crate::config::tests::{parse, BASE};
     use std::path::Path;
 

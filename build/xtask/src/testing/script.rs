@@ -45,6 +45,12 @@ pub struct Script<'a> {
     /// When the last step passed (none yet, or a step failed).
     done_at: Option<Duration>,
     cases: Vec<Case>,
+    /// The shell's output ([`without_log_lines`]) of the console up to
+    /// `shell_upto`, the end of its last whole line: kept, not made anew
+    /// from the whole console after every chunk (a chatty image's test
+    /// fell minutes behind its console that way).
+    shell: String,
+    shell_upto: usize,
 }
 
 /// How long a session whose steps all passed waits for the console's
@@ -77,6 +83,8 @@ impl<'a> Script<'a> {
             raw_before: 0,
             done_at: None,
             cases: Vec::new(),
+            shell: String::new(),
+            shell_upto: 0,
         };
         s.begin_step(0, Duration::ZERO);
         s
@@ -145,9 +153,29 @@ impl<'a> Script<'a> {
     /// otherwise stop QEMU with the line half printed, and the test's
     /// `expect` list, judged on the whole console afterwards, miss it.
     pub fn advance_console(&mut self, raw: &str, now: Duration) -> Interact {
-        let shell = without_log_lines(raw);
+        // Whole lines are filtered once; the unfinished last one each time
+        // (a log line is taken out only once its newline came).
+        if let Some(nl) = raw.get(self.shell_upto..).and_then(|r| r.rfind('\n')) {
+            let upto = self.shell_upto + nl + 1;
+            self.shell
+                .push_str(&without_log_lines(&raw[self.shell_upto..upto]));
+            self.shell_upto = upto;
+        }
+        let whole = self.shell.len();
+        self.shell
+            .push_str(&without_log_lines(raw.get(self.shell_upto..).unwrap_or("")));
+        let shell = std::mem::take(&mut self.shell);
+        let next = self.advance_shell(&shell, raw, now);
+        self.shell = shell;
+        self.shell.truncate(whole);
+        next
+    }
+
+    /// [`advance_console`](Self::advance_console) with the shell's output
+    /// made.
+    fn advance_shell(&mut self, shell: &str, raw: &str, now: Duration) -> Interact {
         loop {
-            let next = self.advance(&shell, now);
+            let next = self.advance(shell, now);
             if next == Interact::Wait && self.waited_for_in(raw, now) {
                 continue;
             }
@@ -341,7 +369,9 @@ pub fn without_log_lines(transcript: &str) -> String {
                 && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
                 && tail.starts_with(' ')
                 && tail
-                    .find(':')
+                    .split('\n')
+                    .next()
+                    .and_then(|line| line.find(':'))
                     .is_some_and(|c| c > 1 && !tail[1..c].contains(' '))
         });
         match (is_log, after.find('\n')) {
