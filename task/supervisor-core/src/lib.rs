@@ -3,7 +3,8 @@
 //! whether a driver has stopped answering ([`Liveness`]), holds a
 //! caller's request for good ([`held`]) or refuses calls for being
 //! broken itself ([`rejections`]), who may ask for what
-//! ([`authority`]), and the log of restarts made ([`restart_log`]).
+//! ([`authority`]), the log of restarts made ([`restart_log`]) and which
+//! refusals are worth a console line ([`log_quota`]).
 //!
 //! Nothing here may panic or allocate: it runs in the one task whose fault
 //! reboots the machine.
@@ -13,6 +14,7 @@
 
 pub mod authority;
 pub mod held;
+pub mod log_quota;
 pub mod rejections;
 pub mod restart_log;
 

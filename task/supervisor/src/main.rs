@@ -37,6 +37,7 @@ use abi::{
 use idol_runtime::{NotificationHandler, Served, ServerError, UserlibIpc};
 use supervisor_core::authority::{self, Refusal, Request};
 use supervisor_core::held::{Call, HeldCalls};
+use supervisor_core::log_quota::LogQuota;
 use supervisor_core::restart_log::RestartLog;
 use supervisor_core::{
     Decision, Liveness, Rejections, Restarts, Sample, HELD_AFTER_SAMPLES, MAX_TASKS,
@@ -169,6 +170,8 @@ struct Supervisor {
     rejections: Rejections,
     /// Every restart made (the last few), for `restart_record`.
     log: RestartLog,
+    /// Which refusals are worth a console line.
+    refusals_logged: LogQuota,
 }
 
 fn now_ms() -> u64 {
@@ -187,13 +190,26 @@ fn is_driver(task: usize) -> bool {
 }
 
 /// Checks `request` from `caller` against its app.toml authority; logs a
-/// refusal with the caller's name.
-fn authorize(bus: &Bus, caller: TaskId, request: Request) -> Result<(), Refusal> {
+/// refusal with the caller's name — the caller's first each second, with
+/// how many were kept quiet since (`LogQuota`: a log line is the
+/// supervisor's time, charged to nobody).
+fn authorize(
+    bus: &Bus,
+    logged: &mut LogQuota,
+    caller: TaskId,
+    request: Request,
+) -> Result<(), Refusal> {
     let task = caller.index();
     let auth = tasks::AUTHORITY.get(task).copied().unwrap_or_default();
     let bound = bus.slot_of(task as u16);
     authority::check(&auth, bound, TEST_IMAGE, request).inspect_err(|r| {
+        let Some(quiet) = logged.admit(task, now_ms()) else {
+            return;
+        };
         let who = name_of(task as u16);
+        if quiet > 0 {
+            sys_log!("{quiet} more refusal(s) of {who} in the last second, not logged");
+        }
         match *r {
             Refusal::ClassNotGranted { device_id } => sys_log!(
                 "refused {request:?} from {who}: device id {device_id} is outside its app.toml `drives`"
@@ -564,6 +580,7 @@ fn main() -> ! {
         core::ptr::addr_of_mut!((*p).next_sample).write(0);
         core::ptr::addr_of_mut!((*p).rejections).write(Rejections::new());
         core::ptr::addr_of_mut!((*p).log).write(RestartLog::new());
+        core::ptr::addr_of_mut!((*p).refusals_logged).write(LogQuota::new());
     }
     // SAFETY: every field was written just above.
     let sup = unsafe { state.assume_init_mut() };
