@@ -168,7 +168,7 @@ impl Shell {
             Ok(Command::Fault { task }) => self.task_op(
                 task,
                 SupervisorClient::fault_task,
-                "faulted; the supervisor restarts it",
+                "faulted; the supervisor restarts it as its policy says (`restarts` shows when)",
             ),
             Ok(Command::Restart { task }) => {
                 self.task_op(task, SupervisorClient::restart_task, "restarted")
