@@ -475,6 +475,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     /// Whether a submission was refused because of the client's lease
     /// (`abi::DMA_BAD_LEASE`: its lender restarted since, say): the
     /// client's doing, not this driver's. Asking clears it.
+    #[cold]
     pub fn lease_refused(&mut self) -> bool {
         core::mem::take(&mut self.lease_refused)
     }

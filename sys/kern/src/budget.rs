@@ -146,13 +146,14 @@ pub fn work_arrived<M: Machine>(sys: &mut System<'_, M>, index: usize) {
 /// moment the dispatched task's budget or share ran out (as reckoned at
 /// its dispatch), that moment and the grace: the stretch is charged no
 /// further (see the module documentation).
+///
+/// `dispatched_until` holds that moment and the grace, summed at the
+/// dispatch (a 64-bit sum on every charge cost the blk read through IPC
+/// tens of instructions); it is never before `dispatched_at`, which is
+/// the dispatch or a charge's result.
 #[inline(always)]
 fn charged_until<M: Machine>(sys: &System<'_, M>) -> u64 {
-    sys.machine.now().min(
-        sys.dispatched_until
-            .max(sys.dispatched_at)
-            .saturating_add(HOST_DELAY_TICKS),
-    )
+    sys.machine.now().min(sys.dispatched_until)
 }
 
 /// How far past its deadline a trap is still charged in full: the
@@ -230,7 +231,7 @@ fn dispatch_budgeted<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_m
     sys.dispatched = MaybeTask::some(index);
     sys.dispatched_at = now;
     let expiry = now.saturating_add(runway);
-    sys.dispatched_until = expiry;
+    sys.dispatched_until = expiry.saturating_add(HOST_DELAY_TICKS);
     match sys.budget_deadline {
         Some(d) if d > now && d <= expiry => {}
         _ => {

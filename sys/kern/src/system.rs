@@ -49,9 +49,9 @@ pub struct System<'a, M: Machine> {
     /// When `dispatched` was dispatched (ticks).
     pub dispatched_at: u64,
     /// When `dispatched`'s budget or share runs out, as reckoned at its
-    /// dispatch: the timer is armed no later, so it cannot have run past
-    /// it, and a trap that comes later was delayed by the host (see
-    /// `budget::charged_until`).
+    /// dispatch, and `budget::HOST_DELAY_TICKS` more: the timer is armed
+    /// no later than the first, so a trap that comes after the second was
+    /// delayed by the host (see `budget::charged_until`).
     pub dispatched_until: u64,
     /// When the running task's budget runs out, as programmed into the
     /// timer (possibly earlier: see `budget::dispatch`).

@@ -30,24 +30,10 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
     fn start_request<T>(
         &mut self,
         request: Request,
-        fill: &dyn Fn(&mut [u8]) -> Result<(), LeaseError>,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), LeaseError>,
         pending: Pending,
         lent: Option<(u8, TaskId)>,
     ) -> Served<Deferred<T>, BlockError> {
-        self.submit_request(request, fill, pending, lent)
-            .map(|()| Deferred::Later)
-    }
-
-    /// [`start_request`](Self::start_request), once for every kind of
-    /// request (generic, it was inlined into each).
-    #[inline(never)]
-    fn submit_request(
-        &mut self,
-        request: Request,
-        fill: &dyn Fn(&mut [u8]) -> Result<(), LeaseError>,
-        pending: Pending,
-        lent: Option<(u8, TaskId)>,
-    ) -> Served<(), BlockError> {
         let checked = match &self.binding {
             Binding::Bound { device, .. } => device.check(&request),
             _ => return Err(self.unbound_error().into()),
@@ -134,7 +120,7 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
             self.poll_first();
         }
         self.rearm_deadline(false);
-        Ok(())
+        Ok(Deferred::Later)
     }
 }
 
@@ -266,7 +252,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
         if let Some(info) = self.serial.and_then(|s| self.info_now(s)) {
             return Ok(Deferred::Now(info));
         }
-        self.start_request(Request::GetId, &|_| Ok(()), Pending::Info { caller }, None)
+        self.start_request(Request::GetId, |_| Ok(()), Pending::Info { caller }, None)
     }
 
     fn read(&mut self, caller: TaskId, sector: u64, data: Leased<'_, Write, u8>) -> Transfer {
@@ -279,7 +265,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
             lease: lent.is_none().then(|| data.detach()),
             len,
         };
-        self.start_request(Request::Read { sector, len }, &|_| Ok(()), pending, lent)
+        self.start_request(Request::Read { sector, len }, |_| Ok(()), pending, lent)
     }
 
     fn write(&mut self, caller: TaskId, sector: u64, data: Leased<'_, Read, u8>) -> Transfer {
@@ -291,7 +277,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
                 sector,
                 len: data.len(),
             },
-            &|buf| data.read_range(0, buf),
+            |buf| data.read_range(0, buf),
             Pending::Write { caller },
             lent,
         )
@@ -305,7 +291,7 @@ impl<I: Ipc + Copy, P: Platform> BlockServer for BlockDriver<'_, I, P> {
                 return Ok(Deferred::Now(()));
             }
         }
-        self.start_request(Request::Flush, &|_| Ok(()), Pending::Flush { caller }, None)
+        self.start_request(Request::Flush, |_| Ok(()), Pending::Flush { caller }, None)
     }
 }
 
