@@ -43,9 +43,21 @@ pub use status::{
 /// again, far beyond any restart limit or fault campaign (a 6-bit generation
 /// wrapped after 64 restarts, and a campaign restarts a driver thousands of
 /// times).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(Copy, Clone, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(transparent)]
 pub struct TaskId(pub u32);
+
+/// `TaskId(index 2, gen 5)`: the raw word (`TaskId(5122)`) hid both.
+impl core::fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "TaskId(index {}, gen {})",
+            self.index(),
+            self.generation().0
+        )
+    }
+}
 
 impl TaskId {
     /// Bits of a `TaskId` that hold the task index.

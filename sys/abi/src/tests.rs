@@ -207,3 +207,10 @@ fn only_access_faults_name_an_address() {
         assert!(!k.names_address(), "{k:?}");
     }
 }
+
+#[test]
+fn a_task_id_shows_its_index_and_generation() {
+    extern crate std;
+    let id = TaskId::new(2, Generation(5));
+    assert_eq!(std::format!("{id:?}"), "TaskId(index 2, gen 5)");
+}
