@@ -126,10 +126,18 @@ fn check_error_enum(name: &str, e: syntax::ErrorEnum) -> Result<ErrorEnum, Strin
         }
         variants.push((variant, code));
     }
+    for (variant, _) in &e.docs.0 {
+        if !variants.iter().any(|(v, _)| v == variant) {
+            return Err(format!(
+                "`docs` names `{variant}`, which is none of the codes"
+            ));
+        }
+    }
     Ok(ErrorEnum {
         name: name.to_string(),
         doc: e.doc,
         variants,
+        variant_docs: e.docs.0,
     })
 }
 

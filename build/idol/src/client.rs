@@ -147,10 +147,13 @@ fn error_enum(out: &mut String, e: &crate::model::ErrorEnum) {
     out.push_str("#[derive(Copy, Clone, Debug, PartialEq, Eq)]\n#[repr(u32)]\n");
     let _ = writeln!(out, "pub enum {name} {{");
     for (variant, code) in &e.variants {
-        let _ = writeln!(
-            out,
-            "    /// Response code {code}.\n    {variant} = {code},"
-        );
+        match e.variant_docs.iter().find(|(v, _)| v == variant) {
+            Some((_, text)) => doc(out, "    ", &format!("{text}\n\nResponse code {code}.")),
+            None => {
+                let _ = writeln!(out, "    /// Response code {code}.");
+            }
+        }
+        let _ = writeln!(out, "    {variant} = {code},");
     }
     out.push_str("}\n\n");
     let _ = writeln!(out, "impl ::idol_runtime::ErrorCode for {name} {{");

@@ -81,4 +81,6 @@ pub struct ErrorEnum {
     /// Variant names and their codes (non-zero, below the kernel's codes,
     /// distinct).
     pub variants: Vec<(String, u32)>,
+    /// What variants mean to the caller, by name (each a variant's).
+    pub variant_docs: Vec<(String, String)>,
 }

@@ -140,6 +140,10 @@ pub struct ErrorEnum {
     #[serde(default)]
     pub doc: Option<String>,
     pub codes: UniqueMap<u32>,
+    /// What each code means to the caller, by variant (any may be left
+    /// out; each named must be one of `codes`).
+    #[serde(default)]
+    pub docs: UniqueMap<String>,
 }
 
 fn options() -> ron::Options {
