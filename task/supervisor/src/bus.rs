@@ -64,13 +64,8 @@ impl VirtioBusServer for Supervisor {
         remove_bits: u32,
         probe_bits: u32,
     ) -> Served<Probe, BusError> {
-        authorize(
-            &self.bus,
-            &mut self.refusals_logged,
-            caller,
-            Request::Register(device_ids),
-        )
-        .map_err(|_| BusError::NotPermitted)?;
+        self.authorize(caller, Request::Register(device_ids))
+            .map_err(|_| BusError::NotPermitted)?;
         let task = caller.index() as u16;
         let reg = Registration {
             task,
@@ -131,13 +126,8 @@ impl VirtioBusServer for Supervisor {
     }
 
     fn unbind(&mut self, caller: TaskId, slot: u32) -> Served<(), BusError> {
-        authorize(
-            &self.bus,
-            &mut self.refusals_logged,
-            caller,
-            Request::Unbind(slot as usize),
-        )
-        .map_err(|_| BusError::NotPermitted)?;
+        self.authorize(caller, Request::Unbind(slot as usize))
+            .map_err(|_| BusError::NotPermitted)?;
         match self.bus.unbind(slot as usize)? {
             Unbind::Done => {}
             Unbind::AskDriver { task, bits } => {
@@ -151,13 +141,8 @@ impl VirtioBusServer for Supervisor {
     }
 
     fn bind(&mut self, caller: TaskId, slot: u32) -> Served<(), BusError> {
-        authorize(
-            &self.bus,
-            &mut self.refusals_logged,
-            caller,
-            Request::Bind(slot as usize),
-        )
-        .map_err(|_| BusError::NotPermitted)?;
+        self.authorize(caller, Request::Bind(slot as usize))
+            .map_err(|_| BusError::NotPermitted)?;
         if let Some(poke) = self.bus.bind(slot as usize)? {
             let _ = sys_post(current_id(poke.task), poke.bits);
         }

@@ -189,39 +189,6 @@ fn is_driver(task: usize) -> bool {
         .is_some_and(|a| a.device_ids != 0)
 }
 
-/// Checks `request` from `caller` against its app.toml authority; logs a
-/// refusal with the caller's name — the caller's first each second, with
-/// how many were kept quiet since (`LogQuota`: a log line is the
-/// supervisor's time, charged to nobody).
-fn authorize(
-    bus: &Bus,
-    logged: &mut LogQuota,
-    caller: TaskId,
-    request: Request,
-) -> Result<(), Refusal> {
-    let task = caller.index();
-    let auth = tasks::AUTHORITY.get(task).copied().unwrap_or_default();
-    let bound = bus.slot_of(task as u16);
-    authority::check(&auth, bound, TEST_IMAGE, request).inspect_err(|r| {
-        let Some(quiet) = logged.admit(task, now_ms()) else {
-            return;
-        };
-        let who = name_of(task as u16);
-        if quiet > 0 {
-            sys_log!("{quiet} more refusal(s) of {who} in the last second, not logged");
-        }
-        match *r {
-            Refusal::ClassNotGranted { device_id } => sys_log!(
-                "refused {request:?} from {who}: device id {device_id} is outside its app.toml `drives`"
-            ),
-            Refusal::NotItsSlot { bound: Some(s) } => sys_log!(
-                "refused {request:?} from {who}: it is bound to slot {s}, and a driver may only unbind its own slot"
-            ),
-            _ => sys_log!("refused {request:?} from {who}: {}", r.describe()),
-        }
-    })
-}
-
 /// Whether `call`, refused by `server`, fits the interface `server`'s crate
 /// serves (`tasks::SERVES`): a call no correct server of it refuses. A
 /// server of an interface the supervisor does not know convicts itself of
@@ -245,6 +212,35 @@ fn restart_policy(task: usize) -> RestartPolicy {
 }
 
 impl Supervisor {
+    /// Checks `request` from `caller` against its app.toml authority; logs a
+    /// refusal with the caller's name — the caller's first each second, with
+    /// how many were kept quiet since (`LogQuota`: a log line is the
+    /// supervisor's time, charged to nobody).
+    fn authorize(&mut self, caller: TaskId, request: Request) -> Result<(), Refusal> {
+        let (bus, logged) = (&self.bus, &mut self.refusals_logged);
+        let task = caller.index();
+        let auth = tasks::AUTHORITY.get(task).copied().unwrap_or_default();
+        let bound = bus.slot_of(task as u16);
+        authority::check(&auth, bound, TEST_IMAGE, request).inspect_err(|r| {
+            let Some(quiet) = logged.admit(task, now_ms()) else {
+                return;
+            };
+            let who = name_of(task as u16);
+            if quiet > 0 {
+                sys_log!("{quiet} more refusal(s) of {who} in the last second, not logged");
+            }
+            match *r {
+                Refusal::ClassNotGranted { device_id } => sys_log!(
+                    "refused {request:?} from {who}: device id {device_id} is outside its app.toml `drives`"
+                ),
+                Refusal::NotItsSlot { bound: Some(s) } => sys_log!(
+                    "refused {request:?} from {who}: it is bound to slot {s}, and a driver may only unbind its own slot"
+                ),
+                _ => sys_log!("refused {request:?} from {who}: {}", r.describe()),
+            }
+        })
+    }
+
     /// Takes a driver off its device: reset first (no more DMA into the
     /// driver's memory), then revoke the window and IRQ.
     ///

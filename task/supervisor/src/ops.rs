@@ -9,13 +9,8 @@ impl SupervisorServer for Supervisor {
     }
 
     fn task_status(&mut self, caller: TaskId, index: u32) -> Served<TaskStatus, SupervisorError> {
-        authorize(
-            &self.bus,
-            &mut self.refusals_logged,
-            caller,
-            Request::TaskStatus,
-        )
-        .map_err(refusal)?;
+        self.authorize(caller, Request::TaskStatus)
+            .map_err(refusal)?;
         kipc::task_status(index as usize).map_err(|_| SupervisorError::NoSuchTask.into())
     }
 
@@ -24,26 +19,16 @@ impl SupervisorServer for Supervisor {
         caller: TaskId,
         back: u32,
     ) -> Served<RestartRecord, SupervisorError> {
-        authorize(
-            &self.bus,
-            &mut self.refusals_logged,
-            caller,
-            Request::RestartRecord,
-        )
-        .map_err(refusal)?;
+        self.authorize(caller, Request::RestartRecord)
+            .map_err(refusal)?;
         self.log
             .get(back)
             .ok_or_else(|| SupervisorError::NoSuchRecord.into())
     }
 
     fn fault_task(&mut self, caller: TaskId, index: u32) -> Served<(), SupervisorError> {
-        authorize(
-            &self.bus,
-            &mut self.refusals_logged,
-            caller,
-            Request::FaultTask,
-        )
-        .map_err(refusal)?;
+        self.authorize(caller, Request::FaultTask)
+            .map_err(refusal)?;
         if index as usize >= kipc::task_count() {
             return Err(SupervisorError::NoSuchTask.into());
         }
@@ -77,13 +62,7 @@ impl SupervisorServer for Supervisor {
         kind: u32,
         arg: u32,
     ) -> Served<InjectEvidence, SupervisorError> {
-        authorize(
-            &self.bus,
-            &mut self.refusals_logged,
-            caller,
-            Request::Inject,
-        )
-        .map_err(refusal)?;
+        self.authorize(caller, Request::Inject).map_err(refusal)?;
         let kind = abi::Injection::from_u32(kind).ok_or(SupervisorError::NotAllowed)?;
         if !cfg!(feature = "test-control") {
             return Err(SupervisorError::NotAllowed.into());
@@ -111,13 +90,8 @@ impl SupervisorServer for Supervisor {
     }
 
     fn restart_task(&mut self, caller: TaskId, index: u32) -> Served<(), SupervisorError> {
-        authorize(
-            &self.bus,
-            &mut self.refusals_logged,
-            caller,
-            Request::RestartTask,
-        )
-        .map_err(refusal)?;
+        self.authorize(caller, Request::RestartTask)
+            .map_err(refusal)?;
         let task = index as usize;
         if task >= kipc::task_count() {
             return Err(SupervisorError::NoSuchTask.into());
@@ -147,13 +121,7 @@ impl SupervisorServer for Supervisor {
     }
 
     fn shutdown(&mut self, caller: TaskId, code: u32) -> Served<(), SupervisorError> {
-        authorize(
-            &self.bus,
-            &mut self.refusals_logged,
-            caller,
-            Request::Shutdown,
-        )
-        .map_err(refusal)?;
+        self.authorize(caller, Request::Shutdown).map_err(refusal)?;
         if !cfg!(feature = "test-control") {
             return Err(SupervisorError::NotAllowed.into());
         }

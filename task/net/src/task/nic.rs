@@ -31,11 +31,11 @@ impl NicCore {
     /// last look, not the calls that failed. While a faulted driver waits
     /// out its restart backoff every call fails, and counted so, one fault
     /// under traffic counted 31.
-    #[cfg(not(feature = "linked-nic"))]
     ///
     /// Only restarts this incarnation of the stack saw count: the first
     /// generation it learns is where it starts (a restarted stack counted
     /// every restart of the driver since boot).
+    #[cfg(not(feature = "linked-nic"))]
     pub(super) fn count_restarts(&mut self) {
         let now = self.eth.task_id().generation();
         if let Some(before) = self.driver_generation {
