@@ -38,6 +38,30 @@
 //! milliseconds it never ran; it is now at most throttled. A spinner is
 //! still charged each of its stretches to the end of its share, and is
 //! faulted as before.
+//!
+//! # Server time
+//!
+//! A server without a budget (the supervisor; any task app.toml leaves
+//! unbudgeted) serving a call from a task with one runs on the caller's
+//! share: from the delivery of the call until the server receives
+//! anything else (a notification, another call), replies, or the caller
+//! is faulted or restarted, each stretch the server runs is added to the
+//! *caller's* share ([`dispatch`] finds the caller in
+//! [`Task::serving`](crate::task::Task::serving) and checks it still
+//! waits for this server's reply). Otherwise a driver held to 25 % could
+//! take as much of the CPU as it liked through a server more important
+//! than everyone: a red team's driver calling the supervisor in a loop
+//! left the tasks below it 27 to 46 % of their time, and calls that cost
+//! the server more than they cost the caller would leave them nothing.
+//! Only the share is charged, not the budget: the server's time is not
+//! the caller running without waiting, and a slow server must not get
+//! its callers faulted. A caller whose share the server used up is
+//! throttled when it runs again, as a task whose share ran out while it
+//! waited; the server itself is never held off, since it serves everyone.
+//! A server with a budget of its own runs on its own share, as before,
+//! and a call a server makes on to another server is not followed: the
+//! second server's time is its own (no image has such a chain with a
+//! budgeted task at its head).
 
 use abi::{FaultKind, FaultRecord, TICKS_PER_MS};
 
@@ -47,7 +71,7 @@ use crate::notify;
 use crate::sched::MaybeTask;
 use crate::share;
 use crate::system::System;
-use crate::task::{SchedState, TaskState};
+use crate::task::{SchedState, Task, TaskState};
 
 /// Charges the task dispatched last for the time since, clears its charge
 /// if it waits for work, and faults it if it is still running past its budget —
@@ -83,10 +107,26 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
     let now = charged_until(sys);
     // Every stretch counts against the share, whatever the task did at its
     // end: waiting for work does not give the time back.
+    let share_spent = sys.tasks[index].share_mut().spend(since, now);
+    if core::mem::take(&mut sys.donated) {
+        // A server ran this stretch for `index`, which waits for its
+        // reply: only its share pays, and throttles it when it runs again
+        // if that used the share up (`dispatch_budgeted` arms a deadline
+        // of now). See "Server time".
+        return;
+    }
+    let state = sys.tasks[index].state();
+    if let TaskState::Healthy(SchedState::InReply(server)) = state {
+        // Its call was just delivered (a task in a call runs no more): the
+        // server works on its share now. Noted here rather than on the
+        // IPC fast path, which the null round trip takes between tasks
+        // without a budget; a call delivered later, from a queue, is
+        // noted by the delivery (`ipc::deliver_checked`).
+        sys.tasks[server.index()].set_serving(MaybeTask::some(index));
+    }
     let t = &mut sys.tasks[index];
-    let share_spent = t.share_mut().spend(since, now);
     let in_call = matches!(
-        t.state(),
+        state,
         TaskState::Healthy(SchedState::InSend(_) | SchedState::InReply(_))
     );
     // A throttled task that ran (nothing else could) was running, not
@@ -209,8 +249,56 @@ pub fn dispatch<M: Machine>(sys: &mut System<'_, M>, index: usize) {
         Some(budget_ms) => dispatch_budgeted(sys, index, budget_ms),
         // No budget to watch. A deadline armed for an earlier task may
         // still fire (once); the trap it causes disarms it here.
-        None => disarm_expired(sys),
+        None if sys.tasks[index].serving().is_none() => disarm_expired(sys),
+        // A server that received a budgeted task's call last.
+        None => dispatch_serving(sys, index),
     }
+}
+
+/// The budgeted caller of a call just delivered from task `caller`, the
+/// one a server's time then goes to (see "Server time"); none if the
+/// caller has no budget.
+#[inline(always)]
+pub fn payer(caller_task: &Task, caller: usize) -> MaybeTask {
+    if caller_task.desc().budget_ms.is_some() {
+        MaybeTask::some(caller)
+    } else {
+        MaybeTask::NONE
+    }
+}
+
+/// [`dispatch`] for task `index`, without a budget, that last received a
+/// budgeted task's call: if that caller still waits for this server's
+/// reply, its share pays for the stretch (see "Server time"); otherwise
+/// the server serves nobody's call and is dispatched as any task without
+/// a budget.
+///
+/// No deadline is armed: the server is not held off when the caller's
+/// share runs out (it serves everyone), and the next trap charges the
+/// stretch whenever it comes. Nor is the charge bounded against a host's
+/// stall ([`charged_until`]): it can cost the caller no more than the rest
+/// of its period, throttled, never a fault (a stretch longer than a
+/// period starts a fresh one, `ShareUse::spend`).
+#[inline(never)]
+fn dispatch_serving<M: Machine>(sys: &mut System<'_, M>, index: usize) {
+    disarm_expired(sys);
+    let Some(payer) = sys.tasks[index].serving().get() else {
+        return;
+    };
+    let server = sys.tasks[index].id(index);
+    let waits = matches!(
+        sys.tasks[payer].state(),
+        TaskState::Healthy(SchedState::InReply(t)) if t == server
+    );
+    if !waits {
+        // Replied to, faulted or restarted: the call is over.
+        sys.tasks[index].set_serving(MaybeTask::NONE);
+        return;
+    }
+    sys.dispatched = MaybeTask::some(payer);
+    sys.donated = true;
+    sys.dispatched_at = sys.machine.now();
+    sys.dispatched_until = u64::MAX;
 }
 
 /// [`dispatch`] for a task with a budget of `budget_ms`.

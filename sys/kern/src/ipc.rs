@@ -294,6 +294,8 @@ fn deliver_checked<M: Machine>(
         let word = abi::describe_lease(l.attributes, l.len);
         sys.tasks[receiver].save_mut().set_ret(5, word as usize);
     }
+    let payer = crate::budget::payer(&sys.tasks[sender], sender);
+    sys.tasks[receiver].set_serving(payer);
     sys.tasks[receiver].set_sched(SchedState::Runnable);
     sys.tasks[sender].set_sched(SchedState::InReply(receiver_id));
     sys.note(receiver);
@@ -303,6 +305,8 @@ fn deliver_checked<M: Machine>(
 
 /// Sets the registers of a `recv` that returns a notification.
 fn return_notification(task: &mut Task, bits: u32) {
+    // Its own work now, not a caller's (see `budget`, "Server time").
+    task.set_serving(crate::sched::MaybeTask::NONE);
     let s = task.save_mut();
     s.set_ret(0, TaskId::KERNEL.0 as usize);
     s.set_ret(1, bits as usize);

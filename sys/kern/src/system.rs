@@ -42,10 +42,15 @@ pub struct System<'a, M: Machine> {
     pub test_control: bool,
     /// Whether `Kipc::Inject` exists (feature `fault-injection`).
     pub fault_injection: bool,
-    /// The task with a CPU budget that was dispatched last (none if the
-    /// running task has no budget; see `budget`), in one word: every trap
-    /// asks.
+    /// The task with a CPU budget that was dispatched last, or whose
+    /// share pays for the server running ([`donated`](System::donated));
+    /// none if the running task has no budget and serves no budgeted
+    /// caller (see `budget`). In one word: every trap asks.
     pub dispatched: MaybeTask,
+    /// Whether `dispatched` waits for the reply of the task running, a
+    /// server without a budget whose stretch `dispatched`'s share pays for
+    /// (see `budget`, "Server time"), rather than running itself.
+    pub donated: bool,
     /// When `dispatched` was dispatched (ticks).
     pub dispatched_at: u64,
     /// When `dispatched`'s budget or share runs out, as reckoned at its
@@ -87,6 +92,7 @@ impl<'a, M: Machine> System<'a, M> {
             test_control: cfg!(any(test, feature = "test-control")),
             fault_injection: cfg!(any(test, feature = "fault-injection")),
             dispatched: MaybeTask::NONE,
+            donated: false,
             dispatched_at: 0,
             dispatched_until: 0,
             budget_deadline: None,

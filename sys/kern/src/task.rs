@@ -14,6 +14,7 @@ use abi::{FaultKind, FaultRecord, Generation, TaskId};
 
 pub use crate::arch::SavedState;
 use crate::descs::{RegionDesc, TaskDesc, MAX_TASK_REGIONS};
+use crate::sched::MaybeTask;
 use crate::share::ShareUse;
 
 /// Memory-protection settings the machine compiled from a task's regions
@@ -92,6 +93,11 @@ pub struct Task {
     share: ShareUse,
     /// Times it was throttled, since boot.
     throttles: u32,
+    /// The caller with a CPU budget whose call this task received last,
+    /// if it has received nothing since (neither a notification nor
+    /// another call): the task its time is charged to while that caller
+    /// waits for the reply (see `budget`, "Server time").
+    serving: MaybeTask,
 }
 
 impl Task {
@@ -126,6 +132,7 @@ impl Task {
             rejected_call: abi::RejectedCall::default(),
             share: ShareUse::new(desc.cpu_share),
             throttles: 0,
+            serving: MaybeTask::NONE,
         }
     }
 
@@ -390,6 +397,22 @@ impl Task {
         self.throttles
     }
 
+    /// The budgeted caller whose call this task is serving, if any (see
+    /// `budget`, "Server time"): it may have been replied to, faulted or
+    /// restarted since, which the budget asks at each dispatch.
+    #[inline(always)]
+    pub fn serving(&self) -> MaybeTask {
+        self.serving
+    }
+
+    /// Notes whom this task now works for: the budgeted caller whose call
+    /// was just delivered, or nobody (a notification, an unbudgeted
+    /// caller's call).
+    #[inline(always)]
+    pub fn set_serving(&mut self, payer: MaybeTask) {
+        self.serving = payer;
+    }
+
     /// Timer ticks this task has run since it last blocked (see `budget`).
     pub fn run(&self) -> u64 {
         self.run
@@ -441,6 +464,7 @@ impl Task {
         self.notification_mask = 0;
         self.timer = None;
         self.run = 0;
+        self.serving = MaybeTask::NONE;
         let n = self.desc.regions.len().min(MAX_TASK_REGIONS);
         self.regions[..n].copy_from_slice(&self.desc.regions[..n]);
         self.region_count = n;

@@ -28,6 +28,7 @@ mod notify;
 mod redelivery;
 mod regions;
 mod sched;
+mod server_time;
 mod share;
 mod table;
 mod umem;

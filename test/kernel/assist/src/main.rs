@@ -41,6 +41,11 @@ const SLEEP_TICKS: u64 = 2_000;
 /// running: one call takes a few microseconds, a preemption milliseconds.
 const RUNNING_GAP_TICKS: u64 = 500;
 
+/// The longest gap between the returns of two of `hog_calls`'s calls that
+/// still counts as running (its own time and the server's): one call takes
+/// tens of microseconds, a throttle milliseconds.
+const CALL_GAP_TICKS: u64 = 10_000;
+
 impl idol_runtime::NotificationHandler for Assist {}
 
 impl KernelTestAssistServer for Assist {
@@ -170,6 +175,28 @@ impl KernelTestAssistServer for Assist {
             last = sys_get_timer().now;
         }
         self.hogged = [ran as u32, (last - start) as u32, sleeps];
+        Ok(())
+    }
+
+    fn hog_calls(&mut self, caller: TaskId, ms: u32) -> Reply<()> {
+        // As `hog`: the caller measures what it gets meanwhile.
+        sys_reply(caller, SUCCESS, &[]);
+        let ping = ping_api::PingClient::new(idol_runtime::UserlibIpc, tasks::UNSLOTTED);
+        let data = [0x5Au8; 1024];
+        let start = sys_get_timer().now;
+        let end = start + u64::from(ms) * abi::TICKS_PER_MS;
+        let (mut ran, mut calls, mut last) = (0u64, 0u32, start);
+        while last < end {
+            // The answer is the server's business; the time is the point.
+            let _ = ping.checksum(u64::from(calls), &data);
+            calls += 1;
+            let now = sys_get_timer().now;
+            if now - last < CALL_GAP_TICKS {
+                ran += now - last;
+            }
+            last = now;
+        }
+        self.hogged = [ran as u32, (last - start) as u32, calls];
         Ok(())
     }
 

@@ -498,6 +498,59 @@ fn a_duty_cycling_task_gets_only_its_share(s: &mut Suite) -> CaseResult {
     Ok(())
 }
 
+/// A budgeted task calling a more important server without a budget in a
+/// loop is held to its share with the server's time counted in: this less
+/// important task gets the rest (see the kernel's `budget`, "Server
+/// time"). Before, only the caller's own time counted: a call costing the
+/// server ten times what it cost the caller left this task nothing, and
+/// the caller was never throttled.
+fn a_task_calling_a_server_in_a_loop_gets_only_its_share(s: &mut Suite) -> CaseResult {
+    const HOG_MS: u32 = 300;
+    const MEASURE_MS: u64 = HOG_MS as u64 + 20;
+    let before = s.assist_status()?;
+    let r = s.assist.hog_calls(HOG_MS);
+    check!(r == Ok(()), "hog_calls gave {r:?}");
+    let start = sys_get_timer().now;
+    let (mut mine, mut last) = (0u64, start);
+    while last - start < MEASURE_MS * abi::TICKS_PER_MS {
+        let now = sys_get_timer().now;
+        if now - last < RUNNING_GAP_TICKS {
+            mine += now - last;
+        }
+        last = now;
+    }
+    let elapsed = last - start;
+    let (ran, lasted, calls) = s.hog_report()?;
+    let after = s.assist_status()?;
+    let mine_percent = mine * 100 / elapsed;
+    let hog_percent = ran * 100 / lasted.max(1);
+    let throttles = after.throttles.wrapping_sub(before.throttles);
+    check!(
+        after.generation == before.generation && after.fault_count == before.fault_count,
+        "the caller was faulted or restarted ({}): the server's time is no fault of its",
+        after.last_fault.kind().describe()
+    );
+    check!(calls > 0, "hog_calls made no call");
+    userlib::sys_log!(
+        "server time: the suite ran {mine_percent} %, the assistant and the server {hog_percent} % ({calls} calls, {throttles} throttles)"
+    );
+    check!(
+        mine_percent >= 50,
+        "the suite ran {mine_percent} % of {MEASURE_MS} ms while the assistant called the server ({calls} calls, {throttles} throttles)"
+    );
+    check!(
+        hog_percent <= ASSIST_SHARE + 10,
+        "the assistant and the server ran {hog_percent} % of its {lasted} ticks, its share is {ASSIST_SHARE} % ({calls} calls)"
+    );
+    // Evidence the kernel did it: the caller was throttled, though its own
+    // stretches are a small part of its share.
+    check!(
+        throttles >= HOG_MS / abi::CPU_SHARE_PERIOD_MS / 2,
+        "{throttles} throttles in {HOG_MS} ms ({calls} calls)"
+    );
+    Ok(())
+}
+
 /// The assistant is untrusted (test/kernel.toml), like a driver: whatever it
 /// answers, the suite gets a typed error and is never faulted, and the
 /// assistant itself is not blamed unless it broke the kernel's rules.
@@ -622,6 +675,10 @@ fn main() -> ! {
         (
             "a_duty_cycling_task_gets_only_its_share",
             a_duty_cycling_task_gets_only_its_share,
+        ),
+        (
+            "a_task_calling_a_server_in_a_loop_gets_only_its_share",
+            a_task_calling_a_server_in_a_loop_gets_only_its_share,
         ),
         (
             "untrusted_server_cannot_hurt_its_client",

@@ -7,10 +7,8 @@
 //! generated from `idl/`: the kernel benchmark's `ipc_null_round_trip` and
 //! `raw_send_8b_4k_lease` figures are the baselines the generated ops are
 //! measured against, so they must cost the kernel's IPC path and nothing
-//! else (no decoding, no dispatch checks); and the kernel test image uses it
-//! as the `unslotted` target, where only the kernel's refusal matters. The
-//! generated-interface counterpart is `ping-server`, called through
-//! the generated `PingClient`.
+//! else (no decoding, no dispatch checks). The generated-interface
+//! counterpart is `ping-server`, called through the generated `PingClient`.
 
 #![no_std]
 #![no_main]

@@ -1,0 +1,209 @@
+//! Server time: a server without a budget that serves a budgeted task's
+//! call runs on that caller's CPU share, until the call is over (see
+//! `budget`, "Server time").
+
+use abi::{Kipc, Sysnum, TICKS_PER_MS};
+
+use super::harness::*;
+use crate::share::PERIOD_TICKS;
+use crate::syscalls;
+use crate::task::SchedState;
+
+const SRV: usize = 1;
+const DRV: usize = 2;
+const LOW: usize = 3;
+/// The driver's share: 25 % of a 10 ms period.
+const QUOTA: u64 = PERIOD_TICKS / 4;
+
+/// sup 0 (waits for its fault bit); srv 1 (no budget, waits for calls);
+/// drv 2 (budget 100 ms, share 25 %), dispatched; low 3 (no budget).
+fn system() -> Harness {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("drv", 2)
+        .budget_ms(100)
+        .cpu_share(25)
+        .task("low", 3)
+        .build();
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    h.recv(SRV, 64, 1);
+    assert_eq!(next(&mut h, SRV), Some(DRV));
+    h
+}
+
+fn next(h: &mut Harness, current: usize) -> Option<usize> {
+    syscalls::next_task(&mut h.sys, current)
+}
+
+fn advance(h: &mut Harness, ticks: u64) {
+    h.sys.machine.now += ticks;
+}
+
+/// The driver calls the server with an `len`-byte message (more than the
+/// fast path carries goes the general way); the server runs next.
+fn call(h: &mut Harness, len: usize) {
+    let srv = h.id(SRV);
+    h.send(DRV, srv, 1, &vec![7; len], 0, &[]);
+    assert_eq!(next(h, DRV), Some(SRV));
+    assert_eq!(h.sched(DRV), SchedState::InReply(srv));
+}
+
+/// The server replies to the driver and waits for calls again; who runs.
+fn answer(h: &mut Harness) -> Option<usize> {
+    let drv = h.id(DRV);
+    h.reply(SRV, drv, 0, b"");
+    h.recv(SRV, 64, 1);
+    next(h, SRV)
+}
+
+fn used(h: &Harness, t: usize) -> u64 {
+    u64::from(h.task(t).share().used())
+}
+
+#[test]
+fn a_server_without_a_budget_runs_on_its_callers_share() {
+    for len in [4, 40] {
+        let mut h = system();
+        advance(&mut h, 100);
+        call(&mut h, len);
+        assert_eq!(used(&h, DRV), 100, "the driver's own stretch");
+        // The server works on the call for the rest of the driver's share.
+        advance(&mut h, QUOTA - 100);
+        assert_eq!(answer(&mut h), Some(DRV));
+        assert_eq!(used(&h, DRV), QUOTA, "{len}-byte call: the server's time");
+        // Nothing of its share is left: the timer throttles it at once, and
+        // the task below it runs.
+        let now = h.sys.machine.now;
+        assert_eq!(h.sys.machine.deadline, Some(now));
+        notify_timer(&mut h, now);
+        assert_eq!(next(&mut h, DRV), Some(LOW));
+        assert_eq!(h.sched(DRV), SchedState::Throttled);
+        assert_eq!(h.task(DRV).throttles(), 1);
+    }
+}
+
+#[test]
+fn the_callers_budget_is_not_charged_for_the_server() {
+    let mut h = system();
+    advance(&mut h, 100);
+    call(&mut h, 4);
+    // Far past the driver's 100 ms budget: a slow server is no fault of
+    // its caller's.
+    advance(&mut h, 150 * TICKS_PER_MS);
+    assert_eq!(answer(&mut h), Some(DRV));
+    assert_eq!(h.task(DRV).run(), 100, "only its own stretch");
+    assert_eq!(h.task(DRV).fault_count(), 0);
+    assert_eq!(h.sched(DRV), SchedState::Runnable);
+}
+
+#[test]
+fn a_notification_ends_the_servers_work_for_the_caller() {
+    let mut h = system();
+    call(&mut h, 4);
+    advance(&mut h, 50);
+    // The server holds the call and waits for its notification.
+    h.recv(SRV, 64, 1);
+    assert_eq!(next(&mut h, SRV), Some(LOW));
+    assert_eq!(used(&h, DRV), 50);
+    // The notification's work is the server's own.
+    let srv = h.id(SRV);
+    assert_eq!(h.post(LOW, srv, 1), abi::SUCCESS);
+    assert_eq!(next(&mut h, LOW), Some(SRV));
+    advance(&mut h, TICKS_PER_MS);
+    h.recv(SRV, 64, 1);
+    assert_eq!(next(&mut h, SRV), Some(LOW));
+    assert_eq!(
+        used(&h, DRV),
+        50,
+        "the notification's work was charged to the caller"
+    );
+    assert_eq!(h.sched(DRV), SchedState::InReply(srv));
+}
+
+#[test]
+fn a_reply_ends_it() {
+    let mut h = system();
+    call(&mut h, 4);
+    advance(&mut h, 50);
+    let drv = h.id(DRV);
+    h.reply(SRV, drv, 0, b"");
+    // The server runs on after its reply: on nobody's share.
+    assert_eq!(next(&mut h, SRV), Some(SRV));
+    advance(&mut h, TICKS_PER_MS);
+    h.recv(SRV, 64, 1);
+    assert_eq!(next(&mut h, SRV), Some(DRV));
+    assert_eq!(used(&h, DRV), 50);
+}
+
+#[test]
+fn a_caller_faulted_in_the_call_pays_no_more() {
+    let mut h = system();
+    call(&mut h, 4);
+    advance(&mut h, 50);
+    // The supervisor ends the driver's incarnation while the server works.
+    h.sys.tasks[SUP].set_sched(SchedState::Runnable);
+    h.sys.note(SUP);
+    assert_eq!(next(&mut h, SRV), Some(SUP));
+    assert_eq!(used(&h, DRV), 50);
+    let (code, _) = h.kipc(SUP, Kipc::FaultTask as u32, Some(DRV as u32));
+    assert_eq!(code, abi::SUCCESS);
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(SUP), "woken by the fault bit");
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(SRV));
+    advance(&mut h, TICKS_PER_MS);
+    h.recv(SRV, 64, 1);
+    next(&mut h, SRV);
+    assert_eq!(used(&h, DRV), 50);
+    assert!(h.sys.dispatched.is_none() || !h.sys.donated);
+}
+
+#[test]
+fn an_unbudgeted_callers_server_runs_on_nobodys_share() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .task("cli", 2)
+        .build();
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    h.recv(SRV, 64, 1);
+    assert_eq!(next(&mut h, SRV), Some(2));
+    let srv = h.id(SRV);
+    h.send(2, srv, 1, b"ping", 0, &[]);
+    assert_eq!(next(&mut h, 2), Some(SRV));
+    assert!(h.task(SRV).serving().is_none());
+    assert!(h.sys.dispatched.is_none(), "nobody's budget to watch");
+}
+
+#[test]
+fn a_budgeted_server_runs_on_its_own_share() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .budget_ms(100)
+        .cpu_share(25)
+        .task("drv", 2)
+        .budget_ms(100)
+        .cpu_share(25)
+        .build();
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    h.recv(SRV, 64, 1);
+    assert_eq!(next(&mut h, SRV), Some(DRV));
+    let srv = h.id(SRV);
+    h.send(DRV, srv, 1, b"ping", 0, &[]);
+    assert_eq!(next(&mut h, DRV), Some(SRV));
+    advance(&mut h, 300);
+    h.syscall(SRV, Sysnum::GetTimer, &[]);
+    next(&mut h, SRV);
+    h.recv(SRV, 64, 1);
+    next(&mut h, SRV);
+    assert_eq!(used(&h, SRV), 300);
+    assert_eq!(used(&h, DRV), 0);
+}
+
+/// The timer interrupt at `at`.
+fn notify_timer(h: &mut Harness, at: u64) {
+    h.sys.machine.now = at;
+    crate::notify::service_timers(&mut h.sys);
+}
