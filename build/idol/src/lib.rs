@@ -58,6 +58,7 @@
 //! match ping.divide(7, 0) {                       // Result<u32, RequestError<PingError>>
 //!     Err(RequestError::Server(PingError::DivideByZero)) => {}
 //!     Err(RequestError::ServerRestarted) => {}    // the server died: retry or give up
+//!     Err(RequestError::ServerStopped) => {}      // left stopped: an operator must restart it
 //!     _ => {}
 //! }
 //! ```

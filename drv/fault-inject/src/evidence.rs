@@ -44,7 +44,10 @@ impl CallEnd {
         match r {
             Ok(()) => Self::Replied,
             Err(idol_runtime::RequestError::Server(e)) => Self::Refused(e as u32),
-            Err(idol_runtime::RequestError::ServerRestarted) => Self::Died,
+            Err(
+                idol_runtime::RequestError::ServerRestarted
+                | idol_runtime::RequestError::ServerStopped,
+            ) => Self::Died,
             // An answer outside the protocol (an untrusted driver's
             // rejection, an unknown code, a garbled reply): the driver did
             // not commit the fault, it answered.

@@ -183,6 +183,11 @@ pub const REFUSED_POST_TARGET: u32 = 0xFFFF_FE05;
 /// app.toml, or is an interrupt's bit or the supervisor's fault bit (those
 /// are the kernel's alone).
 pub const REFUSED_POST_BITS: u32 = 0xFFFF_FE06;
+/// `send` refused: the target is stopped, and no restart is coming until
+/// an operator's: app.toml does not start it, or the supervisor left it
+/// stopped at its restart limit (`Kipc::StopTask`). A task that faulted and
+/// awaits its restart answers DEAD instead.
+pub const SERVER_STOPPED: u32 = 0xFFFF_FE07;
 /// Prefix of the REJECTED response codes: the low byte carries the
 /// [`ReplyFaultReason`].
 const REJECTED_PREFIX: u32 = 0xFFFF_FC00;
@@ -231,6 +236,7 @@ pub const fn kernel_code_name(code: u32) -> Option<&'static str> {
         REFUSED_NOT_SUPERVISOR => "REFUSED_NOT_SUPERVISOR",
         REFUSED_POST_TARGET => "REFUSED_POST_TARGET",
         REFUSED_POST_BITS => "REFUSED_POST_BITS",
+        SERVER_STOPPED => "SERVER_STOPPED",
         BORROW_NOT_LENT => "BORROW_NOT_LENT",
         BORROW_NO_SUCH_LEASE => "BORROW_NO_SUCH_LEASE",
         BORROW_OUT_OF_RANGE => "BORROW_OUT_OF_RANGE",
@@ -252,6 +258,9 @@ pub const fn kernel_code_meaning(code: u32) -> Option<&'static str> {
             "the target is neither in the caller's `slots` nor in its `posts` in app.toml"
         }
         REFUSED_POST_BITS => "a bit is not one the target declares `postable` in app.toml",
+        SERVER_STOPPED => {
+            "the server is stopped and no restart is coming (not started by app.toml, or left stopped at its restart limit: an operator's `restart` brings it back)"
+        }
         BORROW_NOT_LENT => "the lender is no longer waiting on a call to us",
         BORROW_NO_SUCH_LEASE => "the call has no lease with that index",
         BORROW_OUT_OF_RANGE => "offset and length reach past the end of the lease",

@@ -261,6 +261,14 @@ code_enum! {
         /// kernels built with the `fault-injection` feature (test images)
         /// accept it.
         Inject = 7,
+        /// Message: task index (`u32`). Leaves a faulted task stopped: no
+        /// incarnation follows until [`Kipc::RestartTask`] starts one. A
+        /// `send` to it is then refused with [`crate::SERVER_STOPPED`], not
+        /// answered DEAD, so that its clients can tell a server that is
+        /// not coming back from one restarting. The supervisor's answer to
+        /// a task past its restart limit. Refused (`KIPC_TASK_ALIVE`, 5)
+        /// for a task that is alive.
+        StopTask = 8,
     }
 }
 

@@ -11,7 +11,9 @@ use core::cell::Cell;
 /// updated to the generation the code carries (no further syscall), then an
 /// `idempotent` op is sent once more to the new incarnation, and anything
 /// else — or a second death — returns `ServerRestarted`. The kernel
-/// completes every send to a dead task, so this never waits on one.
+/// completes every send to a dead task, so this never waits on one. A
+/// server left stopped (`abi::SERVER_STOPPED`) returns `ServerStopped`,
+/// not retried: nothing will answer until an operator restarts it.
 ///
 /// A reply length beyond the reply buffer (which the kernel never reports)
 /// is a [`ProtocolError::BadReply`], not a panic.
@@ -35,6 +37,7 @@ pub fn call<'r, I: Ipc + ?Sized, E>(
             leases: &mut *leases,
         });
         match abi::dead_generation(code) {
+            None if code == abi::SERVER_STOPPED => return Err(RequestError::ServerStopped),
             None => {
                 return match reply.get(..len) {
                     Some(bytes) => Ok((code, bytes)),
@@ -167,6 +170,40 @@ mod tests {
             Err(RESTARTED)
         );
         assert_eq!(task.get(), TaskId::new(2, Generation(4)));
+    }
+
+    #[test]
+    fn a_server_left_stopped_is_not_called_again() {
+        let kernel = echo_kernel();
+        let task = Cell::new(SERVER);
+        let mut reply = [0u8; 8];
+        kernel.restart_server();
+        kernel.stop_server(true);
+        for id in [SERVER, TaskId::new(2, Generation(1))] {
+            task.set(id);
+            assert_eq!(
+                call(&kernel, &task, 0, b"x", &mut reply, &mut [], true),
+                Err(RequestError::<core::convert::Infallible>::ServerStopped)
+            );
+            assert_eq!(task.get(), id, "no generation to refresh to");
+        }
+        assert_eq!(kernel.calls_delivered(), 0);
+        // Restarted by an operator: the stub's refresh finds it again.
+        kernel.stop_server(false);
+        task.set(SERVER);
+        assert_eq!(
+            call::<_, core::convert::Infallible>(
+                &kernel,
+                &task,
+                0,
+                b"x",
+                &mut reply,
+                &mut [],
+                true
+            ),
+            Ok((0, &b"x"[..]))
+        );
+        assert_eq!(kernel.calls_delivered(), 1);
     }
 
     #[test]

@@ -56,6 +56,12 @@ pub enum RequestError<E> {
     Server(E),
     /// The server died before or during the call (see [`ServerRestarted`]).
     ServerRestarted,
+    /// The server is stopped and no restart is coming (`abi::SERVER_STOPPED`):
+    /// app.toml does not start it, or the supervisor left it stopped at its
+    /// restart limit. Calling again will not help until an operator
+    /// restarts it (the shell's `restart`); a server that is only waiting
+    /// out its restart backoff answers [`RequestError::ServerRestarted`].
+    ServerStopped,
     /// The server (or the kernel) answered outside the op's protocol.
     Protocol(ProtocolError),
 }
@@ -123,6 +129,9 @@ impl<E: fmt::Display> fmt::Display for RequestError<E> {
         match self {
             RequestError::Server(e) => e.fmt(f),
             RequestError::ServerRestarted => ServerRestarted.fmt(f),
+            RequestError::ServerStopped => {
+                f.write_str("server stopped (restart limit reached, or never started)")
+            }
             RequestError::Protocol(e) => e.fmt(f),
         }
     }

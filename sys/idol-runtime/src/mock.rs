@@ -111,6 +111,8 @@ struct State {
     short_borrows: bool,
     /// The reply length `send` reports instead of the true one.
     misreported_reply_len: Option<usize>,
+    /// The server is left stopped (see `stop_server`).
+    stopped: bool,
 }
 
 /// The mock kernel; implements [`Ipc`] for both sides.
@@ -136,6 +138,7 @@ impl MockKernel {
                 untrusted: false,
                 short_borrows: false,
                 misreported_reply_len: None,
+                stopped: false,
             }),
             handler: RefCell::new(None),
         }
@@ -194,6 +197,13 @@ impl MockKernel {
             state.server.index() as u16,
             state.server.generation().next(),
         );
+    }
+
+    /// Leaves the server stopped (`true`: as the supervisor does at its
+    /// restart limit) or restarts it (`false`): meanwhile every send to
+    /// it, by any generation, is refused with `abi::SERVER_STOPPED`.
+    pub fn stop_server(&self, stopped: bool) {
+        self.state.borrow_mut().stopped = stopped;
     }
 
     /// The server dies during each of the next `n` calls, after handling the
@@ -393,12 +403,15 @@ fn span(offset: usize, len: usize, lease: &MockLease) -> Result<core::ops::Range
 
 impl Ipc for MockKernel {
     fn send(&self, call: ipc::Call<'_, '_>) -> (u32, usize) {
-        let (server, buffer_size) = {
+        let (server, buffer_size, stopped) = {
             let state = self.state.borrow();
-            (state.server, state.buffer_size)
+            (state.server, state.buffer_size, state.stopped)
         };
         if call.target.index() != server.index() {
             return (abi::REFUSED_NO_SUCH_TASK, 0);
+        }
+        if stopped {
+            return (abi::SERVER_STOPPED, 0);
         }
         if call.target != server {
             return (abi::dead_code(server.generation()), 0);

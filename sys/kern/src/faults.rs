@@ -101,9 +101,12 @@ pub fn apply_interact<M: Machine>(
 /// Restarts task `index` from its entry point with fresh registers; its
 /// startup code re-initialises its RAM from the image.
 pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
-    // Alive or faulted: an incarnation ends here (only a stopped task has
-    // none).
-    let ended = sys.tasks[index].state() != TaskState::Stopped;
+    // Alive or faulted: an incarnation ends here. A task that never
+    // started has none; one left stopped after a fault (`Kipc::StopTask`)
+    // ended it at the fault, but a caller whose lease its device held then
+    // may still wait, and is told below once the device is quiet.
+    let ended =
+        sys.tasks[index].state() != TaskState::Stopped || sys.tasks[index].fault_count() > 0;
     // Its memory is about to be re-initialised (by its own startup code):
     // no device may still hold a lease of it (`dma::quiesce` resets the
     // device that does), and its own device stops before its RAM is reused.

@@ -16,7 +16,7 @@
 
 use abi::{
     dead_code, Lease, TaskId, UsageError, KERNEL_CODE_BASE, LEASE_READ, LEASE_WRITE, MAX_LEASES,
-    RECV_OPEN, REFUSED_NOT_IN_SLOTS, REFUSED_NO_SUCH_TASK, REFUSED_PRIORITY,
+    RECV_OPEN, REFUSED_NOT_IN_SLOTS, REFUSED_NO_SUCH_TASK, REFUSED_PRIORITY, SERVER_STOPPED,
 };
 
 use crate::descs::{REGION_DMA_RING, REGION_READ, REGION_WRITE};
@@ -202,8 +202,12 @@ pub fn send<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     }
     let t = &sys.tasks[target];
     // A stale id, or a target that is not alive, gets DEAD at once: a caller
-    // must never wait on an incarnation that cannot answer.
+    // must never wait on an incarnation that cannot answer. A target that is
+    // stopped, with no restart coming, says so instead.
     if t.generation() != args.target.generation() || !t.is_healthy() {
+        if t.state() == TaskState::Stopped {
+            return Err(UserError::Recoverable(SERVER_STOPPED));
+        }
         return Err(UserError::Recoverable(dead_code(t.generation())));
     }
     let target_id = t.id(target);

@@ -59,6 +59,9 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
 /// Response code: the slot does not exist, is already granted to that task,
 /// or the task has no free PMP entry.
 pub const KIPC_BAD_GRANT: u32 = 4;
+/// Response code of a `StopTask` of a task that is alive: only a faulted
+/// task (or one already stopped) can be left stopped.
+pub const KIPC_TASK_ALIVE: u32 = 5;
 
 /// Gives task `i` device slot `slot`'s window and routes its interrupt to
 /// `bits`. Routes are exclusive: a source already routed — by a grant or by
@@ -316,6 +319,15 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
                 .map_err(UserError::Recoverable)?;
             out_len = core::mem::size_of::<InjectEvidence>();
             out[..out_len].copy_from_slice(evidence.as_bytes());
+        }
+        Kipc::StopTask => {
+            let i = task_arg(arg)?;
+            if sys.tasks[i].is_healthy() {
+                return Err(UserError::Recoverable(KIPC_TASK_ALIVE));
+            }
+            // Faulted: its incarnation ended, and its callers were told,
+            // at the fault. Only what it answers from now on changes.
+            sys.tasks[i].leave_stopped();
         }
         Kipc::TaskCount => {
             out[..4].copy_from_slice(&(sys.tasks.len() as u32).to_le_bytes());

@@ -447,6 +447,15 @@ impl Task {
         self.run = 0;
     }
 
+    /// Leaves a faulted task stopped (`Kipc::StopTask`): no incarnation
+    /// follows until a restart, and calls to it are refused as to a task
+    /// that never started. A healthy task is left alone.
+    pub fn leave_stopped(&mut self) {
+        if !self.is_healthy() {
+            self.state = TaskState::Stopped;
+        }
+    }
+
     /// Starts a fresh incarnation at the entry point. A task restarted while
     /// still alive ends that incarnation here, so its generation advances;
     /// a faulted one advanced already when it faulted.

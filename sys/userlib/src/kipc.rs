@@ -45,6 +45,12 @@ pub fn restart_task(index: usize) -> Result<(), u32> {
     kipc(Kipc::RestartTask, index as u32, &mut []).map(|_| ())
 }
 
+/// Leaves faulted task `index` stopped until a [`restart_task`]: calls to
+/// it are refused with `abi::SERVER_STOPPED` meanwhile.
+pub fn stop_task(index: usize) -> Result<(), u32> {
+    kipc(Kipc::StopTask, index as u32, &mut []).map(|_| ())
+}
+
 /// Faults task `index` (fault kind `Injected`).
 pub fn fault_task(index: usize) -> Result<(), u32> {
     kipc(Kipc::FaultTask, index as u32, &mut []).map(|_| ())

@@ -76,7 +76,7 @@ fn now_ms() -> u64 {
 fn check<T>(r: Result<T, RequestError<NetError>>) -> Result<Option<T>, Restarted> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(RequestError::ServerRestarted) => Err(Restarted),
+        Err(RequestError::ServerRestarted | RequestError::ServerStopped) => Err(Restarted),
         Err(RequestError::Server(NetError::WouldBlock)) => Ok(None),
         Err(RequestError::Server(NetError::BadSocket)) => Err(Restarted),
         Err(RequestError::Server(_) | RequestError::Protocol(_)) => Ok(None),
@@ -195,7 +195,9 @@ impl Echo {
                             continue;
                         }
                         Err(RequestError::Server(NetError::WouldBlock)) => break,
-                        Err(RequestError::ServerRestarted) => return Err(Restarted),
+                        Err(RequestError::ServerRestarted | RequestError::ServerStopped) => {
+                        return Err(Restarted)
+                    }
                         Err(_) => {
                             open = false;
                             break;
@@ -218,7 +220,9 @@ impl Echo {
                         moved = true;
                     }
                     Err(RequestError::Server(NetError::WouldBlock)) => break,
-                    Err(RequestError::ServerRestarted) => return Err(Restarted),
+                    Err(RequestError::ServerRestarted | RequestError::ServerStopped) => {
+                        return Err(Restarted)
+                    }
                     Err(_) => {
                         open = false;
                         break;

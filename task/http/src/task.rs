@@ -71,7 +71,7 @@ enum TcpStep {
 fn tcp_step(r: Result<u32, RequestError<NetError>>) -> Result<TcpStep, Restarted> {
     match r {
         Ok(n) => Ok(TcpStep::Moved(n as usize)),
-        Err(RequestError::ServerRestarted) => Err(Restarted),
+        Err(RequestError::ServerRestarted | RequestError::ServerStopped) => Err(Restarted),
         Err(RequestError::Server(NetError::WouldBlock)) => Ok(TcpStep::Blocked),
         Err(_) => Ok(TcpStep::Closed),
     }
@@ -253,11 +253,13 @@ impl Server {
             return Ok(false);
         };
         if matches!(old.phase, Phase::Reading { .. }) {
-            if let Err(RequestError::ServerRestarted) = self.net.tcp_send(old.id, conn::GAVE_UP) {
+            if let Err(RequestError::ServerRestarted | RequestError::ServerStopped) =
+                self.net.tcp_send(old.id, conn::GAVE_UP)
+            {
                 return Err(Restarted);
             }
         }
-        if let Err(RequestError::ServerRestarted) = self.net.close(old.id) {
+        if let Err(RequestError::ServerRestarted | RequestError::ServerStopped) = self.net.close(old.id) {
             return Err(Restarted);
         }
         if self.out_owner == Some(k) {
@@ -286,6 +288,7 @@ impl Server {
                     moved = true;
                 }
                 Err(RequestError::ServerRestarted)
+                | Err(RequestError::ServerStopped)
                 | Err(RequestError::Server(NetError::BadSocket)) => return Err(Restarted),
                 Err(RequestError::Server(NetError::Crowded)) => {
                     // A client waits, but every socket we may hold is a
@@ -389,7 +392,9 @@ impl Server {
             }
             if done {
                 match self.net.close(id) {
-                    Err(RequestError::ServerRestarted) => return Err(Restarted),
+                    Err(RequestError::ServerRestarted | RequestError::ServerStopped) => {
+                        return Err(Restarted)
+                    }
                     _ => {}
                 }
                 if self.out_owner == Some(k) {

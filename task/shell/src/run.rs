@@ -251,7 +251,7 @@ impl Shell {
     }
 
     /// Prints a failed request: the server's error in words, or that the
-    /// server restarted.
+    /// server restarted or is stopped.
     fn request_error<E: Copy>(
         &mut self,
         who: &str,
@@ -261,6 +261,11 @@ impl Shell {
         match e {
             RequestError::Server(e) => out!(self, "error: {who}: {}\n", words(e)),
             RequestError::ServerRestarted => out!(self, "error: {who} restarted, try again\n"),
+            // Trying again will not help: say what will.
+            RequestError::ServerStopped => out!(
+                self,
+                "error: {who} is stopped (restart limit reached, or not started): `restart {who}` brings it back (a driver whose device was marked failed: `bind` its slot first)\n"
+            ),
             // The usual mistake after adding a task to app.toml: the
             // shell was not given it. Say what to change.
             RequestError::Protocol(ProtocolError::Refused(KernelCode(

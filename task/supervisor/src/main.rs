@@ -304,6 +304,10 @@ impl Supervisor {
                         "task {}: restart limit reached ({faults_in_window} faults in its window); left stopped",
                         st.name_str()
                     );
+                    // Its clients are told it is not coming back
+                    // (`SERVER_STOPPED`), not DEAD as if it were. The kernel
+                    // refuses only a task that is alive, which it is not.
+                    let _ = kipc::stop_task(i);
                     if let Some(slot) = slot {
                         self.bus.mark_failed(slot);
                         sys_log!("bus: slot {slot} marked failed");

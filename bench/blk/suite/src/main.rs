@@ -125,6 +125,7 @@ fn main() -> ! {
                 blk.read(sector, b),
                 Err(RequestError::Server(_)
                     | RequestError::ServerRestarted
+                    | RequestError::ServerStopped
                     | RequestError::Protocol(_))
             )
         });

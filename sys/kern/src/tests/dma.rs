@@ -1014,6 +1014,30 @@ fn a_lender_left_blocked_by_a_stuck_device_hears_dead_at_the_restart() {
     );
 }
 
+/// As above with the driver left stopped in between (`Kipc::StopTask`, its
+/// restart limit reached), then restarted by an operator: the lender still
+/// hears DEAD then. (The restart of a stopped task told nobody: only a task
+/// that never started was thought to be stopped.)
+#[test]
+fn a_lender_of_a_driver_left_stopped_hears_dead_at_its_restart() {
+    let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
+    let (cli, drv) = (h.id(CLI), h.id(DRV));
+    h.sys.machine.stuck = true;
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    h.syscall_n(DRV, 99, &[]);
+    let (code, _) = h.kipc(SUP, abi::Kipc::StopTask as u32, Some(DRV as u32));
+    assert_eq!(code, SUCCESS);
+    assert_eq!(h.task(DRV).state(), TaskState::Stopped);
+    assert_eq!(h.sched(CLI), SchedState::InReply(drv));
+    h.sys.machine.stuck = false;
+    crate::faults::restart_task(&mut h.sys, DRV);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
+    assert!(
+        abi::dead_generation(h.ret(CLI, 0) as u32).is_some(),
+        "the client got DEAD"
+    );
+}
+
 /// The same ordering on a version 2 device, whose live queue shows in
 /// QueueReady: a device that does not reset keeps the lender blocked, one
 /// that does lets it hear DEAD.

@@ -225,11 +225,12 @@ fn send_to_a_stale_generation_gets_dead_with_the_current_one() {
 }
 
 #[test]
-fn send_to_a_stopped_task_gets_dead() {
+fn send_to_a_stopped_task_is_refused_as_stopped() {
     let mut h = Harness::three_server_stopped();
     let srv = h.id(SRV);
     h.send(CLI, srv, 1, b"", 0, &[]);
-    h.assert_told_dead(CLI, Generation(0));
+    assert_eq!(h.ret(CLI, 0) as u32, abi::SERVER_STOPPED);
+    assert_eq!(h.sched(CLI), SchedState::Runnable);
 }
 
 #[test]

@@ -102,6 +102,61 @@ fn task_status_of_a_stopped_task() {
 }
 
 #[test]
+fn a_call_to_a_task_that_never_started_is_refused_as_stopped() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("lazy", 1)
+        .stopped()
+        .task("cli", 2)
+        .build();
+    let lazy = h.id(1);
+    h.send(2, lazy, 1, b"", 0, &[]);
+    assert_eq!(h.ret(2, 0) as u32, abi::SERVER_STOPPED);
+    assert_eq!(h.sched(2), SchedState::Runnable);
+}
+
+#[test]
+fn a_faulted_task_left_stopped_refuses_calls_until_restarted() {
+    let mut h = Harness::three();
+    let old = h.id(SRV);
+    syscalls::exception(&mut h.sys, SRV, Exception::Breakpoint);
+    let now = h.id(SRV);
+    // Awaiting its restart: DEAD, with the generation to come.
+    h.send(CLI, now, 1, b"", 0, &[]);
+    assert_eq!(h.ret(CLI, 0) as u32, abi::dead_code(Generation(1)));
+    let (code, _) = h.kipc(SUP, Kipc::StopTask as u32, Some(SRV as u32));
+    assert_eq!(code, SUCCESS);
+    assert_eq!(
+        TaskState::from_u32(status(&mut h, SRV).state),
+        Some(TaskState::Stopped)
+    );
+    // Left stopped: refused as such, by the current id or a stale one.
+    for id in [now, old] {
+        h.send(CLI, id, 1, b"", 0, &[]);
+        assert_eq!(h.ret(CLI, 0) as u32, abi::SERVER_STOPPED, "{id:?}");
+    }
+    // A restart brings it back with the generation its clients were told.
+    let (code, _) = h.kipc(SUP, Kipc::RestartTask as u32, Some(SRV as u32));
+    assert_eq!(code, SUCCESS);
+    assert_eq!(h.id(SRV), now);
+    h.recv(SRV, 16, 0);
+    h.send(CLI, now, 1, b"", 0, &[]);
+    assert_eq!(h.sched(CLI), SchedState::InReply(now));
+}
+
+#[test]
+fn only_a_faulted_task_can_be_left_stopped() {
+    let mut h = Harness::three();
+    let (code, _) = h.kipc(SUP, Kipc::StopTask as u32, Some(SRV as u32));
+    assert_eq!(code, crate::kipc::KIPC_TASK_ALIVE);
+    assert!(h.task(SRV).is_healthy());
+    let (code, _) = h.kipc(SUP, Kipc::StopTask as u32, Some(99));
+    assert_eq!(code, KIPC_NO_SUCH_TASK);
+    let (code, _) = h.kipc(CLI, Kipc::StopTask as u32, Some(SRV as u32));
+    assert_eq!(code, REFUSED_NOT_SUPERVISOR);
+}
+
+#[test]
 fn fault_task_injects_a_fault() {
     let (mut h, _) = Harness::three_in_call(16, 1, b"", 0);
     h.set_pc(SRV, 0x4444);

@@ -77,7 +77,7 @@ impl NicCore {
             }
             Err(RequestError::Server(EthernetError::QueueFull)) => 0,
             Err(e) => {
-                if let RequestError::ServerRestarted = e {
+                if let RequestError::ServerRestarted | RequestError::ServerStopped = e {
                     self.lost_driver();
                 }
                 1
@@ -130,7 +130,7 @@ impl RxBatch {
                     }
                     Err(e) => {
                         core.rx_waiting = false;
-                        if let RequestError::ServerRestarted = e {
+                        if let RequestError::ServerRestarted | RequestError::ServerStopped = e {
                             core.lost_driver();
                         }
                         return None;

@@ -51,7 +51,7 @@ fn code<T, E: ErrorCode>(r: Result<T, RequestError<E>>) -> u32 {
     match r {
         Ok(_) => OK,
         Err(RequestError::Server(e)) => e.code(),
-        Err(RequestError::ServerRestarted) => RESTARTED,
+        Err(RequestError::ServerRestarted | RequestError::ServerStopped) => RESTARTED,
         Err(RequestError::Protocol(_)) => PROTOCOL,
     }
 }

@@ -169,7 +169,8 @@ enum Call {
 fn call<T, E>(r: &Result<T, RequestError<E>>) -> Call {
     match r {
         Ok(_) => Call::Ok,
-        Err(RequestError::ServerRestarted) => Call::Restarted,
+        // Gone either way: the recovery escalates to an operator restart.
+        Err(RequestError::ServerRestarted | RequestError::ServerStopped) => Call::Restarted,
         Err(RequestError::Server(_) | RequestError::Protocol(_)) => Call::Failed,
     }
 }
@@ -361,7 +362,9 @@ impl Campaign {
                 Injected::Driver(match client.inject(word, f.arg) {
                     Ok(()) => CallEnd::Replied,
                     Err(RequestError::Server(e)) => CallEnd::Refused(e as u32),
-                    Err(RequestError::ServerRestarted) => CallEnd::Died,
+                    Err(RequestError::ServerRestarted | RequestError::ServerStopped) => {
+                        CallEnd::Died
+                    }
                     // An untrusted driver's rejection or garbled answer: it
                     // replied.
                     Err(RequestError::Protocol(_)) => CallEnd::Refused(u32::MAX),

@@ -140,6 +140,7 @@ fn main() -> ! {
             match nic.inject(kind as u32, arg) {
                 Ok(()) => break "queue corrupted",
                 Err(RequestError::ServerRestarted) => break "driver died",
+                Err(RequestError::ServerStopped) => break "driver left stopped",
                 Err(RequestError::Server(InjectError::NoQueue)) => sleep_ms(20, TIMER_BIT),
                 Err(RequestError::Server(e)) => break refused(e),
                 // An untrusted driver's rejection or garbled answer.
