@@ -58,6 +58,9 @@ pub struct System<'a, M: Machine> {
     /// no later than the first, so a trap that comes after the second was
     /// delayed by the host (see `budget::charged_until`).
     pub dispatched_until: u64,
+    /// When `dispatched`'s budget or share runs out, as reckoned at its
+    /// dispatch: what a trap past `dispatched_until` is charged up to.
+    pub dispatched_expiry: u64,
     /// When the running task's budget runs out, as programmed into the
     /// timer (possibly earlier: see `budget::dispatch`).
     pub budget_deadline: Option<u64>,
@@ -95,6 +98,7 @@ impl<'a, M: Machine> System<'a, M> {
             donated: false,
             dispatched_at: 0,
             dispatched_until: 0,
+            dispatched_expiry: 0,
             budget_deadline: None,
             next_release: None,
         };
