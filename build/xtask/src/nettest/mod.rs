@@ -49,7 +49,7 @@ use tcp_checks::{
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 34] = [
+pub const CHECKS: [&str; 35] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -70,6 +70,7 @@ pub const CHECKS: [&str; 34] = [
     "browser",
     "shell-net",
     "stack-restart",
+    "stack-without-nic",
     "nic-restart",
     "faults",
     "static-fallback",
@@ -253,6 +254,7 @@ pub fn run(
             "browser" => browser(&image),
             "shell-net" => shell_net(&mut image),
             "stack-restart" => stack_restart(&mut image),
+            "stack-without-nic" => stack_without_nic(&mut image),
             "nic-restart" => nic_restart(&mut image),
             "static-fallback" => static_fallback(&mut image),
             "icmp-echo" => icmp_echo(&mut image),
@@ -364,6 +366,77 @@ fn stack_restart(image: &mut Image) -> Result<()> {
     ensure!(
         seen == 0,
         "the restarted stack says it saw {seen} NIC restart(s) (the old one saw {seen_before})"
+    );
+    Ok(())
+}
+
+/// A stack restarted while its NIC's slot is unbound serves its clients
+/// without the NIC, and takes the NIC (and DHCP) back when the slot is
+/// bound again. It waited for the driver's MAC before serving anyone:
+/// after `unbind 5` and `restart net`, the shell's next `net` hung in its
+/// call, and with it the only way back (`bind 5`), a user found.
+fn stack_without_nic(image: &mut Image) -> Result<()> {
+    let before = image.count("network  ");
+    image.type_line("devices")?;
+    image.wait_for("network  ", before + 1, Duration::from_secs(10))?;
+    let lines = image.lines();
+    let row = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("network  ") && l.contains("net0"))
+        .context("no `devices` row for net0")?;
+    let slot: u32 = row
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .with_context(|| format!("no slot in `{row}`"))?;
+    let unbound = image.count(&format!("slot {slot} unbound"));
+    image.type_line(&format!("unbind {slot}"))?;
+    image.wait_for(
+        &format!("slot {slot} unbound"),
+        unbound + 1,
+        Duration::from_secs(10),
+    )?;
+    let restarted = image.count("task net restarted");
+    image.type_line("restart net")?;
+    image.wait_for("task net restarted", restarted + 1, Duration::from_secs(10))?;
+    // The shell's `net` is answered: the stack serves without its NIC.
+    let answered = image.count("net: ");
+    image.type_line("net")?;
+    image
+        .wait_for("net: ", answered + 1, Duration::from_secs(15))
+        .context("the stack restarted without its NIC does not answer the shell's `net`")?;
+    // And the shell is not stuck: the slot is bound again...
+    let bound = image.count("available to drivers again");
+    image.type_line(&format!("bind {slot}"))?;
+    image.wait_for(
+        "available to drivers again",
+        bound + 1,
+        Duration::from_secs(10),
+    )?;
+    // ...and the stack takes the NIC and its address back.
+    let t = Instant::now();
+    loop {
+        let leased = image.count("net: 10.0.2.15/");
+        image.type_line("net")?;
+        if image
+            .wait_for("net: 10.0.2.15/", leased + 1, Duration::from_secs(3))
+            .is_ok()
+        {
+            break;
+        }
+        ensure!(
+            t.elapsed() < Duration::from_secs(30),
+            "the stack has no address 30 s after its NIC's slot was bound again"
+        );
+    }
+    let addr = image.port("tcp", 7)?;
+    let data = Rng(78).bytes(16 * 1024);
+    let got = echo_through(addr, &data, None)?;
+    ensure!(got == data, "echo after the NIC came back differs");
+    println!(
+        "    NIC back: the stack had its address {:.1} s after `bind {slot}`",
+        t.elapsed().as_secs_f64()
     );
     Ok(())
 }

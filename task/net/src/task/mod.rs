@@ -62,6 +62,16 @@ const LINKED_BITS: u32 = 0;
 /// The longest the stack sleeps: it also looks at the NIC this often, which
 /// is how it notices a restarted driver that lost its subscription.
 const MAX_SLEEP_MS: u64 = 200;
+/// How often a stack that started without its NIC's MAC asks for it.
+const MAC_RETRY_MS: u64 = 50;
+/// Asks for the MAC at start-up before the stack serves without it
+/// (one per `MAC_RETRY_MS`: a second, for a driver still probing).
+#[cfg(not(feature = "linked-nic"))]
+const MAC_WAIT_TRIES: u32 = 20;
+/// The interface's address until the driver tells the MAC: locally
+/// administered and unicast, as smoltcp requires.
+#[cfg(not(feature = "linked-nic"))]
+const STAND_IN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0];
 
 /// TCP sockets (connections, and listeners' pools of sockets in LISTEN).
 const TCP_SOCKETS: usize = share::SOCKETS;
@@ -203,6 +213,14 @@ struct Stack {
     source: u8,
     started_ms: u64,
     mac: [u8; 6],
+    /// False while the NIC driver has not told its MAC (its slot unbound
+    /// when this incarnation started): the stack runs and answers its
+    /// clients meanwhile with a stand-in address, and asks again each
+    /// round ([`Stack::learn_mac`]). Waiting for the MAC before serving
+    /// anyone left echo, http and the shell's `net` blocked in `send` for
+    /// good after `unbind 5` and `restart net`, and with the shell blocked
+    /// no operator could `bind 5` again.
+    mac_known: bool,
 }
 
 fn now() -> Instant {
@@ -389,6 +407,9 @@ impl Stack {
     /// One round of the stack: frames in and out, DHCP, pools, closes,
     /// readiness. Sets the timer for the next round.
     fn poll(&mut self) {
+        if !self.mac_known {
+            self.learn_mac();
+        }
         if self.nic.core.resubscribe {
             self.nic.core.subscribe();
         }
@@ -477,11 +498,27 @@ impl Stack {
             .poll_delay(now(), &self.sockets)
             .unwrap_or(Duration::from_millis(MAX_SLEEP_MS))
             .total_millis()
-            .min(MAX_SLEEP_MS);
+            .min(if self.mac_known { MAX_SLEEP_MS } else { MAC_RETRY_MS });
         sys_set_timer(
             Some((now_ms() + delay.max(1)) * abi::TICKS_PER_MS),
             TIMER_BIT,
         );
+    }
+
+    /// Asks the driver for the MAC the stack started without; once told,
+    /// the interface takes it and DHCP starts afresh with it.
+    fn learn_mac(&mut self) {
+        let Ok(mac) = self.nic.core.eth.mac() else {
+            return;
+        };
+        self.iface
+            .set_hardware_addr(HardwareAddress::Ethernet(EthernetAddress(mac)));
+        self.mac = mac;
+        self.mac_known = true;
+        self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).reset();
+        if self.source == SOURCE_NONE {
+            self.started_ms = now_ms();
+        }
     }
 
     fn fallback(&mut self) {
@@ -630,12 +667,21 @@ fn main() -> ! {
         driver_generation: None,
         resubscribe: true,
     };
-    // The driver may still be probing its device: wait for the MAC.
-    let mac = loop {
+    // The driver may still be probing its device: wait a moment for the
+    // MAC, but not for good (its slot may be unbound): without it the
+    // stack serves its clients with a stand-in and learns the MAC later.
+    #[cfg(not(feature = "linked-nic"))]
+    let mut tries = 0u32;
+    let (mac, mac_known) = loop {
         match core.eth.mac() {
-            Ok(mac) => break mac,
+            Ok(mac) => break (mac, true),
             #[cfg(not(feature = "linked-nic"))]
-            Err(_) => userlib::sleep_ms(50, TIMER_BIT),
+            Err(_) if tries >= MAC_WAIT_TRIES => break (STAND_IN_MAC, false),
+            #[cfg(not(feature = "linked-nic"))]
+            Err(_) => {
+                tries += 1;
+                userlib::sleep_ms(50, TIMER_BIT)
+            }
             // A linked driver waits for the bus's probe itself, and retries
             // a failed bring-up on the timer.
             #[cfg(feature = "linked-nic")]
@@ -719,6 +765,7 @@ fn main() -> ! {
         source: SOURCE_NONE,
         started_ms: now_ms(),
         mac,
+        mac_known,
     };
     if !settings.dhcp {
         stack.fallback();
