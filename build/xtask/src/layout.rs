@@ -119,8 +119,20 @@ pub fn allocate(app: &App) -> Result<Layout> {
     if cursor > ram_end {
         let needed = cursor - machine::RAM_BASE;
         let needed_mib = needed.div_ceil(1024 * 1024);
+        // More than the machine can have (a text of 2 GiB): raising
+        // `qemu.memory` is no way out, its check refuses more.
+        let remedy = if needed_mib > machine::MAX_MEMORY_MIB {
+            format!(
+                "no `qemu.memory` is enough (at most {} MiB): shrink the `text`/`ram` budgets",
+                machine::MAX_MEMORY_MIB
+            )
+        } else {
+            format!(
+                "raise `qemu.memory` to at least {needed_mib} or shrink the `text`/`ram` budgets"
+            )
+        };
         bail!(
-            "{}: the kernel and task regions need {needed} bytes (up to {:#x}) but `qemu.memory` = {} MiB ends RAM at {:#x}: over by {} bytes; raise `qemu.memory` to at least {needed_mib} or shrink the `text`/`ram` budgets",
+            "{}: the kernel and task regions need {needed} bytes (up to {:#x}) but `qemu.memory` = {} MiB ends RAM at {:#x}: over by {} bytes; {remedy}",
             app.file.display(),
             cursor,
             app.qemu.memory,

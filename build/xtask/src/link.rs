@@ -196,7 +196,12 @@ impl CargoBuild {
                 let output = format!("{e:#}");
                 // A build script that refused app.toml (the net task's config)
                 // said what is wrong: that goes first, not under the command.
-                if let Some(problem) = app_toml_problem(&output) {
+                let app = self
+                    .env
+                    .iter()
+                    .find(|(k, _)| k == "VIREO_APP")
+                    .map_or("app.toml", |(_, v)| v.as_str());
+                if let Some(problem) = app_toml_problem(&output, app) {
                     bail!(
                         "{problem}\n(building {}; cargo's output: {output})",
                         self.bin
@@ -268,8 +273,6 @@ fn source_warnings(output: &str) -> Vec<String> {
     warnings
 }
 
-/// The message of a build script that refused app.toml: cargo prints
-/// its `Err` as `Error: "app.toml: …"` (the string's `Debug` form).
 /// Whether a failed link says the program has no `main` (the symbol
 /// userlib's `_start` calls): a task crate that forgot
 /// `#[export_name = "main"]`.
@@ -279,17 +282,29 @@ fn lacks_main(output: &str) -> bool {
         .any(|l| l.contains("undefined symbol: main") && !l.contains("undefined symbol: main_"))
 }
 
-fn app_toml_problem(output: &str) -> Option<String> {
-    let line = output
-        .lines()
-        .find_map(|l| l.trim_start().strip_prefix("Error: \"app.toml"))?;
-    let quoted = line.strip_suffix('"')?;
-    let mut text = String::from("app.toml");
+/// The message of a build script that refused the app file `app` (the
+/// net task's config): cargo prints its `Err` as `Error: "<app>: …"` (the
+/// string's `Debug` form), where `<app>` is the path given to xtask
+/// (`VIREO_APP`): `test/net.toml`, `./app.toml`, not only `app.toml`.
+fn app_toml_problem(output: &str, app: &str) -> Option<String> {
+    let want = format!("{}:", app.escape_debug());
+    let quoted = output.lines().find_map(|l| {
+        l.trim_start()
+            .strip_prefix("Error: \"")
+            .filter(|rest| rest.starts_with(&want))
+    })?;
+    let quoted = quoted.strip_suffix('"')?;
+    let mut text = String::new();
     let mut chars = quoted.chars();
     while let Some(c) = chars.next() {
-        match (c, c == '\\') {
-            (_, true) => text.extend(chars.next()),
-            (c, false) => text.push(c),
+        match c {
+            '\\' => match chars.next() {
+                Some('n') => text.push('\n'),
+                Some('t') => text.push('\t'),
+                Some(e) => text.push(e),
+                None => {}
+            },
+            c => text.push(c),
         }
     }
     Some(text)
@@ -394,10 +409,22 @@ mod tests {
             error: failed to run custom build command for `task-net v0.1.0`\n\
             \x20 Error: \"app.toml: the net task's config `ports` grants 5 UDP ports, \\\"x\\\"\"\n";
         assert_eq!(
-            app_toml_problem(output).as_deref(),
+            app_toml_problem(output, "app.toml").as_deref(),
             Some("app.toml: the net task's config `ports` grants 5 UDP ports, \"x\"")
         );
-        assert_eq!(app_toml_problem("error[E0425]: cannot find value"), None);
+        assert_eq!(
+            app_toml_problem("error[E0425]: cannot find value", "app.toml"),
+            None
+        );
+        // Any app file, not only one named app.toml (test/*.toml,
+        // examples/*.toml, ./app.toml): its problem came under cargo's
+        // whole output.
+        let output = "  Error: \"test/net.toml: the net task's `config`: `gateway` = \\\"1\\\\nX\\\" is bad\"\n";
+        assert_eq!(
+            app_toml_problem(output, "test/net.toml").as_deref(),
+            Some("test/net.toml: the net task's `config`: `gateway` = \"1\\nX\" is bad")
+        );
+        assert_eq!(app_toml_problem(output, "app.toml"), None);
     }
 
     #[test]

@@ -200,7 +200,7 @@ impl App {
                 // DMA (a red team's task wrote QueuePFN by hand and read
                 // kernel text through the disk).
                 p.push(format!(
-                    "`{key}.uses`: '{u}' is a virtio-mmio window, which only the supervisor (the bus) may hold whole;                      a driver gets its slot's window from the bus (`drives`), with the queue and feature registers kept by the kernel"
+                    "`{key}.uses`: '{u}' is a virtio-mmio window, which only the supervisor (the bus) may hold whole; a driver gets its slot's window from the bus (`drives`), with the queue and feature registers kept by the kernel"
                 ));
             }
         }
