@@ -80,6 +80,12 @@ pub struct TaskStatus {
     /// `reply_fault` (since boot, across restarts of either): what the
     /// supervisor judges the server by.
     pub rejected_call: RejectedCall,
+    /// Timer ticks the task has run, as the kernel charged its stretches
+    /// (wrapping; since boot): kept for tasks with a CPU budget (every
+    /// driver), 0 for the others. The supervisor's liveness check reads
+    /// it: a driver that did not run between two samples was starved (a
+    /// host that stopped QEMU, more important tasks), not spinning.
+    pub ran_ticks: u32,
 }
 
 /// A call an untrusted server refused with `reply_fault`, as the kernel

@@ -146,7 +146,7 @@ fn authority_names_device_ids_by_bit() {
 fn wire_records_have_fixed_sizes() {
     assert_eq!(core::mem::size_of::<Lease>(), 12);
     assert_eq!(core::mem::size_of::<FaultRecord>(), 16);
-    assert_eq!(core::mem::size_of::<TaskStatus>(), 140);
+    assert_eq!(core::mem::size_of::<TaskStatus>(), 144);
     assert_eq!(core::mem::size_of::<InjectEvidence>(), 12);
 }
 

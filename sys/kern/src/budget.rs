@@ -119,6 +119,7 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
         // of now). See "Server time".
         return;
     }
+    sys.tasks[index].count_ran(now.saturating_sub(since));
     let state = sys.tasks[index].state();
     if let TaskState::Healthy(SchedState::InReply(server)) = state {
         // Its call was just delivered (a task in a call runs no more): the
@@ -182,6 +183,7 @@ pub fn work_arrived<M: Machine>(sys: &mut System<'_, M>, index: usize) {
         // A share spent by this is throttled at the armed deadline, which
         // is no later than the moment it ran out.
         let _ = sys.tasks[index].share_mut().spend(since, now);
+        sys.tasks[index].count_ran(now.saturating_sub(since));
     }
     sys.tasks[index].clear_run();
 }

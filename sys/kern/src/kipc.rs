@@ -53,6 +53,7 @@ fn status_of<M: Machine>(sys: &System<'_, M>, i: usize) -> TaskStatus {
         calling,
         rejected_call: t.rejected_call(),
         throttles: t.throttles(),
+        ran_ticks: t.ran_ticks(),
     }
 }
 

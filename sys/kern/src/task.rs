@@ -98,6 +98,9 @@ pub struct Task {
     /// another call): the task its time is charged to while that caller
     /// waits for the reply (see `budget`, "Server time").
     serving: MaybeTask,
+    /// Ticks its stretches were charged, since boot (wrapping; tasks with
+    /// a budget only): `TaskStatus::ran_ticks`.
+    ran_ticks: u32,
 }
 
 impl Task {
@@ -133,6 +136,7 @@ impl Task {
             share: ShareUse::new(desc.cpu_share),
             throttles: 0,
             serving: MaybeTask::NONE,
+            ran_ticks: 0,
         }
     }
 
@@ -411,6 +415,17 @@ impl Task {
     #[inline(always)]
     pub fn set_serving(&mut self, payer: MaybeTask) {
         self.serving = payer;
+    }
+
+    /// Ticks its stretches were charged, since boot (wrapping).
+    pub fn ran_ticks(&self) -> u32 {
+        self.ran_ticks
+    }
+
+    /// Counts a stretch of `ticks` it ran (see `budget`).
+    #[inline(always)]
+    pub fn count_ran(&mut self, ticks: u64) {
+        self.ran_ticks = self.ran_ticks.wrapping_add(ticks as u32);
     }
 
     /// Timer ticks this task has run since it last blocked (see `budget`).

@@ -222,6 +222,8 @@ pub struct Sample {
     pub replies: u32,
     /// Its generation: counts of another incarnation are no baseline.
     pub generation: u32,
+    /// Timer ticks it has run (`TaskStatus::ran_ticks`, wrapping).
+    pub ran: u32,
 }
 
 #[derive(Copy, Clone, Debug, Default)]
@@ -241,6 +243,16 @@ struct Watch {
 /// - callers were waiting on it at [`STUCK_AFTER_SAMPLES`] samples in a row
 ///   and it replied to none of them (busy, perhaps with syscalls, but
 ///   serving nobody — a corrupted loop can look alive to the first rule).
+///
+/// A sample in which a runnable driver hardly ran (less than the `min_run`
+/// ticks [`Liveness::sample`] is given) counts for neither rule, and
+/// against neither: the driver was starved — by more important tasks, or
+/// by a host that stopped QEMU, whose clock runs on meanwhile — not hung.
+/// A user's session saw net0 restarted as "stopped answering" five times
+/// in six seconds while the host stopped QEMU for 105 ms at a time: at
+/// each resumption the supervisor, first in line, sampled a driver that
+/// had not had the CPU since the last sample. A blocked driver is judged
+/// as before: its callers wait on what it chose to wait for.
 ///
 /// No cooperation from the driver is needed, so a broken one cannot fool it.
 #[derive(Debug)]
@@ -268,8 +280,10 @@ impl Default for Liveness {
 }
 
 impl Liveness {
-    /// Takes one sample of `task`; true if it is now considered hung.
-    pub fn sample(&mut self, task: usize, now: Sample) -> bool {
+    /// Takes one sample of `task`; true if it is now considered hung. A
+    /// runnable driver that ran less than `min_run` ticks since the last
+    /// sample was starved: the sample leaves its counts as they are.
+    pub fn sample(&mut self, task: usize, now: Sample, min_run: u32) -> bool {
         let Some(w) = self.watch.get_mut(task) else {
             return false;
         };
@@ -277,13 +291,19 @@ impl Liveness {
         // with no reset here) is progress: the new incarnation's counts
         // start from 0, and a task restarted just before each sample
         // would otherwise look like one that never moved.
-        let (spinning, stuck) = match w.last.filter(|l| l.generation == now.generation) {
-            Some(last) => (
-                now.runnable && last.runnable && now.syscalls == last.syscalls,
-                now.callers_waiting && last.callers_waiting && now.replies == last.replies,
-            ),
-            None => (false, false),
+        let Some(last) = w.last.filter(|l| l.generation == now.generation) else {
+            w.spinning = 0;
+            w.stuck = 0;
+            w.last = Some(now);
+            return false;
         };
+        if now.runnable && now.ran.wrapping_sub(last.ran) < min_run {
+            // Not its doing either way. The baseline stays: the next
+            // sample compares with the last one in which it could act.
+            return w.spinning >= HUNG_AFTER_SAMPLES || w.stuck >= STUCK_AFTER_SAMPLES;
+        }
+        let spinning = now.runnable && last.runnable && now.syscalls == last.syscalls;
+        let stuck = now.callers_waiting && last.callers_waiting && now.replies == last.replies;
         w.spinning = if spinning {
             w.spinning.saturating_add(1)
         } else {
@@ -497,9 +517,12 @@ mod tests {
             callers_waiting: false,
             replies: 0,
             generation: 0,
+            ran: 0,
         }
     }
 
+    /// Runnable, with callers waiting (tests that judge whether it ran
+    /// give it a `ran`, [`Ticking`]).
     fn spinning(syscalls: u32) -> Sample {
         Sample {
             runnable: true,
@@ -507,14 +530,30 @@ mod tests {
             callers_waiting: true,
             replies: 0,
             generation: 0,
+            ran: 0,
         }
     }
+
+    /// A driver's run ticks as the samples go: 1 ms (10,000 ticks) more
+    /// each time, so that every sample finds it ran.
+    struct Ticking(u32);
+
+    impl Ticking {
+        fn next(&mut self, s: Sample) -> Sample {
+            self.0 = self.0.wrapping_add(MS);
+            Sample { ran: self.0, ..s }
+        }
+    }
+
+    /// A millisecond of timer ticks, and the least a driver must run
+    /// between samples in these tests to be judged.
+    const MS: u32 = 10_000;
 
     #[test]
     fn a_driver_blocked_in_recv_is_never_hung() {
         let mut l = Liveness::default();
         for _ in 0..100 {
-            assert!(!l.sample(2, idle(7)));
+            assert!(!l.sample(2, idle(7), 0));
         }
     }
 
@@ -528,8 +567,9 @@ mod tests {
                 callers_waiting: true,
                 replies: n,
                 generation: 0,
+                ran: 0,
             };
-            assert!(!l.sample(2, s));
+            assert!(!l.sample(2, s, 0));
         }
     }
 
@@ -537,17 +577,17 @@ mod tests {
     fn a_runnable_driver_without_syscalls_is_hung_after_two_samples() {
         let mut l = Liveness::default();
         assert!(
-            !l.sample(2, spinning(5)),
+            !l.sample(2, spinning(5), 0),
             "first sample only sets the baseline"
         );
-        assert!(!l.sample(2, spinning(5)));
-        assert!(l.sample(2, spinning(5)));
+        assert!(!l.sample(2, spinning(5), 0));
+        assert!(l.sample(2, spinning(5), 0));
         // Restarted: a fresh start, and peers are not blamed at once.
-        l.sample(3, spinning(1));
-        l.sample(3, spinning(1));
+        l.sample(3, spinning(1), 0);
+        l.sample(3, spinning(1), 0);
         l.reset_after_restart(2);
-        assert!(!l.sample(2, spinning(0)));
-        assert!(!l.sample(3, spinning(1)));
+        assert!(!l.sample(2, spinning(0), 0));
+        assert!(!l.sample(3, spinning(1), 0));
     }
 
     /// A driver restarted for faults just before each sample shows the
@@ -561,16 +601,16 @@ mod tests {
                 generation,
                 ..spinning(0)
             };
-            assert!(!l.sample(2, fresh), "generation {generation}");
+            assert!(!l.sample(2, fresh, 0), "generation {generation}");
         }
         // Three samples of one incarnation that never moved still are.
         let stuck = Sample {
             generation: 10,
             ..spinning(0)
         };
-        assert!(!l.sample(2, stuck));
-        assert!(!l.sample(2, stuck));
-        assert!(l.sample(2, stuck));
+        assert!(!l.sample(2, stuck, 0));
+        assert!(!l.sample(2, stuck, 0));
+        assert!(l.sample(2, stuck, 0));
     }
 
     #[test]
@@ -578,7 +618,7 @@ mod tests {
         let mut l = Liveness::default();
         let mut hung_at = None;
         for n in 0..40u32 {
-            if l.sample(2, spinning(n)) {
+            if l.sample(2, spinning(n), 0) {
                 hung_at = Some(n);
                 break;
             }
@@ -595,19 +635,67 @@ mod tests {
             callers_waiting: true,
             replies: 9,
             generation: 0,
+            ran: 0,
         };
         // The first sample is the baseline; then STUCK_AFTER_SAMPLES
         // periods without a reply.
         for _ in 0..STUCK_AFTER_SAMPLES {
-            assert!(!l.sample(2, waiting));
+            assert!(!l.sample(2, waiting, 0));
         }
-        assert!(l.sample(2, waiting));
+        assert!(l.sample(2, waiting, 0));
+    }
+
+    /// A runnable driver that did not get the CPU between samples (the
+    /// host stopped QEMU, or more important tasks ran) is not judged by
+    /// them: starved, not spinning, not stuck. Once it runs again without
+    /// a syscall, it is.
+    #[test]
+    fn a_driver_that_did_not_run_is_not_judged() {
+        let mut l = Liveness::default();
+        let mut t = Ticking(0);
+        assert!(!l.sample(2, t.next(spinning(5)), MS));
+        for n in 0..100 {
+            // It ran less than `min_run` each time.
+            let starved = Sample {
+                ran: t.0.wrapping_add(MS - 1),
+                ..spinning(5)
+            };
+            assert!(!l.sample(2, starved, MS), "starved sample {n}");
+        }
+        // Running and still making no syscall: hung after two samples.
+        assert!(!l.sample(2, t.next(spinning(5)), MS));
+        assert!(l.sample(2, t.next(spinning(5)), MS));
+    }
+
+    /// A blocked driver does not run either, and is still judged: its
+    /// callers wait on what it chose to wait for.
+    #[test]
+    fn a_blocked_driver_that_never_replies_is_judged_though_it_never_runs() {
+        let mut l = Liveness::default();
+        let waiting = Sample {
+            runnable: false,
+            ..spinning(3)
+        };
+        for _ in 0..STUCK_AFTER_SAMPLES {
+            assert!(!l.sample(2, waiting, MS));
+        }
+        assert!(l.sample(2, waiting, MS));
+    }
+
+    /// The run count wraps (32 bits of 10 MHz ticks: seven minutes).
+    #[test]
+    fn run_ticks_that_wrap_still_count() {
+        let mut l = Liveness::default();
+        let mut t = Ticking(u32::MAX - MS / 2);
+        assert!(!l.sample(2, t.next(spinning(5)), MS));
+        assert!(!l.sample(2, t.next(spinning(5)), MS));
+        assert!(l.sample(2, t.next(spinning(5)), MS));
     }
 
     #[test]
     fn out_of_range_samples_are_ignored() {
         let mut l = Liveness::default();
-        assert!(!l.sample(MAX_TASKS, spinning(0)));
+        assert!(!l.sample(MAX_TASKS, spinning(0), 0));
         l.reset_after_restart(MAX_TASKS + 1);
     }
 }

@@ -482,6 +482,10 @@ impl Supervisor {
                 *h = (*h).max(held);
             }
         }
+        // A twentieth of a period: a spinner held to its CPU share (10 %
+        // at the least, eight drivers splitting 80 %) runs far more; a
+        // driver the host stopped with the rest of QEMU, far less.
+        let min_run = (liveness_period_ms() * abi::TICKS_PER_MS / 20) as u32;
         for task in 0..count {
             if !is_driver(task) {
                 continue;
@@ -495,8 +499,9 @@ impl Supervisor {
                 callers_waiting: waited_on[task],
                 replies: st.replies,
                 generation: st.generation,
+                ran: st.ran_ticks,
             };
-            let stopped = self.liveness.sample(task, sample);
+            let stopped = self.liveness.sample(task, sample, min_run);
             let holding = longest_hold[task] >= HELD_AFTER_SAMPLES;
             if !(stopped || holding) {
                 continue;

@@ -506,3 +506,19 @@ fn a_throttled_task_on_spare_time_runs_on_without_a_scan() {
     assert_eq!(h.post(DRV, low, 1), abi::SUCCESS);
     assert_eq!(syscalls::after_trap(&mut h.sys, DRV), Some(LOW));
 }
+
+/// The ticks a budgeted task's stretches were charged add up in its
+/// status (`ran_ticks`), waiting or not, and a server's time for its call
+/// is not among them; a task without a budget shows 0.
+#[test]
+fn the_status_shows_the_ticks_a_task_ran() {
+    let mut h = system(100);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(spin(&mut h, DRV, 300), Some(DRV));
+    assert_eq!(spin(&mut h, DRV, 200), Some(DRV));
+    h.recv(DRV, 0, 1);
+    assert_eq!(next(&mut h, DRV), Some(LOW));
+    spin(&mut h, LOW, 1_000);
+    assert_eq!(status(&mut h, DRV).ran_ticks, 500);
+    assert_eq!(status(&mut h, LOW).ran_ticks, 0);
+}
