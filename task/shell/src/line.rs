@@ -6,7 +6,10 @@
 //! arrives as DEL (0x7f) or BS (0x08). Ctrl-C drops the line, Ctrl-U erases
 //! it. An escape sequence (an arrow or function key: ESC, then `[` or `O`
 //! and the sequence's bytes) is swallowed whole, so it does not leave
-//! `[A` on the line. Tab is a space (pasted commands are often
+//! `[A` on the line; so is an OSC string (ESC `]` up to BEL or ESC `\`, as
+//! a terminal's answer to a title or colour query). ESC followed by any
+//! other byte (a lone Escape key, Alt-x) drops only the ESC: the byte is
+//! taken as typed, so `ESC t a s k s` is `tasks`. Tab is a space (pasted commands are often
 //! tab-separated). Other control characters (Ctrl-D, U+0080 to U+009F, …)
 //! are ignored.
 //!
@@ -66,11 +69,18 @@ const CTRL_U: u8 = 0x15;
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';
 const ESC: u8 = 0x1b;
+const BEL: u8 = 0x07;
 
 /// Where the editor is in an escape sequence (ECMA-48: ESC `[`, parameter
 /// and intermediate bytes 0x20-0x3F, a final byte 0x40-0x7E; or ESC `O`
 /// and one byte, as terminals send F1-F4 and, in application mode, the
-/// arrows).
+/// arrows; or ESC `]`, an operating system command, up to BEL or the
+/// string terminator ESC `\`).
+///
+/// Enter (CR, LF) and Ctrl-C end any sequence and still act. An OSC string
+/// is also bounded: after [`OSC_MAX`] bytes without its terminator it is
+/// taken as ended and the bytes after it are typed, so a terminator that
+/// never comes costs at most that many keystrokes, never the session.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Escape {
     None,
@@ -80,7 +90,17 @@ enum Escape {
     Csi,
     /// After ESC `O`: one more byte.
     Ss3,
+    /// After ESC `]` and this many bytes of the string: until BEL or ESC
+    /// `\` (or [`OSC_MAX`] bytes).
+    Osc(u8),
+    /// After an ESC inside an OSC string: `\` ends it (ST); any other byte
+    /// ends it too and is taken as after a fresh ESC.
+    OscEsc,
 }
+
+/// Most bytes of an OSC string swallowed (after ESC `]`) before it is
+/// taken as ended.
+const OSC_MAX: u8 = 64;
 
 /// A command line of at most `N` bytes being typed.
 pub struct LineEditor<const N: usize> {
@@ -150,13 +170,20 @@ impl<const N: usize> LineEditor<N> {
         if !matches!(byte, CR | LF | CTRL_C) {
             match self.escape {
                 Escape::None => {}
-                Escape::Start => {
+                Escape::Start | Escape::OscEsc => {
+                    let st = self.escape == Escape::OscEsc && byte == b'\\';
                     self.escape = match byte {
                         b'[' => Escape::Csi,
                         b'O' => Escape::Ss3,
+                        b']' => Escape::Osc(0),
                         _ => Escape::None,
                     };
-                    return Key::Ignore;
+                    if st || self.escape != Escape::None {
+                        return Key::Ignore;
+                    }
+                    // A lone ESC (the Escape key, Alt-x) before this
+                    // byte: only the ESC is dropped; the byte is taken as
+                    // typed below (another ESC starts a new sequence).
                 }
                 Escape::Csi => {
                     if !(0x20..=0x3f).contains(&byte) {
@@ -166,6 +193,15 @@ impl<const N: usize> LineEditor<N> {
                 }
                 Escape::Ss3 => {
                     self.escape = Escape::None;
+                    return Key::Ignore;
+                }
+                Escape::Osc(n) => {
+                    self.escape = match byte {
+                        BEL => Escape::None,
+                        ESC => Escape::OscEsc,
+                        _ if n + 1 >= OSC_MAX => Escape::None,
+                        _ => Escape::Osc(n + 1),
+                    };
                     return Key::Ignore;
                 }
             }
@@ -420,17 +456,26 @@ mod tests {
 
     #[test]
     fn escape_sequences_are_swallowed_whole() {
-        // Up arrow, Ctrl-Right (parameters), F1 (SS3), Alt-x, Delete.
+        // Up arrow, Ctrl-Right (parameters), F1 (SS3), Alt-x (only the ESC
+        // is dropped), Delete.
         types_as::<32>(
             b"\x1b[Aa\x1b[1;5Cb\x1bOPc\x1bxd\x1b[3~e",
             &[Ignore, Ignore, Ignore, Echo(b'a')]
                 .into_iter()
                 .chain([Ignore; 6])
                 .chain([Echo(b'b'), Ignore, Ignore, Ignore, Echo(b'c')])
-                .chain([Ignore, Ignore, Echo(b'd'), Ignore, Ignore, Ignore, Ignore])
+                .chain([
+                    Ignore,
+                    Echo(b'x'),
+                    Echo(b'd'),
+                    Ignore,
+                    Ignore,
+                    Ignore,
+                    Ignore,
+                ])
                 .chain([Echo(b'e')])
                 .collect::<Vec<_>>(),
-            "abcde",
+            "abcxde",
         );
         // Enter and Ctrl-C cut a sequence short and still act.
         let mut ed = LineEditor::<8>::new();
@@ -440,6 +485,61 @@ mod tests {
         );
         ed.clear();
         assert_eq!(typed(&mut ed, b"\x1b\x03b"), [Ignore, Cancel, Echo(b'b')]);
+    }
+
+    /// Types `bytes` into a fresh editor and says the lines entered.
+    fn lines_entered(bytes: &[u8]) -> Vec<String> {
+        let mut ed = LineEditor::<120>::new();
+        let mut lines = Vec::new();
+        for &b in bytes {
+            if ed.feed(b) == Submit {
+                lines.push(ed.line().to_string());
+                ed.clear();
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn a_lone_escape_drops_only_itself() {
+        // A lone ESC swallowed the next key: `tasks` ran as `asks`, and
+        // `rng 2` as `rng2`.
+        assert_eq!(lines_entered(b"\x1btasks\r"), ["tasks"]);
+        assert_eq!(lines_entered(b"rng\x1b 2\r"), ["rng 2"]);
+        let mut ed = LineEditor::<16>::new();
+        assert_eq!(typed(&mut ed, b"\x1bt\r"), [Ignore, Echo(b't'), Submit]);
+        // A second ESC starts a sequence of its own.
+        assert_eq!(lines_entered(b"\x1b\x1b[Aab\x1b\x1bOPc\r"), ["abc"]);
+        // Only after `[`, `O` or `]` is a sequence swallowed.
+        assert_eq!(lines_entered(b"\x1b\\a\x1bPb\x1b~c\r"), ["\\aPb~c"]);
+    }
+
+    #[test]
+    fn an_osc_string_is_swallowed_whole() {
+        // A title ended by BEL leaked as `0;titletasks`.
+        assert_eq!(lines_entered(b"\x1b]0;title\x07tasks\r"), ["tasks"]);
+        // Ended by ST (ESC `\`).
+        assert_eq!(lines_entered(b"\x1b]0;title\x1b\\tasks\r"), ["tasks"]);
+        // A colour query's answer in the middle of a line.
+        assert_eq!(
+            lines_entered(b"rng \x1b]11;rgb:0000/0000/0000\x1b\\16\r"),
+            ["rng 16"]
+        );
+        // An ESC in the string that is not ST ends it and begins a new
+        // sequence.
+        assert_eq!(lines_entered(b"\x1b]0;t\x1b[Aab\x1b]0;t\x1bxc\r"), ["abxc"]);
+        // Enter ends an unterminated string and still acts.
+        assert_eq!(lines_entered(b"\x1b]0;title\rtasks\n"), ["", "tasks"]);
+        // A string with no end is taken as ended after OSC_MAX bytes: what
+        // comes after it is typed.
+        let mut bytes = b"\x1b]".to_vec();
+        bytes.extend([b'x'; super::OSC_MAX as usize]);
+        bytes.extend(b"tasks\r");
+        assert_eq!(lines_entered(&bytes), ["tasks"]);
+        let mut bytes = b"\x1b]".to_vec();
+        bytes.extend([b'x'; super::OSC_MAX as usize - 1]);
+        bytes.extend(b"\x07tasks\r");
+        assert_eq!(lines_entered(&bytes), ["tasks"]);
     }
 
     #[test]
