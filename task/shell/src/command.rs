@@ -134,12 +134,19 @@ fn word(s: &str) -> (&str, &str) {
     }
 }
 
-/// A decimal or `0x` hex number.
+/// A decimal or `0x` hex number: only ASCII decimal digits, or `0x` (or
+/// `0X`) and only hex digits; no sign, no empty digits, nothing else.
+/// (`str::parse` and `from_str_radix` take a leading `+`, so `+5` and
+/// `0x+1` were numbers while `+0x10` was not.)
 pub fn number(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (s, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
     }
+    u64::from_str_radix(digits, radix).ok()
 }
 
 /// `word` as a number that fits a `T`; a missing word is a usage error,
@@ -174,7 +181,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
     };
     match cmd {
         "" => Ok(Command::Empty),
-        "help" | "?" => Ok(Command::Help),
+        "help" | "?" => no_args(Command::Help),
         "tasks" => no_args(Command::Tasks),
         "restarts" => no_args(Command::Restarts),
         "devices" => no_args(Command::Devices),
@@ -212,7 +219,8 @@ fn cmd_usage(cmd: &str) -> &'static str {
         "restarts" => "restarts   (no arguments)",
         "devices" => "devices   (no arguments)",
         "net" => "net   (no arguments)",
-        _ => "help",
+        // `help` and its alias `?`.
+        _ => "help   (no arguments)",
     }
 }
 
@@ -365,5 +373,57 @@ mod tests {
         assert_eq!(number("-1"), None);
         assert_eq!(number(""), None);
         assert_eq!(number("0x"), None);
+    }
+
+    #[test]
+    fn a_number_is_digits_only() {
+        // `blk 0 read +5` read sector 5 and `0x+1` sector 1 (the std
+        // parsers take a leading `+`), while `rng +0x10` was refused.
+        for bad in [
+            "+5", "0x+1", "-1", "0x", "0X", "", "+0x10", "0x-1", "-0x1", "٣", "0x٣", "1٣", "1_0",
+            " 1", "1 ", "0x 1", "x1", "0b1", "1e3",
+        ] {
+            assert_eq!(number(bad), None, "{bad:?}");
+        }
+        assert_eq!(number("0x10"), Some(16));
+        assert_eq!(number("0XfF"), Some(255));
+        assert_eq!(number("16"), Some(16));
+        assert_eq!(number("007"), Some(7));
+        assert_eq!(number("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(number("0xffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(number("18446744073709551616"), None);
+        assert_eq!(number("0x10000000000000000"), None);
+        // Every command that takes a number refuses them alike.
+        for word in ["+5", "0x+1", "+0x10", "٣"] {
+            for (line, usage) in [
+                (format!("blk 0 read {word}"), USAGE_BLK),
+                (format!("blk 0 write {word} hi"), USAGE_BLK),
+                (format!("blk {word} info"), USAGE_BLK),
+                (format!("rng {word}"), USAGE_RNG),
+                (format!("unbind {word}"), "unbind <slot>"),
+                (format!("bind {word}"), "bind <slot>"),
+            ] {
+                assert_eq!(
+                    parse(&line),
+                    Err(ParseError::BadNumber(word, usage)),
+                    "{line}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn help_takes_no_arguments() {
+        // `help me` ran `help`; every other command refuses extra words.
+        assert_eq!(parse("help"), Ok(Command::Help));
+        assert_eq!(parse("?"), Ok(Command::Help));
+        assert_eq!(
+            parse("help me"),
+            Err(ParseError::Usage("help   (no arguments)"))
+        );
+        assert_eq!(
+            parse("? x"),
+            Err(ParseError::Usage("help   (no arguments)"))
+        );
     }
 }
