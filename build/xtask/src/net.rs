@@ -217,9 +217,10 @@ mod tests {
     /// offered its page).
     #[test]
     fn a_forward_to_a_port_no_task_is_granted_says_so() {
-        let app = fixture_app(&format!(
-            "{NIC}\n[tasks.pong.config]\nports = \"pong:udp/7\"\n"
-        ));
+        // (pong as the stack: only task-net reads `ports`.)
+        let text = format!("{BASE}{NIC}\n[tasks.pong.config]\nports = \"pong:udp/7\"\n")
+            .replace("crate = \"pong\"", "crate = \"task-net\"");
+        let app = App::parse(&text, Path::new("t.toml")).expect("valid app");
         let lines = summary(&app);
         assert!(
             lines[0].ends_with(

@@ -8,11 +8,20 @@
 //! | `VIREO_DEADLINE_MS` | `tasks.<name>.deadline-ms` | drivers: how long a device may take over a request |
 //! | `VIREO_CONFIG`      | `tasks.<name>.config`    | the task's own settings, `key=value` pairs joined by `;` ([`setting`]) |
 //!
-//! xtask validates the values; a value that does not parse here (a task
-//! built outside xtask) falls back to the crate's default.
+//! `cargo xtask build` refuses an app file whose values these readers
+//! would not take: `deadline-ms` (see `build/xtask/src/config/check.rs`),
+//! and each task crate's `config` keys and values, listed per crate in
+//! `build/xtask/src/config/task_config.rs` (a crate not listed there may
+//! not be given a `config`; `task-net` checks its own in its build
+//! script). A crate that reads a new key must add it to that table. Only a
+//! task built outside xtask can see a value that does not parse here, and
+//! it falls back to the crate's default.
 
-/// The driver's request deadline in ms, or `default` if the image did not
-/// set one: use as `userlib::config::ms(option_env!("VIREO_DEADLINE_MS"),
+/// A duration in ms (a driver's `VIREO_DEADLINE_MS`, or a `config` value
+/// such as the supervisor's `liveness-ms`), or `default` if the value is
+/// missing or not 1 to 9 decimal digits, or is 0 (which xtask refuses):
+/// use as `userlib::config::ms(option_env!("VIREO_DEADLINE_MS"), DEFAULT)`
+/// or `userlib::config::ms(setting(option_env!("VIREO_CONFIG"), "key"),
 /// DEFAULT)`.
 pub const fn ms(value: Option<&str>, default: u64) -> u64 {
     let Some(text) = value else {

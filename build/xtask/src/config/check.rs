@@ -93,6 +93,7 @@ impl App {
                 ));
             }
         }
+        super::task_config::check(task, p);
         let key = format!("tasks.{}", task.name);
         if !is_identifier(&task.name) {
             p.push(format!(

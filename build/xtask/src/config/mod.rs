@@ -24,6 +24,7 @@ use crate::machine;
 
 mod authority;
 mod check;
+mod task_config;
 mod test_spec;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -140,7 +141,8 @@ pub struct Task {
     #[serde(default)]
     pub postable: Vec<String>,
     /// Settings for the task itself, handed to its build as `VIREO_CONFIG`
-    /// (`key=value` pairs joined by `;`); the task checks them.
+    /// (`key=value` pairs joined by `;`); the keys and values each crate
+    /// accepts are checked in `task_config` (`task-net`'s by its build).
     #[serde(default)]
     pub config: IndexMap<String, String>,
     /// Whether the task's clients believe its `reply_fault` (it faults them)

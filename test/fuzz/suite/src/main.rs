@@ -68,6 +68,9 @@ fn memory() -> (
     }
 }
 
+/// A decimal setting of the suite's `config` (`seed`, `rounds`, `calls`),
+/// or `default` if absent (xtask refuses one that does not parse:
+/// `build/xtask/src/config/task_config.rs`).
 fn config(key: &str, default: u64) -> u64 {
     userlib::config::setting(option_env!("VIREO_CONFIG"), key)
         .and_then(|v| v.parse().ok())
@@ -230,6 +233,7 @@ fn fuzz(t: &mut Tally) -> CaseResult {
     let base = config("seed", 1);
     let rounds = config("rounds", 300) as u32;
     let calls = config("calls", 64) as u32;
+    sys_log!("fuzz: seed {base}, {rounds} rounds of {calls} calls");
     for index in 0..rounds {
         let seed = base
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)

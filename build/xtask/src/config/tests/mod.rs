@@ -4,6 +4,7 @@
 mod authority;
 mod checks;
 mod fuzz;
+mod task_config;
 
 use super::{App, RestartPolicy, TestKind};
 use std::path::Path;
