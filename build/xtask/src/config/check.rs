@@ -136,7 +136,14 @@ impl App {
 
         // Slots: known, not duplicated, and only uphill in importance.
         for target in self.named_tasks(&format!("{key}.slots"), &task.slots, p) {
-            if target.priority >= task.priority {
+            if target.name == task.name {
+                // No priority could allow it: the caller would wait for
+                // its own reply.
+                p.push(format!(
+                    "`{key}.slots`: task '{}' names itself; a task cannot call itself (it would wait for ever for its own reply), remove '{}' from the slots",
+                    task.name, task.name
+                ));
+            } else if target.priority >= task.priority {
                 // The caller's number is the one to raise when it can be:
                 // a client is less important than what it calls.
                 let raise = match target.priority {

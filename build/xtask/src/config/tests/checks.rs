@@ -59,16 +59,17 @@ fn slot_to_less_important_task() {
         &BASE.replace("slots = [\"pong\"]", "slots = [\"idle\"]"),
         &["task 'ping' (priority 2) may not send to 'idle' (priority 255): IPC only flows to more important tasks"],
     );
-    // Equal priority is refused as well (and so is sending to oneself).
+    // Equal priority is refused as well.
+    let equal = BASE.replace("priority = 1\n", "priority = 2\n");
     assert_error(
-        &BASE.replace("slots = [\"pong\"]", "slots = [\"ping\"]"),
-        &["task 'ping' (priority 2) may not send to 'ping' (priority 2)"],
+        &equal,
+        &["task 'ping' (priority 2) may not send to 'pong' (priority 2)"],
     );
     // The fix offered first is the caller's number (a client is less
     // important than what it calls), where there is one above.
     assert_error(
-        &BASE.replace("slots = [\"pong\"]", "slots = [\"ping\"]"),
-        &["give 'ping' a priority number above 2, or give 'ping' one below 2, or remove 'ping' from the slots"],
+        &equal,
+        &["give 'ping' a priority number above 2, or give 'pong' one below 2, or remove 'pong' from the slots"],
     );
     assert_error(
         &BASE.replace("slots = [\"pong\"]", "slots = [\"idle\"]"),
@@ -183,6 +184,20 @@ fn non_power_of_two() {
         &BASE.replace("ram = 32768", "ram = 30000"),
         &["`kernel.ram` = 30000 is not a power of two"],
     );
+}
+
+/// A task in its own slots is told it cannot call itself, not offered
+/// priorities no number could satisfy ("give 'ping' a priority number
+/// above 2, or give 'ping' one below 2").
+#[test]
+fn a_task_cannot_call_itself() {
+    let text = BASE.replace("slots = [\"pong\"]", "slots = [\"pong\", \"ping\"]");
+    assert_error(
+        &text,
+        &["`tasks.ping.slots`: task 'ping' names itself; a task cannot call itself"],
+    );
+    let msg = super::error(&text);
+    assert!(!msg.contains("priority number"), "{msg}");
 }
 
 #[test]
