@@ -70,8 +70,8 @@ impl App {
 
     pub(super) fn check_kernel(&self, p: &mut Vec<String>) {
         let k = &self.kernel;
-        check_pow2(p, "kernel.text", k.text);
-        check_pow2(p, "kernel.ram", k.ram);
+        check_pow2(p, "kernel.text", k.text, 1);
+        check_pow2(p, "kernel.ram", k.ram, 1);
         check_stack(p, "kernel", k.stack, k.ram);
         if k.stack < MIN_KERNEL_STACK {
             p.push(format!(
@@ -120,8 +120,13 @@ impl App {
         if task.krate.is_empty() {
             p.push(format!("`{key}.crate` is empty: name the task's package"));
         }
-        check_pow2(p, &format!("{key}.text"), task.text);
-        check_pow2(p, &format!("{key}.ram"), task.ram);
+        check_pow2(
+            p,
+            &format!("{key}.text"),
+            task.text,
+            machine::MIN_TASK_REGION,
+        );
+        check_pow2(p, &format!("{key}.ram"), task.ram, machine::MIN_TASK_REGION);
         check_fits(p, &format!("{key}.text"), task.text);
         check_fits(p, &format!("{key}.ram"), task.ram);
         for (what, size) in [("text", task.text), ("ram", task.ram)] {
@@ -649,8 +654,14 @@ pub(super) fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-pub(super) fn check_pow2(p: &mut Vec<String>, key: &str, size: u64) {
-    if !size.is_power_of_two() {
+/// `size` must be a power of two no smaller than `min` (itself one): the
+/// hint for a size below `min` is `min`.
+pub(super) fn check_pow2(p: &mut Vec<String>, key: &str, size: u64, min: u64) {
+    if !size.is_power_of_two() && size < min {
+        p.push(format!(
+            "`{key}` = {size} is not a power of two (one PMP entry covers a power-of-two region aligned to its size); use {min}, the smallest"
+        ));
+    } else if !size.is_power_of_two() {
         let below = if size < 2 {
             1
         } else {

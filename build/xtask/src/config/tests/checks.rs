@@ -200,6 +200,34 @@ fn a_task_cannot_call_itself() {
     assert!(!msg.contains("priority number"), "{msg}");
 }
 
+/// Below the smallest task region, the size to use is that region (it
+/// said "use 1 or 2" for `text = 0`).
+#[test]
+fn a_size_below_the_smallest_region_suggests_the_smallest() {
+    let text = BASE.replace(
+        "text = 8192\nram = 2048\nstack = 1024\nslots",
+        "text = 0\nram = 2048\nstack = 1024\nslots",
+    );
+    assert_error(
+        &text,
+        &[
+            "`tasks.ping.text` = 0 is not a power of two",
+            "use 256, the smallest",
+        ],
+    );
+    assert!(!super::error(&text).contains("use 1 or 2"));
+    assert_error(
+        &BASE.replace(
+            "text = 8192\nram = 2048\nstack = 1024\nslots",
+            "text = 8192\nram = 100\nstack = 64\nslots",
+        ),
+        &[
+            "`tasks.ping.ram` = 100 is not a power of two",
+            "use 256, the smallest",
+        ],
+    );
+}
+
 #[test]
 fn region_too_small() {
     assert_error(
