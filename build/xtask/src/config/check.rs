@@ -5,6 +5,10 @@
 
 use super::*;
 
+/// The longest image name accepted (it names `target/<name>/` and the
+/// files in it).
+const MAX_IMAGE_NAME: usize = 64;
+
 /// virtio-blk's sector (§5.2.4: capacity counts 512-byte sectors).
 const SECTOR: u64 = 512;
 
@@ -43,6 +47,14 @@ impl App {
     }
 
     pub(super) fn check_name(&self, p: &mut Vec<String>) {
+        if self.name.len() > MAX_IMAGE_NAME {
+            // A 301-byte name failed later, in the middle of the build, with
+            // "File name too long (os error 36)".
+            p.push(format!(
+                "`name` is {} bytes long: the image name becomes a directory and file names under target/, so it is at most {MAX_IMAGE_NAME} bytes; shorten it",
+                self.name.len()
+            ));
+        }
         if !is_identifier(&self.name) {
             p.push(format!(
                 "`name` = {:?}: the image name becomes a directory under target/; use letters, digits, '-' and '_', starting with a letter",

@@ -228,6 +228,19 @@ fn a_size_below_the_smallest_region_suggests_the_smallest() {
     );
 }
 
+/// An image name longer than a file name may be was refused only by the
+/// file system, mid-build ("File name too long (os error 36)").
+#[test]
+fn a_long_image_name_is_refused() {
+    let long = format!("a{}", "b".repeat(300));
+    assert_error(
+        &BASE.replace("name = \"t\"", &format!("name = \"{long}\"")),
+        &["`name` is 301 bytes long", "at most 64 bytes"],
+    );
+    let ok = "a".repeat(64);
+    parse(&BASE.replace("name = \"t\"", &format!("name = \"{ok}\""))).unwrap();
+}
+
 #[test]
 fn region_too_small() {
     assert_error(
