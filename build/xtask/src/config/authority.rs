@@ -130,12 +130,24 @@ impl App {
                     class_names()
                 )),
                 Some(classes) => {
-                    for c in classes {
-                        if device_id(c).is_none() {
+                    for (i, c) in classes.iter().enumerate() {
+                        let id = device_id(c);
+                        if id.is_none() {
                             p.push(format!(
                                 "`{key}.drives`: task '{}' names unknown device class '{c}'; the classes are: {} (or a device id from 1 to 63)",
                                 task.name,
                                 class_names()
+                            ));
+                        } else if let Some(earlier) =
+                            classes[..i].iter().find(|e| device_id(e) == id)
+                        {
+                            let same = if earlier == c {
+                                String::new()
+                            } else {
+                                format!(" (as '{earlier}')")
+                            };
+                            p.push(format!(
+                                "`{key}.drives` names '{c}' twice{same}; list each class once"
                             ));
                         }
                     }

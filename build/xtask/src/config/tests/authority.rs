@@ -54,6 +54,38 @@ fn unknown_class_names_task_and_line() {
     );
 }
 
+/// A class listed twice is refused, like a name twice in the other lists
+/// (by name or by its id).
+#[test]
+fn a_class_listed_twice_is_refused() {
+    let text = BASE.replace(
+        "crate = \"pong\"",
+        "crate = \"pong\"\ndrives = [\"entropy\", \"entropy\"]",
+    );
+    assert_error(
+        &text,
+        &[
+            &format!(
+                "test.toml:{}: `tasks.pong.drives` names 'entropy' twice",
+                line(&text, "drives")
+            ),
+            "list each class once",
+        ],
+    );
+    assert_error(
+        &BASE.replace(
+            "crate = \"pong\"",
+            "crate = \"pong\"\ndrives = [\"entropy\", \"4\"]",
+        ),
+        &["`tasks.pong.drives` names '4' twice (as 'entropy')"],
+    );
+    parse(&BASE.replace(
+        "crate = \"pong\"",
+        "crate = \"pong\"\ndrives = [\"entropy\", \"block\"]",
+    ))
+    .unwrap();
+}
+
 #[test]
 fn driver_with_no_class() {
     let text = BASE.replace("crate = \"pong\"", "crate = \"virtio-rng\"");
