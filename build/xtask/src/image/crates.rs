@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use anyhow::{bail, Context, Result};
 
-use crate::config::App;
+use crate::config::{device_id, App};
 use crate::process;
 
 /// A workspace package: its name, and whether it has a binary target (a
@@ -24,6 +24,9 @@ pub(super) struct Package {
     pub serves: Option<String>,
     /// Its cargo features (`[features]`).
     pub features: Vec<String>,
+    /// The device classes it can drive (`drives = ["block"]` under
+    /// `[package.metadata.vireo]`), if it says.
+    pub drives: Option<Vec<String>>,
 }
 
 /// The workspace's packages, from `cargo metadata` (no dependency
@@ -65,6 +68,11 @@ fn workspace_packages(root: &Path) -> Result<Vec<Package>> {
                     .as_object()
                     .map(|f| f.keys().cloned().collect())
                     .unwrap_or_default(),
+                drives: p["metadata"]["vireo"]["drives"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect()
+                }),
             })
         })
         .collect())
@@ -137,6 +145,37 @@ pub(super) fn unknown_features(app: &App, packages: &[Package]) -> Vec<String> {
     problems
 }
 
+/// A problem for each task whose `drives` names a class its crate cannot
+/// drive (by the crate's `[package.metadata.vireo] drives`): it builds and
+/// boots, and its driver never finds a device (`virtio-rng` given `drives =
+/// ["gpu"]` answered every `rng` with "the driver has no device", a
+/// tester found). Classes compare by device id, names or numbers alike.
+pub(super) fn undrivable_classes(app: &App, packages: &[Package]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for t in &app.tasks {
+        let Some(can) = packages
+            .iter()
+            .find(|p| p.name == t.krate)
+            .and_then(|p| p.drives.as_ref())
+        else {
+            continue;
+        };
+        let ids: Vec<u32> = can.iter().filter_map(|c| device_id(c)).collect();
+        for class in t.drives.iter().flatten() {
+            // (An unknown class is the config check's to name.)
+            if device_id(class).is_some_and(|id| !ids.contains(&id)) {
+                problems.push(format!(
+                    "`tasks.{}.drives`: {} drives {} only (its `[package.metadata.vireo] drives`), not {class:?}: the task would never find a device",
+                    t.name,
+                    t.krate,
+                    can.join(", ")
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// Fails, naming each, if a task's crate is not in the workspace. If cargo
 /// cannot say, the build goes on and cargo reports what it finds.
 /// Returns what each task serves (see [`served`]).
@@ -149,6 +188,7 @@ pub(super) fn check(root: &Path, app: &App, app_path: &Path) -> Result<Vec<Strin
     };
     let mut problems = unknown_crates(app, packages);
     problems.extend(unknown_features(app, packages));
+    problems.extend(undrivable_classes(app, packages));
     if problems.is_empty() {
         return Ok(served(app, packages));
     }
@@ -202,7 +242,7 @@ pub(super) fn unjudged(app: &App, served: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{served, unjudged, unknown_crates, unknown_features, Package};
+    use super::{served, undrivable_classes, unjudged, unknown_crates, unknown_features, Package};
     use crate::config::tests::BASE;
     use crate::config::App;
 
@@ -212,7 +252,41 @@ mod tests {
             bin,
             serves: None,
             features: Vec::new(),
+            drives: None,
         }
+    }
+
+    /// A driver given a class its crate cannot drive is refused by name;
+    /// one given its own class (by name or id) is not, nor a crate that
+    /// declares nothing.
+    #[test]
+    fn a_class_the_crate_cannot_drive_is_refused() {
+        let rng = |drives: &str, krate: &str| {
+            App::parse(
+                &format!(
+                    "{BASE}\n[tasks.rng0]\ncrate = \"{krate}\"\npriority = 1\ntext = 4096\nram = 4096\nstack = 1024\ndrives = [{drives}]\nslots = [\"super\"]\n"
+                ),
+                "x.toml".as_ref(),
+            )
+            .unwrap()
+        };
+        let packages = vec![
+            Package {
+                drives: Some(vec!["entropy".into()]),
+                ..package("virtio-rng", true)
+            },
+            package("other", true),
+        ];
+        let problems = undrivable_classes(&rng("\"gpu\"", "virtio-rng"), &packages);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("tasks.rng0.drives") && problems[0].contains("\"gpu\""),
+            "{}",
+            problems[0]
+        );
+        assert!(undrivable_classes(&rng("\"entropy\"", "virtio-rng"), &packages).is_empty());
+        assert!(undrivable_classes(&rng("\"4\"", "virtio-rng"), &packages).is_empty());
+        assert!(undrivable_classes(&rng("\"gpu\"", "other"), &packages).is_empty());
     }
 
     /// A feature the crate does not have was cargo's error, after the
