@@ -440,6 +440,20 @@ impl App {
                 p.push(format!(
                     "`{key}.device` is empty: name the QEMU device, e.g. \"virtio-blk-device\""
                 ));
+            } else if let Some(kind) = d
+                .device
+                .split(',')
+                .next()
+                .and_then(|name| name.strip_prefix("virtio-"))
+                .filter(|rest| !rest.ends_with("-device"))
+            {
+                // QEMU puts it on PCI (or CCW), which the bus (virtio-mmio
+                // slots) never sees: blk0 booted with "no device".
+                let base = kind.split_once('-').map_or(kind, |(b, _)| b);
+                p.push(format!(
+                    "`{key}.device` = {:?}: the bus sees virtio-mmio devices only; use \"virtio-{base}-device\"",
+                    d.device
+                ));
             }
             if let Some(j) = q.drives[..i].iter().position(|e| e.file == d.file) {
                 // QEMU locks each file: the second drive failed with

@@ -272,6 +272,26 @@ fn drive_sizes_are_whole_sectors() {
     assert!(parse(&drive(1 << 20)).is_ok());
 }
 
+/// A virtio device QEMU would put on PCI is one the bus never sees: the
+/// disk's driver booted with "no device" (a tester's finding).
+#[test]
+fn a_drive_on_pci_is_refused() {
+    let drive = |device: &str| {
+        format!("{BASE}\n[[qemu.drives]]\nfile = \"x.img\"\nsize = 512\ndevice = \"{device}\"\n")
+    };
+    assert_error(
+        &drive("virtio-blk-pci"),
+        &["`qemu.drives[0].device` = \"virtio-blk-pci\": the bus sees virtio-mmio devices only; use \"virtio-blk-device\""],
+    );
+    assert_error(&drive("virtio-blk"), &["use \"virtio-blk-device\""]);
+    assert!(parse(&drive("virtio-blk-device")).is_ok());
+    assert!(parse(&drive("virtio-blk-device,serial=disk0")).is_ok());
+    assert_error(
+        &drive("virtio-blk-pci,serial=disk0"),
+        &["use \"virtio-blk-device\""],
+    );
+}
+
 #[test]
 fn no_task_is_called_kernel() {
     let text = format!("{BASE}\n[tasks.kernel]\ncrate = \"task-idle\"\npriority = 9\ntext = 4096\nram = 1024\nstack = 512\n");
