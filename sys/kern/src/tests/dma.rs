@@ -995,47 +995,42 @@ fn a_grant_must_fit_the_protection_entries() {
 
 /// A lender left blocked because the faulted driver's device would not
 /// reset hears DEAD when the driver is restarted and its device does
-/// reset then: the restart finishes what the fault could not.
+/// reset then: the restart finishes what the fault could not. So too if
+/// the driver was left stopped in between (`Kipc::StopTask`, its restart
+/// limit reached) and an operator restarts it (the restart of a stopped
+/// task told nobody: only a task that never started was thought to be
+/// stopped).
 #[test]
 fn a_lender_left_blocked_by_a_stuck_device_hears_dead_at_the_restart() {
-    let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
-    let (cli, drv) = (h.id(CLI), h.id(DRV));
-    h.sys.machine.stuck = true;
-    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
-    h.syscall_n(DRV, 99, &[]);
-    assert_eq!(h.task(DRV).state(), TaskState::Faulted);
-    assert_eq!(h.sched(CLI), SchedState::InReply(drv));
-    h.sys.machine.stuck = false;
-    crate::faults::restart_task(&mut h.sys, DRV);
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
-    assert!(
-        abi::dead_generation(h.ret(CLI, 0) as u32).is_some(),
-        "the client got DEAD"
-    );
-}
-
-/// As above with the driver left stopped in between (`Kipc::StopTask`, its
-/// restart limit reached), then restarted by an operator: the lender still
-/// hears DEAD then. (The restart of a stopped task told nobody: only a task
-/// that never started was thought to be stopped.)
-#[test]
-fn a_lender_of_a_driver_left_stopped_hears_dead_at_its_restart() {
-    let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
-    let (cli, drv) = (h.id(CLI), h.id(DRV));
-    h.sys.machine.stuck = true;
-    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
-    h.syscall_n(DRV, 99, &[]);
-    let (code, _) = h.kipc(SUP, abi::Kipc::StopTask as u32, Some(DRV as u32));
-    assert_eq!(code, SUCCESS);
-    assert_eq!(h.task(DRV).state(), TaskState::Stopped);
-    assert_eq!(h.sched(CLI), SchedState::InReply(drv));
-    h.sys.machine.stuck = false;
-    crate::faults::restart_task(&mut h.sys, DRV);
-    assert_eq!(h.sched(CLI), SchedState::Runnable);
-    assert!(
-        abi::dead_generation(h.ret(CLI, 0) as u32).is_some(),
-        "the client got DEAD"
-    );
+    for left_stopped in [false, true] {
+        let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
+        let (cli, drv) = (h.id(CLI), h.id(DRV));
+        h.sys.machine.stuck = true;
+        post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+        h.syscall_n(DRV, 99, &[]);
+        assert_eq!(h.task(DRV).state(), TaskState::Faulted);
+        if left_stopped {
+            let (code, _) = h.kipc(SUP, abi::Kipc::StopTask as u32, Some(DRV as u32));
+            assert_eq!(code, SUCCESS);
+            assert_eq!(h.task(DRV).state(), TaskState::Stopped);
+        }
+        assert_eq!(
+            h.sched(CLI),
+            SchedState::InReply(drv),
+            "left stopped: {left_stopped}"
+        );
+        h.sys.machine.stuck = false;
+        crate::faults::restart_task(&mut h.sys, DRV);
+        assert_eq!(
+            h.sched(CLI),
+            SchedState::Runnable,
+            "left stopped: {left_stopped}"
+        );
+        assert!(
+            abi::dead_generation(h.ret(CLI, 0) as u32).is_some(),
+            "the client got DEAD (left stopped: {left_stopped})"
+        );
+    }
 }
 
 /// The same ordering on a version 2 device, whose live queue shows in
