@@ -5,6 +5,7 @@ use crate::error::Error;
 use crate::model::{Arg, ErrorEnum, Interface, Lease, Op};
 use crate::syntax::{self, Encoding, Reply};
 use crate::types::{is_identifier, Ty, SERDE_MAX_ARRAY};
+use crate::wire::{camel, request_name};
 
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
@@ -65,7 +66,9 @@ pub fn check(file: &str, text: &str) -> Result<Interface, Error> {
     if raw.first_op == 0 {
         return Err(top("`first_op` must be at least 1".into()));
     }
-    if usize::from(raw.first_op) + raw.ops.len() > usize::from(u16::MAX) {
+    // The ops are numbered `first_op` to `first_op + len - 1`: the last may
+    // be 65535 itself.
+    if usize::from(raw.first_op) + raw.ops.len() > usize::from(u16::MAX) + 1 {
         return Err(top(format!(
             "{} ops from `first_op` {}: operation numbers are 16 bits",
             raw.ops.len(),
@@ -88,12 +91,109 @@ pub fn check(file: &str, text: &str) -> Result<Interface, Error> {
             .map_err(|m| Error::new(file, Some(format!("op `{name}`")), m))?;
         ops.push(op);
     }
-    Ok(Interface {
+    let iface = Interface {
         name: raw.name,
         doc: raw.doc,
         ops,
         errors,
-    })
+    };
+    check_generated_names(&iface).map_err(|(context, m)| Error::new(file, Some(context), m))?;
+    Ok(iface)
+}
+
+/// Methods the generated code defines beside the ops: the client's own
+/// (`{Name}Client::new`, `task_id`) and the server trait's supertrait's
+/// (`idol_runtime::NotificationHandler`). An op of the same name would
+/// define the client's method twice, or make the dispatch's call of it
+/// ambiguous.
+const GENERATED_METHODS: &[(&str, &str)] = &[
+    ("new", "the client's constructor"),
+    (
+        "task_id",
+        "the client's method that returns the server's id",
+    ),
+    (
+        "notification_mask",
+        "a method of the server trait's supertrait `idol_runtime::NotificationHandler`",
+    ),
+    (
+        "handle_notification",
+        "a method of the server trait's supertrait `idol_runtime::NotificationHandler`",
+    ),
+];
+
+/// Names the generated code would define twice, or use for two things:
+/// each is a compile error in the generated file, far from the IDL line
+/// that caused it, so it is refused here by name.
+fn check_generated_names(iface: &Interface) -> Result<(), (String, String)> {
+    let name = &iface.name;
+    for (i, op) in iface.ops.iter().enumerate() {
+        let op_context = || format!("op `{}`", op.name);
+        if let Some((_, what)) = GENERATED_METHODS.iter().find(|(m, _)| *m == op.name) {
+            return Err((
+                op_context(),
+                format!("the name `{}` is taken by {what}; rename the op", op.name),
+            ));
+        }
+        let variant = camel(&op.name);
+        if let Some(other) = iface.ops[..i].iter().find(|o| camel(&o.name) == variant) {
+            return Err((
+                op_context(),
+                format!(
+                    "ops `{}` and `{}` both become `{name}Op::{variant}` (and `{}`) in generated code; rename one",
+                    other.name,
+                    op.name,
+                    request_name(iface, op)
+                ),
+            ));
+        }
+    }
+    // The types the generated files define, each with what it is.
+    let mut generated: Vec<(String, String)> = vec![
+        (format!("{name}Op"), "the enum of operation numbers".into()),
+        (format!("{name}Client"), "the client".into()),
+        (format!("{name}Server"), "the server trait".into()),
+    ];
+    for op in iface.ops.iter().filter(|op| !op.args.is_empty()) {
+        generated.push((
+            request_name(iface, op),
+            format!("op `{}`'s request struct", op.name),
+        ));
+    }
+    let clash = |ty: &str| {
+        generated
+            .iter()
+            .find(|(g, _)| g == ty)
+            .map(|(_, what)| what)
+    };
+    for e in &iface.errors {
+        if let Some(what) = clash(&e.name) {
+            return Err((
+                format!("error enum `{}`", e.name),
+                format!("the name is taken by {what} in generated code; rename the enum"),
+            ));
+        }
+    }
+    for op in &iface.ops {
+        let mut named = Vec::new();
+        for a in &op.args {
+            a.ty.named(&mut named);
+        }
+        for l in &op.leases {
+            l.elem.named(&mut named);
+        }
+        op.ok.named(&mut named);
+        if let Some(ty) = named.into_iter().find_map(|n| clash(n).map(|w| (n, w))) {
+            return Err((
+                format!("op `{}`", op.name),
+                format!(
+                    "type `{}` is the name of {} in generated code; rename the type",
+                    ty.0, ty.1
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_error_enum(name: &str, e: syntax::ErrorEnum) -> Result<ErrorEnum, String> {

@@ -84,6 +84,15 @@ impl Ty {
         ))
     }
 
+    /// Appends the named types the type is made of (`[Point; 2]` → `Point`).
+    pub fn named<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Ty::Named(name) => out.push(name),
+            Ty::Array(elem, _) | Ty::Option(elem) => elem.named(out),
+            Ty::Unit | Ty::Bool | Ty::Prim(_) => {}
+        }
+    }
+
     /// Whether the type has one fixed layout, so it can be part of a
     /// zerocopy message (named types are trusted here and checked by rustc).
     pub fn fixed_layout(&self) -> bool {

@@ -108,3 +108,16 @@ fn generated_code_is_deterministic() {
         assert_eq!(generate(&ping, "ping.idol"), generate(&ping, "ping.idol"));
     }
 }
+
+#[test]
+fn the_last_op_may_be_number_65535_and_no_later() {
+    let one = "Interface(name: \"Top\", first_op: 65535, ops: { \"a\": () })";
+    let iface = idol::parse_str("top.idol", one).expect("op 65535 is a 16-bit number");
+    assert_eq!(iface.ops[0].number, u16::MAX);
+    let two = "Interface(name: \"Top\", first_op: 65535, ops: { \"a\": (), \"b\": () })";
+    let e = idol::parse_str("top.idol", two).unwrap_err();
+    assert!(
+        e.to_string().contains("operation numbers are 16 bits"),
+        "{e}"
+    );
+}
