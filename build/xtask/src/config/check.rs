@@ -12,6 +12,12 @@ const MAX_IMAGE_NAME: usize = 64;
 /// virtio-blk's sector (§5.2.4: capacity counts 512-byte sectors).
 const SECTOR: u64 = 512;
 
+/// The tables `sys/userlib/build.rs` generates into `userlib::tasks` beside
+/// the task constants: a task whose constant is one of them failed in
+/// rustc ("the name `SERVES` is defined multiple times"), naming neither
+/// the file nor the task. A test holds this list to that build script.
+pub(crate) const USERLIB_TABLES: &[&str] = &["RESTART", "AUTHORITY", "SERVES"];
+
 impl App {
     /// Every problem with the file, in file order.
     pub(super) fn problems(&self) -> Vec<String> {
@@ -367,6 +373,13 @@ impl App {
         };
         for (i, t) in self.tasks.iter().enumerate() {
             let c = constant(&t.name);
+            if USERLIB_TABLES.contains(&c.as_str()) {
+                p.push(format!(
+                    "`tasks.{}`: its task constant `{c}` is taken by userlib's table of that name (`userlib::tasks::{c}`: {}); rename the task",
+                    t.name,
+                    USERLIB_TABLES.join(", ")
+                ));
+            }
             if let Some(other) = self.tasks[..i].iter().find(|o| constant(&o.name) == c) {
                 p.push(format!(
                     "`tasks.{}` and `tasks.{}` would both be the task constant `{c}` (names are upper-cased, '-' becomes '_'); rename one",

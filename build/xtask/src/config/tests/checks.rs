@@ -603,6 +603,15 @@ fn app_file_mistakes_a_user_found_are_refused() {
         &format!("{BASE}\n[tasks.p-x]\ncrate = \"pong\"\npriority = 9\ntext = 8192\nram = 2048\nstack = 1024\n[tasks.p_x]\ncrate = \"pong\"\npriority = 9\ntext = 8192\nram = 2048\nstack = 1024\n"),
         &["`tasks.p-x` and `tasks.p_x` would both be the task constant `P_X`"],
     );
+    // A task constant that is one of userlib's tables: userlib failed in
+    // rustc with "the name `SERVES` is defined multiple times".
+    for name in ["serves", "Restart", "authority"] {
+        let c = name.to_ascii_uppercase();
+        assert_error(
+            &format!("{BASE}\n[tasks.{name}]\ncrate = \"pong\"\npriority = 9\ntext = 8192\nram = 2048\nstack = 1024\n"),
+            &[&format!("`tasks.{name}`: its task constant `{c}` is taken by userlib's table of that name")],
+        );
+    }
     // Two drives on one file: QEMU blamed "another process".
     assert_error(
         &format!("{BASE}\n[[qemu.drives]]\nfile = \"d.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n[[qemu.drives]]\nfile = \"d.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n"),
@@ -664,4 +673,25 @@ fn a_task_name_is_at_most_16_bytes() {
         let e = format!("{e:#}");
         assert!(!e.contains("at most 16 bytes"), "{e}");
     }
+}
+
+/// Every table `sys/userlib/build.rs` generates (a `pub const NAME:` it
+/// writes itself, not the task constants) is one a task may not be named
+/// after.
+#[test]
+fn userlib_tables_are_the_build_scripts() {
+    let script = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sys/userlib/build.rs"),
+    )
+    .unwrap();
+    let mut tables: Vec<&str> = script
+        .split("pub const ")
+        .skip(1)
+        .filter_map(|rest| rest.split(':').next())
+        .filter(|name| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    tables.sort();
+    let mut known = crate::config::check::USERLIB_TABLES.to_vec();
+    known.sort();
+    assert_eq!(tables, known, "sys/userlib/build.rs's tables changed");
 }
