@@ -27,7 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // runs again, names the file, and watching it would rebuild the stack
     // for every image.)
     let config = std::env::var("VIREO_CONFIG").unwrap_or_default();
-    // The app file being built, and this task's `config` table in it.
+    // The app file being built and the line of this task's `config` in it
+    // (`test/net.toml:98`, as xtask gives it), for the messages below.
     let app = format!(
         "{}: the net task's `config`",
         std::env::var("VIREO_APP").unwrap_or_else(|_| "app.toml".into())

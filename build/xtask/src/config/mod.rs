@@ -145,6 +145,11 @@ pub struct Task {
     /// accepts are checked in `task_config` (`task-net`'s by its build).
     #[serde(default)]
     pub config: IndexMap<String, String>,
+    /// The app file's line of `config` in the task's table (of its header
+    /// if the table is written otherwise), for a build script's messages
+    /// about it: filled in by [`App::parse`].
+    #[serde(skip)]
+    pub config_line: Option<usize>,
     /// Whether the task's clients believe its `reply_fault` (it faults them)
     /// or take it as an error code; default: trusted unless a driver
     /// (`drives`).
@@ -409,7 +414,10 @@ impl App {
         let tasks = raw
             .tasks
             .into_iter()
-            .map(|(name, mut task)| {
+            .map(|(name, mut task): (String, Task)| {
+                if !task.config.is_empty() {
+                    task.config_line = check::line_of_task_key(text, &name, Some("config"));
+                }
                 task.name = name;
                 task
             })

@@ -278,8 +278,16 @@ fn task_env(
         ("VIREO_RESTART".into(), vireo_restart.to_string()),
         ("VIREO_AUTHORITY".into(), vireo_authority.to_string()),
         ("VIREO_CONFIG".into(), task_config(task)),
-        // For a build script's messages about the task's `config`.
-        ("VIREO_APP".into(), app_path.display().to_string()),
+        // For a build script's messages about the task's `config`: the
+        // file and the line of the key (`test/net.toml:37`), as xtask's
+        // own messages name them.
+        (
+            "VIREO_APP".into(),
+            match task.config_line {
+                Some(line) => format!("{}:{line}", app_path.display()),
+                None => app_path.display().to_string(),
+            },
+        ),
         (campaign::Params::ENV.into(), params.spec()),
     ];
     if let Some(ms) = task.deadline() {

@@ -186,3 +186,38 @@ fn a_program_over_budget_is_reported_as_such() {
         Vec::<String>::new()
     );
 }
+
+/// The net task's build refuses a bad `config` naming `VIREO_APP`: that is
+/// the file and the line of the key (its messages had no line, unlike
+/// xtask's own), in either way of writing the table.
+#[test]
+fn a_build_script_is_told_the_line_of_its_tasks_config() {
+    let net = "\n[tasks.net]\ncrate = \"task-net\"\npriority = 3\ntext = 8192\nram = 2048\nstack = 1024\n";
+    let app_path = Path::new("test/x.toml");
+    for (text, key) in [
+        (
+            format!("{BASE}{net}config = {{ gateway = \"1\" }}\n"),
+            "config =",
+        ),
+        (
+            format!("{BASE}{net}\n[tasks.net.config]\ngateway = \"1\"\n"),
+            "[tasks.net]",
+        ),
+    ] {
+        let app = parse(&text).unwrap();
+        let i = app.task_index("net").unwrap();
+        let line = text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+        let env = task_env(&app.tasks[i], app_path, "", "", "", &Default::default());
+        assert!(
+            env.contains(&("VIREO_APP".into(), format!("test/x.toml:{line}"))),
+            "{env:?}"
+        );
+    }
+    // A task without a config gets the file alone.
+    let app = parse(BASE).unwrap();
+    let env = task_env(&app.tasks[0], app_path, "", "", "", &Default::default());
+    assert!(
+        env.contains(&("VIREO_APP".into(), "test/x.toml".into())),
+        "{env:?}"
+    );
+}
