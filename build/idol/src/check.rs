@@ -285,6 +285,13 @@ fn check_op(name: &str, number: u16, op: syntax::Op, errors: &[ErrorEnum]) -> Re
                  as-is, so every byte pattern must be a value (integers, arrays of them, named FromBytes types)"
             ));
         }
+        if elem.zero_sized() {
+            // idol-runtime refuses a lease of zero-sized elements (it
+            // cannot count them): every call of the op was refused.
+            return Err(format!(
+                "lease `{lease}`: element type `{elem}` has no bytes, so nothing can be lent; use a type of at least one byte"
+            ));
+        }
         if !l.read && !l.write {
             return Err(format!("lease `{lease}` grants neither read nor write: add `read: true` and/or `write: true`"));
         }

@@ -93,6 +93,15 @@ impl Ty {
         }
     }
 
+    /// Whether the type is an array of no bytes (`[u8; 0]`, `[[u16; 0]; 4]`).
+    pub fn zero_sized(&self) -> bool {
+        match self {
+            Ty::Array(_, 0) => true,
+            Ty::Array(elem, _) => elem.zero_sized(),
+            _ => false,
+        }
+    }
+
     /// Whether the type has one fixed layout, so it can be part of a
     /// zerocopy message (named types are trusted here and checked by rustc).
     pub fn fixed_layout(&self) -> bool {
