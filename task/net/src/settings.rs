@@ -74,11 +74,19 @@ impl BadSetting<'_> {
             "gateway" => "an IPv4 address, e.g. \"10.0.2.2\"",
             "dhcp" => "\"on\" or \"off\"",
             "dhcp-timeout-ms" => "a number of milliseconds, e.g. \"3000\"",
-            "peer-timeout-ms" => "a number of milliseconds above 0, e.g. \"60000\"",
+            "peer-timeout-ms" => "a number of milliseconds from 1 to 999999999 (11.5 days), e.g. \"60000\"",
             _ => "one of the keys address, gateway, dhcp, dhcp-timeout-ms, peer-timeout-ms, ports",
         }
     }
 }
+
+/// The longest `peer-timeout-ms` (9 digits, as `userlib::config::ms`
+/// takes): smoltcp counts a timeout in microseconds and adds it to the
+/// time as an `i64`, so a larger one overflowed — from 18446744073709552
+/// ms `Duration::from_millis` panicked the stack at every accept (release
+/// builds check overflow), and from about 9.2e15 ms the sum went negative
+/// and every connection was aborted as timed out at once.
+pub const MAX_PEER_TIMEOUT_MS: u64 = 999_999_999;
 
 fn ipv4(s: &str) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
@@ -117,7 +125,11 @@ impl Settings {
                 }
                 "dhcp-timeout-ms" => s.dhcp_timeout_ms = value.parse().map_err(|_| bad)?,
                 "peer-timeout-ms" => match value.parse() {
-                    Ok(ms) if ms > 0 => s.peer_timeout_ms = ms,
+                    Ok(ms)
+                        if (1..=MAX_PEER_TIMEOUT_MS).contains(&ms) && !value.starts_with('+') =>
+                    {
+                        s.peer_timeout_ms = ms
+                    }
                     _ => return Err(bad),
                 },
                 "ports" => {}
@@ -140,7 +152,7 @@ mod tests {
             ("address=10.0.2.300/24", "an IPv4 address and prefix length"),
             ("gateway=banana", "an IPv4 address"),
             ("dhcp=maybe", "\"on\" or \"off\""),
-            ("peer-timeout-ms=0", "above 0"),
+            ("peer-timeout-ms=0", "from 1 to 999999999"),
             ("dchp=off", "one of the keys address"),
         ] {
             let e = Settings::parse(text).unwrap_err();
@@ -170,6 +182,20 @@ mod tests {
         assert_eq!(s.address, ([10, 1, 2, 3], 32), "a /32 is an address too");
     }
 
+    /// The longest peer timeout the stack takes is one smoltcp can count
+    /// with: a connection a century into the run, its peer last heard now,
+    /// is not timed out, and its keep-alive is a quarter of it.
+    #[test]
+    fn the_longest_peer_timeout_is_one_smoltcp_can_add() {
+        use smoltcp::time::{Duration, Instant};
+        let s = Settings::parse("peer-timeout-ms=999999999").unwrap();
+        assert_eq!(s.peer_timeout_ms, super::MAX_PEER_TIMEOUT_MS);
+        let now = Instant::from_secs(100i64 * 365 * 24 * 3600);
+        let timeout = Duration::from_millis(s.peer_timeout_ms);
+        assert!(now + timeout > now);
+        assert!(now + Duration::from_millis(s.keep_alive_ms()) > now);
+    }
+
     #[test]
     fn bad_values_name_the_key() {
         for (text, key) in [
@@ -180,6 +206,10 @@ mod tests {
             ("dhcp=maybe", "dhcp"),
             ("peer-timeout-ms=0", "peer-timeout-ms"),
             ("peer-timeout-ms=soon", "peer-timeout-ms"),
+            ("peer-timeout-ms=1000000000", "peer-timeout-ms"),
+            ("peer-timeout-ms=10000000000000000", "peer-timeout-ms"),
+            ("peer-timeout-ms=18446744073709551615", "peer-timeout-ms"),
+            ("peer-timeout-ms=+5000", "peer-timeout-ms"),
             ("colour=blue", "colour"),
         ] {
             assert!(
