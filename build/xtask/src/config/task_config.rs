@@ -19,6 +19,8 @@ pub(super) enum Kind {
     /// A duration in ms as `userlib::config::ms` reads it: 1 to 9 decimal
     /// digits, not 0.
     Ms,
+    /// [`Kind::Ms`] no longer than this.
+    MsUpTo(u64),
     /// A decimal `u64` (digits only: no sign, no `0x`), 0 allowed.
     U64,
     /// A decimal `u32` from 1 up.
@@ -40,10 +42,20 @@ pub(super) enum Rules {
     ItsBuild,
 }
 
+/// The longest watchdog period whose ticks fit the 32-bit `ran_ticks`.
+pub(super) const MAX_LIVENESS_MS: u64 = u32::MAX as u64 / abi::TICKS_PER_MS;
+
 /// Every crate that reads `VIREO_CONFIG`.
 pub(super) const CRATES: &[(&str, Rules)] = &[
-    // task/supervisor/src/main.rs: the watchdog's sampling period.
-    ("task-supervisor", Rules::Keys(&[("liveness-ms", Kind::Ms)])),
+    // task/supervisor/src/main.rs: the watchdog's sampling period. It
+    // compares a driver's `TaskStatus::ran_ticks` (a wrapping u32 of
+    // `abi::TICKS_PER_MS` ticks a ms) between two samples with a twentieth
+    // of the period: a longer period wrapped the count (a spinning driver
+    // could look starved) and, from 8589935 ms, the twentieth itself.
+    (
+        "task-supervisor",
+        Rules::Keys(&[("liveness-ms", Kind::MsUpTo(MAX_LIVENESS_MS))]),
+    ),
     // test/fuzz/suite/src/main.rs: the base seed (decimal only), how many
     // rounds and how many calls in each.
     (
@@ -75,6 +87,9 @@ impl Kind {
             Kind::Ms => {
                 "a whole number of ms from 1 to 999999999, in decimal (e.g. \"100\")".into()
             }
+            Kind::MsUpTo(max) => {
+                format!("a whole number of ms from 1 to {max}, in decimal (e.g. \"100\")")
+            }
             Kind::U64 => format!(
                 "a whole number from 0 to {}, in decimal digits only (no sign, no 0x)",
                 u64::MAX
@@ -99,6 +114,7 @@ impl Kind {
         let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
         match self {
             Kind::Ms => digits && v.len() <= 9 && v.bytes().any(|b| b != b'0'),
+            Kind::MsUpTo(max) => Kind::Ms.accepts(v) && v.parse::<u64>().is_ok_and(|n| n <= max),
             Kind::U64 => digits && v.parse::<u64>().is_ok(),
             Kind::Count => digits && v.parse::<u32>().is_ok_and(|n| n > 0),
             Kind::OneOf(words) => words.contains(&v),

@@ -79,15 +79,28 @@ fn the_line_of_a_bad_config_is_named() {
 
 #[test]
 fn a_bad_number_is_refused() {
-    for bad in ["abc", "12a", "-5", " 5", "", "1234567890"] {
+    // The watchdog's period must keep its ticks within the 32-bit
+    // `ran_ticks`: 429496 ms (999999999 made a twentieth of the period
+    // that did not fit a u32, and ran_ticks wrapped within one period).
+    for bad in [
+        "abc",
+        "12a",
+        "-5",
+        " 5",
+        "",
+        "1234567890",
+        "429497",
+        "999999999",
+    ] {
         assert_error(
             &supervisor_config(&format!("liveness-ms = {bad:?}")),
             &[
                 "`tasks.super.config.liveness-ms`",
-                "takes a whole number of ms from 1 to 999999999",
+                "takes a whole number of ms from 1 to 429496",
             ],
         );
     }
+    parse(&supervisor_config("liveness-ms = \"429496\"")).unwrap();
     assert_error(
         &pong_config("fuzz-test", "rounds = \"many\""),
         &["`tasks.pong.config.rounds` = \"many\"", "crate 'fuzz-test'"],
@@ -111,7 +124,7 @@ fn zero_liveness_is_refused() {
     for zero in ["0", "000"] {
         assert_error(
             &supervisor_config(&format!("liveness-ms = {zero:?}")),
-            &["`tasks.super.config.liveness-ms`", "from 1 to 999999999"],
+            &["`tasks.super.config.liveness-ms`", "from 1 to 429496"],
         );
     }
 }
