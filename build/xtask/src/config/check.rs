@@ -48,6 +48,7 @@ impl App {
         self.check_shares(&mut p);
         self.check_qemu(&mut p);
         self.check_nics(&mut p);
+        self.check_virtio_slots(&mut p);
         self.check_test(&mut p);
         p
     }
@@ -476,6 +477,33 @@ impl App {
                     d.file
                 ));
             }
+        }
+    }
+
+    /// The virt machine has `VIRTIO_SLOTS` virtio-mmio slots: each drive,
+    /// NIC and `-device virtio-*-device` of `qemu.args` takes one. One more
+    /// built, and QEMU stopped at boot with "No 'virtio-bus' bus found for
+    /// device", naming neither the limit nor the app file.
+    pub(super) fn check_virtio_slots(&self, p: &mut Vec<String>) {
+        let q = &self.qemu;
+        let in_args = q
+            .args
+            .windows(2)
+            .filter(|w| w[0] == "-device")
+            .filter(|w| {
+                let name = w[1].split(',').next().unwrap_or("");
+                name.starts_with("virtio-") && name.ends_with("-device")
+            })
+            .count();
+        let total = in_args + q.drives.len() + q.nics.len();
+        let slots = machine::VIRTIO_SLOTS as usize;
+        if total > slots {
+            p.push(format!(
+                "`qemu`: {total} virtio devices ({in_args} in `qemu.args`, {} `qemu.drives`, {} `qemu.nics`) but the virt machine has {slots} virtio-mmio slots (QEMU stops with \"No 'virtio-bus' bus found\"); remove {}",
+                q.drives.len(),
+                q.nics.len(),
+                total - slots
+            ));
         }
     }
 

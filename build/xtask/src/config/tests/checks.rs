@@ -612,6 +612,17 @@ fn app_file_mistakes_a_user_found_are_refused() {
             &[&format!("`tasks.{name}`: its task constant `{c}` is taken by userlib's table of that name")],
         );
     }
+    // More virtio devices than the machine's eight slots: QEMU stopped at
+    // boot with "No 'virtio-bus' bus found for device".
+    let drives: String = (0..8)
+        .map(|i| format!("[[qemu.drives]]\nfile = \"d{i}.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n"))
+        .collect();
+    assert_error(
+        &format!("{BASE}\n[qemu]\nargs = [\"-device\", \"virtio-rng-device,id=r\", \"-device\", \"virtio-rng-pci\"]\n{drives}[[qemu.nics]]\n"),
+        &["`qemu`: 10 virtio devices (1 in `qemu.args`, 8 `qemu.drives`, 1 `qemu.nics`) but the virt machine has 8 virtio-mmio slots", "remove 2"],
+    );
+    // Eight fit.
+    parse(&format!("{BASE}\n{drives}")).unwrap();
     // Two drives on one file: QEMU blamed "another process".
     assert_error(
         &format!("{BASE}\n[[qemu.drives]]\nfile = \"d.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n[[qemu.drives]]\nfile = \"d.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n"),
