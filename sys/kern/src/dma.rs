@@ -446,8 +446,6 @@ fn post<M: Machine>(
     let mut pin = None;
     let mut index = head;
     let table = umem::try_read(&sys.tasks[caller], &chain)?;
-    // (Only a queue holding pins has lease descriptors to look at.)
-    let any_pinned = pinned(&ring) != 0;
     for (k, (entry, &d)) in checked.iter_mut().zip(table).enumerate() {
         let mut d = d;
         check_desc(sys.tasks[caller].regions(), &d, k, count, size)
@@ -462,8 +460,10 @@ fn post<M: Machine>(
             let (addr, l) =
                 lease_buffer(sys, caller, lender, &d).map_err(UserError::Recoverable)?;
             d.addr = addr;
-            // (A queue holding no pins has no lease on the device.)
-            if any_pinned && on_device(&sys.tasks[caller], l, &d) {
+            // In any of the driver's queues: a lease written through one
+            // may not go to the device again through another (a red
+            // team's driver with two queues did).
+            if on_device(&sys.tasks[caller], l, &d) {
                 return Err(UserError::Recoverable(DMA_PINNED));
             }
             pin = Some(l);

@@ -1535,3 +1535,31 @@ fn a_device_holding_only_the_drivers_own_chains_is_reset_at_its_restart() {
 }
 
 mod hostile;
+
+/// A lease's bytes are on the device once at a time across all of the
+/// driver's queues, not only in the queue they were first posted to: a
+/// driver with two queues (net0: receive and transmit) could give the
+/// device the bytes it is writing through queue 0 again through queue 1,
+/// which held no pins, and so was never looked at.
+#[test]
+fn a_lease_range_on_the_device_in_another_queue_is_refused() {
+    let (mut h, ring) = lent(LEASE_READ | LEASE_WRITE);
+    let cli = h.id(CLI);
+    // Queue 1 as well (the mock has one QueuePFN for all queues: idle it).
+    let w = h.mem[DRV].virtio.unwrap();
+    h.sys.machine.mmio.remove(&(w + 0x040));
+    setup(&mut h, 1, 8);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    let ring1 = ring + DMA_RING_STRIDE;
+    // The device writes bytes 0..256 through queue 0.
+    post_lent(&mut h, &[leased(0, 0, 256, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    for (flags, what) in [(F_WRITE, "written again"), (0, "read while written")] {
+        post_lent_on(&mut h, 1, &[leased(0, 0, 256, flags, 0)], 0, cli);
+        assert_eq!(h.ret(DRV, 0), DMA_PINNED as usize, "{what} through queue 1");
+    }
+    assert_eq!(pinned(ring1), 0, "a refused chain pinned nothing");
+    // Other bytes of the lease may go through queue 1.
+    post_lent_on(&mut h, 1, &[leased(0, 256, 256, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+}
