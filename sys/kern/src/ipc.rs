@@ -298,7 +298,7 @@ fn deliver_checked<M: Machine>(
         let word = abi::describe_lease(l.attributes, l.len);
         sys.tasks[receiver].save_mut().set_ret(5, word as usize);
     }
-    let payer = crate::budget::payer(&sys.tasks[sender], sender);
+    let payer = crate::budget::payer(sys, sender);
     sys.tasks[receiver].set_serving(payer);
     sys.tasks[receiver].set_sched(SchedState::Runnable);
     sys.tasks[sender].set_sched(SchedState::InReply(receiver_id));

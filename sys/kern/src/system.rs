@@ -47,10 +47,11 @@ pub struct System<'a, M: Machine> {
     /// none if the running task has no budget and serves no budgeted
     /// caller (see `budget`). In one word: every trap asks.
     pub dispatched: MaybeTask,
-    /// Whether `dispatched` waits for the reply of the task running, a
-    /// server without a budget whose stretch `dispatched`'s share pays for
-    /// (see `budget`, "Server time"), rather than running itself.
-    pub donated: bool,
+    /// The task running, if it is a server without a budget whose
+    /// stretch `dispatched`'s share pays for (`dispatched` waits for its
+    /// reply, directly or through servers calling on for it: see
+    /// `budget`, "Server time"), rather than `dispatched` running itself.
+    pub donated: MaybeTask,
     /// When `dispatched` was dispatched (ticks).
     pub dispatched_at: u64,
     /// When `dispatched`'s budget or share runs out, as reckoned at its
@@ -95,7 +96,7 @@ impl<'a, M: Machine> System<'a, M> {
             test_control: cfg!(any(test, feature = "test-control")),
             fault_injection: cfg!(any(test, feature = "fault-injection")),
             dispatched: MaybeTask::NONE,
-            donated: false,
+            donated: MaybeTask::NONE,
             dispatched_at: 0,
             dispatched_until: 0,
             dispatched_expiry: 0,
