@@ -330,6 +330,32 @@ fn a_first_servers_own_call_is_not_the_callers() {
     assert_eq!(used(&h, HEAD), 100, "mid's own call was charged to head");
 }
 
+/// The first server faulted while the second works for the caller: the
+/// caller is told DEAD, and the second server's time is nobody's again.
+#[test]
+fn a_chain_broken_by_a_fault_charges_the_caller_no_more() {
+    let mut h = chain();
+    assert_eq!(call_on(&mut h, HEAD, MID, 4), Some(MID));
+    assert_eq!(call_on(&mut h, MID, TOP, 4), Some(TOP));
+    advance(&mut h, 100);
+    // The supervisor faults mid while top works on its call.
+    h.sys.tasks[SUP].set_sched(SchedState::Runnable);
+    h.sys.note(SUP);
+    assert_eq!(next(&mut h, TOP), Some(SUP));
+    assert_eq!(used(&h, HEAD), 100, "top's time before the fault");
+    let (code, _) = h.kipc(SUP, Kipc::FaultTask as u32, Some(MID as u32));
+    assert_eq!(code, abi::SUCCESS);
+    assert_eq!(h.sched(HEAD), SchedState::Runnable, "told DEAD");
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(SUP), "woken by the fault bit");
+    h.recv(SUP, 0, abi::SUPERVISOR_FAULT_BIT);
+    assert_eq!(next(&mut h, SUP), Some(TOP));
+    advance(&mut h, 1000);
+    h.recv(TOP, 64, 1);
+    next(&mut h, TOP);
+    assert_eq!(used(&h, HEAD), 100, "top's time after the fault");
+}
+
 /// Many rounds of the head calling a chain whose second server does the
 /// work: the task below gets at least the CPU the head's share leaves it.
 #[test]
