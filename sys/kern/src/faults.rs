@@ -99,8 +99,12 @@ pub fn apply_interact<M: Machine>(
 }
 
 /// Restarts task `index` from its entry point with fresh registers; its
-/// startup code re-initialises its RAM from the image.
-pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
+/// startup code re-initialises its RAM from the image. `false`, with
+/// nothing changed, if a device holding a lease of it did not finish its
+/// reset: its memory stays as it is, the task blocked, until the device
+/// is quiet (a later restart, once the driver's device reset).
+#[must_use]
+pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) -> bool {
     // Alive or faulted: an incarnation ends here. A task that never
     // started has none; one left stopped after a fault (`Kipc::StopTask`)
     // ended it at the fault, but a caller whose lease its device held then
@@ -112,6 +116,11 @@ pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     // device that does), and its own device stops before its RAM is reused.
     if let Some(driver) = crate::dma::pinned_by(sys, index) {
         crate::dma::quiesce(sys, driver);
+        if crate::dma::pins(sys, driver, index) {
+            // The reset did not take: the device may still write the
+            // lease, which re-initialised would be the new incarnation's.
+            return false;
+        }
     }
     crate::dma::quiesce(sys, index);
     sys.tasks[index].reinitialize();
@@ -133,6 +142,7 @@ pub fn restart_task<M: Machine>(sys: &mut System<'_, M>, index: usize) {
         wake_callers(sys, index);
     }
     notify::reprogram_timer(sys);
+    true
 }
 
 /// A fault record for an access fault, classified as stack overflow when

@@ -271,7 +271,10 @@ pub fn kipc<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             if i == caller {
                 return Err(UserError::Recoverable(KIPC_NO_SUCH_TASK));
             }
-            faults::restart_task(sys, i);
+            // Refused while a device that did not reset holds its lease.
+            if !faults::restart_task(sys, i) {
+                return Err(UserError::Recoverable(abi::DMA_PINNED));
+            }
         }
         Kipc::FaultTask => {
             // Test-only (`System::test_control`): a shipping kernel answers

@@ -88,9 +88,10 @@
 //!    after `dma::quiesce` reset the device and found the queue idle (a
 //!    device that does not reset keeps its lenders blocked).
 //! 3. It is re-initialised only by `faults::restart_task`, which first
-//!    quiesces the device of any driver pinning it; a revoked grant is
-//!    quiesced first too, so a pin never outlives the kernel's reach to
-//!    the device.
+//!    quiesces the device of any driver pinning it, and refuses the
+//!    restart if the pin still stands (the device did not reset); a
+//!    revoked grant is quiesced first too, so a pin never outlives the
+//!    kernel's reach to the device.
 //! 4. Every chain the kernel writes, of a lease or of the driver's own
 //!    buffers, holds its descriptors until the device gives it back or is
 //!    reset, and a post may neither rewrite a held descriptor

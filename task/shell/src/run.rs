@@ -107,7 +107,7 @@ fn supervisor_error(e: SupervisorError) -> &'static str {
     match e {
         SupervisorError::NoSuchTask => "no such task",
         SupervisorError::NotAllowed => {
-            "not allowed (the supervisor cannot fault or restart itself)"
+            "not allowed (the supervisor cannot fault or restart itself, nor restart a task whose lent memory a device that did not reset still holds)"
         }
         SupervisorError::NotOperator => {
             "not permitted: this task has no operator rights (app.toml `operator = true`)"

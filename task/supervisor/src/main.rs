@@ -330,6 +330,13 @@ impl Supervisor {
                 );
                 true
             }
+            Err(abi::DMA_PINNED) => {
+                sys_log!(
+                    "restart of task {} refused: a device that did not reset holds its memory",
+                    name_of(task as u16)
+                );
+                false
+            }
             Err(code) => {
                 sys_log!(
                     "restart of task {} refused: code {code:#x}",

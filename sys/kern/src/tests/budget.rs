@@ -223,7 +223,7 @@ fn a_restart_clears_the_charge() {
     let mut h = system();
     assert_eq!(next(&mut h, SUP), Some(DRV));
     assert_eq!(spin_ms(&mut h, 9), Some(DRV));
-    crate::faults::restart_task(&mut h.sys, DRV);
+    assert!(crate::faults::restart_task(&mut h.sys, DRV));
     assert_eq!(h.task(DRV).run(), 0);
     assert_eq!(next(&mut h, DRV), Some(DRV));
     assert_eq!(

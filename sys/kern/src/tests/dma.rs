@@ -735,7 +735,7 @@ fn a_device_that_does_not_reset_keeps_the_lender_blocked() {
 fn restarting_a_lender_resets_the_device_holding_its_lease_first() {
     let (mut h, w) = lease_on_the_device();
     h.sys.machine.mmio_writes.clear();
-    crate::faults::restart_task(&mut h.sys, CLI);
+    assert!(crate::faults::restart_task(&mut h.sys, CLI));
     assert!(h.sys.machine.mmio_writes.contains(&(w + 0x070, 0)));
     assert!(!crate::dma::pins(&mut h.sys, DRV, CLI));
 }
@@ -1020,7 +1020,7 @@ fn a_lender_left_blocked_by_a_stuck_device_hears_dead_at_the_restart() {
             "left stopped: {left_stopped}"
         );
         h.sys.machine.stuck = false;
-        crate::faults::restart_task(&mut h.sys, DRV);
+        assert!(crate::faults::restart_task(&mut h.sys, DRV));
         assert_eq!(
             h.sched(CLI),
             SchedState::Runnable,
@@ -1326,7 +1326,7 @@ fn restarting_a_task_that_lent_nothing_leaves_the_devices_alone() {
     post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
     h.sys.machine.mmio_writes.clear();
-    crate::faults::restart_task(&mut h.sys, 3);
+    assert!(crate::faults::restart_task(&mut h.sys, 3));
     assert!(
         !h.sys
             .machine
@@ -1526,7 +1526,7 @@ fn a_device_holding_only_the_drivers_own_chains_is_reset_at_its_restart() {
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
     assert_eq!(own_held(ring, 8), 3);
     h.sys.machine.mmio_writes.clear();
-    crate::faults::restart_task(&mut h.sys, DRV);
+    assert!(crate::faults::restart_task(&mut h.sys, DRV));
     assert!(
         h.sys.machine.mmio_writes.contains(&(w + 0x070, 0)),
         "the kernel reset the device: {:?}",
@@ -1562,4 +1562,30 @@ fn a_lease_range_on_the_device_in_another_queue_is_refused() {
     // Other bytes of the lease may go through queue 1.
     post_lent_on(&mut h, 1, &[leased(0, 256, 256, F_WRITE, 0)], 0, cli);
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+}
+
+/// A lender is re-initialised only once no device can write its memory:
+/// restarting it while a device that does not finish its reset still
+/// holds its lease is refused (`DMA_PINNED`), as its DEAD is held back
+/// (`a_device_that_does_not_reset_keeps_the_lender_blocked`). Before, the
+/// restart reset the device, went ahead when the reset did not take, and
+/// the device could go on writing the fresh incarnation's memory (and its
+/// stale pin refused the new incarnation's replies).
+#[test]
+fn a_lender_a_stuck_device_holds_is_not_restarted() {
+    let (mut h, _) = lent(LEASE_READ | LEASE_WRITE);
+    let (cli, drv) = (h.id(CLI), h.id(DRV));
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    h.sys.machine.stuck = true;
+    let (code, _) = h.kipc(SUP, abi::Kipc::RestartTask as u32, Some(CLI as u32));
+    assert_eq!(code, DMA_PINNED, "the restart is refused");
+    assert_eq!(h.id(CLI), cli, "the same incarnation");
+    assert_eq!(h.sched(CLI), SchedState::InReply(drv), "still blocked");
+    // Once the device resets, the restart goes ahead.
+    h.sys.machine.stuck = false;
+    let (code, _) = h.kipc(SUP, abi::Kipc::RestartTask as u32, Some(CLI as u32));
+    assert_eq!(code, SUCCESS);
+    assert_ne!(h.id(CLI), cli);
+    assert!(!crate::dma::pins(&mut h.sys, DRV, CLI));
 }

@@ -468,7 +468,7 @@ fn reply_recv_with_a_queued_sender_falls_back_and_takes_its_message() {
 #[test]
 fn reply_recv_to_a_caller_that_died_falls_back_and_still_waits() {
     let (mut h, cli) = in_a_call();
-    faults::restart_task(&mut h.sys, CLI);
+    assert!(faults::restart_task(&mut h.sys, CLI));
     declined_reply_recv(&mut h, cli, 0, b"", 0, "fast path took it");
     assert_eq!(h.task(SRV).replies(), 0, "no reply to a dead incarnation");
     assert_eq!(h.sched(SRV), SchedState::InRecv(None));
@@ -820,7 +820,7 @@ fn reply_recv_to_an_earlier_incarnation_never_reaches_the_new_one() {
     let mut h = ready_for_a_call();
     call(&mut h);
     let old = h.id(CLI);
-    faults::restart_task(&mut h.sys, CLI);
+    assert!(faults::restart_task(&mut h.sys, CLI));
     let srv = h.id(SRV);
     h.reply_recv(SRV, old, 0, b"", 64, 0);
     h.send(CLI, srv, 4, b"again", 16, &[]);

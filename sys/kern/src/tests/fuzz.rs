@@ -242,7 +242,7 @@ fn run(seed: u64, steps: usize, strict: bool) -> Stats {
             3 => {
                 let t = 1 + r.below(n - 1);
                 if !h.task(t).is_healthy() || r.below(4) == 0 {
-                    faults::restart_task(&mut h.sys, t);
+                    let _ = faults::restart_task(&mut h.sys, t);
                 }
             }
             4 => {
@@ -261,9 +261,9 @@ fn run(seed: u64, steps: usize, strict: bool) -> Stats {
                     let dead: Vec<usize> = (1..n).filter(|&t| !h.task(t).is_healthy()).collect();
                     let t = r.below(n);
                     if !dead.is_empty() && r.below(4) != 0 {
-                        faults::restart_task(&mut h.sys, dead[r.below(dead.len())]);
+                        let _ = faults::restart_task(&mut h.sys, dead[r.below(dead.len())]);
                     } else if t != SUP && r.below(3) == 0 {
-                        faults::restart_task(&mut h.sys, t);
+                        let _ = faults::restart_task(&mut h.sys, t);
                     } else {
                         notify::post_bits(&mut h.sys, t, !0);
                     }

@@ -56,7 +56,7 @@ fn refresh_task_id_light_is_the_general_answer() {
     // A stale id of a restarted server comes back current.
     let stale = abi::TaskId::new(SRV as u16, abi::Generation::default());
     let restarted = |h: &mut Harness| {
-        faults::restart_task(&mut h.sys, SRV);
+        assert!(faults::restart_task(&mut h.sys, SRV));
         h.recv(SRV, 64, 0);
         assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(CLI));
     };

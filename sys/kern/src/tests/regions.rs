@@ -93,7 +93,7 @@ fn a_restart_drops_the_loaded_protection_with_its_grants() {
 
     // Restarted while its protection is the one loaded: the next time it
     // runs, the image's regions alone are loaded again.
-    faults::restart_task(&mut h.sys, SRV);
+    assert!(faults::restart_task(&mut h.sys, SRV));
     assert_eq!(h.task(SRV).regions().len(), FIXED);
     let loads = h.sys.machine.protected.len();
     assert_eq!(syscalls::next_task(&mut h.sys, SRV), Some(SRV));

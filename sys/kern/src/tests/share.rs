@@ -259,7 +259,7 @@ fn a_restart_lifts_the_throttle_but_not_the_spent_share() {
     assert_eq!(next(&mut h, SUP), Some(DRV));
     assert_eq!(timer_at(&mut h, DRV, QUOTA), Some(LOW));
     assert_eq!(h.sched(DRV), SchedState::Throttled);
-    faults::restart_task(&mut h.sys, DRV);
+    assert!(faults::restart_task(&mut h.sys, DRV));
     assert_eq!(h.sched(DRV), SchedState::Runnable);
     assert_eq!(next(&mut h, LOW), Some(DRV));
     // The new incarnation's period is the old one's, spent: held off at
