@@ -288,12 +288,12 @@ pub fn syscall<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(),
     }
     let queue = s.arg(1);
     let (region, window) = ring_region_and_window(sys.tasks[caller].regions());
-    let ring = region
-        .and_then(|r| queue_ring(r, queue))
+    let (ring, queues) = region
+        .and_then(|r| Some((queue_ring(r, queue)?, r.size / DMA_RING_STRIDE)))
         .ok_or(UserError::Recoverable(DMA_BAD_QUEUE))?;
     match op {
         DmaOp::Setup => setup(sys, caller, ring),
-        DmaOp::Post => post(sys, caller, ring, window),
+        DmaOp::Post => post(sys, caller, ring, window, queues > 1),
         DmaOp::Avail => {
             let s = sys.tasks[caller].save();
             avail(ring, s.arg(2) as u32, s.arg(3) as u16).map_err(UserError::Recoverable)?;
@@ -408,12 +408,13 @@ fn size_of_queue(ring: &KernelRing) -> u16 {
     }
 }
 
-/// [`DmaOp::Post`].
+/// [`DmaOp::Post`]; `others`: the driver has other queues than this one.
 fn post<M: Machine>(
     sys: &mut System<'_, M>,
     caller: usize,
     mut ring: KernelRing,
     window: bool,
+    others: bool,
 ) -> Result<(), UserError> {
     let s = sys.tasks[caller].save();
     let (ptr, count, head) = (s.arg(2), s.arg(3), s.arg(4));
@@ -446,6 +447,11 @@ fn post<M: Machine>(
     let mut pin = None;
     let mut index = head;
     let table = umem::try_read(&sys.tasks[caller], &chain)?;
+    // Only a queue holding pins has lease descriptors to look at, but any
+    // of the driver's queues may hold them: a lease written through one
+    // may not go to the device again through another (a red team's driver
+    // with two queues did). A driver of one queue (blk) asks only it.
+    let any_pinned = others || pinned(&ring) != 0;
     for (k, (entry, &d)) in checked.iter_mut().zip(table).enumerate() {
         let mut d = d;
         check_desc(sys.tasks[caller].regions(), &d, k, count, size)
@@ -460,10 +466,7 @@ fn post<M: Machine>(
             let (addr, l) =
                 lease_buffer(sys, caller, lender, &d).map_err(UserError::Recoverable)?;
             d.addr = addr;
-            // In any of the driver's queues: a lease written through one
-            // may not go to the device again through another (a red
-            // team's driver with two queues did).
-            if on_device(&sys.tasks[caller], l, &d) {
+            if any_pinned && on_device(&sys.tasks[caller], l, &d) {
                 return Err(UserError::Recoverable(DMA_PINNED));
             }
             pin = Some(l);
