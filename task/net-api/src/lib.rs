@@ -49,12 +49,16 @@ pub struct NetInfo {
     /// sockets (`task_net::syn`).
     pub repeated_syns: u32,
     /// SYNs held back because their listener had no socket free to take
-    /// them (its backlog full): kept until it has one, or, with no room
-    /// to keep them, dropped for their peers to send again.
+    /// them (its backlog full): kept until it has one (most are answered
+    /// a moment later), or, with no room to keep them, dropped for their
+    /// peers to send again. Every copy a peer sends counts.
     pub postponed_syns: u32,
     /// UDP transmit queues dropped because their oldest datagram waited
     /// too long for a neighbour that did not answer (`task_net::txwatch`).
     pub udp_queues_dropped: u32,
+    /// The SYNs of `postponed_syns` that were lost: no room to keep them,
+    /// or kept until forgotten unanswered (`task_net::syn`).
+    pub dropped_syns: u32,
 }
 
 /// What `udp_recv_from` returns besides the bytes.

@@ -500,7 +500,8 @@ impl Shell {
                     self,
                     "net: {}.{}.{}.{}/{} via {}.{}.{}.{} ({source}); {} socket(s); \
                      {} frames in, {} out; NIC restarts seen: {}; SYNs dropped: {} repeated, \
-                     {} over a full backlog; UDP send queues dropped (no neighbour): {}\n",
+                     {} over a full backlog; SYNs held back for a full backlog: {}; \
+                     UDP send queues dropped (no neighbour): {}\n",
                     a[0],
                     a[1],
                     a[2],
@@ -515,6 +516,7 @@ impl Shell {
                     i.tx_frames,
                     i.nic_restarts,
                     i.repeated_syns,
+                    i.dropped_syns,
                     i.postponed_syns,
                     i.udp_queues_dropped
                 );

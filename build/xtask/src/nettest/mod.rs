@@ -321,9 +321,11 @@ fn shell_net(image: &mut Image) -> Result<()> {
     // Reported, not judged: how often the stack dropped or kept SYNs
     // during the checks before (`task_net::syn`).
     let repeated = image.net_figure(REPEATED_SYNS)?;
+    let dropped = image.net_figure(DROPPED_SYNS)?;
     let postponed = image.net_figure(POSTPONED_SYNS)?;
     println!(
-        "    SYNs dropped by the stack so far: {repeated} repeated, {postponed} over a full backlog"
+        "    SYNs dropped by the stack so far: {repeated} repeated, {dropped} over a full \
+         backlog; {postponed} held back for one"
     );
     Ok(())
 }
@@ -331,8 +333,12 @@ fn shell_net(image: &mut Image) -> Result<()> {
 /// What the shell's `net` prints before the stack's count of repeated
 /// SYNs dropped (`task_net::syn`)...
 const REPEATED_SYNS: &str = "SYNs dropped: ";
-/// ...and before its count of SYNs dropped over a full backlog.
-const POSTPONED_SYNS: &str = " repeated, ";
+/// ...before its count of SYNs dropped over a full backlog (no room to
+/// keep them, or kept and forgotten unanswered)...
+const DROPPED_SYNS: &str = " repeated, ";
+/// ...and before its count of SYNs held back over a full backlog, kept
+/// ones (answered once the listener has room) included.
+const POSTPONED_SYNS: &str = "held back for a full backlog: ";
 
 /// Faulting the stack closes an open connection; a new one then works.
 fn stack_restart(image: &mut Image) -> Result<()> {

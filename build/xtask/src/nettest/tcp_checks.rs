@@ -150,7 +150,7 @@ pub(super) fn tcp_half_open(image: &mut Image) -> Result<()> {
     let postponed = image.net_figure(super::POSTPONED_SYNS)? - postponed_before;
     ensure!(
         postponed >= 2,
-        "the stack counted {postponed} SYN(s) dropped over a full backlog; the test sent \
+        "the stack counted {postponed} SYN(s) held back for a full backlog; the test sent \
          one every half second until the handshakes were given up"
     );
     println!(
@@ -169,6 +169,8 @@ pub(super) fn tcp_half_open(image: &mut Image) -> Result<()> {
 /// echo accepts from its backlog and the stack refills the pool: the
 /// kept SYN must then be answered (a SYN-ACK) within seconds.
 pub(super) fn tcp_backlog(image: &mut Image) -> Result<()> {
+    let dropped_before = image.net_figure(super::DROPPED_SYNS)?;
+    let held_before = image.net_figure(super::POSTPONED_SYNS)?;
     let (me, target) = wire_hosts(image)?;
     let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
     // (port, next sequence number, next expected) of each connection, to
@@ -236,8 +238,22 @@ pub(super) fn tcp_backlog(image: &mut Image) -> Result<()> {
         (p.seq, p.ack) = (seq, ack);
         p.reset()?;
     }
+    // The shell's `net` counted every SYN held back as "dropped over a
+    // full backlog", this one too, though it was kept and answered.
+    let dropped = image.net_figure(super::DROPPED_SYNS)? - dropped_before;
+    let held = image.net_figure(super::POSTPONED_SYNS)? - held_before;
+    ensure!(
+        held >= 1,
+        "the stack counted no SYN held back for a full backlog (the seventeenth was)"
+    );
+    ensure!(
+        dropped == 0,
+        "the shell's `net` says {dropped} SYN(s) were dropped over a full backlog; the one \
+         held back was kept and answered"
+    );
     println!(
-        "    the SYN kept over a full backlog was answered {:.2} s after a slot freed",
+        "    the SYN kept over a full backlog was answered {:.2} s after a slot freed \
+         ({held} held back, none dropped)",
         after.as_secs_f64()
     );
     Ok(())

@@ -94,14 +94,17 @@ impl Backlog {
         true
     }
 
-    /// Forgets the SYNs kept for [`KEEP_MS`].
-    pub(super) fn expire(&mut self, now_ms: u64) {
+    /// Forgets the SYNs kept for [`KEEP_MS`]; how many it forgot.
+    pub(super) fn expire(&mut self, now_ms: u64) -> u32 {
+        let mut forgotten = 0;
         for k in self.kept.iter_mut() {
             if matches!(k, Some(kept) if now_ms.saturating_sub(kept.since_ms) >= KEEP_MS) {
                 *k = None;
                 self.count -= 1;
+                forgotten += 1;
             }
         }
+        forgotten
     }
 
     /// The kept SYNs, with their places.

@@ -85,6 +85,9 @@ pub struct SynGuard<const N: usize, const L: usize> {
     deferred: bool,
     repeated: u32,
     postponed: u32,
+    /// SYNs over a full backlog that could not be kept (no room, too
+    /// long) or were forgotten unanswered after [`backlog::KEEP_MS`].
+    dropped: u32,
     /// SYNs over a full backlog, kept.
     backlog: Backlog,
     /// The kept SYN last handed to smoltcp: removed at the next call.
@@ -124,6 +127,7 @@ impl<const N: usize, const L: usize> SynGuard<N, L> {
             deferred: false,
             repeated: 0,
             postponed: 0,
+            dropped: 0,
             backlog: Backlog::new(),
             handed: None,
             recheck: false,
@@ -138,7 +142,8 @@ impl<const N: usize, const L: usize> SynGuard<N, L> {
         self.fresh = false;
         self.now_ms = now_ms;
         self.forget_handed();
-        self.backlog.expire(now_ms);
+        let forgotten = self.backlog.expire(now_ms);
+        self.dropped = self.dropped.wrapping_add(forgotten);
     }
 
     /// A listener may have a socket in LISTEN that it had not: the kept
@@ -261,9 +266,19 @@ impl<const N: usize, const L: usize> SynGuard<N, L> {
         self.repeated
     }
 
-    /// SYNs dropped so far because their listener had no socket in LISTEN.
+    /// SYNs held back so far because their listener had no socket in
+    /// LISTEN: kept for it (and most often answered a moment later), or,
+    /// with no room to keep them, dropped ([`SynGuard::dropped`]). Every
+    /// copy a peer sends again counts.
     pub fn postponed(&self) -> u32 {
         self.postponed
+    }
+
+    /// The SYNs of [`SynGuard::postponed`] that are lost: dropped for want
+    /// of room to keep them (their peers must send them again), or kept
+    /// for [`backlog::KEEP_MS`] and forgotten unanswered.
+    pub fn dropped(&self) -> u32 {
+        self.dropped
     }
 
     /// Whether a SYN for local port `port` is kept, waiting for its
@@ -289,7 +304,9 @@ impl<const N: usize, const L: usize> SynGuard<N, L> {
         if let Some(l) = self.listeners.iter_mut().flatten().find(|l| l.port == port) {
             if l.free == 0 {
                 self.postponed = self.postponed.wrapping_add(1);
-                self.backlog.keep(syn, frame, self.now_ms);
+                if !self.backlog.keep(syn, frame, self.now_ms) {
+                    self.dropped = self.dropped.wrapping_add(1);
+                }
                 return Verdict::Postponed;
             }
             l.free -= 1;

@@ -308,3 +308,36 @@ fn a_kept_syn_says_its_port_has_a_client_waiting() {
     assert!(g.keeps_syn_for(7));
     assert!(!g.keeps_syn_for(80));
 }
+
+/// The shell's `net` said "SYNs dropped: … N over a full backlog" with N
+/// every SYN held back, kept and answered a moment later as well: a user
+/// saw "12 over a full backlog" after a burst in which every client got
+/// its page at once. Only a SYN there is no room to keep, or one kept
+/// until it is forgotten, is lost (`dropped`); `postponed` counts them all.
+#[test]
+fn a_kept_syn_is_not_counted_as_dropped() {
+    let mut g = SynGuard::<64, 2>::new();
+    g.new_round(0);
+    g.refresh([], [echo_port(0)]);
+    assert_eq!(g.judge(&syn(4000)), Verdict::Postponed);
+    g.new_round(5);
+    g.pools_changed();
+    assert_eq!(g.next_kept(), Turn::Wait);
+    g.refresh([], [echo_port(1)]);
+    assert_eq!(g.next_kept(), Turn::Kept, "answered once the pool had room");
+    assert_eq!((g.postponed(), g.dropped()), (1, 0));
+
+    // A full keep queue: the SYNs beyond it are lost.
+    g.new_round(10);
+    g.refresh([conn(4000)], [echo_port(0)]);
+    let over = 3;
+    for port in 0..(backlog::KEPT + over) as u16 {
+        assert_eq!(g.judge(&syn(5000 + port)), Verdict::Postponed);
+    }
+    assert_eq!(g.postponed(), 1 + (backlog::KEPT + over) as u32);
+    assert_eq!(g.dropped(), over as u32, "only the SYNs with no room");
+
+    // Kept ones nobody took are forgotten, and lost too.
+    g.new_round(10 + backlog::KEEP_MS);
+    assert_eq!(g.dropped(), (over + backlog::KEPT) as u32);
+}

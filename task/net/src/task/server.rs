@@ -86,6 +86,7 @@ impl NetServer for Stack {
             repeated_syns: self.nic.syn.repeated(),
             postponed_syns: self.nic.syn.postponed(),
             udp_queues_dropped: self.udp_queues_dropped,
+            dropped_syns: self.nic.syn.dropped(),
         })
     }
 
