@@ -23,8 +23,9 @@
 //! for its echo only. Either way the line is refused at Enter.
 //!
 //! The rule for both that and a full line: a line that lost a byte is
-//! never run cut short. A byte once the line is full rings the bell and is
-//! not stored, so the buffer can never overflow; and at Enter a line that
+//! never run cut short. A byte once the line is full is not stored, so
+//! the buffer can never overflow (the first such byte of a line rings the
+//! bell, the rest are silent); and at Enter a line that
 //! lost bytes is answered with [`Key::Overlong`] or [`Key::NotUtf8`], not
 //! run (a pasted `blk 0 write` would otherwise write a silently changed
 //! text).
@@ -46,7 +47,8 @@ pub enum Key {
     Submit,
     /// The line was dropped (Ctrl-C): echo `^C`, a newline and a prompt.
     Cancel,
-    /// The line is full: ring the bell.
+    /// The line is full: ring the bell (for the first character it has
+    /// no room for; the rest of the line's are [`Key::Ignore`]).
     Full,
     /// Enter, on a line that lost bytes to [`Key::Full`]: echo a newline,
     /// say the line was too long, do not run it.
@@ -111,6 +113,8 @@ pub struct LineEditor<const N: usize> {
     after_cr: bool,
     /// A byte was refused for want of room since the line began.
     overflowed: bool,
+    /// The bell rang for a full line since it began.
+    rang: bool,
     /// A byte was refused as not UTF-8 since the line began.
     garbled: bool,
     escape: Escape,
@@ -145,6 +149,7 @@ impl<const N: usize> LineEditor<N> {
             len: 0,
             after_cr: false,
             overflowed: false,
+            rang: false,
             garbled: false,
             escape: Escape::None,
             pending: [0; 4],
@@ -256,7 +261,7 @@ impl<const N: usize> LineEditor<N> {
                 if self.store(&[byte]) {
                     Key::Echo(byte)
                 } else {
-                    Key::Full
+                    self.full()
                 }
             }
             0x80..=0xff => match sequence_length(byte) {
@@ -303,6 +308,17 @@ impl<const N: usize> LineEditor<N> {
         if self.store(&pending[..n]) {
             Key::EchoChar(c)
         } else {
+            self.full()
+        }
+    }
+
+    /// A character the line had no room for: the bell, once a line (the
+    /// first such character). A pasted line of 5,000 bytes rang it 4,880
+    /// times, a terminal beeping or flashing for seconds after the error.
+    fn full(&mut self) -> Key {
+        if core::mem::replace(&mut self.rang, true) {
+            Key::Ignore
+        } else {
             Key::Full
         }
     }
@@ -329,6 +345,7 @@ impl<const N: usize> LineEditor<N> {
     pub fn clear(&mut self) {
         self.len = 0;
         self.overflowed = false;
+        self.rang = false;
         self.garbled = false;
         self.pending_need = 0;
     }
@@ -415,6 +432,23 @@ mod tests {
             Ignore,
         ];
         types_as::<3>(b"a\x1b\x00bcd\x04", &keys, "abc");
+    }
+
+    #[test]
+    fn a_full_line_rings_the_bell_once() {
+        // A pasted line of 5,000 bytes rang it 4,880 times.
+        let mut ed = LineEditor::<4>::new();
+        let keys = typed(&mut ed, "abcdefgh€ij".as_bytes());
+        assert_eq!(keys.iter().filter(|k| **k == Full).count(), 1, "{keys:?}");
+        assert_eq!(keys[4], Full, "the first byte with no room rings");
+        assert_eq!(ed.feed(b'\r'), Overlong);
+        // The next line rings again.
+        assert_eq!(
+            typed(&mut ed, b"wxyz!?"),
+            [Echo(b'w'), Echo(b'x'), Echo(b'y'), Echo(b'z'), Full, Ignore]
+        );
+        ed.feed(0x03); // Ctrl-C starts afresh too
+        assert_eq!(typed(&mut ed, b"abcde")[4], Full);
     }
 
     #[test]
