@@ -148,6 +148,10 @@ const REAPED_OFFSET: usize = SIZE_OFFSET - 4;
 /// a lender is pinned, and for a queue holding none the answer is this
 /// word, not a scan of every descriptor's pin.
 pub const PINNED_OFFSET: usize = REAPED_OFFSET - 4;
+/// The window (low 32 bits of its base) of the device `setup` gave the
+/// queue to: only that device's idle queue releases its pins ([`release`]),
+/// and another device's setup may not zero a queue still holding some.
+pub const WINDOW_OFFSET: usize = PINNED_OFFSET - 4;
 
 const _: () = assert!(16 * 128 + 6 + 2 * 128 <= USED_OFFSET);
 const _: () = assert!(USED_OFFSET + 6 + 8 * 128 <= PINS_OFFSET);
@@ -155,6 +159,7 @@ const _: () = assert!(PINS_OFFSET + 2 * 128 <= PINNED_OFFSET);
 // The pin count, the reaped index and the size are separate words inside
 // the stride.
 const _: () = assert!(PINNED_OFFSET + 4 <= REAPED_OFFSET && REAPED_OFFSET + 4 <= SIZE_OFFSET);
+const _: () = assert!(PINS_OFFSET + 2 * 128 <= WINDOW_OFFSET && WINDOW_OFFSET + 4 <= PINNED_OFFSET);
 const _: () = assert!(DMA_MAX_QUEUE_SIZE == 128);
 
 /// virtio-mmio register offsets (§4.2.2, legacy §4.2.4).
@@ -354,14 +359,16 @@ fn setup<M: Machine>(
     // (which clears QueuePFN / QueueReady) may the kernel zero it.
     let (legacy, live) = select_queue(m, window, queue);
     let size = queue_size(read_reg(m, window, reg::QUEUE_NUM_MAX), wanted);
-    if live || size == 0 {
+    // Leases pinned for another device (one that did not reset when it
+    // was taken away) stay pinned: this device knows nothing of them.
+    let pinned_elsewhere = pinned(&ring) != 0 && ring.read_u32(WINDOW_OFFSET) != window as u32;
+    if live || size == 0 || pinned_elsewhere {
         return Err(UserError::Recoverable(DMA_QUEUE_BUSY));
     }
     // The device has this queue idle: its memory is the kernel's again.
-    for i in (0..DMA_RING_STRIDE).step_by(4) {
-        ring.write_u32(i, 0);
-    }
+    zero(&mut ring);
     ring.write_u32(SIZE_OFFSET, u32::from(size));
+    ring.write_u32(WINDOW_OFFSET, window as u32);
     let n = u32::from(size);
     let base = slot as u32;
     let writes: &[(usize, u32)] = if legacy {
@@ -391,6 +398,26 @@ fn setup<M: Machine>(
     s.set_ret(1, slot);
     s.set_ret(2, usize::from(size));
     Ok(())
+}
+
+/// Zeroes a queue's ring memory.
+fn zero(ring: &mut KernelRing) {
+    for i in (0..DMA_RING_STRIDE).step_by(4) {
+        ring.write_u32(i, 0);
+    }
+}
+
+/// At boot, every queue of every ring region zero: no queue set up, no
+/// pin held. The machine's reset stopped every device, and a reboot keeps
+/// RAM: pins of the last boot would refuse a setup ([`setup`]).
+pub fn clear_rings<'t>(tasks: impl Iterator<Item = &'t Task>) {
+    for r in tasks.filter_map(|t| ring_region(t.regions())) {
+        for q in 0..r.size / DMA_RING_STRIDE {
+            if let Some(mut ring) = queue_ring(r, q) {
+                zero(&mut ring);
+            }
+        }
+    }
 }
 
 /// The size [`setup`] gave the queue at `slot`, 0 if none. Out of line:
@@ -727,8 +754,12 @@ fn release<M: Machine>(sys: &mut System<'_, M>, driver: usize, pin: u16) -> bool
         // The chains given back are released: only a pin still held makes
         // the kernel ask the device. No device window any more: pins stay
         // (the bus resets before it revokes, and `revoke` quiesces first).
+        // Only the device the queue was set up on can say it is idle.
         if holds(&ring, size, pin)
-            && window.is_some_and(|w| !select_queue(&mut sys.machine, w, queue).1)
+            && window.is_some_and(|w| {
+                ring.read_u32(WINDOW_OFFSET) == w as u32
+                    && !select_queue(&mut sys.machine, w, queue).1
+            })
         {
             for i in 0..usize::from(size) {
                 ring.write_u16(PINS_OFFSET + 2 * i, 0);

@@ -90,8 +90,10 @@
 //! 3. It is re-initialised only by `faults::restart_task`, which first
 //!    quiesces the device of any driver pinning it, and refuses the
 //!    restart if the pin still stands (the device did not reset); a
-//!    revoked grant is quiesced first too, so a pin never outlives the
-//!    kernel's reach to the device.
+//!    revoked grant is quiesced first too, and only the device a queue
+//!    was set up on can release its pins (`dma::release`; another device
+//!    granted later does not set the queue up over them), so a pin never
+//!    outlives the kernel's reach to its device.
 //! 4. Every chain the kernel writes, of a lease or of the driver's own
 //!    buffers, holds its descriptors until the device gives it back or is
 //!    reset, and a post may neither rewrite a held descriptor

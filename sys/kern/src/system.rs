@@ -103,6 +103,7 @@ impl<'a, M: Machine> System<'a, M> {
             budget_deadline: None,
             next_release: None,
         };
+        crate::dma::clear_rings(sys.tasks.iter());
         for i in 0..sys.tasks.len() {
             sys.note(i);
         }

@@ -203,6 +203,10 @@ fn setup_zeroes_the_ring_and_writes_the_legacy_registers() {
     let ring = h.mem[DRV].rings.unwrap();
     // SAFETY: the ring region block of the test arena.
     unsafe { std::ptr::write_bytes(ring as *mut u8, 0xEE, RINGS_SIZE) };
+    // But no pin held (a pinned queue is another device's to release,
+    // `a_pin_is_released_only_by_the_device_it_was_posted_to`).
+    // SAFETY: as above.
+    unsafe { std::ptr::write((ring + crate::dma::PINNED_OFFSET) as *mut u32, 0) };
     setup(&mut h, 0, 16);
     assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
     assert_eq!((h.ret(DRV, 1), h.ret(DRV, 2)), (ring, 16));
@@ -218,7 +222,19 @@ fn setup_zeroes_the_ring_and_writes_the_legacy_registers() {
     );
     // SAFETY: as above.
     let bytes = unsafe { std::slice::from_raw_parts(ring as *const u8, DMA_RING_STRIDE - 4) };
-    assert!(bytes.iter().all(|&b| b == 0), "queue 0's ring is zeroed");
+    let window = crate::dma::WINDOW_OFFSET;
+    assert!(
+        bytes
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == 0 || (window..window + 4).contains(&i)),
+        "queue 0's ring is zeroed"
+    );
+    assert_eq!(
+        read_u16(ring, window),
+        w as u16,
+        "the device it was set up on"
+    );
     // SAFETY: as above; queue 1's memory is not touched.
     assert_eq!(unsafe { *((ring + DMA_RING_STRIDE) as *const u8) }, 0xEE);
 }
@@ -1588,4 +1604,84 @@ fn a_lender_a_stuck_device_holds_is_not_restarted() {
     assert_eq!(code, SUCCESS);
     assert_ne!(h.id(CLI), cli);
     assert!(!crate::dma::pins(&mut h.sys, DRV, CLI));
+}
+
+/// A pin belongs to the device its chain was posted to. A driver whose
+/// device did not finish its reset keeps the lease pinned when its window
+/// is taken away (revoke and restart drop it, quiesced or not); if it is
+/// then given another device of its class (the bus binds the lowest free
+/// one), that device's idle queue says nothing about the first one. Before,
+/// the kernel asked the new device, found the queue idle and released the
+/// pins (and the new device's setup zeroed them): the lender could then be
+/// restarted while the first device might still write its memory.
+#[test]
+fn a_pin_is_released_only_by_the_device_it_was_posted_to() {
+    // The driver's ring region, and device A granted as the bus grants.
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .task("cli", 2)
+        .build();
+    let ring = arena::alloc(RINGS_SIZE);
+    assert!(h.sys.tasks[DRV].add_region(region(ring, RINGS_SIZE, REGION_READ | REGION_DMA_RING)));
+    let window = |base| {
+        region(
+            base,
+            0x1000,
+            REGION_READ | REGION_WRITE | REGION_DEVICE | REGION_VIRTIO,
+        )
+    };
+    let device = |h: &mut Harness| {
+        let w = arena::alloc(0x1000);
+        h.sys.machine.mmio.insert(w + 0x004, 1);
+        h.sys.machine.mmio.insert(w + 0x034, 8);
+        assert!(h.sys.tasks[DRV].add_region(window(w)));
+        w
+    };
+    let a = device(&mut h);
+    setup(&mut h, 0, 8);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    let cli = client_calls_lending(&mut h, LEASE_READ | LEASE_WRITE);
+    post_lent(&mut h, &[leased(0, 0, 512, F_WRITE, 0)], 0, cli);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
+    // Device A does not reset; its window is taken away all the same.
+    h.sys.machine.stuck = true;
+    crate::dma::quiesce(&mut h.sys, DRV);
+    assert!(h.sys.tasks[DRV].remove_region(&window(a)));
+    assert!(
+        crate::dma::pins(&mut h.sys, DRV, CLI),
+        "no device: the pin stays"
+    );
+    // Device B, idle, is granted.
+    device(&mut h);
+    assert!(
+        crate::dma::pins(&mut h.sys, DRV, CLI),
+        "device B released device A's pin"
+    );
+    setup(&mut h, 0, 8);
+    assert_eq!(
+        h.ret(DRV, 0),
+        DMA_QUEUE_BUSY as usize,
+        "setup over the pinned queue"
+    );
+    assert!(crate::dma::pins(&mut h.sys, DRV, CLI));
+    let (code, _) = h.kipc(SUP, abi::Kipc::RestartTask as u32, Some(CLI as u32));
+    assert_eq!(code, DMA_PINNED, "the lender restarted under device A");
+}
+
+/// A reboot keeps RAM: the kernel zeroes every ring at boot, so that pins
+/// the last boot left do not refuse the first setup on another device.
+#[test]
+fn the_rings_the_last_boot_left_are_zeroed_at_boot() {
+    let mut h = dma_harness();
+    legacy_device(&mut h, 8);
+    let ring = h.mem[DRV].rings.unwrap();
+    // SAFETY: the ring region block of the test arena.
+    unsafe { std::ptr::write_bytes(ring as *mut u8, 0xEE, RINGS_SIZE) };
+    crate::dma::clear_rings(h.sys.tasks.iter());
+    // SAFETY: as above.
+    let bytes = unsafe { std::slice::from_raw_parts(ring as *const u8, RINGS_SIZE) };
+    assert!(bytes.iter().all(|&b| b == 0));
+    setup(&mut h, 0, 8);
+    assert_eq!(h.ret(DRV, 0), SUCCESS as usize);
 }
