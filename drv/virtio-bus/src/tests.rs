@@ -77,6 +77,45 @@ fn the_nth_driver_of_a_kind_finds_the_nth_device_whoever_registers_first() {
 }
 
 #[test]
+fn a_surplus_driver_starting_first_takes_no_device_of_a_peer_still_to_come() {
+    // Three block drivers (tasks 1, 2, 3) for two disks; the third starts
+    // first, on a loaded host.
+    let peers = [1, 2, 3];
+    let mut b = bus();
+    assert_eq!(
+        b.register_among(reg(3, BLK), &peers),
+        Err(BusError::NoDevice),
+        "the surplus driver took a disk of a driver not yet started"
+    );
+    assert_eq!(b.register_among(reg(1, BLK), &peers).map(|p| p.slot), Ok(5));
+    assert_eq!(b.register_among(reg(2, BLK), &peers).map(|p| p.slot), Ok(7));
+    // A peer that registered and gave its disk back (the operator's
+    // unbind and bind) no longer keeps it from the others.
+    let mut b = bus();
+    assert_eq!(b.register_among(reg(1, BLK), &peers).map(|p| p.slot), Ok(5));
+    assert_eq!(
+        b.register_among(reg(3, BLK), &peers),
+        Err(BusError::NoDevice)
+    );
+    b.driver_died(1);
+    assert_eq!(b.unbind(5), Ok(Unbind::Done));
+    assert!(b.bind(5).is_ok());
+    assert_eq!(b.register_among(reg(3, BLK), &peers).map(|p| p.slot), Ok(5));
+    // Nor does one the supervisor gave up on before it ever registered.
+    let mut b = bus();
+    b.gave_up(2);
+    assert_eq!(b.register_among(reg(3, BLK), &peers).map(|p| p.slot), Ok(7));
+    // A driver past the peers the supervisor can list is the last of them.
+    let mut b = bus();
+    assert_eq!(
+        b.register_among(reg(9, BLK), &peers),
+        Err(BusError::NoDevice)
+    );
+    b.gave_up(1);
+    assert_eq!(b.register_among(reg(9, BLK), &peers).map(|p| p.slot), Ok(5));
+}
+
+#[test]
 fn a_driver_is_probed_with_the_first_free_matching_device() {
     let mut b = bus();
     let p = b.register(reg(3, BLK)).unwrap();

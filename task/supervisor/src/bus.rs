@@ -40,19 +40,25 @@ pub(crate) fn reset_device(slot: usize) -> bool {
     true
 }
 
-/// How many tasks before `task` may drive exactly the devices it may (its
-/// app.toml `drives`): the n-th driver of a kind is bound to the n-th
-/// device of that kind, whichever registers first.
-fn rank_of(task: usize) -> usize {
+/// The tasks that may drive exactly the devices `task` may (their app.toml
+/// `drives`), in task order, `task` among them: the n-th of them is bound
+/// to the n-th device of that kind, whichever registers first
+/// ([`virtio_bus::Bus::register_among`]). At most `MAX_DRIVERS` (the bus
+/// registers no more); `len` says how many.
+fn peers_of(task: usize) -> ([u16; virtio_bus::MAX_DRIVERS], usize) {
+    let mut peers = [0u16; virtio_bus::MAX_DRIVERS];
+    let mut len = 0;
     let all = &tasks::AUTHORITY;
-    let Some(mine) = all.get(task).map(|a| a.device_ids) else {
-        return 0;
-    };
-    all.get(..task)
-        .unwrap_or(&[])
-        .iter()
-        .filter(|a| a.device_ids == mine)
-        .count()
+    if let Some(mine) = all.get(task).map(|a| a.device_ids) {
+        for (t, _) in all.iter().enumerate().filter(|(_, a)| a.device_ids == mine) {
+            if len == peers.len() {
+                break;
+            }
+            peers[len] = t as u16;
+            len += 1;
+        }
+    }
+    (peers, len)
 }
 
 impl VirtioBusServer for Supervisor {
@@ -74,7 +80,8 @@ impl VirtioBusServer for Supervisor {
             remove_bits,
             probe_bits,
         };
-        let probe = self.bus.register_ranked(reg, rank_of(task as usize))?;
+        let (peers, len) = peers_of(task as usize);
+        let probe = self.bus.register_among(reg, &peers[..len])?;
         let slot = probe.slot as usize;
         // The seed's probe: a device in a known state, then the driver's.
         // One that cannot even be reset is given to nobody.

@@ -308,6 +308,7 @@ impl Supervisor {
                     // (`SERVER_STOPPED`), not DEAD as if it were. The kernel
                     // refuses only a task that is alive, which it is not.
                     let _ = kipc::stop_task(i);
+                    self.bus.gave_up(i as u16);
                     if let Some(slot) = slot {
                         self.bus.mark_failed(slot);
                         sys_log!("bus: slot {slot} marked failed");
