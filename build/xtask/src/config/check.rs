@@ -12,6 +12,12 @@ const MAX_IMAGE_NAME: usize = 64;
 /// virtio-blk's sector (§5.2.4: capacity counts 512-byte sectors).
 const SECTOR: u64 = 512;
 
+/// The longest `[test] timeout` and step `timeout`, in seconds: the runner
+/// adds them to the clock, and `timeout = 18446744073709551615` panicked
+/// xtask with "overflow when adding duration to instant" once the image
+/// was built. (A campaign run raises an image's to at most 2060 s.)
+const MAX_TEST_TIMEOUT_S: u64 = 86_400;
+
 /// The tables `sys/userlib/build.rs` generates into `userlib::tasks` beside
 /// the task constants: a task whose constant is one of them failed in
 /// rustc ("the name `SERVES` is defined multiple times"), naming neither
@@ -548,6 +554,11 @@ impl App {
         let Some(t) = &self.test else { return };
         if t.timeout == 0 {
             p.push("`test.timeout` is 0: give the wall-clock limit in seconds".into());
+        } else if t.timeout > MAX_TEST_TIMEOUT_S {
+            p.push(format!(
+                "`test.timeout` = {}: at most {MAX_TEST_TIMEOUT_S} s (a day)",
+                t.timeout
+            ));
         }
         if t.kernel_panic.as_deref() == Some("") {
             p.push("`test.kernel-panic` is empty and would match any panic: give the text the panic must contain".into());
@@ -622,6 +633,11 @@ impl App {
             if step.timeout == Some(0) {
                 p.push(format!(
                     "{key}.timeout is 0: give the step's limit in seconds"
+                ));
+            }
+            if let Some(s) = step.timeout.filter(|&s| s > MAX_TEST_TIMEOUT_S) {
+                p.push(format!(
+                    "{key}.timeout = {s}: at most {MAX_TEST_TIMEOUT_S} s (a day)"
                 ));
             }
         }

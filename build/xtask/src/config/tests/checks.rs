@@ -612,6 +612,18 @@ fn app_file_mistakes_a_user_found_are_refused() {
             &[&format!("`tasks.{name}`: its task constant `{c}` is taken by userlib's table of that name")],
         );
     }
+    // A timeout the runner cannot add to the clock panicked xtask.
+    assert_error(
+        &format!("{BASE}\n[test]\ntimeout = 18446744073709551615\n"),
+        &["`test.timeout` = 18446744073709551615: at most 86400 s (a day)"],
+    );
+    assert_error(
+        &format!(
+            "{BASE}\n[test]\nkind = \"console\"\nsteps = [{{ send = \"x\", timeout = 86401 }}]\n"
+        ),
+        &["`test.steps[0]`.timeout = 86401: at most 86400 s (a day)"],
+    );
+    parse(&format!("{BASE}\n[test]\ntimeout = 86400\n")).unwrap();
     // More virtio devices than the machine's eight slots: QEMU stopped at
     // boot with "No 'virtio-bus' bus found for device".
     let drives: String = (0..8)
