@@ -142,6 +142,14 @@ impl App {
                 "`{key}`: 'kernel' is the kernel's name on the console and in the memory map; give the task another"
             ));
         }
+        if task.name == "image" {
+            // Each task's ELF is `dist/<task>.elf`, beside the image's
+            // own `dist/image.elf`: the image overwrote the task's, and
+            // `cargo xtask dump` and `gdb` read the image as the task.
+            p.push(format!(
+                "`{key}`: 'image' would be built as dist/image.elf, which is the whole image's file; give the task another name"
+            ));
+        }
         if task.krate.is_empty() {
             p.push(format!("`{key}.crate` is empty: name the task's package"));
         }

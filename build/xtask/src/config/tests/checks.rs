@@ -612,6 +612,12 @@ fn app_file_mistakes_a_user_found_are_refused() {
             &[&format!("`tasks.{name}`: its task constant `{c}` is taken by userlib's table of that name")],
         );
     }
+    // A task's ELF is dist/<task>.elf: one named 'image' was overwritten
+    // by the image's dist/image.elf, and dump and gdb read the image as it.
+    assert_error(
+        &format!("{BASE}\n[tasks.image]\ncrate = \"pong\"\npriority = 9\ntext = 8192\nram = 2048\nstack = 1024\n"),
+        &["`tasks.image`: 'image' would be built as dist/image.elf, which is the whole image's file"],
+    );
     // A timeout the runner cannot add to the clock panicked xtask.
     assert_error(
         &format!("{BASE}\n[test]\ntimeout = 18446744073709551615\n"),
