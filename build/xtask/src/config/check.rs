@@ -12,6 +12,19 @@ const MAX_IMAGE_NAME: usize = 64;
 /// virtio-blk's sector (§5.2.4: capacity counts 512-byte sectors).
 const SECTOR: u64 = 512;
 
+/// What xtask keeps in `target/<name>/` beside the disks: the built
+/// programs and image (`dist/`), link scripts (`link/`), post-mortem dumps
+/// (`dumps/`), the kernel's configuration, the run lock and gdb's files.
+const BUILD_FILES: &[&str] = &[
+    "dist",
+    "link",
+    "dumps",
+    "kconfig.rs",
+    "run.lock",
+    "gdb-init",
+    "gdb.sock",
+];
+
 /// The longest `[test] timeout` and step `timeout`, in seconds: the runner
 /// adds them to the clock, and `timeout = 18446744073709551615` panicked
 /// xtask with "overflow when adding duration to instant" once the image
@@ -441,6 +454,21 @@ impl App {
                 p.push(format!(
                     "`{key}.file` = {:?}: give a plain path relative to target/{}/ (no '..', not absolute)",
                     d.file, self.name
+                ));
+            }
+            let first = path.components().find_map(|c| match c {
+                std::path::Component::Normal(n) => Some(n.to_string_lossy()),
+                _ => None,
+            });
+            if let Some(taken) = first.filter(|f| BUILD_FILES.contains(&f.as_ref())) {
+                // The disk file is created (a test run: made afresh) in
+                // the folder xtask builds the image in: `dist/image.elf`
+                // as a disk was zeroed and QEMU booted nothing.
+                p.push(format!(
+                    "`{key}.file` = {:?}: target/{}/{taken} is xtask's own ({}); put the disk elsewhere, e.g. \"disk0.img\"",
+                    d.file,
+                    self.name,
+                    BUILD_FILES.join(", ")
                 ));
             }
             if d.size == 0 {

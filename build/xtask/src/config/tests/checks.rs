@@ -618,6 +618,18 @@ fn app_file_mistakes_a_user_found_are_refused() {
         &format!("{BASE}\n[tasks.image]\ncrate = \"pong\"\npriority = 9\ntext = 8192\nram = 2048\nstack = 1024\n"),
         &["`tasks.image`: 'image' would be built as dist/image.elf, which is the whole image's file"],
     );
+    // A disk in xtask's own files: dist/image.elf was made the disk.
+    for (file, taken) in [
+        ("dist/image.elf", "dist"),
+        ("./kconfig.rs", "kconfig.rs"),
+        ("run.lock", "run.lock"),
+    ] {
+        assert_error(
+            &format!("{BASE}\n[[qemu.drives]]\nfile = \"{file}\"\nsize = 512\ndevice = \"virtio-blk-device\"\n"),
+            &[&format!("`qemu.drives[0].file` = \"{file}\": target/t/{taken} is xtask's own")],
+        );
+    }
+    parse(&format!("{BASE}\n[[qemu.drives]]\nfile = \"disks/dist.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\n")).unwrap();
     // A timeout the runner cannot add to the clock panicked xtask.
     assert_error(
         &format!("{BASE}\n[test]\ntimeout = 18446744073709551615\n"),
