@@ -116,28 +116,30 @@ pub fn allocate(app: &App) -> Result<Layout> {
         }
     }
 
-    if cursor > ram_end {
+    // QEMU loads its device tree below the end of RAM: an image reaching
+    // it did not start ("Some ROM regions are overlapping").
+    let usable_end = machine::fdt_base(app.qemu.memory).min(ram_end);
+    if cursor > usable_end {
         let needed = cursor - machine::RAM_BASE;
-        let needed_mib = needed.div_ceil(1024 * 1024);
-        // More than the machine can have (a text of 2 GiB): raising
-        // `qemu.memory` is no way out, its check refuses more.
-        let remedy = if needed_mib > machine::MAX_MEMORY_MIB {
-            format!(
-                "no `qemu.memory` is enough (at most {} MiB): shrink the `text`/`ram` budgets",
+        // The least memory whose device tree lies above the image; none
+        // for more than the machine can have (a text of 2 GiB).
+        let remedy = match (1..=machine::MAX_MEMORY_MIB).find(|&m| machine::fdt_base(m) >= cursor) {
+            Some(mib) => format!(
+                "raise `qemu.memory` to at least {mib} or shrink the `text`/`ram` budgets"
+            ),
+            None => format!(
+                "no `qemu.memory` is enough (at most {} MiB, and QEMU's device tree below 3 GiB): shrink the `text`/`ram` budgets",
                 machine::MAX_MEMORY_MIB
-            )
-        } else {
-            format!(
-                "raise `qemu.memory` to at least {needed_mib} or shrink the `text`/`ram` budgets"
-            )
+            ),
         };
         bail!(
-            "{}: the kernel and task regions need {needed} bytes (up to {:#x}) but `qemu.memory` = {} MiB ends RAM at {:#x}: over by {} bytes; {remedy}",
+            "{}: the kernel and task regions need {needed} bytes (up to {:#x}) but `qemu.memory` = {} MiB ends RAM at {:#x}, and QEMU loads its device tree (1 MiB) from {:#x}: over by {} bytes; {remedy}",
             app.file.display(),
             cursor,
             app.qemu.memory,
             ram_end,
-            cursor - ram_end,
+            usable_end,
+            cursor - usable_end,
         );
     }
 
@@ -209,6 +211,7 @@ impl Layout {
 mod tests {
     use super::{allocate, Region};
     use crate::config::tests::{default_app, fixture_app, parse, BASE};
+    use crate::machine;
 
     #[test]
     fn fixture_app_layout() {
@@ -274,6 +277,29 @@ mod tests {
         assert_eq!(d[1].region.base, 0x1000_0000);
     }
 
+    /// QEMU loads its device tree (1 MiB) at the end of RAM aligned down
+    /// to 2 MiB, as a ROM: an image of just over 1 MiB (a 512 KiB text) with `qemu.memory` = 2
+    /// fitted the 2 MiB and QEMU refused to start ("Some ROM regions are
+    /// overlapping": the tree at 0x8000_0000).
+    #[test]
+    fn the_image_ends_below_qemus_device_tree() {
+        assert_eq!(machine::fdt_base(2), 0x8000_0000);
+        assert_eq!(machine::fdt_base(3), 0x8020_0000);
+        assert_eq!(machine::fdt_base(4), 0x8020_0000);
+        assert_eq!(machine::fdt_base(128), 0x87e0_0000);
+        // Above 1 GiB of RAM the tree stays below 3 GiB.
+        assert_eq!(machine::fdt_base(2048), 0xbfe0_0000);
+        let text = BASE.replace("text = 16384", "text = 524288") + "\n[qemu]\nmemory = 2\n";
+        let msg = format!("{:#}", allocate(&parse(&text).unwrap()).unwrap_err());
+        assert!(msg.contains("device tree (1 MiB) from 0x80000000"), "{msg}");
+        assert!(msg.contains("raise `qemu.memory` to at least 3"), "{msg}");
+        let l = allocate(&parse(&text.replace("memory = 2", "memory = 3")).unwrap()).unwrap();
+        assert!(l
+            .tasks
+            .iter()
+            .all(|t| t.text.end() <= 0x8020_0000 && t.ram.end() <= 0x8020_0000));
+    }
+
     #[test]
     fn overflow_says_by_how_much() {
         let text = BASE.replace("text = 16384", "text = 2097152") + "\n[qemu]\nmemory = 2\n";
@@ -281,13 +307,14 @@ mod tests {
         let msg = format!("{:#}", allocate(&app).unwrap_err());
         assert!(msg.starts_with("test.toml:"), "{msg}");
         assert!(
-            msg.contains("`qemu.memory` = 2 MiB ends RAM at 0x80200000"),
+            msg.contains("`qemu.memory` = 2 MiB ends RAM at 0x80200000, and QEMU loads its device tree (1 MiB) from 0x80000000"),
             "{msg}"
         );
         // The 2 MiB task text is aligned to 0x8020_0000 and ends at 0x8040_0000;
-        // the smaller regions follow it.
-        assert!(msg.contains("over by 2126848 bytes"), "{msg}");
-        assert!(msg.contains("raise `qemu.memory` to at least 5"), "{msg}");
+        // the smaller regions follow it, to 0x8040_7400. With 7 MiB the
+        // device tree is at 0x8060_0000 (6 MiB aligned down to 2 MiB).
+        assert!(msg.contains("over by 4224000 bytes"), "{msg}");
+        assert!(msg.contains("raise `qemu.memory` to at least 7"), "{msg}");
         assert!(msg.contains("shrink the `text`/`ram` budgets"), "{msg}");
     }
 }

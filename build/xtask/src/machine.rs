@@ -13,6 +13,18 @@ pub const RAM_BASE: u64 = 0x8000_0000;
 /// [`RAM_BASE`].
 pub const MAX_MEMORY_MIB: u64 = 2048;
 
+/// Where QEMU's `virt` machine (7.2, `riscv_load_fdt`) loads its device
+/// tree blob with `qemu.memory` = `memory_mib`: the blob's unpacked size
+/// (1 MiB, `FDT_MAX_SIZE`) below the end of RAM or 3 GiB, whichever is
+/// lower, aligned down to 2 MiB. It is loaded as a ROM, and QEMU refuses
+/// to start if it overlaps the image ("Some ROM regions are overlapping"):
+/// the image must end at or below it.
+pub fn fdt_base(memory_mib: u64) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    let end = (RAM_BASE + memory_mib * MIB).min(3072 * MIB);
+    (end.saturating_sub(MIB) / (2 * MIB) * (2 * MIB)).max(RAM_BASE)
+}
+
 /// Most regions one task may hold (text, RAM, device windows): the kernel's
 /// `MAX_TASK_REGIONS`, one PMP entry each.
 pub const MAX_TASK_REGIONS: usize = 8;
