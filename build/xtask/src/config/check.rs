@@ -68,6 +68,7 @@ impl App {
         self.check_qemu(&mut p);
         self.check_nics(&mut p);
         self.check_virtio_slots(&mut p);
+        super::task_config::check_port_grants(self, &mut p);
         self.check_test(&mut p);
         p
     }

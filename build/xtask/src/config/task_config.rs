@@ -174,3 +174,39 @@ fn in_decimal(v: &str) -> Option<u64> {
     let hex = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X"))?;
     u64::from_str_radix(hex, 16).ok()
 }
+
+/// The stack's `ports` grant each service its ports, and the stack posts
+/// a service that subscribes its sockets' readiness: a service the stack
+/// may not post to (not in its `posts`) had the first such post refused,
+/// the stack dropped its subscription without a word, and the service
+/// woke only on its own timer (the echo: once a second). A granted task
+/// that declares `postable` notifications is one waiting to be posted; one
+/// without polls (`test/net-authority.toml`'s suite). Unknown task names
+/// and malformed entries are the stack's build's to refuse.
+pub(super) fn check_port_grants(app: &super::App, p: &mut Vec<String>) {
+    for net in app.tasks.iter().filter(|t| t.krate == "task-net") {
+        let Some(ports) = net.config.get("ports") else {
+            continue;
+        };
+        let mut named: Vec<&str> = Vec::new();
+        for entry in ports.split(|c: char| c == ',' || c.is_whitespace()) {
+            let Some((name, _)) = entry.split_once(':') else {
+                continue;
+            };
+            if named.contains(&name) {
+                continue;
+            }
+            named.push(name);
+            let Some(task) = app.tasks.iter().find(|t| t.name == name) else {
+                continue;
+            };
+            let may_post = net.posts.contains(&task.name) || net.slots.contains(&task.name);
+            if !task.postable.is_empty() && !may_post {
+                p.push(format!(
+                    "`tasks.{}.posts`: `config.ports` grants '{name}' a port and '{name}' is `postable`, but the stack may not post to it: add '{name}' to `posts` (its readiness posts were refused, the stack dropped its subscription and it woke only on its own timer)",
+                    net.name
+                ));
+            }
+        }
+    }
+}

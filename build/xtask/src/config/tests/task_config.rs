@@ -177,3 +177,33 @@ fn every_app_file_of_the_workspace_validates() {
     }
     assert!(files.len() > 20, "only {} app files found", files.len());
 }
+
+/// A service granted a port that the stack may not post to lost its
+/// readiness at the first post (the stack dropped the subscription); one
+/// that is not `postable` polls, and may.
+#[test]
+fn a_postable_service_granted_a_port_must_be_posted_to() {
+    let app_toml =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../app.toml"))
+            .unwrap();
+    let without = app_toml.replace("posts = [\"echo\", \"http\"]", "posts = [\"echo\"]");
+    assert_ne!(without, app_toml, "app.toml's net posts changed");
+    let e = format!(
+        "{:#}",
+        App::parse(&without, Path::new("app.toml")).unwrap_err()
+    );
+    assert!(
+        e.contains("app.toml:")
+            && e.contains("`tasks.net.posts`: `config.ports` grants 'http' a port and 'http' is `postable`, but the stack may not post to it"),
+        "{e}"
+    );
+    assert!(!e.contains("'echo'"), "{e}");
+    // http without `postable` polls: no problem.
+    let polling = without.replacen(
+        "postable = [\"net\"]\nslots = [\"net\", \"supervisor\"]",
+        "slots = [\"net\", \"supervisor\"]",
+        1,
+    );
+    assert_ne!(polling, without, "app.toml's http changed");
+    App::parse(&polling, Path::new("app.toml")).unwrap();
+}
