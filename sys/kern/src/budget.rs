@@ -4,9 +4,11 @@
 //! is charged for every stretch of time it holds the CPU, from the moment
 //! the kernel dispatches it to the next trap. The charge is cleared only
 //! when the task *waits for work* — ends a trap blocked in `recv`, or
-//! finds a call waiting there ([`work_arrived`]) — or a new incarnation
+//! finds there a call waiting or an interrupt of its device
+//! ([`work_arrived`]; see "Interrupts") — or a new incarnation
 //! starts. Syscalls that return at once (`get_timer`, `post`, a `recv`
-//! with a notification already pending) do not clear it:
+//! with a notification a task or a timer posted already pending) do not
+//! clear it:
 //! a task spinning on them is running, and would otherwise starve every
 //! less important task while looking alive to a watchdog that counts
 //! syscalls. Nor does a call (waiting in `send` or for the reply): a driver
@@ -42,6 +44,41 @@
 //! so never waiting for work), and the syscall fuzzer's driver under a
 //! load average of 4.7. A spinner is still charged each of its stretches
 //! to the end of its share, and is faulted as before.
+//!
+//! # Interrupts
+//!
+//! A `recv` that returns a bit an interrupt of the task's device posted
+//! (one that came since the task last re-armed the source with
+//! `irq_control`: the kernel masks it at each delivery) finds work
+//! arriving, as a call found waiting does. A driver under constant
+//! traffic finds its interrupt pending at every `recv` (`recv` hands over
+//! notifications before calls), and before this it never waited for work:
+//! net0 was faulted "ran past its CPU budget" under a flood it served
+//! honestly (two 1,472-byte UDP senders, three 1 MiB TCP echoes and eight
+//! page loops). A stretch cut short by its share (it is throttled some
+//! 2,000 times a second under bulk traffic) or by the host's stall ends in
+//! the middle of handling an interrupt, and the device interrupts again
+//! while it is held off, so the next stretch begins with the interrupt,
+//! and the stack's call waits behind it. Tests `budget::
+//! a_driver_whose_device_keeps_interrupting_is_throttled_not_faulted`
+//! (faulted before) and `..._own_timer_posts_its_interrupt_bit_is_still_
+//! faulted`.
+//!
+//! Only the kernel's interrupt counts (`Task::mark_interrupted`), each
+//! once at most: no task
+//! may post a bit an interrupt is routed to (`notify::check_post`), and a
+//! timer set to such a bit, or any bit a task posts, is not the device's
+//! and clears nothing. So a driver spinning on `get_timer`, `post`, its
+//! own notifications or a timer in the past is faulted as before. What
+//! a rogue driver can do is make its own device interrupt — queue a
+//! frame, kick, re-arm, `recv` — and spin on that unfaulted. That is
+//! accepted: its CPU share still holds it to its percentage of every
+//! period, so the tasks below it lose no more than they would to an
+//! honest driver under a flood, and it is doing I/O its device accepted,
+//! which the budget cannot tell from a busy driver's. The budget stays
+//! what catches a driver stuck in a loop that never waits for anything
+//! (nor traps: the budget timer), and the share what bounds its duty
+//! cycle.
 //!
 //! # Server time
 //!

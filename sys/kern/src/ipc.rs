@@ -357,6 +357,12 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     let bits = sys.tasks[caller].take_notifications(mask);
     if bits != 0 {
         return_notification(&mut sys.tasks[caller], bits);
+        if sys.tasks[caller].take_interrupted(bits) {
+            // Its device interrupted since it last re-armed the
+            // interrupt: work, as a call found waiting is (see `budget`,
+            // "Interrupts").
+            crate::budget::work_arrived(sys, caller);
+        }
         return Ok(());
     }
 

@@ -176,6 +176,10 @@ pub fn interrupt<M: Machine>(sys: &mut System<'_, M>, irq: u32) {
     // twice, and `kipc::grant` a source already routed.
     let route = sys.routes().find(|r| r.irq == irq).copied();
     if let Some(r) = route {
+        // Marked as the device's: a `recv` returning it finds work
+        // arriving (`budget::work_arrived`), where a bit posted by a task
+        // or a timer does not.
+        sys.tasks[r.task as usize].mark_interrupted(r.bits);
         post_bits(sys, r.task as usize, r.bits);
     }
 }

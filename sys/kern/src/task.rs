@@ -73,6 +73,10 @@ pub struct Task {
     state: TaskState,
     generation: Generation,
     notifications: u32,
+    /// The bits an interrupt posted (not a task, not a timer) since a
+    /// `recv` that returned them last counted them: such a `recv` finds
+    /// work arriving (see `budget`, "Interrupts").
+    interrupted: u32,
     notification_mask: u32,
     timer: Option<(u64, u32)>,
     regions: [RegionDesc; MAX_TASK_REGIONS],
@@ -120,6 +124,7 @@ impl Task {
             state: TaskState::Stopped,
             generation: Generation::default(),
             notifications: 0,
+            interrupted: 0,
             notification_mask: 0,
             timer: None,
             regions,
@@ -299,6 +304,21 @@ impl Task {
         let taken = self.notifications & mask;
         self.notifications &= !taken;
         taken
+    }
+
+    /// Notes that an interrupt of the task's device posts `bits` (the
+    /// post itself is `notify::post_bits`'s).
+    pub fn mark_interrupted(&mut self, bits: u32) {
+        self.interrupted |= bits;
+    }
+
+    /// Whether an interrupt posted any of `taken`, the bits a `recv` just
+    /// took (or a wake from a blocked `recv` took since: that mark stays,
+    /// so each interrupt counts once at most); forgets that it did.
+    pub fn take_interrupted(&mut self, taken: u32) -> bool {
+        let hit = self.interrupted & taken != 0;
+        self.interrupted &= !taken;
+        hit
     }
 
     /// The mask the task passed to its current `recv`.
@@ -485,6 +505,7 @@ impl Task {
         self.rejections = 0;
         // `rejected_call` is kept: the supervisor may not have read it yet.
         self.notifications = 0;
+        self.interrupted = 0;
         self.notification_mask = 0;
         self.timer = None;
         self.run = 0;
