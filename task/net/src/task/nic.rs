@@ -114,6 +114,11 @@ impl RxBatch {
         if let Some(range) = self.current.clone() {
             return self.buf.get(range);
         }
+        if core.rx_budget == 0 {
+            // The round had its share of frames (`RX_ROUND_FRAMES`).
+            core.rx_busy = true;
+            return None;
+        }
         let range = match self.frames.next() {
             Some(range) => range,
             None => {
@@ -139,6 +144,7 @@ impl RxBatch {
             }
         };
         core.rx_frames = core.rx_frames.wrapping_add(1);
+        core.rx_budget -= 1;
         self.current = Some(range.clone());
         self.buf.get(range)
     }
