@@ -393,9 +393,13 @@ fn dispatch_budgeted<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_m
     let now = sys.machine.now();
     let t = &sys.tasks[index];
     // A throttled task runs only on time nobody else wants: its share
-    // does not limit that, only its budget does.
+    // does not limit that, only its budget does. Its stretch is still
+    // reckoned a period at most, so that a host's stall in it is charged
+    // no further (`charged_until`): with its whole budget as the runway,
+    // one stall faulted an honest driver. Past the period the timer
+    // charges and re-arms, and the stretch goes on.
     let share_left = if t.is_throttled() {
-        u64::MAX
+        share::PERIOD_TICKS
     } else {
         u64::from(t.share().left(now))
     };

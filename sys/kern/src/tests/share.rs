@@ -484,6 +484,34 @@ fn spare_time_does_not_save_a_throttled_spinner_from_its_budget() {
     assert_eq!(at, 10 * TICKS_PER_MS);
 }
 
+/// A throttled task on spare time is dispatched with its whole budget
+/// left as its runway; a host's stall in that one stretch was charged to
+/// the runway's end, the whole budget, and faulted an honest driver (a
+/// helper session's reading of `dispatch_budgeted`). The stretch is now
+/// charged no further than a period, as a stretch on its share is.
+#[test]
+fn a_host_stall_on_spare_time_costs_a_throttled_task_at_most_a_period() {
+    let mut h = system(200);
+    assert_eq!(next(&mut h, SUP), Some(DRV));
+    assert_eq!(timer_at(&mut h, DRV, QUOTA), Some(LOW));
+    h.recv(LOW, 0, 1);
+    assert_eq!(next(&mut h, LOW), Some(DRV));
+    assert_eq!(h.sched(DRV), SchedState::Throttled);
+    // The host stops the machine for 300 ms in the middle of the stretch.
+    let at = h.sys.machine.now + 300 * TICKS_PER_MS;
+    let _ = timer_at(&mut h, DRV, at);
+    assert!(
+        h.task(DRV).is_healthy(),
+        "faulted for the host's stall: {:?}",
+        h.task(DRV).state()
+    );
+    assert!(
+        h.task(DRV).run() <= QUOTA + PERIOD_TICKS,
+        "charged {} ticks for one stalled stretch",
+        h.task(DRV).run()
+    );
+}
+
 #[test]
 fn a_throttled_task_on_spare_time_runs_on_without_a_scan() {
     let mut h = system(100);
