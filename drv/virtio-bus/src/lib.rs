@@ -197,13 +197,12 @@ impl Bus {
     /// registered, its own device ([`Bus::register_among`]) is no longer
     /// kept from the other drivers of its kind.
     pub fn gave_up(&mut self, task: u16) {
-        self.registered |= 1u64.checked_shl(u32::from(task)).unwrap_or(0);
+        self.registered |= task_bit(task);
     }
 
     /// Whether task `task` has registered since boot.
     fn has_registered(&self, task: u16) -> bool {
-        1u64.checked_shl(u32::from(task))
-            .is_some_and(|bit| self.registered & bit != 0)
+        self.registered & task_bit(task) != 0
     }
 
     fn register_in_rank(
@@ -230,7 +229,7 @@ impl Bus {
         };
         self.drivers[d] = Some(Driver { reg, slot: None });
         let task = reg.task;
-        self.registered |= 1u64.checked_shl(u32::from(task)).unwrap_or(0);
+        self.registered |= task_bit(task);
         let matches = |s: &Slot| s.device.is_some_and(|dev| Self::matches(&reg, &dev));
         // The slot kept for it since its last incarnation died, then its
         // rank's, then the lowest free one no peer still to come owns.
@@ -464,6 +463,12 @@ impl Bus {
         }
         t
     }
+}
+
+/// Task `task`'s bit in [`Bus`]'s `registered`; none past 63 (an image has
+/// at most 64 tasks).
+fn task_bit(task: u16) -> u64 {
+    1u64.checked_shl(u32::from(task)).unwrap_or(0)
 }
 
 #[cfg(test)]

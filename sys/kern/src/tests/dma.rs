@@ -1454,6 +1454,19 @@ fn a_chain_visiting_a_descriptor_twice_is_refused() {
     assert_eq!(pins_agree(ring, 8), 2);
 }
 
+/// sup 0, drv 1 (its ring region only, no device granted), cli 2; the
+/// ring region's base.
+fn driver_with_rings_only() -> (Harness, usize) {
+    let h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .task("cli", 2)
+        .build();
+    let ring = arena::alloc(RINGS_SIZE);
+    assert!(h.sys.tasks[DRV].add_region(region(ring, RINGS_SIZE, REGION_READ | REGION_DMA_RING)));
+    (h, ring)
+}
+
 /// A ring outlives its window (a restarted driver keeps the ring its
 /// predecessor set up, and the bus revokes the slot): a post with no
 /// granted window is refused, so no lease is pinned where no device will
@@ -1461,13 +1474,7 @@ fn a_chain_visiting_a_descriptor_twice_is_refused() {
 /// registered, pinned its client for good that way).
 #[test]
 fn a_post_without_a_granted_window_is_refused_and_pins_nothing() {
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("drv", 1)
-        .task("cli", 2)
-        .build();
-    let ring = arena::alloc(RINGS_SIZE);
-    assert!(h.sys.tasks[DRV].add_region(region(ring, RINGS_SIZE, REGION_READ | REGION_DMA_RING)));
+    let (mut h, ring) = driver_with_rings_only();
     // The queue as the predecessor's setup left it: size 8.
     // SAFETY: the ring region block of the test arena.
     unsafe { std::ptr::write((ring + abi::DMA_RING_STRIDE - 4) as *mut u32, 8) };
@@ -1617,13 +1624,7 @@ fn a_lender_a_stuck_device_holds_is_not_restarted() {
 #[test]
 fn a_pin_is_released_only_by_the_device_it_was_posted_to() {
     // The driver's ring region, and device A granted as the bus grants.
-    let mut h = Builder::default()
-        .task("sup", 0)
-        .task("drv", 1)
-        .task("cli", 2)
-        .build();
-    let ring = arena::alloc(RINGS_SIZE);
-    assert!(h.sys.tasks[DRV].add_region(region(ring, RINGS_SIZE, REGION_READ | REGION_DMA_RING)));
+    let (mut h, _) = driver_with_rings_only();
     let window = |base| {
         region(
             base,
