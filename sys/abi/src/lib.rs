@@ -188,6 +188,14 @@ pub const REFUSED_POST_BITS: u32 = 0xFFFF_FE06;
 /// stopped at its restart limit (`Kipc::StopTask`). A task that faulted and
 /// awaits its restart answers DEAD instead.
 pub const SERVER_STOPPED: u32 = 0xFFFF_FE07;
+/// `recv` refused: an untrusted task (app.toml `trusted = false`, every
+/// driver by default) named one task to receive from. Such a server takes
+/// its callers in the kernel's order (the most important waiting first);
+/// it may still wait for notifications alone ([`TaskId::KERNEL`]).
+/// Receiving from chosen callers only, a driver could answer them and
+/// leave another caller queued for good, where the supervisor's watchdog,
+/// which sees calls received and replies, never looks.
+pub const REFUSED_CLOSED_RECV: u32 = 0xFFFF_FE08;
 /// Prefix of the REJECTED response codes: the low byte carries the
 /// [`ReplyFaultReason`].
 const REJECTED_PREFIX: u32 = 0xFFFF_FC00;
@@ -237,6 +245,7 @@ pub const fn kernel_code_name(code: u32) -> Option<&'static str> {
         REFUSED_POST_TARGET => "REFUSED_POST_TARGET",
         REFUSED_POST_BITS => "REFUSED_POST_BITS",
         SERVER_STOPPED => "SERVER_STOPPED",
+        REFUSED_CLOSED_RECV => "REFUSED_CLOSED_RECV",
         BORROW_NOT_LENT => "BORROW_NOT_LENT",
         BORROW_NO_SUCH_LEASE => "BORROW_NO_SUCH_LEASE",
         BORROW_OUT_OF_RANGE => "BORROW_OUT_OF_RANGE",
@@ -260,6 +269,9 @@ pub const fn kernel_code_meaning(code: u32) -> Option<&'static str> {
         REFUSED_POST_BITS => "a bit is not one the target declares `postable` in app.toml",
         SERVER_STOPPED => {
             "the server is stopped and no restart is coming (not started by app.toml, or left stopped at its restart limit: an operator's `restart` brings it back)"
+        }
+        REFUSED_CLOSED_RECV => {
+            "an untrusted task may receive from the kernel alone or from anyone, not from one task it picks"
         }
         BORROW_NOT_LENT => "the lender is no longer waiting on a call to us",
         BORROW_NO_SUCH_LEASE => "the call has no lease with that index",
@@ -292,7 +304,8 @@ code_enum! {
         /// none, `a5` is left as it was). A receive from one task that
         /// is dead, or dies while we wait, returns at once with `a0` = a DEAD
         /// code (which no `TaskId` can equal: those are below
-        /// [`TaskId::LIMIT`]).
+        /// [`TaskId::LIMIT`]). An untrusted task naming one task gets
+        /// [`REFUSED_CLOSED_RECV`] in `a0`.
         Recv = 1,
         /// `a0` = caller `TaskId`, `a1` = response code, `a2`/`a3` = message.
         Reply = 2,

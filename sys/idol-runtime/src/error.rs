@@ -198,6 +198,7 @@ mod tests {
             abi::REFUSED_NOT_SUPERVISOR,
             abi::REFUSED_POST_TARGET,
             abi::REFUSED_POST_BITS,
+            abi::REFUSED_CLOSED_RECV,
             abi::BORROW_NOT_LENT,
             abi::BORROW_NO_SUCH_LEASE,
             abi::BORROW_OUT_OF_RANGE,

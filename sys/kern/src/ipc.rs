@@ -16,7 +16,8 @@
 
 use abi::{
     dead_code, Lease, TaskId, UsageError, KERNEL_CODE_BASE, LEASE_READ, LEASE_WRITE, MAX_LEASES,
-    RECV_OPEN, REFUSED_NOT_IN_SLOTS, REFUSED_NO_SUCH_TASK, REFUSED_PRIORITY, SERVER_STOPPED,
+    RECV_OPEN, REFUSED_CLOSED_RECV, REFUSED_NOT_IN_SLOTS, REFUSED_NO_SUCH_TASK, REFUSED_PRIORITY,
+    SERVER_STOPPED,
 };
 
 use crate::descs::{REGION_DMA_RING, REGION_READ, REGION_WRITE};
@@ -345,6 +346,13 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     // be waiting forever: say so at once. Waiting on the kernel is how a
     // task waits for notifications only.
     if let Some(o) = only.filter(|&o| o != TaskId::KERNEL) {
+        // An untrusted server (a driver) takes its callers in our order:
+        // receiving from chosen ones only, it could answer them and leave
+        // another queued for good, unseen by the supervisor's watchdog
+        // (which sees calls received, and replies).
+        if !sys.tasks[caller].desc().trusted {
+            return Err(UserError::Recoverable(REFUSED_CLOSED_RECV));
+        }
         let i = o.index();
         if i >= sys.tasks.len() {
             return Err(UserError::Recoverable(REFUSED_NO_SUCH_TASK));

@@ -109,6 +109,43 @@ fn closed_recv_takes_only_the_named_sender() {
     assert_eq!(h.read(SRV, RECV_BUF, 6), b"from a");
 }
 
+/// A driver receiving from chosen callers only could answer them and
+/// leave another queued for good: the supervisor's watchdog sees callers
+/// it received (held) and replies (stuck), and such a driver keeps
+/// replying, to the others. So an untrusted server takes its callers in
+/// the kernel's order: a closed receive from a task is refused, one from
+/// the kernel (notifications only) is not.
+#[test]
+fn an_untrusted_server_cannot_pick_whom_it_receives_from() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .untrusted()
+        .task("victim", 2)
+        .task("other", 3)
+        .build();
+    let drv = h.id(SRV);
+    let (victim, other) = (h.id(2), h.id(3));
+    h.send(2, drv, 1, b"victim", 0, &[]);
+    h.send(3, drv, 2, b"other", 0, &[]);
+    // Closed on the less important caller, as a driver starving the
+    // victim would: refused, nothing received, the victim still queued.
+    h.recv_from(SRV, 16, 0, other);
+    assert_eq!(h.ret(SRV, 0), abi::REFUSED_CLOSED_RECV as usize);
+    assert_eq!(h.sched(SRV), SchedState::Runnable);
+    assert_eq!(h.sched(2), SchedState::InSend(drv));
+    assert_eq!(h.sched(3), SchedState::InSend(drv));
+    assert!(h.task(SRV).is_healthy(), "refused, not faulted");
+    // Its open receive takes the most important waiting caller.
+    h.recv(SRV, 16, 0);
+    assert_eq!(h.received(SRV).sender, victim);
+    // Waiting for notifications alone is still its own business.
+    h.reply(SRV, victim, 0, b"");
+    h.recv_from(SRV, 16, 0b1, TaskId::KERNEL);
+    assert_eq!(h.sched(SRV), SchedState::InRecv(Some(TaskId::KERNEL)));
+    assert_eq!(h.sched(3), SchedState::InSend(drv));
+}
+
 #[test]
 fn closed_recv_still_takes_notifications() {
     let mut h = Harness::three();
