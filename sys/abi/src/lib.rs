@@ -137,6 +137,12 @@ pub const RINGBUF_OP: u16 = 0xFF72;
 
 /// Reply code to a [`RINGBUF_OP`] from a task that may not read traces.
 pub const TRACE_REFUSED: u32 = 0x7269_0001;
+/// Reply code to a [`RINGBUF_OP`] whose reply buffer has no room for the
+/// answer's length (4 bytes): nothing is written. Answered with the length,
+/// such a call would get the server faulted by the kernel (a reply larger
+/// than the caller's buffer), and the supervisor's fault reboots the
+/// machine.
+pub const TRACE_NO_ROOM: u32 = 0x7269_0002;
 
 /// Response code of a successful `send`.
 pub const SUCCESS: u32 = 0;

@@ -6,7 +6,8 @@
 //! answer: a driver's trace names its other clients' requests.
 //!
 //! It must never fault the task it runs in: a bad lease only ends the
-//! text early, and a refused reader gets a reply code, not a fault.
+//! text early, and a refused reader, or one with no room for the answer
+//! (`abi::TRACE_NO_ROOM`), gets a reply code, not a fault.
 
 use core::fmt::{self, Write as _};
 
@@ -75,6 +76,13 @@ pub(crate) fn answer(m: &RecvMessage) {
         sys_reply(m.sender, abi::TRACE_REFUSED, &[]);
         return;
     }
+    // The answer is the text's length, 4 bytes: into a smaller reply
+    // buffer the kernel would refuse it by faulting us (a supervisor's
+    // fault reboots the machine), so such a reader gets a code alone.
+    if m.response_capacity < ANSWER_LEN {
+        sys_reply(m.sender, abi::TRACE_NO_ROOM, &[]);
+        return;
+    }
     let limit = match sys_borrow_info(m.sender, 0) {
         Ok(info) => info.len,
         Err(_) => 0,
@@ -98,5 +106,9 @@ pub(crate) fn answer(m: &RecvMessage) {
         Ok(())
     })();
     let _ = w.flush();
-    sys_reply(m.sender, abi::SUCCESS, &(w.offset as u32).to_le_bytes());
+    let length: [u8; ANSWER_LEN] = (w.offset as u32).to_le_bytes();
+    sys_reply(m.sender, abi::SUCCESS, &length);
 }
+
+/// Bytes of a trace read's answer: the text's length, a little-endian u32.
+const ANSWER_LEN: usize = 4;

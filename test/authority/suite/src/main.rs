@@ -303,6 +303,38 @@ fn garbage_from_two_clients_restarts_no_driver(s: &mut Suite) -> CaseResult {
     s.victim_serves()
 }
 
+/// A trace read (`abi::RINGBUF_OP`, which every task's `recv` answers by
+/// itself to an operator, as the suite is) whose reply buffer has no room
+/// for the answer's 4-byte length. Answered with the length, the kernel
+/// faulted the server for a reply larger than its caller's buffer: blk0
+/// was restarted, and the supervisor's fault rebooted the machine.
+fn a_trace_read_with_no_room_for_its_answer_faults_no_server(s: &mut Suite) -> CaseResult {
+    use abi::{Lease, LEASE_WRITE, RINGBUF_OP, TRACE_NO_ROOM};
+    s.victim_serves()?;
+    let mut text = [0u8; 64];
+    let lease = [Lease {
+        attributes: LEASE_WRITE,
+        base: text.as_mut_ptr() as u32,
+        len: text.len() as u32,
+    }];
+    for (name, task) in [("blk0", tasks::BLK0), ("supervisor", tasks::SUPERVISOR)] {
+        for room in [0, 3] {
+            let id = sys_refresh_task_id(task);
+            let mut reply = [0u8; 3];
+            let (code, len) = sys_send(id, RINGBUF_OP, &[], &mut reply[..room], &lease);
+            check!(
+                code == TRACE_NO_ROOM && len == 0,
+                "{name}: a trace read with {room} bytes for the answer got {code:#x} ({len} bytes)"
+            );
+        }
+    }
+    check!(
+        s.sup.task_count().is_ok(),
+        "the supervisor does not answer after the trace reads"
+    );
+    s.victim_serves()
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
@@ -328,6 +360,10 @@ fn main() -> ! {
         (
             "garbage_from_two_clients_restarts_no_driver",
             garbage_from_two_clients_restarts_no_driver,
+        ),
+        (
+            "a_trace_read_with_no_room_for_its_answer_faults_no_server",
+            a_trace_read_with_no_room_for_its_answer_faults_no_server,
         ),
     ];
     test_harness::run_suite(&mut s, cases)
