@@ -45,7 +45,10 @@
 //!   is too big or uses a kernel code faults the *server*, a reply to a
 //!   task not waiting on it is dropped, and a server that dies wakes its
 //!   callers with DEAD. One that never replies is the supervisor's to
-//!   restart (its watchdog), which wakes the callers with DEAD.
+//!   restart (its watchdog), which wakes the callers with DEAD. Nor may it
+//!   pick whom it serves: its `recv` names no one task (`ipc::recv`,
+//!   `abi::REFUSED_CLOSED_RECV`), so a caller it leaves waiting is one it
+//!   received, which the watchdog sees.
 //! - *A task that runs past its CPU budget without waiting for work is
 //!   faulted* (`budget`), however many syscalls or calls it makes, so a
 //!   spinning driver cannot starve the tasks below it.
