@@ -186,7 +186,11 @@ impl CargoBuild {
     pub fn run(&self, root: &Path, target_dir: &Path, verbose: bool) -> Result<PathBuf> {
         let args = self.args()?;
         let mut cmd = Command::new(process::cargo());
-        cmd.args(&args).current_dir(root);
+        // Said explicitly: a second build lane has a target dir of its own
+        // (`testing::prebuild`), and cargo takes the one it is told.
+        cmd.args(&args)
+            .current_dir(root)
+            .env("CARGO_TARGET_DIR", target_dir);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

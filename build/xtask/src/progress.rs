@@ -1,5 +1,8 @@
 //! Progress while building: a spinner with `[3/7] building task ping` on a
-//! terminal, plain lines of the same text otherwise (CI logs).
+//! terminal, plain lines of the same text otherwise (CI logs). Builds that
+//! run side by side (`cargo xtask test`'s build lanes) print plain lines
+//! naming their image, `[net.toml 3/7] building task echo`, since two
+//! spinners on one terminal would overwrite each other.
 
 use std::io::IsTerminal as _;
 use std::time::Duration;
@@ -11,13 +14,16 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     total: usize,
     done: usize,
+    /// The image, when builds run side by side.
+    label: Option<String>,
 }
 
 impl Progress {
     /// A progress display for `total` steps. `quiet` (cargo's output is
-    /// being passed through) forces plain lines.
-    pub fn new(total: usize, quiet: bool) -> Progress {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+    /// being passed through) forces plain lines, and so does a `label`
+    /// (the image, when builds run side by side), which they name.
+    pub fn new(total: usize, quiet: bool, label: Option<&str>) -> Progress {
+        let bar = (!quiet && label.is_none() && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total as u64);
             let style =
                 ProgressStyle::with_template("{spinner:.green} [{pos}/{len}] {msg} ({elapsed})")
@@ -30,6 +36,7 @@ impl Progress {
             bar,
             total,
             done: 0,
+            label: label.map(str::to_string),
         }
     }
 
@@ -41,7 +48,10 @@ impl Progress {
                 bar.set_position(self.done as u64);
                 bar.set_message(what.to_string());
             }
-            None => eprintln!("[{}/{}] {what}", self.done, self.total),
+            None => match &self.label {
+                Some(label) => eprintln!("[{label} {}/{}] {what}", self.done, self.total),
+                None => eprintln!("[{}/{}] {what}", self.done, self.total),
+            },
         }
     }
 

@@ -309,6 +309,32 @@ pub fn build_with(
     params: &campaign::Params,
     verbose: bool,
 ) -> Result<Built> {
+    let lane = Lane {
+        target_dir: process::cargo_target_dir(root),
+        label: None,
+    };
+    build_in(root, app_path, params, verbose, &lane)
+}
+
+/// Where a build's cargo works, when builds run side by side
+/// (`cargo xtask test`): each lane has a target dir of its own, since
+/// cargo lets one build at a time use a target dir.
+#[derive(Clone, Debug)]
+pub struct Lane {
+    /// Cargo's target dir for this lane.
+    pub target_dir: PathBuf,
+    /// The image's name in progress lines, when lanes run side by side.
+    pub label: Option<String>,
+}
+
+/// [`build_with`] in a given [`Lane`].
+pub fn build_in(
+    root: &Path,
+    app_path: &Path,
+    params: &campaign::Params,
+    verbose: bool,
+    lane: &Lane,
+) -> Result<Built> {
     let app = load_app(root, app_path)?;
     let layout = allocate(&app)?;
     let served = crates::check(root, &app, app_path)?;
@@ -320,13 +346,13 @@ pub fn build_with(
     let out_dir = root.join("target").join(&app.name);
     let dist = out_dir.join("dist");
     std::fs::create_dir_all(&dist).with_context(|| format!("cannot create {}", dist.display()))?;
-    let cargo_target = process::cargo_target_dir(root);
+    let cargo_target = &lane.target_dir;
     let task_names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
     let vireo_tasks = task_names.join(",");
     let vireo_restart = restart_policies(&app);
     let vireo_authority = authority(&app, &served);
 
-    let mut progress = Progress::new(app.tasks.len() + 2, verbose);
+    let mut progress = Progress::new(app.tasks.len() + 2, verbose, lane.label.as_deref());
     let mut rows = Vec::new();
     let mut segments = Vec::new();
     let mut entries = Vec::new();
@@ -355,7 +381,7 @@ pub fn build_with(
             ),
         };
         let built = build
-            .run(root, &cargo_target, verbose)
+            .run(root, cargo_target, verbose)
             .inspect_err(|_| progress.finish())?;
         let elf_path = dist.join(format!("{}.elf", task.name));
         copy(&built, &elf_path)?;
@@ -427,7 +453,7 @@ pub fn build_with(
         ],
     };
     let built = kbuild
-        .run(root, &cargo_target, verbose)
+        .run(root, cargo_target, verbose)
         .inspect_err(|_| progress.finish())?;
     let kernel_path = dist.join("kernel.elf");
     copy(&built, &kernel_path)?;
@@ -510,9 +536,10 @@ pub fn build_with(
     std::fs::write(&image, bytes).with_context(|| format!("cannot write {}", image.display()))?;
     progress.finish();
 
-    println!("{}", map::format(&all_rows).trim_end());
+    // One `println!`, so that a lane's table is not cut by another's.
     println!(
-        "image: {}",
+        "{}\nimage: {}",
+        map::format(&all_rows).trim_end(),
         image.strip_prefix(root).unwrap_or(&image).display()
     );
     Ok(Built {

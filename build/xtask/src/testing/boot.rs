@@ -66,13 +66,19 @@ pub fn evaluate_boot(cap: &Capture, expectations: &[String]) -> Vec<Case> {
     cases
 }
 
-/// Boots `app.toml` under icount and judges it.
-pub fn boot_test(root: &Path, qemu_bin: &Path, verbose: bool) -> Result<Vec<Case>> {
-    let app = crate::image::resolve_app(root, None);
-    // app.toml's image and disk are the ones `cargo xtask run` uses.
-    let name = crate::image::load_app(root, &app)?.name;
-    let _lock = qemu::lock_image(&root.join("target").join(&name), &name)?;
-    let built = crate::image::build(root, &app, verbose)?;
+/// Boots `app.toml` under icount and judges it. `prebuilt`: its image,
+/// built with its lock held (`qemu::lock_image`), which the caller holds
+/// still.
+pub fn boot_test(
+    root: &Path,
+    qemu_bin: &Path,
+    verbose: bool,
+    prebuilt: Option<Result<crate::image::Built>>,
+) -> Result<Vec<Case>> {
+    let built = match prebuilt {
+        Some(built) => built?,
+        None => crate::image::build(root, &crate::image::resolve_app(root, None), verbose)?,
+    };
     let expectations = boot_expectations(&built.app);
     let args = image::qemu_args(&built.app, &built.image, &built.out_dir, true)?;
     let mut pending = expectations.clone();

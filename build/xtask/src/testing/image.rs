@@ -285,9 +285,13 @@ pub fn test_image(
     path: &Path,
     params: &campaign::Params,
     verbose: bool,
+    prebuilt: Option<Result<crate::image::Built>>,
 ) -> Result<Vec<Case>> {
     let is_campaign = path.ends_with(campaign::APP);
-    let built = crate::image::build_with(root, path, params, verbose)?;
+    let built = match prebuilt {
+        Some(built) => built?,
+        None => crate::image::build_with(root, path, params, verbose)?,
+    };
     let Some(mut spec) = built.app.test.clone() else {
         anyhow::bail!(
             "{} is not a test image (it has no [test] section); `cargo xtask test` with no \

@@ -26,11 +26,14 @@ pub use script::lines_containing;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
 use crate::campaign;
+use crate::image::{Built, Lane};
 use crate::qemu;
 
 /// One case's outcome.
@@ -99,49 +102,176 @@ pub fn run(root: &Path, verbose: bool) -> Result<bool> {
     host::host_tests(root, verbose, &mut tally)?;
     host::api_docs(root, verbose, &mut tally);
 
+    let boot_app = crate::image::resolve_app(root, None);
+    // app.toml's image and disk are the ones `cargo xtask run` uses: held
+    // from its build to the end of its boot test.
+    let boot_lock = crate::image::load_app(root, &boot_app)
+        .and_then(|app| qemu::lock_image(&root.join("target").join(&app.name), &app.name));
+    let examples = app_files(&root.join("examples"))?;
+    let images: Vec<PathBuf> = app_files(&root.join("test"))?
+        .into_iter()
+        .chain(examples)
+        .collect();
+    let benches = app_files(&root.join(crate::bench::BENCH_DIR))?;
+    let mut all = vec![boot_app.clone()];
+    all.extend(images.iter().cloned());
+    all.extend(benches.iter().cloned());
+    let mut built = match &boot_lock {
+        Ok(_) => prebuild(root, &all, verbose),
+        // The boot test says why; the others are built as they come.
+        Err(_) => prebuild(root, &all[1..], verbose),
+    };
+
     match qemu::ensure_installed() {
-        Ok(qemu_bin) => qemu_tests(root, &qemu_bin, verbose, &mut tally)?,
+        Ok(qemu_bin) => {
+            println!("boot test (app.toml)");
+            let cases = match boot_lock {
+                Ok(_lock) => boot::boot_test(root, &qemu_bin, verbose, built.remove(&boot_app)),
+                Err(e) => Err(e),
+            }
+            .unwrap_or_else(|e| vec![Case::fail("build and boot", format!("{e:#}"))]);
+            tally.report("boot", &cases);
+            // The README's examples too, so that what it tells users to
+            // write keeps building and working.
+            for path in &images {
+                let prebuilt = built.remove(path);
+                run_one_image(
+                    root,
+                    &qemu_bin,
+                    path,
+                    &campaign::Params::default(),
+                    verbose,
+                    &mut tally,
+                    prebuilt,
+                );
+            }
+        }
         Err(e) => tally.report("qemu", &[Case::fail("find QEMU", format!("{e:#}"))]),
     }
-    bench_builds(root, verbose, &mut tally)?;
+    bench_builds(root, &benches, &mut built, &mut tally);
 
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0 && tally.passed > 0)
 }
 
-/// Builds every bench image (`cargo xtask bench` runs them; this does
-/// not), one case each, so that the benchmarks keep building within their
-/// budgets: the kernel's task records grew, and `bench/scale-64-tasks.toml`
-/// went over its kernel RAM with nothing noticing until the bench was run.
-fn bench_builds(root: &Path, verbose: bool, tally: &mut Tally) -> Result<()> {
+/// Images built before any is run, keyed by app file.
+type Prebuilt = HashMap<PathBuf, Result<Built>>;
+
+/// Builds `images` before any runs, in as many lanes as the machine has
+/// cores (two at most; one with `verbose`, whose cargo output would
+/// interleave). A task's link is one single-threaded rustc (LTO, one
+/// codegen unit), so one build at a time left a core idle for most of a
+/// CI run; each lane has a target dir of its own
+/// ([`crate::image::Lane`]). The runs then come one at a time, on a
+/// machine no build is loading: some tests measure CPU shares. The
+/// largest images go first, so that no lane is left with one at the end.
+fn prebuild(root: &Path, images: &[PathBuf], verbose: bool) -> Prebuilt {
+    let lanes = if verbose {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+    };
+    if crate::setup::ensure_target(root).is_err() {
+        // Each build says so.
+        return Prebuilt::new();
+    }
+    let size = |p: &PathBuf| crate::image::load_app(root, p).map_or(usize::MAX, |a| a.tasks.len());
+    let mut queue: Vec<&PathBuf> = images.iter().collect();
+    queue.sort_by_key(|p| std::cmp::Reverse(size(p)));
+    println!("building {} images, {lanes} at a time", queue.len());
+    let queue = Mutex::new(queue.into_iter());
+    let results = Mutex::new(Prebuilt::new());
+    let target = crate::process::cargo_target_dir(root);
+    std::thread::scope(|s| {
+        for n in 0..lanes {
+            let lane = Lane {
+                target_dir: if n == 0 {
+                    target.clone()
+                } else {
+                    target.join(format!("build-lane-{}", n + 1))
+                },
+                label: None,
+            };
+            let (queue, results) = (&queue, &results);
+            // The queue's lock is taken in the closure, so that it is let
+            // go before the build (a guard in `while let`'s scrutinee
+            // would live through the loop's body).
+            let next = move || queue.lock().ok().and_then(|mut q| q.next());
+            s.spawn(move || {
+                while let Some(path) = next() {
+                    let lane = Lane {
+                        label: (lanes > 1).then(|| {
+                            path.strip_prefix(root)
+                                .unwrap_or(path)
+                                .display()
+                                .to_string()
+                        }),
+                        ..lane.clone()
+                    };
+                    let built = crate::image::build_in(
+                        root,
+                        path,
+                        &campaign::Params::default(),
+                        verbose,
+                        &lane,
+                    );
+                    if let Ok(mut r) = results.lock() {
+                        r.insert(path.clone(), built);
+                    }
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_default()
+}
+
+/// Reports every bench image's build (`cargo xtask bench` runs them; this
+/// does not), one case each, so that the benchmarks keep building within
+/// their budgets: the kernel's task records grew, and
+/// `bench/scale-64-tasks.toml` went over its kernel RAM with nothing
+/// noticing until the bench was run.
+fn bench_builds(root: &Path, benches: &[PathBuf], built: &mut Prebuilt, tally: &mut Tally) {
     println!("bench images (built, not run)");
-    for path in app_files(&root.join(crate::bench::BENCH_DIR))? {
+    for path in benches {
         let name = format!(
             "{} builds",
-            path.strip_prefix(root).unwrap_or(&path).display()
+            path.strip_prefix(root).unwrap_or(path).display()
         );
-        let case = match crate::image::build(root, &path, verbose) {
+        let result = match built.remove(path) {
+            Some(result) => result,
+            None => crate::image::build(root, path, false),
+        };
+        let case = match result {
             Ok(_) => Case::ok(name),
             Err(e) => Case::fail(name, format!("{e:#}")),
         };
         tally.report("bench", &[case]);
     }
-    Ok(())
 }
 
 /// Runs only the named test images (no host tests, no boot test).
 pub fn run_images(root: &Path, images: &[PathBuf], verbose: bool) -> Result<bool> {
     let mut tally = Tally::default();
     let qemu_bin = qemu::ensure_installed()?;
-    for path in images {
-        let path = crate::image::resolve_app(root, Some(path));
+    let paths: Vec<PathBuf> = images
+        .iter()
+        .map(|p| crate::image::resolve_app(root, Some(p)))
+        .collect();
+    let mut built = if paths.len() > 1 {
+        prebuild(root, &paths, verbose)
+    } else {
+        Prebuilt::new()
+    };
+    for path in &paths {
+        let prebuilt = built.remove(path);
         run_one_image(
             root,
             &qemu_bin,
-            &path,
+            path,
             &campaign::Params::default(),
             verbose,
             &mut tally,
+            prebuilt,
         );
     }
     println!("{} passed, {} failed", tally.passed, tally.failed);
@@ -155,13 +285,14 @@ pub fn run_campaign(root: &Path, params: &campaign::Params, verbose: bool) -> Re
     let mut tally = Tally::default();
     let qemu_bin = qemu::ensure_installed()?;
     let path = root.join(campaign::APP);
-    run_one_image(root, &qemu_bin, &path, params, verbose, &mut tally);
+    run_one_image(root, &qemu_bin, &path, params, verbose, &mut tally, None);
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0 && tally.passed > 0)
 }
 
-/// Builds and runs one test image and reports its cases. `params`: the
-/// parameters the campaign image is built with, if this is it.
+/// Builds (unless `prebuilt`) and runs one test image and reports its
+/// cases. `params`: the parameters the campaign image is built with, if
+/// this is it.
 fn run_one_image(
     root: &Path,
     qemu_bin: &Path,
@@ -169,6 +300,7 @@ fn run_one_image(
     params: &campaign::Params,
     verbose: bool,
     tally: &mut Tally,
+    prebuilt: Option<Result<Built>>,
 ) {
     let label = path
         .file_stem()
@@ -178,32 +310,9 @@ fn run_one_image(
         "test image {}",
         path.strip_prefix(root).unwrap_or(path).display()
     );
-    let cases = image::test_image(root, qemu_bin, path, params, verbose)
+    let cases = image::test_image(root, qemu_bin, path, params, verbose, prebuilt)
         .unwrap_or_else(|e| vec![Case::fail("build and run", format!("{e:#}"))]);
     tally.report(&label, &cases);
-}
-
-/// The boot test, then every test image, then every example image.
-fn qemu_tests(root: &Path, qemu_bin: &Path, verbose: bool, tally: &mut Tally) -> Result<()> {
-    println!("boot test (app.toml)");
-    let cases = boot::boot_test(root, qemu_bin, verbose)
-        .unwrap_or_else(|e| vec![Case::fail("build and boot", format!("{e:#}"))]);
-    tally.report("boot", &cases);
-
-    // The README's examples too, so that what it tells users to write keeps
-    // building and working.
-    let examples = app_files(&root.join("examples"))?;
-    for path in app_files(&root.join("test"))?.into_iter().chain(examples) {
-        run_one_image(
-            root,
-            qemu_bin,
-            &path,
-            &campaign::Params::default(),
-            verbose,
-            tally,
-        );
-    }
-    Ok(())
 }
 
 /// The app files (`*.toml`) directly in `dir`, sorted; none if there is no
