@@ -133,18 +133,7 @@ pub fn run(root: &Path, verbose: bool) -> Result<bool> {
             tally.report("boot", &cases);
             // The README's examples too, so that what it tells users to
             // write keeps building and working.
-            for path in &images {
-                let prebuilt = built.remove(path);
-                run_one_image(
-                    root,
-                    &qemu_bin,
-                    path,
-                    &campaign::Params::default(),
-                    verbose,
-                    &mut tally,
-                    prebuilt,
-                );
-            }
+            run_built(root, &qemu_bin, &images, &mut built, verbose, &mut tally);
         }
         Err(e) => tally.report("qemu", &[Case::fail("find QEMU", format!("{e:#}"))]),
     }
@@ -262,20 +251,33 @@ pub fn run_images(root: &Path, images: &[PathBuf], verbose: bool) -> Result<bool
     } else {
         Prebuilt::new()
     };
-    for path in &paths {
+    run_built(root, &qemu_bin, &paths, &mut built, verbose, &mut tally);
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(tally.failed == 0 && tally.passed > 0)
+}
+
+/// Runs each test image at `paths` in turn, as `built` has it or built
+/// now.
+fn run_built(
+    root: &Path,
+    qemu_bin: &Path,
+    paths: &[PathBuf],
+    built: &mut Prebuilt,
+    verbose: bool,
+    tally: &mut Tally,
+) {
+    for path in paths {
         let prebuilt = built.remove(path);
         run_one_image(
             root,
-            &qemu_bin,
+            qemu_bin,
             path,
             &campaign::Params::default(),
             verbose,
-            &mut tally,
+            tally,
             prebuilt,
         );
     }
-    println!("{} passed, {} failed", tally.passed, tally.failed);
-    Ok(tally.failed == 0 && tally.passed > 0)
 }
 
 /// `--faults N --seed S`: builds the campaign image for that size and
