@@ -67,49 +67,55 @@ pub enum TaskState {
 /// On the target it fills exactly [`TASK_SIZE`] bytes, a power of two, so
 /// that finding task `i` in the table is a shift rather than a multiply
 /// (see [`TASK_SIZE`]).
+///
+/// The field order is the layout (`repr(C)` on the target): what nearly
+/// every syscall reads comes first and the saved registers right after,
+/// so that these and `a0..a7` lie within the 124 bytes a compressed load
+/// or store reaches (88 bytes of kernel code against Rust's own order,
+/// which put the registers past them). Keep new fields after `save`.
 #[derive(Debug)]
-#[cfg_attr(target_arch = "riscv32", repr(align(64)))]
+#[cfg_attr(target_arch = "riscv32", repr(C, align(64)))]
 pub struct Task {
     desc: &'static TaskDesc,
-    /// `desc.priority`, kept here: every scheduling decision asks, and
-    /// this is one load where the descriptor is two.
-    priority: u8,
-    save: SavedState,
     state: TaskState,
-    generation: Generation,
     notifications: u32,
+    notification_mask: u32,
     /// The bits an interrupt posted (not a task, not a timer) since a
     /// `recv` that returned them last counted them: such a `recv` finds
     /// work arriving (see `budget`, "Interrupts").
     interrupted: u32,
-    notification_mask: u32,
-    timer: Option<(u64, u32)>,
-    regions: [RegionDesc; MAX_TASK_REGIONS],
-    region_count: usize,
-    protection: ProtectionCache,
-    last_fault: FaultRecord,
-    fault_count: u32,
-    syscalls: u32,
-    replies: u32,
-    announce: bool,
-    run: u64,
-    rejections: u32,
-    /// Its own last call an untrusted server refused, since boot (see
-    /// [`Task::record_rejected_call`]).
-    rejected_call: abi::RejectedCall,
-    /// Its use of its CPU share in the current period, kept across
-    /// restarts: a restart must not give it a fresh share.
-    share: ShareUse,
-    /// Times it was throttled, since boot.
-    throttles: u32,
     /// The caller with a CPU budget whose call this task received last,
     /// if it has received nothing since (neither a notification nor
     /// another call): the task its time is charged to while that caller
     /// waits for the reply (see `budget`, "Server time").
     serving: MaybeTask,
+    generation: Generation,
+    /// `desc.priority`, kept here: every scheduling decision asks, and
+    /// this is one load where the descriptor is two.
+    priority: u8,
+    announce: bool,
+    save: SavedState,
+    region_count: usize,
+    regions: [RegionDesc; MAX_TASK_REGIONS],
+    protection: ProtectionCache,
+    last_fault: FaultRecord,
+    fault_count: u32,
+    syscalls: u32,
+    replies: u32,
+    rejections: u32,
+    /// Times it was throttled, since boot.
+    throttles: u32,
     /// Ticks its stretches were charged, since boot (wrapping; tasks with
     /// a budget only): `TaskStatus::ran_ticks`.
     ran_ticks: u32,
+    /// Its own last call an untrusted server refused, since boot (see
+    /// [`Task::record_rejected_call`]).
+    rejected_call: abi::RejectedCall,
+    timer: Option<(u64, u32)>,
+    run: u64,
+    /// Its use of its CPU share in the current period, kept across
+    /// restarts: a restart must not give it a fresh share.
+    share: ShareUse,
 }
 
 /// What a [`Task`] takes on the target: 512 bytes, its fields (472 when
