@@ -379,6 +379,7 @@ pub fn build_in(
                 &vireo_authority,
                 params,
             ),
+            llvm_args: &[],
         };
         let built = build
             .run(root, cargo_target, verbose)
@@ -451,6 +452,7 @@ pub fn build_in(
             ("VIREO_KCONFIG".into(), kconfig_path.display().to_string()),
             ("VIREO_TASKS".into(), vireo_tasks.clone()),
         ],
+        llvm_args: link::KERNEL_LLVM_ARGS,
     };
     let built = kbuild
         .run(root, cargo_target, verbose)
