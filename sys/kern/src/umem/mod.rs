@@ -28,7 +28,7 @@ mod ring;
 
 #[cfg(test)]
 pub(crate) use copy::bounds;
-use copy::{copy_bytewise, copy_raw};
+use copy::{copy_raw, copy_short};
 #[cfg(test)]
 pub use ring::kernel_ring;
 pub use ring::{ring_in, KernelRing, RingU16s, RING_LEN};
@@ -299,7 +299,9 @@ fn copy_checked<const SHORT: bool>(from: &Task, src: &USlice, to: &Task, dst: &U
     // tasks never share RAM, so the ranges do not overlap.
     unsafe {
         if SHORT {
-            copy_bytewise(src.base, dst.base, n);
+            if n != 0 {
+                copy_short(src.base, dst.base, n);
+            }
         } else {
             copy_raw(src.base, dst.base, n);
         }
