@@ -229,8 +229,32 @@ impl MaybeTask {
 }
 
 /// The scheduler's bookkeeping beside the task table.
+///
+/// Laid out in this order (`repr(C)`): the words the fast paths and the
+/// quick choice read first, the sets and the cursors after (see
+/// [`System`](crate::system::System)).
 #[derive(Debug)]
+#[repr(C)]
 pub struct Scheduler {
+    /// The task the last choice picked (none if nothing could run). Until
+    /// something wakes it is still the most important runnable task,
+    /// whoever traps in between (only host tests let other tasks trap):
+    /// priorities never change, and every wake is recorded in `woken`.
+    running: MaybeTask,
+    /// The most important task that became runnable since the last choice.
+    woken: MaybeTask,
+    /// The next task, decided by an IPC fast path during this trap.
+    hint: MaybeTask,
+    /// How many tasks `sending` holds: whether anyone is sending, in one
+    /// load (the `reply_recv` fast path asks on every call).
+    senders: u16,
+    /// Whether `throttled` may hold a bit: what the idle system's choice
+    /// tests, one load rather than a whole set.
+    any_throttled: bool,
+    /// Another task as important as `woken` also became runnable.
+    woken_tie: bool,
+    /// How the choices were made, for tests and benches.
+    choices: Choices,
     /// Tasks that are runnable.
     ready: TaskSet,
     /// Tasks blocked in `send` (waiting for their target to receive), so
@@ -242,27 +266,8 @@ pub struct Scheduler {
     /// for it. The choice looks here only when no task is runnable, and
     /// drops the bits it finds stale.
     throttled: TaskSet,
-    /// Whether `throttled` may hold a bit: what the idle system's choice
-    /// tests, one load rather than a whole set.
-    any_throttled: bool,
-    /// How many tasks `sending` holds: whether anyone is sending, in one
-    /// load (the `reply_recv` fast path asks on every call).
-    senders: u16,
-    /// The task the last choice picked (none if nothing could run). Until
-    /// something wakes it is still the most important runnable task,
-    /// whoever traps in between (only host tests let other tasks trap):
-    /// priorities never change, and every wake is recorded in `woken`.
-    running: MaybeTask,
-    /// The most important task that became runnable since the last choice.
-    woken: MaybeTask,
-    /// Another task as important as `woken` also became runnable.
-    woken_tie: bool,
-    /// The next task, decided by an IPC fast path during this trap.
-    hint: MaybeTask,
     /// Where each level's round stands (see [`Cursors`]).
     cursors: Cursors,
-    /// How the choices were made, for tests and benches.
-    choices: Choices,
 }
 
 /// How many choices took the slower ways: what shows that the common

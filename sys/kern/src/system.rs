@@ -11,37 +11,17 @@ use crate::table::TaskTable;
 use crate::task::Task;
 
 /// The kernel state, generic over the machine so host tests can drive it.
+///
+/// The field order is the layout (`repr(C)`): the task table and the
+/// words every trap reads come first, within the 124 bytes a compressed
+/// load or store reaches, and the large tables last. Rust's own order put
+/// the table's pointer and length past 1 KB, behind the scheduler; this
+/// order is 124 bytes of kernel code smaller with `Scheduler`'s.
+#[repr(C)]
 pub struct System<'a, M: Machine> {
     /// Every task, indexed by task index (out of range: a kernel bug, see
     /// [`TaskTable`]).
     pub tasks: &'a mut TaskTable,
-    /// PLIC source → task notification routes.
-    pub irqs: &'a [IrqDesc],
-    /// Index of the supervisor task.
-    pub supervisor: usize,
-    /// The hardware (or a mock).
-    pub machine: M,
-    /// The task whose regions the memory protection holds now, if any.
-    /// Reprogramming it costs a dozen CSR writes, so it is skipped when
-    /// the same task runs again; anything that changes a task's regions
-    /// must reset this to `None`.
-    pub protection_for: MaybeTask,
-    /// Interrupt routes of granted devices, one per grant, beside the
-    /// image's static `irqs`.
-    pub device_irqs: [Option<IrqDesc>; MAX_DEVICE_GRANTS],
-    /// Who can run, who waits to send, and what the last choice was.
-    /// Every change of a task's scheduling state goes through [`note`].
-    ///
-    /// [`note`]: System::note
-    pub sched: Scheduler,
-    /// Whether the test-only kipcs exist (`FaultTask`, `Shutdown`; and
-    /// `Inject` with `fault_injection`): true only in kernels built for
-    /// test images (feature `test-control`, which `cargo xtask` turns on
-    /// exactly for app files with a `[test]` section). Host tests turn it
-    /// off to check that a shipping kernel refuses them.
-    pub test_control: bool,
-    /// Whether `Kipc::Inject` exists (feature `fault-injection`).
-    pub fault_injection: bool,
     /// The task with a CPU budget that was dispatched last, or whose
     /// share pays for the server running ([`donated`](System::donated));
     /// none if the running task has no budget and serves no budgeted
@@ -52,16 +32,23 @@ pub struct System<'a, M: Machine> {
     /// reply, directly or through servers calling on for it: see
     /// `budget`, "Server time"), rather than `dispatched` running itself.
     pub donated: MaybeTask,
-    /// When `dispatched` was dispatched (ticks).
-    pub dispatched_at: u64,
-    /// When `dispatched`'s budget or share runs out, as reckoned at its
-    /// dispatch, and `budget::HOST_DELAY_TICKS` more: the timer is armed
-    /// no later than the first, so a trap that comes after the second was
-    /// delayed by the host (see `budget::charged_until`).
-    pub dispatched_until: u64,
-    /// When `dispatched`'s budget or share runs out, as reckoned at its
-    /// dispatch: what a trap past `dispatched_until` is charged up to.
-    pub dispatched_expiry: u64,
+    /// The task whose regions the memory protection holds now, if any.
+    /// Reprogramming it costs a dozen CSR writes, so it is skipped when
+    /// the same task runs again; anything that changes a task's regions
+    /// must reset this to `None`.
+    pub protection_for: MaybeTask,
+    /// Index of the supervisor task.
+    pub supervisor: usize,
+    /// PLIC source → task notification routes.
+    pub irqs: &'a [IrqDesc],
+    /// Whether the test-only kipcs exist (`FaultTask`, `Shutdown`; and
+    /// `Inject` with `fault_injection`): true only in kernels built for
+    /// test images (feature `test-control`, which `cargo xtask` turns on
+    /// exactly for app files with a `[test]` section). Host tests turn it
+    /// off to check that a shipping kernel refuses them.
+    pub test_control: bool,
+    /// Whether `Kipc::Inject` exists (feature `fault-injection`).
+    pub fault_injection: bool,
     /// When the running task's budget runs out, as programmed into the
     /// timer (possibly earlier: see `budget::dispatch`).
     pub budget_deadline: Option<u64>,
@@ -72,6 +59,26 @@ pub struct System<'a, M: Machine> {
     /// right. Kept so that neither the timer's walk nor setting a timer
     /// looks at every task's share when nobody is throttled.
     pub next_release: Option<u64>,
+    /// When `dispatched` was dispatched (ticks).
+    pub dispatched_at: u64,
+    /// When `dispatched`'s budget or share runs out, as reckoned at its
+    /// dispatch, and `budget::HOST_DELAY_TICKS` more: the timer is armed
+    /// no later than the first, so a trap that comes after the second was
+    /// delayed by the host (see `budget::charged_until`).
+    pub dispatched_until: u64,
+    /// When `dispatched`'s budget or share runs out, as reckoned at its
+    /// dispatch: what a trap past `dispatched_until` is charged up to.
+    pub dispatched_expiry: u64,
+    /// Who can run, who waits to send, and what the last choice was.
+    /// Every change of a task's scheduling state goes through [`note`].
+    ///
+    /// [`note`]: System::note
+    pub sched: Scheduler,
+    /// The hardware (or a mock).
+    pub machine: M,
+    /// Interrupt routes of granted devices, one per grant, beside the
+    /// image's static `irqs`.
+    pub device_irqs: [Option<IrqDesc>; MAX_DEVICE_GRANTS],
 }
 
 /// Most device grants in force at once.
