@@ -69,10 +69,11 @@ pub enum TaskState {
 /// (see [`TASK_SIZE`]).
 ///
 /// The field order is the layout (`repr(C)` on the target): what nearly
-/// every syscall reads comes first and the saved registers right after,
-/// so that these and `a0..a7` lie within the 124 bytes a compressed load
-/// or store reaches (88 bytes of kernel code against Rust's own order,
-/// which put the registers past them). Keep new fields after `save`.
+/// every syscall reads comes first, then the budget's share and the
+/// saved registers, so that these and `a0..a7` lie within the 124 bytes
+/// a compressed load or store reaches (164 bytes of kernel code against
+/// Rust's own order, which put the registers past them). Keep new fields
+/// after `save`: the assert below keeps `a7` in reach.
 #[derive(Debug)]
 #[cfg_attr(target_arch = "riscv32", repr(C, align(64)))]
 pub struct Task {
@@ -94,8 +95,14 @@ pub struct Task {
     /// this is one load where the descriptor is two.
     priority: u8,
     announce: bool,
-    save: SavedState,
     region_count: usize,
+    /// Ticks its stretches were charged, since boot (wrapping; tasks with
+    /// a budget only): `TaskStatus::ran_ticks`.
+    ran_ticks: u32,
+    /// Its use of its CPU share in the current period, kept across
+    /// restarts: a restart must not give it a fresh share.
+    share: ShareUse,
+    save: SavedState,
     regions: [RegionDesc; MAX_TASK_REGIONS],
     protection: ProtectionCache,
     last_fault: FaultRecord,
@@ -105,17 +112,11 @@ pub struct Task {
     rejections: u32,
     /// Times it was throttled, since boot.
     throttles: u32,
-    /// Ticks its stretches were charged, since boot (wrapping; tasks with
-    /// a budget only): `TaskStatus::ran_ticks`.
-    ran_ticks: u32,
     /// Its own last call an untrusted server refused, since boot (see
     /// [`Task::record_rejected_call`]).
     rejected_call: abi::RejectedCall,
     timer: Option<(u64, u32)>,
     run: u64,
-    /// Its use of its CPU share in the current period, kept across
-    /// restarts: a restart must not give it a fresh share.
-    share: ShareUse,
 }
 
 /// What a [`Task`] takes on the target: 512 bytes, its fields (472 when
@@ -130,6 +131,11 @@ pub const TASK_SIZE: usize = 512;
 
 #[cfg(target_arch = "riscv32")]
 const _: () = assert!(core::mem::size_of::<Task>() == TASK_SIZE);
+
+/// The saved `a7` (register 17), the last syscall argument, within the
+/// reach of a compressed load or store from the task (see [`Task`]).
+#[cfg(target_arch = "riscv32")]
+const _: () = assert!(core::mem::offset_of!(Task, save) + 4 * 17 <= 124);
 
 impl Task {
     /// A task as the image describes it, not yet started.
