@@ -148,7 +148,10 @@ pub const TRACE_NO_ROOM: u32 = 0x7269_0002;
 pub const SUCCESS: u32 = 0;
 
 /// Codes at or above this value are reserved by the kernel; a server must
-/// never reply with one (the kernel faults a server that tries).
+/// never reply with one (the kernel faults a server that tries). Each
+/// family has a range of its own, so no code has two readings: DEAD
+/// `0xFFFE_xxxx`, REJECTED `0xFFFF_FCxx`, `BORROW_*` `0xFFFF_FDxx`,
+/// `REFUSED_*` and [`SERVER_STOPPED`] `0xFFFF_FExx`, `DMA_*` `0xFFFF_FFxx`.
 pub const KERNEL_CODE_BASE: u32 = 0xFFFE_0000;
 
 /// Prefix of the DEAD response codes: the low 16 bits carry the generation
@@ -448,32 +451,32 @@ pub const DMA_LEASE: u64 = 1 << 63;
 /// The lease is not lent to the caller now (the call was answered, or the
 /// lender restarted), does not grant what the device would do (a device
 /// write needs a writable lease), or the range runs past it.
-pub const DMA_BAD_LEASE: u32 = 0xFFFF_FC06;
+pub const DMA_BAD_LEASE: u32 = 0xFFFF_FF06;
 /// A lease of the peer is still posted to the device: a reply to it is
 /// refused until the device gave the chain back or was reset. Or a post
 /// would rewrite a descriptor the device still holds (of any chain: every
 /// posted chain holds its descriptors until the device gives it back or
 /// is reset), or give the device bytes of a lease it already has for
 /// writing (or write bytes it already has).
-pub const DMA_PINNED: u32 = 0xFFFF_FC07;
+pub const DMA_PINNED: u32 = 0xFFFF_FF07;
 /// The longest chain one [`DmaOp::Post`] takes.
 pub const DMA_MAX_CHAIN: usize = 8;
 /// DMA refused: a buffer is not the driver's own RAM (it is kernel memory,
 /// its text, its ring region, a device window, another task's memory, or
 /// wraps the address space).
-pub const DMA_BAD_BUFFER: u32 = 0xFFFF_FC01;
+pub const DMA_BAD_BUFFER: u32 = 0xFFFF_FF01;
 /// DMA refused: a flag the kernel does not allow (INDIRECT: indirect
 /// tables are refused) or a chain whose `next` links do not match it.
-pub const DMA_BAD_FLAGS: u32 = 0xFFFF_FC02;
+pub const DMA_BAD_FLAGS: u32 = 0xFFFF_FF02;
 /// DMA refused: no such queue in the driver's ring region, the queue is
 /// not set up, a descriptor index or count out of range, or a chain whose
 /// links visit a descriptor twice.
-pub const DMA_BAD_QUEUE: u32 = 0xFFFF_FC03;
+pub const DMA_BAD_QUEUE: u32 = 0xFFFF_FF03;
 /// DMA refused: the driver holds no granted virtio device window.
-pub const DMA_NO_DEVICE: u32 = 0xFFFF_FC04;
+pub const DMA_NO_DEVICE: u32 = 0xFFFF_FF04;
 /// DMA refused: the device's queue is live (set up and not reset since),
 /// or the device offers no such queue.
-pub const DMA_QUEUE_BUSY: u32 = 0xFFFF_FC05;
+pub const DMA_QUEUE_BUSY: u32 = 0xFFFF_FF05;
 
 code_enum! {
     /// The instruction probes of a bench kernel ([`Sysnum::BenchProbes`]): a

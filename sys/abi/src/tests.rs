@@ -210,7 +210,93 @@ fn only_access_faults_name_an_address() {
 
 #[test]
 fn a_task_id_shows_its_index_and_generation() {
-    extern crate std;
     let id = TaskId::new(2, Generation(5));
     assert_eq!(std::format!("{id:?}"), "TaskId(index 2, gen 5)");
+}
+
+extern crate std;
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+/// Every code the kernel or `userlib` answers with, by name. A new named
+/// code belongs here.
+const NAMED_CODES: [(&str, u32); 19] = [
+    ("SUCCESS", SUCCESS),
+    ("TRACE_REFUSED", TRACE_REFUSED),
+    ("TRACE_NO_ROOM", TRACE_NO_ROOM),
+    ("REFUSED_NOT_IN_SLOTS", REFUSED_NOT_IN_SLOTS),
+    ("REFUSED_PRIORITY", REFUSED_PRIORITY),
+    ("REFUSED_NO_SUCH_TASK", REFUSED_NO_SUCH_TASK),
+    ("REFUSED_NOT_SUPERVISOR", REFUSED_NOT_SUPERVISOR),
+    ("REFUSED_POST_TARGET", REFUSED_POST_TARGET),
+    ("REFUSED_POST_BITS", REFUSED_POST_BITS),
+    ("SERVER_STOPPED", SERVER_STOPPED),
+    ("REFUSED_CLOSED_RECV", REFUSED_CLOSED_RECV),
+    ("BORROW_NOT_LENT", BORROW_NOT_LENT),
+    ("BORROW_NO_SUCH_LEASE", BORROW_NO_SUCH_LEASE),
+    ("BORROW_OUT_OF_RANGE", BORROW_OUT_OF_RANGE),
+    ("BORROW_WRONG_ATTRIBUTES", BORROW_WRONG_ATTRIBUTES),
+    ("DMA_BAD_BUFFER", DMA_BAD_BUFFER),
+    ("DMA_BAD_FLAGS", DMA_BAD_FLAGS),
+    ("DMA_BAD_QUEUE", DMA_BAD_QUEUE),
+    ("DMA_NO_DEVICE", DMA_NO_DEVICE),
+];
+
+/// The rest of the named codes (the array above is split only to keep
+/// its length readable).
+const MORE_NAMED_CODES: [(&str, u32); 3] = [
+    ("DMA_QUEUE_BUSY", DMA_QUEUE_BUSY),
+    ("DMA_BAD_LEASE", DMA_BAD_LEASE),
+    ("DMA_PINNED", DMA_PINNED),
+];
+
+/// Every meaning `code` has: each named constant it equals, a DEAD code,
+/// a REJECTED code.
+fn meanings(code: u32) -> Vec<String> {
+    let mut m: Vec<String> = NAMED_CODES
+        .iter()
+        .chain(MORE_NAMED_CODES.iter())
+        .filter(|(_, c)| *c == code)
+        .map(|(n, _)| n.to_string())
+        .collect();
+    if let Some(g) = dead_generation(code) {
+        m.push(format!("DEAD (generation {})", g.0));
+    }
+    if let Some(r) = rejected_reason(code) {
+        m.push(format!("REJECTED ({r:?})"));
+    }
+    m
+}
+
+#[test]
+fn every_named_code_means_exactly_one_thing() {
+    // A caller decodes a code by asking each reading in turn (idol-runtime's
+    // `response` asks `rejected_reason` before the refusals): a code two
+    // readings accept is read as whichever is asked first.
+    for (name, code) in NAMED_CODES.iter().chain(MORE_NAMED_CODES.iter()) {
+        assert_eq!(meanings(*code), [name.to_string()], "{name} = {code:#x}");
+    }
+    // The generated codes too: every reason, and generations across the
+    // range, each read as itself alone.
+    for reason in ReplyFaultReason::ALL {
+        let code = rejected_code(reason);
+        assert_eq!(
+            meanings(code),
+            [format!("REJECTED ({reason:?})")],
+            "{code:#x}"
+        );
+    }
+    for g in [0, 1, 0x00FF, 0xFC01, 0xFE01, 0xFFFF] {
+        let code = dead_code(Generation(g));
+        assert_eq!(
+            meanings(code),
+            [format!("DEAD (generation {g})")],
+            "{code:#x}"
+        );
+    }
+    // Every kernel refusal is one no server can forge.
+    for (name, code) in NAMED_CODES.iter().chain(MORE_NAMED_CODES.iter()).skip(3) {
+        assert!(*code >= KERNEL_CODE_BASE, "{name} = {code:#x}");
+    }
 }

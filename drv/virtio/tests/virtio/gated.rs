@@ -15,8 +15,9 @@ use virtio::{Buf, DmaGate, Error, Features, IndirectTables, QueueMemory, SplitQu
 use crate::model::device::Regs;
 use crate::model::{arena, Device, Setup, Token};
 
-/// The refusal code of the model gate.
-const REFUSED: u32 = 0xFFFF_FC01;
+/// The refusal code of the model gate (the kernel's `abi::DMA_BAD_BUFFER`;
+/// this crate does not depend on `abi`).
+const REFUSED: u32 = 0xFFFF_FF01;
 
 /// The kernel's part, played against the model.
 struct ModelGate {
@@ -424,7 +425,7 @@ struct FeatureGate {
 
 impl DmaGate for FeatureGate {
     fn driver_features(&self, features: Features) -> Result<Features, Error> {
-        let keep = self.keep.ok_or(Error::DmaRefused { code: 0xFFFF_FC04 })?;
+        let keep = self.keep.ok_or(Error::DmaRefused { code: 0xFFFF_FF04 })?;
         self.transport
             .borrow_mut()
             .write_driver_features(features & keep);
@@ -481,7 +482,7 @@ fn negotiating_through_a_gate_accepts_what_it_wrote() {
     };
     assert_eq!(
         t.negotiate_through(setup.understood(), Some(&refusing)),
-        Err(Error::DmaRefused { code: 0xFFFF_FC04 })
+        Err(Error::DmaRefused { code: 0xFFFF_FF04 })
     );
     assert!(t.status().contains(virtio::DeviceStatus::FAILED));
 }
