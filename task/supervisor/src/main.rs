@@ -214,8 +214,10 @@ fn restart_policy(task: usize) -> RestartPolicy {
 impl Supervisor {
     /// Checks `request` from `caller` against its app.toml authority; logs a
     /// refusal with the caller's name — the caller's first each second, with
-    /// how many were kept quiet since (`LogQuota`: a log line is the
-    /// supervisor's time, charged to nobody).
+    /// how many were kept quiet since (`LogQuota`). A log line is the
+    /// kernel's work in the supervisor's trap while it serves the call, so
+    /// it is charged to the caller's CPU share if the caller has a budget
+    /// (`sys/kern/src/budget.rs`, "Server time"), to nobody's otherwise.
     fn authorize(&mut self, caller: TaskId, request: Request) -> Result<(), Refusal> {
         let (bus, logged) = (&self.bus, &mut self.refusals_logged);
         let task = caller.index();
