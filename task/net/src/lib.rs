@@ -3,7 +3,8 @@
 //! task's settings from app.toml ([`settings`]), the ports app.toml grants
 //! to each task ([`ports`]), the shares of the TCP sockets between the
 //! tasks that may hold them ([`share`]), and the guard that keeps a
-//! connection's repeated SYN from the listening sockets ([`syn`]), and
+//! connection's repeated SYN from the listening sockets ([`syn`]), a TCP
+//! socket's reads and writes through a client's lease ([`stream`]), and
 //! the watch that drops a UDP transmit queue stuck behind a neighbour that
 //! never answers ([`txwatch`]).
 //!
@@ -19,6 +20,7 @@
 pub mod ports;
 pub mod settings;
 pub mod share;
+pub mod stream;
 pub mod syn;
 pub mod table;
 pub mod txwatch;

@@ -2,26 +2,7 @@
 //! caller's ownership of the socket before smoltcp is touched.
 
 use super::*;
-
-/// Copies between smoltcp's socket buffer and a lease of `lease_len` bytes,
-/// as `tcp::Socket::recv` and `send` want their closure: as many bytes as
-/// both hold, or none if the lease fails (the error is kept in `err` for
-/// the caller, whose fault it is).
-fn through_lease<E>(
-    buf: &mut [u8],
-    lease_len: usize,
-    copy: impl FnOnce(&mut [u8]) -> Result<(), E>,
-    err: &mut Option<E>,
-) -> (usize, usize) {
-    let n = buf.len().min(lease_len);
-    match copy(&mut buf[..n]) {
-        Ok(()) => (n, n),
-        Err(e) => {
-            *err = Some(e);
-            (0, 0)
-        }
-    }
-}
+use task_net::stream::{self, through_lease, Recv};
 
 fn tcp_error(state: tcp::State) -> NetError {
     match state {
@@ -288,28 +269,13 @@ impl NetServer for Stack {
 
     fn tcp_recv(&mut self, caller: TaskId, socket: u32, data: Leased<'_, Write, u8>) -> Net<u32> {
         let s = self.caller_tcp(caller, socket)?;
-        if s.can_recv() {
-            let mut lease_err = None;
-            let n = s
-                .recv(|buf| {
-                    through_lease(buf, data.len(), |b| data.write_range(0, b), &mut lease_err)
-                })
-                .map_err(|_| NetError::Closed)?;
-            if let Some(e) = lease_err {
-                return Err(e.into());
-            }
-            return Ok(n as u32);
-        }
-        if s.may_recv() {
-            return Err(NetError::WouldBlock.into());
-        }
-        match s.state() {
-            // The peer sent FIN and everything was read: end of stream.
-            tcp::State::CloseWait
-            | tcp::State::LastAck
-            | tcp::State::Closing
-            | tcp::State::TimeWait => Ok(0),
-            state => Err(tcp_error(state).into()),
+        match stream::recv(s, data.len(), |b| data.write_range(0, b)) {
+            Recv::Bytes(n) => Ok(n as u32),
+            Recv::End => Ok(0),
+            Recv::WouldBlock => Err(NetError::WouldBlock.into()),
+            Recv::EmptyBuffer => Err(NetError::BadArgument.into()),
+            Recv::Ended(state) => Err(tcp_error(state).into()),
+            Recv::Lease(e) => Err(e.into()),
         }
     }
 

@@ -1,0 +1,169 @@
+//! One connection over a loopback device: a client socket sends, the
+//! listening socket is read through [`recv`].
+
+use super::*;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
+use std::collections::VecDeque;
+
+/// Every frame sent comes back in order (smoltcp's own `Loopback` needs
+/// its `alloc` feature, which the task does not build with).
+#[derive(Default)]
+struct Loopback(VecDeque<Vec<u8>>);
+
+struct Rx(Vec<u8>);
+struct Tx<'a>(&'a mut VecDeque<Vec<u8>>);
+
+impl phy::RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for Tx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0; len];
+        let r = f(&mut frame);
+        self.0.push_back(frame);
+        r
+    }
+}
+
+impl Device for Loopback {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(Rx, Tx<'_>)> {
+        let frame = self.0.pop_front()?;
+        Some((Rx(frame), Tx(&mut self.0)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
+        Some(Tx(&mut self.0))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = 1514;
+        caps
+    }
+}
+
+/// An interface on a loopback device with one connection established
+/// between `client` and `server`.
+struct Link {
+    iface: Interface,
+    dev: Loopback,
+    sockets: SocketSet<'static>,
+    client: SocketHandle,
+    server: SocketHandle,
+    now: Instant,
+}
+
+fn socket() -> tcp::Socket<'static> {
+    let buffer = || tcp::SocketBuffer::new(&mut vec![0; 1024].leak()[..]);
+    tcp::Socket::new(buffer(), buffer())
+}
+
+impl Link {
+    fn connected() -> Link {
+        let mut dev = Loopback::default();
+        let config = Config::new(EthernetAddress([0x02, 0, 0, 0, 0, 1]).into());
+        let mut iface = Interface::new(config, &mut dev, Instant::ZERO);
+        iface.update_ip_addrs(|a| {
+            a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8)).unwrap();
+        });
+        let mut sockets = SocketSet::new(&mut Box::leak(Box::new([SocketStorage::EMPTY; 2]))[..]);
+        let server = sockets.add(socket());
+        let client = sockets.add(socket());
+        sockets.get_mut::<tcp::Socket>(server).listen(1234).unwrap();
+        sockets
+            .get_mut::<tcp::Socket>(client)
+            .connect(iface.context(), (IpAddress::v4(127, 0, 0, 1), 1234), 49152)
+            .unwrap();
+        let mut link = Link {
+            iface,
+            dev,
+            sockets,
+            client,
+            server,
+            now: Instant::ZERO,
+        };
+        link.settle();
+        assert_eq!(link.server().state(), tcp::State::Established);
+        link
+    }
+
+    /// Polls until the loopback has carried everything.
+    fn settle(&mut self) {
+        for _ in 0..20 {
+            self.now += smoltcp::time::Duration::from_millis(1);
+            self.iface.poll(self.now, &mut self.dev, &mut self.sockets);
+        }
+    }
+
+    fn client(&mut self) -> &mut tcp::Socket<'static> {
+        self.sockets.get_mut(self.client)
+    }
+
+    fn server(&mut self) -> &mut tcp::Socket<'static> {
+        self.sockets.get_mut(self.server)
+    }
+
+    /// One `tcp_recv` on the server's side into a lease of `len` bytes.
+    fn read(&mut self, len: usize) -> (Recv<()>, Vec<u8>) {
+        let mut got = Vec::new();
+        let r = recv(self.server(), len, |b: &[u8]| {
+            got.extend_from_slice(b);
+            Ok(())
+        });
+        (r, got)
+    }
+}
+
+#[test]
+fn a_zero_length_buffer_is_refused_and_never_reads_as_the_end() {
+    let mut link = Link::connected();
+    link.client().send_slice(b"hello").unwrap();
+    link.settle();
+    // Data waits: an empty buffer is refused, and nothing is consumed.
+    assert_eq!(link.read(0), (Recv::EmptyBuffer, vec![]));
+    assert_eq!(link.read(3), (Recv::Bytes(3), b"hel".to_vec()));
+    // Nothing waits: still refused, not "would block" for a read that
+    // could never take a byte.
+    assert_eq!(link.read(2), (Recv::Bytes(2), b"lo".to_vec()));
+    assert_eq!(link.read(0), (Recv::EmptyBuffer, vec![]));
+    assert_eq!(link.read(8), (Recv::WouldBlock, vec![]));
+    // The peer closed: refused still; 0 bytes (End) only for a buffer
+    // that had room.
+    link.client().send_slice(b"!").unwrap();
+    link.client().close();
+    link.settle();
+    assert_eq!(link.read(0), (Recv::EmptyBuffer, vec![]));
+    assert_eq!(link.read(8), (Recv::Bytes(1), b"!".to_vec()));
+    assert_eq!(link.read(0), (Recv::EmptyBuffer, vec![]));
+    assert_eq!(link.read(8), (Recv::End, vec![]));
+}
+
+#[test]
+fn a_lease_that_refuses_the_copy_consumes_nothing() {
+    let mut link = Link::connected();
+    link.client().send_slice(b"abc").unwrap();
+    link.settle();
+    assert_eq!(
+        recv(link.server(), 8, |_: &[u8]| Err("gone")),
+        Recv::Lease("gone")
+    );
+    assert_eq!(link.read(8), (Recv::Bytes(3), b"abc".to_vec()));
+}
+
+#[test]
+fn a_reset_connection_reads_as_ended_not_as_the_end() {
+    let mut link = Link::connected();
+    link.client().abort();
+    link.settle();
+    assert_eq!(link.read(8), (Recv::Ended(tcp::State::Closed), vec![]));
+}
