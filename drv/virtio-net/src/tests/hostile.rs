@@ -116,6 +116,38 @@ fn unstable_config_at_probe_leaves_the_device_failed() {
     assert!(bad.is_empty(), "{bad:#?}");
 }
 
+/// A device that changes its MAC under the driver: with a config
+/// interrupt, and again across a reset it asked for. The driver keeps the
+/// address it probed, which the stack took for its own (its ARP answers
+/// and every frame it sends carry it; ethernet's `mac` is asked once);
+/// the change is no fault, and frames flow on both ways.
+#[test]
+fn a_mac_changed_under_the_driver_is_not_taken_up() {
+    const OTHER: [u8; 6] = [0x02, 0xde, 0xad, 0xbe, 0xef, 0x01];
+    for version in [1, 2] {
+        let (dev, mut net) = probe(version);
+        assert_eq!(net.mac(), MAC);
+        {
+            let mut d = dev.borrow_mut();
+            d.config[..6].copy_from_slice(&OTHER);
+            d.raise_config_change();
+        }
+        let ev = net.interrupt(0);
+        assert_eq!(ev.fault, None, "v{version}: {ev:?}");
+        assert_eq!(net.mac(), MAC, "v{version}: after the config change");
+        dev.borrow_mut().set_needs_reset();
+        assert_eq!(net.tick(1).fault, Some(DeviceFault::NeedsReset));
+        assert!(net.is_live(), "v{version}: up again");
+        assert_eq!(net.mac(), MAC, "v{version}: after the reset");
+        let f = frame(80, 7);
+        assert!(deliver(&dev, &f));
+        net.interrupt(2);
+        assert_eq!(take(&mut net).unwrap(), f, "v{version}");
+        send(&mut net, &frame(64, 1), 2).unwrap();
+        assert_eq!(transmit_all(&dev), [frame(64, 1)], "v{version}");
+    }
+}
+
 /// Features withdrawn between incarnations (the device offers MAC at
 /// probe, not after the reset): the bring-up is refused, and the driver
 /// keeps saying so on every tick without panicking; once the device
