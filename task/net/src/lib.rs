@@ -1,6 +1,7 @@
 //! The net task's bookkeeping, apart from smoltcp and the syscalls so that
 //! host tests run it: socket ids and who owns them ([`table`]), the
-//! task's settings from app.toml ([`settings`]), the ports app.toml grants
+//! task's settings from app.toml ([`settings`]), the NIC driver's
+//! incarnations it met and subscribed to ([`incarnation`]), the ports app.toml grants
 //! to each task ([`ports`]), the shares of the TCP sockets between the
 //! tasks that may hold them ([`share`]), and the guard that keeps a
 //! connection's repeated SYN from the listening sockets ([`syn`]), a TCP
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod incarnation;
 pub mod ports;
 pub mod settings;
 pub mod share;

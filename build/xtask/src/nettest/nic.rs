@@ -55,6 +55,44 @@ pub(super) fn nic_restart(image: &mut Image) -> Result<()> {
         "the stack counted {} NIC restarts for one fault ({seen_before} before, {seen_after} after)",
         seen_after.wrapping_sub(seen_before)
     );
+    quick_after_restart_and_net(image)
+}
+
+/// `restart net0` and at once `net` at the shell: the stack's `info` asks
+/// the driver's `status`, the first call to reach the new incarnation,
+/// and the stub's retry of that idempotent op hid the restart. The stack
+/// never subscribed again and took frames only on its 200 ms timer: every
+/// UDP echo took 250 ms from then on. Five must come back at once.
+fn quick_after_restart_and_net(image: &mut Image) -> Result<()> {
+    let restarted = image.count("task net0 restarted");
+    let shown = image.count("NIC restarts seen: ");
+    image.type_line("restart net0")?;
+    image.type_line("net")?;
+    image.wait_for(
+        "task net0 restarted",
+        restarted + 1,
+        Duration::from_secs(10),
+    )?;
+    image.wait_for("NIC restarts seen: ", shown + 1, Duration::from_secs(10))?;
+    let sock = std::net::UdpSocket::bind((super::LOOPBACK, 0))?;
+    sock.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let addr = image.port("udp", 7)?;
+    let mut slowest = Duration::ZERO;
+    for i in 0..5u8 {
+        let start = Instant::now();
+        sock.send_to(&[i; 16], addr)?;
+        let mut buf = [0u8; 64];
+        let (n, _) = sock
+            .recv_from(&mut buf)
+            .with_context(|| format!("echo {i} after `restart net0` and `net`"))?;
+        ensure!(buf[..n] == [i; 16], "echo {i} came back as other bytes");
+        slowest = slowest.max(start.elapsed());
+    }
+    ensure!(
+        slowest < Duration::from_millis(100),
+        "after `restart net0` and `net`, a UDP echo took {} ms (the stack is not subscribed to the new driver?)",
+        slowest.as_millis()
+    );
     Ok(())
 }
 

@@ -169,10 +169,9 @@ struct NicCore {
     tx_frames: u32,
     /// The driver's incarnations that ended, as far as the stack has seen.
     restarts: u32,
-    /// The driver's generation when `restarts` was last brought up to
-    /// date; none before the stack first reached it.
+    /// The driver's incarnations the stack counted and subscribed to.
     #[cfg(not(feature = "linked-nic"))]
-    driver_generation: Option<abi::Generation>,
+    incarnations: task_net::incarnation::Incarnations,
     /// The driver restarted (or never heard of us): subscribe again.
     resubscribe: bool,
 }
@@ -424,6 +423,8 @@ impl Stack {
         if !self.mac_known {
             self.learn_mac();
         }
+        #[cfg(not(feature = "linked-nic"))]
+        self.nic.core.check_incarnation();
         if self.nic.core.resubscribe {
             self.nic.core.subscribe();
         }
@@ -696,7 +697,7 @@ fn main() -> ! {
         tx_frames: 0,
         restarts: 0,
         #[cfg(not(feature = "linked-nic"))]
-        driver_generation: None,
+        incarnations: task_net::incarnation::Incarnations::new(),
         resubscribe: true,
     };
     // The driver may still be probing its device: wait a moment for the

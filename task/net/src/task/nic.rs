@@ -21,6 +21,8 @@ impl NicCore {
             self.restarts = self.restarts.wrapping_add(1);
         }
         self.resubscribe = true;
+        #[cfg(not(feature = "linked-nic"))]
+        self.incarnations.lost();
         // Whatever it held is gone; whatever its new incarnation receives
         // it announces once subscribed. Ask once anyway.
         self.rx_waiting = true;
@@ -37,11 +39,22 @@ impl NicCore {
     /// every restart of the driver since boot).
     #[cfg(not(feature = "linked-nic"))]
     pub(super) fn count_restarts(&mut self) {
-        let now = self.eth.task_id().generation();
-        if let Some(before) = self.driver_generation {
-            self.restarts = self.restarts.wrapping_add(u32::from(now.since(before)));
+        let now = self.eth.task_id().generation().0;
+        let ended = self.incarnations.count(now);
+        self.restarts = self.restarts.wrapping_add(u32::from(ended));
+    }
+
+    /// A call since the last round may have reached a new incarnation of
+    /// the driver without failing: an idempotent op's stub sends it again
+    /// by itself (`status`, for the shell's `net`) and says nothing. That
+    /// incarnation has no subscriber: treat it as a lost driver, or the
+    /// stack hears of frames only on its timer (`task_net::incarnation`).
+    #[cfg(not(feature = "linked-nic"))]
+    pub(super) fn check_incarnation(&mut self) {
+        let now = self.eth.task_id().generation().0;
+        if !self.resubscribe && self.incarnations.must_subscribe(now) {
+            self.lost_driver();
         }
-        self.driver_generation = Some(now);
     }
 
     pub(super) fn subscribe(&mut self) {
@@ -49,9 +62,8 @@ impl NicCore {
             self.resubscribe = false;
             // The driver the stack first reached: restarts count from it.
             #[cfg(not(feature = "linked-nic"))]
-            if self.driver_generation.is_none() {
-                self.driver_generation = Some(self.eth.task_id().generation());
-            }
+            self.incarnations
+                .subscribed(self.eth.task_id().generation().0);
         }
     }
 
