@@ -1,5 +1,6 @@
 //! The net task's bookkeeping, apart from smoltcp and the syscalls so that
-//! host tests run it: socket ids and who owns them ([`table`]), the
+//! host tests run it: socket ids and who owns them ([`table`]), where a
+//! closed connection stands ([`close`]), the
 //! task's settings from app.toml ([`settings`]), the NIC driver's
 //! incarnations it met and subscribed to ([`incarnation`]), the ports app.toml grants
 //! to each task ([`ports`]), the shares of the TCP sockets between the
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod close;
 pub mod incarnation;
 pub mod ports;
 pub mod settings;

@@ -85,7 +85,8 @@ pub struct Closing {
     pub owner: u16,
     /// When its owner closed it (ms).
     pub since_ms: u64,
-    /// The peer has acknowledged everything sent, FIN included.
+    /// A reset loses nothing: the peer has acknowledged every byte
+    /// (`close::loses_nothing`).
     pub fin_acked: bool,
 }
 

@@ -328,8 +328,10 @@ impl Stack {
                 socket: i,
                 owner: self.tcp_owner[i],
                 since_ms: self.tcp_closed_ms[i],
-                fin_acked: self.sockets.get::<tcp::Socket>(self.tcp[i]).state()
-                    != tcp::State::FinWait1,
+                fin_acked: {
+                    let s = self.sockets.get::<tcp::Socket>(self.tcp[i]);
+                    task_net::close::loses_nothing(s.state(), s.send_queue())
+                },
             });
         let Some(i) = share::reclaimable(task, now, closing, |t| self.tcp_held(t)) else {
             return false;
@@ -477,8 +479,9 @@ impl Stack {
         // TIME-WAIT is left to it until it is taken again (`fill_pool`
         // makes it listen, with no segment in between): it still
         // acknowledges the peer's FIN, which aborting it here answered
-        // with a reset. CLOSING and LAST-ACK are freed too: both FINs were
-        // sent, and only the peer's ACK of ours is missing. QEMU's user
+        // with a reset. CLOSING and LAST-ACK are freed too once the
+        // owner's bytes are all acknowledged (`task_net::close::finished`):
+        // only the peer's ACK of our FIN is then missing. QEMU's user
         // network often closes at the same moment as the page server, and
         // its ACK of our FIN then rides on a copy of its FIN, which smoltcp
         // drops as old (RFC 793: a segment wholly before the window is
@@ -488,15 +491,11 @@ impl Stack {
         // each SYN that found no listening socket waited for the page
         // server's next accept (12 of 300 requests took 250 ms).
         for i in 0..TCP_SOCKETS as u8 {
-            if self.tcp_closing & (1 << i) != 0
-                && matches!(
-                    self.tcp_socket(i).state(),
-                    tcp::State::Closed
-                        | tcp::State::TimeWait
-                        | tcp::State::Closing
-                        | tcp::State::LastAck
-                )
-            {
+            if self.tcp_closing & (1 << i) == 0 {
+                continue;
+            }
+            let s = self.tcp_socket(i);
+            if task_net::close::finished(s.state(), s.send_queue()) {
                 self.tcp_closing &= !(1 << i);
                 self.tcp_used &= !(1 << i);
             }
