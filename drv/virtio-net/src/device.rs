@@ -253,6 +253,12 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         }
     }
 
+    /// Tests only: the counters, to set as long traffic would leave them.
+    #[cfg(test)]
+    pub(crate) fn stats_mut(&mut self) -> &mut EthernetStatus {
+        &mut self.stats
+    }
+
     /// Frames waiting for [`recv`](Self::recv).
     pub fn frames_waiting(&self) -> usize {
         self.ready.len()
@@ -381,7 +387,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         }
         self.tx.kick(&mut self.transport);
         self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
-        self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u32);
+        self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u64);
         Ok(())
     }
 
@@ -425,7 +431,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         match result {
             Ok(()) => {
                 self.stats.rx_frames = self.stats.rx_frames.wrapping_add(1);
-                self.stats.rx_bytes = self.stats.rx_bytes.wrapping_add(len as u32);
+                self.stats.rx_bytes = self.stats.rx_bytes.wrapping_add(len as u64);
                 Ok(len)
             }
             Err(e) => {

@@ -559,3 +559,21 @@ fn only_a_refused_own_buffer_is_the_drivers_own_fault() {
 }
 
 mod hostile;
+
+#[test]
+fn byte_counts_go_past_4_gib() {
+    let (dev, mut net) = probe(1);
+    // As after 4 GiB of traffic, short of receiving it all here.
+    net.stats_mut().rx_bytes = u64::from(u32::MAX) - 10;
+    net.stats_mut().tx_bytes = u64::from(u32::MAX) - 10;
+    let f = frame(1000, 3);
+    assert!(deliver(&dev, &f));
+    net.interrupt(0);
+    assert_eq!(take(&mut net).unwrap(), f);
+    send(&mut net, &f, 0).unwrap();
+    assert_eq!(transmit_all(&dev), [f]);
+    let past = u64::from(u32::MAX) - 10 + 1000;
+    let s = net.status();
+    assert_eq!(s.rx_bytes, past, "rx_bytes wrapped");
+    assert_eq!(s.tx_bytes, past, "tx_bytes wrapped");
+}
