@@ -8,8 +8,10 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-/// Largest UDP payload in one datagram (1500-byte MTU, 20-byte IPv4 and
-/// 8-byte UDP headers, no fragmentation).
+/// Largest UDP payload in one datagram the stack sends (1500-byte MTU,
+/// 20-byte IPv4 and 8-byte UDP headers, no fragmentation). A longer one can
+/// still arrive (the NIC takes frames somewhat past the MTU); read into a
+/// lease of this size it comes cut, which [`Datagram::full_len`] tells.
 pub const MAX_DATAGRAM: usize = 1472;
 /// Largest lease of one `tcp_send` or `tcp_recv`.
 pub const MAX_TCP_CHUNK: usize = 8192;
@@ -67,14 +69,46 @@ pub struct NetInfo {
 )]
 #[repr(C)]
 pub struct Datagram {
-    /// Bytes written into the lease.
+    /// Bytes written into the lease: the datagram's start.
     pub len: u32,
     /// Sender address.
     pub addr: [u8; 4],
     /// Sender port.
     pub port: u16,
-    /// Keeps the layout free of padding.
-    pub reserved: u16,
+    /// The datagram's length as it arrived. More than `len` when the lease
+    /// was too short and the datagram was cut (its tail is lost; the
+    /// datagram was taken all the same), as `recvfrom(2)` with `MSG_TRUNC`
+    /// tells. See [`Datagram::cut`].
+    pub full_len: u16,
+}
+
+impl Datagram {
+    /// The lease was too short for the datagram: only its first `len`
+    /// bytes were written, and the rest is lost.
+    pub fn cut(&self) -> bool {
+        u32::from(self.full_len) > self.len
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/net_client.rs"));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn datagram(len: u32, full_len: u16) -> Datagram {
+        Datagram {
+            len,
+            full_len,
+            ..Datagram::default()
+        }
+    }
+
+    #[test]
+    fn a_datagram_is_cut_only_when_it_was_longer_than_what_was_written() {
+        assert!(!datagram(0, 0).cut(), "an empty datagram");
+        assert!(!datagram(1472, 1472).cut(), "one that filled the lease");
+        assert!(datagram(1472, 1494).cut(), "one past the lease");
+        assert!(datagram(0, 1).cut(), "a byte that found no room");
+    }
+}

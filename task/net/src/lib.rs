@@ -6,7 +6,8 @@
 //! to each task ([`ports`]), the shares of the TCP sockets between the
 //! tasks that may hold them ([`share`]), and the guard that keeps a
 //! connection's repeated SYN from the listening sockets ([`syn`]), a TCP
-//! socket's reads and writes through a client's lease ([`stream`]), and
+//! socket's reads and writes through a client's lease ([`stream`]), a UDP
+//! socket's datagrams through one ([`datagram`]), and
 //! the watch that drops a UDP transmit queue stuck behind a neighbour that
 //! never answers ([`txwatch`]).
 //!
@@ -20,7 +21,10 @@
 #![deny(missing_docs)]
 
 pub mod close;
+pub mod datagram;
 pub mod incarnation;
+#[cfg(test)]
+mod loopback;
 pub mod ports;
 pub mod settings;
 pub mod share;

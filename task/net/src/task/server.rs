@@ -2,6 +2,7 @@
 //! caller's ownership of the socket before smoltcp is touched.
 
 use super::*;
+use task_net::datagram;
 use task_net::stream::{self, through_lease, Recv};
 
 fn tcp_error(state: tcp::State) -> NetError {
@@ -145,16 +146,25 @@ impl NetServer for Stack {
         data: Leased<'_, Write, u8>,
     ) -> Net<Datagram> {
         let s = self.caller_udp(caller, socket)?;
-        let (payload, meta) = s.recv().map_err(|_| NetError::WouldBlock)?;
-        let len = payload.len().min(data.len());
-        data.write_range(0, &payload[..len])?;
-        let IpAddress::Ipv4(from) = meta.endpoint.addr;
-        Ok(Datagram {
-            len: len as u32,
-            addr: from.octets(),
-            port: meta.endpoint.port,
-            reserved: 0,
-        })
+        match datagram::recv(s, data.len(), |b| data.write_range(0, b)) {
+            datagram::Recv::Got {
+                written,
+                full_len,
+                from,
+            } => {
+                let IpAddress::Ipv4(addr) = from.addr;
+                Ok(Datagram {
+                    len: written as u32,
+                    addr: addr.octets(),
+                    port: from.port,
+                    // Never more than a socket's receive buffer holds.
+                    full_len: u16::try_from(full_len).unwrap_or(u16::MAX),
+                })
+            }
+            datagram::Recv::WouldBlock => Err(NetError::WouldBlock.into()),
+            datagram::Recv::EmptyBuffer => Err(NetError::BadArgument.into()),
+            datagram::Recv::Lease(e) => Err(e.into()),
+        }
     }
 
     fn tcp_listen(&mut self, caller: TaskId, port: u16, backlog: u32) -> Net<u32> {
