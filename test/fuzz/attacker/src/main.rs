@@ -342,9 +342,14 @@ impl Fuzzer {
 
     // --- one call -------------------------------------------------------
 
-    /// Counts a returned syscall: a kernel code in `a0` is a refusal (the
-    /// kernel's codes are the top 1024 values; no task id or server error
-    /// code reaches them).
+    /// Counts a returned syscall whose `a0` is a refusal: the kernel codes
+    /// from 0xFFFF_FC00 up (REJECTED, `BORROW_*`, `REFUSED_*`,
+    /// `SERVER_STOPPED`, `DMA_*`; `abi::KERNEL_CODE_BASE` lists the
+    /// ranges). Not every kernel code is there: the DEAD codes
+    /// (0xFFFE_xxxx, a peer on a new generation) tell of a restart, not a
+    /// refusal, and are not counted. No task id or server error code
+    /// reaches the range; the clock's low word from `GetTimer` can, a
+    /// moment in each wrap, so the count is a statistic, not a check.
     fn returned(&mut self, r: [usize; 6]) -> [usize; 6] {
         if r[0] as u32 >= 0xFFFF_FC00 {
             self.report.refused += 1;
