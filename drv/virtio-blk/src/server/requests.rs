@@ -114,8 +114,13 @@ impl<I: Ipc + Copy, P: Platform> BlockDriver<'_, I, P> {
         }
         device.kick();
         trace::record(Trace::Submit { slot, request });
+        // The first request in flight starts the deadline's clock; one
+        // that joins others leaves it where the oldest (or the last
+        // completion since) put it (see `clock_from`).
+        if !self.any_pending() {
+            self.clock_from = self.platform.now();
+        }
         self.pending[slot.index()] = Some(pending);
-        self.submitted[slot.index()] = self.platform.now();
         if alone {
             self.poll_first();
         }
