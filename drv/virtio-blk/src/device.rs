@@ -567,6 +567,13 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         }))
     }
 
+    /// Whether nothing has completed since the last [`poll`](Self::poll)
+    /// and the device's interrupt is asked for: the driver may wait for it
+    /// without polling (see `SplitQueue::nothing_used`).
+    pub fn nothing_completed(&self) -> bool {
+        self.queue.nothing_used()
+    }
+
     /// Re-enables interrupts (the seed's `restart`): `true` if nothing is
     /// pending and the driver may sleep until the next interrupt, `false`
     /// if completions raced in (poll again).

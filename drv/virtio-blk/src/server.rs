@@ -468,7 +468,16 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     /// returns is answered at once (its interrupt, still asked for, then
     /// finds nothing new). The in-task driver does the same
     /// (`transfer_blocking` polls before it waits).
+    ///
+    /// The device is almost never done yet: that case is one look at the
+    /// used index (`nothing_completed`), not a whole `drain` (its saved
+    /// registers, `poll` and `restart`).
     pub(super) fn poll_first(&mut self) {
+        if let Binding::Bound { device, .. } = &self.binding {
+            if device.nothing_completed() {
+                return;
+            }
+        }
         if let Some(e) = self.drain() {
             self.device_fault(e);
         }

@@ -300,6 +300,41 @@ fn restart_false_when_a_completion_raced_in() {
     }
 }
 
+/// `nothing_used` lets a driver wait for the interrupt without `restart`
+/// (virtio-blk's poll right after a kick): whenever it says so, the next
+/// completion interrupts; with notifications off, or a completion not yet
+/// taken, it says no.
+#[test]
+fn nothing_used_only_when_the_next_completion_interrupts() {
+    for setup in setups() {
+        let mut rig: Rig<8> = setup.build();
+        let ev = setup.event_idx;
+        for token in 1..=3 {
+            rig.add_rng(1, 4, token).unwrap();
+            rig.kick();
+            assert!(rig.queue.nothing_used(), "{ev}: {token}");
+            rig.service();
+            assert_eq!(rig.dev.borrow().interrupts, token, "{ev}");
+            assert!(!rig.queue.nothing_used(), "{ev}: a completion waits");
+            assert_eq!(rig.drain(), vec![(token, 4)]);
+        }
+        // Off: not safe to wait, however quiet the device.
+        rig.queue.disable_callbacks();
+        rig.add_rng(1, 4, 4).unwrap();
+        rig.kick();
+        assert!(!rig.queue.nothing_used(), "{ev}: notifications off");
+        rig.service();
+        assert_eq!(rig.dev.borrow().interrupts, 3, "{ev}");
+        assert_eq!(rig.drain(), vec![(4, 4)]);
+        assert!(rig.queue.restart());
+        assert!(rig.queue.nothing_used(), "{ev}: on again");
+        rig.add_rng(1, 4, 5).unwrap();
+        rig.kick();
+        rig.service();
+        assert_eq!(rig.dev.borrow().interrupts, 4, "{ev}");
+    }
+}
+
 #[test]
 fn kick_honours_no_notify() {
     let mut rig: Rig<8> = Setup::default().build();

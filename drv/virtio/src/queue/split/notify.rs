@@ -81,6 +81,22 @@ impl<T: Copy, const N: usize> SplitQueue<'_, T, N> {
         true
     }
 
+    /// Whether the driver may wait for the next used buffer notification
+    /// without looking any further: notifications are on and the device
+    /// has used nothing `get_buf` has not taken. One read of the used
+    /// index, for a driver that polls once right after a kick: `restart`
+    /// would find the same and write nothing either (while notifications
+    /// are on, `get_buf` keeps `used_event` at the next completion, or a
+    /// gate's next `post` writes it, and `suppression` skips a rewrite),
+    /// so it would add only its fence and a second look. Those matter when
+    /// notifications were off: then this says `false`, and the caller goes
+    /// through `get_buf` and `restart` as usual.
+    pub fn nothing_used(&self) -> bool {
+        self.state == State::Ready
+            && self.callbacks
+            && self.read_u16(self.offsets.used_idx()) == self.last_used
+    }
+
     /// Asks the device not to send used buffer notifications (§2.7.7): sets
     /// VIRTQ_AVAIL_F_NO_INTERRUPT, or with VIRTIO_F_EVENT_IDX moves
     /// `used_event` out of reach. Only a hint: the device may still
