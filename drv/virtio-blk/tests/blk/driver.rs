@@ -299,6 +299,11 @@ fn a_request_the_device_finished_by_the_kick_is_answered_at_once_and_once() {
                 Ok(rig.disk(sector as usize, 4096)),
                 "answered in the turn that submitted it"
             );
+            assert_eq!(
+                rig.driver.platform().timer,
+                None,
+                "v{version}: a deadline for nothing in flight"
+            );
             rig.interrupt();
             assert_eq!(rig.answer(who), None, "v{version}: answered twice");
         }
