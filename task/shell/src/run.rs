@@ -94,7 +94,7 @@ fn bus_error(e: BusError) -> &'static str {
         BusError::NoDevice => "no device in that slot",
         BusError::NoSuchSlot => "no such slot (0 to 7)",
         BusError::NotBound => "no driver is bound to that slot",
-        BusError::AlreadyBound => "the slot is already bound or available",
+        BusError::AlreadyBound => "a driver holds that slot; `unbind` it first",
         BusError::NotRegistered => "not registered",
         BusError::TooManyDrivers => "too many drivers",
         BusError::GrantFailed => "the kernel refused the grant",
