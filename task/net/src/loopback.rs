@@ -1,8 +1,9 @@
 //! A network device for host tests: every frame sent comes back in order,
 //! so sockets on one interface talk to each other over 127.0.0.1.
 
-use smoltcp::iface::{Config, Interface};
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::AnySocket;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
 use std::collections::VecDeque;
@@ -62,4 +63,56 @@ pub fn up() -> (Loopback, Interface) {
         a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8)).unwrap();
     });
     (dev, iface)
+}
+
+/// Two sockets on an interface at 127.0.0.1 over a loopback device, and
+/// the interface's clock: `client` talks to `server`.
+pub struct Pair {
+    iface: Interface,
+    dev: Loopback,
+    sockets: SocketSet<'static>,
+    client: SocketHandle,
+    server: SocketHandle,
+    now: Instant,
+}
+
+impl Pair {
+    /// `server` and `client` on a new interface; nothing polled yet.
+    pub fn new<S: AnySocket<'static>>(server: S, client: S) -> Pair {
+        let (dev, iface) = up();
+        let mut sockets = SocketSet::new(&mut Box::leak(Box::new([SocketStorage::EMPTY; 2]))[..]);
+        let server = sockets.add(server);
+        let client = sockets.add(client);
+        Pair {
+            iface,
+            dev,
+            sockets,
+            client,
+            server,
+            now: Instant::ZERO,
+        }
+    }
+
+    /// The client's socket and the interface, for its `connect`.
+    pub fn client_and_iface<S: AnySocket<'static>>(&mut self) -> (&mut S, &mut Interface) {
+        (self.sockets.get_mut(self.client), &mut self.iface)
+    }
+
+    /// Polls the interface `rounds` times, a millisecond apart.
+    pub fn poll(&mut self, rounds: usize) {
+        for _ in 0..rounds {
+            self.now += smoltcp::time::Duration::from_millis(1);
+            self.iface.poll(self.now, &mut self.dev, &mut self.sockets);
+        }
+    }
+
+    /// The client's socket.
+    pub fn client<S: AnySocket<'static>>(&mut self) -> &mut S {
+        self.sockets.get_mut(self.client)
+    }
+
+    /// The server's socket.
+    pub fn server<S: AnySocket<'static>>(&mut self) -> &mut S {
+        self.sockets.get_mut(self.server)
+    }
 }

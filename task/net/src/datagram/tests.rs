@@ -2,21 +2,12 @@
 //! [`recv`].
 
 use super::*;
-use crate::loopback::{self, Loopback};
-use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::time::Instant;
+use crate::loopback::Pair;
 use smoltcp::wire::IpAddress;
 
 /// Two UDP sockets on one interface: `client` (port 49152) sends to
 /// `server` (port 7).
-struct Link {
-    iface: Interface,
-    dev: Loopback,
-    sockets: SocketSet<'static>,
-    client: SocketHandle,
-    server: SocketHandle,
-    now: Instant,
-}
+struct Link(Pair);
 
 fn socket(port: u16) -> udp::Socket<'static> {
     let buffer = || {
@@ -32,34 +23,20 @@ fn socket(port: u16) -> udp::Socket<'static> {
 
 impl Link {
     fn new() -> Link {
-        let (dev, iface) = loopback::up();
-        let mut sockets = SocketSet::new(&mut Box::leak(Box::new([SocketStorage::EMPTY; 2]))[..]);
-        let server = sockets.add(socket(7));
-        let client = sockets.add(socket(49152));
-        Link {
-            iface,
-            dev,
-            sockets,
-            client,
-            server,
-            now: Instant::ZERO,
-        }
+        Link(Pair::new(socket(7), socket(49152)))
     }
 
     /// Sends `data` from the client to the server and lets it arrive.
     fn send(&mut self, data: &[u8]) {
-        self.sockets
-            .get_mut::<udp::Socket>(self.client)
+        self.0
+            .client::<udp::Socket>()
             .send_slice(data, (IpAddress::v4(127, 0, 0, 1), 7))
             .unwrap();
-        for _ in 0..5 {
-            self.now += smoltcp::time::Duration::from_millis(1);
-            self.iface.poll(self.now, &mut self.dev, &mut self.sockets);
-        }
+        self.0.poll(5);
     }
 
     fn server(&mut self) -> &mut udp::Socket<'static> {
-        self.sockets.get_mut(self.server)
+        self.0.server()
     }
 
     /// One `udp_recv_from` on the server's side into a lease of `len`

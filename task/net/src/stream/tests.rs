@@ -2,21 +2,12 @@
 //! listening socket is read through [`recv`].
 
 use super::*;
-use crate::loopback::{self, Loopback};
-use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::time::Instant;
+use crate::loopback::Pair;
 use smoltcp::wire::IpAddress;
 
 /// An interface on a loopback device with one connection established
 /// between `client` and `server`.
-struct Link {
-    iface: Interface,
-    dev: Loopback,
-    sockets: SocketSet<'static>,
-    client: SocketHandle,
-    server: SocketHandle,
-    now: Instant,
-}
+struct Link(Pair);
 
 fn socket() -> tcp::Socket<'static> {
     let buffer = || tcp::SocketBuffer::new(&mut vec![0; 1024].leak()[..]);
@@ -25,23 +16,13 @@ fn socket() -> tcp::Socket<'static> {
 
 impl Link {
     fn connected() -> Link {
-        let (dev, mut iface) = loopback::up();
-        let mut sockets = SocketSet::new(&mut Box::leak(Box::new([SocketStorage::EMPTY; 2]))[..]);
-        let server = sockets.add(socket());
-        let client = sockets.add(socket());
-        sockets.get_mut::<tcp::Socket>(server).listen(1234).unwrap();
-        sockets
-            .get_mut::<tcp::Socket>(client)
+        let mut pair = Pair::new(socket(), socket());
+        pair.server::<tcp::Socket>().listen(1234).unwrap();
+        let (client, iface) = pair.client_and_iface::<tcp::Socket>();
+        client
             .connect(iface.context(), (IpAddress::v4(127, 0, 0, 1), 1234), 49152)
             .unwrap();
-        let mut link = Link {
-            iface,
-            dev,
-            sockets,
-            client,
-            server,
-            now: Instant::ZERO,
-        };
+        let mut link = Link(pair);
         link.settle();
         assert_eq!(link.server().state(), tcp::State::Established);
         link
@@ -49,18 +30,15 @@ impl Link {
 
     /// Polls until the loopback has carried everything.
     fn settle(&mut self) {
-        for _ in 0..20 {
-            self.now += smoltcp::time::Duration::from_millis(1);
-            self.iface.poll(self.now, &mut self.dev, &mut self.sockets);
-        }
+        self.0.poll(20);
     }
 
     fn client(&mut self) -> &mut tcp::Socket<'static> {
-        self.sockets.get_mut(self.client)
+        self.0.client()
     }
 
     fn server(&mut self) -> &mut tcp::Socket<'static> {
-        self.sockets.get_mut(self.server)
+        self.0.server()
     }
 
     /// One `tcp_recv` on the server's side into a lease of `len` bytes.
