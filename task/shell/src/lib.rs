@@ -1,8 +1,9 @@
 //! The shell's logic, apart from the UART and the syscalls so that the host
 //! tests run it: what a keystroke does to the line ([`line`]), what a line
 //! asks for ([`command`]), how bytes are shown ([`hexdump`]), how a size
-//! is written ([`size`]), what a virtio device id is called ([`class`]) and
-//! how text other tasks wrote is made safe for the terminal ([`shown`]).
+//! is written ([`size`]), what a virtio device id is called ([`class`]),
+//! how text other tasks wrote is made safe for the terminal ([`shown`])
+//! and what became of a task the operator faulted ([`aftermath`]).
 //!
 //! The task (`main.rs`) owns the UART and carries the commands out by IPC.
 //! Nothing here may panic on what a person types: every input byte and
@@ -12,6 +13,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod aftermath;
 pub mod class;
 pub mod command;
 pub mod hexdump;

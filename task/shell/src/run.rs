@@ -12,6 +12,7 @@ use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::shown::Shown;
+use task_shell::aftermath::{aftermath, Aftermath, Seen};
 use task_shell::size::Size;
 use task_shell::{class, hexdump};
 use userlib::log::LineBuf;
@@ -165,11 +166,7 @@ impl Shell {
             Ok(Command::Unbind { slot }) => self.unbind(slot),
             Ok(Command::Bind { slot }) => self.bind(slot),
             Ok(Command::Net) => self.net(),
-            Ok(Command::Fault { task }) => self.task_op(
-                task,
-                SupervisorClient::fault_task,
-                "faulted; the supervisor restarts it as its policy says (`restarts` shows when)",
-            ),
+            Ok(Command::Fault { task }) => self.fault(task),
             Ok(Command::Restart { task }) => {
                 self.task_op(task, SupervisorClient::restart_task, "restarted")
             }
@@ -621,6 +618,45 @@ impl Shell {
 
     /// `fault` and `restart`: asks the supervisor to do `op` to the task
     /// named `task`, then says it was `done`.
+    /// Faults `task` through the supervisor and says what became of it:
+    /// restarted, down for a backoff, or left stopped at its limit.
+    fn fault(&mut self, task: &str) {
+        let Some(index) = self.find_task(task) else {
+            return;
+        };
+        let Some(before) = self.status(index) else {
+            return;
+        };
+        if let Err(e) = self.supervisor.fault_task(index as u32) {
+            return self.request_error("supervisor", e, supervisor_error);
+        }
+        let after = self.supervisor.task_status(index as u32).ok().map(|st| {
+            let state = TaskState::from_u32(st.state);
+            Seen {
+                generation: st.generation,
+                faulted: state == Some(TaskState::Faulted),
+                stopped: state == Some(TaskState::Stopped),
+            }
+        });
+        match aftermath(before.generation, after) {
+            Aftermath::Restarted { generation } => {
+                out!(self, "task {task} faulted; restarted as generation {generation}\n")
+            }
+            Aftermath::Down => out!(
+                self,
+                "task {task} faulted; its restart is put off (backoff; `restarts` shows when)\n"
+            ),
+            Aftermath::LeftStopped => out!(
+                self,
+                "task {task} faulted; restart limit reached, left stopped: `restart {task}` brings it back\n"
+            ),
+            Aftermath::Unknown => out!(
+                self,
+                "task {task} faulted; the supervisor restarts it as its policy says (`restarts` shows when)\n"
+            ),
+        }
+    }
+
     fn task_op(
         &mut self,
         task: &str,
