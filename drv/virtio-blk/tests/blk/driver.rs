@@ -632,3 +632,105 @@ fn read_with_no_slot(rig: &mut Rig, who: abi::TaskId) {
     let msg = rig.ipc.recv(&mut buffer, rig.driver.mask(), None);
     rig.driver.handle(&buffer, &msg);
 }
+
+/// Every length a client may lend, at offsets the other tests do not use,
+/// read and written: served exactly (the bytes on the disk and in the
+/// lease are the ones asked for) or refused with the error that says why,
+/// with nothing reaching the device and the disk unchanged.
+#[test]
+fn every_length_and_offset_is_served_exactly_or_refused_with_its_error() {
+    const LENGTHS: [usize; 10] = [0, 1, 511, 512, 513, 4095, 4096, 4608, 65535, MAX_TRANSFER];
+    let end = DISK_SECTORS as u64;
+    for version in [1, 2] {
+        let mut rig = Rig::new(&Disk {
+            version,
+            ..Disk::default()
+        });
+        let c = client(1);
+        for (n, len) in LENGTHS.into_iter().enumerate() {
+            let sectors = len.div_ceil(512) as u64;
+            for sector in [
+                0,
+                1,
+                3,
+                end - sectors,
+                end - sectors + 1,
+                end,
+                end + 1,
+                u64::MAX,
+            ] {
+                let want = if len % 512 != 0 {
+                    Err(BlockError::UnalignedLength)
+                } else if sector.checked_add(sectors).is_none_or(|e| e > end) {
+                    Err(BlockError::OutOfRange)
+                } else {
+                    Ok(())
+                };
+                let what = format!("v{version} {len} bytes at sector {sector}");
+                // The disk as it was, to see that a refusal changes nothing.
+                let before = rig.disk(0, DISK_SECTORS * 512);
+                let data = pattern(n as u8 ^ sector as u8 ^ 0x5A, len);
+                rig.write(c, sector, data.clone());
+                rig.device_completes_all();
+                let wrote = rig.expect(c);
+                match want {
+                    Ok(()) => {
+                        assert_eq!(wrote, Ok(data.clone()), "{what}: write");
+                        let at = sector as usize;
+                        assert_eq!(rig.disk(at, len), data, "{what}: on the disk");
+                        let mut rest = before.clone();
+                        rest[at * 512..at * 512 + len].copy_from_slice(&data);
+                        assert!(
+                            rig.disk(0, DISK_SECTORS * 512) == rest,
+                            "{what}: other sectors changed"
+                        );
+                    }
+                    Err(e) => {
+                        assert_eq!(wrote, Err(e), "{what}: write");
+                        assert!(
+                            rig.disk(0, DISK_SECTORS * 512) == before,
+                            "{what}: refused write changed the disk"
+                        );
+                    }
+                }
+                rig.read(c, sector, len);
+                rig.device_completes_all();
+                let read = rig.expect(c);
+                match want {
+                    Ok(()) => assert_eq!(read, Ok(data), "{what}: read"),
+                    Err(e) => assert_eq!(read, Err(e), "{what}: read"),
+                }
+            }
+        }
+        // A lease one byte or one sector past 64 KiB is refused at
+        // dispatch, before the driver sees it, and nothing reaches the disk.
+        for len in [MAX_TRANSFER + 1, MAX_TRANSFER + 512] {
+            let before = rig.disk(0, DISK_SECTORS * 512);
+            for (op, attributes) in [
+                (BlockOp::Read, abi::LEASE_WRITE),
+                (BlockOp::Write, abi::LEASE_READ),
+            ] {
+                rig.call(
+                    c,
+                    op,
+                    &0u64.to_le_bytes(),
+                    0,
+                    vec![MockLease {
+                        attributes,
+                        data: vec![0xA5; len],
+                    }],
+                );
+                rig.device_completes_all();
+                assert_eq!(
+                    rig.kernel.take_answer(c).unwrap().outcome,
+                    Some(Outcome::Fault(ReplyFaultReason::BadLeases)),
+                    "v{version} {op:?} of {len} bytes"
+                );
+            }
+            assert!(
+                rig.disk(0, DISK_SECTORS * 512) == before,
+                "{len}-byte lease changed the disk"
+            );
+        }
+    }
+}
