@@ -91,11 +91,25 @@ pub struct Net<'a, R: RegisterAccess> {
     /// unless the task sets its app.toml `deadline-ms`).
     tx_deadline_ms: u64,
     stats: EthernetStatus,
+    /// A fault found in a client's request (the device was reset in its
+    /// path), which the request's answer (`DeviceDown`) cannot carry: kept
+    /// for [`take_fault`](Self::take_fault), so the task judges it as it
+    /// judges the faults its interrupt and timer find.
+    unreported: Option<DeviceFault>,
+    /// Requests that found a fault since the device last completed a
+    /// transmit ([`REQUEST_FAULTS_IN_A_ROW`]).
+    request_faults: u32,
     /// A ring corruption was injected: make one real request at the next
     /// tick (test images only).
     #[cfg(feature = "fault-injection")]
     probe_due: bool,
 }
+
+/// Requests that find a fault with no transmit completed between (see
+/// [`Net::is_own_state_suspect`]): a device that breaks its queue now and
+/// then is reset and sends again; eight resets in a row that cure
+/// nothing mean a reset is not the cure.
+pub const REQUEST_FAULTS_IN_A_ROW: u32 = 8;
 
 /// Descriptors of one frame's buffer: the virtio-net header, the frame.
 const DESCS_PER_FRAME: u16 = 2;
@@ -191,6 +205,8 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
             tx_progress_ms: 0,
             tx_deadline_ms: TX_DEADLINE_MS,
             stats: EthernetStatus::default(),
+            unreported: None,
+            request_faults: 0,
             #[cfg(feature = "fault-injection")]
             probe_due: false,
         };
@@ -346,7 +362,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         if self.tx_free == 0 {
             let mut events = Events::default();
             if let Err(fault) = self.reap(now_ms, &mut events) {
-                self.fault_events(fault, now_ms);
+                self.request_fault(fault, now_ms);
                 return Err(SendError::DeviceDown);
             }
         }
@@ -371,7 +387,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         // until the token comes back from `get_buf` or `shutdown` (after a
         // reset): `tx_free` loses the slot here and only regains it then.
         if let Err(e) = unsafe { self.tx.add_buf(&bufs, &[], slot as u16) } {
-            self.fault_events(DeviceFault::Queue(e), now_ms);
+            self.request_fault(DeviceFault::Queue(e), now_ms);
             return Err(SendError::DeviceDown);
         }
         if self.tx.in_flight() == 1 {
@@ -414,7 +430,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         };
         if self.live {
             if let Err(e) = self.post_rx(slot) {
-                self.fault_events(DeviceFault::Queue(e), 0);
+                self.request_fault(DeviceFault::Queue(e), 0);
             } else {
                 self.rx.kick(&mut self.transport);
             }
@@ -497,6 +513,7 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
                 // The queue only returns tokens it handed out, once each.
                 self.tx_free |= 1 << (usize::from(slot) % TX_SLOTS);
                 self.tx_progress_ms = now_ms;
+                self.request_faults = 0;
                 if self.tx_refused {
                     self.tx_refused = false;
                     events.tx_space = true;
@@ -581,6 +598,36 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
 
     /// Handles a device fault: reset, buffers back, up again; the events
     /// tell the client to look (waiting frames, transmit space).
+    /// [`fault_events`](Self::fault_events) for a fault found in a
+    /// client's request: its events have no one to go to but
+    /// [`take_fault`](Self::take_fault).
+    fn request_fault(&mut self, fault: DeviceFault, now_ms: u64) {
+        self.unreported = self.fault_events(fault, now_ms).fault;
+        self.request_faults = self.request_faults.saturating_add(1);
+    }
+
+    /// Whether [`REQUEST_FAULTS_IN_A_ROW`] requests found a fault, each
+    /// resetting the device, with no transmit completed since the first:
+    /// resets do not cure what goes wrong, which is likely the driver's
+    /// own state (a flipped register in `net0` made every send find a
+    /// "fault" in a healthy queue, and the driver answered `DeviceError`
+    /// for good). The task should stop and be restarted from its image
+    /// (the supervisor resets the device first).
+    pub fn is_own_state_suspect(&self) -> bool {
+        self.request_faults >= REQUEST_FAULTS_IN_A_ROW
+    }
+
+    /// The fault a [`send`](Self::send) or [`recv`](Self::recv) (or a
+    /// batch of them) found and reset the device for, once. The client
+    /// heard only `DeviceDown` (or nothing, for a receive buffer posted
+    /// again); the task must judge the fault itself: a refusal of the
+    /// driver's own buffer
+    /// ([`is_own_buffer_refused`](DeviceFault::is_own_buffer_refused))
+    /// means its state is corrupt, and a reset cures nothing.
+    pub fn take_fault(&mut self) -> Option<DeviceFault> {
+        self.unreported.take()
+    }
+
     fn fault_events(&mut self, fault: DeviceFault, now_ms: u64) -> Events {
         self.quiesce();
         self.stats.resets = self.stats.resets.wrapping_add(1);

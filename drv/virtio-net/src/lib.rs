@@ -50,7 +50,9 @@ mod ready;
 #[cfg(test)]
 mod tests;
 
-pub use device::{DeviceFault, Events, Net, ProbeError, RecvError, SendError};
+pub use device::{
+    DeviceFault, Events, Net, ProbeError, RecvError, SendError, REQUEST_FAULTS_IN_A_ROW,
+};
 pub use memory::NetMemory;
 
 /// The virtio device id of a network card (§5: 1).

@@ -183,6 +183,27 @@ impl Driver<'_> {
         }
     }
 
+    /// Tells of a fault a client's request found, as the interrupt's and
+    /// the timer's are told (a refusal of our own buffers stops the task
+    /// here too), and stops the task when requests keep finding faults
+    /// that resets do not cure. The client hears only `DeviceError`: a
+    /// driver whose state a flipped register had corrupted answered every
+    /// frame so, resetting its device each time, until an operator
+    /// restarted it.
+    fn tell_request_fault(&mut self) {
+        if let Ok(device) = self.device() {
+            if let Some(fault) = device.take_fault() {
+                if device.is_own_state_suspect() {
+                    panic!("every request finds a fault ({fault:?}): driver state corrupt");
+                }
+                self.tell(Events {
+                    fault: Some(fault),
+                    ..Events::default()
+                });
+            }
+        }
+    }
+
     fn device(&mut self) -> Result<&mut Device, EthernetError> {
         match &mut self.binding {
             Binding::Bound {
@@ -234,6 +255,9 @@ impl NotificationHandler for Driver<'_> {
         if bits & PROBE_BIT != 0 && matches!(self.binding, Binding::Unbound) {
             self.register();
         }
+        // A test image's probe frame (the tick's) is a request too.
+        #[cfg(feature = "fault-injection")]
+        self.tell_request_fault();
     }
 }
 
@@ -253,38 +277,43 @@ impl EthernetServer for Driver<'_> {
 
     fn send(&mut self, _: TaskId, frame: Leased<'_, Read, u8>) -> Eth<()> {
         let device = self.device()?;
-        device
+        let sent = device
             .send(frame.len(), now_ms(), |buf| frame.read_range(0, buf))
-            .map_err(send_error)
+            .map_err(send_error);
+        self.tell_request_fault();
+        sent
     }
 
     fn recv(&mut self, _: TaskId, frame: Leased<'_, Write, u8>) -> Eth<u32> {
         let device = self.device()?;
         let max = frame.len().min(MAX_RECV);
-        match device.recv(max, |bytes| frame.write_range(0, bytes)) {
-            Ok(len) => Ok(len as u32),
-            Err(e) => Err(recv_error(e)),
-        }
+        let got = device.recv(max, |bytes| frame.write_range(0, bytes));
+        self.tell_request_fault();
+        got.map(|len| len as u32).map_err(recv_error)
     }
 
     // Out of line: the serve loop stays small (these carry most frames).
     #[inline(never)]
     fn send_batch(&mut self, _: TaskId, batch: Batch, frames: Leased<'_, Read, u8>) -> Eth<u32> {
         let device = self.device()?;
-        device
+        let sent = device
             .send_batch(&batch, frames.len(), now_ms(), |at, buf| {
                 frames.read_range(at, buf)
             })
-            .map_err(send_error)
+            .map_err(send_error);
+        self.tell_request_fault();
+        sent
     }
 
     // Out of line: the serve loop stays small (these carry most frames).
     #[inline(never)]
     fn recv_batch(&mut self, _: TaskId, frames: Leased<'_, Write, u8>) -> Eth<Batch> {
         let device = self.device()?;
-        device
+        let got = device
             .recv_batch(frames.len(), |at, bytes| frames.write_range(at, bytes))
-            .map_err(recv_error)
+            .map_err(recv_error);
+        self.tell_request_fault();
+        got
     }
 }
 

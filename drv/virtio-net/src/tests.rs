@@ -338,6 +338,79 @@ fn a_hostile_device_is_reset_and_brought_up_again() {
     }
 }
 
+/// A fault found in a client's send (the full transmit queue reaped, the
+/// device's used ring forged) answers the send `DeviceDown`, and the fault
+/// itself is kept, once, for the task to judge as it judges its
+/// interrupt's: it was dropped, so a driver whose own buffers the kernel
+/// refused in every send never stopped (`DeviceFault::is_own_buffer_refused`),
+/// and answered every frame `DeviceError` for good.
+#[test]
+fn a_fault_found_in_a_send_is_kept_for_the_task() {
+    for version in [1, 2] {
+        let (dev, mut net) = probe(version);
+        for i in 0..TX_SLOTS {
+            send(&mut net, &frame(64, i as u8), 0).unwrap();
+        }
+        assert_eq!(net.take_fault(), None, "v{version}: nothing wrong yet");
+        {
+            let mut d = dev.borrow_mut();
+            d.hostile = true;
+            d.forge_used(TX, 31, 20);
+        }
+        assert_eq!(send(&mut net, &frame(64, 9), 5), Err(SendError::DeviceDown));
+        assert!(
+            matches!(net.take_fault(), Some(DeviceFault::Queue(_))),
+            "v{version}: the send's fault is kept"
+        );
+        assert_eq!(net.take_fault(), None, "v{version}: and told once");
+        assert_eq!(net.status().resets, 1);
+        dev.borrow_mut().hostile = false;
+        send(&mut net, &frame(64, 10), 5).unwrap();
+        assert_eq!(net.take_fault(), None, "v{version}: a good send keeps none");
+    }
+}
+
+/// Requests that each find a fault, with no transmit completed between,
+/// make the driver's own state suspect once there are
+/// `REQUEST_FAULTS_IN_A_ROW` of them (the task then stops); a completed
+/// transmit starts the count again, so a fault now and then never gets
+/// there.
+#[test]
+fn sends_that_keep_finding_faults_make_the_drivers_state_suspect() {
+    for version in [1, 2] {
+        let (dev, mut net) = probe(version);
+        // Fills the transmit queue (the device takes the frames and
+        // completes none) and forges a used entry: the next send reaps,
+        // finds the forgery and resets the device.
+        let fault_in_a_send = |net: &mut TestNet| {
+            for i in 0..TX_SLOTS {
+                send(net, &frame(64, i as u8), 0).unwrap();
+            }
+            dev.borrow_mut().hostile = true;
+            dev.borrow_mut().forge_used(TX, 31, 20);
+            assert_eq!(send(net, &frame(64, 9), 5), Err(SendError::DeviceDown));
+            dev.borrow_mut().hostile = false;
+            assert!(net.take_fault().is_some());
+        };
+        for round in 0..3 * crate::REQUEST_FAULTS_IN_A_ROW {
+            fault_in_a_send(&mut net);
+            assert!(!net.is_own_state_suspect(), "v{version} round {round}");
+            // The device sends a frame between two faults.
+            send(&mut net, &frame(64, 1), 5).unwrap();
+            assert_eq!(transmit_all(&dev).len(), 1);
+            net.interrupt(5);
+        }
+        for n in 1..=crate::REQUEST_FAULTS_IN_A_ROW {
+            fault_in_a_send(&mut net);
+            assert_eq!(
+                net.is_own_state_suspect(),
+                n == crate::REQUEST_FAULTS_IN_A_ROW,
+                "v{version}: after {n} in a row"
+            );
+        }
+    }
+}
+
 #[test]
 fn link_down_and_up_are_reported_and_sends_refused_while_down() {
     for version in [1, 2] {
