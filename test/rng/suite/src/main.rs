@@ -4,9 +4,12 @@
 //! ... ok` or `... FAIL: <reason>`, then `[test] done`, then stops the
 //! machine with the failure count.
 //!
-//! * fills of 0, 1, 7, 64, 4096 and 5000 bytes: each succeeds, writes
-//!   exactly the lease (guard bytes around it stay untouched) and is not
-//!   all zeroes (nor the pattern the buffer held before);
+//! * fills of 0, 1, 7, 64, 1023, 1024, 1025 (around the driver's 1 KiB
+//!   bounce buffer), 4096, 5000 and 8192 (the most a fill may ask)
+//!   bytes: each succeeds, writes exactly the lease (guard bytes around
+//!   it stay untouched) and is not all zeroes (nor the pattern the buffer
+//!   held before); one of 8193 is refused (`BadLeases`) and writes
+//!   nothing;
 //! * two fills differ;
 //! * `unbind` of the rng slot: the driver lets go (the bus shows the slot
 //!   unbound) and a fill gets `NoDevice`, not a hang; `bind` gives the
@@ -23,14 +26,16 @@
 // The shared harness's `CaseResult` carries a whole line of text on purpose.
 #![allow(clippy::result_large_err)]
 
+use abi::ReplyFaultReason;
 use entropy_api::{EntropyClient, EntropyError};
-use idol_runtime::{RequestError, UserlibIpc};
+use idol_runtime::{ProtocolError, RequestError, UserlibIpc};
 use test_harness::{check, fail, task_status, Case, CaseResult, LineBuf};
 use userlib::tasks;
 use virtio_bus_api::{SlotState, VirtioBusClient, NO_DRIVER};
 
-/// The largest fill, plus guard bytes on both sides.
-const MAX_FILL: usize = 5000;
+/// The largest fill (`idl/entropy.idol`'s `max_len`), plus guard bytes
+/// on both sides.
+const MAX_FILL: usize = 8192;
 const GUARD: usize = 16;
 /// What the buffer holds before a fill.
 const PATTERN: u8 = 0xA5;
@@ -38,10 +43,14 @@ const PATTERN: u8 = 0xA5;
 /// The virtio device id of an entropy source.
 const ENTROPY_ID: u32 = 4;
 
+/// The guarded buffer, one byte longer than the largest fill (for the
+/// refused one); in RAM, not on the stack.
+static mut BUF: [u8; MAX_FILL + 1 + 2 * GUARD] = [0; MAX_FILL + 1 + 2 * GUARD];
+
 struct Suite {
     rng: EntropyClient<UserlibIpc>,
     bus: VirtioBusClient<UserlibIpc>,
-    buf: [u8; MAX_FILL + 2 * GUARD],
+    buf: &'static mut [u8; MAX_FILL + 1 + 2 * GUARD],
 }
 
 impl Suite {
@@ -93,9 +102,25 @@ impl Suite {
 }
 
 fn lengths(s: &mut Suite) -> CaseResult {
-    for len in [0, 1, 7, 64, 4096, 5000] {
+    for len in [0, 1, 7, 64, 1023, 1024, 1025, 4096, 5000, MAX_FILL] {
         s.fill_checked(len)?;
     }
+    // One byte more than a fill may ask: refused before the driver looks
+    // at it (an untrusted server's `reply_fault` reaches us as an error),
+    // and nothing written.
+    s.buf.fill(PATTERN);
+    let r = s.rng.fill(&mut s.buf[GUARD..GUARD + MAX_FILL + 1]);
+    check!(
+        r == Err(RequestError::Protocol(ProtocolError::Rejected(
+            ReplyFaultReason::BadLeases
+        ))),
+        "fill({}) gave {r:?}, expected Rejected(BadLeases)",
+        MAX_FILL + 1
+    );
+    check!(
+        s.buf.iter().all(|&b| b == PATTERN),
+        "the refused fill wrote into its lease"
+    );
     Ok(())
 }
 
@@ -181,7 +206,8 @@ fn main() -> ! {
     let mut s = Suite {
         rng: EntropyClient::new(UserlibIpc, tasks::RNG0),
         bus: VirtioBusClient::new(UserlibIpc, tasks::SUPERVISOR),
-        buf: [0; MAX_FILL + 2 * GUARD],
+        // SAFETY: the only reference ever made to BUF.
+        buf: unsafe { &mut *core::ptr::addr_of_mut!(BUF) },
     };
     test_harness::run_suite(&mut s, CASES)
 }
