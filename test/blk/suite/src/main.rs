@@ -9,7 +9,9 @@
 //!
 //! Cases: info (capacity and serial of both disks); write-then-read round
 //! trips of 1 sector, 8 sectors and 64 KiB at sector 0, ending at the last
-//! sector and across the middle; out-of-range and unaligned requests;
+//! sector and across the middle; out-of-range and unaligned requests (1,
+//! 100, 513, 4095 and 65,535 bytes; zero bytes at and past the end) and
+//! leases longer than 64 KiB;
 //! flush; two clients hammering one disk at once (with `blk_helper`); two
 //! disks are independent; and removal: the operator unbinds `blk1`'s slot
 //! (through `blk_helper`) while a request is in flight, which must fail
@@ -23,8 +25,9 @@
 // A case fails with its message formatted on the stack (no allocator).
 #![allow(clippy::result_large_err)]
 
+use abi::ReplyFaultReason;
 use block_api::{BlockClient, BlockError, MAX_TRANSFER};
-use idol_runtime::{RequestError, UserlibIpc};
+use idol_runtime::{ProtocolError, RequestError, UserlibIpc};
 use test_harness::{check, fail, run_case, Case, CaseResult, LineBuf};
 use userlib::{sleep_ms, sys_log, sys_post, tasks};
 
@@ -62,13 +65,14 @@ fn mismatch(seed: u8, sector: u64, buf: &[u8]) -> Option<usize> {
     })
 }
 
-/// The one 64 KiB buffer (the suite's RAM is small).
-static mut BUF: [u8; MAX_TRANSFER] = [0; MAX_TRANSFER];
+/// The one buffer (the suite's RAM is small): 64 KiB and a sector more,
+/// for a lease longer than a request may be.
+static mut BUF: [u8; MAX_TRANSFER + 512] = [0; MAX_TRANSFER + 512];
 
 struct Suite {
     blk0: Blk,
     blk1: Blk,
-    buf: &'static mut [u8; MAX_TRANSFER],
+    buf: &'static mut [u8; MAX_TRANSFER + 512],
 }
 
 impl Suite {
@@ -126,7 +130,7 @@ fn info_of_both_disks(s: &mut Suite) -> CaseResult {
 }
 
 fn errors(s: &mut Suite) -> CaseResult {
-    let cases: [(&str, Result<(), RequestError<BlockError>>, BlockError); 5] = [
+    let cases: [(&str, Result<(), RequestError<BlockError>>, BlockError); 10] = [
         (
             "read past the end",
             s.blk0.read(DISK_SECTORS, &mut s.buf[..512]),
@@ -138,9 +142,24 @@ fn errors(s: &mut Suite) -> CaseResult {
             BlockError::OutOfRange,
         ),
         (
+            "64 KiB read across the end",
+            s.blk0.read(DISK_SECTORS - 127, &mut s.buf[..MAX_TRANSFER]),
+            BlockError::OutOfRange,
+        ),
+        (
             "write at u64::MAX",
             s.blk0.write(u64::MAX, &s.buf[..512]),
             BlockError::OutOfRange,
+        ),
+        (
+            "zero-length read past the end",
+            s.blk0.read(DISK_SECTORS + 1, &mut s.buf[..0]),
+            BlockError::OutOfRange,
+        ),
+        (
+            "read of 1 byte",
+            s.blk0.read(0, &mut s.buf[..1]),
+            BlockError::UnalignedLength,
         ),
         (
             "read of 100 bytes",
@@ -148,8 +167,18 @@ fn errors(s: &mut Suite) -> CaseResult {
             BlockError::UnalignedLength,
         ),
         (
+            "read of 4095 bytes",
+            s.blk0.read(0, &mut s.buf[..4095]),
+            BlockError::UnalignedLength,
+        ),
+        (
             "write of 513 bytes",
             s.blk0.write(0, &s.buf[..513]),
+            BlockError::UnalignedLength,
+        ),
+        (
+            "write of 64 KiB - 1",
+            s.blk0.write(0, &s.buf[..MAX_TRANSFER - 1]),
             BlockError::UnalignedLength,
         ),
     ];
@@ -158,6 +187,20 @@ fn errors(s: &mut Suite) -> CaseResult {
             got == Err(RequestError::Server(want)),
             "{what}: {got:?}, expected {want:?}"
         );
+    }
+    // Zero bytes at the end: nothing to do, and done.
+    let got = s.blk0.read(DISK_SECTORS, &mut s.buf[..0]);
+    check!(got == Ok(()), "zero-length read at the end: {got:?}");
+    // A lease longer than a request may be is refused at the driver's
+    // dispatch (an untrusted server's reply_fault reaches us as an error).
+    let rejected = Err(RequestError::Protocol(ProtocolError::Rejected(
+        ReplyFaultReason::BadLeases,
+    )));
+    for len in [MAX_TRANSFER + 1, MAX_TRANSFER + 512] {
+        let got = s.blk0.read(0, &mut s.buf[..len]);
+        check!(got == rejected, "read of {len} bytes: {got:?}");
+        let got = s.blk0.write(0, &s.buf[..len]);
+        check!(got == rejected, "write of {len} bytes: {got:?}");
     }
     Ok(())
 }
@@ -245,8 +288,8 @@ fn wait_for_blk1(s: &Suite) -> CaseResult {
 /// host's fdatasync keeps it on the device for a while), odd ones a 64 KiB
 /// read whose data must be right if it completes.
 fn removal_fails_in_flight_requests(s: &mut Suite) -> CaseResult {
-    pattern(0x3C, 0, &mut s.buf[..]);
-    if let Err(e) = s.blk1.write(0, &s.buf[..]) {
+    pattern(0x3C, 0, &mut s.buf[..MAX_TRANSFER]);
+    if let Err(e) = s.blk1.write(0, &s.buf[..MAX_TRANSFER]) {
         fail!("blk1 write: {e:?}");
     }
     const ATTEMPTS: u32 = 16;
@@ -259,7 +302,7 @@ fn removal_fails_in_flight_requests(s: &mut Suite) -> CaseResult {
         let got = if flush {
             s.blk1.flush()
         } else {
-            s.blk1.read(0, &mut s.buf[..])
+            s.blk1.read(0, &mut s.buf[..MAX_TRANSFER])
         };
         sleep_ms(20, TIMER_BIT);
         // Unbound now: requests are answered at once.
@@ -288,7 +331,7 @@ fn removal_fails_in_flight_requests(s: &mut Suite) -> CaseResult {
             }
             Ok(()) => {
                 check!(
-                    flush || mismatch(0x3C, 0, &s.buf[..]).is_none(),
+                    flush || mismatch(0x3C, 0, &s.buf[..MAX_TRANSFER]).is_none(),
                     "a read that beat the unbind returned wrong data"
                 );
             }
