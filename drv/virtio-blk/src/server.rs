@@ -134,6 +134,18 @@ enum Pending {
     },
 }
 
+impl Pending {
+    /// Whom the answer goes to.
+    fn caller(&self) -> TaskId {
+        match *self {
+            Pending::Read { caller, .. }
+            | Pending::Write { caller }
+            | Pending::Flush { caller }
+            | Pending::Info { caller } => caller,
+        }
+    }
+}
+
 /// The virtio-blk driver: a [`BlockServer`] over one device at a time,
 /// with its DMA memory borrowed for `'a`.
 pub struct BlockDriver<'a, I: Ipc + Copy, P: Platform> {
@@ -267,6 +279,30 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         }
     }
 
+    /// Whether `caller` has a call in flight here. A caller waits in the
+    /// kernel from its send until its reply, so a new request from one
+    /// cannot be: what `recv` returned is not what this driver reads (a
+    /// fault campaign's flip of the register holding where the message's
+    /// header goes had blk0 act on an earlier caller's header with a new
+    /// body, and post that caller's lease, still lent to it, as data for
+    /// another sector). Exact identity, generation included: a restarted
+    /// client is a new caller.
+    fn awaits_reply(&self, caller: TaskId) -> bool {
+        self.pending.iter().flatten().any(|p| p.caller() == caller)
+    }
+
+    /// A request came "from" a caller already waiting for its reply (see
+    /// [`awaits_reply`](Self::awaits_reply)): acting on it would post
+    /// that caller's lease for a request it never made, and answering it
+    /// would end the call it is waiting in. Nothing is done with it; the
+    /// driver stops ([`Corrupt::CallerAlreadyWaiting`]). Cold: a correct
+    /// driver never gets here.
+    #[cold]
+    #[inline(never)]
+    fn caller_already_waiting(&mut self) {
+        self.stop_corrupt(Corrupt::CallerAlreadyWaiting);
+    }
+
     /// Deferred calls waiting for the device.
     pub fn in_flight(&self) -> usize {
         self.pending.iter().flatten().count()
@@ -358,6 +394,8 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
     pub fn handle(&mut self, buffer: &[u8], msg: &RecvMessage) {
         if msg.sender == TaskId::KERNEL {
             self.handle_notification(msg.operation);
+        } else if self.awaits_reply(msg.sender) {
+            self.caller_already_waiting();
         } else {
             let ipc = self.ipc;
             block_dispatch(self, &ipc, buffer, msg);

@@ -114,6 +114,10 @@ pub enum Corrupt {
     /// be, or its own descriptors refused by the queue or the kernel):
     /// nothing the device did.
     RefusesRequests,
+    /// A request came from a caller that already has one in flight here,
+    /// which the kernel never delivers (a caller waits in its send until
+    /// its reply): the message it read is not the one received.
+    CallerAlreadyWaiting,
 }
 
 impl Corrupt {
@@ -128,6 +132,9 @@ impl Corrupt {
             }
             Corrupt::RefusesRequests => {
                 "requests one after another could not be handed to the device: driver state corrupt"
+            }
+            Corrupt::CallerAlreadyWaiting => {
+                "a request from a caller already waiting for its reply: driver state corrupt"
             }
         }
     }

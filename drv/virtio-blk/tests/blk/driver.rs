@@ -614,6 +614,65 @@ fn requests_the_device_never_gets_stop_the_driver_and_say_why() {
     assert_eq!(rig.driver.platform().corrupt, []);
 }
 
+/// A request "from" a caller whose own request is still in flight is never
+/// acted on: the kernel cannot deliver one (a caller waits in its send
+/// until its reply), so the header the driver read is not the message it
+/// received. A fault campaign's flip of blk0's x18 (where its `recv` stub
+/// stores the header) had it act on such a mix: an earlier caller's write
+/// header with a new caller's body, posting the earlier caller's lease,
+/// still lent, as data for the new request's sector (64 there). The driver
+/// stops and says why, with nothing handed to the device; the first call
+/// is answered as it would have been.
+#[test]
+fn a_request_from_a_caller_already_waiting_is_not_acted_on() {
+    use idol_runtime::Ipc;
+    let mut rig = Rig::new(&Disk::default());
+    let mut buffer = [0u8; virtio_blk::BLOCK_BUFFER_SIZE];
+    let (a, b) = (client(1), client(2));
+    let sector_64 = rig.disk(64, 512);
+    rig.kernel.queue_message(
+        a,
+        BlockOp::Write as u32,
+        &0u64.to_le_bytes(),
+        0,
+        vec![MockLease {
+            attributes: abi::LEASE_READ,
+            data: pattern(1, 1024),
+        }],
+    );
+    let header_a = rig.ipc.recv(&mut buffer, rig.driver.mask(), None);
+    rig.driver.handle(&buffer, &header_a);
+    assert_eq!(rig.driver.in_flight(), 1);
+    // b's read of sector 64 arrives; the driver reads a's header with it.
+    rig.kernel.queue_message(
+        b,
+        BlockOp::Read as u32,
+        &64u64.to_le_bytes(),
+        0,
+        vec![MockLease {
+            attributes: abi::LEASE_WRITE,
+            data: vec![0; 512],
+        }],
+    );
+    let header_b = rig.ipc.recv(&mut buffer, rig.driver.mask(), None);
+    assert_eq!(header_b.sender, b);
+    rig.driver.handle(&buffer, &header_a);
+    assert_eq!(
+        rig.driver.in_flight(),
+        1,
+        "a's lease went to the device a second time"
+    );
+    assert_eq!(
+        rig.driver.platform().corrupt,
+        [Corrupt::CallerAlreadyWaiting]
+    );
+    rig.device_completes_all();
+    assert_eq!(rig.expect(a), Ok(pattern(1, 1024)), "a's write answered");
+    assert_eq!(rig.disk(0, 1024), pattern(1, 1024));
+    assert_eq!(rig.disk(64, 512), sector_64, "sector 64 was written");
+    assert!(rig.answer(b).is_none(), "b answered with a's answer");
+}
+
 /// Hands the driver a read though it has no slot free (its loop would not
 /// receive one then; a corrupt slot table would think so).
 fn read_with_no_slot(rig: &mut Rig, who: abi::TaskId) {
