@@ -148,26 +148,28 @@ pub fn compile(regions: &[RegionDesc], cache: &mut ProtectionCache) {
     cache.valid = true;
 }
 
-/// The PMP entries as last written, so that a switch rewrites only the
-/// entries that differ between the two tasks (most share a layout: text,
-/// RAM, perhaps a device window, and often the same attributes).
-pub struct Pmp {
-    words: [usize; MAX_TASK_REGIONS + 2],
-    /// Entries from here on are off (address and configuration 0).
-    used: usize,
-}
+/// Loads tasks' compiled settings into the PMP. It keeps no copy of what
+/// is in force: a switch between two tasks (the only time it loads: the
+/// kernel reloads nothing while the same task runs on, `protection_for`)
+/// changes every entry in use, since no two tasks share a region, so
+/// comparing each entry with the one in force before writing it only
+/// cost the load, the compare and the store (some 50 instructions of
+/// every switch between two drivers).
+pub struct Pmp;
 
 impl Pmp {
-    /// The state at reset: every entry off (address and configuration 0).
+    /// The PMP at reset.
     pub const fn new() -> Self {
-        Pmp {
-            words: [0; MAX_TASK_REGIONS + 2],
-            used: 0,
-        }
+        Pmp
     }
 
-    /// Loads a task's compiled settings (`count` entries), writing only
-    /// the registers that differ from what is in force.
+    /// Loads a task's compiled settings (`count` entries): its entries'
+    /// addresses, then both configuration words, which turn every entry
+    /// from `count` to 8 off. An entry left off keeps the previous task's
+    /// address, which nothing reads: an entry's address matters only to
+    /// itself and as the bottom of a TOR entry right after it, and the
+    /// entries after it are off too (a task's TOR entries follow an entry
+    /// of its own, `virtio_holes`).
     ///
     /// Entries 0..8 are never locked and no U-mode instruction runs until
     /// `mret`, so the order of the writes does not matter: a half-updated
@@ -175,26 +177,17 @@ impl Pmp {
     /// unlocked entries.
     ///
     /// This runs on every task switch, the IPC round trip's included, so it
-    /// is straight-line code: one compare per entry in use (the CSR number
-    /// is part of the instruction, so each entry gets its own `csrw`, not a
-    /// call through a table), and nothing at all for entries that are off
-    /// in both tasks.
+    /// is straight-line code: one compare per possible entry and a write
+    /// for each one in use (the CSR number is part of the instruction, so
+    /// each entry gets its own `csrw`, not a call through a table).
     #[inline(always)]
     pub fn load(&mut self, cache: &ProtectionCache, count: usize) {
-        let n = count.min(MAX_TASK_REGIONS);
-        let live = n.max(self.used);
-        let mut changed = false;
         macro_rules! entry {
             ($i:literal, $csr:literal) => {
-                if $i < live {
-                    let addr = cache.words[$i];
-                    if addr != self.words[$i] {
-                        // SAFETY: M-mode write of an unlocked entry's
-                        // address (entries 0..8); see above.
-                        unsafe { asm!(concat!("csrw ", $csr, ", {0}"), in(reg) addr) };
-                        self.words[$i] = addr;
-                        changed = true;
-                    }
+                if $i < count {
+                    // SAFETY: M-mode write of an unlocked entry's
+                    // address (entries 0..8); see above.
+                    unsafe { asm!(concat!("csrw ", $csr, ", {0}"), in(reg) cache.words[$i]) };
                 }
             };
         }
@@ -207,32 +200,23 @@ impl Pmp {
         entry!(6, "pmpaddr6");
         entry!(7, "pmpaddr7");
         const _: () = assert!(MAX_TASK_REGIONS == 8, "one entry! line per region");
-        self.used = n;
         let (cfg0, cfg1) = (
             cache.words[MAX_TASK_REGIONS],
             cache.words[MAX_TASK_REGIONS + 1],
         );
-        if cfg0 != self.words[MAX_TASK_REGIONS] {
-            // SAFETY: M-mode write of pmpcfg0 (entries 0..4); see above.
-            unsafe { asm!("csrw pmpcfg0, {0}", in(reg) cfg0) };
-            self.words[MAX_TASK_REGIONS] = cfg0;
-            changed = true;
+        // SAFETY: M-mode writes of pmpcfg0 and pmpcfg1 (entries 0..8,
+        // never locked); see above.
+        unsafe {
+            asm!("csrw pmpcfg0, {0}", in(reg) cfg0);
+            asm!("csrw pmpcfg1, {0}", in(reg) cfg1);
         }
-        if cfg1 != self.words[MAX_TASK_REGIONS + 1] {
-            // SAFETY: M-mode write of pmpcfg1 (entries 4..8); see above.
-            unsafe { asm!("csrw pmpcfg1, {0}", in(reg) cfg1) };
-            self.words[MAX_TASK_REGIONS + 1] = cfg1;
-            changed = true;
-        }
-        if changed {
-            // Privileged spec 3.7.2: after PMP CSRs change, SFENCE.VMA with
-            // x0, x0 synchronises them with any address-translation or PMP
-            // caches. QEMU needs it: it keeps permissions in its TLB and
-            // (in 7.2) flushes that on pmpcfg writes but not on pmpaddr
-            // writes, so skipping an unchanged pmpcfg without this let a
-            // task reach the previous task's pages.
-            // SAFETY: a fence; it changes no state the kernel relies on.
-            unsafe { asm!("sfence.vma zero, zero") };
-        }
+        // Privileged spec 3.7.2: after PMP CSRs change, SFENCE.VMA with
+        // x0, x0 synchronises them with any address-translation or PMP
+        // caches. QEMU needs it: it keeps permissions in its TLB and
+        // (in 7.2) flushes that on pmpcfg writes but not on pmpaddr
+        // writes, so skipping an unchanged pmpcfg without this let a
+        // task reach the previous task's pages.
+        // SAFETY: a fence; it changes no state the kernel relies on.
+        unsafe { asm!("sfence.vma zero, zero") };
     }
 }

@@ -17,7 +17,7 @@ const FINISHER: usize = 0x0010_0000;
 
 /// The QEMU `virt` machine.
 pub struct Virt {
-    /// The PMP entries as last programmed.
+    /// The PMP.
     pmp: pmp::Pmp,
 }
 
