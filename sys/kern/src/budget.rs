@@ -408,9 +408,13 @@ fn dispatch_budgeted<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_m
         .min(share_left);
     sys.dispatched = MaybeTask::some(index);
     sys.dispatched_at = now;
-    let expiry = now.saturating_add(runway);
+    // Plain sums: the runway is under 2^32 ticks (a share's quota, or a
+    // period) and so is the grace, while the clock's 64 bits at 10 MHz do
+    // not wrap in any machine's lifetime (`share::ShareUse`). Saturating,
+    // each was a compare and a select on the way to every budgeted task.
+    let expiry = now.wrapping_add(runway);
     sys.dispatched_expiry = expiry;
-    sys.dispatched_until = expiry.saturating_add(HOST_DELAY_TICKS);
+    sys.dispatched_until = expiry.wrapping_add(HOST_DELAY_TICKS);
     match sys.budget_deadline {
         Some(d) if d > now && d <= expiry => {}
         _ => {
