@@ -403,13 +403,15 @@ fn write_bytes_refuses_a_source_overlapping_the_destination() {
 /// access panics, even one inside a word the slice only partly covers),
 /// and the bytes around the destination are checked untouched. Lengths
 /// cover the byte-only copies, the switch to words, every tail, and
-/// Ethernet frame sizes.
+/// Ethernet frame sizes; the IPC fast path's short copy (words while both
+/// ends are aligned, then bytes) is run on every length it takes too.
 #[test]
 fn copy_touches_no_byte_outside_either_slice() {
     const ROOM: usize = 0x800;
     let (src, dst) = (arena::alloc(ROOM), arena::alloc(ROOM));
     let lens = (0..80).chain([127, 128, 129, 1513, 1514, 1515, 1536]);
-    for len in lens {
+    let short = (0..=crate::fastpath::FAST_MESSAGE).map(|len| (len, true));
+    for (len, short) in lens.map(|len| (len, false)).chain(short) {
         for from_skew in 0..4 {
             for to_skew in 0..4 {
                 let (from, to) = (src + 8 + from_skew, dst + 8 + to_skew);
@@ -427,8 +429,15 @@ fn copy_touches_no_byte_outside_either_slice() {
                         std::slice::from_raw_parts(dst as *const u8, ROOM),
                     )
                 };
-                assert_eq!(umem::copy_bytes(s, d), len);
-                let case = format!("len {len}, from skew {from_skew}, to skew {to_skew}");
+                let copy = if short {
+                    umem::copy_bytes_short
+                } else {
+                    umem::copy_bytes
+                };
+                assert_eq!(copy(s, d), len);
+                let case = format!(
+                    "len {len}, from skew {from_skew}, to skew {to_skew}, short copy {short}"
+                );
                 let want: Vec<u8> = (0..len)
                     .map(|i| ((8 + from_skew + i) as u8).wrapping_mul(13).wrapping_add(5))
                     .collect();

@@ -141,13 +141,14 @@ unsafe fn copy_words(from: usize, to: usize, n: usize) {
     unsafe { copy_bytewise(s, d, left) };
 }
 
-/// [`copy_bytewise`] for the IPC fast path's few bytes (`umem::
-/// safe_copy_short`), out of line. Inline, the loop ran in the trap
-/// handler with every register taken by values live across it, and kept
-/// both of its pointers on the stack: nine instructions a byte, against
-/// five here plus the call (an 8-byte message and 8-byte reply cost 23
-/// instructions more than this). Callers skip the call for `n == 0`, the
-/// null message's case.
+/// The IPC fast path's few bytes (`umem::safe_copy_short`), out of line:
+/// a word at a time while both ends are word-aligned (a message of
+/// words, as the typed stubs and the blk calls send: five instructions a
+/// byte cost an 8-byte message 42, now 20), then by bytes. Inline, the
+/// loop ran in the trap handler with every register taken by values live
+/// across it, and kept both of its pointers on the stack: nine
+/// instructions a byte. Callers skip the call for `n == 0`, the null
+/// message's case.
 ///
 /// # Safety
 ///
@@ -156,8 +157,17 @@ unsafe fn copy_words(from: usize, to: usize, n: usize) {
 pub(super) unsafe fn copy_short(from: usize, to: usize, n: usize) {
     #[cfg(test)]
     bounds::enter(from, n, to, n);
-    // SAFETY: the caller's promise, passed on.
-    unsafe { copy_bytewise(from, to, n) };
+    let (mut s, mut d, mut left) = (from, to, n);
+    if (from | to) & 3 == 0 {
+        while left >= 4 {
+            // SAFETY: a word at `s` and at `d`, inside both ranges (`left`
+            // bytes remain in each) and aligned.
+            unsafe { store(d, load::<u32>(s)) };
+            (s, d, left) = (s.wrapping_add(4), d.wrapping_add(4), left - 4);
+        }
+    }
+    // SAFETY: the last `left` bytes of both ranges.
+    unsafe { copy_bytewise(s, d, left) };
     #[cfg(test)]
     bounds::leave();
 }
