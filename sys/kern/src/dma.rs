@@ -607,8 +607,19 @@ fn pinned(ring: &KernelRing) -> u32 {
 
 /// Whether a descriptor of the queue holds pin `pin` (a lender's index +
 /// 1), or any pin for `pin == 0`.
+///
+/// The count first, inline: after a reap it is nearly always 0 (the reply
+/// fast path asks here at every reply a driver makes), and out of line
+/// that answer paid for the scan's saved registers, some 20 instructions.
+#[inline(always)]
 fn holds(ring: &KernelRing, size: u16, pin: u16) -> bool {
-    pinned(ring) != 0 && (pin == 0 || (0..usize::from(size)).any(|i| pin_of(ring, i) == pin))
+    pinned(ring) != 0 && (pin == 0 || holds_pin(ring, size, pin))
+}
+
+/// [`holds`] of a queue with some pins, for lender pin `pin`: the scan.
+#[inline(never)]
+fn holds_pin(ring: &KernelRing, size: u16, pin: u16) -> bool {
+    (0..usize::from(size)).any(|i| pin_of(ring, i) == pin)
 }
 
 /// Releases the descriptors (and the pins) of every chain the device has
