@@ -200,16 +200,26 @@ fn charge_dispatched<M: Machine>(sys: &mut System<'_, M>) {
     // its next dispatch: the budget deadline `dispatch_budgeted` arms then
     // is already due. Likewise it is throttled then.
     if !in_call && ran >= budget_ticks(budget_ms) {
-        let record = FaultRecord {
-            kind: FaultKind::BudgetExceeded as u32,
-            address: 0,
-            pc: t.save().pc() as u32,
-            detail: budget_ms,
-        };
-        faults::fault_task(sys, index, record);
+        exceeded(sys, index, budget_ms);
     } else if share_spent {
         share::throttle(sys, index);
     }
+}
+
+/// Faults task `index`, which ran past its budget of `budget_ms`. Out of
+/// line, as `share::throttle`: [`charge_dispatched`] then calls nothing on
+/// its usual way, and saves no registers for it (at every switch from a
+/// task with a budget).
+#[cold]
+#[inline(never)]
+fn exceeded<M: Machine>(sys: &mut System<'_, M>, index: usize, budget_ms: u32) {
+    let record = FaultRecord {
+        kind: FaultKind::BudgetExceeded as u32,
+        address: 0,
+        pc: sys.tasks[index].save().pc() as u32,
+        detail: budget_ms,
+    };
+    faults::fault_task(sys, index, record);
 }
 
 /// Task `index`'s `recv` found a call waiting (or ended a closed receive):

@@ -163,6 +163,11 @@ impl ShareUse {
 /// the timer fire then. A task that is not runnable (it blocked, faulted,
 /// was stopped) is left alone: it is throttled at the end of its next
 /// stretch, which the budget's deadline at its next dispatch cuts short.
+///
+/// Out of line: its one caller, `budget::charge_dispatched`, runs at every
+/// switch from a task with a budget and, with this inline, saved the
+/// registers for it every time.
+#[inline(never)]
 pub fn throttle<M: Machine>(sys: &mut System<'_, M>, index: usize) {
     if sys.tasks[index].throttle() {
         let end = sys.tasks[index].share().period_end();
