@@ -270,6 +270,19 @@ impl Task {
         &self.regions[..self.live_regions()]
     }
 
+    /// Region `i` if the task has it, looked up without the slice of
+    /// [`regions`](Task::regions): for a constant `i` the array needs no
+    /// bounds check, and the count no clamp (`umem`'s memory check asks
+    /// region 1, the RAM, first, at nearly every syscall).
+    #[inline(always)]
+    pub fn region(&self, i: usize) -> Option<&RegionDesc> {
+        if i < self.region_count {
+            self.regions.get(i)
+        } else {
+            None
+        }
+    }
+
     /// How many of `regions` are in use. `region_count` never exceeds the
     /// array (`add_region` checks); the `min` tells the compiler so, which
     /// then needs no bounds check, nor the formatting panic one drags in

@@ -36,6 +36,29 @@ fn grants_fill_the_table_to_capacity_and_no_further() {
     assert!(t.add_region(window(99)));
 }
 
+/// `Task::region(i)` (the memory check's look at the RAM first) is
+/// exactly `regions().get(i)`: a region the task holds now, never an entry
+/// of the table past its count (a revoked window's old slot among them).
+#[test]
+fn one_region_is_looked_up_as_the_table_holds_it() {
+    let h = Harness::three();
+    let t = &mut h.sys.tasks[SRV];
+    let agree = |t: &crate::task::Task, when: &str| {
+        for i in 0..=MAX_TASK_REGIONS {
+            assert_eq!(t.region(i), t.regions().get(i), "region {i} {when}");
+        }
+    };
+    agree(t, "from the image");
+    for n in 0..MAX_TASK_REGIONS - FIXED {
+        assert!(t.add_region(window(n)));
+        agree(t, "as grants fill the table");
+    }
+    for n in (0..MAX_TASK_REGIONS - FIXED).rev() {
+        assert!(t.remove_region(&window(n)));
+        agree(t, "as grants are revoked");
+    }
+}
+
 #[test]
 fn the_same_window_is_never_held_twice() {
     let h = Harness::three();

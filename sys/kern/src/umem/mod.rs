@@ -180,12 +180,11 @@ fn check_covered(task: &Task, base: usize, len: usize, needed: u32) -> Result<()
             && r.attributes & REGION_DEVICE == 0
             && r.contains(base, len)
     };
-    let regions = task.regions();
     // Nearly every pointer a task passes is into its RAM, its second
     // region (the image builder lays out text, RAM, then the rest): asked
     // first, it answers most checks in one look instead of two. Only the
     // order changes: any region that covers the range will do.
-    if regions.get(1).is_some_and(covers) || regions.iter().any(covers) {
+    if task.region(1).is_some_and(covers) || task.regions().iter().any(covers) {
         Ok(())
     } else {
         Err(BadSlice { base })
