@@ -6,7 +6,7 @@ use abi::{TaskState, TaskStatus};
 use idol_runtime::{RequestError, UserlibIpc};
 use net_api::{NetClient, NetError};
 use supervisor_api::SupervisorClient;
-use task_http::conn::{self, Conn, Phase};
+use task_http::conn::{self, Conn, Ending, Phase};
 use task_http::out::Out;
 use task_http::request::{self, Reject, MAX_HEAD};
 use task_http::status::{self, DeviceRow, Name, RestartRow, Snapshot, TaskRow};
@@ -259,13 +259,24 @@ impl Server {
                 return Err(Restarted);
             }
         }
-        if let Err(RequestError::ServerRestarted | RequestError::ServerStopped) = self.net.close(old.id) {
-            return Err(Restarted);
-        }
+        self.end(&old)?;
         if self.out_owner == Some(k) {
             self.out_owner = None;
         }
         Ok(true)
+    }
+
+    /// Ends connection `c`'s socket: with a FIN, or with a reset if its
+    /// answer is cut short (`Conn::ending`).
+    fn end(&mut self, c: &Conn) -> Result<(), Restarted> {
+        let r = match c.ending(self.bufs.out.len()) {
+            Ending::Close => self.net.close(c.id),
+            Ending::Abort => self.net.abort(c.id),
+        };
+        match r {
+            Err(RequestError::ServerRestarted | RequestError::ServerStopped) => Err(Restarted),
+            _ => Ok(()),
+        }
     }
 
     /// One pass over the listener and every connection; true if anything
@@ -363,44 +374,47 @@ impl Server {
                         }
                         self.out_owner = Some(k);
                         if let Some(c) = self.conns[k].as_mut() {
-                            c.phase = Phase::Sending { sent: 0 };
+                            c.answer(now);
                         }
                         moved = true;
                     }
                 }
-                Phase::Sending { mut sent } => {
-                    let bytes = self.bufs.out.as_bytes();
-                    while sent < bytes.len() {
-                        match tcp_step(self.net.tcp_send(id, &bytes[sent..]))? {
-                            TcpStep::Moved(n) => {
-                                sent += n;
-                                conn.last_ms = now;
-                                moved = true;
-                            }
-                            TcpStep::Blocked => break,
-                            TcpStep::Closed => {
-                                done = true;
-                                break;
-                            }
+                Phase::Sending { .. } => {}
+            }
+            // An answer goes out in the pass that made it: left for the
+            // next, it met the slot rule (`conn::victim`) before a byte of
+            // it was sent.
+            let Some(conn) = self.conns[k].as_mut() else {
+                continue;
+            };
+            if let Phase::Sending { mut sent } = conn.phase {
+                let bytes = self.bufs.out.as_bytes();
+                while sent < bytes.len() {
+                    match tcp_step(self.net.tcp_send(id, &bytes[sent..]))? {
+                        TcpStep::Moved(n) => {
+                            sent += n;
+                            conn.last_ms = now;
+                            moved = true;
+                        }
+                        TcpStep::Blocked => break,
+                        TcpStep::Closed => {
+                            done = true;
+                            break;
                         }
                     }
-                    conn.phase = Phase::Sending { sent };
-                    if sent >= bytes.len() || conn.expired(now) {
-                        done = true;
-                    }
+                }
+                conn.phase = Phase::Sending { sent };
+                if sent >= bytes.len() || conn.expired(now) {
+                    done = true;
                 }
             }
             if done {
-                match self.net.close(id) {
-                    Err(RequestError::ServerRestarted | RequestError::ServerStopped) => {
-                        return Err(Restarted)
-                    }
-                    _ => {}
+                if let Some(c) = self.conns[k].take() {
+                    self.end(&c)?;
                 }
                 if self.out_owner == Some(k) {
                     self.out_owner = None;
                 }
-                self.conns[k] = None;
                 moved = true;
             }
         }
