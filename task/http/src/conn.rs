@@ -15,9 +15,10 @@
 //! connection's answer holds it) has earned its place and keeps it.
 
 /// What a connection still reading its request head is told when it
-/// gives its place to a waiting one (`Connection: close` follows).
+/// gives its place to a waiting one (`Connection: close` follows); its
+/// head is `response::head`'s (the two are checked alike there).
 pub const GAVE_UP: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n\
-    Content-Length: 49\r\nConnection: close\r\n\r\n\
+    Content-Length: 49\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n\
     request head too slow while others waited; retry\n";
 
 /// A connection that sends nothing for this long is closed.

@@ -1,6 +1,7 @@
 //! The HTTP server's logic, apart from the syscalls so that host tests run
 //! it: the connection slots and when one is taken back ([`conn`]),
-//! reading a request head ([`request`]), the status snapshot and how it
+//! reading a request head ([`request`]), the head of every answer
+//! ([`response`]), the status snapshot and how it
 //! is shown as a page and as JSON ([`status`]), and the bounded buffer
 //! responses are written into ([`out`]).
 //!
@@ -15,4 +16,5 @@
 pub mod conn;
 pub mod out;
 pub mod request;
+pub mod response;
 pub mod status;

@@ -9,6 +9,7 @@ use supervisor_api::SupervisorClient;
 use task_http::conn::{self, Conn, Ending, Phase};
 use task_http::out::Out;
 use task_http::request::{self, Reject, MAX_HEAD};
+use task_http::response::{self, reason};
 use task_http::status::{self, DeviceRow, Name, RestartRow, Snapshot, TaskRow};
 use userlib::{sleep_ms, sys_get_timer, sys_log, sys_recv_notification, sys_set_timer, tasks};
 use virtio::class::name as class_name;
@@ -212,15 +213,7 @@ impl Server {
             let _ = writeln!(body, "{}", reason(code));
         }
         self.bufs.out.clear();
-        let _ = write!(
-            self.bufs.out,
-            "HTTP/1.1 {code} {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\
-             {}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            reason(code),
-            body.len(),
-            // RFC 9110 §15.5.6: a 405 names the methods that are allowed.
-            if code == 405 { "Allow: GET, HEAD\r\n" } else { "" },
-        );
+        let _ = response::head(&mut self.bufs.out, code, ctype, body.len());
         if method != "HEAD" {
             let _ = self
                 .bufs
@@ -231,13 +224,7 @@ impl Server {
 
     fn error_response(&mut self, code: u16) {
         self.bufs.out.clear();
-        let text = reason(code);
-        let _ = write!(
-            self.bufs.out,
-            "HTTP/1.1 {code} {text}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{text}\n",
-            text.len() + 1
-        );
+        let _ = response::error(&mut self.bufs.out, code);
     }
 
     /// Closes the connection in slot `k`, if there is one, and takes the
@@ -419,19 +406,6 @@ impl Server {
             }
         }
         Ok(moved)
-    }
-}
-
-fn reason(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        501 => "Not Implemented",
-        431 => "Request Header Fields Too Large",
-        505 => "HTTP Version Not Supported",
-        _ => "Error",
     }
 }
 
