@@ -258,8 +258,13 @@ impl Stack {
             .get_mut::<tcp::Socket>(self.tcp[usize::from(i)])
     }
 
+    /// A free TCP socket to take (`task_net::close::to_take`: a close
+    /// whose FIN may be lost goes last).
     fn free_tcp(&self) -> Option<u8> {
-        (0..TCP_SOCKETS as u8).find(|i| self.tcp_used & (1 << i) == 0)
+        let free = (0..TCP_SOCKETS)
+            .filter(|&i| self.tcp_used & (1 << i) == 0)
+            .map(|i| (i, self.sockets.get::<tcp::Socket>(self.tcp[i]).state()));
+        task_net::close::to_take(free).map(|i| i as u8)
     }
 
     /// TCP sockets in use charged to task `task`.
