@@ -1,5 +1,6 @@
 //! Where a TCP connection its owner closed stands: whether its socket is
-//! free for the pool again, and whether a reset would lose anything. The
+//! free for the pool again, whether a reset would lose anything, and
+//! which free socket a pool takes first ([`to_take`]). The
 //! stack reads smoltcp's state of the socket and the bytes still in its
 //! send buffer; [`crate::share`] decides whose close is cut short.
 
