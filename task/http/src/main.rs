@@ -1,8 +1,9 @@
 //! The HTTP server task: the status page on port 80 and `/api/status`.
 //!
 //! Each connection gets a bounded buffer for its request head; a head that
-//! does not parse is answered 400, one too long 431, an unknown path 404, a
-//! standard method other than GET/HEAD 405, an unknown method 501. Every
+//! does not parse is answered 400, one too long 431 (414 if its request
+//! line is), an unknown path 404, a standard method other than GET/HEAD
+//! 405, an unknown method 501. Every
 //! response closes its connection. A connection is closed when it has sent
 //! nothing for a while or has been open too long in all; and while another
 //! connection waits for a slot, one that has read half a head for a short

@@ -4,8 +4,9 @@
 
 /// Longest request head the server accepts; a longer one is answered 431
 /// ("Request Header Fields Too Large", RFC 6585: the head is all a GET
-/// sends, so it is its header fields that are too large, not content) and
-/// the connection closed.
+/// sends, so it is its header fields that are too large, not content), or
+/// 414 ("URI Too Long") if its request line alone is that long, and the
+/// connection closed.
 pub const MAX_HEAD: usize = 2048;
 
 /// A request the server understood.
@@ -28,6 +29,9 @@ pub enum Reject {
     BadRequest,
     /// Longer than [`MAX_HEAD`] (431).
     TooLarge,
+    /// Its request line alone fills [`MAX_HEAD`]: in a GET that is the
+    /// target (414, RFC 9112 §3: "URI Too Long").
+    UriTooLong,
     /// Well formed, but in an HTTP major version other than 1 (505).
     VersionNotSupported,
 }
@@ -169,7 +173,15 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Reject> {
     let skip = leading_empty_lines(buf);
     let Some(len) = head_len(&buf[skip..]) else {
         return Err(if buf.len() >= MAX_HEAD {
-            Reject::TooLarge
+            // No line end at all after the empty lines: the request line
+            // is what is too long, and a client is told so (a 3,000-byte
+            // URL was answered 431, about header fields it did not send).
+            let rest = &buf[skip..];
+            if !rest.is_empty() && !rest.contains(&b'\n') {
+                Reject::UriTooLong
+            } else {
+                Reject::TooLarge
+            }
         } else if buf.contains(&0) {
             Reject::BadRequest
         } else {
@@ -381,6 +393,25 @@ mod tests {
         let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
         big.resize(MAX_HEAD + 10, b'a');
         assert_eq!(parse(&big), Err(Reject::TooLarge));
+    }
+
+    /// A request line that fills the head is a target too long (414), not
+    /// header fields (431); after empty lines too. Header fields that fill
+    /// it after a whole request line stay 431.
+    #[test]
+    fn a_request_line_that_fills_the_head_is_a_uri_too_long() {
+        let mut long = b"GET /".to_vec();
+        long.resize(MAX_HEAD + 1000, b'a');
+        assert_eq!(parse(&long), Err(Reject::UriTooLong));
+        let mut after_empty = b"\r\n\r\nGET /".to_vec();
+        after_empty.resize(MAX_HEAD, b'a');
+        assert_eq!(parse(&after_empty), Err(Reject::UriTooLong));
+        let mut headers = b"GET /a HTTP/1.1\r\nHost: h\r\nX: ".to_vec();
+        headers.resize(MAX_HEAD, b'a');
+        assert_eq!(parse(&headers), Err(Reject::TooLarge));
+        // Short of the limit it is only incomplete.
+        long.truncate(MAX_HEAD - 1);
+        assert_eq!(parse(&long), Err(Reject::Incomplete));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub fn reason(code: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        414 => "URI Too Long",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
         505 => "HTTP Version Not Supported",
@@ -85,7 +86,7 @@ mod tests {
             a.push_str("abc");
             answers.push((code, a));
         }
-        for code in [400, 431, 505] {
+        for code in [400, 414, 431, 505] {
             let mut a = String::new();
             error(&mut a, code).unwrap();
             answers.push((code, a));
@@ -102,7 +103,7 @@ mod tests {
     fn every_answer_is_whole_closes_and_is_not_stored() {
         let answers = every_answer();
         let codes: Vec<u16> = answers.iter().map(|(c, _)| *c).collect();
-        assert_eq!(codes, [200, 200, 404, 405, 501, 400, 431, 505, 408]);
+        assert_eq!(codes, [200, 200, 404, 405, 501, 400, 414, 431, 505, 408]);
         for (code, answer) in &answers {
             let (lines, _) = split(answer);
             assert!(

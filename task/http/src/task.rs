@@ -355,6 +355,7 @@ impl Server {
                             }
                             Err(Reject::BadRequest) => self.error_response(400),
                             Err(Reject::TooLarge) => self.error_response(431),
+                            Err(Reject::UriTooLong) => self.error_response(414),
                             Err(Reject::VersionNotSupported) => self.error_response(505),
                             // `whole`: not this one.
                             Err(Reject::Incomplete) => {}

@@ -109,6 +109,11 @@ pub(super) fn http_abuse(image: &Image) -> Result<()> {
         status == 431,
         "an oversized request head got {status}, not 431"
     );
+    let mut long_url = b"GET /".to_vec();
+    long_url.resize(3000, b'a');
+    long_url.extend_from_slice(b" HTTP/1.1\r\nHost: h\r\n\r\n");
+    let (status, _) = http_exchange(addr, &long_url)?;
+    ensure!(status == 414, "a 3,000-byte URL got {status}, not 414");
     let (status, _) = get(addr, "/nowhere")?;
     ensure!(status == 404, "an unknown path got {status}, not 404");
     let (status, _) = http_exchange(addr, b"DELETE / HTTP/1.1\r\nHost: h\r\n\r\n")?;
