@@ -596,8 +596,6 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         self.live = false;
     }
 
-    /// Handles a device fault: reset, buffers back, up again; the events
-    /// tell the client to look (waiting frames, transmit space).
     /// [`fault_events`](Self::fault_events) for a fault found in a
     /// client's request: its events have no one to go to but
     /// [`take_fault`](Self::take_fault).
@@ -628,6 +626,8 @@ impl<'a, R: RegisterAccess> Net<'a, R> {
         self.unreported.take()
     }
 
+    /// Handles a device fault: reset, buffers back, up again; the events
+    /// tell the client to look (waiting frames, transmit space).
     fn fault_events(&mut self, fault: DeviceFault, now_ms: u64) -> Events {
         self.quiesce();
         self.stats.resets = self.stats.resets.wrapping_add(1);
