@@ -234,6 +234,102 @@ impl KernelTestAssistServer for Assist {
         unsafe { core::arch::asm!("unimp") };
         Ok(())
     }
+
+    fn misbehave(&mut self, _: TaskId, how: u32) -> Reply<()> {
+        misdeed(how);
+        Ok(())
+    }
+}
+
+/// Where the misdeeds aim: the kernel's RAM and text (test/kernel.toml:
+/// the kernel's 64 KiB of text at 0x8000_0000, its RAM after it).
+const KERNEL_RAM: usize = 0x8001_0000;
+const KERNEL_TEXT: usize = 0x8000_0000;
+
+/// A word of the assistant's own RAM, for the misaligned atomic and the
+/// jump into RAM (data, not code: fetching it must fault).
+static mut RAM_WORDS: [u32; 2] = [0x0000_0013; 2];
+
+/// Misdeed `how` of the list the suite checks (`MISDEEDS` in
+/// test/kernel/suite, same order): each must fault the assistant. The
+/// privileged instructions are written as words so that the suite can
+/// expect exactly these bits in the fault's `detail`.
+#[inline(never)]
+fn misdeed(how: u32) {
+    let ram = core::ptr::addr_of_mut!(RAM_WORDS) as usize;
+    // A word of its own text (readable, not writable), aligned for an atomic.
+    let text = (misdeed as *const () as usize) & !3;
+    // SAFETY: none of these touches memory of the assistant's Rust code:
+    // each traps (the suite's expectation) or, were the kernel wrong,
+    // executes a privileged instruction, which is what the case finds out.
+    unsafe {
+        match how {
+            0 => core::arch::asm!(".4byte 0x10500073"), // wfi
+            1 => core::arch::asm!(".4byte 0x30200073"), // mret
+            2 => core::arch::asm!(".4byte 0x10200073"), // sret
+            3 => core::arch::asm!(".4byte 0x30001073"), // csrw mstatus, zero
+            4 => core::arch::asm!(".4byte 0x34002573", out("a0") _), // csrr a0, mscratch
+            5 => core::arch::asm!(".4byte 0x3a001073"), // csrw pmpcfg0, zero
+            6 => core::arch::asm!(".4byte 0x30501073"), // csrw mtvec, zero
+            7 => core::arch::asm!(".4byte 0x18001073"), // csrw satp, zero
+            8 => core::arch::asm!(".4byte 0x12000073"), // sfence.vma
+            9 => core::arch::asm!(".4byte 0xc0001073"), // csrw cycle, zero (read-only)
+            10 => core::arch::asm!(".4byte 0x00100073"), // ebreak
+            11 => {
+                core::arch::asm!("amoswap.w {0}, {0}, ({1})", inout(reg) 0usize => _, in(reg) KERNEL_RAM)
+            }
+            12 => core::arch::asm!("lr.w {0}, ({1})", out(reg) _, in(reg) KERNEL_RAM),
+            13 => {
+                core::arch::asm!("amoadd.w {0}, {0}, ({1})", inout(reg) 1usize => _, in(reg) KERNEL_TEXT)
+            }
+            14 => {
+                core::arch::asm!("amoswap.w {0}, {0}, ({1})", inout(reg) 0usize => _, in(reg) ram + 1)
+            }
+            15 => core::arch::asm!("jr {0}", in(reg) KERNEL_TEXT),
+            16 => core::arch::asm!("jr {0}", in(reg) ram),
+            17 => {
+                core::arch::asm!("amoswap.w {0}, {0}, ({1})", inout(reg) 0usize => _, in(reg) text)
+            }
+            18 => {
+                core::arch::asm!("lr.w {0}, ({1})", "sc.w {0}, {0}, ({1})", out(reg) _, in(reg) text)
+            }
+            // A trap with sp in kernel RAM, unaligned: the kernel runs on
+            // its own stack, the undefined syscall faults us as usual.
+            19 => core::arch::asm!(
+                "mv sp, {0}",
+                "ecall",
+                "unimp",
+                in(reg) KERNEL_RAM + 0x103,
+                in("a7") 99usize,
+                options(noreturn),
+            ),
+            // Pushing with sp in kernel RAM: our stack pointer left our
+            // stack, so a stack overflow, at the address pushed to.
+            20 => core::arch::asm!(
+                "mv sp, {0}",
+                "sw zero, -4(sp)",
+                "unimp",
+                in(reg) KERNEL_RAM + 0x100,
+                options(noreturn),
+            ),
+            // The light path (`get_timer`) with sp in kernel RAM returns to
+            // us with sp as it was; then the undefined syscall.
+            21 => core::arch::asm!(
+                "mv sp, t1",
+                "li a7, {get_timer}",
+                "ecall",
+                "bne sp, t1, 1f",
+                "li a7, 99",
+                "ecall",
+                "1: unimp",
+                // (Not a0..a5: `get_timer` answers in them.)
+                in("t1") KERNEL_RAM + 0x100,
+                get_timer = const abi::Sysnum::GetTimer as usize,
+                options(noreturn),
+            ),
+            _ => {}
+        }
+    }
 }
 
 #[export_name = "main"]
