@@ -1,10 +1,13 @@
 //! Random syscalls and events against the invariants the kernel promises:
 //! it never panics because of a task, nobody waits on an incarnation that
 //! cannot answer, IPC only flows up, the hardware timer never fires later
-//! than an armed deadline, and no task can put a control character on the
-//! console.
+//! than an armed deadline, no task can put a control character on the
+//! console, and a blocked task runs again only with what ends its wait
+//! (a message, a notification, a reply or a kernel code). One run picks
+//! any runnable task to trap; another lets only the task the scheduler
+//! chose trap, with time passing, budgets, shares and the timer.
 
-use abi::{Lease, Sysnum, TaskId};
+use abi::{Generation, Lease, Sysnum, TaskId};
 use zerocopy::IntoBytes;
 
 use super::harness::*;
@@ -220,6 +223,7 @@ fn run(seed: u64, steps: usize, strict: bool) -> Stats {
     for step in 0..steps {
         let mut step_recv = None;
         let before: Vec<TaskState> = h.sys.tasks.iter().map(|t| t.state()).collect();
+        let generations: Vec<_> = h.sys.tasks.iter().map(|t| t.generation()).collect();
         match r.below(20) {
             // Events from outside the tasks.
             0 => notify::interrupt(&mut h.sys, 4 + r.below(4) as u32),
@@ -323,6 +327,7 @@ fn run(seed: u64, steps: usize, strict: bool) -> Stats {
             }
         }
         check_invariants(&h, step, &mut console_checked, strict);
+        check_wakes(&h, step, &before, &generations);
         // Remember who each server last received a message from.
         for (t, was) in before.iter().enumerate() {
             let now_runnable = h.task(t).is(SchedState::Runnable);
@@ -378,4 +383,223 @@ fn random_runs_never_leave_a_closed_recv_waiting_on_a_dead_task() {
     for seed in 1..=12u64 {
         run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 4_000, true);
     }
+}
+
+/// As [`run`], but the way the hardware runs the kernel: only the task the
+/// scheduler chose traps, each trap ends in `after_trap` (budgets charged,
+/// shares spent, the quick choice checked against the full one), time
+/// passes while a task runs, and the timer interrupts when the deadline the
+/// kernel programmed comes. The world has budgets, shares, an untrusted
+/// server and a driver with rings.
+fn run_scheduled(seed: u64, steps: usize) -> Stats {
+    let mut r = Rng(seed);
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("srv", 1)
+        .untrusted()
+        .budget_ms(5)
+        .cpu_share(30)
+        .task("drv", 2)
+        .untrusted()
+        .budget_ms(3)
+        .cpu_share(25)
+        .dma()
+        .task("mid", 3)
+        .slots(&[0, 1, 2])
+        .task("cli", 4)
+        .budget_ms(20)
+        .cpu_share(20)
+        .task("low", 4)
+        .irq(5, 1, 0b10)
+        .irq(6, 2, 0b100)
+        .build();
+    let foreign = foreign(0x100);
+    let n = h.mem.len();
+    let mut console_checked = 0;
+    let mut stats = Stats::default();
+    let mut caller: Vec<Option<TaskId>> = vec![None; n];
+    for t in 0..n {
+        scribble_leases(&mut r, &mut h, t, foreign);
+    }
+    let mut current = syscalls::next_task(&mut h.sys, 0);
+    for step in 0..steps {
+        let Some(t) = current else {
+            // Nothing runnable: the hart waits for the timer, or, with
+            // none armed, someone is nudged from outside.
+            stats.idle += 1;
+            match h.sys.machine.deadline {
+                Some(d) if d < u64::MAX => {
+                    h.sys.machine.now = h.sys.machine.now.max(d);
+                    notify::service_timers(&mut h.sys);
+                }
+                _ => {
+                    let t = 1 + r.below(n - 1);
+                    if r.below(2) == 0 || !h.task(t).is_healthy() {
+                        let _ = faults::restart_task(&mut h.sys, t);
+                    } else {
+                        notify::post_bits(&mut h.sys, t, !0);
+                    }
+                }
+            }
+            current = syscalls::after_trap(&mut h.sys, 0);
+            check_invariants(&h, step, &mut console_checked, false);
+            continue;
+        };
+        // The supervisor's policy: restart what faulted.
+        let dead: Vec<usize> = (1..n).filter(|&i| !h.task(i).is_healthy()).collect();
+        if t == SUP && !dead.is_empty() && r.below(2) == 0 {
+            let d = dead[r.below(dead.len())];
+            let _ = h.kipc(SUP, abi::Kipc::RestartTask as u32, Some(d as u32));
+            current = syscalls::after_trap(&mut h.sys, t);
+            check_invariants(&h, step, &mut console_checked, false);
+            continue;
+        };
+        assert!(
+            h.task(t).is(SchedState::Runnable) || h.task(t).is(SchedState::Throttled),
+            "step {step}: chose task {t} in {:?}",
+            h.task(t).state()
+        );
+        // It runs a while.
+        h.sys.machine.now += match r.below(4) {
+            0 => 0,
+            1 => r.below(100) as u64,
+            2 => r.below(2 * abi::TICKS_PER_MS as usize) as u64,
+            _ => r.below(8 * abi::TICKS_PER_MS as usize) as u64,
+        };
+        let before: Vec<TaskState> = h.sys.tasks.iter().map(|t| t.state()).collect();
+        let generations: Vec<_> = h.sys.tasks.iter().map(|t| t.generation()).collect();
+        let mut step_recv = None;
+        let timer_due = h
+            .sys
+            .machine
+            .deadline
+            .is_some_and(|d| d <= h.sys.machine.now);
+        if timer_due && r.below(3) != 0 {
+            notify::service_timers(&mut h.sys);
+        } else {
+            match r.below(12) {
+                0 => notify::interrupt(&mut h.sys, 4 + r.below(4) as u32),
+                1 if t != SUP => {
+                    let e = match r.below(4) {
+                        0 => Exception::Load(arg(&mut r, &h, t, foreign)),
+                        1 => Exception::Store(arg(&mut r, &h, t, foreign)),
+                        2 => Exception::Illegal(r.next() as usize),
+                        _ => Exception::Breakpoint,
+                    };
+                    syscalls::exception(&mut h.sys, t, e);
+                }
+                2 => scribble_leases(&mut r, &mut h, t, foreign),
+                _ => {
+                    let num = match r.below(22) {
+                        _ if t == SUP && r.below(3) == 0 => Sysnum::Kipc as usize,
+                        _ if caller[t].is_some_and(|c| {
+                            h.task(c.index()).is(SchedState::InReply(h.id(t)))
+                        }) && r.below(3) == 0 =>
+                        {
+                            Sysnum::BorrowRead as usize + r.below(3)
+                        }
+                        0 if r.below(4) == 0 => r.next() as usize,
+                        1..=5 => Sysnum::Send as usize,
+                        6..=10 => Sysnum::Recv as usize,
+                        11..=12 => Sysnum::Reply as usize,
+                        13 => Sysnum::ReplyRecv as usize,
+                        14 => Sysnum::ReplyFault as usize,
+                        15 | 16 => Sysnum::BorrowRead as usize + r.below(3),
+                        17 => Sysnum::Dma as usize,
+                        _ => r.below(18),
+                    };
+                    if t == SUP && num == Sysnum::Kipc as usize {
+                        let words = [r.below(n + 1) as u32, r.below(3) as u32, 1 << r.below(8)];
+                        h.write(SUP, MSG_OUT, words.as_bytes());
+                    }
+                    let mut args = well_formed(&mut r, &h, t, num, caller[t]);
+                    if t == SUP && num == Sysnum::Kipc as usize {
+                        args[2] = 4 * (1 + r.below(3));
+                    }
+                    if t == SUP && num == Sysnum::Recv as usize {
+                        // It keeps listening for faults.
+                        args[2] |= abi::SUPERVISOR_FAULT_BIT as usize;
+                    }
+                    if num == Sysnum::ReplyRecv as usize {
+                        args[4] = h.addr(t, RECV_BUF);
+                        args[5] = r.below(0x40);
+                        args[6] = r.below(8);
+                    }
+                    while r.below(5) == 0 {
+                        let i = r.below(7);
+                        args[i] = arg(&mut r, &h, t, foreign);
+                    }
+                    h.syscall_n(t, num, &args);
+                    if matches!(
+                        Sysnum::from_u32(num as u32),
+                        Some(Sysnum::Recv | Sysnum::ReplyRecv)
+                    ) && h.task(t).is(SchedState::Runnable)
+                        && TaskId(h.ret(t, 0) as u32).index() < n
+                    {
+                        step_recv = Some(t);
+                        stats.delivered += 1;
+                    }
+                }
+            }
+        }
+        current = syscalls::after_trap(&mut h.sys, t);
+        check_invariants(&h, step, &mut console_checked, false);
+        check_wakes(&h, step, &before, &generations);
+        for (i, was) in before.iter().enumerate() {
+            let now_runnable = h.task(i).is(SchedState::Runnable);
+            let sender = TaskId(h.ret(i, 0) as u32);
+            let was_recv = matches!(was, TaskState::Healthy(SchedState::InRecv(_)));
+            if now_runnable && (was_recv || step_recv == Some(i)) && sender.index() < n {
+                caller[i] = Some(sender);
+            }
+        }
+    }
+    stats.faults = h.sys.tasks.iter().map(|t| t.fault_count() as usize).sum();
+    stats
+}
+
+/// A task that was blocked before a step and runs after it (the same
+/// incarnation) was woken the way its wait ends: a sender still in `send`
+/// (in one step it cannot have been delivered and answered) only by a
+/// kernel code (DEAD); a receiver with a sender's id, the kernel's (a
+/// notification), or a kernel code (its one sender died).
+fn check_wakes(h: &Harness, step: usize, before: &[TaskState], generations: &[Generation]) {
+    let n = h.sys.tasks.len();
+    for (i, was) in before.iter().enumerate() {
+        // (A restart starts a new incarnation afresh.)
+        if !h.task(i).is(SchedState::Runnable) || h.task(i).generation() != generations[i] {
+            continue;
+        }
+        let a0 = h.ret(i, 0) as u32;
+        let ok = match was {
+            TaskState::Healthy(SchedState::InSend(_)) => a0 >= abi::KERNEL_CODE_BASE,
+            TaskState::Healthy(SchedState::InRecv(_)) => {
+                let from = TaskId(a0);
+                from == TaskId::KERNEL
+                    || (a0 < TaskId::LIMIT && from.index() < n)
+                    || a0 >= abi::KERNEL_CODE_BASE
+            }
+            _ => true,
+        };
+        assert!(
+            ok,
+            "step {step}: task {i} woke from {was:?} with a0 = {a0:#x}"
+        );
+    }
+}
+
+#[test]
+fn random_traps_as_the_hardware_takes_them_keep_the_kernel_consistent() {
+    let mut total = Stats::default();
+    for seed in 1..=24u64 {
+        let s = run_scheduled(seed.wrapping_mul(0xD1B5_4A32_D192_ED03), 5_000);
+        total.delivered += s.delivered;
+        total.faults += s.faults;
+        total.idle += s.idle;
+    }
+    eprintln!("{total:?}");
+    assert!(
+        total.delivered > 100 && total.faults > 100,
+        "too little coverage: {total:?}"
+    );
 }
