@@ -235,8 +235,8 @@ impl KernelTestAssistServer for Assist {
         Ok(())
     }
 
-    fn misbehave(&mut self, _: TaskId, how: u32) -> Reply<()> {
-        misdeed(how);
+    fn misbehave(&mut self, _: TaskId, how: u32, address: u32) -> Reply<()> {
+        misdeed(how, address as usize);
         Ok(())
     }
 }
@@ -255,7 +255,7 @@ static mut RAM_WORDS: [u32; 2] = [0x0000_0013; 2];
 /// privileged instructions are written as words so that the suite can
 /// expect exactly these bits in the fault's `detail`.
 #[inline(never)]
-fn misdeed(how: u32) {
+fn misdeed(how: u32, address: usize) {
     let ram = core::ptr::addr_of_mut!(RAM_WORDS) as usize;
     // A word of its own text (readable, not writable), aligned for an atomic.
     let text = (misdeed as *const () as usize) & !3;
@@ -327,6 +327,10 @@ fn misdeed(how: u32) {
                 get_timer = const abi::Sysnum::GetTimer as usize,
                 options(noreturn),
             ),
+            22 => {
+                core::arch::asm!("amoor.w {0}, {0}, ({1})", inout(reg) 1usize => _, in(reg) address)
+            }
+            23 => core::arch::asm!("lr.w {0}, ({1})", out(reg) _, in(reg) address),
             _ => {}
         }
     }

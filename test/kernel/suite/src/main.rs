@@ -19,6 +19,8 @@
 // the large `Err` is the point, and only ever moved once per case.
 #![allow(clippy::result_large_err)]
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use abi::{
     dead_generation, FaultKind, Generation, TaskId, TaskState, UsageError, BORROW_OUT_OF_RANGE,
     REFUSED_NOT_IN_SLOTS, REFUSED_PRIORITY, SUCCESS,
@@ -40,6 +42,11 @@ const VIRTIO_SLOT0: u32 = 0x1000_1000;
 
 /// Memory of the suite's own that the assistant must not be able to touch.
 static SECRET: [u8; 16] = *b"suite's own data";
+
+/// A word of the suite's RAM (interior mutability puts it in `.data`, not
+/// with the read-only `SECRET` in the suite's text): what the assistant's
+/// atomics aimed at the suite's RAM must leave alone.
+static RAM_WORD: AtomicU32 = AtomicU32::new(0x5EC2_E7ED);
 
 type Case = test_harness::Case<Suite>;
 
@@ -342,7 +349,9 @@ const AMO_DENIED: &[FaultKind] = &[FaultKind::StoreAccess, FaultKind::LoadAccess
 
 /// What each of the assistant's misdeeds (`misbehave`, in the order of
 /// its `misdeed`) must end in: the fault kinds, the address when the suite
-/// knows it, and for an illegal instruction its bits (`detail`).
+/// knows it, and for an illegal instruction its bits (`detail`). The
+/// misdeeds aimed at an address the suite names come after
+/// ([`AIMED_MISDEEDS`]).
 const MISDEEDS: [(&str, &[FaultKind], Option<u32>, u32); 22] = [
     ("wfi", &[FaultKind::IllegalInstruction], None, 0x1050_0073),
     ("mret", &[FaultKind::IllegalInstruction], None, 0x3020_0073),
@@ -433,13 +442,45 @@ const MISDEEDS: [(&str, &[FaultKind], Option<u32>, u32); 22] = [
     ),
 ];
 
+/// An atomic (`amoor.w`, misdeed 22) and a load-reserved (`lr.w`, 23) at
+/// an address the suite names: a device window nobody granted the
+/// assistant, the suite's own RAM, and a hole in the address space where
+/// nothing is mapped.
+fn aimed_misdeeds() -> [(&'static str, u32, &'static [FaultKind], u32); 6] {
+    let suite = RAM_WORD.as_ptr() as u32;
+    const HOLE: u32 = 0x4000_0000;
+    [
+        ("amoor to an ungranted device", 22, AMO_DENIED, VIRTIO_SLOT0),
+        (
+            "lr from an ungranted device",
+            23,
+            &[FaultKind::LoadAccess],
+            VIRTIO_SLOT0,
+        ),
+        ("amoor to the suite's RAM", 22, AMO_DENIED, suite),
+        (
+            "lr from the suite's RAM",
+            23,
+            &[FaultKind::LoadAccess],
+            suite,
+        ),
+        ("amoor to an unmapped hole", 22, AMO_DENIED, HOLE),
+        (
+            "lr from an unmapped hole",
+            23,
+            &[FaultKind::LoadAccess],
+            HOLE,
+        ),
+    ]
+}
+
 /// U-mode privileged instructions, atomics where the task has no right,
 /// a misaligned atomic and jumps out of its text: each faults the
 /// assistant with the kind (and address, or instruction bits) the kernel
 /// promises, its generation moves, and it serves again.
 fn misdeeds_fault_with_their_kind_and_address(s: &mut Suite) -> CaseResult {
     for (how, &(name, kinds, address, detail)) in MISDEEDS.iter().enumerate() {
-        let f = match s.expect_fault_of(|a| a.misbehave(how as u32), kinds, address) {
+        let f = match s.expect_fault_of(|a| a.misbehave(how as u32, 0), kinds, address) {
             Ok(f) => f,
             Err(e) => fail!(
                 "{name}: {}",
@@ -452,6 +493,16 @@ fn misdeeds_fault_with_their_kind_and_address(s: &mut Suite) -> CaseResult {
             f.detail
         );
     }
+    for (name, how, kinds, address) in aimed_misdeeds() {
+        if let Err(e) = s.expect_fault_of(|a| a.misbehave(how, address), kinds, Some(address)) {
+            fail!(
+                "{name}: {}",
+                core::str::from_utf8(e.as_bytes()).unwrap_or("?")
+            );
+        }
+    }
+    let word = RAM_WORD.load(Ordering::Relaxed);
+    check!(word == 0x5EC2_E7ED, "the suite's RAM word is {word:#x}");
     Ok(())
 }
 
