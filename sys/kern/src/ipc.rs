@@ -378,7 +378,17 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
     // scheduler keeps a set of them: no walk over the whole table. A sender
     // that fails the re-check at delivery is faulted (so no longer in
     // `send`) and the next one is tried.
+    //
+    // The most important sender first; of equally important ones, the
+    // first after the one we took last, in table order (`rank`: its
+    // distance after it, wrapping). Taken lowest index first, a driver
+    // that answered a busy caller and slept a moment before its next
+    // `recv` found that caller queued again, and took it again: another
+    // of the same priority, queued all along, was starved by a driver
+    // that never named whom it receives from.
     let me = sys.tasks[caller].id(caller);
+    let after = sys.tasks[caller].last_sender();
+    let rank = |i: usize| i.wrapping_sub(after).wrapping_sub(1);
     sys.tasks[caller].set_notification_mask(mask);
     sys.tasks[caller].set_sched(SchedState::InRecv(only));
     // Faulting a sender can itself end the wait: a closed receive from it
@@ -390,12 +400,19 @@ pub fn recv<M: Machine>(sys: &mut System<'_, M>, caller: usize) -> Result<(), Us
             let t = &tasks[i];
             let candidate = matches!(t.state(), TaskState::Healthy(SchedState::InSend(to)) if to == me)
                 && only.is_none_or(|o| t.id(i) == o);
-            if candidate && best.is_none_or(|b| t.is_more_important_than(&tasks[b])) {
+            let better = |b: usize| {
+                t.is_more_important_than(&tasks[b])
+                    || (!tasks[b].is_more_important_than(t) && rank(i) < rank(b))
+            };
+            if candidate && best.is_none_or(better) {
                 best = Some(i);
             }
         });
         match best {
-            Some(sender) if deliver(sys, sender, caller) => break,
+            Some(sender) if deliver(sys, sender, caller) => {
+                sys.tasks[caller].set_last_sender(sender);
+                break;
+            }
             Some(_) => {}
             None => break,
         }

@@ -117,6 +117,11 @@ pub struct Task {
     rejected_call: abi::RejectedCall,
     timer: Option<(u64, u32)>,
     run: u64,
+    /// The index of the sender its last `recv` took from the queue: the
+    /// next takes, of equally important senders, the first after it in
+    /// table order (`ipc::recv`). Kept across restarts, as nothing else
+    /// of it matters to the new incarnation.
+    last_sender: u16,
 }
 
 /// What a [`Task`] takes on the target: 512 bytes, its fields (472 when
@@ -166,6 +171,7 @@ impl Task {
             replies: 0,
             announce: false,
             run: 0,
+            last_sender: 0,
             rejections: 0,
             rejected_call: abi::RejectedCall::default(),
             share: ShareUse::new(desc.cpu_share),
@@ -571,6 +577,17 @@ impl Task {
     /// Returns true once after each start, so the kernel can log it.
     pub fn take_announce(&mut self) -> bool {
         core::mem::take(&mut self.announce)
+    }
+
+    /// The sender its last `recv` took from the queue (see `ipc::recv`).
+    pub fn last_sender(&self) -> usize {
+        usize::from(self.last_sender)
+    }
+
+    /// Notes the sender a `recv` just took from the queue (an index of
+    /// the table, below `TaskId::MAX_TASKS`).
+    pub fn set_last_sender(&mut self, index: usize) {
+        self.last_sender = index as u16;
     }
 
     /// Classifies an access fault: with the stack pointer below the stack,

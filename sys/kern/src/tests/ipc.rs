@@ -146,6 +146,51 @@ fn an_untrusted_server_cannot_pick_whom_it_receives_from() {
     assert_eq!(h.sched(3), SchedState::InSend(drv));
 }
 
+/// Callers of one priority are taken in turn. Taken lowest index first,
+/// a driver that answers a busy caller and sleeps a moment before its next
+/// `recv` (its own timer: notifications alone, which it may wait for) had
+/// that caller queued again by then, and took it again: another caller of
+/// the same priority, queued all along, was never received — starved by a
+/// driver that never picked whom it receives from, unseen by the
+/// supervisor's watchdog (which sees calls received and replies).
+#[test]
+fn callers_of_one_priority_are_taken_in_turn() {
+    let mut h = Builder::default()
+        .task("sup", 0)
+        .task("drv", 1)
+        .untrusted()
+        .task("busy", 3)
+        .task("victim", 3)
+        .task("third", 3)
+        .build();
+    let drv = h.id(SRV);
+    for t in 2..5 {
+        h.send(t, drv, 1, b"call", 0, &[]);
+    }
+    let mut served = Vec::new();
+    for _ in 0..6 {
+        h.recv(SRV, 16, 0);
+        let caller = h.received(SRV).sender;
+        served.push(caller.index());
+        h.reply(SRV, caller, 0, b"");
+        // The driver sleeps before its next `recv`; its caller calls again.
+        h.send(caller.index(), drv, 1, b"again", 0, &[]);
+    }
+    assert_eq!(served, [2, 3, 4, 2, 3, 4], "taken in turn");
+    // A more important caller still comes first.
+    let mut h = Harness::new(&[("sup", 0), ("srv", 1), ("a", 3), ("b", 3), ("vip", 2)]);
+    let srv = h.id(SRV);
+    h.send(2, srv, 1, b"", 0, &[]);
+    h.recv(SRV, 16, 0);
+    let a = h.id(2);
+    h.reply(SRV, a, 0, b"");
+    for t in [2, 3, 4] {
+        h.send(t, srv, 1, b"", 0, &[]);
+    }
+    h.recv(SRV, 16, 0);
+    assert_eq!(h.received(SRV).sender, h.id(4), "the more important first");
+}
+
 #[test]
 fn closed_recv_still_takes_notifications() {
     let mut h = Harness::three();
