@@ -76,7 +76,11 @@ code_enum! {
         StoreAccess = 2,
         /// An instruction fetch from memory the task may not execute.
         FetchAccess = 3,
-        /// The stack pointer left the stack region (`address` is the access).
+        /// An access fault (load, store or fetch) taken with the stack
+        /// pointer below the stack's base, where a stack that outgrew its
+        /// region points it (`address` is the access, wherever it was).
+        /// With the stack pointer anywhere else, even wild above the stack,
+        /// the access fault keeps its own kind.
         StackOverflow = 4,
         /// An instruction the task may not execute (`detail` = the instruction bits).
         IllegalInstruction = 5,
