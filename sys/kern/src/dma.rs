@@ -25,11 +25,13 @@
 //!   only [`DMA_FEATURES_ALLOWED`]: what a device accepts decides how it
 //!   reads its rings (a packed ring reads a split descriptor's `next`,
 //!   checked only where it links, as its flags).
-//! - **A buffer is the driver's own RAM** ([`buffer_allowed`]): a region
-//!   it may read and write that is not its text, not a device window, not
-//!   its ring region (a device write there would forge descriptors), and so
-//!   never kernel memory or another task's. Indirect tables are refused
-//!   (the kernel would have to check a table the driver can still write).
+//! - **A buffer is at least one byte of the driver's own RAM**
+//!   ([`buffer_allowed`]): a region it may read and write that is not its
+//!   text, not a device window, not its ring region (a device write there
+//!   would forge descriptors), and so never kernel memory or another
+//!   task's. Indirect tables are refused (the kernel would have to check a
+//!   table the driver can still write), and so are empty buffers: length 0
+//!   names no memory, so no region check could refuse its address.
 //!
 //! Invariant: every descriptor in a ring region is zero (length 0 at
 //! address 0, which the device never touches) or was checked here against
@@ -204,8 +206,9 @@ pub fn buffer_allowed(regions: &[RegionDesc], addr: u64, len: u32) -> bool {
 
 /// Checks descriptor `d`, element `k` of a chain of `count`, for a queue of
 /// `size` entries: only NEXT and WRITE flags (no INDIRECT), NEXT on every
-/// element but the last and pointing inside the table, and a buffer the
-/// device may access ([`buffer_allowed`]).
+/// element but the last and pointing inside the table, and a buffer of at
+/// least one byte the device may access ([`buffer_allowed`]; a lease's is
+/// checked by [`lease_buffer`]).
 pub fn check_desc(
     regions: &[RegionDesc],
     d: &RawDesc,
@@ -220,7 +223,11 @@ pub fn check_desc(
     if !last && d.next >= size {
         return Err(DMA_BAD_QUEUE);
     }
-    if d.addr & DMA_LEASE == 0 && !buffer_allowed(regions, d.addr, d.len) {
+    // Length 0 names no memory, so no region check could refuse its
+    // address: an empty lease of anywhere would hand the device that
+    // address. No device needs an empty buffer (QEMU breaks a device given
+    // one).
+    if d.len == 0 || d.addr & DMA_LEASE == 0 && !buffer_allowed(regions, d.addr, d.len) {
         return Err(DMA_BAD_BUFFER);
     }
     Ok(())

@@ -151,6 +151,17 @@ fn descriptor_rules_flags_links_and_buffers() {
         Err(DMA_BAD_BUFFER),
         "kernel text"
     );
+    // Length 0 names no memory, so no region check can refuse its address:
+    // a zero-length lease at another task's address passed, and the
+    // device was handed that address. QEMU marks a device given an empty
+    // buffer broken; no driver of Vireo posts one.
+    for (d, what) in [
+        (desc(ram, 0, F_WRITE, 0), "empty, in its own RAM"),
+        (desc(0x8001_0000, 0, F_WRITE, 0), "empty, in kernel RAM"),
+        (leased(0, 0, 0, 0, 0), "empty, of a lease"),
+    ] {
+        assert_eq!(check_desc(&r, &d, 0, 1, 8), Err(DMA_BAD_BUFFER), "{what}");
+    }
 }
 
 #[test]
