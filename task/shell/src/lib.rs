@@ -2,8 +2,9 @@
 //! tests run it: what a keystroke does to the line ([`line`]), what a line
 //! asks for ([`command`]), how bytes are shown ([`hexdump`]), how a size
 //! is written ([`size`]), what a virtio device id is called ([`class`]),
-//! how text other tasks wrote is made safe for the terminal ([`shown`])
-//! and what became of a task the operator faulted ([`aftermath`]).
+//! how text other tasks wrote is made safe for the terminal ([`shown`]),
+//! what a task's answer to `ringbuf` means ([`trace`]) and what became of
+//! a task the operator faulted ([`aftermath`]).
 //!
 //! The task (`main.rs`) owns the UART and carries the commands out by IPC.
 //! Nothing here may panic on what a person types: every input byte and
@@ -20,6 +21,7 @@ pub mod hexdump;
 pub mod line;
 pub mod shown;
 pub mod size;
+pub mod trace;
 
 pub use command::{Command, ParseError};
 pub use line::{Key, LineEditor};

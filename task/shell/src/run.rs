@@ -14,6 +14,7 @@ use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::shown::Shown;
 use task_shell::aftermath::{aftermath, Aftermath, Seen};
 use task_shell::size::Size;
+use task_shell::trace::{trace_answer, TraceAnswer};
 use task_shell::{class, hexdump};
 use userlib::log::LineBuf;
 use userlib::{sys_refresh_task_id, sys_send, tasks, Lease};
@@ -258,11 +259,7 @@ impl Shell {
         match e {
             RequestError::Server(e) => out!(self, "error: {who}: {}\n", words(e)),
             RequestError::ServerRestarted => out!(self, "error: {who} restarted, try again\n"),
-            // Trying again will not help: say what will.
-            RequestError::ServerStopped => out!(
-                self,
-                "error: {who} is stopped (restart limit reached, or not started): `restart {who}` brings it back (a driver whose device was marked failed: `bind` its slot first)\n"
-            ),
+            RequestError::ServerStopped => self.stopped(who),
             // The usual mistake after adding a task to app.toml: the
             // shell was not given it. Say what to change.
             RequestError::Protocol(ProtocolError::Refused(KernelCode(
@@ -273,6 +270,15 @@ impl Shell {
             ),
             RequestError::Protocol(e) => out!(self, "error: {who}: {e}\n"),
         }
+    }
+
+    /// Says that `who` is stopped and how to bring it back: trying again
+    /// will not help.
+    fn stopped(&mut self, who: &str) {
+        out!(
+            self,
+            "error: {who} is stopped (restart limit reached, or not started): `restart {who}` brings it back (a driver whose device was marked failed: `bind` its slot first)\n"
+        );
     }
 
     fn tasks(&mut self) {
@@ -587,9 +593,9 @@ impl Shell {
         }];
         let mut reply = [0u8; 4];
         let (code, n) = sys_send(id, abi::RINGBUF_OP, &[], &mut reply, &lease);
-        match code {
-            abi::SUCCESS if n == 4 => {
-                let len = (u32::from_le_bytes(reply) as usize).min(text.len());
+        let reply = &reply[..n.min(reply.len())];
+        match trace_answer(code, reply, text.len()) {
+            TraceAnswer::Text { len } => {
                 out!(self, "{task}: ");
                 // The driver wrote this text: no control characters reach
                 // the terminal.
@@ -601,18 +607,19 @@ impl Shell {
                     out!(self, "(cut at {RINGBUF_TEXT} bytes)\n");
                 }
             }
-            abi::TRACE_REFUSED => out!(
+            TraceAnswer::Refused => out!(
                 self,
                 "error: {task} shows its traces to operators only (app.toml: operator = true)\n"
             ),
-            abi::REFUSED_NOT_IN_SLOTS | abi::REFUSED_PRIORITY => out!(
+            TraceAnswer::NotCallable => out!(
                 self,
                 "error: the shell cannot call {task} (not in its slots, or not more important)\n"
             ),
-            c if abi::dead_generation(c).is_some() => {
+            TraceAnswer::Restarting => {
                 out!(self, "error: {task} restarted or is faulted, try again\n")
             }
-            c => out!(self, "error: {task} answered code {c:#x}\n"),
+            TraceAnswer::Stopped => self.stopped(task),
+            TraceAnswer::Other(c) => out!(self, "error: {task} answered code {c:#x}\n"),
         }
     }
 
