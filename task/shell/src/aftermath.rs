@@ -7,7 +7,14 @@
 //! left it stopped (restart limit). The shell once said "the supervisor
 //! restarts it" in every case, also for a task left stopped for good.
 //!
-//! It must never claim a restart the status does not show.
+//! It must never claim a restart the status does not show, nor give a way
+//! back that does not bring the task back: a driver left stopped also has
+//! its slot marked failed, and `restart` alone brings the task back
+//! without its device (the shell once said "`restart rng0` brings it
+//! back", and `rng 8` after that restart answered "the driver has no
+//! device").
+
+use core::fmt;
 
 /// A task's status after the fault, as far as the verdict needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,9 +57,116 @@ pub fn aftermath(generation_before: u32, after: Option<Seen>) -> Aftermath {
     }
 }
 
+/// The virtio slot a faulted task drove, as the shell read the device
+/// table just before the fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DroveSlot {
+    /// It was bound to this slot.
+    Slot(u32),
+    /// It was bound to no slot.
+    None,
+    /// The device table could not be read.
+    Unknown,
+}
+
+/// The shell's sentence on a faulted task: what became of it and, if it
+/// was left stopped, what brings it back.
+pub struct Told<'a> {
+    /// The task's name.
+    pub task: &'a str,
+    /// The slot it drove before the fault.
+    pub slot: DroveSlot,
+    /// What became of it.
+    pub aftermath: Aftermath,
+}
+
+impl fmt::Display for Told<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let task = self.task;
+        write!(f, "task {task} faulted; ")?;
+        match self.aftermath {
+            Aftermath::Restarted { generation } => {
+                write!(f, "restarted as generation {generation}")
+            }
+            Aftermath::Down => {
+                f.write_str("its restart is put off (backoff; `restarts` shows when)")
+            }
+            Aftermath::LeftStopped => match self.slot {
+                // The supervisor marks a driver's slot failed when it
+                // gives the driver up; the slot must be offered again.
+                DroveSlot::Slot(slot) => write!(
+                    f,
+                    "restart limit reached, left stopped and slot {slot} marked failed: \
+                     `bind {slot}` and `restart {task}` bring it back"
+                ),
+                DroveSlot::None => write!(
+                    f,
+                    "restart limit reached, left stopped: `restart {task}` brings it back"
+                ),
+                DroveSlot::Unknown => write!(
+                    f,
+                    "restart limit reached, left stopped: `restart {task}` brings it back \
+                     (a driver whose device was marked failed: `bind` its slot first)"
+                ),
+            },
+            Aftermath::Unknown => {
+                f.write_str("the supervisor restarts it as its policy says (`restarts` shows when)")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{aftermath, Aftermath, Seen};
+    use super::{aftermath, Aftermath, DroveSlot, Seen, Told};
+
+    fn told(task: &str, slot: DroveSlot, aftermath: Aftermath) -> String {
+        Told {
+            task,
+            slot,
+            aftermath,
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn a_driver_left_stopped_is_told_to_bind_its_slot_too() {
+        // `restart rng0` alone brought rng0 back without its device, its
+        // slot still marked failed.
+        let s = told("rng0", DroveSlot::Slot(7), Aftermath::LeftStopped);
+        assert_eq!(
+            s,
+            "task rng0 faulted; restart limit reached, left stopped and slot 7 marked failed: \
+             `bind 7` and `restart rng0` bring it back"
+        );
+        // No slot: restart alone. A table that could not be read: the
+        // general rule.
+        assert_eq!(
+            told("echo", DroveSlot::None, Aftermath::LeftStopped),
+            "task echo faulted; restart limit reached, left stopped: `restart echo` brings it back"
+        );
+        let s = told("rng0", DroveSlot::Unknown, Aftermath::LeftStopped);
+        assert!(s.contains("`restart rng0` brings it back"), "{s}");
+        assert!(s.contains("`bind` its slot first"), "{s}");
+    }
+
+    #[test]
+    fn every_verdict_is_told() {
+        for slot in [DroveSlot::Slot(6), DroveSlot::None, DroveSlot::Unknown] {
+            assert_eq!(
+                told("blk0", slot, Aftermath::Restarted { generation: 2 }),
+                "task blk0 faulted; restarted as generation 2"
+            );
+            assert_eq!(
+                told("blk0", slot, Aftermath::Down),
+                "task blk0 faulted; its restart is put off (backoff; `restarts` shows when)"
+            );
+            assert_eq!(
+                told("blk0", slot, Aftermath::Unknown),
+                "task blk0 faulted; the supervisor restarts it as its policy says (`restarts` shows when)"
+            );
+        }
+    }
 
     fn seen(generation: u32, faulted: bool, stopped: bool) -> Option<Seen> {
         Some(Seen {

@@ -12,7 +12,7 @@ use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::shown::Shown;
-use task_shell::aftermath::{aftermath, Aftermath, Seen};
+use task_shell::aftermath::{aftermath, DroveSlot, Seen, Told};
 use task_shell::size::Size;
 use task_shell::trace::{trace_answer, TraceAnswer};
 use task_shell::{class, hexdump};
@@ -623,8 +623,6 @@ impl Shell {
         }
     }
 
-    /// `fault` and `restart`: asks the supervisor to do `op` to the task
-    /// named `task`, then says it was `done`.
     /// Faults `task` through the supervisor and says what became of it:
     /// restarted, down for a backoff, or left stopped at its limit.
     fn fault(&mut self, task: &str) {
@@ -633,6 +631,16 @@ impl Shell {
         };
         let Some(before) = self.status(index) else {
             return;
+        };
+        // The slot it drives, read before the fault: a driver left
+        // stopped loses it (marked failed), and the way back names it.
+        let slot = match self.bus.devices() {
+            Ok(table) => table
+                .slots
+                .iter()
+                .position(|e| e.device_id != 0 && e.driver == index as u32)
+                .map_or(DroveSlot::None, |s| DroveSlot::Slot(s as u32)),
+            Err(_) => DroveSlot::Unknown,
         };
         if let Err(e) = self.supervisor.fault_task(index as u32) {
             return self.request_error("supervisor", e, supervisor_error);
@@ -645,25 +653,16 @@ impl Shell {
                 stopped: state == Some(TaskState::Stopped),
             }
         });
-        match aftermath(before.generation, after) {
-            Aftermath::Restarted { generation } => {
-                out!(self, "task {task} faulted; restarted as generation {generation}\n")
-            }
-            Aftermath::Down => out!(
-                self,
-                "task {task} faulted; its restart is put off (backoff; `restarts` shows when)\n"
-            ),
-            Aftermath::LeftStopped => out!(
-                self,
-                "task {task} faulted; restart limit reached, left stopped: `restart {task}` brings it back\n"
-            ),
-            Aftermath::Unknown => out!(
-                self,
-                "task {task} faulted; the supervisor restarts it as its policy says (`restarts` shows when)\n"
-            ),
-        }
+        let told = Told {
+            task,
+            slot,
+            aftermath: aftermath(before.generation, after),
+        };
+        out!(self, "{told}\n");
     }
 
+    /// `restart`: asks the supervisor to do `op` to the task named
+    /// `task`, then says it was `done`.
     fn task_op(
         &mut self,
         task: &str,
