@@ -5,7 +5,8 @@
 //! a pipe (the console tests) sends LF; CR LF is one Enter. Backspace
 //! arrives as DEL (0x7f) or BS (0x08). Ctrl-C drops the line, Ctrl-U erases
 //! it. An escape sequence (an arrow or function key: ESC, then `[` or `O`
-//! and the sequence's bytes) is swallowed whole, so it does not leave
+//! and the sequence's bytes; the Linux console's F1-F5, ESC `[` `[` and a
+//! letter) is swallowed whole, so it does not leave
 //! `[A` on the line; so is an OSC string (ESC `]` up to BEL or ESC `\`, as
 //! a terminal's answer to a title or colour query). ESC followed by any
 //! other byte (a lone Escape key, Alt-x) drops only the ESC: the byte is
@@ -77,7 +78,8 @@ const BEL: u8 = 0x07;
 /// and intermediate bytes 0x20-0x3F, a final byte 0x40-0x7E; or ESC `O`
 /// and one byte, as terminals send F1-F4 and, in application mode, the
 /// arrows; or ESC `]`, an operating system command, up to BEL or the
-/// string terminator ESC `\`).
+/// string terminator ESC `\`). The Linux console's F1-F5 are ESC `[` `[`
+/// and one byte: a `[` right after ESC `[` takes one more byte, as SS3.
 ///
 /// Enter (CR, LF) and Ctrl-C end any sequence and still act. An OSC string
 /// is also bounded: after [`OSC_MAX`] bytes without its terminator it is
@@ -88,7 +90,10 @@ enum Escape {
     None,
     /// After ESC.
     Start,
-    /// After ESC `[`: until a final byte.
+    /// Right after ESC `[`: a `[` here is the Linux console's function
+    /// key (one more byte); anything else is as in [`Escape::Csi`].
+    CsiStart,
+    /// After ESC `[` and a byte of it: until a final byte.
     Csi,
     /// After ESC `O`: one more byte.
     Ss3,
@@ -178,7 +183,7 @@ impl<const N: usize> LineEditor<N> {
                 Escape::Start | Escape::OscEsc => {
                     let st = self.escape == Escape::OscEsc && byte == b'\\';
                     self.escape = match byte {
-                        b'[' => Escape::Csi,
+                        b'[' => Escape::CsiStart,
                         b'O' => Escape::Ss3,
                         b']' => Escape::Osc(0),
                         _ => Escape::None,
@@ -190,10 +195,16 @@ impl<const N: usize> LineEditor<N> {
                     // byte: only the ESC is dropped; the byte is taken as
                     // typed below (another ESC starts a new sequence).
                 }
-                Escape::Csi => {
-                    if !(0x20..=0x3f).contains(&byte) {
-                        self.escape = Escape::None;
-                    }
+                Escape::CsiStart if byte == b'[' => {
+                    self.escape = Escape::Ss3;
+                    return Key::Ignore;
+                }
+                Escape::CsiStart | Escape::Csi => {
+                    self.escape = if (0x20..=0x3f).contains(&byte) {
+                        Escape::Csi
+                    } else {
+                        Escape::None
+                    };
                     return Key::Ignore;
                 }
                 Escape::Ss3 => {
@@ -546,6 +557,17 @@ mod tests {
         assert_eq!(lines_entered(b"\x1b\x1b[Aab\x1b\x1bOPc\r"), ["abc"]);
         // Only after `[`, `O` or `]` is a sequence swallowed.
         assert_eq!(lines_entered(b"\x1b\\a\x1bPb\x1b~c\r"), ["\\aPb~c"]);
+    }
+
+    #[test]
+    fn a_linux_console_function_key_is_swallowed_whole() {
+        // The Linux console sends F1-F5 as ESC `[` `[` and a letter: the
+        // second `[` ended the sequence as its final byte, and the letter
+        // was typed (F1, then `tasks`, ran `Atasks`).
+        assert_eq!(lines_entered(b"\x1b[[Atasks\r"), ["tasks"]);
+        assert_eq!(lines_entered(b"rng\x1b[[E 8\r"), ["rng 8"]);
+        // A `[` later in a sequence is its final byte, as before.
+        assert_eq!(lines_entered(b"\x1b[1[ab\r"), ["ab"]);
     }
 
     #[test]
