@@ -14,6 +14,11 @@ pub enum Command<'a> {
     Empty,
     /// `help`
     Help,
+    /// `help <command>`: that command's line of the list.
+    HelpOn {
+        /// The word asked about, as typed.
+        command: &'a str,
+    },
     /// `tasks`
     Tasks,
     /// `restarts`: the supervisor's log of recent restarts.
@@ -90,7 +95,7 @@ pub enum ParseError<'a> {
 /// Every command: its usage and what it does, for `help` and for usage
 /// errors.
 pub const HELP: [(&str, &str); 13] = [
-    ("help", "this list"),
+    ("help [<command>]", "this list, or one command's line of it"),
     (
         "tasks",
         "every task: state, priority, generation, faults, throttles",
@@ -117,6 +122,7 @@ pub const HELP: [(&str, &str); 13] = [
     ("Ctrl-A X", "quit QEMU"),
 ];
 
+const USAGE_HELP: &str = "help [<command>]";
 const USAGE_BLK: &str = "blk <n> info | blk <n> read <sector> | blk <n> write <sector> <text>";
 const USAGE_RNG: &str = "rng <len>   (1 to 512)";
 const USAGE_UNBIND: &str = "unbind <slot>";
@@ -172,20 +178,24 @@ fn one<'a, T: TryFrom<u64>>(rest: &'a str, usage: &'static str) -> Result<T, Par
 /// Parses one line.
 pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
     let (cmd, rest) = word(line.trim());
-    let no_args = |c| {
+    let no_args = |c, usage| {
         if rest.is_empty() {
             Ok(c)
         } else {
-            Err(ParseError::Usage(cmd_usage(cmd)))
+            Err(ParseError::Usage(usage))
         }
     };
     match cmd {
         "" => Ok(Command::Empty),
-        "help" | "?" => no_args(Command::Help),
-        "tasks" => no_args(Command::Tasks),
-        "restarts" => no_args(Command::Restarts),
-        "devices" => no_args(Command::Devices),
-        "net" => no_args(Command::Net),
+        "help" | "?" => match word(rest) {
+            ("", _) => Ok(Command::Help),
+            (command, "") => Ok(Command::HelpOn { command }),
+            _ => Err(ParseError::Usage(USAGE_HELP)),
+        },
+        "tasks" => no_args(Command::Tasks, "tasks   (no arguments)"),
+        "restarts" => no_args(Command::Restarts, "restarts   (no arguments)"),
+        "devices" => no_args(Command::Devices, "devices   (no arguments)"),
+        "net" => no_args(Command::Net, "net   (no arguments)"),
         "blk" => blk(rest),
         "rng" => match one::<usize>(rest, USAGE_RNG)? {
             len @ 1..=RNG_MAX => Ok(Command::Rng { len }),
@@ -213,15 +223,13 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
     }
 }
 
-fn cmd_usage(cmd: &str) -> &'static str {
-    match cmd {
-        "tasks" => "tasks   (no arguments)",
-        "restarts" => "restarts   (no arguments)",
-        "devices" => "devices   (no arguments)",
-        "net" => "net   (no arguments)",
-        // `help` and its alias `?`.
-        _ => "help   (no arguments)",
-    }
+/// The line of [`HELP`] for the command `command` (`?` is `help`), if it
+/// is one.
+pub fn help_on(command: &str) -> Option<(&'static str, &'static str)> {
+    let command = if command == "?" { "help" } else { command };
+    HELP.iter()
+        .copied()
+        .find(|(usage, _)| usage.split(' ').next() == Some(command))
 }
 
 fn blk(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
@@ -249,7 +257,7 @@ fn blk(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{cmd_usage, number, parse, Command, ParseError, USAGE_BLK, USAGE_RNG};
+    use super::{help_on, number, parse, Command, ParseError, HELP, USAGE_BLK, USAGE_RNG};
 
     #[test]
     fn simple_commands() {
@@ -356,12 +364,11 @@ mod tests {
         // A command without arguments names itself in its usage.
         for cmd in ["tasks", "restarts", "devices", "net"] {
             let line = format!("{cmd} now");
-            assert_eq!(
-                parse(&line),
-                Err(ParseError::Usage(cmd_usage(cmd))),
+            let usage = format!("{cmd}   (no arguments)");
+            assert!(
+                matches!(parse(&line), Err(ParseError::Usage(u)) if u == usage),
                 "{line}"
             );
-            assert!(cmd_usage(cmd).starts_with(cmd), "{cmd}");
         }
     }
 
@@ -413,17 +420,29 @@ mod tests {
     }
 
     #[test]
-    fn help_takes_no_arguments() {
-        // `help me` ran `help`; every other command refuses extra words.
+    fn help_on_a_command_is_its_line() {
+        // `help blk` answered "usage: help   (no arguments)", nothing
+        // about blk. (`help me` once ran `help`: a word is now the
+        // command asked about, and more words are refused.)
         assert_eq!(parse("help"), Ok(Command::Help));
         assert_eq!(parse("?"), Ok(Command::Help));
-        assert_eq!(
-            parse("help me"),
-            Err(ParseError::Usage("help   (no arguments)"))
-        );
-        assert_eq!(
-            parse("? x"),
-            Err(ParseError::Usage("help   (no arguments)"))
-        );
+        assert_eq!(parse(" help  blk "), Ok(Command::HelpOn { command: "blk" }));
+        assert_eq!(parse("? rng"), Ok(Command::HelpOn { command: "rng" }));
+        for bad in ["help blk read", "? a b"] {
+            assert_eq!(
+                parse(bad),
+                Err(ParseError::Usage("help [<command>]")),
+                "{bad}"
+            );
+        }
+        // Every command of the list has its line; `?` is `help`.
+        for (usage, what) in HELP {
+            let command = usage.split(' ').next().unwrap();
+            assert_eq!(help_on(command), Some((usage, what)), "{command}");
+        }
+        assert_eq!(help_on("?"), Some(HELP[0]));
+        for none in ["me", "", "BLK", "bl", "blk0", "<n>"] {
+            assert_eq!(help_on(none), None, "{none:?}");
+        }
     }
 }

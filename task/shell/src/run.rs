@@ -10,7 +10,7 @@ use ethernet_api::{EthernetClient, EthernetError};
 use idol_runtime::{KernelCode, ProtocolError, RequestError, UserlibIpc};
 use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
-use task_shell::command::{parse, Command, ParseError, HELP, RNG_MAX};
+use task_shell::command::{help_on, parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::shown::Shown;
 use task_shell::aftermath::{aftermath, DroveSlot, Seen, Told};
 use task_shell::size::Size;
@@ -157,6 +157,10 @@ impl Shell {
         match parse(line) {
             Ok(Command::Empty) => {}
             Ok(Command::Help) => self.help(),
+            Ok(Command::HelpOn { command }) => match help_on(command) {
+                Some((usage, what)) => out!(self, "  {usage:<50} {what}\n"),
+                None => out!(self, "unknown command `{command}` (`help` lists them)\n"),
+            },
             Ok(Command::Tasks) => self.tasks(),
             Ok(Command::Restarts) => self.restarts(),
             Ok(Command::Devices) => self.devices(),
