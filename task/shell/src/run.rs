@@ -11,7 +11,7 @@ use idol_runtime::{KernelCode, ProtocolError, RequestError, UserlibIpc};
 use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{help_on, parse, Command, ParseError, HELP, RNG_MAX};
-use task_shell::shown::Shown;
+use task_shell::shown::{Shown, ShownLine};
 use task_shell::aftermath::{aftermath, DroveSlot, Seen, Told};
 use task_shell::size::Size;
 use task_shell::trace::{trace_answer, TraceAnswer};
@@ -397,7 +397,9 @@ impl Shell {
         let name = core::str::from_utf8(name.as_bytes()).unwrap_or("blk");
         match blk.info() {
             Ok(info) => {
-                let serial = abi::nul_padded_str(&info.serial);
+                // The device's word: no control character reaches the
+                // terminal.
+                let serial = ShownLine(abi::nul_padded_str(&info.serial));
                 out!(
                     self,
                     "{name}: {} sectors ({}), block size {}, {}, serial \"{serial}\"\n",

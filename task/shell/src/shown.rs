@@ -7,9 +7,12 @@
 //! lease. A terminal acts on control characters — ESC and the C1 controls
 //! (CSI, OSC) move the cursor, erase lines, set the title or the clipboard
 //! — so a compromised driver could rewrite what the operator sees. Every
-//! control character but newline is shown as `?`.
+//! control character but newline is shown as `?`; in a field of one line
+//! (a disk's serial, which its device reports) newline too, so that it
+//! cannot start a line that looks like the shell's.
 //!
-//! It must never let a control character other than newline through.
+//! It must never let a control character other than newline through, nor
+//! a newline from a field of one line.
 
 use core::fmt::{self, Write};
 
@@ -26,9 +29,30 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
+/// A field of one line from another task or a device (a disk's serial)
+/// as the shell shows it: every control character, newline too, as `?`.
+pub struct ShownLine<'a>(pub &'a str);
+
+impl fmt::Display for ShownLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            f.write_char(if c.is_control() { '?' } else { c })?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Shown;
+    use super::{Shown, ShownLine};
+
+    #[test]
+    fn a_line_has_no_controls_at_all() {
+        // A disk's serial (from its device) set the terminal's colour and
+        // title: `blk 0 info` printed it as it was.
+        let serial = "blk0\x1b[31m\x1b]0;t\x07\nvireo> \u{9b}2J";
+        assert_eq!(ShownLine(serial).to_string(), "blk0?[31m?]0;t??vireo> ?2J");
+    }
 
     #[test]
     fn controls_but_newline_are_question_marks() {

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use task_shell::command;
 use task_shell::hexdump::{self, Row, WIDTH};
 use task_shell::line::{Key, LineEditor};
-use task_shell::shown::Shown;
+use task_shell::shown::{Shown, ShownLine};
 use task_shell::size::Size;
 
 const N: usize = 64;
@@ -108,7 +108,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     /// Whatever text a task wrote, the terminal gets no control character
-    /// but newline, and one character for each of the text's.
+    /// but newline (none at all from a field of one line), and one
+    /// character for each of the text's.
     #[test]
     fn text_from_tasks_reaches_the_terminal_without_controls(
         chars in prop::collection::vec(
@@ -128,5 +129,9 @@ proptest! {
         prop_assert_eq!(shown.chars().count(), text.chars().count());
         // No UTF-8-encoded C1 control either (0xC2 then 0x80..=0x9F).
         prop_assert!(!shown.as_bytes().windows(2).any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1])));
+        // A field of one line: not even a newline.
+        let line = ShownLine(&text).to_string();
+        prop_assert!(line.chars().all(|c| !c.is_control()));
+        prop_assert_eq!(line.chars().count(), text.chars().count());
     }
 }
