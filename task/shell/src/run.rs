@@ -3,7 +3,7 @@
 
 use core::fmt::Write;
 
-use abi::{Generation, RestartRecord, TaskId, TaskState, TaskStatus};
+use abi::{Generation, TaskId, TaskState, TaskStatus};
 use block_api::{BlockClient, BlockError, SECTOR_SIZE};
 use entropy_api::{EntropyClient, EntropyError};
 use ethernet_api::{EthernetClient, EthernetError};
@@ -13,6 +13,7 @@ use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{help_on, parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::shown::{Shown, ShownLine};
 use task_shell::aftermath::{aftermath, DroveSlot, Seen, Told};
+use task_shell::restart_log::read_log;
 use task_shell::size::Size;
 use task_shell::trace::{trace_answer, TraceAnswer};
 use task_shell::{class, hexdump};
@@ -311,22 +312,21 @@ impl Shell {
 
     /// The supervisor's log of restarts, oldest first.
     fn restarts(&mut self) {
-        let mut records = [RestartRecord::default(); abi::RESTARTS_KEPT];
-        let mut n = 0;
-        while n < records.len() {
-            match self.supervisor.restart_record(n as u32) {
-                Ok(r) => records[n] = r,
-                Err(RequestError::Server(SupervisorError::NoSuchRecord)) => break,
-                Err(e) => return self.request_error("supervisor", e, supervisor_error),
-            }
-            n += 1;
-        }
-        if n == 0 {
+        let supervisor = &self.supervisor;
+        let log = match read_log(|back| match supervisor.restart_record(back) {
+            Ok(r) => Ok(Some(r)),
+            Err(RequestError::Server(SupervisorError::NoSuchRecord)) => Ok(None),
+            Err(e) => Err(e),
+        }) {
+            Ok(log) => log,
+            Err(e) => return self.request_error("supervisor", e, supervisor_error),
+        };
+        if log.records().is_empty() {
             self.out("no restarts since boot\n");
             return;
         }
         self.out("       at  task              gen  why\n");
-        for r in records[..n].iter().rev() {
+        for r in log.records() {
             let name = match self.supervisor.task_status(r.task) {
                 Ok(st) => st.name,
                 Err(_) => [b'?'; 16],
