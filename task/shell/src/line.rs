@@ -18,15 +18,18 @@
 //! six bytes typed, and Backspace erases a whole character. (It moves the
 //! cursor back one column, so a double-width character is half erased on
 //! screen; the line itself is right.) A byte that cannot be part of UTF-8
-//! rings the bell and is not stored. A sequence cut short (a Latin-1
+//! is not stored and rings the bell (once a line, as below). A sequence cut short (a Latin-1
 //! terminal's `é` followed by `t`) is not stored either, but rings no bell:
 //! the byte that cut it is taken on its own, and one key a byte has room
 //! for its echo only. Either way the line is refused at Enter.
 //!
 //! The rule for both that and a full line: a line that lost a byte is
 //! never run cut short. A byte once the line is full is not stored, so
-//! the buffer can never overflow (the first such byte of a line rings the
-//! bell, the rest are silent); and at Enter a line that
+//! the buffer can never overflow; and the bell rings for the first byte a
+//! line refuses, full or not UTF-8, the rest are silent (pasted, 5,000
+//! bytes rang it 4,880 times, and 200 bytes that are not UTF-8 200 times:
+//! a terminal beeping or flashing for seconds after the error); and at
+//! Enter a line that
 //! lost bytes is answered with [`Key::Overlong`] or [`Key::NotUtf8`], not
 //! run (a pasted `blk 0 write` would otherwise write a silently changed
 //! text).
@@ -48,13 +51,15 @@ pub enum Key {
     Submit,
     /// The line was dropped (Ctrl-C): echo `^C`, a newline and a prompt.
     Cancel,
-    /// The line is full: ring the bell (for the first character it has
-    /// no room for; the rest of the line's are [`Key::Ignore`]).
+    /// The line is full: ring the bell (for the first byte the line
+    /// refuses; the rest of the line's are [`Key::Ignore`]).
     Full,
     /// Enter, on a line that lost bytes to [`Key::Full`]: echo a newline,
     /// say the line was too long, do not run it.
     Overlong,
-    /// A byte that is not UTF-8 was refused: ring the bell.
+    /// A byte that is not UTF-8 was refused: ring the bell (for the
+    /// first byte the line refuses; the rest of the line's are
+    /// [`Key::Ignore`]).
     Invalid,
     /// Enter, on a line that lost bytes to [`Key::Invalid`] (and none to
     /// [`Key::Full`]): echo a newline, say the line was not UTF-8, do not
@@ -118,7 +123,8 @@ pub struct LineEditor<const N: usize> {
     after_cr: bool,
     /// A byte was refused for want of room since the line began.
     overflowed: bool,
-    /// The bell rang for a full line since it began.
+    /// The bell rang for a refused byte (no room, or not UTF-8) since the
+    /// line began.
     rang: bool,
     /// A byte was refused as not UTF-8 since the line began.
     garbled: bool,
@@ -272,7 +278,7 @@ impl<const N: usize> LineEditor<N> {
                 if self.store(&[byte]) {
                     Key::Echo(byte)
                 } else {
-                    self.full()
+                    self.ring(Key::Full)
                 }
             }
             0x80..=0xff => match sequence_length(byte) {
@@ -284,7 +290,7 @@ impl<const N: usize> LineEditor<N> {
                 }
                 None => {
                     self.garbled = true;
-                    Key::Invalid
+                    self.ring(Key::Invalid)
                 }
             },
             _ => Key::Ignore,
@@ -308,7 +314,7 @@ impl<const N: usize> LineEditor<N> {
             .and_then(|s| s.chars().next())
         else {
             self.garbled = true;
-            return Key::Invalid;
+            return self.ring(Key::Invalid);
         };
         // C1 controls (U+0080-U+009F; U+009B is an 8-bit CSI to a
         // terminal) are ignored like the C0 ones.
@@ -319,18 +325,17 @@ impl<const N: usize> LineEditor<N> {
         if self.store(&pending[..n]) {
             Key::EchoChar(c)
         } else {
-            self.full()
+            self.ring(Key::Full)
         }
     }
 
-    /// A character the line had no room for: the bell, once a line (the
-    /// first such character). A pasted line of 5,000 bytes rang it 4,880
-    /// times, a terminal beeping or flashing for seconds after the error.
-    fn full(&mut self) -> Key {
+    /// A byte the line refused (`key`: [`Key::Full`] or [`Key::Invalid`]):
+    /// the bell, once a line (module doc).
+    fn ring(&mut self, key: Key) -> Key {
         if core::mem::replace(&mut self.rang, true) {
             Key::Ignore
         } else {
-            Key::Full
+            key
         }
     }
 
@@ -650,6 +655,26 @@ mod tests {
             typed(&mut ed, b"\x15b\r"),
             [EraseAll(1), Echo(b'b'), Submit]
         );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_ring_the_bell_once_a_line() {
+        // 200 bytes of 0xff pasted rang the bell 200 times (a full line
+        // already rang it once).
+        let mut ed = LineEditor::<16>::new();
+        let keys = typed(&mut ed, &[0xff; 200]);
+        assert_eq!(keys[0], Invalid);
+        assert!(keys[1..].iter().all(|&k| k == Ignore), "{keys:?}");
+        // Sequences that go wrong later ring no more.
+        assert_eq!(typed(&mut ed, b"\xe0\x80\x80\x80"), [Ignore; 4]);
+        assert_eq!(ed.feed(b'\r'), NotUtf8);
+        // The next line rings again, once, for whichever comes first: a
+        // bad byte or a byte with no room.
+        assert_eq!(typed(&mut ed, b"\xff\xc0"), [Invalid, Ignore]);
+        ed.feed(0x03);
+        let keys = typed(&mut ed, &[b'a'; 20]);
+        assert_eq!(keys.iter().filter(|k| **k == Full).count(), 1);
+        assert_eq!(ed.feed(0xff), Ignore);
     }
 
     #[test]
