@@ -89,7 +89,9 @@ impl fmt::Display for Told<'_> {
                 write!(f, "restarted as generation {generation}")
             }
             Aftermath::Down => {
-                f.write_str("its restart is put off (backoff; `restarts` shows when)")
+                // `restarts` lists restarts made, not one to come: it
+                // once said "`restarts` shows when", which it did not.
+                f.write_str("its restart waits out a backoff (`restarts` lists it once made)")
             }
             Aftermath::LeftStopped => match self.slot {
                 // The supervisor marks a driver's slot failed when it
@@ -159,7 +161,7 @@ mod tests {
             );
             assert_eq!(
                 told("blk0", slot, Aftermath::Down),
-                "task blk0 faulted; its restart is put off (backoff; `restarts` shows when)"
+                "task blk0 faulted; its restart waits out a backoff (`restarts` lists it once made)"
             );
             assert_eq!(
                 told("blk0", slot, Aftermath::Unknown),
