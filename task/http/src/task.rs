@@ -163,22 +163,21 @@ impl Server {
                     }
                 }
             }
-            // The supervisor's log, latest first; the page wants it oldest
-            // first.
+            // The supervisor's log, oldest first, each restart once even
+            // if the supervisor makes one while we read (reading it by
+            // index showed one restart twice). A failed read shows none.
             let mut r = 0;
-            while r < restarts_buf.len() {
-                let Ok(rec) = self.sup.restart_record(r as u32) else {
-                    break;
-                };
-                restarts_buf[r] = RestartRow {
-                    name: names.get(rec.task as usize).copied().unwrap_or_default(),
-                    generation: rec.generation,
-                    at_ms: rec.at_ms,
-                    cause: rec.cause().map_or("?", |c| c.describe()),
-                };
-                r += 1;
+            if let Ok(log) = self.sup.restarts() {
+                for (row, rec) in restarts_buf.iter_mut().zip(log.records()) {
+                    *row = RestartRow {
+                        name: names.get(rec.task as usize).copied().unwrap_or_default(),
+                        generation: rec.generation,
+                        at_ms: rec.at_ms,
+                        cause: rec.cause().map_or("?", |c| c.describe()),
+                    };
+                    r += 1;
+                }
             }
-            restarts_buf[..r].reverse();
             let mut d = 0;
             if let Ok(table) = self.bus.devices() {
                 for (slot, e) in table.slots.iter().enumerate() {

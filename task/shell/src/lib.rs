@@ -3,9 +3,10 @@
 //! asks for ([`command`]), how bytes are shown ([`hexdump`]), how a size
 //! is written ([`size`]), what a virtio device id is called ([`class`]),
 //! how text other tasks wrote is made safe for the terminal ([`shown`]),
-//! what a task's answer to `ringbuf` means ([`trace`]), the supervisor's
-//! restart log read while it grows ([`restart_log`]) and what became of a
-//! task the operator faulted ([`aftermath`]).
+//! what a task's answer to `ringbuf` means ([`trace`]) and what became of
+//! a task the operator faulted ([`aftermath`]). The supervisor's restart
+//! log is read by `supervisor_api::restart_log`, shared with the status
+//! page.
 //!
 //! The task (`main.rs`) owns the UART and carries the commands out by IPC.
 //! Nothing here may panic on what a person types: every input byte and
@@ -20,7 +21,6 @@ pub mod class;
 pub mod command;
 pub mod hexdump;
 pub mod line;
-pub mod restart_log;
 pub mod shown;
 pub mod size;
 pub mod trace;

@@ -13,7 +13,6 @@ use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::command::{help_on, parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::shown::{Shown, ShownLine};
 use task_shell::aftermath::{aftermath, DroveSlot, Seen, Told};
-use task_shell::restart_log::read_log;
 use task_shell::size::Size;
 use task_shell::trace::{trace_answer, TraceAnswer};
 use task_shell::{class, hexdump};
@@ -312,12 +311,7 @@ impl Shell {
 
     /// The supervisor's log of restarts, oldest first.
     fn restarts(&mut self) {
-        let supervisor = &self.supervisor;
-        let log = match read_log(|back| match supervisor.restart_record(back) {
-            Ok(r) => Ok(Some(r)),
-            Err(RequestError::Server(SupervisorError::NoSuchRecord)) => Ok(None),
-            Err(e) => Err(e),
-        }) {
+        let log = match self.supervisor.restarts() {
             Ok(log) => log,
             Err(e) => return self.request_error("supervisor", e, supervisor_error),
         };

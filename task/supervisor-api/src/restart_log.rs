@@ -1,18 +1,23 @@
-//! The supervisor's restart log as `restarts` shows it: read one record at
-//! a time while the supervisor may add more.
+//! The supervisor's restart log read one record at a time while the
+//! supervisor may add more: the shell's `restarts` and the status page
+//! both read it this way.
 //!
 //! The supervisor answers `restart_record(back)` with the `back`-th latest
-//! restart. It is more important than the shell, so it may make a restart
-//! between two of the shell's reads (a backoff running out, a driver
+//! restart. It is more important than its clients, so it may make a
+//! restart between two of their reads (a backoff running out, a driver
 //! faulting), and that moves every record one place back: reading 0, 1,
-//! 2, … met the same restart twice and showed it twice. Each record
-//! carries its `seq` (restarts made before it since boot): the log keeps
-//! only records older than the last one kept, so each restart is shown
-//! once, in order.
+//! 2, … met the same restart twice and showed it twice (the shell's
+//! `restarts` did, and the status page did until it used this reader).
+//! Each record carries its `seq` (restarts made before it since boot): the
+//! log keeps only records older than the last one kept, so each restart is
+//! shown once, in order.
 //!
 //! It must never show a restart twice, nor out of order.
 
 use abi::{RestartRecord, RESTARTS_KEPT};
+use idol_runtime::{Ipc, RequestError};
+
+use crate::{SupervisorClient, SupervisorError};
 
 /// The records read, oldest first.
 pub struct RestartLog {
@@ -58,6 +63,19 @@ pub fn read_log<E>(
     }
     log.records[..log.len].reverse();
     Ok(log)
+}
+
+impl<I: Ipc> SupervisorClient<I> {
+    /// The supervisor's restart log, oldest first, each restart once
+    /// (see [`read_log`]). An error of any call but the one past the
+    /// oldest record (`NoSuchRecord`) ends the read.
+    pub fn restarts(&self) -> Result<RestartLog, RequestError<SupervisorError>> {
+        read_log(|back| match self.restart_record(back) {
+            Ok(r) => Ok(Some(r)),
+            Err(RequestError::Server(SupervisorError::NoSuchRecord)) => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
 }
 
 #[cfg(test)]
