@@ -4,6 +4,15 @@
 //! Text that comes from elsewhere (task names from app.toml, fault and
 //! state words) is escaped for its context — HTML or a JSON string — so
 //! nothing in a snapshot can change the document's structure.
+//!
+//! Bidi format characters (U+202A..U+202E, U+2066..U+2069, the marks),
+//! which the shell hides from the terminal because they reorder what
+//! follows, are left as they are: no text on the page comes from a
+//! driver or a device (task names are ASCII identifiers, the image
+//! builder refuses others; every other word is this server's own). Were
+//! one to arrive, in HTML it reorders only its own table cell (a cell is
+//! its own bidi paragraph), and in JSON it is valid as it is (RFC 8259
+//! escapes only U+0000..U+001F) and is data to the reader.
 
 use core::fmt::{self, Write};
 

@@ -6,37 +6,57 @@
 //! driver's trace rings (`ringbuf`) are text the driver put in the shell's
 //! lease. A terminal acts on control characters — ESC and the C1 controls
 //! (CSI, OSC) move the cursor, erase lines, set the title or the clipboard
-//! — so a compromised driver could rewrite what the operator sees. Every
-//! control character but newline is shown as `?`; in a field of one line
+//! — so a compromised driver could rewrite what the operator sees. The
+//! bidirectional formatting characters (embeddings, overrides, isolates
+//! and the marks) are no controls to Rust but a terminal that does bidi
+//! reorders the text after them: "rng0 ok" could be shown as what a
+//! driver spelled backwards. Every control character but newline and
+//! every bidi format character is shown as `?`; in a field of one line
 //! (a disk's serial, which its device reports) newline too, so that it
 //! cannot start a line that looks like the shell's.
 //!
 //! It must never let a control character other than newline through, nor
-//! a newline from a field of one line.
+//! a bidi format character, nor a newline from a field of one line.
 
 use core::fmt::{self, Write};
 
+/// Whether `c` is a Unicode bidirectional format character (UAX #9,
+/// table 1: ALM, LRM, RLM, LRE..RLO, LRI..PDI).
+pub fn is_bidi_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Whether `c` acts on the terminal rather than showing: a control
+/// character or a bidi format character.
+fn acts(c: char) -> bool {
+    c.is_control() || is_bidi_format(c)
+}
+
 /// `text` as the shell shows it: control characters (C0 but newline, DEL,
-/// C1) as `?`, everything else as it is.
+/// C1) and bidi format characters as `?`, everything else as it is.
 pub struct Shown<'a>(pub &'a str);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for c in self.0.chars() {
-            f.write_char(if c.is_control() && c != '\n' { '?' } else { c })?;
+            f.write_char(if acts(c) && c != '\n' { '?' } else { c })?;
         }
         Ok(())
     }
 }
 
 /// A field of one line from another task or a device (a disk's serial)
-/// as the shell shows it: every control character, newline too, as `?`.
+/// as the shell shows it: every control character, newline too, and every
+/// bidi format character as `?`.
 pub struct ShownLine<'a>(pub &'a str);
 
 impl fmt::Display for ShownLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for c in self.0.chars() {
-            f.write_char(if c.is_control() { '?' } else { c })?;
+            f.write_char(if acts(c) { '?' } else { c })?;
         }
         Ok(())
     }
@@ -52,6 +72,18 @@ mod tests {
         // title: `blk 0 info` printed it as it was.
         let serial = "blk0\x1b[31m\x1b]0;t\x07\nvireo> \u{9b}2J";
         assert_eq!(ShownLine(serial).to_string(), "blk0?[31m?]0;t??vireo> ?2J");
+    }
+
+    #[test]
+    fn bidi_formats_are_question_marks() {
+        // RLO made "rng0: ok" after it show backwards; the marks and
+        // isolates reorder too.
+        let text = "a\u{202E}ko :0gnr\u{202C}b\u{2066}c\u{2069}\u{200E}\u{200F}\u{061C}\u{202A}\u{202B}\u{202D}\u{2067}\u{2068}";
+        assert_eq!(Shown(text).to_string(), "a?ko :0gnr?b?c?????????");
+        assert_eq!(ShownLine(text).to_string(), "a?ko :0gnr?b?c?????????");
+        // Their neighbours that are none (ZWJ, U+2065 unassigned) are
+        // shown as they are.
+        assert_eq!(Shown("\u{200D}\u{2065}").to_string(), "\u{200D}\u{2065}");
     }
 
     #[test]

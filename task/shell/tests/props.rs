@@ -2,7 +2,8 @@
 //! never overflows and only ever hands over a line of at most its size,
 //! in UTF-8; whatever line is typed, the command parser answers with a
 //! command or an error, never a panic; whatever text another task wrote,
-//! no control character but newline reaches the terminal.
+//! no control character but newline and no bidi format character
+//! reaches the terminal.
 
 use proptest::prelude::*;
 use task_shell::command;
@@ -12,6 +13,13 @@ use task_shell::shown::{Shown, ShownLine};
 use task_shell::size::Size;
 
 const N: usize = 64;
+
+/// The bidirectional format characters (UAX #9, table 1), listed here
+/// apart from the shell's own test of them.
+const BIDI_FORMATS: [char; 12] = [
+    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
@@ -108,8 +116,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     /// Whatever text a task wrote, the terminal gets no control character
-    /// but newline (none at all from a field of one line), and one
-    /// character for each of the text's.
+    /// but newline (none at all from a field of one line), no bidi format
+    /// character, and one character for each of the text's.
     #[test]
     fn text_from_tasks_reaches_the_terminal_without_controls(
         chars in prop::collection::vec(
@@ -119,6 +127,7 @@ proptest! {
                 (0x7fu32..0xa0).prop_map(|c| char::from_u32(c).unwrap()),
                 Just('\n'),
                 (0x20u32..0x7f).prop_map(|c| char::from_u32(c).unwrap()),
+                prop::sample::select(&BIDI_FORMATS[..]),
             ],
             0..64,
         )
@@ -126,12 +135,14 @@ proptest! {
         let text: String = chars.into_iter().collect();
         let shown = Shown(&text).to_string();
         prop_assert!(shown.chars().all(|c| c == '\n' || !c.is_control()));
+        prop_assert!(!shown.chars().any(|c| BIDI_FORMATS.contains(&c)), "{:?}", shown);
         prop_assert_eq!(shown.chars().count(), text.chars().count());
         // No UTF-8-encoded C1 control either (0xC2 then 0x80..=0x9F).
         prop_assert!(!shown.as_bytes().windows(2).any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1])));
         // A field of one line: not even a newline.
         let line = ShownLine(&text).to_string();
         prop_assert!(line.chars().all(|c| !c.is_control()));
+        prop_assert!(!line.chars().any(|c| BIDI_FORMATS.contains(&c)), "{:?}", line);
         prop_assert_eq!(line.chars().count(), text.chars().count());
     }
 }
