@@ -95,7 +95,10 @@ pub enum ParseError<'a> {
 /// Every command: its usage and what it does, for `help` and for usage
 /// errors.
 pub const HELP: [(&str, &str); 13] = [
-    ("help [<command>]", "this list, or one command's line of it"),
+    (
+        "help [<command>]",
+        "this list, or one command's line of it; `?` is the same",
+    ),
     (
         "tasks",
         "every task: state, priority, generation, faults, throttles",
@@ -104,7 +107,10 @@ pub const HELP: [(&str, &str); 13] = [
         "restarts",
         "the last 16 restarts: when, task, generation, why",
     ),
-    ("devices", "every virtio slot: device, class, state, driver"),
+    (
+        "devices",
+        "each virtio slot with a device: id, class, transport, state, driver",
+    ),
     (
         "blk <n> info|read <sector>|write <sector> <text>",
         "disk <n> (task blk<n>); <text> starts the sector, zeros after (a line is at most 120 bytes)",
@@ -444,5 +450,37 @@ mod tests {
         for none in ["me", "", "BLK", "bl", "blk0", "<n>"] {
             assert_eq!(help_on(none), None, "{none:?}");
         }
+    }
+
+    #[test]
+    fn help_lists_every_word_the_shell_takes() {
+        // `?` ran `help` but the list did not name it. Each word that is
+        // a command is the first word of a line, or named in backquotes.
+        let words = HELP
+            .iter()
+            .map(|(usage, _)| usage.split(' ').next().unwrap());
+        let others = [
+            "?", "h", "ls", "ps", "exit", "quit", "reboot", "status", "version",
+        ];
+        for word in words.chain(others) {
+            if matches!(parse(word), Err(ParseError::Unknown(_))) {
+                continue;
+            }
+            let quoted = format!("`{word}`");
+            assert!(
+                HELP.iter()
+                    .any(|(usage, what)| usage.split(' ').next() == Some(word)
+                        || what.contains(&quoted)),
+                "`{word}` is a command that `help` does not list"
+            );
+        }
+    }
+
+    #[test]
+    fn help_says_devices_lists_only_slots_with_a_device() {
+        // It said "every virtio slot", and listed only those with a
+        // device: eight rows of nothing would bury the few there are.
+        let (_, what) = help_on("devices").unwrap();
+        assert!(what.starts_with("each virtio slot with a device"), "{what}");
     }
 }
