@@ -3,8 +3,9 @@
 //! asks for ([`command`]), how bytes are shown ([`hexdump`]), how a size
 //! is written ([`size`]), what a virtio device id is called ([`class`]),
 //! how text other tasks wrote is made safe for the terminal ([`shown`]),
-//! what a task's answer to `ringbuf` means ([`trace`]) and what became of
-//! a task the operator faulted ([`aftermath`]). The supervisor's restart
+//! what a task's answer to `ringbuf` means ([`trace`]), what became of
+//! a task the operator faulted ([`aftermath`]) and what to say of a
+//! server that did not answer a call ([`unanswered`]). The supervisor's restart
 //! log is read by `supervisor_api::restart_log`, shared with the status
 //! page.
 //!
@@ -24,6 +25,7 @@ pub mod line;
 pub mod shown;
 pub mod size;
 pub mod trace;
+pub mod unanswered;
 
 pub use command::{Command, ParseError};
 pub use line::{Key, LineEditor};

@@ -8,9 +8,9 @@
 //! driver tasks, random bytes through `rng0`.
 //!
 //! It must never be more important than a task it calls (IPC only goes up),
-//! never hang on a dead server (the stubs return `ServerRestarted`, which it
-//! prints as "restarted, try again"), and never panic on what a person
-//! types.
+//! never hang on a dead server (the stubs return `ServerRestarted`; it
+//! reads the server's state and says whether it restarted, waits out its
+//! restart backoff or is stopped), and never panic on what a person types.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_op_in_unsafe_fn)]

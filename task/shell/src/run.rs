@@ -15,6 +15,7 @@ use task_shell::shown::{Shown, ShownLine};
 use task_shell::aftermath::{aftermath, DroveSlot, Seen, Told};
 use task_shell::size::Size;
 use task_shell::trace::{trace_answer, TraceAnswer};
+use task_shell::unanswered::{Now, Restarted, Stopped};
 use task_shell::{class, hexdump};
 use userlib::log::LineBuf;
 use userlib::{sys_refresh_task_id, sys_send, tasks, Lease};
@@ -262,7 +263,7 @@ impl Shell {
     ) {
         match e {
             RequestError::Server(e) => out!(self, "error: {who}: {}\n", words(e)),
-            RequestError::ServerRestarted => out!(self, "error: {who} restarted, try again\n"),
+            RequestError::ServerRestarted => self.restarted(who),
             RequestError::ServerStopped => self.stopped(who),
             // The usual mistake after adding a task to app.toml: the
             // shell was not given it. Say what to change.
@@ -279,10 +280,24 @@ impl Shell {
     /// Says that `who` is stopped and how to bring it back: trying again
     /// will not help.
     fn stopped(&mut self, who: &str) {
-        out!(
-            self,
-            "error: {who} is stopped (restart limit reached, or not started): `restart {who}` brings it back (a driver whose device was marked failed: `bind` its slot first)\n"
-        );
+        out!(self, "{}\n", Stopped(who));
+    }
+
+    /// Says what became of `who`, whose incarnation died before or during
+    /// a call: restarted, or faulted with its restart still to come (a
+    /// backoff), or stopped; read from its status now.
+    fn restarted(&mut self, who: &str) {
+        let now = Now::from_status(self.status_of(who).map(|st| (st.state, st.generation)));
+        out!(self, "{}\n", Restarted { who, now });
+    }
+
+    /// The status of the task called `name`, if there is one and the
+    /// supervisor answers; prints nothing.
+    fn status_of(&mut self, name: &str) -> Option<TaskStatus> {
+        let count = self.supervisor.task_count().ok()?;
+        (0..count)
+            .filter_map(|i| self.supervisor.task_status(i).ok())
+            .find(|st| st.name_str() == name)
     }
 
     fn tasks(&mut self) {
@@ -615,9 +630,7 @@ impl Shell {
                 self,
                 "error: the shell cannot call {task} (not in its slots, or not more important)\n"
             ),
-            TraceAnswer::Restarting => {
-                out!(self, "error: {task} restarted or is faulted, try again\n")
-            }
+            TraceAnswer::Restarting => self.restarted(task),
             TraceAnswer::Stopped => self.stopped(task),
             TraceAnswer::Other(c) => out!(self, "error: {task} answered code {c:#x}\n"),
         }
