@@ -350,12 +350,7 @@ fn main() -> ! {
         #[cfg(not(feature = "fault-injection"))]
         ethernet_serve_once(&mut driver, &ipc, &mut buffer);
         #[cfg(feature = "fault-injection")]
-        fault_inject::serve::serve_class_once(
-            &mut driver,
-            &ipc,
-            &mut buffer,
-            ethernet_dispatch,
-        );
+        fault_inject::serve::serve_class_once(&mut driver, &ipc, &mut buffer, ethernet_dispatch);
     }
 }
 

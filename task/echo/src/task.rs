@@ -17,8 +17,8 @@
 //! stack restarts, every socket is gone: it opens them again.
 
 use idol_runtime::{RequestError, UserlibIpc};
-use task_echo::{evict, pace::Bucket};
 use net_api::{NetClient, NetError, MAX_DATAGRAM};
+use task_echo::{evict, pace::Bucket};
 use userlib::{sleep_ms, sys_get_timer, sys_log, sys_recv_notification, sys_set_timer, tasks};
 
 /// Notification bits, in app.toml order: `notifications = ["net", "timer"]`.
@@ -207,8 +207,8 @@ impl Echo {
                         }
                         Err(RequestError::Server(NetError::WouldBlock)) => break,
                         Err(RequestError::ServerRestarted | RequestError::ServerStopped) => {
-                        return Err(Restarted)
-                    }
+                            return Err(Restarted)
+                        }
                         Err(_) => {
                             open = false;
                             break;

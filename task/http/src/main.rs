@@ -20,4 +20,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-userlib::task_crate!(task);
+#[cfg(target_os = "none")]
+mod task;
+
+userlib::task_crate!();

@@ -16,4 +16,11 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-userlib::task_crate!(run, task, uart);
+#[cfg(target_os = "none")]
+mod run;
+#[cfg(target_os = "none")]
+mod task;
+#[cfg(target_os = "none")]
+mod uart;
+
+userlib::task_crate!();

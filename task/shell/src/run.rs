@@ -10,9 +10,9 @@ use ethernet_api::{EthernetClient, EthernetError};
 use idol_runtime::{KernelCode, ProtocolError, RequestError, UserlibIpc};
 use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
+use task_shell::aftermath::{aftermath, DroveSlot, Seen, Told};
 use task_shell::command::{help_on, parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::shown::{Shown, ShownLine};
-use task_shell::aftermath::{aftermath, DroveSlot, Seen, Told};
 use task_shell::size::Size;
 use task_shell::trace::{trace_answer, TraceAnswer};
 use task_shell::unanswered::{Now, Restarted, Stopped};
@@ -304,7 +304,9 @@ impl Shell {
         let Some(count) = self.task_count() else {
             return;
         };
-        self.out(" #  name              state           prio  gen  faults  throttled  last fault\n");
+        self.out(
+            " #  name              state           prio  gen  faults  throttled  last fault\n",
+        );
         for i in 0..count {
             let Some(st) = self.status(i) else { return };
             let state = TaskState::from_u32(st.state).map_or("?", |s| s.describe());
@@ -679,10 +681,7 @@ impl Shell {
     fn task_op(
         &mut self,
         task: &str,
-        op: fn(
-            &SupervisorClient<UserlibIpc>,
-            u32,
-        ) -> Result<(), RequestError<SupervisorError>>,
+        op: fn(&SupervisorClient<UserlibIpc>, u32) -> Result<(), RequestError<SupervisorError>>,
         done: &str,
     ) {
         let Some(index) = self.find_task(task) else {

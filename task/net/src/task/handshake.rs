@@ -58,8 +58,7 @@ fn listeners<'a>(
             .iter()
             .enumerate()
             .filter(|&(i, &h)| {
-                pool & (1 << i) != 0
-                    && sockets.get::<tcp::Socket>(h).state() == tcp::State::Listen
+                pool & (1 << i) != 0 && sockets.get::<tcp::Socket>(h).state() == tcp::State::Listen
             })
             .count();
         Some(Listening {

@@ -281,9 +281,7 @@ impl Stack {
         while (pool.count_ones() as u8) < backlog {
             let free = TCP_SOCKETS - self.tcp_used.count_ones() as usize;
             let free_socket = self.free_tcp().filter(|_| {
-                share::may_take(task, free, share::tcp_tasks(PORTS), |t| {
-                    self.tcp_held(t)
-                })
+                share::may_take(task, free, share::tcp_tasks(PORTS), |t| self.tcp_held(t))
             });
             let Some(i) = free_socket else {
                 if self.reclaim_closing(task) {
@@ -418,7 +416,9 @@ impl Stack {
     /// at once: `poll_delay` says so.)
     fn smoltcp_round(&mut self, t: Instant) {
         self.iface.poll_maintenance(t);
-        while self.iface.poll_ingress_single(t, &mut self.nic, &mut self.sockets)
+        while self
+            .iface
+            .poll_ingress_single(t, &mut self.nic, &mut self.sockets)
             != PollIngressSingleResult::None
         {}
         self.iface.poll_egress(t, &mut self.nic, &mut self.sockets);
@@ -519,7 +519,11 @@ impl Stack {
             .poll_delay(now(), &self.sockets)
             .unwrap_or(Duration::from_millis(MAX_SLEEP_MS))
             .total_millis()
-            .min(if self.mac_known { MAX_SLEEP_MS } else { MAC_RETRY_MS });
+            .min(if self.mac_known {
+                MAX_SLEEP_MS
+            } else {
+                MAC_RETRY_MS
+            });
         let deadline = if self.nic.core.rx_busy {
             // Frames wait: the next round comes as soon as the callers
             // waiting now are served, or in half a millisecond.

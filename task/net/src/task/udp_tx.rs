@@ -17,8 +17,7 @@ impl Stack {
                 continue;
             }
             let s = self.sockets.get_mut::<udp::Socket>(self.udp[i]);
-            let verdict =
-                self.udp_tx[i].look(ms, s.send_queue(), !s.can_send(), s.recv_queue());
+            let verdict = self.udp_tx[i].look(ms, s.send_queue(), !s.can_send(), s.recv_queue());
             if verdict != Verdict::Drop {
                 continue;
             }
