@@ -81,7 +81,12 @@ impl<I: Ipc> SupervisorClient<I> {
 #[cfg(test)]
 mod tests {
     use super::{read_log, RestartLog};
-    use abi::{RestartRecord, RESTARTS_KEPT};
+    use crate::{SupervisorClient, SupervisorError};
+    use abi::{Generation, RestartRecord, TaskId, RESTARTS_KEPT};
+    use idol_runtime::mock::MockKernel;
+    use idol_runtime::{Ipc, RequestError};
+    use std::cell::RefCell;
+    use zerocopy::IntoBytes;
 
     /// The supervisor's log: `made` restarts so far, the last 16 kept.
     struct Supervisor {
@@ -159,6 +164,56 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seqs(&log), [u32::MAX, 0]);
+    }
+
+    /// A client of `sup` served by an in-memory kernel; `restart_after`
+    /// lists the `back`s after whose answer the supervisor restarts
+    /// something, and `refuse` the one it answers with that error code.
+    fn client_of(
+        sup: Supervisor,
+        restart_after: &'static [u32],
+        refuse: Option<(u32, u32)>,
+    ) -> SupervisorClient<&'static MockKernel> {
+        let server = TaskId::new(0, Generation(0));
+        // Leaked: a test's few bytes, for a client that borrows its kernel.
+        let kernel: &'static MockKernel = Box::leak(Box::new(MockKernel::new(server)));
+        let sup = RefCell::new(sup);
+        kernel.serve_with(4, move |k, buffer, msg| {
+            let back = u32::from_le_bytes(buffer[..4].try_into().unwrap());
+            if let Some((at, code)) = refuse {
+                if back == at {
+                    return k.reply(msg.sender, code, &[]);
+                }
+            }
+            let record = sup.borrow().record(back);
+            if restart_after.contains(&back) {
+                sup.borrow_mut().restart();
+            }
+            match record {
+                Some(r) => k.reply(msg.sender, 0, r.as_bytes()),
+                None => k.reply(msg.sender, SupervisorError::NoSuchRecord as u32, &[]),
+            }
+        });
+        SupervisorClient::new(kernel, server)
+    }
+
+    #[test]
+    fn the_client_reads_each_restart_once_and_stops_at_no_such_record() {
+        let client = client_of(Supervisor { made: 5 }, &[0, 4], None);
+        let log = client.restarts().unwrap();
+        assert_eq!(seqs(&log), [0, 1, 2, 3, 4]);
+        let client = client_of(Supervisor { made: 0 }, &[], None);
+        assert!(client.restarts().unwrap().records().is_empty());
+    }
+
+    #[test]
+    fn the_client_passes_other_errors_on() {
+        let not_observer = SupervisorError::NotObserver as u32;
+        let client = client_of(Supervisor { made: 5 }, &[], Some((2, not_observer)));
+        assert!(matches!(
+            client.restarts(),
+            Err(RequestError::Server(SupervisorError::NotObserver))
+        ));
     }
 
     #[test]
