@@ -111,9 +111,9 @@ impl fmt::Display for Told<'_> {
                      (a driver whose device was marked failed: `bind` its slot first)"
                 ),
             },
-            Aftermath::Unknown => {
-                f.write_str("the supervisor restarts it as its policy says (`restarts` shows when)")
-            }
+            Aftermath::Unknown => f.write_str(
+                "the supervisor restarts it as its policy says (`restarts` lists it once made)",
+            ),
         }
     }
 }
@@ -165,7 +165,7 @@ mod tests {
             );
             assert_eq!(
                 told("blk0", slot, Aftermath::Unknown),
-                "task blk0 faulted; the supervisor restarts it as its policy says (`restarts` shows when)"
+                "task blk0 faulted; the supervisor restarts it as its policy says (`restarts` lists it once made)"
             );
         }
     }

@@ -221,8 +221,11 @@ impl Shell {
     fn task_count(&mut self) -> Option<usize> {
         match self.supervisor.task_count() {
             Ok(n) => Some(n as usize),
-            Err(_) => {
-                self.out("error: supervisor restarted, try again\n");
+            Err(e) => {
+                // An op without an error of its own: what failed is the
+                // call (a restart, a refusal, a broken answer), and it
+                // says which; it said "restarted" for every failure.
+                self.request_error("supervisor", e, |never| match never {});
                 None
             }
         }
@@ -356,8 +359,8 @@ impl Shell {
     fn devices(&mut self) {
         let table = match self.bus.devices() {
             Ok(t) => t,
-            Err(_) => {
-                self.out("error: supervisor restarted, try again\n");
+            Err(e) => {
+                self.request_error("supervisor", e, |never| match never {});
                 return;
             }
         };
