@@ -62,10 +62,15 @@ struct Echo {
     listener: u32,
     conns: [Option<Conn>; CONNS],
     bufs: &'static mut [[u8; CHUNK]; CONNS],
+    /// The datagram being answered.
+    dgram: &'static mut [u8; MAX_DATAGRAM],
 }
 
 /// Each connection's bytes in transit (too big for the stack).
 static mut BUFS: [[u8; CHUNK]; CONNS] = [[0; CHUNK]; CONNS];
+/// The datagram being answered (as big as the stack's longest: too big
+/// for the stack too).
+static mut DGRAM: [u8; MAX_DATAGRAM] = [0; MAX_DATAGRAM];
 
 /// The stack restarted: every socket must be opened again.
 struct Restarted;
@@ -156,7 +161,7 @@ impl Echo {
         // One reading of the clock per round (a syscall), not per transfer.
         let now = now_ms();
         let mut moved = false;
-        let mut dgram = [0u8; MAX_DATAGRAM];
+        let dgram = &mut self.dgram[..];
         self.paced = false;
         loop {
             if !self.pace.take(now) {
@@ -164,19 +169,19 @@ impl Echo {
                 self.paced = true;
                 break;
             }
-            let Some(d) = check(self.net.udp_recv_from(self.udp, &mut dgram))? else {
+            let Some(d) = check(self.net.udp_recv_from(self.udp, dgram))? else {
                 // Nothing was waiting: the answer taken is not spent.
                 self.pace.give_back();
                 break;
             };
             moved = true;
-            // `dgram` holds the most the stack sends in one frame (1472
-            // bytes), yet a longer datagram can arrive: smoltcp checks the
-            // MTU only on the way out, and the NIC takes frames up to
-            // MAX_RECV (1536). Echoing its start would answer with a
-            // datagram the peer never sent, so it goes unanswered, as if
-            // lost. Its answer is spent all the same: a flood of them is
-            // held to the pace like any other.
+            // `dgram` holds the most the stack sends (MAX_DATAGRAM), and
+            // the stack reassembles no longer datagram, yet one could
+            // arrive unfragmented: smoltcp checks the MTU only on the way
+            // out. Echoing its start would answer with a datagram the
+            // peer never sent, so it goes unanswered, as if lost. Its
+            // answer is spent all the same: a flood of them is held to
+            // the pace like any other.
             if d.cut() {
                 continue;
             }
@@ -371,6 +376,9 @@ fn main() -> ! {
         // SAFETY: main runs once per incarnation and is the only code that
         // names BUFS; the one reference lives in `echo` for good.
         bufs: unsafe { &mut *core::ptr::addr_of_mut!(BUFS) },
+        // SAFETY: as for BUFS: only main names DGRAM, and the one
+        // reference lives in `echo` for good.
+        dgram: unsafe { &mut *core::ptr::addr_of_mut!(DGRAM) },
     };
     echo.open();
     loop {

@@ -8,11 +8,12 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-/// Largest UDP payload in one datagram the stack sends (1500-byte MTU,
-/// 20-byte IPv4 and 8-byte UDP headers, no fragmentation). A longer one can
-/// still arrive (the NIC takes frames somewhat past the MTU); read into a
-/// lease of this size it comes cut, which [`Datagram::full_len`] tells.
-pub const MAX_DATAGRAM: usize = 1472;
+/// Largest UDP payload in one datagram the stack sends and receives. One
+/// longer than a frame holds (1,472 bytes on a 1,500-byte MTU) goes and
+/// comes in IPv4 fragments, which the stack puts back together up to this
+/// (`task_net::reassembly`); a longer one is dropped and counted
+/// ([`NetInfo::datagrams_too_big`]).
+pub const MAX_DATAGRAM: usize = 8192;
 /// Largest lease of one `tcp_send` or `tcp_recv`.
 pub const MAX_TCP_CHUNK: usize = 8192;
 
@@ -61,6 +62,16 @@ pub struct NetInfo {
     /// The SYNs of `postponed_syns` that were lost: no room to keep them,
     /// or kept until forgotten unanswered (`task_net::syn`).
     pub dropped_syns: u32,
+    /// Datagrams that came in IPv4 fragments and were put back together
+    /// (`task_net::reassembly`).
+    pub datagrams_reassembled: u32,
+    /// Datagrams that came in fragments and were dropped for being longer
+    /// than [`MAX_DATAGRAM`] of UDP data.
+    pub datagrams_too_big: u32,
+    /// Datagrams that came in fragments and were dropped otherwise: some
+    /// still missing after 2 s, pushed out by newer ones (two are
+    /// reassembled at a time), overlapping, or of TCP.
+    pub reassemblies_dropped: u32,
 }
 
 /// What `udp_recv_from` returns besides the bytes.

@@ -9,7 +9,9 @@
 //! socket's reads and writes through a client's lease ([`stream`]), a UDP
 //! socket's datagrams through one ([`datagram`]), and
 //! the watch that drops a UDP transmit queue stuck behind a neighbour that
-//! never answers ([`txwatch`]).
+//! never answers ([`txwatch`]), received IPv4 fragments put back together
+//! ([`reassembly`]), and the order of a datagram's outgoing fragments
+//! ([`fragmenter`]).
 //!
 //! It must never hand one task's socket to another, never let a task bind
 //! a port app.toml did not grant it, never let one task's sockets keep
@@ -22,10 +24,12 @@
 
 pub mod close;
 pub mod datagram;
+pub mod fragmenter;
 pub mod incarnation;
 #[cfg(test)]
 mod loopback;
 pub mod ports;
+pub mod reassembly;
 pub mod settings;
 pub mod share;
 pub mod stream;

@@ -524,7 +524,8 @@ impl Shell {
                     "net: {}.{}.{}.{}/{} via {}.{}.{}.{} ({source}); {} socket(s); \
                      {} frames in, {} out; NIC restarts seen: {}; SYNs dropped: {} repeated, \
                      {} over a full backlog; SYNs held back for a full backlog: {}; \
-                     UDP send queues dropped (no neighbour): {}\n",
+                     UDP send queues dropped (no neighbour): {}; fragmented datagrams: {} \
+                     reassembled, {} too big, {} dropped\n",
                     a[0],
                     a[1],
                     a[2],
@@ -541,7 +542,10 @@ impl Shell {
                     i.repeated_syns,
                     i.dropped_syns,
                     i.postponed_syns,
-                    i.udp_queues_dropped
+                    i.udp_queues_dropped,
+                    i.datagrams_reassembled,
+                    i.datagrams_too_big,
+                    i.reassemblies_dropped
                 );
             }
             Err(e) => self.request_error("net", e, net_error),

@@ -243,7 +243,7 @@ pub fn run(
             "http-burst" => http_burst(&image),
             "http-sequential" => http_sequential(&mut image),
             "status-restarts" => status_restarts(&mut image),
-            "udp-echo" => udp_echo(&image),
+            "udp-echo" => udp_echo(&mut image),
             "udp-burst" => udp_burst(&image),
             "udp-flood" => udp_flood(&image),
             "udp-flood-calls" => udp_flood_calls(&mut image),

@@ -17,7 +17,9 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
     EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr,
 };
+use task_net::fragmenter::Fragmenter;
 use task_net::ports::{self, Grant, Proto};
+use task_net::reassembly::{Reassembly, SLOTS, SLOT_BYTES};
 use task_net::settings::Settings;
 use task_net::share;
 use task_net::syn::SynGuard;
@@ -94,9 +96,10 @@ const UDP_SOCKETS: usize = share::UDP_SOCKETS;
 const UDP_RX_PACKETS: usize = 64;
 const UDP_RX_BUF: usize = 16384;
 /// Datagrams, and bytes, waiting to go out: the stack sends them in the
-/// round after each call, so few are ever waiting.
+/// round after each call, so few are ever waiting; the longest datagram
+/// must fit (smoltcp refuses one longer than the buffer for good).
 const UDP_TX_PACKETS: usize = 8;
-const UDP_TX_BUF: usize = 4096;
+const UDP_TX_BUF: usize = net_api::MAX_DATAGRAM;
 /// Client tasks that can subscribe to readiness: every task of the image
 /// (a place per task index, so that no client's subscription can take
 /// another's: a table of eight, first come first served, left a ninth
@@ -116,6 +119,15 @@ static mut UDP_RX_META: [[udp::PacketMetadata; UDP_RX_PACKETS]; UDP_SOCKETS] =
 /// The NIC's batches of received and of outgoing frames.
 static mut RX_BATCH: [u8; RECV_BATCH_BYTES] = [0; RECV_BATCH_BYTES];
 static mut TX_BATCH: [u8; SEND_BATCH_BYTES] = [0; SEND_BATCH_BYTES];
+/// The interface: it holds smoltcp's buffer for a datagram being cut into
+/// fragments (8 KiB). In the stack's struct, built apart and moved in,
+/// main's frame held it twice (28 KiB of stack: it overflowed 24).
+static mut IFACE: core::mem::MaybeUninit<Interface> = core::mem::MaybeUninit::uninit();
+/// The datagrams being reassembled (`task_net::reassembly`).
+static mut REASSEMBLY: [[u8; SLOT_BYTES]; SLOTS] = [[0; SLOT_BYTES]; SLOTS];
+/// A datagram to send, read from its sender's lease before smoltcp takes
+/// it (too long for the stack).
+static mut UDP_SEND: [u8; net_api::MAX_DATAGRAM] = [0; net_api::MAX_DATAGRAM];
 static mut UDP_TX_META: [[udp::PacketMetadata; UDP_TX_PACKETS]; UDP_SOCKETS] =
     [[udp::PacketMetadata::EMPTY; UDP_TX_PACKETS]; UDP_SOCKETS];
 
@@ -141,6 +153,9 @@ struct Nic {
     /// Judges every received SYN before smoltcp does (`task_net::syn`):
     /// drops a held connection's repeat, keeps one over a full backlog.
     syn: SynGuard<SYN_GUARD, SYN_GUARD_LISTENERS>,
+    /// Takes every received IPv4 fragment; hands on whole datagrams
+    /// (`task_net::reassembly`).
+    fragments: Reassembly<'static>,
 }
 
 /// Everything of the NIC but the receive buffer.
@@ -155,6 +170,9 @@ struct NicCore {
     /// here for its notification; nothing new is produced while it is full.
     tx: &'static mut [u8; SEND_BATCH_BYTES],
     tx_batch: Batch,
+    /// While smoltcp cuts a datagram into fragments, only they go
+    /// (`task_net::fragmenter`).
+    fragmenter: Fragmenter,
     /// The driver may hold received frames: its notification (or the
     /// timer, in case one was missed) says so, and a batch that leaves none
     /// waiting says not.
@@ -192,7 +210,7 @@ const SOURCE_STATIC: u8 = 2;
 
 struct Stack {
     nic: Nic,
-    iface: Interface,
+    iface: &'static mut Interface,
     sockets: SocketSet<'static>,
     tcp: [SocketHandle; TCP_SOCKETS],
     /// TCP sockets in use (bit i: `tcp[i]`), by a connection, a listener's
@@ -219,6 +237,8 @@ struct Stack {
     udp_tx: [TxWatch; UDP_SOCKETS],
     /// Transmit queues dropped so far (`udp_tx`).
     udp_queues_dropped: u32,
+    /// Where `udp_send_to` reads its caller's datagram.
+    udp_send: &'static mut [u8; net_api::MAX_DATAGRAM],
     dhcp: SocketHandle,
     table: Table<Sock>,
     subscribers: [Option<Subscriber>; SUBSCRIBERS],
@@ -414,14 +434,26 @@ impl Stack {
     /// passes over them again until none sends, which costs a pass per
     /// round; what a socket still has goes in the next round, which comes
     /// at once: `poll_delay` says so.)
+    ///
+    /// A datagram smoltcp cut into fragments sends one of them a pass
+    /// (`task_net::fragmenter`): the passes go on until its last is out,
+    /// or the transmit batch has no room (the next round then comes at
+    /// once: `poll_delay` says so while fragments wait). The fragments of
+    /// the longest datagram take six.
     fn smoltcp_round(&mut self, t: Instant) {
         self.iface.poll_maintenance(t);
-        while self
-            .iface
-            .poll_ingress_single(t, &mut self.nic, &mut self.sockets)
-            != PollIngressSingleResult::None
-        {}
-        self.iface.poll_egress(t, &mut self.nic, &mut self.sockets);
+        loop {
+            while self.iface.poll_ingress_single(t, &mut self.nic, &mut self.sockets)
+                != PollIngressSingleResult::None
+            {}
+            self.nic.core.fragmenter.new_pass();
+            let sent = self.nic.core.tx_frames.wrapping_add(self.nic.core.tx_batch.count);
+            self.iface.poll_egress(t, &mut self.nic, &mut self.sockets);
+            let moved = self.nic.core.tx_frames.wrapping_add(self.nic.core.tx_batch.count) != sent;
+            if !self.nic.core.fragmenter.cutting() || !moved {
+                break;
+            }
+        }
     }
 
     /// One round of the stack: frames in and out, DHCP, pools, closes,
@@ -513,6 +545,9 @@ impl Stack {
             self.nic.syn.pools_changed();
         }
         self.watch_udp_queues(ms);
+        // A datagram whose fragments stopped coming is given up (and
+        // counted) on time, not only when the next fragment comes.
+        self.nic.fragments.expire(ms);
         self.notify();
         let delay = self
             .iface
@@ -669,6 +704,18 @@ impl NotificationHandler for Stack {
     }
 }
 
+/// Builds the interface in [`IFACE`]; called once, by main. smoltcp
+/// returns it by value, so it is built in this frame first (8 KiB): apart
+/// from main, that frame is gone before the stack serves anything, and
+/// the deepest calls of a round do not come on top of it.
+#[inline(never)]
+fn interface(config: Config, nic: &mut Nic) -> &'static mut Interface {
+    // SAFETY: main runs once per incarnation and calls this once, the only
+    // code that touches IFACE: the interface is written once, and the one
+    // reference lives in the stack for good.
+    unsafe { (*core::ptr::addr_of_mut!(IFACE)).write(Interface::new(config, nic, now())) }
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let settings = match Settings::parse(option_env!("VIREO_CONFIG").unwrap_or("")) {
@@ -685,10 +732,11 @@ fn main() -> ! {
     // SAFETY: main runs once per incarnation and is the only code that
     // touches these statics: each goes to the one NIC for the life of the
     // task.
-    let (rx_batch, tx_batch) = unsafe {
+    let (rx_batch, tx_batch, reassembly) = unsafe {
         (
             &mut *core::ptr::addr_of_mut!(RX_BATCH),
             &mut *core::ptr::addr_of_mut!(TX_BATCH),
+            &mut *core::ptr::addr_of_mut!(REASSEMBLY),
         )
     };
     let mut core = NicCore {
@@ -698,6 +746,7 @@ fn main() -> ! {
         eth: linked::LinkedEth::new(),
         tx: tx_batch,
         tx_batch: Batch::default(),
+        fragmenter: Fragmenter::NEW,
         rx_waiting: true,
         rx_budget: RX_ROUND_FRAMES,
         rx_busy: false,
@@ -740,15 +789,15 @@ fn main() -> ! {
         core,
         rx: nic::RxBatch::new(rx_batch),
         syn: SynGuard::new(),
+        fragments: Reassembly::new(reassembly),
     };
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     config.random_seed = sys_get_timer().now ^ 0x5eed_0f_u64 << 20;
-    let iface = Interface::new(config, &mut nic, now());
 
     // SAFETY: main runs once per incarnation and is the only code that
     // touches these statics: it hands each buffer to exactly one socket,
     // which keeps it for the life of the task.
-    let (storage, tcp_rx, tcp_tx, udp_rx, udp_tx, udp_rx_meta, udp_tx_meta) = unsafe {
+    let (storage, tcp_rx, tcp_tx, udp_rx, udp_tx, udp_rx_meta, udp_tx_meta, udp_send) = unsafe {
         (
             &mut *core::ptr::addr_of_mut!(STORAGE),
             &mut *core::ptr::addr_of_mut!(TCP_RX),
@@ -757,8 +806,10 @@ fn main() -> ! {
             &mut *core::ptr::addr_of_mut!(UDP_TX),
             &mut *core::ptr::addr_of_mut!(UDP_RX_META),
             &mut *core::ptr::addr_of_mut!(UDP_TX_META),
+            &mut *core::ptr::addr_of_mut!(UDP_SEND),
         )
     };
+    let iface = interface(config, &mut nic);
     let mut sockets = SocketSet::new(&mut storage[..]);
     let mut rx_iter = tcp_rx.iter_mut();
     let mut tx_iter = tcp_tx.iter_mut();
@@ -785,8 +836,8 @@ fn main() -> ! {
     let dhcp = sockets.add(dhcpv4::Socket::new());
 
     let mut stack = Stack {
-        nic,
         iface,
+        nic,
         sockets,
         tcp,
         tcp_used: 0,
@@ -799,6 +850,7 @@ fn main() -> ! {
         udp_used: 0,
         udp_tx: [TxWatch::NEW; UDP_SOCKETS],
         udp_queues_dropped: 0,
+        udp_send,
         dhcp,
         table: Table::new(sys_get_timer().now as u32),
         subscribers: [None; SUBSCRIBERS],

@@ -4,9 +4,12 @@
 //! notification, or the last batch's `waiting`); frames smoltcp produces
 //! gather in a transmit batch sent at the end of the round (or when full),
 //! and what the driver refuses waits there for room. Every received frame
-//! passes the [`task_net::syn`] guard first.
+//! passes the [`task_net::reassembly`] of IPv4 fragments and the
+//! [`task_net::syn`] guard first, and while smoltcp cuts a datagram into
+//! fragments, only they go ([`task_net::fragmenter`]).
 
 use ethernet_api::{frame_stride, Batch, RECV_BATCH_BYTES, SEND_BATCH_BYTES};
+use task_net::reassembly::Fragment;
 use task_net::syn::{Turn, Verdict};
 
 use super::*;
@@ -193,6 +196,7 @@ impl phy::TxToken for NicTx<'_> {
             .push(len, SEND_BATCH_BYTES)
             .unwrap_or_else(|| unreachable!("a transmit token without room"));
         let r = f(&mut nic.tx[at..at + len]);
+        nic.fragmenter.sent(&nic.tx[at..at + len]);
         if !nic.tx_room() {
             nic.flush();
         }
@@ -204,11 +208,16 @@ impl phy::Device for Nic {
     type RxToken<'a> = NicRx<'a>;
     type TxToken<'a> = NicTx<'a>;
 
-    fn receive(&mut self, _: Instant) -> Option<(NicRx<'_>, NicTx<'_>)> {
-        let Nic { core, rx, syn } = self;
-        if !core.tx_room() {
-            // Answering a frame needs room to transmit: leave it where it
-            // is until the batch went out.
+    fn receive(&mut self, t: Instant) -> Option<(NicRx<'_>, NicTx<'_>)> {
+        let Nic {
+            core,
+            rx,
+            syn,
+            fragments,
+        } = self;
+        if !core.tx_room() || !core.fragmenter.may_receive() {
+            // Answering a frame needs room to transmit, and the
+            // fragmenter free: leave it where it is until then.
             return None;
         }
         // SYNs kept over a full backlog go first, once there is room.
@@ -217,20 +226,37 @@ impl phy::Device for Nic {
             Turn::Wait => return None,
             Turn::None => {}
         }
-        loop {
+        let whole = loop {
+            let frame = rx.peek(core)?;
+            match fragments.take(frame, t.total_millis() as u64) {
+                Fragment::No => {}
+                Fragment::Taken => {
+                    rx.skip();
+                    continue;
+                }
+                Fragment::Whole(_) => {
+                    rx.skip();
+                    break true;
+                }
+            }
             match syn.judge(rx.peek(core)?) {
-                Verdict::Deliver => break,
+                Verdict::Deliver => break false,
                 Verdict::Repeated | Verdict::Postponed => rx.skip(),
                 // The round ends here; the frame waits for the next.
                 Verdict::Wait => return None,
             }
+        };
+        if whole {
+            // A reassembled datagram: neither TCP nor ever a SYN, so the
+            // guard has no say.
+            return Some((NicRx(fragments.whole()?), NicTx(core)));
         }
         let frame = rx.take()?;
         Some((NicRx(frame), NicTx(core)))
     }
 
     fn transmit(&mut self, _: Instant) -> Option<NicTx<'_>> {
-        self.core.tx_room().then_some(NicTx(&mut self.core))
+        (self.core.tx_room() && self.core.fragmenter.may_send()).then_some(NicTx(&mut self.core))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

@@ -44,6 +44,7 @@ impl NetServer for Stack {
             None => ([0; 4], 0),
         };
         let link_up = matches!(self.nic.core.eth.status(), Ok(s) if s.link_up != 0);
+        let fragments = self.nic.fragments.counts();
         Ok(NetInfo {
             addr,
             gateway: if self.source == SOURCE_DHCP || self.source == SOURCE_STATIC {
@@ -69,6 +70,9 @@ impl NetServer for Stack {
             postponed_syns: self.nic.syn.postponed(),
             udp_queues_dropped: self.udp_queues_dropped,
             dropped_syns: self.nic.syn.dropped(),
+            datagrams_reassembled: fragments.reassembled,
+            datagrams_too_big: fragments.too_big,
+            reassemblies_dropped: fragments.dropped,
         })
     }
 
@@ -124,14 +128,14 @@ impl NetServer for Stack {
         if self.iface.ipv4_addr() == Some(to) {
             return Err(NetError::NoRoute.into());
         }
-        let mut buf = [0u8; net_api::MAX_DATAGRAM];
+        let buf = &mut self.udp_send[..];
         let len = data.len().min(buf.len());
         data.read_range(0, &mut buf[..len])?;
         let to = IpEndpoint::new(IpAddress::Ipv4(to), port);
         let s = self
             .sockets
             .get_mut::<udp::Socket>(self.udp[usize::from(i)]);
-        s.send_slice(&buf[..len], to).map_err(|e| match e {
+        s.send_slice(&self.udp_send[..len], to).map_err(|e| match e {
             udp::SendError::BufferFull => NetError::WouldBlock,
             udp::SendError::Unaddressable => NetError::NoRoute,
         })?;
