@@ -63,6 +63,9 @@ impl Fragmenter {
 
     /// smoltcp wrote `frame` to send.
     pub fn sent(&mut self, frame: &[u8]) {
+        if !crate::reassembly::is_fragment(frame) {
+            return;
+        }
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             return;
         };

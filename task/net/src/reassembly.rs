@@ -210,6 +210,9 @@ impl<'b> Reassembly<'b> {
     /// completes its datagram, the datagram comes back as one frame.
     pub fn take(&mut self, frame: &[u8], now_ms: u64) -> Fragment<'_> {
         self.whole = None;
+        if !is_fragment(frame) {
+            return Fragment::No;
+        }
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             return Fragment::No;
         };
@@ -373,6 +376,21 @@ impl<'b> Reassembly<'b> {
             }
         }
         false
+    }
+}
+
+/// Whether `frame` looks like an IPv4 fragment (more fragments after it,
+/// or an offset), from its bytes alone: every frame received and sent
+/// comes here, and the parse and the header checksum are only for
+/// fragments (looking at every frame in full cost a bulk TCP transfer
+/// about 4% more instructions a KiB).
+pub fn is_fragment(frame: &[u8]) -> bool {
+    // Ethernet: type at 12..14 (IPv4: 0x0800); IPv4: flags and offset at
+    // 6..8 (MF: 0x20 of the first byte, the offset its low 5 bits and
+    // the next byte).
+    match frame.get(12..ETHERNET + 8) {
+        Some([0x08, 0x00, _, _, _, _, _, _, flags, offset]) => flags & 0x3f != 0 || *offset != 0,
+        _ => false,
     }
 }
 

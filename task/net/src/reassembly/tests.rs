@@ -84,6 +84,11 @@ fn a_frame_that_is_no_fragment_is_handed_on_as_it_is() {
     let f = frame(1, IpProtocol::Udp, &payload(100, 1), 0, false);
     assert_eq!(r.take(&f, 0), Fragment::No);
     assert_eq!(r.take(&[0u8; 10], 0), Fragment::No, "a runt");
+    let mut df = f.clone();
+    Ipv4Packet::new_unchecked(&mut df[ETHERNET..]).set_dont_frag(true);
+    assert!(!is_fragment(&df), "don't fragment is no fragment");
+    assert!(is_fragment(&frame(1, IpProtocol::Udp, &[0; 8], 0, true)));
+    assert!(is_fragment(&frame(1, IpProtocol::Udp, &[0; 8], 8, false)));
     assert_eq!(r.counts(), Counts::default());
 }
 
