@@ -23,6 +23,7 @@ use crate::net::{host_port, LOOPBACK};
 use crate::testing::Case;
 
 mod echo;
+mod fragments;
 mod garbage;
 mod hog;
 mod http;

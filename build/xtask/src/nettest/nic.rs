@@ -186,12 +186,23 @@ pub(super) fn static_fallback(image: &mut Image) -> Result<()> {
 
 /// The stack answers ICMP echo: the test, as the gateway on the wire,
 /// pings the image's static address with payloads of several sizes (and
-/// answers its ARP), and each reply must carry the request's data.
+/// answers its ARP), and each reply must carry the request's data. Those
+/// over 1,472 bytes go in IPv4 fragments, which the stack puts back
+/// together, and the reply comes cut by smoltcp, from the round that
+/// received the request (`task_net::fragmenter` keeps the NIC for its
+/// fragments): up to 8,192 bytes, the stack's limit.
 pub(super) fn icmp_echo(image: &mut Image) -> Result<()> {
     let (me, target) = wire_hosts(&image.app)?;
     let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
     let mut rng = Rng(0x1c4b_0ec0);
-    for (seq, len) in [(1u16, 0usize), (2, 56), (3, 1000), (4, 1472)] {
+    for (seq, len) in [
+        (1u16, 0usize),
+        (2, 56),
+        (3, 1000),
+        (4, 1472),
+        (5, 3000),
+        (6, 8192),
+    ] {
         let data = rng.bytes(len);
         wire.ping(me, target, seq, &data, Duration::from_secs(10))
             .with_context(|| format!("ping {seq} ({len} bytes)"))?;

@@ -19,6 +19,7 @@ use smoltcp::wire::{
     Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, DHCP_CLIENT_PORT, DHCP_SERVER_PORT,
 };
 
+use super::fragments::{cut, Pieces};
 use crate::net::LOOPBACK;
 
 /// The biggest frame QEMU sends (a 1514-byte Ethernet frame, with room).
@@ -102,12 +103,19 @@ impl Wire {
         let request = echo_request(me, target, IDENT, seq, data);
         let start = Instant::now();
         let mut sent = 0;
+        // A request or reply longer than a frame goes in fragments.
+        let mut pieces = Pieces::default();
         while start.elapsed() < limit {
-            self.send(&request)?;
+            for part in cut(&request) {
+                self.send(&part)?;
+            }
             sent += 1;
             let round = Instant::now();
             while round.elapsed() < Duration::from_millis(200) {
                 let Some(frame) = self.recv(Duration::from_millis(50)) else {
+                    continue;
+                };
+                let Some(frame) = pieces.take(&frame) else {
                     continue;
                 };
                 if let Some(asker) = arp_request_for(&frame, me.ip) {
