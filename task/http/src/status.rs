@@ -92,6 +92,27 @@ pub struct RestartRow {
     pub cause: &'static str,
 }
 
+/// The network stack's counts (its `info`, as the shell's `net` prints
+/// them).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetRow {
+    /// Frames received from the NIC.
+    pub rx_frames: u32,
+    /// Frames sent to the NIC.
+    pub tx_frames: u32,
+    /// Times the NIC driver was seen restarted.
+    pub nic_restarts: u32,
+    /// UDP send queues dropped for a neighbour that never answered.
+    pub udp_queues_dropped: u32,
+    /// Datagrams that came in IPv4 fragments and were put back together.
+    pub datagrams_reassembled: u32,
+    /// Fragmented datagrams dropped for being longer than the stack takes.
+    pub datagrams_too_big: u32,
+    /// Fragmented datagrams given up otherwise (incomplete in time,
+    /// pushed out, malformed, TCP).
+    pub reassemblies_dropped: u32,
+}
+
 /// Everything one page shows.
 pub struct Snapshot<'a> {
     /// Milliseconds since boot.
@@ -102,6 +123,8 @@ pub struct Snapshot<'a> {
     pub devices: &'a [DeviceRow],
     /// Recent restarts, oldest first.
     pub restarts: &'a [RestartRow],
+    /// The network stack's counts; `None` if it did not answer.
+    pub net: Option<NetRow>,
 }
 
 /// `s`, escaped for HTML text and attribute values.
@@ -221,7 +244,8 @@ pub fn html(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
     o.write_str("</body></html>\n")
 }
 
-/// The same as JSON.
+/// The same as JSON, with the network stack's counts besides (`net`,
+/// null if the stack did not answer).
 pub fn json(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
     write!(o, "{{\"uptime_ms\":{},\"tasks\":", s.uptime_ms)?;
     json_array(o, s.tasks.iter().enumerate(), |o, (i, t)| {
@@ -268,6 +292,23 @@ pub fn json(s: &Snapshot<'_>, o: &mut impl Write) -> fmt::Result {
             Json(r.cause)
         )
     })?;
+    o.write_str(",\"net\":")?;
+    match &s.net {
+        Some(n) => write!(
+            o,
+            "{{\"rx_frames\":{},\"tx_frames\":{},\"nic_restarts\":{},\
+             \"udp_queues_dropped\":{},\"datagrams_reassembled\":{},\
+             \"datagrams_too_big\":{},\"reassemblies_dropped\":{}}}",
+            n.rx_frames,
+            n.tx_frames,
+            n.nic_restarts,
+            n.udp_queues_dropped,
+            n.datagrams_reassembled,
+            n.datagrams_too_big,
+            n.reassemblies_dropped
+        )?,
+        None => o.write_str("null")?,
+    }
     o.write_str("}")
 }
 
@@ -290,7 +331,7 @@ fn json_array<O: Write, T>(
 
 #[cfg(test)]
 mod tests {
-    use super::{html, json, DeviceRow, Name, RestartRow, Snapshot, TaskRow};
+    use super::{html, json, DeviceRow, Name, NetRow, RestartRow, Snapshot, TaskRow};
 
     fn name(s: &str) -> Name {
         let mut raw = [0u8; 16];
@@ -345,6 +386,15 @@ mod tests {
             tasks: &tasks,
             devices: &devices,
             restarts: &restarts,
+            net: Some(NetRow {
+                rx_frames: 120,
+                tx_frames: 90,
+                nic_restarts: 1,
+                udp_queues_dropped: 0,
+                datagrams_reassembled: 7,
+                datagrams_too_big: 3,
+                reassemblies_dropped: 2,
+            }),
         };
         let mut out = String::new();
         f(&s, &mut out).unwrap();
@@ -401,6 +451,11 @@ mod tests {
         assert_eq!(v["restarts"][1]["generation"], 1);
         assert_eq!(v["restarts"][1]["at_ms"], 61_005);
         assert_eq!(v["restarts"][1]["cause"], "<fault>");
+        assert_eq!(v["net"]["rx_frames"], 120);
+        assert_eq!(v["net"]["nic_restarts"], 1);
+        assert_eq!(v["net"]["datagrams_reassembled"], 7);
+        assert_eq!(v["net"]["datagrams_too_big"], 3);
+        assert_eq!(v["net"]["reassemblies_dropped"], 2);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use task_http::conn::{self, Conn, Ending, Phase};
 use task_http::out::Out;
 use task_http::request::{self, Reject, MAX_HEAD};
 use task_http::response::{self, reason};
-use task_http::status::{self, DeviceRow, Name, RestartRow, Snapshot, TaskRow};
+use task_http::status::{self, DeviceRow, Name, NetRow, RestartRow, Snapshot, TaskRow};
 use userlib::{sleep_ms, sys_get_timer, sys_log, sys_recv_notification, sys_set_timer, tasks};
 use virtio::class::name as class_name;
 use virtio_bus_api::{SlotState, VirtioBusClient, NO_DRIVER};
@@ -202,6 +202,20 @@ impl Server {
                 tasks: &tasks_buf[..n],
                 devices: &devices_buf[..d],
                 restarts: &restarts_buf[..r],
+                // Only the JSON shows them: one more call to the stack.
+                net: if ctype == request::HTML {
+                    None
+                } else {
+                    self.net.info().ok().map(|i| NetRow {
+                        rx_frames: i.rx_frames,
+                        tx_frames: i.tx_frames,
+                        nic_restarts: i.nic_restarts,
+                        udp_queues_dropped: i.udp_queues_dropped,
+                        datagrams_reassembled: i.datagrams_reassembled,
+                        datagrams_too_big: i.datagrams_too_big,
+                        reassemblies_dropped: i.reassemblies_dropped,
+                    })
+                },
             };
             let _ = if ctype == request::HTML {
                 status::html(&snap, body)

@@ -104,7 +104,7 @@ proptest! {
         let plain = name(b"a");
         let markup = |n: Name| {
             let tasks = [row(n)];
-            let snap = Snapshot { uptime_ms: 1, tasks: &tasks, devices: &[], restarts: &[] };
+            let snap = Snapshot { uptime_ms: 1, tasks: &tasks, devices: &[], restarts: &[], net: None };
             let mut page: Out<16384> = Out::new();
             status::html(&snap, &mut page).unwrap();
             let text = core::str::from_utf8(page.as_bytes()).unwrap().to_string();

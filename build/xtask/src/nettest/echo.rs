@@ -71,6 +71,16 @@ pub(super) fn udp_echo(image: &mut Image) -> Result<()> {
         "the datagram too long was counted {} times in the shell's `net`",
         after - too_big
     );
+    // The status JSON counts it too.
+    let (status, body) = http::get(image.port("tcp", 80)?, "/api/status")?;
+    ensure!(status == 200, "GET /api/status answered {status}");
+    let v: serde_json::Value =
+        serde_json::from_str(&body).with_context(|| format!("not JSON: {body}"))?;
+    ensure!(
+        v["net"]["datagrams_too_big"] == after,
+        "/api/status's net.datagrams_too_big is {}, the shell's `net` {after}",
+        v["net"]["datagrams_too_big"]
+    );
     sock.set_read_timeout(Some(Duration::from_millis(200)))?;
     if let Ok((n, _)) = sock.recv_from(&mut buf) {
         bail!("{n} bytes came back that were not asked for");
