@@ -44,13 +44,13 @@ use http::{
 };
 use nic::{icmp_echo, nic_restart, static_fallback};
 use tcp_checks::{
-    tcp_backlog, tcp_close, tcp_duplicate_syn, tcp_half_open, tcp_silent_peer,
+    closed_ports, tcp_backlog, tcp_close, tcp_duplicate_syn, tcp_half_open, tcp_silent_peer,
     tcp_unspecified_source, tcp_vanished_peer,
 };
 use wire::Wire;
 
 /// Every check `[test] net` may name.
-pub const CHECKS: [&str; 36] = [
+pub const CHECKS: [&str; 37] = [
     "http",
     "http-abuse",
     "http-slow-clients",
@@ -79,6 +79,7 @@ pub const CHECKS: [&str; 36] = [
     "icmp-echo",
     "tcp-duplicate-syn",
     "tcp-half-open",
+    "closed-ports",
     "tcp-backlog",
     "tcp-unspecified-source",
     "tcp-close",
@@ -263,6 +264,7 @@ pub fn run(
             "icmp-echo" => icmp_echo(&mut image),
             "tcp-duplicate-syn" => tcp_duplicate_syn(&mut image),
             "tcp-half-open" => tcp_half_open(&mut image),
+            "closed-ports" => closed_ports(&mut image),
             "tcp-backlog" => tcp_backlog(&mut image),
             "tcp-unspecified-source" => tcp_unspecified_source(&mut image),
             "tcp-close" => tcp_close(&mut image),

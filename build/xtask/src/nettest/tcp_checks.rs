@@ -10,7 +10,7 @@ use smoltcp::wire::TcpControl;
 
 use super::echo::Rng;
 use super::tcp_peer::{Answer, Seen, TcpPeer};
-use super::wire::Host;
+use super::wire::{self, Host};
 use super::Image;
 
 /// A connection's SYN sent again after the connection is up must not open
@@ -450,4 +450,41 @@ pub(super) fn tcp_silent_peer(image: &mut Image) -> Result<()> {
         reset.as_secs_f64()
     );
     Ok(())
+}
+
+/// A port nobody listens on refuses at once, as a host's stack does
+/// (RFC 1122): a TCP SYN gets a reset, a UDP datagram an ICMP port
+/// unreachable that quotes it. A client learns within a round trip
+/// instead of waiting out its own timeouts. Port 9 (discard) is granted
+/// to no task of the image.
+pub(super) fn closed_ports(image: &mut Image) -> Result<()> {
+    const PORT: u16 = 9;
+    let (me, target) = wire_hosts(image)?;
+    let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
+    let start = Instant::now();
+    let mut p = TcpPeer::new(wire, me, target, (43_000, PORT), 0x7000_0000);
+    match p.handshake()? {
+        Answer::Refused => {}
+        Answer::SynAck => bail!("TCP port {PORT} accepted a connection"),
+    }
+    ensure!(
+        start.elapsed() < Duration::from_secs(1),
+        "TCP port {PORT} refused only after {:?}",
+        start.elapsed()
+    );
+    wire.send(&wire::udp_frame(me, target, 43_001, PORT, b"anyone?"))?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        let Some(frame) = wire.recv(Duration::from_millis(50)) else {
+            continue;
+        };
+        if let Some(asker) = wire::arp_request_for(&frame, me.ip) {
+            wire.send(&wire::arp_reply(me, asker))?;
+            continue;
+        }
+        if wire::port_unreachable(&frame, target.ip, me.ip) == Some((43_001, PORT)) {
+            return Ok(());
+        }
+    }
+    bail!("no ICMP port unreachable within 1 s for a UDP datagram to port {PORT}")
 }

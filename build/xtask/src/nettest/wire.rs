@@ -15,8 +15,9 @@ use anyhow::{bail, Context, Result};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress,
-    EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol,
-    Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, DHCP_CLIENT_PORT, DHCP_SERVER_PORT,
+    EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr,
+    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, DHCP_CLIENT_PORT,
+    DHCP_SERVER_PORT,
 };
 
 use super::fragments::{cut, Pieces};
@@ -317,6 +318,32 @@ fn ipv4_frame(
     ip.emit(&mut p, &ChecksumCapabilities::default());
     emit(p.payload_mut());
     frame
+}
+
+/// If `frame` is an ICMP port unreachable from `from` to `to` about a UDP
+/// datagram: the source and destination ports it quotes.
+pub(super) fn port_unreachable(
+    frame: &[u8],
+    from: Ipv4Address,
+    to: Ipv4Address,
+) -> Option<(u16, u16)> {
+    let (_, ip_repr, payload) = ipv4_in(frame)?;
+    if ip_repr.next_header != IpProtocol::Icmp || ip_repr.src_addr != from || ip_repr.dst_addr != to
+    {
+        return None;
+    }
+    let icmp = Icmpv4Packet::new_checked(payload).ok()?;
+    match Icmpv4Repr::parse(&icmp, &ChecksumCapabilities::default()).ok()? {
+        Icmpv4Repr::DstUnreachable {
+            reason: Icmpv4DstUnreachable::PortUnreachable,
+            header,
+            data,
+        } if header.next_header == IpProtocol::Udp && data.len() >= 4 => Some((
+            u16::from_be_bytes([data[0], data[1]]),
+            u16::from_be_bytes([data[2], data[3]]),
+        )),
+        _ => None,
+    }
 }
 
 /// If `frame` is an ICMP echo reply from `from` to `to`: its identifier,
