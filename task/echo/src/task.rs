@@ -9,8 +9,9 @@
 //! unread is lost with it).
 //!
 //! Datagrams are answered at most `task_echo::pace::PER_SECOND` a second
-//! (see there why). One longer than the largest the stack sends (1472
-//! bytes) would come back cut, so it is not answered.
+//! (see there why). One longer than the largest the stack sends
+//! (`net_api::MAX_DATAGRAM`, 8,192 bytes) would come back cut, so it is
+//! not answered.
 //!
 //! It only ever talks to the net task, and never blocks in a call: it
 //! waits for the stack's readiness notification between rounds. When the
