@@ -236,3 +236,44 @@ fn a_fragment_with_a_bad_checksum_is_left_to_smoltcp() {
     f[ETHERNET + 10] ^= 1;
     assert_eq!(r.take(&f, 0), Fragment::No);
 }
+
+/// `f` with 4 bytes of IPv4 options (three NOPs and an end of list).
+fn with_options(f: &[u8]) -> Vec<u8> {
+    let mut g = f[..ETHERNET + 20].to_vec();
+    g.extend_from_slice(&[1, 1, 1, 0]);
+    g.extend_from_slice(&f[ETHERNET + 20..]);
+    let mut ip = Ipv4Packet::new_unchecked(&mut g[ETHERNET..]);
+    ip.set_header_len(24);
+    let total = ip.total_len() + 4;
+    ip.set_total_len(total);
+    ip.fill_checksum();
+    g
+}
+
+#[test]
+fn the_first_fragments_header_and_options_head_the_datagram() {
+    let mut r = Reassembly::new(bufs());
+    let data = payload(3000, 9);
+    let mut frames = fragments(3, IpProtocol::Udp, &data);
+    frames[0] = with_options(&frames[0]);
+    // The first fragment last: its header goes before what came already.
+    frames.rotate_left(1);
+    let out = feed(&mut r, &frames, 0);
+    assert_eq!(
+        out,
+        vec![with_options(&frame(3, IpProtocol::Udp, &data, 0, false))]
+    );
+}
+
+#[test]
+fn a_datagram_given_up_is_forgotten_after_its_time() {
+    let mut r = Reassembly::new(bufs());
+    let big = fragments(1, IpProtocol::Udp, &payload(MAX_PAYLOAD + 100, 1));
+    assert!(feed(&mut r, &big, 0).is_empty());
+    // The same identification, a datagram later (identifications wrap):
+    // while the first is remembered, dropped; after, reassembled.
+    let again = fragments(1, IpProtocol::Udp, &payload(2000, 2));
+    assert!(feed(&mut r, &again, TIMEOUT_MS - 1).is_empty());
+    assert_eq!(feed(&mut r, &again, TIMEOUT_MS).len(), 1);
+    assert_eq!(r.counts(), counts(1, 1, 0));
+}
