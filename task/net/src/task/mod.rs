@@ -443,13 +443,24 @@ impl Stack {
     fn smoltcp_round(&mut self, t: Instant) {
         self.iface.poll_maintenance(t);
         loop {
-            while self.iface.poll_ingress_single(t, &mut self.nic, &mut self.sockets)
+            while self
+                .iface
+                .poll_ingress_single(t, &mut self.nic, &mut self.sockets)
                 != PollIngressSingleResult::None
             {}
             self.nic.core.fragmenter.new_pass();
-            let sent = self.nic.core.tx_frames.wrapping_add(self.nic.core.tx_batch.count);
+            let sent = self
+                .nic
+                .core
+                .tx_frames
+                .wrapping_add(self.nic.core.tx_batch.count);
             self.iface.poll_egress(t, &mut self.nic, &mut self.sockets);
-            let moved = self.nic.core.tx_frames.wrapping_add(self.nic.core.tx_batch.count) != sent;
+            let moved = self
+                .nic
+                .core
+                .tx_frames
+                .wrapping_add(self.nic.core.tx_batch.count)
+                != sent;
             if !self.nic.core.fragmenter.cutting() || !moved {
                 break;
             }

@@ -135,10 +135,11 @@ impl NetServer for Stack {
         let s = self
             .sockets
             .get_mut::<udp::Socket>(self.udp[usize::from(i)]);
-        s.send_slice(&self.udp_send[..len], to).map_err(|e| match e {
-            udp::SendError::BufferFull => NetError::WouldBlock,
-            udp::SendError::Unaddressable => NetError::NoRoute,
-        })?;
+        s.send_slice(&self.udp_send[..len], to)
+            .map_err(|e| match e {
+                udp::SendError::BufferFull => NetError::WouldBlock,
+                udp::SendError::Unaddressable => NetError::NoRoute,
+            })?;
         self.udp_tx[usize::from(i)].queued(len);
         Ok(())
     }
