@@ -374,7 +374,7 @@ impl App {
             ));
         }
         match sups.len() {
-            1 => {}
+            1 => self.check_supervisor_first(p),
             0 => p.push(
                 "no task has `supervisor = true`: mark exactly one task (the one that handles faults and may use kipc) as the supervisor".into(),
             ),
@@ -382,6 +382,32 @@ impl App {
                 "tasks {} all have `supervisor = true`: exactly one task may be the supervisor; remove the flag from all but one",
                 sups.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
             )),
+        }
+    }
+
+    /// The supervisor must be more important than every other task: it
+    /// restarts the others, so one of its priority or above that runs
+    /// without blocking would keep it off the CPU for good (a turn among
+    /// equals ends only when a task blocks), and with it every restart.
+    /// A user's task at priority 0 beside it was accepted before.
+    fn check_supervisor_first(&self, p: &mut Vec<String>) {
+        let Some(sup) = self.tasks.iter().find(|t| t.supervisor) else {
+            return;
+        };
+        for task in self
+            .tasks
+            .iter()
+            .filter(|t| !t.supervisor && t.priority <= sup.priority)
+        {
+            p.push(format!(
+                "`tasks.{}.priority` = {}: only the supervisor ('{}', priority {}) may be that important (it must be able to run to restart a faulted task); give '{}' a priority number above {}",
+                task.name,
+                task.priority,
+                sup.name,
+                sup.priority,
+                task.name,
+                sup.priority
+            ));
         }
     }
 

@@ -264,6 +264,24 @@ fn supervisor_count() {
     );
 }
 
+/// A task as important as the supervisor, or more, could keep it from
+/// ever running (and restarting anything): only the supervisor may be
+/// that important. A user's task at priority 0 was accepted.
+#[test]
+fn only_the_supervisor_is_that_important() {
+    assert_error(
+        &BASE.replace("crate = \"pong\"\npriority = 1", "crate = \"pong\"\npriority = 0"),
+        &["`tasks.pong.priority` = 0: only the supervisor ('super', priority 0) may be that important", "give 'pong' a priority number above 0"],
+    );
+    let below = BASE
+        .replace("supervisor = true", "supervisor = true\npriority = 1")
+        .replacen("priority = 0\n", "", 1);
+    assert_error(
+        &below,
+        &["`tasks.pong.priority` = 1: only the supervisor ('super', priority 1)"],
+    );
+}
+
 #[test]
 fn stack_not_below_ram() {
     assert_error(
