@@ -51,6 +51,12 @@ pub struct Script<'a> {
     /// fell minutes behind its console that way).
     shell: String,
     shell_upto: usize,
+    /// The step (its index) that sends a line and whose `expect` has
+    /// appeared, since the line was sent, in a task's log line: which it does not
+    /// look at, so the failure must say where the text was (a user's step
+    /// `{ send = "fault kv", expect = "kvc: loop" }` failed as "did not
+    /// appear" with the line on the console in plain sight).
+    expect_in_log: Option<usize>,
 }
 
 /// How long a session whose steps all passed waits for the console's
@@ -85,6 +91,7 @@ impl<'a> Script<'a> {
             cases: Vec::new(),
             shell: String::new(),
             shell_upto: 0,
+            expect_in_log: None,
         };
         s.begin_step(0, Duration::ZERO);
         s
@@ -174,6 +181,7 @@ impl<'a> Script<'a> {
     /// [`advance_console`](Self::advance_console) with the shell's output
     /// made.
     fn advance_shell(&mut self, shell: &str, raw: &str, now: Duration) -> Interact {
+        self.note_expect_in_log(raw);
         loop {
             let next = self.advance(shell, now);
             if next == Interact::Wait && self.waited_for_in(raw, now) {
@@ -181,6 +189,10 @@ impl<'a> Script<'a> {
             }
             // A step begun in this call looked at this output too.
             self.raw_before = raw.len();
+            if let Interact::Send(_) = next {
+                // What a typed line causes comes after it.
+                self.raw_from = raw.len();
+            }
             if next == Interact::Stop && !self.line_ended(raw, now) {
                 return Interact::Wait;
             }
@@ -199,6 +211,26 @@ impl<'a> Script<'a> {
             || raw.ends_with('\n')
             || raw.trim_end().ends_with(self.prompt.trim())
             || now.saturating_sub(done) >= LINE_GRACE
+    }
+
+    /// Notes whether the current step, one that sends a line, has its
+    /// `expect` in `raw` since the line was sent (then in a log line, or
+    /// it would have passed): its failure says so.
+    fn note_expect_in_log(&mut self, raw: &str) {
+        if let Some(Step {
+            send: Some(_),
+            expect: Some(expect),
+            ..
+        }) = self.steps.get(self.step)
+        {
+            if self.phase != Phase::Prompt
+                && raw
+                    .get(self.raw_from..)
+                    .is_some_and(|r| r.contains(expect.as_str()))
+            {
+                self.expect_in_log = Some(self.step);
+            }
+        }
     }
 
     /// Whether the current step only waits for `expect` and it is in `raw`
@@ -284,10 +316,18 @@ impl<'a> Script<'a> {
                     Phase::Echo => "the line was not echoed".to_string(),
                     _ => format!("{:?} did not appear", step.expect.as_deref().unwrap_or("")),
                 };
+                let in_log = match (&step.send, &step.expect) {
+                    (Some(send), Some(expect)) if self.expect_in_log == Some(self.step) => format!(
+                        "; {expect:?} came in a task's log line, and a step that sends a line looks only at the shell's answer to it: wait for the log line in a step of its own after `{send}`, `{{ expect = {expect:?} }}`"
+                    ),
+                    _ => String::new(),
+                };
                 let secs = self.timeout().as_secs();
                 let output = tail(transcript.get(self.from..).unwrap_or(""));
                 self.finish_step(
-                    Some(format!("{waited} within {secs} s; output since: {output}")),
+                    Some(format!(
+                        "{waited} within {secs} s; output since: {output}{in_log}"
+                    )),
                     self.from,
                     now,
                 );

@@ -226,6 +226,46 @@ fn console_script_times_out_a_step_and_skips_the_rest() {
     );
 }
 
+/// A step that sends a line looks for its `expect` in the shell's answer
+/// only; when the text came in a task's log line instead, the failure says
+/// so and what to write (a user's `{ send = "fault kv", expect = "kvc:
+/// loop" }` failed as "did not appear", the line in plain sight).
+#[test]
+fn a_typed_step_whose_expect_came_in_a_log_line_says_so() {
+    let spec = console_spec(vec![step(Some("fault kv"), Some("kvc: loop"))]);
+    let mut s = Script::new(&spec);
+    let mut t = String::from("[   0.1] kvc: loop 50: ok\nvireo> ");
+    assert_eq!(
+        s.advance_console(&t, secs(0)),
+        Interact::Send("fault kv\n".into())
+    );
+    t.push_str("fault kv\ntask kv faulted; restarted as generation 1\nvireo> [   1.1] kvc: loop 51: put Err(ServerRestarted)\n");
+    assert_eq!(s.advance_console(&t, secs(1)), Interact::Wait);
+    assert_eq!(s.advance_console(&t, secs(10)), Interact::Stop);
+    let cap = Capture {
+        lines: vec![],
+        end: End::Stopped,
+        stderr: String::new(),
+    };
+    let why = s.finish(&cap, 60)[0].error.clone().unwrap();
+    assert!(
+        why.starts_with("\"kvc: loop\" did not appear within 10 s"),
+        "{why}"
+    );
+    assert!(
+        why.contains("came in a task's log line, and a step that sends a line looks only at the shell's answer to it: wait for the log line in a step of its own after `fault kv`, `{ expect = \"kvc: loop\" }`"),
+        "{why}"
+    );
+    // A log line from before the step is no hint.
+    let mut s = Script::new(&spec);
+    let mut t = String::from("[   0.1] kvc: loop 50: ok\nvireo> ");
+    s.advance_console(&t, secs(0));
+    t.push_str("fault kv\ntask kv faulted\nvireo> ");
+    assert_eq!(s.advance_console(&t, secs(10)), Interact::Stop);
+    let why = s.finish(&cap, 60)[0].error.clone().unwrap();
+    assert!(!why.contains("log line"), "{why}");
+}
+
 #[test]
 fn console_script_reports_a_missing_prompt_or_echo_and_how_qemu_ended() {
     // No prompt within the default 10 s.
