@@ -3,8 +3,9 @@
 //! whether a driver has stopped answering ([`Liveness`]), holds a
 //! caller's request for good ([`held`]) or refuses calls for being
 //! broken itself ([`rejections`]), who may ask for what
-//! ([`authority`]), the log of restarts made ([`restart_log`]) and which
-//! refusals are worth a console line ([`log_quota`]).
+//! ([`authority`]), the log of restarts made ([`restart_log`]), which
+//! refusals are worth a console line ([`log_quota`]) and how a fault is
+//! told on it ([`fault_words`]).
 //!
 //! Nothing here may panic or allocate: it runs in the one task whose fault
 //! reboots the machine.
@@ -13,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod authority;
+pub mod fault_words;
 pub mod held;
 pub mod log_quota;
 pub mod rejections;

@@ -31,11 +31,11 @@
 #![no_main]
 
 use abi::{
-    FaultKind, FaultRecord, Generation, RestartCause, RestartPolicy, TaskId, TaskState,
-    SUPERVISOR_FAULT_BIT,
+    FaultKind, Generation, RestartCause, RestartPolicy, TaskId, TaskState, SUPERVISOR_FAULT_BIT,
 };
 use idol_runtime::{NotificationHandler, Served, ServerError, UserlibIpc};
 use supervisor_core::authority::{self, Refusal, Request};
+use supervisor_core::fault_words::{FaultWords, GaveUpWords};
 use supervisor_core::held::{Call, HeldCalls};
 use supervisor_core::log_quota::LogQuota;
 use supervisor_core::restart_log::RestartLog;
@@ -103,52 +103,22 @@ fn name_of(task: u16) -> TaskName {
     )
 }
 
+/// The name of the task at an index, looked up only if it is shown (a
+/// fault record's server index means something only for `FromServer`).
+struct NameAt(u16);
+
+impl core::fmt::Display for NameAt {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        name_of(self.0).fmt(f)
+    }
+}
+
 /// A task's name for log lines.
 struct TaskName([u8; 16]);
 
 impl core::fmt::Display for TaskName {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(abi::nul_padded_str(&self.0))
-    }
-}
-
-/// Kind-specific detail of a fault, in words.
-struct Detail<'a>(&'a FaultRecord);
-
-impl core::fmt::Display for Detail<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let r = self.0;
-        match r.kind() {
-            FaultKind::SyscallUsage => {
-                let u = abi::UsageError::from_u32(r.detail);
-                write!(
-                    f,
-                    " ({})",
-                    u.map(|u| u.describe()).unwrap_or("unknown misuse")
-                )
-            }
-            FaultKind::FromServer => {
-                let why = abi::ReplyFaultReason::from_u32(r.detail & 0xffff);
-                let why = why.map(|w| w.describe()).unwrap_or("unknown reason");
-                write!(f, " ({why}, by {})", name_of((r.detail >> 16) as u16))
-            }
-            FaultKind::IllegalInstruction => write!(f, " ({:#010x})", r.detail),
-            FaultKind::BudgetExceeded => write!(f, " ({} ms without waiting for work)", r.detail),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// " at address A" for a fault record that names one (an access fault).
-struct At<'a>(&'a FaultRecord);
-
-impl core::fmt::Display for At<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if self.0.kind().names_address() {
-            write!(f, " at address {:#010x}", self.0.address)
-        } else {
-            Ok(())
-        }
     }
 }
 
@@ -275,11 +245,12 @@ impl Supervisor {
             }
             let f = st.last_fault;
             sys_log!(
-                "task {} faulted: {}{}{}, pc {:#010x}",
+                "task {} faulted: {}, pc {:#010x}",
                 st.name_str(),
-                f.kind().describe(),
-                Detail(&f),
-                At(&f),
+                FaultWords {
+                    record: &f,
+                    server: NameAt((f.detail >> 16) as u16),
+                },
                 f.pc,
             );
             if f.kind() == FaultKind::FromServer {
@@ -302,10 +273,7 @@ impl Supervisor {
                     self.arm_timer();
                 }
                 Decision::GiveUp { faults_in_window } => {
-                    sys_log!(
-                        "task {}: restart limit reached ({faults_in_window} faults in its window); left stopped",
-                        st.name_str()
-                    );
+                    sys_log!("task {}: {}", st.name_str(), GaveUpWords(faults_in_window));
                     // Its clients are told it is not coming back
                     // (`SERVER_STOPPED`), not DEAD as if it were. The kernel
                     // refuses only a task that is alive, which it is not.
