@@ -65,6 +65,26 @@
 //!
 //! # The server task
 //!
+//! `test/ping/server/Cargo.toml`: the generated request structs derive
+//! zerocopy's traits (and hubpack's, for `encoding: Hubpack` ops), so the
+//! server depends on those crates itself, not only through the api crate
+//! (without `zerocopy` the build stops at "cannot find `zerocopy` in the
+//! crate root" in `ping_server.rs`):
+//!
+//! ```toml
+//! [dependencies]
+//! userlib.workspace = true
+//! idol-runtime = { path = "../../../sys/idol-runtime", features = ["userlib"] }
+//! ping-api = { path = "../api" }
+//! zerocopy.workspace = true
+//! # only if an op uses `encoding: Hubpack`:
+//! serde = { version = "1", default-features = false, features = ["derive"] }
+//! hubpack = "0.1.2"
+//!
+//! [build-dependencies]
+//! idol = { path = "../../../build/idol" }
+//! ```
+//!
 //! Its `build.rs` calls [`generate_server`] (writes `ping_server.rs`); the
 //! generated code names the IDL's error enums and named types unqualified,
 //! so bring them into scope from the api crate before including it, and
