@@ -130,6 +130,18 @@ impl App {
                     class_names()
                 )),
                 Some(classes) => {
+                    // A driver's first act is `register` with the bus, a
+                    // call to the supervisor: without the slot it could
+                    // never be bound (a user's server given `drives` was
+                    // built without a word, as an untrusted driver).
+                    if let Some(sup) = self.tasks.iter().find(|t| t.supervisor && !task.supervisor) {
+                        if !task.slots.contains(&sup.name) {
+                            p.push(format!(
+                                "`{key}.drives`: task '{}' is declared a driver but cannot call '{}' (not in its `slots`), so it can never register with the bus for a device; add '{}' to `{key}.slots`, or remove `drives` if '{}' is not a driver",
+                                task.name, sup.name, sup.name, task.name
+                            ));
+                        }
+                    }
                     for (i, c) in classes.iter().enumerate() {
                         let id = device_id(c);
                         if id.is_none() {

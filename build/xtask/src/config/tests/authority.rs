@@ -34,6 +34,23 @@ fn authority_declarations_parse() {
     assert_eq!(app.tasks[2].posts, ["idle"]);
 }
 
+/// A driver registers with the bus by calling the supervisor: `drives`
+/// without the supervisor in `slots` could never be bound (a user's
+/// server given `drives` was built without a word).
+#[test]
+fn a_driver_must_be_able_to_call_the_supervisor() {
+    let text = with_driver("").replace("slots = [\"super\"]\n", "");
+    assert_error(
+        &text,
+        &[
+            &format!("test.toml:{}: `tasks.pong.drives`", line(&text, "drives")),
+            "task 'pong' is declared a driver but cannot call 'super' (not in its `slots`)",
+            "add 'super' to `tasks.pong.slots`, or remove `drives` if 'pong' is not a driver",
+        ],
+    );
+    parse(&with_driver("")).expect("a driver with the supervisor in its slots");
+}
+
 #[test]
 fn unknown_class_names_task_and_line() {
     let text = BASE.replace("crate = \"pong\"", "crate = \"pong\"\ndrives = [\"blok\"]");

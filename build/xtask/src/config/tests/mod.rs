@@ -47,6 +47,7 @@ priority = 1
 text = 8192
 ram = 2048
 stack = 1024
+slots = ["super"]
 
 [tasks.ping]
 crate = "task-ping"
