@@ -25,6 +25,9 @@ pub struct Seen {
     pub faulted: bool,
     /// Stopped: not coming back until an operator restarts it.
     pub stopped: bool,
+    /// Its app.toml restart policy is `never`: a fault leaves it stopped
+    /// at once, no limit involved.
+    pub policy_never: bool,
 }
 
 /// What became of the faulted task.
@@ -37,8 +40,13 @@ pub enum Aftermath {
     },
     /// Still down: its restart is put off (backoff) or not decided yet.
     Down,
-    /// Left stopped: its restart limit was reached.
-    LeftStopped,
+    /// Left stopped: its restart limit was reached, or (`by_policy`) its
+    /// restart policy is `never` (it was called "restart limit reached"
+    /// then too, to a user who had set no limit).
+    LeftStopped {
+        /// By policy `never`, not by a limit.
+        by_policy: bool,
+    },
     /// No status could be read after the fault.
     Unknown,
 }
@@ -49,7 +57,9 @@ pub enum Aftermath {
 pub fn aftermath(generation_before: u32, after: Option<Seen>) -> Aftermath {
     match after {
         None => Aftermath::Unknown,
-        Some(s) if s.stopped => Aftermath::LeftStopped,
+        Some(s) if s.stopped => Aftermath::LeftStopped {
+            by_policy: s.policy_never,
+        },
         Some(s) if s.faulted || s.generation == generation_before => Aftermath::Down,
         Some(s) => Aftermath::Restarted {
             generation: s.generation,
@@ -93,24 +103,29 @@ impl fmt::Display for Told<'_> {
                 // once said "`restarts` shows when", which it did not.
                 f.write_str("its restart waits out a backoff (`restarts` lists it once made)")
             }
-            Aftermath::LeftStopped => match self.slot {
-                // The supervisor marks a driver's slot failed when it
-                // gives the driver up; the slot must be offered again.
-                DroveSlot::Slot(slot) => write!(
-                    f,
-                    "restart limit reached, left stopped and slot {slot} marked failed: \
-                     `bind {slot}` and `restart {task}` bring it back"
-                ),
-                DroveSlot::None => write!(
-                    f,
-                    "restart limit reached, left stopped: `restart {task}` brings it back"
-                ),
-                DroveSlot::Unknown => write!(
-                    f,
-                    "restart limit reached, left stopped: `restart {task}` brings it back \
-                     (a driver whose device was marked failed: `bind` its slot first)"
-                ),
-            },
+            Aftermath::LeftStopped { by_policy } => {
+                // A task of policy `never` is left stopped at its first
+                // fault: no limit was reached.
+                f.write_str(if by_policy {
+                    "its restart policy is `never`, left stopped"
+                } else {
+                    "restart limit reached, left stopped"
+                })?;
+                match self.slot {
+                    // The supervisor marks a driver's slot failed when it
+                    // gives the driver up; the slot must be offered again.
+                    DroveSlot::Slot(slot) => write!(
+                        f,
+                        " and slot {slot} marked failed: `bind {slot}` and `restart {task}` bring it back"
+                    ),
+                    DroveSlot::None => write!(f, ": `restart {task}` brings it back"),
+                    DroveSlot::Unknown => write!(
+                        f,
+                        ": `restart {task}` brings it back \
+                         (a driver whose device was marked failed: `bind` its slot first)"
+                    ),
+                }
+            }
             Aftermath::Unknown => f.write_str(
                 "the supervisor restarts it as its policy says (`restarts` lists it once made)",
             ),
@@ -135,7 +150,11 @@ mod tests {
     fn a_driver_left_stopped_is_told_to_bind_its_slot_too() {
         // `restart rng0` alone brought rng0 back without its device, its
         // slot still marked failed.
-        let s = told("rng0", DroveSlot::Slot(7), Aftermath::LeftStopped);
+        let s = told(
+            "rng0",
+            DroveSlot::Slot(7),
+            Aftermath::LeftStopped { by_policy: false },
+        );
         assert_eq!(
             s,
             "task rng0 faulted; restart limit reached, left stopped and slot 7 marked failed: \
@@ -144,12 +163,35 @@ mod tests {
         // No slot: restart alone. A table that could not be read: the
         // general rule.
         assert_eq!(
-            told("echo", DroveSlot::None, Aftermath::LeftStopped),
+            told(
+                "echo",
+                DroveSlot::None,
+                Aftermath::LeftStopped { by_policy: false }
+            ),
             "task echo faulted; restart limit reached, left stopped: `restart echo` brings it back"
         );
-        let s = told("rng0", DroveSlot::Unknown, Aftermath::LeftStopped);
+        let s = told(
+            "rng0",
+            DroveSlot::Unknown,
+            Aftermath::LeftStopped { by_policy: false },
+        );
         assert!(s.contains("`restart rng0` brings it back"), "{s}");
         assert!(s.contains("`bind` its slot first"), "{s}");
+    }
+
+    #[test]
+    fn a_task_of_policy_never_is_told_its_policy_not_a_limit() {
+        assert_eq!(
+            told("echo", DroveSlot::None, Aftermath::LeftStopped { by_policy: true }),
+            "task echo faulted; its restart policy is `never`, left stopped: `restart echo` brings it back"
+        );
+        let s = told(
+            "rng0",
+            DroveSlot::Slot(7),
+            Aftermath::LeftStopped { by_policy: true },
+        );
+        assert!(s.contains("policy is `never`"), "{s}");
+        assert!(s.contains("`bind 7` and `restart rng0`"), "{s}");
     }
 
     #[test]
@@ -175,6 +217,7 @@ mod tests {
             generation,
             faulted,
             stopped,
+            policy_never: false,
         })
     }
 
@@ -193,8 +236,23 @@ mod tests {
 
     #[test]
     fn a_task_left_stopped_is_never_called_restarted() {
-        assert_eq!(aftermath(3, seen(3, false, true)), Aftermath::LeftStopped);
-        assert_eq!(aftermath(3, seen(4, false, true)), Aftermath::LeftStopped);
+        let limit = Aftermath::LeftStopped { by_policy: false };
+        assert_eq!(aftermath(3, seen(3, false, true)), limit);
+        assert_eq!(aftermath(3, seen(4, false, true)), limit);
+    }
+
+    #[test]
+    fn a_task_of_policy_never_is_left_stopped_by_its_policy_not_a_limit() {
+        let never = Seen {
+            generation: 0,
+            faulted: false,
+            stopped: true,
+            policy_never: true,
+        };
+        assert_eq!(
+            aftermath(0, Some(never)),
+            Aftermath::LeftStopped { by_policy: true }
+        );
     }
 
     #[test]

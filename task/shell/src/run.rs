@@ -3,7 +3,7 @@
 
 use core::fmt::Write;
 
-use abi::{Generation, TaskId, TaskState, TaskStatus};
+use abi::{Generation, RestartKind, TaskId, TaskState, TaskStatus};
 use block_api::{BlockClient, BlockError, SECTOR_SIZE};
 use entropy_api::{EntropyClient, EntropyError};
 use ethernet_api::{EthernetClient, EthernetError};
@@ -673,6 +673,9 @@ impl Shell {
                 generation: st.generation,
                 faulted: state == Some(TaskState::Faulted),
                 stopped: state == Some(TaskState::Stopped),
+                policy_never: tasks::RESTART
+                    .get(index)
+                    .is_some_and(|p| p.kind == RestartKind::Never),
             }
         });
         let told = Told {
