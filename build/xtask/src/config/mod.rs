@@ -401,14 +401,34 @@ pub struct Forward {
     pub qemu_port: u16,
 }
 
+/// Where a person finds the keys of the table at byte `at` of an app file:
+/// app.toml has no `[test]` table, so a mistake in one was sent to a file
+/// that does not show its keys.
+fn where_keys_are_told(text: &str, at: Option<usize>) -> &'static str {
+    let before = at.and_then(|a| text.get(..a)).unwrap_or("");
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim_start)
+        .find(|l| l.starts_with('['))
+        .unwrap_or("");
+    let table = table.trim_start_matches('[').trim_start();
+    if table.starts_with("test]") || table.starts_with("test.") {
+        "see README, \"Writing a task\", step 5, for the [test] keys, each documented in build/xtask/src/config/test_spec.rs"
+    } else {
+        "see the commented app.toml at the workspace root for every key"
+    }
+}
+
 impl App {
     /// Parses and validates app file text; `file` is only used in messages.
     pub fn parse(text: &str, file: &Path) -> Result<App> {
         let raw: RawApp = toml::from_str(text).map_err(|e| {
             anyhow::anyhow!(
-                "{}: {}\n(see the commented app.toml at the workspace root for every key)",
+                "{}: {}\n({})",
                 file.display(),
-                e.to_string().trim_end()
+                e.to_string().trim_end(),
+                where_keys_are_told(text, e.span().map(|s| s.start))
             )
         })?;
         let tasks = raw

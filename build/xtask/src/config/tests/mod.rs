@@ -193,6 +193,31 @@ steps = [
     assert_eq!(t.steps[0].send.as_deref(), Some("x"));
 }
 
+/// A misspelt key of `[test]` points to where its keys are told: app.toml,
+/// which the message named for every key, has no `[test]` table.
+#[test]
+fn a_test_key_mistake_points_to_the_test_keys() {
+    let console = |body: &str| format!("{BASE}\n[test]\nkind = \"console\"\n{body}");
+    for body in [
+        "timout = 30\nsteps = [{ send = \"a\" }]",
+        "steps = [{ sned = \"a\" }]",
+        "[[test.steps]]\nexpct = \"a\"",
+    ] {
+        let msg = error(&console(body));
+        assert!(
+            msg.contains("(see README, \"Writing a task\", step 5, for the [test] keys"),
+            "{msg}"
+        );
+        assert!(!msg.contains("commented app.toml"), "{msg}");
+    }
+    // Elsewhere, app.toml it is.
+    let msg = error(&BASE.replace("stack = 4096", "stak = 4096"));
+    assert!(
+        msg.contains("(see the commented app.toml at the workspace root for every key)"),
+        "{msg}"
+    );
+}
+
 #[test]
 fn console_test_mistakes_are_named() {
     let console = |body: &str| format!("{BASE}\n[test]\nkind = \"console\"\n{body}");
