@@ -158,13 +158,25 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// RON's words for a parse error, with what to write where RON's own
+/// words leave a newcomer guessing: a type written bare (`"a": u32`, a
+/// natural first try) is only "Expected string" to RON.
+fn message(code: &ron::Error) -> String {
+    match code {
+        ron::Error::ExpectedString => {
+            "Expected string: types, names and docs are written in double quotes (`\"u32\"`, `\"PingError\"`)".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Parses the RON of an IDL file. `file` is only used in messages.
 pub fn parse(file: &str, text: &str) -> Result<Interface, Error> {
     let raw: RawInterface = options().from_str(text).map_err(|e| Error {
         file: file.to_string(),
         position: Some((e.span.start.line, e.span.start.col)),
         context: None,
-        message: e.code.to_string(),
+        message: message(&e.code),
     })?;
     let mut ops = Vec::new();
     for (name, value) in raw.ops.0 {
@@ -179,7 +191,7 @@ pub fn parse(file: &str, text: &str) -> Result<Interface, Error> {
                 file: file.to_string(),
                 position: Some((line0 + l - 1, if l == 1 { col0 + c - 1 } else { c })),
                 context: Some(format!("op `{name}`")),
-                message: e.code.to_string(),
+                message: message(&e.code),
             }
         })?;
         ops.push((name, op));
