@@ -175,8 +175,7 @@ fn console_script_waits_for_prompt_echo_and_answer() {
     assert_eq!(s.advance(&t, secs(3)), Interact::Stop);
     let cap = Capture {
         lines: t.lines().map(str::to_string).collect(),
-        end: End::Stopped,
-        stderr: String::new(),
+        ..stopped()
     };
     let cases = s.finish(&cap, 60);
     assert_eq!(
@@ -204,11 +203,7 @@ fn console_script_times_out_a_step_and_skips_the_rest() {
     t.push_str("blk 0 read 7\nerror: blk0 restarted, try again\nvireo> ");
     assert_eq!(s.advance(&t, secs(4)), Interact::Wait);
     assert_eq!(s.advance(&t, secs(5)), Interact::Stop);
-    let cap = Capture {
-        lines: vec![],
-        end: End::Stopped,
-        stderr: String::new(),
-    };
+    let cap = stopped();
     let cases = s.finish(&cap, 60);
     assert_eq!(cases.len(), 2);
     let why = cases[0].error.as_deref().unwrap();
@@ -242,11 +237,7 @@ fn a_typed_step_whose_expect_came_in_a_log_line_says_so() {
     t.push_str("fault kv\ntask kv faulted; restarted as generation 1\nvireo> [   1.1] kvc: loop 51: put Err(ServerRestarted)\n");
     assert_eq!(s.advance_console(&t, secs(1)), Interact::Wait);
     assert_eq!(s.advance_console(&t, secs(10)), Interact::Stop);
-    let cap = Capture {
-        lines: vec![],
-        end: End::Stopped,
-        stderr: String::new(),
-    };
+    let cap = stopped();
     let why = s.finish(&cap, 60)[0].error.clone().unwrap();
     assert!(
         why.starts_with("\"kvc: loop\" did not appear within 10 s"),
@@ -272,11 +263,7 @@ fn console_script_reports_a_missing_prompt_or_echo_and_how_qemu_ended() {
     let spec = console_spec(vec![step(Some("help"), Some("commands"))]);
     let mut s = Script::new(&spec);
     assert_eq!(s.advance("booting\n", secs(10)), Interact::Stop);
-    let cap = Capture {
-        lines: vec![],
-        end: End::Stopped,
-        stderr: String::new(),
-    };
+    let cap = stopped();
     let why = s.finish(&cap, 60)[0].error.clone().unwrap();
     assert!(
         why.starts_with("the prompt \"vireo> \" did not appear within 10 s"),
@@ -744,4 +731,13 @@ fn a_broken_suite_cannot_pass_by_the_consoles_gaps() {
         End::Exited(Some(1)),
     );
     assert_eq!(shown.len(), 1, "{shown:?}");
+}
+
+/// What a run stopped by its script left: no lines, no stderr.
+fn stopped() -> Capture {
+    Capture {
+        lines: vec![],
+        end: End::Stopped,
+        stderr: String::new(),
+    }
 }

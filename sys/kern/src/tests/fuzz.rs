@@ -135,6 +135,18 @@ fn scribble_leases(r: &mut Rng, h: &mut Harness, t: usize, foreign: usize) {
     h.write(t, LEASE_TABLE, leases.as_bytes());
 }
 
+/// A run's start: every task's lease table scribbled over. Returns the
+/// foreign address the arguments aim at, and whom each task serves (no
+/// one yet).
+fn begin(r: &mut Rng, h: &mut Harness) -> (usize, Vec<Option<TaskId>>) {
+    let foreign = foreign(0x100);
+    let n = h.mem.len();
+    for t in 0..n {
+        scribble_leases(r, h, t, foreign);
+    }
+    (foreign, vec![None; n])
+}
+
 fn check_invariants(h: &Harness, step: usize, console_checked: &mut usize, strict: bool) {
     let n = h.sys.tasks.len();
     if strict {
@@ -212,14 +224,10 @@ fn run(seed: u64, steps: usize, strict: bool) -> Stats {
         .irq(5, 1, 0b10)
         .irq(6, 2, 0b100)
         .build();
-    let foreign = foreign(0x100);
+    let (foreign, mut caller) = begin(&mut r, &mut h);
     let n = h.mem.len();
     let mut console_checked = 0;
     let mut stats = Stats::default();
-    let mut caller: Vec<Option<TaskId>> = vec![None; n];
-    for t in 0..n {
-        scribble_leases(&mut r, &mut h, t, foreign);
-    }
     for step in 0..steps {
         let mut step_recv = None;
         let before: Vec<TaskState> = h.sys.tasks.iter().map(|t| t.state()).collect();
@@ -413,14 +421,10 @@ fn run_scheduled(seed: u64, steps: usize) -> Stats {
         .irq(5, 1, 0b10)
         .irq(6, 2, 0b100)
         .build();
-    let foreign = foreign(0x100);
+    let (foreign, mut caller) = begin(&mut r, &mut h);
     let n = h.mem.len();
     let mut console_checked = 0;
     let mut stats = Stats::default();
-    let mut caller: Vec<Option<TaskId>> = vec![None; n];
-    for t in 0..n {
-        scribble_leases(&mut r, &mut h, t, foreign);
-    }
     let mut current = syscalls::next_task(&mut h.sys, 0);
     for step in 0..steps {
         let Some(t) = current else {
