@@ -78,14 +78,14 @@ pub enum Request {
     Read {
         /// First sector.
         sector: u64,
-        /// Bytes, a multiple of 512, at most 64 KiB.
+        /// Bytes, a multiple of 512 (of the block size), at most 64 KiB.
         len: usize,
     },
     /// Write the first `len` bytes of the slot's bounce buffer at `sector`.
     Write {
         /// First sector.
         sector: u64,
-        /// Bytes, a multiple of 512, at most 64 KiB.
+        /// Bytes, a multiple of 512 (of the block size), at most 64 KiB.
         len: usize,
     },
     /// Flush the device's write cache.
@@ -286,7 +286,8 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     }
 
     /// Whether `request` is acceptable for this disk: the length a whole
-    /// number of sectors ([`BlockError::UnalignedLength`]) of at most
+    /// number of sectors, and start and length whole blocks of a disk whose
+    /// block size is larger ([`BlockError::UnalignedLength`]), of at most
     /// 64 KiB ([`BlockError::TooLarge`]), no write to a read-only disk
     /// ([`BlockError::ReadOnly`]), every sector inside the disk
     /// ([`BlockError::OutOfRange`]).
@@ -296,7 +297,12 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
             Request::Write { sector, len } => (sector, len, true),
             Request::Flush | Request::GetId => return Ok(()),
         };
-        if len % SECTOR_SIZE != 0 {
+        // QEMU fails a request that does not start and end on a boundary of
+        // its logical block size (`blk_size`, e.g. `logical_block_size=4096`)
+        // with IOERR, which the client would take for a broken disk.
+        let block = self.geometry.block_size as usize;
+        let sectors_per_block = (block / SECTOR_SIZE) as u64;
+        if len % block.max(SECTOR_SIZE) != 0 || sector % sectors_per_block.max(1) != 0 {
             return Err(BlockError::UnalignedLength);
         }
         if len > MAX_TRANSFER {

@@ -44,7 +44,11 @@ fn block_error(e: BlockError) -> &'static str {
     match e {
         BlockError::OutOfRange => "sector out of range",
         BlockError::ReadOnly => "the disk is read-only",
-        BlockError::UnalignedLength => "length is not a multiple of 512",
+        // The shell moves one 512-byte sector: only a disk with larger
+        // blocks refuses that.
+        BlockError::UnalignedLength => {
+            "the disk's block size is larger than a sector, and a read or write must be whole blocks at a block boundary (`blk <n> info` shows the block size)"
+        }
         BlockError::DeviceError => "the device reported an error",
         BlockError::Removed => REMOVED,
         BlockError::TooLarge => "request too large",

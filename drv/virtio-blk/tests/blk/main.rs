@@ -44,6 +44,9 @@ pub struct Disk {
     pub flush: bool,
     pub serial: Option<&'static [u8]>,
     pub event_idx: bool,
+    /// `blk_size` in config space, and the device's logical block size:
+    /// requests not aligned to it fail, as on QEMU.
+    pub block_size: u32,
 }
 
 impl Default for Disk {
@@ -54,6 +57,7 @@ impl Default for Disk {
             flush: true,
             serial: Some(b"vireo-disk-7"),
             event_idx: true,
+            block_size: 512,
         }
     }
 }
@@ -89,7 +93,8 @@ impl Disk {
         // struct virtio_blk_config up to blk_size (§5.2.4).
         let mut config = vec![0u8; 24];
         config[..8].copy_from_slice(&(DISK_SECTORS as u64).to_le_bytes());
-        config[20..24].copy_from_slice(&4096u32.to_le_bytes());
+        config[20..24].copy_from_slice(&self.block_size.to_le_bytes());
+        dev.blk_logical = self.block_size as usize;
         dev.config = config;
         dev.blk_serial = self.serial.map(<[u8]>::to_vec);
         dev

@@ -26,6 +26,7 @@ fn probe_reads_the_geometry_with_both_transports() {
             let dev = Disk {
                 version,
                 read_only,
+                block_size: 4096,
                 ..Disk::default()
             }
             .device()

@@ -125,6 +125,10 @@ pub struct Device {
     pub blk_serial: Option<Vec<u8>>,
     /// Blk: answer every request with VIRTIO_BLK_S_IOERR.
     pub blk_ioerr: bool,
+    /// Blk: the logical block size, in bytes (QEMU's `logical_block_size`):
+    /// a read or write that does not start and end on a multiple of it
+    /// fails with VIRTIO_BLK_S_IOERR, as QEMU fails it.
+    pub blk_logical: usize,
     /// Blk: write only the status byte (OK) and none of a read's data — a
     /// device lying about its work; report the used length the test gives.
     pub blk_status_only: bool,
@@ -178,6 +182,7 @@ impl Device {
             hostile: false,
             config_churn: 0,
             blk_serial: None,
+            blk_logical: SECTOR,
             blk_ioerr: false,
             blk_status_only: false,
             complete_on_notify: false,
@@ -631,9 +636,22 @@ impl Device {
                 }
                 let kind = u32::from_le_bytes(out[0..4].try_into().unwrap());
                 let offset = u64::from_le_bytes(out[8..16].try_into().unwrap()) as usize * SECTOR;
+                // The data's length: a read's writable bytes before the
+                // status byte, a write's readable bytes after the header.
+                let moved = if kind == BLK_T_IN {
+                    writable - 1
+                } else {
+                    out.len() - 16
+                };
                 let mut reply = Vec::new();
                 let status = match kind {
                     _ if self.blk_ioerr => 1,
+                    BLK_T_IN | BLK_T_OUT
+                        if !offset.is_multiple_of(self.blk_logical)
+                            || !moved.is_multiple_of(self.blk_logical) =>
+                    {
+                        1
+                    }
                     BLK_T_FLUSH if self.blk_serial.is_some() => 0,
                     BLK_T_GET_ID if self.blk_serial.is_some() => {
                         let id = self.blk_serial.as_deref().unwrap_or_default();
