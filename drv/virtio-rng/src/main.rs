@@ -7,7 +7,8 @@
 //! (`Rng::remove`, then `removed()` to the bus); the probe bit means a
 //! device became free, so it registers again. Meanwhile it always answers
 //! its clients — `NoDevice` while it holds no device, `Removed` for a fill
-//! cut short by a remove, `DeviceError` when the device misbehaved — and
+//! cut short by a remove, `TimedOut` when the device was too slow for the
+//! deadline, `DeviceError` when the device misbehaved — and
 //! never leaves one hanging.
 //!
 //! It must never let the device write a client's memory (every byte goes

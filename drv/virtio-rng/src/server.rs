@@ -6,7 +6,8 @@
 //!
 //! It must never leave a client hanging: every `fill` is answered, with
 //! `NoDevice` while no device is bound, `Removed` for a fill cut short by a
-//! remove and `DeviceError` when the device misbehaved.
+//! remove, `TimedOut` when the device was too slow for the deadline (a
+//! rate-limited source) and `DeviceError` when it misbehaved.
 
 use entropy_api::EntropyError;
 use idol_runtime::{Leased, NotificationHandler, Served, TaskId, Write};
@@ -297,8 +298,15 @@ impl<P: Platform<N>, const N: usize, const B: usize> EntropyServer for EntropyDr
                 Err(EntropyError::Removed.into())
             }
             Err(FillError::Device(fault)) => {
+                // A source that is only slow (rate-limited) is not broken:
+                // the client is told which it was.
+                let error = if matches!(fault, DeviceFault::Timeout) {
+                    EntropyError::TimedOut
+                } else {
+                    EntropyError::DeviceError
+                };
                 self.fault(slot, fault);
-                Err(EntropyError::DeviceError.into())
+                Err(error.into())
             }
         }
     }

@@ -100,6 +100,12 @@ impl Platform<QUEUE_SIZE> for Task<'_> {
                 slot,
                 fault: DeviceFault::ResetFailed,
             } => sys_log!("device in slot {slot} did not finish its reset; giving it up"),
+            ServerEvent::DeviceFault {
+                slot,
+                fault: DeviceFault::Timeout,
+            } => sys_log!(
+                "device in slot {slot} missed a request's deadline (a slow source?) and was reset"
+            ),
             ServerEvent::DeviceFault { slot, fault } => {
                 sys_log!("device in slot {slot} misbehaved and was reset: {fault:?}")
             }

@@ -71,6 +71,9 @@ const REMOVED: &str =
 fn entropy_error(e: EntropyError) -> &'static str {
     match e {
         EntropyError::DeviceError => "the device misbehaved and was reset",
+        EntropyError::TimedOut => {
+            "the device gave too few random bytes before the deadline (a slow or rate-limited source); ask again, or for fewer bytes"
+        }
         EntropyError::Removed => REMOVED,
         EntropyError::NoDevice => NO_DEVICE,
     }
