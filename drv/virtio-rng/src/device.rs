@@ -24,14 +24,19 @@ pub enum Event {
     Interrupt,
     /// The bus asked the driver to let go of the device.
     Remove,
-    /// The request's deadline passed.
+    /// The fill's deadline passed.
     Timeout,
 }
 
 /// How the driver waits for its device.
 pub trait Wait {
-    /// A request was just made available: start its deadline.
+    /// Start the deadline. A fill calls it once, not per device request:
+    /// the deadline bounds how long the client waits, and a source that
+    /// trickles (a rate-limited rng) must not keep it waiting past the
+    /// supervisor's watchdog, which would restart the driver as hung.
     fn begin(&mut self);
+    /// A device request was just made available (tests count them).
+    fn requested(&mut self) {}
     /// Blocks until the interrupt fires, a remove is requested or the
     /// deadline set by [`begin`](Self::begin) has passed.
     fn wait(&mut self) -> Event;
@@ -48,7 +53,7 @@ pub enum DeviceFault {
     Queue(virtio::Error),
     /// Bringing the device up again after an earlier fault failed.
     Probe(ProbeError),
-    /// A request was not completed before its deadline.
+    /// A fill was not completed before its deadline.
     Timeout,
     /// The device set DEVICE_NEEDS_RESET (§2.1.2) and said so with a
     /// configuration change interrupt.
@@ -143,6 +148,7 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
         // that has not looked yet. A real request on the same ring tells
         // them apart: a broken device leaves it unanswered too (a fault,
         // and a reset); an answer means the corruption had no effect.
+        wait.begin();
         self.request::<()>(1, wait)
             .map(|_| ())
             .map_err(|e| match e {
@@ -266,6 +272,7 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
         if !self.live {
             self.bring_up_again().map_err(FillError::Device)?;
         }
+        wait.begin();
         while let Some(asked) = fill.next_request(B) {
             let got = self.request(asked, wait)?;
             let range = match fill.completed(asked, got) {
@@ -304,7 +311,7 @@ impl<'a, R: RegisterAccess, const N: usize, const B: usize> Rng<'a, R, N, B> {
             self.queue.corrupt(how, arg);
         }
         self.queue.kick(&mut self.transport);
-        wait.begin();
+        wait.requested();
         loop {
             match self.poll(Some(token)) {
                 Ok(Some(len)) => {

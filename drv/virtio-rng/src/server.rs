@@ -71,7 +71,8 @@ pub trait Platform<const N: usize> {
         None
     }
 
-    /// A waiter whose deadline is `timeout_ms` after each `begin`.
+    /// A waiter whose deadline is `timeout_ms` after each `begin` (once
+    /// per fill).
     fn waiter(&mut self, timeout_ms: u64) -> Self::Wait;
 
     /// Disarms the request deadline once a fill is over.

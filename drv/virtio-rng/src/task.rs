@@ -20,8 +20,8 @@ use virtio_rng::{BounceBuffer, DeviceFault, Event, Wait, ID_TABLE};
 const QUEUE_SIZE: usize = 4;
 /// Bytes per device request.
 const BOUNCE_LEN: usize = 1024;
-/// How long the device has to answer one request: app.toml's
-/// `deadline-ms`, 1 s by default.
+/// How long the device has to complete one fill (all its requests):
+/// app.toml's `deadline-ms`, 1 s by default.
 const REQUEST_TIMEOUT_MS: u64 = userlib::config::ms(option_env!("VIREO_DEADLINE_MS"), 1000);
 
 /// The request queue's rings. Only ever borrowed by the one live device.
@@ -104,7 +104,7 @@ impl Platform<QUEUE_SIZE> for Task<'_> {
                 slot,
                 fault: DeviceFault::Timeout,
             } => sys_log!(
-                "device in slot {slot} missed a request's deadline (a slow source?) and was reset"
+                "device in slot {slot} missed a fill's deadline (a slow source?) and was reset"
             ),
             ServerEvent::DeviceFault { slot, fault } => {
                 sys_log!("device in slot {slot} misbehaved and was reset: {fault:?}")
@@ -122,10 +122,10 @@ impl Platform<QUEUE_SIZE> for Task<'_> {
 }
 
 /// Waits with notifications: the device IRQ, the bus's remove bit, and a
-/// timer for the request deadline.
+/// timer for the fill's deadline.
 struct Notifications {
     deadline: u64,
-    /// How long each wait may take.
+    /// How long a fill may take.
     timeout_ms: u64,
 }
 

@@ -50,9 +50,14 @@ enum Act {
 struct ModelWait {
     dev: Rc<RefCell<Device>>,
     acts: Vec<Act>,
-    begins: usize,
+    /// Device requests made.
+    requests: usize,
     waits: usize,
     unmasks: usize,
+    /// Model time: one tick per wait. With `Some(n)`, a wait more than
+    /// `n` ticks after the deadline was started times out.
+    deadline_ticks: Option<usize>,
+    deadline: usize,
 }
 
 impl ModelWait {
@@ -60,19 +65,32 @@ impl ModelWait {
         ModelWait {
             dev: dev.clone(),
             acts: acts.to_vec(),
-            begins: 0,
+            requests: 0,
             waits: 0,
             unmasks: 0,
+            deadline_ticks: None,
+            deadline: 0,
         }
     }
 }
 
 impl Wait for ModelWait {
     fn begin(&mut self) {
-        self.begins += 1;
+        self.deadline = self.waits + self.deadline_ticks.unwrap_or(0);
+    }
+
+    fn requested(&mut self) {
+        self.requests += 1;
     }
 
     fn wait(&mut self) -> Event {
+        if self
+            .deadline_ticks
+            .is_some_and(|_| self.waits + 1 > self.deadline)
+        {
+            self.waits += 1;
+            return Event::Timeout;
+        }
         // The last act repeats.
         let act = self.acts[self.waits.min(self.acts.len() - 1)];
         self.waits += 1;
@@ -199,7 +217,7 @@ fn fills_of_every_length_in_bounce_sized_requests() {
             let mut wait = ModelWait::new(&dev, &[Act::Serve]);
             let bytes = fill(&mut rng, len, &mut wait).expect("fill");
             assert_eq!(bytes.len(), len);
-            assert_eq!(wait.begins, len.div_ceil(B), "requests for {len}");
+            assert_eq!(wait.requests, len.div_ceil(B), "requests for {len}");
             assert_eq!(
                 wait.unmasks, wait.waits,
                 "every interrupt is unmasked again"
@@ -216,7 +234,7 @@ fn short_completions_are_asked_again() {
     let (dev, mut rng) = probe(2);
     let mut wait = ModelWait::new(&dev, &[Act::ServeLen(100)]);
     let bytes = fill(&mut rng, 1000, &mut wait).expect("fill");
-    assert_eq!(wait.begins, 10);
+    assert_eq!(wait.requests, 10);
     assert!(bytes.iter().any(|&b| b != 0));
 }
 
@@ -228,7 +246,7 @@ fn a_device_that_returns_nothing_is_given_up_and_reset() {
         fill(&mut rng, 10, &mut wait).err(),
         Some(FillError::Device(DeviceFault::Fill(FillFault::NoProgress)))
     );
-    assert_eq!(wait.begins as u32, EMPTY_LIMIT);
+    assert_eq!(wait.requests as u32, EMPTY_LIMIT);
     assert_eq!(dev.borrow().status(), 0, "device reset");
     assert!(!rng.is_live());
 }
@@ -270,6 +288,29 @@ fn a_silent_device_times_out_and_is_reset() {
     assert_eq!(fill(&mut rng, 32, &mut wait).map(|b| b.len()), Ok(32));
 }
 
+/// The deadline bounds a whole fill, not each device request: QEMU's rng
+/// with `max-bytes=1,period=200` served `rng 16` a byte every 200 ms, each
+/// request well inside its 1 s deadline, and the shell waited 3.2 s with no
+/// reply; the supervisor's watchdog (callers waiting 1.5 s without a reply)
+/// took rng0 for hung and restarted it ("rng0 restarted during the call").
+#[test]
+fn a_slow_source_times_out_the_fill_not_each_request() {
+    let (dev, mut rng) = probe(2);
+    let mut wait = ModelWait::new(&dev, &[Act::Serve]);
+    // Each request is served at the next tick; the fill needs four.
+    wait.deadline_ticks = Some(2);
+    assert_eq!(
+        fill(&mut rng, 4 * B, &mut wait).err(),
+        Some(FillError::Device(DeviceFault::Timeout))
+    );
+    assert_eq!(wait.requests, 3, "the third request was in flight");
+    assert_eq!(dev.borrow().status(), 0, "reset");
+    // A fill inside the deadline is served.
+    let mut wait = ModelWait::new(&dev, &[Act::Serve]);
+    wait.deadline_ticks = Some(2);
+    assert_eq!(fill(&mut rng, 2 * B, &mut wait).map(|b| b.len()), Ok(2 * B));
+}
+
 #[test]
 fn a_remove_during_a_fill_resets_the_device() {
     let (dev, mut rng) = probe(2);
@@ -278,7 +319,7 @@ fn a_remove_during_a_fill_resets_the_device() {
         fill(&mut rng, 2000, &mut wait).err(),
         Some(FillError::Removed)
     );
-    assert_eq!(wait.begins, 2, "the second request was in flight");
+    assert_eq!(wait.requests, 2, "the second request was in flight");
     assert_eq!(dev.borrow().status(), 0);
     let regs = rng.remove();
     assert!(Rc::ptr_eq(&regs.0, &dev));
@@ -299,7 +340,7 @@ fn a_refusing_sink_ends_the_fill_with_nothing_in_flight() {
         }
     });
     assert_eq!(r, Err(FillError::Sink("lease gone")));
-    assert_eq!(wait.begins, 2);
+    assert_eq!(wait.requests, 2);
     // The device is still up and the queue empty: the next fill works.
     assert!(rng.is_live());
     let mut wait = ModelWait::new(&dev, &[Act::Serve]);
@@ -359,5 +400,5 @@ fn a_device_that_does_not_finish_its_reset_is_given_up() {
     );
     assert_eq!(dev.borrow().status_writes.len(), writes);
     assert_eq!(dev.borrow().notifications.len(), kicks);
-    assert_eq!(wait.begins, 0);
+    assert_eq!(wait.requests, 0);
 }
