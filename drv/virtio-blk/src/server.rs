@@ -23,7 +23,8 @@
 //!   [`crate::memory`]).
 //! - Leave a caller hanging: every deferred call is answered exactly once —
 //!   with its result, `Removed` when the device is taken away,
-//!   `DeviceError` when the device breaks the protocol — and with no device
+//!   `DeviceError` when the device breaks the protocol, `TimedOut` when it
+//!   misses the request deadline — and with no device
 //!   every request is answered at once (`NoDevice`, `Removed`).
 //! - Panic on anything a client or the device does.
 
@@ -360,17 +361,24 @@ impl<'a, I: Ipc + Copy, P: Platform> BlockDriver<'a, I, P> {
         trace::record_rare(Trace::Timeout);
         self.platform.event(Event::Timeout);
         // `handle_notification` re-arms (or disarms) the timer after this.
-        self.restart_device();
+        // A slow disk is not a broken one: its clients are told which.
+        self.restart_device_failing(BlockError::TimedOut);
     }
 
     /// Fails what is in flight, resets the device and brings it up again
     /// (unless the reset failed: then it is given up).
     fn restart_device(&mut self) {
+        self.restart_device_failing(BlockError::DeviceError);
+    }
+
+    /// [`restart_device`](Self::restart_device), answering `error` to what
+    /// was in flight.
+    fn restart_device_failing(&mut self, error: BlockError) {
         let Binding::Bound { probe, .. } = self.binding else {
             return;
         };
         self.recovered();
-        self.fail_in_flight(BlockError::DeviceError);
+        self.fail_in_flight(error);
         if self.is_bound() {
             self.bring_up(probe);
         }

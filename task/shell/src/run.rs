@@ -54,6 +54,9 @@ fn block_error(e: BlockError) -> &'static str {
         BlockError::TooLarge => "request too large",
         BlockError::NoDevice => NO_DEVICE,
         BlockError::Unsupported => "not supported by the device",
+        BlockError::TimedOut => {
+            "the disk completed nothing before the deadline (slow or wedged) and was reset; try again"
+        }
     }
 }
 
