@@ -63,7 +63,7 @@ fn block_error(e: BlockError) -> &'static str {
 /// A driver without a device: its slot was unbound, or marked failed when
 /// the driver reached its restart limit; either comes back with `bind`.
 const NO_DEVICE: &str =
-    "the driver has no device (`devices` shows its slot unbound or failed; `bind <slot>` offers it again)";
+    "the driver has no device: no slot holds one of its class, or its slot is unbound or failed (`devices` shows which; `bind <slot>` offers it again)";
 
 /// The driver's device was taken away: its slot unbound, or the device
 /// removed during the request. The same way back as [`NO_DEVICE`], which
@@ -426,8 +426,9 @@ impl Shell {
                 let serial = ShownLine(abi::nul_padded_str(&info.serial));
                 out!(
                     self,
-                    "{name}: {} sectors ({}), block size {}, {}, serial \"{serial}\"\n",
+                    "{name}: {} sector{} ({}), block size {}, {}, serial \"{serial}\"\n",
                     info.capacity_sectors,
+                    if info.capacity_sectors == 1 { "" } else { "s" },
                     Size::of_sectors(info.capacity_sectors),
                     info.block_size,
                     if info.read_only != 0 {
@@ -469,7 +470,8 @@ impl Shell {
         match blk.write(sector, &data) {
             Ok(()) => out!(
                 self,
-                "{name}: wrote {n} bytes (and zeroes to 512) at sector {sector}\n"
+                "{name}: wrote {n} byte{} (and zeroes to 512) at sector {sector}\n",
+                if n == 1 { "" } else { "s" }
             ),
             Err(e) => self.request_error(name, e, block_error),
         }
