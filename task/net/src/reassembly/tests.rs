@@ -277,3 +277,113 @@ fn a_datagram_given_up_is_forgotten_after_its_time() {
     assert_eq!(feed(&mut r, &again, TIMEOUT_MS).len(), 1);
     assert_eq!(r.counts(), counts(1, 1, 0));
 }
+
+mod props {
+    //! Whatever frames arrive (from the NIC driver, which is not trusted,
+    //! and from any peer), reassembly answers without a panic and hands on
+    //! only datagrams within the limit; and a datagram's fragments in any
+    //! order, repeated or not, come out as that datagram, once.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A fragment of a datagram with its bytes changed here and there
+    /// (header fields included), or bytes of no shape at all.
+    fn hostile_frame() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            (
+                any::<u16>(),
+                0usize..9000,
+                0usize..1480,
+                any::<bool>(),
+                prop::collection::vec((0usize..1600, any::<u8>()), 0..4),
+                any::<bool>(),
+            )
+                .prop_map(|(ident, offset, len, more, flips, icmp)| {
+                    let protocol = if icmp {
+                        IpProtocol::Icmp
+                    } else {
+                        IpProtocol::Udp
+                    };
+                    let mut f = frame(
+                        ident % 4,
+                        protocol,
+                        &payload(len, ident as u8),
+                        offset & !7,
+                        more,
+                    );
+                    let n = f.len();
+                    for (at, b) in flips {
+                        f[at % n] = b;
+                    }
+                    // Most flips break the checksum; some frames keep it
+                    // right, as a peer that means harm would.
+                    if ident % 2 == 0 && n >= ETHERNET + 20 {
+                        if let Ok(mut ip) = Ipv4Packet::new_checked(&mut f[ETHERNET..]) {
+                            ip.fill_checksum();
+                        }
+                    }
+                    f
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_frames_are_taken_without_a_panic_and_nothing_over_the_limit_comes_out(
+            frames in prop::collection::vec(hostile_frame(), 1..60),
+            step_ms in 0u64..700,
+        ) {
+            let mut r = Reassembly::new(bufs());
+            for (k, f) in frames.iter().enumerate() {
+                if let Fragment::Whole(w) = r.take(f, k as u64 * step_ms) {
+                    let ip = Ipv4Packet::new_checked(&w[ETHERNET..]).expect("a whole datagram parses");
+                    prop_assert!(ip.verify_checksum());
+                    prop_assert!(!ip.more_frags() && ip.frag_offset() == 0);
+                    prop_assert!(ip.payload().len() <= MAX_PAYLOAD);
+                }
+            }
+        }
+
+        #[test]
+        fn a_datagrams_fragments_in_any_order_come_out_as_it_once(
+            len in 9usize..=MAX_PAYLOAD,
+            blocks in 1usize..=185,
+            order in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+            repeats in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        ) {
+            let data = payload(len, len as u8);
+            let size = 8 * blocks;
+            let chunks: Vec<&[u8]> = data.chunks(size).collect();
+            let mut frames: Vec<Vec<u8>> = chunks
+                .iter()
+                .enumerate()
+                .map(|(k, c)| frame(7, IpProtocol::Udp, c, k * size, k + 1 < chunks.len()))
+                .collect();
+            if frames.len() == 1 {
+                // A datagram that fits one frame is no fragment.
+                return Ok(());
+            }
+            for (k, i) in order.iter().enumerate() {
+                let j = i.index(frames.len());
+                let n = frames.len();
+                frames.swap(k % n, j);
+            }
+            for i in &repeats {
+                let f = frames[i.index(frames.len())].clone();
+                let at = i.index(frames.len());
+                frames.insert(at, f);
+            }
+            let mut r = Reassembly::new(bufs());
+            let mut out = Vec::new();
+            for f in &frames {
+                if let Fragment::Whole(w) = r.take(f, 0) {
+                    out.push(w.to_vec());
+                }
+            }
+            prop_assert_eq!(out, vec![frame(7, IpProtocol::Udp, &data, 0, false)]);
+            prop_assert_eq!(r.counts(), counts(1, 0, 0));
+        }
+    }
+}
