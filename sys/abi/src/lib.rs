@@ -19,12 +19,14 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 mod code_enum;
 mod fault;
 mod status;
+mod text;
 
 pub use fault::{FaultKind, FaultRecord, ReplyFaultReason, UsageError};
 pub use status::{
     Authority, InjectEvidence, Injection, Kipc, RejectedCall, RestartCause, RestartKind,
     RestartPolicy, RestartRecord, TaskState, TaskStatus, REJECTED_MESSAGE_BYTES, RESTARTS_KEPT,
 };
+pub use text::{acts_on_terminal, is_bidi_format};
 
 /// Names a task *incarnation*: the task's index in the image's task table and
 /// the generation it is on.

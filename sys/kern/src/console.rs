@@ -119,25 +119,56 @@ pub fn kernel_line<M: Machine>(m: &mut M, args: fmt::Arguments<'_>) {
 
 /// Prints task text; each of its lines gets the prefix.
 ///
-/// Control characters become `?`: the C0 set and DEL, and the C1 set
-/// (U+0080..U+009F) as UTF-8 writes it, `0xC2` then `0x80..=0x9F` (whose
-/// second byte becomes `?`, leaving a lone `0xC2` that a terminal shows
-/// as a replacement character). A UTF-8 terminal (xterm, for one) acts on
-/// C1 controls: CSI (U+009B) moves the cursor and erases lines, OSC
-/// (U+009D) sets the window title or the clipboard, so a task could
-/// rewrite lines it did not print. Other bytes pass, so tasks' UTF-8 text
-/// stays readable.
+/// What a terminal would act on becomes `?` ([`abi::acts_on_terminal`]:
+/// the C0 and C1 controls, DEL and the bidi format characters), and so
+/// does each byte that does not begin a whole UTF-8 character. A UTF-8
+/// terminal (xterm, for one) acts on C1 controls: CSI (U+009B) moves the
+/// cursor and erases lines, OSC (U+009D) sets the window title or the
+/// clipboard, so a task could rewrite lines it did not print; a lone
+/// continuation byte `0x9B` is CSI to a terminal taking 8-bit controls.
+/// What passes is whole UTF-8 characters, so tasks' text stays readable.
 pub fn task_text<M: Machine>(m: &mut M, source: &str, text: &[u8]) {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
     for line in text.split(|&b| b == b'\n') {
         prefix(m, source);
-        let mut previous = 0;
-        for &b in line {
-            let c1 = previous == 0xc2 && (0x80..=0x9f).contains(&b);
-            let b = if b < 0x20 || b == 0x7f || c1 { b'?' } else { b };
-            m.console_write(&[b]);
-            previous = b;
+        let mut rest = line;
+        while !rest.is_empty() {
+            // A character is written whole or as one `?`; a byte that
+            // begins none is one `?`, and the next byte is looked at anew.
+            let (shown, len) = match utf8_char(rest) {
+                Some((c, len)) if !abi::acts_on_terminal(c) => {
+                    (rest.get(..len).unwrap_or(b"?"), len)
+                }
+                Some((_, len)) => (&b"?"[..], len),
+                None => (&b"?"[..], 1),
+            };
+            m.console_write(shown);
+            rest = rest.get(len..).unwrap_or(&[]);
         }
         m.console_write(b"\n");
     }
+}
+
+/// The character `s` begins with and its length in bytes, or `None` if
+/// `s` does not begin with a whole UTF-8 character in its shortest form
+/// (Unicode 15, table 3-7).
+fn utf8_char(s: &[u8]) -> Option<(char, usize)> {
+    let (&first, _) = s.split_first()?;
+    let lead = u32::from(first);
+    let (len, shortest, mut c) = match lead {
+        0x00..=0x7f => return Some((char::from(first), 1)),
+        0xc2..=0xdf => (2, 0x80, lead & 0x1f),
+        0xe0..=0xef => (3, 0x800, lead & 0x0f),
+        0xf0..=0xf4 => (4, 0x1_0000, lead & 0x07),
+        _ => return None,
+    };
+    for &b in s.get(1..len)? {
+        if b & 0xc0 != 0x80 {
+            return None;
+        }
+        c = c << 6 | u32::from(b & 0x3f);
+    }
+    // `from_u32` refuses surrogates and values past U+10FFFF.
+    let c = char::from_u32(c).filter(|_| c >= shortest)?;
+    Some((c, len))
 }

@@ -20,20 +20,7 @@
 
 use core::fmt::{self, Write};
 
-/// Whether `c` is a Unicode bidirectional format character (UAX #9,
-/// table 1: ALM, LRM, RLM, LRE..RLO, LRI..PDI).
-pub fn is_bidi_format(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-    )
-}
-
-/// Whether `c` acts on the terminal rather than showing: a control
-/// character or a bidi format character.
-fn acts(c: char) -> bool {
-    c.is_control() || is_bidi_format(c)
-}
+use abi::acts_on_terminal as acts;
 
 /// `text` as the shell shows it: control characters (C0 but newline, DEL,
 /// C1) and bidi format characters as `?`, everything else as it is.

@@ -159,16 +159,25 @@ fn task_text_ends_each_line_once_and_keeps_printable_bytes() {
 #[test]
 fn task_text_turns_utf8_c1_controls_into_question_marks_and_keeps_other_utf8() {
     let mut h = Harness::three();
-    // CSI 2 J (U+009B), OSC (U+009D), U+0080 and U+009F are controls:
-    // their second byte becomes `?`. U+00A0 (C2 A0), "é" (C3 A9), "—"
-    // (E2 80 94, a 0x80 continuation byte) and a lone C2 at the end are
-    // not.
-    let text = "a\u{9b}2J\u{9d}b\u{80}\u{9f}\u{a0}é—".as_bytes();
-    let mut text = text.to_vec();
-    text.push(0xc2);
-    console::task_text(&mut h.sys.machine, "t", &text);
-    let mut want = b"[   0.000000] t: a\xc2?2J\xc2?b\xc2?\xc2?".to_vec();
-    want.extend_from_slice("\u{a0}é—".as_bytes());
-    want.extend_from_slice(b"\xc2\n");
-    assert_eq!(h.sys.machine.console, want);
+    // CSI 2 J (U+009B), OSC (U+009D), U+0080 and U+009F are controls, and
+    // RLO (U+202E) and LRI (U+2066) reorder a line: each becomes one `?`.
+    // U+00A0 (C2 A0), "é" (C3 A9), "—" (E2 80 94, a 0x80 continuation
+    // byte) and "😀" (four bytes) pass whole.
+    let text = "a\u{9b}2J\u{9d}b\u{80}\u{9f}\u{202e}x\u{2066}\u{a0}é—😀".as_bytes();
+    console::task_text(&mut h.sys.machine, "t", text);
+    let want = "[   0.000000] t: a?2J?b???x?\u{a0}é—😀\n";
+    assert_eq!(h.console(), want);
+}
+
+#[test]
+fn task_text_turns_bytes_that_are_not_utf8_into_question_marks() {
+    let mut h = Harness::three();
+    // Lone continuation bytes (0x9B is CSI to a terminal taking 8-bit
+    // controls), a lead byte cut short by the next character or by the
+    // end, an overlong NUL (C0 80) and ESC (E0 80 9B), a surrogate
+    // (ED A0 80), a code point past U+10FFFF (F4 90 80 80) and bytes no
+    // character begins with (F8, FF): each byte is one `?`.
+    let text = b"a\x9b\x80b\xc3c\xc0\x80\xe0\x80\x9b\xed\xa0\x80\xf4\x90\x80\x80\xf8\xff\xe2\x80";
+    console::task_text(&mut h.sys.machine, "t", text);
+    assert_eq!(h.console(), "[   0.000000] t: a??b?c????????????????\n");
 }
