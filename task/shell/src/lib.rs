@@ -1,6 +1,7 @@
 //! The shell's logic, apart from the UART and the syscalls so that the host
 //! tests run it: what a keystroke does to the line ([`line`]), what a line
-//! asks for ([`command`]), how bytes are shown ([`hexdump`]), how a size
+//! asks for ([`command`]), which block of a disk holds a sector
+//! ([`block`]), how bytes are shown ([`hexdump`]), how a size
 //! is written ([`size`]), what a virtio device id is called ([`class`]),
 //! how text other tasks wrote is made safe for the terminal ([`shown`]),
 //! what a task's answer to `ringbuf` means ([`trace`]), what became of
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aftermath;
+pub mod block;
 pub mod class;
 pub mod command;
 pub mod hexdump;

@@ -11,6 +11,7 @@ use idol_runtime::{KernelCode, ProtocolError, RequestError, UserlibIpc};
 use net_api::{NetClient, NetError};
 use supervisor_api::{SupervisorClient, SupervisorError};
 use task_shell::aftermath::{aftermath, DroveSlot, Seen, Told};
+use task_shell::block::{Span, SpanError, BLOCK_MAX, SECTOR};
 use task_shell::command::{help_on, parse, Command, ParseError, HELP, RNG_MAX};
 use task_shell::shown::{Shown, ShownLine};
 use task_shell::size::Size;
@@ -22,6 +23,9 @@ use userlib::{sys_refresh_task_id, sys_send, tasks, Lease};
 use virtio_bus_api::{BusError, SlotState, VirtioBusClient, NO_DRIVER};
 
 use crate::uart::Uart;
+
+// The shell's sector is the interface's.
+const _: () = assert!(SECTOR == SECTOR_SIZE);
 
 /// Most text `ringbuf <task>` shows (a 32-entry ring is about 2 KiB).
 const RINGBUF_TEXT: usize = 3072;
@@ -44,10 +48,11 @@ fn block_error(e: BlockError) -> &'static str {
     match e {
         BlockError::OutOfRange => "sector out of range",
         BlockError::ReadOnly => "the disk is read-only",
-        // The shell moves one 512-byte sector: only a disk with larger
-        // blocks refuses that.
+        // The shell asks for whole blocks of the size `info` reported:
+        // only a driver whose block size changed since (another disk
+        // bound to its slot) or that breaks its word refuses them.
         BlockError::UnalignedLength => {
-            "the disk's block size is larger than a sector, and a read or write must be whole blocks at a block boundary (`blk <n> info` shows the block size)"
+            "the driver refused the request as not whole blocks, though they were of the size its `info` reported (did the disk's block size change? try again)"
         }
         BlockError::DeviceError => "the device reported an error",
         BlockError::Removed => REMOVED,
@@ -442,16 +447,61 @@ impl Shell {
         }
     }
 
+    /// The block of disk `blk` holding `sector`, from the block size its
+    /// `info` reports (asked once per command), or the error line.
+    fn span(&mut self, blk: &BlockClient<UserlibIpc>, name: &str, sector: u64) -> Option<Span> {
+        let (block_size, capacity) = match blk.info() {
+            Ok(info) => (info.block_size, info.capacity_sectors),
+            Err(e) => {
+                self.request_error(name, e, block_error);
+                return None;
+            }
+        };
+        match Span::of(sector, block_size, capacity) {
+            Ok(span) => Some(span),
+            Err(SpanError::TooLarge { block_size }) => {
+                out!(
+                    self,
+                    "error: {name}: the disk's block size is {block_size} bytes; the shell reads and writes blocks of at most {BLOCK_MAX} bytes\n"
+                );
+                None
+            }
+            Err(SpanError::CutShort {
+                capacity,
+                block_size,
+            }) => {
+                out!(
+                    self,
+                    "error: {name}: sector {sector} is in the disk's last block, which its end cuts short ({capacity} sectors are no whole number of {block_size}-byte blocks), and the disk takes whole blocks only\n"
+                );
+                None
+            }
+            Err(SpanError::NotSectors { block_size }) => {
+                out!(
+                    self,
+                    "error: {name}: the driver reports a block size of {block_size} bytes, not a whole number of 512-byte sectors\n"
+                );
+                None
+            }
+        }
+    }
+
+    /// `blk <n> read <sector>`: the block holding the sector is read
+    /// whole (a disk of blocks larger than 512 bytes refuses less), and
+    /// the sector's 512 bytes of it shown.
     fn blk_read(&mut self, disk: u32, sector: u64) {
         let Some((blk, name)) = self.disk(disk) else {
             return;
         };
         let name = core::str::from_utf8(name.as_bytes()).unwrap_or("blk");
-        let mut data = [0u8; SECTOR_SIZE];
-        match blk.read(sector, &mut data) {
+        let Some(span) = self.span(&blk, name, sector) else {
+            return;
+        };
+        let mut buf = [0u8; BLOCK_MAX];
+        match blk.read(span.start(), span.block(&mut buf)) {
             Ok(()) => {
                 out!(self, "{name}: sector {sector}:\n");
-                for row in hexdump::rows(&data) {
+                for row in hexdump::rows(span.sector(&buf)) {
                     out!(self, "{row}\n");
                 }
             }
@@ -459,15 +509,27 @@ impl Shell {
         }
     }
 
+    /// `blk <n> write <sector> <text>`: on a disk of blocks larger than
+    /// 512 bytes, the block holding the sector is read, the sector's 512
+    /// bytes changed and the block written back, the others as they were
+    /// read. (A write by another client to those sectors in between is
+    /// lost: the shell is meant to be the disk's only client.)
     fn blk_write(&mut self, disk: u32, sector: u64, text: &str) {
         let Some((blk, name)) = self.disk(disk) else {
             return;
         };
         let name = core::str::from_utf8(name.as_bytes()).unwrap_or("blk");
-        let mut data = [0u8; SECTOR_SIZE];
-        let n = text.len().min(SECTOR_SIZE);
-        data[..n].copy_from_slice(&text.as_bytes()[..n]);
-        match blk.write(sector, &data) {
+        let Some(span) = self.span(&blk, name, sector) else {
+            return;
+        };
+        let mut buf = [0u8; BLOCK_MAX];
+        if !span.is_sector() {
+            if let Err(e) = blk.read(span.start(), span.block(&mut buf)) {
+                return self.request_error(name, e, block_error);
+            }
+        }
+        let n = span.put(&mut buf, text.as_bytes());
+        match blk.write(span.start(), span.block(&mut buf)) {
             Ok(()) => out!(
                 self,
                 "{name}: wrote {n} byte{} (and zeroes to 512) at sector {sector}\n",
