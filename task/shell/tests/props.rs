@@ -3,9 +3,12 @@
 //! in UTF-8; whatever line is typed, the command parser answers with a
 //! command or an error, never a panic; whatever text another task wrote,
 //! no control character but newline and no bidi format character
-//! reaches the terminal.
+//! reaches the terminal; whatever block size and capacity a driver
+//! reports, the block asked for holds the sector, fits the buffer and
+//! lies on the disk, or the shell refuses without a panic.
 
 use proptest::prelude::*;
+use task_shell::block::{Span, SpanError, BLOCK_MAX, SECTOR};
 use task_shell::command;
 use task_shell::hexdump::{self, Row, WIDTH};
 use task_shell::line::{Key, LineEditor};
@@ -144,5 +147,61 @@ proptest! {
         prop_assert!(line.chars().all(|c| !c.is_control()));
         prop_assert!(!line.chars().any(|c| BIDI_FORMATS.contains(&c)), "{:?}", line);
         prop_assert_eq!(line.chars().count(), text.chars().count());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    /// Whatever a driver's `info` says, the shell asks for a whole block
+    /// within its buffer that holds the sector and, for a sector on the
+    /// disk, lies on the disk; a write changes the sector's 512 bytes and
+    /// no other; or the block size is refused as too large or as no whole
+    /// number of sectors, or the block as cut short by the disk's end.
+    #[test]
+    fn any_geometry_gives_a_block_holding_the_sector_or_a_refusal(
+        sector in prop_oneof![0u64..300, any::<u64>(), (0u64..16).prop_map(|d| u64::MAX - d)],
+        block_size in prop_oneof![
+            (0u32..14).prop_map(|k| 1 << k),
+            (0u32..32).prop_map(|k| 1 << k),
+            0u32..10_000,
+            any::<u32>(),
+        ],
+        capacity in prop_oneof![0u64..300, any::<u64>(), Just(u64::MAX)],
+    ) {
+        match Span::of(sector, block_size, capacity) {
+            Ok(span) => {
+                let sectors = (span.bytes() / SECTOR) as u64;
+                prop_assert!(span.bytes() <= BLOCK_MAX && span.bytes() >= SECTOR);
+                prop_assert_eq!(span.bytes() % SECTOR, 0);
+                prop_assert_eq!(span.bytes(), (block_size as usize).max(SECTOR));
+                prop_assert!(span.start() <= sector && sector - span.start() < sectors);
+                prop_assert_eq!(span.start() % sectors, 0);
+                if sector < capacity {
+                    prop_assert!(span.start().checked_add(sectors).is_some_and(|end| end <= capacity));
+                }
+                let mut buf = [0x5a; BLOCK_MAX];
+                let before = buf;
+                prop_assert_eq!(span.put(&mut buf, b"x"), 1);
+                let at = (sector - span.start()) as usize * SECTOR;
+                prop_assert_eq!(span.sector(&buf), &buf[at..at + SECTOR]);
+                prop_assert_eq!(&buf[at..at + 2], b"x\0");
+                prop_assert_eq!(&buf[..at], &before[..at]);
+                prop_assert_eq!(&buf[at + SECTOR..], &before[at + SECTOR..]);
+                prop_assert_eq!(span.block(&mut buf).len(), span.bytes());
+            }
+            Err(SpanError::TooLarge { block_size: b }) => {
+                prop_assert_eq!(b, block_size);
+                prop_assert!(block_size as usize > BLOCK_MAX);
+            }
+            Err(SpanError::NotSectors { block_size: b }) => {
+                prop_assert_eq!(b, block_size);
+                prop_assert!(block_size as usize > SECTOR && !(block_size as usize).is_multiple_of(SECTOR));
+            }
+            Err(SpanError::CutShort { capacity: c, block_size: b }) => {
+                prop_assert_eq!((c, b), (capacity, block_size));
+                prop_assert!(sector < capacity && block_size as usize > SECTOR);
+            }
+        }
     }
 }
