@@ -23,8 +23,8 @@ use virtio::transport::mmio::MmioTransport;
 use virtio::transport::{DeviceStatus, InterruptStatus};
 use virtio::{Buf, Features, RegisterAccess, SplitQueue, Transport};
 
-use crate::geometry::read_geometry;
 pub use crate::geometry::Geometry;
+use crate::geometry::{read_geometry, whole_blocks};
 use crate::memory::{DmaMemory, BOUNCE_LEN, DESCS_PER_REQUEST, QUEUE_SIZE, SLOTS};
 use crate::protocol::{
     ReqHeader, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_ID_BYTES,
@@ -517,8 +517,8 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
 
     /// Reads the geometry again (after a configuration change: a resized
     /// disk, §5.2.4), under the generation check. The read-only and flush
-    /// flags are features, fixed until the next probe. On error the old
-    /// geometry stays.
+    /// flags are features, fixed until the next probe. The capacity is
+    /// whole blocks only, as at probe. On error the old geometry stays.
     pub fn refresh_geometry(&mut self) -> Result<Geometry, virtio::Error> {
         let features = Features(
             if self.geometry.read_only {
@@ -532,9 +532,11 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
             } | VIRTIO_BLK_F_BLK_SIZE.0,
         );
         let mut g = read_geometry(&self.transport, features)?;
-        // The block size is a hint read at probe; keep it unless offered.
+        // The block size is a hint read at probe; keep it unless offered,
+        // and the capacity in whole blocks of the size kept.
         if g.block_size == SECTOR_SIZE as u32 {
             g.block_size = self.geometry.block_size;
+            g.capacity = whole_blocks(g.capacity, g.block_size);
         }
         self.geometry = g;
         Ok(g)

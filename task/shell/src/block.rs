@@ -48,10 +48,13 @@ pub enum SpanError {
         /// The block size the driver reported, in bytes.
         block_size: u32,
     },
-    /// The sector is on the disk, but in a last block the disk's end cuts
-    /// short (QEMU takes an image of 129 sectors with 4 KiB blocks): the
-    /// driver would refuse the whole block as past the end, and only
-    /// whole blocks may be asked for.
+    /// The driver reports a capacity that is no whole number of blocks,
+    /// and the sector is in the last block, which the disk's end cuts
+    /// short: the driver would refuse the whole block as past the end,
+    /// and only whole blocks may be asked for. The virtio-blk driver
+    /// never reports such a capacity (it rounds an image QEMU takes of 129
+    /// sectors with 4 KiB blocks down to 128), but a driver is not
+    /// trusted.
     CutShort {
         /// The disk's capacity in sectors, as the driver reported it.
         capacity: u64,
@@ -196,7 +199,8 @@ mod tests {
 
     #[test]
     fn a_sector_in_a_last_block_cut_short_is_refused() {
-        // 129 sectors of 4 KiB blocks (QEMU takes such an image): sector
+        // 129 sectors of 4 KiB blocks (QEMU takes such an image, which
+        // the virtio-blk driver reports as 128; another might not): sector
         // 128 is on the disk, but its block, 128..136, is not.
         let cut = Err(SpanError::CutShort {
             capacity: 129,

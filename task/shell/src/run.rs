@@ -472,7 +472,7 @@ impl Shell {
             }) => {
                 out!(
                     self,
-                    "error: {name}: sector {sector} is in the disk's last block, which its end cuts short ({capacity} sectors are no whole number of {block_size}-byte blocks), and the disk takes whole blocks only\n"
+                    "error: {name}: the driver reports {capacity} sectors, no whole number of {block_size}-byte blocks: sector {sector} is in a last block the disk's end cuts short, and the disk takes whole blocks only\n"
                 );
                 None
             }

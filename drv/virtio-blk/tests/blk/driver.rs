@@ -555,6 +555,76 @@ fn a_sector_is_refused_only_after_the_capacity_is_read_again() {
     }
 }
 
+/// QEMU takes an image that is no whole number of logical blocks
+/// (66,048 bytes of 4 KiB blocks: `capacity` says 129 sectors), but no
+/// request reaches sector 128: its block ends past the disk. The driver
+/// reports, and checks requests against, the whole blocks only, at probe
+/// and at each resize; the cut tail is past the end, as any sector is.
+#[test]
+fn a_last_block_the_disk_end_cuts_short_is_past_the_end() {
+    for version in [1, 2] {
+        let mut rig = Rig::new(&Disk {
+            version,
+            block_size: 4096,
+            sectors: 129,
+            ..Disk::default()
+        });
+        let c = client(1);
+        assert!(rig.driver.platform().events.contains(&Event::Probed {
+            slot: 7,
+            capacity: 128,
+            version
+        }));
+        rig.info(c);
+        rig.device_completes_all();
+        let info = block_info(&rig.expect(c).unwrap());
+        assert_eq!((info.capacity_sectors, info.block_size), (128, 4096));
+        // The last whole block is served; the cut one is refused before
+        // the device, as past the end.
+        let data = pattern(12, 4096);
+        assert_eq!(rig.round_trip(120, &data), data);
+        rig.read(c, 128, 4096);
+        assert_eq!(rig.expect(c), Err(BlockError::OutOfRange));
+        // The end is sector 128: nothing (a zero-length read) is there,
+        // and 129 is past it.
+        rig.read(c, 128, 0);
+        assert_eq!(rig.expect(c), Ok(vec![]));
+        rig.read(c, 129, 0);
+        assert_eq!(rig.expect(c), Err(BlockError::OutOfRange));
+
+        // Resized to 1027 sectors: 1024 of them whole blocks.
+        rig.dev.borrow_mut().resize(1027);
+        rig.interrupt();
+        let resized = |rig: &mut Rig| {
+            let events = &rig.driver.platform().events;
+            events
+                .iter()
+                .filter_map(|e| match *e {
+                    Event::Resized { capacity } => Some(capacity),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(resized(&mut rig), [1024]);
+        assert_eq!(rig.round_trip(1016, &data), data);
+        rig.read(c, 1024, 4096);
+        assert_eq!(rig.expect(c), Err(BlockError::OutOfRange));
+        // Grown within the cut block: no sector more to reach, no resize.
+        rig.dev.borrow_mut().resize(1030);
+        rig.interrupt();
+        assert_eq!(resized(&mut rig), [1024]);
+        // A block size that is nonsense at the resize: the one read at
+        // probe is kept, and the capacity is whole blocks of it.
+        rig.dev.borrow_mut().config[20..24].copy_from_slice(&0u32.to_le_bytes());
+        rig.dev.borrow_mut().resize(1043);
+        rig.interrupt();
+        assert_eq!(resized(&mut rig), [1024, 1040]);
+        rig.info(c);
+        let info = block_info(&rig.expect(c).unwrap());
+        assert_eq!((info.capacity_sectors, info.block_size), (1040, 4096));
+    }
+}
+
 #[test]
 fn a_device_that_does_not_reset_is_given_up_and_its_buffers_never_reused() {
     let mut rig = Rig::new(&Disk::default());

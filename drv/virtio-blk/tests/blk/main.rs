@@ -47,6 +47,9 @@ pub struct Disk {
     /// `blk_size` in config space, and the device's logical block size:
     /// requests not aligned to it fail, as on QEMU.
     pub block_size: u32,
+    /// The disk's length and capacity in sectors (QEMU takes an image
+    /// that is no whole number of blocks).
+    pub sectors: usize,
 }
 
 impl Default for Disk {
@@ -58,6 +61,7 @@ impl Default for Disk {
             serial: Some(b"vireo-disk-7"),
             event_idx: true,
             block_size: 512,
+            sectors: DISK_SECTORS,
         }
     }
 }
@@ -86,13 +90,13 @@ impl Disk {
         if self.version == 2 {
             offered |= 1 << 32;
         }
-        let disk = (0..DISK_SECTORS * SECTOR)
+        let disk = (0..self.sectors * SECTOR)
             .map(|i| (i / SECTOR) as u8 ^ (i % 251) as u8)
             .collect();
         let mut dev = Device::new(self.version, Kind::Blk { disk }, offered, &[256]);
         // struct virtio_blk_config up to blk_size (§5.2.4).
         let mut config = vec![0u8; 24];
-        config[..8].copy_from_slice(&(DISK_SECTORS as u64).to_le_bytes());
+        config[..8].copy_from_slice(&(self.sectors as u64).to_le_bytes());
         config[20..24].copy_from_slice(&self.block_size.to_le_bytes());
         dev.blk_logical = self.block_size as usize;
         dev.config = config;
