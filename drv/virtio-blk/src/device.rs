@@ -133,6 +133,9 @@ enum SlotState {
 pub struct BlkDevice<'a, R: RegisterAccess> {
     transport: MmioTransport<R>,
     queue: SplitQueue<'a, u8, QUEUE_SIZE>,
+    /// The features negotiated at probe: which config fields exist
+    /// (§5.2.4), for `refresh_geometry`.
+    features: Features,
     geometry: Geometry,
     slots: [SlotState; SLOTS],
     /// Per in-flight slot: the fewest bytes the device must report written
@@ -216,6 +219,7 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
         let mut dev = BlkDevice {
             transport,
             queue,
+            features,
             geometry,
             slots: [SlotState::Free; SLOTS],
             must_write: [0; SLOTS],
@@ -516,22 +520,14 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     }
 
     /// Reads the geometry again (after a configuration change: a resized
-    /// disk, §5.2.4), under the generation check. The read-only and flush
-    /// flags are features, fixed until the next probe. The capacity is
-    /// whole blocks only, as at probe. On error the old geometry stays.
+    /// disk, §5.2.4), under the generation check, with the features
+    /// negotiated at probe: the read-only and flush flags are fixed until
+    /// the next probe, and `blk_size` is read only if it exists (a device
+    /// that did not offer VIRTIO_BLK_F_BLK_SIZE has no such field, and
+    /// what its config space holds there is no block size). The capacity
+    /// is whole blocks only, as at probe. On error the old geometry stays.
     pub fn refresh_geometry(&mut self) -> Result<Geometry, virtio::Error> {
-        let features = Features(
-            if self.geometry.read_only {
-                VIRTIO_BLK_F_RO.0
-            } else {
-                0
-            } | if self.geometry.flush {
-                VIRTIO_BLK_F_FLUSH.0
-            } else {
-                0
-            } | VIRTIO_BLK_F_BLK_SIZE.0,
-        );
-        let mut g = read_geometry(&self.transport, features)?;
+        let mut g = read_geometry(&self.transport, self.features)?;
         // The block size is a hint read at probe; keep it unless offered,
         // and the capacity in whole blocks of the size kept.
         if g.block_size == SECTOR_SIZE as u32 {

@@ -625,6 +625,37 @@ fn a_last_block_the_disk_end_cuts_short_is_past_the_end() {
     }
 }
 
+/// `blk_size` exists only if VIRTIO_BLK_F_BLK_SIZE is offered (§5.2.4).
+/// The driver read it at every configuration change all the same, so a
+/// device without it whose config space held 4096 there had its block
+/// size turn to 4096 at a resize: 512-byte requests were then refused
+/// (`UnalignedLength`) and the capacity cut to whole 4 KiB blocks.
+#[test]
+fn a_block_size_not_offered_is_not_read_at_a_resize() {
+    for version in [1, 2] {
+        let mut rig = Rig::new(&Disk::of_version(version));
+        // Brought up again without BLK_SIZE (a reset, then probe).
+        rig.dev.borrow_mut().offered &= !(1 << 6);
+        rig.dev.borrow_mut().need_reset();
+        rig.interrupt();
+        let c = client(1);
+        rig.dev.borrow_mut().config[20..24].copy_from_slice(&4096u32.to_le_bytes());
+        rig.dev.borrow_mut().resize(515);
+        rig.interrupt();
+        assert!(rig
+            .driver
+            .platform()
+            .events
+            .contains(&Event::Resized { capacity: 515 }));
+        rig.info(c);
+        rig.device_completes_all();
+        let info = block_info(&rig.expect(c).unwrap());
+        assert_eq!((info.capacity_sectors, info.block_size), (515, 512));
+        let data = pattern(13, 512);
+        assert_eq!(rig.round_trip(514, &data), data);
+    }
+}
+
 #[test]
 fn a_device_that_does_not_reset_is_given_up_and_its_buffers_never_reused() {
     let mut rig = Rig::new(&Disk::default());
