@@ -80,7 +80,7 @@ mod tests {
     use std::format;
 
     use super::*;
-    use crate::{Decision, Restarts};
+    use crate::{Decision, Fault, Restarts};
     use abi::{RestartKind, RestartPolicy};
 
     fn record(kind: FaultKind, address: u32, detail: u32) -> FaultRecord {
@@ -135,7 +135,7 @@ mod tests {
     fn a_task_left_stopped_says_whether_by_policy_or_limit() {
         let mut r = Restarts::default();
         let never = RestartPolicy::new(RestartKind::Never, 0, 0, 0);
-        let Decision::GiveUp { faults_in_window } = r.on_fault(1, &never, 5) else {
+        let Decision::GiveUp { faults_in_window } = r.on_fault(1, &never, 5, Fault::Other) else {
             panic!("policy never gives up")
         };
         assert_eq!(

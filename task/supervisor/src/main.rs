@@ -40,7 +40,7 @@ use supervisor_core::held::{Call, HeldCalls};
 use supervisor_core::log_quota::LogQuota;
 use supervisor_core::restart_log::RestartLog;
 use supervisor_core::{
-    Decision, Liveness, Rejections, Restarts, Sample, HELD_AFTER_SAMPLES, MAX_TASKS,
+    Decision, Fault, Liveness, Rejections, Restarts, Sample, HELD_AFTER_SAMPLES, MAX_TASKS,
 };
 use userlib::{kipc, sys_get_timer, sys_log, sys_post, sys_refresh_task_id, sys_set_timer, tasks};
 use virtio::regs::Mmio;
@@ -260,7 +260,15 @@ impl Supervisor {
             if let Some(slot) = slot {
                 self.detach(i as u16, slot);
             }
-            match self.restarts.on_fault(i, &restart_policy(i), now_ms()) {
+            // Whether it may have faulted as it started: by its own doing,
+            // before serving anyone (`supervisor_core::STARTUP_MS`).
+            let fault = if f.kind() == FaultKind::Injected || st.replies != 0 {
+                Fault::Other
+            } else {
+                Fault::BeforeServing
+            };
+            let now = now_ms();
+            match self.restarts.on_fault(i, &restart_policy(i), now, fault) {
                 Decision::RestartNow => {
                     self.restart(i, RestartCause::Fault);
                 }
@@ -269,6 +277,14 @@ impl Supervisor {
                         "task {}: restart in {} ms (backoff)",
                         st.name_str(),
                         at.saturating_sub(now_ms())
+                    );
+                    self.arm_timer();
+                }
+                Decision::StartStorm { at, in_a_row } => {
+                    sys_log!(
+                        "task {} faulted as it started {in_a_row} times in a row: restart in {} ms",
+                        st.name_str(),
+                        at.saturating_sub(now)
                     );
                     self.arm_timer();
                 }

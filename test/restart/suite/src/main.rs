@@ -6,7 +6,9 @@
 //! app.toml's tasks have it). The suite measures how long each stays down, checks
 //! that backoff delays double, that the limit leaves the task down for
 //! good, and that a client of a task left down gets an error at once
-//! instead of hanging.
+//! instead of hanging. Last, `storm` (no `restart` key: immediate, no
+//! limit), which faults as it starts every time, is started to check that
+//! its restarts are slowed and leave the suite its time.
 
 #![no_std]
 #![no_main]
@@ -252,6 +254,70 @@ fn a_limit_of_ten_is_reached_too(s: &mut Suite) -> CaseResult {
     restarts_until(s, &s.stubborn, tasks::STUBBORN, 10)
 }
 
+/// How long (ms) restarts of `storm` are counted once its first
+/// `START_FAULTS_AT_ONCE` (64) restarts, made at once, are past: its
+/// delays, 1, 2, 4 ... 64 ms, then 128, leave room for 8 or 9 in that
+/// long. Restarted at once every time, it was restarted about 160 times in
+/// 200 ms (241 in 300 ms on a quiet host).
+const STORM_MS: u64 = 200;
+/// The most restarts allowed in `STORM_MS`.
+const STORM_RESTARTS: u32 = 16;
+
+/// Times the suite wakes from 1 ms sleeps in `ms`: its own work, which a
+/// storm below it must not take.
+fn wakes_in(ms: u64) -> u32 {
+    let t0 = now_ms();
+    let mut wakes = 0;
+    while now_ms() - t0 < ms {
+        sleep_ms(1, TIMER_BIT);
+        wakes += 1;
+    }
+    wakes
+}
+
+/// `storm`'s faults since boot.
+fn storm_faults() -> Result<u32, test_harness::LineBuf> {
+    test_harness::task_status(tasks::STORM).map(|st| st.fault_count)
+}
+
+fn a_task_that_faults_as_it_starts_is_slowed(_: &mut Suite) -> CaseResult {
+    let quiet = wakes_in(STORM_MS);
+    // `storm` is `start = false`: the operator's restart starts it, and it
+    // faults at once, every time, below the suite's priority.
+    let before = storm_faults()?;
+    check!(
+        test_harness::supervisor().restart_task(tasks::STORM.index() as u32) == Ok(()),
+        "the operator's restart of storm failed"
+    );
+    // The restarts made at once.
+    let t0 = now_ms();
+    while storm_faults()? - before <= 64 {
+        if now_ms() - t0 > 2000 {
+            fail!(
+                "storm faulted only {} times in 2 s: did it start?",
+                storm_faults()? - before
+            );
+        }
+        sleep_ms(1, TIMER_BIT);
+    }
+    let burst_ms = now_ms() - t0;
+    let from = storm_faults()?;
+    let stormy = wakes_in(STORM_MS);
+    let restarts = storm_faults()? - from;
+    userlib::sys_log!(
+        "restart: storm faulted 64 times in {burst_ms} ms, then {restarts} times in {STORM_MS} ms; the suite woke {stormy} times from 1 ms sleeps meanwhile, {quiet} in as long before the storm"
+    );
+    check!(
+        restarts <= STORM_RESTARTS,
+        "storm faulted {restarts} times in {STORM_MS} ms: its restarts were not slowed"
+    );
+    check!(
+        stormy >= quiet / 2,
+        "the suite woke {stormy} times in {STORM_MS} ms of storm, {quiet} in as long before"
+    );
+    Ok(())
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
@@ -284,6 +350,11 @@ fn main() -> ! {
         (
             "a_limit_of_ten_is_reached_too",
             a_limit_of_ten_is_reached_too,
+        ),
+        // Last: the storm goes on, slowed, until the suite ends.
+        (
+            "a_task_that_faults_as_it_starts_is_slowed",
+            a_task_that_faults_as_it_starts_is_slowed,
         ),
     ];
     test_harness::run_suite(&mut s, cases)
