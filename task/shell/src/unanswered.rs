@@ -63,8 +63,8 @@ impl fmt::Display for Restarted<'_> {
         match self.now {
             Now::Faulted => write!(
                 f,
-                "error: {who} faulted and has not been restarted yet (its restart waits out \
-                 a backoff); try again shortly"
+                "error: {who} faulted and has not been restarted yet (its restart is \
+                 delayed: a backoff, or a row of faults as it started); try again shortly"
             ),
             Now::Stopped => Stopped(who).fmt(f),
             Now::Running { generation } => write!(
@@ -116,6 +116,13 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("try again shortly"), "{s}");
+        // A server with no backoff waits too once it has faulted as it
+        // started 64 times in a row (`supervisor_core::STARTUP_MS`): the
+        // line said "waits out a backoff" of a task that had none.
+        assert!(
+            s.contains("(its restart is delayed: a backoff, or a row of faults as it started)"),
+            "{s}"
+        );
     }
 
     #[test]
