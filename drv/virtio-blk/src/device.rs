@@ -528,8 +528,9 @@ impl<'a, R: RegisterAccess> BlkDevice<'a, R> {
     /// is whole blocks only, as at probe. On error the old geometry stays.
     pub fn refresh_geometry(&mut self) -> Result<Geometry, virtio::Error> {
         let mut g = read_geometry(&self.transport, self.features)?;
-        // The block size is a hint read at probe; keep it unless offered,
-        // and the capacity in whole blocks of the size kept.
+        // No block size now, or a nonsense one, keeps the one read at
+        // probe (a disk's logical block size does not change under a
+        // bound driver), and the capacity in whole blocks of it.
         if g.block_size == SECTOR_SIZE as u32 {
             g.block_size = self.geometry.block_size;
             g.capacity = whole_blocks(g.capacity, g.block_size);

@@ -10,14 +10,16 @@ use crate::protocol::{
     CONFIG_BLK_SIZE, CONFIG_CAPACITY, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO,
 };
 
-/// What the driver learned about the disk at probe time (§5.2.4).
+/// What the driver learned about the disk at probe time, and again at each
+/// configuration change (§5.2.4).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Geometry {
     /// Capacity in 512-byte sectors: the whole blocks of `block_size`
     /// only, less than the device's `capacity` if a last block is cut
     /// short (see `read_geometry`).
     pub capacity: u64,
-    /// The device's preferred block size in bytes (512 if not offered).
+    /// The device's logical block size in bytes (512 if not offered, or
+    /// nonsense): every request is whole blocks of it.
     pub block_size: u32,
     /// VIRTIO_BLK_F_RO was negotiated: writes are refused.
     pub read_only: bool,
@@ -57,7 +59,8 @@ pub(crate) fn read_geometry<R: RegisterAccess>(
         Ok((u64::from(low) | u64::from(high) << 32, blk_size))
     })?;
     // A block size that is no power of two, or below a sector, is
-    // nonsense: fall back to the sector size (it is only a hint).
+    // nonsense: fall back to the sector size. Requests are then whole
+    // sectors, which such a device takes or fails (its word, not ours).
     let block_size = if blk_size.is_power_of_two() && blk_size >= SECTOR_SIZE as u32 {
         blk_size
     } else {
