@@ -13,6 +13,7 @@ mod props;
 mod sync;
 
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 use abi::{Generation, TaskId, LEASE_READ, LEASE_WRITE};
@@ -198,8 +199,26 @@ pub struct Rig {
     /// The driver's `Ipc` over `kernel`.
     pub ipc: DriverIpc,
     pub dev: Rc<RefCell<Device>>,
-    pub driver: BlockDriver<'static, DriverIpc, FakeBus>,
+    /// Dropped by hand before `memory` is given back (see `Drop`).
+    pub driver: ManuallyDrop<BlockDriver<'static, DriverIpc, FakeBus>>,
+    /// The driver's DMA memory (the arena's: a quarter of a MiB), given
+    /// back to the arena when the rig is dropped.
+    memory: *mut DmaMemory,
     buffer: [u8; BLOCK_BUFFER_SIZE],
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        // SAFETY: the driver is dropped here once, and not used after.
+        unsafe { ManuallyDrop::drop(&mut self.driver) };
+        // SAFETY: `memory` came from `leak_zeroed` in `build`, and the
+        // driver, the one holder of that reference, is gone. The device
+        // model registered it too; it goes with this rig and a test that
+        // keeps a clone of `dev` past the rig does not run the device.
+        unsafe {
+            model::arena::give_back(self.memory.cast(), std::mem::size_of::<DmaMemory>());
+        }
+    }
 }
 
 impl Rig {
@@ -246,15 +265,22 @@ impl Rig {
             kernel,
             waiting_when_failed: None,
         };
+        let memory_ptr = std::ptr::from_mut(memory);
         let mut driver = BlockDriver::new(ipc, bus, memory);
         driver.start();
         Rig {
             kernel,
             ipc,
             dev,
-            driver,
+            driver: ManuallyDrop::new(driver),
+            memory: memory_ptr,
             buffer: [0; BLOCK_BUFFER_SIZE],
         }
+    }
+
+    /// Where the driver's DMA memory lies.
+    pub fn dma_memory(&self) -> usize {
+        self.memory.addr()
     }
 
     /// One turn of the driver's loop.

@@ -1,5 +1,7 @@
 //! Low guest memory for the model: one anonymous mapping below 4 GiB, handed
-//! out by a bump allocator and never freed.
+//! out by a bump allocator. Blocks are never freed, only given back
+//! ([`give_back`]) for the next allocation of the same size on the same
+//! thread: a rig built per property-test case reuses its predecessor's.
 //!
 //! Why: a legacy (version 1) virtio-mmio device learns where a queue is from
 //! a 32-bit page number (QueuePFN, §4.2.4), so ring memory must lie below
@@ -8,6 +10,7 @@
 //! here, which also makes host runs look like the target (the High address
 //! registers are 0).
 
+use std::cell::RefCell;
 use std::ffi::{c_int, c_long, c_void};
 use std::sync::Mutex;
 
@@ -48,10 +51,34 @@ struct Arena {
 
 static ARENA: Mutex<Option<Arena>> = Mutex::new(None);
 
+thread_local! {
+    /// Blocks this thread gave back (start, length), for its own next
+    /// allocations of the same length. Per thread, not global: the host
+    /// tests run in parallel, one per thread, and a test that checks the
+    /// reuse must not see another test take its block. A thread that ends
+    /// leaks its list, as the arena leaked every block before.
+    static GIVEN_BACK: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Returns `len` zeroed bytes aligned to `align` (a power of two), below
 /// 4 GiB, valid and not handed out again for the rest of the process (unless
-/// [`reset`] is called).
+/// given back with [`give_back`], or [`reset`] is called).
 pub fn alloc(len: usize, align: usize) -> *mut u8 {
+    let len = len.max(1);
+    let reused = GIVEN_BACK.with_borrow_mut(|blocks| {
+        let i = blocks
+            .iter()
+            .position(|&(start, l)| l == len && start % align == 0)?;
+        Some(blocks.swap_remove(i).0)
+    });
+    if let Some(start) = reused {
+        let p = std::ptr::with_exposed_provenance_mut::<u8>(start);
+        // SAFETY: [start, start + len) was handed out by `alloc` and given
+        // back, whose caller promised nothing uses it any more; it is
+        // inside the mapping, and taken off the list, so handed to nobody else.
+        unsafe { p.write_bytes(0, len) };
+        return p;
+    }
     let mut arena = ARENA.lock().unwrap_or_else(|e| e.into_inner());
     let arena = arena.get_or_insert_with(|| {
         // SAFETY: an anonymous private mapping at a hint address: it never
@@ -79,7 +106,7 @@ pub fn alloc(len: usize, align: usize) -> *mut u8 {
         }
     });
     let start = arena.next.next_multiple_of(align);
-    let end = start + len.max(1);
+    let end = start + len;
     assert!(
         end <= arena.end,
         "model guest memory exhausted ({ARENA_LEN} bytes, never freed in host tests): fewer PROPTEST_CASES"
@@ -90,6 +117,21 @@ pub fn alloc(len: usize, align: usize) -> *mut u8 {
     // else (see `reset` for reuse).
     unsafe { p.write_bytes(0, end - start) };
     p
+}
+
+/// Hands the `len` bytes at `p` to this thread's next [`alloc`] of `len`
+/// bytes, so that a test building a rig per case (a property test with a
+/// raised `PROPTEST_CASES`) does not exhaust the arena.
+///
+/// # Safety
+///
+/// `p` and `len` are those of one earlier [`alloc`] (or the size of the
+/// type of one [`leak_zeroed`]), not given back since, and nothing uses
+/// those bytes any more: the driver and device model that reached them
+/// are dropped, as is any reference [`leak_zeroed`] returned for them.
+pub unsafe fn give_back(p: *mut u8, len: usize) {
+    let start = p.expose_provenance();
+    GIVEN_BACK.with_borrow_mut(|blocks| blocks.push((start, len.max(1))));
 }
 
 /// Makes all arena memory available again, so that a long fuzzing run does
@@ -106,6 +148,10 @@ pub unsafe fn reset() {
     if let Some(arena) = arena.as_mut() {
         arena.next = arena.base;
     }
+    // The blocks given back lie in what was just freed: handing them out
+    // again would hand them out twice. (Only this thread's: `reset` is for
+    // the fuzz target, where one thread uses the arena.)
+    GIVEN_BACK.with_borrow_mut(Vec::clear);
 }
 
 /// A zeroed `T` in the arena, for ring memory and indirect tables.
