@@ -262,21 +262,48 @@ fn kernel_features(app: &App) -> Vec<String> {
     f
 }
 
-/// The environment of one task's build: the image's task names and restart
-/// policies (for userlib), the task's own settings (`userlib::config`), and
-/// the fault campaign's parameters (read only by the campaign task).
+/// `VIREO_DRIVES`: the image's disks as the app file sizes them,
+/// `serial:sectors` for each `[[qemu.drives]]` entry in the file's order,
+/// joined by ','; the serial is the device's `serial=` option, empty
+/// without one. For a test task that must know a disk's size without
+/// asking the disk's driver, which is what it tests (test/blk/suite): with
+/// the size written into the suite, a disk resized in the app file failed
+/// cases that blamed the driver ("read past the end: Ok(())").
+fn drives(app: &crate::config::App) -> String {
+    let entries: Vec<String> = app
+        .qemu
+        .drives
+        .iter()
+        .map(|d| {
+            let serial = d
+                .device
+                .split(',')
+                .find_map(|o| o.strip_prefix("serial="))
+                .unwrap_or("");
+            format!("{serial}:{}", d.size / 512)
+        })
+        .collect();
+    entries.join(",")
+}
+
+/// The environment of one task's build: the image's task names, restart
+/// policies and disks (for userlib and test tasks), the task's own settings
+/// (`userlib::config`), and the fault campaign's parameters (read only by
+/// the campaign task).
 fn task_env(
     task: &crate::config::Task,
     app_path: &Path,
     vireo_tasks: &str,
     vireo_restart: &str,
     vireo_authority: &str,
+    vireo_drives: &str,
     params: &campaign::Params,
 ) -> Vec<(String, String)> {
     let mut env = vec![
         ("VIREO_TASKS".into(), vireo_tasks.to_string()),
         ("VIREO_RESTART".into(), vireo_restart.to_string()),
         ("VIREO_AUTHORITY".into(), vireo_authority.to_string()),
+        ("VIREO_DRIVES".into(), vireo_drives.to_string()),
         ("VIREO_CONFIG".into(), task_config(task)),
         // For a build script's messages about the task's `config`: the
         // file and the line of the key (`test/net.toml:37`), as xtask's
@@ -351,6 +378,7 @@ pub fn build_in(
     let vireo_tasks = task_names.join(",");
     let vireo_restart = restart_policies(&app);
     let vireo_authority = authority(&app, &served);
+    let vireo_drives = drives(&app);
 
     let mut progress = Progress::new(app.tasks.len() + 2, verbose, lane.label.as_deref());
     let mut rows = Vec::new();
@@ -377,6 +405,7 @@ pub fn build_in(
                 &vireo_tasks,
                 &vireo_restart,
                 &vireo_authority,
+                &vireo_drives,
                 params,
             ),
             llvm_args: &[],

@@ -2,8 +2,8 @@
 //! built with, app file resolution, the memory map.
 
 use super::{
-    authority, check_segments, judge_task, kernel_features, measure_regions, resolve_app, task_env,
-    Measured,
+    authority, check_segments, drives, judge_task, kernel_features, measure_regions, resolve_app,
+    task_env, Measured,
 };
 use crate::config::tests::{parse, BASE};
 use crate::layout::Region;
@@ -44,8 +44,21 @@ fn env_with(
         "a,b",
         "x",
         "y",
+        "d",
         p,
     )
+}
+
+#[test]
+fn the_disks_sizes_reach_every_tasks_build() {
+    let app = parse(&format!(
+        "{BASE}\n[[qemu.drives]]\nfile = \"a.img\"\nsize = 1049088\ndevice = \"virtio-blk-device,serial=blk0\"\n\
+         [[qemu.drives]]\nfile = \"b.img\"\nsize = 512\ndevice = \"virtio-blk-device\"\noptions = \"throttling.iops-total=20\"\n"
+    ))
+    .unwrap();
+    assert_eq!(drives(&app), "blk0:2049,:1");
+    assert_eq!(drives(&parse(BASE).unwrap()), "");
+    assert!(env_of(&app, 1).contains(&("VIREO_DRIVES".into(), "d".into())));
 }
 
 #[test]
@@ -207,7 +220,7 @@ fn a_build_script_is_told_the_line_of_its_tasks_config() {
         let app = parse(&text).unwrap();
         let i = app.task_index("net").unwrap();
         let line = text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
-        let env = task_env(&app.tasks[i], app_path, "", "", "", &Default::default());
+        let env = task_env(&app.tasks[i], app_path, "", "", "", "", &Default::default());
         assert!(
             env.contains(&("VIREO_APP".into(), format!("test/x.toml:{line}"))),
             "{env:?}"
@@ -215,7 +228,7 @@ fn a_build_script_is_told_the_line_of_its_tasks_config() {
     }
     // A task without a config gets the file alone.
     let app = parse(BASE).unwrap();
-    let env = task_env(&app.tasks[0], app_path, "", "", "", &Default::default());
+    let env = task_env(&app.tasks[0], app_path, "", "", "", "", &Default::default());
     assert!(
         env.contains(&("VIREO_APP".into(), "test/x.toml".into())),
         "{env:?}"
