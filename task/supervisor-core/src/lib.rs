@@ -417,16 +417,24 @@ impl Liveness {
         w.spinning >= HUNG_AFTER_SAMPLES || w.stuck >= STUCK_AFTER_SAMPLES
     }
 
-    /// Forgets `task` (restarted, or no longer a driver), and every other
-    /// task's counts too: a hung task at the same priority starves its
-    /// peers, which must not be blamed in the same breath.
-    pub fn reset_after_restart(&mut self, task: usize) {
+    /// Forgets `task` (restarted, or no longer a driver). Every other
+    /// task's spinning count starts again too: a hung task at the same
+    /// priority starves its peers, which must not be blamed in the same
+    /// breath. The stuck counts start again only for `callers` (bit `t`:
+    /// task `t` was blocked calling `task`), whose own callers waited on
+    /// `task`'s hang: zeroing every task's, a hostile driver that hung
+    /// again after each restart (every third sample) kept a driver that
+    /// held its callers for good from ever being found.
+    pub fn reset_after_restart(&mut self, task: usize, callers: u64) {
         if let Some(w) = self.watch.get_mut(task) {
             w.last = None;
-        }
-        for w in self.watch.iter_mut() {
-            w.spinning = 0;
             w.stuck = 0;
+        }
+        for (t, w) in self.watch.iter_mut().enumerate() {
+            w.spinning = 0;
+            if callers & 1u64.checked_shl(t as u32).unwrap_or(0) != 0 {
+                w.stuck = 0;
+            }
         }
     }
 }
@@ -881,9 +889,100 @@ mod tests {
         // Restarted: a fresh start, and peers are not blamed at once.
         l.sample(3, spinning(1), 0);
         l.sample(3, spinning(1), 0);
-        l.reset_after_restart(2);
+        l.reset_after_restart(2, 0);
         assert!(!l.sample(2, spinning(0), 0));
         assert!(!l.sample(3, spinning(1), 0));
+    }
+
+    /// The supervisor's loop (`sample_drivers`): each period it samples
+    /// the drivers in task order and restarts the first found hung (a new
+    /// generation), which ends the period. Returns the period in which
+    /// `victim` was found, if it was within `periods`.
+    fn watchdog(
+        periods: u32,
+        victim: usize,
+        sample: impl Fn(usize, u32, u32) -> Option<Sample>,
+        calling: impl Fn(usize) -> Option<usize>,
+    ) -> Option<u32> {
+        let mut l = Liveness::default();
+        let mut generation = [0u32; 4];
+        for period in 0..periods {
+            for (task, incarnation) in generation.iter_mut().enumerate() {
+                let Some(s) = sample(task, period, *incarnation) else {
+                    continue;
+                };
+                if l.sample(task, s, MS) {
+                    if task == victim {
+                        return Some(period);
+                    }
+                    let callers = (0..4)
+                        .filter(|&t| calling(t) == Some(task))
+                        .fold(0u64, |m, t| m | 1 << t);
+                    *incarnation += 1;
+                    l.reset_after_restart(task, callers);
+                    break;
+                }
+            }
+        }
+        None
+    }
+
+    /// A hostile driver that spins, and spins again after each restart, is
+    /// restarted every third period: that must not wipe the count of
+    /// another driver that holds its callers without replying (blocked on
+    /// something that never comes, so its CPU budget never runs out and
+    /// only this rule finds it). It did: every restart zeroed every
+    /// driver's counts, and the stuck driver was never restarted.
+    #[test]
+    fn a_driver_hung_again_and_again_does_not_hide_a_stuck_one() {
+        let stuck = Sample {
+            runnable: false,
+            ..spinning(3)
+        };
+        let found = watchdog(
+            200,
+            3,
+            |task, period, generation| match task {
+                // Runs its share each period, never a syscall.
+                1 => Some(Sample {
+                    generation,
+                    ran: period * 10 * MS,
+                    ..spinning(0)
+                }),
+                3 => Some(stuck),
+                _ => None,
+            },
+            |_| None,
+        );
+        assert!(
+            found.is_some_and(|p| p <= 2 * u32::from(STUCK_AFTER_SAMPLES)),
+            "found at {found:?}"
+        );
+    }
+
+    /// A driver blocked calling the one restarted had its callers wait on
+    /// that one: its count starts again with the restart (its call now
+    /// fails, and it can answer them).
+    #[test]
+    fn callers_of_a_restarted_driver_are_not_blamed_for_its_hang() {
+        let waiting = Sample {
+            runnable: false,
+            ..spinning(3)
+        };
+        // Task 1 holds its callers and task 2 is blocked calling it: both
+        // look stuck, and task 1 goes first. Task 2 is judged afresh after.
+        let found = watchdog(
+            u32::from(STUCK_AFTER_SAMPLES) + 2,
+            2,
+            |task, _, generation| {
+                (task == 1 || task == 2).then_some(Sample {
+                    generation,
+                    ..waiting
+                })
+            },
+            |t| (t == 2).then_some(1),
+        );
+        assert_eq!(found, None);
     }
 
     /// A driver restarted for faults just before each sample shows the
@@ -992,6 +1091,6 @@ mod tests {
     fn out_of_range_samples_are_ignored() {
         let mut l = Liveness::default();
         assert!(!l.sample(MAX_TASKS, spinning(0), 0));
-        l.reset_after_restart(MAX_TASKS + 1);
+        l.reset_after_restart(MAX_TASKS + 1, u64::MAX);
     }
 }

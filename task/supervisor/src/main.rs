@@ -174,6 +174,15 @@ fn well_formed(server: usize, call: &abi::RejectedCall) -> bool {
     verdict == idol_runtime::judge::Verdict::WellFormed
 }
 
+/// The tasks blocked calling `task` (bit `t`: task `t`), whose callers
+/// in turn wait on it. Read before `task` restarts: the restart ends
+/// their calls.
+fn callers_of(task: usize) -> u64 {
+    (0..kipc::task_count().min(MAX_TASKS))
+        .filter(|&t| kipc::task_status(t).is_ok_and(|st| st.calling as usize == task))
+        .fold(0, |mask, t| mask | 1 << t)
+}
+
 fn restart_policy(task: usize) -> RestartPolicy {
     tasks::RESTART
         .get(task)
@@ -514,11 +523,13 @@ impl Supervisor {
                 );
                 RestartCause::Hung
             };
+            // Read before the restart, which fails the calls waiting on it.
+            let callers = callers_of(task);
             if let Some(slot) = self.bus.driver_died(task as u16) {
                 self.detach(task as u16, slot);
             }
             self.restart(task, cause);
-            self.liveness.reset_after_restart(task);
+            self.liveness.reset_after_restart(task, callers);
             break;
         }
     }

@@ -103,6 +103,8 @@ impl SupervisorServer for Supervisor {
         );
         // As for a fault: the device stops DMA before the memory it
         // targets is re-initialised.
+        // Read before the restart, which fails the calls waiting on it.
+        let callers = callers_of(task);
         if let Some(slot) = self.bus.driver_died(task as u16) {
             self.detach(task as u16, slot);
         }
@@ -115,7 +117,7 @@ impl SupervisorServer for Supervisor {
         // faults would count against it (a task revived after its limit
         // was left down again at its next fault).
         self.restarts.forget(task);
-        self.liveness.reset_after_restart(task);
+        self.liveness.reset_after_restart(task, callers);
         self.arm_timer();
         Ok(())
     }
