@@ -1,9 +1,10 @@
 //! Generates the Net server trait and dispatch from `idl/net.idol`, and
 //! checks the stack's `config` from app.toml (`VIREO_CONFIG`): its
 //! settings, and its `ports`, which become the table `PORTS` of task
-//! indices (`$OUT_DIR/ports.rs`), with no more UDP ports than UDP sockets
-//! and no more tasks with TCP ports than the stack's TCP sockets can keep
-//! a share for. A mistake in either fails the build, naming it. Both are
+//! indices (`$OUT_DIR/ports.rs`), with no more UDP ports than UDP sockets,
+//! no more tasks with TCP ports than the stack's TCP sockets can keep
+//! a share for, and no more TCP ports than its socket table has room for
+//! listeners. A mistake in either fails the build, naming it. Both are
 //! parsed by the crate's own modules, included here.
 
 #[allow(dead_code)]
@@ -15,6 +16,9 @@ mod settings;
 #[allow(dead_code)]
 #[path = "src/share.rs"]
 mod share;
+#[allow(dead_code)]
+#[path = "src/table.rs"]
+mod table;
 
 use std::fmt::Write as _;
 
@@ -59,28 +63,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut grants = Vec::new();
         ports::parse(ports_text, index_of, |g| grants.push(g))
             .map_err(|e| format!("{app}: `ports`: {e}"))?;
-        let udp_ports = grants
-            .iter()
-            .filter(|g| g.proto == ports::Proto::Udp)
-            .count();
-        if udp_ports > share::UDP_SOCKETS {
-            return Err(format!(
-                "{app}: `ports` grants {udp_ports} UDP ports, but the \
-                 stack has {} UDP sockets: a grant it could not bind would be no grant",
-                share::UDP_SOCKETS
-            )
-            .into());
-        }
-        let tcp_tasks = share::tcp_tasks(&grants).count();
-        if tcp_tasks * share::RESERVE > share::SOCKETS {
-            return Err(format!(
-                "{app}: `ports` grants TCP ports to {tcp_tasks} tasks, \
-                 but its {} TCP sockets keep {} for each: at most {} tasks may have TCP ports",
-                share::SOCKETS,
-                share::RESERVE,
-                share::SOCKETS / share::RESERVE
-            )
-            .into());
+        match share::check_grants(&grants) {
+            Ok(()) => {}
+            Err(share::Overgrant::UdpPorts(n)) => {
+                return Err(format!(
+                    "{app}: `ports` grants {n} UDP ports, but the \
+                     stack has {} UDP sockets: a grant it could not bind would be no grant",
+                    share::UDP_SOCKETS
+                )
+                .into())
+            }
+            Err(share::Overgrant::TcpTasks(n)) => {
+                return Err(format!(
+                    "{app}: `ports` grants TCP ports to {n} tasks, \
+                     but its {} TCP sockets keep {} for each: at most {} tasks may have TCP ports",
+                    share::SOCKETS,
+                    share::RESERVE,
+                    share::SOCKETS / share::RESERVE
+                )
+                .into())
+            }
+            Err(share::Overgrant::TcpPorts(n)) => {
+                return Err(format!(
+                    "{app}: `ports` grants {n} TCP ports, but the stack's socket \
+                     table has room for a listener on {} beside its sockets",
+                    share::TCP_PORTS
+                )
+                .into())
+            }
         }
         for g in grants {
             writeln!(

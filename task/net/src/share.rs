@@ -36,6 +36,48 @@ pub const UDP_SOCKETS: usize = 4;
 /// Sockets each task with a TCP port grant can always get.
 pub const RESERVE: usize = 2;
 
+/// TCP ports app.toml may grant, to all tasks together. Each is a
+/// listener while its task listens on it, and a listener is an entry of
+/// the socket table even when its pool is empty (its sockets taken by
+/// connections, which have entries of their own): the table holds every
+/// socket and this many listeners besides. With more, a task granted many
+/// ports, listening on each and accepting a connection on each from a
+/// peer outside, filled the table, and every other task's `tcp_accept`
+/// and `udp_bind` failed with `NoSockets` whatever its share.
+pub const TCP_PORTS: usize = crate::table::SLOTS - SOCKETS - UDP_SOCKETS;
+
+/// What app.toml's `ports` grant beyond what the stack can always keep.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Overgrant {
+    /// This many UDP ports, more than [`UDP_SOCKETS`]: a grant it could
+    /// not bind would be no grant.
+    UdpPorts(usize),
+    /// This many tasks with TCP ports, more than the sockets can keep a
+    /// [`RESERVE`] for.
+    TcpTasks(usize),
+    /// This many TCP ports, more than [`TCP_PORTS`].
+    TcpPorts(usize),
+}
+
+/// Checks `grants` against the stack's sockets and table (the build
+/// refuses an image whose grants fail).
+pub fn check_grants(grants: &[Grant]) -> Result<(), Overgrant> {
+    let count = |proto| grants.iter().filter(|g| g.proto == proto).count();
+    let udp_ports = count(Proto::Udp);
+    if udp_ports > UDP_SOCKETS {
+        return Err(Overgrant::UdpPorts(udp_ports));
+    }
+    let tcp_tasks = tcp_tasks(grants).count();
+    if tcp_tasks * RESERVE > SOCKETS {
+        return Err(Overgrant::TcpTasks(tcp_tasks));
+    }
+    let tcp_ports = count(Proto::Tcp);
+    if tcp_ports > TCP_PORTS {
+        return Err(Overgrant::TcpPorts(tcp_ports));
+    }
+    Ok(())
+}
+
 /// The tasks with at least one TCP port in `grants`, each once.
 pub fn tcp_tasks(grants: &[Grant]) -> impl Iterator<Item = u16> + '_ {
     grants.iter().enumerate().filter_map(move |(n, g)| {
@@ -115,8 +157,62 @@ pub fn reclaimable(
 
 #[cfg(test)]
 mod tests {
-    use super::{may_take, reclaimable, tcp_tasks, Closing, ABANDONED_CLOSE_MS, RESERVE, SOCKETS};
+    use super::{
+        check_grants, may_take, reclaimable, tcp_tasks, Closing, Overgrant, ABANDONED_CLOSE_MS,
+        RESERVE, SOCKETS, TCP_PORTS, UDP_SOCKETS,
+    };
     use crate::ports::{Grant, Proto};
+    use crate::table::Table;
+
+    /// Every TCP port granted is listened on and has accepted a
+    /// connection on each socket it could take, every UDP port is bound:
+    /// the table still has an entry for each, and one more connection
+    /// would have had its socket first.
+    #[test]
+    fn the_table_holds_every_socket_and_a_listener_on_every_port_granted() {
+        let grants: Vec<Grant> = (0..TCP_PORTS as u16)
+            .map(|p| Grant {
+                task: 3,
+                proto: Proto::Tcp,
+                port: 100 + p,
+            })
+            .chain((0..UDP_SOCKETS as u16).map(|p| Grant {
+                task: 4,
+                proto: Proto::Udp,
+                port: 100 + p,
+            }))
+            .collect();
+        assert_eq!(check_grants(&grants), Ok(()));
+        let mut t = Table::new(1);
+        for n in 0..TCP_PORTS + SOCKETS + UDP_SOCKETS {
+            assert!(t.insert((3, 0), n).is_some(), "entry {n}");
+        }
+        let one_more = |proto| Grant {
+            task: 5,
+            proto,
+            port: 9,
+        };
+        let mut more = grants.clone();
+        more.push(one_more(Proto::Tcp));
+        assert_eq!(check_grants(&more), Err(Overgrant::TcpPorts(TCP_PORTS + 1)));
+        let mut more = grants.clone();
+        more.push(one_more(Proto::Udp));
+        assert_eq!(
+            check_grants(&more),
+            Err(Overgrant::UdpPorts(UDP_SOCKETS + 1))
+        );
+        let crowd: Vec<Grant> = (0..=(SOCKETS / RESERVE) as u16)
+            .map(|task| Grant {
+                task,
+                proto: Proto::Tcp,
+                port: 1 + task,
+            })
+            .collect();
+        assert_eq!(
+            check_grants(&crowd),
+            Err(Overgrant::TcpTasks(SOCKETS / RESERVE + 1))
+        );
+    }
 
     /// Takes sockets for `task` while it may, up to `want`; returns how
     /// many it got.
