@@ -57,6 +57,18 @@ impl App {
                 self.tasks.len() - supervisor_core::MAX_TASKS
             ));
         }
+        // The bus registers this many drivers at once, and a driver that
+        // waits for a device stays registered: with more, the last to
+        // register was refused with `TooManyDrivers` for good (a hostile
+        // driver starting first took a real one's place).
+        let drivers = self.tasks.iter().filter(|t| t.is_driver()).count();
+        if drivers > virtio_bus::MAX_DRIVERS {
+            p.push(format!(
+                "{drivers} tasks have `drives`: the bus registers at most {} drivers (one waiting for its device stays registered), and the last to register would never get one; drop {}",
+                virtio_bus::MAX_DRIVERS,
+                drivers - virtio_bus::MAX_DRIVERS
+            ));
+        }
         for task in &self.tasks {
             self.check_task(task, &mut p);
         }

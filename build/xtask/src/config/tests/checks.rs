@@ -586,6 +586,36 @@ fn no_more_tasks_than_the_supervisor_tracks() {
     );
 }
 
+/// The bus registers `virtio_bus::MAX_DRIVERS` drivers; a driver waiting
+/// for a device keeps its place. With one more, the last to register was
+/// refused (`TooManyDrivers`) for good, whichever it was: more are
+/// refused.
+#[test]
+fn no_more_drivers_than_the_bus_registers() {
+    let drivers = |n: usize| {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "\n[tasks.d{i}]\ncrate = \"virtio-rng\"\ndrives = [\"entropy\"]\npriority = 3\ntext = 4096\nram = 1024\nstack = 512\nslots = [\"super\"]\n"
+                )
+            })
+            .collect::<String>()
+    };
+    let says = "tasks have `drives`: the bus registers at most";
+    let at_limit = format!("{BASE}{}", drivers(virtio_bus::MAX_DRIVERS));
+    if let Err(e) = parse(&at_limit) {
+        let e = format!("{e:#}");
+        assert!(!e.contains(says), "{e}");
+    }
+    assert_error(
+        &format!("{BASE}{}", drivers(virtio_bus::MAX_DRIVERS + 1)),
+        &[
+            "9 tasks have `drives`: the bus registers at most 8",
+            "drop 1",
+        ],
+    );
+}
+
 /// Mistakes a user's session found accepted: each is refused now, saying
 /// what to do.
 #[test]
