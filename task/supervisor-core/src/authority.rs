@@ -9,7 +9,7 @@
 //! | `register(ids)`                           | a driver, for device ids in its `drives` only      |
 //! | `removed()`                               | a driver, for the slot it is bound to (by caller)  |
 //! | `unbind(slot)`                            | an operator; a driver for its own bound slot       |
-//! | `task_status`                             | an observer (the status page) or an operator      |
+//! | `task_status`, `restart_record`           | an observer (the status page) or an operator      |
 //! | `bind(slot)`, `restart_task`              | an operator                                       |
 //! | `fault_task`, `inject`, `shutdown`        | an operator, and only in a test image              |
 //! | `devices`, `task_count`                   | anyone (read-only facts about the image)           |

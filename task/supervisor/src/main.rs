@@ -21,11 +21,12 @@
 //! the caller (`userlib::tasks::AUTHORITY`) by
 //! `supervisor_core::authority::check` before anything happens: a driver
 //! registers only for the device classes in its `drives`, unbinds and
-//! reports `removed()` only for its own slot; bind, unbind of other slots,
-//! task status and restarts need `operator = true`; fault, inject and
-//! shutdown exist only in test images. A refusal is logged with the task's
-//! name and answered with a typed error (`NotPermitted`, `NotOperator`,
-//! `TestOnly`).
+//! reports `removed()` only for its own slot; bind, unbind of other slots
+//! and restarts need `operator = true`, task status and restart records
+//! `observer = true` or `operator = true`; fault, inject and shutdown
+//! exist only in test images. A refusal is logged with the task's name
+//! (its first each second, `LogQuota`) and answered with a typed error
+//! (`NotPermitted`, `NotOperator`, `NotObserver`, `TestOnly`).
 
 #![no_std]
 #![no_main]
