@@ -21,6 +21,7 @@
 mod boot;
 mod host;
 pub mod image;
+mod lookout;
 mod script;
 pub use script::lines_containing;
 #[cfg(test)]

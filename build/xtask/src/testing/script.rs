@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::image;
+use super::lookout::Lookout;
 use super::Case;
 use crate::config::{Step, TestSpec, DEFAULT_STEP_TIMEOUT};
 use crate::console::{self, Line};
@@ -33,13 +34,15 @@ pub struct Script<'a> {
     /// The step under way.
     step: usize,
     phase: Phase,
-    /// Where in the transcript the current phase starts looking.
-    from: usize,
+    /// Where in the shell's output the current phase looks, and how far
+    /// what it waits for is known not to be.
+    look: Lookout,
     /// When the current step started.
     started: Duration,
-    /// Where in the console as it came (log lines included) a step without
-    /// a line to send starts looking.
-    raw_from: usize,
+    /// Where in the console as it came (log lines included) the current
+    /// step's `expect` is looked for: by a step without a line to send, to
+    /// pass; by one with, to say so when it fails.
+    raw_look: Lookout,
     /// How much of the console had come before the latest output.
     raw_before: usize,
     /// When the last step passed (none yet, or a step failed).
@@ -57,6 +60,9 @@ pub struct Script<'a> {
     /// `{ send = "fault kv", expect = "kvc: loop" }` failed as "did not
     /// appear" with the line on the console in plain sight).
     expect_in_log: Option<usize>,
+    /// Bytes the searches have looked at: in proportion to the console,
+    /// not to its length times the chunks it came in (a test checks).
+    examined: usize,
 }
 
 /// How long a session whose steps all passed waits for the console's
@@ -83,15 +89,16 @@ impl<'a> Script<'a> {
             prompt: &spec.prompt,
             step: 0,
             phase: Phase::Prompt,
-            from: 0,
+            look: Lookout::at(0),
             started: Duration::ZERO,
-            raw_from: 0,
+            raw_look: Lookout::at(0),
             raw_before: 0,
             done_at: None,
             cases: Vec::new(),
             shell: String::new(),
             shell_upto: 0,
             expect_in_log: None,
+            examined: 0,
         };
         s.begin_step(0, Duration::ZERO);
         s
@@ -108,9 +115,9 @@ impl<'a> Script<'a> {
     }
 
     fn begin_step(&mut self, from: usize, now: Duration) {
-        self.from = from;
+        self.look = Lookout::at(from);
         self.started = now;
-        self.raw_from = self.raw_before;
+        self.raw_look = Lookout::at(self.raw_before);
         self.phase = match self.steps.get(self.step) {
             None => {
                 self.done_at = Some(now);
@@ -172,18 +179,19 @@ impl<'a> Script<'a> {
         self.shell
             .push_str(&without_log_lines(raw.get(self.shell_upto..).unwrap_or("")));
         let shell = std::mem::take(&mut self.shell);
-        let next = self.advance_shell(&shell, raw, now);
+        let next = self.advance_shell(&shell, whole, raw, now);
         self.shell = shell;
         self.shell.truncate(whole);
         next
     }
 
     /// [`advance_console`](Self::advance_console) with the shell's output
-    /// made.
-    fn advance_shell(&mut self, shell: &str, raw: &str, now: Duration) -> Interact {
+    /// made; its first `settled` bytes are whole lines, which later output
+    /// does not change.
+    fn advance_shell(&mut self, shell: &str, settled: usize, raw: &str, now: Duration) -> Interact {
         self.note_expect_in_log(raw);
         loop {
-            let next = self.advance(shell, now);
+            let next = self.advance_settled(shell, settled, now);
             if next == Interact::Wait && self.waited_for_in(raw, now) {
                 continue;
             }
@@ -191,7 +199,7 @@ impl<'a> Script<'a> {
             self.raw_before = raw.len();
             if let Interact::Send(_) = next {
                 // What a typed line causes comes after it.
-                self.raw_from = raw.len();
+                self.raw_look = Lookout::at(raw.len());
             }
             if next == Interact::Stop && !self.line_ended(raw, now) {
                 return Interact::Wait;
@@ -224,9 +232,11 @@ impl<'a> Script<'a> {
         }) = self.steps.get(self.step)
         {
             if self.phase != Phase::Prompt
-                && raw
-                    .get(self.raw_from..)
-                    .is_some_and(|r| r.contains(expect.as_str()))
+                && self.expect_in_log != Some(self.step)
+                && self
+                    .raw_look
+                    .find(raw, raw.len(), expect, &mut self.examined)
+                    .is_some()
             {
                 self.expect_in_log = Some(self.step);
             }
@@ -247,13 +257,13 @@ impl<'a> Script<'a> {
         if self.phase != Phase::Expect {
             return false;
         }
-        match raw
-            .get(self.raw_from..)
-            .and_then(|r| r.find(expect.as_str()))
+        match self
+            .raw_look
+            .find(raw, raw.len(), expect, &mut self.examined)
         {
             Some(at) => {
-                self.raw_from += at + expect.len();
-                let from = self.from;
+                self.raw_look = Lookout::at(at + expect.len());
+                let from = self.look.from();
                 self.finish_step(None, from, now);
                 true
             }
@@ -261,18 +271,29 @@ impl<'a> Script<'a> {
         }
     }
 
-    /// What to do, given the whole output so far and the time since start.
+    /// What to do, given the whole output so far (which only grows) and
+    /// the time since start: [`advance_console`](Self::advance_console)
+    /// on a console with no log lines, for tests.
+    #[cfg(test)]
     pub fn advance(&mut self, transcript: &str, now: Duration) -> Interact {
+        self.advance_settled(transcript, transcript.len(), now)
+    }
+
+    /// [`advance`](Self::advance) on a transcript whose first `settled`
+    /// bytes later calls' transcripts start with; what follows may change.
+    fn advance_settled(&mut self, transcript: &str, settled: usize, now: Duration) -> Interact {
         loop {
             if self.phase == Phase::Done {
                 return Interact::Stop;
             }
             let step = &self.steps[self.step];
-            let seen = transcript.get(self.from..).unwrap_or("");
             match self.phase {
                 Phase::Prompt => {
-                    if let Some(at) = seen.find(self.prompt) {
-                        self.from += at + self.prompt.len();
+                    if let Some(at) =
+                        self.look
+                            .find(transcript, settled, self.prompt, &mut self.examined)
+                    {
+                        self.look = Lookout::at(at + self.prompt.len());
                         self.phase = Phase::Echo;
                         let line = step.send.clone().unwrap_or_default();
                         return Interact::Send(format!("{line}\n"));
@@ -284,10 +305,17 @@ impl<'a> Script<'a> {
                         .as_deref()
                         .or(step.send.as_deref())
                         .unwrap_or_default();
-                    if let Some(at) = seen.find(line) {
-                        let after = &seen[at + line.len()..];
-                        if let Some(nl) = after.find('\n') {
-                            self.from += at + line.len() + nl + 1;
+                    if let Some(at) = self
+                        .look
+                        .find(transcript, settled, line, &mut self.examined)
+                    {
+                        // The rest of an unfinished line: no newline
+                        // follows the echo yet, or it would be past it.
+                        let after = &transcript[at + line.len()..];
+                        let nl = after.find('\n');
+                        self.examined += nl.map_or(after.len(), |nl| nl + 1);
+                        if let Some(nl) = nl {
+                            self.look = Lookout::at(at + line.len() + nl + 1);
                             self.phase = Phase::Expect;
                             continue;
                         }
@@ -295,15 +323,17 @@ impl<'a> Script<'a> {
                 }
                 Phase::Expect => match &step.expect {
                     Some(expect) => {
-                        if let Some(at) = seen.find(expect.as_str()) {
-                            let from = self.from + at + expect.len();
-                            self.finish_step(None, from, now);
+                        if let Some(at) =
+                            self.look
+                                .find(transcript, settled, expect, &mut self.examined)
+                        {
+                            self.finish_step(None, at + expect.len(), now);
                             continue;
                         }
                     }
                     // Nothing to look for: done once the line was taken.
                     None => {
-                        let from = self.from;
+                        let from = self.look.from();
                         self.finish_step(None, from, now);
                         continue;
                     }
@@ -323,18 +353,25 @@ impl<'a> Script<'a> {
                     _ => String::new(),
                 };
                 let secs = self.timeout().as_secs();
-                let output = tail(transcript.get(self.from..).unwrap_or(""));
+                let from = self.look.from();
+                let output = tail(transcript.get(from..).unwrap_or(""));
                 self.finish_step(
                     Some(format!(
                         "{waited} within {secs} s; output since: {output}{in_log}"
                     )),
-                    self.from,
+                    from,
                     now,
                 );
                 continue;
             }
             return Interact::Wait;
         }
+    }
+
+    /// Bytes the session's searches have looked at so far.
+    #[cfg(test)]
+    pub fn examined(&self) -> usize {
+        self.examined
     }
 
     /// The verdicts, once the session is over: steps still without one fail

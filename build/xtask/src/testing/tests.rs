@@ -257,6 +257,50 @@ fn a_typed_step_whose_expect_came_in_a_log_line_says_so() {
     assert!(!why.contains("log line"), "{why}");
 }
 
+/// A chatty image: a step waits while 100,000 log lines come, a few
+/// bytes at a time (QEMU writes its console a byte at a time). The
+/// searches look at each byte about once, not at the whole console since
+/// the step began after every chunk: that was quadratic, and a console
+/// test of an image printing 3,000-4,000 lines a second fell minutes
+/// behind its console and failed a step as timed out on text long printed.
+#[test]
+fn a_chatty_console_costs_each_byte_once() {
+    let spec = console_spec(vec![
+        step(Some("go"), Some("answer here")),
+        step(None, Some("late log line")),
+    ]);
+    let mut s = Script::new(&spec);
+    let mut console = String::from("vireo> ");
+    assert_eq!(
+        s.advance_console(&console, secs(0)),
+        Interact::Send("go\n".into())
+    );
+    let start = console.len();
+    console.push_str("go\r\n");
+    for k in 0..100_000 {
+        let (secs, micros) = (k / 1000, k % 1000);
+        console.push_str(&format!(
+            "[{secs:4}.{micros:06}] storm: task storm faulted as it started: line {k}\n"
+        ));
+    }
+    console.push_str("answer here\r\nvireo> [ 100.000000] chatty: late log line\n");
+    let mut end = start;
+    let mut next = Interact::Wait;
+    while next == Interact::Wait && end < console.len() {
+        end = (end + 41).min(console.len());
+        next = s.advance_console(&console[..end], secs(1));
+        let fed = end - start;
+        assert!(
+            s.examined() <= 4 * fed + 1000,
+            "looked at {} bytes for {fed} bytes of console",
+            s.examined()
+        );
+    }
+    assert_eq!((next, end), (Interact::Stop, console.len()));
+    let cases = s.finish(&stopped(), 90);
+    assert!(cases.iter().all(|c| c.error.is_none()), "{cases:?}");
+}
+
 #[test]
 fn console_script_reports_a_missing_prompt_or_echo_and_how_qemu_ended() {
     // No prompt within the default 10 s.
@@ -740,4 +784,20 @@ fn stopped() -> Capture {
         end: End::Stopped,
         stderr: String::new(),
     }
+}
+#[test]
+fn scratch_double() {
+    let spec = console_spec(vec![step(None, Some("ready")), step(None, Some("ready"))]);
+    let mut s = Script::new(&spec);
+    let t = "[  0.1] x: ready\n".to_string();
+    let r = s.advance_console(&t, secs(0));
+    eprintln!("ONE CHUNK: {r:?}");
+    let mut s = Script::new(&spec);
+    let r1 = s.advance_console("[  0.1] x: rea", secs(0));
+    let r2 = s.advance_console(&t, secs(0));
+    eprintln!("TWO CHUNKS: {r1:?} {r2:?}");
+    let spec = console_spec(vec![step(None, Some("ready")), step(None, Some("ready"))]);
+    let mut s = Script::new(&spec);
+    let r = s.advance_console("ready\n", secs(0));
+    eprintln!("SHELL: {r:?}");
 }
