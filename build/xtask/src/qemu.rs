@@ -384,10 +384,11 @@ const CONSOLE_TICK: Duration = Duration::from_millis(50);
 
 /// Runs QEMU headless with its stdin piped, for a scripted console session.
 /// `drive` sees the whole console output so far (partial last line
-/// included: a prompt has no newline) and the time since start, after every
-/// chunk of output and at least every 50 ms, and answers what to do. Ends
-/// when `drive` says stop, QEMU exits, or `timeout` passes; the capture's
-/// lines are the whole transcript.
+/// included: a prompt has no newline) and the time since start, after each
+/// batch of output (all that has come: no chunk waits behind a look) and
+/// at least every 50 ms, and answers what to do. Ends when `drive` says
+/// stop, QEMU exits, or `timeout` passes; the capture's lines are the
+/// whole transcript.
 pub fn run_console(
     qemu: &Path,
     args: &[String],
@@ -440,12 +441,20 @@ pub fn run_console(
         }
         match rx.recv_timeout((deadline - now).min(CONSOLE_TICK)) {
             Ok(chunk) => {
-                if echo {
-                    let mut out = std::io::stdout();
-                    let _ = out.write_all(&chunk);
+                // Everything that has come, not one chunk per look: QEMU
+                // writes the console a byte at a time, and a script that
+                // judged its deadline after each chunk could fail a step
+                // whose text waited in the queue behind it.
+                let mut out = echo.then(std::io::stdout);
+                for chunk in std::iter::once(chunk).chain(rx.try_iter()) {
+                    if let Some(out) = &mut out {
+                        let _ = out.write_all(&chunk);
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                if let Some(out) = &mut out {
                     let _ = out.flush();
                 }
-                bytes.extend_from_slice(&chunk);
                 while let Some(nl) = bytes[scanned..].iter().position(|&b| b == b'\n') {
                     postmortem::on_trigger(
                         args,
@@ -536,6 +545,36 @@ mod tests {
     }
     use crate::config::tests::{parse, BASE};
     use std::path::Path;
+
+    /// A script slow to look (a loaded machine) is handed all the output
+    /// that came meanwhile at its next look, not one chunk per look: it
+    /// would fall behind a console that writes faster than it looks, and
+    /// judge its deadlines on output older and older (4,000 lines at
+    /// 2 ms a look took 8 s).
+    #[test]
+    fn a_slow_script_is_handed_all_that_came() {
+        let fake = "i=0; while [ $i -lt 4000 ]; do echo \"[  0.000001] storm: faulted $i\"; \
+                    i=$((i+1)); done; echo answer; exec sleep 20";
+        let mut looks = 0;
+        let cap = super::run_console(
+            Path::new("sh"),
+            &["-c".to_string(), fake.to_string()],
+            std::time::Duration::from_secs(60),
+            false,
+            |console, _| {
+                looks += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                if console.ends_with("answer\n") {
+                    super::Interact::Stop
+                } else {
+                    super::Interact::Wait
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(cap.end, super::End::Stopped, "{:?}", cap.lines.last());
+        assert!(looks < 1000, "{looks} looks at 4,001 lines");
+    }
 
     #[test]
     fn basic_command_line() {
