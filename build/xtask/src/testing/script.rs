@@ -45,6 +45,11 @@ pub struct Script<'a> {
     raw_look: Lookout,
     /// How much of the console had come before the latest output.
     raw_before: usize,
+    /// Where in the console as it came the text of the step that passed
+    /// last ends: the next step's waiting starts after it, not only from
+    /// the latest output (one line, come in one piece, passed two steps
+    /// that waited for the same text).
+    raw_taken: usize,
     /// When the last step passed (none yet, or a step failed).
     done_at: Option<Duration>,
     cases: Vec<Case>,
@@ -93,6 +98,7 @@ impl<'a> Script<'a> {
             started: Duration::ZERO,
             raw_look: Lookout::at(0),
             raw_before: 0,
+            raw_taken: 0,
             done_at: None,
             cases: Vec::new(),
             shell: String::new(),
@@ -117,7 +123,7 @@ impl<'a> Script<'a> {
     fn begin_step(&mut self, from: usize, now: Duration) {
         self.look = Lookout::at(from);
         self.started = now;
-        self.raw_look = Lookout::at(self.raw_before);
+        self.raw_look = Lookout::at(self.raw_before.max(self.raw_taken));
         self.phase = match self.steps.get(self.step) {
             None => {
                 self.done_at = Some(now);
@@ -191,7 +197,7 @@ impl<'a> Script<'a> {
     fn advance_shell(&mut self, shell: &str, settled: usize, raw: &str, now: Duration) -> Interact {
         self.note_expect_in_log(raw);
         loop {
-            let next = self.advance_settled(shell, settled, now);
+            let next = self.advance_settled(shell, settled, raw, now);
             if next == Interact::Wait && self.waited_for_in(raw, now) {
                 continue;
             }
@@ -262,7 +268,7 @@ impl<'a> Script<'a> {
             .find(raw, raw.len(), expect, &mut self.examined)
         {
             Some(at) => {
-                self.raw_look = Lookout::at(at + expect.len());
+                self.raw_taken = at + expect.len();
                 let from = self.look.from();
                 self.finish_step(None, from, now);
                 true
@@ -276,12 +282,19 @@ impl<'a> Script<'a> {
     /// on a console with no log lines, for tests.
     #[cfg(test)]
     pub fn advance(&mut self, transcript: &str, now: Duration) -> Interact {
-        self.advance_settled(transcript, transcript.len(), now)
+        self.advance_settled(transcript, transcript.len(), transcript, now)
     }
 
     /// [`advance`](Self::advance) on a transcript whose first `settled`
     /// bytes later calls' transcripts start with; what follows may change.
-    fn advance_settled(&mut self, transcript: &str, settled: usize, now: Duration) -> Interact {
+    /// `raw`: the console as it came, where a step's text is taken too.
+    fn advance_settled(
+        &mut self,
+        transcript: &str,
+        settled: usize,
+        raw: &str,
+        now: Duration,
+    ) -> Interact {
         loop {
             if self.phase == Phase::Done {
                 return Interact::Stop;
@@ -327,6 +340,15 @@ impl<'a> Script<'a> {
                             self.look
                                 .find(transcript, settled, expect, &mut self.examined)
                         {
+                            // Its first coming in the console as it came
+                            // is taken too (this, or the same text in a
+                            // log line before it).
+                            if let Some(taken) =
+                                self.raw_look
+                                    .find(raw, raw.len(), expect, &mut self.examined)
+                            {
+                                self.raw_taken = taken + expect.len();
+                            }
                             self.finish_step(None, at + expect.len(), now);
                             continue;
                         }

@@ -257,6 +257,43 @@ fn a_typed_step_whose_expect_came_in_a_log_line_says_so() {
     assert!(!why.contains("log line"), "{why}");
 }
 
+/// Two steps that wait for the same text need it twice: one line did
+/// for both when it came in one piece (a log line, or the shell's answer
+/// to the step before), and not when it came in two, so whether such a
+/// test passed depended on how the console was chunked.
+#[test]
+fn one_line_is_not_two_steps_text() {
+    let twice = console_spec(vec![step(None, Some("ready")), step(None, Some("ready"))]);
+    for line in ["[  0.1] x: ready\n", "ready\n"] {
+        let mut s = Script::new(&twice);
+        let mut t = line.to_string();
+        assert_eq!(s.advance_console(&t, secs(0)), Interact::Wait, "{line:?}");
+        t.push_str(line);
+        assert_eq!(s.advance_console(&t, secs(0)), Interact::Stop, "{line:?}");
+    }
+    // The shell's answer to a typed step is not the next step's either.
+    let spec = console_spec(vec![
+        step(Some("go"), Some("ready")),
+        step(None, Some("ready")),
+    ]);
+    let mut s = Script::new(&spec);
+    let mut t = "vireo> ".to_string();
+    assert_eq!(
+        s.advance_console(&t, secs(0)),
+        Interact::Send("go\n".into())
+    );
+    t.push_str("go\r\nready\r\nvireo> ");
+    assert_eq!(s.advance_console(&t, secs(0)), Interact::Wait);
+    t.push_str("[  0.2] x: ready\n");
+    assert_eq!(s.advance_console(&t, secs(0)), Interact::Stop);
+    // Text that came twice in one piece still passes both.
+    let mut s = Script::new(&twice);
+    assert_eq!(
+        s.advance_console("[  0.1] x: ready\nready\n", secs(0)),
+        Interact::Stop
+    );
+}
+
 /// A chatty image: a step waits while 100,000 log lines come, a few
 /// bytes at a time (QEMU writes its console a byte at a time). The
 /// searches look at each byte about once, not at the whole console since
