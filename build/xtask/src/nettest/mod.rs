@@ -99,6 +99,8 @@ const IDLE_LIMIT: Duration = Duration::from_secs(15);
 struct Image {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The counts [`Image::count`] keeps up to date as lines come.
+    counts: Mutex<crate::testing::LineCounts>,
     app: App,
     root: std::path::PathBuf,
     wire: Option<Wire>,
@@ -135,6 +137,7 @@ impl Image {
         Ok(Image {
             child,
             lines,
+            counts: Mutex::default(),
             app: app.clone(),
             root: root.to_path_buf(),
             wire,
@@ -148,7 +151,9 @@ impl Image {
     /// How many console lines contain `text`
     /// ([`crate::testing::lines_containing`]).
     fn count(&self, text: &str) -> usize {
-        crate::testing::lines_containing(&self.lines(), text)
+        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.count(&lines, text)
     }
 
     /// Waits until `text` has appeared `n` times.

@@ -23,7 +23,7 @@ mod host;
 pub mod image;
 mod lookout;
 mod script;
-pub use script::lines_containing;
+pub use script::{lines_containing, LineCounts};
 #[cfg(test)]
 pub(crate) mod tests;
 

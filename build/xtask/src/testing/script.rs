@@ -520,6 +520,74 @@ pub fn lines_containing(lines: &[String], text: &str) -> usize {
     as_came.max(shell)
 }
 
+/// [`lines_containing`] for a console that grows while it is asked about
+/// (a net test's `wait_for`, every 50 ms): each line is filtered once,
+/// and each text counted over what came since it was last asked for.
+/// Made anew from the whole console at every poll, a count cost 0.2 s at
+/// 100,000 lines, and a wait on a chatty image kept a core busy (of the
+/// two that CI has, QEMU using the other) longer the longer it ran.
+#[derive(Debug, Default)]
+pub struct LineCounts {
+    /// Console lines taken so far.
+    taken: usize,
+    /// The shell's output of the lines taken ([`without_log_lines`]).
+    shell: String,
+    counts: std::collections::HashMap<String, Count>,
+    /// Bytes looked at, for a test: in proportion to the console.
+    examined: usize,
+}
+
+/// One text's count so far.
+#[derive(Debug, Default)]
+struct Count {
+    /// Console lines counted.
+    lines: usize,
+    /// How many of them contain the text.
+    as_came: usize,
+    /// The shell's output counted: its whole lines.
+    shell_upto: usize,
+    /// How many of them contain the text.
+    shell: usize,
+}
+
+impl LineCounts {
+    /// [`lines_containing`]`(lines, text)`; `lines` is the console so
+    /// far, the lines of every earlier call and more after them.
+    pub fn count(&mut self, lines: &[String], text: &str) -> usize {
+        for line in lines.get(self.taken..).unwrap_or_default() {
+            self.examined += line.len();
+            // A log line ends at its newline: filtering line by line
+            // takes out what filtering the whole console would.
+            self.shell
+                .push_str(&without_log_lines(&format!("{line}\n")));
+        }
+        self.taken = self.taken.max(lines.len());
+        let c = self.counts.entry(text.to_string()).or_default();
+        for line in lines.get(c.lines..).unwrap_or_default() {
+            self.examined += line.len();
+            c.as_came += usize::from(line.contains(text));
+        }
+        c.lines = c.lines.max(lines.len());
+        let whole = self.shell.rfind('\n').map_or(0, |nl| nl + 1);
+        if let Some(new) = self.shell.get(c.shell_upto..whole) {
+            self.examined += new.len();
+            c.shell += new.lines().filter(|l| l.contains(text)).count();
+            c.shell_upto = whole;
+        }
+        // The shell's unfinished last line (a log line took its newline).
+        let last = &self.shell[whole..];
+        self.examined += last.len();
+        let shell = c.shell + usize::from(!last.is_empty() && last.contains(text));
+        c.as_came.max(shell)
+    }
+
+    /// Bytes looked at so far.
+    #[cfg(test)]
+    pub fn examined(&self) -> usize {
+        self.examined
+    }
+}
+
 /// Whether an unfinished line after `[` may still turn out to be a log
 /// line (`[   1.234567] source: text`): a timestamp so far, then perhaps
 /// the start of one word.

@@ -4,7 +4,7 @@
 use super::boot::{boot_expectations, evaluate_boot};
 use super::host::{parse_cargo_test, HostResult};
 use super::image::{judge, Expected};
-use super::script::{without_log_lines, Script};
+use super::script::{lines_containing, without_log_lines, LineCounts, Script};
 use super::Case;
 use crate::config::tests::fixture_app;
 use crate::config::{Step, TestSpec};
@@ -255,6 +255,79 @@ fn a_typed_step_whose_expect_came_in_a_log_line_says_so() {
     assert_eq!(s.advance_console(&t, secs(10)), Interact::Stop);
     let why = s.finish(&cap, 60)[0].error.clone().unwrap();
     assert!(!why.contains("log line"), "{why}");
+}
+
+/// A net test's count of console lines, kept as lines come, says what
+/// counting the whole console says, at every length, whatever is asked
+/// when: a prompt split by a log line, a log line after a prompt, lines
+/// that come between two questions.
+#[test]
+fn line_counts_kept_as_lines_come_agree_with_the_whole_console() {
+    let console: Vec<String> = "Vireo shell.\n\
+         v[   0.031406] net: address 10.0.2.15/24 (DHCP)\n\
+         ireo> [   0.031856] kernel: task echo started\n\
+         [   0.034691] echo: listening on TCP and UDP port 7\n\
+         vireo> net\n\
+         [   1.000000] net0: MAC 52:54:00:12:34:56\n\
+         frames 3\n\
+         vireo> [   1.2] x: y\n\
+         vireo> \n\
+         [ 2.0] not a log line\n\
+         vireo> net0"
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let texts = [
+        "vireo> ",
+        "net0",
+        "frames",
+        "listening on",
+        "vireo> net0",
+        "x: y",
+    ];
+    let mut counts = LineCounts::default();
+    for n in 0..=console.len() {
+        // Some texts asked at every length, others now and then.
+        for (i, text) in texts.iter().enumerate() {
+            if n % (i + 1) == 0 || n == console.len() {
+                assert_eq!(
+                    counts.count(&console[..n], text),
+                    lines_containing(&console[..n], text),
+                    "{text:?} in {n} lines"
+                );
+            }
+        }
+    }
+}
+
+/// Asked every few lines while a chatty image prints, the counts look at
+/// each line a few times in all, not the whole console at every question
+/// (0.2 s at 100,000 lines, every 50 ms of a net test's wait).
+#[test]
+fn line_counts_look_at_each_line_a_few_times() {
+    let console: Vec<String> = (0..20_000)
+        .map(|k| {
+            format!(
+                "[{:4}.{:06}] storm: task storm faulted: line {k}.",
+                k / 1000,
+                k % 1000
+            )
+        })
+        .collect();
+    let total: usize = console.iter().map(String::len).sum();
+    let mut counts = LineCounts::default();
+    for n in (0..=console.len()).step_by(10) {
+        assert_eq!(counts.count(&console[..n], "vireo> "), 0);
+        assert_eq!(
+            counts.count(&console[..n], "line 1999."),
+            usize::from(n >= 2000)
+        );
+        assert!(
+            counts.examined() <= 8 * total,
+            "looked at {} bytes for {n} lines",
+            counts.examined()
+        );
+    }
 }
 
 /// Two steps that wait for the same text need it twice: one line did
