@@ -125,6 +125,9 @@ struct Record {
     restarted_at: Option<u64>,
     /// Faults as it starts in a row ([`STARTUP_MS`]).
     start_faults: u32,
+    /// Whether its last fault (or restart counted as one) was its last
+    /// restart: the policy gave up on it.
+    gave_up: bool,
 }
 
 impl Record {
@@ -135,6 +138,7 @@ impl Record {
         pending: None,
         restarted_at: None,
         start_faults: 0,
+        gave_up: false,
     };
 }
 
@@ -216,6 +220,7 @@ impl Restarts {
             return Decision::RestartNow;
         };
         r.pending = None;
+        r.gave_up = false;
         let as_it_started = fault == Fault::BeforeServing
             && r.restarted_at
                 .is_some_and(|at| now.saturating_sub(at) < STARTUP_MS);
@@ -226,6 +231,7 @@ impl Restarts {
         };
         if policy.kind == RestartKind::Never {
             r.push_and_count(now, 0);
+            r.gave_up = true;
             return Decision::GiveUp {
                 faults_in_window: 0,
             };
@@ -240,6 +246,7 @@ impl Restarts {
         // by xtask) is taken as the largest.
         let limit = policy.limit.min(RestartPolicy::MAX_LIMIT);
         if limit != 0 && count > limit {
+            r.gave_up = true;
             return Decision::GiveUp {
                 faults_in_window: count,
             };
@@ -282,6 +289,23 @@ impl Restarts {
         r.pending = None;
         r.restarted_at = Some(now);
         Some(i)
+    }
+
+    /// Whether `task` awaits a delayed restart or its policy gave up on
+    /// it (until the operator's restart, [`Restarts::forget`]): a driver
+    /// restarted for what it did alive (an unasked release, a hang) gets
+    /// no device meanwhile.
+    pub fn held_back(&self, task: usize) -> bool {
+        self.tasks
+            .get(task)
+            .is_some_and(|r| r.pending.is_some() || r.gave_up)
+    }
+
+    /// Whether `task` awaits a delayed restart. A driver awaiting one for
+    /// what it did alive is still alive: the watchdog leaves it be, or it
+    /// would count one hang again at every sample.
+    pub fn restart_pending(&self, task: usize) -> bool {
+        self.tasks.get(task).is_some_and(|r| r.pending.is_some())
     }
 
     /// The earliest pending restart.
@@ -801,6 +825,48 @@ mod tests {
             r.on_fault(1, &no_delay, 1_000, Fault::BeforeServing),
             Decision::RestartNow
         );
+    }
+
+    /// A driver restarted for what it did alive (an unasked release, a
+    /// hang: `Fault::Other`) is held to app.toml's policy like one that
+    /// faulted: a hostile one releasing its slot again at once after every
+    /// restart was restarted 229 times in 1.85 s. Meanwhile, and once its
+    /// policy gives up, it is held back (no device) until the operator
+    /// revives it; the watchdog leaves it be only while its restart is
+    /// pending.
+    #[test]
+    fn restarts_for_what_a_driver_did_alive_follow_its_policy() {
+        let mut r = Restarts::default();
+        let p = RestartPolicy::new(RestartKind::Backoff, 10, 10, 10_000);
+        let mut now = 1_000;
+        for n in 0..10u32 {
+            let Decision::RestartAt(at) = r.on_fault(5, &p, now, Fault::Other) else {
+                panic!("release {n} not delayed");
+            };
+            assert_eq!(at - now, 10 << n.min(6), "release {n}");
+            assert!(r.held_back(5) && r.restart_pending(5), "release {n}");
+            assert_eq!(r.take_due(at), Some(5));
+            assert!(!r.held_back(5), "restarted after release {n}");
+            assert!(!r.restart_pending(5), "restarted after release {n}");
+            // It releases its slot again as soon as it is probed.
+            now = at + 1;
+        }
+        assert_eq!(
+            r.on_fault(5, &p, now, Fault::Other),
+            Decision::GiveUp {
+                faults_in_window: 11
+            }
+        );
+        // Given up: no device, yet watched (a live driver given up on is
+        // restarted one last time, and again if it hangs again: it must
+        // not hold its callers for good).
+        assert!(r.held_back(5));
+        assert!(!r.restart_pending(5));
+        assert_eq!(r.next_deadline(), None);
+        assert!(!r.held_back(4), "another task");
+        r.forget(5);
+        assert!(!r.held_back(5), "the operator revived it");
+        assert!(!r.held_back(MAX_TASKS));
     }
 
     #[test]

@@ -73,6 +73,11 @@ impl VirtioBusServer for Supervisor {
         self.authorize(caller, Request::Register(device_ids))
             .map_err(|_| BusError::NotPermitted)?;
         let task = caller.index() as u16;
+        // A driver its policy holds back (restart pending, or given up)
+        // for what it did alive gets no device before its restart.
+        if self.restarts.held_back(task as usize) {
+            return Err(BusError::NotPermitted.into());
+        }
         let reg = Registration {
             task,
             ids: device_ids,
@@ -113,12 +118,12 @@ impl VirtioBusServer for Supervisor {
             // slot stays bound to it. Its state is wrong; the restart (device
             // reset first) brings one that registers and is probed again.
             sys_log!(
-                "bus: {} released slot {slot} unasked; restarting it",
+                "bus: {} released slot {slot} unasked; restarting it as its policy says",
                 name_of(task)
             );
             self.bus.driver_died(task);
             self.detach(task, slot);
-            self.restart(task as usize, RestartCause::UnaskedRelease);
+            self.restart_per_policy(task as usize, RestartCause::UnaskedRelease, Some(slot));
             return Err(BusError::NotBound.into());
         }
         let slot = self.bus.removed(task)?;

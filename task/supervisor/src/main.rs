@@ -129,6 +129,8 @@ struct Supervisor {
     removal_deadline: [Option<u64>; SLOTS],
     /// Fault history and delayed restarts, per task.
     restarts: Restarts,
+    /// Per task: what its delayed restart will be recorded as.
+    pending_cause: [RestartCause; MAX_TASKS],
     /// Per task: the kernel's fault count we have already acted on, so a
     /// task left faulted (backoff, limit) is not counted twice.
     handled_faults: [u32; MAX_TASKS],
@@ -278,37 +280,84 @@ impl Supervisor {
                 Fault::BeforeServing
             };
             let now = now_ms();
-            match self.restarts.on_fault(i, &restart_policy(i), now, fault) {
-                Decision::RestartNow => {
-                    self.restart(i, RestartCause::Fault);
-                }
-                Decision::RestartAt(at) => {
-                    sys_log!(
-                        "task {}: restart in {} ms (backoff)",
-                        st.name_str(),
-                        at.saturating_sub(now_ms())
-                    );
-                    self.arm_timer();
-                }
-                Decision::StartStorm { at, in_a_row } => {
-                    sys_log!(
-                        "task {} faulted as it started {in_a_row} times in a row: restart in {} ms",
-                        st.name_str(),
-                        at.saturating_sub(now)
-                    );
-                    self.arm_timer();
-                }
-                Decision::GiveUp { faults_in_window } => {
-                    sys_log!("task {}: {}", st.name_str(), GaveUpWords(faults_in_window));
+            let decision = self.restarts.on_fault(i, &restart_policy(i), now, fault);
+            self.carry_out(i, decision, RestartCause::Fault, slot, now);
+        }
+    }
+
+    /// Restarts `task`, taken off its device (`slot`) for what it did
+    /// alive (`cause`: an unasked release, a hang), as its restart policy
+    /// says: counted as a fault, so `backoff` delays it and `limit` gives
+    /// up on it. Restarted at once every time, a driver that released its
+    /// slot again as soon as it was probed came back 229 times in 1.85 s,
+    /// and one that hung after every restart, every sample for ever.
+    /// (`Fault::Other`: it did not fault as it started.) Alive until its
+    /// restart (the kernel stops only a faulted task), without a device
+    /// and left be by the watchdog; given up, restarted one last time,
+    /// without a device (`Restarts::held_back`).
+    fn restart_per_policy(&mut self, task: usize, cause: RestartCause, slot: Option<usize>) {
+        let now = now_ms();
+        let decision = self
+            .restarts
+            .on_fault(task, &restart_policy(task), now, Fault::Other);
+        self.carry_out(task, decision, cause, slot, now);
+    }
+
+    /// Carries out `decision` on `task`, off its device (`slot`), whose
+    /// restart record will say `cause`.
+    fn carry_out(
+        &mut self,
+        task: usize,
+        decision: Decision,
+        cause: RestartCause,
+        slot: Option<usize>,
+        now: u64,
+    ) {
+        let name = name_of(task as u16);
+        if let Some(c) = self.pending_cause.get_mut(task) {
+            *c = cause;
+        }
+        match decision {
+            Decision::RestartNow => {
+                self.restart(task, cause);
+            }
+            Decision::RestartAt(at) => {
+                sys_log!(
+                    "task {name}: restart in {} ms (backoff)",
+                    at.saturating_sub(now_ms())
+                );
+                self.arm_timer();
+            }
+            Decision::StartStorm { at, in_a_row } => {
+                sys_log!(
+                    "task {name} faulted as it started {in_a_row} times in a row: restart in {} ms",
+                    at.saturating_sub(now)
+                );
+                self.arm_timer();
+            }
+            Decision::GiveUp { faults_in_window } => {
+                if cause == RestartCause::Fault {
+                    sys_log!("task {name}: {}", GaveUpWords(faults_in_window));
                     // Its clients are told it is not coming back
-                    // (`SERVER_STOPPED`), not DEAD as if it were. The kernel
-                    // refuses only a task that is alive, which it is not.
-                    let _ = kipc::stop_task(i);
-                    self.bus.gave_up(i as u16);
-                    if let Some(slot) = slot {
-                        self.bus.mark_failed(slot);
-                        sys_log!("bus: slot {slot} marked failed");
-                    }
+                    // (`SERVER_STOPPED`), not DEAD as if it were. The
+                    // kernel refuses only a task that is alive, which it
+                    // is not.
+                    let _ = kipc::stop_task(task);
+                } else {
+                    // Alive, and the kernel stops only a faulted task: a
+                    // last restart frees the callers it may hold, and the
+                    // new incarnation gets no device (`held_back`) until
+                    // the operator's restart. Hung again, it is restarted
+                    // again: its callers must not wait for good.
+                    sys_log!(
+                        "task {name}: restart limit reached ({faults_in_window} in its window); restarted without a device until an operator's restart"
+                    );
+                    self.restart(task, cause);
+                }
+                self.bus.gave_up(task as u16);
+                if let Some(slot) = slot {
+                    self.bus.mark_failed(slot);
+                    sys_log!("bus: slot {slot} marked failed");
                 }
             }
         }
@@ -347,7 +396,12 @@ impl Supervisor {
     /// Carries out delayed restarts that are due.
     fn restart_due(&mut self) {
         while let Some(task) = self.restarts.take_due(now_ms()) {
-            self.restart(task, RestartCause::Fault);
+            let cause = self
+                .pending_cause
+                .get(task)
+                .copied()
+                .unwrap_or(RestartCause::Fault);
+            self.restart(task, cause);
         }
     }
 
@@ -491,7 +545,7 @@ impl Supervisor {
         // driver the host stopped with the rest of QEMU, far less.
         let min_run = (liveness_period_ms() * abi::TICKS_PER_MS / 20) as u32;
         for task in 0..count {
-            if !is_driver(task) {
+            if !is_driver(task) || self.restarts.restart_pending(task) {
                 continue;
             }
             let Ok(st) = kipc::task_status(task) else {
@@ -526,10 +580,11 @@ impl Supervisor {
             };
             // Read before the restart, which fails the calls waiting on it.
             let callers = callers_of(task);
-            if let Some(slot) = self.bus.driver_died(task as u16) {
+            let slot = self.bus.driver_died(task as u16);
+            if let Some(slot) = slot {
                 self.detach(task as u16, slot);
             }
-            self.restart(task, cause);
+            self.restart_per_policy(task, cause, slot);
             self.liveness.reset_after_restart(task, callers);
             break;
         }
@@ -585,6 +640,7 @@ fn main() -> ! {
         core::ptr::addr_of_mut!((*p).bus).write(Bus::new(devices));
         core::ptr::addr_of_mut!((*p).removal_deadline).write([None; SLOTS]);
         core::ptr::addr_of_mut!((*p).restarts).write(Restarts::new());
+        core::ptr::addr_of_mut!((*p).pending_cause).write([RestartCause::Fault; MAX_TASKS]);
         core::ptr::addr_of_mut!((*p).handled_faults).write([0; MAX_TASKS]);
         core::ptr::addr_of_mut!((*p).liveness).write(Liveness::new());
         core::ptr::addr_of_mut!((*p).held).write(HeldCalls::new());
