@@ -97,6 +97,22 @@ impl<S: Copy> Table<S> {
         }
     }
 
+    /// Takes out every socket whose owner's incarnation ended, however no
+    /// call of the task's next incarnation has said so (`reap_orphans`):
+    /// `current` tells the generation task index `i` is on now (the
+    /// kernel's `refresh_task_id`, open to any task). A task faulted or
+    /// restarted has moved on, whether the supervisor left it stopped or
+    /// not. Calls `drop` on each.
+    pub fn reap_ended(&mut self, mut current: impl FnMut(u16) -> u16, mut drop: impl FnMut(S)) {
+        for e in &mut self.entries {
+            if e.socket.is_some() && current(e.owner.0) != e.owner.1 {
+                if let Some(s) = e.socket.take() {
+                    drop(s);
+                }
+            }
+        }
+    }
+
     /// Every open socket with its owner.
     pub fn iter(&self) -> impl Iterator<Item = (Owner, S)> + '_ {
         self.entries
@@ -191,5 +207,28 @@ mod tests {
         assert_eq!(dropped.len(), SLOTS / 2, "A restarted: its sockets go");
         assert_eq!(t.len(), SLOTS / 2);
         assert!(t.iter().all(|(o, _)| o == B));
+    }
+
+    #[test]
+    fn an_ended_owners_sockets_go_though_it_never_calls_again() {
+        let mut t = Table::new(0);
+        let a = t.insert(A, 'a').unwrap();
+        t.insert(A, 'b').unwrap();
+        let b = t.insert(B, 'c').unwrap();
+        // A faulted (its generation moved on) and was left stopped; B
+        // lives on, at the generation that opened its socket.
+        let mut dropped = Vec::new();
+        t.reap_ended(
+            |i| if i == A.0 { A.1 + 1 } else { B.1 },
+            |s| dropped.push(s),
+        );
+        dropped.sort();
+        assert_eq!(dropped, ['a', 'b']);
+        assert_eq!(t.get(a, A), None);
+        assert_eq!(t.get(b, B), Some('c'));
+        let mut again = Vec::new();
+        t.reap_ended(|i| if i == A.0 { A.1 + 1 } else { B.1 }, |s| again.push(s));
+        assert!(again.is_empty(), "nothing is dropped twice");
+        assert_eq!(t.len(), 1);
     }
 }

@@ -399,6 +399,33 @@ impl Stack {
         me
     }
 
+    /// Frees every socket whose owner's incarnation ended (a fault or a
+    /// restart moves its generation on), aborting connections (the peer
+    /// gets a reset) and listeners' pools. `check_caller` does the same at
+    /// the next incarnation's first call, but a client the supervisor
+    /// leaves stopped, or one that never calls again, made none: its
+    /// sockets were kept for good, its listener went on completing
+    /// handshakes nobody would accept, and the TCP sockets it held were
+    /// lost to the other tasks. `refresh_task_id` asks the kernel without
+    /// any authority over the owner.
+    fn reap_ended_owners(&mut self) {
+        let mut ended = [None; task_net::table::SLOTS];
+        let mut n = 0;
+        self.table.reap_ended(
+            |index| {
+                let id = TaskId::new(index, abi::Generation(0));
+                userlib::sys_refresh_task_id(id).generation().0
+            },
+            |s| {
+                ended[n] = Some(s);
+                n += 1;
+            },
+        );
+        for s in ended.into_iter().flatten() {
+            self.release(s, false);
+        }
+    }
+
     /// Sets the interface's address and default route.
     fn configure(&mut self, cidr: Ipv4Cidr, router: Option<Ipv4Address>, source: u8) {
         self.iface.update_ip_addrs(|addrs| {
@@ -551,6 +578,7 @@ impl Stack {
         if ms >= self.next_handshake_sweep {
             self.next_handshake_sweep = ms + HANDSHAKE_SWEEP_MS;
             self.give_up_handshakes(ms);
+            self.reap_ended_owners();
             // smoltcp puts a handshake reset by its peer back into LISTEN
             // by itself: kept SYNs look once a second.
             self.nic.syn.pools_changed();

@@ -6,7 +6,8 @@
 //! has no sockets and their owners have not asked again. Each must be
 //! refused with `NotAllowed`, and the owners must get their ports back.
 //! Then it forges socket ids: every one must be `BadSocket`. Through it
-//! all no task may fault.
+//! all no task may fault. Last, it faults the page server, which app.toml
+//! leaves stopped: its sockets must be freed though it never calls again.
 
 #![no_std]
 #![no_main]
@@ -204,6 +205,34 @@ fn the_stack_and_services_are_unharmed(_s: &mut Suite) -> CaseResult {
     Ok(())
 }
 
+/// A client left stopped never calls the stack again: its sockets must go
+/// all the same (the stack asks the kernel for its owners' generations
+/// once a second), not stay held for good while its listener completes
+/// handshakes nobody accepts. The page server is faulted; app.toml leaves
+/// it stopped (`policy = "never"`). Runs last: the page server stays down.
+fn a_stopped_clients_sockets_are_freed(s: &mut Suite) -> CaseResult {
+    let before = s.sockets()?;
+    if let Err(e) = s.sup.fault_task(tasks::HTTP.index() as u32) {
+        fail!("fault_task(http): {e:?}");
+    }
+    let st = task_status(tasks::HTTP)?;
+    check!(
+        userlib::abi::TaskState::from_u32(st.state) == Some(userlib::abi::TaskState::Stopped),
+        "http is in state {} after its fault, not left stopped",
+        st.state
+    );
+    // The stack looks once a second; 2 s leaves room for a busy round.
+    let mut now = before;
+    for _ in 0..20 {
+        sleep_ms(100, TIMER_BIT);
+        now = s.sockets()?;
+        if now < before {
+            return Ok(());
+        }
+    }
+    fail!("{before} sockets open before the page server stopped, {now} 2 s after")
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let mut s = Suite {
@@ -223,6 +252,10 @@ fn main() -> ! {
         (
             "the_stack_and_services_are_unharmed",
             the_stack_and_services_are_unharmed,
+        ),
+        (
+            "a_stopped_clients_sockets_are_freed",
+            a_stopped_clients_sockets_are_freed,
         ),
     ];
     test_harness::run_suite(&mut s, cases)
