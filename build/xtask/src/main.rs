@@ -80,6 +80,12 @@ enum Cmd {
         /// campaign's problem lines print it).
         #[arg(long, requires = "faults")]
         only: Option<u32>,
+        /// The network checks' seed (`[test] net`: echo data,
+        /// `wire-garbage`'s frames...; decimal). Each check's data is its
+        /// own constant xor this; the default, 0, is the committed runs'.
+        /// A failed check names it.
+        #[arg(long, conflicts_with = "faults", default_value_t = nettest::DEFAULT_SEED)]
+        net_seed: u64,
     },
     /// Run a long fault campaign: split into QEMU runs of at most 2000
     /// faults with derived seeds, under icount, J at once;
@@ -229,6 +235,7 @@ fn run(cli: Cli) -> Result<bool> {
             faults,
             seed,
             only,
+            net_seed,
         } => match faults {
             Some(faults) => {
                 campaign::check_single_run(faults, only)?;
@@ -236,8 +243,8 @@ fn run(cli: Cli) -> Result<bool> {
                 let params = campaign::Params { faults, seed, only };
                 testing::run_campaign(&root, &params, cli.verbose)
             }
-            None if images.is_empty() => testing::run(&root, cli.verbose),
-            None => testing::run_images(&root, &images, cli.verbose),
+            None if images.is_empty() => testing::run(&root, net_seed, cli.verbose),
+            None => testing::run_images(&root, &images, net_seed, cli.verbose),
         },
         Cmd::Campaign { faults, seed, jobs } => {
             if jobs == 0 {
@@ -318,4 +325,46 @@ fn quiet_on_broken_pipe() {
         }
         default(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, Cmd};
+    use clap::Parser;
+
+    /// `cargo xtask test ...`'s `--net-seed`, or clap's error message.
+    fn net_seed(args: &[&str]) -> Result<u64, String> {
+        let all = ["cargo xtask", "test"].iter().chain(args);
+        match Cli::try_parse_from(all).map_err(|e| e.to_string())?.command {
+            Cmd::Test { net_seed, .. } => Ok(net_seed),
+            _ => unreachable!("parsed `test` as another command"),
+        }
+    }
+
+    #[test]
+    fn the_net_seed_defaults_to_the_committed_streams_and_takes_a_decimal() {
+        assert_eq!(
+            net_seed(&["test/net-wire.toml"]),
+            Ok(crate::nettest::DEFAULT_SEED)
+        );
+        assert_eq!(crate::nettest::DEFAULT_SEED, 0);
+        assert_eq!(net_seed(&["--net-seed", "42"]), Ok(42));
+        assert_eq!(
+            net_seed(&["test/net.toml", "--net-seed", "18446744073709551615"]),
+            Ok(u64::MAX)
+        );
+    }
+
+    /// A value that is no decimal u64 is refused with the flag's name, not
+    /// run with the default seed.
+    #[test]
+    fn a_bad_net_seed_is_refused_naming_the_flag() {
+        for bad in ["0x6a7b", "-1", "abc", "", "18446744073709551616"] {
+            let e = net_seed(&[&format!("--net-seed={bad}")]).expect_err(bad);
+            assert!(e.contains("--net-seed"), "{bad:?}: {e}");
+        }
+        // It seeds the network checks, not a campaign.
+        let e = net_seed(&["--faults", "10", "--net-seed", "3"]).unwrap_err();
+        assert!(e.contains("--net-seed") && e.contains("--faults"), "{e}");
+    }
 }

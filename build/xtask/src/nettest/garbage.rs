@@ -22,6 +22,10 @@ use super::Image;
 /// How many frames one check sends.
 const FRAMES: usize = 3000;
 
+/// The check's own constant: its frames are those of this seed xor the
+/// run's (`--net-seed`).
+const SEED: u64 = 0x6a7b_a6e0;
+
 /// A number below `n` (not 0).
 fn below(rng: &mut Rng, n: usize) -> usize {
     let b = rng.bytes(4);
@@ -145,7 +149,7 @@ pub(super) fn garbage_frames(me: Host, target: Host, seed: u64, n: usize) -> Vec
 pub(super) fn wire_garbage(image: &mut Image) -> Result<()> {
     let (me, target) = super::nic::wire_hosts(&image.app)?;
     let faults = image.count(" faulted");
-    let frames = garbage_frames(me, target, 0x6a7b_a6e0, FRAMES);
+    let frames = garbage_frames(me, target, SEED ^ image.seed, FRAMES);
     let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
     for (k, frame) in frames.iter().enumerate() {
         wire.send(frame)?;

@@ -6,6 +6,12 @@
 //!
 //! Every check talks to 127.0.0.1 only, is bounded in bytes and time, and
 //! fails with what it saw.
+//!
+//! The checks' random data (echo payloads, `wire-garbage`'s frames, the
+//! segments and pings on the wire) comes from streams each check starts
+//! at a constant of its own, xor the run's seed (`cargo xtask test
+//! --net-seed S`, [`DEFAULT_SEED`] by default: the streams the committed
+//! runs send). A failure names the seed, so it can be replayed.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
@@ -90,6 +96,10 @@ pub const CHECKS: [&str; 37] = [
     "udp-unresolved-peer",
 ];
 
+/// The network checks' seed when `--net-seed` is not given: every check's
+/// stream is its own constant, as before the seed existed.
+pub const DEFAULT_SEED: u64 = 0;
+
 /// How long the page server lets a silent connection live (task/http's
 /// `IDLE_MS`), plus slack for a loaded machine.
 const IDLE_LIMIT: Duration = Duration::from_secs(15);
@@ -104,10 +114,19 @@ struct Image {
     app: App,
     root: std::path::PathBuf,
     wire: Option<Wire>,
+    /// The run's seed (`--net-seed`).
+    seed: u64,
 }
 
 impl Image {
-    fn boot(qemu: &Path, args: &[String], app: &App, root: &Path, verbose: bool) -> Result<Self> {
+    fn boot(
+        qemu: &Path,
+        args: &[String],
+        app: &App,
+        root: &Path,
+        seed: u64,
+        verbose: bool,
+    ) -> Result<Self> {
         // The wire's end is held before QEMU starts, so no frame is lost.
         let wire = match app.qemu.nics.iter().find_map(|n| n.wire_ports) {
             Some((qemu_end, test_end)) => Some(Wire::bind(test_end, qemu_end)?),
@@ -141,7 +160,14 @@ impl Image {
             app: app.clone(),
             root: root.to_path_buf(),
             wire,
+            seed,
         })
+    }
+
+    /// The data stream of a check whose own constant is `base`, under the
+    /// run's seed ([`Rng::seeded`]).
+    fn rng(&self, base: u64) -> Rng {
+        Rng::seeded(base, self.seed)
     }
 
     fn lines(&self) -> Vec<String> {
@@ -215,17 +241,18 @@ impl Drop for Image {
     }
 }
 
-/// Boots the image and runs its checks; one case per check, then one for
-/// "no kernel panic".
+/// Boots the image and runs its checks with their data drawn under `seed`
+/// (`--net-seed`); one case per check, then one for "no kernel panic".
 pub fn run(
     qemu: &Path,
     args: &[String],
     app: &App,
     spec: &TestSpec,
     root: &Path,
+    seed: u64,
     verbose: bool,
 ) -> Result<Vec<Case>> {
-    let mut image = Image::boot(qemu, args, app, root, verbose)?;
+    let mut image = Image::boot(qemu, args, app, root, seed, verbose)?;
     let deadline = Duration::from_secs(spec.timeout.min(120));
     for e in &spec.expect {
         if let Err(err) = image.wait_for(e, 1, deadline) {
@@ -236,6 +263,9 @@ pub fn run(
                 format!("{err:#}; console:\n{tail}"),
             )]);
         }
+    }
+    if seed != DEFAULT_SEED {
+        println!("    the checks' data is drawn under net seed {seed}");
     }
     let mut cases = vec![Case::ok("services up")];
     let started = Instant::now();
@@ -286,7 +316,7 @@ pub fn run(
         }
         cases.push(match result {
             Ok(()) => Case::ok(name.clone()),
-            Err(e) => Case::fail(name.clone(), format!("{e:#}")),
+            Err(e) => Case::fail(name.clone(), failure(&e, seed)),
         });
         if started.elapsed() > Duration::from_secs(spec.timeout) {
             cases.push(Case::fail("within the timeout", "the checks ran too long"));
@@ -310,6 +340,12 @@ pub fn run(
         }
     }
     Ok(cases)
+}
+
+/// A check's failure message, naming the seed its data was drawn under
+/// and how to run them again.
+fn failure(e: &anyhow::Error, seed: u64) -> String {
+    format!("{e:#} (net seed {seed}: `cargo xtask test <this image> --net-seed {seed}` replays it)")
 }
 
 /// The shell's `net` shows the address, the MAC and the link.
@@ -444,7 +480,7 @@ fn stack_restart(image: &mut Image) -> Result<()> {
         listening + 1,
         Duration::from_secs(30),
     )?;
-    let data = Rng(77).bytes(64 * 1024);
+    let data = image.rng(77).bytes(64 * 1024);
     let got = echo_through(addr, &data, None)?;
     ensure!(got == data, "echo after the restart differs");
     // The new stack counts the NIC restarts it saw, none yet (it counted
@@ -519,7 +555,7 @@ fn stack_without_nic(image: &mut Image) -> Result<()> {
         );
     }
     let addr = image.port("tcp", 7)?;
-    let data = Rng(78).bytes(16 * 1024);
+    let data = image.rng(78).bytes(16 * 1024);
     let got = echo_through(addr, &data, None)?;
     ensure!(got == data, "echo after the NIC came back differs");
     println!(
@@ -533,7 +569,7 @@ fn stack_without_nic(image: &mut Image) -> Result<()> {
 /// faults into net0: byte-exact, and every injection on the console.
 fn faults(image: &Image) -> Result<()> {
     let addr = image.port("tcp", 7)?;
-    let data = Rng(0xdead_beef_f00d_1234).bytes(8 << 20);
+    let data = image.rng(0xdead_beef_f00d_1234).bytes(8 << 20);
     let t = Instant::now();
     let got = echo_through(addr, &data, Some(Duration::from_secs(18)))?;
     let (want, have) = (sha256(&data), sha256(&got));
@@ -619,6 +655,18 @@ mod tests {
             1
         );
         assert_eq!(lines_containing(&console, "task echo started"), 1);
+    }
+
+    /// A failed check says which seed drew its data and how to run it
+    /// again under that seed.
+    #[test]
+    fn a_failure_names_its_seed() {
+        let why = super::failure(&anyhow::anyhow!("echo differs"), 8080);
+        assert!(why.starts_with("echo differs"), "{why}");
+        assert!(
+            why.contains("net seed 8080") && why.contains("--net-seed 8080"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 
-use super::echo::{echo_on, open_echo, sha256, Rng};
+use super::echo::{echo_on, open_echo, sha256};
 use super::wire::{self, Host};
 use super::Image;
 use crate::config::App;
@@ -26,7 +26,7 @@ pub(super) fn nic_restart(image: &mut Image) -> Result<()> {
     let faulted = image.count("task net0 faulted");
     let probed = image.count("net0: slot");
     let seen_before = nic_restarts_seen(image)?;
-    let moving = Rng(0x5ca1ab1e).bytes(4 << 20);
+    let moving = image.rng(0x5ca1ab1e).bytes(4 << 20);
     let expected = sha256(&moving);
     let transfer = std::thread::spawn(move || echo_on(busy, &moving, None));
     std::thread::sleep(Duration::from_millis(300));
@@ -34,7 +34,7 @@ pub(super) fn nic_restart(image: &mut Image) -> Result<()> {
     image.wait_for("task net0 faulted", faulted + 1, Duration::from_secs(10))?;
     // The new incarnation brought the NIC up again.
     image.wait_for("net0: slot", probed + 1, Duration::from_secs(30))?;
-    let data = Rng(0x0dd_ba11).bytes(256 * 1024);
+    let data = image.rng(0x0dd_ba11).bytes(256 * 1024);
     let got = echo_on(s, &data, None).context("the connection open across the restart")?;
     ensure!(
         sha256(&got) == sha256(&data),
@@ -193,8 +193,8 @@ pub(super) fn static_fallback(image: &mut Image) -> Result<()> {
 /// fragments): up to 8,192 bytes, the stack's limit.
 pub(super) fn icmp_echo(image: &mut Image) -> Result<()> {
     let (me, target) = wire_hosts(&image.app)?;
+    let mut rng = image.rng(0x1c4b_0ec0);
     let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
-    let mut rng = Rng(0x1c4b_0ec0);
     for (seq, len) in [
         (1u16, 0usize),
         (2, 56),

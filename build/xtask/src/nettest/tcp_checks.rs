@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use smoltcp::wire::TcpControl;
 
-use super::echo::Rng;
 use super::tcp_peer::{Answer, Seen, TcpPeer};
 use super::wire::{self, Host};
 use super::Image;
@@ -24,8 +23,8 @@ use super::Image;
 /// never come.
 pub(super) fn tcp_duplicate_syn(image: &mut Image) -> Result<()> {
     let (me, target) = wire_hosts(image)?;
+    let mut rng = image.rng(0x5e9_d00b);
     let wire = image.wire.as_mut().context("the image has no `wire` NIC")?;
-    let mut rng = Rng(0x5e9_d00b);
     let mut port = 40_000;
     for round in 0..3 {
         // A connection that frees its socket: accepted (it echoes), then

@@ -278,12 +278,14 @@ pub fn print_console(cap: &Capture) {
 }
 
 /// Builds and runs one test image; `params`: the parameters the
-/// campaign image is built with.
+/// campaign image is built with; `net_seed`: the network checks' seed
+/// (`--net-seed`).
 pub fn test_image(
     root: &Path,
     qemu_bin: &Path,
     path: &Path,
     params: &campaign::Params,
+    net_seed: u64,
     verbose: bool,
     prebuilt: Option<Result<crate::image::Built>>,
 ) -> Result<Vec<Case>> {
@@ -307,7 +309,7 @@ pub fn test_image(
         let _relays = crate::net::resolve_ports(&mut app)?;
         qemu::prepare_drives(&app, &built.out_dir, true)?;
         let args = qemu::command_line(&app, &built.image, &built.out_dir, false);
-        return crate::nettest::run(qemu_bin, &args, &app, &spec, root, verbose);
+        return crate::nettest::run(qemu_bin, &args, &app, &spec, root, net_seed, verbose);
     }
     let args = qemu_args(&built.app, &built.image, &built.out_dir, false)?;
     if spec.kind == TestKind::Console {

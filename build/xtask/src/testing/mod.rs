@@ -95,8 +95,9 @@ impl Tally {
     }
 }
 
-/// Runs everything; returns whether all passed (and something ran).
-pub fn run(root: &Path, verbose: bool) -> Result<bool> {
+/// Runs everything, the network checks' data drawn under `net_seed`
+/// (`--net-seed`); returns whether all passed (and something ran).
+pub fn run(root: &Path, net_seed: u64, verbose: bool) -> Result<bool> {
     let mut tally = Tally::default();
 
     println!("host tests (cargo test)");
@@ -134,7 +135,9 @@ pub fn run(root: &Path, verbose: bool) -> Result<bool> {
             tally.report("boot", &cases);
             // The README's examples too, so that what it tells users to
             // write keeps building and working.
-            run_built(root, &qemu_bin, &images, &mut built, verbose, &mut tally);
+            run_built(
+                root, &qemu_bin, &images, &mut built, net_seed, verbose, &mut tally,
+            );
         }
         Err(e) => tally.report("qemu", &[Case::fail("find QEMU", format!("{e:#}"))]),
     }
@@ -239,8 +242,9 @@ fn bench_builds(root: &Path, benches: &[PathBuf], built: &mut Prebuilt, tally: &
     }
 }
 
-/// Runs only the named test images (no host tests, no boot test).
-pub fn run_images(root: &Path, images: &[PathBuf], verbose: bool) -> Result<bool> {
+/// Runs only the named test images (no host tests, no boot test), the
+/// network checks' data drawn under `net_seed`.
+pub fn run_images(root: &Path, images: &[PathBuf], net_seed: u64, verbose: bool) -> Result<bool> {
     let mut tally = Tally::default();
     let qemu_bin = qemu::ensure_installed()?;
     let paths: Vec<PathBuf> = images
@@ -252,7 +256,9 @@ pub fn run_images(root: &Path, images: &[PathBuf], verbose: bool) -> Result<bool
     } else {
         Prebuilt::new()
     };
-    run_built(root, &qemu_bin, &paths, &mut built, verbose, &mut tally);
+    run_built(
+        root, &qemu_bin, &paths, &mut built, net_seed, verbose, &mut tally,
+    );
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0 && tally.passed > 0)
 }
@@ -264,6 +270,7 @@ fn run_built(
     qemu_bin: &Path,
     paths: &[PathBuf],
     built: &mut Prebuilt,
+    net_seed: u64,
     verbose: bool,
     tally: &mut Tally,
 ) {
@@ -274,6 +281,7 @@ fn run_built(
             qemu_bin,
             path,
             &campaign::Params::default(),
+            net_seed,
             verbose,
             tally,
             prebuilt,
@@ -288,19 +296,24 @@ pub fn run_campaign(root: &Path, params: &campaign::Params, verbose: bool) -> Re
     let mut tally = Tally::default();
     let qemu_bin = qemu::ensure_installed()?;
     let path = root.join(campaign::APP);
-    run_one_image(root, &qemu_bin, &path, params, verbose, &mut tally, None);
+    let net_seed = crate::nettest::DEFAULT_SEED;
+    run_one_image(
+        root, &qemu_bin, &path, params, net_seed, verbose, &mut tally, None,
+    );
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0 && tally.passed > 0)
 }
 
 /// Builds (unless `prebuilt`) and runs one test image and reports its
 /// cases. `params`: the parameters the campaign image is built with, if
-/// this is it.
+/// this is it; `net_seed`: the network checks' seed.
+#[allow(clippy::too_many_arguments)]
 fn run_one_image(
     root: &Path,
     qemu_bin: &Path,
     path: &Path,
     params: &campaign::Params,
+    net_seed: u64,
     verbose: bool,
     tally: &mut Tally,
     prebuilt: Option<Result<Built>>,
@@ -313,7 +326,7 @@ fn run_one_image(
         "test image {}",
         path.strip_prefix(root).unwrap_or(path).display()
     );
-    let cases = image::test_image(root, qemu_bin, path, params, verbose, prebuilt)
+    let cases = image::test_image(root, qemu_bin, path, params, net_seed, verbose, prebuilt)
         .unwrap_or_else(|e| vec![Case::fail("build and run", format!("{e:#}"))]);
     tally.report(&label, &cases);
 }
