@@ -66,6 +66,9 @@ pub(super) const CRATES: &[(&str, Rules)] = &[
             ("calls", Kind::Count),
         ]),
     ),
+    // test/faults/suite/src/main.rs: the seed of its RAM bit flips
+    // (decimal only; the campaign build takes `--seed` instead).
+    ("fault-test", Rules::Keys(&[("seed", Kind::U64)])),
     // test/fuzz/attacker/src/main.rs: the hostile client's mode and seed.
     (
         "fuzz-test-attacker",

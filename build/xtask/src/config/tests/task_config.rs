@@ -35,6 +35,7 @@ fn known_config_values_pass() {
         "mode = \"client\", seed = \"0\"",
     ))
     .unwrap();
+    parse(&pong_config("fault-test", "seed = \"625341585\"")).unwrap();
     parse(&pong_config(
         "task-echo",
         "bench = \"tcp_echo\", baseline = \"x_1\"",
@@ -129,11 +130,12 @@ fn zero_liveness_is_refused() {
     }
 }
 
-/// The fuzz seeds are decimal only (the suite and the attacker parse them
-/// with `str::parse::<u64>`): a hex seed is refused, not run as seed 1.
+/// The fuzz and fault-injection seeds are decimal only (the suites and
+/// the attacker parse them with `str::parse::<u64>`): a hex seed is
+/// refused, not run as the default seed.
 #[test]
 fn a_hex_seed_is_refused() {
-    for krate in ["fuzz-test", "fuzz-test-attacker"] {
+    for krate in ["fuzz-test", "fuzz-test-attacker", "fault-test"] {
         assert_error(
             &pong_config(krate, "seed = \"0x1E240\""),
             &[
@@ -143,9 +145,16 @@ fn a_hex_seed_is_refused() {
             ],
         );
     }
+    for krate in ["fuzz-test", "fault-test"] {
+        assert_error(
+            &pong_config(krate, "seed = \"+1\""),
+            &["`tasks.pong.config.seed`"],
+        );
+    }
+    // The fault-injection suite reads its seed and nothing else.
     assert_error(
-        &pong_config("fuzz-test", "seed = \"+1\""),
-        &["`tasks.pong.config.seed`"],
+        &pong_config("fault-test", "rounds = \"10\""),
+        &["reads no key 'rounds'", "its keys are: seed"],
     );
 }
 
