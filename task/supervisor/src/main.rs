@@ -286,16 +286,22 @@ impl Supervisor {
     }
 
     /// Restarts `task`, taken off its device (`slot`) for what it did
-    /// alive (`cause`: an unasked release, a hang), as its restart policy
+    /// alive (`cause`: an unasked release, a hang, a refused well-formed
+    /// call, two clients faulted, a removed slot kept), as its restart policy
     /// says: counted as a fault, so `backoff` delays it and `limit` gives
-    /// up on it. Restarted at once every time, a driver that released its
-    /// slot again as soon as it was probed came back 229 times in 1.85 s,
-    /// and one that hung after every restart, every sample for ever.
-    /// (`Fault::Other`: it did not fault as it started.) Alive until its
-    /// restart (the kernel stops only a faulted task), without a device
-    /// and left be by the watchdog; given up, restarted one last time,
-    /// without a device (`Restarts::held_back`).
+    /// up on it (`supervisor_core::counts_against_policy`). Restarted at
+    /// once every time, a driver that released its slot again as soon as
+    /// it was probed came back 229 times in 1.85 s, and one that hung
+    /// after every restart, every sample for ever. (`Fault::Other`: it
+    /// did not fault as it started.) Alive until its restart (the kernel
+    /// stops only a faulted task), without a device and left be by the
+    /// watchdog; given up, restarted one last time, without a device
+    /// (`Restarts::held_back`).
     fn restart_per_policy(&mut self, task: usize, cause: RestartCause, slot: Option<usize>) {
+        if !supervisor_core::counts_against_policy(cause) {
+            self.restart(task, cause);
+            return;
+        }
         let now = now_ms();
         let decision = self
             .restarts
@@ -441,7 +447,7 @@ impl Supervisor {
     fn restart_rejecting(&mut self, task: usize, client: usize) {
         if self.bus.slot_of(task as u16).is_some() {
             sys_log!(
-                "driver {} refused a well-formed call of {}; restarting it",
+                "driver {} refused a well-formed call of {}; restarting it as its policy says",
                 name_of(task as u16),
                 name_of(client as u16)
             );
@@ -454,7 +460,7 @@ impl Supervisor {
     fn restart_faulting(&mut self, task: usize) {
         if self.bus.slot_of(task as u16).is_some() {
             sys_log!(
-                "driver {} faulted two clients within {} ms; restarting it",
+                "driver {} faulted two clients within {} ms; restarting it as its policy says",
                 name_of(task as u16),
                 supervisor_core::REJECTION_WINDOW_MS
             );
@@ -463,12 +469,17 @@ impl Supervisor {
     }
 
     /// Restarts bus driver `task` as broken by its verdicts (`cause`):
-    /// takes its device away (reset first), then restarts it.
+    /// takes its device away (reset first), then restarts it as its
+    /// policy says. Restarted at once, a driver that refused (or faulted)
+    /// every well-formed call after each restart came back at every call
+    /// of a client calling in a loop. While its restart waits it has no
+    /// slot, so its verdicts convict it no more.
     fn restart_broken_driver(&mut self, task: usize, cause: RestartCause) {
-        if let Some(slot) = self.bus.driver_died(task as u16) {
+        let slot = self.bus.driver_died(task as u16);
+        if let Some(slot) = slot {
             self.detach(task as u16, slot);
         }
-        self.restart(task, cause);
+        self.restart_per_policy(task, cause, slot);
     }
 
     /// Restarts drivers that let a removal deadline pass.
@@ -482,11 +493,15 @@ impl Supervisor {
             self.removal_deadline[slot] = None;
             if let Some(task) = self.bus.removal_timed_out(slot) {
                 sys_log!(
-                    "bus: driver {} did not release slot {slot} in time; restarting it",
+                    "bus: driver {} did not release slot {slot} in time; restarting it as its policy says",
                     name_of(task)
                 );
                 self.detach(task, slot);
-                self.restart(task as usize, RestartCause::RemovalTimeout);
+                // As its policy says, like any restart for what a driver
+                // did. Given up on, it leaves the slot as the removal
+                // would (`removal_timed_out`), not failed: the operator
+                // emptied it, its device is not to blame.
+                self.restart_per_policy(task as usize, RestartCause::RemovalTimeout, None);
             }
         }
         self.arm_timer();
