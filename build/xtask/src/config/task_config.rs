@@ -67,7 +67,8 @@ pub(super) const CRATES: &[(&str, Rules)] = &[
         ]),
     ),
     // test/faults/suite/src/main.rs: the seed of its RAM bit flips
-    // (decimal only; the campaign build takes `--seed` instead).
+    // (decimal only; the campaign build takes `--seed` instead, and a
+    // `config` seed given to it is refused: `is_campaign_seed`).
     ("fault-test", Rules::Keys(&[("seed", Kind::U64)])),
     // test/fuzz/attacker/src/main.rs: the hostile client's mode and seed.
     (
@@ -153,6 +154,16 @@ pub(super) fn check(task: &Task, p: &mut Vec<String>) {
     };
     let names = || keys.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ");
     for (k, v) in &task.config {
+        if is_campaign_seed(task, k) {
+            p.push(format!(
+                "`{key}.{k}`: task '{}' is the fault campaign (crate 'fault-test', feature \
+                 `campaign`), which ignores a `config` seed: the campaign's seed is `--seed` \
+                 (`cargo xtask test --faults N --seed S`, `cargo xtask campaign --faults N --seed S`); \
+                 remove the key",
+                task.name
+            ));
+            continue;
+        }
         match keys.iter().find(|(name, _)| name == k) {
             None => p.push(format!(
                 "`{key}.{k}`: crate '{}' (task '{}') reads no key '{k}'; its keys are: {}",
@@ -170,6 +181,14 @@ pub(super) fn check(task: &Task, p: &mut Vec<String>) {
             Some(_) => {}
         }
     }
+}
+
+/// Whether `key` of `task`'s `config` is a seed given to the fault
+/// campaign: its build of `fault-test` takes the seed xtask passes from
+/// `--seed` (`VIREO_CAMPAIGN`) and never reads `config`, so a seed there
+/// was accepted and silently not used.
+fn is_campaign_seed(task: &Task, key: &str) -> bool {
+    task.krate == "fault-test" && key == "seed" && task.features.iter().any(|f| f == "campaign")
 }
 
 /// A hex value (`0x1E240`) in decimal, to suggest.

@@ -216,3 +216,21 @@ fn a_postable_service_granted_a_port_must_be_posted_to() {
     assert_ne!(polling, without, "app.toml's http changed");
     App::parse(&polling, Path::new("app.toml")).unwrap();
 }
+
+/// The campaign build of the fault suite (feature `campaign`) takes its
+/// seed from `--seed`; a `config` seed there was accepted and ignored.
+#[test]
+fn a_config_seed_of_the_campaign_is_refused() {
+    let campaign = pong_config("fault-test", "seed = \"5\"").replace(
+        "crate = \"fault-test\"",
+        "crate = \"fault-test\"\nfeatures = [\"campaign\"]",
+    );
+    assert_error(
+        &campaign,
+        &[
+            "`tasks.pong.config.seed`",
+            "the campaign's seed is `--seed`",
+            "cargo xtask campaign --faults N --seed S",
+        ],
+    );
+}
