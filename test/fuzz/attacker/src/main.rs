@@ -831,6 +831,12 @@ fn main() -> ! {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(1);
         let me = sys_refresh_task_id(tasks::HOSTILE);
+        // As the fuzzer names its seed: a failure the hostile client
+        // caused is replayed from it. Once, not at each of its many
+        // restarts (round n of incarnation g has seed base ^ (g << 32 | n)).
+        if me.generation().0 == 0 {
+            sys_log!("fuzz: hostile client seed {base}, rounds of 64 calls");
+        }
         let mut n = u64::from(me.generation().0) << 32;
         loop {
             n += 1;
