@@ -162,6 +162,9 @@ pub struct Summary {
     /// The last fault the campaign announced (`fault K kind ... seed S`):
     /// with `--only`, the one replayed.
     pub last_fault: Option<String>,
+    /// Each loader's sectors and the seed of its sector choices
+    /// (`sectors 128..136 seed 0x…`), derived from the campaign's seed.
+    pub loader_seeds: Vec<String>,
 }
 
 fn number_after<'a>(words: &mut impl Iterator<Item = &'a str>, key: &str) -> Option<u64> {
@@ -220,6 +223,14 @@ pub fn summarize(cap: &Capture) -> Summary {
             Some("operator_restarts") => s.operator_restarts = number(&mut words),
             Some("before_kick") => s.before_kick = number(&mut words),
             Some("before_reply") => s.before_reply = number(&mut words),
+            // `loader sectors A..B seed X`: once per loader (a restarted
+            // one says it again).
+            Some("loader") => {
+                let seed = words.collect::<Vec<_>>().join(" ");
+                if !s.loader_seeds.contains(&seed) {
+                    s.loader_seeds.push(seed);
+                }
+            }
             Some("PROBLEM") => s
                 .problems
                 .push(rest.trim_start_matches("PROBLEM ").to_string()),
@@ -316,6 +327,12 @@ pub fn print(s: &Summary, faults: u32, seed: u64) {
         ),
         None => println!("  recovery time: not reported"),
     }
+    if !s.loader_seeds.is_empty() {
+        println!(
+            "  loaders (seeded from the campaign's seed): {}",
+            s.loader_seeds.join("; ")
+        );
+    }
     for p in &s.problems {
         println!("  problem: {p}");
     }
@@ -355,6 +372,10 @@ mod tests {
         let c = cap(
             &[
                 "[   1.0] suite: [campaign] faults 3 seed 7",
+                "[   1.0] load0: [campaign] loader sectors 128..136 seed 0x1234abcd",
+                "[   1.0] load1: [campaign] loader sectors 192..200 seed 0x0badcafe",
+                // A restarted loader says it again.
+                "[   1.5] load0: [campaign] loader sectors 128..136 seed 0x1234abcd",
                 "[   2.0] suite: [campaign] injected 2 panic",
                 "[   2.0] suite: [campaign] injected 1 wild descriptor addresses",
                 "[   2.0] suite: [campaign] restarts 2",
@@ -393,6 +414,13 @@ mod tests {
             ["fault 7 kind panic target blk0 arg 0x00000000 seed 7; NoFault"]
         );
         assert_eq!((s.kernel_failures, s.hangs), (0, 0));
+        assert_eq!(
+            s.loader_seeds,
+            [
+                "sectors 128..136 seed 0x1234abcd",
+                "sectors 192..200 seed 0x0badcafe"
+            ]
+        );
     }
 
     #[test]

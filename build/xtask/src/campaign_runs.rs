@@ -3,7 +3,8 @@
 //!
 //! The campaign image is built once; each run gets a copy with its own
 //! fault count and seed patched in (the campaign task's
-//! `VIREO_CAMPAIGN_PARAMS`), its own fresh disk, and runs under
+//! `VIREO_CAMPAIGN_PARAMS`, and the seed in each loader's
+//! `VIREO_CAMPAIGN_LOADER`), its own fresh disk, and runs under
 //! `-icount shift=0,sleep=on` (an instruction a nanosecond of virtual time;
 //! idle time at the host's pace, so that QEMU's disk I/O, done in host
 //! time, is not jumped over). `J` runs go at once. The runs' reports are summed —
@@ -32,6 +33,9 @@ pub const RUN_FAULTS: u32 = 2000;
 /// The words the campaign task puts before its parameters in the image
 /// ("VIRE", "CMCP").
 const PARAMS_MAGIC: [u32; 2] = [0x4552_4956, 0x5043_4d43];
+/// The words each loader (`fault-test-loader`) puts before the campaign
+/// seed it derives its sector choices from ("VIRE", "LOAD").
+const LOADER_MAGIC: [u32; 2] = [0x4552_4956, 0x4441_4f4c];
 
 /// One QEMU run of a split campaign.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -106,7 +110,35 @@ pub fn patch_params(image: &[u8], faults: u32, seed: u64, only: Option<u32>) -> 
     for (i, w) in words.iter().enumerate() {
         out[start + 4 * i..start + 4 * i + 4].copy_from_slice(&w.to_le_bytes());
     }
+    patch_loaders(&mut out, seed)?;
     Ok(out)
+}
+
+/// Writes `seed` into every loader's seed block (after
+/// [`LOADER_MAGIC`]): the loaders derive their sector choices from the
+/// run's seed, as the campaign task its faults.
+fn patch_loaders(image: &mut [u8], seed: u64) -> Result<()> {
+    let magic: Vec<u8> = LOADER_MAGIC.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let at: Vec<usize> = image
+        .windows(magic.len())
+        .enumerate()
+        .filter(|(_, w)| *w == magic.as_slice())
+        .map(|(i, _)| i + magic.len())
+        .collect();
+    if at.is_empty() {
+        bail!(
+            "the campaign image holds no loader seed block (magic words \"VIRE\" \"LOAD\" of \
+             `fault-test-loader`): its loaders would not follow the runs' seeds"
+        );
+    }
+    for start in at {
+        let Some(block) = image.get_mut(start..start + 8) else {
+            bail!("the campaign image ends inside a loader's seed block");
+        };
+        block[..4].copy_from_slice(&(seed as u32).to_le_bytes());
+        block[4..].copy_from_slice(&((seed >> 32) as u32).to_le_bytes());
+    }
+    Ok(())
 }
 
 /// What one run produced.
@@ -185,6 +217,11 @@ pub fn total(results: &[RunResult]) -> Summary {
                 r.run.index, r.run.seed, r.run.index
             )
         }));
+    }
+    // The loaders' seeds are each run's own: named on each run's line
+    // (and in report.json's runs); the total names them for one run.
+    if let [one] = results {
+        t.loader_seeds = one.summary.loader_seeds.clone();
     }
     let mut all: Vec<u64> = results.iter().flat_map(|r| r.recovery_us.clone()).collect();
     t.recovery_us = percentiles(&mut all);
@@ -275,9 +312,10 @@ pub fn run_campaign(
                         Ok(r) => {
                             let done = start.elapsed().as_secs_f64();
                             let line = format!(
-                                "run {} (seed {}): {} faults in {:.0} s{}",
+                                "run {} (seed {}, loaders {}): {} faults in {:.0} s{}",
                                 run.index,
                                 run.seed,
+                                r.summary.loader_seeds.join("; "),
                                 run.faults,
                                 r.host_seconds,
                                 if clean(&r.summary) {
@@ -408,16 +446,50 @@ mod tests {
         let mut image = vec![0xaau8; 64];
         image[20..24].copy_from_slice(&PARAMS_MAGIC[0].to_le_bytes());
         image[24..28].copy_from_slice(&PARAMS_MAGIC[1].to_le_bytes());
+        // A loader's seed block, which the campaign image always holds.
+        image[0..4].copy_from_slice(&LOADER_MAGIC[0].to_le_bytes());
+        image[4..8].copy_from_slice(&LOADER_MAGIC[1].to_le_bytes());
         let out = patch_params(&image, 1234, 0x1_0000_0002, Some(7)).unwrap();
         let word = |i: usize| u32::from_le_bytes(out[i..i + 4].try_into().unwrap());
         assert_eq!([word(28), word(32), word(36), word(40)], [1234, 2, 1, 7]);
-        assert_eq!(&out[..20], &image[..20]);
+        assert_eq!(&out[16..20], &image[16..20]);
         assert_eq!(&out[44..], &image[44..]);
         // Twice (or never) is refused: it would patch the wrong place.
         let mut twice = image.clone();
         twice[44..52].copy_from_slice(&image[20..28]);
         assert!(patch_params(&twice, 1, 1, None).is_err());
         assert!(patch_params(&[0u8; 64], 1, 1, None).is_err());
+    }
+
+    /// The loaders (`fault-test-loader`) derive their sector choices from
+    /// the run's seed: every copy of their seed block gets it, or each run
+    /// of a split campaign would replay the build's loader choices.
+    #[test]
+    fn the_loaders_seed_is_patched_with_the_run_seed() {
+        let mut image = vec![0xaau8; 96];
+        image[20..24].copy_from_slice(&PARAMS_MAGIC[0].to_le_bytes());
+        image[24..28].copy_from_slice(&PARAMS_MAGIC[1].to_le_bytes());
+        for at in [48, 72] {
+            image[at..at + 4].copy_from_slice(&LOADER_MAGIC[0].to_le_bytes());
+            image[at + 4..at + 8].copy_from_slice(&LOADER_MAGIC[1].to_le_bytes());
+        }
+        let out = patch_params(&image, 1234, 0x1_0000_0002, None).unwrap();
+        let word = |i: usize| u32::from_le_bytes(out[i..i + 4].try_into().unwrap());
+        for at in [48, 72] {
+            assert_eq!(
+                [word(at + 8), word(at + 12)],
+                [2, 1],
+                "loader block at {at}"
+            );
+            assert_eq!(out[at..at + 8], image[at..at + 8]);
+        }
+        assert_eq!(out[64..72], image[64..72]);
+        assert_eq!(out[88..], image[88..]);
+        // An image without loaders is refused: its loaders would not follow.
+        image[48..52].fill(0);
+        image[72..76].fill(0);
+        let err = patch_params(&image, 1, 1, None).unwrap_err().to_string();
+        assert!(err.contains("loader"), "{err}");
     }
 
     #[test]

@@ -29,6 +29,43 @@ const GO_BIT: u32 = 1 << 0;
 const SECTORS: usize = 8;
 const BASE: u64 = if cfg!(feature = "second") { 192 } else { 128 };
 
+mod params {
+    include!(concat!(env!("OUT_DIR"), "/campaign.rs"));
+}
+
+/// The campaign's seed as the image carries it: two magic words ("VIRE",
+/// "LOAD") and the seed's low and high word. `cargo xtask test --seed S`
+/// builds it in; `cargo xtask campaign` patches each run's seed over it
+/// in the packed image (`build/xtask/src/campaign_runs.rs`), as over the
+/// campaign task's parameters, so the loaders follow every run's seed.
+#[used]
+#[no_mangle]
+static VIREO_CAMPAIGN_LOADER: [u32; 4] = [
+    0x4552_4956, // "VIRE"
+    0x4441_4f4c, // "LOAD"
+    params::SEED as u32,
+    (params::SEED >> 32) as u32,
+];
+
+/// The seed of this loader's sector choices: a splitmix64 of the
+/// campaign's seed and the loader's first sector, so each seed and each
+/// loader choose their own (before, every campaign's loaders chose the
+/// same sectors, from a fixed `0x9e37_79b9 ^ BASE`). Never 0, which would
+/// stall the xorshift.
+fn seed() -> u32 {
+    // SAFETY: a static of our own, read through a pointer so the seed
+    // patched into the image after the build is the one seen.
+    let p = unsafe { core::ptr::read_volatile(core::ptr::addr_of!(VIREO_CAMPAIGN_LOADER)) };
+    let campaign = u64::from(p[2]) | (u64::from(p[3]) << 32);
+    let mut z = campaign ^ BASE.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    match (z ^ (z >> 31)) as u32 {
+        0 => 1,
+        x => x,
+    }
+}
+
 #[export_name = "main"]
 fn main() -> ! {
     let blk = BlockClient::new(UserlibIpc, tasks::BLK0);
@@ -36,7 +73,13 @@ fn main() -> ! {
     // Sectors with an acknowledged write in this incarnation: only those
     // are read back (an earlier incarnation's blocks are not in the ledger).
     let mut known = [false; SECTORS];
-    let mut x: u32 = 0x9e37_79b9 ^ BASE as u32;
+    let mut x = seed();
+    // The campaign's report names each loader's seed (`cargo xtask
+    // campaign` per run), so a loader's problem can be replayed.
+    sys_log!(
+        "[campaign] loader sectors {BASE}..{} seed {x:#010x}",
+        BASE + SECTORS as u64
+    );
     let mut buf = [0u8; BLOCK];
     let mut wrong: u32 = 0;
     loop {
