@@ -355,9 +355,17 @@ impl Supervisor {
                     // new incarnation gets no device (`held_back`) until
                     // the operator's restart. Hung again, it is restarted
                     // again: its callers must not wait for good.
-                    sys_log!(
-                        "task {name}: restart limit reached ({faults_in_window} in its window); restarted without a device until an operator's restart"
-                    );
+                    // Its slot is marked failed below, and a failed slot
+                    // is offered again only by `bind`: the way back names
+                    // both, as the shell's `fault` does.
+                    match slot {
+                        Some(slot) => sys_log!(
+                            "task {name}: restart limit reached ({faults_in_window} in its window); restarted without a device until an operator's `bind {slot}` and `restart {name}`"
+                        ),
+                        None => sys_log!(
+                            "task {name}: restart limit reached ({faults_in_window} in its window); restarted without a device until an operator's `restart {name}`"
+                        ),
+                    }
                     self.restart(task, cause);
                 }
                 self.bus.gave_up(task as u16);
