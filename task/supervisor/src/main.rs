@@ -353,11 +353,11 @@ impl Supervisor {
                     // Alive, and the kernel stops only a faulted task: a
                     // last restart frees the callers it may hold, and the
                     // new incarnation gets no device (`held_back`) until
-                    // the operator's restart. Hung again, it is restarted
-                    // again: its callers must not wait for good.
-                    // Its slot is marked failed below, and a failed slot
-                    // is offered again only by `bind`: the way back names
-                    // both, as the shell's `fault` does.
+                    // the operator's restart; hung again, it is restarted
+                    // again, so its callers never wait for good. Its slot
+                    // is marked failed below, and a failed slot is offered
+                    // again only by `bind`: the way back names both, as
+                    // the shell's `fault` does.
                     match slot {
                         Some(slot) => sys_log!(
                             "task {name}: restart limit reached ({faults_in_window} in its window); restarted without a device until an operator's `bind {slot}` and `restart {name}`"
